@@ -1,0 +1,66 @@
+// The one error catalog. Codes are stable: they appear in logs, metrics and client errors.
+// docs/errors.md documents every code; errors.test.ts keeps the two in step.
+
+export const ERROR_CODES = {
+  CONFIG_INVALID: { sqlstate: "XX000", http: 500, message: "configuration is invalid" },
+  BUNDLE_INVALID: { sqlstate: "XX000", http: 500, message: "policy bundle is invalid" },
+  BUNDLE_BUILTIN_UNSUPPORTED: { sqlstate: "XX000", http: 500, message: "policy bundle needs a builtin the sidecar cannot provide" },
+  POLICY_NOT_LOADED: { sqlstate: "42501", http: 503, message: "no policy bundle is loaded" },
+  POLICY_EVAL_FAILED: { sqlstate: "42501", http: 403, message: "policy evaluation failed" },
+  POLICY_UNDEFINED: { sqlstate: "42501", http: 403, message: "policy returned no decision" },
+  POLICY_RESULT_INVALID: { sqlstate: "42501", http: 403, message: "policy returned a malformed decision" },
+  POLICY_DENIED: { sqlstate: "42501", http: 403, message: "denied by policy" },
+  APPROVAL_REQUIRED: { sqlstate: "42501", http: 403, message: "approval required" },
+  INPUT_TOO_LARGE: { sqlstate: "54000", http: 413, message: "request is larger than the configured cap" },
+  SQL_UNSUPPORTED: { sqlstate: "42501", http: 403, message: "statement cannot be analysed" },
+  MASK_LINEAGE_UNKNOWN: { sqlstate: "42501", http: 403, message: "masked data may reach the result through a path regate cannot follow" },
+  PROTOCOL_VIOLATION: { sqlstate: "08P01", http: 400, message: "protocol violation" },
+  FEATURE_UNSUPPORTED: { sqlstate: "0A000", http: 400, message: "feature not supported through regate" },
+  AUTH_FAILED: { sqlstate: "28P01", http: 401, message: "authentication failed" },
+  AUTH_REQUIRED_TLS: { sqlstate: "28000", http: 401, message: "this authentication method needs TLS or a loopback connection" },
+  UPSTREAM_UNAVAILABLE: { sqlstate: "08006", http: 502, message: "upstream is unavailable" },
+  UPSTREAM_AUTH_FAILED: { sqlstate: "08006", http: 502, message: "upstream rejected regate's credentials" },
+  UPSTREAM_TIMEOUT: { sqlstate: "57014", http: 504, message: "upstream timed out" },
+  UPSTREAM_SETTING_REFUSED: { sqlstate: "08006", http: 502, message: "upstream session settings are unsafe for policy enforcement" },
+  SHUTTING_DOWN: { sqlstate: "57P01", http: 503, message: "regate is shutting down" },
+  INTERNAL: { sqlstate: "XX000", http: 500, message: "internal error" },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class RegateError extends Error {
+  readonly code: ErrorCode;
+  /** Safe to show a client: built only from policy reasons and constant text, never from secrets. */
+  readonly detail: string | undefined;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; detail?: string }) {
+    super(message ?? ERROR_CODES[code].message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "RegateError";
+    this.code = code;
+    this.detail = options?.detail;
+  }
+
+  get sqlstate(): string {
+    return ERROR_CODES[this.code].sqlstate;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].http;
+  }
+}
+
+/** opa-wasm and other libraries throw strings and plain objects: make them Errors. */
+export function asError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  if (typeof thrown === "string") return new Error(thrown);
+  if (thrown && typeof thrown === "object" && "message" in thrown && typeof thrown.message === "string") {
+    return new Error(thrown.message);
+  }
+  return new Error(String(thrown));
+}
+
+/** A client hanging up mid-write is normal traffic, not an incident. */
+export function isDisconnect(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "EPIPE" || code === "ECONNRESET" || code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_WRITE_AFTER_END";
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["sidecar/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    // Integration suites each start a real PostgreSQL; two cores do not want more than two at once.
+    maxWorkers: 2,
+    minWorkers: 1,
+  },
+});
