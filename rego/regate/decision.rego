@@ -1,0 +1,30 @@
+# METADATA
+# title: regate example policy
+# description: |
+#   The one decision entrypoint. Adapter-specific rules live in postgres.rego and http.rego;
+#   they contribute to the deny, approve and mask sets below. Precedence (docs/policy.md):
+#   any deny reason wins, then approve, then allow; masks ride along with allow and approve.
+package regate
+
+# The decision document; its shape is testdata/schemas/decision.schema.json.
+decision := object.union(
+	{
+		"allow": count(deny) == 0,
+		"deny": sort([r | some r in deny]),
+		"mask": mask_list,
+	},
+	approval,
+)
+
+approval := {"approve": {
+	"reason": concat("; ", sort([r | some r in approve])),
+	"approvers": "dba-oncall",
+	"timeout_seconds": 300,
+}} if {
+	count(approve) > 0
+} else := {}
+
+# A set, so the same mask rule from two rules appears once; sets iterate in sorted order.
+mask_list := [m | some m in mask]
+
+deny contains "unknown input kind" if not input.kind in {"postgres", "http"}

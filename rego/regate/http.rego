@@ -1,0 +1,44 @@
+# HTTP rules of the example policy
+# GET is allowed, DELETE denied, POST /refunds needs a human, PII fields are masked.
+package regate
+
+req := input.http if input.kind == "http"
+
+deny contains "DELETE requests are not allowed" if req.method == "DELETE"
+
+deny contains msg if {
+	not req.method in {"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"}
+	msg := sprintf("method %s is not allowed", [req.method])
+}
+
+deny contains "request body could not be parsed" if req.body_parse_error
+
+deny contains "request body is larger than regate inspects" if {
+	req.truncated_body
+	req.method != "GET"
+}
+
+approve contains "refunds need approval" if {
+	req.method == "POST"
+	req.parsed_path[count(req.parsed_path) - 1] == "refunds"
+}
+
+# MCP: tools that destroy data are not for agents.
+deny contains msg if {
+	some call in mcp_calls
+	call.method == "tools/call"
+	some prefix in {"delete", "drop", "purge"}
+	startswith(call.tool, prefix)
+	msg := sprintf("MCP tool %s is not allowed", [call.tool])
+}
+
+mcp_calls contains req.mcp if req.mcp
+
+mcp_calls contains call if {
+	some call in req.mcp_batch
+}
+
+mask contains {"field": field, "strategy": strategy} if {
+	req
+	some field, strategy in {"email": "partial", "ssn": "redact", "card_number": "partial"}
+}

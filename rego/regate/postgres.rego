@@ -1,0 +1,213 @@
+# Postgres rules of the example policy
+#
+#   Reads of public.* are allowed, internal.* is never touched, writes are narrow,
+#   anything regate cannot analyse is denied, and PII columns are masked.
+package regate
+
+pg := input.postgres if input.kind == "postgres"
+
+statements := pg.statements
+
+# Schemas an agent may read. pg_catalog and information_schema keep psql's \d working.
+readable_schemas := {"public", "pg_catalog", "information_schema"}
+
+masked_columns := {
+	"public.customers.email": "partial",
+	"public.customers.phone": "redact",
+	"public.customers.ssn": "redact",
+	"public.customers.card_number": "partial",
+	"public.payments.card_number": "partial",
+}
+
+# Server-side files, large objects, dblink, backend signals, and functions that run SQL from a string.
+denied_functions := {
+	"pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_stat_file", "pg_ls_logdir", "pg_ls_waldir",
+	"pg_ls_tmpdir", "pg_ls_archive_statusdir", "pg_file_write", "pg_file_rename", "pg_file_unlink",
+	"lo_import", "lo_export", "lo_unlink", "lo_get", "lo_put", "lo_from_bytea", "lo_open", "lo_create",
+	"lo_creat", "lowrite", "loread", "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf",
+	"pg_rotate_logfile", "pg_promote", "pg_signal_backend", "query_to_xml", "query_to_xml_and_xmlschema",
+	"query_to_xmlschema", "cursor_to_xml", "cursor_to_xmlschema", "table_to_xml", "table_to_xmlschema",
+	"table_to_xml_and_xmlschema", "schema_to_xml", "database_to_xml", "pg_switch_wal",
+	"pg_create_restore_point", "pg_backup_start", "pg_backup_stop", "pg_logical_emit_message",
+	"pg_replication_origin_create", "pg_drop_replication_slot", "pg_create_logical_replication_slot",
+	"pg_create_physical_replication_slot", "dblink", "dblink_exec", "dblink_connect", "dblink_open",
+	"dblink_send_query",
+}
+
+# Settings whose change would make regate read SQL differently from the server, or switch identity.
+protected_settings := {
+	"client_encoding", "standard_conforming_strings", "role", "session_authorization",
+	"session_replication_role", "backslash_quote", "escape_string_warning", "allow_system_table_mods",
+}
+
+denied_kinds := {
+	"ddl": "DDL is not allowed",
+	"truncate": "TRUNCATE is not allowed",
+	"grant": "GRANT/REVOKE is not allowed",
+	"do": "DO blocks run code regate cannot inspect",
+	"call": "CALL runs procedures regate cannot inspect",
+	"vacuum": "maintenance commands are not allowed",
+	"lock": "explicit locks are not allowed",
+	"parse_error": "statement could not be parsed",
+	"unknown": "statement kind is not understood by regate",
+}
+
+write_kinds := {"insert", "update", "delete", "merge"}
+
+deny contains "FunctionCall messages are not allowed" if pg.message == "function_call"
+
+deny contains msg if {
+	pg.parse_error
+	msg := "statement could not be parsed"
+}
+
+deny contains "empty statement list" if {
+	pg.message in {"query", "parse"}
+	not pg.parse_error
+	count(statements) == 0
+	not pg.empty_query
+}
+
+deny contains msg if {
+	some s in statements
+	msg := denied_kinds[s.kind]
+}
+
+deny contains msg if {
+	some s in statements
+	count(s.unknown) > 0
+	msg := sprintf("statement uses constructs regate cannot analyse: %s", [concat(", ", s.unknown)])
+}
+
+deny contains msg if {
+	some s in statements
+	s.opaque
+	msg := "statement runs code regate cannot inspect"
+}
+
+deny contains "changing the session role is not allowed" if {
+	some s in statements
+	s.role_change
+}
+
+deny contains msg if {
+	some s in statements
+	some setting in s.settings
+	setting.name in (protected_settings | {"*", "all"})
+	msg := sprintf("changing %s is not allowed", [setting.name])
+}
+
+deny contains msg if {
+	some s in statements
+	s.copy.target in {"file", "program"}
+	msg := sprintf("COPY %s a server %s is not allowed", [s.copy.direction, s.copy.target])
+}
+
+deny contains "COPY of tables with masked columns is not allowed" if {
+	some s in statements
+	s.copy
+	some t in s.tables
+	touches_masked_table(t)
+}
+
+deny contains "internal.* is never accessible" if {
+	some s in statements
+	some t in s.tables
+	"internal" in t.candidates
+}
+
+deny contains msg if {
+	some s in statements
+	some t in s.tables
+	t.access == "read"
+	t.schema != null
+	not t.schema in readable_schemas
+	msg := sprintf("reading %s.%s is not allowed", [t.schema, t.name])
+}
+
+deny contains msg if {
+	some s in statements
+	some t in s.tables
+	t.schema == null
+	msg := sprintf("cannot tell which schema %s resolves to", [t.name])
+}
+
+deny contains msg if {
+	some s in statements
+	some f in s.functions
+	f.name in denied_functions
+	msg := sprintf("function %s is not allowed", [f.name])
+}
+
+deny contains msg if {
+	some s in statements
+	some f in s.functions
+	f.schema != null
+	f.schema != "pg_catalog"
+	msg := sprintf("function %s.%s is not allowed", [f.schema, f.name])
+}
+
+deny contains msg if {
+	some s in statements
+	s.kind in {"update", "delete"}
+	s.has_where == false
+	msg := sprintf("%s without WHERE is not allowed", [upper(s.kind)])
+}
+
+# Writes: orders (with WHERE, checked above) are allowed, payments need a human, the rest is denied.
+deny contains msg if {
+	some s in statements
+	some t in s.tables
+	t.access == "write"
+	not writable(t)
+	msg := sprintf("writing %s is not allowed", [table_name(t)])
+}
+
+writable(t) if {
+	t.schema == "public"
+	t.name in {"orders", "payments"}
+}
+
+approve contains "writes to public.payments need approval" if {
+	some s in statements
+	some t in s.tables
+	t.access == "write"
+	t.schema == "public"
+	t.name == "payments"
+}
+
+# A masked column may reach the result through a path regate cannot follow: refuse.
+deny contains "result columns with unknown lineage read a table with masked columns" if {
+	some s in statements
+	some o in s.outputs
+	o.unknown
+	some t in s.tables
+	touches_masked_table(t)
+}
+
+mask contains {"column": col, "strategy": strategy} if {
+	some s in statements
+	some t in s.tables
+	touches_masked_table(t)
+	some col, strategy in masked_columns
+	startswith(col, sprintf("%s.%s.", [t.schema, t.name]))
+}
+
+touches_masked_table(t) if {
+	some col, _ in masked_columns
+	startswith(col, sprintf("%s.%s.", [t.schema, t.name]))
+}
+
+table_name(t) := sprintf("%s.%s", [t.schema, t.name]) if t.schema != null
+
+else := t.name
+
+denied_function_prefixes := {"dblink", "lo_", "pg_file_", "pg_ls_", "pg_read_"}
+
+deny contains msg if {
+	some s in statements
+	some f in s.functions
+	some prefix in denied_function_prefixes
+	startswith(f.name, prefix)
+	msg := sprintf("function %s is not allowed", [f.name])
+}

@@ -1,0 +1,19 @@
+# Erases or rewrites fields of the logged input before a decision log line is written,
+# with the semantics of OPA's system.log.mask: a string is a JSON pointer to erase, an object
+# {"op": "upsert", "path": ..., "value": ...} sets a value. `input` here is the decision event.
+package system.log
+
+import data.regate
+
+# Bind parameters of statements on tables with PII may carry that PII: keep them out of logs.
+mask contains "/input/postgres/parameters" if {
+	some s in input.input.postgres.statements
+	some t in s.tables
+	regate.touches_masked_table(t)
+}
+
+# Request bodies sent to customer endpoints: log that there was one, not what it said.
+mask contains {"op": "upsert", "path": "/input/http/parsed_body", "value": "[erased by system.log.mask]"} if {
+	input.input.http.parsed_body
+	"customers" in input.input.http.parsed_path
+}

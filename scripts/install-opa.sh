@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Puts the pinned opa at .bin/opa. Order: an opa on PATH with the pinned version, then the
+# per-user cache, then `go install` from the Go module proxy into that cache (about 3 minutes on 2 cores).
+set -euo pipefail
+want=${OPA_VERSION:?}
+mkdir -p .bin
+have() { [ -x "$1" ] && "$1" version 2>/dev/null | grep -qx "Version: $want"; }
+
+if have .bin/opa; then exit 0; fi
+if path_opa=$(command -v opa 2>/dev/null) && [ "$path_opa" != "$PWD/.bin/opa" ] && have "$path_opa"; then
+  ln -sf "$path_opa" .bin/opa; echo "using $path_opa"; exit 0
+fi
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/regate/opa-v$want"
+if ! have "$cache/opa"; then
+  command -v go >/dev/null || { echo "Go is needed to install opa v$want (https://go.dev/dl/)" >&2; exit 1; }
+  echo "installing opa v$want with go install (cached in $cache)"
+  mkdir -p "$cache"
+  GOBIN="$cache" GOFLAGS=-mod=mod go install "github.com/open-policy-agent/opa@v$want"
+fi
+ln -sf "$cache/opa" .bin/opa
+.bin/opa version | head -1

@@ -1,0 +1,1 @@
+export { DecisionLog, type DecisionLogOptions } from "./decision-log.js";

@@ -1,0 +1,180 @@
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { Ajv, type ErrorObject } from "ajv";
+import { parse as parseYaml } from "yaml";
+import { RegateError } from "../errors.js";
+import { configSchema } from "./schema.js";
+import { Secret, type Config } from "./types.js";
+
+export const ENV_PREFIX = "REGATE_";
+
+export class ConfigError extends RegateError {
+  constructor(readonly problems: string[]) {
+    super("CONFIG_INVALID", `configuration is invalid:\n  ${problems.join("\n  ")}`);
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+const validate = ajv.compile(configSchema);
+
+export interface LoadOptions {
+  /** Path of the YAML file; relative paths inside it resolve against its directory. */
+  file?: string;
+  /** Raw YAML text instead of a file (the embedded default). */
+  text?: string;
+  baseDir?: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * YAML file + REGATE_* environment overrides (REGATE_POSTGRES__LISTEN__PORT=7000) -> validated,
+ * defaulted, secret-resolved, frozen Config. Every problem is reported at once.
+ */
+export function loadConfig(opts: LoadOptions): Config {
+  const problems: string[] = [];
+  let raw: unknown = {};
+  const text = opts.text ?? (opts.file ? readText(opts.file, problems) : "");
+  if (text !== undefined && text.trim() !== "") {
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (e) {
+      throw new ConfigError([`${opts.file ?? "config"}: not valid YAML: ${(e as Error).message}`]);
+    }
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(["config must be a YAML mapping"]);
+  applyEnvOverrides(raw as Record<string, unknown>, opts.env, problems);
+
+  if (!validate(raw)) problems.push(...(validate.errors ?? []).map(describe));
+  if (problems.length) throw new ConfigError(problems);
+
+  const baseDir = opts.baseDir ?? (opts.file ? dirname(resolve(opts.file)) : process.cwd());
+  const cfg = resolveSecrets(raw, "", opts.env, baseDir, problems) as Config;
+  crossChecks(cfg, problems);
+  if (problems.length) throw new ConfigError(problems);
+  resolvePaths(cfg, baseDir);
+  return deepFreeze(cfg);
+}
+
+function readText(file: string, problems: string[]): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    problems.push(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    return undefined;
+  }
+}
+
+function describe(e: ErrorObject): string {
+  const path = e.instancePath.replace(/^\//, "").replace(/\//g, ".") || "(root)";
+  if (e.keyword === "additionalProperties") return `${path === "(root)" ? "" : path + "."}${String(e.params["additionalProperty"])}: unknown key`;
+  if (e.keyword === "enum") return `${path}: must be one of ${(e.params["allowedValues"] as unknown[]).join(", ")}`;
+  return `${path}: ${e.message ?? "is invalid"}`;
+}
+
+function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, problems: string[]): void {
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || value === undefined) continue;
+    const keys = name.slice(ENV_PREFIX.length).toLowerCase().split("__");
+    let node = raw;
+    for (const key of keys.slice(0, -1)) {
+      const next = node[key];
+      if (next === undefined) node[key] = {};
+      else if (typeof next !== "object" || next === null || Array.isArray(next)) {
+        problems.push(`${name}: ${keys.join(".")} does not name a nested key`);
+        break;
+      }
+      node = node[key] as Record<string, unknown>;
+    }
+    node[keys[keys.length - 1]!] = parseYaml(value);
+  }
+}
+
+function isSecretRef(v: unknown): v is { env?: string; file?: string; value?: string } {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return false;
+  const keys = Object.keys(v);
+  return keys.length === 1 && ["env", "file", "value"].includes(keys[0]!);
+}
+
+const SECRET_KEYS = new Set(["token", "password", "secret", "url", "hash_key"]);
+
+function resolveSecrets(v: unknown, path: string, env: NodeJS.ProcessEnv, baseDir: string, problems: string[]): unknown {
+  if (Array.isArray(v)) return v.map((item, i) => resolveSecrets(item, `${path}[${i}]`, env, baseDir, problems));
+  if (!v || typeof v !== "object") return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, child] of Object.entries(v)) {
+    const p = path ? `${path}.${k}` : k;
+    if (SECRET_KEYS.has(k) && isSecretRef(child)) out[k] = readSecret(child, p, env, baseDir, problems);
+    else out[k] = resolveSecrets(child, p, env, baseDir, problems);
+  }
+  return out;
+}
+
+function readSecret(ref: { env?: string; file?: string; value?: string }, path: string, env: NodeJS.ProcessEnv, baseDir: string, problems: string[]): Secret | undefined {
+  if (ref.value !== undefined) return new Secret(ref.value, "inline value");
+  if (ref.env !== undefined) {
+    const v = env[ref.env];
+    if (v === undefined || v === "") {
+      problems.push(`${path}: environment variable ${ref.env} is not set`);
+      return undefined;
+    }
+    return new Secret(v, `env ${ref.env}`);
+  }
+  const file = isAbsolute(ref.file!) ? ref.file! : resolve(baseDir, ref.file!);
+  try {
+    return new Secret(readFileSync(file, "utf8").replace(/\r?\n$/, ""), `file ${ref.file}`);
+  } catch (e) {
+    problems.push(`${path}: cannot read secret file ${ref.file}: ${(e as NodeJS.ErrnoException).code ?? "error"}`);
+    return undefined;
+  }
+}
+
+function crossChecks(cfg: Config, problems: string[]): void {
+  const subjects = new Set<string>();
+  cfg.agents.tokens.forEach((t, i) => {
+    if (subjects.has(t.subject)) problems.push(`agents.tokens[${i}].subject: ${t.subject} is listed twice`);
+    subjects.add(t.subject);
+  });
+  const jwt = cfg.agents.jwt;
+  if (jwt && !jwt.jwks_file === !jwt.jwks_url) problems.push("agents.jwt: set exactly one of jwks_file and jwks_url");
+  if (cfg.postgres.upstream.sslmode === "verify-full" && !cfg.postgres.upstream.ca_file) {
+    problems.push("postgres.upstream.ca_file: required with sslmode verify-full");
+  }
+  cfg.http.routes.forEach((r, i) => {
+    if (r.credential?.type === "header" && !r.credential.header) problems.push(`http.routes[${i}].credential.header: required with type header`);
+  });
+  const url = (cfg.postgres.upstream as unknown as { url?: Secret }).url;
+  if (url) {
+    try {
+      const u = new URL(url.reveal());
+      if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") throw new Error("scheme");
+      const up = cfg.postgres.upstream;
+      up.host = u.hostname || up.host;
+      up.port = u.port ? Number(u.port) : 5432;
+      up.database = decodeURIComponent(u.pathname.replace(/^\//, "")) || up.database;
+      up.user = decodeURIComponent(u.username) || up.user;
+      if (u.password) up.password = new Secret(decodeURIComponent(u.password), url.source);
+      const sslmode = u.searchParams.get("sslmode");
+      if (sslmode === "disable" || sslmode === "require" || sslmode === "verify-full") up.sslmode = sslmode;
+      else if (sslmode) problems.push(`postgres.upstream.url: sslmode ${sslmode} is not supported (disable, require, verify-full)`);
+      delete (up as { url?: unknown }).url;
+    } catch {
+      problems.push("postgres.upstream.url: not a postgres:// URL");
+    }
+  }
+}
+
+function resolvePaths(cfg: Config, baseDir: string): void {
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  cfg.policy.bundle = abs(cfg.policy.bundle);
+  if (cfg.postgres.tls) cfg.postgres.tls = { cert_file: abs(cfg.postgres.tls.cert_file), key_file: abs(cfg.postgres.tls.key_file) };
+  if (cfg.postgres.upstream.ca_file) cfg.postgres.upstream.ca_file = abs(cfg.postgres.upstream.ca_file);
+  if (cfg.agents.jwt?.jwks_file) cfg.agents.jwt.jwks_file = abs(cfg.agents.jwt.jwks_file);
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === "object" && !(v instanceof Secret)) {
+    for (const child of Object.values(v)) deepFreeze(child);
+    Object.freeze(v);
+  }
+  return v;
+}

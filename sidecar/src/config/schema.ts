@@ -1,0 +1,205 @@
+// The configuration schema: validated once at boot (every error at once, with the path of the bad key),
+// defaults filled in, then frozen. docs/config.md is checked against this schema by a test.
+
+const secretRef = {
+  description: "A secret: read from an environment variable or a file, or given inline (inline is for demos only).",
+  type: "object",
+  additionalProperties: false,
+  minProperties: 1,
+  maxProperties: 1,
+  properties: {
+    env: { type: "string", minLength: 1, description: "Name of an environment variable holding the secret." },
+    file: { type: "string", minLength: 1, description: "Path of a file holding the secret (trailing newline ignored)." },
+    value: { type: "string", minLength: 1, description: "The secret itself (demos and tests)." },
+  },
+} as const;
+
+const listen = (port: number, description: string) =>
+  ({
+    type: "object",
+    description,
+    additionalProperties: false,
+    default: {},
+    properties: {
+      host: { type: "string", default: "127.0.0.1", description: "Address to bind; loopback unless you mean it." },
+      port: { type: "integer", minimum: 0, maximum: 65535, default: port },
+    },
+  }) as const;
+
+export const configSchema = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  title: "regate configuration",
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    policy: {
+      type: "object",
+      default: {},
+      additionalProperties: false,
+      properties: {
+        bundle: { type: "string", default: "build/bundle.tar.gz", description: "Path of the bundle built by `opa build -t wasm` (make bundle)." },
+        entrypoint: { type: "string", default: "regate/decision", description: "The decision entrypoint." },
+        dry_run: { type: "boolean", default: false, description: "Log the real decision but allow everything." },
+        watch_interval_ms: { type: "integer", minimum: 0, default: 1000, description: "Poll the bundle file for changes; 0 disables hot reload." },
+      },
+    },
+    decision_log: {
+      type: "object",
+      default: {},
+      additionalProperties: false,
+      properties: {
+        enabled: { type: "boolean", default: true },
+        bundle_name: { type: "string", default: "regate", description: "Name under `bundles` in each event." },
+        labels: { type: "object", additionalProperties: { type: "string" }, default: {}, description: "Extra labels on every event." },
+      },
+    },
+    log: {
+      type: "object",
+      default: {},
+      additionalProperties: false,
+      properties: { level: { enum: ["fatal", "error", "warn", "info", "debug", "trace"], default: "info" } },
+    },
+    agents: {
+      type: "object",
+      default: {},
+      additionalProperties: false,
+      description: "Who may use regate. Agents never hold upstream credentials; they hold these.",
+      properties: {
+        tokens: {
+          type: "array",
+          default: [],
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["subject", "token"],
+            properties: {
+              subject: { type: "string", pattern: "^[A-Za-z0-9_.@-]{1,63}$", description: "Agent identity; also its Postgres user name." },
+              groups: { type: "array", items: { type: "string" }, default: [] },
+              claims: { type: "object", default: {} },
+              token: secretRef,
+            },
+          },
+        },
+        jwt: {
+          type: "object",
+          additionalProperties: false,
+          description: "Accept JWT bearer tokens (e.g. OIDC-issued) verified against a JWKS.",
+          properties: {
+            jwks_file: { type: "string" },
+            jwks_url: { type: "string", format: "uri" },
+            issuer: { type: "string" },
+            audience: { type: "string" },
+            subject_claim: { type: "string", default: "sub" },
+            groups_claim: { type: "string", default: "groups" },
+          },
+        },
+      },
+    },
+    postgres: {
+      type: "object",
+      default: {},
+      additionalProperties: false,
+      properties: {
+        enabled: { type: "boolean", default: true },
+        listen: listen(6432, "Where agents connect with the PostgreSQL protocol."),
+        target: { type: "string", default: "postgres", description: "Name of this upstream in input.session.target." },
+        tls: {
+          type: "object",
+          additionalProperties: false,
+          required: ["cert_file", "key_file"],
+          description: "TLS towards agents. Without it, SSLRequest is answered N.",
+          properties: { cert_file: { type: "string" }, key_file: { type: "string" } },
+        },
+        upstream: {
+          type: "object",
+          default: {},
+          additionalProperties: false,
+          description: "The real database. Its credentials live here, never with the agent.",
+          properties: {
+            url: { ...secretRef, description: "postgres:// URL (a secret, it may carry the password); overrides the fields below." },
+            host: { type: "string", default: "127.0.0.1" },
+            port: { type: "integer", minimum: 1, maximum: 65535, default: 5432 },
+            database: { type: "string", default: "postgres" },
+            user: { type: "string", default: "postgres" },
+            password: secretRef,
+            sslmode: { enum: ["disable", "require", "verify-full"], default: "disable", description: "libpq semantics; never downgraded." },
+            ca_file: { type: "string", description: "CA bundle for verify-full." },
+            connect_timeout_ms: { type: "integer", minimum: 100, default: 10000 },
+          },
+        },
+        limits: {
+          type: "object",
+          default: {},
+          additionalProperties: false,
+          properties: {
+            max_message_bytes: { type: "integer", minimum: 1024, default: 67108864, description: "Largest client message accepted (08P01 beyond)." },
+            max_statement_bytes: { type: "integer", minimum: 1024, default: 1048576, description: "Largest SQL text analysed; longer is denied." },
+          },
+        },
+      },
+    },
+    http: {
+      type: "object",
+      default: {},
+      additionalProperties: false,
+      properties: {
+        enabled: { type: "boolean", default: false },
+        listen: listen(8080, "Where agents send HTTP requests."),
+        routes: {
+          type: "array",
+          default: [],
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["name", "upstream"],
+            properties: {
+              name: { type: "string" },
+              prefix: { type: "string", default: "/", pattern: "^/" },
+              host: { type: "string" },
+              upstream: { type: "string", pattern: "^https?://" },
+              ca_file: { type: "string" },
+              credential: {
+                type: "object",
+                additionalProperties: false,
+                required: ["type", "secret"],
+                properties: {
+                  type: { enum: ["bearer", "basic", "header"] },
+                  header: { type: "string" },
+                  secret: secretRef,
+                },
+              },
+            },
+          },
+        },
+        limits: {
+          type: "object",
+          default: {},
+          additionalProperties: false,
+          properties: {
+            max_body_bytes: { type: "integer", minimum: 0, default: 10485760 },
+            max_input_body_bytes: { type: "integer", minimum: 0, default: 65536, description: "Bodies up to this size are parsed into the input." },
+            timeout_ms: { type: "integer", minimum: 100, default: 30000 },
+          },
+        },
+      },
+    },
+    admin: {
+      type: "object",
+      default: {},
+      additionalProperties: false,
+      properties: {
+        enabled: { type: "boolean", default: true },
+        listen: listen(9187, "Health, readiness and Prometheus metrics; keep it off the data plane."),
+        drain_timeout_ms: { type: "integer", minimum: 0, default: 10000, description: "On SIGTERM, how long in-flight statements may finish." },
+      },
+    },
+    masking: {
+      type: "object",
+      default: {},
+      additionalProperties: false,
+      properties: {
+        hash_key: { ...secretRef, description: "Key of the `hash` strategy; stable across restarts and replicas when set." },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,86 @@
+// The validated, secret-resolved, frozen configuration. Mirrors schema.ts.
+
+/** A resolved secret. toJSON/inspect never reveal it, so it cannot reach a log line by accident. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string, readonly source: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toJSON(): string {
+    return `[secret from ${this.source}]`;
+  }
+  toString(): string {
+    return this.toJSON();
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toJSON();
+  }
+}
+
+export interface Listen {
+  host: string;
+  port: number;
+}
+
+export interface AgentToken {
+  subject: string;
+  groups: string[];
+  claims: Record<string, unknown>;
+  token: Secret;
+}
+
+export interface UpstreamConfig {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: Secret;
+  sslmode: "disable" | "require" | "verify-full";
+  ca_file?: string;
+  connect_timeout_ms: number;
+}
+
+export interface HttpRoute {
+  name: string;
+  prefix: string;
+  host?: string;
+  upstream: string;
+  ca_file?: string;
+  credential?: { type: "bearer" | "basic" | "header"; header?: string; secret: Secret };
+}
+
+export interface Config {
+  policy: { bundle: string; entrypoint: string; dry_run: boolean; watch_interval_ms: number };
+  decision_log: { enabled: boolean; bundle_name: string; labels: Record<string, string> };
+  log: { level: string };
+  agents: {
+    tokens: AgentToken[];
+    jwt?: {
+      jwks_file?: string;
+      jwks_url?: string;
+      issuer?: string;
+      audience?: string;
+      subject_claim: string;
+      groups_claim: string;
+    };
+  };
+  postgres: {
+    enabled: boolean;
+    listen: Listen;
+    target: string;
+    tls?: { cert_file: string; key_file: string };
+    upstream: UpstreamConfig;
+    limits: { max_message_bytes: number; max_statement_bytes: number };
+  };
+  http: {
+    enabled: boolean;
+    listen: Listen;
+    routes: HttpRoute[];
+    limits: { max_body_bytes: number; max_input_body_bytes: number; timeout_ms: number };
+  };
+  admin: { enabled: boolean; listen: Listen; drain_timeout_ms: number };
+  masking: { hash_key?: Secret };
+}

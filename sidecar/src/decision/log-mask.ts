@@ -1,0 +1,65 @@
+/**
+ * OPA's system.log.mask semantics: the policy returns JSON pointers to erase, or
+ * {op: "upsert", path, value} objects, applied to the logged event (paths start at /input or /result).
+ */
+export interface MaskOps {
+  erase: string[];
+  upsert: { path: string; value: unknown }[];
+}
+
+export function parseMaskOps(value: unknown): MaskOps {
+  const ops: MaskOps = { erase: [], upsert: [] };
+  if (!Array.isArray(value)) return ops;
+  for (const item of value) {
+    if (typeof item === "string") ops.erase.push(item);
+    else if (item && typeof item === "object") {
+      const o = item as { op?: unknown; path?: unknown; value?: unknown };
+      if (typeof o.path !== "string") continue;
+      if (o.op === "remove") ops.erase.push(o.path);
+      else if (o.op === "upsert") ops.upsert.push({ path: o.path, value: o.value });
+    }
+  }
+  return ops;
+}
+
+function tokens(pointer: string): string[] {
+  return pointer
+    .split("/")
+    .slice(1)
+    .map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
+}
+
+/** Applies ops to `doc` (an object with `input` and `result`) in place; returns what was erased and masked. */
+export function applyMaskOps(doc: Record<string, unknown>, ops: MaskOps): { erased: string[]; masked: string[] } {
+  const erased: string[] = [];
+  const masked: string[] = [];
+  for (const path of ops.erase) {
+    const keys = tokens(path);
+    const last = keys.pop();
+    const parent = walk(doc, keys, false);
+    if (last === undefined || !parent || !(last in parent)) continue;
+    if (Array.isArray(parent)) parent.splice(Number(last), 1);
+    else delete (parent as Record<string, unknown>)[last];
+    erased.push(path);
+  }
+  for (const { path, value } of ops.upsert) {
+    const keys = tokens(path);
+    const last = keys.pop();
+    const parent = walk(doc, keys, true);
+    if (last === undefined || !parent || Array.isArray(parent)) continue;
+    (parent as Record<string, unknown>)[last] = value;
+    masked.push(path);
+  }
+  return { erased, masked };
+}
+
+function walk(doc: unknown, keys: string[], create: boolean): Record<string, unknown> | unknown[] | undefined {
+  let node = doc;
+  for (const key of keys) {
+    if (!node || typeof node !== "object") return undefined;
+    const rec = node as Record<string, unknown>;
+    if (rec[key] === undefined && create) rec[key] = {};
+    node = rec[key];
+  }
+  return node && typeof node === "object" ? (node as Record<string, unknown>) : undefined;
+}

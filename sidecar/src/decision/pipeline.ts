@@ -1,0 +1,94 @@
+import { randomUUID } from "node:crypto";
+import { RegateError } from "../errors.js";
+import { validateDecision, type ActivePolicy } from "../policy/index.js";
+import type { Decider } from "./decider.js";
+import { applyMaskOps, parseMaskOps } from "./log-mask.js";
+import type { DecisionEvent, DecisionSink } from "./sink.js";
+import { outcomeOf, type Decision, type PolicyInput } from "./types.js";
+
+export interface PipelineOptions {
+  /** The current policy; read per decision so a hot reload takes effect on the next one. */
+  policy: () => ActivePolicy | undefined;
+  entrypoint: string;
+  dryRun: boolean;
+  sinks: DecisionSink[];
+}
+
+const LOG_MASK_ENTRYPOINT = "system/log/mask";
+
+/** input -> policy -> strict validation -> precedence -> sinks. Every failure is a deny. */
+export class DecisionPipeline implements Decider {
+  constructor(private readonly opts: PipelineOptions) {}
+
+  decide(input: PolicyInput): Decision {
+    const started = process.hrtime.bigint();
+    const decision_id = randomUUID();
+    const policy = this.opts.policy();
+    let result: unknown;
+    let evalNs = 0;
+    let decision: Decision;
+    try {
+      if (!policy) throw new RegateError("POLICY_NOT_LOADED");
+      const t0 = process.hrtime.bigint();
+      result = policy.evaluate(this.opts.entrypoint, input);
+      evalNs = Number(process.hrtime.bigint() - t0);
+      const d = validateDecision(result);
+      const outcome = outcomeOf(d);
+      decision = {
+        decision_id,
+        outcome,
+        reasons: outcome === "deny" ? (d.deny.length ? d.deny : ["not allowed by policy"]) : outcome === "approve" ? [d.approve!.reason] : [],
+        mask: d.mask,
+        dry_run: false,
+        revision: policy.revision,
+        ...(d.approve ? { approve: d.approve } : {}),
+        ...(d.status !== undefined ? { status: d.status } : {}),
+      };
+    } catch (err) {
+      const e = err instanceof RegateError ? err : new RegateError("INTERNAL", undefined, { cause: err });
+      decision = {
+        decision_id,
+        outcome: "deny",
+        reasons: [e.message],
+        mask: [],
+        dry_run: false,
+        revision: policy?.revision ?? "",
+        error_code: e.code,
+      };
+    }
+
+    const logged = this.logView(policy, input, result, decision);
+    const event: DecisionEvent = {
+      decision,
+      path: this.opts.entrypoint,
+      input: logged.input,
+      result: logged.result,
+      erased: logged.erased,
+      masked: logged.masked,
+      metrics: { timer_rego_query_eval_ns: evalNs, timer_regate_decision_ns: Number(process.hrtime.bigint() - started) },
+      timestamp: new Date().toISOString(),
+    };
+    if (this.opts.dryRun) event.decision = { ...decision, dry_run: true };
+    for (const sink of this.opts.sinks) sink.record(event);
+
+    // Dry-run: the real decision is logged above; the request goes through unenforced.
+    return this.opts.dryRun ? { ...decision, outcome: "allow", reasons: [], mask: [], dry_run: true } : decision;
+  }
+
+  /** Applies the bundle's system.log.mask, if it has one, to a copy of what gets logged. */
+  private logView(policy: ActivePolicy | undefined, input: PolicyInput, result: unknown, decision: Decision) {
+    const none = { input, result, erased: [] as string[], masked: [] as string[] };
+    if (!policy || !policy.entrypoints.has(LOG_MASK_ENTRYPOINT)) return none;
+    let ops;
+    try {
+      ops = parseMaskOps(policy.evaluate(LOG_MASK_ENTRYPOINT, { input, result, decision_id: decision.decision_id }));
+    } catch {
+      // A failing mask policy must not leak what it was meant to hide: log no input at all.
+      return { input: {} as PolicyInput, result, erased: ["/input"], masked: [] };
+    }
+    if (ops.erase.length === 0 && ops.upsert.length === 0) return none;
+    const doc = structuredClone({ input, result }) as Record<string, unknown>;
+    const { erased, masked } = applyMaskOps(doc, ops);
+    return { input: doc["input"] as PolicyInput, result: doc["result"], erased, masked };
+  }
+}

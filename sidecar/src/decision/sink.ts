@@ -1,0 +1,26 @@
+import type { Decision, PolicyInput } from "./types.js";
+
+export interface DecisionMetrics {
+  timer_rego_query_eval_ns: number;
+  timer_regate_decision_ns: number;
+}
+
+/** What every sink (decision log, session recording, metrics) receives for one decision. */
+export interface DecisionEvent {
+  decision: Decision;
+  /** The entrypoint, as OPA names it in decision logs ("regate/decision"). */
+  path: string;
+  /** The input after system.log.mask; the only form of the input that leaves the pipeline. */
+  input: PolicyInput;
+  /** The policy's raw value (undefined when the policy errored or was undefined). */
+  result: unknown;
+  erased: string[];
+  masked: string[];
+  metrics: DecisionMetrics;
+  timestamp: string;
+}
+
+/** Sinks are called synchronously on the hot path: they must not block; buffer and flush instead. */
+export interface DecisionSink {
+  record(event: DecisionEvent): void;
+}

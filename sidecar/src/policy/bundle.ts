@@ -1,0 +1,132 @@
+import { createHash } from "node:crypto";
+import { gunzipSync } from "node:zlib";
+import { RegateError } from "../errors.js";
+
+export interface Manifest {
+  revision?: string;
+  roots?: string[];
+  wasm?: { entrypoint: string; module: string }[];
+  metadata?: Record<string, unknown>;
+}
+
+export interface Bundle {
+  revision: string;
+  manifest: Manifest;
+  wasm: Uint8Array;
+  data: Record<string, unknown>;
+  /** Entrypoint names the manifest declares, e.g. "regate/decision". */
+  entrypoints: string[];
+}
+
+const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads an OPA bundle tarball as `opa build -t wasm` writes it. The SDK has no bundle reader,
+ * so this is ours: ustar entries, leading "/" stripped, data.json files merged by directory.
+ */
+export function readBundle(gz: Uint8Array): Bundle {
+  let tar: Buffer;
+  try {
+    tar = gunzipSync(gz, { maxOutputLength: MAX_BUNDLE_BYTES });
+  } catch (cause) {
+    throw new RegateError("BUNDLE_INVALID", "bundle is not a gzip tarball", { cause });
+  }
+  const files = untar(tar);
+  const manifestBytes = files.get(".manifest");
+  let manifest: Manifest = {};
+  if (manifestBytes) manifest = parseJson(manifestBytes, ".manifest") as Manifest;
+  const wasmPath = manifest.wasm?.[0]?.module?.replace(/^\//, "") ?? "policy.wasm";
+  if (manifest.wasm && new Set(manifest.wasm.map((w) => w.module)).size > 1) {
+    throw new RegateError("BUNDLE_INVALID", "bundle with several WASM modules is not supported");
+  }
+  const wasm = files.get(wasmPath);
+  if (!wasm) throw new RegateError("BUNDLE_INVALID", `bundle has no ${wasmPath}; build it with opa build -t wasm`);
+
+  const data: Record<string, unknown> = {};
+  for (const [path, bytes] of files) {
+    if (path !== "data.json" && !path.endsWith("/data.json")) continue;
+    const value = parseJson(bytes, path);
+    const dirs = path.split("/").slice(0, -1);
+    mergeAt(data, dirs, value, path);
+  }
+  const revision = manifest.revision || `sha256:${createHash("sha256").update(gz).digest("hex")}`;
+  const entrypoints = (manifest.wasm ?? []).map((w) => w.entrypoint);
+  return { revision, manifest, wasm, data, entrypoints };
+}
+
+function parseJson(bytes: Uint8Array, name: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"));
+  } catch (cause) {
+    throw new RegateError("BUNDLE_INVALID", `bundle file ${name} is not valid JSON`, { cause });
+  }
+}
+
+function mergeAt(root: Record<string, unknown>, dirs: string[], value: unknown, name: string): void {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new RegateError("BUNDLE_INVALID", `bundle file ${name} must hold a JSON object`);
+  }
+  let node = root;
+  for (const dir of dirs) {
+    const next = node[dir] ?? {};
+    if (typeof next !== "object" || next === null || Array.isArray(next)) {
+      throw new RegateError("BUNDLE_INVALID", `bundle data conflict at ${name}`);
+    }
+    node[dir] = next;
+    node = next as Record<string, unknown>;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    if (k in node) throw new RegateError("BUNDLE_INVALID", `bundle data key ${k} defined twice (${name})`);
+    node[k] = v;
+  }
+}
+
+/** Minimal ustar reader: regular files only; GNU long names (type L) and pax headers honoured. */
+function untar(tar: Buffer): Map<string, Uint8Array> {
+  const files = new Map<string, Uint8Array>();
+  let offset = 0;
+  let longName: string | undefined;
+  while (offset + 512 <= tar.length) {
+    const header = tar.subarray(offset, offset + 512);
+    if (header.every((b) => b === 0)) break;
+    const checksum = octal(header.subarray(148, 156));
+    let sum = 0;
+    for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : header[i]!;
+    if (sum !== checksum) throw new RegateError("BUNDLE_INVALID", "bundle tarball is corrupt (bad header checksum)");
+    const size = octal(header.subarray(124, 136));
+    const type = String.fromCharCode(header[156] || 48);
+    const prefix = cstring(header.subarray(345, 500));
+    const baseName = cstring(header.subarray(0, 100));
+    const bodyStart = offset + 512;
+    const bodyEnd = bodyStart + size;
+    if (bodyEnd > tar.length) throw new RegateError("BUNDLE_INVALID", "bundle tarball is truncated");
+    const body = tar.subarray(bodyStart, bodyEnd);
+    if (type === "L") {
+      longName = cstring(body);
+    } else if (type === "x") {
+      const m = /\d+ path=([^\n]*)\n/.exec(body.toString("utf8"));
+      if (m) longName = m[1];
+    } else {
+      const name = (longName ?? (prefix ? `${prefix}/${baseName}` : baseName)).replace(/^\/+/, "").replace(/^\.\//, "");
+      longName = undefined;
+      if (type === "0" || type === "\0") {
+        if (name.split("/").includes("..")) throw new RegateError("BUNDLE_INVALID", `bundle path escapes the bundle: ${name}`);
+        files.set(name, body);
+      }
+    }
+    offset = bodyStart + Math.ceil(size / 512) * 512;
+  }
+  if (files.size === 0) throw new RegateError("BUNDLE_INVALID", "bundle tarball holds no files");
+  return files;
+}
+
+function octal(field: Buffer): number {
+  const text = cstring(field).trim();
+  if (!/^[0-7]*$/.test(text)) throw new RegateError("BUNDLE_INVALID", "bundle tarball is corrupt (bad number field)");
+  return text === "" ? 0 : parseInt(text, 8);
+}
+
+function cstring(field: Buffer): string {
+  const end = field.indexOf(0);
+  return field.subarray(0, end === -1 ? field.length : end).toString("utf8");
+}

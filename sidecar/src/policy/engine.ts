@@ -1,0 +1,85 @@
+import { loadPolicy, type LoadedPolicy } from "@open-policy-agent/opa-wasm";
+import { asError, RegateError } from "../errors.js";
+import type { Bundle } from "./bundle.js";
+
+/** Builtins the opa-wasm SDK implements in JavaScript; everything else must be native in the module. */
+const SDK_BUILTINS = new Set(["sprintf", "json.is_valid", "regex.split", "yaml.marshal", "yaml.unmarshal", "yaml.is_valid"]);
+
+/** 128 MiB of linear memory: an input that needs more fails that one evaluation, not the process. */
+const MEMORY = { initial: 8, maximum: 2048 };
+
+export interface ActivePolicy {
+  readonly revision: string;
+  readonly entrypoints: ReadonlySet<string>;
+  /** Returns the entrypoint's value, or undefined when the policy left it undefined. Throws RegateError. */
+  evaluate(entrypoint: string, input: unknown): unknown;
+}
+
+/**
+ * Compiles the bundle's module once, checks its imports, loads its data. Evaluation is synchronous;
+ * one instance is single-threaded state, which is fine on Node's one JS thread.
+ */
+export async function activate(bundle: Bundle): Promise<ActivePolicy> {
+  let module: WebAssembly.Module;
+  try {
+    module = await WebAssembly.compile(bundle.wasm as Uint8Array<ArrayBuffer>);
+  } catch (cause) {
+    throw new RegateError("BUNDLE_INVALID", "policy.wasm does not compile", { cause: asError(cause) });
+  }
+  let policy: LoadedPolicy;
+  try {
+    policy = await loadPolicy(module, MEMORY);
+  } catch (cause) {
+    throw new RegateError("BUNDLE_INVALID", "policy.wasm is not an OPA module", { cause: asError(cause) });
+  }
+  const missing = hostBuiltins(policy).filter((b) => !SDK_BUILTINS.has(b));
+  if (missing.length > 0) {
+    throw new RegateError(
+      "BUNDLE_BUILTIN_UNSUPPORTED",
+      `policy needs builtins the WASM target cannot run: ${missing.join(", ")}; build with --capabilities testdata/opa/wasm-capabilities.json`,
+    );
+  }
+  try {
+    policy.setData(bundle.data);
+  } catch (cause) {
+    throw new RegateError("BUNDLE_INVALID", "bundle data does not load", { cause: asError(cause) });
+  }
+  const names = new Set(Object.keys(policy.entrypoints as Record<string, number>));
+  for (const declared of bundle.entrypoints) {
+    if (!names.has(declared)) throw new RegateError("BUNDLE_INVALID", `manifest entrypoint ${declared} is not in policy.wasm`);
+  }
+  return {
+    revision: bundle.revision,
+    entrypoints: names,
+    evaluate(entrypoint, input) {
+      let rs: unknown;
+      try {
+        rs = policy.evaluate(input, entrypoint);
+      } catch (thrown) {
+        throw new RegateError("POLICY_EVAL_FAILED", undefined, { cause: asError(thrown) });
+      }
+      if (!Array.isArray(rs)) throw new RegateError("POLICY_RESULT_INVALID", "policy returned a non-array result set");
+      if (rs.length === 0) return undefined;
+      if (rs.length > 1) throw new RegateError("POLICY_RESULT_INVALID", "policy returned several results");
+      const first = rs[0] as { result?: unknown } | null;
+      if (!first || typeof first !== "object" || !("result" in first)) {
+        throw new RegateError("POLICY_RESULT_INVALID", "policy result has no value");
+      }
+      return first.result;
+    },
+  };
+}
+
+/** The module's `builtins` export lists every builtin it calls out to the host for. */
+function hostBuiltins(policy: LoadedPolicy): string[] {
+  const exports = (policy.wasmInstance as WebAssembly.Instance).exports as Record<string, unknown>;
+  const builtins = exports["builtins"] as (() => number) | undefined;
+  const dump = exports["opa_json_dump"] as ((addr: number) => number) | undefined;
+  if (!builtins || !dump) throw new RegateError("BUNDLE_INVALID", "policy.wasm lacks the OPA ABI exports");
+  const addr = dump(builtins());
+  const mem = new Uint8Array(policy.mem.buffer);
+  let end = addr;
+  while (end < mem.length && mem[end] !== 0) end++;
+  const json = Buffer.from(mem.buffer, addr, end - addr).toString("utf8");
+  return Object.keys(JSON.parse(json) as Record<string, number>);
+}
