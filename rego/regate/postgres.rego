@@ -105,7 +105,7 @@ deny contains msg if {
 
 deny contains "COPY of tables with masked columns is not allowed" if {
 	some s in statements
-	s.copy
+	s.copy != null
 	some t in s.tables
 	touches_masked_table(t)
 }

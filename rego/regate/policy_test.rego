@@ -1,0 +1,257 @@
+package regate_test
+
+import data.regate
+
+# Facts as regate's SQL analysis produces them; only the keys a rule reads need values.
+stmt(overrides) := object.union(
+	{
+		"kind": "select", "node": "SelectStmt", "sql": "", "tables": [], "columns": [], "outputs": [],
+		"functions": [], "operators": [], "has_where": null, "writes": false, "ddl": null, "settings": [],
+		"role_change": false, "copy": null, "explain_analyze": false, "opaque": false, "unknown": [],
+	},
+	overrides,
+)
+
+table(schema, name, access) := {"schema": schema, "name": name, "access": access, "candidates": [schema], "only": false}
+
+pg(statements) := {
+	"version": 1, "kind": "postgres",
+	"time": {"now_ns": 0, "rfc3339": "2026-01-01T00:00:00Z", "weekday": 4, "hour": 0},
+	"session": {"id": "s", "principal": {"subject": "a", "groups": [], "claims": {}, "auth_method": "token"}, "client": {"address": "127.0.0.1", "port": 1}, "target": "db", "started_at": "2026-01-01T00:00:00Z"},
+	"postgres": {"message": "query", "statements": statements, "search_path": ["$user", "public"], "transaction_status": "idle"},
+}
+
+http(method, path, extra) := {
+	"version": 1, "kind": "http",
+	"time": {"now_ns": 0, "rfc3339": "2026-01-01T00:00:00Z", "weekday": 4, "hour": 0},
+	"session": {"id": "s", "principal": {"subject": "a", "groups": [], "claims": {}, "auth_method": "token"}, "client": {"address": "127.0.0.1", "port": 1}, "target": "api", "started_at": "2026-01-01T00:00:00Z"},
+	"http": object.union({"method": method, "path": path, "parsed_path": split(trim_prefix(path, "/"), "/")}, extra),
+}
+
+read(schema, name) := stmt({"tables": [table(schema, name, "read")]})
+
+test_public_read_allowed if {
+	d := regate.decision with input as pg([read("public", "orders")])
+	d.allow
+	d.deny == []
+	not d.approve
+}
+
+test_catalog_read_allowed if {
+	d := regate.decision with input as pg([read("pg_catalog", "pg_class")])
+	d.allow
+}
+
+test_internal_denied if {
+	d := regate.decision with input as pg([read("internal", "api_keys")])
+	not d.allow
+	"internal.* is never accessible" in d.deny
+}
+
+test_internal_candidate_denied if {
+	t := {"schema": "public", "name": "api_keys", "access": "read", "candidates": ["public", "internal"], "only": false}
+	d := regate.decision with input as pg([stmt({"tables": [t]})])
+	not d.allow
+}
+
+test_other_schema_denied if {
+	d := regate.decision with input as pg([read("audit", "events")])
+	"reading audit.events is not allowed" in d.deny
+}
+
+test_unresolved_schema_denied if {
+	t := {"schema": null, "name": "x", "access": "read", "candidates": [], "only": false}
+	d := regate.decision with input as pg([stmt({"tables": [t]})])
+	"cannot tell which schema x resolves to" in d.deny
+}
+
+test_delete_without_where_denied if {
+	d := regate.decision with input as pg([stmt({"kind": "delete", "has_where": false, "writes": true, "tables": [table("public", "orders", "write")]})])
+	"DELETE without WHERE is not allowed" in d.deny
+}
+
+test_update_orders_with_where_allowed if {
+	d := regate.decision with input as pg([stmt({"kind": "update", "has_where": true, "writes": true, "tables": [table("public", "orders", "write")]})])
+	d.allow
+}
+
+test_write_customers_denied if {
+	d := regate.decision with input as pg([stmt({"kind": "insert", "writes": true, "tables": [table("public", "customers", "write")]})])
+	"writing public.customers is not allowed" in d.deny
+}
+
+test_write_payments_needs_approval if {
+	d := regate.decision with input as pg([stmt({"kind": "insert", "writes": true, "tables": [table("public", "payments", "write")]})])
+	d.allow
+	d.approve.reason == "writes to public.payments need approval"
+	d.approve.timeout_seconds == 300
+}
+
+test_denied_kinds if {
+	every kind in ["ddl", "truncate", "grant", "do", "call", "vacuum", "lock", "parse_error", "unknown"] {
+		d := regate.decision with input as pg([stmt({"kind": kind})])
+		not d.allow
+	}
+}
+
+test_parse_error_denied if {
+	i := json.patch(pg([]), [{"op": "add", "path": "/postgres/parse_error", "value": "syntax error"}])
+	d := regate.decision with input as i
+	"statement could not be parsed" in d.deny
+}
+
+test_empty_statement_list_denied if {
+	d := regate.decision with input as pg([])
+	"empty statement list" in d.deny
+}
+
+test_empty_query_allowed if {
+	i := json.patch(pg([]), [{"op": "add", "path": "/postgres/empty_query", "value": true}])
+	d := regate.decision with input as i
+	d.allow
+}
+
+test_function_call_message_denied if {
+	i := json.patch(pg([]), [{"op": "replace", "path": "/postgres/message", "value": "function_call"}])
+	d := regate.decision with input as i
+	"FunctionCall messages are not allowed" in d.deny
+}
+
+test_unknown_constructs_denied if {
+	d := regate.decision with input as pg([stmt({"unknown": ["RangeFunction"]})])
+	"statement uses constructs regate cannot analyse: RangeFunction" in d.deny
+}
+
+test_opaque_denied if {
+	d := regate.decision with input as pg([stmt({"opaque": true})])
+	"statement runs code regate cannot inspect" in d.deny
+}
+
+test_role_change_denied if {
+	d := regate.decision with input as pg([stmt({"kind": "set", "role_change": true})])
+	"changing the session role is not allowed" in d.deny
+}
+
+test_protected_setting_denied if {
+	s := {"name": "standard_conforming_strings", "value": "off", "action": "set", "local": false}
+	d := regate.decision with input as pg([stmt({"kind": "set", "settings": [s]})])
+	"changing standard_conforming_strings is not allowed" in d.deny
+}
+
+test_search_path_setting_allowed if {
+	s := {"name": "search_path", "value": "public", "action": "set", "local": false}
+	d := regate.decision with input as pg([stmt({"kind": "set", "settings": [s]})])
+	d.allow
+}
+
+test_copy_program_denied if {
+	d := regate.decision with input as pg([stmt({"kind": "copy", "copy": {"direction": "from", "target": "program", "query": false}, "tables": [table("public", "orders", "write")]})])
+	"COPY from a server program is not allowed" in d.deny
+}
+
+test_copy_masked_table_denied if {
+	d := regate.decision with input as pg([stmt({"kind": "copy", "copy": {"direction": "to", "target": "stdio", "query": false}, "tables": [table("public", "customers", "read")]})])
+	"COPY of tables with masked columns is not allowed" in d.deny
+}
+
+test_copy_orders_to_stdout_allowed if {
+	d := regate.decision with input as pg([stmt({"kind": "copy", "copy": {"direction": "to", "target": "stdio", "query": false}, "tables": [table("public", "orders", "read")]})])
+	d.allow
+}
+
+test_denied_functions if {
+	every name in ["pg_read_file", "lo_import", "dblink_exec", "pg_terminate_backend", "query_to_xml"] {
+		d := regate.decision with input as pg([stmt({"functions": [{"schema": null, "name": name}]})])
+		not d.allow
+	}
+}
+
+test_non_catalog_function_denied if {
+	d := regate.decision with input as pg([stmt({"functions": [{"schema": "public", "name": "wipe"}]})])
+	"function public.wipe is not allowed" in d.deny
+}
+
+test_builtin_function_allowed if {
+	d := regate.decision with input as pg([stmt({"functions": [{"schema": null, "name": "lower"}, {"schema": "pg_catalog", "name": "now"}]})])
+	d.allow
+}
+
+test_customers_masked if {
+	d := regate.decision with input as pg([read("public", "customers")])
+	d.allow
+	{"column": "public.customers.email", "strategy": "partial"} in d.mask
+	{"column": "public.customers.ssn", "strategy": "redact"} in d.mask
+	{"column": "public.customers.phone", "strategy": "redact"} in d.mask
+	{"column": "public.customers.card_number", "strategy": "partial"} in d.mask
+	count(d.mask) == 4
+}
+
+test_unknown_lineage_on_masked_table_denied if {
+	out := {"name": "x", "lineage": [], "derived": true, "unknown": true}
+	d := regate.decision with input as pg([stmt({"tables": [table("public", "customers", "read")], "outputs": [out]})])
+	"result columns with unknown lineage read a table with masked columns" in d.deny
+}
+
+test_unknown_lineage_elsewhere_allowed if {
+	out := {"name": "x", "lineage": [], "derived": true, "unknown": true}
+	d := regate.decision with input as pg([stmt({"tables": [table("public", "orders", "read")], "outputs": [out]})])
+	d.allow
+}
+
+test_table_name_without_schema if {
+	regate.table_name({"schema": null, "name": "t"}) == "t"
+}
+
+test_unknown_kind_denied if {
+	d := regate.decision with input as {"kind": "smtp"}
+	"unknown input kind" in d.deny
+}
+
+test_http_get_allowed_with_masks if {
+	d := regate.decision with input as http("GET", "/api/customers/1", {})
+	d.allow
+	{"field": "email", "strategy": "partial"} in d.mask
+	{"field": "ssn", "strategy": "redact"} in d.mask
+}
+
+test_http_delete_denied if {
+	d := regate.decision with input as http("DELETE", "/api/orders/1", {})
+	"DELETE requests are not allowed" in d.deny
+}
+
+test_http_odd_method_denied if {
+	d := regate.decision with input as http("TRACE", "/api", {})
+	"method TRACE is not allowed" in d.deny
+}
+
+test_http_refund_needs_approval if {
+	d := regate.decision with input as http("POST", "/api/refunds", {})
+	d.allow
+	d.approve.reason == "refunds need approval"
+}
+
+test_http_bad_body_denied if {
+	d := regate.decision with input as http("POST", "/api/orders", {"body_parse_error": true})
+	"request body could not be parsed" in d.deny
+}
+
+test_http_truncated_body_denied if {
+	d := regate.decision with input as http("POST", "/api/orders", {"truncated_body": true})
+	"request body is larger than regate inspects" in d.deny
+}
+
+test_mcp_destructive_tool_denied if {
+	d := regate.decision with input as http("POST", "/mcp", {"mcp": {"method": "tools/call", "tool": "delete_customer", "arguments": {}}})
+	"MCP tool delete_customer is not allowed" in d.deny
+}
+
+test_mcp_batch_destructive_tool_denied if {
+	batch := [{"method": "tools/call", "tool": "lookup", "arguments": {}}, {"method": "tools/call", "tool": "purge_all", "arguments": {}}]
+	d := regate.decision with input as http("POST", "/mcp", {"mcp_batch": batch})
+	"MCP tool purge_all is not allowed" in d.deny
+}
+
+test_mcp_lookup_allowed if {
+	d := regate.decision with input as http("POST", "/mcp", {"mcp": {"method": "tools/call", "tool": "lookup_customer", "arguments": {}}})
+	d.allow
+}

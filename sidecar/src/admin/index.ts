@@ -1,0 +1,2 @@
+export { Metrics } from "./metrics.js";
+export { createAdminServer, type AdminOptions } from "./server.js";

@@ -1,0 +1,39 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { DecisionEvent, DecisionSink } from "../decision/index.js";
+
+/** Prometheus metrics; the registry is per process instance so tests can run several. */
+export class Metrics implements DecisionSink {
+  readonly registry = new Registry();
+  readonly decisions = new Counter({ name: "regate_decisions_total", help: "Decisions by outcome", labelNames: ["outcome", "kind"], registers: [this.registry] });
+  readonly decisionSeconds = new Histogram({
+    name: "regate_decision_duration_seconds",
+    help: "Time to decide (policy evaluation, validation, sinks)",
+    buckets: [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05],
+    registers: [this.registry],
+  });
+  readonly upstreamSeconds = new Histogram({
+    name: "regate_upstream_request_duration_seconds",
+    help: "Upstream latency of HTTP requests",
+    labelNames: ["route"],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly sessions = new Gauge({ name: "regate_active_sessions", help: "Open agent sessions", labelNames: ["protocol"], registers: [this.registry] });
+  readonly bundle = new Gauge({ name: "regate_bundle_info", help: "Loaded policy bundle (value 1)", labelNames: ["revision"], registers: [this.registry] });
+  readonly errors = new Counter({ name: "regate_errors_total", help: "Errors by catalog code", labelNames: ["code"], registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "regate_" });
+  }
+
+  record(e: DecisionEvent): void {
+    this.decisions.inc({ outcome: e.decision.outcome, kind: e.input.kind });
+    this.decisionSeconds.observe(e.metrics.timer_regate_decision_ns / 1e9);
+    if (e.decision.error_code) this.errors.inc({ code: e.decision.error_code });
+  }
+
+  bundleLoaded(revision: string): void {
+    this.bundle.reset();
+    this.bundle.set({ revision }, 1);
+  }
+}

@@ -1,0 +1,52 @@
+import { createServer, type Server } from "node:http";
+import type { Listen } from "../config/index.js";
+import type { Metrics } from "./metrics.js";
+
+export interface AdminOptions {
+  listen: Listen;
+  metrics: Metrics;
+  /** Ready = a bundle is loaded and the upstream answers. Returns the reasons it is not. */
+  readiness: () => Promise<string[]>;
+}
+
+/** Health, readiness and metrics on their own listener, away from the data plane. */
+export function createAdminServer(opts: AdminOptions): { server: Server; listen(): Promise<number> } {
+  const server = createServer((req, res) => {
+    const url = (req.url ?? "/").split("?")[0];
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method !== "GET" && req.method !== "HEAD") return json(405, { error: "method not allowed" });
+    if (url === "/healthz") return json(200, { status: "ok" });
+    if (url === "/readyz") {
+      opts.readiness().then(
+        (problems) => json(problems.length ? 503 : 200, problems.length ? { status: "not ready", problems } : { status: "ready" }),
+        () => json(503, { status: "not ready" }),
+      );
+      return;
+    }
+    if (url === "/metrics") {
+      opts.metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { "content-type": opts.metrics.registry.contentType });
+          res.end(text);
+        },
+        () => json(500, { error: "metrics unavailable" }),
+      );
+      return;
+    }
+    json(404, { error: "not found" });
+  });
+  return {
+    server,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(opts.listen.port, opts.listen.host, () => {
+          const a = server.address();
+          resolve(typeof a === "object" && a ? a.port : opts.listen.port);
+        });
+      }),
+  };
+}

@@ -1,0 +1,170 @@
+import { readFileSync } from "node:fs";
+import type { Server } from "node:http";
+import { createAdminServer, Metrics } from "./admin/index.js";
+import { DecisionLog } from "./audit/index.js";
+import type { Config } from "./config/index.js";
+import { DecisionPipeline, type DecisionSink } from "./decision/index.js";
+import { createHttpGateway } from "./http/index.js";
+import { AgentDirectory } from "./identity/index.js";
+import type { Logger } from "./log.js";
+import { PolicyStore } from "./policy/index.js";
+import { Catalog, initSqlParser, PostgresServer, scramVerifier, type AgentAuth } from "./postgres/index.js";
+import { simpleQuery } from "./postgres/simple-query.js";
+import { connectUpstream } from "./postgres/upstream.js";
+
+export interface App {
+  store: PolicyStore;
+  pipeline: DecisionPipeline;
+  metrics: Metrics;
+  ports: { postgres?: number; http?: number; admin?: number };
+  /** Stop accepting, let in-flight work finish within the drain timeout, close everything. */
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  config: Config;
+  log: Logger;
+  /** Extra sinks (tests, recordings). */
+  sinks?: DecisionSink[];
+}
+
+/** The composition root: the one place where modules meet. */
+export async function startApp({ config, log, sinks = [] }: AppOptions): Promise<App> {
+  const metrics = new Metrics();
+  const store = new PolicyStore(config.policy.bundle);
+  store.on("loaded", (revision, previous) => {
+    metrics.bundleLoaded(revision);
+    log.info({ revision, previous }, previous ? "policy bundle reloaded" : "policy bundle loaded");
+  });
+  store.on("rejected", (err) => {
+    metrics.errors.inc({ code: err.code });
+    log.error({ err, code: err.code, bundle: config.policy.bundle }, "new policy bundle refused; the previous one keeps serving");
+  });
+  await store.load();
+  if (config.policy.watch_interval_ms > 0) store.watch(config.policy.watch_interval_ms);
+  await initSqlParser();
+
+  const allSinks: DecisionSink[] = [metrics, ...sinks];
+  if (config.decision_log.enabled) {
+    allSinks.unshift(new DecisionLog(log, { bundleName: config.decision_log.bundle_name, labels: { app: "regate", ...config.decision_log.labels } }));
+  }
+  const pipeline = new DecisionPipeline({
+    policy: () => store.active,
+    entrypoint: config.policy.entrypoint,
+    dryRun: config.policy.dry_run,
+    sinks: allSinks,
+  });
+
+  const jwt = config.agents.jwt;
+  const directory = new AgentDirectory({
+    tokens: config.agents.tokens.map((t) => ({ subject: t.subject, groups: t.groups, claims: t.claims, token: t.token.reveal() })),
+    ...(jwt
+      ? {
+          jwt: {
+            jwks: jwt.jwks_file ? (JSON.parse(readFileSync(jwt.jwks_file, "utf8")) as { keys: unknown[] }) : { url: jwt.jwks_url! },
+            subject_claim: jwt.subject_claim,
+            groups_claim: jwt.groups_claim,
+            ...(jwt.issuer ? { issuer: jwt.issuer } : {}),
+            ...(jwt.audience ? { audience: jwt.audience } : {}),
+          },
+        }
+      : {}),
+  });
+  const maskKey = config.masking.hash_key ? Buffer.from(config.masking.hash_key.reveal(), "utf8") : undefined;
+  const ports: App["ports"] = {};
+  const closers: (() => Promise<void>)[] = [];
+
+  let catalog: Catalog | undefined;
+  if (config.postgres.enabled) {
+    catalog = new Catalog(config.postgres.upstream, log.child({ component: "catalog" }));
+    const scram = new Map<string, { verifier: ReturnType<typeof scramVerifier>; principal: ReturnType<AgentDirectory["staticToken"]> & object }>();
+    for (const t of config.agents.tokens) {
+      const principal = directory.staticToken(t.token.reveal());
+      if (principal) scram.set(t.subject, { verifier: scramVerifier(t.token.reveal()), principal: { ...principal, auth_method: "scram-sha-256" } });
+    }
+    const agents: AgentAuth = { directory, scram };
+    const pg = new PostgresServer({
+      config: config.postgres,
+      log: log.child({ component: "postgres" }),
+      decider: pipeline,
+      catalog,
+      agents,
+      maskKey,
+      onSessionCount: (n) => metrics.sessions.set({ protocol: "postgres" }, n),
+    });
+    ports.postgres = (await pg.listen()).port;
+    log.info({ host: config.postgres.listen.host, port: ports.postgres }, "postgres listener ready");
+    closers.push(() => pg.drain(config.admin.drain_timeout_ms));
+  }
+
+  if (config.http.enabled) {
+    const gateway = createHttpGateway({
+      routes: config.http.routes.map((r) => ({
+        name: r.name,
+        prefix: r.prefix,
+        upstream: r.upstream,
+        ...(r.host ? { host: r.host } : {}),
+        ...(r.ca_file ? { ca: readFileSync(r.ca_file, "utf8") } : {}),
+        ...(r.credential ? { credential: { type: r.credential.type, value: r.credential.secret.reveal(), ...(r.credential.header ? { header: r.credential.header } : {}) } } : {}),
+      })),
+      agents: directory,
+      decider: pipeline,
+      logger: log.child({ component: "http" }),
+      limits: config.http.limits,
+      ...(maskKey ? { mask_hash_key: maskKey } : {}),
+      onRequestDone: (info) => {
+        metrics.upstreamSeconds.observe({ route: info.route ?? "none" }, info.duration_ms / 1000);
+        if (info.error_code) metrics.errors.inc({ code: info.error_code });
+      },
+    });
+    ports.http = await listenHttp(gateway.server, config.http.listen);
+    log.info({ host: config.http.listen.host, port: ports.http }, "http listener ready");
+    closers.push(() => gateway.close());
+  }
+
+  if (config.admin.enabled) {
+    const admin = createAdminServer({
+      listen: config.admin.listen,
+      metrics,
+      readiness: async () => {
+        const problems: string[] = [];
+        if (!store.active) problems.push("no policy bundle loaded");
+        if (config.postgres.enabled) {
+          try {
+            const conn = await connectUpstream(config.postgres.upstream, { application_name: "regate-readyz" });
+            await simpleQuery(conn.socket, "SELECT 1", conn.leftover);
+            conn.socket.destroy();
+          } catch {
+            problems.push("postgres upstream unreachable");
+          }
+        }
+        return problems;
+      },
+    });
+    ports.admin = await admin.listen();
+    log.info({ host: config.admin.listen.host, port: ports.admin }, "admin listener ready");
+    closers.push(() => new Promise<void>((r) => admin.server.close(() => r())));
+  }
+
+  return {
+    store,
+    pipeline,
+    metrics,
+    ports,
+    async close() {
+      await Promise.allSettled(closers.map((c) => c()));
+      store.close();
+      catalog?.close();
+    },
+  };
+}
+
+function listenHttp(server: Server, listen: { host: string; port: number }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(listen.port, listen.host, () => {
+      const a = server.address();
+      resolve(typeof a === "object" && a ? a.port : listen.port);
+    });
+  });
+}

@@ -1,0 +1,38 @@
+import { checkConfigCommand } from "./check-config.js";
+import { evalCommand } from "./eval.js";
+import { injectCommand } from "./inject.js";
+import { runCommand } from "./run.js";
+
+const USAGE = `usage: regate <command> [options]
+
+commands:
+  run --config regate.yaml        start the sidecar (without --config: the embedded default)
+  check-config --config file      validate a config; print it normalized, secrets redacted
+  eval --input x.json [--bundle b.tar.gz] [--config file]
+                                  print the decision; exit 0 allow, 2 deny, 3 approval required
+  inject [-f manifest.yaml]       add the regate sidecar to a Deployment/Pod manifest (stdin by default)
+`;
+
+/** Returns the process exit code, or undefined for a long-running command that keeps the process alive. */
+export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<number | undefined> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "run":
+      return runCommand(rest, env);
+    case "check-config":
+      return checkConfigCommand(rest, env);
+    case "eval":
+      return evalCommand(rest, env);
+    case "inject":
+      return injectCommand(rest, env);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(USAGE);
+      return command === undefined ? 1 : 0;
+    default:
+      process.stderr.write(`regate: unknown command ${command}\n${USAGE}`);
+      return 1;
+  }
+}

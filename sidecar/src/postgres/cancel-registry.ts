@@ -1,0 +1,25 @@
+import { timingSafeEqual } from "node:crypto";
+
+interface Entry {
+  key: Buffer;
+  upstream: { pid: number; key: Buffer };
+}
+
+/**
+ * regate hands each agent its own BackendKeyData and keeps the upstream's to itself; a
+ * CancelRequest is honoured only with the exact key regate issued.
+ */
+export class CancelRegistry {
+  readonly #byPid = new Map<number, Entry>();
+
+  register(pid: number, key: Buffer, upstream: { pid: number; key: Buffer }): () => void {
+    this.#byPid.set(pid, { key, upstream });
+    return () => this.#byPid.delete(pid);
+  }
+
+  lookup(pid: number, key: Buffer): { pid: number; key: Buffer } | undefined {
+    const e = this.#byPid.get(pid);
+    if (!e || e.key.length !== key.length || !timingSafeEqual(e.key, key)) return undefined;
+    return e.upstream;
+  }
+}

@@ -1,0 +1,92 @@
+import type { DetectorName, MaskRule, MaskStrategy } from "../decision/index.js";
+import { applyStrategy, maskText, REDACTED } from "../mask/index.js";
+import { TEXT_OID, TEXTLIKE_OIDS, type FieldDescription } from "./protocol/index.js";
+import type { StatementFacts } from "./sql/types.js";
+
+/** How one result column is masked: a column rule masks the whole value, detectors mask what they find. */
+export type ColumnMask =
+  | { kind: "rule"; strategy: MaskStrategy; textual: boolean }
+  | { kind: "detector"; detectors: DetectorName[]; strategy: MaskStrategy };
+
+export interface MaskPlan {
+  columns: Map<number, ColumnMask>;
+  indexes: Set<number>;
+}
+
+/** Stronger strategies win when two rules hit one column: null hides most, partial least. */
+const STRENGTH: Record<MaskStrategy, number> = { partial: 0, hash: 1, redact: 2, null: 3 };
+
+const stronger = (a: MaskStrategy | undefined, b: MaskStrategy | undefined): MaskStrategy | undefined =>
+  !a ? b : !b ? a : STRENGTH[b] > STRENGTH[a] ? b : a;
+
+export function columnRules(rules: readonly MaskRule[]): Map<string, MaskStrategy> {
+  const out = new Map<string, MaskStrategy>();
+  for (const r of rules) if (r.column) out.set(r.column, stronger(out.get(r.column), r.strategy)!);
+  return out;
+}
+
+function matchesColumn(rule: string, schema: string | null, table: string, column: string): boolean {
+  const [rs, rt, rc] = rule.split(".");
+  if (rt !== table) return false;
+  if (schema !== null && rs !== schema) return false;
+  return column === "*" || rc === column;
+}
+
+/**
+ * Decides, per output column, whether it is masked: by the base column the server says it is
+ * (table OID + attnum, resolved through the catalog) and by the SQL lineage (expressions, aliases,
+ * subqueries, CTEs). A column whose lineage is unknown while column masks apply is redacted whole.
+ */
+export function buildMaskPlan(
+  rules: readonly MaskRule[],
+  facts: StatementFacts | undefined,
+  fields: readonly FieldDescription[],
+  resolve: (tableOid: number, attnum: number) => string | undefined,
+): MaskPlan | undefined {
+  if (rules.length === 0) return undefined;
+  const byColumn = columnRules(rules);
+  const detectorRules = rules.filter((r) => r.detector);
+  const detectorStrategy = detectorRules.reduce<MaskStrategy | undefined>((s, r) => stronger(s, r.strategy), undefined);
+  const outputs = facts && facts.outputs.length === fields.length ? facts.outputs : undefined;
+  const columns = new Map<number, ColumnMask>();
+  fields.forEach((f, i) => {
+    let strategy: MaskStrategy | undefined;
+    if (byColumn.size > 0) {
+      const base = f.tableOid !== 0 ? resolve(f.tableOid, f.attnum) : undefined;
+      if (base) strategy = stronger(strategy, byColumn.get(base));
+      const out = outputs?.[i];
+      if (!out || out.unknown) {
+        if (!base) strategy = stronger(strategy, "redact");
+      } else {
+        for (const c of out.lineage) {
+          for (const [name, s] of byColumn) if (matchesColumn(name, c.schema, c.table, c.column)) strategy = stronger(strategy, s);
+        }
+      }
+    }
+    if (strategy) columns.set(i, { kind: "rule", strategy, textual: TEXTLIKE_OIDS.has(f.typeOid) });
+    else if (detectorStrategy && TEXTLIKE_OIDS.has(f.typeOid)) {
+      columns.set(i, { kind: "detector", detectors: detectorRules.map((r) => r.detector!), strategy: detectorStrategy });
+    }
+  });
+  return columns.size ? { columns, indexes: new Set(columns.keys()) } : undefined;
+}
+
+/** Rule-masked columns become text: text's binary send format is its UTF-8 bytes, so one value serves both formats. */
+export function rewriteFields(fields: readonly FieldDescription[], plan: MaskPlan): FieldDescription[] {
+  return fields.map((f, i) => (plan.columns.get(i)?.kind === "rule" ? { ...f, typeOid: TEXT_OID, typlen: -1, typmod: -1 } : f));
+}
+
+/** The masked bytes of one value. `binary`: the column is sent in binary format. */
+export function maskValue(plan: MaskPlan, column: number, value: Buffer | null, binary: boolean, key: Buffer | undefined): Buffer | null {
+  const m = plan.columns.get(column);
+  if (!m || value === null) return value;
+  if (m.kind === "detector") {
+    const text = value.toString("utf8");
+    const masked = maskText(text, m.detectors, m.strategy, key);
+    return masked === text ? value : masked === null ? null : Buffer.from(masked, "utf8");
+  }
+  if (m.strategy === "null") return null;
+  // A binary value of a non-text type cannot be read as text here: only whole-value tokens apply.
+  if (binary && !m.textual) return Buffer.from(m.strategy === "hash" ? applyStrategy(value.toString("hex"), "hash", undefined, key)! : REDACTED);
+  return Buffer.from(applyStrategy(value.toString("utf8"), m.strategy, undefined, key)!, "utf8");
+}

@@ -1,0 +1,69 @@
+/** A Bind parameter as the policy sees it. NULL stays distinct from ''. */
+export interface ParameterInput {
+  value: string | null;
+  format: "text" | "binary";
+  type_oid: number;
+  /** Binary values of types regate does not decode are given as base64. */
+  encoding?: "base64";
+  /** The value was longer than regate passes to the policy; `value` holds its start. */
+  truncated?: true;
+}
+
+const MAX_PARAM_CHARS = 4096;
+
+/** Decodes the binary send formats of the common scalar types; others stay opaque (base64). */
+function decodeBinary(v: Buffer, oid: number): { value: string; encoding?: "base64" } {
+  switch (oid) {
+    case 16: // bool
+      if (v.length === 1) return { value: v[0] ? "true" : "false" };
+      break;
+    case 21: // int2
+      if (v.length === 2) return { value: String(v.readInt16BE(0)) };
+      break;
+    case 23: // int4
+    case 26: // oid
+      if (v.length === 4) return { value: String(oid === 26 ? v.readUInt32BE(0) : v.readInt32BE(0)) };
+      break;
+    case 20: // int8
+      if (v.length === 8) return { value: v.readBigInt64BE(0).toString() };
+      break;
+    case 700:
+      if (v.length === 4) return { value: String(v.readFloatBE(0)) };
+      break;
+    case 701:
+      if (v.length === 8) return { value: String(v.readDoubleBE(0)) };
+      break;
+    case 25:
+    case 1043:
+    case 1042:
+    case 19:
+    case 114: // json
+      return { value: v.toString("utf8") };
+    case 3802: // jsonb: version byte then text
+      if (v[0] === 1) return { value: v.toString("utf8", 1) };
+      break;
+    case 2950: // uuid
+      if (v.length === 16) {
+        const h = v.toString("hex");
+        return { value: `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}` };
+      }
+      break;
+  }
+  return { value: v.toString("base64"), encoding: "base64" };
+}
+
+export function parameterInputs(values: readonly (Buffer | null)[], formats: readonly number[], typeOids: readonly number[]): ParameterInput[] {
+  return values.map((v, i) => {
+    const binary = formats[i] === 1;
+    const type_oid = typeOids[i] ?? 0;
+    if (v === null) return { value: null, format: binary ? "binary" : "text", type_oid };
+    if (!binary) return capped({ value: v.toString("utf8"), format: "text", type_oid });
+    const d = decodeBinary(v, type_oid);
+    return capped({ value: d.value, format: "binary", type_oid, ...(d.encoding ? { encoding: d.encoding } : {}) });
+  });
+}
+
+function capped(p: ParameterInput): ParameterInput {
+  if (p.value === null || p.value.length <= MAX_PARAM_CHARS) return p;
+  return { ...p, value: p.value.slice(0, MAX_PARAM_CHARS), truncated: true };
+}

@@ -1,0 +1,53 @@
+import type { Decision } from "../decision/index.js";
+import type { MaskPlan } from "./mask-plan.js";
+import type { FieldDescription } from "./protocol/index.js";
+import type { AnalysisResult } from "./sql/types.js";
+
+/** A statement as the client prepared it (named, or the unnamed one). */
+export interface PreparedStatement {
+  name: string;
+  sql: string;
+  analysis: AnalysisResult;
+  paramTypes: number[];
+  /** The statement-level decision, taken at Parse; undefined when it is taken at Bind with the values. */
+  decision: Decision | undefined;
+  /** RowDescription as the server sent it (before any mask rewrite); set by Describe. */
+  fields?: FieldDescription[];
+}
+
+export interface Portal {
+  name: string;
+  statement: PreparedStatement;
+  decision: Decision;
+  resultFormats: number[];
+  fields?: FieldDescription[];
+  /** Computed once the row shape is known; null = nothing to mask. */
+  plan?: MaskPlan | null;
+}
+
+/**
+ * One expected server reply group, pushed per forwarded client message, in order. This is how
+ * replies are matched to requests, how a denial's error replaces the server's, and how regate's
+ * own injected messages are answered without the client seeing anything.
+ */
+export type Pending =
+  | { kind: "parse"; statement?: PreparedStatement; denial?: Decision; internal?: boolean }
+  | { kind: "bind"; portal?: Portal }
+  | { kind: "describe"; target: "S"; statement?: PreparedStatement; internal?: boolean }
+  | { kind: "describe"; target: "P"; portal?: Portal; internal?: boolean }
+  | { kind: "execute"; portal?: Portal }
+  | { kind: "close" }
+  | { kind: "sync" }
+  | {
+      kind: "query";
+      denial?: Decision;
+      decision?: Decision;
+      analysis?: AnalysisResult;
+      /** Index of the statement whose replies are arriving. */
+      index: number;
+      plan?: MaskPlan | null;
+    }
+  | { kind: "function_call"; denial?: Decision };
+
+/** Replies to these end a reply group for an extended-protocol message. */
+export const EXTENDED = new Set<Pending["kind"]>(["parse", "bind", "describe", "execute", "close"]);

@@ -1,0 +1,6 @@
+export * from "./codes.js";
+export { FrameReader, type Frame } from "./frame-reader.js";
+export { BodyReader } from "./body-reader.js";
+export * from "./frontend.js";
+export * from "./backend.js";
+export { rewriteDataRow } from "./data-row.js";

@@ -1,0 +1,131 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type Server, type Socket } from "node:net";
+import { createSecureContext, type SecureContext } from "node:tls";
+import { readFileSync } from "node:fs";
+import type { Config } from "../config/index.js";
+import type { Decider, SessionInput } from "../decision/index.js";
+import { isDisconnect, RegateError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { CancelRegistry } from "./cancel-registry.js";
+import type { Catalog } from "./catalog.js";
+import { acceptClient, type AgentAuth } from "./client-auth.js";
+import { errorResponse } from "./protocol/index.js";
+import { PgSession } from "./session.js";
+import { screenStartupParams } from "./startup-params.js";
+import { sendCancel } from "./upstream.js";
+
+export interface PostgresServerOptions {
+  config: Config["postgres"];
+  log: Logger;
+  decider: Decider;
+  catalog: Catalog;
+  agents: AgentAuth;
+  maskKey: Buffer | undefined;
+  onSessionCount?: (n: number) => void;
+}
+
+/** The Postgres listener: accepts agents, runs one PgSession each, routes cancels. */
+export class PostgresServer {
+  readonly #server: Server;
+  readonly #sessions = new Set<PgSession>();
+  readonly #cancels = new CancelRegistry();
+  readonly #tls: SecureContext | undefined;
+  #draining = false;
+
+  constructor(private readonly opts: PostgresServerOptions) {
+    const tls = opts.config.tls;
+    this.#tls = tls ? createSecureContext({ cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) }) : undefined;
+    this.#server = createServer({ noDelay: true }, (socket) => void this.#accept(socket));
+  }
+
+  listen(): Promise<{ host: string; port: number }> {
+    const { host, port } = this.opts.config.listen;
+    return new Promise((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(port, host, () => {
+        const addr = this.#server.address();
+        resolve({ host, port: typeof addr === "object" && addr ? addr.port : port });
+      });
+    });
+  }
+
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
+  async #accept(socket: Socket): Promise<void> {
+    const id = randomUUID();
+    const log = this.opts.log.child({ session_id: id, client: `${socket.remoteAddress}:${socket.remotePort}` });
+    socket.on("error", (err) => (isDisconnect(err) ? log.debug({ err }, "client socket error") : log.warn({ err }, "client socket error")));
+    if (this.#draining) {
+      socket.end(errorResponse("57P01", "regate is shutting down", { severity: "FATAL" }));
+      return;
+    }
+    let client = socket;
+    try {
+      const accepted = await acceptClient(socket, { tls: this.#tls, agents: this.opts.agents, maxMessageBytes: this.opts.config.limits.max_message_bytes });
+      if (accepted.kind === "cancel") {
+        const target = this.#cancels.lookup(accepted.pid, accepted.key);
+        socket.destroy();
+        if (target) await sendCancel(this.opts.config.upstream, target.pid, target.key);
+        else log.debug("cancel request with an unknown key dropped");
+        return;
+      }
+      client = accepted.socket;
+      const startup = screenStartupParams(accepted.params);
+      if (startup.dropped.length) log.debug({ dropped: startup.dropped }, "startup parameters not passed upstream");
+      const info: SessionInput = {
+        id,
+        principal: accepted.principal,
+        client: { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 },
+        target: this.opts.config.target,
+        started_at: new Date().toISOString(),
+        ...(accepted.params.get("application_name") ? { application_name: accepted.params.get("application_name")! } : {}),
+      };
+      const session = new PgSession(
+        {
+          id,
+          log,
+          decider: this.opts.decider,
+          catalog: this.opts.catalog,
+          upstream: this.opts.config.upstream,
+          maxMessageBytes: this.opts.config.limits.max_message_bytes,
+          maxStatementBytes: this.opts.config.limits.max_statement_bytes,
+          maskKey: this.opts.maskKey,
+          registerCancel: (pid, key, up) => this.#cancels.register(pid, key, up),
+          onClose: () => {
+            this.#sessions.delete(session);
+            this.opts.onSessionCount?.(this.#sessions.size);
+          },
+        },
+        { client: accepted.socket, reader: accepted.reader, backlog: accepted.backlog, session: info, upstreamParams: startup.upstream },
+      );
+      this.#sessions.add(session);
+      this.opts.onSessionCount?.(this.#sessions.size);
+      log.info({ principal: accepted.principal.subject, tls: accepted.tls }, "session started");
+      try {
+        await session.start({ application_name: `regate:${accepted.principal.subject}`, ...startup.upstream });
+      } catch (err) {
+        this.#sessions.delete(session);
+        this.opts.onSessionCount?.(this.#sessions.size);
+        throw err;
+      }
+    } catch (err) {
+      const e = err instanceof RegateError ? err : new RegateError("INTERNAL", undefined, { cause: err });
+      if (isDisconnect(err)) log.debug({ err }, "client left during startup");
+      else log.warn({ err: e, code: e.code }, "startup refused");
+      // Only regate's own messages reach the agent: never the upstream's or an internal error's text.
+      const text = e.code === "INTERNAL" ? "internal error" : e.message;
+      if (!client.destroyed) client.end(errorResponse(e.sqlstate, text, { severity: "FATAL" }));
+    }
+  }
+
+  /** Stops accepting; waits for sessions to go idle (or the timeout), then closes them. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#draining = true;
+    this.#server.close();
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && [...this.#sessions].some((s) => !s.idle)) await new Promise((r) => setTimeout(r, 50));
+    for (const s of this.#sessions) s.terminate("SHUTTING_DOWN");
+  }
+}

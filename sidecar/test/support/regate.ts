@@ -1,0 +1,67 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { stringify } from "yaml";
+import { startApp, type App } from "../../src/app.js";
+import { loadConfig } from "../../src/config/index.js";
+import { createLogger } from "../../src/log.js";
+import { packageRoot } from "../../src/paths.js";
+import type { TestPostgres } from "./postgres.js";
+
+export const AGENT = { user: "test-agent", token: "agent-token-7f3a9c" };
+export const BUNDLE = join(packageRoot, "build", "bundle.tar.gz");
+
+export interface TestRegate {
+  app: App;
+  port: number;
+  /** Every log line regate wrote (decision logs included), as text. */
+  logs(): string;
+  /** Parsed decision-log events. */
+  decisions(): Record<string, any>[];
+  url(user?: string, token?: string): string;
+  stop(): Promise<void>;
+}
+
+/** Starts regate in process in front of `pg`, with the example policy and a capturing logger. */
+export async function startRegate(pg: TestPostgres, overrides: Record<string, unknown> = {}): Promise<TestRegate> {
+  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run make bundle first`);
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+      cb();
+    },
+  });
+  const base = {
+    policy: { bundle: BUNDLE, watch_interval_ms: 0 },
+    log: { level: "debug" },
+    agents: { tokens: [{ subject: AGENT.user, groups: ["agents"], token: { value: AGENT.token } }] },
+    postgres: {
+      listen: { host: "127.0.0.1", port: 0 },
+      target: "test-db",
+      upstream: { host: pg.host, port: pg.port, database: pg.database, user: pg.users.scram.user, password: { env: "TEST_UPSTREAM_PASSWORD" } },
+    },
+    admin: { enabled: false },
+  };
+  const config = loadConfig({ text: stringify(merge(base, overrides)), env: { TEST_UPSTREAM_PASSWORD: pg.users.scram.password } });
+  const log = createLogger({ level: "debug", destination: sink });
+  const app = await startApp({ config, log });
+  const port = app.ports.postgres!;
+  return {
+    app,
+    port,
+    logs: () => lines.join("\n"),
+    decisions: () => lines.map((l) => JSON.parse(l) as Record<string, any>).filter((l) => l["msg"] === "Decision Log"),
+    url: (user = AGENT.user, token = AGENT.token) => `postgres://${encodeURIComponent(user)}:${encodeURIComponent(token)}@127.0.0.1:${port}/${pg.database}?sslmode=disable`,
+    stop: () => app.close(),
+  };
+}
+
+function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    out[k] = v && typeof v === "object" && !Array.isArray(v) && prev && typeof prev === "object" && !Array.isArray(prev) ? merge(prev as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
+}
