@@ -28,7 +28,7 @@ $(OPA):
 # --capabilities: a builtin the WASM target cannot run fails here, not in a request at runtime.
 bundle: $(OPA)
 	@mkdir -p build
-	$(OPA) build -t wasm $(ENTRYPOINTS) --capabilities $(CAPABILITIES) -r "$(REVISION)" -o $(BUNDLE) rego/
+	$(OPA) build -t wasm $(ENTRYPOINTS) --capabilities $(CAPABILITIES) --ignore "*_test.rego" -r "$(REVISION)" -o $(BUNDLE) rego/
 	@echo "built $(BUNDLE) (revision $(REVISION))"
 
 rego-check: $(OPA)
