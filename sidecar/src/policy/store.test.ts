@@ -57,7 +57,7 @@ describe("bundle loading", () => {
     try {
       build(needsTime, { capabilities: true });
     } catch (e) {
-      stderr = String((e as { stderr: Buffer }).stderr);
+      stderr = String((e as { stdout: Buffer }).stdout) + String((e as { stderr: Buffer }).stderr);
     }
     expect(stderr).toMatch(/undefined function time.now_ns/);
   });
