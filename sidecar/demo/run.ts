@@ -1,0 +1,63 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { startApp } from "../src/app.js";
+import { DEFAULT_CONFIG_PATH } from "../src/cli/config-arg.js";
+import { loadConfig } from "../src/config/index.js";
+import { createLogger } from "../src/log.js";
+import { packageRoot } from "../src/paths.js";
+import { startPostgres } from "../test/support/postgres.js";
+import { startDemoApi } from "./demo-api.js";
+
+// `make run`: an embedded PostgreSQL with the demo data (or DATABASE_URL), the demo API, and regate
+// in front of both with the example policy. Decision logs go to stdout; Ctrl-C stops everything.
+
+const EMBEDDED_PORT = 55432;
+const DEMO_API_PORT = 9100;
+
+const { values } = parseArgs({ options: { "database-url": { type: "string" } } });
+const databaseUrl = values["database-url"];
+const say = (s: string) => process.stderr.write(`${s}\n`);
+
+const embedded = databaseUrl ? undefined : await startPostgres({ port: EMBEDDED_PORT });
+const upstreamUrl = databaseUrl ?? embedded!.url(embedded!.users.scram.user);
+const apiToken = randomBytes(18).toString("base64url");
+const api = await startDemoApi({ port: DEMO_API_PORT, token: apiToken, databaseUrl: upstreamUrl });
+
+// The demo config with its upstream pointed at the database chosen above; secrets come through env.
+const env = { ...process.env, REGATE_DEMO_DB_PASSWORD: "unused", REGATE_DEMO_API_TOKEN: apiToken, REGATE_DEMO_DATABASE_URL: upstreamUrl };
+env["REGATE_POSTGRES__UPSTREAM__URL"] = "{env: REGATE_DEMO_DATABASE_URL}";
+const config = loadConfig({ text: readFileSync(DEFAULT_CONFIG_PATH, "utf8"), baseDir: packageRoot, env });
+const log = createLogger({ level: config.log.level });
+const app = await startApp({ config, log });
+
+say(`
+regate is running (example policy, revision ${app.store.active?.revision}).
+
+  database   ${databaseUrl ? "DATABASE_URL" : `embedded PostgreSQL 18 on 127.0.0.1:${EMBEDDED_PORT} with the demo data`}
+  postgres   psql "postgres://demo-agent:demo-agent-token@127.0.0.1:${app.ports.postgres}/demo?sslmode=disable"
+  http       curl -s -H "Authorization: Bearer demo-agent-token" http://127.0.0.1:${app.ports.http}/api/customers/1
+  admin      curl -s http://127.0.0.1:${app.ports.admin}/metrics
+
+Try:  SELECT id, email, ssn, card_number FROM customers LIMIT 3;   -- masked
+      DELETE FROM orders;                                           -- denied: no WHERE
+      UPDATE payments SET status = 'refunded' WHERE id = 1;         -- approval required
+      SELECT * FROM internal.api_keys;                              -- denied
+      curl -s -X DELETE -H "Authorization: Bearer demo-agent-token" http://127.0.0.1:${app.ports.http}/api/orders/1
+
+Decision logs follow on stdout. Ctrl-C stops everything.
+`);
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  say(`\n${signal}: stopping regate, the demo API${embedded ? " and the embedded database" : ""}`);
+  await app.close();
+  await new Promise<void>((r) => api.close(() => r()));
+  await embedded?.stop();
+  log.flush();
+  process.exit(0);
+}
+process.once("SIGINT", () => void stop("SIGINT"));
+process.once("SIGTERM", () => void stop("SIGTERM"));
