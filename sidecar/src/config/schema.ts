@@ -86,7 +86,7 @@ export const configSchema = {
           description: "Accept JWT bearer tokens (e.g. OIDC-issued) verified against a JWKS.",
           properties: {
             jwks_file: { type: "string" },
-            jwks_url: { type: "string", format: "uri" },
+            jwks_url: { type: "string", pattern: "^https?://" },
             issuer: { type: "string" },
             audience: { type: "string" },
             subject_claim: { type: "string", default: "sub" },
