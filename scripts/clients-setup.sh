@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Installs the toolchains the real-client scripts in sidecar/test/clients/ need. Idempotent: each part is skipped
+# while the files it was built from are unchanged (a stamp holds their hash), so a re-run takes about a second.
+#
+#   scripts/clients-setup.sh [--force] [python] [go] [java] [psql]     (no part named: all of them)
+#
+#   python  .venv with psycopg[binary] and asyncpg, pinned in sidecar/test/clients/python/requirements.txt
+#   go      the pgx client: go mod download + go build -> sidecar/test/clients/go/pgxclient
+#   java    the JDBC client: mvn compile + copy pgjdbc into sidecar/test/clients/java/target/lib
+#   psql    Debian's postgresql-client, if psql is missing
+#
+# Needs python3, go, mvn and java (17+) on PATH; as root it apt-get installs python3-venv and postgresql-client
+# when they are missing. Reaches only PyPI, the Go module proxy, Maven Central and Debian's archive.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CLIENTS="$ROOT/sidecar/test/clients"
+# Stamps live in git-ignored places: .venv/ for Python, build/ for the rest.
+STAMPS="$ROOT/build/clients-setup"
+PYTHON="${PYTHON:-python3}"
+FORCE=0
+parts=()
+for arg in "$@"; do
+  case "$arg" in
+    --force) FORCE=1 ;;
+    python | go | java | psql) parts+=("$arg") ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "clients-setup: unknown argument '$arg'" >&2; exit 2 ;;
+  esac
+done
+((${#parts[@]})) || parts=(python go java psql)
+
+log() { printf 'clients-setup: %s\n' "$*" >&2; }
+
+# Hash of the named files' contents (and names), plus any extra words (tool versions).
+fingerprint() {
+  local extra=$1
+  shift
+  { printf '%s\n' "$extra"; for f in "$@"; do printf '%s\n' "$f"; cat "$f"; done; } | sha256sum | cut -d' ' -f1
+}
+
+# up_to_date STAMP FINGERPRINT OUTPUT...: the stamp matches and every output exists.
+up_to_date() {
+  local stamp=$1 fp=$2
+  shift 2
+  ((FORCE == 0)) || return 1
+  [[ -f "$stamp" && "$(cat "$stamp")" == "$fp" ]] || return 1
+  for out in "$@"; do [[ -e "$out" ]] || return 1; done
+}
+
+apt_updated=0
+apt_install() {
+  if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+    log "need Debian package(s) $* but cannot apt-get install here (not root or no apt-get)"
+    return 1
+  fi
+  if ((apt_updated == 0)); then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+timed() {
+  local name=$1 started=$SECONDS
+  shift
+  "$@"
+  log "$name ready ($((SECONDS - started)) s)"
+}
+
+setup_python() {
+  local venv="$ROOT/.venv" req="$CLIENTS/python/requirements.txt"
+  command -v "$PYTHON" >/dev/null || { log "$PYTHON not found"; return 1; }
+  local fp
+  fp=$(fingerprint "$("$PYTHON" --version 2>&1)" "$req")
+  if up_to_date "$venv/.regate-clients-stamp" "$fp" "$venv/bin/python"; then
+    log "python: up to date"
+    return 0
+  fi
+  if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+    rm -rf "$venv"
+    if ! "$PYTHON" -m venv "$venv" >/dev/null 2>&1; then
+      # Debian's python3 ships venv without ensurepip until python3-venv is installed.
+      rm -rf "$venv"
+      log "python: '$PYTHON -m venv' failed; installing python3-venv"
+      apt_install python3-venv
+      "$PYTHON" -m venv "$venv"
+    fi
+  fi
+  PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install -q -r "$req"
+  "$venv/bin/python" -c 'import psycopg, asyncpg; print("python: psycopg", psycopg.__version__, "asyncpg", asyncpg.__version__)' >&2
+  printf '%s' "$fp" >"$venv/.regate-clients-stamp"
+}
+
+setup_go() {
+  local dir="$CLIENTS/go"
+  command -v go >/dev/null || { log "go not found"; return 1; }
+  local fp
+  fp=$(fingerprint "$(go version)" "$dir/go.mod" "$dir/go.sum" "$dir"/*.go)
+  if up_to_date "$STAMPS/go.stamp" "$fp" "$dir/pgxclient"; then
+    log "go: up to date"
+    return 0
+  fi
+  (cd "$dir" && go mod download && go build -trimpath -o pgxclient .)
+  mkdir -p "$STAMPS"
+  printf '%s' "$fp" >"$STAMPS/go.stamp"
+}
+
+setup_java() {
+  local dir="$CLIENTS/java"
+  command -v mvn >/dev/null || { log "mvn not found"; return 1; }
+  command -v java >/dev/null || { log "java not found"; return 1; }
+  local fp sources
+  mapfile -t sources < <(find "$dir/src" -type f -name '*.java' | sort)
+  fp=$(fingerprint "$(java -version 2>&1 | head -1)" "$dir/pom.xml" "${sources[@]}")
+  if up_to_date "$STAMPS/java.stamp" "$fp" "$dir/target/classes/regate/clients/JdbcClient.class"; then
+    log "java: up to date"
+    return 0
+  fi
+  # Maven 3.8 prints colour codes even with -q: keep its output for when it fails.
+  local out
+  out=$(mktemp)
+  if ! (cd "$dir" && mvn -q -B -Dstyle.color=never compile dependency:copy-dependencies) >"$out" 2>&1; then
+    cat "$out" >&2
+    rm -f "$out"
+    return 1
+  fi
+  rm -f "$out"
+  ls "$dir"/target/lib/postgresql-*.jar >/dev/null
+  mkdir -p "$STAMPS"
+  printf '%s' "$fp" >"$STAMPS/java.stamp"
+}
+
+setup_psql() {
+  if command -v psql >/dev/null; then
+    log "psql: $(psql --version)"
+    return 0
+  fi
+  apt_install postgresql-client
+  log "psql: $(psql --version)"
+}
+
+for part in "${parts[@]}"; do
+  timed "$part" "setup_$part"
+done

@@ -1,0 +1,44 @@
+import { gzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { parseRequestBody } from "./body.js";
+
+const CAP = 64;
+const b = (s: string): Buffer => Buffer.from(s);
+
+describe("parseRequestBody", () => {
+  it.each([
+    ["empty", b(""), "application/json", undefined, { body_size: 0, truncated_body: false, body_parse_error: false, content_type: "application/json" }],
+    ["json", b('{"a":1}'), "application/json; charset=utf-8", undefined, { parsed_body: { a: 1 }, body_parse_error: false }],
+    ["+json", b("[1,2]"), "application/vnd.api+json", undefined, { parsed_body: [1, 2] }],
+    ["bad json", b('{"a":'), "application/json", undefined, { body_parse_error: true, parsed_body: undefined, body: undefined }],
+    ["json sniffed without content type", b(' {"jsonrpc":"2.0"}'), undefined, undefined, { parsed_body: { jsonrpc: "2.0" } }],
+    ["json sniffed under text/plain", b('{"a":1}'), "text/plain", undefined, { parsed_body: { a: 1 } }],
+    ["brace text that is not json", b("{not json"), "text/plain", undefined, { body: "{not json", body_parse_error: false }],
+    ["form", b("a=1&a=2&b=x+y"), "application/x-www-form-urlencoded", undefined, { parsed_body: { a: ["1", "2"], b: ["x y"] } }],
+    ["text", b("hello"), "text/plain", undefined, { body: "hello" }],
+    ["binary", Buffer.from([0xff, 0xfe, 0x00]), "application/octet-stream", undefined, { body: undefined, parsed_body: undefined, body_parse_error: false }],
+    ["json that is not utf-8", Buffer.from([0x7b, 0xff, 0x7d]), "application/json", undefined, { body_parse_error: true }],
+    ["over the cap", b(`{"a":"${"x".repeat(CAP)}"}`), "application/json", undefined, { truncated_body: true, parsed_body: undefined }],
+    ["gzip json", gzipSync('{"a":1}'), "application/json", "gzip", { parsed_body: { a: 1 } }],
+    ["gzip bomb", gzipSync(`{"a":"${"x".repeat(10_000)}"}`), "application/json", "gzip", { truncated_body: true, parsed_body: undefined }],
+    ["unknown encoding", b("zzz"), "application/json", "zstd", { body_parse_error: true }],
+    ["corrupt gzip", b("not gzip"), "application/json", "gzip", { body_parse_error: true }],
+  ])("%s", (_name, raw, type, encoding, expected) => {
+    const facts = parseRequestBody(raw, type, encoding, CAP);
+    expect(facts.body_size).toBe(raw.length);
+    for (const [k, v] of Object.entries(expected)) expect(facts[k as keyof typeof facts], k).toEqual(v);
+  });
+
+  it("never half-parses: a body exactly at the cap parses, one byte more does not", () => {
+    const at = b(`{"a":"${"x".repeat(CAP - 8)}"}`);
+    expect(at.length).toBe(CAP);
+    expect(parseRequestBody(at, "application/json", undefined, CAP).parsed_body).toBeDefined();
+    const over = b(`{"a":"${"x".repeat(CAP - 7)}"}`);
+    expect(parseRequestBody(over, "application/json", undefined, CAP)).toEqual({
+      body_size: CAP + 1,
+      truncated_body: true,
+      body_parse_error: false,
+      content_type: "application/json",
+    });
+  });
+});

@@ -1,0 +1,160 @@
+import type { IncomingMessage } from "node:http";
+import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
+import { parsedQuery } from "./path.js";
+
+export type ReadBodyResult = { ok: true; body: Buffer } | { ok: false; reason: "too_large" | "aborted" };
+
+/**
+ * The whole request body, refusing past `max` bytes. Buffering is what lets the policy see the body and
+ * lets regate forward exactly the bytes the policy judged (no second read that could differ).
+ */
+export function readBody(req: IncomingMessage, max: number): Promise<ReadBodyResult> {
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (declared > max) return Promise.resolve({ ok: false, reason: "too_large" });
+  if (req.destroyed && !req.complete) return Promise.resolve({ ok: false, reason: "aborted" });
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const finish = (result: ReadBodyResult): void => {
+      if (settled) return;
+      settled = true;
+      req.off("data", onData).off("end", onEnd).off("error", onError).off("aborted", onError).off("close", onClose);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > max) {
+        req.pause();
+        finish({ ok: false, reason: "too_large" });
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => finish({ ok: true, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
+    const onError = (): void => finish({ ok: false, reason: "aborted" });
+    // A client that hangs up mid-body: 'close' without 'end'.
+    const onClose = (): void => finish({ ok: false, reason: "aborted" });
+    req.on("data", onData).on("end", onEnd).on("error", onError).on("aborted", onError).on("close", onClose);
+  });
+}
+
+/** What the input says about the request body (`input.http.*`). */
+export interface BodyFacts {
+  /** Bytes received, before any content-encoding is undone. */
+  body_size: number;
+  /** The body (decoded) is larger than the input cap: it is not in the input at all. */
+  truncated_body: boolean;
+  /** The body claims a form regate parses (JSON, or an encoding) but could not be parsed. */
+  body_parse_error: boolean;
+  /** Media type, lowercased, without parameters. */
+  content_type?: string;
+  /** JSON value, or form fields (name -> values). */
+  parsed_body?: unknown;
+  /** The raw text, for bodies that are neither JSON nor a form (and valid UTF-8). */
+  body?: string;
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+export function mediaType(contentType: string | undefined): string | undefined {
+  if (!contentType) return undefined;
+  const semi = contentType.indexOf(";");
+  const t = (semi >= 0 ? contentType.slice(0, semi) : contentType).trim().toLowerCase();
+  return t === "" ? undefined : t;
+}
+
+export function isJsonMedia(type: string | undefined): boolean {
+  return type !== undefined && (type === "application/json" || type === "text/json" || type.endsWith("+json"));
+}
+
+/** First non-whitespace character is "{" or "[": worth trying as JSON whatever the content type says. */
+export function looksLikeJson(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
+    return c === 0x7b || c === 0x5b;
+  }
+  return false;
+}
+
+function decodeContent(raw: Buffer, encoding: string | undefined, cap: number): Buffer | "too_large" | "unsupported" {
+  const enc = (encoding ?? "").trim().toLowerCase();
+  // One byte more than the cap tells "too large" apart from "exactly the cap"; it also bounds zip bombs.
+  const opts = { maxOutputLength: cap + 1 };
+  try {
+    let out: Buffer;
+    switch (enc) {
+      case "":
+      case "identity":
+        return raw;
+      case "gzip":
+      case "x-gzip":
+        out = gunzipSync(raw, opts);
+        break;
+      case "deflate":
+        out = inflateSync(raw, opts);
+        break;
+      case "br":
+        out = brotliDecompressSync(raw, opts);
+        break;
+      default:
+        return "unsupported";
+    }
+    return out.length > cap ? "too_large" : out;
+  } catch (err) {
+    return (err as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE" ? "too_large" : "unsupported";
+  }
+}
+
+/**
+ * Parses the body for the input, never half-way: past the cap there is only `truncated_body`. A body that
+ * claims to be JSON but does not parse (or is not UTF-8) sets `body_parse_error`, so a policy can fail
+ * closed on it. Bodies that look like JSON are parsed whatever their content type: an upstream may well
+ * accept them as JSON, so the policy must see them as such.
+ */
+export function parseRequestBody(raw: Buffer, contentType: string | undefined, contentEncoding: string | undefined, cap: number): BodyFacts {
+  const type = mediaType(contentType);
+  const facts: BodyFacts = { body_size: raw.length, truncated_body: false, body_parse_error: false };
+  if (type !== undefined) facts.content_type = type;
+  if (raw.length === 0) return facts;
+  if (raw.length > cap) {
+    facts.truncated_body = true;
+    return facts;
+  }
+  const decoded = decodeContent(raw, contentEncoding, cap);
+  if (decoded === "too_large") {
+    facts.truncated_body = true;
+    return facts;
+  }
+  if (decoded === "unsupported") {
+    facts.body_parse_error = true;
+    return facts;
+  }
+  let text: string;
+  try {
+    text = UTF8.decode(decoded);
+  } catch {
+    // Binary: nothing for the policy to read, but a JSON claim that is not even UTF-8 is an error.
+    if (isJsonMedia(type) || type === "application/x-www-form-urlencoded") facts.body_parse_error = true;
+    return facts;
+  }
+  if (type === "application/x-www-form-urlencoded") {
+    facts.parsed_body = parsedQuery(text);
+    return facts;
+  }
+  const json = isJsonMedia(type);
+  if (json || looksLikeJson(text)) {
+    try {
+      facts.parsed_body = JSON.parse(text) as unknown;
+      return facts;
+    } catch {
+      if (json) {
+        facts.body_parse_error = true;
+        return facts;
+      }
+    }
+  }
+  facts.body = text;
+  return facts;
+}

@@ -1,0 +1,28 @@
+import type { ClientRequest, IncomingMessage, ServerResponse } from "node:http";
+import type { Decision, Principal } from "../decision/types.js";
+import type { ErrorCode } from "../errors.js";
+import type { ResponseMasker } from "./masker.js";
+import type { CompiledRoute } from "./routes.js";
+
+/** Everything known about one request, from arrival to the end of its response. */
+export interface RequestContext {
+  readonly id: string;
+  readonly startedAt: number;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly method: string;
+  /** The request path with detected values redacted: the only form that is logged. */
+  logPath: string;
+  route?: CompiledRoute;
+  principal?: Principal;
+  authFailure?: string;
+  decision?: Decision;
+  masker?: ResponseMasker;
+  masked: boolean;
+  /** Set when regate itself answered with an error. */
+  errorCode?: ErrorCode;
+  proxyReq?: ClientRequest;
+  proxyRes?: IncomingMessage;
+  timer?: NodeJS.Timeout;
+  timedOut: boolean;
+}

@@ -1,0 +1,76 @@
+import type { Decider } from "../decision/decider.js";
+import type { Decision, MaskRule, PolicyInput } from "../decision/types.js";
+import { ERROR_CODES, type ErrorCode } from "../errors.js";
+import type { ErrorBody } from "./reply.js";
+
+export interface Verdict {
+  allowed: boolean;
+  /** The decision that refused the request, or the first one when all allowed. */
+  decision: Decision;
+  /** Every mask rule of every decision (a batch's calls share one response). */
+  mask: MaskRule[];
+}
+
+/**
+ * Runs one decision per input (one per call of a JSON-RPC batch). The request goes through only if every
+ * decision allows it; a deny beats an approve. A dry-run decision is logged by the pipeline with its real
+ * outcome and lets the request through here. Masks are applied even in dry-run: they protect data, and
+ * unmasking because a policy is on trial would leak exactly what it is meant to hide.
+ */
+export function decideAll(decider: Decider, inputs: readonly PolicyInput[], fallbackId: string): Verdict {
+  let refusing: Decision | undefined;
+  let first: Decision | undefined;
+  const mask: MaskRule[] = [];
+  for (const input of inputs) {
+    const d = safeDecide(decider, input, fallbackId);
+    first ??= d;
+    mask.push(...d.mask);
+    if (d.outcome !== "allow" && !d.dry_run) {
+      if (!refusing || (refusing.outcome === "approve" && d.outcome === "deny")) refusing = d;
+    }
+  }
+  if (refusing) return { allowed: false, decision: refusing, mask: [] };
+  return { allowed: true, decision: first!, mask };
+}
+
+/** The Decider contract says it never throws; if it does anyway, that is a fail-closed deny. */
+function safeDecide(decider: Decider, input: PolicyInput, fallbackId: string): Decision {
+  try {
+    return decider.decide(input);
+  } catch {
+    return {
+      decision_id: fallbackId,
+      outcome: "deny",
+      reasons: [],
+      mask: [],
+      error_code: "POLICY_EVAL_FAILED",
+      dry_run: false,
+      revision: "",
+    };
+  }
+}
+
+const isErrorCode = (c: string): c is ErrorCode => Object.prototype.hasOwnProperty.call(ERROR_CODES, c);
+
+function denialStatus(status: number | undefined): number {
+  return Number.isInteger(status) && status! >= 400 && status! <= 599 ? status! : 403;
+}
+
+/** The response for a refused request: 403 (or the policy's status) with a small JSON body. */
+export function refusal(d: Decision): { status: number; body: ErrorBody } {
+  const reasons = d.reasons.join("; ");
+  if (d.outcome === "approve") {
+    return {
+      status: 403,
+      body: { error: "approval_required", code: "APPROVAL_REQUIRED", reason: d.approve?.reason || reasons || ERROR_CODES.APPROVAL_REQUIRED.message, decision_id: d.decision_id },
+    };
+  }
+  if (d.error_code !== undefined) {
+    const code: ErrorCode = isErrorCode(d.error_code) ? d.error_code : "POLICY_EVAL_FAILED";
+    return { status: ERROR_CODES[code].http, body: { error: "denied", code, reason: reasons || ERROR_CODES[code].message, decision_id: d.decision_id } };
+  }
+  return {
+    status: denialStatus(d.status),
+    body: { error: "denied", code: "POLICY_DENIED", reason: reasons || ERROR_CODES.POLICY_DENIED.message, decision_id: d.decision_id },
+  };
+}

@@ -1,0 +1,282 @@
+// The HTTP data path: authenticate the agent, decide, forward with regate's credential, mask the response.
+
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { Readable } from "node:stream";
+import httpProxy from "http-proxy";
+import { isDisconnect, RegateError } from "../errors.js";
+import { DETECTOR_NAMES, maskText } from "../mask/index.js";
+import { parseRequestBody, readBody } from "./body.js";
+import type { RequestContext } from "./context.js";
+import { decideAll, refusal } from "./enforce.js";
+import { agentCredential, forwardHeaders } from "./headers.js";
+import { ResponseMasker } from "./masker.js";
+import type { HttpGatewayOptions } from "./options.js";
+import { forwardPath, parseRequestTarget } from "./path.js";
+import { catalogError, sendError, type ErrorBody } from "./reply.js";
+import { compileRoutes, hostName, matchRoute, type CompiledRoute } from "./routes.js";
+import { httpInputs } from "./to-input.js";
+import { relayResponse } from "./upstream-response.js";
+
+export interface HttpGateway {
+  /** Not listening yet: the caller picks the address (loopback by default). */
+  server: Server;
+  /** Stops accepting, lets in-flight requests finish (up to limits.timeout_ms), then closes everything. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_MASKED_BODY_BYTES = 32 * 1024 * 1024;
+
+function positive(name: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw new RegateError("CONFIG_INVALID", `limits.${name} must be a positive number`);
+  return v;
+}
+
+export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
+  const log = opts.logger;
+  const routes = compileRoutes(opts.routes);
+  const limits = Object.freeze({
+    max_body_bytes: positive("max_body_bytes", opts.limits.max_body_bytes),
+    max_input_body_bytes: positive("max_input_body_bytes", opts.limits.max_input_body_bytes),
+    timeout_ms: positive("timeout_ms", opts.limits.timeout_ms),
+    max_masked_body_bytes: positive("max_masked_body_bytes", opts.limits.max_masked_body_bytes ?? DEFAULT_MAX_MASKED_BODY_BYTES),
+  });
+  let closing = false;
+
+  // selfHandleResponse: regate writes every response itself (header filtering, masking).
+  const proxy = httpProxy.createProxyServer({ selfHandleResponse: true, changeOrigin: true, xfwd: false });
+  const contexts = new WeakMap<IncomingMessage, RequestContext>();
+
+  proxy.on("proxyReq", (proxyReq, req) => {
+    const ctx = contexts.get(req);
+    if (!ctx) return;
+    ctx.proxyReq = proxyReq;
+    // The agent gave up or the timeout fired before a socket was assigned.
+    if (ctx.timedOut || ctx.res.destroyed) proxyReq.destroy();
+  });
+  proxy.on("proxyRes", (proxyRes, req) => {
+    const ctx = contexts.get(req);
+    if (!ctx) {
+      proxyRes.destroy();
+      return;
+    }
+    clearTimeout(ctx.timer);
+    if (ctx.timedOut || ctx.res.headersSent || ctx.res.destroyed) {
+      proxyRes.destroy();
+      return;
+    }
+    ctx.proxyRes = proxyRes;
+    relayResponse(ctx, proxyRes, limits, log).catch((err: unknown) => internalError(ctx, err));
+  });
+  // Errors arrive through the per-request callback; this listener only keeps a stray one from crashing.
+  proxy.on("error", (err) => log.debug({ err: { code: (err as NodeJS.ErrnoException).code } }, "proxy error"));
+
+  function fail(ctx: RequestContext, status: number, body: ErrorBody, o: { close?: boolean; headers?: Record<string, string> } = {}): void {
+    if (body.code) ctx.errorCode = body.code;
+    sendError(ctx.res, status, body, o);
+  }
+
+  function internalError(ctx: RequestContext, err: unknown): void {
+    log.error({ req_id: ctx.id, err: { message: (err as Error)?.message, code: (err as RegateError)?.code } }, "internal error");
+    const e = catalogError("INTERNAL", "internal_error");
+    fail(ctx, e.status, e.body);
+  }
+
+  function done(ctx: RequestContext): void {
+    clearTimeout(ctx.timer);
+    const { res } = ctx;
+    if (!res.writableFinished) {
+      // The agent went away: stop the upstream exchange too.
+      ctx.proxyReq?.destroy();
+      ctx.proxyRes?.destroy();
+    }
+    const duration_ms = Math.round((performance.now() - ctx.startedAt) * 1000) / 1000;
+    const d = ctx.decision;
+    const status = res.headersSent ? res.statusCode : 0;
+    const line = {
+      req_id: ctx.id,
+      agent: ctx.principal?.subject,
+      route: ctx.route?.name,
+      method: ctx.method,
+      path: ctx.logPath,
+      status,
+      outcome: d?.outcome,
+      dry_run: d?.dry_run || undefined,
+      decision_id: d?.decision_id,
+      masked: ctx.masked,
+      error_code: ctx.errorCode,
+      auth_failure: ctx.authFailure,
+      aborted: !res.writableFinished || undefined,
+      duration_ms,
+    };
+    if (ctx.errorCode && status >= 500) log.warn(line, "http request");
+    else log.info(line, "http request");
+    try {
+      opts.onRequestDone?.({
+        request_id: ctx.id,
+        route: ctx.route?.name,
+        method: ctx.method,
+        status,
+        outcome: d?.outcome,
+        decision_id: d?.decision_id,
+        masked: ctx.masked,
+        error_code: ctx.errorCode,
+        duration_ms,
+      });
+    } catch (err) {
+      log.error({ err: { message: (err as Error)?.message } }, "onRequestDone hook failed");
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const ctx: RequestContext = {
+      id: randomUUID(),
+      startedAt: performance.now(),
+      req,
+      res,
+      method: (req.method ?? "GET").toUpperCase(),
+      logPath: "",
+      masked: false,
+      timedOut: false,
+    };
+    contexts.set(req, ctx);
+    res.on("close", () => done(ctx));
+    res.on("error", (err) => {
+      if (isDisconnect(err)) log.debug({ req_id: ctx.id }, "client went away");
+      else log.warn({ req_id: ctx.id, err: { code: (err as NodeJS.ErrnoException).code } }, "response error");
+    });
+
+    if (closing) {
+      const e = catalogError("SHUTTING_DOWN", "shutting_down");
+      return fail(ctx, e.status, e.body, { close: true });
+    }
+    const target = parseRequestTarget(req.url ?? "");
+    if (!target) {
+      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", "the request path is not one regate forwards (dot segments, backslashes or malformed encoding)");
+      return fail(ctx, e.status, e.body, { close: true });
+    }
+    // Paths may embed identifiers (emails in /customers/alice@example.com): logged redacted.
+    ctx.logPath = maskText(target.path, DETECTOR_NAMES, "redact") ?? "";
+
+    const credential = agentCredential(req.headers);
+    const auth = credential === undefined ? { failure: "missing" as const } : await opts.agents.authenticate(credential);
+    if (!auth.principal) {
+      ctx.authFailure = auth.failure;
+      const e = catalogError("AUTH_FAILED", "unauthorized", "missing or unknown agent credential");
+      return fail(ctx, e.status, e.body, { close: !req.complete, headers: { "www-authenticate": 'Bearer realm="regate"' } });
+    }
+    ctx.principal = auth.principal;
+
+    const host = (target.authority ?? req.headers.host ?? "").toLowerCase();
+    const matched = matchRoute(routes, hostName(host), target.path);
+    if (!matched) {
+      // No catalog code fits "no route" yet; the slug says it.
+      return fail(ctx, 404, { error: "no_route", reason: "no route matches this request" }, { close: !req.complete });
+    }
+    ctx.route = matched.route;
+
+    const read = await readBody(req, limits.max_body_bytes);
+    if (!read.ok) {
+      if (read.reason === "aborted") {
+        res.destroy();
+        return;
+      }
+      const e = catalogError("INPUT_TOO_LARGE", "request_too_large");
+      return fail(ctx, e.status, e.body, { close: true });
+    }
+
+    const body = parseRequestBody(read.body, req.headers["content-type"], req.headers["content-encoding"], limits.max_input_body_bytes);
+    const inputs = httpInputs({
+      requestId: ctx.id,
+      principal: auth.principal,
+      client: { address: req.socket.remoteAddress ?? "", port: req.socket.remotePort ?? 0 },
+      route: matched.route,
+      method: ctx.method,
+      scheme: (req.socket as Socket & { encrypted?: boolean }).encrypted ? "https" : "http",
+      host,
+      rest: matched.rest,
+      query: target.query,
+      headers: req.headers,
+      body,
+      now: Date.now(),
+    });
+    const verdict = decideAll(opts.decider, inputs, ctx.id);
+    ctx.decision = verdict.decision;
+    if (!verdict.allowed) {
+      const r = refusal(verdict.decision);
+      return fail(ctx, r.status, r.body);
+    }
+    ctx.masker = ResponseMasker.from(verdict.mask, opts.mask_hash_key);
+    forward(ctx, matched.route, host, matched.rest, target.query, read.body);
+  }
+
+  function forward(ctx: RequestContext, route: CompiledRoute, host: string, rest: string, query: string, body: Buffer): void {
+    const { req, res } = ctx;
+    const hadBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+    const headers = forwardHeaders(req.headers, route, { address: req.socket.remoteAddress ?? "", host }, ctx.masker !== undefined);
+    // The body was read whole: send it with its exact length (no chunking, no Expect: 100-continue).
+    if (hadBody || body.length > 0) headers["content-length"] = String(body.length);
+    // http-proxy builds the upstream request from req.headers and req.url.
+    req.headers = headers as IncomingHttpHeaders;
+    req.url = forwardPath(route.basePath, rest, query);
+    ctx.timer = setTimeout(() => {
+      ctx.timedOut = true;
+      ctx.proxyReq?.destroy();
+      log.warn({ req_id: ctx.id, route: route.name, timeout_ms: limits.timeout_ms }, "upstream timed out");
+      const e = catalogError("UPSTREAM_TIMEOUT", "upstream_timeout");
+      fail(ctx, e.status, e.body);
+    }, limits.timeout_ms);
+    proxy.web(
+      req,
+      res,
+      { target: route.origin, agent: route.agent, buffer: Readable.from(body.length > 0 ? [body] : []) },
+      (err: NodeJS.ErrnoException) => {
+        clearTimeout(ctx.timer);
+        if (ctx.timedOut || res.headersSent || res.destroyed) return;
+        // The message names host:port at most; never the credential, and the origin has no userinfo.
+        log.warn({ req_id: ctx.id, route: route.name, err: { code: err.code, message: err.message } }, "upstream request failed");
+        const e = catalogError("UPSTREAM_UNAVAILABLE", "upstream_unavailable");
+        fail(ctx, e.status, e.body);
+      },
+    );
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      const ctx = contexts.get(req);
+      if (ctx) internalError(ctx, err);
+      else res.destroy();
+    });
+  });
+
+  // Malformed requests (CR/LF in header values, oversized headers) never reach the handler.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (err.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, text] =
+      err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"] : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request Timeout"] : [400, "Bad Request"];
+    const body = JSON.stringify({ error: "bad_request", code: "PROTOCOL_VIOLATION", reason: "malformed HTTP request" });
+    log.debug({ err: { code: err.code } }, "malformed request");
+    socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+
+  async function close(): Promise<void> {
+    closing = true;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => server.closeAllConnections(), limits.timeout_ms);
+      force.unref();
+      server.close(() => {
+        clearTimeout(force);
+        resolve();
+      });
+      server.closeIdleConnections();
+    });
+    for (const r of routes) r.agent.destroy();
+    proxy.close();
+  }
+
+  return { server, close };
+}

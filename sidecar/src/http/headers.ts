@@ -1,0 +1,122 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import type { CompiledRoute } from "./routes.js";
+
+/** RFC 9110 7.6.1 connection-specific headers, plus the de-facto proxy-connection. */
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "proxy-authenticate",
+  "proxy-authorization",
+]);
+
+/** Whatever the agent sent to authenticate: to regate, or (uselessly) to the upstream. Never forwarded. */
+const AGENT_CREDENTIALS: ReadonlySet<string> = new Set(["authorization", "proxy-authorization", "cookie", "x-api-key"]);
+
+/** Rebuilt by regate for the forwarded request, never copied from the agent. */
+const REBUILT: ReadonlySet<string> = new Set([
+  "host",
+  "content-length",
+  "expect",
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-forwarded-port",
+]);
+
+/** Headers named in `Connection` are hop-by-hop too. */
+function connectionListed(headers: IncomingHttpHeaders): ReadonlySet<string> | undefined {
+  const c = headers.connection;
+  if (!c) return undefined;
+  return new Set(c.split(",").map((t) => t.trim().toLowerCase()).filter((t) => t !== ""));
+}
+
+const joined = (v: string | string[]): string => (Array.isArray(v) ? v.join(", ") : v);
+
+/**
+ * The headers regate sends upstream: the agent's, minus hop-by-hop and credential headers, plus the
+ * route's credential and X-Forwarded-*. `masking` asks for an uncompressed, complete body (no ranges),
+ * which is the form regate can mask.
+ */
+export function forwardHeaders(
+  incoming: IncomingHttpHeaders,
+  route: CompiledRoute,
+  client: { address: string; host: string },
+  masking: boolean,
+): OutgoingHttpHeaders {
+  const listed = connectionListed(incoming);
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined) continue;
+    if (HOP_BY_HOP.has(name) || AGENT_CREDENTIALS.has(name) || REBUILT.has(name)) continue;
+    if (name === route.credentialHeader || listed?.has(name)) continue;
+    out[name] = value;
+  }
+  if (masking) {
+    out["accept-encoding"] = "identity";
+    delete out.range;
+    delete out["if-range"];
+  }
+  // regate is the first proxy: an agent-supplied X-Forwarded-For would only be a spoof.
+  out["x-forwarded-for"] = client.address;
+  out["x-forwarded-proto"] = "http";
+  if (client.host !== "") out["x-forwarded-host"] = client.host;
+  if (route.credentialHeader !== undefined && route.credentialValue !== undefined) {
+    out[route.credentialHeader] = route.credentialValue;
+  }
+  return out;
+}
+
+/** Request headers as the policy sees them: lowercase names, one string per header, no credentials. */
+export function inputHeaders(incoming: IncomingHttpHeaders, route: CompiledRoute | undefined): Record<string, string> {
+  const out = new Map<string, string>();
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || AGENT_CREDENTIALS.has(name) || name === route?.credentialHeader) continue;
+    out.set(name, joined(value));
+  }
+  return Object.fromEntries(out);
+}
+
+/**
+ * Upstream response headers the agent may see: hop-by-hop headers go, and so do cookies. A session the
+ * upstream opens was authenticated with regate's credential; handing it to the agent would hand over
+ * that credential's power outside the policy.
+ */
+export function responseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const listed = connectionListed(upstream);
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || name === "set-cookie" || listed?.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Headers that describe the upstream's bytes and are wrong once regate rewrites the body. */
+export function dropBodyDescriptors(headers: OutgoingHttpHeaders): void {
+  delete headers["content-length"];
+  delete headers["content-encoding"];
+  delete headers.etag;
+  delete headers["content-md5"];
+  delete headers["accept-ranges"];
+  delete headers.digest;
+  delete headers["repr-digest"];
+  delete headers["content-digest"];
+}
+
+const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
+/** The bearer token the agent presents to regate: Proxy-Authorization first (regate used as a proxy). */
+export function agentCredential(incoming: IncomingHttpHeaders): string | undefined {
+  for (const value of [incoming["proxy-authorization"], incoming.authorization]) {
+    if (typeof value !== "string") continue;
+    const m = BEARER.exec(value);
+    if (m) return m[1];
+  }
+  return undefined;
+}

@@ -1,0 +1,63 @@
+import type { Logger } from "pino";
+import type { Decider } from "../decision/decider.js";
+import type { Outcome } from "../decision/types.js";
+import type { AgentDirectory } from "../identity/index.js";
+
+/** The credential regate injects for a route. Secrets arrive resolved; config loading is elsewhere. */
+export interface RouteCredential {
+  type: "bearer" | "basic" | "header";
+  /** Header name for `type: "header"` (e.g. "x-api-key"). */
+  header?: string;
+  /** The secret: a token for bearer/header, "user:password" for basic. */
+  value: string;
+}
+
+export interface RouteOptions {
+  /** Route name: `session.target` and `http.route.name` in the input. */
+  name: string;
+  /** Path prefix the agent calls ("/crm"); stripped before forwarding. "/" matches every path. */
+  prefix: string;
+  /** When set, only requests for this host name (port ignored) use the route. */
+  host?: string;
+  /** Upstream base URL, http or https; its path is prepended to the forwarded path. */
+  upstream: string;
+  credential?: RouteCredential;
+  /** PEM CA bundle to verify an https upstream with (replaces the default roots). */
+  ca?: string;
+}
+
+export interface HttpLimits {
+  /** Requests with a larger body are refused with 413. */
+  max_body_bytes: number;
+  /** Bodies up to this size are parsed into the input; larger ones are flagged `truncated_body`. */
+  max_input_body_bytes: number;
+  /** Time allowed until the upstream's response headers (and between body chunks of a masked response). */
+  timeout_ms: number;
+  /** Largest (decoded) response body regate will buffer to mask; larger ones are refused. Default 32 MiB. */
+  max_masked_body_bytes?: number;
+}
+
+/** Reported once per request, when its response has finished or the client went away. */
+export interface RequestDoneInfo {
+  request_id: string;
+  route: string | undefined;
+  method: string;
+  status: number;
+  outcome: Outcome | undefined;
+  decision_id: string | undefined;
+  masked: boolean;
+  /** Error catalog code when regate (not the upstream) produced an error response. */
+  error_code: string | undefined;
+  duration_ms: number;
+}
+
+export interface HttpGatewayOptions {
+  routes: RouteOptions[];
+  agents: AgentDirectory;
+  decider: Decider;
+  logger: Logger;
+  limits: HttpLimits;
+  /** Key for the `hash` mask strategy. */
+  mask_hash_key?: Buffer;
+  onRequestDone?: (info: RequestDoneInfo) => void;
+}

@@ -1,0 +1,125 @@
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import { RegateError } from "../errors.js";
+import type { RouteCredential, RouteOptions } from "./options.js";
+
+export interface CompiledRoute {
+  readonly name: string;
+  /** Normalised: no trailing slash, "" for the root prefix. */
+  readonly prefix: string;
+  readonly host: string | undefined;
+  /** Scheme, host and port only: what http-proxy's `target` needs. Never contains userinfo. */
+  readonly origin: string;
+  /** Upstream base path without trailing slash ("" for none). */
+  readonly basePath: string;
+  /** Lowercased header name and value regate injects, if any. */
+  readonly credentialHeader: string | undefined;
+  readonly credentialValue: string | undefined;
+  /** Keep-alive connection pool to this upstream (with the route's CA for https). */
+  readonly agent: HttpAgent;
+}
+
+// RFC 9110 token characters.
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// Header values may not contain CR, LF or NUL: anything else could split the forwarded request.
+const UNSAFE_VALUE = /[\r\n\0]/;
+
+function credentialHeader(route: string, c: RouteCredential): [string, string] {
+  if (typeof c.value !== "string" || c.value === "" || UNSAFE_VALUE.test(c.value)) {
+    throw new RegateError("CONFIG_INVALID", `route ${route}: credential value must be a non-empty string without CR, LF or NUL`);
+  }
+  switch (c.type) {
+    case "bearer":
+      return ["authorization", `Bearer ${c.value}`];
+    case "basic":
+      if (!c.value.includes(":")) throw new RegateError("CONFIG_INVALID", `route ${route}: basic credential must be "user:password"`);
+      return ["authorization", `Basic ${Buffer.from(c.value, "utf8").toString("base64")}`];
+    case "header":
+      if (!c.header || !HEADER_NAME.test(c.header)) {
+        throw new RegateError("CONFIG_INVALID", `route ${route}: credential header must be a valid header name`);
+      }
+      return [c.header.toLowerCase(), c.value];
+    default:
+      throw new RegateError("CONFIG_INVALID", `route ${route}: unknown credential type`);
+  }
+}
+
+function normalisePrefix(route: string, prefix: string): string {
+  if (typeof prefix !== "string" || !prefix.startsWith("/")) {
+    throw new RegateError("CONFIG_INVALID", `route ${route}: prefix must start with "/"`);
+  }
+  return prefix.replace(/\/+$/, "");
+}
+
+export function compileRoutes(routes: readonly RouteOptions[]): CompiledRoute[] {
+  const names = new Set<string>();
+  return routes.map((r) => {
+    if (!r.name || names.has(r.name)) throw new RegateError("CONFIG_INVALID", `route names must be unique and non-empty (${r.name})`);
+    names.add(r.name);
+    let url: URL;
+    try {
+      url = new URL(r.upstream);
+    } catch (cause) {
+      // The message names the route, not the URL: it may carry userinfo.
+      throw new RegateError("CONFIG_INVALID", `route ${r.name}: upstream is not a URL`, { cause });
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new RegateError("CONFIG_INVALID", `route ${r.name}: upstream must be http or https`);
+    }
+    let credential = r.credential;
+    if (!credential && (url.username || url.password)) {
+      // Userinfo in the URL is a basic credential; it is moved out of the URL so it is never logged.
+      credential = { type: "basic", value: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` };
+    }
+    const [header, value] = credential ? credentialHeader(r.name, credential) : [undefined, undefined];
+    const agent =
+      url.protocol === "https:"
+        ? new HttpsAgent({ keepAlive: true, ...(r.ca ? { ca: r.ca } : {}) })
+        : new HttpAgent({ keepAlive: true });
+    return Object.freeze({
+      name: r.name,
+      prefix: normalisePrefix(r.name, r.prefix),
+      host: r.host?.toLowerCase(),
+      origin: url.origin,
+      basePath: url.pathname.replace(/\/+$/, ""),
+      credentialHeader: header,
+      credentialValue: value,
+      agent,
+    });
+  });
+}
+
+/** The host name of a Host header or URL authority, lowercased, without port or IPv6 brackets. */
+export function hostName(host: string | undefined): string {
+  if (!host) return "";
+  const h = host.toLowerCase();
+  if (h.startsWith("[")) {
+    const end = h.indexOf("]");
+    return end > 0 ? h.slice(1, end) : h;
+  }
+  const colon = h.indexOf(":");
+  return colon >= 0 ? h.slice(0, colon) : h;
+}
+
+/**
+ * The route for a request: routes naming this host beat host-less ones, then the longest prefix wins.
+ * A prefix matches at a segment boundary ("/crm" matches "/crm" and "/crm/x", not "/crmx").
+ * Returns the route and the path left after its prefix (always starting with "/").
+ */
+export function matchRoute(routes: readonly CompiledRoute[], host: string, path: string): { route: CompiledRoute; rest: string } | undefined {
+  let best: CompiledRoute | undefined;
+  for (const r of routes) {
+    if (r.host !== undefined && r.host !== host) continue;
+    if (r.prefix !== "" && path !== r.prefix && !path.startsWith(r.prefix + "/")) continue;
+    if (
+      !best ||
+      (r.host !== undefined && best.host === undefined) ||
+      ((r.host !== undefined) === (best.host !== undefined) && r.prefix.length > best.prefix.length)
+    ) {
+      best = r;
+    }
+  }
+  if (!best) return undefined;
+  const rest = path.slice(best.prefix.length);
+  return { route: best, rest: rest === "" ? "/" : rest };
+}

@@ -1,0 +1,100 @@
+import { StringDecoder } from "node:string_decoder";
+import { Transform, type TransformCallback } from "node:stream";
+import { RegateError } from "../errors.js";
+
+/**
+ * Masks a text/event-stream as it streams: events are cut at blank lines, the `data` lines of each event
+ * are joined (as the SSE spec does), masked as one value and written back as `data:` lines. Other fields
+ * (event, id, retry) and comments pass unchanged and in order. Each event is written as soon as its blank
+ * line arrives, so MCP tool results and progress messages are not held back.
+ */
+export class SseMasker extends Transform {
+  readonly #mask: (data: string) => string;
+  readonly #maxEventChars: number;
+  readonly #decoder = new StringDecoder("utf8");
+  #pending = "";
+  #lines: string[] = [];
+  #eventChars = 0;
+
+  constructor(mask: (data: string) => string, maxEventBytes: number) {
+    super();
+    this.#mask = mask;
+    this.#maxEventChars = maxEventBytes;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.#consume(this.#decoder.write(chunk), false);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    try {
+      this.#consume(this.#decoder.end(), true);
+      if (this.#lines.length > 0) this.#emitEvent(false);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+
+  #consume(text: string, final: boolean): void {
+    let buf = this.#pending + text;
+    let start = 0;
+    for (;;) {
+      let i = start;
+      while (i < buf.length && buf.charCodeAt(i) !== 10 && buf.charCodeAt(i) !== 13) i++;
+      if (i >= buf.length) break;
+      // A CR at the very end may be the first half of CRLF: wait for the next chunk.
+      if (buf.charCodeAt(i) === 13 && i + 1 >= buf.length && !final) break;
+      const line = buf.slice(start, i);
+      start = i + (buf.charCodeAt(i) === 13 && buf.charCodeAt(i + 1) === 10 ? 2 : 1);
+      if (line === "") this.#emitEvent(true);
+      else this.#addLine(line);
+    }
+    buf = buf.slice(start);
+    if (final && buf !== "") {
+      this.#addLine(buf);
+      buf = "";
+    }
+    if (buf.length > this.#maxEventChars) throw new RegateError("MASK_LINEAGE_UNKNOWN", "server-sent event too large to mask");
+    this.#pending = buf;
+  }
+
+  #addLine(line: string): void {
+    this.#eventChars += line.length;
+    if (this.#eventChars > this.#maxEventChars) throw new RegateError("MASK_LINEAGE_UNKNOWN", "server-sent event too large to mask");
+    this.#lines.push(line);
+  }
+
+  #emitEvent(terminated: boolean): void {
+    const lines = this.#lines;
+    this.#lines = [];
+    this.#eventChars = 0;
+    let data: string[] | undefined;
+    let dataAt = -1;
+    const out: string[] = [];
+    for (const line of lines) {
+      if (line === "data" || line.startsWith("data:")) {
+        let v = line.slice(5);
+        if (v.startsWith(" ")) v = v.slice(1);
+        if (!data) {
+          data = [];
+          dataAt = out.length;
+          out.push("");
+        }
+        data.push(v);
+      } else {
+        out.push(line);
+      }
+    }
+    if (data) {
+      const masked = this.#mask(data.join("\n"));
+      out[dataAt] = masked.split("\n").map((l) => `data: ${l}`).join("\n");
+    }
+    this.push((out.length > 0 ? out.join("\n") + "\n" : "") + (terminated ? "\n" : ""));
+  }
+}

@@ -1,0 +1,84 @@
+// The HTTP request as the policy's input document (testdata/schemas/http-input.schema.json is normative).
+
+import type { IncomingHttpHeaders } from "node:http";
+import type { PolicyInput, Principal, TimeInput } from "../decision/types.js";
+import type { BodyFacts } from "./body.js";
+import { inputHeaders } from "./headers.js";
+import { mcpMessages, type McpMessage } from "./mcp.js";
+import { parsedPath, parsedQuery } from "./path.js";
+import type { CompiledRoute } from "./routes.js";
+
+export interface HttpInput extends BodyFacts {
+  method: string;
+  scheme: "http" | "https";
+  /** Host header (or absolute-form authority) as the agent sent it, lowercased. */
+  host: string;
+  /** Path after the route prefix: what the upstream API sees below its base path. */
+  path: string;
+  parsed_path: string[];
+  query: string;
+  parsed_query: Record<string, string[]>;
+  headers: Record<string, string>;
+  route: { name: string; prefix: string };
+  /** The JSON-RPC message this decision is about (each element of a batch gets its own decision). */
+  mcp?: McpMessage;
+  /** Every message of a JSON-RPC batch, when the body is an array. */
+  mcp_batch?: McpMessage[];
+}
+
+export interface RequestFacts {
+  requestId: string;
+  principal: Principal;
+  client: { address: string; port: number };
+  route: CompiledRoute;
+  method: string;
+  scheme: "http" | "https";
+  host: string;
+  rest: string;
+  query: string;
+  headers: IncomingHttpHeaders;
+  body: BodyFacts;
+  now: number;
+}
+
+/** The sidecar passes the clock: time.* builtins do not exist in the WASM target. */
+export function timeInput(nowMs: number): TimeInput {
+  const d = new Date(nowMs);
+  return { now_ns: nowMs * 1_000_000, rfc3339: d.toISOString(), weekday: d.getUTCDay(), hour: d.getUTCHours() };
+}
+
+/**
+ * One input per decision: a single one, or one per JSON-RPC message of a batch so that a policy written
+ * for single calls judges every call of the batch (the request is allowed only if all are).
+ */
+export function httpInputs(f: RequestFacts): PolicyInput[] {
+  const http: HttpInput = {
+    method: f.method,
+    scheme: f.scheme,
+    host: f.host,
+    path: f.rest,
+    // parseRequestTarget validated the whole path already, so this cannot be undefined.
+    parsed_path: parsedPath(f.rest) ?? [],
+    query: f.query,
+    parsed_query: parsedQuery(f.query),
+    headers: inputHeaders(f.headers, f.route),
+    route: { name: f.route.name, prefix: f.route.prefix === "" ? "/" : f.route.prefix },
+    ...f.body,
+  };
+  const base: Omit<PolicyInput, "http"> = {
+    version: 1,
+    kind: "http",
+    time: timeInput(f.now),
+    session: {
+      id: f.requestId,
+      principal: f.principal,
+      client: f.client,
+      target: f.route.name,
+      started_at: new Date(f.now).toISOString(),
+    },
+  };
+  const messages = f.body.parsed_body === undefined ? undefined : mcpMessages(f.body.parsed_body);
+  if (!messages) return [{ ...base, http }];
+  if (!Array.isArray(f.body.parsed_body)) return [{ ...base, http: { ...http, mcp: messages[0]! } }];
+  return messages.map((mcp) => ({ ...base, http: { ...http, mcp, mcp_batch: messages } }));
+}

@@ -1,0 +1,112 @@
+import type { IncomingMessage } from "node:http";
+import { pipeline } from "node:stream";
+import type { Logger } from "pino";
+import { isDisconnect } from "../errors.js";
+import { mediaType } from "./body.js";
+import type { RequestContext } from "./context.js";
+import { dropBodyDescriptors, responseHeaders } from "./headers.js";
+import { catalogError, sendError } from "./reply.js";
+import { decoderFor, maskBody, readUpstreamBody } from "./response-body.js";
+import { SseMasker } from "./sse-mask.js";
+
+export interface ResponseLimits {
+  timeout_ms: number;
+  max_masked_body_bytes: number;
+}
+
+function hasNoBody(method: string, status: number): boolean {
+  return method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
+}
+
+/** Refuses a response regate was asked to mask but cannot: the agent gets an error, never the raw body. */
+function refuseUnmaskable(ctx: RequestContext, upstream: IncomingMessage, reason: string, log: Logger): void {
+  upstream.destroy();
+  log.warn({ req_id: ctx.id, route: ctx.route?.name, reason }, "response could not be masked; refused");
+  const e = catalogError("MASK_LINEAGE_UNKNOWN", "mask_failed", reason);
+  ctx.errorCode = "MASK_LINEAGE_UNKNOWN";
+  sendError(ctx.res, e.status, { ...e.body, ...(ctx.decision ? { decision_id: ctx.decision.decision_id } : {}) });
+}
+
+function streamDone(ctx: RequestContext, log: Logger) {
+  return (err: NodeJS.ErrnoException | null | undefined): void => {
+    if (!err) return;
+    // The client hanging up mid-stream is normal; anything else cut the response short.
+    if (isDisconnect(err) || err.code === "ERR_STREAM_PREMATURE_CLOSE") log.debug({ req_id: ctx.id, err: { code: err.code } }, "response stream closed early");
+    else log.warn({ req_id: ctx.id, route: ctx.route?.name, err: { code: err.code, message: err.message } }, "response stream failed");
+  };
+}
+
+/**
+ * Relays the upstream response. Without mask rules it streams untouched (SSE and chunked included). With
+ * them: event streams are masked event by event as they flow; other bodies are decoded, buffered (up to a
+ * cap), masked, and sent uncompressed with a recomputed Content-Length.
+ */
+export async function relayResponse(ctx: RequestContext, upstream: IncomingMessage, limits: ResponseLimits, log: Logger): Promise<void> {
+  const { res } = ctx;
+  const status = upstream.statusCode ?? 502;
+  if (status === 401 && ctx.route?.credentialHeader !== undefined) {
+    // The agent's own credential was never forwarded, so a 401 is about regate's: say so, not "unauthorized".
+    upstream.resume();
+    log.warn({ req_id: ctx.id, route: ctx.route.name }, "upstream rejected the route credential");
+    const e = catalogError("UPSTREAM_AUTH_FAILED", "upstream_auth_failed");
+    ctx.errorCode = "UPSTREAM_AUTH_FAILED";
+    sendError(res, e.status, e.body);
+    return;
+  }
+  const headers = responseHeaders(upstream.headers);
+  const masker = ctx.masker;
+  if (!masker || hasNoBody(ctx.method, status)) {
+    res.writeHead(status, headers);
+    pipeline(upstream, res, streamDone(ctx, log));
+    return;
+  }
+  if (status === 206 || upstream.headers["content-range"] !== undefined) {
+    refuseUnmaskable(ctx, upstream, "partial content cannot be masked", log);
+    return;
+  }
+  const decoder = decoderFor(upstream.headers["content-encoding"]);
+  if (decoder === undefined) {
+    refuseUnmaskable(ctx, upstream, "response content-encoding cannot be decoded for masking", log);
+    return;
+  }
+  const contentType = upstream.headers["content-type"];
+  ctx.masked = true;
+  if (mediaType(contentType) === "text/event-stream") {
+    dropBodyDescriptors(headers);
+    res.writeHead(status, headers);
+    const sse = new SseMasker((data) => masker.maskEventData(data), limits.max_masked_body_bytes);
+    if (decoder) pipeline(upstream, decoder, sse, res, streamDone(ctx, log));
+    else pipeline(upstream, sse, res, streamDone(ctx, log));
+    return;
+  }
+  const read = await readUpstreamBody(upstream, decoder, limits.max_masked_body_bytes, limits.timeout_ms);
+  if (!read.ok) {
+    if (read.reason === "timeout") {
+      const e = catalogError("UPSTREAM_TIMEOUT", "upstream_timeout");
+      ctx.errorCode = "UPSTREAM_TIMEOUT";
+      sendError(res, e.status, e.body);
+    } else if (read.reason === "aborted") {
+      const e = catalogError("UPSTREAM_UNAVAILABLE", "upstream_unavailable", "upstream closed the connection mid-response");
+      ctx.errorCode = "UPSTREAM_UNAVAILABLE";
+      sendError(res, e.status, e.body);
+    } else {
+      refuseUnmaskable(ctx, upstream, read.reason === "too_large" ? "response is larger than regate masks" : "response body could not be decoded", log);
+    }
+    return;
+  }
+  let result: ReturnType<typeof maskBody>;
+  try {
+    result = maskBody(read.body, typeof contentType === "string" ? contentType : undefined, masker);
+  } catch (err) {
+    log.warn({ req_id: ctx.id, err: { message: (err as Error).message } }, "masking failed");
+    result = { ok: false, reason: "response could not be masked" };
+  }
+  if (!result.ok) {
+    refuseUnmaskable(ctx, upstream, result.reason, log);
+    return;
+  }
+  dropBodyDescriptors(headers);
+  headers["content-length"] = String(result.body.length);
+  res.writeHead(status, headers);
+  res.end(result.body);
+}

@@ -1,0 +1,5 @@
+// Agent identity, shared by the Postgres and HTTP adapters.
+export { AgentDirectory } from "./agent-directory.js";
+export type { AuthFailure, AuthResult } from "./agent-directory.js";
+export type { JwtFailure } from "./jwt-verifier.js";
+export type { AgentDirectoryOptions, JwtOptions, StaticTokenOptions } from "./options.js";

@@ -1,0 +1,158 @@
+// analyze(): SQL text -> facts per statement. Statements of one Query message run in order, so a
+// PREPARE, DECLARE or search_path change early in the message applies to the statements after it.
+import { RegateError } from "../../errors.js";
+import type { AnalysisContext, AnalysisResult, CatalogLookup, StatementFacts } from "./types.js";
+import { parseSql, parserReady, type RawStatement } from "./parser.js";
+import { analyzeStatement, type SessionView } from "./statement.js";
+import { fingerprintStatements, fingerprintText } from "./fingerprint.js";
+import { parseSearchPath } from "./settings.js";
+import { str } from "./node.js";
+
+function memoCatalog(catalog: CatalogLookup | undefined): CatalogLookup | undefined {
+  if (!catalog) return undefined;
+  const cache = new Map<string, string[] | undefined>();
+  return {
+    columns(schema, table) {
+      const key = `${schema}\u0000${table}`;
+      if (cache.has(key)) return cache.get(key);
+      const cols = catalog.columns(schema, table);
+      cache.set(key, cols);
+      return cols;
+    },
+  };
+}
+
+/** Named objects of the session as later statements of the same message see them. */
+class Overlay {
+  private readonly added = new Map<string, StatementFacts>();
+  private readonly removed = new Set<string>();
+  private allRemoved = false;
+
+  constructor(private readonly base: ReadonlyMap<string, StatementFacts> | undefined) {}
+
+  get(name: string): StatementFacts | undefined {
+    const own = this.added.get(name);
+    if (own) return own;
+    if (this.allRemoved || this.removed.has(name)) return undefined;
+    return this.base?.get(name);
+  }
+
+  set(name: string, f: StatementFacts): void {
+    this.added.set(name, f);
+    this.removed.delete(name);
+  }
+
+  remove(name: string | undefined): void {
+    if (name === undefined) {
+      this.added.clear();
+      this.allRemoved = true;
+      return;
+    }
+    this.added.delete(name);
+    this.removed.add(name);
+  }
+}
+
+class MessageSession implements SessionView {
+  private readonly preparedStatements: Overlay;
+  private readonly portals: Overlay;
+  searchPath: string[] | null;
+  private pathChanged = false;
+  private pathChangedLocally = false;
+
+  constructor(ctx: AnalysisContext) {
+    this.preparedStatements = new Overlay(ctx.prepared);
+    this.portals = new Overlay(ctx.cursors);
+    this.searchPath = ctx.searchPath;
+  }
+
+  prepared(name: string): StatementFacts | undefined {
+    return this.preparedStatements.get(name);
+  }
+
+  cursor(name: string): StatementFacts | undefined {
+    return this.portals.get(name);
+  }
+
+  after(raw: RawStatement, f: StatementFacts): void {
+    const b = raw.body;
+    switch (raw.node) {
+      case "PrepareStmt":
+        this.preparedStatements.set(str(b.name) ?? "", f);
+        break;
+      case "DeallocateStmt":
+        this.preparedStatements.remove(b.isall === true ? undefined : str(b.name));
+        break;
+      case "DeclareCursorStmt":
+        this.portals.set(str(b.portalname) ?? "", f);
+        break;
+      case "ClosePortalStmt":
+        this.portals.remove(str(b.portalname));
+        break;
+      case "TransactionStmt": {
+        const kind = str(b.kind) ?? "";
+        // A change made in this message may be undone when its transaction ends.
+        const ends = kind === "TRANS_STMT_COMMIT" || kind === "TRANS_STMT_PREPARE";
+        const undoes = kind.startsWith("TRANS_STMT_ROLLBACK") || kind === "TRANS_STMT_ABORT";
+        if ((undoes && this.pathChanged) || (ends && this.pathChangedLocally)) this.searchPath = null;
+        break;
+      }
+    }
+    for (const s of f.settings) {
+      if (s.name !== "search_path" && s.name !== "all" && s.name !== "*") continue;
+      this.pathChanged = true;
+      if (s.local) this.pathChangedLocally = true;
+      const known = s.name === "search_path" && s.action !== "reset" && s.value !== null;
+      // RESET goes back to a default this analysis does not know.
+      this.searchPath = known ? parseSearchPath(s.value as string) : null;
+    }
+  }
+}
+
+function parseErrorFacts(sql: string, message: string): StatementFacts {
+  return {
+    kind: "parse_error",
+    node: "",
+    sql,
+    tables: [],
+    columns: [],
+    outputs: [],
+    functions: [],
+    operators: [],
+    has_where: null,
+    writes: false,
+    ddl: null,
+    settings: [],
+    role_change: false,
+    copy: null,
+    explain_analyze: false,
+    opaque: false,
+    unknown: ["statement could not be parsed"],
+    parse_error: message,
+  };
+}
+
+/** Facts for every statement in `sql`. Bad SQL gives a parse_error statement; only a missing init throws. */
+export function analyze(sql: string, ctx: AnalysisContext): AnalysisResult {
+  if (!parserReady()) throw new RegateError("INTERNAL", "initSqlParser() must complete before analyze()");
+  const parsed = parseSql(sql);
+  if (!parsed.ok) {
+    return { statements: [parseErrorFacts(sql, parsed.error)], fingerprint: fingerprintText(sql), parse_error: parsed.error };
+  }
+  const session = new MessageSession(ctx);
+  const catalog = memoCatalog(ctx.catalog);
+  const statements: StatementFacts[] = [];
+  for (const raw of parsed.statements) {
+    const f = analyzeStatement(raw, { searchPath: session.searchPath, user: ctx.user, catalog }, session);
+    session.after(raw, f);
+    statements.push(f);
+  }
+  return { statements, fingerprint: fingerprintStatements(parsed.statements) };
+}
+
+/** The cache fingerprint alone (parses the SQL). */
+export function fingerprint(sql: string): string {
+  if (!parserReady()) throw new RegateError("INTERNAL", "initSqlParser() must complete before fingerprint()");
+  const parsed = parseSql(sql);
+  return parsed.ok ? fingerprintStatements(parsed.statements) : fingerprintText(sql);
+}

@@ -1,0 +1,339 @@
+// Expression walker: records functions, operators, columns and nested statements, and returns the
+// lineage of the expression's value. Node types it does not know are still walked child by child, so
+// nothing below them is missed.
+import { CONSTANT, UNKNOWN, asDerived, merge, type Col, type Lin } from "./lineage.js";
+import { isRangeVarShape, list, nameList, rec, str, stringNode, unwrap, type Rec } from "./node.js";
+import { resolveRangeVar } from "./relations.js";
+import { findQualified, resolveIn, resolveName, wholeRow, recordWhole, MAX_DEPTH, TooDeep, type Cx, type Scope } from "./scope.js";
+import { setConfigCall } from "./settings.js";
+
+const STATEMENT_NODES = new Set([
+  "SelectStmt",
+  "InsertStmt",
+  "UpdateStmt",
+  "DeleteStmt",
+  "MergeStmt",
+]);
+
+// Nodes whose value is computed from their children and nothing else the analysis must know about.
+const TRANSPARENT = new Set([
+  "BoolExpr",
+  "NullTest",
+  "BooleanTest",
+  "TypeCast",
+  "CollateClause",
+  "CaseExpr",
+  "CaseWhen",
+  "CoalesceExpr",
+  "MinMaxExpr",
+  "A_ArrayExpr",
+  "RowExpr",
+  "A_Indices",
+  "NamedArgExpr",
+  "GroupingFunc",
+  "GroupingSet",
+  "XmlExpr",
+  "XmlSerialize",
+  "JsonFuncExpr",
+  "JsonObjectConstructor",
+  "JsonArrayConstructor",
+  "JsonArrayQueryConstructor",
+  "JsonObjectAgg",
+  "JsonArrayAgg",
+  "JsonAggConstructor",
+  "JsonParseExpr",
+  "JsonScalarExpr",
+  "JsonSerializeExpr",
+  "JsonIsPredicate",
+  "JsonValueExpr",
+  "JsonKeyValue",
+  "JsonArgument",
+  "JsonOutput",
+  "JsonFormat",
+  "JsonReturning",
+  "JsonBehavior",
+  "JsonTablePathSpec",
+  "WindowDef",
+  "List",
+  "ResTarget",
+  "DefElem",
+  "IndexElem",
+  "RoleSpec",
+]);
+
+const CONSTANT_NODES = new Set([
+  "A_Const",
+  "ParamRef",
+  "SQLValueFunction",
+  "SetToDefault",
+  "MergeSupportFunc",
+  "Integer",
+  "Float",
+  "Boolean",
+  "String",
+  "BitString",
+  "TypeName",
+  "A_Star",
+]);
+
+// Functions that run SQL given as text, or read relations named by an argument: the statement's own
+// facts cannot show what they touch.
+const SQL_TEXT_FUNCTIONS = new Set([
+  "query_to_xml",
+  "query_to_xmlschema",
+  "query_to_xml_and_xmlschema",
+  "cursor_to_xml",
+  "cursor_to_xmlschema",
+  "table_to_xml",
+  "table_to_xmlschema",
+  "table_to_xml_and_xmlschema",
+  "schema_to_xml",
+  "schema_to_xmlschema",
+  "schema_to_xml_and_xmlschema",
+  "database_to_xml",
+  "database_to_xmlschema",
+  "database_to_xml_and_xmlschema",
+  "ts_stat",
+]);
+
+export function expr(v: unknown, cx: Cx, scope: Scope): Lin {
+  if (v === null || typeof v !== "object") return CONSTANT;
+  if (Array.isArray(v)) return exprList(v, cx, scope);
+  const u = unwrap(v);
+  if (!u) return bare(v as Rec, cx, scope);
+  const [type, body] = u;
+  if (CONSTANT_NODES.has(type)) return CONSTANT;
+  if (++cx.depth > MAX_DEPTH) throw new TooDeep();
+  try {
+    return node(type, body, cx, scope);
+  } finally {
+    cx.depth--;
+  }
+}
+
+export function exprList(items: readonly unknown[], cx: Cx, scope: Scope): Lin {
+  if (items.length === 0) return CONSTANT;
+  if (items.length === 1) return asDerived(expr(items[0], cx, scope));
+  return merge(
+    items.map((i) => expr(i, cx, scope)),
+    true,
+  );
+}
+
+function node(type: string, b: Rec, cx: Cx, scope: Scope): Lin {
+  switch (type) {
+    case "ColumnRef":
+      return columnRef(list(b.fields), cx, scope);
+    case "FuncCall":
+      return funcCall(b, cx, scope);
+    case "A_Expr":
+      return aExpr(b, cx, scope);
+    case "SubLink":
+      return subLink(b, cx, scope);
+    case "A_Indirection":
+      return indirection(b, cx, scope);
+    case "MultiAssignRef": {
+      const src = unwrap(b.source);
+      if (src && src[0] === "SubLink") {
+        const outs = subLinkOutputs(src[1], cx, scope);
+        const i = typeof b.colno === "number" ? b.colno - 1 : 0;
+        return asDerived(outs[i]?.lin ?? UNKNOWN);
+      }
+      return asDerived(expr(b.source, cx, scope));
+    }
+    case "SortBy": {
+      const op = nameList(b.useOp);
+      if (op && op.length > 0) cx.facts.addOperator(op.join("."));
+      return expr(b.node, cx, scope);
+    }
+    case "CurrentOfExpr":
+      return CONSTANT;
+    case "RangeVar":
+      relation(b, cx);
+      return CONSTANT;
+    case "TableLikeClause": {
+      const rv = rec(b.relation);
+      if (rv) cx.facts.addTable(resolveRangeVar(rv, "read", cx.env).ref);
+      return CONSTANT;
+    }
+    case "LockingClause":
+      // lockedRels name FROM items, not relations.
+      return CONSTANT;
+    default:
+      if (STATEMENT_NODES.has(type) || type.endsWith("Stmt")) {
+        return merge(
+          cx.nested(type, b, scope, scope.ctes).map((c) => c.lin),
+          true,
+        );
+      }
+      if (!TRANSPARENT.has(type) && !scope.lenient) cx.facts.addUnknown(`expression node ${type} is not modelled`);
+      return bare(b, cx, scope);
+  }
+}
+
+/** A bare struct (typed field without wrapper) or an unmodelled node: walk every field. */
+function bare(b: Rec, cx: Cx, scope: Scope): Lin {
+  if (isRangeVarShape(b)) {
+    relation(b, cx);
+    return CONSTANT;
+  }
+  const parts: Lin[] = [];
+  for (const k in b) {
+    if (k === "location") continue;
+    const v = b[k];
+    if (v !== null && typeof v === "object") {
+      const l = expr(v, cx, scope);
+      if (l !== CONSTANT) parts.push(l);
+    }
+  }
+  return parts.length === 0 ? CONSTANT : merge(parts, true);
+}
+
+function relation(rv: Rec, cx: Cx): void {
+  cx.facts.addTable(resolveRangeVar(rv, cx.looseAccess, cx.env).ref);
+}
+
+function unresolved(what: string, cx: Cx, scope: Scope): Lin {
+  if (!scope.lenient) cx.facts.addUnknown(`column reference ${what} could not be resolved`);
+  return UNKNOWN;
+}
+
+export function columnRef(fields: unknown[], cx: Cx, scope: Scope): Lin {
+  const names: string[] = [];
+  let star = false;
+  for (const f of fields) {
+    const s = stringNode(f);
+    if (s !== undefined) names.push(s);
+    else star = true;
+  }
+  if (star) {
+    if (names.length === 0) {
+      const parts: Lin[] = [];
+      for (const s of scope.sources) {
+        if (!s.unqualified || s.priority) continue;
+        const l = wholeRow(s);
+        recordWhole(s, scope, l, cx);
+        parts.push(l);
+      }
+      return merge(parts, true);
+    }
+    const q = qualifier(names, scope);
+    if (!q) return unresolved(`${names.join(".")}.*`, cx, scope);
+    const l = wholeRow(q.src);
+    recordWhole(q.src, q.level, l, cx);
+    return l;
+  }
+  if (names.length === 1) {
+    return resolveName(scope, names[0] as string, cx) ?? unresolved(names[0] as string, cx, scope);
+  }
+  // a.b: column b of relation a; else field b of composite column a.
+  // a.b.c: column c of schema-qualified relation a.b; else field c of column b of relation a.
+  const tail = names.length > 3 ? names.slice(names.length - 3) : names;
+  if (tail.length === 3) {
+    const f = findQualified(scope, tail[1] as string, tail[0] as string);
+    if (f) return resolveIn(f, tail[2] as string, cx) ?? attributeCall(f, tail[2] as string, cx);
+  }
+  const q = findQualified(scope, tail[0] as string);
+  if (q) {
+    const l = resolveIn(q, tail[1] as string, cx) ?? attributeCall(q, tail[1] as string, cx);
+    return tail.length === 2 ? l : asDerived(l);
+  }
+  const col = resolveName(scope, tail[0] as string, cx);
+  return col ? asDerived(col) : unresolved(names.join("."), cx, scope);
+}
+
+function qualifier(names: string[], scope: Scope): ReturnType<typeof findQualified> {
+  const n = names.length > 2 ? names.slice(names.length - 2) : names;
+  if (n.length === 2) return findQualified(scope, n[1] as string, n[0] as string);
+  return findQualified(scope, n[0] as string);
+}
+
+/** `t.f` where t has no column f: PostgreSQL reads it as the call f(t). */
+function attributeCall(found: NonNullable<ReturnType<typeof findQualified>>, name: string, cx: Cx): Lin {
+  cx.facts.addFunction({ schema: null, name });
+  cx.facts.addUnknown(`${name}(${found.src.refname ?? "?"}) called with attribute notation`);
+  const l = wholeRow(found.src);
+  recordWhole(found.src, found.level, l, cx);
+  return { cols: l.cols, derived: true, unknown: true };
+}
+
+function funcCall(b: Rec, cx: Cx, scope: Scope): Lin {
+  const names = nameList(b.funcname) ?? [];
+  const name = names[names.length - 1] ?? "";
+  const schema = names.length >= 2 ? (names[names.length - 2] as string) : null;
+  cx.facts.addFunction({ schema, name });
+  if (name === "set_config") setConfigCall(list(b.args), cx.facts);
+  if (SQL_TEXT_FUNCTIONS.has(name) || name.startsWith("dblink")) cx.facts.opaque = true;
+  const args = list(b.args);
+  const lin = b.agg_star === true || args.length === 0 ? CONSTANT : exprList(args, cx, scope);
+  // Ordering, filtering and window clauses decide which rows count, not what the value is made of.
+  expr(b.agg_order, cx, scope);
+  expr(b.agg_filter, cx, scope);
+  expr(b.over, cx, scope);
+  return lin === CONSTANT ? CONSTANT : asDerived(lin);
+}
+
+const BETWEEN_OPS: Record<string, string[]> = {
+  AEXPR_BETWEEN: [">=", "<="],
+  AEXPR_BETWEEN_SYM: [">=", "<="],
+  AEXPR_NOT_BETWEEN: ["<", ">"],
+  AEXPR_NOT_BETWEEN_SYM: ["<", ">"],
+};
+
+function aExpr(b: Rec, cx: Cx, scope: Scope): Lin {
+  const kind = str(b.kind) ?? "";
+  const ops = BETWEEN_OPS[kind];
+  if (ops) for (const op of ops) cx.facts.addOperator(op);
+  else {
+    const name = nameList(b.name);
+    if (name && name.length > 0) cx.facts.addOperator(name.join("."));
+  }
+  const l = expr(b.lexpr, cx, scope);
+  const r = expr(b.rexpr, cx, scope);
+  if (l === CONSTANT && r === CONSTANT) return CONSTANT;
+  return merge([l, r], true);
+}
+
+function subLinkOutputs(b: Rec, cx: Cx, scope: Scope): Col[] {
+  const u = unwrap(b.subselect);
+  if (!u) return [];
+  return cx.nested(u[0], u[1], scope, scope.ctes);
+}
+
+function subLink(b: Rec, cx: Cx, scope: Scope): Lin {
+  const op = nameList(b.operName);
+  const kind = str(b.subLinkType) ?? "";
+  if (op && op.length > 0) cx.facts.addOperator(op.join("."));
+  else if (kind === "ANY_SUBLINK") cx.facts.addOperator("=");
+  const test = expr(b.testexpr, cx, scope);
+  const outs = subLinkOutputs(b, cx, scope);
+  switch (kind) {
+    case "EXISTS_SUBLINK":
+      return CONSTANT;
+    case "EXPR_SUBLINK":
+    case "ARRAY_SUBLINK":
+      return asDerived(outs[0]?.lin ?? CONSTANT);
+    default:
+      return merge([test, ...outs.map((o) => o.lin)], true);
+  }
+}
+
+function indirection(b: Rec, cx: Cx, scope: Scope): Lin {
+  const ind = list(b.indirection);
+  const arg = unwrap(b.arg);
+  // (t).col is column col of t, not the whole row.
+  if (arg && arg[0] === "ColumnRef") {
+    const fields = nameList(arg[1].fields);
+    const first = stringNode(ind[0]);
+    if (fields && fields.length === 1 && first !== undefined && findQualified(scope, fields[0] as string)) {
+      const l = columnRef([...list(arg[1].fields), ind[0]], cx, scope);
+      expr(ind.slice(1), cx, scope);
+      return ind.length > 1 ? asDerived(l) : l;
+    }
+  }
+  const l = expr(b.arg, cx, scope);
+  const idx = expr(ind, cx, scope);
+  return merge([l, idx], true);
+}
+
+export { STATEMENT_NODES };

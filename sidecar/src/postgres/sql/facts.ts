@@ -1,0 +1,103 @@
+// Accumulates facts while one statement's tree is walked; every add is de-duplicated.
+import type {
+  ColumnRef,
+  CopyFacts,
+  DdlFacts,
+  FunctionRef,
+  OutputColumn,
+  RelationRef,
+  SettingChange,
+  StatementFacts,
+  StatementKind,
+} from "./types.js";
+import { columnKey } from "./lineage.js";
+
+// A pathological statement must not turn into a pathological input document.
+const MAX_UNKNOWN = 32;
+
+export class FactsBuilder {
+  private readonly tables = new Map<string, RelationRef>();
+  private readonly columns = new Map<string, ColumnRef>();
+  private readonly functions = new Map<string, FunctionRef>();
+  private readonly operators = new Set<string>();
+  private readonly unknown = new Set<string>();
+  readonly settings: SettingChange[] = [];
+  outputs: OutputColumn[] = [];
+  writes = false;
+  opaque = false;
+  roleChange = false;
+  hasWhere: boolean | null = null;
+  ddl: DdlFacts | null = null;
+  copy: CopyFacts | null = null;
+  explainAnalyze = false;
+
+  addTable(ref: RelationRef): void {
+    if (ref.access === "write") this.writes = true;
+    const key = `${ref.schema ?? ""}\u0000${ref.name}\u0000${ref.access}\u0000${ref.only ? 1 : 0}`;
+    if (!this.tables.has(key)) this.tables.set(key, ref);
+  }
+
+  addColumn(ref: ColumnRef): void {
+    const key = columnKey(ref);
+    if (!this.columns.has(key)) this.columns.set(key, ref);
+  }
+
+  addFunction(ref: FunctionRef): void {
+    const key = `${ref.schema ?? ""}\u0000${ref.name}`;
+    if (!this.functions.has(key)) this.functions.set(key, ref);
+  }
+
+  addOperator(op: string): void {
+    this.operators.add(op);
+  }
+
+  addUnknown(reason: string): void {
+    if (this.unknown.size < MAX_UNKNOWN) this.unknown.add(reason);
+    else if (this.unknown.size === MAX_UNKNOWN) this.unknown.add("more reasons omitted");
+  }
+
+  hasUnknown(): boolean {
+    return this.unknown.size > 0;
+  }
+
+  noteWhere(present: boolean): void {
+    this.hasWhere = (this.hasWhere ?? true) && present;
+  }
+
+  /** Merge facts carried from elsewhere (a PREPARE for EXECUTE, a DECLARE for FETCH). */
+  absorb(f: StatementFacts): void {
+    for (const t of f.tables) this.addTable({ ...t, candidates: [...t.candidates] });
+    for (const c of f.columns) this.addColumn({ ...c });
+    for (const fn of f.functions) this.addFunction({ ...fn });
+    for (const op of f.operators) this.addOperator(op);
+    for (const u of f.unknown) this.addUnknown(u);
+    for (const s of f.settings) this.settings.push({ ...s });
+    if (f.has_where !== null) this.noteWhere(f.has_where);
+    if (f.writes) this.writes = true;
+    if (f.opaque) this.opaque = true;
+    if (f.role_change) this.roleChange = true;
+    if (f.ddl && !this.ddl) this.ddl = { ...f.ddl };
+  }
+
+  build(kind: StatementKind, node: string, sql: string): StatementFacts {
+    return {
+      kind,
+      node,
+      sql,
+      tables: [...this.tables.values()],
+      columns: [...this.columns.values()],
+      outputs: this.outputs,
+      functions: [...this.functions.values()],
+      operators: [...this.operators],
+      has_where: this.hasWhere,
+      writes: this.writes,
+      ddl: this.ddl,
+      settings: this.settings,
+      role_change: this.roleChange,
+      copy: this.copy,
+      explain_analyze: this.explainAnalyze,
+      opaque: this.opaque,
+      unknown: [...this.unknown],
+    };
+  }
+}

@@ -1,0 +1,19 @@
+// SQL text -> policy facts, from PostgreSQL's own parser (libpg-query). See docs in types.ts.
+export { initSqlParser } from "./parser.js";
+export { analyze, fingerprint } from "./analyze.js";
+export { parseSearchPath } from "./settings.js";
+export type {
+  Access,
+  AnalysisContext,
+  AnalysisResult,
+  CatalogLookup,
+  ColumnRef,
+  CopyFacts,
+  DdlFacts,
+  FunctionRef,
+  OutputColumn,
+  RelationRef,
+  SettingChange,
+  StatementFacts,
+  StatementKind,
+} from "./types.js";

@@ -1,0 +1,82 @@
+// Where an unqualified relation name can land, following PostgreSQL's namespace rules.
+import type { CatalogLookup, RelationRef, Access } from "./types.js";
+import { str, type Rec } from "./node.js";
+
+export interface Env {
+  searchPath: string[] | null;
+  user: string;
+  catalog: CatalogLookup | undefined;
+}
+
+export interface ResolvedRelation {
+  ref: RelationRef;
+  /** Attribute names from the catalog, when the catalog knows the relation. */
+  columns: string[] | undefined;
+  /** Schema for lineage: explicit or catalog-resolved, else null. */
+  lineageSchema: string | null;
+}
+
+function effectivePath(env: Env): string[] | null {
+  if (env.searchPath === null) return null;
+  const out: string[] = [];
+  for (const s of env.searchPath) {
+    const name = s === "$user" ? env.user : s;
+    if (name !== "" && !out.includes(name)) out.push(name);
+  }
+  return out;
+}
+
+/**
+ * Lookup order for relations: the session's temporary schema first, then pg_catalog, unless either is
+ * listed explicitly (namespace.c, recomputeNamespacePath). Creation goes to the first listed schema.
+ */
+export function candidateSchemas(env: Env, creating: boolean): string[] | null {
+  const path = effectivePath(env);
+  if (path === null) return null;
+  if (creating) return path;
+  const out: string[] = [];
+  if (!path.includes("pg_temp")) out.push("pg_temp");
+  if (!path.includes("pg_catalog")) out.push("pg_catalog");
+  for (const s of path) out.push(s);
+  return out;
+}
+
+/** A RangeVar body (wrapped or bare) -> relation facts. */
+export function resolveRangeVar(rv: Rec, access: Access, env: Env, creating = false): ResolvedRelation {
+  const explicit = str(rv.schemaname);
+  const name = str(rv.relname) ?? "";
+  const temp = str(rv.relpersistence) === "t";
+  return resolveName(explicit ?? (creating && temp ? "pg_temp" : undefined), name, access, env, creating, rv.inh !== true);
+}
+
+export function resolveName(
+  explicit: string | undefined,
+  name: string,
+  access: Access,
+  env: Env,
+  creating: boolean,
+  only = false,
+): ResolvedRelation {
+  if (explicit !== undefined) {
+    const columns = creating ? undefined : env.catalog?.columns(explicit, name);
+    return {
+      ref: { schema: explicit, name, access, candidates: [explicit], only },
+      columns,
+      lineageSchema: explicit,
+    };
+  }
+  const candidates = candidateSchemas(env, creating) ?? [];
+  if (!creating && env.catalog) {
+    for (const schema of candidates) {
+      const columns = env.catalog.columns(schema, name);
+      if (columns !== undefined) {
+        return { ref: { schema, name, access, candidates, only }, columns, lineageSchema: schema };
+      }
+    }
+  }
+  return {
+    ref: { schema: candidates[0] ?? null, name, access, candidates, only },
+    columns: undefined,
+    lineageSchema: null,
+  };
+}

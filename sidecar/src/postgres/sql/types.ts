@@ -1,0 +1,134 @@
+// Facts about one SQL statement, as they appear in the policy input (`input.postgres.statements[i]`).
+// testdata/schemas/sql-facts.schema.json is the normative form; keys are snake_case as OPA's are.
+
+export type StatementKind =
+  | "select"
+  | "insert"
+  | "update"
+  | "delete"
+  | "merge"
+  | "copy"
+  | "ddl"
+  | "truncate"
+  | "grant"
+  | "transaction"
+  | "set"
+  | "show"
+  | "explain"
+  | "prepare"
+  | "execute"
+  | "deallocate"
+  | "do"
+  | "call"
+  | "cursor"
+  | "fetch"
+  | "lock"
+  | "listen"
+  | "notify"
+  | "vacuum"
+  | "utility"
+  | "parse_error"
+  | "unknown";
+
+export type Access = "read" | "write";
+
+export interface RelationRef {
+  /** Explicit schema, else the first schema PostgreSQL would search (the catalog's answer when one is given); null if the search_path is unknown. */
+  schema: string | null;
+  name: string;
+  /** "write": the statement changes the relation's rows or definition, or takes a lock that blocks writers. */
+  access: Access;
+  /** Every schema an unqualified name could resolve to, in PostgreSQL's order; [schema] when explicit; [] if unknown. */
+  candidates: string[];
+  /** `ONLY name`: inheritance children are not included. */
+  only: boolean;
+}
+
+export interface ColumnRef {
+  /** Schema of the table: explicit, or resolved through the catalog; null when unqualified and unresolved (see tables[].candidates). */
+  schema: string | null;
+  table: string;
+  /** "*" stands for every column of the table (a `*` or whole-row reference the catalog could not expand). */
+  column: string;
+}
+
+export interface OutputColumn {
+  name: string;
+  /** Base columns whose values feed this output. */
+  lineage: ColumnRef[];
+  /** false only when the value is a plain column reference (possibly through aliases, subqueries, CTEs and set operations). */
+  derived: boolean;
+  /** The analysis could not establish the lineage exactly; `lineage` is then the known part or a superset. */
+  unknown: boolean;
+}
+
+export interface FunctionRef {
+  /** null when the call is unqualified (resolved through the search_path at run time). */
+  schema: string | null;
+  name: string;
+}
+
+export interface SettingChange {
+  /** GUC name in lower case; "all" for RESET ALL; "*" when set_config's name is not a constant. */
+  name: string;
+  /** The value as PostgreSQL would store it; null for RESET/DEFAULT or when not a constant (then `unknown` says so). */
+  value: string | null;
+  action: "set" | "reset" | "set_config" | "startup";
+  local: boolean;
+}
+
+export interface DdlFacts {
+  action: string;
+  object: string;
+}
+
+export interface CopyFacts {
+  direction: "from" | "to";
+  target: "stdio" | "file" | "program";
+  query: boolean;
+}
+
+export interface StatementFacts {
+  kind: StatementKind;
+  /** Raw libpg-query node type, e.g. "SelectStmt"; "" for a parse error. */
+  node: string;
+  sql: string;
+  tables: RelationRef[];
+  columns: ColumnRef[];
+  outputs: OutputColumn[];
+  functions: FunctionRef[];
+  operators: string[];
+  /** null when the statement contains no UPDATE or DELETE; otherwise false if any of them lacks a row-restricting WHERE. */
+  has_where: boolean | null;
+  writes: boolean;
+  ddl: DdlFacts | null;
+  settings: SettingChange[];
+  role_change: boolean;
+  copy: CopyFacts | null;
+  explain_analyze: boolean;
+  opaque: boolean;
+  unknown: string[];
+  parse_error?: string;
+}
+
+export interface CatalogLookup {
+  /** Ordered attribute names of a table or view; undefined when the relation is not known. */
+  columns(schema: string, table: string): string[] | undefined;
+}
+
+export interface AnalysisContext {
+  /** null = unknown. "$user" entries are replaced by `user`. */
+  searchPath: string[] | null;
+  user: string;
+  /** SQL-level PREPARE name -> facts of that PREPARE, for EXECUTE. */
+  prepared: ReadonlyMap<string, StatementFacts>;
+  /** DECLARE name -> facts of that DECLARE, for FETCH. */
+  cursors?: ReadonlyMap<string, StatementFacts>;
+  catalog?: CatalogLookup;
+}
+
+export interface AnalysisResult {
+  statements: StatementFacts[];
+  fingerprint: string;
+  parse_error?: string;
+}

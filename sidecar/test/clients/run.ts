@@ -1,0 +1,207 @@
+// Runs the real-client scripts in sidecar/test/clients/ and collects their JSON step lines.
+//
+//   const run = await runClient("jdbc", url, { EXPECT_NAMES: JSON.stringify(names) });
+//   expect(run.ok, formatRun(run)).toBe(true);
+//
+// Toolchains come from scripts/clients-setup.sh (.venv, the pgx binary, the compiled JDBC class and jar);
+// clientAvailability() says whether a client can run here, so a suite can skip it with a reason.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const CLIENTS = ["psql", "psycopg", "asyncpg", "pgx", "jdbc"] as const;
+export type ClientName = (typeof CLIENTS)[number];
+
+/** One line a client script printed. Every step has these three keys; the rest depend on the step. */
+export interface ClientStep {
+  client: string;
+  step: string;
+  ok: boolean;
+  sqlstate?: string;
+  expected_sqlstate?: string;
+  rows?: unknown[];
+  error?: string;
+  [key: string]: unknown;
+}
+
+export interface ClientRun {
+  /** Exit status 0, at least one step, and every step ok. */
+  ok: boolean;
+  client: ClientName;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  steps: ClientStep[];
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface RunClientOptions {
+  /** Kill the script after this long (default 120 s). */
+  timeoutMs?: number;
+}
+
+export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const CLIENTS_DIR = join(REPO_ROOT, "sidecar/test/clients");
+const VENV_PYTHON = join(REPO_ROOT, ".venv/bin/python");
+const PGX_BINARY = join(CLIENTS_DIR, "go/pgxclient");
+const JAVA_DIR = join(CLIENTS_DIR, "java/target");
+const SETUP_HINT = "run scripts/clients-setup.sh";
+
+interface Command {
+  command: string;
+  args: string[];
+}
+
+function commandFor(client: ClientName, url: string): Command {
+  switch (client) {
+    case "psql":
+      return { command: "bash", args: [join(CLIENTS_DIR, "psql/psql_client.sh"), url] };
+    case "psycopg":
+      return { command: VENV_PYTHON, args: [join(CLIENTS_DIR, "python/psycopg_client.py"), url] };
+    case "asyncpg":
+      return { command: VENV_PYTHON, args: [join(CLIENTS_DIR, "python/asyncpg_client.py"), url] };
+    case "pgx":
+      return { command: PGX_BINARY, args: [url] };
+    case "jdbc":
+      return {
+        command: "java",
+        args: ["-cp", `${join(JAVA_DIR, "classes")}:${join(JAVA_DIR, "lib")}/*`, "regate.clients.JdbcClient", url],
+      };
+  }
+}
+
+function commandWorks(command: string, args: string[]): boolean {
+  const result = spawnSync(command, args, { stdio: "ignore", timeout: 30_000 });
+  return result.status === 0;
+}
+
+const availability = new Map<ClientName, { available: boolean; reason?: string }>();
+
+/** Whether a client's toolchain is installed here; the reason says what is missing. Cached per process. */
+export function clientAvailability(client: ClientName): { available: boolean; reason?: string } {
+  const cached = availability.get(client);
+  if (cached !== undefined) return cached;
+  const missing = (reason: string) => ({ available: false, reason: `${reason}: ${SETUP_HINT}` });
+  let result: { available: boolean; reason?: string };
+  switch (client) {
+    case "psql":
+      result = commandWorks("psql", ["--version"]) ? { available: true } : missing("psql is not on PATH");
+      break;
+    case "psycopg":
+    case "asyncpg":
+      result = !existsSync(VENV_PYTHON)
+        ? missing(`no Python venv at ${VENV_PYTHON}`)
+        : commandWorks(VENV_PYTHON, ["-c", `import ${client}`])
+          ? { available: true }
+          : missing(`${client} is not installed in .venv`);
+      break;
+    case "pgx":
+      result = existsSync(PGX_BINARY) ? { available: true } : missing(`${PGX_BINARY} is not built`);
+      break;
+    case "jdbc": {
+      const libs = existsSync(join(JAVA_DIR, "lib")) ? readdirSync(join(JAVA_DIR, "lib")) : [];
+      result = !existsSync(join(JAVA_DIR, "classes/regate/clients/JdbcClient.class"))
+        ? missing("the JDBC client is not compiled")
+        : !libs.some((f) => /^postgresql-.*\.jar$/.test(f))
+          ? missing("the pgjdbc jar is not in target/lib")
+          : commandWorks("java", ["-version"])
+            ? { available: true }
+            : missing("java is not on PATH");
+      break;
+    }
+  }
+  availability.set(client, result);
+  return result;
+}
+
+function parseSteps(stdout: string): ClientStep[] {
+  const steps: ClientStep[] = [];
+  for (const line of stdout.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const parsed: unknown = JSON.parse(line);
+      if (parsed !== null && typeof parsed === "object" && "step" in parsed && "ok" in parsed) {
+        steps.push(parsed as ClientStep);
+      }
+    } catch {
+      // Not a step line: left in stdout for the reader.
+    }
+  }
+  return steps;
+}
+
+/**
+ * Runs one client script against `url` (libpq style, e.g. postgres://agent:token@127.0.0.1:PORT/regate_test?sslmode=disable).
+ * `env` adds to (or, with undefined, removes from) this process's environment: EXPECT_NAMES, DENY_SQL, ...
+ */
+export async function runClient(
+  client: ClientName,
+  url: string,
+  env: Record<string, string | undefined> = {},
+  options: RunClientOptions = {},
+): Promise<ClientRun> {
+  const { command, args } = commandFor(client, url);
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: "1", REGATE_URL: url };
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete childEnv[key];
+    else childEnv[key] = value;
+  }
+  const started = Date.now();
+  const timeoutMs = options.timeoutMs ?? 120_000;
+
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: REPO_ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let timedOut = false;
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    let finished = false;
+    const finish = (exitCode: number | null, signal: NodeJS.Signals | null, spawnError?: Error) => {
+      if (finished) return; // "error" and "close" can both fire
+      finished = true;
+      clearTimeout(timer);
+      if (spawnError !== undefined) stderr += `\nspawn ${command} failed: ${spawnError.message}`;
+      const steps = parseSteps(stdout);
+      resolve({
+        ok: exitCode === 0 && !timedOut && steps.length > 0 && steps.every((s) => s.ok),
+        client,
+        exitCode,
+        signal,
+        timedOut,
+        steps,
+        stdout,
+        stderr,
+        durationMs: Date.now() - started,
+      });
+    };
+    child.once("error", (error) => finish(null, null, error));
+    child.once("close", (code, signal) => finish(code, signal));
+  });
+}
+
+/** A readable summary for assertion messages: failed steps first, then the tail of stderr. */
+export function formatRun(run: ClientRun): string {
+  const failed = run.steps.filter((s) => !s.ok);
+  return [
+    `${run.client}: exit ${run.exitCode}${run.signal ? ` (${run.signal})` : ""}${run.timedOut ? " timed out" : ""}, ` +
+      `${run.steps.length} steps, ${failed.length} failed, ${run.durationMs} ms`,
+    ...failed.map((s) => `  FAILED ${JSON.stringify(s)}`),
+    run.steps.length === 0 ? `stdout:\n${run.stdout.slice(-4000)}` : "",
+    run.stderr.trim() === "" ? "" : `stderr:\n${run.stderr.slice(-4000)}`,
+  ]
+    .filter((line) => line !== "")
+    .join("\n");
+}
+
+/** The step named `name`, or undefined. */
+export function stepOf(run: ClientRun, name: string): ClientStep | undefined {
+  return run.steps.find((s) => s.step === name);
+}

@@ -1,0 +1,233 @@
+// Test fixtures for the HTTP adapter's integration tests: a real upstream that records what it received,
+// a rule-based test decider, an in-memory logger, and a gateway on a free loopback port.
+
+import { randomBytes, randomUUID } from "node:crypto";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Writable } from "node:stream";
+import { gzipSync } from "node:zlib";
+import { pino, type Logger } from "pino";
+import type { Decider } from "../../src/decision/decider.js";
+import type { Decision, MaskRule, PolicyInput, ApproveRequest } from "../../src/decision/types.js";
+import { createHttpGateway, type HttpGateway, type HttpGatewayOptions, type RequestDoneInfo } from "../../src/http/index.js";
+import { AgentDirectory } from "../../src/identity/index.js";
+
+export const AGENT_TOKEN = `agent-token-${randomBytes(8).toString("hex")}`;
+export const UPSTREAM_SECRET = `upstream-secret-${randomBytes(8).toString("hex")}`;
+
+export const CUSTOMER = {
+  id: 1,
+  name: "Alice Smith",
+  email: "alice@example.com",
+  phone: "(415) 555-2671",
+  ssn: "123-45-6789",
+  card_number: "4111 1111 1111 1111",
+  note: "backup card 5500-0000-0000-0004, order 4111111111111112",
+};
+
+export interface Captured {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: string;
+}
+
+export interface Upstream {
+  url: string;
+  server: Server;
+  requests: Captured[];
+  close(): Promise<void>;
+}
+
+export function listen(server: Server): Promise<string> {
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+}
+
+export function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers }).end(payload);
+};
+
+/**
+ * The upstream API. It records every request (tests assert the injected credential arrived and the agent's
+ * did not) and echoes it back without credential headers: a real API does not reflect its credentials.
+ */
+export async function startUpstream(): Promise<Upstream> {
+  const requests: Captured[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      requests.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, rawHeaders: req.rawHeaders, body });
+      const path = (req.url ?? "").split("?")[0]!;
+      const route = path.replace(/^\/api/, "");
+      switch (route) {
+        case "/customers/1":
+          return json(res, 200, CUSTOMER, { etag: '"v1"' });
+        case "/customers/1.gz": {
+          const gz = gzipSync(JSON.stringify(CUSTOMER));
+          res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip", "content-length": gz.length }).end(gz);
+          return;
+        }
+        case "/text":
+          res.writeHead(200, { "content-type": "text/plain" }).end(`Customer ${CUSTOMER.email} paid with ${CUSTOMER.card_number}.`);
+          return;
+        case "/html":
+          res.writeHead(404, { "content-type": "text/html" }).end(`<p>no such customer ${CUSTOMER.email}</p>`);
+          return;
+        case "/binary":
+          res.writeHead(200, { "content-type": "application/octet-stream" }).end(Buffer.from([0xff, 0x00, 0xfe, 0x41]));
+          return;
+        case "/sse": {
+          res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+          res.write(`event: message\ndata: ${JSON.stringify({ n: 1, email: CUSTOMER.email })}\n\n`);
+          // The second event comes later: the first must reach the agent before it.
+          setTimeout(() => {
+            res.write(`data: ${JSON.stringify({ n: 2, card: CUSTOMER.card_number })}\n\n`);
+            res.end("data: [DONE]\n\n");
+          }, 300);
+          return;
+        }
+        case "/chunked":
+          res.writeHead(200, { "content-type": "application/octet-stream" });
+          res.write("part1-");
+          setTimeout(() => res.end("part2"), 100);
+          return;
+        case "/cookie":
+          res.writeHead(200, { "set-cookie": "session=upstream-session; HttpOnly", "content-type": "text/plain", "x-upstream": "yes" }).end("ok");
+          return;
+        case "/unauthorized":
+          return json(res, 401, { error: "bad credentials" }, { "www-authenticate": "Bearer" });
+        case "/slow":
+          // Never answers: the gateway's timeout must fire.
+          return;
+        default:
+          return json(res, 200, {
+            method: req.method,
+            url: req.url,
+            headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== "authorization" && k !== "x-service-key")),
+            body,
+          });
+      }
+    });
+  });
+  const url = await listen(server);
+  return { url, server, requests, close: () => closeServer(server) };
+}
+
+/** What a test rule returns: the policy's answer in simplified form. */
+export interface TestVerdict {
+  outcome?: "allow" | "deny" | "approve";
+  reasons?: string[];
+  mask?: MaskRule[];
+  status?: number;
+  approve?: ApproveRequest;
+}
+
+/**
+ * TEST FIXTURE, not the real pipeline: a Decider that applies rules written in TypeScript, so these tests
+ * exercise the HTTP adapter (input building, enforcement, masking) without the WASM policy engine.
+ */
+export class TestRulesDecider implements Decider {
+  readonly inputs: PolicyInput[] = [];
+  constructor(private readonly rules: (input: PolicyInput) => TestVerdict) {}
+
+  decide(input: PolicyInput): Decision {
+    this.inputs.push(structuredClone(input));
+    const v = this.rules(input);
+    return {
+      decision_id: randomUUID(),
+      outcome: v.outcome ?? "allow",
+      reasons: v.reasons ?? [],
+      mask: v.mask ?? [],
+      ...(v.status === undefined ? {} : { status: v.status }),
+      ...(v.approve === undefined ? {} : { approve: v.approve }),
+      dry_run: false,
+      revision: "test",
+    };
+  }
+}
+
+/** pino writing to memory: tests assert what was (and was not) logged. */
+export function memoryLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString());
+      cb();
+    },
+  });
+  return { logger: pino({ level: "debug" }, stream), lines };
+}
+
+export interface GatewayUnderTest {
+  url: string;
+  port: number;
+  gateway: HttpGateway;
+  lines: string[];
+  done: RequestDoneInfo[];
+  close(): Promise<void>;
+}
+
+export async function startGateway(opts: Omit<HttpGatewayOptions, "logger" | "agents" | "limits"> & Partial<Pick<HttpGatewayOptions, "agents" | "limits">>): Promise<GatewayUnderTest> {
+  const { logger, lines } = memoryLogger();
+  const done: RequestDoneInfo[] = [];
+  const gateway = createHttpGateway({
+    agents: new AgentDirectory({ tokens: [{ subject: "support-bot", groups: ["support"], token: AGENT_TOKEN }] }),
+    limits: { max_body_bytes: 64 * 1024, max_input_body_bytes: 8 * 1024, timeout_ms: 1500 },
+    logger,
+    onRequestDone: (info) => done.push(info),
+    ...opts,
+  });
+  const url = await listen(gateway.server);
+  return { url, port: Number(new URL(url).port), gateway, lines, done, close: () => gateway.close() };
+}
+
+export const authed = (extra: Record<string, string> = {}): Record<string, string> => ({ authorization: `Bearer ${AGENT_TOKEN}`, ...extra });
+
+/** Every log line so far, as one string, for "never appears" assertions. */
+export const allLogs = (lines: string[]): string => lines.join("");
+
+export interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** A plain node:http request: no automatic decompression, exact bytes (fetch would decode gzip). */
+export async function rawRequest(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<RawResponse> {
+  const { request } = await import("node:http");
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: opts.method ?? "GET", headers: opts.headers ?? {}, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(opts.body);
+  });
+}
+
+/** Writes raw bytes on a TCP connection and returns everything the server sends until it closes. */
+export async function rawExchange(port: number, payload: string): Promise<string> {
+  const { connect } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write(payload));
+    const chunks: Buffer[] = [];
+    socket.on("data", (c: Buffer) => chunks.push(c));
+    socket.on("end", () => resolve(Buffer.concat(chunks).toString("latin1")));
+    socket.on("error", reject);
+    socket.setTimeout(3000, () => {
+      socket.destroy();
+      resolve(Buffer.concat(chunks).toString("latin1"));
+    });
+  });
+}
