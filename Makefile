@@ -34,10 +34,10 @@ bundle: $(OPA)
 rego-check: $(OPA)
 	@out=$$($(OPA) fmt --list --fail rego/) || { echo "opa fmt: not formatted: $$out (run: $(OPA) fmt -w rego/)"; exit 1; }
 	$(OPA) check --strict -s testdata/schemas/input.schema.json rego/
-	$(OPA) test rego/ testdata/golden/ --coverage --threshold $(REGO_COVERAGE) --format=json > build/rego-coverage.json \
-	  || { $(OPA) test rego/ testdata/golden/ -v; echo "opa test failed or coverage below $(REGO_COVERAGE)%"; exit 1; }
+	$(OPA) test rego/ testdata/golden/opa/ --coverage --threshold $(REGO_COVERAGE) --format=json > build/rego-coverage.json \
+	  || { $(OPA) test rego/ testdata/golden/opa/ -v; echo "opa test failed or coverage below $(REGO_COVERAGE)%"; exit 1; }
 	@echo "opa test: passed, coverage $$(jq -r '.coverage' build/rego-coverage.json 2>/dev/null || node -e 'console.log(require("./build/rego-coverage.json").coverage)')%"
-	$(OPA) test -t wasm rego/ testdata/golden/
+	$(OPA) test -t wasm rego/ testdata/golden/opa/
 
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit

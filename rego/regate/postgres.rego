@@ -149,10 +149,16 @@ deny contains msg if {
 
 deny contains msg if {
 	some s in statements
-	s.kind in {"update", "delete"}
 	s.has_where == false
-	msg := sprintf("%s without WHERE is not allowed", [upper(s.kind)])
+	msg := sprintf("%s without WHERE is not allowed", [where_less_kind(s)])
 }
+
+# has_where covers UPDATE and DELETE anywhere in the statement: CTEs, EXPLAIN ANALYZE, rules.
+where_less_kind(s) := upper(s.kind) if {
+	s.kind in {"update", "delete"}
+} else := "DELETE" if {
+	contains(lower(s.sql), "delete")
+} else := "UPDATE"
 
 # Writes: orders (with WHERE, checked above) are allowed, payments need a human, the rest is denied.
 deny contains msg if {

@@ -25,8 +25,8 @@ const apiToken = randomBytes(18).toString("base64url");
 const api = await startDemoApi({ port: DEMO_API_PORT, token: apiToken, databaseUrl: upstreamUrl });
 
 // The demo config with its upstream pointed at the database chosen above; secrets come through env.
-const env = { ...process.env, REGATE_DEMO_DB_PASSWORD: "unused", REGATE_DEMO_API_TOKEN: apiToken, REGATE_DEMO_DATABASE_URL: upstreamUrl };
-env["REGATE_POSTGRES__UPSTREAM__URL"] = "{env: REGATE_DEMO_DATABASE_URL}";
+const env = { ...process.env, DEMO_DB_PASSWORD: "unused", DEMO_API_TOKEN: apiToken, DEMO_DATABASE_URL: upstreamUrl };
+env["REGATE_POSTGRES__UPSTREAM__URL"] = "{env: DEMO_DATABASE_URL}";
 const config = loadConfig({ text: readFileSync(DEFAULT_CONFIG_PATH, "utf8"), baseDir: packageRoot, env });
 const log = createLogger({ level: config.log.level });
 const app = await startApp({ config, log });

@@ -2,7 +2,7 @@ import { randomBytes, randomInt } from "node:crypto";
 import type { Socket } from "node:net";
 import { serialize } from "pg-protocol";
 import type { UpstreamConfig } from "../config/index.js";
-import { timeInput, type Decider, type Decision, type PolicyInput, type SessionInput } from "../decision/index.js";
+import type { Decider, Decision, SessionInput } from "../decision/index.js";
 import { ERROR_CODES, isDisconnect, RegateError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { maskText } from "../mask/index.js";
@@ -41,6 +41,7 @@ import { parsePath, SearchPathTracker } from "./search-path.js";
 import { simpleQuery } from "./simple-query.js";
 import { analyze } from "./sql/index.js";
 import type { AnalysisResult, StatementFacts } from "./sql/types.js";
+import { postgresInput, type PostgresInputParts } from "./to-input.js";
 import { connectUpstream, type UpstreamConnection } from "./upstream.js";
 
 export interface SessionContext {
@@ -334,16 +335,8 @@ export class PgSession {
     return a;
   }
 
-  #decide(message: string, extra: Record<string, unknown>, analysis?: AnalysisResult): Decision {
-    const postgres: Record<string, unknown> = {
-      message,
-      statements: analysis?.statements ?? [],
-      search_path: this.#searchPath.current,
-      transaction_status: this.#txStatus === 0x49 ? "idle" : this.#txStatus === 0x54 ? "in_transaction" : "failed",
-      ...extra,
-    };
-    if (analysis?.parse_error) postgres["parse_error"] = analysis.parse_error;
-    const input: PolicyInput = { version: 1, kind: "postgres", time: timeInput(), session: this.#info, postgres };
+  #decide(message: PostgresInputParts["message"], extra: Record<string, unknown>, analysis?: AnalysisResult): Decision {
+    const input = postgresInput(this.#info, { message, extra, searchPath: this.#searchPath.current, txStatus: this.#txStatus, ...(analysis ? { analysis } : {}) });
     const decision = this.#ctx.decider.decide(input);
     if (decision.outcome === "allow" && analysis) {
       // Backstop, whatever the policy says: COPY output bypasses DataRow masking.

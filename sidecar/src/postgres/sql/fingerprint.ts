@@ -16,40 +16,39 @@ function isConst(v: unknown): boolean {
 
 type ListMode = "plain" | "constants" | "rows";
 
-function canon(v: unknown, keep: boolean, out: string[], mode: ListMode = "plain"): void {
-  if (v === null || v === undefined) {
-    out.push("~");
-    return;
-  }
-  if (typeof v !== "object") {
-    out.push(JSON.stringify(v));
-    return;
-  }
-  if (Array.isArray(v)) {
-    // An IN list or ARRAY[...] of constants has one shape whatever its length.
-    if (mode === "constants" && !keep && v.length > 0 && v.every(isConst)) {
-      out.push("[?*]");
+/** Appends the canonical form of `v` to a string; strings are length-prefixed so nothing can collide. */
+class Canon {
+  out = "";
+
+  value(v: unknown, keep: boolean, mode: ListMode = "plain"): void {
+    if (v === null || v === undefined) {
+      this.out += "~";
       return;
     }
-    out.push("[");
-    let previous: string | undefined;
-    for (const item of v) {
-      const part: string[] = [];
-      canon(item, keep, part);
-      const s = part.join("");
-      // VALUES rows of the same shape collapse: the row count changes no fact.
-      if (mode === "rows" && s === previous) continue;
-      previous = s;
-      out.push(s, ",");
+    switch (typeof v) {
+      case "string":
+        this.out += `${v.length}'${v}`;
+        return;
+      case "object":
+        break;
+      default:
+        this.out += String(v);
+        return;
     }
-    out.push("]");
-    return;
-  }
-  const u = unwrap(v);
-  if (u) {
+    if (Array.isArray(v)) {
+      this.list(v, keep, mode);
+      return;
+    }
+    const u = unwrap(v);
+    if (!u) {
+      this.out += "{";
+      this.fields(v as Record<string, unknown>, keep, "");
+      this.out += "}";
+      return;
+    }
     const [type, body] = u;
     if (type === "A_Const" && !keep) {
-      out.push("?");
+      this.out += "?";
       return;
     }
     let keepInside = keep || type === "VariableSetStmt";
@@ -57,14 +56,48 @@ function canon(v: unknown, keep: boolean, out: string[], mode: ListMode = "plain
       const names = nameList(body.funcname);
       if (names && names[names.length - 1] === "set_config") keepInside = true;
     }
-    out.push(type, "(");
-    canonFields(body, keepInside, out, type);
-    out.push(")");
-    return;
+    this.out += type;
+    this.out += "(";
+    this.fields(body, keepInside, type);
+    this.out += ")";
   }
-  out.push("{");
-  canonFields(v as Record<string, unknown>, keep, out, "");
-  out.push("}");
+
+  private list(v: unknown[], keep: boolean, mode: ListMode): void {
+    // An IN list or ARRAY[...] of constants has one shape whatever its length.
+    if (mode === "constants" && !keep && v.length > 0 && v.every(isConst)) {
+      this.out += "[?*]";
+      return;
+    }
+    this.out += "[";
+    let previous: string | undefined;
+    for (const item of v) {
+      if (mode === "rows") {
+        // VALUES rows of the same shape collapse: the row count changes no fact.
+        const saved = this.out;
+        this.out = "";
+        this.value(item, keep);
+        const row = this.out;
+        this.out = saved;
+        if (row === previous) continue;
+        previous = row;
+        this.out += row;
+      } else {
+        this.value(item, keep);
+      }
+      this.out += ",";
+    }
+    this.out += "]";
+  }
+
+  private fields(body: Record<string, unknown>, keep: boolean, type: string): void {
+    for (const k in body) {
+      if (SKIP_KEYS.has(k)) continue;
+      this.out += k;
+      this.out += ":";
+      this.value(body[k], keep, listMode(type, body, k));
+      this.out += ";";
+    }
+  }
 }
 
 function listMode(type: string, body: Record<string, unknown>, key: string): ListMode {
@@ -74,24 +107,13 @@ function listMode(type: string, body: Record<string, unknown>, key: string): Lis
   return "plain";
 }
 
-function canonFields(body: Record<string, unknown>, keep: boolean, out: string[], type: string): void {
-  for (const k in body) {
-    if (SKIP_KEYS.has(k)) continue;
-    out.push(k, ":");
-    canon(body[k], keep, out, listMode(type, body, k));
-    out.push(";");
-  }
-}
-
 export function fingerprintStatements(statements: readonly RawStatement[]): string {
-  const h = createHash("sha256");
+  const c = new Canon();
   for (const s of statements) {
-    const out: string[] = [];
-    canon(s.wrapped, false, out);
-    h.update(out.join(""));
-    h.update("\n");
+    c.value(s.wrapped, false);
+    c.out += "\n";
   }
-  return h.digest("hex").slice(0, 32);
+  return createHash("sha256").update(c.out).digest("hex").slice(0, 32);
 }
 
 /** Unparsable SQL has no shape; its fingerprint is that of the exact text. */

@@ -1,0 +1,41 @@
+package regate_golden_test
+
+import data.regate
+
+# testdata/golden/opa/cases.json, loaded as data by `opa test rego/ testdata/golden/opa/`.
+# The TypeScript suite checks the same cases against the compiled WASM bundle.
+
+outcome(d) := "deny" if {
+	count(d.deny) > 0
+} else := "deny" if {
+	not d.allow
+} else := "approve" if {
+	d.approve
+} else := "allow"
+
+failures contains sprintf("%s: outcome %s, want %s (%v)", [c.name, outcome(d), c.expect.outcome, d.deny]) if {
+	some c in data.golden_cases
+	d := regate.decision with input as c.input
+	outcome(d) != c.expect.outcome
+}
+
+failures contains sprintf("%s: reasons %v lack %q", [c.name, d.deny, c.expect.reason]) if {
+	some c in data.golden_cases
+	c.expect.reason
+	c.expect.outcome == "deny"
+	d := regate.decision with input as c.input
+	not c.expect.reason in d.deny
+}
+
+failures contains sprintf("%s: %d masks, want %d", [c.name, count(d.mask), c.expect.masks]) if {
+	some c in data.golden_cases
+	c.expect.masks
+	d := regate.decision with input as c.input
+	count(d.mask) != c.expect.masks
+}
+
+test_golden_cases if {
+	count(data.golden_cases) > 0
+	print(failures)
+	count(failures) == 0
+}

@@ -1,0 +1,77 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import type { PolicyInput, SessionInput } from "../../src/decision/index.js";
+import { compileRoutes } from "../../src/http/routes.js";
+import { httpInputs } from "../../src/http/to-input.js";
+import { packageRoot } from "../../src/paths.js";
+import { analyze, initSqlParser } from "../../src/postgres/sql/index.js";
+import { postgresInput } from "../../src/postgres/to-input.js";
+
+export interface GoldenExpect {
+  outcome: "allow" | "deny" | "approve";
+  reason?: string;
+  masks?: number;
+}
+
+export interface GoldenCase {
+  name: string;
+  input: PolicyInput;
+  expect: GoldenExpect;
+}
+
+interface Source {
+  name: string;
+  sql?: string;
+  http?: { method: string; path: string; parsed_body?: unknown; mcp?: unknown };
+  expect: GoldenExpect;
+}
+
+const GOLDEN = join(packageRoot, "testdata", "golden");
+export const CASES_FILE = join(GOLDEN, "opa", "cases.json");
+
+/** Fixed values so that the generated inputs are byte-for-byte stable. */
+const NOW = Date.UTC(2026, 0, 15, 14, 30);
+const SESSION: SessionInput = {
+  id: "00000000-0000-4000-8000-000000000000",
+  principal: { subject: "golden-agent", groups: ["agents"], claims: {}, auth_method: "scram-sha-256" },
+  client: { address: "127.0.0.1", port: 40000 },
+  target: "demo-db",
+  started_at: new Date(NOW).toISOString(),
+};
+
+/** Inputs exactly as the adapters build them, from testdata/golden/sources.yaml. */
+export async function buildGoldenCases(): Promise<GoldenCase[]> {
+  await initSqlParser();
+  const sources = parse(readFileSync(join(GOLDEN, "sources.yaml"), "utf8")) as Source[];
+  const catalog = JSON.parse(readFileSync(join(GOLDEN, "catalog.json"), "utf8")) as Record<string, string[]>;
+  const lookup = { columns: (schema: string, table: string) => catalog[`${schema}.${table}`] };
+  const [route] = compileRoutes([{ name: "demo-api", prefix: "/", upstream: "http://127.0.0.1:9100" }]);
+  return sources.map((s) => {
+    if (s.sql !== undefined) {
+      const analysis = analyze(s.sql, { searchPath: ["$user", "public"], user: "app", prepared: new Map(), catalog: lookup });
+      return { name: s.name, expect: s.expect, input: postgresInput(SESSION, { message: "query", analysis, searchPath: ["$user", "public"], txStatus: 0x49, nowMs: NOW }) };
+    }
+    const h = s.http!;
+    const body = h.parsed_body === undefined ? { body_size: 0, truncated_body: false, body_parse_error: false } : { body_size: JSON.stringify(h.parsed_body).length, truncated_body: false, body_parse_error: false, content_type: "application/json", parsed_body: h.parsed_body };
+    const [input] = httpInputs({
+      requestId: SESSION.id,
+      principal: SESSION.principal,
+      client: SESSION.client,
+      route: route!,
+      method: h.method,
+      scheme: "http",
+      host: "127.0.0.1:8080",
+      rest: h.path,
+      query: "",
+      headers: { "content-type": "application/json" },
+      body,
+      now: NOW,
+    });
+    return { name: s.name, expect: s.expect, input: { ...input!, session: { ...input!.session, target: "demo-api" } } };
+  });
+}
+
+export function goldenFileText(cases: GoldenCase[]): string {
+  return `${JSON.stringify({ golden_cases: cases }, null, 1)}\n`;
+}
