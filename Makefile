@@ -13,8 +13,10 @@ REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)$(shell g
 
 all: build bundle
 
+# npm install, not npm ci: npm 11 leaves other platforms' optional packages out of the lock file,
+# and npm ci then refuses it. The lock file still pins every version installed here.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 	@touch $@
 
 deps: node_modules/.package-lock.json

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { Readable } from "node:stream";
+import type { Stream } from "node:stream";
 import httpProxy from "http-proxy";
 import { isDisconnect, RegateError } from "../errors.js";
 import { DETECTOR_NAMES, maskText } from "../mask/index.js";
@@ -27,6 +27,19 @@ export interface HttpGateway {
 }
 
 const DEFAULT_MAX_MASKED_BODY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * http-proxy pipes `options.buffer` into the upstream request, and only ever calls its pipe(). The body is
+ * already in memory, so "piping" it is a single end(body): no stream object per request.
+ */
+function bodySource(body: Buffer): Stream {
+  return {
+    pipe<T extends NodeJS.WritableStream>(dest: T): T {
+      dest.end(body);
+      return dest;
+    },
+  } as unknown as Stream;
+}
 
 function positive(name: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw new RegateError("CONFIG_INVALID", `limits.${name} must be a positive number`);
@@ -230,7 +243,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     proxy.web(
       req,
       res,
-      { target: route.origin, agent: route.agent, buffer: Readable.from(body.length > 0 ? [body] : []) },
+      { target: route.origin, agent: route.agent, buffer: bodySource(body) },
       (err: NodeJS.ErrnoException) => {
         clearTimeout(ctx.timer);
         if (ctx.timedOut || res.headersSent || res.destroyed) return;

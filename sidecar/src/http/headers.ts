@@ -33,6 +33,11 @@ const REBUILT: ReadonlySet<string> = new Set([
 function connectionListed(headers: IncomingHttpHeaders): ReadonlySet<string> | undefined {
   const c = headers.connection;
   if (!c) return undefined;
+  // The common case, "keep-alive" or "close", names no header: no set to build on every request.
+  if (!c.includes(",")) {
+    const t = c.trim().toLowerCase();
+    return t === "keep-alive" || t === "close" || t === "" ? undefined : new Set([t]);
+  }
   return new Set(c.split(",").map((t) => t.trim().toLowerCase()).filter((t) => t !== ""));
 }
 

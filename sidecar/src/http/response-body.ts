@@ -55,6 +55,10 @@ export function readUpstreamBody(res: IncomingMessage, decoder: Transform | null
     source.on("end", () => finish({ ok: true, body: Buffer.concat(chunks, size) }));
     res.on("error", () => finish({ ok: false, reason: "aborted" }));
     res.on("aborted", () => finish({ ok: false, reason: "aborted" }));
+    // Destroyed by regate (the agent hung up): no 'error' or 'aborted' follows, only 'close'.
+    res.on("close", () => {
+      if (!res.complete) finish({ ok: false, reason: "aborted" });
+    });
     decoder?.on("error", () => finish({ ok: false, reason: "decode_failed" }));
   });
 }

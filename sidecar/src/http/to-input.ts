@@ -65,17 +65,13 @@ export function httpInputs(f: RequestFacts): PolicyInput[] {
     route: { name: f.route.name, prefix: f.route.prefix === "" ? "/" : f.route.prefix },
     ...f.body,
   };
+  const time = timeInput(f.now);
   const base: Omit<PolicyInput, "http"> = {
     version: 1,
     kind: "http",
-    time: timeInput(f.now),
-    session: {
-      id: f.requestId,
-      principal: f.principal,
-      client: f.client,
-      target: f.route.name,
-      started_at: new Date(f.now).toISOString(),
-    },
+    time,
+    // Each HTTP request is its own session: it starts now.
+    session: { id: f.requestId, principal: f.principal, client: f.client, target: f.route.name, started_at: time.rfc3339 },
   };
   const messages = f.body.parsed_body === undefined ? undefined : mcpMessages(f.body.parsed_body);
   if (!messages) return [{ ...base, http }];

@@ -57,7 +57,14 @@ export async function relayResponse(ctx: RequestContext, upstream: IncomingMessa
   const masker = ctx.masker;
   if (!masker || hasNoBody(ctx.method, status)) {
     res.writeHead(status, headers);
-    pipeline(upstream, res, streamDone(ctx, log));
+    // Plain pipe, not pipeline(): this is the hot path, and pipeline allocates an AbortController (and an
+    // AbortError on completion) per call. A client hang-up is handled by the gateway's close handler,
+    // which destroys the upstream response.
+    upstream.on("error", (err: NodeJS.ErrnoException) => {
+      streamDone(ctx, log)(err);
+      res.destroy();
+    });
+    upstream.pipe(res);
     return;
   }
   if (status === 206 || upstream.headers["content-range"] !== undefined) {

