@@ -1,6 +1,10 @@
 # Erases or rewrites fields of the logged input before a decision log line is written,
 # with the semantics of OPA's system.log.mask: a string is a JSON pointer to erase, an object
 # {"op": "upsert", "path": ..., "value": ...} sets a value. `input` here is the decision event.
+# METADATA
+# description: The input here is a decision-log event ({input, result, decision_id}), not a request.
+# schemas:
+#   - input: {"type": "object"}
 package system.log
 
 import data.regate
