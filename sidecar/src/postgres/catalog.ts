@@ -11,6 +11,8 @@ export interface RelationInfo {
   relkind: string;
   /** Attribute names by attnum (index attnum - 1); dropped columns are "". */
   columns: string[];
+  /** The query of a view or materialized view (pg_get_viewdef). */
+  definition?: string;
 }
 
 const TTL_MS = 30_000;
@@ -60,14 +62,16 @@ export class Catalog {
     const list = [...missing.values()].map(([s, n]) => `(${literal(s)}, ${literal(n)})`).join(", ");
     const sql = `SELECT c.oid, n.nspname, c.relname, c.relkind,
         coalesce((SELECT array_to_json(array_agg(CASE WHEN a.attisdropped THEN '' ELSE a.attname::text END ORDER BY a.attnum))::text
-                  FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0), '[]')
+                  FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0), '[]'),
+        CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE (n.nspname, c.relname) IN (VALUES ${list})`;
     const rows = await this.#query(sql);
     const now = Date.now();
     for (const key of missing.keys()) this.#byName.set(key, { info: null, at: now });
-    for (const [oid, schema, name, relkind, cols] of rows) {
+    for (const [oid, schema, name, relkind, cols, definition] of rows) {
       const info: RelationInfo = { oid: Number(oid), schema: schema!, name: name!, relkind: relkind!, columns: JSON.parse(cols!) as string[] };
+      if (definition) info.definition = definition;
       this.#byName.set(`${info.schema}.${info.name}`, { info, at: now });
       this.#byOid.set(info.oid, info);
     }

@@ -41,6 +41,7 @@ import { parsePath, SearchPathTracker } from "./search-path.js";
 import { simpleQuery } from "./simple-query.js";
 import { analyze } from "./sql/index.js";
 import type { AnalysisResult, StatementFacts } from "./sql/types.js";
+import { resolveAnalysis } from "./resolve.js";
 import { postgresInput, type PostgresInputParts } from "./to-input.js";
 import { connectUpstream, type UpstreamConnection } from "./upstream.js";
 
@@ -295,29 +296,34 @@ export class PgSession {
     }
   }
 
-  /** Parses (cached), resolves names through the catalog (async on a miss), then continues. */
+  /** Parses (cached), resolves names and views through the catalog (async on a miss), then continues. */
   #withAnalysis(sql: string, next: (a: AnalysisResult) => void): Promise<void> | void {
     if (Buffer.byteLength(sql) > this.#ctx.maxStatementBytes) {
-      const a: AnalysisResult = { statements: [], fingerprint: "", parse_error: `statement is longer than ${this.#ctx.maxStatementBytes} bytes` };
-      return next(a);
+      return next({ statements: [], fingerprint: "", parse_error: `statement is longer than ${this.#ctx.maxStatementBytes} bytes` });
     }
     const cached = this.#analysisCache.get(sql);
     if (cached) return next(cached);
-    const first = this.#analyze(sql);
-    const pairs = relationPairs(first);
-    if (pairs.every(([s, n]) => this.#ctx.catalog.relation(s, n) !== undefined)) return next(this.#remember(sql, this.#analyze(sql, true)));
-    return this.#ctx.catalog.ensure(pairs).then(
-      () => next(this.#remember(sql, this.#analyze(sql, true))),
-      (err: unknown) => {
-        this.#log.warn({ err }, "catalog lookup failed; denying");
-        next({ statements: [], fingerprint: "", parse_error: "regate could not reach the catalog to resolve names" });
-      },
+    let resolved: AnalysisResult | Promise<AnalysisResult>;
+    try {
+      resolved = resolveAnalysis(sql, (text, withCatalog, searchPath) => this.#analyze(text, withCatalog, searchPath), this.#ctx.catalog);
+    } catch (err) {
+      return this.#catalogFailed(err, next);
+    }
+    if (!(resolved instanceof Promise)) return next(this.#remember(sql, resolved));
+    return resolved.then(
+      (a) => next(this.#remember(sql, a)),
+      (err: unknown) => this.#catalogFailed(err, next),
     );
   }
 
-  #analyze(sql: string, withCatalog = false): AnalysisResult {
+  #catalogFailed(err: unknown, next: (a: AnalysisResult) => void): void {
+    this.#log.warn({ err }, "catalog lookup failed; denying");
+    next({ statements: [], fingerprint: "", parse_error: "regate could not reach the catalog to resolve names" });
+  }
+
+  #analyze(sql: string, withCatalog: boolean, searchPath?: string[]): AnalysisResult {
     return analyze(sql, {
-      searchPath: this.#searchPath.current,
+      searchPath: searchPath ?? this.#searchPath.current,
       user: this.#user,
       prepared: this.#prepared,
       cursors: this.#cursors,
@@ -594,16 +600,4 @@ export class PgSession {
       ...(d.error_code ? { hint: `error code ${d.error_code}` } : {}),
     });
   }
-}
-
-/** Every (schema, name) the catalog should know for this analysis: explicit schemas and unqualified candidates. */
-function relationPairs(a: AnalysisResult): [string, string][] {
-  const out: [string, string][] = [];
-  for (const s of a.statements) {
-    for (const t of s.tables) {
-      const schemas = t.candidates.length ? t.candidates : t.schema ? [t.schema] : [];
-      for (const schema of schemas) if (!schema.startsWith("$")) out.push([schema, t.name]);
-    }
-  }
-  return out;
 }

@@ -98,6 +98,8 @@ class MessageSession implements SessionView {
         break;
       }
     }
+    // A PREPARE or DECLARE carries the settings its EXECUTE or FETCH will change.
+    if (raw.node === "PrepareStmt" || raw.node === "DeclareCursorStmt") return;
     for (const s of f.settings) {
       if (s.name !== "search_path" && s.name !== "all" && s.name !== "*") continue;
       this.pathChanged = true;
@@ -147,12 +149,12 @@ export function analyze(sql: string, ctx: AnalysisContext): AnalysisResult {
     session.after(raw, f);
     statements.push(f);
   }
-  return { statements, fingerprint: fingerprintStatements(parsed.statements) };
+  return { statements, fingerprint: fingerprintStatements(parsed.statements, sql) };
 }
 
 /** The cache fingerprint alone (parses the SQL). */
 export function fingerprint(sql: string): string {
   if (!parserReady()) throw new RegateError("INTERNAL", "initSqlParser() must complete before fingerprint()");
   const parsed = parseSql(sql);
-  return parsed.ok ? fingerprintStatements(parsed.statements) : fingerprintText(sql);
+  return parsed.ok ? fingerprintStatements(parsed.statements, sql) : fingerprintText(sql);
 }

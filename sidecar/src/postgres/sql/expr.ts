@@ -7,14 +7,6 @@ import { resolveRangeVar } from "./relations.js";
 import { findQualified, resolveIn, resolveName, wholeRow, recordWhole, MAX_DEPTH, TooDeep, type Cx, type Scope } from "./scope.js";
 import { setConfigCall } from "./settings.js";
 
-const STATEMENT_NODES = new Set([
-  "SelectStmt",
-  "InsertStmt",
-  "UpdateStmt",
-  "DeleteStmt",
-  "MergeStmt",
-]);
-
 // Nodes whose value is computed from their children and nothing else the analysis must know about.
 const TRANSPARENT = new Set([
   "BoolExpr",
@@ -160,7 +152,8 @@ function node(type: string, b: Rec, cx: Cx, scope: Scope): Lin {
       // lockedRels name FROM items, not relations.
       return CONSTANT;
     default:
-      if (STATEMENT_NODES.has(type) || type.endsWith("Stmt")) {
+      // A statement inside an expression or DDL: a sub-select, a rule action, a function body.
+      if (type.endsWith("Stmt")) {
         return merge(
           cx.nested(type, b, scope, scope.ctes).map((c) => c.lin),
           true,
@@ -262,7 +255,7 @@ function funcCall(b: Rec, cx: Cx, scope: Scope): Lin {
   const name = names[names.length - 1] ?? "";
   const schema = names.length >= 2 ? (names[names.length - 2] as string) : null;
   cx.facts.addFunction({ schema, name });
-  if (name === "set_config") setConfigCall(list(b.args), cx.facts);
+  if (name === "set_config") setConfigCall(list(b.args), cx.facts, cx.deferred);
   if (SQL_TEXT_FUNCTIONS.has(name) || name.startsWith("dblink")) cx.facts.opaque = true;
   const args = list(b.args);
   const lin = b.agg_star === true || args.length === 0 ? CONSTANT : exprList(args, cx, scope);
@@ -335,5 +328,3 @@ function indirection(b: Rec, cx: Cx, scope: Scope): Lin {
   const idx = expr(ind, cx, scope);
   return merge([l, idx], true);
 }
-
-export { STATEMENT_NODES };

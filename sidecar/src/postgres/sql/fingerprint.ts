@@ -7,7 +7,12 @@ import { createHash } from "node:crypto";
 import { nameList, unwrap } from "./node.js";
 import type { RawStatement } from "./parser.js";
 
-const SKIP_KEYS = new Set(["location", "stmt_location", "stmt_len", "name_location"]);
+// Byte positions in the text: they move with the length of constants and comments.
+const SKIP_KEYS = new Set(["location", "stmt_location", "stmt_len", "name_location", "list_start", "list_end", "rexpr_list_start", "rexpr_list_end"]);
+// Deeper trees (1+1+...+1 nests one level per term) are keyed by their exact text instead.
+const MAX_DEPTH = 1000;
+
+class TooDeepToFingerprint extends Error {}
 
 function isConst(v: unknown): boolean {
   const u = unwrap(v);
@@ -19,8 +24,18 @@ type ListMode = "plain" | "constants" | "rows";
 /** Appends the canonical form of `v` to a string; strings are length-prefixed so nothing can collide. */
 class Canon {
   out = "";
+  private depth = 0;
 
   value(v: unknown, keep: boolean, mode: ListMode = "plain"): void {
+    if (++this.depth > MAX_DEPTH) throw new TooDeepToFingerprint();
+    try {
+      this.node(v, keep, mode);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private node(v: unknown, keep: boolean, mode: ListMode): void {
     if (v === null || v === undefined) {
       this.out += "~";
       return;
@@ -51,7 +66,14 @@ class Canon {
       this.out += "?";
       return;
     }
-    let keepInside = keep || type === "VariableSetStmt";
+    if (type === "List" && mode !== "plain") {
+      // IN (...) wraps its list in a List node.
+      this.out += "List(items:";
+      this.list(Array.isArray(body.items) ? body.items : [], keep, mode);
+      this.out += ")";
+      return;
+    }
+    let keepInside = keep || type === "VariableSetStmt" || type === "TransactionStmt";
     if (type === "FuncCall") {
       const names = nameList(body.funcname);
       if (names && names[names.length - 1] === "set_config") keepInside = true;
@@ -107,16 +129,21 @@ function listMode(type: string, body: Record<string, unknown>, key: string): Lis
   return "plain";
 }
 
-export function fingerprintStatements(statements: readonly RawStatement[]): string {
+export function fingerprintStatements(statements: readonly RawStatement[], sql: string): string {
   const c = new Canon();
-  for (const s of statements) {
-    c.value(s.wrapped, false);
-    c.out += "\n";
+  try {
+    for (const s of statements) {
+      c.value(s.wrapped, false);
+      c.out += "\n";
+    }
+  } catch (err) {
+    if (err instanceof TooDeepToFingerprint) return fingerprintText(sql);
+    throw err;
   }
   return createHash("sha256").update(c.out).digest("hex").slice(0, 32);
 }
 
-/** Unparsable SQL has no shape; its fingerprint is that of the exact text. */
+/** Unparsable (or too deep) SQL is keyed by its exact text, in a space apart from tree fingerprints. */
 export function fingerprintText(sql: string): string {
-  return createHash("sha256").update("\u0000parse_error\u0000").update(sql).digest("hex").slice(0, 32);
+  return createHash("sha256").update("\u0000text\u0000").update(sql).digest("hex").slice(0, 32);
 }

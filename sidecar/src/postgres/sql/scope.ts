@@ -84,8 +84,8 @@ export class CteEnv {
 export class Scope {
   readonly sources: Source[] = [];
   readonly items: FromItem[] = [];
-  /** Column references resolved at this level; measures whether a WHERE depends on the rows. */
-  hits = 0;
+  /** References resolved to the write target at this level: whether a WHERE depends on its rows. */
+  targetHits = 0;
   /** Output columns, for ORDER BY / GROUP BY references to output names. */
   outputs: Col[] | null = null;
   readonly lenient: boolean;
@@ -110,12 +110,15 @@ export interface Cx {
   depth: number;
   /** Access for RangeVars met outside FROM clauses (DDL targets). */
   looseAccess: Access;
+  /** Inside a definition (view, function, rule, default ...): its expressions run later, if ever. */
+  deferred: boolean;
   nested(type: string, body: Rec, outer: Scope | null, ctes: CteEnv | null): Col[];
   prepared(name: string): StatementFacts | undefined;
   cursor(name: string): StatementFacts | undefined;
 }
 
-export const MAX_DEPTH = 400;
+// Bounds recursion well inside V8's default stack; legitimate statements come nowhere near it.
+export const MAX_DEPTH = 1000;
 
 export class TooDeep extends Error {
   constructor() {
@@ -138,7 +141,14 @@ function baseCol(b: BaseRel, column: string): ColumnRef {
 
 function lookup(src: Source, name: string, level: Scope, out: Hit[]): void {
   if (src.children) {
-    for (const c of src.children) lookup(c, name, level, out);
+    // A merged USING column hides the joined sides' columns of that name.
+    const merged: Hit[] = [];
+    for (const c of src.children) if (c.priority) lookup(c, name, level, merged);
+    if (merged.some((h) => h.definite)) {
+      out.push(...merged.filter((h) => h.definite));
+      return;
+    }
+    for (const c of src.children) if (!c.priority) lookup(c, name, level, out);
     return;
   }
   if (src.cols) {
@@ -184,9 +194,11 @@ export function starOf(src: Source): Col[] | null {
 
 /** Record what resolving to `hit` means: base columns read, a write target read. */
 function record(hit: Hit, cx: Cx): void {
-  hit.level.hits++;
   if (hit.src.base) for (const c of hit.lin.cols) cx.facts.addColumn(c);
-  if (hit.src.target) cx.facts.addTable({ ...hit.src.target, candidates: [...hit.src.target.candidates], access: "read" });
+  if (hit.src.target) {
+    hit.level.targetHits++;
+    cx.facts.addTable({ ...hit.src.target, candidates: [...hit.src.target.candidates], access: "read" });
+  }
 }
 
 export function recordWhole(src: Source, level: Scope, lin: Lin, cx: Cx): void {

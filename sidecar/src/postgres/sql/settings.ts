@@ -92,9 +92,20 @@ function parseBool(s: string): boolean | undefined {
   return undefined;
 }
 
-/** set_config(name, value, is_local) anywhere in a statement. */
-export function setConfigCall(args: unknown[], facts: FactsBuilder): void {
+/**
+ * set_config(name, value, is_local) anywhere in a statement. In a definition (`deferred`) it may run
+ * later or never, so the value is reported unknown rather than as the session's new value.
+ */
+export function setConfigCall(args: unknown[], facts: FactsBuilder, deferred: boolean): void {
   if (args.length !== 3) return;
+  if (deferred) {
+    const nc = constantOf(args[0]);
+    const name = nc?.type === "string" ? nc.value.toLowerCase() : "*";
+    facts.addUnknown("set_config() in a definition: whether and when it runs is not known");
+    facts.settings.push({ name, value: null, action: "set_config", local: false });
+    if (name === "*" || ROLE_SETTINGS.has(name)) facts.roleChange = true;
+    return;
+  }
   const [nameArg, valueArg, localArg] = args;
   const nc = constantOf(nameArg);
   let name = "*";

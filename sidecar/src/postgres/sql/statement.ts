@@ -29,6 +29,7 @@ export function analyzeStatement(raw: RawStatement, env: Env, session: SessionVi
     env,
     depth: 0,
     looseAccess: "read",
+    deferred: false,
     nested: (type, b, outer, ctes) => nested(type, b, cx, outer, ctes),
     prepared: (name) => session.prepared(name),
     cursor: (name) => session.cursor(name),

@@ -6,7 +6,7 @@ import { bodyOf, constantOf, constText, list, nameList, rec, str, stringNode, un
 import { resolveName, resolveRangeVar } from "./relations.js";
 import { Scope, type Cx } from "./scope.js";
 import { expr } from "./expr.js";
-import { baseSource } from "./query.js";
+import { baseSource } from "./from.js";
 import { ddlOf, isDdl, objectName } from "./kinds.js";
 import { discard, transactionOptions, variableSet } from "./settings.js";
 
@@ -237,6 +237,18 @@ function ddl(type: string, b: Rec, cx: Cx): Col[] {
   const f = cx.facts;
   f.ddl ??= ddlOf(type, b);
   f.writes = true;
+  // CREATE TABLE AS runs its query now; other definitions keep expressions for later.
+  const saved = cx.deferred;
+  cx.deferred = saved || type !== "CreateTableAsStmt" || bodyOf(b.into, "IntoClause")?.skipData === true;
+  try {
+    return definition(type, b, cx);
+  } finally {
+    cx.deferred = saved;
+  }
+}
+
+function definition(type: string, b: Rec, cx: Cx): Col[] {
+  const f = cx.facts;
   const lenient = new Scope(null, null, true);
   const created = (rv: unknown): void => {
     const r = rec(rv);

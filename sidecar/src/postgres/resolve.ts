@@ -1,0 +1,111 @@
+import type { Catalog } from "./catalog.js";
+import type { AnalysisResult, ColumnRef, OutputColumn, RelationRef, StatementFacts } from "./sql/types.js";
+
+/** Views inside views inside views: deeper than this is not followed (and is reported unknown). */
+const MAX_VIEW_DEPTH = 4;
+const SYSTEM_SCHEMAS = new Set(["pg_catalog", "information_schema"]);
+
+export type Analyze = (sql: string, withCatalog: boolean, searchPath?: string[]) => AnalysisResult;
+
+/**
+ * From SQL text to facts that name base tables: unqualified names resolved and `*` expanded through
+ * the catalog, and views replaced by what they read, so that a view over internal.* or over masked
+ * columns is seen for what it is. Synchronous when the catalog already knows every relation.
+ */
+export function resolveAnalysis(sql: string, analyze: Analyze, catalog: Catalog): AnalysisResult | Promise<AnalysisResult> {
+  const pending = missingPairs(analyze(sql, false), catalog);
+  if (pending.length) return catalog.ensure(pending).then(() => resolveAnalysis(sql, analyze, catalog));
+  const result = analyze(sql, true);
+  return expandViews(result, analyze, catalog, 0);
+}
+
+function missingPairs(a: AnalysisResult, catalog: Catalog): [string, string][] {
+  const out: [string, string][] = [];
+  for (const s of a.statements) {
+    for (const t of s.tables) {
+      const schemas = t.candidates.length ? t.candidates : t.schema ? [t.schema] : [];
+      for (const schema of schemas) if (!schema.startsWith("$") && catalog.relation(schema, t.name) === undefined) out.push([schema, t.name]);
+    }
+  }
+  return out;
+}
+
+function expandViews(a: AnalysisResult, analyze: Analyze, catalog: Catalog, depth: number): AnalysisResult | Promise<AnalysisResult> {
+  const views = new Map<string, string>();
+  for (const s of a.statements) {
+    for (const t of s.tables) {
+      if (!t.schema || SYSTEM_SCHEMAS.has(t.schema)) continue;
+      const def = catalog.relation(t.schema, t.name)?.definition;
+      if (def) views.set(`${t.schema}.${t.name}`, def);
+    }
+  }
+  if (views.size === 0) return a;
+  if (depth >= MAX_VIEW_DEPTH) return markUnknown(a, "views nested too deeply");
+  // A view's query is stored with names qualified as needed for an empty search_path... except
+  // public, which pg_get_viewdef leaves bare when visible: analyse it with the catalog's path.
+  const inner = new Map<string, AnalysisResult | Promise<AnalysisResult>>();
+  for (const [name, def] of views) inner.set(name, resolveView(def, analyze, catalog, depth + 1));
+  const all = [...inner.values()];
+  if (all.some((v) => v instanceof Promise)) {
+    return Promise.all(all).then((resolved) => substitute(a, new Map([...inner.keys()].map((k, i) => [k, resolved[i]!]))));
+  }
+  return substitute(a, inner as Map<string, AnalysisResult>);
+}
+
+function resolveView(def: string, analyze: Analyze, catalog: Catalog, depth: number): AnalysisResult | Promise<AnalysisResult> {
+  const path = ["public"];
+  const viewAnalyze: Analyze = (sql, withCatalog) => analyze(sql, withCatalog, path);
+  const pending = missingPairs(viewAnalyze(def, false), catalog);
+  if (pending.length) return catalog.ensure(pending).then(() => resolveView(def, analyze, catalog, depth));
+  return expandViews(viewAnalyze(def, true), analyze, catalog, depth);
+}
+
+function substitute(a: AnalysisResult, views: Map<string, AnalysisResult>): AnalysisResult {
+  return { ...a, statements: a.statements.map((s) => substituteStatement(s, views)) };
+}
+
+function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResult>): StatementFacts {
+  const key = (schema: string | null, name: string) => `${schema}.${name}`;
+  if (!s.tables.some((t) => views.has(key(t.schema, t.name)))) return s;
+  const tables: RelationRef[] = [...s.tables];
+  const unknown = [...s.unknown];
+  for (const t of s.tables) {
+    const v = views.get(key(t.schema, t.name));
+    if (!v) continue;
+    const body = v.statements[0];
+    if (!body || v.parse_error) {
+      unknown.push(`view ${t.schema}.${t.name} could not be analysed`);
+      continue;
+    }
+    // What the view reads, the statement reads; writing an updatable view writes its base table.
+    for (const inner of body.tables) tables.push({ ...inner, access: t.access === "write" && inner.access === "read" ? "write" : inner.access });
+    unknown.push(...body.unknown.map((u) => `in view ${t.schema}.${t.name}: ${u}`));
+  }
+  const mapColumn = (c: ColumnRef): { cols: ColumnRef[]; derived: boolean; unknown: boolean } => {
+    const v = views.get(key(c.schema, c.table));
+    const body = v?.statements[0];
+    if (!v || !body) return { cols: [c], derived: false, unknown: false };
+    const outs = c.column === "*" ? body.outputs : body.outputs.filter((o) => o.name === c.column);
+    if (outs.length === 0) return { cols: [], derived: true, unknown: true };
+    return {
+      cols: outs.flatMap((o) => o.lineage),
+      derived: outs.some((o) => o.derived),
+      unknown: outs.some((o) => o.unknown),
+    };
+  };
+  const outputs: OutputColumn[] = s.outputs.map((o) => {
+    const mapped = o.lineage.map(mapColumn);
+    return {
+      ...o,
+      lineage: mapped.flatMap((m) => m.cols),
+      derived: o.derived || mapped.some((m) => m.derived),
+      unknown: o.unknown || mapped.some((m) => m.unknown),
+    };
+  });
+  const columns = s.columns.flatMap((c) => mapColumn(c).cols);
+  return { ...s, tables, outputs, columns, unknown, writes: s.writes };
+}
+
+function markUnknown(a: AnalysisResult, reason: string): AnalysisResult {
+  return { ...a, statements: a.statements.map((s) => ({ ...s, unknown: [...s.unknown, reason] })) };
+}

@@ -1,0 +1,137 @@
+// INSERT / UPDATE / DELETE / MERGE: the target is written (and read when its columns are used), the
+// rest is read; RETURNING gives the outputs.
+import type { Col } from "./lineage.js";
+import { bodyOf, list, rec, str, unwrap, type Rec } from "./node.js";
+import { resolveRangeVar, type ResolvedRelation } from "./relations.js";
+import { Scope, type CteEnv, type Cx, type Source } from "./scope.js";
+import { expr } from "./expr.js";
+import { aliasOf, baseSource, fromItem, single } from "./from.js";
+import { withClause } from "./with.js";
+import { targetList } from "./targets.js";
+
+interface Target {
+  res: ResolvedRelation;
+  src: Source;
+  level: Scope;
+}
+
+function target(b: Rec, cx: Cx, outer: Scope | null, ctes: CteEnv | null): Target {
+  const rv = rec(b.relation) ?? {};
+  // The target of a write is always a relation, never a CTE of the same name.
+  const res = resolveRangeVar(rv, "write", cx.env);
+  cx.facts.addTable(res.ref);
+  const alias = aliasOf(rv.alias);
+  const src = baseSource(res, alias?.name ?? res.ref.name, [], true, alias?.name !== undefined);
+  const level = new Scope(outer, ctes);
+  level.addSource(src);
+  level.items.push(single(src));
+  return { res, src, level };
+}
+
+function writtenColumn(t: Target, rt: Rec | undefined, cx: Cx): void {
+  if (!rt) return;
+  const name = str(rt.name);
+  if (name !== undefined) cx.facts.addColumn({ schema: t.res.lineageSchema, table: t.res.ref.name, column: name });
+  expr(rt.indirection, cx, t.level);
+}
+
+function setList(items: unknown[], t: Target, cx: Cx): void {
+  for (const item of items) {
+    const rt = bodyOf(item, "ResTarget");
+    writtenColumn(t, rt, cx);
+    expr(rt?.val, cx, t.level);
+  }
+}
+
+/**
+ * Whether a WHERE restricts the target's rows: it must refer to the target. `WHERE true`, `WHERE 1 = 1`
+ * or a condition on a USING/FROM table alone leaves every row of the target in play.
+ */
+function where(w: unknown, t: Target, cx: Cx): void {
+  if (w === undefined) {
+    cx.facts.noteWhere(false);
+    return;
+  }
+  const before = t.level.targetHits;
+  expr(w, cx, t.level);
+  const currentOf = unwrap(w)?.[0] === "CurrentOfExpr";
+  cx.facts.noteWhere(currentOf || t.level.targetHits > before);
+}
+
+function returning(v: unknown, t: Target, cx: Cx): Col[] {
+  const rc = bodyOf(v, "ReturningClause");
+  if (!rc) return [];
+  let oldName = "old";
+  let newName = "new";
+  for (const o of list(rc.options)) {
+    const opt = bodyOf(o, "ReturningOption");
+    if (str(opt?.option) === "RETURNING_OPTION_OLD") oldName = str(opt?.value) ?? oldName;
+    if (str(opt?.option) === "RETURNING_OPTION_NEW") newName = str(opt?.value) ?? newName;
+  }
+  for (const refname of [oldName, newName]) {
+    t.level.addSource({ ...t.src, refname, schemas: [], unqualified: false, qualified: true });
+  }
+  return targetList(list(rc.exprs), cx, t.level);
+}
+
+export function insert(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null): Col[] {
+  const ctes = withClause(b.withClause, cx, outer, parent);
+  const t = target(b, cx, outer, ctes);
+  for (const c of list(b.cols)) writtenColumn(t, bodyOf(c, "ResTarget"), cx);
+  const sel = unwrap(b.selectStmt);
+  // The source query does not see the target table's columns.
+  if (sel) cx.nested(sel[0], sel[1], outer, ctes);
+  const oc = bodyOf(b.onConflictClause, "OnConflictClause");
+  if (oc) {
+    const infer = bodyOf(oc.infer, "InferClause");
+    for (const e of list(infer?.indexElems)) {
+      const ie = bodyOf(e, "IndexElem");
+      const name = str(ie?.name);
+      if (name !== undefined) cx.facts.addColumn({ schema: t.res.lineageSchema, table: t.res.ref.name, column: name });
+      expr(ie?.expr, cx, t.level);
+    }
+    expr(infer?.whereClause, cx, t.level);
+    // `excluded` is the proposed row: its columns are the target's, but not a read of stored rows.
+    t.level.addSource({ ...t.src, refname: "excluded", schemas: [], unqualified: false, target: null });
+    setList(list(oc.targetList), t, cx);
+    expr(oc.whereClause, cx, t.level);
+  }
+  return returning(b.returningClause, t, cx);
+}
+
+export function update(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null): Col[] {
+  const ctes = withClause(b.withClause, cx, outer, parent);
+  const t = target(b, cx, outer, ctes);
+  for (const item of list(b.fromClause)) t.level.items.push(fromItem(item, cx, t.level));
+  setList(list(b.targetList), t, cx);
+  where(b.whereClause, t, cx);
+  return returning(b.returningClause, t, cx);
+}
+
+export function del(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null): Col[] {
+  const ctes = withClause(b.withClause, cx, outer, parent);
+  const t = target(b, cx, outer, ctes);
+  for (const item of list(b.usingClause)) t.level.items.push(fromItem(item, cx, t.level));
+  where(b.whereClause, t, cx);
+  return returning(b.returningClause, t, cx);
+}
+
+export function mergeStmt(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null): Col[] {
+  const ctes = withClause(b.withClause, cx, outer, parent);
+  const t = target(b, cx, outer, ctes);
+  t.level.items.push(fromItem(b.sourceRelation, cx, t.level));
+  expr(b.joinCondition, cx, t.level);
+  for (const w of list(b.mergeWhenClauses)) {
+    const wc = bodyOf(w, "MergeWhenClause");
+    if (!wc) continue;
+    expr(wc.condition, cx, t.level);
+    const cmd = str(wc.commandType);
+    if (cmd === "CMD_INSERT") {
+      for (const c of list(wc.targetList)) writtenColumn(t, bodyOf(c, "ResTarget"), cx);
+      expr(wc.values, cx, t.level);
+    } else {
+      setList(list(wc.targetList), t, cx);
+    }
+  }
+  return returning(b.returningClause, t, cx);
+}

@@ -1,0 +1,153 @@
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { packageRoot } from "../../src/paths.js";
+import { startPostgres, type TestPostgres } from "../support/postgres.js";
+import { startRegate, type TestRegate } from "../support/regate.js";
+
+// Every channel through which a masked column can reach the agent (issue 5), through real drivers.
+
+let db: TestPostgres;
+let regate: TestRegate;
+let agent: pg.Client;
+let raw: { id: number; email: string; phone: string; ssn: string; card_number: string };
+
+beforeAll(async () => {
+  db = await startPostgres();
+  [raw] = (await db.query(
+    "SELECT id, email, phone, ssn, card_number FROM public.customers WHERE ssn IS NOT NULL AND phone IS NOT NULL AND card_number IS NOT NULL ORDER BY id LIMIT 1",
+  )) as (typeof raw)[];
+  // Created by the database owner, as views are in real deployments.
+  await db.query(`CREATE VIEW public.customer_contacts AS SELECT id, full_name, email, lower(email) AS email_lc FROM public.customers;
+    CREATE VIEW public.contact_names AS SELECT id, full_name FROM public.customer_contacts;
+    CREATE VIEW public.key_view AS SELECT * FROM internal.api_keys;
+    GRANT SELECT ON public.customer_contacts, public.contact_names, public.key_view TO app_scram`);
+  regate = await startRegate(db);
+  agent = new pg.Client({ connectionString: regate.url() });
+  await agent.connect();
+});
+
+afterAll(async () => {
+  await agent?.end().catch(() => undefined);
+  await regate?.stop();
+  await db?.stop();
+});
+
+const secrets = () => [raw.email, raw.ssn, raw.card_number, raw.phone, raw.email.toLowerCase(), raw.ssn.slice(0, 3) + raw.ssn.slice(4, 6)];
+
+function expectNoRawValues(value: unknown): void {
+  const text = JSON.stringify(value);
+  for (const s of secrets()) expect(text).not.toContain(s);
+}
+
+async function rows(sql: string): Promise<Record<string, unknown>[]> {
+  return (await agent.query(sql)).rows as Record<string, unknown>[];
+}
+
+describe("masked columns never reach the agent", () => {
+  const where = () => `WHERE c.id = ${raw.id}`;
+  const channels: [string, () => string][] = [
+    ["plain columns", () => `SELECT c.email, c.phone, c.ssn, c.card_number FROM public.customers c ${where()}`],
+    ["alias", () => `SELECT c.email AS contact, c.ssn AS x FROM customers c ${where()}`],
+    ["expressions", () => `SELECT lower(c.email) AS a, c.email || '' AS b, substr(c.ssn, 1, 3) AS d, upper(c.card_number) AS e FROM customers c ${where()}`],
+    ["casts", () => `SELECT c.email::varchar(200) AS a, CAST(c.card_number AS bpchar) AS b, c.ssn::text AS d FROM customers c ${where()}`],
+    ["whole-row json", () => `SELECT row_to_json(c) AS j, to_jsonb(c) AS k FROM customers c ${where()}`],
+    ["whole-row reference", () => `SELECT c AS r FROM customers c ${where()}`],
+    ["aggregates", () => `SELECT string_agg(c.email, ',') AS a, array_agg(c.ssn) AS b, json_agg(c.card_number) AS d FROM customers c ${where()}`],
+    ["scalar subquery", () => `SELECT (SELECT c.email FROM customers c ${where()}) AS e`],
+    ["CTE", () => `WITH x AS (SELECT c.email, c.ssn FROM customers c ${where()}) SELECT * FROM x`],
+    ["set operation", () => `SELECT c.email FROM customers c ${where()} UNION ALL SELECT 'nobody@example.com'`],
+    ["derived table", () => `SELECT t.e FROM (SELECT c.email AS e FROM customers c ${where()}) t`],
+    ["star", () => `SELECT * FROM customers c ${where()}`],
+    ["view", () => `SELECT * FROM customer_contacts c ${where()}`],
+    ["CASE and coalesce", () => `SELECT CASE WHEN true THEN c.email END AS a, coalesce(c.phone, 'x') AS b FROM customers c ${where()}`],
+    ["format and concat", () => `SELECT format('%s', c.ssn) AS a, concat(c.card_number, '') AS b FROM customers c ${where()}`],
+    ["payments card number", () => `SELECT p.card_number FROM payments p WHERE p.card_number = (SELECT c.card_number FROM customers c ${where()}) OR p.id = 1`],
+  ];
+
+  it.each(channels)("%s: masked or refused, never raw", async (_name, sql) => {
+    try {
+      const r = await rows(sql());
+      expect(r.length).toBeGreaterThan(0);
+      expectNoRawValues(r);
+    } catch (e) {
+      expect((e as pg.DatabaseError).code).toBe("42501");
+    }
+  });
+
+  it("partial strategies keep what they promise: the e-mail domain, the card's last 4 digits", async () => {
+    const [r] = await rows(`SELECT email, card_number, ssn, phone FROM customers WHERE id = ${raw.id}`);
+    expect(r!["email"]).toBe(`***@${raw.email.split("@")[1]}`);
+    expect(String(r!["card_number"]).endsWith(raw.card_number.slice(-4))).toBe(true);
+    expect(r!["ssn"]).toBe("****");
+    expect(r!["phone"]).toBe("****");
+  });
+
+  it("columns that are not masked come back unchanged", async () => {
+    const [direct] = await db.query(`SELECT id, full_name, created_at FROM customers WHERE id = ${raw.id}`);
+    const [r] = await rows(`SELECT id, full_name, created_at FROM customers WHERE id = ${raw.id}`);
+    expect(r).toEqual(direct);
+    const names = await rows(`SELECT * FROM contact_names WHERE id = ${raw.id}`);
+    expect(names).toEqual([{ id: raw.id, full_name: direct.full_name }]);
+  });
+
+  it("RETURNING is masked", async () => {
+    const r = await agent.query(
+      `UPDATE public.orders o SET status = o.status WHERE o.id = (SELECT min(id) FROM public.orders WHERE customer_id = ${raw.id}) RETURNING o.id, (SELECT c.email FROM public.customers c WHERE c.id = o.customer_id) AS email`,
+    );
+    if (r.rows.length) expectNoRawValues(r.rows);
+  });
+
+  it("binary result format is masked too (and the column retyped to text)", async () => {
+    const r = await agent.query({ text: "SELECT id, email, ssn, card_number FROM customers WHERE id = $1", values: [raw.id], binary: true });
+    expect(r.rows[0].id).toBe(raw.id);
+    expect(r.fields.find((f) => f.name === "ssn")!.dataTypeID).toBe(25);
+    expectNoRawValues(r.rows);
+  });
+
+  it("COPY of masked data is refused", async () => {
+    await expect(agent.query(`COPY (SELECT email FROM customers) TO STDOUT`)).rejects.toMatchObject({ code: "42501" });
+  });
+
+  it("error text quoting a value is masked", async () => {
+    const err = await agent.query(`SELECT CAST(c.email AS integer) FROM customers c WHERE c.id = ${raw.id}`).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expectNoRawValues({ message: (err as Error).message, detail: (err as pg.DatabaseError).detail });
+  });
+
+  it("a view over internal.* is refused", async () => {
+    await expect(agent.query("SELECT * FROM key_view")).rejects.toMatchObject({ code: "42501" });
+  });
+
+  it("psql shows masked values", () => {
+    const out = execFileSync("psql", [regate.url(), "-Atc", `SELECT email, ssn, card_number FROM customers WHERE id = ${raw.id}`], { encoding: "utf8" });
+    expect(out).toContain("****");
+    for (const s of secrets()) expect(out).not.toContain(s);
+  });
+
+  it("asyncpg (binary protocol) shows masked values", () => {
+    const python = join(packageRoot, ".venv", "bin", "python");
+    if (!existsSync(python)) throw new Error("asyncpg not installed: run scripts/clients-setup.sh python");
+    const script = `
+import asyncio, asyncpg, json, sys
+async def main():
+    c = await asyncpg.connect(sys.argv[1])
+    r = await c.fetchrow("SELECT id, email, ssn, card_number, phone FROM customers WHERE id = $1", int(sys.argv[2]))
+    print(json.dumps(dict(r)))
+    await c.close()
+asyncio.run(main())
+`;
+    const out = execFileSync(python, ["-c", script, regate.url(), String(raw.id)], { encoding: "utf8" });
+    const row = JSON.parse(out) as Record<string, unknown>;
+    expect(row["id"]).toBe(raw.id);
+    expect(row["ssn"]).toBe("****");
+    expectNoRawValues(row);
+  });
+
+  it("raw values appear in no log line", () => {
+    const logs = regate.logs();
+    for (const s of [raw.ssn, raw.card_number, raw.phone]) expect(logs).not.toContain(s);
+  });
+});
