@@ -39,7 +39,6 @@ rego-check: $(OPA)
 	$(OPA) test rego/ testdata/golden/opa/ --coverage --threshold $(REGO_COVERAGE) --format=json > build/rego-coverage.json \
 	  || { $(OPA) test rego/ testdata/golden/opa/ -v; echo "opa test failed or coverage below $(REGO_COVERAGE)%"; exit 1; }
 	@echo "opa test: passed, coverage $$(jq -r '.coverage' build/rego-coverage.json 2>/dev/null || node -e 'console.log(require("./build/rego-coverage.json").coverage)')%"
-	$(OPA) test -t wasm rego/ testdata/golden/opa/
 
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
