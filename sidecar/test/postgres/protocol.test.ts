@@ -1,0 +1,205 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import pg from "pg";
+import { serialize } from "pg-protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startPostgres, type TestPostgres } from "../support/postgres.js";
+import { AGENT, startRegate, type TestRegate } from "../support/regate.js";
+
+let db: TestPostgres;
+let regate: TestRegate;
+let dir: string;
+let jwt: string;
+
+beforeAll(async () => {
+  db = await startPostgres();
+  dir = mkdtempSync(join(tmpdir(), "regate-proto-"));
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+  const { publicKey, privateKey } = await generateKeyPair("ES256");
+  writeFileSync(join(dir, "jwks.json"), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" }] }));
+  jwt = await new SignJWT({ groups: ["analysts"] }).setProtectedHeader({ alg: "ES256", kid: "k1" }).setSubject("oidc-agent").setIssuer("https://idp.test").setExpirationTime("10m").sign(privateKey);
+  regate = await startRegate(db, {
+    postgres: { tls: { cert_file: join(dir, "cert.pem"), key_file: join(dir, "key.pem") }, limits: { max_message_bytes: 65536 } },
+    agents: { jwt: { jwks_file: join(dir, "jwks.json"), issuer: "https://idp.test" } },
+  });
+});
+
+afterAll(async () => {
+  await regate?.stop();
+  await db?.stop();
+});
+
+const query = async (url: string, sql: string) => {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(sql)).rows;
+  } finally {
+    await c.end();
+  }
+};
+
+/** Sends raw bytes on a fresh connection and returns everything the server sent back until it closed. */
+function raw(bytes: Buffer[], waitMs = 1500): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = connect(regate.port, "127.0.0.1");
+    const got: Buffer[] = [];
+    s.on("data", (d) => got.push(d));
+    s.on("error", reject);
+    s.on("close", () => resolve(Buffer.concat(got)));
+    s.on("connect", async () => {
+      for (const b of bytes) {
+        s.write(b);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      setTimeout(() => s.destroy(), waitMs);
+    });
+  });
+}
+
+describe("agent authentication", () => {
+  it("SCRAM-SHA-256 with the agent's token (user = subject)", async () => {
+    expect(await query(regate.url(), "SELECT 1 AS one")).toEqual([{ one: 1 }]);
+  });
+
+  it("a token as cleartext password over TLS, whatever the user name", async () => {
+    const url = `postgres://anyone:${AGENT.token}@127.0.0.1:${regate.port}/db?sslmode=require`;
+    const c = new pg.Client({ connectionString: url, ssl: { rejectUnauthorized: false } });
+    await c.connect();
+    const [row] = (await c.query("SELECT 1 AS one")).rows;
+    expect(row).toEqual({ one: 1 });
+    expect((c as unknown as { connection: { stream: { encrypted?: boolean } } }).connection.stream.encrypted).toBe(true);
+    await c.end();
+  });
+
+  it("a JWT verified against the JWKS; the principal carries its subject and groups", async () => {
+    expect(await query(`postgres://jwt:${jwt}@127.0.0.1:${regate.port}/db?sslmode=disable`, "SELECT 2 AS two")).toEqual([{ two: 2 }]);
+    const log = regate.decisions().find((d) => d.input?.session?.principal?.subject === "oidc-agent");
+    expect(log?.input.session.principal).toMatchObject({ subject: "oidc-agent", groups: ["analysts"], auth_method: "jwt" });
+    expect(regate.logs()).not.toContain(jwt);
+  });
+
+  it("refuses bad credentials with 28P01", async () => {
+    await expect(query(`postgres://jwt:${jwt}x@127.0.0.1:${regate.port}/db?sslmode=disable`, "SELECT 1")).rejects.toMatchObject({ code: "28P01" });
+    await expect(query(regate.url(AGENT.user, "nope"), "SELECT 1")).rejects.toMatchObject({ code: "28P01" });
+  });
+
+  it("psql with sslmode=require", () => {
+    const out = execFileSync("psql", [`postgres://${AGENT.user}:${AGENT.token}@127.0.0.1:${regate.port}/db?sslmode=require`, "-Atc", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"], { encoding: "utf8" });
+    // The upstream leg is plain here; what matters is that the agent's leg negotiated TLS.
+    expect(out.trim()).toBe("f");
+  });
+});
+
+describe("startup screening", () => {
+  it("refuses replication connections", async () => {
+    const out = await raw([serialize.startup({ user: AGENT.user, database: "db", replication: "database" })]);
+    expect(out.toString("latin1")).toContain("replication connections are not allowed");
+  });
+
+  it("refuses a client encoding other than UTF8", () => {
+    const r = spawnSync("psql", [regate.url(), "-c", "SELECT 1"], { encoding: "utf8", env: { ...process.env, PGCLIENTENCODING: "SJIS" } });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("client_encoding UTF8");
+  });
+
+  it("ignores bytes sent after an SSLRequest before the handshake", async () => {
+    const ssl = Buffer.alloc(8);
+    ssl.writeInt32BE(8, 0);
+    ssl.writeInt32BE(80877103, 4);
+    const out = await raw([Buffer.concat([ssl, serialize.startup({ user: AGENT.user, database: "db" })])]);
+    expect(out.toString("latin1")).toContain("unencrypted data after SSL request");
+  });
+});
+
+describe("malformed traffic", () => {
+  it("a malformed message gets 08P01, that connection closes, others carry on", async () => {
+    const other = new pg.Client({ connectionString: regate.url() });
+    await other.connect();
+    const c = new pg.Client({ connectionString: regate.url() });
+    await c.connect();
+    const closed = new Promise<void>((r) => c.on("end", () => r()));
+    c.on("error", () => undefined);
+    const stream = (c as unknown as { connection: { stream: NodeJS.WritableStream } }).connection.stream;
+    // A Bind whose declared length runs past its fields.
+    stream.write(Buffer.from([0x42, 0, 0, 0, 12, 0, 0, 0, 0xff, 0xff, 0, 0, 0]));
+    await closed;
+    expect((await other.query("SELECT 3 AS three")).rows).toEqual([{ three: 3 }]);
+    await other.end();
+    expect(regate.logs()).toMatch(/PROTOCOL_VIOLATION/);
+  });
+
+  it("a message over the size cap is refused", async () => {
+    const c = new pg.Client({ connectionString: regate.url() });
+    await c.connect();
+    c.on("error", () => undefined);
+    await expect(c.query(`SELECT '${"x".repeat(70_000)}'`)).rejects.toThrow();
+    await c.end().catch(() => undefined);
+  });
+});
+
+describe("other protocol paths", () => {
+  it("COPY FROM STDIN into an allowed table streams through", () => {
+    const before = Number(execFileSync("psql", [db.url(), "-Atc", "SELECT count(*) FROM orders"], { encoding: "utf8" }));
+    const r = spawnSync("psql", [regate.url(), "-c", "\\copy orders (customer_id, amount, status, created_at) FROM STDIN"], {
+      input: "1\t10.00\tpending\t2026-01-01\n2\t20.00\tpaid\t2026-01-02\n\\.\n",
+      encoding: "utf8",
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const after = Number(execFileSync("psql", [db.url(), "-Atc", "SELECT count(*) FROM orders"], { encoding: "utf8" }));
+    expect(after).toBe(before + 2);
+  });
+
+  it("the FunctionCall message (libpq large objects) is denied, the session continues", () => {
+    const file = join(dir, "blob.txt");
+    writeFileSync(file, "data");
+    const r = spawnSync("psql", [regate.url(), "-c", `\\lo_import ${file}`, "-c", "SELECT 5 AS five"], { encoding: "utf8" });
+    expect(r.stderr).toMatch(/FunctionCall messages are not allowed|denied|regate/);
+    expect(r.stdout).toContain("5");
+    expect(execFileSync("psql", [db.url(), "-Atc", "SELECT count(*) FROM pg_largeobject_metadata"], { encoding: "utf8" }).trim()).toBe("0");
+  });
+
+  it("psql meta-commands work: \\d, \\dt, \\d+", () => {
+    const out = execFileSync("psql", [regate.url(), "-c", "\\d", "-c", "\\dt", "-c", "\\d+ public.customers"], { encoding: "utf8" });
+    expect(out).toContain("customers");
+    expect(out).toContain("card_number");
+  });
+});
+
+describe("upstream failures", () => {
+  it("a dead upstream gives the agent a clear error; regate keeps serving", async () => {
+    const broken = await startRegate(db, { postgres: { upstream: { port: 1 } } });
+    try {
+      await expect(query(broken.url(), "SELECT 1")).rejects.toMatchObject({ code: "08006" });
+    } finally {
+      await broken.stop();
+    }
+    expect(await query(regate.url(), "SELECT 1 AS one")).toEqual([{ one: 1 }]);
+  });
+
+  it("a wrong upstream password never appears anywhere", async () => {
+    const wrong = await startRegate(db, { postgres: { upstream: { password: { value: "definitely-wrong-pw-123" } } } });
+    try {
+      const err = await query(wrong.url(), "SELECT 1").catch((e: pg.DatabaseError) => e);
+      expect((err as pg.DatabaseError).code).toBe("08006");
+      expect((err as Error).message).not.toContain("definitely-wrong-pw-123");
+      expect(wrong.logs()).not.toContain("definitely-wrong-pw-123");
+    } finally {
+      await wrong.stop();
+    }
+  });
+
+  it("md5 upstream authentication", async () => {
+    const md5 = await startRegate(db, { postgres: { upstream: { user: db.users.md5.user, password: { value: db.users.md5.password } } } });
+    try {
+      expect(await query(md5.url(), "SELECT current_user AS u")).toEqual([{ u: db.users.md5.user }]);
+      expect(md5.logs()).not.toContain(db.users.md5.password);
+    } finally {
+      await md5.stop();
+    }
+  });
+});
