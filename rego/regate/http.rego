@@ -40,5 +40,5 @@ mcp_calls contains call if {
 
 mask contains {"field": field, "strategy": strategy} if {
 	req
-	some field, strategy in {"email": "partial", "ssn": "redact", "card_number": "partial"}
+	some field, strategy in {"email": "partial", "phone": "redact", "ssn": "redact", "card_number": "partial"}
 }

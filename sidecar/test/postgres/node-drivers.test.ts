@@ -198,14 +198,18 @@ describe("postgres.js through regate", () => {
   it("forwards a cancel to the upstream", async () => {
     const sql = postgres(regate.url(), { max: 1 });
     try {
-      const q = sql`SELECT pg_sleep(5)`;
-      setTimeout(() => q.cancel(), 300);
+      const q = sql`SELECT pg_sleep(20)`;
       const started = Date.now();
-      const err = await q.catch((e: { code: string }) => e);
-      expect((err as { code: string }).code).toBe("57014");
-      expect(Date.now() - started).toBeLessThan(4000);
+      const outcome = q.catch((e: { code: string }) => e);
+      // Cancel once the statement is really running upstream (a cancel before that is a no-op in PostgreSQL).
+      while ((await db.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(20)' AND state = 'active'"))[0].n === 0) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      q.cancel();
+      expect(((await outcome) as { code: string }).code).toBe("57014");
+      expect(Date.now() - started).toBeLessThan(15_000);
     } finally {
-      await sql.end();
+      await sql.end({ timeout: 5 });
     }
   });
 });

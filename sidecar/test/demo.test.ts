@@ -1,0 +1,52 @@
+import { execFileSync, spawn } from "node:child_process";
+import pg from "pg";
+import { describe, expect, it } from "vitest";
+import { packageRoot } from "../src/paths.js";
+
+// `make run`, driven the way the README tells a person to: the fixed ports and the demo token.
+const PSQL_URL = "postgres://demo-agent:demo-agent-token@127.0.0.1:6432/demo?sslmode=disable";
+const HTTP = "http://127.0.0.1:8080/api";
+const AUTH = { Authorization: "Bearer demo-agent-token" };
+
+describe("make run", () => {
+  it("brings up the embedded database, the demo API and regate; Ctrl-C stops it all", async () => {
+    const child = spawn("make", ["run"], { cwd: packageRoot, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 240_000;
+      while (!stderr.includes("Ctrl-C stops everything")) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`make run did not come up:\n${stderr}\n${stdout}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(stderr).toContain(`psql "${PSQL_URL}"`);
+
+      const masked = execFileSync("psql", [PSQL_URL, "-Atc", "SELECT email FROM customers WHERE id = 2"], { encoding: "utf8" }).trim();
+      expect(masked).toMatch(/^\*\*\*@example\.\w+$/);
+
+      const c = new pg.Client({ connectionString: PSQL_URL });
+      await c.connect();
+      await expect(c.query("DELETE FROM orders")).rejects.toMatchObject({ code: "42501", message: expect.stringContaining("DELETE without WHERE") });
+      await expect(c.query("UPDATE payments SET status = 'refunded' WHERE id = 1")).rejects.toMatchObject({ code: "42501", message: expect.stringContaining("approval required") });
+      expect((await c.query("SELECT count(*)::int AS n FROM orders")).rows[0].n).toBeGreaterThan(0);
+      await c.end();
+
+      const del = await fetch(`${HTTP}/orders/1`, { method: "DELETE", headers: AUTH });
+      expect(del.status).toBe(403);
+      expect(await del.json()).toMatchObject({ error: "denied", reason: "DELETE requests are not allowed" });
+      const get = await fetch(`${HTTP}/customers/2`, { headers: AUTH });
+      expect(get.status).toBe(200);
+      expect((await get.json()).email).toMatch(/^\*\*\*@/);
+      expect(stdout).toContain('"msg":"Decision Log"');
+    } finally {
+      process.kill(-child.pid!, "SIGINT");
+    }
+    await exited;
+    expect(stderr).toContain("SIGINT: stopping regate");
+    // Everything it started is gone: the fixed ports are free again.
+    await expect(new pg.Client({ connectionString: PSQL_URL }).connect()).rejects.toThrow();
+  }, 300_000);
+});
