@@ -11,6 +11,8 @@ export interface PreparedStatement {
   paramTypes: number[];
   /** The statement-level decision, taken at Parse; undefined when it is taken at Bind with the values. */
   decision: Decision | undefined;
+  /** For a statement decided at Bind: the statement-level decision used only to shape its Describe reply. */
+  shape?: Decision;
   /** RowDescription as the server sent it (before any mask rewrite); set by Describe. */
   fields?: FieldDescription[];
 }

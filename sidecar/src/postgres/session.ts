@@ -250,7 +250,13 @@ export class PgSession {
       case Frontend.Describe: {
         if (skipping) return;
         const t = decodeTarget(f.body);
-        if (t.kind === "S") this.#pending.push({ kind: "describe", target: "S", statement: this.#statements.get(t.name) });
+        if (t.kind === "S") {
+          const statement = this.#statements.get(t.name);
+          // Drivers build their row decoders from this reply: it must already show masked columns as text,
+          // even for a statement whose authorizing decision waits for its Bind values.
+          if (statement && !statement.decision && !statement.shape) statement.shape = this.#decide("parse", {}, statement.analysis);
+          this.#pending.push({ kind: "describe", target: "S", statement });
+        }
         else this.#pending.push({ kind: "describe", target: "P", portal: this.#portals.get(t.name) });
         return this.#toServer(f.raw);
       }
@@ -504,7 +510,7 @@ export class PgSession {
       this.#pending.shift();
       if (head.target === "S" && head.statement) {
         head.statement.fields = fields;
-        plan = this.#plan(head.statement.decision, head.statement.analysis, fields);
+        plan = this.#plan(head.statement.decision ?? head.statement.shape, head.statement.analysis, fields);
       } else if (head.target === "P" && head.portal) {
         head.portal.fields = fields;
         head.portal.statement.fields ??= fields;

@@ -106,7 +106,10 @@ class MessageSession implements SessionView {
       if (s.local) this.pathChangedLocally = true;
       const known = s.name === "search_path" && s.action !== "reset" && s.value !== null;
       // RESET goes back to a default this analysis does not know.
-      this.searchPath = known ? parseSearchPath(s.value as string) : null;
+      const next = known ? parseSearchPath(s.value as string) : null;
+      // A SET runs or fails the message; set_config() may run zero times (no rows, a false branch),
+      // so afterwards either path is possible.
+      this.searchPath = s.action === "set_config" && next && this.searchPath ? [...new Set([...next, ...this.searchPath])] : next;
     }
   }
 }

@@ -124,7 +124,8 @@ describe("shared SQL corpus", () => {
           if (s.unknown.length > 0 && s.kind !== "parse_error") withUnknown++;
           for (const u of s.unknown) count(reasons, u.replace(/"[^"]*"/g, '"…"').replace(/reference \S+ could/, "reference … could"));
           if (s.unknown.some((u) => u.startsWith("internal analysis error"))) internal.push(`${s.unknown.join("; ")} :: ${s.sql.slice(0, 120)}`);
-          if (!validate(s)) invalid.push(`${ajv.errorsText(validate.errors)} :: ${s.sql.slice(0, 120)}`);
+          const text = s.sql.slice(0, 120);
+          if (!validate(s)) invalid.push(`${ajv.errorsText(validate.errors)} :: ${text}`);
         }
         const facts = withoutSql(result.statements);
         const seen = byFingerprint.get(result.fingerprint);

@@ -106,10 +106,7 @@ export function expr(v: unknown, cx: Cx, scope: Scope): Lin {
 export function exprList(items: readonly unknown[], cx: Cx, scope: Scope): Lin {
   if (items.length === 0) return CONSTANT;
   if (items.length === 1) return asDerived(expr(items[0], cx, scope));
-  return merge(
-    items.map((i) => expr(i, cx, scope)),
-    true,
-  );
+  return merge(items.map((i) => expr(i, cx, scope)), true);
 }
 
 function node(type: string, b: Rec, cx: Cx, scope: Scope): Lin {
@@ -154,10 +151,7 @@ function node(type: string, b: Rec, cx: Cx, scope: Scope): Lin {
     default:
       // A statement inside an expression or DDL: a sub-select, a rule action, a function body.
       if (type.endsWith("Stmt")) {
-        return merge(
-          cx.nested(type, b, scope, scope.ctes).map((c) => c.lin),
-          true,
-        );
+        return merge(cx.nested(type, b, scope, scope.ctes).map((c) => c.lin), true);
       }
       if (!TRANSPARENT.has(type) && !scope.lenient) cx.facts.addUnknown(`expression node ${type} is not modelled`);
       return bare(b, cx, scope);

@@ -32,10 +32,7 @@ export function colsSource(refname: string | null, outs: Col[] | null, colnames:
   if (!outs) return makeSource({ refname, cols: null });
   const firstWide = outs.findIndex((c) => c.wide);
   if (firstWide < 0) return makeSource({ refname, cols: rename(outs, colnames) });
-  const rest = merge(
-    outs.slice(firstWide).map((c) => c.lin),
-    true,
-  );
+  const rest = merge(outs.slice(firstWide).map((c) => c.lin), true);
   return makeSource({ refname, cols: rename(outs.slice(0, firstWide), colnames), open: true, extra: asUnknown(rest) });
 }
 

@@ -90,10 +90,7 @@ function setOperation(l: Col[], r: Col[]): Col[] {
   }
   // Column positions cannot be paired: every output may come from any input column.
   const all = asUnknown(
-    merge(
-      [...l, ...r].map((c) => c.lin),
-      "any",
-    ),
+    merge([...l, ...r].map((c) => c.lin), "any"),
   );
   return l.map((c) => ({ name: c.name, lin: all, ...(c.wide ? { wide: true } : {}) }));
 }

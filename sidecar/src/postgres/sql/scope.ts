@@ -208,10 +208,7 @@ export function recordWhole(src: Source, level: Scope, lin: Lin, cx: Cx): void {
 function finish(hits: Hit[], cx: Cx): Lin {
   for (const h of hits) record(h, cx);
   if (hits.length === 1) return (hits[0] as Hit).lin;
-  const m = merge(
-    hits.map((h) => h.lin),
-    "any",
-  );
+  const m = merge(hits.map((h) => h.lin), "any");
   return { cols: m.cols, derived: m.derived, unknown: true };
 }
 

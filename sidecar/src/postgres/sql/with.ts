@@ -64,10 +64,7 @@ function cte(c: Rec, cx: Cx, outer: Scope | null, env: CteEnv): Col[] {
 /** SEARCH and CYCLE add columns, visible in the recursive term too. */
 function decorate(c: Rec, cols: Col[], cx: Cx, outer: Scope | null, env: CteEnv): Col[] {
   const byName = (names: string[] | undefined): Lin =>
-    merge(
-      (names ?? []).map((n) => cols.find((x) => x.name === n)?.lin ?? UNKNOWN),
-      true,
-    );
+    merge((names ?? []).map((n) => cols.find((x) => x.name === n)?.lin ?? UNKNOWN), true);
   const out = [...cols];
   const search = bodyOf(c.search_clause, "CTESearchClause");
   const seq = str(search?.search_seq_column);
