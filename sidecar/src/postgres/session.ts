@@ -37,9 +37,9 @@ import {
   type Frame,
   type FieldDescription,
 } from "./protocol/index.js";
-import { parsePath, SearchPathTracker } from "./search-path.js";
+import { SearchPathTracker } from "./search-path.js";
 import { simpleQuery } from "./simple-query.js";
-import { analyze } from "./sql/index.js";
+import { analyze, parseSearchPath } from "./sql/index.js";
 import type { AnalysisResult, StatementFacts } from "./sql/types.js";
 import { resolveAnalysis } from "./resolve.js";
 import { postgresInput, type PostgresInputParts } from "./to-input.js";
@@ -133,7 +133,7 @@ export class PgSession {
     }
     const [row] = await simpleQuery(this.#upstream.socket, "SELECT current_setting('search_path'), current_user", this.#upstream.leftover);
     this.#user = row?.[1] ?? this.#ctx.upstream.user;
-    this.#searchPath = new SearchPathTracker(row?.[0] != null ? parsePath(row[0]) : null, DEFAULT_SEARCH_PATH);
+    this.#searchPath = new SearchPathTracker(row?.[0] != null ? parseSearchPath(row[0]) : null, DEFAULT_SEARCH_PATH);
 
     const out: Buffer[] = [authentication(Auth.Ok)];
     for (const [name, value] of params) out.push(parameterStatus(name, value));

@@ -1,9 +1,9 @@
-import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../../src/paths.js";
+import { execOk } from "../support/exec.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
 
@@ -121,13 +121,13 @@ describe("masked columns never reach the agent", () => {
     await expect(agent.query("SELECT * FROM key_view")).rejects.toMatchObject({ code: "42501" });
   });
 
-  it("psql shows masked values", () => {
-    const out = execFileSync("psql", [regate.url(), "-Atc", `SELECT email, ssn, card_number FROM customers WHERE id = ${raw.id}`], { encoding: "utf8" });
+  it("psql shows masked values", async () => {
+    const out = await execOk("psql", [regate.url(), "-Atc", `SELECT email, ssn, card_number FROM customers WHERE id = ${raw.id}`]);
     expect(out).toContain("****");
     for (const s of secrets()) expect(out).not.toContain(s);
   });
 
-  it("asyncpg (binary protocol) shows masked values", () => {
+  it("asyncpg (binary protocol) shows masked values", async () => {
     const python = join(packageRoot, ".venv", "bin", "python");
     if (!existsSync(python)) throw new Error("asyncpg not installed: run scripts/clients-setup.sh python");
     const script = `
@@ -139,7 +139,7 @@ async def main():
     await c.close()
 asyncio.run(main())
 `;
-    const out = execFileSync(python, ["-c", script, regate.url(), String(raw.id)], { encoding: "utf8" });
+    const out = await execOk(python, ["-c", script, regate.url(), String(raw.id)]);
     const row = JSON.parse(out) as Record<string, unknown>;
     expect(row["id"]).toBe(raw.id);
     expect(row["ssn"]).toBe("****");

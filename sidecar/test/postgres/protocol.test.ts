@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -7,6 +7,7 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import pg from "pg";
 import { serialize } from "pg-protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exec, execOk } from "../support/exec.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { AGENT, startRegate, type TestRegate } from "../support/regate.js";
 
@@ -67,8 +68,7 @@ describe("agent authentication", () => {
   });
 
   it("a token as cleartext password over TLS, whatever the user name", async () => {
-    const url = `postgres://anyone:${AGENT.token}@127.0.0.1:${regate.port}/db?sslmode=require`;
-    const c = new pg.Client({ connectionString: url, ssl: { rejectUnauthorized: false } });
+    const c = new pg.Client({ host: "127.0.0.1", port: regate.port, user: "anyone", password: AGENT.token, database: "db", ssl: { rejectUnauthorized: false } });
     await c.connect();
     const [row] = (await c.query("SELECT 1 AS one")).rows;
     expect(row).toEqual({ one: 1 });
@@ -88,8 +88,8 @@ describe("agent authentication", () => {
     await expect(query(regate.url(AGENT.user, "nope"), "SELECT 1")).rejects.toMatchObject({ code: "28P01" });
   });
 
-  it("psql with sslmode=require", () => {
-    const out = execFileSync("psql", [`postgres://${AGENT.user}:${AGENT.token}@127.0.0.1:${regate.port}/db?sslmode=require`, "-Atc", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"], { encoding: "utf8" });
+  it("psql with sslmode=require", async () => {
+    const out = await execOk("psql", [`postgres://${AGENT.user}:${AGENT.token}@127.0.0.1:${regate.port}/db?sslmode=require`, "-Atc", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"]);
     // The upstream leg is plain here; what matters is that the agent's leg negotiated TLS.
     expect(out.trim()).toBe("f");
   });
@@ -101,8 +101,8 @@ describe("startup screening", () => {
     expect(out.toString("latin1")).toContain("replication connections are not allowed");
   });
 
-  it("refuses a client encoding other than UTF8", () => {
-    const r = spawnSync("psql", [regate.url(), "-c", "SELECT 1"], { encoding: "utf8", env: { ...process.env, PGCLIENTENCODING: "SJIS" } });
+  it("refuses a client encoding other than UTF8", async () => {
+    const r = await exec("psql", [regate.url(), "-c", "SELECT 1"], { env: { ...process.env, PGCLIENTENCODING: "SJIS" } });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain("client_encoding UTF8");
   });
@@ -143,28 +143,27 @@ describe("malformed traffic", () => {
 });
 
 describe("other protocol paths", () => {
-  it("COPY FROM STDIN into an allowed table streams through", () => {
-    const before = Number(execFileSync("psql", [db.url(), "-Atc", "SELECT count(*) FROM orders"], { encoding: "utf8" }));
-    const r = spawnSync("psql", [regate.url(), "-c", "\\copy orders (customer_id, amount, status, created_at) FROM STDIN"], {
+  it("COPY FROM STDIN into an allowed table streams through", async () => {
+    const before = Number(await execOk("psql", [db.url(), "-Atc", "SELECT count(*) FROM orders"]));
+    const r = await exec("psql", [regate.url(), "-c", "\\copy orders (customer_id, amount, status, created_at) FROM STDIN"], {
       input: "1\t10.00\tpending\t2026-01-01\n2\t20.00\tpaid\t2026-01-02\n\\.\n",
-      encoding: "utf8",
     });
     expect(r.status, r.stderr).toBe(0);
-    const after = Number(execFileSync("psql", [db.url(), "-Atc", "SELECT count(*) FROM orders"], { encoding: "utf8" }));
+    const after = Number(await execOk("psql", [db.url(), "-Atc", "SELECT count(*) FROM orders"]));
     expect(after).toBe(before + 2);
   });
 
-  it("the FunctionCall message (libpq large objects) is denied, the session continues", () => {
+  it("the FunctionCall message (libpq large objects) is denied, the session continues", async () => {
     const file = join(dir, "blob.txt");
     writeFileSync(file, "data");
-    const r = spawnSync("psql", [regate.url(), "-c", `\\lo_import ${file}`, "-c", "SELECT 5 AS five"], { encoding: "utf8" });
+    const r = await exec("psql", [regate.url(), "-c", `\\lo_import ${file}`, "-c", "SELECT 5 AS five"]);
     expect(r.stderr).toMatch(/FunctionCall messages are not allowed|denied|regate/);
     expect(r.stdout).toContain("5");
-    expect(execFileSync("psql", [db.url(), "-Atc", "SELECT count(*) FROM pg_largeobject_metadata"], { encoding: "utf8" }).trim()).toBe("0");
+    expect((await execOk("psql", [db.url(), "-Atc", "SELECT count(*) FROM pg_largeobject_metadata"])).trim()).toBe("0");
   });
 
-  it("psql meta-commands work: \\d, \\dt, \\d+", () => {
-    const out = execFileSync("psql", [regate.url(), "-c", "\\d", "-c", "\\dt", "-c", "\\d+ public.customers"], { encoding: "utf8" });
+  it("psql meta-commands work: \\d, \\dt, \\d+", async () => {
+    const out = await execOk("psql", [regate.url(), "-c", "\\d", "-c", "\\dt", "-c", "\\d+ public.customers"]);
     expect(out).toContain("customers");
     expect(out).toContain("card_number");
   });

@@ -51,6 +51,8 @@ const shutdown = (signal: string) => {
 };
 process.on("SIGINT", () => shutdown("SIGINT"));
 process.on("SIGTERM", () => shutdown("SIGTERM"));
+// The server runs detached (pg_ctl), so nothing else keeps this process, and with it the server, alive.
+setInterval(() => undefined, 1 << 30);
 
 process.stdout.write(
   `${JSON.stringify({

@@ -1,0 +1,194 @@
+// HTTP: requests/s and latency through regate against the same upstream called directly.
+//
+//   npx tsx sidecar/bench/http.ts
+//
+// Upstream: a tiny Node JSON API in its own process (support/http-upstream.ts), one ~170-byte customer record
+// per GET. regate runs as its own process with one route (/api -> upstream), decision logs on (to a file), and
+// again with decision_log.enabled: false, and with decision logs off and a policy that allows everything and
+// masks nothing (the cost of the proxy itself: authentication, routing, http-proxy, one trivial decision). Every request is authenticated (bearer token), decided by the example
+// policy (GET allowed, email/ssn/card_number masked) and its JSON response masked.
+//
+// Load: autocannon (its own process), 10 connections, keep-alive, after a short warm-up; two 5 s rounds per
+// target, interleaved. CPU per request of regate and the upstream comes from /proc.
+// Goal (issue 6): regate >= 0.7x direct requests/s.
+//
+// With --profile (or BENCH_PROFILE=1), one more run against a regate started with --cpu-prof; the profile's top
+// self-time functions are printed and kept in build/bench/profiles/.
+import { join } from "node:path";
+import { packageRoot } from "../src/paths.js";
+import { run, startChild, waitFor, type Child } from "./support/children.js";
+import { formatProfile, type ProfileSummary } from "./support/cpuprofile.js";
+import { BENCH_AGENT, buildAllowAllBundle, profileOf, startRegateProcess, type RegateProcess } from "./support/regate.js";
+import { BENCH_DIR, fmt, PROFILE, seconds, type SummaryRow } from "./support/report.js";
+import { runScenario } from "./support/scenario.js";
+import { cpuWindow } from "./support/proc.js";
+import { ratio } from "./support/stats.js";
+
+const CONNECTIONS = 10;
+/** ROUNDS rounds of direct, regate, regate without decision log, interleaved against drifting background load. */
+const ROUNDS = seconds(2, 1);
+const DURATION_S = seconds(5, 2);
+const WARMUP_S = seconds(2, 1);
+const GOAL = 0.7;
+const AUTOCANNON = join(packageRoot, "node_modules", "autocannon", "autocannon.js");
+
+interface LoadResult {
+  /** Decisions regate logged during the measured run. */
+  decisions?: number;
+  /** CPU (ms, and per request) of regate and of the upstream, and how busy the whole machine was (measured run only). */
+  cpu_ms?: Record<string, number>;
+  cpu_us_per_request?: Record<string, number>;
+  machine_busy_pct?: number;
+  requests: number;
+  per_s: number;
+  latency_ms: { mean: number; p50: number; p90: number; p99: number; max: number };
+  errors: number;
+  non2xx: number;
+}
+
+async function autocannon(url: string, durationS: number): Promise<LoadResult> {
+  const { stdout } = await run(
+    process.execPath,
+    [AUTOCANNON, "-j", "-n", "-c", String(CONNECTIONS), "-d", String(durationS), "-H", `authorization=Bearer ${BENCH_AGENT.token}`, url],
+    { timeoutMs: (durationS + 30) * 1000 },
+  );
+  const r = JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as {
+    requests: { total: number; average: number };
+    latency: { average: number; p50: number; p90: number; p99: number; max: number };
+    errors: number;
+    non2xx: number;
+    duration: number;
+  };
+  return {
+    requests: r.requests.total,
+    per_s: Math.round(r.requests.total / r.duration),
+    latency_ms: { mean: r.latency.average, p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max },
+    errors: r.errors,
+    non2xx: r.non2xx,
+  };
+}
+
+async function measure(
+  log: (l: string) => void,
+  label: string,
+  url: string,
+  pids: Record<string, number | undefined>,
+  warm: boolean,
+  decisions?: () => Promise<number>,
+): Promise<LoadResult> {
+  if (warm) await autocannon(url, WARMUP_S);
+  const d0 = await decisions?.();
+  const stop = cpuWindow(pids);
+  const r = await autocannon(url, DURATION_S);
+  const w = stop();
+  if (decisions && d0 !== undefined) r.decisions = (await decisions()) - d0;
+  if (r.errors > 0 || r.non2xx > 0) throw new Error(`${label}: ${r.errors} errors, ${r.non2xx} non-2xx responses`);
+  r.cpu_ms = w.ms;
+  r.cpu_us_per_request = Object.fromEntries(Object.entries(w.ms).map(([k, ms]) => [k, Math.round((ms * 1000) / r.requests)]));
+  if (w.machine_busy_pct !== undefined) r.machine_busy_pct = w.machine_busy_pct;
+  const cpu = Object.entries(r.cpu_us_per_request).map(([k, us]) => `${k} ${fmt(us)} us`).join(", ");
+  log(`${label}: ${fmt(r.per_s)} req/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms; CPU per request: ${cpu}; machine busy ${w.machine_busy_pct}%`);
+  return r;
+}
+
+/** Rounds of one target as one figure: requests/s and latency percentiles averaged, CPU over all requests. */
+function combine(runs: LoadResult[]): LoadResult & { rounds_per_s: number[] } {
+  const mean = (f: (r: LoadResult) => number) => Math.round((runs.reduce((a, r) => a + f(r), 0) / runs.length) * 100) / 100;
+  const requests = runs.reduce((a, r) => a + r.requests, 0);
+  const cpu: Record<string, number> = {};
+  for (const r of runs) for (const [k, ms] of Object.entries(r.cpu_ms ?? {})) cpu[k] = (cpu[k] ?? 0) + ms;
+  return {
+    requests,
+    per_s: Math.round(mean((r) => r.per_s)),
+    rounds_per_s: runs.map((r) => r.per_s),
+    latency_ms: { mean: mean((r) => r.latency_ms.mean), p50: mean((r) => r.latency_ms.p50), p90: mean((r) => r.latency_ms.p90), p99: mean((r) => r.latency_ms.p99), max: Math.max(...runs.map((r) => r.latency_ms.max)) },
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+    cpu_ms: cpu,
+    cpu_us_per_request: Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, Math.round((ms * 1000) / requests)])),
+    ...(runs.every((r) => r.machine_busy_pct !== undefined) ? { machine_busy_pct: mean((r) => r.machine_busy_pct!) } : {}),
+  };
+}
+
+await runScenario({
+  name: "http",
+  description: `HTTP GET of a small JSON record: regate (decide + mask) vs the upstream direct, autocannon ${CONNECTIONS} connections, ${ROUNDS} x ${DURATION_S} s per target`,
+  async run(log) {
+    let upstream: Child | undefined;
+    const regates: RegateProcess[] = [];
+    try {
+      upstream = startChild("http-upstream", process.execPath, ["--import", "tsx", join(packageRoot, "sidecar", "bench", "support", "http-upstream.ts")], { cwd: packageRoot });
+      const up = upstream;
+      const upPort = await waitFor("the upstream to listen", () => {
+        const m = /\{"port":(\d+)\}/.exec(up.output());
+        return m ? Number(m[1]) : undefined;
+      });
+      const routes = [{ name: "bench-api", prefix: "/api", upstream: `http://127.0.0.1:${upPort}` }];
+      const logged = await startRegateProcess({ name: "http", routes, decisionLog: true });
+      regates.push(logged);
+      const unlogged = await startRegateProcess({ name: "http-nolog", routes, decisionLog: false });
+      regates.push(unlogged);
+      const allowAll = await startRegateProcess({ name: "http-allow-all", routes, decisionLog: false, bundle: await buildAllowAllBundle() });
+      regates.push(allowAll);
+
+      const direct = `http://127.0.0.1:${upPort}/customers/42`;
+      const via = (r: RegateProcess) => `http://127.0.0.1:${r.ports.http}/api/customers/42`;
+      // The policy applies: the answer comes back masked.
+      const raw = (await (await fetch(direct)).json()) as { email: string };
+      const res = await fetch(via(logged), { headers: { authorization: `Bearer ${BENCH_AGENT.token}` } });
+      const masked = (await res.json()) as { email: string; ssn: string };
+      if (res.status !== 200 || masked.email === raw.email) throw new Error(`regate did not mask the response: ${res.status} ${JSON.stringify(masked)}`);
+      log(`through regate: email ${JSON.stringify(masked.email)}, ssn ${JSON.stringify(masked.ssn)} (upstream: ${JSON.stringify(raw.email)})`);
+
+      const upPid = upstream.pid;
+      const runs: { direct: LoadResult[]; regate: LoadResult[]; noLog: LoadResult[]; allowAll: LoadResult[] } = { direct: [], regate: [], noLog: [], allowAll: [] };
+      let decisions = 0;
+      for (let round = 1; round <= ROUNDS; round++) {
+        const warm = round === 1;
+        runs.direct.push(await measure(log, `round ${round} direct`, direct, { upstream: upPid }, warm));
+        const r = await measure(log, `round ${round} regate`, via(logged), { regate: logged.child.pid, upstream: upPid }, warm, () => logged.decisions());
+        decisions += r.decisions ?? 0;
+        runs.regate.push(r);
+        runs.noLog.push(await measure(log, `round ${round} regate, decision_log off`, via(unlogged), { regate: unlogged.child.pid, upstream: upPid }, warm));
+        runs.allowAll.push(await measure(log, `round ${round} regate, allow-all policy, no log`, via(allowAll), { regate: allowAll.child.pid, upstream: upPid }, warm));
+      }
+      const baseline = combine(runs.direct);
+      const subject = combine(runs.regate);
+      const noLog = combine(runs.noLog);
+      const bare = combine(runs.allowAll);
+      log(`direct ${fmt(baseline.per_s)} req/s, regate ${fmt(subject.per_s)} req/s (${fmt(subject.cpu_us_per_request?.["regate"])} us CPU/request), without decision log ${fmt(noLog.per_s)} req/s (${fmt(noLog.cpu_us_per_request?.["regate"])} us CPU/request)`);
+      let profile: ProfileSummary | undefined;
+      if (PROFILE) {
+        const profiled = await startRegateProcess({ name: "http-profile", routes, decisionLog: true, cpuProfDir: join(BENCH_DIR, "profiles") });
+        regates.push(profiled);
+        await measure(log, "regate with --cpu-prof (not a figure)", via(profiled), {}, true);
+        profile = await profileOf(profiled);
+        log(formatProfile(profile));
+      }
+      const decisionsPerRequest = Math.round((decisions / subject.requests) * 1000) / 1000;
+      log(`decisions per request: ${decisionsPerRequest} (${fmt(decisions)} decisions, ${fmt(subject.requests)} requests)`);
+
+      const summary: SummaryRow[] = [
+        { metric: "http req/s", value: subject.per_s, unit: "/s", baseline: { label: "direct", value: baseline.per_s }, ratio: ratio(subject.per_s, baseline.per_s), goal: GOAL },
+        { metric: "http req/s, decision log off", value: noLog.per_s, unit: "/s", baseline: { label: "direct", value: baseline.per_s }, ratio: ratio(noLog.per_s, baseline.per_s), goal: GOAL },
+        { metric: "http req/s, allow-all policy, no log", value: bare.per_s, unit: "/s", baseline: { label: "direct", value: baseline.per_s }, ratio: ratio(bare.per_s, baseline.per_s), goal: GOAL },
+        { metric: "http regate CPU per request", value: subject.cpu_us_per_request?.["regate"] ?? Number.NaN, unit: "us", baseline: { label: "upstream's own", value: baseline.cpu_us_per_request?.["upstream"] ?? Number.NaN } },
+        {
+          metric: "http CPU per request, allow-all, no log",
+          value: bare.cpu_us_per_request?.["regate"] ?? Number.NaN,
+          unit: "us",
+          baseline: { label: "upstream's own", value: baseline.cpu_us_per_request?.["upstream"] ?? Number.NaN },
+        },
+        { metric: "http p99 latency", value: subject.latency_ms.p99, unit: "ms", baseline: { label: "direct", value: baseline.latency_ms.p99 } },
+        { metric: "http p50 latency", value: subject.latency_ms.p50, unit: "ms", baseline: { label: "direct", value: baseline.latency_ms.p50 } },
+      ];
+      return {
+        results: { connections: CONNECTIONS, rounds: ROUNDS, duration_s: DURATION_S, warmup_s: WARMUP_S, direct: baseline, regate: subject, regate_no_decision_log: noLog, regate_allow_all_no_log: bare, decisions_per_request: decisionsPerRequest, profile },
+        summary,
+      };
+    } finally {
+      for (const r of regates) await r.stop();
+      await upstream?.stop();
+    }
+  },
+});
