@@ -20,9 +20,12 @@ import { fmt, QUICK, type SummaryRow } from "./support/report.js";
 import { runScenario } from "./support/scenario.js";
 import { distribution, ratio, type Distribution } from "./support/stats.js";
 
-const corpusPath = resolve(process.argv[2] ?? process.env["BENCH_SQL_CORPUS"] ?? join(packageRoot, "..", "shared", "research", "sql-corpus.jsonl"));
+const corpusArg = process.argv.slice(2).find((a) => !a.startsWith("--"));
+const corpusPath = resolve(corpusArg ?? process.env["BENCH_SQL_CORPUS"] ?? join(packageRoot, "..", "shared", "research", "sql-corpus.jsonl"));
 
 interface PassResult {
+  /** CPU time / wall time of the pass: below 1 when other processes took the core. */
+  cpu_share: number;
   statements: number;
   total_ms: number;
   per_s: number;
@@ -31,6 +34,7 @@ interface PassResult {
 
 function timed(sqls: string[], fn: (sql: string) => void): PassResult {
   const samples = new Float64Array(sqls.length);
+  const cpu0 = process.cpuUsage();
   const started = performance.now();
   for (let i = 0; i < sqls.length; i++) {
     const t = performance.now();
@@ -38,7 +42,8 @@ function timed(sqls: string[], fn: (sql: string) => void): PassResult {
     samples[i] = (performance.now() - t) * 1000;
   }
   const totalMs = performance.now() - started;
-  return { statements: sqls.length, total_ms: Math.round(totalMs), per_s: Math.round(sqls.length / (totalMs / 1000)), latency_us: distribution(samples) };
+  const cpu = process.cpuUsage(cpu0);
+  return { cpu_share: Math.round(((cpu.user + cpu.system) / 1000 / totalMs) * 100) / 100, statements: sqls.length, total_ms: Math.round(totalMs), per_s: Math.round(sqls.length / (totalMs / 1000)), latency_us: distribution(samples) };
 }
 
 await runScenario({
@@ -69,7 +74,7 @@ await runScenario({
     log(`${fmt(sqls.length)} SQL texts (${fmt(bytes / sqls.length)} bytes on average), ${fmt(statementsOut)} statements, ${fmt(parseErrors)} parse errors`);
 
     const facts = timed(sqls, (sql) => analyze(sql, ctx));
-    log(`analyze: ${fmt(facts.per_s)} texts/s; mean ${fmt(facts.latency_us.mean)} us, p50 ${fmt(facts.latency_us.p50)} us, p99 ${fmt(facts.latency_us.p99)} us, max ${fmt(facts.latency_us.max)} us`);
+    log(`analyze: ${fmt(facts.per_s)} texts/s; mean ${fmt(facts.latency_us.mean)} us, p50 ${fmt(facts.latency_us.p50)} us, p99 ${fmt(facts.latency_us.p99)} us, max ${fmt(facts.latency_us.max)} us (got ${facts.cpu_share} of a core)`);
     const parse = timed(sqls, (sql) => {
       try {
         parseSync(sql);

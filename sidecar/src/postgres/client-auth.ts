@@ -6,6 +6,7 @@ import type { AgentDirectory } from "../identity/index.js";
 import { ScramServer, type ScramVerifier } from "./auth/scram.js";
 import { MessageQueue } from "./message-queue.js";
 import { Auth, authentication, authenticationSasl, decodePassword, decodeSaslInitial, decodeStartup, Frontend, FrameReader, negotiateProtocolVersion, type Frame } from "./protocol/index.js";
+import { screenStartupParams, type StartupSettings } from "./startup-params.js";
 import { isLoopback } from "./upstream.js";
 
 export interface AgentAuth {
@@ -15,7 +16,7 @@ export interface AgentAuth {
 }
 
 export type Accepted =
-  | { kind: "session"; socket: Socket; tls: boolean; params: Map<string, string>; principal: Principal; reader: FrameReader; backlog: Frame[] }
+  | { kind: "session"; socket: Socket; tls: boolean; params: Map<string, string>; startup: StartupSettings; principal: Principal; reader: FrameReader; backlog: Frame[] }
   | { kind: "cancel"; pid: number; key: Buffer };
 
 export interface AcceptOptions {
@@ -66,10 +67,12 @@ export async function acceptClient(socket: Socket, opts: AcceptOptions): Promise
     reader.endStartupPhase();
     const unsupported = [...pkt.params.keys()].filter((k) => k.startsWith("_pq_."));
     if (pkt.minor > 0 || unsupported.length) sock.write(negotiateProtocolVersion(0, unsupported));
+    // Refused parameters (replication, other encodings) end the session before any authentication.
+    const startup = screenStartupParams(pkt.params);
     const user = pkt.params.get("user");
     if (!user) throw new RegateError("AUTH_FAILED", "no user name given");
     const principal = await authenticate(sock, queue, user, tls, opts.agents);
-    return { kind: "session", socket: sock, tls, params: pkt.params, principal, reader, backlog: queue.detach() };
+    return { kind: "session", socket: sock, tls, params: pkt.params, startup, principal, reader, backlog: queue.detach() };
   }
   throw new RegateError("PROTOCOL_VIOLATION", "too many startup negotiation attempts");
 }

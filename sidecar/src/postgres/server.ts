@@ -11,7 +11,6 @@ import type { Catalog } from "./catalog.js";
 import { acceptClient, type AgentAuth } from "./client-auth.js";
 import { errorResponse } from "./protocol/index.js";
 import { PgSession } from "./session.js";
-import { screenStartupParams } from "./startup-params.js";
 import { sendCancel } from "./upstream.js";
 
 export interface PostgresServerOptions {
@@ -72,7 +71,7 @@ export class PostgresServer {
         return;
       }
       client = accepted.socket;
-      const startup = screenStartupParams(accepted.params);
+      const startup = accepted.startup;
       if (startup.dropped.length) log.debug({ dropped: startup.dropped }, "startup parameters not passed upstream");
       const info: SessionInput = {
         id,

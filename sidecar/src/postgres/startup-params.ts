@@ -23,7 +23,8 @@ export interface StartupSettings {
   dropped: string[];
 }
 
-const isUtf8 = (v: string) => ["UTF8", "UNICODE"].includes(v.toUpperCase().replace(/[-_]/g, ""));
+// asyncpg sends 'utf-8' with the quotes, as a GUC value may be written.
+const isUtf8 = (v: string) => ["UTF8", "UNICODE"].includes(v.trim().replace(/^'(.*)'$/, "$1").toUpperCase().replace(/[-_]/g, ""));
 
 /**
  * Checks what the agent asked for at startup. Settings that would make regate read SQL differently

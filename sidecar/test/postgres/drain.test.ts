@@ -33,7 +33,8 @@ describe("regate run", () => {
         admin: { enabled: false, drain_timeout_ms: 10_000 },
       }),
     );
-    const child = spawn("npx", ["tsx", join(packageRoot, "sidecar/src/main.ts"), "run", "--config", config], { env: { ...process.env, UPSTREAM_PW: db.users.scram.password }, stdio: ["ignore", "pipe", "pipe"] });
+    // node itself, not npx: the signal must reach regate, not a wrapper.
+    const child = spawn(process.execPath, ["--import", "tsx", join(packageRoot, "sidecar/src/main.ts"), "run", "--config", config], { env: { ...process.env, UPSTREAM_PW: db.users.scram.password }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
