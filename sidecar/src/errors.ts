@@ -12,7 +12,6 @@ export const ERROR_CODES = {
   POLICY_DENIED: { sqlstate: "42501", http: 403, message: "denied by policy" },
   APPROVAL_REQUIRED: { sqlstate: "42501", http: 403, message: "approval required" },
   INPUT_TOO_LARGE: { sqlstate: "54000", http: 413, message: "request is larger than the configured cap" },
-  SQL_UNSUPPORTED: { sqlstate: "42501", http: 403, message: "statement cannot be analysed" },
   MASK_LINEAGE_UNKNOWN: { sqlstate: "42501", http: 403, message: "masked data may reach the result through a path regate cannot follow" },
   PROTOCOL_VIOLATION: { sqlstate: "08P01", http: 400, message: "protocol violation" },
   FEATURE_UNSUPPORTED: { sqlstate: "0A000", http: 400, message: "feature not supported through regate" },

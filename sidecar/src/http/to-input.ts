@@ -1,7 +1,8 @@
 // The HTTP request as the policy's input document (testdata/schemas/http-input.schema.json is normative).
 
 import type { IncomingHttpHeaders } from "node:http";
-import type { PolicyInput, Principal, TimeInput } from "../decision/types.js";
+import { timeInput } from "../decision/time.js";
+import type { PolicyInput, Principal } from "../decision/types.js";
 import type { BodyFacts } from "./body.js";
 import { inputHeaders } from "./headers.js";
 import { mcpMessages, type McpMessage } from "./mcp.js";
@@ -39,12 +40,6 @@ export interface RequestFacts {
   headers: IncomingHttpHeaders;
   body: BodyFacts;
   now: number;
-}
-
-/** The sidecar passes the clock: time.* builtins do not exist in the WASM target. */
-export function timeInput(nowMs: number): TimeInput {
-  const d = new Date(nowMs);
-  return { now_ns: nowMs * 1_000_000, rfc3339: d.toISOString(), weekday: d.getUTCDay(), hour: d.getUTCHours() };
 }
 
 /**
