@@ -87,7 +87,7 @@ async function measure(
   r.cpu_us_per_request = Object.fromEntries(Object.entries(w.ms).map(([k, ms]) => [k, Math.round((ms * 1000) / r.requests)]));
   if (w.machine_busy_pct !== undefined) r.machine_busy_pct = w.machine_busy_pct;
   const cpu = Object.entries(r.cpu_us_per_request).map(([k, us]) => `${k} ${fmt(us)} us`).join(", ");
-  log(`${label}: ${fmt(r.per_s)} req/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms; CPU per request: ${cpu}; machine busy ${w.machine_busy_pct}%`);
+  log(`${label}: ${fmt(r.per_s)} req/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms${cpu ? `; CPU per request: ${cpu}` : ""}; machine busy ${w.machine_busy_pct}%`);
   return r;
 }
 

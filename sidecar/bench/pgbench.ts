@@ -14,8 +14,10 @@
 //              the example policy's work (protocol, SQL analysis, WASM call, pipeline) — where the time goes
 // Then 1 client per mode (pgbench --log) for p50/p99 latency per transaction.
 //
-// regate's caches are not visible from outside; what is: decisions per transaction (regate_decisions_total
-// around a run, over pgbench's transaction count) and decision-log bytes per decision.
+// Per run, from /proc: CPU the proxy (regate or pgbouncer) used per transaction — on a shared 2-core machine the
+// figure that least depends on what else runs. regate's caches are not visible from outside; what is: decisions
+// per transaction (regate_decisions_total around a run, over pgbench's transaction count) and decision-log
+// bytes per decision.
 // With --profile (or BENCH_PROFILE=1), one more 8-client run per mode in BENCH_PROFILE_MODES (default
 // "prepared,simple") against a regate started with --cpu-prof; top self-time functions are printed.
 import { rmSync } from "node:fs";

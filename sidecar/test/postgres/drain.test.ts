@@ -46,6 +46,8 @@ describe("regate run", () => {
     }
     const url = `postgres://${AGENT.user}:${AGENT.token}@127.0.0.1:${port}/db?sslmode=disable`;
     const c = new pg.Client({ connectionString: url });
+    // After its statement, the session is told why it ends.
+    const ended = new Promise<{ code?: string }>((resolve) => c.on("error", (e) => resolve(e as { code?: string })));
     await c.connect();
     const running = c.query("SELECT pg_sleep(1.5), 'finished' AS state");
     await new Promise((r) => setTimeout(r, 300));
@@ -53,6 +55,7 @@ describe("regate run", () => {
     await new Promise((r) => setTimeout(r, 300));
     await expect(new pg.Client({ connectionString: url }).connect()).rejects.toThrow();
     expect((await running).rows[0].state).toBe("finished");
+    expect((await ended).code).toBe("57P01");
     await c.end().catch(() => undefined);
     expect(await exited).toBe(0);
     expect(out).toContain("draining");
