@@ -5,7 +5,8 @@ import type { AnalysisResult, ColumnRef, OutputColumn, RelationRef, StatementFac
 const MAX_VIEW_DEPTH = 4;
 const SYSTEM_SCHEMAS = new Set(["pg_catalog", "information_schema"]);
 
-export type Analyze = (sql: string, withCatalog: boolean, searchPath?: string[]) => AnalysisResult;
+/** Analyses with the catalog as lookup; searchPath overrides the session's (for view bodies). */
+export type Analyze = (sql: string, searchPath?: string[]) => AnalysisResult;
 
 /**
  * From SQL text to facts that name base tables: unqualified names resolved and `*` expanded through
@@ -13,9 +14,10 @@ export type Analyze = (sql: string, withCatalog: boolean, searchPath?: string[])
  * columns is seen for what it is. Synchronous when the catalog already knows every relation.
  */
 export function resolveAnalysis(sql: string, analyze: Analyze, catalog: Catalog): AnalysisResult | Promise<AnalysisResult> {
-  const pending = missingPairs(analyze(sql, false), catalog);
+  // One parse when the catalog already knows every relation (the steady state); a second after a lookup.
+  const result = analyze(sql);
+  const pending = missingPairs(result, catalog);
   if (pending.length) return catalog.ensure(pending).then(() => resolveAnalysis(sql, analyze, catalog));
-  const result = analyze(sql, true);
   return expandViews(result, analyze, catalog, 0);
 }
 
@@ -54,10 +56,10 @@ function expandViews(a: AnalysisResult, analyze: Analyze, catalog: Catalog, dept
 
 function resolveView(def: string, analyze: Analyze, catalog: Catalog, depth: number): AnalysisResult | Promise<AnalysisResult> {
   const path = ["public"];
-  const viewAnalyze: Analyze = (sql, withCatalog) => analyze(sql, withCatalog, path);
-  const pending = missingPairs(viewAnalyze(def, false), catalog);
+  const result = analyze(def, path);
+  const pending = missingPairs(result, catalog);
   if (pending.length) return catalog.ensure(pending).then(() => resolveView(def, analyze, catalog, depth));
-  return expandViews(viewAnalyze(def, true), analyze, catalog, depth);
+  return expandViews(result, analyze, catalog, depth);
 }
 
 function substitute(a: AnalysisResult, views: Map<string, AnalysisResult>): AnalysisResult {

@@ -311,7 +311,7 @@ export class PgSession {
     if (cached) return next(cached);
     let resolved: AnalysisResult | Promise<AnalysisResult>;
     try {
-      resolved = resolveAnalysis(sql, (text, withCatalog, searchPath) => this.#analyze(text, withCatalog, searchPath), this.#ctx.catalog);
+      resolved = resolveAnalysis(sql, (text, searchPath) => this.#analyze(text, searchPath), this.#ctx.catalog);
     } catch (err) {
       return this.#catalogFailed(err, next);
     }
@@ -327,13 +327,13 @@ export class PgSession {
     next({ statements: [], fingerprint: "", parse_error: "regate could not reach the catalog to resolve names" });
   }
 
-  #analyze(sql: string, withCatalog: boolean, searchPath?: string[]): AnalysisResult {
+  #analyze(sql: string, searchPath?: string[]): AnalysisResult {
     return analyze(sql, {
       searchPath: searchPath ?? this.#searchPath.current,
       user: this.#user,
       prepared: this.#prepared,
       cursors: this.#cursors,
-      ...(withCatalog ? { catalog: this.#ctx.catalog } : {}),
+      catalog: this.#ctx.catalog,
     });
   }
 
