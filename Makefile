@@ -50,7 +50,8 @@ clients:
 	scripts/clients-setup.sh
 
 test-ts: deps bundle
-	npx vitest run
+	npx vitest run --reporter=default --reporter=json --outputFile.json=build/vitest.json
+	@node -e 'const r=require("./build/vitest.json"); console.log(`$${r.numPassedTests} passed, $${r.numFailedTests} failed, $${r.numPendingTests} skipped`)'
 
 test: deps tools bundle rego-check typecheck clients test-ts
 

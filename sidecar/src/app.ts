@@ -46,7 +46,10 @@ export async function startApp({ config, log, sinks = [] }: AppOptions): Promise
 
   const allSinks: DecisionSink[] = [metrics, ...sinks];
   if (config.decision_log.enabled) {
-    allSinks.unshift(new DecisionLog(log, { bundleName: config.decision_log.bundle_name, labels: { app: "regate", ...config.decision_log.labels } }));
+    // Decision inputs hold no secrets by construction (agents' credentials and upstream secrets never
+    // enter an input), and wildcard redaction costs more than the policy evaluation itself.
+    const decisionLogger = log.child({}, { redact: { paths: [] } });
+    allSinks.unshift(new DecisionLog(decisionLogger, { bundleName: config.decision_log.bundle_name, labels: { app: "regate", ...config.decision_log.labels } }));
   }
   const pipeline = new DecisionPipeline({
     policy: () => store.active,

@@ -9,6 +9,7 @@ import type { StatementFacts } from "./sql/types.js";
  */
 export class SearchPathTracker {
   #paths: string[][] | null;
+  #current: string[] | null | undefined;
 
   constructor(initial: string[] | null, private readonly fallback: string[]) {
     this.#paths = initial ? [initial] : null;
@@ -16,13 +17,14 @@ export class SearchPathTracker {
 
   /** Ordered union of the possible paths; null when unknown. */
   get current(): string[] | null {
-    if (!this.#paths) return null;
-    return [...new Set(this.#paths.flat())];
+    if (this.#current === undefined) this.#current = this.#paths ? [...new Set(this.#paths.flat())] : null;
+    return this.#current;
   }
 
   /** Called when statements are allowed to run; `settled` = not inside a transaction block. */
   apply(statements: readonly StatementFacts[], settled: boolean): void {
     for (const s of statements) {
+      if (s.settings.length > 0 || s.kind === "utility") this.#current = undefined;
       for (const change of s.settings) {
         if (change.name !== "search_path" && change.name !== "all" && change.name !== "*") continue;
         const next = change.value === null ? (change.action === "reset" ? this.fallback : null) : parseSearchPath(change.value);
