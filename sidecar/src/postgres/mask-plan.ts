@@ -86,7 +86,11 @@ export function maskValue(plan: MaskPlan, column: number, value: Buffer | null, 
     return masked === text ? value : masked === null ? null : Buffer.from(masked, "utf8");
   }
   if (m.strategy === "null") return null;
+  // The same bytes for every row: shared, never copied.
+  if (m.strategy === "redact") return REDACTED_BYTES;
   // A binary value of a non-text type cannot be read as text here: only whole-value tokens apply.
-  if (binary && !m.textual) return Buffer.from(m.strategy === "hash" ? applyStrategy(value.toString("hex"), "hash", undefined, key)! : REDACTED);
+  if (binary && !m.textual) return m.strategy === "hash" ? Buffer.from(applyStrategy(value.toString("hex"), "hash", undefined, key)!) : REDACTED_BYTES;
   return Buffer.from(applyStrategy(value.toString("utf8"), m.strategy, undefined, key)!, "utf8");
 }
+
+const REDACTED_BYTES = Buffer.from(REDACTED);
