@@ -107,6 +107,40 @@ describe("startup screening", () => {
     expect(r.stderr).toContain("client_encoding UTF8");
   });
 
+  it("answers GSSENCRequest with N, then serves the plain startup", async () => {
+    const gss = Buffer.alloc(8);
+    gss.writeInt32BE(8, 0);
+    gss.writeInt32BE(80877104, 4);
+    const out = await raw([gss, serialize.startup({ user: AGENT.user, database: "db" })]);
+    expect(out[0]).toBe(0x4e);
+    expect(out[1]).toBe(0x52); // then AuthenticationSASL
+  });
+
+  it("negotiates protocol 3.2 and _pq_ options down to 3.0 instead of failing", async () => {
+    const params = Buffer.from(`user\0${AGENT.user}\0_pq_.future_option\0on\0\0`);
+    const startup = Buffer.alloc(8 + params.length);
+    startup.writeInt32BE(startup.length, 0);
+    startup.writeInt32BE((3 << 16) | 2, 4);
+    params.copy(startup, 8);
+    const out = await raw([startup]);
+    expect(out[0]).toBe(0x76); // NegotiateProtocolVersion
+    expect(out.readInt32BE(5)).toBe(3 << 16);
+    expect(out.readInt32BE(9)).toBe(1);
+    expect(out.toString("latin1", 13, 13 + "_pq_.future_option".length)).toBe("_pq_.future_option");
+    expect(out.includes(Buffer.from([0x52]))).toBe(true);
+  });
+
+  it("drops a CancelRequest with a key regate did not issue", async () => {
+    const cancel = Buffer.alloc(16);
+    cancel.writeInt32BE(16, 0);
+    cancel.writeInt32BE(80877102, 4);
+    cancel.writeInt32BE(12345, 8);
+    cancel.writeInt32BE(67890, 12);
+    expect((await raw([cancel], 300)).length).toBe(0);
+    expect(await query(regate.url(), "SELECT 4 AS four")).toEqual([{ four: 4 }]);
+    expect(regate.logs()).toContain("cancel request with an unknown key dropped");
+  });
+
   it("ignores bytes sent after an SSLRequest before the handshake", async () => {
     const ssl = Buffer.alloc(8);
     ssl.writeInt32BE(8, 0);
