@@ -8,7 +8,7 @@ deny contains "DELETE requests are not allowed" if req.method == "DELETE"
 
 deny contains msg if {
 	not req.method in {"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"}
-	msg := sprintf("method %s is not allowed", [req.method])
+	msg := concat("", ["method ", req.method, " is not allowed"])
 }
 
 deny contains "request body could not be parsed" if req.body_parse_error
@@ -29,7 +29,7 @@ deny contains msg if {
 	call.method == "tools/call"
 	some prefix in {"delete", "drop", "purge"}
 	startswith(call.tool, prefix)
-	msg := sprintf("MCP tool %s is not allowed", [call.tool])
+	msg := concat("", ["MCP tool ", call.tool, " is not allowed"])
 }
 
 mcp_calls contains req.mcp if req.mcp

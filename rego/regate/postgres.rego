@@ -76,7 +76,7 @@ deny contains msg if {
 deny contains msg if {
 	some s in statements
 	count(s.unknown) > 0
-	msg := sprintf("statement uses constructs regate cannot analyse: %s", [concat(", ", s.unknown)])
+	msg := concat("", ["statement uses constructs regate cannot analyse: ", concat(", ", s.unknown)])
 }
 
 deny contains msg if {
@@ -94,13 +94,13 @@ deny contains msg if {
 	some s in statements
 	some setting in s.settings
 	setting.name in (protected_settings | {"*", "all"})
-	msg := sprintf("changing %s is not allowed", [setting.name])
+	msg := concat("", ["changing ", setting.name, " is not allowed"])
 }
 
 deny contains msg if {
 	some s in statements
 	s.copy.target in {"file", "program"}
-	msg := sprintf("COPY %s a server %s is not allowed", [s.copy.direction, s.copy.target])
+	msg := concat("", ["COPY ", s.copy.direction, " a server ", s.copy.target, " is not allowed"])
 }
 
 deny contains "COPY of tables with masked columns is not allowed" if {
@@ -122,21 +122,21 @@ deny contains msg if {
 	t.access == "read"
 	t.schema != null
 	not t.schema in readable_schemas
-	msg := sprintf("reading %s.%s is not allowed", [t.schema, t.name])
+	msg := concat("", ["reading ", t.schema, ".", t.name, " is not allowed"])
 }
 
 deny contains msg if {
 	some s in statements
 	some t in s.tables
 	t.schema == null
-	msg := sprintf("cannot tell which schema %s resolves to", [t.name])
+	msg := concat("", ["cannot tell which schema ", t.name, " resolves to"])
 }
 
 deny contains msg if {
 	some s in statements
 	some f in s.functions
 	f.name in denied_functions
-	msg := sprintf("function %s is not allowed", [f.name])
+	msg := concat("", ["function ", f.name, " is not allowed"])
 }
 
 deny contains msg if {
@@ -144,13 +144,13 @@ deny contains msg if {
 	some f in s.functions
 	f.schema != null
 	f.schema != "pg_catalog"
-	msg := sprintf("function %s.%s is not allowed", [f.schema, f.name])
+	msg := concat("", ["function ", f.schema, ".", f.name, " is not allowed"])
 }
 
 deny contains msg if {
 	some s in statements
 	s.has_where == false
-	msg := sprintf("%s without WHERE is not allowed", [where_less_kind(s)])
+	msg := concat("", [where_less_kind(s), " without WHERE is not allowed"])
 }
 
 # has_where covers UPDATE and DELETE anywhere in the statement: CTEs, EXPLAIN ANALYZE, rules.
@@ -166,7 +166,7 @@ deny contains msg if {
 	some t in s.tables
 	t.access == "write"
 	not writable(t)
-	msg := sprintf("writing %s is not allowed", [table_name(t)])
+	msg := concat("", ["writing ", table_name(t), " is not allowed"])
 }
 
 writable(t) if {
@@ -196,15 +196,15 @@ mask contains {"column": col, "strategy": strategy} if {
 	some t in s.tables
 	touches_masked_table(t)
 	some col, strategy in masked_columns
-	startswith(col, sprintf("%s.%s.", [t.schema, t.name]))
+	startswith(col, concat("", [t.schema, ".", t.name, "."]))
 }
 
 touches_masked_table(t) if {
 	some col, _ in masked_columns
-	startswith(col, sprintf("%s.%s.", [t.schema, t.name]))
+	startswith(col, concat("", [t.schema, ".", t.name, "."]))
 }
 
-table_name(t) := sprintf("%s.%s", [t.schema, t.name]) if t.schema != null
+table_name(t) := concat("", [t.schema, ".", t.name]) if t.schema != null
 
 else := t.name
 
@@ -215,5 +215,5 @@ deny contains msg if {
 	some f in s.functions
 	some prefix in denied_function_prefixes
 	startswith(f.name, prefix)
-	msg := sprintf("function %s is not allowed", [f.name])
+	msg := concat("", ["function ", f.name, " is not allowed"])
 }
