@@ -13,14 +13,8 @@
 // it is deployed as a sidecar. Requests: POST /v1/data/regate/decision {"input": ...} over
 // keep-alive HTTP/1.1, 8 in flight. Once with OPA's defaults (no decision logs), once with console decision
 // logs (to /dev/null), which also evaluates system.log.mask as regate's pipeline always does.
-//
-// Two what-if experiments (labelled as such; they change nothing in regate) that size the two largest costs
-// the profiles show:
-//   - the decision log written by a pino logger without regate's redact paths (wildcard paths make pino
-//     clone and walk each event);
-//   - the policy built from rego/ as is vs with sprintf("%s.%s.", ...) replaced by the equivalent concat(...):
-//     sprintf is not native in OPA's WASM target, so every call leaves WASM for the JavaScript SDK.
-import { closeSync, cpSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { join } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
@@ -32,7 +26,7 @@ import { createLogger } from "../src/log.js";
 import { packageRoot } from "../src/paths.js";
 import { PolicyStore, type ActivePolicy } from "../src/policy/index.js";
 import { freePort } from "../test/support/postgres.js";
-import { run, startChild, tempDir, waitFor } from "./support/children.js";
+import { startChild, waitFor } from "./support/children.js";
 import { cpuWindow } from "./support/proc.js";
 import { BUNDLE } from "./support/regate.js";
 import { fmt, seconds, type SummaryRow } from "./support/report.js";
@@ -186,70 +180,6 @@ async function measureOpa(input: PolicyInput, consoleLogs: boolean): Promise<Opa
   }
 }
 
-interface EvalCost {
-  sprintf_us: number;
-  concat_us: number;
-}
-
-/** CPU microseconds per evaluation, over ~MEASURE_S/2 seconds after a short warm-up. */
-function evalCpuUs(policy: ActivePolicy, entrypoint: string, input: unknown): number {
-  const run = (ms: number) => {
-    const end = performance.now() + ms;
-    let n = 0;
-    while (performance.now() < end) {
-      for (let i = 0; i < 100; i++) policy.evaluate(entrypoint, input);
-      n += 100;
-    }
-    return n;
-  };
-  run(WARMUP_S * 500);
-  const c0 = process.cpuUsage();
-  const n = run(MEASURE_S * 500);
-  const c = process.cpuUsage(c0);
-  return Math.round(((c.user + c.system) / n) * 10) / 10;
-}
-
-/**
- * The example policy built from rego/ twice: as it is, and with every sprintf("%s.%s.", [t.schema, t.name]) written
- * as concat("", [t.schema, ".", t.name, "."]). Undefined when rego/ no longer has that call.
- */
-async function concatExperiment(input: PolicyInput, log: (l: string) => void): Promise<Record<"regate/decision" | "system/log/mask", EvalCost> | undefined> {
-  const SPRINTF = 'sprintf("%s.%s.", [t.schema, t.name])';
-  const dir = tempDir("regate-bench-concat-");
-  const asIs = join(dir, "as-is");
-  const variant = join(dir, "concat");
-  cpSync(join(packageRoot, "rego"), asIs, { recursive: true, filter: (src) => !src.endsWith("_test.rego") });
-  cpSync(asIs, variant, { recursive: true });
-  let replaced = 0;
-  for (const file of readdirSync(variant, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".rego"))) {
-    const text = readFileSync(join(variant, file), "utf8");
-    const next = text.replaceAll(SPRINTF, 'concat("", [t.schema, ".", t.name, "."])');
-    if (next !== text) {
-      replaced += text.split(SPRINTF).length - 1;
-      writeFileSync(join(variant, file), next);
-    }
-  }
-  if (replaced === 0) {
-    log("experiment sprintf -> concat: rego/ has no sprintf(\"%s.%s.\", ...) any more; skipped");
-    return undefined;
-  }
-  const build = async (src: string, out: string) => {
-    await run(OPA, ["build", "-t", "wasm", "-e", "regate/decision", "-e", "system/log/mask", "--capabilities", join(packageRoot, "testdata", "opa", "wasm-capabilities.json"), "-o", out, src], { timeoutMs: 120_000 });
-    return new PolicyStore(out).load();
-  };
-  const a = await build(asIs, join(dir, "as-is.tar.gz"));
-  const b = await build(variant, join(dir, "concat.tar.gz"));
-  const resultA = a.evaluate("regate/decision", input);
-  if (JSON.stringify(resultA) !== JSON.stringify(b.evaluate("regate/decision", input))) throw new Error("the concat variant of the policy decides differently");
-  const maskInput = { input, result: resultA, decision_id: "00000000-0000-4000-8000-000000000000" };
-  const out = {
-    "regate/decision": { sprintf_us: evalCpuUs(a, "regate/decision", input), concat_us: evalCpuUs(b, "regate/decision", input) },
-    "system/log/mask": { sprintf_us: evalCpuUs(a, "system/log/mask", maskInput), concat_us: evalCpuUs(b, "system/log/mask", maskInput) },
-  };
-  for (const [ep, e] of Object.entries(out)) log(`experiment sprintf -> concat (${replaced} call sites): ${ep} ${e.sprintf_us} us -> ${e.concat_us} us CPU per evaluation`);
-  return out;
-}
-
 await runScenario({
   name: "decisions",
   description: `decisions/s: DecisionPipeline in process (WASM) vs opa run --server (Rego over HTTP, ${CONCURRENCY} in flight), input ${CASE}`,
@@ -257,18 +187,16 @@ await runScenario({
     const input = goldenInput(CASE);
     const store = new PolicyStore(BUNDLE);
     const policy: ActivePolicy = await store.load();
-    const nullLog = () => new DecisionLog(createLogger({ destination: pino.destination({ dest: "/dev/null", sync: false }) }), { bundleName: "regate", labels: { app: "regate" } });
-    // The same logger options as src/log.ts, minus `redact`.
-    const unredactedLog = () =>
-      new DecisionLog(
-        pino({ base: { service: "regate" }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } }, pino.destination({ dest: "/dev/null", sync: false })),
-        { bundleName: "regate", labels: { app: "regate" } },
-      );
+    // As app.ts wires it: the process logger, with a child for decision events that skips wildcard redaction.
+    const nullLog = () =>
+      new DecisionLog(createLogger({ destination: pino.destination({ dest: "/dev/null", sync: false }) }).child({}, { redact: { paths: [] } }), {
+        bundleName: "regate",
+        labels: { app: "regate" },
+      });
     const setups: { name: string; sinks: () => DecisionSink[] }[] = [
       { name: "no sinks", sinks: () => [] },
       { name: "decision log -> /dev/null", sinks: () => [nullLog()] },
       { name: "decision log + metrics (as regate run)", sinks: () => [nullLog(), new Metrics()] },
-      { name: "experiment: decision log without redact paths", sinks: () => [unredactedLog()] },
     ];
 
     const inProcess: Record<string, InProcessResult> = {};
@@ -290,7 +218,6 @@ await runScenario({
     for (const [name, r] of Object.entries(parts)) log(`breakdown, ${name}: p50 ${fmt(r.latency_us.p50)} us (${fmt(r.per_s)}/s)`);
     store.close();
 
-    const sprintfExperiment = await concatExperiment(input, log);
 
     const opa: Record<string, OpaResult> = {
       "opa server": await measureOpa(input, false),
@@ -334,23 +261,11 @@ await runScenario({
         baseline: { label: "opa server + decision log", value: opaLogged.opa_cpu_us_per_decision ?? Number.NaN },
       },
       { metric: "decision p50 in process, log + metrics", value: app.latency_us.p50, unit: "us" },
-      {
-        metric: "experiment: decision log line without redact",
-        value: Math.round(1e6 / inProcess["experiment: decision log without redact paths"]!.per_cpu_s),
-        unit: "us CPU/decision",
-        baseline: { label: "with redact", value: Math.round(1e6 / logged.per_cpu_s) },
-      },
       { metric: "policy eval p50 (regate/decision)", value: parts["evaluate regate/decision"].latency_us.p50, unit: "us" },
       { metric: "policy eval p50 (system/log/mask)", value: parts["evaluate system/log/mask"].latency_us.p50, unit: "us" },
     ];
-    if (sprintfExperiment) {
-      for (const ep of ["regate/decision", "system/log/mask"] as const) {
-        const e = sprintfExperiment[ep];
-        summary.push({ metric: `experiment: ${ep} eval with concat`, value: e.concat_us, unit: "us CPU", baseline: { label: "with sprintf", value: e.sprintf_us } });
-      }
-    }
     return {
-      results: { case: CASE, concurrency: CONCURRENCY, warmup_s: WARMUP_S, measure_s: MEASURE_S, revision: policy.revision, in_process: inProcess, breakdown: parts, opa, sprintf_experiment: sprintfExperiment },
+      results: { case: CASE, concurrency: CONCURRENCY, warmup_s: WARMUP_S, measure_s: MEASURE_S, revision: policy.revision, in_process: inProcess, breakdown: parts, opa },
       summary,
     };
   },

@@ -56,6 +56,8 @@ export async function startApp({ config, log, sinks = [] }: AppOptions): Promise
     entrypoint: config.policy.entrypoint,
     dryRun: config.policy.dry_run,
     sinks: allSinks,
+    // Without a decision log nothing writes the input anywhere: skip the mask evaluation.
+    logMask: config.decision_log.enabled || sinks.length > 0,
   });
 
   const jwt = config.agents.jwt;

@@ -12,6 +12,8 @@ export interface PipelineOptions {
   entrypoint: string;
   dryRun: boolean;
   sinks: DecisionSink[];
+  /** Evaluate the bundle's system/log/mask for what sinks see (costs a second evaluation; only logs need it). */
+  logMask?: boolean;
 }
 
 const LOG_MASK_ENTRYPOINT = "system/log/mask";
@@ -78,7 +80,7 @@ export class DecisionPipeline implements Decider {
   /** Applies the bundle's system.log.mask, if it has one, to a copy of what gets logged. */
   private logView(policy: ActivePolicy | undefined, input: PolicyInput, result: unknown, decision: Decision) {
     const none = { input, result, erased: [] as string[], masked: [] as string[] };
-    if (!policy || !policy.entrypoints.has(LOG_MASK_ENTRYPOINT)) return none;
+    if (!policy || this.opts.logMask === false || !policy.entrypoints.has(LOG_MASK_ENTRYPOINT)) return none;
     let ops;
     try {
       ops = parseMaskOps(policy.evaluate(LOG_MASK_ENTRYPOINT, { input, result, decision_id: decision.decision_id }));
