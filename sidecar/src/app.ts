@@ -3,7 +3,7 @@ import type { Server } from "node:http";
 import { createAdminServer, Metrics } from "./admin/index.js";
 import { DecisionLog } from "./audit/index.js";
 import type { Config } from "./config/index.js";
-import { DecisionPipeline, type DecisionSink } from "./decision/index.js";
+import { DecisionPipeline, type DecisionSink, type Principal } from "./decision/index.js";
 import { createHttpGateway } from "./http/index.js";
 import { AgentDirectory } from "./identity/index.js";
 import type { Logger } from "./log.js";
@@ -82,7 +82,7 @@ export async function startApp({ config, log, sinks = [] }: AppOptions): Promise
   let catalog: Catalog | undefined;
   if (config.postgres.enabled) {
     catalog = new Catalog(config.postgres.upstream, log.child({ component: "catalog" }));
-    const scram = new Map<string, { verifier: ReturnType<typeof scramVerifier>; principal: ReturnType<AgentDirectory["staticToken"]> & object }>();
+    const scram = new Map<string, { verifier: ReturnType<typeof scramVerifier>; principal: Principal }>();
     for (const t of config.agents.tokens) {
       const principal = directory.staticToken(t.token.reveal());
       if (principal) scram.set(t.subject, { verifier: scramVerifier(t.token.reveal()), principal: { ...principal, auth_method: "scram-sha-256" } });

@@ -2,12 +2,9 @@
 
 import type { DetectorName, MaskRule, MaskStrategy } from "../decision/types.js";
 import { RegateError } from "../errors.js";
-import { applyStrategy, DETECTOR_NAMES, findMatches, isDetectorName, REDACTED } from "../mask/index.js";
+import { applyStrategy, DETECTOR_NAMES, findMatches, isDetectorName, REDACTED, strongerStrategy } from "../mask/index.js";
 import { looksLikeJson } from "./body.js";
 
-/** When two rules hit the same value, the one revealing least wins. */
-const STRENGTH: Readonly<Record<MaskStrategy, number>> = { partial: 1, hash: 2, redact: 3, null: 4 };
-const stronger = (a: MaskStrategy | undefined, b: MaskStrategy): MaskStrategy => (a === undefined || STRENGTH[b] > STRENGTH[a] ? b : a);
 
 /** Detectors to run over strings, each with its strategy. */
 interface DetectSpec {
@@ -35,7 +32,7 @@ const INDENT = /\n([ \t]+)\S/;
 function addDetector(spec: DetectSpec | undefined, name: DetectorName, strategy: MaskStrategy): DetectSpec {
   const s: DetectSpec = spec ?? { names: [], strategy: new Map() };
   if (!s.strategy.has(name)) s.names.push(name);
-  s.strategy.set(name, stronger(s.strategy.get(name), strategy));
+  s.strategy.set(name, strongerStrategy(s.strategy.get(name), strategy));
   return s;
 }
 
@@ -50,7 +47,7 @@ function mergeSpecs(a: DetectSpec | undefined, b: DetectSpec | undefined): Detec
 function addAction(action: FieldAction | undefined, rule: MaskRule, detectors: readonly DetectorName[]): FieldAction {
   const a = action ?? {};
   if (rule.detector === undefined) {
-    a.whole = stronger(a.whole, rule.strategy);
+    a.whole = strongerStrategy(a.whole, rule.strategy);
   } else {
     for (const d of detectors) a.detect = addDetector(a.detect, d, rule.strategy);
   }
@@ -61,7 +58,7 @@ function mergeActions(a: FieldAction | undefined, b: FieldAction | undefined): F
   if (!a) return b;
   if (!b) return a;
   const out: FieldAction = {};
-  if (a.whole || b.whole) out.whole = a.whole && b.whole ? stronger(a.whole, b.whole) : (a.whole ?? b.whole)!;
+  if (a.whole || b.whole) out.whole = a.whole && b.whole ? strongerStrategy(a.whole, b.whole) : (a.whole ?? b.whole)!;
   const detect = mergeSpecs(a.detect, b.detect);
   if (detect) out.detect = detect;
   return out;

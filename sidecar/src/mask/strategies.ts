@@ -6,6 +6,15 @@ import type { DetectorName, MaskStrategy } from "../decision/types.js";
 /** The fixed token `redact` writes, whatever the value was. It reveals neither content nor length. */
 export const REDACTED = "****";
 
+/** When two rules hit one value the one revealing least wins (docs/policy.md: null > redact > hash > partial). */
+const STRENGTH: Readonly<Record<MaskStrategy, number>> = { partial: 0, hash: 1, redact: 2, null: 3 };
+
+export function strongerStrategy(a: MaskStrategy | undefined, b: MaskStrategy): MaskStrategy;
+export function strongerStrategy(a: MaskStrategy | undefined, b: MaskStrategy | undefined): MaskStrategy | undefined;
+export function strongerStrategy(a: MaskStrategy | undefined, b: MaskStrategy | undefined): MaskStrategy | undefined {
+  return !a ? b : !b ? a : STRENGTH[b] > STRENGTH[a] ? b : a;
+}
+
 /** What the value is, when the caller knows (a detector found it); otherwise it is inferred. */
 export interface MaskHint {
   kind: DetectorName | "text";

@@ -1,5 +1,5 @@
 import type { DetectorName, MaskRule, MaskStrategy } from "../decision/index.js";
-import { applyStrategy, maskText, REDACTED } from "../mask/index.js";
+import { applyStrategy, maskText, REDACTED, strongerStrategy } from "../mask/index.js";
 import { TEXT_OID, TEXTLIKE_OIDS, type FieldDescription } from "./protocol/index.js";
 import type { StatementFacts } from "./sql/types.js";
 
@@ -10,18 +10,12 @@ export type ColumnMask =
 
 export interface MaskPlan {
   columns: Map<number, ColumnMask>;
-  indexes: Set<number>;
 }
 
-/** Stronger strategies win when two rules hit one column: null hides most, partial least. */
-const STRENGTH: Record<MaskStrategy, number> = { partial: 0, hash: 1, redact: 2, null: 3 };
-
-const stronger = (a: MaskStrategy | undefined, b: MaskStrategy | undefined): MaskStrategy | undefined =>
-  !a ? b : !b ? a : STRENGTH[b] > STRENGTH[a] ? b : a;
 
 export function columnRules(rules: readonly MaskRule[]): Map<string, MaskStrategy> {
   const out = new Map<string, MaskStrategy>();
-  for (const r of rules) if (r.column) out.set(r.column, stronger(out.get(r.column), r.strategy)!);
+  for (const r of rules) if (r.column) out.set(r.column, strongerStrategy(out.get(r.column), r.strategy)!);
   return out;
 }
 
@@ -46,20 +40,20 @@ export function buildMaskPlan(
   if (rules.length === 0) return undefined;
   const byColumn = columnRules(rules);
   const detectorRules = rules.filter((r) => r.detector);
-  const detectorStrategy = detectorRules.reduce<MaskStrategy | undefined>((s, r) => stronger(s, r.strategy), undefined);
+  const detectorStrategy = detectorRules.reduce<MaskStrategy | undefined>((s, r) => strongerStrategy(s, r.strategy), undefined);
   const outputs = facts && facts.outputs.length === fields.length ? facts.outputs : undefined;
   const columns = new Map<number, ColumnMask>();
   fields.forEach((f, i) => {
     let strategy: MaskStrategy | undefined;
     if (byColumn.size > 0) {
       const base = f.tableOid !== 0 ? resolve(f.tableOid, f.attnum) : undefined;
-      if (base) strategy = stronger(strategy, byColumn.get(base));
+      if (base) strategy = strongerStrategy(strategy, byColumn.get(base));
       const out = outputs?.[i];
       if (!out || out.unknown) {
-        if (!base) strategy = stronger(strategy, "redact");
+        if (!base) strategy = strongerStrategy(strategy, "redact");
       } else {
         for (const c of out.lineage) {
-          for (const [name, s] of byColumn) if (matchesColumn(name, c.schema, c.table, c.column)) strategy = stronger(strategy, s);
+          for (const [name, s] of byColumn) if (matchesColumn(name, c.schema, c.table, c.column)) strategy = strongerStrategy(strategy, s);
         }
       }
     }
@@ -68,7 +62,7 @@ export function buildMaskPlan(
       columns.set(i, { kind: "detector", detectors: detectorRules.map((r) => r.detector!), strategy: detectorStrategy });
     }
   });
-  return columns.size ? { columns, indexes: new Set(columns.keys()) } : undefined;
+  return columns.size ? { columns } : undefined;
 }
 
 /** Rule-masked columns become text: text's binary send format is its UTF-8 bytes, so one value serves both formats. */

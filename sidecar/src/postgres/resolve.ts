@@ -105,7 +105,7 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
     };
   });
   const columns = s.columns.flatMap((c) => mapColumn(c).cols);
-  return { ...s, tables, outputs, columns, unknown, writes: s.writes };
+  return { ...s, tables, outputs, columns, unknown };
 }
 
 function markUnknown(a: AnalysisResult, reason: string): AnalysisResult {

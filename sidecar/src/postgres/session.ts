@@ -535,7 +535,7 @@ export class PgSession {
     if (head?.kind === "query") {
       if (!head.plan) return f.raw;
       const plan = head.plan;
-      return rewriteDataRow(f.raw, plan.indexes, (i, v) => maskValue(plan, i, v, false, this.#ctx.maskKey));
+      return rewriteDataRow(f.raw, plan.columns, (i, v) => maskValue(plan, i, v, false, this.#ctx.maskKey));
     }
     if (head?.kind === "execute" && head.portal && head.portal.decision.mask.length > 0) {
       const portal = head.portal;
@@ -548,7 +548,7 @@ export class PgSession {
       const plan = portal.plan;
       if (!plan) return f.raw;
       const formats = portal.resultFormats;
-      return rewriteDataRow(f.raw, plan.indexes, (i, v) => maskValue(plan, i, v, (formats.length === 1 ? formats[0] : formats[i]) === 1, this.#ctx.maskKey));
+      return rewriteDataRow(f.raw, plan.columns, (i, v) => maskValue(plan, i, v, (formats.length === 1 ? formats[0] : formats[i]) === 1, this.#ctx.maskKey));
     }
     return f.raw;
   }

@@ -6,7 +6,7 @@ import { Backend } from "./codes.js";
  * copied as bytes. `replace(i, value)` gets the raw value (null for SQL NULL) and returns the new
  * value (null for SQL NULL).
  */
-export function rewriteDataRow(raw: Buffer, masked: ReadonlySet<number>, replace: (column: number, value: Buffer | null) => Buffer | null): Buffer {
+export function rewriteDataRow(raw: Buffer, masked: { has(column: number): boolean }, replace: (column: number, value: Buffer | null) => Buffer | null): Buffer {
   const n = raw.readInt16BE(5);
   const values: (Buffer | null)[] = new Array(n);
   let off = 7;
