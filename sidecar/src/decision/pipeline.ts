@@ -27,12 +27,14 @@ export class DecisionPipeline implements Decider {
     const decision_id = randomUUID();
     const policy = this.opts.policy();
     let result: unknown;
+    let inputJson: string | undefined;
     let evalNs = 0;
     let decision: Decision;
     try {
       if (!policy) throw new RegateError("POLICY_NOT_LOADED");
+      inputJson = JSON.stringify(input);
       const t0 = process.hrtime.bigint();
-      result = policy.evaluate(this.opts.entrypoint, input);
+      result = policy.evaluate(this.opts.entrypoint, jsonBytes(inputJson));
       evalNs = Number(process.hrtime.bigint() - t0);
       const d = validateDecision(result);
       const outcome = outcomeOf(d);
@@ -59,7 +61,7 @@ export class DecisionPipeline implements Decider {
       };
     }
 
-    const logged = this.logView(policy, input, result, decision);
+    const logged = this.logView(policy, input, inputJson, result, decision);
     const event: DecisionEvent = {
       decision,
       path: this.opts.entrypoint,
@@ -78,12 +80,15 @@ export class DecisionPipeline implements Decider {
   }
 
   /** Applies the bundle's system.log.mask, if it has one, to a copy of what gets logged. */
-  private logView(policy: ActivePolicy | undefined, input: PolicyInput, result: unknown, decision: Decision) {
+  private logView(policy: ActivePolicy | undefined, input: PolicyInput, inputJson: string | undefined, result: unknown, decision: Decision) {
     const none = { input, result, erased: [] as string[], masked: [] as string[] };
     if (!policy || this.opts.logMask === false || !policy.entrypoints.has(LOG_MASK_ENTRYPOINT)) return none;
     let ops;
     try {
-      ops = parseMaskOps(policy.evaluate(LOG_MASK_ENTRYPOINT, { input, result, decision_id: decision.decision_id }));
+      // The event is assembled around the input's JSON from the decision: the input is serialised once.
+      const resultJson = result === undefined ? "" : `,"result":${JSON.stringify(result)}`;
+      const event = `{"input":${inputJson ?? JSON.stringify(input)},"decision_id":${JSON.stringify(decision.decision_id)}${resultJson}}`;
+      ops = parseMaskOps(policy.evaluate(LOG_MASK_ENTRYPOINT, jsonBytes(event)));
     } catch {
       // A failing mask policy must not leak what it was meant to hide: log no input at all.
       return { input: {} as PolicyInput, result, erased: ["/input"], masked: [] };
@@ -93,4 +98,12 @@ export class DecisionPipeline implements Decider {
     const { erased, masked } = applyMaskOps(doc, ops);
     return { input: doc["input"] as PolicyInput, result: doc["result"], erased, masked };
   }
+}
+
+const encoder = new TextEncoder();
+
+/** opa-wasm takes an ArrayBuffer of JSON as is, instead of stringifying the input again itself. */
+function jsonBytes(json: string): ArrayBuffer {
+  const u = encoder.encode(json);
+  return u.byteOffset === 0 && u.byteLength === u.buffer.byteLength ? (u.buffer as ArrayBuffer) : (u.buffer.slice(u.byteOffset, u.byteOffset + u.byteLength) as ArrayBuffer);
 }
