@@ -89,8 +89,11 @@ describe("agent authentication", () => {
   });
 
   it("psql with sslmode=require", async () => {
+    const tlsSessions = () => regate.logs().split("\n").filter((l) => l.includes('"msg":"session started"') && l.includes('"tls":true')).length;
+    const before = tlsSessions();
     const out = await execOk("psql", [`postgres://${AGENT.user}:${AGENT.token}@127.0.0.1:${regate.port}/db?sslmode=require`, "-Atc", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"]);
-    // The upstream leg is plain here; what matters is that the agent's leg negotiated TLS.
+    // The agent's leg negotiated TLS; the upstream leg is plain in this setup.
+    expect(tlsSessions()).toBe(before + 1);
     expect(out.trim()).toBe("f");
   });
 });
