@@ -37,7 +37,12 @@ export class SearchPathTracker {
         if (certain) this.#paths = [next];
         else this.#paths.push(next);
       }
-      if (s.kind === "utility" && /^\s*discard\s+all/i.test(s.sql) && this.#paths) this.#paths.push(this.fallback);
+      if (isDiscardAll(s) && this.#paths) this.#paths.push(this.fallback);
     }
   }
+}
+
+/** DISCARD ALL resets the session: settings, prepared statements, cursors. */
+export function isDiscardAll(s: StatementFacts): boolean {
+  return s.kind === "utility" && /^\s*discard\s+all/i.test(s.sql);
 }

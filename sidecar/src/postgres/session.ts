@@ -37,7 +37,7 @@ import {
   type Frame,
   type FieldDescription,
 } from "./protocol/index.js";
-import { SearchPathTracker } from "./search-path.js";
+import { isDiscardAll, SearchPathTracker } from "./search-path.js";
 import { simpleQuery } from "./simple-query.js";
 import { analyze, parseSearchPath } from "./sql/index.js";
 import type { AnalysisResult, StatementFacts } from "./sql/types.js";
@@ -368,7 +368,7 @@ export class PgSession {
         const key = name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name.toLowerCase();
         (s.kind === "prepare" ? this.#prepared : this.#cursors).set(key, s);
       }
-      if (s.kind === "deallocate" || /^\s*discard\s+all/i.test(s.sql)) this.#prepared.clear();
+      if (s.kind === "deallocate" || isDiscardAll(s)) this.#prepared.clear();
     }
   }
 
