@@ -118,10 +118,10 @@ describe("hot reload", () => {
     store.close();
     expect(events).toEqual(["loaded r1", "rejected BUNDLE_INVALID", "loaded r2"]);
     expect(store.active?.revision).toBe("r2");
-  });
+  }, 60_000);
 });
 
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+async function waitFor(cond: () => boolean, ms = 20_000): Promise<void> {
   const until = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > until) throw new Error("timed out");
