@@ -114,7 +114,9 @@ describe("hot reload", () => {
     expect(store.active?.evaluate("regate/decision", {})).toEqual({ allow: true, deny: [], mask: [] });
     writeFileSync(join(dir, "tmp"), build('package regate\ndecision := {"allow": false, "deny": ["v2"], "mask": []}\n', { revision: "r2" }));
     renameSync(join(dir, "tmp"), path);
-    await waitFor(() => events.length === 3);
+    await waitFor(() => events.length === 3).catch((e: Error) => {
+      throw new Error(`${e.message}: events ${JSON.stringify(events)}`);
+    });
     store.close();
     expect(events).toEqual(["loaded r1", "rejected BUNDLE_INVALID", "loaded r2"]);
     expect(store.active?.revision).toBe("r2");
