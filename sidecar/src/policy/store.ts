@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { unwatchFile, watchFile, type Stats } from "node:fs";
 import { asError, RegateError } from "../errors.js";
 import { readBundle } from "./bundle.js";
@@ -18,6 +18,8 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
   #active: ActivePolicy | undefined;
   #loading: Promise<void> = Promise.resolve();
   #watching = false;
+  /** The file the last load attempt read (good or broken): reload only when the file is another one. */
+  #seen: FileIdentity | undefined;
 
   constructor(readonly path: string) {
     super();
@@ -29,6 +31,9 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
 
   /** Loads the bundle file now; throws if it is broken (at boot, a broken bundle must stop startup). */
   async load(): Promise<ActivePolicy> {
+    // The identity of the file this load reads: a change is judged against it, not against the last poll,
+    // so a swap between load() and the watcher's first poll is not missed.
+    this.#seen = await stat(this.path).then(identity, () => undefined);
     const bytes = await readFile(this.path).catch((cause: unknown) => {
       throw new RegateError("BUNDLE_INVALID", `cannot read policy bundle ${this.path}`, { cause });
     });
@@ -43,11 +48,20 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
   watch(intervalMs: number): void {
     if (this.#watching) return;
     this.#watching = true;
-    watchFile(this.path, { interval: intervalMs, persistent: false }, (curr: Stats, prev: Stats) => {
-      if (curr.mtimeMs === prev.mtimeMs && curr.size === prev.size && curr.ino === prev.ino) return;
-      if (curr.nlink === 0 && curr.size === 0) return; // removed: keep serving the last good bundle
-      this.#loading = this.#loading.then(() => this.reload());
-    });
+    const check = () => {
+      this.#loading = this.#loading.then(() => this.#reloadIfChanged());
+    };
+    watchFile(this.path, { interval: intervalMs, persistent: false }, check);
+    // The first poll only sets the watcher's baseline: look once now for a change made since load().
+    check();
+  }
+
+  /** Serialised behind earlier reloads, so two notices of one change load it once. */
+  async #reloadIfChanged(): Promise<void> {
+    const now = await stat(this.path).then(identity, () => undefined);
+    if (!now) return; // removed: keep serving the last good bundle
+    if (this.#seen && sameFile(now, this.#seen)) return;
+    await this.reload();
   }
 
   /** Serialised reloads; errors are reported as events, never thrown. */
@@ -65,3 +79,12 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     this.#watching = false;
   }
 }
+
+interface FileIdentity {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+const identity = (s: Stats): FileIdentity => ({ ino: s.ino, size: s.size, mtimeMs: s.mtimeMs });
+const sameFile = (a: FileIdentity, b: FileIdentity) => a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
