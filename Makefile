@@ -13,10 +13,12 @@ REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)$(shell g
 
 all: build bundle
 
-# npm install, not npm ci: npm 11 leaves other platforms' optional packages out of the lock file,
-# and npm ci then refuses it. The lock file still pins every version installed here.
+# npm ci installs exactly what the lock file says and never writes it: a fresh clone stays clean.
+# The lock must list every platform's optional packages (esbuild's, rollup's); when some are missing,
+# npm install adds them back (rewriting the lock) and npm ci refuses with "Missing: ... from lock file".
+# After changing dependencies, run npm install and commit the lock it writes.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm install --no-audit --no-fund
+	npm ci --no-audit --no-fund
 	@touch $@
 
 deps: node_modules/.package-lock.json
