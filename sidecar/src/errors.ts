@@ -5,6 +5,10 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { sqlstate: "XX000", http: 500, message: "configuration is invalid" },
   BUNDLE_INVALID: { sqlstate: "XX000", http: 500, message: "policy bundle is invalid" },
   BUNDLE_BUILTIN_UNSUPPORTED: { sqlstate: "XX000", http: 500, message: "policy bundle needs a builtin the sidecar cannot provide" },
+  BUNDLE_SIGNATURE_INVALID: { sqlstate: "XX000", http: 500, message: "policy bundle signature does not verify" },
+  BUNDLE_UNSIGNED: { sqlstate: "XX000", http: 500, message: "policy bundle is unsigned and signing is required" },
+  BUNDLE_ROLLBACK: { sqlstate: "XX000", http: 500, message: "policy bundle is older than the active one" },
+  BUNDLE_DOWNLOAD_FAILED: { sqlstate: "XX000", http: 500, message: "policy bundle download failed" },
   POLICY_NOT_LOADED: { sqlstate: "42501", http: 503, message: "no policy bundle is loaded" },
   POLICY_EVAL_FAILED: { sqlstate: "42501", http: 403, message: "policy evaluation failed" },
   POLICY_UNDEFINED: { sqlstate: "42501", http: 403, message: "policy returned no decision" },
@@ -21,6 +25,7 @@ export const ERROR_CODES = {
   UPSTREAM_AUTH_FAILED: { sqlstate: "08006", http: 502, message: "upstream rejected regate's credentials" },
   UPSTREAM_TIMEOUT: { sqlstate: "57014", http: 504, message: "upstream timed out" },
   UPSTREAM_SETTING_REFUSED: { sqlstate: "08006", http: 502, message: "upstream session settings are unsafe for policy enforcement" },
+  DECISION_LOG_BACKPRESSURE: { sqlstate: "53400", http: 503, message: "the decision-log collector is not keeping up; refused until it does" },
   SHUTTING_DOWN: { sqlstate: "57P01", http: 503, message: "regate is shutting down" },
   INTERNAL: { sqlstate: "XX000", http: 500, message: "internal error" },
 } as const;

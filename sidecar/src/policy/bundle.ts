@@ -16,6 +16,8 @@ export interface Bundle {
   data: Record<string, unknown>;
   /** Entrypoint names the manifest declares, e.g. "regate/decision". */
   entrypoints: string[];
+  /** Every regular file of the tarball by path (no leading "/"): what a signature covers. */
+  files: ReadonlyMap<string, Uint8Array>;
 }
 
 const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
@@ -51,7 +53,7 @@ export function readBundle(gz: Uint8Array): Bundle {
   }
   const revision = manifest.revision || `sha256:${createHash("sha256").update(gz).digest("hex")}`;
   const entrypoints = (manifest.wasm ?? []).map((w) => w.entrypoint);
-  return { revision, manifest, wasm, data, entrypoints };
+  return { revision, manifest, wasm, data, entrypoints, files };
 }
 
 function parseJson(bytes: Uint8Array, name: string): unknown {

@@ -1,0 +1,96 @@
+import { createHash } from "node:crypto";
+import { RegateError } from "../errors.js";
+import { canonicalJson } from "./canonical-json.js";
+import { decodeJws, verifyJws, type VerificationKey } from "./jws.js";
+
+export const SIGNATURES_FILE = ".signatures.json";
+
+export interface SigningOptions {
+  /** Refuse a bundle without .signatures.json, whatever the keyid configuration. */
+  required: boolean;
+  /** Key to verify with; when unset, the token's `kid` header, then its `keyid` claim, names it. */
+  keyid?: string;
+  /** Expected `scope` claim; when unset, the key's scope. */
+  scope?: string;
+  /** Bundle files left out of the signature (exact paths). */
+  exclude_files: readonly string[];
+  keys: Readonly<Record<string, VerificationKey & { scope?: string }>>;
+}
+
+/** What a verified signature tells about the bundle. */
+export interface SignatureInfo {
+  keyid: string;
+  /** `iat` claim (seconds since the epoch), when the signer set one. */
+  issued_at?: number;
+  files: number;
+}
+
+const HASHES: Record<string, string> = { "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512", "SHA-224": "sha224", "SHA-1": "sha1", MD5: "md5" };
+
+const fail = (message: string) => new RegateError("BUNDLE_SIGNATURE_INVALID", message);
+
+/**
+ * Checks a bundle's .signatures.json as OPA does: one JWT whose payload lists every file of the bundle
+ * with its digest; the JWT is verified with a configured key, its scope must match, every file must be
+ * listed and match, and every listed file must be present. Returns undefined for an unsigned bundle
+ * when signing is not required.
+ */
+export function verifyBundleSignature(files: ReadonlyMap<string, Uint8Array>, opts: SigningOptions): SignatureInfo | undefined {
+  const sigFile = files.get(SIGNATURES_FILE);
+  if (!sigFile) {
+    if (opts.required) throw new RegateError("BUNDLE_UNSIGNED", "bundle has no .signatures.json and signing is required");
+    return undefined;
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(sigFile).toString("utf8"));
+  } catch {
+    throw fail(".signatures.json is not JSON");
+  }
+  const signatures = (doc as { signatures?: unknown } | null)?.signatures;
+  if (!Array.isArray(signatures) || signatures.length !== 1 || typeof signatures[0] !== "string") {
+    throw fail(".signatures.json must hold exactly one JWT");
+  }
+  const token = signatures[0];
+  const { header, payload: claims } = decodeJws(token);
+  const keyid = opts.keyid || str(header["kid"]) || str(claims["keyid"]);
+  if (!keyid) throw fail("bundle signature names no key (no kid header, no keyid claim) and none is configured");
+  const key = opts.keys[keyid];
+  if (!key) throw fail(`bundle signature key ${keyid} is not configured`);
+  const { payload } = verifyJws(token, key);
+  const scope = opts.scope ?? key.scope ?? "";
+  if ((str(payload["scope"]) ?? "") !== scope) throw fail("bundle signature scope does not match");
+
+  const listed = new Map<string, { hash: string; algorithm: string }>();
+  const entries = payload["files"];
+  if (!Array.isArray(entries)) throw fail("bundle signature lists no files");
+  for (const e of entries as unknown[]) {
+    const f = e as { name?: unknown; hash?: unknown; algorithm?: unknown } | null;
+    if (!f || typeof f.name !== "string" || typeof f.hash !== "string" || typeof f.algorithm !== "string") throw fail("bundle signature has a malformed file entry");
+    listed.set(f.name.replace(/^\/+/, ""), { hash: f.hash.toLowerCase(), algorithm: f.algorithm });
+  }
+  const excluded = new Set(opts.exclude_files.map((f) => f.replace(/^\/+/, "")));
+  for (const [path, bytes] of files) {
+    if (path === SIGNATURES_FILE || excluded.has(path)) continue;
+    const want = listed.get(path);
+    if (!want) throw fail(`bundle file ${path} is not covered by the signature`);
+    const alg = HASHES[want.algorithm];
+    if (!alg) throw fail(`bundle signature uses unsupported hash ${want.algorithm} for ${path}`);
+    if (fileDigest(path, bytes, alg) !== want.hash) throw fail(`bundle file ${path} does not match its signed digest`);
+    listed.delete(path);
+  }
+  if (listed.size > 0) throw fail(`bundle signature lists files the bundle lacks: ${[...listed.keys()].join(", ")}`);
+  const iat = payload["iat"];
+  return { keyid, files: entries.length, ...(typeof iat === "number" ? { issued_at: iat } : {}) };
+}
+
+/** Structured files are hashed in OPA's canonical JSON form, so whitespace and key order do not matter. */
+function fileDigest(path: string, bytes: Uint8Array, alg: string): string {
+  const base = path.slice(path.lastIndexOf("/") + 1);
+  const h = createHash(alg);
+  if (base === "data.json" || base === ".manifest") h.update(canonicalJson(Buffer.from(bytes).toString("utf8")), "utf8");
+  else h.update(bytes);
+  return h.digest("hex");
+}
+
+const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
