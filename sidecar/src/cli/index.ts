@@ -2,6 +2,7 @@ import { checkConfigCommand } from "./check-config.js";
 import { evalCommand } from "./eval.js";
 import { injectCommand } from "./inject.js";
 import { runCommand } from "./run.js";
+import { whatifCommand } from "./whatif.js";
 
 const USAGE = `usage: regate <command> [options]
 
@@ -11,6 +12,8 @@ commands:
   eval --input x.json [--bundle b.tar.gz] [--config file]
                                   print the decision; exit 0 allow, 2 deny, 3 approval required
   inject [-f manifest.yaml]       add the regate sidecar to a Deployment/Pod manifest (stdin by default)
+  whatif --bundle candidate.tar.gz [--baseline current.tar.gz] [--json] [--fail-on kinds] log...
+                                  replay decision logs against a candidate bundle; report what would change
 `;
 
 /** Returns the process exit code, or undefined for a long-running command that keeps the process alive. */
@@ -25,6 +28,8 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
       return evalCommand(rest, env);
     case "inject":
       return injectCommand(rest, env);
+    case "whatif":
+      return whatifCommand(rest);
     case undefined:
     case "help":
     case "--help":
