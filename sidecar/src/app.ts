@@ -1,12 +1,15 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Server } from "node:http";
 import { createAdminServer, Metrics } from "./admin/index.js";
 import { DecisionLog } from "./audit/index.js";
 import type { Config } from "./config/index.js";
 import { DecisionPipeline, type DecisionSink, type Principal } from "./decision/index.js";
+import { createExporters, registerExportMetrics } from "./export/index.js";
 import { createHttpGateway } from "./http/index.js";
 import { AgentDirectory } from "./identity/index.js";
 import type { Logger } from "./log.js";
+import { packageRoot } from "./paths.js";
 import { PolicyStore } from "./policy/index.js";
 import { Catalog, initSqlParser, PostgresServer, scramVerifier, type AgentAuth } from "./postgres/index.js";
 import { simpleQuery } from "./postgres/simple-query.js";
@@ -51,13 +54,22 @@ export async function startApp({ config, log, sinks = [] }: AppOptions): Promise
     const decisionLogger = log.child({}, { redact: { paths: [] } });
     allSinks.unshift(new DecisionLog(decisionLogger, { bundleName: config.decision_log.bundle_name, labels: { app: "regate", ...config.decision_log.labels } }));
   }
+  // Decision export (docs/export.md): OPA decision-log upload, OCSF events. Closed last, after the listeners drain.
+  const exporters = createExporters(config.export, {
+    log,
+    bundle_name: config.decision_log.bundle_name,
+    labels: { app: "regate", ...config.decision_log.labels },
+    product_version: productVersion(),
+  });
+  allSinks.push(...exporters.sinks);
+  registerExportMetrics(metrics.registry, exporters);
   const pipeline = new DecisionPipeline({
     policy: () => store.active,
     entrypoint: config.policy.entrypoint,
     dryRun: config.policy.dry_run,
     sinks: allSinks,
     // Without a decision log nothing writes the input anywhere: skip the mask evaluation.
-    logMask: config.decision_log.enabled || sinks.length > 0,
+    logMask: config.decision_log.enabled || sinks.length > 0 || exporters.sinks.length > 0,
   });
 
   const jwt = config.agents.jwt;
@@ -158,6 +170,7 @@ export async function startApp({ config, log, sinks = [] }: AppOptions): Promise
     ports,
     async close() {
       await Promise.allSettled(closers.map((c) => c()));
+      await exporters.close();
       store.close();
       catalog?.close();
     },
@@ -172,4 +185,12 @@ function listenHttp(server: Server, listen: { host: string; port: number }): Pro
       resolve(typeof a === "object" && a ? a.port : listen.port);
     });
   });
+}
+
+function productVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version?: string }).version ?? "0.0.0";
+  } catch {
+    return "0.0.0";
+  }
 }

@@ -74,6 +74,7 @@ export interface Config {
     tls?: { cert_file: string; key_file: string };
     upstream: UpstreamConfig;
     limits: { max_message_bytes: number; max_statement_bytes: number };
+    catalog: { max_staleness_ms: number };
   };
   http: {
     enabled: boolean;
@@ -83,4 +84,32 @@ export interface Config {
   };
   admin: { enabled: boolean; listen: Listen; drain_timeout_ms: number };
   masking: { hash_key?: Secret };
+  export: {
+    decision_logs: {
+      enabled: boolean;
+      service_url?: string;
+      path: string;
+      token?: Secret;
+      min_delay_seconds: number;
+      max_delay_seconds: number;
+      upload_size_limit_bytes: number;
+      buffer_size_limit_events: number;
+      buffer_policy: "drop_oldest" | "block";
+      timeout_ms: number;
+    };
+    ocsf: {
+      enabled: boolean;
+      sink: "stdout" | "file" | "https" | "splunk_hec";
+      file: string;
+      endpoint?: string;
+      token?: Secret;
+      splunk: { source: string; sourcetype: string; index?: string };
+      min_delay_seconds: number;
+      max_delay_seconds: number;
+      upload_size_limit_bytes: number;
+      buffer_size_limit_events: number;
+      buffer_policy: "drop_oldest" | "block";
+      timeout_ms: number;
+    };
+  };
 }

@@ -32,6 +32,10 @@ export class DecisionPipeline implements Decider {
     let decision: Decision;
     try {
       if (!policy) throw new RegateError("POLICY_NOT_LOADED");
+      for (const sink of this.opts.sinks) {
+        const refusal = sink.admit?.();
+        if (refusal) throw refusal;
+      }
       inputJson = JSON.stringify(input);
       const t0 = process.hrtime.bigint();
       result = policy.evaluate(this.opts.entrypoint, jsonBytes(inputJson));

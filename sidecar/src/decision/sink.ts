@@ -1,3 +1,4 @@
+import type { RegateError } from "../errors.js";
 import type { Decision, PolicyInput } from "./types.js";
 
 export interface DecisionMetrics {
@@ -23,4 +24,9 @@ export interface DecisionEvent {
 /** Sinks are called synchronously on the hot path: they must not block; buffer and flush instead. */
 export interface DecisionSink {
   record(event: DecisionEvent): void;
+  /**
+   * Optional back-pressure: asked before each decision; an error returned makes the decision a fail-closed deny
+   * with that error's code (a decision-log upload in `block` mode whose buffer is full).
+   */
+  admit?(): RegateError | undefined;
 }

@@ -22,15 +22,18 @@ export interface ReadStats {
  */
 export async function* readDecisionLogs(sources: string[], stats: ReadStats, stdin: Readable = process.stdin): AsyncGenerator<LoggedLine> {
   for (const source of sources) {
-    const raw = source === "-" ? stdin : createReadStream(source);
-    const name = source === "-" ? "-" : source;
-    const lines = createInterface({ input: await maybeGunzip(raw), crlfDelay: Infinity });
+    const name = source === "-" ? "stdin" : source;
     let n = 0;
-    for await (const line of lines) {
-      n++;
-      const event = parseEvent(line);
-      if (event) yield { event, at: `${name}:${n}` };
-      else stats.skipped++;
+    try {
+      const lines = createInterface({ input: await maybeGunzip(source === "-" ? stdin : createReadStream(source)), crlfDelay: Infinity });
+      for await (const line of lines) {
+        n++;
+        const event = parseEvent(line);
+        if (event) yield { event, at: `${source}:${n}` };
+        else stats.skipped++;
+      }
+    } catch (cause) {
+      throw new Error(`cannot read decision log ${name} (after line ${n}): ${(cause as Error).message}`, { cause });
     }
   }
 }

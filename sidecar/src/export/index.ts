@@ -1,0 +1,128 @@
+// Decision export: OPA decision-log upload and OCSF events for a SIEM. app.ts builds the sinks from config.
+
+import type { Logger } from "pino";
+import type { DecisionEvent, DecisionSink } from "../decision/index.js";
+import { LineSink } from "./lines.js";
+import { opaEvent } from "./opa-event.js";
+import { toOcsf, type OcsfOptions } from "./ocsf.js";
+import { BatchUploader, type BufferPolicy, type UploaderStats } from "./upload.js";
+
+export { BatchUploader, type BufferPolicy, type UploaderOptions, type UploaderStats } from "./upload.js";
+export { LineSink } from "./lines.js";
+export { registerExportMetrics } from "./metrics.js";
+export { opaEvent, type OpaEventOptions } from "./opa-event.js";
+export { toOcsf, OCSF_VERSION, MAX_QUERY_CHARS, type OcsfEvent, type OcsfOptions } from "./ocsf.js";
+
+/** The shape of config.export (config/types.ts), restated so this folder does not import config. */
+export interface ExportSettings {
+  decision_logs: {
+    enabled: boolean;
+    service_url?: string;
+    path: string;
+    token?: { reveal(): string };
+    min_delay_seconds: number;
+    max_delay_seconds: number;
+    upload_size_limit_bytes: number;
+    buffer_size_limit_events: number;
+    buffer_policy: BufferPolicy;
+    timeout_ms: number;
+  };
+  ocsf: {
+    enabled: boolean;
+    sink: "stdout" | "file" | "https" | "splunk_hec";
+    file?: string;
+    endpoint?: string;
+    token?: { reveal(): string };
+    splunk: { source: string; sourcetype: string; index?: string };
+    min_delay_seconds: number;
+    max_delay_seconds: number;
+    upload_size_limit_bytes: number;
+    buffer_size_limit_events: number;
+    buffer_policy: BufferPolicy;
+    timeout_ms: number;
+  };
+}
+
+export interface Exporters {
+  sinks: DecisionSink[];
+  /** Upload state for metrics and status, by exporter name ("decision_logs", "ocsf"). */
+  stats(): Record<string, UploaderStats>;
+  close(): Promise<void>;
+}
+
+export interface ExportDeps {
+  log: Logger;
+  bundle_name: string;
+  labels: Record<string, string>;
+  product_version: string;
+  stdout?: NodeJS.WritableStream;
+  fetch?: typeof fetch;
+}
+
+export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporters {
+  const sinks: DecisionSink[] = [];
+  const uploaders = new Map<string, BatchUploader>();
+  const closers: (() => Promise<void>)[] = [];
+  const jsonArray = (items: string[]): string => `[${items.join(",")}]`;
+
+  const dl = cfg.decision_logs;
+  if (dl.enabled) {
+    const opts = { bundle_name: deps.bundle_name, labels: deps.labels };
+    const up = new BatchUploader({
+      ...dl,
+      url: dl.service_url!.replace(/\/+$/, "") + dl.path,
+      headers: dl.token ? { authorization: `Bearer ${dl.token.reveal()}` } : {},
+      serialize: (e) => JSON.stringify(opaEvent(e, opts)),
+      frame: jsonArray,
+      log: deps.log.child({ component: "decision-log-upload" }),
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    });
+    uploaders.set("decision_logs", up);
+  }
+
+  const oc = cfg.ocsf;
+  if (oc.enabled) {
+    const ocsfOpts: OcsfOptions = { product_version: deps.product_version, bundle_name: deps.bundle_name };
+    const ocsfJson = (e: DecisionEvent): string => JSON.stringify(toOcsf(e, ocsfOpts));
+    const batch = { ...oc, log: deps.log.child({ component: "ocsf-export" }), ...(deps.fetch ? { fetch: deps.fetch } : {}) };
+    if (oc.sink === "stdout") {
+      const s = new LineSink((deps.stdout ?? process.stdout) as never, ocsfJson, false);
+      sinks.push(s);
+      closers.push(() => s.close());
+    } else if (oc.sink === "file") {
+      const s = LineSink.file(oc.file!, ocsfJson);
+      sinks.push(s);
+      closers.push(() => s.close());
+    } else if (oc.sink === "https") {
+      uploaders.set("ocsf", new BatchUploader({ ...batch, url: oc.endpoint!, headers: oc.token ? { authorization: `Bearer ${oc.token.reveal()}` } : {}, serialize: ocsfJson, frame: jsonArray }));
+    } else {
+      // Splunk HTTP Event Collector: one envelope per event, envelopes concatenated in one request.
+      const { source, sourcetype, index } = oc.splunk;
+      uploaders.set(
+        "ocsf",
+        new BatchUploader({
+          ...batch,
+          url: oc.endpoint!,
+          headers: oc.token ? { authorization: `Splunk ${oc.token.reveal()}` } : {},
+          serialize: (e) => {
+            const ev = toOcsf(e, ocsfOpts);
+            return JSON.stringify({ time: (ev["time"] as number) / 1000, host: "regate", source, sourcetype, ...(index ? { index } : {}), event: ev });
+          },
+          frame: (items) => items.join("\n"),
+        }),
+      );
+    }
+  }
+
+  for (const up of uploaders.values()) {
+    sinks.push(up);
+    closers.push(() => up.close());
+  }
+  return {
+    sinks,
+    stats: () => Object.fromEntries([...uploaders].map(([k, u]) => [k, { ...u.stats, buffered: u.buffered }])),
+    close: async () => {
+      await Promise.allSettled(closers.map((c) => c()));
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import { createWriteStream } from "node:fs";
+import type { Writable } from "node:stream";
+import type { DecisionEvent, DecisionSink } from "../decision/index.js";
+
+/**
+ * JSON lines to a stream (stdout or an appended file). Lines written within one turn of the event loop go out
+ * as one write.
+ */
+export class LineSink implements DecisionSink {
+  #pending = "";
+  #scheduled = false;
+  written = 0;
+
+  constructor(
+    private readonly out: Writable,
+    private readonly serialize: (e: DecisionEvent) => string,
+    private readonly ownsStream: boolean,
+  ) {}
+
+  static file(path: string, serialize: (e: DecisionEvent) => string): LineSink {
+    return new LineSink(createWriteStream(path, { flags: "a", mode: 0o600 }), serialize, true);
+  }
+
+  record(e: DecisionEvent): void {
+    this.#pending += this.serialize(e) + "\n";
+    this.written++;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    if (!this.#pending) return;
+    this.out.write(this.#pending);
+    this.#pending = "";
+  }
+
+  async close(): Promise<void> {
+    this.#flush();
+    if (this.ownsStream) await new Promise<void>((r) => this.out.end(r));
+  }
+}

@@ -1,0 +1,131 @@
+// Maps one decision to an OCSF 1.5 event: Datastore Activity (6005) for Postgres, API Activity (6003) for HTTP.
+// Pure: no I/O, no clock. docs/export.md lists every field and where it comes from.
+
+import type { DecisionEvent, Outcome } from "../decision/index.js";
+
+export const OCSF_VERSION = "1.5.0";
+const CATEGORY = { uid: 6, name: "Application Activity" } as const;
+const CLASSES = {
+  datastore: { uid: 6005, name: "Datastore Activity" },
+  api: { uid: 6003, name: "API Activity" },
+} as const;
+
+/** Datastore Activity activity_id, by the statement kind of input.postgres.statements[].kind. */
+const DATASTORE_ACTIVITY = {
+  select: [4, "Query"], show: [4, "Query"], explain: [4, "Query"], fetch: [4, "Query"], cursor: [4, "Query"],
+  insert: [5, "Write"], copy: [5, "Write"], update: [2, "Update"], merge: [2, "Update"],
+  delete: [7, "Delete"], truncate: [7, "Delete"], ddl: [6, "Create"],
+} as const satisfies Record<string, readonly [number, string]>;
+const API_ACTIVITY = { POST: [1, "Create"], GET: [2, "Read"], HEAD: [2, "Read"], PUT: [3, "Update"], PATCH: [3, "Update"], DELETE: [4, "Delete"] } as const;
+
+/** Per outcome: status, security-control action and disposition, severity. */
+const OUTCOME = {
+  allow: { status_id: 1, status: "Success", action_id: 1, action: "Allowed", disposition_id: 1, disposition: "Allowed", severity_id: 1, severity: "Informational" },
+  deny: { status_id: 2, status: "Failure", action_id: 2, action: "Denied", disposition_id: 2, disposition: "Blocked", severity_id: 3, severity: "Medium" },
+  approve: { status_id: 99, status: "Held for approval", action_id: 2, action: "Denied", disposition_id: 99, disposition: "Held for approval", severity_id: 2, severity: "Low" },
+} as const satisfies Record<Outcome, object>;
+
+/** query_info.query_string is capped; `unmapped.regate.query_truncated` says when it was. */
+export const MAX_QUERY_CHARS = 8192;
+
+export interface OcsfOptions {
+  product_version: string;
+  /** Name of the policy bundle (decision_log.bundle_name). */
+  bundle_name: string;
+}
+
+export type OcsfEvent = Record<string, unknown> & { class_uid: number; metadata: { uid: string } };
+
+interface StatementLike { kind?: string; sql?: string }
+interface HttpLike { method?: string; scheme?: string; host?: string; path?: string; query?: string; route?: string }
+
+export function toOcsf(e: DecisionEvent, opts: OcsfOptions): OcsfEvent {
+  const d = e.decision;
+  const input = e.input;
+  const o = OUTCOME[d.outcome];
+  const principal = input.session?.principal;
+  const time = Date.parse(e.timestamp);
+  const policy = { uid: d.revision, name: opts.bundle_name, version: d.revision };
+  const common: Record<string, unknown> & { metadata: { uid: string; [k: string]: unknown } } = {
+    category_uid: CATEGORY.uid,
+    category_name: CATEGORY.name,
+    time,
+    time_dt: e.timestamp,
+    severity_id: o.severity_id,
+    severity: o.severity,
+    status_id: o.status_id,
+    status: o.status,
+    action_id: o.action_id,
+    action: o.action,
+    disposition_id: o.disposition_id,
+    disposition: o.disposition,
+    message: d.reasons.length ? d.reasons.join("; ") : o.action,
+    metadata: {
+      version: OCSF_VERSION,
+      uid: d.decision_id,
+      product: { name: "regate", vendor_name: "regate", version: opts.product_version },
+      profiles: ["security_control"],
+      log_name: "decision",
+    },
+    policy,
+    actor: {
+      user: { uid: principal?.subject ?? "", name: principal?.subject ?? "", groups: (principal?.groups ?? []).map((name) => ({ name })) },
+      ...(input.session?.application_name ? { app_name: input.session.application_name } : {}),
+      authorizations: [{ decision: d.outcome, policy }],
+    },
+    src_endpoint: { ip: input.session?.client.address, port: input.session?.client.port },
+    duration: Math.round(e.metrics.timer_regate_decision_ns / 1e6),
+    ...(d.error_code ? { status_code: d.error_code, status_detail: d.reasons.join("; ") } : {}),
+  };
+  const regate: Record<string, unknown> = { outcome: d.outcome, session_id: input.session?.id, target: input.session?.target };
+  if (d.dry_run) regate["dry_run"] = true;
+  if (e.masked.length) regate["masked"] = e.masked;
+  if (e.erased.length) regate["erased"] = e.erased;
+  if (d.mask.length) regate["mask_rules"] = d.mask.length;
+
+  if (input.kind === "postgres") {
+    const pg = (input.postgres ?? {}) as { message?: string; statements?: StatementLike[] };
+    const statements = pg.statements ?? [];
+    const main = statements.find((s) => s.kind !== "transaction") ?? statements[0];
+    const [activity_id, activity_name] = (main?.kind && (DATASTORE_ACTIVITY as Record<string, readonly [number, string]>)[main.kind]) || [99, "Other"];
+    let query = statements.map((s) => s.sql ?? "").join("; ");
+    if (query.length > MAX_QUERY_CHARS) {
+      query = query.slice(0, MAX_QUERY_CHARS);
+      regate["query_truncated"] = true;
+    }
+    if (pg.message) regate["message"] = pg.message;
+    return {
+      ...common,
+      class_uid: CLASSES.datastore.uid,
+      class_name: CLASSES.datastore.name,
+      activity_id,
+      activity_name,
+      type_uid: CLASSES.datastore.uid * 100 + activity_id,
+      type_name: `${CLASSES.datastore.name}: ${activity_name}`,
+      type_id: 1,
+      type: "Database",
+      database: { name: input.session?.target ?? "", type_id: 1, type: "Relational" },
+      query_info: { query_string: query, uid: d.decision_id },
+      unmapped: { regate },
+    } as OcsfEvent;
+  }
+
+  const http = (input.http ?? {}) as HttpLike;
+  const method = http.method ?? "";
+  const [activity_id, activity_name] = (API_ACTIVITY as Record<string, readonly [number, string]>)[method] ?? [99, "Other"];
+  return {
+    ...common,
+    class_uid: CLASSES.api.uid,
+    class_name: CLASSES.api.name,
+    activity_id,
+    activity_name,
+    type_uid: CLASSES.api.uid * 100 + activity_id,
+    type_name: `${CLASSES.api.name}: ${activity_name}`,
+    api: { operation: `${method} ${http.path ?? ""}`, service: { name: http.route ?? input.session?.target ?? "" }, request: { uid: d.decision_id } },
+    http_request: {
+      http_method: method,
+      url: { scheme: http.scheme, hostname: http.host, path: http.path, ...(http.query ? { query_string: http.query } : {}) },
+    },
+    unmapped: { regate },
+  } as OcsfEvent;
+}

@@ -1,0 +1,211 @@
+// Decision-log upload in OPA's decision_logs protocol: events are buffered, then POSTed to {service}/logs as a
+// gzip'd JSON array, in chunks no larger than the upload size limit, every min..max delay (jittered), retried with
+// exponential backoff on failure. Events leave the buffer only when the collector answered 2xx.
+//
+// Buffer policy when full: `drop_oldest` (OPA's behaviour: counted in `dropped`), or `block`: admit() refuses new
+// decisions with DECISION_LOG_BACKPRESSURE, so nothing that was decided is ever lost.
+
+import { gzipSync } from "node:zlib";
+import type { Logger } from "pino";
+import type { DecisionEvent, DecisionSink } from "../decision/index.js";
+import { RegateError } from "../errors.js";
+
+export type BufferPolicy = "drop_oldest" | "block";
+
+export interface UploaderOptions {
+  /** Where batches are POSTed. */
+  url: string;
+  /** Extra request headers (credentials). */
+  headers: Record<string, string>;
+  /** One decision as one JSON value. */
+  serialize(e: DecisionEvent): string;
+  /** A batch of serialised events as the request body before gzip (OPA: a JSON array). */
+  frame(items: string[]): string;
+  min_delay_seconds: number;
+  max_delay_seconds: number;
+  /** Upper bound of one request body before gzip (so the gzip'd body is below it too); frame overhead aside. */
+  upload_size_limit_bytes: number;
+  buffer_size_limit_events: number;
+  buffer_policy: BufferPolicy;
+  timeout_ms: number;
+  log: Logger;
+  /** Injected in tests. */
+  fetch?: typeof fetch;
+}
+
+/** Counts that reconcile: received = uploaded + dropped + buffered (+ in flight). */
+export interface UploaderStats {
+  received: number;
+  uploaded: number;
+  dropped: number;
+  refused: number;
+  buffered: number;
+  upload_failures: number;
+  requests: number;
+  last_error?: string;
+  last_success?: string;
+}
+
+const MIN_BACKOFF_MS = 100;
+
+/** A buffered, batching, retrying HTTP sink: OPA's decision-log upload, and the OCSF HTTPS and Splunk HEC sinks. */
+export class BatchUploader implements DecisionSink {
+  /** Serialised events not yet acknowledged, oldest first; `#head` avoids shifting the array. */
+  #queue: string[] = [];
+  #head = 0;
+  /** Events of the request in flight: queue[head .. head+inFlight) are not droppable. */
+  #inFlight = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #failures = 0;
+  #closed = false;
+  readonly stats: UploaderStats = { received: 0, uploaded: 0, dropped: 0, refused: 0, buffered: 0, upload_failures: 0, requests: 0 };
+  readonly #fetch: typeof fetch;
+
+  constructor(private readonly opts: UploaderOptions) {
+    this.#fetch = opts.fetch ?? fetch;
+    this.#schedule(this.#delay());
+  }
+
+  get buffered(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  /** Block mode: refuse a new decision while the buffer is full (the caller fails closed). */
+  admit(): RegateError | undefined {
+    if (this.opts.buffer_policy !== "block" || this.buffered < this.opts.buffer_size_limit_events) return undefined;
+    this.stats.refused++;
+    this.#kick();
+    return new RegateError("DECISION_LOG_BACKPRESSURE", undefined, {
+      detail: `the decision-log buffer is full (${this.opts.buffer_size_limit_events} events) and the collector has not caught up`,
+    });
+  }
+
+  record(e: DecisionEvent): void {
+    this.stats.received++;
+    if (this.buffered >= this.opts.buffer_size_limit_events) {
+      if (this.opts.buffer_policy === "drop_oldest") {
+        this.stats.dropped++;
+        if (this.buffered === this.#inFlight) return; // everything buffered is on its way: the new one goes
+        // The oldest event not already on its way to the collector.
+        if (this.#inFlight === 0) this.#head++;
+        else this.#queue.splice(this.#head + this.#inFlight, 1);
+      } else if (e.decision.error_code === "DECISION_LOG_BACKPRESSURE") {
+        // The denial admit() caused: counted in `refused`, and other sinks (stdout, OCSF) still see it.
+        return;
+      }
+      // block: any other decision that got past admit() is kept (the buffer overshoots by it).
+    }
+    this.#queue.push(this.opts.serialize(e));
+    this.stats.buffered = this.buffered;
+    // Upload early once a chunk's worth is waiting, instead of letting the buffer fill up.
+    if (this.buffered >= Math.max(1, this.opts.buffer_size_limit_events >> 1)) this.#kick();
+  }
+
+  /** Uploads everything buffered now (retrying until `deadlineMs`); used at shutdown and by tests. */
+  async flush(deadlineMs = 10_000): Promise<void> {
+    const until = Date.now() + deadlineMs;
+    while (this.buffered > 0 && Date.now() < until) {
+      await this.#runOnce();
+      if (this.buffered > 0 && this.#failures > 0) await sleep(Math.min(this.#backoff(), Math.max(0, until - Date.now())));
+    }
+  }
+
+  async close(deadlineMs = 5_000): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    await this.#running;
+    await this.flush(deadlineMs);
+    if (this.buffered > 0) this.opts.log.error({ lost: this.buffered }, "decision-log events not uploaded before shutdown");
+  }
+
+  #kick(): void {
+    if (this.#running || this.#closed) return;
+    if (this.#failures > 0) return; // backing off: the scheduled retry will come
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#schedule(0);
+  }
+
+  #schedule(ms: number): void {
+    if (this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#runOnce().then(() => this.#schedule(this.#failures > 0 ? this.#backoff() : this.buffered >= this.opts.buffer_size_limit_events >> 1 && this.buffered > 0 ? 0 : this.#delay()));
+    }, ms);
+    this.#timer.unref();
+  }
+
+  #delay(): number {
+    const { min_delay_seconds: min, max_delay_seconds: max } = this.opts;
+    return (min + Math.random() * (max - min)) * 1000;
+  }
+
+  /** Exponential from 100 ms, capped at max_delay_seconds, with jitter. */
+  #backoff(): number {
+    const cap = this.opts.max_delay_seconds * 1000;
+    const base = Math.min(cap, MIN_BACKOFF_MS * 2 ** Math.min(this.#failures - 1, 20));
+    return base / 2 + Math.random() * (base / 2);
+  }
+
+  #runOnce(): Promise<void> {
+    if (this.#running) return this.#running;
+    this.#running = this.#uploadAll().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  /** Uploads chunk after chunk until the buffer is empty or a request fails. */
+  async #uploadAll(): Promise<void> {
+    while (this.buffered > 0) {
+      const count = this.#chunk();
+      this.#inFlight = count;
+      const body = gzipSync(this.opts.frame(this.#queue.slice(this.#head, this.#head + count)));
+      try {
+        await this.#post(body);
+      } catch (err) {
+        this.#inFlight = 0;
+        this.#failures++;
+        this.stats.upload_failures++;
+        this.stats.last_error = (err as Error).message;
+        this.opts.log.warn({ err, buffered: this.buffered, failures: this.#failures }, "decision-log upload failed; will retry");
+        return;
+      }
+      this.#inFlight = 0;
+      this.#head += count;
+      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+        this.#queue = this.#queue.slice(this.#head);
+        this.#head = 0;
+      }
+      this.#failures = 0;
+      this.stats.uploaded += count;
+      this.stats.buffered = this.buffered;
+      this.stats.last_success = new Date().toISOString();
+    }
+  }
+
+  /** How many of the oldest events fit one request; at least one (an oversize event goes alone). */
+  #chunk(): number {
+    let bytes = 2;
+    let n = 0;
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const add = Buffer.byteLength(this.#queue[i]!) + (n ? 1 : 0);
+      if (n > 0 && bytes + add > this.opts.upload_size_limit_bytes) break;
+      bytes += add;
+      n++;
+    }
+    return n;
+  }
+
+  async #post(body: Buffer): Promise<void> {
+    this.stats.requests++;
+    const headers: Record<string, string> = { "content-type": "application/json", "content-encoding": "gzip", "user-agent": "regate", ...this.opts.headers };
+    const res = await this.#fetch(this.opts.url, { method: "POST", headers, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) as Uint8Array<ArrayBuffer>, signal: AbortSignal.timeout(this.opts.timeout_ms) });
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.status < 200 || res.status > 299) throw new Error(`collector answered HTTP ${res.status}`);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
