@@ -1,5 +1,7 @@
 # HTTP rules of the example policy
 # GET is allowed, DELETE denied, POST /refunds needs a human, PII fields are masked.
+# req.method is the method the upstream executes (overrides included) and req.parsed_path the canonical
+# path (dot segments resolved, slashes merged, no trailing slash): match on these, never on raw_path.
 package regate
 
 req := input.http if input.kind == "http"

@@ -13,7 +13,8 @@ import { decideAll, refusal } from "./enforce.js";
 import { agentCredential, forwardHeaders } from "./headers.js";
 import { ResponseMasker } from "./masker.js";
 import type { HttpGatewayOptions } from "./options.js";
-import { forwardPath, parseRequestTarget } from "./path.js";
+import { effectiveMethod, findOverrides, OVERRIDE_HEADERS, OVERRIDE_PARAM } from "./method.js";
+import { forwardPath, parsedQuery, parseRequestTarget, withoutParam } from "./path.js";
 import { catalogError, sendError, type ErrorBody } from "./reply.js";
 import { compileRoutes, hostName, matchRoute, type CompiledRoute } from "./routes.js";
 import { httpInputs } from "./to-input.js";
@@ -56,6 +57,8 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     max_masked_body_bytes: positive("max_masked_body_bytes", opts.limits.max_masked_body_bytes ?? DEFAULT_MAX_MASKED_BODY_BYTES),
   });
   let closing = false;
+  const methodOverride = opts.request?.method_override ?? "decide";
+  const ambiguousPaths = opts.request?.ambiguous_paths ?? "refuse";
 
   // selfHandleResponse: regate writes every response itself (header filtering, masking).
   const proxy = httpProxy.createProxyServer({ selfHandleResponse: true, changeOrigin: true, xfwd: false });
@@ -164,11 +167,12 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       const e = catalogError("SHUTTING_DOWN", "shutting_down");
       return fail(ctx, e.status, e.body, { close: true });
     }
-    const target = parseRequestTarget(req.url ?? "");
-    if (!target) {
-      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", "the request path is not one regate forwards (dot segments, backslashes or malformed encoding)");
+    const parsed = parseRequestTarget(req.url ?? "", ambiguousPaths);
+    if (!parsed.ok) {
+      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", `the request path is ambiguous or malformed: ${parsed.reason}`);
       return fail(ctx, e.status, e.body, { close: true });
     }
+    const target = parsed.target;
     // Paths may embed identifiers (emails in /customers/alice@example.com): logged redacted.
     ctx.logPath = maskText(target.path, DETECTOR_NAMES, "redact") ?? "";
 
@@ -200,16 +204,36 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     }
 
     const body = parseRequestBody(read.body, req.headers["content-type"], req.headers["content-encoding"], limits.max_input_body_bytes);
+    // The method the upstream will execute: overrides are judged, or removed before the policy sees the request.
+    let query = target.query;
+    let overrides = findOverrides(req.headers, parsedQuery(query), body);
+    if (methodOverride === "strip" && overrides.length > 0) {
+      if (overrides.some((o) => o.source === "body")) {
+        const e = catalogError("PROTOCOL_VIOLATION", "bad_request", "a _method override in the request body cannot be removed");
+        return fail(ctx, e.status, e.body);
+      }
+      for (const h of OVERRIDE_HEADERS) delete req.headers[h];
+      query = withoutParam(query, OVERRIDE_PARAM);
+      overrides = [];
+    }
+    const effective = effectiveMethod(ctx.method, overrides);
+    if (!effective.ok) {
+      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", effective.reason);
+      return fail(ctx, e.status, e.body);
+    }
     const inputs = httpInputs({
       requestId: ctx.id,
       principal: auth.principal,
       client: { address: req.socket.remoteAddress ?? "", port: req.socket.remotePort ?? 0 },
       route: matched.route,
-      method: ctx.method,
+      method: effective.result,
+      requestMethod: ctx.method,
+      rawPath: target.raw_path,
+      trailingSlash: target.trailing_slash,
       scheme: (req.socket as Socket & { encrypted?: boolean }).encrypted ? "https" : "http",
       host,
       rest: matched.rest,
-      query: target.query,
+      query,
       headers: req.headers,
       body,
       now: Date.now(),
@@ -221,10 +245,10 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       return fail(ctx, r.status, r.body);
     }
     ctx.masker = ResponseMasker.from(verdict.mask, opts.mask_hash_key);
-    forward(ctx, matched.route, host, matched.rest, target.query, read.body);
+    forward(ctx, matched.route, host, matched.rest, query, target.trailing_slash, read.body);
   }
 
-  function forward(ctx: RequestContext, route: CompiledRoute, host: string, rest: string, query: string, body: Buffer): void {
+  function forward(ctx: RequestContext, route: CompiledRoute, host: string, rest: string, query: string, trailingSlash: boolean, body: Buffer): void {
     const { req, res } = ctx;
     const hadBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
     const headers = forwardHeaders(req.headers, route, { address: req.socket.remoteAddress ?? "", host }, ctx.masker !== undefined);
@@ -232,7 +256,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     if (hadBody || body.length > 0) headers["content-length"] = String(body.length);
     // http-proxy builds the upstream request from req.headers and req.url.
     req.headers = headers as IncomingHttpHeaders;
-    req.url = forwardPath(route.basePath, rest, query);
+    req.url = forwardPath(route.basePath, rest, query, trailingSlash);
     ctx.timer = setTimeout(() => {
       ctx.timedOut = true;
       ctx.proxyReq?.destroy();

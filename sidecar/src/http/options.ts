@@ -51,12 +51,21 @@ export interface RequestDoneInfo {
   duration_ms: number;
 }
 
+/** How regate reads requests whose meaning depends on the upstream's framework. */
+export interface HttpRequestOptions {
+  /** "decide" (default): the policy judges the overriding method. "strip": overrides are removed before deciding. */
+  method_override?: "decide" | "strip";
+  /** "refuse" (default): 400 for encoded "/" or "\\", "\\" and ";" in the path. "canonical": rewrite them. */
+  ambiguous_paths?: "refuse" | "canonical";
+}
+
 export interface HttpGatewayOptions {
   routes: RouteOptions[];
   agents: AgentDirectory;
   decider: Decider;
   logger: Logger;
   limits: HttpLimits;
+  request?: HttpRequestOptions;
   /** Key for the `hash` mask strategy. */
   mask_hash_key?: Buffer;
   onRequestDone?: (info: RequestDoneInfo) => void;

@@ -1,48 +1,87 @@
 import { describe, expect, it } from "vitest";
-import { forwardPath, parsedPath, parsedQuery, parseRequestTarget } from "./path.js";
+import { canonicalPath, forwardPath, parsedPath, parsedQuery, parseRequestTarget, withoutParam } from "./path.js";
+
+const target = (url: string) => {
+  const r = parseRequestTarget(url);
+  return r.ok ? { authority: r.target.authority, path: r.target.path, trailing_slash: r.target.trailing_slash, query: r.target.query } : r.reason;
+};
 
 describe("parseRequestTarget", () => {
   it.each([
-    ["/crm/customers/1?x=1", { authority: undefined, path: "/crm/customers/1", query: "x=1" }],
-    ["/", { authority: undefined, path: "/", query: "" }],
-    ["//crm///customers", { authority: undefined, path: "/crm/customers", query: "" }],
-    ["/a?", { authority: undefined, path: "/a", query: "" }],
-    ["http://crm.internal:8080/x?y", { authority: "crm.internal:8080", path: "/x", query: "y" }],
-    ["http://crm.internal", { authority: "crm.internal", path: "/", query: "" }],
-    ["http://crm.internal?q=1", { authority: "crm.internal", path: "/", query: "q=1" }],
-    ["/files/group%2Fproject", { authority: undefined, path: "/files/group%2Fproject", query: "" }],
+    ["/crm/customers/1?x=1", { authority: undefined, path: "/crm/customers/1", trailing_slash: false, query: "x=1" }],
+    ["/", { authority: undefined, path: "/", trailing_slash: false, query: "" }],
+    ["//crm///customers", { authority: undefined, path: "/crm/customers", trailing_slash: false, query: "" }],
+    ["/a?", { authority: undefined, path: "/a", trailing_slash: false, query: "" }],
+    ["http://crm.internal:8080/x?y", { authority: "crm.internal:8080", path: "/x", trailing_slash: false, query: "y" }],
+    ["http://crm.internal", { authority: "crm.internal", path: "/", trailing_slash: false, query: "" }],
+    ["http://crm.internal?q=1", { authority: "crm.internal", path: "/", trailing_slash: false, query: "q=1" }],
+    // Canonical forms
+    ["/crm/../admin", { authority: undefined, path: "/admin", trailing_slash: false, query: "" }],
+    ["/crm/./x", { authority: undefined, path: "/crm/x", trailing_slash: false, query: "" }],
+    ["/crm/%2e%2e/admin", { authority: undefined, path: "/admin", trailing_slash: false, query: "" }],
+    ["/crm/%2E%2e", { authority: undefined, path: "/", trailing_slash: false, query: "" }],
+    ["/..", { authority: undefined, path: "/", trailing_slash: false, query: "" }],
+    ["/a/b/", { authority: undefined, path: "/a/b", trailing_slash: true, query: "" }],
+    ["/a/b/.", { authority: undefined, path: "/a/b", trailing_slash: true, query: "" }],
+    ["/a/b//", { authority: undefined, path: "/a/b", trailing_slash: true, query: "" }],
+    ["/%72efunds", { authority: undefined, path: "/refunds", trailing_slash: false, query: "" }],
+    ["/a%7eb/%41", { authority: undefined, path: "/a~b/A", trailing_slash: false, query: "" }],
+    ["/c/alice%40example.com", { authority: undefined, path: "/c/alice%40example.com", trailing_slash: false, query: "" }],
+    ["/c/x%3a", { authority: undefined, path: "/c/x%3A", trailing_slash: false, query: "" }],
+    ["/v1..2/x", { authority: undefined, path: "/v1..2/x", trailing_slash: false, query: "" }],
   ])("%s", (url, expected) => {
-    expect(parseRequestTarget(url)).toEqual(expected);
+    expect(target(url)).toEqual(expected);
   });
 
   it.each([
-    "*",
-    "crm/x",
-    "/crm/../admin",
-    "/crm/./x",
-    "/crm/%2e%2e/admin",
-    "/crm/%2E%2e",
-    "/crm/a%2F..%2Fadmin",
-    "/crm/a%5C..%5Cadmin",
-    "/crm\\..\\admin",
-    "/crm/%zz",
-    "/crm/%00",
-    "/x#frag",
-    "/..",
-  ])("refuses %s", (url) => {
-    expect(parseRequestTarget(url)).toBeUndefined();
+    ["*", "not an absolute path"],
+    ["crm/x", "not an absolute path"],
+    ["/files/group%2Fproject", "encoded '/'"],
+    ["/crm/a%2F..%2Fadmin", "encoded '/'"],
+    ["/crm/a%5C..%5Cadmin", "encoded '/'"],
+    ["/crm\\..\\admin", "'\\' in the path"],
+    ["/crm/x;jsessionid=1", "';' in a path segment"],
+    ["/crm/..;/admin", "';' in a path segment"],
+    ["/crm/x%3By", "';' in a path segment"],
+    ["/crm/%zz", "malformed percent-encoding"],
+    ["/crm/%4", "malformed percent-encoding"],
+    ["/crm/%00", "NUL"],
+    ["/crm/%ff%fe", "not valid UTF-8"],
+    ["/crm/%c0%af", "not valid UTF-8"],
+    ["/x#frag", "fragment"],
+  ])("refuses %s", (url, reason) => {
+    const r = parseRequestTarget(url);
+    expect(r.ok).toBe(false);
+    expect(r.ok ? "" : r.reason).toContain(reason);
+  });
+});
+
+describe("canonicalPath in canonical mode", () => {
+  it.each([
+    ["/files/group%2Fproject", "/files/group/project"],
+    ["/crm/a%2F..%2Fadmin", "/crm/admin"],
+    ["/crm\\..\\admin", "/admin"],
+    ["/crm/..;/admin", "/admin"],
+    ["/crm/x;jsessionid=1/y", "/crm/x/y"],
+  ])("%s -> %s", (raw, path) => {
+    const c = canonicalPath(raw, "canonical");
+    expect(c.ok && c.path).toBe(path);
+  });
+
+  it("still refuses invalid UTF-8 and NUL", () => {
+    expect(canonicalPath("/a/%ff", "canonical").ok).toBe(false);
+    expect(canonicalPath("/a/%00", "canonical").ok).toBe(false);
   });
 });
 
 describe("parsedPath", () => {
   it.each([
-    ["/", [""]],
+    ["/", []],
     ["/a/b", ["a", "b"]],
-    ["/a/b/", ["a", "b", ""]],
     ["/customers/alice%40example.com", ["customers", "alice@example.com"]],
     ["/a%20b/c+d", ["a b", "c+d"]],
-    ["/files/group%2Fproject", ["files", "group/project"]],
     ["/v1..2/x", ["v1..2", "x"]],
+    ["/caf%C3%A9", ["café"]],
   ])("%s", (path, segments) => {
     expect(parsedPath(path)).toEqual(segments);
   });
@@ -50,12 +89,13 @@ describe("parsedPath", () => {
 
 describe("forwardPath", () => {
   it.each([
-    ["", "/x", "", "/x"],
-    ["/api", "/x", "a=1", "/api/x?a=1"],
-    ["/api", "/", "", "/api/"],
-    ["", "/redirect/http:/evil", "", "/redirect/http%3A/evil"],
-  ])("%j + %j + %j", (base, rest, query, expected) => {
-    expect(forwardPath(base, rest, query)).toBe(expected);
+    ["", "/x", "", false, "/x"],
+    ["/api", "/x", "a=1", false, "/api/x?a=1"],
+    ["/api", "/x", "", true, "/api/x/"],
+    ["/api", "/", "", false, "/api/"],
+    ["", "/redirect/http:/evil", "", false, "/redirect/http%3A/evil"],
+  ])("%j + %j + %j (trailing %j)", (base, rest, query, trailing, expected) => {
+    expect(forwardPath(base, rest, query, trailing)).toBe(expected);
   });
 });
 
@@ -64,5 +104,16 @@ describe("parsedQuery", () => {
     const q = parsedQuery("a=1&a=2&b=x%20y&c=d+e&empty=&flag&__proto__=p");
     expect(q).toEqual({ a: ["1", "2"], b: ["x y"], c: ["d e"], empty: [""], flag: [""], ["__proto__"]: ["p"] });
     expect(Object.getPrototypeOf(q)).toBe(Object.prototype);
+  });
+});
+
+describe("withoutParam", () => {
+  it.each([
+    ["_method=DELETE", ""],
+    ["a=1&_method=DELETE&b=2", "a=1&b=2"],
+    ["a=1&%5Fmethod=PUT", "a=1"],
+    ["_methodx=1", "_methodx=1"],
+  ])("%s", (q, expected) => {
+    expect(withoutParam(q, "_method")).toBe(expected);
   });
 });

@@ -5,18 +5,29 @@ import { timeInput } from "../decision/time.js";
 import type { PolicyInput, Principal } from "../decision/types.js";
 import type { BodyFacts } from "./body.js";
 import { inputHeaders } from "./headers.js";
+import type { EffectiveMethod, OverrideSource } from "./method.js";
 import { mcpMessages, type McpMessage } from "./mcp.js";
 import { parsedPath, parsedQuery } from "./path.js";
 import type { CompiledRoute } from "./routes.js";
 
 export interface HttpInput extends BodyFacts {
+  /** The method the upstream will execute: a method override when the request carries one. */
   method: string;
+  /** The method of the request line. */
+  request_method: string;
+  /** Present when an override (header or `_method` parameter) set `method`. */
+  method_override?: { source: OverrideSource[]; value: string };
   scheme: "http" | "https";
   /** Host header (or absolute-form authority) as the agent sent it, lowercased. */
   host: string;
-  /** Path after the route prefix: what the upstream API sees below its base path. */
+  /** Canonical path after the route prefix (no trailing slash): what the upstream sees below its base path. */
   path: string;
+  /** Decoded segments of `path` ("/" gives []). */
   parsed_path: string[];
+  /** The request path as the agent sent it, prefix included, before canonicalisation. */
+  raw_path: string;
+  /** The agent's path ended in "/"; it is forwarded with it. */
+  trailing_slash: boolean;
   query: string;
   parsed_query: Record<string, string[]>;
   headers: Record<string, string>;
@@ -32,7 +43,10 @@ export interface RequestFacts {
   principal: Principal;
   client: { address: string; port: number };
   route: CompiledRoute;
-  method: string;
+  method: EffectiveMethod;
+  requestMethod: string;
+  rawPath: string;
+  trailingSlash: boolean;
   scheme: "http" | "https";
   host: string;
   rest: string;
@@ -48,12 +62,15 @@ export interface RequestFacts {
  */
 export function httpInputs(f: RequestFacts): PolicyInput[] {
   const http: HttpInput = {
-    method: f.method,
+    method: f.method.method,
+    request_method: f.requestMethod,
+    ...(f.method.override ? { method_override: f.method.override } : {}),
     scheme: f.scheme,
     host: f.host,
     path: f.rest,
-    // parseRequestTarget validated the whole path already, so this cannot be undefined.
-    parsed_path: parsedPath(f.rest) ?? [],
+    parsed_path: parsedPath(f.rest),
+    raw_path: f.rawPath,
+    trailing_slash: f.trailingSlash,
     query: f.query,
     parsed_query: parsedQuery(f.query),
     headers: inputHeaders(f.headers, f.route),

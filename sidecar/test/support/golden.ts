@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import type { PolicyInput, SessionInput } from "../../src/decision/index.js";
 import { compileRoutes } from "../../src/http/routes.js";
+import { effectiveMethod, findOverrides } from "../../src/http/method.js";
+import { parsedQuery, parseRequestTarget } from "../../src/http/path.js";
 import { httpInputs } from "../../src/http/to-input.js";
 import { packageRoot } from "../../src/paths.js";
 import { analyze, initSqlParser } from "../../src/postgres/sql/index.js";
@@ -23,7 +25,7 @@ export interface GoldenCase {
 interface Source {
   name: string;
   sql?: string;
-  http?: { method: string; path: string; parsed_body?: unknown; mcp?: unknown };
+  http?: { method: string; path: string; headers?: Record<string, string>; parsed_body?: unknown; mcp?: unknown };
   expect: GoldenExpect;
 }
 
@@ -54,17 +56,26 @@ export async function buildGoldenCases(): Promise<GoldenCase[]> {
     }
     const h = s.http!;
     const body = h.parsed_body === undefined ? { body_size: 0, truncated_body: false, body_parse_error: false } : { body_size: JSON.stringify(h.parsed_body).length, truncated_body: false, body_parse_error: false, content_type: "application/json", parsed_body: h.parsed_body };
+    // The path and method go through the gateway's own canonicalisation and override rules.
+    const parsed = parseRequestTarget(h.path);
+    if (!parsed.ok) throw new Error(`golden case ${s.name}: ${parsed.reason}`);
+    const headers = { "content-type": "application/json", ...h.headers };
+    const effective = effectiveMethod(h.method, findOverrides(headers, parsedQuery(parsed.target.query), body));
+    if (!effective.ok) throw new Error(`golden case ${s.name}: ${effective.reason}`);
     const [input] = httpInputs({
       requestId: SESSION.id,
       principal: SESSION.principal,
       client: SESSION.client,
       route: route!,
-      method: h.method,
+      method: effective.result,
+      requestMethod: h.method,
+      rawPath: parsed.target.raw_path,
+      trailingSlash: parsed.target.trailing_slash,
       scheme: "http",
       host: "127.0.0.1:8080",
-      rest: h.path,
-      query: "",
-      headers: { "content-type": "application/json" },
+      rest: parsed.target.path,
+      query: parsed.target.query,
+      headers,
       body,
       now: NOW,
     });

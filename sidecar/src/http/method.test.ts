@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import type { BodyFacts } from "./body.js";
+import { effectiveMethod, findOverrides } from "./method.js";
+
+const noBody: BodyFacts = { body_size: 0, truncated_body: false, body_parse_error: false };
+const form = (v: Record<string, string[]>): BodyFacts => ({ ...noBody, content_type: "application/x-www-form-urlencoded", parsed_body: v });
+const json = (v: unknown): BodyFacts => ({ ...noBody, content_type: "application/json", parsed_body: v });
+
+describe("effective method", () => {
+  it.each([
+    ["no override", "GET", {}, {}, noBody, "GET"],
+    ["X-HTTP-Method-Override", "POST", { "x-http-method-override": "DELETE" }, {}, noBody, "DELETE"],
+    ["X-HTTP-Method, lowercase value", "POST", { "x-http-method": " delete " }, {}, noBody, "DELETE"],
+    ["X-Method-Override", "GET", { "x-method-override": "PUT" }, {}, noBody, "PUT"],
+    ["_method in the query", "POST", {}, { _method: ["DELETE"] }, noBody, "DELETE"],
+    ["_method in a form", "POST", {}, {}, form({ _method: ["PATCH"] }), "PATCH"],
+    ["_method in JSON", "POST", {}, {}, json({ _method: "delete" }), "DELETE"],
+    ["agreeing overrides", "POST", { "x-http-method-override": "DELETE" }, { _method: ["delete"] }, noBody, "DELETE"],
+  ])("%s", (_name, wire, headers, query, body, expected) => {
+    const r = effectiveMethod(wire, findOverrides(headers, query, body));
+    expect(r.ok && r.result.method).toBe(expected);
+  });
+
+  it.each([
+    ["disagreeing headers", { "x-http-method-override": "DELETE", "x-http-method": "PUT" }, {}, noBody, "disagree"],
+    ["header list with two methods", { "x-http-method-override": "GET, DELETE" }, {}, noBody, "disagree"],
+    ["header and query disagree", { "x-http-method-override": "GET" }, { _method: ["DELETE"] }, noBody, "disagree"],
+    ["not a token", { "x-http-method-override": "DE LETE" }, {}, noBody, "not a method name"],
+    ["JSON _method not a string", {}, {}, json({ _method: ["DELETE"] }), "not a method name"],
+  ])("refuses %s", (_name, headers, query, body, reason) => {
+    const r = effectiveMethod("POST", findOverrides(headers, query, body));
+    expect(r.ok).toBe(false);
+    expect(r.ok ? "" : r.reason).toContain(reason);
+  });
+
+  it("names where the override came from", () => {
+    const r = effectiveMethod("POST", findOverrides({ "x-http-method-override": "DELETE" }, { _method: ["DELETE"] }, noBody));
+    expect(r.ok && r.result.override).toEqual({ source: ["x-http-method-override", "query"], value: "DELETE" });
+  });
+});

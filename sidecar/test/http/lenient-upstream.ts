@@ -1,0 +1,112 @@
+// An upstream that resolves requests the way lenient web frameworks do: it honours method overrides
+// (headers on any method, `_method` in the query or a form body, as Express's method-override, Rails and
+// Laravel allow), decodes the whole path (an encoded "/" becomes a separator), cuts ";params", resolves dot
+// segments, merges slashes and ignores a trailing slash. It records what it executed, and can echo the
+// request (credential headers included, as a debugging endpoint would) to test that regate never hands the
+// route's credential back.
+
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
+import { closeServer, listen } from "./fixtures.js";
+
+export interface Executed {
+  method: string;
+  path: string;
+  wire_method: string;
+  url: string;
+  headers: IncomingMessage["headers"];
+}
+
+export interface LenientUpstream {
+  url: string;
+  executed: Executed[];
+  close(): Promise<void>;
+}
+
+function frameworkPath(url: string): string {
+  let p = url.split("?")[0]!;
+  try {
+    p = decodeURIComponent(p);
+  } catch {
+    /* keep raw */
+  }
+  p = p.replace(/\\/g, "/");
+  const out: string[] = [];
+  for (let seg of p.split("/")) {
+    const semi = seg.indexOf(";");
+    if (semi >= 0) seg = seg.slice(0, semi);
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") out.pop();
+    else out.push(seg);
+  }
+  return "/" + out.join("/");
+}
+
+function frameworkMethod(req: IncomingMessage, body: string): string {
+  const header = req.headers["x-http-method-override"] ?? req.headers["x-http-method"] ?? req.headers["x-method-override"];
+  if (typeof header === "string") return header.toUpperCase();
+  const q = new URLSearchParams((req.url ?? "").split("?")[1] ?? "").get("_method");
+  if (q && req.method === "POST") return q.toUpperCase();
+  if (req.method === "POST" && (req.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded")) {
+    const f = new URLSearchParams(body).get("_method");
+    if (f) return f.toUpperCase();
+  }
+  return req.method ?? "GET";
+}
+
+export async function startLenientUpstream(): Promise<LenientUpstream> {
+  const executed: Executed[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const method = frameworkMethod(req, body);
+      const path = frameworkPath(req.url ?? "/");
+      executed.push({ method, path, wire_method: req.method ?? "", url: req.url ?? "", headers: req.headers });
+      const send = (status: number, payload: string | Buffer, headers: Record<string, string> = {}): void => {
+        res.writeHead(status, { "content-type": "application/json", ...headers }).end(payload);
+      };
+      const auth = req.headers.authorization ?? "";
+      const token = auth.replace(/^Bearer /, "");
+      switch (path) {
+        case "/echo/headers":
+          // A debugging endpoint that reflects what it received, credential included.
+          return send(200, JSON.stringify({ method, headers: req.headers }));
+        case "/echo/header-value":
+          return send(200, "{}", { "x-debug-auth": auth, "x-request-token": token });
+        case "/echo/base64":
+          return send(200, JSON.stringify({ token_b64: Buffer.from(token).toString("base64"), nested: { raw: `prefix-${token}-suffix` } }));
+        case "/echo/embedded-base64":
+          // The token inside a larger base64 blob, at every byte alignment.
+          return send(200, JSON.stringify({ blobs: ["", "x", "xy"].map((pad) => Buffer.from(`${pad}token=${token};`).toString("base64")) }));
+        case "/echo/gzip":
+          return send(200, gzipSync(JSON.stringify({ auth })), { "content-encoding": "gzip" });
+        case "/echo/deflate":
+          return send(200, deflateSync(JSON.stringify({ auth })), { "content-encoding": "deflate" });
+        case "/echo/br":
+          return send(200, brotliCompressSync(JSON.stringify({ auth })), { "content-encoding": "br" });
+        case "/echo/zstd":
+          return send(200, Buffer.from(JSON.stringify({ auth })), { "content-encoding": "zstd" });
+        case "/echo/error":
+          return send(500, JSON.stringify({ error: "upstream failure", request: { authorization: auth } }));
+        case "/echo/text":
+          res.writeHead(200, { "content-type": "text/plain" }).end(`debug: ${auth}`);
+          return;
+        case "/echo/sse": {
+          res.writeHead(200, { "content-type": "text/event-stream" });
+          res.write(`data: {"n":1}\n\n`);
+          // The token split across two writes: a scrubber must carry bytes between chunks.
+          const half = Math.floor(token.length / 2);
+          res.write(`data: {"auth":"${token.slice(0, half)}`);
+          setTimeout(() => res.end(`${token.slice(half)}"}\n\n`), 30);
+          return;
+        }
+        default:
+          return send(200, JSON.stringify({ method, path }));
+      }
+    });
+  });
+  const url = await listen(server);
+  return { url, executed, close: () => closeServer(server) };
+}

@@ -1,0 +1,173 @@
+// The policy judges the request the upstream executes. A lenient upstream (method overrides honoured, paths
+// decoded and normalised as frameworks do) behind regate with the example policy, through the real
+// DecisionPipeline and decision log: each evasion is refused or decided as the upstream will execute it.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DecisionLog } from "../../src/audit/index.js";
+import { DecisionPipeline } from "../../src/decision/index.js";
+import { PolicyStore } from "../../src/policy/index.js";
+import { BUNDLE } from "../support/regate.js";
+import { AGENT_TOKEN, allLogs, authed, memoryLogger, rawExchange, startGateway, UPSTREAM_SECRET, type GatewayUnderTest } from "./fixtures.js";
+import { startLenientUpstream, type LenientUpstream } from "./lenient-upstream.js";
+
+let upstream: LenientUpstream;
+let store: PolicyStore;
+const decisionLog = memoryLogger();
+
+async function gatewayWith(request?: { method_override?: "decide" | "strip"; ambiguous_paths?: "refuse" | "canonical" }): Promise<GatewayUnderTest> {
+  const decider = new DecisionPipeline({
+    policy: () => store.active,
+    entrypoint: "regate/decision",
+    dryRun: false,
+    sinks: [new DecisionLog(decisionLog.logger, { bundleName: "regate", labels: { app: "regate" } })],
+    logMask: true,
+  });
+  return startGateway({
+    routes: [{ name: "demo-api", prefix: "/", upstream: upstream.url, credential: { type: "bearer", value: UPSTREAM_SECRET } }],
+    decider,
+    ...(request ? { request } : {}),
+  });
+}
+
+let gw: GatewayUnderTest;
+let strip: GatewayUnderTest;
+let canonical: GatewayUnderTest;
+
+beforeAll(async () => {
+  store = new PolicyStore(BUNDLE);
+  await store.load();
+  upstream = await startLenientUpstream();
+  gw = await gatewayWith();
+  strip = await gatewayWith({ method_override: "strip" });
+  canonical = await gatewayWith({ ambiguous_paths: "canonical" });
+});
+
+afterAll(async () => {
+  await gw.close();
+  await strip.close();
+  await canonical.close();
+  await upstream.close();
+});
+
+async function send(g: GatewayUnderTest, method: string, path: string, headers: Record<string, string> = {}, body?: string) {
+  const before = upstream.executed.length;
+  const res = await fetch(`${g.url}${path}`, { method, headers: authed(headers), ...(body === undefined ? {} : { body }) });
+  const text = await res.text();
+  return { status: res.status, text, executed: upstream.executed.slice(before) };
+}
+
+const form = { "content-type": "application/x-www-form-urlencoded" };
+const json = { "content-type": "application/json" };
+
+describe("method overrides (default: the policy judges the overriding method)", () => {
+  it.each([
+    ["X-HTTP-Method-Override", "/orders/1", { "x-http-method-override": "DELETE" }, undefined],
+    ["X-HTTP-Method", "/orders/1", { "x-http-method": "delete" }, undefined],
+    ["X-Method-Override", "/orders/1", { "x-method-override": "DELETE" }, undefined],
+    ["_method in the query", "/orders/1?_method=DELETE", {}, undefined],
+    ["_method in a form body", "/orders/1", form, "_method=DELETE"],
+    ["_method in a JSON body", "/orders/1", json, JSON.stringify({ _method: "DELETE" })],
+  ])("POST with %s is judged as DELETE and denied; the upstream executes nothing", async (_name, path, headers, body) => {
+    const r = await send(gw, "POST", path, headers, body ?? "");
+    expect(r.status).toBe(403);
+    expect(JSON.parse(r.text)).toMatchObject({ code: "POLICY_DENIED", reason: "DELETE requests are not allowed" });
+    expect(r.executed).toEqual([]);
+  });
+
+  it("overrides that disagree are refused with 400 before the policy runs", async () => {
+    const r = await send(gw, "POST", "/orders/1?_method=GET", { "x-http-method-override": "DELETE" }, "");
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.text)).toMatchObject({ code: "PROTOCOL_VIOLATION", reason: expect.stringContaining("disagree") });
+    expect(r.executed).toEqual([]);
+  });
+
+  it("an override the policy allows is forwarded, and the upstream executes what was judged", async () => {
+    const r = await send(gw, "POST", "/orders/1", { "x-http-method-override": "PATCH" }, "{}");
+    expect(r.status).toBe(200);
+    expect(r.executed).toMatchObject([{ method: "PATCH", wire_method: "POST" }]);
+  });
+
+  it("the decision log records the effective method and where the override came from", async () => {
+    await send(gw, "POST", "/orders/2", { "x-http-method-override": "DELETE" }, "");
+    const line = decisionLog.lines.map((l) => JSON.parse(l) as { input?: { http?: { path?: string } } }).findLast((l) => l.input?.http?.path === "/orders/2");
+    expect(line?.input?.http).toMatchObject({ method: "DELETE", request_method: "POST", method_override: { source: ["x-http-method-override"], value: "DELETE" } });
+  });
+});
+
+describe("method overrides with method_override: strip", () => {
+  it.each([
+    ["X-HTTP-Method-Override", "/orders/1", { "x-http-method-override": "DELETE" }],
+    ["X-HTTP-Method", "/orders/1", { "x-http-method": "DELETE" }],
+    ["_method in the query", "/orders/1?a=1&_method=DELETE", {}],
+  ])("%s is removed: the upstream executes the POST the policy allowed", async (_name, path, headers) => {
+    const r = await send(strip, "POST", path, headers, "{}");
+    expect(r.status).toBe(200);
+    expect(r.executed).toHaveLength(1);
+    expect(r.executed[0]!.method).toBe("POST");
+    expect(r.executed[0]!.url).not.toContain("_method");
+    for (const h of ["x-http-method-override", "x-http-method", "x-method-override"]) expect(r.executed[0]!.headers[h]).toBeUndefined();
+  });
+
+  it("a _method in a form body cannot be removed: 400", async () => {
+    const r = await send(strip, "POST", "/orders/1", form, "_method=DELETE");
+    expect(r.status).toBe(400);
+    expect(r.executed).toEqual([]);
+  });
+});
+
+describe("canonical paths", () => {
+  it.each([
+    ["trailing slash", "/refunds/"],
+    ["dot segments", "/x/../refunds/."],
+    ["encoded dot segments", "/x/%2e%2e/refunds"],
+    ["encoded unreserved characters", "/%72efunds"],
+    ["repeated slashes", "//refunds//"],
+  ])("POST to refunds via %s needs approval (the upstream would execute /refunds)", async (_name, path) => {
+    const r = await send(gw, "POST", path, json, JSON.stringify({ order_id: 1 }));
+    expect(r.status).toBe(403);
+    expect(JSON.parse(r.text)).toMatchObject({ code: "APPROVAL_REQUIRED" });
+    expect(r.executed).toEqual([]);
+  });
+
+  it.each([
+    ["an encoded slash", "/x%2F..%2Frefunds"],
+    ["a backslash", "/x\\..\\refunds"],
+    ["a ; path parameter", "/refunds;jsessionid=1"],
+    ["a ; in a dot segment", "/x/..;/refunds"],
+    ["invalid UTF-8", "/refunds%ff"],
+    ["a NUL", "/refunds%00"],
+  ])("a path with %s is refused with 400 and a reason", async (_name, path) => {
+    const before = upstream.executed.length;
+    const out = await rawExchange(gw.port, `POST ${path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${AGENT_TOKEN}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    expect(out).toMatch(/^HTTP\/1.1 400/);
+    expect(out).toContain("the request path is ambiguous or malformed");
+    expect(upstream.executed.length).toBe(before);
+  });
+
+  it.each([
+    ["an encoded slash", "/x%2F..%2Frefunds"],
+    ["a ; in a dot segment", "/x/..;/refunds"],
+  ])("with ambiguous_paths: canonical, a path with %s is decided in canonical form", async (_name, path) => {
+    const before = upstream.executed.length;
+    const out = await rawExchange(canonical.port, `POST ${path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${AGENT_TOKEN}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    expect(out).toMatch(/^HTTP\/1.1 403/);
+    expect(out).toContain("APPROVAL_REQUIRED");
+    expect(upstream.executed.length).toBe(before);
+  });
+
+  it("an allowed request is forwarded in canonical form, trailing slash kept", async () => {
+    const out = await rawExchange(gw.port, `GET /a/./b/../%63ustomers//1/?x=1 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${AGENT_TOKEN}\r\nConnection: close\r\n\r\n`);
+    expect(out).toMatch(/^HTTP\/1.1 200/);
+    expect(upstream.executed.at(-1)!.url).toBe("/a/customers/1/?x=1");
+  });
+});
+
+describe("logs", () => {
+  it("neither the agent's token nor the route credential reached any log line, decision log included", () => {
+    expect(decisionLog.lines.length).toBeGreaterThan(10);
+    for (const lines of [decisionLog.lines, gw.lines, strip.lines, canonical.lines]) {
+      expect(allLogs(lines)).not.toContain(AGENT_TOKEN);
+      expect(allLogs(lines)).not.toContain(UPSTREAM_SECRET);
+    }
+  });
+});
