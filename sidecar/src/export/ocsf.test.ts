@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { MAX_QUERY_CHARS, toOcsf } from "./ocsf.js";
+import { httpEvent, pgEvent } from "./test-events.js";
+
+const opts = { product_version: "1.2.3", bundle_name: "regate" };
+
+describe("toOcsf", () => {
+  it.each([
+    // [name, event, class_uid, activity_id, status_id, action_id, severity_id]
+    ["postgres select allowed", pgEvent("allow", "select"), 6005, 4, 1, 1, 1],
+    ["postgres insert denied", pgEvent("deny", "insert", "INSERT INTO t VALUES (1)"), 6005, 5, 2, 2, 3],
+    ["postgres update held", pgEvent("approve", "update", "UPDATE t SET a = 1"), 6005, 2, 99, 2, 2],
+    ["postgres delete denied", pgEvent("deny", "delete", "DELETE FROM t"), 6005, 7, 2, 2, 3],
+    ["postgres vacuum", pgEvent("allow", "vacuum", "VACUUM"), 6005, 99, 1, 1, 1],
+    ["http GET allowed", httpEvent("allow", "GET"), 6003, 2, 1, 1, 1],
+    ["http POST held", httpEvent("approve", "POST", "/refunds"), 6003, 1, 99, 2, 2],
+    ["http DELETE denied", httpEvent("deny", "DELETE"), 6003, 4, 2, 2, 3],
+    ["http PROPFIND", httpEvent("deny", "PROPFIND"), 6003, 99, 2, 2, 3],
+  ] as const)("%s", (_name, e, class_uid, activity_id, status_id, action_id, severity_id) => {
+    const o = toOcsf(e, opts);
+    expect(o).toMatchObject({ class_uid, activity_id, type_uid: class_uid * 100 + activity_id, status_id, action_id, severity_id, category_uid: 6 });
+    expect(o.metadata).toMatchObject({ uid: e.decision.decision_id, version: "1.5.0", product: { name: "regate", version: "1.2.3" } });
+    expect(o["policy"]).toEqual({ uid: "rev-42", name: "regate", version: "rev-42" });
+    expect(o["actor"]).toMatchObject({ user: { uid: "agent-7", groups: [{ name: "agents" }, { name: "support" }] } });
+    expect(o["time"]).toBe(Date.parse("2026-01-01T00:00:00.123Z"));
+  });
+
+  it("postgres: query_info carries the statement text, the database the target", () => {
+    const o = toOcsf(pgEvent("allow"), opts);
+    expect(o["query_info"]).toEqual({ query_string: "SELECT email FROM customers WHERE id = $1", uid: o.metadata.uid });
+    expect(o["database"]).toEqual({ name: "crm-db", type_id: 1, type: "Relational" });
+  });
+
+  it("postgres: a long query is cut and flagged", () => {
+    const o = toOcsf(pgEvent("allow", "select", "SELECT " + "x,".repeat(MAX_QUERY_CHARS)), opts);
+    expect((o["query_info"] as { query_string: string }).query_string).toHaveLength(MAX_QUERY_CHARS);
+    expect(o["unmapped"]).toMatchObject({ regate: { query_truncated: true } });
+  });
+
+  it("http: api.operation and http_request from the request", () => {
+    const o = toOcsf(httpEvent("deny", "DELETE", "/orders/9"), opts);
+    expect(o["api"]).toEqual({ operation: "DELETE /orders/9", service: { name: "crm" }, request: { uid: o.metadata.uid } });
+    expect(o["http_request"]).toEqual({ http_method: "DELETE", url: { scheme: "http", hostname: "crm.localhost", path: "/orders/9", query_string: "expand=1" } });
+    expect(o["message"]).toBe("writes are not allowed");
+  });
+
+  it("an error deny carries the error code", () => {
+    const e = pgEvent("deny");
+    e.decision.error_code = "POLICY_EVAL_FAILED";
+    expect(toOcsf(e, opts)).toMatchObject({ status_code: "POLICY_EVAL_FAILED", status_detail: "writes are not allowed" });
+  });
+});
