@@ -132,6 +132,7 @@ export async function startApp({ config, log, sinks = [] }: AppOptions): Promise
       onRequestDone: (info) => {
         metrics.upstreamSeconds.observe({ route: info.route ?? "none" }, info.duration_ms / 1000);
         if (info.error_code) metrics.errors.inc({ code: info.error_code });
+      request: config.http.request,
       },
     });
     ports.http = await listenHttp(gateway.server, config.http.listen);

@@ -263,6 +263,23 @@ export const configSchema = {
           },
         },
       },
+        request: {
+          type: "object",
+          default: {},
+          additionalProperties: false,
+          properties: {
+            method_override: {
+              enum: ["decide", "strip"],
+              default: "decide",
+              description: "decide: the policy judges the method an override header or _method parameter names. strip: overrides are removed before deciding (a _method in a body is then refused).",
+            },
+            ambiguous_paths: {
+              enum: ["refuse", "canonical"],
+              default: "refuse",
+              description: "refuse: 400 for a path with an encoded / or \\, a \\ or a ;. canonical: rewrite them (/ for the slashes, ;params cut) and forward the canonical path.",
+            },
+          },
+        },
     },
     masking: {
       type: "object",

@@ -113,3 +113,4 @@ export interface Config {
     };
   };
 }
+    request: { method_override: "decide" | "strip"; ambiguous_paths: "refuse" | "canonical" };
