@@ -10,7 +10,7 @@ import { createHttpGateway } from "./http/index.js";
 import { AgentDirectory } from "./identity/index.js";
 import type { Logger } from "./log.js";
 import { packageRoot } from "./paths.js";
-import { PolicyStore } from "./policy/index.js";
+import { PolicyStore, startPolicySource, storeOptions } from "./policy/index.js";
 import { Catalog, initSqlParser, PostgresServer, scramVerifier, type AgentAuth } from "./postgres/index.js";
 import { simpleQuery } from "./postgres/simple-query.js";
 import { connectUpstream } from "./postgres/upstream.js";
@@ -34,7 +34,7 @@ export interface AppOptions {
 /** The composition root: the one place where modules meet. */
 export async function startApp({ config, log, sinks = [] }: AppOptions): Promise<App> {
   const metrics = new Metrics();
-  const store = new PolicyStore(config.policy.bundle);
+  const store = new PolicyStore(config.policy.bundle, storeOptions(config.policy, config.decision_log.bundle_name));
   store.on("loaded", (revision, previous) => {
     metrics.bundleLoaded(revision);
     log.info({ revision, previous }, previous ? "policy bundle reloaded" : "policy bundle loaded");
@@ -43,8 +43,12 @@ export async function startApp({ config, log, sinks = [] }: AppOptions): Promise
     metrics.errors.inc({ code: err.code });
     log.error({ err, code: err.code, bundle: config.policy.bundle }, "new policy bundle refused; the previous one keeps serving");
   });
-  await store.load();
-  if (config.policy.watch_interval_ms > 0) store.watch(config.policy.watch_interval_ms);
+  const policySource = await startPolicySource(store, config.policy, {
+    onError: (err, where) => {
+      metrics.errors.inc({ code: err.code });
+      log.error({ err, code: err.code, source: where }, store.active ? "policy bundle refused or unreachable; the previous one keeps serving" : "no policy bundle yet; every decision is denied");
+    },
+  });
   await initSqlParser();
 
   const allSinks: DecisionSink[] = [metrics, ...sinks];
@@ -144,6 +148,7 @@ export async function startApp({ config, log, sinks = [] }: AppOptions): Promise
     const admin = createAdminServer({
       listen: config.admin.listen,
       metrics,
+      status: { bundles: () => [store.status()] },
       readiness: async () => {
         const problems: string[] = [];
         if (!store.active) problems.push("no policy bundle loaded");
@@ -172,7 +177,7 @@ export async function startApp({ config, log, sinks = [] }: AppOptions): Promise
     async close() {
       await Promise.allSettled(closers.map((c) => c()));
       await exporters.close();
-      store.close();
+      policySource.close();
       catalog?.close();
     },
   };

@@ -1,2 +1,3 @@
 export { Metrics } from "./metrics.js";
 export { createAdminServer, type AdminOptions } from "./server.js";
+export { statusReport, bundlePluginState, type StatusReport, type StatusSources } from "./status.js";

@@ -1,12 +1,15 @@
 import { createServer, type Server } from "node:http";
 import type { Listen } from "../config/index.js";
 import type { Metrics } from "./metrics.js";
+import { statusReport, type StatusSources } from "./status.js";
 
 export interface AdminOptions {
   listen: Listen;
   metrics: Metrics;
   /** Ready = a bundle is loaded and the upstream answers. Returns the reasons it is not. */
   readiness: () => Promise<string[]>;
+  /** What /status reports (OPA's status API shape); absent: 404. */
+  status?: StatusSources;
 }
 
 /** Health, readiness and metrics on their own listener, away from the data plane. */
@@ -26,6 +29,9 @@ export function createAdminServer(opts: AdminOptions): { server: Server; listen(
       );
       return;
     }
+    if (url === "/status" && opts.status) return json(200, statusReport(opts.status));
+    // OPA serves the same document wrapped in `result`: tools written for OPA find it there.
+    if (url === "/v1/status" && opts.status) return json(200, { result: statusReport(opts.status) });
     if (url === "/metrics") {
       opts.metrics.registry.metrics().then(
         (text) => {

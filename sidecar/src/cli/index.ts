@@ -3,6 +3,7 @@ import { evalCommand } from "./eval.js";
 import { injectCommand } from "./inject.js";
 import { runCommand } from "./run.js";
 import { whatifCommand } from "./whatif.js";
+import { statusCommand } from "./status.js";
 
 const USAGE = `usage: regate <command> [options]
 
@@ -13,6 +14,8 @@ commands:
                                   print the decision; exit 0 allow, 2 deny, 3 approval required
   inject [-f manifest.yaml]       add the regate sidecar to a Deployment/Pod manifest (stdin by default)
   whatif --bundle candidate.tar.gz [--baseline current.tar.gz] [--json] [--fail-on kinds] log...
+  status [--url URL] [--config file] [--json]
+                                  a running sidecar's bundle status (revision, last activation, last error)
                                   replay decision logs against a candidate bundle; report what would change
 `;
 
@@ -31,6 +34,8 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
     case "whatif":
       return whatifCommand(rest);
     case undefined:
+    case "status":
+      return statusCommand(rest, env);
     case "help":
     case "--help":
     case "-h":

@@ -95,7 +95,7 @@ function isSecretRef(v: unknown): v is { env?: string; file?: string; value?: st
   return keys.length === 1 && ["env", "file", "value"].includes(keys[0]!);
 }
 
-const SECRET_KEYS = new Set(["token", "password", "secret", "url", "hash_key"]);
+const SECRET_KEYS = new Set(["token", "password", "secret", "url", "hash_key", "key"]);
 
 function resolveSecrets(v: unknown, path: string, env: NodeJS.ProcessEnv, baseDir: string, problems: string[]): unknown {
   if (Array.isArray(v)) return v.map((item, i) => resolveSecrets(item, `${path}[${i}]`, env, baseDir, problems));
@@ -139,6 +139,14 @@ function crossChecks(cfg: Config, problems: string[]): void {
   if (cfg.postgres.upstream.sslmode === "verify-full" && !cfg.postgres.upstream.ca_file) {
     problems.push("postgres.upstream.ca_file: required with sslmode verify-full");
   }
+  const signing = cfg.policy.signing;
+  if (signing) {
+    const ids = Object.keys(signing.keys);
+    if (ids.length === 0) problems.push("policy.signing.keys: at least one key is needed to verify bundles");
+    if (signing.keyid && !ids.includes(signing.keyid)) problems.push(`policy.signing.keyid: ${signing.keyid} is not in policy.signing.keys`);
+  }
+  const service = cfg.policy.service;
+  if (service && service.min_delay_seconds > service.max_delay_seconds) problems.push("policy.service.min_delay_seconds: greater than max_delay_seconds");
   cfg.http.routes.forEach((r, i) => {
     if (r.credential?.type === "header" && !r.credential.header) problems.push(`http.routes[${i}].credential.header: required with type header`);
   });
@@ -166,6 +174,7 @@ function crossChecks(cfg: Config, problems: string[]): void {
 function resolvePaths(cfg: Config, baseDir: string): void {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   cfg.policy.bundle = abs(cfg.policy.bundle);
+  if (cfg.policy.service?.ca_file) cfg.policy.service.ca_file = abs(cfg.policy.service.ca_file);
   if (cfg.postgres.tls) cfg.postgres.tls = { cert_file: abs(cfg.postgres.tls.cert_file), key_file: abs(cfg.postgres.tls.key_file) };
   if (cfg.postgres.upstream.ca_file) cfg.postgres.upstream.ca_file = abs(cfg.postgres.upstream.ca_file);
   if (cfg.agents.jwt?.jwks_file) cfg.agents.jwt.jwks_file = abs(cfg.agents.jwt.jwks_file);

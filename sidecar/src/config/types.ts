@@ -53,7 +53,30 @@ export interface HttpRoute {
 }
 
 export interface Config {
-  policy: { bundle: string; entrypoint: string; dry_run: boolean; watch_interval_ms: number };
+  policy: {
+    bundle: string;
+    entrypoint: string;
+    dry_run: boolean;
+    watch_interval_ms: number;
+    service?: {
+      url: string;
+      resource: string;
+      token?: Secret;
+      ca_file?: string;
+      min_delay_seconds: number;
+      max_delay_seconds: number;
+      long_polling_timeout_seconds: number;
+      persist: boolean;
+    };
+    signing?: {
+      required: boolean;
+      keyid?: string;
+      scope?: string;
+      exclude_files: string[];
+      allow_rollback: boolean;
+      keys: Record<string, { algorithm: "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "ES512" | "HS256" | "HS384" | "HS512"; key: Secret; scope?: string }>;
+    };
+  };
   decision_log: { enabled: boolean; bundle_name: string; labels: Record<string, string> };
   log: { level: string };
   agents: {

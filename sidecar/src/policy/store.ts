@@ -1,47 +1,168 @@
+import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { readFile, stat } from "node:fs/promises";
 import { unwatchFile, watchFile, type Stats } from "node:fs";
 import { asError, RegateError } from "../errors.js";
 import { readBundle } from "./bundle.js";
 import { activate, type ActivePolicy } from "./engine.js";
+import { verifyBundleSignature, type SigningOptions, type SignatureInfo } from "./signature.js";
+import type { BundleStatus } from "./status.js";
 
 export interface PolicyStoreEvents {
   loaded: [revision: string, previous: string | undefined];
   rejected: [error: RegateError];
 }
 
+export interface PolicyStoreOptions {
+  /** Name under `bundles` in /status (OPA's bundle name). */
+  name?: string;
+  /** Verify .signatures.json; absent: signatures are not checked (as OPA without a `signing` config). */
+  signing?: SigningOptions;
+  /** Accept a signed bundle older than the active one. */
+  allowRollback?: boolean;
+}
+
+export type BundleSource = NonNullable<BundleStatus["source"]>;
+
 /**
  * The current policy, swapped atomically. A new bundle is loaded beside the old one and only
- * replaces it once it has compiled and passed every check; a broken bundle leaves the old one serving.
+ * replaces it once it has compiled and passed every check (signature, rollback); a broken bundle
+ * leaves the old one serving.
  */
 export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
   #active: ActivePolicy | undefined;
+  #signature: SignatureInfo | undefined;
+  /** sha256 of the active bundle's bytes: the same bytes again are not activated twice. */
+  #digest: string | undefined;
+  /** Revisions that were active before the current one: serving one again is a rollback. */
+  #previousRevisions = new Set<string>();
   #loading: Promise<void> = Promise.resolve();
   #watching = false;
   /** The file the last load attempt read (good or broken): reload only when the file is another one. */
   #seen: FileIdentity | undefined;
+  readonly #opts: PolicyStoreOptions;
+  readonly #status: BundleStatus;
 
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    opts: PolicyStoreOptions = {},
+  ) {
     super();
+    this.#opts = opts;
+    this.#status = { name: opts.name ?? "regate", metrics: { downloads: 0, not_modified: 0, activations: 0, refused: 0, download_errors: 0 } };
   }
 
   get active(): ActivePolicy | undefined {
     return this.#active;
   }
 
+  /** A copy of the bundle status, OPA's shape. */
+  status(): BundleStatus {
+    return structuredClone(this.#status);
+  }
+
   /** Loads the bundle file now; throws if it is broken (at boot, a broken bundle must stop startup). */
-  async load(): Promise<ActivePolicy> {
+  async load(source: BundleSource = "file"): Promise<ActivePolicy> {
     // The identity of the file this load reads: a change is judged against it, not against the last poll,
     // so a swap between load() and the watcher's first poll is not missed.
     this.#seen = await stat(this.path).then(identity, () => undefined);
     const bytes = await readFile(this.path).catch((cause: unknown) => {
-      throw new RegateError("BUNDLE_INVALID", `cannot read policy bundle ${this.path}`, { cause });
+      throw this.#refused(new RegateError("BUNDLE_INVALID", `cannot read policy bundle ${this.path}`, { cause }));
     });
-    const next = await activate(readBundle(bytes));
+    await this.install(bytes, source);
+    return this.#active!;
+  }
+
+  /**
+   * Verifies, compiles and swaps in a bundle. Returns the new policy, or undefined when the bundle is
+   * the revision already active. Throws (and records the error in the status) when it is refused.
+   */
+  async install(bytes: Uint8Array, source: BundleSource): Promise<ActivePolicy | undefined> {
+    const digest = createHash("sha256").update(bytes).digest("hex");
+    if (digest === this.#digest && this.#active) return undefined;
+    let next: ActivePolicy;
+    let signature: SignatureInfo | undefined;
+    try {
+      const bundle = readBundle(bytes);
+      if (this.#opts.signing) {
+        signature = verifyBundleSignature(bundle.files, this.#opts.signing);
+        this.#checkRollback(bundle.revision, signature);
+      }
+      next = await activate(bundle);
+    } catch (err) {
+      throw this.#refused(err instanceof RegateError ? err : new RegateError("BUNDLE_INVALID", undefined, { cause: asError(err) }));
+    }
     const previous = this.#active?.revision;
+    if (previous !== undefined && previous !== next.revision) this.#previousRevisions.add(previous);
     this.#active = next;
+    this.#digest = digest;
+    this.#signature = signature;
+    const s = this.#status;
+    s.active_revision = next.revision;
+    s.source = source;
+    s.last_successful_activation = new Date().toISOString();
+    s.metrics!.activations++;
+    if (signature) s.signature = { keyid: signature.keyid, ...(signature.issued_at !== undefined ? { issued_at: signature.issued_at } : {}) };
+    else delete s.signature;
+    this.#clearError();
     this.emit("loaded", next.revision, previous);
     return next;
+  }
+
+  /** A signed bundle must not be older than the active one: replaying an old, laxer policy is an attack. */
+  #checkRollback(revision: string, signature: SignatureInfo | undefined): void {
+    if (this.#opts.allowRollback || !this.#active) return;
+    if (this.#previousRevisions.has(revision)) {
+      throw new RegateError("BUNDLE_ROLLBACK", `bundle revision ${revision} was active before ${this.#active.revision}; set policy.signing.allow_rollback to go back`);
+    }
+    const was = this.#signature?.issued_at;
+    const now = signature?.issued_at;
+    if (was !== undefined && (now === undefined || now < was)) {
+      throw new RegateError("BUNDLE_ROLLBACK", `bundle revision ${revision} was signed ${now === undefined ? "without a time" : `at ${now}`}, before the active one (${was})`);
+    }
+  }
+
+  /** Records what the downloader saw; the store owns the one status object. */
+  noteRequest(outcome: "downloaded" | "not_modified" | "failed", error?: RegateError): void {
+    const s = this.#status;
+    const now = new Date().toISOString();
+    s.last_request = now;
+    if (outcome === "failed") {
+      s.metrics!.download_errors++;
+      this.#setError(error ?? new RegateError("BUNDLE_DOWNLOAD_FAILED"));
+      return;
+    }
+    s.last_successful_request = now;
+    if (outcome === "downloaded") {
+      s.last_successful_download = now;
+      s.metrics!.downloads++;
+    } else {
+      s.metrics!.not_modified++;
+      this.#clearError();
+    }
+  }
+
+  #refused(err: RegateError): RegateError {
+    this.#status.metrics!.refused++;
+    this.#setError(err);
+    return err;
+  }
+
+  #setError(err: RegateError): void {
+    const s = this.#status;
+    s.code = err.code;
+    s.message = err.message;
+    const causes: string[] = [];
+    for (let c: unknown = err.cause; c instanceof Error && causes.length < 5; c = c.cause) causes.push(c.message);
+    if (causes.length) s.errors = causes;
+    else delete s.errors;
+    s.last_error_time = new Date().toISOString();
+  }
+
+  #clearError(): void {
+    delete this.#status.code;
+    delete this.#status.message;
+    delete this.#status.errors;
   }
 
   /** Polls the file: works for atomic renames and Kubernetes ConfigMap symlink swaps alike. */

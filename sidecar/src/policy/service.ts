@@ -1,0 +1,184 @@
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { dirname } from "node:path";
+import { asError, RegateError } from "../errors.js";
+import type { PolicyStore } from "./store.js";
+
+/** The content type an OPA bundle server sends; long polling is kept only when the server answers with it. */
+export const BUNDLE_CONTENT_TYPE = "application/vnd.openpolicyagent.bundles";
+
+export interface BundleServiceOptions {
+  /** Full URL of the bundle: service url + resource. */
+  url: string;
+  /** Bearer token for the Authorization header. */
+  token?: string;
+  /** PEM CA bundle to verify an https server with (else the system roots). */
+  ca?: string;
+  minDelayMs: number;
+  maxDelayMs: number;
+  /** Ask the server to hold the request this long when nothing changed (OPA's long polling); 0: off. */
+  longPollSeconds: number;
+  /** Where the last good bundle is written, so a restart without the server still enforces. */
+  persistPath?: string;
+  /** Longest wait after repeated failures. */
+  maxBackoffMs?: number;
+  /** Injectable for tests: uniform random in [0, 1). */
+  random?: () => number;
+}
+
+const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Polls an OPA bundle server: `If-None-Match` with the last ETag so an unchanged bundle costs a 304,
+ * a jittered delay between min and max, exponential backoff on errors, and long polling when asked
+ * for and the server supports it. A downloaded bundle goes through PolicyStore.install (signature,
+ * rollback, compile); only a bundle that activated is persisted and its ETag remembered.
+ */
+export class BundleDownloader {
+  #etag: string | undefined;
+  #failures = 0;
+  #longPoll: boolean;
+  #timer: NodeJS.Timeout | undefined;
+  #inflight: { abort(): void } | undefined;
+  #stopped = false;
+  readonly #random: () => number;
+
+  constructor(
+    private readonly store: PolicyStore,
+    private readonly opts: BundleServiceOptions,
+    private readonly onError: (err: RegateError) => void = () => {},
+  ) {
+    this.#longPoll = opts.longPollSeconds > 0;
+    this.#random = opts.random ?? Math.random;
+  }
+
+  /** True while the server has shown it supports long polling (or it has not yet been asked). */
+  get longPolling(): boolean {
+    return this.#longPoll;
+  }
+
+  /** Runs the first poll and resolves when it is done (activated, unchanged or failed); then keeps polling. */
+  async start(): Promise<void> {
+    this.#stopped = false;
+    await this.#poll(false);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#inflight?.abort();
+  }
+
+  /** One request and what follows from it; schedules the next. */
+  async #poll(allowWait = true): Promise<void> {
+    if (this.#stopped) return;
+    let delay: number;
+    try {
+      const changed = await this.#fetchOnce(allowWait);
+      this.#failures = 0;
+      // Long polling: the server held the request until there was news, so ask again at once.
+      delay = this.#longPoll && allowWait ? 0 : this.#jitter();
+      if (changed === "refused") delay = this.#jitter();
+    } catch (err) {
+      const e = err instanceof RegateError ? err : new RegateError("BUNDLE_DOWNLOAD_FAILED", undefined, { cause: asError(err) });
+      if (!this.#stopped) {
+        this.store.noteRequest("failed", e);
+        this.onError(e);
+      }
+      this.#failures++;
+      delay = this.#backoff();
+    }
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => void this.#poll(), delay);
+    this.#timer.unref();
+  }
+
+  #jitter(): number {
+    const { minDelayMs: min, maxDelayMs: max } = this.opts;
+    return min + Math.floor(this.#random() * Math.max(0, max - min));
+  }
+
+  /** Exponential from the min delay, capped, with full jitter so a fleet does not retry in step. */
+  #backoff(): number {
+    const cap = this.opts.maxBackoffMs ?? Math.max(this.opts.maxDelayMs, 120_000);
+    const base = Math.max(this.opts.minDelayMs, 100);
+    const ceiling = Math.min(cap, base * 2 ** Math.min(this.#failures, 20));
+    return Math.floor(ceiling / 2 + (this.#random() * ceiling) / 2);
+  }
+
+  async #fetchOnce(allowWait: boolean): Promise<"activated" | "unchanged" | "refused"> {
+    const wait = this.#longPoll && allowWait ? this.opts.longPollSeconds : 0;
+    const headers: Record<string, string> = { accept: `${BUNDLE_CONTENT_TYPE}, application/gzip, application/octet-stream` };
+    if (this.#etag) headers["if-none-match"] = this.#etag;
+    if (this.opts.token) headers["authorization"] = `Bearer ${this.opts.token}`;
+    if (this.#longPoll) headers["prefer"] = `modes=snapshot;wait=${wait}`;
+    const res = await this.#get(headers, (wait + 30) * 1000);
+    const contentType = (res.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    if (this.#longPoll && res.status !== 304 && contentType !== BUNDLE_CONTENT_TYPE) this.#longPoll = false;
+    if (res.status === 304) {
+      this.store.noteRequest("not_modified");
+      return "unchanged";
+    }
+    if (res.status !== 200) {
+      throw new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server answered ${res.status} for ${redactUrl(this.opts.url)}`);
+    }
+    this.store.noteRequest("downloaded");
+    let activated;
+    try {
+      activated = await this.store.install(res.body, "service");
+    } catch (err) {
+      this.onError(err as RegateError);
+      return "refused";
+    }
+    if (res.etag) this.#etag = res.etag;
+    if (activated && this.opts.persistPath) await persist(this.opts.persistPath, res.body);
+    return activated ? "activated" : "unchanged";
+  }
+
+  #get(headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; headers: IncomingMessage["headers"]; etag?: string; body: Buffer }> {
+    const url = new URL(this.opts.url);
+    const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = request(url, { method: "GET", headers, timeout: timeoutMs, ...(this.opts.ca ? { ca: this.opts.ca } : {}) }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_BUNDLE_BYTES) req.destroy(new RegateError("BUNDLE_DOWNLOAD_FAILED", "bundle is larger than 64 MiB"));
+          else chunks.push(c);
+        });
+        res.on("end", () => {
+          const etag = res.headers["etag"];
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, ...(etag ? { etag } : {}), body: Buffer.concat(chunks) });
+        });
+        res.on("error", reject);
+      });
+      req.on("timeout", () => req.destroy(new RegateError("BUNDLE_DOWNLOAD_FAILED", "bundle server did not answer in time")));
+      req.on("error", (err) => reject(err instanceof RegateError ? err : new RegateError("BUNDLE_DOWNLOAD_FAILED", `cannot reach the bundle server at ${redactUrl(this.opts.url)}`, { cause: err })));
+      this.#inflight = { abort: () => req.destroy() };
+      req.end();
+    });
+  }
+}
+
+/** Written beside the target and renamed over it: a crash mid-write never leaves half a bundle. */
+async function persist(path: string, bytes: Buffer): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, bytes, { mode: 0o600 });
+  await rename(tmp, path);
+}
+
+function redactUrl(u: string): string {
+  try {
+    const url = new URL(u);
+    url.username = "";
+    url.password = "";
+    url.search = "";
+    return url.toString();
+  } catch {
+    return "(bundle url)";
+  }
+}
