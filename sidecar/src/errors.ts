@@ -25,7 +25,10 @@ export const ERROR_CODES = {
   UPSTREAM_AUTH_FAILED: { sqlstate: "08006", http: 502, message: "upstream rejected regate's credentials" },
   UPSTREAM_TIMEOUT: { sqlstate: "57014", http: 504, message: "upstream timed out" },
   UPSTREAM_SETTING_REFUSED: { sqlstate: "08006", http: 502, message: "upstream session settings are unsafe for policy enforcement" },
+  UPSTREAM_RESPONSE_REFUSED: { sqlstate: "08006", http: 502, message: "the upstream's response could not be checked for regate's credential" },
   DECISION_LOG_BACKPRESSURE: { sqlstate: "53400", http: 503, message: "the decision-log collector is not keeping up; refused until it does" },
+  BUDGET_EXCEEDED: { sqlstate: "54000", http: 429, message: "the agent's budget is spent" },
+  SESSION_ENDED: { sqlstate: "57P01", http: 403, message: "session ended by an operator" },
   SHUTTING_DOWN: { sqlstate: "57P01", http: 503, message: "regate is shutting down" },
   INTERNAL: { sqlstate: "XX000", http: 500, message: "internal error" },
 } as const;

@@ -1,6 +1,26 @@
 import type { Decision, PolicyInput } from "./types.js";
 
 /**
+ * A refusal the adapter must add to the policy's allow, known only to the adapter (a budget spent,
+ * a result it cannot mask). Applied inside the pipeline before the decision is logged, so the logged
+ * decision is always the enforced one.
+ */
+export interface Veto {
+  reason: string;
+  error_code: string;
+}
+
+export interface DecideOptions {
+  /** Called with an allow (or approve) before it is logged; a Veto turns it into a deny. */
+  veto?: (decision: Decision) => Veto | undefined;
+  /**
+   * Evaluate without logging: for the shape of a reply (which columns a later decision will mask),
+   * never for letting a message through.
+   */
+  preview?: boolean;
+}
+
+/**
  * What adapters call. Implemented by the pipeline (policy evaluation, strict result validation,
  * decision log, sinks); adapters never see the policy engine itself.
  */
@@ -9,5 +29,5 @@ export interface Decider {
    * Synchronous: a compiled WASM evaluation takes tens of microseconds, so adapters call it inline.
    * Never throws for policy problems: those become a deny with `error_code`.
    */
-  decide(input: PolicyInput): Decision;
+  decide(input: PolicyInput, options?: DecideOptions): Decision;
 }

@@ -1,6 +1,6 @@
 export type * from "./types.js";
 export { outcomeOf } from "./types.js";
-export type { Decider } from "./decider.js";
+export type { Decider, DecideOptions, Veto } from "./decider.js";
 export type { DecisionEvent, DecisionSink, DecisionMetrics } from "./sink.js";
 export { DecisionPipeline, type PipelineOptions } from "./pipeline.js";
 export { timeInput } from "./time.js";

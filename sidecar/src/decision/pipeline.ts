@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { RegateError } from "../errors.js";
 import { validateDecision, type ActivePolicy } from "../policy/index.js";
-import type { Decider } from "./decider.js";
+import type { DecideOptions, Decider } from "./decider.js";
 import { applyMaskOps, parseMaskOps } from "./log-mask.js";
 import type { DecisionEvent, DecisionSink } from "./sink.js";
 import { outcomeOf, type Decision, type PolicyInput } from "./types.js";
@@ -22,7 +22,7 @@ const LOG_MASK_ENTRYPOINT = "system/log/mask";
 export class DecisionPipeline implements Decider {
   constructor(private readonly opts: PipelineOptions) {}
 
-  decide(input: PolicyInput): Decision {
+  decide(input: PolicyInput, options?: DecideOptions): Decision {
     const started = process.hrtime.bigint();
     const decision_id = randomUUID();
     const policy = this.opts.policy();
@@ -64,6 +64,14 @@ export class DecisionPipeline implements Decider {
         error_code: e.code,
       };
     }
+    if (decision.outcome !== "deny" && options?.veto) {
+      const veto = options.veto(decision);
+      if (veto) {
+        const { approve: _dropped, ...rest } = decision;
+        decision = { ...rest, outcome: "deny", reasons: [veto.reason], mask: [], error_code: veto.error_code };
+      }
+    }
+    if (options?.preview) return decision;
 
     const logged = this.logView(policy, input, inputJson, result, decision);
     const event: DecisionEvent = {

@@ -38,6 +38,8 @@ export interface PolicyInput {
   session: SessionInput;
   postgres?: unknown;
   http?: unknown;
+  /** Rows, bytes and statements the agent may still use (Postgres, when budgets are configured). */
+  budget?: unknown;
 }
 
 export type MaskStrategy = "redact" | "partial" | "hash" | "null";

@@ -1,4 +1,5 @@
 import type { Decision } from "../decision/index.js";
+import type { Statement } from "./lifecycle/statement.js";
 import type { MaskPlan } from "./mask-plan.js";
 import type { FieldDescription } from "./protocol/index.js";
 import type { AnalysisResult } from "./sql/types.js";
@@ -25,6 +26,8 @@ export interface Portal {
   fields?: FieldDescription[];
   /** Computed once the row shape is known; null = nothing to mask. */
   plan?: MaskPlan | null;
+  /** The statement its executions count toward. */
+  stmt?: Statement;
 }
 
 /**
@@ -32,14 +35,19 @@ export interface Portal {
  * replies are matched to requests, how a denial's error replaces the server's, and how regate's
  * own injected messages are answered without the client seeing anything.
  */
-export type Pending =
+export type Pending = PendingReply & {
+  /** The statement these replies belong to: results are counted on it, its completion is at ReadyForQuery. */
+  stmt?: Statement;
+};
+
+type PendingReply =
   | { kind: "parse"; statement?: PreparedStatement; denial?: Decision; internal?: boolean }
   | { kind: "bind"; portal?: Portal }
   | { kind: "describe"; target: "S"; statement?: PreparedStatement; internal?: boolean }
   | { kind: "describe"; target: "P"; portal?: Portal; internal?: boolean }
   | { kind: "execute"; portal?: Portal }
   | { kind: "close" }
-  | { kind: "sync" }
+  | { kind: "sync"; done: Statement[] }
   | {
       kind: "query";
       denial?: Decision;

@@ -10,6 +10,9 @@ import { CancelRegistry } from "./cancel-registry.js";
 import type { Catalog } from "./catalog.js";
 import { acceptClient, type AgentAuth } from "./client-auth.js";
 import { errorResponse } from "./protocol/index.js";
+import { BudgetTracker, type BudgetLimits } from "./lifecycle/budget.js";
+import type { SessionHooks } from "./lifecycle/hooks.js";
+import { SessionRegistry } from "./lifecycle/registry.js";
 import { PgSession } from "./session.js";
 import { sendCancel } from "./upstream.js";
 
@@ -21,17 +24,22 @@ export interface PostgresServerOptions {
   agents: AgentAuth;
   maskKey: Buffer | undefined;
   onSessionCount?: (n: number) => void;
+  /** Where recording, export and approvals plug in (see lifecycle/hooks.ts). */
+  hooks?: SessionHooks;
+  /** Shared with operators' tools (admin API); one is made when not given. */
+  registry?: SessionRegistry;
 }
 
 /** The Postgres listener: accepts agents, runs one PgSession each, routes cancels. */
 export class PostgresServer {
   readonly #server: Server;
-  readonly #sessions = new Set<PgSession>();
+  readonly registry: SessionRegistry;
   readonly #cancels = new CancelRegistry();
   readonly #tls: SecureContext | undefined;
   #draining = false;
 
   constructor(private readonly opts: PostgresServerOptions) {
+    this.registry = opts.registry ?? new SessionRegistry();
     const tls = opts.config.tls;
     this.#tls = tls ? createSecureContext({ cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) }) : undefined;
     this.#server = createServer({ noDelay: true }, (socket) => void this.#accept(socket));
@@ -49,7 +57,12 @@ export class PostgresServer {
   }
 
   get sessions(): number {
-    return this.#sessions.size;
+    return this.registry.size;
+  }
+
+  #budget(subject: string): BudgetLimits {
+    const { agents, ...defaults } = this.opts.config.budgets;
+    return { ...defaults, ...agents[subject] };
   }
 
   async #accept(socket: Socket): Promise<void> {
@@ -91,22 +104,24 @@ export class PostgresServer {
           maxMessageBytes: this.opts.config.limits.max_message_bytes,
           maxStatementBytes: this.opts.config.limits.max_statement_bytes,
           maskKey: this.opts.maskKey,
+          hooks: this.opts.hooks ?? {},
+          budget: new BudgetTracker(this.#budget(accepted.principal.subject)),
           registerCancel: (pid, key, up) => this.#cancels.register(pid, key, up),
           onClose: () => {
-            this.#sessions.delete(session);
-            this.opts.onSessionCount?.(this.#sessions.size);
+            unregister();
+            this.opts.onSessionCount?.(this.registry.size);
           },
         },
         { client: accepted.socket, reader: accepted.reader, backlog: accepted.backlog, session: info, upstreamParams: startup.upstream },
       );
-      this.#sessions.add(session);
-      this.opts.onSessionCount?.(this.#sessions.size);
+      const unregister = this.registry.add(session);
+      this.opts.onSessionCount?.(this.registry.size);
       log.info({ principal: accepted.principal.subject, tls: accepted.tls }, "session started");
       try {
         await session.start({ application_name: `regate:${accepted.principal.subject}`, ...startup.upstream });
       } catch (err) {
-        this.#sessions.delete(session);
-        this.opts.onSessionCount?.(this.#sessions.size);
+        unregister();
+        this.opts.onSessionCount?.(this.registry.size);
         throw err;
       }
     } catch (err) {
@@ -124,7 +139,7 @@ export class PostgresServer {
     this.#draining = true;
     this.#server.close();
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && [...this.#sessions].some((s) => !s.idle)) await new Promise((r) => setTimeout(r, 50));
-    for (const s of this.#sessions) s.terminate("SHUTTING_DOWN");
+    while (Date.now() < deadline && this.registry.all().some((s) => !s.idle)) await new Promise((r) => setTimeout(r, 50));
+    for (const s of this.registry.all()) if (s instanceof PgSession) s.terminate("SHUTTING_DOWN", undefined, "shutdown");
   }
 }

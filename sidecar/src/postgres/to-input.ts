@@ -1,4 +1,5 @@
 import { timeInput, type PolicyInput, type SessionInput } from "../decision/index.js";
+import type { BudgetInput } from "./lifecycle/budget.js";
 import type { AnalysisResult } from "./sql/types.js";
 
 export interface PostgresInputParts {
@@ -9,6 +10,8 @@ export interface PostgresInputParts {
   txStatus: number;
   extra?: Record<string, unknown>;
   nowMs?: number;
+  /** The agent's budgets and its use of them, when any budget is configured. */
+  budget?: BudgetInput;
 }
 
 /** The one place a Postgres input document is built (the session and the golden cases both use it). */
@@ -21,5 +24,7 @@ export function postgresInput(session: SessionInput, p: PostgresInputParts): Pol
     ...p.extra,
   };
   if (p.analysis?.parse_error) postgres["parse_error"] = p.analysis.parse_error;
-  return { version: 1, kind: "postgres", time: timeInput(p.nowMs), session, postgres };
+  const input: PolicyInput = { version: 1, kind: "postgres", time: timeInput(p.nowMs), session, postgres };
+  if (p.budget) input.budget = p.budget;
+  return input;
 }

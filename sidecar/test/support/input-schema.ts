@@ -103,6 +103,36 @@ export function composeInputSchema(): Schema {
         },
       },
       http: { $ref: "#/definitions/http" },
+      budget: {
+        type: "object",
+        additionalProperties: false,
+        required: ["limits", "used"],
+        description: "The agent's budgets (0 = no limit) and this session's use of them; present when any budget is configured.",
+        properties: {
+          limits: {
+            type: "object",
+            additionalProperties: false,
+            required: ["rows_per_statement", "bytes_per_statement", "rows_per_session", "bytes_per_session", "statements_per_minute"],
+            properties: {
+              rows_per_statement: { type: "integer" },
+              bytes_per_statement: { type: "integer" },
+              rows_per_session: { type: "integer" },
+              bytes_per_session: { type: "integer" },
+              statements_per_minute: { type: "integer" },
+            },
+          },
+          used: {
+            type: "object",
+            additionalProperties: false,
+            required: ["session_rows", "session_bytes", "statements_last_minute"],
+            properties: {
+              session_rows: { type: "integer" },
+              session_bytes: { type: "integer" },
+              statements_last_minute: { type: "integer" },
+            },
+          },
+        },
+      },
     },
     definitions,
   };

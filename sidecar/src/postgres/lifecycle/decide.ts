@@ -1,0 +1,66 @@
+import type { Decision, Veto } from "../../decision/index.js";
+import type { AnalysisResult } from "../sql/types.js";
+import { postgresInput, type PostgresInputParts } from "../to-input.js";
+import type { SessionState } from "./state.js";
+import type { Statement } from "./statement.js";
+
+/** COPY output bypasses DataRow masking: a masked COPY is refused, inside the logged decision. */
+function copyVeto(analysis: AnalysisResult | undefined): ((d: Decision) => Veto | undefined) | undefined {
+  if (!analysis?.statements.some((st) => st.kind === "copy")) return undefined;
+  return (d) => (d.mask.some((m) => m.column) ? { reason: "COPY cannot be masked; use SELECT", error_code: "MASK_LINEAGE_UNKNOWN" } : undefined);
+}
+
+function input(s: SessionState, message: PostgresInputParts["message"], extra: Record<string, unknown>, analysis: AnalysisResult | undefined) {
+  const budget = s.ctx.budget;
+  return postgresInput(s.info, {
+    message,
+    extra,
+    searchPath: s.searchPath.current,
+    txStatus: s.txStatus,
+    ...(analysis ? { analysis } : {}),
+    ...(budget.enabled ? { budget: budget.input() } : {}),
+  });
+}
+
+/**
+ * Stage 3: the statement's input goes to the policy; the answer is the decision to enforce. May wait:
+ * an `approve` is held by the `hold` hook when one is wired (else refused by the enforce stage).
+ * Adapter-side refusals (budgets, COPY with masks) are vetoes applied before the decision is logged.
+ */
+export function decide(
+  s: SessionState,
+  statement: Statement,
+  message: PostgresInputParts["message"],
+  extra: Record<string, unknown>,
+): Decision | Promise<Decision> {
+  const analysis = statement.analysis;
+  const copy = copyVeto(analysis);
+  const decision = s.ctx.decider.decide(input(s, message, extra, analysis), {
+    veto: (d) => {
+      const spent = s.ctx.budget.admit();
+      if (spent) return { reason: spent, error_code: "BUDGET_EXCEEDED" };
+      return copy?.(d);
+    },
+  });
+  statement.decision = decision;
+  callHook(s, "decided", () => s.ctx.hooks.decided?.(s.info, statement, decision));
+  const hold = s.ctx.hooks.hold;
+  if (decision.outcome !== "approve" || !hold) return decision;
+  return hold(s.info, statement, decision).then((d) => (statement.decision = d));
+}
+
+/**
+ * The statement-level decision used only to shape a Describe reply (masked columns shown as text)
+ * for a statement whose real decision waits for its Bind values. Not logged: it enforces nothing.
+ */
+export function previewShape(s: SessionState, analysis: AnalysisResult): Decision {
+  return s.ctx.decider.decide(input(s, "parse", {}, analysis), { preview: true });
+}
+
+export function callHook(s: SessionState, name: string, call: () => void): void {
+  try {
+    call();
+  } catch (err) {
+    s.log.error({ err, hook: name }, "session hook failed");
+  }
+}

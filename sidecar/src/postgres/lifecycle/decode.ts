@@ -1,0 +1,139 @@
+import type { Decision } from "../../decision/index.js";
+import { RegateError } from "../../errors.js";
+import type { PreparedStatement, Portal } from "../pending.js";
+import { parameterInputs } from "../parameters.js";
+import { decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, Frontend, type Frame } from "../protocol/index.js";
+import { analyse } from "./analyse.js";
+import { callHook, decide, previewShape } from "./decide.js";
+import { enforceBind, enforceFunctionCall, enforceParse, enforceQuery } from "./enforce.js";
+import type { SessionState } from "./state.js";
+import { newStatement, type Statement, type StatementMessage } from "./statement.js";
+
+type Step = Promise<void> | void;
+
+/** Runs `next` now, or when the value arrives: stages stay synchronous unless one must wait. */
+function then<T>(value: T | Promise<T>, next: (v: T) => Step): Step {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
+
+function begin(s: SessionState, message: StatementMessage, sql: string): Statement {
+  const statement = newStatement(++s.seq, message, sql);
+  s.current = statement;
+  return statement;
+}
+
+/**
+ * Stage 1: one client message. Statement-bearing messages go through analyse -> decide -> enforce;
+ * the rest are forwarded with the reply they expect noted. Returns a promise when the message must
+ * wait (catalog lookup, a held approval); the session handles no later message until it settles.
+ */
+export function onClientFrame(s: SessionState, f: Frame): Step {
+  const skipping = s.skipUntilSync || s.serverSkipping;
+  switch (f.type) {
+    case Frontend.Query: {
+      if (skipping) return;
+      const sql = decodeQuery(f.body);
+      const statement = begin(s, "query", sql);
+      return then(analyse(s, sql), (analysis) => {
+        statement.analysis = analysis;
+        const empty = analysis.statements.length === 0 && !analysis.parse_error;
+        return then(decide(s, statement, "query", empty ? { empty_query: true } : {}), () => enforceQuery(s, f, statement));
+      });
+    }
+    case Frontend.Parse: {
+      if (skipping) return;
+      const msg = decodeParse(f.body);
+      const statement = begin(s, "parse", msg.sql);
+      s.group.push(statement);
+      return then(analyse(s, msg.sql), (analysis) => {
+        statement.analysis = analysis;
+        const prepared: PreparedStatement = { name: msg.name, sql: msg.sql, analysis, paramTypes: msg.paramTypes, decision: undefined };
+        // With placeholders, the decision is taken at Bind with the values: one evaluation per execution.
+        if (msg.paramTypes.length > 0 || /\$[0-9]/.test(msg.sql)) return enforceParse(s, f, prepared, statement);
+        return then(decide(s, statement, "parse", {}), (d) => {
+          prepared.decision = d;
+          enforceParse(s, f, prepared, statement);
+        });
+      });
+    }
+    case Frontend.Bind:
+      if (skipping) return;
+      return bind(s, f);
+    case Frontend.Describe: {
+      if (skipping) return;
+      const t = decodeTarget(f.body);
+      if (t.kind === "S") {
+        const prepared = s.statements.get(t.name);
+        // Drivers build their row decoders from this reply: it must already show masked columns as text,
+        // even for a statement whose authorizing decision waits for its Bind values.
+        if (prepared && !prepared.decision && !prepared.shape) prepared.shape = previewShape(s, prepared.analysis);
+        s.pending.push({ kind: "describe", target: "S", statement: prepared });
+      } else s.pending.push({ kind: "describe", target: "P", portal: s.portals.get(t.name) });
+      return s.toServer(f.raw);
+    }
+    case Frontend.Execute: {
+      if (skipping) return;
+      const portal = s.portals.get(decodeExecute(f.body).portal);
+      s.pending.push({ kind: "execute", portal, ...(portal?.stmt ? { stmt: portal.stmt } : {}) });
+      if (portal?.stmt) s.current = portal.stmt;
+      return s.toServer(f.raw);
+    }
+    case Frontend.Close: {
+      if (skipping) return;
+      const t = decodeTarget(f.body);
+      if (t.kind === "S") s.statements.delete(t.name);
+      else s.portals.delete(t.name);
+      s.pending.push({ kind: "close" });
+      return s.toServer(f.raw);
+    }
+    case Frontend.Sync:
+      s.skipUntilSync = false;
+      s.serverSkipping = false;
+      s.pending.push({ kind: "sync", done: s.group.splice(0) });
+      return s.toServer(f.raw);
+    case Frontend.Flush:
+    case Frontend.CopyData:
+    case Frontend.CopyDone:
+    case Frontend.CopyFail:
+      // Copy messages belong to a COPY the policy already allowed; outside COPY the server ignores them.
+      return s.toServer(f.raw);
+    case Frontend.FunctionCall: {
+      if (skipping) return;
+      const oid = decodeFunctionCall(f.body).oid;
+      const statement = begin(s, "function_call", "");
+      return then(decide(s, statement, "function_call", { function_oid: oid }), () => enforceFunctionCall(s, f, statement));
+    }
+    default:
+      throw new RegateError("PROTOCOL_VIOLATION", `unexpected message type ${String.fromCharCode(f.type)}`);
+  }
+}
+
+function bind(s: SessionState, f: Frame): Step {
+  const msg = decodeBind(f.body);
+  const prepared = s.statements.get(msg.statement);
+  if (!prepared) {
+    // Unknown to us means unknown to the server too: it will refuse the Bind itself.
+    s.pending.push({ kind: "bind" });
+    return s.toServer(f.raw);
+  }
+  // A Bind right after its own Parse continues that statement; any other starts one.
+  const last = s.group.at(-1);
+  const statement = last && last.message === "parse" && last.sql === prepared.sql && last.parameters === undefined ? last : begin(s, "bind", prepared.sql);
+  if (statement !== last) s.group.push(statement);
+  statement.analysis = prepared.analysis;
+  const finish = (decision: Decision, fresh: boolean): void => {
+    const portal: Portal = { name: msg.portal, statement: prepared, decision, resultFormats: msg.resultFormats, stmt: statement };
+    enforceBind(s, f, portal, statement, fresh);
+  };
+  if (msg.params.length === 0 && prepared.decision) {
+    if (statement.decision !== prepared.decision) {
+      const d = prepared.decision;
+      statement.decision = d;
+      callHook(s, "decided", () => s.ctx.hooks.decided?.(s.info, statement, d));
+    }
+    return finish(prepared.decision, false);
+  }
+  const parameters = parameterInputs(msg.params, msg.paramFormats, prepared.paramTypes);
+  statement.parameters = parameters;
+  return then(decide(s, statement, "bind", { parameters }), (d) => finish(d, true));
+}

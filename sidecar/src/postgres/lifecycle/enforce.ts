@@ -1,0 +1,96 @@
+import { serialize } from "pg-protocol";
+import type { Decision } from "../../decision/index.js";
+import type { Portal, PreparedStatement } from "../pending.js";
+import type { Frame } from "../protocol/index.js";
+import { isDiscardAll } from "../search-path.js";
+import type { AnalysisResult } from "../sql/types.js";
+import type { SessionState } from "./state.js";
+import type { Statement } from "./statement.js";
+
+/**
+ * A refused message is replaced by one the server is sure to reject (a syntax error): the server then
+ * does exactly what it does for any failed statement (aborts the transaction block, skips to Sync),
+ * so transaction semantics stay the server's own. Its error is swapped for regate's refusal.
+ */
+const POISON_SQL = "REGATE_POLICY_DENIED";
+const POISON_QUERY = serialize.query(POISON_SQL);
+const POISON_PARSE = serialize.parse({ name: "regate_policy_denied", text: POISON_SQL, types: [] });
+const DESCRIBE_PORTAL = (name: string) => serialize.describe({ type: "P", name });
+
+/** Stage 4 for a Query: forward it as the client sent it, or the poison in its place. */
+export function enforceQuery(s: SessionState, f: Frame, statement: Statement): void {
+  const decision = statement.decision!;
+  if (decision.outcome !== "allow") {
+    s.pending.push({ kind: "query", denial: decision, index: 0, stmt: statement });
+    return s.toServer(POISON_QUERY);
+  }
+  const analysis = statement.analysis!;
+  applyAllowed(s, analysis);
+  s.pending.push({ kind: "query", decision, analysis, index: 0, stmt: statement });
+  s.toServer(f.raw);
+}
+
+/** Stage 4 for a Parse; `decision` is undefined when it waits for the Bind values. */
+export function enforceParse(s: SessionState, f: Frame, prepared: PreparedStatement, statement: Statement): void {
+  const decision = prepared.decision;
+  if (decision && decision.outcome !== "allow") return poison(s, decision, statement);
+  if (decision) applyAllowed(s, prepared.analysis);
+  s.statements.set(prepared.name, prepared);
+  s.pending.push({ kind: "parse", statement: prepared, stmt: statement });
+  s.toServer(f.raw);
+}
+
+/** Stage 4 for a Bind: the portal exists only if its decision allows it. */
+export function enforceBind(s: SessionState, f: Frame, portal: Portal, statement: Statement, fresh: boolean): void {
+  const decision = portal.decision;
+  if (decision.outcome !== "allow") return poison(s, decision, statement);
+  if (fresh) applyAllowed(s, portal.statement.analysis);
+  s.portals.set(portal.name, portal);
+  s.pending.push({ kind: "bind", portal, stmt: statement });
+  s.toServer(f.raw);
+  if (decision.mask.length > 0 && !portal.statement.fields) {
+    // The row shape is needed before the first DataRow; ask for it without the client seeing the reply.
+    s.pending.push({ kind: "describe", target: "P", portal, internal: true });
+    s.toServer(DESCRIBE_PORTAL(portal.name));
+  }
+}
+
+/** Stage 4 for a FunctionCall (fastpath). */
+export function enforceFunctionCall(s: SessionState, f: Frame, statement: Statement): void {
+  const decision = statement.decision!;
+  if (decision.outcome === "allow") {
+    s.pending.push({ kind: "function_call", stmt: statement });
+    return s.toServer(f.raw);
+  }
+  s.pending.push({ kind: "function_call", denial: decision, stmt: statement });
+  s.toServer(POISON_QUERY);
+}
+
+/** Extended protocol refusal: a named Parse that cannot succeed, so the server fails the batch as for any error. */
+function poison(s: SessionState, decision: Decision, statement: Statement): void {
+  s.skipUntilSync = true;
+  s.pending.push({ kind: "parse", denial: decision, stmt: statement });
+  s.toServer(POISON_PARSE);
+}
+
+/** What an allowed statement does to the session's own state: search_path, SQL-level names, the catalog. */
+function applyAllowed(s: SessionState, analysis: AnalysisResult): void {
+  s.searchPath.apply(analysis.statements, s.txStatus === 0x49);
+  for (const st of analysis.statements) {
+    if (st.ddl) {
+      s.ctx.catalog.invalidate();
+      s.analyses.clear();
+    }
+    const name = /^\s*(?:prepare|declare)\s+("(?:[^"]|"")+"|[^\s(]+)/i.exec(st.sql)?.[1];
+    if (name && (st.kind === "prepare" || st.kind === "cursor")) {
+      const key = name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name.toLowerCase();
+      (st.kind === "prepare" ? s.prepared : s.cursors).set(key, st);
+      s.analyses.overlayChanged();
+    }
+    if (st.kind === "deallocate" || isDiscardAll(st)) {
+      s.prepared.clear();
+      if (isDiscardAll(st)) s.cursors.clear();
+      s.analyses.overlayChanged();
+    }
+  }
+}

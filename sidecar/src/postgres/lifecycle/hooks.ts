@@ -1,0 +1,20 @@
+import type { Decision, SessionInput } from "../../decision/index.js";
+import type { Statement } from "./statement.js";
+
+export type EndReason = "client" | "upstream" | "terminated" | "error" | "shutdown";
+
+/**
+ * Where later work plugs into a statement's way through the session (recording, export, approvals).
+ * Each is called once per statement, after the hot path's critical section, and must not throw: a
+ * hook that throws is logged and ignored.
+ */
+export interface SessionHooks {
+  decided?(session: SessionInput, statement: Statement, decision: Decision): void;
+  completed?(session: SessionInput, statement: Statement): void;
+  ended?(session: SessionInput, reason: EndReason): void;
+  /**
+   * The asynchronous seam of the decide stage: given an `approve` decision, resolves to the decision
+   * to enforce (for example once a human answered). Without it, `approve` is refused.
+   */
+  hold?(session: SessionInput, statement: Statement, decision: Decision): Promise<Decision>;
+}

@@ -1,0 +1,36 @@
+import { sendCancelOnce } from "./cut.js";
+import { callHook } from "./decide.js";
+import type { SessionState } from "./state.js";
+import type { Statement } from "./statement.js";
+
+/** Stage 6: counts one DataRow of `bytes` for the statement; false when a budget cut it off. */
+export function observeRow(s: SessionState, statement: Statement | undefined, bytes: number): boolean {
+  if (!statement) return true;
+  const r = statement.result;
+  r.rows++;
+  r.bytes += bytes;
+  const crossed = s.ctx.budget.row(bytes, r.rows, r.bytes);
+  if (!crossed) return true;
+  r.rows--;
+  r.bytes -= bytes;
+  r.budget_cut = crossed;
+  sendCancelOnce(s, statement, crossed);
+  return false;
+}
+
+export function observeTag(statement: Statement | undefined, tag: string): void {
+  statement?.result.command_tags.push(tag);
+}
+
+export function observeError(statement: Statement | undefined, sqlstate: string): void {
+  if (statement && !statement.result.sqlstate) statement.result.sqlstate = sqlstate;
+}
+
+/** The statement's replies are over (its ReadyForQuery arrived, or the session ended). */
+export function complete(s: SessionState, statement: Statement | undefined): void {
+  if (!statement || statement.completed) return;
+  statement.completed = true;
+  statement.result.duration_ms = Number(process.hrtime.bigint() - statement.started_ns) / 1e6;
+  if (s.current === statement) s.current = undefined;
+  callHook(s, "completed", () => s.ctx.hooks.completed?.(s.info, statement));
+}

@@ -1,0 +1,176 @@
+import { RegateError } from "../../errors.js";
+import { rewriteFields } from "../mask-plan.js";
+import { EXTENDED, type Pending } from "../pending.js";
+import {
+  Backend,
+  decodeCommandTag,
+  decodeNotice,
+  decodeParameterDescription,
+  decodeParameterStatus,
+  decodeRowDescription,
+  encodeRowDescription,
+  readyStatus,
+  type Frame,
+} from "../protocol/index.js";
+import { budgetError } from "./cut.js";
+import { maskNotice, maskRow, planFor } from "./mask-rows.js";
+import { complete, observeError, observeRow, observeTag } from "./observe.js";
+import { refusalError } from "./refusal.js";
+import type { SessionState } from "./state.js";
+
+export type ReplyOutcome = void | { terminate: "UPSTREAM_SETTING_REFUSED"; message: string };
+
+/**
+ * Stage 5: one server message, matched to the client message it answers through the pending list,
+ * then masked (stage 7), counted (stage 6) and written to the client (stage 8) — or swallowed when
+ * it answers regate's own message, or replaced when it answers a refused one.
+ */
+export function onServerFrame(s: SessionState, f: Frame): ReplyOutcome {
+  return s.cut ? cutReply(s, f) : dispatch(s, f);
+}
+
+function dispatch(s: SessionState, f: Frame): ReplyOutcome {
+  const head = s.pending[0];
+  switch (f.type) {
+    case Backend.DataRow: {
+      const out = maskRow(s, f, head);
+      if (!observeRow(s, head?.stmt, out.length)) return;
+      return s.toClient(out);
+    }
+    case Backend.ParseComplete:
+    case Backend.BindComplete:
+    case Backend.CloseComplete:
+    case Backend.NoData: {
+      s.pending.shift();
+      if (head && "internal" in head && head.internal) return;
+      return s.toClient(f.raw);
+    }
+    case Backend.ParameterDescription:
+      if (head?.kind === "describe" && head.target === "S" && head.statement) head.statement.paramTypes = decodeParameterDescription(f.body);
+      return s.toClient(f.raw);
+    case Backend.RowDescription:
+      return rowDescription(s, f, head);
+    case Backend.CommandComplete:
+    case Backend.EmptyQueryResponse:
+    case Backend.PortalSuspended:
+      if (f.type === Backend.CommandComplete) observeTag(head?.stmt, decodeCommandTag(f.body));
+      if (head?.kind === "query") {
+        head.index++;
+        head.plan = undefined;
+      } else if (head?.kind === "execute") s.pending.shift();
+      return s.toClient(f.raw);
+    case Backend.ErrorResponse:
+      return error(s, f, head);
+    case Backend.ReadyForQuery:
+      readyForQuery(s, f);
+      return s.toClient(f.raw);
+    case Backend.NoticeResponse:
+      return s.toClient(maskNotice(f, head));
+    case Backend.ParameterStatus: {
+      const { name, value } = decodeParameterStatus(f.body);
+      s.toClient(f.raw);
+      if ((name === "client_encoding" && value.toUpperCase() !== "UTF8") || (name === "standard_conforming_strings" && value !== "on")) {
+        return { terminate: "UPSTREAM_SETTING_REFUSED", message: `${name} changed to ${value}; regate cannot enforce policy on this session` };
+      }
+      return;
+    }
+    case Backend.CopyBothResponse:
+      throw new RegateError("FEATURE_UNSUPPORTED", "replication streams are not allowed through regate");
+    case Backend.NotificationResponse:
+    case Backend.CopyInResponse:
+    case Backend.CopyOutResponse:
+    case Backend.CopyData:
+    case Backend.CopyDone:
+    case Backend.FunctionCallResponse:
+      return s.toClient(f.raw);
+    default:
+      throw new RegateError("PROTOCOL_VIOLATION", `unexpected upstream message ${String.fromCharCode(f.type)}`);
+  }
+}
+
+function readyForQuery(s: SessionState, f: Frame): void {
+  const head = s.pending.shift();
+  s.txStatus = readyStatus(f.body);
+  if (head?.kind === "sync") for (const st of head.done) complete(s, st);
+  else complete(s, head?.stmt);
+}
+
+/**
+ * Replies to a result cut by a budget: bookkeeping goes on, the client sees nothing until the error
+ * that replaces the rest (the server's own cancel error, or ours before ReadyForQuery).
+ */
+function cutReply(s: SessionState, f: Frame): ReplyOutcome {
+  const cut = s.cut!;
+  if (f.type === Backend.ErrorResponse) {
+    const head = s.pending[0];
+    skipToSync(s, head);
+    observeError(cut.statement, "54000");
+    if (!cut.reported) s.toClient(budgetError(s));
+    return;
+  }
+  if (f.type === Backend.ReadyForQuery) {
+    if (!cut.reported) {
+      observeError(cut.statement, "54000");
+      s.toClient(budgetError(s));
+    }
+    s.cut = undefined;
+    readyForQuery(s, f);
+    return s.toClient(f.raw);
+  }
+  const toClient = s.toClient;
+  s.toClient = () => {};
+  try {
+    if (f.type === Backend.DataRow) return;
+    return dispatch(s, f);
+  } finally {
+    s.toClient = toClient;
+  }
+}
+
+function rowDescription(s: SessionState, f: Frame, head: Pending | undefined): void {
+  const fields = decodeRowDescription(f.body);
+  let plan;
+  if (head?.kind === "describe") {
+    s.pending.shift();
+    if (head.target === "S" && head.statement) {
+      head.statement.fields = fields;
+      plan = planFor(s, head.statement.decision ?? head.statement.shape, head.statement.analysis, fields);
+    } else if (head.target === "P" && head.portal) {
+      head.portal.fields = fields;
+      head.portal.statement.fields ??= fields;
+      plan = planFor(s, head.portal.decision, head.portal.statement.analysis, fields);
+      head.portal.plan = plan ?? null;
+    }
+    if (head.internal) return;
+  } else if (head?.kind === "query" && head.decision) {
+    plan = planFor(s, head.decision, head.analysis, fields, head.index);
+    head.plan = plan ?? null;
+  }
+  s.toClient(plan ? encodeRowDescription(rewriteFields(fields, plan)) : f.raw);
+}
+
+/** After an error in an extended batch the server skips to Sync: replies we expected will not come. */
+function skipToSync(s: SessionState, head: Pending | undefined): void {
+  if (!head || !EXTENDED.has(head.kind)) return;
+  const syncAt = s.pending.findIndex((p) => p.kind === "sync");
+  if (syncAt === -1) {
+    s.pending.length = 0;
+    s.serverSkipping = true;
+  } else s.pending.splice(0, syncAt);
+}
+
+function error(s: SessionState, f: Frame, head: Pending | undefined): void {
+  const denial = head && "denial" in head ? head.denial : undefined;
+  skipToSync(s, head);
+  if (denial) {
+    const out = refusalError(denial);
+    observeError(head?.stmt, sqlstateOf(out));
+    return s.toClient(out);
+  }
+  observeError(head?.stmt, decodeNotice(f.body)["C"] ?? "XX000");
+  s.toClient(maskNotice(f, head));
+}
+
+function sqlstateOf(errorFrame: Buffer): string {
+  return decodeNotice(errorFrame.subarray(5))["C"] ?? "42501";
+}

@@ -1,0 +1,75 @@
+import type { UpstreamConfig } from "../../config/index.js";
+import type { Decider, SessionInput } from "../../decision/index.js";
+import type { Logger } from "../../log.js";
+import type { Catalog } from "../catalog.js";
+import type { Pending, Portal, PreparedStatement } from "../pending.js";
+import type { SearchPathTracker } from "../search-path.js";
+import type { StatementFacts } from "../sql/types.js";
+import type { AnalysisCache } from "./analyse.js";
+import type { BudgetTracker } from "./budget.js";
+import type { SessionHooks } from "./hooks.js";
+import type { Statement } from "./statement.js";
+
+/** What a session needs from the process: given by the server, the same for every session. */
+export interface SessionContext {
+  id: string;
+  log: Logger;
+  decider: Decider;
+  catalog: Catalog;
+  upstream: UpstreamConfig;
+  maxMessageBytes: number;
+  maxStatementBytes: number;
+  maskKey: Buffer | undefined;
+  hooks: SessionHooks;
+  budget: BudgetTracker;
+  /** Registers the session's cancel key; returns the unregister function. */
+  registerCancel(pid: number, key: Buffer, upstream: { pid: number; key: Buffer }): () => void;
+  onClose(): void;
+}
+
+/** A result being cut off because it crossed a budget: replies are swallowed until ReadyForQuery. */
+export interface BudgetCut {
+  statement: Statement;
+  budget: string;
+  /** The 54000 error has been sent in place of the server's reply. */
+  reported: boolean;
+}
+
+/**
+ * Connection state shared by the stages of a statement's way through the session. Everything about
+ * one statement lives on its Statement object; this holds what outlives a statement.
+ */
+export interface SessionState {
+  readonly ctx: SessionContext;
+  readonly info: SessionInput;
+  readonly log: Logger;
+  /** Expected server reply groups, one per forwarded client message, in order (see pending.ts). */
+  readonly pending: Pending[];
+  /** Protocol-level prepared statements and portals. */
+  readonly statements: Map<string, PreparedStatement>;
+  readonly portals: Map<string, Portal>;
+  /** SQL-level PREPARE and DECLARE CURSOR names: part of what an analysis depends on. */
+  readonly prepared: Map<string, StatementFacts>;
+  readonly cursors: Map<string, StatementFacts>;
+  readonly analyses: AnalysisCache;
+  searchPath: SearchPathTracker;
+  user: string;
+  /** ReadyForQuery status byte: I, T or E. */
+  txStatus: number;
+  /** We forwarded a poison message: drop client messages up to Sync, as the server will. */
+  skipUntilSync: boolean;
+  /** The server raised an error before our pending list reached a Sync: it ignores what follows until Sync. */
+  serverSkipping: boolean;
+  /** Extended-protocol statements sent since the last Sync: they complete at its ReadyForQuery. */
+  readonly group: Statement[];
+  seq: number;
+  cut: BudgetCut | undefined;
+  /** Client messages wait for this before the next one is handled (a cancel still in flight). */
+  barrier: Promise<void> | undefined;
+  /** The statement whose replies are arriving, for the registry. */
+  current: Statement | undefined;
+  toServer(buf: Buffer): void;
+  toClient(buf: Buffer): void;
+  /** Cancels the statement running upstream (out of band, like a client's CancelRequest). */
+  cancelUpstream(): Promise<void>;
+}
