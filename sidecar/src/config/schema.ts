@@ -26,6 +26,16 @@ const listen = (port: number, description: string) =>
     },
   }) as const;
 
+const budgetLimit = (description: string) => ({ type: "integer", minimum: 0, default: 0, description }) as const;
+const budgetLimits = {
+  rows_per_statement: budgetLimit("Rows one statement may return; a result that crosses it is cut mid-stream, cancelled upstream and answered with SQLSTATE 54000."),
+  bytes_per_statement: budgetLimit("DataRow bytes one statement may return (cut as above)."),
+  rows_per_session: budgetLimit("Rows a session may return in all (cut as above)."),
+  bytes_per_session: budgetLimit("DataRow bytes a session may return in all (cut as above)."),
+  statements_per_minute: budgetLimit("Statements decided per sliding minute; past it a statement is refused with 54000 before it runs."),
+} as const;
+const budgetLimitsNoDefaults = Object.fromEntries(Object.entries(budgetLimits).map(([k, v]) => [k, { type: v.type, minimum: v.minimum }]));
+
 export const configSchema = {
   $schema: "http://json-schema.org/draft-07/schema#",
   title: "regate configuration",
@@ -41,16 +51,6 @@ export const configSchema = {
         entrypoint: { type: "string", default: "regate/decision", description: "The decision entrypoint." },
         dry_run: { type: "boolean", default: false, description: "Log the real decision but allow everything." },
         watch_interval_ms: { type: "integer", minimum: 0, default: 1000, description: "Poll the bundle file for changes; 0 disables hot reload." },
-      },
-    },
-    decision_log: {
-      type: "object",
-      default: {},
-      additionalProperties: false,
-      properties: {
-        enabled: { type: "boolean", default: true },
-        bundle_name: { type: "string", default: "regate", description: "Name under `bundles` in each event." },
-        labels: { type: "object", additionalProperties: { type: "string" }, default: {}, description: "Extra labels on every event." },
         service: {
           type: "object",
           additionalProperties: false,
@@ -94,6 +94,16 @@ export const configSchema = {
             },
           },
         },
+      },
+    },
+    decision_log: {
+      type: "object",
+      default: {},
+      additionalProperties: false,
+      properties: {
+        enabled: { type: "boolean", default: true },
+        bundle_name: { type: "string", default: "regate", description: "Name under `bundles` in each event." },
+        labels: { type: "object", additionalProperties: { type: "string" }, default: {}, description: "Extra labels on every event." },
       },
     },
     log: {
@@ -179,6 +189,21 @@ export const configSchema = {
             max_statement_bytes: { type: "integer", minimum: 1024, default: 1048576, description: "Largest SQL text analysed; longer is denied." },
           },
         },
+        budgets: {
+          type: "object",
+          default: {},
+          additionalProperties: false,
+          description: "What one agent session may take; 0 = no limit. Current use is in input.budget, so a policy can refuse or ask approval before a limit.",
+          properties: {
+            ...budgetLimits,
+            agents: {
+              type: "object",
+              default: {},
+              description: "Per-agent overrides by subject; keys not given fall back to the limits above.",
+              additionalProperties: { type: "object", additionalProperties: false, properties: budgetLimitsNoDefaults },
+            },
+          },
+        },
         catalog: {
           type: "object",
           default: {},
@@ -186,7 +211,7 @@ export const configSchema = {
           properties: {
             max_staleness_ms: {
               type: "integer",
-              minimum: 0,
+              minimum: 100,
               maximum: 3600000,
               default: 1000,
               description: "Longest a cached catalog fact (relation, view body, function volatility) is used without being checked against the database. Immediate with `regate catalog-hooks` installed.",
@@ -236,6 +261,23 @@ export const configSchema = {
             max_body_bytes: { type: "integer", minimum: 0, default: 10485760 },
             max_input_body_bytes: { type: "integer", minimum: 0, default: 65536, description: "Bodies up to this size are parsed into the input." },
             timeout_ms: { type: "integer", minimum: 100, default: 30000 },
+          },
+        },
+        request: {
+          type: "object",
+          default: {},
+          additionalProperties: false,
+          properties: {
+            method_override: {
+              enum: ["decide", "strip"],
+              default: "decide",
+              description: "decide: the policy judges the method an override header or _method parameter names. strip: overrides are removed before deciding (a _method in a body is then refused).",
+            },
+            ambiguous_paths: {
+              enum: ["refuse", "canonical"],
+              default: "refuse",
+              description: "refuse: 400 for a path with an encoded / or \\, a \\ or a ;. canonical: rewrite them (/ for the slashes, ;params cut) and forward the canonical path.",
+            },
           },
         },
       },
@@ -306,23 +348,6 @@ export const configSchema = {
           },
         },
       },
-        request: {
-          type: "object",
-          default: {},
-          additionalProperties: false,
-          properties: {
-            method_override: {
-              enum: ["decide", "strip"],
-              default: "decide",
-              description: "decide: the policy judges the method an override header or _method parameter names. strip: overrides are removed before deciding (a _method in a body is then refused).",
-            },
-            ambiguous_paths: {
-              enum: ["refuse", "canonical"],
-              default: "refuse",
-              description: "refuse: 400 for a path with an encoded / or \\, a \\ or a ;. canonical: rewrite them (/ for the slashes, ;params cut) and forward the canonical path.",
-            },
-          },
-        },
     },
     masking: {
       type: "object",

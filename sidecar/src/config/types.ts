@@ -20,6 +20,14 @@ export class Secret {
   }
 }
 
+export interface BudgetLimitsConfig {
+  rows_per_statement: number;
+  bytes_per_statement: number;
+  rows_per_session: number;
+  bytes_per_session: number;
+  statements_per_minute: number;
+}
+
 export interface Listen {
   host: string;
   port: number;
@@ -97,6 +105,7 @@ export interface Config {
     tls?: { cert_file: string; key_file: string };
     upstream: UpstreamConfig;
     limits: { max_message_bytes: number; max_statement_bytes: number };
+    budgets: BudgetLimitsConfig & { agents: Record<string, Partial<BudgetLimitsConfig>> };
     catalog: { max_staleness_ms: number };
   };
   http: {
@@ -104,6 +113,7 @@ export interface Config {
     listen: Listen;
     routes: HttpRoute[];
     limits: { max_body_bytes: number; max_input_body_bytes: number; timeout_ms: number };
+    request: { method_override: "decide" | "strip"; ambiguous_paths: "refuse" | "canonical" };
   };
   admin: { enabled: boolean; listen: Listen; drain_timeout_ms: number };
   masking: { hash_key?: Secret };
@@ -136,4 +146,3 @@ export interface Config {
     };
   };
 }
-    request: { method_override: "decide" | "strip"; ambiguous_paths: "refuse" | "canonical" };
