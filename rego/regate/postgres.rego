@@ -217,3 +217,69 @@ deny contains msg if {
 	startswith(f.name, prefix)
 	msg := concat("", ["function ", f.name, " is not allowed"])
 }
+
+# Side channels. A function the catalog does not call immutable or stable may act on its arguments
+# (pg_notify sends them to listeners, set_config stores them, dblink ships them elsewhere): a masked or
+# protected column must not reach one, whatever the result columns look like. Volatility comes from
+# pg_proc through regate's catalog; without it the function counts as volatile.
+deny contains msg if {
+	some s in statements
+	some f in s.functions
+	not f.volatility in {"immutable", "stable"}
+	some c in f.inputs
+	protected_column(c)
+	msg := concat("", ["protected column ", column_name(c), " reaches ", f.name, ", a function with side effects"])
+}
+
+deny contains msg if {
+	some s in statements
+	some f in s.functions
+	not f.volatility in {"immutable", "stable"}
+	f.inputs_unknown
+	some t in s.tables
+	protected_table(t)
+	msg := concat("", ["values of unknown lineage reach ", f.name, ", a function with side effects, in a statement reading a protected table"])
+}
+
+# The catalog is a channel too: planner statistics hold sample values of every column, activity views
+# hold other sessions' statements. The catalog says which relations and functions expose them.
+deny contains msg if {
+	some s in statements
+	some t in s.tables
+	t.exposes
+	msg := concat("", ["reading ", table_name(t), " would expose other tables' values or other sessions' statements"])
+}
+
+deny contains msg if {
+	some s in statements
+	some f in s.functions
+	f.exposes
+	msg := concat("", ["function ", f.name, " would expose data regate cannot see"])
+}
+
+protected_column(c) if {
+	some col, _ in masked_columns
+	col == concat("", [c.schema, ".", c.table, ".", c.column])
+}
+
+protected_column(c) if {
+	c.column == "*"
+	protected_table({"schema": c.schema, "name": c.table})
+}
+
+protected_column(c) if c.schema == "internal"
+
+# Unresolved schema: match on table and column.
+protected_column(c) if {
+	c.schema == null
+	some col, _ in masked_columns
+	endswith(col, concat("", [".", c.table, ".", c.column]))
+}
+
+protected_table(t) if touches_masked_table(t)
+
+protected_table(t) if t.schema == "internal"
+
+column_name(c) := concat("", [c.schema, ".", c.table, ".", c.column]) if c.schema != null
+
+else := concat("", [c.table, ".", c.column])

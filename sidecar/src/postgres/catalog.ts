@@ -1,7 +1,10 @@
 import type { UpstreamConfig } from "../config/index.js";
 import type { Logger } from "../log.js";
+import type { Volatility } from "./sql/types.js";
 import { connectUpstream, type UpstreamConnection } from "./upstream.js";
-import { literal, simpleQuery } from "./simple-query.js";
+import { simpleQuery } from "./simple-query.js";
+import { functionsQuery, relationsQuery } from "./catalog-queries.js";
+import { CatalogListener } from "./catalog-listener.js";
 
 export interface RelationInfo {
   oid: number;
@@ -13,31 +16,91 @@ export interface RelationInfo {
   columns: string[];
   /** The query of a view or materialized view (pg_get_viewdef). */
   definition?: string;
+  /** Reading it reads planner statistics or other sessions' activity (see catalog-queries.ts). */
+  exposes: boolean;
 }
 
-const TTL_MS = 30_000;
+/** What the catalog says about a function name in one schema (over all its overloads). */
+export interface FunctionInfo {
+  volatility: Volatility;
+  /** A volatile set-returning function: a data source the analysis cannot see into. */
+  exposes: boolean;
+}
+
+export interface CatalogOptions {
+  /** Longest a cached fact is used unchecked (config postgres.catalog.max_staleness_ms). */
+  maxStalenessMs?: number;
+  /** LISTEN for the notifications of `regate catalog-hooks` on a second connection. Default true. */
+  listen?: boolean;
+}
+
+/** Cached names beyond this are dropped all at once (the re-check query lists every cached name). */
+const MAX_ENTRIES = 5000;
+/** The lower bound of max_staleness_ms: entries must outlive the lookup that fetched them. */
+const MIN_STALENESS_MS = 100;
+const VOLATILITY: Record<string, Volatility> = { i: "immutable", s: "stable", v: "volatile" };
+
+interface Entry<T> {
+  info: T;
+  /** When the database last confirmed it (Date.now()). */
+  at: number;
+}
 
 /**
- * What regate knows about the database's relations, from its own upstream connection: resolves
- * unqualified names, expands `*`, and maps RowDescription (table OID, attnum) to schema.table.column.
- * Cached per process for TTL_MS and dropped after DDL.
+ * What regate knows about the database's relations and functions, from its own upstream connection:
+ * resolves unqualified names, expands `*` and views, maps RowDescription (table OID, attnum) to
+ * schema.table.column, and says how volatile a function is.
+ *
+ * Freshness: an entry is used for at most `maxStalenessMs` after the database last confirmed it; a
+ * timer re-checks every cached entry (one query per kind) at half that period, and a lookup of an
+ * entry past the bound fetches it again. With `regate catalog-hooks` installed, the LISTEN connection
+ * drops every entry as soon as another connection's DDL commits. `generation` increases whenever a
+ * cached entry may have changed: anything derived from catalog facts must carry it in its cache key.
  */
 export class Catalog {
-  #byName = new Map<string, { info: RelationInfo | null; at: number }>();
+  #byName = new Map<string, Entry<RelationInfo | null>>();
   #byOid = new Map<number, RelationInfo>();
+  /** Function name -> schema -> info; an empty map: no function of that name. */
+  #functions = new Map<string, Entry<Map<string, FunctionInfo>>>();
+  #generation = 0;
   #conn: Promise<UpstreamConnection> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+  #refreshing = false;
+  #listener: CatalogListener | undefined;
+  readonly maxStalenessMs: number;
 
   constructor(
     private readonly upstream: UpstreamConfig,
     private readonly log: Logger,
-  ) {}
+    opts: CatalogOptions = {},
+  ) {
+    this.maxStalenessMs = Math.max(MIN_STALENESS_MS, opts.maxStalenessMs ?? 1000);
+    this.#timer = setInterval(() => void this.refresh(), Math.max(MIN_STALENESS_MS / 2, this.maxStalenessMs / 2));
+    this.#timer.unref();
+    if (opts.listen !== false) {
+      this.#listener = new CatalogListener(upstream, log, (reason) => this.invalidate(reason));
+      this.#listener.start();
+    }
+  }
 
-  /** undefined: not looked up yet; null: no such relation. */
+  /**
+   * Increases whenever any cached catalog entry may have changed (a DDL notification, a re-check that
+   * found a difference, a lost LISTEN connection, invalidate()). Never decreases.
+   */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** True while the catalog-hooks LISTEN connection is up. */
+  get listening(): boolean {
+    return this.#listener?.listening ?? false;
+  }
+
+  /** undefined: not looked up yet, or past max staleness; null: no such relation. */
   relation(schema: string, name: string): RelationInfo | null | undefined {
-    const hit = this.#byName.get(`${schema}.${name}`);
-    if (!hit) return undefined;
-    if (Date.now() - hit.at > TTL_MS) return undefined;
+    const hit = this.#byName.get(relKey(schema, name));
+    if (!hit || Date.now() - hit.at > this.maxStalenessMs) return undefined;
     return hit.info;
   }
 
@@ -52,35 +115,105 @@ export class Catalog {
     return r && name ? `${r.schema}.${r.name}.${name}` : undefined;
   }
 
-  /** Looks up every (schema, name) pair not cached, in one query. */
+  /**
+   * The functions of that name by schema (undefined: not looked up yet, or past max staleness). A
+   * schema missing from the map has no function of that name.
+   */
+  functions(name: string): ReadonlyMap<string, FunctionInfo> | undefined {
+    const hit = this.#functions.get(name);
+    if (!hit || Date.now() - hit.at > this.maxStalenessMs) return undefined;
+    return hit.info;
+  }
+
+  /** Looks up every (schema, name) pair not cached (or past max staleness), in one query. */
   async ensure(pairs: Iterable<[string, string]>): Promise<void> {
     const missing = new Map<string, [string, string]>();
     for (const [schema, name] of pairs) {
-      if (this.relation(schema, name) === undefined) missing.set(`${schema}.${name}`, [schema, name]);
+      if (this.relation(schema, name) === undefined) missing.set(relKey(schema, name), [schema, name]);
     }
     if (missing.size === 0) return;
-    const list = [...missing.values()].map(([s, n]) => `(${literal(s)}, ${literal(n)})`).join(", ");
-    const sql = `SELECT c.oid, n.nspname, c.relname, c.relkind,
-        coalesce((SELECT array_to_json(array_agg(CASE WHEN a.attisdropped THEN '' ELSE a.attname::text END ORDER BY a.attnum))::text
-                  FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0), '[]'),
-        CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE (n.nspname, c.relname) IN (VALUES ${list})`;
-    const rows = await this.#query(sql);
-    const now = Date.now();
-    for (const key of missing.keys()) this.#byName.set(key, { info: null, at: now });
-    for (const [oid, schema, name, relkind, cols, definition] of rows) {
-      const info: RelationInfo = { oid: Number(oid), schema: schema!, name: name!, relkind: relkind!, columns: JSON.parse(cols!) as string[] };
-      if (definition) info.definition = definition;
-      this.#byName.set(`${info.schema}.${info.name}`, { info, at: now });
-      this.#byOid.set(info.oid, info);
+    await this.#fetchRelations([...missing.values()]);
+  }
+
+  /** Looks up every function name not cached (or past max staleness), in one query. */
+  async ensureFunctions(names: Iterable<string>): Promise<void> {
+    const missing = new Set<string>();
+    for (const name of names) if (this.functions(name) === undefined) missing.add(name);
+    if (missing.size === 0) return;
+    await this.#fetchFunctions([...missing]);
+  }
+
+  /**
+   * Re-checks every cached entry against the database and increases `generation` if any differs.
+   * Run by the timer; callable directly (tests, or before a decision that must be fresh).
+   */
+  async refresh(): Promise<void> {
+    if (this.#refreshing || (this.#byName.size === 0 && this.#functions.size === 0)) return;
+    this.#refreshing = true;
+    try {
+      const pairs = [...this.#byName.keys()].map((k) => splitKey(k));
+      if (pairs.length) await this.#fetchRelations(pairs);
+      const names = [...this.#functions.keys()];
+      if (names.length) await this.#fetchFunctions(names);
+    } catch {
+      // Logged by #query; entries age past the bound and the next lookup fetches them.
+    } finally {
+      this.#refreshing = false;
     }
   }
 
-  /** After DDL the cached shapes may be wrong. */
-  invalidate(): void {
+  /** Drops every cached entry (after DDL, a catalog-hooks notification, or a lost listener). */
+  invalidate(reason = "ddl"): void {
+    this.#generation++;
     this.#byName.clear();
     this.#byOid.clear();
+    this.#functions.clear();
+    this.log.debug({ reason, generation: this.#generation }, "catalog invalidated");
+  }
+
+  async #fetchRelations(pairs: [string, string][]): Promise<void> {
+    const startedAt = this.#generation;
+    const rows = await this.#query(relationsQuery(pairs));
+    // An invalidation while the query ran: its answer may predate the change.
+    if (this.#generation !== startedAt) return;
+    const now = Date.now();
+    const found = new Map<string, RelationInfo>();
+    for (const [oid, schema, name, relkind, cols, definition, exposes] of rows) {
+      const info: RelationInfo = { oid: Number(oid), schema: schema!, name: name!, relkind: relkind!, columns: JSON.parse(cols!) as string[], exposes: exposes === "t" };
+      if (definition) info.definition = definition;
+      found.set(relKey(info.schema, info.name), info);
+    }
+    let changed = false;
+    for (const [schema, name] of pairs) {
+      const key = relKey(schema, name);
+      const info = found.get(key) ?? null;
+      const old = this.#byName.get(key);
+      if (old && !sameRelation(old.info, info)) changed = true;
+      if (old?.info) this.#byOid.delete(old.info.oid);
+      this.#byName.set(key, { info, at: now });
+      if (info) this.#byOid.set(info.oid, info);
+    }
+    if (changed) this.#generation++;
+    if (this.#byName.size > MAX_ENTRIES) this.invalidate("cache full");
+  }
+
+  async #fetchFunctions(names: string[]): Promise<void> {
+    const startedAt = this.#generation;
+    const rows = await this.#query(functionsQuery(names));
+    if (this.#generation !== startedAt) return;
+    const now = Date.now();
+    const found = new Map<string, Map<string, FunctionInfo>>(names.map((n) => [n, new Map()]));
+    for (const [schema, name, volatility, exposes] of rows) {
+      found.get(name!)?.set(schema!, { volatility: VOLATILITY[volatility!] ?? "volatile", exposes: exposes === "t" });
+    }
+    let changed = false;
+    for (const [name, info] of found) {
+      const old = this.#functions.get(name);
+      if (old && !sameFunctions(old.info, info)) changed = true;
+      this.#functions.set(name, { info, at: now });
+    }
+    if (changed) this.#generation++;
+    if (this.#functions.size > MAX_ENTRIES) this.invalidate("cache full");
   }
 
   #query(sql: string): Promise<(string | null)[][]> {
@@ -108,7 +241,42 @@ export class Catalog {
   }
 
   close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#listener?.close();
     void this.#conn?.then((c) => c.socket.destroy(), () => undefined);
     this.#conn = undefined;
   }
+}
+
+function relKey(schema: string, name: string): string {
+  return `${schema}\u0000${name}`;
+}
+
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf("\u0000");
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+function sameRelation(a: RelationInfo | null, b: RelationInfo | null): boolean {
+  if (a === null || b === null) return a === b;
+  return (
+    a.oid === b.oid &&
+    a.schema === b.schema &&
+    a.name === b.name &&
+    a.relkind === b.relkind &&
+    a.definition === b.definition &&
+    a.exposes === b.exposes &&
+    a.columns.length === b.columns.length &&
+    a.columns.every((c, i) => c === b.columns[i])
+  );
+}
+
+function sameFunctions(a: ReadonlyMap<string, FunctionInfo>, b: ReadonlyMap<string, FunctionInfo>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [schema, x] of a) {
+    const y = b.get(schema);
+    if (!y || y.volatility !== x.volatility || y.exposes !== x.exposes) return false;
+  }
+  return true;
 }

@@ -1,5 +1,5 @@
 import type { Catalog } from "./catalog.js";
-import type { AnalysisResult, ColumnRef, OutputColumn, RelationRef, StatementFacts } from "./sql/types.js";
+import type { AnalysisResult, ColumnRef, FunctionRef, OutputColumn, RelationRef, StatementFacts, Volatility } from "./sql/types.js";
 
 /** Views inside views inside views: deeper than this is not followed (and is reported unknown). */
 const MAX_VIEW_DEPTH = 4;
@@ -18,7 +18,37 @@ export function resolveAnalysis(sql: string, analyze: Analyze, catalog: Catalog)
   const result = analyze(sql);
   const pending = missingPairs(result, catalog);
   if (pending.length) return catalog.ensure(pending).then(() => resolveAnalysis(sql, analyze, catalog));
-  return expandViews(result, analyze, catalog, 0);
+  const expanded = expandViews(result, analyze, catalog, 0);
+  return expanded instanceof Promise ? expanded.then((a) => annotate(a, catalog)) : annotate(expanded, catalog);
+}
+
+const RANK: Record<Volatility, number> = { immutable: 0, stable: 1, volatile: 2 };
+
+/**
+ * Catalog facts the policy needs beside names: each function's volatility (the least stable overload
+ * the name may resolve to; "volatile" when the catalog knows none), and which relations and functions
+ * expose other relations' values or other sessions' statements.
+ */
+function annotate(a: AnalysisResult, catalog: Catalog): AnalysisResult | Promise<AnalysisResult> {
+  const names = new Set<string>();
+  for (const s of a.statements) for (const f of s.functions) if (catalog.functions(f.name) === undefined) names.add(f.name);
+  if (names.size) return catalog.ensureFunctions(names).then(() => annotate(a, catalog));
+  const fn = (f: FunctionRef): FunctionRef => {
+    const all = catalog.functions(f.name);
+    const overloads = all ? (f.schema === null ? [...all.values()] : [all.get(f.schema)].filter((x) => x !== undefined)) : [];
+    let volatility: Volatility = overloads.length ? "immutable" : "volatile";
+    let exposes = false;
+    for (const o of overloads) {
+      if (RANK[o.volatility] > RANK[volatility]) volatility = o.volatility;
+      if (o.exposes) exposes = true;
+    }
+    return { ...f, volatility, ...(exposes ? { exposes } : {}) };
+  };
+  const rel = (t: RelationRef): RelationRef => {
+    const schemas = t.schema ? [t.schema] : t.candidates;
+    return schemas.some((s) => catalog.relation(s, t.name)?.exposes) ? { ...t, exposes: true } : t;
+  };
+  return { ...a, statements: a.statements.map((s) => ({ ...s, functions: s.functions.map(fn), tables: s.tables.map(rel) })) };
 }
 
 function missingPairs(a: AnalysisResult, catalog: Catalog): [string, string][] {
@@ -105,7 +135,34 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
     };
   });
   const columns = s.columns.flatMap((c) => mapColumn(c).cols);
-  return { ...s, tables, outputs, columns, unknown };
+  // Functions a view calls run when it is read; what reaches them is the view body's lineage.
+  const functions: FunctionRef[] = [];
+  const mapInputs = (f: FunctionRef): FunctionRef => {
+    const mapped = f.inputs.map(mapColumn);
+    return { ...f, inputs: mapped.flatMap((m) => m.cols), inputs_unknown: f.inputs_unknown || mapped.some((m) => m.unknown) };
+  };
+  for (const f of s.functions) functions.push(mapInputs(f));
+  for (const t of s.tables) {
+    const body = views.get(key(t.schema, t.name))?.statements[0];
+    if (body) functions.push(...body.functions);
+  }
+  return { ...s, tables, outputs, columns, unknown, functions: mergeFunctions(functions) };
+}
+
+function mergeFunctions(fns: FunctionRef[]): FunctionRef[] {
+  const out = new Map<string, FunctionRef>();
+  for (const f of fns) {
+    const k = `${f.schema ?? ""}\u0000${f.name}`;
+    const had = out.get(k);
+    if (!had) {
+      out.set(k, { ...f, inputs: [...f.inputs] });
+      continue;
+    }
+    const seen = new Set(had.inputs.map((c) => `${c.schema}\u0000${c.table}\u0000${c.column}`));
+    for (const c of f.inputs) if (!seen.has(`${c.schema}\u0000${c.table}\u0000${c.column}`)) had.inputs.push(c);
+    had.inputs_unknown ||= f.inputs_unknown;
+  }
+  return [...out.values()];
 }
 
 function markUnknown(a: AnalysisResult, reason: string): AnalysisResult {

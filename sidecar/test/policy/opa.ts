@@ -58,7 +58,7 @@ export function opaBuild(opts: BuildOptions): Buffer {
   writeFileSync(join(src, "policy.rego"), opts.rego ?? ALLOW);
   if (opts.data !== undefined) writeFileSync(join(src, "data.json"), opts.data);
   const out = join(dir, "bundle.tar.gz");
-  const args = ["build", "-t", "wasm", "-e", "regate/decision", "--capabilities", CAPABILITIES, "-r", opts.revision, "-b", src, "-o", out];
+  const args = ["build", "-t", "wasm", "-e", "regate/decision", "--capabilities", CAPABILITIES, "-r", opts.revision, "-b", "src", "-o", out];
   if (opts.sign) {
     args.push("--signing-key", opts.sign.key, "--signing-alg", opts.sign.alg);
     if (opts.sign.claims) {
@@ -67,7 +67,8 @@ export function opaBuild(opts: BuildOptions): Buffer {
       args.push("--claims-file", claims);
     }
   }
-  execFileSync(OPA, args, { stdio: "pipe" });
+  // Run in the temp dir: rego files are stored under the path given, here src/policy.rego.
+  execFileSync(OPA, args, { stdio: "pipe", cwd: dir });
   return readFileSync(out);
 }
 

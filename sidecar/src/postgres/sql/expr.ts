@@ -237,9 +237,9 @@ function qualifier(names: string[], scope: Scope): ReturnType<typeof findQualifi
 
 /** `t.f` where t has no column f: PostgreSQL reads it as the call f(t). */
 function attributeCall(found: NonNullable<ReturnType<typeof findQualified>>, name: string, cx: Cx): Lin {
-  cx.facts.addFunction({ schema: null, name });
   cx.facts.addUnknown(`${name}(${found.src.refname ?? "?"}) called with attribute notation`);
   const l = wholeRow(found.src);
+  cx.facts.addFunction({ schema: null, name, inputs: l.cols.map((c) => ({ ...c })), inputs_unknown: true });
   recordWhole(found.src, found.level, l, cx);
   return { cols: l.cols, derived: true, unknown: true };
 }
@@ -248,11 +248,12 @@ function funcCall(b: Rec, cx: Cx, scope: Scope): Lin {
   const names = nameList(b.funcname) ?? [];
   const name = names[names.length - 1] ?? "";
   const schema = names.length >= 2 ? (names[names.length - 2] as string) : null;
-  cx.facts.addFunction({ schema, name });
   if (name === "set_config") setConfigCall(list(b.args), cx.facts, cx.deferred);
   if (SQL_TEXT_FUNCTIONS.has(name) || name.startsWith("dblink")) cx.facts.opaque = true;
   const args = list(b.args);
   const lin = b.agg_star === true || args.length === 0 ? CONSTANT : exprList(args, cx, scope);
+  // What flows into a function matters when the function has effects (pg_notify, set_config, ...).
+  cx.facts.addFunction({ schema, name, inputs: lin.cols.map((c) => ({ ...c })), inputs_unknown: lin.unknown });
   // Ordering, filtering and window clauses decide which rows count, not what the value is made of.
   expr(b.agg_order, cx, scope);
   expr(b.agg_filter, cx, scope);

@@ -44,7 +44,15 @@ export class FactsBuilder {
 
   addFunction(ref: FunctionRef): void {
     const key = `${ref.schema ?? ""}\u0000${ref.name}`;
-    if (!this.functions.has(key)) this.functions.set(key, ref);
+    const had = this.functions.get(key);
+    if (!had) {
+      this.functions.set(key, ref);
+      return;
+    }
+    // One entry per name; its inputs are the union over every call.
+    const seen = new Set(had.inputs.map(columnKey));
+    for (const c of ref.inputs) if (!seen.has(columnKey(c))) had.inputs.push(c), seen.add(columnKey(c));
+    if (ref.inputs_unknown) had.inputs_unknown = true;
   }
 
   addOperator(op: string): void {
@@ -68,7 +76,7 @@ export class FactsBuilder {
   absorb(f: StatementFacts): void {
     for (const t of f.tables) this.addTable({ ...t, candidates: [...t.candidates] });
     for (const c of f.columns) this.addColumn({ ...c });
-    for (const fn of f.functions) this.addFunction({ ...fn });
+    for (const fn of f.functions) this.addFunction({ ...fn, inputs: fn.inputs.map((c) => ({ ...c })) });
     for (const op of f.operators) this.addOperator(op);
     for (const u of f.unknown) this.addUnknown(u);
     for (const s of f.settings) this.settings.push({ ...s });

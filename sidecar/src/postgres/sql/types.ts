@@ -42,6 +42,11 @@ export interface RelationRef {
   candidates: string[];
   /** `ONLY name`: inheritance children are not included. */
   only: boolean;
+  /**
+   * Set by the catalog: reading this relation reads values of other relations (planner statistics) or
+   * other sessions' activity, which the policy cannot see as columns.
+   */
+  exposes?: boolean;
 }
 
 export interface ColumnRef {
@@ -62,10 +67,23 @@ export interface OutputColumn {
   unknown: boolean;
 }
 
+export type Volatility = "immutable" | "stable" | "volatile";
+
 export interface FunctionRef {
   /** null when the call is unqualified (resolved through the search_path at run time). */
   schema: string | null;
   name: string;
+  /** Base columns whose values reach this function's arguments, over every call in the statement. */
+  inputs: ColumnRef[];
+  /** An argument's lineage could not be established exactly (`inputs` is then the known part). */
+  inputs_unknown: boolean;
+  /**
+   * pg_proc.provolatile through the catalog: the least stable of every function the name may resolve
+   * to. Absent when no catalog was consulted; "volatile" when the catalog knows no such function.
+   */
+  volatility?: Volatility;
+  /** The catalog says this function is the data source of a system view that exposes table contents or other sessions' statements. */
+  exposes?: boolean;
 }
 
 export interface SettingChange {

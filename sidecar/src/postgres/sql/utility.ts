@@ -304,7 +304,7 @@ function definition(type: string, b: Rec, cx: Cx): Col[] {
     case "CreateEventTrigStmt": {
       const fn = nameList(b.funcname) ?? [];
       const name = fn[fn.length - 1];
-      if (name !== undefined) f.addFunction({ schema: fn.length >= 2 ? (fn[fn.length - 2] as string) : null, name });
+      if (name !== undefined) f.addFunction({ schema: fn.length >= 2 ? (fn[fn.length - 2] as string) : null, name, inputs: [], inputs_unknown: false });
       walkWith(b, cx, "write", ["funcname"]);
       return [];
     }
