@@ -189,20 +189,6 @@ export const configSchema = {
             max_statement_bytes: { type: "integer", minimum: 1024, default: 1048576, description: "Largest SQL text analysed; longer is denied." },
           },
         },
-        catalog: {
-          type: "object",
-          default: {},
-          additionalProperties: false,
-          properties: {
-            max_staleness_ms: {
-              type: "integer",
-              minimum: 100,
-              maximum: 3600000,
-              default: 1000,
-              description: "Longest a cached catalog fact (relation, view body, function volatility) is used without being checked against the database. Immediate with `regate catalog-hooks` installed.",
-            },
-          },
-        },
         budgets: {
           type: "object",
           default: {},
