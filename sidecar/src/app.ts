@@ -97,7 +97,7 @@ export async function startApp({ config, log, sinks = [] }: AppOptions): Promise
 
   let catalog: Catalog | undefined;
   if (config.postgres.enabled) {
-    catalog = new Catalog(config.postgres.upstream, log.child({ component: "catalog" }));
+    catalog = new Catalog(config.postgres.upstream, log.child({ component: "catalog" }), { maxStalenessMs: config.postgres.catalog.max_staleness_ms });
     const scram = new Map<string, { verifier: ReturnType<typeof scramVerifier>; principal: Principal }>();
     for (const t of config.agents.tokens) {
       const principal = directory.staticToken(t.token.reveal());

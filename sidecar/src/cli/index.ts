@@ -1,3 +1,4 @@
+import { catalogHooksCommand } from "./catalog-hooks.js";
 import { checkConfigCommand } from "./check-config.js";
 import { evalCommand } from "./eval.js";
 import { injectCommand } from "./inject.js";
@@ -17,6 +18,8 @@ commands:
   status [--url URL] [--config file] [--json]
                                   a running sidecar's bundle status (revision, last activation, last error)
                                   replay decision logs against a candidate bundle; report what would change
+  catalog-hooks [--schema S] [--apply DATABASE_URL]
+                                  print (or install) the event triggers that tell regate of DDL at once
 `;
 
 /** Returns the process exit code, or undefined for a long-running command that keeps the process alive. */
@@ -33,6 +36,8 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
       return injectCommand(rest, env);
     case "whatif":
       return whatifCommand(rest);
+    case "catalog-hooks":
+      return catalogHooksCommand(rest);
     case undefined:
     case "status":
       return statusCommand(rest, env);
