@@ -251,7 +251,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   function forward(ctx: RequestContext, route: CompiledRoute, host: string, rest: string, query: string, trailingSlash: boolean, body: Buffer): void {
     const { req, res } = ctx;
     const hadBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
-    const headers = forwardHeaders(req.headers, route, { address: req.socket.remoteAddress ?? "", host }, ctx.masker !== undefined);
+    const headers = forwardHeaders(req.headers, route, { address: req.socket.remoteAddress ?? "", host }, ctx.masker !== undefined || route.secretForms.length > 0);
     // The body was read whole: send it with its exact length (no chunking, no Expect: 100-continue).
     if (hadBody || body.length > 0) headers["content-length"] = String(body.length);
     // http-proxy builds the upstream request from req.headers and req.url.

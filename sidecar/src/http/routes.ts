@@ -2,6 +2,7 @@ import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { RegateError } from "../errors.js";
 import type { RouteCredential, RouteOptions } from "./options.js";
+import { routeSecrets, secretForms } from "./scrub.js";
 
 export interface CompiledRoute {
   readonly name: string;
@@ -15,6 +16,8 @@ export interface CompiledRoute {
   /** Lowercased header name and value regate injects, if any. */
   readonly credentialHeader: string | undefined;
   readonly credentialValue: string | undefined;
+  /** Every byte form of the credential, searched for in responses (empty without a credential). */
+  readonly secretForms: readonly Buffer[];
   /** Keep-alive connection pool to this upstream (with the route's CA for https). */
   readonly agent: HttpAgent;
 }
@@ -84,6 +87,7 @@ export function compileRoutes(routes: readonly RouteOptions[]): CompiledRoute[] 
       basePath: url.pathname.replace(/\/+$/, ""),
       credentialHeader: header,
       credentialValue: value,
+      secretForms: secretForms(routeSecrets(credential)),
       agent,
     });
   });

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { pipeline } from "node:stream";
 import type { Logger } from "pino";
 import { isDisconnect } from "../errors.js";
@@ -7,6 +7,7 @@ import type { RequestContext } from "./context.js";
 import { dropBodyDescriptors, responseHeaders } from "./headers.js";
 import { catalogError, sendError } from "./reply.js";
 import { decoderFor, maskBody, readUpstreamBody } from "./response-body.js";
+import { scrubBuffer, scrubHeaders, SecretScrubber } from "./scrub.js";
 import { SseMasker } from "./sse-mask.js";
 
 export interface ResponseLimits {
@@ -54,7 +55,14 @@ export async function relayResponse(ctx: RequestContext, upstream: IncomingMessa
     return;
   }
   const headers = responseHeaders(upstream.headers);
+  // regate's own credential never goes back: every form of it is replaced in headers and bodies.
+  const secrets = ctx.route?.secretForms ?? [];
+  if (scrubHeaders(headers, secrets)) log.warn({ req_id: ctx.id, route: ctx.route?.name }, "upstream echoed the route credential in a response header; replaced");
   const masker = ctx.masker;
+  if (!masker && secrets.length > 0 && !hasNoBody(ctx.method, status)) {
+    relayScrubbed(ctx, upstream, status, headers, secrets, log);
+    return;
+  }
   if (!masker || hasNoBody(ctx.method, status)) {
     res.writeHead(status, headers);
     // Plain pipe, not pipeline(): this is the hot path, and pipeline allocates an AbortController (and an
@@ -82,8 +90,11 @@ export async function relayResponse(ctx: RequestContext, upstream: IncomingMessa
     dropBodyDescriptors(headers);
     res.writeHead(status, headers);
     const sse = new SseMasker((data) => masker.maskEventData(data), limits.max_masked_body_bytes);
-    if (decoder) pipeline(upstream, decoder, sse, res, streamDone(ctx, log));
-    else pipeline(upstream, sse, res, streamDone(ctx, log));
+    const stages: NodeJS.ReadWriteStream[] = [];
+    if (decoder) stages.push(decoder);
+    stages.push(sse);
+    if (secrets.length > 0) stages.push(new SecretScrubber(secrets));
+    pipeline([upstream, ...stages, res], streamDone(ctx, log));
     return;
   }
   const read = await readUpstreamBody(upstream, decoder, limits.max_masked_body_bytes, limits.timeout_ms);
@@ -112,8 +123,37 @@ export async function relayResponse(ctx: RequestContext, upstream: IncomingMessa
     refuseUnmaskable(ctx, upstream, result.reason, log);
     return;
   }
+  const body = scrubBuffer(result.body, secrets);
   dropBodyDescriptors(headers);
-  headers["content-length"] = String(result.body.length);
+  headers["content-length"] = String(body.length);
   res.writeHead(status, headers);
-  res.end(result.body);
+  res.end(body);
+}
+
+/**
+ * A response from a route whose credential regate injects, with no mask rules: streamed, decoded when it is
+ * compressed, with every form of the credential replaced. Partial content and encodings regate cannot
+ * decode are refused (the credential could hide in them); the refusal says the upstream handled the request.
+ */
+function relayScrubbed(ctx: RequestContext, upstream: IncomingMessage, status: number, headers: OutgoingHttpHeaders, secrets: readonly Buffer[], log: Logger): void {
+  const decoder = decoderFor(upstream.headers["content-encoding"]);
+  const unreadable = status === 206 || upstream.headers["content-range"] !== undefined ? "partial content" : decoder === undefined ? "a content-encoding regate cannot decode" : undefined;
+  if (unreadable !== undefined) {
+    upstream.destroy();
+    log.warn({ req_id: ctx.id, route: ctx.route?.name, reason: unreadable }, "response could not be checked for the route credential; refused");
+    const e = catalogError("UPSTREAM_RESPONSE_REFUSED", "upstream_response_refused", `the upstream handled the request, but its response (${unreadable}) could not be checked for regate's credential`);
+    ctx.errorCode = "UPSTREAM_RESPONSE_REFUSED";
+    sendError(ctx.res, e.status, e.body);
+    return;
+  }
+  // An uncompressed body is scrubbed byte for byte in place ("*" for each byte of a form): its length and
+  // framing stay true, so it streams with its own headers. A compressed one is decoded and sent as it decodes.
+  if (decoder) dropBodyDescriptors(headers);
+  ctx.res.writeHead(status, headers);
+  const scrubber = new SecretScrubber(secrets, decoder === null);
+  const stages: NodeJS.ReadWriteStream[] = decoder ? [decoder, scrubber] : [scrubber];
+  pipeline([upstream, ...stages, ctx.res], (err) => {
+    streamDone(ctx, log)(err);
+    if (scrubber.found) log.warn({ req_id: ctx.id, route: ctx.route?.name }, "upstream echoed the route credential in a response body; replaced");
+  });
 }
