@@ -21,7 +21,7 @@ export interface BundleServiceOptions {
   longPollSeconds: number;
   /** Where the last good bundle is written, so a restart without the server still enforces. */
   persistPath?: string;
-  /** Longest wait after repeated failures. */
+  /** Longest wait after repeated failures (default: maxDelayMs). */
   maxBackoffMs?: number;
   /** Injectable for tests: uniform random in [0, 1). */
   random?: () => number;
@@ -76,11 +76,14 @@ export class BundleDownloader {
     if (this.#stopped) return;
     let delay: number;
     try {
-      const changed = await this.#fetchOnce(allowWait);
+      const started = Date.now();
+      const outcome = await this.#fetchOnce(allowWait);
       this.#failures = 0;
-      // Long polling: the server held the request until there was news, so ask again at once.
-      delay = this.#longPoll && allowWait ? 0 : this.#jitter();
-      if (changed === "refused") delay = this.#jitter();
+      // Long polling: the server holds a request until there is news, so ask again at once; but a 304 that
+      // came back at once to a waiting request means the server does not hold, and a refused bundle must
+      // not be fetched in a loop: the ordinary jittered delay then.
+      const heldOrNews = outcome === "activated" || !allowWait || Date.now() - started > 1000;
+      delay = this.#longPoll && outcome !== "refused" && heldOrNews ? 0 : this.#jitter();
     } catch (err) {
       const e = err instanceof RegateError ? err : new RegateError("BUNDLE_DOWNLOAD_FAILED", undefined, { cause: asError(err) });
       if (!this.#stopped) {
@@ -102,7 +105,7 @@ export class BundleDownloader {
 
   /** Exponential from the min delay, capped, with full jitter so a fleet does not retry in step. */
   #backoff(): number {
-    const cap = this.opts.maxBackoffMs ?? Math.max(this.opts.maxDelayMs, 120_000);
+    const cap = this.opts.maxBackoffMs ?? this.opts.maxDelayMs; // as OPA: retries never wait longer than max_delay
     const base = Math.max(this.opts.minDelayMs, 100);
     const ceiling = Math.min(cap, base * 2 ** Math.min(this.#failures, 20));
     return Math.floor(ceiling / 2 + (this.#random() * ceiling) / 2);

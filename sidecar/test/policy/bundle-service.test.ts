@@ -1,0 +1,206 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { startApp } from "../../src/app.js";
+import { statusCommand } from "../../src/cli/status.js";
+import { loadConfig } from "../../src/config/index.js";
+import type { RegateError } from "../../src/errors.js";
+import { createLogger } from "../../src/log.js";
+import { BundleDownloader, PolicyStore, type SigningOptions } from "../../src/policy/index.js";
+import { BundleServer, RESOURCE, until } from "./bundle-server.js";
+import { ALLOW, DENY, makeKeys, opaBuild, tamper } from "./opa.js";
+
+const keys = makeKeys();
+const signedBy = (iat: number) => ({ key: keys.rsaPrivate, alg: "RS256", claims: { keyid: "ci", scope: "regate", iat } });
+const signing: SigningOptions = {
+  required: true,
+  exclude_files: [],
+  keys: { ci: { algorithm: "RS256", key: readFileSync(keys.rsaPublic, "utf8"), scope: "regate" } },
+};
+const b: Record<string, Buffer> = {};
+
+beforeAll(() => {
+  b["r1"] = opaBuild({ revision: "r1", rego: ALLOW, sign: signedBy(1000) });
+  b["r2"] = opaBuild({ revision: "r2", rego: DENY, sign: signedBy(2000) });
+  b["r3"] = opaBuild({ revision: "r3", rego: ALLOW, data: '{"limits": {"rows": 10}}', sign: signedBy(3000) });
+  b["tampered"] = tamper(b["r3"], (d) => writeFileSync(join(d, "data.json"), '{"limits":{"rows":100000}}'));
+  b["unsigned"] = opaBuild({ revision: "r4", rego: ALLOW });
+  b["older"] = opaBuild({ revision: "r5", rego: ALLOW, sign: signedBy(1500) });
+}, 120_000);
+
+const decide = (store: PolicyStore) => (store.active?.evaluate("regate/decision", {}) as { allow: boolean } | undefined)?.allow;
+
+describe("bundles from a bundle server", () => {
+  const servers: BundleServer[] = [];
+  const stops: (() => unknown)[] = [];
+  afterAll(async () => {
+    for (const s of stops) await s();
+    for (const s of servers) await s.close();
+  });
+
+  it("picks up a new signed revision without restart; refuses tampered, unsigned and rolled-back ones; the last good keeps serving", async () => {
+    const server = new BundleServer();
+    servers.push(server);
+    const base = await server.listen();
+    server.serve(b["r1"]!);
+    const persisted = join(mkdtempSync(join(tmpdir(), "regate-persist-")), "bundle.tar.gz");
+    const store = new PolicyStore(persisted, { signing });
+    const errors: RegateError[] = [];
+    const dl = new BundleDownloader(store, { url: `${base}/${RESOURCE}`, minDelayMs: 30, maxDelayMs: 60, longPollSeconds: 0, persistPath: persisted }, (e) => errors.push(e));
+    stops.push(() => dl.stop());
+
+    await dl.start();
+    expect(store.active?.revision).toBe("r1");
+    expect(decide(store)).toBe(true);
+    expect(readFileSync(persisted).equals(b["r1"]!)).toBe(true);
+
+    // Unchanged: If-None-Match with the ETag, answered 304.
+    await until(() => server.requests.filter((r) => r.status === 304).length >= 2, () => JSON.stringify(server.requests.map((r) => r.status)));
+    const etag = server.requests.find((r) => r.status === 304)!.headers["if-none-match"];
+    expect(etag).toMatch(/^"[0-9a-f]{16}"$/);
+
+    server.serve(b["r2"]!);
+    await until(() => store.active?.revision === "r2", () => String(store.active?.revision));
+    expect(decide(store)).toBe(false);
+    expect(readFileSync(persisted).equals(b["r2"]!)).toBe(true);
+
+    const refusals: [string, string][] = [
+      ["tampered", "BUNDLE_SIGNATURE_INVALID"],
+      ["unsigned", "BUNDLE_UNSIGNED"],
+      ["r1", "BUNDLE_ROLLBACK"], // a revision that was active before
+      ["older", "BUNDLE_ROLLBACK"], // a new revision signed before the active one
+    ];
+    for (const [name, code] of refusals) {
+      const seen = errors.length;
+      server.serve(b[name]!);
+      await until(() => errors.length > seen, () => `${name}: no refusal yet`);
+      expect({ name, code: errors.at(-1)!.code }).toEqual({ name, code });
+      expect(store.active?.revision).toBe("r2");
+      expect(decide(store)).toBe(false);
+      expect(store.status()).toMatchObject({ active_revision: "r2", code });
+      expect(readFileSync(persisted).equals(b["r2"]!)).toBe(true);
+    }
+
+    server.serve(b["r3"]!);
+    await until(() => store.active?.revision === "r3", () => String(store.active?.revision));
+    const status = store.status();
+    expect(status).toMatchObject({ active_revision: "r3", source: "service", signature: { keyid: "ci", issued_at: 3000 } });
+    expect(status.code).toBeUndefined();
+    expect(status.metrics).toMatchObject({ activations: 3, refused: expect.any(Number) });
+    expect(status.metrics!.refused).toBeGreaterThanOrEqual(4);
+  });
+
+  it("allow_rollback accepts an older signed bundle", async () => {
+    const store = new PolicyStore("unused", { signing, allowRollback: true });
+    await store.install(b["r2"]!, "service");
+    await store.install(b["r1"]!, "service");
+    expect(store.active?.revision).toBe("r1");
+  });
+
+  it("long polling: a change arrives while the poll is held; kept only with the bundle content type", async () => {
+    const holding = new BundleServer({ longPolling: true });
+    const plain = new BundleServer({ longPolling: false });
+    servers.push(holding, plain);
+    const [hBase, pBase] = [await holding.listen(), await plain.listen()];
+    holding.serve(b["r1"]!);
+    plain.serve(b["r1"]!);
+    const hStore = new PolicyStore("unused", { signing });
+    const pStore = new PolicyStore("unused", { signing });
+    // Delays of a minute: only a held request that wakes on the change can deliver r2 within the test.
+    const opts = { minDelayMs: 60_000, maxDelayMs: 60_000, longPollSeconds: 30 };
+    const hDl = new BundleDownloader(hStore, { url: `${hBase}/${RESOURCE}`, ...opts });
+    const pDl = new BundleDownloader(pStore, { url: `${pBase}/${RESOURCE}`, ...opts });
+    stops.push(
+      () => hDl.stop(),
+      () => pDl.stop(),
+    );
+    await Promise.all([hDl.start(), pDl.start()]);
+    expect([hStore.active?.revision, pStore.active?.revision]).toEqual(["r1", "r1"]);
+    expect(plain.requests[0]!.headers["prefer"]).toBe("modes=snapshot;wait=0");
+    expect([hDl.longPolling, pDl.longPolling]).toEqual([true, false]);
+
+    await until(() => holding.requests.length >= 1 && hStore.active !== undefined, () => "");
+    await new Promise((r) => setTimeout(r, 200)); // the next, held request is on its way
+    holding.serve(b["r2"]!);
+    await until(() => hStore.active?.revision === "r2", () => String(hStore.active?.revision), 10_000);
+    expect(holding.requests.at(-1)!.headers["prefer"]).toBe("modes=snapshot;wait=30");
+    expect(plain.requests).toHaveLength(1); // the plain server is asked again only after a minute
+  });
+
+  it("after a restart with the server down the persisted bundle enforces; /status and regate status show it; the server's return is picked up", async () => {
+    // Phase 1: a sidecar downloads r2 and persists it.
+    const dir = mkdtempSync(join(tmpdir(), "regate-restart-"));
+    const server = new BundleServer({ token: "bundle-token" });
+    servers.push(server);
+    const base = await server.listen();
+    const port = Number(new URL(base).port);
+    server.serve(b["r2"]!);
+    const config = () =>
+      loadConfig({
+        text: stringify({
+          policy: {
+            bundle: join(dir, "last-good.tar.gz"),
+            service: { url: base, resource: RESOURCE, token: { env: "BUNDLE_TOKEN" }, min_delay_seconds: 0.05, max_delay_seconds: 0.1 },
+            signing: { keyid: "ci", keys: { ci: { algorithm: "RS256", key: { file: keys.rsaPublic }, scope: "regate" } } },
+          },
+          decision_log: { enabled: false },
+          postgres: { enabled: false },
+          http: { enabled: false },
+          admin: { listen: { host: "127.0.0.1", port: 0 } },
+        }),
+        env: { BUNDLE_TOKEN: "bundle-token" },
+      });
+    const log = createLogger({ level: "silent" });
+    const first = await startApp({ config: config(), log });
+    expect(first.store.active?.revision).toBe("r2");
+    await first.close();
+    await server.close();
+
+    // Phase 2: restart with the server down.
+    const app = await startApp({ config: config(), log });
+    stops.push(() => app.close());
+    expect(app.store.active?.revision).toBe("r2");
+    expect(decide(app.store)).toBe(false);
+    const adminBase = `http://127.0.0.1:${app.ports.admin}`;
+    const status = (await (await fetch(`${adminBase}/status`)).json()) as Record<string, any>;
+    expect(status["bundles"]["regate"]).toMatchObject({ name: "regate", active_revision: "r2", source: "persisted", code: "BUNDLE_DOWNLOAD_FAILED" });
+    expect(status["bundles"]["regate"]["last_successful_activation"]).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(status["plugins"]["bundle"]).toEqual({ state: "WARN" });
+    expect(((await (await fetch(`${adminBase}/v1/status`)).json()) as { result: unknown }).result).toMatchObject({ bundles: { regate: { active_revision: "r2" } } });
+
+    const cli = await captureStdout(() => statusCommand(["--url", adminBase], {}));
+    expect(cli.code).toBe(2);
+    expect(cli.out).toContain("bundle regate\n");
+    expect(cli.out).toMatch(/ {2}active revision {5}r2\n/);
+    expect(cli.out).toMatch(/ {2}source {14}persisted\n/);
+    expect(cli.out).toMatch(/ {2}last error {10}BUNDLE_DOWNLOAD_FAILED: cannot reach the bundle server/);
+    expect(cli.out).toMatch(/ {2}bundle {14}WARN\n/);
+
+    // Phase 3: the server comes back on the same address with r3: picked up, no restart.
+    const back = new BundleServer({ token: "bundle-token" });
+    servers.push(back);
+    back.serve(b["r3"]!);
+    await back.listen(port);
+    await until(() => app.store.active?.revision === "r3", () => String(app.store.active?.revision));
+    const after = await captureStdout(() => statusCommand(["--url", adminBase], {}));
+    expect(after.code).toBe(0);
+    expect(after.out).toMatch(/ {2}active revision {5}r3\n/);
+    expect(after.out).toMatch(/ {2}last error {10}none\n/);
+    expect(back.requests.every((r) => r.headers["authorization"] === "Bearer bundle-token")).toBe(true);
+  });
+});
+
+async function captureStdout(run: () => Promise<number>): Promise<{ code: number; out: string }> {
+  let out = "";
+  const original = process.stdout.write.bind(process.stdout);
+  const sink = new Writable({ write: (c, _e, cb) => ((out += String(c)), cb()) });
+  process.stdout.write = sink.write.bind(sink) as typeof process.stdout.write;
+  try {
+    return { code: await run(), out };
+  } finally {
+    process.stdout.write = original;
+  }
+}
