@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -135,6 +135,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.stop();
   await upstream?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 function whatif(args: string[], input?: string) {
