@@ -33,7 +33,7 @@ export interface UploaderOptions {
   fetch?: typeof fetch;
 }
 
-/** Counts that reconcile: received = uploaded + dropped + buffered (+ in flight). */
+/** Counts that reconcile: received = uploaded + dropped + buffered; decisions made = received + refused. */
 export interface UploaderStats {
   received: number;
   uploaded: number;
@@ -59,6 +59,7 @@ export class BatchUploader implements DecisionSink {
   #running: Promise<void> | undefined;
   #failures = 0;
   #closed = false;
+  #refusing = false;
   readonly stats: UploaderStats = { received: 0, uploaded: 0, dropped: 0, refused: 0, buffered: 0, upload_failures: 0, requests: 0 };
   readonly #fetch: typeof fetch;
 
@@ -75,6 +76,7 @@ export class BatchUploader implements DecisionSink {
   admit(): RegateError | undefined {
     if (this.opts.buffer_policy !== "block" || this.buffered < this.opts.buffer_size_limit_events) return undefined;
     this.stats.refused++;
+    this.#refusing = true;
     this.#kick();
     return new RegateError("DECISION_LOG_BACKPRESSURE", undefined, {
       detail: `the decision-log buffer is full (${this.opts.buffer_size_limit_events} events) and the collector has not caught up`,
@@ -82,6 +84,12 @@ export class BatchUploader implements DecisionSink {
   }
 
   record(e: DecisionEvent): void {
+    // The denial this uploader's admit() caused (same synchronous decide) is counted in `refused`; other sinks
+    // (stdout, OCSF) still see it.
+    if (this.#refusing) {
+      this.#refusing = false;
+      if (e.decision.error_code === "DECISION_LOG_BACKPRESSURE") return;
+    }
     this.stats.received++;
     if (this.buffered >= this.opts.buffer_size_limit_events) {
       if (this.opts.buffer_policy === "drop_oldest") {
@@ -90,9 +98,6 @@ export class BatchUploader implements DecisionSink {
         // The oldest event not already on its way to the collector.
         if (this.#inFlight === 0) this.#head++;
         else this.#queue.splice(this.#head + this.#inFlight, 1);
-      } else if (e.decision.error_code === "DECISION_LOG_BACKPRESSURE") {
-        // The denial admit() caused: counted in `refused`, and other sinks (stdout, OCSF) still see it.
-        return;
       }
       // block: any other decision that got past admit() is kept (the buffer overshoots by it).
     }
