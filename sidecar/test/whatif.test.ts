@@ -17,12 +17,13 @@ import { AGENT, startRegate, type TestRegate } from "./support/regate.js";
 const OPA = join(packageRoot, ".bin", "opa");
 const MAIN = join(packageRoot, "sidecar", "src", "main.ts");
 const OPS = { user: "ops-agent", token: "ops-agent-token-51c2" };
+const UNKNOWN_KIND_RULE = 'deny contains "unknown input kind" if not input.kind in {"postgres", "http"}';
 
 let db: TestPostgres;
 let upstream: Upstream;
 let dir: string;
 /** Bundles: yesterday's (refunds did not need approval yet), the current one, the candidate. */
-const bundles = { old: "", current: "", candidate: "" };
+const bundles = { old: "", current: "", candidate: "", freeze: "" };
 /** The captured stdout of regate: under the old bundle (gzipped, as a rotated log), then the current one. */
 let oldLog: string;
 let currentLog: string;
@@ -109,6 +110,9 @@ beforeAll(async () => {
     await psql(regate, "SELECT id, status FROM orders WHERE id = 1");
     expect(await http(api, "POST", "/api/refunds", { order_id: 1 })).toBe(200);
   });
+  // A candidate with a time rule: a change freeze from the moment between the two captures on.
+  const freezeFrom = new Date().toISOString();
+  const freeze = buildBundle("freeze", [["regate/decision.rego", UNKNOWN_KIND_RULE, `${UNKNOWN_KIND_RULE}\n\ndeny contains "change freeze" if input.time.rfc3339 >= "${freezeFrom}"`]]);
   currentLog = await session(bundles.current, async (regate, api) => {
     await psql(
       regate,
@@ -128,6 +132,7 @@ beforeAll(async () => {
     // A body sent to a customer endpoint: the log mask rewrites it (partial input).
     expect(await http(api, "POST", "/api/customers/1", { email: "new@example.org" })).toBe(200);
   });
+  bundles.freeze = await freeze;
   writeFileSync(join(dir, "old.log.gz"), gzipSync(oldLog));
   writeFileSync(join(dir, "current.log"), currentLog);
 }, 240_000);
@@ -222,6 +227,17 @@ describe("regate whatif on a real decision log", () => {
     // The refund logged under the old bundle now shows as a change: what --baseline is there to tell apart.
     expect(Object.fromEntries(Object.entries(report.changes).map(([k, g]) => [k, g.count]))).toEqual({ "allow-to-deny": 3, "allow-to-approve": 1, "deny-to-allow": 2 });
     expect(report.changes["allow-to-approve"]!.by_reason[0]!.examples[0]!.at).toMatch(/^-:\d+$/);
+  });
+
+  it("time-dependent rules are judged at the logged time, not at replay time", async () => {
+    const r = await whatif(["--bundle", bundles.freeze, "--baseline", bundles.current, "--json", join(dir, "old.log.gz"), join(dir, "current.log")]);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout) as Report;
+    // Every complete decision logged after the freeze began changes; the one before it (old.log.gz) does not.
+    expect(report).toMatchObject({ compared: 11, unchanged: 1 });
+    expect(Object.fromEntries(Object.entries(report.changes).map(([k, g]) => [k, g.count]))).toEqual({ "allow-to-deny": 6, "approve-to-deny": 1, "reasons-changed": 3 });
+    expect(keys(report.changes["allow-to-deny"]!.by_reason)).toEqual([["+ change freeze", 6]]);
+    for (const g of Object.values(report.changes)) for (const e of g.by_reason.flatMap((x) => x.examples)) expect(e.at).toMatch(/current\.log:\d+$/);
   });
 
   it("refuses an unknown --fail-on kind and a broken bundle with exit 1", async () => {
