@@ -78,6 +78,35 @@ function commandWorks(command: string, args: string[]): boolean {
   return result.status === 0;
 }
 
+/**
+ * A client whose toolchain is missing fails its tests: a suite that skips silently passes whatever happens.
+ * REGATE_SKIP_CLIENTS=1 is the one way to skip them (a machine without Python, Go or Java), said out loud.
+ */
+export const SKIP_MISSING_CLIENTS = process.env["REGATE_SKIP_CLIENTS"] === "1";
+
+export interface ClientGate {
+  /** True only when the client is missing and REGATE_SKIP_CLIENTS=1: pass to it.skipIf. */
+  skip: boolean;
+  /** The test's title, with why it is skipped when it is. */
+  title(what: string): string;
+  /** First line of every test that runs the client: throws, naming what is missing, when it is not installed. */
+  require(): void;
+}
+
+export function clientGate(client: ClientName): ClientGate {
+  const { available, reason } = clientAvailability(client);
+  const skip = !available && SKIP_MISSING_CLIENTS;
+  // Visible in the run's output, not just as a skipped count.
+  if (skip) console.warn(`SKIPPED ${client} client (REGATE_SKIP_CLIENTS=1): ${reason}`);
+  return {
+    skip,
+    title: (what) => (skip ? `${what} [skipped: ${reason}]` : what),
+    require() {
+      if (!available) throw new Error(`${client} client: ${reason} (or set REGATE_SKIP_CLIENTS=1 to skip missing clients)`);
+    },
+  };
+}
+
 const availability = new Map<ClientName, { available: boolean; reason?: string }>();
 
 /** Whether a client's toolchain is installed here; the reason says what is missing. Cached per process. */

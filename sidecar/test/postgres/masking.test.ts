@@ -1,8 +1,8 @@
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../../src/paths.js";
+import { clientGate } from "../clients/run.js";
 import { execOk } from "../support/exec.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
@@ -184,15 +184,18 @@ describe("masked columns never reach the agent", () => {
     await expect(agent.query("SELECT * FROM key_view")).rejects.toMatchObject({ code: "42501" });
   });
 
-  it("psql shows masked values", async () => {
+  const psql = clientGate("psql");
+  it.skipIf(psql.skip)(psql.title("psql shows masked values"), async () => {
+    psql.require();
     const out = await execOk("psql", [regate.url(), "-Atc", `SELECT email, ssn, card_number FROM customers WHERE id = ${raw.id}`]);
     expect(out).toContain("****");
     for (const s of secrets()) expect(out).not.toContain(s);
   });
 
-  it("asyncpg (binary protocol) shows masked values", async () => {
+  const asyncpg = clientGate("asyncpg");
+  it.skipIf(asyncpg.skip)(asyncpg.title("asyncpg (binary protocol) shows masked values"), async () => {
+    asyncpg.require();
     const python = join(packageRoot, ".venv", "bin", "python");
-    if (!existsSync(python)) throw new Error("asyncpg not installed: run scripts/clients-setup.sh python");
     const script = `
 import asyncio, asyncpg, json, sys
 async def main():
