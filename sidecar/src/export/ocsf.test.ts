@@ -39,8 +39,8 @@ describe("toOcsf", () => {
 
   it("http: api.operation and http_request from the request", () => {
     const o = toOcsf(httpEvent("deny", "DELETE", "/orders/9"), opts);
-    expect(o["api"]).toEqual({ operation: "DELETE /orders/9", service: { name: "crm" }, request: { uid: o.metadata.uid } });
-    expect(o["http_request"]).toEqual({ http_method: "DELETE", url: { scheme: "http", hostname: "crm.localhost", path: "/orders/9", query_string: "expand=1" } });
+    expect(o["api"]).toEqual({ operation: "DELETE /crm/orders/9", service: { name: "crm" }, request: { uid: o.metadata.uid } });
+    expect(o["http_request"]).toEqual({ http_method: "DELETE", url: { scheme: "http", hostname: "crm.localhost", port: 8080, path: "/crm/orders/9", query_string: "expand=1" } });
     expect(o["message"]).toBe("writes are not allowed");
   });
 

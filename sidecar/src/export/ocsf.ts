@@ -37,7 +37,7 @@ export interface OcsfOptions {
 export type OcsfEvent = Record<string, unknown> & { class_uid: number; metadata: { uid: string } };
 
 interface StatementLike { kind?: string; sql?: string }
-interface HttpLike { method?: string; scheme?: string; host?: string; path?: string; query?: string; route?: string }
+interface HttpLike { method?: string; scheme?: string; host?: string; path?: string; query?: string; route?: { name?: string; prefix?: string } }
 
 export function toOcsf(e: DecisionEvent, opts: OcsfOptions): OcsfEvent {
   const d = e.decision;
@@ -113,6 +113,10 @@ export function toOcsf(e: DecisionEvent, opts: OcsfOptions): OcsfEvent {
   const http = (input.http ?? {}) as HttpLike;
   const method = http.method ?? "";
   const [activity_id, activity_name] = (API_ACTIVITY as Record<string, readonly [number, string]>)[method] ?? [99, "Other"];
+  // The path the agent asked for: the route prefix and the canonical path after it.
+  const prefix = (http.route?.prefix ?? "/").replace(/\/$/, "");
+  const path = http.path === "/" && prefix ? prefix : prefix + (http.path ?? "");
+  const { hostname, port } = splitHost(http.host ?? "");
   return {
     ...common,
     class_uid: CLASSES.api.uid,
@@ -121,11 +125,18 @@ export function toOcsf(e: DecisionEvent, opts: OcsfOptions): OcsfEvent {
     activity_name,
     type_uid: CLASSES.api.uid * 100 + activity_id,
     type_name: `${CLASSES.api.name}: ${activity_name}`,
-    api: { operation: `${method} ${http.path ?? ""}`, service: { name: http.route ?? input.session?.target ?? "" }, request: { uid: d.decision_id } },
+    api: { operation: `${method} ${path}`, service: { name: http.route?.name ?? input.session?.target ?? "" }, request: { uid: d.decision_id } },
     http_request: {
       http_method: method,
-      url: { scheme: http.scheme, hostname: http.host, path: http.path, ...(http.query ? { query_string: http.query } : {}) },
+      url: { scheme: http.scheme, hostname, ...(port ? { port } : {}), path, ...(http.query ? { query_string: http.query } : {}) },
     },
     unmapped: { regate },
   } as OcsfEvent;
+}
+
+/** "host:port" or "[v6]:port" (input.http.host keeps the port) into OCSF's url.hostname and url.port. */
+function splitHost(host: string): { hostname: string; port?: number } {
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host);
+  if (!m) return { hostname: host };
+  return m[2] ? { hostname: m[1]!, port: Number(m[2]) } : { hostname: m[1]! };
 }

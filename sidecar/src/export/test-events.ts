@@ -18,7 +18,7 @@ export function pgEvent(outcome: Outcome, kind = "select", sql = "SELECT email F
 }
 
 export function httpEvent(outcome: Outcome, method = "GET", path = "/orders/1", n = 0): DecisionEvent {
-  const input = { version: 1, kind: "http", time, session: { ...session, target: "crm" }, http: { method, scheme: "http", host: "crm.localhost", path, query: "expand=1", route: "crm" } } as PolicyInput;
+  const input = { version: 1, kind: "http", time, session: { ...session, target: "crm" }, http: { method, scheme: "http", host: "crm.localhost:8080", path, query: "expand=1", route: { name: "crm", prefix: "/crm" } } } as PolicyInput;
   return event(input, outcome, n);
 }
 
