@@ -244,7 +244,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       const r = refusal(verdict.decision);
       return fail(ctx, r.status, r.body);
     }
-    ctx.masker = ResponseMasker.from(verdict.mask, opts.mask_hash_key);
+    ctx.masker = ResponseMasker.from(verdict.mask, opts.mask_hash_key, { caseSensitive: opts.mask_case_sensitive === true });
     forward(ctx, matched.route, host, matched.rest, query, target.trailing_slash, read.body);
   }
 

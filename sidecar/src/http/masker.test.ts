@@ -118,3 +118,63 @@ describe("ResponseMasker text", () => {
     expect(m.maskEventData("mail b@y.org")).toBe("mail ***@y.org");
   });
 });
+
+describe("ResponseMasker rewrites JSON text in place", () => {
+  const m = (rules: MaskRule[], opts: { caseSensitive?: boolean } = {}) => ResponseMasker.from(rules, KEY, opts)!;
+
+  it.each([
+    ["Email", '{"Email":"a@x.com"}', `{"Email":"${REDACTED}"}`],
+    ["EMAIL", '{"EMAIL":"a@x.com"}', `{"EMAIL":"${REDACTED}"}`],
+    ["an escaped key", '{"em\\u0061il":"a@x.com"}', `{"em\\u0061il":"${REDACTED}"}`],
+  ])("field names match whatever their case or escaping: %s", (_name, text, expected) => {
+    expect(m([{ field: "email", strategy: "redact" }]).maskJsonText(text)).toBe(expected);
+  });
+
+  it("pointers match case-insensitively too", () => {
+    expect(m([{ field: "/Data/*/SSN", strategy: "redact" }]).maskJsonText('{"data":[{"ssn":"1"}]}')).toBe(`{"data":[{"ssn":"${REDACTED}"}]}`);
+  });
+
+  it("caseSensitive: exact names only", () => {
+    const text = '{"Email":"a@x.com","email":"b@y.org"}';
+    expect(m([{ field: "email", strategy: "redact" }], { caseSensitive: true }).maskJsonText(text)).toBe(`{"Email":"a@x.com","email":"${REDACTED}"}`);
+  });
+
+  it("every occurrence of a duplicated key is masked (JSON.parse would keep only the last)", () => {
+    const text = '{"email":"a@x.com","email":"b@y.org","n":{"email":"c@z.io","email":null}}';
+    expect(m([{ field: "email", strategy: "redact" }]).maskJsonText(text)).toBe(`{"email":"${REDACTED}","email":"${REDACTED}","n":{"email":"${REDACTED}","email":null}}`);
+  });
+
+  it("numbers keep their exact text: big integers, exponents, trailing zeros, -0", () => {
+    const text = '{"id": 12345678901234567890123, "big": 9007199254740993, "f": 1.50, "e": 1E+400, "z": -0, "email": "a@x.com"}';
+    expect(m([{ field: "email", strategy: "redact" }]).maskJsonText(text)).toBe(
+      `{"id": 12345678901234567890123, "big": 9007199254740993, "f": 1.50, "e": 1E+400, "z": -0, "email": "${REDACTED}"}`,
+    );
+  });
+
+  it("a masked number is judged by its text as sent (beyond 2^53)", () => {
+    expect(m([{ field: "card_number", strategy: "partial" }]).maskJsonText('{"card_number":4111111111111111234}')).toBe('{"card_number":"***************1234"}');
+  });
+
+  it("whitespace and key order are untouched around a masked value", () => {
+    const text = '{\n  "b": 1,\n  "email" :  "a@x.com" ,\n  "a": [ 1, 2 ]\n}';
+    expect(m([{ field: "email", strategy: "redact" }]).maskJsonText(text)).toBe(`{\n  "b": 1,\n  "email" :  "${REDACTED}" ,\n  "a": [ 1, 2 ]\n}`);
+  });
+
+  it("keys named __proto__ or constructor are masked like any other", () => {
+    const text = '{"__proto__":{"email":"a@x.com"},"constructor":"b@y.org"}';
+    expect(m([{ field: "email", strategy: "redact" }, { field: "constructor", strategy: "redact" }]).maskJsonText(text)).toBe(
+      `{"__proto__":{"email":"${REDACTED}"},"constructor":"${REDACTED}"}`,
+    );
+  });
+
+  it("a masked subtree deeper than the limit is refused, not passed", () => {
+    const deep = `{"address":${"[".repeat(600)}"x"${"]".repeat(600)}}`;
+    expect(() => m([{ field: "address", strategy: "redact" }]).maskJsonText(deep)).toThrow(/nested too deeply/);
+  });
+
+  it("strings with escapes are decoded before detectors run and re-encoded after", () => {
+    const text = '{"note":"mail: b\\u0040y.org \\"quoted\\""}';
+    const out = m([{ detector: "email", strategy: "redact" }]).maskJsonText(text);
+    expect(JSON.parse(out)).toEqual({ note: `mail: ${REDACTED} "quoted"` });
+  });
+});

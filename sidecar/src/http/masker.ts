@@ -27,7 +27,6 @@ interface Pointer {
 const MAX_DEPTH = 512;
 /** JSON inside JSON strings (MCP tool results carry their payload as text) is masked this many levels deep. */
 const MAX_EMBEDDED = 3;
-const INDENT = /\n([ \t]+)\S/;
 
 function addDetector(spec: DetectSpec | undefined, name: DetectorName, strategy: MaskStrategy): DetectSpec {
   const s: DetectSpec = spec ?? { names: [], strategy: new Map() };
@@ -64,6 +63,56 @@ function mergeActions(a: FieldAction | undefined, b: FieldAction | undefined): F
   return out;
 }
 
+/** A document being rewritten: the text, the cursor, and the replacements so far (in text order). */
+interface Scan {
+  text: string;
+  pos: number;
+  edits: [start: number, end: number, replacement: string][];
+}
+
+function skipWs(scan: Scan): void {
+  const t = scan.text;
+  let i = scan.pos;
+  for (;;) {
+    const c = t.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+    i++;
+  }
+  scan.pos = i;
+}
+
+/** The cursor is on a string's opening quote: moves past its closing quote and returns that offset. */
+function stringEnd(scan: Scan): number {
+  const t = scan.text;
+  let i = scan.pos + 1;
+  for (;;) {
+    const c = t.charCodeAt(i);
+    if (c === 0x5c) i += 2;
+    else if (c === 0x22) break;
+    else i++;
+  }
+  scan.pos = i + 1;
+  return scan.pos;
+}
+
+function stringValue(text: string, start: number, end: number): string {
+  const body = text.slice(start + 1, end - 1);
+  return body.includes("\\") ? (JSON.parse(text.slice(start, end)) as string) : body;
+}
+
+/** A number, true, false or null at the cursor. */
+function literalEnd(scan: Scan): number {
+  const t = scan.text;
+  let i = scan.pos;
+  for (;;) {
+    const c = t.charCodeAt(i);
+    if (Number.isNaN(c) || c === 0x2c || c === 0x7d || c === 0x5d || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) break;
+    i++;
+  }
+  scan.pos = i;
+  return i;
+}
+
 const TILDE_ONE = /~1/g;
 const TILDE_ZERO = /~0/g;
 /** RFC 6901: "~1" is "/", "~0" is "~" (in that order). */
@@ -81,23 +130,26 @@ export class ResponseMasker {
   readonly #pointers: Pointer[] = [];
   readonly #detect: DetectSpec | undefined;
   readonly #key: Buffer | undefined;
+  readonly #caseInsensitive: boolean;
   readonly #stack: string[] = [];
   #changes = 0;
 
   /** Field rules cannot be honoured on a body that is not JSON. */
   readonly hasFieldRules: boolean;
 
-  private constructor(rules: readonly MaskRule[], key: Buffer | undefined) {
+  private constructor(rules: readonly MaskRule[], key: Buffer | undefined, caseInsensitive: boolean) {
     this.#key = key;
+    this.#caseInsensitive = caseInsensitive;
     let detect: DetectSpec | undefined;
     for (const rule of rules) {
       // An unknown detector name masks with every detector: over-masking beats leaking.
       const detectors = rule.detector === undefined ? [] : isDetectorName(rule.detector) ? [rule.detector] : DETECTOR_NAMES;
       if (rule.field !== undefined && rule.field.startsWith("/")) {
-        const tokens = rule.field.slice(1).split("/").map(unescapePointerToken);
+        const tokens = rule.field.slice(1).split("/").map((t) => this.#fold(unescapePointerToken(t)));
         this.#pointers.push({ tokens, action: addAction(undefined, rule, detectors) });
       } else if (rule.field !== undefined) {
-        this.#names.set(rule.field, addAction(this.#names.get(rule.field), rule, detectors));
+        const name = this.#fold(rule.field);
+        this.#names.set(name, addAction(this.#names.get(name), rule, detectors));
       } else {
         for (const d of detectors) detect = addDetector(detect, d, rule.strategy);
       }
@@ -106,18 +158,25 @@ export class ResponseMasker {
     this.hasFieldRules = this.#names.size > 0 || this.#pointers.length > 0;
   }
 
-  /** Undefined when no rule applies to an HTTP response. */
-  static from(rules: readonly MaskRule[], key?: Buffer): ResponseMasker | undefined {
+  /**
+   * Undefined when no rule applies to an HTTP response. Field names and pointer tokens match keys whatever
+   * their case unless `caseSensitive` ("Email", "EMAIL" and "email" are the same field to most APIs' clients).
+   */
+  static from(rules: readonly MaskRule[], key?: Buffer, opts: { caseSensitive?: boolean } = {}): ResponseMasker | undefined {
     const relevant = rules.filter((r) => r.field !== undefined || r.detector !== undefined);
-    return relevant.length === 0 ? undefined : new ResponseMasker(relevant, key);
+    return relevant.length === 0 ? undefined : new ResponseMasker(relevant, key, opts.caseSensitive !== true);
   }
 
-  /** Masks a JSON document. Throws SyntaxError when `text` is not JSON. Unchanged documents keep their bytes. */
+  /**
+   * Masks a JSON document by rewriting its text in place: only masked values (and keys) change, everything
+   * else keeps its bytes, so numbers survive exactly (integers beyond 2^53 included) and every occurrence of
+   * a duplicated key is masked. Throws SyntaxError when `text` is not JSON, RegateError when it is nested
+   * deeper than regate inspects. Unchanged documents are returned as they came.
+   */
   maskJsonText(text: string): string {
-    const value: unknown = JSON.parse(text);
-    const before = this.#changes;
-    const masked = this.#walk(value, this.#detect, 0, 0);
-    return this.#changes === before ? text : JSON.stringify(masked);
+    // Validation first, so the scanner below can trust the syntax.
+    JSON.parse(text);
+    return this.#rewrite(text, this.#detect, 0, 0);
   }
 
   /** Masks detected values in plain text (detector rules only: fields cannot be found in text). */
@@ -137,50 +196,89 @@ export class ResponseMasker {
     return this.maskPlainText(data);
   }
 
-  #walk(node: unknown, detect: DetectSpec | undefined, depth: number, embedded: number): unknown {
-    if (depth > MAX_DEPTH) throw new RegateError("MASK_LINEAGE_UNKNOWN", "response is nested too deeply to mask");
-    if (typeof node === "string") return this.#string(node, detect, depth, embedded);
-    if (typeof node === "number") {
-      if (!detect) return node;
-      // A card number sent as a JSON number is still a card number.
-      const s = String(node);
-      const masked = this.#maskDetected(s, detect);
-      return masked === s ? node : masked;
+  #rewrite(text: string, detect: DetectSpec | undefined, depth: number, embedded: number): string {
+    const scan: Scan = { text, pos: 0, edits: [] };
+    this.#value(scan, detect, depth, embedded);
+    if (scan.edits.length === 0) return text;
+    let out = "";
+    let pos = 0;
+    for (const [start, end, replacement] of scan.edits) {
+      out += text.slice(pos, start) + replacement;
+      pos = end;
     }
-    if (node === null || typeof node !== "object") return node;
-    if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) node[i] = this.#child(String(i), node[i], detect, depth, embedded, false);
-      return node;
-    }
-    const obj = node as Record<string, unknown>;
-    let renamed: Map<string, unknown> | undefined;
-    for (const key of Object.keys(obj)) {
-      const value = this.#child(key, obj[key], detect, depth, embedded, true);
-      // Object keys can carry values too (maps keyed by email): they are scanned like strings.
-      const newKey = detect ? (this.#maskDetected(key, detect) ?? REDACTED) : key;
-      if (newKey !== key && !renamed) {
-        renamed = new Map();
-        for (const k of Object.keys(obj)) {
-          if (k === key) break;
-          renamed.set(k, obj[k]);
-        }
-      }
-      if (renamed) renamed.set(newKey, value);
-      else obj[key] = value;
-    }
-    return renamed ? Object.fromEntries(renamed) : obj;
+    return out + text.slice(pos);
   }
 
-  #child(key: string, value: unknown, detect: DetectSpec | undefined, depth: number, embedded: number, named: boolean): unknown {
+  #value(scan: Scan, detect: DetectSpec | undefined, depth: number, embedded: number): void {
+    if (depth > MAX_DEPTH) throw new RegateError("MASK_LINEAGE_UNKNOWN", "response is nested too deeply to mask");
+    skipWs(scan);
+    const c = scan.text.charCodeAt(scan.pos);
+    if (c === 0x7b) {
+      scan.pos++;
+      for (;;) {
+        skipWs(scan);
+        if (scan.text.charCodeAt(scan.pos) === 0x7d) break;
+        const keyStart = scan.pos;
+        const keyEnd = stringEnd(scan);
+        const key = stringValue(scan.text, keyStart, keyEnd);
+        // Object keys can carry values too (maps keyed by email): they are scanned like strings.
+        if (detect) {
+          const masked = this.#maskDetected(key, detect) ?? REDACTED;
+          if (masked !== key) scan.edits.push([keyStart, keyEnd, JSON.stringify(masked)]);
+        }
+        skipWs(scan);
+        scan.pos++; // ":"
+        this.#child(scan, key, true, detect, depth, embedded);
+        skipWs(scan);
+        if (scan.text.charCodeAt(scan.pos) === 0x2c) scan.pos++;
+      }
+      scan.pos++;
+      return;
+    }
+    if (c === 0x5b) {
+      scan.pos++;
+      for (let i = 0; ; i++) {
+        skipWs(scan);
+        if (scan.text.charCodeAt(scan.pos) === 0x5d) break;
+        this.#child(scan, String(i), false, detect, depth, embedded);
+        skipWs(scan);
+        if (scan.text.charCodeAt(scan.pos) === 0x2c) scan.pos++;
+      }
+      scan.pos++;
+      return;
+    }
+    if (c === 0x22) {
+      const start = scan.pos;
+      const end = stringEnd(scan);
+      if (!detect && this.#names.size === 0) return;
+      const s = stringValue(scan.text, start, end);
+      const masked = this.#string(s, detect, depth, embedded);
+      if (masked !== s) scan.edits.push([start, end, JSON.stringify(masked)]);
+      return;
+    }
+    const start = scan.pos;
+    const end = literalEnd(scan);
+    if (!detect || c === 0x74 || c === 0x66 || c === 0x6e) return;
+    // A card number sent as a JSON number is still a card number; its text is judged exactly as sent.
+    const raw = scan.text.slice(start, end);
+    const masked = this.#maskDetected(raw, detect);
+    if (masked !== raw) scan.edits.push([start, end, JSON.stringify(masked)]);
+  }
+
+  #child(scan: Scan, key: string, named: boolean, detect: DetectSpec | undefined, depth: number, embedded: number): void {
     const usePointers = this.#pointers.length > 0 && embedded === 0;
-    if (usePointers) this.#stack.push(key);
+    if (usePointers) this.#stack.push(this.#fold(key));
     try {
-      const action = mergeActions(named ? this.#names.get(key) : undefined, usePointers ? this.#pointerAction() : undefined);
-      if (action?.whole !== undefined) return this.#whole(value, action.whole, depth + 1);
-      return this.#walk(value, mergeSpecs(detect, action?.detect), depth + 1, embedded);
+      const action = mergeActions(named ? this.#names.get(this.#fold(key)) : undefined, usePointers ? this.#pointerAction() : undefined);
+      if (action?.whole !== undefined) this.#whole(scan, action.whole, depth + 1);
+      else this.#value(scan, mergeSpecs(detect, action?.detect), depth + 1, embedded);
     } finally {
       if (usePointers) this.#stack.pop();
     }
+  }
+
+  #fold(key: string): string {
+    return this.#caseInsensitive ? key.toLowerCase() : key;
   }
 
   #pointerAction(): FieldAction | undefined {
@@ -195,23 +293,41 @@ export class ResponseMasker {
     return action;
   }
 
-  /** Replaces every scalar under `node` (structure kept); JSON null stays null, it reveals nothing. */
-  #whole(node: unknown, strategy: MaskStrategy, depth: number): unknown {
+  /** Replaces every scalar of the value at the cursor (structure kept); JSON null stays null, it reveals nothing. */
+  #whole(scan: Scan, strategy: MaskStrategy, depth: number): void {
     if (depth > MAX_DEPTH) throw new RegateError("MASK_LINEAGE_UNKNOWN", "response is nested too deeply to mask");
-    if (node === null || node === undefined) return node;
-    if (Array.isArray(node)) return node.map((v) => this.#whole(v, strategy, depth + 1));
-    if (typeof node === "object") {
-      const obj = node as Record<string, unknown>;
-      for (const k of Object.keys(obj)) obj[k] = this.#whole(obj[k], strategy, depth + 1);
-      return obj;
+    skipWs(scan);
+    const c = scan.text.charCodeAt(scan.pos);
+    if (c === 0x7b || c === 0x5b) {
+      const close = c === 0x7b ? 0x7d : 0x5d;
+      scan.pos++;
+      for (;;) {
+        skipWs(scan);
+        if (scan.text.charCodeAt(scan.pos) === close) break;
+        if (c === 0x7b) {
+          stringEnd(scan);
+          skipWs(scan);
+          scan.pos++; // ":"
+        }
+        this.#whole(scan, strategy, depth + 1);
+        skipWs(scan);
+        if (scan.text.charCodeAt(scan.pos) === 0x2c) scan.pos++;
+      }
+      scan.pos++;
+      return;
     }
+    const start = scan.pos;
+    const end = c === 0x22 ? stringEnd(scan) : literalEnd(scan);
+    if (c === 0x6e) return; // null
+    const value = c === 0x22 ? stringValue(scan.text, start, end) : scan.text.slice(start, end);
     this.#changes++;
-    return applyStrategy(String(node), strategy, undefined, this.#key);
+    scan.edits.push([start, end, JSON.stringify(applyStrategy(value, strategy, undefined, this.#key))]);
   }
 
-  #string(s: string, detect: DetectSpec | undefined, depth: number, embedded: number): unknown {
+  #string(s: string, detect: DetectSpec | undefined, depth: number, embedded: number): string | null {
     // JSON carried inside a string (MCP tool results put their payload in `content[].text`): field rules
-    // and detectors apply inside it too. JSON pointers address the outer document only.
+    // and detectors apply inside it too, rewritten in place (its layout kept). JSON pointers address the
+    // outer document only.
     if (embedded < MAX_EMBEDDED && (detect || this.#names.size > 0) && looksLikeJson(s)) {
       let inner: unknown;
       try {
@@ -219,13 +335,7 @@ export class ResponseMasker {
       } catch {
         inner = undefined;
       }
-      if (inner !== null && typeof inner === "object") {
-        const before = this.#changes;
-        const masked = this.#walk(inner, detect, depth + 1, embedded + 1);
-        if (this.#changes === before) return s;
-        const indent = INDENT.exec(s)?.[1];
-        return JSON.stringify(masked, null, indent);
-      }
+      if (inner !== null && typeof inner === "object") return this.#rewrite(s, detect, depth + 1, embedded + 1);
     }
     return this.#maskDetected(s, detect);
   }

@@ -66,6 +66,8 @@ export interface HttpGatewayOptions {
   logger: Logger;
   limits: HttpLimits;
   request?: HttpRequestOptions;
+  /** Field rules match keys exactly (default: whatever their case). */
+  mask_case_sensitive?: boolean;
   /** Key for the `hash` mask strategy. */
   mask_hash_key?: Buffer;
   onRequestDone?: (info: RequestDoneInfo) => void;

@@ -10,10 +10,10 @@ async function run(chunks: (string | Buffer)[], mask = upper, max = 1 << 20): Pr
 }
 
 const STREAM = ": keepalive\n\nevent: message\nid: 7\ndata: {\"a\":\"é\"}\n\ndata: line1\ndata: line2\nretry: 10\n\n";
-const EXPECTED = ": keepalive\n\nevent: message\nid: 7\ndata: {\"A\":\"É\"}\n\ndata: LINE1\ndata: LINE2\nretry: 10\n\n";
+const EXPECTED = ": KEEPALIVE\n\nevent: MESSAGE\nid: 7\ndata: {\"A\":\"É\"}\n\ndata: LINE1\ndata: LINE2\nretry: 10\n\n";
 
 describe("SseMasker", () => {
-  it("masks the data of each event, keeps other fields in order", async () => {
+  it("masks the data of each event, and every other line as data, in order", async () => {
     expect(await run([STREAM])).toBe(EXPECTED);
   });
 
@@ -47,6 +47,21 @@ describe("SseMasker", () => {
   it("multi-line masked data becomes several data lines; empty data stays", async () => {
     expect(await run(["data\n\n"], () => "")).toBe("data: \n\n");
     expect(await run(["data: x\n\n"], () => "a\nb")).toBe("data: a\ndata: b\n\n");
+  });
+
+  it.each([
+    ["a comment", ": note alice@example.com\n\n", ": note [email]\n\n"],
+    ["an event name", "event: alice@example.com\ndata: x\n\n", "event: [email]\ndata: x\n\n"],
+    ["an id", "id: alice@example.com\n\n", "id: [email]\n\n"],
+    ["an unknown field", "x-debug:alice@example.com\n\n", "x-debug:[email]\n\n"],
+    ["a field name alone", "alice@example.com\n\n", "[email]\n\n"],
+  ])("masks %s", async (_name, input, expected) => {
+    const email = (d: string): string => d.replace(/\S+@\S+/g, "[email]");
+    expect(await run([input], email)).toBe(expected);
+  });
+
+  it("refuses a non-data line whose masked value needs a line break", async () => {
+    await expect(run(["event: x\n\n"], () => "a\nb")).rejects.toThrow(/cannot be masked/);
   });
 
   it("fails the stream when an event exceeds the cap", async () => {

@@ -4,9 +4,10 @@ import { RegateError } from "../errors.js";
 
 /**
  * Masks a text/event-stream as it streams: events are cut at blank lines, the `data` lines of each event
- * are joined (as the SSE spec does), masked as one value and written back as `data:` lines. Other fields
- * (event, id, retry) and comments pass unchanged and in order. Each event is written as soon as its blank
- * line arrives, so MCP tool results and progress messages are not held back.
+ * are joined (as the SSE spec does), masked as one value and written back as `data:` lines. Every other
+ * line (event, id, retry, unknown fields, comments) is masked as data too, in place and in order. Each
+ * event is written as soon as its blank line arrives, so MCP tool results and progress messages are not
+ * held back.
  */
 export class SseMasker extends Transform {
   readonly #mask: (data: string) => string;
@@ -88,7 +89,7 @@ export class SseMasker extends Transform {
         }
         data.push(v);
       } else {
-        out.push(line);
+        out.push(this.#otherLine(line));
       }
     }
     if (data) {
@@ -96,5 +97,29 @@ export class SseMasker extends Transform {
       out[dataAt] = masked.split("\n").map((l) => `data: ${l}`).join("\n");
     }
     this.push((out.length > 0 ? out.join("\n") + "\n" : "") + (terminated ? "\n" : ""));
+  }
+
+  /**
+   * Every other line is data too: a client may read any field, and an upstream may put anything in a comment
+   * or an unknown field. Its value is masked as event data is; a masked value that would need a line break
+   * cannot be written back on one line, so the stream is refused.
+   */
+  #otherLine(line: string): string {
+    const colon = line.indexOf(":");
+    const name = colon >= 0 ? line.slice(0, colon) : line;
+    let value = colon >= 0 ? line.slice(colon + 1) : "";
+    const space = value.startsWith(" ") ? " " : "";
+    value = value.slice(space.length);
+    if (colon < 0) {
+      // A field name alone: the name is all there is to read.
+      const masked = this.#mask(name);
+      if (masked.includes("\n") || masked.includes("\r") || masked.includes(":")) throw new RegateError("MASK_LINEAGE_UNKNOWN", "server-sent event line cannot be masked");
+      return masked;
+    }
+    if (value === "") return line;
+    const masked = this.#mask(value);
+    if (masked === value) return line;
+    if (masked.includes("\n") || masked.includes("\r")) throw new RegateError("MASK_LINEAGE_UNKNOWN", "server-sent event line cannot be masked");
+    return `${name}:${space}${masked}`;
   }
 }

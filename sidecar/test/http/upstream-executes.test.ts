@@ -162,6 +162,14 @@ describe("canonical paths", () => {
   });
 });
 
+describe("masking with the example policy", () => {
+  it("masks every spelling and every duplicate of a field, and keeps numbers exact", async () => {
+    const r = await send(gw, "GET", "/customers/raw");
+    expect(r.status).toBe(200);
+    expect(r.text).toBe('{"id": 12345678901234567890, "Email": "***@example.com", "email": "***@example.com", "email": "***@example.com", "SSN": "****", "balance": 10.50}');
+  });
+});
+
 describe("logs", () => {
   it("neither the agent's token nor the route credential reached any log line, decision log included", () => {
     expect(decisionLog.lines.length).toBeGreaterThan(10);
