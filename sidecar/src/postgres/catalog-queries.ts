@@ -2,58 +2,47 @@
 import { literal } from "./simple-query.js";
 
 /**
- * Relations that expose what the policy cannot see as columns, derived from the catalog rather than
- * listed by name:
- *  - value-bearing: a column of a pseudo-type (anyarray: planner statistics hold sample values of any
- *    column), or of the row type (or an array of it) of such a relation (extended statistics);
- *  - a view whose rewrite rule depends, directly or through other views, on a value-bearing relation
- *    or on a volatile set-returning function (backend activity, statement statistics, locks, ...).
+ * Value columns of a relation: columns of a pg_catalog table that PostgreSQL withholds from PUBLIC (no
+ * SELECT for PUBLIC on the table or on the column). That is how the catalog itself marks what holds
+ * data rather than names: planner statistics (pg_statistic, pg_statistic_ext_data keep sample values
+ * of any column), role secrets (pg_authid), large objects, user mappings' options. regate's upstream
+ * role may be allowed what an ordinary role is not, so they count as data. resolve.ts treats a system
+ * view as exposing when its definition reads one of these, or calls a system data source (see
+ * functionsQuery).
  */
-const EXPOSING = `WITH RECURSIVE
-  pseudo AS (
-    SELECT DISTINCT a.attrelid AS oid FROM pg_catalog.pg_attribute a
-      JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-     WHERE a.attnum > 0 AND NOT a.attisdropped AND t.typtype = 'p'),
-  valued AS (
-    SELECT oid FROM pseudo
-    UNION
-    SELECT a.attrelid FROM pg_catalog.pg_attribute a
-      JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-      LEFT JOIN pg_catalog.pg_type e ON e.oid = t.typelem
-     WHERE a.attnum > 0 AND NOT a.attisdropped
-       AND (t.typrelid IN (SELECT oid FROM pseudo) OR e.typrelid IN (SELECT oid FROM pseudo))),
-  exposing(cls, oid) AS (
-    SELECT 'pg_catalog.pg_class'::regclass::oid, oid FROM valued
-    UNION
-    SELECT 'pg_catalog.pg_proc'::regclass::oid, p.oid FROM pg_catalog.pg_proc p WHERE p.provolatile = 'v' AND p.proretset
-    UNION
-    SELECT 'pg_catalog.pg_class'::regclass::oid, r.ev_class
-      FROM exposing x
-      JOIN pg_catalog.pg_depend d ON d.refclassid = x.cls AND d.refobjid = x.oid AND d.classid = 'pg_catalog.pg_rewrite'::regclass
-      JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
-     WHERE r.ev_class <> d.refobjid)`;
+const VALUE_COLUMNS = `coalesce((SELECT array_to_json(array_agg(a.attname::text ORDER BY a.attnum))::text
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       AND n.nspname = 'pg_catalog' AND c.relkind = 'r'
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(c.relacl, pg_catalog.acldefault('r', c.relowner))) x
+                        WHERE x.grantee = 0 AND x.privilege_type = 'SELECT')
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(a.attacl) x WHERE x.grantee = 0 AND x.privilege_type = 'SELECT')), '[]')`;
 
-/** One row per relation found: oid, schema, name, relkind, columns (JSON, "" for dropped), view body, exposes ('t'/'f'). */
+/** One row per relation found: oid, schema, name, relkind, columns (JSON, "" for dropped), view body, value columns (JSON). */
 export function relationsQuery(pairs: readonly (readonly [string, string])[]): string {
   const list = pairs.map(([s, n]) => `(${literal(s)}, ${literal(n)})`).join(", ");
-  return `${EXPOSING}
-SELECT c.oid, n.nspname, c.relname, c.relkind,
+  return `SELECT c.oid, n.nspname, c.relname, c.relkind,
     coalesce((SELECT array_to_json(array_agg(CASE WHEN a.attisdropped THEN '' ELSE a.attname::text END ORDER BY a.attnum))::text
               FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0), '[]'),
     CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END,
-    EXISTS (SELECT 1 FROM exposing x WHERE x.cls = 'pg_catalog.pg_class'::regclass AND x.oid = c.oid)
+    ${VALUE_COLUMNS}
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE (n.nspname, c.relname) IN (VALUES ${list})`;
 }
 
 /**
  * One row per (schema, name) of the functions named: the least stable overload (provolatile sorts
- * i < s < v) and whether any overload is a volatile set-returning function (a data source the
- * analysis cannot see into).
+ * i < s < v), and whether every overload is a system data source: a set-returning function, not
+ * immutable, of pg_catalog or of an extension (backend activity, statement statistics, locks,
+ * settings files, ... whose rows the analysis cannot see into).
  */
 export function functionsQuery(names: readonly string[]): string {
   const list = names.map(literal).join(", ");
-  return `SELECT n.nspname, p.proname, max(p.provolatile::text), bool_or(p.provolatile = 'v' AND p.proretset)
+  return `SELECT n.nspname, p.proname, max(p.provolatile::text),
+       bool_and(p.proretset AND p.provolatile <> 'i'
+                AND (n.nspname = 'pg_catalog'
+                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend x
+                                 WHERE x.classid = 'pg_catalog.pg_proc'::regclass AND x.objid = p.oid AND x.deptype = 'e')))
   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
  WHERE p.proname IN (${list})
  GROUP BY 1, 2`;

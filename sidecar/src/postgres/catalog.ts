@@ -16,14 +16,14 @@ export interface RelationInfo {
   columns: string[];
   /** The query of a view or materialized view (pg_get_viewdef). */
   definition?: string;
-  /** Reading it reads planner statistics or other sessions' activity (see catalog-queries.ts). */
-  exposes: boolean;
+  /** Columns that hold values of other relations' rows, or that PostgreSQL withholds from PUBLIC (see catalog-queries.ts). */
+  valueColumns: string[];
 }
 
 /** What the catalog says about a function name in one schema (over all its overloads). */
 export interface FunctionInfo {
   volatility: Volatility;
-  /** A volatile set-returning function: a data source the analysis cannot see into. */
+  /** Every overload is a system data source (a non-immutable set-returning function of pg_catalog or an extension). */
   exposes: boolean;
 }
 
@@ -178,8 +178,8 @@ export class Catalog {
     if (this.#generation !== startedAt) return;
     const now = Date.now();
     const found = new Map<string, RelationInfo>();
-    for (const [oid, schema, name, relkind, cols, definition, exposes] of rows) {
-      const info: RelationInfo = { oid: Number(oid), schema: schema!, name: name!, relkind: relkind!, columns: JSON.parse(cols!) as string[], exposes: exposes === "t" };
+    for (const [oid, schema, name, relkind, cols, definition, values] of rows) {
+      const info: RelationInfo = { oid: Number(oid), schema: schema!, name: name!, relkind: relkind!, columns: JSON.parse(cols!) as string[], valueColumns: JSON.parse(values!) as string[] };
       if (definition) info.definition = definition;
       found.set(relKey(info.schema, info.name), info);
     }
@@ -266,7 +266,7 @@ function sameRelation(a: RelationInfo | null, b: RelationInfo | null): boolean {
     a.name === b.name &&
     a.relkind === b.relkind &&
     a.definition === b.definition &&
-    a.exposes === b.exposes &&
+    a.valueColumns.join("\u0000") === b.valueColumns.join("\u0000") &&
     a.columns.length === b.columns.length &&
     a.columns.every((c, i) => c === b.columns[i])
   );

@@ -1,4 +1,4 @@
-import type { Catalog } from "./catalog.js";
+import type { Catalog, RelationInfo } from "./catalog.js";
 import type { AnalysisResult, ColumnRef, FunctionRef, OutputColumn, RelationRef, StatementFacts, Volatility } from "./sql/types.js";
 
 /** Views inside views inside views: deeper than this is not followed (and is reported unknown). */
@@ -19,36 +19,100 @@ export function resolveAnalysis(sql: string, analyze: Analyze, catalog: Catalog)
   const pending = missingPairs(result, catalog);
   if (pending.length) return catalog.ensure(pending).then(() => resolveAnalysis(sql, analyze, catalog));
   const expanded = expandViews(result, analyze, catalog, 0);
-  return expanded instanceof Promise ? expanded.then((a) => annotate(a, catalog)) : annotate(expanded, catalog);
+  return expanded instanceof Promise ? expanded.then((a) => annotate(a, analyze, catalog)) : annotate(expanded, analyze, catalog);
 }
 
 const RANK: Record<Volatility, number> = { immutable: 0, stable: 1, volatile: 2 };
 
 /**
  * Catalog facts the policy needs beside names: each function's volatility (the least stable overload
- * the name may resolve to; "volatile" when the catalog knows none), and which relations and functions
- * expose other relations' values or other sessions' statements.
+ * the name may resolve to; "volatile" when the catalog knows none) and whether it is a system data
+ * source, and which relations expose other relations' values or other sessions' statements: a base
+ * table whose value columns the statement reads, or a system view whose definition reads value
+ * columns or calls a system data source (pg_stats, pg_stat_activity, pg_stats_ext, ...).
  */
-function annotate(a: AnalysisResult, catalog: Catalog): AnalysisResult | Promise<AnalysisResult> {
+function annotate(a: AnalysisResult, analyze: Analyze, catalog: Catalog): AnalysisResult | Promise<AnalysisResult> {
   const names = new Set<string>();
   for (const s of a.statements) for (const f of s.functions) if (catalog.functions(f.name) === undefined) names.add(f.name);
-  if (names.size) return catalog.ensureFunctions(names).then(() => annotate(a, catalog));
-  const fn = (f: FunctionRef): FunctionRef => {
-    const all = catalog.functions(f.name);
-    const overloads = all ? (f.schema === null ? [...all.values()] : [all.get(f.schema)].filter((x) => x !== undefined)) : [];
-    let volatility: Volatility = overloads.length ? "immutable" : "volatile";
-    let exposes = false;
-    for (const o of overloads) {
-      if (RANK[o.volatility] > RANK[volatility]) volatility = o.volatility;
-      if (o.exposes) exposes = true;
+  if (names.size) return catalog.ensureFunctions(names).then(() => annotate(a, analyze, catalog));
+  const views: RelationInfo[] = [];
+  for (const s of a.statements) {
+    for (const t of s.tables) {
+      for (const schema of t.schema ? [t.schema] : t.candidates) {
+        const info = catalog.relation(schema, t.name);
+        if (info?.definition && SYSTEM_SCHEMAS.has(info.schema) && !viewExposes.has(info)) views.push(info);
+      }
     }
-    return { ...f, volatility, ...(exposes ? { exposes } : {}) };
+  }
+  if (views.length) {
+    const pending = views.map((v) => classifyView(v, analyze, catalog, 0)).filter((p) => p instanceof Promise);
+    if (pending.length) return Promise.all(pending).then(() => annotate(a, analyze, catalog));
+  }
+  return { ...a, statements: a.statements.map((s) => ({ ...s, functions: s.functions.map((f) => annotateFunction(f, catalog)), tables: s.tables.map((t) => annotateTable(t, s, catalog)) })) };
+}
+
+function annotateFunction(f: FunctionRef, catalog: Catalog): FunctionRef {
+  const all = catalog.functions(f.name);
+  const overloads = all ? (f.schema === null ? [...all.values()] : [all.get(f.schema)].filter((x) => x !== undefined)) : [];
+  let volatility: Volatility = overloads.length ? "immutable" : "volatile";
+  for (const o of overloads) if (RANK[o.volatility] > RANK[volatility]) volatility = o.volatility;
+  const exposes = overloads.length > 0 && overloads.every((o) => o.exposes);
+  return { ...f, volatility, ...(exposes ? { exposes } : {}) };
+}
+
+function annotateTable(t: RelationRef, s: StatementFacts, catalog: Catalog): RelationRef {
+  for (const schema of t.schema ? [t.schema] : t.candidates) {
+    const info = catalog.relation(schema, t.name);
+    if (!info) continue;
+    if (viewExposes.get(info) || readsValueColumn(s.columns, info)) return { ...t, exposes: true };
+  }
+  return t;
+}
+
+function readsValueColumn(columns: readonly ColumnRef[], info: RelationInfo): boolean {
+  if (info.valueColumns.length === 0) return false;
+  return columns.some((c) => (c.schema === info.schema || c.schema === null) && c.table === info.name && (c.column === "*" || info.valueColumns.includes(c.column)));
+}
+
+/** System views already classified; a refetched RelationInfo is a new object, so a change re-classifies. */
+const viewExposes = new WeakMap<RelationInfo, boolean>();
+
+/** Whether a system view's definition reads value columns or calls a system data source (recursively through views). */
+function classifyView(info: RelationInfo, analyze: Analyze, catalog: Catalog, depth: number): boolean | Promise<boolean> {
+  const known = viewExposes.get(info);
+  if (known !== undefined) return known;
+  const body = analyze(info.definition!, ["pg_catalog"]);
+  const pending = missingPairs(body, catalog);
+  if (pending.length) return catalog.ensure(pending).then(() => classifyView(info, analyze, catalog, depth));
+  const fnames = new Set<string>();
+  for (const s of body.statements) for (const f of s.functions) if (catalog.functions(f.name) === undefined) fnames.add(f.name);
+  if (fnames.size) return catalog.ensureFunctions(fnames).then(() => classifyView(info, analyze, catalog, depth));
+  const decide = (inner: boolean[]): boolean => {
+    const exposes =
+      body.parse_error !== undefined ||
+      inner.some((x) => x) ||
+      body.statements.some(
+        (s) =>
+          s.functions.some((f) => annotateFunction(f, catalog).exposes === true) ||
+          s.tables.some((t) => (t.schema ? [t.schema] : t.candidates).some((schema) => {
+            const r = catalog.relation(schema, t.name);
+            return r ? readsValueColumn(s.columns, r) : false;
+          })),
+      );
+    viewExposes.set(info, exposes);
+    return exposes;
   };
-  const rel = (t: RelationRef): RelationRef => {
-    const schemas = t.schema ? [t.schema] : t.candidates;
-    return schemas.some((s) => catalog.relation(s, t.name)?.exposes) ? { ...t, exposes: true } : t;
-  };
-  return { ...a, statements: a.statements.map((s) => ({ ...s, functions: s.functions.map(fn), tables: s.tables.map(rel) })) };
+  const nested: (boolean | Promise<boolean>)[] = [];
+  for (const s of body.statements) {
+    for (const t of s.tables) {
+      for (const schema of t.schema ? [t.schema] : t.candidates) {
+        const r = catalog.relation(schema, t.name);
+        if (r?.definition && r !== info) nested.push(depth >= MAX_VIEW_DEPTH ? true : classifyView(r, analyze, catalog, depth + 1));
+      }
+    }
+  }
+  if (nested.some((n) => n instanceof Promise)) return Promise.all(nested).then(decide);
+  return decide(nested as boolean[]);
 }
 
 function missingPairs(a: AnalysisResult, catalog: Catalog): [string, string][] {
