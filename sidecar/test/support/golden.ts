@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import type { PolicyInput, SessionInput } from "../../src/decision/index.js";
+import type { MaskRule, PolicyInput, SessionInput } from "../../src/decision/index.js";
 import { compileRoutes } from "../../src/http/routes.js";
 import { effectiveMethod, findOverrides } from "../../src/http/method.js";
 import { parsedQuery, parseRequestTarget } from "../../src/http/path.js";
@@ -13,7 +13,14 @@ import { postgresInput } from "../../src/postgres/to-input.js";
 export interface GoldenExpect {
   outcome: "allow" | "deny" | "approve";
   reason?: string;
-  masks?: number;
+  /** The decision's whole mask list, compared as a set: column (Postgres) or field (HTTP) and strategy. */
+  masks?: MaskRule[];
+}
+
+/** Mask rules in one order, so that two lists compare as sets. */
+export function sortedMasks(masks: readonly MaskRule[]): MaskRule[] {
+  const key = (m: MaskRule) => JSON.stringify([m.column ?? "", m.field ?? "", m.detector ?? "", m.strategy]);
+  return [...masks].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
 export interface GoldenCase {
