@@ -1,14 +1,17 @@
 // Test fixtures for the HTTP adapter's integration tests: a real upstream that records what it received,
 // a rule-based test decider, an in-memory logger, and a gateway on a free loopback port.
 
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { pino, type Logger } from "pino";
 import type { Decider } from "../../src/decision/decider.js";
+import { DecisionLog } from "../../src/audit/index.js";
+import { DecisionPipeline } from "../../src/decision/index.js";
 import type { Decision, MaskRule, PolicyInput, ApproveRequest } from "../../src/decision/types.js";
+import type { ActivePolicy } from "../../src/policy/index.js";
 import { createHttpGateway, type HttpGateway, type HttpGatewayOptions, type RequestDoneInfo } from "../../src/http/index.js";
 import { AgentDirectory } from "../../src/identity/index.js";
 
@@ -132,32 +135,50 @@ export interface TestVerdict {
 }
 
 /**
- * TEST FIXTURE, not the real pipeline: a Decider that applies rules written in TypeScript, so these tests
- * exercise the HTTP adapter (input building, enforcement, masking) without the WASM policy engine.
+ * The real DecisionPipeline (strict result validation, decision log in OPA's shape) over a policy written
+ * in TypeScript: the rules stand in for the compiled Rego only. Decision-log lines go to `lines`, which
+ * startGateway shares with the gateway's own log, so "never logged" assertions cover both.
  */
 export class TestRulesDecider implements Decider {
   readonly inputs: PolicyInput[] = [];
-  constructor(private readonly rules: (input: PolicyInput) => TestVerdict) {}
+  readonly lines: string[] = [];
+  readonly #pipeline: DecisionPipeline;
+
+  constructor(private readonly rules: (input: PolicyInput) => TestVerdict) {
+    const log = memoryLogger(this.lines);
+    const policy: ActivePolicy = {
+      revision: "test",
+      entrypoints: new Set(["regate/decision"]),
+      evaluate: (_entrypoint, bytes) => {
+        const input = JSON.parse(Buffer.from(bytes as ArrayBuffer).toString("utf8")) as PolicyInput;
+        this.inputs.push(input);
+        const v = this.rules(input);
+        const outcome = v.outcome ?? "allow";
+        return {
+          allow: outcome !== "deny",
+          deny: outcome === "deny" ? (v.reasons?.length ? v.reasons : ["denied by test rule"]) : [],
+          mask: v.mask ?? [],
+          ...(outcome === "approve" ? { approve: v.approve ?? { reason: v.reasons?.[0] ?? "approval required", approvers: "humans", timeout_seconds: 60 } } : {}),
+          ...(v.status === undefined ? {} : { status: v.status }),
+        };
+      },
+    };
+    this.#pipeline = new DecisionPipeline({
+      policy: () => policy,
+      entrypoint: "regate/decision",
+      dryRun: false,
+      sinks: [new DecisionLog(log.logger, { bundleName: "regate", labels: { app: "regate-test" } })],
+      logMask: true,
+    });
+  }
 
   decide(input: PolicyInput): Decision {
-    this.inputs.push(structuredClone(input));
-    const v = this.rules(input);
-    return {
-      decision_id: randomUUID(),
-      outcome: v.outcome ?? "allow",
-      reasons: v.reasons ?? [],
-      mask: v.mask ?? [],
-      ...(v.status === undefined ? {} : { status: v.status }),
-      ...(v.approve === undefined ? {} : { approve: v.approve }),
-      dry_run: false,
-      revision: "test",
-    };
+    return this.#pipeline.decide(input);
   }
 }
 
 /** pino writing to memory: tests assert what was (and was not) logged. */
-export function memoryLogger(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
+export function memoryLogger(lines: string[] = []): { logger: Logger; lines: string[] } {
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
       lines.push(chunk.toString());
@@ -177,7 +198,7 @@ export interface GatewayUnderTest {
 }
 
 export async function startGateway(opts: Omit<HttpGatewayOptions, "logger" | "agents" | "limits"> & Partial<Pick<HttpGatewayOptions, "agents" | "limits">>): Promise<GatewayUnderTest> {
-  const { logger, lines } = memoryLogger();
+  const { logger, lines } = memoryLogger(opts.decider instanceof TestRulesDecider ? opts.decider.lines : []);
   const done: RequestDoneInfo[] = [];
   const gateway = createHttpGateway({
     agents: new AgentDirectory({ tokens: [{ subject: "support-bot", groups: ["support"], token: AGENT_TOKEN }] }),
