@@ -57,68 +57,74 @@ const partialCard = (card: string) => {
 
 describe("masked columns never reach the agent", () => {
   const where = () => `WHERE c.id = ${raw.id}`;
-  // Each channel pins what the agent gets: today every one is "masked", with these exact rows. A channel that
-  // starts refusing (or leaks) fails here and has to be pinned again, on purpose.
-  const channels: [string, () => string, () => Record<string, unknown>[]][] = [
+  // Each channel pins what the agent gets: "masked" with these exact rows, or "refused" with this SQLSTATE. A
+  // channel whose outcome changes (or that leaks) fails here and has to be pinned again, on purpose.
+  type Outcome = { masked: () => Record<string, unknown>[] } | { refused: string };
+  const masked = (expected: () => Record<string, unknown>[]): Outcome => ({ masked: expected });
+  const channels: [string, () => string, Outcome][] = [
     [
       "plain columns",
       () => `SELECT c.email, c.phone, c.ssn, c.card_number FROM public.customers c ${where()}`,
-      () => [{ email: partialEmail(raw.email), phone: "****", ssn: "****", card_number: partialCard(raw.card_number) }],
+      masked(() => [{ email: partialEmail(raw.email), phone: "****", ssn: "****", card_number: partialCard(raw.card_number) }]),
     ],
-    ["alias", () => `SELECT c.email AS contact, c.ssn AS x FROM customers c ${where()}`, () => [{ contact: partialEmail(raw.email), x: "****" }]],
+    ["alias", () => `SELECT c.email AS contact, c.ssn AS x FROM customers c ${where()}`, masked(() => [{ contact: partialEmail(raw.email), x: "****" }])],
     [
       "expressions",
       () => `SELECT lower(c.email) AS a, c.email || '' AS b, substr(c.ssn, 1, 3) AS d, upper(c.card_number) AS e FROM customers c ${where()}`,
-      () => [{ a: partialEmail(raw.email), b: partialEmail(raw.email), d: "****", e: partialCard(raw.card_number) }],
+      masked(() => [{ a: partialEmail(raw.email), b: partialEmail(raw.email), d: "****", e: partialCard(raw.card_number) }]),
     ],
     [
       "casts",
       () => `SELECT c.email::varchar(200) AS a, CAST(c.card_number AS bpchar) AS b, c.ssn::text AS d FROM customers c ${where()}`,
-      () => [{ a: partialEmail(raw.email), b: partialCard(raw.card_number), d: "****" }],
+      masked(() => [{ a: partialEmail(raw.email), b: partialCard(raw.card_number), d: "****" }]),
     ],
     // The whole row holds redacted columns: the strongest strategy wins for the one value.
-    ["whole-row json", () => `SELECT row_to_json(c) AS j, to_jsonb(c) AS k FROM customers c ${where()}`, () => [{ j: "****", k: "****" }]],
-    ["whole-row reference", () => `SELECT c AS r FROM customers c ${where()}`, () => [{ r: "****" }]],
+    ["whole-row json", () => `SELECT row_to_json(c) AS j, to_jsonb(c) AS k FROM customers c ${where()}`, masked(() => [{ j: "****", k: "****" }])],
+    ["whole-row reference", () => `SELECT c AS r FROM customers c ${where()}`, masked(() => [{ r: "****" }])],
     [
       "aggregates",
       () => `SELECT string_agg(c.email, ',') AS a, array_agg(c.ssn) AS b, json_agg(c.card_number) AS d FROM customers c ${where()}`,
       // json_agg's text is not digit-like, so `partial` treats it as text: first and last character kept.
-      () => [{ a: partialEmail(raw.email), b: "****", d: "[***]" }],
+      masked(() => [{ a: partialEmail(raw.email), b: "****", d: "[***]" }]),
     ],
-    ["scalar subquery", () => `SELECT (SELECT c.email FROM customers c ${where()}) AS e`, () => [{ e: partialEmail(raw.email) }]],
-    ["CTE", () => `WITH x AS (SELECT c.email, c.ssn FROM customers c ${where()}) SELECT * FROM x`, () => [{ email: partialEmail(raw.email), ssn: "****" }]],
+    ["scalar subquery", () => `SELECT (SELECT c.email FROM customers c ${where()}) AS e`, masked(() => [{ e: partialEmail(raw.email) }])],
+    ["CTE", () => `WITH x AS (SELECT c.email, c.ssn FROM customers c ${where()}) SELECT * FROM x`, masked(() => [{ email: partialEmail(raw.email), ssn: "****" }])],
     [
       "set operation",
       () => `SELECT c.email FROM customers c ${where()} UNION ALL SELECT 'nobody@example.com'`,
       // The output column is masked as a whole: the literal branch too.
-      () => [{ email: partialEmail(raw.email) }, { email: "***@example.com" }],
+      masked(() => [{ email: partialEmail(raw.email) }, { email: "***@example.com" }]),
     ],
-    ["derived table", () => `SELECT t.e FROM (SELECT c.email AS e FROM customers c ${where()}) t`, () => [{ e: partialEmail(raw.email) }]],
+    ["derived table", () => `SELECT t.e FROM (SELECT c.email AS e FROM customers c ${where()}) t`, masked(() => [{ e: partialEmail(raw.email) }])],
     [
       "star",
       () => `SELECT * FROM customers c ${where()}`,
-      () => [{ ...unmasked, email: partialEmail(raw.email), phone: "****", ssn: "****", card_number: partialCard(raw.card_number) }],
+      masked(() => [{ ...unmasked, email: partialEmail(raw.email), phone: "****", ssn: "****", card_number: partialCard(raw.card_number) }]),
     ],
     [
       "view",
       () => `SELECT * FROM customer_contacts c ${where()}`,
-      () => [{ id: raw.id, full_name: unmasked.full_name, email: partialEmail(raw.email), email_lc: partialEmail(raw.email) }],
+      masked(() => [{ id: raw.id, full_name: unmasked.full_name, email: partialEmail(raw.email), email_lc: partialEmail(raw.email) }]),
     ],
     [
       "CASE and coalesce",
       () => `SELECT CASE WHEN true THEN c.email END AS a, coalesce(c.phone, 'x') AS b FROM customers c ${where()}`,
-      () => [{ a: partialEmail(raw.email), b: "****" }],
+      masked(() => [{ a: partialEmail(raw.email), b: "****" }]),
     ],
     [
       "format and concat",
       () => `SELECT format('%s', c.ssn) AS a, concat(c.card_number, '') AS b FROM customers c ${where()}`,
-      () => [{ a: "****", b: partialCard(raw.card_number) }],
+      masked(() => [{ a: "****", b: partialCard(raw.card_number) }]),
     ],
     [
       "payments card number",
       () => `SELECT p.card_number FROM payments p WHERE p.card_number = (SELECT c.card_number FROM customers c ${where()}) OR p.id = 1 ORDER BY p.id`,
-      () => payments.map((p) => ({ card_number: partialCard(p.card_number) })),
+      masked(() => payments.map((p) => ({ card_number: partialCard(p.card_number) }))),
     ],
+    // COPY data rows are not DataRows the masker rewrites: a COPY of a masked column is refused whole.
+    ["COPY TO STDOUT", () => `COPY (SELECT c.email FROM customers c ${where()}) TO STDOUT`, { refused: "42501" }],
+    // internal.* is refused however it is reached, a view included.
+    ["view over internal.*", () => `SELECT * FROM key_view`, { refused: "42501" }],
   ];
   let payments: { card_number: string }[];
   let unmasked: { id: number; full_name: string; created_at: Date };
@@ -131,11 +137,23 @@ describe("masked columns never reach the agent", () => {
     )) as { card_number: string }[];
   });
 
-  it.each(channels)("%s: masked", async (_name, sql, expected) => {
-    const r = await rows(sql());
-    expect(r).toEqual(expected());
-    expectNoRawValues(r);
-  });
+  it.each(channels.map(([name, sql, outcome]) => [name, "masked" in outcome ? "masked" : `refused (${outcome.refused})`, sql, outcome] as const))(
+    "%s: %s",
+    async (_name, _label, sql, outcome) => {
+      if ("masked" in outcome) {
+        const r = await rows(sql());
+        expect(r).toEqual(outcome.masked());
+        expectNoRawValues(r);
+      } else {
+        const error = await agent.query(sql()).then(
+          () => undefined,
+          (e: pg.DatabaseError) => e,
+        );
+        expect(error?.code).toBe(outcome.refused);
+        expectNoRawValues({ message: error?.message, detail: error?.detail });
+      }
+    },
+  );
 
   it("partial strategies keep what they promise: the e-mail domain, the card's last 4 digits", async () => {
     const [r] = await rows(`SELECT email, card_number, ssn, phone FROM customers WHERE id = ${raw.id}`);
@@ -170,18 +188,10 @@ describe("masked columns never reach the agent", () => {
     expectNoRawValues(r.rows);
   });
 
-  it("COPY of masked data is refused", async () => {
-    await expect(agent.query(`COPY (SELECT email FROM customers) TO STDOUT`)).rejects.toMatchObject({ code: "42501" });
-  });
-
   it("error text quoting a value is masked", async () => {
     const err = await agent.query(`SELECT CAST(c.email AS integer) FROM customers c WHERE c.id = ${raw.id}`).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expectNoRawValues({ message: (err as Error).message, detail: (err as pg.DatabaseError).detail });
-  });
-
-  it("a view over internal.* is refused", async () => {
-    await expect(agent.query("SELECT * FROM key_view")).rejects.toMatchObject({ code: "42501" });
   });
 
   const psql = clientGate("psql");
