@@ -8,9 +8,12 @@
 // masks nothing (the cost of the proxy itself: authentication, routing, http-proxy, one trivial decision). Every request is authenticated (bearer token), decided by the example
 // policy (GET allowed, email/ssn/card_number masked) and its JSON response masked.
 //
+// Baseline: a bare node:http reverse proxy (support/http-bare-proxy.ts: keep-alive agent, no policy) in its own
+// process, measured in the same rounds: what any Node proxy costs, so regate's own cost is the difference.
+//
 // Load: autocannon (its own process), 10 connections, keep-alive, after a short warm-up; two 5 s rounds per
 // target, interleaved. CPU per request of regate and the upstream comes from /proc.
-// Goal (issue 6): regate >= 0.7x direct requests/s.
+// Goals (issue 14): regate >= 0.8x the bare proxy and >= 0.7x direct requests/s; added p50 latency <= 0.3 ms.
 //
 // With --profile (or BENCH_PROFILE=1), one more run against a regate started with --cpu-prof; the profile's top
 // self-time functions are printed and kept in build/bench/profiles/.
@@ -30,6 +33,7 @@ const ROUNDS = seconds(2, 1);
 const DURATION_S = seconds(5, 2);
 const WARMUP_S = seconds(2, 1);
 const GOAL = 0.7;
+const BARE_GOAL = 0.8;
 const AUTOCANNON = join(packageRoot, "node_modules", "autocannon", "autocannon.js");
 
 interface LoadResult {
@@ -115,6 +119,7 @@ await runScenario({
   description: `HTTP GET of a small JSON record: regate (decide + mask) vs the upstream direct, autocannon ${CONNECTIONS} connections, ${ROUNDS} x ${DURATION_S} s per target`,
   async run(log) {
     let upstream: Child | undefined;
+    let bareProxy: Child | undefined;
     const regates: RegateProcess[] = [];
     try {
       upstream = startChild("http-upstream", process.execPath, ["--import", "tsx", join(packageRoot, "sidecar", "bench", "support", "http-upstream.ts")], { cwd: packageRoot });
@@ -124,6 +129,13 @@ await runScenario({
         return m ? Number(m[1]) : undefined;
       });
       const routes = [{ name: "bench-api", prefix: "/api", upstream: `http://127.0.0.1:${upPort}` }];
+      bareProxy = startChild("http-bare-proxy", process.execPath, ["--import", "tsx", join(packageRoot, "sidecar", "bench", "support", "http-bare-proxy.ts"), String(upPort), "/api"], { cwd: packageRoot });
+      const bp = bareProxy;
+      const barePort = await waitFor("the bare proxy to listen", () => {
+        const m = /\{"port":(\d+)\}/.exec(bp.output());
+        return m ? Number(m[1]) : undefined;
+      });
+      const bareUrl = `http://127.0.0.1:${barePort}/api/customers/42`;
       const logged = await startRegateProcess({ name: "http", routes, decisionLog: true });
       regates.push(logged);
       const unlogged = await startRegateProcess({ name: "http-nolog", routes, decisionLog: false });
@@ -141,11 +153,12 @@ await runScenario({
       log(`through regate: email ${JSON.stringify(masked.email)}, ssn ${JSON.stringify(masked.ssn)} (upstream: ${JSON.stringify(raw.email)})`);
 
       const upPid = upstream.pid;
-      const runs: { direct: LoadResult[]; regate: LoadResult[]; noLog: LoadResult[]; allowAll: LoadResult[] } = { direct: [], regate: [], noLog: [], allowAll: [] };
+      const runs: { direct: LoadResult[]; bareProxy: LoadResult[]; regate: LoadResult[]; noLog: LoadResult[]; allowAll: LoadResult[] } = { direct: [], bareProxy: [], regate: [], noLog: [], allowAll: [] };
       let decisions = 0;
       for (let round = 1; round <= ROUNDS; round++) {
         const warm = round === 1;
         runs.direct.push(await measure(log, `round ${round} direct`, direct, { upstream: upPid }, warm));
+        runs.bareProxy.push(await measure(log, `round ${round} bare node:http proxy`, bareUrl, { proxy: bp.pid, upstream: upPid }, warm));
         const r = await measure(log, `round ${round} regate`, via(logged), { regate: logged.child.pid, upstream: upPid }, warm, () => logged.decisions());
         decisions += r.decisions ?? 0;
         runs.regate.push(r);
@@ -156,6 +169,8 @@ await runScenario({
       const subject = combine(runs.regate);
       const noLog = combine(runs.noLog);
       const bare = combine(runs.allowAll);
+      const bareNode = combine(runs.bareProxy);
+      log(`bare node:http proxy ${fmt(bareNode.per_s)} req/s (${fmt(bareNode.cpu_us_per_request?.["proxy"])} us CPU/request); regate / bare proxy ${ratio(subject.per_s, bareNode.per_s)}, regate / direct ${ratio(subject.per_s, baseline.per_s)}; added p50 ${Math.round((subject.latency_ms.p50 - baseline.latency_ms.p50) * 1000) / 1000} ms`);
       log(`direct ${fmt(baseline.per_s)} req/s, regate ${fmt(subject.per_s)} req/s (${fmt(subject.cpu_us_per_request?.["regate"])} us CPU/request), without decision log ${fmt(noLog.per_s)} req/s (${fmt(noLog.cpu_us_per_request?.["regate"])} us CPU/request)`);
       let profile: ProfileSummary | undefined;
       if (PROFILE) {
@@ -170,6 +185,8 @@ await runScenario({
 
       const summary: SummaryRow[] = [
         { metric: "http req/s", value: subject.per_s, unit: "/s", baseline: { label: "direct", value: baseline.per_s }, ratio: ratio(subject.per_s, baseline.per_s), goal: GOAL },
+        { metric: "http req/s vs a bare node:http proxy", value: subject.per_s, unit: "/s", baseline: { label: "bare proxy", value: bareNode.per_s }, ratio: ratio(subject.per_s, bareNode.per_s), goal: BARE_GOAL },
+        { metric: "http req/s, allow-all, no log, vs bare proxy", value: bare.per_s, unit: "/s", baseline: { label: "bare proxy", value: bareNode.per_s }, ratio: ratio(bare.per_s, bareNode.per_s), goal: BARE_GOAL },
         { metric: "http req/s, decision log off", value: noLog.per_s, unit: "/s", baseline: { label: "direct", value: baseline.per_s }, ratio: ratio(noLog.per_s, baseline.per_s), goal: GOAL },
         { metric: "http req/s, allow-all policy, no log", value: bare.per_s, unit: "/s", baseline: { label: "direct", value: baseline.per_s }, ratio: ratio(bare.per_s, baseline.per_s), goal: GOAL },
         { metric: "http regate CPU per request", value: subject.cpu_us_per_request?.["regate"] ?? Number.NaN, unit: "us", baseline: { label: "upstream's own", value: baseline.cpu_us_per_request?.["upstream"] ?? Number.NaN } },
@@ -183,11 +200,12 @@ await runScenario({
         { metric: "http p50 latency", value: subject.latency_ms.p50, unit: "ms", baseline: { label: "direct", value: baseline.latency_ms.p50 } },
       ];
       return {
-        results: { connections: CONNECTIONS, rounds: ROUNDS, duration_s: DURATION_S, warmup_s: WARMUP_S, direct: baseline, regate: subject, regate_no_decision_log: noLog, regate_allow_all_no_log: bare, decisions_per_request: decisionsPerRequest, profile },
+        results: { connections: CONNECTIONS, rounds: ROUNDS, duration_s: DURATION_S, warmup_s: WARMUP_S, direct: baseline, bare_proxy: bareNode, regate: subject, regate_no_decision_log: noLog, regate_allow_all_no_log: bare, decisions_per_request: decisionsPerRequest, profile },
         summary,
       };
     } finally {
       for (const r of regates) await r.stop();
+      await bareProxy?.stop();
       await upstream?.stop();
     }
   },
