@@ -5,7 +5,7 @@ import { createAdminServer, Metrics } from "./admin/index.js";
 import { DecisionLog } from "./audit/index.js";
 import type { Config } from "./config/index.js";
 import { DecisionPipeline, type DecisionSink, type Principal } from "./decision/index.js";
-import { createExporters, registerExportMetrics } from "./export/index.js";
+import { createExporters, registerExportMetrics, type Exporters } from "./export/index.js";
 import { createHttpGateway } from "./http/index.js";
 import { AgentDirectory } from "./identity/index.js";
 import type { Logger } from "./log.js";
@@ -18,6 +18,8 @@ import { connectUpstream } from "./postgres/upstream.js";
 export interface App {
   store: PolicyStore;
   pipeline: DecisionPipeline;
+  /** Decision export (OPA decision-log upload, OCSF): upload state for status and metrics. */
+  exporters: Exporters;
   metrics: Metrics;
   ports: { postgres?: number; http?: number; admin?: number };
   /** Stop accepting, let in-flight work finish within the drain timeout, close everything. */
@@ -172,6 +174,7 @@ export async function startApp({ config, log, sinks = [] }: AppOptions): Promise
   return {
     store,
     pipeline,
+    exporters,
     metrics,
     ports,
     async close() {
