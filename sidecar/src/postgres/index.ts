@@ -2,8 +2,6 @@ export { PostgresServer, type PostgresServerOptions } from "./server.js";
 export { Catalog } from "./catalog.js";
 export { applyCatalogHooks, catalogHooksSql, NOTIFY_CHANNEL } from "./catalog-hooks.js";
 export { screenNoticeFields, screenNotificationPayload } from "./side-channels.js";
-export { applyCatalogHooks, catalogHooksSql, NOTIFY_CHANNEL } from "./catalog-hooks.js";
-export { screenNoticeFields, screenNotificationPayload } from "./side-channels.js";
 export { scramVerifier } from "./auth/scram.js";
 export type { AgentAuth } from "./client-auth.js";
 export { initSqlParser } from "./sql/index.js";

@@ -56,6 +56,16 @@ type PendingReply =
       /** Index of the statement whose replies are arriving. */
       index: number;
       plan?: MaskPlan | null;
+      /** regate wrapped this autocommit statement in its own transaction (see lifecycle/transaction.ts). */
+      wrapped?: boolean;
+    }
+  | {
+      /** A statement regate sent itself (BEGIN, COMMIT, ROLLBACK, a poison): the client never asked for it. */
+      kind: "internal";
+      /** Its ReadyForQuery (and its errors) are the ones the client is waiting for. */
+      final: boolean;
+      /** Its error is expected (it exists to fail the block): never shown. */
+      swallowErrors?: boolean;
     }
   | { kind: "function_call"; denial?: Decision };
 

@@ -85,6 +85,13 @@ export class PgSession implements LiveSession {
         const key = this.#upstream?.backendKey;
         return key ? sendCancel(this.#ctx.upstream, key.pid, key.key) : Promise.resolve();
       },
+      pauseUpstream: (until) => {
+        const up = this.#upstream.socket;
+        up.pause();
+        void until.finally(() => {
+          if (!this.#closed) up.resume();
+        });
+      },
     };
   }
 

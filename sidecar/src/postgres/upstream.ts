@@ -178,6 +178,8 @@ export function isLoopback(host: string): boolean {
 }
 
 /** Forwards a cancel with the upstream's real key on a fresh connection. */
+const CANCEL_ACK_MS = 2000;
+
 export async function sendCancel(cfg: UpstreamConfig, pid: number, key: Buffer): Promise<void> {
   const socket = await openSocket(cfg);
   const msg = Buffer.alloc(12 + key.length);
@@ -185,6 +187,16 @@ export async function sendCancel(cfg: UpstreamConfig, pid: number, key: Buffer):
   msg.writeInt32BE(80877102, 4);
   msg.writeInt32BE(pid, 8);
   key.copy(msg, 12);
-  await new Promise<void>((resolve) => socket.end(msg, () => resolve()));
+  // The server closes the connection once it has handled the request: only then has the signal been sent.
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, CANCEL_ACK_MS);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.on("error", () => undefined);
+    socket.resume();
+    socket.write(msg);
+  });
   socket.destroy();
 }

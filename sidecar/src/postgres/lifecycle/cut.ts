@@ -9,19 +9,33 @@ import type { Statement } from "./statement.js";
 export function sendCancelOnce(s: SessionState, statement: Statement, budget: string): void {
   if (s.cut) return;
   s.cut = { statement, budget, reported: false };
-  // Client messages not yet forwarded belong to a batch the client will see fail: the server must not run them.
-  s.skipUntilSync = true;
-  s.barrier = s.cancelUpstream().catch((err: unknown) => s.log.warn({ err }, "budget cut: cancel request failed"));
+  // Extended protocol: client messages not yet forwarded belong to a batch the client will see fail
+  // (unless its Sync already went: then what follows is a new batch).
+  if (statement.message !== "query" && !s.pending.some((p) => p.kind === "sync")) s.skipUntilSync = true;
+  const cancelled = s.cancelUpstream().catch((err: unknown) => s.log.warn({ err }, "budget cut: cancel request failed"));
+  // Read no more of the result until the cancel is delivered: the server, blocked on a full socket,
+  // is still inside the statement when the cancel lands, so it fails (and rolls back) instead of completing.
+  s.pauseUpstream(cancelled);
+  s.barrier = cancelled;
   s.log.info({ statement: statement.seq, budget, rows: statement.result.rows, bytes: statement.result.bytes }, "budget cut a result");
 }
 
+export type CutEnding = "cancelled" | "rolled_back" | "block_failed" | "committed";
+
+const ENDINGS: Record<CutEnding, string> = {
+  cancelled: "the statement was cancelled",
+  rolled_back: "the statement was rolled back",
+  block_failed: "the statement was undone and the transaction block is aborted (ROLLBACK to go on)",
+  committed: "the statement had already completed and committed upstream; only its result was withheld",
+};
+
 /** The error the client gets in place of the rest of a result that crossed a budget. */
-export function budgetError(s: SessionState): Buffer {
+export function budgetError(s: SessionState, ending: CutEnding): Buffer {
   const cut = s.cut!;
   cut.reported = true;
   const r = cut.statement.result;
   const id = cut.statement.decision?.decision_id;
-  return errorResponse("54000", `regate: budget exceeded: ${cut.budget}; the result was cut after ${r.rows} rows and the statement cancelled`, {
+  return errorResponse("54000", `regate: budget exceeded: ${cut.budget}; the result was cut after ${r.rows} rows and ${ENDINGS[ending]}`, {
     ...(id ? { detail: `decision_id ${id}` } : {}),
     hint: "Ask for fewer rows (LIMIT, WHERE, narrower columns) or ask an operator to raise this agent's budget. The session is still usable.",
   });

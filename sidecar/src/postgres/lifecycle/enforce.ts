@@ -6,6 +6,7 @@ import { isDiscardAll } from "../search-path.js";
 import type { AnalysisResult } from "../sql/types.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
+import { beginWrap, needsWrap } from "./transaction.js";
 
 /**
  * A refused message is replaced by one the server is sure to reject (a syntax error): the server then
@@ -25,8 +26,10 @@ export function enforceQuery(s: SessionState, f: Frame, statement: Statement): v
     return s.toServer(POISON_QUERY);
   }
   const analysis = statement.analysis!;
+  const wrapped = needsWrap(s, analysis);
   applyAllowed(s, analysis);
-  s.pending.push({ kind: "query", decision, analysis, index: 0, stmt: statement });
+  if (wrapped) beginWrap(s);
+  s.pending.push({ kind: "query", decision, analysis, index: 0, stmt: statement, ...(wrapped ? { wrapped } : {}) });
   s.toServer(f.raw);
 }
 

@@ -17,6 +17,7 @@ import { maskNotice, maskRow, planFor } from "./mask-rows.js";
 import { complete, observeError, observeRow, observeTag } from "./observe.js";
 import { refusalError } from "./refusal.js";
 import type { SessionState } from "./state.js";
+import { endWrap, failBlock } from "./transaction.js";
 
 export type ReplyOutcome = void | { terminate: "UPSTREAM_SETTING_REFUSED"; message: string };
 
@@ -31,6 +32,7 @@ export function onServerFrame(s: SessionState, f: Frame): ReplyOutcome {
 
 function dispatch(s: SessionState, f: Frame): ReplyOutcome {
   const head = s.pending[0];
+  if (head?.kind === "internal") return internalReply(s, f, head);
   switch (f.type) {
     case Backend.DataRow: {
       const out = maskRow(s, f, head);
@@ -63,6 +65,7 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
       return error(s, f, head);
     case Backend.ReadyForQuery:
       readyForQuery(s, f);
+      if (head?.kind === "query" && head.wrapped) return endWrap(s, s.txStatus !== 0x54);
       return s.toClient(f.raw);
     case Backend.NoticeResponse:
       return s.toClient(maskNotice(f, head));
@@ -95,6 +98,39 @@ function readyForQuery(s: SessionState, f: Frame): void {
   else complete(s, head?.stmt);
 }
 
+/** Replies to a statement regate sent itself: the client sees only the final ReadyForQuery and real errors. */
+function internalReply(s: SessionState, f: Frame, head: Extract<Pending, { kind: "internal" }>): ReplyOutcome {
+  switch (f.type) {
+    case Backend.ReadyForQuery:
+      s.pending.shift();
+      s.txStatus = readyStatus(f.body);
+      if (head.final) s.toClient(f.raw);
+      return;
+    case Backend.ErrorResponse:
+      // A COMMIT can fail (deferred constraints): that is the client's statement failing.
+      if (head.final && !head.swallowErrors) s.toClient(f.raw);
+      return;
+    case Backend.CommandComplete:
+    case Backend.NoticeResponse:
+      return;
+    default:
+      return dispatchOther(s, f);
+  }
+}
+
+/** Messages not tied to a reply group (ParameterStatus, notifications) still reach the client. */
+function dispatchOther(s: SessionState, f: Frame): ReplyOutcome {
+  if (f.type === Backend.ParameterStatus || f.type === Backend.NotificationResponse) {
+    const saved = s.pending.shift()!;
+    try {
+      return dispatch(s, f);
+    } finally {
+      s.pending.unshift(saved);
+    }
+  }
+  throw new RegateError("PROTOCOL_VIOLATION", `unexpected upstream message ${String.fromCharCode(f.type)} for a statement regate sent`);
+}
+
 /**
  * Replies to a result cut by a budget: bookkeeping goes on, the client sees nothing until the error
  * that replaces the rest (the server's own cancel error, or ours before ReadyForQuery).
@@ -105,18 +141,25 @@ function cutReply(s: SessionState, f: Frame): ReplyOutcome {
     const head = s.pending[0];
     skipToSync(s, head);
     observeError(cut.statement, "54000");
-    if (!cut.reported) s.toClient(budgetError(s));
+    if (!cut.reported) s.toClient(budgetError(s, "cancelled"));
     return;
   }
   if (f.type === Backend.ReadyForQuery) {
+    const head = s.pending[0];
+    const wrapped = head?.kind === "query" && head.wrapped === true;
+    const inBlock = readyStatus(f.body) === 0x54;
     if (!cut.reported) {
       observeError(cut.statement, "54000");
-      s.toClient(budgetError(s));
+      s.toClient(budgetError(s, wrapped ? "rolled_back" : inBlock ? "block_failed" : "committed"));
     }
     s.cut = undefined;
     readyForQuery(s, f);
+    // Undo what the cut statement did, whether or not the cancel landed in time.
+    if (wrapped) return endWrap(s, true);
+    if (inBlock) return failBlock(s);
     return s.toClient(f.raw);
   }
+  if (f.type === Backend.CommandComplete && cut.statement === s.pending[0]?.stmt) cut.completed = decodeCommandTag(f.body);
   const toClient = s.toClient;
   s.toClient = () => {};
   try {

@@ -33,6 +33,8 @@ export interface BudgetCut {
   budget: string;
   /** The 54000 error has been sent in place of the server's reply. */
   reported: boolean;
+  /** The server's CommandComplete tag, when it finished the statement before the cancel landed. */
+  completed?: string;
 }
 
 /**
@@ -72,4 +74,6 @@ export interface SessionState {
   toClient(buf: Buffer): void;
   /** Cancels the statement running upstream (out of band, like a client's CancelRequest). */
   cancelUpstream(): Promise<void>;
+  /** Stops reading the server's replies until `until` settles. */
+  pauseUpstream(until: Promise<unknown>): void;
 }
