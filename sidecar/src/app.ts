@@ -11,12 +11,14 @@ import { AgentDirectory } from "./identity/index.js";
 import type { Logger } from "./log.js";
 import { packageRoot } from "./paths.js";
 import { PolicyStore, startPolicySource, storeOptions } from "./policy/index.js";
-import { Catalog, initSqlParser, PostgresServer, scramVerifier, type AgentAuth } from "./postgres/index.js";
+import { Catalog, initSqlParser, PostgresServer, scramVerifier, SessionRegistry, type AgentAuth, type SessionHooks } from "./postgres/index.js";
 import { simpleQuery } from "./postgres/simple-query.js";
 import { connectUpstream } from "./postgres/upstream.js";
 
 export interface App {
   store: PolicyStore;
+  /** Every live Postgres session: list them, end one. */
+  sessions: SessionRegistry;
   pipeline: DecisionPipeline;
   /** Decision export (OPA decision-log upload, OCSF): upload state for status and metrics. */
   exporters: Exporters;
@@ -31,10 +33,12 @@ export interface AppOptions {
   log: Logger;
   /** Extra sinks (tests, recordings). */
   sinks?: DecisionSink[];
+  /** Statement lifecycle hooks for the Postgres path (tests, recordings). */
+  sessionHooks?: SessionHooks;
 }
 
 /** The composition root: the one place where modules meet. */
-export async function startApp({ config, log, sinks = [] }: AppOptions): Promise<App> {
+export async function startApp({ config, log, sinks = [], sessionHooks }: AppOptions): Promise<App> {
   const metrics = new Metrics();
   const store = new PolicyStore(config.policy.bundle, storeOptions(config.policy, config.decision_log.bundle_name));
   store.on("loaded", (revision, previous) => {
@@ -95,6 +99,7 @@ export async function startApp({ config, log, sinks = [] }: AppOptions): Promise
   });
   const maskKey = config.masking.hash_key ? Buffer.from(config.masking.hash_key.reveal(), "utf8") : undefined;
   const ports: App["ports"] = {};
+  const sessions = new SessionRegistry();
   const closers: (() => Promise<void>)[] = [];
 
   let catalog: Catalog | undefined;
@@ -107,6 +112,8 @@ export async function startApp({ config, log, sinks = [] }: AppOptions): Promise
     }
     const agents: AgentAuth = { directory, scram };
     const pg = new PostgresServer({
+      registry: sessions,
+      hooks: sessionHooks ?? {},
       config: config.postgres,
       log: log.child({ component: "postgres" }),
       decider: pipeline,
@@ -134,11 +141,11 @@ export async function startApp({ config, log, sinks = [] }: AppOptions): Promise
       decider: pipeline,
       logger: log.child({ component: "http" }),
       limits: config.http.limits,
+      request: config.http.request,
       ...(maskKey ? { mask_hash_key: maskKey } : {}),
       onRequestDone: (info) => {
         metrics.upstreamSeconds.observe({ route: info.route ?? "none" }, info.duration_ms / 1000);
         if (info.error_code) metrics.errors.inc({ code: info.error_code });
-      request: config.http.request,
       },
     });
     ports.http = await listenHttp(gateway.server, config.http.listen);
@@ -173,6 +180,7 @@ export async function startApp({ config, log, sinks = [] }: AppOptions): Promise
 
   return {
     store,
+    sessions,
     pipeline,
     exporters,
     metrics,

@@ -47,6 +47,7 @@ export class PgSession implements LiveSession {
   #inbox: Frame[];
   #parked = false;
   #closed = false;
+  #ending = false;
   #unregisterCancel: (() => void) | undefined;
 
   constructor(ctx: SessionContext, start: SessionStart) {
@@ -159,6 +160,9 @@ export class PgSession implements LiveSession {
   /** For operators (the registry): cancel what runs upstream first, so nothing half-runs after we leave. */
   async end(reason: string): Promise<void> {
     if (this.#closed) return;
+    // From here the client hears only the FATAL that says why, not the cancel's own error.
+    this.#ending = true;
+    this.#client.pause();
     if (!this.idle) await this.#state.cancelUpstream().catch((err: unknown) => this.#log.warn({ err }, "cancel before ending the session failed"));
     this.#log.warn({ reason }, "session ended by an operator");
     this.terminate("SESSION_ENDED", `regate: session ended by an operator: ${reason}`);
@@ -250,6 +254,7 @@ export class PgSession implements LiveSession {
   // ---- server -> client ----------------------------------------------------------------------
 
   #onUpstreamData(chunk: Buffer): void {
+    if (this.#ending) return;
     const client = this.#client;
     client.cork();
     try {

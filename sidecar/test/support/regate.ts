@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { stringify } from "yaml";
-import { startApp, type App } from "../../src/app.js";
+import { startApp, type App, type AppOptions } from "../../src/app.js";
 import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/log.js";
 import { packageRoot } from "../../src/paths.js";
@@ -23,7 +23,7 @@ export interface TestRegate {
 }
 
 /** Starts regate in process in front of `pg`, with the example policy and a capturing logger. */
-export async function startRegate(pg: TestPostgres, overrides: Record<string, unknown> = {}): Promise<TestRegate> {
+export async function startRegate(pg: TestPostgres, overrides: Record<string, unknown> = {}, options: Pick<AppOptions, "sessionHooks"> = {}): Promise<TestRegate> {
   if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run make bundle first`);
   const lines: string[] = [];
   const sink = new Writable({
@@ -45,7 +45,7 @@ export async function startRegate(pg: TestPostgres, overrides: Record<string, un
   };
   const config = loadConfig({ text: stringify(merge(base, overrides)), env: { TEST_UPSTREAM_PASSWORD: pg.users.scram.password } });
   const log = createLogger({ level: "debug", destination: sink });
-  const app = await startApp({ config, log });
+  const app = await startApp({ config, log, ...options });
   const port = app.ports.postgres!;
   return {
     app,
