@@ -3,17 +3,19 @@ import { literal } from "./simple-query.js";
 
 /**
  * Value columns of a relation: columns of a pg_catalog table that PostgreSQL withholds from PUBLIC (no
- * SELECT for PUBLIC on the table or on the column). That is how the catalog itself marks what holds
- * data rather than names: planner statistics (pg_statistic, pg_statistic_ext_data keep sample values
- * of any column), role secrets (pg_authid), large objects, user mappings' options. regate's upstream
- * role may be allowed what an ordinary role is not, so they count as data. resolve.ts treats a system
+ * SELECT for PUBLIC on the table or on the column), that is how the catalog itself marks what holds
+ * data: planner statistics (pg_statistic, pg_statistic_ext_data keep sample values of any column),
+ * role secrets (pg_authid), large objects, user mappings' options. Numbers, booleans, times and
+ * identifiers (type name) in them are metadata (pg_roles reads pg_authid's names and flags); the
+ * rest counts as data, since regate's upstream role may be allowed what an ordinary role is not. resolve.ts treats a system
  * view as exposing when its definition reads one of these, or calls a system data source (see
  * functionsQuery).
  */
 const VALUE_COLUMNS = `coalesce((SELECT array_to_json(array_agg(a.attname::text ORDER BY a.attnum))::text
-      FROM pg_catalog.pg_attribute a
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
        AND n.nspname = 'pg_catalog' AND c.relkind = 'r'
+       AND t.typcategory NOT IN ('N', 'B', 'D') AND t.oid <> 'pg_catalog.name'::regtype
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(c.relacl, pg_catalog.acldefault('r', c.relowner))) x
                         WHERE x.grantee = 0 AND x.privilege_type = 'SELECT')
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(a.attacl) x WHERE x.grantee = 0 AND x.privilege_type = 'SELECT')), '[]')`;
@@ -32,17 +34,32 @@ export function relationsQuery(pairs: readonly (readonly [string, string])[]): s
 
 /**
  * One row per (schema, name) of the functions named: the least stable overload (provolatile sorts
- * i < s < v), and whether every overload is a system data source: a set-returning function, not
- * immutable, of pg_catalog or of an extension (backend activity, statement statistics, locks,
- * settings files, ... whose rows the analysis cannot see into).
+ * i < s < v), and whether every overload is a data source whose rows the analysis cannot see into:
+ *  - a set-returning function, not immutable, that belongs to an extension (pg_stat_statements(),
+ *    dblink, ...), or
+ *  - a set-returning function, not immutable, of pg_catalog that a pg_catalog view calls together
+ *    with a table PostgreSQL withholds from PUBLIC: the source behind such a view (pg_stat_get_activity
+ *    behind pg_stat_activity). System views carry no pg_depend rows, so the definitions are searched.
  */
 export function functionsQuery(names: readonly string[]): string {
   const list = names.map(literal).join(", ");
-  return `SELECT n.nspname, p.proname, max(p.provolatile::text),
-       bool_and(p.proretset AND p.provolatile <> 'i'
-                AND (n.nspname = 'pg_catalog'
-                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend x
-                                 WHERE x.classid = 'pg_catalog.pg_proc'::regclass AND x.objid = p.oid AND x.deptype = 'e')))
+  return `WITH withheld AS (
+    SELECT string_agg(c.relname, '|') AS names FROM pg_catalog.pg_class c
+     WHERE c.relnamespace = 'pg_catalog'::regnamespace AND c.relkind = 'r'
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(c.relacl, pg_catalog.acldefault('r', c.relowner))) x
+                        WHERE x.grantee = 0 AND x.privilege_type = 'SELECT')),
+  system_views AS MATERIALIZED (
+    SELECT pg_catalog.pg_get_viewdef(v.oid) AS def FROM pg_catalog.pg_class v
+     WHERE v.relnamespace = 'pg_catalog'::regnamespace AND v.relkind = 'v'
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc q WHERE q.proname IN (${list}) AND q.proretset AND q.provolatile <> 'i'))
+SELECT n.nspname, p.proname, max(p.provolatile::text),
+       bool_and(p.proretset AND p.provolatile <> 'i' AND CASE
+         WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_depend x
+                       WHERE x.classid = 'pg_catalog.pg_proc'::regclass AND x.objid = p.oid AND x.deptype = 'e') THEN true
+         WHEN n.nspname = 'pg_catalog' THEN EXISTS (
+           SELECT 1 FROM system_views v, withheld w
+            WHERE v.def ~ ('\\m' || p.proname || '\\(') AND v.def ~ ('\\m(' || w.names || ')\\M'))
+         ELSE false END)
   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
  WHERE p.proname IN (${list})
  GROUP BY 1, 2`;

@@ -67,7 +67,7 @@ describe("catalog facts", () => {
     ["SELECT * FROM pg_stat_get_activity(NULL)", "function", "pg_stat_get_activity"],
     ["SELECT query FROM pg_stat_statements", "function", "pg_stat_statements"],
     ["SELECT rolpassword FROM pg_authid", "table", "pg_authid"],
-    ["SELECT * FROM pg_locks", "table", "pg_locks"],
+    ["SELECT * FROM pg_shadow", "table", "pg_shadow"],
   ];
   it.each(exposing)("%s exposes through %s %s", async (sql, kind, name) => {
     const s = (await facts(catalog, sql)).statements[0]!;
@@ -85,6 +85,10 @@ describe("catalog facts", () => {
     "SELECT n_live_tup FROM pg_stat_user_tables",
     "SELECT count(*) FROM pg_statistic",
     "SELECT * FROM generate_series(1, 3)",
+    "SELECT * FROM pg_locks",
+    "SELECT rolname, rolsuper FROM pg_roles",
+    "SELECT * FROM pg_settings",
+    "SELECT * FROM pg_partition_ancestors('public.orders')",
   ];
   it.each(metadata)("%s exposes nothing", async (sql) => {
     const s = (await facts(catalog, sql)).statements[0]!;
