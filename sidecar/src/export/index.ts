@@ -30,7 +30,7 @@ export interface ExportSettings {
   ocsf: {
     enabled: boolean;
     sink: "stdout" | "file" | "https" | "splunk_hec";
-    file?: string;
+    file: string;
     endpoint?: string;
     token?: { reveal(): string };
     splunk: { source: string; sourcetype: string; index?: string };
@@ -90,7 +90,7 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
       sinks.push(s);
       closers.push(() => s.close());
     } else if (oc.sink === "file") {
-      const s = LineSink.file(oc.file!, ocsfJson);
+      const s = LineSink.file(oc.file, ocsfJson, (err) => batch.log.error({ err, file: oc.file }, "OCSF event file cannot be written"));
       sinks.push(s);
       closers.push(() => s.close());
     } else if (oc.sink === "https") {
@@ -120,7 +120,7 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
   }
   return {
     sinks,
-    stats: () => Object.fromEntries([...uploaders].map(([k, u]) => [k, { ...u.stats, buffered: u.buffered }])),
+    stats: () => Object.fromEntries([...uploaders].map(([k, u]) => [k, u.stats])),
     close: async () => {
       await Promise.allSettled(closers.map((c) => c()));
     },

@@ -15,10 +15,14 @@ export class LineSink implements DecisionSink {
     private readonly out: Writable,
     private readonly serialize: (e: DecisionEvent) => string,
     private readonly ownsStream: boolean,
-  ) {}
+    onError: (err: Error) => void = () => {},
+  ) {
+    // A file that cannot be written (disk full, permissions) must not take the sidecar down.
+    if (ownsStream) out.on("error", onError);
+  }
 
-  static file(path: string, serialize: (e: DecisionEvent) => string): LineSink {
-    return new LineSink(createWriteStream(path, { flags: "a", mode: 0o600 }), serialize, true);
+  static file(path: string, serialize: (e: DecisionEvent) => string, onError?: (err: Error) => void): LineSink {
+    return new LineSink(createWriteStream(path, { flags: "a", mode: 0o600 }), serialize, true, onError);
   }
 
   record(e: DecisionEvent): void {
@@ -39,6 +43,6 @@ export class LineSink implements DecisionSink {
 
   async close(): Promise<void> {
     this.#flush();
-    if (this.ownsStream) await new Promise<void>((r) => this.out.end(r));
+    if (this.ownsStream && !this.out.destroyed) await new Promise<void>((r) => this.out.end(r));
   }
 }

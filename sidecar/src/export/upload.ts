@@ -60,12 +60,17 @@ export class BatchUploader implements DecisionSink {
   #failures = 0;
   #closed = false;
   #refusing = false;
-  readonly stats: UploaderStats = { received: 0, uploaded: 0, dropped: 0, refused: 0, buffered: 0, upload_failures: 0, requests: 0 };
+  readonly #counts: Omit<UploaderStats, "buffered"> = { received: 0, uploaded: 0, dropped: 0, refused: 0, upload_failures: 0, requests: 0 };
   readonly #fetch: typeof fetch;
 
   constructor(private readonly opts: UploaderOptions) {
     this.#fetch = opts.fetch ?? fetch;
     this.#schedule(this.#delay());
+  }
+
+  /** A snapshot; `buffered` is computed from the queue, not stored. */
+  get stats(): UploaderStats {
+    return { ...this.#counts, buffered: this.buffered };
   }
 
   get buffered(): number {
@@ -75,7 +80,7 @@ export class BatchUploader implements DecisionSink {
   /** Block mode: refuse a new decision while the buffer is full (the caller fails closed). */
   admit(): RegateError | undefined {
     if (this.opts.buffer_policy !== "block" || this.buffered < this.opts.buffer_size_limit_events) return undefined;
-    this.stats.refused++;
+    this.#counts.refused++;
     this.#refusing = true;
     this.#kick();
     return new RegateError("DECISION_LOG_BACKPRESSURE", undefined, {
@@ -90,10 +95,10 @@ export class BatchUploader implements DecisionSink {
       this.#refusing = false;
       if (e.decision.error_code === "DECISION_LOG_BACKPRESSURE") return;
     }
-    this.stats.received++;
+    this.#counts.received++;
     if (this.buffered >= this.opts.buffer_size_limit_events) {
       if (this.opts.buffer_policy === "drop_oldest") {
-        this.stats.dropped++;
+        this.#counts.dropped++;
         if (this.buffered === this.#inFlight) return; // everything buffered is on its way: the new one goes
         // The oldest event not already on its way to the collector.
         if (this.#inFlight === 0) this.#head++;
@@ -102,9 +107,8 @@ export class BatchUploader implements DecisionSink {
       // block: any other decision that got past admit() is kept (the buffer overshoots by it).
     }
     this.#queue.push(this.opts.serialize(e));
-    this.stats.buffered = this.buffered;
     // Upload early once a chunk's worth is waiting, instead of letting the buffer fill up.
-    if (this.buffered >= Math.max(1, this.opts.buffer_size_limit_events >> 1)) this.#kick();
+    if (this.buffered >= this.#highWater) this.#kick();
   }
 
   /** Uploads everything buffered now (retrying until `deadlineMs`); used at shutdown and by tests. */
@@ -135,9 +139,19 @@ export class BatchUploader implements DecisionSink {
     if (this.#closed) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      void this.#runOnce().then(() => this.#schedule(this.#failures > 0 ? this.#backoff() : this.buffered >= this.opts.buffer_size_limit_events >> 1 && this.buffered > 0 ? 0 : this.#delay()));
+      void this.#runOnce().then(() => this.#schedule(this.#nextDelay()));
     }, ms);
     this.#timer.unref();
+  }
+
+  /** After a run: back off after a failure, go again at once if half a buffer is waiting, else the periodic delay. */
+  #nextDelay(): number {
+    if (this.#failures > 0) return this.#backoff();
+    return this.buffered > 0 && this.buffered >= this.#highWater ? 0 : this.#delay();
+  }
+
+  get #highWater(): number {
+    return Math.max(1, this.opts.buffer_size_limit_events >> 1);
   }
 
   #delay(): number {
@@ -171,8 +185,8 @@ export class BatchUploader implements DecisionSink {
       } catch (err) {
         this.#inFlight = 0;
         this.#failures++;
-        this.stats.upload_failures++;
-        this.stats.last_error = (err as Error).message;
+        this.#counts.upload_failures++;
+        this.#counts.last_error = (err as Error).message;
         this.opts.log.warn({ err, buffered: this.buffered, failures: this.#failures }, "decision-log upload failed; will retry");
         return;
       }
@@ -183,9 +197,8 @@ export class BatchUploader implements DecisionSink {
         this.#head = 0;
       }
       this.#failures = 0;
-      this.stats.uploaded += count;
-      this.stats.buffered = this.buffered;
-      this.stats.last_success = new Date().toISOString();
+      this.#counts.uploaded += count;
+        this.#counts.last_success = new Date().toISOString();
     }
   }
 
@@ -203,7 +216,7 @@ export class BatchUploader implements DecisionSink {
   }
 
   async #post(body: Buffer): Promise<void> {
-    this.stats.requests++;
+    this.#counts.requests++;
     const headers: Record<string, string> = { "content-type": "application/json", "content-encoding": "gzip", "user-agent": "regate", ...this.opts.headers };
     const res = await this.#fetch(this.opts.url, { method: "POST", headers, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) as Uint8Array<ArrayBuffer>, signal: AbortSignal.timeout(this.opts.timeout_ms) });
     await res.arrayBuffer().catch(() => undefined);

@@ -27,7 +27,7 @@ function input(i: number): PolicyInput {
   return {
     version: 1,
     kind: "postgres",
-    time: timeInput(new Date()),
+    time: timeInput(Date.now()),
     session: { id: "s1", principal: { subject: "agent-1", groups: ["agents"], claims: {}, auth_method: "token" }, client: { address: "127.0.0.1", port: 40000 }, target: "db", started_at: new Date().toISOString() },
     postgres: { message: "query", statements: [{ kind: sql.startsWith("DELETE") ? "delete" : "select", sql }], search_path: null, transaction_status: "idle" },
   };
@@ -38,7 +38,7 @@ const BATCH = { min_delay_seconds: 0.05, max_delay_seconds: 0.2, upload_size_lim
 function settings(over: { decision_logs?: Partial<ExportSettings["decision_logs"]>; ocsf?: Partial<ExportSettings["ocsf"]> }): ExportSettings {
   return {
     decision_logs: { enabled: false, path: "/logs", buffer_policy: "block", ...BATCH, ...over.decision_logs },
-    ocsf: { enabled: false, sink: "https", splunk: { source: "regate", sourcetype: "ocsf:regate" }, buffer_policy: "block", ...BATCH, ...over.ocsf },
+    ocsf: { enabled: false, sink: "https", file: "unused.jsonl", splunk: { source: "regate", sourcetype: "ocsf:regate" }, buffer_policy: "block", ...BATCH, ...over.ocsf },
   };
 }
 
