@@ -5,7 +5,7 @@
 // Upstream: a tiny Node JSON API in its own process (support/http-upstream.ts), one ~170-byte customer record
 // per GET. regate runs as its own process with one route (/api -> upstream), decision logs on (to a file), and
 // again with decision_log.enabled: false, and with decision logs off and a policy that allows everything and
-// masks nothing (the cost of the proxy itself: authentication, routing, http-proxy, one trivial decision). Every request is authenticated (bearer token), decided by the example
+// masks nothing (the cost of the proxy itself: authentication, routing, forwarding, one trivial decision). Every request is authenticated (bearer token), decided by the example
 // policy (GET allowed, email/ssn/card_number masked) and its JSON response masked.
 //
 // Baseline: a bare node:http reverse proxy (support/http-bare-proxy.ts: keep-alive agent, no policy) in its own

@@ -1,10 +1,9 @@
 // The HTTP data path: authenticate the agent, decide, forward with regate's credential, mask the response.
 
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import type { Stream } from "node:stream";
-import httpProxy from "http-proxy";
+import { request as httpsRequest } from "node:https";
 import { isDisconnect, RegateError } from "../errors.js";
 import { DETECTOR_NAMES, maskText } from "../mask/index.js";
 import { parseRequestBody, readBody } from "./body.js";
@@ -29,19 +28,6 @@ export interface HttpGateway {
 
 const DEFAULT_MAX_MASKED_BODY_BYTES = 32 * 1024 * 1024;
 
-/**
- * http-proxy pipes `options.buffer` into the upstream request, and only ever calls its pipe(). The body is
- * already in memory, so "piping" it is a single end(body): no stream object per request.
- */
-function bodySource(body: Buffer): Stream {
-  return {
-    pipe<T extends NodeJS.WritableStream>(dest: T): T {
-      dest.end(body);
-      return dest;
-    },
-  } as unknown as Stream;
-}
-
 function positive(name: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw new RegateError("CONFIG_INVALID", `limits.${name} must be a positive number`);
   return v;
@@ -60,23 +46,10 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   const methodOverride = opts.request?.method_override ?? "decide";
   const ambiguousPaths = opts.request?.ambiguous_paths ?? "refuse";
 
-  // selfHandleResponse: regate writes every response itself (header filtering, masking).
-  const proxy = httpProxy.createProxyServer({ selfHandleResponse: true, changeOrigin: true, xfwd: false });
   const contexts = new WeakMap<IncomingMessage, RequestContext>();
 
-  proxy.on("proxyReq", (proxyReq, req) => {
-    const ctx = contexts.get(req);
-    if (!ctx) return;
-    ctx.proxyReq = proxyReq;
-    // The agent gave up or the timeout fired before a socket was assigned.
-    if (ctx.timedOut || ctx.res.destroyed) proxyReq.destroy();
-  });
-  proxy.on("proxyRes", (proxyRes, req) => {
-    const ctx = contexts.get(req);
-    if (!ctx) {
-      proxyRes.destroy();
-      return;
-    }
+  /** The upstream's response headers arrived: relay them (masked, scrubbed) unless the exchange is over. */
+  function onUpstreamResponse(ctx: RequestContext, proxyRes: IncomingMessage): void {
     clearTimeout(ctx.timer);
     if (ctx.timedOut || ctx.res.headersSent || ctx.res.destroyed) {
       proxyRes.destroy();
@@ -84,9 +57,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     }
     ctx.proxyRes = proxyRes;
     relayResponse(ctx, proxyRes, limits, log).catch((err: unknown) => internalError(ctx, err));
-  });
-  // Errors arrive through the per-request callback; this listener only keeps a stray one from crashing.
-  proxy.on("error", (err) => log.debug({ err: { code: (err as NodeJS.ErrnoException).code } }, "proxy error"));
+  }
 
   function fail(ctx: RequestContext, status: number, body: ErrorBody, o: { close?: boolean; headers?: Record<string, string> } = {}): void {
     if (body.code) ctx.errorCode = body.code;
@@ -254,9 +225,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     const headers = forwardHeaders(req.headers, route, { address: req.socket.remoteAddress ?? "", host }, ctx.masker !== undefined || route.secretForms.length > 0);
     // The body was read whole: send it with its exact length (no chunking, no Expect: 100-continue).
     if (hadBody || body.length > 0) headers["content-length"] = String(body.length);
-    // http-proxy builds the upstream request from req.headers and req.url.
-    req.headers = headers as IncomingHttpHeaders;
-    req.url = forwardPath(route.basePath, rest, query, trailingSlash);
+    headers.host = route.hostHeader;
     ctx.timer = setTimeout(() => {
       ctx.timedOut = true;
       ctx.proxyReq?.destroy();
@@ -264,19 +233,37 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       const e = catalogError("UPSTREAM_TIMEOUT", "upstream_timeout");
       fail(ctx, e.status, e.body);
     }, limits.timeout_ms);
-    proxy.web(
-      req,
-      res,
-      { target: route.origin, agent: route.agent, buffer: bodySource(body) },
-      (err: NodeJS.ErrnoException) => {
-        clearTimeout(ctx.timer);
-        if (ctx.timedOut || res.headersSent || res.destroyed) return;
-        // The message names host:port at most; never the credential, and the origin has no userinfo.
-        log.warn({ req_id: ctx.id, route: route.name, err: { code: err.code, message: err.message } }, "upstream request failed");
-        const e = catalogError("UPSTREAM_UNAVAILABLE", "upstream_unavailable");
-        fail(ctx, e.status, e.body);
-      },
-    );
+    // One request on the route's keep-alive pool; the body was read whole and goes in one write.
+    let proxyReq: ClientRequest;
+    try {
+      proxyReq = (route.https ? httpsRequest : httpRequest)({
+        agent: route.agent,
+        hostname: route.hostname,
+        port: route.port,
+        method: req.method,
+        path: forwardPath(route.basePath, rest, query, trailingSlash),
+        headers,
+      });
+    } catch (err) {
+      // A path node:http will not send (it checks characters the parser let through): the agent's fault.
+      clearTimeout(ctx.timer);
+      log.debug({ req_id: ctx.id, err: { code: (err as NodeJS.ErrnoException).code } }, "request not forwardable");
+      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", "the request cannot be forwarded as sent");
+      fail(ctx, e.status, e.body);
+      return;
+    }
+    ctx.proxyReq = proxyReq;
+    proxyReq.on("response", (proxyRes) => onUpstreamResponse(ctx, proxyRes));
+    proxyReq.on("error", (err: NodeJS.ErrnoException) => {
+      clearTimeout(ctx.timer);
+      if (ctx.timedOut || res.headersSent || res.destroyed) return;
+      // The message names host:port at most; never the credential, and the origin has no userinfo.
+      log.warn({ req_id: ctx.id, route: route.name, err: { code: err.code, message: err.message } }, "upstream request failed");
+      const e = catalogError("UPSTREAM_UNAVAILABLE", "upstream_unavailable");
+      fail(ctx, e.status, e.body);
+    });
+    if (res.destroyed) proxyReq.destroy();
+    proxyReq.end(body.length > 0 ? body : undefined);
   }
 
   const server = createServer((req, res) => {
@@ -312,7 +299,6 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       server.closeIdleConnections();
     });
     for (const r of routes) r.agent.destroy();
-    proxy.close();
   }
 
   return { server, close };

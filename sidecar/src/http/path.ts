@@ -159,14 +159,9 @@ export function parsedPath(path: string): string[] {
   return path.slice(1).split("/").map((s) => decodeSegment(s) ?? s);
 }
 
-const SCHEME_IN_PATH = /(https?):\//g;
-
-/**
- * The path to hand the upstream request. http-proxy's urlJoin rewrites "http:/" into "http://" anywhere in
- * the path; encoding the colon keeps the upstream's view equal to the policy's (both decode "%3A" to ":").
- */
+/** The path sent upstream: the route's base path, the canonical path, its trailing slash, the query. */
 export function forwardPath(basePath: string, rest: string, query: string, trailingSlash = false): string {
-  let path = (basePath + rest).replace(SCHEME_IN_PATH, "$1%3A/");
+  let path = basePath + rest;
   if (trailingSlash && !path.endsWith("/")) path += "/";
   return query === "" ? path : `${path}?${query}`;
 }

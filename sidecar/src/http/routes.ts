@@ -9,8 +9,13 @@ export interface CompiledRoute {
   /** Normalised: no trailing slash, "" for the root prefix. */
   readonly prefix: string;
   readonly host: string | undefined;
-  /** Scheme, host and port only: what http-proxy's `target` needs. Never contains userinfo. */
+  /** Scheme, host and port only. Never contains userinfo. */
   readonly origin: string;
+  /** What the upstream request is made with: request options and the Host header (the upstream's own). */
+  readonly https: boolean;
+  readonly hostname: string;
+  readonly port: number;
+  readonly hostHeader: string;
   /** Upstream base path without trailing slash ("" for none). */
   readonly basePath: string;
   /** Lowercased header name and value regate injects, if any. */
@@ -84,6 +89,10 @@ export function compileRoutes(routes: readonly RouteOptions[]): CompiledRoute[] 
       prefix: normalisePrefix(r.name, r.prefix),
       host: r.host?.toLowerCase(),
       origin: url.origin,
+      https: url.protocol === "https:",
+      hostname: url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname,
+      port: url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port),
+      hostHeader: url.host,
       basePath: url.pathname.replace(/\/+$/, ""),
       credentialHeader: header,
       credentialValue: value,
