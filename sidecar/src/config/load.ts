@@ -178,6 +178,7 @@ function resolvePaths(cfg: Config, baseDir: string): void {
   if (cfg.postgres.tls) cfg.postgres.tls = { cert_file: abs(cfg.postgres.tls.cert_file), key_file: abs(cfg.postgres.tls.key_file) };
   if (cfg.postgres.upstream.ca_file) cfg.postgres.upstream.ca_file = abs(cfg.postgres.upstream.ca_file);
   if (cfg.agents.jwt?.jwks_file) cfg.agents.jwt.jwks_file = abs(cfg.agents.jwt.jwks_file);
+  cfg.export.ocsf.file = abs(cfg.export.ocsf.file);
 }
 
 function deepFreeze<T>(v: T): T {

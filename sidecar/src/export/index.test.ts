@@ -28,6 +28,10 @@ describe("createExporters from config", () => {
     expect(problems.join("\n")).toContain(key);
   });
 
+  it("the OCSF file path resolves against the config file's directory", () => {
+    expect(loadConfig({ text: "export: {ocsf: {enabled: true, sink: file, file: events/ocsf.jsonl}}", env: {}, baseDir: "/etc/regate" }).export.ocsf.file).toBe("/etc/regate/events/ocsf.jsonl");
+  });
+
   it("stdout sink: one OCSF JSON line per decision, written together at the end of the tick", async () => {
     const cfg = loadConfig({ text: "export: {ocsf: {enabled: true}}", env: {} });
     const out = new PassThrough();
