@@ -59,10 +59,23 @@ SELECT n.nspname, p.proname, max(p.provolatile::text),
          WHEN n.nspname = 'pg_catalog' THEN EXISTS (
            SELECT 1 FROM system_views v, withheld w
             WHERE v.def ~ ('\\m' || p.proname || '\\(') AND v.def ~ ('\\m(' || w.names || ')\\M'))
-         ELSE false END)
+         ELSE false END),
+       string_agg(n.nspname || '.' || p.oid::text || p.provolatile::text || p.proretset::text, ',' ORDER BY p.oid)
   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
  WHERE p.proname IN (${list})
  GROUP BY 1, 2`;
+}
+
+/**
+ * A cheap fingerprint of the functions named, for the periodic re-check: one row per (schema, name)
+ * with every overload's oid, volatility and set-returning flag. A difference triggers functionsQuery.
+ */
+export function functionsFingerprintQuery(names: readonly string[]): string {
+  const list = names.map(literal).join(", ");
+  return `SELECT p.proname, string_agg(n.nspname || '.' || p.oid::text || p.provolatile::text || p.proretset::text, ',' ORDER BY n.nspname, p.oid)
+  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+ WHERE p.proname IN (${list})
+ GROUP BY 1`;
 }
 
 export const NOTIFY_CHANNEL = "regate_catalog";

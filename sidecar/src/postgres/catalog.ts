@@ -3,7 +3,7 @@ import type { Logger } from "../log.js";
 import type { Volatility } from "./sql/types.js";
 import { connectUpstream, type UpstreamConnection } from "./upstream.js";
 import { simpleQuery } from "./simple-query.js";
-import { functionsQuery, relationsQuery } from "./catalog-queries.js";
+import { functionsFingerprintQuery, functionsQuery, relationsQuery } from "./catalog-queries.js";
 import { CatalogListener } from "./catalog-listener.js";
 
 export interface RelationInfo {
@@ -61,7 +61,8 @@ export class Catalog {
   #byName = new Map<string, Entry<RelationInfo | null>>();
   #byOid = new Map<number, RelationInfo>();
   /** Function name -> schema -> info; an empty map: no function of that name. */
-  #functions = new Map<string, Entry<Map<string, FunctionInfo>>>();
+  /** fingerprint: the overloads' oids, volatility and set-returning flags, for the cheap re-check. */
+  #functions = new Map<string, Entry<Map<string, FunctionInfo>> & { fingerprint: string }>();
   #generation = 0;
   #conn: Promise<UpstreamConnection> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -154,7 +155,7 @@ export class Catalog {
       const pairs = [...this.#byName.keys()].map((k) => splitKey(k));
       if (pairs.length) await this.#fetchRelations(pairs);
       const names = [...this.#functions.keys()];
-      if (names.length) await this.#fetchFunctions(names);
+      if (names.length) await this.#recheckFunctions(names);
     } catch {
       // Logged by #query; entries age past the bound and the next lookup fetches them.
     } finally {
@@ -197,20 +198,41 @@ export class Catalog {
     if (this.#byName.size > MAX_ENTRIES) this.invalidate("cache full");
   }
 
+  /** Compares overload fingerprints; refetches only the names whose overloads changed. */
+  async #recheckFunctions(names: string[]): Promise<void> {
+    const startedAt = this.#generation;
+    const rows = await this.#query(functionsFingerprintQuery(names));
+    if (this.#generation !== startedAt) return;
+    const now = Date.now();
+    const current = new Map(rows.map(([name, fp]) => [name!, fp!]));
+    const changed: string[] = [];
+    for (const name of names) {
+      const entry = this.#functions.get(name);
+      if (!entry) continue;
+      if (entry.fingerprint !== (current.get(name) ?? "")) changed.push(name);
+      else entry.at = now;
+    }
+    if (changed.length) await this.#fetchFunctions(changed);
+  }
+
   async #fetchFunctions(names: string[]): Promise<void> {
     const startedAt = this.#generation;
     const rows = await this.#query(functionsQuery(names));
     if (this.#generation !== startedAt) return;
     const now = Date.now();
     const found = new Map<string, Map<string, FunctionInfo>>(names.map((n) => [n, new Map()]));
-    for (const [schema, name, volatility, exposes] of rows) {
+    const prints = new Map<string, [string, string][]>();
+    for (const [schema, name, volatility, exposes, fp] of rows) {
       found.get(name!)?.set(schema!, { volatility: VOLATILITY[volatility!] ?? "volatile", exposes: exposes === "t" });
+      prints.set(name!, [...(prints.get(name!) ?? []), [schema!, fp!]]);
     }
     let changed = false;
     for (const [name, info] of found) {
       const old = this.#functions.get(name);
       if (old && !sameFunctions(old.info, info)) changed = true;
-      this.#functions.set(name, { info, at: now });
+      // The same text functionsFingerprintQuery gives: per schema (sorted), overloads by oid.
+      const fingerprint = (prints.get(name) ?? []).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, fp]) => fp).join(",");
+      this.#functions.set(name, { info, at: now, fingerprint });
     }
     if (changed) this.#generation++;
     if (this.#functions.size > MAX_ENTRIES) this.invalidate("cache full");

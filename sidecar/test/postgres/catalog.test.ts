@@ -133,6 +133,24 @@ describe("catalog freshness", () => {
     }
   });
 
+  it("a re-check that finds nothing changed keeps generation; a function made volatile elsewhere bumps it", async () => {
+    await db.query("CREATE OR REPLACE FUNCTION public.shout(t text) RETURNS text IMMUTABLE LANGUAGE sql AS $$ SELECT upper(t) $$");
+    const catalog = new Catalog(upstream, log, { listen: false, maxStalenessMs: 200 });
+    try {
+      await facts(catalog, "SELECT shout(status) FROM orders");
+      expect(catalog.functions("shout")?.get("public")?.volatility).toBe("immutable");
+      const g = catalog.generation;
+      await catalog.refresh();
+      expect(catalog.generation).toBe(g);
+      await db.query("ALTER FUNCTION public.shout(text) VOLATILE");
+      await until("generation to increase", () => catalog.generation > g, 2000);
+      expect(catalog.functions("shout")?.get("public")?.volatility).toBe("volatile");
+    } finally {
+      catalog.close();
+      await db.query("DROP FUNCTION public.shout(text)");
+    }
+  });
+
   it("an entry past max staleness is not used: the next lookup fetches it again", async () => {
     const catalog = new Catalog(upstream, log, { listen: false, maxStalenessMs: 150 });
     try {
