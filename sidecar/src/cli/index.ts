@@ -3,8 +3,8 @@ import { checkConfigCommand } from "./check-config.js";
 import { evalCommand } from "./eval.js";
 import { injectCommand } from "./inject.js";
 import { runCommand } from "./run.js";
-import { whatifCommand } from "./whatif.js";
 import { statusCommand } from "./status.js";
+import { whatifCommand } from "./whatif.js";
 
 const USAGE = `usage: regate <command> [options]
 
@@ -14,9 +14,9 @@ commands:
   eval --input x.json [--bundle b.tar.gz] [--config file]
                                   print the decision; exit 0 allow, 2 deny, 3 approval required
   inject [-f manifest.yaml]       add the regate sidecar to a Deployment/Pod manifest (stdin by default)
-  whatif --bundle candidate.tar.gz [--baseline current.tar.gz] [--json] [--fail-on kinds] log...
   status [--url URL] [--config file] [--json]
                                   a running sidecar's bundle status (revision, last activation, last error)
+  whatif --bundle candidate.tar.gz [--baseline current.tar.gz] [--json] [--fail-on kinds] log...
                                   replay decision logs against a candidate bundle; report what would change
   catalog-hooks [--schema S] [--apply DATABASE_URL]
                                   print (or install) the event triggers that tell regate of DDL at once
@@ -34,13 +34,13 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
       return evalCommand(rest, env);
     case "inject":
       return injectCommand(rest, env);
+    case "status":
+      return statusCommand(rest, env);
     case "whatif":
       return whatifCommand(rest);
     case "catalog-hooks":
       return catalogHooksCommand(rest);
     case undefined:
-    case "status":
-      return statusCommand(rest, env);
     case "help":
     case "--help":
     case "-h":
