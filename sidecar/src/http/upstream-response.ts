@@ -151,9 +151,21 @@ function relayScrubbed(ctx: RequestContext, upstream: IncomingMessage, status: n
   if (decoder) dropBodyDescriptors(headers);
   ctx.res.writeHead(status, headers);
   const scrubber = new SecretScrubber(secrets, decoder === null);
-  const stages: NodeJS.ReadWriteStream[] = decoder ? [decoder, scrubber] : [scrubber];
-  pipeline([upstream, ...stages, ctx.res], (err) => {
+  // Plain pipes, as on the unmasked path: pipeline() allocates an AbortController per call. Any stage
+  // failing ends the response short; a client hang-up is handled by the gateway's close handler.
+  const failed = (err: NodeJS.ErrnoException): void => {
     streamDone(ctx, log)(err);
+    ctx.res.destroy();
+  };
+  upstream.on("error", failed);
+  scrubber.on("error", failed);
+  scrubber.on("end", () => {
     if (scrubber.found) log.warn({ req_id: ctx.id, route: ctx.route?.name }, "upstream echoed the route credential in a response body; replaced");
   });
+  if (decoder) {
+    decoder.on("error", failed);
+    upstream.pipe(decoder).pipe(scrubber).pipe(ctx.res);
+  } else {
+    upstream.pipe(scrubber).pipe(ctx.res);
+  }
 }
