@@ -116,7 +116,22 @@ export interface Config {
     request: { method_override: "decide" | "strip"; ambiguous_paths: "refuse" | "canonical" };
   };
   admin: { enabled: boolean; listen: Listen; drain_timeout_ms: number };
+  approvals: {
+    enabled: boolean;
+    timeout_seconds: number;
+    idle_margin_seconds: number;
+    review_url?: string;
+    reviewers: { name: string; token: Secret }[];
+    webhook?: { url: Secret };
+  };
   masking: { hash_key?: Secret };
+  recording: {
+    enabled: boolean;
+    dir: string;
+    max_age_seconds: number;
+    max_total_bytes: number;
+    retention_interval_seconds: number;
+  };
   export: {
     decision_logs: {
       enabled: boolean;
@@ -129,6 +144,7 @@ export interface Config {
       buffer_size_limit_events: number;
       buffer_policy: "drop_oldest" | "block";
       timeout_ms: number;
+      tls?: { ca_file?: string; cert_file?: string; key_file?: string };
     };
     ocsf: {
       enabled: boolean;
@@ -143,6 +159,7 @@ export interface Config {
       buffer_size_limit_events: number;
       buffer_policy: "drop_oldest" | "block";
       timeout_ms: number;
+      tls?: { ca_file?: string; cert_file?: string; key_file?: string };
     };
   };
 }

@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 
 interface Entry {
   key: Buffer;
-  upstream: { pid: number; key: Buffer };
+  upstream: { pid: number; key: Buffer; onCancel?: () => void };
 }
 
 /**
@@ -12,12 +12,12 @@ interface Entry {
 export class CancelRegistry {
   readonly #byPid = new Map<number, Entry>();
 
-  register(pid: number, key: Buffer, upstream: { pid: number; key: Buffer }): () => void {
+  register(pid: number, key: Buffer, upstream: { pid: number; key: Buffer; onCancel?: () => void }): () => void {
     this.#byPid.set(pid, { key, upstream });
     return () => this.#byPid.delete(pid);
   }
 
-  lookup(pid: number, key: Buffer): { pid: number; key: Buffer } | undefined {
+  lookup(pid: number, key: Buffer): { pid: number; key: Buffer; onCancel?: () => void } | undefined {
     const e = this.#byPid.get(pid);
     if (!e || e.key.length !== key.length || !timingSafeEqual(e.key, key)) return undefined;
     return e.upstream;

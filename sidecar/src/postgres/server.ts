@@ -79,6 +79,7 @@ export class PostgresServer {
       if (accepted.kind === "cancel") {
         const target = this.#cancels.lookup(accepted.pid, accepted.key);
         socket.destroy();
+        target?.onCancel?.();
         if (target) await sendCancel(this.opts.config.upstream, target.pid, target.key);
         else log.debug("cancel request with an unknown key dropped");
         return;

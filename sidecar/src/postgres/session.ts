@@ -6,6 +6,7 @@ import { ERROR_CODES, isDisconnect, RegateError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { AnalysisCache } from "./lifecycle/analyse.js";
 import { onClientFrame } from "./lifecycle/decode.js";
+import { DecisionReuse } from "./lifecycle/reuse.js";
 import { callHook } from "./lifecycle/decide.js";
 import type { EndReason } from "./lifecycle/hooks.js";
 import { complete } from "./lifecycle/observe.js";
@@ -66,6 +67,7 @@ export class PgSession implements LiveSession {
       prepared: new Map(),
       cursors: new Map(),
       analyses: new AnalysisCache(),
+      reuse: new DecisionReuse(),
       searchPath: new SearchPathTracker(DEFAULT_SEARCH_PATH, DEFAULT_SEARCH_PATH),
       user: "",
       txStatus: 0x49,
@@ -75,12 +77,16 @@ export class PgSession implements LiveSession {
       seq: 0,
       cut: undefined,
       barrier: undefined,
+      held: undefined,
       current: undefined,
       toServer: (buf) => {
         if (!this.#upstream.socket.write(buf)) this.#client.pause();
       },
       toClient: (buf) => {
         if (!this.#client.write(buf)) this.#upstream.socket.pause();
+      },
+      watchClient: () => {
+        if (this.#parked && !this.#closed) this.#client.resume();
       },
       cancelUpstream: () => {
         const key = this.#upstream?.backendKey;
@@ -131,7 +137,8 @@ export class PgSession implements LiveSession {
     if (this.#upstream.backendKey) {
       const pid = randomInt(1, 2 ** 31 - 1);
       const key = randomBytes(4);
-      this.#unregisterCancel = this.#ctx.registerCancel(pid, key, this.#upstream.backendKey);
+      // A cancel while a statement is held for approval withdraws the request.
+      this.#unregisterCancel = this.#ctx.registerCancel(pid, key, { ...this.#upstream.backendKey, onCancel: () => this.#state.held?.abort() });
       out.push(backendKeyData(pid, key));
     }
     out.push(readyForQuery(this.#upstream.txStatus));
@@ -174,6 +181,7 @@ export class PgSession implements LiveSession {
     if (err && !isDisconnect(err)) this.#log.warn({ err, side }, "session ended by error");
     else this.#log.debug({ side }, "session closed");
     this.#unregisterCancel?.();
+    this.#state.held?.abort();
     this.#client.destroy();
     this.#upstream?.socket.end(serialize.end());
     this.#upstream?.socket.destroy();
@@ -192,6 +200,11 @@ export class PgSession implements LiveSession {
       this.#clientReader.push(chunk, (f) => {
         this.#inbox.push(f);
       });
+      // Held for approval: the client is still read so that a hang-up withdraws the request.
+      if (this.#parked && this.#state.held) {
+        if (this.#inbox.some((f) => f.type === Frontend.Terminate)) return this.#close(undefined, "client");
+        if (this.#inbox.length > 64) this.#client.pause();
+      }
     } catch (err) {
       this.#protocolError(err);
       return;
@@ -231,7 +244,8 @@ export class PgSession implements LiveSession {
 
   #park(wait: Promise<void>): void {
     this.#parked = true;
-    this.#client.pause();
+    // A held approval keeps reading the client (bounded above) to see it hang up.
+    if (!this.#state.held) this.#client.pause();
     wait.then(
       () => {
         this.#parked = false;

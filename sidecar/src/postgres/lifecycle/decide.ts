@@ -35,18 +35,30 @@ export function decide(
 ): Decision | Promise<Decision> {
   const analysis = statement.analysis;
   const copy = copyVeto(analysis);
-  const decision = s.ctx.decider.decide(input(s, message, extra, analysis), {
+  const doc = input(s, message, extra, analysis);
+  const key = s.reuse.key(analysis, message, s.txStatus, s.searchPath.current, extra);
+  const prior = s.reuse.get(key, extra["parameters"], doc.budget);
+  const decision = s.ctx.decider.decide(doc, {
     veto: (d) => {
       const spent = s.ctx.budget.admit();
       if (spent) return { reason: spent, error_code: "BUDGET_EXCEEDED" };
       return copy?.(d);
     },
+    ...(prior ? { reuse: prior } : {}),
   });
+  if (!prior) s.reuse.set(key, decision, extra["parameters"], doc.budget);
   statement.decision = decision;
   callHook(s, "decided", () => s.ctx.hooks.decided?.(s.info, statement, decision));
   const hold = s.ctx.hooks.hold;
   if (decision.outcome !== "approve" || !hold) return decision;
-  return hold(s.info, statement, decision).then((d) => (statement.decision = d));
+  const held = (s.held = new AbortController());
+  s.watchClient();
+  const control = { notify: (buf: Buffer) => s.toClient(buf), signal: held.signal, in_transaction: s.txStatus !== 0x49 };
+  return hold(s.info, statement, decision, control).then(
+    (d) => (statement.decision = d),
+  ).finally(() => {
+    if (s.held === held) s.held = undefined;
+  });
 }
 
 /**

@@ -1,6 +1,16 @@
 import type { Decision, SessionInput } from "../../decision/index.js";
 import type { Statement } from "./statement.js";
 
+/** What a held statement may do while it waits (see approval/). */
+export interface HoldControl {
+  /** Sends a message (a NoticeResponse) to the client while the statement is held. */
+  notify(buf: Buffer): void;
+  /** Aborted when the client withdraws: it cancelled, hung up, or the session ended. */
+  signal: AbortSignal;
+  /** The session is inside a transaction block (ReadyForQuery T or E). */
+  in_transaction: boolean;
+}
+
 export type EndReason = "client" | "upstream" | "terminated" | "error" | "shutdown";
 
 /**
@@ -16,5 +26,5 @@ export interface SessionHooks {
    * The asynchronous seam of the decide stage: given an `approve` decision, resolves to the decision
    * to enforce (for example once a human answered). Without it, `approve` is refused.
    */
-  hold?(session: SessionInput, statement: Statement, decision: Decision): Promise<Decision>;
+  hold?(session: SessionInput, statement: Statement, decision: Decision, control: HoldControl): Promise<Decision>;
 }

@@ -7,6 +7,7 @@ import type { SearchPathTracker } from "../search-path.js";
 import type { StatementFacts } from "../sql/types.js";
 import type { AnalysisCache } from "./analyse.js";
 import type { BudgetTracker } from "./budget.js";
+import type { DecisionReuse } from "./reuse.js";
 import type { SessionHooks } from "./hooks.js";
 import type { Statement } from "./statement.js";
 
@@ -23,7 +24,7 @@ export interface SessionContext {
   hooks: SessionHooks;
   budget: BudgetTracker;
   /** Registers the session's cancel key; returns the unregister function. */
-  registerCancel(pid: number, key: Buffer, upstream: { pid: number; key: Buffer }): () => void;
+  registerCancel(pid: number, key: Buffer, upstream: { pid: number; key: Buffer; onCancel?: () => void }): () => void;
   onClose(): void;
 }
 
@@ -54,6 +55,8 @@ export interface SessionState {
   readonly prepared: Map<string, StatementFacts>;
   readonly cursors: Map<string, StatementFacts>;
   readonly analyses: AnalysisCache;
+  /** Decisions the policy allowed to be reused. */
+  readonly reuse: DecisionReuse;
   searchPath: SearchPathTracker;
   user: string;
   /** ReadyForQuery status byte: I, T or E. */
@@ -68,6 +71,10 @@ export interface SessionState {
   cut: BudgetCut | undefined;
   /** Client messages wait for this before the next one is handled (a cancel still in flight). */
   barrier: Promise<void> | undefined;
+  /** Set while a statement is held for approval: aborting it withdraws the request. */
+  held: AbortController | undefined;
+  /** Keeps reading the client while parked (a held statement), so a hang-up is seen. */
+  watchClient(): void;
   /** The statement whose replies are arriving, for the registry. */
   current: Statement | undefined;
   toServer(buf: Buffer): void;
