@@ -8,13 +8,23 @@ package regate
 
 # The decision document; its shape is testdata/schemas/decision.schema.json.
 decision := object.union(
-	{
-		"allow": count(deny) == 0,
-		"deny": sort([r | some r in deny]),
-		"mask": mask_list,
-	},
-	approval,
+	object.union(
+		{
+			"allow": count(deny) == 0,
+			"deny": sort([r | some r in deny]),
+			"mask": mask_list,
+		},
+		approval,
+	),
+	reuse,
 )
+
+# The Postgres rules read only the statement's facts: never parameter values, the clock or budgets.
+# So a Postgres decision may be reused for the same facts (docs/policy.md, "Decision reuse"). A rule
+# that starts reading input.time, parameters or input.budget must take that part out of "across".
+reuse := {"cache": {"ttl_seconds": 60, "across": ["time", "parameters", "budget"]}} if {
+	input.kind == "postgres"
+} else := {}
 
 approval := {"approve": {
 	"reason": concat("; ", sort([r | some r in approve])),

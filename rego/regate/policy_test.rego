@@ -255,3 +255,13 @@ test_mcp_lookup_allowed if {
 	d := regate.decision with input as http("POST", "/mcp", {"mcp": {"method": "tools/call", "tool": "lookup_customer", "arguments": {}}})
 	d.allow
 }
+
+test_postgres_decisions_declare_reuse if {
+	d := regate.decision with input as {"version": 1, "kind": "postgres", "postgres": {"message": "query", "statements": []}}
+	d.cache.across == ["time", "parameters", "budget"]
+}
+
+test_http_decisions_are_not_reused if {
+	d := regate.decision with input as {"version": 1, "kind": "http", "http": {"method": "GET", "path": "/"}}
+	not d.cache
+}

@@ -34,6 +34,7 @@ export class DecisionLog implements DecisionSink {
     };
     if (d.error_code) line["error"] = { code: d.error_code };
     if (d.dry_run) line["dry_run"] = true;
+    if (d.reused_from) line["reused_from"] = d.reused_from;
     if (e.erased.length) line["erased"] = e.erased;
     if (e.masked.length) line["masked"] = e.masked;
     this.logger.info(line, "Decision Log");

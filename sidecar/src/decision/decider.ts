@@ -18,6 +18,11 @@ export interface DecideOptions {
    * never for letting a message through.
    */
   preview?: boolean;
+  /**
+   * An earlier decision the adapter found for an input identical in everything its `cache` directive
+   * does not let vary. Reused (and logged as reused) when it comes from the active bundle revision.
+   */
+  reuse?: Decision;
 }
 
 /**

@@ -36,6 +36,12 @@ export class DecisionPipeline implements Decider {
         const refusal = sink.admit?.();
         if (refusal) throw refusal;
       }
+      const prior = options?.reuse;
+      if (prior && prior.revision === policy.revision && !this.opts.dryRun) {
+        decision = { ...prior, decision_id, reused_from: prior.reused_from ?? prior.decision_id };
+        result = resultOf(prior);
+        return this.finish(started, input, inputJson, policy, result, decision, 0, options);
+      }
       inputJson = JSON.stringify(input);
       const t0 = process.hrtime.bigint();
       result = policy.evaluate(this.opts.entrypoint, jsonBytes(inputJson));
@@ -51,6 +57,7 @@ export class DecisionPipeline implements Decider {
         revision: policy.revision,
         ...(d.approve ? { approve: d.approve } : {}),
         ...(d.status !== undefined ? { status: d.status } : {}),
+        ...(d.cache ? { cache: d.cache } : {}),
       };
     } catch (err) {
       const e = err instanceof RegateError ? err : new RegateError("INTERNAL", undefined, { cause: err });
@@ -64,6 +71,19 @@ export class DecisionPipeline implements Decider {
         error_code: e.code,
       };
     }
+    return this.finish(started, input, inputJson, policy, result, decision, evalNs, options);
+  }
+
+  private finish(
+    started: bigint,
+    input: PolicyInput,
+    inputJson: string | undefined,
+    policy: ActivePolicy | undefined,
+    result: unknown,
+    decision: Decision,
+    evalNs: number,
+    options: DecideOptions | undefined,
+  ): Decision {
     if (decision.outcome !== "deny" && options?.veto) {
       const veto = options.veto(decision);
       if (veto) {
@@ -118,4 +138,16 @@ const encoder = new TextEncoder();
 function jsonBytes(json: string): ArrayBuffer {
   const u = encoder.encode(json);
   return u.byteOffset === 0 && u.byteLength === u.buffer.byteLength ? (u.buffer as ArrayBuffer) : (u.buffer.slice(u.byteOffset, u.byteOffset + u.byteLength) as ArrayBuffer);
+}
+
+/** The policy value a reused decision stands for, as the decision log shows it. */
+function resultOf(d: Decision): Record<string, unknown> {
+  return {
+    allow: d.outcome !== "deny",
+    deny: d.outcome === "deny" ? d.reasons : [],
+    mask: d.mask,
+    ...(d.approve ? { approve: d.approve } : {}),
+    ...(d.status !== undefined ? { status: d.status } : {}),
+    ...(d.cache ? { cache: d.cache } : {}),
+  };
 }

@@ -69,6 +69,13 @@ export interface PolicyDecision {
   mask: MaskRule[];
   /** HTTP only: status for a denial (default 403). */
   status?: number;
+  /** The policy allows this decision to be reused (see decision.schema.json). */
+  cache?: CacheDirective;
+}
+
+export interface CacheDirective {
+  ttl_seconds: number;
+  across: ("time" | "parameters" | "budget")[];
 }
 
 export type Outcome = "allow" | "deny" | "approve";
@@ -87,6 +94,9 @@ export interface Decision {
   /** Dry-run: the real outcome is logged, the request is allowed. */
   dry_run: boolean;
   revision: string;
+  cache?: CacheDirective;
+  /** This decision reuses the policy's earlier one with that id (the policy allowed it with `cache`). */
+  reused_from?: string;
 }
 
 /**

@@ -1,0 +1,71 @@
+import type { Decision } from "../../decision/index.js";
+import type { AnalysisResult } from "../sql/types.js";
+
+const CAPACITY = 1024;
+
+interface Entry {
+  decision: Decision;
+  expires: number;
+  /** Parts of the input the directive does not let vary, as they were. */
+  parameters?: string;
+  budget?: string;
+}
+
+/** Analyses are identified by object: one comes from the analysis cache only for the same text, path, catalog and overlay. */
+const ids = new WeakMap<AnalysisResult, number>();
+let nextId = 1;
+
+function idOf(a: AnalysisResult): number {
+  let id = ids.get(a);
+  if (id === undefined) ids.set(a, (id = nextId++));
+  return id;
+}
+
+/**
+ * Decisions the policy allowed to be reused (its `cache` directive), per session. The key holds
+ * everything else the input is made of in this session: the analysis (so the SQL text, search_path,
+ * catalog generation and name overlay), the message kind, the transaction status and the extras;
+ * what the directive does not name in `across` is compared on lookup. The pipeline also checks the
+ * bundle revision, and logs every reuse as a decision of its own.
+ */
+export class DecisionReuse {
+  readonly #map = new Map<string, Entry>();
+
+  key(analysis: AnalysisResult | undefined, message: string, txStatus: number, searchPath: readonly string[] | null, extra: Record<string, unknown>): string | undefined {
+    if (!analysis) return undefined;
+    let tail = "";
+    for (const k in extra) if (k !== "parameters") tail += `${k}=${JSON.stringify(extra[k])};`;
+    return `${idOf(analysis)}\u0000${message}\u0000${txStatus}\u0000${searchPath === null ? "\u0001" : searchPath.join("\u0000")}\u0000${tail}`;
+  }
+
+  get(key: string | undefined, parameters: unknown, budget: unknown, now = Date.now()): Decision | undefined {
+    if (key === undefined) return undefined;
+    const e = this.#map.get(key);
+    if (!e) return undefined;
+    if (e.expires <= now) {
+      this.#map.delete(key);
+      return undefined;
+    }
+    if (e.parameters !== undefined && e.parameters !== JSON.stringify(parameters ?? null)) return undefined;
+    if (e.budget !== undefined && e.budget !== JSON.stringify(budget ?? null)) return undefined;
+    return e.decision;
+  }
+
+  /** Keeps a decision the policy marked reusable; never a fail-closed error or an adapter veto. */
+  set(key: string | undefined, decision: Decision, parameters: unknown, budget: unknown, now = Date.now()): void {
+    const c = decision.cache;
+    if (key === undefined || !c || decision.error_code || decision.dry_run || decision.reused_from) return;
+    if (!c.across.includes("time")) return;
+    if (this.#map.size >= CAPACITY) this.#map.delete(this.#map.keys().next().value!);
+    this.#map.set(key, {
+      decision,
+      expires: now + c.ttl_seconds * 1000,
+      ...(c.across.includes("parameters") ? {} : { parameters: JSON.stringify(parameters ?? null) }),
+      ...(c.across.includes("budget") ? {} : { budget: JSON.stringify(budget ?? null) }),
+    });
+  }
+
+  clear(): void {
+    this.#map.clear();
+  }
+}
