@@ -6,13 +6,13 @@ import type { Socket } from "node:net";
 import { request as httpsRequest } from "node:https";
 import { isDisconnect, RegateError } from "../errors.js";
 import { DETECTOR_NAMES, maskText } from "../mask/index.js";
-import { parseRequestBody, readBody } from "./body.js";
+import { isJsonMedia, parseRequestBody, readBody } from "./body.js";
 import type { RequestContext } from "./context.js";
 import { decideAll, refusal } from "./enforce.js";
 import { agentCredential, forwardHeaders } from "./headers.js";
 import { ResponseMasker } from "./masker.js";
 import type { HttpGatewayOptions } from "./options.js";
-import { effectiveMethod, findOverrides, OVERRIDE_HEADERS, OVERRIDE_PARAM } from "./method.js";
+import { effectiveMethod, findOverrides, OVERRIDE_HEADERS, OVERRIDE_PARAM, unparsedBodyMayOverride } from "./method.js";
 import { forwardPath, parsedQuery, parseRequestTarget, withoutParam } from "./path.js";
 import { catalogError, sendError, type ErrorBody } from "./reply.js";
 import { compileRoutes, hostName, matchRoute, type CompiledRoute } from "./routes.js";
@@ -27,6 +27,11 @@ export interface HttpGateway {
 }
 
 const DEFAULT_MAX_MASKED_BODY_BYTES = 32 * 1024 * 1024;
+
+/** Bodies a framework reads `_method` from: forms, JSON, multipart, and bodies that claim no type at all. */
+function isFormOrJson(type: string | undefined): boolean {
+  return type === undefined || type === "application/x-www-form-urlencoded" || type === "multipart/form-data" || isJsonMedia(type);
+}
 
 function positive(name: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw new RegateError("CONFIG_INVALID", `limits.${name} must be a positive number`);
@@ -178,6 +183,10 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     // The method the upstream will execute: overrides are judged, or removed before the policy sees the request.
     let query = target.query;
     let overrides = findOverrides(req.headers, parsedQuery(query), body);
+    if (unparsedBodyMayOverride(read.body, body) && isFormOrJson(body.content_type)) {
+      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", "the request body may carry a _method override regate cannot read (too large or malformed)");
+      return fail(ctx, e.status, e.body);
+    }
     if (methodOverride === "strip" && overrides.length > 0) {
       if (overrides.some((o) => o.source === "body")) {
         const e = catalogError("PROTOCOL_VIOLATION", "bad_request", "a _method override in the request body cannot be removed");

@@ -62,3 +62,15 @@ export function effectiveMethod(wire: string, overrides: readonly { source: Over
   }
   return { ok: true, result: { method: value!, override: { source: sources, value: value! } } };
 }
+
+const OVERRIDE_BYTES = [Buffer.from("_method"), Buffer.from("%5fmethod"), Buffer.from("%5Fmethod"), Buffer.from("\\u005f"), Buffer.from("\\u005F")];
+
+/**
+ * A body regate did not parse into fields (over the input cap, malformed, multipart, compressed) may still
+ * carry a `_method` the upstream reads. True when its bytes could: the caller refuses the request, since the
+ * policy cannot see that override.
+ */
+export function unparsedBodyMayOverride(raw: Buffer, body: BodyFacts): boolean {
+  if (raw.length === 0 || body.parsed_body !== undefined) return false;
+  return OVERRIDE_BYTES.some((b) => raw.includes(b));
+}

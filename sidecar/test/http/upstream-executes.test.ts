@@ -179,3 +179,23 @@ describe("logs", () => {
     }
   });
 });
+
+describe("a _method regate cannot read", () => {
+  it.each([
+    ["a form body over the input cap", form, `_method=DELETE&pad=${"x".repeat(9000)}`],
+    ["a multipart body", { "content-type": "multipart/form-data; boundary=b" }, '--b\r\ncontent-disposition: form-data; name="_method"\r\n\r\nDELETE\r\n--b--\r\n'],
+    ["malformed JSON", json, '{"_method": "DELETE",'],
+  ])("in %s: refused with 400, nothing executed", async (_name, headers, body) => {
+    const r = await send(gw, "POST", "/orders/1", headers, body);
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.text)).toMatchObject({ code: "PROTOCOL_VIOLATION", reason: expect.stringContaining("_method") });
+    expect(r.executed).toEqual([]);
+  });
+
+  it("a large body without one is judged as usual", async () => {
+    const r = await send(gw, "POST", "/orders/1", json, JSON.stringify({ pad: "x".repeat(9000) }));
+    // The example policy denies unparsed bodies on writes; the point is that the policy decided.
+    expect(r.status).toBe(403);
+    expect(JSON.parse(r.text)).toMatchObject({ code: "POLICY_DENIED", reason: "request body is larger than regate inspects" });
+  });
+});
