@@ -68,4 +68,10 @@ describe("scrubHeaders", () => {
     expect(JSON.stringify(h)).not.toContain(SECRET);
     expect(h["x-ok"]).toBe("fine");
   });
+
+  it("drops a header whose name carries the secret", () => {
+    const h: Record<string, string> = { [`x-${SECRET.toLowerCase()}`]: "1", "x-ok": "fine" };
+    expect(scrubHeaders(h, needles)).toBe(true);
+    expect(Object.keys(h)).toEqual(["x-ok"]);
+  });
 });

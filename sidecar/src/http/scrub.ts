@@ -88,6 +88,12 @@ export function scrubHeaders(headers: OutgoingHttpHeaders, needles: readonly Buf
     return out;
   };
   for (const [name, value] of Object.entries(headers)) {
+    if (strings.some((s) => name.includes(s.toLowerCase()))) {
+      // A header named after the secret cannot be renamed meaningfully: it goes.
+      delete headers[name];
+      found = true;
+      continue;
+    }
     if (typeof value === "string") headers[name] = clean(value);
     else if (Array.isArray(value)) headers[name] = value.map(clean);
   }

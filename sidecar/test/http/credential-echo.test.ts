@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DecisionPipeline } from "../../src/decision/index.js";
 import { PolicyStore } from "../../src/policy/index.js";
 import { BUNDLE } from "../support/regate.js";
-import { allLogs, authed, rawRequest, startGateway, TestRulesDecider, UPSTREAM_SECRET, type GatewayUnderTest, type RawResponse } from "./fixtures.js";
+import { AGENT_TOKEN, allLogs, authed, rawExchange, rawRequest, startGateway, TestRulesDecider, UPSTREAM_SECRET, type GatewayUnderTest, type RawResponse } from "./fixtures.js";
 import { startLenientUpstream, type LenientUpstream } from "./lenient-upstream.js";
 
 let upstream: LenientUpstream;
@@ -96,6 +96,12 @@ describe.each(["streaming", "masking"])("the bearer credential on the %s path", 
     expect(r.status).toBe(g === "streaming" ? 502 : 403);
     expect(leaks(r, UPSTREAM_SECRET)).toEqual([]);
     expect(JSON.parse(r.body.toString())).toMatchObject(g === "streaming" ? { code: "UPSTREAM_RESPONSE_REFUSED", reason: expect.stringContaining("handled the request") } : { code: "MASK_LINEAGE_UNKNOWN" });
+  });
+
+  it("is not in the status line (regate writes its own reason phrase)", async () => {
+    const out = await rawExchange(gateways[g]!.port, `GET /echo/status-reason HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${AGENT_TOKEN}\r\nConnection: close\r\n\r\n`);
+    expect(out).toMatch(/^HTTP\/1.1 200 OK\r\n/);
+    expect(out).not.toContain(UPSTREAM_SECRET);
   });
 
   it("a Range request cannot fetch the token in pieces: the range is not forwarded", async () => {

@@ -91,6 +91,9 @@ export async function startLenientUpstream(): Promise<LenientUpstream> {
           return send(200, brotliCompressSync(JSON.stringify({ auth })), { "content-encoding": "br" });
         case "/echo/zstd":
           return send(200, Buffer.from(JSON.stringify({ auth })), { "content-encoding": "zstd" });
+        case "/echo/status-reason":
+          res.writeHead(200, `OK ${token}`, { "content-type": "application/json" }).end("{}");
+          return;
         case "/echo/error":
           return send(500, JSON.stringify({ error: "upstream failure", request: { authorization: auth } }));
         case "/echo/text":
