@@ -11,6 +11,7 @@ import { AgentDirectory } from "./identity/index.js";
 import type { Logger } from "./log.js";
 import { packageRoot } from "./paths.js";
 import { PolicyStore, startPolicySource, storeOptions } from "./policy/index.js";
+import { applyRetention, composeHooks, Recorder } from "./recording/index.js";
 import { Catalog, initSqlParser, PostgresServer, scramVerifier, SessionRegistry, type AgentAuth, type SessionHooks } from "./postgres/index.js";
 import { simpleQuery } from "./postgres/simple-query.js";
 import { connectUpstream } from "./postgres/upstream.js";
@@ -23,6 +24,8 @@ export interface App {
   /** Decision export (OPA decision-log upload, OCSF): upload state for status and metrics. */
   exporters: Exporters;
   metrics: Metrics;
+  /** Session recordings, when `recording.enabled`. */
+  recorder?: Recorder;
   ports: { postgres?: number; http?: number; admin?: number };
   /** Stop accepting, let in-flight work finish within the drain timeout, close everything. */
   close(): Promise<void>;
@@ -72,6 +75,16 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     product_version: productVersion(),
   });
   allSinks.push(...exporters.sinks);
+  // Session recordings (docs/recording.md): a sink only to refuse decisions while records cannot be written.
+  const recorder = config.recording.enabled
+    ? new Recorder({
+        dir: config.recording.dir,
+        log: log.child({ component: "recording" }),
+        version: productVersion(),
+        ...(config.masking.hash_key ? { maskKey: Buffer.from(config.masking.hash_key.reveal(), "utf8") } : {}),
+      })
+    : undefined;
+  if (recorder) allSinks.push(recorder);
   registerExportMetrics(metrics.registry, exporters);
   const pipeline = new DecisionPipeline({
     policy: () => store.active,
@@ -113,7 +126,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     const agents: AgentAuth = { directory, scram };
     const pg = new PostgresServer({
       registry: sessions,
-      hooks: sessionHooks ?? {},
+      hooks: recorder ? composeHooks(recorder.hooks, sessionHooks) : (sessionHooks ?? {}),
       config: config.postgres,
       log: log.child({ component: "postgres" }),
       decider: pipeline,
@@ -178,15 +191,32 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     closers.push(() => new Promise<void>((r) => admin.server.close(() => r())));
   }
 
+  let retention: NodeJS.Timeout | undefined;
+  if (recorder && (config.recording.max_age_seconds > 0 || config.recording.max_total_bytes > 0)) {
+    const run = () => {
+      try {
+        const r = applyRetention(recorder, config.recording);
+        if (r.deleted.length) log.info({ deleted: r.deleted, kept_bytes: r.kept_bytes }, "recording retention deleted ended sessions' recordings");
+      } catch (err) {
+        log.error({ err, dir: recorder.dir }, "recording retention failed");
+      }
+    };
+    run();
+    retention = setInterval(run, config.recording.retention_interval_seconds * 1000).unref();
+  }
+
   return {
     store,
     sessions,
     pipeline,
     exporters,
     metrics,
+    ...(recorder ? { recorder } : {}),
     ports,
     async close() {
       await Promise.allSettled(closers.map((c) => c()));
+      if (retention) clearInterval(retention);
+      recorder?.close();
       await exporters.close();
       policySource.close();
       catalog?.close();

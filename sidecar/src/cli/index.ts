@@ -1,6 +1,7 @@
 import { catalogHooksCommand } from "./catalog-hooks.js";
 import { checkConfigCommand } from "./check-config.js";
 import { evalCommand } from "./eval.js";
+import { recordingsCommand } from "./recordings.js";
 import { injectCommand } from "./inject.js";
 import { runCommand } from "./run.js";
 import { statusCommand } from "./status.js";
@@ -18,6 +19,8 @@ commands:
                                   a running sidecar's bundle status (revision, last activation, last error)
   whatif --bundle candidate.tar.gz [--baseline current.tar.gz] [--json] [--fail-on kinds] log...
                                   replay decision logs against a candidate bundle; report what would change
+  recordings <list|show|replay|verify> [--dir D] [--config file] [--json]
+                                  session recordings: list, print, replay as a timeline, verify hash chains
   catalog-hooks [--schema S] [--apply DATABASE_URL]
                                   print (or install) the event triggers that tell regate of DDL at once
 `;
@@ -38,6 +41,8 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
       return statusCommand(rest, env);
     case "whatif":
       return whatifCommand(rest);
+    case "recordings":
+      return recordingsCommand(rest, env);
     case "catalog-hooks":
       return catalogHooksCommand(rest);
     case undefined:

@@ -1,0 +1,124 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { ConfigError } from "../config/index.js";
+import { findRecording, formatTimeline, readRecords, recordingFiles, summarize, verifyDir, type RecordingSummary } from "../recording/index.js";
+import { loadConfigFromArgs } from "./config-arg.js";
+
+const USAGE = `usage: regate recordings <list|show|replay|verify> [options]
+
+  list   [--principal P] [--since ISO] [--until ISO] [--outcome refused] [--json]
+                       sessions recorded in the directory, oldest first
+  show   <session>     the session's records, as written (JSON lines)
+  replay <session> [--json]
+                       the session as a timeline: statements, outcomes, rows, bytes, durations
+  verify [<session>] [--json]
+                       check hash chains and the journal; exit 0 intact, 2 a problem found
+
+  --dir D              the recording directory (default: recording.dir of --config, or of the embedded default)
+  --config file        read recording.dir from this config
+`;
+
+/** `regate recordings ...`: offline, reads the recording directory only. */
+export function recordingsCommand(argv: string[], env: NodeJS.ProcessEnv): number {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        dir: { type: "string", short: "d" },
+        config: { type: "string", short: "c" },
+        json: { type: "boolean" },
+        principal: { type: "string" },
+        since: { type: "string" },
+        until: { type: "string" },
+        outcome: { type: "string" },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`regate recordings: ${(err as Error).message}\n${USAGE}`);
+    return 1;
+  }
+  const { values, positionals } = parsed;
+  const [sub, session] = positionals;
+  let dir = values.dir;
+  if (!dir) {
+    try {
+      dir = loadConfigFromArgs(values.config, env).recording.dir;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      process.stderr.write(`${err.message}\n${USAGE}`);
+      return 1;
+    }
+  }
+  if (!existsSync(dir)) {
+    process.stderr.write(`regate recordings: no recording directory at ${dir}\n`);
+    return 1;
+  }
+  const out = (s: string) => process.stdout.write(s);
+  const need = (): string | undefined => {
+    if (!session) {
+      process.stderr.write(`regate recordings ${sub}: name a session\n${USAGE}`);
+      return undefined;
+    }
+    const file = findRecording(dir, session);
+    if (!file) process.stderr.write(`regate recordings ${sub}: no recording of session ${session} in ${dir}\n`);
+    return file;
+  };
+  switch (sub) {
+    case "list": {
+      const since = values.since ? Date.parse(values.since) : undefined;
+      const until = values.until ? Date.parse(values.until) : undefined;
+      if (Number.isNaN(since) || Number.isNaN(until)) {
+        process.stderr.write("regate recordings list: --since/--until take an ISO 8601 time\n");
+        return 1;
+      }
+      const rows = recordingFiles(dir)
+        .map((f) => summarize(dir, f))
+        .filter((r) => !values.principal || r.principal === values.principal)
+        .filter((r) => since === undefined || Date.parse(r.started_at ?? "") >= since)
+        .filter((r) => until === undefined || Date.parse(r.started_at ?? "") <= until)
+        .filter((r) => values.outcome !== "refused" || r.refused > 0);
+      out(values.json ? `${JSON.stringify(rows, null, 2)}\n` : formatList(rows));
+      return 0;
+    }
+    case "show": {
+      const file = need();
+      if (!file) return 1;
+      for (const r of readRecords(join(dir, file))) out(`${JSON.stringify(r)}\n`);
+      return 0;
+    }
+    case "replay": {
+      const file = need();
+      if (!file) return 1;
+      const records = readRecords(join(dir, file));
+      out(values.json ? `${JSON.stringify(records, null, 2)}\n` : formatTimeline(records));
+      const report = verifyDir(dir, file);
+      if (!report.ok) process.stderr.write(`warning: this recording does not verify: ${report.problems.map((p) => `${p.file}${p.line ? ` record ${p.line}` : ""}: ${p.message}`).join("; ")}\n`);
+      return 0;
+    }
+    case "verify": {
+      const file = session ? need() : undefined;
+      if (session && !file) return 1;
+      const report = verifyDir(dir, file);
+      if (values.json) out(`${JSON.stringify(report, null, 2)}\n`);
+      else {
+        for (const p of report.problems) out(`BAD  ${p.file}${p.line ? ` record ${p.line}` : ""}: ${p.message}\n`);
+        for (const f of report.open) out(`OPEN ${f}: no end record yet (a live session, or regate stopped without closing it)\n`);
+        out(`${report.ok ? "ok" : "FAILED"}: ${report.files} recordings, ${report.records} records, ${report.problems.length} problems\n`);
+      }
+      return report.ok ? 0 : 2;
+    }
+    default:
+      process.stderr.write(sub ? `regate recordings: unknown subcommand ${sub}\n${USAGE}` : USAGE);
+      return 1;
+  }
+}
+
+function formatList(rows: RecordingSummary[]): string {
+  const lines = rows.map((r) =>
+    [r.started_at ?? "?", r.session, r.principal ?? "?", r.client ?? "?", r.application_name ?? "", r.end_reason ?? "live", `${r.statements} stmts`, `${r.refused} refused`, `${r.rows} rows`].join("  "),
+  );
+  return lines.join("\n") + (lines.length ? "\n" : "(no recordings)\n");
+}

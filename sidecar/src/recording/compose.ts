@@ -1,0 +1,23 @@
+import type { SessionHooks } from "../postgres/index.js";
+
+/** Both sets of hooks, `first`'s before `second`'s; `hold` from `second` when it has one, else `first`. */
+export function composeHooks(first: SessionHooks, second: SessionHooks | undefined): SessionHooks {
+  if (!second) return first;
+  const out: SessionHooks = {
+    decided: (s, st, d) => {
+      first.decided?.(s, st, d);
+      second.decided?.(s, st, d);
+    },
+    completed: (s, st) => {
+      first.completed?.(s, st);
+      second.completed?.(s, st);
+    },
+    ended: (s, reason) => {
+      first.ended?.(s, reason);
+      second.ended?.(s, reason);
+    },
+  };
+  const hold = second.hold ?? first.hold;
+  if (hold) out.hold = hold;
+  return out;
+}

@@ -1,0 +1,10 @@
+// Session recordings (docs/recording.md): hash-chained JSON lines per session, a journal per directory,
+// retention, and the readers behind `regate recordings`.
+export { Recorder, type RecorderOptions } from "./recorder.js";
+export { applyRetention, type RetentionLimits, type RetentionResult } from "./retention.js";
+export { findRecording, readJournal, readRecords, recordingFiles, summarize, verifyDir, type RecordingSummary, type VerifyReport } from "./read.js";
+export { checkChain, type ChainCheck } from "./verify.js";
+export { canonicalJson } from "./canonical.js";
+export { JOURNAL, recordingFileName } from "./layout.js";
+export { composeHooks } from "./compose.js";
+export { formatTimeline } from "./timeline.js";

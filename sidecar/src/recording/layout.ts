@@ -1,0 +1,15 @@
+import type { SessionInput } from "../decision/index.js";
+
+// A recording directory: one `<started>_<session>.jsonl` per session and `journal.jsonl`, the chained
+// list of files opened, closed (with their last hash and record count) and deleted by retention.
+
+export const JOURNAL = "journal.jsonl";
+
+export function recordingFileName(session: Pick<SessionInput, "id" | "started_at">): string {
+  const when = session.started_at.replace(/[^0-9TZ]/g, "");
+  return `${when}_${session.id.replace(/[^A-Za-z0-9_-]/g, "_")}.jsonl`;
+}
+
+export function isRecordingFile(name: string): boolean {
+  return name.endsWith(".jsonl") && name !== JOURNAL;
+}

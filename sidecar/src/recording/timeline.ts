@@ -1,0 +1,46 @@
+import type { ChainRecord } from "./chain.js";
+
+const oneLine = (s: string, max = 200) => {
+  const t = s.replace(/\s+/g, " ").trim();
+  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+};
+
+/** A session as a psql-like timeline: one line per record, time first. */
+export function formatTimeline(records: readonly ChainRecord[]): string {
+  const out: string[] = [];
+  for (const r of records) {
+    const t = r.ts;
+    switch (r.type) {
+      case "start": {
+        const p = r["principal"] as { subject?: string } | undefined;
+        const c = r["client"] as { address?: string; port?: number } | undefined;
+        out.push(`${t}  START  session ${String(r["session"])}  principal ${p?.subject ?? "?"}  client ${c?.address ?? "?"}:${c?.port ?? "?"}  target ${String(r["target"] ?? "")}${r["application_name"] ? `  application ${String(r["application_name"])}` : ""}  regate ${String(r["regate_version"] ?? "")}  bundle ${String(r["bundle_revision"] ?? "")}`);
+        break;
+      }
+      case "statement": {
+        const d = r["decision"] as { outcome?: string; decision_id?: string; reasons?: string[]; error_code?: string } | undefined;
+        const params = r["parameters"] as { value: unknown }[] | undefined;
+        const p = params?.length ? `  params ${JSON.stringify(params.map((x) => x.value))}` : "";
+        const why = d?.outcome !== "allow" && d?.reasons?.length ? `  (${d.error_code ? `${d.error_code}: ` : ""}${oneLine(d.reasons.join("; "), 120)})` : "";
+        out.push(`${t}  #${String(r["stmt"])}  ${(d?.outcome ?? "?").toUpperCase()}  ${oneLine(String(r["sql"] ?? ""))}${p}${why}  [decision ${d?.decision_id ?? "?"}]`);
+        break;
+      }
+      case "result": {
+        const tags = (r["command_tags"] as string[] | undefined) ?? [];
+        const extra = [
+          r["sqlstate"] ? `SQLSTATE ${String(r["sqlstate"])}` : "",
+          Number(r["masked_values"]) ? `${String(r["masked_values"])} masked` : "",
+          r["budget_cut"] ? `budget cut: ${String(r["budget_cut"])}` : "",
+        ].filter(Boolean);
+        out.push(`${t}  #${String(r["stmt"])}  -> ${tags.join(", ") || "(no tag)"}  ${String(r["rows"])} rows  ${String(r["bytes"])} bytes  ${Number(r["duration_ms"]).toFixed(1)} ms${extra.length ? `  ${extra.join("  ")}` : ""}`);
+        break;
+      }
+      case "end":
+        out.push(`${t}  END  reason ${String(r["reason"])}  ${String(r["statements"])} statements  ${String(r["rows"])} rows  ${String(r["bytes"])} bytes`);
+        break;
+      default:
+        out.push(`${t}  ${r.type.toUpperCase()}  ${oneLine(JSON.stringify(r))}`);
+    }
+  }
+  return out.join("\n") + (out.length ? "\n" : "");
+}
