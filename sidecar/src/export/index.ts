@@ -1,5 +1,6 @@
 // Decision export: OPA decision-log upload and OCSF events for a SIEM. app.ts builds the sinks from config.
 
+import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { DecisionEvent, DecisionSink } from "../decision/index.js";
 import { LineSink } from "./lines.js";
@@ -26,6 +27,7 @@ export interface ExportSettings {
     buffer_size_limit_events: number;
     buffer_policy: BufferPolicy;
     timeout_ms: number;
+    tls?: TlsFiles;
   };
   ocsf: {
     enabled: boolean;
@@ -40,14 +42,30 @@ export interface ExportSettings {
     buffer_size_limit_events: number;
     buffer_policy: BufferPolicy;
     timeout_ms: number;
+    tls?: TlsFiles;
   };
+}
+
+export interface TlsFiles {
+  ca_file?: string;
+  cert_file?: string;
+  key_file?: string;
+}
+
+/** Read once at boot: a missing file stops regate from starting, as any other config problem does. */
+function readTls(t: TlsFiles | undefined): { tls: { ca?: string; cert?: string; key?: string } | undefined } {
+  if (!t) return { tls: undefined };
+  const read = (f: string | undefined) => (f ? readFileSync(f, "utf8") : undefined);
+  const tls = { ca: read(t.ca_file), cert: read(t.cert_file), key: read(t.key_file) };
+  return { tls: Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined)) };
 }
 
 export interface Exporters {
   sinks: DecisionSink[];
   /** Upload state for metrics and status, by exporter name ("decision_logs", "ocsf"). */
   stats(): Record<string, UploaderStats>;
-  close(): Promise<void>;
+  /** Flushes what is buffered for up to `deadlineMs` (default 5 s), then stops. */
+  close(deadlineMs?: number): Promise<void>;
 }
 
 export interface ExportDeps {
@@ -62,7 +80,7 @@ export interface ExportDeps {
 export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporters {
   const sinks: DecisionSink[] = [];
   const uploaders = new Map<string, BatchUploader>();
-  const closers: (() => Promise<void>)[] = [];
+  const closers: ((deadlineMs?: number) => Promise<void>)[] = [];
   const jsonArray = (items: string[]): string => `[${items.join(",")}]`;
 
   const dl = cfg.decision_logs;
@@ -70,6 +88,7 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
     const opts = { bundle_name: deps.bundle_name, labels: deps.labels };
     const up = new BatchUploader({
       ...dl,
+      ...readTls(dl.tls),
       url: dl.service_url!.replace(/\/+$/, "") + dl.path,
       headers: dl.token ? { authorization: `Bearer ${dl.token.reveal()}` } : {},
       serialize: (e) => JSON.stringify(opaEvent(e, opts)),
@@ -84,7 +103,7 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
   if (oc.enabled) {
     const ocsfOpts: OcsfOptions = { product_version: deps.product_version, bundle_name: deps.bundle_name };
     const ocsfJson = (e: DecisionEvent): string => JSON.stringify(toOcsf(e, ocsfOpts));
-    const batch = { ...oc, log: deps.log.child({ component: "ocsf-export" }), ...(deps.fetch ? { fetch: deps.fetch } : {}) };
+    const batch = { ...oc, ...readTls(oc.tls), log: deps.log.child({ component: "ocsf-export" }), ...(deps.fetch ? { fetch: deps.fetch } : {}) };
     if (oc.sink === "stdout") {
       const s = new LineSink((deps.stdout ?? process.stdout) as never, ocsfJson, false);
       sinks.push(s);
@@ -116,13 +135,13 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
 
   for (const up of uploaders.values()) {
     sinks.push(up);
-    closers.push(() => up.close());
+    closers.push((deadlineMs) => up.close(deadlineMs));
   }
   return {
     sinks,
     stats: () => Object.fromEntries([...uploaders].map(([k, u]) => [k, u.stats])),
-    close: async () => {
-      await Promise.allSettled(closers.map((c) => c()));
+    close: async (deadlineMs) => {
+      await Promise.allSettled(closers.map((c) => c(deadlineMs)));
     },
   };
 }

@@ -5,6 +5,8 @@
 // Buffer policy when full: `drop_oldest` (OPA's behaviour: counted in `dropped`), or `block`: admit() refuses new
 // decisions with DECISION_LOG_BACKPRESSURE, so nothing that was decided is ever lost.
 
+import { Agent as HttpAgent, request as httpRequest } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { gzipSync } from "node:zlib";
 import type { Logger } from "pino";
 import type { DecisionEvent, DecisionSink } from "../decision/index.js";
@@ -28,8 +30,10 @@ export interface UploaderOptions {
   buffer_size_limit_events: number;
   buffer_policy: BufferPolicy;
   timeout_ms: number;
+  /** PEM contents: a CA to trust instead of the system's, and a client certificate and key (mTLS). */
+  tls?: { ca?: string; cert?: string; key?: string };
   log: Logger;
-  /** Injected in tests. */
+  /** Injected in unit tests instead of node:http(s). */
   fetch?: typeof fetch;
 }
 
@@ -61,10 +65,12 @@ export class BatchUploader implements DecisionSink {
   #closed = false;
   #refusing = false;
   readonly #counts: Omit<UploaderStats, "buffered"> = { received: 0, uploaded: 0, dropped: 0, refused: 0, upload_failures: 0, requests: 0 };
-  readonly #fetch: typeof fetch;
+  readonly #agent: HttpAgent | HttpsAgent;
 
   constructor(private readonly opts: UploaderOptions) {
-    this.#fetch = opts.fetch ?? fetch;
+    // One keep-alive connection: uploads are sequential.
+    const https = new URL(opts.url).protocol === "https:";
+    this.#agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ...opts.tls }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
     this.#schedule(this.#delay());
   }
 
@@ -126,6 +132,7 @@ export class BatchUploader implements DecisionSink {
     await this.#running;
     await this.flush(deadlineMs);
     if (this.buffered > 0) this.opts.log.error({ lost: this.buffered }, "decision-log events not uploaded before shutdown");
+    this.#agent.destroy();
   }
 
   #kick(): void {
@@ -218,9 +225,30 @@ export class BatchUploader implements DecisionSink {
   async #post(body: Buffer): Promise<void> {
     this.#counts.requests++;
     const headers: Record<string, string> = { "content-type": "application/json", "content-encoding": "gzip", "user-agent": "regate", ...this.opts.headers };
-    const res = await this.#fetch(this.opts.url, { method: "POST", headers, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) as Uint8Array<ArrayBuffer>, signal: AbortSignal.timeout(this.opts.timeout_ms) });
+    const status = this.opts.fetch ? await this.#postFetch(this.opts.fetch, headers, body) : await this.#postNode(headers, body);
+    if (status < 200 || status > 299) throw new Error(`collector answered HTTP ${status}`);
+  }
+
+  async #postFetch(f: typeof fetch, headers: Record<string, string>, body: Buffer): Promise<number> {
+    const res = await f(this.opts.url, { method: "POST", headers, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) as Uint8Array<ArrayBuffer>, signal: AbortSignal.timeout(this.opts.timeout_ms) });
     await res.arrayBuffer().catch(() => undefined);
-    if (res.status < 200 || res.status > 299) throw new Error(`collector answered HTTP ${res.status}`);
+    return res.status;
+  }
+
+  /** node:http(s) rather than fetch: client certificates and a private CA go on the agent. */
+  #postNode(headers: Record<string, string>, body: Buffer): Promise<number> {
+    const https = this.#agent instanceof HttpsAgent;
+    return new Promise((resolve, reject) => {
+      const req = (https ? httpsRequest : httpRequest)(this.opts.url, { method: "POST", headers: { ...headers, "content-length": String(body.length) }, agent: this.#agent }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+        res.on("error", reject);
+      });
+      const timer = setTimeout(() => req.destroy(new Error(`collector did not answer within ${this.opts.timeout_ms} ms`)), this.opts.timeout_ms);
+      req.on("close", () => clearTimeout(timer));
+      req.on("error", reject);
+      req.end(body);
+    });
   }
 }
 

@@ -2,8 +2,12 @@
 // answering 500 then 200. Decisions go through the real DecisionPipeline (a stub policy stands in for the
 // WASM bundle; app.test.ts runs the real bundle).
 
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { pino } from "pino";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DecisionPipeline, timeInput, type Decision, type PolicyInput } from "../../src/decision/index.js";
 import { createExporters, type ExportSettings, type Exporters } from "../../src/export/index.js";
 import type { ActivePolicy } from "../../src/policy/index.js";
@@ -175,4 +179,56 @@ describe("OCSF batch sinks", () => {
     expect(first["time"]).toBe(first["event"].time / 1000);
     expect((await validateOcsf(c.events.map((e) => e["event"]))).filter((v) => !v.ok)).toEqual([]);
   }, 60_000);
+});
+
+describe("TLS to the collector", () => {
+  let dir: string;
+  const pem = (name: string, cn: string) => {
+    const cert = join(dir, `${name}.crt`);
+    const key = join(dir, `${name}.key`);
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", `/CN=${cn}`, "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert], { stdio: "ignore" });
+    return { cert, key };
+  };
+  let server: { cert: string; key: string };
+  let client: { cert: string; key: string };
+  let stranger: { cert: string; key: string };
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "regate-export-tls-"));
+    server = pem("server", "127.0.0.1");
+    client = pem("client", "regate-sidecar-7");
+    stranger = pem("stranger", "someone-else");
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const mtlsCollector = () =>
+    Collector.start(0, { cert: readFileSync(server.cert), key: readFileSync(server.key), ca: readFileSync(client.cert), requestCert: true, rejectUnauthorized: true });
+
+  it("mTLS: the collector sees regate's client certificate; everything arrives", async () => {
+    const c = await mtlsCollector();
+    collectors.push(c);
+    const { pipeline, exporters } = start(settings({ decision_logs: { enabled: true, service_url: c.url, tls: { ca_file: server.cert, cert_file: client.cert, key_file: client.key } } }));
+    const { decided } = await drive(pipeline, 25);
+    await exporters.close();
+    expect(c.ids()).toEqual(decided.map((d) => d.decision_id));
+    expect(new Set(c.requests.map((r) => r.client_cn))).toEqual(new Set(["regate-sidecar-7"]));
+  }, 30_000);
+
+  it.each([
+    ["a client certificate the collector does not trust", () => ({ ca_file: server.cert, cert_file: stranger.cert, key_file: stranger.key })],
+    ["no client certificate", () => ({ ca_file: server.cert })],
+    ["a collector certificate regate does not trust", () => ({ ca_file: stranger.cert, cert_file: client.cert, key_file: client.key })],
+  ])("%s: nothing is accepted, failures are counted, events stay buffered", async (_name, tls) => {
+    const c = await mtlsCollector();
+    collectors.push(c);
+    const { pipeline, exporters: ex } = start(settings({ decision_logs: { enabled: true, service_url: c.url, tls: tls(), buffer_policy: "drop_oldest" } }));
+    await drive(pipeline, 5);
+    await new Promise((r) => setTimeout(r, 300));
+    await ex.close(0); // no point waiting for a collector that refuses us
+    exporters = undefined;
+    const s = ex.stats()["decision_logs"]!;
+    expect(c.events).toHaveLength(0);
+    expect(s.upload_failures).toBeGreaterThan(0);
+    expect(s).toMatchObject({ uploaded: 0, buffered: 5 });
+  }, 30_000);
 });

@@ -2,6 +2,8 @@
 // (gzip'd JSON array) and Splunk HEC (concatenated envelopes), and can be down, slow, or failing on purpose.
 
 import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer as createHttpsServer, type ServerOptions } from "node:https";
+import type { TLSSocket } from "node:tls";
 import type { AddressInfo } from "node:net";
 import { gunzipSync } from "node:zlib";
 
@@ -15,6 +17,8 @@ export interface CollectorRequest {
   status: number;
   authorization: string | undefined;
   content_encoding: string | undefined;
+  /** CN of the client certificate (https with requestCert). */
+  client_cn: string | undefined;
   count: number;
   bytes: number;
 }
@@ -27,17 +31,20 @@ export class Collector {
   reply: (n: number) => Reply = () => ({ status: 200 });
   #server: Server | undefined;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly tls?: ServerOptions,
+  ) {}
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? "https" : "http"}://127.0.0.1:${this.port}`;
   }
 
-  /** Listening on a free port, or on `port`. */
-  static async start(port = 0): Promise<Collector> {
-    const server = createServer();
+  /** Listening on a free port, or on `port`; HTTPS with `tls` (requestCert + ca for mTLS). */
+  static async start(port = 0, tls?: ServerOptions): Promise<Collector> {
+    const server = tls ? createHttpsServer(tls) : createServer();
     await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
-    const c = new Collector((server.address() as AddressInfo).port);
+    const c = new Collector((server.address() as AddressInfo).port, tls);
     c.#attach(server);
     return c;
   }
@@ -50,7 +57,7 @@ export class Collector {
   }
 
   async up(): Promise<void> {
-    const server = createServer();
+    const server = this.tls ? createHttpsServer(this.tls) : createServer();
     await new Promise<void>((r) => server.listen(this.port, "127.0.0.1", () => r()));
     this.#attach(server);
   }
@@ -77,13 +84,19 @@ export class Collector {
         const { status, delay_ms } = this.reply(n);
         const text = req.headers["content-encoding"] === "gzip" ? gunzipSync(raw).toString("utf8") : raw.toString("utf8");
         const events = parse(text);
-        this.requests.push({ path: req.url ?? "", status, authorization: req.headers.authorization, content_encoding: req.headers["content-encoding"], count: events.length, bytes: raw.length });
+        this.requests.push({ path: req.url ?? "", status, authorization: req.headers.authorization, content_encoding: req.headers["content-encoding"], client_cn: clientCn(req), count: events.length, bytes: raw.length });
         if (delay_ms) await new Promise((r) => setTimeout(r, delay_ms));
         if (status >= 200 && status < 300) this.events.push(...events);
         res.writeHead(status, { "content-type": "application/json" }).end(status < 300 ? "{}" : '{"error":"try later"}');
       })();
     });
   }
+}
+
+function clientCn(req: IncomingMessage): string | undefined {
+  const socket = req.socket as Partial<TLSSocket>;
+  const cn = socket.getPeerCertificate?.()?.subject?.CN;
+  return typeof cn === "string" ? cn : undefined;
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
