@@ -20,14 +20,20 @@ const VALUE_COLUMNS = `coalesce((SELECT array_to_json(array_agg(a.attname::text 
                         WHERE x.grantee = 0 AND x.privilege_type = 'SELECT')
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(a.attacl) x WHERE x.grantee = 0 AND x.privilege_type = 'SELECT')), '[]')`;
 
-/** One row per relation found: oid, schema, name, relkind, columns (JSON, "" for dropped), view body, value columns (JSON). */
+/**
+ * One row per relation found: oid, schema, name, relkind, columns (JSON, "" for dropped), view body,
+ * value columns (JSON), withheld ('t': a pg_catalog table PUBLIC may not SELECT).
+ */
 export function relationsQuery(pairs: readonly (readonly [string, string])[]): string {
   const list = pairs.map(([s, n]) => `(${literal(s)}, ${literal(n)})`).join(", ");
   return `SELECT c.oid, n.nspname, c.relname, c.relkind,
     coalesce((SELECT array_to_json(array_agg(CASE WHEN a.attisdropped THEN '' ELSE a.attname::text END ORDER BY a.attnum))::text
               FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0), '[]'),
     CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END,
-    ${VALUE_COLUMNS}
+    ${VALUE_COLUMNS},
+    n.nspname = 'pg_catalog' AND c.relkind = 'r'
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(c.relacl, pg_catalog.acldefault('r', c.relowner))) x
+                       WHERE x.grantee = 0 AND x.privilege_type = 'SELECT')
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE (n.nspname, c.relname) IN (VALUES ${list})`;
 }

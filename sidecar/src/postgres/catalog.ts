@@ -18,6 +18,8 @@ export interface RelationInfo {
   definition?: string;
   /** Columns that hold values of other relations' rows, or that PostgreSQL withholds from PUBLIC (see catalog-queries.ts). */
   valueColumns: string[];
+  /** A pg_catalog table PostgreSQL withholds from PUBLIC (pg_authid, pg_statistic, ...). */
+  withheld: boolean;
 }
 
 /** What the catalog says about a function name in one schema (over all its overloads). */
@@ -179,8 +181,16 @@ export class Catalog {
     if (this.#generation !== startedAt) return;
     const now = Date.now();
     const found = new Map<string, RelationInfo>();
-    for (const [oid, schema, name, relkind, cols, definition, values] of rows) {
-      const info: RelationInfo = { oid: Number(oid), schema: schema!, name: name!, relkind: relkind!, columns: JSON.parse(cols!) as string[], valueColumns: JSON.parse(values!) as string[] };
+    for (const [oid, schema, name, relkind, cols, definition, values, withheld] of rows) {
+      const info: RelationInfo = {
+        oid: Number(oid),
+        schema: schema!,
+        name: name!,
+        relkind: relkind!,
+        columns: JSON.parse(cols!) as string[],
+        valueColumns: JSON.parse(values!) as string[],
+        withheld: withheld === "t",
+      };
       if (definition) info.definition = definition;
       found.set(relKey(info.schema, info.name), info);
     }
@@ -289,6 +299,7 @@ function sameRelation(a: RelationInfo | null, b: RelationInfo | null): boolean {
     a.relkind === b.relkind &&
     a.definition === b.definition &&
     a.valueColumns.join("\u0000") === b.valueColumns.join("\u0000") &&
+    a.withheld === b.withheld &&
     a.columns.length === b.columns.length &&
     a.columns.every((c, i) => c === b.columns[i])
   );

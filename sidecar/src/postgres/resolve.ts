@@ -77,7 +77,10 @@ function readsValueColumn(columns: readonly ColumnRef[], info: RelationInfo): bo
 /** System views already classified; a refetched RelationInfo is a new object, so a change re-classifies. */
 const viewExposes = new WeakMap<RelationInfo, boolean>();
 
-/** Whether a system view's definition reads value columns or calls a system data source (recursively through views). */
+/**
+ * Whether a system view's definition reads value columns, or calls a system data source together with
+ * a withheld table, or reads a view that does (recursively).
+ */
 function classifyView(info: RelationInfo, analyze: Analyze, catalog: Catalog, depth: number): boolean | Promise<boolean> {
   const known = viewExposes.get(info);
   if (known !== undefined) return known;
@@ -88,16 +91,17 @@ function classifyView(info: RelationInfo, analyze: Analyze, catalog: Catalog, de
   for (const s of body.statements) for (const f of s.functions) if (catalog.functions(f.name) === undefined) fnames.add(f.name);
   if (fnames.size) return catalog.ensureFunctions(fnames).then(() => classifyView(info, analyze, catalog, depth));
   const decide = (inner: boolean[]): boolean => {
+    const relations = (s: StatementFacts) =>
+      s.tables.flatMap((t) => (t.schema ? [t.schema] : t.candidates).map((schema) => catalog.relation(schema, t.name)).filter((r): r is RelationInfo => !!r));
+    // A data source joined with a withheld table is how activity views are built (pg_stat_activity);
+    // a data source alone (pg_stat_ssl, pg_stat_gssapi) shows connection properties, not statements.
     const exposes =
       body.parse_error !== undefined ||
       inner.some((x) => x) ||
       body.statements.some(
         (s) =>
-          s.functions.some((f) => annotateFunction(f, catalog).exposes === true) ||
-          s.tables.some((t) => (t.schema ? [t.schema] : t.candidates).some((schema) => {
-            const r = catalog.relation(schema, t.name);
-            return r ? readsValueColumn(s.columns, r) : false;
-          })),
+          relations(s).some((r) => readsValueColumn(s.columns, r)) ||
+          (s.functions.some((f) => annotateFunction(f, catalog).exposes === true) && relations(s).some((r) => r.withheld)),
       );
     viewExposes.set(info, exposes);
     return exposes;

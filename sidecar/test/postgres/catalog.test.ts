@@ -86,6 +86,7 @@ describe("catalog facts", () => {
     "SELECT count(*) FROM pg_statistic",
     "SELECT * FROM generate_series(1, 3)",
     "SELECT * FROM pg_locks",
+    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
     "SELECT rolname, rolsuper FROM pg_roles",
     "SELECT * FROM pg_settings",
     "SELECT * FROM pg_partition_ancestors('public.orders')",
