@@ -49,6 +49,8 @@ describe("parseRequestTarget", () => {
     ["/crm/%ff%fe", "not valid UTF-8"],
     ["/crm/%c0%af", "not valid UTF-8"],
     ["/x#frag", "fragment"],
+    ["/crm/%252e%252e/admin", "double-encoded"],
+    ["/crm/a%252fb", "double-encoded"],
   ])("refuses %s", (url, reason) => {
     const r = parseRequestTarget(url);
     expect(r.ok).toBe(false);

@@ -3,7 +3,8 @@
 // upper-case hex, dot segments are resolved, repeated slashes merged, and a trailing slash is reported apart
 // from the path. What upstreams resolve differently from each other (an encoded "/" or "\", a literal "\",
 // a ";" path parameter) is ambiguous: refused by default, or rewritten to one canonical form by config.
-// Malformed escapes, NUL and invalid UTF-8 are always refused: there is no canonical form for them.
+// Malformed escapes, NUL, invalid UTF-8 and double-encoded ".", "/" or "\" are always refused: there is no
+// canonical form for them.
 
 export type AmbiguousPathMode = "refuse" | "canonical";
 
@@ -25,6 +26,7 @@ export type ParseTargetResult = { ok: true; target: RequestTarget } | { ok: fals
 const ABSOLUTE_FORM = /^https?:\/\//i;
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 const HEX = "0123456789ABCDEF";
+const DOUBLE_ENCODED = /%(?:2e|2f|5c)/i;
 
 function hexValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
@@ -112,6 +114,8 @@ export function canonicalPath(rawPath: string, mode: AmbiguousPathMode = "refuse
     if (!c.ok) return { ok: false, reason: c.reason };
     const text = decodeSegment(c.canonical);
     if (text === undefined) return { ok: false, reason: "the path is not valid UTF-8" };
+    // "%252e%252e" decodes to "%2e%2e": an upstream that decodes twice sees "..". No canonical form.
+    if (DOUBLE_ENCODED.test(text)) return { ok: false, reason: "double-encoded '.', '/' or '\\' in the path" };
     if (c.canonical === "" || c.canonical === ".") {
       if (last) trailing = true;
       continue;
