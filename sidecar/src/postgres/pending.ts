@@ -47,7 +47,7 @@ type PendingReply =
   | { kind: "describe"; target: "P"; portal?: Portal; internal?: boolean }
   | { kind: "execute"; portal?: Portal }
   | { kind: "close" }
-  | { kind: "sync"; done: Statement[] }
+  | { kind: "sync"; done: Statement[]; wrapped?: boolean }
   | {
       kind: "query";
       denial?: Decision;
@@ -66,8 +66,10 @@ type PendingReply =
       final: boolean;
       /** Its error is expected (it exists to fail the block): never shown. */
       swallowErrors?: boolean;
+      /** An extended-protocol message (Parse, Bind, Execute, Close): its one reply ends it, no ReadyForQuery. */
+      extended?: boolean;
     }
   | { kind: "function_call"; denial?: Decision };
 
 /** Replies to these end a reply group for an extended-protocol message. */
-export const EXTENDED = new Set<Pending["kind"]>(["parse", "bind", "describe", "execute", "close"]);
+export const EXTENDED = new Set<Pending["kind"]>(["parse", "bind", "describe", "execute", "close", "internal"]);

@@ -74,6 +74,7 @@ export class PgSession implements LiveSession {
       skipUntilSync: false,
       serverSkipping: false,
       group: [],
+      batchWrapped: false,
       seq: 0,
       cut: undefined,
       barrier: undefined,

@@ -1,8 +1,8 @@
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../../src/paths.js";
+import { clientGate } from "../clients/run.js";
 import { exec } from "../support/exec.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegate, AGENT, type TestRegate } from "../support/regate.js";
@@ -87,6 +87,27 @@ describe("budgets (pg driver)", () => {
     }
   });
 
+  it("extended protocol: an autocommit write whose RETURNING crosses the budget is rolled back; within it, committed", async () => {
+    const before = await orders();
+    const c = await client();
+    try {
+      const insert = "INSERT INTO orders (customer_id, amount, status, created_at) SELECT $1::int, 1, 'pending', now() FROM generate_series(1, $2::int) RETURNING id";
+      const err = await c.query(insert, [1, 20000]).then(() => undefined, (e: pg.DatabaseError) => e);
+      expect(err?.code).toBe("54000");
+      expect(err?.message).not.toContain("committed");
+      expect(await orders()).toBe(before);
+      const ok = await c.query(insert, [1, 3]);
+      expect(ok.rowCount).toBe(3);
+      expect(await orders()).toBe(before + 3);
+      // The session is back to autocommit: a later statement is not inside regate's transaction.
+      expect((await c.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+      const inTx = await db.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'");
+      expect(inTx[0].n).toBe(0);
+    } finally {
+      await c.end();
+    }
+  });
+
   it("statements_per_minute: a per-agent override refuses the fourth statement before it runs, and says when it refills", async () => {
     const c = await client("slow-agent", "slow-agent-token");
     try {
@@ -111,17 +132,19 @@ describe("budgets (pg driver)", () => {
 });
 
 describe("budgets (other clients)", () => {
-  it("psql: the cut result is an error, the next statement in the same session runs", async () => {
+  const psql = clientGate("psql");
+  it.skipIf(psql.skip)(psql.title("psql: the cut result is an error, the next statement in the same session runs"), async () => {
+    psql.require();
     const r = await exec("psql", [regate.url(), "-X", "-v", "ON_ERROR_STOP=0", "-At", "-c", BIG, "-c", "SELECT 'still-here'"]);
     expect(r.stderr).toContain("rows_per_statement (100)");
     expect(r.stdout.trim().split("\n").at(-1)).toBe("still-here");
     expect(r.stdout).not.toContain("|x");
   });
 
-  it("asyncpg (binary, extended protocol): cut, then the connection is usable", async () => {
+  const asyncpg = clientGate("asyncpg");
+  it.skipIf(asyncpg.skip)(asyncpg.title("asyncpg (binary, extended protocol): cut, then the connection is usable"), async () => {
+    asyncpg.require();
     const python = join(packageRoot, ".venv", "bin", "python");
-    if (!existsSync(python) && process.env["REGATE_SKIP_CLIENTS"] === "1") return;
-    if (!existsSync(python)) throw new Error("asyncpg is not installed: run scripts/clients-setup.sh (or set REGATE_SKIP_CLIENTS=1)");
     const script = `
 import asyncio, asyncpg, sys
 async def main():

@@ -89,7 +89,8 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
     case Frontend.Sync:
       s.skipUntilSync = false;
       s.serverSkipping = false;
-      s.pending.push({ kind: "sync", done: s.group.splice(0) });
+      s.pending.push({ kind: "sync", done: s.group.splice(0), ...(s.batchWrapped ? { wrapped: true } : {}) });
+      s.batchWrapped = false;
       return s.toServer(f.raw);
     case Frontend.Flush:
     case Frontend.CopyData:

@@ -6,7 +6,7 @@ import { isDiscardAll } from "../search-path.js";
 import type { AnalysisResult } from "../sql/types.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
-import { beginWrap, needsWrap } from "./transaction.js";
+import { beginWrap, beginWrapExtended, needsWrap } from "./transaction.js";
 
 /**
  * A refused message is replaced by one the server is sure to reject (a syntax error): the server then
@@ -48,6 +48,11 @@ export function enforceBind(s: SessionState, f: Frame, portal: Portal, statement
   const decision = portal.decision;
   if (decision.outcome !== "allow") return poison(s, decision, statement);
   if (fresh) applyAllowed(s, portal.statement.analysis);
+  if (!s.batchWrapped && needsWrap(s, portal.statement.analysis)) {
+    // The implicit transaction of this batch becomes regate's own, ended at its Sync (transaction.ts).
+    beginWrapExtended(s);
+    s.batchWrapped = true;
+  }
   s.portals.set(portal.name, portal);
   s.pending.push({ kind: "bind", portal, stmt: statement });
   s.toServer(f.raw);

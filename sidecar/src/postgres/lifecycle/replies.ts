@@ -65,7 +65,7 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
       return error(s, f, head);
     case Backend.ReadyForQuery:
       readyForQuery(s, f);
-      if (head?.kind === "query" && head.wrapped) return endWrap(s, s.txStatus !== 0x54);
+      if ((head?.kind === "query" || head?.kind === "sync") && head.wrapped) return endWrap(s, s.txStatus !== 0x54);
       return s.toClient(f.raw);
     case Backend.NoticeResponse:
       return s.toClient(maskNotice(f, head));
@@ -100,6 +100,24 @@ function readyForQuery(s: SessionState, f: Frame): void {
 
 /** Replies to a statement regate sent itself: the client sees only the final ReadyForQuery and real errors. */
 function internalReply(s: SessionState, f: Frame, head: Extract<Pending, { kind: "internal" }>): ReplyOutcome {
+  if (head.extended) {
+    switch (f.type) {
+      case Backend.ParseComplete:
+      case Backend.BindComplete:
+      case Backend.CloseComplete:
+      case Backend.CommandComplete:
+        s.pending.shift();
+        return;
+      case Backend.NoticeResponse:
+        return;
+      case Backend.ErrorResponse:
+        // The batch fails here, as it would have for the client's own message: show it.
+        skipToSync(s, head);
+        return s.toClient(f.raw);
+      default:
+        return dispatchOther(s, f);
+    }
+  }
   switch (f.type) {
     case Backend.ReadyForQuery:
       s.pending.shift();
@@ -146,7 +164,7 @@ function cutReply(s: SessionState, f: Frame): ReplyOutcome {
   }
   if (f.type === Backend.ReadyForQuery) {
     const head = s.pending[0];
-    const wrapped = head?.kind === "query" && head.wrapped === true;
+    const wrapped = (head?.kind === "query" || head?.kind === "sync") && head.wrapped === true;
     const inBlock = readyStatus(f.body) === 0x54;
     if (!cut.reported) {
       observeError(cut.statement, "54000");

@@ -67,6 +67,8 @@ export interface SessionState {
   serverSkipping: boolean;
   /** Extended-protocol statements sent since the last Sync: they complete at its ReadyForQuery. */
   readonly group: Statement[];
+  /** regate opened its own transaction for this extended batch (lifecycle/transaction.ts). */
+  batchWrapped: boolean;
   seq: number;
   cut: BudgetCut | undefined;
   /** Client messages wait for this before the next one is handled (a cancel still in flight). */

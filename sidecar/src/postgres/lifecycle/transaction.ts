@@ -8,7 +8,10 @@ import type { SessionState } from "./state.js";
  * done; only its transaction can still be undone. So, while a row or byte budget is set:
  *
  * - an autocommit write that returns rows is wrapped in regate's own BEGIN ... COMMIT, and rolled
- *   back instead when its result is cut (same semantics as the implicit transaction it replaces);
+ *   back instead when its result is cut (same semantics as the implicit transaction it replaces). In
+ *   the extended protocol the BEGIN goes as Parse/Bind/Execute/Close of a name of regate's own before
+ *   the write's Bind (a Query would drop the client's unnamed statement): PostgreSQL turns the batch's
+ *   implicit transaction into that block, and regate ends it after the batch's Sync;
  * - inside the client's transaction block, a cut statement that completed anyway is followed by a
  *   statement that fails, so the block is aborted exactly as the client's error says it is.
  */
@@ -28,6 +31,20 @@ export function needsWrap(s: SessionState, analysis: AnalysisResult): boolean {
 export function beginWrap(s: SessionState): void {
   s.pending.push({ kind: "internal", final: false });
   s.toServer(BEGIN);
+}
+
+const WRAP_NAME = "regate_wrap_begin";
+const BEGIN_EXTENDED = Buffer.concat([
+  serialize.parse({ name: WRAP_NAME, text: "BEGIN", types: [] }),
+  serialize.bind({ statement: WRAP_NAME, portal: WRAP_NAME, values: [] }),
+  serialize.execute({ portal: WRAP_NAME }),
+  serialize.close({ type: "S", name: WRAP_NAME }),
+]);
+
+/** BEGIN inside an extended batch, without touching the client's unnamed statement or portal. */
+export function beginWrapExtended(s: SessionState): void {
+  for (let i = 0; i < 4; i++) s.pending.push({ kind: "internal", final: false, extended: true });
+  s.toServer(BEGIN_EXTENDED);
 }
 
 /** After the wrapped statement's own ReadyForQuery: commit it, or roll it back when it was cut. */
