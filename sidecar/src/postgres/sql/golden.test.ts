@@ -71,6 +71,7 @@ function sortedSet(items: string[]): string[] {
  * functions / functions_include: "schema.name" or "name" (exact set / subset). operators: exact set.
  * columns: "table.column" or "schema.table.column" (schema "null" when unresolved), exact set.
  * outputs / settings: positional, same length, partial objects; lineage as column strings (exact set).
+ * function_inputs: {"name": ["table.column", ...]}: the columns reaching that function's arguments (exact set).
  * unknown: [] means none; otherwise each string must occur in some reason. parse_error: true or a substring.
  * Anything else: deep equality.
  */
@@ -134,6 +135,17 @@ function matchFacts(actual: StatementFacts, exp: Record<string, unknown>): strin
             }
           }
         });
+        break;
+      }
+      case "function_inputs": {
+        // {"name": ["table.column" | "schema.table.column", ...]}: exact set per function listed.
+        for (const [name, cols] of Object.entries(want as Record<string, string[]>)) {
+          const f = actual.functions.find((x) => x.name === name);
+          const wl = sortedSet(cols);
+          const parts = (wl[0] ?? "").split(".").length;
+          const gl = f ? sortedSet(f.inputs.map((c) => columnText(c, parts))) : [];
+          if (!f || JSON.stringify(gl) !== JSON.stringify(wl)) problems.push(`function_inputs.${name}: want ${wl.join(" ")} got ${f ? gl.join(" ") : "no such function"}`);
+        }
         break;
       }
       case "unknown": {
