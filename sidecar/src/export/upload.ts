@@ -131,7 +131,7 @@ export class BatchUploader implements DecisionSink {
     if (this.#timer) clearTimeout(this.#timer);
     await this.#running;
     await this.flush(deadlineMs);
-    if (this.buffered > 0) this.opts.log.error({ lost: this.buffered }, "decision-log events not uploaded before shutdown");
+    if (this.buffered > 0) this.opts.log.error({ lost: this.buffered }, "events not uploaded before shutdown");
     this.#agent.destroy();
   }
 
@@ -194,7 +194,7 @@ export class BatchUploader implements DecisionSink {
         this.#failures++;
         this.#counts.upload_failures++;
         this.#counts.last_error = (err as Error).message;
-        this.opts.log.warn({ err, buffered: this.buffered, failures: this.#failures }, "decision-log upload failed; will retry");
+        this.opts.log.warn({ err, buffered: this.buffered, failures: this.#failures }, "upload failed; will retry");
         return;
       }
       this.#inFlight = 0;
@@ -205,7 +205,7 @@ export class BatchUploader implements DecisionSink {
       }
       this.#failures = 0;
       this.#counts.uploaded += count;
-        this.#counts.last_success = new Date().toISOString();
+      this.#counts.last_success = new Date().toISOString();
     }
   }
 
