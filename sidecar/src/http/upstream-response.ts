@@ -15,6 +15,8 @@ export interface ResponseLimits {
   max_masked_body_bytes: number;
 }
 
+const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"]);
+
 function hasNoBody(method: string, status: number): boolean {
   return method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
 }
@@ -23,7 +25,8 @@ function hasNoBody(method: string, status: number): boolean {
 function refuseUnmaskable(ctx: RequestContext, upstream: IncomingMessage, reason: string, log: Logger): void {
   upstream.destroy();
   log.warn({ req_id: ctx.id, route: ctx.route?.name, reason }, "response could not be masked; refused");
-  const e = catalogError("MASK_LINEAGE_UNKNOWN", "mask_failed", reason);
+  // The upstream has acted by now: an agent must not take the refusal as "nothing happened" and retry a write.
+  const e = catalogError("MASK_LINEAGE_UNKNOWN", "mask_failed", `${reason}; the upstream already handled the request${SAFE_METHODS.has(ctx.method) ? "" : ", do not retry it"}`);
   ctx.errorCode = "MASK_LINEAGE_UNKNOWN";
   sendError(ctx.res, e.status, { ...e.body, ...(ctx.decision ? { decision_id: ctx.decision.decision_id } : {}) });
 }

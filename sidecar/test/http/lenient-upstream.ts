@@ -70,6 +70,10 @@ export async function startLenientUpstream(): Promise<LenientUpstream> {
       const auth = req.headers.authorization ?? "";
       const token = auth.replace(/^Bearer /, "");
       switch (path) {
+        case "/notes":
+          // A write answered with text: field masks cannot apply to it.
+          res.writeHead(201, { "content-type": "text/plain" }).end("note saved for alice@example.com");
+          return;
         case "/customers/raw":
           // Written by hand: a big integer, a duplicated key and keys in other cases, as real APIs send them.
           return send(200, '{"id": 12345678901234567890, "Email": "alice@example.com", "email": "bob@example.com", "email": "carol@example.com", "SSN": "123-45-6789", "balance": 10.50}');

@@ -170,6 +170,16 @@ describe("masking with the example policy", () => {
   });
 });
 
+describe("a refused response after the upstream acted", () => {
+  it("says the upstream already handled the write, so the agent does not retry it", async () => {
+    const r = await send(gw, "POST", "/notes", json, JSON.stringify({ text: "hi" }));
+    expect(r.status).toBe(403);
+    expect(JSON.parse(r.text)).toMatchObject({ code: "MASK_LINEAGE_UNKNOWN", reason: expect.stringContaining("the upstream already handled the request, do not retry it") });
+    expect(r.executed).toMatchObject([{ method: "POST", path: "/notes" }]);
+    expect(r.text).not.toContain("alice@example.com");
+  });
+});
+
 describe("logs", () => {
   it("neither the agent's token nor the route credential reached any log line, decision log included", () => {
     expect(decisionLog.lines.length).toBeGreaterThan(10);
