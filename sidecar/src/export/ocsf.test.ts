@@ -44,6 +44,14 @@ describe("toOcsf", () => {
     expect(o["message"]).toBe("writes are not allowed");
   });
 
+  it("dry run: status, action and disposition say allowed; severity, message and authorization say what the policy decided", () => {
+    const e = pgEvent("deny", "delete", "DELETE FROM t");
+    e.decision.dry_run = true;
+    const o = toOcsf(e, opts);
+    expect(o).toMatchObject({ status_id: 1, action_id: 1, disposition_id: 1, severity_id: 3, message: "dry run, not enforced: writes are not allowed", unmapped: { regate: { dry_run: true, outcome: "deny" } } });
+    expect(o["actor"]).toMatchObject({ authorizations: [{ decision: "deny" }] });
+  });
+
   it("an error deny carries the error code", () => {
     const e = pgEvent("deny");
     e.decision.error_code = "POLICY_EVAL_FAILED";

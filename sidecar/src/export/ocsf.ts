@@ -42,7 +42,9 @@ interface HttpLike { method?: string; scheme?: string; host?: string; path?: str
 export function toOcsf(e: DecisionEvent, opts: OcsfOptions): OcsfEvent {
   const d = e.decision;
   const input = e.input;
-  const o = OUTCOME[d.outcome];
+  // Dry run: the statement went through whatever the policy said. Status, action and disposition say what
+  // happened (allowed); severity, message and actor.authorizations say what the policy decided.
+  const o = d.dry_run ? { ...OUTCOME.allow, severity_id: OUTCOME[d.outcome].severity_id, severity: OUTCOME[d.outcome].severity } : OUTCOME[d.outcome];
   const principal = input.session?.principal;
   const time = Date.parse(e.timestamp);
   const policy = { uid: d.revision, name: opts.bundle_name, version: d.revision };
@@ -59,7 +61,7 @@ export function toOcsf(e: DecisionEvent, opts: OcsfOptions): OcsfEvent {
     action: o.action,
     disposition_id: o.disposition_id,
     disposition: o.disposition,
-    message: d.reasons.length ? d.reasons.join("; ") : o.action,
+    message: (d.dry_run ? "dry run, not enforced: " : "") + (d.reasons.length ? d.reasons.join("; ") : OUTCOME[d.outcome].action),
     metadata: {
       version: OCSF_VERSION,
       uid: d.decision_id,
