@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "node:http";
-import { createAdminServer, Metrics } from "./admin/index.js";
+import { approvalsHandler, createAdminServer, Metrics } from "./admin/index.js";
+import { ApprovalService, slackNotifier } from "./approval/index.js";
 import { DecisionLog } from "./audit/index.js";
 import type { Config } from "./config/index.js";
 import { DecisionPipeline, type DecisionSink, type Principal } from "./decision/index.js";
@@ -24,6 +25,8 @@ export interface App {
   /** Decision export (OPA decision-log upload, OCSF): upload state for status and metrics. */
   exporters: Exporters;
   metrics: Metrics;
+  /** Human approval of `approve` statements, when approvals.enabled. */
+  approvals?: ApprovalService;
   /** Session recordings, when `recording.enabled`. */
   recorder?: Recorder;
   ports: { postgres?: number; http?: number; admin?: number };
@@ -115,6 +118,32 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
   const sessions = new SessionRegistry();
   const closers: (() => Promise<void>)[] = [];
 
+  // Approvals (docs/approvals.md): the hold hook composed with the caller's hooks; the API on the admin listener.
+  let approvals: ApprovalService | undefined;
+  let hooks: SessionHooks = sessionHooks ?? {};
+  if (config.approvals.enabled) {
+    const a = config.approvals;
+    const reviewUrl = a.review_url ?? `http://${config.admin.listen.host}:${config.admin.listen.port}/approvals/ui`;
+    const alog = log.child({ component: "approvals" });
+    let idle: Promise<number> | undefined;
+    approvals = new ApprovalService({
+      log: alog,
+      timeoutSeconds: a.timeout_seconds,
+      idleMarginSeconds: a.idle_margin_seconds,
+      reviewUrl,
+      // Read once from the upstream (a role or database setting can change it: restart to re-read).
+      idleInTransactionMs: () => (idle ??= upstreamIdleInTransactionMs(config).catch((err: unknown) => {
+        alog.warn({ err }, "cannot read idle_in_transaction_session_timeout from the upstream; approvals inside a transaction block are not capped");
+        idle = undefined;
+        return 0;
+      })),
+      ...(a.webhook ? { onRequested: slackNotifier(a.webhook.url.reveal(), reviewUrl, alog) } : {}),
+    });
+    hooks = { ...hooks, hold: approvals.hooks().hold! };
+    const service = approvals;
+    closers.push(async () => service.close());
+  }
+
   let catalog: Catalog | undefined;
   if (config.postgres.enabled) {
     catalog = new Catalog(config.postgres.upstream, log.child({ component: "catalog" }), { maxStalenessMs: config.postgres.catalog.max_staleness_ms });
@@ -126,7 +155,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     const agents: AgentAuth = { directory, scram };
     const pg = new PostgresServer({
       registry: sessions,
-      hooks: recorder ? composeHooks(recorder.hooks, sessionHooks) : (sessionHooks ?? {}),
+      hooks: recorder ? composeHooks(recorder.hooks, hooks) : hooks,
       config: config.postgres,
       log: log.child({ component: "postgres" }),
       decider: pipeline,
@@ -155,6 +184,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
       logger: log.child({ component: "http" }),
       limits: config.http.limits,
       request: config.http.request,
+      mask_case_sensitive: config.http.mask_case_sensitive,
       ...(maskKey ? { mask_hash_key: maskKey } : {}),
       onRequestDone: (info) => {
         metrics.upstreamSeconds.observe({ route: info.route ?? "none" }, info.duration_ms / 1000);
@@ -171,6 +201,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
       listen: config.admin.listen,
       metrics,
       status: { bundles: () => [store.status()] },
+      ...(approvals ? { approvals: approvalsHandler(approvals, config.approvals.reviewers.map((r) => ({ name: r.name, token: r.token.reveal() }))) } : {}),
       readiness: async () => {
         const problems: string[] = [];
         if (!store.active) problems.push("no policy bundle loaded");
@@ -211,6 +242,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     pipeline,
     exporters,
     metrics,
+    ...(approvals ? { approvals } : {}),
     ...(recorder ? { recorder } : {}),
     ports,
     async close() {
@@ -232,6 +264,17 @@ function listenHttp(server: Server, listen: { host: string; port: number }): Pro
       resolve(typeof a === "object" && a ? a.port : listen.port);
     });
   });
+}
+
+/** The upstream's idle_in_transaction_session_timeout in ms, for the cap on approvals inside a block. */
+async function upstreamIdleInTransactionMs(config: Config): Promise<number> {
+  const conn = await connectUpstream(config.postgres.upstream, { application_name: "regate-approvals" });
+  try {
+    const [row] = await simpleQuery(conn.socket, "SELECT setting::bigint FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout'", conn.leftover);
+    return Number(row?.[0] ?? 0);
+  } finally {
+    conn.socket.destroy();
+  }
 }
 
 function productVersion(): string {

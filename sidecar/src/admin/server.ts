@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Listen } from "../config/index.js";
 import type { Metrics } from "./metrics.js";
 import { statusReport, type StatusSources } from "./status.js";
@@ -10,6 +10,8 @@ export interface AdminOptions {
   readiness: () => Promise<string[]>;
   /** What /status reports (OPA's status API shape); absent: 404. */
   status?: StatusSources;
+  /** The approvals API and page (admin/approvals.ts); answers true when it handled the request. */
+  approvals?: (req: IncomingMessage, res: ServerResponse, url: string) => boolean;
 }
 
 /** Health, readiness and metrics on their own listener, away from the data plane. */
@@ -20,6 +22,7 @@ export function createAdminServer(opts: AdminOptions): { server: Server; listen(
       res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify(body));
     };
+    if (opts.approvals?.(req, res, url ?? "/")) return;
     if (req.method !== "GET" && req.method !== "HEAD") return json(405, { error: "method not allowed" });
     if (url === "/healthz") return json(200, { status: "ok" });
     if (url === "/readyz") {

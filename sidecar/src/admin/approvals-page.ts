@@ -1,0 +1,66 @@
+/**
+ * The reviewer's page: one server-rendered HTML document whose small script calls the approvals API
+ * with the reviewer's token (kept in sessionStorage, never in a cookie). Values are written with
+ * textContent only, so nothing from a statement is ever parsed as HTML.
+ */
+export function approvalsPage(): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>regate approvals</title>
+<style>
+body{font:14px system-ui,sans-serif;margin:2em;max-width:70em}
+.card{border:1px solid #bbb;border-radius:6px;padding:1em;margin:1em 0}
+pre{background:#f4f4f4;padding:.6em;white-space:pre-wrap;word-break:break-all}
+.meta{color:#555} table{border-collapse:collapse} td,th{padding:.2em .6em;border-bottom:1px solid #ddd;text-align:left}
+</style></head>
+<body>
+<h1>regate approvals</h1>
+<form id="login"><label>Reviewer token <input id="token" type="password" autocomplete="off"></label> <button type="submit">Use token</button></form>
+<p id="status" role="status"></p>
+<h2>Pending</h2><div id="pending"></div>
+<h2>History</h2><table><thead><tr><th>id</th><th>status</th><th>principal</th><th>reviewer</th><th>comment</th><th>decided</th></tr></thead><tbody id="history"></tbody></table>
+<script>
+const $ = (id) => document.getElementById(id);
+const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; };
+$("token").value = sessionStorage.getItem("regate-reviewer-token") || "";
+$("login").addEventListener("submit", (ev) => { ev.preventDefault(); sessionStorage.setItem("regate-reviewer-token", $("token").value); load(); });
+async function api(path, body) {
+  const res = await fetch(path, { method: body ? "POST" : "GET", headers: { authorization: "Bearer " + $("token").value, ...(body ? { "content-type": "application/json" } : {}) }, body: body ? JSON.stringify(body) : undefined });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(data.error || res.statusText);
+  return data;
+}
+async function act(a, action, comment) {
+  try {
+    const r = await api("/approvals/" + encodeURIComponent(a.id) + "/" + action, action === "approve" ? { sha256: a.sha256, comment } : { comment });
+    $("status").textContent = r.id + " " + r.status;
+  } catch (e) { $("status").textContent = action + " failed: " + e.message; }
+  load();
+}
+function card(a) {
+  const c = el("div", undefined, "card"); c.dataset.id = a.id;
+  c.append(el("h3", a.id + " — " + a.reason));
+  c.append(el("p", "asked by " + a.principal + " on " + a.target + " (session " + a.session_id + "), approvers: " + a.approvers + ", expires " + a.expires_at + (a.in_transaction ? ", inside a transaction block" : ""), "meta"));
+  c.append(el("pre", a.statement.sql, "sql"));
+  if (a.statement.parameters) c.append(el("pre", "parameters: " + JSON.stringify(a.statement.parameters), "params"));
+  c.append(el("p", "sha256 " + a.sha256, "meta"));
+  const comment = el("input"); comment.placeholder = "comment (required to refuse)"; comment.className = "comment"; comment.size = 50;
+  const ok = el("button", "Approve", "approve"); ok.type = "button"; ok.onclick = () => act(a, "approve", comment.value);
+  const no = el("button", "Refuse", "refuse"); no.type = "button"; no.onclick = () => act(a, "refuse", comment.value);
+  c.append(comment, " ", ok, " ", no);
+  return c;
+}
+async function load() {
+  if (!$("token").value) { $("status").textContent = "enter your reviewer token"; return; }
+  try {
+    const { approvals } = await api("/approvals");
+    const pending = approvals.filter((a) => a.status === "pending");
+    $("pending").replaceChildren(...(pending.length ? pending.map(card) : [el("p", "nothing pending", "empty")]));
+    $("history").replaceChildren(...approvals.filter((a) => a.status !== "pending").map((a) => { const tr = el("tr"); for (const v of [a.id, a.status, a.principal, a.reviewer || "", a.comment || "", a.decided_at || ""]) tr.append(el("td", v)); return tr; }));
+  } catch (e) { $("status").textContent = "cannot list approvals: " + e.message; }
+}
+load();
+setInterval(() => { if (!document.activeElement || document.activeElement.className !== "comment") load(); }, 3000);
+</script>
+</body></html>
+`;
+}

@@ -1,0 +1,115 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ActResult, Approval, ApprovalService, ApprovalStatus } from "../approval/index.js";
+import { approvalsPage } from "./approvals-page.js";
+
+export interface Reviewer {
+  name: string;
+  token: string;
+}
+
+const STATUSES = new Set<ApprovalStatus>(["pending", "approved", "refused", "expired", "withdrawn"]);
+const MAX_BODY = 16 * 1024;
+
+/**
+ * The approvals API on the admin listener (docs/approvals.md):
+ *   GET  /approvals[?status=pending]      list
+ *   GET  /approvals/{id}                   show one
+ *   POST /approvals/{id}/approve  {sha256, comment?}
+ *   POST /approvals/{id}/refuse   {comment}
+ *   GET  /approvals/ui                     the review page (its script calls the API)
+ * Every API call needs `Authorization: Bearer <reviewer token>`; the token names the reviewer.
+ * No cookies: a cross-site page cannot act for a reviewer, and POST takes only application/json.
+ */
+export function approvalsHandler(service: ApprovalService, reviewers: Reviewer[]): (req: IncomingMessage, res: ServerResponse, url: string) => boolean {
+  const digests = reviewers.map((r) => ({ name: r.name, digest: createHash("sha256").update(r.token).digest() }));
+  const reviewerOf = (req: IncomingMessage): string | undefined => {
+    const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "");
+    if (!m) return undefined;
+    const d = createHash("sha256").update(m[1]!).digest();
+    let found: string | undefined;
+    for (const r of digests) if (timingSafeEqual(r.digest, d)) found = r.name;
+    return found;
+  };
+  return (req, res, url) => {
+    if (url !== "/approvals" && !url.startsWith("/approvals/")) return false;
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+      res.end(JSON.stringify(body, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)));
+    };
+    if (url === "/approvals/ui" || url === "/approvals/ui/") {
+      if (req.method !== "GET") return json(405, { error: "method not allowed" }), true;
+      res.writeHead(200, {
+        "content-type": "text/html; charset=utf-8",
+        "cache-control": "no-store",
+        "content-security-policy": "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+        "x-frame-options": "DENY",
+      });
+      res.end(approvalsPage());
+      return true;
+    }
+    const reviewer = reviewerOf(req);
+    if (!reviewer) return json(401, { error: "a reviewer token is required (Authorization: Bearer …)" }), true;
+    const parts = url.split("/").filter(Boolean); // approvals, id?, action?
+    const id = parts[1] ? decodeURIComponent(parts[1]) : undefined;
+    if (req.method === "GET" && parts.length === 1) {
+      const status = new URL(req.url ?? "/", "http://x").searchParams.get("status");
+      if (status && !STATUSES.has(status as ApprovalStatus)) return json(400, { error: `unknown status ${status}` }), true;
+      return json(200, { approvals: service.list((status as ApprovalStatus) || undefined).map(view) }), true;
+    }
+    if (req.method === "GET" && parts.length === 2 && id) {
+      const a = service.get(id);
+      return a ? json(200, view(a)) : json(404, { error: "no such approval" }), true;
+    }
+    if (req.method === "POST" && parts.length === 3 && id && (parts[2] === "approve" || parts[2] === "refuse")) {
+      if (!/^application\/json\b/i.test(req.headers["content-type"] ?? "")) return json(415, { error: "send application/json" }), true;
+      readJson(req).then(
+        (body) => {
+          const comment = typeof body["comment"] === "string" ? body["comment"] : "";
+          let result: ActResult;
+          if (parts[2] === "approve") {
+            if (typeof body["sha256"] !== "string") return json(400, { error: "sha256 of the statement you reviewed is required" });
+            result = service.approve(id, reviewer, body["sha256"], comment || undefined);
+          } else {
+            result = service.refuse(id, reviewer, comment);
+          }
+          if (result.ok) return json(200, view(result.approval));
+          const status = { not_found: 404, not_pending: 409, hash_mismatch: 409, reason_required: 400 }[result.error];
+          json(status, { error: result.error });
+        },
+        () => json(400, { error: "body must be a JSON object of at most 16 KiB" }),
+      );
+      return true;
+    }
+    json(req.method === "GET" || req.method === "POST" ? 404 : 405, { error: "not found" });
+    return true;
+  };
+}
+
+function view(a: Approval): Approval {
+  return a;
+}
+
+function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new Error("too large"));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on("end", () => {
+      try {
+        const v: unknown = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+        if (v && typeof v === "object" && !Array.isArray(v)) resolve(v as Record<string, unknown>);
+        else reject(new Error("not an object"));
+      } catch (e) {
+        reject(e as Error);
+      }
+    });
+    req.on("error", reject);
+  });
+}

@@ -1,0 +1,51 @@
+import pg from "pg";
+import type { TestPostgres } from "../support/postgres.js";
+import { startRegate, type TestRegate } from "../support/regate.js";
+
+export const REVIEWER = { name: "alice", token: "reviewer-token-3c9e1b" };
+
+/** regate with approvals on, the admin listener on a free port and one reviewer. */
+export function startApprovingRegate(db: TestPostgres, approvals: Record<string, unknown> = {}): Promise<TestRegate> {
+  return startRegate(db, {
+    admin: { enabled: true, listen: { host: "127.0.0.1", port: 0 } },
+    approvals: { enabled: true, timeout_seconds: 30, reviewers: [{ name: REVIEWER.name, token: { value: REVIEWER.token } }], ...approvals },
+  });
+}
+
+export async function api(regate: TestRegate, path: string, body?: unknown, token = REVIEWER.token): Promise<{ status: number; body: any }> {
+  const res = await fetch(`http://127.0.0.1:${regate.app.ports.admin}${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+/** A connected pg client that records the notices it gets. */
+export async function client(regate: TestRegate): Promise<{ c: pg.Client; notices: pg.NoticeMessage[] }> {
+  const c = new pg.Client({ connectionString: regate.url() });
+  const notices: pg.NoticeMessage[] = [];
+  c.on("notice", (n) => notices.push(n));
+  c.on("error", () => {});
+  await c.connect();
+  return { c, notices };
+}
+
+export async function until<T>(get: () => T | undefined | Promise<T | undefined>, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await get();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The approval id named by the hold notice. */
+export function heldId(notices: pg.NoticeMessage[]): string | undefined {
+  for (const n of notices) {
+    const m = /held for approval as (apr_[0-9a-f]{16})/.exec(n.message ?? "");
+    if (m) return m[1];
+  }
+  return undefined;
+}
