@@ -280,6 +280,11 @@ export const configSchema = {
             },
           },
         },
+        mask_case_sensitive: {
+          type: "boolean",
+          default: false,
+          description: "Mask field rules match JSON keys exactly. Off by default: Email, EMAIL and email are the same field.",
+        },
       },
     },
     admin: {

@@ -114,6 +114,7 @@ export interface Config {
     routes: HttpRoute[];
     limits: { max_body_bytes: number; max_input_body_bytes: number; timeout_ms: number };
     request: { method_override: "decide" | "strip"; ambiguous_paths: "refuse" | "canonical" };
+    mask_case_sensitive: boolean;
   };
   admin: { enabled: boolean; listen: Listen; drain_timeout_ms: number };
   approvals: {

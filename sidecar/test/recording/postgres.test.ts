@@ -1,0 +1,172 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { packageRoot } from "../../src/paths.js";
+import { recordingsCommand } from "../../src/cli/recordings.js";
+import { ChainFile } from "../../src/recording/chain-file.js";
+import { exec } from "../support/exec.js";
+import { startPostgres, type TestPostgres } from "../support/postgres.js";
+import { AGENT, startRegate, type TestRegate } from "../support/regate.js";
+
+// Sessions through psql and pg with recording on, then the recording read back with the CLI: the same
+// statements, outcomes and row counts the clients saw; no protected value and no secret in any file.
+
+const MAIN = join(packageRoot, "sidecar", "src", "main.ts");
+const bin = (...args: string[]) => exec(process.execPath, ["--import", "tsx", MAIN, "recordings", ...args]);
+
+/** The CLI in process (it is synchronous): what it printed and its exit code. */
+async function cli(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => (out.push(String(s)), true));
+  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => (err.push(String(s)), true));
+  try {
+    const status = recordingsCommand(args, {});
+    return { status, stdout: out.join(""), stderr: err.join("") };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+let db: TestPostgres;
+let dir: string;
+let raw: { id: number; email: string; phone: string; ssn: string; card_number: string };
+let apiSecrets: string[];
+const root = await mkdtemp(join(tmpdir(), "regate-rec-it-"));
+
+beforeAll(async () => {
+  db = await startPostgres();
+  [raw] = (await db.query(
+    "SELECT id, email, phone, ssn, card_number FROM public.customers WHERE ssn IS NOT NULL AND phone IS NOT NULL AND card_number IS NOT NULL ORDER BY id LIMIT 1",
+  )) as (typeof raw)[];
+  apiSecrets = ((await db.query("SELECT secret FROM internal.api_keys")) as { secret: string }[]).map((r) => r.secret);
+  dir = join(root, "recordings");
+});
+
+afterAll(async () => {
+  await db?.stop();
+  await rm(root, { recursive: true, force: true });
+});
+
+function recordingsText(d: string): string {
+  return readdirSync(d)
+    .map((f) => readFileSync(join(d, f), "utf8"))
+    .join("\n");
+}
+
+describe("recording a Postgres session", () => {
+  let regate: TestRegate;
+  const seen: { sql: string; rows?: number; code?: string }[] = [];
+
+  beforeAll(async () => {
+    regate = await startRegate(db, { recording: { enabled: true, dir } });
+    const c = new pg.Client({ connectionString: regate.url(), application_name: "rec-test" });
+    c.on("error", () => undefined);
+    await c.connect();
+    const run = async (sql: string, params?: unknown[]) => {
+      try {
+        const r = await c.query(sql, params);
+        seen.push({ sql, rows: r.rowCount ?? 0 });
+      } catch (err) {
+        seen.push({ sql, code: (err as { code?: string }).code! });
+      }
+    };
+    await run("SELECT id FROM orders ORDER BY id LIMIT 3");
+    await run("SELECT email, ssn FROM customers WHERE id = $1", [raw.id]);
+    await run("SELECT id FROM customers WHERE email = $1 OR ssn = $2", [raw.email, raw.ssn]);
+    await run(`SELECT id, email FROM customers WHERE ssn = '${raw.ssn}'`);
+    await run("SELECT secret FROM internal.api_keys");
+    await c.end();
+    await exec("psql", [regate.url(), "-X", "-q", "-v", "ON_ERROR_STOP=0", "-c", "SELECT count(*) FROM orders", "-c", `SELECT card_number FROM customers WHERE id = ${raw.id}`]);
+    await regate.stop();
+  });
+
+  it("replay shows the pg client's statements, outcomes and row counts in order", async () => {
+    const list = JSON.parse((await cli("list", "--dir", dir, "--json")).stdout) as { session: string; application_name?: string; statements: number; refused: number; end_reason?: string }[];
+    const pgSession = list.find((r) => r.application_name === "rec-test")!;
+    expect(pgSession).toMatchObject({ statements: 5, refused: 1, end_reason: "client" });
+    const replay = await cli("replay", pgSession.session, "--dir", dir, "--json");
+    expect(replay.stderr).toBe("");
+    const records = JSON.parse(replay.stdout) as Record<string, any>[];
+    const statements = records.filter((r) => r["type"] === "statement");
+    const results = records.filter((r) => r["type"] === "result");
+    expect(records[0]).toMatchObject({ type: "start", principal: { subject: AGENT.user }, application_name: "rec-test", target: "test-db" });
+    expect(statements.map((s) => s["decision"].outcome)).toEqual(["allow", "allow", "allow", "allow", "deny"]);
+    expect(results.map((r) => r["rows"])).toEqual(seen.map((s) => s.rows ?? 0));
+    expect(results.at(-1)!["sqlstate"]).toBe(seen.at(-1)!.code);
+    expect(results[1]).toMatchObject({ command_tags: ["SELECT 1"], masked_values: 2 });
+    expect(records.at(-1)).toMatchObject({ type: "end", reason: "client", statements: 5 });
+    const timeline = (await cli("replay", pgSession.session, "--dir", dir)).stdout;
+    expect(timeline).toContain("ALLOW  SELECT id FROM orders ORDER BY id LIMIT 3");
+    expect(timeline).toContain("-> SELECT 3  3 rows");
+    expect(timeline).toMatch(/DENY  SELECT secret FROM internal\.api_keys/);
+  });
+
+  it("psql's session is recorded too", async () => {
+    const list = JSON.parse((await cli("list", "--dir", dir, "--json")).stdout) as { application_name?: string; statements: number; rows: number }[];
+    expect(list.find((r) => r.application_name === "psql")).toMatchObject({ statements: 2, rows: 2 });
+  });
+
+  it("verify passes, then names a flipped byte", async () => {
+    const ok = await bin("verify", "--dir", dir);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/^ok: 2 recordings/m);
+    const file = readdirSync(dir).find((f) => f !== "journal.jsonl" && readFileSync(join(dir, f), "utf8").includes("rec-test"))!;
+    const text = readFileSync(join(dir, file), "utf8");
+    await writeFile(join(dir, file), text.replace("LIMIT 3", "LIMIT 4"));
+    const bad = await cli("verify", "--dir", dir);
+    expect(bad.status).toBe(2);
+    expect(bad.stdout).toContain(`BAD  ${file} record 3: prev does not match`);
+    await writeFile(join(dir, file), text);
+  });
+
+  it("no recording holds a protected value of the demo data or a configured secret", () => {
+    const all = recordingsText(dir);
+    expect(all.length).toBeGreaterThan(0);
+    const forbidden = [raw.email, raw.ssn, raw.card_number, raw.phone, ...apiSecrets, AGENT.token, db.users.scram.password];
+    for (const s of forbidden) expect(all, s).not.toContain(s);
+  });
+});
+
+describe("fail closed", () => {
+  it("an unwritable recording directory refuses every statement with RECORDING_UNAVAILABLE", async () => {
+    const file = join(root, "a-file");
+    await writeFile(file, "");
+    const regate = await startRegate(db, { recording: { enabled: true, dir: join(file, "recordings") } });
+    try {
+      const r = await exec("psql", [regate.url(), "-X", "-At", "-v", "ON_ERROR_STOP=0", "-c", "SELECT 1", "-c", "SELECT 2"]);
+      expect(r.stdout).toBe("");
+      expect(r.stderr.match(/session recording cannot be written/g)).toHaveLength(2);
+    } finally {
+      await regate.stop();
+    }
+  });
+
+  it("a write failing mid-session refuses that statement and the next (58030), then recovers", async () => {
+    const d = join(root, "midway");
+    const regate = await startRegate(db, { recording: { enabled: true, dir: d } });
+    const c = new pg.Client({ connectionString: regate.url() });
+    c.on("error", () => undefined);
+    await c.connect();
+    try {
+      expect((await c.query("SELECT 1 AS x")).rows).toEqual([{ x: 1 }]);
+      const spy = vi.spyOn(ChainFile.prototype, "append").mockImplementation(() => {
+        throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+      });
+      await expect(c.query("SELECT 2")).rejects.toMatchObject({ code: "58030", message: expect.stringMatching(/recording cannot be written/) });
+      await expect(c.query("SELECT 3")).rejects.toMatchObject({ code: "58030" });
+      spy.mockRestore();
+      // The next statement is refused by admit() but recorded; that write succeeding admits again.
+      await expect(c.query("SELECT 4")).rejects.toMatchObject({ code: "58030" });
+      expect((await c.query("SELECT 5 AS x")).rows).toEqual([{ x: 5 }]);
+    } finally {
+      await c.end();
+      await regate.stop();
+    }
+    expect((await cli("verify", "--dir", d)).status).toBe(0);
+  });
+});
