@@ -179,6 +179,7 @@ function resolvePaths(cfg: Config, baseDir: string): void {
   if (cfg.postgres.upstream.ca_file) cfg.postgres.upstream.ca_file = abs(cfg.postgres.upstream.ca_file);
   if (cfg.agents.jwt?.jwks_file) cfg.agents.jwt.jwks_file = abs(cfg.agents.jwt.jwks_file);
   cfg.export.ocsf.file = abs(cfg.export.ocsf.file);
+  cfg.recording.dir = abs(cfg.recording.dir);
   for (const t of [cfg.export.decision_logs.tls, cfg.export.ocsf.tls]) {
     if (!t) continue;
     if (t.ca_file) t.ca_file = abs(t.ca_file);
