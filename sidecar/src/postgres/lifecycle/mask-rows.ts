@@ -1,9 +1,9 @@
 import type { Decision } from "../../decision/index.js";
 import { RegateError } from "../../errors.js";
-import { maskText } from "../../mask/index.js";
 import { buildMaskPlan, maskValue, type MaskPlan } from "../mask-plan.js";
 import type { Pending } from "../pending.js";
 import { Backend, decodeNotice, encodeNotice, rewriteDataRow, type FieldDescription, type Frame } from "../protocol/index.js";
+import { screenNoticeFields, screenNotificationPayload } from "../side-channels.js";
 import type { AnalysisResult } from "../sql/types.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
@@ -48,24 +48,32 @@ function activeDecision(head: Pending | undefined): Decision | undefined {
   return undefined;
 }
 
-const NOTICE_DETECTORS = ["email", "card", "ssn", "phone", "iban", "aws_key", "jwt", "secret"] as const;
-
-/** Error and notice text can quote row values (`DETAIL: Key (email)=(...)`): mask them as the result would be. */
+/**
+ * Error and notice text can quote row values (`DETAIL: Key (email)=(...)`, a failed cast's input):
+ * while the statement in flight reads something masked, only the naming fields and a scrubbed message
+ * get through; otherwise values that look like personal data or secrets are masked (side-channels.ts).
+ */
 export function maskNotice(f: Frame, head: Pending | undefined): Buffer {
   const decision = activeDecision(head);
-  if (!decision || decision.mask.length === 0) return f.raw;
-  const fields = decodeNotice(f.body);
-  let changed = false;
-  for (const code of ["M", "D", "W", "H"]) {
-    const text = fields[code];
-    if (!text) continue;
-    let masked = maskText(text, [...NOTICE_DETECTORS], "redact") ?? "";
-    // Row values quoted by the server: "Key (col)=(value)", "Failing row contains (...)".
-    masked = masked.replace(/(Key \([^)]*\)=\()(.*)(\))/g, "$1****$3").replace(/(Failing row contains \()(.*)(\))/g, "$1****$3");
-    if (masked !== text) {
-      fields[code] = masked;
-      changed = true;
-    }
-  }
-  return changed ? encodeNotice(f.type as typeof Backend.ErrorResponse, fields) : f.raw;
+  const screened = screenNoticeFields(decodeNotice(f.body), (decision?.mask.length ?? 0) > 0);
+  return screened ? encodeNotice(f.type as typeof Backend.ErrorResponse, screened) : f.raw;
+}
+
+/** NotificationResponse: another connection may NOTIFY anything; its payload is screened like text. */
+export function maskNotification(f: Frame): Buffer {
+  const body = f.body;
+  const channelEnd = body.indexOf(0, 4);
+  const payloadEnd = channelEnd < 0 ? -1 : body.indexOf(0, channelEnd + 1);
+  if (channelEnd < 0 || payloadEnd < 0) throw new RegateError("PROTOCOL_VIOLATION", "malformed NotificationResponse");
+  const payload = body.toString("utf8", channelEnd + 1, payloadEnd);
+  const screened = screenNotificationPayload(payload);
+  if (screened === payload) return f.raw;
+  const text = Buffer.from(screened, "utf8");
+  const out = Buffer.allocUnsafe(1 + 4 + channelEnd + 1 + text.length + 1);
+  out[0] = Backend.NotificationResponse;
+  out.writeInt32BE(out.length - 1, 1);
+  body.copy(out, 5, 0, channelEnd + 1);
+  text.copy(out, 5 + channelEnd + 1);
+  out[out.length - 1] = 0;
+  return out;
 }

@@ -13,7 +13,7 @@ import {
   type Frame,
 } from "../protocol/index.js";
 import { budgetError } from "./cut.js";
-import { maskNotice, maskRow, planFor } from "./mask-rows.js";
+import { maskNotice, maskNotification, maskRow, planFor } from "./mask-rows.js";
 import { complete, observeError, observeRow, observeTag } from "./observe.js";
 import { refusalError } from "./refusal.js";
 import type { SessionState } from "./state.js";
@@ -80,6 +80,7 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
     case Backend.CopyBothResponse:
       throw new RegateError("FEATURE_UNSUPPORTED", "replication streams are not allowed through regate");
     case Backend.NotificationResponse:
+      return s.toClient(maskNotification(f));
     case Backend.CopyInResponse:
     case Backend.CopyOutResponse:
     case Backend.CopyData:
