@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { packageRoot } from "../../src/paths.js";
 import { recordingsCommand } from "../../src/cli/recordings.js";
 import { ChainFile } from "../../src/recording/chain-file.js";
+import { clientGate } from "../clients/run.js";
 import { exec } from "../support/exec.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { AGENT, startRegate, type TestRegate } from "../support/regate.js";
@@ -82,7 +83,42 @@ describe("recording a Postgres session", () => {
     await run("SELECT secret FROM internal.api_keys");
     await c.end();
     await exec("psql", [regate.url(), "-X", "-q", "-v", "ON_ERROR_STOP=0", "-c", "SELECT count(*) FROM orders", "-c", `SELECT card_number FROM customers WHERE id = ${raw.id}`]);
+    if (!asyncpg.skip) {
+      asyncpg.require();
+      const script = `
+import asyncio, asyncpg, sys
+async def main():
+    c = await asyncpg.connect(sys.argv[1], server_settings={"application_name": "rec-asyncpg"})
+    rows = await c.fetch("SELECT email FROM customers WHERE id = $1", int(sys.argv[2]))
+    print(len(rows))
+    rows = await c.fetch("SELECT id FROM customers WHERE ssn = $1", sys.argv[3])
+    print(len(rows))
+    await c.close()
+asyncio.run(main())
+`;
+      asyncpgRun = await exec(join(packageRoot, ".venv", "bin", "python"), ["-c", script, regate.url(), String(raw.id), raw.ssn]);
+    }
     await regate.stop();
+  });
+
+  const asyncpg = clientGate("asyncpg");
+  let asyncpgRun: { stdout: string; stderr: string } | undefined;
+  it.skipIf(asyncpg.skip)(asyncpg.title("asyncpg's session (binary parameters) is recorded with the rows it saw"), async () => {
+    expect(asyncpgRun!.stderr).toBe("");
+    expect(asyncpgRun!.stdout.trim().split("\n")).toEqual(["1", "1"]);
+    const list = JSON.parse((await cli("list", "--dir", dir, "--json")).stdout) as { session: string; application_name?: string }[];
+    const session = list.find((r) => r.application_name === "rec-asyncpg")!.session;
+    const records = JSON.parse((await cli("replay", session, "--dir", dir, "--json")).stdout) as Record<string, any>[];
+    const bySql = (sql: string) => {
+      const st = records.filter((r) => r["type"] === "statement" && r["sql"] === sql).at(-1)!;
+      return { st, result: records.find((r) => r["type"] === "result" && r["stmt"] === st["stmt"])! };
+    };
+    const email = bySql("SELECT email FROM customers WHERE id = $1");
+    expect(email.st["decision"].outcome).toBe("allow");
+    expect(email.result).toMatchObject({ rows: 1, masked_values: 1 });
+    const ssn = bySql("SELECT id FROM customers WHERE ssn = $1");
+    expect(ssn.result).toMatchObject({ rows: 1 });
+    expect(ssn.st["parameters"][0].value).not.toBe(raw.ssn);
   });
 
   it("replay shows the pg client's statements, outcomes and row counts in order", async () => {
@@ -114,7 +150,7 @@ describe("recording a Postgres session", () => {
   it("verify passes, then names a flipped byte", async () => {
     const ok = await bin("verify", "--dir", dir);
     expect(ok.status).toBe(0);
-    expect(ok.stdout).toMatch(/^ok: 2 recordings/m);
+    expect(ok.stdout).toMatch(new RegExp(`^ok: ${asyncpg.skip ? 2 : 3} recordings`, "m"));
     const file = readdirSync(dir).find((f) => f !== "journal.jsonl" && readFileSync(join(dir, f), "utf8").includes("rec-test"))!;
     const text = readFileSync(join(dir, file), "utf8");
     await writeFile(join(dir, file), text.replace("LIMIT 3", "LIMIT 4"));
