@@ -32,9 +32,12 @@ export class DecisionPipeline implements Decider {
     let decision: Decision;
     try {
       if (!policy) throw new RegateError("POLICY_NOT_LOADED");
-      for (const sink of this.opts.sinks) {
-        const refusal = sink.admit?.();
-        if (refusal) throw refusal;
+      // Back-pressure from a full export buffer. A preview is never logged, so it adds nothing to any buffer.
+      if (!options?.preview) {
+        for (const sink of this.opts.sinks) {
+          const refusal = sink.admit?.();
+          if (refusal) throw refusal;
+        }
       }
       const prior = options?.reuse;
       if (prior && prior.revision === policy.revision && !this.opts.dryRun) {

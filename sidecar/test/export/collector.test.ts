@@ -136,6 +136,21 @@ describe("decision-log upload to a real collector (block mode)", () => {
   }, 30_000);
 });
 
+describe("block mode and previews", () => {
+  it("a preview (never logged) is not refused and not counted while the buffer is full", async () => {
+    const c = await Collector.down();
+    collectors.push(c);
+    const { pipeline, exporters: ex } = start(settings({ decision_logs: { enabled: true, service_url: c.url, buffer_size_limit_events: 3 } }));
+    for (let i = 0; i < 3; i++) expect(pipeline.decide(input(i)).error_code).toBeUndefined();
+    expect(pipeline.decide(input(3)).error_code).toBe("DECISION_LOG_BACKPRESSURE");
+    expect(pipeline.decide(input(4), { preview: true })).toMatchObject({ outcome: "deny", reasons: ["deletes are not allowed"] });
+    expect(pipeline.decide(input(5), { preview: true })).toMatchObject({ outcome: "allow" });
+    await ex.close(0);
+    exporters = undefined;
+    expect(ex.stats()["decision_logs"]).toMatchObject({ received: 3, refused: 1, buffered: 3 });
+  });
+});
+
 describe("drop_oldest mode", () => {
   it("collector down: the oldest events are dropped and counted; counts reconcile", async () => {
     const c = await Collector.down();
