@@ -16,7 +16,7 @@ import { effectiveMethod, findOverrides, OVERRIDE_HEADERS, OVERRIDE_PARAM, unpar
 import { forwardPath, parsedQuery, parseRequestTarget, withoutParam } from "./path.js";
 import { catalogError, sendError, type ErrorBody } from "./reply.js";
 import { compileRoutes, hostName, matchRoute, type CompiledRoute } from "./routes.js";
-import { httpInputs } from "./to-input.js";
+import { httpInputs, type RequestFacts } from "./to-input.js";
 import { relayResponse } from "./upstream-response.js";
 
 export interface HttpGateway {
@@ -201,7 +201,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       const e = catalogError("PROTOCOL_VIOLATION", "bad_request", effective.reason);
       return fail(ctx, e.status, e.body);
     }
-    const inputs = httpInputs({
+    const facts: RequestFacts = {
       requestId: ctx.id,
       principal: auth.principal,
       client: { address: req.socket.remoteAddress ?? "", port: req.socket.remotePort ?? 0 },
@@ -217,7 +217,12 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       headers: req.headers,
       body,
       now: Date.now(),
-    });
+    };
+    const inputs = httpInputs(facts);
+    // Frameworks disagree on whether they honour an override (most only on POST, some not at all): the
+    // upstream may execute either method, so both are judged, and the request goes through only if both
+    // are allowed.
+    if (effective.result.method !== ctx.method) inputs.push(...httpInputs({ ...facts, method: { method: ctx.method } }));
     const verdict = decideAll(opts.decider, inputs, ctx.id);
     ctx.decision = verdict.decision;
     if (!verdict.allowed) {

@@ -74,6 +74,16 @@ describe("method overrides (default: the policy judges the overriding method)", 
     expect(r.executed).toEqual([]);
   });
 
+  it.each([
+    ["POST overridden to GET on refunds: the POST (if the upstream ignores the override) needs approval", "POST", "/refunds", "GET", 403, "APPROVAL_REQUIRED"],
+    ["DELETE overridden to GET: a POST-only override filter leaves the DELETE", "DELETE", "/orders/1", "GET", 403, "POLICY_DENIED"],
+  ])("both methods are judged when they differ: %s", async (_name, wire, path, override, status, code) => {
+    const r = await send(gw, wire, path, { ...json, "x-http-method-override": override }, JSON.stringify({ order_id: 1 }));
+    expect(r.status).toBe(status);
+    expect(JSON.parse(r.text)).toMatchObject({ code });
+    expect(r.executed).toEqual([]);
+  });
+
   it("overrides that disagree are refused with 400 before the policy runs", async () => {
     const r = await send(gw, "POST", "/orders/1?_method=GET", { "x-http-method-override": "DELETE" }, "");
     expect(r.status).toBe(400);
@@ -87,10 +97,14 @@ describe("method overrides (default: the policy judges the overriding method)", 
     expect(r.executed).toMatchObject([{ method: "PATCH", wire_method: "POST" }]);
   });
 
-  it("the decision log records the effective method and where the override came from", async () => {
+  it("the decision log records both methods and where the override came from", async () => {
     await send(gw, "POST", "/orders/2", { "x-http-method-override": "DELETE" }, "");
-    const line = decisionLog.lines.map((l) => JSON.parse(l) as { input?: { http?: { path?: string } } }).findLast((l) => l.input?.http?.path === "/orders/2");
-    expect(line?.input?.http).toMatchObject({ method: "DELETE", request_method: "POST", method_override: { source: ["x-http-method-override"], value: "DELETE" } });
+    const lines = decisionLog.lines.map((l) => JSON.parse(l) as { input?: { http?: { path?: string } } }).filter((l) => l.input?.http?.path === "/orders/2");
+    // One decision for the override, one for the request line's method (an upstream may honour either).
+    expect(lines.map((l) => l.input?.http)).toMatchObject([
+      { method: "DELETE", request_method: "POST", method_override: { source: ["x-http-method-override"], value: "DELETE" } },
+      { method: "POST", request_method: "POST" },
+    ]);
   });
 });
 
