@@ -1,3 +1,4 @@
+import { approvalsCommand } from "./approvals.js";
 import { catalogHooksCommand } from "./catalog-hooks.js";
 import { checkConfigCommand } from "./check-config.js";
 import { evalCommand } from "./eval.js";
@@ -21,6 +22,8 @@ commands:
                                   replay decision logs against a candidate bundle; report what would change
   recordings <list|show|replay|verify> [--dir D] [--config file] [--json]
                                   session recordings: list, print, replay as a timeline, verify hash chains
+  approvals <list|show|approve|refuse> [ID] [--comment C] [--url URL] [--token-file F]
+                                  review held statements through the admin listener (docs/approvals.md)
   catalog-hooks [--schema S] [--apply DATABASE_URL]
                                   print (or install) the event triggers that tell regate of DDL at once
 `;
@@ -43,6 +46,8 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
       return whatifCommand(rest);
     case "recordings":
       return recordingsCommand(rest, env);
+    case "approvals":
+      return approvalsCommand(rest, env);
     case "catalog-hooks":
       return catalogHooksCommand(rest);
     case undefined:

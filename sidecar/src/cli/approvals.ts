@@ -1,0 +1,125 @@
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { Approval } from "../approval/index.js";
+import { ConfigError } from "../config/index.js";
+import { loadConfigFromArgs } from "./config-arg.js";
+
+const USAGE = `usage: regate approvals list [--all]
+       regate approvals show ID
+       regate approvals approve ID [--comment TEXT]
+       regate approvals refuse ID --comment TEXT
+options: --url http://127.0.0.1:9187 (else from --config) --token-file F (else env REGATE_REVIEWER_TOKEN) --json
+`;
+
+export interface Out {
+  out(s: string): void;
+  err(s: string): void;
+}
+
+const stdio: Out = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+/**
+ * A reviewer's command line over the admin listener's approvals API. `approve` first reads the approval
+ * and sends back the SHA-256 it shows, so what is approved is what was printed. Exit 0 done, 1 usage
+ * or transport error, 2 the API refused (not found, no longer pending, digest mismatch).
+ */
+export async function approvalsCommand(argv: string[], env: NodeJS.ProcessEnv, io: Out = stdio): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        url: { type: "string", short: "u" },
+        config: { type: "string", short: "c" },
+        "token-file": { type: "string" },
+        comment: { type: "string", short: "m" },
+        all: { type: "boolean" },
+        json: { type: "boolean" },
+      },
+    });
+  } catch (err) {
+    io.err(`${(err as Error).message}\n${USAGE}`);
+    return 1;
+  }
+  const { values, positionals } = parsed;
+  const [action, id] = positionals;
+  if (!action || !["list", "show", "approve", "refuse"].includes(action) || (action !== "list" && !id)) {
+    io.err(USAGE);
+    return 1;
+  }
+  let base = values.url;
+  if (!base) {
+    try {
+      const { listen } = loadConfigFromArgs(values.config, env).admin;
+      base = `http://${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${listen.port}`;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      io.err(`${err.message}\n${USAGE}`);
+      return 1;
+    }
+  }
+  const token = values["token-file"] ? readFileSync(values["token-file"], "utf8").trim() : env["REGATE_REVIEWER_TOKEN"];
+  if (!token) {
+    io.err(`regate approvals: a reviewer token is required (--token-file or REGATE_REVIEWER_TOKEN)\n`);
+    return 1;
+  }
+  const call = async (path: string, body?: unknown): Promise<{ status: number; body: any }> => {
+    const res = await fetch(new URL(path, base), {
+      method: body === undefined ? "GET" : "POST",
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    return { status: res.status, body: await res.json().catch(() => ({})) };
+  };
+  const failed = (r: { status: number; body: any }) => {
+    io.err(`regate approvals ${action}: HTTP ${r.status}: ${r.body?.error ?? "error"}\n`);
+    return r.status === 401 || r.status >= 500 ? 1 : 2;
+  };
+  try {
+    if (action === "list") {
+      const r = await call(values.all ? "/approvals" : "/approvals?status=pending");
+      if (r.status !== 200) return failed(r);
+      const list = r.body.approvals as Approval[];
+      if (values.json) io.out(`${JSON.stringify(list, null, 2)}\n`);
+      else if (list.length === 0) io.out(values.all ? "no approvals\n" : "nothing pending\n");
+      else for (const a of list) io.out(`${a.id}  ${a.status.padEnd(9)}  ${a.principal}@${a.target}  expires ${a.expires_at}  ${oneLine(a.statement.sql)}\n`);
+      return 0;
+    }
+    const path = `/approvals/${encodeURIComponent(id!)}`;
+    const shown = await call(path);
+    if (shown.status !== 200) return failed(shown);
+    if (action === "show") {
+      io.out(values.json ? `${JSON.stringify(shown.body, null, 2)}\n` : describe(shown.body as Approval));
+      return 0;
+    }
+    const body = action === "approve" ? { sha256: (shown.body as Approval).sha256, ...(values.comment ? { comment: values.comment } : {}) } : { comment: values.comment ?? "" };
+    const r = await call(`${path}/${action}`, body);
+    if (r.status !== 200) return failed(r);
+    io.out(values.json ? `${JSON.stringify(r.body, null, 2)}\n` : `${r.body.id} ${r.body.status} by ${r.body.reviewer}\n`);
+    return 0;
+  } catch (err) {
+    io.err(`regate approvals: cannot reach ${base}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+function oneLine(sql: string): string {
+  const s = sql.replace(/\s+/g, " ").trim();
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function describe(a: Approval): string {
+  const lines = [
+    `${a.id}  ${a.status}`,
+    `  reason      ${a.reason} (approvers: ${a.approvers})`,
+    `  asked by    ${a.principal} on ${a.target}, session ${a.session_id}${a.in_transaction ? ", inside a transaction block" : ""}`,
+    `  requested   ${a.requested_at}, expires ${a.expires_at}`,
+    `  sha256      ${a.sha256}`,
+    `  statement   ${a.statement.sql}`,
+  ];
+  if (a.statement.parameters) lines.push(`  parameters  ${JSON.stringify(a.statement.parameters)}`);
+  if (a.reviewer) lines.push(`  decided     ${a.decided_at} by ${a.reviewer}${a.comment ? `: ${a.comment}` : ""}`);
+  return `${lines.join("\n")}\n`;
+}
