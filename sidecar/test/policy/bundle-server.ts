@@ -1,5 +1,6 @@
 // A small OPA bundle server for tests: serves one bundle with an ETag, answers If-None-Match with 304,
-// and holds a request (long polling) when asked with `Prefer: modes=snapshot;wait=N` if enabled.
+// holds a request (long polling) when asked with `Prefer: modes=snapshot;wait=N` if enabled, and takes
+// a new bundle by PUT with the upload token (what a CI job publishes).
 import { createHash } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,10 +16,20 @@ export class BundleServer {
   /** Answer every request with this status instead of the bundle (a failing server). */
   failWith: number | undefined;
 
-  constructor(readonly opts: { longPolling?: boolean; token?: string } = {}) {
+  constructor(readonly opts: { longPolling?: boolean; token?: string; uploadToken?: string } = {}) {
     this.#server = createServer((req, res) => {
       const record = (status: number) => this.requests.push({ headers: req.headers, status });
       if (req.url !== `/${RESOURCE}`) return end(res, 404, record);
+      if (req.method === "PUT") {
+        if (!opts.uploadToken || req.headers["authorization"] !== `Bearer ${opts.uploadToken}`) return end(res, 401, record);
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => {
+          this.serve(Buffer.concat(chunks));
+          end(res, 201, record);
+        });
+        return;
+      }
       if (opts.token && req.headers["authorization"] !== `Bearer ${opts.token}`) return end(res, 401, record);
       if (this.failWith) return end(res, this.failWith, record);
       const wait = /wait=(\d+)/.exec(String(req.headers["prefer"] ?? ""))?.[1];
