@@ -12,7 +12,7 @@ import { AgentDirectory } from "./identity/index.js";
 import type { Logger } from "./log.js";
 import { packageRoot } from "./paths.js";
 import { PolicyStore, startPolicySource, storeOptions } from "./policy/index.js";
-import { applyRetention, composeHooks, Recorder } from "./recording/index.js";
+import { applyRetention, composeHooks, Recorder, registerRecordingMetrics } from "./recording/index.js";
 import { Catalog, initSqlParser, PostgresServer, scramVerifier, SessionRegistry, type AgentAuth, type SessionHooks } from "./postgres/index.js";
 import { simpleQuery } from "./postgres/simple-query.js";
 import { connectUpstream } from "./postgres/upstream.js";
@@ -87,7 +87,10 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
         ...(config.masking.hash_key ? { maskKey: Buffer.from(config.masking.hash_key.reveal(), "utf8") } : {}),
       })
     : undefined;
-  if (recorder) allSinks.push(recorder);
+  if (recorder) {
+    allSinks.push(recorder);
+    registerRecordingMetrics(metrics.registry, recorder);
+  }
   registerExportMetrics(metrics.registry, exporters);
   const pipeline = new DecisionPipeline({
     policy: () => store.active,

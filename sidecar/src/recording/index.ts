@@ -6,5 +6,6 @@ export { findRecording, readJournal, readRecords, recordingFiles, summarize, ver
 export { checkChain, type ChainCheck } from "./verify.js";
 export { canonicalJson } from "./canonical.js";
 export { JOURNAL, recordingFileName } from "./layout.js";
+export { registerRecordingMetrics } from "./metrics.js";
 export { composeHooks } from "./compose.js";
 export { formatTimeline } from "./timeline.js";

@@ -39,7 +39,7 @@ export class Recorder implements DecisionSink {
   #sessions = new Map<string, Open>();
   #failure: unknown;
   /** Records written and bytes, for metrics and tests. */
-  written = { records: 0, bytes: 0, failures: 0 };
+  written = { records: 0, bytes: 0, failures: 0, refused: 0 };
 
   constructor(opts: RecorderOptions) {
     this.#opts = opts;
@@ -79,6 +79,7 @@ export class Recorder implements DecisionSink {
   // DecisionSink: refusal while recordings cannot be written.
   admit(): RegateError | undefined {
     if (this.#failure === undefined) return undefined;
+    this.written.refused++;
     return new RegateError("RECORDING_UNAVAILABLE", UNAVAILABLE, { cause: this.#failure });
   }
 
@@ -186,6 +187,7 @@ export class Recorder implements DecisionSink {
       d.reasons = [UNAVAILABLE];
       d.mask = [];
       d.error_code = "RECORDING_UNAVAILABLE";
+      this.written.refused++;
       delete d.approve;
     }
   }

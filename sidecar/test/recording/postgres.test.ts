@@ -199,6 +199,10 @@ describe("fail closed", () => {
       // The next statement is refused by admit() but recorded; that write succeeding admits again.
       await expect(c.query("SELECT 4")).rejects.toMatchObject({ code: "58030" });
       expect((await c.query("SELECT 5 AS x")).rows).toEqual([{ x: 5 }]);
+      const metrics = await regate.app.metrics.registry.metrics();
+      expect(metrics).toMatch(/^regate_recording_refused_decisions_total 3$/m);
+      expect(metrics).toMatch(/^regate_recording_failing 0$/m);
+      expect(metrics).toMatch(/^regate_recording_write_failures_total [1-9]/m);
     } finally {
       await c.end();
       await regate.stop();
