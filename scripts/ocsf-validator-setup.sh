@@ -11,11 +11,15 @@ VENV="$ROOT/build/ocsf-venv"
 STAMP="$VENV/.requirements.sha256"
 PYTHON="${PYTHON:-python3}"
 
+mkdir -p "$ROOT/build"
+# Test files run in parallel workers and each calls this: one installs, the others wait and then find it done.
+exec 9>"$ROOT/build/ocsf-venv.lock"
+flock 9
+
 want="$(sha256sum "$REQ" | cut -d' ' -f1)"
 if [[ "${1:-}" != "--force" && -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
   exit 0
 fi
-mkdir -p "$ROOT/build"
 rm -rf "$VENV"
 "$PYTHON" -m venv "$VENV"
 # Every package is pinned in the file, dependencies included: --no-deps keeps pip from resolving anything else.
