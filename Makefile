@@ -9,7 +9,7 @@ CAPABILITIES := testdata/opa/wasm-capabilities.json
 REGO_COVERAGE := 90
 REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)$(shell git diff --quiet 2>/dev/null || echo -dirty)
 
-.PHONY: all deps tools bundle rego-check typecheck build test test-ts clients run demo-data bench clean
+.PHONY: all deps tools bundle rego-check typecheck build test test-ts clients run demo-data bench fuzz clean
 
 all: build bundle
 
@@ -66,6 +66,10 @@ demo-data: deps
 
 bench: deps tools bundle
 	npx tsx sidecar/bench/run-all.ts
+
+# Long fuzz run (docs/reliability.md): FUZZ_CASES, FUZZ_SECONDS, FUZZ_SEED, FUZZ_TARGETS; findings go to testdata/fuzz/.
+fuzz: deps
+	npx tsx sidecar/test/fuzz/run.ts
 
 clean:
 	rm -rf build dist
