@@ -1,0 +1,97 @@
+import { createServer } from "node:http";
+import { describe, expect, it } from "vitest";
+import { ApprovalService, approvalHash, slackNotifier, type Approval } from "../../src/approval/index.js";
+import type { Decision, SessionInput } from "../../src/decision/index.js";
+import { createLogger } from "../../src/log.js";
+import type { Statement } from "../../src/postgres/index.js";
+import { Writable } from "node:stream";
+
+const log = createLogger({ level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
+const session = { id: "s1", principal: { subject: "agent", groups: [], claims: {}, auth_method: "token" }, client: { address: "127.0.0.1", port: 1 }, target: "db", started_at: "" } as SessionInput;
+const statement = (sql: string, parameters?: unknown[]) => ({ seq: 1, message: "query", sql, ...(parameters ? { parameters } : {}), started_ns: 0n, result: { command_tags: [], rows: 0, bytes: 0, masked_values: 0, duration_ms: 0 }, completed: false }) as Statement;
+const decision = (timeout: number): Decision => ({ decision_id: "d1", outcome: "approve", reasons: ["r"], mask: [], approve: { reason: "r", approvers: "dba", timeout_seconds: timeout }, dry_run: false, revision: "x" });
+
+describe("approvalHash", () => {
+  const base = ["agent", "db", "UPDATE t SET a = $1", [{ value: "1", format: "text", type_oid: 0 }]] as const;
+  it.each([
+    ["principal", ["other", base[1], base[2], base[3]]],
+    ["target", [base[0], "db2", base[2], base[3]]],
+    ["statement text", [base[0], base[1], "UPDATE t SET a = $1 ", base[3]]],
+    ["parameter value", [base[0], base[1], base[2], [{ value: "2", format: "text", type_oid: 0 }]]],
+    ["NULL instead of ''", [base[0], base[1], base[2], [{ value: null, format: "text", type_oid: 0 }]]],
+    ["no parameters", [base[0], base[1], base[2], undefined]],
+    ["text split differently", ["agen", "tdb", base[2], base[3]]],
+  ] as const)("changes with the %s", (_name, args) => {
+    expect(approvalHash(...(args as unknown as Parameters<typeof approvalHash>))).not.toBe(approvalHash(...(base as unknown as Parameters<typeof approvalHash>)));
+  });
+  it("is stable", () => {
+    expect(approvalHash("a", "b", "c", undefined)).toBe(approvalHash("a", "b", "c", undefined));
+  });
+});
+
+describe("timeout", () => {
+  const make = (idleMs: number) => new ApprovalService({ log, timeoutSeconds: 60, idleMarginSeconds: 1, idleInTransactionMs: async () => idleMs, reviewUrl: "http://r" });
+  const held = async (svc: ApprovalService, timeout: number, inTx: boolean) => {
+    const ac = new AbortController();
+    const p = svc.hold(session, statement("UPDATE t SET a = 1"), decision(timeout), { notify: () => {}, signal: ac.signal, in_transaction: inTx });
+    await new Promise((r) => setTimeout(r, 10));
+    const a = svc.list("pending")[0]!;
+    ac.abort();
+    await p;
+    return (Date.parse(a.expires_at) - Date.parse(a.requested_at)) / 1000;
+  };
+  it.each([
+    ["the policy's timeout", 120, false, 10_000, 120],
+    ["config when the policy gives none", 0, false, 10_000, 60],
+    ["capped below the idle timeout in a block", 120, true, 10_000, 9],
+    ["half the idle timeout when the margin is larger", 120, true, 1_000, 0.5],
+    ["not capped outside a block", 120, false, 1_000, 120],
+    ["not capped when the idle timeout is off", 120, true, 0, 120],
+  ] as const)("%s", async (_n, policy, inTx, idle, expected) => {
+    expect(await held(make(idle), policy, inTx)).toBe(expected);
+  });
+});
+
+describe("withdrawal", () => {
+  it("a signal already aborted never creates an approval", async () => {
+    const svc = new ApprovalService({ log, timeoutSeconds: 60, idleMarginSeconds: 1, idleInTransactionMs: async () => 0, reviewUrl: "http://r" });
+    const ac = new AbortController();
+    ac.abort();
+    const d = await svc.hold(session, statement("UPDATE t SET a = 1"), decision(10), { notify: () => {}, signal: ac.signal, in_transaction: false });
+    expect(d).toMatchObject({ outcome: "deny", error_code: "APPROVAL_WITHDRAWN" });
+    expect(svc.list()).toEqual([]);
+  });
+});
+
+describe("chat webhook", () => {
+  it("POSTs the pending approval as a Slack-style message", async () => {
+    const got: { body: any; type: string | undefined }[] = [];
+    const server = createServer((req, res) => {
+      let b = "";
+      req.on("data", (c) => (b += c));
+      req.on("end", () => {
+        got.push({ body: JSON.parse(b), type: req.headers["content-type"] });
+        res.end("ok");
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const svc = new ApprovalService({ log, timeoutSeconds: 60, idleMarginSeconds: 1, idleInTransactionMs: async () => 0, reviewUrl: "http://review/ui", onRequested: slackNotifier(`http://127.0.0.1:${port}/hook`, "http://review/ui", log) });
+      const ac = new AbortController();
+      const p = svc.hold(session, statement("UPDATE payments SET a = 1"), decision(10), { notify: () => {}, signal: ac.signal, in_transaction: false });
+      const deadline = Date.now() + 5000;
+      while (got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const a = svc.list("pending")[0] as Approval;
+      expect(got[0]!.type).toBe("application/json");
+      expect(got[0]!.body.text).toContain(`asks approval ${a.id}`);
+      expect(got[0]!.body.text).toContain("UPDATE payments SET a = 1");
+      expect(got[0]!.body.text).toContain("http://review/ui");
+      expect(got[0]!.body.approval.sha256).toBe(a.sha256);
+      ac.abort();
+      await p;
+    } finally {
+      server.close();
+    }
+  });
+});
