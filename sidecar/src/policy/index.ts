@@ -2,7 +2,7 @@ export { readBundle, type Bundle, type Manifest } from "./bundle.js";
 export { activate, type ActivePolicy } from "./engine.js";
 export { validateDecision } from "./validate.js";
 export { PolicyStore, type PolicyStoreOptions, type BundleSource } from "./store.js";
-export { BundleDownloader, BUNDLE_CONTENT_TYPE, type BundleServiceOptions } from "./service.js";
+export { BundleDownloader, BUNDLE_CONTENT_TYPE, backoffDelay, jitterDelay, type BundleServiceOptions } from "./service.js";
 export { verifyBundleSignature, SIGNATURES_FILE, type SigningOptions, type SignatureInfo } from "./signature.js";
 export { verifyJws, decodeJws, JWS_ALGORITHMS, type JwsAlgorithm, type VerificationKey } from "./jws.js";
 export { canonicalJson } from "./canonical-json.js";

@@ -99,16 +99,12 @@ export class BundleDownloader {
   }
 
   #jitter(): number {
-    const { minDelayMs: min, maxDelayMs: max } = this.opts;
-    return min + Math.floor(this.#random() * Math.max(0, max - min));
+    return jitterDelay(this.opts.minDelayMs, this.opts.maxDelayMs, this.#random());
   }
 
-  /** Exponential from the min delay, capped, with full jitter so a fleet does not retry in step. */
   #backoff(): number {
-    const cap = this.opts.maxBackoffMs ?? this.opts.maxDelayMs; // as OPA: retries never wait longer than max_delay
-    const base = Math.max(this.opts.minDelayMs, 100);
-    const ceiling = Math.min(cap, base * 2 ** Math.min(this.#failures, 20));
-    return Math.floor(ceiling / 2 + (this.#random() * ceiling) / 2);
+    // As OPA: retries never wait longer than max_delay.
+    return backoffDelay(this.#failures, this.opts.minDelayMs, this.opts.maxBackoffMs ?? this.opts.maxDelayMs, this.#random());
   }
 
   async #fetchOnce(allowWait: boolean): Promise<"activated" | "unchanged" | "refused"> {
@@ -164,6 +160,20 @@ export class BundleDownloader {
       req.end();
     });
   }
+}
+
+/** Uniform between min and max: a fleet started together does not poll together. */
+export function jitterDelay(minMs: number, maxMs: number, random: number): number {
+  return minMs + Math.floor(random * Math.max(0, maxMs - minMs));
+}
+
+/**
+ * After the n-th failure in a row (n >= 1): min * 2^n capped, at least 100 ms, drawn from the upper half
+ * of that ceiling so retries spread out but never come sooner than half of it.
+ */
+export function backoffDelay(failures: number, minMs: number, capMs: number, random: number): number {
+  const ceiling = Math.min(capMs, Math.max(minMs, 100) * 2 ** Math.min(failures, 20));
+  return Math.floor(ceiling / 2 + (random * ceiling) / 2);
 }
 
 /** Written beside the target and renamed over it: a crash mid-write never leaves half a bundle. */

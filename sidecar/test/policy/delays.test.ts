@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { formatStatus } from "../../src/cli/status.js";
+import { backoffDelay, jitterDelay } from "../../src/policy/index.js";
+import { bundlePluginState, type StatusReport } from "../../src/admin/index.js";
+
+describe("poll delays", () => {
+  it.each([
+    { min: 60_000, max: 120_000, random: 0, want: 60_000 },
+    { min: 60_000, max: 120_000, random: 0.5, want: 90_000 },
+    { min: 60_000, max: 120_000, random: 0.999999, want: 119_999 },
+    { min: 5_000, max: 5_000, random: 0.7, want: 5_000 },
+  ])("jitter: min $min, max $max, random $random -> $want", ({ min, max, random, want }) => {
+    expect(jitterDelay(min, max, random)).toBe(want);
+  });
+
+  it.each([
+    { failures: 1, random: 0, want: 1_000 }, // ceiling 2 s, lower half
+    { failures: 1, random: 1, want: 2_000 },
+    { failures: 2, random: 0, want: 2_000 }, // ceiling 4 s
+    { failures: 3, random: 1, want: 8_000 },
+    { failures: 7, random: 1, want: 120_000 }, // 128 s capped at max_delay
+    { failures: 500, random: 0, want: 60_000 }, // no overflow, capped
+  ])("backoff after $failures failures (min 1 s, cap 120 s, random $random) -> $want ms", ({ failures, random, want }) => {
+    expect(backoffDelay(failures, 1_000, 120_000, random)).toBe(want);
+  });
+
+  it("backoff never goes below 100 ms even with a tiny min delay", () => {
+    expect(backoffDelay(1, 1, 10_000, 0)).toBe(100);
+  });
+});
+
+describe("status", () => {
+  it.each([
+    { bundles: [{ name: "b" }], want: "NOT_READY" },
+    { bundles: [{ name: "b", code: "BUNDLE_DOWNLOAD_FAILED" }], want: "ERROR" },
+    { bundles: [{ name: "b", active_revision: "r1" }], want: "OK" },
+    { bundles: [{ name: "b", active_revision: "r1", code: "BUNDLE_ROLLBACK" }], want: "WARN" },
+  ] as const)("bundle plugin state $want", ({ bundles, want }) => {
+    expect(bundlePluginState([...bundles])).toBe(want);
+  });
+
+  it("regate status prints one aligned line per fact, times with their age", () => {
+    const report: StatusReport = {
+      labels: { id: "x", app: "regate" },
+      bundles: {
+        regate: {
+          name: "regate",
+          active_revision: "r2",
+          source: "service",
+          last_successful_activation: "2026-01-01T10:00:00.000Z",
+          last_successful_download: "2026-01-01T10:00:00.000Z",
+          last_request: "2026-01-01T10:04:30.000Z",
+          code: "BUNDLE_SIGNATURE_INVALID",
+          message: "bundle file data.json does not match its signed digest",
+          last_error_time: "2026-01-01T10:04:30.000Z",
+          signature: { keyid: "ci", issued_at: 1767261600 },
+          metrics: { downloads: 2, not_modified: 3, activations: 1, refused: 1, download_errors: 0 },
+        },
+      },
+      plugins: { bundle: { state: "WARN" } },
+    };
+    expect(formatStatus(report, new Date("2026-01-01T10:05:00.000Z"))).toBe(
+      [
+        "bundle regate",
+        "  active revision     r2",
+        "  source              service",
+        "  signed by key       ci at 2026-01-01T10:00:00.000Z",
+        "  last activation     2026-01-01T10:00:00.000Z (5m ago)",
+        "  last download       2026-01-01T10:00:00.000Z (5m ago)",
+        "  last request        2026-01-01T10:04:30.000Z (30s ago)",
+        "  last error          BUNDLE_SIGNATURE_INVALID: bundle file data.json does not match its signed digest",
+        "    at                2026-01-01T10:04:30.000Z (30s ago)",
+        "  counts              1 activated, 1 refused, 2 downloaded, 3 not modified, 0 download errors",
+        "plugins",
+        "  bundle              WARN",
+        "",
+      ].join("\n"),
+    );
+  });
+});
