@@ -181,6 +181,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
         ...(r.host ? { host: r.host } : {}),
         ...(r.ca_file ? { ca: readFileSync(r.ca_file, "utf8") } : {}),
         ...(r.credential ? { credential: { type: r.credential.type, value: r.credential.secret.reveal(), ...(r.credential.header ? { header: r.credential.header } : {}) } } : {}),
+        ...(r.response_types ? { response_types: r.response_types } : {}),
       })),
       agents: directory,
       decider: pipeline,

@@ -240,6 +240,11 @@ export const configSchema = {
               host: { type: "string" },
               upstream: { type: "string", pattern: "^https?://" },
               ca_file: { type: "string" },
+              response_types: {
+                type: "array",
+                items: { type: "string", pattern: "^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$" },
+                description: "Media types this upstream answers with. When field masks apply and none of them is JSON or an event stream, the request is refused before it reaches the upstream; a response of another type is refused.",
+              },
               credential: {
                 type: "object",
                 additionalProperties: false,

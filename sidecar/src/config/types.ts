@@ -57,6 +57,7 @@ export interface HttpRoute {
   host?: string;
   upstream: string;
   ca_file?: string;
+  response_types?: string[];
   credential?: { type: "bearer" | "basic" | "header"; header?: string; secret: Secret };
 }
 

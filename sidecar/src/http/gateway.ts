@@ -229,7 +229,14 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       const r = refusal(verdict.decision);
       return fail(ctx, r.status, r.body);
     }
-    ctx.masker = ResponseMasker.from(verdict.mask, opts.mask_hash_key, { caseSensitive: opts.mask_case_sensitive === true });
+    const masker = ResponseMasker.from(verdict.mask, opts.mask_hash_key, { caseSensitive: opts.mask_case_sensitive === true });
+    const types = matched.route.responseTypes;
+    if (masker?.hasFieldRules && types !== undefined && ![...types].some((t) => isJsonMedia(t) || t === "text/event-stream")) {
+      // Known now, before the upstream acts: its answer could not be masked, so the request does not go.
+      const e = catalogError("MASK_LINEAGE_UNKNOWN", "mask_failed", `field masks cannot be applied to what this route answers with (${[...types].join(", ")}); the request was not sent upstream`);
+      return fail(ctx, e.status, { ...e.body, decision_id: verdict.decision.decision_id });
+    }
+    ctx.masker = masker;
     forward(ctx, matched.route, host, matched.rest, query, target.trailing_slash, read.body);
   }
 

@@ -24,6 +24,11 @@ export interface RouteOptions {
   credential?: RouteCredential;
   /** PEM CA bundle to verify an https upstream with (replaces the default roots). */
   ca?: string;
+  /**
+   * Media types the upstream answers with. Lets regate refuse a request before the upstream acts when the
+   * policy's field masks could not be applied to any of them; a response of another type is refused.
+   */
+  response_types?: string[];
 }
 
 export interface HttpLimits {

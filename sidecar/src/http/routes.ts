@@ -23,6 +23,8 @@ export interface CompiledRoute {
   readonly credentialValue: string | undefined;
   /** Every byte form of the credential, searched for in responses (empty without a credential). */
   readonly secretForms: readonly Buffer[];
+  /** Declared response media types (lowercase), if the route declares them. */
+  readonly responseTypes: ReadonlySet<string> | undefined;
   /** Keep-alive connection pool to this upstream (with the route's CA for https). */
   readonly agent: HttpAgent;
 }
@@ -97,6 +99,7 @@ export function compileRoutes(routes: readonly RouteOptions[]): CompiledRoute[] 
       credentialHeader: header,
       credentialValue: value,
       secretForms: secretForms(routeSecrets(credential)),
+      responseTypes: r.response_types ? new Set(r.response_types.map((t) => t.toLowerCase())) : undefined,
       agent,
     });
   });

@@ -57,6 +57,12 @@ export async function relayResponse(ctx: RequestContext, upstream: IncomingMessa
     sendError(res, e.status, e.body);
     return;
   }
+  const declared = ctx.route?.responseTypes;
+  const type = mediaType(typeof upstream.headers["content-type"] === "string" ? upstream.headers["content-type"] : undefined);
+  if (declared !== undefined && ctx.masker !== undefined && !hasNoBody(ctx.method, status) && (type === undefined || !declared.has(type))) {
+    refuseUnmaskable(ctx, upstream, `the upstream answered with ${type ?? "no content type"}, which this route does not declare`, log);
+    return;
+  }
   const headers = responseHeaders(upstream.headers);
   // regate's own credential never goes back: every form of it is replaced in headers and bodies.
   const secrets = ctx.route?.secretForms ?? [];

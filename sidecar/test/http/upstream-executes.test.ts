@@ -14,7 +14,7 @@ let upstream: LenientUpstream;
 let store: PolicyStore;
 const decisionLog = memoryLogger();
 
-async function gatewayWith(request?: { method_override?: "decide" | "strip"; ambiguous_paths?: "refuse" | "canonical" }): Promise<GatewayUnderTest> {
+async function gatewayWith(request?: { method_override?: "decide" | "strip"; ambiguous_paths?: "refuse" | "canonical" }, responseTypes?: string[]): Promise<GatewayUnderTest> {
   const decider = new DecisionPipeline({
     policy: () => store.active,
     entrypoint: "regate/decision",
@@ -23,7 +23,7 @@ async function gatewayWith(request?: { method_override?: "decide" | "strip"; amb
     logMask: true,
   });
   return startGateway({
-    routes: [{ name: "demo-api", prefix: "/", upstream: upstream.url, credential: { type: "bearer", value: UPSTREAM_SECRET } }],
+    routes: [{ name: "demo-api", prefix: "/", upstream: upstream.url, credential: { type: "bearer", value: UPSTREAM_SECRET }, ...(responseTypes ? { response_types: responseTypes } : {}) }],
     decider,
     ...(request ? { request } : {}),
   });
@@ -191,6 +191,35 @@ describe("a refused response after the upstream acted", () => {
     expect(JSON.parse(r.text)).toMatchObject({ code: "MASK_LINEAGE_UNKNOWN", reason: expect.stringContaining("the upstream already handled the request, do not retry it") });
     expect(r.executed).toMatchObject([{ method: "POST", path: "/notes" }]);
     expect(r.text).not.toContain("alice@example.com");
+  });
+});
+
+describe("routes that declare their response types", () => {
+  it("a write whose answer field masks cannot apply to is refused before the upstream acts", async () => {
+    const g = await gatewayWith(undefined, ["text/plain"]);
+    try {
+      const r = await send(g, "POST", "/notes", json, JSON.stringify({ text: "hi" }));
+      expect(r.status).toBe(403);
+      expect(JSON.parse(r.text)).toMatchObject({ code: "MASK_LINEAGE_UNKNOWN", reason: expect.stringContaining("the request was not sent upstream") });
+      expect(r.executed).toEqual([]);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it("a JSON route answered with another type is refused; a JSON answer is masked as usual", async () => {
+    const g = await gatewayWith(undefined, ["application/json"]);
+    try {
+      const text = await send(g, "POST", "/notes", json, "{}");
+      expect(text.status).toBe(403);
+      expect(JSON.parse(text.text)).toMatchObject({ code: "MASK_LINEAGE_UNKNOWN", reason: expect.stringContaining("does not declare") });
+      expect(text.text).not.toContain("alice@example.com");
+      const ok = await send(g, "GET", "/customers/raw");
+      expect(ok.status).toBe(200);
+      expect(ok.text).toContain('"Email": "***@example.com"');
+    } finally {
+      await g.close();
+    }
   });
 });
 
