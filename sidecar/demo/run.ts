@@ -27,6 +27,11 @@ const api = await startDemoApi({ port: DEMO_API_PORT, token: apiToken, databaseU
 // The demo config with its upstream pointed at the database chosen above; secrets come through env.
 const env = { ...process.env, DEMO_DB_PASSWORD: "unused", DEMO_API_TOKEN: apiToken, DEMO_DATABASE_URL: upstreamUrl };
 env["REGATE_POSTGRES__UPSTREAM__URL"] = "{env: DEMO_DATABASE_URL}";
+// Approvals on, with one reviewer whose token is printed below (docs/approvals.md).
+const reviewerToken = randomBytes(18).toString("base64url");
+env["DEMO_REVIEWER_TOKEN"] = reviewerToken;
+env["REGATE_APPROVALS__ENABLED"] = "true";
+env["REGATE_APPROVALS__REVIEWERS"] = "[{name: demo-reviewer, token: {env: DEMO_REVIEWER_TOKEN}}]";
 const config = loadConfig({ text: readFileSync(DEFAULT_CONFIG_PATH, "utf8"), baseDir: packageRoot, env });
 const log = createLogger({ level: config.log.level });
 const app = await startApp({ config, log });
@@ -38,10 +43,12 @@ regate is running (example policy, revision ${app.store.active?.revision}).
   postgres   psql "postgres://demo-agent:demo-agent-token@127.0.0.1:${app.ports.postgres}/demo?sslmode=disable"
   http       curl -s -H "Authorization: Bearer demo-agent-token" http://127.0.0.1:${app.ports.http}/api/customers/1
   admin      curl -s http://127.0.0.1:${app.ports.admin}/metrics
+  approvals  http://127.0.0.1:${app.ports.admin}/approvals/ui   reviewer token ${reviewerToken}
+             REGATE_REVIEWER_TOKEN=${reviewerToken} npx tsx sidecar/src/main.ts approvals list --url http://127.0.0.1:${app.ports.admin}
 
 Try:  SELECT id, email, ssn, card_number FROM customers LIMIT 3;   -- masked
       DELETE FROM orders;                                           -- denied: no WHERE
-      UPDATE payments SET status = 'refunded' WHERE id = 1;         -- approval required
+      UPDATE payments SET status = 'refunded' WHERE id = 1;         -- held until a reviewer answers on the page
       SELECT * FROM internal.api_keys;                              -- denied
       curl -s -X DELETE -H "Authorization: Bearer demo-agent-token" http://127.0.0.1:${app.ports.http}/api/orders/1
 
