@@ -12,7 +12,7 @@ import { AgentDirectory } from "./identity/index.js";
 import type { Logger } from "./log.js";
 import { packageRoot } from "./paths.js";
 import { PolicyStore, startPolicySource, storeOptions } from "./policy/index.js";
-import { applyRetention, composeHooks, Recorder, registerRecordingMetrics } from "./recording/index.js";
+import { applyRetention, composeHooks, Recorder, registerRecordingMetrics, signingKey } from "./recording/index.js";
 import { Catalog, initSqlParser, PostgresServer, scramVerifier, SessionRegistry, type AgentAuth, type SessionHooks } from "./postgres/index.js";
 import { simpleQuery } from "./postgres/simple-query.js";
 import { connectUpstream } from "./postgres/upstream.js";
@@ -85,6 +85,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
         log: log.child({ component: "recording" }),
         version: productVersion(),
         ...(config.masking.hash_key ? { maskKey: Buffer.from(config.masking.hash_key.reveal(), "utf8") } : {}),
+        ...(config.recording.signing_key ? { signingKey: signingKey(config.recording.signing_key.reveal()) } : {}),
       })
     : undefined;
   if (recorder) {

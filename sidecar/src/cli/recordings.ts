@@ -1,8 +1,9 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/index.js";
-import { findRecording, formatTimeline, readRecords, recordingFiles, summarize, verifyDir, type RecordingSummary } from "../recording/index.js";
+import type { KeyObject } from "node:crypto";
+import { findRecording, formatTimeline, publicKey, readRecords, recordingFiles, summarize, verifyDir, type RecordingSummary } from "../recording/index.js";
 import { loadConfigFromArgs } from "./config-arg.js";
 
 const USAGE = `usage: regate recordings <list|show|replay|verify> [options]
@@ -12,8 +13,9 @@ const USAGE = `usage: regate recordings <list|show|replay|verify> [options]
   show   <session>     the session's records, as written (JSON lines)
   replay <session> [--json]
                        the session as a timeline: statements, outcomes, rows, bytes, durations
-  verify [<session>] [--json]
-                       check hash chains and the journal; exit 0 intact, 2 a problem found
+  verify [<session>] [--public-key key.pem] [--json]
+                       check hash chains and the journal (and with a public key, that every close and
+                       deletion in the journal is signed by it); exit 0 intact, 2 a problem found
 
   --dir D              the recording directory (default: recording.dir of --config, or of the embedded default)
   --config file        read recording.dir from this config
@@ -34,6 +36,7 @@ export function recordingsCommand(argv: string[], env: NodeJS.ProcessEnv): numbe
         since: { type: "string" },
         until: { type: "string" },
         outcome: { type: "string" },
+        "public-key": { type: "string" },
       },
     });
   } catch (err) {
@@ -55,6 +58,15 @@ export function recordingsCommand(argv: string[], env: NodeJS.ProcessEnv): numbe
   if (!existsSync(dir)) {
     process.stderr.write(`regate recordings: no recording directory at ${dir}\n`);
     return 1;
+  }
+  let key: KeyObject | undefined;
+  if (values["public-key"]) {
+    try {
+      key = publicKey(readFileSync(values["public-key"], "utf8"));
+    } catch (err) {
+      process.stderr.write(`regate recordings: --public-key ${values["public-key"]}: ${(err as Error).message}\n`);
+      return 1;
+    }
   }
   const out = (s: string) => process.stdout.write(s);
   const need = (): string | undefined => {
@@ -94,14 +106,14 @@ export function recordingsCommand(argv: string[], env: NodeJS.ProcessEnv): numbe
       if (!file) return 1;
       const records = readRecords(join(dir, file));
       out(values.json ? `${JSON.stringify(records, null, 2)}\n` : formatTimeline(records));
-      const report = verifyDir(dir, file);
+      const report = verifyDir(dir, file, key);
       if (!report.ok) process.stderr.write(`warning: this recording does not verify: ${report.problems.map((p) => `${p.file}${p.line ? ` record ${p.line}` : ""}: ${p.message}`).join("; ")}\n`);
       return 0;
     }
     case "verify": {
       const file = session ? need() : undefined;
       if (session && !file) return 1;
-      const report = verifyDir(dir, file);
+      const report = verifyDir(dir, file, key);
       if (values.json) out(`${JSON.stringify(report, null, 2)}\n`);
       else {
         for (const p of report.problems) out(`BAD  ${p.file}${p.line ? ` record ${p.line}` : ""}: ${p.message}\n`);

@@ -95,7 +95,7 @@ function isSecretRef(v: unknown): v is { env?: string; file?: string; value?: st
   return keys.length === 1 && ["env", "file", "value"].includes(keys[0]!);
 }
 
-const SECRET_KEYS = new Set(["token", "password", "secret", "url", "hash_key", "key"]);
+const SECRET_KEYS = new Set(["token", "password", "secret", "url", "hash_key", "key", "signing_key"]);
 
 function resolveSecrets(v: unknown, path: string, env: NodeJS.ProcessEnv, baseDir: string, problems: string[]): unknown {
   if (Array.isArray(v)) return v.map((item, i) => resolveSecrets(item, `${path}[${i}]`, env, baseDir, problems));

@@ -421,6 +421,7 @@ export const configSchema = {
         max_age_seconds: { type: "integer", minimum: 0, default: 0, description: "Delete recordings of ended sessions older than this (0: keep)." },
         max_total_bytes: { type: "integer", minimum: 0, default: 0, description: "Delete the oldest ended recordings while the directory holds more than this (0: no limit)." },
         retention_interval_seconds: { type: "integer", minimum: 1, default: 60, description: "How often retention runs." },
+        signing_key: { ...secretRef, description: "PEM Ed25519 private key: signs each closed session's last hash and each retention tombstone in the journal." },
       },
     },
     masking: {

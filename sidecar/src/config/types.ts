@@ -133,6 +133,7 @@ export interface Config {
     max_age_seconds: number;
     max_total_bytes: number;
     retention_interval_seconds: number;
+    signing_key?: Secret;
   };
   export: {
     decision_logs: {

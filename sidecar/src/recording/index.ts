@@ -4,6 +4,7 @@ export { Recorder, type RecorderOptions } from "./recorder.js";
 export { applyRetention, type RetentionLimits, type RetentionResult } from "./retention.js";
 export { findRecording, readJournal, readRecords, recordingFiles, summarize, verifyDir, type RecordingSummary, type VerifyReport } from "./read.js";
 export { checkChain, type ChainCheck } from "./verify.js";
+export { keyId, publicKey, signingKey } from "./sign.js";
 export { canonicalJson } from "./canonical.js";
 export { JOURNAL, recordingFileName } from "./layout.js";
 export { registerRecordingMetrics } from "./metrics.js";

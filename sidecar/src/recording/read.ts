@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
+import type { KeyObject } from "node:crypto";
 import { join } from "node:path";
 import type { ChainRecord } from "./chain.js";
 import { isRecordingFile, JOURNAL } from "./layout.js";
+import { checkSignature, type Checkpoint } from "./sign.js";
 import { checkChain } from "./verify.js";
 
 export interface JournalEntry {
@@ -17,6 +19,8 @@ export interface JournalState {
   problem?: { line: number; message: string };
   records: number;
   files: Map<string, JournalEntry>;
+  /** Journal records that must carry a valid signature (`closed`, `deleted`), with their line. */
+  checkpoints: { line: number; checkpoint: Checkpoint; sig: unknown }[];
 }
 
 export function readJournal(dir: string): JournalState {
@@ -28,7 +32,12 @@ export function readJournal(dir: string): JournalState {
   }
   const check = checkChain(text);
   const files = new Map<string, JournalEntry>();
-  for (const r of check.records) {
+  const checkpoints: JournalState["checkpoints"] = [];
+  for (const [i, r] of check.records.entries()) {
+    if (r.type === "closed" || r.type === "deleted") {
+      const checkpoint: Checkpoint = { type: r.type, session: String(r["session"]), file: String(r["file"]), records: Number(r["records"]), head: String(r["head"]) };
+      checkpoints.push({ line: i + 1, checkpoint, sig: r["sig"] });
+    }
     const file = String(r["file"] ?? "");
     if (!file) continue;
     const e = files.get(file) ?? { file, session: String(r["session"] ?? ""), opened: false };
@@ -37,7 +46,7 @@ export function readJournal(dir: string): JournalState {
     if (r.type === "deleted") e.deleted = { records: Number(r["records"]), head: String(r["head"]), reason: String(r["reason"]), ts: r.ts };
     files.set(file, e);
   }
-  return { ok: check.ok, ...(check.problem ? { problem: check.problem } : {}), records: check.records.length, files };
+  return { ok: check.ok, ...(check.problem ? { problem: check.problem } : {}), records: check.records.length, files, checkpoints };
 }
 
 export interface RecordingSummary {
@@ -128,11 +137,19 @@ export interface VerifyReport {
  * the journal's record count and last hash (so a cut or an edited last record shows), and a file the
  * journal knows must exist unless the journal says retention deleted it.
  */
-export function verifyDir(dir: string, only?: string): VerifyReport {
+export function verifyDir(dir: string, only?: string, key?: KeyObject): VerifyReport {
   const journal = readJournal(dir);
   const problems: VerifyProblem[] = [];
   const open: string[] = [];
   if (!journal.ok) problems.push({ file: JOURNAL, line: journal.problem!.line, message: journal.problem!.message });
+  if (key) {
+    for (const c of journal.checkpoints) {
+      if (only && c.checkpoint.file !== only) continue;
+      if (!checkSignature(key, c.checkpoint, c.sig)) {
+        problems.push({ file: JOURNAL, line: c.line, message: `${c.checkpoint.type} record of ${c.checkpoint.file} ${c.sig === undefined ? "is not signed" : "has a bad signature"} (with this public key)` });
+      }
+    }
+  }
   let records = journal.records;
   const files = recordingFiles(dir).filter((f) => !only || f === only);
   const present = new Set(files);

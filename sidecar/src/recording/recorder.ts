@@ -1,3 +1,4 @@
+import type { KeyObject } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Decision, DecisionSink, SessionInput } from "../decision/index.js";
@@ -7,6 +8,7 @@ import type { EndReason, SessionHooks, Statement } from "../postgres/index.js";
 import { ChainFile } from "./chain-file.js";
 import { recordableParameters, recordableSql } from "./redact.js";
 import { JOURNAL, recordingFileName } from "./layout.js";
+import { signCheckpoint, type Checkpoint } from "./sign.js";
 
 export interface RecorderOptions {
   dir: string;
@@ -14,6 +16,8 @@ export interface RecorderOptions {
   version: string;
   /** Key of the `hash` mask strategy, so detector masks in recordings match the client's. */
   maskKey?: Buffer;
+  /** Ed25519 private key signing `closed` and `deleted` journal records. */
+  signingKey?: KeyObject;
 }
 
 interface Open {
@@ -220,10 +224,16 @@ export class Recorder implements DecisionSink {
     this.#sessions.delete(session.id);
     file.close();
     try {
-      this.journal().append("closed", { session: session.id, file: recordingFileName(session), records: file.records, head: file.head });
+      this.checkpoint({ type: "closed", session: session.id, file: recordingFileName(session), records: file.records, head: file.head });
     } catch (err) {
       this.#fail(err);
     }
+  }
+
+  /** A `closed` or `deleted` journal record, signed when a signing key is configured. */
+  checkpoint(c: Checkpoint, extra: Record<string, unknown> = {}): void {
+    const key = this.#opts.signingKey;
+    this.journal().append(c.type, { ...extra, session: c.session, file: c.file, records: c.records, head: c.head, ...(key ? signCheckpoint(key, c) : {}) });
   }
 
   /** Sessions still being recorded (their files are never removed by retention). */

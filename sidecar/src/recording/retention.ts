@@ -36,7 +36,7 @@ export function applyRetention(recorder: Recorder, limits: RetentionLimits, now 
     const over = limits.max_total_bytes > 0 && total > limits.max_total_bytes;
     if (!old && !over) continue;
     const reason = old ? "max_age" : "max_total_bytes";
-    recorder.journal().append("deleted", { session: entry.session, file: f.file, records: entry.closed.records, head: entry.closed.head, bytes: f.bytes, reason });
+    recorder.checkpoint({ type: "deleted", session: entry.session, file: f.file, records: entry.closed.records, head: entry.closed.head }, { bytes: f.bytes, reason });
     unlinkSync(join(dir, f.file));
     total -= f.bytes;
     deleted.push({ file: f.file, reason, bytes: f.bytes });

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -37,6 +38,8 @@ let db: TestPostgres;
 let dir: string;
 let raw: { id: number; email: string; phone: string; ssn: string; card_number: string };
 let apiSecrets: string[];
+const keys = generateKeyPairSync("ed25519");
+const signingPem = keys.privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 const root = await mkdtemp(join(tmpdir(), "regate-rec-it-"));
 
 beforeAll(async () => {
@@ -64,7 +67,7 @@ describe("recording a Postgres session", () => {
   const seen: { sql: string; rows?: number; code?: string }[] = [];
 
   beforeAll(async () => {
-    regate = await startRegate(db, { recording: { enabled: true, dir } });
+    regate = await startRegate(db, { recording: { enabled: true, dir, signing_key: { value: signingPem } } });
     const c = new pg.Client({ connectionString: regate.url(), application_name: "rec-test" });
     c.on("error", () => undefined);
     await c.connect();
@@ -148,7 +151,9 @@ asyncio.run(main())
   });
 
   it("verify passes, then names a flipped byte", async () => {
-    const ok = await bin("verify", "--dir", dir);
+    const pub = join(root, "recording-key.pub.pem");
+    await writeFile(pub, keys.publicKey.export({ type: "spki", format: "pem" }).toString());
+    const ok = await bin("verify", "--dir", dir, "--public-key", pub);
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(new RegExp(`^ok: ${asyncpg.skip ? 2 : 3} recordings`, "m"));
     const file = readdirSync(dir).find((f) => f !== "journal.jsonl" && readFileSync(join(dir, f), "utf8").includes("rec-test"))!;
@@ -163,7 +168,8 @@ asyncio.run(main())
   it("no recording holds a protected value of the demo data or a configured secret", () => {
     const all = recordingsText(dir);
     expect(all.length).toBeGreaterThan(0);
-    const forbidden = [raw.email, raw.ssn, raw.card_number, raw.phone, ...apiSecrets, AGENT.token, db.users.scram.password];
+    const keyBody = signingPem.split("\n").filter((l) => l && !l.startsWith("-----"));
+    const forbidden = [raw.email, raw.ssn, raw.card_number, raw.phone, ...apiSecrets, AGENT.token, db.users.scram.password, ...keyBody];
     for (const s of forbidden) expect(all, s).not.toContain(s);
   });
 });

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -274,6 +274,41 @@ describe("retention", () => {
     applyRetention(rec, { max_age_seconds: 0, max_total_bytes: 1 });
     writeFileSync(join(dir, f!), copy);
     expect(verifyDir(dir).problems[0]!.message).toMatch(/retention deleted/);
+    rec.close();
+  });
+});
+
+describe("signed checkpoints", () => {
+  it("closes and tombstones are signed; verify with the public key accepts them, refuses another key, and names a forged tombstone", () => {
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+    const other = generateKeyPairSync("ed25519").publicKey;
+    const dir = tempDir();
+    const rec = new Recorder({ dir, log, version: "1", signingKey: privateKey });
+    drive(rec);
+    drive(rec);
+    const [first, second] = recordingFiles(dir);
+    applyRetention(rec, { max_age_seconds: 0, max_total_bytes: readFileSync(join(dir, second!)).length });
+    expect(recordingFiles(dir)).toEqual([second]);
+    expect(verifyDir(dir, undefined, publicKey)).toMatchObject({ ok: true });
+    expect(verifyDir(dir, undefined, other).problems.map((p) => p.line)).toEqual([2, 4, 5]);
+
+    // Someone without the key deletes the second file and writes a tombstone for it, rebuilding the chain.
+    const journal = join(dir, JOURNAL);
+    const records = lines(journal).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const closed = records.find((r) => r["type"] === "closed" && r["file"] === second)!;
+    records.push({ ...closed, type: "deleted", reason: "max_age", bytes: 1, sig: undefined, key_id: undefined });
+    let prev = "0".repeat(64);
+    const out = records.map((r, i) => {
+      const text = canonicalJson({ ...r, seq: i + 1, prev });
+      prev = createHash("sha256").update(text).digest("hex");
+      return `${text}\n`;
+    });
+    writeFileSync(journal, out.join(""));
+    rmSync(join(dir, second!));
+    expect(verifyDir(dir).ok).toBe(true);
+    const report = verifyDir(dir, undefined, publicKey);
+    expect(report.problems).toEqual([{ file: JOURNAL, line: 6, message: `deleted record of ${second} is not signed (with this public key)` }]);
+    expect(first).toBeDefined();
     rec.close();
   });
 });

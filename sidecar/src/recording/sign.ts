@@ -1,0 +1,47 @@
+import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
+import { canonicalJson } from "./canonical.js";
+
+// Signed checkpoints: the journal's `closed` and `deleted` records carry an Ed25519 signature over the
+// file, session, record count and last hash, so a verifier holding the public key can tell the journal's
+// account of a file from one rewritten by someone without the key.
+
+export interface Checkpoint {
+  type: "closed" | "deleted";
+  session: string;
+  file: string;
+  records: number;
+  head: string;
+}
+
+export function signingKey(pem: string): KeyObject {
+  const key = createPrivateKey(pem);
+  if (key.asymmetricKeyType !== "ed25519") throw new Error(`recording.signing_key must be an Ed25519 private key, not ${key.asymmetricKeyType ?? "a symmetric key"}`);
+  return key;
+}
+
+export function publicKey(pem: string): KeyObject {
+  const key = createPublicKey(pem);
+  if (key.asymmetricKeyType !== "ed25519") throw new Error(`not an Ed25519 key: ${key.asymmetricKeyType ?? "symmetric"}`);
+  return key;
+}
+
+/** Short id of a public key: SHA-256 of its SPKI DER, first 16 hex digits. */
+export function keyId(key: KeyObject): string {
+  const pub = key.type === "private" ? createPublicKey(key) : key;
+  return createHash("sha256").update(pub.export({ type: "spki", format: "der" })).digest("hex").slice(0, 16);
+}
+
+const payload = (c: Checkpoint) => Buffer.from(canonicalJson({ type: c.type, session: c.session, file: c.file, records: c.records, head: c.head }), "utf8");
+
+export function signCheckpoint(key: KeyObject, c: Checkpoint): { sig: string; key_id: string } {
+  return { sig: sign(null, payload(c), key).toString("base64"), key_id: keyId(key) };
+}
+
+export function checkSignature(key: KeyObject, c: Checkpoint, sig: unknown): boolean {
+  if (typeof sig !== "string") return false;
+  try {
+    return verify(null, payload(c), key, Buffer.from(sig, "base64"));
+  } catch {
+    return false;
+  }
+}
