@@ -58,6 +58,26 @@ describe("a statement held for approval (pg driver)", () => {
     }
   });
 
+  it("approved inside a transaction block: it runs in the block and commits with it", async () => {
+    const before = await amount(20);
+    const { c, notices } = await client(regate);
+    try {
+      await c.query("BEGIN");
+      const held = c.query("UPDATE payments SET amount = amount + 7 WHERE id = $1", [20]);
+      const id = await until(() => heldId(notices));
+      const a = (await api(regate, `/approvals/${id}`)).body;
+      expect(a.in_transaction).toBe(true);
+      await api(regate, `/approvals/${id}/approve`, { sha256: a.sha256 });
+      expect((await held).rowCount).toBe(1);
+      // Not visible outside the block before COMMIT.
+      expect(await amount(20)).toBe(before);
+      await c.query("COMMIT");
+      expect(await amount(20)).toBe(before + 7);
+    } finally {
+      await c.end();
+    }
+  });
+
   it("refused: 42501 with the reviewer's reason, the database unchanged, the session usable inside its block", async () => {
     const before = await amount(12);
     const { c, notices } = await client(regate);
