@@ -79,13 +79,15 @@ describe("chat webhook", () => {
     try {
       const svc = new ApprovalService({ log, timeoutSeconds: 60, idleMarginSeconds: 1, idleInTransactionMs: async () => 0, reviewUrl: "http://review/ui", onRequested: slackNotifier(`http://127.0.0.1:${port}/hook`, "http://review/ui", log) });
       const ac = new AbortController();
-      const p = svc.hold(session, statement("UPDATE payments SET a = 1"), decision(10), { notify: () => {}, signal: ac.signal, in_transaction: false });
+      const p = svc.hold(session, statement("UPDATE payments SET a = $1", [{ value: "4111111111111111", format: "text", type_oid: 0 }]), decision(10), { notify: () => {}, signal: ac.signal, in_transaction: false });
       const deadline = Date.now() + 5000;
       while (got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       const a = svc.list("pending")[0] as Approval;
       expect(got[0]!.type).toBe("application/json");
       expect(got[0]!.body.text).toContain(`asks approval ${a.id}`);
-      expect(got[0]!.body.text).toContain("UPDATE payments SET a = 1");
+      expect(got[0]!.body.text).toContain("UPDATE payments SET a = $1");
+      // Parameter values never leave for the chat service.
+      expect(JSON.stringify(got[0]!.body)).not.toContain("4111111111111111");
       expect(got[0]!.body.text).toContain("http://review/ui");
       expect(got[0]!.body.approval.sha256).toBe(a.sha256);
       ac.abort();
