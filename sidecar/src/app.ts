@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "node:http";
-import { approvalsHandler, createAdminServer, Metrics } from "./admin/index.js";
+import { approvalsHandler, createAdminServer, Metrics, uploaderPluginStates } from "./admin/index.js";
 import { ApprovalService, slackNotifier } from "./approval/index.js";
 import { DecisionLog } from "./audit/index.js";
 import type { Config } from "./config/index.js";
@@ -205,7 +205,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     const admin = createAdminServer({
       listen: config.admin.listen,
       metrics,
-      status: { bundles: () => [store.status()] },
+      status: { bundles: () => [store.status()], plugins: () => uploaderPluginStates(exporters.stats()) },
       ...(approvals ? { approvals: approvalsHandler(approvals, config.approvals.reviewers.map((r) => ({ name: r.name, token: r.token.reveal() }))) } : {}),
       readiness: async () => {
         const problems: string[] = [];

@@ -32,3 +32,29 @@ export function bundlePluginState(bundles: BundleStatus[]): PluginState {
   if (bundles.some((b) => !b.active_revision)) return bundles.some((b) => b.code) ? "ERROR" : "NOT_READY";
   return bundles.some((b) => b.code) ? "WARN" : "OK";
 }
+
+/** What /status needs from an uploader's counters (decision-log upload, OCSF sinks); structural, so admin imports no exporter. */
+export interface UploaderCounts {
+  dropped: number;
+  buffered: number;
+  last_error?: string;
+  last_success?: string;
+}
+
+/**
+ * OPA reports a plugin as OK or not; an uploader that has failed at some point is WARN with its last error and
+ * its last success, so a reader can tell a past outage from a present one, and with what it dropped.
+ */
+export function uploaderPluginStates(stats: Record<string, UploaderCounts>): Record<string, { state: PluginState; message?: string }> {
+  return Object.fromEntries(
+    Object.entries(stats).map(([name, s]) => {
+      const notes = [
+        ...(s.last_error ? [`last error: ${s.last_error}`, `last success: ${s.last_success ?? "never"}`] : []),
+        ...(s.dropped ? [`${s.dropped} events dropped`] : []),
+        ...(s.buffered ? [`${s.buffered} events buffered`] : []),
+      ];
+      const state: PluginState = s.last_error || s.dropped ? "WARN" : "OK";
+      return [name, notes.length ? { state, message: notes.join("; ") } : { state }];
+    }),
+  );
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { formatStatus } from "../../src/cli/status.js";
 import { backoffDelay, jitterDelay } from "../../src/policy/index.js";
-import { bundlePluginState, type StatusReport } from "../../src/admin/index.js";
+import { bundlePluginState, uploaderPluginStates, type StatusReport } from "../../src/admin/index.js";
 
 describe("poll delays", () => {
   it.each([
@@ -37,6 +37,14 @@ describe("status", () => {
     { bundles: [{ name: "b", active_revision: "r1", code: "BUNDLE_ROLLBACK" }], want: "WARN" },
   ] as const)("bundle plugin state $want", ({ bundles, want }) => {
     expect(bundlePluginState([...bundles])).toBe(want);
+  });
+
+  it.each([
+    { name: "healthy", s: { dropped: 0, buffered: 0, last_success: "t1" }, want: { state: "OK" } },
+    { name: "never reached", s: { dropped: 0, buffered: 3, last_error: "ECONNREFUSED" }, want: { state: "WARN", message: "last error: ECONNREFUSED; last success: never; 3 events buffered" } },
+    { name: "dropped events", s: { dropped: 2, buffered: 0, last_success: "t1" }, want: { state: "WARN", message: "2 events dropped" } },
+  ])("decision-log uploader plugin state: $name", ({ s, want }) => {
+    expect(uploaderPluginStates({ decision_logs: s })).toEqual({ decision_logs: want });
   });
 
   it("regate status prints one aligned line per fact, times with their age", () => {
