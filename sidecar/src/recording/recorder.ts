@@ -206,6 +206,8 @@ export class Recorder implements DecisionSink {
     this.#write(session, "result", {
       stmt: st.seq,
       decision_id: st.decision?.decision_id,
+      // The enforced outcome: differs from the statement record's after an approval was answered.
+      outcome: st.decision?.outcome,
       command_tags: r.command_tags,
       rows: r.rows,
       bytes: r.bytes,
