@@ -68,17 +68,18 @@ describe("bundles from a bundle server", () => {
     // Written after the swap: the file follows a moment later.
     await until(() => readFileSync(persisted).equals(b["r2"]!), () => "persisted copy is not r2");
 
-    const refusals: [string, string][] = [
-      ["tampered", "BUNDLE_SIGNATURE_INVALID"],
-      ["unsigned", "BUNDLE_UNSIGNED"],
-      ["r1", "BUNDLE_ROLLBACK"], // a revision that was active before
-      ["older", "BUNDLE_ROLLBACK"], // a new revision signed before the active one
+    const refusals: [name: string, code: string, message: string][] = [
+      ["tampered", "BUNDLE_SIGNATURE_INVALID", "bundle file data.json does not match its signed digest"],
+      ["unsigned", "BUNDLE_UNSIGNED", "bundle has no .signatures.json and signing is required"],
+      ["r1", "BUNDLE_ROLLBACK", "bundle revision r1 was active before r2"], // a revision that was active before
+      ["older", "BUNDLE_ROLLBACK", "bundle revision r5 was signed at 1500, before the active one (2000)"], // new revision, older iat
     ];
-    for (const [name, code] of refusals) {
+    for (const [name, code, message] of refusals) {
       // A refused bundle is fetched again at each poll, so the previous one's refusals may still be arriving:
-      // wait for this one's code.
+      // wait for this one's.
       server.serve(b[name]!);
-      await until(() => errors.at(-1)?.code === code, () => `${name}: last error ${errors.at(-1)?.code}, want ${code}`);
+      await until(() => errors.at(-1)?.message.startsWith(message) === true, () => `${name}: last error ${errors.at(-1)?.message}`);
+      expect(errors.at(-1)!.code).toBe(code);
       expect(store.active?.revision).toBe("r2");
       expect(decide(store)).toBe(false);
       expect(store.status()).toMatchObject({ active_revision: "r2", code });
