@@ -12,6 +12,7 @@ import { acceptClient, type AgentAuth } from "./client-auth.js";
 import { errorResponse } from "./protocol/index.js";
 import { BudgetTracker, type BudgetLimits } from "./lifecycle/budget.js";
 import type { SessionHooks } from "./lifecycle/hooks.js";
+import { secretForms } from "./lifecycle/mask-rows.js";
 import { SessionRegistry } from "./lifecycle/registry.js";
 import { PgSession } from "./session.js";
 import { sendCancel } from "./upstream.js";
@@ -34,12 +35,14 @@ export interface PostgresServerOptions {
 export class PostgresServer {
   readonly #server: Server;
   readonly registry: SessionRegistry;
+  readonly #secrets: Buffer[];
   readonly #cancels = new CancelRegistry();
   readonly #tls: SecureContext | undefined;
   #draining = false;
 
   constructor(private readonly opts: PostgresServerOptions) {
     this.registry = opts.registry ?? new SessionRegistry();
+    this.#secrets = secretForms(opts.config.upstream.password?.reveal());
     const tls = opts.config.tls;
     this.#tls = tls ? createSecureContext({ cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) }) : undefined;
     this.#server = createServer({ noDelay: true }, (socket) => void this.#accept(socket));
@@ -105,6 +108,7 @@ export class PostgresServer {
           maxMessageBytes: this.opts.config.limits.max_message_bytes,
           maxStatementBytes: this.opts.config.limits.max_statement_bytes,
           maskKey: this.opts.maskKey,
+          secrets: this.#secrets,
           hooks: this.opts.hooks ?? {},
           budget: new BudgetTracker(this.#budget(accepted.principal.subject)),
           registerCancel: (pid, key, up) => this.#cancels.register(pid, key, up),

@@ -80,6 +80,27 @@ describe("statement hooks", () => {
   });
 });
 
+describe("regate's upstream secret", () => {
+  it("never comes back in error or notice text, as is or in base64", async () => {
+    const password = db.users.scram.password;
+    const c = await client();
+    try {
+      for (const text of [password, Buffer.from(password).toString("base64")]) {
+        const err = await c.query(`SELECT '${text}'::int`).then(() => undefined, (e: pg.DatabaseError) => e);
+        expect(err?.code).toBe("22P02");
+        expect(JSON.stringify(err)).not.toContain(text);
+        expect(err?.message).toContain("[regate secret withheld]");
+      }
+      const notices: string[] = [];
+      c.on("notice", (n) => notices.push(JSON.stringify(n)));
+      await c.query(`DO $$ BEGIN RAISE NOTICE 'k=%', '${password}'; END $$`).catch(() => undefined);
+      for (const n of notices) expect(n).not.toContain(password);
+    } finally {
+      await c.end();
+    }
+  });
+});
+
 describe("session registry", () => {
   it("lists live sessions and ends one: cancel upstream first, then FATAL 57P01 with the reason", async () => {
     const c = await client();

@@ -53,10 +53,29 @@ function activeDecision(head: Pending | undefined): Decision | undefined {
  * while the statement in flight reads something masked, only the naming fields and a scrubbed message
  * get through; otherwise values that look like personal data or secrets are masked (side-channels.ts).
  */
-export function maskNotice(f: Frame, head: Pending | undefined): Buffer {
+export function maskNotice(f: Frame, head: Pending | undefined, secrets: readonly Buffer[] = []): Buffer {
   const decision = activeDecision(head);
-  const screened = screenNoticeFields(decodeNotice(f.body), (decision?.mask.length ?? 0) > 0);
-  return screened ? encodeNotice(f.type as typeof Backend.ErrorResponse, screened) : f.raw;
+  let fields = decodeNotice(f.body);
+  let changed = false;
+  if (secrets.some((secret) => f.body.includes(secret))) {
+    fields = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, scrubSecrets(v, secrets)]));
+    changed = true;
+  }
+  const screened = screenNoticeFields(fields, (decision?.mask.length ?? 0) > 0);
+  if (screened) return encodeNotice(f.type as typeof Backend.ErrorResponse, screened);
+  return changed ? encodeNotice(f.type as typeof Backend.ErrorResponse, fields) : f.raw;
+}
+
+function scrubSecrets(text: string, secrets: readonly Buffer[]): string {
+  let out = text;
+  for (const secret of secrets) out = out.split(secret.toString("utf8")).join("[regate secret withheld]");
+  return out;
+}
+
+/** The forms of a secret a server text may quote: as is, and base64. */
+export function secretForms(secret: string | undefined): Buffer[] {
+  if (!secret) return [];
+  return [Buffer.from(secret, "utf8"), Buffer.from(Buffer.from(secret, "utf8").toString("base64"), "utf8")];
 }
 
 /** NotificationResponse: another connection may NOTIFY anything; its payload is screened like text. */

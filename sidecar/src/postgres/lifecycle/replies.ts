@@ -68,7 +68,7 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
       if ((head?.kind === "query" || head?.kind === "sync") && head.wrapped) return endWrap(s, s.txStatus !== 0x54);
       return s.toClient(f.raw);
     case Backend.NoticeResponse:
-      return s.toClient(maskNotice(f, head));
+      return s.toClient(maskNotice(f, head, s.ctx.secrets));
     case Backend.ParameterStatus: {
       const { name, value } = decodeParameterStatus(f.body);
       s.toClient(f.raw);
@@ -230,7 +230,7 @@ function error(s: SessionState, f: Frame, head: Pending | undefined): void {
     return s.toClient(out);
   }
   observeError(head?.stmt, decodeNotice(f.body)["C"] ?? "XX000");
-  s.toClient(maskNotice(f, head));
+  s.toClient(maskNotice(f, head, s.ctx.secrets));
 }
 
 function sqlstateOf(errorFrame: Buffer): string {

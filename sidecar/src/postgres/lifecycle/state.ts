@@ -21,6 +21,8 @@ export interface SessionContext {
   maxMessageBytes: number;
   maxStatementBytes: number;
   maskKey: Buffer | undefined;
+  /** regate's own upstream secrets, in every form a server text could carry them: never shown to an agent. */
+  secrets: readonly Buffer[];
   hooks: SessionHooks;
   budget: BudgetTracker;
   /** Registers the session's cancel key; returns the unregister function. */
