@@ -79,6 +79,7 @@ export function verifyBundleSignature(files: ReadonlyMap<string, Uint8Array>, op
     if (fileDigest(path, bytes, alg) !== want.hash) throw fail(`bundle file ${path} does not match its signed digest`);
     listed.delete(path);
   }
+  for (const path of excluded) listed.delete(path); // excluded: neither checked nor required
   if (listed.size > 0) throw fail(`bundle signature lists files the bundle lacks: ${[...listed.keys()].join(", ")}`);
   const iat = payload["iat"];
   return { keyid, files: entries.length, ...(typeof iat === "number" ? { issued_at: iat } : {}) };

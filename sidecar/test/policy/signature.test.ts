@@ -92,6 +92,15 @@ describe("bundles signed by opa build --signing-key", () => {
     expect(verifyBundleSignature(readBundle(bundle).files, opts())?.keyid).toBe("default");
   });
 
+  it("exclude_files: an excluded file may change or be added after signing", () => {
+    const bundle = tamper(signed["rs256"]!, (d) => {
+      writeFileSync(join(d, "notes.txt"), "added after signing");
+      writeFileSync(join(d, "src", "policy.rego"), "# changed after signing\n");
+    });
+    expect(() => verifyBundleSignature(readBundle(bundle).files, opts({ exclude_files: ["notes.txt"] }))).toThrow(/src\/policy.rego does not match/);
+    expect(verifyBundleSignature(readBundle(bundle).files, opts({ exclude_files: ["notes.txt", "src/policy.rego"] }))?.keyid).toBe("default");
+  });
+
   it("a file the signature lists but the bundle lacks: refused", () => {
     const bundle = tamper(signed["scoped"]!, (d) => rmSync(join(d, "src", "policy.rego")));
     expect(() => verifyBundleSignature(readBundle(bundle).files, opts())).toThrow(/signature lists files the bundle lacks: src\/policy.rego/);
