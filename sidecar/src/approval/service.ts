@@ -75,7 +75,7 @@ export class ApprovalService {
     const now = approvalHash(approval.principal, approval.target, statement.sql, statement.parameters);
     if (now !== approval.sha256) {
       this.#event("error", approval, "approval_statement_changed", { now_sha256: now });
-      w.resolve(deny(decision, "APPROVAL_MISMATCH", `regate: approval ${id} does not match the held statement; it was not run`));
+      w.resolve(deny(decision, "APPROVAL_MISMATCH", `approval ${id} does not match the held statement; it was not run`));
     } else {
       w.resolve({ ...decision, outcome: "allow", reasons: [] });
     }
@@ -87,7 +87,7 @@ export class ApprovalService {
     const w = this.#pending.get(id);
     if (!w) return { ok: false, error: this.get(id) ? "not_pending" : "not_found" };
     this.#finish(w, "refused", reviewer, comment);
-    w.resolve(deny(w.decision, "APPROVAL_REFUSED", `regate: approval ${id} refused by ${reviewer}: ${comment}`));
+    w.resolve(deny(w.decision, "APPROVAL_REFUSED", `approval ${id} refused by ${reviewer}: ${comment}`));
     return { ok: true, approval: w.approval };
   }
 
@@ -97,7 +97,7 @@ export class ApprovalService {
   }
 
   async hold(session: SessionInput, statement: Statement, decision: Decision, control: HoldControl): Promise<Decision> {
-    if (control.signal.aborted) return deny(decision, "APPROVAL_WITHDRAWN", "regate: the approval request was withdrawn");
+    if (control.signal.aborted) return deny(decision, "APPROVAL_WITHDRAWN", "the approval request was withdrawn");
     let seconds = decision.approve?.timeout_seconds && decision.approve.timeout_seconds > 0 ? decision.approve.timeout_seconds : this.#opts.timeoutSeconds;
     if (control.in_transaction) {
       const idleMs = await this.#opts.idleInTransactionMs().catch(() => 0);
@@ -106,7 +106,7 @@ export class ApprovalService {
         const cap = idle - this.#opts.idleMarginSeconds > 0 ? idle - this.#opts.idleMarginSeconds : idle / 2;
         seconds = Math.min(seconds, cap);
       }
-      if (control.signal.aborted) return deny(decision, "APPROVAL_WITHDRAWN", "regate: the approval request was withdrawn");
+      if (control.signal.aborted) return deny(decision, "APPROVAL_WITHDRAWN", "the approval request was withdrawn");
     }
     const now = Date.now();
     const approval: Approval = {
@@ -133,7 +133,7 @@ export class ApprovalService {
         timer: setTimeout(() => {
           if (!this.#pending.has(approval.id)) return;
           this.#finish(w, "expired");
-          resolve(deny(decision, "APPROVAL_EXPIRED", `regate: approval ${approval.id} expired after ${seconds}s without a reviewer's answer; the statement was not run`));
+          resolve(deny(decision, "APPROVAL_EXPIRED", `approval ${approval.id} expired after ${seconds}s without a reviewer's answer; the statement was not run`));
         }, seconds * 1000),
       };
       this.#pending.set(approval.id, w);
@@ -160,7 +160,7 @@ export class ApprovalService {
   #withdraw(w: Waiter, by: string): void {
     if (!this.#pending.has(w.approval.id)) return;
     this.#finish(w, "withdrawn", undefined, by);
-    w.resolve(deny(w.decision, "APPROVAL_WITHDRAWN", `regate: approval ${w.approval.id} withdrawn; the statement was not run`));
+    w.resolve(deny(w.decision, "APPROVAL_WITHDRAWN", `approval ${w.approval.id} withdrawn; the statement was not run`));
   }
 
   #finish(w: Waiter, status: Exclude<ApprovalStatus, "pending">, reviewer?: string, comment?: string): void {

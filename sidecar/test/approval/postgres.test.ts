@@ -1,7 +1,10 @@
 import { execFile } from "node:child_process";
+import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { approvalHash } from "../../src/approval/index.js";
+import { packageRoot } from "../../src/paths.js";
+import { clientGate } from "../clients/run.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import type { TestRegate } from "../support/regate.js";
 import { api, client, heldId, REVIEWER, startApprovingRegate, until } from "./support.js";
@@ -93,7 +96,7 @@ describe("a statement held for approval (pg driver)", () => {
       expect(r.body).toMatchObject({ status: "refused", reviewer: "alice", comment: "not during the freeze" });
       const err = await held;
       expect(err?.code).toBe("42501");
-      expect(err?.message).toContain("refused by alice: not during the freeze");
+      expect(err?.message).toMatch(/^regate: approval apr_[0-9a-f]{16} refused by alice: not during the freeze$/);
       // The block failed as for any error; ROLLBACK ends it and the session goes on.
       await expect(c.query("SELECT 1")).rejects.toMatchObject({ code: "25P02" });
       await c.query("ROLLBACK");
@@ -199,6 +202,39 @@ describe("psql", () => {
     expect(r.stdout).toContain("UPDATE 1");
     expect(r.stderr).toContain(`statement held for approval as ${id}`);
     expect(await amount(18)).toBe(before + 5);
+  });
+});
+
+describe("asyncpg (binary parameters)", () => {
+  const asyncpg = clientGate("asyncpg");
+  it.skipIf(asyncpg.skip)(asyncpg.title("a held UPDATE is approved and runs once; another is refused with 42501 (InsufficientPrivilegeError)"), async () => {
+    asyncpg.require();
+    const before = await amount(23);
+    const script = `
+import asyncio, asyncpg, sys
+async def main():
+    c = await asyncpg.connect(sys.argv[1])
+    print(await c.execute("UPDATE payments SET amount = amount + $1 WHERE id = $2", 6, 23), flush=True)
+    try:
+        await c.execute("UPDATE payments SET amount = 0 WHERE id = $1", 23)
+    except asyncpg.PostgresError as e:
+        print(e.sqlstate, e.message, "|", e.hint, flush=True)
+    print(await c.fetchval("SELECT 5"), flush=True)
+    await c.close()
+asyncio.run(main())
+`;
+    const run = new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(join(packageRoot, ".venv", "bin", "python"), ["-c", script, regate.url()], (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+    });
+    const pendingFor = (needle: string) => until(async () => (await api(regate, "/approvals?status=pending")).body.approvals.find((a: any) => a.statement.sql.includes(needle)) as any);
+    const first = await pendingFor("amount + $1");
+    await api(regate, `/approvals/${first.id}/approve`, { sha256: first.sha256 });
+    const second = await pendingFor("amount = 0");
+    await api(regate, `/approvals/${second.id}/refuse`, { comment: "no zeroing" });
+    const r = await run;
+    expect(r.stderr).toBe("");
+    expect(r.stdout.split("\n")).toEqual(["UPDATE 1", expect.stringMatching(/^42501 regate: approval apr_\w+ refused by alice: no zeroing \| error code APPROVAL_REFUSED$/), "5", ""]);
+    expect(await amount(23)).toBe(before + 6);
   });
 });
 
