@@ -195,6 +195,30 @@ describe("bundles from a bundle server", () => {
   });
 });
 
+describe("signed bundles from a file", () => {
+  it("signing applies to policy.bundle too: an unsigned file stops startup, a signed one starts", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "regate-file-"));
+    const config = (file: string) =>
+      loadConfig({
+        text: stringify({
+          policy: { bundle: file, watch_interval_ms: 0, signing: { keys: { ci: { algorithm: "RS256", key: { file: keys.rsaPublic }, scope: "regate" } } } },
+          decision_log: { enabled: false },
+          postgres: { enabled: false },
+          http: { enabled: false },
+          admin: { enabled: false },
+        }),
+        env: {},
+      });
+    writeFileSync(join(dir, "unsigned.tar.gz"), b["unsigned"]!);
+    writeFileSync(join(dir, "signed.tar.gz"), b["r1"]!);
+    const log = createLogger({ level: "silent" });
+    await expect(startApp({ config: config(join(dir, "unsigned.tar.gz")), log })).rejects.toMatchObject({ code: "BUNDLE_UNSIGNED" });
+    const app = await startApp({ config: config(join(dir, "signed.tar.gz")), log });
+    expect(app.store.status()).toMatchObject({ active_revision: "r1", source: "file", signature: { keyid: "ci", issued_at: 1000 } });
+    await app.close();
+  });
+});
+
 async function captureStdout(run: () => Promise<number>): Promise<{ code: number; out: string }> {
   let out = "";
   const original = process.stdout.write.bind(process.stdout);
