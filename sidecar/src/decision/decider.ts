@@ -35,4 +35,6 @@ export interface Decider {
    * Never throws for policy problems: those become a deny with `error_code`.
    */
   decide(input: PolicyInput, options?: DecideOptions): Decision;
+  /** True while a sink in block mode would refuse decisions (back-pressure); callers may wait first. */
+  congested?(): boolean;
 }

@@ -22,6 +22,10 @@ const LOG_MASK_ENTRYPOINT = "system/log/mask";
 export class DecisionPipeline implements Decider {
   constructor(private readonly opts: PipelineOptions) {}
 
+  congested(): boolean {
+    return this.opts.sinks.some((sink) => sink.full?.() === true);
+  }
+
   decide(input: PolicyInput, options?: DecideOptions): Decision {
     const started = process.hrtime.bigint();
     const decision_id = randomUUID();

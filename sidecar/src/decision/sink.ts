@@ -29,4 +29,6 @@ export interface DecisionSink {
    * with that error's code (a decision-log upload in `block` mode whose buffer is full).
    */
   admit?(): RegateError | undefined;
+  /** True while admit() would refuse: adapters that can wait do so (bounded) before deciding. */
+  full?(): boolean;
 }

@@ -83,6 +83,10 @@ export class BatchUploader implements DecisionSink {
     return this.#queue.length - this.#head;
   }
 
+  full(): boolean {
+    return this.opts.buffer_policy === "block" && this.buffered >= this.opts.buffer_size_limit_events;
+  }
+
   /** Block mode: refuse a new decision while the buffer is full (the caller fails closed). */
   admit(): RegateError | undefined {
     if (this.opts.buffer_policy !== "block" || this.buffered < this.opts.buffer_size_limit_events) return undefined;

@@ -4,6 +4,7 @@ import type { SessionHooks } from "../postgres/index.js";
 export function composeHooks(first: SessionHooks, second: SessionHooks | undefined): SessionHooks {
   if (!second) return first;
   const out: SessionHooks = {
+    admit: (s, st, d) => first.admit?.(s, st, d) ?? second.admit?.(s, st, d),
     decided: (s, st, d) => {
       first.decided?.(s, st, d);
       second.decided?.(s, st, d);

@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Decision, DecisionSink, SessionInput } from "../decision/index.js";
+import type { Decision, DecisionSink, SessionInput, Veto } from "../decision/index.js";
 import { RegateError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { EndReason, SessionHooks, Statement } from "../postgres/index.js";
@@ -41,6 +41,8 @@ export class Recorder implements DecisionSink {
   #opts: RecorderOptions;
   #journal?: ChainFile;
   #sessions = new Map<string, Open>();
+  /** Statements whose record was written before their decision was logged (admit). */
+  #recorded = new WeakSet<Statement>();
   #failure: unknown;
   /** Records written and bytes, for metrics and tests. */
   written = { records: 0, bytes: 0, failures: 0, refused: 0 };
@@ -49,7 +51,10 @@ export class Recorder implements DecisionSink {
     this.#opts = opts;
     this.dir = opts.dir;
     this.hooks = {
-      decided: (s, st, d) => this.#decided(s, st, d),
+      admit: (s, st, d) => this.#admit(s, st, d),
+      decided: (s, st, d) => {
+        if (!this.#recorded.has(st) || st.decision !== d) this.#decided(s, st, d);
+      },
       completed: (s, st) => this.#completed(s, st),
       ended: (s, reason) => this.#ended(s, reason),
     };
@@ -146,7 +151,7 @@ export class Recorder implements DecisionSink {
     return open;
   }
 
-  #decided(session: SessionInput, st: Statement, decision: Decision): void {
+  #decided(session: SessionInput, st: Statement, decision: Decision): boolean {
     const key = this.#opts.maskKey;
     const facts = st.analysis
       ? {
@@ -184,16 +189,20 @@ export class Recorder implements DecisionSink {
     );
     const open = this.#sessions.get(session.id);
     if (open) open.statements++;
-    if (!ok && decision.outcome !== "deny") {
-      // Fail closed: this statement must not run unrecorded. The decision object is the one enforced.
-      const d = decision as { -readonly [K in keyof Decision]: Decision[K] };
-      d.outcome = "deny";
-      d.reasons = [UNAVAILABLE];
-      d.mask = [];
-      d.error_code = "RECORDING_UNAVAILABLE";
-      this.written.refused++;
-      delete d.approve;
+    return ok;
+  }
+
+  /**
+   * An allow (or approve) is recorded before it is logged: if the record cannot be written, the
+   * statement is refused, and that refusal is the decision logged and enforced.
+   */
+  #admit(session: SessionInput, st: Statement, decision: Decision): Veto | undefined {
+    if (this.#decided(session, st, decision)) {
+      this.#recorded.add(st);
+      return undefined;
     }
+    this.written.refused++;
+    return { reason: UNAVAILABLE, error_code: "RECORDING_UNAVAILABLE" };
   }
 
   #completed(session: SessionInput, st: Statement): void {

@@ -191,14 +191,13 @@ describe("masking in recordings", () => {
 });
 
 describe("fail closed", () => {
-  it("an unwritable directory refuses every statement: admit() and the decision itself", () => {
+  it("an unwritable directory refuses every statement: admit() and a veto of the decision before it is logged", () => {
     const file = join(tempDir(), "not-a-dir");
     writeFileSync(file, "");
     const rec = new Recorder({ dir: join(file, "recordings"), log, version: "1" });
     expect(rec.admit()).toMatchObject({ code: "RECORDING_UNAVAILABLE" });
-    const d = decision("allow");
-    rec.hooks.decided!(session(), newStatement(1, "query", "SELECT 1"), d);
-    expect(d).toMatchObject({ outcome: "deny", error_code: "RECORDING_UNAVAILABLE", mask: [] });
+    // The allow is refused before it is logged: the veto becomes the logged and enforced decision.
+    expect(rec.hooks.admit!(session(), newStatement(1, "query", "SELECT 1"), decision("allow"))).toMatchObject({ error_code: "RECORDING_UNAVAILABLE" });
   });
 
   it("a write failing mid-session (disk full) denies that statement and the next until a write succeeds, with no half record left", () => {
@@ -210,8 +209,8 @@ describe("fail closed", () => {
       throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
     });
     const d = decision("allow");
-    rec.hooks.decided!(s, newStatement(2, "query", "SELECT 2"), d);
-    expect(d).toMatchObject({ outcome: "deny", error_code: "RECORDING_UNAVAILABLE" });
+    expect(rec.hooks.admit!(s, newStatement(2, "query", "SELECT 2"), d)).toMatchObject({ error_code: "RECORDING_UNAVAILABLE" });
+    expect(d.outcome).toBe("allow");
     expect(rec.admit()).toMatchObject({ code: "RECORDING_UNAVAILABLE" });
     spy.mockRestore();
     // The next decision (refused by admit, so a deny) is recorded, and that success admits again.

@@ -33,6 +33,25 @@ export function decide(
   message: PostgresInputParts["message"],
   extra: Record<string, unknown>,
 ): Decision | Promise<Decision> {
+  // A decision sink in block mode is full: wait a bounded time for room, then decide (which refuses if still full).
+  if (s.ctx.decider.congested?.()) return roomInSinks(s).then(() => decideNow(s, statement, message, extra));
+  return decideNow(s, statement, message, extra);
+}
+
+/** How long a statement waits for a full decision-log buffer (`block` mode) before it is refused. */
+export const BACKPRESSURE_WAIT_MS = 2000;
+
+async function roomInSinks(s: SessionState): Promise<void> {
+  const deadline = Date.now() + BACKPRESSURE_WAIT_MS;
+  while (s.ctx.decider.congested?.() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+}
+
+function decideNow(
+  s: SessionState,
+  statement: Statement,
+  message: PostgresInputParts["message"],
+  extra: Record<string, unknown>,
+): Decision | Promise<Decision> {
   const analysis = statement.analysis;
   const copy = copyVeto(analysis);
   const doc = input(s, message, extra, analysis);
@@ -42,7 +61,7 @@ export function decide(
     veto: (d) => {
       const spent = s.ctx.budget.admit();
       if (spent) return { reason: spent, error_code: "BUDGET_EXCEEDED" };
-      return copy?.(d);
+      return copy?.(d) ?? s.ctx.hooks.admit?.(s.info, statement, d);
     },
     ...(prior ? { reuse: prior } : {}),
   });

@@ -1,4 +1,4 @@
-import type { Decision, SessionInput } from "../../decision/index.js";
+import type { Decision, SessionInput, Veto } from "../../decision/index.js";
 import type { Statement } from "./statement.js";
 
 /** What a held statement may do while it waits (see approval/). */
@@ -19,6 +19,11 @@ export type EndReason = "client" | "upstream" | "terminated" | "error" | "shutdo
  * hook that throws is logged and ignored.
  */
 export interface SessionHooks {
+  /**
+   * Called with an allow or approve before it is logged; a Veto refuses the statement and the refusal
+   * is what gets logged (e.g. a recording that could not be written: nothing runs unrecorded).
+   */
+  admit?(session: SessionInput, statement: Statement, decision: Decision): Veto | undefined;
   decided?(session: SessionInput, statement: Statement, decision: Decision): void;
   completed?(session: SessionInput, statement: Statement): void;
   ended?(session: SessionInput, reason: EndReason): void;
