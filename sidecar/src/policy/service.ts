@@ -113,7 +113,7 @@ export class BundleDownloader {
     if (this.#etag) headers["if-none-match"] = this.#etag;
     if (this.opts.token) headers["authorization"] = `Bearer ${this.opts.token}`;
     if (this.#longPoll) headers["prefer"] = `modes=snapshot;wait=${wait}`;
-    const res = await this.#get(headers, (wait + 30) * 1000);
+    const res = await this.#getFollowingRedirects(headers, (wait + 30) * 1000);
     const contentType = (res.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
     if (this.#longPoll && res.status !== 304 && contentType !== BUNDLE_CONTENT_TYPE) this.#longPoll = false;
     if (res.status === 304) {
@@ -136,8 +136,27 @@ export class BundleDownloader {
     return activated ? "activated" : "unchanged";
   }
 
-  #get(headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; headers: IncomingMessage["headers"]; etag?: string; body: Buffer }> {
-    const url = new URL(this.opts.url);
+  /**
+   * Follows up to 5 redirects (object stores and CDNs use them), as OPA's HTTP client does; the bearer
+   * token goes only to the configured host, and an https URL never redirects to plain http.
+   */
+  async #getFollowingRedirects(headers: Record<string, string>, timeoutMs: number): Promise<Response> {
+    const first = new URL(this.opts.url);
+    let url = first;
+    for (let hop = 0; ; hop++) {
+      const res = await this.#get(url, url.host === first.host ? headers : withoutAuthorization(headers), timeoutMs);
+      const location = res.headers["location"];
+      if (![301, 302, 303, 307, 308].includes(res.status) || !location) return res;
+      if (hop === 5) throw new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server redirected more than 5 times for ${redactUrl(this.opts.url)}`);
+      const next = new URL(location, url);
+      if (first.protocol === "https:" && next.protocol !== "https:") {
+        throw new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server redirected from https to ${next.protocol} for ${redactUrl(this.opts.url)}`);
+      }
+      url = next;
+    }
+  }
+
+  #get(url: URL, headers: Record<string, string>, timeoutMs: number): Promise<Response> {
     const request = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
       const req = request(url, { method: "GET", headers, timeout: timeoutMs, ...(this.opts.ca ? { ca: this.opts.ca } : {}) }, (res) => {
@@ -174,6 +193,18 @@ export function jitterDelay(minMs: number, maxMs: number, random: number): numbe
 export function backoffDelay(failures: number, minMs: number, capMs: number, random: number): number {
   const ceiling = Math.min(capMs, Math.max(minMs, 100) * 2 ** Math.min(failures, 20));
   return Math.floor(ceiling / 2 + (random * ceiling) / 2);
+}
+
+interface Response {
+  status: number;
+  headers: IncomingMessage["headers"];
+  etag?: string;
+  body: Buffer;
+}
+
+function withoutAuthorization(headers: Record<string, string>): Record<string, string> {
+  const { authorization: _, ...rest } = headers;
+  return rest;
 }
 
 /** Written beside the target and renamed over it: a crash mid-write never leaves half a bundle. */

@@ -1,6 +1,8 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
@@ -192,6 +194,40 @@ describe("bundles from a bundle server", () => {
     expect(after.out).toMatch(/ {2}active revision {5}r3\n/);
     expect(after.out).toMatch(/ {2}last error {10}none\n/);
     expect(back.requests.every((r) => r.headers["authorization"] === "Bearer bundle-token")).toBe(true);
+  });
+});
+
+describe("redirects", () => {
+  it("follows a redirect to another host without the bearer token; refuses a redirect loop", async () => {
+    const target = new BundleServer();
+    const targetBase = (await target.listen()).replace("127.0.0.1", "localhost"); // another host name
+    target.serve(b["r1"]!);
+    const seenTokens: (string | undefined)[] = [];
+    const redirector = createServer((req, res) => {
+      seenTokens.push(req.headers["authorization"]);
+      const to = req.url === "/loop" ? "/loop" : `${targetBase}/${RESOURCE}`;
+      res.writeHead(302, { location: to }).end();
+    });
+    await new Promise<void>((r) => redirector.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}`;
+    try {
+      const store = new PolicyStore("unused", { signing });
+      const errors: RegateError[] = [];
+      const dl = new BundleDownloader(store, { url: `${base}/${RESOURCE}`, token: "t0ken", minDelayMs: 60_000, maxDelayMs: 60_000, longPollSeconds: 0 }, (e) => errors.push(e));
+      await dl.start();
+      dl.stop();
+      expect(store.active?.revision).toBe("r1");
+      expect(seenTokens).toEqual(["Bearer t0ken"]);
+      expect(target.requests.map((r) => r.headers["authorization"])).toEqual([undefined]);
+
+      const looping = new BundleDownloader(new PolicyStore("unused"), { url: `${base}/loop`, minDelayMs: 60_000, maxDelayMs: 60_000, longPollSeconds: 0 }, (e) => errors.push(e));
+      await looping.start();
+      looping.stop();
+      expect(errors.map((e) => e.message)).toEqual([`bundle server redirected more than 5 times for ${base}/loop`]);
+    } finally {
+      redirector.close();
+      await target.close();
+    }
   });
 });
 
