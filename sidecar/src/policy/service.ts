@@ -115,7 +115,8 @@ export class BundleDownloader {
     if (this.#longPoll) headers["prefer"] = `modes=snapshot;wait=${wait}`;
     const res = await this.#getFollowingRedirects(headers, (wait + 30) * 1000);
     const contentType = (res.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-    if (this.#longPoll && res.status !== 304 && contentType !== BUNDLE_CONTENT_TYPE) this.#longPoll = false;
+    // Judged on a bundle answer only: an error page says nothing about long-polling support.
+    if (this.#longPoll && res.status === 200 && contentType !== BUNDLE_CONTENT_TYPE) this.#longPoll = false;
     if (res.status === 304) {
       this.store.noteRequest("not_modified");
       return "unchanged";
@@ -132,7 +133,12 @@ export class BundleDownloader {
       return "refused";
     }
     if (res.etag) this.#etag = res.etag;
-    if (activated && this.opts.persistPath) await persist(this.opts.persistPath, res.body);
+    if (activated && this.opts.persistPath) {
+      // The bundle is active either way; a restart without the server would then start from an older copy.
+      await persist(this.opts.persistPath, res.body).catch((cause: unknown) =>
+        this.onError(new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle ${activated.revision} is active but could not be written to ${this.opts.persistPath}`, { cause })),
+      );
+    }
     return activated ? "activated" : "unchanged";
   }
 
