@@ -1,4 +1,4 @@
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { dirname } from "node:path";
@@ -135,7 +135,7 @@ export class BundleDownloader {
     if (res.etag) this.#etag = res.etag;
     if (activated && this.opts.persistPath) {
       // The bundle is active either way; a restart without the server would then start from an older copy.
-      await persist(this.opts.persistPath, res.body).catch((cause: unknown) =>
+      await persist(this.opts.persistPath, res.body, this.store.previousRevisions).catch((cause: unknown) =>
         this.onError(new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle ${activated.revision} is active but could not be written to ${this.opts.persistPath}`, { cause })),
       );
     }
@@ -213,12 +213,33 @@ function withoutAuthorization(headers: Record<string, string>): Record<string, s
   return rest;
 }
 
-/** Written beside the target and renamed over it: a crash mid-write never leaves half a bundle. */
-async function persist(path: string, bytes: Buffer): Promise<void> {
+/**
+ * Written beside the target and renamed over it: a crash mid-write never leaves half a bundle. The
+ * revisions active before it go to `<path>.revisions.json`, so the rollback check survives a restart
+ * even for bundles signed without an `iat` claim (opa build's default).
+ */
+async function persist(path: string, bytes: Buffer, previousRevisions: string[]): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
+  await writeAtomically(revisionsPath(path), JSON.stringify({ previous_revisions: previousRevisions }));
+  await writeAtomically(path, bytes);
+}
+
+async function writeAtomically(path: string, bytes: Buffer | string): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, bytes, { mode: 0o600 });
   await rename(tmp, path);
+}
+
+export const revisionsPath = (bundlePath: string) => `${bundlePath}.revisions.json`;
+
+/** The revisions a previous run persisted; none when the file is absent or unreadable. */
+export async function readPersistedRevisions(bundlePath: string): Promise<string[]> {
+  try {
+    const doc = JSON.parse(await readFile(revisionsPath(bundlePath), "utf8")) as { previous_revisions?: unknown };
+    return Array.isArray(doc.previous_revisions) ? doc.previous_revisions.filter((r): r is string => typeof r === "string") : [];
+  } catch {
+    return [];
+  }
 }
 
 function redactUrl(u: string): string {

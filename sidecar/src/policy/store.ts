@@ -56,6 +56,24 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     return this.#active;
   }
 
+  /** Revisions that were active before the current one, oldest first (the rollback check refuses them). */
+  get previousRevisions(): string[] {
+    return [...this.#previousRevisions];
+  }
+
+  /** Seeds the rollback check with revisions a previous run had activated (persisted beside the bundle). */
+  rememberRevisions(revisions: Iterable<string>): void {
+    for (const r of revisions) this.#previousRevisions.add(r);
+    this.#trimHistory();
+  }
+
+  #trimHistory(): void {
+    for (const r of this.#previousRevisions) {
+      if (this.#previousRevisions.size <= MAX_HISTORY) break;
+      this.#previousRevisions.delete(r);
+    }
+  }
+
   /** A copy of the bundle status, OPA's shape. */
   status(): BundleStatus {
     return structuredClone(this.#status);
@@ -93,7 +111,12 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
       throw this.#refused(err instanceof RegateError ? err : new RegateError("BUNDLE_INVALID", undefined, { cause: asError(err) }));
     }
     const previous = this.#active?.revision;
-    if (previous !== undefined && previous !== next.revision) this.#previousRevisions.add(previous);
+    if (previous !== undefined && previous !== next.revision) {
+      this.#previousRevisions.delete(previous); // re-added last: the set stays in activation order
+      this.#previousRevisions.add(previous);
+      this.#trimHistory();
+    }
+    this.#previousRevisions.delete(next.revision);
     this.#active = next;
     this.#digest = digest;
     this.#signature = signature;
@@ -200,6 +223,9 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     this.#watching = false;
   }
 }
+
+/** Revisions remembered for the rollback check. */
+const MAX_HISTORY = 1000;
 
 interface FileIdentity {
   ino: number;

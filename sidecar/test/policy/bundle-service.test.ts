@@ -11,7 +11,7 @@ import { statusCommand } from "../../src/cli/status.js";
 import { loadConfig } from "../../src/config/index.js";
 import type { RegateError } from "../../src/errors.js";
 import { createLogger } from "../../src/log.js";
-import { BundleDownloader, PolicyStore, type SigningOptions } from "../../src/policy/index.js";
+import { BundleDownloader, PolicyStore, startPolicySource, type SigningOptions } from "../../src/policy/index.js";
 import { BundleServer, RESOURCE, until } from "./bundle-server.js";
 import { ALLOW, DENY, makeKeys, opaBuild, tamper } from "./opa.js";
 
@@ -31,6 +31,10 @@ beforeAll(() => {
   b["tampered"] = tamper(b["r3"], (d) => writeFileSync(join(d, "data.json"), '{"limits":{"rows":100000}}'));
   b["unsigned"] = opaBuild({ revision: "r4", rego: ALLOW });
   b["older"] = opaBuild({ revision: "r5", rego: ALLOW, sign: signedBy(1500) });
+  // Signed without iat, as `opa build --signing-key` does by default: only the revision history catches a replay.
+  const noIat = { key: keys.rsaPrivate, alg: "RS256", claims: { keyid: "ci", scope: "regate" } };
+  b["n1"] = opaBuild({ revision: "n1", rego: ALLOW, sign: noIat });
+  b["n2"] = opaBuild({ revision: "n2", rego: DENY, sign: noIat });
 }, 120_000);
 
 const decide = (store: PolicyStore) => (store.active?.evaluate("regate/decision", {}) as { allow: boolean } | undefined)?.allow;
@@ -95,6 +99,32 @@ describe("bundles from a bundle server", () => {
     expect(status.code).toBeUndefined();
     expect(status.metrics).toMatchObject({ activations: 3, refused: expect.any(Number) });
     expect(status.metrics!.refused).toBeGreaterThanOrEqual(4);
+  });
+
+  it("the revision history is persisted: after a restart a replay of an earlier revision signed without iat is refused", async () => {
+    const server = new BundleServer();
+    servers.push(server);
+    const base = await server.listen();
+    server.serve(b["n1"]!);
+    const persisted = join(mkdtempSync(join(tmpdir(), "regate-history-")), "bundle.tar.gz");
+    const store = new PolicyStore(persisted, { signing });
+    const dl = new BundleDownloader(store, { url: `${base}/${RESOURCE}`, minDelayMs: 30, maxDelayMs: 60, longPollSeconds: 0, persistPath: persisted });
+    stops.push(() => dl.stop());
+    await dl.start();
+    server.serve(b["n2"]!);
+    await until(() => readFileSync(persisted).equals(b["n2"]!), () => String(store.active?.revision));
+    dl.stop();
+    expect(JSON.parse(readFileSync(`${persisted}.revisions.json`, "utf8"))).toEqual({ previous_revisions: ["n1"] });
+
+    // Restart: the persisted bundle and its history, then the server replays n1.
+    const restarted = new PolicyStore(persisted, { signing });
+    server.serve(b["n1"]!);
+    const errors: RegateError[] = [];
+    const config = { bundle: persisted, entrypoint: "regate/decision", dry_run: false, watch_interval_ms: 0, service: { url: base, resource: RESOURCE, min_delay_seconds: 60, max_delay_seconds: 60, long_polling_timeout_seconds: 0, persist: true } };
+    const source = await startPolicySource(restarted, config, { onError: (e) => errors.push(e) });
+    stops.push(() => source.close());
+    expect(restarted.status()).toMatchObject({ active_revision: "n2", source: "persisted", code: "BUNDLE_ROLLBACK", message: "bundle revision n1 was active before n2; set policy.signing.allow_rollback to go back" });
+    expect(errors.map((e) => e.code)).toEqual(["BUNDLE_ROLLBACK"]);
   });
 
   it("allow_rollback accepts an older signed bundle", async () => {
