@@ -16,8 +16,14 @@ decision := object.union(
 		},
 		approval,
 	),
-	reuse,
+	object.union(reuse, next),
 )
+
+# What the agent can do next, for the reasons it is shown (docs/policy.md, "Refusals an agent can act on").
+next := {"next_step": concat("; ", sort([n | some n in next_steps]))} if {
+	count(deny) > 0
+	count(next_steps) > 0
+} else := {}
 
 # The Postgres rules read only the statement's facts: never parameter values, the clock or budgets.
 # So a Postgres decision may be reused for the same facts (docs/policy.md, "Decision reuse"). A rule

@@ -265,3 +265,13 @@ test_http_decisions_are_not_reused if {
 	d := regate.decision with input as {"version": 1, "kind": "http", "http": {"method": "GET", "path": "/"}}
 	not d.cache
 }
+
+test_a_where_less_delete_says_what_to_do if {
+	d := regate.decision with input as {"version": 1, "kind": "postgres", "postgres": {"message": "query", "statements": [{"kind": "delete", "has_where": false, "tables": [{"schema": "public", "name": "orders", "access": "delete", "candidates": ["public"]}], "writes": true}]}}
+	contains(d.next_step, "WHERE")
+}
+
+test_allowed_decisions_carry_no_next_step if {
+	d := regate.decision with input as {"version": 1, "kind": "postgres", "postgres": {"message": "query", "statements": [{"kind": "select", "tables": [], "functions": [], "outputs": []}]}}
+	not d.next_step
+}

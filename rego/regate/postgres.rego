@@ -289,3 +289,17 @@ protected_table(t) if t.schema == "internal"
 column_name(c) := concat("", [c.schema, ".", c.table, ".", c.column]) if c.schema != null
 
 else := concat("", [c.table, ".", c.column])
+
+next_steps contains "add a WHERE clause that names the rows to change" if {
+	some r in deny
+	endswith(r, " without WHERE is not allowed")
+}
+
+next_steps contains "do not retry: internal.* is never accessible through regate" if "internal.* is never accessible" in deny
+
+next_steps contains "schema-qualify the table (for example public.orders)" if {
+	some r in deny
+	startswith(r, "cannot tell which schema ")
+}
+
+next_steps contains "select the masked columns with a plain SELECT instead of COPY" if "COPY of tables with masked columns is not allowed" in deny

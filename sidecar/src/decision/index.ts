@@ -4,3 +4,4 @@ export type { Decider, DecideOptions, Veto } from "./decider.js";
 export type { DecisionEvent, DecisionSink, DecisionMetrics } from "./sink.js";
 export { DecisionPipeline, type PipelineOptions } from "./pipeline.js";
 export { timeInput } from "./time.js";
+export { nextStep, refusalLine } from "./next-step.js";

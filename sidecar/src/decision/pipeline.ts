@@ -65,6 +65,7 @@ export class DecisionPipeline implements Decider {
         ...(d.approve ? { approve: d.approve } : {}),
         ...(d.status !== undefined ? { status: d.status } : {}),
         ...(d.cache ? { cache: d.cache } : {}),
+        ...(d.next_step ? { next_step: d.next_step } : {}),
       };
     } catch (err) {
       const e = err instanceof RegateError ? err : new RegateError("INTERNAL", undefined, { cause: err });
@@ -95,7 +96,8 @@ export class DecisionPipeline implements Decider {
       const veto = options.veto(decision);
       if (veto) {
         const { approve: _dropped, ...rest } = decision;
-        decision = { ...rest, outcome: "deny", reasons: [veto.reason], mask: [], error_code: veto.error_code };
+        const { next_step: _step, ...kept } = rest;
+        decision = { ...kept, outcome: "deny", reasons: [veto.reason], mask: [], error_code: veto.error_code };
       }
     }
     if (options?.preview) return decision;
@@ -156,5 +158,6 @@ function resultOf(d: Decision): Record<string, unknown> {
     ...(d.approve ? { approve: d.approve } : {}),
     ...(d.status !== undefined ? { status: d.status } : {}),
     ...(d.cache ? { cache: d.cache } : {}),
+    ...(d.next_step ? { next_step: d.next_step } : {}),
   };
 }

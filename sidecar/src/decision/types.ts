@@ -71,6 +71,8 @@ export interface PolicyDecision {
   status?: number;
   /** The policy allows this decision to be reused (see decision.schema.json). */
   cache?: CacheDirective;
+  /** What the agent can do next, for the first line of a refusal. */
+  next_step?: string;
 }
 
 export interface CacheDirective {
@@ -95,6 +97,7 @@ export interface Decision {
   dry_run: boolean;
   revision: string;
   cache?: CacheDirective;
+  next_step?: string;
   /** This decision reuses the policy's earlier one with that id (the policy allowed it with `cache`). */
   reused_from?: string;
 }

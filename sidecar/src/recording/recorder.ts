@@ -27,7 +27,7 @@ interface Open {
   bytes: number;
 }
 
-const UNAVAILABLE = "regate: the session recording cannot be written; statements are refused until it can";
+const UNAVAILABLE = "the session recording cannot be written; statements are refused until it can";
 
 /**
  * Records Postgres sessions: one hash-chained file per session, plus the directory's journal of files

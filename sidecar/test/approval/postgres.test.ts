@@ -96,7 +96,7 @@ describe("a statement held for approval (pg driver)", () => {
       expect(r.body).toMatchObject({ status: "refused", reviewer: "alice", comment: "not during the freeze" });
       const err = await held;
       expect(err?.code).toBe("42501");
-      expect(err?.message).toMatch(/^regate: approval apr_[0-9a-f]{16} refused by alice: not during the freeze$/);
+      expect(err?.message).toMatch(/^regate refused this statement: approval apr_[0-9a-f]{16} refused by alice: not during the freeze \(decision [0-9a-f-]{36}\)\. Next: do not retry; a reviewer refused this statement\.$/);
       // The block failed as for any error; ROLLBACK ends it and the session goes on.
       await expect(c.query("SELECT 1")).rejects.toMatchObject({ code: "25P02" });
       await c.query("ROLLBACK");
@@ -233,7 +233,7 @@ asyncio.run(main())
     await api(regate, `/approvals/${second.id}/refuse`, { comment: "no zeroing" });
     const r = await run;
     expect(r.stderr).toBe("");
-    expect(r.stdout.split("\n")).toEqual(["UPDATE 1", expect.stringMatching(/^42501 regate: approval apr_\w+ refused by alice: no zeroing \| error code APPROVAL_REFUSED$/), "5", ""]);
+    expect(r.stdout.split("\n")).toEqual(["UPDATE 1", expect.stringMatching(/^42501 regate refused this statement: approval apr_\w+ refused by alice: no zeroing \(decision [0-9a-f-]{36}\)\. Next: do not retry; a reviewer refused this statement\. \| do not retry; a reviewer refused this statement\. regate refused the statement before it reached the database; nothing ran$/), "5", ""]);
     expect(await amount(23)).toBe(before + 6);
   });
 });
