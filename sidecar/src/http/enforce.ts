@@ -1,5 +1,6 @@
 import type { Decider } from "../decision/decider.js";
 import type { Decision, MaskRule, PolicyInput } from "../decision/types.js";
+import { nextStep, refusalLine } from "../decision/next-step.js";
 import { ERROR_CODES, type ErrorCode } from "../errors.js";
 import type { ErrorBody } from "./reply.js";
 
@@ -56,21 +57,21 @@ function denialStatus(status: number | undefined): number {
   return Number.isInteger(status) && status! >= 400 && status! <= 599 ? status! : 403;
 }
 
-/** The response for a refused request: 403 (or the policy's status) with a small JSON body. */
+/**
+ * The response for a refused request: 403 (or the policy's status) with a small JSON body whose
+ * `reason` is the one line an agent needs (regate refused it, why, the decision id, the next step).
+ */
 export function refusal(d: Decision): { status: number; body: ErrorBody } {
-  const reasons = d.reasons.join("; ");
-  if (d.outcome === "approve") {
-    return {
-      status: 403,
-      body: { error: "approval_required", code: "APPROVAL_REQUIRED", reason: d.approve?.reason || reasons || ERROR_CODES.APPROVAL_REQUIRED.message, decision_id: d.decision_id },
-    };
-  }
-  if (d.error_code !== undefined) {
-    const code: ErrorCode = isErrorCode(d.error_code) ? d.error_code : "POLICY_EVAL_FAILED";
-    return { status: ERROR_CODES[code].http, body: { error: "denied", code, reason: reasons || ERROR_CODES[code].message, decision_id: d.decision_id } };
-  }
-  return {
-    status: denialStatus(d.status),
-    body: { error: "denied", code: "POLICY_DENIED", reason: reasons || ERROR_CODES.POLICY_DENIED.message, decision_id: d.decision_id },
+  const code: ErrorCode =
+    d.outcome === "approve" ? "APPROVAL_REQUIRED" : d.error_code === undefined ? "POLICY_DENIED" : isErrorCode(d.error_code) ? d.error_code : "POLICY_EVAL_FAILED";
+  const why = d.outcome === "approve" ? `approval required: ${d.approve?.reason || d.reasons.join("; ")}` : d.reasons.join("; ") || ERROR_CODES[code].message;
+  const body: ErrorBody = {
+    error: d.outcome === "approve" ? "approval_required" : "denied",
+    code,
+    reason: refusalLine({ ...d, reasons: [why] }, "request"),
+    decision_id: d.decision_id,
+    next_step: nextStep(d),
   };
+  const status = d.outcome === "approve" ? 403 : d.error_code !== undefined ? ERROR_CODES[code].http : denialStatus(d.status);
+  return { status, body };
 }

@@ -11,6 +11,7 @@ import type { RequestContext } from "./context.js";
 import { decideAll, refusal } from "./enforce.js";
 import { agentCredential, forwardHeaders } from "./headers.js";
 import { ResponseMasker } from "./masker.js";
+import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
 import type { HttpGatewayOptions } from "./options.js";
 import { effectiveMethod, findOverrides, OVERRIDE_HEADERS, OVERRIDE_PARAM, unparsedBodyMayOverride } from "./method.js";
 import { forwardPath, parsedQuery, parseRequestTarget, withoutParam } from "./path.js";
@@ -227,7 +228,10 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     ctx.decision = verdict.decision;
     if (!verdict.allowed) {
       const r = refusal(verdict.decision);
-      return fail(ctx, r.status, r.body);
+      const rpc = jsonRpcRefusal(body.parsed_body, r.body);
+      if (rpc === undefined) return fail(ctx, r.status, r.body);
+      if (r.body.code) ctx.errorCode = r.body.code;
+      return sendJsonRpc(ctx.res, rpc);
     }
     const masker = ResponseMasker.from(verdict.mask, opts.mask_hash_key, { caseSensitive: opts.mask_case_sensitive === true });
     const types = matched.route.responseTypes;

@@ -7,6 +7,8 @@ export interface ErrorBody {
   reason: string;
   code?: ErrorCode;
   decision_id?: string;
+  /** What the agent can do next (refusals by policy). */
+  next_step?: string;
 }
 
 /**

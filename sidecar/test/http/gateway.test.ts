@@ -231,7 +231,7 @@ describe("enforcement", () => {
     const res = await fetch(`${gw.url}/crm/orders/7`, { method: "DELETE", headers: authed() });
     expect(res.status).toBe(403);
     const body = (await res.json()) as Record<string, string>;
-    expect(body).toMatchObject({ error: "denied", reason: "deletes are not allowed", code: "POLICY_DENIED" });
+    expect(body).toMatchObject({ error: "denied", reason: expect.stringMatching(/^regate refused this request: deletes\ are\ not\ allowed \(decision [^)]+\)\. Next: .+\.$/), code: "POLICY_DENIED" });
     expect(body.decision_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(upstream.requests).toHaveLength(0);
   });
@@ -239,20 +239,20 @@ describe("enforcement", () => {
   it("deny with the policy's status", async () => {
     const res = await fetch(`${gw.url}/crm/teapot`, { headers: authed() });
     expect(res.status).toBe(418);
-    expect(await res.json()).toMatchObject({ error: "denied", reason: "short and stout" });
+    expect(await res.json()).toMatchObject({ error: "denied", reason: expect.stringMatching(/^regate refused this request: short\ and\ stout \(decision [^)]+\)\. Next: .+\.$/) });
   });
 
   it("approve is enforced as a deny saying approval is required", async () => {
     const res = await fetch(`${gw.url}/crm/refunds/1`, { method: "POST", headers: authed() });
     expect(res.status).toBe(403);
-    expect(await res.json()).toMatchObject({ error: "approval_required", reason: "refunds need a human", code: "APPROVAL_REQUIRED" });
+    expect(await res.json()).toMatchObject({ error: "approval_required", reason: expect.stringMatching(/^regate refused this request: approval\ required:\ refunds\ need\ a\ human \(decision [^)]+\)\. Next: .+\.$/), code: "APPROVAL_REQUIRED" });
     expect(upstream.requests).toHaveLength(0);
   });
 
   it("a JSON body that does not parse reaches the policy flagged, and the policy denies it", async () => {
     const res = await fetch(`${gw.url}/crm/orders`, { method: "POST", headers: authed({ "content-type": "application/json" }), body: '{"broken":' });
     expect(res.status).toBe(403);
-    expect(await res.json()).toMatchObject({ reason: "request body does not parse" });
+    expect(await res.json()).toMatchObject({ reason: expect.stringMatching(/^regate refused this request: request\ body\ does\ not\ parse \(decision [^)]+\)\. Next: .+\.$/) });
   });
 
   it("a JSON-RPC batch is decided call by call: one denied call denies the request", async () => {
@@ -261,8 +261,14 @@ describe("enforcement", () => {
       { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "delete_customer", arguments: { id: 1 } } },
     ];
     const res = await fetch(`${gw.url}/crm/mcp`, { method: "POST", headers: authed({ "content-type": "application/json" }), body: JSON.stringify(batch) });
-    expect(res.status).toBe(403);
-    expect(await res.json()).toMatchObject({ reason: "tool delete_customer is not allowed" });
+    // Answered in JSON-RPC, one error per request id of the batch: an MCP client shows it to the agent.
+    expect(res.status).toBe(200);
+    const errors = (await res.json()) as { id: number; error: { code: number; message: string } }[];
+    expect(errors.map((e) => e.id)).toEqual([1, 2]);
+    for (const e of errors) {
+      expect(e.error.code).toBe(-32001);
+      expect(e.error.message).toMatch(/^regate refused this request: tool delete_customer is not allowed \(decision [^)]+\)\. Next: .+\.$/);
+    }
     expect(decider.inputs.map((i) => (i.http as HttpInput).mcp?.tool)).toEqual(["get_customer", "delete_customer"]);
     expect((decider.inputs[0]!.http as HttpInput).mcp_batch).toHaveLength(2);
     expect(upstream.requests).toHaveLength(0);

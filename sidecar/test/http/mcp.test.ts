@@ -143,8 +143,9 @@ describe.each([
     const client = await connect(route);
     const err = (await client.callTool({ name: "delete_customer", arguments: { id: 1 } }).catch((e: unknown) => e)) as Error & { code?: number };
     expect(err).toBeInstanceOf(Error);
-    expect(err.code).toBe(403);
-    expect(err.message).toMatch(/"error":"denied".*"reason":"tool delete_customer is not allowed"/);
+    // A JSON-RPC error for the call, not an HTTP failure: the agent's tool result carries the whole first line.
+    expect(err.code).toBe(-32001);
+    expect(err.message).toMatch(/regate refused this request: tool delete_customer is not allowed \(decision [0-9a-f-]{36}\)\. Next: .+\./);
     expect(server().deleted).toEqual([]);
   });
 

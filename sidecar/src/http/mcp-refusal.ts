@@ -1,0 +1,28 @@
+import type { ServerResponse } from "node:http";
+import { mcpMessages } from "./mcp.js";
+import type { ErrorBody } from "./reply.js";
+
+/** JSON-RPC server-error range: regate's refusals, so an MCP client shows them as the tool call's error. */
+export const JSONRPC_REFUSED = -32001;
+
+/**
+ * An MCP client reports an HTTP 403 as a transport failure ("MCP error -32603") and drops its body; a
+ * JSON-RPC error for the request's id reaches the agent with its message. So a refused JSON-RPC request
+ * (or batch) is answered in JSON-RPC, one error per request id. Undefined when the body holds no request
+ * with an id (a notification cannot be answered in JSON-RPC: it keeps the HTTP refusal).
+ */
+export function jsonRpcRefusal(parsedBody: unknown, refusal: ErrorBody): string | undefined {
+  const requests = (mcpMessages(parsedBody) ?? []).filter((m) => m.type === "request" && m.id !== undefined);
+  if (requests.length === 0) return undefined;
+  const errors = requests.map((m) => ({
+    jsonrpc: "2.0",
+    id: m.id,
+    error: { code: JSONRPC_REFUSED, message: refusal.reason, data: refusal },
+  }));
+  return JSON.stringify(Array.isArray(parsedBody) ? errors : errors[0]);
+}
+
+export function sendJsonRpc(res: ServerResponse, payload: string): void {
+  res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(payload), "cache-control": "no-store" });
+  res.end(payload);
+}
