@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { DecisionEvent, DecisionSink } from "../decision/index.js";
+import { opaEvent, type OpaEventOptions } from "./opa-event.js";
 
 export interface DecisionLogOptions {
   /** Bundle name under `bundles` in the event, as OPA names a bundle in its config. */
@@ -12,31 +13,16 @@ export interface DecisionLogOptions {
  * logger writes it, so anything that reads OPA decision logs reads these.
  */
 export class DecisionLog implements DecisionSink {
+  readonly #event: OpaEventOptions;
+
   constructor(
     private readonly logger: Logger,
-    private readonly opts: DecisionLogOptions,
-  ) {}
+    opts: DecisionLogOptions,
+  ) {
+    this.#event = { bundle_name: opts.bundleName, labels: opts.labels };
+  }
 
   record(e: DecisionEvent): void {
-    const d = e.decision;
-    const line: Record<string, unknown> = {
-      type: "openpolicyagent.org/decision_logs",
-      decision_id: d.decision_id,
-      labels: this.opts.labels,
-      path: e.path,
-      input: e.input,
-      result: e.result,
-      bundles: { [this.opts.bundleName]: { revision: d.revision } },
-      metrics: e.metrics,
-      timestamp: e.timestamp,
-      outcome: d.outcome,
-      reasons: d.reasons,
-    };
-    if (d.error_code) line["error"] = { code: d.error_code };
-    if (d.dry_run) line["dry_run"] = true;
-    if (d.reused_from) line["reused_from"] = d.reused_from;
-    if (e.erased.length) line["erased"] = e.erased;
-    if (e.masked.length) line["masked"] = e.masked;
-    this.logger.info(line, "Decision Log");
+    this.logger.info(opaEvent(e, this.#event, "openpolicyagent.org/decision_logs"), "Decision Log");
   }
 }

@@ -4,14 +4,13 @@ import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { DecisionEvent, DecisionSink } from "../decision/index.js";
 import { LineSink } from "./lines.js";
-import { opaEvent } from "./opa-event.js";
+import { opaEvent } from "../audit/index.js";
 import { toOcsf, type OcsfOptions } from "./ocsf.js";
 import { BatchUploader, type BufferPolicy, type UploaderStats } from "./upload.js";
 
 export { BatchUploader, type BufferPolicy, type UploaderOptions, type UploaderStats } from "./upload.js";
 export { LineSink } from "./lines.js";
 export { registerExportMetrics } from "./metrics.js";
-export { opaEvent, type OpaEventOptions } from "./opa-event.js";
 export { toOcsf, OCSF_VERSION, MAX_QUERY_CHARS, type OcsfEvent, type OcsfOptions } from "./ocsf.js";
 
 /** The shape of config.export (config/types.ts), restated so this folder does not import config. */

@@ -1,7 +1,7 @@
 import { gunzipSync } from "node:zlib";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { opaEvent } from "./opa-event.js";
+import { opaEvent } from "../audit/index.js";
 import { pgEvent } from "./test-events.js";
 import { BatchUploader, type UploaderOptions } from "./upload.js";
 
