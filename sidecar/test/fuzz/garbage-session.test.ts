@@ -1,6 +1,6 @@
 // Through a running regate: one raw TCP connection authenticates as an agent and then sends garbage.
 // That connection gets 08P01 and is closed, regate logs why, and another agent's session keeps working.
-import type { Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import pg from "pg";
 import { serialize } from "pg-protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -118,6 +118,40 @@ describe("garbage on one connection after startup", () => {
     const violations = regate.logs().split("\n").filter((l) => l.includes("PROTOCOL_VIOLATION") || l.includes("08P01"));
     expect(violations.length).toBeGreaterThan(0);
     // An unexpected exception would be logged as an internal error: none may come from garbage.
+    expect(regate.logs()).not.toMatch(/"code":"INTERNAL"|XX000|TypeError|RangeError/);
+  }, 60_000);
+
+  it("forty connections fed mutated startup bytes (SSLRequest, StartupMessage, CancelRequest, password; seed 5) leave regate serving", async () => {
+    const rng = new Rng(5);
+    const seeds = [
+      serialize.requestSsl(),
+      serialize.startup({ user: "test-agent", database: db.database, client_encoding: "UTF8" }),
+      serialize.startup({ user: "test-agent", options: "-c search_path=public", application_name: "fuzz" }),
+      serialize.cancel(1234, 5678),
+      serialize.password("not-the-token"),
+    ];
+    const inputs = Array.from({ length: 40 }, () => Buffer.concat(Array.from({ length: 1 + rng.int(3) }, () => mutate(rng, rng.pick(seeds), { pool: seeds, maxLength: 512 }))));
+    // One connection after another: each must be refused or let go, whatever its bytes.
+    const stuck: string[] = [];
+    for (const bytes of inputs) {
+      const sock = connect(regate.port, "127.0.0.1");
+      sock.on("error", () => undefined);
+      // Read (and drop) what regate answers: a paused socket never sees regate's FIN, so never closes.
+      sock.resume();
+      const closed = new Promise<void>((resolve) => sock.once("close", () => resolve()));
+      await new Promise<void>((resolve) => sock.once("connect", () => resolve()));
+      sock.write(bytes);
+      // Whatever regate answered (or is still waiting for), hang up; regate must let go of the socket.
+      await new Promise((r) => setTimeout(r, 100));
+      sock.end();
+      await withTimeout(closed, 10_000, "close").catch(() => stuck.push(bytes.toString("hex")));
+    }
+    expect(stuck).toEqual([]);
+    await expect(other.query("SELECT 4 AS four")).resolves.toMatchObject({ rows: [{ four: 4 }] });
+    const fresh = new pg.Client({ connectionString: regate.url() });
+    await fresh.connect();
+    await expect(fresh.query("SELECT 5 AS five")).resolves.toMatchObject({ rows: [{ five: 5 }] });
+    await fresh.end();
     expect(regate.logs()).not.toMatch(/"code":"INTERNAL"|XX000|TypeError|RangeError/);
   }, 60_000);
 });
