@@ -186,7 +186,7 @@ export const configSchema = {
           additionalProperties: false,
           properties: {
             max_message_bytes: { type: "integer", minimum: 1024, default: 67108864, description: "Largest client message accepted (08P01 beyond)." },
-            max_statement_bytes: { type: "integer", minimum: 1024, default: 1048576, description: "Largest SQL text analysed; longer is denied." },
+            max_statement_bytes: { type: "integer", minimum: 1024, default: 65536, description: "Largest SQL text analysed; longer is denied. Analysis runs on the main thread: at 1 MiB one statement can stall every session for a second (docs/reliability.md)." },
           },
         },
         budgets: {

@@ -1,4 +1,4 @@
-// How long analyze() takes on large SQL of several shapes, up to the default max_statement_bytes (1 MiB).
+// How long analyze() takes on large SQL of several shapes, up to 1 MiB (the default max_statement_bytes was 1 MiB; it is 64 KiB since this measurement).
 // analyze() runs on the main thread, so this is how long one agent's statement stalls every other session.
 // Run: npx tsx sidecar/test/fuzz/sql-cost.ts (a measurement, not a test; figures in docs/reliability.md).
 import { analyze, initSqlParser } from "../../src/postgres/sql/index.js";
