@@ -233,7 +233,7 @@ asyncio.run(main())
     await api(regate, `/approvals/${second.id}/refuse`, { comment: "no zeroing" });
     const r = await run;
     expect(r.stderr).toBe("");
-    expect(r.stdout.split("\n")).toEqual(["UPDATE 1", expect.stringMatching(/^42501 regate refused this statement: approval apr_\w+ refused by alice: no zeroing \(decision [0-9a-f-]{36}\)\. Next: do not retry; a reviewer refused this statement\. \| do not retry; a reviewer refused this statement\. regate refused the statement before it reached the database; nothing ran$/), "5", ""]);
+    expect(r.stdout.split("\n")).toEqual(["UPDATE 1", expect.stringMatching(/^42501 regate refused this statement: approval apr_\w+ refused by alice: no zeroing \(decision [0-9a-f-]{36}\)\. Next: do not retry; a reviewer refused this statement\. \| do not retry; a reviewer refused this statement\. regate refused the statement before it reached the database; nothing ran \(error code APPROVAL_REFUSED\)$/), "5", ""]);
     expect(await amount(23)).toBe(before + 6);
   });
 });

@@ -116,7 +116,7 @@ describe("regate with export on", () => {
       if (res.status === 503) refusal = res.body;
       else expect(res.status).toBe(200);
     }
-    expect(refusal).toMatchObject({ error: "denied", code: "DECISION_LOG_BACKPRESSURE", reason: "the decision-log collector is not keeping up; refused until it does" });
+    expect(refusal).toMatchObject({ error: "denied", code: "DECISION_LOG_BACKPRESSURE", reason: expect.stringMatching(/^regate refused this request: the decision-log collector is not keeping up; refused until it does \(decision [0-9a-f-]{36}\)\. Next: retry in a few seconds; regate's decision-log collector is behind\.$/) });
     expect(await r.metrics()).toMatch(/regate_export_refused_decisions_total\{exporter="decision_logs"\} [1-9]/);
 
     await collector.up();

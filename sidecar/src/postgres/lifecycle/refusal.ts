@@ -10,9 +10,9 @@ export function refusalError(d: Decision): Buffer {
   const sqlstate = d.error_code ? ERROR_CODES[d.error_code as keyof typeof ERROR_CODES]?.sqlstate ?? "42501" : "42501";
   const approve = d.outcome === "approve" && d.approve ? d.approve : undefined;
   return errorResponse(sqlstate, refusalLine(approve ? { ...d, reasons: [`approval required: ${approve.reason}`] } : d), {
-    detail: `decision_id ${d.decision_id}${d.error_code ? `; error code ${d.error_code}` : ""}; policy revision ${d.revision || "none"}`,
+    detail: `decision_id ${d.decision_id}`,
     hint: approve
       ? `approvers: ${approve.approvers}; no approval service is configured in this deployment, so the statement was not run`
-      : `${nextStep(d)}. regate refused the statement before it reached the database; nothing ran`,
+      : `${nextStep(d)}. regate refused the statement before it reached the database; nothing ran${d.error_code ? ` (error code ${d.error_code})` : ""}`,
   });
 }
