@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from "node:child_process";
 import pg from "pg";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../src/paths.js";
 
 // `make run`, driven the way the README tells a person to: the fixed ports and the demo token.
@@ -8,9 +8,22 @@ const PSQL_URL = "postgres://demo-agent:demo-agent-token@127.0.0.1:6432/demo?ssl
 const HTTP = "http://127.0.0.1:8080/api";
 const AUTH = { Authorization: "Bearer demo-agent-token" };
 
+let started: ReturnType<typeof spawn> | undefined;
+// A test that times out never reaches its finally: the detached make run must not outlive the suite.
+afterAll(() => {
+  if (started?.pid && started.exitCode === null) {
+    try {
+      process.kill(-started.pid, "SIGINT");
+    } catch {
+      // already gone
+    }
+  }
+});
+
 describe("make run", () => {
   it("brings up the embedded database, the demo API and regate; Ctrl-C stops it all", async () => {
     const child = spawn("make", ["run"], { cwd: packageRoot, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    started = child;
     let stderr = "";
     let stdout = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -30,13 +43,30 @@ describe("make run", () => {
       const c = new pg.Client({ connectionString: PSQL_URL });
       await c.connect();
       await expect(c.query("DELETE FROM orders")).rejects.toMatchObject({ code: "42501", message: expect.stringContaining("DELETE without WHERE") });
-      await expect(c.query("UPDATE payments SET status = 'refunded' WHERE id = 1")).rejects.toMatchObject({ code: "42501", message: expect.stringContaining("approval required") });
+      // Held for a reviewer (make run turns approvals on): the reviewer printed on stderr refuses it.
+      const notices: string[] = [];
+      c.on("notice", (n) => notices.push(n.message ?? ""));
+      const held = c.query("UPDATE payments SET status = 'refunded' WHERE id = 1").then(() => undefined, (e: pg.DatabaseError) => e);
+      const token = /reviewer token (\S+)/.exec(stderr)?.[1];
+      const admin = /approvals\s+(http:\/\/127\.0\.0\.1:\d+)\/approvals\/ui/.exec(stderr)?.[1];
+      expect(token && admin).toBeTruthy();
+      let pending: { id: string } | undefined;
+      for (let i = 0; i < 200 && !pending; i++) {
+        const list = (await (await fetch(`${admin}/approvals?status=pending`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { approvals: { id: string }[] };
+        pending = list.approvals[0];
+        if (!pending) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(pending).toBeDefined();
+      const refused = await fetch(`${admin}/approvals/${pending!.id}/refuse`, { method: "POST", headers: { Authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ comment: "not in the demo" }) });
+      expect(refused.status).toBe(200);
+      expect(await held).toMatchObject({ code: "42501", message: expect.stringContaining("not in the demo") });
+      expect(notices.join("\n")).toContain(pending!.id);
       expect((await c.query("SELECT count(*)::int AS n FROM orders")).rows[0].n).toBeGreaterThan(0);
       await c.end();
 
       const del = await fetch(`${HTTP}/orders/1`, { method: "DELETE", headers: AUTH });
       expect(del.status).toBe(403);
-      expect(await del.json()).toMatchObject({ error: "denied", reason: "DELETE requests are not allowed" });
+      expect(await del.json()).toMatchObject({ error: "denied", reason: expect.stringContaining("DELETE requests are not allowed") });
       const get = await fetch(`${HTTP}/customers/2`, { headers: AUTH });
       expect(get.status).toBe(200);
       expect((await get.json()).email).toMatch(/^\*\*\*@/);
