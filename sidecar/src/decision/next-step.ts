@@ -17,11 +17,11 @@ const BY_CODE: Record<string, string> = {
   INPUT_TOO_LARGE: "send a smaller statement or request",
 };
 
-export function nextStep(d: Decision): string {
+export function nextStep(d: Decision, what = "statement"): string {
   if (d.next_step) return d.next_step;
   if (d.error_code && BY_CODE[d.error_code]) return BY_CODE[d.error_code]!;
   if (d.outcome === "approve") return "this needs a human reviewer, and none is configured: ask an operator";
-  return "change the statement; the same one will be refused again";
+  return `change the ${what}; the same one will be refused again`;
 }
 
 /**
@@ -30,5 +30,5 @@ export function nextStep(d: Decision): string {
  */
 export function refusalLine(d: Decision, what = "statement"): string {
   const why = d.reasons.join("; ") || "denied by policy";
-  return `regate refused this ${what}: ${why} (decision ${d.decision_id}). Next: ${nextStep(d)}.`;
+  return `regate refused this ${what}: ${why} (decision ${d.decision_id}). Next: ${nextStep(d, what)}.`;
 }

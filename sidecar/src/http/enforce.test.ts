@@ -35,7 +35,7 @@ describe("decideAll", () => {
 
 describe("refusal", () => {
   it.each([
-    [d({ outcome: "deny", reasons: ["no deletes", "not today"] }), 403, { error: "denied", code: "POLICY_DENIED", reason: expect.stringMatching(/^regate refused this request: no\ deletes;\ not\ today \(decision [^)]+\)\. Next: .+\.$/), decision_id: "d", next_step: "change the statement; the same one will be refused again" }],
+    [d({ outcome: "deny", reasons: ["no deletes", "not today"] }), 403, { error: "denied", code: "POLICY_DENIED", reason: expect.stringMatching(/^regate refused this request: no\ deletes;\ not\ today \(decision [^)]+\)\. Next: .+\.$/), decision_id: "d", next_step: "change the request; the same one will be refused again" }],
     [d({ outcome: "deny", status: 429, reasons: ["slow down"] }), 429, { error: "denied", reason: expect.stringMatching(/^regate refused this request: slow\ down \(decision [^)]+\)\. Next: .+\.$/) }],
     [d({ outcome: "deny", status: 200 }), 403, { error: "denied", reason: expect.stringMatching(/^regate refused this request: denied\ by\ policy \(decision [^)]+\)\. Next: .+\.$/) }],
     [d({ outcome: "approve", approve: { reason: "refunds need a human", approvers: "finance", timeout_seconds: 60 } }), 403, { error: "approval_required", code: "APPROVAL_REQUIRED", reason: expect.stringMatching(/^regate refused this request: approval\ required:\ refunds\ need\ a\ human \(decision [^)]+\)\. Next: .+\.$/) }],

@@ -70,7 +70,7 @@ export function refusal(d: Decision): { status: number; body: ErrorBody } {
     code,
     reason: refusalLine({ ...d, reasons: [why] }, "request"),
     decision_id: d.decision_id,
-    next_step: nextStep(d),
+    next_step: nextStep(d, "request"),
   };
   const status = d.outcome === "approve" ? 403 : d.error_code !== undefined ? ERROR_CODES[code].http : denialStatus(d.status);
   return { status, body };
