@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Approval } from "../approval/index.js";
 import { ConfigError } from "../config/index.js";
-import { loadConfigFromArgs } from "./config-arg.js";
+import { adminBaseUrl } from "./config-arg.js";
 
 const USAGE = `usage: regate approvals list [--all]
        regate approvals show ID
@@ -48,16 +48,13 @@ export async function approvalsCommand(argv: string[], env: NodeJS.ProcessEnv, i
     io.err(USAGE);
     return 1;
   }
-  let base = values.url;
-  if (!base) {
-    try {
-      const { listen } = loadConfigFromArgs(values.config, env).admin;
-      base = `http://${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${listen.port}`;
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      io.err(`${err.message}\n${USAGE}`);
-      return 1;
-    }
+  let base: string;
+  try {
+    base = adminBaseUrl(values.url, values.config, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.err(`${err.message}\n${USAGE}`);
+    return 1;
   }
   const token = values["token-file"] ? readFileSync(values["token-file"], "utf8").trim() : env["REGATE_REVIEWER_TOKEN"];
   if (!token) {

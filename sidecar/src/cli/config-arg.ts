@@ -10,3 +10,10 @@ export function loadConfigFromArgs(file: string | undefined, env: NodeJS.Process
   if (file) return loadConfig({ file, env });
   return loadConfig({ text: readFileSync(DEFAULT_CONFIG_PATH, "utf8"), baseDir: packageRoot, env });
 }
+
+/** The admin listener's base URL: `--url` when given, else from the config (`--config` or the embedded default). */
+export function adminBaseUrl(url: string | undefined, configFile: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (url) return url;
+  const { listen } = loadConfigFromArgs(configFile, env).admin;
+  return `http://${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${listen.port}`;
+}

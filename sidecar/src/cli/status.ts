@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import type { StatusReport } from "../admin/index.js";
 import { ConfigError } from "../config/index.js";
-import { loadConfigFromArgs } from "./config-arg.js";
+import { adminBaseUrl } from "./config-arg.js";
 
 const USAGE = "usage: regate status [--url http://127.0.0.1:9187] [--config file] [--json]\n";
 
@@ -15,16 +15,13 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
     args: argv,
     options: { url: { type: "string", short: "u" }, config: { type: "string", short: "c" }, json: { type: "boolean" } },
   });
-  let base = values.url;
-  if (!base) {
-    try {
-      const { listen } = loadConfigFromArgs(values.config, env).admin;
-      base = `http://${listen.host.includes(":") ? `[${listen.host}]` : listen.host}:${listen.port}`;
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      process.stderr.write(`${err.message}\n${USAGE}`);
-      return 1;
-    }
+  let base: string;
+  try {
+    base = adminBaseUrl(values.url, values.config, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n${USAGE}`);
+    return 1;
   }
   let report: StatusReport;
   try {
