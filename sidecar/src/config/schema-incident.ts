@@ -1,0 +1,128 @@
+// The incident-response sections of the configuration: human approvals, session recordings and
+// decision export (OPA decision-log upload, OCSF for a SIEM). Part of configSchema (schema.ts).
+import { secretRef } from "./schema-common.js";
+
+export const approvalsSchema = {
+  type: "object",
+  default: {},
+  additionalProperties: false,
+  description: "Human approval of statements the policy marks `approve` (docs/approvals.md). Off: such statements are refused.",
+  if: { properties: { enabled: { const: true } }, required: ["enabled"] },
+  then: { properties: { reviewers: { minItems: 1 } } },
+  properties: {
+    enabled: { type: "boolean", default: false, description: "Hold `approve` statements for a reviewer; the admin listener serves the approvals API and page." },
+    timeout_seconds: { type: "number", exclusiveMinimum: 0, default: 300, description: "How long a held statement waits when the policy gives no approve.timeout_seconds. Silence is never consent: it then fails with 57014." },
+    idle_margin_seconds: { type: "number", minimum: 0, default: 5, description: "Inside a transaction block the timeout is capped this far below the upstream's idle_in_transaction_session_timeout." },
+    review_url: { type: "string", pattern: "^https?://", description: "Where reviewers act, named in the notice the agent gets (default: the admin listener's /approvals/ui)." },
+    reviewers: {
+      type: "array",
+      default: [],
+      description: "People who may approve or refuse, each with a bearer token for the approvals API. Reviewers are not agents.",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["name", "token"],
+        properties: {
+          name: { type: "string", minLength: 1, description: "Reviewer identity recorded with every decision they make." },
+          token: { ...secretRef, description: "Bearer token of this reviewer (a secret)." },
+        },
+      },
+    },
+    webhook: {
+      type: "object",
+      additionalProperties: false,
+      required: ["url"],
+      description: "Slack-style incoming webhook: each new pending approval is POSTed as a JSON message.",
+      properties: {
+        url: { ...secretRef, description: "Incoming-webhook URL (a secret: it authorises posting)." },
+      },
+    },
+  },
+} as const;
+
+export const recordingSchema = {
+  type: "object",
+  default: {},
+  additionalProperties: false,
+  description: "Session recordings: hash-chained JSON lines, one file per session (docs/recording.md).",
+  properties: {
+    enabled: { type: "boolean", default: false, description: "Record every Postgres session; when a record cannot be written, new statements are refused." },
+    dir: { type: "string", minLength: 1, default: "regate-recordings", description: "Directory of the recording files; created when missing." },
+    max_age_seconds: { type: "integer", minimum: 0, default: 0, description: "Delete recordings of ended sessions older than this (0: keep)." },
+    max_total_bytes: { type: "integer", minimum: 0, default: 0, description: "Delete the oldest ended recordings while the directory holds more than this (0: no limit)." },
+    retention_interval_seconds: { type: "integer", minimum: 1, default: 60, description: "How often retention runs." },
+    signing_key: { ...secretRef, description: "PEM Ed25519 private key: signs each closed session's last hash and each retention tombstone in the journal." },
+  },
+} as const;
+
+export const exportSchema = {
+  type: "object",
+  default: {},
+  additionalProperties: false,
+  description: "Decision export beyond the stdout decision log: OPA decision-log upload and OCSF events (docs/export.md).",
+  properties: {
+    decision_logs: {
+      type: "object",
+      default: {},
+      additionalProperties: false,
+      if: { properties: { enabled: { const: true } }, required: ["enabled"] },
+      then: { required: ["service_url"] },
+      properties: {
+        enabled: { type: "boolean", default: false, description: "Upload decision logs as OPA's decision_logs plugin does." },
+        service_url: { type: "string", pattern: "^https?://", description: "Base URL of the collector; events are POSTed to it plus `path`." },
+        path: { type: "string", pattern: "^/", default: "/logs" },
+        token: { ...secretRef, description: "Bearer token sent to the collector." },
+        min_delay_seconds: { type: "number", exclusiveMinimum: 0, default: 1, description: "Least time between periodic uploads (jittered up to the max)." },
+        max_delay_seconds: { type: "number", exclusiveMinimum: 0, default: 5, description: "Most time between periodic uploads; also the cap of the retry backoff." },
+        upload_size_limit_bytes: { type: "integer", minimum: 1024, default: 32768, description: "Largest request body before gzip; the buffer is sent in chunks of at most this." },
+        buffer_size_limit_events: { type: "integer", minimum: 1, default: 10000, description: "Events held while the collector is down or slow." },
+        buffer_policy: { enum: ["drop_oldest", "block"], default: "drop_oldest", description: "When the buffer is full: drop the oldest event (counted), or refuse new statements (fail closed)." },
+        timeout_ms: { type: "integer", minimum: 1, default: 10000, description: "Timeout of one upload request." },
+        tls: {
+          type: "object",
+          additionalProperties: false,
+          description: "TLS towards the collector: a private CA, and a client certificate for mTLS.",
+          properties: { ca_file: { type: "string" }, cert_file: { type: "string" }, key_file: { type: "string" } },
+          dependentRequired: { cert_file: ["key_file"], key_file: ["cert_file"] },
+        },
+      },
+    },
+    ocsf: {
+      type: "object",
+      default: {},
+      additionalProperties: false,
+      if: { properties: { enabled: { const: true }, sink: { enum: ["https", "splunk_hec"] } }, required: ["enabled", "sink"] },
+      then: { required: ["endpoint"] },
+      properties: {
+        enabled: { type: "boolean", default: false, description: "Emit every decision as an OCSF 1.5 event." },
+        sink: { enum: ["stdout", "file", "https", "splunk_hec"], default: "stdout", description: "JSON lines to stdout or a file; batches to an HTTPS endpoint or Splunk's HTTP Event Collector." },
+        file: { type: "string", default: "regate-ocsf.jsonl", description: "Path of the JSON-lines file (sink: file); appended to." },
+        endpoint: { type: "string", pattern: "^https?://", description: "URL batches are POSTed to (sink: https, splunk_hec: e.g. https://splunk:8088/services/collector/event)." },
+        token: { ...secretRef, description: "Bearer token (https) or HEC token (splunk_hec)." },
+        splunk: {
+          type: "object",
+          default: {},
+          additionalProperties: false,
+          properties: {
+            source: { type: "string", default: "regate" },
+            sourcetype: { type: "string", default: "ocsf:regate" },
+            index: { type: "string" },
+          },
+        },
+        min_delay_seconds: { type: "number", exclusiveMinimum: 0, default: 1 },
+        max_delay_seconds: { type: "number", exclusiveMinimum: 0, default: 5 },
+        upload_size_limit_bytes: { type: "integer", minimum: 1024, default: 262144 },
+        buffer_size_limit_events: { type: "integer", minimum: 1, default: 10000 },
+        buffer_policy: { enum: ["drop_oldest", "block"], default: "drop_oldest" },
+        timeout_ms: { type: "integer", minimum: 1, default: 10000 },
+        tls: {
+          type: "object",
+          additionalProperties: false,
+          description: "TLS towards the endpoint (https, splunk_hec): a private CA, and a client certificate for mTLS.",
+          properties: { ca_file: { type: "string" }, cert_file: { type: "string" }, key_file: { type: "string" } },
+          dependentRequired: { cert_file: ["key_file"], key_file: ["cert_file"] },
+        },
+      },
+    },
+  },
+} as const;
