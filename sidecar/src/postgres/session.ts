@@ -187,7 +187,11 @@ export class PgSession implements LiveSession {
     this.#upstream?.socket.end(serialize.end());
     this.#upstream?.socket.destroy();
     const s = this.#state;
-    for (const p of s.pending) complete(s, p.kind === "sync" ? undefined : p.stmt);
+    // Every statement still waiting for its replies completes once, with what it got so far.
+    for (const p of s.pending) {
+      if (p.kind === "sync") for (const st of p.done) complete(s, st);
+      else complete(s, p.stmt);
+    }
     for (const st of s.group) complete(s, st);
     const reason: EndReason = side === "regate" ? "error" : err && !isDisconnect(err) ? "error" : side;
     callHook(s, "ended", () => this.#ctx.hooks.ended?.(s.info, reason));
