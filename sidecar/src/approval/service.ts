@@ -91,6 +91,20 @@ export class ApprovalService {
     return { ok: true, approval: w.approval };
   }
 
+  /**
+   * Ends every pending approval that `filter` selects as withdrawn by `by` (e.g. a lock on the
+   * principal): its held statement is refused as a client's withdrawal is. Returns how many ended.
+   */
+  withdraw(filter: (a: Approval) => boolean, by: string): number {
+    let n = 0;
+    for (const w of [...this.#pending.values()]) {
+      if (!filter(w.approval)) continue;
+      this.#withdraw(w, by);
+      n++;
+    }
+    return n;
+  }
+
   /** Ends every pending approval as withdrawn (shutdown). */
   close(): void {
     for (const w of [...this.#pending.values()]) this.#withdraw(w, "shutdown");

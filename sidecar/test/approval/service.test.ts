@@ -63,6 +63,24 @@ describe("withdrawal", () => {
   });
 });
 
+describe("withdraw(filter, by)", () => {
+  it("ends only the matching pending approvals, refuses their statements and counts them", async () => {
+    const svc = new ApprovalService({ log, timeoutSeconds: 60, idleMarginSeconds: 1, idleInTransactionMs: async () => 0, reviewUrl: "http://r" });
+    const other = { ...session, principal: { ...session.principal, subject: "other" } } as SessionInput;
+    const opts = () => ({ notify: () => {}, signal: new AbortController().signal, in_transaction: false });
+    const mine = svc.hold(session, statement("UPDATE t SET a = 1"), decision(10), opts());
+    const theirs = svc.hold(other, statement("UPDATE t SET a = 2"), decision(10), opts());
+    await new Promise((r) => setTimeout(r, 10));
+    expect(svc.withdraw((a) => a.principal === "agent", "lock")).toBe(1);
+    expect(await mine).toMatchObject({ outcome: "deny", error_code: "APPROVAL_WITHDRAWN" });
+    expect(svc.list("withdrawn")).toMatchObject([{ principal: "agent", comment: "lock" }]);
+    expect(svc.list("pending")).toMatchObject([{ principal: "other" }]);
+    expect(svc.withdraw((a) => a.principal === "agent", "lock")).toBe(0);
+    expect(svc.withdraw(() => true, "lock")).toBe(1);
+    expect(await theirs).toMatchObject({ outcome: "deny", error_code: "APPROVAL_WITHDRAWN" });
+  });
+});
+
 describe("chat webhook", () => {
   it("POSTs the pending approval as a Slack-style message", async () => {
     const got: { body: any; type: string | undefined }[] = [];
