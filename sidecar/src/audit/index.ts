@@ -1,2 +1,2 @@
 export { DecisionLog, type DecisionLogOptions } from "./decision-log.js";
-export { opaEvent, type OpaEventOptions } from "./opa-event.js";
+export { OpaEventJson, type OpaEventOptions } from "./opa-event.js";

@@ -29,14 +29,19 @@ function tokens(pointer: string): string[] {
     .map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
 
-/** Applies ops to `doc` (an object with `input` and `result`) in place; returns what was erased and masked. */
+/**
+ * Applies ops to `doc` (an object with `input` and `result`), copy on write: every object or array on
+ * the way to a changed member is replaced in `doc` by a shallow copy, so what `doc` shared with the
+ * decision's own input is never changed, and nothing else is copied. Returns what was erased and masked.
+ */
 export function applyMaskOps(doc: Record<string, unknown>, ops: MaskOps): { erased: string[]; masked: string[] } {
   const erased: string[] = [];
   const masked: string[] = [];
+  const copied = new WeakSet<object>([doc]);
   for (const path of ops.erase) {
     const keys = tokens(path);
     const last = keys.pop();
-    const parent = walk(doc, keys, false);
+    const parent = walk(doc, keys, false, copied);
     if (last === undefined || !parent || !(last in parent)) continue;
     if (Array.isArray(parent)) parent.splice(Number(last), 1);
     else delete (parent as Record<string, unknown>)[last];
@@ -45,7 +50,7 @@ export function applyMaskOps(doc: Record<string, unknown>, ops: MaskOps): { eras
   for (const { path, value } of ops.upsert) {
     const keys = tokens(path);
     const last = keys.pop();
-    const parent = walk(doc, keys, true);
+    const parent = walk(doc, keys, true, copied);
     if (last === undefined || !parent || Array.isArray(parent)) continue;
     (parent as Record<string, unknown>)[last] = value;
     masked.push(path);
@@ -53,13 +58,20 @@ export function applyMaskOps(doc: Record<string, unknown>, ops: MaskOps): { eras
   return { erased, masked };
 }
 
-function walk(doc: unknown, keys: string[], create: boolean): Record<string, unknown> | unknown[] | undefined {
-  let node = doc;
+/** The container at `keys`, each step a copy of its own (made once per doc); undefined when absent. */
+function walk(doc: Record<string, unknown>, keys: string[], create: boolean, copied: WeakSet<object>): Record<string, unknown> | unknown[] | undefined {
+  let node: Record<string, unknown> | unknown[] = doc;
   for (const key of keys) {
-    if (!node || typeof node !== "object") return undefined;
     const rec = node as Record<string, unknown>;
-    if (rec[key] === undefined && create) rec[key] = {};
-    node = rec[key];
+    let child = rec[key];
+    if (child === undefined && create && !Array.isArray(node)) child = {};
+    if (!child || typeof child !== "object") return undefined;
+    if (!copied.has(child)) {
+      child = Array.isArray(child) ? [...(child as unknown[])] : { ...(child as Record<string, unknown>) };
+      copied.add(child as object);
+      rec[key] = child;
+    }
+    node = child as Record<string, unknown> | unknown[];
   }
-  return node && typeof node === "object" ? (node as Record<string, unknown>) : undefined;
+  return node;
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { RegateError } from "../errors.js";
 import { validateDecision, type ActivePolicy } from "../policy/index.js";
 import type { DecideOptions, Decider } from "./decider.js";
-import { applyMaskOps, parseMaskOps } from "./log-mask.js";
+import { applyMaskOps, parseMaskOps, type MaskOps } from "./log-mask.js";
 import type { DecisionEvent, DecisionSink } from "./sink.js";
 import { outcomeOf, type Decision, type PolicyInput } from "./types.js";
 
@@ -20,6 +20,9 @@ const LOG_MASK_ENTRYPOINT = "system/log/mask";
 
 /** input -> policy -> strict validation -> precedence -> sinks. Every failure is a deny. */
 export class DecisionPipeline implements Decider {
+  /** The log-mask operations each decision was logged with, for the decisions that reuse it. */
+  readonly #logOps = new WeakMap<Decision, MaskOps>();
+
   constructor(private readonly opts: PipelineOptions) {}
 
   congested(): boolean {
@@ -102,7 +105,7 @@ export class DecisionPipeline implements Decider {
     }
     if (options?.preview) return decision;
 
-    const logged = this.logView(policy, input, inputJson, result, decision);
+    const logged = this.logView(policy, input, inputJson, result, decision, options?.reuse);
     const event: DecisionEvent = {
       decision,
       path: this.opts.entrypoint,
@@ -113,6 +116,7 @@ export class DecisionPipeline implements Decider {
       metrics: { timer_rego_query_eval_ns: evalNs, timer_regate_decision_ns: Number(process.hrtime.bigint() - started) },
       timestamp: new Date().toISOString(),
     };
+    if (logged.inputJson !== undefined) event.input_json = logged.inputJson;
     if (this.opts.dryRun) event.decision = { ...decision, dry_run: true };
     for (const sink of this.opts.sinks) sink.record(event);
 
@@ -120,24 +124,32 @@ export class DecisionPipeline implements Decider {
     return this.opts.dryRun ? { ...decision, outcome: "allow", reasons: [], mask: [], dry_run: true } : decision;
   }
 
-  /** Applies the bundle's system.log.mask, if it has one, to a copy of what gets logged. */
-  private logView(policy: ActivePolicy | undefined, input: PolicyInput, inputJson: string | undefined, result: unknown, decision: Decision) {
-    const none = { input, result, erased: [] as string[], masked: [] as string[] };
-    if (!policy || this.opts.logMask === false || !policy.entrypoints.has(LOG_MASK_ENTRYPOINT)) return none;
-    let ops;
-    try {
-      // The event is assembled around the input's JSON from the decision: the input is serialised once.
-      const resultJson = result === undefined ? "" : `,"result":${JSON.stringify(result)}`;
-      const event = `{"input":${inputJson ?? JSON.stringify(input)},"decision_id":${JSON.stringify(decision.decision_id)}${resultJson}}`;
-      ops = parseMaskOps(policy.evaluate(LOG_MASK_ENTRYPOINT, jsonBytes(event)));
-    } catch {
-      // A failing mask policy must not leak what it was meant to hide: log no input at all.
-      return { input: {} as PolicyInput, result, erased: ["/input"], masked: [] };
+  /**
+   * Applies the bundle's system.log.mask, if it has one, to a copy of what gets logged. Within a reuse
+   * scope (a decision the policy declared reusable) the mask is evaluated once and its operations are
+   * applied to every reuse: the mask policy, like the decision, must not depend on what the scope lets vary.
+   */
+  private logView(policy: ActivePolicy | undefined, input: PolicyInput, inputJson: string | undefined, result: unknown, decision: Decision, prior: Decision | undefined) {
+    const plain = (json: string | undefined) => ({ input, inputJson: json, result, erased: [] as string[], masked: [] as string[] });
+    if (!policy || this.opts.logMask === false || !policy.entrypoints.has(LOG_MASK_ENTRYPOINT)) return plain(inputJson);
+    let ops = decision.reused_from && prior ? this.#logOps.get(prior) : undefined;
+    if (!ops) {
+      inputJson ??= JSON.stringify(input);
+      try {
+        // The event is assembled around the input's JSON from the decision: the input is serialised once.
+        const resultJson = result === undefined ? "" : `,"result":${JSON.stringify(result)}`;
+        const event = `{"input":${inputJson},"decision_id":${JSON.stringify(decision.decision_id)}${resultJson}}`;
+        ops = parseMaskOps(policy.evaluate(LOG_MASK_ENTRYPOINT, jsonBytes(event)));
+      } catch {
+        // A failing mask policy must not leak what it was meant to hide: log no input at all.
+        return { input: {} as PolicyInput, inputJson: "{}", result, erased: ["/input"], masked: [] as string[] };
+      }
     }
-    if (ops.erase.length === 0 && ops.upsert.length === 0) return none;
-    const doc = structuredClone({ input, result }) as Record<string, unknown>;
+    this.#logOps.set(decision, ops);
+    if (ops.erase.length === 0 && ops.upsert.length === 0) return plain(inputJson);
+    const doc: Record<string, unknown> = { input, result };
     const { erased, masked } = applyMaskOps(doc, ops);
-    return { input: doc["input"] as PolicyInput, result: doc["result"], erased, masked };
+    return { input: doc["input"] as PolicyInput, inputJson: undefined, result: doc["result"], erased, masked };
   }
 }
 

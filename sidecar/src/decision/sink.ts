@@ -13,6 +13,8 @@ export interface DecisionEvent {
   path: string;
   /** The input after system.log.mask; the only form of the input that leaves the pipeline. */
   input: PolicyInput;
+  /** `input` serialised, when the pipeline has it at hand (sinks that write JSON use it as is). */
+  input_json?: string;
   /** The policy's raw value (undefined when the policy errored or was undefined). */
   result: unknown;
   erased: string[];

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { DecisionEvent, DecisionSink } from "../decision/index.js";
 import { LineSink } from "./lines.js";
-import { opaEvent } from "../audit/index.js";
+import { OpaEventJson } from "../audit/index.js";
 import { toOcsf, type OcsfOptions } from "./ocsf.js";
 import { BatchUploader, type BufferPolicy, type UploaderStats } from "./upload.js";
 
@@ -84,13 +84,13 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
 
   const dl = cfg.decision_logs;
   if (dl.enabled) {
-    const opts = { bundle_name: deps.bundle_name, labels: deps.labels };
+    const events = new OpaEventJson({ bundle_name: deps.bundle_name, labels: deps.labels });
     const up = new BatchUploader({
       ...dl,
       ...readTls(dl.tls),
       url: dl.service_url!.replace(/\/+$/, "") + dl.path,
       headers: dl.token ? { authorization: `Bearer ${dl.token.reveal()}` } : {},
-      serialize: (e) => JSON.stringify(opaEvent(e, opts)),
+      serialize: (e) => events.json(e),
       frame: jsonArray,
       log: deps.log.child({ component: "decision-log-upload" }),
       ...(deps.fetch ? { fetch: deps.fetch } : {}),

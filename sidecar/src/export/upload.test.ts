@@ -1,7 +1,7 @@
 import { gunzipSync } from "node:zlib";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { opaEvent } from "../audit/index.js";
+import { OpaEventJson } from "../audit/index.js";
 import { pgEvent } from "./test-events.js";
 import { BatchUploader, type UploaderOptions } from "./upload.js";
 
@@ -23,11 +23,13 @@ function fakeFetch(statuses: number[]) {
   return { fn, calls };
 }
 
+const events = new OpaEventJson({ bundle_name: "regate", labels: { app: "regate" } });
+
 function uploader(over: Partial<UploaderOptions>, fetchFn: typeof fetch): BatchUploader {
   return new BatchUploader({
     url: "http://collector.test/logs",
     headers: { authorization: "Bearer t0ken" },
-    serialize: (e) => JSON.stringify(opaEvent(e, { bundle_name: "regate", labels: { app: "regate" } })),
+    serialize: (e) => events.json(e),
     frame: (items) => `[${items.join(",")}]`,
     min_delay_seconds: 3600,
     max_delay_seconds: 3600,
