@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "node:http";
-import { approvalsHandler, createAdminServer, Metrics, uploaderPluginStates } from "./admin/index.js";
+import { approvalsHandler, createAdminServer, locksHandler, Metrics, sessionsHandler, slackInteractionsHandler, slackInteractiveNotifier, uploaderPluginStates } from "./admin/index.js";
 import { ApprovalService, slackNotifier } from "./approval/index.js";
 import { DecisionLog } from "./audit/index.js";
 import type { Config } from "./config/index.js";
@@ -9,6 +9,7 @@ import { DecisionPipeline, type DecisionSink, type Principal } from "./decision/
 import { createExporters, registerExportMetrics, type Exporters } from "./export/index.js";
 import { createHttpGateway } from "./http/index.js";
 import { AgentDirectory } from "./identity/index.js";
+import { LockGuard, LockService, MemoryLockStore } from "./locks/index.js";
 import type { Logger } from "./log.js";
 import { packageRoot } from "./paths.js";
 import { PolicyStore, startPolicySource, storeOptions } from "./policy/index.js";
@@ -21,6 +22,8 @@ export interface App {
   store: PolicyStore;
   /** Every live Postgres session: list them, end one. */
   sessions: SessionRegistry;
+  /** Locks: agents, groups, credentials or sessions stopped now (docs/incident-response.md). */
+  locks: LockService;
   pipeline: DecisionPipeline;
   /** Decision export (OPA decision-log upload, OCSF): upload state for status and metrics. */
   exporters: Exporters;
@@ -121,6 +124,9 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
   const ports: App["ports"] = {};
   const sessions = new SessionRegistry();
   const closers: (() => Promise<void>)[] = [];
+  // Locks sit in front of the pipeline for every adapter: a locked agent's statements and requests are refused.
+  const locks = new LockService(new MemoryLockStore(), log.child({ component: "locks" }));
+  const decider = new LockGuard(pipeline, locks);
 
   // Approvals (docs/approvals.md): the hold hook composed with the caller's hooks; the API on the admin listener.
   let approvals: ApprovalService | undefined;
@@ -141,7 +147,8 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
         idle = undefined;
         return 0;
       })),
-      ...(a.webhook ? { onRequested: slackNotifier(a.webhook.url.reveal(), reviewUrl, alog) } : {}),
+      // With Slack interactivity configured the message carries Approve/Refuse buttons (admin/slack-message.ts).
+      ...(a.webhook ? { onRequested: (a.slack ? slackInteractiveNotifier : slackNotifier)(a.webhook.url.reveal(), reviewUrl, alog) } : {}),
     });
     hooks = { ...hooks, hold: approvals.hooks().hold! };
     const service = approvals;
@@ -162,7 +169,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
       hooks: recorder ? composeHooks(recorder.hooks, hooks) : hooks,
       config: config.postgres,
       log: log.child({ component: "postgres" }),
-      decider: pipeline,
+      decider,
       catalog,
       agents,
       maskKey,
@@ -170,6 +177,10 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     });
     ports.postgres = (await pg.listen()).port;
     log.info({ host: config.postgres.listen.host, port: ports.postgres }, "postgres listener ready");
+      admit: (principal) => {
+        const lock = locks.find(principal);
+        return lock ? locks.refusal(lock) : undefined;
+      },
     closers.push(() => pg.drain(config.admin.drain_timeout_ms));
   }
 
@@ -185,7 +196,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
         ...(r.response_types ? { response_types: r.response_types } : {}),
       })),
       agents: directory,
-      decider: pipeline,
+      decider,
       logger: log.child({ component: "http" }),
       limits: config.http.limits,
       request: config.http.request,
@@ -206,8 +217,25 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
       listen: config.admin.listen,
       metrics,
       status: { bundles: () => [store.status()], plugins: () => uploaderPluginStates(exporters.stats()) },
+  const held = approvals;
+  locks.attach({
+    sessions: () => sessions.all().map((s) => ({ id: s.info.id, principal: s.info.principal })),
+    endSession: (id, reason) => sessions.end(id, reason),
+    ...(held ? { withdrawApprovals: (select: (a: { principal: string; session_id: string }) => boolean, by: string) => held.withdraw(select, by) } : {}),
+  });
+  closers.push(() => locks.close());
+
       ...(approvals ? { approvals: approvalsHandler(approvals, config.approvals.reviewers.map((r) => ({ name: r.name, token: r.token.reveal() }))) } : {}),
+    const responders = config.incident.responders.map((r) => ({ name: r.name, token: r.token.reveal() }));
+    const slack = config.approvals.slack;
       readiness: async () => {
+      handlers: [
+        sessionsHandler(sessions, responders, log.child({ component: "incident" })),
+        locksHandler(locks, responders),
+        ...(approvals && slack
+          ? [slackInteractionsHandler(approvals, { signingSecret: slack.signing_secret.reveal(), users: slack.users, maxAgeSeconds: slack.max_age_seconds }, log.child({ component: "approvals" }))]
+          : []),
+      ],
         const problems: string[] = [];
         if (!store.active) problems.push("no policy bundle loaded");
         if (config.postgres.enabled) {
@@ -249,6 +277,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     metrics,
     ...(approvals ? { approvals } : {}),
     ...(recorder ? { recorder } : {}),
+    locks,
     ports,
     async close() {
       await Promise.allSettled(closers.map((c) => c()));

@@ -127,6 +127,11 @@ export interface Config {
     webhook?: { url: Secret };
   };
   masking: { hash_key?: Secret };
+    slack?: { signing_secret: Secret; users: Record<string, string>; max_age_seconds: number };
+  };
+  incident: {
+    responders: { name: string; token: Secret }[];
+    locks: { store: "memory" | "postgres"; schema: string; resync_seconds: number };
   recording: {
     enabled: boolean;
     dir: string;
