@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   BUDGET_EXCEEDED: { sqlstate: "54000", http: 429, message: "the agent's budget is spent" },
   SESSION_ENDED: { sqlstate: "57P01", http: 403, message: "session ended by an operator" },
   SHUTTING_DOWN: { sqlstate: "57P01", http: 503, message: "regate is shutting down" },
+  LOCKED: { sqlstate: "42501", http: 403, message: "the agent is locked by an operator" },
   INTERNAL: { sqlstate: "XX000", http: 500, message: "internal error" },
 } as const;
 

@@ -12,6 +12,8 @@ export interface AdminOptions {
   status?: StatusSources;
   /** The approvals API and page (admin/approvals.ts); answers true when it handled the request. */
   approvals?: (req: IncomingMessage, res: ServerResponse, url: string) => boolean;
+  /** Incident response (sessions, locks) and Slack interactions; asked before approvals, which claims all of /approvals/. */
+  handlers?: ((req: IncomingMessage, res: ServerResponse, url: string) => boolean)[];
 }
 
 /** Health, readiness and metrics on their own listener, away from the data plane. */
@@ -22,6 +24,7 @@ export function createAdminServer(opts: AdminOptions): { server: Server; listen(
       res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify(body));
     };
+    for (const h of opts.handlers ?? []) if (h(req, res, url ?? "/")) return;
     if (opts.approvals?.(req, res, url ?? "/")) return;
     if (req.method !== "GET" && req.method !== "HEAD") return json(405, { error: "method not allowed" });
     if (url === "/healthz") return json(200, { status: "ok" });

@@ -4,7 +4,9 @@ import { checkConfigCommand } from "./check-config.js";
 import { evalCommand } from "./eval.js";
 import { recordingsCommand } from "./recordings.js";
 import { injectCommand } from "./inject.js";
+import { locksCommand } from "./locks.js";
 import { runCommand } from "./run.js";
+import { sessionsCommand } from "./sessions.js";
 import { statusCommand } from "./status.js";
 import { whatifCommand } from "./whatif.js";
 
@@ -24,6 +26,10 @@ commands:
                                   session recordings: list, print, replay as a timeline, verify hash chains
   approvals <list|show|approve|refuse> [ID] [--comment C] [--url URL] [--token-file F]
                                   review held statements through the admin listener (docs/approvals.md)
+  sessions <list|kill> [ID] [--reason R] [--url URL] [--token-file F] [--json]
+                                  live Postgres sessions; kill one (docs/incident-response.md)
+  locks <list|add|remove> [--principal P|--group G|--token ID|--session ID] [--message M] [--ttl S]
+                                  lock an agent out now, without a restart; lift a lock
   catalog-hooks [--schema S] [--apply DATABASE_URL]
                                   print (or install) the event triggers that tell regate of DDL at once
 `;
@@ -48,6 +54,10 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
       return recordingsCommand(rest, env);
     case "approvals":
       return approvalsCommand(rest, env);
+    case "sessions":
+      return sessionsCommand(rest, env);
+    case "locks":
+      return locksCommand(rest, env);
     case "catalog-hooks":
       return catalogHooksCommand(rest);
     case undefined:

@@ -4,6 +4,7 @@ import { Ajv, type ErrorObject } from "ajv";
 import { parse as parseYaml } from "yaml";
 import { RegateError } from "../errors.js";
 import { configSchema } from "./schema.js";
+import { FileSecret } from "./file-secret.js";
 import { Secret, type Config } from "./types.js";
 
 export const ENV_PREFIX = "REGATE_";
@@ -95,7 +96,7 @@ function isSecretRef(v: unknown): v is { env?: string; file?: string; value?: st
   return keys.length === 1 && ["env", "file", "value"].includes(keys[0]!);
 }
 
-const SECRET_KEYS = new Set(["token", "password", "secret", "url", "hash_key", "key", "signing_key"]);
+const SECRET_KEYS = new Set(["token", "password", "secret", "url", "hash_key", "key", "signing_key", "signing_secret"]);
 
 function resolveSecrets(v: unknown, path: string, env: NodeJS.ProcessEnv, baseDir: string, problems: string[]): unknown {
   if (Array.isArray(v)) return v.map((item, i) => resolveSecrets(item, `${path}[${i}]`, env, baseDir, problems));
@@ -121,7 +122,7 @@ function readSecret(ref: { env?: string; file?: string; value?: string }, path: 
   }
   const file = isAbsolute(ref.file!) ? ref.file! : resolve(baseDir, ref.file!);
   try {
-    return new Secret(readFileSync(file, "utf8").replace(/\r?\n$/, ""), `file ${ref.file}`);
+    return new FileSecret(file, `file ${ref.file}`, readFileSync(file, "utf8").replace(/\r?\n$/, ""));
   } catch (e) {
     problems.push(`${path}: cannot read secret file ${ref.file}: ${(e as NodeJS.ErrnoException).code ?? "error"}`);
     return undefined;

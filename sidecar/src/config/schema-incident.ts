@@ -2,6 +2,35 @@
 // decision export (OPA decision-log upload, OCSF for a SIEM). Part of configSchema (schema.ts).
 import { secretRef } from "./schema-common.js";
 
+const person = (what: string) =>
+  ({
+    type: "object",
+    additionalProperties: false,
+    required: ["name", "token"],
+    properties: {
+      name: { type: "string", minLength: 1, description: `${what} identity recorded with every action they take.` },
+      token: { ...secretRef, description: `Bearer token of this ${what.toLowerCase()} (a secret).` },
+    },
+  }) as const;
+
+/** Slack interactivity for approvals (docs/approvals.md): buttons in the notification, answered on the admin listener. */
+export const slackSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["signing_secret", "users"],
+  description: "Approve or refuse from Slack buttons: POST /approvals/slack/interactions on the admin listener, signed by Slack.",
+  properties: {
+    signing_secret: { ...secretRef, description: "The Slack app's signing secret: every interaction's v0 signature is checked with it." },
+    users: {
+      type: "object",
+      minProperties: 1,
+      additionalProperties: { type: "string", minLength: 1 },
+      description: "Slack user id (e.g. U024BE7LH) -> reviewer name recorded with the decision. Anyone else is refused.",
+    },
+    max_age_seconds: { type: "integer", minimum: 1, default: 300, description: "Oldest request timestamp accepted (replay window)." },
+  },
+} as const;
+
 export const approvalsSchema = {
   type: "object",
   default: {},
@@ -40,6 +69,7 @@ export const approvalsSchema = {
   },
 } as const;
 
+    slack: slackSchema,
 export const recordingSchema = {
   type: "object",
   default: {},
@@ -122,6 +152,32 @@ export const exportSchema = {
           properties: { ca_file: { type: "string" }, cert_file: { type: "string" }, key_file: { type: "string" } },
           dependentRequired: { cert_file: ["key_file"], key_file: ["cert_file"] },
         },
+      },
+    },
+  },
+} as const;
+
+/** Stopping an agent now: responders, sessions kill, locks (docs/incident-response.md). */
+export const incidentSchema = {
+  type: "object",
+  default: {},
+  additionalProperties: false,
+  description: "Incident response on the admin listener: list and kill sessions, lock agents (docs/incident-response.md).",
+  properties: {
+    responders: {
+      type: "array",
+      default: [],
+      description: "People who may kill sessions and lock agents, each with a bearer token. A separate list from approvals.reviewers: approving a statement and stopping an agent are different powers.",
+      items: person("Responder"),
+    },
+    locks: {
+      type: "object",
+      default: {},
+      additionalProperties: false,
+      properties: {
+        store: { enum: ["memory", "postgres"], default: "memory", description: "memory: this process only. postgres: a table in the upstream database shared by every replica, changes pushed by NOTIFY." },
+        schema: { type: "string", pattern: "^[a-z_][a-z0-9_]*$", default: "regate", description: "Schema of the locks table (store: postgres); created by regate." },
+        resync_seconds: { type: "number", exclusiveMinimum: 0, default: 30, description: "Store postgres: re-read every lock at least this often, besides NOTIFY." },
       },
     },
   },

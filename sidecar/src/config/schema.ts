@@ -2,7 +2,7 @@
 // defaults filled in, then frozen. docs/config.md is checked against this schema by a test.
 
 import { listen, secretRef } from "./schema-common.js";
-import { approvalsSchema, exportSchema, recordingSchema } from "./schema-incident.js";
+import { approvalsSchema, exportSchema, incidentSchema, recordingSchema } from "./schema-incident.js";
 
 const budgetLimit = (description: string) => ({ type: "integer", minimum: 0, default: 0, description }) as const;
 const budgetLimits = {
@@ -283,6 +283,7 @@ export const configSchema = {
     approvals: approvalsSchema,
     export: exportSchema,
     recording: recordingSchema,
+    incident: incidentSchema,
     masking: {
       type: "object",
       default: {},

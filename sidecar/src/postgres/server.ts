@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import { createSecureContext, type SecureContext } from "node:tls";
 import { readFileSync } from "node:fs";
-import type { Config } from "../config/index.js";
-import type { Decider, SessionInput } from "../decision/index.js";
+import { FileSecret, type Config } from "../config/index.js";
+import type { Decider, Principal, SessionInput } from "../decision/index.js";
 import { isDisconnect, RegateError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { CancelRegistry } from "./cancel-registry.js";
@@ -29,20 +29,28 @@ export interface PostgresServerOptions {
   hooks?: SessionHooks;
   /** Shared with operators' tools (admin API); one is made when not given. */
   registry?: SessionRegistry;
+  /** Checked once the agent has authenticated (locks): an error refuses the connection with a FATAL. */
+  admit?: (principal: Principal) => RegateError | undefined;
+}
+
+function changedAt(secret: unknown): string | undefined {
+  return secret instanceof FileSecret ? (secret.changedAt?.toISOString() ?? "not since start") : undefined;
 }
 
 /** The Postgres listener: accepts agents, runs one PgSession each, routes cancels. */
 export class PostgresServer {
   readonly #server: Server;
   readonly registry: SessionRegistry;
-  readonly #secrets: Buffer[];
+  #secrets: Buffer[];
+  #secretSeen: string | undefined;
   readonly #cancels = new CancelRegistry();
   readonly #tls: SecureContext | undefined;
   #draining = false;
 
   constructor(private readonly opts: PostgresServerOptions) {
     this.registry = opts.registry ?? new SessionRegistry();
-    this.#secrets = secretForms(opts.config.upstream.password?.reveal());
+    this.#secretSeen = opts.config.upstream.password?.reveal();
+    this.#secrets = secretForms(this.#secretSeen);
     const tls = opts.config.tls;
     this.#tls = tls ? createSecureContext({ cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) }) : undefined;
     this.#server = createServer({ noDelay: true }, (socket) => void this.#accept(socket));
@@ -61,6 +69,17 @@ export class PostgresServer {
 
   get sessions(): number {
     return this.registry.size;
+  }
+
+  /** A password read from a file follows the file (config/file-secret.ts): withhold the one now in use. */
+  #currentSecrets(): Buffer[] {
+    const now = this.opts.config.upstream.password?.reveal();
+    if (now !== this.#secretSeen) {
+      this.#secretSeen = now;
+      // The previous password's forms stay withheld too: sessions opened before the rotation may still echo it.
+      this.#secrets = [...secretForms(now), ...this.#secrets.slice(0, 8)];
+    }
+    return this.#secrets;
   }
 
   #budget(subject: string): BudgetLimits {
@@ -88,6 +107,8 @@ export class PostgresServer {
         return;
       }
       client = accepted.socket;
+      const refused = this.opts.admit?.(accepted.principal);
+      if (refused) throw refused;
       const startup = accepted.startup;
       if (startup.dropped.length) log.debug({ dropped: startup.dropped }, "startup parameters not passed upstream");
       const info: SessionInput = {
@@ -108,7 +129,7 @@ export class PostgresServer {
           maxMessageBytes: this.opts.config.limits.max_message_bytes,
           maxStatementBytes: this.opts.config.limits.max_statement_bytes,
           maskKey: this.opts.maskKey,
-          secrets: this.#secrets,
+          secrets: this.#currentSecrets(),
           hooks: this.opts.hooks ?? {},
           budget: new BudgetTracker(this.#budget(accepted.principal.subject)),
           registerCancel: (pid, key, up) => this.#cancels.register(pid, key, up),
@@ -132,9 +153,18 @@ export class PostgresServer {
     } catch (err) {
       const e = err instanceof RegateError ? err : new RegateError("INTERNAL", undefined, { cause: err });
       if (isDisconnect(err)) log.debug({ err }, "client left during startup");
-      else log.warn({ err: e, code: e.code }, "startup refused");
+      else if (e.code === "UPSTREAM_AUTH_FAILED") {
+        // After a rotation this is the one line an operator needs: which secret regate used, and when it last changed.
+        const password = this.opts.config.upstream.password;
+        log.error({ err: e, code: e.code, upstream_user: this.opts.config.upstream.user, password: password ? String(password) : "none", password_changed_at: changedAt(password) }, "upstream rejected regate's credentials; if the password was rotated, check that its secret holds the new one");
+      } else log.warn({ err: e, code: e.code }, "startup refused");
       // Only regate's own messages reach the agent: never the upstream's or an internal error's text.
-      const text = e.code === "INTERNAL" ? "internal error" : e.message;
+      const text =
+        e.code === "INTERNAL"
+          ? "internal error"
+          : e.code === "UPSTREAM_AUTH_FAILED"
+            ? `regate: the database refused regate's own credentials (${e.message}); this is not your credential: tell an operator, retrying will not help until they fix it`
+            : e.message;
       if (!client.destroyed) client.end(errorResponse(e.sqlstate, text, { severity: "FATAL" }));
     }
   }

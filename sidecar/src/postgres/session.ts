@@ -158,10 +158,10 @@ export class PgSession implements LiveSession {
   }
 
   /** Ends the session: the agent gets `FATAL` with the reason when one is given. */
-  terminate(code: keyof typeof ERROR_CODES, message?: string, reason: EndReason = "terminated"): void {
+  terminate(code: keyof typeof ERROR_CODES, message?: string, reason: EndReason = "terminated", hint?: string): void {
     if (this.#closed) return;
     const e = new RegateError(code, message);
-    this.#client.end(errorResponse(e.sqlstate, e.message, { severity: "FATAL" }));
+    this.#client.end(errorResponse(e.sqlstate, e.message, { severity: "FATAL", ...(hint ? { hint } : {}) }));
     this.#close(undefined, reason);
   }
 
@@ -173,7 +173,8 @@ export class PgSession implements LiveSession {
     this.#client.pause();
     if (!this.idle) await this.#state.cancelUpstream().catch((err: unknown) => this.#log.warn({ err }, "cancel before ending the session failed"));
     this.#log.warn({ reason }, "session ended by an operator");
-    this.terminate("SESSION_ENDED", `regate: session ended by an operator: ${reason}`);
+    // What the agent should do next: an operator stopped it on purpose, so reconnecting to redo the work is wrong.
+    this.terminate("SESSION_ENDED", `regate: session ended by an operator: ${reason}`, "terminated", "stop and report to your operator; do not reconnect to redo this work until they say so");
   }
 
   #close(err: unknown, side: EndReason | "regate"): void {

@@ -1,0 +1,49 @@
+import { readFileSync } from "node:fs";
+import { ConfigError } from "../config/index.js";
+import { adminBaseUrl } from "./config-arg.js";
+
+export interface Out {
+  out(s: string): void;
+  err(s: string): void;
+}
+
+export const stdio: Out = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+export type Call = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+
+/**
+ * A responder's client of the admin listener: base URL from --url or the config, token from
+ * --token-file or REGATE_RESPONDER_TOKEN. Returns an error line instead when either is missing.
+ */
+export function responderClient(values: { url?: string; config?: string; "token-file"?: string }, env: NodeJS.ProcessEnv): { call: Call; base: string } | string {
+  let base: string;
+  try {
+    base = adminBaseUrl(values.url, values.config, env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err.message;
+  }
+  const token = values["token-file"] ? readFileSync(values["token-file"], "utf8").trim() : env["REGATE_RESPONDER_TOKEN"];
+  if (!token) return "a responder token is required (--token-file or REGATE_RESPONDER_TOKEN)";
+  const call: Call = async (method, path, body) => {
+    const res = await fetch(new URL(path, base), {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    return { status: res.status, body: await res.json().catch(() => ({})) };
+  };
+  return { call, base };
+}
+
+/** Exit 1 for transport, auth and server errors; 2 when the API refused the request itself. */
+export function apiFailed(io: Out, what: string, r: { status: number; body: any }): number {
+  io.err(`regate ${what}: HTTP ${r.status}: ${r.body?.error ?? "error"}\n`);
+  return r.status === 401 || r.status >= 500 ? 1 : 2;
+}
+
+export function oneLine(sql: string, max = 60): string {
+  const s = sql.replace(/\s+/g, " ").trim();
+  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
+}

@@ -1,0 +1,110 @@
+import { randomBytes } from "node:crypto";
+import type { Principal } from "../decision/index.js";
+import { RegateError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { describeTarget, isLive, matches, type Lock, type LockStore, type LockTarget } from "./types.js";
+
+/** What a lock acts on when it is created: the live sessions and the held approvals of this process. */
+export interface LockEnforcer {
+  /** Live sessions of this process. */
+  sessions(): { id: string; principal: Principal }[];
+  /** Cancels what runs upstream, then ends the session with a FATAL giving `reason`. */
+  endSession(id: string, reason: string): Promise<boolean>;
+  /** Withdraws the held approvals `select` picks; returns how many. */
+  withdrawApprovals?(select: (a: { principal: string; session_id: string }) => boolean, by: string): number;
+}
+
+export interface NewLock {
+  target: LockTarget;
+  message: string;
+  /** Seconds from now; absent: until removed. */
+  ttl_seconds?: number;
+}
+
+/**
+ * Locks stop an agent without a restart: a new lock ends the matching live sessions (FATAL naming its
+ * message) and withdraws their held approvals; while it is live, new connections, statements and
+ * HTTP requests that it matches are refused. Expiry and removal let the agent back in.
+ */
+export class LockService {
+  readonly #store: LockStore;
+  readonly #log: Logger;
+  #enforcer: LockEnforcer | undefined;
+
+  constructor(store: LockStore, log: Logger) {
+    this.#store = store;
+    this.#log = log;
+    // Locks made by another replica arrive here too: each process ends its own sessions.
+    store.onAdded((locks) => {
+      for (const lock of locks) if (isLive(lock)) void this.#enforce(lock);
+    });
+  }
+
+  /** Wired once the listeners exist (app.ts): sessions and approvals live there. */
+  attach(enforcer: LockEnforcer): void {
+    this.#enforcer = enforcer;
+  }
+
+  list(now = Date.now()): Lock[] {
+    return this.#store.snapshot().filter((l) => isLive(l, now));
+  }
+
+  /** The first live lock that stops this principal (or session); on every decision, so cheap when none. */
+  find(principal: Principal, sessionId?: string, now = Date.now()): Lock | undefined {
+    const locks = this.#store.snapshot();
+    if (locks.length === 0) return undefined;
+    return locks.find((l) => isLive(l, now) && matches(l, principal, sessionId));
+  }
+
+  /** The refusal a locked agent sees (connection, statement or request). */
+  refusal(lock: Lock): RegateError {
+    return new RegateError("LOCKED", lockedText(lock));
+  }
+
+  async add(req: NewLock, by: string): Promise<Lock> {
+    const now = Date.now();
+    const lock: Lock = {
+      id: `lk_${randomBytes(8).toString("hex")}`,
+      target: req.target,
+      message: req.message,
+      created_at: new Date(now).toISOString(),
+      created_by: by,
+      ...(req.ttl_seconds !== undefined ? { expires_at: new Date(now + req.ttl_seconds * 1000).toISOString() } : {}),
+    };
+    this.#log.warn({ event: "lock_created", lock_id: lock.id, target: lock.target, message: lock.message, by, expires_at: lock.expires_at }, "lock created");
+    // The store calls onAdded (here and on other replicas), which ends the sessions.
+    await this.#store.add(lock);
+    return lock;
+  }
+
+  async remove(id: string, by: string): Promise<boolean> {
+    const removed = await this.#store.remove(id);
+    if (removed) this.#log.warn({ event: "lock_removed", lock_id: id, by }, "lock removed");
+    return removed;
+  }
+
+  close(): Promise<void> {
+    return this.#store.close();
+  }
+
+  async #enforce(lock: Lock): Promise<void> {
+    const e = this.#enforcer;
+    if (!e) return;
+    try {
+      const hit = e.sessions().filter((s) => matches(lock, s.principal, s.id));
+      const ids = new Set(hit.map((s) => s.id));
+      const target = lock.target;
+      // Withdraw first, so the approval history says it was the lock, not the hang-up that follows.
+      const withdrawn = e.withdrawApprovals?.((a) => ids.has(a.session_id) || ("principal" in target && a.principal === target.principal), `lock ${lock.id}`) ?? 0;
+      const reason = `agent locked (${lock.id}, ${describeTarget(target)}): ${lock.message}`;
+      await Promise.all(hit.map((s) => e.endSession(s.id, reason)));
+      this.#log.warn({ event: "lock_enforced", lock_id: lock.id, sessions_ended: [...ids], approvals_withdrawn: withdrawn }, "lock enforced on live sessions");
+    } catch (err) {
+      this.#log.error({ err, lock_id: lock.id }, "lock enforcement failed");
+    }
+  }
+}
+
+export function lockedText(lock: Lock): string {
+  return `regate: this agent is locked by an operator: ${lock.message} (lock ${lock.id}${lock.expires_at ? `, until ${lock.expires_at}` : ""})`;
+}
