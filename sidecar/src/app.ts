@@ -172,15 +172,15 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
       decider,
       catalog,
       agents,
+      admit: (principal) => {
+        const lock = locks.find(principal);
+        return lock ? locks.refusal(lock) : undefined;
+      },
       maskKey,
       onSessionCount: (n) => metrics.sessions.set({ protocol: "postgres" }, n),
     });
     ports.postgres = (await pg.listen()).port;
     log.info({ host: config.postgres.listen.host, port: ports.postgres }, "postgres listener ready");
-      admit: (principal) => {
-        const lock = locks.find(principal);
-        return lock ? locks.refusal(lock) : undefined;
-      },
     closers.push(() => pg.drain(config.admin.drain_timeout_ms));
   }
 
@@ -212,11 +212,6 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     closers.push(() => gateway.close());
   }
 
-  if (config.admin.enabled) {
-    const admin = createAdminServer({
-      listen: config.admin.listen,
-      metrics,
-      status: { bundles: () => [store.status()], plugins: () => uploaderPluginStates(exporters.stats()) },
   const held = approvals;
   locks.attach({
     sessions: () => sessions.all().map((s) => ({ id: s.info.id, principal: s.info.principal })),
@@ -225,10 +220,10 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
   });
   closers.push(() => locks.close());
 
-      ...(approvals ? { approvals: approvalsHandler(approvals, config.approvals.reviewers.map((r) => ({ name: r.name, token: r.token.reveal() }))) } : {}),
+  if (config.admin.enabled) {
     const responders = config.incident.responders.map((r) => ({ name: r.name, token: r.token.reveal() }));
     const slack = config.approvals.slack;
-      readiness: async () => {
+    const admin = createAdminServer({
       handlers: [
         sessionsHandler(sessions, responders, log.child({ component: "incident" })),
         locksHandler(locks, responders),
@@ -236,6 +231,11 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
           ? [slackInteractionsHandler(approvals, { signingSecret: slack.signing_secret.reveal(), users: slack.users, maxAgeSeconds: slack.max_age_seconds }, log.child({ component: "approvals" }))]
           : []),
       ],
+      listen: config.admin.listen,
+      metrics,
+      status: { bundles: () => [store.status()], plugins: () => uploaderPluginStates(exporters.stats()) },
+      ...(approvals ? { approvals: approvalsHandler(approvals, config.approvals.reviewers.map((r) => ({ name: r.name, token: r.token.reveal() }))) } : {}),
+      readiness: async () => {
         const problems: string[] = [];
         if (!store.active) problems.push("no policy bundle loaded");
         if (config.postgres.enabled) {
@@ -272,12 +272,12 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
   return {
     store,
     sessions,
+    locks,
     pipeline,
     exporters,
     metrics,
     ...(approvals ? { approvals } : {}),
     ...(recorder ? { recorder } : {}),
-    locks,
     ports,
     async close() {
       await Promise.allSettled(closers.map((c) => c()));

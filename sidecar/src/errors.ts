@@ -34,8 +34,8 @@ export const ERROR_CODES = {
   RECORDING_UNAVAILABLE: { sqlstate: "58030", http: 503, message: "the session recording cannot be written; refused until it can" },
   BUDGET_EXCEEDED: { sqlstate: "54000", http: 429, message: "the agent's budget is spent" },
   SESSION_ENDED: { sqlstate: "57P01", http: 403, message: "session ended by an operator" },
-  SHUTTING_DOWN: { sqlstate: "57P01", http: 503, message: "regate is shutting down" },
   LOCKED: { sqlstate: "42501", http: 403, message: "the agent is locked by an operator" },
+  SHUTTING_DOWN: { sqlstate: "57P01", http: 503, message: "regate is shutting down" },
   INTERNAL: { sqlstate: "XX000", http: 500, message: "internal error" },
 } as const;
 

@@ -66,10 +66,10 @@ export const approvalsSchema = {
         url: { ...secretRef, description: "Incoming-webhook URL (a secret: it authorises posting)." },
       },
     },
+    slack: slackSchema,
   },
 } as const;
 
-    slack: slackSchema,
 export const recordingSchema = {
   type: "object",
   default: {},

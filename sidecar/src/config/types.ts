@@ -125,13 +125,13 @@ export interface Config {
     review_url?: string;
     reviewers: { name: string; token: Secret }[];
     webhook?: { url: Secret };
-  };
-  masking: { hash_key?: Secret };
     slack?: { signing_secret: Secret; users: Record<string, string>; max_age_seconds: number };
   };
   incident: {
     responders: { name: string; token: Secret }[];
     locks: { store: "memory" | "postgres"; schema: string; resync_seconds: number };
+  };
+  masking: { hash_key?: Secret };
   recording: {
     enabled: boolean;
     dir: string;

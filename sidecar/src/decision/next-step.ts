@@ -15,8 +15,8 @@ const BY_CODE: Record<string, string> = {
   POLICY_UNDEFINED: "tell an operator: the policy gave no decision",
   POLICY_RESULT_INVALID: "tell an operator: the policy's decision is malformed",
   INPUT_TOO_LARGE: "send a smaller statement or request",
-};
   LOCKED: "stop and report to your operator; do not retry or reconnect until they lift the lock",
+};
 
 export function nextStep(d: Decision, what = "statement"): string {
   if (d.next_step) return d.next_step;
