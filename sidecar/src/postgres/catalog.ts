@@ -250,7 +250,7 @@ export class Catalog {
 
   #query(sql: string): Promise<(string | null)[][]> {
     const run = async () => {
-      this.#conn ??= connectUpstream(this.upstream, { application_name: "regate-catalog" });
+      this.#conn ??= this.#open();
       let conn: UpstreamConnection;
       try {
         conn = await this.#conn;
@@ -270,6 +270,21 @@ export class Catalog {
     const p = this.#queue.then(run, run);
     this.#queue = p.catch(() => undefined);
     return p;
+  }
+
+  /**
+   * The catalog's own connection. The server may close it while idle (a restart, idle_session_timeout):
+   * forget it then, so the next lookup opens a new one. A query written to the closed socket would wait
+   * for a reply that never comes, and every lookup queued behind it with it.
+   */
+  #open(): Promise<UpstreamConnection> {
+    const opening: Promise<UpstreamConnection> = connectUpstream(this.upstream, { application_name: "regate-catalog" }).then((conn) => {
+      conn.socket.once("close", () => {
+        if (this.#conn === opening) this.#conn = undefined;
+      });
+      return conn;
+    });
+    return opening;
   }
 
   close(): void {

@@ -9,6 +9,11 @@ import { Backend, FrameReader, decodeNotice, readyStatus } from "./protocol/inde
  */
 export function simpleQuery(socket: Socket, sql: string, leftover?: Buffer): Promise<(string | null)[][]> {
   return new Promise((resolve, reject) => {
+    // A closed socket emits no more "close": the reply would be awaited for ever.
+    if (socket.destroyed || !socket.writable) {
+      reject(new RegateError("UPSTREAM_UNAVAILABLE", "upstream connection is closed"));
+      return;
+    }
     const reader = new FrameReader(64 << 20);
     const rows: (string | null)[][] = [];
     let error: RegateError | undefined;
