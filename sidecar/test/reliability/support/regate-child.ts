@@ -181,3 +181,11 @@ export async function startRegateChild(opts: RegateChildOptions): Promise<Regate
     },
   };
 }
+
+/** Keeps what an in-process regate logged (TestRegate.logs()) for the secrets sweep, with the secrets it held. */
+export function keepOutput(name: string, text: string, secrets: string[]): string {
+  const dir = outputDir(name);
+  writeFileSync(join(dir, "stdout.log"), text);
+  writeSecrets(dir, secrets);
+  return dir;
+}
