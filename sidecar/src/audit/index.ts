@@ -1,2 +1,3 @@
 export { DecisionLog, type DecisionLogOptions } from "./decision-log.js";
 export { OpaEventJson, type OpaEventOptions } from "./opa-event.js";
+export { LifecycleBus, type LifecycleEvent, type LifecycleKind, type LifecycleListener } from "./lifecycle.js";

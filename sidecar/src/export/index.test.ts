@@ -3,7 +3,7 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../config/index.js";
 import { createExporters } from "./index.js";
-import { httpEvent, pgEvent } from "./test-events.js";
+import { httpEvent, lifecycleEvents, pgEvent } from "./test-events.js";
 
 describe("createExporters from config", () => {
   it("defaults: nothing is exported", () => {
@@ -44,5 +44,25 @@ describe("createExporters from config", () => {
     const lines = text.trim().split("\n").map((l) => JSON.parse(l) as { class_uid: number; metadata: { uid: string } });
     expect(lines.map((l) => [l.class_uid, l.metadata.uid.slice(-1)])).toEqual([[6005, "1"], [6003, "2"]]);
     await ex.close();
+  });
+});
+
+describe("lifecycle events", () => {
+  it("go to the OCSF sink with the decisions, in order; nowhere when OCSF is off", async () => {
+    const out = new PassThrough();
+    let text = "";
+    out.on("data", (d: Buffer) => (text += d.toString("utf8")));
+    const on = createExporters(loadConfig({ text: "export: {ocsf: {enabled: true}}", env: {} }).export, { log: pino({ level: "silent" }), bundle_name: "regate", labels: {}, product_version: "t", stdout: out });
+    const [held, approved] = [lifecycleEvents()[0]!, lifecycleEvents()[2]!];
+    for (const s of on.sinks) s.record(pgEvent("approve", "update", "UPDATE payments SET amount = 0 WHERE id = 1", 0));
+    on.lifecycle(held);
+    on.lifecycle(approved);
+    await new Promise((r) => setImmediate(r));
+    const lines = text.trim().split("\n").map((l) => JSON.parse(l) as { activity_name: string; metadata: { uid: string; correlation_uid?: string } });
+    expect(lines.map((l) => l.activity_name)).toEqual(["Update", "Approval requested", "Approval granted"]);
+    expect(lines[1]!.metadata.correlation_uid).toBe(lines[0]!.metadata.uid);
+    await on.close();
+    const off = createExporters(loadConfig({ text: "agents: {tokens: []}", env: {} }).export, { log: pino({ level: "silent" }), bundle_name: "regate", labels: {}, product_version: "t" });
+    expect(() => off.lifecycle(held)).not.toThrow();
   });
 });

@@ -4,13 +4,15 @@ import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { DecisionEvent, DecisionSink } from "../decision/index.js";
 import { LineSink } from "./lines.js";
-import { OpaEventJson } from "../audit/index.js";
-import { toOcsf, type OcsfOptions } from "./ocsf.js";
+import { OpaEventJson, type LifecycleEvent } from "../audit/index.js";
+import { toOcsf, type OcsfEvent, type OcsfOptions } from "./ocsf.js";
+import { lifecycleToOcsf } from "./ocsf-lifecycle.js";
 import { BatchUploader, type BufferPolicy, type UploaderStats } from "./upload.js";
 
 export { BatchUploader, type BufferPolicy, type UploaderOptions, type UploaderStats } from "./upload.js";
 export { LineSink } from "./lines.js";
 export { registerExportMetrics } from "./metrics.js";
+export { lifecycleToOcsf } from "./ocsf-lifecycle.js";
 export { toOcsf, OCSF_VERSION, MAX_QUERY_CHARS, type OcsfEvent, type OcsfOptions } from "./ocsf.js";
 
 /** The shape of config.export (config/types.ts), restated so this folder does not import config. */
@@ -61,6 +63,8 @@ function readTls(t: TlsFiles | undefined): { tls: { ca?: string; cert?: string; 
 
 export interface Exporters {
   sinks: DecisionSink[];
+  /** Lifecycle events (holds, cuts, kills, locks) for the SIEM: OCSF events in the same sink as the decisions. */
+  lifecycle(e: LifecycleEvent): void;
   /** Upload state for metrics and status, by exporter name ("decision_logs", "ocsf"). */
   stats(): Record<string, UploaderStats>;
   /** Flushes what is buffered for up to `deadlineMs` (default 5 s), then stops. */
@@ -99,36 +103,36 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
   }
 
   const oc = cfg.ocsf;
+  let lifecycle: (e: LifecycleEvent) => void = () => {};
   if (oc.enabled) {
     const ocsfOpts: OcsfOptions = { product_version: deps.product_version, bundle_name: deps.bundle_name };
-    const ocsfJson = (e: DecisionEvent): string => JSON.stringify(toOcsf(e, ocsfOpts));
     const batch = { ...oc, ...readTls(oc.tls), log: deps.log.child({ component: "ocsf-export" }), ...(deps.fetch ? { fetch: deps.fetch } : {}) };
-    if (oc.sink === "stdout") {
-      const s = new LineSink((deps.stdout ?? process.stdout) as never, ocsfJson, false);
+    // Splunk's HTTP Event Collector takes one envelope per event, envelopes concatenated in one request.
+    const { source, sourcetype, index } = oc.splunk;
+    const text =
+      oc.sink === "splunk_hec"
+        ? (ev: OcsfEvent) => JSON.stringify({ time: (ev["time"] as number) / 1000, host: "regate", source, sourcetype, ...(index ? { index } : {}), event: ev })
+        : (ev: OcsfEvent) => JSON.stringify(ev);
+    const decisionText = (e: DecisionEvent): string => text(toOcsf(e, ocsfOpts));
+    const lifecycleText = (e: LifecycleEvent): string => text(lifecycleToOcsf(e, ocsfOpts));
+    if (oc.sink === "stdout" || oc.sink === "file") {
+      const s =
+        oc.sink === "stdout"
+          ? new LineSink((deps.stdout ?? process.stdout) as never, decisionText, false)
+          : LineSink.file(oc.file, decisionText, (err) => batch.log.error({ err, file: oc.file }, "OCSF event file cannot be written"));
       sinks.push(s);
       closers.push(() => s.close());
-    } else if (oc.sink === "file") {
-      const s = LineSink.file(oc.file, ocsfJson, (err) => batch.log.error({ err, file: oc.file }, "OCSF event file cannot be written"));
-      sinks.push(s);
-      closers.push(() => s.close());
-    } else if (oc.sink === "https") {
-      uploaders.set("ocsf", new BatchUploader({ ...batch, url: oc.endpoint!, headers: oc.token ? { authorization: `Bearer ${oc.token.reveal()}` } : {}, serialize: ocsfJson, frame: jsonArray }));
+      lifecycle = (e) => s.line(lifecycleText(e));
     } else {
-      // Splunk HTTP Event Collector: one envelope per event, envelopes concatenated in one request.
-      const { source, sourcetype, index } = oc.splunk;
-      uploaders.set(
-        "ocsf",
-        new BatchUploader({
-          ...batch,
-          url: oc.endpoint!,
-          headers: oc.token ? { authorization: `Splunk ${oc.token.reveal()}` } : {},
-          serialize: (e) => {
-            const ev = toOcsf(e, ocsfOpts);
-            return JSON.stringify({ time: (ev["time"] as number) / 1000, host: "regate", source, sourcetype, ...(index ? { index } : {}), event: ev });
-          },
-          frame: (items) => items.join("\n"),
-        }),
-      );
+      const up = new BatchUploader({
+        ...batch,
+        url: oc.endpoint!,
+        headers: oc.token ? { authorization: `${oc.sink === "splunk_hec" ? "Splunk" : "Bearer"} ${oc.token.reveal()}` } : {},
+        serialize: decisionText,
+        frame: oc.sink === "splunk_hec" ? (items) => items.join("\n") : jsonArray,
+      });
+      uploaders.set("ocsf", up);
+      lifecycle = (e) => up.enqueue(lifecycleText(e));
     }
   }
 
@@ -138,6 +142,7 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
   }
   return {
     sinks,
+    lifecycle,
     stats: () => Object.fromEntries([...uploaders].map(([k, u]) => [k, u.stats])),
     close: async (deadlineMs) => {
       await Promise.allSettled(closers.map((c) => c(deadlineMs)));

@@ -26,7 +26,12 @@ export class LineSink implements DecisionSink {
   }
 
   record(e: DecisionEvent): void {
-    this.#pending += this.serialize(e) + "\n";
+    this.line(this.serialize(e));
+  }
+
+  /** One line that is not a decision (a lifecycle event), in the same stream and order. */
+  line(json: string): void {
+    this.#pending += json + "\n";
     this.written++;
     if (!this.#scheduled) {
       this.#scheduled = true;

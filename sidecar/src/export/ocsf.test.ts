@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MAX_QUERY_CHARS, toOcsf } from "./ocsf.js";
-import { httpEvent, pgEvent } from "./test-events.js";
+import { lifecycleToOcsf } from "./ocsf-lifecycle.js";
+import { httpEvent, lifecycleEvents, pgEvent } from "./test-events.js";
 
 const opts = { product_version: "1.2.3", bundle_name: "regate" };
 
@@ -56,5 +57,29 @@ describe("toOcsf", () => {
     const e = pgEvent("deny");
     e.decision.error_code = "POLICY_EVAL_FAILED";
     expect(toOcsf(e, opts)).toMatchObject({ status_code: "POLICY_EVAL_FAILED", status_detail: "writes are not allowed" });
+  });
+});
+
+describe("lifecycle events in OCSF", () => {
+  it("keep the class of their data path, link to the decision, and say what happened", () => {
+    const events = lifecycleEvents();
+    const pg = lifecycleToOcsf(events.find((e) => e.path === "postgres" && e.kind === "approval_refused")!, opts);
+    expect(pg).toMatchObject({
+      class_uid: 6005,
+      activity_id: 99,
+      type_uid: 600599,
+      activity_name: "Approval refused",
+      status_id: 2,
+      disposition_id: 2,
+      message: "Approval refused: not during the freeze",
+      metadata: { correlation_uid: "00000000-0000-4000-8000-000000000003", log_name: "lifecycle" },
+      actor: { user: { uid: "agent-7" } },
+      query_info: { query_string: "UPDATE payments SET amount = 0 WHERE id = 1" },
+      unmapped: { regate: { event: "approval_refused", approval_id: "apr_0123456789abcdef", actor: "alice", session_id: "s-1" } },
+    });
+    const killed = lifecycleToOcsf(events.find((e) => e.path === "http" && e.kind === "session_killed")!, opts);
+    expect(killed).toMatchObject({ class_uid: 6003, type_uid: 600399, disposition_id: 6, disposition: "Dropped", api: { operation: "POST /crm/refunds" } });
+    // Each lifecycle event is an event of its own: its uid is never the decision's.
+    expect(killed.metadata.uid).not.toBe(events[7]!.decision_id);
   });
 });

@@ -4,8 +4,8 @@
 import type { DecisionEvent, Outcome } from "../decision/index.js";
 
 export const OCSF_VERSION = "1.5.0";
-const CATEGORY = { uid: 6, name: "Application Activity" } as const;
-const CLASSES = {
+export const CATEGORY = { uid: 6, name: "Application Activity" } as const;
+export const CLASSES = {
   datastore: { uid: 6005, name: "Datastore Activity" },
   api: { uid: 6003, name: "API Activity" },
 } as const;

@@ -1,5 +1,6 @@
 // Decision events for the export tests and bench: one Postgres and one HTTP shape, varied by outcome.
 
+import type { LifecycleEvent, LifecycleKind } from "../audit/index.js";
 import type { DecisionEvent, Outcome, PolicyInput } from "../decision/index.js";
 
 const session = {
@@ -41,4 +42,27 @@ function event(input: PolicyInput, outcome: Outcome, n: number): DecisionEvent {
     metrics: { timer_rego_query_eval_ns: 40_000, timer_regate_decision_ns: 90_000 },
     timestamp: "2026-01-01T00:00:00.123Z",
   };
+}
+
+/** One lifecycle event of each kind on each data path, each linked to a decision. */
+export function lifecycleEvents(): LifecycleEvent[] {
+  const kinds: LifecycleKind[] = ["approval_requested", "approval_deferred", "approval_approved", "approval_refused", "approval_expired", "approval_withdrawn", "budget_cut", "session_killed", "session_locked"];
+  return (["postgres", "http"] as const).flatMap((path) =>
+    kinds.map(
+      (kind, n): LifecycleEvent => ({
+        kind,
+        time: "2026-01-01T00:00:01.000Z",
+        path,
+        decision_id: `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`,
+        ...(kind.startsWith("approval") ? { approval_id: "apr_0123456789abcdef", actor: "alice" } : {}),
+        ...(kind === "session_locked" ? { lock_id: "lck_1" } : {}),
+        session_id: session.id,
+        principal: { subject: session.principal.subject, groups: session.principal.groups },
+        target: path === "postgres" ? session.target : "crm",
+        client: session.client,
+        ...(kind === "approval_refused" ? { reason: "not during the freeze" } : {}),
+        subject: path === "postgres" ? "UPDATE payments SET amount = 0 WHERE id = 1" : "POST /crm/refunds",
+      }),
+    ),
+  );
 }

@@ -105,6 +105,11 @@ export class BatchUploader implements DecisionSink {
       this.#refusing = false;
       if (e.decision.error_code === "DECISION_LOG_BACKPRESSURE") return;
     }
+    this.enqueue(this.opts.serialize(e));
+  }
+
+  /** Buffers one serialised event that is not a decision (a lifecycle event), under the same buffer policy. */
+  enqueue(serialized: string): void {
     this.#counts.received++;
     if (this.buffered >= this.opts.buffer_size_limit_events) {
       if (this.opts.buffer_policy === "drop_oldest") {
@@ -116,7 +121,7 @@ export class BatchUploader implements DecisionSink {
       }
       // block: any other decision that got past admit() is kept (the buffer overshoots by it).
     }
-    this.#queue.push(this.opts.serialize(e));
+    this.#queue.push(serialized);
     // Upload early once a chunk's worth is waiting, instead of letting the buffer fill up.
     if (this.buffered >= this.#highWater) this.#kick();
   }

@@ -2,8 +2,8 @@
 // and the validator is not vacuous: broken events are refused.
 
 import { beforeAll, describe, expect, it } from "vitest";
-import { toOcsf } from "../../src/export/index.js";
-import { httpEvent, pgEvent } from "../../src/export/test-events.js";
+import { lifecycleToOcsf, toOcsf } from "../../src/export/index.js";
+import { httpEvent, lifecycleEvents, pgEvent } from "../../src/export/test-events.js";
 import { setupValidator, validateOcsf } from "./ocsf-validator.js";
 
 const opts = { product_version: "0.1.0", bundle_name: "regate" };
@@ -26,6 +26,13 @@ describe("OCSF events validate against OCSF 1.5.0 (ocsf-emitter, pinned)", () =>
     const failures = verdicts.flatMap((v, i) => (v.ok ? [] : [{ event: i, class_uid: events[i]!.class_uid, errors: v.errors }]));
     expect(failures).toEqual([]);
     expect(verdicts).toHaveLength(OUTCOMES.length * (PG_KINDS.length + METHODS.length) + 2);
+  }, 60_000);
+
+  it("every lifecycle event (holds, approvals, budget cuts, kills, locks) on both data paths", async () => {
+    const events = lifecycleEvents().map((e) => lifecycleToOcsf(e, opts));
+    const verdicts = await validateOcsf(events);
+    expect(verdicts.flatMap((v, i) => (v.ok ? [] : [{ event: i, activity: events[i]!["activity_name"], errors: v.errors }]))).toEqual([]);
+    expect(verdicts).toHaveLength(18);
   }, 60_000);
 
   it("refuses broken events (the validator is not vacuous)", async () => {
