@@ -20,7 +20,8 @@ export interface Bundle {
   files: ReadonlyMap<string, Uint8Array>;
 }
 
-const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
+/** Largest bundle, compressed or unpacked: a bigger file is refused before it is read into memory. */
+export const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
 
 /**
  * Reads an OPA bundle tarball as `opa build -t wasm` writes it. The SDK has no bundle reader,
@@ -31,7 +32,8 @@ export function readBundle(gz: Uint8Array): Bundle {
   try {
     tar = gunzipSync(gz, { maxOutputLength: MAX_BUNDLE_BYTES });
   } catch (cause) {
-    throw new RegateError("BUNDLE_INVALID", "bundle is not a gzip tarball", { cause });
+    const tooBig = (cause as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE";
+    throw new RegateError("BUNDLE_INVALID", tooBig ? `bundle unpacks to more than ${MAX_BUNDLE_BYTES} bytes` : "bundle is not a gzip tarball", { cause });
   }
   const files = untar(tar);
   const manifestBytes = files.get(".manifest");

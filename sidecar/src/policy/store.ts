@@ -3,7 +3,7 @@ import { EventEmitter } from "node:events";
 import { readFile, stat } from "node:fs/promises";
 import { unwatchFile, watchFile, type Stats } from "node:fs";
 import { asError, RegateError } from "../errors.js";
-import { readBundle } from "./bundle.js";
+import { MAX_BUNDLE_BYTES, readBundle } from "./bundle.js";
 import { activate, type ActivePolicy } from "./engine.js";
 import { verifyBundleSignature, type SigningOptions, type SignatureInfo } from "./signature.js";
 import type { BundleStatus } from "./status.js";
@@ -84,6 +84,10 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     // The identity of the file this load reads: a change is judged against it, not against the last poll,
     // so a swap between load() and the watcher's first poll is not missed.
     this.#seen = await stat(this.path).then(identity, () => undefined);
+    // A huge file would be read whole before gunzip refuses it (a 2 GiB one, into a sidecar's memory limit).
+    if (this.#seen && this.#seen.size > MAX_BUNDLE_BYTES) {
+      throw this.#refused(new RegateError("BUNDLE_INVALID", `policy bundle ${this.path} is ${this.#seen.size} bytes, more than ${MAX_BUNDLE_BYTES}`));
+    }
     const bytes = await readFile(this.path).catch((cause: unknown) => {
       throw this.#refused(new RegateError("BUNDLE_INVALID", `cannot read policy bundle ${this.path}`, { cause }));
     });
