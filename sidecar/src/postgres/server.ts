@@ -156,7 +156,7 @@ export class PostgresServer {
       else if (e.code === "UPSTREAM_AUTH_FAILED") {
         // After a rotation this is the one line an operator needs: which secret regate used, and when it last changed.
         const password = this.opts.config.upstream.password;
-        log.error({ err: e, code: e.code, upstream_user: this.opts.config.upstream.user, password: password ? String(password) : "none", password_changed_at: changedAt(password) }, "upstream rejected regate's credentials; if the password was rotated, check that its secret holds the new one");
+        log.error({ err: e, code: e.code, upstream_user: this.opts.config.upstream.user, password_source: password ? password.source : "none", password_changed_at: changedAt(password) }, "upstream rejected regate's credentials; if the password was rotated, check that its secret holds the new one");
       } else log.warn({ err: e, code: e.code }, "startup refused");
       // Only regate's own messages reach the agent: never the upstream's or an internal error's text.
       const text =
