@@ -139,6 +139,11 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     approvals = new ApprovalService({
       log: alog,
       timeoutSeconds: a.timeout_seconds,
+      holdMaxSeconds: a.hold_max_seconds,
+      grantSeconds: a.grant_seconds,
+      // Agents never vote, even if a reviewer entry carries an agent's name.
+      agents: config.agents.tokens.map((t) => t.subject),
+      reviewers: a.reviewers.map((r) => ({ name: r.name, groups: r.groups })),
       idleMarginSeconds: a.idle_margin_seconds,
       reviewUrl,
       // Read once from the upstream (a role or database setting can change it: restart to re-read).
@@ -234,7 +239,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
       listen: config.admin.listen,
       metrics,
       status: { bundles: () => [store.status()], plugins: () => uploaderPluginStates(exporters.stats()) },
-      ...(approvals ? { approvals: approvalsHandler(approvals, config.approvals.reviewers.map((r) => ({ name: r.name, token: r.token.reveal() }))) } : {}),
+      ...(approvals ? { approvals: approvalsHandler(approvals, config.approvals.reviewers.map((r) => ({ name: r.name, token: r.token.reveal(), groups: r.groups }))) } : {}),
       readiness: async () => {
         const problems: string[] = [];
         if (!store.active) problems.push("no policy bundle loaded");

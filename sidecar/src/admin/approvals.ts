@@ -1,13 +1,17 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { ActResult, Approval, ApprovalService, ApprovalStatus } from "../approval/index.js";
+import type { ActError, ActResult, Approval, ApprovalService, ApprovalStatus, ReviewerIdentity } from "../approval/index.js";
 import { approvalsPage } from "./approvals-page.js";
 
 export interface Reviewer {
   name: string;
   token: string;
+  /** Reviewer groups (the policy's approve.approvers may require one). */
+  groups?: string[];
 }
 
+/** not_an_approver: outside the policy's approvers groups; self_approval: the requester or an agent identity. */
+const STATUS_OF: Record<ActError, number> = { not_found: 404, not_pending: 409, hash_mismatch: 409, already_voted: 409, reason_required: 400, not_an_approver: 403, self_approval: 403 };
 const STATUSES = new Set<ApprovalStatus>(["pending", "approved", "refused", "expired", "withdrawn"]);
 const MAX_BODY = 16 * 1024;
 
@@ -22,13 +26,13 @@ const MAX_BODY = 16 * 1024;
  * No cookies: a cross-site page cannot act for a reviewer, and POST takes only application/json.
  */
 export function approvalsHandler(service: ApprovalService, reviewers: Reviewer[]): (req: IncomingMessage, res: ServerResponse, url: string) => boolean {
-  const digests = reviewers.map((r) => ({ name: r.name, digest: createHash("sha256").update(r.token).digest() }));
-  const reviewerOf = (req: IncomingMessage): string | undefined => {
+  const digests = reviewers.map((r) => ({ who: { name: r.name, groups: r.groups ?? [] }, digest: createHash("sha256").update(r.token).digest() }));
+  const reviewerOf = (req: IncomingMessage): ReviewerIdentity | undefined => {
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "");
     if (!m) return undefined;
     const d = createHash("sha256").update(m[1]!).digest();
-    let found: string | undefined;
-    for (const r of digests) if (timingSafeEqual(r.digest, d)) found = r.name;
+    let found: ReviewerIdentity | undefined;
+    for (const r of digests) if (timingSafeEqual(r.digest, d)) found = r.who;
     return found;
   };
   return (req, res, url) => {
@@ -74,7 +78,7 @@ export function approvalsHandler(service: ApprovalService, reviewers: Reviewer[]
             result = service.refuse(id, reviewer, comment);
           }
           if (result.ok) return json(200, view(result.approval));
-          const status = { not_found: 404, not_pending: 409, hash_mismatch: 409, reason_required: 400 }[result.error];
+          const status = STATUS_OF[result.error];
           json(status, { error: result.error });
         },
         () => json(400, { error: "body must be a JSON object of at most 16 KiB" }),

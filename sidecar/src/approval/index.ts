@@ -1,4 +1,5 @@
-export { ApprovalService, type ApprovalServiceOptions } from "./service.js";
+export { ApprovalService, type ApprovalServiceOptions, type ApprovalSubject, type HoldControl } from "./service.js";
 export { approvalHash } from "./hash.js";
 export { slackNotifier } from "./webhook.js";
-export type { Approval, ApprovalStatus, ActResult } from "./types.js";
+export type { ReviewerIdentity } from "./ballot.js";
+export type { ActError, Approval, ApprovalMode, ApprovalStatus, ActResult, Vote } from "./types.js";

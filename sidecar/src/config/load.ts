@@ -175,7 +175,8 @@ function crossChecks(cfg: Config, problems: string[]): void {
 function resolvePaths(cfg: Config, baseDir: string): void {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   cfg.policy.bundle = abs(cfg.policy.bundle);
-  if (cfg.policy.service?.ca_file) cfg.policy.service.ca_file = abs(cfg.policy.service.ca_file);
+  const service = cfg.policy.service;
+  if (service) for (const k of ["ca_file", "cert_file", "key_file"] as const) if (service[k]) service[k] = abs(service[k]);
   if (cfg.postgres.tls) cfg.postgres.tls = { cert_file: abs(cfg.postgres.tls.cert_file), key_file: abs(cfg.postgres.tls.key_file) };
   if (cfg.postgres.upstream.ca_file) cfg.postgres.upstream.ca_file = abs(cfg.postgres.upstream.ca_file);
   if (cfg.agents.jwt?.jwks_file) cfg.agents.jwt.jwks_file = abs(cfg.agents.jwt.jwks_file);

@@ -41,6 +41,8 @@ export const approvalsSchema = {
   properties: {
     enabled: { type: "boolean", default: false, description: "Hold `approve` statements for a reviewer; the admin listener serves the approvals API and page." },
     timeout_seconds: { type: "number", exclusiveMinimum: 0, default: 300, description: "How long a held statement waits when the policy gives no approve.timeout_seconds. Silence is never consent: it then fails with 57014." },
+    hold_max_seconds: { type: "number", minimum: 0, default: 45, description: "The longest a client is held waiting for a reviewer (the policy may lower it with approve.hold_max_seconds). Then it is answered APPROVAL_PENDING, the approval stays pending, and an identical re-run after approval runs once." },
+    grant_seconds: { type: "number", exclusiveMinimum: 0, default: 600, description: "When the policy gives no approve.grant_seconds: how long an approval given while nobody was held lets one identical re-run through." },
     idle_margin_seconds: { type: "number", minimum: 0, default: 5, description: "Inside a transaction block the timeout is capped this far below the upstream's idle_in_transaction_session_timeout." },
     review_url: { type: "string", pattern: "^https?://", description: "Where reviewers act, named in the notice the agent gets (default: the admin listener's /approvals/ui)." },
     reviewers: {
@@ -54,6 +56,7 @@ export const approvalsSchema = {
         properties: {
           name: { type: "string", minLength: 1, description: "Reviewer identity recorded with every decision they make." },
           token: { ...secretRef, description: "Bearer token of this reviewer (a secret)." },
+          groups: { type: "array", default: [], items: { type: "string", minLength: 1 }, description: "Reviewer groups; when the policy's approve.approvers names groups, only their members may vote." },
         },
       },
     },
@@ -113,7 +116,7 @@ export const exportSchema = {
           additionalProperties: false,
           description: "TLS towards the collector: a private CA, and a client certificate for mTLS.",
           properties: { ca_file: { type: "string" }, cert_file: { type: "string" }, key_file: { type: "string" } },
-          dependentRequired: { cert_file: ["key_file"], key_file: ["cert_file"] },
+          dependencies: { cert_file: ["key_file"], key_file: ["cert_file"] },
         },
       },
     },
@@ -150,7 +153,7 @@ export const exportSchema = {
           additionalProperties: false,
           description: "TLS towards the endpoint (https, splunk_hec): a private CA, and a client certificate for mTLS.",
           properties: { ca_file: { type: "string" }, cert_file: { type: "string" }, key_file: { type: "string" } },
-          dependentRequired: { cert_file: ["key_file"], key_file: ["cert_file"] },
+          dependencies: { cert_file: ["key_file"], key_file: ["cert_file"] },
         },
       },
     },

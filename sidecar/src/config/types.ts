@@ -72,6 +72,8 @@ export interface Config {
       resource: string;
       token?: Secret;
       ca_file?: string;
+      cert_file?: string;
+      key_file?: string;
       min_delay_seconds: number;
       max_delay_seconds: number;
       long_polling_timeout_seconds: number;
@@ -121,9 +123,11 @@ export interface Config {
   approvals: {
     enabled: boolean;
     timeout_seconds: number;
+    hold_max_seconds: number;
+    grant_seconds: number;
     idle_margin_seconds: number;
     review_url?: string;
-    reviewers: { name: string; token: Secret }[];
+    reviewers: { name: string; token: Secret; groups: string[] }[];
     webhook?: { url: Secret };
     slack?: { signing_secret: Secret; users: Record<string, string>; max_age_seconds: number };
   };

@@ -7,6 +7,7 @@ const BY_CODE: Record<string, string> = {
   APPROVAL_EXPIRED: "no reviewer answered in time; re-run the same statement to ask again",
   APPROVAL_WITHDRAWN: "the request was withdrawn; re-run the same statement to ask again",
   APPROVAL_MISMATCH: "re-run the statement exactly as approved, or ask for a new approval",
+  APPROVAL_PENDING: "wait for a reviewer to approve, then re-run exactly the same statement once",
   MASK_LINEAGE_UNKNOWN: "select the columns directly (plain SELECT, no COPY) so regate can mask them",
   DECISION_LOG_BACKPRESSURE: "retry in a few seconds; regate's decision-log collector is behind",
   RECORDING_UNAVAILABLE: "retry later; regate cannot record the session right now",

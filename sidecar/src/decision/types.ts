@@ -57,8 +57,20 @@ export interface MaskRule {
 
 export interface ApproveRequest {
   reason: string;
-  approvers: string;
+  /** Reviewer group(s) that may vote; a string names one group; empty: any reviewer. */
+  approvers: string | string[];
+  /** How long the approval may stay pending. */
   timeout_seconds: number;
+  /** `hold` (default): the client waits up to hold_max_seconds; `defer`: refused at once, re-run once approved. */
+  mode?: "hold" | "defer";
+  /** Lowers approvals.hold_max_seconds for this request. */
+  hold_max_seconds?: number;
+  /** How long an approval given after the client stopped waiting allows one identical re-run. */
+  grant_seconds?: number;
+  /** Distinct reviewers' approvals needed (quorum; default 1). */
+  min?: number;
+  /** An approving reviewer must give a comment. */
+  reason_required?: boolean;
 }
 
 /** What the policy's entrypoint returns (after strict validation). */

@@ -18,6 +18,8 @@ describe("createExporters from config", () => {
     ["splunk sink without endpoint", "export: {ocsf: {enabled: true, sink: splunk_hec}}", "endpoint"],
     ["unknown buffer policy", "export: {decision_logs: {enabled: true, service_url: 'http://c', buffer_policy: wait}}", "buffer_policy"],
     ["collector URL that is not http(s)", "export: {decision_logs: {enabled: true, service_url: 'ftp://c'}}", "service_url"],
+    ["a client certificate without its key", "export: {decision_logs: {enabled: true, service_url: 'https://c', tls: {cert_file: /c.pem}}}", "key_file"],
+    ["a client key without its certificate", "export: {ocsf: {enabled: true, sink: https, endpoint: 'https://c', tls: {key_file: /k.pem}}}", "cert_file"],
   ])("config refuses %s", (_name, text, key) => {
     let problems: string[] = [];
     try {

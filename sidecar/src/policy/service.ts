@@ -15,6 +15,9 @@ export interface BundleServiceOptions {
   token?: string;
   /** PEM CA bundle to verify an https server with (else the system roots). */
   ca?: string;
+  /** PEM client certificate and key for servers that require mTLS. */
+  cert?: string;
+  key?: string;
   minDelayMs: number;
   maxDelayMs: number;
   /** Ask the server to hold the request this long when nothing changed (OPA's long polling); 0: off. */
@@ -165,7 +168,7 @@ export class BundleDownloader {
   #get(url: URL, headers: Record<string, string>, timeoutMs: number): Promise<Response> {
     const request = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
-      const req = request(url, { method: "GET", headers, timeout: timeoutMs, ...(this.opts.ca ? { ca: this.opts.ca } : {}) }, (res) => {
+      const req = request(url, { method: "GET", headers, timeout: timeoutMs, ...(this.opts.ca ? { ca: this.opts.ca } : {}), ...(this.opts.cert ? { cert: this.opts.cert, key: this.opts.key } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on("data", (c: Buffer) => {

@@ -55,6 +55,7 @@ export async function startPolicySource(store: PolicyStore, policy: Config["poli
       url,
       ...(service.token ? { token: service.token.reveal() } : {}),
       ...(service.ca_file ? { ca: await readFile(service.ca_file, "utf8") } : {}),
+      ...(service.cert_file && service.key_file ? { cert: await readFile(service.cert_file, "utf8"), key: await readFile(service.key_file, "utf8") } : {}),
       minDelayMs: service.min_delay_seconds * 1000,
       maxDelayMs: service.max_delay_seconds * 1000,
       longPollSeconds: service.long_polling_timeout_seconds,

@@ -7,7 +7,7 @@ import { packageRoot } from "../../src/paths.js";
 import { clientGate } from "../clients/run.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import type { TestRegate } from "../support/regate.js";
-import { api, client, heldId, REVIEWER, startApprovingRegate, until } from "./support.js";
+import { api, approvalBundle, client, heldId, REVIEWER, startApprovingRegate, until } from "./support.js";
 
 let db: TestPostgres;
 let regate: TestRegate;
@@ -238,8 +238,8 @@ asyncio.run(main())
   });
 });
 
-describe("expiry", () => {
-  it("inside a block the timeout stays below idle_in_transaction_session_timeout: 57014, nothing ran, ROLLBACK works", async () => {
+describe("the hold inside a block", () => {
+  it("stays below idle_in_transaction_session_timeout: answered 'still pending' (42501), nothing ran, ROLLBACK works, the approval stays pending", async () => {
     await db.query(`ALTER ROLE ${db.users.scram.user} SET idle_in_transaction_session_timeout = '3s'`);
     const short = await startApprovingRegate(db, { idle_margin_seconds: 1.5 });
     try {
@@ -249,12 +249,13 @@ describe("expiry", () => {
         await c.query("BEGIN");
         const t0 = Date.now();
         const err = (await c.query("UPDATE payments SET amount = 4 WHERE id = $1", [19]).catch((e: pg.DatabaseError) => e)) as pg.DatabaseError;
-        expect(err.code).toBe("57014");
-        expect(err.message).toMatch(/expired after 1\.5s/);
-        expect(Date.now() - t0).toBeLessThan(3000);
         const id = heldId(notices)!;
+        expect(err.code).toBe("42501");
+        expect(err.message).toMatch(new RegExp(`^regate refused this statement: still pending as ${id}; re-run the same statement after a reviewer approves`));
+        expect(notices[0]!.detail).toMatch(/held up to 1\.5s/);
+        expect(Date.now() - t0).toBeLessThan(3000);
         const shown = await fetch(`http://127.0.0.1:${short.app.ports.admin}/approvals/${id}`, { headers: { authorization: `Bearer ${REVIEWER.token}` } });
-        expect(((await shown.json()) as any).status).toBe("expired");
+        expect(((await shown.json()) as any).status).toBe("pending");
         await c.query("ROLLBACK");
         expect((await c.query("SELECT 4 AS four")).rows).toEqual([{ four: 4 }]);
       } finally {
@@ -264,6 +265,29 @@ describe("expiry", () => {
     } finally {
       await short.stop();
       await db.query(`ALTER ROLE ${db.users.scram.user} RESET idle_in_transaction_session_timeout`);
+    }
+  });
+});
+
+describe("expiry", () => {
+  it("an approval that expires while its statement is held: 57014, nothing ran", async () => {
+    const short = await startApprovingRegate(db, { timeout_seconds: 1 }, approvalBundle({ reason: "payments writes need approval", approvers: "dba-oncall", timeout_seconds: 1 }));
+    try {
+      const before = await amount(19);
+      const { c, notices } = await client(short);
+      try {
+        const err = (await c.query("UPDATE payments SET amount = 5 WHERE id = $1", [19]).catch((e: pg.DatabaseError) => e)) as pg.DatabaseError;
+        expect(err.code).toBe("57014");
+        expect(err.message).toMatch(/expired after 1s/);
+        const id = heldId(notices)!;
+        expect((await api(short, `/approvals/${id}`)).body.status).toBe("expired");
+        expect((await c.query("SELECT 5 AS five")).rows).toEqual([{ five: 5 }]);
+      } finally {
+        await c.end();
+      }
+      expect(await amount(19)).toBe(before);
+    } finally {
+      await short.stop();
     }
   });
 });

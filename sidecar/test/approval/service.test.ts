@@ -29,26 +29,32 @@ describe("approvalHash", () => {
   });
 });
 
-describe("timeout", () => {
-  const make = (idleMs: number) => new ApprovalService({ log, timeoutSeconds: 60, idleMarginSeconds: 1, idleInTransactionMs: async () => idleMs, reviewUrl: "http://r" });
-  const held = async (svc: ApprovalService, timeout: number, inTx: boolean) => {
+describe("hold and expiry", () => {
+  const make = (idleMs: number) => new ApprovalService({ log, timeoutSeconds: 60, holdMaxSeconds: 45, idleMarginSeconds: 1, idleInTransactionMs: async () => idleMs, reviewUrl: "http://r" });
+  /** [hold seconds named in the notice, approval lifetime in seconds] */
+  const held = async (svc: ApprovalService, approve: Record<string, unknown>, inTx: boolean) => {
     const ac = new AbortController();
-    const p = svc.hold(session, statement("UPDATE t SET a = 1"), decision(timeout), { notify: () => {}, signal: ac.signal, in_transaction: inTx });
+    let notice = "";
+    const d = { ...decision(0), approve: { reason: "r", approvers: "", ...approve } } as Decision;
+    const p = svc.hold(session, statement("UPDATE t SET a = 1"), d, { notify: (b) => (notice = b.toString("utf8")), signal: ac.signal, in_transaction: inTx });
     await new Promise((r) => setTimeout(r, 10));
     const a = svc.list("pending")[0]!;
     ac.abort();
     await p;
-    return (Date.parse(a.expires_at) - Date.parse(a.requested_at)) / 1000;
+    return [Number(/held up to ([\d.]+)s/.exec(notice)![1]), (Date.parse(a.expires_at) - Date.parse(a.requested_at)) / 1000];
   };
   it.each([
-    ["the policy's timeout", 120, false, 10_000, 120],
-    ["config when the policy gives none", 0, false, 10_000, 60],
-    ["capped below the idle timeout in a block", 120, true, 10_000, 9],
-    ["half the idle timeout when the margin is larger", 120, true, 1_000, 0.5],
-    ["not capped outside a block", 120, false, 1_000, 120],
-    ["not capped when the idle timeout is off", 120, true, 0, 120],
-  ] as const)("%s", async (_n, policy, inTx, idle, expected) => {
-    expect(await held(make(idle), policy, inTx)).toBe(expected);
+    ["the policy's timeout, the config's hold maximum", { timeout_seconds: 120 }, false, 10_000, [45, 120]],
+    ["config when the policy gives no timeout", {}, false, 10_000, [45, 60]],
+    ["a timeout below the hold maximum ends the hold", { timeout_seconds: 10 }, false, 10_000, [10, 10]],
+    ["the policy lowers the hold maximum", { timeout_seconds: 120, hold_max_seconds: 3 }, false, 10_000, [3, 120]],
+    ["the policy cannot raise it", { timeout_seconds: 120, hold_max_seconds: 100 }, false, 10_000, [45, 120]],
+    ["the hold capped below the idle timeout in a block", { timeout_seconds: 120 }, true, 10_000, [9, 120]],
+    ["half the idle timeout when the margin is larger", { timeout_seconds: 120 }, true, 1_000, [0.5, 120]],
+    ["not capped outside a block", { timeout_seconds: 120 }, false, 1_000, [45, 120]],
+    ["not capped when the idle timeout is off", { timeout_seconds: 120 }, true, 0, [45, 120]],
+  ] as const)("%s", async (_n, approve, inTx, idle, expected) => {
+    expect(await held(make(idle), approve, inTx)).toEqual(expected);
   });
 });
 

@@ -1,14 +1,20 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
+import { opaBuild } from "../policy/opa.js";
 import type { TestPostgres } from "../support/postgres.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
 
 export const REVIEWER = { name: "alice", token: "reviewer-token-3c9e1b" };
 
 /** regate with approvals on, the admin listener on a free port and one reviewer. */
-export function startApprovingRegate(db: TestPostgres, approvals: Record<string, unknown> = {}): Promise<TestRegate> {
+export function startApprovingRegate(db: TestPostgres, approvals: Record<string, unknown> = {}, bundle?: string, extra: Record<string, unknown> = {}): Promise<TestRegate> {
   return startRegate(db, {
+    ...extra,
+    ...(bundle ? { policy: { bundle, watch_interval_ms: 0 } } : {}),
     admin: { enabled: true, listen: { host: "127.0.0.1", port: 0 } },
-    approvals: { enabled: true, timeout_seconds: 30, reviewers: [{ name: REVIEWER.name, token: { value: REVIEWER.token } }], ...approvals },
+    approvals: { enabled: true, timeout_seconds: 30, reviewers: [{ name: REVIEWER.name, token: { value: REVIEWER.token }, groups: ["dba-oncall"] }], ...approvals },
   });
 }
 
@@ -48,4 +54,34 @@ export function heldId(notices: pg.NoticeMessage[]): string | undefined {
     if (m) return m[1];
   }
   return undefined;
+}
+
+/**
+ * A policy bundle (built by the real opa CLI) that asks approval, with `approve` as given, for writes to
+ * public.payments (Postgres) and for HTTP writes to paths under /refunds, and allows everything else.
+ */
+export function approvalBundle(approve: Record<string, unknown>, revision = "approvals-test"): string {
+  const rego = `package regate
+
+needs_approval if {
+	some s in input.postgres.statements
+	some t in s.tables
+	t.access == "write"
+	t.name == "payments"
+}
+
+needs_approval if {
+	input.kind == "http"
+	input.http.method in {"POST", "PUT", "PATCH", "DELETE"}
+	startswith(input.http.path, "/refunds")
+}
+
+approval := {"approve": ${JSON.stringify(approve)}} if needs_approval
+else := {}
+
+decision := object.union({"allow": true, "deny": [], "mask": []}, approval)
+`;
+  const path = join(mkdtempSync(join(tmpdir(), "regate-apr-bundle-")), "bundle.tar.gz");
+  writeFileSync(path, opaBuild({ revision, rego }));
+  return path;
 }

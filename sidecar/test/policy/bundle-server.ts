@@ -2,7 +2,8 @@
 // holds a request (long polling) when asked with `Prefer: modes=snapshot;wait=N` if enabled, and takes
 // a new bundle by PUT with the upload token (what a CI job publishes).
 import { createHash } from "node:crypto";
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingHttpHeaders, type RequestListener, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type ServerOptions } from "node:https";
 import type { AddressInfo } from "node:net";
 
 export const RESOURCE = "bundles/regate.tar.gz";
@@ -16,8 +17,9 @@ export class BundleServer {
   /** Answer every request with this status instead of the bundle (a failing server). */
   failWith: number | undefined;
 
-  constructor(readonly opts: { longPolling?: boolean; token?: string; uploadToken?: string } = {}) {
-    this.#server = createServer((req, res) => {
+  /** `tls`: serve https with these options (a server certificate, and client certificates to require). */
+  constructor(readonly opts: { longPolling?: boolean; token?: string; uploadToken?: string; tls?: ServerOptions } = {}) {
+    const handler: RequestListener = (req, res) => {
       const record = (status: number) => this.requests.push({ headers: req.headers, status });
       if (req.url !== `/${RESOURCE}`) return end(res, 404, record);
       if (req.method === "PUT") {
@@ -53,7 +55,8 @@ export class BundleServer {
         return;
       }
       answer();
-    });
+    };
+    this.#server = opts.tls ? createHttpsServer(opts.tls, handler) : createServer(handler);
   }
 
   /** Serves these bytes from now on, with a new ETag; wakes long-polling requests. */
@@ -67,7 +70,7 @@ export class BundleServer {
 
   async listen(port = 0): Promise<string> {
     await new Promise<void>((r) => this.#server.listen(port, "127.0.0.1", r));
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return `${this.opts.tls ? "https" : "http"}://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
   }
 
   async close(): Promise<void> {

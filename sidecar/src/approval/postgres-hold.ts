@@ -1,0 +1,61 @@
+import type { Decision, SessionInput } from "../decision/index.js";
+import type { SessionHooks, Statement } from "../postgres/index.js";
+import { approvalHash } from "./hash.js";
+import { noticeResponse } from "./notice.js";
+import { deny } from "./outcomes.js";
+import type { ApprovalService, ApprovalServiceOptions } from "./service.js";
+
+type PgControl = Parameters<NonNullable<SessionHooks["hold"]>>[3];
+
+/**
+ * The Postgres side of an approval: the statement's digest, the cap inside a transaction block (the
+ * server must not end the session while a reviewer thinks), and the NoticeResponse a held client gets.
+ */
+export async function postgresHold(
+  service: ApprovalService,
+  opts: Pick<ApprovalServiceOptions, "idleInTransactionMs" | "idleMarginSeconds">,
+  session: SessionInput,
+  statement: Statement,
+  decision: Decision,
+  control: PgControl,
+): Promise<Decision> {
+  let capSeconds: number | undefined;
+  if (control.in_transaction) {
+    const idleMs = await opts.idleInTransactionMs().catch(() => 0);
+    if (idleMs > 0) {
+      const idle = idleMs / 1000;
+      capSeconds = idle - opts.idleMarginSeconds > 0 ? idle - opts.idleMarginSeconds : idle / 2;
+    }
+    if (control.signal.aborted) return deny(decision, "APPROVAL_WITHDRAWN", "the approval request was withdrawn");
+  }
+  const principal = session.principal.subject;
+  const sha256 = approvalHash(principal, session.target, statement.sql, statement.parameters);
+  return service.request(
+    {
+      kind: "postgres",
+      session_id: session.id,
+      principal,
+      target: session.target,
+      statement: { message: statement.message, sql: statement.sql, ...(statement.parameters ? { parameters: statement.parameters } : {}) },
+      sha256,
+      current: () => approvalHash(principal, session.target, statement.sql, statement.parameters),
+      in_transaction: control.in_transaction,
+    },
+    decision,
+    {
+      signal: control.signal,
+      ...(capSeconds !== undefined ? { capSeconds } : {}),
+      held: (a, holdSeconds) =>
+        control.notify(
+          noticeResponse({
+            S: "NOTICE",
+            V: "NOTICE",
+            C: "00000",
+            M: `regate: statement held for approval as ${a.id}: ${a.reason}`,
+            D: `decision_id ${decision.decision_id}; held up to ${holdSeconds}s, then answered "still pending"; the approval expires at ${a.expires_at}; sha256 ${a.sha256}`,
+            H: `a reviewer approves or refuses at ${service.reviewUrl}; cancelling the statement withdraws the request`,
+          }),
+        ),
+    },
+  );
+}
