@@ -32,13 +32,25 @@ reuse := {"cache": {"ttl_seconds": 60, "across": ["time", "parameters", "budget"
 	input.kind == "postgres"
 } else := {}
 
-approval := {"approve": {
-	"reason": concat("; ", sort([r | some r in approve])),
-	"approvers": "dba-oncall",
-	"timeout_seconds": 300,
-}} if {
+# The approval's terms (docs/approvals.md). A held Postgres write keeps the agent's session and transaction
+# in place while a DBA looks (at most 45 s, then "still pending": re-run once approved); an HTTP refund is
+# deferred: the agent is answered at once and re-sends the identical request once finance approved it.
+approval := {"approve": object.union(
+	{
+		"reason": concat("; ", sort([r | some r in approve])),
+		"timeout_seconds": 300,
+		"grant_seconds": 600,
+		"min": 1,
+		"reason_required": false,
+	},
+	approval_terms,
+)} if {
 	count(approve) > 0
 } else := {}
+
+approval_terms := {"mode": "hold", "hold_max_seconds": 45, "approvers": ["dba-oncall"]} if {
+	input.kind == "postgres"
+} else := {"mode": "defer", "approvers": ["finance"]}
 
 # A set, so the same mask rule from two rules appears once; sets iterate in sorted order.
 mask_list := [m | some m in mask]

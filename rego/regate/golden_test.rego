@@ -35,6 +35,15 @@ failures contains sprintf("%s: masks %v, want %v", [c.name, d.mask, c.expect.mas
 	not same_masks(d.mask, c.expect.masks)
 }
 
+# expect.approve: each field given must be in the decision's approve object with that value.
+failures contains sprintf("%s: approve.%s is %v, want %v", [c.name, k, object.get(d, ["approve", k], null), v]) if {
+	some c in data.golden_cases
+	c.expect.approve
+	d := regate.decision with input as c.input
+	some k, v in c.expect.approve
+	object.get(d, ["approve", k], null) != v
+}
+
 same_masks(got, want) if {
 	count(got) == count(want)
 	{m | some m in got} == {m | some m in want}

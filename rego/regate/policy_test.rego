@@ -85,6 +85,10 @@ test_write_payments_needs_approval if {
 	d.allow
 	d.approve.reason == "writes to public.payments need approval"
 	d.approve.timeout_seconds == 300
+	d.approve.mode == "hold"
+	d.approve.hold_max_seconds == 45
+	d.approve.approvers == ["dba-oncall"]
+	d.approve.min == 1
 }
 
 test_denied_kinds if {
@@ -228,6 +232,10 @@ test_http_refund_needs_approval if {
 	d := regate.decision with input as http("POST", "/api/refunds", {})
 	d.allow
 	d.approve.reason == "refunds need approval"
+	d.approve.mode == "defer"
+	d.approve.approvers == ["finance"]
+	d.approve.grant_seconds == 600
+	not d.approve.hold_max_seconds
 }
 
 test_http_bad_body_denied if {

@@ -28,6 +28,7 @@ describe("golden cases", () => {
     expect(d.outcome).toBe(c.expect.outcome);
     if (c.expect.reason && c.expect.outcome === "deny") expect(d.reasons).toContain(c.expect.reason);
     if (c.expect.masks !== undefined) expect(sortedMasks(d.mask)).toEqual(sortedMasks(c.expect.masks));
+    if (c.expect.approve !== undefined) expect(d.approve).toMatchObject(c.expect.approve);
   });
 });
 

@@ -15,6 +15,8 @@ export interface GoldenExpect {
   reason?: string;
   /** The decision's whole mask list, compared as a set: column (Postgres) or field (HTTP) and strategy. */
   masks?: MaskRule[];
+  /** Fields the decision's approve object must have, with these values. */
+  approve?: Record<string, unknown>;
 }
 
 /** Mask rules in one order, so that two lists compare as sets. */
