@@ -1,67 +1,18 @@
 // Response masking by field (name at any depth, or JSON pointer) and by value detectors.
 
-import type { DetectorName, MaskRule, MaskStrategy } from "../decision/types.js";
+import type { MaskRule, MaskStrategy } from "../decision/types.js";
 import { RegateError } from "../errors.js";
-import { applyStrategy, DETECTOR_NAMES, findMatches, isDetectorName, REDACTED, strongerStrategy } from "../mask/index.js";
+import { applyStrategy, DETECTOR_NAMES, findMatches, isDetectorName, REDACTED } from "../mask/index.js";
 import { looksLikeJson } from "./body.js";
-
-
-/** Detectors to run over strings, each with its strategy. */
-interface DetectSpec {
-  names: DetectorName[];
-  strategy: Map<DetectorName, MaskStrategy>;
-}
-
-/** What a field rule does to the value it names: replace it whole, or run detectors inside it. */
-interface FieldAction {
-  whole?: MaskStrategy;
-  detect?: DetectSpec;
-}
+import { addAction, addDetector, MAX_DEPTH, mergeActions, mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
 
 interface Pointer {
   tokens: string[];
   action: FieldAction;
 }
 
-/** Deeper nesting is refused (fail closed) rather than risking the stack. */
-const MAX_DEPTH = 512;
 /** JSON inside JSON strings (MCP tool results carry their payload as text) is masked this many levels deep. */
 const MAX_EMBEDDED = 3;
-
-function addDetector(spec: DetectSpec | undefined, name: DetectorName, strategy: MaskStrategy): DetectSpec {
-  const s: DetectSpec = spec ?? { names: [], strategy: new Map() };
-  if (!s.strategy.has(name)) s.names.push(name);
-  s.strategy.set(name, strongerStrategy(s.strategy.get(name), strategy));
-  return s;
-}
-
-function mergeSpecs(a: DetectSpec | undefined, b: DetectSpec | undefined): DetectSpec | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  let out: DetectSpec | undefined;
-  for (const spec of [a, b]) for (const n of spec.names) out = addDetector(out, n, spec.strategy.get(n)!);
-  return out;
-}
-
-function addAction(action: FieldAction | undefined, rule: MaskRule, detectors: readonly DetectorName[]): FieldAction {
-  const a = action ?? {};
-  if (rule.detector === undefined) {
-    a.whole = strongerStrategy(a.whole, rule.strategy);
-  } else {
-    for (const d of detectors) a.detect = addDetector(a.detect, d, rule.strategy);
-  }
-  return a;
-}
-
-function mergeActions(a: FieldAction | undefined, b: FieldAction | undefined): FieldAction | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  const out: FieldAction = {};
-  if (a.whole || b.whole) out.whole = a.whole && b.whole ? strongerStrategy(a.whole, b.whole) : (a.whole ?? b.whole)!;
-  const detect = mergeSpecs(a.detect, b.detect);
-  if (detect) out.detect = detect;
-  return out;
-}
 
 /** A document being rewritten: the text, the cursor, and the replacements so far (in text order). */
 interface Scan {
@@ -196,6 +147,49 @@ export class ResponseMasker {
     return this.maskPlainText(data);
   }
 
+  // What the streaming JSON masker (json-stream.ts) needs: the same rules, applied token by token.
+
+  /** Detectors that apply to every string of the document. */
+  get detect(): DetectSpec | undefined {
+    return this.#detect;
+  }
+
+  /** Some rule names a field by name (strings may carry JSON whose fields it names). */
+  get hasNamedFields(): boolean {
+    return this.#names.size > 0;
+  }
+
+  /** Some rule is a JSON pointer: the streaming masker keeps the path of folded keys. */
+  get hasPointers(): boolean {
+    return this.#pointers.length > 0;
+  }
+
+  /** A key as rules compare it (lowercased unless case-sensitive). */
+  foldKey(key: string): string {
+    return this.#fold(key);
+  }
+
+  /** The action for member `key` (`named`) or an array element, at `path` (folded keys, its own last). */
+  actionAt(key: string, named: boolean, path: readonly string[]): FieldAction | undefined {
+    return mergeActions(named ? this.#names.get(this.#fold(key)) : undefined, this.#pointers.length > 0 ? this.#pointerAction(path) : undefined);
+  }
+
+  /** A string value at `depth` under detectors `detect` (JSON inside it masked too); null when nulled. */
+  maskStringValue(s: string, detect: DetectSpec | undefined, depth: number): string | null {
+    return this.#string(s, detect, depth, 0);
+  }
+
+  /** Detected spans of `s` masked; null when a `null` strategy hit. */
+  maskDetectedText(s: string, detect: DetectSpec | undefined): string | null {
+    return this.#maskDetected(s, detect);
+  }
+
+  /** The JSON text replacing a scalar (a string's value or a literal's text) masked whole. */
+  wholeReplacement(value: string, strategy: MaskStrategy): string {
+    this.#changes++;
+    return JSON.stringify(applyStrategy(value, strategy, undefined, this.#key));
+  }
+
   #rewrite(text: string, detect: DetectSpec | undefined, depth: number, embedded: number): string {
     const scan: Scan = { text, pos: 0, edits: [] };
     this.#value(scan, detect, depth, embedded);
@@ -269,7 +263,7 @@ export class ResponseMasker {
     const usePointers = this.#pointers.length > 0 && embedded === 0;
     if (usePointers) this.#stack.push(this.#fold(key));
     try {
-      const action = mergeActions(named ? this.#names.get(this.#fold(key)) : undefined, usePointers ? this.#pointerAction() : undefined);
+      const action = mergeActions(named ? this.#names.get(this.#fold(key)) : undefined, usePointers ? this.#pointerAction(this.#stack) : undefined);
       if (action?.whole !== undefined) this.#whole(scan, action.whole, depth + 1);
       else this.#value(scan, mergeSpecs(detect, action?.detect), depth + 1, embedded);
     } finally {
@@ -281,9 +275,8 @@ export class ResponseMasker {
     return this.#caseInsensitive ? key.toLowerCase() : key;
   }
 
-  #pointerAction(): FieldAction | undefined {
+  #pointerAction(path: readonly string[]): FieldAction | undefined {
     let action: FieldAction | undefined;
-    const path = this.#stack;
     for (const p of this.#pointers) {
       if (p.tokens.length !== path.length) continue;
       let ok = true;
@@ -320,8 +313,7 @@ export class ResponseMasker {
     const end = c === 0x22 ? stringEnd(scan) : literalEnd(scan);
     if (c === 0x6e) return; // null
     const value = c === 0x22 ? stringValue(scan.text, start, end) : scan.text.slice(start, end);
-    this.#changes++;
-    scan.edits.push([start, end, JSON.stringify(applyStrategy(value, strategy, undefined, this.#key))]);
+    scan.edits.push([start, end, this.wholeReplacement(value, strategy)]);
   }
 
   #string(s: string, detect: DetectSpec | undefined, depth: number, embedded: number): string | null {

@@ -1,0 +1,322 @@
+// Masks a JSON response as it streams: the same rules as ResponseMasker.maskJsonText, applied token by token.
+
+import { Transform, type TransformCallback } from "node:stream";
+import type { MaskStrategy } from "../decision/types.js";
+import { RegateError } from "../errors.js";
+import { REDACTED } from "../mask/index.js";
+import { MAX_DEPTH, mergeSpecs, type DetectSpec } from "./mask-actions.js";
+import type { ResponseMasker } from "./masker.js";
+
+/** What applies to the value about to start: replaced whole, or scanned with these detectors. */
+interface ValueRule {
+  whole?: MaskStrategy;
+  detect?: DetectSpec;
+}
+
+interface Frame {
+  object: boolean;
+  rule: ValueRule;
+  /** Elements seen so far (arrays). */
+  index: number;
+  /** Length of the key path while this container is the current one. */
+  pathLen: number;
+}
+
+const enum Expect {
+  Value,
+  /** After "[": a value or "]". */
+  ValueOrClose,
+  /** After "{": a key or "}". */
+  KeyOrClose,
+  Key,
+  Colon,
+  CommaOrClose,
+  End,
+}
+
+const enum Token {
+  None,
+  Key,
+  String,
+  Literal,
+}
+
+const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+const isWs = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+const endsLiteral = (c: number): boolean => isWs(c) || c === 0x2c || c === 0x5d || c === 0x7d;
+
+function syntax(what: string): SyntaxError {
+  return new SyntaxError(`JSON response body: ${what}`);
+}
+
+/**
+ * Rewrites a JSON document chunk by chunk: structure and unmasked tokens pass as they came (numbers keep
+ * their digits, duplicate keys are each masked), a masked token is replaced once it is complete. The grammar
+ * is checked as strictly as JSON.parse; a document that breaks it, nests deeper than MAX_DEPTH or has a
+ * token over `maxTokenChars` fails the stream. Nothing is pushed before `holdChars` of output (or the end)
+ * so a small document that fails is refused before a byte of it is sent; past that the caller can only cut
+ * the response short, which an agent cannot mistake for a complete document.
+ */
+export class JsonMaskStream extends Transform {
+  readonly #masker: ResponseMasker;
+  readonly #holdChars: number;
+  readonly #maxTokenChars: number;
+  readonly #decoder = new TextDecoder("utf-8", { fatal: true });
+  readonly #frames: Frame[] = [];
+  readonly #path: string[] = [];
+  #expect = Expect.Value;
+  #next: ValueRule;
+  #token = Token.None;
+  #tok = "";
+  #escape = false;
+  #escaped = false;
+  #held: string[] = [];
+  #heldChars = 0;
+  #out = "";
+  #bytes = 0;
+  #pushed = false;
+  /** Set when the first push is the whole document (it fitted in the hold): its length can be declared. */
+  wholeBody = false;
+
+  constructor(masker: ResponseMasker, opts: { holdChars: number; maxTokenChars: number }) {
+    super();
+    this.#masker = masker;
+    this.#holdChars = opts.holdChars;
+    this.#maxTokenChars = opts.maxTokenChars;
+    this.#next = masker.detect ? { detect: masker.detect } : {};
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.#bytes += chunk.length;
+      this.#scan(this.#decoder.decode(chunk, { stream: true }));
+      this.#emit(false);
+      done();
+    } catch (err) {
+      done(this.#failure(err));
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    try {
+      // An empty body is no document at all, and passes as it came (nothing to mask).
+      if (this.#bytes === 0) return done();
+      this.#scan(this.#decoder.decode());
+      if (this.#token === Token.Literal) this.#endLiteral();
+      if (this.#token !== Token.None || this.#expect !== Expect.End) throw syntax("unexpected end");
+      this.#emit(true);
+      done();
+    } catch (err) {
+      done(this.#failure(err));
+    }
+  }
+
+  #failure(err: unknown): Error {
+    if (err instanceof SyntaxError || err instanceof RegateError) return err;
+    // TextDecoder's fatal error is a TypeError: the body is not UTF-8, so not JSON either.
+    if (err instanceof TypeError) return syntax("not UTF-8");
+    return err as Error;
+  }
+
+  #emit(final: boolean): void {
+    if (this.#out !== "") {
+      this.#held.push(this.#out);
+      this.#heldChars += this.#out.length;
+      this.#out = "";
+    }
+    if (this.#held.length === 0 || (!final && this.#heldChars < this.#holdChars)) return;
+    if (final && !this.#pushed) this.wholeBody = true;
+    this.#pushed = true;
+    this.push(Buffer.from(this.#held.length === 1 ? this.#held[0]! : this.#held.join(""), "utf8"));
+    this.#held = [];
+    this.#heldChars = 0;
+  }
+
+  #scan(text: string): void {
+    let copyFrom = 0;
+    let i = 0;
+    const n = text.length;
+    while (i < n) {
+      if (this.#token === Token.Key || this.#token === Token.String) {
+        const start = i;
+        let closed = false;
+        for (; i < n; i++) {
+          if (this.#escape) {
+            this.#escape = false;
+            continue;
+          }
+          const c = text.charCodeAt(i);
+          if (c === 0x22) {
+            closed = true;
+            i++;
+            break;
+          }
+          if (c === 0x5c) {
+            this.#escape = true;
+            this.#escaped = true;
+          } else if (c < 0x20) throw syntax("control character in a string");
+        }
+        this.#grow(text.slice(start, i));
+        if (!closed) break;
+        if (this.#token === Token.Key) this.#endKey();
+        else this.#endString();
+        copyFrom = i;
+        continue;
+      }
+      if (this.#token === Token.Literal) {
+        const start = i;
+        while (i < n && !endsLiteral(text.charCodeAt(i))) i++;
+        this.#grow(text.slice(start, i));
+        if (i >= n) break;
+        this.#endLiteral();
+        copyFrom = i;
+        continue;
+      }
+      const c = text.charCodeAt(i);
+      if (isWs(c)) {
+        i++;
+        continue;
+      }
+      // A token starts or structure follows: what passed untouched so far goes out as it came.
+      if (c === 0x22 || (c !== 0x2c && c !== 0x3a && c !== 0x5d && c !== 0x7d && c !== 0x7b && c !== 0x5b)) {
+        this.#out += text.slice(copyFrom, i);
+        copyFrom = i;
+      }
+      this.#structural(c);
+      if (this.#token === Token.None) i++;
+      else if (this.#token === Token.Literal) copyFrom = i;
+      else {
+        this.#tok = '"';
+        i++;
+        copyFrom = i;
+      }
+    }
+    if (this.#token === Token.None) this.#out += text.slice(copyFrom, n);
+  }
+
+  #grow(piece: string): void {
+    this.#tok += piece;
+    if (this.#tok.length > this.#maxTokenChars) throw new RegateError("MASK_LINEAGE_UNKNOWN", "a JSON value is larger than regate masks");
+  }
+
+  /** One structural character (or the first character of a token) where `#expect` says what may come. */
+  #structural(c: number): void {
+    const e = this.#expect;
+    const top = this.#frames.at(-1);
+    if (e === Expect.Value || e === Expect.ValueOrClose) {
+      if (e === Expect.ValueOrClose && c === 0x5d) return this.#close();
+      if (top && !top.object) this.#element(top);
+      if (this.#frames.length > MAX_DEPTH) throw new RegateError("MASK_LINEAGE_UNKNOWN", "response is nested too deeply to mask");
+      if (c === 0x7b || c === 0x5b) {
+        this.#frames.push({ object: c === 0x7b, rule: this.#next, index: 0, pathLen: this.#path.length });
+        this.#expect = c === 0x7b ? Expect.KeyOrClose : Expect.ValueOrClose;
+        return;
+      }
+      this.#token = c === 0x22 ? Token.String : Token.Literal;
+      this.#escaped = false;
+      if (c !== 0x22) this.#tok = "";
+      return;
+    }
+    if (e === Expect.KeyOrClose || e === Expect.Key) {
+      if (e === Expect.KeyOrClose && c === 0x7d) return this.#close();
+      if (c !== 0x22) throw syntax("expected a key");
+      this.#token = Token.Key;
+      this.#escaped = false;
+      return;
+    }
+    if (e === Expect.Colon) {
+      if (c !== 0x3a) throw syntax("expected ':'");
+      this.#expect = Expect.Value;
+      return;
+    }
+    if (e === Expect.CommaOrClose && top) {
+      if (c === 0x2c) {
+        this.#expect = top.object ? Expect.Key : Expect.Value;
+        return;
+      }
+      if (c === (top.object ? 0x7d : 0x5d)) return this.#close();
+    }
+    throw syntax(`unexpected '${String.fromCharCode(c)}'`);
+  }
+
+  /** An array element starts: its rule comes from its index (pointers) and the array's rule. */
+  #element(array: Frame): void {
+    this.#next = this.#childRule(array, String(array.index++), false);
+  }
+
+  #childRule(parent: Frame, key: string, named: boolean): ValueRule {
+    const rule = parent.rule;
+    if (rule.whole !== undefined) return rule;
+    this.#path.length = parent.pathLen;
+    if (!this.#masker.hasPointers && !this.#masker.hasNamedFields) return rule;
+    if (this.#masker.hasPointers) this.#path.push(this.#masker.foldKey(key));
+    const action = this.#masker.actionAt(key, named, this.#path);
+    if (action?.whole !== undefined) return { whole: action.whole };
+    const detect = mergeSpecs(rule.detect, action?.detect);
+    return detect ? { detect } : {};
+  }
+
+  #close(): void {
+    this.#frames.pop();
+    const parent = this.#frames.at(-1);
+    this.#path.length = parent?.pathLen ?? 0;
+    this.#expect = parent ? Expect.CommaOrClose : Expect.End;
+  }
+
+  #valueDone(): void {
+    this.#token = Token.None;
+    this.#tok = "";
+    const parent = this.#frames.at(-1);
+    if (parent) this.#path.length = parent.pathLen;
+    this.#expect = parent ? Expect.CommaOrClose : Expect.End;
+  }
+
+  #decoded(): string {
+    // Escapes are checked (and decoded) by JSON.parse itself; without one the text is the value.
+    return this.#escaped ? (JSON.parse(this.#tok) as string) : this.#tok.slice(1, -1);
+  }
+
+  #endKey(): void {
+    const object = this.#frames.at(-1)!;
+    const key = this.#decoded();
+    const detect = object.rule.whole === undefined ? object.rule.detect : undefined;
+    // Object keys can carry values too (maps keyed by email): they are scanned like strings.
+    const masked = detect ? (this.#masker.maskDetectedText(key, detect) ?? REDACTED) : key;
+    this.#out += masked === key ? this.#tok : JSON.stringify(masked);
+    this.#next = this.#childRule(object, key, true);
+    this.#token = Token.None;
+    this.#tok = "";
+    this.#expect = Expect.Colon;
+  }
+
+  #endString(): void {
+    const rule = this.#next;
+    if (rule.whole !== undefined) {
+      this.#out += this.#masker.wholeReplacement(this.#decoded(), rule.whole);
+    } else if (!rule.detect && !this.#masker.hasNamedFields) {
+      if (this.#escaped) this.#decoded();
+      this.#out += this.#tok;
+    } else {
+      const s = this.#decoded();
+      const masked = this.#masker.maskStringValue(s, rule.detect, this.#frames.length);
+      this.#out += masked === s ? this.#tok : JSON.stringify(masked);
+    }
+    this.#valueDone();
+  }
+
+  #endLiteral(): void {
+    const raw = this.#tok;
+    const first = raw.charCodeAt(0);
+    const keyword = raw === "true" || raw === "false" || raw === "null";
+    if (!keyword && !NUMBER.test(raw)) throw syntax(`unexpected token ${raw.slice(0, 20)}`);
+    const rule = this.#next;
+    if (rule.whole !== undefined && raw !== "null") this.#out += this.#masker.wholeReplacement(raw, rule.whole);
+    else if (rule.whole === undefined && rule.detect && first !== 0x74 && first !== 0x66 && first !== 0x6e) {
+      // A card number sent as a JSON number is still a card number; its text is judged exactly as sent.
+      const masked = this.#masker.maskDetectedText(raw, rule.detect);
+      this.#out += masked === raw ? raw : JSON.stringify(masked);
+    } else this.#out += raw;
+    this.#valueDone();
+  }
+}
