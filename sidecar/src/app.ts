@@ -233,7 +233,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
         sessionsHandler(sessions, responders, log.child({ component: "incident" })),
         locksHandler(locks, responders),
         ...(approvals && slack
-          ? [slackInteractionsHandler(approvals, { signingSecret: slack.signing_secret.reveal(), users: slack.users, maxAgeSeconds: slack.max_age_seconds }, log.child({ component: "approvals" }))]
+          ? [slackInteractionsHandler(approvals, { signingSecret: slack.signing_secret.reveal(), users: slackReviewers(config), maxAgeSeconds: slack.max_age_seconds }, log.child({ component: "approvals" }))]
           : []),
       ],
       listen: config.admin.listen,
@@ -303,6 +303,12 @@ function listenHttp(server: Server, listen: { host: string; port: number }): Pro
       resolve(typeof a === "object" && a ? a.port : listen.port);
     });
   });
+}
+
+/** Slack user id -> the configured reviewer it acts as (load.ts checks every name is a reviewer). */
+function slackReviewers(config: Config): Map<string, { name: string; groups: string[] }> {
+  const byName = new Map(config.approvals.reviewers.map((r) => [r.name, { name: r.name, groups: [...r.groups] }]));
+  return new Map(Object.entries(config.approvals.slack?.users ?? {}).flatMap(([id, name]) => (byName.has(name) ? [[id, byName.get(name)!] as const] : [])));
 }
 
 /** The upstream's idle_in_transaction_session_timeout in ms, for the cap on approvals inside a block. */

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { ActResult, ApprovalService } from "../approval/index.js";
+import type { ActResult, ApprovalService, ReviewerIdentity } from "../approval/index.js";
 import type { Logger } from "../log.js";
 import { readBody, sendJson, type AdminHandler } from "./bearer.js";
 import { SLACK_APPROVE, SLACK_REFUSE, type SlackButtonValue } from "./slack-message.js";
@@ -10,8 +10,8 @@ export const SLACK_PATH = "/approvals/slack/interactions";
 
 export interface SlackOptions {
   signingSecret: string;
-  /** Slack user id -> reviewer name. */
-  users: Readonly<Record<string, string>>;
+  /** Slack user id -> the reviewer (name and groups, as in approvals.reviewers) it acts as. */
+  users: ReadonlyMap<string, ReviewerIdentity>;
   maxAgeSeconds: number;
   /** Clock in seconds (tests). */
   now?: () => number;
@@ -45,7 +45,7 @@ export function slackInteractionsHandler(service: ApprovalService, opts: SlackOp
           return sendJson(res, 400, { error: "no JSON payload field" });
         }
         const userId = payload?.user?.id ?? "";
-        const reviewer = Object.prototype.hasOwnProperty.call(opts.users, userId) ? opts.users[userId] : undefined;
+        const reviewer = opts.users.get(userId);
         if (!reviewer) {
           log.warn({ event: "slack_interaction_refused", why: "unknown user", slack_user: userId }, "Slack interaction refused");
           return sendJson(res, 403, { error: `Slack user ${userId} is not a regate reviewer (approvals.slack.users)` });
@@ -62,10 +62,11 @@ export function slackInteractionsHandler(service: ApprovalService, opts: SlackOp
         if (action?.action_id === SLACK_APPROVE) result = service.approve(value.id, reviewer, value.sha256, "approved in Slack");
         else if (action?.action_id === SLACK_REFUSE) result = service.refuse(value.id, reviewer, "refused in Slack");
         else return sendJson(res, 400, { error: "unknown action" });
-        log.info({ event: "slack_interaction", slack_user: userId, reviewer, approval_id: value.id, action: action.action_id, ok: result.ok }, "Slack interaction");
-        const text = result.ok ? `${value.id} ${result.approval.status} by ${reviewer}` : `${value.id}: ${result.error.replace(/_/g, " ")}`;
+        log.info({ event: "slack_interaction", slack_user: userId, reviewer: reviewer.name, approval_id: value.id, action: action.action_id, ok: result.ok }, "Slack interaction");
+        const text = result.ok ? `${value.id} ${result.approval.status} by ${reviewer.name}` : `${value.id}: ${result.error.replace(/_/g, " ")}`;
         followUp(payload.response_url, text, log);
-        sendJson(res, 200, result.ok ? { ok: true, id: value.id, status: result.approval.status, reviewer } : { ok: false, error: result.error });
+        if (result.ok) sendJson(res, 200, { ok: true, id: value.id, status: result.approval.status, reviewer: reviewer.name });
+        else sendJson(res, result.error === "not_found" ? 404 : 409, { ok: false, error: result.error });
       },
       () => sendJson(res, 413, { error: "body too large" }),
     );

@@ -151,6 +151,12 @@ function crossChecks(cfg: Config, problems: string[]): void {
   cfg.http.routes.forEach((r, i) => {
     if (r.credential?.type === "header" && !r.credential.header) problems.push(`http.routes[${i}].credential.header: required with type header`);
   });
+  const slack = cfg.approvals.slack;
+  if (slack) {
+    for (const [id, name] of Object.entries(slack.users)) {
+      if (!cfg.approvals.reviewers.some((r) => r.name === name)) problems.push(`approvals.slack.users.${id}: ${name} is not in approvals.reviewers`);
+    }
+  }
   const url = (cfg.postgres.upstream as unknown as { url?: Secret }).url;
   if (url) {
     try {
