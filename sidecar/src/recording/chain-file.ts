@@ -67,7 +67,9 @@ export class ChainFile {
     const bytes = Buffer.from(line, "utf8");
     try {
       let off = 0;
-      while (off < bytes.length) off += writeSync(this.#fd, bytes, off, bytes.length - off);
+      // At an explicit position: after a failed write is cut back, the fd's own offset still points past
+      // the cut, and the next record would land after a hole of NUL bytes.
+      while (off < bytes.length) off += writeSync(this.#fd, bytes, off, bytes.length - off, this.#size + off);
     } catch (err) {
       try {
         if (fstatSync(this.#fd).size !== this.#size) ftruncateSync(this.#fd, this.#size);

@@ -1,5 +1,5 @@
 import type { KeyObject } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Decision, DecisionSink, SessionInput, Veto } from "../decision/index.js";
 import { RegateError } from "../errors.js";
@@ -144,6 +144,13 @@ export class Recorder implements DecisionSink {
       journal.append("opened", { session: session.id, file: name });
     } catch (err) {
       file.close();
+      // Without its start record (or its journal entry) the file is no recording; left behind, it would make
+      // the next attempt for this session fail with EEXIST for good, even once the disk has room again.
+      try {
+        unlinkSync(file.path);
+      } catch {
+        // Best effort: the write that failed is what gets reported.
+      }
       throw err;
     }
     open = { file, statements: 0, rows: 0, bytes: 0 };
