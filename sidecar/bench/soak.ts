@@ -22,7 +22,7 @@ await runScenario({
     let db: TestPostgres | undefined;
     try {
       db = await startPostgres({ loadDemo: false, settings: { shared_buffers: "128MB" } });
-      const r = await runSoak(db, { seconds: SECONDS, clients: CLIENTS, mode: MODE, branches: 8, log });
+      const r = await runSoak(db, { seconds: SECONDS, clients: CLIENTS, mode: MODE, branches: 8, keepLog: false, log });
       const problems = [...reconcile(r)];
       const growth = rssGrowth(r);
       log(`${r.transactions} transactions (${r.tps} tps), ${r.failed} failed, history rows ${r.history_rows}, sums ${JSON.stringify(r.sums)}`);
@@ -35,6 +35,7 @@ await runScenario({
           { metric: "soak transactions reconciled", value: r.transactions, unit: "tx" },
           { metric: "soak tps through regate", value: r.tps, unit: "tps" },
           { metric: "soak regate RSS max", value: r.rss_mb.max, unit: "MB" },
+          { metric: "soak decision log", value: Math.round(r.decision_log_bytes / 1048576), unit: "MB" },
           { metric: "soak RSS growth after warm-up", value: growth, unit: "MB" },
         ],
       };

@@ -28,7 +28,9 @@ export interface SoakOptions {
   threads?: number;
   mode?: "simple" | "extended" | "prepared";
   branches?: number;
-  /** Progress lines (every `progressS` seconds of pgbench, and RSS). */
+  /** Keep regate's stdout for the secrets sweep (default true; the long run drops it after scanning). */
+  keepLog?: boolean;
+  /** Progress lines (RSS every minute). */
   log?: (line: string) => void;
 }
 
@@ -45,6 +47,8 @@ export interface SoakResult {
   client_mismatches: { client: number; logged: number; in_db: number }[];
   rss_mb: { start: number; after_warmup: number; end: number; max: number; samples: number[] };
   decisions_logged: number;
+  /** Bytes regate wrote to stdout (decision logs, mostly). */
+  decision_log_bytes: number;
   regate_errors: string[];
 }
 
@@ -154,11 +158,10 @@ export async function runSoak(db: TestPostgres, opts: SoakOptions): Promise<Soak
     let decisions = 0;
     for (const line of String(metrics.body).split("\n")) if (line.startsWith("regate_decisions_total{")) decisions += Number(line.slice(line.lastIndexOf(" ") + 1));
     await r.stop();
-    const regateErrors = r
-      .stdout()
-      .split("\n")
-      .filter((l) => /"level":"(error|fatal)"/.test(l))
-      .slice(0, 20);
+    const regateErrors = await r.grepStdout(/"level":"(error|fatal)"/);
+    const logBytes = r.stdoutBytes();
+    // Ten minutes of decision logs are gigabytes: the long run scans them and lets them go.
+    if (opts.keepLog === false) rmSync(join(r.dir, "stdout.log"), { force: true });
     const warm = samples[Math.min(samples.length - 1, Math.floor(samples.length / 3))]!;
     return {
       seconds: opts.seconds,
@@ -172,6 +175,7 @@ export async function runSoak(db: TestPostgres, opts: SoakOptions): Promise<Soak
       client_mismatches: clientMismatches,
       rss_mb: { start: samples[0]!, after_warmup: warm, end: samples.at(-1)!, max: Math.max(...samples), samples },
       decisions_logged: decisions,
+      decision_log_bytes: logBytes,
       regate_errors: regateErrors,
     };
   } finally {

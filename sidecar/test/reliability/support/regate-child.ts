@@ -6,7 +6,8 @@
 // recordings, ...) with a secrets.json that lists the secrets it was given: the secrets sweep
 // (secrets-sweep.ts, run after the suite) greps every output for every secret listed.
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { packageRoot } from "../../../src/paths.js";
@@ -36,6 +37,10 @@ export interface RegateChild {
   url(user?: string, token?: string): string;
   /** stdout.log so far ("" when stdout is an unread pipe). */
   stdout(): string;
+  /** Lines of stdout.log matching `re` (at most `max`), read as a stream: a soak's log can pass 1 GB. */
+  grepStdout(re: RegExp, max?: number): Promise<string[]>;
+  /** Bytes in stdout.log. */
+  stdoutBytes(): number;
   stderr(): string;
   /** Resident set size from /proc, KiB; undefined once the process is gone. */
   rssKb(): number | undefined;
@@ -151,6 +156,18 @@ export async function startRegateChild(opts: RegateChildOptions): Promise<Regate
     url: (user = RELIABILITY_AGENT.user, token = RELIABILITY_AGENT.token) =>
       `postgres://${encodeURIComponent(user)}:${encodeURIComponent(token)}@127.0.0.1:${ports["postgres"]}/${opts.pg.database}?sslmode=disable`,
     stdout,
+    async grepStdout(re: RegExp, max = 20) {
+      const found: string[] = [];
+      if (!existsSync(stdoutFile)) return found;
+      const lines = createInterface({ input: createReadStream(stdoutFile), crlfDelay: Infinity });
+      for await (const line of lines) {
+        if (re.test(line)) found.push(line);
+        if (found.length >= max) break;
+      }
+      lines.close();
+      return found;
+    },
+    stdoutBytes: () => (existsSync(stdoutFile) ? statSync(stdoutFile).size : 0),
     stderr: () => read(stderrFile),
     rssKb() {
       try {
