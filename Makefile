@@ -51,9 +51,13 @@ build: deps
 clients:
 	scripts/clients-setup.sh
 
+# build/test-output/ collects what regate writes during the suite; the secrets sweep then greps all of it for every
+# configured secret and protected demo value (docs/reliability.md), and removes it when clean.
 test-ts: deps bundle
+	rm -rf build/test-output
 	npx vitest run --reporter=default --reporter=json --outputFile.json=build/vitest.json
 	@node -e 'const r=require("./build/vitest.json"); console.log(`$${r.numPassedTests} passed, $${r.numFailedTests} failed, $${r.numPendingTests} skipped`)'
+	npx tsx sidecar/test/reliability/secrets-sweep.ts
 
 test: deps tools bundle rego-check typecheck clients test-ts
 

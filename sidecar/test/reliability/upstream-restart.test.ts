@@ -5,8 +5,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
-import { AGENT, startRegate, type TestRegate } from "../support/regate.js";
-import { keepOutput } from "./support/regate-child.js";
+import { startRegate, type TestRegate } from "../support/regate.js";
 
 let db: TestPostgres;
 let regate: TestRegate;
@@ -45,7 +44,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of clients) await c.end().catch(() => undefined);
   await regate?.stop();
-  keepOutput("upstream-restart", regate?.logs() ?? "", [AGENT.token, db.users.scram.password, db.adminPassword]);
   await db?.stop();
 });
 

@@ -1,12 +1,14 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { Writable } from "node:stream";
+import { expect } from "vitest";
 import { stringify } from "yaml";
 import { startApp, type App, type AppOptions } from "../../src/app.js";
 import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/log.js";
 import { packageRoot } from "../../src/paths.js";
 import type { TestPostgres } from "./postgres.js";
+import { inlineSecrets, keepOutput } from "./test-output.js";
 
 export const AGENT = { user: "test-agent", token: "agent-token-7f3a9c" };
 export const BUNDLE = join(packageRoot, "build", "bundle.tar.gz");
@@ -43,7 +45,8 @@ export async function startRegate(pg: TestPostgres, overrides: Record<string, un
     },
     admin: { enabled: false },
   };
-  const config = loadConfig({ text: stringify(merge(base, overrides)), env: { TEST_UPSTREAM_PASSWORD: pg.users.scram.password } });
+  const merged = merge(base, overrides);
+  const config = loadConfig({ text: stringify(merged), env: { TEST_UPSTREAM_PASSWORD: pg.users.scram.password } });
   const log = createLogger({ level: "debug", destination: sink });
   const app = await startApp({ config, log, ...options });
   const port = app.ports.postgres!;
@@ -53,8 +56,18 @@ export async function startRegate(pg: TestPostgres, overrides: Record<string, un
     logs: () => lines.join("\n"),
     decisions: () => lines.map((l) => JSON.parse(l) as Record<string, any>).filter((l) => l["msg"] === "Decision Log"),
     url: (user = AGENT.user, token = AGENT.token) => `postgres://${encodeURIComponent(user)}:${encodeURIComponent(token)}@127.0.0.1:${port}/${pg.database}?sslmode=disable`,
-    stop: () => app.close(),
+    async stop() {
+      await app.close();
+      // Kept for the secrets sweep that runs after the suite (sidecar/test/reliability/secrets-sweep.ts).
+      keepOutput("suite", testName(), lines.join("\n"), [AGENT.token, pg.users.scram.password, pg.users.md5.password, pg.adminPassword, ...inlineSecrets(merged)]);
+    },
   };
+}
+
+/** The test file's name, for the output folder. */
+function testName(): string {
+  const path = expect.getState().testPath;
+  return path ? basename(path).replace(/\.test\.ts$/, "") : "regate";
 }
 
 function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {

@@ -3,17 +3,17 @@
 // is behind it, and must not share an event loop with the load they generate.
 //
 // Everything it writes is kept under build/test-output/reliability/<name>-<stamp>/ (stdout.log, stderr.log,
-// recordings, ...) with a secrets.json that lists the secrets it was given: the secrets sweep
-// (secrets-sweep.ts, run after the suite) greps every output for every secret listed.
+// recordings, ...) with a secrets.json that lists the secrets it was given (support/test-output.ts): the
+// secrets sweep (secrets-sweep.ts, run after the suite) greps every output for every secret listed.
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, createReadStream, existsSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { packageRoot } from "../../../src/paths.js";
 import type { TestPostgres } from "../../support/postgres.js";
+import { inlineSecrets, outputDir, writeSecrets } from "../../support/test-output.js";
 
-export const OUTPUT_ROOT = join(packageRoot, "build", "test-output", "reliability");
 export const BUNDLE = join(packageRoot, "build", "bundle.tar.gz");
 export const RELIABILITY_AGENT = { user: "reliability-agent", token: "rel-agent-token-3b81e6f0" };
 
@@ -63,19 +63,6 @@ export function merge(a: Record<string, unknown>, b: Record<string, unknown>): R
   return out;
 }
 
-export function outputDir(name: string): string {
-  const dir = join(OUTPUT_ROOT, `${name}-${new Date().toISOString().replace(/[:.]/g, "")}-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
-
-/** The sweep's manifest: what must never appear in any file under `dir`. */
-export function writeSecrets(dir: string, secrets: string[]): void {
-  const file = join(dir, "secrets.json");
-  const before: string[] = existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as string[]) : [];
-  writeFileSync(file, JSON.stringify([...new Set([...before, ...secrets.filter((s) => s.length >= 6)])]));
-}
-
 function readyPorts(text: string): Record<string, number> {
   const ports: Record<string, number> = {};
   for (const line of text.split("\n")) {
@@ -87,7 +74,7 @@ function readyPorts(text: string): Record<string, number> {
 
 export async function startRegateChild(opts: RegateChildOptions): Promise<RegateChild> {
   if (!existsSync(opts.bundle ?? BUNDLE)) throw new Error(`${opts.bundle ?? BUNDLE} is missing: run make bundle first`);
-  const dir = outputDir(opts.name);
+  const dir = outputDir("reliability", opts.name);
   const base = {
     policy: { bundle: opts.bundle ?? BUNDLE, watch_interval_ms: 0 },
     log: { level: "info" },
@@ -99,9 +86,10 @@ export async function startRegateChild(opts: RegateChildOptions): Promise<Regate
     },
     admin: { enabled: true, listen: { host: "127.0.0.1", port: 0 }, drain_timeout_ms: 2000 },
   };
-  const configFile = join(dir, "regate.yaml");
+  // Written by the test, not by regate: the sweep skips *.input.* files.
+  const configFile = join(dir, "regate.input.yaml");
   writeFileSync(configFile, stringify(merge(base, opts.overrides ?? {})));
-  writeSecrets(dir, [RELIABILITY_AGENT.token, opts.pg.users.scram.password, opts.pg.users.md5.password, opts.pg.adminPassword, ...(opts.secrets ?? [])]);
+  writeSecrets(dir, [RELIABILITY_AGENT.token, opts.pg.users.scram.password, opts.pg.users.md5.password, opts.pg.adminPassword, ...inlineSecrets(opts.overrides), ...(opts.secrets ?? [])]);
   const stdoutFile = join(dir, "stdout.log");
   const stderrFile = join(dir, "stderr.log");
   const errFd = openSync(stderrFile, "w");
@@ -199,10 +187,3 @@ export async function startRegateChild(opts: RegateChildOptions): Promise<Regate
   };
 }
 
-/** Keeps what an in-process regate logged (TestRegate.logs()) for the secrets sweep, with the secrets it held. */
-export function keepOutput(name: string, text: string, secrets: string[]): string {
-  const dir = outputDir(name);
-  writeFileSync(join(dir, "stdout.log"), text);
-  writeSecrets(dir, secrets);
-  return dir;
-}
