@@ -155,7 +155,8 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
       // With Slack interactivity configured the message carries Approve/Refuse buttons (admin/slack-message.ts).
       ...(a.webhook ? { onRequested: (a.slack ? slackInteractiveNotifier : slackNotifier)(a.webhook.url.reveal(), reviewUrl, alog) } : {}),
     });
-    hooks = { ...hooks, hold: approvals.hooks().hold! };
+    const { hold, ownApprovals } = approvals.hooks();
+    hooks = { ...hooks, hold: hold!, ownApprovals: ownApprovals! };
     const service = approvals;
     closers.push(async () => service.close());
   }

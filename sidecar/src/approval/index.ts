@@ -3,3 +3,4 @@ export { approvalHash } from "./hash.js";
 export { slackNotifier } from "./webhook.js";
 export type { ReviewerIdentity } from "./ballot.js";
 export type { ActError, Approval, ApprovalMode, ApprovalStatus, ActResult, Vote } from "./types.js";
+export { agentView } from "./own.js";

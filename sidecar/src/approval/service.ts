@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Decision } from "../decision/index.js";
 import type { Logger } from "../log.js";
 import type { SessionHooks } from "../postgres/index.js";
+import { agentRow } from "./own.js";
 import { mayVote, type ReviewerIdentity } from "./ballot.js";
 import { GrantStore } from "./grants.js";
 import { allow, deny, requested, stillPending } from "./outcomes.js";
@@ -98,7 +99,10 @@ export class ApprovalService {
 
   /** The session hooks that wire this service into the Postgres path. */
   hooks(): SessionHooks {
-    return { hold: (session, statement, decision, control) => this.hold(session, statement, decision, control) };
+    return {
+      hold: (session, statement, decision, control) => this.hold(session, statement, decision, control),
+      ownApprovals: (session) => this.own(session.principal.subject).map(agentRow),
+    };
   }
 
   /** The Postgres `hold` hook: a statement the policy marks `approve`. */
@@ -111,7 +115,12 @@ export class ApprovalService {
     return (status ? all.filter((a) => a.status === status) : all).sort((a, b) => b.requested_at.localeCompare(a.requested_at));
   }
 
-  get(id: string): Approval | undefined {
+  /** The approvals `principal` asked for, newest first (what an agent may see of approvals). */
+  own(principal: string): Approval[] {
+    return this.list().filter((a) => a.principal === principal);
+  }
+
+    get(id: string): Approval | undefined {
     return this.#pending.get(id)?.approval ?? this.#history.find((a) => a.id === id);
   }
 

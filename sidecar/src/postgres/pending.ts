@@ -58,6 +58,8 @@ type PendingReply =
       plan?: MaskPlan | null;
       /** regate wrapped this autocommit statement in its own transaction (see lifecycle/transaction.ts). */
       wrapped?: boolean;
+      /** regate's own answer (regate.approvals): sent in place of the EmptyQueryResponse of the empty query forwarded instead. */
+      synthetic?: Buffer;
     }
   | {
       /** A statement regate sent itself (BEGIN, COMMIT, ROLLBACK, a poison): the client never asked for it. */

@@ -20,5 +20,7 @@ export function composeHooks(first: SessionHooks, second: SessionHooks | undefin
   };
   const hold = second.hold ?? first.hold;
   if (hold) out.hold = hold;
+  const ownApprovals = second.ownApprovals ?? first.ownApprovals;
+  if (ownApprovals) out.ownApprovals = ownApprovals;
   return out;
 }

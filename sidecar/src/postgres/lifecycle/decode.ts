@@ -7,6 +7,7 @@ import { analyse } from "./analyse.js";
 import { callHook, decide, previewShape } from "./decide.js";
 import { enforceBind, enforceFunctionCall, enforceParse, enforceQuery } from "./enforce.js";
 import type { SessionState } from "./state.js";
+import { answerOwnApprovals, readsOwnApprovals, refuseOwnApprovalsExtended } from "./own-approvals.js";
 import { newStatement, type Statement, type StatementMessage } from "./statement.js";
 
 type Step = Promise<void> | void;
@@ -36,6 +37,8 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       const statement = begin(s, "query", sql);
       return then(analyse(s, sql), (analysis) => {
         statement.analysis = analysis;
+        // regate.approvals is regate's own table: answered here, never decided by the policy nor forwarded.
+        if (readsOwnApprovals(analysis)) return answerOwnApprovals(s, f, statement);
         const empty = analysis.statements.length === 0 && !analysis.parse_error;
         return then(decide(s, statement, "query", empty ? { empty_query: true } : {}), () => enforceQuery(s, f, statement));
       });
@@ -48,6 +51,7 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       return then(analyse(s, msg.sql), (analysis) => {
         statement.analysis = analysis;
         const prepared: PreparedStatement = { name: msg.name, sql: msg.sql, analysis, paramTypes: msg.paramTypes, decision: undefined };
+        if (readsOwnApprovals(analysis)) return enforceParse(s, f, { ...prepared, decision: (statement.decision = refuseOwnApprovalsExtended()) }, statement);
         // With placeholders, the decision is taken at Bind with the values: one evaluation per execution.
         if (msg.paramTypes.length > 0 || /\$[0-9]/.test(msg.sql)) return enforceParse(s, f, prepared, statement);
         return then(decide(s, statement, "parse", {}), (d) => {

@@ -32,4 +32,9 @@ export interface SessionHooks {
    * to enforce (for example once a human answered). Without it, `approve` is refused.
    */
   hold?(session: SessionInput, statement: Statement, decision: Decision, control: HoldControl): Promise<Decision>;
+  /**
+   * The agent's own approvals for `SELECT * FROM regate.approvals` (lifecycle/own-approvals.ts): one
+   * array of text values per approval, in OWN_APPROVAL_COLUMNS order. Without it the table is refused.
+   */
+  ownApprovals?(session: SessionInput): (string | null)[][];
 }

@@ -59,6 +59,7 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
       if (head?.kind === "query") {
         head.index++;
         head.plan = undefined;
+        if (head.synthetic && f.type === Backend.EmptyQueryResponse) return s.toClient(head.synthetic);
       } else if (head?.kind === "execute") s.pending.shift();
       return s.toClient(f.raw);
     case Backend.ErrorResponse:
