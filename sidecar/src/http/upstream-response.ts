@@ -2,18 +2,25 @@ import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { pipeline } from "node:stream";
 import type { Logger } from "pino";
 import { isDisconnect } from "../errors.js";
-import { mediaType } from "./body.js";
+import { isJsonMedia, mediaType } from "./body.js";
 import type { RequestContext } from "./context.js";
 import { dropBodyDescriptors, responseHeaders } from "./headers.js";
 import { catalogError, sendError } from "./reply.js";
 import { decoderFor, maskBody, readUpstreamBody } from "./response-body.js";
 import { scrubBuffer, scrubHeaders, SecretScrubber } from "./scrub.js";
 import { SseMasker } from "./sse-mask.js";
+import { relayStreamedJson } from "./upstream-json.js";
 
 export interface ResponseLimits {
   timeout_ms: number;
   max_masked_body_bytes: number;
 }
+
+/**
+ * A JSON body of declared length up to this is read whole and masked in one pass (cheapest for the small
+ * answers most APIs give); anything else is masked as it streams (upstream-json.ts).
+ */
+const BUFFERED_JSON_BYTES = 64 * 1024;
 
 const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"]);
 
@@ -42,8 +49,9 @@ function streamDone(ctx: RequestContext, log: Logger) {
 
 /**
  * Relays the upstream response. Without mask rules it streams untouched (SSE and chunked included). With
- * them: event streams are masked event by event as they flow; other bodies are decoded, buffered (up to a
- * cap), masked, and sent uncompressed with a recomputed Content-Length.
+ * them: event streams are masked event by event as they flow; JSON is masked token by token as it flows
+ * (a small one of declared length in one pass); other bodies are decoded, buffered (up to a cap), masked,
+ * and sent uncompressed with a recomputed Content-Length.
  */
 export async function relayResponse(ctx: RequestContext, upstream: IncomingMessage, limits: ResponseLimits, log: Logger): Promise<void> {
   const { res } = ctx;
@@ -104,6 +112,23 @@ export async function relayResponse(ctx: RequestContext, upstream: IncomingMessa
     stages.push(sse);
     if (secrets.length > 0) stages.push(new SecretScrubber(secrets));
     pipeline([upstream, ...stages, res], streamDone(ctx, log));
+    return;
+  }
+  const declaredLength = Number(upstream.headers["content-length"] ?? Number.NaN);
+  if (isJsonMedia(mediaType(contentType)) && !(decoder === null && declaredLength <= BUFFERED_JSON_BYTES)) {
+    // Large, compressed or of unknown length: masked as it streams, never held whole.
+    dropBodyDescriptors(headers);
+    relayStreamedJson(ctx, upstream, {
+      status,
+      headers,
+      decoder,
+      masker,
+      secrets,
+      maxValueBytes: limits.max_masked_body_bytes,
+      idleMs: limits.timeout_ms,
+      log,
+      refuse: (reason) => refuseUnmaskable(ctx, upstream, reason, log),
+    });
     return;
   }
   const read = await readUpstreamBody(upstream, decoder, limits.max_masked_body_bytes, limits.timeout_ms);
