@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "node:http";
-import { approvalsHandler, createAdminServer, locksHandler, Metrics, sessionsHandler, slackInteractionsHandler, slackInteractiveNotifier, uploaderPluginStates } from "./admin/index.js";
+import { approvalsHandler, createAdminServer, locksHandler, Metrics, sessionsHandler, slackInteractionsHandler, slackInteractiveNotifier, slackReviewers, uploaderPluginStates } from "./admin/index.js";
 import { ApprovalService, slackNotifier } from "./approval/index.js";
 import { DecisionLog } from "./audit/index.js";
 import type { Config } from "./config/index.js";
@@ -9,7 +9,7 @@ import { DecisionPipeline, type DecisionSink, type Principal } from "./decision/
 import { createExporters, registerExportMetrics, type Exporters } from "./export/index.js";
 import { createHttpGateway } from "./http/index.js";
 import { AgentDirectory } from "./identity/index.js";
-import { LockGuard, LockService, MemoryLockStore } from "./locks/index.js";
+import { LockGuard, LockService, lockStore } from "./locks/index.js";
 import type { Logger } from "./log.js";
 import { packageRoot } from "./paths.js";
 import { PolicyStore, startPolicySource, storeOptions } from "./policy/index.js";
@@ -125,8 +125,8 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
   const sessions = new SessionRegistry();
   const closers: (() => Promise<void>)[] = [];
   // Locks sit in front of the pipeline for every adapter: a locked agent's statements and requests are refused.
-  const locks = new LockService(new MemoryLockStore(), log.child({ component: "locks" }));
-  const decider = new LockGuard(pipeline, locks);
+  const locks = new LockService(await lockStore(config, log.child({ component: "locks" })), log.child({ component: "locks" }));
+  const decider = new LockGuard(pipeline, locks, config.incident.locks.store === "postgres" ? config.incident.locks.schema : undefined);
 
   // Approvals (docs/approvals.md): the hold hook composed with the caller's hooks; the API on the admin listener.
   let approvals: ApprovalService | undefined;
@@ -304,12 +304,6 @@ function listenHttp(server: Server, listen: { host: string; port: number }): Pro
       resolve(typeof a === "object" && a ? a.port : listen.port);
     });
   });
-}
-
-/** Slack user id -> the configured reviewer it acts as (load.ts checks every name is a reviewer). */
-function slackReviewers(config: Config): Map<string, { name: string; groups: string[] }> {
-  const byName = new Map(config.approvals.reviewers.map((r) => [r.name, { name: r.name, groups: [...r.groups] }]));
-  return new Map(Object.entries(config.approvals.slack?.users ?? {}).flatMap(([id, name]) => (byName.has(name) ? [[id, byName.get(name)!] as const] : [])));
 }
 
 /** The upstream's idle_in_transaction_session_timeout in ms, for the cap on approvals inside a block. */

@@ -4,5 +4,5 @@ export { statusReport, bundlePluginState, uploaderPluginStates, type StatusRepor
 export { approvalsHandler, type Reviewer } from "./approvals.js";
 export { sessionsHandler } from "./sessions.js";
 export { locksHandler } from "./locks.js";
-export { slackInteractionsHandler, slackApprovalMessage, slackInteractiveNotifier, SLACK_PATH } from "./slack.js";
+export { slackInteractionsHandler, slackApprovalMessage, slackInteractiveNotifier, slackReviewers, SLACK_PATH } from "./slack.js";
 export type { AdminHandler, Person } from "./bearer.js";

@@ -1,3 +1,4 @@
+import { RegateError } from "../errors.js";
 import type { LockService, LockTarget } from "../locks/index.js";
 import { bearerIdentity, readJsonObject, sendJson, type AdminHandler, type Person } from "./bearer.js";
 
@@ -25,7 +26,10 @@ export function locksHandler(locks: LockService, responders: readonly Person[]):
           if (typeof parsed === "string") return sendJson(res, 400, { error: parsed });
           sendJson(res, 201, await locks.add(parsed, by));
         })
-        .catch((err: Error) => sendJson(res, res.headersSent ? 500 : 400, { error: err.message }));
+        .catch((err: Error) =>
+          // A store failure (database unreachable) is ours, not the caller's: 503, try again.
+          err instanceof RegateError ? sendJson(res, 503, { error: `the lock store refused the change: ${err.message}` }) : sendJson(res, 400, { error: err.message }),
+        );
       return true;
     }
     if (req.method === "DELETE" && parts.length === 2) {

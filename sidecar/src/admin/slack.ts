@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { ActResult, ApprovalService, ReviewerIdentity } from "../approval/index.js";
+import type { Config } from "../config/index.js";
 import type { Logger } from "../log.js";
 import { readBody, sendJson, type AdminHandler } from "./bearer.js";
 import { SLACK_APPROVE, SLACK_REFUSE, type SlackButtonValue } from "./slack-message.js";
@@ -97,4 +98,10 @@ function followUp(responseUrl: string | undefined, text: string, log: Logger): v
   fetch(responseUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ replace_original: true, text }), signal: AbortSignal.timeout(5000) }).catch((err: unknown) =>
     log.warn({ err }, "Slack response_url update failed"),
   );
+}
+
+/** Slack user id -> the configured reviewer it acts as (load.ts checks every name is a reviewer). */
+export function slackReviewers(config: Config): Map<string, { name: string; groups: string[] }> {
+  const byName = new Map(config.approvals.reviewers.map((r) => [r.name, { name: r.name, groups: [...r.groups] }]));
+  return new Map(Object.entries(config.approvals.slack?.users ?? {}).flatMap(([id, name]) => (byName.has(name) ? [[id, byName.get(name)!] as const] : [])));
 }

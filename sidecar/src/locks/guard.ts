@@ -10,16 +10,29 @@ export class LockGuard implements Decider {
   constructor(
     private readonly inner: Decider,
     private readonly locks: LockService,
+    /** The lock store's schema (store: postgres): no agent statement may touch it, whatever the policy says. */
+    private readonly protectedSchema?: string,
   ) {}
 
   decide(input: PolicyInput, options?: DecideOptions): Decision {
     const lock = this.locks.find(input.session.principal, input.session.id);
-    if (!lock) return this.inner.decide(input, options);
-    const veto: Veto = { reason: `${this.locks.refusal(lock).message.replace(/^regate: /, "")}`, error_code: "LOCKED" };
-    return this.inner.decide(input, { ...options, veto: () => veto });
+    let veto: Veto | undefined = lock ? { reason: this.locks.refusal(lock).message.replace(/^regate: /, ""), error_code: "LOCKED" } : undefined;
+    if (!veto && this.protectedSchema && touches(input, this.protectedSchema)) {
+      veto = { reason: `the ${this.protectedSchema} schema holds regate's locks; agents may not use it`, error_code: "POLICY_DENIED" };
+    }
+    if (!veto) return this.inner.decide(input, options);
+    const refusal = veto;
+    return this.inner.decide(input, { ...options, veto: () => refusal });
   }
 
   congested(): boolean {
     return this.inner.congested?.() ?? false;
   }
+}
+
+/** Any relation the statement names in `schema`, also as one candidate of an unqualified name. */
+function touches(input: PolicyInput, schema: string): boolean {
+  if (input.kind !== "postgres") return false;
+  const statements = (input.postgres as { statements?: { tables?: { schema: string | null; candidates?: string[] }[] }[] } | undefined)?.statements ?? [];
+  return statements.some((st) => st.tables?.some((t) => t.schema === schema || t.candidates?.includes(schema)));
 }

@@ -3,3 +3,5 @@ export { LockService, lockedText, type LockEnforcer, type NewLock } from "./serv
 export { MemoryLockStore } from "./memory-store.js";
 export { LockGuard } from "./guard.js";
 export { describeTarget, isLive, matches, tokenId, type Lock, type LockStore, type LockTarget } from "./types.js";
+export { PgLockStore, LOCKS_CHANNEL, locksTableSql } from "./pg-store.js";
+export { lockStore } from "./from-config.js";
