@@ -13,8 +13,8 @@ import { join } from "node:path";
 import { packageRoot } from "../src/paths.js";
 import { BENCH_DIR, environment, QUICK, readReport, summaryTable, type SummaryRow } from "./support/report.js";
 
-/** Fast ones first; pgbench is the long one. */
-const SCENARIOS = ["decisions", "whatif", "export", "facts", "http", "masking", "pgbench"] as const;
+/** Fast ones first; pgbench and load are the long ones. */
+const SCENARIOS = ["decisions", "whatif", "export", "facts", "http", "masking", "pgbench", "load"] as const;
 
 const args = process.argv.slice(2);
 const flags = args.filter((a) => a.startsWith("--"));
