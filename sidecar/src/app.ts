@@ -203,6 +203,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
       })),
       agents: directory,
       decider,
+      ...(approvals ? { approvals } : {}),
       logger: log.child({ component: "http" }),
       limits: config.http.limits,
       request: config.http.request,

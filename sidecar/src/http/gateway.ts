@@ -10,6 +10,7 @@ import { isJsonMedia, parseRequestBody, readBody } from "./body.js";
 import type { RequestContext } from "./context.js";
 import { decideAll, refusal } from "./enforce.js";
 import { agentCredential, forwardHeaders } from "./headers.js";
+import { settleApproval } from "./hold.js";
 import { ResponseMasker } from "./masker.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
 import type { HttpGatewayOptions } from "./options.js";
@@ -237,8 +238,14 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     // upstream may execute either method, so both are judged, and the request goes through only if both
     // are allowed.
     if (effective.result.method !== ctx.method) inputs.push(...httpInputs({ ...facts, method: { method: ctx.method } }));
-    const verdict = decideAll(opts.decider, inputs, ctx.id);
+    let verdict = decideAll(opts.decider, inputs, ctx.id);
     ctx.decision = verdict.decision;
+    if (opts.approvals && !verdict.allowed && verdict.decision.outcome === "approve") {
+      // Held or deferred for a reviewer (hold.ts); undefined: the agent has been answered.
+      const settled = await settleApproval(opts.approvals, ctx, inputs, verdict, read.body, body.parsed_body);
+      if (!settled) return;
+      verdict = settled;
+    }
     if (!verdict.allowed) {
       const r = refusal(verdict.decision);
       const rpc = jsonRpcRefusal(body.parsed_body, r.body);

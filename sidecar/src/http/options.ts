@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Decider } from "../decision/decider.js";
+import type { HttpApprovals } from "./hold.js";
 import type { Outcome } from "../decision/types.js";
 import type { AgentDirectory } from "../identity/index.js";
 
@@ -68,6 +69,8 @@ export interface HttpGatewayOptions {
   routes: RouteOptions[];
   agents: AgentDirectory;
   decider: Decider;
+  /** Approvals of `approve` decisions (hold.ts); without it an approve is refused APPROVAL_REQUIRED. */
+  approvals?: HttpApprovals;
   logger: Logger;
   limits: HttpLimits;
   request?: HttpRequestOptions;

@@ -1,0 +1,93 @@
+// An `approve` decision on the HTTP path (docs/approvals.md): the request is held for a reviewer (hold
+// mode, at most hold_max_seconds) or answered at once (defer mode), and forwarded only once approved and
+// only if it is still the request that was approved (same SHA-256).
+
+import { createHash } from "node:crypto";
+import type { Decision, PolicyInput } from "../decision/types.js";
+import type { RequestContext } from "./context.js";
+import type { Verdict } from "./enforce.js";
+import { refusal } from "./enforce.js";
+import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
+import { sendError, type ErrorBody } from "./reply.js";
+
+/** What is asked to be approved (the approval service's subject, declared here: adapters do not import sinks). */
+export interface HttpApprovalSubject {
+  kind: "http";
+  session_id: string;
+  principal: string;
+  target: string;
+  statement: { message: string; sql: string; parameters?: unknown[] };
+  sha256: string;
+  current(): string;
+  in_transaction: boolean;
+}
+
+/** The approval service as the HTTP adapter uses it (approval/ApprovalService, injected by app.ts). */
+export interface HttpApprovals {
+  request(subject: HttpApprovalSubject, decision: Decision, control: { signal: AbortSignal }): Promise<Decision>;
+}
+
+/** At most this much of a body is shown to reviewers (the digest covers all of it). */
+const SHOWN_BODY_BYTES = 16 * 1024;
+
+/**
+ * SHA-256 of what the upstream would execute: principal, route, method, canonical path, query and the
+ * body's exact bytes, each length-delimited by JSON.
+ */
+export function requestHash(principal: string, route: string, method: string, path: string, query: string, body: Buffer): string {
+  return createHash("sha256").update(JSON.stringify([principal, route, method, path, query, body.toString("hex")]), "utf8").digest("hex");
+}
+
+/**
+ * Settles an `approve` verdict: the allowed verdict to forward with, or undefined once the agent has been
+ * answered (refused, still pending, expired, withdrawn). A verdict judged on two inputs (a method
+ * override) keeps the plain refusal: one digest cannot stand for two readings of the request.
+ */
+export async function settleApproval(approvals: HttpApprovals, ctx: RequestContext, inputs: readonly PolicyInput[], verdict: Verdict, body: Buffer, parsedBody: unknown): Promise<Verdict | undefined> {
+  const http = inputs[0]?.http as { method: string; path: string; query: string } | undefined;
+  if (inputs.length !== 1 || !http || !ctx.principal || !ctx.route) return verdict;
+  const principal = ctx.principal.subject;
+  const route = ctx.route.name;
+  const sha256 = requestHash(principal, route, http.method, http.path, http.query, body);
+  const gone = new AbortController();
+  const onClose = () => {
+    if (!ctx.res.writableFinished) gone.abort();
+  };
+  ctx.res.once("close", onClose);
+  const shown = body.subarray(0, SHOWN_BODY_BYTES).toString("utf8") + (body.length > SHOWN_BODY_BYTES ? `… (${body.length} bytes)` : "");
+  const d = await approvals.request(
+    {
+      kind: "http",
+      session_id: ctx.id,
+      principal,
+      target: route,
+      statement: { message: "http", sql: `${http.method} ${http.path}${http.query ? `?${http.query}` : ""}`, ...(body.length > 0 ? { parameters: [shown] } : {}) },
+      sha256,
+      // The body buffer and request facts are immutable here: the request forwarded is the one hashed.
+      current: () => requestHash(principal, route, http.method, http.path, http.query, body),
+      in_transaction: false,
+    },
+    verdict.decision,
+    { signal: gone.signal },
+  );
+  ctx.res.off("close", onClose);
+  ctx.decision = d;
+  if (d.outcome === "allow") return { allowed: true, decision: d, mask: verdict.decision.mask };
+  if (gone.signal.aborted || ctx.res.destroyed) return undefined;
+  const r = refusal(d);
+  const answer: ErrorBody & { approval_id?: string } = { ...r.body, error: slug(d.error_code), ...approvalId(d) };
+  if (answer.code) ctx.errorCode = answer.code;
+  const rpc = jsonRpcRefusal(parsedBody, answer);
+  if (rpc === undefined) sendError(ctx.res, r.status, answer);
+  else sendJsonRpc(ctx.res, rpc);
+  return undefined;
+}
+
+function slug(code: string | undefined): string {
+  return (code ?? "denied").toLowerCase();
+}
+
+function approvalId(d: Decision): { approval_id?: string } {
+  const m = /apr_[0-9a-f]{16}/.exec(d.reasons.join(" "));
+  return m ? { approval_id: m[0] } : {};
+}
