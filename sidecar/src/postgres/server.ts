@@ -37,6 +37,9 @@ function changedAt(secret: unknown): string | undefined {
   return secret instanceof FileSecret ? (secret.changedAt?.toISOString() ?? "not since start") : undefined;
 }
 
+/** Idle time before the first TCP keepalive probe on client sockets. */
+const KEEPALIVE_MS = 10_000;
+
 /** The Postgres listener: accepts agents, runs one PgSession each, routes cancels. */
 export class PostgresServer {
   readonly #server: Server;
@@ -53,7 +56,10 @@ export class PostgresServer {
     this.#secrets = secretForms(this.#secretSeen);
     const tls = opts.config.tls;
     this.#tls = tls ? createSecureContext({ cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) }) : undefined;
-    this.#server = createServer({ noDelay: true }, (socket) => void this.#accept(socket));
+    // Keepalive: an agent that vanishes without FIN or RST (a dead node, a pulled cable) is seen within about
+    // KEEPALIVE_MS plus ten one-second probes (libuv's), instead of holding its session, and any lock its open
+    // transaction took upstream, for ever.
+    this.#server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS }, (socket) => void this.#accept(socket));
   }
 
   listen(): Promise<{ host: string; port: number }> {

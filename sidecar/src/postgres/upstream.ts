@@ -45,7 +45,8 @@ async function openSocket(cfg: UpstreamConfig): Promise<Socket | TLSSocket> {
   const tcp = await timeout(
     cfg.connect_timeout_ms,
     new Promise<Socket>((resolve, reject) => {
-      const s = netConnect({ host: cfg.host, port: cfg.port });
+      // Keepalive: an upstream that vanishes (network partition, host gone) is seen instead of waited for.
+      const s = netConnect({ host: cfg.host, port: cfg.port, keepAlive: true, keepAliveInitialDelay: 10_000 });
       s.setNoDelay(true);
       s.once("connect", () => resolve(s));
       s.once("error", (cause) => reject(new RegateError("UPSTREAM_UNAVAILABLE", `cannot connect to upstream ${cfg.host}:${cfg.port}`, { cause })));
