@@ -1,0 +1,100 @@
+// Fault: half-open TCP. An agent inside its own network namespace opens a transaction and takes a row lock,
+// then its link goes down: no FIN, no RST, the peer just vanishes (a pulled cable, a dead node). Needs root
+// (ip netns, veth). Judged by the database: the lock must not be held for ever, so another agent can write
+// the row again, and regate must end the session on its own (TCP keepalive on client sockets).
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { userInfo } from "node:os";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startPostgres, type TestPostgres } from "../support/postgres.js";
+import { RELIABILITY_AGENT, startRegateChild, type RegateChild } from "./support/regate-child.js";
+
+const n = process.pid % 200;
+const NS = `regrel${n}`;
+const HOST_IF = `rrh${n}`;
+const NS_IF = `rrn${n}`;
+const HOST_IP = `10.213.${n}.1`;
+const NS_IP = `10.213.${n}.2`;
+let db: TestPostgres;
+let regate: RegateChild;
+let psql: ChildProcess | undefined;
+let netns = false;
+
+const ip = (...args: string[]) => execFileSync("ip", args, { stdio: "pipe" }).toString();
+
+beforeAll(async () => {
+  if (userInfo().uid !== 0) throw new Error("half-open needs root for a network namespace (ip netns add)");
+  try {
+    ip("netns", "del", NS);
+  } catch {
+    // not left over
+  }
+  ip("netns", "add", NS);
+  netns = true;
+  ip("link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF);
+  ip("link", "set", NS_IF, "netns", NS);
+  ip("addr", "add", `${HOST_IP}/30`, "dev", HOST_IF);
+  ip("link", "set", HOST_IF, "up");
+  ip("netns", "exec", NS, "ip", "addr", "add", `${NS_IP}/30`, "dev", NS_IF);
+  ip("netns", "exec", NS, "ip", "link", "set", NS_IF, "up");
+  db = await startPostgres();
+  regate = await startRegateChild({ name: "half-open", pg: db, overrides: { postgres: { listen: { host: HOST_IP } } } });
+});
+
+afterAll(async () => {
+  psql?.kill("SIGKILL");
+  await regate?.stop();
+  await db?.stop();
+  if (netns) {
+    try {
+      ip("netns", "del", NS);
+    } catch {
+      // gone
+    }
+    try {
+      ip("link", "del", HOST_IF);
+    } catch {
+      // went with the namespace
+    }
+  }
+});
+
+describe("half-open client connection", () => {
+  it("an agent that vanishes mid-transaction does not hold its row lock for ever", async () => {
+    const url = `postgresql://${RELIABILITY_AGENT.user}:${RELIABILITY_AGENT.token}@${HOST_IP}:${regate.ports.postgres}/${db.database}?sslmode=disable`;
+    const p = (psql = spawn("ip", ["netns", "exec", NS, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url], { stdio: ["pipe", "pipe", "pipe"] }));
+    let out = "";
+    p.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+    p.stderr!.on("data", (b: Buffer) => (out += b.toString()));
+    p.stdin!.write("BEGIN;\nUPDATE public.orders SET status = 'cancelled' WHERE id = 1 RETURNING 'locked' AS state;\n");
+    for (let i = 0; i < 100 && !out.includes("locked"); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain("locked");
+    const holders = async () => Number((await db.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle in transaction'"))[0].n);
+    expect(await holders()).toBe(1);
+
+    // The cable is pulled: the agent's side goes silent, nothing is sent back.
+    ip("netns", "exec", NS, "ip", "link", "set", NS_IF, "down");
+    const t0 = Date.now();
+    // Meanwhile another agent waits for the same row.
+    const other = new pg.Client({ connectionString: regate.url().replace("127.0.0.1", HOST_IP) });
+    other.on("error", () => undefined);
+    await other.connect();
+    const write = other.query("UPDATE public.orders SET status = 'paid' WHERE id = 1").then(
+      () => Date.now() - t0,
+      (e: Error) => e,
+    );
+    let released: number | undefined;
+    while (Date.now() - t0 < 60_000 && released === undefined) {
+      if ((await holders()) === 0) released = Date.now() - t0;
+      else await new Promise((r) => setTimeout(r, 500));
+    }
+    process.stdout.write(`half-open: lock released after ${released ?? "more than 60000"} ms\n`);
+    // Regression: without keepalive on client sockets the lock was still held after 60 s (and for ever).
+    expect(released, "the vanished agent's transaction still holds its lock after 60 s").toBeDefined();
+    const waited = await write;
+    expect(waited).toBeTypeOf("number");
+    expect(waited as number).toBeLessThan(60_000);
+    expect((await db.query("SELECT status FROM public.orders WHERE id = 1"))[0].status).toBe("paid");
+    await other.end();
+  }, 120_000);
+});
