@@ -5,7 +5,7 @@ import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { reconcile, rssGrowth } from "./soak-check.js";
 import { runSoak } from "./soak-run.js";
 
-const SECONDS = Number(process.env["SOAK_TEST_SECONDS"] ?? 20);
+const SECONDS = Number(process.env["SOAK_TEST_SECONDS"] ?? 15);
 let db: TestPostgres;
 
 beforeAll(async () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegateChild, type RegateChild } from "./support/regate-child.js";
 
-const SECONDS = Number(process.env["REL_STDOUT_SECONDS"] ?? 6);
+const SECONDS = Number(process.env["REL_STDOUT_SECONDS"] ?? 4);
 let db: TestPostgres;
 let regate: RegateChild;
 const clients: pg.Client[] = [];
