@@ -2,12 +2,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "node:http";
 import { approvalsHandler, createAdminServer, locksHandler, Metrics, sessionsHandler, slackInteractionsHandler, slackInteractiveNotifier, slackReviewers, uploaderPluginStates } from "./admin/index.js";
-import { ApprovalService, slackNotifier } from "./approval/index.js";
+import { agentView, ApprovalService, slackNotifier } from "./approval/index.js";
 import { DecisionLog } from "./audit/index.js";
 import type { Config } from "./config/index.js";
 import { DecisionPipeline, type DecisionSink, type Principal } from "./decision/index.js";
 import { createExporters, registerExportMetrics, type Exporters } from "./export/index.js";
-import { createHttpGateway } from "./http/index.js";
+import { createHttpGateway, mountAgentApprovals } from "./http/index.js";
 import { AgentDirectory } from "./identity/index.js";
 import { LockGuard, LockService, lockStore } from "./locks/index.js";
 import type { Logger } from "./log.js";
@@ -214,6 +214,8 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
         if (info.error_code) metrics.errors.inc({ code: info.error_code });
       },
     });
+    const own = approvals;
+    if (own) mountAgentApprovals(gateway.server, directory, (principal) => own.own(principal).map(agentView));
     ports.http = await listenHttp(gateway.server, config.http.listen);
     log.info({ host: config.http.listen.host, port: ports.http }, "http listener ready");
     closers.push(() => gateway.close());

@@ -32,10 +32,22 @@ const SHOWN_BODY_BYTES = 16 * 1024;
 
 /**
  * SHA-256 of what the upstream would execute: principal, route, method, canonical path, query and the
- * body's exact bytes, each length-delimited by JSON.
+ * body's exact bytes, each length-delimited by JSON. A single JSON-RPC request (an MCP tools/call) is
+ * hashed without its `id`: a client numbers every call anew, and the id does not change what runs.
  */
-export function requestHash(principal: string, route: string, method: string, path: string, query: string, body: Buffer): string {
-  return createHash("sha256").update(JSON.stringify([principal, route, method, path, query, body.toString("hex")]), "utf8").digest("hex");
+export function requestHash(principal: string, route: string, method: string, path: string, query: string, body: Buffer, parsedBody?: unknown): string {
+  const rpc = jsonRpcRequest(parsedBody);
+  const what = rpc ? { jsonrpc: rpc } : { hex: body.toString("hex") };
+  return createHash("sha256").update(JSON.stringify([principal, route, method, path, query, what]), "utf8").digest("hex");
+}
+
+/** A single JSON-RPC request without its id (key order kept as sent), or undefined. */
+function jsonRpcRequest(v: unknown): Record<string, unknown> | undefined {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  if (o["jsonrpc"] !== "2.0" || typeof o["method"] !== "string" || !("id" in o)) return undefined;
+  const { id: _id, ...rest } = o;
+  return rest;
 }
 
 /**
@@ -48,7 +60,7 @@ export async function settleApproval(approvals: HttpApprovals, ctx: RequestConte
   if (inputs.length !== 1 || !http || !ctx.principal || !ctx.route) return verdict;
   const principal = ctx.principal.subject;
   const route = ctx.route.name;
-  const sha256 = requestHash(principal, route, http.method, http.path, http.query, body);
+  const sha256 = requestHash(principal, route, http.method, http.path, http.query, body, parsedBody);
   const gone = new AbortController();
   const onClose = () => {
     if (!ctx.res.writableFinished) gone.abort();
@@ -64,7 +76,7 @@ export async function settleApproval(approvals: HttpApprovals, ctx: RequestConte
       statement: { message: "http", sql: `${http.method} ${http.path}${http.query ? `?${http.query}` : ""}`, ...(body.length > 0 ? { parameters: [shown] } : {}) },
       sha256,
       // The body buffer and request facts are immutable here: the request forwarded is the one hashed.
-      current: () => requestHash(principal, route, http.method, http.path, http.query, body),
+      current: () => requestHash(principal, route, http.method, http.path, http.query, body, parsedBody),
       in_transaction: false,
     },
     verdict.decision,

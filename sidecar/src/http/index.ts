@@ -1,5 +1,6 @@
 // The HTTP adapter: agents call internal APIs and MCP servers through regate.
 export { createHttpGateway } from "./gateway.js";
+export { mountAgentApprovals } from "./agent-approvals.js";
 export type { HttpGateway } from "./gateway.js";
 export type { HttpGatewayOptions, HttpLimits, RequestDoneInfo, RouteCredential, RouteOptions } from "./options.js";
 export type { HttpInput } from "./to-input.js";

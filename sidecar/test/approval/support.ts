@@ -58,7 +58,8 @@ export function heldId(notices: pg.NoticeMessage[]): string | undefined {
 
 /**
  * A policy bundle (built by the real opa CLI) that asks approval, with `approve` as given, for writes to
- * public.payments (Postgres) and for HTTP writes to paths under /refunds, and allows everything else.
+ * public.payments (Postgres), HTTP writes to paths under /refunds and MCP tools named refund*, and allows
+ * everything else.
  */
 export function approvalBundle(approve: Record<string, unknown>, revision = "approvals-test"): string {
   const rego = `package regate
@@ -74,6 +75,11 @@ needs_approval if {
 	input.kind == "http"
 	input.http.method in {"POST", "PUT", "PATCH", "DELETE"}
 	startswith(input.http.path, "/refunds")
+}
+
+needs_approval if {
+	input.http.mcp.method == "tools/call"
+	startswith(input.http.mcp.tool, "refund")
 }
 
 approval := {"approve": ${JSON.stringify(approve)}} if needs_approval
