@@ -15,11 +15,15 @@
 // target, interleaved. CPU per request of regate and the upstream comes from /proc.
 // Goals (issue 14): regate >= 0.8x the bare proxy and >= 0.7x direct requests/s; added p50 latency <= 0.3 ms.
 //
+// Masking cost on its own: an allow-all policy whose decision masks two fields (email, ssn), no log, against the
+// allow-all policy that masks nothing: the same proxy path, with and without the JSON rewrite (goal >= 0.7x).
+//
 // With --profile (or BENCH_PROFILE=1), one more run against a regate started with --cpu-prof; the profile's top
 // self-time functions are printed and kept in build/bench/profiles/.
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { packageRoot } from "../src/paths.js";
-import { run, startChild, waitFor, type Child } from "./support/children.js";
+import { run, startChild, tempDir, waitFor, type Child } from "./support/children.js";
 import { formatProfile, type ProfileSummary } from "./support/cpuprofile.js";
 import { BENCH_AGENT, buildAllowAllBundle, profileOf, startRegateProcess, type RegateProcess } from "./support/regate.js";
 import { BENCH_DIR, fmt, PROFILE, seconds, type SummaryRow } from "./support/report.js";
@@ -34,6 +38,9 @@ const DURATION_S = seconds(5, 2);
 const WARMUP_S = seconds(2, 1);
 const GOAL = 0.7;
 const BARE_GOAL = 0.8;
+const MASK_GOAL = 0.7;
+/** Added p50 latency regate may cost over direct (issue 14). */
+const ADDED_P50_GOAL_MS = 0.3;
 const AUTOCANNON = join(packageRoot, "node_modules", "autocannon", "autocannon.js");
 
 interface LoadResult {
@@ -95,6 +102,19 @@ async function measure(
   return r;
 }
 
+/** The allow-all policy with two field masks in every decision: regate's JSON masking and nothing else more. */
+async function buildMaskOnlyBundle(): Promise<string> {
+  const dir = tempDir("regate-bench-mask-only-");
+  mkdirSync(join(dir, "src"));
+  writeFileSync(
+    join(dir, "src", "mask.rego"),
+    'package regate\n\ndecision := {"allow": true, "deny": [], "mask": [{"field": "email", "strategy": "partial"}, {"field": "ssn", "strategy": "redact"}]}\n',
+  );
+  const out = join(dir, "mask-only.tar.gz");
+  await run(join(packageRoot, ".bin", "opa"), ["build", "-t", "wasm", "-e", "regate/decision", "-r", "bench-mask-only", "-o", out, join(dir, "src")], { timeoutMs: 60_000 });
+  return out;
+}
+
 /** Rounds of one target as one figure: requests/s and latency percentiles averaged, CPU over all requests. */
 function combine(runs: LoadResult[]): LoadResult & { rounds_per_s: number[] } {
   const mean = (f: (r: LoadResult) => number) => Math.round((runs.reduce((a, r) => a + f(r), 0) / runs.length) * 100) / 100;
@@ -142,6 +162,8 @@ await runScenario({
       regates.push(unlogged);
       const allowAll = await startRegateProcess({ name: "http-allow-all", routes, decisionLog: false, bundle: await buildAllowAllBundle() });
       regates.push(allowAll);
+      const maskOnly = await startRegateProcess({ name: "http-mask-only", routes, decisionLog: false, bundle: await buildMaskOnlyBundle() });
+      regates.push(maskOnly);
 
       const direct = `http://127.0.0.1:${upPort}/customers/42`;
       const via = (r: RegateProcess) => `http://127.0.0.1:${r.ports.http}/api/customers/42`;
@@ -153,7 +175,14 @@ await runScenario({
       log(`through regate: email ${JSON.stringify(masked.email)}, ssn ${JSON.stringify(masked.ssn)} (upstream: ${JSON.stringify(raw.email)})`);
 
       const upPid = upstream.pid;
-      const runs: { direct: LoadResult[]; bareProxy: LoadResult[]; regate: LoadResult[]; noLog: LoadResult[]; allowAll: LoadResult[] } = { direct: [], bareProxy: [], regate: [], noLog: [], allowAll: [] };
+      const runs: { direct: LoadResult[]; bareProxy: LoadResult[]; regate: LoadResult[]; noLog: LoadResult[]; allowAll: LoadResult[]; maskOnly: LoadResult[] } = {
+        direct: [],
+        bareProxy: [],
+        regate: [],
+        noLog: [],
+        allowAll: [],
+        maskOnly: [],
+      };
       let decisions = 0;
       for (let round = 1; round <= ROUNDS; round++) {
         const warm = round === 1;
@@ -164,13 +193,20 @@ await runScenario({
         runs.regate.push(r);
         runs.noLog.push(await measure(log, `round ${round} regate, decision_log off`, via(unlogged), { regate: unlogged.child.pid, upstream: upPid }, warm));
         runs.allowAll.push(await measure(log, `round ${round} regate, allow-all policy, no log`, via(allowAll), { regate: allowAll.child.pid, upstream: upPid }, warm));
+        runs.maskOnly.push(await measure(log, `round ${round} regate, allow-all + 2 field masks, no log`, via(maskOnly), { regate: maskOnly.child.pid, upstream: upPid }, warm));
       }
       const baseline = combine(runs.direct);
       const subject = combine(runs.regate);
       const noLog = combine(runs.noLog);
       const bare = combine(runs.allowAll);
       const bareNode = combine(runs.bareProxy);
-      log(`bare node:http proxy ${fmt(bareNode.per_s)} req/s (${fmt(bareNode.cpu_us_per_request?.["proxy"])} us CPU/request); regate / bare proxy ${ratio(subject.per_s, bareNode.per_s)}, regate / direct ${ratio(subject.per_s, baseline.per_s)}; added p50 ${Math.round((subject.latency_ms.p50 - baseline.latency_ms.p50) * 1000) / 1000} ms`);
+      const maskedRuns = combine(runs.maskOnly);
+      const addedP50 = Math.round((subject.latency_ms.p50 - baseline.latency_ms.p50) * 1000) / 1000;
+      log(
+        `bare node:http proxy ${fmt(bareNode.per_s)} req/s (${fmt(bareNode.cpu_us_per_request?.["proxy"])} us CPU/request); regate / bare proxy ${ratio(subject.per_s, bareNode.per_s)} ` +
+          `(CPU ${fmt(subject.cpu_us_per_request?.["regate"])} / ${fmt(bareNode.cpu_us_per_request?.["proxy"])} us), regate / direct ${ratio(subject.per_s, baseline.per_s)}; added p50 ${addedP50} ms`,
+      );
+      log(`masking: allow-all + 2 field masks ${fmt(maskedRuns.per_s)} req/s (${fmt(maskedRuns.cpu_us_per_request?.["regate"])} us CPU/request) / allow-all ${fmt(bare.per_s)} req/s (${fmt(bare.cpu_us_per_request?.["regate"])} us) = ${ratio(maskedRuns.per_s, bare.per_s)}`);
       log(`direct ${fmt(baseline.per_s)} req/s, regate ${fmt(subject.per_s)} req/s (${fmt(subject.cpu_us_per_request?.["regate"])} us CPU/request), without decision log ${fmt(noLog.per_s)} req/s (${fmt(noLog.cpu_us_per_request?.["regate"])} us CPU/request)`);
       let profile: ProfileSummary | undefined;
       if (PROFILE) {
@@ -189,6 +225,8 @@ await runScenario({
         { metric: "http req/s, allow-all, no log, vs bare proxy", value: bare.per_s, unit: "/s", baseline: { label: "bare proxy", value: bareNode.per_s }, ratio: ratio(bare.per_s, bareNode.per_s), goal: BARE_GOAL },
         { metric: "http req/s, decision log off", value: noLog.per_s, unit: "/s", baseline: { label: "direct", value: baseline.per_s }, ratio: ratio(noLog.per_s, baseline.per_s), goal: GOAL },
         { metric: "http req/s, allow-all policy, no log", value: bare.per_s, unit: "/s", baseline: { label: "direct", value: baseline.per_s }, ratio: ratio(bare.per_s, baseline.per_s), goal: GOAL },
+        { metric: "http req/s masked / unmasked (allow-all, no log)", value: maskedRuns.per_s, unit: "/s", baseline: { label: "unmasked", value: bare.per_s }, ratio: ratio(maskedRuns.per_s, bare.per_s), goal: MASK_GOAL },
+        { metric: "http CPU per request vs bare proxy's", value: subject.cpu_us_per_request?.["regate"] ?? Number.NaN, unit: "us", baseline: { label: "bare proxy", value: bareNode.cpu_us_per_request?.["proxy"] ?? Number.NaN } },
         { metric: "http regate CPU per request", value: subject.cpu_us_per_request?.["regate"] ?? Number.NaN, unit: "us", baseline: { label: "upstream's own", value: baseline.cpu_us_per_request?.["upstream"] ?? Number.NaN } },
         {
           metric: "http CPU per request, allow-all, no log",
@@ -198,9 +236,15 @@ await runScenario({
         },
         { metric: "http p99 latency", value: subject.latency_ms.p99, unit: "ms", baseline: { label: "direct", value: baseline.latency_ms.p99 } },
         { metric: "http p50 latency", value: subject.latency_ms.p50, unit: "ms", baseline: { label: "direct", value: baseline.latency_ms.p50 } },
+        {
+          metric: "http added p50 latency",
+          value: addedP50,
+          unit: "ms",
+          note: `goal <= ${ADDED_P50_GOAL_MS} ms: ${addedP50 <= ADDED_P50_GOAL_MS ? "met" : "MISSED"} (autocannon reports whole ms)`,
+        },
       ];
       return {
-        results: { connections: CONNECTIONS, rounds: ROUNDS, duration_s: DURATION_S, warmup_s: WARMUP_S, direct: baseline, bare_proxy: bareNode, regate: subject, regate_no_decision_log: noLog, regate_allow_all_no_log: bare, decisions_per_request: decisionsPerRequest, profile },
+        results: { connections: CONNECTIONS, rounds: ROUNDS, duration_s: DURATION_S, warmup_s: WARMUP_S, direct: baseline, bare_proxy: bareNode, regate: subject, regate_no_decision_log: noLog, regate_allow_all_no_log: bare, regate_mask_only_no_log: maskedRuns, decisions_per_request: decisionsPerRequest, profile },
         summary,
       };
     } finally {
