@@ -17,8 +17,11 @@ export class LockGuard implements Decider {
   decide(input: PolicyInput, options?: DecideOptions): Decision {
     const lock = this.locks.find(input.session.principal, input.session.id);
     let veto: Veto | undefined = lock ? { reason: this.locks.refusal(lock).message.replace(/^regate: /, ""), error_code: "LOCKED" } : undefined;
-    if (!veto && this.protectedSchema && touches(input, this.protectedSchema)) {
-      veto = { reason: `the ${this.protectedSchema} schema holds regate's locks; agents may not use it`, error_code: "POLICY_DENIED" };
+    if (!veto && this.protectedSchema) {
+      const touch = touches(input, this.protectedSchema);
+      if (touch === "names") veto = { reason: `the ${this.protectedSchema} schema holds regate's locks; agents may not use it`, error_code: "POLICY_DENIED" };
+      // Code regate cannot see into could reach the lock table as well: with locks in the database, it is refused.
+      if (touch === "opaque") veto = { reason: `regate cannot see what this statement runs (DO, EXECUTE, a function body), and the ${this.protectedSchema} schema holds regate's locks`, error_code: "POLICY_DENIED" };
     }
     if (!veto) return this.inner.decide(input, options);
     const refusal = veto;
@@ -30,9 +33,10 @@ export class LockGuard implements Decider {
   }
 }
 
-/** Any relation the statement names in `schema`, also as one candidate of an unqualified name. */
-function touches(input: PolicyInput, schema: string): boolean {
-  if (input.kind !== "postgres") return false;
-  const statements = (input.postgres as { statements?: { tables?: { schema: string | null; candidates?: string[] }[] }[] } | undefined)?.statements ?? [];
-  return statements.some((st) => st.tables?.some((t) => t.schema === schema || t.candidates?.includes(schema)));
+/** Whether the statement names a relation in `schema` (also as a candidate of an unqualified name), or hides what it runs. */
+function touches(input: PolicyInput, schema: string): "names" | "opaque" | undefined {
+  if (input.kind !== "postgres") return undefined;
+  const statements = (input.postgres as { statements?: { opaque?: boolean; tables?: { schema: string | null; candidates?: string[] }[] }[] } | undefined)?.statements ?? [];
+  if (statements.some((st) => st.tables?.some((t) => t.schema === schema || t.candidates?.includes(schema)))) return "names";
+  return statements.some((st) => st.opaque === true) ? "opaque" : undefined;
 }

@@ -85,6 +85,10 @@ describe("locks shared by replicas (incident.locks.store: postgres)", () => {
         expect(err?.code).toBe("42501");
         expect(err?.message).toContain("holds regate's locks");
       }
+      // Code regate cannot see into is refused too while locks live in the database.
+      const hidden = await c.query("DO $$ BEGIN DELETE FROM regate.locks; END $$").then(() => undefined, (e: pg.DatabaseError) => e);
+      expect(hidden?.code).toBe("42501");
+      expect(hidden?.message).toContain("regate cannot see what this statement runs");
       expect((await c.query("SELECT count(*)::int AS n FROM orders")).rows[0].n).toBeGreaterThan(0);
       expect(await db.query("SELECT id FROM regate.locks")).toEqual([{ id: kept.id }]);
     } finally {
