@@ -9,7 +9,7 @@ import { DecisionPipeline, type DecisionSink, type Principal } from "./decision/
 import { createExporters, registerExportMetrics, type Exporters } from "./export/index.js";
 import { createHttpGateway, mountAgentApprovals } from "./http/index.js";
 import { AgentDirectory } from "./identity/index.js";
-import { LockGuard, LockService, lockStore } from "./locks/index.js";
+import { LockGuard, LockService, lockStore, registerIncidentMetrics } from "./locks/index.js";
 import type { Logger } from "./log.js";
 import { packageRoot } from "./paths.js";
 import { PolicyStore, startPolicySource, storeOptions } from "./policy/index.js";
@@ -127,6 +127,8 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
   // Locks sit in front of the pipeline for every adapter: a locked agent's statements and requests are refused.
   const locks = new LockService(await lockStore(config, log.child({ component: "locks" })), log.child({ component: "locks" }));
   const decider = new LockGuard(pipeline, locks, config.incident.locks.store === "postgres" ? config.incident.locks.schema : undefined);
+  const incidentMetrics = registerIncidentMetrics(metrics.registry, locks);
+  locks.onEnded = (n) => incidentMetrics.sessionEnded("lock", n);
 
   // Approvals (docs/approvals.md): the hold hook composed with the caller's hooks; the API on the admin listener.
   let approvals: ApprovalService | undefined;
@@ -234,7 +236,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     const slack = config.approvals.slack;
     const admin = createAdminServer({
       handlers: [
-        sessionsHandler(sessions, responders, log.child({ component: "incident" })),
+        sessionsHandler(sessions, responders, log.child({ component: "incident" }), () => incidentMetrics.sessionEnded("kill")),
         locksHandler(locks, responders),
         ...(approvals && slack
           ? [slackInteractionsHandler(approvals, { signingSecret: slack.signing_secret.reveal(), users: slackReviewers(config), maxAgeSeconds: slack.max_age_seconds }, log.child({ component: "approvals" }))]

@@ -10,7 +10,7 @@ import { bearerIdentity, readJsonObject, sendJson, type AdminHandler, type Perso
  *                                  the reason; audited.
  * Every call needs `Authorization: Bearer <responder token>`.
  */
-export function sessionsHandler(registry: SessionRegistry, responders: readonly Person[], log: Logger): AdminHandler {
+export function sessionsHandler(registry: SessionRegistry, responders: readonly Person[], log: Logger, onKilled?: () => void): AdminHandler {
   const responderOf = bearerIdentity(responders);
   return (req, res, url) => {
     if (url !== "/sessions" && !url.startsWith("/sessions/")) return false;
@@ -33,6 +33,7 @@ export function sessionsHandler(registry: SessionRegistry, responders: readonly 
           const summary = { session_id: id, principal: s.info.principal.subject, client: `${s.info.client.address}:${s.info.client.port}`, statement: s.current?.sql };
           log.warn({ event: "session_killed", by, reason, ...summary }, "session killed by a responder");
           await registry.end(id, `${reason} (by ${by})`);
+          onKilled?.();
           sendJson(res, 200, { killed: id, by, reason });
         },
         (err: Error) => sendJson(res, 400, { error: err.message }),

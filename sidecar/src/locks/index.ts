@@ -5,3 +5,4 @@ export { LockGuard } from "./guard.js";
 export { describeTarget, isLive, matches, tokenId, type Lock, type LockStore, type LockTarget } from "./types.js";
 export { PgLockStore, LOCKS_CHANNEL, locksTableSql } from "./pg-store.js";
 export { lockStore } from "./from-config.js";
+export { registerIncidentMetrics } from "./metrics.js";

@@ -30,6 +30,8 @@ export class LockService {
   readonly #store: LockStore;
   readonly #log: Logger;
   #enforcer: LockEnforcer | undefined;
+  /** Told how many sessions each new lock ended (metrics). */
+  onEnded: ((n: number) => void) | undefined;
 
   constructor(store: LockStore, log: Logger) {
     this.#store = store;
@@ -98,6 +100,7 @@ export class LockService {
       const withdrawn = e.withdrawApprovals?.((a) => ids.has(a.session_id) || ("principal" in target && a.principal === target.principal), `lock ${lock.id}`) ?? 0;
       const reason = `agent locked (${lock.id}, ${describeTarget(target)}): ${lock.message}`;
       await Promise.all(hit.map((s) => e.endSession(s.id, reason)));
+      if (hit.length) this.onEnded?.(hit.length);
       this.#log.warn({ event: "lock_enforced", lock_id: lock.id, sessions_ended: [...ids], approvals_withdrawn: withdrawn }, "lock enforced on live sessions");
     } catch (err) {
       this.#log.error({ err, lock_id: lock.id }, "lock enforcement failed");

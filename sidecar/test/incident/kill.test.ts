@@ -67,6 +67,8 @@ describe("POST /sessions/{id}/kill", () => {
         .split("\n")
         .map((l) => JSON.parse(l) as Record<string, unknown>)
         .find((l) => l["event"] === "session_killed");
+      const metrics = await (await fetch(`http://127.0.0.1:${regate.app.ports.admin}/metrics`)).text();
+      expect(metrics).toMatch(/^regate_sessions_ended_by_operator_total\{by="kill"\} 1$/m);
       expect(audit).toMatchObject({ by: "rita", reason: "runaway query, incident INC-7", session_id: listed.id, principal: "test-agent", statement: "SELECT pg_sleep(30)" });
     } finally {
       await victim.end().catch(() => undefined);
@@ -85,6 +87,27 @@ describe("POST /sessions/{id}/kill", () => {
       expect((await c.query("SELECT 2 AS two")).rows).toEqual([{ two: 2 }]);
     } finally {
       await c.end();
+    }
+  });
+});
+
+describe("a kill inside a transaction block", () => {
+  it("leaves nothing half-done: the block's write is rolled back with the backend", async () => {
+    const c = await connect(regate.url());
+    const before = (await db.query("SELECT status FROM orders WHERE id = 1"))[0].status as string;
+    try {
+      await c.query("BEGIN");
+      await c.query(`UPDATE orders SET status = '${before === "cancelled" ? "paid" : "cancelled"}' WHERE id = 1`);
+      expect((await c.query("SELECT status FROM orders WHERE id = 1")).rows[0].status).not.toBe(before);
+      const sleeping = c.query("SELECT pg_sleep(30)").then(() => undefined, (e: pg.DatabaseError) => e);
+      const id = await until(() => regate.app.sessions.list().find((s) => s.current?.sql === "SELECT pg_sleep(30)")?.id);
+      expect(regate.app.sessions.list().find((s) => s.id === id)?.transaction_status).toBe("in_transaction");
+      expect((await admin(regate, "POST", `/sessions/${id}/kill`, { reason: "stop the batch" })).status).toBe(200);
+      expect((await sleeping)?.code).toBe("57P01");
+      await until(async () => (await running(db, "SELECT pg_sleep(30)")) === 0);
+      expect((await db.query("SELECT status FROM orders WHERE id = 1"))[0].status).toBe(before);
+    } finally {
+      await c.end().catch(() => undefined);
     }
   });
 });

@@ -86,6 +86,9 @@ describe("a lock on a principal", () => {
       expect((await back.query("SELECT 2 AS two")).rows).toEqual([{ two: 2 }]);
       await back.end();
       expect((await get(AGENT_TOKEN)).status).toBe(200);
+      const metrics = await (await fetch(`http://127.0.0.1:${regate.app.ports.admin}/metrics`)).text();
+      expect(metrics).toMatch(/^regate_locks_active 0$/m);
+      expect(metrics).toMatch(/^regate_sessions_ended_by_operator_total\{by="lock"\} 1$/m);
       const log = regate.logs();
       expect(log).toContain('"event":"lock_created"');
       expect(log).toContain('"event":"lock_removed"');
