@@ -121,3 +121,58 @@ describe("chat webhook", () => {
     }
   });
 });
+
+describe("grants", () => {
+  const subject = (sql: string) => ({
+    kind: "postgres" as const,
+    session_id: "s1",
+    principal: "agent",
+    target: "db",
+    statement: { message: "query", sql },
+    sha256: approvalHash("agent", "db", sql, undefined),
+    current: () => approvalHash("agent", "db", sql, undefined),
+    in_transaction: false,
+  });
+  const deferred = (grant: number): Decision => ({ ...decision(60), approve: { reason: "r", approvers: "", timeout_seconds: 60, mode: "defer", grant_seconds: grant } });
+  const ask = (svc: ApprovalService, sql: string, grant: number) => svc.request(subject(sql), deferred(grant), { signal: new AbortController().signal });
+  const idOf = (d: Decision) => /apr_[0-9a-f]{16}/.exec(d.reasons[0]!)![0];
+  const service = () => new ApprovalService({ log, timeoutSeconds: 60, idleMarginSeconds: 1, idleInTransactionMs: async () => 0, reviewUrl: "http://r" });
+
+  it("one identical re-run within the window, then a new approval", async () => {
+    const svc = service();
+    const first = await ask(svc, "UPDATE t SET a = 1", 60);
+    expect(first).toMatchObject({ outcome: "deny", error_code: "APPROVAL_PENDING" });
+    const id = idOf(first);
+    expect(svc.approve(id, "alice", svc.get(id)!.sha256)).toMatchObject({ ok: true });
+    expect((await ask(svc, "UPDATE t SET a = 2", 60)).error_code).toBe("APPROVAL_PENDING");
+    expect((await ask(svc, "UPDATE t SET a = 1", 60)).outcome).toBe("allow");
+    const again = await ask(svc, "UPDATE t SET a = 1", 60);
+    expect(again.error_code).toBe("APPROVAL_PENDING");
+    expect(idOf(again)).not.toBe(id);
+    svc.close();
+  });
+
+  it("a grant not used within grant_seconds is gone", async () => {
+    const svc = service();
+    const id = idOf(await ask(svc, "UPDATE t SET a = 3", 1));
+    svc.approve(id, "alice", svc.get(id)!.sha256);
+    await new Promise((r) => setTimeout(r, 1100));
+    const late = await ask(svc, "UPDATE t SET a = 3", 1);
+    expect(late.error_code).toBe("APPROVAL_PENDING");
+    expect(idOf(late)).not.toBe(id);
+    expect(svc.get(id)!.used_at).toBeUndefined();
+    svc.close();
+  });
+
+  it("the requester never votes, even through a reviewer entry with its name", () => {
+    const svc = new ApprovalService({ log, timeoutSeconds: 60, idleMarginSeconds: 1, idleInTransactionMs: async () => 0, reviewUrl: "http://r", agents: ["bot-2"] });
+    return ask(svc, "UPDATE t SET a = 4", 60).then((d) => {
+      const a = svc.get(idOf(d))!;
+      expect(svc.approve(a.id, "agent", a.sha256)).toEqual({ ok: false, error: "self_approval" });
+      expect(svc.approve(a.id, { name: "bot-2", groups: [] }, a.sha256)).toEqual({ ok: false, error: "self_approval" });
+      expect(svc.refuse(a.id, "agent", "no")).toEqual({ ok: false, error: "self_approval" });
+      expect(svc.get(a.id)!.status).toBe("pending");
+      svc.close();
+    });
+  });
+});
