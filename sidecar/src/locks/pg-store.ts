@@ -54,7 +54,10 @@ export class PgLockStore implements LockStore {
 
   /** Creates the table and reads it; throws when the database cannot be reached (regate must not start blind). */
   async start(): Promise<void> {
-    await this.#run(locksTableSql(this.schema));
+    // CREATE SCHEMA needs CREATE on the database even when the schema exists: skip it when an
+    // administrator made the table beforehand, so regate's role needs no more than the table's rights.
+    const [exists] = await this.#run(`SELECT to_regclass(${literal(`${this.schema}.locks`)}) IS NOT NULL`);
+    if (exists?.[0] !== "t") await this.#run(locksTableSql(this.schema));
     await this.reload();
     void this.#startListening();
     this.#resync = setInterval(() => void this.reload().catch((err: unknown) => this.log.warn({ err }, "lock store re-read failed")), this.resyncSeconds * 1000);
@@ -70,7 +73,8 @@ export class PgLockStore implements LockStore {
     await this.#run(
       `INSERT INTO ${this.schema}.locks (id, target_kind, target_value, message, created_at, created_by, expires_at) VALUES (${literal(lock.id)}, ${literal(kind)}, ${literal(value as string)}, ${literal(lock.message)}, ${literal(lock.created_at)}, ${literal(lock.created_by)}, ${lock.expires_at ? literal(lock.expires_at) : "NULL"}); SELECT pg_notify(${literal(LOCKS_CHANNEL)}, ${literal(lock.id)});`,
     );
-    this.#merge([...this.#locks, lock]);
+    // The notification's re-read may have brought it already.
+    if (!this.#locks.some((l) => l.id === lock.id)) this.#merge([...this.#locks, lock]);
   }
 
   async remove(id: string): Promise<boolean> {

@@ -7,6 +7,7 @@ import { opaBuild } from "../policy/opa.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import type { TestRegate } from "../support/regate.js";
 import { RELIABILITY_AGENT, startRegateChild, type RegateChild } from "../reliability/support/regate-child.js";
+import { startRegate } from "../support/regate.js";
 import { admin, connect, RESPONDER, running, startIncidentRegate, until } from "./support.js";
 
 // Two regate processes share their locks through a table in the upstream database: a lock created on one
@@ -95,5 +96,21 @@ describe("locks shared by replicas (incident.locks.store: postgres)", () => {
       await c.end();
       await admin(a, "DELETE", `/locks/${kept.id}`);
     }
+  });
+
+  it("a replica whose role may not create schemas starts on a table made beforehand, and refuses to start without one", async () => {
+    await db.query(`REVOKE CREATE ON DATABASE ${db.database} FROM ${db.users.scram.user}`);
+    const c = await startRegate(db, { incident: shared });
+    try {
+      const lock = (await admin(a, "POST", "/locks", { target: { principal: "test-agent" }, message: "seen by the third replica" })).body;
+      await until(async () => (await refused(c.url()))?.message.includes("seen by the third replica") === true);
+      await admin(a, "DELETE", `/locks/${lock.id}`);
+    } finally {
+      await c.stop();
+    }
+    // Without its table and without the right to create it, regate does not start: it would admit locked agents.
+    await expect(startRegate(db, { incident: { locks: { store: "postgres", schema: "regate_missing" } } })).rejects.toThrow(
+      /cannot create or read the lock table regate_missing\.locks \(incident\.locks\.store: postgres\): .*permission denied/,
+    );
   });
 });
