@@ -2,6 +2,7 @@
 // server has no such table), showing only that agent's approvals; real PostgreSQL, pg driver and psql.
 import { execFile } from "node:child_process";
 import pg from "pg";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { AGENT, type TestRegate } from "../support/regate.js";
@@ -87,6 +88,24 @@ describe("SELECT * FROM regate.approvals", () => {
       await c.query("COMMIT");
     } finally {
       await c.end();
+    }
+  });
+
+  it("pipelined between other simple queries (postgres.js, one connection) the answer keeps its place", async () => {
+    const sql = postgres(regate.url(), { max: 1, onnotice: () => {} });
+    try {
+      const [a, b, c, d] = await Promise.all([
+        sql.unsafe("SELECT 'before' AS x").simple(),
+        sql.unsafe("SELECT * FROM regate.approvals").simple(),
+        sql.unsafe("SELECT 'after' AS x").simple(),
+        sql.unsafe(`SELECT * FROM regate.approvals WHERE id = '${mine}'`).simple(),
+      ]);
+      expect([...a]).toEqual([{ x: "before" }]);
+      expect([...b].map((r) => r["id"])).toEqual([mine]);
+      expect([...c]).toEqual([{ x: "after" }]);
+      expect([...d].map((r) => r["id"])).toEqual([mine]);
+    } finally {
+      await sql.end();
     }
   });
 
