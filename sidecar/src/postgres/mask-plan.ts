@@ -1,6 +1,6 @@
 import type { DetectorName, MaskRule, MaskStrategy } from "../decision/index.js";
 import { applyStrategy, maskText, REDACTED, strongerStrategy } from "../mask/index.js";
-import { TEXT_OID, TEXTLIKE_OIDS, type FieldDescription } from "./protocol/index.js";
+import { TEXT_OID, TEXTLIKE_OIDS, type FieldDescription, type Replacement } from "./protocol/index.js";
 import type { StatementFacts } from "./sql/types.js";
 
 /** How one result column is masked: a column rule masks the whole value, detectors mask what they find. */
@@ -70,21 +70,24 @@ export function rewriteFields(fields: readonly FieldDescription[], plan: MaskPla
   return fields.map((f, i) => (plan.columns.get(i)?.kind === "rule" ? { ...f, typeOid: TEXT_OID, typlen: -1, typmod: -1 } : f));
 }
 
-/** The masked bytes of one value. `binary`: the column is sent in binary format. */
-export function maskValue(plan: MaskPlan, column: number, value: Buffer | null, binary: boolean, key: Buffer | undefined): Buffer | null {
+/**
+ * The masked form of one value, read from where it lies in the row (`length` -1: SQL NULL, which stays
+ * NULL). `binary`: the column is sent in binary format. Undefined: keep the value as it is.
+ */
+export function maskRawValue(plan: MaskPlan, column: number, raw: Buffer, start: number, length: number, binary: boolean, key: Buffer | undefined): Replacement {
   const m = plan.columns.get(column);
-  if (!m || value === null) return value;
+  if (!m || length < 0) return undefined;
   if (m.kind === "detector") {
-    const text = value.toString("utf8");
+    const text = raw.toString("utf8", start, start + length);
     const masked = maskText(text, m.detectors, m.strategy, key);
-    return masked === text ? value : masked === null ? null : Buffer.from(masked, "utf8");
+    return masked === text ? undefined : masked;
   }
   if (m.strategy === "null") return null;
   // The same bytes for every row: shared, never copied.
   if (m.strategy === "redact") return REDACTED_BYTES;
   // A binary value of a non-text type cannot be read as text here: only whole-value tokens apply.
-  if (binary && !m.textual) return m.strategy === "hash" ? Buffer.from(applyStrategy(value.toString("hex"), "hash", undefined, key)!) : REDACTED_BYTES;
-  return Buffer.from(applyStrategy(value.toString("utf8"), m.strategy, undefined, key)!, "utf8");
+  if (binary && !m.textual) return m.strategy === "hash" ? applyStrategy(raw.toString("hex", start, start + length), "hash", undefined, key) : REDACTED_BYTES;
+  return applyStrategy(raw.toString("utf8", start, start + length), m.strategy, undefined, key);
 }
 
 const REDACTED_BYTES = Buffer.from(REDACTED);

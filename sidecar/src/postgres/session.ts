@@ -49,6 +49,9 @@ export class PgSession implements LiveSession {
   #parked = false;
   #closed = false;
   #ending = false;
+  /** Replies collected while one upstream chunk is processed; written together at its end. */
+  #out: Buffer[] | undefined;
+  #outBytes = 0;
   #unregisterCancel: (() => void) | undefined;
 
   constructor(ctx: SessionContext, start: SessionStart) {
@@ -84,7 +87,10 @@ export class PgSession implements LiveSession {
         if (!this.#upstream.socket.write(buf)) this.#client.pause();
       },
       toClient: (buf) => {
-        if (!this.#client.write(buf)) this.#upstream.socket.pause();
+        if (this.#out) {
+          this.#out.push(buf);
+          this.#outBytes += buf.length;
+        } else if (!this.#client.write(buf)) this.#upstream.socket.pause();
       },
       watchClient: () => {
         if (this.#parked && !this.#closed) this.#client.resume();
@@ -161,6 +167,7 @@ export class PgSession implements LiveSession {
   terminate(code: keyof typeof ERROR_CODES, message?: string, reason: EndReason = "terminated", hint?: string): void {
     if (this.#closed) return;
     const e = new RegateError(code, message);
+    this.#flushOut();
     this.#client.end(errorResponse(e.sqlstate, e.message, { severity: "FATAL", ...(hint ? { hint } : {}) }));
     this.#close(undefined, reason);
   }
@@ -267,6 +274,7 @@ export class PgSession implements LiveSession {
     if (this.#closed) return;
     const e = err instanceof RegateError ? err : new RegateError("INTERNAL", undefined, { cause: err });
     this.#log.warn({ err: e, code: e.code }, "closing session");
+    this.#flushOut();
     if (!this.#client.destroyed) this.#client.end(errorResponse(e.sqlstate, e.code === "INTERNAL" ? "internal error" : e.message, { severity: "FATAL" }));
     this.#close(undefined, "regate");
   }
@@ -275,8 +283,10 @@ export class PgSession implements LiveSession {
 
   #onUpstreamData(chunk: Buffer): void {
     if (this.#ending) return;
-    const client = this.#client;
-    client.cork();
+    // What one chunk from the server turns into leaves in one write: a result of many small DataRows
+    // costs one copy into one buffer instead of a socket write each.
+    this.#out = [];
+    this.#outBytes = 0;
     try {
       this.#upReader.push(chunk, (f) => {
         const outcome = onServerFrame(this.#state, f);
@@ -285,7 +295,15 @@ export class PgSession implements LiveSession {
     } catch (err) {
       this.#protocolError(err);
     } finally {
-      client.uncork();
+      this.#flushOut();
     }
+  }
+
+  #flushOut(): void {
+    const out = this.#out;
+    if (!out) return;
+    this.#out = undefined;
+    if (out.length === 0 || this.#client.destroyed) return;
+    if (!this.#client.write(out.length === 1 ? out[0]! : Buffer.concat(out, this.#outBytes))) this.#upstream.socket.pause();
   }
 }

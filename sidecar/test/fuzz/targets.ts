@@ -220,10 +220,12 @@ const backend: Target = {
             P.readyStatus(f.body);
             break;
           case B.DataRow: {
-            const same = P.rewriteDataRow(f.raw, { has: () => true }, (_i, v) => v);
-            const masked = P.rewriteDataRow(f.raw, { has: (i) => i % 2 === 0 }, (_i, v) => (v === null ? null : Buffer.from("***")));
-            // A rewritten row is itself a well-formed DataRow that rewrites to the same bytes.
-            if (!P.rewriteDataRow(same, { has: () => true }, (_i, v) => v).equals(same)) throw new Finding("datarow", "identity rewrite is not stable");
+            // Every value written back as it was: the row must come out byte for byte.
+            const same = P.rewriteDataRow(f.raw, { has: () => true }, (_i, r, s, len) => (len < 0 ? null : r.subarray(s, s + len)));
+            if (!same.equals(f.raw)) throw new Finding("datarow", "identity rewrite changed the row");
+            const masked = P.rewriteDataRow(f.raw, { has: (i) => i % 2 === 0 }, (_i, _r, _s, len) => (len < 0 ? null : "***"));
+            // A rewritten row is itself a well-formed DataRow.
+            if (!P.rewriteDataRow(masked, { has: () => true }, () => undefined).equals(masked)) throw new Finding("datarow", "rewritten row does not read back");
             if (masked.readInt32BE(1) + 1 !== masked.length) throw new Finding("datarow", "rewritten row's length field is wrong");
             break;
           }

@@ -1,6 +1,6 @@
 import type { Decision } from "../../decision/index.js";
 import { RegateError } from "../../errors.js";
-import { buildMaskPlan, maskValue, type MaskPlan } from "../mask-plan.js";
+import { buildMaskPlan, maskRawValue, type MaskPlan } from "../mask-plan.js";
 import type { Pending } from "../pending.js";
 import { Backend, decodeNotice, encodeNotice, rewriteDataRow, type FieldDescription, type Frame } from "../protocol/index.js";
 import { screenNoticeFields, screenNotificationPayload } from "../side-channels.js";
@@ -15,9 +15,9 @@ export function planFor(s: SessionState, decision: Decision | undefined, analysi
 }
 
 function rewrite(s: SessionState, raw: Buffer, plan: MaskPlan, statement: Statement | undefined, binary: (column: number) => boolean): Buffer {
-  return rewriteDataRow(raw, plan.columns, (i, v) => {
-    if (statement && v !== null) statement.result.masked_values++;
-    return maskValue(plan, i, v, binary(i), s.ctx.maskKey);
+  return rewriteDataRow(raw, plan.columns, (i, row, start, length) => {
+    if (statement && length >= 0) statement.result.masked_values++;
+    return maskRawValue(plan, i, row, start, length, binary(i), s.ctx.maskKey);
   });
 }
 

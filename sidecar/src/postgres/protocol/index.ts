@@ -3,4 +3,4 @@ export { FrameReader, type Frame } from "./frame-reader.js";
 export { BodyReader } from "./body-reader.js";
 export * from "./frontend.js";
 export * from "./backend.js";
-export { rewriteDataRow } from "./data-row.js";
+export { rewriteDataRow, type Replacement, type ReplaceValue } from "./data-row.js";
