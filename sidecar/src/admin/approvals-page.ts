@@ -42,6 +42,7 @@ function card(a) {
   c.append(el("p", "asked by " + a.principal + " on " + a.target + " (session " + a.session_id + "), approvers: " + a.approvers + ", expires " + a.expires_at + (a.in_transaction ? ", inside a transaction block" : ""), "meta"));
   c.append(el("pre", a.statement.sql, "sql"));
   if (a.statement.parameters) c.append(el("pre", "parameters: " + JSON.stringify(a.statement.parameters), "params"));
+  c.append(el("p", (a.kind || "postgres") + ", " + (a.mode || "hold") + " mode; approvals " + (a.votes ? a.votes.length : 0) + " of " + (a.min || 1) + (a.votes && a.votes.length ? " (" + a.votes.map((v) => v.reviewer).join(", ") + ")" : "") + (a.reason_required ? "; a comment is required to approve" : ""), "meta votes"));
   c.append(el("p", "sha256 " + a.sha256, "meta"));
   const comment = el("input"); comment.placeholder = "comment (required to refuse)"; comment.className = "comment"; comment.size = 50;
   const ok = el("button", "Approve", "approve"); ok.type = "button"; ok.onclick = () => act(a, "approve", comment.value);

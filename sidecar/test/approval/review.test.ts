@@ -88,6 +88,7 @@ describe("the review page in a real browser", () => {
       expect(await card.locator("pre.sql").textContent()).toBe("UPDATE payments SET amount = amount + 3 WHERE id = $1");
       expect(await card.textContent()).toContain("writes to public.payments need approval");
       expect(await card.textContent()).toContain("asked by test-agent on test-db");
+      expect(await card.locator("p.votes").textContent()).toBe("postgres, hold mode; approvals 0 of 1");
       // Nothing ran while the page shows it.
       expect(await amount(22)).toBe(before);
       await card.locator("button.approve").click();
