@@ -42,7 +42,9 @@ export async function sessionsCommand(argv: string[], env: NodeJS.ProcessEnv, io
       else if (list.length === 0) io.out("no live sessions\n");
       else
         for (const s of list)
-          io.out(`${s.id}  ${s.principal.padEnd(16)}  ${s.client.padEnd(21)}  ${s.transaction_status.padEnd(14)}  since ${s.started_at}${s.current ? `  running ${Math.round(s.current.running_ms)}ms: ${oneLine(s.current.sql)}` : ""}\n`);
+          io.out(
+            `${s.id}  ${s.principal.padEnd(16)}  ${s.client.padEnd(21)}  ${s.transaction_status.padEnd(14)}  since ${s.started_at}${s.application_name ? `  app ${s.application_name}` : ""}${s.current ? `  running ${Math.round(s.current.running_ms)}ms: ${oneLine(s.current.sql)}` : ""}\n`,
+          );
       return 0;
     }
     const r = await client.call("POST", `/sessions/${encodeURIComponent(id!)}/kill`, { reason: values.reason });

@@ -114,7 +114,7 @@ describe("a kill inside a transaction block", () => {
 
 describe("regate sessions (CLI)", () => {
   it("lists live sessions and kills one by id", async () => {
-    const c = await connect(regate.url());
+    const c = await connect(`${regate.url()}&application_name=nightly-report`);
     const ended = new Promise<Error>((resolve) => c.on("error", resolve));
     try {
       await until(() => regate.app.sessions.size === 1);
@@ -123,6 +123,7 @@ describe("regate sessions (CLI)", () => {
       const id = regate.app.sessions.list()[0]!.id;
       expect(list.out).toContain(id);
       expect(list.out).toContain("test-agent");
+      expect(list.out).toContain("app nightly-report");
       const json = JSON.parse((await cli(["list", "--json"])).out) as { id: string }[];
       expect(json.map((s) => s.id)).toEqual([id]);
 
