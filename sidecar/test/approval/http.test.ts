@@ -144,6 +144,18 @@ describe("HTTP, hold mode (fetch)", () => {
   });
 });
 
+describe("HTTP, the agent hangs up while held", () => {
+  it("the approval is withdrawn and nothing is forwarded", async () => {
+    const ac = new AbortController();
+    const r = fetch(`http://127.0.0.1:${hold.app.ports.http}/api/refunds`, { method: "POST", headers: { authorization: `Bearer ${AGENT.token}`, "content-type": "application/json" }, body: JSON.stringify({ order: 731 }), signal: ac.signal }).catch((e: Error) => e);
+    const a = await until(async () => (await api(hold, "/approvals?status=pending")).body.approvals.find((x: any) => x.statement.parameters?.[0]?.includes("731")) as any);
+    ac.abort();
+    await r;
+    await until(async () => (await api(hold, `/approvals/${a.id}`)).body.status === "withdrawn");
+    expect(forwarded('"order":731')).toBe(0);
+  });
+});
+
 describe("HTTP, the approval expires while held", () => {
   it("504 APPROVAL_EXPIRED, nothing forwarded", async () => {
     const short = await start({ reason: "refunds need approval", approvers: [], timeout_seconds: 1 }, `http://127.0.0.1:${(upstream.address() as { port: number }).port}`, `http://127.0.0.1:${(mcp.address() as { port: number }).port}`);
