@@ -1,20 +1,20 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "node:http";
+import { agentAuth } from "./agent-auth.js";
 import { approvalsHandler, createAdminServer, locksHandler, Metrics, sessionsHandler, slackInteractionsHandler, slackInteractiveNotifier, slackReviewers, uploaderPluginStates } from "./admin/index.js";
 import { agentView, ApprovalService, slackNotifier } from "./approval/index.js";
 import { DecisionLog } from "./audit/index.js";
 import type { Config } from "./config/index.js";
-import { DecisionPipeline, type DecisionSink, type Principal } from "./decision/index.js";
+import { DecisionPipeline, type DecisionSink } from "./decision/index.js";
 import { createExporters, registerExportMetrics, type Exporters } from "./export/index.js";
 import { createHttpGateway, mountAgentApprovals } from "./http/index.js";
-import { AgentDirectory } from "./identity/index.js";
 import { LockGuard, LockService, lockStore, registerIncidentMetrics } from "./locks/index.js";
 import type { Logger } from "./log.js";
 import { packageRoot } from "./paths.js";
 import { PolicyStore, startPolicySource, storeOptions } from "./policy/index.js";
 import { applyRetention, composeHooks, Recorder, registerRecordingMetrics, signingKey } from "./recording/index.js";
-import { Catalog, initSqlParser, PostgresServer, scramVerifier, SessionRegistry, type AgentAuth, type SessionHooks } from "./postgres/index.js";
+import { Catalog, initSqlParser, PostgresServer, SessionRegistry, type SessionHooks } from "./postgres/index.js";
 import { simpleQuery } from "./postgres/simple-query.js";
 import { connectUpstream } from "./postgres/upstream.js";
 
@@ -105,21 +105,8 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     logMask: config.decision_log.enabled || sinks.length > 0 || exporters.sinks.length > 0,
   });
 
-  const jwt = config.agents.jwt;
-  const directory = new AgentDirectory({
-    tokens: config.agents.tokens.map((t) => ({ subject: t.subject, groups: t.groups, claims: t.claims, token: t.token.reveal() })),
-    ...(jwt
-      ? {
-          jwt: {
-            jwks: jwt.jwks_file ? (JSON.parse(readFileSync(jwt.jwks_file, "utf8")) as { keys: unknown[] }) : { url: jwt.jwks_url! },
-            subject_claim: jwt.subject_claim,
-            groups_claim: jwt.groups_claim,
-            ...(jwt.issuer ? { issuer: jwt.issuer } : {}),
-            ...(jwt.audience ? { audience: jwt.audience } : {}),
-          },
-        }
-      : {}),
-  });
+  // Agent tokens given as {file} are re-read when the file changes (agent-auth.ts).
+  const { directory, postgres: agents } = agentAuth(config, log.child({ component: "identity" }));
   const maskKey = config.masking.hash_key ? Buffer.from(config.masking.hash_key.reveal(), "utf8") : undefined;
   const ports: App["ports"] = {};
   const sessions = new SessionRegistry();
@@ -166,12 +153,6 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
   let catalog: Catalog | undefined;
   if (config.postgres.enabled) {
     catalog = new Catalog(config.postgres.upstream, log.child({ component: "catalog" }), { maxStalenessMs: config.postgres.catalog.max_staleness_ms });
-    const scram = new Map<string, { verifier: ReturnType<typeof scramVerifier>; principal: Principal }>();
-    for (const t of config.agents.tokens) {
-      const principal = directory.staticToken(t.token.reveal());
-      if (principal) scram.set(t.subject, { verifier: scramVerifier(t.token.reveal()), principal: { ...principal, auth_method: "scram-sha-256" } });
-    }
-    const agents: AgentAuth = { directory, scram };
     const pg = new PostgresServer({
       registry: sessions,
       hooks: recorder ? composeHooks(recorder.hooks, hooks) : hooks,

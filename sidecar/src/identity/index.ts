@@ -3,3 +3,4 @@ export { AgentDirectory } from "./agent-directory.js";
 export type { AuthFailure, AuthResult } from "./agent-directory.js";
 export type { JwtFailure } from "./jwt-verifier.js";
 export type { AgentDirectoryOptions, JwtOptions, StaticTokenOptions } from "./options.js";
+export { RotatingAgentDirectory, type RotatingDirectoryOptions } from "./rotating-directory.js";
