@@ -1,4 +1,5 @@
 import type { Decision } from "../decision/index.js";
+import type { OwnQuery } from "./lifecycle/own-approvals.js";
 import type { Statement } from "./lifecycle/statement.js";
 import type { MaskPlan } from "./mask-plan.js";
 import type { FieldDescription } from "./protocol/index.js";
@@ -16,6 +17,8 @@ export interface PreparedStatement {
   shape?: Decision;
   /** RowDescription as the server sent it (before any mask rewrite); set by Describe. */
   fields?: FieldDescription[];
+  /** A query of regate's own table regate.approvals (lifecycle/own-approvals.ts). */
+  own?: OwnQuery;
 }
 
 export interface Portal {
@@ -28,6 +31,8 @@ export interface Portal {
   plan?: MaskPlan | null;
   /** The statement its executions count toward. */
   stmt?: Statement;
+  /** regate.approvals: the rows and CommandComplete an Execute gets in place of the server's empty result. */
+  own?: Buffer;
 }
 
 /**

@@ -109,15 +109,38 @@ describe("SELECT * FROM regate.approvals", () => {
     }
   });
 
-  it("other shapes and the extended protocol are refused clearly (0A000), and the session goes on", async () => {
+  it("extended protocol: pg with a parameter, postgres.js prepared statements; only the agent's own", async () => {
+    const { c } = await client(regate);
+    try {
+      const r = await c.query("SELECT * FROM regate.approvals WHERE id = $1", [mine]);
+      expect(r.fields.map((f) => f.name)).toEqual(["id", "status", "reason", "statement", "requested_at", "expires_at", "decided_at", "comment", "grant_expires_at", "used_at"]);
+      expect(r.rows.map((x) => x.id)).toEqual([mine]);
+      expect((await c.query("SELECT * FROM regate.approvals WHERE id = $1", [theirs])).rows).toEqual([]);
+      expect((await c.query({ text: "SELECT * FROM regate.approvals", values: [] })).rows.map((x) => x.id)).toEqual([mine]);
+      expect((await c.query({ name: "mine", text: `SELECT * FROM regate.approvals WHERE id = '${mine}'` })).rows.map((x) => x.id)).toEqual([mine]);
+      expect((await c.query({ name: "mine", text: `SELECT * FROM regate.approvals WHERE id = '${mine}'` })).rowCount).toBe(1);
+    } finally {
+      await c.end();
+    }
+    const sql = postgres(regate.url(OTHER.user, OTHER.token), { max: 1, prepare: true, onnotice: () => {} });
+    try {
+      expect([...(await sql`SELECT * FROM regate.approvals WHERE id = ${theirs}`)].map((x) => x["status"])).toEqual(["pending"]);
+      expect([...(await sql`SELECT * FROM regate.approvals WHERE id = ${mine}`)]).toEqual([]);
+      expect([...(await sql`SELECT * FROM regate.approvals`)].map((x) => x["id"])).toEqual([theirs]);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it("other shapes are refused clearly (0A000) in both protocols, and the session goes on", async () => {
     const { c } = await client(regate);
     try {
       const e1 = (await c.query("SELECT id FROM regate.approvals").catch((x: pg.DatabaseError) => x)) as pg.DatabaseError;
       expect(e1.code).toBe("0A000");
       expect(e1.message).toMatch(/^regate refused this statement: regate\.approvals answers only SELECT \* FROM regate\.approvals \[WHERE id = 'apr_…'\]/);
-      const e2 = (await c.query("SELECT * FROM regate.approvals WHERE id = $1", [mine]).catch((x: pg.DatabaseError) => x)) as pg.DatabaseError;
+      const e2 = (await c.query("SELECT id FROM regate.approvals WHERE id = $1", [mine]).catch((x: pg.DatabaseError) => x)) as pg.DatabaseError;
       expect(e2.code).toBe("0A000");
-      expect(e2.message).toMatch(/answers only the simple query protocol/);
+      expect(e2.message).toMatch(/regate\.approvals answers only SELECT \* FROM regate\.approvals \[WHERE id = 'apr_…'\] \(or WHERE id = \$1\)/);
       expect((await c.query("SELECT 3 AS three")).rows).toEqual([{ three: 3 }]);
     } finally {
       await c.end();

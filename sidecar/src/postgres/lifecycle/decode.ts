@@ -7,7 +7,7 @@ import { analyse } from "./analyse.js";
 import { callHook, decide, previewShape } from "./decide.js";
 import { enforceBind, enforceFunctionCall, enforceParse, enforceQuery } from "./enforce.js";
 import type { SessionState } from "./state.js";
-import { answerOwnApprovals, readsOwnApprovals, refuseOwnApprovalsExtended } from "./own-approvals.js";
+import { answerOwnApprovals, ownAllow, ownQueryOf, ownRowsAtBind, readsOwnApprovals, refuseOwnApprovalsExtended, shapeParse } from "./own-approvals.js";
 import { newStatement, type Statement, type StatementMessage } from "./statement.js";
 
 type Step = Promise<void> | void;
@@ -51,7 +51,12 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       return then(analyse(s, msg.sql), (analysis) => {
         statement.analysis = analysis;
         const prepared: PreparedStatement = { name: msg.name, sql: msg.sql, analysis, paramTypes: msg.paramTypes, decision: undefined };
-        if (readsOwnApprovals(analysis)) return enforceParse(s, f, { ...prepared, decision: (statement.decision = refuseOwnApprovalsExtended()) }, statement);
+        if (readsOwnApprovals(analysis)) {
+          // regate's own table: a shape-only statement goes upstream in its place; rows are added at Execute.
+          const own = s.ctx.hooks.ownApprovals ? ownQueryOf(msg.sql) : undefined;
+          if (!own) return enforceParse(s, f, { ...prepared, decision: (statement.decision = refuseOwnApprovalsExtended(!!s.ctx.hooks.ownApprovals)) }, statement);
+          return enforceParse(s, shapeParse(msg.name, own, msg.paramTypes), { ...prepared, decision: (statement.decision = ownAllow()), own }, statement);
+        }
         // With placeholders, the decision is taken at Bind with the values: one evaluation per execution.
         if (msg.paramTypes.length > 0 || /\$[0-9]/.test(msg.sql)) return enforceParse(s, f, prepared, statement);
         return then(decide(s, statement, "parse", {}), (d) => {
@@ -126,6 +131,11 @@ function bind(s: SessionState, f: Frame): Step {
   const statement = last && last.message === "parse" && last.sql === prepared.sql && last.parameters === undefined ? last : begin(s, "bind", prepared.sql);
   if (statement !== last) s.group.push(statement);
   statement.analysis = prepared.analysis;
+  if (prepared.own) {
+    statement.decision = prepared.decision;
+    const own = ownRowsAtBind(s, prepared.own, parameterInputs(msg.params, msg.paramFormats, prepared.paramTypes));
+    return enforceBind(s, f, { name: msg.portal, statement: prepared, decision: prepared.decision!, resultFormats: msg.resultFormats, stmt: statement, own }, statement, false);
+  }
   const finish = (decision: Decision, fresh: boolean): void => {
     const portal: Portal = { name: msg.portal, statement: prepared, decision, resultFormats: msg.resultFormats, stmt: statement };
     enforceBind(s, f, portal, statement, fresh);

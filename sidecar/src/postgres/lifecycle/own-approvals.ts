@@ -46,12 +46,49 @@ export function answerOwnApprovals(s: SessionState, f: Frame, statement: Stateme
   s.toServer(EMPTY_QUERY);
 }
 
-/** Extended protocol: not answered (drivers would need Describe and Bind replies too); refused clearly. */
-export function refuseOwnApprovalsExtended(): Decision {
-  return refusal(
-    `regate.approvals answers only the simple query protocol (${USAGE}, no parameters)`,
-    "send the query without parameters (psql; pg: client.query(text) with no values)",
-  );
+/** What a Parse of regate.approvals asks: one id as a literal, as $1, or every approval. */
+export interface OwnQuery {
+  id?: string;
+  param: boolean;
+}
+
+const SHAPE_EXTENDED = /^\s*select\s+\*\s+from\s+regate\s*\.\s*approvals(?:\s+where\s+id\s*=\s*(?:'(apr_[0-9a-f]{16})'|(\$1)))?\s*;?\s*$/i;
+
+export function ownQueryOf(sql: string): OwnQuery | undefined {
+  const m = SHAPE_EXTENDED.exec(sql);
+  if (!m) return undefined;
+  return { ...(m[1] ? { id: m[1] } : {}), param: m[2] !== undefined };
+}
+
+/**
+ * Extended protocol: the Parse sent upstream in place of the agent's is a statement with the same text
+ * columns and parameter that returns no rows, so the server answers Parse, Describe, Bind and Sync itself
+ * (and fails them as it would, e.g. in an aborted block); the rows are regate's, added at Execute.
+ */
+export function shapeParse(name: string, own: OwnQuery, paramTypes: number[]): Frame {
+  const cols = OWN_APPROVAL_COLUMNS.map((c) => `NULL::text AS ${c}`).join(", ");
+  const raw = serialize.parse({ name, text: `SELECT ${cols} WHERE ${own.param ? "$1::text IS NULL AND " : ""}false`, types: paramTypes });
+  return { type: raw[0]!, body: raw.subarray(5), raw };
+}
+
+/** The DataRows and CommandComplete an Execute of the portal gets, computed at Bind with the id given. */
+export function ownRowsAtBind(s: SessionState, own: OwnQuery, params: readonly { value: string | null }[]): Buffer {
+  const rows = s.ctx.hooks.ownApprovals?.(s.info) ?? [];
+  const wanted = own.param ? params[0]?.value ?? null : own.id;
+  const picked = own.param || own.id ? rows.filter((r) => r[0] === wanted) : rows;
+  return Buffer.concat([...picked.map(dataRow), message(Backend.CommandComplete, Buffer.from(`SELECT ${picked.length}\0`))]);
+}
+
+/** A Parse naming regate.approvals in another shape, or with approvals off: refused clearly. */
+export function refuseOwnApprovalsExtended(enabled: boolean): Decision {
+  return enabled
+    ? refusal(`regate.approvals answers only ${USAGE} (or WHERE id = $1)`, `send exactly ${USAGE}`)
+    : refusal("approvals are not enabled in this deployment", "ask an operator to enable approvals");
+}
+
+/** The statement-level decision of an accepted regate.approvals Parse: regate's own, not the policy's. */
+export function ownAllow(): Decision {
+  return { decision_id: randomUUID(), outcome: "allow", reasons: [], mask: [], dry_run: false, revision: "" };
 }
 
 function refusal(reason: string, next: string): Decision {

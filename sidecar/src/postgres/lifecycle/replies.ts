@@ -60,7 +60,10 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
         head.index++;
         head.plan = undefined;
         if (head.synthetic && f.type === Backend.EmptyQueryResponse) return s.toClient(head.synthetic);
-      } else if (head?.kind === "execute") s.pending.shift();
+      } else if (head?.kind === "execute") {
+        s.pending.shift();
+        if (head.portal?.own && f.type === Backend.CommandComplete) return s.toClient(head.portal.own);
+      }
       return s.toClient(f.raw);
     case Backend.ErrorResponse:
       return error(s, f, head);
