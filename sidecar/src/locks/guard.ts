@@ -15,6 +15,7 @@ export class LockGuard implements Decider {
   ) {}
 
   decide(input: PolicyInput, options?: DecideOptions): Decision {
+    this.locks.remember(input.session.principal);
     const lock = this.locks.find(input.session.principal, input.session.id);
     let veto: Veto | undefined = lock ? { reason: this.locks.refusal(lock).message.replace(/^regate: /, ""), error_code: "LOCKED" } : undefined;
     if (!veto && this.protectedSchema) {

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Principal } from "../decision/index.js";
 import { RegateError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { describeTarget, isLive, matches, type Lock, type LockStore, type LockTarget } from "./types.js";
+import { describeTarget, isLive, matches, tokenId, type Lock, type LockStore, type LockTarget } from "./types.js";
 
 /** What a lock acts on when it is created: the live sessions and the held approvals of this process. */
 export interface LockEnforcer {
@@ -32,6 +32,12 @@ export class LockService {
   #enforcer: LockEnforcer | undefined;
   /** Told how many sessions each new lock ended (metrics). */
   onEnded: ((n: number) => void) | undefined;
+  /**
+   * The groups and credential ids each agent has been seen with (every decision passes here): a held
+   * approval records only the agent's subject, and a group or token lock must still withdraw it.
+   */
+  readonly #seen = new Map<string, { groups: Set<string>; tokens: Set<string> }>();
+  readonly #remembered = new WeakSet<Principal>();
 
   constructor(store: LockStore, log: Logger) {
     this.#store = store;
@@ -56,6 +62,31 @@ export class LockService {
     const locks = this.#store.snapshot();
     if (locks.length === 0) return undefined;
     return locks.find((l) => isLive(l, now) && matches(l, principal, sessionId));
+  }
+
+  /** Notes the agent's groups and credential id; cheap for the shared, frozen principal of a static token. */
+  remember(p: Principal): void {
+    if (this.#remembered.has(p)) return;
+    if (Object.isFrozen(p)) this.#remembered.add(p);
+    let seen = this.#seen.get(p.subject);
+    if (!seen) this.#seen.set(p.subject, (seen = { groups: new Set(), tokens: new Set() }));
+    for (const g of p.groups) seen.groups.add(g);
+    const token = tokenId(p);
+    if (token !== undefined && !seen.tokens.has(token)) {
+      seen.tokens.add(token);
+      // JWT ids come and go: keep the recent ones.
+      if (seen.tokens.size > 256) seen.tokens.delete(seen.tokens.values().next().value!);
+    }
+  }
+
+  /** Whether an agent known only by its subject may be one this lock stops (errs towards yes). */
+  #mayMatch(lock: Lock, subject: string): boolean {
+    const t = lock.target;
+    if ("principal" in t) return t.principal === subject;
+    const seen = this.#seen.get(subject);
+    if ("group" in t) return seen?.groups.has(t.group) ?? false;
+    if ("token" in t) return seen?.tokens.has(t.token) ?? false;
+    return false;
   }
 
   /** The refusal a locked agent sees (connection, statement or request). */
@@ -97,7 +128,8 @@ export class LockService {
       const ids = new Set(hit.map((s) => s.id));
       const target = lock.target;
       // Withdraw first, so the approval history says it was the lock, not the hang-up that follows.
-      const withdrawn = e.withdrawApprovals?.((a) => ids.has(a.session_id) || ("principal" in target && a.principal === target.principal), `lock ${lock.id}`) ?? 0;
+      const withdrawn =
+        e.withdrawApprovals?.((a) => ids.has(a.session_id) || ("session" in target ? a.session_id === target.session : this.#mayMatch(lock, a.principal)), `lock ${lock.id}`) ?? 0;
       const reason = `agent locked (${lock.id}, ${describeTarget(target)}): ${lock.message}`;
       await Promise.all(hit.map((s) => e.endSession(s.id, reason)));
       if (hit.length) this.onEnded?.(hit.length);

@@ -15,10 +15,14 @@ let db: TestPostgres;
 let regate: TestRegate;
 let upstream: Server;
 let httpPort: number;
+const upstreamSeen: string[] = [];
 
 beforeAll(async () => {
   db = await startPostgres();
-  upstream = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}'));
+  upstream = createServer((req, res) => {
+    upstreamSeen.push(`${req.method} ${req.url}`);
+    res.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
+  });
   await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
   regate = await startIncidentRegate(db, {
     http: { enabled: true, listen: { host: "127.0.0.1", port: 0 }, routes: [{ name: "api", prefix: "/api", upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` }] },
@@ -134,6 +138,25 @@ describe("other lock targets", () => {
       await batch.end().catch(() => undefined);
       await mine.end();
     }
+  });
+
+  it("a group lock withdraws a member's pending HTTP approval: no reviewer can let it through later", async () => {
+    await get(OTHER.token); // regate has seen other-agent with its groups
+    const refund = () =>
+      fetch(`http://127.0.0.1:${httpPort}/api/refunds`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${OTHER.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ order: 7, amount: 10 }),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+    // The example policy defers refunds: the agent is answered at once, the approval stays pending.
+    expect((await refund()).body.code).toBe("APPROVAL_PENDING");
+    const approval = regate.app.approvals!.list("pending").find((a) => a.principal === OTHER.user)!;
+    const lock = (await admin(regate, "POST", "/locks", { target: { group: "batch" }, message: "refund bot paused" })).body;
+    expect(regate.app.approvals!.get(approval.id)).toMatchObject({ status: "withdrawn", comment: `lock ${lock.id}` });
+    expect(regate.app.approvals!.approve(approval.id, { name: "alice", groups: ["finance", "dba-oncall"] }, approval.sha256)).toEqual({ ok: false, error: "not_pending" });
+    expect((await refund()).body.code).toBe("LOCKED");
+    await admin(regate, "DELETE", `/locks/${lock.id}`);
+    expect(upstreamSeen.filter((r) => r.startsWith("POST"))).toEqual([]);
   });
 
   it("a session lock ends that session; the agent may open another", async () => {
