@@ -135,6 +135,27 @@ describe("defer mode (pg driver)", () => {
   });
 });
 
+describe("a named prepared statement without parameters", () => {
+  it("approved once runs once: a later Bind of the same statement needs a new approval", async () => {
+    const before = await amount(37);
+    const { c } = await client(defer);
+    try {
+      const q = { name: "pay37", text: "UPDATE payments SET amount = amount + 7 WHERE id = 37" };
+      const first = await refusal(c.query(q));
+      expect(first?.message).toMatch(REQUESTED);
+      await approveNow(defer, REQUESTED.exec(first!.message)![1]!);
+      expect((await c.query(q)).rowCount).toBe(1);
+      expect(await amount(37)).toBe(before + 7);
+      // pg now sends only Bind/Execute for the named statement: regate must ask again.
+      const again = await refusal(c.query(q));
+      expect(again?.message).toMatch(REQUESTED);
+      expect(await amount(37)).toBe(before + 7);
+    } finally {
+      await c.end();
+    }
+  });
+});
+
 describe("hold, then defer (hold_max_seconds)", () => {
   it("held with a notice, answered 'still pending' after the hold maximum; the approval stays pending and the identical re-run after approval runs once", async () => {
     const before = await amount(35);

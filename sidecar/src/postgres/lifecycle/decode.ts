@@ -141,12 +141,15 @@ function bind(s: SessionState, f: Frame): Step {
     enforceBind(s, f, portal, statement, fresh);
   };
   if (msg.params.length === 0 && prepared.decision) {
-    if (statement.decision !== prepared.decision) {
-      const d = prepared.decision;
+    const d = prepared.decision;
+    // A decision a human approved (it still carries the policy's approve) is for one execution: later
+    // Binds of this statement are decided again, so an approved statement runs once.
+    if (d.approve) prepared.decision = undefined;
+    if (statement.decision !== d) {
       statement.decision = d;
       callHook(s, "decided", () => s.ctx.hooks.decided?.(s.info, statement, d));
     }
-    return finish(prepared.decision, false);
+    return finish(d, false);
   }
   const parameters = parameterInputs(msg.params, msg.paramFormats, prepared.paramTypes);
   statement.parameters = parameters;
