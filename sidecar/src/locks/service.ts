@@ -58,16 +58,19 @@ export class LockService {
   }
 
   /** The first live lock that stops this principal (or session); on every decision, so cheap when none. */
-  find(principal: Principal, sessionId?: string, now = Date.now()): Lock | undefined {
+  find(principal: Principal, sessionId?: string, now?: number): Lock | undefined {
     const locks = this.#store.snapshot();
     if (locks.length === 0) return undefined;
-    return locks.find((l) => isLive(l, now) && matches(l, principal, sessionId));
+    const at = now ?? Date.now();
+    for (const l of locks) if (matches(l, principal, sessionId) && isLive(l, at)) return l;
+    return undefined;
   }
 
-  /** Notes the agent's groups and credential id; cheap for the shared, frozen principal of a static token. */
+  /** Notes the agent's groups and credential id, once per principal object (one per authentication). */
   remember(p: Principal): void {
+    // A principal object is built once per authentication and never changed: seen once is enough.
     if (this.#remembered.has(p)) return;
-    if (Object.isFrozen(p)) this.#remembered.add(p);
+    this.#remembered.add(p);
     let seen = this.#seen.get(p.subject);
     if (!seen) this.#seen.set(p.subject, (seen = { groups: new Set(), tokens: new Set() }));
     for (const g of p.groups) seen.groups.add(g);
