@@ -8,7 +8,7 @@ import { startRegateChild, type RegateChild } from "./support/regate-child.js";
 
 // Allows everything, except: "boom" in the SQL makes `decision` conflict (an evaluation error), "spin" makes
 // it search SPIN x SPIN pairs for one that never matches before it decides.
-const SPIN = Number(process.env["REL_SPIN"] ?? 1000);
+const SPIN = Number(process.env["REL_SPIN"] ?? 700);
 const POLICY = `package regate
 
 sql := concat(" ", [s.sql | some s in input.postgres.statements])
