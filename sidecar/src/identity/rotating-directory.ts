@@ -3,6 +3,9 @@ import type { Principal } from "../decision/types.js";
 import { AgentDirectory, type AuthResult } from "./agent-directory.js";
 import type { JwtOptions, StaticTokenOptions } from "./options.js";
 
+/** How stale the token set may be: a rotated file is taken into use within this (the HTTP path authenticates every request). */
+export const CHECK_MS = 500;
+
 export interface RotatingDirectoryOptions {
   /** Reads the static tokens now (secrets given as {file} follow their files: config/file-secret.ts). */
   read: () => StaticTokenOptions[];
@@ -14,8 +17,9 @@ export interface RotatingDirectoryOptions {
 }
 
 /**
- * An AgentDirectory whose static tokens can change without a restart: before each lookup it reads the
- * tokens (a stat per token file) and, when their digest changed, builds a fresh directory from them.
+ * An AgentDirectory whose static tokens can change without a restart: before a lookup, at most every
+ * CHECK_MS, it reads the tokens (a stat per token file) and, when their digest changed, builds a fresh
+ * directory from them.
  * The old token of a rotated agent stops working for new connections and requests at once; sessions
  * already authenticated go on (lock them to stop them: docs/incident-response.md).
  */
@@ -23,6 +27,7 @@ export class RotatingAgentDirectory extends AgentDirectory {
   readonly #opts: RotatingDirectoryOptions;
   #current: AgentDirectory;
   #key: string;
+  #checkedAt = Date.now();
 
   constructor(opts: RotatingDirectoryOptions) {
     super({ tokens: [] });
@@ -33,8 +38,10 @@ export class RotatingAgentDirectory extends AgentDirectory {
     opts.onChange?.(tokens, this.#current);
   }
 
-  /** Takes a changed token set into use; cheap when nothing changed. */
-  refresh(): void {
+  /** Takes a changed token set into use; checks at most every CHECK_MS (a stat per token file each time). */
+  refresh(now = Date.now()): void {
+    if (now - this.#checkedAt < CHECK_MS) return;
+    this.#checkedAt = now;
     const tokens = this.#opts.read();
     const key = digest(tokens);
     if (key === this.#key) return;
