@@ -4,7 +4,7 @@ import type { Server } from "node:http";
 import { agentAuth } from "./agent-auth.js";
 import { approvalsHandler, createAdminServer, locksHandler, Metrics, sessionsHandler, slackInteractionsHandler, slackInteractiveNotifier, slackReviewers, uploaderPluginStates } from "./admin/index.js";
 import { agentView, ApprovalService, slackNotifier } from "./approval/index.js";
-import { DecisionLog } from "./audit/index.js";
+import { approvalEvents, budgetCutEvents, DecisionLog, LifecycleBus } from "./audit/index.js";
 import type { Config } from "./config/index.js";
 import { DecisionPipeline, type DecisionSink } from "./decision/index.js";
 import { createExporters, registerExportMetrics, type Exporters } from "./export/index.js";
@@ -110,6 +110,9 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
   const maskKey = config.masking.hash_key ? Buffer.from(config.masking.hash_key.reveal(), "utf8") : undefined;
   const ports: App["ports"] = {};
   const sessions = new SessionRegistry();
+  // Lifecycle events (holds, cuts, kills, locks) go where decisions are exported (docs/export.md).
+  const lifecycle = new LifecycleBus((err, e) => log.warn({ err, event: e.kind }, "lifecycle event listener failed"));
+  lifecycle.listen((e) => exporters.lifecycle(e));
   const closers: (() => Promise<void>)[] = [];
   // Locks sit in front of the pipeline for every adapter: a locked agent's statements and requests are refused.
   const locks = new LockService(await lockStore(config, log.child({ component: "locks" })), log.child({ component: "locks" }));
@@ -119,7 +122,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
 
   // Approvals (docs/approvals.md): the hold hook composed with the caller's hooks; the API on the admin listener.
   let approvals: ApprovalService | undefined;
-  let hooks: SessionHooks = sessionHooks ?? {};
+  let hooks: SessionHooks = composeHooks(budgetCutEvents(lifecycle), sessionHooks);
   if (config.approvals.enabled) {
     const a = config.approvals;
     const reviewUrl = a.review_url ?? `http://${config.admin.listen.host}:${config.admin.listen.port}/approvals/ui`;
@@ -141,6 +144,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
         idle = undefined;
         return 0;
       })),
+      onEvent: approvalEvents(lifecycle),
       // With Slack interactivity configured the message carries Approve/Refuse buttons (admin/slack-message.ts).
       ...(a.webhook ? { onRequested: (a.slack ? slackInteractiveNotifier : slackNotifier)(a.webhook.url.reveal(), reviewUrl, alog) } : {}),
     });

@@ -22,6 +22,8 @@ export interface ApprovalServiceOptions {
   reviewers?: readonly ReviewerIdentity[];
   /** Told of every new pending approval (chat webhook); must not throw. */
   onRequested?: (a: Approval) => void;
+  /** Told of every transition after it is logged (`approval_requested`, `approval_approved`, …; the SIEM export). */
+  onEvent?: (event: string, a: Approval) => void;
   /** Finished approvals kept for the history list. */
   historySize?: number;
 }

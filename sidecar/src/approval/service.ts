@@ -291,6 +291,11 @@ export class ApprovalService {
 
   #event(level: "info" | "warn" | "error", a: Approval, event: string, extra: Record<string, unknown>): void {
     this.#log[level]({ event, approval_id: a.id, decision_id: a.decision_id, session_id: a.session_id, principal: a.principal, target: a.target, ...extra }, event.replace(/_/g, " "));
+    try {
+      this.#opts.onEvent?.(event, a);
+    } catch (err) {
+      this.#log.warn({ err, approval_id: a.id, event }, "approval event listener failed");
+    }
   }
 }
 

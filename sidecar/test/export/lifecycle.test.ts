@@ -1,0 +1,71 @@
+// Lifecycle events reach the SIEM export from a real session: a held write approved by a reviewer and a
+// result cut by a budget, each linked to its decision, all valid OCSF 1.5.0.
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { api, approvalBundle, client, heldId, startApprovingRegate, until } from "../approval/support.js";
+import { startPostgres, type TestPostgres } from "../support/postgres.js";
+import type { TestRegate } from "../support/regate.js";
+import { setupValidator, validateOcsf } from "./ocsf-validator.js";
+
+let db: TestPostgres;
+let regate: TestRegate;
+const file = join(mkdtempSync(join(tmpdir(), "regate-lifecycle-")), "ocsf.jsonl");
+type Ev = { class_uid: number; activity_name: string; metadata: { uid: string; correlation_uid?: string }; message: string; unmapped: { regate: Record<string, unknown> }; query_info?: { query_string: string } };
+const events = (): Ev[] => (existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Ev) : []);
+
+beforeAll(async () => {
+  await setupValidator();
+  db = await startPostgres();
+  regate = await startApprovingRegate(db, {}, approvalBundle({ reason: "payments need a human", approvers: "dba-oncall", timeout_seconds: 30 }), {
+    export: { ocsf: { enabled: true, sink: "file", file } },
+    postgres: { budgets: { rows_per_statement: 10 } },
+  });
+}, 300_000);
+afterAll(async () => {
+  await regate?.stop();
+  await db?.stop();
+});
+
+describe("lifecycle events in the OCSF export", () => {
+  it("a held write approved by a reviewer, and a result cut by a budget", async () => {
+    const { c, notices } = await client(regate);
+    try {
+      const held = c.query("UPDATE payments SET amount = amount + 1 WHERE id = $1", [11]);
+      const id = await until(() => heldId(notices));
+      const shown = await api(regate, `/approvals/${id}`);
+      expect((await api(regate, `/approvals/${id}/approve`, { sha256: shown.body.sha256, comment: "ticket 42" })).status).toBe(200);
+      expect((await held).rowCount).toBe(1);
+      const cut = await c.query("SELECT g FROM generate_series(1, 1000) g").then(() => undefined, (e: pg.DatabaseError) => e);
+      expect(cut?.code).toBe("54000");
+
+      const all = await until(() => {
+        const e = events();
+        return e.some((x) => x.activity_name === "Budget exceeded, result cut") ? e : undefined;
+      });
+      const update = all.find((e) => e.class_uid === 6005 && e.activity_name === "Update")!;
+      expect(update).toBeDefined();
+      const requested = all.find((e) => e.activity_name === "Approval requested")!;
+      const granted = all.find((e) => e.activity_name === "Approval granted")!;
+      for (const e of [requested, granted]) {
+        expect(e.metadata.correlation_uid).toBe(update.metadata.uid);
+        expect(e.unmapped.regate).toMatchObject({ event: expect.stringMatching(/^approval_/), approval_id: id });
+        expect(e.query_info?.query_string).toBe("UPDATE payments SET amount = amount + 1 WHERE id = $1");
+      }
+      expect(granted.unmapped.regate["actor"]).toBe("alice");
+      expect(granted.message).toBe("Approval granted: ticket 42");
+      const select = all.find((e) => e.class_uid === 6005 && e.query_info?.query_string.startsWith("SELECT g FROM generate_series"))!;
+      const budget = all.find((e) => e.activity_name === "Budget exceeded, result cut")!;
+      expect(budget.metadata.correlation_uid).toBe(select.metadata.uid);
+      expect(budget.message).toContain("rows_per_statement");
+      // In order: the decision, then what happened to it.
+      expect(all.indexOf(requested)).toBeGreaterThan(all.indexOf(update));
+      expect(all.indexOf(granted)).toBeGreaterThan(all.indexOf(requested));
+      expect((await validateOcsf(all)).filter((v) => !v.ok)).toEqual([]);
+    } finally {
+      await c.end();
+    }
+  }, 120_000);
+});
