@@ -42,14 +42,17 @@ describe("POST /sessions/{id}/kill", () => {
       expect(listed).toMatchObject({ principal: "test-agent", target: "test-db", transaction_status: "idle" });
       expect(listed.client).toMatch(/^127\.0\.0\.1:\d+$/);
       expect(Date.parse(listed.started_at)).toBeGreaterThan(0);
-      expect(await running(db, "SELECT pg_sleep(30)")).toBe(1);
+      // regate forwards before the server starts it: wait for the backend to show it running.
+      await until(async () => (await running(db, "SELECT pg_sleep(30)")) === 1);
 
       const started = Date.now();
       const killed = await admin(regate, "POST", `/sessions/${listed.id}/kill`, { reason: "runaway query, incident INC-7" });
       expect(killed).toEqual({ status: 200, body: { killed: listed.id, by: "rita", reason: "runaway query, incident INC-7" } });
 
       const err = await sleeping;
-      expect(Date.now() - started).toBeLessThan(5000);
+      const ms = Date.now() - started;
+      console.log(`kill: client ended ${ms} ms after the call`);
+      expect(ms).toBeLessThan(5000);
       expect(err?.code).toBe("57P01");
       expect(err?.severity).toBe("FATAL");
       expect(err?.message).toBe("regate: session ended by an operator: runaway query, incident INC-7 (by rita)");
@@ -79,6 +82,7 @@ describe("POST /sessions/{id}/kill", () => {
   it("needs a responder token, a reason, and a live session", async () => {
     const c = await connect(regate.url());
     try {
+      await until(() => regate.app.sessions.size === 1);
       const id = regate.app.sessions.list()[0]!.id;
       expect((await admin(regate, "GET", "/sessions", undefined, "")).status).toBe(401);
       expect((await admin(regate, "POST", `/sessions/${id}/kill`, { reason: "x" }, "agent-token-7f3a9c")).status).toBe(401);

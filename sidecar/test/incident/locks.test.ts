@@ -163,6 +163,7 @@ describe("other lock targets", () => {
     const a = await connect(regate.url());
     const ended = new Promise<Error>((resolve) => a.on("error", resolve));
     try {
+      await until(() => regate.app.sessions.size === 1);
       const id = regate.app.sessions.list()[0]!.id;
       await admin(regate, "POST", "/locks", { target: { session: id }, message: "this session only" });
       expect((await ended).message).toContain("this session only");
