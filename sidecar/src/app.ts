@@ -69,9 +69,15 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
   const allSinks: DecisionSink[] = [metrics, ...sinks];
   if (config.decision_log.enabled) {
     // Decision inputs hold no secrets by construction (agents' credentials and upstream secrets never
-    // enter an input), and wildcard redaction costs more than the policy evaluation itself.
+    // enter an input), and wildcard redaction costs more than the policy evaluation itself; a secret an
+    // agent typed into a statement is replaced by the sink itself.
     const decisionLogger = log.child({}, { redact: { paths: [] } });
-    allSinks.unshift(new DecisionLog(decisionLogger, { bundleName: config.decision_log.bundle_name, labels: { app: "regate", ...config.decision_log.labels } }));
+    const secrets = [
+      config.postgres.upstream.password?.reveal(),
+      ...config.agents.tokens.map((t) => t.token.reveal()),
+      ...config.http.routes.map((r) => r.credential?.secret.reveal()),
+    ].filter((s): s is string => typeof s === "string" && s !== "");
+    allSinks.unshift(new DecisionLog(decisionLogger, { bundleName: config.decision_log.bundle_name, labels: { app: "regate", ...config.decision_log.labels }, secrets }));
   }
   // Decision export (docs/export.md): OPA decision-log upload, OCSF events. Closed last, after the listeners drain.
   const exporters = createExporters(config.export, {

@@ -55,7 +55,8 @@ function setup() {
 describe("decision log line", () => {
   it("is one JSON line in OPA's event shape, in the logger's own format, with the input as the policy saw it", async () => {
     const { pipeline, parsed } = setup();
-    const i = input("pg-read-orders");
+    // A statement the log mask leaves alone (no table with masked columns): logged exactly as decided.
+    const i = input("pg-delete-with-where");
     const d = pipeline.decide(i);
     await new Promise((r) => setImmediate(r));
     const [line] = parsed();

@@ -6,6 +6,12 @@ export interface DecisionLogOptions {
   /** Bundle name under `bundles` in the event, as OPA names a bundle in its config. */
   bundleName: string;
   labels: Record<string, string>;
+  /**
+   * Secrets regate holds (upstream password, agent tokens, route credentials). Inputs never carry them by
+   * construction, but an agent can type one into a statement, and the statement's text is logged: every
+   * form of them (as is, JSON-escaped, base64) is replaced in the line.
+   */
+  secrets?: readonly string[];
 }
 
 interface LineStream {
@@ -27,6 +33,7 @@ export class DecisionLog implements DecisionSink {
   readonly #logger: Logger;
   readonly #stream: LineStream;
   readonly #bindings: string;
+  readonly #secrets: string[];
 
   constructor(logger: Logger, opts: DecisionLogOptions) {
     this.#logger = logger;
@@ -34,10 +41,26 @@ export class DecisionLog implements DecisionSink {
     this.#stream = (logger as unknown as Record<symbol, LineStream>)[pino.symbols.streamSym]!;
     const bindings = JSON.stringify(logger.bindings());
     this.#bindings = bindings === "{}" ? "" : `,${bindings.slice(1, -1)}`;
+    this.#secrets = secretForms(opts.secrets ?? []);
   }
 
   record(e: DecisionEvent): void {
     if (!this.#logger.isLevelEnabled("info")) return;
-    this.#stream.write(`{"level":"info","time":"${e.timestamp}"${this.#bindings},${this.#event.members(e, "openpolicyagent.org/decision_logs")},"msg":"Decision Log"}\n`);
+    let line = `{"level":"info","time":"${e.timestamp}"${this.#bindings},${this.#event.members(e, "openpolicyagent.org/decision_logs")},"msg":"Decision Log"}\n`;
+    for (const s of this.#secrets) if (line.includes(s)) line = line.split(s).join(REDACTED);
+    this.#stream.write(line);
   }
+}
+
+const REDACTED = "[REDACTED]";
+
+/** The texts that give a secret away in a JSON line: as is, JSON-escaped, base64; 6 characters at least. */
+function secretForms(secrets: readonly string[]): string[] {
+  const forms = new Set<string>();
+  for (const s of secrets) {
+    forms.add(s);
+    forms.add(JSON.stringify(s).slice(1, -1));
+    forms.add(Buffer.from(s, "utf8").toString("base64").replace(/=+$/, ""));
+  }
+  return [...forms].filter((f) => f.length >= 6);
 }
