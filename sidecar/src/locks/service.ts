@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Principal } from "../decision/index.js";
+import { nextStep, type Principal } from "../decision/index.js";
 import { RegateError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { describeTarget, isLive, matches, tokenId, type Lock, type LockStore, type LockTarget } from "./types.js";
@@ -92,9 +92,9 @@ export class LockService {
     return false;
   }
 
-  /** The refusal a locked agent sees (connection, statement or request). */
+  /** The refusal a locked agent sees (connection, statement or request); `detail` is the next step. */
   refusal(lock: Lock): RegateError {
-    return new RegateError("LOCKED", lockedText(lock));
+    return new RegateError("LOCKED", lockedText(lock), { detail: LOCKED_NEXT_STEP });
   }
 
   async add(req: NewLock, by: string): Promise<Lock> {
@@ -142,6 +142,9 @@ export class LockService {
     }
   }
 }
+
+/** The next step of the error catalog's LOCKED (decision/next-step.ts), for refusals outside a decision. */
+const LOCKED_NEXT_STEP = nextStep({ decision_id: "", outcome: "deny", reasons: [], mask: [], dry_run: false, revision: "", error_code: "LOCKED" });
 
 export function lockedText(lock: Lock): string {
   return `regate: this agent is locked by an operator: ${lock.message} (lock ${lock.id}${lock.expires_at ? `, until ${lock.expires_at}` : ""})`;

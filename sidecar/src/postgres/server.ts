@@ -171,7 +171,9 @@ export class PostgresServer {
           : e.code === "UPSTREAM_AUTH_FAILED"
             ? `regate: the database refused regate's own credentials (${e.message}); this is not your credential: tell an operator, retrying will not help until they fix it`
             : e.message;
-      if (!client.destroyed) client.end(errorResponse(e.sqlstate, text, { severity: "FATAL" }));
+      // A lock's refusal carries what to do next (its detail is built from constants, never from input).
+      const hint = e.code === "LOCKED" ? e.detail : undefined;
+      if (!client.destroyed) client.end(errorResponse(e.sqlstate, text, { severity: "FATAL", ...(hint ? { hint } : {}) }));
     }
   }
 

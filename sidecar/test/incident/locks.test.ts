@@ -74,6 +74,7 @@ describe("a lock on a principal", () => {
       expect(refused?.code).toBe("42501");
       expect(refused?.severity).toBe("FATAL");
       expect(refused?.message).toBe(`regate: this agent is locked by an operator: credential leaked in INC-9; rotate before resuming (lock ${lock.id})`);
+      expect(refused?.hint).toBe("stop and report to your operator; do not retry or reconnect until they lift the lock");
 
       const http = await get(AGENT_TOKEN);
       expect(http.status).toBe(403);
