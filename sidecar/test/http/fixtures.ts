@@ -4,9 +4,11 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { basename } from "node:path";
 import { Writable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { pino, type Logger } from "pino";
+import { expect } from "vitest";
 import type { Decider } from "../../src/decision/decider.js";
 import { DecisionLog } from "../../src/audit/index.js";
 import { DecisionPipeline } from "../../src/decision/index.js";
@@ -14,6 +16,7 @@ import type { Decision, MaskRule, PolicyInput, ApproveRequest } from "../../src/
 import type { ActivePolicy } from "../../src/policy/index.js";
 import { createHttpGateway, type HttpGateway, type HttpGatewayOptions, type RequestDoneInfo } from "../../src/http/index.js";
 import { AgentDirectory } from "../../src/identity/index.js";
+import { keepOutput } from "../support/test-output.js";
 
 export const AGENT_TOKEN = `agent-token-${randomBytes(8).toString("hex")}`;
 export const UPSTREAM_SECRET = `upstream-secret-${randomBytes(8).toString("hex")}`;
@@ -208,7 +211,14 @@ export async function startGateway(opts: Omit<HttpGatewayOptions, "logger" | "ag
     ...opts,
   });
   const url = await listen(gateway.server);
-  return { url, port: Number(new URL(url).port), gateway, lines, done, close: () => gateway.close() };
+  const secrets = [AGENT_TOKEN, UPSTREAM_SECRET, ...(opts.routes ?? []).flatMap((r) => (r.credential ? [r.credential.value, r.credential.value.split(":").slice(1).join(":")] : []))];
+  const close = async () => {
+    await gateway.close();
+    // Kept for the secrets sweep that runs after the suite (sidecar/test/reliability/secrets-sweep.ts).
+    const path = expect.getState().testPath;
+    keepOutput("suite", path ? `http-${basename(path).replace(/\.test\.ts$/, "")}` : "http", lines.join(""), secrets);
+  };
+  return { url, port: Number(new URL(url).port), gateway, lines, done, close };
 }
 
 export const authed = (extra: Record<string, string> = {}): Record<string, string> => ({ authorization: `Bearer ${AGENT_TOKEN}`, ...extra });
