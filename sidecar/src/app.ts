@@ -4,7 +4,7 @@ import type { Server } from "node:http";
 import { agentAuth } from "./agent-auth.js";
 import { approvalsHandler, createAdminServer, locksHandler, Metrics, sessionsHandler, slackInteractionsHandler, slackInteractiveNotifier, slackReviewers, uploaderPluginStates } from "./admin/index.js";
 import { agentView, ApprovalService, slackNotifier } from "./approval/index.js";
-import { approvalEvents, budgetCutEvents, DecisionLog, LifecycleBus } from "./audit/index.js";
+import { approvalEvents, budgetCutEvents, DecisionLog, LifecycleBus, sessionEndedEvent } from "./audit/index.js";
 import type { Config } from "./config/index.js";
 import { DecisionPipeline, type DecisionSink } from "./decision/index.js";
 import { createExporters, registerExportMetrics, type Exporters } from "./export/index.js";
@@ -217,7 +217,11 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
   const held = approvals;
   locks.attach({
     sessions: () => sessions.all().map((s) => ({ id: s.info.id, principal: s.info.principal })),
-    endSession: (id, reason) => sessions.end(id, reason),
+    endSession: (id, reason, lock) => {
+      const s = sessions.get(id);
+      if (s) sessionEndedEvent(lifecycle, s.info, { lock_id: lock.id, actor: lock.created_by, reason: lock.message, ...(s.current ? { statement: s.current.sql } : {}) });
+      return sessions.end(id, reason);
+    },
     ...(held ? { withdrawApprovals: (select: (a: { principal: string; session_id: string }) => boolean, by: string) => held.withdraw(select, by) } : {}),
   });
   closers.push(() => locks.close());
@@ -227,7 +231,10 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     const slack = config.approvals.slack;
     const admin = createAdminServer({
       handlers: [
-        sessionsHandler(sessions, responders, log.child({ component: "incident" }), () => incidentMetrics.sessionEnded("kill")),
+        sessionsHandler(sessions, responders, log.child({ component: "incident" }), (session, by, reason, statement) => {
+          incidentMetrics.sessionEnded("kill");
+          sessionEndedEvent(lifecycle, session, { actor: by, reason, ...(statement ? { statement } : {}) });
+        }),
         locksHandler(locks, responders),
         ...(approvals && slack
           ? [slackInteractionsHandler(approvals, { signingSecret: slack.signing_secret.reveal(), users: slackReviewers(config), maxAgeSeconds: slack.max_age_seconds }, log.child({ component: "approvals" }))]

@@ -1,3 +1,4 @@
+import type { SessionInput } from "../decision/index.js";
 import type { Logger } from "../log.js";
 import type { SessionRegistry } from "../postgres/index.js";
 import { bearerIdentity, readJsonObject, sendJson, type AdminHandler, type Person } from "./bearer.js";
@@ -10,7 +11,12 @@ import { bearerIdentity, readJsonObject, sendJson, type AdminHandler, type Perso
  *                                  the reason; audited.
  * Every call needs `Authorization: Bearer <responder token>`.
  */
-export function sessionsHandler(registry: SessionRegistry, responders: readonly Person[], log: Logger, onKilled?: () => void): AdminHandler {
+export function sessionsHandler(
+  registry: SessionRegistry,
+  responders: readonly Person[],
+  log: Logger,
+  onKilled?: (session: SessionInput, by: string, reason: string, statement: string | undefined) => void,
+): AdminHandler {
   const responderOf = bearerIdentity(responders);
   return (req, res, url) => {
     if (url !== "/sessions" && !url.startsWith("/sessions/")) return false;
@@ -33,7 +39,7 @@ export function sessionsHandler(registry: SessionRegistry, responders: readonly 
           const summary = { session_id: id, principal: s.info.principal.subject, client: `${s.info.client.address}:${s.info.client.port}`, statement: s.current?.sql };
           log.warn({ event: "session_killed", by, reason, ...summary }, "session killed by a responder");
           await registry.end(id, `${reason} (by ${by})`);
-          onKilled?.();
+          onKilled?.(s.info, by, reason, summary.statement);
           sendJson(res, 200, { killed: id, by, reason });
         },
         (err: Error) => sendJson(res, 400, { error: err.message }),

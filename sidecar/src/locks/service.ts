@@ -9,7 +9,7 @@ export interface LockEnforcer {
   /** Live sessions of this process. */
   sessions(): { id: string; principal: Principal }[];
   /** Cancels what runs upstream, then ends the session with a FATAL giving `reason`. */
-  endSession(id: string, reason: string): Promise<boolean>;
+  endSession(id: string, reason: string, lock: Lock): Promise<boolean>;
   /** Withdraws the held approvals `select` picks; returns how many. */
   withdrawApprovals?(select: (a: { principal: string; session_id: string }) => boolean, by: string): number;
 }
@@ -134,7 +134,7 @@ export class LockService {
       const withdrawn =
         e.withdrawApprovals?.((a) => ids.has(a.session_id) || ("session" in target ? a.session_id === target.session : this.#mayMatch(lock, a.principal)), `lock ${lock.id}`) ?? 0;
       const reason = `agent locked (${lock.id}, ${describeTarget(target)}): ${lock.message}`;
-      await Promise.all(hit.map((s) => e.endSession(s.id, reason)));
+      await Promise.all(hit.map((s) => e.endSession(s.id, reason, lock)));
       if (hit.length) this.onEnded?.(hit.length);
       this.#log.warn({ event: "lock_enforced", lock_id: lock.id, sessions_ended: [...ids], approvals_withdrawn: withdrawn }, "lock enforced on live sessions");
     } catch (err) {

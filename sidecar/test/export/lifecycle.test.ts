@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, approvalBundle, client, heldId, startApprovingRegate, until } from "../approval/support.js";
+import { admin, RESPONDER } from "../incident/support.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import type { TestRegate } from "../support/regate.js";
 import { setupValidator, validateOcsf } from "./ocsf-validator.js";
@@ -22,6 +23,7 @@ beforeAll(async () => {
   regate = await startApprovingRegate(db, {}, approvalBundle({ reason: "payments need a human", approvers: "dba-oncall", timeout_seconds: 30 }), {
     export: { ocsf: { enabled: true, sink: "file", file } },
     postgres: { budgets: { rows_per_statement: 10 } },
+    incident: { responders: [{ name: RESPONDER.name, token: { value: RESPONDER.token } }] },
   });
 }, 300_000);
 afterAll(async () => {
@@ -66,6 +68,29 @@ describe("lifecycle events in the OCSF export", () => {
       expect((await validateOcsf(all)).filter((v) => !v.ok)).toEqual([]);
     } finally {
       await c.end();
+    }
+  }, 120_000);
+
+  it("a session killed by a responder and one ended by a lock", async () => {
+    const killed = await client(regate);
+    const locked = await client(regate);
+    try {
+      const sleeping = killed.c.query("SELECT pg_sleep(30)").catch((e: Error) => e);
+      const running = await until(async () => (await admin(regate, "GET", "/sessions")).body.sessions.find((x: { current?: { sql: string } }) => x.current?.sql === "SELECT pg_sleep(30)"));
+      expect((await admin(regate, "POST", `/sessions/${running.id}/kill`, { reason: "runaway query, INC-7" })).status).toBe(200);
+      expect(String(await sleeping)).toContain("runaway query, INC-7");
+      const lock = (await admin(regate, "POST", "/locks", { target: { principal: "test-agent" }, message: "credential leaked in INC-9" })).body as { id: string };
+      await until(() => events().some((e) => e.activity_name === "Session ended by a lock") || undefined);
+      const all = events();
+      const kill = all.find((e) => e.activity_name === "Session killed")!;
+      expect(kill).toMatchObject({ class_uid: 6005, message: "Session killed: runaway query, INC-7", unmapped: { regate: { event: "session_killed", actor: RESPONDER.name, session_id: running.id } }, query_info: { query_string: "SELECT pg_sleep(30)" } });
+      const ended = all.find((e) => e.activity_name === "Session ended by a lock")!;
+      expect(ended).toMatchObject({ message: "Session ended by a lock: credential leaked in INC-9", unmapped: { regate: { event: "session_locked", lock_id: lock.id, actor: RESPONDER.name } } });
+      expect((await validateOcsf([kill, ended])).filter((v) => !v.ok)).toEqual([]);
+      await admin(regate, "DELETE", `/locks/${lock.id}`);
+    } finally {
+      await killed.c.end().catch(() => undefined);
+      await locked.c.end().catch(() => undefined);
     }
   }, 120_000);
 });
