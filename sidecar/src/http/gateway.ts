@@ -19,6 +19,7 @@ import { forwardPath, parsedQuery, parseRequestTarget, withoutParam } from "./pa
 import { catalogError, sendError, type ErrorBody } from "./reply.js";
 import { compileRoutes, hostName, matchRoute, type CompiledRoute } from "./routes.js";
 import { httpInputs, type RequestFacts } from "./to-input.js";
+import { requestEnd } from "./request-done.js";
 import { relayResponse } from "./upstream-response.js";
 
 export interface HttpGateway {
@@ -60,9 +61,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   const methodOverride = opts.request?.method_override ?? "decide";
   const ambiguousPaths = opts.request?.ambiguous_paths ?? "refuse";
 
-  // The per-request line has fixed, flat keys and carries no secret by construction (the path is masked above
-  // it), so the root logger's wildcard redaction could never match in it: skipping it took ~40 us per request.
-  const requestLog = log.child({}, { redact: { paths: [] } });
+  const done = requestEnd(log, opts.onRequestDone);
 
   /** The upstream's response headers arrived: relay them (masked, scrubbed) unless the exchange is over. */
   function onUpstreamResponse(ctx: RequestContext, proxyRes: IncomingMessage): void {
@@ -84,52 +83,6 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     log.error({ req_id: ctx.id, err: { message: (err as Error)?.message, code: (err as RegateError)?.code } }, "internal error");
     const e = catalogError("INTERNAL", "internal_error");
     fail(ctx, e.status, e.body);
-  }
-
-  function done(ctx: RequestContext): void {
-    clearTimeout(ctx.timer);
-    const { res } = ctx;
-    if (!res.writableFinished) {
-      // The agent went away: stop the upstream exchange too.
-      ctx.proxyReq?.destroy();
-      ctx.proxyRes?.destroy();
-    }
-    const duration_ms = Math.round((performance.now() - ctx.startedAt) * 1000) / 1000;
-    const d = ctx.decision;
-    const status = res.headersSent ? res.statusCode : 0;
-    const line = {
-      req_id: ctx.id,
-      agent: ctx.principal?.subject,
-      route: ctx.route?.name,
-      method: ctx.method,
-      path: ctx.logPath,
-      status,
-      outcome: d?.outcome,
-      dry_run: d?.dry_run || undefined,
-      decision_id: d?.decision_id,
-      masked: ctx.masked,
-      error_code: ctx.errorCode,
-      auth_failure: ctx.authFailure,
-      aborted: !res.writableFinished || undefined,
-      duration_ms,
-    };
-    if (ctx.errorCode && status >= 500) requestLog.warn(line, "http request");
-    else requestLog.info(line, "http request");
-    try {
-      opts.onRequestDone?.({
-        request_id: ctx.id,
-        route: ctx.route?.name,
-        method: ctx.method,
-        status,
-        outcome: d?.outcome,
-        decision_id: d?.decision_id,
-        masked: ctx.masked,
-        error_code: ctx.errorCode,
-        duration_ms,
-      });
-    } catch (err) {
-      log.error({ err: { message: (err as Error)?.message } }, "onRequestDone hook failed");
-    }
   }
 
   function start(req: IncomingMessage, res: ServerResponse): void {

@@ -39,7 +39,11 @@ export interface HttpLimits {
   max_input_body_bytes: number;
   /** Time allowed until the upstream's response headers (and between body chunks of a masked response). */
   timeout_ms: number;
-  /** Largest (decoded) response body regate will buffer to mask; larger ones are refused. Default 32 MiB. */
+  /**
+   * Largest (decoded) response body regate will buffer to mask; larger ones are refused. JSON that streams
+   * (compressed, chunked, or over 64 KiB) is never held whole: there it caps a single string or number.
+   * Default 32 MiB.
+   */
   max_masked_body_bytes?: number;
 }
 
