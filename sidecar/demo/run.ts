@@ -32,6 +32,10 @@ const reviewerToken = randomBytes(18).toString("base64url");
 env["DEMO_REVIEWER_TOKEN"] = reviewerToken;
 env["REGATE_APPROVALS__ENABLED"] = "true";
 env["REGATE_APPROVALS__REVIEWERS"] = "[{name: demo-reviewer, token: {env: DEMO_REVIEWER_TOKEN}, groups: [dba-oncall, finance]}]";
+// One responder who can list and kill sessions and lock agents (docs/incident-response.md).
+const responderToken = randomBytes(18).toString("base64url");
+env["DEMO_RESPONDER_TOKEN"] = responderToken;
+env["REGATE_INCIDENT__RESPONDERS"] = "[{name: demo-responder, token: {env: DEMO_RESPONDER_TOKEN}}]";
 const config = loadConfig({ text: readFileSync(DEFAULT_CONFIG_PATH, "utf8"), baseDir: packageRoot, env });
 const log = createLogger({ level: config.log.level });
 const app = await startApp({ config, log });
@@ -45,6 +49,7 @@ regate is running (example policy, revision ${app.store.active?.revision}).
   admin      curl -s http://127.0.0.1:${app.ports.admin}/metrics
   approvals  http://127.0.0.1:${app.ports.admin}/approvals/ui   reviewer token ${reviewerToken}
              REGATE_REVIEWER_TOKEN=${reviewerToken} npx tsx sidecar/src/main.ts approvals list --url http://127.0.0.1:${app.ports.admin}
+  incident   REGATE_RESPONDER_TOKEN=${responderToken} npx tsx sidecar/src/main.ts sessions list --url http://127.0.0.1:${app.ports.admin}
 
 Try:  SELECT id, email, ssn, card_number FROM customers LIMIT 3;   -- masked
       DELETE FROM orders;                                           -- denied: no WHERE
