@@ -248,9 +248,11 @@ export class JsonMaskStream extends Transform {
   #childRule(parent: Frame, key: string, named: boolean): ValueRule {
     const rule = parent.rule;
     if (rule.whole !== undefined) return rule;
-    this.#path.length = parent.pathLen;
-    if (!this.#masker.hasPointers && !this.#masker.hasNamedFields) return rule;
-    if (this.#masker.hasPointers) this.#path.push(this.#masker.foldKey(key));
+    // The key path is kept only for pointer rules (setting an array's length is not free).
+    const pointers = this.#masker.hasPointers;
+    if (pointers) this.#path.length = parent.pathLen;
+    if (!pointers && !this.#masker.hasNamedFields) return rule;
+    if (pointers) this.#path.push(this.#masker.foldKey(key));
     const action = this.#masker.actionAt(key, named, this.#path);
     if (action?.whole !== undefined) return { whole: action.whole };
     const detect = mergeSpecs(rule.detect, action?.detect);
@@ -260,7 +262,7 @@ export class JsonMaskStream extends Transform {
   #close(): void {
     this.#frames.pop();
     const parent = this.#frames.at(-1);
-    this.#path.length = parent?.pathLen ?? 0;
+    if (this.#masker.hasPointers) this.#path.length = parent?.pathLen ?? 0;
     this.#expect = parent ? Expect.CommaOrClose : Expect.End;
   }
 
@@ -268,7 +270,7 @@ export class JsonMaskStream extends Transform {
     this.#token = Token.None;
     this.#tok = "";
     const parent = this.#frames.at(-1);
-    if (parent) this.#path.length = parent.pathLen;
+    if (parent && this.#masker.hasPointers) this.#path.length = parent.pathLen;
     this.#expect = parent ? Expect.CommaOrClose : Expect.End;
   }
 
