@@ -4,3 +4,4 @@ export { slackNotifier } from "./webhook.js";
 export type { ReviewerIdentity } from "./ballot.js";
 export type { ActError, Approval, ApprovalMode, ApprovalStatus, ActResult, Vote } from "./types.js";
 export { agentView } from "./own.js";
+export { reviewView, WITHHELD } from "./review-view.js";

@@ -2,6 +2,7 @@ import type { Decision, SessionInput } from "../decision/index.js";
 import type { SessionHooks, Statement } from "../postgres/index.js";
 import { approvalHash } from "./hash.js";
 import { noticeResponse } from "./notice.js";
+import { reviewView } from "./review-view.js";
 import { deny } from "./outcomes.js";
 import type { ApprovalService, ApprovalServiceOptions } from "./service.js";
 
@@ -36,7 +37,7 @@ export async function postgresHold(
       session_id: session.id,
       principal,
       target: session.target,
-      statement: { message: statement.message, sql: statement.sql, ...(statement.parameters ? { parameters: statement.parameters } : {}) },
+      statement: { message: statement.message, ...reviewView(decision, statement.sql, statement.parameters) },
       sha256,
       current: () => approvalHash(principal, session.target, statement.sql, statement.parameters),
       in_transaction: control.in_transaction,

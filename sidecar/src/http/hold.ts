@@ -9,6 +9,7 @@ import type { Verdict } from "./enforce.js";
 import { refusal } from "./enforce.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
 import { sendError, type ErrorBody } from "./reply.js";
+import { reviewView } from "../approval/index.js";
 
 /** What is asked to be approved (the approval service's subject, declared here: adapters do not import sinks). */
 export interface HttpApprovalSubject {
@@ -73,7 +74,7 @@ export async function settleApproval(approvals: HttpApprovals, ctx: RequestConte
       session_id: ctx.id,
       principal,
       target: route,
-      statement: { message: "http", sql: `${http.method} ${http.path}${http.query ? `?${http.query}` : ""}`, ...(body.length > 0 ? { parameters: [shown] } : {}) },
+      statement: { message: "http", ...reviewView(verdict.decision, `${http.method} ${http.path}${http.query ? `?${http.query}` : ""}`, body.length > 0 ? [shown] : undefined) },
       sha256,
       // The body buffer and request facts are immutable here: the request forwarded is the one hashed.
       current: () => requestHash(principal, route, http.method, http.path, http.query, body, parsedBody),
