@@ -71,7 +71,12 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       return;
     }
     ctx.proxyRes = proxyRes;
-    relayResponse(ctx, proxyRes, limits, log).catch((err: unknown) => internalError(ctx, err));
+    const onError = (err: unknown): void => internalError(ctx, err);
+    try {
+      relayResponse(ctx, proxyRes, limits, log, onError);
+    } catch (err) {
+      onError(err);
+    }
   }
 
   function fail(ctx: RequestContext, status: number, body: ErrorBody, o: { close?: boolean; headers?: Record<string, string> } = {}): void {

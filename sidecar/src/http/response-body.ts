@@ -28,39 +28,40 @@ export function decoderFor(encoding: string | string[] | undefined): Transform |
 
 export type ReadUpstreamResult = { ok: true; body: Buffer } | { ok: false; reason: "too_large" | "decode_failed" | "timeout" | "aborted" };
 
-/** The whole decoded response body, up to `max` bytes, failing if the upstream goes quiet for `idleMs`. */
-export function readUpstreamBody(res: IncomingMessage, decoder: Transform | null, max: number, idleMs: number): Promise<ReadUpstreamResult> {
-  return new Promise((resolve) => {
-    const source: Readable = decoder ? res.pipe(decoder) : res;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let settled = false;
-    const timer = setTimeout(() => finish({ ok: false, reason: "timeout" }), idleMs);
-    const finish = (r: ReadUpstreamResult): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (!r.ok) {
-        res.destroy();
-        decoder?.destroy();
-      }
-      resolve(r);
-    };
-    source.on("data", (chunk: Buffer) => {
-      timer.refresh();
-      size += chunk.length;
-      if (size > max) finish({ ok: false, reason: "too_large" });
-      else chunks.push(chunk);
-    });
-    source.on("end", () => finish({ ok: true, body: Buffer.concat(chunks, size) }));
-    res.on("error", () => finish({ ok: false, reason: "aborted" }));
-    res.on("aborted", () => finish({ ok: false, reason: "aborted" }));
-    // Destroyed by regate (the agent hung up): no 'error' or 'aborted' follows, only 'close'.
-    res.on("close", () => {
-      if (!res.complete) finish({ ok: false, reason: "aborted" });
-    });
-    decoder?.on("error", () => finish({ ok: false, reason: "decode_failed" }));
+/**
+ * The whole decoded response body, up to `max` bytes, failing if the upstream goes quiet for `idleMs`. A
+ * callback, not a promise: the answer goes out from the upstream's own 'end' event, without another turn.
+ */
+export function readUpstreamBody(res: IncomingMessage, decoder: Transform | null, max: number, idleMs: number, resolve: (r: ReadUpstreamResult) => void): void {
+  const source: Readable = decoder ? res.pipe(decoder) : res;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let settled = false;
+  const timer = setTimeout(() => finish({ ok: false, reason: "timeout" }), idleMs);
+  const finish = (r: ReadUpstreamResult): void => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    if (!r.ok) {
+      res.destroy();
+      decoder?.destroy();
+    }
+    resolve(r);
+  };
+  source.on("data", (chunk: Buffer) => {
+    timer.refresh();
+    size += chunk.length;
+    if (size > max) finish({ ok: false, reason: "too_large" });
+    else chunks.push(chunk);
   });
+  source.on("end", () => finish({ ok: true, body: Buffer.concat(chunks, size) }));
+  res.on("error", () => finish({ ok: false, reason: "aborted" }));
+  res.on("aborted", () => finish({ ok: false, reason: "aborted" }));
+  // Destroyed by regate (the agent hung up): no 'error' or 'aborted' follows, only 'close'.
+  res.on("close", () => {
+    if (!res.complete) finish({ ok: false, reason: "aborted" });
+  });
+  decoder?.on("error", () => finish({ ok: false, reason: "decode_failed" }));
 }
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });

@@ -6,7 +6,8 @@ import { isJsonMedia, mediaType } from "./body.js";
 import type { RequestContext } from "./context.js";
 import { dropBodyDescriptors, responseHeaders } from "./headers.js";
 import { catalogError, sendError } from "./reply.js";
-import { decoderFor, maskBody, readUpstreamBody } from "./response-body.js";
+import type { ResponseMasker } from "./masker.js";
+import { decoderFor, maskBody, readUpstreamBody, type ReadUpstreamResult } from "./response-body.js";
 import { scrubBuffer, scrubHeaders, SecretScrubber } from "./scrub.js";
 import { SseMasker } from "./sse-mask.js";
 import { relayStreamedJson } from "./upstream-json.js";
@@ -53,7 +54,7 @@ function streamDone(ctx: RequestContext, log: Logger) {
  * (a small one of declared length in one pass); other bodies are decoded, buffered (up to a cap), masked,
  * and sent uncompressed with a recomputed Content-Length.
  */
-export async function relayResponse(ctx: RequestContext, upstream: IncomingMessage, limits: ResponseLimits, log: Logger): Promise<void> {
+export function relayResponse(ctx: RequestContext, upstream: IncomingMessage, limits: ResponseLimits, log: Logger, onError: (err: unknown) => void): void {
   const { res } = ctx;
   const status = upstream.statusCode ?? 502;
   if (status === 401 && ctx.route?.credentialHeader !== undefined) {
@@ -131,7 +132,28 @@ export async function relayResponse(ctx: RequestContext, upstream: IncomingMessa
     });
     return;
   }
-  const read = await readUpstreamBody(upstream, decoder, limits.max_masked_body_bytes, limits.timeout_ms);
+  readUpstreamBody(upstream, decoder, limits.max_masked_body_bytes, limits.timeout_ms, (read) => {
+    try {
+      sendMaskedBody(ctx, upstream, read, status, headers, masker, secrets, log);
+    } catch (err) {
+      onError(err);
+    }
+  });
+}
+
+/** A body read whole: masked, scrubbed and sent with its length, or refused. */
+function sendMaskedBody(
+  ctx: RequestContext,
+  upstream: IncomingMessage,
+  read: ReadUpstreamResult,
+  status: number,
+  headers: OutgoingHttpHeaders,
+  masker: ResponseMasker,
+  secrets: readonly Buffer[],
+  log: Logger,
+): void {
+  const { res } = ctx;
+  const contentType = upstream.headers["content-type"];
   if (!read.ok) {
     if (read.reason === "timeout") {
       const e = catalogError("UPSTREAM_TIMEOUT", "upstream_timeout");
