@@ -68,8 +68,14 @@ export function relayStreamedJson(ctx: RequestContext, upstream: IncomingMessage
     o.refuse(f.err instanceof RegateError ? f.err.message : "JSON response body does not parse");
   };
 
-  const timer = setTimeout(() => fail({ kind: "timeout" }), o.idleMs);
-  upstream.on("data", () => timer.refresh());
+  // The upstream may go quiet for idleMs at most; waiting for a slow agent to read is not the upstream's
+  // silence, so the clock stops while regate's own writes are held back.
+  let timer: NodeJS.Timeout | undefined = setTimeout(() => fail({ kind: "timeout" }), o.idleMs);
+  const arm = (): void => {
+    clearTimeout(timer);
+    timer = over ? undefined : setTimeout(() => fail({ kind: "timeout" }), o.idleMs);
+  };
+  upstream.on("data", () => timer?.refresh());
   upstream.on("error", () => fail({ kind: "aborted" }));
   upstream.on("aborted", () => fail({ kind: "aborted" }));
   upstream.on("close", () => {
@@ -88,7 +94,12 @@ export function relayStreamedJson(ctx: RequestContext, upstream: IncomingMessage
     }
     if (!res.write(chunk)) {
       last.pause();
-      res.once("drain", () => last.resume());
+      clearTimeout(timer);
+      timer = undefined;
+      res.once("drain", () => {
+        arm();
+        last.resume();
+      });
     }
   });
   last.on("end", () => {

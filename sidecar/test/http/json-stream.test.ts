@@ -9,6 +9,7 @@ import { allLogs, authed, closeServer, listen, rawRequest, startGateway, TestRul
 import { createServer, type Server, type ServerResponse } from "node:http";
 
 const ROWS = 5_000;
+const HUGE = 200_000;
 const row = (i: number): string => `{"id":${i},"email":"user${i}@example.com","balance":123456789012345678901234567890,"plan":"pro"}`;
 
 /** Writes `pieces` one per tick (chunked: no Content-Length), so the gateway sees them arrive one by one. */
@@ -43,6 +44,10 @@ beforeAll(async () => {
         return void trickle(res, ["[".repeat(600), '"a@x.com"', "]".repeat(600)]);
       case "/huge-value":
         return void trickle(res, ['{"email":"', "a".repeat(200_000), '"}']);
+      case "/huge":
+        // ~19 MB in 200 pieces: more than loopback socket buffers hold, so a client that stops reading holds
+        // regate back.
+        return void trickle(res, ["[", ...Array.from({ length: HUGE / 1000 }, (_, k) => Array.from({ length: 1000 }, (_, j) => (k + j ? "," : "") + row(k * 1000 + j)).join("")), "]"]);
       case "/abort":
         res.writeHead(200, { "content-type": "application/json" });
         res.write('{"email":"a@x.com",');
@@ -126,6 +131,36 @@ describe("streamed JSON masking", () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(allLogs(gw.lines)).toContain("masked response cut short");
     expect(allLogs(gw.lines)).not.toContain("late@example.com");
+  });
+
+  it("waits for an agent that reads slowly: its pause is not the upstream going quiet", async () => {
+    const slow = await startGateway({
+      decider: new TestRulesDecider(() => ({ mask: [{ field: "email", strategy: "redact" }] })),
+      routes: [{ name: "api", prefix: "/api", upstream: upstreamUrl }],
+      limits: { max_body_bytes: 64 * 1024, max_input_body_bytes: 8 * 1024, timeout_ms: 300 },
+    });
+    try {
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = request(`${slow.url}/api/huge`, { headers: authed(), agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          res.pause();
+          // Stop reading for twice the upstream timeout once the first bytes arrived.
+          setTimeout(() => {
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.resume();
+          }, 700);
+          res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+          res.on("error", reject);
+          res.on("aborted", () => reject(new Error("aborted")));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      expect((JSON.parse(body) as unknown[]).length).toBe(HUGE);
+      expect(body).not.toMatch(/user\d+@example\.com/);
+    } finally {
+      await slow.close();
+    }
   });
 
   it("answers 502 when the upstream hangs up mid-document before anything was sent", async () => {
