@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Server } from "node:http";
 import { agentAuth } from "./agent-auth.js";
 import { approvalsHandler, createAdminServer, locksHandler, Metrics, sessionsHandler, slackInteractionsHandler, slackInteractiveNotifier, slackReviewers, uploaderPluginStates } from "./admin/index.js";
-import { agentView, ApprovalService, slackNotifier } from "./approval/index.js";
+import { agentView, ApprovalService, approvalStore, ApprovalStoreGuard, slackNotifier } from "./approval/index.js";
 import { approvalEvents, budgetCutEvents, DecisionLog, LifecycleBus, sessionEndedEvent } from "./audit/index.js";
 import type { Config } from "./config/index.js";
 import { DecisionPipeline, type DecisionSink } from "./decision/index.js";
@@ -13,7 +13,8 @@ import { LockGuard, LockService, lockStore, registerIncidentMetrics } from "./lo
 import type { Logger } from "./log.js";
 import { packageRoot } from "./paths.js";
 import { PolicyStore, startPolicySource, storeOptions } from "./policy/index.js";
-import { applyRetention, composeHooks, Recorder, registerRecordingMetrics, signingKey } from "./recording/index.js";
+import { composeHooks, type Recorder } from "./recording/index.js";
+import { heldSecrets, startRecording } from "./app-recording.js";
 import { Catalog, initSqlParser, PostgresServer, SessionRegistry, type SessionHooks } from "./postgres/index.js";
 import { simpleQuery } from "./postgres/simple-query.js";
 import { connectUpstream } from "./postgres/upstream.js";
@@ -72,11 +73,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     // enter an input), and wildcard redaction costs more than the policy evaluation itself; a secret an
     // agent typed into a statement is replaced by the sink itself.
     const decisionLogger = log.child({}, { redact: { paths: [] } });
-    const secrets = [
-      config.postgres.upstream.password?.reveal(),
-      ...config.agents.tokens.map((t) => t.token.reveal()),
-      ...config.http.routes.map((r) => r.credential?.secret.reveal()),
-    ].filter((s): s is string => typeof s === "string" && s !== "");
+    const secrets = heldSecrets(config);
     allSinks.unshift(new DecisionLog(decisionLogger, { bundleName: config.decision_log.bundle_name, labels: { app: "regate", ...config.decision_log.labels }, secrets }));
   }
   // Decision export (docs/export.md): OPA decision-log upload, OCSF events. Closed last, after the listeners drain.
@@ -87,20 +84,10 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     product_version: productVersion(),
   });
   allSinks.push(...exporters.sinks);
-  // Session recordings (docs/recording.md): a sink only to refuse decisions while records cannot be written.
-  const recorder = config.recording.enabled
-    ? new Recorder({
-        dir: config.recording.dir,
-        log: log.child({ component: "recording" }),
-        version: productVersion(),
-        ...(config.masking.hash_key ? { maskKey: Buffer.from(config.masking.hash_key.reveal(), "utf8") } : {}),
-        ...(config.recording.signing_key ? { signingKey: signingKey(config.recording.signing_key.reveal()) } : {}),
-      })
-    : undefined;
-  if (recorder) {
-    allSinks.push(recorder);
-    registerRecordingMetrics(metrics.registry, recorder);
-  }
+  // Session recordings (docs/recording.md): Postgres hooks, HTTP decisions as a sink, lifecycle events.
+  const recording = startRecording(config, log, metrics.registry, productVersion());
+  const recorder = recording?.recorder;
+  if (recording) allSinks.push(...recording.sinks);
   registerExportMetrics(metrics.registry, exporters);
   const pipeline = new DecisionPipeline({
     policy: () => store.active,
@@ -108,7 +95,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     dryRun: config.policy.dry_run,
     sinks: allSinks,
     // Without a decision log nothing writes the input anywhere: skip the mask evaluation.
-    logMask: config.decision_log.enabled || sinks.length > 0 || exporters.sinks.length > 0,
+    logMask: config.decision_log.enabled || sinks.length > 0 || exporters.sinks.length > 0 || recording !== undefined,
   });
 
   // Agent tokens given as {file} are re-read when the file changes (agent-auth.ts).
@@ -119,10 +106,13 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
   // Lifecycle events (holds, cuts, kills, locks) go where decisions are exported (docs/export.md).
   const lifecycle = new LifecycleBus((err, e) => log.warn({ err, event: e.kind }, "lifecycle event listener failed"));
   lifecycle.listen((e) => exporters.lifecycle(e));
+  if (recording) lifecycle.listen(recording.lifecycle);
   const closers: (() => Promise<void>)[] = [];
   // Locks sit in front of the pipeline for every adapter: a locked agent's statements and requests are refused.
   const locks = new LockService(await lockStore(config, log.child({ component: "locks" })), log.child({ component: "locks" }));
-  const decider = new LockGuard(pipeline, locks, config.incident.locks.store === "postgres" ? config.incident.locks.schema : undefined);
+  const lockGuard = new LockGuard(pipeline, locks, config.incident.locks.store === "postgres" ? config.incident.locks.schema : undefined);
+  // With approvals in the database, no agent statement may reach their table either.
+  const decider = config.approvals.enabled && config.approvals.store === "postgres" ? new ApprovalStoreGuard(lockGuard, config.approvals.schema) : lockGuard;
   const incidentMetrics = registerIncidentMetrics(metrics.registry, locks);
   locks.onEnded = (n) => incidentMetrics.sessionEnded("lock", n);
 
@@ -134,6 +124,8 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     const reviewUrl = a.review_url ?? `http://${config.admin.listen.host}:${config.admin.listen.port}/approvals/ui`;
     const alog = log.child({ component: "approvals" });
     let idle: Promise<number> | undefined;
+    // Read (store: postgres) before any listener opens: a replica that cannot read it does not start.
+    const shared = await approvalStore(config, alog);
     approvals = new ApprovalService({
       log: alog,
       timeoutSeconds: a.timeout_seconds,
@@ -153,11 +145,11 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
       onEvent: approvalEvents(lifecycle),
       // With Slack interactivity configured the message carries Approve/Refuse buttons (admin/slack-message.ts).
       ...(a.webhook ? { onRequested: (a.slack ? slackInteractiveNotifier : slackNotifier)(a.webhook.url.reveal(), reviewUrl, alog) } : {}),
-    });
+    }, shared);
     const { hold, ownApprovals } = approvals.hooks();
     hooks = { ...hooks, hold: hold!, ownApprovals: ownApprovals! };
     const service = approvals;
-    closers.push(async () => service.close());
+    closers.push(() => service.close());
   }
 
   let catalog: Catalog | undefined;
@@ -195,7 +187,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
         ...(r.response_types ? { response_types: r.response_types } : {}),
       })),
       agents: directory,
-      decider,
+      decider: recording ? recording.http.decider(decider) : decider,
       ...(approvals ? { approvals } : {}),
       logger: log.child({ component: "http" }),
       limits: config.http.limits,
@@ -205,6 +197,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
       onRequestDone: (info) => {
         metrics.upstreamSeconds.observe({ route: info.route ?? "none" }, info.duration_ms / 1000);
         if (info.error_code) metrics.errors.inc({ code: info.error_code });
+        recording?.http.done(info);
       },
     });
     const own = approvals;
@@ -264,19 +257,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     closers.push(() => new Promise<void>((r) => admin.server.close(() => r())));
   }
 
-  let retention: NodeJS.Timeout | undefined;
-  if (recorder && (config.recording.max_age_seconds > 0 || config.recording.max_total_bytes > 0)) {
-    const run = () => {
-      try {
-        const r = applyRetention(recorder, config.recording);
-        if (r.deleted.length) log.info({ deleted: r.deleted, kept_bytes: r.kept_bytes }, "recording retention deleted ended sessions' recordings");
-      } catch (err) {
-        log.error({ err, dir: recorder.dir }, "recording retention failed");
-      }
-    };
-    run();
-    retention = setInterval(run, config.recording.retention_interval_seconds * 1000).unref();
-  }
+  recording?.startRetention();
 
   return {
     store,
@@ -290,8 +271,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     ports,
     async close() {
       await Promise.allSettled(closers.map((c) => c()));
-      if (retention) clearInterval(retention);
-      recorder?.close();
+      recording?.close();
       await exporters.close();
       policySource.close();
       catalog?.close();

@@ -44,6 +44,19 @@ export const approvalsSchema = {
     hold_max_seconds: { type: "number", minimum: 0, default: 45, description: "The longest a client is held waiting for a reviewer (the policy may lower it with approve.hold_max_seconds). Then it is answered APPROVAL_PENDING, the approval stays pending, and an identical re-run after approval runs once." },
     grant_seconds: { type: "number", exclusiveMinimum: 0, default: 600, description: "When the policy gives no approve.grant_seconds: how long an approval given while nobody was held lets one identical re-run through." },
     idle_margin_seconds: { type: "number", minimum: 0, default: 5, description: "Inside a transaction block the timeout is capped this far below the upstream's idle_in_transaction_session_timeout." },
+    store: { enum: ["memory", "postgres"], default: "memory", description: "memory: approvals and grants of this process only. postgres: a table in the upstream database shared by every replica; a reviewer acting on one replica releases a statement held on another." },
+    schema: { type: "string", pattern: "^[a-z_][a-z0-9_]*$", default: "regate", description: "Schema of the approval_requests table (store: postgres); created by regate. Agent statements naming it are refused." },
+    resync_seconds: { type: "number", exclusiveMinimum: 0, default: 5, description: "Store postgres: re-read the approvals and end those expired or whose holding replica is gone (abandoned) at least this often, besides NOTIFY." },
+    store_login: {
+      type: "object",
+      additionalProperties: false,
+      required: ["user"],
+      description: "Store postgres: the role regate uses for the approvals table, instead of postgres.upstream's user and password (same host, port, database and TLS).",
+      properties: {
+        user: { type: "string", minLength: 1, description: "Role owning (or allowed to write) the approvals table." },
+        password: { ...secretRef, description: "That role's password (a secret)." },
+      },
+    },
     review_url: { type: "string", pattern: "^https?://", description: "Where reviewers act, named in the notice the agent gets (default: the admin listener's /approvals/ui)." },
     reviewers: {
       type: "array",
@@ -79,12 +92,15 @@ export const recordingSchema = {
   additionalProperties: false,
   description: "Session recordings: hash-chained JSON lines, one file per session (docs/recording.md).",
   properties: {
-    enabled: { type: "boolean", default: false, description: "Record every Postgres session; when a record cannot be written, new statements are refused." },
+    enabled: { type: "boolean", default: false, description: "Record every Postgres session and HTTP request; when a record cannot be written, new statements and requests are refused." },
     dir: { type: "string", minLength: 1, default: "regate-recordings", description: "Directory of the recording files; created when missing." },
     max_age_seconds: { type: "integer", minimum: 0, default: 0, description: "Delete recordings of ended sessions older than this (0: keep)." },
     max_total_bytes: { type: "integer", minimum: 0, default: 0, description: "Delete the oldest ended recordings while the directory holds more than this (0: no limit)." },
     retention_interval_seconds: { type: "integer", minimum: 1, default: 60, description: "How often retention runs." },
-    signing_key: { ...secretRef, description: "PEM Ed25519 private key: signs each closed session's last hash and each retention tombstone in the journal." },
+    signing_key: { ...secretRef, description: "PEM Ed25519 private key: signs each checkpoint, each closed session's last hash and each retention tombstone in the journal." },
+    checkpoint_records: { type: "integer", minimum: 0, default: 100, description: "A checkpoint of a live session (its record count and last hash, signed with signing_key) in the journal every this many records (0: none)." },
+    checkpoint_seconds: { type: "integer", minimum: 0, default: 30, description: "A checkpoint of each live session with new records at least this often (0: none)." },
+    http_idle_seconds: { type: "integer", minimum: 1, default: 60, description: "An HTTP recording (an agent connection, or an MCP session) ends after this long without a request." },
   },
 } as const;
 

@@ -126,6 +126,10 @@ export interface Config {
     hold_max_seconds: number;
     grant_seconds: number;
     idle_margin_seconds: number;
+    store: "memory" | "postgres";
+    schema: string;
+    resync_seconds: number;
+    store_login?: { user: string; password?: Secret };
     review_url?: string;
     reviewers: { name: string; token: Secret; groups: string[] }[];
     webhook?: { url: Secret };
@@ -142,6 +146,9 @@ export interface Config {
     max_age_seconds: number;
     max_total_bytes: number;
     retention_interval_seconds: number;
+    checkpoint_records: number;
+    checkpoint_seconds: number;
+    http_idle_seconds: number;
     signing_key?: Secret;
   };
   export: {

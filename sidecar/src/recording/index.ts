@@ -10,3 +10,5 @@ export { JOURNAL, recordingFileName } from "./layout.js";
 export { registerRecordingMetrics } from "./metrics.js";
 export { composeHooks } from "./compose.js";
 export { formatTimeline } from "./timeline.js";
+export { HttpRecorder } from "./http.js";
+export { lifecycleRecorder } from "./lifecycle.js";

@@ -13,3 +13,6 @@ export function recordingFileName(session: Pick<SessionInput, "id" | "started_at
 export function isRecordingFile(name: string): boolean {
   return name.endsWith(".jsonl") && name !== JOURNAL;
 }
+
+/** The reason of a decision refused because its record could not be written. */
+export const UNAVAILABLE = "the session recording cannot be written; statements are refused until it can";

@@ -10,6 +10,8 @@ export interface JournalEntry {
   file: string;
   session: string;
   opened: boolean;
+  /** Periodic checkpoints: the file had `records` records, the last of which hashed to `head`. */
+  checkpoints: { records: number; head: string; line: number }[];
   closed?: { records: number; head: string };
   deleted?: { records: number; head: string; reason: string; ts: string };
 }
@@ -19,7 +21,7 @@ export interface JournalState {
   problem?: { line: number; message: string };
   records: number;
   files: Map<string, JournalEntry>;
-  /** Journal records that must carry a valid signature (`closed`, `deleted`), with their line. */
+  /** Journal records that must carry a valid signature (`checkpoint`, `closed`, `deleted`), with their line. */
   checkpoints: { line: number; checkpoint: Checkpoint; sig: unknown }[];
 }
 
@@ -34,14 +36,15 @@ export function readJournal(dir: string): JournalState {
   const files = new Map<string, JournalEntry>();
   const checkpoints: JournalState["checkpoints"] = [];
   for (const [i, r] of check.records.entries()) {
-    if (r.type === "closed" || r.type === "deleted") {
+    if (r.type === "checkpoint" || r.type === "closed" || r.type === "deleted") {
       const checkpoint: Checkpoint = { type: r.type, session: String(r["session"]), file: String(r["file"]), records: Number(r["records"]), head: String(r["head"]) };
       checkpoints.push({ line: i + 1, checkpoint, sig: r["sig"] });
     }
     const file = String(r["file"] ?? "");
     if (!file) continue;
-    const e = files.get(file) ?? { file, session: String(r["session"] ?? ""), opened: false };
+    const e = files.get(file) ?? { file, session: String(r["session"] ?? ""), opened: false, checkpoints: [] };
     if (r.type === "opened") e.opened = true;
+    if (r.type === "checkpoint") e.checkpoints.push({ records: Number(r["records"]), head: String(r["head"]), line: i + 1 });
     if (r.type === "closed") e.closed = { records: Number(r["records"]), head: String(r["head"]) };
     if (r.type === "deleted") e.deleted = { records: Number(r["records"]), head: String(r["head"]), reason: String(r["reason"]), ts: r.ts };
     files.set(file, e);
@@ -55,6 +58,7 @@ export interface RecordingSummary {
   principal?: string;
   application_name?: string;
   client?: string;
+  protocol?: string;
   started_at?: string;
   ended_at?: string;
   end_reason?: string;
@@ -88,7 +92,7 @@ export function summarize(dir: string, file: string): RecordingSummary {
   const records = readRecords(path);
   const start = records.find((r) => r.type === "start");
   const end = records.find((r) => r.type === "end");
-  const statements = records.filter((r) => r.type === "statement");
+  const statements = records.filter((r) => r.type === "statement" || r.type === "request");
   const results = records.filter((r) => r.type === "result");
   const principal = start?.["principal"] as { subject?: string } | undefined;
   const client = start?.["client"] as { address?: string; port?: number } | undefined;
@@ -98,6 +102,7 @@ export function summarize(dir: string, file: string): RecordingSummary {
     ...(principal?.subject ? { principal: principal.subject } : {}),
     ...(start?.["application_name"] ? { application_name: String(start["application_name"]) } : {}),
     ...(client?.address ? { client: `${client.address}:${client.port}` } : {}),
+    ...(start?.["protocol"] ? { protocol: String(start["protocol"]) } : {}),
     ...(start ? { started_at: String(start["started_at"] ?? start.ts) } : {}),
     ...(end ? { ended_at: end.ts, end_reason: String(end["reason"]) } : {}),
     statements: statements.length,
@@ -165,6 +170,10 @@ export function verifyDir(dir: string, only?: string, key?: KeyObject): VerifyRe
     const last = check.records.at(-1);
     if (!first || first.type !== "start") problems.push({ file, line: 1, message: "does not begin with a start record" });
     if (!entry?.opened) problems.push({ file, message: "not in the journal (a file added, or the journal cut)" });
+    for (const cp of entry?.checkpoints ?? []) {
+      const p = checkpointProblem(cp, check.records, check.head);
+      if (p) problems.push({ file, line: p.line, message: p.message });
+    }
     if (entry?.deleted) problems.push({ file, message: "the journal says retention deleted this file, yet it is here" });
     if (entry?.closed) {
       if (last?.type !== "end") problems.push({ file, line: check.records.length + 1, message: `records removed from the end: the journal closed it after ${entry.closed.records} records, the file has ${check.records.length}` });
@@ -180,4 +189,18 @@ export function verifyDir(dir: string, only?: string, key?: KeyObject): VerifyRe
     }
   }
   return { ok: problems.length === 0, files: files.length, records, open, problems };
+}
+
+/**
+ * A periodic checkpoint against the file: it must still have the records the checkpoint counted, and the
+ * record at that position must hash to the checkpoint's head (the next record's `prev`, or the file's head).
+ * This is what catches a live session's file cut after a checkpoint, before any `closed` entry exists.
+ */
+function checkpointProblem(cp: { records: number; head: string; line: number }, records: readonly ChainRecord[], head: string): { line: number; message: string } | undefined {
+  if (records.length < cp.records) {
+    return { line: records.length + 1, message: `records removed from the end: the journal checkpointed it at ${cp.records} records (journal record ${cp.line}), the file has ${records.length}` };
+  }
+  const at = cp.records === records.length ? head : String(records[cp.records]!.prev);
+  if (at !== cp.head) return { line: cp.records, message: `record ${cp.records} differs from the one the journal checkpointed (journal record ${cp.line})` };
+  return undefined;
 }

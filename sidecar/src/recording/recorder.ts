@@ -1,13 +1,14 @@
 import type { KeyObject } from "node:crypto";
 import { mkdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import type { Decision, DecisionSink, SessionInput, Veto } from "../decision/index.js";
+import type { DecisionSink, SessionInput } from "../decision/index.js";
 import { RegateError } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { EndReason, SessionHooks, Statement } from "../postgres/index.js";
+import type { SessionHooks } from "../postgres/index.js";
 import { ChainFile } from "./chain-file.js";
-import { recordableParameters, recordableSql } from "./redact.js";
-import { JOURNAL, recordingFileName } from "./layout.js";
+import { JOURNAL, recordingFileName, UNAVAILABLE } from "./layout.js";
+import { postgresHooks } from "./postgres.js";
+import { scrubSecrets, secretForms } from "./scrub.js";
 import { signCheckpoint, type Checkpoint } from "./sign.js";
 
 export interface RecorderOptions {
@@ -16,53 +17,58 @@ export interface RecorderOptions {
   version: string;
   /** Key of the `hash` mask strategy, so detector masks in recordings match the client's. */
   maskKey?: Buffer;
-  /** Ed25519 private key signing `closed` and `deleted` journal records. */
+  /** Ed25519 private key signing `checkpoint`, `closed` and `deleted` journal records. */
   signingKey?: KeyObject;
+  /** Secrets regate holds: replaced wherever an agent typed them (scrub.ts). */
+  secrets?: readonly string[];
+  /** A signed `checkpoint` journal record every this many records of a session (0: none). */
+  checkpointRecords?: number;
+  /** ... and at least this often while a session has new records (0: none). */
+  checkpointSeconds?: number;
 }
+
+export type Protocol = "postgres" | "http";
 
 interface Open {
   file: ChainFile;
+  name: string;
   statements: number;
   rows: number;
   bytes: number;
+  /** Records since the last checkpoint, and when that was (ms). */
+  unchecked: number;
+  checkedAt: number;
 }
 
-const UNAVAILABLE = "the session recording cannot be written; statements are refused until it can";
-
 /**
- * Records Postgres sessions: one hash-chained file per session, plus the directory's journal of files
- * opened, closed and deleted. Writes are synchronous; when one fails every new statement is refused
- * (RECORDING_UNAVAILABLE) until a write succeeds again, and the statement whose record failed is turned
- * into a refusal before it runs.
+ * Records sessions, Postgres and HTTP: one hash-chained file per session, plus the directory's journal of
+ * files opened, checkpointed, closed and deleted. Writes are synchronous; when one fails every new
+ * decision is refused (RECORDING_UNAVAILABLE) until a write succeeds again.
  */
 export class Recorder implements DecisionSink {
   readonly dir: string;
   readonly hooks: SessionHooks;
-  #opts: RecorderOptions;
+  readonly opts: RecorderOptions;
   #journal?: ChainFile;
   #sessions = new Map<string, Open>();
-  /** Statements whose record was written before their decision was logged (admit). */
-  #recorded = new WeakSet<Statement>();
   #failure: unknown;
+  #secrets: string[];
+  #timer?: NodeJS.Timeout;
   /** Records written and bytes, for metrics and tests. */
-  written = { records: 0, bytes: 0, failures: 0, refused: 0 };
+  written = { records: 0, bytes: 0, failures: 0, refused: 0, checkpoints: 0 };
 
   constructor(opts: RecorderOptions) {
-    this.#opts = opts;
+    this.opts = opts;
     this.dir = opts.dir;
-    this.hooks = {
-      admit: (s, st, d) => this.#admit(s, st, d),
-      decided: (s, st, d) => {
-        if (!this.#recorded.has(st) || st.decision !== d) this.#decided(s, st, d);
-      },
-      completed: (s, st) => this.#completed(s, st),
-      ended: (s, reason) => this.#ended(s, reason),
-    };
+    this.#secrets = secretForms(opts.secrets ?? []);
+    this.hooks = postgresHooks(this);
     try {
       this.#openJournal();
     } catch (err) {
       this.#fail(err);
     }
+    const seconds = opts.checkpointSeconds ?? 0;
+    if (seconds > 0) this.#timer = setInterval(() => this.#periodic(seconds * 1000), Math.min(seconds * 1000, 1000)).unref();
   }
 
   get failing(): boolean {
@@ -80,7 +86,7 @@ export class Recorder implements DecisionSink {
     const { file, repaired } = ChainFile.continue(join(this.dir, JOURNAL));
     this.#journal = file;
     if (repaired !== undefined) {
-      this.#opts.log.warn({ file: file.path, bytes: repaired }, "recording journal ended in a cut-off line (crash?); removed it and noted it in the journal");
+      this.opts.log.warn({ file: file.path, bytes: repaired }, "recording journal ended in a cut-off line (crash?); removed it and noted it in the journal");
       file.append("repaired", { dropped_bytes: repaired });
     }
   }
@@ -93,27 +99,36 @@ export class Recorder implements DecisionSink {
   }
 
   record(): void {
-    // Decisions reach recordings through the session hooks, which know the statement.
+    // Postgres decisions reach recordings through the session hooks, HTTP ones through HttpRecorder.
   }
 
   #fail(err: unknown): void {
-    if (this.#failure === undefined) this.#opts.log.error({ err, dir: this.dir }, "session recording cannot be written; refusing new statements");
+    if (this.#failure === undefined) this.opts.log.error({ err, dir: this.dir }, "session recording cannot be written; refusing new statements");
     this.#failure = err;
     this.written.failures++;
   }
 
   #ok(): void {
-    if (this.#failure !== undefined) this.#opts.log.info({ dir: this.dir }, "session recording writable again; statements admitted");
+    if (this.#failure !== undefined) this.opts.log.info({ dir: this.dir }, "session recording writable again; statements admitted");
     this.#failure = undefined;
   }
 
-  #write(session: SessionInput, type: string, body: Record<string, unknown>, revision?: string): boolean {
+  /** Counts a refusal the caller enforced because a write failed. */
+  refused(): void {
+    this.written.refused++;
+  }
+
+  /** Appends one record to `session`'s file (opened with its start record on first use); false when it failed. */
+  write(session: SessionInput, type: string, body: Record<string, unknown>, protocol: Protocol = "postgres", revision?: string): boolean {
     try {
-      const open = this.#open(session, revision);
+      const open = this.#open(session, protocol, revision);
       const before = open.file.size;
-      open.file.append(type, { session: session.id, ...body });
+      open.file.append(type, scrubSecrets({ session: session.id, ...body }, this.#secrets));
       this.written.records++;
       this.written.bytes += open.file.size - before;
+      open.unchecked++;
+      const every = this.opts.checkpointRecords ?? 0;
+      if (every > 0 && open.unchecked >= every && type !== "end") this.#checkpointOpen(session.id, open);
       this.#ok();
       return true;
     } catch (err) {
@@ -122,25 +137,57 @@ export class Recorder implements DecisionSink {
     }
   }
 
-  #open(session: SessionInput, revision?: string): Open {
+  /** Appends to a session being recorded; false when it is not (or the write failed). */
+  appendOpen(id: string, type: string, body: Record<string, unknown>): boolean {
+    const open = this.#sessions.get(id);
+    if (!open) return false;
+    return this.write({ id } as SessionInput, type, body);
+  }
+
+  /** An event about a session no longer recorded: an `event` record in the journal. */
+  journalEvent(body: Record<string, unknown>): void {
+    try {
+      this.journal().append("event", scrubSecrets(body, this.#secrets));
+      this.#ok();
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  /** Totals kept for the `end` record. */
+  tally(id: string): { statements: number; rows: number; bytes: number } | undefined {
+    return this.#sessions.get(id);
+  }
+
+  isOpen(id: string): boolean {
+    return this.#sessions.has(id);
+  }
+
+  #open(session: SessionInput, protocol: Protocol, revision?: string): Open {
     let open = this.#sessions.get(session.id);
     if (open) return open;
     const name = recordingFileName(session);
     const journal = this.journal();
     const file = ChainFile.create(join(this.dir, name));
     try {
-      file.append("start", {
-        session: session.id,
-        started_at: session.started_at,
-        principal: { subject: session.principal.subject, groups: session.principal.groups, auth_method: session.principal.auth_method },
-        client: session.client,
-        target: session.target,
-        application_name: session.application_name,
-        protocol: "postgres",
-        regate_version: this.#opts.version,
-        bundle_revision: revision,
-        pid: process.pid,
-      });
+      file.append(
+        "start",
+        scrubSecrets(
+          {
+            session: session.id,
+            started_at: session.started_at,
+            principal: { subject: session.principal.subject, groups: session.principal.groups, auth_method: session.principal.auth_method },
+            client: session.client,
+            target: session.target,
+            application_name: session.application_name,
+            protocol,
+            regate_version: this.opts.version,
+            bundle_revision: revision,
+            pid: process.pid,
+          },
+          this.#secrets,
+        ),
+      );
       journal.append("opened", { session: session.id, file: name });
     } catch (err) {
       file.close();
@@ -153,104 +200,43 @@ export class Recorder implements DecisionSink {
       }
       throw err;
     }
-    open = { file, statements: 0, rows: 0, bytes: 0 };
+    open = { file, name, statements: 0, rows: 0, bytes: 0, unchecked: 1, checkedAt: Date.now() };
     this.#sessions.set(session.id, open);
     return open;
   }
 
-  #decided(session: SessionInput, st: Statement, decision: Decision): boolean {
-    const key = this.#opts.maskKey;
-    const facts = st.analysis
-      ? {
-          fingerprint: st.analysis.fingerprint,
-          // The parser's message can quote the statement's text: only whether it failed is kept.
-          parse_error: st.analysis.parse_error !== undefined ? true : undefined,
-          statements: st.analysis.statements.map((f) => ({
-            kind: f.kind,
-            tables: f.tables.map((r) => ({ name: [r.schema, r.name].filter((x) => x !== null).join("."), access: r.access })),
-            writes: f.writes,
-          })),
-        }
-      : undefined;
-    const ok = this.#write(
-      session,
-      "statement",
-      {
-        stmt: st.seq,
-        message: st.message,
-        sql: recordableSql(st.sql, decision, key),
-        parameters: recordableParameters(st.parameters, decision, key),
-        facts,
-        decision: {
-          decision_id: decision.decision_id,
-          outcome: decision.outcome,
-          reasons: decision.reasons,
-          error_code: decision.error_code,
-          mask: decision.mask,
-          dry_run: decision.dry_run,
-          revision: decision.revision,
-          approve: decision.approve ? { reason: decision.approve.reason } : undefined,
-        },
-      },
-      decision.revision,
-    );
-    const open = this.#sessions.get(session.id);
-    if (open) open.statements++;
-    return ok;
-  }
-
-  /**
-   * An allow (or approve) is recorded before it is logged: if the record cannot be written, the
-   * statement is refused, and that refusal is the decision logged and enforced.
-   */
-  #admit(session: SessionInput, st: Statement, decision: Decision): Veto | undefined {
-    if (this.#decided(session, st, decision)) {
-      this.#recorded.add(st);
-      return undefined;
-    }
-    this.written.refused++;
-    return { reason: UNAVAILABLE, error_code: "RECORDING_UNAVAILABLE" };
-  }
-
-  #completed(session: SessionInput, st: Statement): void {
-    const r = st.result;
-    const open = this.#sessions.get(session.id);
-    if (open) {
-      open.rows += r.rows;
-      open.bytes += r.bytes;
-    }
-    this.#write(session, "result", {
-      stmt: st.seq,
-      decision_id: st.decision?.decision_id,
-      // The enforced outcome: differs from the statement record's after an approval was answered.
-      outcome: st.decision?.outcome,
-      command_tags: r.command_tags,
-      rows: r.rows,
-      bytes: r.bytes,
-      masked_values: r.masked_values,
-      sqlstate: r.sqlstate,
-      duration_ms: r.duration_ms,
-      budget_cut: r.budget_cut,
-    });
-  }
-
-  #ended(session: SessionInput, reason: EndReason): void {
-    const open = this.#sessions.get(session.id);
-    const totals = open ? { statements: open.statements, rows: open.rows, bytes: open.bytes } : { statements: 0, rows: 0, bytes: 0 };
-    if (!this.#write(session, "end", { reason, ...totals })) return;
-    const file = this.#sessions.get(session.id)!.file;
+  /** Writes the `end` record with `extra` (reason, totals), closes the file and the journal's entry for it. */
+  end(session: SessionInput, body: Record<string, unknown>): void {
+    if (!this.write(session, "end", body)) return;
+    const open = this.#sessions.get(session.id)!;
     this.#sessions.delete(session.id);
-    file.close();
+    open.file.close();
     try {
-      this.checkpoint({ type: "closed", session: session.id, file: recordingFileName(session), records: file.records, head: file.head });
+      this.checkpoint({ type: "closed", session: session.id, file: open.name, records: open.file.records, head: open.file.head });
     } catch (err) {
       this.#fail(err);
     }
   }
 
-  /** A `closed` or `deleted` journal record, signed when a signing key is configured. */
+  #checkpointOpen(id: string, open: Open): void {
+    try {
+      this.checkpoint({ type: "checkpoint", session: id, file: open.name, records: open.file.records, head: open.file.head });
+      open.unchecked = 0;
+      open.checkedAt = Date.now();
+      this.written.checkpoints++;
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  #periodic(everyMs: number): void {
+    const now = Date.now();
+    for (const [id, open] of this.#sessions) if (open.unchecked > 0 && now - open.checkedAt >= everyMs) this.#checkpointOpen(id, open);
+  }
+
+  /** A `checkpoint`, `closed` or `deleted` journal record, signed when a signing key is configured. */
   checkpoint(c: Checkpoint, extra: Record<string, unknown> = {}): void {
-    const key = this.#opts.signingKey;
+    const key = this.opts.signingKey;
     this.journal().append(c.type, { ...extra, session: c.session, file: c.file, records: c.records, head: c.head, ...(key ? signCheckpoint(key, c) : {}) });
   }
 
@@ -260,6 +246,7 @@ export class Recorder implements DecisionSink {
   }
 
   close(): void {
+    if (this.#timer) clearInterval(this.#timer);
     for (const o of this.#sessions.values()) o.file.close();
     this.#journal?.close();
   }

@@ -1,12 +1,12 @@
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
 import { canonicalJson } from "./canonical.js";
 
-// Signed checkpoints: the journal's `closed` and `deleted` records carry an Ed25519 signature over the
+// Signed checkpoints: the journal's `checkpoint`, `closed` and `deleted` records carry an Ed25519 signature over the
 // file, session, record count and last hash, so a verifier holding the public key can tell the journal's
 // account of a file from one rewritten by someone without the key.
 
 export interface Checkpoint {
-  type: "closed" | "deleted";
+  type: "checkpoint" | "closed" | "deleted";
   session: string;
   file: string;
   records: number;

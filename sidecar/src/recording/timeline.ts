@@ -35,8 +35,31 @@ export function formatTimeline(records: readonly ChainRecord[]): string {
         out.push(`${t}  #${String(r["stmt"])}  -> ${tags.join(", ") || "(no tag)"}  ${String(r["rows"])} rows  ${String(r["bytes"])} bytes  ${Number(r["duration_ms"]).toFixed(1)} ms${extra.length ? `  ${extra.join("  ")}` : ""}`);
         break;
       }
+      case "request": {
+        const q = (r["request"] ?? {}) as { method?: string; path?: string; route?: string; body?: unknown; mcp?: { method?: string; tool?: string } };
+        const d = r["decision"] as { outcome?: string; decision_id?: string; reasons?: string[]; error_code?: string } | undefined;
+        const mcp = q.mcp?.method ? `  mcp ${q.mcp.method}${q.mcp.tool ? ` ${q.mcp.tool}` : ""}` : "";
+        const body = q.body !== undefined ? `  body ${oneLine(JSON.stringify(q.body), 120)}` : "";
+        const why = d?.outcome !== "allow" && d?.reasons?.length ? `  (${d.error_code ? `${d.error_code}: ` : ""}${oneLine(d.reasons.join("; "), 120)})` : "";
+        out.push(`${t}  ${(d?.outcome ?? "?").toUpperCase()}  ${q.method ?? "?"} ${q.route ? `[${q.route}] ` : ""}${q.path ?? ""}${mcp}${body}${why}  [decision ${d?.decision_id ?? "?"}]`);
+        break;
+      }
+      case "response":
+        out.push(`${t}  -> ${r["status"] ? `HTTP ${String(r["status"])}` : "no response (client went away)"}  ${Number(r["duration_ms"]).toFixed(1)} ms${r["masked"] ? "  masked" : ""}${r["error_code"] ? `  ${String(r["error_code"])}` : ""}  [decision ${String(r["decision_id"] ?? "?")}]`);
+        break;
+      case "approval":
+      case "budget_cut":
+      case "session_killed":
+      case "session_locked": {
+        const who = r["actor"] ? `  by ${String(r["actor"])}` : "";
+        const why = r["reason"] ? `  (${oneLine(String(r["reason"]), 120)})` : "";
+        const what = String(r["kind"] ?? r.type).replace(/_/g, " ").toUpperCase();
+        out.push(`${t}  ${what}${who}${why}${r["decision_id"] ? `  [decision ${String(r["decision_id"])}]` : ""}${r["lock_id"] ? `  [lock ${String(r["lock_id"])}]` : ""}`);
+        break;
+      }
       case "end":
-        out.push(`${t}  END  reason ${String(r["reason"])}  ${String(r["statements"])} statements  ${String(r["rows"])} rows  ${String(r["bytes"])} bytes`);
+        if (r["requests"] !== undefined) out.push(`${t}  END  reason ${String(r["reason"])}  ${String(r["requests"])} requests  ${String(r["refused"])} refused`);
+        else out.push(`${t}  END  reason ${String(r["reason"])}  ${String(r["statements"])} statements  ${String(r["rows"])} rows  ${String(r["bytes"])} bytes`);
         break;
       default:
         out.push(`${t}  ${r.type.toUpperCase()}  ${oneLine(JSON.stringify(r))}`);

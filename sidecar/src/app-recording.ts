@@ -1,0 +1,72 @@
+import type { Registry } from "prom-client";
+import type { LifecycleListener } from "./audit/index.js";
+import type { Config } from "./config/index.js";
+import type { DecisionSink } from "./decision/index.js";
+import type { Logger } from "./log.js";
+import { applyRetention, HttpRecorder, lifecycleRecorder, Recorder, registerRecordingMetrics, signingKey } from "./recording/index.js";
+
+// Session recordings wired from the config (docs/recording.md): the recorder (Postgres hooks, refusal while
+// records cannot be written), the HTTP recorder (a sink that sees every HTTP decision with its logged input,
+// plus the gateway's onRequestDone), a lifecycle listener, and retention.
+
+export interface Recording {
+  recorder: Recorder;
+  http: HttpRecorder;
+  sinks: DecisionSink[];
+  lifecycle: LifecycleListener;
+  /** Starts retention; call once the app is up. */
+  startRetention(): void;
+  close(): void;
+}
+
+/** The secrets regate holds, which neither a decision log nor a recording may carry. */
+export function heldSecrets(config: Config): string[] {
+  return [
+    config.postgres.upstream.password?.reveal(),
+    ...config.agents.tokens.map((t) => t.token.reveal()),
+    ...config.http.routes.map((r) => r.credential?.secret.reveal()),
+    ...config.incident.responders.map((r) => r.token.reveal()),
+  ].filter((s): s is string => typeof s === "string" && s !== "");
+}
+
+export function startRecording(config: Config, log: Logger, registry: Registry, version: string): Recording | undefined {
+  const c = config.recording;
+  if (!c.enabled) return undefined;
+  const recorder = new Recorder({
+    dir: c.dir,
+    log: log.child({ component: "recording" }),
+    version,
+    secrets: heldSecrets(config),
+    checkpointRecords: c.checkpoint_records,
+    checkpointSeconds: c.checkpoint_seconds,
+    ...(config.masking.hash_key ? { maskKey: Buffer.from(config.masking.hash_key.reveal(), "utf8") } : {}),
+    ...(c.signing_key ? { signingKey: signingKey(c.signing_key.reveal()) } : {}),
+  });
+  registerRecordingMetrics(registry, recorder);
+  const http = new HttpRecorder(recorder, c.http_idle_seconds);
+  let retention: NodeJS.Timeout | undefined;
+  return {
+    recorder,
+    http,
+    sinks: [recorder, http],
+    lifecycle: lifecycleRecorder(recorder, http),
+    startRetention() {
+      if (c.max_age_seconds <= 0 && c.max_total_bytes <= 0) return;
+      const run = () => {
+        try {
+          const r = applyRetention(recorder, c);
+          if (r.deleted.length) log.info({ deleted: r.deleted, kept_bytes: r.kept_bytes }, "recording retention deleted ended sessions' recordings");
+        } catch (err) {
+          log.error({ err, dir: recorder.dir }, "recording retention failed");
+        }
+      };
+      run();
+      retention = setInterval(run, c.retention_interval_seconds * 1000).unref();
+    },
+    close() {
+      if (retention) clearInterval(retention);
+      http.close();
+      recorder.close();
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import type { Decision } from "../decision/index.js";
+import { DETECTOR_NAMES, maskText, REDACTED } from "../mask/index.js";
+
+// What of an HTTP request may enter a recording. It starts from the input as the decision log has it
+// (after system.log.mask), and goes further: every value under a key a field mask names is replaced whole
+// (the same names the response is masked by), and every detector runs over every string that is kept, as
+// it does over the path in the request log. Headers are left out but for the content type.
+
+function fieldNames(decision: Decision): Set<string> {
+  const names = new Set<string>();
+  for (const m of decision.mask) {
+    if (!m.field) continue;
+    // A JSON pointer names its last token; a plain field name matches at any depth.
+    const last = m.field.startsWith("/") ? m.field.split("/").at(-1)!.replace(/~1/g, "/").replace(/~0/g, "~") : m.field;
+    names.add(last.toLowerCase());
+  }
+  return names;
+}
+
+const text = (s: string): string => maskText(s, DETECTOR_NAMES, "redact") ?? REDACTED;
+
+function walk(v: unknown, fields: ReadonlySet<string>): unknown {
+  if (typeof v === "string") return text(v);
+  if (!v || typeof v !== "object") return v;
+  if (Array.isArray(v)) return v.map((x) => walk(x, fields));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[text(k)] = fields.has(k.toLowerCase()) && x !== null ? REDACTED : walk(x, fields);
+  return out;
+}
+
+interface LoggedHttp {
+  method?: string;
+  request_method?: string;
+  path?: string;
+  query?: string;
+  parsed_query?: Record<string, string[]>;
+  route?: { name?: string };
+  headers?: Record<string, string>;
+  parsed_body?: unknown;
+  body_parse_error?: unknown;
+  truncated_body?: boolean;
+  body_size?: number;
+  mcp?: { type?: string; method?: string; id?: unknown; tool?: string; uri?: string; prompt?: string; arguments?: unknown };
+}
+
+/** The `request` part of an HTTP record, from the logged input's `http` member. */
+export function recordableRequest(http: unknown, decision: Decision): Record<string, unknown> {
+  const h = (http ?? {}) as LoggedHttp;
+  const fields = fieldNames(decision);
+  const mcp = h.mcp
+    ? {
+        type: h.mcp.type,
+        method: h.mcp.method,
+        id: h.mcp.id,
+        tool: h.mcp.tool,
+        uri: h.mcp.uri !== undefined ? text(h.mcp.uri) : undefined,
+        prompt: h.mcp.prompt,
+        arguments: walk(h.mcp.arguments, fields),
+      }
+    : undefined;
+  return {
+    method: h.method,
+    request_method: h.request_method !== h.method ? h.request_method : undefined,
+    route: h.route?.name,
+    path: typeof h.path === "string" ? text(h.path) : undefined,
+    query: h.parsed_query && Object.keys(h.parsed_query).length ? walk(h.parsed_query, fields) : undefined,
+    content_type: h.headers?.["content-type"],
+    body: walk(h.parsed_body, fields),
+    body_bytes: h.body_size,
+    body_parse_error: h.body_parse_error ? true : undefined,
+    truncated_body: h.truncated_body || undefined,
+    mcp,
+  };
+}

@@ -1,0 +1,175 @@
+import { createHash, randomUUID } from "node:crypto";
+import type { Decider, DecideOptions, Decision, DecisionEvent, DecisionSink, PolicyInput, SessionInput } from "../decision/index.js";
+import type { RequestDoneInfo } from "../http/index.js";
+import { UNAVAILABLE } from "./layout.js";
+import { recordableRequest } from "./http-redact.js";
+import type { Recorder } from "./recorder.js";
+
+// HTTP requests in recordings. Each request is decided as a session of its own (its input's session id is
+// the request id); a recording groups them the way an agent works: by its MCP session when the client
+// sends `Mcp-Session-Id`, else by its connection (client address and port, which stay the same across
+// the keep-alive requests of one connection). A group ends when the MCP session is deleted, after
+// `idleSeconds` without a request, or at shutdown.
+
+interface Group {
+  session: SessionInput;
+  last: number;
+  requests: number;
+  refused: number;
+}
+
+interface Pending {
+  key: string;
+  decisions: string[];
+}
+
+/** The first 16 hex digits of the SHA-256 of an MCP session id: enough to group by, useless to hijack it. */
+const mcpRef = (id: string) => createHash("sha256").update(id, "utf8").digest("hex").slice(0, 16);
+
+export class HttpRecorder implements DecisionSink {
+  readonly #rec: Recorder;
+  readonly #idleMs: number;
+  readonly #groups = new Map<string, Group>();
+  readonly #pending = new Map<string, Pending>();
+  /** Decisions whose record failed: the decider wrapper refuses them (see `decider`). */
+  readonly #unrecorded = new Set<string>();
+  readonly #timer?: NodeJS.Timeout;
+  /** Requests already answered, with their recording's session id: a deferred approval comes later. */
+  readonly #recent = new Map<string, string>();
+
+  constructor(rec: Recorder, idleSeconds: number) {
+    this.#rec = rec;
+    this.#idleMs = idleSeconds * 1000;
+    if (idleSeconds > 0) this.#timer = setInterval(() => this.#sweep(), Math.min(this.#idleMs, 1000)).unref();
+  }
+
+  record(e: DecisionEvent): void {
+    if (e.input.kind !== "http") return;
+    const http = e.input.http as { headers?: Record<string, string>; method?: string } | undefined;
+    const mcp = http?.headers?.["mcp-session-id"];
+    const s = e.input.session;
+    const key = `${s.principal.subject}\0${mcp ? `mcp:${mcp}` : `conn:${s.client.address}:${s.client.port}`}`;
+    const group = this.#group(key, s, mcp);
+    group.last = Date.now();
+    const d = e.decision;
+    const pending = this.#pending.get(s.id) ?? { key, decisions: [] };
+    pending.decisions.push(d.decision_id);
+    this.#pending.set(s.id, pending);
+    group.requests += pending.decisions.length === 1 ? 1 : 0;
+    if (d.outcome !== "allow") group.refused++;
+    const ok = this.#rec.write(
+      group.session,
+      "request",
+      {
+        request_id: s.id,
+        request: recordableRequest(e.input.http, d),
+        decision: {
+          decision_id: d.decision_id,
+          outcome: d.outcome,
+          reasons: d.reasons,
+          error_code: d.error_code,
+          mask: d.mask,
+          dry_run: d.dry_run,
+          revision: d.revision,
+          approve: d.approve ? { reason: d.approve.reason } : undefined,
+        },
+      },
+      "http",
+      d.revision,
+    );
+    if (!ok && d.outcome !== "deny") this.#unrecorded.add(d.decision_id);
+  }
+
+  #group(key: string, s: SessionInput, mcp: string | undefined): Group {
+    let g = this.#groups.get(key);
+    if (g) return g;
+    const started = new Date().toISOString();
+    g = {
+      session: {
+        id: randomUUID(),
+        principal: s.principal,
+        client: s.client,
+        target: s.target,
+        started_at: started,
+        ...(mcp ? { application_name: `mcp-session ${mcpRef(mcp)}` } : {}),
+      },
+      last: Date.now(),
+      requests: 0,
+      refused: 0,
+    };
+    this.#groups.set(key, g);
+    return g;
+  }
+
+  /** For the gateway's `onRequestDone`: what came of the request. */
+  done(info: RequestDoneInfo): void {
+    const p = this.#pending.get(info.request_id);
+    if (!p) return;
+    this.#pending.delete(info.request_id);
+    const g = this.#groups.get(p.key);
+    if (!g) return;
+    g.last = Date.now();
+    this.#recent.set(info.request_id, g.session.id);
+    if (this.#recent.size > 4096) this.#recent.delete(this.#recent.keys().next().value!);
+    this.#rec.write(g.session, "response", {
+      request_id: info.request_id,
+      decision_id: info.decision_id,
+      outcome: info.outcome,
+      status: info.status,
+      masked: info.masked,
+      error_code: info.error_code,
+      duration_ms: info.duration_ms,
+      ...(info.status === 0 ? { aborted: true } : {}),
+    });
+    // An MCP client ends its session with DELETE (MCP streamable HTTP transport).
+    if (info.method === "DELETE" && p.key.includes("\0mcp:") && info.status < 400 && info.status > 0) this.#end(p.key, "client");
+  }
+
+  /** The recorded session a request belongs to (lifecycle events name the request's id). */
+  sessionOfRequest(requestId: string): string | undefined {
+    const p = this.#pending.get(requestId);
+    return (p ? this.#groups.get(p.key)?.session.id : undefined) ?? this.#recent.get(requestId);
+  }
+
+  #end(key: string, reason: string): void {
+    const g = this.#groups.get(key);
+    if (!g) return;
+    this.#groups.delete(key);
+    this.#rec.end(g.session, { reason, requests: g.requests, refused: g.refused });
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [key, g] of this.#groups) {
+      const busy = [...this.#pending.values()].some((p) => p.key === key);
+      if (!busy && now - g.last >= this.#idleMs) this.#end(key, "idle");
+    }
+  }
+
+  /** Ends every group (regate stopping). */
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    for (const key of [...this.#groups.keys()]) this.#end(key, "shutdown");
+  }
+
+  /**
+   * The decider the HTTP gateway uses: a request whose record could not be written is refused before it is
+   * forwarded (RECORDING_UNAVAILABLE), as a Postgres statement is. Its decision log line shows the policy's
+   * outcome; the response, the request line and the metrics show the refusal.
+   */
+  decider(inner: Decider): Decider {
+    const unrecorded = this.#unrecorded;
+    const rec = this.#rec;
+    const wrapped: Decider = {
+      decide(input: PolicyInput, options?: DecideOptions): Decision {
+        const d = inner.decide(input, options);
+        if (!unrecorded.delete(d.decision_id)) return d;
+        rec.refused();
+        const { approve: _a, next_step: _n, ...rest } = d;
+        return { ...rest, outcome: "deny", reasons: [UNAVAILABLE], mask: [], error_code: "RECORDING_UNAVAILABLE" };
+      },
+    };
+    if (inner.congested) wrapped.congested = () => inner.congested!();
+    return wrapped;
+  }
+}

@@ -1,0 +1,99 @@
+import type { Decision, SessionInput, Veto } from "../decision/index.js";
+import type { EndReason, SessionHooks, Statement } from "../postgres/index.js";
+import type { Recorder } from "./recorder.js";
+import { UNAVAILABLE } from "./layout.js";
+import { recordableParameters, recordableSql } from "./redact.js";
+
+// The Postgres path's records: `statement` when a statement is decided (an allow before it is logged, so a
+// failed write refuses it), `result` when it completes, `end` when the session ends.
+
+export function postgresHooks(rec: Recorder): SessionHooks {
+  /** Statements whose record was written before their decision was logged (admit). */
+  const recorded = new WeakSet<Statement>();
+  const decided = (session: SessionInput, st: Statement, decision: Decision): boolean => {
+    const key = rec.opts.maskKey;
+    const facts = st.analysis
+      ? {
+          fingerprint: st.analysis.fingerprint,
+          // The parser's message can quote the statement's text: only whether it failed is kept.
+          parse_error: st.analysis.parse_error !== undefined ? true : undefined,
+          statements: st.analysis.statements.map((f) => ({
+            kind: f.kind,
+            tables: f.tables.map((r) => ({ name: [r.schema, r.name].filter((x) => x !== null).join("."), access: r.access })),
+            writes: f.writes,
+          })),
+        }
+      : undefined;
+    const ok = rec.write(
+      session,
+      "statement",
+      {
+        stmt: st.seq,
+        message: st.message,
+        sql: recordableSql(st.sql, decision, key),
+        parameters: recordableParameters(st.parameters, decision, key),
+        facts,
+        decision: {
+          decision_id: decision.decision_id,
+          outcome: decision.outcome,
+          reasons: decision.reasons,
+          error_code: decision.error_code,
+          mask: decision.mask,
+          dry_run: decision.dry_run,
+          revision: decision.revision,
+          approve: decision.approve ? { reason: decision.approve.reason } : undefined,
+        },
+      },
+      "postgres",
+      decision.revision,
+    );
+    const t = rec.tally(session.id);
+    if (t) t.statements++;
+    return ok;
+  };
+  /**
+   * An allow (or approve) is recorded before it is logged: if the record cannot be written, the
+   * statement is refused, and that refusal is the decision logged and enforced.
+   */
+  const admit = (session: SessionInput, st: Statement, decision: Decision): Veto | undefined => {
+    if (decided(session, st, decision)) {
+      recorded.add(st);
+      return undefined;
+    }
+    rec.refused();
+    return { reason: UNAVAILABLE, error_code: "RECORDING_UNAVAILABLE" };
+  };
+  const completed = (session: SessionInput, st: Statement): void => {
+    const r = st.result;
+    const t = rec.tally(session.id);
+    if (t) {
+      t.rows += r.rows;
+      t.bytes += r.bytes;
+    }
+    rec.write(session, "result", {
+      stmt: st.seq,
+      decision_id: st.decision?.decision_id,
+      // The enforced outcome: differs from the statement record's after an approval was answered.
+      outcome: st.decision?.outcome,
+      command_tags: r.command_tags,
+      rows: r.rows,
+      bytes: r.bytes,
+      masked_values: r.masked_values,
+      sqlstate: r.sqlstate,
+      duration_ms: r.duration_ms,
+      budget_cut: r.budget_cut,
+    });
+  };
+  const ended = (session: SessionInput, reason: EndReason): void => {
+    const t = rec.tally(session.id);
+    rec.end(session, { reason, statements: t?.statements ?? 0, rows: t?.rows ?? 0, bytes: t?.bytes ?? 0 });
+  };
+  return {
+    admit,
+    decided: (s, st, d) => {
+      if (!recorded.has(st) || st.decision !== d) decided(s, st, d);
+    },
+    completed,
+    ended,
+  };
+}
