@@ -12,7 +12,7 @@ export interface Reviewer {
 
 /** not_an_approver: outside the policy's approvers groups; self_approval: the requester or an agent identity. */
 const STATUS_OF: Record<ActError, number> = { not_found: 404, not_pending: 409, hash_mismatch: 409, already_voted: 409, reason_required: 400, not_an_approver: 403, self_approval: 403 };
-const STATUSES = new Set<ApprovalStatus>(["pending", "approved", "refused", "expired", "withdrawn"]);
+const STATUSES = new Set<ApprovalStatus>(["pending", "approved", "refused", "expired", "withdrawn", "abandoned"]);
 const MAX_BODY = 16 * 1024;
 
 /**
@@ -68,14 +68,15 @@ export function approvalsHandler(service: ApprovalService, reviewers: Reviewer[]
     if (req.method === "POST" && parts.length === 3 && id && (parts[2] === "approve" || parts[2] === "refuse")) {
       if (!/^application\/json\b/i.test(req.headers["content-type"] ?? "")) return json(415, { error: "send application/json" }), true;
       readJson(req).then(
-        (body) => {
+        async (body) => {
           const comment = typeof body["comment"] === "string" ? body["comment"] : "";
           let result: ActResult;
-          if (parts[2] === "approve") {
-            if (typeof body["sha256"] !== "string") return json(400, { error: "sha256 of the statement you reviewed is required" });
-            result = service.approve(id, reviewer, body["sha256"], comment || undefined);
-          } else {
-            result = service.refuse(id, reviewer, comment);
+          if (parts[2] === "approve" && typeof body["sha256"] !== "string") return json(400, { error: "sha256 of the statement you reviewed is required" });
+          try {
+            result = parts[2] === "approve" ? await service.approve(id, reviewer, body["sha256"] as string, comment || undefined) : await service.refuse(id, reviewer, comment);
+          } catch {
+            // A shared store (approvals.store: postgres) that cannot be reached: nothing changed.
+            return json(503, { error: "store_unavailable", next_step: "the approval store cannot be reached; retry shortly" });
           }
           if (result.ok) return json(200, view(result.approval));
           const status = STATUS_OF[result.error];

@@ -31,7 +31,7 @@ export function slackInteractionsHandler(service: ApprovalService, opts: SlackOp
     if (url !== SLACK_PATH) return false;
     if (req.method !== "POST") return sendJson(res, 405, { error: "method not allowed" }), true;
     readBody(req, 64 * 1024).then(
-      (raw) => {
+      async (raw) => {
         const ts = String(req.headers["x-slack-request-timestamp"] ?? "");
         const sig = String(req.headers["x-slack-signature"] ?? "");
         const verdict = verify(opts.signingSecret, ts, sig, raw, now(), opts.maxAgeSeconds);
@@ -59,10 +59,17 @@ export function slackInteractionsHandler(service: ApprovalService, opts: SlackOp
         } catch {
           return sendJson(res, 400, { error: "the action carries no approval" });
         }
-        let result: ActResult;
-        if (action?.action_id === SLACK_APPROVE) result = service.approve(value.id, reviewer, value.sha256, "approved in Slack");
-        else if (action?.action_id === SLACK_REFUSE) result = service.refuse(value.id, reviewer, "refused in Slack");
+        let pending: Promise<ActResult>;
+        if (action?.action_id === SLACK_APPROVE) pending = service.approve(value.id, reviewer, value.sha256, "approved in Slack");
+        else if (action?.action_id === SLACK_REFUSE) pending = service.refuse(value.id, reviewer, "refused in Slack");
         else return sendJson(res, 400, { error: "unknown action" });
+        let result: ActResult;
+        try {
+          result = await pending;
+        } catch {
+          // A shared store (approvals.store: postgres) that cannot be reached: nothing changed; Slack may retry.
+          return sendJson(res, 503, { ok: false, error: "store_unavailable" });
+        }
         log.info({ event: "slack_interaction", slack_user: userId, reviewer: reviewer.name, approval_id: value.id, action: action.action_id, ok: result.ok }, "Slack interaction");
         const text = result.ok ? `${value.id} ${result.approval.status} by ${reviewer.name}` : `${value.id}: ${result.error.replace(/_/g, " ")}`;
         followUp(payload.response_url, text, log);

@@ -4,50 +4,53 @@ import type { Logger } from "../log.js";
 import type { SessionHooks } from "../postgres/index.js";
 import { agentRow } from "./own.js";
 import { mayVote, type ReviewerIdentity } from "./ballot.js";
-import { GrantStore } from "./grants.js";
+import { MemoryApprovalStore } from "./memory-store.js";
 import { allow, deny, requested, stillPending } from "./outcomes.js";
 import { postgresHold } from "./postgres-hold.js";
+import type { ApprovalStore } from "./store.js";
 import { termsOf, type Terms } from "./terms.js";
 import type { ApprovalServiceOptions, ApprovalSubject, HoldControl } from "./options.js";
 import type { ActResult, Approval, ApprovalStatus } from "./types.js";
+import { settledDecision, what } from "./settle.js";
 
 export type { ApprovalServiceOptions, ApprovalSubject, HoldControl } from "./options.js";
 
+/** A client of this replica held for an approval. */
 interface Waiter {
   subject: ApprovalSubject;
+  decision: Decision;
   resolve(d: Decision): void;
-  timer: NodeJS.Timeout;
-  decision: Decision;
-}
-
-interface Entry {
-  approval: Approval;
-  terms: Terms;
-  decision: Decision;
-  timer: NodeJS.Timeout;
-  waiter?: Waiter;
+  timer?: NodeJS.Timeout;
 }
 
 /**
  * Approvals of requests the policy marks `approve`. A request is held for a reviewer (hold mode, at most
  * hold_max_seconds) or answered at once (defer mode, and a hold that reached its maximum); an approval
- * given while nobody is held becomes a one-shot grant for the identical re-run (same SHA-256). In
- * memory: one replica. Every transition is logged as an approval event.
+ * given while nobody is held becomes a one-shot grant for the identical re-run (same SHA-256). The
+ * approvals live in a store (memory: one replica; postgres: shared by replicas); the clients held live
+ * here, and are answered when their approval ends, whichever replica ended it. Every transition is
+ * logged as an approval event by the replica that made it.
  */
 export class ApprovalService {
   readonly #opts: ApprovalServiceOptions;
   readonly #log: Logger;
-  readonly #pending = new Map<string, Entry>();
-  /** Pending approval id by digest: a re-run of a pending request joins it instead of asking twice. */
-  readonly #byHash = new Map<string, string>();
-  readonly #grants = new GrantStore();
-  readonly #history: Approval[] = [];
+  readonly #store: ApprovalStore;
+  readonly #waiters = new Map<string, Waiter>();
+  /** Expiry timers of the approvals this replica created (a postgres store also sweeps). */
+  readonly #expiry = new Map<string, NodeJS.Timeout>();
   readonly #agents: Set<string>;
 
-  constructor(opts: ApprovalServiceOptions) {
+  constructor(opts: ApprovalServiceOptions, store: ApprovalStore = new MemoryApprovalStore(opts.historySize)) {
     this.#opts = opts;
     this.#log = opts.log;
+    this.#store = store;
     this.#agents = new Set(opts.agents ?? []);
+    // Another replica's transition: answer the client held here, if any.
+    store.onChange((a) => void this.#settle(a));
+    store.onSwept((a) => {
+      this.#event("info", a, `approval_${a.status}`, {});
+      void this.#settle(a);
+    });
   }
 
   get reviewUrl(): string {
@@ -68,8 +71,8 @@ export class ApprovalService {
   }
 
   list(status?: ApprovalStatus): Approval[] {
-    const all = [...[...this.#pending.values()].map((e) => e.approval), ...this.#history];
-    return (status ? all.filter((a) => a.status === status) : all).sort((a, b) => b.requested_at.localeCompare(a.requested_at));
+    const all = this.#store.list();
+    return status ? all.filter((a) => a.status === status) : all;
   }
 
   /** The approvals `principal` asked for, newest first (what an agent may see of approvals). */
@@ -77,19 +80,19 @@ export class ApprovalService {
     return this.list().filter((a) => a.principal === principal);
   }
 
-    get(id: string): Approval | undefined {
-    return this.#pending.get(id)?.approval ?? this.#history.find((a) => a.id === id);
+  get(id: string): Approval | undefined {
+    return this.#store.get(id);
   }
 
   /**
    * One reviewer's approving vote. `sha256` must be the digest the reviewer saw. With the quorum reached, a
    * held request runs if it still hashes the same; with nobody held, the identical re-run may run once.
    */
-  approve(id: string, reviewer: string | ReviewerIdentity, sha256: string, comment?: string): ActResult {
+  async approve(id: string, reviewer: string | ReviewerIdentity, sha256: string, comment?: string): Promise<ActResult> {
     const r = this.#identity(reviewer);
-    const e = this.#pending.get(id);
-    if (!e) return { ok: false, error: this.get(id) ? "not_pending" : "not_found" };
-    const a = e.approval;
+    const a = await this.#store.read(id);
+    if (!a) return { ok: false, error: "not_found" };
+    if (a.status !== "pending") return { ok: false, error: "not_pending" };
     if (sha256 !== a.sha256) {
       this.#event("warn", a, "approval_hash_mismatch", { reviewer: r.name, offered_sha256: sha256 });
       return { ok: false, error: "hash_mismatch" };
@@ -99,68 +102,56 @@ export class ApprovalService {
       this.#event("warn", a, "approval_vote_refused", { reviewer: r.name, error: refused });
       return { ok: false, error: refused };
     }
-    if (e.terms.reasonRequired && !comment?.trim()) return { ok: false, error: "reason_required" };
-    a.votes.push({ reviewer: r.name, at: new Date().toISOString(), ...(comment ? { comment } : {}) });
-    if (a.votes.length < e.terms.min) {
-      this.#event("info", a, "approval_vote", { reviewer: r.name, comment, votes: a.votes.length, min: e.terms.min });
-      return { ok: true, approval: a };
+    if (a.reason_required && !comment?.trim()) return { ok: false, error: "reason_required" };
+    const voted = await this.#store.vote(id, { reviewer: r.name, at: new Date().toISOString(), ...(comment ? { comment } : {}) });
+    if (!voted.ok) {
+      if (voted.error === "already_voted") this.#event("warn", a, "approval_vote_refused", { reviewer: r.name, error: voted.error });
+      return voted;
     }
-    const w = e.waiter;
-    this.#finish(e, "approved", r.name, comment);
-    if (w) {
-      // The bytes about to be forwarded are the held ones; check they still hash to what was approved.
-      const now = w.subject.current();
-      if (now !== a.sha256) {
-        this.#event("error", a, "approval_statement_changed", { now_sha256: now });
-        w.resolve(deny(w.decision, "APPROVAL_MISMATCH", `approval ${id} does not match the held ${what(a)}; it was not run`));
-      } else {
-        a.used_at = new Date().toISOString();
-        w.resolve(allow(w.decision));
-      }
-    } else {
-      const until = Date.parse(a.decided_at!) + e.terms.grantSeconds * 1000;
-      a.grant_expires_at = new Date(until).toISOString();
-      this.#grants.put(a.sha256, a, until);
-      this.#event("info", a, "approval_granted", { grant_expires_at: a.grant_expires_at });
+    const v = voted.approval;
+    if (v.status === "pending") {
+      this.#event("info", v, "approval_vote", { reviewer: r.name, comment, votes: v.votes.length, min: v.min });
+      return { ok: true, approval: v };
     }
-    return { ok: true, approval: a };
+    this.#ended(v);
+    this.#event("info", v, "approval_approved", { reviewer: r.name, comment });
+    if (v.grant_expires_at) this.#event("info", v, "approval_granted", { grant_expires_at: v.grant_expires_at });
+    await this.#settle(v);
+    return { ok: true, approval: this.#store.get(id) ?? v };
   }
 
   /** A refusal: one is enough, whatever the quorum. */
-  refuse(id: string, reviewer: string | ReviewerIdentity, comment: string): ActResult {
+  async refuse(id: string, reviewer: string | ReviewerIdentity, comment: string): Promise<ActResult> {
     const r = this.#identity(reviewer);
     if (!comment.trim()) return { ok: false, error: "reason_required" };
-    const e = this.#pending.get(id);
-    if (!e) return { ok: false, error: this.get(id) ? "not_pending" : "not_found" };
-    const refused = mayVote(e.approval, r, this.#agents);
+    const a = await this.#store.read(id);
+    if (!a) return { ok: false, error: "not_found" };
+    if (a.status !== "pending") return { ok: false, error: "not_pending" };
+    const refused = mayVote(a, r, this.#agents);
     if (refused) {
-      this.#event("warn", e.approval, "approval_vote_refused", { reviewer: r.name, error: refused });
+      this.#event("warn", a, "approval_vote_refused", { reviewer: r.name, error: refused });
       return { ok: false, error: refused };
     }
-    const w = e.waiter;
-    this.#finish(e, "refused", r.name, comment);
-    w?.resolve(deny(w.decision, "APPROVAL_REFUSED", `approval ${id} refused by ${r.name}: ${comment}`));
-    return { ok: true, approval: e.approval };
+    const done = await this.#end(id, "refused", r.name, comment);
+    return done ? { ok: true, approval: done } : { ok: false, error: "not_pending" };
   }
 
   /**
    * Ends every pending approval that `filter` selects as withdrawn by `by` (e.g. a lock on the
-   * principal): its held statement is refused as a client's withdrawal is. Returns how many ended.
+   * principal): its held statement is refused as a client's withdrawal is. Returns how many it selected.
    */
   withdraw(filter: (a: Approval) => boolean, by: string): number {
-    let n = 0;
-    for (const e of [...this.#pending.values()]) {
-      if (!filter(e.approval)) continue;
-      this.#withdraw(e, by);
-      n++;
-    }
-    return n;
+    const hit = this.list("pending").filter(filter);
+    for (const a of hit) void this.#end(a.id, "withdrawn", undefined, by);
+    return hit.length;
   }
 
-  /** Ends every pending approval as withdrawn (shutdown). */
-  close(): void {
-    for (const e of [...this.#pending.values()]) this.#withdraw(e, "shutdown");
-    this.#grants.clear();
+  /** Ends the approvals whose clients this replica holds as withdrawn (shutdown); a memory store's all of them. */
+  async close(): Promise<void> {
+    const ids = this.#store.shared ? [...this.#waiters.keys()] : this.list("pending").map((a) => a.id);
+    await Promise.all(ids.map((id) => this.#end(id, "withdrawn", undefined, "shutdown")));
+    for (const t of this.#expiry.values()) clearTimeout(t);
+    await this.#store.close();
   }
 
   /**
@@ -170,32 +161,60 @@ export class ApprovalService {
   async request(subject: ApprovalSubject, decision: Decision, control: HoldControl): Promise<Decision> {
     if (control.signal.aborted) return deny(decision, "APPROVAL_WITHDRAWN", "the approval request was withdrawn");
     const kind = subject.kind === "http" ? "request" : "statement";
-    const granted = this.#grants.take(subject.sha256);
+    const granted = await this.#store.takeGrant(subject.sha256);
     if (granted) {
-      granted.used_at = new Date().toISOString();
       this.#event("info", granted, "approval_used", { session_id_used: subject.session_id, decision_id_used: decision.decision_id });
       return allow(decision);
     }
     const terms = termsOf(decision, { timeoutSeconds: this.#opts.timeoutSeconds, holdMaxSeconds: this.#opts.holdMaxSeconds ?? 45, grantSeconds: this.#opts.grantSeconds ?? 600 });
     const holdSeconds = Math.min(terms.holdSeconds, control.capSeconds ?? Infinity);
-    const existingId = this.#byHash.get(subject.sha256);
-    const existing = existingId ? this.#pending.get(existingId) : undefined;
+    const existing = await this.#store.pendingFor(subject.sha256);
     if (existing) {
-      const a = existing.approval;
-      if (terms.mode === "defer" || existing.waiter || holdSeconds <= 0) {
-        this.#event("info", a, "approval_still_pending", { decision_id_rerun: decision.decision_id });
-        return stillPending(decision, a.id, a.expires_at, kind, this.#opts.reviewUrl);
-      }
-      return this.#hold(existing, subject, decision, control, holdSeconds);
+      const left = (Date.parse(existing.expires_at) - Date.now()) / 1000;
+      const hold = Math.min(holdSeconds, left);
+      if (terms.mode === "defer" || this.#waiters.has(existing.id) || hold <= 0) return this.#stillPending(existing, decision, kind);
+      // Waiting first, so that an answer arriving while the hold is recorded is not missed.
+      const held = this.#wait(existing, subject, decision, control, hold);
+      const marked = await this.#store.hold(existing.id, true).catch(() => ({ changed: false, approval: undefined }));
+      if (!marked.changed) {
+        // Held elsewhere (another replica's client), or it ended meanwhile.
+        const w = this.#waiters.get(existing.id);
+        if (w?.decision === decision) {
+          this.#unwait(existing.id, w);
+          return marked.approval && marked.approval.status !== "pending" ? settledDecision(marked.approval, decision, this.#opts.reviewUrl) : this.#stillPending(existing, decision, kind);
+        }
+      } else control.held?.(existing, hold);
+      return held;
     }
-    const e = this.#create(subject, decision, terms);
-    if (terms.mode === "defer" || holdSeconds <= 0) return requested(decision, e.approval.id, e.approval.expires_at, kind, this.#opts.reviewUrl);
-    return this.#hold(e, subject, decision, control, holdSeconds);
+    const a = this.#newApproval(subject, decision, terms);
+    const holding = terms.mode !== "defer" && holdSeconds > 0;
+    const held = holding ? this.#wait(a, subject, decision, control, holdSeconds) : undefined;
+    try {
+      await this.#store.create(a, { min: terms.min, grantSeconds: terms.grantSeconds }, holding);
+    } catch (err) {
+      if (held) this.#unwait(a.id, this.#waiters.get(a.id));
+      throw err;
+    }
+    this.#expireAt(a, terms);
+    this.#event("info", a, "approval_requested", { expires_at: a.expires_at, sha256: a.sha256, mode: terms.mode });
+    try {
+      this.#opts.onRequested?.(a);
+    } catch (err) {
+      this.#log.warn({ err, approval_id: a.id }, "approval notification failed");
+    }
+    if (!held) return requested(decision, a.id, a.expires_at, kind, this.#opts.reviewUrl);
+    control.held?.(a, holdSeconds);
+    return held;
   }
 
-  #create(subject: ApprovalSubject, decision: Decision, terms: Terms): Entry {
+  #stillPending(a: Approval, decision: Decision, kind: "statement" | "request"): Decision {
+    this.#event("info", a, "approval_still_pending", { decision_id_rerun: decision.decision_id });
+    return stillPending(decision, a.id, a.expires_at, kind, this.#opts.reviewUrl);
+  }
+
+  #newApproval(subject: ApprovalSubject, decision: Decision, terms: Terms): Approval {
     const now = Date.now();
-    const approval: Approval = {
+    return {
       id: `apr_${randomBytes(8).toString("hex")}`,
       status: "pending",
       kind: subject.kind,
@@ -216,77 +235,92 @@ export class ApprovalService {
       requested_at: new Date(now).toISOString(),
       expires_at: new Date(now + terms.timeoutSeconds * 1000).toISOString(),
     };
-    const e: Entry = {
-      approval,
-      terms,
-      decision,
-      // Silence is never consent: when the approval expires, a held client is refused.
-      timer: setTimeout(() => {
-        if (!this.#pending.has(approval.id)) return;
-        const w = e.waiter;
-        this.#finish(e, "expired");
-        w?.resolve(deny(w.decision, "APPROVAL_EXPIRED", `approval ${approval.id} expired after ${terms.timeoutSeconds}s without a reviewer's answer; the ${what(approval)} was not run`));
-      }, terms.timeoutSeconds * 1000),
-    };
-    e.timer.unref?.();
-    this.#pending.set(approval.id, e);
-    this.#byHash.set(approval.sha256, approval.id);
-    this.#event("info", approval, "approval_requested", { expires_at: approval.expires_at, sha256: approval.sha256, mode: terms.mode });
-    try {
-      this.#opts.onRequested?.(approval);
-    } catch (err) {
-      this.#log.warn({ err, approval_id: approval.id }, "approval notification failed");
-    }
-    return e;
   }
 
-  #hold(e: Entry, subject: ApprovalSubject, decision: Decision, control: HoldControl, holdSeconds: number): Promise<Decision> {
-    const a = e.approval;
+  /** Silence is never consent: when the approval expires, a held client is refused. */
+  #expireAt(a: Approval, terms: Terms): void {
+    const t = setTimeout(() => {
+      this.#expiry.delete(a.id);
+      void this.#end(a.id, "expired");
+    }, terms.timeoutSeconds * 1000);
+    t.unref?.();
+    this.#expiry.set(a.id, t);
+  }
+
+  /** Registers this replica's client as waiting for `a`; resolves with what to enforce. */
+  #wait(a: Approval, subject: ApprovalSubject, decision: Decision, control: HoldControl, holdSeconds: number): Promise<Decision> {
     return new Promise<Decision>((resolve) => {
-      const w: Waiter = {
-        subject,
-        decision,
-        resolve: (d) => {
-          clearTimeout(w.timer);
-          if (e.waiter === w) delete e.waiter;
-          resolve(d);
-        },
-        // The hold's maximum: the client is answered, the approval stays pending for a re-run.
-        timer: setTimeout(() => {
-          if (e.waiter !== w) return;
-          this.#event("info", a, "approval_deferred", { held_seconds: holdSeconds });
-          w.resolve(stillPending(decision, a.id, a.expires_at, what(a), this.#opts.reviewUrl));
-        }, holdSeconds * 1000),
-      };
-      e.waiter = w;
-      control.signal.addEventListener("abort", () => e.waiter === w && this.#withdraw(e, "client"), { once: true });
-      control.held?.(a, holdSeconds);
+      const w: Waiter = { subject, decision, resolve };
+      // The hold's maximum: the client is answered, the approval stays pending for a re-run (unless it
+      // ended meanwhile: the store says so when it is released).
+      // A hold as long as the approval's remaining life ends with its expiry, not a "still pending".
+      const lifeMs = Date.parse(a.expires_at) - Date.now();
+      w.timer = setTimeout(() => void (holdSeconds * 1000 >= lifeMs ? this.#end(a.id, "expired") : this.#release(a, w, holdSeconds)), holdSeconds * 1000);
+      this.#waiters.set(a.id, w);
+      control.signal.addEventListener("abort", () => this.#waiters.get(a.id) === w && void this.#end(a.id, "withdrawn", undefined, "client"), { once: true });
     });
+  }
+
+  #unwait(id: string, w: Waiter | undefined): void {
+    if (!w || this.#waiters.get(id) !== w) return;
+    clearTimeout(w.timer);
+    this.#waiters.delete(id);
+  }
+
+  async #release(a: Approval, w: Waiter, holdSeconds: number): Promise<void> {
+    if (this.#waiters.get(a.id) !== w) return;
+    const after = await this.#store.hold(a.id, false).catch(() => ({ changed: false, approval: undefined }));
+    if (this.#waiters.get(a.id) !== w) return;
+    if (after.approval && after.approval.status !== "pending") return void this.#settle(after.approval);
+    this.#unwait(a.id, w);
+    this.#event("info", a, "approval_deferred", { held_seconds: holdSeconds });
+    w.resolve(stillPending(w.decision, a.id, a.expires_at, what(a), this.#opts.reviewUrl));
+  }
+
+  /** Answers the client held here for `a` once `a` has ended (by this replica or another). */
+  async #settle(a: Approval): Promise<void> {
+    if (a.status === "pending") return;
+    this.#ended(a);
+    const w = this.#waiters.get(a.id);
+    if (!w) return;
+    this.#unwait(a.id, w);
+    if (a.status !== "approved") return w.resolve(settledDecision(a, w.decision, this.#opts.reviewUrl));
+    // The bytes about to be forwarded are the held ones; check they still hash to what was approved.
+    const now = w.subject.current();
+    if (now !== a.sha256) {
+      this.#event("error", a, "approval_statement_changed", { now_sha256: now });
+      return w.resolve(deny(w.decision, "APPROVAL_MISMATCH", `approval ${a.id} does not match the held ${what(a)}; it was not run`));
+    }
+    // Exactly once, even if two replicas believed they held it: the store's compare-and-set decides.
+    const used = a.grant_expires_at ? await this.#store.takeGrant(a.sha256).catch(() => undefined) : await this.#store.use(a.id).catch(() => undefined);
+    w.resolve(used ? allow(w.decision) : deny(w.decision, "APPROVAL_WITHDRAWN", `approval ${a.id} was already used; the ${what(a)} was not run`));
+  }
+
+  /** pending -> status by this replica: logged here, then the held client (if here) is answered. */
+  async #end(id: string, status: "refused" | "expired" | "withdrawn", reviewer?: string, comment?: string): Promise<Approval | undefined> {
+    const a = await this.#store.finish(id, status, reviewer, comment).catch((err: unknown) => {
+      this.#log.warn({ err, approval_id: id, status }, "approval transition failed");
+      return undefined;
+    });
+    if (!a) {
+      // Another replica or reviewer ended it first; its answer reaches a client held here through the store.
+      const now = await this.#store.read(id).catch(() => undefined);
+      if (now && now.status !== "pending") await this.#settle(now);
+      return undefined;
+    }
+    this.#event("info", a, `approval_${status}`, reviewer ? { reviewer, comment } : comment ? { by: comment } : {});
+    await this.#settle(a);
+    return a;
+  }
+
+  #ended(a: Approval): void {
+    const t = this.#expiry.get(a.id);
+    if (t) clearTimeout(t);
+    this.#expiry.delete(a.id);
   }
 
   #identity(r: string | ReviewerIdentity): ReviewerIdentity {
     return typeof r === "string" ? { name: r, groups: this.#opts.reviewers?.find((x) => x.name === r)?.groups ?? [] } : r;
-  }
-
-  #withdraw(e: Entry, by: string): void {
-    if (!this.#pending.has(e.approval.id)) return;
-    const w = e.waiter;
-    this.#finish(e, "withdrawn", undefined, by);
-    w?.resolve(deny(w.decision, "APPROVAL_WITHDRAWN", `approval ${e.approval.id} withdrawn; the ${what(e.approval)} was not run`));
-  }
-
-  #finish(e: Entry, status: Exclude<ApprovalStatus, "pending">, reviewer?: string, comment?: string): void {
-    clearTimeout(e.timer);
-    const a = e.approval;
-    this.#pending.delete(a.id);
-    if (this.#byHash.get(a.sha256) === a.id) this.#byHash.delete(a.sha256);
-    a.status = status;
-    a.decided_at = new Date().toISOString();
-    if (reviewer) a.reviewer = reviewer;
-    if (comment) a.comment = comment;
-    this.#history.unshift(a);
-    if (this.#history.length > (this.#opts.historySize ?? 1000)) this.#history.pop();
-    this.#event("info", a, `approval_${status}`, reviewer ? { reviewer, comment } : comment ? { by: comment } : {});
   }
 
   #event(level: "info" | "warn" | "error", a: Approval, event: string, extra: Record<string, unknown>): void {
@@ -297,9 +331,4 @@ export class ApprovalService {
       this.#log.warn({ err, approval_id: a.id, event }, "approval event listener failed");
     }
   }
-}
-
-
-function what(a: Approval): "statement" | "request" {
-  return a.kind === "http" ? "request" : "statement";
 }

@@ -1,4 +1,5 @@
-export type ApprovalStatus = "pending" | "approved" | "refused" | "expired" | "withdrawn";
+/** `abandoned`: the replica holding the statement died (store: postgres); nothing runs later. */
+export type ApprovalStatus = "pending" | "approved" | "refused" | "expired" | "withdrawn" | "abandoned";
 
 /** `hold`: the client waits (up to hold_max_seconds); `defer`: the client is answered at once and re-runs. */
 export type ApprovalMode = "hold" | "defer";

@@ -143,7 +143,7 @@ describe("grants", () => {
     const first = await ask(svc, "UPDATE t SET a = 1", 60);
     expect(first).toMatchObject({ outcome: "deny", error_code: "APPROVAL_PENDING" });
     const id = idOf(first);
-    expect(svc.approve(id, "alice", svc.get(id)!.sha256)).toMatchObject({ ok: true });
+    expect(await svc.approve(id, "alice", svc.get(id)!.sha256)).toMatchObject({ ok: true });
     expect((await ask(svc, "UPDATE t SET a = 2", 60)).error_code).toBe("APPROVAL_PENDING");
     expect((await ask(svc, "UPDATE t SET a = 1", 60)).outcome).toBe("allow");
     const again = await ask(svc, "UPDATE t SET a = 1", 60);
@@ -155,7 +155,7 @@ describe("grants", () => {
   it("a grant not used within grant_seconds is gone", async () => {
     const svc = service();
     const id = idOf(await ask(svc, "UPDATE t SET a = 3", 1));
-    svc.approve(id, "alice", svc.get(id)!.sha256);
+    await svc.approve(id, "alice", svc.get(id)!.sha256);
     await new Promise((r) => setTimeout(r, 1100));
     const late = await ask(svc, "UPDATE t SET a = 3", 1);
     expect(late.error_code).toBe("APPROVAL_PENDING");
@@ -166,11 +166,11 @@ describe("grants", () => {
 
   it("the requester never votes, even through a reviewer entry with its name", () => {
     const svc = new ApprovalService({ log, timeoutSeconds: 60, idleMarginSeconds: 1, idleInTransactionMs: async () => 0, reviewUrl: "http://r", agents: ["bot-2"] });
-    return ask(svc, "UPDATE t SET a = 4", 60).then((d) => {
+    return ask(svc, "UPDATE t SET a = 4", 60).then(async (d) => {
       const a = svc.get(idOf(d))!;
-      expect(svc.approve(a.id, "agent", a.sha256)).toEqual({ ok: false, error: "self_approval" });
-      expect(svc.approve(a.id, { name: "bot-2", groups: [] }, a.sha256)).toEqual({ ok: false, error: "self_approval" });
-      expect(svc.refuse(a.id, "agent", "no")).toEqual({ ok: false, error: "self_approval" });
+      expect(await svc.approve(a.id, "agent", a.sha256)).toEqual({ ok: false, error: "self_approval" });
+      expect(await svc.approve(a.id, { name: "bot-2", groups: [] }, a.sha256)).toEqual({ ok: false, error: "self_approval" });
+      expect(await svc.refuse(a.id, "agent", "no")).toEqual({ ok: false, error: "self_approval" });
       expect(svc.get(a.id)!.status).toBe("pending");
       svc.close();
     });

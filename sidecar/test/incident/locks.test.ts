@@ -154,7 +154,7 @@ describe("other lock targets", () => {
     const approval = regate.app.approvals!.list("pending").find((a) => a.principal === OTHER.user)!;
     const lock = (await admin(regate, "POST", "/locks", { target: { group: "batch" }, message: "refund bot paused" })).body;
     expect(regate.app.approvals!.get(approval.id)).toMatchObject({ status: "withdrawn", comment: `lock ${lock.id}` });
-    expect(regate.app.approvals!.approve(approval.id, { name: "alice", groups: ["finance", "dba-oncall"] }, approval.sha256)).toEqual({ ok: false, error: "not_pending" });
+    expect(await regate.app.approvals!.approve(approval.id, { name: "alice", groups: ["finance", "dba-oncall"] }, approval.sha256)).toEqual({ ok: false, error: "not_pending" });
     expect((await refund()).body.code).toBe("LOCKED");
     await admin(regate, "DELETE", `/locks/${lock.id}`);
     expect(upstreamSeen.filter((r) => r.startsWith("POST"))).toEqual([]);

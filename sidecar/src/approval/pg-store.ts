@@ -1,0 +1,269 @@
+import type { UpstreamConfig } from "../config/index.js";
+import { RegateError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { Backend, FrameReader } from "../postgres/protocol/index.js";
+import { simpleQuery } from "../postgres/simple-query.js";
+import { connectUpstream, type UpstreamConnection } from "../postgres/upstream.js";
+import { APPROVALS_CHANNEL, ApprovalSql, approvalsTableSql, parseRow } from "./pg-sql.js";
+import type { ApprovalStore, StoredTerms, VoteResult } from "./store.js";
+import type { Approval, ApprovalStatus, Vote } from "./types.js";
+
+const RETRY_MIN_MS = 250;
+const RETRY_MAX_MS = 10_000;
+
+/**
+ * Approvals in a PostgreSQL table shared by replicas (docs/approvals.md). Transitions are
+ * compare-and-set UPDATEs (pg-sql.ts) announced by NOTIFY carrying only the id; every replica re-reads
+ * that row (a forged NOTIFY can only cause a re-read) into its mirror, the synchronous view the API and
+ * agents read, and answers the client it holds. The LISTEN connection's backend is this replica's
+ * identity as a holder: when it is gone (the process died), any replica's sweep ends its held approvals
+ * as abandoned. Each reconnection re-reads everything, as does a timer every resync_seconds, which also
+ * sweeps expired and abandoned approvals.
+ */
+export class PgApprovalStore implements ApprovalStore {
+  readonly shared = true;
+  readonly #sql: ApprovalSql;
+  #mirror = new Map<string, { a: Approval; text: string }>();
+  readonly #changed: ((a: Approval) => void)[] = [];
+  readonly #swept: ((a: Approval) => void)[] = [];
+  #query: UpstreamConnection | undefined;
+  #chain: Promise<unknown> = Promise.resolve();
+  #listen: UpstreamConnection | undefined;
+  /** The backend pid of the LISTEN connection while it is up: what `held_by` names. */
+  #pid: number | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #resync: NodeJS.Timeout | undefined;
+  #retryMs = RETRY_MIN_MS;
+  #closed = false;
+
+  constructor(
+    private readonly upstream: UpstreamConfig,
+    schema: string,
+    private readonly log: Logger,
+    private readonly resyncSeconds: number,
+    private readonly historySize = 1000,
+  ) {
+    this.#sql = new ApprovalSql(schema);
+  }
+
+  /** Creates the table and reads it; throws when the database cannot be reached (regate must not start blind). */
+  async start(): Promise<void> {
+    // CREATE SCHEMA needs CREATE on the database even when the schema exists: skip it when an
+    // administrator made the table beforehand, so regate's role needs no more than the table's rights.
+    const [exists] = await this.#run(this.#sql.exists());
+    if (exists?.[0] !== "t") await this.#run(approvalsTableSql(this.#sql.t.split(".")[0]!));
+    await this.reload();
+    await this.#startListening(true);
+    this.#resync = setInterval(() => void this.#resyncNow(), this.resyncSeconds * 1000);
+    this.#resync.unref();
+  }
+
+  get(id: string): Approval | undefined {
+    return this.#mirror.get(id)?.a;
+  }
+
+  list(): Approval[] {
+    return [...this.#mirror.values()].map((m) => m.a).sort((a, b) => b.requested_at.localeCompare(a.requested_at));
+  }
+
+  async pendingFor(sha256: string): Promise<Approval | undefined> {
+    return this.#rows(await this.#run(this.#sql.pendingFor(sha256)))[0];
+  }
+
+  async read(id: string): Promise<Approval | undefined> {
+    const [a] = this.#rows(await this.#run(this.#sql.byId(id)));
+    if (a) this.#see(a, true);
+    return a;
+  }
+
+  async create(a: Approval, terms: StoredTerms, held: boolean): Promise<void> {
+    await this.#run(this.#sql.insert(a, terms.min, terms.grantSeconds, held ? this.#pid : undefined));
+    this.#see(structuredClone(a), false);
+  }
+
+  async hold(id: string, held: boolean): Promise<{ changed: boolean; approval?: Approval }> {
+    const [a] = this.#rows(await this.#run(this.#sql.hold(id, this.#pid, held)));
+    if (a) return { changed: true, approval: a };
+    const now = await this.read(id);
+    return { changed: false, ...(now ? { approval: now } : {}) };
+  }
+
+  async vote(id: string, vote: Vote): Promise<VoteResult> {
+    const [a] = this.#rows(await this.#run(this.#sql.vote(id, vote)));
+    if (a) return { ok: true, approval: a };
+    // Why not: gone, ended, a second vote, or past its expiry / its holder gone (swept now, then not pending).
+    await this.#sweep();
+    const now = await this.read(id);
+    if (!now) return { ok: false, error: "not_found" };
+    if (now.status === "pending" && now.votes.some((v) => v.reviewer === vote.reviewer)) return { ok: false, error: "already_voted" };
+    return { ok: false, error: "not_pending" };
+  }
+
+  async finish(id: string, status: Exclude<ApprovalStatus, "pending" | "approved">, reviewer?: string, comment?: string): Promise<Approval | undefined> {
+    return this.#rows(await this.#run(this.#sql.finish(id, status, reviewer, comment)))[0];
+  }
+
+  async use(id: string): Promise<Approval | undefined> {
+    return this.#rows(await this.#run(this.#sql.use(id)))[0];
+  }
+
+  async takeGrant(sha256: string): Promise<Approval | undefined> {
+    return this.#rows(await this.#run(this.#sql.takeGrant(sha256)))[0];
+  }
+
+  onChange(listener: (a: Approval) => void): void {
+    this.#changed.push(listener);
+  }
+
+  onSwept(listener: (a: Approval) => void): void {
+    this.#swept.push(listener);
+  }
+
+  /** Re-reads every pending and recent approval; those that changed are announced. */
+  async reload(): Promise<void> {
+    const rows = await this.#run(this.#sql.recent(this.historySize));
+    const next = new Map<string, { a: Approval; text: string }>();
+    const changed: Approval[] = [];
+    for (const [json] of rows) {
+      const a = parseRow(json);
+      const text = JSON.stringify(a);
+      if (this.#mirror.get(a.id)?.text !== text) changed.push(a);
+      next.set(a.id, { a, text });
+    }
+    this.#mirror = next;
+    for (const a of changed) this.#announce(a);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#resync) clearInterval(this.#resync);
+    this.#listen?.socket.destroy();
+    // Queued writes (a shutdown's withdrawals) finish before the query connection goes.
+    await this.#chain;
+    this.#query?.socket.destroy();
+  }
+
+  /** Rows a statement of this replica returned: into the mirror, not announced (the service acts on them itself). */
+  #rows(rows: (string | null)[][]): Approval[] {
+    return rows.map(([json]) => {
+      const a = parseRow(json);
+      this.#mirror.set(a.id, { a, text: JSON.stringify(a) });
+      return a;
+    });
+  }
+
+  /** A row read after a notification or by `read`: announced when it differs from the mirror. */
+  #see(a: Approval, announce: boolean): void {
+    const text = JSON.stringify(a);
+    const before = this.#mirror.get(a.id);
+    if (before?.text === text) return;
+    this.#mirror.set(a.id, { a, text });
+    if (announce) this.#announce(a);
+  }
+
+  #announce(a: Approval): void {
+    for (const l of this.#changed) {
+      try {
+        l(a);
+      } catch (err) {
+        this.log.warn({ err, approval_id: a.id }, "approval change listener failed");
+      }
+    }
+  }
+
+  async #sweep(): Promise<void> {
+    for (const a of this.#rows(await this.#run(this.#sql.sweep()))) for (const l of this.#swept) l(a);
+  }
+
+  async #resyncNow(): Promise<void> {
+    try {
+      await this.#sweep();
+      await this.reload();
+    } catch (err) {
+      this.log.warn({ err }, "approval store re-read failed");
+    }
+  }
+
+  /** One query at a time on regate's own connection, reconnecting when it was lost. */
+  #run(sql: string): Promise<(string | null)[][]> {
+    const next = this.#chain.then(async () => {
+      if (this.#closed && !this.#query) throw new RegateError("UPSTREAM_UNAVAILABLE", "approval store is closed");
+      let leftover: Buffer | undefined;
+      if (!this.#query || this.#query.socket.destroyed) {
+        if (this.#closed) throw new RegateError("UPSTREAM_UNAVAILABLE", "approval store is closed");
+        const conn = (this.#query = await connectUpstream(this.upstream, { application_name: "regate-approvals" }));
+        conn.socket.on("error", () => conn.socket.destroy());
+        leftover = conn.leftover;
+      }
+      const conn = this.#query;
+      try {
+        return await simpleQuery(conn.socket, sql, leftover);
+      } catch (err) {
+        // A failed statement may leave the connection inside an aborted block: start afresh next time.
+        conn.socket.destroy();
+        throw err instanceof RegateError && err.code === "UPSTREAM_UNAVAILABLE" ? err : new RegateError("UPSTREAM_UNAVAILABLE", "the approval store query failed", { cause: err });
+      }
+    });
+    this.#chain = next.catch(() => undefined);
+    return next;
+  }
+
+  async #startListening(first = false): Promise<void> {
+    if (this.#closed) return;
+    let conn: UpstreamConnection;
+    try {
+      conn = await connectUpstream(this.upstream, { application_name: "regate-approvals-listen" });
+      if (this.#closed) return void conn.socket.destroy();
+      const [[pid]] = (await simpleQuery(conn.socket, `LISTEN ${APPROVALS_CHANNEL}; SELECT pg_backend_pid()`, conn.leftover)) as [[string]];
+      this.#pid = Number(pid);
+      // Anything may have changed while nobody listened.
+      if (!first) await this.reload();
+    } catch (err) {
+      if (first) throw err;
+      this.log.warn({ err }, "approval store listener could not start; retrying");
+      return this.#retry();
+    }
+    this.#listen = conn;
+    this.#retryMs = RETRY_MIN_MS;
+    const reader = new FrameReader(1 << 20);
+    conn.socket.on("data", (chunk: Buffer) => {
+      try {
+        reader.push(chunk, (f) => {
+          if (f.type === Backend.NotificationResponse) {
+            const id = notificationPayload(f.body);
+            if (/^apr_[0-9a-f]{16}$/.test(id)) void this.read(id).catch((err: unknown) => this.log.warn({ err, approval_id: id }, "approval store re-read failed"));
+          }
+          return true;
+        });
+      } catch (err) {
+        this.log.warn({ err }, "approval store listener read a bad frame; reconnecting");
+        conn.socket.destroy();
+      }
+    });
+    const lost = () => {
+      if (this.#listen !== conn) return;
+      this.#listen = undefined;
+      this.#pid = undefined;
+      if (this.#closed) return;
+      this.log.warn("approval store listener lost its connection; reconnecting");
+      this.#retry();
+    };
+    conn.socket.once("close", lost);
+    conn.socket.once("error", lost);
+  }
+
+  #retry(): void {
+    if (this.#closed) return;
+    this.#timer = setTimeout(() => void this.#startListening(), this.#retryMs);
+    this.#timer.unref();
+    this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
+  }
+}
+
+/** NotificationResponse: int32 pid, channel\0, payload\0. */
+function notificationPayload(body: Buffer): string {
+  const channelEnd = body.indexOf(0, 4);
+  const end = body.indexOf(0, channelEnd + 1);
+  return channelEnd < 0 || end < 0 ? "" : body.subarray(channelEnd + 1, end).toString("utf8");
+}

@@ -1,0 +1,25 @@
+import type { Decision } from "../decision/index.js";
+import { deny, stillPending } from "./outcomes.js";
+import type { Approval } from "./types.js";
+
+export function what(a: Approval): "statement" | "request" {
+  return a.kind === "http" ? "request" : "statement";
+}
+
+/** What a held client is answered when its approval ended without running it (approved is the service's). */
+export function settledDecision(a: Approval, d: Decision, reviewUrl: string): Decision {
+  switch (a.status) {
+    case "refused":
+      return deny(d, "APPROVAL_REFUSED", `approval ${a.id} refused by ${a.reviewer}: ${a.comment ?? ""}`);
+    case "expired": {
+      const seconds = (Date.parse(a.expires_at) - Date.parse(a.requested_at)) / 1000;
+      return deny(d, "APPROVAL_EXPIRED", `approval ${a.id} expired after ${seconds}s without a reviewer's answer; the ${what(a)} was not run`);
+    }
+    case "abandoned":
+      return deny(d, "APPROVAL_WITHDRAWN", `approval ${a.id} abandoned: the replica holding it lost its store connection; the ${what(a)} was not run`);
+    case "pending":
+      return stillPending(d, a.id, a.expires_at, what(a), reviewUrl);
+    default:
+      return deny(d, "APPROVAL_WITHDRAWN", `approval ${a.id} withdrawn; the ${what(a)} was not run`);
+  }
+}
