@@ -1,0 +1,216 @@
+// Approvals shared by replicas (approvals.store: postgres): replica A is its own regate process (so it can
+// be killed), replica B runs in this process; both in front of one PostgreSQL, which also holds the
+// approvals table. A reviewer acting on B releases or refuses the statement a client holds on A; a grant
+// approved on B is used by exactly one re-run across both replicas; a holder that dies leaves its
+// approval abandoned, and nothing runs later.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { opaBuild } from "../policy/opa.js";
+import { startPostgres, type TestPostgres } from "../support/postgres.js";
+import { AGENT, type TestRegate } from "../support/regate.js";
+import { startRegateChild, type RegateChild } from "../reliability/support/regate-child.js";
+import { api, heldId, REVIEWER, startApprovingRegate, until } from "./support.js";
+
+let db: TestPostgres;
+let a: RegateChild;
+let b: TestRegate;
+
+/** Writes to payments need approval: held up to 30 s, or deferred when the statement says `defer`. */
+function bundle(): string {
+  const rego = `package regate
+
+needs_approval if {
+	some s in input.postgres.statements
+	some t in s.tables
+	t.access == "write"
+	t.name == "payments"
+}
+
+mode := "defer" if {
+	some s in input.postgres.statements
+	contains(s.sql, "defer")
+} else := "hold"
+
+approval := {"approve": {"reason": "payments writes need approval", "approvers": "dba-oncall", "timeout_seconds": 120, "hold_max_seconds": 30, "mode": mode, "grant_seconds": 60}} if needs_approval
+else := {}
+
+decision := object.union({"allow": true, "deny": [], "mask": []}, approval)
+`;
+  const path = join(mkdtempSync(join(tmpdir(), "regate-shared-apr-")), "bundle.tar.gz");
+  writeFileSync(path, opaBuild({ revision: "shared-approvals", rego }));
+  return path;
+}
+
+const shared = { store: "postgres", resync_seconds: 1 };
+const reviewers = [{ name: REVIEWER.name, token: { value: REVIEWER.token }, groups: ["dba-oncall"] }];
+
+beforeAll(async () => {
+  db = await startPostgres();
+  // regate creates its schema and table; its upstream role needs CREATE on the database for that.
+  await db.query(`GRANT CREATE ON DATABASE ${db.database} TO ${db.users.scram.user}`);
+  const policy = bundle();
+  // The same agent and target on both replicas: the digest names them, so a grant can be used on either.
+  a = await startRegateChild({
+    name: "approvals-shared",
+    pg: db,
+    bundle: policy,
+    overrides: {
+      agents: { tokens: [{ subject: AGENT.user, groups: ["agents"], token: { value: AGENT.token } }] },
+      postgres: { target: "test-db" },
+      approvals: { enabled: true, timeout_seconds: 120, reviewers, ...shared },
+    },
+  });
+  b = await startApprovingRegate(db, shared, policy);
+}, 120_000);
+
+afterAll(async () => {
+  await a?.stop();
+  await b?.stop();
+  await db?.stop();
+});
+
+async function clientOf(url: string): Promise<{ c: pg.Client; notices: pg.NoticeMessage[] }> {
+  const c = new pg.Client({ connectionString: url });
+  const notices: pg.NoticeMessage[] = [];
+  c.on("notice", (n) => notices.push(n));
+  c.on("error", () => undefined);
+  await c.connect();
+  return { c, notices };
+}
+
+const amount = async (id: number) => Number((await db.query("SELECT amount FROM payments WHERE id = $1", [id]))[0].amount);
+const row = async (id: string) => (await db.query("SELECT status, reviewer, held_by, used_at, grant_expires_at FROM regate.approval_requests WHERE id = $1", [id]))[0];
+const refusal = (p: Promise<unknown>) => p.then(() => undefined, (e: pg.DatabaseError) => e);
+/** B's view of an approval, once B's mirror has it (NOTIFY carried its id). */
+const onB = (id: string, status = "pending") => until(async () => ((await api(b, `/approvals/${id}`)).body.status === status ? (await api(b, `/approvals/${id}`)).body : undefined));
+const requestedId = (e: Error | undefined) => /approval requested as (apr_[0-9a-f]{16})/.exec(e?.message ?? "")?.[1];
+const eventsOf = (text: string, id: string, event: string) => text.split("\n").filter((l) => l.includes(`"event":"${event}"`) && l.includes(id)).length;
+
+describe("approvals shared by replicas (approvals.store: postgres)", () => {
+  it("approved on B, the UPDATE held on A runs once; each transition is one event, on the replica that made it", async () => {
+    const before = await amount(41);
+    const { c, notices } = await clientOf(a.url(AGENT.user, AGENT.token));
+    try {
+      const q = c.query("UPDATE payments SET amount = amount + 1 WHERE id = 41");
+      const id = await until(() => heldId(notices));
+      const seen = await onB(id);
+      expect(seen).toMatchObject({ principal: AGENT.user, target: "test-db", status: "pending" });
+      expect((await row(id)).held_by).not.toBeNull();
+      const started = Date.now();
+      const ok = await api(b, `/approvals/${id}/approve`, { sha256: seen.sha256, comment: "ticket 41" });
+      expect(ok.status).toBe(200);
+      expect(ok.body).toMatchObject({ status: "approved", reviewer: REVIEWER.name });
+      expect(ok.body.grant_expires_at).toBeUndefined();
+      expect((await q).rowCount).toBe(1);
+      console.log(`approve on B -> held UPDATE on A answered in ${Date.now() - started} ms`);
+      expect(await amount(41)).toBe(before + 1);
+      expect((await row(id)).used_at).not.toBeNull();
+      // Approving again changes nothing: the compare-and-set on pending lost.
+      expect((await api(b, `/approvals/${id}/approve`, { sha256: seen.sha256 })).body.error).toBe("not_pending");
+      expect(await amount(41)).toBe(before + 1);
+      await until(async () => (await a.grepStdout(new RegExp(id), 50)).length >= 1);
+      const aLog = (await a.grepStdout(new RegExp(id), 50)).join("\n");
+      expect(eventsOf(b.logs(), id, "approval_approved")).toBe(1);
+      expect(eventsOf(aLog, id, "approval_approved")).toBe(0);
+      expect(eventsOf(aLog, id, "approval_requested")).toBe(1);
+      expect(eventsOf(b.logs(), id, "approval_requested")).toBe(0);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("refused on B: A's client gets 42501 with the reviewer's reason, nothing ran, the session goes on", async () => {
+    const before = await amount(42);
+    const { c, notices } = await clientOf(a.url(AGENT.user, AGENT.token));
+    try {
+      const q = refusal(c.query("UPDATE payments SET amount = amount + 1 WHERE id = 42"));
+      const id = await until(() => heldId(notices));
+      await onB(id);
+      expect((await api(b, `/approvals/${id}/refuse`, { comment: "not during the freeze" })).status).toBe(200);
+      const err = await q;
+      expect(err?.code).toBe("42501");
+      expect(err?.message).toContain(`approval ${id} refused by ${REVIEWER.name}: not during the freeze`);
+      expect(await amount(42)).toBe(before);
+      expect((await row(id)).status).toBe("refused");
+      expect((await c.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("a client hanging up on A withdraws the approval for B too", async () => {
+    const { c, notices } = await clientOf(a.url(AGENT.user, AGENT.token));
+    void refusal(c.query("UPDATE payments SET amount = amount + 1 WHERE id = 45"));
+    const id = await until(() => heldId(notices));
+    const seen = await onB(id);
+    await c.end();
+    await onB(id, "withdrawn");
+    expect((await api(b, `/approvals/${id}/approve`, { sha256: seen.sha256 })).body.error).toBe("not_pending");
+  });
+
+  it("deferred on A, approved on B: the re-run on A runs once; a re-run on B after that needs a new approval", async () => {
+    const sql = "UPDATE payments SET amount = amount + 1 WHERE id = 43 -- defer";
+    const before = await amount(43);
+    const onA = await clientOf(a.url(AGENT.user, AGENT.token));
+    const onBc = await clientOf(b.url());
+    try {
+      const first = await refusal(onA.c.query(sql));
+      const id = requestedId(first)!;
+      expect(first?.code).toBe("42501");
+      const seen = await onB(id);
+      const ok = await api(b, `/approvals/${id}/approve`, { sha256: seen.sha256 });
+      expect(ok.body).toMatchObject({ status: "approved" });
+      expect(ok.body.grant_expires_at).toBeDefined();
+      expect((await onA.c.query(sql)).rowCount).toBe(1);
+      expect(await amount(43)).toBe(before + 1);
+      const again = await refusal(onBc.c.query(sql));
+      expect(again?.code).toBe("42501");
+      expect(requestedId(again)).toMatch(/^apr_/);
+      expect(requestedId(again)).not.toBe(id);
+      expect(await amount(43)).toBe(before + 1);
+
+      // Re-runs racing on both replicas for one grant: exactly one runs.
+      const race = "UPDATE payments SET amount = amount + 1 WHERE id = 44 -- defer";
+      const before44 = await amount(44);
+      const rid = requestedId(await refusal(onBc.c.query(race)))!;
+      const r = await onB(rid);
+      expect((await api(b, `/approvals/${rid}/approve`, { sha256: r.sha256 })).status).toBe(200);
+      const results = await Promise.all([onA.c.query(race).then(() => "ran", (e: Error) => e.message), onBc.c.query(race).then(() => "ran", (e: Error) => e.message)]);
+      expect(results.filter((x) => x === "ran")).toHaveLength(1);
+      expect(results.find((x) => x !== "ran")).toMatch(/approval (requested|still pending) as apr_/);
+      expect(await amount(44)).toBe(before44 + 1);
+    } finally {
+      await onA.c.end();
+      await onBc.c.end();
+    }
+  });
+
+  it("the replica holding a statement dies: the approval ends abandoned and a later approval cannot run it", async () => {
+    const sql = "UPDATE payments SET amount = amount + 1 WHERE id = 46";
+    const before = await amount(46);
+    const { c, notices } = await clientOf(a.url(AGENT.user, AGENT.token));
+    void refusal(c.query(sql));
+    const id = await until(() => heldId(notices));
+    const seen = await onB(id);
+    a.process.kill("SIGKILL");
+    // A's backends end once the kernel closes its sockets; B's resync (1 s) or the next vote sweeps.
+    const gone = await onB(id, "abandoned");
+    expect(gone.comment).toBe("the replica holding the statement is gone");
+    expect((await api(b, `/approvals/${id}/approve`, { sha256: seen.sha256 })).body.error).toBe("not_pending");
+    expect((await row(id)).status).toBe("abandoned");
+    // The same statement on B is a new request: no grant was left behind.
+    const onBc = await clientOf(b.url());
+    try {
+      const err = await refusal(onBc.c.query(`${sql} -- defer`));
+      expect(err?.code).toBe("42501");
+      expect(requestedId(err)).not.toBe(id);
+    } finally {
+      await onBc.c.end();
+    }
+    expect(await amount(46)).toBe(before);
+    expect(eventsOf(b.logs(), id, "approval_abandoned")).toBe(1);
+  });
+});
