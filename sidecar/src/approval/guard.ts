@@ -14,11 +14,12 @@ export class ApprovalStoreGuard implements Decider {
 
   decide(input: PolicyInput, options?: DecideOptions): Decision {
     const touch = touches(input, this.schema);
-    if (!touch || options?.veto) return this.inner.decide(input, options);
+    if (!touch) return this.inner.decide(input, options);
     const reason =
       touch === "names"
         ? `the ${this.schema} schema holds regate's approvals; agents may not use it`
         : `regate cannot see what this statement runs (DO, EXECUTE, a function body), and the ${this.schema} schema holds regate's approvals`;
+    // Replaces the adapter's veto (a budget, say): this refusal stands whatever else would.
     return this.inner.decide(input, { ...options, veto: () => ({ reason, error_code: "POLICY_DENIED" }) });
   }
 

@@ -18,7 +18,10 @@ let db: TestPostgres;
 let a: RegateChild;
 let b: TestRegate;
 
-/** Writes to payments need approval: held up to 30 s, or deferred when the statement says `defer`. */
+/**
+ * Writes to payments need approval: held up to 30 s, or deferred when the statement says `defer`; two
+ * reviewers when it says `quorum`; pending 2 s when it says `expire`.
+ */
 function bundle(): string {
   const rego = `package regate
 
@@ -34,7 +37,17 @@ mode := "defer" if {
 	contains(s.sql, "defer")
 } else := "hold"
 
-approval := {"approve": {"reason": "payments writes need approval", "approvers": "dba-oncall", "timeout_seconds": 120, "hold_max_seconds": 30, "mode": mode, "grant_seconds": 60}} if needs_approval
+quorum := 2 if {
+	some s in input.postgres.statements
+	contains(s.sql, "quorum")
+} else := 1
+
+timeout := 2 if {
+	some s in input.postgres.statements
+	contains(s.sql, "expire")
+} else := 120
+
+approval := {"approve": {"reason": "payments writes need approval", "approvers": "dba-oncall", "timeout_seconds": timeout, "hold_max_seconds": 30, "mode": mode, "grant_seconds": 60, "min": quorum}} if needs_approval
 else := {}
 
 decision := object.union({"allow": true, "deny": [], "mask": []}, approval)
@@ -45,7 +58,11 @@ decision := object.union({"allow": true, "deny": [], "mask": []}, approval)
 }
 
 const shared = { store: "postgres", resync_seconds: 1 };
-const reviewers = [{ name: REVIEWER.name, token: { value: REVIEWER.token }, groups: ["dba-oncall"] }];
+const BOB = { name: "bob", token: "reviewer-token-b0b5e1" };
+const reviewers = [
+  { name: REVIEWER.name, token: { value: REVIEWER.token }, groups: ["dba-oncall"] },
+  { name: BOB.name, token: { value: BOB.token }, groups: ["dba-oncall"] },
+];
 
 beforeAll(async () => {
   db = await startPostgres();
@@ -63,7 +80,7 @@ beforeAll(async () => {
       approvals: { enabled: true, timeout_seconds: 120, reviewers, ...shared },
     },
   });
-  b = await startApprovingRegate(db, shared, policy);
+  b = await startApprovingRegate(db, { ...shared, reviewers }, policy);
 }, 120_000);
 
 afterAll(async () => {
@@ -87,6 +104,11 @@ const refusal = (p: Promise<unknown>) => p.then(() => undefined, (e: pg.Database
 /** B's view of an approval, once B's mirror has it (NOTIFY carried its id). */
 const onB = (id: string, status = "pending") => until(async () => ((await api(b, `/approvals/${id}`)).body.status === status ? (await api(b, `/approvals/${id}`)).body : undefined));
 const requestedId = (e: Error | undefined) => /approval requested as (apr_[0-9a-f]{16})/.exec(e?.message ?? "")?.[1];
+/** A reviewer's POST on A's admin listener. */
+const onA = async (path: string, body: unknown, token: string) => {
+  const res = await fetch(`http://127.0.0.1:${a.ports.admin}${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as any };
+};
 const eventsOf = (text: string, id: string, event: string) => text.split("\n").filter((l) => l.includes(`"event":"${event}"`) && l.includes(id)).length;
 
 describe("approvals shared by replicas (approvals.store: postgres)", () => {
@@ -188,6 +210,70 @@ describe("approvals shared by replicas (approvals.store: postgres)", () => {
     }
   });
 
+  it("a quorum gathers votes on both replicas: one per reviewer; the vote that completes it releases the held statement", async () => {
+    const before = await amount(47);
+    const { c, notices } = await clientOf(a.url(AGENT.user, AGENT.token));
+    try {
+      const q = c.query("UPDATE payments SET amount = amount + 1 WHERE id = 47 -- quorum");
+      const id = await until(() => heldId(notices));
+      const seen = await onB(id);
+      expect(seen.min).toBe(2);
+      const first = await api(b, `/approvals/${id}/approve`, { sha256: seen.sha256 });
+      expect(first.body).toMatchObject({ status: "pending", votes: [{ reviewer: REVIEWER.name }] });
+      // The same reviewer on the other replica: still one vote.
+      expect(await onA(`/approvals/${id}/approve`, { sha256: seen.sha256 }, REVIEWER.token)).toMatchObject({ status: 409, body: { error: "already_voted" } });
+      expect(await amount(47)).toBe(before);
+      const second = await onA(`/approvals/${id}/approve`, { sha256: seen.sha256 }, BOB.token);
+      expect(second.body).toMatchObject({ status: "approved", reviewer: BOB.name });
+      expect(second.body.votes.map((v: { reviewer: string }) => v.reviewer)).toEqual([REVIEWER.name, BOB.name]);
+      expect((await q).rowCount).toBe(1);
+      expect(await amount(47)).toBe(before + 1);
+      expect(eventsOf(b.logs(), id, "approval_vote")).toBe(1);
+      await until(async () => (await a.grepStdout(new RegExp(`approval_approved.*${id}`))).length === 1);
+      expect(eventsOf(b.logs(), id, "approval_approved")).toBe(0);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("expiry: whichever replica expires it first, A's held client gets 57014 and it is logged once", async () => {
+    const before = await amount(48);
+    const { c, notices } = await clientOf(a.url(AGENT.user, AGENT.token));
+    try {
+      const q = refusal(c.query("UPDATE payments SET amount = amount + 1 WHERE id = 48 -- expire"));
+      const id = await until(() => heldId(notices));
+      const err = await q;
+      expect(err?.code).toBe("57014");
+      expect(err?.message).toContain(`approval ${id} expired after 2s`);
+      expect((await row(id)).status).toBe("expired");
+      expect(await amount(48)).toBe(before);
+      // Whichever replica won the compare-and-set logs it (A's log is a file written asynchronously).
+      const logged = async () => eventsOf((await a.grepStdout(new RegExp(`approval_expired.*${id}`))).join("\n"), id, "approval_expired") + eventsOf(b.logs(), id, "approval_expired");
+      await until(async () => (await logged()) > 0);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await logged()).toBe(1);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("agents cannot reach the approvals table through regate, whatever the policy", async () => {
+    const { c } = await clientOf(b.url());
+    try {
+      for (const sql of ["SELECT * FROM regate.approval_requests", "UPDATE regate.approval_requests SET status = 'approved'", "SET search_path = regate; DELETE FROM approval_requests"]) {
+        const err = await refusal(c.query(sql));
+        expect(err?.code).toBe("42501");
+        expect(err?.message).toContain("holds regate's approvals");
+      }
+      const hidden = await refusal(c.query("DO $$ BEGIN DELETE FROM regate.approval_requests; END $$"));
+      expect(hidden?.code).toBe("42501");
+      expect(hidden?.message).toContain("regate cannot see what this statement runs");
+      expect((await c.query("SELECT count(*)::int AS n FROM orders")).rows[0].n).toBeGreaterThan(0);
+    } finally {
+      await c.end();
+    }
+  });
+
   it("the replica holding a statement dies: the approval ends abandoned and a later approval cannot run it", async () => {
     const sql = "UPDATE payments SET amount = amount + 1 WHERE id = 46";
     const before = await amount(46);
@@ -212,5 +298,12 @@ describe("approvals shared by replicas (approvals.store: postgres)", () => {
     }
     expect(await amount(46)).toBe(before);
     expect(eventsOf(b.logs(), id, "approval_abandoned")).toBe(1);
+  });
+
+  it("a replica that cannot create or read the approvals table does not start", async () => {
+    await db.query(`REVOKE CREATE ON DATABASE ${db.database} FROM ${db.users.scram.user}`);
+    await expect(startApprovingRegate(db, { ...shared, schema: "regate_missing" })).rejects.toThrow(
+      /cannot create or read the approvals table regate_missing\.approval_requests \(approvals\.store: postgres\): .*permission denied/,
+    );
   });
 });
