@@ -1,4 +1,6 @@
+import { createPublicKey } from "node:crypto";
 import type { Registry } from "prom-client";
+import { recordingsHandler, type AdminHandler } from "./admin/index.js";
 import type { LifecycleListener } from "./audit/index.js";
 import type { Config } from "./config/index.js";
 import type { DecisionSink } from "./decision/index.js";
@@ -14,6 +16,8 @@ export interface Recording {
   http: HttpRecorder;
   sinks: DecisionSink[];
   lifecycle: LifecycleListener;
+  /** The recordings API and page on the admin listener, for responders and reviewers. */
+  adminHandler(log: Logger): AdminHandler;
   /** Starts retention; call once the app is up. */
   startRetention(): void;
   close(): void;
@@ -50,6 +54,12 @@ export function startRecording(config: Config, log: Logger, registry: Registry, 
     http,
     sinks: [recorder, http],
     lifecycle: lifecycleRecorder(recorder, http),
+    adminHandler(adminLog) {
+      // Responders investigate; reviewers judge a held statement better with the session that led to it.
+      const readers = [...config.incident.responders, ...config.approvals.reviewers].map((p) => ({ name: p.name, token: p.token.reveal() }));
+      const key = recorder.opts.signingKey ? createPublicKey(recorder.opts.signingKey) : undefined;
+      return recordingsHandler(c.dir, readers, adminLog.child({ component: "recording" }), key);
+    },
     startRetention() {
       if (c.max_age_seconds <= 0 && c.max_total_bytes <= 0) return;
       const run = () => {

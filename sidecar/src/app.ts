@@ -232,6 +232,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
         ...(approvals && slack
           ? [slackInteractionsHandler(approvals, { signingSecret: slack.signing_secret.reveal(), users: slackReviewers(config), maxAgeSeconds: slack.max_age_seconds }, log.child({ component: "approvals" }))]
           : []),
+        ...(recording ? [recording.adminHandler(log)] : []),
       ],
       listen: config.admin.listen,
       metrics,

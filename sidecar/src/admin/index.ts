@@ -6,3 +6,4 @@ export { sessionsHandler } from "./sessions.js";
 export { locksHandler } from "./locks.js";
 export { slackInteractionsHandler, slackApprovalMessage, slackInteractiveNotifier, slackReviewers, SLACK_PATH } from "./slack.js";
 export type { AdminHandler, Person } from "./bearer.js";
+export { recordingsHandler } from "./recordings.js";

@@ -3,6 +3,7 @@ import { catalogHooksCommand } from "./catalog-hooks.js";
 import { checkConfigCommand } from "./check-config.js";
 import { evalCommand } from "./eval.js";
 import { recordingsCommand } from "./recordings.js";
+import { followCommand } from "./recordings-follow.js";
 import { injectCommand } from "./inject.js";
 import { locksCommand } from "./locks.js";
 import { runCommand } from "./run.js";
@@ -51,7 +52,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
     case "whatif":
       return whatifCommand(rest);
     case "recordings":
-      return recordingsCommand(rest, env);
+      return rest[0] === "replay" && rest.includes("--follow") ? followCommand(rest, env) : recordingsCommand(rest, env);
     case "approvals":
       return approvalsCommand(rest, env);
     case "sessions":

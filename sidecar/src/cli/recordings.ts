@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
+import { userInfo } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/index.js";
 import type { KeyObject } from "node:crypto";
-import { findRecording, formatTimeline, publicKey, readRecords, recordingFiles, summarize, verifyDir, type RecordingSummary } from "../recording/index.js";
+import { findRecording, formatTimeline, noteRead, publicKey, readRecords, recordingFiles, summarize, verifyDir, type RecordingSummary } from "../recording/index.js";
 import { loadConfigFromArgs } from "./config-arg.js";
 
 const USAGE = `usage: regate recordings <list|show|replay|verify> [options]
@@ -11,14 +12,17 @@ const USAGE = `usage: regate recordings <list|show|replay|verify> [options]
   list   [--principal P] [--since ISO] [--until ISO] [--outcome refused] [--json]
                        sessions recorded in the directory, oldest first
   show   <session>     the session's records, as written (JSON lines)
-  replay <session> [--json]
-                       the session as a timeline: statements, outcomes, rows, bytes, durations
+  replay <session> [--json] [--follow]
+                       the session as a timeline: statements, requests, outcomes, rows, bytes, durations,
+                       approvals, kills; --follow keeps printing a live session's records until it ends
   verify [<session>] [--public-key key.pem] [--json]
                        check hash chains and the journal (and with a public key, that every close and
                        deletion in the journal is signed by it); exit 0 intact, 2 a problem found
 
   --dir D              the recording directory (default: recording.dir of --config, or of the embedded default)
   --config file        read recording.dir from this config
+
+Each show, replay and follow is noted in the directory's reads.log (who, when, which session).
 `;
 
 /** `regate recordings ...`: offline, reads the recording directory only. */
@@ -98,12 +102,14 @@ export function recordingsCommand(argv: string[], env: NodeJS.ProcessEnv): numbe
     case "show": {
       const file = need();
       if (!file) return 1;
+      auditRead(dir, "show", session!, file);
       for (const r of readRecords(join(dir, file))) out(`${JSON.stringify(r)}\n`);
       return 0;
     }
     case "replay": {
       const file = need();
       if (!file) return 1;
+      auditRead(dir, "replay", session!, file);
       const records = readRecords(join(dir, file));
       out(values.json ? `${JSON.stringify(records, null, 2)}\n` : formatTimeline(records));
       const report = verifyDir(dir, file, key);
@@ -133,4 +139,25 @@ function formatList(rows: RecordingSummary[]): string {
     [r.started_at ?? "?", r.session, r.principal ?? "?", r.client ?? "?", r.application_name ?? "", r.end_reason ?? "live", `${r.statements} stmts`, `${r.refused} refused`, `${r.rows} rows`].join("  "),
   );
   return lines.join("\n") + (lines.length ? "\n" : "(no recordings)\n");
+}
+
+/** Who reads: the operating-system user (an offline reader has no token). */
+export function cliReader(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? "?"}`;
+  }
+}
+
+/**
+ * Notes the read in reads.log. A directory that cannot be written (a read-only copy taken for forensics)
+ * does not stop the read: the reader can open the files anyway; it is said on stderr.
+ */
+export function auditRead(dir: string, action: string, session: string, file: string): void {
+  try {
+    noteRead(dir, { by: cliReader(), via: "cli", action, session, file });
+  } catch (err) {
+    process.stderr.write(`warning: this read could not be noted in ${dir}/reads.log: ${(err as Error).message}\n`);
+  }
 }

@@ -12,3 +12,4 @@ export { composeHooks } from "./compose.js";
 export { formatTimeline } from "./timeline.js";
 export { HttpRecorder } from "./http.js";
 export { lifecycleRecorder } from "./lifecycle.js";
+export { noteRead, READS_LOG, type RecordingRead } from "./reads.js";

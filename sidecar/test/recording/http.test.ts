@@ -66,7 +66,7 @@ beforeAll(async () => {
       postgres: { enabled: false },
       http: { enabled: true, listen: { host: "127.0.0.1", port: 0 }, routes: [{ name: "api", prefix: "/api", upstream: upstream.url, credential: { type: "bearer", secret: { value: UPSTREAM_SECRET } } }] },
       admin: { enabled: false },
-      recording: { enabled: true, dir, http_idle_seconds: 1, checkpoint_records: 3 },
+      recording: { enabled: true, dir, http_idle_seconds: 2, checkpoint_records: 3 },
     }),
     env: {},
   });
@@ -93,8 +93,8 @@ beforeAll(async () => {
   const rpc = (id: number, name: string, args: unknown) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } });
   await call("POST", "/mcp", rpc(1, "lookup_customer", { email: CUSTOMER.email }), { "mcp-session-id": MCP_SESSION });
   await call("POST", "/mcp", rpc(2, "delete_customer", { id: 1 }), { "mcp-session-id": MCP_SESSION });
-  // Both groups end after a second without a request.
-  await vi.waitFor(() => expect(listed().filter((r) => r.end_reason === "idle")).toHaveLength(2), { timeout: 8000, interval: 200 });
+  // Both groups end after two seconds without a request.
+  await vi.waitFor(() => expect(listed().filter((r) => r.end_reason === "idle")).toHaveLength(2), { timeout: 15_000, interval: 200 });
 }, 60_000);
 
 afterAll(async () => {
