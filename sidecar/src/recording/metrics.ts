@@ -17,5 +17,6 @@ export function registerRecordingMetrics(registry: Registry, recorder: Recorder)
   gauge("regate_recording_bytes_total", "Bytes of session records written", () => recorder.written.bytes);
   gauge("regate_recording_write_failures_total", "Record writes that failed (each turns statements into refusals)", () => recorder.written.failures);
   gauge("regate_recording_refused_decisions_total", "Decisions refused because recordings could not be written (RECORDING_UNAVAILABLE)", () => recorder.written.refused);
+  gauge("regate_recording_checkpoints_total", "Periodic checkpoints of live sessions written to the journal", () => recorder.written.checkpoints);
   gauge("regate_recording_failing", "1 while records cannot be written and statements are refused", () => (recorder.failing ? 1 : 0));
 }
