@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import type { Decision } from "../decision/index.js";
 import type { Logger } from "../log.js";
 import type { SessionHooks } from "../postgres/index.js";
@@ -11,7 +10,7 @@ import type { ApprovalStore } from "./store.js";
 import { termsOf, type Terms } from "./terms.js";
 import type { ApprovalServiceOptions, ApprovalSubject, HoldControl } from "./options.js";
 import type { ActResult, Approval, ApprovalStatus } from "./types.js";
-import { settledDecision, what } from "./settle.js";
+import { newApproval, settledDecision, what } from "./settle.js";
 
 export type { ApprovalServiceOptions, ApprovalSubject, HoldControl } from "./options.js";
 
@@ -159,6 +158,16 @@ export class ApprovalService {
    * approved while held), or a refusal that says what happened and what to do next.
    */
   async request(subject: ApprovalSubject, decision: Decision, control: HoldControl): Promise<Decision> {
+    try {
+      return await this.#request(subject, decision, control);
+    } catch (err) {
+      // A shared store that cannot be reached: fail closed, the client's session goes on.
+      this.#log.error({ err, session_id: subject.session_id, decision_id: decision.decision_id }, "approval store unavailable");
+      return deny(decision, "UPSTREAM_UNAVAILABLE", `the approval store cannot be reached; the ${subject.kind === "http" ? "request" : "statement"} was not run`, "retry shortly; if it persists, an operator should check regate's connection to the approvals table");
+    }
+  }
+
+  async #request(subject: ApprovalSubject, decision: Decision, control: HoldControl): Promise<Decision> {
     if (control.signal.aborted) return deny(decision, "APPROVAL_WITHDRAWN", "the approval request was withdrawn");
     const kind = subject.kind === "http" ? "request" : "statement";
     const granted = await this.#store.takeGrant(subject.sha256);
@@ -186,7 +195,7 @@ export class ApprovalService {
       } else control.held?.(existing, hold);
       return held;
     }
-    const a = this.#newApproval(subject, decision, terms);
+    const a = newApproval(subject, decision, terms);
     const holding = terms.mode !== "defer" && holdSeconds > 0;
     const held = holding ? this.#wait(a, subject, decision, control, holdSeconds) : undefined;
     try {
@@ -210,31 +219,6 @@ export class ApprovalService {
   #stillPending(a: Approval, decision: Decision, kind: "statement" | "request"): Decision {
     this.#event("info", a, "approval_still_pending", { decision_id_rerun: decision.decision_id });
     return stillPending(decision, a.id, a.expires_at, kind, this.#opts.reviewUrl);
-  }
-
-  #newApproval(subject: ApprovalSubject, decision: Decision, terms: Terms): Approval {
-    const now = Date.now();
-    return {
-      id: `apr_${randomBytes(8).toString("hex")}`,
-      status: "pending",
-      kind: subject.kind,
-      mode: terms.mode,
-      decision_id: decision.decision_id,
-      reason: decision.approve?.reason ?? decision.reasons.join("; "),
-      approvers: terms.approvers,
-      groups: terms.groups,
-      min: terms.min,
-      reason_required: terms.reasonRequired,
-      votes: [],
-      principal: subject.principal,
-      target: subject.target,
-      session_id: subject.session_id,
-      statement: subject.statement,
-      sha256: subject.sha256,
-      in_transaction: subject.in_transaction,
-      requested_at: new Date(now).toISOString(),
-      expires_at: new Date(now + terms.timeoutSeconds * 1000).toISOString(),
-    };
   }
 
   /** Silence is never consent: when the approval expires, a held client is refused. */

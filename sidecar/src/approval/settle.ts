@@ -1,4 +1,7 @@
+import { randomBytes } from "node:crypto";
 import type { Decision } from "../decision/index.js";
+import type { ApprovalSubject } from "./options.js";
+import type { Terms } from "./terms.js";
 import { deny, stillPending } from "./outcomes.js";
 import type { Approval } from "./types.js";
 
@@ -22,4 +25,30 @@ export function settledDecision(a: Approval, d: Decision, reviewUrl: string): De
     default:
       return deny(d, "APPROVAL_WITHDRAWN", `approval ${a.id} withdrawn; the ${what(a)} was not run`);
   }
+}
+
+/** A new pending approval of `subject` on the terms of `decision`. */
+export function newApproval(subject: ApprovalSubject, decision: Decision, terms: Terms): Approval {
+  const now = Date.now();
+  return {
+    id: `apr_${randomBytes(8).toString("hex")}`,
+    status: "pending",
+    kind: subject.kind,
+    mode: terms.mode,
+    decision_id: decision.decision_id,
+    reason: decision.approve?.reason ?? decision.reasons.join("; "),
+    approvers: terms.approvers,
+    groups: terms.groups,
+    min: terms.min,
+    reason_required: terms.reasonRequired,
+    votes: [],
+    principal: subject.principal,
+    target: subject.target,
+    session_id: subject.session_id,
+    statement: subject.statement,
+    sha256: subject.sha256,
+    in_transaction: subject.in_transaction,
+    requested_at: new Date(now).toISOString(),
+    expires_at: new Date(now + terms.timeoutSeconds * 1000).toISOString(),
+  };
 }

@@ -300,6 +300,30 @@ describe("approvals shared by replicas (approvals.store: postgres)", () => {
     expect(eventsOf(b.logs(), id, "approval_abandoned")).toBe(1);
   });
 
+  it("while the table cannot be used, a statement needing approval fails closed (08006) and reviewers get 503; both work again after", async () => {
+    const sql = "UPDATE payments SET amount = amount + 1 WHERE id = 49 -- defer";
+    const before = await amount(49);
+    const { c } = await clientOf(b.url());
+    try {
+      const id = requestedId(await refusal(c.query(sql)))!;
+      const seen = await onB(id);
+      await db.query("ALTER TABLE regate.approval_requests RENAME TO approval_requests_away");
+      try {
+        const err = await refusal(c.query(sql));
+        expect(err?.code).toBe("08006");
+        expect(err?.message).toContain("the approval store cannot be reached; the statement was not run");
+        expect(await api(b, `/approvals/${id}/approve`, { sha256: seen.sha256 })).toMatchObject({ status: 503, body: { error: "store_unavailable" } });
+      } finally {
+        await db.query("ALTER TABLE regate.approval_requests_away RENAME TO approval_requests");
+      }
+      expect((await api(b, `/approvals/${id}/approve`, { sha256: seen.sha256 })).status).toBe(200);
+      expect((await c.query(sql)).rowCount).toBe(1);
+      expect(await amount(49)).toBe(before + 1);
+    } finally {
+      await c.end();
+    }
+  });
+
   it("a replica that cannot create or read the approvals table does not start", async () => {
     await db.query(`REVOKE CREATE ON DATABASE ${db.database} FROM ${db.users.scram.user}`);
     await expect(startApprovingRegate(db, { ...shared, schema: "regate_missing" })).rejects.toThrow(
