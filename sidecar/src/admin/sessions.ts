@@ -38,8 +38,10 @@ export function sessionsHandler(
           if (!s) return sendJson(res, 404, { error: "no such live session" });
           const summary = { session_id: id, principal: s.info.principal.subject, client: `${s.info.client.address}:${s.info.client.port}`, statement: s.current?.sql };
           log.warn({ event: "session_killed", by, reason, ...summary }, "session killed by a responder");
-          await registry.end(id, `${reason} (by ${by})`);
+          // Told before the session ends, so that listeners that belong to the session (its recording) still
+          // have it open.
           onKilled?.(s.info, by, reason, summary.statement);
+          await registry.end(id, `${reason} (by ${by})`);
           sendJson(res, 200, { killed: id, by, reason });
         },
         (err: Error) => sendJson(res, 400, { error: err.message }),
