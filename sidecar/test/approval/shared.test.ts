@@ -17,6 +17,7 @@ import { api, heldId, REVIEWER, startApprovingRegate, until } from "./support.js
 let db: TestPostgres;
 let a: RegateChild;
 let b: TestRegate;
+let policy: string;
 
 /**
  * Writes to payments need approval: held up to 30 s, or deferred when the statement says `defer`; two
@@ -68,7 +69,7 @@ beforeAll(async () => {
   db = await startPostgres();
   // regate creates its schema and table; its upstream role needs CREATE on the database for that.
   await db.query(`GRANT CREATE ON DATABASE ${db.database} TO ${db.users.scram.user}`);
-  const policy = bundle();
+  policy = bundle();
   // The same agent and target on both replicas: the digest names them, so a grant can be used on either.
   a = await startRegateChild({
     name: "approvals-shared",
@@ -321,6 +322,28 @@ describe("approvals shared by replicas (approvals.store: postgres)", () => {
       expect(await amount(49)).toBe(before + 1);
     } finally {
       await c.end();
+    }
+  });
+
+  it("a replica re-reads every approval after its listener reconnects", async () => {
+    // resync_seconds 600: only the notification or the re-read after reconnecting can bring the change.
+    const c3 = await startApprovingRegate(db, { ...shared, resync_seconds: 600, reviewers }, policy);
+    const { c } = await clientOf(c3.url());
+    try {
+      const sql = "UPDATE payments SET amount = amount + 1 WHERE id = 50 -- defer";
+      const before = await amount(50);
+      const id = requestedId(await refusal(c.query(sql)))!;
+      const seen = await onB(id);
+      // Cut every approvals listener (B holds nothing now), then approve on B while C may not be listening.
+      await db.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'regate-approvals-listen'");
+      expect((await api(b, `/approvals/${id}/approve`, { sha256: seen.sha256 })).body.status).toBe("approved");
+      await until(async () => ((await api(c3, `/approvals/${id}`)).body.status === "approved" ? true : undefined));
+      await until(async () => (await db.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'regate-approvals-listen'"))[0].n === 2);
+      expect((await c.query(sql)).rowCount).toBe(1);
+      expect(await amount(50)).toBe(before + 1);
+    } finally {
+      await c.end();
+      await c3.stop();
     }
   });
 
