@@ -8,6 +8,8 @@ import type { CompiledRoute } from "./routes.js";
 export interface RequestContext {
   readonly id: string;
   readonly startedAt: number;
+  /** The connection's bytes written before this response (keep-alive): the response's bytes are the difference. */
+  readonly sentBefore: number;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly method: string;

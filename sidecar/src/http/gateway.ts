@@ -94,6 +94,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     const ctx: RequestContext = {
       id: randomUUID(),
       startedAt: performance.now(),
+      sentBefore: req.socket.bytesWritten,
       req,
       res,
       method: (req.method ?? "GET").toUpperCase(),

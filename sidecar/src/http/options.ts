@@ -59,6 +59,8 @@ export interface RequestDoneInfo {
   /** Error catalog code when regate (not the upstream) produced an error response. */
   error_code: string | undefined;
   duration_ms: number;
+  /** Bytes written to the agent's connection for this response: status line, headers and body. */
+  bytes: number;
 }
 
 /** How regate reads requests whose meaning depends on the upstream's framework. */

@@ -53,6 +53,7 @@ export function requestEnd(log: Logger, onRequestDone: ((info: RequestDoneInfo) 
         masked: ctx.masked,
         error_code: ctx.errorCode,
         duration_ms,
+        bytes: ctx.req.socket.bytesWritten - ctx.sentBefore,
       });
     } catch (err) {
       log.error({ err: { message: (err as Error)?.message } }, "onRequestDone hook failed");

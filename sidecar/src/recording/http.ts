@@ -16,6 +16,7 @@ interface Group {
   last: number;
   requests: number;
   refused: number;
+  bytes: number;
 }
 
 interface Pending {
@@ -96,6 +97,7 @@ export class HttpRecorder implements DecisionSink {
       last: Date.now(),
       requests: 0,
       refused: 0,
+      bytes: 0,
     };
     this.#groups.set(key, g);
     return g;
@@ -109,6 +111,7 @@ export class HttpRecorder implements DecisionSink {
     const g = this.#groups.get(p.key);
     if (!g) return;
     g.last = Date.now();
+    g.bytes += info.bytes;
     this.#recent.set(info.request_id, g.session.id);
     if (this.#recent.size > 4096) this.#recent.delete(this.#recent.keys().next().value!);
     this.#rec.write(g.session, "response", {
@@ -119,6 +122,7 @@ export class HttpRecorder implements DecisionSink {
       masked: info.masked,
       error_code: info.error_code,
       duration_ms: info.duration_ms,
+      bytes: info.bytes,
       ...(info.status === 0 ? { aborted: true } : {}),
     });
     // An MCP client ends its session with DELETE (MCP streamable HTTP transport).
@@ -135,7 +139,7 @@ export class HttpRecorder implements DecisionSink {
     const g = this.#groups.get(key);
     if (!g) return;
     this.#groups.delete(key);
-    this.#rec.end(g.session, { reason, requests: g.requests, refused: g.refused });
+    this.#rec.end(g.session, { reason, requests: g.requests, refused: g.refused, bytes: g.bytes });
   }
 
   #sweep(): void {

@@ -45,7 +45,7 @@ export function formatTimeline(records: readonly ChainRecord[]): string {
         break;
       }
       case "response":
-        out.push(`${t}  -> ${r["status"] ? `HTTP ${String(r["status"])}` : "no response (client went away)"}  ${Number(r["duration_ms"]).toFixed(1)} ms${r["masked"] ? "  masked" : ""}${r["error_code"] ? `  ${String(r["error_code"])}` : ""}  [decision ${String(r["decision_id"] ?? "?")}]`);
+        out.push(`${t}  -> ${r["status"] ? `HTTP ${String(r["status"])}` : "no response (client went away)"}  ${Number(r["duration_ms"]).toFixed(1)} ms${r["bytes"] !== undefined ? `  ${String(r["bytes"])} bytes` : ""}${r["masked"] ? "  masked" : ""}${r["error_code"] ? `  ${String(r["error_code"])}` : ""}  [decision ${String(r["decision_id"] ?? "?")}]`);
         break;
       case "approval":
       case "budget_cut":
@@ -58,7 +58,7 @@ export function formatTimeline(records: readonly ChainRecord[]): string {
         break;
       }
       case "end":
-        if (r["requests"] !== undefined) out.push(`${t}  END  reason ${String(r["reason"])}  ${String(r["requests"])} requests  ${String(r["refused"])} refused`);
+        if (r["requests"] !== undefined) out.push(`${t}  END  reason ${String(r["reason"])}  ${String(r["requests"])} requests  ${String(r["refused"])} refused${r["bytes"] !== undefined ? `  ${String(r["bytes"])} bytes` : ""}`);
         else out.push(`${t}  END  reason ${String(r["reason"])}  ${String(r["statements"])} statements  ${String(r["rows"])} rows  ${String(r["bytes"])} bytes`);
         break;
       default:

@@ -33,7 +33,7 @@ const dir = join(outputDir("suite", "recording-http"), "recordings");
 let upstream: Upstream;
 let app: App;
 const lines: string[] = [];
-const seen: { method: string; path: string; status: number }[] = [];
+const seen: { method: string; path: string; status: number; body: number }[] = [];
 const MCP_SESSION = "mcp-session-4f1e2d3c";
 
 /** One keep-alive connection for all requests (what an agent's HTTP client does), so one recording. */
@@ -41,19 +41,20 @@ const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
 
 async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<number> {
   const payload = body !== undefined ? JSON.stringify(body) : undefined;
+  let got = 0;
   const status = await new Promise<number>((resolve, reject) => {
     const req = request(
       `http://127.0.0.1:${app.ports.http}/api${path}`,
       { method, agent: keepAlive, headers: { authorization: `Bearer ${AGENT_TOKEN}`, ...(payload !== undefined ? { "content-type": "application/json", "content-length": String(Buffer.byteLength(payload)) } : {}), ...headers } },
       (res) => {
-        res.resume();
+        res.on("data", (c: Buffer) => (got += c.length));
         res.on("end", () => resolve(res.statusCode ?? 0));
       },
     );
     req.on("error", reject);
     req.end(payload);
   });
-  if (!headers["mcp-session-id"]) seen.push({ method, path, status });
+  if (!headers["mcp-session-id"]) seen.push({ method, path, status, body: got });
   return status;
 }
 
@@ -133,7 +134,10 @@ describe("recording HTTP requests", () => {
     // Each response follows its request and names the same decision.
     for (const [i, r] of requests.entries()) expect(responses[i]!["decision_id"]).toBe(r["decision"].decision_id);
     expect(responses[0]).toMatchObject({ masked: true });
-    expect(records.at(-1)).toMatchObject({ type: "end", reason: "idle", requests: 3, refused: 1 });
+    // Bytes on the agent's connection: the body it read plus the status line and headers.
+    for (const [i, r] of responses.entries()) expect(r["bytes"]).toBeGreaterThan(seen[i]!.body + 60);
+    const total = responses.reduce((n, r) => n + Number(r["bytes"]), 0);
+    expect(records.at(-1)).toMatchObject({ type: "end", reason: "idle", requests: 3, refused: 1, bytes: total });
 
     // The POST body as recorded: fields the decision masks replaced whole, detectors over the rest, secrets gone.
     const post = requests[1]!["request"];
