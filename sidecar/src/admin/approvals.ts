@@ -63,7 +63,13 @@ export function approvalsHandler(service: ApprovalService, reviewers: Reviewer[]
     }
     if (req.method === "GET" && parts.length === 2 && id) {
       const a = service.get(id);
-      return a ? json(200, view(a)) : json(404, { error: "no such approval" }), true;
+      if (a) return json(200, view(a)), true;
+      // A shared store: made on another replica a moment ago, not yet in this one's copy.
+      void service.read(id).then(
+        (fresh) => (fresh ? json(200, view(fresh)) : json(404, { error: "no such approval" })),
+        () => json(503, { error: "store_unavailable", next_step: "the approval store cannot be reached; retry shortly" }),
+      );
+      return true;
     }
     if (req.method === "POST" && parts.length === 3 && id && (parts[2] === "approve" || parts[2] === "refuse")) {
       if (!/^application\/json\b/i.test(req.headers["content-type"] ?? "")) return json(415, { error: "send application/json" }), true;

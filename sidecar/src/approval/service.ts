@@ -83,6 +83,11 @@ export class ApprovalService {
     return this.#store.get(id);
   }
 
+  /** One approval read from the store itself (shared: also one another replica made a moment ago). */
+  read(id: string): Promise<Approval | undefined> {
+    return this.#store.read(id);
+  }
+
   /**
    * One reviewer's approving vote. `sha256` must be the digest the reviewer saw. With the quorum reached, a
    * held request runs if it still hashes the same; with nobody held, the identical re-run may run once.

@@ -341,6 +341,14 @@ describe("approvals shared by replicas (approvals.store: postgres)", () => {
       await until(async () => (await db.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'regate-approvals-listen'"))[0].n === 2);
       expect((await c.query(sql)).rowCount).toBe(1);
       expect(await amount(50)).toBe(before + 1);
+      // An approval C has not been told of (written without NOTIFY) is still shown: read from the table.
+      const unseen = "apr_00000000000000c3";
+      await db.query(
+        "INSERT INTO regate.approval_requests (id, sha256, status, principal, requested_at, expires_at, votes, min_votes, grant_seconds, doc) SELECT $1, sha256 || '-copy', 'pending', principal, requested_at, expires_at, '[]', min_votes, grant_seconds, doc FROM regate.approval_requests WHERE id = $2",
+        [unseen, id],
+      );
+      expect((await api(c3, `/approvals/${unseen}`)).body).toMatchObject({ id: unseen, status: "pending" });
+      expect((await api(c3, "/approvals/apr_00000000000000c4")).status).toBe(404);
     } finally {
       await c.end();
       await c3.stop();
