@@ -145,7 +145,13 @@ export class PgSession implements LiveSession {
       const pid = randomInt(1, 2 ** 31 - 1);
       const key = randomBytes(4);
       // A cancel while a statement is held for approval withdraws the request.
-      this.#unregisterCancel = this.#ctx.registerCancel(pid, key, { ...this.#upstream.backendKey, onCancel: () => this.#state.held?.abort() });
+      this.#unregisterCancel = this.#ctx.registerCancel(pid, key, {
+        ...this.#upstream.backendKey,
+        onCancel: () => {
+          this.#state.held?.abort();
+          callHook(this.#state, "cancelled", () => this.#ctx.hooks.cancelled?.(this.#state.info, this.#state.current));
+        },
+      });
       out.push(backendKeyData(pid, key));
     }
     out.push(readyForQuery(this.#upstream.txStatus));

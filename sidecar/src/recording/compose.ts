@@ -17,6 +17,10 @@ export function composeHooks(first: SessionHooks, second: SessionHooks | undefin
       first.ended?.(s, reason);
       second.ended?.(s, reason);
     },
+    cancelled: (s, st) => {
+      first.cancelled?.(s, st);
+      second.cancelled?.(s, st);
+    },
   };
   const hold = second.hold ?? first.hold;
   if (hold) out.hold = hold;

@@ -88,8 +88,14 @@ export function postgresHooks(rec: Recorder): SessionHooks {
     const t = rec.tally(session.id);
     rec.end(session, { reason, statements: t?.statements ?? 0, rows: t?.rows ?? 0, bytes: t?.bytes ?? 0 });
   };
+  // A client's CancelRequest, as a record of its own: which statement was running (its result follows,
+  // usually with SQLSTATE 57014).
+  const cancelled = (session: SessionInput, st: Statement | undefined): void => {
+    rec.appendOpen(session.id, "cancel", { stmt: st?.seq, decision_id: st?.decision?.decision_id });
+  };
   return {
     admit,
+    cancelled,
     decided: (s, st, d) => {
       if (!recorded.has(st) || st.decision !== d) decided(s, st, d);
     },

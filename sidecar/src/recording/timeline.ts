@@ -47,6 +47,9 @@ export function formatTimeline(records: readonly ChainRecord[]): string {
       case "response":
         out.push(`${t}  -> ${r["status"] ? `HTTP ${String(r["status"])}` : "no response (client went away)"}  ${Number(r["duration_ms"]).toFixed(1)} ms${r["bytes"] !== undefined ? `  ${String(r["bytes"])} bytes` : ""}${r["masked"] ? "  masked" : ""}${r["error_code"] ? `  ${String(r["error_code"])}` : ""}  [decision ${String(r["decision_id"] ?? "?")}]`);
         break;
+      case "cancel":
+        out.push(`${t}  ${r["stmt"] !== undefined ? `#${String(r["stmt"])}  ` : ""}CANCEL requested by the client${r["decision_id"] ? `  [decision ${String(r["decision_id"])}]` : ""}`);
+        break;
       case "approval":
       case "budget_cut":
       case "session_killed":

@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { connect as tcp } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findRecording, verifyDir } from "../../src/recording/index.js";
@@ -50,6 +51,43 @@ describe("lifecycle events in a Postgres recording", () => {
     expect(String(kill["subject"])).not.toContain("secret-literal-xyz");
     expect(types.indexOf("session_killed")).toBeLessThan(types.indexOf("end"));
     expect(records.at(-1)).toMatchObject({ type: "end", reason: "terminated" });
+    expect(verifyDir(dir, file)).toMatchObject({ ok: true });
+  });
+
+  it("a client's CancelRequest is a record of its own, before the cancelled statement's result (57014)", async () => {
+    const c = await connect(regate.url());
+    const sql = "SELECT pg_sleep(20)";
+    const cancelled = c.query(sql).catch((e: { code?: string }) => e);
+    await until(async () => (await running(db, sql)) === 1);
+    // What a driver sends on a new connection: CancelRequest with the key regate gave this session.
+    const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
+    const msg = Buffer.alloc(16);
+    msg.writeInt32BE(16, 0);
+    msg.writeInt32BE(80877102, 4);
+    msg.writeInt32BE(processID, 8);
+    msg.writeInt32BE(secretKey, 12);
+    await new Promise<void>((resolve, reject) => {
+      const sock = tcp(regate.port, "127.0.0.1", () => sock.end(msg));
+      sock.on("close", () => resolve());
+      sock.on("error", reject);
+    });
+    expect(((await cancelled) as { code?: string }).code).toBe("57014");
+    await c.end();
+    const file = await until(() => {
+      const all = readdirSync(dir).filter((n) => n.endsWith(".jsonl") && n !== "journal.jsonl");
+      return all.find((n) => {
+        const t = readFileSync(join(dir, n), "utf8");
+        return t.includes('"type":"cancel"') && t.includes('"type":"end"');
+      });
+    });
+    const records = readFileSync(join(dir, file), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const stmt = records.find((r) => r["type"] === "statement" && r["sql"] === sql)!;
+    const types = records.map((r) => r["type"]);
+    const cancel = records.find((r) => r["type"] === "cancel")!;
+    expect(cancel).toMatchObject({ stmt: stmt["stmt"], decision_id: (stmt["decision"] as { decision_id: string }).decision_id });
+    const result = records.find((r) => r["type"] === "result" && r["stmt"] === stmt["stmt"])!;
+    expect(result).toMatchObject({ sqlstate: "57014" });
+    expect(types.indexOf("cancel")).toBeLessThan(records.indexOf(result));
     expect(verifyDir(dir, file)).toMatchObject({ ok: true });
   });
 });

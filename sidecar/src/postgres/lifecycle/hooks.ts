@@ -27,6 +27,8 @@ export interface SessionHooks {
   decided?(session: SessionInput, statement: Statement, decision: Decision): void;
   completed?(session: SessionInput, statement: Statement): void;
   ended?(session: SessionInput, reason: EndReason): void;
+  /** The client sent a CancelRequest for this session (with the key regate issued); `statement` is the one running, if any. */
+  cancelled?(session: SessionInput, statement: Statement | undefined): void;
   /**
    * The asynchronous seam of the decide stage: given an `approve` decision, resolves to the decision
    * to enforce (for example once a human answered). Without it, `approve` is refused.
