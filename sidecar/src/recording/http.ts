@@ -17,6 +17,8 @@ interface Group {
   requests: number;
   refused: number;
   bytes: number;
+  /** Requests decided and not yet answered: a group is never ended idle under one. */
+  inflight: number;
 }
 
 interface Pending {
@@ -56,7 +58,10 @@ export class HttpRecorder implements DecisionSink {
     const pending = this.#pending.get(s.id) ?? { key, decisions: [] };
     pending.decisions.push(d.decision_id);
     this.#pending.set(s.id, pending);
-    group.requests += pending.decisions.length === 1 ? 1 : 0;
+    if (pending.decisions.length === 1) {
+      group.requests++;
+      group.inflight++;
+    }
     if (d.outcome !== "allow") group.refused++;
     const ok = this.#rec.write(
       group.session,
@@ -98,6 +103,7 @@ export class HttpRecorder implements DecisionSink {
       requests: 0,
       refused: 0,
       bytes: 0,
+      inflight: 0,
     };
     this.#groups.set(key, g);
     return g;
@@ -111,6 +117,7 @@ export class HttpRecorder implements DecisionSink {
     const g = this.#groups.get(p.key);
     if (!g) return;
     g.last = Date.now();
+    g.inflight--;
     g.bytes += info.bytes;
     this.#recent.set(info.request_id, g.session.id);
     if (this.#recent.size > 4096) this.#recent.delete(this.#recent.keys().next().value!);
@@ -139,15 +146,12 @@ export class HttpRecorder implements DecisionSink {
     const g = this.#groups.get(key);
     if (!g) return;
     this.#groups.delete(key);
-    this.#rec.end(g.session, { reason, requests: g.requests, refused: g.refused, bytes: g.bytes });
+    this.#rec.end(g.session, { reason, requests: g.requests, refused: g.refused, bytes: g.bytes }, "http");
   }
 
   #sweep(): void {
     const now = Date.now();
-    for (const [key, g] of this.#groups) {
-      const busy = [...this.#pending.values()].some((p) => p.key === key);
-      if (!busy && now - g.last >= this.#idleMs) this.#end(key, "idle");
-    }
+    for (const [key, g] of this.#groups) if (g.inflight === 0 && now - g.last >= this.#idleMs) this.#end(key, "idle");
   }
 
   /** Ends every group (regate stopping). */

@@ -206,8 +206,8 @@ export class Recorder implements DecisionSink {
   }
 
   /** Writes the `end` record with `extra` (reason, totals), closes the file and the journal's entry for it. */
-  end(session: SessionInput, body: Record<string, unknown>): void {
-    if (!this.write(session, "end", body)) return;
+  end(session: SessionInput, body: Record<string, unknown>, protocol: Protocol = "postgres"): void {
+    if (!this.write(session, "end", body, protocol)) return;
     const open = this.#sessions.get(session.id)!;
     this.#sessions.delete(session.id);
     open.file.close();
