@@ -2,8 +2,7 @@ import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/index.js";
-import { findRecording, formatTimeline } from "../recording/index.js";
-import type { ChainRecord } from "../recording/chain.js";
+import { findRecording, formatTimeline, type ChainRecord } from "../recording/index.js";
 import { loadConfigFromArgs } from "./config-arg.js";
 import { auditRead } from "./recordings.js";
 

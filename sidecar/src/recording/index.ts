@@ -6,6 +6,7 @@ export { findRecording, readJournal, readRecords, recordingFiles, summarize, ver
 export { checkChain, type ChainCheck } from "./verify.js";
 export { keyId, publicKey, signingKey } from "./sign.js";
 export { canonicalJson } from "./canonical.js";
+export type { ChainRecord } from "./chain.js";
 export { JOURNAL, recordingFileName } from "./layout.js";
 export { registerRecordingMetrics } from "./metrics.js";
 export { composeHooks } from "./compose.js";
