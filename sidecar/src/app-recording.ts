@@ -43,6 +43,7 @@ export function startRecording(config: Config, log: Logger, registry: Registry, 
     secrets: heldSecrets(config),
     checkpointRecords: c.checkpoint_records,
     checkpointSeconds: c.checkpoint_seconds,
+    rows: c.rows,
     ...(config.masking.hash_key ? { maskKey: Buffer.from(config.masking.hash_key.reveal(), "utf8") } : {}),
     ...(c.signing_key ? { signingKey: signingKey(c.signing_key.reveal()) } : {}),
   });

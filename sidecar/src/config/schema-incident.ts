@@ -100,6 +100,7 @@ export const recordingSchema = {
     signing_key: { ...secretRef, description: "PEM Ed25519 private key: signs each checkpoint, each closed session's last hash and each retention tombstone in the journal." },
     checkpoint_records: { type: "integer", minimum: 0, default: 100, description: "A checkpoint of a live session (its record count and last hash, signed with signing_key) in the journal every this many records (0: none)." },
     checkpoint_seconds: { type: "integer", minimum: 0, default: 30, description: "A checkpoint of each live session with new records at least this often (0: none)." },
+    rows: { type: "integer", minimum: 0, maximum: 1000, default: 0, description: "Keep the first this many rows of each Postgres result in its result record, as the client got them after masking, with every detector applied (0: none)." },
     http_idle_seconds: { type: "integer", minimum: 1, default: 60, description: "An HTTP recording (an agent connection, or an MCP session) ends after this long without a request." },
   },
 } as const;

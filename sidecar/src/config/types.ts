@@ -149,6 +149,7 @@ export interface Config {
     checkpoint_records: number;
     checkpoint_seconds: number;
     http_idle_seconds: number;
+    rows: number;
     signing_key?: Secret;
   };
   export: {

@@ -22,6 +22,13 @@ export function composeHooks(first: SessionHooks, second: SessionHooks | undefin
       second.cancelled?.(s, st);
     },
   };
+  // Only when one side wants rows: an undefined `row` keeps the per-row path free of any call.
+  if (first.row || second.row) {
+    out.row = (s, st, row) => {
+      first.row?.(s, st, row);
+      second.row?.(s, st, row);
+    };
+  }
   const hold = second.hold ?? first.hold;
   if (hold) out.hold = hold;
   const ownApprovals = second.ownApprovals ?? first.ownApprovals;

@@ -3,6 +3,7 @@ import type { EndReason, SessionHooks, Statement } from "../postgres/index.js";
 import type { Recorder } from "./recorder.js";
 import { UNAVAILABLE } from "./layout.js";
 import { recordableParameters, recordableSql } from "./redact.js";
+import { dataRowValues, recordableRow } from "./rows.js";
 
 // The Postgres path's records: `statement` when a statement is decided (an allow before it is logged, so a
 // failed write refuses it), `result` when it completes, `end` when the session ends.
@@ -10,6 +11,9 @@ import { recordableParameters, recordableSql } from "./redact.js";
 export function postgresHooks(rec: Recorder): SessionHooks {
   /** Statements whose record was written before their decision was logged (admit). */
   const recorded = new WeakSet<Statement>();
+  /** The first `recording.rows` rows of each result, as the client got them (rows.ts). */
+  const keep = rec.opts.rows ?? 0;
+  const rows = new WeakMap<Statement, (string | null)[][]>();
   const decided = (session: SessionInput, st: Statement, decision: Decision): boolean => {
     const key = rec.opts.maskKey;
     const facts = st.analysis
@@ -70,8 +74,11 @@ export function postgresHooks(rec: Recorder): SessionHooks {
       t.rows += r.rows;
       t.bytes += r.bytes;
     }
+    const sample = rows.get(st);
+    rows.delete(st);
     rec.write(session, "result", {
       stmt: st.seq,
+      rows_sample: sample,
       decision_id: st.decision?.decision_id,
       // The enforced outcome: differs from the statement record's after an approval was answered.
       outcome: st.decision?.outcome,
@@ -93,7 +100,13 @@ export function postgresHooks(rec: Recorder): SessionHooks {
   const cancelled = (session: SessionInput, st: Statement | undefined): void => {
     rec.appendOpen(session.id, "cancel", { stmt: st?.seq, decision_id: st?.decision?.decision_id });
   };
+  const row = (_session: SessionInput, st: Statement, raw: Buffer): void => {
+    let sample = rows.get(st);
+    if (!sample) rows.set(st, (sample = []));
+    if (sample.length < keep) sample.push(recordableRow(dataRowValues(raw)));
+  };
   return {
+    ...(keep > 0 ? { row } : {}),
     admit,
     cancelled,
     decided: (s, st, d) => {

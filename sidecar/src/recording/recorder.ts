@@ -25,6 +25,8 @@ export interface RecorderOptions {
   checkpointRecords?: number;
   /** ... and at least this often while a session has new records (0: none). */
   checkpointSeconds?: number;
+  /** The first this many rows of each Postgres result go into its `result` record (0: none). */
+  rows?: number;
 }
 
 export type Protocol = "postgres" | "http";

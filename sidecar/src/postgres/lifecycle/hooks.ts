@@ -27,6 +27,11 @@ export interface SessionHooks {
   decided?(session: SessionInput, statement: Statement, decision: Decision): void;
   completed?(session: SessionInput, statement: Statement): void;
   ended?(session: SessionInput, reason: EndReason): void;
+  /**
+   * Each DataRow as sent to the client (after masking), with the statement it belongs to. On the per-row
+   * path: leave it undefined unless rows are wanted (recording.rows), and keep it cheap.
+   */
+  row?(session: SessionInput, statement: Statement, row: Buffer): void;
   /** The client sent a CancelRequest for this session (with the key regate issued); `statement` is the one running, if any. */
   cancelled?(session: SessionInput, statement: Statement | undefined): void;
   /**

@@ -13,6 +13,7 @@ import {
   type Frame,
 } from "../protocol/index.js";
 import { budgetError } from "./cut.js";
+import { callHook } from "./decide.js";
 import { maskNotice, maskNotification, maskRow, planFor } from "./mask-rows.js";
 import { complete, observeError, observeRow, observeTag } from "./observe.js";
 import { refusalError } from "./refusal.js";
@@ -37,6 +38,8 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
     case Backend.DataRow: {
       const out = maskRow(s, f, head);
       if (!observeRow(s, head?.stmt, out.length)) return;
+      const row = s.ctx.hooks.row;
+      if (row && head?.stmt) callHook(s, "row", () => row(s.info, head.stmt!, out));
       return s.toClient(out);
     }
     case Backend.ParseComplete:
