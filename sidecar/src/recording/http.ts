@@ -83,7 +83,12 @@ export class HttpRecorder implements DecisionSink {
       "http",
       d.revision,
     );
-    if (!ok && d.outcome !== "deny") this.#unrecorded.add(d.decision_id);
+    // Whatever the logged outcome: in dry-run mode a logged deny is enforced as an allow.
+    if (!ok) {
+      this.#unrecorded.add(d.decision_id);
+      // Decisions made outside the wrapped decider are never taken out again: keep the set bounded.
+      if (this.#unrecorded.size > 1024) this.#unrecorded.delete(this.#unrecorded.values().next().value!);
+    }
   }
 
   #group(key: string, s: SessionInput, mcp: string | undefined): Group {
@@ -171,7 +176,7 @@ export class HttpRecorder implements DecisionSink {
     const wrapped: Decider = {
       decide(input: PolicyInput, options?: DecideOptions): Decision {
         const d = inner.decide(input, options);
-        if (!unrecorded.delete(d.decision_id)) return d;
+        if (!unrecorded.delete(d.decision_id) || d.outcome === "deny") return d;
         rec.refused();
         const { approve: _a, next_step: _n, ...rest } = d;
         return { ...rest, outcome: "deny", reasons: [UNAVAILABLE], mask: [], error_code: "RECORDING_UNAVAILABLE" };
