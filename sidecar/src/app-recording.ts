@@ -59,7 +59,7 @@ export function startRecording(config: Config, log: Logger, registry: Registry, 
       // Responders investigate; reviewers judge a held statement better with the session that led to it.
       const readers = [...config.incident.responders, ...config.approvals.reviewers].map((p) => ({ name: p.name, token: p.token.reveal() }));
       const key = recorder.opts.signingKey ? createPublicKey(recorder.opts.signingKey) : undefined;
-      return recordingsHandler(c.dir, readers, adminLog.child({ component: "recording" }), key);
+      return recordingsHandler(c.dir, readers, adminLog.child({ component: "recording" }), key, () => recorder.head());
     },
     startRetention() {
       if (c.max_age_seconds <= 0 && c.max_total_bytes <= 0) return;

@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { join } from "node:path";
 import type { Logger } from "../log.js";
-import { findRecording, formatTimeline, noteRead, readRecords, recordingFiles, summarize, verifyDir } from "../recording/index.js";
+import { findRecording, formatTimeline, noteRead, readRecords, recordingFiles, summarize, verifyDir, type JournalHead } from "../recording/index.js";
 import { bearerIdentity, sendJson, type AdminHandler, type Person } from "./bearer.js";
 import { recordingsPage } from "./recordings-page.js";
 
@@ -10,11 +10,12 @@ import { recordingsPage } from "./recordings-page.js";
  *   GET /recordings/ui          the page (holds no data; its script calls the API with the reader's token)
  *   GET /recordings             the sessions recorded, newest first
  *   GET /recordings/{session}   one session: its records, its timeline, whether it verifies
+ *   GET /recordings/head        the journal's head, signed: to keep off the host (verify --journal-head)
  * The API needs `Authorization: Bearer <token>` of a responder or a reviewer. Each read is logged with
  * the reader's name and written to the directory's reads.log; a read that cannot be written to reads.log
  * is refused (503), so no read goes unaudited.
  */
-export function recordingsHandler(dir: string, readers: readonly Person[], log: Logger, key?: KeyObject): AdminHandler {
+export function recordingsHandler(dir: string, readers: readonly Person[], log: Logger, key?: KeyObject, head?: () => JournalHead): AdminHandler {
   const readerOf = bearerIdentity(readers);
   return (req, res, url) => {
     if (url !== "/recordings" && !url.startsWith("/recordings/")) return false;
@@ -45,6 +46,7 @@ export function recordingsHandler(dir: string, readers: readonly Person[], log: 
         return sendJson(res, 200, { recordings: rows }), true;
       }
       if (parts.length !== 2) return sendJson(res, 404, { error: "not found" }), true;
+      if (parts[1] === "head" && head) return sendJson(res, 200, head()), true;
       const session = decodeURIComponent(parts[1]!);
       const file = findRecording(dir, session);
       if (!file) return sendJson(res, 404, { error: `no recording of session ${session} (a session id, a unique prefix of one, or a file name)` }), true;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/index.js";
 import type { KeyObject } from "node:crypto";
-import { findRecording, formatTimeline, noteRead, publicKey, readRecords, recordingFiles, summarize, verifyDir, type RecordingSummary } from "../recording/index.js";
+import { checkJournalHead, findRecording, formatTimeline, noteRead, publicKey, readRecords, recordingFiles, summarize, verifyDir, type JournalHead, type RecordingSummary } from "../recording/index.js";
 import { loadConfigFromArgs } from "./config-arg.js";
 
 const USAGE = `usage: regate recordings <list|show|replay|verify> [options]
@@ -15,9 +15,11 @@ const USAGE = `usage: regate recordings <list|show|replay|verify> [options]
   replay <session> [--json] [--follow]
                        the session as a timeline: statements, requests, outcomes, rows, bytes, durations,
                        approvals, kills; --follow keeps printing a live session's records until it ends
-  verify [<session>] [--public-key key.pem] [--json]
-                       check hash chains and the journal (and with a public key, that every close and
-                       deletion in the journal is signed by it); exit 0 intact, 2 a problem found
+  verify [<session>] [--public-key key.pem] [--journal-head head.json] [--json]
+                       check hash chains and the journal (and with a public key, that every checkpoint,
+                       close and deletion in the journal is signed by it; with a journal head taken
+                       earlier from GET /recordings/head, that the journal was not cut or rewritten
+                       since); exit 0 intact, 2 a problem found
 
   --dir D              the recording directory (default: recording.dir of --config, or of the embedded default)
   --config file        read recording.dir from this config
@@ -41,6 +43,7 @@ export function recordingsCommand(argv: string[], env: NodeJS.ProcessEnv): numbe
         until: { type: "string" },
         outcome: { type: "string" },
         "public-key": { type: "string" },
+        "journal-head": { type: "string" },
       },
     });
   } catch (err) {
@@ -120,6 +123,16 @@ export function recordingsCommand(argv: string[], env: NodeJS.ProcessEnv): numbe
       const file = session ? need() : undefined;
       if (session && !file) return 1;
       const report = verifyDir(dir, file, key);
+      if (values["journal-head"]) {
+        let problem: string | undefined;
+        try {
+          problem = checkJournalHead(dir, JSON.parse(readFileSync(values["journal-head"], "utf8")) as JournalHead, key);
+        } catch (err) {
+          problem = `--journal-head ${values["journal-head"]}: ${(err as Error).message}`;
+        }
+        if (problem) report.problems.push({ file: "journal.jsonl", message: problem });
+        report.ok = report.problems.length === 0;
+      }
       if (values.json) out(`${JSON.stringify(report, null, 2)}\n`);
       else {
         for (const p of report.problems) out(`BAD  ${p.file}${p.line ? ` record ${p.line}` : ""}: ${p.message}\n`);

@@ -13,4 +13,5 @@ export { composeHooks } from "./compose.js";
 export { formatTimeline } from "./timeline.js";
 export { HttpRecorder } from "./http.js";
 export { lifecycleRecorder } from "./lifecycle.js";
+export { checkJournalHead, journalHead, type JournalHead } from "./journal-head.js";
 export { noteRead, READS_LOG, type RecordingRead } from "./reads.js";

@@ -10,6 +10,7 @@ import { JOURNAL, recordingFileName, UNAVAILABLE } from "./layout.js";
 import { postgresHooks } from "./postgres.js";
 import { scrubSecrets, secretForms } from "./scrub.js";
 import { signCheckpoint, type Checkpoint } from "./sign.js";
+import { journalHead, type JournalHead } from "./journal-head.js";
 
 export interface RecorderOptions {
   dir: string;
@@ -240,6 +241,12 @@ export class Recorder implements DecisionSink {
   checkpoint(c: Checkpoint, extra: Record<string, unknown> = {}): void {
     const key = this.opts.signingKey;
     this.journal().append(c.type, { ...extra, session: c.session, file: c.file, records: c.records, head: c.head, ...(key ? signCheckpoint(key, c) : {}) });
+  }
+
+  /** The journal's head now, signed when a signing key is configured (journal-head.ts). */
+  head(): JournalHead {
+    const j = this.journal();
+    return journalHead(j.records, j.head, this.opts.signingKey);
   }
 
   /** Sessions still being recorded (their files are never removed by retention). */

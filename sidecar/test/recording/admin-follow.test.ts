@@ -7,6 +7,7 @@ import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startApp, type App } from "../../src/app.js";
 import { followCommand } from "../../src/cli/recordings-follow.js";
+import { checkJournalHead, type JournalHead } from "../../src/recording/index.js";
 import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/log.js";
 import { AGENT_TOKEN, startUpstream, UPSTREAM_SECRET, type Upstream } from "../http/fixtures.js";
@@ -116,6 +117,12 @@ describe("the recordings page and API", () => {
     expect(body.records[0]!.type).toBe("start");
     expect(body.timeline).toHaveLength(body.records.length);
     expect((await admin("/recordings/no-such-session", RESPONDER.token)).status).toBe(404);
+    // The journal's head, for keeping off the host; the journal still holds it.
+    const head = (await (await admin("/recordings/head", RESPONDER.token)).json()) as JournalHead;
+    expect(head).toMatchObject({ type: "journal_head", records: expect.any(Number) });
+    expect(head.records).toBeGreaterThan(0);
+    expect(checkJournalHead(dir, head)).toBeUndefined();
+    expect((await admin("/recordings/head")).status).toBe(401);
     const reads = readFileSync(join(dir, "reads.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(reads).toContainEqual(expect.objectContaining({ by: RESPONDER.name, via: "admin", action: "replay", session: one }));
     expect(reads).toContainEqual(expect.objectContaining({ via: "cli", action: "follow" }));

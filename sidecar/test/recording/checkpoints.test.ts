@@ -8,7 +8,8 @@ import { approvalEvents, budgetCutEvents, LifecycleBus, sessionEndedEvent } from
 import type { Decision, SessionInput } from "../../src/decision/index.js";
 import { createLogger } from "../../src/log.js";
 import { newStatement } from "../../src/postgres/lifecycle/statement.js";
-import { JOURNAL, lifecycleRecorder, Recorder, recordingFiles, verifyDir } from "../../src/recording/index.js";
+import { checkJournalHead, JOURNAL, lifecycleRecorder, Recorder, recordingFiles, verifyDir } from "../../src/recording/index.js";
+import { recordingsCommand } from "../../src/cli/recordings.js";
 
 // Periodic checkpoints: a live session's file cut after a checkpoint is caught before the session closes;
 // lifecycle events as records of their own.
@@ -110,6 +111,51 @@ describe("periodic checkpoints", () => {
     vi.advanceTimersByTime(5000);
     expect(journal(dir).filter((r) => r["type"] === "checkpoint")).toHaveLength(1);
     rec.close();
+  });
+});
+
+describe("the signed journal head", () => {
+  it("a head taken earlier shows the journal's last records cut (with the files they closed), and a rewrite", () => {
+    const dir = tempDir();
+    const rec = new Recorder({ dir, log, version: "1", signingKey: keys.privateKey });
+    const a = session();
+    statements(rec, a, 1);
+    rec.hooks.ended!(a, "client");
+    const b = session();
+    statements(rec, b, 1);
+    rec.hooks.ended!(b, "client");
+    const head = rec.head();
+    rec.close();
+    expect(head).toMatchObject({ type: "journal_head", records: 4, sig: expect.any(String) });
+    expect(checkJournalHead(dir, head, keys.publicKey)).toBeUndefined();
+    const headFile = join(dir, "..", `${dir.split("/").at(-1)}-head.json`);
+    writeFileSync(headFile, JSON.stringify(head));
+    dirs.push(headFile);
+    const verify = () => {
+      const out: string[] = [];
+      const o = vi.spyOn(process.stdout, "write").mockImplementation((t) => (out.push(String(t)), true));
+      try {
+        return { status: recordingsCommand(["verify", "--dir", dir, "--journal-head", headFile, "--public-key", pubFile], {}), out: out.join("") };
+      } finally {
+        o.mockRestore();
+      }
+    };
+    const pubFile = join(dir, "..", `${dir.split("/").at(-1)}-pub.pem`);
+    writeFileSync(pubFile, keys.publicKey.export({ type: "spki", format: "pem" }));
+    dirs.push(pubFile);
+    expect(verify().status).toBe(0);
+
+    // Cut session b: its file, and its opened/closed records at the journal's end. The rest verifies.
+    const journalLines = readFileSync(join(dir, JOURNAL), "utf8").split("\n").filter(Boolean);
+    writeFileSync(join(dir, JOURNAL), journalLines.slice(0, 2).join("\n") + "\n");
+    rmSync(join(dir, recordingFiles(dir).find((f) => f.includes(b.id))!));
+    expect(verifyDir(dir, undefined, keys.publicKey).ok).toBe(true);
+    const cut = verify();
+    expect(cut.status).toBe(2);
+    expect(cut.out).toContain("BAD  journal.jsonl: the journal was cut: it had 4 records at");
+
+    // A forged head (records changed after signing) is refused with the public key.
+    expect(checkJournalHead(dir, { ...head, records: 2 }, keys.publicKey)).toMatch(/bad signature/);
   });
 });
 
