@@ -14,6 +14,7 @@ const APPROVAL_KINDS: Record<string, LifecycleKind> = {
   approval_refused: "approval_refused",
   approval_expired: "approval_expired",
   approval_withdrawn: "approval_withdrawn",
+  approval_abandoned: "approval_abandoned",
 };
 
 /** For ApprovalService's `onEvent`. */

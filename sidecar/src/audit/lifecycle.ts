@@ -9,6 +9,7 @@ export type LifecycleKind =
   | "approval_refused"
   | "approval_expired"
   | "approval_withdrawn"
+  | "approval_abandoned"
   | "approval_deferred"
   | "budget_cut"
   | "session_killed"

@@ -30,6 +30,8 @@ const KINDS: Record<LifecycleKind, Verdict> = {
   approval_refused: { name: "Approval refused", ...blocked },
   approval_expired: { name: "Approval expired", ...blocked },
   approval_withdrawn: { name: "Approval withdrawn", ...blocked, severity_id: 1, severity: "Informational" },
+  // The replica holding the statement went away: nothing ran, and nothing will.
+  approval_abandoned: { name: "Approval abandoned", ...blocked, severity_id: 1, severity: "Informational" },
   budget_cut: { name: "Budget exceeded, result cut", ...blocked },
   // Dropped: the connection was ended because of what it did.
   session_killed: { name: "Session killed", ...blocked, disposition_id: 6, disposition: "Dropped", severity_id: 4, severity: "High" },

@@ -46,7 +46,7 @@ function event(input: PolicyInput, outcome: Outcome, n: number): DecisionEvent {
 
 /** One lifecycle event of each kind on each data path, each linked to a decision. */
 export function lifecycleEvents(): LifecycleEvent[] {
-  const kinds: LifecycleKind[] = ["approval_requested", "approval_deferred", "approval_approved", "approval_refused", "approval_expired", "approval_withdrawn", "budget_cut", "session_killed", "session_locked"];
+  const kinds: LifecycleKind[] = ["approval_requested", "approval_deferred", "approval_approved", "approval_refused", "approval_expired", "approval_withdrawn", "approval_abandoned", "budget_cut", "session_killed", "session_locked"];
   return (["postgres", "http"] as const).flatMap((path) =>
     kinds.map(
       (kind, n): LifecycleEvent => ({
