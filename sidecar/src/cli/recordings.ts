@@ -149,7 +149,7 @@ export function recordingsCommand(argv: string[], env: NodeJS.ProcessEnv): numbe
 
 function formatList(rows: RecordingSummary[]): string {
   const lines = rows.map((r) =>
-    [r.started_at ?? "?", r.session, r.principal ?? "?", r.client ?? "?", r.application_name ?? "", r.end_reason ?? "live", `${r.statements} stmts`, `${r.refused} refused`, `${r.rows} rows`].join("  "),
+    [r.started_at ?? "?", r.session, r.protocol ?? "postgres", r.principal ?? "?", r.client ?? "?", r.application_name ?? "", r.end_reason ?? "live", `${r.statements} ${r.protocol === "http" ? "requests" : "stmts"}`, `${r.refused} refused`, `${r.rows} rows`].join("  "),
   );
   return lines.join("\n") + (lines.length ? "\n" : "(no recordings)\n");
 }
