@@ -200,6 +200,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
         recording?.http.done(info);
       },
     });
+    recording?.http.watch(gateway.server);
     const own = approvals;
     if (own) mountAgentApprovals(gateway.server, directory, (principal) => own.own(principal).map(agentView));
     ports.http = await listenHttp(gateway.server, config.http.listen);

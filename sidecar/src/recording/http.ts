@@ -1,4 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
+import type { Server } from "node:http";
+import type { Socket } from "node:net";
 import type { Decider, DecideOptions, Decision, DecisionEvent, DecisionSink, PolicyInput, SessionInput } from "../decision/index.js";
 import type { RequestDoneInfo } from "../http/index.js";
 import { UNAVAILABLE } from "./layout.js";
@@ -8,8 +10,8 @@ import type { Recorder } from "./recorder.js";
 // HTTP requests in recordings. Each request is decided as a session of its own (its input's session id is
 // the request id); a recording groups them the way an agent works: by its MCP session when the client
 // sends `Mcp-Session-Id`, else by its connection (client address and port, which stay the same across
-// the keep-alive requests of one connection). A group ends when the MCP session is deleted, after
-// `idleSeconds` without a request, or at shutdown.
+// the keep-alive requests of one connection). A connection's group ends when the connection closes, an
+// MCP session's when it is deleted; either after `idleSeconds` without a request, or at shutdown.
 
 interface Group {
   session: SessionInput;
@@ -19,6 +21,8 @@ interface Group {
   bytes: number;
   /** Requests decided and not yet answered: a group is never ended idle under one. */
   inflight: number;
+  /** Its connection closed while a request was in flight: it ends when that one is answered. */
+  closed?: boolean;
 }
 
 interface Pending {
@@ -137,8 +141,26 @@ export class HttpRecorder implements DecisionSink {
       bytes: info.bytes,
       ...(info.status === 0 ? { aborted: true } : {}),
     });
+    if (g.closed && g.inflight === 0) return this.#end(p.key, "client");
     // An MCP client ends its session with DELETE (MCP streamable HTTP transport).
     if (info.method === "DELETE" && p.key.includes("\0mcp:") && info.status < 400 && info.status > 0) this.#end(p.key, "client");
+  }
+
+  /**
+   * Ends the recording of each agent connection to `server` when it closes. The address and port are taken
+   * when the connection opens: a closed socket no longer has them.
+   */
+  watch(server: Server): void {
+    server.on("connection", (socket: Socket) => {
+      const conn = `\0conn:${socket.remoteAddress ?? ""}:${socket.remotePort ?? 0}`;
+      socket.once("close", () => {
+        for (const [key, g] of this.#groups) {
+          if (!key.endsWith(conn)) continue;
+          if (g.inflight === 0) this.#end(key, "client");
+          else g.closed = true;
+        }
+      });
+    });
   }
 
   /** The recorded session a request belongs to (lifecycle events name the request's id). */

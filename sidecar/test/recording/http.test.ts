@@ -185,6 +185,16 @@ describe("recording HTTP requests", () => {
     }
   });
 
+  it("a connection's recording ends when the connection closes (reason client)", async () => {
+    const before = listed().filter((r) => r.end_reason === "client").length;
+    // agent: false: one request on a connection of its own, closed after the response.
+    const res = await rawRequest(`http://127.0.0.1:${app.ports.http}/api/orders/5`, { headers: { authorization: `Bearer ${AGENT_TOKEN}` } });
+    expect(res.status).toBe(200);
+    await vi.waitFor(() => expect(listed().filter((r) => r.end_reason === "client")).toHaveLength(before + 1), { timeout: 5000, interval: 50 });
+    const ended = listed().filter((r) => r.end_reason === "client").at(-1)!;
+    expect(ended).toMatchObject({ protocol: "http", statements: 1, refused: 0 });
+  });
+
   it("a request whose record cannot be written is refused (503 RECORDING_UNAVAILABLE) and not forwarded, until recording works again", async () => {
     const before = upstream.requests.length;
     const away = `${dir}.away`;
