@@ -23,6 +23,8 @@ interface Group {
   inflight: number;
   /** Its connection closed while a request was in flight: it ends when that one is answered. */
   closed?: boolean;
+  /** "address:port" of the connection it groups (not for MCP sessions). */
+  conn?: string;
 }
 
 interface Pending {
@@ -37,6 +39,8 @@ export class HttpRecorder implements DecisionSink {
   readonly #rec: Recorder;
   readonly #idleMs: number;
   readonly #groups = new Map<string, Group>();
+  /** Connection ("address:port") to the keys of its groups (one per agent that used it). */
+  readonly #byConn = new Map<string, Set<string>>();
   readonly #pending = new Map<string, Pending>();
   /** Decisions whose record failed: the decider wrapper refuses them (see `decider`). */
   readonly #unrecorded = new Set<string>();
@@ -55,8 +59,15 @@ export class HttpRecorder implements DecisionSink {
     const http = e.input.http as { headers?: Record<string, string>; method?: string } | undefined;
     const mcp = http?.headers?.["mcp-session-id"];
     const s = e.input.session;
-    const key = `${s.principal.subject}\0${mcp ? `mcp:${mcp}` : `conn:${s.client.address}:${s.client.port}`}`;
+    const conn = `${s.client.address}:${s.client.port}`;
+    const key = `${s.principal.subject}\0${mcp ? `mcp:${mcp}` : `conn:${conn}`}`;
     const group = this.#group(key, s, mcp);
+    if (!mcp && !group.conn) {
+      group.conn = conn;
+      let keys = this.#byConn.get(conn);
+      if (!keys) this.#byConn.set(conn, (keys = new Set()));
+      keys.add(key);
+    }
     group.last = Date.now();
     const d = e.decision;
     const pending = this.#pending.get(s.id) ?? { key, decisions: [] };
@@ -152,10 +163,11 @@ export class HttpRecorder implements DecisionSink {
    */
   watch(server: Server): void {
     server.on("connection", (socket: Socket) => {
-      const conn = `\0conn:${socket.remoteAddress ?? ""}:${socket.remotePort ?? 0}`;
+      const conn = `${socket.remoteAddress ?? ""}:${socket.remotePort ?? 0}`;
       socket.once("close", () => {
-        for (const [key, g] of this.#groups) {
-          if (!key.endsWith(conn)) continue;
+        for (const key of [...(this.#byConn.get(conn) ?? [])]) {
+          const g = this.#groups.get(key);
+          if (!g) continue;
           if (g.inflight === 0) this.#end(key, "client");
           else g.closed = true;
         }
@@ -173,6 +185,11 @@ export class HttpRecorder implements DecisionSink {
     const g = this.#groups.get(key);
     if (!g) return;
     this.#groups.delete(key);
+    if (g.conn) {
+      const keys = this.#byConn.get(g.conn);
+      keys?.delete(key);
+      if (keys?.size === 0) this.#byConn.delete(g.conn);
+    }
     this.#rec.end(g.session, { reason, requests: g.requests, refused: g.refused, bytes: g.bytes }, "http");
   }
 
