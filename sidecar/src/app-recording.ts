@@ -30,6 +30,7 @@ export function heldSecrets(config: Config): string[] {
     ...config.agents.tokens.map((t) => t.token.reveal()),
     ...config.http.routes.map((r) => r.credential?.secret.reveal()),
     ...config.incident.responders.map((r) => r.token.reveal()),
+    ...config.approvals.reviewers.map((r) => r.token.reveal()),
   ].filter((s): s is string => typeof s === "string" && s !== "");
 }
 
