@@ -168,6 +168,13 @@ export const configSchema = {
           properties: {
             max_message_bytes: { type: "integer", minimum: 1024, default: 67108864, description: "Largest client message accepted (08P01 beyond)." },
             max_statement_bytes: { type: "integer", minimum: 1024, default: 65536, description: "Largest SQL text analysed; longer is denied. Analysis runs on the main thread: at 1 MiB one statement can stall every session for a second (docs/reliability.md)." },
+            upstream_silence_ms: {
+              type: "integer",
+              minimum: 0,
+              default: 30000,
+              description: "A statement whose upstream has sent nothing for this long is looked into: a fresh connection asks the server whether the session's backend is still there. No answer, or no such backend, ends the session with 08006; a long query goes on. 0: never.",
+            },
+            upstream_probe_timeout_ms: { type: "integer", minimum: 100, default: 5000, description: "How long that look may take before the server counts as not answering." },
           },
         },
         budgets: {

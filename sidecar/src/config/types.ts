@@ -107,7 +107,7 @@ export interface Config {
     target: string;
     tls?: { cert_file: string; key_file: string };
     upstream: UpstreamConfig;
-    limits: { max_message_bytes: number; max_statement_bytes: number };
+    limits: { max_message_bytes: number; max_statement_bytes: number; upstream_silence_ms: number; upstream_probe_timeout_ms: number };
     budgets: BudgetLimitsConfig & { agents: Record<string, Partial<BudgetLimitsConfig>> };
     catalog: { max_staleness_ms: number };
   };

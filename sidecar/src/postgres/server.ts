@@ -15,6 +15,7 @@ import type { SessionHooks } from "./lifecycle/hooks.js";
 import { secretForms } from "./lifecycle/mask-rows.js";
 import { SessionRegistry } from "./lifecycle/registry.js";
 import { PgSession } from "./session.js";
+import { SilenceWatch } from "./silence-watch.js";
 import { sendCancel } from "./upstream.js";
 
 export interface PostgresServerOptions {
@@ -49,6 +50,7 @@ export class PostgresServer {
   readonly #cancels = new CancelRegistry();
   readonly #tls: SecureContext | undefined;
   #draining = false;
+  #silence: SilenceWatch | undefined;
 
   constructor(private readonly opts: PostgresServerOptions) {
     this.registry = opts.registry ?? new SessionRegistry();
@@ -63,6 +65,16 @@ export class PostgresServer {
   }
 
   listen(): Promise<{ host: string; port: number }> {
+    const limits = this.opts.config.limits;
+    if (limits.upstream_silence_ms > 0 && !this.#silence) {
+      this.#silence = new SilenceWatch({
+        silenceMs: limits.upstream_silence_ms,
+        probeTimeoutMs: limits.upstream_probe_timeout_ms,
+        upstream: this.opts.config.upstream,
+        registry: this.registry,
+        log: this.opts.log.child({ component: "upstream-liveness" }),
+      });
+    }
     const { host, port } = this.opts.config.listen;
     return new Promise((resolve, reject) => {
       this.#server.once("error", reject);
@@ -180,6 +192,7 @@ export class PostgresServer {
   /** Stops accepting; waits for sessions to go idle (or the timeout), then closes them. */
   async drain(timeoutMs: number): Promise<void> {
     this.#draining = true;
+    this.#silence?.stop();
     this.#server.close();
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && this.registry.all().some((s) => !s.idle)) await new Promise((r) => setTimeout(r, 50));

@@ -49,6 +49,8 @@ export class PgSession implements LiveSession {
   #parked = false;
   #closed = false;
   #ending = false;
+  /** When bytes last went to or came from the upstream (the silence watch measures from it). */
+  #upstreamActiveAt = Date.now();
   /** Replies collected while one upstream chunk is processed; written together at its end. */
   #out: Buffer[] | undefined;
   #outBytes = 0;
@@ -84,6 +86,7 @@ export class PgSession implements LiveSession {
       held: undefined,
       current: undefined,
       toServer: (buf) => {
+        this.#upstreamActiveAt = Date.now();
         if (!this.#upstream.socket.write(buf)) this.#client.pause();
       },
       toClient: (buf) => {
@@ -120,6 +123,19 @@ export class PgSession implements LiveSession {
   get transactionStatus(): LiveSession["transactionStatus"] {
     const t = this.#state.txStatus;
     return t === 0x49 ? "idle" : t === 0x54 ? "in_transaction" : "failed";
+  }
+
+  /** For the silence watch: how long the upstream has said nothing while a reply is awaited. */
+  silentForMs(now: number): number | undefined {
+    return this.#state.pending.length === 0 || this.#closed ? undefined : now - this.#upstreamActiveAt;
+  }
+
+  get backendPid(): number | undefined {
+    return this.#upstream?.backendKey?.pid;
+  }
+
+  upstreamGone(message: string): void {
+    this.terminate("UPSTREAM_UNAVAILABLE", `regate: ${message}`, "upstream", "reconnect later; what was in flight may or may not have run, so check before redoing a write");
   }
 
   get idle(): boolean {
@@ -288,6 +304,7 @@ export class PgSession implements LiveSession {
   // ---- server -> client ----------------------------------------------------------------------
 
   #onUpstreamData(chunk: Buffer): void {
+    this.#upstreamActiveAt = Date.now();
     if (this.#ending) return;
     // What one chunk from the server turns into leaves in one write: a result of many small DataRows
     // costs one copy into one buffer instead of a socket write each.
