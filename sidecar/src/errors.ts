@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   BUNDLE_DOWNLOAD_FAILED: { sqlstate: "XX000", http: 500, message: "policy bundle download failed" },
   POLICY_NOT_LOADED: { sqlstate: "42501", http: 503, message: "no policy bundle is loaded" },
   POLICY_EVAL_FAILED: { sqlstate: "42501", http: 403, message: "policy evaluation failed" },
+  POLICY_EVAL_TIMEOUT: { sqlstate: "57014", http: 503, message: "policy evaluation ran past its time budget and was stopped" },
+  POLICY_EVAL_RESTARTING: { sqlstate: "55000", http: 503, message: "the policy evaluator is restarting after a timeout" },
   POLICY_UNDEFINED: { sqlstate: "42501", http: 403, message: "policy returned no decision" },
   POLICY_RESULT_INVALID: { sqlstate: "42501", http: 403, message: "policy returned a malformed decision" },
   POLICY_DENIED: { sqlstate: "42501", http: 403, message: "denied by policy" },

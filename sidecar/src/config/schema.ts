@@ -29,6 +29,14 @@ export const configSchema = {
         entrypoint: { type: "string", default: "regate/decision", description: "The decision entrypoint." },
         dry_run: { type: "boolean", default: false, description: "Log the real decision but allow everything." },
         watch_interval_ms: { type: "integer", minimum: 0, default: 1000, description: "Poll the bundle file for changes; 0 disables hot reload." },
+        eval_timeout_ms: {
+          type: "integer",
+          minimum: 0,
+          maximum: 600000,
+          default: 0,
+          description:
+            "Time budget of one policy evaluation. Above 0, evaluation runs on a worker thread the main thread waits for at most this long; past it the decision is a deny (POLICY_EVAL_TIMEOUT) and the worker is replaced, so a looping policy holds other sessions for at most this long. 0: evaluate on the main thread, unbudgeted. See docs/reliability.md.",
+        },
         service: {
           type: "object",
           additionalProperties: false,

@@ -67,6 +67,7 @@ export interface Config {
     entrypoint: string;
     dry_run: boolean;
     watch_interval_ms: number;
+    eval_timeout_ms: number;
     service?: {
       url: string;
       resource: string;

@@ -13,6 +13,8 @@ const BY_CODE: Record<string, string> = {
   RECORDING_UNAVAILABLE: "retry later; regate cannot record the session right now",
   POLICY_NOT_LOADED: "retry later and tell an operator: regate has no policy loaded",
   POLICY_EVAL_FAILED: "tell an operator: the policy failed on this statement",
+  POLICY_EVAL_TIMEOUT: "do not retry the same statement (it will time out again); tell an operator: the policy ran past policy.eval_timeout_ms on it",
+  POLICY_EVAL_RESTARTING: "retry in a moment; regate's policy evaluator is restarting",
   POLICY_UNDEFINED: "tell an operator: the policy gave no decision",
   POLICY_RESULT_INVALID: "tell an operator: the policy's decision is malformed",
   INPUT_TOO_LARGE: "send a smaller statement or request",

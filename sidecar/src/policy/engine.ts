@@ -1,5 +1,6 @@
 import { loadPolicy, type LoadedPolicy } from "@open-policy-agent/opa-wasm";
 import { asError, RegateError } from "../errors.js";
+import { budgetedPolicy } from "./budgeted.js";
 import type { Bundle } from "./bundle.js";
 
 /** Builtins the opa-wasm SDK implements in JavaScript; everything else must be native in the module. */
@@ -13,13 +14,21 @@ export interface ActivePolicy {
   readonly entrypoints: ReadonlySet<string>;
   /** Returns the entrypoint's value, or undefined when the policy left it undefined. Throws RegateError. */
   evaluate(entrypoint: string, input: unknown): unknown;
+  /** Releases what evaluation holds (the worker of a budgeted policy); called when it is swapped out. */
+  close?(): void;
+}
+
+export interface ActivateOptions {
+  /** policy.eval_timeout_ms: above 0, evaluate on a worker thread within this budget (budgeted.ts). */
+  evalTimeoutMs?: number;
 }
 
 /**
  * Compiles the bundle's module once, checks its imports, loads its data. Evaluation is synchronous;
- * one instance is single-threaded state, which is fine on Node's one JS thread.
+ * one instance is single-threaded state, which is fine on Node's one JS thread. With a time budget the
+ * checks still run here, and evaluation goes to a worker holding its own instance of the same module.
  */
-export async function activate(bundle: Bundle): Promise<ActivePolicy> {
+export async function activate(bundle: Bundle, opts: ActivateOptions = {}): Promise<ActivePolicy> {
   let module: WebAssembly.Module;
   try {
     module = await WebAssembly.compile(bundle.wasm as Uint8Array<ArrayBuffer>);
@@ -48,6 +57,10 @@ export async function activate(bundle: Bundle): Promise<ActivePolicy> {
   for (const declared of bundle.entrypoints) {
     if (!names.has(declared)) throw new RegateError("BUNDLE_INVALID", `manifest entrypoint ${declared} is not in policy.wasm`);
   }
+  if (opts.evalTimeoutMs && opts.evalTimeoutMs > 0) {
+    const seed = { module, data: Buffer.from(JSON.stringify(bundle.data)), memory: MEMORY };
+    return budgetedPolicy(bundle.revision, policy.entrypoints as Record<string, number>, seed, opts.evalTimeoutMs, firstResult);
+  }
   return {
     revision: bundle.revision,
     entrypoints: names,
@@ -58,16 +71,21 @@ export async function activate(bundle: Bundle): Promise<ActivePolicy> {
       } catch (thrown) {
         throw new RegateError("POLICY_EVAL_FAILED", undefined, { cause: asError(thrown) });
       }
-      if (!Array.isArray(rs)) throw new RegateError("POLICY_RESULT_INVALID", "policy returned a non-array result set");
-      if (rs.length === 0) return undefined;
-      if (rs.length > 1) throw new RegateError("POLICY_RESULT_INVALID", "policy returned several results");
-      const first = rs[0] as { result?: unknown } | null;
-      if (!first || typeof first !== "object" || !("result" in first)) {
-        throw new RegateError("POLICY_RESULT_INVALID", "policy result has no value");
-      }
-      return first.result;
+      return firstResult(rs);
     },
   };
+}
+
+/** The one value of a result set; strict, as an unexpected shape is a deny. */
+function firstResult(rs: unknown): unknown {
+  if (!Array.isArray(rs)) throw new RegateError("POLICY_RESULT_INVALID", "policy returned a non-array result set");
+  if (rs.length === 0) return undefined;
+  if (rs.length > 1) throw new RegateError("POLICY_RESULT_INVALID", "policy returned several results");
+  const first = rs[0] as { result?: unknown } | null;
+  if (!first || typeof first !== "object" || !("result" in first)) {
+    throw new RegateError("POLICY_RESULT_INVALID", "policy result has no value");
+  }
+  return first.result;
 }
 
 /** The module's `builtins` export lists every builtin it calls out to the host for. */

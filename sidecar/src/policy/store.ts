@@ -20,6 +20,8 @@ export interface PolicyStoreOptions {
   signing?: SigningOptions;
   /** Accept a signed bundle older than the active one. */
   allowRollback?: boolean;
+  /** policy.eval_timeout_ms: above 0, each activated policy evaluates on a worker within this budget. */
+  evalTimeoutMs?: number;
 }
 
 export type BundleSource = NonNullable<BundleStatus["source"]>;
@@ -110,11 +112,12 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
         signature = verifyBundleSignature(bundle.files, this.#opts.signing);
         this.#checkRollback(bundle.revision, signature);
       }
-      next = await activate(bundle);
+      next = await activate(bundle, { evalTimeoutMs: this.#opts.evalTimeoutMs ?? 0 });
     } catch (err) {
       throw this.#refused(err instanceof RegateError ? err : new RegateError("BUNDLE_INVALID", undefined, { cause: asError(err) }));
     }
-    const previous = this.#active?.revision;
+    const replaced = this.#active;
+    const previous = replaced?.revision;
     if (previous !== undefined && previous !== next.revision) {
       this.#previousRevisions.delete(previous); // re-added last: the set stays in activation order
       this.#previousRevisions.add(previous);
@@ -132,6 +135,8 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     if (signature) s.signature = { keyid: signature.keyid, ...(signature.issued_at !== undefined ? { issued_at: signature.issued_at } : {}) };
     else delete s.signature;
     this.#clearError();
+    // Evaluation is synchronous, so none is in flight here: the old policy's worker can go at once.
+    if (replaced !== next) replaced?.close?.();
     this.emit("loaded", next.revision, previous);
     return next;
   }
@@ -225,6 +230,7 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
   close(): void {
     if (this.#watching) unwatchFile(this.path);
     this.#watching = false;
+    this.#active?.close?.();
   }
 }
 

@@ -35,6 +35,12 @@ describe("policy.service and policy.signing config", () => {
   });
 
   it("no signing section: signatures are not checked (as OPA without a signing config)", () => {
-    expect(storeOptions(load({}).policy, "regate")).toEqual({ name: "regate" });
+    expect(storeOptions(load({ eval_timeout_ms: 250 }).policy, "regate")).toEqual({ name: "regate", evalTimeoutMs: 250 });
+  });
+
+  it("policy.eval_timeout_ms reaches the store with or without signing; negative is refused", () => {
+    const signed = load({ eval_timeout_ms: 40, signing: { keys: { k: { algorithm: "HS256", key: { env: "HMAC" } } } } });
+    expect(storeOptions(signed.policy, "regate").evalTimeoutMs).toBe(40);
+    expect(problems({ eval_timeout_ms: -1 })).toEqual(["policy.eval_timeout_ms: must be >= 0"]);
   });
 });

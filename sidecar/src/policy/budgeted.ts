@@ -1,0 +1,76 @@
+// policy.eval_timeout_ms: evaluation on a worker thread, with a time budget the main thread enforces.
+//
+// WASM evaluation is synchronous and cannot be interrupted from the thread running it, so a policy that
+// loops (Rego terminates, but can take seconds over a large comprehension) would hold every session on
+// Node's one JavaScript thread. Here the main thread hands the input to a worker holding its own instance of
+// the same module and blocks on Atomics.wait for the answer, at most the budget. Past it the decision is a
+// fail-closed deny (POLICY_EVAL_TIMEOUT), the worker is terminated (which does stop WASM) and a fresh one
+// is started from the same compiled module and data.
+import { RegateError } from "../errors.js";
+import type { ActivePolicy } from "./engine.js";
+import { EvalThread, type EvalSeed } from "./eval-thread.js";
+
+/** How long a fresh worker may take to load the policy at activation before the bundle is refused. */
+const LOAD_TIMEOUT_MS = 30_000;
+
+export interface BudgetedPolicy extends ActivePolicy {
+  /** Terminates the worker; evaluations after it are refused. */
+  close(): void;
+}
+
+/**
+ * Starts the worker for a bundle already checked on the main thread and resolves once it has loaded the
+ * policy: the store swaps it in only then, so the first decision after a reload never waits for a worker.
+ */
+export async function budgetedPolicy(
+  revision: string,
+  entrypointIds: Readonly<Record<string, number>>,
+  seed: EvalSeed,
+  timeoutMs: number,
+  /** Reads an evaluation's result set the way the direct engine does. */
+  firstResult: (rs: unknown) => unknown,
+): Promise<BudgetedPolicy> {
+  let thread = new EvalThread(seed);
+  await thread.ready(LOAD_TIMEOUT_MS);
+  let closed = false;
+  const encoder = new TextEncoder();
+  return {
+    revision,
+    entrypoints: new Set(Object.keys(entrypointIds)),
+    evaluate(entrypoint, input) {
+      if (closed) throw new RegateError("POLICY_NOT_LOADED", `policy revision ${revision} was replaced; evaluate with the active one`);
+      const id = entrypointIds[entrypoint];
+      if (id === undefined) throw new RegateError("POLICY_EVAL_FAILED", `entrypoint ${entrypoint} is not in the bundle`);
+      const bytes = input instanceof ArrayBuffer ? new Uint8Array(input) : input instanceof Uint8Array ? input : encoder.encode(JSON.stringify(input));
+      // A worker that died between decisions (it should not) is replaced before it is asked.
+      if (thread.exited) thread = new EvalThread(seed);
+      const outcome = thread.evaluate(id, bytes, performance.now() + timeoutMs);
+      if (outcome === "loading") {
+        throw new RegateError(
+          "POLICY_EVAL_RESTARTING",
+          `the policy evaluator is restarting after an evaluation ran past policy.eval_timeout_ms (${timeoutMs} ms) and was not ready within it`,
+        );
+      }
+      if (outcome === "timeout") {
+        thread.terminate();
+        thread = new EvalThread(seed);
+        throw new RegateError(
+          "POLICY_EVAL_TIMEOUT",
+          `policy evaluation of ${entrypoint} ran past policy.eval_timeout_ms (${timeoutMs} ms) and was stopped`,
+        );
+      }
+      if (!outcome.ok) throw outcome.error;
+      let rs: unknown;
+      try {
+        rs = JSON.parse(outcome.json);
+      } catch (cause) {
+        throw new RegateError("POLICY_RESULT_INVALID", "policy returned a result that is not JSON", { cause });
+      }
+      return firstResult(rs);
+    },
+    close() {
+      closed = true;
+      thread.terminate();
+    },
+  };
+}
