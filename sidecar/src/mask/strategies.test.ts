@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { MaskStrategy } from "../decision/types.js";
-import { applyStrategy, hashValue, REDACTED, type MaskHint } from "./strategies.js";
+import { applyStrategy, hashValue, partialAscii, REDACTED, type MaskHint } from "./strategies.js";
 import { maskText } from "./mask-text.js";
 
 const KEY = Buffer.from("test-key-0123456789");
@@ -64,5 +64,40 @@ describe("maskText", () => {
   it("returns the very same string when nothing is detected", () => {
     const clean = "nothing to see here 2024-01-15";
     expect(maskText(clean, ["email", "card", "phone", "ssn"], "null")).toBe(clean);
+  });
+});
+
+describe("partialAscii (DataRow fast path)", () => {
+  // Byte for byte what applyStrategy(value, "partial") gives, whenever it answers; it must answer for the common shapes.
+  const alphabet = ["a", "Z", "0", "7", "@", ".", "-", "+", "(", ")", " ", "\t", "_", "x", "9", "DE", "GB"];
+  const shapes = ["ada@example.org", "+1 (555) 010-0199", "4111 1111 1111 1111", "123-45-6789", "Ada Lovelace", "ab", "abcde", "DE44500105175407324931", "GB82 WEST 1234 5698 7654 32", "a@b", "@x.org", "x@", "a@b@c", "   ", "12@34", "1234567", "12345678"];
+  const random = (seed: number) => {
+    let x = seed;
+    const next = () => ((x = (x * 1103515245 + 12345) & 0x7fffffff), x);
+    const n = next() % 30;
+    let s = "";
+    for (let i = 0; i < n; i++) s += alphabet[next() % alphabet.length];
+    return s;
+  };
+  it.each(shapes)("%s", (s) => {
+    const fast = partialAscii(Buffer.from(s), 0, Buffer.byteLength(s));
+    if (fast) expect(fast.toString("utf8")).toBe(applyStrategy(s, "partial"));
+  });
+  it("agrees with applyStrategy on 20,000 generated values, inside a larger buffer", () => {
+    let answered = 0;
+    for (let seed = 1; seed <= 20_000; seed++) {
+      const s = random(seed);
+      const buf = Buffer.from(`xx${s}yy`);
+      const fast = partialAscii(buf, 2, Buffer.byteLength(s));
+      if (!fast) continue;
+      answered++;
+      expect(fast.toString("utf8"), JSON.stringify(s)).toBe(applyStrategy(s, "partial"));
+    }
+    expect(answered).toBeGreaterThan(15_000);
+  });
+  it("answers the common shapes and leaves non-ASCII and IBAN-like values to the string path", () => {
+    for (const s of ["ada@example.org", "+1 (555) 010-0199", "Ada Lovelace"]) expect(partialAscii(Buffer.from(s), 0, s.length)).toBeDefined();
+    expect(partialAscii(Buffer.from("José"), 0, Buffer.byteLength("José"))).toBeUndefined();
+    expect(partialAscii(Buffer.from("DE44500105175407324931"), 0, 22)).toBeUndefined();
   });
 });

@@ -139,3 +139,63 @@ export function applyStrategy(value: string, strategy: MaskStrategy, hint?: Mask
       return REDACTED;
   }
 }
+
+const STAR = 0x2a;
+const isAsciiSpace = (c: number): boolean => c === 0x20 || (c >= 0x09 && c <= 0x0d);
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+const isUpper = (c: number): boolean => c >= 0x41 && c <= 0x5a;
+const REDACTED_BYTES = Buffer.from(REDACTED);
+
+/**
+ * `partial` of an ASCII value read where it lies (a DataRow), byte for byte what `applyStrategy(value,
+ * "partial")` gives, without decoding it to a string: emails keep their domain, digit strings their last
+ * four digits, other text its first and last character. Undefined (use `applyStrategy`) for anything
+ * else: non-ASCII bytes, or a value that may be an IBAN.
+ */
+export function partialAscii(raw: Uint8Array, start: number, length: number): Buffer | undefined {
+  if (length === 0) return undefined;
+  const end = start + length;
+  let at = -1;
+  let ats = 0;
+  let space = false;
+  let digitlike = true;
+  let digits = 0;
+  for (let i = start; i < end; i++) {
+    const c = raw[i]!;
+    if (c >= 0x80) return undefined;
+    if (c === 0x40) {
+      ats++;
+      at = i;
+    }
+    if (isDigit(c)) digits++;
+    else if (isAsciiSpace(c)) space = true;
+    else if (c !== 0x28 && c !== 0x29 && c !== 0x2e && c !== 0x2b && c !== 0x2d) digitlike = false;
+  }
+  // Email (one "@", something on each side, no white space): "***" and the domain.
+  if (ats === 1 && !space && at > start && at < end - 1) {
+    const out = Buffer.allocUnsafe(3 + end - at);
+    out[0] = out[1] = out[2] = STAR;
+    for (let i = at, w = 3; i < end; i++, w++) out[w] = raw[i]!;
+    return out;
+  }
+  // Digits with separators: every digit but the last four (when there are 8 or more) becomes "*".
+  if (digitlike) {
+    const keep = digits >= MIN_DIGITS_TO_KEEP_LAST4 ? 4 : 0;
+    const out = Buffer.allocUnsafe(length);
+    let seen = 0;
+    for (let i = start, w = 0; i < end; i++, w++) {
+      const c = raw[i]!;
+      out[w] = isDigit(c) && ++seen <= digits - keep ? STAR : c;
+    }
+    return out;
+  }
+  // Possibly an IBAN: its own rule, on the string path.
+  if (length >= 15 && isUpper(raw[start]!) && isUpper(raw[start + 1]!) && isDigit(raw[start + 2]!) && isDigit(raw[start + 3]!)) return undefined;
+  // Other text: first and last character around "***", or the fixed token when that would show most of it.
+  if (length - 2 < 3) return REDACTED_BYTES;
+  const out = Buffer.allocUnsafe(5);
+  out[0] = raw[start]!;
+  out[1] = out[2] = out[3] = STAR;
+  out[4] = raw[end - 1]!;
+  return out;
+}

@@ -1,5 +1,5 @@
 import type { DetectorName, MaskRule, MaskStrategy } from "../decision/index.js";
-import { applyStrategy, maskText, REDACTED, strongerStrategy } from "../mask/index.js";
+import { applyStrategy, maskText, partialAscii, REDACTED, strongerStrategy } from "../mask/index.js";
 import { TEXT_OID, TEXTLIKE_OIDS, type FieldDescription, type Replacement } from "./protocol/index.js";
 import type { StatementFacts } from "./sql/types.js";
 
@@ -87,6 +87,10 @@ export function maskRawValue(plan: MaskPlan, column: number, raw: Buffer, start:
   if (m.strategy === "redact") return REDACTED_BYTES;
   // A binary value of a non-text type cannot be read as text here: only whole-value tokens apply.
   if (binary && !m.textual) return m.strategy === "hash" ? applyStrategy(raw.toString("hex", start, start + length), "hash", undefined, key) : REDACTED_BYTES;
+  if (m.strategy === "partial") {
+    const fast = partialAscii(raw, start, length);
+    if (fast) return fast;
+  }
   return applyStrategy(raw.toString("utf8", start, start + length), m.strategy, undefined, key);
 }
 
