@@ -74,7 +74,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     // agent typed into a statement is replaced by the sink itself.
     const decisionLogger = log.child({}, { redact: { paths: [] } });
     const secrets = heldSecrets(config);
-    allSinks.unshift(new DecisionLog(decisionLogger, { bundleName: config.decision_log.bundle_name, labels: { app: "regate", ...config.decision_log.labels }, secrets }));
+    allSinks.unshift(new DecisionLog(decisionLogger, { bundleName: config.decision_log.bundle_name, labels: { app: "regate", ...config.decision_log.labels }, secrets, maxBufferedBytes: config.decision_log.max_buffered_bytes }));
   }
   // Decision export (docs/export.md): OPA decision-log upload, OCSF events. Closed last, after the listeners drain.
   const exporters = createExporters(config.export, {

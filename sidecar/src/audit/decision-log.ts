@@ -1,5 +1,6 @@
 import { pino, type Logger } from "pino";
 import type { DecisionEvent, DecisionSink } from "../decision/index.js";
+import { RegateError } from "../errors.js";
 import { OpaEventJson } from "./opa-event.js";
 
 export interface DecisionLogOptions {
@@ -12,10 +13,19 @@ export interface DecisionLogOptions {
    * form of them (as is, JSON-escaped, base64) is replaced in the line.
    */
   secrets?: readonly string[];
+  /**
+   * Most bytes of log lines that may wait for the destination (stdout nobody reads, a stuck log shipper)
+   * before new statements are refused; 0: no bound (memory grows until the destination drains).
+   */
+  maxBufferedBytes?: number;
 }
 
 interface LineStream {
   write(line: string): unknown;
+  /** pino's asynchronous destination (sonic-boom): bytes accepted and not yet written. */
+  _len?: number;
+  /** A Node stream's equivalent. */
+  writableLength?: number;
 }
 
 /**
@@ -34,6 +44,10 @@ export class DecisionLog implements DecisionSink {
   readonly #stream: LineStream;
   readonly #bindings: string;
   readonly #secrets: string[];
+  readonly #maxBuffered: number;
+  /** Set by admit() when it refused: the refusal it caused is counted, not written to the full destination. */
+  #refusing = false;
+  #unlogged = 0;
 
   constructor(logger: Logger, opts: DecisionLogOptions) {
     this.#logger = logger;
@@ -42,9 +56,43 @@ export class DecisionLog implements DecisionSink {
     const bindings = JSON.stringify(logger.bindings());
     this.#bindings = bindings === "{}" ? "" : `,${bindings.slice(1, -1)}`;
     this.#secrets = secretForms(opts.secrets ?? []);
+    this.#maxBuffered = opts.maxBufferedBytes ?? 0;
+  }
+
+  #buffered(): number {
+    const s = this.#stream;
+    return typeof s._len === "number" ? s._len : (s.writableLength ?? 0);
+  }
+
+  /** The destination holds more than it may: adapters that can wait do so (bounded) before deciding. */
+  full(): boolean {
+    return this.#maxBuffered > 0 && this.#buffered() > this.#maxBuffered;
+  }
+
+  /**
+   * Fail closed when the log cannot be written: a statement whose decision could not be logged does not
+   * run. The refusals themselves are counted while the destination is full, and reported once it drains.
+   */
+  admit(): RegateError | undefined {
+    if (!this.full()) return undefined;
+    this.#refusing = true;
+    return new RegateError("DECISION_LOG_BACKPRESSURE", "the decision log cannot be written (its destination is not being read); refused until it is", {
+      detail: `${Math.round(this.#buffered() / 1024)} KiB of decision log wait for the destination (limit ${Math.round(this.#maxBuffered / 1024)} KiB)`,
+    });
   }
 
   record(e: DecisionEvent): void {
+    if (this.#refusing) {
+      this.#refusing = false;
+      if (e.decision.error_code === "DECISION_LOG_BACKPRESSURE") {
+        this.#unlogged++;
+        return;
+      }
+    }
+    if (this.#unlogged > 0) {
+      this.#logger.warn({ event: "decision_log_blocked", refused_unlogged: this.#unlogged }, "the decision log's destination was full: statements were refused, and these refusals were not logged one by one");
+      this.#unlogged = 0;
+    }
     if (!this.#logger.isLevelEnabled("info")) return;
     let line = `{"level":"info","time":"${e.timestamp}"${this.#bindings},${this.#event.members(e, "openpolicyagent.org/decision_logs")},"msg":"Decision Log"}\n`;
     for (const s of this.#secrets) if (line.includes(s)) line = line.split(s).join(REDACTED);

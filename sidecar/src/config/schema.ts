@@ -93,6 +93,12 @@ export const configSchema = {
         enabled: { type: "boolean", default: true },
         bundle_name: { type: "string", default: "regate", description: "Name under `bundles` in each event." },
         labels: { type: "object", additionalProperties: { type: "string" }, default: {}, description: "Extra labels on every event." },
+        max_buffered_bytes: {
+          type: "integer",
+          minimum: 0,
+          default: 67108864,
+          description: "Log bytes that may wait for stdout (nobody reading it, a stuck log shipper) before new statements and requests are refused with DECISION_LOG_BACKPRESSURE until it drains; 0: no bound (memory grows instead).",
+        },
       },
     },
     log: {

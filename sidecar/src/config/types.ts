@@ -89,7 +89,7 @@ export interface Config {
       keys: Record<string, { algorithm: "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "ES512" | "HS256" | "HS384" | "HS512"; key: Secret; scope?: string }>;
     };
   };
-  decision_log: { enabled: boolean; bundle_name: string; labels: Record<string, string> };
+  decision_log: { enabled: boolean; bundle_name: string; labels: Record<string, string>; max_buffered_bytes: number };
   log: { level: string };
   agents: {
     tokens: AgentToken[];
