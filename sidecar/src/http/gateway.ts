@@ -5,6 +5,7 @@ import { createServer, request as httpRequest, type ClientRequest, type Incoming
 import type { Socket } from "node:net";
 import { request as httpsRequest } from "node:https";
 import { isDisconnect, RegateError } from "../errors.js";
+import { roomInSinks } from "../decision/index.js";
 import { DETECTOR_NAMES, maskText } from "../mask/index.js";
 import { isJsonMedia, parseRequestBody, readBody } from "./body.js";
 import type { RequestContext } from "./context.js";
@@ -197,6 +198,8 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     // upstream may execute either method, so both are judged, and the request goes through only if both
     // are allowed.
     if (effective.result.method !== ctx.method) inputs.push(...httpInputs({ ...facts, method: { method: ctx.method } }));
+    // A full decision sink (block mode, a stdout nobody reads): wait a bounded time for room, as Postgres does.
+    if (opts.decider.congested?.()) await roomInSinks(opts.decider);
     let verdict = decideAll(opts.decider, inputs, ctx.id);
     ctx.decision = verdict.decision;
     if (opts.approvals && !verdict.allowed && verdict.decision.outcome === "approve") {

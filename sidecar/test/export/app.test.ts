@@ -111,11 +111,15 @@ describe("regate with export on", () => {
     const file = join(dir, "ocsf-2.jsonl");
     const r = await start(collector, { buffer_policy: "block", buffer_size_limit_events: 5 }, file);
     let refusal: Record<string, any> | undefined;
+    let waited = 0;
     for (let i = 0; i < 20 && !refusal; i++) {
+      const t0 = Date.now();
       const res = await r.request("GET", `/orders/${i}`);
-      if (res.status === 503) refusal = res.body;
+      if (res.status === 503) (refusal = res.body), (waited = Date.now() - t0);
       else expect(res.status).toBe(200);
     }
+    // The request waited for room (2 s, as a Postgres statement does) before it was refused.
+    expect(waited).toBeGreaterThanOrEqual(1900);
     expect(refusal).toMatchObject({ error: "denied", code: "DECISION_LOG_BACKPRESSURE", reason: expect.stringMatching(/^regate refused this request: the decision-log collector is not keeping up; refused until it does \(decision [0-9a-f-]{36}\)\. Next: retry in a few seconds; regate's decision-log collector is behind\.$/) });
     expect(await r.metrics()).toMatch(/regate_export_refused_decisions_total\{exporter="decision_logs"\} [1-9]/);
 

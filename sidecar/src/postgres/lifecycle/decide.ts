@@ -1,4 +1,4 @@
-import type { Decision, Veto } from "../../decision/index.js";
+import { roomInSinks, type Decision, type Veto } from "../../decision/index.js";
 import type { AnalysisResult } from "../sql/types.js";
 import { postgresInput, type PostgresInputParts } from "../to-input.js";
 import type { SessionState } from "./state.js";
@@ -34,16 +34,8 @@ export function decide(
   extra: Record<string, unknown>,
 ): Decision | Promise<Decision> {
   // A decision sink in block mode is full: wait a bounded time for room, then decide (which refuses if still full).
-  if (s.ctx.decider.congested?.()) return roomInSinks(s).then(() => decideNow(s, statement, message, extra));
+  if (s.ctx.decider.congested?.()) return roomInSinks(s.ctx.decider).then(() => decideNow(s, statement, message, extra));
   return decideNow(s, statement, message, extra);
-}
-
-/** How long a statement waits for a full decision-log buffer (`block` mode) before it is refused. */
-export const BACKPRESSURE_WAIT_MS = 2000;
-
-async function roomInSinks(s: SessionState): Promise<void> {
-  const deadline = Date.now() + BACKPRESSURE_WAIT_MS;
-  while (s.ctx.decider.congested?.() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
 }
 
 function decideNow(
