@@ -1,15 +1,11 @@
 import type { UpstreamConfig } from "../config/index.js";
-import { RegateError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { Backend, FrameReader } from "../postgres/protocol/index.js";
-import { simpleQuery } from "../postgres/simple-query.js";
-import { connectUpstream, type UpstreamConnection } from "../postgres/upstream.js";
+import { NotifyListener } from "../postgres/notify-listener.js";
+import { SerialConnection } from "../postgres/serial-connection.js";
 import { APPROVALS_CHANNEL, ApprovalSql, approvalsTableSql, parseRow } from "./pg-sql.js";
 import type { ApprovalStore, StoredTerms, VoteResult } from "./store.js";
 import type { Approval, ApprovalStatus, Vote } from "./types.js";
 
-const RETRY_MIN_MS = 250;
-const RETRY_MAX_MS = 10_000;
 
 /**
  * Approvals in a PostgreSQL table shared by replicas (docs/approvals.md). Transitions are
@@ -26,15 +22,11 @@ export class PgApprovalStore implements ApprovalStore {
   #mirror = new Map<string, { a: Approval; text: string }>();
   readonly #changed: ((a: Approval) => void)[] = [];
   readonly #swept: ((a: Approval) => void)[] = [];
-  #query: UpstreamConnection | undefined;
-  #chain: Promise<unknown> = Promise.resolve();
-  #listen: UpstreamConnection | undefined;
+  readonly #db: SerialConnection;
+  readonly #listener: NotifyListener;
   /** The backend pid of the LISTEN connection while it is up: what `held_by` names. */
   #pid: number | undefined;
-  #timer: NodeJS.Timeout | undefined;
   #resync: NodeJS.Timeout | undefined;
-  #retryMs = RETRY_MIN_MS;
-  #closed = false;
 
   constructor(
     private readonly upstream: UpstreamConfig,
@@ -44,16 +36,36 @@ export class PgApprovalStore implements ApprovalStore {
     private readonly historySize = 1000,
   ) {
     this.#sql = new ApprovalSql(schema);
+    this.#db = new SerialConnection(upstream, "regate-approvals", "approval store");
+    this.#listener = new NotifyListener({
+      upstream,
+      channel: APPROVALS_CHANNEL,
+      applicationName: "regate-approvals-listen",
+      name: "approval store listener",
+      log,
+      onNotify: (id) => {
+        if (/^apr_[0-9a-f]{16}$/.test(id)) void this.read(id).catch((err: unknown) => this.log.warn({ err, approval_id: id }, "approval store re-read failed"));
+      },
+      onListening: (pid, first) => {
+        // The holder's pid: a replica whose listener is gone no longer holds anything (abandoned).
+        this.#pid = pid;
+        // Anything may have changed while nobody listened.
+        if (!first) return this.reload();
+      },
+      onLost: () => {
+        this.#pid = undefined;
+      },
+    });
   }
 
   /** Creates the table and reads it; throws when the database cannot be reached (regate must not start blind). */
   async start(): Promise<void> {
     // CREATE SCHEMA needs CREATE on the database even when the schema exists: skip it when an
     // administrator made the table beforehand, so regate's role needs no more than the table's rights.
-    const [exists] = await this.#run(this.#sql.exists());
-    if (exists?.[0] !== "t") await this.#run(approvalsTableSql(this.#sql.t.split(".")[0]!));
+    const [exists] = await this.#db.query(this.#sql.exists());
+    if (exists?.[0] !== "t") await this.#db.query(approvalsTableSql(this.#sql.t.split(".")[0]!));
     await this.reload();
-    await this.#startListening(true);
+    await this.#listener.start(true);
     this.#resync = setInterval(() => void this.#resyncNow(), this.resyncSeconds * 1000);
     this.#resync.unref();
   }
@@ -67,12 +79,12 @@ export class PgApprovalStore implements ApprovalStore {
   }
 
   async pendingFor(sha256: string): Promise<Approval | undefined> {
-    return this.#rows(await this.#run(this.#sql.pendingFor(sha256)))[0];
+    return this.#rows(await this.#db.query(this.#sql.pendingFor(sha256)))[0];
   }
 
   async read(id: string): Promise<Approval | undefined> {
     // Not through #rows: a change another replica made must be announced, so it is compared with the mirror first.
-    const [[json] = []] = await this.#run(this.#sql.byId(id));
+    const [[json] = []] = await this.#db.query(this.#sql.byId(id));
     if (json === undefined) return undefined;
     const a = parseRow(json);
     this.#see(a, true);
@@ -80,19 +92,19 @@ export class PgApprovalStore implements ApprovalStore {
   }
 
   async create(a: Approval, terms: StoredTerms, held: boolean): Promise<void> {
-    await this.#run(this.#sql.insert(a, terms.min, terms.grantSeconds, held ? this.#pid : undefined));
+    await this.#db.query(this.#sql.insert(a, terms.min, terms.grantSeconds, held ? this.#pid : undefined));
     this.#see(structuredClone(a), false);
   }
 
   async hold(id: string, held: boolean): Promise<{ changed: boolean; approval?: Approval }> {
-    const [a] = this.#rows(await this.#run(this.#sql.hold(id, this.#pid, held)));
+    const [a] = this.#rows(await this.#db.query(this.#sql.hold(id, this.#pid, held)));
     if (a) return { changed: true, approval: a };
     const now = await this.read(id);
     return { changed: false, ...(now ? { approval: now } : {}) };
   }
 
   async vote(id: string, vote: Vote): Promise<VoteResult> {
-    const [a] = this.#rows(await this.#run(this.#sql.vote(id, vote)));
+    const [a] = this.#rows(await this.#db.query(this.#sql.vote(id, vote)));
     if (a) return { ok: true, approval: a };
     // Why not: gone, ended, a second vote, or past its expiry / its holder gone (swept now, then not pending).
     await this.#sweep();
@@ -103,15 +115,15 @@ export class PgApprovalStore implements ApprovalStore {
   }
 
   async finish(id: string, status: Exclude<ApprovalStatus, "pending" | "approved">, reviewer?: string, comment?: string): Promise<Approval | undefined> {
-    return this.#rows(await this.#run(this.#sql.finish(id, status, reviewer, comment)))[0];
+    return this.#rows(await this.#db.query(this.#sql.finish(id, status, reviewer, comment)))[0];
   }
 
   async use(id: string): Promise<Approval | undefined> {
-    return this.#rows(await this.#run(this.#sql.use(id)))[0];
+    return this.#rows(await this.#db.query(this.#sql.use(id)))[0];
   }
 
   async takeGrant(sha256: string): Promise<Approval | undefined> {
-    return this.#rows(await this.#run(this.#sql.takeGrant(sha256)))[0];
+    return this.#rows(await this.#db.query(this.#sql.takeGrant(sha256)))[0];
   }
 
   onChange(listener: (a: Approval) => void): void {
@@ -124,7 +136,7 @@ export class PgApprovalStore implements ApprovalStore {
 
   /** Re-reads every pending and recent approval; those that changed are announced. */
   async reload(): Promise<void> {
-    const rows = await this.#run(this.#sql.recent(this.historySize));
+    const rows = await this.#db.query(this.#sql.recent(this.historySize));
     const next = new Map<string, { a: Approval; text: string }>();
     const changed: Approval[] = [];
     for (const [json] of rows) {
@@ -138,13 +150,10 @@ export class PgApprovalStore implements ApprovalStore {
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
     if (this.#resync) clearInterval(this.#resync);
-    this.#listen?.socket.destroy();
+    this.#listener.close();
     // Queued writes (a shutdown's withdrawals) finish before the query connection goes.
-    await this.#chain;
-    this.#query?.socket.destroy();
+    await this.#db.close();
   }
 
   /** Rows a statement of this replica returned: into the mirror, not announced (the service acts on them itself). */
@@ -176,7 +185,7 @@ export class PgApprovalStore implements ApprovalStore {
   }
 
   async #sweep(): Promise<void> {
-    for (const a of this.#rows(await this.#run(this.#sql.sweep()))) for (const l of this.#swept) l(a);
+    for (const a of this.#rows(await this.#db.query(this.#sql.sweep()))) for (const l of this.#swept) l(a);
   }
 
   async #resyncNow(): Promise<void> {
@@ -187,86 +196,4 @@ export class PgApprovalStore implements ApprovalStore {
       this.log.warn({ err }, "approval store re-read failed");
     }
   }
-
-  /** One query at a time on regate's own connection, reconnecting when it was lost. */
-  #run(sql: string): Promise<(string | null)[][]> {
-    const next = this.#chain.then(async () => {
-      if (this.#closed && !this.#query) throw new RegateError("UPSTREAM_UNAVAILABLE", "approval store is closed");
-      let leftover: Buffer | undefined;
-      if (!this.#query || this.#query.socket.destroyed) {
-        if (this.#closed) throw new RegateError("UPSTREAM_UNAVAILABLE", "approval store is closed");
-        const conn = (this.#query = await connectUpstream(this.upstream, { application_name: "regate-approvals" }));
-        conn.socket.on("error", () => conn.socket.destroy());
-        leftover = conn.leftover;
-      }
-      const conn = this.#query;
-      try {
-        return await simpleQuery(conn.socket, sql, leftover);
-      } catch (err) {
-        // A failed statement may leave the connection inside an aborted block: start afresh next time.
-        conn.socket.destroy();
-        throw err instanceof RegateError && err.code === "UPSTREAM_UNAVAILABLE" ? err : new RegateError("UPSTREAM_UNAVAILABLE", "the approval store query failed", { cause: err });
-      }
-    });
-    this.#chain = next.catch(() => undefined);
-    return next;
-  }
-
-  async #startListening(first = false): Promise<void> {
-    if (this.#closed) return;
-    let conn: UpstreamConnection;
-    try {
-      conn = await connectUpstream(this.upstream, { application_name: "regate-approvals-listen" });
-      if (this.#closed) return void conn.socket.destroy();
-      const [[pid]] = (await simpleQuery(conn.socket, `LISTEN ${APPROVALS_CHANNEL}; SELECT pg_backend_pid()`, conn.leftover)) as [[string]];
-      this.#pid = Number(pid);
-      // Anything may have changed while nobody listened.
-      if (!first) await this.reload();
-    } catch (err) {
-      if (first) throw err;
-      this.log.warn({ err }, "approval store listener could not start; retrying");
-      return this.#retry();
-    }
-    this.#listen = conn;
-    this.#retryMs = RETRY_MIN_MS;
-    const reader = new FrameReader(1 << 20);
-    conn.socket.on("data", (chunk: Buffer) => {
-      try {
-        reader.push(chunk, (f) => {
-          if (f.type === Backend.NotificationResponse) {
-            const id = notificationPayload(f.body);
-            if (/^apr_[0-9a-f]{16}$/.test(id)) void this.read(id).catch((err: unknown) => this.log.warn({ err, approval_id: id }, "approval store re-read failed"));
-          }
-          return true;
-        });
-      } catch (err) {
-        this.log.warn({ err }, "approval store listener read a bad frame; reconnecting");
-        conn.socket.destroy();
-      }
-    });
-    const lost = () => {
-      if (this.#listen !== conn) return;
-      this.#listen = undefined;
-      this.#pid = undefined;
-      if (this.#closed) return;
-      this.log.warn("approval store listener lost its connection; reconnecting");
-      this.#retry();
-    };
-    conn.socket.once("close", lost);
-    conn.socket.once("error", lost);
-  }
-
-  #retry(): void {
-    if (this.#closed) return;
-    this.#timer = setTimeout(() => void this.#startListening(), this.#retryMs);
-    this.#timer.unref();
-    this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
-  }
-}
-
-/** NotificationResponse: int32 pid, channel\0, payload\0. */
-function notificationPayload(body: Buffer): string {
-  const channelEnd = body.indexOf(0, 4);
-  const end = body.indexOf(0, channelEnd + 1);
-  return channelEnd < 0 || end < 0 ? "" : body.subarray(channelEnd + 1, end).toString("utf8");
 }

@@ -3,8 +3,8 @@ import type { Logger } from "../log.js";
 import type { Volatility } from "./sql/types.js";
 import { connectUpstream, type UpstreamConnection } from "./upstream.js";
 import { simpleQuery } from "./simple-query.js";
-import { functionsFingerprintQuery, functionsQuery, relationsQuery } from "./catalog-queries.js";
-import { CatalogListener } from "./catalog-listener.js";
+import { functionsFingerprintQuery, functionsQuery, NOTIFY_CHANNEL, relationsQuery } from "./catalog-queries.js";
+import { NotifyListener } from "./notify-listener.js";
 
 export interface RelationInfo {
   oid: number;
@@ -70,7 +70,7 @@ export class Catalog {
   #queue: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   #refreshing = false;
-  #listener: CatalogListener | undefined;
+  #listener: NotifyListener | undefined;
   readonly maxStalenessMs: number;
 
   constructor(
@@ -82,8 +82,19 @@ export class Catalog {
     this.#timer = setInterval(() => void this.refresh(), Math.max(MIN_STALENESS_MS / 2, this.maxStalenessMs / 2));
     this.#timer.unref();
     if (opts.listen !== false) {
-      this.#listener = new CatalogListener(upstream, log, (reason) => this.invalidate(reason));
-      this.#listener.start();
+      // The catalog hooks (regate catalog-hooks) NOTIFY on DDL. A lost connection may have lost
+      // notifications, so (re)starting to listen and losing the connection invalidate too.
+      this.#listener = new NotifyListener({
+        upstream,
+        channel: NOTIFY_CHANNEL,
+        applicationName: "regate-catalog-listen",
+        name: "catalog listener",
+        log,
+        onNotify: () => this.invalidate("notification"),
+        onListening: () => this.invalidate("listening"),
+        onLost: () => this.invalidate("listener lost"),
+      });
+      void this.#listener.start();
     }
   }
 
