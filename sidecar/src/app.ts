@@ -3,10 +3,10 @@ import { join } from "node:path";
 import type { Server } from "node:http";
 import { agentAuth } from "./agent-auth.js";
 import { approvalsHandler, createAdminServer, locksHandler, Metrics, sessionsHandler, slackInteractionsHandler, slackInteractiveNotifier, slackReviewers, uploaderPluginStates } from "./admin/index.js";
-import { agentView, ApprovalService, approvalStore, ApprovalStoreGuard, slackNotifier } from "./approval/index.js";
+import { agentView, ApprovalService, approvalStore, slackNotifier } from "./approval/index.js";
 import { approvalEvents, budgetCutEvents, DecisionLog, LifecycleBus, sessionEndedEvent } from "./audit/index.js";
 import type { Config } from "./config/index.js";
-import { DecisionPipeline, type DecisionSink } from "./decision/index.js";
+import { DecisionPipeline, StoreSchemaGuard, type DecisionSink, type ProtectedSchema } from "./decision/index.js";
 import { createExporters, registerExportMetrics, type Exporters } from "./export/index.js";
 import { createHttpGateway, mountAgentApprovals } from "./http/index.js";
 import { LockGuard, LockService, lockStore, registerIncidentMetrics } from "./locks/index.js";
@@ -110,9 +110,12 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
   const closers: (() => Promise<void>)[] = [];
   // Locks sit in front of the pipeline for every adapter: a locked agent's statements and requests are refused.
   const locks = new LockService(await lockStore(config, log.child({ component: "locks" })), log.child({ component: "locks" }));
-  const lockGuard = new LockGuard(pipeline, locks, config.incident.locks.store === "postgres" ? config.incident.locks.schema : undefined);
-  // With approvals in the database, no agent statement may reach their table either.
-  const decider = config.approvals.enabled && config.approvals.store === "postgres" ? new ApprovalStoreGuard(lockGuard, config.approvals.schema) : lockGuard;
+  // With locks or approvals in the database, no agent statement may reach their tables.
+  const stores: ProtectedSchema[] = [
+    ...(config.approvals.enabled && config.approvals.store === "postgres" ? [{ schema: config.approvals.schema, holds: "regate's approvals" }] : []),
+    ...(config.incident.locks.store === "postgres" ? [{ schema: config.incident.locks.schema, holds: "regate's locks" }] : []),
+  ];
+  const decider = new LockGuard(stores.length ? new StoreSchemaGuard(pipeline, stores) : pipeline, locks);
   const incidentMetrics = registerIncidentMetrics(metrics.registry, locks);
   locks.onEnded = (n) => incidentMetrics.sessionEnded("lock", n);
 

@@ -10,4 +10,3 @@ export { MemoryApprovalStore } from "./memory-store.js";
 export { PgApprovalStore } from "./pg-store.js";
 export { APPROVALS_CHANNEL, APPROVALS_TABLE } from "./pg-sql.js";
 export { approvalStore } from "./from-config.js";
-export { ApprovalStoreGuard } from "./guard.js";
