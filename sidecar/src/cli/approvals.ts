@@ -7,7 +7,8 @@ import { adminBaseUrl } from "./config-arg.js";
 const USAGE = `usage: regate approvals list [--all]
        regate approvals show ID
        regate approvals approve ID [--comment TEXT]
-       regate approvals refuse ID --comment TEXT
+       regate approvals refuse ID --comment TEXT      (also: deny)
+       regate approvals wait ID [--timeout SECONDS]   until a reviewer answers: exit 0 approved, 2 anything else
 options: --url http://127.0.0.1:9187 (else from --config) --token-file F (else env REGATE_REVIEWER_TOKEN) --json
 `;
 
@@ -21,7 +22,8 @@ const stdio: Out = { out: (s) => process.stdout.write(s), err: (s) => process.st
 /**
  * A reviewer's command line over the admin listener's approvals API. `approve` first reads the approval
  * and sends back the SHA-256 it shows, so what is approved is what was printed. Exit 0 done, 1 usage
- * or transport error, 2 the API refused (not found, no longer pending, digest mismatch).
+ * or transport error, 2 the API refused (not found, no longer pending, digest mismatch); `wait` exits 0 once
+ * approved and 2 when the approval ended otherwise or is still pending at --timeout (default 300 s).
  */
 export async function approvalsCommand(argv: string[], env: NodeJS.ProcessEnv, io: Out = stdio): Promise<number> {
   let parsed;
@@ -35,6 +37,7 @@ export async function approvalsCommand(argv: string[], env: NodeJS.ProcessEnv, i
         "token-file": { type: "string" },
         comment: { type: "string", short: "m" },
         all: { type: "boolean" },
+        timeout: { type: "string" },
         json: { type: "boolean" },
       },
     });
@@ -43,8 +46,10 @@ export async function approvalsCommand(argv: string[], env: NodeJS.ProcessEnv, i
     return 1;
   }
   const { values, positionals } = parsed;
-  const [action, id] = positionals;
-  if (!action || !["list", "show", "approve", "refuse"].includes(action) || (action !== "list" && !id)) {
+  const [given, id] = positionals;
+  const action = given === "deny" ? "refuse" : given;
+  const timeoutS = values.timeout === undefined ? 300 : Number(values.timeout);
+  if (!action || !["list", "show", "approve", "refuse", "wait"].includes(action) || (action !== "list" && !id) || !(timeoutS >= 0)) {
     io.err(USAGE);
     return 1;
   }
@@ -87,6 +92,18 @@ export async function approvalsCommand(argv: string[], env: NodeJS.ProcessEnv, i
     const path = `/approvals/${encodeURIComponent(id!)}`;
     const shown = await call(path);
     if (shown.status !== 200) return failed(shown);
+    if (action === "wait") {
+      let a = shown.body as Approval;
+      const until = Date.now() + timeoutS * 1000;
+      while (a.status === "pending" && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, until - Date.now()))));
+        const r = await call(path);
+        if (r.status !== 200) return failed(r);
+        a = r.body as Approval;
+      }
+      io.out(values.json ? `${JSON.stringify(a, null, 2)}\n` : `${a.id} ${a.status}${a.reviewer ? ` by ${a.reviewer}` : ""}${a.comment ? `: ${a.comment}` : ""}\n`);
+      return a.status === "approved" ? 0 : 2;
+    }
     if (action === "show") {
       io.out(values.json ? `${JSON.stringify(shown.body, null, 2)}\n` : describe(shown.body as Approval));
       return 0;

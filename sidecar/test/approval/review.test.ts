@@ -61,6 +61,29 @@ describe("regate approvals (CLI)", () => {
       await c.end();
     }
   });
+
+  it("wait: returns once a reviewer answers (0 approved, 2 otherwise or still pending at --timeout); deny is refuse", async () => {
+    const { c, notices } = await client(regate);
+    try {
+      const held = c.query("UPDATE payments SET amount = amount + 1 WHERE id = $1", [22]);
+      const id = await until(() => heldId(notices));
+      expect(await cli(["wait", id, "--timeout", "0.3"])).toMatchObject({ code: 2, out: `${id} pending\n` });
+      const waiting = cli(["wait", id, "--timeout", "20"]);
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await cli(["approve", id])).code).toBe(0);
+      expect(await waiting).toEqual({ code: 0, out: `${id} approved by alice\n`, err: "" });
+      expect((await held).rowCount).toBe(1);
+
+      const second = c.query("UPDATE payments SET amount = 0 WHERE id = $1", [22]).catch((e: pg.DatabaseError) => e);
+      const id2 = await until(() => heldId(notices.slice(1)));
+      const waiting2 = cli(["wait", id2]);
+      expect((await cli(["deny", id2, "--comment", "not now"])).out).toBe(`${id2} refused by alice\n`);
+      expect(await waiting2).toEqual({ code: 2, out: `${id2} refused by alice: not now\n`, err: "" });
+      expect(((await second) as pg.DatabaseError).code).toBe("42501");
+    } finally {
+      await c.end();
+    }
+  });
 });
 
 describe("the review page in a real browser", () => {
