@@ -52,6 +52,10 @@ export function recordingsCommand(argv: string[], env: NodeJS.ProcessEnv): numbe
   }
   const { values, positionals } = parsed;
   const [sub, session] = positionals;
+  if (!sub || !["list", "show", "replay", "verify"].includes(sub)) {
+    process.stderr.write(sub ? `regate recordings: unknown subcommand ${sub}\n${USAGE}` : USAGE);
+    return 1;
+  }
   let dir = values.dir;
   if (!dir) {
     try {
