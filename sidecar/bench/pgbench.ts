@@ -12,6 +12,7 @@
 //   regate, decision log off   the same with decision_log.enabled: false (secondary line)
 //   regate, allow-all policy   decision log off and a policy that allows everything: what regate costs without
 //              the example policy's work (protocol, SQL analysis, WASM call, pipeline) — where the time goes
+//   regate, recording on   the first with every session recorded (recording.enabled; docs/recording.md)
 // Then 1 client per mode (pgbench --log) for p50/p99 latency per transaction.
 //
 // Per run, from /proc: CPU the proxy (regate or pgbouncer) used per transaction — on a shared 2-core machine the
@@ -106,6 +107,10 @@ await runScenario({
       regates.push(regateNoLog);
       const regateAllowAll = await startRegateProcess({ name: "pgbench-allow-all", pg: db, decisionLog: false, bundle: await buildAllowAllBundle() });
       regates.push(regateAllowAll);
+      // The cost of recording every session (issue 12): the same as `regate`, with recordings on.
+      const recordingDir = tempDir("regate-bench-recordings-");
+      const regateRecording = await startRegateProcess({ name: "pgbench-recording", pg: db, decisionLog: true, recordingDir });
+      regates.push(regateRecording);
 
       const upstreamUser = db.users.scram;
       const endpoints = {
@@ -114,6 +119,7 @@ await runScenario({
         regate: { label: "regate", port: regate.ports.postgres!, user: BENCH_AGENT.user, password: BENCH_AGENT.token, database: db.database },
         regateNoLog: { label: "regate, decision log off", port: regateNoLog.ports.postgres!, user: BENCH_AGENT.user, password: BENCH_AGENT.token, database: db.database },
         regateAllowAll: { label: "regate, allow-all policy", port: regateAllowAll.ports.postgres!, user: BENCH_AGENT.user, password: BENCH_AGENT.token, database: db.database },
+        regateRecording: { label: "regate, recording on", port: regateRecording.ports.postgres!, user: BENCH_AGENT.user, password: BENCH_AGENT.token, database: db.database },
       } satisfies Record<string, Endpoint>;
 
       const measured = async (ep: Endpoint, proxyPid: number | undefined, r: PgbenchRun): Promise<Measured> => {
@@ -142,23 +148,24 @@ await runScenario({
       };
 
       // Throughput, 8 clients: the four targets back to back per mode, ROUNDS times over.
-      const rounds: Record<QueryMode, { direct: Measured[]; pgbouncer: Measured[]; regate: RegateRun[]; regate_no_decision_log: RegateRun[]; regate_allow_all: RegateRun[] }> = {} as never;
+      const rounds: Record<QueryMode, { direct: Measured[]; pgbouncer: Measured[]; regate: RegateRun[]; regate_no_decision_log: RegateRun[]; regate_allow_all: RegateRun[]; regate_recording: RegateRun[] }> = {} as never;
       for (let round = 1; round <= ROUNDS; round++) {
         for (const mode of MODES) {
           const spec = { mode, clients: CLIENTS, threads: THREADS, seconds: RUN_S };
-          const r = (rounds[mode] ??= { direct: [], pgbouncer: [], regate: [], regate_no_decision_log: [], regate_allow_all: [] });
+          const r = (rounds[mode] ??= { direct: [], pgbouncer: [], regate: [], regate_no_decision_log: [], regate_allow_all: [], regate_recording: [] });
           r.direct.push(await measured(endpoints.direct, undefined, spec));
           r.pgbouncer.push(await measured(endpoints.pgbouncer, bouncer.child.pid, spec));
           r.regate.push(await throughRegate(regate, endpoints.regate, mode, CLIENTS, RUN_S));
           r.regate_no_decision_log.push(await throughRegate(regateNoLog, endpoints.regateNoLog, mode, CLIENTS, RUN_S));
           r.regate_allow_all.push(await throughRegate(regateAllowAll, endpoints.regateAllowAll, mode, CLIENTS, RUN_S));
+          r.regate_recording.push(await throughRegate(regateRecording, endpoints.regateRecording, mode, CLIENTS, RUN_S));
           log(
             `round ${round}/${ROUNDS} ${mode.padEnd(8)} tps: direct ${fmt(r.direct.at(-1)!.tps)}, pgbouncer ${fmt(r.pgbouncer.at(-1)!.tps)}, regate ${fmt(r.regate.at(-1)!.tps)}, ` +
               `without decision log ${fmt(r.regate_no_decision_log.at(-1)!.tps)}, allow-all policy ${fmt(r.regate_allow_all.at(-1)!.tps)}`,
           );
         }
       }
-      const throughput: Record<QueryMode, { direct: Measured; pgbouncer: Measured; regate: RegateRun; regate_no_decision_log: RegateRun; regate_allow_all: RegateRun }> = {} as never;
+      const throughput: Record<QueryMode, { direct: Measured; pgbouncer: Measured; regate: RegateRun; regate_no_decision_log: RegateRun; regate_allow_all: RegateRun; regate_recording: RegateRun }> = {} as never;
       for (const mode of MODES) {
         const r = rounds[mode];
         const direct = combine(r.direct);
@@ -166,11 +173,12 @@ await runScenario({
         const viaRegate = combine(r.regate);
         const viaNoLog = combine(r.regate_no_decision_log);
         const allowAll = combine(r.regate_allow_all);
-        throughput[mode] = { direct, pgbouncer: pgb, regate: viaRegate, regate_no_decision_log: viaNoLog, regate_allow_all: allowAll };
+        const recording = combine(r.regate_recording);
+        throughput[mode] = { direct, pgbouncer: pgb, regate: viaRegate, regate_no_decision_log: viaNoLog, regate_allow_all: allowAll, regate_recording: recording };
         log(
           `${mode.padEnd(8)} tps: direct ${fmt(direct.tps)}, pgbouncer ${fmt(pgb.tps)} (${fmt(pgb.proxy_cpu_us_per_tx)} us CPU/tx), ` +
             `regate ${fmt(viaRegate.tps)} (${fmt(viaRegate.proxy_cpu_us_per_tx)} us CPU/tx, ${viaRegate.decisions_per_tx} decisions/tx, ${fmt(viaRegate.log_bytes_per_decision)} log bytes/decision), ` +
-            `without decision log ${fmt(viaNoLog.tps)} (${fmt(viaNoLog.proxy_cpu_us_per_tx)} us CPU/tx), allow-all policy ${fmt(allowAll.tps)} (${fmt(allowAll.proxy_cpu_us_per_tx)} us CPU/tx); ` +
+            `without decision log ${fmt(viaNoLog.tps)} (${fmt(viaNoLog.proxy_cpu_us_per_tx)} us CPU/tx), allow-all policy ${fmt(allowAll.tps)} (${fmt(allowAll.proxy_cpu_us_per_tx)} us CPU/tx), recording on ${fmt(recording.tps)} (${fmt(recording.proxy_cpu_us_per_tx)} us CPU/tx); ` +
             `machine busy ${direct.machine_busy_pct}/${pgb.machine_busy_pct}/${viaRegate.machine_busy_pct}/${viaNoLog.machine_busy_pct}/${allowAll.machine_busy_pct}%`,
         );
       }
@@ -230,6 +238,12 @@ await runScenario({
             value: t.regate_allow_all.proxy_cpu_us_per_tx ?? Number.NaN,
             unit: "us",
             baseline: { label: "pgbouncer", value: t.pgbouncer.proxy_cpu_us_per_tx ?? Number.NaN },
+          },
+          {
+            metric: `pgbench ${mode} CPU per tx, recording on`,
+            value: t.regate_recording.proxy_cpu_us_per_tx ?? Number.NaN,
+            unit: "us",
+            baseline: { label: "recording off", value: t.regate.proxy_cpu_us_per_tx ?? Number.NaN },
           },
         );
       }

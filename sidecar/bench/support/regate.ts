@@ -26,6 +26,8 @@ export interface RegateProcessOptions {
   bundle?: string;
   /** Write a V8 CPU profile (node --cpu-prof) into this directory when the process exits. */
   cpuProfDir?: string;
+  /** Record sessions into this directory (docs/recording.md). */
+  recordingDir?: string;
 }
 
 export interface RegateProcess {
@@ -61,6 +63,7 @@ export function buildRegateConfig(opts: RegateProcessOptions): Record<string, un
       : { enabled: false },
     http: opts.routes ? { enabled: true, listen: { host: "127.0.0.1", port: 0 }, routes: opts.routes } : { enabled: false },
     admin: { enabled: true, listen: { host: "127.0.0.1", port: 0 }, drain_timeout_ms: 2000 },
+    ...(opts.recordingDir ? { recording: { enabled: true, dir: opts.recordingDir } } : {}),
   };
 }
 
