@@ -35,6 +35,19 @@ async function load(path: string, evalTimeoutMs: number): Promise<PolicyStore> {
 
 const bytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v)).buffer as ArrayBuffer;
 
+/** Evaluates until the replacement worker has loaded (refusals meanwhile must be POLICY_EVAL_RESTARTING). */
+async function onceLoaded(fn: () => unknown): Promise<unknown> {
+  const end = performance.now() + 20_000;
+  for (;;) {
+    try {
+      return fn();
+    } catch (e) {
+      if (!(e instanceof RegateError) || e.code !== "POLICY_EVAL_RESTARTING" || performance.now() > end) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 function thrown(fn: () => unknown): RegateError {
   try {
     fn();
@@ -117,11 +130,12 @@ describe("budgeted evaluation (worker thread)", () => {
     const next = pipeline.decide({} as never);
     expect(next.error_code).toBeUndefined();
     expect(next.outcome).toBe("allow");
-    expect(performance.now() - t1).toBeLessThan(100);
+    expect(performance.now() - t1).toBeLessThan(300); // no worker start (hundreds of ms under tsx) in it
     expect(policy.evaluate("regate/echo", bytes({ n: 1 }))).toEqual({ n: 1 });
-    // And a second timeout is handled the same way.
+    // And a second timeout is handled the same way. Its replacement is the spare started at the first one,
+    // which may still be loading on a busy machine (tsx compiles the worker): then refused, never run unbudgeted.
     expect(thrown(() => policy.evaluate("regate/decision", bytes({ spin: true }))).code).toBe("POLICY_EVAL_TIMEOUT");
-    expect(policy.evaluate("regate/echo", bytes({ n: 2 }))).toEqual({ n: 2 });
+    expect(await onceLoaded(() => policy.evaluate("regate/echo", bytes({ n: 2 })))).toEqual({ n: 2 });
   }, 30_000);
 
   it("refuses with POLICY_EVAL_RESTARTING when the fresh worker is not ready within the budget", async () => {
@@ -135,8 +149,7 @@ describe("budgeted evaluation (worker thread)", () => {
     expect(e.code).toBe("POLICY_EVAL_RESTARTING");
     expect(e.sqlstate).toBe("55000");
     // Once loaded it serves again.
-    await new Promise((r) => setTimeout(r, 2000));
-    expect(policy.evaluate("regate/echo", bytes({ ok: true }))).toEqual({ ok: true });
+    expect(await onceLoaded(() => policy.evaluate("regate/echo", bytes({ ok: true })))).toEqual({ ok: true });
   }, 30_000);
 
   it("reports an evaluation error as POLICY_EVAL_FAILED and keeps serving", async () => {
