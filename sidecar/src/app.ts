@@ -77,16 +77,18 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     allSinks.unshift(new DecisionLog(decisionLogger, { bundleName: config.decision_log.bundle_name, labels: { app: "regate", ...config.decision_log.labels }, secrets, maxBufferedBytes: config.decision_log.max_buffered_bytes }));
   }
   // Decision export (docs/export.md): OPA decision-log upload, OCSF events. Closed last, after the listeners drain.
+  // Session recordings (docs/recording.md): Postgres hooks, HTTP decisions as a sink, lifecycle events.
+  const recording = startRecording(config, log, metrics.registry, productVersion());
+  const recorder = recording?.recorder;
   const exporters = createExporters(config.export, {
     log,
     bundle_name: config.decision_log.bundle_name,
     labels: { app: "regate", ...config.decision_log.labels },
     product_version: productVersion(),
+    // Each SIEM event of a recorded session names where in the session's hash chain it falls.
+    ...(recorder ? { recordingLink: (id: string) => recorder.link(id) } : {}),
   });
   allSinks.push(...exporters.sinks);
-  // Session recordings (docs/recording.md): Postgres hooks, HTTP decisions as a sink, lifecycle events.
-  const recording = startRecording(config, log, metrics.registry, productVersion());
-  const recorder = recording?.recorder;
   if (recording) allSinks.push(...recording.sinks);
   registerExportMetrics(metrics.registry, exporters);
   const pipeline = new DecisionPipeline({

@@ -76,6 +76,7 @@ export interface ExportDeps {
   bundle_name: string;
   labels: Record<string, string>;
   product_version: string;
+  recordingLink?: OcsfOptions["recordingLink"];
   stdout?: NodeJS.WritableStream;
   fetch?: typeof fetch;
 }
@@ -105,7 +106,7 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
   const oc = cfg.ocsf;
   let lifecycle: (e: LifecycleEvent) => void = () => {};
   if (oc.enabled) {
-    const ocsfOpts: OcsfOptions = { product_version: deps.product_version, bundle_name: deps.bundle_name };
+    const ocsfOpts: OcsfOptions = { product_version: deps.product_version, bundle_name: deps.bundle_name, ...(deps.recordingLink ? { recordingLink: deps.recordingLink } : {}) };
     const batch = { ...oc, ...readTls(oc.tls), log: deps.log.child({ component: "ocsf-export" }), ...(deps.fetch ? { fetch: deps.fetch } : {}) };
     // Splunk's HTTP Event Collector takes one envelope per event, envelopes concatenated in one request.
     const { source, sourcetype, index } = oc.splunk;

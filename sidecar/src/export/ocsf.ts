@@ -32,6 +32,8 @@ export interface OcsfOptions {
   product_version: string;
   /** Name of the policy bundle (decision_log.bundle_name). */
   bundle_name: string;
+  /** With recordings on: where a session's recording stands (its last record's seq and SHA-256). */
+  recordingLink?: (sessionId: string) => { file: string; seq: number; sha256: string } | undefined;
 }
 
 export type OcsfEvent = Record<string, unknown> & { class_uid: number; metadata: { uid: string } };
@@ -84,6 +86,10 @@ export function toOcsf(e: DecisionEvent, opts: OcsfOptions): OcsfEvent {
   if (e.masked.length) regate["masked"] = e.masked;
   if (e.erased.length) regate["erased"] = e.erased;
   if (d.mask.length) regate["mask_rules"] = d.mask.length;
+  // The hash link: the session's chain head when the decision was exported. A statement that runs or is held
+  // is recorded before its decision is logged, so that is its own record; a refused one's record follows it.
+  const link = input.session?.id ? opts.recordingLink?.(input.session.id) : undefined;
+  if (link) regate["recording"] = { file: link.file, seq: link.seq, sha256: link.sha256 };
 
   if (input.kind === "postgres") {
     const pg = (input.postgres ?? {}) as { message?: string; statements?: StatementLike[] };

@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { mkdirSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { DecisionSink, SessionInput } from "../decision/index.js";
 import { RegateError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -48,6 +48,13 @@ interface Open {
  * files opened, checkpointed, closed and deleted. Writes are synchronous; when one fails every new
  * decision is refused (RECORDING_UNAVAILABLE) until a write succeeds again.
  */
+/** A point in a session's hash chain (see Recorder.link). */
+export interface RecordingLink {
+  file: string;
+  seq: number;
+  sha256: string;
+}
+
 export class Recorder implements DecisionSink {
   readonly dir: string;
   readonly hooks: SessionHooks;
@@ -158,6 +165,12 @@ export class Recorder implements DecisionSink {
   }
 
   /** Totals kept for the `end` record. */
+  /** Where a live session's recording stands: its file, and the seq and SHA-256 (of the line) of its last record. */
+  link(id: string): RecordingLink | undefined {
+    const o = this.#sessions.get(id);
+    return o ? { file: basename(o.file.path), seq: o.file.records, sha256: o.file.head } : undefined;
+  }
+
   tally(id: string): { statements: number; rows: number; bytes: number } | undefined {
     return this.#sessions.get(id);
   }

@@ -1,5 +1,6 @@
 // Lifecycle events reach the SIEM export from a real session: a held write approved by a reviewer and a
 // result cut by a budget, each linked to its decision, all valid OCSF 1.5.0.
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +14,9 @@ import { setupValidator, validateOcsf } from "./ocsf-validator.js";
 
 let db: TestPostgres;
 let regate: TestRegate;
-const file = join(mkdtempSync(join(tmpdir(), "regate-lifecycle-")), "ocsf.jsonl");
+const root = mkdtempSync(join(tmpdir(), "regate-lifecycle-"));
+const file = join(root, "ocsf.jsonl");
+const recordings = join(root, "recordings");
 type Ev = { class_uid: number; activity_name: string; metadata: { uid: string; correlation_uid?: string }; message: string; unmapped: { regate: Record<string, unknown> }; query_info?: { query_string: string } };
 const events = (): Ev[] => (existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Ev) : []);
 
@@ -24,6 +27,7 @@ beforeAll(async () => {
     export: { ocsf: { enabled: true, sink: "file", file } },
     postgres: { budgets: { rows_per_statement: 10 } },
     incident: { responders: [{ name: RESPONDER.name, token: { value: RESPONDER.token } }] },
+    recording: { enabled: true, dir: recordings },
   });
 }, 300_000);
 afterAll(async () => {
@@ -66,6 +70,16 @@ describe("lifecycle events in the OCSF export", () => {
       expect(all.indexOf(requested)).toBeGreaterThan(all.indexOf(update));
       expect(all.indexOf(granted)).toBeGreaterThan(all.indexOf(requested));
       expect((await validateOcsf(all)).filter((v) => !v.ok)).toEqual([]);
+
+      // The hash link: the held (then run) statement's event names its own record in the session's chain.
+      const link = update.unmapped.regate["recording"] as { file: string; seq: number; sha256: string };
+      expect(link).toMatchObject({ file: expect.stringMatching(/\.jsonl$/), seq: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      const lines = readFileSync(join(recordings, link.file), "utf8").trim().split("\n");
+      const hashOf = (l: string) => createHash("sha256").update(l, "utf8").digest("hex");
+      const at = lines.findIndex((l) => hashOf(l) === link.sha256);
+      expect(at).toBe(link.seq - 1);
+      const record = JSON.parse(lines[at]!) as { type: string; seq: number; decision?: { decision_id: string } };
+      expect(record).toMatchObject({ type: "statement", seq: link.seq, decision: { decision_id: update.metadata.uid } });
     } finally {
       await c.end();
     }
