@@ -2,7 +2,20 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "node:http";
 import { agentAuth } from "./agent-auth.js";
-import { approvalsHandler, createAdminServer, locksHandler, Metrics, sessionsHandler, slackInteractionsHandler, slackInteractiveNotifier, slackReviewers, uploaderPluginStates } from "./admin/index.js";
+import {
+  approvalsHandler,
+  createAdminServer,
+  locksHandler,
+  Metrics,
+  reviewersByName,
+  sessionsHandler,
+  signedWebhookHandler,
+  slackInteractionsHandler,
+  slackInteractiveNotifier,
+  slackReviewers,
+  uploaderPluginStates,
+  webhookSigner,
+} from "./admin/index.js";
 import { agentView, ApprovalService, approvalStore, slackNotifier } from "./approval/index.js";
 import { approvalEvents, budgetCutEvents, DecisionLog, LifecycleBus, sessionEndedEvent } from "./audit/index.js";
 import type { Config } from "./config/index.js";
@@ -149,7 +162,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
       })),
       onEvent: approvalEvents(lifecycle),
       // With Slack interactivity configured the message carries Approve/Refuse buttons (admin/slack-message.ts).
-      ...(a.webhook ? { onRequested: (a.slack ? slackInteractiveNotifier : slackNotifier)(a.webhook.url.reveal(), reviewUrl, alog) } : {}),
+      ...(a.webhook ? { onRequested: (a.slack ? slackInteractiveNotifier : slackNotifier)(a.webhook.url.reveal(), reviewUrl, alog, webhookSigner(a.webhook)) } : {}),
     }, shared);
     const { hold, ownApprovals } = approvals.hooks();
     hooks = { ...hooks, hold: hold!, ownApprovals: ownApprovals! };
@@ -235,6 +248,9 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
           sessionEndedEvent(lifecycle, session, { actor: by, reason, ...(statement ? { statement } : {}) });
         }),
         locksHandler(locks, responders),
+        ...(approvals && config.approvals.webhook?.signing_secret
+          ? [signedWebhookHandler(approvals, { signingSecret: config.approvals.webhook.signing_secret.reveal(), reviewers: reviewersByName(config), maxAgeSeconds: config.approvals.webhook.max_age_seconds }, log.child({ component: "approvals" }))]
+          : []),
         ...(approvals && slack
           ? [slackInteractionsHandler(approvals, { signingSecret: slack.signing_secret.reveal(), users: slackReviewers(config), maxAgeSeconds: slack.max_age_seconds }, log.child({ component: "approvals" }))]
           : []),

@@ -45,9 +45,10 @@ export function slackApprovalMessage(a: Approval, reviewUrl: string): { text: st
 }
 
 /** Posts slackApprovalMessage to an incoming webhook (fire and forget; failures logged). */
-export function slackInteractiveNotifier(url: string, reviewUrl: string, log: Logger): (a: Approval) => void {
+export function slackInteractiveNotifier(url: string, reviewUrl: string, log: Logger, sign?: (body: string) => Record<string, string>): (a: Approval) => void {
   return (a) => {
-    fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(slackApprovalMessage(a, reviewUrl)), signal: AbortSignal.timeout(5000) }).then(
+    const body = JSON.stringify(slackApprovalMessage(a, reviewUrl));
+    fetch(url, { method: "POST", headers: { "content-type": "application/json", ...sign?.(body) }, body, signal: AbortSignal.timeout(5000) }).then(
       (res) => {
         if (!res.ok) log.warn({ approval_id: a.id, status: res.status }, "Slack refused the approval message");
       },

@@ -3,6 +3,7 @@ import type { ActResult, ApprovalService, ReviewerIdentity } from "../approval/i
 import type { Config } from "../config/index.js";
 import type { Logger } from "../log.js";
 import { readBody, sendJson, type AdminHandler } from "./bearer.js";
+import { reviewersByName } from "./signed-webhook.js";
 import { SLACK_APPROVE, SLACK_REFUSE, type SlackButtonValue } from "./slack-message.js";
 
 export { slackApprovalMessage, slackInteractiveNotifier } from "./slack-message.js";
@@ -108,7 +109,7 @@ function followUp(responseUrl: string | undefined, text: string, log: Logger): v
 }
 
 /** Slack user id -> the configured reviewer it acts as (load.ts checks every name is a reviewer). */
-export function slackReviewers(config: Config): Map<string, { name: string; groups: string[] }> {
-  const byName = new Map(config.approvals.reviewers.map((r) => [r.name, { name: r.name, groups: [...r.groups] }]));
+export function slackReviewers(config: Config): Map<string, ReviewerIdentity> {
+  const byName = reviewersByName(config);
   return new Map(Object.entries(config.approvals.slack?.users ?? {}).flatMap(([id, name]) => (byName.has(name) ? [[id, byName.get(name)!] as const] : [])));
 }

@@ -80,6 +80,12 @@ export const approvalsSchema = {
       description: "Slack-style incoming webhook: each new pending approval is POSTed as a JSON message.",
       properties: {
         url: { ...secretRef, description: "Incoming-webhook URL (a secret: it authorises posting)." },
+        signing_secret: {
+          ...secretRef,
+          description:
+            "Signs each notification (X-Regate-Timestamp, X-Regate-Signature: v1= HMAC-SHA256 of `v1:{timestamp}:{body}`) and turns on POST /approvals/webhook on the admin listener, where a tool holding the same secret approves or refuses for a named reviewer (docs/approvals.md).",
+        },
+        max_age_seconds: { type: "integer", minimum: 1, default: 300, description: "Replay window for signed webhook requests." },
       },
     },
     slack: slackSchema,

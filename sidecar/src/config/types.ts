@@ -133,7 +133,7 @@ export interface Config {
     store_login?: { user: string; password?: Secret };
     review_url?: string;
     reviewers: { name: string; token: Secret; groups: string[] }[];
-    webhook?: { url: Secret };
+    webhook?: { url: Secret; signing_secret?: Secret; max_age_seconds: number };
     slack?: { signing_secret: Secret; users: Record<string, string>; max_age_seconds: number };
   };
   incident: {
