@@ -99,10 +99,11 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     labels: { app: "regate", ...config.decision_log.labels },
     product_version: productVersion(),
     // Each SIEM event of a recorded session names where in the session's hash chain it falls.
-    ...(recorder ? { recordingLink: (id: string) => recorder.link(id) } : {}),
+    ...(recording ? { recordingLink: (id: string) => recording.recorder.link(id) ?? recording.recorder.link(recording.http.sessionOf(id) ?? "") } : {}),
   });
-  allSinks.push(...exporters.sinks);
+  // Recording before export: an HTTP request's record exists when its SIEM event links to it.
   if (recording) allSinks.push(...recording.sinks);
+  allSinks.push(...exporters.sinks);
   registerExportMetrics(metrics.registry, exporters);
   const pipeline = new DecisionPipeline({
     policy: () => store.active,

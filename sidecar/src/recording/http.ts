@@ -106,6 +106,12 @@ export class HttpRecorder implements DecisionSink {
     }
   }
 
+  /** The recording session a request in flight is recorded in (for the SIEM's hash link). */
+  sessionOf(requestId: string): string | undefined {
+    const p = this.#pending.get(requestId);
+    return p ? this.#groups.get(p.key)?.session.id : undefined;
+  }
+
   #group(key: string, s: SessionInput, mcp: string | undefined): Group {
     let g = this.#groups.get(key);
     if (g) return g;
