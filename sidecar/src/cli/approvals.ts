@@ -1,8 +1,6 @@
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Approval } from "../approval/index.js";
-import { ConfigError } from "../config/index.js";
-import { adminBaseUrl } from "./config-arg.js";
+import { adminClient, apiFailed, oneLine, REVIEWER, stdio, type Out } from "./admin-client.js";
 
 const USAGE = `usage: regate approvals list [--all]
        regate approvals show ID
@@ -11,13 +9,6 @@ const USAGE = `usage: regate approvals list [--all]
        regate approvals wait ID [--timeout SECONDS]   until a reviewer answers: exit 0 approved, 2 anything else
 options: --url http://127.0.0.1:9187 (else from --config) --token-file F (else env REGATE_REVIEWER_TOKEN) --json
 `;
-
-export interface Out {
-  out(s: string): void;
-  err(s: string): void;
-}
-
-const stdio: Out = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
 /**
  * A reviewer's command line over the admin listener's approvals API. `approve` first reads the approval
@@ -53,32 +44,14 @@ export async function approvalsCommand(argv: string[], env: NodeJS.ProcessEnv, i
     io.err(USAGE);
     return 1;
   }
-  let base: string;
-  try {
-    base = adminBaseUrl(values.url, values.config, env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    io.err(`${err.message}\n${USAGE}`);
+  const client = adminClient(values, env, REVIEWER);
+  if (typeof client === "string") {
+    io.err(`regate approvals: ${client}\n${USAGE}`);
     return 1;
   }
-  const token = values["token-file"] ? readFileSync(values["token-file"], "utf8").trim() : env["REGATE_REVIEWER_TOKEN"];
-  if (!token) {
-    io.err(`regate approvals: a reviewer token is required (--token-file or REGATE_REVIEWER_TOKEN)\n`);
-    return 1;
-  }
-  const call = async (path: string, body?: unknown): Promise<{ status: number; body: any }> => {
-    const res = await fetch(new URL(path, base), {
-      method: body === undefined ? "GET" : "POST",
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    return { status: res.status, body: await res.json().catch(() => ({})) };
-  };
-  const failed = (r: { status: number; body: any }) => {
-    io.err(`regate approvals ${action}: HTTP ${r.status}: ${r.body?.error ?? "error"}\n`);
-    return r.status === 401 || r.status >= 500 ? 1 : 2;
-  };
+  const { base } = client;
+  const call = (path: string, body?: unknown) => client.call(body === undefined ? "GET" : "POST", path, body);
+  const failed = (r: { status: number; body: any }) => apiFailed(io, `approvals ${action}`, r);
   try {
     if (action === "list") {
       const r = await call(values.all ? "/approvals" : "/approvals?status=pending");
@@ -86,7 +59,7 @@ export async function approvalsCommand(argv: string[], env: NodeJS.ProcessEnv, i
       const list = r.body.approvals as Approval[];
       if (values.json) io.out(`${JSON.stringify(list, null, 2)}\n`);
       else if (list.length === 0) io.out(values.all ? "no approvals\n" : "nothing pending\n");
-      else for (const a of list) io.out(`${a.id}  ${a.status.padEnd(9)}  ${a.principal}@${a.target}  expires ${a.expires_at}  ${oneLine(a.statement.sql)}\n`);
+      else for (const a of list) io.out(`${a.id}  ${a.status.padEnd(9)}  ${a.principal}@${a.target}  expires ${a.expires_at}  ${oneLine(a.statement.sql, 80)}\n`);
       return 0;
     }
     const path = `/approvals/${encodeURIComponent(id!)}`;
@@ -117,11 +90,6 @@ export async function approvalsCommand(argv: string[], env: NodeJS.ProcessEnv, i
     io.err(`regate approvals: cannot reach ${base}: ${(err as Error).message}\n`);
     return 1;
   }
-}
-
-function oneLine(sql: string): string {
-  const s = sql.replace(/\s+/g, " ").trim();
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
 function describe(a: Approval): string {

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import type { Lock } from "../locks/index.js";
-import { apiFailed, responderClient, stdio, type Out } from "./responder.js";
+import { apiFailed, adminClient, stdio, type Out } from "./admin-client.js";
 
 const USAGE = `usage: regate locks list [--json]
        regate locks add (--principal P | --group G | --token ID | --session ID) --message TEXT [--ttl SECONDS]
@@ -49,7 +49,7 @@ export async function locksCommand(argv: string[], env: NodeJS.ProcessEnv, io: O
     io.err(USAGE);
     return 1;
   }
-  const client = responderClient(values, env);
+  const client = adminClient(values, env);
   if (typeof client === "string") {
     io.err(`regate locks: ${client}\n`);
     return 1;

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { apiFailed, oneLine, responderClient, stdio, type Out } from "./responder.js";
+import { apiFailed, oneLine, adminClient, stdio, type Out } from "./admin-client.js";
 
 const USAGE = `usage: regate sessions list [--json]
        regate sessions kill ID --reason TEXT
@@ -28,7 +28,7 @@ export async function sessionsCommand(argv: string[], env: NodeJS.ProcessEnv, io
     io.err(action === "kill" && id ? `regate sessions kill: --reason is required (the agent is told it)\n${USAGE}` : USAGE);
     return 1;
   }
-  const client = responderClient(values, env);
+  const client = adminClient(values, env);
   if (typeof client === "string") {
     io.err(`regate sessions: ${client}\n`);
     return 1;

@@ -11,11 +11,19 @@ export const stdio: Out = { out: (s) => process.stdout.write(s), err: (s) => pro
 
 export type Call = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
 
+/** Whose token a command uses: responders (sessions, locks) or reviewers (approvals). */
+export const RESPONDER = { name: "responder", env: "REGATE_RESPONDER_TOKEN" } as const;
+export const REVIEWER = { name: "reviewer", env: "REGATE_REVIEWER_TOKEN" } as const;
+
 /**
- * A responder's client of the admin listener: base URL from --url or the config, token from
- * --token-file or REGATE_RESPONDER_TOKEN. Returns an error line instead when either is missing.
+ * A person's client of the admin listener: base URL from --url or the config, token from --token-file or
+ * the role's environment variable. Returns an error line instead when either is missing.
  */
-export function responderClient(values: { url?: string; config?: string; "token-file"?: string }, env: NodeJS.ProcessEnv): { call: Call; base: string } | string {
+export function adminClient(
+  values: { url?: string; config?: string; "token-file"?: string },
+  env: NodeJS.ProcessEnv,
+  role: { name: string; env: string } = RESPONDER,
+): { call: Call; base: string } | string {
   let base: string;
   try {
     base = adminBaseUrl(values.url, values.config, env);
@@ -23,8 +31,8 @@ export function responderClient(values: { url?: string; config?: string; "token-
     if (!(err instanceof ConfigError)) throw err;
     return err.message;
   }
-  const token = values["token-file"] ? readFileSync(values["token-file"], "utf8").trim() : env["REGATE_RESPONDER_TOKEN"];
-  if (!token) return "a responder token is required (--token-file or REGATE_RESPONDER_TOKEN)";
+  const token = values["token-file"] ? readFileSync(values["token-file"], "utf8").trim() : env[role.env];
+  if (!token) return `a ${role.name} token is required (--token-file or ${role.env})`;
   const call: Call = async (method, path, body) => {
     const res = await fetch(new URL(path, base), {
       method,
