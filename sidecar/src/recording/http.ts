@@ -147,7 +147,8 @@ export class HttpRecorder implements DecisionSink {
     g.bytes += info.bytes;
     this.#recent.set(info.request_id, g.session.id);
     if (this.#recent.size > 4096) this.#recent.delete(this.#recent.keys().next().value!);
-    this.#rec.write(g.session, "response", {
+    // Deferred (group commit, Recorder.writeLater): the response is over, nothing waits on its record.
+    this.#rec.writeLater(g.session, "response", {
       request_id: info.request_id,
       decision_id: info.decision_id,
       outcome: info.outcome,

@@ -76,7 +76,9 @@ export function postgresHooks(rec: Recorder): SessionHooks {
     }
     const sample = rows.get(st);
     rows.delete(st);
-    rec.write(session, "result", {
+    // Deferred (group commit): nothing waits on it, and it reaches the file with the next statement record
+    // or at the end of this event-loop turn.
+    rec.writeLater(session, "result", {
       stmt: st.seq,
       rows_sample: sample,
       decision_id: st.decision?.decision_id,
@@ -98,7 +100,7 @@ export function postgresHooks(rec: Recorder): SessionHooks {
   // A client's CancelRequest, as a record of its own: which statement was running (its result follows,
   // usually with SQLSTATE 57014).
   const cancelled = (session: SessionInput, st: Statement | undefined): void => {
-    rec.appendOpen(session.id, "cancel", { stmt: st?.seq, decision_id: st?.decision?.decision_id });
+    rec.appendOpen(session.id, "cancel", { stmt: st?.seq, decision_id: st?.decision?.decision_id }, true);
   };
   const row = (_session: SessionInput, st: Statement, raw: Buffer): void => {
     let sample = rows.get(st);
