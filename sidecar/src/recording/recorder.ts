@@ -52,7 +52,7 @@ interface Open {
 
 /**
  * Records sessions, Postgres and HTTP: one hash-chained file per session, plus the directory's journal of
- * files opened, checkpointed, closed and deleted. Writes are synchronous; when one fails every new
+ * files opened, checkpointed, closed and deleted. Writes are synchronous (records nothing waits on are group-committed: writeLater); when one fails every new
  * decision is refused (RECORDING_UNAVAILABLE) until a write succeeds again.
  */
 /** A point in a session's hash chain (see Recorder.link). */
@@ -71,7 +71,7 @@ export class Recorder implements DecisionSink {
   #failure: unknown;
   #secrets: string[];
   #timer?: NodeJS.Timeout;
-  /** Files with deferred records, written together at the end of this event-loop turn (group commit). */
+  /** Files with deferred records, each written in one go by the next `flush` (group commit). */
   #dirty = new Set<ChainFile>();
   #flushing?: NodeJS.Timeout;
   /** Records written and bytes, for metrics and tests. */
@@ -148,8 +148,8 @@ export class Recorder implements DecisionSink {
 
   /**
    * A record that nothing waits on (a result, a response, a cancel): it joins the session's pending buffer
-   * and is written at the end of this event-loop turn, or with the session's next record written at once,
-   * whichever comes first, in chain order. Saves a write syscall per statement; a failed write is reported
+   * and is written with the session's next record written at once, or after DEFER_MS, whichever comes
+   * first, in chain order. Saves a write syscall per statement; a failed write is reported
    * (failing mode) when it happens. False only when the session's file could not be opened.
    */
   writeLater(session: SessionInput, type: string, body: Record<string, unknown>, protocol: Protocol = "postgres"): boolean {
