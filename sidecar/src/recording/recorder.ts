@@ -52,8 +52,9 @@ interface Open {
 
 /**
  * Records sessions, Postgres and HTTP: one hash-chained file per session, plus the directory's journal of
- * files opened, checkpointed, closed and deleted. Writes are synchronous (records nothing waits on are group-committed: writeLater); when one fails every new
- * decision is refused (RECORDING_UNAVAILABLE) until a write succeeds again.
+ * files opened, checkpointed, closed and deleted. Writes are synchronous (records nothing waits on are
+ * group-committed: writeLater); when one fails every new decision is refused (RECORDING_UNAVAILABLE) until a
+ * write succeeds again.
  */
 /** A point in a session's hash chain (see Recorder.link). */
 export interface RecordingLink {
