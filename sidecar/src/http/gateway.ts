@@ -49,6 +49,9 @@ function positive(name: string, v: unknown): number {
   return v;
 }
 
+/** How long a client may take to send a request's headers. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+
 export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   const log = opts.logger;
   const routes = compileRoutes(opts.routes);
@@ -273,7 +276,9 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     proxyReq.end(body.length > 0 ? body : undefined);
   }
 
-  const server = createServer(start);
+  // Slow clients (slowloris) get 10 s to send their headers, checked every second (Node's defaults: 60 s,
+  // checked every 30 s), so a trickle of bytes cannot hold a connection for minutes.
+  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 }, start);
 
   // Malformed requests (CR/LF in header values, oversized headers) never reach the handler.
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
