@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type App } from "../../src/app.js";
 import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/log.js";
+import { keepOutput } from "../support/test-output.js";
 import { BUNDLE } from "../support/regate.js";
 import { Collector } from "./collector.js";
 import { setupValidator, validateOcsf } from "./ocsf-validator.js";
@@ -20,7 +21,7 @@ const AGENT_TOKEN = "export-agent-token-5d1e";
 let upstream: Server;
 let upstreamUrl: string;
 let dir: string;
-const running: { app: App; collector: Collector }[] = [];
+const running: { app: App; collector: Collector; keep: () => Promise<void> }[] = [];
 
 beforeAll(async () => {
   await setupValidator();
@@ -40,6 +41,7 @@ afterEach(async () => {
   for (const r of running.splice(0)) {
     await r.app.close();
     await r.collector.stop();
+    await r.keep();
   }
 });
 
@@ -66,7 +68,12 @@ async function start(collector: Collector, decisionLogs: Record<string, unknown>
     env: {},
   });
   const app = await startApp({ config, log: createLogger({ level: "info", destination: sink }) });
-  running.push({ app, collector });
+  // What regate wrote (log and OCSF file) goes to the secrets sweep, with the secrets it held.
+  const keep = async () => {
+    const ocsf = await readFile(ocsfFile, "utf8").catch(() => "");
+    keepOutput("export", "app", `${lines.join("\n")}\n${ocsf}`, [AGENT_TOKEN, "collector-token"]);
+  };
+  running.push({ app, collector, keep });
   const decisionLog = () => lines.map((l) => JSON.parse(l) as Record<string, any>).filter((l) => l["msg"] === "Decision Log");
   const request = async (method: string, path: string) => {
     const res = await fetch(`http://127.0.0.1:${app.ports.http}/api${path}`, { method, headers: { authorization: `Bearer ${AGENT_TOKEN}` } });
