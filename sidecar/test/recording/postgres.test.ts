@@ -196,12 +196,18 @@ describe("fail closed", () => {
     await c.connect();
     try {
       expect((await c.query("SELECT 1 AS x")).rows).toEqual([{ x: 1 }]);
-      const spy = vi.spyOn(ChainFile.prototype, "append").mockImplementation(() => {
+      // The disk is full for every write: records written at once (append) and deferred ones (flush) alike.
+      const full = () => {
         throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
-      });
+      };
+      const spy = vi.spyOn(ChainFile.prototype, "append").mockImplementation(full);
+      const flushSpy = vi.spyOn(ChainFile.prototype, "flush").mockImplementation(full);
       await expect(c.query("SELECT 2")).rejects.toMatchObject({ code: "58030", message: expect.stringMatching(/recording cannot be written/) });
       await expect(c.query("SELECT 3")).rejects.toMatchObject({ code: "58030" });
+      // Deferred records still waiting meet the full disk too, before it has room again.
+      regate.app.recorder!.flush();
       spy.mockRestore();
+      flushSpy.mockRestore();
       // The next statement is refused by admit() but recorded; that write succeeding admits again.
       await expect(c.query("SELECT 4")).rejects.toMatchObject({ code: "58030" });
       expect((await c.query("SELECT 5 AS x")).rows).toEqual([{ x: 5 }]);
