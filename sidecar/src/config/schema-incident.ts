@@ -111,6 +111,16 @@ export const recordingSchema = {
   },
 } as const;
 
+/** A private CA, and a client certificate with its key (both or neither), read from files. */
+const tlsFiles = (description: string) =>
+  ({
+    type: "object",
+    additionalProperties: false,
+    description,
+    properties: { ca_file: { type: "string" }, cert_file: { type: "string" }, key_file: { type: "string" } },
+    dependencies: { cert_file: ["key_file"], key_file: ["cert_file"] },
+  }) as const;
+
 export const exportSchema = {
   type: "object",
   default: {},
@@ -134,13 +144,7 @@ export const exportSchema = {
         buffer_size_limit_events: { type: "integer", minimum: 1, default: 10000, description: "Events held while the collector is down or slow." },
         buffer_policy: { enum: ["drop_oldest", "block"], default: "drop_oldest", description: "When the buffer is full: drop the oldest event (counted), or refuse new statements (fail closed)." },
         timeout_ms: { type: "integer", minimum: 1, default: 10000, description: "Timeout of one upload request." },
-        tls: {
-          type: "object",
-          additionalProperties: false,
-          description: "TLS towards the collector: a private CA, and a client certificate for mTLS.",
-          properties: { ca_file: { type: "string" }, cert_file: { type: "string" }, key_file: { type: "string" } },
-          dependencies: { cert_file: ["key_file"], key_file: ["cert_file"] },
-        },
+        tls: tlsFiles("TLS towards the collector: a private CA, and a client certificate for mTLS."),
       },
     },
     ocsf: {
@@ -171,13 +175,7 @@ export const exportSchema = {
         buffer_size_limit_events: { type: "integer", minimum: 1, default: 10000 },
         buffer_policy: { enum: ["drop_oldest", "block"], default: "drop_oldest" },
         timeout_ms: { type: "integer", minimum: 1, default: 10000 },
-        tls: {
-          type: "object",
-          additionalProperties: false,
-          description: "TLS towards the endpoint (https, splunk_hec): a private CA, and a client certificate for mTLS.",
-          properties: { ca_file: { type: "string" }, cert_file: { type: "string" }, key_file: { type: "string" } },
-          dependencies: { cert_file: ["key_file"], key_file: ["cert_file"] },
-        },
+        tls: tlsFiles("TLS towards the endpoint (https, splunk_hec): a private CA, and a client certificate for mTLS."),
       },
     },
   },

@@ -154,33 +154,25 @@ export interface Config {
     signing_key?: Secret;
   };
   export: {
-    decision_logs: {
-      enabled: boolean;
-      service_url?: string;
-      path: string;
-      token?: Secret;
-      min_delay_seconds: number;
-      max_delay_seconds: number;
-      upload_size_limit_bytes: number;
-      buffer_size_limit_events: number;
-      buffer_policy: "drop_oldest" | "block";
-      timeout_ms: number;
-      tls?: { ca_file?: string; cert_file?: string; key_file?: string };
-    };
-    ocsf: {
-      enabled: boolean;
+    decision_logs: ExportBatch & { service_url?: string; path: string };
+    ocsf: ExportBatch & {
       sink: "stdout" | "file" | "https" | "splunk_hec";
       file: string;
       endpoint?: string;
-      token?: Secret;
       splunk: { source: string; sourcetype: string; index?: string };
-      min_delay_seconds: number;
-      max_delay_seconds: number;
-      upload_size_limit_bytes: number;
-      buffer_size_limit_events: number;
-      buffer_policy: "drop_oldest" | "block";
-      timeout_ms: number;
-      tls?: { ca_file?: string; cert_file?: string; key_file?: string };
     };
   };
+}
+
+/** The settings every batching exporter shares (config.export.decision_logs, config.export.ocsf). */
+interface ExportBatch {
+  enabled: boolean;
+  token?: Secret;
+  min_delay_seconds: number;
+  max_delay_seconds: number;
+  upload_size_limit_bytes: number;
+  buffer_size_limit_events: number;
+  buffer_policy: "drop_oldest" | "block";
+  timeout_ms: number;
+  tls?: { ca_file?: string; cert_file?: string; key_file?: string };
 }

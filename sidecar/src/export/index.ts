@@ -15,35 +15,27 @@ export { registerExportMetrics } from "./metrics.js";
 export { lifecycleToOcsf } from "./ocsf-lifecycle.js";
 export { toOcsf, OCSF_VERSION, MAX_QUERY_CHARS, type OcsfEvent, type OcsfOptions } from "./ocsf.js";
 
+/** What every batching exporter is configured with (the decision-log upload, the OCSF https and HEC sinks). */
+interface BatchSettings {
+  enabled: boolean;
+  token?: { reveal(): string };
+  min_delay_seconds: number;
+  max_delay_seconds: number;
+  upload_size_limit_bytes: number;
+  buffer_size_limit_events: number;
+  buffer_policy: BufferPolicy;
+  timeout_ms: number;
+  tls?: TlsFiles;
+}
+
 /** The shape of config.export (config/types.ts), restated so this folder does not import config. */
 export interface ExportSettings {
-  decision_logs: {
-    enabled: boolean;
-    service_url?: string;
-    path: string;
-    token?: { reveal(): string };
-    min_delay_seconds: number;
-    max_delay_seconds: number;
-    upload_size_limit_bytes: number;
-    buffer_size_limit_events: number;
-    buffer_policy: BufferPolicy;
-    timeout_ms: number;
-    tls?: TlsFiles;
-  };
-  ocsf: {
-    enabled: boolean;
+  decision_logs: BatchSettings & { service_url?: string; path: string };
+  ocsf: BatchSettings & {
     sink: "stdout" | "file" | "https" | "splunk_hec";
     file: string;
     endpoint?: string;
-    token?: { reveal(): string };
     splunk: { source: string; sourcetype: string; index?: string };
-    min_delay_seconds: number;
-    max_delay_seconds: number;
-    upload_size_limit_bytes: number;
-    buffer_size_limit_events: number;
-    buffer_policy: BufferPolicy;
-    timeout_ms: number;
-    tls?: TlsFiles;
   };
 }
 

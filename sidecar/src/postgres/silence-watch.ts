@@ -1,6 +1,6 @@
 import type { UpstreamConfig } from "../config/index.js";
 import type { Logger } from "../log.js";
-import type { SessionRegistry } from "./lifecycle/registry.js";
+import type { LiveSession, SessionRegistry } from "./lifecycle/registry.js";
 import { simpleQuery } from "./simple-query.js";
 import { connectUpstream } from "./upstream.js";
 
@@ -12,16 +12,6 @@ export interface SilenceWatchOptions {
   upstream: UpstreamConfig;
   registry: SessionRegistry;
   log: Logger;
-}
-
-/** What the watch needs from a session: how long its upstream has been silent while it waits, and an exit. */
-export interface Watched {
-  /** Milliseconds since the upstream last sent anything while a reply is awaited; undefined when none is. */
-  silentForMs(now: number): number | undefined;
-  /** The upstream backend's process id (from its BackendKeyData). */
-  readonly backendPid: number | undefined;
-  /** Ends the session with a FATAL the client understands. */
-  upstreamGone(message: string): void;
 }
 
 /**
@@ -54,19 +44,18 @@ export class SilenceWatch {
     for (const s of this.#opts.registry.all()) {
       const id = s.info.id;
       live.add(id);
-      const w = s as unknown as Partial<Watched>;
-      const silent = w.silentForMs?.(now);
+      const silent = s.silentForMs(now);
       if (silent === undefined || silent < this.#opts.silenceMs || this.#probing.has(id)) continue;
       const confirmed = this.#confirmed.get(id);
       if (confirmed !== undefined && now - confirmed < this.#opts.silenceMs) continue;
       this.#probing.add(id);
-      void this.#probe(w as Watched, silent).then(
+      void this.#probe(s, silent).then(
         (verdict) => {
           this.#probing.delete(id);
           if (verdict === "alive") this.#confirmed.set(id, Date.now());
           else {
             this.#opts.log.warn({ session_id: id, silent_ms: silent, verdict }, "upstream stopped answering; session ended");
-            (w as Watched).upstreamGone(
+            s.upstreamGone(
               verdict === "backend_gone"
                 ? `the database session behind this connection is gone (no reply for ${Math.round(silent / 1000)}s)`
                 : `the database stopped answering (no reply for ${Math.round(silent / 1000)}s, and a new connection could not reach it within ${this.#opts.probeTimeoutMs} ms)`,
@@ -79,7 +68,7 @@ export class SilenceWatch {
     for (const id of this.#confirmed.keys()) if (!live.has(id)) this.#confirmed.delete(id);
   }
 
-  async #probe(w: Watched, silent: number): Promise<"alive" | "backend_gone" | "server_unreachable"> {
+  async #probe(w: LiveSession, silent: number): Promise<"alive" | "backend_gone" | "server_unreachable"> {
     const pid = w.backendPid;
     let socket: Awaited<ReturnType<typeof connectUpstream>>["socket"] | undefined;
     let finished = false;

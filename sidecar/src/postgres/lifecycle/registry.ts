@@ -10,6 +10,12 @@ export interface LiveSession {
   readonly idle: boolean;
   /** Cancels whatever runs upstream, then ends the session with a FATAL that gives the reason. */
   end(reason: string): Promise<void>;
+  /** Milliseconds since the upstream last sent anything while a reply is awaited; undefined when none is (silence-watch.ts). */
+  silentForMs(now: number): number | undefined;
+  /** The upstream backend's process id (from its BackendKeyData). */
+  readonly backendPid: number | undefined;
+  /** Ends the session because its upstream is gone, with a FATAL the client understands. */
+  upstreamGone(message: string): void;
 }
 
 export interface SessionSummary {
