@@ -11,6 +11,13 @@ export const stdio: Out = { out: (s) => process.stdout.write(s), err: (s) => pro
 
 export type Call = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
 
+/** The options every admin-listener command takes (with parseArgs): where the listener is, and the token file. */
+export const ADMIN_OPTIONS = {
+  url: { type: "string", short: "u" },
+  config: { type: "string", short: "c" },
+  "token-file": { type: "string" },
+} as const;
+
 /** Whose token a command uses: responders (sessions, locks) or reviewers (approvals). */
 export const RESPONDER = { name: "responder", env: "REGATE_RESPONDER_TOKEN" } as const;
 export const REVIEWER = { name: "reviewer", env: "REGATE_REVIEWER_TOKEN" } as const;

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import type { Approval } from "../approval/index.js";
-import { adminClient, apiFailed, oneLine, REVIEWER, stdio, type Out } from "./admin-client.js";
+import { ADMIN_OPTIONS, adminClient, apiFailed, oneLine, REVIEWER, stdio, type Out } from "./admin-client.js";
 
 const USAGE = `usage: regate approvals list [--all]
        regate approvals show ID
@@ -23,9 +23,7 @@ export async function approvalsCommand(argv: string[], env: NodeJS.ProcessEnv, i
       args: argv,
       allowPositionals: true,
       options: {
-        url: { type: "string", short: "u" },
-        config: { type: "string", short: "c" },
-        "token-file": { type: "string" },
+        ...ADMIN_OPTIONS,
         comment: { type: "string", short: "m" },
         all: { type: "boolean" },
         timeout: { type: "string" },

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import type { Lock } from "../locks/index.js";
-import { apiFailed, adminClient, stdio, type Out } from "./admin-client.js";
+import { ADMIN_OPTIONS, adminClient, apiFailed, stdio, type Out } from "./admin-client.js";
 
 const USAGE = `usage: regate locks list [--json]
        regate locks add (--principal P | --group G | --token ID | --session ID) --message TEXT [--ttl SECONDS]
@@ -21,9 +21,7 @@ export async function locksCommand(argv: string[], env: NodeJS.ProcessEnv, io: O
       args: argv,
       allowPositionals: true,
       options: {
-        url: { type: "string", short: "u" },
-        config: { type: "string", short: "c" },
-        "token-file": { type: "string" },
+        ...ADMIN_OPTIONS,
         principal: { type: "string" },
         group: { type: "string" },
         token: { type: "string" },

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { apiFailed, oneLine, adminClient, stdio, type Out } from "./admin-client.js";
+import { ADMIN_OPTIONS, adminClient, apiFailed, oneLine, stdio, type Out } from "./admin-client.js";
 
 const USAGE = `usage: regate sessions list [--json]
        regate sessions kill ID --reason TEXT
@@ -16,7 +16,7 @@ export async function sessionsCommand(argv: string[], env: NodeJS.ProcessEnv, io
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { url: { type: "string", short: "u" }, config: { type: "string", short: "c" }, "token-file": { type: "string" }, reason: { type: "string", short: "r" }, json: { type: "boolean" } },
+      options: { ...ADMIN_OPTIONS, reason: { type: "string", short: "r" }, json: { type: "boolean" } },
     });
   } catch (err) {
     io.err(`${(err as Error).message}\n${USAGE}`);

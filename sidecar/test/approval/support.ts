@@ -37,15 +37,7 @@ export async function client(regate: TestRegate): Promise<{ c: pg.Client; notice
   return { c, notices };
 }
 
-export async function until<T>(get: () => T | undefined | Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await get();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { until } from "../support/wait.js";
 
 /** The approval id named by the hold notice. */
 export function heldId(notices: pg.NoticeMessage[]): string | undefined {

@@ -4,6 +4,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
+import { eventually } from "../support/wait.js";
 
 let db: TestPostgres;
 let regate: TestRegate;
@@ -26,15 +27,6 @@ afterAll(async () => {
 const MARK = "client_drop_mark";
 const running = async () =>
   Number((await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%${MARK}%' AND pid <> pg_backend_pid()`))[0].n);
-
-async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return check();
-}
 
 describe("client drops mid-result", () => {
   it("the upstream query stops, regate keeps serving, and the hang-up is not logged as an error", async () => {

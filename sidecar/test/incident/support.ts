@@ -36,15 +36,7 @@ export async function connect(url: string): Promise<pg.Client> {
   return c;
 }
 
-export async function until<T>(get: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await get();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { until } from "../support/wait.js";
 
 /** Upstream backends still running `sql`, seen from a direct connection (not through regate). */
 export async function running(db: TestPostgres, sql: string): Promise<number> {

@@ -6,6 +6,7 @@ import { serialize } from "pg-protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
+import { eventually } from "../support/wait.js";
 
 let db: TestPostgres;
 let regate: TestRegate;
@@ -24,15 +25,6 @@ afterAll(async () => {
   await regate?.stop();
   await db?.stop();
 });
-
-async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return check();
-}
 
 /** A logged-in agent whose socket is then driven by hand (node-postgres' own reader detached). */
 async function rawAgent(): Promise<{ sock: Socket; received: () => Buffer }> {
