@@ -99,7 +99,8 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     labels: { app: "regate", ...config.decision_log.labels },
     product_version: productVersion(),
     // Each SIEM event of a recorded session names where in the session's hash chain it falls.
-    ...(recording ? { recordingLink: (id: string) => recording.recorder.link(id) ?? recording.recorder.link(recording.http.sessionOf(id) ?? "") } : {}),
+    // A Postgres session is recorded under its own id; an HTTP request, in its group's recording.
+    ...(recording ? { recordingLink: (id: string) => recording.recorder.link(recording.http.sessionOf(id) ?? id) } : {}),
   });
   // Recording before export: an HTTP request's record exists when its SIEM event links to it.
   if (recording) allSinks.push(...recording.sinks);

@@ -1,6 +1,7 @@
 import { pino, type Logger } from "pino";
 import type { DecisionEvent, DecisionSink } from "../decision/index.js";
 import { RegateError } from "../errors.js";
+import { secretTexts } from "../mask/index.js";
 import { OpaEventJson } from "./opa-event.js";
 
 export interface DecisionLogOptions {
@@ -55,7 +56,7 @@ export class DecisionLog implements DecisionSink {
     this.#stream = (logger as unknown as Record<symbol, LineStream>)[pino.symbols.streamSym]!;
     const bindings = JSON.stringify(logger.bindings());
     this.#bindings = bindings === "{}" ? "" : `,${bindings.slice(1, -1)}`;
-    this.#secrets = secretForms(opts.secrets ?? []);
+    this.#secrets = secretTexts(opts.secrets ?? []);
     this.#maxBuffered = opts.maxBufferedBytes ?? 0;
   }
 
@@ -101,14 +102,3 @@ export class DecisionLog implements DecisionSink {
 }
 
 const REDACTED = "[REDACTED]";
-
-/** The texts that give a secret away in a JSON line: as is, JSON-escaped, base64; 6 characters at least. */
-function secretForms(secrets: readonly string[]): string[] {
-  const forms = new Set<string>();
-  for (const s of secrets) {
-    forms.add(s);
-    forms.add(JSON.stringify(s).slice(1, -1));
-    forms.add(Buffer.from(s, "utf8").toString("base64").replace(/=+$/, ""));
-  }
-  return [...forms].filter((f) => f.length >= 6);
-}

@@ -5,3 +5,4 @@ export { applyStrategy, hashValue, partialAscii, REDACTED, strongerStrategy } fr
 export type { MaskHint } from "./strategies.js";
 export { maskText } from "./mask-text.js";
 export { luhnValid, ibanValid, ssnValid } from "./checksums.js";
+export { secretTexts } from "./secret-texts.js";

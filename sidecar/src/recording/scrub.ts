@@ -1,20 +1,10 @@
 import { REDACTED } from "../mask/index.js";
 
+export { secretTexts as secretForms } from "../mask/index.js";
+
 // Secrets regate holds (agent tokens, upstream passwords, route credentials) never enter a record, even
 // when an agent typed one into a statement or a request body. Records are scrubbed before they are
 // chained: the hash covers what is on disk, so a line cannot be cleaned afterwards.
-
-/** The texts that give a secret away: as is, JSON-escaped, base64; 6 characters at least. */
-export function secretForms(secrets: readonly string[]): string[] {
-  const forms = new Set<string>();
-  for (const s of secrets) {
-    forms.add(s);
-    forms.add(JSON.stringify(s).slice(1, -1));
-    forms.add(Buffer.from(s, "utf8").toString("base64").replace(/=+$/, ""));
-  }
-  // Longest first, so that a form containing another is replaced whole.
-  return [...forms].filter((f) => f.length >= 6).sort((a, b) => b.length - a.length);
-}
 
 /** `value` with every string (and object key) in which a form occurs rewritten; the same object when none does. */
 export function scrubSecrets<T>(value: T, forms: readonly string[]): T {
