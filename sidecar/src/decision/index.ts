@@ -5,5 +5,5 @@ export type { DecisionEvent, DecisionSink, DecisionMetrics } from "./sink.js";
 export { DecisionPipeline, type PipelineOptions } from "./pipeline.js";
 export { timeInput } from "./time.js";
 export { nextStep, refusalLine } from "./next-step.js";
-export { BACKPRESSURE_WAIT_MS, roomInSinks } from "./room.js";
+export { roomInSinks } from "./room.js";
 export { StoreSchemaGuard, type ProtectedSchema } from "./store-guard.js";

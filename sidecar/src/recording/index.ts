@@ -1,6 +1,6 @@
 // Session recordings (docs/recording.md): hash-chained JSON lines per session, a journal per directory,
 // retention, and the readers behind `regate recordings`.
-export { Recorder, type RecorderOptions, type RecordingLink } from "./recorder.js";
+export { Recorder, type RecorderOptions } from "./recorder.js";
 export { applyRetention, type RetentionLimits, type RetentionResult } from "./retention.js";
 export { findRecording, readJournal, readRecords, recordingFiles, summarize, verifyDir, type RecordingSummary, type VerifyReport } from "./read.js";
 export { checkChain, type ChainCheck } from "./verify.js";
