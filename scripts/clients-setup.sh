@@ -112,7 +112,8 @@ setup_java() {
   command -v java >/dev/null || { log "java not found"; return 1; }
   local fp sources
   mapfile -t sources < <(find "$dir/src" -type f -name '*.java' | sort)
-  fp=$(fingerprint "$(java -version 2>&1 | head -1)" "$dir/pom.xml" "${sources[@]}")
+  local java_version; java_version=$(java -version 2>&1)  # read whole: head would SIGPIPE java under pipefail
+  fp=$(fingerprint "${java_version%%$'\n'*}" "$dir/pom.xml" "${sources[@]}")
   if up_to_date "$STAMPS/java.stamp" "$fp" "$dir/target/classes/regate/clients/JdbcClient.class"; then
     log "java: up to date"
     return 0

@@ -4,7 +4,9 @@
 set -euo pipefail
 want=${OPA_VERSION:?}
 mkdir -p .bin
-have() { [ -x "$1" ] && "$1" version 2>/dev/null | grep -qx "Version: $want"; }
+# The output is read whole before matching: grep -q or head closing the pipe early would SIGPIPE opa, and
+# under pipefail that fails the step (exit 141) even though opa is fine.
+have() { [ -x "$1" ] || return 1; local out; out=$("$1" version 2>/dev/null) || return 1; grep -qx "Version: $want" <<<"$out"; }
 
 if have .bin/opa; then exit 0; fi
 if path_opa=$(command -v opa 2>/dev/null) && [ "$path_opa" != "$PWD/.bin/opa" ] && have "$path_opa"; then
@@ -18,4 +20,4 @@ if ! have "$cache/opa"; then
   GOBIN="$cache" GOFLAGS=-mod=mod go install "github.com/open-policy-agent/opa@v$want"
 fi
 ln -sf "$cache/opa" .bin/opa
-.bin/opa version | head -1
+out=$(.bin/opa version); echo "${out%%$'\n'*}"
