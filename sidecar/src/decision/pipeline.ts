@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { RegateError } from "../errors.js";
-import { validateDecision, type ActivePolicy } from "../policy/index.js";
+import { validateDecision, type ActivePolicy, type LogMaskOutcome } from "../policy/index.js";
 import type { DecideOptions, Decider } from "./decider.js";
 import { applyMaskOps, parseMaskOps, type MaskOps } from "./log-mask.js";
 import type { DecisionEvent, DecisionSink } from "./sink.js";
@@ -36,6 +36,7 @@ export class DecisionPipeline implements Decider {
     let result: unknown;
     let inputJson: string | undefined;
     let evalNs = 0;
+    let logMask: LogMaskOutcome | undefined;
     let decision: Decision;
     try {
       if (!policy) throw new RegateError("POLICY_NOT_LOADED");
@@ -54,7 +55,12 @@ export class DecisionPipeline implements Decider {
       }
       inputJson = JSON.stringify(input);
       const t0 = process.hrtime.bigint();
-      result = policy.evaluate(this.opts.entrypoint, jsonBytes(inputJson));
+      if (policy.evaluateLogged && !options?.preview && this.#masksLog(policy)) {
+        // Both evaluations in one pass (the budgeted worker); the timer then covers the mask's as well.
+        ({ result, logMask } = policy.evaluateLogged(this.opts.entrypoint, inputJson, decision_id));
+      } else {
+        result = policy.evaluate(this.opts.entrypoint, jsonBytes(inputJson));
+      }
       evalNs = Number(process.hrtime.bigint() - t0);
       const d = validateDecision(result);
       const outcome = outcomeOf(d);
@@ -82,7 +88,11 @@ export class DecisionPipeline implements Decider {
         error_code: e.code,
       };
     }
-    return this.finish(started, input, inputJson, policy, result, decision, evalNs, options);
+    return this.finish(started, input, inputJson, policy, result, decision, evalNs, options, logMask);
+  }
+
+  #masksLog(policy: ActivePolicy | undefined): policy is ActivePolicy {
+    return !!policy && this.opts.logMask !== false && policy.entrypoints.has(LOG_MASK_ENTRYPOINT);
   }
 
   private finish(
@@ -94,6 +104,7 @@ export class DecisionPipeline implements Decider {
     decision: Decision,
     evalNs: number,
     options: DecideOptions | undefined,
+    logMask?: LogMaskOutcome,
   ): Decision {
     if (decision.outcome !== "deny" && options?.veto) {
       const veto = options.veto(decision);
@@ -105,7 +116,7 @@ export class DecisionPipeline implements Decider {
     }
     if (options?.preview) return decision;
 
-    const logged = this.logView(policy, input, inputJson, result, decision, options?.reuse);
+    const logged = this.logView(policy, input, inputJson, result, decision, options?.reuse, logMask);
     const event: DecisionEvent = {
       decision,
       path: this.opts.entrypoint,
@@ -129,10 +140,24 @@ export class DecisionPipeline implements Decider {
    * scope (a decision the policy declared reusable) the mask is evaluated once and its operations are
    * applied to every reuse: the mask policy, like the decision, must not depend on what the scope lets vary.
    */
-  private logView(policy: ActivePolicy | undefined, input: PolicyInput, inputJson: string | undefined, result: unknown, decision: Decision, prior: Decision | undefined) {
+  private logView(
+    policy: ActivePolicy | undefined,
+    input: PolicyInput,
+    inputJson: string | undefined,
+    result: unknown,
+    decision: Decision,
+    prior: Decision | undefined,
+    evaluated: LogMaskOutcome | undefined,
+  ) {
     const plain = (json: string | undefined) => ({ input, inputJson: json, result, erased: [] as string[], masked: [] as string[] });
-    if (!policy || this.opts.logMask === false || !policy.entrypoints.has(LOG_MASK_ENTRYPOINT)) return plain(inputJson);
+    const unlogged = { input: {} as PolicyInput, inputJson: "{}", result, erased: ["/input"], masked: [] as string[] };
+    if (!this.#masksLog(policy)) return plain(inputJson);
     let ops = decision.reused_from && prior ? this.#logOps.get(prior) : undefined;
+    // Evaluated together with the decision: a failing mask policy must not leak what it was meant to hide.
+    if (!ops && evaluated) {
+      if (!evaluated.ok) return unlogged;
+      ops = parseMaskOps(evaluated.value);
+    }
     if (!ops) {
       inputJson ??= JSON.stringify(input);
       try {
@@ -142,7 +167,7 @@ export class DecisionPipeline implements Decider {
         ops = parseMaskOps(policy.evaluate(LOG_MASK_ENTRYPOINT, jsonBytes(event)));
       } catch {
         // A failing mask policy must not leak what it was meant to hide: log no input at all.
-        return { input: {} as PolicyInput, inputJson: "{}", result, erased: ["/input"], masked: [] as string[] };
+        return unlogged;
       }
     }
     this.#logOps.set(decision, ops);

@@ -8,8 +8,10 @@
 // worker, loaded beforehand, takes over at once: the sessions queued behind the overrun are served by it
 // instead of waiting for a worker to start (tens to hundreds of ms). A new spare is started in the background.
 import { RegateError } from "../errors.js";
-import type { ActivePolicy } from "./engine.js";
-import { EvalThread, type EvalSeed } from "./eval-thread.js";
+import type { ActivePolicy, LogMaskOutcome } from "./engine.js";
+import { EvalThread, type EvalAnswer, type EvalRequest, type EvalSeed } from "./eval-thread.js";
+
+const LOG_MASK_ENTRYPOINT = "system/log/mask";
 
 /** How long a fresh worker may take to load the policy at activation before the bundle is refused. */
 const LOAD_TIMEOUT_MS = 30_000;
@@ -41,41 +43,32 @@ export async function budgetedPolicy(
     throw err;
   }
   let closed = false;
-  const encoder = new TextEncoder();
+  const maskId = entrypointIds[LOG_MASK_ENTRYPOINT];
   return {
     revision,
     entrypoints: new Set(Object.keys(entrypointIds)),
     evaluate(entrypoint, input) {
-      if (closed) throw new RegateError("POLICY_NOT_LOADED", `policy revision ${revision} was replaced; evaluate with the active one`);
-      const id = entrypointIds[entrypoint];
-      if (id === undefined) throw new RegateError("POLICY_EVAL_FAILED", `entrypoint ${entrypoint} is not in the bundle`);
-      const bytes = input instanceof ArrayBuffer ? new Uint8Array(input) : input instanceof Uint8Array ? input : encoder.encode(JSON.stringify(input));
-      // A worker that died between decisions (it should not) is replaced before it is asked.
-      if (thread.exited) thread = next();
-      const outcome = thread.evaluate(id, bytes, performance.now() + timeoutMs);
-      if (outcome === "loading") {
-        throw new RegateError(
-          "POLICY_EVAL_RESTARTING",
-          `the policy evaluator is restarting after an evaluation ran past policy.eval_timeout_ms (${timeoutMs} ms) and was not ready within it`,
-        );
-      }
-      if (outcome === "timeout") {
-        thread.terminate();
-        thread = next();
-        throw new RegateError(
-          "POLICY_EVAL_TIMEOUT",
-          `policy evaluation of ${entrypoint} ran past policy.eval_timeout_ms (${timeoutMs} ms) and was stopped`,
-        );
-      }
-      if (!outcome.ok) throw outcome.error;
-      let rs: unknown;
-      try {
-        rs = JSON.parse(outcome.json);
-      } catch (cause) {
-        throw new RegateError("POLICY_RESULT_INVALID", "policy returned a result that is not JSON", { cause });
-      }
-      return firstResult(rs);
+      const bytes = input instanceof ArrayBuffer ? new Uint8Array(input) : input instanceof Uint8Array ? input : JSON.stringify(input);
+      return firstResult(parse(run(entrypoint, { entrypoint: idOf(entrypoint), input: bytes })));
     },
+    // One hand-over for both evaluations a logged decision needs (the worker assembles the mask's event).
+    ...(maskId === undefined
+      ? {}
+      : {
+          evaluateLogged(entrypoint: string, inputJson: string, decisionId: string) {
+            const middle = `,"decision_id":${JSON.stringify(decisionId)}`;
+            const outcome = run(entrypoint, { entrypoint: idOf(entrypoint), input: inputJson, mask: { entrypoint: maskId, middle } });
+            const result = firstResult(parse(outcome));
+            if (!outcome.mask) return { result };
+            let logMask: LogMaskOutcome;
+            try {
+              logMask = { ok: true, value: firstResult(parse(outcome.mask)) };
+            } catch (err) {
+              logMask = { ok: false, error: err as RegateError };
+            }
+            return { result, logMask };
+          },
+        }),
     close() {
       closed = true;
       thread.terminate();
@@ -83,10 +76,47 @@ export async function budgetedPolicy(
     },
   };
 
+  function idOf(entrypoint: string): number {
+    if (closed) throw new RegateError("POLICY_NOT_LOADED", `policy revision ${revision} was replaced; evaluate with the active one`);
+    const id = entrypointIds[entrypoint];
+    if (id === undefined) throw new RegateError("POLICY_EVAL_FAILED", `entrypoint ${entrypoint} is not in the bundle`);
+    return id;
+  }
+
+  /** One hand-over within the budget; an overrun replaces the worker. */
+  function run(entrypoint: string, req: EvalRequest) {
+    // A worker that died between decisions (it should not) is replaced before it is asked.
+    if (thread.exited) thread = next();
+    const outcome = thread.evaluate(req, performance.now() + timeoutMs);
+    if (outcome === "loading") {
+      throw new RegateError(
+        "POLICY_EVAL_RESTARTING",
+        `the policy evaluator is restarting after an evaluation ran past policy.eval_timeout_ms (${timeoutMs} ms) and was not ready within it`,
+      );
+    }
+    if (outcome === "timeout" || outcome.overran) {
+      thread.terminate();
+      thread = next();
+    }
+    if (outcome === "timeout") {
+      throw new RegateError("POLICY_EVAL_TIMEOUT", `policy evaluation of ${entrypoint} ran past policy.eval_timeout_ms (${timeoutMs} ms) and was stopped`);
+    }
+    return outcome;
+  }
+
   /** The spare takes over (it may still be loading if overruns come fast); a new spare starts loading. */
   function next(): EvalThread {
     const promoted = spare.exited ? new EvalThread(seed) : spare;
     spare = new EvalThread(seed);
     return promoted;
+  }
+}
+
+function parse(answer: EvalAnswer): unknown {
+  if (!answer.ok) throw answer.error;
+  try {
+    return JSON.parse(answer.json);
+  } catch (cause) {
+    throw new RegateError("POLICY_RESULT_INVALID", "policy returned a result that is not JSON", { cause });
   }
 }

@@ -9,11 +9,21 @@ const SDK_BUILTINS = new Set(["sprintf", "json.is_valid", "regex.split", "yaml.m
 /** 128 MiB of linear memory: an input that needs more fails that one evaluation, not the process. */
 const MEMORY = { initial: 8, maximum: 2048 };
 
+/** What system/log/mask gave for a decision evaluated together with it: its value, or why it failed. */
+export type LogMaskOutcome = { ok: true; value: unknown } | { ok: false; error: RegateError };
+
 export interface ActivePolicy {
   readonly revision: string;
   readonly entrypoints: ReadonlySet<string>;
   /** Returns the entrypoint's value, or undefined when the policy left it undefined. Throws RegateError. */
   evaluate(entrypoint: string, input: unknown): unknown;
+  /**
+   * Present when the bundle has system/log/mask and evaluating both together is cheaper than one after the
+   * other (the budgeted worker: one hand-over instead of two). Evaluates `entrypoint` on the input's JSON,
+   * then the mask over OPA's decision-log event `{input, decision_id, result}`. Throws as `evaluate` does for
+   * the decision; `logMask` is absent when the mask was not evaluated (the caller then evaluates it alone).
+   */
+  evaluateLogged?(entrypoint: string, inputJson: string, decisionId: string): { result: unknown; logMask?: LogMaskOutcome };
   /** Releases what evaluation holds (the worker of a budgeted policy); called when it is swapped out. */
   close?(): void;
 }

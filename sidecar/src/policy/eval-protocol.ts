@@ -1,6 +1,7 @@
 // The wire between the main thread and the policy evaluation worker (budgeted.ts, eval-worker.ts): one
 // Int32Array of control words and one byte buffer, both shared memory. Strict alternation: the main thread
-// writes a request and waits; the worker answers and waits. Nothing here allocates per evaluation.
+// writes a request and waits; the worker answers and waits. One request may carry two evaluations (the
+// decision, then system/log/mask over it), so a decision costs one hand-over. Nothing here allocates per evaluation.
 import type { MessagePort } from "node:worker_threads";
 
 /** Control word indexes. */
@@ -13,7 +14,22 @@ export const LENGTH = 2;
 export const ANSWER = 3;
 /** Generation of the data buffer: bumped by whichever side replaced it (sent over the port). */
 export const GENERATION = 4;
-export const CONTROL_WORDS = 8;
+/**
+ * Entrypoint id of system/log/mask to evaluate right after the request's entrypoint, in the same hand-over;
+ * NO_MASK: none. Its input, OPA's decision-log event, is assembled by the worker as
+ * `{"input":<input>` + MIDDLE + `,"result":<the decision's result>}`.
+ */
+export const MASK_ENTRYPOINT = 5;
+/** Bytes of the request that follow the input in the data buffer: the event's middle (`,"decision_id":"..."`). */
+export const MIDDLE_LENGTH = 6;
+/** Set by the worker once the first answer is in the buffer: a mask evaluation that overruns does not cost the decision. */
+export const DECIDED = 7;
+/** How the mask answer reads (ANSWER_OK / ANSWER_ERROR / ANSWER_NONE), and its bytes, right after the first answer. */
+export const MASK_ANSWER = 8;
+export const MASK_LENGTH = 9;
+export const CONTROL_WORDS = 16;
+
+export const NO_MASK = -1;
 
 /** Values of STATE. */
 export const LOADING = 0;
@@ -25,6 +41,8 @@ export const FAILED = 4;
 
 export const ANSWER_OK = 0;
 export const ANSWER_ERROR = 1;
+/** No mask answer: none was asked, or the decision itself failed (the caller evaluates the mask alone). */
+export const ANSWER_NONE = 2;
 
 /** First data buffer: a typical input (2-4 KiB) and its result fit many times over. */
 export const INITIAL_DATA_BYTES = 256 * 1024;

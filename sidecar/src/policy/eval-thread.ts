@@ -16,7 +16,23 @@ export interface EvalSeed {
   memory: { initial: number; maximum: number };
 }
 
-export type EvalOutcome = { ok: true; json: string } | { ok: false; error: RegateError };
+/** One answer of the worker: the result-set JSON, or why the evaluation failed. */
+export type EvalAnswer = { ok: true; json: string } | { ok: false; error: RegateError };
+
+/** The decision's answer, and the log mask's when one was asked for and evaluated. */
+export type EvalOutcome = EvalAnswer & {
+  mask?: EvalAnswer;
+  /** The mask evaluation ran past the deadline after the decision was in: the caller replaces this worker. */
+  overran?: true;
+};
+
+export interface EvalRequest {
+  entrypoint: number;
+  /** JSON: a string is encoded straight into shared memory (no intermediate copy). */
+  input: Uint8Array | string;
+  /** Evaluate this entrypoint (system/log/mask) next, over `{"input":<input><middle>,"result":<result>}`. */
+  mask?: { entrypoint: number; middle: string };
+}
 
 /**
  * Compiled (dist/), the worker is the .js file beside this one. From source (tsx, vitest) it is the .ts file,
@@ -32,11 +48,16 @@ function workerEntry(): { code: string | URL; eval: boolean } {
   return { code: `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(ts)}); });`, eval: true };
 }
 
+/** How long the main thread polls for an answer before it sleeps (see #await). */
+const SPIN_MS = 0.1;
+
 export class EvalThread {
   readonly #worker: Worker;
   readonly #control: Int32Array;
   readonly #port: MessagePort;
   #data: Uint8Array;
+  /** The same memory as #data, for Buffer's UTF-8 write and read. */
+  #bytes: Buffer;
   #generation = 0;
   #exited = false;
   #failure: string | undefined;
@@ -57,6 +78,7 @@ export class EvalThread {
     this.#control = new Int32Array(control);
     this.#port = port1;
     this.#data = new Uint8Array(buffer);
+    this.#bytes = Buffer.from(buffer);
   }
 
   /** The worker is gone (crashed or terminated): a fresh one must be started. */
@@ -73,7 +95,7 @@ export class EvalThread {
     }
     const state = Atomics.load(this.#control, P.STATE);
     if (state === P.IDLE) return;
-    const why = state === P.FAILED ? this.#text() : this.#exited ? `the worker exited (${this.#failure ?? "no error"})` : `not ready after ${timeoutMs} ms`;
+    const why = state === P.FAILED ? this.#text(0, P.LENGTH) : this.#exited ? `the worker exited (${this.#failure ?? "no error"})` : `not ready after ${timeoutMs} ms`;
     this.terminate();
     throw new RegateError("BUNDLE_INVALID", `the policy evaluation worker could not load the bundle: ${why}`);
   }
@@ -83,24 +105,55 @@ export class EvalThread {
    * (a performance.now() value) at most. "loading": a fresh worker was not ready by then (it keeps loading);
    * "timeout": the evaluation did not finish by then (the caller terminates this worker).
    */
-  evaluate(entrypoint: number, input: Uint8Array, deadline: number): EvalOutcome | "loading" | "timeout" {
+  evaluate(req: EvalRequest, deadline: number): EvalOutcome | "loading" | "timeout" {
     const c = this.#control;
     if (Atomics.load(c, P.STATE) === P.LOADING && !this.#await(P.LOADING, deadline)) return "loading";
     const state = Atomics.load(c, P.STATE);
     if (state !== P.IDLE && state !== P.DONE) {
-      return { ok: false, error: new RegateError("POLICY_EVAL_FAILED", `the policy evaluation worker could not load the bundle: ${this.#text()}`) };
+      return { ok: false, error: new RegateError("POLICY_EVAL_FAILED", `the policy evaluation worker could not load the bundle: ${this.#text(0, P.LENGTH)}`) };
     }
-    if (input.byteLength > this.#data.byteLength) this.#grow(input.byteLength);
-    this.#data.set(input, 0);
-    Atomics.store(c, P.ENTRYPOINT, entrypoint);
-    Atomics.store(c, P.LENGTH, input.byteLength);
+    const length = this.#write(0, req.input);
+    const middle = req.mask ? this.#write(length, req.mask.middle) : 0;
+    Atomics.store(c, P.ENTRYPOINT, req.entrypoint);
+    Atomics.store(c, P.LENGTH, length);
+    Atomics.store(c, P.MASK_ENTRYPOINT, req.mask ? req.mask.entrypoint : P.NO_MASK);
+    Atomics.store(c, P.MIDDLE_LENGTH, middle);
+    Atomics.store(c, P.DECIDED, 0);
+    Atomics.store(c, P.MASK_ANSWER, P.ANSWER_NONE);
     Atomics.store(c, P.STATE, P.REQUEST);
     Atomics.notify(c, P.STATE);
-    if (!this.#await(P.REQUEST, deadline)) return "timeout";
+    if (!this.#await(P.REQUEST, deadline, SPIN_MS)) {
+      // The decision came in time; its log mask did not: the decision stands, the mask fails closed.
+      if (!req.mask || Atomics.load(c, P.DECIDED) !== 1) return "timeout";
+      this.#catchUp();
+      const mask = { ok: false, error: new RegateError("POLICY_EVAL_TIMEOUT", "system/log/mask ran past policy.eval_timeout_ms") } as const;
+      return { ...this.#answer(P.ANSWER, 0, P.LENGTH), mask, overran: true };
+    }
     this.#catchUp();
-    const text = this.#text();
-    if (Atomics.load(c, P.ANSWER) === P.ANSWER_OK) return { ok: true, json: text };
+    const first = this.#answer(P.ANSWER, 0, P.LENGTH);
+    if (!req.mask || Atomics.load(c, P.MASK_ANSWER) === P.ANSWER_NONE) return first;
+    return { ...first, mask: this.#answer(P.MASK_ANSWER, Atomics.load(c, P.LENGTH), P.MASK_LENGTH) };
+  }
+
+  #answer(kindWord: number, offset: number, lengthWord: number): EvalAnswer {
+    const text = this.#text(offset, lengthWord);
+    if (Atomics.load(this.#control, kindWord) === P.ANSWER_OK) return { ok: true, json: text };
     return { ok: false, error: new RegateError("POLICY_EVAL_FAILED", undefined, { cause: new Error(text) }) };
+  }
+
+  /** Puts JSON at `offset` of the data buffer (grown first when it may not fit); returns its length in bytes. */
+  #write(offset: number, json: Uint8Array | string): number {
+    if (typeof json !== "string") {
+      if (offset + json.byteLength > this.#data.byteLength) this.#grow(offset, offset + json.byteLength);
+      this.#data.set(json, offset);
+      return json.byteLength;
+    }
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; measured only when that bound does not fit.
+    if (offset + json.length * 3 > this.#data.byteLength) {
+      const need = offset + Buffer.byteLength(json, "utf8");
+      if (need > this.#data.byteLength) this.#grow(offset, need);
+    }
+    return this.#bytes.write(json, offset, "utf8");
   }
 
   /** Stops the worker wherever it is, WASM included (V8 terminates the thread's execution). */
@@ -109,8 +162,17 @@ export class EvalThread {
     this.#port.close();
   }
 
-  /** Waits while STATE holds `from`; false at the deadline. */
-  #await(from: number, deadline: number): boolean {
+  /**
+   * Waits while STATE holds `from`; false at the deadline. Polls for `spinMs` first: an evaluation takes tens
+   * of microseconds, about what going to sleep and being woken costs, and this thread would be idle anyway.
+   */
+  #await(from: number, deadline: number, spinMs = 0): boolean {
+    const c = this.#control;
+    if (spinMs > 0) {
+      const until = Math.min(deadline, performance.now() + spinMs);
+      do if (Atomics.load(c, P.STATE) !== from) return true;
+      while (performance.now() < until);
+    }
     for (;;) {
       if (Atomics.load(this.#control, P.STATE) !== from) return true;
       const left = deadline - performance.now();
@@ -119,13 +181,21 @@ export class EvalThread {
     }
   }
 
-  #grow(need: number): void {
+  /** A larger data buffer holding the first `keep` bytes (the input, when the mask's middle is written next). */
+  #grow(keep: number, need: number): void {
     if (need > P.MAX_DATA_BYTES) throw new RegateError("POLICY_EVAL_FAILED", `policy input is larger than ${P.MAX_DATA_BYTES} bytes`);
     const buffer = new SharedArrayBuffer(P.grownSize(this.#data.byteLength, need));
+    const grown = new Uint8Array(buffer);
+    grown.set(this.#data.subarray(0, keep));
     this.#generation++;
     this.#port.postMessage({ buffer, generation: this.#generation } satisfies P.NewBuffer);
     Atomics.store(this.#control, P.GENERATION, this.#generation);
-    this.#data = new Uint8Array(buffer);
+    this.#adopt(grown);
+  }
+
+  #adopt(data: Uint8Array): void {
+    this.#data = data;
+    this.#bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   }
 
   /** Adopts the buffer the worker grew for a large answer. */
@@ -135,13 +205,12 @@ export class EvalThread {
       const m = receiveMessageOnPort(this.#port);
       if (!m) throw new RegateError("INTERNAL", "policy worker announced a buffer it did not send");
       const next = m.message as P.NewBuffer;
-      this.#data = new Uint8Array(next.buffer);
+      this.#adopt(new Uint8Array(next.buffer));
       this.#generation = next.generation;
     }
   }
 
-  #text(): string {
-    const length = Atomics.load(this.#control, P.LENGTH);
-    return Buffer.from(this.#data.buffer, this.#data.byteOffset, length).toString("utf8");
+  #text(offset: number, lengthWord: number): string {
+    return this.#bytes.toString("utf8", offset, offset + Atomics.load(this.#control, lengthWord));
   }
 }

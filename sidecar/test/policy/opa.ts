@@ -82,3 +82,15 @@ export function tamper(bundle: Buffer, edit: (dir: string) => void): Buffer {
   execFileSync("tar", ["-czf", join(dir, "out.tar.gz"), "-C", join(dir, "x"), "."], { stdio: "pipe" });
   return readFileSync(join(dir, "out.tar.gz"));
 }
+
+/** `opa build -t wasm` of rego files (name -> text) with the given entrypoints, into a fresh temp dir; returns the path. */
+export function wasmBundle(revision: string, files: Record<string, string>, entrypoints: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), "regate-wasm-"));
+  const src = join(dir, "src");
+  mkdirSync(src);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(src, name), text);
+  const out = join(dir, "bundle.tar.gz");
+  const args = ["build", "-t", "wasm", ...entrypoints.flatMap((e) => ["-e", e]), "--capabilities", CAPABILITIES, "-r", revision, "-o", out, "src"];
+  execFileSync(OPA, args, { stdio: "pipe", cwd: dir, timeout: 120_000 });
+  return out;
+}
