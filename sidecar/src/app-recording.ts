@@ -5,7 +5,7 @@ import type { LifecycleListener } from "./audit/index.js";
 import type { Config } from "./config/index.js";
 import type { DecisionSink } from "./decision/index.js";
 import type { Logger } from "./log.js";
-import { applyRetention, HttpRecorder, lifecycleRecorder, Recorder, registerRecordingMetrics, signingKey } from "./recording/index.js";
+import { applyRetention, catchUp, HttpRecorder, lifecycleRecorder, Recorder, recordingStore, registerRecordingMetrics, signingKey } from "./recording/index.js";
 
 // Session recordings wired from the config (docs/recording.md): the recorder (Postgres hooks, refusal while
 // records cannot be written), the HTTP recorder (a sink that sees every HTTP decision with its logged input,
@@ -20,7 +20,8 @@ export interface Recording {
   adminHandler(log: Logger): AdminHandler;
   /** Starts retention; call once the app is up. */
   startRetention(): void;
-  close(): void;
+  /** Closes the files; waits (bounded) for the fleet store to take what is queued. */
+  close(): Promise<void>;
 }
 
 /** The secrets regate holds, which neither a decision log nor a recording may carry. */
@@ -31,13 +32,17 @@ export function heldSecrets(config: Config): string[] {
     ...config.http.routes.map((r) => r.credential?.secret.reveal()),
     ...config.incident.responders.map((r) => r.token.reveal()),
     ...config.approvals.reviewers.map((r) => r.token.reveal()),
+    config.recording.postgres.password?.reveal(),
   ].filter((s): s is string => typeof s === "string" && s !== "");
 }
 
-export function startRecording(config: Config, log: Logger, registry: Registry, version: string): Recording | undefined {
+export async function startRecording(config: Config, log: Logger, registry: Registry, version: string): Promise<Recording | undefined> {
   const c = config.recording;
   if (!c.enabled) return undefined;
+  const storeLog = log.child({ component: "recording-store" });
+  const store = await recordingStore(config, storeLog);
   const recorder = new Recorder({
+    ...(store ? { store } : {}),
     dir: c.dir,
     log: log.child({ component: "recording" }),
     version,
@@ -49,6 +54,10 @@ export function startRecording(config: Config, log: Logger, registry: Registry, 
     ...(c.signing_key ? { signingKey: signingKey(c.signing_key.reveal()) } : {}),
   });
   registerRecordingMetrics(registry, recorder);
+  if (store) {
+    const queued = await catchUp(store, c.dir);
+    if (queued) storeLog.info({ records: queued, replica: store.opts.replica }, "recording store: copying records the local files hold and the store does not");
+  }
   const http = new HttpRecorder(recorder, c.http_idle_seconds);
   let retention: NodeJS.Timeout | undefined;
   return {
@@ -68,6 +77,15 @@ export function startRecording(config: Config, log: Logger, registry: Registry, 
         try {
           const r = applyRetention(recorder, c);
           if (r.deleted.length) log.info({ deleted: r.deleted, kept_bytes: r.kept_bytes }, "recording retention deleted ended sessions' recordings");
+          // The store mirrors the directory: the tombstones reach it first, then the files go.
+          if (store && r.deleted.length) {
+            void store
+              .drained()
+              .then(async () => {
+                for (const d of r.deleted) await store.deleteFile(d.file);
+              })
+              .catch((err: unknown) => storeLog.error({ err }, "recording store: retention could not delete there"));
+          }
         } catch (err) {
           log.error({ err, dir: recorder.dir }, "recording retention failed");
         }
@@ -75,10 +93,11 @@ export function startRecording(config: Config, log: Logger, registry: Registry, 
       run();
       retention = setInterval(run, c.retention_interval_seconds * 1000).unref();
     },
-    close() {
+    async close() {
       if (retention) clearInterval(retention);
       http.close();
       recorder.close();
+      await store?.close();
     },
   };
 }

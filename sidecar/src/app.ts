@@ -91,7 +91,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
   }
   // Decision export (docs/export.md): OPA decision-log upload, OCSF events. Closed last, after the listeners drain.
   // Session recordings (docs/recording.md): Postgres hooks, HTTP decisions as a sink, lifecycle events.
-  const recording = startRecording(config, log, metrics.registry, productVersion());
+  const recording = await startRecording(config, log, metrics.registry, productVersion());
   const recorder = recording?.recorder;
   const exporters = createExporters(config.export, {
     log,
@@ -131,6 +131,8 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
   const stores: ProtectedSchema[] = [
     ...(config.approvals.enabled && config.approvals.store === "postgres" ? [{ schema: config.approvals.schema, holds: "regate's approvals" }] : []),
     ...(config.incident.locks.store === "postgres" ? [{ schema: config.incident.locks.schema, holds: "regate's locks" }] : []),
+    // Refused even when the store is a separate database: a schema of that name here is no agent's business either.
+    ...(config.recording.enabled && config.recording.postgres.enabled ? [{ schema: config.recording.postgres.schema, holds: "regate's session recordings" }] : []),
   ];
   const decider = new LockGuard(stores.length ? new StoreSchemaGuard(pipeline, stores) : pipeline, locks);
   const incidentMetrics = registerIncidentMetrics(metrics.registry, locks);
@@ -296,7 +298,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
     ports,
     async close() {
       await Promise.allSettled(closers.map((c) => c()));
-      recording?.close();
+      await recording?.close();
       await exporters.close();
       policySource.close();
       catalog?.close();

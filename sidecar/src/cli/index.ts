@@ -4,6 +4,7 @@ import { checkConfigCommand } from "./check-config.js";
 import { evalCommand } from "./eval.js";
 import { recordingsCommand } from "./recordings.js";
 import { followCommand } from "./recordings-follow.js";
+import { pullCommand } from "./recordings-pull.js";
 import { injectCommand } from "./inject.js";
 import { locksCommand } from "./locks.js";
 import { runCommand } from "./run.js";
@@ -23,8 +24,9 @@ commands:
                                   a running sidecar's bundle status (revision, last activation, last error)
   whatif --bundle candidate.tar.gz [--baseline current.tar.gz] [--json] [--fail-on kinds] log...
                                   replay decision logs against a candidate bundle; report what would change
-  recordings <list|show|replay|verify> [--dir D] [--config file] [--json]
-                                  session recordings: list, print, replay as a timeline, verify hash chains
+  recordings <list|show|replay|verify|pull> [--dir D] [--config file] [--json]
+                                  session recordings: list, print, replay as a timeline, verify hash chains,
+                                  pull from the fleet store
   approvals <list|show|approve|refuse> [ID] [--comment C] [--url URL] [--token-file F]
                                   review held statements through the admin listener (docs/approvals.md)
   sessions <list|kill> [ID] [--reason R] [--url URL] [--token-file F] [--json]
@@ -52,6 +54,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
     case "whatif":
       return whatifCommand(rest);
     case "recordings":
+      if (rest[0] === "pull") return pullCommand(rest.slice(1), env);
       return rest[0] === "replay" && rest.includes("--follow") ? followCommand(rest, env) : recordingsCommand(rest, env);
     case "approvals":
       return approvalsCommand(rest, env);

@@ -188,6 +188,7 @@ function resolvePaths(cfg: Config, baseDir: string): void {
   if (cfg.agents.jwt?.jwks_file) cfg.agents.jwt.jwks_file = abs(cfg.agents.jwt.jwks_file);
   cfg.export.ocsf.file = abs(cfg.export.ocsf.file);
   cfg.recording.dir = abs(cfg.recording.dir);
+  if (cfg.recording.postgres.ca_file) cfg.recording.postgres.ca_file = abs(cfg.recording.postgres.ca_file);
   for (const t of [cfg.export.decision_logs.tls, cfg.export.ocsf.tls]) {
     if (!t) continue;
     if (t.ca_file) t.ca_file = abs(t.ca_file);

@@ -108,6 +108,33 @@ export const recordingSchema = {
     checkpoint_seconds: { type: "integer", minimum: 0, default: 30, description: "A checkpoint of each live session with new records at least this often (0: none)." },
     rows: { type: "integer", minimum: 0, maximum: 1000, default: 0, description: "Keep the first this many rows of each Postgres result in its result record, as the client got them after masking, with every detector applied (0: none)." },
     http_idle_seconds: { type: "integer", minimum: 1, default: 60, description: "An HTTP recording (an agent connection, or an MCP session) ends after this long without a request." },
+    postgres: {
+      type: "object",
+      default: {},
+      additionalProperties: false,
+      description:
+        "Fleet store: every record written to the local files is also copied, off the statement path, into a PostgreSQL table that every replica writes to; `regate recordings pull` fetches any replica's recordings from it (docs/recording.md). Connection fields left out are postgres.upstream's; a separate audit database is better (agents never reach it).",
+      properties: {
+        enabled: { type: "boolean", default: false },
+        replica: { type: "string", pattern: "^[A-Za-z0-9._-]{1,100}$", description: "This replica's name in the store (default: the host name, a pod's name in Kubernetes). Two live replicas must not share one." },
+        schema: { type: "string", pattern: "^[a-z_][a-z0-9_]*$", default: "regate", description: "Schema of the recording_records table; created by regate when missing." },
+        host: { type: "string" },
+        port: { type: "integer", minimum: 1, maximum: 65535 },
+        database: { type: "string" },
+        user: { type: "string" },
+        password: { ...secretRef, description: "The store role's password (a secret)." },
+        sslmode: { enum: ["disable", "require", "verify-full"] },
+        ca_file: { type: "string" },
+        queue_max_records: { type: "integer", minimum: 1, default: 10000, description: "Records waiting for the store at most; past it the on_backlog behaviour applies." },
+        batch_max_records: { type: "integer", minimum: 1, maximum: 10000, default: 500, description: "Records per INSERT." },
+        on_backlog: {
+          enum: ["refuse", "drop"],
+          default: "refuse",
+          description:
+            "When the store is down or slower than the traffic and queue_max_records are waiting. refuse: new statements and requests are refused (58030 RECORDING_UNAVAILABLE) until the queue drains; records of statements already running still join it, so none is dropped. drop: statements go on; records that find the queue full are left out of the store (the local files keep them), counted in regate_recording_store_dropped_total.",
+        },
+      },
+    },
   },
 } as const;
 

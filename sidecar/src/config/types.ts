@@ -51,6 +51,16 @@ export interface UpstreamConfig {
   connect_timeout_ms: number;
 }
 
+/** recording.postgres: connection fields not given are postgres.upstream's (config/load.ts fills them in). */
+export interface RecordingStoreConfig extends Partial<UpstreamConfig> {
+  enabled: boolean;
+  replica?: string;
+  schema: string;
+  queue_max_records: number;
+  batch_max_records: number;
+  on_backlog: "refuse" | "drop";
+}
+
 export interface HttpRoute {
   name: string;
   prefix: string;
@@ -152,6 +162,7 @@ export interface Config {
     http_idle_seconds: number;
     rows: number;
     signing_key?: Secret;
+    postgres: RecordingStoreConfig;
   };
   export: {
     decision_logs: ExportBatch & { service_url?: string; path: string };

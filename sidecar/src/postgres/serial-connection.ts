@@ -41,6 +41,11 @@ export class SerialConnection {
     return next;
   }
 
+  /** Cuts the connection in use: the query waiting on it fails, and the next one connects afresh. */
+  abort(): void {
+    this.#conn?.socket.destroy();
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     await this.#chain;

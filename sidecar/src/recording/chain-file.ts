@@ -17,6 +17,8 @@ export class ChainFile {
   #disk: { seq: number; head: string };
   #pending: Buffer[] = [];
   #pendingBytes = 0;
+  /** Told of each batch of whole records once it is in the file (the fleet store copies them from here). */
+  onWritten: ((firstSeq: number, lines: readonly Buffer[]) => void) | undefined;
 
   private constructor(path: string, fd: number, size: number, chain: Chain) {
     this.path = path;
@@ -97,7 +99,8 @@ export class ChainFile {
   /** Writes the pending records in one go (nothing to do when there are none); throws when that fails. */
   flush(): void {
     if (this.#pending.length === 0) return;
-    const bytes = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingBytes);
+    const lines = this.#pending;
+    const bytes = lines.length === 1 ? lines[0]! : Buffer.concat(lines, this.#pendingBytes);
     this.#pending = [];
     this.#pendingBytes = 0;
     try {
@@ -116,7 +119,9 @@ export class ChainFile {
       throw err;
     }
     this.#size += bytes.length;
+    const firstSeq = this.#disk.seq + 1;
     this.#disk = { seq: this.#chain.seq, head: this.#chain.head };
+    this.onWritten?.(firstSeq, lines);
   }
 
   close(): void {

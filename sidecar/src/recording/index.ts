@@ -15,3 +15,6 @@ export { HttpRecorder } from "./http.js";
 export { lifecycleRecorder } from "./lifecycle.js";
 export { checkJournalHead, journalHead, type JournalHead } from "./journal-head.js";
 export { noteRead, READS_LOG, type RecordingRead } from "./reads.js";
+export { PgRecordingStore } from "./pg-store.js";
+export { catchUp, recordingStore, storeUpstream } from "./store-from-config.js";
+export { pullRecordings, type Pulled } from "./pull.js";

@@ -16,3 +16,5 @@ export function isRecordingFile(name: string): boolean {
 
 /** The reason of a decision refused because its record could not be written. */
 export const UNAVAILABLE = "the session recording cannot be written; statements are refused until it can";
+/** The refusal while too many records wait for the fleet store (recording.postgres.on_backlog: refuse). */
+export const STORE_BEHIND = "session recordings are not reaching the recording store; statements are refused until they do";

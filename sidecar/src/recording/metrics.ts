@@ -19,4 +19,12 @@ export function registerRecordingMetrics(registry: Registry, recorder: Recorder)
   gauge("regate_recording_refused_decisions_total", "Decisions refused because recordings could not be written (RECORDING_UNAVAILABLE)", () => recorder.written.refused);
   gauge("regate_recording_checkpoints_total", "Periodic checkpoints of live sessions written to the journal", () => recorder.written.checkpoints);
   gauge("regate_recording_failing", "1 while records cannot be written and statements are refused", () => (recorder.failing ? 1 : 0));
+  const store = recorder.opts.store;
+  if (!store) return;
+  gauge("regate_recording_store_queue_depth", "Records waiting to be copied to the recording store", () => store.depth);
+  gauge("regate_recording_store_records_total", "Records copied to the recording store", () => store.stats.stored);
+  gauge("regate_recording_store_bytes_total", "Bytes of records copied to the recording store", () => store.stats.bytes);
+  gauge("regate_recording_store_dropped_total", "Records left out of the recording store (on_backlog drop, or still queued at shutdown); 0 in refuse mode", () => store.stats.dropped);
+  gauge("regate_recording_store_failures_total", "INSERTs into the recording store that failed (their records are kept and retried)", () => store.stats.failures);
+  gauge("regate_recording_store_failing", "1 while the recording store cannot be reached", () => (store.failing ? 1 : 0));
 }

@@ -6,11 +6,12 @@ import { RegateError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { SessionHooks } from "../postgres/index.js";
 import { ChainFile } from "./chain-file.js";
-import { JOURNAL, recordingFileName, UNAVAILABLE } from "./layout.js";
+import { JOURNAL, recordingFileName, STORE_BEHIND, UNAVAILABLE } from "./layout.js";
 import { postgresHooks } from "./postgres.js";
 import { scrubSecrets, secretForms } from "./scrub.js";
 import { signCheckpoint, type Checkpoint } from "./sign.js";
 import { journalHead, type JournalHead } from "./journal-head.js";
+import type { PgRecordingStore } from "./pg-store.js";
 
 export interface RecorderOptions {
   dir: string;
@@ -28,6 +29,8 @@ export interface RecorderOptions {
   checkpointSeconds?: number;
   /** The first this many rows of each Postgres result go into its `result` record (0: none). */
   rows?: number;
+  /** The fleet store every record is copied to once it is in its local file (pg-store.ts). */
+  store?: PgRecordingStore;
 }
 
 export type Protocol = "postgres" | "http";
@@ -106,6 +109,7 @@ export class Recorder implements DecisionSink {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const { file, repaired } = ChainFile.continue(join(this.dir, JOURNAL));
     this.#journal = file;
+    this.#copy(file, JOURNAL);
     if (repaired !== undefined) {
       this.opts.log.warn({ file: file.path, bytes: repaired }, "recording journal ended in a cut-off line (crash?); removed it and noted it in the journal");
       file.append("repaired", { dropped_bytes: repaired });
@@ -114,9 +118,24 @@ export class Recorder implements DecisionSink {
 
   // DecisionSink: refusal while recordings cannot be written.
   admit(): RegateError | undefined {
-    if (this.#failure === undefined) return undefined;
+    if (this.#failure !== undefined) {
+      this.written.refused++;
+      return new RegateError("RECORDING_UNAVAILABLE", UNAVAILABLE, { cause: this.#failure });
+    }
+    const behind = this.opts.store?.backlog();
+    if (behind === undefined) return undefined;
     this.written.refused++;
-    return new RegateError("RECORDING_UNAVAILABLE", UNAVAILABLE, { cause: this.#failure });
+    return new RegateError("RECORDING_UNAVAILABLE", STORE_BEHIND, { cause: new Error(behind) });
+  }
+
+  /** True while the fleet store is behind: adapters wait for it (bounded, decision/room.ts) before deciding. */
+  full(): boolean {
+    return this.opts.store?.backlog() !== undefined;
+  }
+
+  #copy(file: ChainFile, name: string): void {
+    const store = this.opts.store;
+    if (store) file.onWritten = (seq, lines) => store.push(name, seq, lines);
   }
 
   record(): void {
@@ -240,6 +259,7 @@ export class Recorder implements DecisionSink {
     const name = recordingFileName(session);
     const journal = this.journal();
     const file = ChainFile.create(join(this.dir, name));
+    this.#copy(file, name);
     try {
       file.append(
         "start",
