@@ -91,6 +91,11 @@ export class PgRecordingStore {
     return this.#failure !== undefined;
   }
 
+  /** The last INSERT's error while failing. */
+  get problem(): string | undefined {
+    return this.#failure === undefined ? undefined : (this.#failure as Error).message ?? String(this.#failure);
+  }
+
   /** Why a new statement must wait for the store (on_backlog refuse), or undefined. */
   backlog(): string | undefined {
     if (this.opts.onBacklog !== "refuse" || this.depth < this.opts.queueMaxRecords) return undefined;

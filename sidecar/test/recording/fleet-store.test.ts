@@ -10,7 +10,10 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Secret } from "../../src/config/index.js";
+import { createLogger } from "../../src/log.js";
 import { packageRoot } from "../../src/paths.js";
+import { PgRecordingStore } from "../../src/recording/index.js";
 import { startRegateChild, type RegateChild } from "../reliability/support/regate-child.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
@@ -169,4 +172,33 @@ describe("recording.postgres: the fleet store", () => {
     expect(copier.stats.failures).toBeGreaterThanOrEqual(0);
     console.log(`store frozen: ${ran} statements ran before the refusal; ${copier.stats.stored} records copied, ${copier.stats.dropped} dropped`);
   }, 90_000);
+
+  it("on_backlog drop: records that find the queue full are left out and counted, statements are never held back; two replicas under one name are refused", async () => {
+    const upstream = { host: audit.host, port: audit.port, database: audit.database, user: audit.adminUser, password: new Secret(audit.adminPassword, "test"), sslmode: "disable" as const, connect_timeout_ms: 5000 };
+    const log = createLogger({ level: "silent" });
+    const line = (seq: number, text = "x") => Buffer.from(`{"seq":${seq},"t":"${text}"}\n`);
+    const dropper = new PgRecordingStore({ upstream, schema: "regate", replica: "drop-test", queueMaxRecords: 5, batchMaxRecords: 100, onBacklog: "drop", log });
+    const postmaster = audit.pid()!;
+    process.kill(postmaster, "SIGSTOP");
+    try {
+      dropper.push("f.jsonl", 1, [1, 2, 3, 4, 5, 6, 7, 8].map((n) => line(n)));
+      expect(dropper.depth).toBe(5);
+      expect(dropper.stats.dropped).toBe(3);
+      expect(dropper.backlog()).toBeUndefined();
+    } finally {
+      process.kill(postmaster, "SIGCONT");
+    }
+    await dropper.drained();
+    expect(await stored("drop-test")).toBe(5);
+    await dropper.close();
+
+    // Another process claiming the same replica name writes a different record 1: the copy stops and says why.
+    const twin = new PgRecordingStore({ upstream, schema: "regate", replica: "drop-test", queueMaxRecords: 5, batchMaxRecords: 100, onBacklog: "refuse", log });
+    twin.push("f.jsonl", 1, [line(1, "other")]);
+    await until(() => twin.failing);
+    expect(twin.problem).toContain("another live replica using the same recording.postgres.replica");
+    expect(twin.depth).toBe(1);
+    await twin.close(100);
+    expect(twin.stats.dropped).toBe(1);
+  }, 30_000);
 });
