@@ -4,7 +4,7 @@ import { checkConfigCommand } from "./check-config.js";
 import { evalCommand } from "./eval.js";
 import { recordingsCommand } from "./recordings.js";
 import { followCommand } from "./recordings-follow.js";
-import { pullCommand } from "./recordings-pull.js";
+import { fromStoreCommand, pullCommand } from "./recordings-pull.js";
 import { injectCommand } from "./inject.js";
 import { locksCommand } from "./locks.js";
 import { runCommand } from "./run.js";
@@ -55,6 +55,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
       return whatifCommand(rest);
     case "recordings":
       if (rest[0] === "pull") return pullCommand(rest.slice(1), env);
+      if (rest.includes("--store")) return fromStoreCommand(rest, env);
       return rest[0] === "replay" && rest.includes("--follow") ? followCommand(rest, env) : recordingsCommand(rest, env);
     case "approvals":
       return approvalsCommand(rest, env);

@@ -7,7 +7,7 @@ import type { KeyObject } from "node:crypto";
 import { checkJournalHead, findRecording, formatTimeline, noteRead, publicKey, readRecords, recordingFiles, summarize, verifyDir, type JournalHead, type RecordingSummary } from "../recording/index.js";
 import { loadConfigFromArgs } from "./config-arg.js";
 
-const USAGE = `usage: regate recordings <list|show|replay|verify> [options]
+const USAGE = `usage: regate recordings <list|show|replay|verify|pull> [options]
 
   list   [--principal P] [--since ISO] [--until ISO] [--outcome refused] [--json]
                        sessions recorded in the directory, oldest first
@@ -21,8 +21,12 @@ const USAGE = `usage: regate recordings <list|show|replay|verify> [options]
                        earlier from GET /recordings/head, that the journal was not cut or rewritten
                        since); exit 0 intact, 2 a problem found
 
+  pull   --to DIR [--replica R] [--session S] [--json]
+                       fetch recordings from the fleet store (recording.postgres) into DIR/<replica>/
+
   --dir D              the recording directory (default: recording.dir of --config, or of the embedded default)
-  --config file        read recording.dir from this config
+  --config file        read recording.dir (or recording.postgres) from this config
+  --store              show, replay or verify one session from the fleet store instead of a directory
 
 Each show, replay and follow is noted in the directory's reads.log (who, when, which session).
 `;

@@ -7,7 +7,7 @@ export { checkChain, type ChainCheck } from "./verify.js";
 export { keyId, publicKey, signingKey } from "./sign.js";
 export { canonicalJson } from "./canonical.js";
 export type { ChainRecord } from "./chain.js";
-export { JOURNAL, recordingFileName } from "./layout.js";
+export { isRecordingFile, JOURNAL, recordingFileName } from "./layout.js";
 export { registerRecordingMetrics } from "./metrics.js";
 export { composeHooks } from "./compose.js";
 export { formatTimeline } from "./timeline.js";

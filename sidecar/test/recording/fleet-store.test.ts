@@ -109,10 +109,19 @@ describe("recording.postgres: the fleet store", () => {
       expect(replay.stdout).toContain("SELECT count(*) FROM public.orders");
       expect(replay.stdout).toContain("internal.api_keys");
     }
-    // The pull was noted before anything was fetched.
-    const reads = await audit.query("SELECT reader, what FROM regate.recording_reads");
-    expect(reads).toHaveLength(1);
-    expect(reads[0].what).toBe("pull");
+    // One session straight from the store, from any machine: pulled into a temporary directory and replayed.
+    const fileB = readdirSync(dirB).find((f) => f !== "journal.jsonl")!;
+    const sessionB = fileB.replace(/^[^_]*_/, "").replace(/\.jsonl$/, "");
+    const direct = await run(process.execPath, ["--import", "tsx", MAIN, "recordings", "replay", sessionB.slice(0, 12), "--store", "--config", storeConfig], {
+      cwd: packageRoot,
+      env: { ...process.env, AUDIT_PASSWORD: audit.adminPassword },
+    });
+    expect(direct.stdout).toContain("SELECT count(*) FROM public.orders");
+    expect(direct.stderr).not.toContain("does not verify");
+
+    // Each pull was noted before anything was fetched.
+    const reads = await audit.query("SELECT reader, what FROM regate.recording_reads ORDER BY at");
+    expect(reads.map((r) => r.what)).toEqual(["pull", `pull session=${sessionB.slice(0, 12)}`]);
 
     // A record altered in the store is caught by verify after a pull.
     await audit.query("UPDATE regate.recording_records SET line = replace(line, 'public.orders', 'public.orderz') WHERE replica = 'replica-b' AND line LIKE '%SELECT count(*) FROM public.orders%'");
