@@ -24,10 +24,14 @@ export interface RegateProcessOptions {
   decisionLog: boolean;
   /** Another policy bundle than build/bundle.tar.gz. */
   bundle?: string;
+  /** policy.eval_timeout_ms, when not the default (0: evaluate on the main thread, unbudgeted). */
+  evalTimeoutMs?: number;
   /** Write a V8 CPU profile (node --cpu-prof) into this directory when the process exits. */
   cpuProfDir?: string;
   /** Record sessions into this directory (docs/recording.md). */
   recordingDir?: string;
+  /** recording.postgres (the fleet store), with recordingDir. */
+  recordingStore?: Record<string, unknown>;
 }
 
 export interface RegateProcess {
@@ -49,7 +53,7 @@ export interface RegateProcess {
 export function buildRegateConfig(opts: RegateProcessOptions): Record<string, unknown> {
   const pg = opts.pg;
   return {
-    policy: { bundle: opts.bundle ?? BUNDLE, watch_interval_ms: 0 },
+    policy: { bundle: opts.bundle ?? BUNDLE, watch_interval_ms: 0, ...(opts.evalTimeoutMs !== undefined ? { eval_timeout_ms: opts.evalTimeoutMs } : {}) },
     decision_log: { enabled: opts.decisionLog, labels: { environment: "bench" } },
     log: { level: "info" },
     agents: { tokens: [{ subject: BENCH_AGENT.user, groups: ["agents"], token: { value: BENCH_AGENT.token } }] },
@@ -63,7 +67,7 @@ export function buildRegateConfig(opts: RegateProcessOptions): Record<string, un
       : { enabled: false },
     http: opts.routes ? { enabled: true, listen: { host: "127.0.0.1", port: 0 }, routes: opts.routes } : { enabled: false },
     admin: { enabled: true, listen: { host: "127.0.0.1", port: 0 }, drain_timeout_ms: 2000 },
-    ...(opts.recordingDir ? { recording: { enabled: true, dir: opts.recordingDir } } : {}),
+    ...(opts.recordingDir ? { recording: { enabled: true, dir: opts.recordingDir, ...(opts.recordingStore ? { postgres: opts.recordingStore } : {}) } } : {}),
   };
 }
 

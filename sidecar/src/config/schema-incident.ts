@@ -125,13 +125,13 @@ export const recordingSchema = {
         password: { ...secretRef, description: "The store role's password (a secret)." },
         sslmode: { enum: ["disable", "require", "verify-full"] },
         ca_file: { type: "string" },
-        queue_max_records: { type: "integer", minimum: 1, default: 10000, description: "Records waiting for the store at most; past it the on_backlog behaviour applies." },
+        queue_max_bytes: { type: "integer", minimum: 1024, default: 67108864, description: "Bytes of records waiting for the store at most (64 MiB: about 130,000 statement records); past it the on_backlog behaviour applies. In memory they take up to about twice this." },
         batch_max_records: { type: "integer", minimum: 1, maximum: 10000, default: 500, description: "Records per INSERT." },
         on_backlog: {
           enum: ["refuse", "drop"],
           default: "refuse",
           description:
-            "When the store is down or slower than the traffic and queue_max_records are waiting. refuse: new statements and requests are refused (58030 RECORDING_UNAVAILABLE) until the queue drains; records of statements already running still join it, so none is dropped. drop: statements go on; records that find the queue full are left out of the store (the local files keep them), counted in regate_recording_store_dropped_total.",
+            "When the store is down or slower than the traffic and queue_max_bytes of records are waiting. refuse: new statements and requests are refused (58030 RECORDING_UNAVAILABLE) until the queue drains; records of statements already running still join it (up to twice the bound), so none is dropped. drop: statements go on; records that find the queue full are left out of the store (the local files keep them), counted in regate_recording_store_dropped_total.",
         },
       },
     },

@@ -56,7 +56,7 @@ export interface RecordingStoreConfig extends Partial<UpstreamConfig> {
   enabled: boolean;
   replica?: string;
   schema: string;
-  queue_max_records: number;
+  queue_max_bytes: number;
   batch_max_records: number;
   on_backlog: "refuse" | "drop";
 }

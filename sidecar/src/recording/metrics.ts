@@ -22,6 +22,7 @@ export function registerRecordingMetrics(registry: Registry, recorder: Recorder)
   const store = recorder.opts.store;
   if (!store) return;
   gauge("regate_recording_store_queue_depth", "Records waiting to be copied to the recording store", () => store.depth);
+  gauge("regate_recording_store_queue_bytes", "Bytes of the records waiting to be copied to the recording store (bounded by queue_max_bytes)", () => store.queuedBytes);
   gauge("regate_recording_store_records_total", "Records copied to the recording store", () => store.stats.stored);
   gauge("regate_recording_store_bytes_total", "Bytes of records copied to the recording store", () => store.stats.bytes);
   gauge("regate_recording_store_dropped_total", "Records left out of the recording store (on_backlog drop, or still queued at shutdown); 0 in refuse mode", () => store.stats.dropped);

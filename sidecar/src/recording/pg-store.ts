@@ -28,7 +28,8 @@ export interface StoreOptions {
   upstream: UpstreamConfig;
   schema: string;
   replica: string;
-  queueMaxRecords: number;
+  /** Bytes of records waiting at most (their text, as UTF-16 in memory roughly twice that). */
+  queueMaxBytes: number;
   batchMaxRecords: number;
   onBacklog: "refuse" | "drop";
   log: Logger;
@@ -38,6 +39,8 @@ interface Pending {
   file: string;
   seq: number;
   line: string;
+  /** Its length in the file, newline included. */
+  bytes: number;
 }
 
 /** Retry delays after a failed INSERT: the store may be restarting; never faster than this. */
@@ -51,7 +54,7 @@ const HARD_FACTOR = 2;
 /**
  * Copies records to the fleet store, off the statement path: `push` only queues (the local file already holds
  * the record), one INSERT at a time drains the queue in batches, in order. A failed INSERT is retried, the
- * batch kept, so nothing is lost while the store restarts; the queue is bounded (queue_max_records) and the
+ * batch kept, so nothing is lost while the store restarts; the queue is bounded (queue_max_bytes) and the
  * recorder asks `backlog()` before admitting a statement. Rows are inserted idempotently: a retry of a batch
  * whose commit was not acknowledged finds its rows there, and a row already there with other content (two
  * replicas sharing a name) stops the copy with a clear error instead of mixing two chains.
@@ -61,6 +64,7 @@ export class PgRecordingStore {
   #db: SerialConnection;
   #queue: Pending[] = [];
   #head = 0;
+  #queuedBytes = 0;
   #draining = false;
   #retry = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -86,6 +90,11 @@ export class PgRecordingStore {
     return this.#queue.length - this.#head;
   }
 
+  /** Bytes of the records waiting for the store. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
   /** True while the last INSERT failed (the queue is kept and retried). */
   get failing(): boolean {
     return this.#failure !== undefined;
@@ -98,28 +107,33 @@ export class PgRecordingStore {
 
   /** Why a new statement must wait for the store (on_backlog refuse), or undefined. */
   backlog(): string | undefined {
-    if (this.opts.onBacklog !== "refuse" || this.depth < this.opts.queueMaxRecords) return undefined;
+    if (this.opts.onBacklog !== "refuse" || this.#queuedBytes < this.opts.queueMaxBytes) return undefined;
     return this.failing ? "the recording store cannot be reached" : "the recording store is behind";
   }
 
   /** Queues lines the local file now holds; `firstSeq` is the seq of the first. */
   push(file: string, firstSeq: number, lines: readonly Buffer[]): void {
     if (this.#closed) return;
-    const bound = this.opts.onBacklog === "drop" ? this.opts.queueMaxRecords : this.opts.queueMaxRecords * HARD_FACTOR;
+    const bound = this.opts.onBacklog === "drop" ? this.opts.queueMaxBytes : this.opts.queueMaxBytes * HARD_FACTOR;
     lines.forEach((buf, i) => {
-      if (this.depth >= bound) {
+      if (this.#queuedBytes + buf.length > bound) {
         this.stats.dropped++;
         return;
       }
       // The line's own text, without its newline: what its hash is computed over.
-      this.#queue.push({ file, seq: firstSeq + i, line: buf.toString("utf8", 0, buf.length - 1) });
+      this.#queue.push({ file, seq: firstSeq + i, line: buf.toString("utf8", 0, buf.length - 1), bytes: buf.length });
+      this.#queuedBytes += buf.length;
     });
     this.#kick();
   }
 
   /** Queues lines (without their newline) found in the local files at start; not bounded, since nothing waits on them. */
   backfill(file: string, firstSeq: number, lines: readonly string[]): void {
-    lines.forEach((line, i) => this.#queue.push({ file, seq: firstSeq + i, line }));
+    lines.forEach((line, i) => {
+      const bytes = Buffer.byteLength(line) + 1;
+      this.#queue.push({ file, seq: firstSeq + i, line, bytes });
+      this.#queuedBytes += bytes;
+    });
     this.#kick();
   }
 
@@ -158,7 +172,10 @@ export class PgRecordingStore {
       this.#retry = 0;
       this.#head += batch.length;
       this.stats.stored += batch.length;
-      for (const p of batch) this.stats.bytes += Buffer.byteLength(p.line) + 1;
+      for (const p of batch) {
+        this.stats.bytes += p.bytes;
+        this.#queuedBytes -= p.bytes;
+      }
       // Compact once the consumed prefix dominates, so the array does not grow for ever.
       if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
         this.#queue = this.#queue.slice(this.#head);
@@ -173,14 +190,14 @@ export class PgRecordingStore {
     const t = `${this.opts.schema}.recording_records`;
     const replica = literal(this.opts.replica);
     const values = batch.map((p) => `(${replica}, ${literal(p.file)}, ${p.seq}, ${literal(p.line)})`).join(",\n");
-    // One statement: the rows new to the table are inserted, and those already there are compared.
-    const rows = await this.#db.query(
-      `WITH v(replica, file, seq, line) AS (VALUES ${values}),
-ins AS (INSERT INTO ${t} (replica, file, seq, line) SELECT replica, file, seq, line FROM v ON CONFLICT (replica, file, seq) DO NOTHING RETURNING 1)
-SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM v JOIN ${t} r USING (replica, file, seq) WHERE r.line <> v.line)`,
-    );
-    const differ = Number(rows[0]?.[1] ?? 0);
-    if (differ > 0) throw new Error(`the recording store already holds ${differ} different record(s) for replica ${this.opts.replica}: is another live replica using the same recording.postgres.replica?`);
+    const inserted = await this.#db.query(`INSERT INTO ${t} (replica, file, seq, line) VALUES ${values} ON CONFLICT (replica, file, seq) DO NOTHING RETURNING 1`);
+    if (inserted.length === batch.length) return;
+    // Some were there already: a retried batch whose commit was not acknowledged (the same lines), or another
+    // process writing under this replica's name (other lines).
+    const [[differ]] = (await this.#db.query(
+      `SELECT count(*) FROM (VALUES ${values}) v(replica, file, seq, line) JOIN ${t} r USING (replica, file, seq) WHERE r.line <> v.line`,
+    )) as [[string]];
+    if (Number(differ) > 0) throw new Error(`the recording store already holds ${differ} different record(s) for replica ${this.opts.replica}: is another live replica using the same recording.postgres.replica?`);
   }
 
   #settle(): void {
@@ -221,6 +238,7 @@ SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM v JOIN ${t} r USING (re
     if (this.#timer) clearTimeout(this.#timer);
     if (this.depth > 0) {
       this.stats.dropped += this.depth;
+      this.#queuedBytes = 0;
       this.opts.log.error({ replica: this.opts.replica, lost: this.depth }, "recording store: records not copied at shutdown (the local files hold them)");
     }
     this.#settle();

@@ -33,7 +33,7 @@ export async function recordingStore(config: Config, log: Logger): Promise<PgRec
     upstream: storeUpstream(config),
     schema: c.schema,
     replica: c.replica ?? hostname(),
-    queueMaxRecords: c.queue_max_records,
+    queueMaxBytes: c.queue_max_bytes,
     batchMaxRecords: c.batch_max_records,
     onBacklog: c.on_backlog,
     log,

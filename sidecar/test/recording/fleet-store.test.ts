@@ -61,7 +61,7 @@ const localRecords = (dir: string): number =>
 
 beforeAll(async () => {
   [db, audit] = await Promise.all([startPostgres(), startPostgres({ loadDemo: false })]);
-  a = await startRegate(db, { recording: { enabled: true, dir: dirA, postgres: store("replica-a", { queue_max_records: 40 }) } });
+  a = await startRegate(db, { recording: { enabled: true, dir: dirA, postgres: store("replica-a", { queue_max_bytes: 16384 }) } });
   b = await startRegateChild({ name: "fleet-store", pg: db, overrides: { recording: { enabled: true, dir: dirB, postgres: store("replica-b") } }, secrets: [audit.adminPassword] });
   storeConfig = join(root, "store.yaml");
   writeFileSync(
@@ -158,7 +158,7 @@ describe("recording.postgres: the fleet store", () => {
       }
       expect(refusal?.code).toBe("58030");
       expect(refusal?.message).toContain("recording store");
-      expect(copier.depth).toBeGreaterThanOrEqual(40);
+      expect(copier.queuedBytes).toBeGreaterThanOrEqual(16384);
       // Another replica's agents are not affected.
       const other = await agent(b.url());
       await other.query("SELECT 1");
@@ -186,7 +186,7 @@ describe("recording.postgres: the fleet store", () => {
     const upstream = { host: audit.host, port: audit.port, database: audit.database, user: audit.adminUser, password: new Secret(audit.adminPassword, "test"), sslmode: "disable" as const, connect_timeout_ms: 5000 };
     const log = createLogger({ level: "silent" });
     const line = (seq: number, text = "x") => Buffer.from(`{"seq":${seq},"t":"${text}"}\n`);
-    const dropper = new PgRecordingStore({ upstream, schema: "regate", replica: "drop-test", queueMaxRecords: 5, batchMaxRecords: 100, onBacklog: "drop", log });
+    const dropper = new PgRecordingStore({ upstream, schema: "regate", replica: "drop-test", queueMaxBytes: 100, batchMaxRecords: 100, onBacklog: "drop", log });
     const postmaster = audit.pid()!;
     process.kill(postmaster, "SIGSTOP");
     try {
@@ -202,7 +202,7 @@ describe("recording.postgres: the fleet store", () => {
     await dropper.close();
 
     // Another process claiming the same replica name writes a different record 1: the copy stops and says why.
-    const twin = new PgRecordingStore({ upstream, schema: "regate", replica: "drop-test", queueMaxRecords: 5, batchMaxRecords: 100, onBacklog: "refuse", log });
+    const twin = new PgRecordingStore({ upstream, schema: "regate", replica: "drop-test", queueMaxBytes: 100, batchMaxRecords: 100, onBacklog: "refuse", log });
     twin.push("f.jsonl", 1, [line(1, "other")]);
     await until(() => twin.failing);
     expect(twin.problem).toContain("another live replica using the same recording.postgres.replica");
