@@ -269,8 +269,13 @@ test_postgres_decisions_declare_reuse if {
 	d.cache.across == ["time", "parameters", "budget"]
 }
 
-test_http_decisions_are_not_reused if {
+test_http_decisions_declare_reuse_across_time_and_request if {
 	d := regate.decision with input as {"version": 1, "kind": "http", "http": {"method": "GET", "path": "/"}}
+	d.cache.across == ["time", "request"]
+}
+
+test_unknown_kinds_are_not_reused if {
+	d := regate.decision with input as {"version": 1, "kind": "smtp"}
 	not d.cache
 }
 

@@ -3,6 +3,7 @@ import type { Decision, MaskRule, PolicyInput } from "../decision/types.js";
 import { nextStep, refusalLine } from "../decision/next-step.js";
 import { ERROR_CODES, type ErrorCode } from "../errors.js";
 import type { ErrorBody } from "./reply.js";
+import type { HttpDecisionReuse } from "./reuse.js";
 
 export interface Verdict {
   allowed: boolean;
@@ -16,14 +17,19 @@ export interface Verdict {
  * Runs one decision per input (one per call of a JSON-RPC batch). The request goes through only if every
  * decision allows it; a deny beats an approve. A dry-run decision is logged by the pipeline with its real
  * outcome and lets the request through here. Masks are applied even in dry-run: they protect data, and
- * unmasking because a policy is on trial would leak exactly what it is meant to hide.
+ * unmasking because a policy is on trial would leak exactly what it is meant to hide. With `reuse`, a
+ * decision the policy declared reusable is handed to the pipeline for an identical input (reuse.ts), which
+ * logs it as a decision of its own instead of evaluating the policy again.
  */
-export function decideAll(decider: Decider, inputs: readonly PolicyInput[], fallbackId: string): Verdict {
+export function decideAll(decider: Decider, inputs: readonly PolicyInput[], fallbackId: string, reuse?: HttpDecisionReuse): Verdict {
   let refusing: Decision | undefined;
   let first: Decision | undefined;
   const mask: MaskRule[] = [];
   for (const input of inputs) {
-    const d = safeDecide(decider, input, fallbackId);
+    const found = reuse?.lookup(input);
+    const d = safeDecide(decider, input, fallbackId, found?.prior);
+    // A reuse is never kept again; an evaluation (also one made because the bundle changed) replaces the entry.
+    reuse?.keep(input, found?.key, d);
     first ??= d;
     mask.push(...d.mask);
     if (d.outcome !== "allow" && !d.dry_run) {
@@ -35,9 +41,9 @@ export function decideAll(decider: Decider, inputs: readonly PolicyInput[], fall
 }
 
 /** The Decider contract says it never throws; if it does anyway, that is a fail-closed deny. */
-function safeDecide(decider: Decider, input: PolicyInput, fallbackId: string): Decision {
+function safeDecide(decider: Decider, input: PolicyInput, fallbackId: string, prior: Decision | undefined): Decision {
   try {
-    return decider.decide(input);
+    return prior ? decider.decide(input, { reuse: prior }) : decider.decide(input);
   } catch {
     return {
       decision_id: fallbackId,

@@ -21,6 +21,7 @@ import { catalogError, sendError, type ErrorBody } from "./reply.js";
 import { compileRoutes, hostName, matchRoute, type CompiledRoute } from "./routes.js";
 import { httpInputs, type RequestFacts } from "./to-input.js";
 import { requestEnd } from "./request-done.js";
+import { HttpDecisionReuse } from "./reuse.js";
 import { relayResponse } from "./upstream-response.js";
 
 export interface HttpGateway {
@@ -66,6 +67,8 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   const ambiguousPaths = opts.request?.ambiguous_paths ?? "refuse";
 
   const done = requestEnd(log, opts.onRequestDone);
+  // Decisions the policy declared reusable (its `cache` directive), for identical requests.
+  const reuse = new HttpDecisionReuse();
 
   /** The upstream's response headers arrived: relay them (masked, scrubbed) unless the exchange is over. */
   function onUpstreamResponse(ctx: RequestContext, proxyRes: IncomingMessage): void {
@@ -203,7 +206,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     if (effective.result.method !== ctx.method) inputs.push(...httpInputs({ ...facts, method: { method: ctx.method } }));
     // A full decision sink (block mode, a stdout nobody reads): wait a bounded time for room, as Postgres does.
     if (opts.decider.congested?.()) await roomInSinks(opts.decider);
-    let verdict = decideAll(opts.decider, inputs, ctx.id);
+    let verdict = decideAll(opts.decider, inputs, ctx.id, reuse);
     ctx.decision = verdict.decision;
     if (opts.approvals && !verdict.allowed && verdict.decision.outcome === "approve") {
       // Held or deferred for a reviewer (hold.ts); undefined: the agent has been answered.

@@ -1,18 +1,48 @@
 // The end of a request: stop what is left of the upstream exchange, log the request line, report it.
 
-import type { Logger } from "pino";
+import { pino, type Logger } from "pino";
 import type { RequestContext } from "./context.js";
 import type { RequestDoneInfo } from "./options.js";
 
 export type RequestEnd = (ctx: RequestContext) => void;
 
+/** Where pino writes: the request line goes straight there, as the decision log's line does. */
+interface LineStream {
+  write(line: string): unknown;
+}
+
+const str = (v: string): string => JSON.stringify(v);
+
 /**
- * The function called once per request when its response closes. The request line has fixed, flat keys and
- * carries no secret by construction (the path is masked before it is stored), so the root logger's wildcard
- * redaction could never match in it; it is written by a child without it, which saved ~40 us a request.
+ * The request line, assembled as pino would write it (level, time, the logger's bindings, the fields, msg),
+ * but without pino's generic serialiser: the keys are fixed and flat and every value is a string, number or
+ * boolean of known shape, so each is written as it is. pino's serialisation of this object was the largest
+ * cost of regate's own HTTP code. It carries no secret by construction (the path is masked before it is
+ * stored), so the root logger's wildcard redaction, which could never match here, is not needed either.
  */
+function requestLine(level: "info" | "warn", bindings: string, ctx: RequestContext, status: number, duration_ms: number): string {
+  const d = ctx.decision;
+  let line = `{"level":"${level}","time":"${new Date().toISOString()}"${bindings},"req_id":${str(ctx.id)}`;
+  if (ctx.principal) line += `,"agent":${str(ctx.principal.subject)}`;
+  if (ctx.route) line += `,"route":${str(ctx.route.name)}`;
+  line += `,"method":${str(ctx.method)},"path":${str(ctx.logPath)},"status":${status}`;
+  if (d) {
+    line += `,"outcome":"${d.outcome}"`;
+    if (d.dry_run) line += `,"dry_run":true`;
+    line += `,"decision_id":${str(d.decision_id)}`;
+  }
+  line += `,"masked":${ctx.masked}`;
+  if (ctx.errorCode) line += `,"error_code":"${ctx.errorCode}"`;
+  if (ctx.authFailure) line += `,"auth_failure":${str(ctx.authFailure)}`;
+  if (!ctx.res.writableFinished) line += `,"aborted":true`;
+  return `${line},"duration_ms":${duration_ms},"msg":"http request"}\n`;
+}
+
+/** The function called once per request when its response closes: the request line, then the hook. */
 export function requestEnd(log: Logger, onRequestDone: ((info: RequestDoneInfo) => void) | undefined): RequestEnd {
-  const requestLog = log.child({}, { redact: { paths: [] } });
+  const stream = (log as unknown as Record<symbol, LineStream | undefined>)[pino.symbols.streamSym];
+  const bound = JSON.stringify(log.bindings());
+  const bindings = bound === "{}" ? "" : `,${bound.slice(1, -1)}`;
   return (ctx) => {
     clearTimeout(ctx.timer);
     const { res } = ctx;
@@ -24,24 +54,9 @@ export function requestEnd(log: Logger, onRequestDone: ((info: RequestDoneInfo) 
     const duration_ms = Math.round((performance.now() - ctx.startedAt) * 1000) / 1000;
     const d = ctx.decision;
     const status = res.headersSent ? res.statusCode : 0;
-    const line = {
-      req_id: ctx.id,
-      agent: ctx.principal?.subject,
-      route: ctx.route?.name,
-      method: ctx.method,
-      path: ctx.logPath,
-      status,
-      outcome: d?.outcome,
-      dry_run: d?.dry_run || undefined,
-      decision_id: d?.decision_id,
-      masked: ctx.masked,
-      error_code: ctx.errorCode,
-      auth_failure: ctx.authFailure,
-      aborted: !res.writableFinished || undefined,
-      duration_ms,
-    };
-    if (ctx.errorCode && status >= 500) requestLog.warn(line, "http request");
-    else requestLog.info(line, "http request");
+    const level = ctx.errorCode && status >= 500 ? "warn" : "info";
+    // pino always has a destination stream; the decision log writes to the same one.
+    if (stream && log.isLevelEnabled(level)) stream.write(requestLine(level, bindings, ctx, status, duration_ms));
     try {
       onRequestDone?.({
         request_id: ctx.id,
