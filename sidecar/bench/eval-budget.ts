@@ -4,9 +4,12 @@
 //   npx tsx sidecar/bench/eval-budget.ts
 //
 // Subject: ActivePolicy.evaluate through the worker (shared memory + Atomics.wait, policy/budgeted.ts), and
-// DecisionPipeline.decide (two evaluations: regate/decision and system/log/mask) on top of it.
+// DecisionPipeline.decide on top of it: two evaluations (regate/decision, then system/log/mask over the
+// decision-log event) in one hand-over to the worker; "two hand-overs" is the same worker asked once per
+// evaluation, as before the worker assembled the mask's event itself.
 // Baseline: the same calls with eval_timeout_ms 0 (opa-wasm on the main thread), from the same run.
-// Rounds alternate direct and worker so that load from other processes falls on both alike; each figure is
+// Variants compared in the same run: how long each side polls before it sleeps (eval-protocol.ts, Spin).
+// Rounds rotate the variants so that load from other processes falls on all alike; each figure is
 // the median over rounds of the mean time per call. CPU per call counts both threads (process.cpuUsage).
 // Back-to-back calls keep both threads hot; "after 0.2 ms idle" lets them sleep between decisions, as on a
 // lightly loaded server, where each call also pays for waking the worker's CPU.
@@ -14,7 +17,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DecisionPipeline, type PolicyInput } from "../src/decision/index.js";
 import { packageRoot } from "../src/paths.js";
-import { PolicyStore, type ActivePolicy } from "../src/policy/index.js";
+import { activate, readBundle, type ActivePolicy } from "../src/policy/index.js";
 import { BUNDLE } from "./support/regate.js";
 import { fmt, QUICK, seconds, type SummaryRow } from "./support/report.js";
 import { runScenario } from "./support/scenario.js";
@@ -70,55 +73,89 @@ function measureGapped(fn: () => void, s: number): { wall_us: number; cpu_us: nu
 
 const bytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v)).buffer as ArrayBuffer;
 
+/** The ways of evaluating compared; "direct" is the baseline (policy.eval_timeout_ms 0). */
+const VARIANTS = {
+  direct: "main thread (eval_timeout_ms 0)",
+  worker: "worker, as shipped (1 hand-over per decision, both sides sleep at once)",
+  "two hand-overs": "the same worker asked once per evaluation (as before)",
+  "main polls": "worker; the main thread polls 0.1 ms for the answer before it sleeps",
+  "both poll": "worker; the main thread polls 0.1 ms, the worker 0.05 ms for the next request",
+} as const;
+type Variant = keyof typeof VARIANTS;
+
 await runScenario({
   name: "eval-budget",
   description: `policy evaluation on the main thread vs on the budgeted worker (policy.eval_timeout_ms), input ${CASE}`,
   async run(log) {
     const input = goldenInput(CASE);
-    const direct = new PolicyStore(BUNDLE);
-    const budgeted = new PolicyStore(BUNDLE, { evalTimeoutMs: 1000 });
-    const policies: Record<"direct" | "worker", ActivePolicy> = { direct: await direct.load(), worker: await budgeted.load() };
-    const decisionInput = bytes(input);
-    const result = policies.direct.evaluate("regate/decision", decisionInput);
-    const maskInput = bytes({ input, decision_id: "00000000-0000-4000-8000-000000000000", result });
-    const pipelines = {
-      direct: new DecisionPipeline({ policy: () => direct.active, entrypoint: "regate/decision", dryRun: false, sinks: [] }),
-      worker: new DecisionPipeline({ policy: () => budgeted.active, entrypoint: "regate/decision", dryRun: false, sinks: [] }),
+    const bundle = readBundle(readFileSync(BUNDLE));
+    const direct = await activate(bundle);
+    const worker = await activate(bundle, { evalTimeoutMs: 1000 });
+    // The worker without its one-pass method: the pipeline then asks it once per evaluation.
+    const twoPass: ActivePolicy = { revision: worker.revision, entrypoints: worker.entrypoints, evaluate: (e, i) => worker.evaluate(e, i) };
+    const policies: Record<Variant, ActivePolicy> = {
+      direct,
+      worker,
+      "two hand-overs": twoPass,
+      "main polls": await activate(bundle, { evalTimeoutMs: 1000, evalSpin: { main: 0.1, worker: 0 } }),
+      "both poll": await activate(bundle, { evalTimeoutMs: 1000, evalSpin: { main: 0.1, worker: 0.05 } }),
     };
-    for (const side of ["direct", "worker"] as const) {
-      const d = pipelines[side].decide(input);
-      if (d.outcome !== "allow" || d.mask.length !== 4) throw new Error(`${side}: unexpected decision ${JSON.stringify(d)}`);
+    const variants = Object.keys(VARIANTS) as Variant[];
+    const decisionInput = bytes(input);
+    const pipelines = Object.fromEntries(
+      variants.map((v) => [v, new DecisionPipeline({ policy: () => policies[v], entrypoint: "regate/decision", dryRun: false, sinks: [] })]),
+    ) as Record<Variant, DecisionPipeline>;
+    for (const v of variants) {
+      const d = pipelines[v].decide(input);
+      if (d.outcome !== "allow" || d.mask.length !== 4) throw new Error(`${v}: unexpected decision ${JSON.stringify(d)}`);
     }
     const tasks = {
-      "evaluate regate/decision": (side: "direct" | "worker") => () => policies[side].evaluate("regate/decision", decisionInput),
-      "evaluate system/log/mask": (side: "direct" | "worker") => () => policies[side].evaluate("system/log/mask", maskInput),
-      "pipeline decide (2 evaluations)": (side: "direct" | "worker") => () => pipelines[side].decide(input),
-      "pipeline decide after 0.2 ms idle": (side: "direct" | "worker") => () => pipelines[side].decide(input),
+      "evaluate regate/decision": (v: Variant) => () => policies[v].evaluate("regate/decision", decisionInput),
+      "pipeline decide (decision + log mask)": (v: Variant) => () => pipelines[v].decide(input),
+      "pipeline decide after 0.2 ms idle": (v: Variant) => () => pipelines[v].decide(input),
     };
-    const results: Record<string, { direct: { wall_us: number; cpu_us: number }; worker: { wall_us: number; cpu_us: number }; added_us: number; added_cpu_us: number }> = {};
+    type Figures = { wall_us: number; cpu_us: number };
+    const results: Record<string, Record<Variant, Figures & { added_us: number; added_cpu_us: number }>> = {};
     for (const [name, task] of Object.entries(tasks)) {
-      measure(task("direct"), ROUND_S / 2);
-      measure(task("worker"), ROUND_S / 2);
-      const rounds = { direct: [] as { wall_us: number; cpu_us: number }[], worker: [] as { wall_us: number; cpu_us: number }[] };
+      const gapped = name.includes("idle");
+      for (const v of variants) measure(task(v), ROUND_S / 2);
+      const rounds = Object.fromEntries(variants.map((v) => [v, [] as Figures[]])) as Record<Variant, Figures[]>;
       for (let r = 0; r < ROUNDS; r++) {
-        const order = r % 2 === 0 ? (["direct", "worker"] as const) : (["worker", "direct"] as const);
-        for (const side of order) rounds[side].push((name.includes("idle") ? measureGapped : measure)(task(side), ROUND_S));
+        // Rotated each round, so load from other processes falls on every variant alike.
+        for (let k = 0; k < variants.length; k++) {
+          const v = variants[(r + k) % variants.length]!;
+          rounds[v].push((gapped ? measureGapped : measure)(task(v), ROUND_S));
+        }
       }
-      const med = (side: "direct" | "worker") => ({
-        wall_us: Math.round(median(rounds[side].map((m) => m.wall_us)) * 10) / 10,
-        cpu_us: Math.round(median(rounds[side].map((m) => m.cpu_us)) * 10) / 10,
+      const med = (v: Variant): Figures => ({
+        wall_us: Math.round(median(rounds[v].map((m) => m.wall_us)) * 10) / 10,
+        cpu_us: Math.round(median(rounds[v].map((m) => m.cpu_us)) * 10) / 10,
       });
-      const d = med("direct");
-      const w = med("worker");
-      results[name] = { direct: d, worker: w, added_us: Math.round((w.wall_us - d.wall_us) * 10) / 10, added_cpu_us: Math.round((w.cpu_us - d.cpu_us) * 10) / 10 };
-      log(`${name}: direct ${fmt(d.wall_us)} us (CPU ${fmt(d.cpu_us)}), worker ${fmt(w.wall_us)} us (CPU ${fmt(w.cpu_us)}): +${fmt(w.wall_us - d.wall_us)} us per call`);
+      const base = med("direct");
+      results[name] = Object.fromEntries(
+        variants.map((v) => {
+          const f = med(v);
+          return [v, { ...f, added_us: Math.round((f.wall_us - base.wall_us) * 10) / 10, added_cpu_us: Math.round((f.cpu_us - base.cpu_us) * 10) / 10 }];
+        }),
+      ) as Record<Variant, Figures & { added_us: number; added_cpu_us: number }>;
+      for (const v of variants) {
+        const f = results[name]![v];
+        log(`${name}, ${v}: ${fmt(f.wall_us)} us (CPU ${fmt(f.cpu_us)})${v === "direct" ? "" : `: +${fmt(f.added_us)} us, CPU +${fmt(f.added_cpu_us)} us`}`);
+      }
     }
-    direct.close();
-    budgeted.close();
-    const summary: SummaryRow[] = Object.entries(results).flatMap(([name, r]) => [
-      { metric: `${name}, worker`, value: r.worker.wall_us, unit: "us", baseline: { label: "main thread", value: r.direct.wall_us }, ratio: ratio(r.worker.wall_us, r.direct.wall_us) },
-      { metric: `${name}, added by the worker`, value: r.added_us, unit: "us", note: `CPU +${r.added_cpu_us} us` },
-    ]);
-    return { results: { case: CASE, rounds: ROUNDS, round_s: ROUND_S, revision: policies.direct.revision, results }, summary };
+    for (const p of Object.values(policies)) p.close?.();
+    const summary: SummaryRow[] = Object.entries(results).flatMap(([name, r]) =>
+      variants
+        .filter((v) => v !== "direct")
+        .map((v) => ({
+          metric: `${name}, ${v}`,
+          value: r[v].wall_us,
+          unit: "us",
+          baseline: { label: "main thread", value: r.direct.wall_us },
+          ratio: ratio(r[v].wall_us, r.direct.wall_us),
+          note: `+${r[v].added_us} us, CPU +${r[v].added_cpu_us} us`,
+        })),
+    );
+    return { results: { case: CASE, rounds: ROUNDS, round_s: ROUND_S, revision: direct.revision, variants: VARIANTS, results }, summary };
   },
 });

@@ -13,6 +13,8 @@
 //   regate, allow-all policy   decision log off and a policy that allows everything: what regate costs without
 //              the example policy's work (protocol, SQL analysis, WASM call, pipeline) — where the time goes
 //   regate, recording on   the first with every session recorded (recording.enabled; docs/recording.md)
+//   regate, budget off     the first with policy.eval_timeout_ms 0: evaluation on the main thread, unbudgeted
+//              (what the evaluation worker, on by default, costs per transaction; docs/reliability.md)
 // Then 1 client per mode (pgbench --log) for p50/p99 latency per transaction.
 //
 // Per run, from /proc: CPU the proxy (regate or pgbouncer) used per transaction — on a shared 2-core machine the
@@ -111,6 +113,8 @@ await runScenario({
       const recordingDir = tempDir("regate-bench-recordings-");
       const regateRecording = await startRegateProcess({ name: "pgbench-recording", pg: db, decisionLog: true, recordingDir });
       regates.push(regateRecording);
+      const regateBudgetOff = await startRegateProcess({ name: "pgbench-budget-off", pg: db, decisionLog: true, evalTimeoutMs: 0 });
+      regates.push(regateBudgetOff);
 
       const upstreamUser = db.users.scram;
       const endpoints = {
@@ -120,6 +124,7 @@ await runScenario({
         regateNoLog: { label: "regate, decision log off", port: regateNoLog.ports.postgres!, user: BENCH_AGENT.user, password: BENCH_AGENT.token, database: db.database },
         regateAllowAll: { label: "regate, allow-all policy", port: regateAllowAll.ports.postgres!, user: BENCH_AGENT.user, password: BENCH_AGENT.token, database: db.database },
         regateRecording: { label: "regate, recording on", port: regateRecording.ports.postgres!, user: BENCH_AGENT.user, password: BENCH_AGENT.token, database: db.database },
+        regateBudgetOff: { label: "regate, budget off", port: regateBudgetOff.ports.postgres!, user: BENCH_AGENT.user, password: BENCH_AGENT.token, database: db.database },
       } satisfies Record<string, Endpoint>;
 
       const measured = async (ep: Endpoint, proxyPid: number | undefined, r: PgbenchRun): Promise<Measured> => {
@@ -143,29 +148,30 @@ await runScenario({
           ...res,
           decisions,
           decisions_per_tx: Math.round((decisions / res.transactions) * 1000) / 1000,
-          ...(r === regate ? { log_bytes: bytes, log_bytes_per_decision: Math.round(bytes / Math.max(1, decisions)) } : {}),
+          ...(r === regate || r === regateBudgetOff ? { log_bytes: bytes, log_bytes_per_decision: Math.round(bytes / Math.max(1, decisions)) } : {}),
         };
       };
 
       // Throughput, 8 clients: the four targets back to back per mode, ROUNDS times over.
-      const rounds: Record<QueryMode, { direct: Measured[]; pgbouncer: Measured[]; regate: RegateRun[]; regate_no_decision_log: RegateRun[]; regate_allow_all: RegateRun[]; regate_recording: RegateRun[] }> = {} as never;
+      const rounds: Record<QueryMode, { direct: Measured[]; pgbouncer: Measured[]; regate: RegateRun[]; regate_no_decision_log: RegateRun[]; regate_allow_all: RegateRun[]; regate_recording: RegateRun[]; regate_budget_off: RegateRun[] }> = {} as never;
       for (let round = 1; round <= ROUNDS; round++) {
         for (const mode of MODES) {
           const spec = { mode, clients: CLIENTS, threads: THREADS, seconds: RUN_S };
-          const r = (rounds[mode] ??= { direct: [], pgbouncer: [], regate: [], regate_no_decision_log: [], regate_allow_all: [], regate_recording: [] });
+          const r = (rounds[mode] ??= { direct: [], pgbouncer: [], regate: [], regate_no_decision_log: [], regate_allow_all: [], regate_recording: [], regate_budget_off: [] });
           r.direct.push(await measured(endpoints.direct, undefined, spec));
           r.pgbouncer.push(await measured(endpoints.pgbouncer, bouncer.child.pid, spec));
           r.regate.push(await throughRegate(regate, endpoints.regate, mode, CLIENTS, RUN_S));
           r.regate_no_decision_log.push(await throughRegate(regateNoLog, endpoints.regateNoLog, mode, CLIENTS, RUN_S));
           r.regate_allow_all.push(await throughRegate(regateAllowAll, endpoints.regateAllowAll, mode, CLIENTS, RUN_S));
           r.regate_recording.push(await throughRegate(regateRecording, endpoints.regateRecording, mode, CLIENTS, RUN_S));
+          r.regate_budget_off.push(await throughRegate(regateBudgetOff, endpoints.regateBudgetOff, mode, CLIENTS, RUN_S));
           log(
             `round ${round}/${ROUNDS} ${mode.padEnd(8)} tps: direct ${fmt(r.direct.at(-1)!.tps)}, pgbouncer ${fmt(r.pgbouncer.at(-1)!.tps)}, regate ${fmt(r.regate.at(-1)!.tps)}, ` +
               `without decision log ${fmt(r.regate_no_decision_log.at(-1)!.tps)}, allow-all policy ${fmt(r.regate_allow_all.at(-1)!.tps)}`,
           );
         }
       }
-      const throughput: Record<QueryMode, { direct: Measured; pgbouncer: Measured; regate: RegateRun; regate_no_decision_log: RegateRun; regate_allow_all: RegateRun; regate_recording: RegateRun }> = {} as never;
+      const throughput: Record<QueryMode, { direct: Measured; pgbouncer: Measured; regate: RegateRun; regate_no_decision_log: RegateRun; regate_allow_all: RegateRun; regate_recording: RegateRun; regate_budget_off: RegateRun }> = {} as never;
       for (const mode of MODES) {
         const r = rounds[mode];
         const direct = combine(r.direct);
@@ -174,11 +180,13 @@ await runScenario({
         const viaNoLog = combine(r.regate_no_decision_log);
         const allowAll = combine(r.regate_allow_all);
         const recording = combine(r.regate_recording);
-        throughput[mode] = { direct, pgbouncer: pgb, regate: viaRegate, regate_no_decision_log: viaNoLog, regate_allow_all: allowAll, regate_recording: recording };
+        const budgetOff = combine(r.regate_budget_off);
+        throughput[mode] = { direct, pgbouncer: pgb, regate: viaRegate, regate_no_decision_log: viaNoLog, regate_allow_all: allowAll, regate_recording: recording, regate_budget_off: budgetOff };
         log(
           `${mode.padEnd(8)} tps: direct ${fmt(direct.tps)}, pgbouncer ${fmt(pgb.tps)} (${fmt(pgb.proxy_cpu_us_per_tx)} us CPU/tx), ` +
             `regate ${fmt(viaRegate.tps)} (${fmt(viaRegate.proxy_cpu_us_per_tx)} us CPU/tx, ${viaRegate.decisions_per_tx} decisions/tx, ${fmt(viaRegate.log_bytes_per_decision)} log bytes/decision), ` +
-            `without decision log ${fmt(viaNoLog.tps)} (${fmt(viaNoLog.proxy_cpu_us_per_tx)} us CPU/tx), allow-all policy ${fmt(allowAll.tps)} (${fmt(allowAll.proxy_cpu_us_per_tx)} us CPU/tx), recording on ${fmt(recording.tps)} (${fmt(recording.proxy_cpu_us_per_tx)} us CPU/tx); ` +
+            `without decision log ${fmt(viaNoLog.tps)} (${fmt(viaNoLog.proxy_cpu_us_per_tx)} us CPU/tx), allow-all policy ${fmt(allowAll.tps)} (${fmt(allowAll.proxy_cpu_us_per_tx)} us CPU/tx), recording on ${fmt(recording.tps)} (${fmt(recording.proxy_cpu_us_per_tx)} us CPU/tx), ` +
+            `budget off ${fmt(budgetOff.tps)} (${fmt(budgetOff.proxy_cpu_us_per_tx)} us CPU/tx, ${budgetOff.decisions_per_tx} decisions/tx); ` +
             `machine busy ${direct.machine_busy_pct}/${pgb.machine_busy_pct}/${viaRegate.machine_busy_pct}/${viaNoLog.machine_busy_pct}/${allowAll.machine_busy_pct}%`,
         );
       }
@@ -245,6 +253,13 @@ await runScenario({
             unit: "us",
             baseline: { label: "recording off", value: t.regate.proxy_cpu_us_per_tx ?? Number.NaN },
           },
+          {
+            metric: `pgbench ${mode} CPU per tx, evaluation budget (default) vs off`,
+            value: t.regate.proxy_cpu_us_per_tx ?? Number.NaN,
+            unit: "us",
+            baseline: { label: "budget off", value: t.regate_budget_off.proxy_cpu_us_per_tx ?? Number.NaN },
+          },
+          { metric: `pgbench ${mode} tps, evaluation budget (default) vs off`, value: t.regate.tps, unit: "tps", baseline: { label: "budget off", value: t.regate_budget_off.tps }, ratio: ratio(t.regate.tps, t.regate_budget_off.tps) },
         );
       }
       for (const mode of MODES) {

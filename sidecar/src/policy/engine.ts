@@ -2,6 +2,7 @@ import { loadPolicy, type LoadedPolicy } from "@open-policy-agent/opa-wasm";
 import { asError, RegateError } from "../errors.js";
 import { budgetedPolicy } from "./budgeted.js";
 import type { Bundle } from "./bundle.js";
+import type { Spin } from "./eval-protocol.js";
 
 /** Builtins the opa-wasm SDK implements in JavaScript; everything else must be native in the module. */
 const SDK_BUILTINS = new Set(["sprintf", "json.is_valid", "regex.split", "yaml.marshal", "yaml.unmarshal", "yaml.is_valid"]);
@@ -28,9 +29,17 @@ export interface ActivePolicy {
   close?(): void;
 }
 
+/**
+ * policy.eval_timeout_ms's default (config/schema.ts says the same; a test keeps them equal), also the budget of
+ * `regate eval` and `regate whatif`, which replay untried policies: a loop there should be reported, not waited for.
+ */
+export const DEFAULT_EVAL_TIMEOUT_MS = 1000;
+
 export interface ActivateOptions {
   /** policy.eval_timeout_ms: above 0, evaluate on a worker thread within this budget (budgeted.ts). */
   evalTimeoutMs?: number;
+  /** How long either side of the budgeted evaluation polls before sleeping (the benchmark compares settings). */
+  evalSpin?: Spin;
 }
 
 /**
@@ -68,7 +77,7 @@ export async function activate(bundle: Bundle, opts: ActivateOptions = {}): Prom
     if (!names.has(declared)) throw new RegateError("BUNDLE_INVALID", `manifest entrypoint ${declared} is not in policy.wasm`);
   }
   if (opts.evalTimeoutMs && opts.evalTimeoutMs > 0) {
-    const seed = { module, data: Buffer.from(JSON.stringify(bundle.data)), memory: MEMORY };
+    const seed = { module, data: Buffer.from(JSON.stringify(bundle.data)), memory: MEMORY, ...(opts.evalSpin ? { spin: opts.evalSpin } : {}) };
     return budgetedPolicy(bundle.revision, policy.entrypoints as Record<string, number>, seed, opts.evalTimeoutMs, firstResult);
   }
   return {

@@ -58,7 +58,25 @@ export interface WorkerBoot {
   control: SharedArrayBuffer;
   buffer: SharedArrayBuffer;
   port: MessagePort;
+  /** Spin.worker */
+  spinMs: number;
 }
+
+/**
+ * Milliseconds each side polls the STATE word before it sleeps in Atomics.wait: the main thread for the
+ * answer, the worker for the next request. Sleeping and being woken costs tens of microseconds, about what
+ * an evaluation takes; but polling holds a core meanwhile, which the other thread may be waiting for.
+ */
+export interface Spin {
+  main: number;
+  worker: number;
+}
+
+/**
+ * No polling: on the loaded 2-core build machine the main thread polling 0.1 ms made a decision cost +53 us
+ * instead of +24 us, and the worker polling too +118 us (sidecar/bench/eval-budget.ts, docs/benchmarks.md).
+ */
+export const DEFAULT_SPIN: Spin = { main: 0, worker: 0 };
 
 /** Sent over the port when one side outgrew the data buffer; the other side adopts it. */
 export interface NewBuffer {

@@ -14,6 +14,8 @@ export interface EvalSeed {
   module: WebAssembly.Module;
   data: Uint8Array;
   memory: { initial: number; maximum: number };
+  /** How long each side polls before it sleeps (eval-protocol.ts, Spin); default DEFAULT_SPIN. */
+  spin?: P.Spin;
 }
 
 /** One answer of the worker: the result-set JSON, or why the evaluation failed. */
@@ -48,9 +50,6 @@ function workerEntry(): { code: string | URL; eval: boolean } {
   return { code: `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(ts)}); });`, eval: true };
 }
 
-/** How long the main thread polls for an answer before it sleeps (see #await). */
-const SPIN_MS = 0.1;
-
 export class EvalThread {
   readonly #worker: Worker;
   readonly #control: Int32Array;
@@ -61,13 +60,16 @@ export class EvalThread {
   #generation = 0;
   #exited = false;
   #failure: string | undefined;
+  readonly #spinMs: number;
 
   constructor(seed: EvalSeed) {
     const control = new SharedArrayBuffer(P.CONTROL_WORDS * 4);
     const buffer = new SharedArrayBuffer(P.INITIAL_DATA_BYTES);
     const { port1, port2 } = new MessageChannel();
     const entry = workerEntry();
-    const boot: P.WorkerBoot = { module: seed.module, data: seed.data, memory: seed.memory, control, buffer, port: port2 };
+    const spin = seed.spin ?? P.DEFAULT_SPIN;
+    this.#spinMs = spin.main;
+    const boot: P.WorkerBoot = { module: seed.module, data: seed.data, memory: seed.memory, control, buffer, port: port2, spinMs: spin.worker };
     this.#worker = new Worker(entry.code, { eval: entry.eval, workerData: boot, transferList: [port2] });
     // Neither keeps the process alive: shutdown must not wait for an idle evaluator.
     this.#worker.unref();
@@ -122,7 +124,7 @@ export class EvalThread {
     Atomics.store(c, P.MASK_ANSWER, P.ANSWER_NONE);
     Atomics.store(c, P.STATE, P.REQUEST);
     Atomics.notify(c, P.STATE);
-    if (!this.#await(P.REQUEST, deadline, SPIN_MS)) {
+    if (!this.#await(P.REQUEST, deadline, this.#spinMs)) {
       // The decision came in time; its log mask did not: the decision stands, the mask fails closed.
       if (!req.mask || Atomics.load(c, P.DECIDED) !== 1) return "timeout";
       this.#catchUp();

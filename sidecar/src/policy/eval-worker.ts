@@ -198,7 +198,11 @@ function serve(): void {
   Atomics.store(control, STATE, state);
   Atomics.notify(control, STATE);
   for (;;) {
-    // Sleeps until the main thread changes STATE away from what this side last wrote.
+    // Polls a while (boot.spinMs), then sleeps until the main thread changes STATE away from what this side last wrote.
+    if (boot.spinMs > 0) {
+      const until = performance.now() + boot.spinMs;
+      while (Atomics.load(control, STATE) === state && performance.now() < until);
+    }
     Atomics.wait(control, STATE, state);
     if (Atomics.load(control, STATE) !== REQUEST) continue;
     try {

@@ -1,5 +1,5 @@
 export { readBundle, type Bundle, type Manifest } from "./bundle.js";
-export { activate, type ActivePolicy, type LogMaskOutcome } from "./engine.js";
+export { activate, DEFAULT_EVAL_TIMEOUT_MS, type ActivePolicy, type LogMaskOutcome } from "./engine.js";
 export { validateDecision } from "./validate.js";
 export { PolicyStore, type PolicyStoreOptions, type BundleSource } from "./store.js";
 export { BundleDownloader, BUNDLE_CONTENT_TYPE, backoffDelay, jitterDelay, type BundleServiceOptions } from "./service.js";
