@@ -33,9 +33,9 @@ export const configSchema = {
           type: "integer",
           minimum: 0,
           maximum: 600000,
-          default: 0,
+          default: 1000,
           description:
-            "Time budget of one policy evaluation. Above 0 (e.g. 1000), evaluation runs on a worker thread the main thread waits for at most this long; past it the decision is a deny (POLICY_EVAL_TIMEOUT) and a spare worker takes over, so a looping policy holds other sessions for at most about this long. 0 (default): evaluate on the main thread, unbudgeted; off by default because the worker adds about 13-58 us per evaluation (25-50 us per decision) on the 2-core build machine, above the 15 us the default allows. See docs/reliability.md.",
+            "Time budget of one policy decision (its evaluation and the log mask's). Above 0, evaluation runs on a worker thread the main thread waits for at most this long; past it the decision is a deny (POLICY_EVAL_TIMEOUT) and a spare worker takes over, so a looping policy holds other sessions for at most about this long. The worker costs two threads with a WASM instance each and about 10-60 us per evaluated decision on the 2-core build machine (decisions the policy lets be reused cost nothing). 0: evaluate on the main thread, unbudgeted. See docs/reliability.md.",
         },
         service: {
           type: "object",

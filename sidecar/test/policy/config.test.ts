@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { ConfigError, loadConfig } from "../../src/config/index.js";
-import { storeOptions } from "../../src/policy/index.js";
+import { DEFAULT_EVAL_TIMEOUT_MS, storeOptions } from "../../src/policy/index.js";
 
 const load = (policy: unknown) => loadConfig({ text: stringify({ policy }), env: { HMAC: "shh" } });
 const problems = (policy: unknown): string[] => {
@@ -42,5 +42,11 @@ describe("policy.service and policy.signing config", () => {
     const signed = load({ eval_timeout_ms: 40, signing: { keys: { k: { algorithm: "HS256", key: { env: "HMAC" } } } } });
     expect(storeOptions(signed.policy, "regate").evalTimeoutMs).toBe(40);
     expect(problems({ eval_timeout_ms: -1 })).toEqual(["policy.eval_timeout_ms: must be >= 0"]);
+  });
+
+  it("policy.eval_timeout_ms is on by default, with the budget regate eval and whatif use; 0 turns it off", () => {
+    expect(load({}).policy.eval_timeout_ms).toBe(DEFAULT_EVAL_TIMEOUT_MS);
+    expect(DEFAULT_EVAL_TIMEOUT_MS).toBe(1000);
+    expect(storeOptions(load({ eval_timeout_ms: 0 }).policy, "regate").evalTimeoutMs).toBe(0);
   });
 });
