@@ -221,6 +221,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
         if (info.error_code) metrics.errors.inc({ code: info.error_code });
         recording?.http.done(info);
       },
+      onConnectionRefused: () => metrics.httpConnectionsRefused.inc(),
     });
     recording?.http.watch(gateway.server);
     const own = approvals;

@@ -21,6 +21,11 @@ export class Metrics implements DecisionSink {
   readonly sessions = new Gauge({ name: "regate_active_sessions", help: "Open agent sessions", labelNames: ["protocol"], registers: [this.registry] });
   readonly bundle = new Gauge({ name: "regate_bundle_info", help: "Loaded policy bundle (value 1)", labelNames: ["revision"], registers: [this.registry] });
   readonly errors = new Counter({ name: "regate_errors_total", help: "Errors by catalog code", labelNames: ["code"], registers: [this.registry] });
+  readonly httpConnectionsRefused = new Counter({
+    name: "regate_http_connections_refused_total",
+    help: "HTTP connections accepted over http.limits.max_connections and refused",
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "regate_" });

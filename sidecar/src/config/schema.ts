@@ -268,6 +268,13 @@ export const configSchema = {
             max_body_bytes: { type: "integer", minimum: 0, default: 10485760 },
             max_input_body_bytes: { type: "integer", minimum: 0, default: 65536, description: "Bodies up to this size are parsed into the input." },
             timeout_ms: { type: "integer", minimum: 100, default: 30000 },
+            max_connections: {
+              type: "integer",
+              minimum: 1,
+              default: 1024,
+              description:
+                "Connections the HTTP listener holds at once, idle keep-alive and slow ones included. A connection over it is answered 503 CONNECTION_LIMIT with Retry-After: 1 once its request arrives, then closed (one that sends nothing is closed after 2 s); each is counted in regate_http_connections_refused_total.",
+            },
           },
         },
         request: {

@@ -126,7 +126,7 @@ export interface Config {
     enabled: boolean;
     listen: Listen;
     routes: HttpRoute[];
-    limits: { max_body_bytes: number; max_input_body_bytes: number; timeout_ms: number };
+    limits: { max_body_bytes: number; max_input_body_bytes: number; timeout_ms: number; max_connections: number };
     request: { method_override: "decide" | "strip"; ambiguous_paths: "refuse" | "canonical" };
     mask_case_sensitive: boolean;
   };

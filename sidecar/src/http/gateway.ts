@@ -10,6 +10,7 @@ import { DETECTOR_NAMES, maskText } from "../mask/index.js";
 import { isJsonMedia, parseRequestBody, readBody } from "./body.js";
 import type { RequestContext } from "./context.js";
 import { decideAll, refusal } from "./enforce.js";
+import { capConnections, type ConnectionCap } from "./connection-cap.js";
 import { agentCredential, forwardHeaders } from "./headers.js";
 import { settleApproval } from "./hold.js";
 import { ResponseMasker } from "./masker.js";
@@ -32,6 +33,8 @@ export interface HttpGateway {
 }
 
 const DEFAULT_MAX_MASKED_BODY_BYTES = 32 * 1024 * 1024;
+/** http.limits.max_connections's default (config/schema.ts): the listener's cap when none is given. */
+const DEFAULT_MAX_CONNECTIONS = 1024;
 
 /** Bodies a framework reads `_method` from: forms, JSON, multipart, and bodies that claim no type at all. */
 function isFormOrJson(type: string | undefined): boolean {
@@ -61,6 +64,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     max_input_body_bytes: positive("max_input_body_bytes", opts.limits.max_input_body_bytes),
     timeout_ms: positive("timeout_ms", opts.limits.timeout_ms),
     max_masked_body_bytes: positive("max_masked_body_bytes", opts.limits.max_masked_body_bytes ?? DEFAULT_MAX_MASKED_BODY_BYTES),
+    max_connections: positive("max_connections", opts.limits.max_connections ?? DEFAULT_MAX_CONNECTIONS),
   });
   let closing = false;
   const methodOverride = opts.request?.method_override ?? "decide";
@@ -122,6 +126,11 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     if (closing) {
       const e = catalogError("SHUTTING_DOWN", "shutting_down");
       return fail(ctx, e.status, e.body, { close: true });
+    }
+    if (cap.refused(req.socket)) {
+      // Accepted over http.limits.max_connections: answered and closed, never authenticated or forwarded.
+      const e = catalogError("CONNECTION_LIMIT", "too_many_connections", `regate has ${limits.max_connections} HTTP connections open, its limit; retry in a second, or reuse an open connection`);
+      return fail(ctx, e.status, e.body, { close: true, headers: { "retry-after": "1" } });
     }
     const parsed = parseRequestTarget(req.url ?? "", ambiguousPaths);
     if (!parsed.ok) {
@@ -282,6 +291,10 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   // Slow clients (slowloris) get 10 s to send their headers, checked every second (Node's defaults: 60 s,
   // checked every 30 s), so a trickle of bytes cannot hold a connection for minutes.
   const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 }, start);
+  const cap: ConnectionCap = capConnections(server, limits.max_connections, () => {
+    log.debug({ max_connections: limits.max_connections }, "connection over the cap refused");
+    opts.onConnectionRefused?.();
+  });
 
   // Malformed requests (CR/LF in header values, oversized headers) never reach the handler.
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {

@@ -45,6 +45,11 @@ export interface HttpLimits {
    * Default 32 MiB.
    */
   max_masked_body_bytes?: number;
+  /**
+   * Connections the listener holds at once (idle keep-alive and slow ones included). One over it is answered
+   * 503 CONNECTION_LIMIT with Retry-After once its request arrives, then closed. Default 1024.
+   */
+  max_connections?: number;
 }
 
 /** Reported once per request, when its response has finished or the client went away. */
@@ -85,4 +90,6 @@ export interface HttpGatewayOptions {
   /** Key for the `hash` mask strategy. */
   mask_hash_key?: Buffer;
   onRequestDone?: (info: RequestDoneInfo) => void;
+  /** Called for every connection refused over `limits.max_connections` (a metric). */
+  onConnectionRefused?: () => void;
 }
