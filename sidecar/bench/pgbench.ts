@@ -8,6 +8,8 @@
 // 2 threads, twice per mode and target (interleaved, 6 s each), against:
 //   direct     PostgreSQL itself
 //   pgbouncer  session pooling, SCRAM both ways (the usual "something in the path" baseline)
+//   bare pipe  a Node TCP proxy that only pipes bytes (support/pg-bare-proxy.ts): the floor for any proxy on
+//              this runtime; regate's distance from it is the cost of its own work
 //   regate     its own process, decision logs on (to a file), every statement decided by the example policy
 //   regate, decision log off   the same with decision_log.enabled: false (secondary line)
 //   regate, allow-all policy   decision log off and a policy that allows everything: what regate costs without
@@ -25,9 +27,10 @@
 // "prepared,simple") against a regate started with --cpu-prof; top self-time functions are printed.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { packageRoot } from "../src/paths.js";
 import { startPostgres, type TestPostgres } from "../test/support/postgres.js";
 import { formatProfile, type ProfileSummary } from "./support/cpuprofile.js";
-import { run, tempDir } from "./support/children.js";
+import { run, startChild, tempDir, waitFor, type Child } from "./support/children.js";
 import { PGBENCH, PGBOUNCER, pgbench, pgbenchInit, startPgbouncer, type Endpoint, type PgbenchResult, type PgbenchRun, type Pgbouncer, type QueryMode } from "./support/pgbench.js";
 import { cpuWindow } from "./support/proc.js";
 import { BENCH_AGENT, buildAllowAllBundle, profileOf, startRegateProcess, type RegateProcess } from "./support/regate.js";
@@ -91,6 +94,7 @@ await runScenario({
   async run(log) {
     let db: TestPostgres | undefined;
     let bouncer: Pgbouncer | undefined;
+    let bare: Child | undefined;
     const regates: RegateProcess[] = [];
     const logDir = tempDir("regate-bench-pgbench-");
     try {
@@ -103,6 +107,12 @@ await runScenario({
       log(`PostgreSQL ${versions.postgres} on port ${db.port}; ${versions.pgbench}; ${versions.pgbouncer}`);
       log(`pgbench -i -s ${SCALE} took ${fmt(await pgbenchInit(db, SCALE))} ms`);
       bouncer = await startPgbouncer(db, db.users.scram, CLIENTS + 2);
+      const bareChild = startChild("pg-bare-proxy", process.execPath, ["--import", "tsx", join(packageRoot, "sidecar", "bench", "support", "pg-bare-proxy.ts"), String(db.port)], { cwd: packageRoot });
+      bare = bareChild;
+      const barePort = await waitFor("the bare pipe proxy to listen", () => {
+        const m = /\{"port":(\d+)\}/.exec(bareChild.output());
+        return m ? Number(m[1]) : undefined;
+      });
       const regate = await startRegateProcess({ name: "pgbench", pg: db, decisionLog: true });
       regates.push(regate);
       const regateNoLog = await startRegateProcess({ name: "pgbench-nolog", pg: db, decisionLog: false });
@@ -120,6 +130,7 @@ await runScenario({
       const endpoints = {
         direct: { label: "direct", port: db.port, user: upstreamUser.user, password: upstreamUser.password, database: db.database },
         pgbouncer: { label: "pgbouncer", port: bouncer.port, user: upstreamUser.user, password: upstreamUser.password, database: db.database },
+        bare: { label: "bare pipe proxy", port: barePort, user: upstreamUser.user, password: upstreamUser.password, database: db.database },
         regate: { label: "regate", port: regate.ports.postgres!, user: BENCH_AGENT.user, password: BENCH_AGENT.token, database: db.database },
         regateNoLog: { label: "regate, decision log off", port: regateNoLog.ports.postgres!, user: BENCH_AGENT.user, password: BENCH_AGENT.token, database: db.database },
         regateAllowAll: { label: "regate, allow-all policy", port: regateAllowAll.ports.postgres!, user: BENCH_AGENT.user, password: BENCH_AGENT.token, database: db.database },
@@ -153,13 +164,14 @@ await runScenario({
       };
 
       // Throughput, 8 clients: the four targets back to back per mode, ROUNDS times over.
-      const rounds: Record<QueryMode, { direct: Measured[]; pgbouncer: Measured[]; regate: RegateRun[]; regate_no_decision_log: RegateRun[]; regate_allow_all: RegateRun[]; regate_recording: RegateRun[]; regate_budget_off: RegateRun[] }> = {} as never;
+      const rounds: Record<QueryMode, { direct: Measured[]; pgbouncer: Measured[]; bare: Measured[]; regate: RegateRun[]; regate_no_decision_log: RegateRun[]; regate_allow_all: RegateRun[]; regate_recording: RegateRun[]; regate_budget_off: RegateRun[] }> = {} as never;
       for (let round = 1; round <= ROUNDS; round++) {
         for (const mode of MODES) {
           const spec = { mode, clients: CLIENTS, threads: THREADS, seconds: RUN_S };
-          const r = (rounds[mode] ??= { direct: [], pgbouncer: [], regate: [], regate_no_decision_log: [], regate_allow_all: [], regate_recording: [], regate_budget_off: [] });
+          const r = (rounds[mode] ??= { direct: [], pgbouncer: [], bare: [], regate: [], regate_no_decision_log: [], regate_allow_all: [], regate_recording: [], regate_budget_off: [] });
           r.direct.push(await measured(endpoints.direct, undefined, spec));
           r.pgbouncer.push(await measured(endpoints.pgbouncer, bouncer.child.pid, spec));
+          r.bare.push(await measured(endpoints.bare, bareChild.pid, spec));
           r.regate.push(await throughRegate(regate, endpoints.regate, mode, CLIENTS, RUN_S));
           r.regate_no_decision_log.push(await throughRegate(regateNoLog, endpoints.regateNoLog, mode, CLIENTS, RUN_S));
           r.regate_allow_all.push(await throughRegate(regateAllowAll, endpoints.regateAllowAll, mode, CLIENTS, RUN_S));
@@ -171,19 +183,20 @@ await runScenario({
           );
         }
       }
-      const throughput: Record<QueryMode, { direct: Measured; pgbouncer: Measured; regate: RegateRun; regate_no_decision_log: RegateRun; regate_allow_all: RegateRun; regate_recording: RegateRun; regate_budget_off: RegateRun }> = {} as never;
+      const throughput: Record<QueryMode, { direct: Measured; pgbouncer: Measured; bare: Measured; regate: RegateRun; regate_no_decision_log: RegateRun; regate_allow_all: RegateRun; regate_recording: RegateRun; regate_budget_off: RegateRun }> = {} as never;
       for (const mode of MODES) {
         const r = rounds[mode];
         const direct = combine(r.direct);
         const pgb = combine(r.pgbouncer);
+        const bareRun = combine(r.bare);
         const viaRegate = combine(r.regate);
         const viaNoLog = combine(r.regate_no_decision_log);
         const allowAll = combine(r.regate_allow_all);
         const recording = combine(r.regate_recording);
         const budgetOff = combine(r.regate_budget_off);
-        throughput[mode] = { direct, pgbouncer: pgb, regate: viaRegate, regate_no_decision_log: viaNoLog, regate_allow_all: allowAll, regate_recording: recording, regate_budget_off: budgetOff };
+        throughput[mode] = { direct, pgbouncer: pgb, bare: bareRun, regate: viaRegate, regate_no_decision_log: viaNoLog, regate_allow_all: allowAll, regate_recording: recording, regate_budget_off: budgetOff };
         log(
-          `${mode.padEnd(8)} tps: direct ${fmt(direct.tps)}, pgbouncer ${fmt(pgb.tps)} (${fmt(pgb.proxy_cpu_us_per_tx)} us CPU/tx), ` +
+          `${mode.padEnd(8)} tps: direct ${fmt(direct.tps)}, pgbouncer ${fmt(pgb.tps)} (${fmt(pgb.proxy_cpu_us_per_tx)} us CPU/tx), bare pipe ${fmt(bareRun.tps)} (${fmt(bareRun.proxy_cpu_us_per_tx)} us CPU/tx), ` +
             `regate ${fmt(viaRegate.tps)} (${fmt(viaRegate.proxy_cpu_us_per_tx)} us CPU/tx, ${viaRegate.decisions_per_tx} decisions/tx, ${fmt(viaRegate.log_bytes_per_decision)} log bytes/decision), ` +
             `without decision log ${fmt(viaNoLog.tps)} (${fmt(viaNoLog.proxy_cpu_us_per_tx)} us CPU/tx), allow-all policy ${fmt(allowAll.tps)} (${fmt(allowAll.proxy_cpu_us_per_tx)} us CPU/tx), recording on ${fmt(recording.tps)} (${fmt(recording.proxy_cpu_us_per_tx)} us CPU/tx), ` +
             `budget off ${fmt(budgetOff.tps)} (${fmt(budgetOff.proxy_cpu_us_per_tx)} us CPU/tx, ${budgetOff.decisions_per_tx} decisions/tx); ` +
@@ -192,15 +205,16 @@ await runScenario({
       }
 
       // Latency, 1 client.
-      const latency: Record<QueryMode, { direct: PgbenchResult; pgbouncer: PgbenchResult; regate: RegateRun }> = {} as never;
+      const latency: Record<QueryMode, { direct: PgbenchResult; pgbouncer: PgbenchResult; bare: PgbenchResult; regate: RegateRun }> = {} as never;
       for (const mode of MODES) {
         const one = (ep: Endpoint) => pgbench(ep, { mode, clients: 1, threads: 1, seconds: LATENCY_S, logDir });
         const direct = await one(endpoints.direct);
         const pgb = await one(endpoints.pgbouncer);
+        const bareOne = await one(endpoints.bare);
         const viaRegate = await throughRegate(regate, endpoints.regate, mode, 1, LATENCY_S, true);
-        latency[mode] = { direct, pgbouncer: pgb, regate: viaRegate };
+        latency[mode] = { direct, pgbouncer: pgb, bare: bareOne, regate: viaRegate };
         const l = (r: PgbenchResult) => `p50 ${fmt(r.latency_us?.p50)} us / p99 ${fmt(r.latency_us?.p99)} us`;
-        log(`${mode.padEnd(8)} 1 client: direct ${l(direct)}, pgbouncer ${l(pgb)}, regate ${l(viaRegate)}`);
+        log(`${mode.padEnd(8)} 1 client: direct ${l(direct)}, pgbouncer ${l(pgb)}, bare pipe ${l(bareOne)}, regate ${l(viaRegate)}`);
       }
 
       const profiles: Partial<Record<QueryMode, ProfileSummary>> = {};
@@ -222,6 +236,8 @@ await runScenario({
         summary.push(
           { metric: `pgbench ${mode} tps vs pgbouncer`, value: t.regate.tps, unit: "tps", baseline: { label: "pgbouncer", value: t.pgbouncer.tps }, ratio: ratio(t.regate.tps, t.pgbouncer.tps) },
           { metric: `pgbench ${mode} tps vs direct`, value: t.regate.tps, unit: "tps", baseline: { label: "direct", value: t.direct.tps }, ratio: ratio(t.regate.tps, t.direct.tps) },
+          { metric: `pgbench ${mode} tps vs bare pipe proxy`, value: t.regate.tps, unit: "tps", baseline: { label: "bare pipe (Node floor)", value: t.bare.tps }, ratio: ratio(t.regate.tps, t.bare.tps) },
+          { metric: `pgbench ${mode} bare pipe proxy tps vs pgbouncer`, value: t.bare.tps, unit: "tps", baseline: { label: "pgbouncer", value: t.pgbouncer.tps }, ratio: ratio(t.bare.tps, t.pgbouncer.tps) },
           {
             metric: `pgbench ${mode} tps, decision log off`,
             value: t.regate_no_decision_log.tps,
@@ -267,6 +283,20 @@ await runScenario({
         summary.push(
           { metric: `pgbench ${mode} 1-client p50`, value: l.regate.latency_us!.p50, unit: "us", baseline: { label: "pgbouncer", value: l.pgbouncer.latency_us!.p50 } },
           { metric: `pgbench ${mode} 1-client p99`, value: l.regate.latency_us!.p99, unit: "us", baseline: { label: "pgbouncer", value: l.pgbouncer.latency_us!.p99 } },
+          {
+            metric: `pgbench ${mode} 1-client added p50 over direct`,
+            value: l.regate.latency_us!.p50 - l.direct.latency_us!.p50,
+            unit: "us",
+            baseline: { label: "bare pipe", value: l.bare.latency_us!.p50 - l.direct.latency_us!.p50 },
+            note: "goal <= 50 us",
+          },
+          {
+            metric: `pgbench ${mode} 1-client added p99 over direct`,
+            value: l.regate.latency_us!.p99 - l.direct.latency_us!.p99,
+            unit: "us",
+            baseline: { label: "bare pipe", value: l.bare.latency_us!.p99 - l.direct.latency_us!.p99 },
+            note: "goal <= 200 us",
+          },
         );
       }
       summary.push({ metric: "pgbench decisions per transaction (prepared)", value: throughput.prepared.regate.decisions_per_tx, unit: "" });
@@ -277,6 +307,7 @@ await runScenario({
     } finally {
       for (const r of regates) await r.stop().catch(() => undefined);
       await bouncer?.stop().catch(() => undefined);
+      await bare?.stop().catch(() => undefined);
       await db?.stop().catch(() => undefined);
       rmSync(logDir, { recursive: true, force: true });
     }
