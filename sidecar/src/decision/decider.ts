@@ -23,6 +23,11 @@ export interface DecideOptions {
    * does not let vary. Reused (and logged as reused) when it comes from the active bundle revision.
    */
   reuse?: Decision;
+  /**
+   * `JSON.stringify(input)`, when the adapter serialised the input anyway (the HTTP adapter does, to key its
+   * decision reuse): the pipeline then evaluates and logs this text instead of serialising the input again.
+   */
+  inputJson?: string;
 }
 
 /**

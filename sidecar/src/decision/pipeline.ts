@@ -51,9 +51,9 @@ export class DecisionPipeline implements Decider {
       if (prior && prior.revision === policy.revision && !this.opts.dryRun) {
         decision = { ...prior, decision_id, reused_from: prior.reused_from ?? prior.decision_id };
         result = resultOf(prior);
-        return this.finish(started, input, inputJson, policy, result, decision, 0, options);
+        return this.finish(started, input, options?.inputJson, policy, result, decision, 0, options);
       }
-      inputJson = JSON.stringify(input);
+      inputJson = options?.inputJson ?? JSON.stringify(input);
       const t0 = process.hrtime.bigint();
       if (policy.evaluateLogged && !options?.preview && this.#masksLog(policy)) {
         // Both evaluations in one pass (the budgeted worker); the timer then covers the mask's as well.

@@ -3,7 +3,7 @@ import type { Decision, MaskRule, PolicyInput } from "../decision/types.js";
 import { nextStep, refusalLine } from "../decision/next-step.js";
 import { ERROR_CODES, type ErrorCode } from "../errors.js";
 import type { ErrorBody } from "./reply.js";
-import type { HttpDecisionReuse } from "./reuse.js";
+import { serialiseInput, type HttpDecisionReuse } from "./reuse.js";
 
 export interface Verdict {
   allowed: boolean;
@@ -26,10 +26,12 @@ export function decideAll(decider: Decider, inputs: readonly PolicyInput[], fall
   let first: Decision | undefined;
   const mask: MaskRule[] = [];
   for (const input of inputs) {
-    const found = reuse?.lookup(input);
-    const d = safeDecide(decider, input, fallbackId, found?.prior);
+    // Serialised once: the reuse key and the text the policy evaluates and the decision log carries.
+    const serialised = serialiseInput(input);
+    const prior = reuse?.lookup(serialised.key);
+    const d = safeDecide(decider, input, serialised.json, fallbackId, prior);
     // A reuse is never kept again; an evaluation (also one made because the bundle changed) replaces the entry.
-    reuse?.keep(input, found?.key, d);
+    reuse?.keep(serialised.key, d);
     first ??= d;
     mask.push(...d.mask);
     if (d.outcome !== "allow" && !d.dry_run) {
@@ -41,9 +43,9 @@ export function decideAll(decider: Decider, inputs: readonly PolicyInput[], fall
 }
 
 /** The Decider contract says it never throws; if it does anyway, that is a fail-closed deny. */
-function safeDecide(decider: Decider, input: PolicyInput, fallbackId: string, prior: Decision | undefined): Decision {
+function safeDecide(decider: Decider, input: PolicyInput, inputJson: string, fallbackId: string, prior: Decision | undefined): Decision {
   try {
-    return prior ? decider.decide(input, { reuse: prior }) : decider.decide(input);
+    return decider.decide(input, prior ? { reuse: prior, inputJson } : { inputJson });
   } catch {
     return {
       decision_id: fallbackId,

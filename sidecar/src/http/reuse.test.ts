@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Decision, PolicyInput } from "../decision/types.js";
-import { HttpDecisionReuse } from "./reuse.js";
+import { HttpDecisionReuse, serialiseInput } from "./reuse.js";
 
 const input = (over: { id?: string; port?: number; now?: string; address?: string; header?: string; path?: string; subject?: string } = {}): PolicyInput =>
   ({
@@ -28,17 +28,40 @@ const reusable = (over: Partial<Decision> = {}): Decision => ({
   ...over,
 });
 
+const key = (over: Parameters<typeof input>[0] = {}): string => serialiseInput(input(over)).key;
+
+describe("serialiseInput", () => {
+  it("gives exactly JSON.stringify(input), with undefined members left out as it leaves them out", () => {
+    const i = input() as unknown as Record<string, unknown>;
+    i["extra"] = undefined;
+    (i["http"] as Record<string, unknown>)["body"] = undefined;
+    expect(serialiseInput(i as unknown as PolicyInput).json).toBe(JSON.stringify(i));
+  });
+
+  it("keys ignore the clock, the request id and start, and the client port, and nothing else", () => {
+    expect(key({ id: "req-2", port: 40001, now: "2026-01-15T15:00:00.000Z" })).toBe(key());
+    for (const over of [{ header: "text/html" }, { path: "/customers/43" }, { subject: "other" }, { address: "10.0.0.9" }]) expect(key(over)).not.toBe(key());
+  });
+
+  it("a member added to the input is part of the key", () => {
+    const i = input() as unknown as Record<string, unknown>;
+    const j = { ...i, budget: { spent: 1 } } as unknown as PolicyInput;
+    const k = { ...i, session: { ...(i["session"] as object), tenant: "b" } } as unknown as PolicyInput;
+    expect(serialiseInput(j).key).not.toBe(key());
+    expect(serialiseInput(k).key).not.toBe(key());
+  });
+});
+
 describe("HttpDecisionReuse", () => {
-  it("computes no key while nothing is kept", () => {
-    const r = new HttpDecisionReuse();
-    expect(r.lookup(input())).toEqual({ key: undefined, prior: undefined });
+  it("finds nothing while nothing is kept", () => {
+    expect(new HttpDecisionReuse().lookup(key())).toBeUndefined();
   });
 
   it("finds a kept decision for the same request at another time, from another request id and client port", () => {
     const r = new HttpDecisionReuse();
     const d = reusable();
-    r.keep(input(), undefined, d, 0);
-    expect(r.lookup(input({ id: "req-2", port: 40001, now: "2026-01-15T14:31:00.000Z" }), 1000).prior).toBe(d);
+    r.keep(key(), d, 0);
+    expect(r.lookup(key({ id: "req-2", port: 40001, now: "2026-01-15T14:31:00.000Z" }), 1000)).toBe(d);
   });
 
   // Everything else in the input is part of the key.
@@ -49,10 +72,8 @@ describe("HttpDecisionReuse", () => {
     ["another client address", { address: "10.0.0.9" }],
   ])("misses for %s", (_what, over) => {
     const r = new HttpDecisionReuse();
-    r.keep(input(), undefined, reusable(), 0);
-    const found = r.lookup(input(over), 1000);
-    expect(found.prior).toBeUndefined();
-    expect(found.key).toBeDefined();
+    r.keep(key(), reusable(), 0);
+    expect(r.lookup(key(over), 1000)).toBeUndefined();
   });
 
   it.each([
@@ -65,47 +86,46 @@ describe("HttpDecisionReuse", () => {
     ["an approval", { outcome: "approve" }],
   ] as [string, Partial<Decision>][])("never keeps %s", (_what, over) => {
     const r = new HttpDecisionReuse();
-    r.keep(input(), undefined, reusable(over), 0);
+    r.keep(key(), reusable(over), 0);
     expect(r.size).toBe(0);
   });
 
   it("keeps a deny the policy marked reusable", () => {
     const r = new HttpDecisionReuse();
     const d = reusable({ outcome: "deny", reasons: ["no"] });
-    r.keep(input(), undefined, d, 0);
-    expect(r.lookup(input({ id: "req-2" }), 1).prior).toBe(d);
+    r.keep(key(), d, 0);
+    expect(r.lookup(key({ id: "req-2" }), 1)).toBe(d);
   });
 
   it("forgets a decision after its ttl", () => {
     const r = new HttpDecisionReuse();
-    r.keep(input(), undefined, reusable({ cache: { ttl_seconds: 2, across: ["time", "request"] } }), 0);
-    expect(r.lookup(input(), 1999).prior).toBeDefined();
-    expect(r.lookup(input(), 2000).prior).toBeUndefined();
+    r.keep(key(), reusable({ cache: { ttl_seconds: 2, across: ["time", "request"] } }), 0);
+    expect(r.lookup(key(), 1999)).toBeDefined();
+    expect(r.lookup(key(), 2000)).toBeUndefined();
     expect(r.size).toBe(0);
   });
 
   it("drops the entry when a new evaluation of the same input is not reusable (a new bundle without the directive)", () => {
     const r = new HttpDecisionReuse();
-    r.keep(input(), undefined, reusable(), 0);
-    const found = r.lookup(input(), 1);
-    r.keep(input(), found.key, reusable({ decision_id: "d2", revision: "r2", cache: undefined }), 1);
+    r.keep(key(), reusable(), 0);
+    r.keep(key(), reusable({ decision_id: "d2", revision: "r2", cache: undefined }), 1);
     expect(r.size).toBe(0);
   });
 
   it("replaces the entry with a new evaluation, and a reuse leaves it as it is", () => {
     const r = new HttpDecisionReuse();
-    r.keep(input(), undefined, reusable(), 0);
+    r.keep(key(), reusable(), 0);
     const fresh = reusable({ decision_id: "d2", revision: "r2" });
-    r.keep(input(), r.lookup(input(), 1).key, fresh, 1);
-    r.keep(input(), r.lookup(input(), 2).key, { ...fresh, decision_id: "d3", reused_from: "d2" }, 2);
-    expect(r.lookup(input(), 3).prior).toBe(fresh);
+    r.keep(key(), fresh, 1);
+    r.keep(key(), { ...fresh, decision_id: "d3", reused_from: "d2" }, 2);
+    expect(r.lookup(key(), 3)).toBe(fresh);
   });
 
   it("holds at most 1024 inputs, dropping the oldest", () => {
     const r = new HttpDecisionReuse();
-    for (let i = 0; i < 1030; i++) r.keep(input({ path: `/c/${i}` }), undefined, reusable(), 0);
+    for (let i = 0; i < 1030; i++) r.keep(key({ path: `/c/${i}` }), reusable(), 0);
     expect(r.size).toBe(1024);
-    expect(r.lookup(input({ path: "/c/0" }), 1).prior).toBeUndefined();
-    expect(r.lookup(input({ path: "/c/1029" }), 1).prior).toBeDefined();
+    expect(r.lookup(key({ path: "/c/0" }), 1)).toBeUndefined();
+    expect(r.lookup(key({ path: "/c/1029" }), 1)).toBeDefined();
   });
 });

@@ -2,12 +2,61 @@
 
 import type { Decision, PolicyInput } from "../decision/types.js";
 
-/** Distinct inputs kept; the oldest goes first. Keys are the input's JSON (about a kilobyte each). */
+/** Distinct inputs kept; the oldest goes first. Keys are most of the input's JSON (about a kilobyte each). */
 const CAPACITY = 1024;
 
 interface Entry {
   decision: Decision;
   expires: number;
+}
+
+/** The input as the policy gets it (`json`), and its key for reuse: everything but the parts a reuse lets vary. */
+export interface SerialisedInput {
+  json: string;
+  key: string;
+}
+
+/**
+ * `JSON.stringify(input)` and the reuse key in one walk. Generic over the input's members (whatever
+ * to-input.ts adds is in both), except the parts a reusable HTTP decision lets vary: `time`, and in
+ * `session` its `id`, `started_at` and the client's `port`, which are in the JSON only.
+ */
+export function serialiseInput(input: PolicyInput): SerialisedInput {
+  let json = "";
+  let key = "";
+  for (const [name, value] of Object.entries(input)) {
+    if (value === undefined) continue;
+    const member = JSON.stringify(name);
+    if (name === "session") {
+      const s = session(value as PolicyInput["session"]);
+      json += `,${member}:${s.json}`;
+      key += `\u0000${member}:${s.key}`;
+      continue;
+    }
+    const v = JSON.stringify(value);
+    json += `,${member}:${v}`;
+    if (name !== "time") key += `\u0000${member}:${v}`;
+  }
+  return { json: `{${json.slice(1)}}`, key };
+}
+
+function session(s: PolicyInput["session"]): SerialisedInput {
+  let json = "";
+  let key = "";
+  for (const [name, value] of Object.entries(s)) {
+    if (value === undefined) continue;
+    const member = JSON.stringify(name);
+    if (name === "client") {
+      const { port: _port, ...rest } = value as PolicyInput["session"]["client"];
+      json += `,${member}:${JSON.stringify(value)}`;
+      key += `\u0000${member}:${JSON.stringify(rest)}`;
+      continue;
+    }
+    const v = JSON.stringify(value);
+    json += `,${member}:${v}`;
+    if (name !== "id" && name !== "started_at") key += `\u0000${member}:${v}`;
+  }
+  return { json: `{${json.slice(1)}}`, key };
 }
 
 /**
@@ -24,27 +73,16 @@ interface Entry {
 export class HttpDecisionReuse {
   readonly #map = new Map<string, Entry>();
 
-  /** The input without the parts a reusable HTTP decision lets vary. */
-  key(input: PolicyInput): string {
-    const { time: _time, session, ...rest } = input;
-    const { id: _id, started_at: _started, client, ...who } = session;
-    return JSON.stringify([rest, who, client.address]);
-  }
-
-  /**
-   * The key of this input and the decision kept for it. No key is computed (it costs a serialisation of the
-   * input) while nothing is kept: under a policy that never declares `cache`, nothing ever is.
-   */
-  lookup(input: PolicyInput, now = Date.now()): { key: string | undefined; prior: Decision | undefined } {
-    if (this.#map.size === 0) return { key: undefined, prior: undefined };
-    const key = this.key(input);
+  /** The decision kept for this key, if it has not expired. */
+  lookup(key: string, now = Date.now()): Decision | undefined {
+    if (this.#map.size === 0) return undefined;
     const e = this.#map.get(key);
-    if (!e) return { key, prior: undefined };
+    if (!e) return undefined;
     if (e.expires <= now) {
       this.#map.delete(key);
-      return { key, prior: undefined };
+      return undefined;
     }
-    return { key, prior: e.decision };
+    return e.decision;
   }
 
   /**
@@ -52,18 +90,17 @@ export class HttpDecisionReuse {
    * fail-closed error, an adapter veto, a dry run, a reuse, or an approval (each approval is its own
    * evaluation: hold.ts files one per decision).
    */
-  keep(input: PolicyInput, key: string | undefined, decision: Decision, now = Date.now()): void {
+  keep(key: string, decision: Decision, now = Date.now()): void {
     if (decision.reused_from !== undefined) return;
     const c = decision.cache;
     const reusable = c !== undefined && decision.error_code === undefined && !decision.dry_run && decision.outcome !== "approve" && c.across.includes("time") && c.across.includes("request");
     if (!reusable) {
       // A new revision may have dropped the directive: the old entry must not make every request try it.
-      if (key !== undefined) this.#map.delete(key);
+      this.#map.delete(key);
       return;
     }
-    const k = key ?? this.key(input);
-    if (this.#map.size >= CAPACITY && !this.#map.has(k)) this.#map.delete(this.#map.keys().next().value!);
-    this.#map.set(k, { decision, expires: now + c.ttl_seconds * 1000 });
+    if (this.#map.size >= CAPACITY && !this.#map.has(key)) this.#map.delete(this.#map.keys().next().value!);
+    this.#map.set(key, { decision, expires: now + c.ttl_seconds * 1000 });
   }
 
   get size(): number {
