@@ -9,7 +9,7 @@ CAPABILITIES := testdata/opa/wasm-capabilities.json
 REGO_COVERAGE := 90
 REVISION ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo dev)$(shell git diff --quiet 2>/dev/null || echo -dirty)
 
-.PHONY: all deps tools bundle rego-check typecheck build test test-ts clients run demo-data bench fuzz soak clean
+.PHONY: all deps tools bundle rego-check typecheck build test test-ts clients run demo-data bench fuzz fuzz-seeds soak clean
 
 all: build bundle
 
@@ -74,6 +74,10 @@ bench: deps tools bundle
 # Long fuzz run (docs/reliability.md): FUZZ_CASES, FUZZ_SECONDS, FUZZ_SEED, FUZZ_TARGETS; findings go to testdata/fuzz/.
 fuzz: deps
 	npx tsx sidecar/test/fuzz/run.ts
+
+# Re-captures the real-driver seeds in testdata/fuzz/seeds/ (psql, psycopg, asyncpg, pgx, JDBC, node-postgres).
+fuzz-seeds: deps clients
+	npx tsx sidecar/test/fuzz/capture-seeds.ts
 
 # Write soak (docs/reliability.md): pgbench writes through regate for SOAK_SECONDS (default 600), then an exact
 # reconciliation with what pgbench saw committed; SOAK_CLIENTS, SOAK_MODE. Report: build/bench/soak.json.

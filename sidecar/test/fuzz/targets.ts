@@ -1,6 +1,6 @@
 // Fuzz targets: each turns one input into calls of a decoder or masker and throws a Finding when a
 // property breaks (a crash other than the module's own error, split-point disagreement, invalid output).
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { fileURLToPath } from "node:url";
@@ -97,6 +97,18 @@ function splitPoints(len: number): number[] {
   return Array.from({ length: 12 }, (_, i) => Math.max(1, Math.floor(((i + 1) * len) / 13)));
 }
 
+/** Chunks real drivers and PostgreSQL exchanged (capture-seeds.ts), by direction, from every client captured. */
+export function capturedSeeds(kind: "startup" | "frontend" | "backend"): Buffer[] {
+  const dir = `${ROOT}testdata/fuzz/seeds/`;
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+  } catch {
+    return [];
+  }
+  return files.flatMap((f) => ((JSON.parse(readFileSync(dir + f, "utf8")) as Record<string, string[]>)[kind] ?? []).map((h) => Buffer.from(h, "hex")));
+}
+
 const F = P.Frontend;
 const frontend: Target = {
   name: "pg-frontend",
@@ -124,42 +136,44 @@ const frontend: Target = {
     serialize.copyDone(),
     serialize.copyFail("stop"),
     Buffer.concat([Buffer.from([F.FunctionCall]), i32(8), i32(1234)]),
+    ...capturedSeeds("frontend"),
   ],
   check(input) {
-    for (const f of frameAll(input, false, splitPoints(input.length))) {
-      only(() => {
-        switch (f.type) {
-          case F.Query:
-            P.decodeQuery(f.body);
-            break;
-          case F.Parse:
-            P.decodeParse(f.body);
-            break;
-          case F.Bind: {
-            const b = P.decodeBind(f.body);
-            if (b.params.length !== b.paramFormats.length) throw new Finding("bind", "params and formats differ in length");
-            break;
-          }
-          case F.Describe:
-          case F.Close:
-            P.decodeTarget(f.body);
-            break;
-          case F.Execute:
-            P.decodeExecute(f.body);
-            break;
-          case F.FunctionCall:
-            P.decodeFunctionCall(f.body);
-            break;
-          case F.Password:
-            // Password, SASLInitialResponse and SASLResponse share the type byte: try each reading.
-            only(() => P.decodePassword(f.body), RegateError);
-            P.decodeSaslInitial(f.body);
-            break;
-        }
-      }, RegateError);
-    }
+    for (const f of frameAll(input, false, splitPoints(input.length))) only(() => decodeFrontend(f), RegateError);
   },
 };
+
+/** Decodes one frontend message with the decoder regate uses for its type; throws what the decoder throws. */
+export function decodeFrontend(f: P.Frame): void {
+  switch (f.type) {
+    case F.Query:
+      P.decodeQuery(f.body);
+      break;
+    case F.Parse:
+      P.decodeParse(f.body);
+      break;
+    case F.Bind: {
+      const b = P.decodeBind(f.body);
+      if (b.params.length !== b.paramFormats.length) throw new Finding("bind", "params and formats differ in length");
+      break;
+    }
+    case F.Describe:
+    case F.Close:
+      P.decodeTarget(f.body);
+      break;
+    case F.Execute:
+      P.decodeExecute(f.body);
+      break;
+    case F.FunctionCall:
+      P.decodeFunctionCall(f.body);
+      break;
+    case F.Password:
+      // Password, SASLInitialResponse and SASLResponse share the type byte: try each reading.
+      only(() => P.decodePassword(f.body), RegateError);
+      only(() => P.decodeSaslInitial(f.body), RegateError);
+      break;
+  }
+}
 
 const B = P.Backend;
 const dataRow = (vals: (string | null)[]) => {
@@ -189,51 +203,53 @@ const backend: Target = {
     P.message(B.CommandComplete, cstr("SELECT 2")),
     P.message(B.ParameterDescription, Buffer.concat([i16(2), i32(23), i32(25)])),
     P.negotiateProtocolVersion(0, ["_pq_.x"]),
+    ...capturedSeeds("backend"),
   ],
   check(input) {
-    for (const f of frameAll(input, false, splitPoints(input.length))) {
-      only(() => {
-        switch (f.type) {
-          case B.RowDescription:
-            P.decodeRowDescription(f.body);
-            break;
-          case B.ErrorResponse:
-          case B.NoticeResponse:
-            P.decodeNotice(f.body);
-            break;
-          case B.ParameterStatus:
-            P.decodeParameterStatus(f.body);
-            break;
-          case B.BackendKeyData:
-            P.decodeBackendKeyData(f.body);
-            break;
-          case B.Authentication:
-            P.decodeAuthentication(f.body);
-            break;
-          case B.ParameterDescription:
-            P.decodeParameterDescription(f.body);
-            break;
-          case B.CommandComplete:
-            P.decodeCommandTag(f.body);
-            break;
-          case B.ReadyForQuery:
-            P.readyStatus(f.body);
-            break;
-          case B.DataRow: {
-            // Every value written back as it was: the row must come out byte for byte.
-            const same = P.rewriteDataRow(f.raw, { has: () => true }, (_i, r, s, len) => (len < 0 ? null : r.subarray(s, s + len)));
-            if (!same.equals(f.raw)) throw new Finding("datarow", "identity rewrite changed the row");
-            const masked = P.rewriteDataRow(f.raw, { has: (i) => i % 2 === 0 }, (_i, _r, _s, len) => (len < 0 ? null : "***"));
-            // A rewritten row is itself a well-formed DataRow.
-            if (!P.rewriteDataRow(masked, { has: () => true }, () => undefined).equals(masked)) throw new Finding("datarow", "rewritten row does not read back");
-            if (masked.readInt32BE(1) + 1 !== masked.length) throw new Finding("datarow", "rewritten row's length field is wrong");
-            break;
-          }
-        }
-      }, RegateError);
-    }
+    for (const f of frameAll(input, false, splitPoints(input.length))) only(() => decodeBackend(f), RegateError);
   },
 };
+
+/** Decodes one backend message as regate reads it (a DataRow: rewritten, identity and masked); throws what the decoder throws. */
+export function decodeBackend(f: P.Frame): void {
+  switch (f.type) {
+    case B.RowDescription:
+      P.decodeRowDescription(f.body);
+      break;
+    case B.ErrorResponse:
+    case B.NoticeResponse:
+      P.decodeNotice(f.body);
+      break;
+    case B.ParameterStatus:
+      P.decodeParameterStatus(f.body);
+      break;
+    case B.BackendKeyData:
+      P.decodeBackendKeyData(f.body);
+      break;
+    case B.Authentication:
+      P.decodeAuthentication(f.body);
+      break;
+    case B.ParameterDescription:
+      P.decodeParameterDescription(f.body);
+      break;
+    case B.CommandComplete:
+      P.decodeCommandTag(f.body);
+      break;
+    case B.ReadyForQuery:
+      P.readyStatus(f.body);
+      break;
+    case B.DataRow: {
+      // Every value written back as it was: the row must come out byte for byte.
+      const same = P.rewriteDataRow(f.raw, { has: () => true }, (_i, r, s, len) => (len < 0 ? null : r.subarray(s, s + len)));
+      if (!same.equals(f.raw)) throw new Finding("datarow", "identity rewrite changed the row");
+      const masked = P.rewriteDataRow(f.raw, { has: (i) => i % 2 === 0 }, (_i, _r, _s, len) => (len < 0 ? null : "***"));
+      // A rewritten row is itself a well-formed DataRow.
+      if (!P.rewriteDataRow(masked, { has: () => true }, () => undefined).equals(masked)) throw new Finding("datarow", "rewritten row does not read back");
+      if (masked.readInt32BE(1) + 1 !== masked.length) throw new Finding("datarow", "rewritten row's length field is wrong");
+      break;
+    }
+  }
+}
 
 const startup: Target = {
   name: "pg-startup",
@@ -247,6 +263,7 @@ const startup: Target = {
     serialize.cancel(1234, 5678),
     Buffer.concat([i32(8), i32(P.GSSENC_REQUEST)]),
     Buffer.concat([serialize.requestSsl(), serialize.startup({ user: "agent" })]),
+    ...capturedSeeds("startup"),
   ],
   check(input) {
     // The startup phase frames the first packet without a type byte; frameAll ends the phase after it.
