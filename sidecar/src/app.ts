@@ -5,6 +5,7 @@ import { agentAuth } from "./agent-auth.js";
 import {
   approvalsHandler,
   createAdminServer,
+  localSessions,
   locksHandler,
   Metrics,
   reviewersByName,
@@ -18,6 +19,7 @@ import {
 } from "./admin/index.js";
 import { agentView, ApprovalService, approvalStore, slackNotifier } from "./approval/index.js";
 import { approvalEvents, budgetCutEvents, DecisionLog, LifecycleBus, sessionEndedEvent } from "./audit/index.js";
+import type { ClusterRole } from "./cluster/index.js";
 import type { Config } from "./config/index.js";
 import { DecisionPipeline, StoreSchemaGuard, type DecisionSink, type ProtectedSchema } from "./decision/index.js";
 import { createExporters, registerExportMetrics, type Exporters } from "./export/index.js";
@@ -58,10 +60,12 @@ export interface AppOptions {
   sinks?: DecisionSink[];
   /** Statement lifecycle hooks for the Postgres path (tests, recordings). */
   sessionHooks?: SessionHooks;
+  /** One of N worker processes (docs/workers.md); absent: the single process. */
+  cluster?: ClusterRole;
 }
 
 /** The composition root: the one place where modules meet. */
-export async function startApp({ config, log, sinks = [], sessionHooks }: AppOptions): Promise<App> {
+export async function startApp({ config, log, sinks = [], sessionHooks, cluster }: AppOptions): Promise<App> {
   const metrics = new Metrics();
   const store = new PolicyStore(config.policy.bundle, storeOptions(config.policy, config.decision_log.bundle_name));
   store.on("loaded", (revision, previous) => {
@@ -126,7 +130,9 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
   if (recording) lifecycle.listen(recording.lifecycle);
   const closers: (() => Promise<void>)[] = [];
   // Locks sit in front of the pipeline for every adapter: a locked agent's statements and requests are refused.
-  const locks = new LockService(await lockStore(config, log.child({ component: "locks" })), log.child({ component: "locks" }));
+  // Memory locks across workers live in the primary, a copy in each worker (cluster/lock-store.ts).
+  const lockBackend = cluster && config.incident.locks.store === "memory" ? await cluster.lockStore() : await lockStore(config, log.child({ component: "locks" }));
+  const locks = new LockService(lockBackend, log.child({ component: "locks" }));
   // With locks or approvals in the database, no agent statement may reach their tables.
   const stores: ProtectedSchema[] = [
     ...(config.approvals.enabled && config.approvals.store === "postgres" ? [{ schema: config.approvals.schema, holds: "regate's approvals" }] : []),
@@ -175,6 +181,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
   }
 
   let catalog: Catalog | undefined;
+  let pgServer: PostgresServer | undefined;
   if (config.postgres.enabled) {
     catalog = new Catalog(config.postgres.upstream, log.child({ component: "catalog" }), { maxStalenessMs: config.postgres.catalog.max_staleness_ms });
     const pg = new PostgresServer({
@@ -191,7 +198,9 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
       },
       maskKey,
       onSessionCount: (n) => metrics.sessions.set({ protocol: "postgres" }, n),
+      ...(cluster ? { cancelKeys: cluster.cancelKeys } : {}),
     });
+    pgServer = pg;
     ports.postgres = (await pg.listen()).port;
     log.info({ host: config.postgres.listen.host, port: ports.postgres }, "postgres listener ready");
     closers.push(() => pg.drain(config.admin.drain_timeout_ms));
@@ -243,15 +252,24 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
   });
   closers.push(() => locks.close());
 
-  if (config.admin.enabled) {
+  // The sessions API acts where each session lives: here, or in every worker through the primary.
+  const localDirectory = localSessions(sessions, log.child({ component: "incident" }), (session, by, reason, statement) => {
+    incidentMetrics.sessionEnded("kill");
+    sessionEndedEvent(lifecycle, session, { actor: by, reason, ...(statement ? { statement } : {}) });
+  }, cluster?.slot);
+  cluster?.serve({
+    sessions: localDirectory,
+    metrics: () => metrics.registry.getMetricsAsJSON(),
+    cancel: (pid, key) => pgServer?.cancelLocal(pid, key) ?? Promise.resolve(false),
+  });
+
+  // With workers, one of them (worker 0) holds the admin listener and answers for all.
+  if (config.admin.enabled && (!cluster || cluster.admin)) {
     const responders = config.incident.responders.map((r) => ({ name: r.name, token: r.token.reveal() }));
     const slack = config.approvals.slack;
     const admin = createAdminServer({
       handlers: [
-        sessionsHandler(sessions, responders, log.child({ component: "incident" }), (session, by, reason, statement) => {
-          incidentMetrics.sessionEnded("kill");
-          sessionEndedEvent(lifecycle, session, { actor: by, reason, ...(statement ? { statement } : {}) });
-        }),
+        sessionsHandler(cluster ? cluster.sessions : localDirectory, responders),
         locksHandler(locks, responders),
         ...(approvals && config.approvals.webhook?.signing_secret
           ? [signedWebhookHandler(approvals, { signingSecret: config.approvals.webhook.signing_secret.reveal(), reviewers: reviewersByName(config), maxAgeSeconds: config.approvals.webhook.max_age_seconds }, log.child({ component: "approvals" }))]
@@ -263,6 +281,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks }: AppOpt
       ],
       listen: config.admin.listen,
       metrics,
+      ...(cluster ? { metricsText: () => cluster.metricsText() } : {}),
       status: { bundles: () => [store.status()], plugins: () => uploaderPluginStates(exporters.stats()) },
       ...(approvals ? { approvals: approvalsHandler(approvals, config.approvals.reviewers.map((r) => ({ name: r.name, token: r.token.reveal(), groups: r.groups }))) } : {}),
       readiness: async () => {

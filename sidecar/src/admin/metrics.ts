@@ -19,7 +19,8 @@ export class Metrics implements DecisionSink {
     registers: [this.registry],
   });
   readonly sessions = new Gauge({ name: "regate_active_sessions", help: "Open agent sessions", labelNames: ["protocol"], registers: [this.registry] });
-  readonly bundle = new Gauge({ name: "regate_bundle_info", help: "Loaded policy bundle (value 1)", labelNames: ["revision"], registers: [this.registry] });
+  // Across workers (docs/workers.md) the value stays 1 per revision loaded, not one per worker.
+  readonly bundle = new Gauge({ name: "regate_bundle_info", help: "Loaded policy bundle (value 1)", labelNames: ["revision"], aggregator: "max", registers: [this.registry] });
   readonly errors = new Counter({ name: "regate_errors_total", help: "Errors by catalog code", labelNames: ["code"], registers: [this.registry] });
   readonly httpConnectionsRefused = new Counter({
     name: "regate_http_connections_refused_total",

@@ -6,6 +6,8 @@ import { statusReport, type StatusSources } from "./status.js";
 export interface AdminOptions {
   listen: Listen;
   metrics: Metrics;
+  /** The /metrics text when it is not this process's registry alone (workers > 1: every worker's, aggregated). */
+  metricsText?: () => Promise<string>;
   /** Ready = a bundle is loaded and the upstream answers. Returns the reasons it is not. */
   readiness: () => Promise<string[]>;
   /** What /status reports (OPA's status API shape); absent: 404. */
@@ -39,7 +41,7 @@ export function createAdminServer(opts: AdminOptions): { server: Server; listen(
     // OPA serves the same document wrapped in `result`: tools written for OPA find it there.
     if (url === "/v1/status" && opts.status) return json(200, { result: statusReport(opts.status) });
     if (url === "/metrics") {
-      opts.metrics.registry.metrics().then(
+      (opts.metricsText ?? (() => opts.metrics.registry.metrics()))().then(
         (text) => {
           res.writeHead(200, { "content-type": opts.metrics.registry.contentType });
           res.end(text);

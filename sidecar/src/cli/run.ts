@@ -1,6 +1,8 @@
+import cluster from "node:cluster";
 import { parseArgs } from "node:util";
 import { startApp } from "../app.js";
-import { ConfigError } from "../config/index.js";
+import { runPrimary, SLOT_ENV, workerRole, type ClusterRole } from "../cluster/index.js";
+import { ConfigError, workerCount } from "../config/index.js";
 import { createLogger } from "../log.js";
 import { loadConfigFromArgs } from "./config-arg.js";
 
@@ -17,12 +19,27 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
     }
     throw err;
   }
+  const workers = workerCount(config);
+  if (workers > 1 && cluster.isPrimary) {
+    // The primary writes whole lines only, its own included, so that they never split a worker's.
+    const log = createLogger({ level: config.log.level, destination: { write: (s: string) => void process.stdout.write(s) } });
+    return runPrimary({ workers, drainTimeoutMs: config.admin.drain_timeout_ms, log });
+  }
   const log = createLogger({ level: config.log.level });
-  const app = await startApp({ config, log }).catch((err: unknown) => {
+  let role: ClusterRole | undefined;
+  if (workers > 1) {
+    const slot = Number(env[SLOT_ENV]);
+    if (!Number.isInteger(slot) || slot < 0 || slot >= workers) throw new Error(`worker started without a valid ${SLOT_ENV}`);
+    role = workerRole(slot, workers, log.child({ component: "cluster", slot }));
+  }
+  const app = await startApp({ config, log, ...(role ? { cluster: role } : {}) }).catch((err: unknown) => {
     log.fatal({ err }, "regate could not start");
     log.flush();
+    // A worker's IPC channel would keep it alive: leave, and let the primary see it.
+    if (role) setImmediate(() => process.exit(1));
     throw err;
   });
+  role?.ready();
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -39,5 +56,7 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
+  // A worker whose primary is gone has no one to restart or route for it: drain and leave.
+  if (role) process.once("disconnect", () => stop("primary gone"));
   return undefined;
 }

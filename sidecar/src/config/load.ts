@@ -5,6 +5,7 @@ import { parse as parseYaml } from "yaml";
 import { RegateError } from "../errors.js";
 import { configSchema } from "./schema.js";
 import { FileSecret } from "./file-secret.js";
+import { workerProblems } from "./workers.js";
 import { Secret, type Config } from "./types.js";
 
 export const ENV_PREFIX = "REGATE_";
@@ -130,6 +131,7 @@ function readSecret(ref: { env?: string; file?: string; value?: string }, path: 
 }
 
 function crossChecks(cfg: Config, problems: string[]): void {
+  problems.push(...workerProblems(cfg));
   const subjects = new Set<string>();
   cfg.agents.tokens.forEach((t, i) => {
     if (subjects.has(t.subject)) problems.push(`agents.tokens[${i}].subject: ${t.subject} is listed twice`);

@@ -301,6 +301,12 @@ export const configSchema = {
         },
       },
     },
+    workers: {
+      oneOf: [{ type: "integer", minimum: 1, maximum: 64 }, { const: "auto" }],
+      default: 1,
+      description:
+        "Worker processes behind the one Postgres, HTTP and admin listener (node:cluster). 1: today's single process. \"auto\": one per core (os.availableParallelism()). Above 1, cancel keys, the sessions API and memory locks work across workers; refused with approvals.store memory, recording enabled and export.ocsf sink file. See docs/workers.md.",
+    },
     admin: {
       type: "object",
       default: {},

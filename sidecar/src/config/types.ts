@@ -130,6 +130,8 @@ export interface Config {
     request: { method_override: "decide" | "strip"; ambiguous_paths: "refuse" | "canonical" };
     mask_case_sensitive: boolean;
   };
+  /** Worker processes (docs/workers.md); resolve "auto" with workerCount(). */
+  workers: number | "auto";
   admin: { enabled: boolean; listen: Listen; drain_timeout_ms: number };
   approvals: {
     enabled: boolean;

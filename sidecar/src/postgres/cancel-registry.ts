@@ -17,6 +17,10 @@ export class CancelRegistry {
     return () => this.#byPid.delete(pid);
   }
 
+  has(pid: number): boolean {
+    return this.#byPid.has(pid);
+  }
+
   lookup(pid: number, key: Buffer): { pid: number; key: Buffer; onCancel?: () => void } | undefined {
     const e = this.#byPid.get(pid);
     if (!e || e.key.length !== key.length || !timingSafeEqual(e.key, key)) return undefined;

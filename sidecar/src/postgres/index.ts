@@ -1,4 +1,4 @@
-export { PostgresServer, type PostgresServerOptions } from "./server.js";
+export { PostgresServer, type CancelKeys, type PostgresServerOptions } from "./server.js";
 export { Catalog } from "./catalog.js";
 export { applyCatalogHooks, catalogHooksSql, NOTIFY_CHANNEL } from "./catalog-hooks.js";
 export { screenNoticeFields, screenNotificationPayload } from "./side-channels.js";

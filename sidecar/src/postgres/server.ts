@@ -32,6 +32,15 @@ export interface PostgresServerOptions {
   registry?: SessionRegistry;
   /** Checked once the agent has authenticated (locks): an error refuses the connection with a FATAL. */
   admit?: (principal: Principal) => RegateError | undefined;
+  /** Workers > 1 (cluster/role.ts): the pids this worker issues name it; a cancel for another worker's pid is forwarded. */
+  cancelKeys?: CancelKeys;
+}
+
+export interface CancelKeys {
+  issue(): number;
+  isMine(pid: number): boolean;
+  /** Hands a CancelRequest to the worker that issued `pid`; that worker checks the key. */
+  forward(pid: number, key: Buffer): void;
 }
 
 function changedAt(secret: unknown): string | undefined {
@@ -117,11 +126,13 @@ export class PostgresServer {
     try {
       const accepted = await acceptClient(socket, { tls: this.#tls, agents: this.opts.agents, maxMessageBytes: this.opts.config.limits.max_message_bytes });
       if (accepted.kind === "cancel") {
-        const target = this.#cancels.lookup(accepted.pid, accepted.key);
-        socket.destroy();
-        target?.onCancel?.();
-        if (target) await sendCancel(this.opts.config.upstream, target.pid, target.key);
-        else log.debug("cancel request with an unknown key dropped");
+        const keys = this.opts.cancelKeys;
+        if (keys && !keys.isMine(accepted.pid)) {
+          socket.destroy();
+          keys.forward(accepted.pid, accepted.key);
+          return;
+        }
+        if (!(await this.cancelLocal(accepted.pid, accepted.key, socket))) log.debug("cancel request with an unknown key dropped");
         return;
       }
       client = accepted.socket;
@@ -151,6 +162,7 @@ export class PostgresServer {
           hooks: this.opts.hooks ?? {},
           budget: new BudgetTracker(this.#budget(accepted.principal.subject)),
           registerCancel: (pid, key, up) => this.#cancels.register(pid, key, up),
+          ...(this.opts.cancelKeys ? { issuePid: () => this.#issuePid() } : {}),
           onClose: () => {
             unregister();
             this.opts.onSessionCount?.(this.registry.size);
@@ -186,6 +198,23 @@ export class PostgresServer {
       // A lock's refusal carries what to do next (its detail is built from constants, never from input).
       const hint = e.code === "LOCKED" ? e.detail : undefined;
       if (!client.destroyed) client.end(errorResponse(e.sqlstate, text, { severity: "FATAL", ...(hint ? { hint } : {}) }));
+    }
+  }
+
+  /** A CancelRequest for a session of this process (received here, or forwarded by another worker); false when the key is unknown. */
+  async cancelLocal(pid: number, key: Buffer, socket?: Socket): Promise<boolean> {
+    const target = this.#cancels.lookup(pid, key);
+    socket?.destroy();
+    target?.onCancel?.();
+    if (target) await sendCancel(this.opts.config.upstream, target.pid, target.key);
+    return target !== undefined;
+  }
+
+  /** A pid naming this worker that no live session of it holds. */
+  #issuePid(): number {
+    for (;;) {
+      const pid = this.opts.cancelKeys!.issue();
+      if (!this.#cancels.has(pid)) return pid;
     }
   }
 

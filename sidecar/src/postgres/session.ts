@@ -158,7 +158,7 @@ export class PgSession implements LiveSession {
     const out: Buffer[] = [authentication(Auth.Ok)];
     for (const [name, value] of params) out.push(parameterStatus(name, value));
     if (this.#upstream.backendKey) {
-      const pid = randomInt(1, 2 ** 31 - 1);
+      const pid = this.#ctx.issuePid?.() ?? randomInt(1, 2 ** 31 - 1);
       const key = randomBytes(4);
       // A cancel while a statement is held for approval withdraws the request.
       this.#unregisterCancel = this.#ctx.registerCancel(pid, key, {

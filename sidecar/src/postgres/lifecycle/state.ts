@@ -27,6 +27,8 @@ export interface SessionContext {
   budget: BudgetTracker;
   /** Registers the session's cancel key; returns the unregister function. */
   registerCancel(pid: number, key: Buffer, upstream: { pid: number; key: Buffer; onCancel?: () => void }): () => void;
+  /** The BackendKeyData pid to issue (workers > 1: it names the worker); absent: a random one. */
+  issuePid?: () => number;
   onClose(): void;
 }
 

@@ -1,0 +1,6 @@
+// Every core (docs/workers.md): N worker processes behind one listener, opt-in with `workers`.
+export { runPrimary, type PrimaryOptions } from "./primary.js";
+export { workerRole, type ClusterRole, type LocalServices } from "./role.js";
+export { issuePid, ownerSlot, MAX_SLOTS } from "./cancel-keys.js";
+export { LineJoiner } from "./lines.js";
+export { SLOT_ENV } from "./messages.js";

@@ -1,0 +1,33 @@
+// The messages the primary and its workers exchange over node:cluster's IPC channel. Every one carries
+// `rg: 1` so that other users of the channel (prom-client, node's own cluster messages) are left alone.
+
+/** What a worker asks the primary (it answers with `res`). */
+export type PrimaryOp =
+  | "cancel" // { pid, key }: a CancelRequest for a session another worker owns
+  | "sessions.list" // {}: every worker's live sessions
+  | "sessions.kill" // { id, by, reason }: end a session wherever it lives
+  | "locks.snapshot" // {}: the memory locks, for a worker that starts
+  | "locks.add" // { lock }
+  | "locks.remove" // { id }
+  | "metrics"; // {}: every worker's metrics, aggregated
+
+/** What the primary asks a worker (it answers with `reply`). */
+export type WorkerOp = "cancel" | "sessions.list" | "sessions.kill" | "locks.added" | "locks.removed" | "metrics";
+
+export type ToPrimary =
+  | { rg: 1; t: "ready"; slot: number }
+  | { rg: 1; t: "req"; id: number; op: PrimaryOp; body: unknown }
+  | { rg: 1; t: "reply"; id: number; ok: boolean; body?: unknown; error?: string };
+
+export type ToWorker =
+  | { rg: 1; t: "res"; id: number; ok: boolean; body?: unknown; error?: string }
+  | { rg: 1; t: "call"; id: number; op: WorkerOp; body: unknown };
+
+export function isOurs<T extends { rg: 1 }>(m: unknown): m is T {
+  return typeof m === "object" && m !== null && (m as { rg?: unknown }).rg === 1;
+}
+
+/** The environment variable that tells a forked worker its slot (not REGATE_: that prefix is config). */
+export const SLOT_ENV = "NODE_REGATE_WORKER_SLOT";
+/** How long a call across the cluster may take before it counts as unanswered. */
+export const CALL_TIMEOUT_MS = 10_000;
