@@ -1,0 +1,38 @@
+import { availableParallelism } from "node:os";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "./load.js";
+import { workerCount } from "./workers.js";
+
+function problems(yaml: string): string[] {
+  try {
+    loadConfig({ text: yaml, env: {} });
+    return [];
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+}
+
+describe("workers", () => {
+  it("defaults to 1 (one process, no cluster), takes an integer or auto", () => {
+    expect(loadConfig({ text: "", env: {} }).workers).toBe(1);
+    expect(workerCount(loadConfig({ text: "workers: 3", env: {} }))).toBe(3);
+    expect(workerCount(loadConfig({ text: "workers: auto", env: {} }))).toBe(Math.min(64, availableParallelism()));
+    expect(workerCount(loadConfig({ text: "", env: { REGATE_WORKERS: "2" } }))).toBe(2);
+  });
+
+  it("refuses what is not a count", () => {
+    for (const bad of ["0", "65", "1.5", "many"]) expect(problems(`workers: ${bad}`).join("\n")).toMatch(/^workers: /m);
+  });
+
+  it("refuses, with more than one worker, what each worker would keep its own copy of, saying what to use", () => {
+    const p = problems(
+      ["workers: 2", "approvals: {enabled: true, store: memory}", "recording: {enabled: true}", "export: {ocsf: {enabled: true, sink: file}}"].join("\n"),
+    ).join("\n");
+    expect(p).toMatch(/approvals\.store: memory cannot be shared by workers: 2 .*use approvals\.store: postgres with workers > 1/);
+    expect(p).toMatch(/recording\.enabled: .*hash-chained journal/);
+    expect(p).toMatch(/export\.ocsf\.sink: file would be appended by every worker/);
+    // The same settings with one worker are today's, and fine.
+    expect(problems(["workers: 1", "approvals: {enabled: true, store: memory}", "recording: {enabled: true}", "export: {ocsf: {enabled: true, sink: file}}"].join("\n"))).toEqual([]);
+  });
+});
