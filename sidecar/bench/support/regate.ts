@@ -32,6 +32,8 @@ export interface RegateProcessOptions {
   recordingDir?: string;
   /** recording.postgres (the fleet store), with recordingDir. */
   recordingStore?: Record<string, unknown>;
+  /** `workers` (docs/workers.md); absent: the default, one process. */
+  workers?: number;
 }
 
 export interface RegateProcess {
@@ -67,6 +69,7 @@ export function buildRegateConfig(opts: RegateProcessOptions): Record<string, un
       : { enabled: false },
     http: opts.routes ? { enabled: true, listen: { host: "127.0.0.1", port: 0 }, routes: opts.routes } : { enabled: false },
     admin: { enabled: true, listen: { host: "127.0.0.1", port: 0 }, drain_timeout_ms: 2000 },
+    ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
     ...(opts.recordingDir ? { recording: { enabled: true, dir: opts.recordingDir, ...(opts.recordingStore ? { postgres: opts.recordingStore } : {}) } } : {}),
   };
 }

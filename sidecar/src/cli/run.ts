@@ -34,9 +34,9 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
   }
   const app = await startApp({ config, log, ...(role ? { cluster: role } : {}) }).catch((err: unknown) => {
     log.fatal({ err }, "regate could not start");
-    log.flush();
-    // A worker's IPC channel would keep it alive: leave, and let the primary see it.
-    if (role) setImmediate(() => process.exit(1));
+    // A worker's IPC channel would keep it alive: leave once the line is out, and let the primary see it.
+    if (role) log.flush(() => process.exit(1));
+    else log.flush();
     throw err;
   });
   role?.ready();

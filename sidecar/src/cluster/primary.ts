@@ -30,8 +30,10 @@ const MAX_RESTART_DELAY_MS = 10_000;
  */
 export function runPrimary(opts: PrimaryOptions): Promise<number | undefined> {
   const { log } = opts;
-  const out = opts.stdout ?? ((b: Buffer) => void process.stdout.write(b));
-  const err = opts.stderr ?? ((b: Buffer) => void process.stderr.write(b));
+  // Whole lines from every worker, written once per event-loop turn: one write instead of one per pipe read
+  // (the workers' decision logs pass through here; measured in docs/benchmarks.md).
+  const out = batched(opts.stdout ?? ((b: Buffer) => void process.stdout.write(b)));
+  const err = batched(opts.stderr ?? ((b: Buffer) => void process.stderr.write(b)));
   const hub = new Hub();
   const registry = new Registry();
   const running = new Gauge({ name: "regate_cluster_workers", help: "Worker processes running (workers > 1)", registers: [registry] });
@@ -127,7 +129,11 @@ export function runPrimary(opts: PrimaryOptions): Promise<number | undefined> {
         if (stopping) return;
         if (!started) {
           log.fatal({ slot, code, signal }, "a worker could not start; stopping the others");
-          stopAll().then(() => resolveStart(1));
+          stopAll().then(() => {
+            out.flush();
+            err.flush();
+            resolveStart(1);
+          });
           return;
         }
         const quick = Date.now() - forkedAt < STEADY_MS;
@@ -160,13 +166,15 @@ export function runPrimary(opts: PrimaryOptions): Promise<number | undefined> {
       await Promise.all(exited);
       clearTimeout(timer);
       // Output the workers wrote before they exited is still in the pipes: pass it on first.
-      await Promise.race([Promise.all(workers.map((w) => outputs.get(w))), new Promise((r) => setTimeout(r, 2_000))]);
+      await Promise.race([Promise.all(workers.map((w) => outputs.get(w))), new Promise((r) => setTimeout(r, 2_000).unref())]);
     };
 
     const stop = (signal: string) => {
       if (stopping) return;
       log.info({ signal, workers: hub.slots().length, drain_timeout_ms: opts.drainTimeoutMs }, "draining every worker");
       stopAll().then(() => {
+        out.flush();
+        err.flush();
         log.info("stopped");
         process.exit(0);
       });
@@ -177,4 +185,27 @@ export function runPrimary(opts: PrimaryOptions): Promise<number | undefined> {
     log.info({ workers: opts.workers, pid: process.pid }, "starting workers");
     for (let slot = 0; slot < opts.workers; slot++) fork(slot);
   });
+}
+
+/** Collects whole-line buffers and writes them together at the end of the event-loop turn, in order. */
+function batched(write: (b: Buffer) => void): ((b: Buffer) => void) & { flush(): void } {
+  let queue: Buffer[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (!queue.length) return;
+    const all = queue.length === 1 ? queue[0]! : Buffer.concat(queue);
+    queue = [];
+    write(all);
+  };
+  return Object.assign(
+    (b: Buffer) => {
+      queue.push(b);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    { flush },
+  );
 }

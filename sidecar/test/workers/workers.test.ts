@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RegateChild } from "../reliability/support/regate-child.js";
-import { startPostgres, type TestPostgres } from "../support/postgres.js";
+import { freePort, startPostgres, type TestPostgres } from "../support/postgres.js";
 import { until } from "../support/wait.js";
 import { adminCall, alive, connect, keyOf, onBothWorkers, sendCancel, startWorkers, workerOf, workerPids } from "./support.js";
 
@@ -158,4 +158,20 @@ describe("workers: 2", () => {
     // Gone, or a zombie left for init to reap (the primary that would have reaped it has exited).
     for (const pid of workers) expect(alive(pid)).toBe(false);
   }, 30_000);
+});
+
+describe("workers: 2 that cannot start", () => {
+  it("stops the other workers and exits 1 when a worker fails at start, saying why", async () => {
+    // The lock table cannot be read (nothing listens where the database should be): no worker may start blind.
+    const nowhere = { ...db, port: await freePort() } as TestPostgres;
+    const t0 = Date.now();
+    const err = await startWorkers(nowhere, "workers-fail", { incident: { locks: { store: "postgres" } } }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/did not start \(exit 1\)/);
+    expect(err?.message).toMatch(/regate could not start/);
+    expect(err?.message).toMatch(/a worker could not start; stopping the others/);
+    console.log(`workers that could not start: exit 1 after ${Date.now() - t0} ms`);
+  }, 60_000);
 });
