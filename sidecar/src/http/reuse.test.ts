@@ -31,11 +31,21 @@ const reusable = (over: Partial<Decision> = {}): Decision => ({
 const key = (over: Parameters<typeof input>[0] = {}): string => serialiseInput(input(over)).key;
 
 describe("serialiseInput", () => {
-  it("gives exactly JSON.stringify(input), with undefined members left out as it leaves them out", () => {
+  it("gives the input as JSON.stringify does, with undefined members left out as it leaves them out", () => {
     const i = input() as unknown as Record<string, unknown>;
     i["extra"] = undefined;
     (i["http"] as Record<string, unknown>)["body"] = undefined;
-    expect(serialiseInput(i as unknown as PolicyInput).json).toBe(JSON.stringify(i));
+    expect(JSON.parse(serialiseInput(i as unknown as PolicyInput).json)).toEqual(JSON.parse(JSON.stringify(i)));
+  });
+
+  it.each([
+    ["no session", { version: 1, kind: "http", time: { hour: 1 } }],
+    ["no time", { version: 1, kind: "http", session: { id: "x", client: { address: "a", port: 1 } } }],
+    ["an empty input", {}],
+    ["a session of varying parts only", { session: { id: "x", started_at: "t" } }],
+    ["a session without client", { kind: "http", session: { id: "x", principal: { subject: "s" } } }],
+  ])("is valid JSON equal to the input for %s", (_what, i) => {
+    expect(JSON.parse(serialiseInput(i as unknown as PolicyInput).json)).toEqual(i);
   });
 
   it("keys ignore the clock, the request id and start, and the client port, and nothing else", () => {

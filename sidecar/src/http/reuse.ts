@@ -17,46 +17,41 @@ export interface SerialisedInput {
 }
 
 /**
- * `JSON.stringify(input)` and the reuse key in one walk. Generic over the input's members (whatever
- * to-input.ts adds is in both), except the parts a reusable HTTP decision lets vary: `time`, and in
- * `session` its `id`, `started_at` and the client's `port`, which are in the JSON only.
+ * The input's JSON and its reuse key, serialising each part once. Generic over the input's members
+ * (whatever to-input.ts adds is in both), except the parts a reusable HTTP decision lets vary: `time`, and
+ * in `session` its `id`, `started_at` and the client's `port`, which are in the JSON only. The JSON holds
+ * the same members as `JSON.stringify(input)`, with `time` and `session` (and in it `id`, `started_at`,
+ * `client`) first.
  */
 export function serialiseInput(input: PolicyInput): SerialisedInput {
-  let json = "";
-  let key = "";
-  for (const [name, value] of Object.entries(input)) {
-    if (value === undefined) continue;
-    const member = JSON.stringify(name);
-    if (name === "session") {
-      const s = session(value as PolicyInput["session"]);
-      json += `,${member}:${s.json}`;
-      key += `\u0000${member}:${s.key}`;
-      continue;
-    }
-    const v = JSON.stringify(value);
-    json += `,${member}:${v}`;
-    if (name !== "time") key += `\u0000${member}:${v}`;
+  const { time, session, ...rest } = input;
+  const restJson = JSON.stringify(rest);
+  if (session === undefined) return { json: withMembers([member("time", time)], restJson), key: restJson };
+  const { id, started_at, client, ...who } = session;
+  const whoJson = JSON.stringify(who);
+  let place = "";
+  if (client !== undefined) {
+    const { port: _port, ...where } = client;
+    place = JSON.stringify(where);
   }
-  return { json: `{${json.slice(1)}}`, key };
+  const sessionJson = withMembers([member("id", id), member("started_at", started_at), member("client", client)], whoJson);
+  return {
+    json: withMembers([member("time", time), `"session":${sessionJson}`], restJson),
+    key: `${restJson}\u0000${whoJson}\u0000${place}`,
+  };
 }
 
-function session(s: PolicyInput["session"]): SerialisedInput {
-  let json = "";
-  let key = "";
-  for (const [name, value] of Object.entries(s)) {
-    if (value === undefined) continue;
-    const member = JSON.stringify(name);
-    if (name === "client") {
-      const { port: _port, ...rest } = value as PolicyInput["session"]["client"];
-      json += `,${member}:${JSON.stringify(value)}`;
-      key += `\u0000${member}:${JSON.stringify(rest)}`;
-      continue;
-    }
-    const v = JSON.stringify(value);
-    json += `,${member}:${v}`;
-    if (name !== "id" && name !== "started_at") key += `\u0000${member}:${v}`;
-  }
-  return { json: `{${json.slice(1)}}`, key };
+/** `"name":value`, or undefined where JSON.stringify would leave the member out. */
+function member(name: string, value: unknown): string | undefined {
+  const v = JSON.stringify(value) as string | undefined;
+  return v === undefined ? undefined : `"${name}":${v}`;
+}
+
+/** An object's JSON with members put in front of those it has. */
+function withMembers(first: (string | undefined)[], objectJson: string): string {
+  const head = first.filter((m) => m !== undefined).join(",");
+  const tail = objectJson.slice(1, -1);
+  return `{${head}${head && tail ? "," : ""}${tail}}`;
 }
 
 /**
