@@ -11,10 +11,11 @@ import { until } from "../support/wait.js";
 
 export const RESPONDER = { name: "rita", token: "workers-responder-token-7c1e" };
 
-export async function startWorkers(pg: TestPostgres, name: string, overrides: Record<string, unknown> = {}): Promise<RegateChild> {
+export async function startWorkers(pg: TestPostgres, name: string, overrides: Record<string, unknown> = {}, bundle?: string): Promise<RegateChild> {
   const child = await startRegateChild({
     name,
     pg,
+    ...(bundle ? { bundle } : {}),
     overrides: { workers: 2, incident: { responders: [{ name: RESPONDER.name, token: { value: RESPONDER.token } }] }, ...overrides },
   });
   await until(() => child.stdout().includes('"msg":"cluster ready"'), 30_000);
