@@ -21,6 +21,8 @@ export interface PrimaryOptions {
 /** A worker that dies sooner than this after its start is restarted after a growing delay (a crash loop). */
 const STEADY_MS = 10_000;
 const MAX_RESTART_DELAY_MS = 10_000;
+/** How long the primary lets a worker's output gather in its pipe between reads (log lines are this much later). */
+const READ_PAUSE_MS = 5;
 
 /**
  * The cluster primary (docs/workers.md): forks one worker per slot, which each run the whole app on the
@@ -97,9 +99,14 @@ export function runPrimary(opts: PrimaryOptions): Promise<number | undefined> {
       const forkedAt = Date.now();
       hub.set(slot, w);
       const lines = { out: new LineJoiner(), err: new LineJoiner() };
-      w.process.stdout?.on("data", (c: Buffer) => {
+      const stdout = w.process.stdout;
+      stdout?.on("data", (c: Buffer) => {
         const whole = lines.out.push(c);
         if (whole) out(whole);
+        // Read at most every READ_PAUSE_MS: what a worker writes meanwhile waits in the pipe and comes in
+        // one read, instead of one wake-up of the primary per decision-log line.
+        stdout.pause();
+        setTimeout(() => stdout.resume(), READ_PAUSE_MS);
       });
       w.process.stderr?.on("data", (c: Buffer) => {
         const whole = lines.err.push(c);
