@@ -28,14 +28,26 @@ next := {"next_step": concat("; ", sort([n | some n in next_steps]))} if {
 # The Postgres rules read only the statement's facts: never parameter values, the clock or budgets.
 # So a Postgres decision may be reused for the same facts (docs/policy.md, "Decision reuse"). A rule
 # that starts reading input.time, parameters or input.budget must take that part out of "across".
+# Nor do they read the constants in a statement's text, with one exception: a write without WHERE
+# hidden inside another statement is named from the text (where_less_kind), so that decision is not
+# reused across constants.
 # The HTTP rules read only input.http (method, canonical path, body facts, MCP calls): never the clock
 # or the request's own identity (session id, start time, client port), so an HTTP decision may be
 # reused for an identical request. A rule that reads input.time or input.session.id must drop that part.
-reuse := {"cache": {"ttl_seconds": 60, "across": ["time", "parameters", "budget"]}} if {
+reuse := {"cache": {"ttl_seconds": 60, "across": ["time", "parameters", "budget", "constants"]}} if {
+	input.kind == "postgres"
+	not worded_from_text
+} else := {"cache": {"ttl_seconds": 60, "across": ["time", "parameters", "budget"]}} if {
 	input.kind == "postgres"
 } else := {"cache": {"ttl_seconds": 60, "across": ["time", "request"]}} if {
 	input.kind == "http"
 } else := {}
+
+worded_from_text if {
+	some s in input.postgres.statements
+	s.has_where == false
+	not s.kind in {"update", "delete"}
+}
 
 # The approval's terms (docs/approvals.md). A held Postgres write keeps the agent's session and transaction
 # in place while a DBA looks (at most 45 s, then "still pending": re-run once approved); an HTTP refund is

@@ -266,6 +266,12 @@ test_mcp_lookup_allowed if {
 
 test_postgres_decisions_declare_reuse if {
 	d := regate.decision with input as {"version": 1, "kind": "postgres", "postgres": {"message": "query", "statements": []}}
+	d.cache.across == ["time", "parameters", "budget", "constants"]
+}
+
+test_a_refusal_worded_from_the_text_is_not_reused_across_constants if {
+	cte := {"kind": "select", "has_where": false, "sql": "WITH d AS (DELETE FROM orders RETURNING id) SELECT 1", "tables": [], "writes": true}
+	d := regate.decision with input as {"version": 1, "kind": "postgres", "postgres": {"message": "query", "statements": [cte]}}
 	d.cache.across == ["time", "parameters", "budget"]
 }
 

@@ -89,7 +89,7 @@ export interface PolicyDecision {
 
 export interface CacheDirective {
   ttl_seconds: number;
-  across: ("time" | "parameters" | "budget" | "request")[];
+  across: ("time" | "parameters" | "budget" | "request" | "constants")[];
 }
 
 export type Outcome = "allow" | "deny" | "approve";

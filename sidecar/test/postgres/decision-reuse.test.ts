@@ -38,7 +38,7 @@ describe("decision reuse", () => {
     expect(logged[1]!["reused_from"]).toBe(logged[0]!["decision_id"]);
     expect(logged[1]!["decision_id"]).not.toBe(logged[0]!["decision_id"]);
     expect(logged[1]!["outcome"]).toBe("allow");
-    expect(logged[1]!["result"]["cache"]).toEqual({ ttl_seconds: 60, across: ["time", "parameters", "budget"] });
+    expect(logged[1]!["result"]["cache"]).toEqual({ ttl_seconds: 60, across: ["time", "parameters", "budget", "constants"] });
   });
 
   it("across parameters: a Bind with other values reuses the decision, and the log holds this Bind's values", async () => {

@@ -1,17 +1,38 @@
 import { resolveAnalysis } from "../resolve.js";
 import { analyze } from "../sql/index.js";
-import type { AnalysisResult } from "../sql/types.js";
+import { literalTemplate, type SqlTemplate } from "../sql/template.js";
+import type { AnalysisResult, StatementFacts } from "../sql/types.js";
 import type { SessionState } from "./state.js";
 
 const CAPACITY = 512;
 
 /**
+ * The facts every statement of one template shares (template.ts): those of the statement analysed first,
+ * `sql` aside, kept only once they matched the facts of the template itself, in which each constant is a
+ * parameter. Those are what regate decides a Parse on, where any value may come: facts that hold for a
+ * parameter hold for every constant in its place. `false`: this template's constants change the facts.
+ */
+export interface SharedFacts {
+  statements: Omit<StatementFacts, "sql">[];
+  fingerprint: string;
+}
+
+/** The template an analysis was served from (decision reuse across constants looks it up). */
+const servedFrom = new WeakMap<AnalysisResult, SharedFacts>();
+
+export function templateOf(a: AnalysisResult): SharedFacts | undefined {
+  return servedFrom.get(a);
+}
+
+/**
  * Analyses by everything they depend on: the SQL text, the search_path in effect, the catalog's
  * generation (bumped on any DDL regate sees or hears of) and the session's SQL-level prepared
  * statement and cursor overlay. A key that misses one of these serves facts about another table.
+ * Templates are kept under the same dependencies, with their constants' kinds.
  */
 export class AnalysisCache {
   readonly #map = new Map<string, AnalysisResult>();
+  readonly #templates = new Map<string, SharedFacts | false>();
   #overlay = 0;
 
   /** PREPARE, DECLARE, DEALLOCATE or DISCARD changed what names mean in this session. */
@@ -30,15 +51,56 @@ export class AnalysisCache {
   set(key: string, a: AnalysisResult): void {
     // What a statement does to the session (SET, PREPARE, DDL...) is applied when it is allowed; a
     // cached copy would skip nothing, but such statements are rare and their facts change the key.
-    const volatile = a.statements.some((s) => s.settings.length > 0 || s.kind === "prepare" || s.kind === "execute" || s.kind === "cursor" || s.kind === "fetch" || s.kind === "deallocate" || s.ddl);
-    if (volatile) return;
+    if (isVolatile(a)) return;
     if (this.#map.size >= CAPACITY) this.#map.delete(this.#map.keys().next().value!);
     this.#map.set(key, a);
   }
 
+  template(key: string): SharedFacts | false | undefined {
+    return this.#templates.get(key);
+  }
+
+  setTemplate(key: string, shared: SharedFacts | false): void {
+    if (this.#templates.size >= CAPACITY) this.#templates.delete(this.#templates.keys().next().value!);
+    this.#templates.set(key, shared);
+  }
+
   clear(): void {
     this.#map.clear();
+    this.#templates.clear();
   }
+}
+
+function isVolatile(a: AnalysisResult): boolean {
+  return a.statements.some((s) => s.settings.length > 0 || s.kind === "prepare" || s.kind === "execute" || s.kind === "cursor" || s.kind === "fetch" || s.kind === "deallocate" || s.ddl);
+}
+
+/** A statement's own text as analyze() reports it: a single statement, trimmed, without its semicolon. */
+function statementText(sql: string): string {
+  return sql.trim().replace(/;\s*$/, "").trimEnd();
+}
+
+const withoutSql = (a: AnalysisResult): Omit<StatementFacts, "sql">[] => a.statements.map(({ sql: _sql, ...rest }) => rest);
+
+/**
+ * Decides whether `template` may share `instance`'s facts: the instance parsed, is one statement that
+ * changes nothing in the session, reports its text as statementText does, and its facts equal the
+ * template's (each constant a parameter). Anything else, and the template is remembered as not shareable.
+ */
+function verdict(instance: AnalysisResult, ofTemplate: AnalysisResult, sql: string): SharedFacts | false {
+  if (instance.parse_error !== undefined || ofTemplate.parse_error !== undefined) return false;
+  if (instance.statements.length !== 1 || isVolatile(instance)) return false;
+  if (instance.statements[0]!.sql !== statementText(sql)) return false;
+  const facts = withoutSql(instance);
+  if (JSON.stringify(facts) !== JSON.stringify(withoutSql(ofTemplate))) return false;
+  return { statements: facts, fingerprint: instance.fingerprint };
+}
+
+function served(shared: SharedFacts, sql: string): AnalysisResult {
+  const text = statementText(sql);
+  const a: AnalysisResult = { statements: shared.statements.map((f) => ({ ...f, sql: text }) as StatementFacts), fingerprint: shared.fingerprint };
+  servedFrom.set(a, shared);
+  return a;
 }
 
 /** Stage 2: statement text -> facts, through the cache; asynchronous when the catalog must be asked. */
@@ -50,6 +112,14 @@ export function analyse(s: SessionState, sql: string, attempt = 0): AnalysisResu
   const key = s.analyses.key(sql, s.searchPath.current, generation);
   const cached = s.analyses.get(key);
   if (cached) return cached;
+  const template = literalTemplate(sql);
+  const templateKey = template ? s.analyses.key(`${template.kinds}\u0000${template.text}`, s.searchPath.current, generation) : undefined;
+  const shared = templateKey !== undefined ? s.analyses.template(templateKey) : undefined;
+  if (shared) {
+    const a = served(shared, sql);
+    s.analyses.set(key, a);
+    return a;
+  }
   const run = (text: string, searchPath?: string[]) =>
     analyze(text, { searchPath: searchPath ?? s.searchPath.current, user: s.user, prepared: s.prepared, cursors: s.cursors, catalog });
   let resolved: AnalysisResult | Promise<AnalysisResult>;
@@ -60,6 +130,7 @@ export function analyse(s: SessionState, sql: string, attempt = 0): AnalysisResu
   }
   if (!(resolved instanceof Promise)) {
     s.analyses.set(key, resolved);
+    if (template && shared === undefined) learnTemplate(s, template, templateKey!, resolved, sql, run);
     return resolved;
   }
   return resolved.then(
@@ -74,6 +145,28 @@ export function analyse(s: SessionState, sql: string, attempt = 0): AnalysisResu
     },
     (err: unknown) => catalogFailed(s, err),
   );
+}
+
+/**
+ * Analyses the template itself (once per template) and records whether statements of this template may
+ * share `instance`'s facts. Only when that analysis needs nothing new from the catalog (the instance's
+ * own lookups have just filled it): otherwise the next statement of the template tries again.
+ */
+function learnTemplate(s: SessionState, template: SqlTemplate, templateKey: string, instance: AnalysisResult, sql: string, run: (text: string) => AnalysisResult): void {
+  let ofTemplate: AnalysisResult | Promise<AnalysisResult>;
+  try {
+    ofTemplate = resolveAnalysis(template.text, run, s.ctx.catalog);
+  } catch {
+    return;
+  }
+  if (ofTemplate instanceof Promise) {
+    ofTemplate.catch(() => undefined);
+    return;
+  }
+  const shared = verdict(instance, ofTemplate, sql);
+  s.analyses.setTemplate(templateKey, shared);
+  // This statement's own facts are the shared ones: its decision can already serve the template.
+  if (shared) servedFrom.set(instance, shared);
 }
 
 function catalogFailed(s: SessionState, err: unknown): AnalysisResult {

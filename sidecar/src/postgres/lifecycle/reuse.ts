@@ -1,5 +1,6 @@
 import type { Decision } from "../../decision/index.js";
 import type { AnalysisResult } from "../sql/types.js";
+import { templateOf } from "./analyse.js";
 
 const CAPACITY = 1024;
 
@@ -12,10 +13,16 @@ interface Entry {
 }
 
 /** Analyses are identified by object: one comes from the analysis cache only for the same text, path, catalog and overlay. */
-const ids = new WeakMap<AnalysisResult, number>();
+const ids = new WeakMap<object, number>();
 let nextId = 1;
 
-function idOf(a: AnalysisResult): number {
+/** Where a decision may be found: by its analysis, and (a statement served from a template) by that template. */
+export interface ReuseKey {
+  exact: string;
+  template?: string;
+}
+
+function idOf(a: object): number {
   let id = ids.get(a);
   if (id === undefined) ids.set(a, (id = nextId++));
   return id;
@@ -31,19 +38,26 @@ function idOf(a: AnalysisResult): number {
 export class DecisionReuse {
   readonly #map = new Map<string, Entry>();
 
-  key(analysis: AnalysisResult | undefined, message: string, txStatus: number, searchPath: readonly string[] | null, extra: Record<string, unknown>): string | undefined {
+  key(analysis: AnalysisResult | undefined, message: string, txStatus: number, searchPath: readonly string[] | null, extra: Record<string, unknown>): ReuseKey | undefined {
     if (!analysis) return undefined;
     let tail = "";
     for (const k in extra) if (k !== "parameters") tail += `${k}=${JSON.stringify(extra[k])};`;
-    return `${idOf(analysis)}\u0000${message}\u0000${txStatus}\u0000${searchPath === null ? "\u0001" : searchPath.join("\u0000")}\u0000${tail}`;
+    const rest = `\u0000${message}\u0000${txStatus}\u0000${searchPath === null ? "\u0001" : searchPath.join("\u0000")}\u0000${tail}`;
+    const template = templateOf(analysis);
+    // The template's statements differ from this one only in the constants of their text (analyse.ts).
+    return { exact: `${idOf(analysis)}${rest}`, ...(template ? { template: `t${idOf(template)}${rest}` } : {}) };
   }
 
-  get(key: string | undefined, parameters: unknown, budget: unknown, now = Date.now()): Decision | undefined {
+  get(key: ReuseKey | undefined, parameters: unknown, budget: unknown, now = Date.now()): Decision | undefined {
     if (key === undefined) return undefined;
-    const e = this.#map.get(key);
+    return this.#lookup(key.exact, parameters, budget, now) ?? (key.template !== undefined ? this.#lookup(key.template, parameters, budget, now) : undefined);
+  }
+
+  #lookup(k: string, parameters: unknown, budget: unknown, now: number): Decision | undefined {
+    const e = this.#map.get(k);
     if (!e) return undefined;
     if (e.expires <= now) {
-      this.#map.delete(key);
+      this.#map.delete(k);
       return undefined;
     }
     if (e.parameters !== undefined && e.parameters !== JSON.stringify(parameters ?? null)) return undefined;
@@ -51,18 +65,27 @@ export class DecisionReuse {
     return e.decision;
   }
 
-  /** Keeps a decision the policy marked reusable; never a fail-closed error or an adapter veto. */
-  set(key: string | undefined, decision: Decision, parameters: unknown, budget: unknown, now = Date.now()): void {
+  /**
+   * Keeps a decision the policy marked reusable; never a fail-closed error or an adapter veto. Under the
+   * template too when the policy lets the constants vary (`across: constants`).
+   */
+  set(key: ReuseKey | undefined, decision: Decision, parameters: unknown, budget: unknown, now = Date.now()): void {
     const c = decision.cache;
     if (key === undefined || !c || decision.error_code || decision.dry_run || decision.reused_from) return;
     if (!c.across.includes("time")) return;
-    if (this.#map.size >= CAPACITY) this.#map.delete(this.#map.keys().next().value!);
-    this.#map.set(key, {
+    const entry: Entry = {
       decision,
       expires: now + c.ttl_seconds * 1000,
       ...(c.across.includes("parameters") ? {} : { parameters: JSON.stringify(parameters ?? null) }),
       ...(c.across.includes("budget") ? {} : { budget: JSON.stringify(budget ?? null) }),
-    });
+    };
+    this.#put(key.exact, entry);
+    if (key.template !== undefined && c.across.includes("constants")) this.#put(key.template, entry);
+  }
+
+  #put(k: string, e: Entry): void {
+    if (this.#map.size >= CAPACITY && !this.#map.has(k)) this.#map.delete(this.#map.keys().next().value!);
+    this.#map.set(k, e);
   }
 
   clear(): void {
