@@ -6,6 +6,8 @@ import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_REFUSING, REFUSAL_GRACE_MS } from "../../src/http/connection-cap.js";
 import { AGENT_TOKEN, authed, CUSTOMER, rawExchange, startGateway, startUpstream, TestRulesDecider, type GatewayUnderTest, type Upstream } from "../http/fixtures.js";
+import { startPostgres, type TestPostgres } from "../support/postgres.js";
+import { AGENT, startRegate } from "../support/regate.js";
 import { until } from "../support/wait.js";
 
 const CAP = 4;
@@ -102,4 +104,45 @@ describe("HTTP connection cap", () => {
     expect(((await res.json()) as typeof CUSTOMER).name).toBe(CUSTOMER.name);
     expect(upstream.requests).toHaveLength(1);
   });
+});
+
+describe("HTTP connection cap, configured in regate", () => {
+  let db: TestPostgres | undefined;
+
+  afterAll(async () => {
+    await db?.stop();
+  });
+
+  it("http.limits.max_connections caps the listener and regate_http_connections_refused_total counts the refusals", async () => {
+    db = await startPostgres();
+    const regate = await startRegate(db, {
+      http: { enabled: true, listen: { host: "127.0.0.1", port: 0 }, limits: { max_connections: 2 }, routes: [{ name: "api", prefix: "/api", upstream: `${upstream.url}/api` }] },
+      admin: { enabled: true, listen: { host: "127.0.0.1", port: 0 } },
+    });
+    const port = regate.app.ports.http!;
+    const idle: Socket[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const s = connect(port, "127.0.0.1");
+        s.on("error", () => undefined);
+        await new Promise((r) => s.once("connect", r));
+        idle.push(s);
+      }
+      const out = await rawExchange(port, `GET /api/customers/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${AGENT.token}\r\n\r\n`);
+      expect(out).toMatch(/^HTTP\/1\.1 503 /);
+      expect(out).toContain('"code":"CONNECTION_LIMIT"');
+      const metrics = await (await fetch(`http://127.0.0.1:${regate.app.ports.admin!}/metrics`)).text();
+      expect(metrics).toMatch(/^regate_http_connections_refused_total 1$/m);
+      idle.shift()!.destroy();
+      const ok = await until(async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/api/customers/1`, { headers: { authorization: `Bearer ${AGENT.token}`, connection: "close" } });
+        await r.arrayBuffer();
+        return r.status === 200;
+      });
+      expect(ok).toBe(true);
+    } finally {
+      for (const s of idle) s.destroy();
+      await regate.stop();
+    }
+  }, 120_000);
 });
