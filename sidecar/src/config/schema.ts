@@ -35,7 +35,7 @@ export const configSchema = {
           maximum: 600000,
           default: 1000,
           description:
-            "Time budget of one policy decision (its evaluation and the log mask's). Above 0, evaluation runs on a worker thread the main thread waits for at most this long; past it the decision is a deny (POLICY_EVAL_TIMEOUT) and a spare worker takes over, so a looping policy holds other sessions for at most about this long. The worker costs two threads with a WASM instance each and about 10-60 us per evaluated decision on the 2-core build machine (decisions the policy lets be reused cost nothing). 0: evaluate on the main thread, unbudgeted. See docs/reliability.md.",
+            "Time budget of one policy decision (its evaluation and the log mask's). Above 0, evaluation runs on a worker thread the main thread waits for at most this long; past it the decision is a deny (POLICY_EVAL_TIMEOUT) and a spare worker takes over, so a looping policy holds other sessions for at most about this long. The worker costs two threads with a WASM instance each and about 30-40 us of CPU per evaluated decision on the 2-core build machine; a decision the policy lets be reused costs nothing. 0: evaluate on the main thread, unbudgeted. See docs/reliability.md.",
         },
         service: {
           type: "object",
