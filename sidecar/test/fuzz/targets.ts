@@ -10,6 +10,7 @@ import { RegateError } from "../../src/errors.js";
 import * as P from "../../src/postgres/protocol/index.js";
 import { screenStartupParams } from "../../src/postgres/startup-params.js";
 import { analyze, fingerprint, initSqlParser } from "../../src/postgres/sql/index.js";
+import { literalTemplate } from "../../src/postgres/sql/template.js";
 import { ResponseMasker } from "../../src/http/masker.js";
 import { SseMasker } from "../../src/http/sse-mask.js";
 import { parseRequestBody } from "../../src/http/body.js";
@@ -294,11 +295,30 @@ const sql: Target = {
   check(input) {
     const text = input.toString("utf8");
     only(() => {
-      analyze(text, { searchPath: ["public"], user: "agent", prepared: new Map() });
+      const a = analyze(text, SQL_CTX);
       fingerprint(text);
+      sharedTemplateHolds(text, a);
     }, RegateError);
   },
 };
+
+const SQL_CTX = { searchPath: ["public"], user: "agent", prepared: new Map() };
+const factsJson = (a: ReturnType<typeof analyze>) => JSON.stringify(a.statements.map(({ sql: _s, ...rest }) => rest));
+
+/**
+ * The template property lifecycle/analyse.ts relies on (template.ts): when a statement's facts equal its
+ * template's, a statement of the same template with other constants has the same facts.
+ */
+function sharedTemplateHolds(text: string, a: ReturnType<typeof analyze>): void {
+  const t = literalTemplate(text);
+  if (!t || a.parse_error !== undefined || a.statements.length !== 1) return;
+  const own = factsJson(a);
+  const ofTemplate = analyze(t.text, SQL_CTX);
+  if (ofTemplate.parse_error !== undefined || factsJson(ofTemplate) !== own) return;
+  const variant = t.text.replace(/(?<![A-Za-z0-9_$])\$(\d+)/g, (_m, d: string) => (t.kinds[Number(d) - 1] === "n" ? "7" : "'internal.api_keys'"));
+  const b = analyze(variant, SQL_CTX);
+  if (b.parse_error === undefined && factsJson(b) !== own) throw new Finding("template", `a statement of a shared template has other facts: ${variant.slice(0, 200)}`);
+}
 
 const JSON_SEEDS = [
   { id: 1, name: "Alice Smith", email: "alice@example.com", phone: "(415) 555-2671", ssn: "123-45-6789" },
