@@ -61,12 +61,15 @@ describe("no decision from stale facts", () => {
     const c = await connect();
     try {
       expect((await attempt(c, "SELECT * FROM orders LIMIT 1")).ok).toBe(true);
+      expect((await attempt(c, "SELECT * FROM orders LIMIT 3")).ok).toBe(true);
       expect((await attempt(c, "SELECT * FROM orders WHERE id = $1", [1])).ok).toBe(true);
       expect((await attempt(c, "SET search_path = internal, public")).ok).toBe(true);
       const simple = await attempt(c, "SELECT * FROM orders LIMIT 1");
       const extended = await attempt(c, "SELECT * FROM orders WHERE id = $1", [1]);
       expect(simple).toEqual({ ok: false, code: "42501" });
       expect(extended).toEqual({ ok: false, code: "42501" });
+      // Other constants, same template: the template was learnt under the old search_path, and is not used.
+      expect(await attempt(c, "SELECT * FROM orders LIMIT 2")).toEqual({ ok: false, code: "42501" });
     } finally {
       await c.end();
     }
