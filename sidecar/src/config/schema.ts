@@ -273,7 +273,7 @@ export const configSchema = {
               minimum: 1,
               default: 1024,
               description:
-                "Connections the HTTP listener holds at once, idle keep-alive and slow ones included. A connection over it is answered 503 CONNECTION_LIMIT with Retry-After: 1 once its request arrives, then closed (one that sends nothing is closed after 2 s); each is counted in regate_http_connections_refused_total.",
+                "Connections the HTTP listener holds at once (per worker process when workers > 1), idle keep-alive and slow ones included. A connection over it is answered 503 CONNECTION_LIMIT with Retry-After: 1 once its request arrives, then closed (one that sends nothing is closed after 2 s); each is counted in regate_http_connections_refused_total.",
             },
           },
         },
