@@ -24,7 +24,7 @@ afterAll(async () => {
   await db?.stop();
 });
 
-async function running(sql: string): Promise<number> {
+async function runningCount(sql: string): Promise<number> {
   const rows = await db.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1 AND state = 'active'", [sql]);
   return rows[0].n as number;
 }
@@ -39,12 +39,12 @@ describe("workers: 2", () => {
       const sql = "SELECT pg_sleep(20)";
       const t0 = Date.now();
       const sleeping = c.query(sql).then(() => undefined, (e: pg.DatabaseError) => e);
-      await until(async () => (await running(sql)) >= 1);
+      await until(async () => (await runningCount(sql)) >= 1);
       const { pid, key } = keyOf(c);
       // A wrong key never cancels, whichever worker it reaches.
       await sendCancel(regate.ports.postgres, pid, key ^ 1);
       await new Promise((r) => setTimeout(r, 150));
-      expect(await running(sql)).toBe(1);
+      expect(await runningCount(sql)).toBe(1);
       await sendCancel(regate.ports.postgres, pid, key);
       const err = await sleeping;
       expect(err?.code).toBe("57014");
@@ -71,13 +71,13 @@ describe("workers: 2", () => {
     const sleeping = victim.query(sql).then(() => undefined, (e: pg.DatabaseError) => e);
     const target = await until(async () => ((await adminCall(regate, "GET", "/sessions")).body.sessions as any[]).find((s) => s.current?.sql === sql));
     expect(target.worker).toBe(1);
-    await until(async () => (await running(sql)) === 1);
+    await until(async () => (await runningCount(sql)) === 1);
     const killed = await adminCall(regate, "POST", `/sessions/${target.id}/kill`, { reason: "runaway on worker 1" });
     expect(killed).toEqual({ status: 200, body: { killed: target.id, by: "rita", reason: "runaway on worker 1" } });
     const err = await sleeping;
     expect(err?.code).toBe("57P01");
     expect(err?.message).toBe("regate: session ended by an operator: runaway on worker 1 (by rita)");
-    await until(async () => (await running(sql)) === 0);
+    await until(async () => (await runningCount(sql)) === 0);
     expect(await adminCall(regate, "POST", `/sessions/${target.id}/kill`, { reason: "again" })).toMatchObject({ status: 404 });
   }, 60_000);
 
@@ -147,12 +147,18 @@ describe("workers: 2", () => {
     expect((await adminCall(regate, "GET", "/metrics")).body).toMatch(/^regate_cluster_worker_restarts_total\{slot="1"\} 1$/m);
   }, 60_000);
 
-  it("SIGTERM to the primary drains every worker and exits 0", async () => {
+  it("SIGTERM to the primary drains every worker: running statements finish, then it exits 0", async () => {
     const workers = workerPids(regate.pid);
     await Promise.all(open.splice(0).map((c) => c.end().catch(() => undefined)));
+    const clients = await onBothWorkers(regate.url(), 1);
+    const sql = "SELECT pg_sleep(1.5) AS slept";
+    const running = clients.map((c) => c.query(sql).then((r) => r.rowCount, (e: Error) => e));
+    await until(async () => (await runningCount(sql)) === clients.length);
     const code = new Promise<number | null>((r) => regate.process.once("exit", (c) => r(c)));
     await regate.stop();
     expect(await code).toBe(0);
+    // Both workers let their statement finish (admin.drain_timeout_ms is 2 s here) before they closed.
+    expect(await Promise.all(running)).toEqual(clients.map(() => 1));
     expect(regate.stdout()).toMatch(/"msg":"draining every worker"/);
     expect(regate.stdout().match(/"msg":"stopped"/g)?.length).toBe(3);
     // Gone, or a zombie left for init to reap (the primary that would have reaped it has exited).
