@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RegateChild } from "../reliability/support/regate-child.js";
+import { startUpstream, type Upstream } from "../http/fixtures.js";
+import { RELIABILITY_AGENT, type RegateChild } from "../reliability/support/regate-child.js";
 import { freePort, startPostgres, type TestPostgres } from "../support/postgres.js";
 import { until } from "../support/wait.js";
 import { adminCall, alive, connect, keyOf, onBothWorkers, sendCancel, startWorkers, workerOf, workerPids } from "./support.js";
@@ -11,16 +12,22 @@ import { adminCall, alive, connect, keyOf, onBothWorkers, sendCancel, startWorke
 
 let db: TestPostgres;
 let regate: RegateChild;
+let upstream: Upstream;
 const open: pg.Client[] = [];
 
 beforeAll(async () => {
   db = await startPostgres({ loadDemo: false });
-  regate = await startWorkers(db, "workers", { decision_log: { enabled: true } });
+  upstream = await startUpstream();
+  regate = await startWorkers(db, "workers", {
+    decision_log: { enabled: true },
+    http: { enabled: true, listen: { host: "127.0.0.1", port: 0 }, routes: [{ name: "api", prefix: "/api", upstream: `${upstream.url}/api` }] },
+  });
 }, 120_000);
 
 afterAll(async () => {
   await Promise.all(open.map((c) => c.end().catch(() => undefined)));
   await regate?.stop();
+  await upstream?.close();
   await db?.stop();
 });
 
@@ -96,6 +103,20 @@ describe("workers: 2", () => {
     open.push(...back);
     expect(new Set(back.map(workerOf))).toEqual(new Set([0, 1]));
   }, 60_000);
+
+  it("serves HTTP on the one shared listener (new connections, handed round-robin)", async () => {
+    const before = upstream.requests.length;
+    const statuses = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        fetch(`http://127.0.0.1:${regate.ports.http}/api/customers/1`, { headers: { authorization: `Bearer ${RELIABILITY_AGENT.token}`, connection: "close" } }).then((r) => r.status),
+      ),
+    );
+    expect(statuses).toEqual(Array(10).fill(200));
+    expect(upstream.requests.length - before).toBe(10);
+    const text = (await adminCall(regate, "GET", "/metrics")).body as string;
+    const http = [...text.matchAll(/^regate_decisions_total\{[^}]*kind="http"[^}]*\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+    expect(http).toBeGreaterThanOrEqual(10);
+  });
 
   it("serves /metrics for every worker: sessions and decisions summed, the workers counted", async () => {
     const listed = (await adminCall(regate, "GET", "/sessions")).body.sessions as any[];
