@@ -187,6 +187,17 @@ describe("workers: 2", () => {
   }, 30_000);
 });
 
+describe("workers: 2 whose primary dies", () => {
+  it("the workers drain and exit on their own: nothing is left listening", async () => {
+    const r = await startWorkers(db, "workers-orphaned");
+    const workers = workerPids(r.pid);
+    expect(workers).toHaveLength(2);
+    r.process.kill("SIGKILL");
+    await until(() => workers.every((p) => !alive(p)), 15_000);
+    await expect(connect(r.url())).rejects.toThrow(/ECONNREFUSED/);
+  }, 60_000);
+});
+
 describe("workers: 2 that cannot start", () => {
   it("stops the other workers and exits 1 when a worker fails at start, saying why", async () => {
     // The lock table cannot be read (nothing listens where the database should be): no worker may start blind.
