@@ -51,8 +51,8 @@ export function workerRole(slot: number, workers: number, log: Logger): ClusterR
       forward(pid, key) {
         const owner = ownerSlot(pid);
         if (owner === undefined) return void log.debug("cancel request with a pid no worker issued dropped");
-        // Rare and worth seeing: a cancel that crossed workers (the tests count these lines).
-        log.info({ owner }, "cancel request forwarded to the worker that owns the session");
+        // Rare and worth seeing: a cancel that crossed workers (the pid is the one regate issued, not the key).
+        log.info({ owner, pid }, "cancel request forwarded to the worker that owns the session");
         link.request("cancel", { pid, key: key.toString("hex") }).catch((err: unknown) => log.warn({ err }, "cancel request could not be forwarded to its worker"));
       },
     },

@@ -78,10 +78,17 @@ export function keyOf(c: pg.Client): { pid: number; key: number } {
   return { pid: k.processID, key: k.secretKey };
 }
 
-/** The primary's worker processes (its children). */
+/** The primary's worker processes (its children that run regate: tsx may add an esbuild service). */
 export function workerPids(primary: number): number[] {
   try {
-    return execFileSync("pgrep", ["-P", String(primary)], { encoding: "utf8" }).split("\n").filter(Boolean).map(Number);
+    const children = execFileSync("pgrep", ["-P", String(primary)], { encoding: "utf8" }).split("\n").filter(Boolean).map(Number);
+    return children.filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("main.ts");
+      } catch {
+        return false;
+      }
+    });
   } catch {
     return [];
   }
