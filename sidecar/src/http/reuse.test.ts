@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Decision, PolicyInput } from "../decision/types.js";
-import { HttpDecisionReuse, serialiseInput } from "./reuse.js";
+import { HttpDecisionReuse, MAX_KEY_CHARS, serialiseInput } from "./reuse.js";
 
 const input = (over: { id?: string; port?: number; now?: string; address?: string; header?: string; path?: string; subject?: string } = {}): PolicyInput =>
   ({
@@ -98,6 +98,16 @@ describe("HttpDecisionReuse", () => {
     const r = new HttpDecisionReuse();
     r.keep(key(), reusable(over), 0);
     expect(r.size).toBe(0);
+  });
+
+  it("never keeps a decision for an input whose key is past MAX_KEY_CHARS (a large body), so the cache stays bounded", () => {
+    const r = new HttpDecisionReuse();
+    const big = key({ header: "x".repeat(MAX_KEY_CHARS) });
+    r.keep(big, reusable(), 0);
+    expect(r.size).toBe(0);
+    expect(r.lookup(big, 1)).toBeUndefined();
+    r.keep(key(), reusable(), 0);
+    expect(r.size).toBe(1);
   });
 
   it("keeps a deny the policy marked reusable", () => {

@@ -4,6 +4,12 @@ import type { Decision, PolicyInput } from "../decision/types.js";
 
 /** Distinct inputs kept; the oldest goes first. Keys are most of the input's JSON (about a kilobyte each). */
 const CAPACITY = 1024;
+/**
+ * Inputs whose key is longer than this (characters; a body of tens of kilobytes parsed into the input) are
+ * decided each time: kept, 1,024 of them could hold up to http.limits.max_input_body_bytes each, and requests
+ * that large are rarely repeated byte for byte. Bounds the cache near 16 MB of keys.
+ */
+export const MAX_KEY_CHARS = 16 * 1024;
 
 interface Entry {
   decision: Decision;
@@ -86,7 +92,7 @@ export class HttpDecisionReuse {
    * evaluation: hold.ts files one per decision).
    */
   keep(key: string, decision: Decision, now = Date.now()): void {
-    if (decision.reused_from !== undefined) return;
+    if (decision.reused_from !== undefined || key.length > MAX_KEY_CHARS) return;
     const c = decision.cache;
     const reusable = c !== undefined && decision.error_code === undefined && !decision.dry_run && decision.outcome !== "approve" && c.across.includes("time") && c.across.includes("request");
     if (!reusable) {
