@@ -1,5 +1,5 @@
 // Fault: half-open TCP. An agent inside its own network namespace opens a transaction and takes a row lock,
-// then its link goes down: no FIN, no RST, the peer just vanishes (a pulled cable, a dead node). Needs root
+// then it stops answering: no FIN, no RST, the peer just vanishes (a dead node, a partition). Needs root
 // (ip netns, veth). Judged by the database: the lock must not be held for ever, so another agent can write
 // the row again, and regate must end the session on its own (TCP keepalive on client sockets).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -72,8 +72,11 @@ describe("half-open client connection", () => {
     const holders = async () => Number((await db.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle in transaction'"))[0].n);
     expect(await holders()).toBe(1);
 
-    // The cable is pulled: the agent's side goes silent, nothing is sent back.
-    ip("netns", "exec", NS, "ip", "link", "set", NS_IF, "down");
+    // The agent's side goes silent: nothing it sends reaches regate any more (a blackhole route in its
+    // namespace), as when its node dies. Not `ip link set down`: a veth without carrier can make the host's
+    // own keepalive probes fail to leave, and Linux retries such a probe without counting it (it takes it for
+    // local congestion), so the peer is never declared gone; one CI run saw the session outlive 60 s that way.
+    ip("netns", "exec", NS, "ip", "route", "add", "blackhole", `${HOST_IP}/32`);
     const t0 = Date.now();
     // Meanwhile another agent waits for the same row.
     const other = new pg.Client({ connectionString: regate.url().replace("127.0.0.1", HOST_IP) });
