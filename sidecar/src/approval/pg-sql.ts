@@ -1,4 +1,5 @@
 import { literal } from "../postgres/simple-query.js";
+import { storeTablesSql } from "../postgres/store-tables.js";
 import type { Approval, Vote } from "./types.js";
 
 // The SQL of the shared approval store (pg-store.ts). Every transition is one UPDATE that names the
@@ -11,13 +12,13 @@ export const APPROVALS_TABLE = "approval_requests";
 /** A backend still connected: the holder of an approval is its replica's LISTEN connection. */
 const holderAlive = "EXISTS (SELECT 1 FROM pg_stat_activity s WHERE s.pid = held_by)";
 
-/** Created by the first regate that starts (an advisory lock orders the race). */
+/** Created by the first regate that starts. */
 export function approvalsTableSql(schema: string): string {
   const t = `${schema}.${APPROVALS_TABLE}`;
-  return `BEGIN;
-SELECT pg_advisory_xact_lock(hashtext('regate.approvals.migrate'));
-CREATE SCHEMA IF NOT EXISTS ${schema};
-CREATE TABLE IF NOT EXISTS ${t} (
+  return storeTablesSql(
+    schema,
+    "approvals",
+    `CREATE TABLE IF NOT EXISTS ${t} (
   id text PRIMARY KEY,
   sha256 text NOT NULL,
   status text NOT NULL CHECK (status IN ('pending', 'approved', 'refused', 'expired', 'withdrawn', 'abandoned')),
@@ -37,8 +38,8 @@ CREATE TABLE IF NOT EXISTS ${t} (
 );
 CREATE INDEX IF NOT EXISTS ${APPROVALS_TABLE}_pending ON ${t} (sha256) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS ${APPROVALS_TABLE}_grants ON ${t} (sha256) WHERE status = 'approved' AND used_at IS NULL;
-CREATE INDEX IF NOT EXISTS ${APPROVALS_TABLE}_decided ON ${t} (decided_at);
-COMMIT;`;
+CREATE INDEX IF NOT EXISTS ${APPROVALS_TABLE}_decided ON ${t} (decided_at);`,
+  );
 }
 
 const ts = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
@@ -67,10 +68,6 @@ export class ApprovalSql {
   readonly t: string;
   constructor(schema: string) {
     this.t = `${schema}.${APPROVALS_TABLE}`;
-  }
-
-  exists(): string {
-    return `SELECT to_regclass(${literal(this.t)}) IS NOT NULL`;
   }
 
   insert(a: Approval, min: number, grantSeconds: number, heldBy: number | undefined): string {

@@ -2,6 +2,7 @@ import type { UpstreamConfig } from "../config/index.js";
 import type { Logger } from "../log.js";
 import { NotifyListener } from "../postgres/notify-listener.js";
 import { SerialConnection } from "../postgres/serial-connection.js";
+import { ensureStoreTables } from "../postgres/store-tables.js";
 import { APPROVALS_CHANNEL, ApprovalSql, approvalsTableSql, parseRow } from "./pg-sql.js";
 import type { ApprovalStore, StoredTerms, VoteResult } from "./store.js";
 import type { Approval, ApprovalStatus, Vote } from "./types.js";
@@ -60,10 +61,7 @@ export class PgApprovalStore implements ApprovalStore {
 
   /** Creates the table and reads it; throws when the database cannot be reached (regate must not start blind). */
   async start(): Promise<void> {
-    // CREATE SCHEMA needs CREATE on the database even when the schema exists: skip it when an
-    // administrator made the table beforehand, so regate's role needs no more than the table's rights.
-    const [exists] = await this.#db.query(this.#sql.exists());
-    if (exists?.[0] !== "t") await this.#db.query(approvalsTableSql(this.#sql.t.split(".")[0]!));
+    await ensureStoreTables(this.#db, this.#sql.t, approvalsTableSql(this.#sql.t.split(".")[0]!));
     await this.reload();
     await this.#listener.start(true);
     this.#resync = setInterval(() => void this.#resyncNow(), this.resyncSeconds * 1000);

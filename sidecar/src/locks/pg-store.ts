@@ -2,17 +2,18 @@ import type { UpstreamConfig } from "../config/index.js";
 import type { Logger } from "../log.js";
 import { NotifyListener } from "../postgres/notify-listener.js";
 import { SerialConnection } from "../postgres/serial-connection.js";
+import { ensureStoreTables, storeTablesSql } from "../postgres/store-tables.js";
 import { literal } from "../postgres/simple-query.js";
 import type { Lock, LockStore, LockTarget } from "./types.js";
 
 export const LOCKS_CHANNEL = "regate_locks";
 
-/** The table every replica shares; created by the first regate that starts (an advisory lock orders the race). */
+/** The table every replica shares; created by the first regate that starts. */
 export function locksTableSql(schema: string): string {
-  return `BEGIN;
-SELECT pg_advisory_xact_lock(hashtext('regate.locks.migrate'));
-CREATE SCHEMA IF NOT EXISTS ${schema};
-CREATE TABLE IF NOT EXISTS ${schema}.locks (
+  return storeTablesSql(
+    schema,
+    "locks",
+    `CREATE TABLE IF NOT EXISTS ${schema}.locks (
   id text PRIMARY KEY,
   target_kind text NOT NULL CHECK (target_kind IN ('principal', 'group', 'token', 'session')),
   target_value text NOT NULL,
@@ -20,8 +21,8 @@ CREATE TABLE IF NOT EXISTS ${schema}.locks (
   created_at timestamptz NOT NULL,
   created_by text NOT NULL,
   expires_at timestamptz
-);
-COMMIT;`;
+);`,
+  );
 }
 
 /**
@@ -59,10 +60,7 @@ export class PgLockStore implements LockStore {
 
   /** Creates the table and reads it; throws when the database cannot be reached (regate must not start blind). */
   async start(): Promise<void> {
-    // CREATE SCHEMA needs CREATE on the database even when the schema exists: skip it when an
-    // administrator made the table beforehand, so regate's role needs no more than the table's rights.
-    const [exists] = await this.#db.query(`SELECT to_regclass(${literal(`${this.schema}.locks`)}) IS NOT NULL`);
-    if (exists?.[0] !== "t") await this.#db.query(locksTableSql(this.schema));
+    await ensureStoreTables(this.#db, `${this.schema}.locks`, locksTableSql(this.schema));
     await this.reload();
     void this.#listener.start();
     this.#resync = setInterval(() => void this.reload().catch((err: unknown) => this.log.warn({ err }, "lock store re-read failed")), this.resyncSeconds * 1000);

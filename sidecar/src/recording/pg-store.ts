@@ -2,13 +2,14 @@ import type { UpstreamConfig } from "../config/index.js";
 import type { Logger } from "../log.js";
 import { SerialConnection } from "../postgres/serial-connection.js";
 import { literal } from "../postgres/simple-query.js";
+import { ensureStoreTables, storeTablesSql } from "../postgres/store-tables.js";
 
 /** The table every replica writes its records to: one row per record line, as it is in the local file. */
 export function recordsTableSql(schema: string): string {
-  return `BEGIN;
-SELECT pg_advisory_xact_lock(hashtext('regate.recording_records.migrate'));
-CREATE SCHEMA IF NOT EXISTS ${schema};
-CREATE TABLE IF NOT EXISTS ${schema}.recording_records (
+  return storeTablesSql(
+    schema,
+    "recording_records",
+    `CREATE TABLE IF NOT EXISTS ${schema}.recording_records (
   replica text NOT NULL,
   file text NOT NULL,
   seq bigint NOT NULL CHECK (seq > 0),
@@ -20,8 +21,8 @@ CREATE TABLE IF NOT EXISTS ${schema}.recording_reads (
   at timestamptz NOT NULL DEFAULT now(),
   reader text NOT NULL,
   what text NOT NULL
-);
-COMMIT;`;
+);`,
+  );
 }
 
 export interface StoreOptions {
@@ -80,9 +81,7 @@ export class PgRecordingStore {
 
   /** Creates the tables when missing; throws when the store cannot be reached (regate must not start unrecorded). */
   async start(): Promise<void> {
-    const table = `${this.opts.schema}.recording_records`;
-    const [exists] = await this.#db.query(`SELECT to_regclass(${literal(table)}) IS NOT NULL`);
-    if (exists?.[0] !== "t") await this.#db.query(recordsTableSql(this.opts.schema));
+    await ensureStoreTables(this.#db, `${this.opts.schema}.recording_records`, recordsTableSql(this.opts.schema));
   }
 
   /** Records waiting for the store. */
