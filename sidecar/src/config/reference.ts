@@ -10,7 +10,17 @@ type Node = {
   items?: Node;
   minProperties?: number;
   required?: readonly string[];
+  const?: unknown;
+  oneOf?: readonly Node[];
 };
+
+/** The type column: a type, an enum's values, or the alternatives of a oneOf (`integer \| "auto"`). */
+function typeOf(node: Node): string {
+  if (node.enum) return node.enum.map((v) => `\`${String(v)}\``).join(" \\| ");
+  if (node.const !== undefined) return `\`${JSON.stringify(node.const)}\``;
+  if (node.oneOf) return node.oneOf.map(typeOf).join(" \\| ");
+  return node.type ?? "any";
+}
 
 /** docs/config.md, rendered from the schema so that the two cannot disagree. */
 export function configReference(): string {
@@ -26,7 +36,7 @@ export function configReference(): string {
       for (const [k, child] of Object.entries(node.items.properties)) walk(child, `${path}[].${k}`);
       return;
     }
-    rows.push(row(path, isSecret ? "secret" : node.enum ? node.enum.map((v) => `\`${String(v)}\``).join(" \\| ") : (node.type ?? "any"), node));
+    rows.push(row(path, isSecret ? "secret" : typeOf(node), node));
   };
   walk(configSchema as unknown as Node, "");
   return `# Configuration reference
