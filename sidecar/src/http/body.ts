@@ -158,3 +158,8 @@ export function parseRequestBody(raw: Buffer, contentType: string | undefined, c
   facts.body = text;
   return facts;
 }
+
+/** The request frames a body (possibly empty): it is read whole before deciding. */
+export function hasBody(req: IncomingMessage): boolean {
+  return req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
+}

@@ -1,23 +1,23 @@
 // The HTTP data path: authenticate the agent, decide, forward with regate's credential, mask the response.
 
 import { randomUUID } from "node:crypto";
-import { createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { request as httpsRequest } from "node:https";
 import { isDisconnect, RegateError } from "../errors.js";
 import { roomInSinks } from "../decision/index.js";
 import { DETECTOR_NAMES, maskText } from "../mask/index.js";
-import { isJsonMedia, parseRequestBody, readBody } from "./body.js";
+import { hasBody, isJsonMedia, parseRequestBody, readBody } from "./body.js";
 import type { RequestContext } from "./context.js";
 import { decideAll, refusal } from "./enforce.js";
 import { capConnections, type ConnectionCap } from "./connection-cap.js";
-import { agentCredential, forwardHeaders } from "./headers.js";
+import { forwardRequest } from "./forward.js";
+import { agentCredential } from "./headers.js";
 import { settleApproval } from "./hold.js";
 import { ResponseMasker } from "./masker.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
 import type { HttpGatewayOptions } from "./options.js";
 import { effectiveMethod, findOverrides, OVERRIDE_HEADERS, OVERRIDE_PARAM, unparsedBodyMayOverride } from "./method.js";
-import { forwardPath, parsedQuery, parseRequestTarget, withoutParam } from "./path.js";
+import { parsedQuery, parseRequestTarget, withoutParam } from "./path.js";
 import { catalogError, sendError, type ErrorBody } from "./reply.js";
 import { compileRoutes, hostName, matchRoute, type CompiledRoute } from "./routes.js";
 import { httpInputs, type RequestFacts } from "./to-input.js";
@@ -42,11 +42,6 @@ function isFormOrJson(type: string | undefined): boolean {
 }
 
 const NO_BODY = Object.freeze({ ok: true as const, body: Buffer.alloc(0) });
-
-/** The request frames a body (possibly empty): it is read whole before deciding. */
-function hasBody(req: IncomingMessage): boolean {
-  return req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
-}
 
 function positive(name: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw new RegateError("CONFIG_INVALID", `limits.${name} must be a positive number`);
@@ -238,54 +233,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       return fail(ctx, e.status, { ...e.body, decision_id: verdict.decision.decision_id });
     }
     ctx.masker = masker;
-    forward(ctx, matched.route, host, matched.rest, query, target.trailing_slash, read.body);
-  }
-
-  function forward(ctx: RequestContext, route: CompiledRoute, host: string, rest: string, query: string, trailingSlash: boolean, body: Buffer): void {
-    const { req, res } = ctx;
-    const hadBody = hasBody(req);
-    const headers = forwardHeaders(req.headers, route, { address: req.socket.remoteAddress ?? "", host }, ctx.masker !== undefined || route.secretForms.length > 0);
-    // The body was read whole: send it with its exact length (no chunking, no Expect: 100-continue).
-    if (hadBody || body.length > 0) headers["content-length"] = String(body.length);
-    headers.host = route.hostHeader;
-    ctx.timer = setTimeout(() => {
-      ctx.timedOut = true;
-      ctx.proxyReq?.destroy();
-      log.warn({ req_id: ctx.id, route: route.name, timeout_ms: limits.timeout_ms }, "upstream timed out");
-      const e = catalogError("UPSTREAM_TIMEOUT", "upstream_timeout");
-      fail(ctx, e.status, e.body);
-    }, limits.timeout_ms);
-    // One request on the route's keep-alive pool; the body was read whole and goes in one write.
-    let proxyReq: ClientRequest;
-    try {
-      proxyReq = (route.https ? httpsRequest : httpRequest)({
-        agent: route.agent,
-        hostname: route.hostname,
-        port: route.port,
-        method: req.method,
-        path: forwardPath(route.basePath, rest, query, trailingSlash),
-        headers,
-      });
-    } catch (err) {
-      // A path node:http will not send (it checks characters the parser let through): the agent's fault.
-      clearTimeout(ctx.timer);
-      log.debug({ req_id: ctx.id, err: { code: (err as NodeJS.ErrnoException).code } }, "request not forwardable");
-      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", "the request cannot be forwarded as sent");
-      fail(ctx, e.status, e.body);
-      return;
-    }
-    ctx.proxyReq = proxyReq;
-    proxyReq.on("response", (proxyRes) => onUpstreamResponse(ctx, proxyRes));
-    proxyReq.on("error", (err: NodeJS.ErrnoException) => {
-      clearTimeout(ctx.timer);
-      if (ctx.timedOut || res.headersSent || res.destroyed) return;
-      // The message names host:port at most; never the credential, and the origin has no userinfo.
-      log.warn({ req_id: ctx.id, route: route.name, err: { code: err.code, message: err.message } }, "upstream request failed");
-      const e = catalogError("UPSTREAM_UNAVAILABLE", "upstream_unavailable");
-      fail(ctx, e.status, e.body);
-    });
-    if (res.destroyed) proxyReq.destroy();
-    proxyReq.end(body.length > 0 ? body : undefined);
+    forwardRequest(ctx, { route: matched.route, host, rest: matched.rest, query, trailingSlash: target.trailing_slash }, read.body, { log, timeoutMs: limits.timeout_ms, fail, onResponse: onUpstreamResponse });
   }
 
   // Slow clients (slowloris) get 10 s to send their headers, checked every second (Node's defaults: 60 s,
