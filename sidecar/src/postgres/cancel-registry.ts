@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 
 interface Entry {
   key: Buffer;
-  upstream: { pid: number; key: Buffer; onCancel?: () => void };
+  upstream: { pid: number; key: Buffer; onCancel?: () => boolean };
 }
 
 /**
@@ -12,7 +12,7 @@ interface Entry {
 export class CancelRegistry {
   readonly #byPid = new Map<number, Entry>();
 
-  register(pid: number, key: Buffer, upstream: { pid: number; key: Buffer; onCancel?: () => void }): () => void {
+  register(pid: number, key: Buffer, upstream: { pid: number; key: Buffer; onCancel?: () => boolean }): () => void {
     this.#byPid.set(pid, { key, upstream });
     return () => this.#byPid.delete(pid);
   }
@@ -21,7 +21,7 @@ export class CancelRegistry {
     return this.#byPid.has(pid);
   }
 
-  lookup(pid: number, key: Buffer): { pid: number; key: Buffer; onCancel?: () => void } | undefined {
+  lookup(pid: number, key: Buffer): { pid: number; key: Buffer; onCancel?: () => boolean } | undefined {
     const e = this.#byPid.get(pid);
     if (!e || e.key.length !== key.length || !timingSafeEqual(e.key, key)) return undefined;
     return e.upstream;

@@ -205,8 +205,8 @@ export class PostgresServer {
   async cancelLocal(pid: number, key: Buffer, socket?: Socket): Promise<boolean> {
     const target = this.#cancels.lookup(pid, key);
     socket?.destroy();
-    target?.onCancel?.();
-    if (target) await sendCancel(this.opts.config.upstream, target.pid, target.key);
+    const forward = target?.onCancel?.() ?? true;
+    if (target && forward) await sendCancel(this.opts.config.upstream, target.pid, target.key);
     return target !== undefined;
   }
 

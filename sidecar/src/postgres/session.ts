@@ -160,12 +160,17 @@ export class PgSession implements LiveSession {
     if (this.#upstream.backendKey) {
       const pid = this.#ctx.issuePid?.() ?? randomInt(1, 2 ** 31 - 1);
       const key = randomBytes(4);
-      // A cancel while a statement is held for approval withdraws the request.
+      // A cancel while a statement is held for approval withdraws the request. It goes on to the server only
+      // while something of this session runs there: otherwise it could only hit a statement sent after it (the
+      // agent, answered 57014 for the withdrawn one at once, may already have sent the next).
       this.#unregisterCancel = this.#ctx.registerCancel(pid, key, {
         ...this.#upstream.backendKey,
         onCancel: () => {
+          // Forwarded Parse, Bind or Describe messages run nothing; an Execute, a Query or a FunctionCall does.
+          const running = this.#state.pending.some((p) => p.kind === "execute" || p.kind === "query" || p.kind === "function_call" || p.kind === "internal");
           this.#state.held?.abort();
           callHook(this.#state, "cancelled", () => this.#ctx.hooks.cancelled?.(this.#state.info, this.#state.current));
+          return running;
         },
       });
       out.push(backendKeyData(pid, key));

@@ -140,25 +140,31 @@ describe("a statement held for approval (pg driver)", () => {
     expect(events(id)).toEqual(["approval_requested", "approval_withdrawn"]);
   });
 
-  it("a cancel (pg_cancel from the client) withdraws the request: 57014, the session goes on", async () => {
+  it("a cancel (pg_cancel from the client) withdraws the request: 57014, the session goes on, and the next statement is not cancelled", async () => {
     const before = await amount(16);
     const { c, notices } = await client(regate);
     try {
-      const held = c.query("UPDATE payments SET amount = 3 WHERE id = $1", [16]).catch((e: pg.DatabaseError) => e);
-      const id = await until(() => heldId(notices));
-      // What pg's query_timeout / a user's Ctrl-C does: a CancelRequest on a new connection with the session's key.
-      const con = new (pg as any).Connection();
-      await new Promise<void>((resolve, reject) => {
-        con.once("connect", () => {
-          con.cancel((c as any).processID, (c as any).secretKey);
-          resolve();
+      // Several times: the statement sent right after the 57014 must not meet the cancel late at the server
+      // (nothing of the session ran there, so regate does not pass the cancel on; it once did, and the next
+      // statement was cancelled now and then).
+      for (let i = 0; i < 5; i++) {
+        notices.length = 0;
+        const held = c.query("UPDATE payments SET amount = 3 WHERE id = $1", [16]).catch((e: pg.DatabaseError) => e);
+        const id = await until(() => heldId(notices));
+        // What pg's query_timeout / a user's Ctrl-C does: a CancelRequest on a new connection with the session's key.
+        const con = new (pg as any).Connection();
+        await new Promise<void>((resolve, reject) => {
+          con.once("connect", () => {
+            con.cancel((c as any).processID, (c as any).secretKey);
+            resolve();
+          });
+          con.once("error", reject);
+          con.connect(regate.port, "127.0.0.1");
         });
-        con.once("error", reject);
-        con.connect(regate.port, "127.0.0.1");
-      });
-      expect(((await held) as pg.DatabaseError).code).toBe("57014");
-      expect((await api(regate, `/approvals/${id}`)).body.status).toBe("withdrawn");
-      expect((await c.query("SELECT 3 AS three")).rows).toEqual([{ three: 3 }]);
+        expect(((await held) as pg.DatabaseError).code).toBe("57014");
+        expect((await api(regate, `/approvals/${id}`)).body.status).toBe("withdrawn");
+        expect((await c.query("SELECT pg_sleep(0.05), 3 AS three")).rows[0].three, `attempt ${i + 1}`).toBe(3);
+      }
       expect(await amount(16)).toBe(before);
     } finally {
       await c.end();

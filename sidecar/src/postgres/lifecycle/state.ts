@@ -26,7 +26,8 @@ export interface SessionContext {
   hooks: SessionHooks;
   budget: BudgetTracker;
   /** Registers the session's cancel key; returns the unregister function. */
-  registerCancel(pid: number, key: Buffer, upstream: { pid: number; key: Buffer; onCancel?: () => void }): () => void;
+  /** `onCancel` answers whether the cancel is to reach the server too (false: nothing of the session's runs there). */
+  registerCancel(pid: number, key: Buffer, upstream: { pid: number; key: Buffer; onCancel?: () => boolean }): () => void;
   /** The BackendKeyData pid to issue (workers > 1: it names the worker); absent: a random one. */
   issuePid?: () => number;
   onClose(): void;
