@@ -210,4 +210,30 @@ describe("recording.postgres: the fleet store", () => {
     await twin.close(100);
     expect(twin.stats.dropped).toBe(1);
   }, 30_000);
+
+  it("retention mirrors into the store: the tombstone arrives, the file's rows go, and a pull still verifies", async () => {
+    const dirC = join(root, "c");
+    const c = await startRegate(db, { recording: { enabled: true, dir: dirC, max_age_seconds: 3, retention_interval_seconds: 1, postgres: store("replica-c") } });
+    try {
+      const agentC = await agent(c.url());
+      await agentC.query("SELECT count(*) FROM public.orders");
+      await agentC.end();
+      const file = await until(() => readdirSync(dirC).find((f) => f !== "journal.jsonl" && f.endsWith(".jsonl")), 10_000);
+      const rows = async () => (await audit.query("SELECT count(*)::int AS n FROM regate.recording_records WHERE replica = 'replica-c' AND file = $1", [file]))[0].n as number;
+      // Copied first (the file is younger than max_age_seconds for a while)...
+      await until(async () => (await rows()) > 0, 10_000);
+      // ...then, older than 3 s and ended: retention deletes it here, and from the store once the tombstone is there.
+      await until(async () => (await rows()) === 0, 20_000);
+      const journal = (await audit.query("SELECT line FROM regate.recording_records WHERE replica = 'replica-c' AND file = 'journal.jsonl' ORDER BY seq")).map((r) => JSON.parse(r.line));
+      expect(journal.some((r) => r.type === "deleted" && r.file === file)).toBe(true);
+      const to = join(root, "pulled-c");
+      await run(process.execPath, ["--import", "tsx", MAIN, "recordings", "pull", "--config", storeConfig, "--to", to, "--replica", "replica-c"], {
+        cwd: packageRoot,
+        env: { ...process.env, AUDIT_PASSWORD: audit.adminPassword },
+      });
+      expect((await cli("verify", "--dir", join(to, "replica-c"))).code).toBe(0);
+    } finally {
+      await c.stop();
+    }
+  }, 60_000);
 });
