@@ -1,10 +1,8 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError } from "../config/index.js";
 import { findRecording, formatTimeline, type ChainRecord } from "../recording/index.js";
-import { loadConfigFromArgs } from "./config-arg.js";
-import { auditRead } from "./recordings.js";
+import { auditRead, recordingDir } from "./recordings.js";
 
 /**
  * `regate recordings replay <session> --follow`: the timeline so far, then each record as regate appends
@@ -25,16 +23,8 @@ export async function followCommand(argv: string[], env: NodeJS.ProcessEnv, sign
   }
   const { values, positionals } = parsed;
   const session = positionals[1];
-  let dir = values.dir;
-  if (!dir) {
-    try {
-      dir = loadConfigFromArgs(values.config, env).recording.dir;
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      process.stderr.write(`${err.message}\n`);
-      return 1;
-    }
-  }
+  const dir = recordingDir(values, env);
+  if (dir === undefined) return 1;
   if (!session || !existsSync(dir)) {
     process.stderr.write(session ? `regate recordings: no recording directory at ${dir}\n` : "regate recordings replay --follow: name a session\n");
     return 1;

@@ -60,16 +60,8 @@ export function recordingsCommand(argv: string[], env: NodeJS.ProcessEnv): numbe
     process.stderr.write(sub ? `regate recordings: unknown subcommand ${sub}\n${USAGE}` : USAGE);
     return 1;
   }
-  let dir = values.dir;
-  if (!dir) {
-    try {
-      dir = loadConfigFromArgs(values.config, env).recording.dir;
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      process.stderr.write(`${err.message}\n${USAGE}`);
-      return 1;
-    }
-  }
+  const dir = recordingDir(values, env, USAGE);
+  if (dir === undefined) return 1;
   if (!existsSync(dir)) {
     process.stderr.write(`regate recordings: no recording directory at ${dir}\n`);
     return 1;
@@ -161,6 +153,21 @@ function formatList(rows: RecordingSummary[]): string {
 }
 
 /** Who reads: the operating-system user (an offline reader has no token). */
+/**
+ * The recording directory: `--dir`, else recording.dir of `--config` (or of the embedded default). A config
+ * that does not load is reported on stderr (followed by `usage`) and gives undefined.
+ */
+export function recordingDir(values: { dir?: string | undefined; config?: string | undefined }, env: NodeJS.ProcessEnv, usage = ""): string | undefined {
+  if (values.dir) return values.dir;
+  try {
+    return loadConfigFromArgs(values.config, env).recording.dir;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n${usage}`);
+    return undefined;
+  }
+}
+
 export function cliReader(): string {
   try {
     return userInfo().username;

@@ -178,7 +178,6 @@ describe("recording.postgres: the fleet store", () => {
     await c.end();
     await until(async () => copier.depth === 0 && (await stored("replica-a")) === localRecords(dirA), 15_000);
     expect(copier.stats.dropped).toBe(0);
-    expect(copier.stats.failures).toBeGreaterThanOrEqual(0);
     console.log(`store frozen: ${ran} statements ran before the refusal; ${copier.stats.stored} records copied, ${copier.stats.dropped} dropped`);
   }, 90_000);
 

@@ -62,40 +62,19 @@ export function literalTemplate(sql: string): SqlTemplate | undefined {
       constant(start, i, "n");
     } else if (c === QUOTE) {
       const start = i;
-      i++;
-      for (;;) {
-        if (i >= n) return undefined;
-        const d = sql.charCodeAt(i);
-        if (d === 92) return undefined; // a backslash reads differently with standard_conforming_strings off
-        if (d === QUOTE) {
-          if (i + 1 < n && sql.charCodeAt(i + 1) === QUOTE) {
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        i++;
-      }
+      // A backslash reads differently with standard_conforming_strings off.
+      const end = afterQuoted(sql, i, QUOTE, true);
+      if (end === undefined) return undefined;
+      i = end;
       // 'a' 'b' across a newline is one constant to PostgreSQL; and a string glued to what follows is odd.
       let j = i;
       while (j < n && isSpace(sql.charCodeAt(j))) j++;
       if (j < n && (sql.charCodeAt(j) === QUOTE || (j === i && isIdentPart(sql.charCodeAt(j))))) return undefined;
       constant(start, i, "s");
     } else if (c === DQUOTE) {
-      i++;
-      for (;;) {
-        if (i >= n) return undefined;
-        if (sql.charCodeAt(i) === DQUOTE) {
-          if (i + 1 < n && sql.charCodeAt(i + 1) === DQUOTE) {
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        i++;
-      }
+      const end = afterQuoted(sql, i, DQUOTE, false);
+      if (end === undefined) return undefined;
+      i = end;
     } else if (c === 59) {
       // One statement only, with at most a trailing semicolon.
       for (let j = i + 1; j < n; j++) if (!isSpace(sql.charCodeAt(j))) return undefined;
@@ -109,4 +88,19 @@ export function literalTemplate(sql: string): SqlTemplate | undefined {
   }
   if (kinds.length === 0) return undefined;
   return { text: out + sql.slice(from), kinds };
+}
+
+/**
+ * The index after the quoted token that opens at `i` (a doubled quote stands for itself), or undefined when it
+ * is not closed, or holds a backslash and `noBackslash` is set.
+ */
+function afterQuoted(sql: string, i: number, quote: number, noBackslash: boolean): number | undefined {
+  for (let k = i + 1; k < sql.length; k++) {
+    const d = sql.charCodeAt(k);
+    if (noBackslash && d === 92) return undefined;
+    if (d !== quote) continue;
+    if (sql.charCodeAt(k + 1) !== quote) return k + 1;
+    k++;
+  }
+  return undefined;
 }
