@@ -15,6 +15,7 @@ import type { SessionHooks } from "./lifecycle/hooks.js";
 import { secretForms } from "./lifecycle/mask-rows.js";
 import { SessionRegistry } from "./lifecycle/registry.js";
 import { PgSession } from "./session.js";
+import { setTcpUserTimeout } from "../tcp-user-timeout.js";
 import { SilenceWatch } from "./silence-watch.js";
 import { sendCancel } from "./upstream.js";
 
@@ -49,6 +50,8 @@ function changedAt(secret: unknown): string | undefined {
 
 /** Idle time before the first TCP keepalive probe on client sockets. */
 const KEEPALIVE_MS = 10_000;
+/** Unacknowledged bytes to a client for this long end its connection: the keepalive bound, for a busy socket. */
+const USER_TIMEOUT_MS = KEEPALIVE_MS + 10_000;
 
 /** The Postgres listener: accepts agents, runs one PgSession each, routes cancels. */
 export class PostgresServer {
@@ -59,6 +62,7 @@ export class PostgresServer {
   readonly #cancels = new CancelRegistry();
   readonly #tls: SecureContext | undefined;
   #draining = false;
+  #userTimeoutWarned = false;
   #silence: SilenceWatch | undefined;
 
   constructor(private readonly opts: PostgresServerOptions) {
@@ -69,7 +73,8 @@ export class PostgresServer {
     this.#tls = tls ? createSecureContext({ cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) }) : undefined;
     // Keepalive: an agent that vanishes without FIN or RST (a dead node, a pulled cable) is seen within about
     // KEEPALIVE_MS plus ten one-second probes (libuv's), instead of holding its session, and any lock its open
-    // transaction took upstream, for ever.
+    // transaction took upstream, for ever. Keepalive probes only an idle connection: TCP_USER_TIMEOUT, set on
+    // each accepted socket (a listener's options do not reach cluster workers), bounds one with bytes in flight.
     this.#server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS }, (socket) => void this.#accept(socket));
   }
 
@@ -117,6 +122,11 @@ export class PostgresServer {
   async #accept(socket: Socket): Promise<void> {
     const id = randomUUID();
     const log = this.opts.log.child({ session_id: id, client: `${socket.remoteAddress}:${socket.remotePort}` });
+    const unbounded = setTcpUserTimeout(socket, USER_TIMEOUT_MS);
+    if (unbounded && !this.#userTimeoutWarned) {
+      this.#userTimeoutWarned = true;
+      this.opts.log.warn({ reason: unbounded }, "client sockets run without TCP_USER_TIMEOUT: an agent that vanishes with a reply in flight is seen only after the kernel's retransmissions (about 15 minutes)");
+    }
     socket.on("error", (err) => (isDisconnect(err) ? log.debug({ err }, "client socket error") : log.warn({ err }, "client socket error")));
     if (this.#draining) {
       socket.end(errorResponse("57P01", "regate is shutting down", { severity: "FATAL" }));
