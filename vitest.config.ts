@@ -8,5 +8,8 @@ export default defineConfig({
     // Integration suites each start a real PostgreSQL; two cores do not want more than two at once.
     maxWorkers: 2,
     minWorkers: 1,
+    // Every Postgres input serialised from its cached parts is compared with JSON.stringify (lifecycle/input-json.ts);
+    // regate processes the suites start inherit it.
+    env: { CHECK_REGATE_INPUT_JSON: "1" },
   },
 });

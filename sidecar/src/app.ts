@@ -85,13 +85,15 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
   await initSqlParser();
 
   const allSinks: DecisionSink[] = [metrics, ...sinks];
+  let decisionLog: DecisionLog | undefined;
   if (config.decision_log.enabled) {
     // Decision inputs hold no secrets by construction (agents' credentials and upstream secrets never
     // enter an input), and wildcard redaction costs more than the policy evaluation itself; a secret an
     // agent typed into a statement is replaced by the sink itself.
     const decisionLogger = log.child({}, { redact: { paths: [] } });
     const secrets = heldSecrets(config);
-    allSinks.unshift(new DecisionLog(decisionLogger, { bundleName: config.decision_log.bundle_name, labels: { app: "regate", ...config.decision_log.labels }, secrets, maxBufferedBytes: config.decision_log.max_buffered_bytes }));
+    decisionLog = new DecisionLog(decisionLogger, { bundleName: config.decision_log.bundle_name, labels: { app: "regate", ...config.decision_log.labels }, secrets, maxBufferedBytes: config.decision_log.max_buffered_bytes });
+    allSinks.unshift(decisionLog);
   }
   // Decision export (docs/export.md): OPA decision-log upload, OCSF events. Closed last, after the listeners drain.
   // Session recordings (docs/recording.md): Postgres hooks, HTTP decisions as a sink, lifecycle events.
@@ -322,6 +324,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
       await exporters.close();
       policySource.close();
       catalog?.close();
+      decisionLog?.close();
     },
   };
 }

@@ -35,9 +35,10 @@ interface LineStream {
  *
  * The line goes to the logger's own destination, in the logger's line format (level, time, bindings,
  * msg), but is assembled here rather than by pino: pino would serialise the whole input again, and the
- * decision log is the largest cost of a decision after the policy itself. With pino's asynchronous
- * destination the lines of one event-loop turn leave in one write; `flush()` on the logger still
- * drains them at exit.
+ * decision log is the largest cost of a decision after the policy itself. The lines of one event-loop
+ * turn are handed to the destination together, after the turn, so they leave in one write instead of
+ * one for the first line and one for the rest; `flush()` hands them over at once (close, and process exit
+ * before pino's own exit flush).
  */
 export class DecisionLog implements DecisionSink {
   readonly #event: OpaEventJson;
@@ -49,6 +50,8 @@ export class DecisionLog implements DecisionSink {
   /** Set by admit() when it refused: the refusal it caused is counted, not written to the full destination. */
   #refusing = false;
   #unlogged = 0;
+  #pending = "";
+  #scheduled = false;
 
   constructor(logger: Logger, opts: DecisionLogOptions) {
     this.#logger = logger;
@@ -58,11 +61,27 @@ export class DecisionLog implements DecisionSink {
     this.#bindings = bindings === "{}" ? "" : `,${bindings.slice(1, -1)}`;
     this.#secrets = secretTexts(opts.secrets ?? []);
     this.#maxBuffered = opts.maxBufferedBytes ?? 0;
+    unflushed.add(this);
   }
 
   #buffered(): number {
     const s = this.#stream;
-    return typeof s._len === "number" ? s._len : (s.writableLength ?? 0);
+    return this.#pending.length + (typeof s._len === "number" ? s._len : (s.writableLength ?? 0));
+  }
+
+  /** Hands the lines waiting for the end of the turn to the destination. */
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#pending === "") return;
+    const batch = this.#pending;
+    this.#pending = "";
+    this.#stream.write(batch);
+  }
+
+  /** Flushes and stops taking part in the exit flush; later lines are still written. */
+  close(): void {
+    this.flush();
+    unflushed.delete(this);
   }
 
   /** The destination holds more than it may: adapters that can wait do so (bounded) before deciding. */
@@ -97,8 +116,18 @@ export class DecisionLog implements DecisionSink {
     if (!this.#logger.isLevelEnabled("info")) return;
     let line = `{"level":"info","time":"${e.timestamp}"${this.#bindings},${this.#event.members(e, "openpolicyagent.org/decision_logs")},"msg":"Decision Log"}\n`;
     for (const s of this.#secrets) if (line.includes(s)) line = line.split(s).join(REDACTED);
-    this.#stream.write(line);
+    this.#pending += line;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 }
+
+/** Logs with lines that may still wait for their turn to end; flushed at exit ahead of pino's own exit flush. */
+const unflushed = new Set<DecisionLog>();
+process.prependListener("exit", () => {
+  for (const log of unflushed) log.flush();
+});
 
 const REDACTED = "[REDACTED]";

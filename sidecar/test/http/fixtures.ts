@@ -180,11 +180,11 @@ export class TestRulesDecider implements Decider {
   }
 }
 
-/** pino writing to memory: tests assert what was (and was not) logged. */
+/** pino writing to memory, one entry per line (a write may carry several): tests assert what was (and was not) logged. */
 export function memoryLogger(lines: string[] = []): { logger: Logger; lines: string[] } {
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString());
+      for (const line of chunk.toString().split("\n")) if (line) lines.push(`${line}\n`);
       cb();
     },
   });

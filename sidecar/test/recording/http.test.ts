@@ -73,7 +73,7 @@ beforeAll(async () => {
   });
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString("utf8"));
+      for (const line of chunk.toString("utf8").split("\n")) if (line) lines.push(`${line}\n`);
       cb();
     },
   });

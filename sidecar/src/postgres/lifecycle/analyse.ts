@@ -24,6 +24,14 @@ export function templateOf(a: AnalysisResult): SharedFacts | undefined {
   return servedFrom.get(a);
 }
 
+/** Analyses built by served() from a template's facts, each statement `{...facts, sql}` in that order. */
+const copies = new WeakSet<AnalysisResult>();
+
+/** The template `a` was copied from (served()), so its statements are the template's facts plus `sql`. */
+export function copiedFrom(a: AnalysisResult): SharedFacts | undefined {
+  return copies.has(a) ? servedFrom.get(a) : undefined;
+}
+
 /**
  * Analyses by everything they depend on: the SQL text, the search_path in effect, the catalog's
  * generation (bumped on any DDL regate sees or hears of) and the session's SQL-level prepared
@@ -100,6 +108,7 @@ function served(shared: SharedFacts, sql: string): AnalysisResult {
   const text = statementText(sql);
   const a: AnalysisResult = { statements: shared.statements.map((f) => ({ ...f, sql: text }) as StatementFacts), fingerprint: shared.fingerprint };
   servedFrom.set(a, shared);
+  copies.add(a);
   return a;
 }
 

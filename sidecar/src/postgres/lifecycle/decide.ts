@@ -1,6 +1,7 @@
 import { roomInSinks, type Decision, type Veto } from "../../decision/index.js";
 import type { AnalysisResult } from "../sql/types.js";
 import { postgresInput, type PostgresInputParts } from "../to-input.js";
+import { postgresInputJson } from "./input-json.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
 
@@ -50,6 +51,7 @@ function decideNow(
   const key = s.reuse.key(analysis, message, s.txStatus, s.searchPath.current, extra);
   const prior = s.reuse.get(key, extra["parameters"], doc.budget);
   const decision = s.ctx.decider.decide(doc, {
+    inputJson: postgresInputJson(doc, analysis),
     veto: (d) => {
       const spent = s.ctx.budget.admit();
       if (spent) return { reason: spent, error_code: "BUDGET_EXCEEDED" };
