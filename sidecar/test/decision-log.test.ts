@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Writable } from "node:stream";
+import { execFileSync } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DecisionLog } from "../src/audit/index.js";
 import { DecisionPipeline, type Decision, type PolicyInput } from "../src/decision/index.js";
@@ -23,13 +23,14 @@ beforeAll(async () => {
 
 function setup() {
   const lines: string[] = [];
-  const out = new Writable({
-    write(chunk: Buffer, _e, cb) {
-      lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
-      cb();
+  let writes = 0;
+  const destination = {
+    write(chunk: string) {
+      writes++;
+      lines.push(...chunk.split("\n").filter(Boolean));
     },
-  });
-  const log = createLogger({ level: "info", destination: out });
+  };
+  const log = createLogger({ level: "info", destination });
   const calls: string[] = [];
   // The real bundle, with its evaluations counted.
   const counted = (): ActivePolicy => {
@@ -41,24 +42,25 @@ function setup() {
       },
     });
   };
+  const sink = new DecisionLog(log.child({}, { redact: { paths: [] } }), { bundleName: "regate", labels: { app: "regate", env: "test" } });
   const pipeline = new DecisionPipeline({
     policy: counted,
     entrypoint: "regate/decision",
     dryRun: false,
     logMask: true,
-    sinks: [new DecisionLog(log.child({}, { redact: { paths: [] } }), { bundleName: "regate", labels: { app: "regate", env: "test" } })],
+    sinks: [sink],
   });
   const parsed = () => lines.map((l) => JSON.parse(l) as Record<string, any>);
-  return { pipeline, calls, parsed, log };
+  return { pipeline, calls, parsed, log, sink, writes: () => writes };
 }
 
 describe("decision log line", () => {
   it("is one JSON line in OPA's event shape, in the logger's own format, with the input as the policy saw it", async () => {
-    const { pipeline, parsed } = setup();
+    const { pipeline, parsed, sink } = setup();
     // A statement the log mask leaves alone (no table with masked columns): logged exactly as decided.
     const i = input("pg-delete-with-where");
     const d = pipeline.decide(i);
-    await new Promise((r) => setImmediate(r));
+    sink.flush();
     const [line] = parsed();
     expect(Object.keys(line!)).toEqual(["level", "time", "service", "type", "decision_id", "labels", "path", "input", "result", "bundles", "metrics", "timestamp", "outcome", "reasons", "msg"]);
     expect(line).toMatchObject({
@@ -79,7 +81,7 @@ describe("decision log line", () => {
   });
 
   it("a reused decision is logged with the mask its scope was logged with, without evaluating the mask again", async () => {
-    const { pipeline, calls, parsed } = setup();
+    const { pipeline, calls, parsed, sink } = setup();
     const first = input("pg-read-customers-masked");
     first.postgres!.parameters = [{ value: "alice@example.com", format: "text", type_oid: 25 }] as never;
     const d1 = pipeline.decide(first);
@@ -93,7 +95,7 @@ describe("decision log line", () => {
     // A decision that reuses the reuse still finds the operations.
     pipeline.decide(second, { reuse: d2 as Decision });
     expect(calls.length).toBe(2);
-    await new Promise((r) => setImmediate(r));
+    sink.flush();
     const lines = parsed();
     expect(lines).toHaveLength(3);
     for (const l of lines) {
@@ -107,10 +109,42 @@ describe("decision log line", () => {
   });
 
   it("writes nothing when the logger's level hides info, as before", async () => {
-    const { pipeline, parsed, log } = setup();
+    const { pipeline, parsed, log, sink } = setup();
     log.level = "warn";
     pipeline.decide(input("pg-read-orders"));
-    await new Promise((r) => setImmediate(r));
+    sink.flush();
     expect(parsed()).toHaveLength(0);
+  });
+
+  it("waits for its batch: the lines of many decisions leave in one write, shortly after", async () => {
+    const { pipeline, parsed, writes } = setup();
+    for (let i = 0; i < 20; i++) pipeline.decide(input("pg-read-orders"));
+    // The statements were decided; their lines are not on their way upstream.
+    expect(parsed()).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(parsed()).toHaveLength(20);
+    expect(writes()).toBe(1);
+  });
+
+  it("loses nothing when the process exits before the batch is due", () => {
+    // A process that decides and exits at once, through pino's asynchronous destination on stdout (as regate's):
+    // the batch (well under BATCH_BYTES) was never handed to the destination before the exit.
+    const script = `
+      import { pino } from "pino";
+      import { DecisionLog } from "./sidecar/src/audit/index.js";
+      import { DecisionPipeline } from "./sidecar/src/decision/index.js";
+      import { PolicyStore } from "./sidecar/src/policy/index.js";
+      const store = new PolicyStore(${JSON.stringify(BUNDLE)}, { evalTimeoutMs: 0 });
+      await store.load();
+      const log = pino({}, pino.destination({ dest: 1, sync: false }));
+      const pipeline = new DecisionPipeline({ policy: () => store.active, entrypoint: "regate/decision", dryRun: false, sinks: [new DecisionLog(log, { bundleName: "regate", labels: {} })] });
+      const input = ${JSON.stringify(input("pg-read-orders"))};
+      for (let i = 0; i < 50; i++) pipeline.decide(input);
+      process.exit(0);
+    `;
+    const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { cwd: packageRoot, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
+    const written = out.toString("utf8").split("\n").filter(Boolean);
+    expect(written).toHaveLength(50);
+    expect(written.every((l) => (JSON.parse(l) as { msg: string }).msg === "Decision Log")).toBe(true);
   });
 });

@@ -35,10 +35,11 @@ interface LineStream {
  *
  * The line goes to the logger's own destination, in the logger's line format (level, time, bindings,
  * msg), but is assembled here rather than by pino: pino would serialise the whole input again, and the
- * decision log is the largest cost of a decision after the policy itself. The lines of one event-loop
- * turn are handed to the destination together, after the turn, so they leave in one write instead of
- * one for the first line and one for the rest; `flush()` hands them over at once (close, and process exit
- * before pino's own exit flush).
+ * decision log is the largest cost of a decision after the policy itself. Lines are written in batches,
+ * at most BATCH_MS after their decision (or once BATCH_BYTES wait): the statement a line decided is on its
+ * way upstream before the line is built, and a batch of many lines costs the destination (pino's
+ * asynchronous one hands each write to a libuv thread) one write instead of one per event-loop turn.
+ * `flush()` writes them at once (close, and process exit before pino's own exit flush).
  */
 export class DecisionLog implements DecisionSink {
   readonly #event: OpaEventJson;
@@ -50,7 +51,9 @@ export class DecisionLog implements DecisionSink {
   /** Set by admit() when it refused: the refusal it caused is counted, not written to the full destination. */
   #refusing = false;
   #unlogged = 0;
-  #pending = "";
+  /** Decided this turn, written after it; and about how many bytes their lines take. */
+  #pending: DecisionEvent[] = [];
+  #pendingBytes = 0;
   #scheduled = false;
 
   constructor(logger: Logger, opts: DecisionLogOptions) {
@@ -66,16 +69,25 @@ export class DecisionLog implements DecisionSink {
 
   #buffered(): number {
     const s = this.#stream;
-    return this.#pending.length + (typeof s._len === "number" ? s._len : (s.writableLength ?? 0));
+    return this.#pendingBytes + (typeof s._len === "number" ? s._len : (s.writableLength ?? 0));
   }
 
-  /** Hands the lines waiting for the end of the turn to the destination. */
+  /** Writes the lines of the decisions waiting for the end of the turn. */
   flush(): void {
     this.#scheduled = false;
-    if (this.#pending === "") return;
-    const batch = this.#pending;
-    this.#pending = "";
+    if (this.#pending.length === 0) return;
+    const events = this.#pending;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    let batch = "";
+    for (const e of events) batch += this.#line(e);
     this.#stream.write(batch);
+  }
+
+  #line(e: DecisionEvent): string {
+    let line = `{"level":"info","time":"${e.timestamp}"${this.#bindings},${this.#event.members(e, "openpolicyagent.org/decision_logs")},"msg":"Decision Log"}\n`;
+    for (const s of this.#secrets) if (line.includes(s)) line = line.split(s).join(REDACTED);
+    return line;
   }
 
   /** Flushes and stops taking part in the exit flush; later lines are still written. */
@@ -114,12 +126,13 @@ export class DecisionLog implements DecisionSink {
       this.#unlogged = 0;
     }
     if (!this.#logger.isLevelEnabled("info")) return;
-    let line = `{"level":"info","time":"${e.timestamp}"${this.#bindings},${this.#event.members(e, "openpolicyagent.org/decision_logs")},"msg":"Decision Log"}\n`;
-    for (const s of this.#secrets) if (line.includes(s)) line = line.split(s).join(REDACTED);
-    this.#pending += line;
-    if (!this.#scheduled) {
+    // The event and what it refers to are not changed once decided: it is written as it is now.
+    this.#pending.push(e);
+    this.#pendingBytes += (e.input_json?.length ?? 2048) + 512;
+    if (this.#pendingBytes >= BATCH_BYTES) this.flush();
+    else if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(() => this.flush());
+      setTimeout(() => this.flush(), BATCH_MS).unref();
     }
   }
 }
@@ -131,3 +144,6 @@ process.prependListener("exit", () => {
 });
 
 const REDACTED = "[REDACTED]";
+/** How long a decided line may wait for its batch, and how much may wait before it is written at once. */
+const BATCH_MS = 5;
+const BATCH_BYTES = 256 * 1024;

@@ -48,8 +48,11 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
     app.close().then(
       () => {
         log.info("stopped");
-        log.flush();
-        process.exit(0);
+        // Leave once the log's last write has landed (a write still in flight at exit would be cut short);
+        // a destination that does not drain does not hold the exit for more than 2 s.
+        const exit = () => process.exit(0);
+        setTimeout(exit, 2000).unref();
+        log.flush(exit);
       },
       () => process.exit(1),
     );

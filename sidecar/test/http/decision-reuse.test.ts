@@ -11,6 +11,12 @@ import { PolicyStore } from "../../src/policy/index.js";
 import { BUNDLE } from "../support/regate.js";
 import { authed, CUSTOMER, memoryLogger, startGateway, startUpstream, type GatewayUnderTest, type Upstream } from "./fixtures.js";
 
+let logSink: DecisionLog;
+/** The decision-log lines written so far: the sink batches them, so its pending ones are written first. */
+const loggedLines = (): string[] => {
+  logSink.flush();
+  return decisionLog.lines;
+};
 let upstream: Upstream;
 let gw: GatewayUnderTest;
 let evaluations = 0;
@@ -29,7 +35,7 @@ beforeAll(async () => {
     },
     entrypoint: "regate/decision",
     dryRun: false,
-    sinks: [new DecisionLog(decisionLog.logger, { bundleName: "regate", labels: { app: "regate" } })],
+    sinks: [(logSink = new DecisionLog(decisionLog.logger, { bundleName: "regate", labels: { app: "regate" } }))],
     logMask: true,
   });
   gw = await startGateway({ routes: [{ name: "crm", prefix: "/crm", upstream: `${upstream.url}/api` }], decider });
@@ -48,7 +54,7 @@ interface Logged {
 }
 
 function decisionsSince(from: number): Logged[] {
-  return decisionLog.lines.slice(from).map((l) => JSON.parse(l) as Logged);
+  return loggedLines().slice(from).map((l) => JSON.parse(l) as Logged);
 }
 
 async function get(path: string, headers: Record<string, string> = {}, method = "GET", body?: string) {
@@ -58,7 +64,7 @@ async function get(path: string, headers: Record<string, string> = {}, method = 
 
 describe("HTTP decision reuse with the example policy", () => {
   it("an identical GET reuses the evaluated decision, is logged with reused_from, and is masked the same", async () => {
-    const from = decisionLog.lines.length;
+    const from = loggedLines().length;
     const before = evaluations;
     const first = await get("/crm/customers/1");
     const second = await get("/crm/customers/1");
@@ -88,7 +94,7 @@ describe("HTTP decision reuse with the example policy", () => {
   });
 
   it("a reused deny is still refused and never reaches the upstream", async () => {
-    const from = decisionLog.lines.length;
+    const from = loggedLines().length;
     const sent = upstream.requests.length;
     const before = evaluations;
     const a = await get("/crm/orders/7", {}, "DELETE");
@@ -112,7 +118,7 @@ describe("HTTP decision reuse with the example policy", () => {
     await get("/crm/customers/1");
     if (body !== undefined) await get(path, headers, method, '{"n":1}');
     const before = evaluations;
-    const from = decisionLog.lines.length;
+    const from = loggedLines().length;
     await get(path, headers, method, body);
     expect(evaluations - before).toBeGreaterThanOrEqual(1);
     expect(decisionsSince(from).every((l) => l.reused_from === undefined)).toBe(true);
