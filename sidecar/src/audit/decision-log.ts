@@ -137,11 +137,15 @@ export class DecisionLog implements DecisionSink {
   }
 }
 
-/** Logs with lines that may still wait for their turn to end; flushed at exit ahead of pino's own exit flush. */
+/** Logs with lines that may still wait for their batch; flushed at exit ahead of pino's own exit flush. */
 const unflushed = new Set<DecisionLog>();
-process.prependListener("exit", () => {
+
+/** Writes every open decision log's waiting lines now (at exit; tests that read what was logged so far). */
+export function flushDecisionLogs(): void {
   for (const log of unflushed) log.flush();
-});
+}
+
+process.prependListener("exit", flushDecisionLogs);
 
 const REDACTED = "[REDACTED]";
 /** How long a decided line may wait for its batch, and how much may wait before it is written at once. */

@@ -1,4 +1,4 @@
-export { DecisionLog, type DecisionLogOptions } from "./decision-log.js";
+export { DecisionLog, flushDecisionLogs, type DecisionLogOptions } from "./decision-log.js";
 export { OpaEventJson, type OpaEventOptions } from "./opa-event.js";
 export { approvalEvents, budgetCutEvents, sessionEndedEvent } from "./lifecycle-sources.js";
 export { LifecycleBus, type LifecycleEvent, type LifecycleKind, type LifecycleListener } from "./lifecycle.js";
