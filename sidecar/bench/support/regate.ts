@@ -13,6 +13,8 @@ import { GiveUp, run, startChild, tempDir, waitFor, type Child } from "./childre
 import { summarizeProfile, type ProfileSummary } from "./cpuprofile.js";
 
 export const BUNDLE = join(packageRoot, "build", "bundle.tar.gz");
+/** BENCH_COMPILED=1: run the compiled build (`make build`, dist/), as the image does, instead of the sources under tsx. */
+const COMPILED = process.env["BENCH_COMPILED"] === "1";
 export const BENCH_AGENT = { user: "bench-agent", token: "bench-agent-token-5c1e" };
 
 export interface RegateProcessOptions {
@@ -103,7 +105,9 @@ export async function startRegateProcess(opts: RegateProcessOptions): Promise<Re
     mkdirSync(opts.cpuProfDir, { recursive: true });
     nodeArgs.push("--cpu-prof", "--cpu-prof-dir", opts.cpuProfDir);
   }
-  const child = startChild(`regate-${opts.name}`, process.execPath, [...nodeArgs, join(packageRoot, "sidecar", "src", "main.ts"), "run", "--config", configFile], {
+  const entry = COMPILED ? join(packageRoot, "dist", "sidecar", "src", "main.js") : join(packageRoot, "sidecar", "src", "main.ts");
+  if (COMPILED) nodeArgs.splice(0, 2);
+  const child = startChild(`regate-${opts.name}`, process.execPath, [...nodeArgs, entry, "run", "--config", configFile], {
     cwd: packageRoot,
     env: { ...process.env, BENCH_UPSTREAM_PASSWORD: opts.pg?.users.scram.password ?? "" },
     stdout: logFd,

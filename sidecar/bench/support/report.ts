@@ -61,6 +61,7 @@ export function environment(): Record<string, unknown> {
     memory_gb: Math.round(totalmem() / 2 ** 30),
     loadavg_at_start: loadavg().map((l) => Math.round(l * 100) / 100),
     revision,
+    regate: process.env["BENCH_COMPILED"] === "1" ? "compiled build (dist/)" : "sources under tsx",
   };
 }
 

@@ -24,7 +24,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<void> {
   const t0 = performance.now();
   const log = (line: string) => process.stdout.write(`[${spec.name}] ${line}\n`);
   const env = environment();
-  log(`${spec.description}${QUICK ? " (BENCH_QUICK=1: short runs, figures not for publishing)" : ""}`);
+  log(`${spec.description}${QUICK ? " (BENCH_QUICK=1: short runs, figures not for publishing)" : ""}; regate: ${String(env["regate"])}`);
   // Other work on the machine skews every figure (ratios less so): say how busy it was before we started.
   const idle = cpuWindow({});
   await new Promise((r) => setTimeout(r, 1000));

@@ -1,16 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { DecisionEvent, DecisionSink } from "../decision/index.js";
+import { DecisionMetrics } from "./decision-metrics.js";
 
 /** Prometheus metrics; the registry is per process instance so tests can run several. */
 export class Metrics implements DecisionSink {
   readonly registry = new Registry();
-  readonly decisions = new Counter({ name: "regate_decisions_total", help: "Decisions by outcome", labelNames: ["outcome", "kind"], registers: [this.registry] });
-  readonly decisionSeconds = new Histogram({
-    name: "regate_decision_duration_seconds",
-    help: "Time to decide (policy evaluation, validation, sinks)",
-    buckets: [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05],
-    registers: [this.registry],
-  });
+  readonly #decisions = new DecisionMetrics(this.registry);
   readonly upstreamSeconds = new Histogram({
     name: "regate_upstream_request_duration_seconds",
     help: "Upstream latency of HTTP requests",
@@ -33,8 +28,7 @@ export class Metrics implements DecisionSink {
   }
 
   record(e: DecisionEvent): void {
-    this.decisions.inc({ outcome: e.decision.outcome, kind: e.input.kind });
-    this.decisionSeconds.observe(e.metrics.timer_regate_decision_ns / 1e9);
+    this.#decisions.record(e.decision.outcome, e.input.kind, e.metrics.timer_regate_decision_ns / 1e9);
     if (e.decision.error_code) this.errors.inc({ code: e.decision.error_code });
   }
 
