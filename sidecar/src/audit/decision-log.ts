@@ -38,7 +38,7 @@ interface LineStream {
  * decision log is the largest cost of a decision after the policy itself. Lines are written in batches,
  * at most BATCH_MS after their decision (or once BATCH_BYTES wait): the statement a line decided is on its
  * way upstream before the line is built, and a batch of many lines costs the destination (pino's
- * asynchronous one hands each write to a libuv thread) one write instead of one per event-loop turn.
+ * asynchronous one hands each write to a libuv thread) one write instead of one or two per event-loop turn.
  * `flush()` writes them at once (close, and process exit before pino's own exit flush).
  */
 export class DecisionLog implements DecisionSink {
@@ -51,7 +51,7 @@ export class DecisionLog implements DecisionSink {
   /** Set by admit() when it refused: the refusal it caused is counted, not written to the full destination. */
   #refusing = false;
   #unlogged = 0;
-  /** Decided this turn, written after it; and about how many bytes their lines take. */
+  /** Decided, their lines not yet written; and about how many bytes those lines take. */
   #pending: DecisionEvent[] = [];
   #pendingBytes = 0;
   #scheduled = false;
@@ -72,7 +72,7 @@ export class DecisionLog implements DecisionSink {
     return this.#pendingBytes + (typeof s._len === "number" ? s._len : (s.writableLength ?? 0));
   }
 
-  /** Writes the lines of the decisions waiting for the end of the turn. */
+  /** Writes the lines of the decisions waiting for their batch. */
   flush(): void {
     this.#scheduled = false;
     if (this.#pending.length === 0) return;
