@@ -33,7 +33,7 @@ export class OpaEventJson {
     let s = type ? `"type":${JSON.stringify(type)},` : "";
     s += `"decision_id":${JSON.stringify(d.decision_id)},"labels":${this.#labels},"path":${JSON.stringify(e.path)}`;
     s += `,"input":${e.input_json ?? JSON.stringify(e.input)}`;
-    if (e.result !== undefined) s += `,"result":${JSON.stringify(e.result)}`;
+    if (e.result !== undefined) s += `,"result":${e.result_json ?? JSON.stringify(e.result)}`;
     s += `,"bundles":${this.#bundles},"metrics":{"timer_rego_query_eval_ns":${e.metrics.timer_rego_query_eval_ns},"timer_regate_decision_ns":${e.metrics.timer_regate_decision_ns}}`;
     s += `,"timestamp":"${e.timestamp}","outcome":"${d.outcome}","reasons":${JSON.stringify(d.reasons)}`;
     if (d.error_code) s += `,"error":{"code":${JSON.stringify(d.error_code)}}`;

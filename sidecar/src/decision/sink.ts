@@ -17,6 +17,8 @@ export interface DecisionEvent {
   input_json?: string;
   /** The policy's raw value (undefined when the policy errored or was undefined). */
   result: unknown;
+  /** `result` serialised, when the pipeline has it at hand (a reused decision's, serialised once per scope). */
+  result_json?: string;
   erased: string[];
   masked: string[];
   metrics: DecisionMetrics;
