@@ -104,6 +104,11 @@ describe("decision log line", () => {
     }
     expect(JSON.stringify(lines)).not.toMatch(/alice|bob/);
     expect(lines[1]!["reused_from"]).toBe(d1.decision_id);
+    // Each reuse logs the decision it stands for (its result is serialised once and shared).
+    for (const l of lines.slice(1)) {
+      expect(l["result"]).toEqual({ allow: true, deny: [], mask: d1.mask, cache: d1.cache });
+      expect(l["outcome"]).toBe(d1.outcome);
+    }
     // The inputs the adapters hold are untouched by the mask.
     expect(second.postgres!.parameters).toHaveLength(1);
   });

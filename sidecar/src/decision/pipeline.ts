@@ -22,16 +22,14 @@ const LOG_MASK_ENTRYPOINT = "system/log/mask";
 export class DecisionPipeline implements Decider {
   /** The log-mask operations each decision was logged with, for the decisions that reuse it. */
   readonly #logOps = new WeakMap<Decision, MaskOps>();
-  /** The policy value a reused decision stands for, once per decision reused, and its JSON. */
-  readonly #reusedResult = new WeakMap<Decision, Record<string, unknown>>();
-  readonly #resultJson = new WeakMap<object, string>();
+  /** The policy value each reused decision stands for, and its JSON: made once, shared by every reuse. */
+  readonly #reused = new WeakMap<Decision, { value: Readonly<Record<string, unknown>>; json: string }>();
 
-  #resultOf(prior: Decision): Record<string, unknown> {
-    let r = this.#reusedResult.get(prior);
+  #reusedResult(prior: Decision): { value: Readonly<Record<string, unknown>>; json: string } {
+    let r = this.#reused.get(prior);
     if (!r) {
-      r = Object.freeze(resultOf(prior));
-      this.#reusedResult.set(prior, r);
-      this.#resultJson.set(r, JSON.stringify(r));
+      const value = Object.freeze(resultOf(prior));
+      this.#reused.set(prior, (r = { value, json: JSON.stringify(value) }));
     }
     return r;
   }
@@ -63,7 +61,7 @@ export class DecisionPipeline implements Decider {
       const prior = options?.reuse;
       if (prior && prior.revision === policy.revision && !this.opts.dryRun) {
         decision = { ...prior, decision_id, reused_from: prior.reused_from ?? prior.decision_id };
-        result = this.#resultOf(prior);
+        result = this.#reusedResult(prior).value;
         return this.finish(started, input, options?.inputJson, policy, result, decision, 0, options);
       }
       inputJson = options?.inputJson ?? JSON.stringify(input);
@@ -142,7 +140,8 @@ export class DecisionPipeline implements Decider {
     };
     if (logged.inputJson !== undefined) event.input_json = logged.inputJson;
     // A reused decision's result is the same value every time: its JSON is kept with it.
-    if (options?.reuse && logged.result === result && result !== undefined) event.result_json = this.#resultJson.get(result as object);
+    const reused = options?.reuse && this.#reused.get(options.reuse);
+    if (reused && logged.result === reused.value) event.result_json = reused.json;
     if (this.opts.dryRun) event.decision = { ...decision, dry_run: true };
     for (const sink of this.opts.sinks) sink.record(event);
 

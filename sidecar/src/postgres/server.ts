@@ -6,6 +6,7 @@ import { FileSecret, type Config } from "../config/index.js";
 import type { Decider, Principal, SessionInput } from "../decision/index.js";
 import { isDisconnect, RegateError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { setTcpUserTimeout } from "../tcp-user-timeout.js";
 import { CancelRegistry } from "./cancel-registry.js";
 import type { Catalog } from "./catalog.js";
 import { acceptClient, type AgentAuth } from "./client-auth.js";
@@ -15,7 +16,6 @@ import type { SessionHooks } from "./lifecycle/hooks.js";
 import { secretForms } from "./lifecycle/mask-rows.js";
 import { SessionRegistry } from "./lifecycle/registry.js";
 import { PgSession } from "./session.js";
-import { setTcpUserTimeout } from "../tcp-user-timeout.js";
 import { SilenceWatch } from "./silence-watch.js";
 import { sendCancel } from "./upstream.js";
 
