@@ -16,8 +16,8 @@
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { packageRoot } from "../src/paths.js";
-import { startPostgres, type TestPostgres } from "../test/support/postgres.js";
-import { pgbench, pgbenchInit, type Endpoint, type QueryMode } from "./support/pgbench.js";
+import type { TestPostgres } from "../test/support/postgres.js";
+import { pgbench, pgbenchDatabase, type Endpoint, type QueryMode } from "./support/pgbench.js";
 import { cpuWindow } from "./support/proc.js";
 import { run, tempDir } from "./support/children.js";
 import { BENCH_AGENT, startRegateProcess, type RegateProcess } from "./support/regate.js";
@@ -82,8 +82,7 @@ await runScenario({
     let db: TestPostgres | undefined;
     const regates: RegateProcess[] = [];
     try {
-      db = await startPostgres({ settings: { shared_buffers: "256MB", max_connections: "100" } });
-      log(`pgbench -i -s ${SCALE} took ${fmt(await pgbenchInit(db, SCALE))} ms`);
+      db = await pgbenchDatabase(SCALE, log);
       const noReuse = await noReuseBundle();
       const targets: Record<Target, RegateProcess> = {
         on: await startRegateProcess({ name: "budget-on", pg: db, decisionLog: true }),

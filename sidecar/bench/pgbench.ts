@@ -2,7 +2,7 @@
 //
 //   npx tsx sidecar/bench/pgbench.ts [--profile]
 //
-// One throwaway PostgreSQL 18 (startPostgres), `pgbench -i -s 10` as the admin. Then `pgbench -n -S` (one
+// One throwaway PostgreSQL 18 (pgbenchDatabase: `pgbench -i -s 10` as the admin). Then `pgbench -n -S` (one
 // `SELECT abalance FROM pgbench_accounts WHERE aid = ?` per transaction) in each query mode — simple (Query),
 // extended (unnamed Parse/Bind/Execute every time), prepared (Parse once, then Bind/Execute) — 8 clients,
 // 2 threads, twice per mode and target (interleaved, 6 s each), against:
@@ -28,10 +28,10 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { packageRoot } from "../src/paths.js";
-import { startPostgres, type TestPostgres } from "../test/support/postgres.js";
+import type { TestPostgres } from "../test/support/postgres.js";
 import { formatProfile, type ProfileSummary } from "./support/cpuprofile.js";
 import { run, startChild, tempDir, waitFor, type Child } from "./support/children.js";
-import { PGBENCH, PGBOUNCER, pgbench, pgbenchInit, startPgbouncer, type Endpoint, type PgbenchResult, type PgbenchRun, type Pgbouncer, type QueryMode } from "./support/pgbench.js";
+import { PGBENCH, PGBOUNCER, pgbench, pgbenchDatabase, startPgbouncer, type Endpoint, type PgbenchResult, type PgbenchRun, type Pgbouncer, type QueryMode } from "./support/pgbench.js";
 import { cpuWindow } from "./support/proc.js";
 import { BENCH_AGENT, buildAllowAllBundle, profileOf, startRegateProcess, type RegateProcess } from "./support/regate.js";
 import { BENCH_DIR, fmt, PROFILE, QUICK, seconds, type SummaryRow } from "./support/report.js";
@@ -98,14 +98,13 @@ await runScenario({
     const regates: RegateProcess[] = [];
     const logDir = tempDir("regate-bench-pgbench-");
     try {
-      db = await startPostgres({ settings: { shared_buffers: "256MB", max_connections: "100" } });
+      db = await pgbenchDatabase(SCALE, log);
       const versions = {
         postgres: String((await db.query("SHOW server_version"))[0]?.server_version ?? "unknown"),
         pgbench: (await run(PGBENCH, ["--version"])).stdout.trim(),
         pgbouncer: (await run(PGBOUNCER, ["--version"])).stdout.split("\n")[0]?.trim() ?? "unknown",
       };
       log(`PostgreSQL ${versions.postgres} on port ${db.port}; ${versions.pgbench}; ${versions.pgbouncer}`);
-      log(`pgbench -i -s ${SCALE} took ${fmt(await pgbenchInit(db, SCALE))} ms`);
       bouncer = await startPgbouncer(db, db.users.scram, CLIENTS + 2);
       const bareChild = startChild("pg-bare-proxy", process.execPath, ["--import", "tsx", join(packageRoot, "sidecar", "bench", "support", "pg-bare-proxy.ts"), String(db.port)], { cwd: packageRoot });
       bare = bareChild;

@@ -8,9 +8,9 @@
 // Per target: tps, regate's CPU per transaction (/proc), and for the store: records copied, the deepest
 // queue seen (sampled every 100 ms from the metrics endpoint), drops (must be 0: on_backlog refuse).
 // With --profile, the store's regate runs with --cpu-prof and its top functions are printed.
-import { startPostgres, type TestPostgres } from "../test/support/postgres.js";
+import type { TestPostgres } from "../test/support/postgres.js";
 import { tempDir } from "./support/children.js";
-import { pgbench, pgbenchInit, type Endpoint } from "./support/pgbench.js";
+import { pgbench, pgbenchDatabase, type Endpoint } from "./support/pgbench.js";
 import { cpuWindow } from "./support/proc.js";
 import { formatProfile } from "./support/cpuprofile.js";
 import { BENCH_AGENT, profileOf, startRegateProcess, type RegateProcess } from "./support/regate.js";
@@ -35,8 +35,7 @@ await runScenario({
     let db: TestPostgres | undefined;
     const regates: RegateProcess[] = [];
     try {
-      db = await startPostgres({ settings: { shared_buffers: "256MB", max_connections: "100" } });
-      log(`pgbench -i -s 10 took ${fmt(await pgbenchInit(db, QUICK ? 2 : 10))} ms`);
+      db = await pgbenchDatabase(QUICK ? 2 : 10, log);
       await db.query("CREATE DATABASE regate_audit");
       const files = await startRegateProcess({ name: "rec-files", pg: db, decisionLog: true, recordingDir: tempDir("regate-bench-rec-files-") });
       regates.push(files);

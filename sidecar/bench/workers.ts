@@ -2,7 +2,7 @@
 //
 //   npx tsx sidecar/bench/workers.ts
 //
-// One throwaway PostgreSQL (startPostgres), `pgbench -i -s 10`. Then `pgbench -n -S`, 8 clients, 2 threads, in
+// One throwaway PostgreSQL (pgbenchDatabase: `pgbench -i -s 10`). Then `pgbench -n -S`, 8 clients, 2 threads, in
 // prepared and simple mode, against PostgreSQL direct, regate with one process and regate with two workers
 // (decision log on, example policy), and the same two with policy.eval_timeout_ms 0, interleaved, ROUNDS times 6 s each. Per run: tps, and CPU per
 // transaction of all of regate's processes (with workers: the primary and every worker, read from /proc).
@@ -13,9 +13,9 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startPostgres, type TestPostgres } from "../test/support/postgres.js";
+import type { TestPostgres } from "../test/support/postgres.js";
 import { waitFor } from "./support/children.js";
-import { pgbench, pgbenchInit, type Endpoint, type PgbenchResult, type QueryMode } from "./support/pgbench.js";
+import { pgbench, pgbenchDatabase, type Endpoint, type PgbenchResult, type QueryMode } from "./support/pgbench.js";
 import { cpuWindow } from "./support/proc.js";
 import { BENCH_AGENT, startRegateProcess, type RegateProcess } from "./support/regate.js";
 import { fmt, QUICK, seconds, type SummaryRow } from "./support/report.js";
@@ -84,8 +84,7 @@ await runScenario({
     let db: TestPostgres | undefined;
     const regates: RegateProcess[] = [];
     try {
-      db = await startPostgres({ settings: { shared_buffers: "256MB", max_connections: "100" } });
-      log(`pgbench -i -s ${SCALE} took ${fmt(await pgbenchInit(db, SCALE))} ms`);
+      db = await pgbenchDatabase(SCALE, log);
       const one = await startRegateProcess({ name: "workers-1", pg: db, decisionLog: true });
       regates.push(one);
       const two = await startRegateProcess({ name: "workers-2", pg: db, decisionLog: true, workers: 2 });

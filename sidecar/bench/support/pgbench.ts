@@ -3,9 +3,9 @@ import { chmodSync, chownSync, readdirSync, readFileSync, rmSync, writeFileSync 
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { freePort } from "../../test/support/postgres.js";
-import type { TestPostgres } from "../../test/support/postgres.js";
+import { freePort, startPostgres, type TestPostgres } from "../../test/support/postgres.js";
 import { GiveUp, run, startChild, tempDir, waitFor, type Child } from "./children.js";
+import { fmt } from "./report.js";
 import { distribution, type Distribution } from "./stats.js";
 
 export const PGBENCH = process.env["PGBENCH"] ?? "/usr/bin/pgbench";
@@ -89,6 +89,18 @@ export async function pgbenchInit(db: TestPostgres, scale: number): Promise<numb
     timeoutMs: 300_000,
   });
   return Math.round(performance.now() - t0);
+}
+
+/** A throwaway PostgreSQL sized for pgbench through proxies (8 clients plus their connections), initialised at `scale`. */
+export async function pgbenchDatabase(scale: number, log: (line: string) => void): Promise<TestPostgres> {
+  const db = await startPostgres({ settings: { shared_buffers: "256MB", max_connections: "100" } });
+  try {
+    log(`pgbench -i -s ${scale} took ${fmt(await pgbenchInit(db, scale))} ms`);
+  } catch (err) {
+    await db.stop();
+    throw err;
+  }
+  return db;
 }
 
 export interface Pgbouncer {

@@ -5,7 +5,8 @@ const DURATION_BUCKETS = [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.00
 /**
  * regate_decisions_total and regate_decision_duration_seconds, counted in plain numbers on the decision path
  * and handed to prom-client when it is scraped. prom-client's labelled `inc` and its histogram's `observe`
- * (label hashing, bucket values keyed by the bound as a string) cost ~3 µs per decision, on every statement.
+ * (label hashing, bucket values keyed by the bound as a string) took ~3 µs per decision, on every statement
+ * (2.6% of an extended-mode pgbench profile at 113 µs per transaction).
  */
 export class DecisionMetrics {
   /** Per outcome and kind, counted since the last scrape. */
