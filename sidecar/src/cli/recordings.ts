@@ -152,7 +152,6 @@ function formatList(rows: RecordingSummary[]): string {
   return lines.join("\n") + (lines.length ? "\n" : "(no recordings)\n");
 }
 
-/** Who reads: the operating-system user (an offline reader has no token). */
 /**
  * The recording directory: `--dir`, else recording.dir of `--config` (or of the embedded default). A config
  * that does not load is reported on stderr (followed by `usage`) and gives undefined.
@@ -168,6 +167,7 @@ export function recordingDir(values: { dir?: string | undefined; config?: string
   }
 }
 
+/** Who reads: the operating-system user (an offline reader has no token). */
 export function cliReader(): string {
   try {
     return userInfo().username;

@@ -1,8 +1,15 @@
 import { timingSafeEqual } from "node:crypto";
 
+/** The server backend a client's cancel key stands for; `onCancel` answers whether the cancel is to reach it. */
+export interface CancelTarget {
+  pid: number;
+  key: Buffer;
+  onCancel?: () => boolean;
+}
+
 interface Entry {
   key: Buffer;
-  upstream: { pid: number; key: Buffer; onCancel?: () => boolean };
+  upstream: CancelTarget;
 }
 
 /**
@@ -12,7 +19,7 @@ interface Entry {
 export class CancelRegistry {
   readonly #byPid = new Map<number, Entry>();
 
-  register(pid: number, key: Buffer, upstream: { pid: number; key: Buffer; onCancel?: () => boolean }): () => void {
+  register(pid: number, key: Buffer, upstream: CancelTarget): () => void {
     this.#byPid.set(pid, { key, upstream });
     return () => this.#byPid.delete(pid);
   }
@@ -21,7 +28,7 @@ export class CancelRegistry {
     return this.#byPid.has(pid);
   }
 
-  lookup(pid: number, key: Buffer): { pid: number; key: Buffer; onCancel?: () => boolean } | undefined {
+  lookup(pid: number, key: Buffer): CancelTarget | undefined {
     const e = this.#byPid.get(pid);
     if (!e || e.key.length !== key.length || !timingSafeEqual(e.key, key)) return undefined;
     return e.upstream;

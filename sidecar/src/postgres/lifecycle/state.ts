@@ -1,6 +1,7 @@
 import type { UpstreamConfig } from "../../config/index.js";
 import type { Decider, SessionInput } from "../../decision/index.js";
 import type { Logger } from "../../log.js";
+import type { CancelTarget } from "../cancel-registry.js";
 import type { Catalog } from "../catalog.js";
 import type { Pending, Portal, PreparedStatement } from "../pending.js";
 import type { SearchPathTracker } from "../search-path.js";
@@ -26,8 +27,7 @@ export interface SessionContext {
   hooks: SessionHooks;
   budget: BudgetTracker;
   /** Registers the session's cancel key; returns the unregister function. */
-  /** `onCancel` answers whether the cancel is to reach the server too (false: nothing of the session's runs there). */
-  registerCancel(pid: number, key: Buffer, upstream: { pid: number; key: Buffer; onCancel?: () => boolean }): () => void;
+  registerCancel(pid: number, key: Buffer, upstream: CancelTarget): () => void;
   /** The BackendKeyData pid to issue (workers > 1: it names the worker); absent: a random one. */
   issuePid?: () => number;
   onClose(): void;
