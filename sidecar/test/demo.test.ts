@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../src/paths.js";
@@ -8,7 +8,7 @@ const PSQL_URL = "postgres://demo-agent:demo-agent-token@127.0.0.1:6432/demo?ssl
 const HTTP = "http://127.0.0.1:8080/api";
 const AUTH = { Authorization: "Bearer demo-agent-token" };
 
-let started: ReturnType<typeof spawn> | undefined;
+let started: ChildProcess | undefined;
 // A test that times out never reaches its finally: the detached make run must not outlive the suite.
 afterAll(() => {
   if (started?.pid && started.exitCode === null) {
@@ -20,22 +20,35 @@ afterAll(() => {
   }
 });
 
-describe("make run", () => {
-  it("brings up the embedded database, the demo API and regate; Ctrl-C stops it all", async () => {
+/**
+ * `make run` up to its ready line. Its fixed ports (55432, 6432, 8080) lie in Linux's ephemeral range, so a
+ * socket of another suite running meanwhile can hold one for a moment (CI saw PostgreSQL's bind fail once):
+ * a run that exits on "Address already in use" before it is ready is started again, up to three times.
+ */
+async function makeRun(): Promise<{ child: ChildProcess; io: { stdout: string; stderr: string }; exited: Promise<number | null> }> {
+  const deadline = Date.now() + 240_000;
+  for (let attempt = 1; ; attempt++) {
     const child = spawn("make", ["run"], { cwd: packageRoot, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     started = child;
-    let stderr = "";
-    let stdout = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const io = { stdout: "", stderr: "" };
+    child.stdout!.on("data", (d: Buffer) => (io.stdout += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (io.stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    while (!io.stderr.includes("Ctrl-C stops everything")) {
+      if (child.exitCode !== null && attempt < 3 && `${io.stderr}${io.stdout}`.includes("Address already in use")) break;
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`make run did not come up:\n${io.stderr}\n${io.stdout}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    if (io.stderr.includes("Ctrl-C stops everything")) return { child, io, exited };
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+describe("make run", () => {
+  it("brings up the embedded database, the demo API and regate; Ctrl-C stops it all", async () => {
+    const { child, io, exited } = await makeRun();
     try {
-      const deadline = Date.now() + 240_000;
-      while (!stderr.includes("Ctrl-C stops everything")) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`make run did not come up:\n${stderr}\n${stdout}`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      expect(stderr).toContain(`psql "${PSQL_URL}"`);
+      expect(io.stderr).toContain(`psql "${PSQL_URL}"`);
 
       const masked = execFileSync("psql", [PSQL_URL, "-Atc", "SELECT email FROM customers WHERE id = 2"], { encoding: "utf8" }).trim();
       expect(masked).toMatch(/^\*\*\*@example\.\w+$/);
@@ -47,8 +60,8 @@ describe("make run", () => {
       const notices: string[] = [];
       c.on("notice", (n) => notices.push(n.message ?? ""));
       const held = c.query("UPDATE payments SET status = 'refunded' WHERE id = 1").then(() => undefined, (e: pg.DatabaseError) => e);
-      const token = /reviewer token (\S+)/.exec(stderr)?.[1];
-      const admin = /approvals\s+(http:\/\/127\.0\.0\.1:\d+)\/approvals\/ui/.exec(stderr)?.[1];
+      const token = /reviewer token (\S+)/.exec(io.stderr)?.[1];
+      const admin = /approvals\s+(http:\/\/127\.0\.0\.1:\d+)\/approvals\/ui/.exec(io.stderr)?.[1];
       expect(token && admin).toBeTruthy();
       let pending: { id: string } | undefined;
       for (let i = 0; i < 200 && !pending; i++) {
@@ -70,7 +83,7 @@ describe("make run", () => {
       const get = await fetch(`${HTTP}/customers/2`, { headers: AUTH });
       expect(get.status).toBe(200);
       expect((await get.json()).email).toMatch(/^\*\*\*@/);
-      expect(stdout).toContain('"msg":"Decision Log"');
+      expect(io.stdout).toContain('"msg":"Decision Log"');
     } finally {
       try {
         process.kill(-child.pid!, "SIGINT");
@@ -79,7 +92,7 @@ describe("make run", () => {
       }
     }
     await exited;
-    expect(stderr).toContain("SIGINT: stopping regate");
+    expect(io.stderr).toContain("SIGINT: stopping regate");
     // Everything it started is gone: the fixed ports are free again.
     await expect(new pg.Client({ connectionString: PSQL_URL }).connect()).rejects.toThrow();
   }, 300_000);
