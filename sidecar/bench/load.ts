@@ -1,9 +1,9 @@
 // Load: 500 concurrent agent sessions (a few busy, most idle) and 200 concurrent HTTP clients through one
 // regate, against the same database and upstream directly; slow clients on both sides.
 //
-//   npx tsx sidecar/bench/load.ts          LOAD_SESSIONS (500), LOAD_BUSY (50), LOAD_SECONDS (20), LOAD_HTTP (200)
+//   npx tsx sidecar/bench/load.ts          LOAD_SESSIONS (500), LOAD_BUSY (50), LOAD_SECONDS (20), LOAD_HTTP (200), LOAD_SETTLE (30)
 //
-// Postgres: regate's RSS with no session and with LOAD_SESSIONS idle ones (memory per session); then the mixed
+// Postgres: regate's RSS, left idle LOAD_SETTLE s, with no session and with LOAD_SESSIONS idle ones (memory per session); then the mixed
 // load (busy sessions back to back, the others one statement every ~2 s) while one more session starts a
 // 5,000,000-row result and never reads it; every statement's latency is kept per session: p99 per session
 // (median and worst over the busy sessions, and over the idle ones) says whether service is fair. The same
@@ -29,12 +29,28 @@ const HTTP_S = seconds(10, 3);
 const SLOWLORIS = QUICK ? 50 : 200;
 /** How long to watch the slowloris sockets for the server closing them (Node's headersTimeout is 60 s). */
 const SLOWLORIS_WATCH_S = Number(process.env["LOAD_SLOWLORIS_WATCH"] ?? (QUICK ? 5 : 75));
+/** How long regate is left idle before its RSS is read (settledRss). */
+const SETTLE_S = Number(process.env["LOAD_SETTLE"] ?? (QUICK ? 5 : 30));
+/** Issue 15's target for RSS with 500 idle sessions. */
+const RSS_GOAL_MB = 150;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Math.round(Number(m[1]) / 102.4) / 10 : Number.NaN;
+}
+
+/**
+ * `pid`'s RSS once it has been left alone for `seconds`: V8 gives back the heap a burst of work grew only
+ * after some idle time (its memory reducer; 10-20 s in practice), so the RSS right after the burst is not what
+ * an idle process holds. Returns both.
+ */
+async function settledRss(pid: number, seconds: number): Promise<{ after_3s: number; settled: number }> {
+  await sleep(3000);
+  const after_3s = rssMb(pid);
+  await sleep(Math.max(0, seconds - 3) * 1000);
+  return { after_3s, settled: rssMb(pid) };
 }
 
 /** Samples `pid`'s RSS every 250 ms while `work` runs; returns its result and the highest RSS seen. */
@@ -68,15 +84,18 @@ await runScenario({
       const direct: Target = { label: "direct", connectionString: db.url(db.users.scram.user) };
 
       // Postgres through regate.
-      await sleep(1000);
-      const rss0 = rssMb(pid);
+      const none = await settledRss(pid, SETTLE_S);
+      const rss0 = none.settled;
       let t0 = performance.now();
       const sessions = await openSessions(viaRegate, SESSIONS);
       const loginMs = Math.round(performance.now() - t0);
-      await sleep(3000);
-      const rssIdle = rssMb(pid);
+      const idle = await settledRss(pid, SETTLE_S);
+      const rssIdle = idle.settled;
       const perSessionKb = Math.round(((rssIdle - rss0) * 1024) / SESSIONS);
-      log(`regate: ${SESSIONS} sessions opened in ${loginMs} ms; RSS ${rss0} MB with none, ${rssIdle} MB with ${SESSIONS} idle (${perSessionKb} KiB per session)`);
+      log(
+        `regate: ${SESSIONS} sessions opened in ${loginMs} ms; RSS after ${SETTLE_S} s idle ${rss0} MB with none, ${rssIdle} MB with ${SESSIONS} idle sessions ` +
+          `(${perSessionKb} KiB per session; 3 s after opening them ${idle.after_3s} MB; goal ${RSS_GOAL_MB} MB with 500)`,
+      );
       const stopSlow = await slowReader(viaRegate);
       const mixed = await watchRss(pid, mixedLoad(sessions, BUSY, MIX_S));
       await stopSlow();
@@ -122,7 +141,8 @@ await runScenario({
       log(`slowloris: ${JSON.stringify(slow)}`);
 
       const summary: SummaryRow[] = [
-        { metric: `RSS with ${SESSIONS} idle sessions`, value: rssIdle, unit: "MB", note: `${perSessionKb} KiB per session` },
+        { metric: `RSS with ${SESSIONS} idle sessions, after ${SETTLE_S} s idle`, value: rssIdle, unit: "MB", note: `${perSessionKb} KiB per session; goal ${RSS_GOAL_MB} MB with 500` },
+        { metric: `RSS 3 s after opening ${SESSIONS} sessions`, value: idle.after_3s, unit: "MB" },
         { metric: "RSS max, mixed load + slow reader", value: mixed.max_rss_mb, unit: "MB" },
         { metric: "errors, mixed load (direct gives)", value: mixed.result.errors, unit: "", baseline: { label: "direct", value: dMixed.errors } },
         { metric: "p99 all statements", value: mixed.result.overall_ms.p99, unit: "ms", baseline: { label: "direct", value: dMixed.overall_ms.p99 } },
@@ -141,7 +161,7 @@ await runScenario({
           sessions: SESSIONS,
           busy: BUSY,
           mix_s: MIX_S,
-          postgres: { login_ms: loginMs, rss_mb: { none: rss0, idle: rssIdle, mixed_max: mixed.max_rss_mb }, per_session_kib: perSessionKb, regate: mixed.result, direct: dMixed },
+          postgres: { login_ms: loginMs, rss_mb: { none: rss0, none_after_3s: none.after_3s, idle: rssIdle, idle_after_3s: idle.after_3s, settle_s: SETTLE_S, mixed_max: mixed.max_rss_mb }, per_session_kib: perSessionKb, regate: mixed.result, direct: dMixed },
           http: { clients: HTTP_CLIENTS, regate: http.result, regate_max_rss_mb: http.max_rss_mb, direct: httpDirect },
           slowloris: slow,
         },

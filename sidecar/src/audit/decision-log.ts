@@ -2,6 +2,7 @@ import { pino, type Logger } from "pino";
 import type { DecisionEvent, DecisionSink } from "../decision/index.js";
 import { RegateError } from "../errors.js";
 import { secretTexts } from "../mask/index.js";
+import { LogBatch } from "./batch.js";
 import { OpaEventJson } from "./opa-event.js";
 
 export interface DecisionLogOptions {
@@ -35,11 +36,8 @@ interface LineStream {
  *
  * The line goes to the logger's own destination, in the logger's line format (level, time, bindings,
  * msg), but is assembled here rather than by pino: pino would serialise the whole input again, and the
- * decision log is the largest cost of a decision after the policy itself. Lines are written in batches,
- * at most BATCH_MS after their decision (or once BATCH_BYTES wait): the statement a line decided is on its
- * way upstream before the line is built, and a batch of many lines costs the destination (pino's
- * asynchronous one hands each write to a libuv thread) one write instead of one or two per event-loop turn.
- * `flush()` writes them at once (close, and process exit before pino's own exit flush).
+ * decision log is the largest cost of a decision after the policy itself. Lines are built and written in
+ * batches (LogBatch): the statement a line decided is on its way upstream before the line is built.
  */
 export class DecisionLog implements DecisionSink {
   readonly #event: OpaEventJson;
@@ -51,10 +49,8 @@ export class DecisionLog implements DecisionSink {
   /** Set by admit() when it refused: the refusal it caused is counted, not written to the full destination. */
   #refusing = false;
   #unlogged = 0;
-  /** Decided, their lines not yet written; and about how many bytes those lines take. */
-  #pending: DecisionEvent[] = [];
-  #pendingBytes = 0;
-  #scheduled = false;
+  /** Decided, their lines not yet built. */
+  readonly #pending = new LogBatch<DecisionEvent>((events) => this.#write(events));
 
   constructor(logger: Logger, opts: DecisionLogOptions) {
     this.#logger = logger;
@@ -65,21 +61,19 @@ export class DecisionLog implements DecisionSink {
     // A JSON line has no raw newline: a form with one cannot be in it (its JSON-escaped form is searched for).
     this.#secrets = secretTexts(opts.secrets ?? []).filter((f) => !f.includes("\n"));
     this.#maxBuffered = opts.maxBufferedBytes ?? 0;
-    unflushed.add(this);
   }
 
   #buffered(): number {
     const s = this.#stream;
-    return this.#pendingBytes + (typeof s._len === "number" ? s._len : (s.writableLength ?? 0));
+    return this.#pending.bytes + (typeof s._len === "number" ? s._len : (s.writableLength ?? 0));
   }
 
   /** Writes the lines of the decisions waiting for their batch. */
   flush(): void {
-    this.#scheduled = false;
-    if (this.#pending.length === 0) return;
-    const events = this.#pending;
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    this.#pending.flush();
+  }
+
+  #write(events: DecisionEvent[]): void {
     let batch = "";
     for (const e of events) batch += `{"level":"info","time":"${e.timestamp}"${this.#bindings},${this.#event.members(e, "openpolicyagent.org/decision_logs")},"msg":"Decision Log"}\n`;
     // One search of the batch per secret form: none has a newline (#secrets), so none spans two lines.
@@ -89,8 +83,7 @@ export class DecisionLog implements DecisionSink {
 
   /** Flushes and stops taking part in the exit flush; later lines are still written. */
   close(): void {
-    this.flush();
-    unflushed.delete(this);
+    this.#pending.close();
   }
 
   /** The destination holds more than it may: adapters that can wait do so (bounded) before deciding. */
@@ -124,27 +117,8 @@ export class DecisionLog implements DecisionSink {
     }
     if (!this.#logger.isLevelEnabled("info")) return;
     // The event and what it refers to are not changed once decided: it is written as it is now.
-    this.#pending.push(e);
-    this.#pendingBytes += (e.input_json?.length ?? 2048) + 512;
-    if (this.#pendingBytes >= BATCH_BYTES) this.flush();
-    else if (!this.#scheduled) {
-      this.#scheduled = true;
-      setTimeout(() => this.flush(), BATCH_MS).unref();
-    }
+    this.#pending.push(e, (e.input_json?.length ?? 2048) + 512);
   }
 }
 
-/** Logs with lines that may still wait for their batch; flushed at exit ahead of pino's own exit flush. */
-const unflushed = new Set<DecisionLog>();
-
-/** Writes every open decision log's waiting lines now (at exit; tests that read what was logged so far). */
-export function flushDecisionLogs(): void {
-  for (const log of unflushed) log.flush();
-}
-
-process.prependListener("exit", flushDecisionLogs);
-
 const REDACTED = "[REDACTED]";
-/** How long a decided line may wait for its batch, and how much may wait before it is written at once. */
-const BATCH_MS = 5;
-const BATCH_BYTES = 256 * 1024;

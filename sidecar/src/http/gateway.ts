@@ -65,7 +65,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   const methodOverride = opts.request?.method_override ?? "decide";
   const ambiguousPaths = opts.request?.ambiguous_paths ?? "refuse";
 
-  const done = requestEnd(log, opts.onRequestDone);
+  const ended = requestEnd(log, opts.onRequestDone);
   // Decisions the policy declared reusable (its `cache` directive), for identical requests.
   const reuse = new HttpDecisionReuse();
 
@@ -108,7 +108,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       masked: false,
       timedOut: false,
     };
-    res.on("close", () => done(ctx));
+    res.on("close", () => ended.done(ctx));
     res.on("error", (err) => {
       if (isDisconnect(err)) log.debug({ req_id: ctx.id }, "client went away");
       else log.warn({ req_id: ctx.id, err: { code: (err as NodeJS.ErrnoException).code } }, "response error");
@@ -269,6 +269,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       server.closeIdleConnections();
     });
     for (const r of routes) r.agent.destroy();
+    ended.close();
   }
 
   return { server, close };

@@ -1,12 +1,18 @@
 // The end of a request: stop what is left of the upstream exchange, log the request line, report it.
 
 import { pino, type Logger } from "pino";
+import { LogBatch } from "../audit/index.js";
 import type { RequestContext } from "./context.js";
 import type { RequestDoneInfo } from "./options.js";
 
-export type RequestEnd = (ctx: RequestContext) => void;
+export interface RequestEnd {
+  /** Called once per request, when its response closes. */
+  done(ctx: RequestContext): void;
+  /** Writes the request lines still waiting for their batch. */
+  close(): void;
+}
 
-/** Where pino writes: the request line goes straight there, as the decision log's line does. */
+/** Where pino writes: request lines go straight there, in batches, as the decision log's lines do. */
 interface LineStream {
   write(line: string): unknown;
 }
@@ -38,12 +44,14 @@ function requestLine(level: "info" | "warn", bindings: string, ctx: RequestConte
   return `${line},"duration_ms":${duration_ms},"msg":"http request"}\n`;
 }
 
-/** The function called once per request when its response closes: the request line, then the hook. */
+/** What happens once per request when its response closes: the request line, then the hook. */
 export function requestEnd(log: Logger, onRequestDone: ((info: RequestDoneInfo) => void) | undefined): RequestEnd {
-  const stream = (log as unknown as Record<symbol, LineStream | undefined>)[pino.symbols.streamSym];
+  // pino always has a destination stream; the decision log writes to the same one.
+  const stream = (log as unknown as Record<symbol, LineStream>)[pino.symbols.streamSym]!;
+  const lines = new LogBatch<string>((batch) => stream.write(batch.join("")));
   const bound = JSON.stringify(log.bindings());
   const bindings = bound === "{}" ? "" : `,${bound.slice(1, -1)}`;
-  return (ctx) => {
+  const done = (ctx: RequestContext): void => {
     clearTimeout(ctx.timer);
     const { res } = ctx;
     if (!res.writableFinished) {
@@ -55,8 +63,10 @@ export function requestEnd(log: Logger, onRequestDone: ((info: RequestDoneInfo) 
     const d = ctx.decision;
     const status = res.headersSent ? res.statusCode : 0;
     const level = ctx.errorCode && status >= 500 ? "warn" : "info";
-    // pino always has a destination stream; the decision log writes to the same one.
-    if (stream && log.isLevelEnabled(level)) stream.write(requestLine(level, bindings, ctx, status, duration_ms));
+    if (log.isLevelEnabled(level)) {
+      const line = requestLine(level, bindings, ctx, status, duration_ms);
+      lines.push(line, line.length);
+    }
     try {
       onRequestDone?.({
         request_id: ctx.id,
@@ -74,4 +84,5 @@ export function requestEnd(log: Logger, onRequestDone: ((info: RequestDoneInfo) 
       log.error({ err: { message: (err as Error)?.message } }, "onRequestDone hook failed");
     }
   };
+  return { done, close: () => lines.close() };
 }

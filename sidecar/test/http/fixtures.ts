@@ -10,7 +10,7 @@ import { gzipSync } from "node:zlib";
 import { pino, type Logger } from "pino";
 import { expect } from "vitest";
 import type { Decider } from "../../src/decision/decider.js";
-import { DecisionLog } from "../../src/audit/index.js";
+import { DecisionLog, flushLogBatches } from "../../src/audit/index.js";
 import { DecisionPipeline } from "../../src/decision/index.js";
 import type { Decision, MaskRule, PolicyInput, ApproveRequest } from "../../src/decision/types.js";
 import type { ActivePolicy } from "../../src/policy/index.js";
@@ -214,11 +214,23 @@ export async function startGateway(opts: Omit<HttpGatewayOptions, "logger" | "ag
   const secrets = [AGENT_TOKEN, UPSTREAM_SECRET, ...(opts.routes ?? []).flatMap((r) => (r.credential ? [r.credential.value, r.credential.value.split(":").slice(1).join(":")] : []))];
   const close = async () => {
     await gateway.close();
+    flushLogBatches();
     // Kept for the secrets sweep that runs after the suite (sidecar/test/reliability/secrets-sweep.ts).
     const path = expect.getState().testPath;
     keepOutput("suite", path ? `http-${basename(path).replace(/\.test\.ts$/, "")}` : "http", lines.join(""), secrets);
   };
-  return { url, port: Number(new URL(url).port), gateway, lines, done, close };
+  return {
+    url,
+    port: Number(new URL(url).port),
+    gateway,
+    // Log lines wait for their batch (audit/batch.ts): whoever reads them gets every one logged so far.
+    get lines() {
+      flushLogBatches();
+      return lines;
+    },
+    done,
+    close,
+  };
 }
 
 export const authed = (extra: Record<string, string> = {}): Record<string, string> => ({ authorization: `Bearer ${AGENT_TOKEN}`, ...extra });

@@ -4,7 +4,7 @@ import { Writable } from "node:stream";
 import { expect } from "vitest";
 import { stringify } from "yaml";
 import { startApp, type App, type AppOptions } from "../../src/app.js";
-import { flushDecisionLogs } from "../../src/audit/index.js";
+import { flushLogBatches } from "../../src/audit/index.js";
 import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/log.js";
 import { packageRoot } from "../../src/paths.js";
@@ -54,8 +54,8 @@ export async function startRegate(pg: TestPostgres, overrides: Record<string, un
   return {
     app,
     port,
-    logs: () => (flushDecisionLogs(), lines.join("\n")),
-    decisions: () => (flushDecisionLogs(), lines).map((l) => JSON.parse(l) as Record<string, any>).filter((l) => l["msg"] === "Decision Log"),
+    logs: () => (flushLogBatches(), lines.join("\n")),
+    decisions: () => (flushLogBatches(), lines).map((l) => JSON.parse(l) as Record<string, any>).filter((l) => l["msg"] === "Decision Log"),
     url: (user = AGENT.user, token = AGENT.token) => `postgres://${encodeURIComponent(user)}:${encodeURIComponent(token)}@127.0.0.1:${port}/${pg.database}?sslmode=disable`,
     async stop() {
       await app.close();
