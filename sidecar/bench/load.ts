@@ -3,11 +3,12 @@
 //
 //   npx tsx sidecar/bench/load.ts          LOAD_SESSIONS (500), LOAD_BUSY (50), LOAD_SECONDS (20), LOAD_HTTP (200), LOAD_SETTLE (30)
 //
-// Postgres: regate's RSS, left idle LOAD_SETTLE s, with no session and with LOAD_SESSIONS idle ones (memory per session); then the mixed
-// load (busy sessions back to back, the others one statement every ~2 s) while one more session starts a
-// 5,000,000-row result and never reads it; every statement's latency is kept per session: p99 per session
-// (median and worst over the busy sessions, and over the idle ones) says whether service is fair. The same
-// against PostgreSQL directly, for errors and latency. HTTP: autocannon with LOAD_HTTP connections through
+// Postgres: regate's RSS, read after it was left idle LOAD_SETTLE s, with no session and with LOAD_SESSIONS idle
+// ones after one statement each (memory per session); then the mixed load (busy sessions back to back, the
+// others one statement every ~2 s) while one more session starts a 5,000,000-row result and never reads it;
+// every statement's latency is kept per session: p99 per session (median and worst over the busy sessions, and
+// over the idle ones) says whether service is fair. The same against PostgreSQL directly, for errors and
+// latency. HTTP: autocannon with LOAD_HTTP connections through
 // regate and directly; then 200 slowloris connections (headers a byte a second) while 20 normal clients run.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -89,6 +90,8 @@ await runScenario({
       let t0 = performance.now();
       const sessions = await openSessions(viaRegate, SESSIONS);
       const loginMs = Math.round(performance.now() - t0);
+      // Idle after one statement each, as an agent's session is between its statements.
+      await Promise.all(sessions.map((c) => c.query("SELECT 1")));
       const idle = await settledRss(pid, SETTLE_S);
       const rssIdle = idle.settled;
       const perSessionKb = Math.round(((rssIdle - rss0) * 1024) / SESSIONS);

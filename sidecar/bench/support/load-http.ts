@@ -57,6 +57,9 @@ export function slowloris(port: number, n: number, everyMs = 1000): Slowloris {
     const t0 = Date.now();
     const s = connect(port, "127.0.0.1");
     s.on("error", () => undefined);
+    // Read (and drop) what the server answers: a socket nobody reads never sees the server's FIN, so it
+    // would count as open after the server closed it.
+    s.resume();
     s.once("close", () => closed.push(Date.now() - t0));
     s.once("connect", () => {
       s.write(`GET /api/customers/${i} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: `);
