@@ -1,7 +1,8 @@
 # HTTP rules of the example policy
 # GET is allowed, DELETE denied, POST /refunds needs a human, PII fields are masked.
 # req.method is the method the upstream executes (overrides included) and req.parsed_path the canonical
-# path (dot segments resolved, slashes merged, no trailing slash): match on these, never on raw_path.
+# path (dot segments resolved, slashes merged, no trailing slash): match on these, never on raw_path, and
+# compare segments as the upstream routes them (route_name).
 package regate
 
 req := input.http if input.kind == "http"
@@ -22,8 +23,13 @@ deny contains "request body is larger than regate inspects" if {
 
 approve contains "refunds need approval" if {
 	req.method == "POST"
-	req.parsed_path[count(req.parsed_path) - 1] == "refunds"
+	route_name(req.parsed_path[count(req.parsed_path) - 1]) == "refunds"
 }
+
+# A path segment as common frameworks route it: case folded (Express and ASP.NET match routes regardless of
+# case by default) and without a format suffix (Rails routes /refunds.json to /refunds). Match on this, not
+# on the segment as sent, wherever the upstream may route that way.
+route_name(segment) := split(lower(segment), ".")[0]
 
 # MCP: tools that destroy data are not for agents.
 deny contains msg if {

@@ -238,6 +238,18 @@ test_http_refund_needs_approval if {
 	not d.approve.hold_max_seconds
 }
 
+test_http_refund_needs_approval_as_frameworks_route_it if {
+	every path in ["/api/REFUNDS", "/api/Refunds", "/api/refunds.json", "/api/Refunds.JSON"] {
+		d := regate.decision with input as http("POST", path, {})
+		d.approve.reason == "refunds need approval"
+	}
+}
+
+test_http_other_segments_not_held if {
+	d := regate.decision with input as http("POST", "/api/refunds-report", {})
+	not d.approve
+}
+
 test_http_bad_body_denied if {
 	d := regate.decision with input as http("POST", "/api/orders", {"body_parse_error": true})
 	"request body could not be parsed" in d.deny

@@ -1,6 +1,6 @@
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { parseRequestBody } from "./body.js";
+import { isWideText, parseRequestBody } from "./body.js";
 
 const CAP = 64;
 const b = (s: string): Buffer => Buffer.from(s);
@@ -40,5 +40,30 @@ describe("parseRequestBody", () => {
       body_parse_error: false,
       content_type: "application/json",
     });
+  });
+});
+
+describe("UTF-16 and UTF-32 bodies", () => {
+  const json = '{"amount":1000000}';
+  it.each([
+    ["UTF-16LE", Buffer.from(json, "utf16le")],
+    ["UTF-16BE", Buffer.from(json, "utf16le").swap16()],
+    ["UTF-16LE with a BOM", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(json, "utf16le")])],
+    ["UTF-32LE", Buffer.from([...json].flatMap((c) => [c.charCodeAt(0), 0, 0, 0]))],
+    ["UTF-32BE", Buffer.from([...json].flatMap((c) => [0, 0, 0, c.charCodeAt(0)]))],
+  ])("%s is flagged unparsable, not passed as text", (_name, raw) => {
+    expect(isWideText(raw)).toBe(true);
+    for (const type of [undefined, "text/plain", "application/json"]) {
+      const facts = parseRequestBody(raw, type, undefined, 1 << 20);
+      expect(facts.body_parse_error).toBe(true);
+      expect(facts.body).toBeUndefined();
+      expect(facts.parsed_body).toBeUndefined();
+    }
+  });
+
+  it("UTF-8 text and declared binary types are left as they were", () => {
+    expect(isWideText(Buffer.from(json))).toBe(false);
+    expect(parseRequestBody(Buffer.from(json), undefined, undefined, 1 << 20).parsed_body).toEqual({ amount: 1000000 });
+    expect(parseRequestBody(Buffer.from([0x08, 0x00, 0x10, 0x01]), "application/octet-stream", undefined, 1 << 20).body_parse_error).toBe(false);
   });
 });

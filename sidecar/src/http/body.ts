@@ -131,6 +131,12 @@ export function parseRequestBody(raw: Buffer, contentType: string | undefined, c
     facts.body_parse_error = true;
     return facts;
   }
+  // Text in UTF-16 or UTF-32 reads as NULs and ASCII (valid UTF-8) or not at all, so the policy would see
+  // nothing, while an upstream that sniffs the encoding (Python's json.loads, Flask) reads fields from it.
+  if (mayBeText(type) && isWideText(decoded)) {
+    facts.body_parse_error = true;
+    return facts;
+  }
   let text: string;
   try {
     text = UTF8.decode(decoded);
@@ -157,6 +163,24 @@ export function parseRequestBody(raw: Buffer, contentType: string | undefined, c
   }
   facts.body = text;
   return facts;
+}
+
+/** Undeclared, or a declared text type: a body a parser may read as text (binary types are left alone). */
+function mayBeText(type: string | undefined): boolean {
+  return type === undefined || type.startsWith("text/") || isJsonMedia(type) || type === "application/x-www-form-urlencoded" || type.endsWith("xml");
+}
+
+/**
+ * UTF-16 or UTF-32 text, as a JSON parser that sniffs encodings would take it: a byte order mark, or NULs
+ * where ASCII text in those encodings has them among its first four bytes (RFC 4627 section 3).
+ */
+export function isWideText(b: Buffer): boolean {
+  if (b.length < 2) return false;
+  const [b0, b1] = [b[0]!, b[1]!];
+  if ((b0 === 0xff && b1 === 0xfe) || (b0 === 0xfe && b1 === 0xff)) return true;
+  if (b.length >= 4 && b0 === 0 && b1 === 0 && b[2] === 0xfe && b[3] === 0xff) return true;
+  // 00 xx (UTF-16BE) or xx 00 (UTF-16LE, UTF-32LE) with xx a non-NUL character, or 00 00 00 xx (UTF-32BE).
+  return (b0 === 0) !== (b1 === 0) || (b.length >= 4 && b0 === 0 && b1 === 0 && b[2] === 0 && b[3] !== 0);
 }
 
 /** The request frames a body (possibly empty): it is read whole before deciding. */

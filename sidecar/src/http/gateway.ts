@@ -11,12 +11,12 @@ import type { RequestContext } from "./context.js";
 import { decideAll, refusal } from "./enforce.js";
 import { capConnections, type ConnectionCap } from "./connection-cap.js";
 import { forwardRequest } from "./forward.js";
-import { agentCredential } from "./headers.js";
+import { agentCredential, collidingHeaders } from "./headers.js";
 import { settleApproval } from "./hold.js";
 import { ResponseMasker } from "./masker.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
 import type { HttpGatewayOptions } from "./options.js";
-import { effectiveMethod, findOverrides, OVERRIDE_HEADERS, OVERRIDE_PARAM, unparsedBodyMayOverride } from "./method.js";
+import { effectiveMethod, findOverrides, isOverrideParam, stripOverrideHeaders, unparsedBodyMayOverride } from "./method.js";
 import { parsedQuery, parseRequestTarget, withoutParam } from "./path.js";
 import { catalogError, sendError, type ErrorBody } from "./reply.js";
 import { compileRoutes, hostName, matchRoute, type CompiledRoute } from "./routes.js";
@@ -133,6 +133,11 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       return fail(ctx, e.status, e.body, { close: true });
     }
     const target = parsed.target;
+    const colliding = collidingHeaders(req.headers);
+    if (colliding) {
+      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", `headers "${colliding[0]}" and "${colliding[1]}" are one header to upstreams that read "_" as "-"; send one of them`);
+      return fail(ctx, e.status, e.body, { close: !req.complete });
+    }
     // Paths may embed identifiers (emails in /customers/alice@example.com): logged redacted.
     ctx.logPath = maskText(target.path, DETECTOR_NAMES, "redact") ?? "";
 
@@ -177,8 +182,8 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
         const e = catalogError("PROTOCOL_VIOLATION", "bad_request", "a _method override in the request body cannot be removed");
         return fail(ctx, e.status, e.body);
       }
-      for (const h of OVERRIDE_HEADERS) delete req.headers[h];
-      query = withoutParam(query, OVERRIDE_PARAM);
+      stripOverrideHeaders(req.headers);
+      query = withoutParam(query, isOverrideParam);
       overrides = [];
     }
     const effective = effectiveMethod(ctx.method, overrides);

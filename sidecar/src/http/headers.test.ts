@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { agentCredential, forwardHeaders, inputHeaders, responseHeaders } from "./headers.js";
+import { agentCredential, collidingHeaders, forwardHeaders, inputHeaders, responseHeaders } from "./headers.js";
 import { compileRoutes } from "./routes.js";
 
 const [route] = compileRoutes([{ name: "r", prefix: "/", upstream: "http://h", credential: { type: "header", header: "X-Service-Key", value: "svc" } }]);
@@ -75,4 +75,15 @@ describe("agentCredential", () => {
     [{ authorization: "Bearer a b" }, undefined],
     [{}, undefined],
   ])("%j", (headers, expected) => expect(agentCredential(headers)).toBe(expected));
+});
+
+describe("collidingHeaders", () => {
+  it.each([
+    [{ "x-tenant": "a", x_tenant: "b" }, ["x_tenant", "x-tenant"]],
+    [{ x_a_b: "a", "x-a_b": "b" }, ["x_a_b", "x-a_b"]],
+    [{ x_tenant: "b", accept: "*/*" }, undefined],
+    [{ "x-tenant": "a" }, undefined],
+  ])("%j: %j", (headers, expected) => {
+    expect(collidingHeaders(headers)).toEqual(expected);
+  });
 });

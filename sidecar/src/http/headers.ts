@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import { headerKey } from "./method.js";
 import type { CompiledRoute } from "./routes.js";
 
 /** RFC 9110 7.6.1 connection-specific headers, plus the de-facto proxy-connection. */
@@ -38,7 +39,26 @@ function connectionListed(headers: IncomingHttpHeaders): ReadonlySet<string> | u
     const t = c.trim().toLowerCase();
     return t === "keep-alive" || t === "close" || t === "" ? undefined : new Set([t]);
   }
-  return new Set(c.split(",").map((t) => t.trim().toLowerCase()).filter((t) => t !== ""));
+  return new Set(c.split(",").map((t) => headerKey(t.trim().toLowerCase())).filter((t) => t !== ""));
+}
+
+/**
+ * Two header names that CGI-style servers (CGI, WSGI, Rack, PHP) read as one, "x_tenant" and "x-tenant":
+ * which value such an upstream takes is its own choice, so the policy could judge the other. Returns the
+ * pair, for the refusal; undefined when names are distinct (the common case costs one scan for "_").
+ */
+export function collidingHeaders(incoming: IncomingHttpHeaders): [string, string] | undefined {
+  let seen: Map<string, string> | undefined;
+  for (const name of Object.keys(incoming)) {
+    if (!name.includes("_")) continue;
+    const key = headerKey(name);
+    if (key in incoming) return [name, key];
+    seen ??= new Map();
+    const other = seen.get(key);
+    if (other !== undefined) return [other, name];
+    seen.set(key, name);
+  }
+  return undefined;
 }
 
 const joined = (v: string | string[]): string => (Array.isArray(v) ? v.join(", ") : v);
@@ -55,11 +75,14 @@ export function forwardHeaders(
   masking: boolean,
 ): OutgoingHttpHeaders {
   const listed = connectionListed(incoming);
+  const credentialKey = route.credentialHeader === undefined ? undefined : headerKey(route.credentialHeader);
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined) continue;
-    if (HOP_BY_HOP.has(name) || AGENT_CREDENTIALS.has(name) || REBUILT.has(name)) continue;
-    if (name === route.credentialHeader || listed?.has(name)) continue;
+    // Matched in every spelling an upstream may read as the same header ("x_forwarded_for").
+    const key = headerKey(name);
+    if (HOP_BY_HOP.has(key) || AGENT_CREDENTIALS.has(key) || REBUILT.has(key)) continue;
+    if (key === credentialKey || listed?.has(key)) continue;
     out[name] = value;
   }
   if (masking) {
@@ -77,12 +100,17 @@ export function forwardHeaders(
   return out;
 }
 
-/** Request headers as the policy sees them: lowercase names, one string per header, no credentials. */
+/**
+ * Request headers as the policy sees them: lowercase names with "-" for "_" (as the upstream may read them;
+ * collidingHeaders refused any pair that would merge), one string per header, no credentials.
+ */
 export function inputHeaders(incoming: IncomingHttpHeaders, route: CompiledRoute | undefined): Record<string, string> {
   const out = new Map<string, string>();
+  const credentialKey = route?.credentialHeader === undefined ? undefined : headerKey(route.credentialHeader);
   for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined || AGENT_CREDENTIALS.has(name) || name === route?.credentialHeader) continue;
-    out.set(name, joined(value));
+    const key = headerKey(name);
+    if (value === undefined || AGENT_CREDENTIALS.has(key) || key === credentialKey) continue;
+    out.set(key, joined(value));
   }
   return Object.fromEntries(out);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { BodyFacts } from "./body.js";
-import { effectiveMethod, findOverrides } from "./method.js";
+import { effectiveMethod, findOverrides, isOverrideParam, overrideHeader, stripOverrideHeaders, unparsedBodyMayOverride } from "./method.js";
 
 const noBody: BodyFacts = { body_size: 0, truncated_body: false, body_parse_error: false };
 const form = (v: Record<string, string[]>): BodyFacts => ({ ...noBody, content_type: "application/x-www-form-urlencoded", parsed_body: v });
@@ -36,5 +36,57 @@ describe("effective method", () => {
   it("names where the override came from", () => {
     const r = effectiveMethod("POST", findOverrides({ "x-http-method-override": "DELETE" }, { _method: ["DELETE"] }, noBody));
     expect(r.ok && r.result.override).toEqual({ source: ["x-http-method-override", "query"], value: "DELETE" });
+  });
+});
+
+describe("override names as upstreams read them", () => {
+  it.each([
+    ["_method", true],
+    [".method", true],
+    ["_METHOD", true],
+    [" _method", true],
+    ["_ method", false],
+    ["[method", true],
+    ["_method[]", true],
+    ["_method[x]", true],
+    ["method", false],
+    ["payment_method", false],
+    ["_methods", false],
+  ])("parameter %j: %s", (name, expected) => {
+    expect(isOverrideParam(name)).toBe(expected);
+  });
+
+  it("finds header overrides in CGI spelling", () => {
+    const r = effectiveMethod("POST", findOverrides({ x_http_method_override: "DELETE" }, {}, noBody));
+    expect(r.ok && r.result.override).toEqual({ source: ["x-http-method-override"], value: "DELETE" });
+    expect(overrideHeader("x-http_method")).toBe("x-http-method");
+    expect(overrideHeader("x-forwarded-for")).toBeUndefined();
+  });
+
+  it("strips header overrides in every spelling", () => {
+    const h: Record<string, string> = { "x-http-method-override": "A", x_method_override: "B", "x-tenant": "t" };
+    stripOverrideHeaders(h);
+    expect(h).toEqual({ "x-tenant": "t" });
+  });
+});
+
+describe("a body regate could not parse", () => {
+  const unparsed: BodyFacts = { ...noBody, body_parse_error: true };
+  it.each([
+    ["_method=DELETE", true],
+    [".method=DELETE", true],
+    ["%2Emethod=DELETE", true],
+    ["%252Emethod=DELETE", true],
+    ['{"\\u005fmethod":"DELETE"', true],
+    ['{"_\\u006dethod":"DELETE"', true],
+    ["_METHOD=delete", true],
+    ['{"jsonrpc":"2.0","method":"tools/call"', false],
+    ["a=1&b=2", false],
+  ])("%j may carry an override: %s", (text, expected) => {
+    expect(unparsedBodyMayOverride(Buffer.from(text), unparsed)).toBe(expected);
+  });
+
+  it("in UTF-16 too", () => {
+    expect(unparsedBodyMayOverride(Buffer.from('{"_method":"DELETE"}', "utf16le"), unparsed)).toBe(true);
   });
 });

@@ -1,7 +1,9 @@
 // The method the upstream will execute. Widely used frameworks let a request name another method than its
 // request line: a header (X-HTTP-Method-Override and its two cousins) or a `_method` parameter in the query
 // or the body. regate either judges the overriding method ("decide", the default) or removes every override
-// before forwarding ("strip"); it never forwards an override the policy did not see.
+// before forwarding ("strip"); it never forwards an override the policy did not see. Names are matched the
+// way the upstream's stack may read them, not only as spelled: header names with "_" for "-" (CGI, WSGI and
+// Rack put both in one variable) and parameter names as PHP rewrites them (".method" becomes "_method").
 
 import type { BodyFacts } from "./body.js";
 
@@ -23,26 +25,65 @@ export interface EffectiveMethod {
 // RFC 9110 token.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/** A header's name as CGI-style servers read it: "_" and "-" are one character to them. */
+export function headerKey(name: string): string {
+  return name.includes("_") ? name.replaceAll("_", "-") : name;
+}
+
+/** The override header a request header counts as (any spelling), if any. */
+export function overrideHeader(name: string): (typeof OVERRIDE_HEADERS)[number] | undefined {
+  if (!name.startsWith("x")) return undefined;
+  const key = headerKey(name);
+  return OVERRIDE_HEADERS.find((h) => h === key);
+}
+
+/**
+ * True for a query or form parameter an upstream may read as `_method`: PHP drops leading spaces and turns
+ * "." and " " (and an unclosed "[") into "_", and reads `_method[...]` as an array under `_method`. Case is
+ * ignored, stricter than any framework.
+ */
+export function isOverrideParam(name: string): boolean {
+  if (name.length < 7) return false;
+  let n = name.replace(/^[ ]+/, "").toLowerCase();
+  const bracket = n.indexOf("[");
+  if (bracket >= 0) n = n.indexOf("]", bracket) > bracket ? n.slice(0, bracket) : n.slice(0, bracket) + "_" + n.slice(bracket + 1);
+  return n.replace(/[ .]/g, "_") === OVERRIDE_PARAM;
+}
+
+/** Values of every parameter an upstream may read as `_method`. */
+function paramValues(params: object, form: boolean): unknown[] {
+  const out: unknown[] = [];
+  for (const [name, v] of Object.entries(params)) {
+    if (!isOverrideParam(name)) continue;
+    // Form fields and query parameters arrive as arrays of values; a JSON body's member is a single value.
+    if (form && Array.isArray(v)) out.push(...(v as unknown[]));
+    else out.push(v);
+  }
+  return out;
+}
+
 function bodyParam(body: BodyFacts): unknown[] {
   const b = body.parsed_body;
   if (b === null || typeof b !== "object" || Array.isArray(b)) return [];
-  if (!Object.prototype.hasOwnProperty.call(b, OVERRIDE_PARAM)) return [];
-  const v = (b as Record<string, unknown>)[OVERRIDE_PARAM];
-  // Form fields arrive as arrays of values; a JSON body has a single value.
-  return body.content_type === "application/x-www-form-urlencoded" && Array.isArray(v) ? v : [v];
+  return paramValues(b, body.content_type === "application/x-www-form-urlencoded");
 }
 
 /** Overrides present in a request, by source (no decision about them yet). */
 export function findOverrides(headers: Record<string, string | string[] | undefined>, query: Record<string, string[]>, body: BodyFacts): { source: OverrideSource; value: unknown }[] {
   const found: { source: OverrideSource; value: unknown }[] = [];
-  for (const h of OVERRIDE_HEADERS) {
-    const v = headers[h];
-    if (v === undefined) continue;
+  for (const [name, v] of Object.entries(headers)) {
+    const h = overrideHeader(name);
+    if (h === undefined || v === undefined) continue;
     for (const one of Array.isArray(v) ? v : [v]) for (const part of one.split(",")) found.push({ source: h, value: part });
   }
-  for (const v of query[OVERRIDE_PARAM] ?? []) found.push({ source: "query", value: v });
+  for (const v of paramValues(query, true)) found.push({ source: "query", value: v });
   for (const v of bodyParam(body)) found.push({ source: "body", value: v });
   return found;
+}
+
+/** Removes every override header, in any spelling (method_override: strip). */
+export function stripOverrideHeaders(headers: Record<string, unknown>): void {
+  for (const name of Object.keys(headers)) if (overrideHeader(name) !== undefined) delete headers[name];
 }
 
 /**
@@ -63,14 +104,25 @@ export function effectiveMethod(wire: string, overrides: readonly { source: Over
   return { ok: true, result: { method: value!, override: { source: sources, value: value! } } };
 }
 
-const OVERRIDE_BYTES = [Buffer.from("_method"), Buffer.from("%5fmethod"), Buffer.from("%5Fmethod"), Buffer.from("\\u005f"), Buffer.from("\\u005F")];
-
 /**
- * A body regate did not parse into fields (over the input cap, malformed, multipart, compressed) may still
- * carry a `_method` the upstream reads. True when its bytes could: the caller refuses the request, since the
- * policy cannot see that override.
+ * A body regate did not parse into fields (over the input cap, malformed, multipart, compressed, UTF-16)
+ * may still carry a `_method` the upstream reads. True when its bytes could: the caller refuses the request,
+ * since the policy cannot see that override. Any spelling PHP reads as `_method` counts (".method",
+ * "[method"), in any case, behind percent or JSON escapes, in UTF-16. A JSON-RPC `"method"` member does not.
  */
+const MANGLED = /[_.[ +]method/i;
+
 export function unparsedBodyMayOverride(raw: Buffer, body: BodyFacts): boolean {
   if (raw.length === 0 || body.parsed_body !== undefined) return false;
-  return OVERRIDE_BYTES.some((b) => raw.includes(b));
+  // NULs between letters (UTF-16, UTF-32) hide the name from a byte search: take them out first.
+  let text = raw.toString("latin1");
+  if (text.includes("\0")) text = text.replaceAll("\0", "");
+  // Any of its letters could be escaped (%6d, \u006d, \x6d), more than once (%256d): undone a few times over.
+  for (let pass = 0; pass < 4; pass++) {
+    if (MANGLED.test(text)) return true;
+    const next = text.replace(/%([0-9a-f]{2})|\\u([0-9a-f]{4})|\\x([0-9a-f]{2})/gi, (_m, a?: string, b?: string, c?: string) => String.fromCharCode(parseInt(a ?? b ?? c ?? "0", 16)));
+    if (next === text) return false;
+    text = next;
+  }
+  return true;
 }

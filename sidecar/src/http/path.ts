@@ -183,8 +183,8 @@ export function parsedQuery(query: string): Record<string, string[]> {
   return Object.fromEntries(params);
 }
 
-/** The query without the parameters named `name` (raw pieces kept byte for byte). */
-export function withoutParam(query: string, name: string): string {
+/** The query without the parameters whose (decoded) name `drop` picks; raw pieces kept byte for byte. */
+export function withoutParam(query: string, drop: (name: string) => boolean): string {
   if (query === "") return query;
   return query
     .split("&")
@@ -192,9 +192,10 @@ export function withoutParam(query: string, name: string): string {
       const eq = piece.indexOf("=");
       const k = eq >= 0 ? piece.slice(0, eq) : piece;
       try {
-        return decodeURIComponent(k.replace(/\+/g, " ")) !== name;
+        return !drop(decodeURIComponent(k.replace(/\+/g, " ")));
       } catch {
-        return true;
+        // A name that does not decode: kept only if it could not spell the dropped one either.
+        return !drop(k);
       }
     })
     .join("&");

@@ -1,6 +1,7 @@
 // An upstream that resolves requests the way lenient web frameworks do: it honours method overrides
 // (headers on any method, `_method` in the query or a form body, as Express's method-override, Rails and
-// Laravel allow), decodes the whole path (an encoded "/" becomes a separator), cuts ";params", resolves dot
+// Laravel allow; header names read as CGI does, "_" for "-"; parameter names as PHP rewrites them, ".method"
+// for "_method"), decodes the whole path (an encoded "/" becomes a separator), cuts ";params", resolves dot
 // segments, merges slashes and ignores a trailing slash. It records what it executed, and can echo the
 // request (credential headers included, as a debugging endpoint would) to test that regate never hands the
 // route's credential back.
@@ -42,13 +43,30 @@ function frameworkPath(url: string): string {
   return "/" + out.join("/");
 }
 
+/** A parameter as PHP names it: leading spaces dropped, "." and " " (and an unclosed "[") as "_", arrays by base. */
+function phpName(name: string): string {
+  let n = name.replace(/^ +/, "");
+  const bracket = n.indexOf("[");
+  if (bracket >= 0) n = n.indexOf("]", bracket) > bracket ? n.slice(0, bracket) : n.slice(0, bracket) + "_" + n.slice(bracket + 1);
+  return n.replace(/[ .]/g, "_");
+}
+
+function methodParam(params: URLSearchParams): string | undefined {
+  let found: string | undefined;
+  // The last one wins, as in PHP.
+  for (const [k, v] of params) if (phpName(k) === "_method") found = v;
+  return found;
+}
+
 function frameworkMethod(req: IncomingMessage, body: string): string {
-  const header = req.headers["x-http-method-override"] ?? req.headers["x-http-method"] ?? req.headers["x-method-override"];
-  if (typeof header === "string") return header.toUpperCase();
-  const q = new URLSearchParams((req.url ?? "").split("?")[1] ?? "").get("_method");
+  const cgi: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) if (typeof value === "string") cgi[name.replaceAll("_", "-")] = value;
+  const header = cgi["x-http-method-override"] ?? cgi["x-http-method"] ?? cgi["x-method-override"];
+  if (header !== undefined) return header.toUpperCase();
+  const q = methodParam(new URLSearchParams((req.url ?? "").split("?")[1] ?? ""));
   if (q && req.method === "POST") return q.toUpperCase();
   if (req.method === "POST" && (req.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded")) {
-    const f = new URLSearchParams(body).get("_method");
+    const f = methodParam(new URLSearchParams(body));
     if (f) return f.toUpperCase();
   }
   return req.method ?? "GET";

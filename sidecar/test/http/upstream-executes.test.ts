@@ -75,6 +75,12 @@ describe("method overrides (default: the policy judges the overriding method)", 
     ["_method in the query", "/orders/1?_method=DELETE", {}, undefined],
     ["_method in a form body", "/orders/1", form, "_method=DELETE"],
     ["_method in a JSON body", "/orders/1", json, JSON.stringify({ _method: "DELETE" })],
+    ["X_HTTP_Method_Override (CGI, WSGI and Rack read it as the dashed one)", "/orders/1", { X_HTTP_Method_Override: "DELETE" }, undefined],
+    ["x-http_method", "/orders/1", { "x-http_method": "DELETE" }, undefined],
+    [".method in the query (PHP reads it as _method)", "/orders/1?.method=DELETE", {}, undefined],
+    ["%2Emethod in the query", "/orders/1?%2Emethod=DELETE", {}, undefined],
+    ["_method[] in a form", "/orders/1", form, "_method[]=DELETE"],
+    ["[method in a form", "/orders/1", form, "[method=DELETE"],
   ])("POST with %s is judged as DELETE and denied; the upstream executes nothing", async (_name, path, headers, body) => {
     const r = await send(gw, "POST", path, headers, body ?? "");
     expect(r.status).toBe(403);
@@ -92,8 +98,18 @@ describe("method overrides (default: the policy judges the overriding method)", 
     expect(r.executed).toEqual([]);
   });
 
-  it("overrides that disagree are refused with 400 before the policy runs", async () => {
-    const r = await send(gw, "POST", "/orders/1?_method=GET", { "x-http-method-override": "DELETE" }, "");
+  it("an override header in two spellings is refused with 400: which one an upstream reads is its choice", async () => {
+    const r = await send(gw, "POST", "/orders/1", { "x-http-method-override": "PATCH", x_http_method_override: "DELETE" }, "");
+    expect(r.status).toBe(400);
+    expect(JSON.parse(r.text)).toMatchObject({ code: "PROTOCOL_VIOLATION", reason: expect.stringContaining("one header") });
+    expect(r.executed).toEqual([]);
+  });
+
+  it.each([
+    ["a header and the query", "/orders/1?_method=GET", { "x-http-method-override": "DELETE" }, ""],
+    ["_method=POST and .method=DELETE in a form (PHP keeps the last)", "/orders/1", form, "_method=POST&.method=DELETE"],
+  ])("overrides that disagree (%s) are refused with 400 before the policy runs", async (_name, path, headers, body) => {
+    const r = await send(gw, "POST", path, headers, body);
     expect(r.status).toBe(400);
     expect(JSON.parse(r.text)).toMatchObject({ code: "PROTOCOL_VIOLATION", reason: expect.stringContaining("disagree") });
     expect(r.executed).toEqual([]);
@@ -116,18 +132,36 @@ describe("method overrides (default: the policy judges the overriding method)", 
   });
 });
 
+describe("header names an upstream reads with _ for -", () => {
+  it("headers regate rebuilds or never forwards go in that spelling too; the policy sees names as the upstream does", async () => {
+    const r = await send(gw, "GET", "/orders/1", { X_Forwarded_For: "6.6.6.6", X_Api_Key: "agent-key", Proxy_Authorization: "Basic eA==", X_Tenant: "acme" });
+    expect(r.status).toBe(200);
+    const names = Object.keys(r.executed[0]!.headers).map((h) => h.replaceAll("_", "-"));
+    expect(names).not.toContain("x-api-key");
+    expect(names).not.toContain("proxy-authorization");
+    expect(r.executed[0]!.headers["x-forwarded-for"]).toBe("127.0.0.1");
+    expect(r.executed[0]!.headers["x_forwarded_for"]).toBeUndefined();
+    expect(r.executed[0]!.headers["x_tenant"]).toBe("acme");
+    const logged = loggedLines().map((l) => JSON.parse(l) as { input?: { http?: { headers?: Record<string, string> } } });
+    expect(logged.at(-1)?.input?.http?.headers).toMatchObject({ "x-tenant": "acme" });
+    expect(JSON.stringify(logged.at(-1))).not.toContain("agent-key");
+  });
+});
+
 describe("method overrides with method_override: strip", () => {
   it.each([
     ["X-HTTP-Method-Override", "/orders/1", { "x-http-method-override": "DELETE" }],
     ["X-HTTP-Method", "/orders/1", { "x-http-method": "DELETE" }],
     ["_method in the query", "/orders/1?a=1&_method=DELETE", {}],
+    ["X_HTTP_Method_Override", "/orders/1", { X_HTTP_Method_Override: "DELETE" }],
+    [".method in the query", "/orders/1?a=1&.method=DELETE", {}],
   ])("%s is removed: the upstream executes the POST the policy allowed", async (_name, path, headers) => {
     const r = await send(strip, "POST", path, headers, "{}");
     expect(r.status).toBe(200);
     expect(r.executed).toHaveLength(1);
     expect(r.executed[0]!.method).toBe("POST");
-    expect(r.executed[0]!.url).not.toContain("_method");
-    for (const h of ["x-http-method-override", "x-http-method", "x-method-override"]) expect(r.executed[0]!.headers[h]).toBeUndefined();
+    expect(r.executed[0]!.url).not.toContain("method");
+    for (const h of Object.keys(r.executed[0]!.headers)) expect(h.replaceAll("_", "-")).not.toMatch(/^x-(http-method|http-method-override|method-override)$/);
   });
 
   it("a _method in a form body cannot be removed: 400", async () => {
@@ -246,11 +280,31 @@ describe("a _method regate cannot read", () => {
     ["a form body over the input cap", form, `_method=DELETE&pad=${"x".repeat(9000)}`],
     ["a multipart body", { "content-type": "multipart/form-data; boundary=b" }, '--b\r\ncontent-disposition: form-data; name="_method"\r\n\r\nDELETE\r\n--b--\r\n'],
     ["malformed JSON", json, '{"_method": "DELETE",'],
+    ["a form body over the input cap, as .method", form, `.method=DELETE&pad=${"x".repeat(9000)}`],
+    ["a form body over the input cap, as %2Emethod", form, `%2Emethod=DELETE&pad=${"x".repeat(9000)}`],
+    ["malformed JSON, escaped", json, '{"\\u005f\\u006dethod": "DELETE",'],
+    ["a UTF-16 body", {}, Buffer.from(JSON.stringify({ _method: "DELETE" }), "utf16le") as unknown as string],
   ])("in %s: refused with 400, nothing executed", async (_name, headers, body) => {
     const r = await send(gw, "POST", "/orders/1", headers, body);
     expect(r.status).toBe(400);
     expect(JSON.parse(r.text)).toMatchObject({ code: "PROTOCOL_VIOLATION", reason: expect.stringContaining("_method") });
     expect(r.executed).toEqual([]);
+  });
+
+  it.each([
+    ["without a content type", {}],
+    ["as text/plain", { "content-type": "text/plain" }],
+  ])("a UTF-16 body %s, which encoding-sniffing parsers read as JSON, is refused as unparsable", async (_name, headers) => {
+    const r = await send(gw, "POST", "/orders/1", headers, Buffer.from(JSON.stringify({ amount: 1_000_000 }), "utf16le") as unknown as string);
+    expect(r.status).toBe(403);
+    expect(JSON.parse(r.text)).toMatchObject({ code: "POLICY_DENIED", reason: expect.stringContaining("could not be parsed") });
+    expect(r.executed).toEqual([]);
+  });
+
+  it("a large JSON-RPC body (its \"method\" is not an override) is judged as usual", async () => {
+    const r = await send(gw, "POST", "/orders/1", json, JSON.stringify({ jsonrpc: "2.0", method: "tools/call", params: { pad: "x".repeat(9000) } }));
+    expect(r.status).toBe(403);
+    expect(JSON.parse(r.text)).toMatchObject({ code: "POLICY_DENIED", reason: expect.stringContaining("larger than regate inspects") });
   });
 
   it("a large body without one is judged as usual", async () => {
