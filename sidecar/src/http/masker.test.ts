@@ -111,11 +111,103 @@ describe("ResponseMasker JSON", () => {
 });
 
 describe("ResponseMasker text", () => {
-  it("event data: JSON when it parses, text otherwise", () => {
-    const m = ResponseMasker.from([{ field: "email", strategy: "redact" }, { detector: "email", strategy: "partial" }])!;
-    expect(m.maskEventData('{"email":"a@x.com","note":"b@y.org"}')).toBe(`{"email":"${REDACTED}","note":"***@y.org"}`);
+  it("event data: JSON when it parses, text otherwise (detector rules only)", () => {
+    const m = ResponseMasker.from([{ detector: "email", strategy: "partial" }])!;
+    expect(m.maskEventData('{"email":"a@x.com","note":"b@y.org"}')).toBe('{"email":"***@x.com","note":"***@y.org"}');
     expect(m.maskEventData("[DONE]")).toBe("[DONE]");
     expect(m.maskEventData("mail b@y.org")).toBe("mail ***@y.org");
+    expect(m.maskEventData('{"email":"b@y.org"')).toBe('{"email":"***@y.org"');
+  });
+
+  describe("event data under field rules is a JSON document or refused", () => {
+    const m = ResponseMasker.from([{ field: "ssn", strategy: "redact" }, { detector: "email", strategy: "partial" }])!;
+
+    it.each([
+      ["an object", '{"ssn":"123-45-6789","note":"b@y.org"}', `{"ssn":"${REDACTED}","note":"***@y.org"}`],
+      ["a scalar", "42", "42"],
+      ["a string", '"b@y.org"', '"***@y.org"'],
+      ["the [DONE] sentinel", "[DONE]", "[DONE]"],
+      ["a blank keep-alive", "", ""],
+    ])("masks %s", (_name, data, expected) => {
+      expect(m.maskEventData(data)).toBe(expected);
+    });
+
+    it.each([
+      ["key=value text", "ssn=123-45-6789"],
+      ["broken JSON", '{"ssn":"123-45-6789"'],
+      ["the first half of a split document", '{"ssn":'],
+      ["the second half of a split document", '"123-45-6789"}'],
+      ["plain text", "hello"],
+      ["two documents", '{"a":1}\n{"ssn":"123-45-6789"}'],
+    ])("refuses %s", (_name, data) => {
+      expect(() => m.maskEventData(data)).toThrow(/not a JSON document/);
+    });
+  });
+});
+
+describe("ResponseMasker JSON embedded in strings", () => {
+  const SSN = "123-45-6789";
+  const nest = (v: unknown, n: number): unknown => (n === 0 ? v : { d: JSON.stringify(nest(v, n - 1)) });
+  const field = ResponseMasker.from([{ field: "ssn", strategy: "redact" }])!;
+  const detector = ResponseMasker.from([{ detector: "ssn", strategy: "redact" }])!;
+
+  it.each([1, 2, 3])("masks a document embedded %i levels deep", (n) => {
+    for (const m of [field, detector]) {
+      const out = m.maskJsonText(JSON.stringify(nest({ ssn: SSN }, n)));
+      expect(out).not.toContain(SSN);
+      expect(out).toContain(REDACTED);
+    }
+  });
+
+  it.each([4, 5, 8])("refuses a document embedded %i levels deep", (n) => {
+    for (const m of [field, detector]) {
+      expect(() => m.maskJsonText(JSON.stringify(nest({ ssn: SSN }, n)))).toThrow(/embedded in strings deeper/);
+    }
+  });
+
+  it("refuses past the limit even when the innermost value is not masked (it was not inspected)", () => {
+    expect(() => field.maskJsonText(JSON.stringify(nest({ other: 1 }, 4)))).toThrow(/embedded in strings deeper/);
+  });
+
+  it("follows a JSON string encoded twice", () => {
+    const doc = { d: JSON.stringify(JSON.stringify({ ssn: SSN })) };
+    const out = field.maskJsonText(JSON.stringify(doc));
+    expect(out).not.toContain(SSN);
+    expect(JSON.parse(JSON.parse((JSON.parse(out) as { d: string }).d) as string)).toEqual({ ssn: REDACTED });
+  });
+
+  it("leaves strings that only look like JSON as text, and plain quoted text as it was", () => {
+    expect(field.maskJsonText('{"a":"[DRAFT] notes","b":"\\"quoted\\""}')).toBe('{"a":"[DRAFT] notes","b":"\\"quoted\\""}');
+  });
+
+  it("the streaming masker refuses past the same limit", async () => {
+    const { JsonMaskStream } = await import("./json-stream.js");
+    const { Readable } = await import("node:stream");
+    const { text } = await import("node:stream/consumers");
+    const run = (doc: string) => text(Readable.from([Buffer.from(doc)]).pipe(new JsonMaskStream(field, { holdChars: 1 << 16, maxTokenChars: 1 << 20 })));
+    expect(await run(JSON.stringify(nest({ ssn: SSN }, 3)))).not.toContain(SSN);
+    await expect(run(JSON.stringify(nest({ ssn: SSN }, 4)))).rejects.toThrow(/embedded in strings deeper/);
+  });
+});
+
+describe("ResponseMasker for response headers", () => {
+  it("names every field rule, a pointer by its last token (not a wildcard or an index)", () => {
+    const m = ResponseMasker.from([
+      { field: "Email", strategy: "redact" },
+      { field: "/customer/ssn", strategy: "hash" },
+      { field: "/items/*", strategy: "redact" },
+      { field: "/items/0", strategy: "redact" },
+      { detector: "card", strategy: "redact" },
+    ])!;
+    expect(m.namedRules.map((r) => r.name)).toEqual(["Email", "ssn"]);
+  });
+
+  it("detectedSpans gives each hit with its strategy's replacement", () => {
+    const m = ResponseMasker.from([{ detector: "email", strategy: "partial" }, { detector: "ssn", strategy: "null" }])!;
+    expect(m.detectedSpans("a b@y.org 123-45-6789", m.detect!)).toEqual([
+      { start: 2, end: 9, replacement: "***@y.org" },
+      { start: 10, end: 21, replacement: null },
+    ]);
   });
 });
 

@@ -12,8 +12,31 @@ interface Pointer {
   action: FieldAction;
 }
 
-/** JSON inside JSON strings (MCP tool results carry their payload as text) is masked this many levels deep. */
+/**
+ * JSON inside JSON strings (MCP tool results carry their payload as text) is masked this many levels deep;
+ * a document embedded deeper is refused, since what regate does not inspect it must not pass.
+ */
 const MAX_EMBEDDED = 3;
+
+/**
+ * Event data that is not JSON but carries nothing a field could hold: a blank keep-alive and the `[DONE]`
+ * sentinel that OpenAI-style streams end with. Any other non-JSON data is refused under field rules.
+ */
+const EMPTY_EVENT_DATA = /^\s*(?:\[DONE\])?\s*$/;
+const JSON_START = /^[ \t\n\r]*[[{"\-0-9tfn]/;
+
+/** A field rule as a response header sees it: the name it gives (a pointer's last token) and its action. */
+export interface NamedFieldRule {
+  name: string;
+  action: FieldAction;
+}
+
+/** A detected span of a text and what replaces it; null when a `null` strategy hit. */
+export interface DetectedSpan {
+  start: number;
+  end: number;
+  replacement: string | null;
+}
 
 const TILDE_ONE = /~1/g;
 const TILDE_ZERO = /~0/g;
@@ -34,6 +57,7 @@ export class ResponseMasker {
   readonly #key: Buffer | undefined;
   readonly #caseInsensitive: boolean;
   readonly #stack: string[] = [];
+  readonly #namedRules: NamedFieldRule[] = [];
   #changes = 0;
 
   /** Field rules cannot be honoured on a body that is not JSON. */
@@ -47,11 +71,16 @@ export class ResponseMasker {
       // An unknown detector name masks with every detector: over-masking beats leaking.
       const detectors = rule.detector === undefined ? [] : isDetectorName(rule.detector) ? [rule.detector] : DETECTOR_NAMES;
       if (rule.field !== undefined && rule.field.startsWith("/")) {
-        const tokens = rule.field.slice(1).split("/").map((t) => this.#fold(unescapePointerToken(t)));
-        this.#pointers.push({ tokens, action: addAction(undefined, rule, detectors) });
+        const raw = rule.field.slice(1).split("/").map(unescapePointerToken);
+        const action = addAction(undefined, rule, detectors);
+        this.#pointers.push({ tokens: raw.map((t) => this.#fold(t)), action });
+        // Outside a JSON document there is no path to follow: a header sees the pointer's last name.
+        const last = raw.at(-1) ?? "";
+        if (last !== "*" && last !== "" && !/^\d+$/.test(last)) this.#namedRules.push({ name: last, action });
       } else if (rule.field !== undefined) {
         const name = this.#fold(rule.field);
         this.#names.set(name, addAction(this.#names.get(name), rule, detectors));
+        this.#namedRules.push({ name: rule.field, action: addAction(undefined, rule, detectors) });
       } else {
         for (const d of detectors) detect = addDetector(detect, d, rule.strategy);
       }
@@ -86,14 +115,22 @@ export class ResponseMasker {
     return this.#maskDetected(text, this.#detect) ?? "";
   }
 
-  /** An SSE event's data: JSON when it parses as JSON, text otherwise. */
+  /**
+   * An SSE event's data: JSON when it parses as JSON, text otherwise. Under field rules an event's data is
+   * a document as a body is, and data that is not one whole JSON document is refused (RegateError), as a
+   * non-JSON body is: a field split across events, or written as `ssn=...`, cannot be found.
+   */
   maskEventData(data: string): string {
-    if (looksLikeJson(data)) {
+    // Most text cannot start a JSON value: no parse (and no thrown SyntaxError) for each such event.
+    if (JSON_START.test(data)) {
       try {
         return this.maskJsonText(data);
       } catch (err) {
         if (!(err instanceof SyntaxError)) throw err;
       }
+    }
+    if (this.hasFieldRules && !EMPTY_EVENT_DATA.test(data)) {
+      throw new RegateError("MASK_LINEAGE_UNKNOWN", "event data is not a JSON document, so field masks cannot apply to it");
     }
     return this.maskPlainText(data);
   }
@@ -108,6 +145,11 @@ export class ResponseMasker {
   /** Some rule names a field by name (strings may carry JSON whose fields it names). */
   get hasNamedFields(): boolean {
     return this.#names.size > 0;
+  }
+
+  /** Every field rule with the name it gives, as written (pointers by their last token): for response headers. */
+  get namedRules(): readonly NamedFieldRule[] {
+    return this.#namedRules;
   }
 
   /** Some rule is a JSON pointer: the streaming masker keeps the path of folded keys. */
@@ -137,8 +179,23 @@ export class ResponseMasker {
 
   /** The JSON text replacing a scalar (a string's value or a literal's text) masked whole. */
   wholeReplacement(value: string, strategy: MaskStrategy): string {
+    return JSON.stringify(this.maskWhole(value, strategy));
+  }
+
+  /** A text value masked whole; null under the `null` strategy. */
+  maskWhole(value: string, strategy: MaskStrategy): string | null {
     this.#changes++;
-    return JSON.stringify(applyStrategy(value, strategy, undefined, this.#key));
+    return applyStrategy(value, strategy, undefined, this.#key);
+  }
+
+  /** The spans of `s` that `detect` finds, each with its detector's replacement. */
+  detectedSpans(s: string, detect: DetectSpec): DetectedSpan[] {
+    const spans: DetectedSpan[] = [];
+    for (const m of findMatches(s, detect.names)) {
+      const strategy = detect.strategy.get(m.detector) ?? "redact";
+      spans.push({ start: m.start, end: m.end, replacement: applyStrategy(s.slice(m.start, m.end), strategy, { kind: m.detector }, this.#key) });
+    }
+    return spans;
   }
 
   #rewrite(text: string, detect: DetectSpec | undefined, depth: number, embedded: number): string {
@@ -269,16 +326,12 @@ export class ResponseMasker {
 
   #string(s: string, detect: DetectSpec | undefined, depth: number, embedded: number): string | null {
     // JSON carried inside a string (MCP tool results put their payload in `content[].text`): field rules
-    // and detectors apply inside it too, rewritten in place (its layout kept). JSON pointers address the
+    // and detectors apply inside it too, rewritten in place (its layout kept). A string holding a JSON
+    // string (encoded twice) is followed as well: it may hold an object in turn. JSON pointers address the
     // outer document only.
-    if (embedded < MAX_EMBEDDED && (detect || this.#names.size > 0) && looksLikeJson(s)) {
-      let inner: unknown;
-      try {
-        inner = JSON.parse(s);
-      } catch {
-        inner = undefined;
-      }
-      if (inner !== null && typeof inner === "object") return this.#rewrite(s, detect, depth + 1, embedded + 1);
+    if ((detect || this.#names.size > 0) && isEmbeddedJson(s)) {
+      if (embedded >= MAX_EMBEDDED) throw new RegateError("MASK_LINEAGE_UNKNOWN", "JSON is embedded in strings deeper than regate masks");
+      return this.#rewrite(s, detect, depth + 1, embedded + 1);
     }
     return this.#maskDetected(s, detect);
   }
@@ -286,18 +339,31 @@ export class ResponseMasker {
   /** Detected spans masked with their detector's strategy; null when a `null` strategy hit. */
   #maskDetected(s: string, detect: DetectSpec | undefined): string | null {
     if (!detect || s === "") return s;
-    const matches = findMatches(s, detect.names);
-    if (matches.length === 0) return s;
+    const spans = this.detectedSpans(s, detect);
+    if (spans.length === 0) return s;
     this.#changes++;
     let out = "";
     let pos = 0;
-    for (const m of matches) {
-      const strategy = detect.strategy.get(m.detector) ?? "redact";
+    for (const m of spans) {
       // A null inside a string cannot exist: the whole value becomes null.
-      if (strategy === "null") return null;
-      out += s.slice(pos, m.start) + (applyStrategy(s.slice(m.start, m.end), strategy, { kind: m.detector }, this.#key) ?? "");
+      if (m.replacement === null) return null;
+      out += s.slice(pos, m.start) + m.replacement;
       pos = m.end;
     }
     return out + s.slice(pos);
   }
+}
+
+/** A string whose text is a JSON object or array, or a JSON string (which may hold one in turn). */
+function isEmbeddedJson(s: string): boolean {
+  const container = looksLikeJson(s);
+  const quoted = !container && s.trimStart().startsWith('"');
+  if (!container && !quoted) return false;
+  let inner: unknown;
+  try {
+    inner = JSON.parse(s);
+  } catch {
+    return false;
+  }
+  return quoted ? typeof inner === "string" : inner !== null && typeof inner === "object";
 }

@@ -75,3 +75,133 @@ describe("scrubHeaders", () => {
     expect(Object.keys(h)).toEqual(["x-ok"]);
   });
 });
+
+describe("decoded forms", () => {
+  // "+", "/" and "=" are the characters encoders treat differently.
+  const TOKEN = "tok+AbC/dEf0123456789xyz==";
+  const forms = secretForms([TOKEN]);
+  const uesc = (s: string): string => [...s].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`).join("");
+  const mime = (text: string): string => Buffer.from(text).toString("base64").replace(/(.{76})/g, "$1\r\n");
+  const joinedData = (sse: string): string => [...sse.matchAll(/^data: ?(.*)$/gm)].map((m) => m[1]).join("");
+
+  // Each case: the body as the upstream sent it, and how a client reads it.
+  const cases: [string, string, (out: string) => string][] = [
+    ["one JSON \\u escape", `{"echo":"tok\\u002bAbC/dEf0123456789xyz=="}`, (o) => JSON.parse(o).echo],
+    ["a fully \\u-escaped JSON string", `{"echo":"${uesc(TOKEN)}"}`, (o) => JSON.parse(o).echo],
+    ["JSON with \\/ and one \\u", `{"echo":"tok+AbC\\/dEf0123456789xyz\\u003d="}`, (o) => JSON.parse(o).echo],
+    ["partial percent-encoding, upper case", `https://cb.example/?t=tok%2BAbC/dEf0123456789xyz%3D%3D`, (o) => decodeURIComponent(o)],
+    ["partial percent-encoding, lower case", `https://cb.example/?t=tok%2bAbC%2fdEf0123456789xyz%3d%3d`, (o) => decodeURIComponent(o)],
+    ["percent-encoding of every byte", [...Buffer.from(TOKEN)].map((b) => `%${b.toString(16)}`).join(""), (o) => decodeURIComponent(o)],
+    ["double percent-encoding", `t=${encodeURIComponent(encodeURIComponent(TOKEN))}`, (o) => decodeURIComponent(decodeURIComponent(o))],
+    ["percent-encoding inside a JSON string with \\u escapes", `{"u":"?t=tok\\u00252BAbC/dEf0123456789xyz%3D%3D"}`, (o) => decodeURIComponent(JSON.parse(o).u)],
+    ["HTML numeric entities", [...TOKEN].map((c) => `&#${c.charCodeAt(0)};`).join(""), (o) => o.replace(/&#(\d+);/g, (_m, d: string) => String.fromCharCode(Number(d)))],
+    ["hex, lower case", Buffer.from(TOKEN).toString("hex"), (o) => Buffer.from(o, "hex").toString("latin1")],
+    ["hex, upper case", Buffer.from(TOKEN).toString("hex").toUpperCase(), (o) => Buffer.from(o, "hex").toString("latin1")],
+    ...[0, 1, 2].map((pad): [string, string, (o: string) => string] => [
+      `MIME-wrapped base64 of an Authorization header (offset ${pad})`,
+      mime(`${"x".repeat(pad)}Authorization: Bearer ${TOKEN}\r\nX-Other: ${"y".repeat(60)}`),
+      (o) => Buffer.from(o.replace(/\s+/g, ""), "base64").toString("latin1"),
+    ]),
+    ["base64 wrapped with JSON-escaped line breaks", JSON.stringify({ pem: mime(`Bearer ${TOKEN}`).replace(/(.{20})/g, "$1\n") }), (o) => Buffer.from(JSON.parse(o).pem.replace(/\s+/g, ""), "base64").toString("latin1")],
+    ["base64 of a percent-encoded URL", Buffer.from(`https://x/?t=${encodeURIComponent(TOKEN)}`).toString("base64"), (o) => decodeURIComponent(Buffer.from(o, "base64").toString("latin1"))],
+  ];
+
+  it.each(cases)("%s: the client cannot read the token back", (_name, text, read) => {
+    expect(read(text), "the case really carries the token").toContain(TOKEN);
+    const out = scrubBuffer(Buffer.from(text), forms).toString("latin1");
+    let readBack = "";
+    try {
+      readBack = read(out);
+    } catch {
+      // An overwritten escape may leave the text undecodable: nothing to read back.
+    }
+    expect(readBack).not.toContain(TOKEN);
+    expect(out).not.toContain(TOKEN);
+  });
+
+  it.each(cases)("%s, streamed and split at every byte offset: the same as whole", async (_name, text) => {
+    const bytes = Buffer.from(text);
+    const whole = scrubBuffer(bytes, forms).toString("latin1");
+    for (let i = 1; i < bytes.length; i++) {
+      const out: Buffer[] = [];
+      for await (const c of Readable.from([bytes.subarray(0, i), bytes.subarray(i)]).pipe(new SecretScrubber(forms))) out.push(c as Buffer);
+      expect(Buffer.concat(out).toString("latin1"), `split at ${i}`).toBe(whole);
+    }
+  });
+
+  describe("an event stream", () => {
+    const streams: [string, string][] = [
+      ["cut across two events", `data: {"n":1}\n\ndata: tok+AbC/d\n\ndata: Ef0123456789xyz==\n\ndata: {"n":2}\n\n`],
+      ["cut across data lines of one event", `event: x\ndata: tok+AbC/d\ndata: Ef0123456789xyz==\n\n`],
+      ["cut across events with CRLF and no space", `data:tok+AbC/d\r\n\r\ndata:Ef0123\r\n\r\ndata:456789xyz==\r\n\r\n`],
+      ["cut across an id and a data line", `id: tok+AbC\ndata: /dEf0123456789xyz==\n\n`],
+    ];
+
+    it.each(streams)("%s: the joined data never holds the token, and the framing stays", async (_name, text) => {
+      expect(joinedData(text) + text.replace(/\s|data:|id:/g, "")).toContain(TOKEN);
+      const bytes = Buffer.from(text);
+      const whole = scrubBuffer(bytes, forms, { sse: true }).toString();
+      expect(whole.replace(/[^\n]/g, "")).toBe(text.replace(/[^\n]/g, ""));
+      expect(joinedData(whole)).not.toContain(TOKEN.slice(0, 8));
+      expect(joinedData(whole)).not.toContain(TOKEN.slice(-8));
+      for (let i = 1; i < bytes.length; i++) {
+        const out: Buffer[] = [];
+        for await (const c of Readable.from([bytes.subarray(0, i), bytes.subarray(i)]).pipe(new SecretScrubber(forms, false, { sse: true }))) out.push(c as Buffer);
+        expect(Buffer.concat(out).toString(), `split at ${i}`).toBe(whole);
+      }
+    });
+
+    it("an event that cannot start the token goes out at once; one that could waits for the next", async () => {
+      const s = new SecretScrubber(forms, true, { sse: true });
+      const seen: string[] = [];
+      s.on("data", (c: Buffer) => seen.push(c.toString()));
+      s.write(Buffer.from('data: {"n":1}\n\n'));
+      await new Promise((r) => setImmediate(r));
+      expect(seen.join("")).toBe('data: {"n":1}\n\n');
+      s.write(Buffer.from("data: tok+AbC\n\n"));
+      await new Promise((r) => setImmediate(r));
+      expect(seen.join("")).not.toContain("tok+");
+      s.end(Buffer.from('data: {"n":2}\n\n'));
+      await new Promise((r) => s.on("end", r));
+      expect(seen.join("")).toBe('data: {"n":1}\n\ndata: tok+AbC\n\ndata: {"n":2}\n\n');
+    });
+  });
+
+  describe("must-allow: bodies without the token come through byte for byte", () => {
+    const innocent = [
+      `{"note":"caf\\u00e9 \\"quoted\\" \\/path \\ud83d\\ude00","url":"https://x.example/?q=a%20b%2Bc&r=%3d"}`,
+      `<p>Tom &amp; Jerry &#8212; &#x2F;home &lt;b&gt; 50% off</p>`,
+      Buffer.from(`Authorization: Bearer some-other-token-0123456789\r\n${"z".repeat(200)}`).toString("base64").replace(/(.{76})/g, "$1\r\n"),
+      Buffer.from("not the token at all, just text").toString("hex"),
+      `data: {"n":1}\n\nevent: tick\ndata: tok\ndata: en\n\n: keepalive\n\n`,
+      "trailing escapes at the very end: \\u00 and %2 and &#1",
+    ];
+    it.each(innocent)("%s", async (text) => {
+      const bytes = Buffer.from(text);
+      expect(scrubBuffer(bytes, forms)).toEqual(bytes);
+      expect(scrubBuffer(bytes, forms, { sse: true })).toEqual(bytes);
+      for (let i = 1; i < bytes.length; i++) {
+        for (const sse of [false, true]) {
+          const out: Buffer[] = [];
+          for await (const c of Readable.from([bytes.subarray(0, i), bytes.subarray(i)]).pipe(new SecretScrubber(forms, true, { sse }))) out.push(c as Buffer);
+          expect(Buffer.concat(out).equals(bytes), `split at ${i}, sse ${sse}`).toBe(true);
+        }
+      }
+    });
+  });
+
+  it("header values: percent-encoded in either case, and \\u-escaped", () => {
+    const h: Record<string, string | string[]> = {
+      location: "https://cb.example/?t=tok%2bAbC%2fdEf0123456789xyz%3d%3d",
+      link: ["<https://x/?t=tok%2BAbC/dEf0123456789xyz%3D%3D>", "<https://x/ok%20fine>"],
+      "x-json": '{"t":"tok\\u002BAbC\\/dEf0123456789xyz=="}',
+      "x-ok": "a%20b",
+    };
+    expect(scrubHeaders(h, forms)).toBe(true);
+    expect(decodeURIComponent(h.location as string)).not.toContain(TOKEN);
+    expect(decodeURIComponent((h.link as string[])[0]!)).not.toContain(TOKEN);
+    expect((h.link as string[])[1]).toBe("<https://x/ok%20fine>");
+    expect(JSON.parse(h["x-json"] as string).t).not.toContain(TOKEN);
+    expect(h["x-ok"]).toBe("a%20b");
+  });
+});

@@ -1,9 +1,12 @@
 // regate's route credential never goes back to the agent. An upstream may echo it (a debug endpoint, an
 // error page that prints the request, a token in a redirect): every form regate can name is replaced in
-// response headers and bodies, streamed bodies included, before the agent sees a byte.
+// response headers and bodies, streamed bodies included, before the agent sees a byte. Two looks: a byte
+// search for the forms as written (here), then the same forms in the text a client reads once it decodes
+// escapes, unwraps base64 and joins events (leak-guard.ts), overwritten where they were spelled.
 
 import { Transform, type TransformCallback } from "node:stream";
 import type { OutgoingHttpHeaders } from "node:http";
+import { LeakGuard, prefixStart, scanForLeaks } from "./leak-guard.js";
 
 export const SCRUBBED = "[REDACTED]";
 const SCRUBBED_BYTES = Buffer.from(SCRUBBED);
@@ -12,13 +15,42 @@ const FILLER = 0x2a;
 /** Shorter forms are not searched for: too many innocent bytes would match (config demands longer secrets in practice). */
 const MIN_NEEDLE = 4;
 
+/** The characters of base64 text that depend on `text` alone, at each of the three alignments it can have. */
+function base64Cores(text: string): string[] {
+  const bytes = Buffer.from(text, "utf8");
+  const cores: string[] = [];
+  for (let pad = 0; pad < 3; pad++) {
+    const b64 = Buffer.concat([Buffer.alloc(pad, 0x41), bytes]).toString("base64");
+    const core = b64.slice(Math.ceil((8 * pad) / 6), Math.floor((8 * (pad + bytes.length)) / 6));
+    cores.push(core, core.replace(/\+/g, "-").replace(/\//g, "_"));
+  }
+  return cores;
+}
+
 /**
- * The byte strings that give a secret away: the secret itself, its JSON-escaped and percent-encoded forms,
- * and its standard and URL-safe base64 at each of the three alignments it can have inside a longer base64
- * text (only the characters that depend on the secret alone, so a token inside a base64 blob is found too).
+ * What a client reads once it has decoded escapes, unwrapped lines and joined events (leak-view.ts): the
+ * secret (without whitespace, which the view drops), its hex in either case, and the base64 of the secret and
+ * of its JSON-escaped and percent-encoded spellings (a base64 blob of a URL or a JSON document).
+ */
+function decodedForms(s: string): string[] {
+  const json = JSON.stringify(s).slice(1, -1);
+  const hex = Buffer.from(s, "utf8").toString("hex");
+  return [s.replace(/\s+/g, ""), hex, hex.toUpperCase(), ...new Set([s, json, encodeURIComponent(s)].flatMap(base64Cores))];
+}
+
+/** For each array secretForms returned, the forms the decoded check looks for. */
+const DECODED = new WeakMap<readonly Buffer[], readonly Buffer[]>();
+
+const toBuffers = (forms: Iterable<string>): Buffer[] => [...forms].filter((f) => f.length >= MIN_NEEDLE).map((f) => Buffer.from(f, "utf8"));
+
+/**
+ * The byte strings that give a secret away as written: the secret itself, its JSON-escaped and
+ * percent-encoded forms, and every form the decoded check looks for (so a response that needs no decoding
+ * is fully covered by this byte search alone). The decoded forms travel with the array (decodedNeedles).
  */
 export function secretForms(secrets: readonly string[]): Buffer[] {
   const forms = new Set<string>();
+  const decoded = new Set<string>();
   for (const s of secrets) {
     if (s === "") continue;
     forms.add(s);
@@ -27,15 +59,22 @@ export function secretForms(secrets: readonly string[]): Buffer[] {
     // PHP and some Java encoders also escape "/".
     forms.add(json.replace(/\//g, "\\/"));
     forms.add(encodeURIComponent(s));
-    const bytes = Buffer.from(s, "utf8");
-    for (let pad = 0; pad < 3; pad++) {
-      const b64 = Buffer.concat([Buffer.alloc(pad, 0x41), bytes]).toString("base64");
-      const core = b64.slice(Math.ceil((8 * pad) / 6), Math.floor((8 * (pad + bytes.length)) / 6));
-      forms.add(core);
-      forms.add(core.replace(/\+/g, "-").replace(/\//g, "_"));
+    for (const f of decodedForms(s)) {
+      forms.add(f);
+      decoded.add(f);
     }
   }
-  return [...forms].filter((f) => f.length >= MIN_NEEDLE).map((f) => Buffer.from(f, "utf8"));
+  const out = toBuffers(forms);
+  DECODED.set(out, toBuffers(decoded));
+  return out;
+}
+
+/**
+ * The forms the decoded check looks for, given what secretForms returned. For an array it did not make, the
+ * byte forms themselves: a stricter search, never a weaker one.
+ */
+export function decodedNeedles(forms: readonly Buffer[]): readonly Buffer[] {
+  return DECODED.get(forms) ?? forms;
 }
 
 /** The secrets of a route: the whole credential, and for basic credentials the password alone as well. */
@@ -71,19 +110,30 @@ function replaceAll(buf: Buffer, needles: readonly Buffer[], sameLength = false)
   return { out, found: true, tail: out.length - (buf.length - pos) };
 }
 
+export interface ScrubOptions {
+  /** The body is a text/event-stream: a secret cut across events or data lines is found too. */
+  readonly sse?: boolean;
+}
+
 /** A whole body with every form of the secrets replaced. */
-export function scrubBuffer(body: Buffer, needles: readonly Buffer[]): Buffer {
-  return needles.length === 0 ? body : replaceAll(body, needles).out;
+export function scrubBuffer(body: Buffer, needles: readonly Buffer[], o: ScrubOptions = {}): Buffer {
+  if (needles.length === 0) return body;
+  const plain = replaceAll(body, needles).out;
+  return scanForLeaks(plain, decodedNeedles(needles), { sse: o.sse ?? false, lineStart: true, final: true, force: false }).out;
 }
 
 /** Header values with every form of the secrets replaced (in place); true when something was. */
 export function scrubHeaders(headers: OutgoingHttpHeaders, needles: readonly Buffer[]): boolean {
   if (needles.length === 0) return false;
   const strings = needles.map((n) => n.toString("utf8"));
+  const decoded = decodedNeedles(needles);
   let found = false;
   const clean = (v: string): string => {
     let out = v;
     for (const s of strings) if (out.includes(s)) out = out.split(s).join(SCRUBBED);
+    // Node reads header bytes as latin1: back to those bytes, so a percent-encoded value decodes as sent.
+    const r = scanForLeaks(Buffer.from(out, "latin1"), decoded, { sse: false, lineStart: true, final: true, force: false });
+    if (r.found) out = r.out.toString("latin1");
     if (out !== v) found = true;
     return out;
   };
@@ -103,51 +153,49 @@ export function scrubHeaders(headers: OutgoingHttpHeaders, needles: readonly Buf
 /**
  * Streams a body through with every form of the secrets replaced. A chunk's tail that could be the start of
  * a secret is held back until the next chunk decides it, and only that: other bytes are not delayed, so
- * event streams keep flowing. (A held-back tail is at most one byte shorter than the longest form.)
+ * event streams keep flowing. (A held-back tail is at most one byte shorter than the longest form, plus an
+ * unfinished escape and the whitespace after it; in an event stream, an event whose data ends in what could
+ * start a form waits for the next event.)
  */
 export class SecretScrubber extends Transform {
   readonly #needles: readonly Buffer[];
   readonly #sameLength: boolean;
+  readonly #guard: LeakGuard;
   #carry: Buffer | undefined;
-  /** Set when at least one secret was replaced. */
-  found = false;
+  #found = false;
 
-  /** `sameLength`: replace each form by as many "*" as it has bytes (Content-Length stays true). */
-  constructor(needles: readonly Buffer[], sameLength = false) {
+  /**
+   * `sameLength`: replace each form by as many "*" as it has bytes (Content-Length stays true); decoded
+   * forms are always overwritten that way.
+   */
+  constructor(needles: readonly Buffer[], sameLength = false, o: ScrubOptions = {}) {
     super();
     this.#needles = needles;
     this.#sameLength = sameLength;
+    this.#guard = new LeakGuard(decodedNeedles(needles), o.sse ?? false);
+  }
+
+  /** Set when at least one secret was replaced. */
+  get found(): boolean {
+    return this.#found || this.#guard.found;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     const buf = this.#carry ? Buffer.concat([this.#carry, chunk]) : chunk;
     this.#carry = undefined;
     const r = replaceAll(buf, this.#needles, this.#sameLength);
-    if (r.found) this.found = true;
-    const hold = this.#prefixAtEnd(r.out, r.tail);
+    if (r.found) this.#found = true;
+    const hold = r.out.length - prefixStart(r.out, r.out.length, this.#needles, r.tail);
     if (hold > 0) this.#carry = Buffer.from(r.out.subarray(r.out.length - hold));
-    if (r.out.length - hold > 0) this.push(r.out.subarray(0, r.out.length - hold));
+    const out = this.#guard.write(r.out.subarray(0, r.out.length - hold));
+    if (out.length > 0) this.push(out);
     done();
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.#carry) this.push(this.#carry);
+    const out = this.#guard.end(this.#carry);
     this.#carry = undefined;
+    if (out.length > 0) this.push(out);
     done();
-  }
-
-  /** Length of the longest suffix of `buf` (after `from`) that is a proper prefix of some needle. */
-  #prefixAtEnd(buf: Buffer, from: number): number {
-    let best = 0;
-    for (const n of this.#needles) {
-      const max = Math.min(n.length - 1, buf.length - from);
-      for (let len = max; len > best; len--) {
-        if (buf.compare(n, 0, len, buf.length - len, buf.length) === 0) {
-          best = len;
-          break;
-        }
-      }
-    }
-    return best;
   }
 }

@@ -1,6 +1,9 @@
 import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { describe, expect, it } from "vitest";
+import { REDACTED } from "../mask/index.js";
+import type { MaskRule } from "../decision/types.js";
+import { ResponseMasker } from "./masker.js";
 import { SseMasker } from "./sse-mask.js";
 
 const upper = (d: string): string => d.toUpperCase();
@@ -56,7 +59,7 @@ describe("SseMasker", () => {
     ["an unknown field", "x-debug:alice@example.com\n\n", "x-debug:[email]\n\n"],
     ["a field name alone", "alice@example.com\n\n", "[email]\n\n"],
   ])("masks %s", async (_name, input, expected) => {
-    const email = (d: string): string => d.replace(/\S+@\S+/g, "[email]");
+    const email = (d: string): string => d.replace(/[\w.]+@[\w.]+/g, "[email]");
     expect(await run([input], email)).toBe(expected);
   });
 
@@ -67,5 +70,85 @@ describe("SseMasker", () => {
   it("fails the stream when an event exceeds the cap", async () => {
     await expect(run([`data: ${"x".repeat(100)}`, "x".repeat(100)], upper, 150)).rejects.toThrow(/too large/);
     await expect(run(["data: 1\n".repeat(50)], upper, 100)).rejects.toThrow(/too large/);
+  });
+
+  it("refuses a non-data line whose masked value is not a JSON string", async () => {
+    await expect(run(["id: 1\n\n"], () => "{}")).rejects.toThrow(/cannot be masked/);
+  });
+});
+
+/** Everything the masker writes, and how it ended: "end", or the error that cut it. */
+async function collect(chunks: string[], masker: SseMasker): Promise<{ out: string; ended: string }> {
+  let out = "";
+  masker.on("data", (c: Buffer) => (out += c.toString()));
+  const ended = new Promise<string>((resolve) => {
+    masker.on("end", () => resolve("end"));
+    masker.on("error", (e: Error) => resolve(e.message));
+  });
+  for (const c of chunks) masker.write(Buffer.from(c));
+  masker.end();
+  return { out, ended: await ended };
+}
+
+describe("SseMasker with a ResponseMasker", () => {
+  const SSN = "123-45-6789";
+  const sse = (rules: MaskRule[]): SseMasker => {
+    const m = ResponseMasker.from(rules)!;
+    return new SseMasker((d) => m.maskEventData(d), 1 << 20);
+  };
+  const FIELDS: MaskRule[] = [{ field: "ssn", strategy: "redact" }];
+
+  it.each([
+    ["key=value data", `data: ssn=${SSN}\n\n`],
+    ["broken JSON data", `data: {"ssn":"${SSN}"\n\n`],
+    ["a document split across events", `data: {"ssn":\n\ndata: "${SSN}"}\n\n`],
+    ["a document split across data lines of one event", `data: {"a":1}\ndata: ssn=${SSN}\n\n`],
+    ["an unterminated last event", `data: ssn=${SSN}`],
+  ])("under field rules, refuses %s: an error event, then the stream is cut", async (_name, input) => {
+    const { out, ended } = await collect([`data: {"ok":1}\n\n`, input, `data: {"after":1}\n\n`], sse(FIELDS));
+    expect(out).not.toContain(SSN);
+    expect(out.startsWith(`data: {"ok":1}\n\nevent: error\ndata: {"error":"mask_failed","code":"MASK_LINEAGE_UNKNOWN"`)).toBe(true);
+    expect(out).not.toContain("after");
+    expect(ended).toMatch(/not a JSON document/);
+  });
+
+  it("under field rules, passes JSON data masked, [DONE], keep-alives and ordinary event lines", async () => {
+    const input = `: ping\n\nevent: message\nid: 7\nretry: 100\ndata: {"ssn":"${SSN}","n":1}\n\ndata\n\ndata: [DONE]\n\n`;
+    const { out, ended } = await collect([input], sse(FIELDS));
+    expect(ended).toBe("end");
+    expect(out).toBe(`: ping\n\nevent: message\nid: 7\nretry: 100\ndata: {"ssn":"${REDACTED}","n":1}\n\ndata: \n\ndata: [DONE]\n\n`);
+  });
+
+  it("masks JSON carried in a non-data line with field rules, and text in it with detectors", async () => {
+    const input = `id: {"ssn":"${SSN}"}\n: note ${SSN}\ndata: {}\n\n`;
+    expect((await collect([input], sse(FIELDS))).out).toBe(`id: {"ssn":"${REDACTED}"}\n: note ${SSN}\ndata: {}\n\n`);
+    expect((await collect([input], sse([{ detector: "ssn", strategy: "redact" }]))).out).toBe(`id: {"ssn":"${REDACTED}"}\n: note ${REDACTED}\ndata: {}\n\n`);
+  });
+
+  it("under field rules, passes MCP's endpoint event (a URL, not a document), masked as text", async () => {
+    const input = `event: endpoint\ndata: /messages?session_id=abc\n\ndata: {"ssn":"${SSN}"}\n\n`;
+    const fields = await collect([input], sse(FIELDS));
+    expect(fields.ended).toBe("end");
+    expect(fields.out).toBe(`event: endpoint\ndata: /messages?session_id=abc\n\ndata: {"ssn":"${REDACTED}"}\n\n`);
+    const detected = await collect([`event: endpoint\ndata: /messages?ssn=${SSN}\n\n`], sse([...FIELDS, { detector: "ssn", strategy: "redact" }]));
+    expect(detected.out).toBe(`event: endpoint\ndata: /messages?ssn=${REDACTED}\n\n`);
+  });
+
+  it("a null strategy empties a non-data line's value", async () => {
+    expect((await collect([`id: ${SSN}\ndata: 1\n\n`], sse([{ detector: "ssn", strategy: "null" }]))).out).toBe("id: \ndata: 1\n\n");
+  });
+
+  it("with detector rules only, text data is masked as text", async () => {
+    const { out, ended } = await collect([`data: ssn=${SSN}\n\n`], sse([{ detector: "ssn", strategy: "redact" }]));
+    expect(ended).toBe("end");
+    expect(out).toBe(`data: ssn=${REDACTED}\n\n`);
+  });
+
+  it("refuses JSON embedded deeper than regate masks", async () => {
+    const nest = (v: unknown, n: number): unknown => (n === 0 ? v : { d: JSON.stringify(nest(v, n - 1)) });
+    const { out, ended } = await collect([`data: ${JSON.stringify(nest({ ssn: SSN }, 4))}\n\n`], sse(FIELDS));
+    expect(out).not.toContain(SSN);
+    expect(out).toContain("event: error");
+    expect(ended).toMatch(/embedded in strings deeper/);
   });
 });

@@ -1,13 +1,26 @@
 import { StringDecoder } from "node:string_decoder";
 import { Transform, type TransformCallback } from "node:stream";
 import { RegateError } from "../errors.js";
+import { catalogError } from "./reply.js";
+
+const ENDPOINT_EVENT = /^event: ?endpoint$/;
+
+/**
+ * What an agent reads when regate refuses the rest of a stream: an `error` event in the shape of regate's
+ * HTTP refusals, before the connection is cut.
+ */
+function refusalEvent(err: RegateError): string {
+  const { body } = catalogError("MASK_LINEAGE_UNKNOWN", "mask_failed", `${err.message}; the rest of the stream was refused`);
+  return `event: error\ndata: ${JSON.stringify(body)}\n\n`;
+}
 
 /**
  * Masks a text/event-stream as it streams: events are cut at blank lines, the `data` lines of each event
  * are joined (as the SSE spec does), masked as one value and written back as `data:` lines. Every other
  * line (event, id, retry, unknown fields, comments) is masked as data too, in place and in order. Each
  * event is written as soon as its blank line arrives, so MCP tool results and progress messages are not
- * held back.
+ * held back. An event that cannot be masked is never written: the agent gets an `error` event instead and
+ * the stream is cut (it is under way, so no status can say so any more).
  */
 export class SseMasker extends Transform {
   readonly #mask: (data: string) => string;
@@ -16,7 +29,12 @@ export class SseMasker extends Transform {
   #pending = "";
   #lines: string[] = [];
   #eventChars = 0;
+  #failed = false;
 
+  /**
+   * `mask` masks one event's data (it may throw RegateError to refuse it). Values of the other lines are
+   * handed to it as JSON strings, see #maskLine.
+   */
   constructor(mask: (data: string) => string, maxEventBytes: number) {
     super();
     this.#mask = mask;
@@ -24,22 +42,36 @@ export class SseMasker extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.#failed) return done();
     try {
       this.#consume(this.#decoder.write(chunk), false);
       done();
     } catch (err) {
-      done(err as Error);
+      this.#fail(err, done);
     }
   }
 
   override _flush(done: TransformCallback): void {
+    if (this.#failed) return done();
     try {
       this.#consume(this.#decoder.end(), true);
       if (this.#lines.length > 0) this.#emitEvent(false);
       done();
     } catch (err) {
-      done(err as Error);
+      this.#fail(err, done);
     }
+  }
+
+  /**
+   * Refuses the rest of the stream. The error event is pushed first and the failure reported a turn later,
+   * so the event reaches the socket before the pipeline destroys it; the cut then tells any HTTP client
+   * the stream did not end normally (an SSE client would otherwise take a clean end for "reconnect").
+   */
+  #fail(err: unknown, done: TransformCallback): void {
+    this.#failed = true;
+    if (!(err instanceof RegateError)) return done(err as Error);
+    this.push(refusalEvent(err));
+    setImmediate(() => done(err));
   }
 
   #consume(text: string, final: boolean): void {
@@ -93,7 +125,10 @@ export class SseMasker extends Transform {
       }
     }
     if (data) {
-      const masked = this.#mask(data.join("\n"));
+      // MCP's HTTP+SSE transport opens with an `endpoint` event whose data is the URL to post to: text,
+      // not a document, masked as the other lines are rather than refused under field rules.
+      const text = data.join("\n");
+      const masked = lines.some((l) => ENDPOINT_EVENT.test(l)) ? this.#maskLine(text) : this.#mask(text);
       out[dataAt] = masked.split("\n").map((l) => `data: ${l}`).join("\n");
     }
     this.push((out.length > 0 ? out.join("\n") + "\n" : "") + (terminated ? "\n" : ""));
@@ -112,14 +147,35 @@ export class SseMasker extends Transform {
     value = value.slice(space.length);
     if (colon < 0) {
       // A field name alone: the name is all there is to read.
-      const masked = this.#mask(name);
+      const masked = this.#maskLine(name);
       if (masked.includes("\n") || masked.includes("\r") || masked.includes(":")) throw new RegateError("MASK_LINEAGE_UNKNOWN", "server-sent event line cannot be masked");
       return masked;
     }
     if (value === "") return line;
-    const masked = this.#mask(value);
+    const masked = this.#maskLine(value);
     if (masked === value) return line;
     if (masked.includes("\n") || masked.includes("\r")) throw new RegateError("MASK_LINEAGE_UNKNOWN", "server-sent event line cannot be masked");
     return `${name}:${space}${masked}`;
+  }
+
+  /**
+   * A line other than data carries a name, an id or a comment: a text value, not the event's document. It
+   * is handed to `mask` as a JSON string, so a masker that refuses non-JSON data (field rules) masks it as
+   * it masks a string in a document: detectors over the text, field rules inside any JSON the text holds.
+   * A null (the `null` strategy) leaves the value empty.
+   */
+  #maskLine(value: string): string {
+    const encoded = JSON.stringify(value);
+    const masked = this.#mask(encoded);
+    if (masked === encoded) return value;
+    let decoded: unknown;
+    try {
+      decoded = JSON.parse(masked);
+    } catch {
+      decoded = undefined;
+    }
+    if (decoded === null) return "";
+    if (typeof decoded !== "string") throw new RegateError("MASK_LINEAGE_UNKNOWN", "server-sent event line cannot be masked");
+    return decoded;
   }
 }

@@ -11,6 +11,7 @@ import { decoderFor, maskBody, readUpstreamBody, type ReadUpstreamResult } from 
 import { scrubBuffer, scrubHeaders, SecretScrubber } from "./scrub.js";
 import { SseMasker } from "./sse-mask.js";
 import { relayStreamedJson } from "./upstream-json.js";
+import { maskResponseHeaders } from "./mask-headers.js";
 
 export interface ResponseLimits {
   timeout_ms: number;
@@ -37,6 +38,27 @@ function refuseUnmaskable(ctx: RequestContext, upstream: IncomingMessage, reason
   const e = catalogError("MASK_LINEAGE_UNKNOWN", "mask_failed", `${reason}; the upstream already handled the request${SAFE_METHODS.has(ctx.method) ? "" : ", do not retry it"}`);
   ctx.errorCode = "MASK_LINEAGE_UNKNOWN";
   sendError(ctx.res, e.status, { ...e.body, ...(ctx.decision ? { decision_id: ctx.decision.decision_id } : {}) });
+}
+
+/**
+ * Refuses a response regate cannot read to check: the agent gets a JSON error that says the upstream acted,
+ * never bytes regate could not vouch for.
+ */
+function refuseUnreadable(ctx: RequestContext, upstream: IncomingMessage, what: string, log: Logger): void {
+  upstream.destroy();
+  log.warn({ req_id: ctx.id, route: ctx.route?.name, reason: what }, "response could not be checked for the route credential; refused");
+  const e = catalogError("UPSTREAM_RESPONSE_REFUSED", "upstream_response_refused", `the upstream handled the request, but its response (${what}) could not be checked for regate's credential${SAFE_METHODS.has(ctx.method) ? "" : "; do not retry it"}`);
+  ctx.errorCode = "UPSTREAM_RESPONSE_REFUSED";
+  sendError(ctx.res, e.status, e.body);
+}
+
+/**
+ * A transfer-coding other than chunked (gzip, deflate, ...) is undone by nobody: Node's parser only
+ * de-chunks, and the header is hop-by-hop, so the agent would get compressed bytes with nothing saying so.
+ */
+function foreignTransferCoding(upstream: IncomingMessage): boolean {
+  const te = upstream.headers["transfer-encoding"];
+  return te !== undefined && te.trim().toLowerCase() !== "chunked";
 }
 
 function streamDone(ctx: RequestContext, log: Logger) {
@@ -66,6 +88,10 @@ export function relayResponse(ctx: RequestContext, upstream: IncomingMessage, li
     sendError(res, e.status, e.body);
     return;
   }
+  if (!hasNoBody(ctx.method, status) && foreignTransferCoding(upstream)) {
+    refuseUnreadable(ctx, upstream, "a transfer-encoding other than chunked", log);
+    return;
+  }
   const declared = ctx.route?.responseTypes;
   const type = mediaType(typeof upstream.headers["content-type"] === "string" ? upstream.headers["content-type"] : undefined);
   if (declared !== undefined && ctx.masker !== undefined && !hasNoBody(ctx.method, status) && (type === undefined || !declared.has(type))) {
@@ -77,6 +103,8 @@ export function relayResponse(ctx: RequestContext, upstream: IncomingMessage, li
   const secrets = ctx.route?.secretForms ?? [];
   if (scrubHeaders(headers, secrets)) log.warn({ req_id: ctx.id, route: ctx.route?.name }, "upstream echoed the route credential in a response header; replaced");
   const masker = ctx.masker;
+  // Headers are free text built from the same records as the body (Location, Content-Disposition, custom ones).
+  if (masker && maskResponseHeaders(headers, masker) > 0) log.info({ req_id: ctx.id, route: ctx.route?.name }, "masked values in response headers");
   if (!masker && secrets.length > 0 && !hasNoBody(ctx.method, status)) {
     relayScrubbed(ctx, upstream, status, headers, secrets, log);
     return;
@@ -111,7 +139,7 @@ export function relayResponse(ctx: RequestContext, upstream: IncomingMessage, li
     const stages: NodeJS.ReadWriteStream[] = [];
     if (decoder) stages.push(decoder);
     stages.push(sse);
-    if (secrets.length > 0) stages.push(new SecretScrubber(secrets));
+    if (secrets.length > 0) stages.push(new SecretScrubber(secrets, false, { sse: true }));
     pipeline([upstream, ...stages, res], streamDone(ctx, log));
     return;
   }
@@ -195,18 +223,16 @@ function relayScrubbed(ctx: RequestContext, upstream: IncomingMessage, status: n
   const decoder = decoderFor(upstream.headers["content-encoding"]);
   const unreadable = status === 206 || upstream.headers["content-range"] !== undefined ? "partial content" : decoder === undefined ? "a content-encoding regate cannot decode" : undefined;
   if (unreadable !== undefined) {
-    upstream.destroy();
-    log.warn({ req_id: ctx.id, route: ctx.route?.name, reason: unreadable }, "response could not be checked for the route credential; refused");
-    const e = catalogError("UPSTREAM_RESPONSE_REFUSED", "upstream_response_refused", `the upstream handled the request, but its response (${unreadable}) could not be checked for regate's credential`);
-    ctx.errorCode = "UPSTREAM_RESPONSE_REFUSED";
-    sendError(ctx.res, e.status, e.body);
+    refuseUnreadable(ctx, upstream, unreadable, log);
     return;
   }
   // An uncompressed body is scrubbed byte for byte in place ("*" for each byte of a form): its length and
   // framing stay true, so it streams with its own headers. A compressed one is decoded and sent as it decodes.
   if (decoder) dropBodyDescriptors(headers);
   ctx.res.writeHead(status, headers);
-  const scrubber = new SecretScrubber(secrets, decoder === null);
+  const type = typeof upstream.headers["content-type"] === "string" ? upstream.headers["content-type"] : undefined;
+  // An agent reading events joins their data: a credential cut across events is one credential.
+  const scrubber = new SecretScrubber(secrets, decoder === null, { sse: mediaType(type) === "text/event-stream" });
   // Plain pipes, as on the unmasked path: pipeline() allocates an AbortController per call. Any stage
   // failing ends the response short; a client hang-up is handled by the gateway's close handler.
   const failed = (err: NodeJS.ErrnoException): void => {

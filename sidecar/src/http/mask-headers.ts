@@ -1,0 +1,309 @@
+// Response headers under a decision's mask rules: an upstream puts record values in headers too (a Location
+// with `?email=`, a download named after an SSN, an `X-Customer-Email`), and the agent reads them all.
+
+import type { OutgoingHttpHeaders } from "node:http";
+import { RegateError } from "../errors.js";
+import { DETECTOR_NAMES, findMatches, REDACTED } from "../mask/index.js";
+import { looksLikeJson } from "./body.js";
+import { addDetector, mergeActions, mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
+import type { ResponseMasker } from "./masker.js";
+
+/**
+ * Headers whose names HTTP defines. Their names are never matched against field rules (a rule for a JSON
+ * field `type`, `location` or `date` must not blank Content-Type, Location or Date); their values are
+ * scanned like any other.
+ */
+const STANDARD: ReadonlySet<string> = new Set([
+  "accept-patch", "accept-ranges", "age", "allow", "alt-svc", "cache-control", "clear-site-data", "content-disposition",
+  "content-encoding", "content-language", "content-location", "content-range", "content-security-policy",
+  "content-security-policy-report-only", "content-type", "date", "etag", "expect-ct", "expires", "keep-alive", "last-modified",
+  "link", "location", "nel", "origin-agent-cluster", "permissions-policy", "pragma", "preference-applied", "referrer-policy",
+  "refresh", "report-to", "reporting-endpoints", "retry-after", "server", "server-timing", "sourcemap", "strict-transport-security",
+  "timing-allow-origin", "traceparent", "tracestate", "vary", "via", "warning", "www-authenticate", "x-content-type-options",
+  "x-dns-prefetch-control", "x-frame-options", "x-permitted-cross-domain-policies", "x-xss-protection",
+]);
+const STANDARD_PREFIXES = ["access-control-", "cross-origin-", "ratelimit", "x-ratelimit-"] as const;
+/**
+ * Standard headers whose values carry URLs, whose query parameters are the upstream's own names (the
+ * parameters of the others are HTTP's: a field rule `age` must not blank `max-age`).
+ */
+const URL_HEADERS: ReadonlySet<string> = new Set(["location", "content-location", "link", "refresh"]);
+
+/** What a header value may hold (Node refuses anything else); a masked value outside it is redacted whole. */
+const HEADER_SAFE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const PERCENT = /%[0-9A-Fa-f]{2}/;
+/** `name=value` or `name: value` pairs in a header value: query strings, parameters, `k=v; k=v` lists. */
+const PAIR = /([^\s=:&;,?#"'<>/\\]+)[ \t]*[=:][ \t]*("(?:[^"\\]|\\.)*"|[^\s&;,"<>#]*)/g;
+/** How many times a value is percent-decoded before regate stops looking (and redacts what it still finds). */
+const MAX_DECODES = 4;
+
+interface Rule {
+  segments: string[];
+  action: FieldAction;
+}
+
+interface HeaderMasking {
+  masker: ResponseMasker;
+  rules: Rule[];
+  detect: DetectSpec | undefined;
+}
+
+/**
+ * A name as words: split at anything not a letter or digit and at camelCase humps, lowercased.
+ * `customerEmail`, `customer_email`, `X-Customer-Email` and `customer[email]` all hold the word "email".
+ */
+function segments(name: string): string[] {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, "$1-$2")
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((s) => s !== "");
+}
+
+/** True when `words` holds `rule` as a run of whole words. */
+function holds(words: readonly string[], rule: readonly string[]): boolean {
+  if (rule.length === 0) return false;
+  for (let i = 0; i + rule.length <= words.length; i++) {
+    let ok = true;
+    for (let j = 0; j < rule.length && ok; j++) ok = words[i + j] === rule[j];
+    if (ok) return true;
+  }
+  return false;
+}
+
+/**
+ * A header name or a parameter name matches a field rule when it holds the rule's name as whole words,
+ * whatever the case: the field `email` matches `X-Customer-Email`, `Email`, `customer_email` and
+ * `emailAddress`, not `X-Emails-Sent` or `X-Femail`. Header names are not JSON keys, so an exact match would
+ * miss the usual `X-<Entity>-<Field>` spelling; whole words keep `id` from matching `X-Provider`. Headers
+ * regate knows to exist (STANDARD) keep their names out of it.
+ */
+function actionFor(rules: readonly Rule[], name: string): FieldAction | undefined {
+  const words = segments(name);
+  let action: FieldAction | undefined;
+  for (const r of rules) if (holds(words, r.segments)) action = mergeActions(action, r.action);
+  return action;
+}
+
+function isStandard(name: string): boolean {
+  return STANDARD.has(name) || STANDARD_PREFIXES.some((p) => name.startsWith(p));
+}
+
+/**
+ * The detectors a header is scanned with: the decision's, and under field rules every other one too, with
+ * `redact`. In a body regate can tell which field a value sits in and leaves unnamed ones to the policy; a
+ * header value is text built from the record (a file name, a redirect), where the field a value came from
+ * cannot be told, and a non-JSON body under field rules would have been refused. Headers cannot be refused
+ * one by one without breaking the response, so the masked value is looked for instead: over-masking beats
+ * leaking, and the detectors' checksums keep ids and dates out of it.
+ */
+function headerDetectors(masker: ResponseMasker): DetectSpec | undefined {
+  if (!masker.hasFieldRules) return masker.detect;
+  let extra: DetectSpec | undefined;
+  for (const d of DETECTOR_NAMES) if (!masker.detect?.strategy.has(d)) extra = addDetector(extra, d, "redact");
+  return mergeSpecs(masker.detect, extra);
+}
+
+const prepared = new WeakMap<ResponseMasker, HeaderMasking>();
+
+function prepare(masker: ResponseMasker): HeaderMasking {
+  let p = prepared.get(masker);
+  if (!p) {
+    p = { masker, rules: masker.namedRules.map((r) => ({ segments: segments(r.name), action: r.action })), detect: headerDetectors(masker) };
+    prepared.set(masker, p);
+  }
+  return p;
+}
+
+/**
+ * Masks response headers in place under a decision's mask rules and returns how many it changed or dropped.
+ * For each header:
+ *  - a name that holds a detected value (header names may be `X-123-45-6789`) drops the header;
+ *  - a name matching a field rule (see actionFor) masks the value as that field's value;
+ *  - a JSON value is masked as a JSON document;
+ *  - `name=value` / `name: value` pairs whose name matches a field rule have their value masked (in
+ *    custom headers and in the URLs of standard ones);
+ *  - detectors run over the value as sent and percent-decoded, each hit masked in place;
+ *  - a value encoded more than once that still holds a hit when fully decoded is redacted whole.
+ * Content-Length is left alone: it frames the body, and regate recomputes it wherever it rewrites one.
+ * A `null` strategy leaves the header present and empty.
+ */
+export function maskResponseHeaders(headers: OutgoingHttpHeaders, masker: ResponseMasker): number {
+  const m = prepare(masker);
+  let changed = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || name === "content-length") continue;
+    if (m.detect && nameHoldsValue(name, m.detect)) {
+      delete headers[name];
+      changed++;
+      continue;
+    }
+    const lower = name.toLowerCase();
+    const standard = isStandard(lower);
+    const action = standard ? undefined : actionFor(m.rules, name);
+    const pairs = !standard || URL_HEADERS.has(lower);
+    if (Array.isArray(value)) {
+      const masked = value.map((v) => maskHeaderValue(m, v, action, pairs));
+      if (masked.some((v, i) => v !== value[i])) {
+        headers[name] = masked;
+        changed++;
+      }
+      continue;
+    }
+    const text = String(value);
+    const masked = maskHeaderValue(m, text, action, pairs);
+    if (masked !== text) {
+      headers[name] = masked;
+      changed++;
+    }
+  }
+  return changed;
+}
+
+/**
+ * Detectors will not start a match right after a "-" (an SSN inside a longer dashed number is no SSN), and
+ * a header name is dashed words: `X-123-45-6789` is scanned from each word on.
+ */
+function nameHoldsValue(name: string, detect: DetectSpec): boolean {
+  for (let i = 0; i < name.length; i = name.indexOf("-", i) + 1 || name.length) {
+    if (findMatches(name.slice(i), detect.names).length > 0) return true;
+  }
+  return false;
+}
+
+/** One header value masked; see maskResponseHeaders. */
+function maskHeaderValue(m: HeaderMasking, value: string, action: FieldAction | undefined, pairs: boolean): string {
+  if (action?.whole !== undefined) return safe(m.masker.maskWhole(value, action.whole) ?? "");
+  const detect = mergeSpecs(m.detect, action?.detect);
+  let v = value;
+  if (looksLikeJson(v)) {
+    try {
+      v = m.masker.maskJsonText(v);
+    } catch (err) {
+      if (err instanceof RegateError) return REDACTED;
+      if (!(err instanceof SyntaxError)) throw err;
+    }
+  }
+  // As sent, then percent-decoded once (mapped back onto the bytes as sent).
+  v = applyEdits(v, editsIn(m, identityView(v), detect, pairs));
+  if (PERCENT.test(v)) {
+    v = applyEdits(v, editsIn(m, decodedView(v), detect, pairs));
+    if (stillFound(m, v, detect, pairs)) return REDACTED;
+  }
+  return safe(v);
+}
+
+/** `value` if a header can carry it, else redacted whole. */
+function safe(value: string): string {
+  return HEADER_SAFE.test(value) ? value : REDACTED;
+}
+
+/**
+ * A text to scan and, for each of its characters, the span of the value as sent it came from (none: the
+ * text is the value as sent, the common case, which then costs no arrays).
+ */
+interface View {
+  text: string;
+  from?: number[];
+  to?: number[];
+}
+
+const identityView = (raw: string): View => ({ text: raw });
+
+/**
+ * `raw` with each run of %XX escapes decoded as UTF-8. Every character a run decodes to maps to the whole
+ * run, so a hit inside it masks all of its escapes (over-masking a multi-byte character at worst).
+ */
+function decodedView(raw: string): View {
+  let text = "";
+  const from: number[] = [];
+  const to: number[] = [];
+  for (let i = 0; i < raw.length; ) {
+    if (raw.charCodeAt(i) === 0x25 && PERCENT.test(raw.slice(i, i + 3))) {
+      const start = i;
+      const bytes: number[] = [];
+      while (raw.charCodeAt(i) === 0x25 && PERCENT.test(raw.slice(i, i + 3))) {
+        bytes.push(parseInt(raw.slice(i + 1, i + 3), 16));
+        i += 3;
+      }
+      const decoded = Buffer.from(bytes).toString("utf8");
+      for (let k = 0; k < decoded.length; k++) {
+        from.push(start);
+        to.push(i);
+      }
+      text += decoded;
+    } else {
+      text += raw[i];
+      from.push(i);
+      to.push(i + 1);
+      i++;
+    }
+  }
+  return { text, from, to };
+}
+
+type Edit = [start: number, end: number, replacement: string];
+
+/** What to replace in the value as sent: values of pairs named by field rules, then detected spans. */
+function editsIn(m: HeaderMasking, view: View, detect: DetectSpec | undefined, pairs: boolean): Edit[] {
+  const edits: Edit[] = [];
+  const span = (s: number, e: number, replacement: string): void => {
+    if (e > s) edits.push([view.from ? view.from[s]! : s, view.to ? view.to[e - 1]! : e, replacement]);
+  };
+  if (pairs && m.rules.length > 0) {
+    PAIR.lastIndex = 0;
+    for (let p = PAIR.exec(view.text); p; p = PAIR.exec(view.text)) {
+      const action = actionFor(m.rules, p[1]!);
+      if (!action) continue;
+      let s = p.index + p[0].length - p[2]!.length;
+      let e = p.index + p[0].length;
+      if (p[2]!.startsWith('"') && p[2]!.length >= 2) {
+        s++;
+        e--;
+      }
+      const inner = view.text.slice(s, e);
+      if (action.whole !== undefined) {
+        if (inner !== "") span(s, e, m.masker.maskWhole(inner, action.whole) ?? "");
+      } else if (action.detect) {
+        for (const d of m.masker.detectedSpans(inner, action.detect)) span(s + d.start, s + d.end, d.replacement ?? "");
+      }
+    }
+  }
+  if (detect) for (const d of m.masker.detectedSpans(view.text, detect)) span(d.start, d.end, d.replacement ?? "");
+  return edits;
+}
+
+/** Edits applied to `raw`; overlapping ones are merged and the merged span redacted. */
+function applyEdits(raw: string, edits: Edit[]): string {
+  if (edits.length === 0) return raw;
+  edits.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+  const merged: Edit[] = [];
+  for (const e of edits) {
+    const last = merged.at(-1);
+    if (last && e[0] < last[1]) {
+      merged[merged.length - 1] = [last[0], Math.max(last[1], e[1]), REDACTED];
+      continue;
+    }
+    merged.push([...e]);
+  }
+  let out = "";
+  let pos = 0;
+  for (const [s, e, r] of merged) {
+    out += raw.slice(pos, s) + r;
+    pos = e;
+  }
+  return out + raw.slice(pos);
+}
+
+/**
+ * After masking as sent and decoded once: a value still holding escapes once decoded was encoded twice or
+ * more. It is decoded to the end; if a detector hit or a pair named by a field rule (whatever its value) is
+ * found there, the caller redacts the value whole rather than mapping each layer back.
+ */
+function stillFound(m: HeaderMasking, value: string, detect: DetectSpec | undefined, pairs: boolean): boolean {
+  let text = decodedView(value).text;
+  if (!PERCENT.test(text)) return false;
+  for (let i = 1; i < MAX_DECODES && PERCENT.test(text); i++) text = decodedView(text).text;
+  if (detect && findMatches(text, detect.names).length > 0) return true;
+  return editsIn(m, identityView(text), undefined, pairs).length > 0;
+}
