@@ -51,8 +51,14 @@ type PendingReply =
   | { kind: "describe"; target: "S"; statement?: PreparedStatement; internal?: boolean }
   | { kind: "describe"; target: "P"; portal?: Portal; internal?: boolean }
   | { kind: "execute"; portal?: Portal }
-  | { kind: "close" }
-  | { kind: "sync"; done: Statement[]; wrapped?: boolean }
+  | { kind: "close"; target?: "S" | "P"; name?: string }
+  | {
+      kind: "sync";
+      done: Statement[];
+      wrapped?: boolean;
+      /** The batch held a PREPARE, DECLARE, DEALLOCATE or DISCARD ALL (lifecycle/names.ts). */
+      sqlNames?: true;
+    }
   | {
       kind: "query";
       denial?: Decision;
@@ -65,6 +71,8 @@ type PendingReply =
       wrapped?: boolean;
       /** regate's own answer (regate.approvals): sent in place of the EmptyQueryResponse of the empty query forwarded instead. */
       synthetic?: Buffer;
+      /** It holds a PREPARE, DECLARE, DEALLOCATE or DISCARD ALL (lifecycle/names.ts). */
+      sqlNames?: true;
     }
   | {
       /** A statement regate sent itself (BEGIN, COMMIT, ROLLBACK, a poison): the client never asked for it. */

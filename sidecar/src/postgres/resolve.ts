@@ -1,4 +1,5 @@
 import type { Catalog, RelationInfo } from "./catalog.js";
+import { NON_CONSTANT_RELATION } from "./sql/index.js";
 import type { AnalysisResult, ColumnRef, FunctionRef, OutputColumn, RelationRef, StatementFacts, Volatility } from "./sql/types.js";
 
 /** Views inside views inside views: deeper than this is not followed (and is reported unknown). */
@@ -95,9 +96,12 @@ function classifyView(info: RelationInfo, analyze: Analyze, catalog: Catalog, de
       s.tables.flatMap((t) => (t.schema ? [t.schema] : t.candidates).map((schema) => catalog.relation(schema, t.name)).filter((r): r is RelationInfo => !!r));
     // A data source joined with a withheld table is how activity views are built (pg_stat_activity);
     // a data source alone (pg_stat_ssl, pg_stat_gssapi) shows connection properties, not statements.
+    // A relation given by a column (pg_sequences calls pg_sequence_last_value(c.oid)) reads every
+    // relation's values, internal.* included.
     const exposes =
       body.parse_error !== undefined ||
       inner.some((x) => x) ||
+      body.statements.some((s) => s.unknown.some((u) => u.includes(NON_CONSTANT_RELATION))) ||
       body.statements.some(
         (s) =>
           relations(s).some((r) => readsValueColumn(s.columns, r)) ||
@@ -169,6 +173,8 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
   if (!s.tables.some((t) => views.has(key(t.schema, t.name)))) return s;
   const tables: RelationRef[] = [...s.tables];
   const unknown = [...s.unknown];
+  let opaque = s.opaque;
+  let writes = s.writes;
   for (const t of s.tables) {
     const v = views.get(key(t.schema, t.name));
     if (!v) continue;
@@ -180,6 +186,9 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
     // What the view reads, the statement reads; writing an updatable view writes its base table.
     for (const inner of body.tables) tables.push({ ...inner, access: t.access === "write" && inner.access === "read" ? "write" : inner.access });
     unknown.push(...body.unknown.map((u) => `in view ${t.schema}.${t.name}: ${u}`));
+    // A view that runs SQL text (query_to_xml, ts_rewrite) or moves a sequence does so when read.
+    opaque ||= body.opaque;
+    writes ||= body.tables.some((x) => x.access === "write");
   }
   const mapColumn = (c: ColumnRef): { cols: ColumnRef[]; derived: boolean; unknown: boolean } => {
     const v = views.get(key(c.schema, c.table));
@@ -214,7 +223,7 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
     const body = views.get(key(t.schema, t.name))?.statements[0];
     if (body) functions.push(...body.functions);
   }
-  return { ...s, tables, outputs, columns, unknown, functions: mergeFunctions(functions) };
+  return { ...s, tables, outputs, columns, unknown, opaque, writes, functions: mergeFunctions(functions) };
 }
 
 function mergeFunctions(fns: FunctionRef[]): FunctionRef[] {

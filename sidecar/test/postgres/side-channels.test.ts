@@ -3,7 +3,6 @@
 // texts. Every row pins one outcome.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { screenNoticeFields, screenNotificationPayload, WITHHELD } from "../../src/postgres/side-channels.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
 
@@ -115,25 +114,5 @@ describe("error texts", () => {
     const r = await attempt("SELECT email::int FROM customers ORDER BY id LIMIT 1");
     expect(r.code).toBe("22P02");
     expect(r.text).not.toContain(email);
-  });
-});
-
-describe("screens the session applies (pure functions)", () => {
-  const cast = { S: "ERROR", V: "ERROR", C: "22P02", M: 'invalid input syntax for type integer: "alice@example.com"', P: "8" };
-  it.each([
-    ["a protected read: quoted parts of the message go, free-text fields are withheld", { ...cast, D: "Key (email)=(alice@example.com) already exists.", W: "SQL function f", H: "x" }, true, { ...cast, M: 'invalid input syntax for type integer: "****"', D: WITHHELD, W: WITHHELD, H: WITHHELD }],
-    ["a protected read: a non-quoted value in the message goes too", { S: "ERROR", C: "23505", M: "Failing row contains (1, 4111111111111111)." }, true, { S: "ERROR", C: "23505", M: "Failing row contains (****)." }],
-    ["no protected read: values that look like personal data are masked", { ...cast }, false, { ...cast, M: expect.not.stringContaining("alice@example.com") }],
-  ] as const)("%s", (_name, fields, protectedRead, want) => {
-    expect(screenNoticeFields({ ...fields }, protectedRead)).toEqual(want);
-  });
-
-  it("naming fields are kept and nothing changes when there is nothing to screen", () => {
-    expect(screenNoticeFields({ S: "ERROR", C: "42P01", M: "relation x does not exist", t: "x", n: "c" }, false)).toBeUndefined();
-  });
-
-  it("notification payloads have personal data masked", () => {
-    expect(screenNotificationPayload("order 7 paid by alice@example.com")).not.toContain("alice@example.com");
-    expect(screenNotificationPayload("order 7 shipped")).toBe("order 7 shipped");
   });
 });

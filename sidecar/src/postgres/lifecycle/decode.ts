@@ -4,8 +4,10 @@ import type { PreparedStatement, Portal } from "../pending.js";
 import { parameterInputs } from "../parameters.js";
 import { decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, Frontend, type Frame } from "../protocol/index.js";
 import { analyse } from "./analyse.js";
+import { ownRefusal } from "./refusal.js";
 import { callHook, decide, previewShape } from "./decide.js";
-import { enforceBind, enforceFunctionCall, enforceParse, enforceQuery } from "./enforce.js";
+import { enforceBind, enforceFunctionCall, enforceParse, enforceQuery, poison } from "./enforce.js";
+import { answered, changesSqlNames, portalNamed, sqlNamesSettled, statementNamed } from "./names.js";
 import type { SessionState } from "./state.js";
 import { answerOwnApprovals, ownAllow, ownQueryOf, ownRowsAtBind, readsOwnApprovals, refuseOwnApprovalsExtended, shapeParse } from "./own-approvals.js";
 import { newStatement, type Statement, type StatementMessage } from "./statement.js";
@@ -33,6 +35,8 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
   switch (f.type) {
     case Frontend.Query: {
       if (skipping) return;
+      const settled = sqlNamesSettled(s);
+      if (settled) return settled.then(() => onClientFrame(s, f));
       const sql = decodeQuery(f.body);
       const statement = begin(s, "query", sql);
       return then(analyse(s, sql), (analysis) => {
@@ -45,11 +49,14 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
     }
     case Frontend.Parse: {
       if (skipping) return;
+      const settled = sqlNamesSettled(s);
+      if (settled) return settled.then(() => onClientFrame(s, f));
       const msg = decodeParse(f.body);
       const statement = begin(s, "parse", msg.sql);
       s.group.push(statement);
       return then(analyse(s, msg.sql), (analysis) => {
         statement.analysis = analysis;
+        if (changesSqlNames(analysis.statements)) s.batchSqlNames = true;
         const prepared: PreparedStatement = { name: msg.name, sql: msg.sql, analysis, paramTypes: msg.paramTypes, decision: undefined };
         if (readsOwnApprovals(analysis)) {
           // regate's own table: a shape-only statement goes upstream in its place; rows are added at Execute.
@@ -71,35 +78,43 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
     case Frontend.Describe: {
       if (skipping) return;
       const t = decodeTarget(f.body);
+      const named = t.kind === "S" ? statementNamed(s, t.name) : portalNamed(s, t.name);
+      if (named === "wait") return answered(s, () => (t.kind === "S" ? statementNamed(s, t.name) : portalNamed(s, t.name)) !== "wait").then(() => onClientFrame(s, f));
+      // A name regate does not hold is described by the server as it holds it: a shape, no rows.
       if (t.kind === "S") {
-        const prepared = s.statements.get(t.name);
+        const prepared = named.value as PreparedStatement | undefined;
         // Drivers build their row decoders from this reply: it must already show masked columns as text,
         // even for a statement whose authorizing decision waits for its Bind values.
         if (prepared && !prepared.decision && !prepared.shape) prepared.shape = previewShape(s, prepared.analysis);
         s.pending.push({ kind: "describe", target: "S", statement: prepared });
-      } else s.pending.push({ kind: "describe", target: "P", portal: s.portals.get(t.name) });
+      } else s.pending.push({ kind: "describe", target: "P", portal: named.value as Portal | undefined });
       return s.toServer(f.raw);
     }
     case Frontend.Execute: {
       if (skipping) return;
-      const portal = s.portals.get(decodeExecute(f.body).portal);
-      s.pending.push({ kind: "execute", portal, ...(portal?.stmt ? { stmt: portal.stmt } : {}) });
+      const name = decodeExecute(f.body).portal;
+      const named = portalNamed(s, name);
+      if (named === "wait") return answered(s, () => portalNamed(s, name) !== "wait").then(() => onClientFrame(s, f));
+      const portal = named.value;
+      if (!portal) return unknownName(s, "portal", name);
+      s.pending.push({ kind: "execute", portal, ...(portal.stmt ? { stmt: portal.stmt } : {}) });
       if (portal?.stmt) s.current = portal.stmt;
       return s.toServer(f.raw);
     }
     case Frontend.Close: {
       if (skipping) return;
       const t = decodeTarget(f.body);
-      if (t.kind === "S") s.statements.delete(t.name);
-      else s.portals.delete(t.name);
-      s.pending.push({ kind: "close" });
+      // Gone once the server says CloseComplete (names.ts).
+      s.pending.push({ kind: "close", target: t.kind, name: t.name });
       return s.toServer(f.raw);
     }
     case Frontend.Sync:
       s.skipUntilSync = false;
       s.serverSkipping = false;
-      s.pending.push({ kind: "sync", done: s.group.splice(0), ...(s.batchWrapped ? { wrapped: true } : {}) });
+      if (s.batchSqlNames) s.sqlNamesInFlight++;
+      s.pending.push({ kind: "sync", done: s.group.splice(0), ...(s.batchWrapped ? { wrapped: true } : {}), ...(s.batchSqlNames ? { sqlNames: true } : {}) });
       s.batchWrapped = false;
+      s.batchSqlNames = false;
       return s.toServer(f.raw);
     case Frontend.Flush:
     case Frontend.CopyData:
@@ -118,14 +133,26 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
   }
 }
 
+/**
+ * A Bind or Execute naming what regate does not hold: the server may hold it all the same (an SQL
+ * PREPARE or DECLARE, a definition regate never confirmed), so it is refused rather than forwarded.
+ */
+function unknownName(s: SessionState, what: "prepared statement" | "portal", name: string): void {
+  const statement = begin(s, "bind", "");
+  s.group.push(statement);
+  const decision = (statement.decision = ownRefusal(
+    `${what} ${JSON.stringify(name)} is not one regate saw the server create in this session`,
+    what === "portal" ? "bind the portal with the extended protocol first, or FETCH from an SQL cursor with FETCH" : "prepare it with Parse first, or run an SQL PREPARE with EXECUTE",
+  ));
+  poison(s, decision, statement);
+}
+
 function bind(s: SessionState, f: Frame): Step {
   const msg = decodeBind(f.body);
-  const prepared = s.statements.get(msg.statement);
-  if (!prepared) {
-    // Unknown to us means unknown to the server too: it will refuse the Bind itself.
-    s.pending.push({ kind: "bind" });
-    return s.toServer(f.raw);
-  }
+  const named = statementNamed(s, msg.statement);
+  if (named === "wait") return answered(s, () => statementNamed(s, msg.statement) !== "wait").then(() => bind(s, f));
+  const prepared = named.value;
+  if (!prepared) return unknownName(s, "prepared statement", msg.statement);
   // A Bind right after its own Parse continues that statement; any other starts one.
   const last = s.group.at(-1);
   const statement = last && last.message === "parse" && last.sql === prepared.sql && last.parameters === undefined ? last : begin(s, "bind", prepared.sql);

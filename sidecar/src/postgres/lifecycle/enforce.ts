@@ -2,8 +2,8 @@ import { serialize } from "pg-protocol";
 import type { Decision } from "../../decision/index.js";
 import type { Portal, PreparedStatement } from "../pending.js";
 import type { Frame } from "../protocol/index.js";
-import { isDiscardAll } from "../search-path.js";
 import type { AnalysisResult } from "../sql/types.js";
+import { changesSqlNames } from "./names.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
 import { beginWrap, beginWrapExtended, needsWrap } from "./transaction.js";
@@ -29,7 +29,9 @@ export function enforceQuery(s: SessionState, f: Frame, statement: Statement): v
   const wrapped = needsWrap(s, analysis);
   applyAllowed(s, analysis);
   if (wrapped) beginWrap(s);
-  s.pending.push({ kind: "query", decision, analysis, index: 0, stmt: statement, ...(wrapped ? { wrapped } : {}) });
+  const sqlNames = changesSqlNames(analysis.statements);
+  if (sqlNames) s.sqlNamesInFlight++;
+  s.pending.push({ kind: "query", decision, analysis, index: 0, stmt: statement, ...(wrapped ? { wrapped } : {}), ...(sqlNames ? { sqlNames } : {}) });
   s.toServer(f.raw);
 }
 
@@ -38,7 +40,7 @@ export function enforceParse(s: SessionState, f: Frame, prepared: PreparedStatem
   const decision = prepared.decision;
   if (decision && decision.outcome !== "allow") return poison(s, decision, statement);
   if (decision) applyAllowed(s, prepared.analysis);
-  s.statements.set(prepared.name, prepared);
+  // The name is the statement's once the server says ParseComplete (names.ts).
   s.pending.push({ kind: "parse", statement: prepared, stmt: statement });
   s.toServer(f.raw);
 }
@@ -53,7 +55,7 @@ export function enforceBind(s: SessionState, f: Frame, portal: Portal, statement
     beginWrapExtended(s);
     s.batchWrapped = true;
   }
-  s.portals.set(portal.name, portal);
+  // The portal is the name's once the server says BindComplete (names.ts).
   s.pending.push({ kind: "bind", portal, stmt: statement });
   s.toServer(f.raw);
   if (decision.mask.length > 0 && !portal.statement.fields) {
@@ -75,30 +77,23 @@ export function enforceFunctionCall(s: SessionState, f: Frame, statement: Statem
 }
 
 /** Extended protocol refusal: a named Parse that cannot succeed, so the server fails the batch as for any error. */
-function poison(s: SessionState, decision: Decision, statement: Statement): void {
+export function poison(s: SessionState, decision: Decision, statement: Statement): void {
   s.skipUntilSync = true;
   s.pending.push({ kind: "parse", denial: decision, stmt: statement });
   s.toServer(POISON_PARSE);
 }
 
-/** What an allowed statement does to the session's own state: search_path, SQL-level names, the catalog. */
+/**
+ * What an allowed statement may do to the session's own state, applied as it is sent: the search_path
+ * (SearchPathTracker keeps every path it may have), the catalog. SQL-level names change once the server
+ * confirms the statement ran (names.ts).
+ */
 function applyAllowed(s: SessionState, analysis: AnalysisResult): void {
   s.searchPath.apply(analysis.statements, s.txStatus === 0x49);
   for (const st of analysis.statements) {
     if (st.ddl) {
       s.ctx.catalog.invalidate();
       s.analyses.clear();
-    }
-    const name = /^\s*(?:prepare|declare)\s+("(?:[^"]|"")+"|[^\s(]+)/i.exec(st.sql)?.[1];
-    if (name && (st.kind === "prepare" || st.kind === "cursor")) {
-      const key = name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name.toLowerCase();
-      (st.kind === "prepare" ? s.prepared : s.cursors).set(key, st);
-      s.analyses.overlayChanged();
-    }
-    if (st.kind === "deallocate" || isDiscardAll(st)) {
-      s.prepared.clear();
-      if (isDiscardAll(st)) s.cursors.clear();
-      s.analyses.overlayChanged();
     }
   }
 }

@@ -49,9 +49,34 @@ function activeDecision(head: Pending | undefined): Decision | undefined {
 }
 
 /**
- * Error and notice text can quote row values (`DETAIL: Key (email)=(...)`, a failed cast's input):
- * while the statement in flight reads something masked, only the naming fields and a scrubbed message
- * get through; otherwise values that look like personal data or secrets are masked (side-channels.ts).
+ * The statement in flight may put a masked column's value into an error or notice text: it references
+ * one anywhere (a WHERE, a function argument, a whole row), or its facts are not exact, or regate cannot
+ * tell. A statement whose decision masks a table but that reads none of its masked columns (an UPDATE
+ * of other columns) keeps the server's own text.
+ */
+function readsMasked(head: Pending | undefined, decision: Decision | undefined): boolean {
+  if (!decision || decision.mask.length === 0) return false;
+  const analysis = head?.kind === "query" ? head.analysis : head?.kind === "execute" || head?.kind === "bind" ? head.portal?.statement.analysis : undefined;
+  if (!analysis || analysis.parse_error) return true;
+  const masked = new Set<string>();
+  for (const m of decision.mask) {
+    // "schema.table.column": compared without the schema, stricter when two schemas share a table name.
+    if (!m.column) return true;
+    const parts = m.column.split(".");
+    masked.add(`${parts.at(-2) ?? ""}.${parts.at(-1) ?? ""}`);
+  }
+  for (const st of analysis.statements) {
+    if (st.outputs.some((o) => o.unknown) || st.functions.some((fn) => fn.inputs_unknown)) return true;
+    for (const c of st.columns) if (c.column === "*" || masked.has(`${c.table}.${c.column}`)) return true;
+  }
+  return false;
+}
+
+/**
+ * Error and notice text can carry row values (`DETAIL: Key (email)=(...)`, a failed cast's input, a
+ * number an expression made of one): while the statement in flight reads something masked, only the
+ * naming fields get through and the message is regate's; otherwise values that look like personal data
+ * or secrets are masked (side-channels.ts).
  */
 export function maskNotice(f: Frame, head: Pending | undefined, secrets: readonly Buffer[] = []): Buffer {
   const decision = activeDecision(head);
@@ -61,7 +86,7 @@ export function maskNotice(f: Frame, head: Pending | undefined, secrets: readonl
     fields = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, scrubSecrets(v, secrets)]));
     changed = true;
   }
-  const screened = screenNoticeFields(fields, (decision?.mask.length ?? 0) > 0);
+  const screened = screenNoticeFields(fields, readsMasked(head, decision));
   if (screened) return encodeNotice(f.type as typeof Backend.ErrorResponse, screened);
   return changed ? encodeNotice(f.type as typeof Backend.ErrorResponse, fields) : f.raw;
 }

@@ -3,6 +3,7 @@ import { serialize } from "pg-protocol";
 import type { Decision } from "../../decision/index.js";
 import { Backend, encodeRowDescription, message, type FieldDescription, type Frame } from "../protocol/index.js";
 import { enforceQuery } from "./enforce.js";
+import { ownRefusal } from "./refusal.js";
 import type { AnalysisResult } from "../sql/types.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
@@ -33,7 +34,7 @@ export function answerOwnApprovals(s: SessionState, f: Frame, statement: Stateme
   const rows = m ? s.ctx.hooks.ownApprovals?.(s.info) : undefined;
   if (!m || !rows) {
     const why = !m ? `regate.approvals answers only ${USAGE}` : "approvals are not enabled in this deployment";
-    const denial = refusal(why, !m ? `send exactly ${USAGE}` : "ask an operator to enable approvals");
+    const denial = ownRefusal(why, !m ? `send exactly ${USAGE}` : "ask an operator to enable approvals");
     statement.decision = denial;
     // Refused as any statement is (the poison): inside a block the block fails, as for any error.
     return enforceQuery(s, f, statement);
@@ -82,8 +83,8 @@ export function ownRowsAtBind(s: SessionState, own: OwnQuery, params: readonly {
 /** A Parse naming regate.approvals in another shape, or with approvals off: refused clearly. */
 export function refuseOwnApprovalsExtended(enabled: boolean): Decision {
   return enabled
-    ? refusal(`regate.approvals answers only ${USAGE} (or WHERE id = $1)`, `send exactly ${USAGE}`)
-    : refusal("approvals are not enabled in this deployment", "ask an operator to enable approvals");
+    ? ownRefusal(`regate.approvals answers only ${USAGE} (or WHERE id = $1)`, `send exactly ${USAGE}`)
+    : ownRefusal("approvals are not enabled in this deployment", "ask an operator to enable approvals");
 }
 
 /** The statement-level decision of an accepted regate.approvals Parse: regate's own, not the policy's. */
@@ -91,9 +92,6 @@ export function ownAllow(): Decision {
   return { decision_id: randomUUID(), outcome: "allow", reasons: [], mask: [], dry_run: false, revision: "" };
 }
 
-function refusal(reason: string, next: string): Decision {
-  return { decision_id: randomUUID(), outcome: "deny", reasons: [reason], mask: [], error_code: "FEATURE_UNSUPPORTED", next_step: next, dry_run: false, revision: "" };
-}
 
 function dataRow(values: readonly (string | null)[]): Buffer {
   const parts: Buffer[] = [Buffer.from([values.length >> 8, values.length & 0xff])];

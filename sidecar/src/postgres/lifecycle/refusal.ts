@@ -1,5 +1,6 @@
+import { randomUUID } from "node:crypto";
 import { nextStep, refusalLine, type Decision } from "../../decision/index.js";
-import { ERROR_CODES } from "../../errors.js";
+import { ERROR_CODES, type ErrorCode } from "../../errors.js";
 import { errorResponse } from "../protocol/index.js";
 
 /**
@@ -15,4 +16,9 @@ export function refusalError(d: Decision): Buffer {
       ? `approvers: ${approve.approvers}; no approval service is configured in this deployment, so the statement was not run`
       : `${nextStep(d)}. regate refused the statement before it reached the database; nothing ran${d.error_code ? ` (error code ${d.error_code})` : ""}`,
   });
+}
+
+/** A refusal of regate's own, not the policy's, shaped as a decision so it takes a refusal's path. */
+export function ownRefusal(reason: string, next: string, code: ErrorCode = "FEATURE_UNSUPPORTED"): Decision {
+  return { decision_id: randomUUID(), outcome: "deny", reasons: [reason], mask: [], error_code: code, next_step: next, dry_run: false, revision: "" };
 }

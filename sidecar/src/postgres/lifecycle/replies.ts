@@ -15,6 +15,7 @@ import {
 import { budgetError } from "./cut.js";
 import { callHook } from "./decide.js";
 import { maskNotice, maskNotification, maskRow, planFor } from "./mask-rows.js";
+import { confirmSqlNames, wakeAnswered } from "./names.js";
 import { complete, observeError, observeRow, observeTag } from "./observe.js";
 import { refusalError } from "./refusal.js";
 import type { SessionState } from "./state.js";
@@ -28,7 +29,9 @@ export type ReplyOutcome = void | { terminate: "UPSTREAM_SETTING_REFUSED"; messa
  * it answers regate's own message, or replaced when it answers a refused one.
  */
 export function onServerFrame(s: SessionState, f: Frame): ReplyOutcome {
-  return s.cut ? cutReply(s, f) : dispatch(s, f);
+  const outcome = s.cut ? cutReply(s, f) : dispatch(s, f);
+  if (s.whenAnswered.length > 0) wakeAnswered(s);
+  return outcome;
 }
 
 function dispatch(s: SessionState, f: Frame): ReplyOutcome {
@@ -47,6 +50,7 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
     case Backend.CloseComplete:
     case Backend.NoData: {
       s.pending.shift();
+      confirmName(s, f.type, head);
       if (head && "internal" in head && head.internal) return;
       return s.toClient(f.raw);
     }
@@ -60,11 +64,13 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
     case Backend.PortalSuspended:
       if (f.type === Backend.CommandComplete) observeTag(head?.stmt, decodeCommandTag(f.body));
       if (head?.kind === "query") {
+        if (head.sqlNames) confirmSqlNames(s, head.analysis?.statements[head.index]);
         head.index++;
         head.plan = undefined;
         if (head.synthetic && f.type === Backend.EmptyQueryResponse) return s.toClient(head.synthetic);
       } else if (head?.kind === "execute") {
         s.pending.shift();
+        if (f.type === Backend.CommandComplete) confirmSqlNames(s, head.portal?.statement.analysis.statements[0]);
         if (head.portal?.own && f.type === Backend.CommandComplete) return s.toClient(head.portal.own);
       }
       return s.toClient(f.raw);
@@ -99,9 +105,17 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
   }
 }
 
+/** The server did what a Parse, Bind or Close asked: the name is now what the message made it. */
+function confirmName(s: SessionState, type: number, head: Pending | undefined): void {
+  if (type === Backend.ParseComplete && head?.kind === "parse" && head.statement && !head.denial) s.statements.set(head.statement.name, head.statement);
+  else if (type === Backend.BindComplete && head?.kind === "bind" && head.portal) s.portals.set(head.portal.name, head.portal);
+  else if (type === Backend.CloseComplete && head?.kind === "close" && head.name !== undefined) (head.target === "S" ? s.statements : s.portals).delete(head.name);
+}
+
 function readyForQuery(s: SessionState, f: Frame): void {
   const head = s.pending.shift();
   s.txStatus = readyStatus(f.body);
+  if ((head?.kind === "sync" || head?.kind === "query") && head.sqlNames) s.sqlNamesInFlight--;
   if (head?.kind === "sync") for (const st of head.done) complete(s, st);
   else complete(s, head?.stmt);
 }

@@ -53,12 +53,18 @@ export interface SessionState {
   readonly log: Logger;
   /** Expected server reply groups, one per forwarded client message, in order (see pending.ts). */
   readonly pending: Pending[];
-  /** Protocol-level prepared statements and portals. */
+  /** Protocol-level prepared statements and portals, as the server confirmed them (lifecycle/names.ts). */
   readonly statements: Map<string, PreparedStatement>;
   readonly portals: Map<string, Portal>;
   /** SQL-level PREPARE and DECLARE CURSOR names: part of what an analysis depends on. */
   readonly prepared: Map<string, StatementFacts>;
   readonly cursors: Map<string, StatementFacts>;
+  /** Sent and unanswered batches that change those names; statements wait while there are any (names.ts). */
+  sqlNamesInFlight: number;
+  /** The open extended batch changes them. */
+  batchSqlNames: boolean;
+  /** Client messages waiting for the server to answer something sent earlier (names.ts). */
+  readonly whenAnswered: { ready: () => boolean; resolve: () => void }[];
   readonly analyses: AnalysisCache;
   /** Decisions the policy allowed to be reused. */
   readonly reuse: DecisionReuse;

@@ -3,6 +3,7 @@
 // nothing below them is missed.
 import { CONSTANT, UNKNOWN, asDerived, merge, type Col, type Lin } from "./lineage.js";
 import { isRangeVarShape, list, nameList, rec, str, stringNode, unwrap, type Rec } from "./node.js";
+import { relationArgument } from "./relation-args.js";
 import { resolveRangeVar } from "./relations.js";
 import { findQualified, resolveIn, resolveName, wholeRow, recordWhole, MAX_DEPTH, TooDeep, type Cx, type Scope } from "./scope.js";
 import { setConfigCall } from "./settings.js";
@@ -69,7 +70,10 @@ const CONSTANT_NODES = new Set([
 ]);
 
 // Functions that run SQL given as text, or read relations named by an argument: the statement's own
-// facts cannot show what they touch.
+// facts cannot show what they touch. Built-ins found in pg_proc (a `query text` or refcursor argument,
+// or a regclass read whole), and extensions that do the same: tablefunc builds and runs queries from
+// its text arguments, pg_background runs its text in another backend. ts_rewrite(tsquery, text) is
+// one too: funcCall tells it from the three-tsquery form by its arity.
 const SQL_TEXT_FUNCTIONS = new Set([
   "query_to_xml",
   "query_to_xmlschema",
@@ -86,6 +90,12 @@ const SQL_TEXT_FUNCTIONS = new Set([
   "database_to_xmlschema",
   "database_to_xml_and_xmlschema",
   "ts_stat",
+  "crosstab",
+  "crosstab2",
+  "crosstab3",
+  "crosstab4",
+  "connectby",
+  "pg_background_launch",
 ]);
 
 export function expr(v: unknown, cx: Cx, scope: Scope): Lin {
@@ -249,8 +259,11 @@ function funcCall(b: Rec, cx: Cx, scope: Scope): Lin {
   const name = names[names.length - 1] ?? "";
   const schema = names.length >= 2 ? (names[names.length - 2] as string) : null;
   if (name === "set_config") setConfigCall(list(b.args), cx.facts, cx.deferred);
-  if (SQL_TEXT_FUNCTIONS.has(name) || name.startsWith("dblink")) cx.facts.opaque = true;
   const args = list(b.args);
+  if (SQL_TEXT_FUNCTIONS.has(name) || name.startsWith("dblink")) cx.facts.opaque = true;
+  // ts_rewrite(tsquery, text) runs its second argument as a query; the three-tsquery form runs nothing.
+  if (name === "ts_rewrite" && args.length !== 3) cx.facts.opaque = true;
+  relationArgument(name, args, cx);
   const lin = b.agg_star === true || args.length === 0 ? CONSTANT : exprList(args, cx, scope);
   // What flows into a function matters when the function has effects (pg_notify, set_config, ...).
   cx.facts.addFunction({ schema, name, inputs: lin.cols.map((c) => ({ ...c })), inputs_unknown: lin.unknown });

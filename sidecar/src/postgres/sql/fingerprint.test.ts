@@ -34,6 +34,9 @@ const different: [string, string, string][] = [
   ["CREATE TEMP TABLE t1 (a int)", "CREATE TEMP TABLE t2 (a int)", "created names"],
   ["SELECT 1", "SELECT 1; SELECT 1", "statement count"],
   ["COPY t TO '/tmp/a'", "COPY t TO '/tmp/b'", "COPY file names"],
+  ["SELECT nextval('public.orders_id_seq')", "SELECT nextval('internal.api_keys_id_seq')", "relations named by a function argument"],
+  ["SELECT setval('public.s', 1)", "SELECT setval('internal.s', 1)", "relations named by a function argument"],
+  ["SELECT pg_sequence_last_value('s'::regclass)", "SELECT pg_sequence_last_value('internal.s'::regclass)", "relations named by a function argument"],
 ];
 
 describe("fingerprint", () => {

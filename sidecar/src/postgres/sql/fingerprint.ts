@@ -1,10 +1,12 @@
 // Fingerprint for the decision cache: the parse tree with locations dropped and constants replaced.
 // Unlike libpg-query's fingerprint, names are kept (it ignores EXECUTE/FETCH/LISTEN names, aliases and
 // casts of constants, so `EXECUTE safe` and `EXECUTE evil` would share a cache entry), and constants
-// that the facts depend on are kept too: SET values and set_config() arguments. Statements with the
-// same fingerprint therefore have the same facts, apart from `sql`.
+// that the facts depend on are kept too: SET values, set_config() arguments and the relation names
+// given to nextval() and its kin (relation-args.ts). Statements with the same fingerprint therefore
+// have the same facts, apart from `sql`.
 import { createHash } from "node:crypto";
 import { nameList, unwrap } from "./node.js";
+import { takesRelationArgument } from "./relation-args.js";
 import type { RawStatement } from "./parser.js";
 
 // Byte positions in the text: they move with the length of constants and comments.
@@ -76,7 +78,8 @@ class Canon {
     let keepInside = keep || type === "VariableSetStmt" || type === "TransactionStmt";
     if (type === "FuncCall") {
       const names = nameList(body.funcname);
-      if (names && names[names.length - 1] === "set_config") keepInside = true;
+      const name = names?.[names.length - 1];
+      if (name === "set_config" || takesRelationArgument(name)) keepInside = true;
     }
     this.out += type;
     this.out += "(";

@@ -1,0 +1,166 @@
+// Built-ins that read or write a relation named by an argument (`nextval('s')`, `setval('s', 1)`):
+// the name is data to the grammar, so without this the statement would show no table at all and the
+// policy's schema and write rules would never see the sequence it moves.
+import { constValue, list, nameList, unwrap, type Rec } from "./node.js";
+import { resolveName } from "./relations.js";
+import type { Cx } from "./scope.js";
+import type { Access } from "./types.js";
+
+interface RelationArg {
+  /** Position of the relation argument. */
+  index: number;
+  access: Access;
+}
+
+/**
+ * Functions that act on the rows or state of the relation they are given. Functions that only report
+ * metadata (pg_relation_size, pg_table_size, has_table_privilege, pg_get_serial_sequence, ...) are
+ * left out: they show what the catalog shows. Extension functions are listed under their usual names.
+ */
+export const RELATION_ARG_FUNCTIONS: ReadonlyMap<string, RelationArg> = new Map<string, RelationArg>([
+  // Sequences: nextval and setval move the sequence; currval and the last-value functions read it.
+  ["nextval", { index: 0, access: "write" }],
+  ["setval", { index: 0, access: "write" }],
+  ["currval", { index: 0, access: "read" }],
+  ["pg_sequence_last_value", { index: 0, access: "read" }],
+  ["pg_get_sequence_data", { index: 0, access: "read" }],
+  // Index maintenance changes the index; pg_nextoid consumes OIDs for a catalog (superuser only).
+  ["brin_summarize_range", { index: 0, access: "write" }],
+  ["brin_summarize_new_values", { index: 0, access: "write" }],
+  ["brin_desummarize_range", { index: 0, access: "write" }],
+  ["gin_clean_pending_list", { index: 0, access: "write" }],
+  ["pg_extension_config_dump", { index: 0, access: "write" }],
+  ["pg_nextoid", { index: 0, access: "write" }],
+  // pageinspect returns raw pages and index tuples (row values); pgrowlocks reads the table's rows.
+  ["get_raw_page", { index: 0, access: "read" }],
+  ["bt_metap", { index: 0, access: "read" }],
+  ["bt_page_stats", { index: 0, access: "read" }],
+  ["bt_page_items", { index: 0, access: "read" }],
+  ["bt_multi_page_stats", { index: 0, access: "read" }],
+  ["pgrowlocks", { index: 0, access: "read" }],
+  // pg_surgery and pg_visibility change tuples or the visibility map in place.
+  ["heap_force_kill", { index: 0, access: "write" }],
+  ["heap_force_freeze", { index: 0, access: "write" }],
+  ["pg_truncate_visibility_map", { index: 0, access: "write" }],
+]);
+
+/** Part of the unknown reason for a relation given by a column or an expression (a view over every sequence). */
+export const NON_CONSTANT_RELATION = "is given its relation by a value regate cannot resolve";
+
+// Casts that keep a constant's text as PostgreSQL will read it as a relation name. A length-limited
+// type (`varchar(5)`, `char`) would cut the name, so it is not looked through.
+const NAME_TYPES = new Set(["regclass", "text", "varchar", "name", "unknown"]);
+
+/**
+ * Records the relation a call in RELATION_ARG_FUNCTIONS acts on, resolved like a table name. An
+ * argument that is not a constant (a column, a parameter, an expression) or an OID cannot be
+ * resolved here: the statement is reported unknown rather than left without the table.
+ */
+export function relationArgument(name: string, args: readonly unknown[], cx: Cx): void {
+  const spec = RELATION_ARG_FUNCTIONS.get(name);
+  if (!spec || args.length <= spec.index) return;
+  const text = constantName(args[spec.index]);
+  if (text === null) return;
+  if (text === undefined) {
+    cx.facts.addUnknown(`${name}() ${NON_CONSTANT_RELATION} (write the name as a string constant)`);
+    return;
+  }
+  // A reason apart from the one above: a template (constants as parameters) must not share these facts.
+  const parts = parseQualifiedName(text);
+  if (parts === undefined || parts.length > 3) {
+    cx.facts.addUnknown(`${name}() is given an OID or a malformed relation name (write the name as schema.relation)`);
+    return;
+  }
+  // A three-part name must name the current database: the server refuses any other.
+  const relname = parts[parts.length - 1] as string;
+  const schema = parts.length >= 2 ? parts[parts.length - 2] : undefined;
+  cx.facts.addTable(resolveName(schema, relname, spec.access, cx.env, false).ref);
+}
+
+/** The string a constant argument carries; null for NULL (the call does nothing); undefined when not a plain constant. */
+function constantName(v: unknown): string | null | undefined {
+  const u = unwrap(v);
+  if (!u) return undefined;
+  const [type, b] = u;
+  if (type === "A_Const") {
+    const c = constValue(b);
+    if (c.type === "null") return null;
+    return c.type === "string" ? c.value : undefined;
+  }
+  if (type === "TypeCast") {
+    const tn = unwrap(b.typeName)?.[1] ?? (b.typeName as Rec | undefined);
+    const names = nameList(tn?.names) ?? [];
+    const last = names[names.length - 1];
+    const plain = list(tn?.typmods).length === 0 && list(tn?.arrayBounds).length === 0 && tn?.setof !== true;
+    if (!last || !plain || !NAME_TYPES.has(last) || (names.length === 2 && names[0] !== "pg_catalog") || names.length > 2) return undefined;
+    return constantName(b.arg);
+  }
+  return undefined;
+}
+
+// NAMEDATALEN - 1: the server cuts longer identifiers to this many bytes.
+const MAX_IDENTIFIER_BYTES = 63;
+
+/**
+ * A relation name as regclass input reads it (stringToQualifiedNameList): dot-separated identifiers,
+ * double quotes with "" inside, unquoted parts folded to lower case (ASCII only, as in UTF-8
+ * databases), every part cut to 63 bytes. An OID (all digits) or malformed text gives undefined.
+ */
+export function parseQualifiedName(text: string): string[] | undefined {
+  if (/^\d+$/.test(text)) return undefined;
+  const out: string[] = [];
+  let i = 0;
+  const n = text.length;
+  const space = (): void => {
+    while (i < n && isSpace(text[i] as string)) i++;
+  };
+  space();
+  for (;;) {
+    let part: string;
+    if (text[i] === '"') {
+      part = "";
+      i++;
+      for (;;) {
+        if (i >= n) return undefined;
+        if (text[i] === '"') {
+          if (text[i + 1] !== '"') break;
+          i++;
+        }
+        part += text[i];
+        i++;
+      }
+      i++;
+      if (part === "") return undefined;
+    } else {
+      const start = i;
+      while (i < n && text[i] !== "." && !isSpace(text[i] as string) && text[i] !== '"') i++;
+      if (i === start) return undefined;
+      part = text.slice(start, i).replace(/[A-Z]+/g, (s) => s.toLowerCase());
+    }
+    out.push(truncate(part));
+    space();
+    if (i >= n) return out;
+    if (text[i] !== ".") return undefined;
+    i++;
+    space();
+  }
+}
+
+function isSpace(c: string): boolean {
+  // scanner_isspace: space, tab, newline, carriage return, form feed, vertical tab.
+  return c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\f" || c === "\v";
+}
+
+function truncate(part: string): string {
+  const bytes = Buffer.from(part, "utf8");
+  if (bytes.length <= MAX_IDENTIFIER_BYTES) return part;
+  // Cut at a character boundary, as pg_mbcliplen does.
+  let end = MAX_IDENTIFIER_BYTES;
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString("utf8");
+}
+
+/** The function's relation argument is a constant the facts depend on: the fingerprint must keep it. */
+export function takesRelationArgument(name: string | undefined): boolean {
+  return name !== undefined && RELATION_ARG_FUNCTIONS.has(name);
+}

@@ -1,0 +1,198 @@
+// Prepared statements, portals and SQL names as the server holds them (lifecycle/names.ts). Each case is a
+// message sequence a red-team pass used to make regate decide (or mask) one statement while the server ran
+// another: a Parse or PREPARE the server refused, a Close or DEALLOCATE it skipped after an error, names
+// created in SQL and used from the protocol. Judged by the bytes the agent got and by what the database did.
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startPostgres, type TestPostgres } from "../support/postgres.js";
+import { startRegate, type TestRegate } from "../support/regate.js";
+
+let db: TestPostgres;
+let regate: TestRegate;
+/** Values the example policy masks or never lets out: none may appear in what the agent gets. */
+let protectedValues: string[];
+
+beforeAll(async () => {
+  db = await startPostgres();
+  regate = await startRegate(db);
+  const [c] = await db.query("SELECT email, ssn, card_number FROM public.customers WHERE id = 2");
+  const keys = await db.query("SELECT secret FROM internal.api_keys");
+  protectedValues = [c.email, c.ssn, c.card_number, ...keys.map((k: { secret: string }) => k.secret)];
+});
+
+afterAll(async () => {
+  await regate?.stop();
+  await db?.stop();
+});
+
+interface Wire {
+  /** pg's connection: raw protocol messages (parse, bind, execute, close, sync, query). */
+  con: any;
+  /** Waits for `n` more ReadyForQuery and returns what arrived, one line per message. */
+  until(n?: number): Promise<string[]>;
+  end(): Promise<void>;
+}
+
+async function wire(): Promise<Wire> {
+  const c = new pg.Client({ connectionString: regate.url() });
+  c.on("error", () => undefined);
+  await c.connect();
+  const con = (c as unknown as { connection: any }).connection;
+  const events = ["dataRow", "rowDescription", "commandComplete", "errorMessage", "readyForQuery", "parseComplete", "bindComplete", "closeComplete", "noData", "emptyQuery"];
+  for (const e of events) con.removeAllListeners(e);
+  const got: string[] = [];
+  con.on("dataRow", (m: { fields: unknown[] }) => got.push(`D ${JSON.stringify(m.fields.map((f) => (f == null ? null : String(f))))}`));
+  con.on("commandComplete", (m: { text: string }) => got.push(`C ${m.text}`));
+  con.on("errorMessage", (m: { code: string; message: string }) => got.push(`E ${m.code} ${m.message}`));
+  con.on("readyForQuery", () => got.push("Z"));
+  for (const e of ["parseComplete", "bindComplete", "closeComplete"]) con.on(e, () => got.push(e));
+  return {
+    con,
+    async until(n = 1) {
+      const t0 = Date.now();
+      while (got.filter((g) => g === "Z").length < n) {
+        if (Date.now() - t0 > 10_000) throw new Error(`no ReadyForQuery; got ${got.join(" | ")}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return got.splice(0);
+    },
+    end: () => c.end().catch(() => undefined),
+  };
+}
+
+const leaked = (lines: string[]): string[] => protectedValues.filter((v) => lines.some((l) => l.includes(v)));
+const INTERNAL_READ = "SELECT secret FROM internal.api_keys WHERE id < $1::int";
+const MASKED_READ = "SELECT email, ssn, card_number FROM customers WHERE id = 2";
+const HARMLESS = "SELECT 'x' AS email, 'y' AS ssn, 'z' AS card_number";
+
+describe("names change when the server says so", () => {
+  it("a Parse the server refuses (the name is taken) does not swap the statement regate decides", async () => {
+    const w = await wire();
+    w.con.parse({ name: "s1", text: INTERNAL_READ });
+    w.con.sync();
+    await w.until();
+    w.con.parse({ name: "s1", text: "SELECT $1::int::text AS secret" });
+    w.con.sync();
+    expect((await w.until()).join(" ")).toContain("42P05");
+    w.con.bind({ statement: "s1", portal: "", values: ["5"] });
+    w.con.execute({ portal: "" });
+    w.con.sync();
+    const out = await w.until();
+    expect(out.some((l) => l.startsWith("E 42501"))).toBe(true);
+    expect(leaked(out)).toEqual([]);
+    await w.end();
+  });
+
+  it("an UPDATE parsed under a taken name is judged as the UPDATE: payments are unchanged", async () => {
+    const before = await db.query("SELECT id, amount FROM public.payments ORDER BY id");
+    const w = await wire();
+    w.con.parse({ name: "u1", text: "UPDATE payments SET amount = 0 WHERE id < $1::int" });
+    w.con.sync();
+    await w.until();
+    w.con.parse({ name: "u1", text: "SELECT $1::int AS n" });
+    w.con.sync();
+    await w.until();
+    w.con.bind({ statement: "u1", portal: "", values: ["100"] });
+    w.con.execute({ portal: "" });
+    w.con.sync();
+    const out = await w.until();
+    expect(out.some((l) => l.startsWith("E 42501"))).toBe(true);
+    expect(await db.query("SELECT id, amount FROM public.payments ORDER BY id")).toEqual(before);
+    await w.end();
+  });
+
+  it("a Close the server skipped after an error leaves the statement in place", async () => {
+    const w = await wire();
+    w.con.parse({ name: "s2", text: MASKED_READ });
+    w.con.sync();
+    await w.until();
+    w.con.parse({ name: "", text: "SELECT 1/0" });
+    w.con.bind({});
+    w.con.execute({});
+    w.con.close({ type: "S", name: "s2" });
+    w.con.parse({ name: "s2", text: HARMLESS });
+    w.con.sync();
+    expect((await w.until()).join(" ")).toContain("22012");
+    w.con.bind({ statement: "s2", portal: "" });
+    w.con.execute({ portal: "" });
+    w.con.sync();
+    const out = await w.until();
+    expect(out.some((l) => l.startsWith("D "))).toBe(true);
+    expect(leaked(out)).toEqual([]);
+    await w.end();
+  });
+
+  it("a re-PREPARE the server refuses, and a DEALLOCATE in a batch that failed first, change nothing", async () => {
+    const w = await wire();
+    w.con.query(`PREPARE p AS ${MASKED_READ}`);
+    await w.until();
+    w.con.query(`PREPARE p AS ${HARMLESS}`);
+    expect((await w.until()).join(" ")).toContain("42P05");
+    w.con.query("EXECUTE p");
+    const first = await w.until();
+    w.con.query(`SELECT 1/0; DEALLOCATE p; PREPARE p AS ${HARMLESS}`);
+    await w.until();
+    w.con.query("EXECUTE p");
+    const second = await w.until();
+    for (const out of [first, second]) {
+      expect(out.some((l) => l.startsWith("D "))).toBe(true);
+      expect(leaked(out)).toEqual([]);
+    }
+    await w.end();
+  });
+});
+
+describe("names regate did not see created are refused, not forwarded", () => {
+  it("a Bind of a statement prepared in SQL (one namespace on the server)", async () => {
+    const w = await wire();
+    w.con.query(`PREPARE x AS ${MASKED_READ}`);
+    await w.until();
+    w.con.bind({ statement: "x", portal: "" });
+    w.con.execute({ portal: "" });
+    w.con.sync();
+    const out = await w.until();
+    expect(out.find((l) => l.startsWith("E "))).toMatch(/^E 0A000 .*prepared statement "x"/);
+    expect(leaked(out)).toEqual([]);
+    await w.end();
+  });
+
+  it("an Execute of a cursor declared in SQL", async () => {
+    const w = await wire();
+    w.con.query(`BEGIN; DECLARE c CURSOR FOR ${MASKED_READ}`);
+    await w.until();
+    w.con.execute({ portal: "c" });
+    w.con.sync();
+    const out = await w.until();
+    expect(out.find((l) => l.startsWith("E "))).toMatch(/^E 0A000 .*portal "c"/);
+    expect(leaked(out)).toEqual([]);
+    w.con.query("ROLLBACK");
+    await w.until();
+    await w.end();
+  });
+});
+
+describe("pipelining still works", () => {
+  it("a Parse, its Sync, then a Bind of it, sent without waiting", async () => {
+    const w = await wire();
+    w.con.parse({ name: "q1", text: "SELECT id FROM orders WHERE id = $1::int" });
+    w.con.sync();
+    w.con.bind({ statement: "q1", portal: "", values: ["1"] });
+    w.con.execute({ portal: "" });
+    w.con.sync();
+    const out = await w.until(2);
+    expect(out).toContain('D ["1"]');
+    expect(out.filter((l) => l.startsWith("E "))).toEqual([]);
+    await w.end();
+  });
+
+  it("a PREPARE and its EXECUTE, sent without waiting", async () => {
+    const w = await wire();
+    w.con.query(`PREPARE m AS ${MASKED_READ}`);
+    w.con.query("EXECUTE m");
+    const out = await w.until(2);
+    expect(out.some((l) => l.startsWith("D "))).toBe(true);
+    expect(out.filter((l) => l.startsWith("E "))).toEqual([]);
+    expect(leaked(out)).toEqual([]);
+    await w.end();
+  });
+});
