@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { isDisconnect, RegateError } from "../errors.js";
-import { roomInSinks } from "../decision/index.js";
+import { roomInSinks, type MaskRule } from "../decision/index.js";
 import { DETECTOR_NAMES, maskText } from "../mask/index.js";
 import { hasBody, isJsonMedia, parseRequestBody, readBody } from "./body.js";
 import type { RequestContext } from "./context.js";
@@ -68,6 +68,17 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   const ended = requestEnd(log, opts.onRequestDone);
   // Decisions the policy declared reusable (its `cache` directive), for identical requests.
   const reuse = new HttpDecisionReuse();
+  // A reused decision hands back the same mask rules: their masker (which keeps no state between calls,
+  // and whose header preparation mask-headers.ts keeps beside it) is built once, not per request.
+  const maskers = new WeakMap<readonly MaskRule[], ResponseMasker | null>();
+  const maskerFor = (rules: readonly MaskRule[]): ResponseMasker | undefined => {
+    let m = maskers.get(rules);
+    if (m === undefined) {
+      m = ResponseMasker.from(rules, opts.mask_hash_key, { caseSensitive: opts.mask_case_sensitive === true }) ?? null;
+      maskers.set(rules, m);
+    }
+    return m ?? undefined;
+  };
 
   /** The upstream's response headers arrived: relay them (masked, scrubbed) unless the exchange is over. */
   function onUpstreamResponse(ctx: RequestContext, proxyRes: IncomingMessage): void {
@@ -230,7 +241,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       if (r.body.code) ctx.errorCode = r.body.code;
       return sendJsonRpc(ctx.res, rpc);
     }
-    const masker = ResponseMasker.from(verdict.mask, opts.mask_hash_key, { caseSensitive: opts.mask_case_sensitive === true });
+    const masker = maskerFor(verdict.mask);
     const types = matched.route.responseTypes;
     if (masker?.hasFieldRules && types !== undefined && ![...types].some((t) => isJsonMedia(t) || t === "text/event-stream")) {
       // Known now, before the upstream acts: its answer could not be masked, so the request does not go.

@@ -58,7 +58,6 @@ export class ResponseMasker {
   readonly #caseInsensitive: boolean;
   readonly #stack: string[] = [];
   readonly #namedRules: NamedFieldRule[] = [];
-  #changes = 0;
 
   /** Field rules cannot be honoured on a body that is not JSON. */
   readonly hasFieldRules: boolean;
@@ -184,7 +183,6 @@ export class ResponseMasker {
 
   /** A text value masked whole; null under the `null` strategy. */
   maskWhole(value: string, strategy: MaskStrategy): string | null {
-    this.#changes++;
     return applyStrategy(value, strategy, undefined, this.#key);
   }
 
@@ -341,7 +339,6 @@ export class ResponseMasker {
     if (!detect || s === "") return s;
     const spans = this.detectedSpans(s, detect);
     if (spans.length === 0) return s;
-    this.#changes++;
     let out = "";
     let pos = 0;
     for (const m of spans) {
