@@ -19,6 +19,8 @@ export interface PreparedStatement {
   fields?: FieldDescription[];
   /** A query of regate's own table regate.approvals (lifecycle/own-approvals.ts). */
   own?: OwnQuery;
+  /** Its SQL runs EXECUTE or FETCH: the session's names (AnalysisCache.overlay) its facts were taken under. */
+  overlay?: number;
 }
 
 export interface Portal {

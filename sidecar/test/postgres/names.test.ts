@@ -171,6 +171,91 @@ describe("names regate did not see created are refused, not forwarded", () => {
   });
 });
 
+describe("SQL and the protocol share the server's namespaces", () => {
+  /** Runs `steps`, then checks the last reply: refused (or answered) without any protected value. */
+  async function refusedWithoutLeak(steps: (w: Wire) => Promise<void>): Promise<string[]> {
+    const w = await wire();
+    await steps(w);
+    const out = await w.until();
+    expect(leaked(out)).toEqual([]);
+    expect(out.some((l) => l.startsWith("E "))).toBe(true);
+    await w.end();
+    return out;
+  }
+  const query = async (w: Wire, sql: string): Promise<string[]> => {
+    w.con.query(sql);
+    return w.until();
+  };
+
+  it.each(["DEALLOCATE s1", "DEALLOCATE ALL"])("a protocol statement dropped by %s and PREPAREd anew in SQL is not bound as the old one", async (drop) => {
+    await refusedWithoutLeak(async (w) => {
+      w.con.parse({ name: "s1", text: "SELECT 1 AS id" });
+      w.con.sync();
+      await w.until();
+      await query(w, drop);
+      await query(w, `PREPARE s1 AS ${MASKED_READ}`);
+      w.con.bind({ statement: "s1", portal: "" });
+      w.con.execute({ portal: "" });
+      w.con.sync();
+    });
+  });
+
+  it.each([
+    ["the implicit transaction ended at Sync", ["DECLARE \"P\" CURSOR WITH HOLD FOR " + MASKED_READ], false],
+    ["COMMIT ended the block", ["COMMIT", "BEGIN", "DECLARE \"P\" CURSOR FOR " + MASKED_READ], true],
+    ["CLOSE ALL closed it", ["CLOSE ALL", "DECLARE \"P\" CURSOR FOR " + MASKED_READ], true],
+  ])("a portal gone because %s is not executed as the old one once a cursor takes its name", async (_name, sql, block) => {
+    await refusedWithoutLeak(async (w) => {
+      if (block) await query(w, "BEGIN");
+      w.con.parse({ name: "b", text: "SELECT 1 AS id" });
+      w.con.bind({ statement: "b", portal: "P" });
+      w.con.sync();
+      await w.until();
+      for (const q of sql) await query(w, q);
+      w.con.execute({ portal: "P" });
+      w.con.sync();
+    });
+  });
+
+  it("an SQL cursor closed by a protocol Close and bound anew is not FETCHed as the old one", async () => {
+    await refusedWithoutLeak(async (w) => {
+      await query(w, "BEGIN");
+      await query(w, "DECLARE k CURSOR FOR SELECT 1 AS id, 'x' AS email");
+      w.con.close({ type: "P", name: "k" });
+      w.con.parse({ name: "m", text: MASKED_READ });
+      w.con.bind({ statement: "m", portal: "k" });
+      w.con.sync();
+      await w.until();
+      w.con.query("FETCH ALL FROM k");
+    });
+  });
+
+  it("an SQL statement closed by a protocol Close and parsed anew is not EXECUTEd as the old one", async () => {
+    await refusedWithoutLeak(async (w) => {
+      await query(w, "PREPARE q AS SELECT 1 AS id, 'x' AS email");
+      w.con.close({ type: "S", name: "q" });
+      w.con.parse({ name: "q", text: MASKED_READ });
+      w.con.sync();
+      await w.until();
+      w.con.query("EXECUTE q");
+    });
+  });
+
+  it("a statement that EXECUTEs an SQL name is not bound once that name was defined anew", async () => {
+    await refusedWithoutLeak(async (w) => {
+      await query(w, "PREPARE p AS SELECT 1 AS id, 'x' AS ssn");
+      w.con.parse({ name: "e", text: "EXECUTE p" });
+      w.con.sync();
+      await w.until();
+      await query(w, "DEALLOCATE p");
+      await query(w, "PREPARE p AS SELECT id, ssn, email FROM customers WHERE id = 2");
+      w.con.bind({ statement: "e", portal: "" });
+      w.con.execute({ portal: "" });
+      w.con.sync();
+    });
+  });
+});
+
 describe("pipelining still works", () => {
   it("a Parse, its Sync, then a Bind of it, sent without waiting", async () => {
     const w = await wire();

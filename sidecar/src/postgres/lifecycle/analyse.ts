@@ -48,6 +48,11 @@ export class AnalysisCache {
     this.#overlay++;
   }
 
+  /** Changes with each overlayChanged(): facts taken under another value may name other statements. */
+  get overlay(): number {
+    return this.#overlay;
+  }
+
   key(sql: string, searchPath: readonly string[] | null, generation: number): string {
     return `${generation}\u0000${this.#overlay}\u0000${searchPath === null ? "\u0001" : searchPath.join("\u0000")}\u0000\u0000${sql}`;
   }

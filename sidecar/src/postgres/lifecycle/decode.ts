@@ -58,6 +58,7 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
         statement.analysis = analysis;
         if (changesSqlNames(analysis.statements)) s.batchSqlNames = true;
         const prepared: PreparedStatement = { name: msg.name, sql: msg.sql, analysis, paramTypes: msg.paramTypes, decision: undefined };
+        if (analysis.statements.some((st) => st.kind === "execute" || st.kind === "fetch")) prepared.overlay = s.analyses.overlay;
         if (readsOwnApprovals(analysis)) {
           // regate's own table: a shape-only statement goes upstream in its place; rows are added at Execute.
           const own = s.ctx.hooks.ownApprovals ? ownQueryOf(msg.sql) : undefined;
@@ -138,13 +139,17 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
  * PREPARE or DECLARE, a definition regate never confirmed), so it is refused rather than forwarded.
  */
 function unknownName(s: SessionState, what: "prepared statement" | "portal", name: string): void {
-  const statement = begin(s, "bind", "");
-  s.group.push(statement);
-  const decision = (statement.decision = ownRefusal(
+  refuseBind(
+    s,
     `${what} ${JSON.stringify(name)} is not one regate saw the server create in this session`,
     what === "portal" ? "bind the portal with the extended protocol first, or FETCH from an SQL cursor with FETCH" : "prepare it with Parse first, or run an SQL PREPARE with EXECUTE",
-  ));
-  poison(s, decision, statement);
+  );
+}
+
+function refuseBind(s: SessionState, reason: string, next: string): void {
+  const statement = begin(s, "bind", "");
+  s.group.push(statement);
+  poison(s, (statement.decision = ownRefusal(reason, next)), statement);
 }
 
 function bind(s: SessionState, f: Frame): Step {
@@ -153,6 +158,10 @@ function bind(s: SessionState, f: Frame): Step {
   if (named === "wait") return answered(s, () => statementNamed(s, msg.statement) !== "wait").then(() => bind(s, f));
   const prepared = named.value;
   if (!prepared) return unknownName(s, "prepared statement", msg.statement);
+  if (prepared.overlay !== undefined && prepared.overlay !== s.analyses.overlay) {
+    // Its EXECUTE or FETCH names a statement or cursor that was defined anew since: the facts are stale.
+    return refuseBind(s, `prepared statement ${JSON.stringify(msg.statement)} runs EXECUTE or FETCH of a name redefined since it was prepared`, "prepare it again (Close it, then Parse)");
+  }
   // A Bind right after its own Parse continues that statement; any other starts one.
   const last = s.group.at(-1);
   const statement = last && last.message === "parse" && last.sql === prepared.sql && last.parameters === undefined ? last : begin(s, "bind", prepared.sql);

@@ -65,25 +65,98 @@ export function portalNamed(s: SessionState, name: string): Resolved<Portal> {
   );
 }
 
-/** Statements whose success changes the SQL-level names an analysis resolves (EXECUTE, FETCH). */
+/** Statements whose success changes the session's names (SQL or protocol: the server shares them). */
 export function changesSqlNames(statements: readonly StatementFacts[]): boolean {
-  return statements.some((st) => st.kind === "prepare" || st.kind === "cursor" || st.kind === "deallocate" || isDiscardAll(st));
+  return statements.some((st) => st.kind === "prepare" || st.kind === "cursor" || st.kind === "deallocate" || isDiscardAll(st) || isRollbackTo(st));
 }
 
-/** Applies what one statement did to the SQL-level names, once the server says it ran. */
+function isRollbackTo(st: StatementFacts): boolean {
+  return st.kind === "transaction" && /^\s*rollback\b[^;]*\bto\b/i.test(st.sql);
+}
+
+/** The name a PREPARE, DECLARE, DEALLOCATE or CLOSE acts on; "*" for ALL; undefined when it cannot be read. */
+function nameIn(st: StatementFacts): string | undefined {
+  const m = /^\s*(?:prepare|declare|deallocate(?:\s+prepare)?|close)\s+("(?:[^"]|"")+"|[^\s(;]+)/i.exec(st.sql);
+  if (!m) return undefined;
+  const raw = m[1]!;
+  if (raw.startsWith('"')) return raw.slice(1, -1).replace(/""/g, '"');
+  const folded = raw.toLowerCase();
+  return folded === "all" ? "*" : folded;
+}
+
+/** Forgets `name` ("*": all, undefined: all, as regate cannot tell which) in both maps of one namespace. */
+function forget(protocol: Map<string, unknown>, sql: Map<string, StatementFacts>, name: string | undefined): void {
+  if (name === undefined || name === "*") {
+    protocol.clear();
+    sql.clear();
+  } else {
+    protocol.delete(name);
+    sql.delete(name);
+  }
+}
+
+/**
+ * Applies what one statement did to the session's names, once the server says it ran. PostgreSQL keeps
+ * one namespace for SQL PREPARE and protocol statements, and one for DECLARE and protocol portals: a name
+ * an SQL statement defines or drops is forgotten on the protocol side too (a later Bind or Execute of it
+ * is then refused, names.test.ts), and the other way round.
+ */
 export function confirmSqlNames(s: SessionState, st: StatementFacts | undefined): void {
   if (!st) return;
-  if (st.kind === "prepare" || st.kind === "cursor") {
-    const name = /^\s*(?:prepare|declare)\s+("(?:[^"]|"")+"|[^\s(]+)/i.exec(st.sql)?.[1];
-    if (!name) return;
-    const key = name.startsWith('"') ? name.slice(1, -1).replace(/""/g, '"') : name.toLowerCase();
-    (st.kind === "prepare" ? s.prepared : s.cursors).set(key, st);
-    s.analyses.overlayChanged();
-  } else if (st.kind === "deallocate" || isDiscardAll(st)) {
-    s.prepared.clear();
-    if (isDiscardAll(st)) s.cursors.clear();
-    s.analyses.overlayChanged();
+  switch (st.node) {
+    case "PrepareStmt": {
+      const name = nameIn(st);
+      forget(s.statements, s.prepared, name);
+      if (name !== undefined && name !== "*") s.prepared.set(name, st);
+      break;
+    }
+    case "DeallocateStmt":
+      forget(s.statements, s.prepared, nameIn(st));
+      break;
+    case "DeclareCursorStmt": {
+      const name = nameIn(st);
+      forget(s.portals, s.cursors, name);
+      if (name !== undefined && name !== "*") s.cursors.set(name, st);
+      break;
+    }
+    case "ClosePortalStmt":
+      forget(s.portals, s.cursors, nameIn(st));
+      break;
+    default:
+      if (isDiscardAll(st)) {
+        forget(s.statements, s.prepared, "*");
+        forget(s.portals, s.cursors, "*");
+      } else if (isRollbackTo(st)) {
+        // Cursors and portals opened since the savepoint are gone; which ones, regate cannot tell.
+        s.portals.clear();
+        dropUnheld(s.cursors);
+      } else return;
   }
+  s.analyses.overlayChanged();
+}
+
+/** The transaction ended (ReadyForQuery "I"): its portals and cursors without HOLD are gone. */
+export function transactionEnded(s: SessionState): void {
+  if (s.portals.size > 0) s.portals.clear();
+  if (s.cursors.size > 0 && dropUnheld(s.cursors)) s.analyses.overlayChanged();
+}
+
+function dropUnheld(cursors: Map<string, StatementFacts>): boolean {
+  let dropped = false;
+  for (const [name, st] of cursors) {
+    if (!/\bwith\s+hold\b/i.test(st.sql)) {
+      cursors.delete(name);
+      dropped = true;
+    }
+  }
+  return dropped;
+}
+
+/** A protocol Close the server confirmed: the name is gone from the namespace it shares with SQL. */
+export function confirmClose(s: SessionState, target: "S" | "P", name: string): void {
+  const sql = target === "S" ? s.prepared : s.cursors;
+  (target === "S" ? s.statements : s.portals).delete(name);
+  if (sql.delete(name)) s.analyses.overlayChanged();
 }
 
 /**

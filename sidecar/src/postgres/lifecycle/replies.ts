@@ -15,7 +15,7 @@ import {
 import { budgetError } from "./cut.js";
 import { callHook } from "./decide.js";
 import { maskNotice, maskNotification, maskRow, planFor } from "./mask-rows.js";
-import { confirmSqlNames, wakeAnswered } from "./names.js";
+import { confirmClose, confirmSqlNames, transactionEnded, wakeAnswered } from "./names.js";
 import { complete, observeError, observeRow, observeTag } from "./observe.js";
 import { refusalError } from "./refusal.js";
 import type { SessionState } from "./state.js";
@@ -109,12 +109,13 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
 function confirmName(s: SessionState, type: number, head: Pending | undefined): void {
   if (type === Backend.ParseComplete && head?.kind === "parse" && head.statement && !head.denial) s.statements.set(head.statement.name, head.statement);
   else if (type === Backend.BindComplete && head?.kind === "bind" && head.portal) s.portals.set(head.portal.name, head.portal);
-  else if (type === Backend.CloseComplete && head?.kind === "close" && head.name !== undefined) (head.target === "S" ? s.statements : s.portals).delete(head.name);
+  else if (type === Backend.CloseComplete && head?.kind === "close" && head.name !== undefined && head.target) confirmClose(s, head.target, head.name);
 }
 
 function readyForQuery(s: SessionState, f: Frame): void {
   const head = s.pending.shift();
   s.txStatus = readyStatus(f.body);
+  if (s.txStatus === 0x49) transactionEnded(s);
   if ((head?.kind === "sync" || head?.kind === "query") && head.sqlNames) s.sqlNamesInFlight--;
   if (head?.kind === "sync") for (const st of head.done) complete(s, st);
   else complete(s, head?.stmt);
@@ -144,6 +145,7 @@ function internalReply(s: SessionState, f: Frame, head: Extract<Pending, { kind:
     case Backend.ReadyForQuery:
       s.pending.shift();
       s.txStatus = readyStatus(f.body);
+      if (s.txStatus === 0x49) transactionEnded(s);
       if (head.final) s.toClient(f.raw);
       return;
     case Backend.ErrorResponse:
