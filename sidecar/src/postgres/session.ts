@@ -71,6 +71,7 @@ export class PgSession implements LiveSession {
       portals: new Map(),
       prepared: new Map(),
       cursors: new Map(),
+      holdCursors: new Set(),
       sqlNamesInFlight: 0,
       batchSqlNames: false,
       whenAnswered: [],

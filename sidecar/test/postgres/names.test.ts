@@ -256,6 +256,67 @@ describe("SQL and the protocol share the server's namespaces", () => {
   });
 });
 
+describe("names as the server reads them", () => {
+  const HARMLESS_ROW = "SELECT 1 AS id, 'x' AS email, 'y' AS ssn, 'z' AS card_number";
+  /** Runs the SQL steps; the last one's reply must carry no protected value. */
+  async function sqlSteps(steps: string[]): Promise<string[]> {
+    const w = await wire();
+    let out: string[] = [];
+    for (const q of steps) {
+      w.con.query(q);
+      out = await w.until();
+    }
+    expect(leaked(out)).toEqual([]);
+    await w.end();
+    return out;
+  }
+  const long = "a".repeat(63);
+
+  it.each([
+    ["a non-ASCII name, which the server does not fold", [`PREPARE "é" AS ${MASKED_READ}`, `PREPARE É AS ${HARMLESS_ROW}`, 'EXECUTE "é"']],
+    ["a name the server cuts to 63 bytes", [`PREPARE ${long} AS ${HARMLESS_ROW}`, `DEALLOCATE ${long}x`, `PREPARE ${long}y AS ${MASKED_READ}`, `EXECUTE ${long}`]],
+    ["a Unicode-escaped name", [`PREPARE q AS ${HARMLESS_ROW}`, 'DEALLOCATE U&"\\0071"', `PREPARE U&"\\0071" AS ${MASKED_READ}`, "EXECUTE q"]],
+    ["a comment before the name", [`PREPARE q AS ${HARMLESS_ROW}`, "DEALLOCATE /**/q", `PREPARE /**/ q AS ${MASKED_READ}`, "EXECUTE q"]],
+    ["a cursor with a non-ASCII name", ["BEGIN", `DECLARE "é" CURSOR FOR ${MASKED_READ}`, `DECLARE É CURSOR FOR ${HARMLESS_ROW}`, 'FETCH ALL FROM "é"']],
+  ])("%s is tracked as the server tracks it", async (_name, steps) => {
+    await sqlSteps(steps);
+  });
+
+  it.each([
+    ["COMMIT AND CHAIN", ["BEGIN", `DECLARE k CURSOR FOR ${HARMLESS_ROW}`, "COMMIT AND CHAIN"]],
+    ["COMMIT of a cursor whose text says 'with hold'", ["BEGIN", "DECLARE k CURSOR FOR SELECT 1 AS id, 'with hold' AS email", "COMMIT", "BEGIN"]],
+    ["ROLLBACK TO a savepoint older than a HOLD cursor", ["BEGIN", "SAVEPOINT s", `DECLARE k CURSOR WITH HOLD FOR ${HARMLESS_ROW}`, "ROLLBACK TO s"]],
+    ["ROLLBACK of a failed block that declared a HOLD cursor", ["BEGIN", `DECLARE k CURSOR WITH HOLD FOR ${HARMLESS_ROW}`, "SELECT 1/0", "ROLLBACK", "BEGIN"]],
+  ])("a cursor the server dropped at %s is not FETCHed as the old one once a portal takes its name", async (_name, steps) => {
+    const w = await wire();
+    for (const q of steps) {
+      w.con.query(q);
+      await w.until();
+    }
+    w.con.parse({ name: "m", text: MASKED_READ });
+    w.con.bind({ statement: "m", portal: "k" });
+    w.con.sync();
+    await w.until();
+    w.con.query("FETCH ALL FROM k");
+    const out = await w.until();
+    expect(leaked(out)).toEqual([]);
+    await w.end();
+  });
+
+  it.each([
+    ["a Parse", (w: Wire) => w.con.parse({ name: `p${long}`, text: "SELECT 1" })],
+    ["a Bind to a portal", (w: Wire) => w.con.bind({ statement: "", portal: `p${long}` })],
+    ["a Close", (w: Wire) => w.con.close({ type: "S", name: `p${long}` })],
+  ])("%s naming more than 63 bytes is refused (the server would cut the name)", async (_name, send) => {
+    const w = await wire();
+    send(w);
+    w.con.sync();
+    const out = await w.until();
+    expect(out.find((l) => l.startsWith("E "))).toMatch(/^E 0A000 .*longer than 63 bytes/);
+    await w.end();
+  });
+});
+
 describe("pipelining still works", () => {
   it("a Parse, its Sync, then a Bind of it, sent without waiting", async () => {
     const w = await wire();

@@ -32,6 +32,10 @@ function begin(s: SessionState, message: StatementMessage, sql: string): Stateme
  */
 export function onClientFrame(s: SessionState, f: Frame): Step {
   const skipping = s.skipUntilSync || s.serverSkipping;
+  if (!skipping && EXTENDED_NAMED.has(f.type) && hasLongName(f)) {
+    // The server keys statements and portals on their first 63 bytes: two longer names can be one to it.
+    return refuseMessage(s, "a prepared statement or portal name is longer than 63 bytes, which the server cuts", "use names of at most 63 bytes");
+  }
   switch (f.type) {
     case Frontend.Query: {
       if (skipping) return;
@@ -56,7 +60,7 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       s.group.push(statement);
       return then(analyse(s, msg.sql), (analysis) => {
         statement.analysis = analysis;
-        if (changesSqlNames(analysis.statements)) s.batchSqlNames = true;
+        if (changesSqlNames(analysis)) s.batchSqlNames = true;
         const prepared: PreparedStatement = { name: msg.name, sql: msg.sql, analysis, paramTypes: msg.paramTypes, decision: undefined };
         if (analysis.statements.some((st) => st.kind === "execute" || st.kind === "fetch")) prepared.overlay = s.analyses.overlay;
         if (readsOwnApprovals(analysis)) {
@@ -139,14 +143,33 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
  * PREPARE or DECLARE, a definition regate never confirmed), so it is refused rather than forwarded.
  */
 function unknownName(s: SessionState, what: "prepared statement" | "portal", name: string): void {
-  refuseBind(
+  refuseMessage(
     s,
     `${what} ${JSON.stringify(name)} is not one regate saw the server create in this session`,
     what === "portal" ? "bind the portal with the extended protocol first, or FETCH from an SQL cursor with FETCH" : "prepare it with Parse first, or run an SQL PREPARE with EXECUTE",
   );
 }
 
-function refuseBind(s: SessionState, reason: string, next: string): void {
+const EXTENDED_NAMED = new Set<number>([Frontend.Parse, Frontend.Bind, Frontend.Describe, Frontend.Execute, Frontend.Close]);
+const NAMEDATALEN = 64;
+
+/** The message names a statement or portal of more than 63 bytes (the first NUL-terminated strings of its body). */
+function hasLongName(f: Frame): boolean {
+  const b = f.body;
+  // Parse: name; Bind: portal, statement; Execute: portal; Describe and Close: a kind byte, then the name.
+  const start = f.type === Frontend.Describe || f.type === Frontend.Close ? 1 : 0;
+  const strings = f.type === Frontend.Bind ? 2 : 1;
+  let at = start;
+  for (let i = 0; i < strings; i++) {
+    const end = b.indexOf(0, at);
+    if (end < 0) return false;
+    if (end - at >= NAMEDATALEN) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+function refuseMessage(s: SessionState, reason: string, next: string): void {
   const statement = begin(s, "bind", "");
   s.group.push(statement);
   poison(s, (statement.decision = ownRefusal(reason, next)), statement);
@@ -160,7 +183,7 @@ function bind(s: SessionState, f: Frame): Step {
   if (!prepared) return unknownName(s, "prepared statement", msg.statement);
   if (prepared.overlay !== undefined && prepared.overlay !== s.analyses.overlay) {
     // Its EXECUTE or FETCH names a statement or cursor that was defined anew since: the facts are stale.
-    return refuseBind(s, `prepared statement ${JSON.stringify(msg.statement)} runs EXECUTE or FETCH of a name redefined since it was prepared`, "prepare it again (Close it, then Parse)");
+    return refuseMessage(s, `prepared statement ${JSON.stringify(msg.statement)} runs EXECUTE or FETCH of a name redefined since it was prepared`, "prepare it again (Close it, then Parse)");
   }
   // A Bind right after its own Parse continues that statement; any other starts one.
   const last = s.group.at(-1);

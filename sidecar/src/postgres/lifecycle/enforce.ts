@@ -29,7 +29,7 @@ export function enforceQuery(s: SessionState, f: Frame, statement: Statement): v
   const wrapped = needsWrap(s, analysis);
   applyAllowed(s, analysis);
   if (wrapped) beginWrap(s);
-  const sqlNames = changesSqlNames(analysis.statements);
+  const sqlNames = changesSqlNames(analysis);
   if (sqlNames) s.sqlNamesInFlight++;
   s.pending.push({ kind: "query", decision, analysis, index: 0, stmt: statement, ...(wrapped ? { wrapped } : {}), ...(sqlNames ? { sqlNames } : {}) });
   s.toServer(f.raw);

@@ -10,8 +10,7 @@
 // A name regate does not hold is refused, never forwarded: the server might hold it under a definition
 // regate never saw (SQL PREPARE and DECLARE share the protocol's namespaces).
 import type { Pending, Portal, PreparedStatement } from "../pending.js";
-import { isDiscardAll } from "../search-path.js";
-import type { StatementFacts } from "../sql/types.js";
+import type { AnalysisResult, StatementFacts } from "../sql/types.js";
 import type { SessionState } from "./state.js";
 
 export type Resolved<T> = { value: T | undefined } | "wait";
@@ -65,28 +64,14 @@ export function portalNamed(s: SessionState, name: string): Resolved<Portal> {
   );
 }
 
-/** Statements whose success changes the session's names (SQL or protocol: the server shares them). */
-export function changesSqlNames(statements: readonly StatementFacts[]): boolean {
-  return statements.some((st) => st.kind === "prepare" || st.kind === "cursor" || st.kind === "deallocate" || isDiscardAll(st) || isRollbackTo(st));
+/** The analysis holds a statement whose success changes the session's names. */
+export function changesSqlNames(analysis: AnalysisResult): boolean {
+  return analysis.names !== undefined;
 }
 
-function isRollbackTo(st: StatementFacts): boolean {
-  return st.kind === "transaction" && /^\s*rollback\b[^;]*\bto\b/i.test(st.sql);
-}
-
-/** The name a PREPARE, DECLARE, DEALLOCATE or CLOSE acts on; "*" for ALL; undefined when it cannot be read. */
-function nameIn(st: StatementFacts): string | undefined {
-  const m = /^\s*(?:prepare|declare|deallocate(?:\s+prepare)?|close)\s+("(?:[^"]|"")+"|[^\s(;]+)/i.exec(st.sql);
-  if (!m) return undefined;
-  const raw = m[1]!;
-  if (raw.startsWith('"')) return raw.slice(1, -1).replace(/""/g, '"');
-  const folded = raw.toLowerCase();
-  return folded === "all" ? "*" : folded;
-}
-
-/** Forgets `name` ("*": all, undefined: all, as regate cannot tell which) in both maps of one namespace. */
-function forget(protocol: Map<string, unknown>, sql: Map<string, StatementFacts>, name: string | undefined): void {
-  if (name === undefined || name === "*") {
+/** Forgets `name` (null: all) in both maps of one namespace. */
+function forget(protocol: Map<string, unknown>, sql: Map<string, StatementFacts>, name: string | null): void {
+  if (name === null) {
     protocol.clear();
     sql.clear();
   } else {
@@ -96,67 +81,74 @@ function forget(protocol: Map<string, unknown>, sql: Map<string, StatementFacts>
 }
 
 /**
- * Applies what one statement did to the session's names, once the server says it ran. PostgreSQL keeps
- * one namespace for SQL PREPARE and protocol statements, and one for DECLARE and protocol portals: a name
- * an SQL statement defines or drops is forgotten on the protocol side too (a later Bind or Execute of it
- * is then refused, names.test.ts), and the other way round.
+ * Applies what statement `index` of `analysis` did to the session's names, once the server says it ran.
+ * Names come from the parse tree, as the server reads them. PostgreSQL keeps one namespace for SQL
+ * PREPARE and protocol statements, and one for DECLARE and protocol portals: a name an SQL statement
+ * defines or drops is forgotten on the protocol side too (a later Bind or Execute of it is then refused,
+ * names.test.ts), and the other way round.
  */
-export function confirmSqlNames(s: SessionState, st: StatementFacts | undefined): void {
-  if (!st) return;
-  switch (st.node) {
-    case "PrepareStmt": {
-      const name = nameIn(st);
-      forget(s.statements, s.prepared, name);
-      if (name !== undefined && name !== "*") s.prepared.set(name, st);
+export function confirmSqlNames(s: SessionState, analysis: AnalysisResult | undefined, index: number): void {
+  const effect = analysis?.names?.[index];
+  if (!effect) return;
+  const st = analysis!.statements[index]!;
+  switch (effect.space) {
+    case "statement":
+      forget(s.statements, s.prepared, effect.name);
+      if (effect.define && effect.name !== null) s.prepared.set(effect.name, st);
       break;
-    }
-    case "DeallocateStmt":
-      forget(s.statements, s.prepared, nameIn(st));
+    case "cursor":
+      forget(s.portals, s.cursors, effect.name);
+      if (effect.name === null) s.holdCursors.clear();
+      else s.holdCursors.delete(effect.name);
+      if (effect.define && effect.name !== null) {
+        s.cursors.set(effect.name, st);
+        if (effect.hold) s.holdCursors.add(effect.name);
+      }
       break;
-    case "DeclareCursorStmt": {
-      const name = nameIn(st);
-      forget(s.portals, s.cursors, name);
-      if (name !== undefined && name !== "*") s.cursors.set(name, st);
+    case "all":
+      forget(s.statements, s.prepared, null);
+      forget(s.portals, s.cursors, null);
+      s.holdCursors.clear();
       break;
-    }
-    case "ClosePortalStmt":
-      forget(s.portals, s.cursors, nameIn(st));
+    case "transaction":
+      // COMMIT AND CHAIN ends the transaction with no ReadyForQuery "I"; a ROLLBACK (TO) also drops the
+      // HOLD cursors made in what it undoes, and which those are regate does not track: all go.
+      endTransaction(s, effect.ends === "rollback");
       break;
-    default:
-      if (isDiscardAll(st)) {
-        forget(s.statements, s.prepared, "*");
-        forget(s.portals, s.cursors, "*");
-      } else if (isRollbackTo(st)) {
-        // Cursors and portals opened since the savepoint are gone; which ones, regate cannot tell.
-        s.portals.clear();
-        dropUnheld(s.cursors);
-      } else return;
   }
   s.analyses.overlayChanged();
 }
 
-/** The transaction ended (ReadyForQuery "I"): its portals and cursors without HOLD are gone. */
-export function transactionEnded(s: SessionState): void {
-  if (s.portals.size > 0) s.portals.clear();
-  if (s.cursors.size > 0 && dropUnheld(s.cursors)) s.analyses.overlayChanged();
+/** The transaction ended (ReadyForQuery "I"): its portals and cursors without HOLD are gone; after a failed block, all. */
+export function transactionEnded(s: SessionState, failed: boolean): void {
+  if (s.portals.size > 0 || s.cursors.size > 0) endTransaction(s, failed);
 }
 
-function dropUnheld(cursors: Map<string, StatementFacts>): boolean {
+function endTransaction(s: SessionState, rolledBack: boolean): void {
+  s.portals.clear();
   let dropped = false;
-  for (const [name, st] of cursors) {
-    if (!/\bwith\s+hold\b/i.test(st.sql)) {
-      cursors.delete(name);
+  for (const name of s.cursors.keys()) {
+    if (rolledBack || !s.holdCursors.has(name)) {
+      s.cursors.delete(name);
       dropped = true;
     }
   }
-  return dropped;
+  for (const name of s.holdCursors) if (!s.cursors.has(name)) s.holdCursors.delete(name);
+  if (dropped) s.analyses.overlayChanged();
 }
 
 /** A protocol Close the server confirmed: the name is gone from the namespace it shares with SQL. */
 export function confirmClose(s: SessionState, target: "S" | "P", name: string): void {
   const sql = target === "S" ? s.prepared : s.cursors;
   (target === "S" ? s.statements : s.portals).delete(name);
+  if (target === "P") s.holdCursors.delete(name);
   if (sql.delete(name)) s.analyses.overlayChanged();
+}
+
+/** A Parse or Bind the server confirmed: no SQL statement or cursor can hold that name any more. */
+export function confirmCreated(s: SessionState, target: "S" | "P", name: string): void {
+  if (target === "P") s.holdCursors.delete(name);
+  if ((target === "S" ? s.prepared : s.cursors).delete(name)) s.analyses.overlayChanged();
 }
 
 /**

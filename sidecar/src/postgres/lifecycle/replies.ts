@@ -15,7 +15,7 @@ import {
 import { budgetError } from "./cut.js";
 import { callHook } from "./decide.js";
 import { maskNotice, maskNotification, maskRow, planFor } from "./mask-rows.js";
-import { confirmClose, confirmSqlNames, transactionEnded, wakeAnswered } from "./names.js";
+import { confirmClose, confirmCreated, confirmSqlNames, transactionEnded, wakeAnswered } from "./names.js";
 import { complete, observeError, observeRow, observeTag } from "./observe.js";
 import { refusalError } from "./refusal.js";
 import type { SessionState } from "./state.js";
@@ -64,13 +64,13 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
     case Backend.PortalSuspended:
       if (f.type === Backend.CommandComplete) observeTag(head?.stmt, decodeCommandTag(f.body));
       if (head?.kind === "query") {
-        if (head.sqlNames) confirmSqlNames(s, head.analysis?.statements[head.index]);
+        if (head.sqlNames) confirmSqlNames(s, head.analysis, head.index);
         head.index++;
         head.plan = undefined;
         if (head.synthetic && f.type === Backend.EmptyQueryResponse) return s.toClient(head.synthetic);
       } else if (head?.kind === "execute") {
         s.pending.shift();
-        if (f.type === Backend.CommandComplete) confirmSqlNames(s, head.portal?.statement.analysis.statements[0]);
+        if (f.type === Backend.CommandComplete) confirmSqlNames(s, head.portal?.statement.analysis, 0);
         if (head.portal?.own && f.type === Backend.CommandComplete) return s.toClient(head.portal.own);
       }
       return s.toClient(f.raw);
@@ -107,15 +107,23 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
 
 /** The server did what a Parse, Bind or Close asked: the name is now what the message made it. */
 function confirmName(s: SessionState, type: number, head: Pending | undefined): void {
-  if (type === Backend.ParseComplete && head?.kind === "parse" && head.statement && !head.denial) s.statements.set(head.statement.name, head.statement);
-  else if (type === Backend.BindComplete && head?.kind === "bind" && head.portal) s.portals.set(head.portal.name, head.portal);
+  if (type === Backend.ParseComplete && head?.kind === "parse" && head.statement && !head.denial) {
+    s.statements.set(head.statement.name, head.statement);
+    confirmCreated(s, "S", head.statement.name);
+  } else if (type === Backend.BindComplete && head?.kind === "bind" && head.portal) {
+    s.portals.set(head.portal.name, head.portal);
+    confirmCreated(s, "P", head.portal.name);
+  }
   else if (type === Backend.CloseComplete && head?.kind === "close" && head.name !== undefined && head.target) confirmClose(s, head.target, head.name);
 }
 
 function readyForQuery(s: SessionState, f: Frame): void {
   const head = s.pending.shift();
+  const was = s.txStatus;
   s.txStatus = readyStatus(f.body);
-  if (s.txStatus === 0x49) transactionEnded(s);
+  // Back to idle: a failed block ("E") ended as a rollback, whatever the client sent.
+  if (s.txStatus === 0x49 && was !== 0x49) transactionEnded(s, was === 0x45);
+  else if (s.txStatus === 0x49 && s.portals.size > 0) s.portals.clear();
   if ((head?.kind === "sync" || head?.kind === "query") && head.sqlNames) s.sqlNamesInFlight--;
   if (head?.kind === "sync") for (const st of head.done) complete(s, st);
   else complete(s, head?.stmt);
@@ -144,8 +152,9 @@ function internalReply(s: SessionState, f: Frame, head: Extract<Pending, { kind:
   switch (f.type) {
     case Backend.ReadyForQuery:
       s.pending.shift();
+      const was = s.txStatus;
       s.txStatus = readyStatus(f.body);
-      if (s.txStatus === 0x49) transactionEnded(s);
+      if (s.txStatus === 0x49) transactionEnded(s, was === 0x45);
       if (head.final) s.toClient(f.raw);
       return;
     case Backend.ErrorResponse:

@@ -1,7 +1,7 @@
 // analyze(): SQL text -> facts per statement. Statements of one Query message run in order, so a
 // PREPARE, DECLARE or search_path change early in the message applies to the statements after it.
 import { RegateError } from "../../errors.js";
-import type { AnalysisContext, AnalysisResult, CatalogLookup, StatementFacts } from "./types.js";
+import type { AnalysisContext, AnalysisResult, CatalogLookup, NameEffect, StatementFacts } from "./types.js";
 import { parseSql, parserReady, type RawStatement } from "./parser.js";
 import { analyzeStatement, type SessionView } from "./statement.js";
 import { fingerprintStatements, fingerprintText } from "./fingerprint.js";
@@ -147,12 +147,41 @@ export function analyze(sql: string, ctx: AnalysisContext): AnalysisResult {
   const session = new MessageSession(ctx);
   const catalog = memoCatalog(ctx.catalog);
   const statements: StatementFacts[] = [];
-  for (const raw of parsed.statements) {
+  let names: (NameEffect | undefined)[] | undefined;
+  for (const [i, raw] of parsed.statements.entries()) {
     const f = analyzeStatement(raw, { searchPath: session.searchPath, user: ctx.user, catalog }, session);
     session.after(raw, f);
     statements.push(f);
+    const effect = nameEffect(raw);
+    if (effect) (names ??= [])[i] = effect;
   }
-  return { statements, fingerprint: fingerprintStatements(parsed.statements, sql) };
+  return { statements, fingerprint: fingerprintStatements(parsed.statements, sql), ...(names ? { names } : {}) };
+}
+
+/** What a statement does to the session's names, as the server reads them (its parse tree). */
+function nameEffect(raw: RawStatement): NameEffect | undefined {
+  const b = raw.body;
+  switch (raw.node) {
+    case "PrepareStmt":
+      return { space: "statement", define: true, name: str(b.name) ?? "" };
+    case "DeallocateStmt":
+      return { space: "statement", define: false, name: b.isall === true ? null : (str(b.name) ?? null) };
+    case "DeclareCursorStmt":
+      // CURSOR_OPT_HOLD (parsenodes.h).
+      return { space: "cursor", define: true, name: str(b.portalname) ?? "", hold: (Number(b.options ?? 0) & 0x20) !== 0 };
+    case "ClosePortalStmt":
+      return { space: "cursor", define: false, name: str(b.portalname) ?? null };
+    case "DiscardStmt":
+      return str(b.target) === "DISCARD_ALL" ? { space: "all" } : undefined;
+    case "TransactionStmt": {
+      const kind = str(b.kind) ?? "";
+      if (kind === "TRANS_STMT_ROLLBACK" || kind === "TRANS_STMT_ROLLBACK_TO") return { space: "transaction", ends: "rollback" };
+      if (kind === "TRANS_STMT_COMMIT" && b.chain === true) return { space: "transaction", ends: "chain" };
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
 }
 
 /** The cache fingerprint alone (parses the SQL). */

@@ -145,8 +145,20 @@ export interface AnalysisContext {
   catalog?: CatalogLookup;
 }
 
+/**
+ * What one statement does to the session's names, from its parse tree: names as the server reads them
+ * (case folded, Unicode escapes decoded, cut to 63 bytes). Not part of the policy input.
+ */
+export type NameEffect =
+  | { space: "statement" | "cursor"; define: boolean; /** null: ALL */ name: string | null; hold?: boolean }
+  | { space: "transaction"; ends: "chain" | "rollback" }
+  /** DISCARD ALL: every prepared statement, portal and cursor. */
+  | { space: "all" };
+
 export interface AnalysisResult {
   statements: StatementFacts[];
   fingerprint: string;
   parse_error?: string;
+  /** Per statement, where it changes names (lifecycle/names.ts); absent when none does. */
+  names?: (NameEffect | undefined)[];
 }
