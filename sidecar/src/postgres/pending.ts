@@ -21,6 +21,8 @@ export interface PreparedStatement {
   own?: OwnQuery;
   /** Its SQL runs EXECUTE or FETCH: the session's names (AnalysisCache.overlay) its facts were taken under. */
   overlay?: number;
+  /** The catalog generation and search_path its facts were taken under (AnalysisResult.taken). */
+  taken?: string;
 }
 
 export interface Portal {

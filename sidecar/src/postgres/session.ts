@@ -72,6 +72,7 @@ export class PgSession implements LiveSession {
       prepared: new Map(),
       cursors: new Map(),
       holdCursors: new Set(),
+      preparedTaken: new Map(),
       sqlNamesInFlight: 0,
       batchSqlNames: false,
       whenAnswered: [],

@@ -317,6 +317,62 @@ describe("names as the server reads them", () => {
   });
 });
 
+describe("a prepared statement is judged on the facts the server plans it with", () => {
+  const SECRET = "prepared-stale-secret-4f1c";
+
+  it("after the search_path changed between Parse and Bind, and between PREPARE and EXECUTE", async () => {
+    await db.query(`CREATE TABLE internal.customers (id int, full_name text); INSERT INTO internal.customers VALUES (1, '${SECRET}'), (2, '${SECRET}')`);
+    try {
+      const w = await wire();
+      w.con.query("SET search_path = public");
+      await w.until();
+      w.con.parse({ name: "q", text: "SELECT id, full_name FROM customers WHERE id <= 2" });
+      w.con.sync();
+      await w.until();
+      w.con.query("PREPARE p AS SELECT id, full_name FROM customers WHERE id <= 2");
+      await w.until();
+      w.con.query("SET search_path = internal, public");
+      await w.until();
+      w.con.bind({ statement: "q", portal: "" });
+      w.con.execute({ portal: "" });
+      w.con.sync();
+      const bound = await w.until();
+      w.con.query("EXECUTE p");
+      const executed = await w.until();
+      for (const out of [bound, executed]) {
+        expect(out.some((l) => l.startsWith("E "))).toBe(true);
+        expect(out.join("\n")).not.toContain(SECRET);
+      }
+      await w.end();
+    } finally {
+      await db.query("DROP TABLE internal.customers");
+    }
+  });
+
+  it("after an admin redefined a view it reads, once regate's catalog caught up", async () => {
+    await db.query("CREATE VIEW public.order_labels AS SELECT id, status AS label FROM public.orders");
+    try {
+      const w = await wire();
+      w.con.parse({ name: "a", text: "SELECT id, label FROM order_labels WHERE id <= 3" });
+      w.con.sync();
+      await w.until();
+      await db.query("CREATE OR REPLACE VIEW public.order_labels AS SELECT id, email AS label FROM public.customers");
+      // Past postgres.catalog.max_staleness_ms (1 s by default): regate's catalog has seen the change.
+      await new Promise((r) => setTimeout(r, 1600));
+      w.con.bind({ statement: "a", portal: "" });
+      w.con.execute({ portal: "" });
+      w.con.sync();
+      const out = await w.until();
+      // The view now reads customers.email: masked (the partial strategy keeps the domain), never whole.
+      expect(out.some((l) => l.startsWith("D "))).toBe(true);
+      expect(out.join("\n")).not.toMatch(/"[^"*]+@example\.(org|net|com)"/);
+      await w.end();
+    } finally {
+      await db.query("DROP VIEW public.order_labels");
+    }
+  });
+});
+
 describe("pipelining still works", () => {
   it("a Parse, its Sync, then a Bind of it, sent without waiting", async () => {
     const w = await wire();

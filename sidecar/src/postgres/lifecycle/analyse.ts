@@ -3,6 +3,7 @@ import { analyze } from "../sql/index.js";
 import { literalTemplate, type SqlTemplate } from "../sql/template.js";
 import type { AnalysisResult, StatementFacts } from "../sql/types.js";
 import type { SessionState } from "./state.js";
+import { currentPrepared } from "./names.js";
 
 const CAPACITY = 512;
 
@@ -117,6 +118,12 @@ function served(shared: SharedFacts, sql: string): AnalysisResult {
   return a;
 }
 
+/** The catalog generation and search_path facts taken now are taken under. */
+export function factsStamp(s: SessionState): string {
+  const path = s.searchPath.current;
+  return `${s.ctx.catalog.generation}\u0000${path === null ? "\u0001" : path.join("\u0000")}`;
+}
+
 /** Stage 2: statement text -> facts, through the cache; asynchronous when the catalog must be asked. */
 export function analyse(s: SessionState, sql: string, attempt = 0): AnalysisResult | Promise<AnalysisResult> {
   const max = s.ctx.maxStatementBytes;
@@ -126,16 +133,22 @@ export function analyse(s: SessionState, sql: string, attempt = 0): AnalysisResu
   const key = s.analyses.key(sql, s.searchPath.current, generation);
   const cached = s.analyses.get(key);
   if (cached) return cached;
+  const stamp = factsStamp(s);
+  const stamped = (a: AnalysisResult): AnalysisResult => {
+    a.taken = a.statements.some((st) => st.settings.some((c) => c.name === "search_path" || c.name === "all" || c.name === "*")) ? "" : stamp;
+    return a;
+  };
   const template = literalTemplate(sql);
   const templateKey = template ? s.analyses.key(`${template.kinds}\u0000${template.text}`, s.searchPath.current, generation) : undefined;
   const shared = templateKey !== undefined ? s.analyses.template(templateKey) : undefined;
   if (shared) {
-    const a = served(shared, sql);
+    const a = stamped(served(shared, sql));
     s.analyses.set(key, a);
     return a;
   }
+  const prepared = currentPrepared(s, stamp);
   const run = (text: string, searchPath?: string[]) =>
-    analyze(text, { searchPath: searchPath ?? s.searchPath.current, user: s.user, prepared: s.prepared, cursors: s.cursors, catalog });
+    stamped(analyze(text, { searchPath: searchPath ?? s.searchPath.current, user: s.user, prepared, cursors: s.cursors, catalog }));
   let resolved: AnalysisResult | Promise<AnalysisResult>;
   try {
     resolved = resolveAnalysis(sql, run, catalog);

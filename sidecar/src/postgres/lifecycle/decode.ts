@@ -3,7 +3,7 @@ import { RegateError } from "../../errors.js";
 import type { PreparedStatement, Portal } from "../pending.js";
 import { parameterInputs } from "../parameters.js";
 import { decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, Frontend, type Frame } from "../protocol/index.js";
-import { analyse } from "./analyse.js";
+import { analyse, factsStamp } from "./analyse.js";
 import { ownRefusal } from "./refusal.js";
 import { callHook, decide, previewShape } from "./decide.js";
 import { enforceBind, enforceFunctionCall, enforceParse, enforceQuery, poison } from "./enforce.js";
@@ -63,6 +63,7 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
         if (changesSqlNames(analysis)) s.batchSqlNames = true;
         const prepared: PreparedStatement = { name: msg.name, sql: msg.sql, analysis, paramTypes: msg.paramTypes, decision: undefined };
         if (analysis.statements.some((st) => st.kind === "execute" || st.kind === "fetch")) prepared.overlay = s.analyses.overlay;
+        if (analysis.taken !== undefined) prepared.taken = analysis.taken;
         if (readsOwnApprovals(analysis)) {
           // regate's own table: a shape-only statement goes upstream in its place; rows are added at Execute.
           const own = s.ctx.hooks.ownApprovals ? ownQueryOf(msg.sql) : undefined;
@@ -175,7 +176,7 @@ function refuseMessage(s: SessionState, reason: string, next: string): void {
   poison(s, (statement.decision = ownRefusal(reason, next)), statement);
 }
 
-function bind(s: SessionState, f: Frame): Step {
+function bind(s: SessionState, f: Frame, refreshed = false): Step {
   const msg = decodeBind(f.body);
   const named = statementNamed(s, msg.statement);
   if (named === "wait") return answered(s, () => statementNamed(s, msg.statement) !== "wait").then(() => bind(s, f));
@@ -184,6 +185,18 @@ function bind(s: SessionState, f: Frame): Step {
   if (prepared.overlay !== undefined && prepared.overlay !== s.analyses.overlay) {
     // Its EXECUTE or FETCH names a statement or cursor that was defined anew since: the facts are stale.
     return refuseMessage(s, `prepared statement ${JSON.stringify(msg.statement)} runs EXECUTE or FETCH of a name redefined since it was prepared`, "prepare it again (Close it, then Parse)");
+  }
+  if (!refreshed && !prepared.own && prepared.taken !== factsStamp(s)) {
+    // The server plans it again under today's search_path and catalog: so are its facts taken again, and
+    // what was decided or learnt of its shape under the old ones is dropped.
+    return then(analyse(s, prepared.sql), (analysis) => {
+      prepared.analysis = analysis;
+      prepared.taken = analysis.taken;
+      prepared.decision = undefined;
+      prepared.shape = undefined;
+      prepared.fields = undefined;
+      return bind(s, f, true);
+    });
   }
   // A Bind right after its own Parse continues that statement; any other starts one.
   const last = s.group.at(-1);

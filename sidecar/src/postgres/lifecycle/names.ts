@@ -69,6 +69,18 @@ export function changesSqlNames(analysis: AnalysisResult): boolean {
   return analysis.names !== undefined;
 }
 
+/**
+ * The SQL prepared statements whose facts still hold: PostgreSQL plans one again at EXECUTE when the
+ * search_path or a relation it reads changed since PREPARE, so one taken under another stamp is left out,
+ * and an EXECUTE of it is refused as unknown until it is prepared again.
+ */
+export function currentPrepared(s: SessionState, stamp: string): Map<string, StatementFacts> {
+  let stale = false;
+  for (const name of s.prepared.keys()) if (s.preparedTaken.get(name) !== stamp) stale = true;
+  if (!stale) return s.prepared;
+  return new Map([...s.prepared].filter(([name]) => s.preparedTaken.get(name) === stamp));
+}
+
 /** Forgets `name` (null: all) in both maps of one namespace. */
 function forget(protocol: Map<string, unknown>, sql: Map<string, StatementFacts>, name: string | null): void {
   if (name === null) {
@@ -94,7 +106,10 @@ export function confirmSqlNames(s: SessionState, analysis: AnalysisResult | unde
   switch (effect.space) {
     case "statement":
       forget(s.statements, s.prepared, effect.name);
-      if (effect.define && effect.name !== null) s.prepared.set(effect.name, st);
+      if (effect.define && effect.name !== null) {
+        s.prepared.set(effect.name, st);
+        s.preparedTaken.set(effect.name, analysis!.taken ?? "");
+      }
       break;
     case "cursor":
       forget(s.portals, s.cursors, effect.name);

@@ -59,6 +59,8 @@ export interface SessionState {
   /** SQL-level PREPARE and DECLARE CURSOR names: part of what an analysis depends on. */
   readonly prepared: Map<string, StatementFacts>;
   readonly cursors: Map<string, StatementFacts>;
+  /** For each SQL prepared statement, the facts stamp it was analysed under (AnalysisResult.taken). */
+  readonly preparedTaken: Map<string, string>;
   /** Cursors declared WITH HOLD: they outlive their transaction if it commits. */
   readonly holdCursors: Set<string>;
   /** Sent and unanswered batches that change those names; statements wait while there are any (names.ts). */

@@ -161,4 +161,10 @@ export interface AnalysisResult {
   parse_error?: string;
   /** Per statement, where it changes names (lifecycle/names.ts); absent when none does. */
   names?: (NameEffect | undefined)[];
+  /**
+   * The catalog generation and search_path the facts were taken under (lifecycle/analyse.ts); "" when
+   * the message itself changes the search_path. PostgreSQL plans a prepared statement again when either
+   * changes, so its facts must be taken again too (lifecycle/names.ts).
+   */
+  taken?: string;
 }
