@@ -18,7 +18,7 @@ import { authentication, Auth, backendKeyData, errorResponse, FrameReader, Front
 import { SearchPathTracker } from "./search-path.js";
 import { simpleQuery } from "./simple-query.js";
 import { parseSearchPath } from "./sql/index.js";
-import { connectUpstream, sendCancel, type UpstreamConnection } from "./upstream.js";
+import { connectUpstream, sendCancel, terminateBackend, type UpstreamConnection } from "./upstream.js";
 
 export type { SessionContext } from "./lifecycle/state.js";
 
@@ -185,8 +185,9 @@ export class PgSession implements LiveSession {
 
     const up = this.#upstream.socket;
     up.on("data", (chunk: Buffer) => this.#onUpstreamData(chunk));
-    up.on("error", (err) => this.#close(err, "upstream"));
-    up.on("close", () => this.#close(undefined, "upstream"));
+    // While an operator ends the session, the backend going away is expected: end() tells the client why.
+    up.on("error", (err) => !this.#ending && this.#close(err, "upstream"));
+    up.on("close", () => !this.#ending && this.#close(undefined, "upstream"));
     up.on("drain", () => this.#client.resume());
     this.#client.on("data", (chunk: Buffer) => this.#onClientData(chunk));
     this.#client.on("error", (err) => this.#close(err, "client"));
@@ -204,13 +205,26 @@ export class PgSession implements LiveSession {
     this.#close(undefined, reason);
   }
 
-  /** For operators (the registry): cancel what runs upstream first, so nothing half-runs after we leave. */
+  /**
+   * For operators (the registry): end the upstream backend first, so nothing runs after we leave. A cancel
+   * would stop only the running statement, and the server would go on to run what the agent had already
+   * pipelined behind it; where ending the backend fails, the cancel is the fallback.
+   */
   async end(reason: string): Promise<void> {
     if (this.#closed) return;
-    // From here the client hears only the FATAL that says why, not the cancel's own error.
+    // From here the client hears only the FATAL that says why, not the backend's own error.
     this.#ending = true;
     this.#client.pause();
-    if (!this.idle) await this.#state.cancelUpstream().catch((err: unknown) => this.#log.warn({ err }, "cancel before ending the session failed"));
+    if (!this.idle) {
+      const key = this.#upstream?.backendKey;
+      const ended = key
+        ? await terminateBackend(this.#ctx.upstream, key.pid).then(
+            () => true,
+            (err: unknown) => (this.#log.warn({ err }, "ending the upstream backend failed; cancelling its statement instead"), false),
+          )
+        : false;
+      if (!ended) await this.#state.cancelUpstream().catch((err: unknown) => this.#log.warn({ err }, "cancel before ending the session failed"));
+    }
     this.#log.warn({ reason }, "session ended by an operator");
     // What the agent should do next: an operator stopped it on purpose, so reconnecting to redo the work is wrong.
     this.terminate("SESSION_ENDED", `regate: session ended by an operator: ${reason}`, "terminated", "stop and report to your operator; do not reconnect to redo this work until they say so");

@@ -5,6 +5,7 @@ import { serialize } from "pg-protocol";
 import type { UpstreamConfig } from "../config/index.js";
 import { RegateError } from "../errors.js";
 import { md5Password, ScramClient } from "./auth/scram.js";
+import { simpleQuery } from "./simple-query.js";
 import { Auth, Backend, FrameReader, decodeAuthentication, decodeBackendKeyData, decodeNotice, decodeParameterStatus, readyStatus, SSL_REQUEST } from "./protocol/index.js";
 
 export interface UpstreamConnection {
@@ -201,3 +202,22 @@ export async function sendCancel(cfg: UpstreamConfig, pid: number, key: Buffer):
   });
   socket.destroy();
 }
+
+/**
+ * Ends backend `pid` and waits (up to TERMINATE_WAIT_MS) until it is gone, from a connection of its own as
+ * regate's upstream user (a role may end its own backends). A cancel stops only the running statement: the
+ * server would go on to run whatever the client had already pipelined behind it.
+ */
+export async function terminateBackend(cfg: UpstreamConfig, pid: number): Promise<void> {
+  const conn = await connectUpstream(cfg, { application_name: "regate-terminate" });
+  try {
+    const rows = await simpleQuery(conn.socket, `SELECT pg_terminate_backend(${Math.trunc(pid)}, ${TERMINATE_WAIT_MS})`, conn.leftover);
+    if (rows[0]?.[0] !== "t") throw new RegateError("UPSTREAM_UNAVAILABLE", `backend ${pid} was not ended`);
+  } finally {
+    conn.socket.end(serialize.end());
+    conn.socket.destroy();
+  }
+}
+
+const TERMINATE_WAIT_MS = 5000;
+

@@ -116,6 +116,31 @@ describe("a kill inside a transaction block", () => {
   });
 });
 
+describe("a kill with statements pipelined behind the running one", () => {
+  it("runs none of them: the backend is ended, not just its statement cancelled", async () => {
+    const c = await connect(regate.url());
+    const ids = [2, 3, 4];
+    const before = await db.query(`SELECT id, status FROM orders WHERE id IN (${ids.join(",")}) ORDER BY id`);
+    const ended = new Promise<void>((resolve) => c.once("end", () => resolve()));
+    c.on("error", () => undefined);
+    try {
+      // Sent back to back, without waiting for replies: regate forwards each once it is decided.
+      const con = (c as unknown as { connection: { query(sql: string): void } }).connection;
+      con.query("SELECT pg_sleep(2)");
+      for (const row of before) con.query(`UPDATE orders SET status = '${row.status === "cancelled" ? "paid" : "cancelled"}' WHERE id = ${row.id}`);
+      const id = await until(() => regate.app.sessions.list().find((x) => x.current?.sql === "SELECT pg_sleep(2)" || (x.current?.sql ?? "").startsWith("UPDATE orders SET status"))?.id);
+      await until(async () => (await running(db, "SELECT pg_sleep(2)")) === 1);
+      expect((await admin(regate, "POST", `/sessions/${id}/kill`, { reason: "pipelined writes" })).status).toBe(200);
+      await ended;
+      // Longer than the sleep: had the backend lived on, the writes would have run by now.
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(await db.query(`SELECT id, status FROM orders WHERE id IN (${ids.join(",")}) ORDER BY id`)).toEqual(before);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  });
+});
+
 describe("regate sessions (CLI)", () => {
   it("lists live sessions and kills one by id", async () => {
     const c = await connect(`${regate.url()}&application_name=nightly-report`);
