@@ -18,7 +18,12 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 /** Whatever the agent sent to authenticate: to regate, or (uselessly) to the upstream. Never forwarded. */
 const AGENT_CREDENTIALS: ReadonlySet<string> = new Set(["authorization", "proxy-authorization", "cookie", "x-api-key"]);
 
-/** Rebuilt by regate for the forwarded request, never copied from the agent. */
+/**
+ * Rebuilt by regate for the forwarded request, never copied from the agent. Among them the headers with
+ * which frameworks and proxies let a request name another path than its request line (Zend and Symfony
+ * honour X-Original-URL and X-Rewrite-URL; X-Forwarded-Prefix and the like rewrite the base path): the
+ * policy judges the request line's path, so no other may reach the upstream.
+ */
 const REBUILT: ReadonlySet<string> = new Set([
   "host",
   "content-length",
@@ -28,6 +33,17 @@ const REBUILT: ReadonlySet<string> = new Set([
   "x-forwarded-host",
   "x-forwarded-proto",
   "x-forwarded-port",
+  "x-forwarded-prefix",
+  "x-forwarded-path",
+  "x-forwarded-uri",
+  "x-forwarded-server",
+  "x-original-url",
+  "x-original-uri",
+  "x-original-path",
+  "x-original-host",
+  "x-rewrite-url",
+  "x-envoy-original-path",
+  "x-http-destinationurl",
 ]);
 
 /** Headers named in `Connection` are hop-by-hop too. */

@@ -80,7 +80,9 @@ export async function startLenientUpstream(): Promise<LenientUpstream> {
     req.on("end", () => {
       const body = Buffer.concat(chunks).toString("utf8");
       const method = frameworkMethod(req, body);
-      const path = frameworkPath(req.url ?? "/");
+      // Zend and Symfony take the path from X-Original-URL or X-Rewrite-URL when a front proxy sets one.
+      const rewritten = req.headers["x-original-url"] ?? req.headers["x-rewrite-url"];
+      const path = frameworkPath(typeof rewritten === "string" ? rewritten : (req.url ?? "/"));
       executed.push({ method, path, wire_method: req.method ?? "", url: req.url ?? "", headers: req.headers });
       const send = (status: number, payload: string | Buffer, headers: Record<string, string> = {}): void => {
         res.writeHead(status, { "content-type": "application/json", ...headers }).end(payload);

@@ -148,6 +148,15 @@ describe("header names an upstream reads with _ for -", () => {
   });
 });
 
+describe("headers that name another path", () => {
+  it.each(["X-Original-URL", "X-Rewrite-URL"])("%s never reaches the upstream: it executes the path the policy judged", async (header) => {
+    const r = await send(gw, "POST", "/orders/1", { ...json, [header]: "/refunds" }, "{}");
+    expect(r.status).toBe(200);
+    expect(r.executed).toMatchObject([{ method: "POST", path: "/orders/1" }]);
+    expect(r.executed[0]!.headers[header.toLowerCase()]).toBeUndefined();
+  });
+});
+
 describe("method overrides with method_override: strip", () => {
   it.each([
     ["X-HTTP-Method-Override", "/orders/1", { "x-http-method-override": "DELETE" }],
