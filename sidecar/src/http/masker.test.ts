@@ -270,3 +270,76 @@ describe("ResponseMasker rewrites JSON text in place", () => {
     expect(JSON.parse(out)).toEqual({ note: `mail: ${REDACTED} "quoted"` });
   });
 });
+
+// Red-team pass 2 (build/redteam2/q2.ts, F7/F8): values and names spelled so that a reader sees PII but a
+// detector matching ASCII as sent, or a rule comparing names byte for byte, did not.
+describe("ResponseMasker: encoded and look-alike spellings", () => {
+  const SSN = "123-45-6789";
+  const detectors = ResponseMasker.from([{ detector: "ssn", strategy: "redact" }, { detector: "email", strategy: "redact" }], KEY)!;
+  const fields = ResponseMasker.from([{ field: "ssn", strategy: "redact" }, { field: "/data/*/email", strategy: "redact" }], KEY)!;
+
+  it.each([
+    ["a percent-encoded email in a URL", { next: "https://x/?u=alice%40example.com&page=2" }, { next: `https://x/?u=${REDACTED}&page=2` }],
+    ["an email encoded twice", { next: "/c?q=alice%2540example.com" }, { next: `/c?q=${REDACTED}` }],
+    ["an HTML-escaped email", { html: "<a>alice&#64;example.com</a>" }, { html: `<a>${REDACTED}</a>` }],
+    ["a named-reference email", { html: "alice&commat;example&period;com" }, { html: REDACTED }],
+    ["an SSN in percent-encoded JSON", { form: "data=%7B%22ssn%22%3A%22123-45-6789%22%7D" }, { form: `data=%7B%22ssn%22%3A%22${REDACTED}%22%7D` }],
+    ["fullwidth SSN digits", { note: "１２３-４５-６７８９" }, { note: REDACTED }],
+    ["an SSN with a zero-width space inside", { note: "ssn 123-45-67\u200b89." }, { note: `ssn ${REDACTED}.` }],
+    ["a fullwidth at sign", { note: "write alice＠example.com" }, { note: `write ${REDACTED}` }],
+    ["an encoded email as a key", { "alice%40example.com": 1 }, { [REDACTED]: 1 }],
+  ])("detectors find %s", (_name, doc, expected) => {
+    expect(mask([{ detector: "ssn", strategy: "redact" }, { detector: "email", strategy: "redact" }], doc)).toEqual(expected);
+  });
+
+  it.each([
+    ["an HTML page", "<td>alice&#64;example.com</td>", `<td>${REDACTED}</td>`],
+    ["a form body", "data=%7B%22ssn%22%3A%22123-45-6789%22%7D", `data=%7B%22ssn%22%3A%22${REDACTED}%22%7D`],
+    ["a hex reference", "alice&#x40;example.com", REDACTED],
+    ["an email encoded five times", `q=${encodeURIComponent(encodeURIComponent(encodeURIComponent(encodeURIComponent(encodeURIComponent("alice@example.com")))))}`, REDACTED],
+  ])("plain text: detectors find %s", (_name, text, expected) => {
+    expect(detectors.maskPlainText(text)).toBe(expected);
+  });
+
+  it("a hit found both as sent and decoded is masked once, with its strategy", () => {
+    const m = ResponseMasker.from([{ detector: "email", strategy: "partial" }], KEY)!;
+    expect(m.maskPlainText("a@x.com%20and%20b%40y.org")).toBe("***@x.com%20and%20***@y.org");
+  });
+
+  it("a null strategy nulls a value holding an encoded hit", () => {
+    const m = ResponseMasker.from([{ detector: "ssn", strategy: "null" }], KEY)!;
+    expect(m.maskJsonText('{"a":"１２３-４５-６７８９","b":"x"}')).toBe('{"a":null,"b":"x"}');
+  });
+
+  it.each([
+    ["percent escapes with nothing behind them", '{"url":"https://x/a%20b?c=%2F&d=1","n":1.50}'],
+    ["HTML with entities", '{"html":"&lt;b&gt;Tom &amp; Jerry&lt;/b&gt; &#169; 2024"}'],
+    ["non-ASCII text", '{"name":"Zoë Ｔａｎａｋａ 日本語 ①","emoji":"👍🏽"}'],
+    ["invisible characters", '{"name":"a\\u200bb\\u0000"}'],
+    ["numbers and dates", '{"id":"１２３","when":"2024-01-02","ref":"123-456-7890"}'],
+  ])("leaves %s byte for byte", (_name, text) => {
+    expect(detectors.maskJsonText(text)).toBe(text);
+  });
+
+  it.each([
+    ["fullwidth", '{"ｓｓｎ":"123-45-6789"}'],
+    ["fullwidth capitals", '{"ＳＳＮ":"123-45-6789"}'],
+    ["a zero-width space", '{"s\\u200bsn":"123-45-6789"}'],
+    ["a NUL", '{"ssn\\u0000":"123-45-6789"}'],
+    ["a BOM", '{"\\ufeffssn":"123-45-6789"}'],
+    ["a soft hyphen", '{"s\u00adsn":"123-45-6789"}'],
+    ["a trailing space", '{"ssn ":"123-45-6789"}'],
+  ])("field names: a key with %s is the field", (_name, text) => {
+    expect(Object.values(JSON.parse(fields.maskJsonText(text)) as object)).toEqual([REDACTED]);
+  });
+
+  it("field names: pointer tokens match look-alike keys too", () => {
+    expect(JSON.parse(fields.maskJsonText('{"ｄａｔａ":[{"e\\u200bmail":"a@x.com","name":"A"}]}'))).toEqual({ ｄａｔａ: [{ "e\u200bmail": REDACTED, name: "A" }] });
+  });
+
+  it("field names: a case-sensitive masker folds look-alikes but not case", () => {
+    const m = ResponseMasker.from([{ field: "ssn", strategy: "redact" }], KEY, { caseSensitive: true })!;
+    expect(m.maskJsonText(`{"ｓｓｎ":"${SSN}","SSN":"${SSN}"}`)).toBe(`{"ｓｓｎ":"${REDACTED}","SSN":"${SSN}"}`);
+    expect(m.foldKey("ｓ\u200bｓｎ")).toBe("ssn");
+  });
+});

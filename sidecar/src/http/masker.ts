@@ -3,6 +3,7 @@
 import type { MaskRule, MaskStrategy } from "../decision/types.js";
 import { RegateError } from "../errors.js";
 import { applyStrategy, DETECTOR_NAMES, findMatches, isDetectorName, REDACTED } from "../mask/index.js";
+import { decodedViews, foldName } from "../mask/text-views.js";
 import { looksLikeJson } from "./body.js";
 import { literalEnd, skipWs, stringEnd, stringValue, type Scan } from "./json-scan.js";
 import { addAction, addDetector, MAX_DEPTH, mergeActions, mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
@@ -156,7 +157,7 @@ export class ResponseMasker {
     return this.#pointers.length > 0;
   }
 
-  /** A key as rules compare it (lowercased unless case-sensitive). */
+  /** A key as rules compare it (see #fold). */
   foldKey(key: string): string {
     return this.#fold(key);
   }
@@ -277,8 +278,13 @@ export class ResponseMasker {
     }
   }
 
+  /**
+   * A key as rules compare it: as a reader sees it (NFKC, invisible characters dropped: `ｓｓｎ`, `s\u200bsn`
+   * and `ssn\u0000` are all `ssn` on screen), then lowercased unless case-sensitive.
+   */
   #fold(key: string): string {
-    return this.#caseInsensitive ? key.toLowerCase() : key;
+    const name = foldName(key);
+    return this.#caseInsensitive ? name.toLowerCase() : name;
   }
 
   #pointerAction(path: readonly string[]): FieldAction | undefined {
@@ -334,21 +340,67 @@ export class ResponseMasker {
     return this.#maskDetected(s, detect);
   }
 
-  /** Detected spans masked with their detector's strategy; null when a `null` strategy hit. */
+  /**
+   * Detected spans masked with their detector's strategy; null when a `null` strategy hit. Detectors run
+   * over the text as sent and over its decoded views (percent escapes, HTML references, NFKC, invisible
+   * characters dropped: see text-views.ts), since `alice%40example.com`, `alice&#64;example.com` and
+   * `１２３-４５-６７８９` read as the values they spell. A hit in a view masks the characters as sent that
+   * spell it; a hit only found below the layers regate maps back masks the whole text.
+   */
   #maskDetected(s: string, detect: DetectSpec | undefined): string | null {
     if (!detect || s === "") return s;
-    const spans = this.detectedSpans(s, detect);
-    if (spans.length === 0) return s;
-    let out = "";
-    let pos = 0;
-    for (const m of spans) {
+    const edits: Edit[] = [];
+    for (const m of this.detectedSpans(s, detect)) {
       // A null inside a string cannot exist: the whole value becomes null.
       if (m.replacement === null) return null;
-      out += s.slice(pos, m.start) + m.replacement;
-      pos = m.end;
+      edits.push([m.start, m.end, m.replacement]);
     }
-    return out + s.slice(pos);
+    const { views, deeper } = decodedViews(s);
+    for (const v of views) {
+      for (const m of this.detectedSpans(v.text, detect)) {
+        if (m.replacement === null) return null;
+        edits.push([v.from[m.start]!, v.to[m.end - 1]!, m.replacement]);
+      }
+    }
+    if (deeper !== undefined) {
+      const hits = findMatches(deeper, detect.names);
+      if (hits.some((h) => detect.strategy.get(h.detector) === "null")) return null;
+      if (hits.length > 0) return REDACTED;
+    }
+    return edits.length === 0 ? s : applyEdits(s, edits);
   }
+}
+
+type Edit = [start: number, end: number, replacement: string];
+
+/**
+ * `edits` applied to `s`. The same span found in several views is masked once (as first found: as sent);
+ * spans that overlap without being the same are merged and the merged span redacted, since neither
+ * replacement covers the other's characters.
+ */
+function applyEdits(s: string, edits: Edit[]): string {
+  // Stable: of equal spans, the one found first stays first.
+  edits.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+  let out = "";
+  let pos = 0;
+  let last: Edit | undefined;
+  for (const e of edits) {
+    if (last && e[0] === last[0] && e[1] === last[1]) continue;
+    if (last && e[0] < last[1]) {
+      last = [last[0], Math.max(last[1], e[1]), REDACTED];
+      continue;
+    }
+    if (last) {
+      out += s.slice(pos, last[0]) + last[2];
+      pos = last[1];
+    }
+    last = e;
+  }
+  if (last) {
+    out += s.slice(pos, last[0]) + last[2];
+    pos = last[1];
+  }
+  return out + s.slice(pos);
 }
 
 /** A string whose text is a JSON object or array, or a JSON string (which may hold one in turn). */
