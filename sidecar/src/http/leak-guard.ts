@@ -37,6 +37,11 @@ export interface Scan {
   /** Bytes before this may go out; from here on they wait for more input. */
   hold: number;
   found: boolean;
+  /**
+   * The first decoding pass left input undecoded (an escape or an SSE field name that may go on). When it did
+   * not, whitespace appended to `buf` cannot change the result: every pass drops it (LeakGuard relies on this).
+   */
+  pending: boolean;
 }
 
 /**
@@ -44,15 +49,15 @@ export interface Scan {
  * path even when the cheap check says the bytes need no decoding (the previous chunk's tail is in `buf`).
  */
 export function scanForLeaks(buf: Buffer, needles: readonly Buffer[], o: { sse: boolean; lineStart: boolean; final: boolean; force: boolean }): Scan {
-  if (needles.length === 0) return { out: buf, hold: buf.length, found: false };
+  if (needles.length === 0) return { out: buf, hold: buf.length, found: false, pending: false };
   if (!o.sse && !o.force && !needsView(buf)) {
     // Every needle is also a byte-search form, so none is here; only the tail may start one. Whitespace after
     // it does not end it: base64 goes on after a line break.
-    if (o.final) return { out: buf, hold: buf.length, found: false };
+    if (o.final) return { out: buf, hold: buf.length, found: false, pending: false };
     let end = buf.length;
     while (end > 0 && isSpace(buf[end - 1]!)) end--;
     const at = prefixStart(buf, end, needles);
-    return { out: buf, hold: at === end ? buf.length : at, found: false };
+    return { out: buf, hold: at === end ? buf.length : at, found: false, pending: false };
   }
   const layers: View[] = [];
   let input: Uint8Array = buf;
@@ -96,7 +101,7 @@ export function scanForLeaks(buf: Buffer, needles: readonly Buffer[], o: { sse: 
       if (at < v.length) hold = Math.min(hold, source(k, at));
     }
   }
-  return { out, hold, found };
+  return { out, hold, found, pending: layers[0]!.pending < buf.length };
 }
 
 /** Whether a view holds a character that a further decoding pass would act on. */
@@ -105,11 +110,38 @@ function hasEscape(v: View): boolean {
   return b.indexOf(0x5c) >= 0 || b.indexOf(0x25) >= 0 || b.indexOf(0x26) >= 0;
 }
 
+/**
+ * Source bytes per byte of a form, at most: the longest escape (\uD83D\uDE00 for four bytes, &#x0010FFFF; for
+ * one, %25 inside \u0025 for a layered one) with room left for the wrapping around it.
+ */
+const SPAN_PER_BYTE = 16;
+/** Bytes beyond that for whitespace, line breaks and SSE field names between the parts of one spelling. */
+const SPAN_ALLOWANCE = 1024;
+
+/**
+ * The most bytes a spelling of a form may span: `SPAN_PER_BYTE` per byte of the longest form plus the
+ * allowance. A longer stretch is not read as the credential, so a tail held back for it can be let go; without
+ * this bound, one byte that may start a form followed by endless whitespace held back the whole body.
+ */
+export function maxSpan(needles: readonly Buffer[]): number {
+  let longest = 0;
+  for (const n of needles) longest = Math.max(longest, n.length);
+  return longest * SPAN_PER_BYTE + SPAN_ALLOWANCE;
+}
+
 /** The decoded check over a stream: feed chunks with `write`, then `end`; each returns what may go out. */
 export class LeakGuard {
   readonly #needles: readonly Buffer[];
   readonly #sse: boolean;
-  #carry: Buffer | undefined;
+  readonly #maxHeld: number;
+  /** The held-back tail, in the pieces it came in (joined only when scanned again). */
+  #carry: Buffer[] = [];
+  #carried = 0;
+  /**
+   * The held tail was scanned and left nothing undecoded: only a possible start of a form holds it back, and
+   * whitespace appended to it changes nothing, so whitespace is added without a rescan.
+   */
+  #settled = false;
   #lineStart = true;
   /** Set when a form of the credential was overwritten. */
   found = false;
@@ -117,31 +149,60 @@ export class LeakGuard {
   constructor(needles: readonly Buffer[], sse: boolean) {
     this.#needles = needles;
     this.#sse = sse;
+    this.#maxHeld = maxSpan(needles);
+  }
+
+  /** Bytes held back now: never more than `maxSpan(needles)` once a write returns. */
+  get held(): number {
+    return this.#carried;
   }
 
   write(chunk: Buffer): Buffer {
+    if (this.#settled && this.#carried + chunk.length <= this.#maxHeld && allSpace(chunk)) {
+      // Each rescan would cost the whole tail: a stream of blank lines or spaces after a possible start of a
+      // form would cost the square of its length.
+      if (chunk.length > 0) this.#carry.push(chunk);
+      this.#carried += chunk.length;
+      return EMPTY;
+    }
     return this.#scan(chunk, false);
   }
 
-  end(chunk: Buffer = Buffer.alloc(0)): Buffer {
+  end(chunk: Buffer = EMPTY): Buffer {
     return this.#scan(chunk, true);
   }
 
   #scan(chunk: Buffer, final: boolean): Buffer {
-    const carried = this.#carry !== undefined;
-    const buf = this.#carry ? (chunk.length > 0 ? Buffer.concat([this.#carry, chunk]) : this.#carry) : chunk;
-    this.#carry = undefined;
+    const carried = this.#carried > 0;
+    if (chunk.length > 0) this.#carry.push(chunk);
+    const buf = this.#carry.length === 1 ? this.#carry[0]! : Buffer.concat(this.#carry);
+    this.#carry = [];
+    this.#carried = 0;
+    this.#settled = false;
     if (buf.length === 0) return buf;
     const r = scanForLeaks(buf, this.#needles, { sse: this.#sse, lineStart: this.#lineStart, final, force: carried });
     if (r.found) this.found = true;
-    if (r.hold < r.out.length) {
-      this.#carry = Buffer.from(r.out.subarray(r.hold));
-      if (r.hold > 0) this.#lineStart = isLineEnd(r.out[r.hold - 1]!);
+    let hold = r.hold;
+    // A spelling longer than maxSpan is not the credential: what lies before the last maxSpan bytes goes out.
+    if (r.out.length - hold > this.#maxHeld) hold = r.out.length - this.#maxHeld;
+    if (hold < r.out.length) {
+      const tail = Buffer.from(r.out.subarray(hold));
+      this.#carry = [tail];
+      this.#carried = tail.length;
+      this.#settled = hold === r.hold && !r.pending;
+      if (hold > 0) this.#lineStart = isLineEnd(r.out[hold - 1]!);
     } else {
       this.#lineStart = isLineEnd(r.out[r.out.length - 1]!);
     }
-    return r.out.subarray(0, r.hold);
+    return r.out.subarray(0, hold);
   }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function allSpace(buf: Buffer): boolean {
+  for (let i = 0; i < buf.length; i++) if (!isSpace(buf[i]!)) return false;
+  return true;
 }
 
 function isLineEnd(c: number): boolean {

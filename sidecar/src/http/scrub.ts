@@ -154,8 +154,8 @@ export function scrubHeaders(headers: OutgoingHttpHeaders, needles: readonly Buf
  * Streams a body through with every form of the secrets replaced. A chunk's tail that could be the start of
  * a secret is held back until the next chunk decides it, and only that: other bytes are not delayed, so
  * event streams keep flowing. (A held-back tail is at most one byte shorter than the longest form, plus an
- * unfinished escape and the whitespace after it; in an event stream, an event whose data ends in what could
- * start a form waits for the next event.)
+ * unfinished escape and the whitespace after it, and never more than maxSpan bytes in all; in an event
+ * stream, an event whose data ends in what could start a form waits for the next event.)
  */
 export class SecretScrubber extends Transform {
   readonly #needles: readonly Buffer[];

@@ -152,3 +152,26 @@ describe("SseMasker with a ResponseMasker", () => {
     expect(ended).toMatch(/embedded in strings deeper/);
   });
 });
+
+describe("SseMasker cost", () => {
+  it("searches each character of a long unterminated line once, however it is chunked", async () => {
+    const masker = new SseMasker(upper, 4 << 20);
+    const done = text(masker);
+    masker.write("data: ");
+    const piece = "a".repeat(1024);
+    for (let i = 0; i < 1024; i++) masker.write(piece);
+    masker.end("\n\n");
+    expect(await done).toBe(`data: ${"A".repeat(1 << 20)}\n\n`);
+    expect(masker.scanned).toBeLessThanOrEqual((1 << 20) + 8 + 2);
+  });
+
+  it("pushes the events of one chunk as one chunk, not one per event", async () => {
+    const masker = new SseMasker(upper, 1 << 20);
+    const out: string[] = [];
+    masker.on("data", (c: Buffer) => out.push(c.toString()));
+    masker.end(`data: x\n${"\n".repeat(1000)}`);
+    await new Promise((r) => masker.on("end", r));
+    expect(out.join("")).toBe(`data: X\n${"\n".repeat(1000)}`);
+    expect(out.length).toBe(1);
+  });
+});

@@ -26,7 +26,18 @@ export class SseMasker extends Transform {
   readonly #mask: (data: string) => string;
   readonly #maxEventChars: number;
   readonly #decoder = new StringDecoder("utf8");
-  #pending = "";
+  /**
+   * The unterminated line so far, in the pieces it came in: already searched for line breaks, so a long line
+   * costs one pass and one join, not a rescan and a copy per chunk.
+   */
+  #pending: string[] = [];
+  #pendingChars = 0;
+  /** The last chunk ended in a CR: its line is done, and an LF opening the next chunk is the rest of a CRLF. */
+  #skipLf = false;
+  /** What this chunk's events produced: pushed once per chunk, so the stages after see a chunk per read, not per event. */
+  #out: string[] = [];
+  /** Characters examined for line breaks (tests check that each is examined once). */
+  scanned = 0;
   #lines: string[] = [];
   #eventChars = 0;
   #failed = false;
@@ -45,6 +56,7 @@ export class SseMasker extends Transform {
     if (this.#failed) return done();
     try {
       this.#consume(this.#decoder.write(chunk), false);
+      this.#flushOut();
       done();
     } catch (err) {
       this.#fail(err, done);
@@ -56,6 +68,7 @@ export class SseMasker extends Transform {
     try {
       this.#consume(this.#decoder.end(), true);
       if (this.#lines.length > 0) this.#emitEvent(false);
+      this.#flushOut();
       done();
     } catch (err) {
       this.#fail(err, done);
@@ -70,31 +83,62 @@ export class SseMasker extends Transform {
   #fail(err: unknown, done: TransformCallback): void {
     this.#failed = true;
     if (!(err instanceof RegateError)) return done(err as Error);
+    // Events completed before the refused one were masked: they go out, then the refusal.
+    this.#flushOut();
     this.push(refusalEvent(err));
     setImmediate(() => done(err));
   }
 
+  #flushOut(): void {
+    if (this.#out.length === 0) return;
+    const out = this.#out.join("");
+    this.#out = [];
+    this.push(out);
+  }
+
   #consume(text: string, final: boolean): void {
-    let buf = this.#pending + text;
     let start = 0;
+    if (this.#skipLf && text.length > 0) {
+      this.#skipLf = false;
+      if (text.charCodeAt(0) === 10) start = 1;
+    }
+    if (final) this.#skipLf = false;
+    // Only `text` is searched: the pending pieces were searched when they came and hold no line break.
     for (;;) {
       let i = start;
-      while (i < buf.length && buf.charCodeAt(i) !== 10 && buf.charCodeAt(i) !== 13) i++;
-      if (i >= buf.length) break;
-      // A CR at the very end may be the first half of CRLF: wait for the next chunk.
-      if (buf.charCodeAt(i) === 13 && i + 1 >= buf.length && !final) break;
-      const line = buf.slice(start, i);
-      start = i + (buf.charCodeAt(i) === 13 && buf.charCodeAt(i + 1) === 10 ? 2 : 1);
+      while (i < text.length && text.charCodeAt(i) !== 10 && text.charCodeAt(i) !== 13) i++;
+      this.scanned += i - start;
+      if (i >= text.length) break;
+      this.scanned++;
+      let line = text.slice(start, i);
+      if (this.#pending.length > 0) {
+        this.#pending.push(line);
+        line = this.#pending.join("");
+        this.#pending = [];
+        this.#pendingChars = 0;
+      }
+      if (text.charCodeAt(i) === 13) {
+        // A CR may be the first half of a CRLF whose LF is in the next chunk: the line is done either way.
+        if (i + 1 < text.length) start = i + (text.charCodeAt(i + 1) === 10 ? 2 : 1);
+        else {
+          start = i + 1;
+          if (!final) this.#skipLf = true;
+        }
+      } else start = i + 1;
       if (line === "") this.#emitEvent(true);
       else this.#addLine(line);
     }
-    buf = buf.slice(start);
-    if (final && buf !== "") {
-      this.#addLine(buf);
-      buf = "";
+    if (start < text.length) {
+      this.#pending.push(text.slice(start));
+      this.#pendingChars += text.length - start;
     }
-    if (buf.length > this.#maxEventChars) throw new RegateError("MASK_LINEAGE_UNKNOWN", "server-sent event too large to mask");
-    this.#pending = buf;
+    if (final && this.#pendingChars > 0) {
+      const line = this.#pending.join("");
+      this.#pending = [];
+      this.#pendingChars = 0;
+      this.#addLine(line);
+    }
+    if (this.#pendingChars > this.#maxEventChars) throw new RegateError("MASK_LINEAGE_UNKNOWN", "server-sent event too large to mask");
   }
 
   #addLine(line: string): void {
@@ -131,7 +175,7 @@ export class SseMasker extends Transform {
       const masked = lines.some((l) => ENDPOINT_EVENT.test(l)) ? this.#maskLine(text) : this.#mask(text);
       out[dataAt] = masked.split("\n").map((l) => `data: ${l}`).join("\n");
     }
-    this.push((out.length > 0 ? out.join("\n") + "\n" : "") + (terminated ? "\n" : ""));
+    this.#out.push((out.length > 0 ? out.join("\n") + "\n" : "") + (terminated ? "\n" : ""));
   }
 
   /**
