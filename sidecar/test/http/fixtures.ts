@@ -14,7 +14,7 @@ import { DecisionLog, flushLogBatches } from "../../src/audit/index.js";
 import { DecisionPipeline } from "../../src/decision/index.js";
 import type { Decision, MaskRule, PolicyInput, ApproveRequest } from "../../src/decision/types.js";
 import type { ActivePolicy } from "../../src/policy/index.js";
-import { createHttpGateway, type HttpGateway, type HttpGatewayOptions, type RequestDoneInfo } from "../../src/http/index.js";
+import { createHttpGateway, type HttpGateway, type HttpGatewayOptions, type HttpInput, type RequestDoneInfo } from "../../src/http/index.js";
 import { AgentDirectory } from "../../src/identity/index.js";
 import { keepOutput } from "../support/test-output.js";
 
@@ -274,3 +274,38 @@ export async function rawExchange(port: number, payload: string): Promise<string
     });
   });
 }
+
+/** The values the masking tests protect, and the two kinds of rules that protect them. */
+export const MASKED = { ssn: "123-45-6789", email: "alice@example.com" } as const;
+export const FIELD_RULES: MaskRule[] = [
+  { field: "ssn", strategy: "redact" },
+  { field: "email", strategy: "redact" },
+];
+export const DETECTOR_RULES: MaskRule[] = [
+  { detector: "ssn", strategy: "redact" },
+  { detector: "email", strategy: "redact" },
+];
+
+/**
+ * A real upstream answering with `handle`, behind a gateway whose decisions mask paths under /f/ with
+ * FIELD_RULES and under /d/ with DETECTOR_RULES (anything else unmasked).
+ */
+export async function maskingGateway(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ gw: GatewayUnderTest; close(): Promise<void> }> {
+  const upstream = createServer(handle);
+  const url = await listen(upstream);
+  const decider = new TestRulesDecider((input) => {
+    const { path } = input.http as HttpInput;
+    if (path.startsWith("/f/")) return { mask: FIELD_RULES };
+    if (path.startsWith("/d/")) return { mask: DETECTOR_RULES };
+    return {};
+  });
+  const gw = await startGateway({ decider, routes: [{ name: "api", prefix: "/", upstream: url }] });
+  return {
+    gw,
+    async close() {
+      await gw.close();
+      await closeServer(upstream);
+    },
+  };
+}
+

@@ -3,24 +3,16 @@
 // control characters. A real upstream, a real gateway, the bytes the agent receives, read every way a
 // reader could read them.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { MaskRule } from "../../src/decision/types.js";
-import type { HttpInput } from "../../src/http/index.js";
 import { REDACTED } from "../../src/mask/index.js";
-import { authed, closeServer, listen, rawRequest, startGateway, TestRulesDecider, type GatewayUnderTest } from "./fixtures.js";
+import { authed, DETECTOR_RULES, FIELD_RULES, MASKED, maskingGateway, rawRequest, type GatewayUnderTest } from "./fixtures.js";
 
-const SSN = "123-45-6789";
-const EMAIL = "alice@example.com";
+const SSN = MASKED.ssn;
+const EMAIL = MASKED.email;
 
-const FIELDS: MaskRule[] = [
-  { field: "ssn", strategy: "redact" },
-  { field: "email", strategy: "redact" },
-];
-const DETECTORS: MaskRule[] = [
-  { detector: "ssn", strategy: "redact" },
-  { detector: "email", strategy: "redact" },
-];
+const FIELDS = FIELD_RULES;
+const DETECTORS = DETECTOR_RULES;
 
 const JSON_TYPE = "application/json";
 /** Each resource: its content type and body as the upstream sends it. */
@@ -60,24 +52,17 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(200, { "content-type": type, "content-length": bytes.length }).end(bytes);
 }
 
-let upstream: Server;
 let gw: GatewayUnderTest;
+let closeAll: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  upstream = createServer(handle);
-  const url = await listen(upstream);
-  const decider = new TestRulesDecider((input) => {
-    const { path } = input.http as HttpInput;
-    if (path.startsWith("/f/")) return { mask: FIELDS };
-    if (path.startsWith("/d/")) return { mask: DETECTORS };
-    return {};
-  });
-  gw = await startGateway({ decider, routes: [{ name: "api", prefix: "/", upstream: url }] });
+  const started = await maskingGateway(handle);
+  gw = started.gw;
+  closeAll = started.close;
 });
 
 afterAll(async () => {
-  await gw?.close();
-  if (upstream) await closeServer(upstream);
+  await closeAll?.();
 });
 
 async function get(path: string): Promise<{ status: number; body: string }> {

@@ -2,26 +2,18 @@
 // response headers, server-sent events that are not JSON under field rules, and JSON embedded in strings
 // deeper than regate inspects. A real upstream, a real gateway, raw bytes as the agent reads them.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { MaskRule } from "../../src/decision/types.js";
-import type { HttpInput } from "../../src/http/index.js";
 import { REDACTED } from "../../src/mask/index.js";
-import { AGENT_TOKEN, allLogs, closeServer, listen, rawExchange, startGateway, TestRulesDecider, type GatewayUnderTest } from "./fixtures.js";
+import { AGENT_TOKEN, allLogs, DETECTOR_RULES, FIELD_RULES, MASKED, maskingGateway, rawExchange, type GatewayUnderTest } from "./fixtures.js";
 
-const SSN = "123-45-6789";
-const EMAIL = "alice@example.com";
+const SSN = MASKED.ssn;
+const EMAIL = MASKED.email;
 /** Every form of the masked values an agent could read them in. */
 const FORMS = [SSN, "123456789", EMAIL, "alice%40example.com", "alice%2540example.com", "alice\\u0040example.com"];
 
-const FIELDS: MaskRule[] = [
-  { field: "ssn", strategy: "redact" },
-  { field: "email", strategy: "redact" },
-];
-const DETECTORS: MaskRule[] = [
-  { detector: "ssn", strategy: "redact" },
-  { detector: "email", strategy: "redact" },
-];
+const FIELDS = FIELD_RULES;
+const DETECTORS = DETECTOR_RULES;
 
 const nest = (v: unknown, n: number): unknown => (n === 0 ? v : { d: JSON.stringify(nest(v, n - 1)) });
 
@@ -89,24 +81,17 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   }
 }
 
-let upstream: Server;
 let gw: GatewayUnderTest;
+let closeAll: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  upstream = createServer(handle);
-  const url = await listen(upstream);
-  const decider = new TestRulesDecider((input) => {
-    const { path } = input.http as HttpInput;
-    if (path.startsWith("/f/")) return { mask: FIELDS };
-    if (path.startsWith("/d/")) return { mask: DETECTORS };
-    return {};
-  });
-  gw = await startGateway({ decider, routes: [{ name: "api", prefix: "/", upstream: url }] });
+  const started = await maskingGateway(handle);
+  gw = started.gw;
+  closeAll = started.close;
 });
 
 afterAll(async () => {
-  await gw?.close();
-  if (upstream) await closeServer(upstream);
+  await closeAll?.();
 });
 
 interface Exchange {
