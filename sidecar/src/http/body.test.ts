@@ -67,3 +67,20 @@ describe("UTF-16 and UTF-32 bodies", () => {
     expect(parseRequestBody(Buffer.from([0x08, 0x00, 0x10, 0x01]), "application/octet-stream", undefined, 1 << 20).body_parse_error).toBe(false);
   });
 });
+
+describe("keys that case-insensitive decoders read as one", () => {
+  it.each([
+    ['{"name":"read","Name":"delete"}'],
+    ['{"params":{"name":"read"},"Params":{"name":"delete"}}'],
+    ['{"a":[{"amount":1,"AMOUNT":1000000}]}'],
+    ['{"params":1,"paramſ":2}'],
+  ])("%s is flagged unparsable: the policy and a Go upstream would read different values", (text) => {
+    const facts = parseRequestBody(Buffer.from(text), "application/json", undefined, 1 << 20);
+    expect(facts.body_parse_error).toBe(true);
+    expect(facts.parsed_body).toBeUndefined();
+  });
+
+  it("distinct keys, and the same key in different objects, parse as usual", () => {
+    expect(parseRequestBody(Buffer.from('{"a":{"name":1},"b":{"Name":2}}'), "application/json", undefined, 1 << 20).parsed_body).toEqual({ a: { name: 1 }, b: { Name: 2 } });
+  });
+});

@@ -152,7 +152,14 @@ export function parseRequestBody(raw: Buffer, contentType: string | undefined, c
   const json = isJsonMedia(type);
   if (json || looksLikeJson(text)) {
     try {
-      facts.parsed_body = JSON.parse(text) as unknown;
+      const parsed = JSON.parse(text) as unknown;
+      // Go's encoding/json (mcp-go, most Go APIs) binds "Name", "NAME" and "name" to one field, the last
+      // one winning: a body with two such keys means one thing to the policy and another to the upstream.
+      if (hasFoldedTwins(parsed)) {
+        facts.body_parse_error = true;
+        return facts;
+      }
+      facts.parsed_body = parsed;
       return facts;
     } catch {
       if (json) {
@@ -163,6 +170,38 @@ export function parseRequestBody(raw: Buffer, contentType: string | undefined, c
   }
   facts.body = text;
   return facts;
+}
+
+/** A key as case-insensitive decoders match it (Unicode simple folding: "ſ" is "s", the Kelvin sign "k"). */
+export function foldKey(key: string): string {
+  return key.toUpperCase().toLowerCase();
+}
+
+/** Some object in `value` has two keys that are one under foldKey. */
+function hasFoldedTwins(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v !== "object" || v === null) continue;
+    if (Array.isArray(v)) {
+      for (const el of v) if (typeof el === "object" && el !== null) stack.push(el);
+      continue;
+    }
+    const keys = Object.keys(v);
+    if (keys.length > 1) {
+      const seen = new Set<string>();
+      for (const k of keys) {
+        const f = foldKey(k);
+        if (seen.has(f)) return true;
+        seen.add(f);
+      }
+    }
+    for (const k of keys) {
+      const child = (v as Record<string, unknown>)[k];
+      if (typeof child === "object" && child !== null) stack.push(child);
+    }
+  }
+  return false;
 }
 
 /** Undeclared, or a declared text type: a body a parser may read as text (binary types are left alone). */

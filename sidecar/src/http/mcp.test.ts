@@ -22,3 +22,14 @@ describe("mcpMessages", () => {
     expect(mcpMessages(body)).toEqual(expected);
   });
 });
+
+describe("members as case-insensitive decoders read them", () => {
+  it.each([
+    [{ jsonrpc: "2.0", id: 1, method: "tools/call", params: { NAME: "delete_customer" } }],
+    [{ jsonrpc: "2.0", id: 1, METHOD: "tools/call", params: { name: "delete_customer" } }],
+    [{ JSONRPC: "2.0", id: 1, method: "tools/call", Params: { Name: "delete_customer" } }],
+    [{ jsonrpc: "2.0", id: 1, method: "tools/call", paramſ: { name: "delete_customer" } }],
+  ])("%j names the tool delete_customer", (body) => {
+    expect(mcpMessages(body)).toMatchObject([{ type: "request", method: "tools/call", tool: "delete_customer" }]);
+  });
+});

@@ -1,6 +1,8 @@
 // MCP awareness: MCP's streamable HTTP transport POSTs JSON-RPC 2.0 messages. The input names the method
 // and, for tools/call, the tool and its arguments, so a policy can allow or deny individual tools.
 
+import { foldKey } from "./body.js";
+
 export interface McpMessage {
   /** request (method + id), notification (method, no id) or response (result/error to a server request). */
   type: "request" | "notification" | "response";
@@ -18,25 +20,41 @@ export interface McpMessage {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/**
+ * A member as case-insensitive decoders read it: Go's encoding/json (mcp-go) binds "Method" or "NAME" to
+ * the field `method` or `name`. Bodies with two keys that fold to one never get here (body.ts refuses them).
+ */
+function member(o: Record<string, unknown>, name: string): { value: unknown } | undefined {
+  if (Object.prototype.hasOwnProperty.call(o, name)) return { value: o[name] };
+  for (const k of Object.keys(o)) if (foldKey(k) === name) return { value: o[k] };
+  return undefined;
+}
+
 function message(v: unknown): McpMessage | undefined {
-  if (!isObject(v) || v.jsonrpc !== "2.0") return undefined;
-  const id = v.id;
-  const hasId = "id" in v && (typeof id === "string" || typeof id === "number" || id === null);
-  if (typeof v.method !== "string") {
-    if ("result" in v || "error" in v) return hasId ? { type: "response", id: id as string | number | null } : { type: "response" };
+  if (!isObject(v) || member(v, "jsonrpc")?.value !== "2.0") return undefined;
+  const idMember = member(v, "id");
+  const id = idMember?.value;
+  const hasId = idMember !== undefined && (typeof id === "string" || typeof id === "number" || id === null);
+  const method = member(v, "method")?.value;
+  if (typeof method !== "string") {
+    if (member(v, "result") || member(v, "error")) return hasId ? { type: "response", id: id as string | number | null } : { type: "response" };
     return undefined;
   }
-  const m: McpMessage = { type: hasId ? "request" : "notification", method: v.method };
+  const m: McpMessage = { type: hasId ? "request" : "notification", method };
   if (hasId) m.id = id as string | number | null;
-  const params = isObject(v.params) ? v.params : undefined;
+  const p = member(v, "params")?.value;
+  const params = isObject(p) ? p : undefined;
   if (params) {
-    if (v.method === "tools/call") {
-      if (typeof params.name === "string") m.tool = params.name;
-      if ("arguments" in params) m.arguments = params.arguments;
-    } else if (v.method === "prompts/get") {
-      if (typeof params.name === "string") m.prompt = params.name;
-    } else if (v.method.startsWith("resources/") && typeof params.uri === "string") {
-      m.uri = params.uri;
+    const name = member(params, "name")?.value;
+    if (method === "tools/call") {
+      if (typeof name === "string") m.tool = name;
+      const args = member(params, "arguments");
+      if (args) m.arguments = args.value;
+    } else if (method === "prompts/get") {
+      if (typeof name === "string") m.prompt = name;
+    } else if (method.startsWith("resources/")) {
+      const uri = member(params, "uri")?.value;
+      if (typeof uri === "string") m.uri = uri;
     }
   }
   return m;

@@ -148,6 +148,20 @@ describe("header names an upstream reads with _ for -", () => {
   });
 });
 
+describe("JSON keys as case-insensitive decoders read them (Go's encoding/json, mcp-go)", () => {
+  it.each([
+    ['{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"NAME":"delete_customer"}}'],
+    ['{"jsonrpc":"2.0","id":6,"METHOD":"tools/call","params":{"name":"delete_customer"}}'],
+    ['{"JSONRPC":"2.0","id":7,"method":"tools/call","params":{"name":"delete_customer"}}'],
+    ['{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"read_customer","Name":"delete_customer"}}'],
+    ['{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"read_customer"},"paramſ":{"name":"delete_customer"}}'],
+  ])("%s is refused; the upstream executes nothing", async (body) => {
+    const r = await send(gw, "POST", "/mcp", json, body);
+    expect(r.executed).toEqual([]);
+    expect(r.text).toMatch(/delete_customer is not allowed|could not be parsed/);
+  });
+});
+
 describe("headers that name another path", () => {
   it.each(["X-Original-URL", "X-Rewrite-URL"])("%s never reaches the upstream: it executes the path the policy judged", async (header) => {
     const r = await send(gw, "POST", "/orders/1", { ...json, [header]: "/refunds" }, "{}");
