@@ -208,7 +208,8 @@ table_name(t) := concat("", [t.schema, ".", t.name]) if t.schema != null
 
 else := t.name
 
-denied_function_prefixes := {"dblink", "lo_", "pg_file_", "pg_ls_", "pg_read_"}
+# pg_stat_get_backend_*: one backend's statement text, user or address at a time, other sessions' included.
+denied_function_prefixes := {"dblink", "lo_", "pg_file_", "pg_ls_", "pg_read_", "pg_stat_get_backend_"}
 
 deny contains msg if {
 	some s in statements

@@ -203,3 +203,32 @@ describe("relations named by a function argument", () => {
     expect(r.rows).toHaveLength(1);
   });
 });
+
+describe("fifth red-team pass", () => {
+  it.each([
+    "SELECT mode() WITHIN GROUP (ORDER BY ssn), percentile_disc(0.5) WITHIN GROUP (ORDER BY email) FROM public.customers",
+    "SELECT percentile_disc(ARRAY[0.1, 0.9]) WITHIN GROUP (ORDER BY ssn) AS v FROM public.customers",
+    "SELECT mode() WITHIN GROUP (ORDER BY email) AS v FROM public.customers WHERE id = 5",
+    "SELECT string_agg(x, ',') FROM (SELECT mode() WITHIN GROUP (ORDER BY ssn) AS x FROM public.customers) s",
+  ])("an ordered-set aggregate over a masked column comes back masked or refused: %s", async (sql) => {
+    const r = await attempt(sql);
+    expect(leaked(r.text)).toEqual([]);
+  });
+
+  it("pg_stat_get_backend_activity, other sessions' statement text, is refused", async () => {
+    const r = await attempt("SELECT s, pg_catalog.pg_stat_get_backend_activity(s) FROM pg_catalog.pg_stat_get_backend_idset() s");
+    expect(r.code).toBe("42501");
+  });
+
+  it.each(["CLUSTER public.orders USING orders_customer_id_idx", "REINDEX TABLE public.orders", "REFRESH MATERIALIZED VIEW public.orders", "CHECKPOINT"])(
+    "%s is refused as a maintenance command; the table is not rewritten",
+    async (sql) => {
+      const relfilenode = async () => (await db.query("SELECT relfilenode FROM pg_class WHERE oid = 'public.orders'::regclass"))[0].relfilenode as number;
+      const before = await relfilenode();
+      const r = await attempt(sql);
+      expect(r.code).toBe("42501");
+      expect(r.text).toContain("maintenance commands are not allowed");
+      expect(await relfilenode()).toBe(before);
+    },
+  );
+});

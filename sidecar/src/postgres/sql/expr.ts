@@ -264,11 +264,14 @@ function funcCall(b: Rec, cx: Cx, scope: Scope): Lin {
   // ts_rewrite(tsquery, text) runs its second argument as a query; the three-tsquery form runs nothing.
   if (name === "ts_rewrite" && args.length !== 3) cx.facts.opaque = true;
   relationArgument(name, args, cx);
-  const lin = b.agg_star === true || args.length === 0 ? CONSTANT : exprList(args, cx, scope);
+  let lin = b.agg_star === true || args.length === 0 ? CONSTANT : exprList(args, cx, scope);
+  // Ordering decides which rows count, not what the value is made of, except in an ordered-set aggregate
+  // (mode() or percentile_disc() WITHIN GROUP (ORDER BY ssn)), whose value is one of the ordered values.
+  const order = expr(b.agg_order, cx, scope);
+  if (b.agg_within_group === true && order !== CONSTANT) lin = lin === CONSTANT ? asDerived(order) : merge([lin, order], true);
   // What flows into a function matters when the function has effects (pg_notify, set_config, ...).
   cx.facts.addFunction({ schema, name, inputs: lin.cols.map((c) => ({ ...c })), inputs_unknown: lin.unknown });
-  // Ordering, filtering and window clauses decide which rows count, not what the value is made of.
-  expr(b.agg_order, cx, scope);
+  // Filtering and window clauses decide which rows count, not what the value is made of.
   expr(b.agg_filter, cx, scope);
   expr(b.over, cx, scope);
   return lin === CONSTANT ? CONSTANT : asDerived(lin);

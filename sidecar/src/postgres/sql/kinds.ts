@@ -31,12 +31,13 @@ const KINDS: Readonly<Record<string, StatementKind>> = {
   NotifyStmt: "notify",
   VacuumStmt: "vacuum",
   DiscardStmt: "utility",
-  CheckPointStmt: "utility",
   LoadStmt: "utility",
   ConstraintsSetStmt: "utility",
-  ClusterStmt: "utility",
-  ReindexStmt: "utility",
-  RefreshMatViewStmt: "utility",
+  // Maintenance, as VACUUM: they rewrite relations, take ACCESS EXCLUSIVE locks, mark the catalog.
+  CheckPointStmt: "vacuum",
+  ClusterStmt: "vacuum",
+  ReindexStmt: "vacuum",
+  RefreshMatViewStmt: "vacuum",
 };
 
 // Every PostgreSQL 18 statement that changes the schema, roles or server configuration.
