@@ -84,3 +84,30 @@ describe("keys that case-insensitive decoders read as one", () => {
     expect(parseRequestBody(Buffer.from('{"a":{"name":1},"b":{"Name":2}}'), "application/json", undefined, 1 << 20).parsed_body).toEqual({ a: { name: 1 }, b: { Name: 2 } });
   });
 });
+
+describe("bodies an upstream may read otherwise (fourth red-team pass)", () => {
+  it.each([
+    ["application/x-www-form-urlencoded,text/plain"],
+    ["application/x-www-form-urlencoded text/plain"],
+  ])("a media type cut at a comma or space, as PHP cuts it: %s is a form", (type) => {
+    expect(parseRequestBody(Buffer.from("_method=DELETE"), type, undefined, 1 << 20).parsed_body).toEqual({ _method: ["DELETE"] });
+  });
+
+  it("a Content-Type with non-ASCII bytes (Go folds appl\u0130cation to application) is unparsable", () => {
+    const facts = parseRequestBody(Buffer.from("_method=DELETE"), "appl\u00c4\u00b0cation/x-www-form-urlencoded", undefined, 1 << 20);
+    expect(facts.body_parse_error).toBe(true);
+  });
+
+  it("JSON that is not UTF-8 is unparsable whatever its declared type", () => {
+    const raw = Buffer.concat([Buffer.from('{"name":"delete_customer","x":"'), Buffer.from([0xff]), Buffer.from('"}')]);
+    expect(parseRequestBody(raw, "text/plain", undefined, 1 << 20).body_parse_error).toBe(true);
+  });
+
+  it.each([['{"amount": 9007199254740993}'], ['{"amount": 1e400}'], ['[{"a": -1e309}]']])("%s, a number JSON.parse cannot hold, is unparsable", (text) => {
+    expect(parseRequestBody(Buffer.from(text), "application/json", undefined, 1 << 20).body_parse_error).toBe(true);
+  });
+
+  it("safe integers and ordinary fractions parse as usual", () => {
+    expect(parseRequestBody(Buffer.from('{"a": 9007199254740991, "b": 0.1}'), "application/json", undefined, 1 << 20).parsed_body).toEqual({ a: 9007199254740991, b: 0.1 });
+  });
+});

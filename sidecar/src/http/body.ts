@@ -57,11 +57,19 @@ export interface BodyFacts {
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * The media type, cut where the most lenient upstream cuts it: PHP stops at ";", "," or a space, others at
+ * ";". A type with other than printable ASCII is kept whole: Go folds "İ" to "i", so no reading is safe.
+ */
 export function mediaType(contentType: string | undefined): string | undefined {
   if (!contentType) return undefined;
-  const semi = contentType.indexOf(";");
-  const t = (semi >= 0 ? contentType.slice(0, semi) : contentType).trim().toLowerCase();
+  const t = contentType.trim().split(/[;,\s]/, 1)[0]!.toLowerCase();
   return t === "" ? undefined : t;
+}
+
+/** A Content-Type an upstream may read otherwise than regate: bytes outside printable ASCII. */
+function oddMediaType(contentType: string | undefined): boolean {
+  return contentType !== undefined && /[^\x20-\x7e\t]/.test(contentType);
 }
 
 export function isJsonMedia(type: string | undefined): boolean {
@@ -137,12 +145,18 @@ export function parseRequestBody(raw: Buffer, contentType: string | undefined, c
     facts.body_parse_error = true;
     return facts;
   }
+  // A type an upstream may fold into a form or JSON (Go lowercases "appl\u0130cation/json" to JSON).
+  if (oddMediaType(contentType)) {
+    facts.body_parse_error = true;
+    return facts;
+  }
   let text: string;
   try {
     text = UTF8.decode(decoded);
   } catch {
-    // Binary: nothing for the policy to read, but a JSON claim that is not even UTF-8 is an error.
-    if (isJsonMedia(type) || type === "application/x-www-form-urlencoded") facts.body_parse_error = true;
+    // Binary: nothing for the policy to read, but a JSON or form claim, or what looks like JSON (Go's
+    // decoder reads invalid UTF-8 as U+FFFD and goes on), that is not even UTF-8 is an error.
+    if (isJsonMedia(type) || type === "application/x-www-form-urlencoded" || looksLikeJson(decoded.subarray(0, 64).toString("latin1"))) facts.body_parse_error = true;
     return facts;
   }
   if (type === "application/x-www-form-urlencoded") {
@@ -155,7 +169,7 @@ export function parseRequestBody(raw: Buffer, contentType: string | undefined, c
       const parsed = JSON.parse(text) as unknown;
       // Go's encoding/json (mcp-go, most Go APIs) binds "Name", "NAME" and "name" to one field, the last
       // one winning: a body with two such keys means one thing to the policy and another to the upstream.
-      if (hasFoldedTwins(parsed)) {
+      if (hasFoldedTwins(parsed) || hasInexactNumber(parsed)) {
         facts.body_parse_error = true;
         return facts;
       }
@@ -175,6 +189,23 @@ export function parseRequestBody(raw: Buffer, contentType: string | undefined, c
 /** A key as case-insensitive decoders match it (Unicode simple folding: "ſ" is "s", the Kelvin sign "k"). */
 export function foldKey(key: string): string {
   return key.toUpperCase().toLowerCase();
+}
+
+/**
+ * Some number in `value` is not what its text said: past 2^53 (9007199254740993 parses as ...992) or out
+ * of range (1e400 parses as Infinity and serialises as null), where Go and Python read the exact value.
+ */
+function hasInexactNumber(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === "number") {
+      if (!Number.isFinite(v) || (Number.isInteger(v) && !Number.isSafeInteger(v))) return true;
+    } else if (typeof v === "object" && v !== null) {
+      for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push(child);
+    }
+  }
+  return false;
 }
 
 /** Some object in `value` has two keys that are one under foldKey. */

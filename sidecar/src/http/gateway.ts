@@ -37,10 +37,6 @@ const DEFAULT_MAX_MASKED_BODY_BYTES = 32 * 1024 * 1024;
 const DEFAULT_MAX_CONNECTIONS = 1024;
 
 /** Bodies a framework reads `_method` from: forms, JSON, multipart, and bodies that claim no type at all. */
-function isFormOrJson(type: string | undefined): boolean {
-  return type === undefined || type === "application/x-www-form-urlencoded" || type === "multipart/form-data" || isJsonMedia(type);
-}
-
 const NO_BODY = Object.freeze({ ok: true as const, body: Buffer.alloc(0) });
 
 function positive(name: string, v: unknown): number {
@@ -184,7 +180,9 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     // The method the upstream will execute: overrides are judged, or removed before the policy sees the request.
     let query = target.query;
     let overrides = findOverrides(req.headers, parsedQuery(query), body);
-    if (unparsedBodyMayOverride(read.body, body) && isFormOrJson(body.content_type)) {
+    // Whatever its declared type: upstreams read the media type their own way (PHP cuts it at "," or a
+    // space, Go folds "İ" to "i"), so any body regate could not read may be a form to one of them.
+    if (unparsedBodyMayOverride(read.body, body)) {
       const e = catalogError("PROTOCOL_VIOLATION", "bad_request", "the request body may carry a _method override regate cannot read (too large or malformed)");
       return fail(ctx, e.status, e.body);
     }

@@ -52,6 +52,7 @@ describe("override names as upstreams read them", () => {
     ["method", false],
     ["payment_method", false],
     ["_methods", false],
+    ["_method\u0000x", true],
   ])("parameter %j: %s", (name, expected) => {
     expect(isOverrideParam(name)).toBe(expected);
   });
@@ -82,6 +83,7 @@ describe("a body regate could not parse", () => {
     ["_METHOD=delete", true],
     ['{"jsonrpc":"2.0","method":"tools/call"', false],
     ["a=1&b=2", false],
+    ['--XX\r\nContent-Disposition: form-data; name*0="_me"; name*1="thod"\r\n\r\nDELETE\r\n--XX--\r\n', true],
   ])("%j may carry an override: %s", (text, expected) => {
     expect(unparsedBodyMayOverride(Buffer.from(text), unparsed)).toBe(expected);
   });

@@ -43,6 +43,9 @@ export function overrideHeader(name: string): (typeof OVERRIDE_HEADERS)[number] 
  * ignored, stricter than any framework.
  */
 export function isOverrideParam(name: string): boolean {
+  // PHP measures a name with strlen: it ends at a NUL.
+  const nul = name.indexOf("\0");
+  if (nul >= 0) name = name.slice(0, nul);
   if (name.length < 7) return false;
   let n = name.replace(/^[ ]+/, "").toLowerCase();
   const bracket = n.indexOf("[");
@@ -111,6 +114,8 @@ export function effectiveMethod(wire: string, overrides: readonly { source: Over
  * "[method"), in any case, behind percent or JSON escapes, in UTF-16. A JSON-RPC `"method"` member does not.
  */
 const MANGLED = /[_.[ +]method/i;
+/** A multipart name in RFC 2231 form (`name*0="_me"; name*1="thod"`), which Go joins: regate does not. */
+const RFC2231_NAME = /\bname\*/i;
 
 export function unparsedBodyMayOverride(raw: Buffer, body: BodyFacts): boolean {
   if (raw.length === 0 || body.parsed_body !== undefined) return false;
@@ -119,7 +124,7 @@ export function unparsedBodyMayOverride(raw: Buffer, body: BodyFacts): boolean {
   if (text.includes("\0")) text = text.replaceAll("\0", "");
   // Any of its letters could be escaped (%6d, \u006d, \x6d), more than once (%256d): undone a few times over.
   for (let pass = 0; pass < 4; pass++) {
-    if (MANGLED.test(text)) return true;
+    if (MANGLED.test(text) || RFC2231_NAME.test(text)) return true;
     const next = text.replace(/%([0-9a-f]{2})|\\u([0-9a-f]{4})|\\x([0-9a-f]{2})/gi, (_m, a?: string, b?: string, c?: string) => String.fromCharCode(parseInt(a ?? b ?? c ?? "0", 16)));
     if (next === text) return false;
     text = next;

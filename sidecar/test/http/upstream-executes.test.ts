@@ -162,6 +162,18 @@ describe("JSON keys as case-insensitive decoders read them (Go's encoding/json, 
   });
 });
 
+describe("bodies an upstream reads otherwise (fourth red-team pass)", () => {
+  it.each([
+    ["a form type cut at a comma, as PHP cuts it", { "content-type": "application/x-www-form-urlencoded,text/plain" }, "_method=DELETE"],
+    ["a NUL in the parameter name, where PHP ends it", form, "_method%00x=DELETE"],
+    ["an RFC 2231 multipart name, which Go joins", { "content-type": "multipart/form-data; boundary=XX" }, '--XX\r\nContent-Disposition: form-data; name*0="_me"; name*1="thod"\r\n\r\nDELETE\r\n--XX--\r\n'],
+  ])("%s: refused or judged as DELETE; the upstream executes nothing", async (_name, headers, body) => {
+    const r = await send(gw, "POST", "/orders/1", headers, body);
+    expect([400, 403]).toContain(r.status);
+    expect(r.executed).toEqual([]);
+  });
+});
+
 describe("headers that name another path", () => {
   it.each(["X-Original-URL", "X-Rewrite-URL"])("%s never reaches the upstream: it executes the path the policy judged", async (header) => {
     const r = await send(gw, "POST", "/orders/1", { ...json, [header]: "/refunds" }, "{}");
