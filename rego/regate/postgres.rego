@@ -199,6 +199,41 @@ mask contains {"column": col, "strategy": strategy} if {
 	startswith(col, concat("", [t.schema, ".", t.name, "."]))
 }
 
+# A write that reads another table's masked column could store its value where it is not masked
+# (orders.amount set from customers.ssn, then read back, or RETURNING it). The written table's own masked
+# columns (a payments INSERT naming card_number) are its business, judged by the write rules.
+deny contains "a write may not read masked columns of other tables: their values could be stored where they are not masked" if {
+	some s in statements
+	s.writes
+	some c in s.columns
+	reads_masked_column(c)
+	not written_table(s, c)
+}
+
+written_table(s, c) if {
+	some t in s.tables
+	t.access == "write"
+	t.name == c.table
+	t.schema == c.schema
+}
+
+reads_masked_column(c) if {
+	some col, _ in masked_columns
+	col == concat(".", [c.schema, c.table, c.column])
+}
+
+reads_masked_column(c) if {
+	c.column == "*"
+	some col, _ in masked_columns
+	startswith(col, concat("", [c.schema, ".", c.table, "."]))
+}
+
+reads_masked_column(c) if {
+	c.schema == null
+	some col, _ in masked_columns
+	endswith(col, concat(".", ["", c.table, c.column]))
+}
+
 touches_masked_table(t) if {
 	some col, _ in masked_columns
 	startswith(col, concat("", [t.schema, ".", t.name, "."]))

@@ -232,3 +232,26 @@ describe("fifth red-team pass", () => {
     },
   );
 });
+
+describe("sixth red-team pass", () => {
+  it.each([
+    "SELECT (s).ssn FROM (SELECT 1 AS ssn) s, (SELECT c AS s FROM public.customers c WHERE id = 2) q",
+    "SELECT (s).ssn, (s).email, (s).card_number FROM (SELECT 1 AS ssn, 1 AS email, 1 AS card_number) s, public.customers c, LATERAL (SELECT c AS s) q WHERE c.id = 2",
+    "SELECT (SELECT (s).ssn FROM (SELECT 1 AS ssn) s) FROM (SELECT c AS s FROM public.customers c WHERE id = 2) q",
+    "SELECT (s).email FROM (SELECT 1 AS email) s JOIN (SELECT c AS s FROM public.customers c WHERE id = 2) q ON true",
+  ])("(x).field reads the column x where PostgreSQL does, not a table of that name: %s", async (sql) => {
+    const r = await attempt(sql);
+    expect(leaked(r.text)).toEqual([]);
+  });
+
+  it.each([
+    "UPDATE public.orders SET amount = (SELECT replace(ssn, '-', '')::numeric FROM public.customers WHERE id = 2) WHERE id = 1 RETURNING amount",
+    "UPDATE public.orders o SET amount = replace(c.ssn, '-', '')::numeric FROM public.customers c WHERE c.id = 2 AND o.id = 1 RETURNING o.amount",
+  ])("a write that stores a masked value elsewhere is refused; the row is unchanged: %s", async (sql) => {
+    const before = await db.query("SELECT amount FROM public.orders WHERE id = 1");
+    const r = await attempt(sql);
+    expect(r.code).toBe("42501");
+    expect(leaked(r.text)).toEqual([]);
+    expect(await db.query("SELECT amount FROM public.orders WHERE id = 1")).toEqual(before);
+  });
+});

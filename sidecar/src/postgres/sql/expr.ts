@@ -330,8 +330,12 @@ function indirection(b: Rec, cx: Cx, scope: Scope): Lin {
     const fields = nameList(arg[1].fields);
     const first = stringNode(ind[0]);
     if (fields && fields.length === 1 && first !== undefined && findQualified(scope, fields[0] as string)) {
+      // PostgreSQL reads a one-name reference as a column first, at every query level, and as a table only
+      // when no column has that name: where one may, the whole column's value (any of its fields) counts too.
+      const asColumn = resolveName(scope, fields[0] as string, cx);
       const l = columnRef([...list(arg[1].fields), ind[0]], cx, scope);
       expr(ind.slice(1), cx, scope);
+      if (asColumn) return merge([l, asColumn], true);
       return ind.length > 1 ? asDerived(l) : l;
     }
   }
