@@ -1,0 +1,86 @@
+// Detector hits in a text, found in the text as sent and in the decoded views an agent could read it in,
+// and masked in place. Shared by the JSON masker (masker.ts) and response headers (mask-headers.ts).
+
+import { applyStrategy, findMatches, REDACTED } from "../mask/index.js";
+import { decodedViews } from "../mask/text-views.js";
+import type { DetectSpec } from "./mask-actions.js";
+
+/** A detected span of a text and what replaces it; null when a `null` strategy hit. */
+export interface DetectedSpan {
+  start: number;
+  end: number;
+  replacement: string | null;
+}
+
+/** The spans of `s` that `detect` finds, each with its detector's replacement (`key` for hashing). */
+export function detectedSpans(s: string, detect: DetectSpec, key: Buffer | undefined): DetectedSpan[] {
+  const spans: DetectedSpan[] = [];
+  for (const m of findMatches(s, detect.names)) {
+    const strategy = detect.strategy.get(m.detector) ?? "redact";
+    spans.push({ start: m.start, end: m.end, replacement: applyStrategy(s.slice(m.start, m.end), strategy, { kind: m.detector }, key) });
+  }
+  return spans;
+}
+
+/**
+ * Detected spans masked with their detector's strategy; null when a `null` strategy hit. Detectors run
+ * over the text as sent and over its decoded views (percent escapes, HTML references, NFKC, invisible
+ * characters dropped: see text-views.ts), since `alice%40example.com`, `alice&#64;example.com` and
+ * `１２３-４５-６７８９` read as the values they spell. A hit in a view masks the characters as sent that
+ * spell it; a hit only found below the layers regate maps back masks the whole text.
+ */
+export function maskDetected(s: string, detect: DetectSpec | undefined, key: Buffer | undefined): string | null {
+  if (!detect || s === "") return s;
+  const edits: Edit[] = [];
+  for (const m of detectedSpans(s, detect, key)) {
+    // A null inside a string cannot exist: the whole value becomes null.
+    if (m.replacement === null) return null;
+    edits.push([m.start, m.end, m.replacement]);
+  }
+  const { views, deeper } = decodedViews(s);
+  for (const v of views) {
+    for (const m of detectedSpans(v.text, detect, key)) {
+      if (m.replacement === null) return null;
+      edits.push([v.from[m.start]!, v.to[m.end - 1]!, m.replacement]);
+    }
+  }
+  if (deeper !== undefined) {
+    const hits = findMatches(deeper, detect.names);
+    if (hits.some((h) => detect.strategy.get(h.detector) === "null")) return null;
+    if (hits.length > 0) return REDACTED;
+  }
+  return edits.length === 0 ? s : applyEdits(s, edits);
+}
+
+type Edit = [start: number, end: number, replacement: string];
+
+/**
+ * `edits` applied to `s`. The same span found in several views is masked once (as first found: as sent);
+ * spans that overlap without being the same are merged and the merged span redacted, since neither
+ * replacement covers the other's characters.
+ */
+function applyEdits(s: string, edits: Edit[]): string {
+// Stable: of equal spans, the one found first stays first.
+edits.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+let out = "";
+let pos = 0;
+let last: Edit | undefined;
+for (const e of edits) {
+  if (last && e[0] === last[0] && e[1] === last[1]) continue;
+  if (last && e[0] < last[1]) {
+    last = [last[0], Math.max(last[1], e[1]), REDACTED];
+    continue;
+  }
+  if (last) {
+    out += s.slice(pos, last[0]) + last[2];
+    pos = last[1];
+  }
+  last = e;
+}
+if (last) {
+  out += s.slice(pos, last[0]) + last[2];
+  pos = last[1];
+}
+return out + s.slice(pos);
+}
+
