@@ -169,7 +169,7 @@ export function parseRequestBody(raw: Buffer, contentType: string | undefined, c
       const parsed = JSON.parse(text) as unknown;
       // Go's encoding/json (mcp-go, most Go APIs) binds "Name", "NAME" and "name" to one field, the last
       // one winning: a body with two such keys means one thing to the policy and another to the upstream.
-      if (hasFoldedTwins(parsed) || hasInexactNumber(parsed)) {
+      if (readsOtherwise(parsed)) {
         facts.body_parse_error = true;
         return facts;
       }
@@ -192,30 +192,22 @@ export function foldKey(key: string): string {
 }
 
 /**
- * Some number in `value` is not what its text said: past 2^53 (9007199254740993 parses as ...992) or out
- * of range (1e400 parses as Infinity and serialises as null), where Go and Python read the exact value.
+ * A parsed body an upstream may read otherwise than the policy, in one walk: a number that is not what its
+ * text said (past 2^53, 9007199254740993 parses as ...992; out of range, 1e400 parses as Infinity and
+ * serialises as null; Go and Python read the exact value), or an object with two keys that are one under
+ * foldKey.
  */
-function hasInexactNumber(value: unknown): boolean {
+function readsOtherwise(value: unknown): boolean {
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const v = stack.pop();
     if (typeof v === "number") {
       if (!Number.isFinite(v) || (Number.isInteger(v) && !Number.isSafeInteger(v))) return true;
-    } else if (typeof v === "object" && v !== null) {
-      for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push(child);
+      continue;
     }
-  }
-  return false;
-}
-
-/** Some object in `value` has two keys that are one under foldKey. */
-function hasFoldedTwins(value: unknown): boolean {
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const v = stack.pop();
     if (typeof v !== "object" || v === null) continue;
     if (Array.isArray(v)) {
-      for (const el of v) if (typeof el === "object" && el !== null) stack.push(el);
+      for (const el of v) stack.push(el);
       continue;
     }
     const keys = Object.keys(v);
@@ -227,10 +219,7 @@ function hasFoldedTwins(value: unknown): boolean {
         seen.add(f);
       }
     }
-    for (const k of keys) {
-      const child = (v as Record<string, unknown>)[k];
-      if (typeof child === "object" && child !== null) stack.push(child);
-    }
+    for (const k of keys) stack.push((v as Record<string, unknown>)[k]);
   }
   return false;
 }

@@ -172,8 +172,7 @@ export function confirmCreated(s: SessionState, target: "S" | "P", name: string)
  * answered (a pipelining client only; others wait for the answer anyway).
  */
 export function sqlNamesSettled(s: SessionState): Promise<void> | undefined {
-  if (s.sqlNamesInFlight === 0) return undefined;
-  return new Promise((ok) => s.whenAnswered.push({ ready: () => s.sqlNamesInFlight === 0, resolve: ok }));
+  return s.sqlNamesInFlight === 0 ? undefined : answered(s, () => s.sqlNamesInFlight === 0);
 }
 
 /** Resolves once `ready()` holds, checked as the server's answers arrive. */

@@ -121,9 +121,9 @@ function readyForQuery(s: SessionState, f: Frame): void {
   const head = s.pending.shift();
   const was = s.txStatus;
   s.txStatus = readyStatus(f.body);
-  // Back to idle: a failed block ("E") ended as a rollback, whatever the client sent.
-  if (s.txStatus === 0x49 && was !== 0x49) transactionEnded(s, was === 0x45);
-  else if (s.txStatus === 0x49 && s.portals.size > 0) s.portals.clear();
+  // Back to idle (an implicit transaction included): a failed block ("E") ended as a rollback, whatever
+  // the client sent.
+  if (s.txStatus === 0x49) transactionEnded(s, was === 0x45);
   if ((head?.kind === "sync" || head?.kind === "query") && head.sqlNames) s.sqlNamesInFlight--;
   if (head?.kind === "sync") for (const st of head.done) complete(s, st);
   else complete(s, head?.stmt);
