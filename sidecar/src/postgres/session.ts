@@ -1,24 +1,20 @@
-import { randomBytes, randomInt } from "node:crypto";
 import type { Socket } from "node:net";
 import { serialize } from "pg-protocol";
 import type { SessionInput } from "../decision/index.js";
 import { ERROR_CODES, isDisconnect, RegateError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { AnalysisCache } from "./lifecycle/analyse.js";
 import { onClientFrame } from "./lifecycle/decode.js";
-import { DecisionReuse } from "./lifecycle/reuse.js";
 import { callHook } from "./lifecycle/decide.js";
 import type { EndReason } from "./lifecycle/hooks.js";
 import { complete } from "./lifecycle/observe.js";
 import type { LiveSession } from "./lifecycle/registry.js";
 import { onServerFrame } from "./lifecycle/replies.js";
+import { newSessionState } from "./lifecycle/new-state.js";
 import type { SessionContext, SessionState } from "./lifecycle/state.js";
 import type { Statement } from "./lifecycle/statement.js";
-import { authentication, Auth, backendKeyData, errorResponse, FrameReader, Frontend, parameterStatus, readyForQuery, type Frame } from "./protocol/index.js";
-import { SearchPathTracker } from "./search-path.js";
-import { simpleQuery } from "./simple-query.js";
-import { parseSearchPath } from "./sql/index.js";
-import { connectUpstream, sendCancel, terminateBackend, type UpstreamConnection } from "./upstream.js";
+import { errorResponse, FrameReader, Frontend, type Frame } from "./protocol/index.js";
+import { greeting, openUpstream } from "./session-start.js";
+import { sendCancel, terminateBackend, type UpstreamConnection } from "./upstream.js";
 
 export type { SessionContext } from "./lifecycle/state.js";
 
@@ -29,8 +25,6 @@ export interface SessionStart {
   session: SessionInput;
   upstreamParams: Record<string, string>;
 }
-
-const DEFAULT_SEARCH_PATH = ["$user", "public"];
 
 /**
  * One agent connection: the client socket, the upstream socket, and the connection state that keeps
@@ -62,34 +56,7 @@ export class PgSession implements LiveSession {
     this.#clientReader = start.reader;
     this.#inbox = start.backlog;
     this.#log = ctx.log;
-    this.#state = {
-      ctx,
-      info: start.session,
-      log: ctx.log,
-      pending: [],
-      statements: new Map(),
-      portals: new Map(),
-      prepared: new Map(),
-      cursors: new Map(),
-      holdCursors: new Set(),
-      preparedTaken: new Map(),
-      sqlNamesInFlight: 0,
-      batchSqlNames: false,
-      whenAnswered: [],
-      analyses: new AnalysisCache(),
-      reuse: new DecisionReuse(),
-      searchPath: new SearchPathTracker(DEFAULT_SEARCH_PATH, DEFAULT_SEARCH_PATH),
-      user: "",
-      txStatus: 0x49,
-      skipUntilSync: false,
-      serverSkipping: false,
-      group: [],
-      batchWrapped: false,
-      seq: 0,
-      cut: undefined,
-      barrier: undefined,
-      held: undefined,
-      current: undefined,
+    this.#state = newSessionState(ctx, start.session, {
       toServer: (buf) => {
         this.#upstreamActiveAt = Date.now();
         if (!this.#upstream.socket.write(buf)) this.#client.pause();
@@ -114,7 +81,7 @@ export class PgSession implements LiveSession {
           if (!this.#closed) up.resume();
         });
       },
-    };
+    });
   }
 
   get info(): SessionInput {
@@ -149,39 +116,22 @@ export class PgSession implements LiveSession {
 
   /** Connects upstream, finishes the agent's startup, then relays until either side closes. */
   async start(upstreamParams: Record<string, string>): Promise<void> {
-    this.#upstream = await connectUpstream(this.#ctx.upstream, upstreamParams);
-    const params = this.#upstream.params;
-    // The parser reads SQL as UTF-8 with standard_conforming_strings on; a server that disagrees would run other SQL than regate decided on.
-    if ((params.get("client_encoding") ?? "").toUpperCase() !== "UTF8" || params.get("standard_conforming_strings") !== "on") {
-      this.#upstream.socket.destroy();
-      throw new RegateError("UPSTREAM_SETTING_REFUSED", "upstream session must run with client_encoding UTF8 and standard_conforming_strings on");
-    }
-    const [row] = await simpleQuery(this.#upstream.socket, "SELECT current_setting('search_path'), current_user", this.#upstream.leftover);
-    this.#state.user = row?.[1] ?? this.#ctx.upstream.user;
-    this.#state.searchPath = new SearchPathTracker(row?.[0] != null ? parseSearchPath(row[0]) : null, DEFAULT_SEARCH_PATH);
-
-    const out: Buffer[] = [authentication(Auth.Ok)];
-    for (const [name, value] of params) out.push(parameterStatus(name, value));
-    if (this.#upstream.backendKey) {
-      const pid = this.#ctx.issuePid?.() ?? randomInt(1, 2 ** 31 - 1);
-      const key = randomBytes(4);
-      // A cancel while a statement is held for approval withdraws the request. It goes on to the server only
-      // while something of this session runs there: otherwise it could only hit a statement sent after it (the
-      // agent, answered 57014 for the withdrawn one at once, may already have sent the next).
-      this.#unregisterCancel = this.#ctx.registerCancel(pid, key, {
-        ...this.#upstream.backendKey,
-        onCancel: () => {
-          // Forwarded Parse, Bind or Describe messages run nothing; an Execute, a Query or a FunctionCall does.
-          const running = this.#state.pending.some((p) => p.kind === "execute" || p.kind === "query" || p.kind === "function_call" || p.kind === "internal");
-          this.#state.held?.abort();
-          callHook(this.#state, "cancelled", () => this.#ctx.hooks.cancelled?.(this.#state.info, this.#state.current));
-          return running;
-        },
-      });
-      out.push(backendKeyData(pid, key));
-    }
-    out.push(readyForQuery(this.#upstream.txStatus));
-    this.#client.write(Buffer.concat(out));
+    const opened = await openUpstream(this.#ctx, upstreamParams);
+    this.#upstream = opened.upstream;
+    this.#state.user = opened.user;
+    this.#state.searchPath = opened.searchPath;
+    // A cancel while a statement is held for approval withdraws the request. It goes on to the server only
+    // while something of this session runs there: otherwise it could only hit a statement sent after it (the
+    // agent, answered 57014 for the withdrawn one at once, may already have sent the next).
+    const hello = greeting(this.#ctx, this.#upstream, () => {
+      // Forwarded Parse, Bind or Describe messages run nothing; an Execute, a Query or a FunctionCall does.
+      const running = this.#state.pending.some((p) => p.kind === "execute" || p.kind === "query" || p.kind === "function_call" || p.kind === "internal");
+      this.#state.held?.abort();
+      callHook(this.#state, "cancelled", () => this.#ctx.hooks.cancelled?.(this.#state.info, this.#state.current));
+      return running;
+    });
+    this.#unregisterCancel = hello.unregister;
+    this.#client.write(hello.bytes);
 
     const up = this.#upstream.socket;
     up.on("data", (chunk: Buffer) => this.#onUpstreamData(chunk));
