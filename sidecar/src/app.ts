@@ -2,23 +2,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "node:http";
 import { agentAuth } from "./agent-auth.js";
-import {
-  approvalsHandler,
-  createAdminServer,
-  localSessions,
-  locksHandler,
-  Metrics,
-  reviewersByName,
-  sessionsHandler,
-  signedWebhookHandler,
-  slackInteractionsHandler,
-  slackInteractiveNotifier,
-  slackReviewers,
-  uploaderPluginStates,
-  webhookSigner,
-} from "./admin/index.js";
-import { agentView, ApprovalService, approvalStore, slackNotifier } from "./approval/index.js";
-import { approvalEvents, budgetCutEvents, DecisionLog, LifecycleBus, sessionEndedEvent } from "./audit/index.js";
+import { localSessions, Metrics } from "./admin/index.js";
+import { startAdmin } from "./app-admin.js";
+import { startApprovals } from "./app-approvals.js";
+import { agentView, type ApprovalService } from "./approval/index.js";
+import { budgetCutEvents, DecisionLog, LifecycleBus, sessionEndedEvent } from "./audit/index.js";
 import type { ClusterRole } from "./cluster/index.js";
 import type { Config } from "./config/index.js";
 import { DecisionPipeline, StoreSchemaGuard, type DecisionSink, type ProtectedSchema } from "./decision/index.js";
@@ -31,8 +19,6 @@ import { PolicyStore, startPolicySource, storeOptions } from "./policy/index.js"
 import { composeHooks, type Recorder } from "./recording/index.js";
 import { heldSecrets, startRecording } from "./app-recording.js";
 import { Catalog, initSqlParser, PostgresServer, SessionRegistry, type SessionHooks } from "./postgres/index.js";
-import { simpleQuery } from "./postgres/simple-query.js";
-import { connectUpstream } from "./postgres/upstream.js";
 
 export interface App {
   store: PolicyStore;
@@ -147,39 +133,12 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
   locks.onEnded = (n) => incidentMetrics.sessionEnded("lock", n);
 
   // Approvals (docs/approvals.md): the hold hook composed with the caller's hooks; the API on the admin listener.
-  let approvals: ApprovalService | undefined;
   let hooks: SessionHooks = composeHooks(budgetCutEvents(lifecycle), sessionHooks);
-  if (config.approvals.enabled) {
-    const a = config.approvals;
-    const reviewUrl = a.review_url ?? `http://${config.admin.listen.host}:${config.admin.listen.port}/approvals/ui`;
-    const alog = log.child({ component: "approvals" });
-    let idle: Promise<number> | undefined;
-    // Read (store: postgres) before any listener opens: a replica that cannot read it does not start.
-    const shared = await approvalStore(config, alog);
-    approvals = new ApprovalService({
-      log: alog,
-      timeoutSeconds: a.timeout_seconds,
-      holdMaxSeconds: a.hold_max_seconds,
-      grantSeconds: a.grant_seconds,
-      // Agents never vote, even if a reviewer entry carries an agent's name.
-      agents: config.agents.tokens.map((t) => t.subject),
-      reviewers: a.reviewers.map((r) => ({ name: r.name, groups: r.groups })),
-      idleMarginSeconds: a.idle_margin_seconds,
-      reviewUrl,
-      // Read once from the upstream (a role or database setting can change it: restart to re-read).
-      idleInTransactionMs: () => (idle ??= upstreamIdleInTransactionMs(config).catch((err: unknown) => {
-        alog.warn({ err }, "cannot read idle_in_transaction_session_timeout from the upstream; approvals inside a transaction block are not capped");
-        idle = undefined;
-        return 0;
-      })),
-      onEvent: approvalEvents(lifecycle),
-      // With Slack interactivity configured the message carries Approve/Refuse buttons (admin/slack-message.ts).
-      ...(a.webhook ? { onRequested: (a.slack ? slackInteractiveNotifier : slackNotifier)(a.webhook.url.reveal(), reviewUrl, alog, webhookSigner(a.webhook)) } : {}),
-    }, shared);
+  const approvals = await startApprovals(config, log, lifecycle);
+  if (approvals) {
     const { hold, ownApprovals } = approvals.hooks();
     hooks = { ...hooks, hold: hold!, ownApprovals: ownApprovals! };
-    const service = approvals;
-    closers.push(() => service.close());
+    closers.push(() => approvals.close());
   }
 
   let catalog: Catalog | undefined;
@@ -267,43 +226,9 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
 
   // With workers, one of them (worker 0) holds the admin listener and answers for all.
   if (config.admin.enabled && (!cluster || cluster.admin)) {
-    const responders = config.incident.responders.map((r) => ({ name: r.name, token: r.token.reveal() }));
-    const slack = config.approvals.slack;
-    const admin = createAdminServer({
-      handlers: [
-        sessionsHandler(cluster ? cluster.sessions : localDirectory, responders),
-        locksHandler(locks, responders),
-        ...(approvals && config.approvals.webhook?.signing_secret
-          ? [signedWebhookHandler(approvals, { signingSecret: config.approvals.webhook.signing_secret.reveal(), reviewers: reviewersByName(config), maxAgeSeconds: config.approvals.webhook.max_age_seconds }, log.child({ component: "approvals" }))]
-          : []),
-        ...(approvals && slack
-          ? [slackInteractionsHandler(approvals, { signingSecret: slack.signing_secret.reveal(), users: slackReviewers(config), maxAgeSeconds: slack.max_age_seconds }, log.child({ component: "approvals" }))]
-          : []),
-        ...(recording ? [recording.adminHandler(log)] : []),
-      ],
-      listen: config.admin.listen,
-      metrics,
-      ...(cluster ? { metricsText: () => cluster.metricsText() } : {}),
-      status: { bundles: () => [store.status()], plugins: () => uploaderPluginStates(exporters.stats()) },
-      ...(approvals ? { approvals: approvalsHandler(approvals, config.approvals.reviewers.map((r) => ({ name: r.name, token: r.token.reveal(), groups: r.groups }))) } : {}),
-      readiness: async () => {
-        const problems: string[] = [];
-        if (!store.active) problems.push("no policy bundle loaded");
-        if (config.postgres.enabled) {
-          try {
-            const conn = await connectUpstream(config.postgres.upstream, { application_name: "regate-readyz" });
-            await simpleQuery(conn.socket, "SELECT 1", conn.leftover);
-            conn.socket.destroy();
-          } catch {
-            problems.push("postgres upstream unreachable");
-          }
-        }
-        return problems;
-      },
-    });
-    ports.admin = await admin.listen();
-    log.info({ host: config.admin.listen.host, port: ports.admin }, "admin listener ready");
-    closers.push(() => new Promise<void>((r) => admin.server.close(() => r())));
+    const admin = await startAdmin(config, log, { store, locks, metrics, exporters, sessions: cluster ? cluster.sessions : localDirectory, ...(approvals ? { approvals } : {}), ...(recording ? { recording } : {}), ...(cluster ? { cluster } : {}) });
+    ports.admin = admin.port;
+    closers.push(admin.close);
   }
 
   recording?.startRetention();
@@ -337,17 +262,6 @@ function listenHttp(server: Server, listen: { host: string; port: number }): Pro
       resolve(typeof a === "object" && a ? a.port : listen.port);
     });
   });
-}
-
-/** The upstream's idle_in_transaction_session_timeout in ms, for the cap on approvals inside a block. */
-async function upstreamIdleInTransactionMs(config: Config): Promise<number> {
-  const conn = await connectUpstream(config.postgres.upstream, { application_name: "regate-approvals" });
-  try {
-    const [row] = await simpleQuery(conn.socket, "SELECT setting::bigint FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout'", conn.leftover);
-    return Number(row?.[0] ?? 0);
-  } finally {
-    conn.socket.destroy();
-  }
 }
 
 function productVersion(): string {
