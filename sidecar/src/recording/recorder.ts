@@ -1,5 +1,5 @@
 import type { KeyObject } from "node:crypto";
-import { mkdirSync, unlinkSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { DecisionSink, SessionInput } from "../decision/index.js";
 import { RegateError } from "../errors.js";
@@ -8,6 +8,7 @@ import type { SessionHooks } from "../postgres/index.js";
 import { ChainFile } from "./chain-file.js";
 import { JOURNAL, recordingFileName, STORE_BEHIND, UNAVAILABLE } from "./layout.js";
 import { postgresHooks } from "./postgres.js";
+import { createSessionFile, startRecord } from "./session-file.js";
 import { scrubSecrets, secretForms } from "./scrub.js";
 import { signCheckpoint, type Checkpoint } from "./sign.js";
 import { journalHead, type JournalHead } from "./journal-head.js";
@@ -53,12 +54,6 @@ interface Open {
   checkedAt: number;
 }
 
-/**
- * Records sessions, Postgres and HTTP: one hash-chained file per session, plus the directory's journal of
- * files opened, checkpointed, closed and deleted. Writes are synchronous (records nothing waits on are
- * group-committed: writeLater); when one fails every new decision is refused (RECORDING_UNAVAILABLE) until a
- * write succeeds again.
- */
 /** A point in a session's hash chain (see Recorder.link). */
 export interface RecordingLink {
   file: string;
@@ -66,6 +61,12 @@ export interface RecordingLink {
   sha256: string;
 }
 
+/**
+ * Records sessions, Postgres and HTTP: one hash-chained file per session, plus the directory's journal of
+ * files opened, checkpointed, closed and deleted. Writes are synchronous (records nothing waits on are
+ * group-committed: writeLater); when one fails every new decision is refused (RECORDING_UNAVAILABLE) until a
+ * write succeeds again.
+ */
 export class Recorder implements DecisionSink {
   readonly dir: string;
   readonly hooks: SessionHooks;
@@ -238,13 +239,13 @@ export class Recorder implements DecisionSink {
     }
   }
 
-  /** Totals kept for the `end` record. */
   /** Where a live session's recording stands: its file, and the seq and SHA-256 (of the line) of its last record. */
   link(id: string): RecordingLink | undefined {
     const o = this.#sessions.get(id);
     return o ? { file: basename(o.file.path), seq: o.file.records, sha256: o.file.head } : undefined;
   }
 
+  /** Totals kept for the `end` record. */
   tally(id: string): { statements: number; rows: number; bytes: number } | undefined {
     return this.#sessions.get(id);
   }
@@ -257,40 +258,7 @@ export class Recorder implements DecisionSink {
     let open = this.#sessions.get(session.id);
     if (open) return open;
     const name = recordingFileName(session);
-    const journal = this.journal();
-    const file = ChainFile.create(join(this.dir, name));
-    this.#copy(file, name);
-    try {
-      file.append(
-        "start",
-        scrubSecrets(
-          {
-            session: session.id,
-            started_at: session.started_at,
-            principal: { subject: session.principal.subject, groups: session.principal.groups, auth_method: session.principal.auth_method },
-            client: session.client,
-            target: session.target,
-            application_name: session.application_name,
-            protocol,
-            regate_version: this.opts.version,
-            bundle_revision: revision,
-            pid: process.pid,
-          },
-          this.#secrets,
-        ),
-      );
-      journal.append("opened", { session: session.id, file: name });
-    } catch (err) {
-      file.close();
-      // Without its start record (or its journal entry) the file is no recording; left behind, it would make
-      // the next attempt for this session fail with EEXIST for good, even once the disk has room again.
-      try {
-        unlinkSync(file.path);
-      } catch {
-        // Best effort: the write that failed is what gets reported.
-      }
-      throw err;
-    }
+    const file = createSessionFile(this.dir, name, this.journal(), scrubSecrets(startRecord(session, protocol, this.opts.version, revision), this.#secrets), (f) => this.#copy(f, name));
     open = { file, name, statements: 0, rows: 0, bytes: 0, unchecked: 1, checkedAt: Date.now() };
     this.#sessions.set(session.id, open);
     return open;
