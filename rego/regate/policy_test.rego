@@ -6,7 +6,8 @@ import data.regate
 stmt(overrides) := object.union(
 	{
 		"kind": "select", "node": "SelectStmt", "sql": "", "tables": [], "columns": [], "outputs": [],
-		"functions": [], "operators": [], "has_where": null, "writes": false, "ddl": null, "settings": [],
+		"functions": [], "operators": [], "has_where": null, "writes": false, "write_inputs": [],
+		"write_inputs_unknown": false, "ddl": null, "settings": [],
 		"role_change": false, "copy": null, "explain_analyze": false, "opaque": false, "unknown": [],
 	},
 	overrides,
@@ -140,6 +141,38 @@ test_protected_setting_denied if {
 	s := {"name": "standard_conforming_strings", "value": "off", "action": "set", "local": false}
 	d := regate.decision with input as pg([stmt({"kind": "set", "settings": [s]})])
 	"changing standard_conforming_strings is not allowed" in d.deny
+}
+
+setting(name, value, action) := {"name": name, "value": value, "action": action, "local": false}
+
+test_setting_to_the_value_regate_requires_allowed if {
+	every s in [
+		setting("client_encoding", "UTF8", "set"), setting("client_encoding", "unicode", "set"),
+		setting("client_encoding", "utf-8", "set_config"), setting("standard_conforming_strings", "on", "set"),
+		setting("standard_conforming_strings", "TRUE", "set_config"), setting("all", null, "reset"),
+	] {
+		d := regate.decision with input as pg([stmt({"kind": "set", "settings": [s]})])
+		d.allow
+	}
+}
+
+test_setting_to_another_value_denied if {
+	every s in [
+		setting("client_encoding", "SJIS", "set"), setting("client_encoding", "utf8x", "set"),
+		setting("client_encoding", null, "set_config"), setting("client_encoding", null, "reset"),
+		setting("standard_conforming_strings", "off", "set"), setting("standard_conforming_strings", null, "set_config"),
+		setting("all", null, "set_config"), setting("*", null, "set_config"),
+	] {
+		d := regate.decision with input as pg([stmt({"kind": "set", "settings": [s]})])
+		concat("", ["changing ", s.name, " is not allowed"]) in d.deny
+	}
+}
+
+test_discard_all_denied if {
+	settings := [setting("session_authorization", null, "reset"), setting("all", null, "reset")]
+	d := regate.decision with input as pg([stmt({"kind": "utility", "settings": settings, "role_change": true})])
+	"changing the session role is not allowed" in d.deny
+	"changing session_authorization is not allowed" in d.deny
 }
 
 test_search_path_setting_allowed if {
@@ -305,4 +338,86 @@ test_a_where_less_delete_says_what_to_do if {
 test_allowed_decisions_carry_no_next_step if {
 	d := regate.decision with input as {"version": 1, "kind": "postgres", "postgres": {"message": "query", "statements": [{"kind": "select", "tables": [], "functions": [], "outputs": []}]}}
 	not d.next_step
+}
+
+sequence(schema, name, owner) := object.union(table(schema, name, "write"), {"owned_by": owner})
+
+test_owned_sequence_written_as_its_table if {
+	seq := sequence("public", "orders_id_seq", {"schema": "public", "table": "orders", "column": "id"})
+	d := regate.decision with input as pg([stmt({"writes": true, "tables": [seq]})])
+	d.allow
+	not d.approve
+}
+
+test_payments_sequence_needs_no_approval if {
+	seq := sequence("public", "payments_id_seq", {"schema": "public", "table": "payments", "column": "id"})
+	d := regate.decision with input as pg([stmt({"writes": true, "tables": [seq]})])
+	d.allow
+	not d.approve
+}
+
+test_sequence_of_unwritable_table_denied if {
+	seq := sequence("public", "customers_id_seq", {"schema": "public", "table": "customers", "column": "id"})
+	d := regate.decision with input as pg([stmt({"writes": true, "tables": [seq]})])
+	"writing public.customers_id_seq is not allowed" in d.deny
+}
+
+test_sequence_of_no_table_denied if {
+	d := regate.decision with input as pg([stmt({"writes": true, "tables": [table("public", "invoice_numbers", "write")]})])
+	"writing public.invoice_numbers is not allowed" in d.deny
+}
+
+column(schema, tbl, name) := {"schema": schema, "table": tbl, "column": name}
+
+masked_write(extra) := stmt(object.union(
+	{
+		"kind": "update", "writes": true, "has_where": true,
+		"tables": [table("public", "orders", "write"), table("public", "customers", "read")],
+		"columns": [column("public", "orders", "status"), column("public", "customers", "ssn")],
+	},
+	extra,
+))
+
+test_write_filtering_on_masked_column_allowed if {
+	d := regate.decision with input as pg([masked_write({})])
+	d.allow
+}
+
+test_write_storing_masked_column_denied if {
+	every c in [column("public", "customers", "ssn"), column(null, "customers", "ssn"), column("public", "customers", "*")] {
+		d := regate.decision with input as pg([masked_write({"write_inputs": [c]})])
+		"a write may not store masked columns of other tables: their values would be kept where they are not masked" in d.deny
+	}
+}
+
+test_write_storing_own_masked_column_allowed if {
+	s := stmt({
+		"kind": "update", "writes": true, "has_where": true,
+		"tables": [table("public", "payments", "write"), table("public", "payments", "read")],
+		"write_inputs": [column("public", "payments", "card_number")],
+	})
+	d := regate.decision with input as pg([s])
+	d.allow
+	d.approve
+}
+
+test_write_storing_unknown_lineage_beside_masked_table_denied if {
+	d := regate.decision with input as pg([masked_write({"write_inputs_unknown": true})])
+	"a write stores values of unknown lineage in a statement that reads a table with masked columns" in d.deny
+}
+
+test_write_storing_unknown_lineage_elsewhere_allowed if {
+	s := stmt({"kind": "insert", "writes": true, "tables": [table("public", "orders", "write")], "write_inputs_unknown": true})
+	d := regate.decision with input as pg([s])
+	d.allow
+}
+
+test_write_facts_without_write_inputs_judged_by_every_column_read if {
+	d := regate.decision with input as pg([object.remove(masked_write({}), ["write_inputs", "write_inputs_unknown"])])
+	"a write may not store masked columns of other tables: their values would be kept where they are not masked" in d.deny
+}
+
+test_plain_explain_of_write_not_judged_as_storing if {
+	d := regate.decision with input as pg([masked_write({"kind": "explain", "writes": false, "write_inputs": [column("public", "customers", "ssn")]})])
+	not "a write may not store masked columns of other tables: their values would be kept where they are not masked" in d.deny
 }

@@ -94,7 +94,35 @@ deny contains msg if {
 	some s in statements
 	some setting in s.settings
 	setting.name in (protected_settings | {"*", "all"})
+	not unchanged_setting(setting)
 	msg := concat("", ["changing ", setting.name, " is not allowed"])
+}
+
+# RESET ALL (asyncpg's pool resets every connection it takes back with it) puts each setting back to its
+# value when the session started: client_encoding and standard_conforming_strings as regate checked them
+# then, the search_path regate read then (it tracks the reset). It leaves role and session_authorization
+# alone. DISCARD ALL also resets the session authorization: refused by the role rules.
+unchanged_setting(setting) if {
+	setting.name == "all"
+	setting.action == "reset"
+}
+
+# Setting one of these to the value regate already requires of every session changes nothing: Rails sends
+# `SET standard_conforming_strings = on` on connect, and libpq's PQsetClientEncoding (Rails' `encoding:
+# unicode`, psycopg2's set_client_encoding) sends `SET client_encoding TO 'unicode'`. Any other value, or
+# one given as a parameter (value null), is refused.
+unchanged_setting(setting) if {
+	setting.name == "client_encoding"
+	setting.action in {"set", "set_config"}
+	is_string(setting.value)
+	regex.match(`^(?i)(utf-?8|unicode)$`, setting.value)
+}
+
+unchanged_setting(setting) if {
+	setting.name == "standard_conforming_strings"
+	setting.action in {"set", "set_config"}
+	is_string(setting.value)
+	lower(setting.value) in {"on", "true", "yes", "1"}
 }
 
 deny contains msg if {
@@ -165,7 +193,7 @@ deny contains msg if {
 	some s in statements
 	some t in s.tables
 	t.access == "write"
-	not writable(t)
+	not writable(write_target(t))
 	msg := concat("", ["writing ", table_name(t), " is not allowed"])
 }
 
@@ -173,6 +201,17 @@ writable(t) if {
 	t.schema == "public"
 	t.name in {"orders", "payments"}
 }
+
+# A sequence that belongs to a table's column (serial or identity: owned_by, from pg_depend through the
+# catalog) is moved by every INSERT into that table, so moving it is judged as writing that table:
+# nextval('orders_id_seq') (Hibernate, and INSERT ... VALUES (nextval(...), ...)) and Django's
+# setval(pg_get_serial_sequence('orders', 'id'), ...) as writes to public.orders, a sequence of
+# internal.api_keys as a write there (refused). It changes no row: the approval below is asked for rows
+# of payments, and the INSERT that uses the number is held for it. A sequence of no table is a relation
+# of its own, written only where the policy lists it.
+write_target(t) := {"schema": t.owned_by.schema, "name": t.owned_by.table} if {
+	t.owned_by
+} else := t
 
 approve contains "writes to public.payments need approval" if {
 	some s in statements
@@ -199,16 +238,39 @@ mask contains {"column": col, "strategy": strategy} if {
 	startswith(col, concat("", [t.schema, ".", t.name, "."]))
 }
 
-# A write that reads another table's masked column could store its value where it is not masked
-# (orders.amount set from customers.ssn, then read back, or RETURNING it). The written table's own masked
-# columns (a payments INSERT naming card_number) are its business, judged by the write rules.
-deny contains "a write may not read masked columns of other tables: their values could be stored where they are not masked" if {
+# A write may not store another table's masked column: its value would be kept where it is not masked
+# (orders.amount set from customers.ssn, then read back; or RETURNING amount). write_inputs is the lineage
+# of the values a write stores (INSERT values and SELECT columns, SET expressions), the same lineage that
+# decides the masks of a SELECT's result: a write may store what a SELECT of those expressions returns
+# unmasked, and nothing else. Columns read only to choose rows (WHERE, joins, USING, ON CONFLICT, MERGE
+# conditions) are not stored. Such a write tells the agent no more than this policy already lets a read
+# tell: `SELECT id FROM customers WHERE ssn = '...'` is allowed, and which rows an UPDATE with that filter
+# changed says the same; the agent could as well store what it learnt that way with constants. RETURNING
+# is masked like any result, by its own lineage. The written table's own masked columns (a payments
+# INSERT naming card_number) are its business, judged by the write rules.
+deny contains "a write may not store masked columns of other tables: their values would be kept where they are not masked" if {
 	some s in statements
 	s.writes
-	some c in s.columns
+	some c in stored_columns(s)
 	reads_masked_column(c)
 	not written_table(s, c)
 }
+
+deny contains "a write stores values of unknown lineage in a statement that reads a table with masked columns" if {
+	some s in statements
+	s.writes
+	s.write_inputs_unknown
+	some t in s.tables
+	t.access == "read"
+	touches_masked_table(t)
+	not written_table(s, {"schema": t.schema, "table": t.name})
+}
+
+# Facts from a regate without write_inputs (an older decision log replayed by `regate whatif`): every
+# column the statement reads may be stored.
+stored_columns(s) := s.write_inputs if is_array(s.write_inputs)
+
+else := s.columns
 
 written_table(s, c) if {
 	some t in s.tables

@@ -21,8 +21,32 @@ const VALUE_COLUMNS = `coalesce((SELECT array_to_json(array_agg(a.attname::text 
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(a.attacl) x WHERE x.grantee = 0 AND x.privilege_type = 'SELECT')), '[]')`;
 
 /**
+ * Sequences that belong to a column, as pg_depend records them and pg_get_serial_sequence reads them: an
+ * auto ('a', serial, OWNED BY) or internal ('i', identity) dependency of a sequence on the column. For a
+ * sequence, its column as [schema, table, column] (JSON, one entry per such dependency); for a table, its
+ * columns' sequences as {column: [[schema, sequence], ...]}.
+ */
+const SEQUENCE_OWNER = `CASE WHEN c.relkind = 'S' THEN (SELECT json_agg(json_build_array(tn.nspname, t.relname, a.attname) ORDER BY a.attnum)::text
+      FROM pg_catalog.pg_depend d
+      JOIN pg_catalog.pg_class t ON t.oid = d.refobjid
+      JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.objsubid = 0
+       AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i')) END`;
+const SERIAL_SEQUENCES = `CASE WHEN c.relkind IN ('r', 'p', 'f') THEN (SELECT json_object_agg(x.attname, x.seqs ORDER BY x.attname)::text FROM (
+      SELECT a.attname, json_agg(json_build_array(sn.nspname, s.relname) ORDER BY s.oid) AS seqs
+        FROM pg_catalog.pg_depend d
+        JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+        JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.refobjsubid
+       WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = c.oid AND d.refobjsubid > 0
+         AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0 AND d.deptype IN ('a', 'i')
+       GROUP BY a.attname) x) END`;
+
+/**
  * One row per relation found: oid, schema, name, relkind, columns (JSON, "" for dropped), view body,
- * value columns (JSON), withheld ('t': a pg_catalog table PUBLIC may not SELECT).
+ * value columns (JSON), withheld ('t': a pg_catalog table PUBLIC may not SELECT), the column a sequence
+ * belongs to and a table's columns' sequences (SEQUENCE_OWNER, SERIAL_SEQUENCES).
  */
 export function relationsQuery(pairs: readonly (readonly [string, string])[]): string {
   const list = pairs.map(([s, n]) => `(${literal(s)}, ${literal(n)})`).join(", ");
@@ -33,7 +57,9 @@ export function relationsQuery(pairs: readonly (readonly [string, string])[]): s
     ${VALUE_COLUMNS},
     n.nspname = 'pg_catalog' AND c.relkind = 'r'
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(c.relacl, pg_catalog.acldefault('r', c.relowner))) x
-                       WHERE x.grantee = 0 AND x.privilege_type = 'SELECT')
+                       WHERE x.grantee = 0 AND x.privilege_type = 'SELECT'),
+    ${SEQUENCE_OWNER},
+    ${SERIAL_SEQUENCES}
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE (n.nspname, c.relname) IN (VALUES ${list})`;
 }

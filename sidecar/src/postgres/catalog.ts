@@ -1,6 +1,6 @@
 import type { UpstreamConfig } from "../config/index.js";
 import type { Logger } from "../log.js";
-import type { Volatility } from "./sql/types.js";
+import type { ColumnRef, Volatility } from "./sql/types.js";
 import { connectUpstream, type UpstreamConnection } from "./upstream.js";
 import { simpleQuery } from "./simple-query.js";
 import { functionsFingerprintQuery, functionsQuery, NOTIFY_CHANNEL, relationsQuery } from "./catalog-queries.js";
@@ -20,6 +20,10 @@ export interface RelationInfo {
   valueColumns: string[];
   /** A pg_catalog table PostgreSQL withholds from PUBLIC (pg_authid, pg_statistic, ...). */
   withheld: boolean;
+  /** A sequence's pg_depend entries on a column (serial, OWNED BY, identity): [schema, table, column] each. */
+  ownedBy: [string, string, string][];
+  /** A table's columns' sequences, as pg_get_serial_sequence finds them: column -> [schema, sequence] each. */
+  serialSequences: Record<string, [string, string][]>;
 }
 
 /** What the catalog says about a function name in one schema (over all its overloads). */
@@ -129,6 +133,28 @@ export class Catalog {
     return r && name ? `${r.schema}.${r.name}.${name}` : undefined;
   }
 
+  /** The column a sequence belongs to; null when none (or not a sequence, or no such relation); undefined: not known. */
+  sequenceOwner(schema: string, name: string): ColumnRef | null | undefined {
+    const r = this.relation(schema, name);
+    if (r === undefined) return undefined;
+    // Two owning columns cannot be made with SQL; if the catalog shows them, regate does not pick one.
+    const [owner, ...more] = r?.ownedBy ?? [];
+    if (!owner) return null;
+    if (more.length) return undefined;
+    return { schema: owner[0], table: owner[1], column: owner[2] };
+  }
+
+  /** The sequence pg_get_serial_sequence(table, column) names; null when none; undefined: not known. */
+  serialSequence(schema: string, table: string, column: string): { schema: string; name: string } | null | undefined {
+    const r = this.relation(schema, table);
+    if (r === undefined) return undefined;
+    const found = r ? (Object.hasOwn(r.serialSequences, column) ? r.serialSequences[column]! : []) : [];
+    if (found.length === 0) return null;
+    // The server takes the first it scans: with several, which one is not known here.
+    if (found.length > 1) return undefined;
+    return { schema: found[0]![0], name: found[0]![1] };
+  }
+
   /**
    * The functions of that name by schema (undefined: not looked up yet, or past max staleness). A
    * schema missing from the map has no function of that name.
@@ -192,7 +218,7 @@ export class Catalog {
     if (this.#generation !== startedAt) return;
     const now = Date.now();
     const found = new Map<string, RelationInfo>();
-    for (const [oid, schema, name, relkind, cols, definition, values, withheld] of rows) {
+    for (const [oid, schema, name, relkind, cols, definition, values, withheld, owner, serial] of rows) {
       const info: RelationInfo = {
         oid: Number(oid),
         schema: schema!,
@@ -201,6 +227,8 @@ export class Catalog {
         columns: JSON.parse(cols!) as string[],
         valueColumns: JSON.parse(values!) as string[],
         withheld: withheld === "t",
+        ownedBy: owner ? (JSON.parse(owner) as [string, string, string][]) : [],
+        serialSequences: serial ? (JSON.parse(serial) as Record<string, [string, string][]>) : {},
       };
       if (definition) info.definition = definition;
       found.set(relKey(info.schema, info.name), info);
@@ -326,6 +354,8 @@ function sameRelation(a: RelationInfo | null, b: RelationInfo | null): boolean {
     a.definition === b.definition &&
     a.valueColumns.join("\u0000") === b.valueColumns.join("\u0000") &&
     a.withheld === b.withheld &&
+    JSON.stringify(a.ownedBy) === JSON.stringify(b.ownedBy) &&
+    JSON.stringify(a.serialSequences) === JSON.stringify(b.serialSequences) &&
     a.columns.length === b.columns.length &&
     a.columns.every((c, i) => c === b.columns[i])
   );

@@ -212,6 +212,10 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
     };
   });
   const columns = s.columns.flatMap((c) => mapColumn(c).cols);
+  // A value read through a view and stored (INSERT ... SELECT FROM v) is what the view's column reads.
+  const stored = s.write_inputs.map(mapColumn);
+  const write_inputs = [...new Map(stored.flatMap((m) => m.cols).map((c) => [`${c.schema}\u0000${c.table}\u0000${c.column}`, c])).values()];
+  const write_inputs_unknown = s.write_inputs_unknown || stored.some((m) => m.unknown);
   // Functions a view calls run when it is read; what reaches them is the view body's lineage.
   const functions: FunctionRef[] = [];
   const mapInputs = (f: FunctionRef): FunctionRef => {
@@ -223,7 +227,7 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
     const body = views.get(key(t.schema, t.name))?.statements[0];
     if (body) functions.push(...body.functions);
   }
-  return { ...s, tables, outputs, columns, unknown, opaque, writes, functions: mergeFunctions(functions) };
+  return { ...s, tables, outputs, columns, write_inputs, write_inputs_unknown, unknown, opaque, writes, functions: mergeFunctions(functions) };
 }
 
 function mergeFunctions(fns: FunctionRef[]): FunctionRef[] {

@@ -11,7 +11,11 @@ export class SearchPathTracker {
   #paths: string[][] | null;
   #current: string[] | null | undefined;
 
-  constructor(initial: string[] | null, private readonly fallback: string[]) {
+  /**
+   * `fallback` is what RESET (and RESET ALL, DISCARD ALL) goes back to: the path the session started
+   * with (startup options, ALTER ROLE/DATABASE ... SET), not PostgreSQL's default; null when not known.
+   */
+  constructor(initial: string[] | null, private readonly fallback: string[] | null) {
     this.#paths = initial ? [initial] : null;
   }
 
@@ -37,7 +41,10 @@ export class SearchPathTracker {
         if (certain) this.#paths = [next];
         else this.#paths.push(next);
       }
-      if (isDiscardAll(s) && this.#paths) this.#paths.push(this.fallback);
+      if (isDiscardAll(s) && this.#paths) {
+        if (this.fallback === null) this.#paths = null;
+        else this.#paths.push(this.fallback);
+      }
     }
   }
 }

@@ -1,7 +1,6 @@
 import { randomBytes, randomInt } from "node:crypto";
 import { RegateError } from "../errors.js";
 import type { CancelTarget } from "./cancel-registry.js";
-import { DEFAULT_SEARCH_PATH } from "./lifecycle/new-state.js";
 import type { SessionContext } from "./lifecycle/state.js";
 import { authentication, Auth, backendKeyData, parameterStatus, readyForQuery } from "./protocol/index.js";
 import { SearchPathTracker } from "./search-path.js";
@@ -29,10 +28,12 @@ export async function openUpstream(ctx: SessionContext, params: Record<string, s
     throw new RegateError("UPSTREAM_SETTING_REFUSED", "upstream session must run with client_encoding UTF8 and standard_conforming_strings on");
   }
   const [row] = await simpleQuery(upstream.socket, "SELECT current_setting('search_path'), current_user", upstream.leftover);
+  // RESET search_path goes back to this value (the session's reset value), not to PostgreSQL's default.
+  const start = row?.[0] != null ? parseSearchPath(row[0]) : null;
   return {
     upstream,
     user: row?.[1] ?? ctx.upstream.user,
-    searchPath: new SearchPathTracker(row?.[0] != null ? parseSearchPath(row[0]) : null, DEFAULT_SEARCH_PATH),
+    searchPath: new SearchPathTracker(start, start),
   };
 }
 

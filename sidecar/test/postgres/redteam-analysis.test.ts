@@ -150,8 +150,9 @@ describe("relations named by a function argument", () => {
   it.each([
     ["SELECT setval('internal.api_keys_id_seq', 1000)", "internal.api_keys_id_seq", /internal\.\* is never accessible/],
     ["SELECT nextval('internal.api_keys_id_seq')", "internal.api_keys_id_seq", /internal\.\* is never accessible/],
-    ["SELECT setval('public.orders_id_seq', 1)", "public.orders_id_seq", /writing public\.orders_id_seq is not allowed/],
-    ["SELECT nextval('orders_id_seq')", "public.orders_id_seq", /writing public\.orders_id_seq is not allowed/],
+    // orders_id_seq belongs to orders.id, which the agent may write: moving it is allowed (must-allow.test.ts).
+    ["SELECT setval('public.customers_id_seq', 1)", "public.customers_id_seq", /writing public\.customers_id_seq is not allowed/],
+    ["SELECT nextval('customers_id_seq')", "public.customers_id_seq", /writing public\.customers_id_seq is not allowed/],
     ["SELECT setval(c.oid::regclass, 1) FROM pg_class c WHERE c.relname = 'orders_id_seq'", "public.orders_id_seq", /cannot analyse/],
     ["SELECT setval('public.' || 'orders_id_seq', 1)", "public.orders_id_seq", /cannot analyse/],
   ])("%s is refused and the sequence does not move", async (sql, seq, reason) => {

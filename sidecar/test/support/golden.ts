@@ -7,7 +7,7 @@ import { effectiveMethod, findOverrides } from "../../src/http/method.js";
 import { parsedQuery, parseRequestTarget } from "../../src/http/path.js";
 import { httpInputs } from "../../src/http/to-input.js";
 import { packageRoot } from "../../src/paths.js";
-import { analyze, initSqlParser } from "../../src/postgres/sql/index.js";
+import { analyze, initSqlParser, type CatalogLookup } from "../../src/postgres/sql/index.js";
 import { postgresInput } from "../../src/postgres/to-input.js";
 
 export interface GoldenExpect {
@@ -56,7 +56,7 @@ export async function buildGoldenCases(): Promise<GoldenCase[]> {
   await initSqlParser();
   const sources = parse(readFileSync(join(GOLDEN, "sources.yaml"), "utf8")) as Source[];
   const catalog = JSON.parse(readFileSync(join(GOLDEN, "catalog.json"), "utf8")) as Record<string, string[]>;
-  const lookup = { columns: (schema: string, table: string) => catalog[`${schema}.${table}`] };
+  const lookup = goldenCatalog(catalog, JSON.parse(readFileSync(join(GOLDEN, "sequences.json"), "utf8")) as Record<string, string>);
   const [route] = compileRoutes([{ name: "demo-api", prefix: "/", upstream: "http://127.0.0.1:9100" }]);
   return sources.map((s) => {
     if (s.sql !== undefined) {
@@ -90,6 +90,33 @@ export async function buildGoldenCases(): Promise<GoldenCase[]> {
     });
     return { name: s.name, expect: s.expect, input: { ...input!, session: { ...input!.session, target: "demo-api" } } };
   });
+}
+
+/**
+ * The demo database as the analysis sees it through regate's catalog: relations' columns (catalog.json) and
+ * which column each serial or identity sequence belongs to (sequences.json: "schema.sequence" ->
+ * "schema.table.column", as pg_depend records it).
+ */
+export function goldenCatalog(columns: Record<string, string[]>, sequences: Record<string, string>): CatalogLookup {
+  const owners = new Map(Object.entries(sequences).map(([seq, col]) => [seq, col.split(".") as [string, string, string]]));
+  return {
+    columns: (schema, table) => columns[`${schema}.${table}`],
+    sequenceOwner(schema, name) {
+      if (columns[`${schema}.${name}`] === undefined) return undefined;
+      const o = owners.get(`${schema}.${name}`);
+      return o ? { schema: o[0], table: o[1], column: o[2] } : null;
+    },
+    serialSequence(schema, table, column) {
+      if (columns[`${schema}.${table}`] === undefined) return undefined;
+      for (const [seq, [s, t, c]] of owners) {
+        if (s === schema && t === table && c === column) {
+          const [seqSchema, seqName] = seq.split(".") as [string, string];
+          return { schema: seqSchema, name: seqName };
+        }
+      }
+      return null;
+    },
+  };
 }
 
 export function goldenFileText(cases: GoldenCase[]): string {

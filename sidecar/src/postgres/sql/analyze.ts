@@ -10,15 +10,16 @@ import { str } from "./node.js";
 
 function memoCatalog(catalog: CatalogLookup | undefined): CatalogLookup | undefined {
   if (!catalog) return undefined;
-  const cache = new Map<string, string[] | undefined>();
+  const cache = new Map<string, unknown>();
+  // One answer per question for the whole analysis, even if the catalog's entry ages meanwhile.
+  const memo = <T>(key: string, ask: () => T): T => {
+    if (!cache.has(key)) cache.set(key, ask());
+    return cache.get(key) as T;
+  };
   return {
-    columns(schema, table) {
-      const key = `${schema}\u0000${table}`;
-      if (cache.has(key)) return cache.get(key);
-      const cols = catalog.columns(schema, table);
-      cache.set(key, cols);
-      return cols;
-    },
+    columns: (schema, table) => memo(`c\u0000${schema}\u0000${table}`, () => catalog.columns(schema, table)),
+    sequenceOwner: (schema, name) => memo(`o\u0000${schema}\u0000${name}`, () => catalog.sequenceOwner?.(schema, name)),
+    serialSequence: (schema, table, column) => memo(`s\u0000${schema}\u0000${table}\u0000${column}`, () => catalog.serialSequence?.(schema, table, column)),
   };
 }
 
@@ -126,6 +127,8 @@ function parseErrorFacts(sql: string, message: string): StatementFacts {
     operators: [],
     has_where: null,
     writes: false,
+    write_inputs: [],
+    write_inputs_unknown: false,
     ddl: null,
     settings: [],
     role_change: false,

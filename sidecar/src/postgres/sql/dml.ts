@@ -1,5 +1,6 @@
 // INSERT / UPDATE / DELETE / MERGE: the target is written (and read when its columns are used), the
-// rest is read; RETURNING gives the outputs.
+// rest is read; RETURNING gives the outputs. What the written values are made of is recorded apart from
+// what only chooses rows (write_inputs).
 import type { Col } from "./lineage.js";
 import { bodyOf, list, rec, str, unwrap, type Rec } from "./node.js";
 import { resolveRangeVar, type ResolvedRelation } from "./relations.js";
@@ -28,18 +29,19 @@ function target(b: Rec, cx: Cx, outer: Scope | null, ctes: CteEnv | null): Targe
   return { res, src, level };
 }
 
+/** A written column; a subscript (`SET a[i] = ...`) decides where the value is stored, so it is stored too. */
 function writtenColumn(t: Target, rt: Rec | undefined, cx: Cx): void {
   if (!rt) return;
   const name = str(rt.name);
   if (name !== undefined) cx.facts.addColumn({ schema: t.res.lineageSchema, table: t.res.ref.name, column: name });
-  expr(rt.indirection, cx, t.level);
+  cx.facts.addWriteInput(expr(rt.indirection, cx, t.level));
 }
 
 function setList(items: unknown[], t: Target, cx: Cx): void {
   for (const item of items) {
     const rt = bodyOf(item, "ResTarget");
     writtenColumn(t, rt, cx);
-    expr(rt?.val, cx, t.level);
+    cx.facts.addWriteInput(expr(rt?.val, cx, t.level));
   }
 }
 
@@ -79,8 +81,8 @@ export function insert(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | nul
   const t = target(b, cx, outer, ctes);
   for (const c of list(b.cols)) writtenColumn(t, bodyOf(c, "ResTarget"), cx);
   const sel = unwrap(b.selectStmt);
-  // The source query does not see the target table's columns.
-  if (sel) cx.nested(sel[0], sel[1], outer, ctes);
+  // The source query does not see the target table's columns. Its columns are the stored values.
+  if (sel) for (const c of cx.nested(sel[0], sel[1], outer, ctes)) cx.facts.addWriteInput(c.lin);
   const oc = bodyOf(b.onConflictClause, "OnConflictClause");
   if (oc) {
     const infer = bodyOf(oc.infer, "InferClause");
@@ -128,7 +130,7 @@ export function mergeStmt(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | 
     const cmd = str(wc.commandType);
     if (cmd === "CMD_INSERT") {
       for (const c of list(wc.targetList)) writtenColumn(t, bodyOf(c, "ResTarget"), cx);
-      expr(wc.values, cx, t.level);
+      cx.facts.addWriteInput(expr(wc.values, cx, t.level));
     } else {
       setList(list(wc.targetList), t, cx);
     }

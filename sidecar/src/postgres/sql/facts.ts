@@ -10,7 +10,7 @@ import type {
   StatementFacts,
   StatementKind,
 } from "./types.js";
-import { columnKey } from "./lineage.js";
+import { columnKey, type Lin } from "./lineage.js";
 
 // A pathological statement must not turn into a pathological input document.
 const MAX_UNKNOWN = 32;
@@ -18,6 +18,8 @@ const MAX_UNKNOWN = 32;
 export class FactsBuilder {
   private readonly tables = new Map<string, RelationRef>();
   private readonly columns = new Map<string, ColumnRef>();
+  private readonly writeInputs = new Map<string, ColumnRef>();
+  writeInputsUnknown = false;
   private readonly functions = new Map<string, FunctionRef>();
   private readonly operators = new Set<string>();
   private readonly unknown = new Set<string>();
@@ -40,6 +42,18 @@ export class FactsBuilder {
   addColumn(ref: ColumnRef): void {
     const key = columnKey(ref);
     if (!this.columns.has(key)) this.columns.set(key, ref);
+  }
+
+  /** Values with this lineage may be stored by a write. */
+  addWriteInput(lin: Lin): void {
+    if (lin.unknown) this.writeInputsUnknown = true;
+    for (const c of lin.cols) if (!this.writeInputs.has(columnKey(c))) this.writeInputs.set(columnKey(c), { ...c });
+  }
+
+  /** A plain EXPLAIN plans writes without running them. */
+  clearWriteInputs(): void {
+    this.writeInputs.clear();
+    this.writeInputsUnknown = false;
   }
 
   addFunction(ref: FunctionRef): void {
@@ -76,6 +90,7 @@ export class FactsBuilder {
   absorb(f: StatementFacts): void {
     for (const t of f.tables) this.addTable({ ...t, candidates: [...t.candidates] });
     for (const c of f.columns) this.addColumn({ ...c });
+    this.addWriteInput({ cols: f.write_inputs, derived: true, unknown: f.write_inputs_unknown });
     for (const fn of f.functions) this.addFunction({ ...fn, inputs: fn.inputs.map((c) => ({ ...c })) });
     for (const op of f.operators) this.addOperator(op);
     for (const u of f.unknown) this.addUnknown(u);
@@ -99,6 +114,8 @@ export class FactsBuilder {
       operators: [...this.operators],
       has_where: this.hasWhere,
       writes: this.writes,
+      write_inputs: [...this.writeInputs.values()],
+      write_inputs_unknown: this.writeInputsUnknown,
       ddl: this.ddl,
       settings: this.settings,
       role_change: this.roleChange,

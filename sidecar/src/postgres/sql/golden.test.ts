@@ -17,6 +17,8 @@ interface GoldenCase {
   search_path?: string[] | null;
   user?: string;
   catalog?: Record<string, string[]>;
+  /** "schema.sequence" -> "schema.table.column": the column a serial or identity sequence belongs to. */
+  sequences?: Record<string, string>;
   prepared?: Record<string, string>;
   cursors?: Record<string, string>;
   expect: Record<string, unknown> | Record<string, unknown>[];
@@ -34,7 +36,20 @@ function loadGolden(): GoldenCase[] {
 function catalogOf(c: GoldenCase): CatalogLookup | undefined {
   const cat = c.catalog;
   if (!cat) return undefined;
-  return { columns: (schema, table) => cat[`${schema}.${table}`] };
+  const owners = Object.entries(c.sequences ?? {}).map(([seq, col]) => [seq.split("."), col.split(".")] as [string[], string[]]);
+  return {
+    columns: (schema, table) => cat[`${schema}.${table}`],
+    sequenceOwner(schema, name) {
+      if (!cat[`${schema}.${name}`]) return undefined;
+      const o = owners.find(([[s, n]]) => s === schema && n === name)?.[1];
+      return o ? { schema: o[0]!, table: o[1]!, column: o[2]! } : null;
+    },
+    serialSequence(schema, table, column) {
+      if (!cat[`${schema}.${table}`]) return undefined;
+      const seq = owners.find(([, [s, t, col]]) => s === schema && t === table && col === column)?.[0];
+      return seq ? { schema: seq[0]!, name: seq[1]! } : null;
+    },
+  };
 }
 
 function contextOf(c: GoldenCase): AnalysisContext {
@@ -69,7 +84,7 @@ function sortedSet(items: string[]): string[] {
  * tables / tables_include: each expected object must match an actual relation on the keys it lists; for
  *   tables, every actual relation must also be matched by one of them.
  * functions / functions_include: "schema.name" or "name" (exact set / subset). operators: exact set.
- * columns: "table.column" or "schema.table.column" (schema "null" when unresolved), exact set.
+ * columns, write_inputs: "table.column" or "schema.table.column" (schema "null" when unresolved), exact set.
  * outputs / settings: positional, same length, partial objects; lineage as column strings (exact set).
  * function_inputs: {"name": ["table.column", ...]}: the columns reaching that function's arguments (exact set).
  * unknown: [] means none; otherwise each string must occur in some reason. parse_error: true or a substring.
@@ -107,11 +122,12 @@ function matchFacts(actual: StatementFacts, exp: Record<string, unknown>): strin
         if (JSON.stringify(got) !== JSON.stringify(w)) problems.push(`operators: want ${w.join(" ")} got ${got.join(" ")}`);
         break;
       }
-      case "columns": {
+      case "columns":
+      case "write_inputs": {
         const w = sortedSet(want as string[]);
         const parts = (w[0] ?? "").split(".").length;
-        const got = sortedSet(actual.columns.map((c) => columnText(c, parts)));
-        if (JSON.stringify(got) !== JSON.stringify(w)) problems.push(`columns: want ${w.join(" ")} got ${got.join(" ")}`);
+        const got = sortedSet(actual[key].map((c) => columnText(c, parts)));
+        if (JSON.stringify(got) !== JSON.stringify(w)) problems.push(`${key}: want ${w.join(" ")} got ${got.join(" ")}`);
         break;
       }
       case "outputs":

@@ -59,6 +59,11 @@ const NAME_TYPES = new Set(["regclass", "text", "varchar", "name", "unknown"]);
 export function relationArgument(name: string, args: readonly unknown[], cx: Cx): void {
   const spec = RELATION_ARG_FUNCTIONS.get(name);
   if (!spec || args.length <= spec.index) return;
+  const serial = serialSequenceCall(args[spec.index]);
+  if (serial !== undefined) {
+    if (serial !== null) serialSequenceArgument(name, spec.access, serial, cx);
+    return;
+  }
   const text = constantName(args[spec.index]);
   if (text === null) return;
   if (text === undefined) {
@@ -75,6 +80,51 @@ export function relationArgument(name: string, args: readonly unknown[], cx: Cx)
   const relname = parts[parts.length - 1] as string;
   const schema = parts.length >= 2 ? parts[parts.length - 2] : undefined;
   cx.facts.addTable(resolveName(schema, relname, spec.access, cx.env, false).ref);
+}
+
+/**
+ * `pg_get_serial_sequence('table', 'column')` with constant arguments, as ORMs pass it to setval and
+ * nextval (Django's sequence reset): [table, column]; null when either is NULL (the call gives NULL and
+ * the outer one does nothing); undefined for anything else.
+ */
+function serialSequenceCall(v: unknown): [string, string] | null | undefined {
+  const call = unwrap(v);
+  if (!call || call[0] !== "FuncCall") return undefined;
+  const b = call[1];
+  const fname = nameList(b.funcname) ?? [];
+  const plain = b.agg_star !== true && b.agg_distinct !== true && b.func_variadic !== true && b.over === undefined && b.agg_filter === undefined && list(b.agg_order).length === 0;
+  if (!plain || fname[fname.length - 1] !== "pg_get_serial_sequence" || fname.length > 2 || (fname.length === 2 && fname[0] !== "pg_catalog")) return undefined;
+  const args = list(b.args);
+  if (args.length !== 2) return undefined;
+  const table = constantName(args[0]);
+  const column = constantName(args[1]);
+  if (table === undefined || column === undefined) return undefined;
+  return table === null || column === null ? null : [table, column];
+}
+
+/**
+ * The sequence pg_get_serial_sequence names, from the catalog: the table is resolved like any relation
+ * name (and listed as read: its catalog entry says which sequence belongs to the column, as the server's
+ * pg_depend does); the column is taken literally, as the server takes it. Without the catalog's answer
+ * the statement is reported unknown.
+ */
+function serialSequenceArgument(fn: string, access: Access, [table, column]: [string, string], cx: Cx): void {
+  const parts = parseQualifiedName(table);
+  if (parts === undefined || parts.length > 3) {
+    cx.facts.addUnknown(`${fn}() is given pg_get_serial_sequence() of a malformed table name`);
+    return;
+  }
+  const relname = parts[parts.length - 1] as string;
+  const resolved = resolveName(parts.length >= 2 ? parts[parts.length - 2] : undefined, relname, "read", cx.env, false);
+  cx.facts.addTable(resolved.ref);
+  const schema = resolved.ref.schema;
+  const seq = schema !== null && resolved.columns !== undefined ? cx.env.catalog?.serialSequence?.(schema, relname, column) : undefined;
+  if (seq === undefined) {
+    cx.facts.addUnknown(`${fn}() is given pg_get_serial_sequence() of a table the catalog has not described`);
+    return;
+  }
+  // No sequence belongs to that column: the call gives NULL (or fails), and nothing is moved.
+  if (seq !== null) cx.facts.addTable(resolveName(seq.schema, seq.name, access, cx.env, false).ref);
 }
 
 /** The string a constant argument carries; null for NULL (the call does nothing); undefined when not a plain constant. */

@@ -60,7 +60,7 @@ export function resolveName(
   if (explicit !== undefined) {
     const columns = creating ? undefined : env.catalog?.columns(explicit, name);
     return {
-      ref: { schema: explicit, name, access, candidates: [explicit], only },
+      ref: withOwner({ schema: explicit, name, access, candidates: [explicit], only }, columns !== undefined ? env.catalog : undefined),
       columns,
       lineageSchema: explicit,
     };
@@ -70,7 +70,7 @@ export function resolveName(
     for (const schema of candidates) {
       const columns = env.catalog.columns(schema, name);
       if (columns !== undefined) {
-        return { ref: { schema, name, access, candidates, only }, columns, lineageSchema: schema };
+        return { ref: withOwner({ schema, name, access, candidates, only }, env.catalog), columns, lineageSchema: schema };
       }
     }
   }
@@ -79,4 +79,10 @@ export function resolveName(
     columns: undefined,
     lineageSchema: null,
   };
+}
+
+/** A relation the catalog knows, with the column it belongs to when it is a serial or identity sequence. */
+function withOwner(ref: RelationRef, catalog: CatalogLookup | undefined): RelationRef {
+  const owner = ref.schema === null ? undefined : catalog?.sequenceOwner?.(ref.schema, ref.name);
+  return owner ? { ...ref, owned_by: { ...owner } } : ref;
 }

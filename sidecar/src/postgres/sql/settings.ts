@@ -6,6 +6,9 @@ import { constantOf, constText, list, str, unwrap, type Rec } from "./node.js";
 // GUCs flagged GUC_LIST_QUOTE: list elements are stored quoted as identifiers.
 const LIST_QUOTE = new Set(["search_path", "temp_tablespaces", "session_preload_libraries", "local_preload_libraries", "shared_preload_libraries"]);
 const ROLE_SETTINGS = new Set(["role", "session_authorization"]);
+// Settings whose new value regate must know to read later statements: a set_config() of one of these
+// (or of a name that is not a constant) with a value that is not a constant is unknown.
+const VALUE_NEEDED = new Set(["*", "search_path", "client_encoding", "standard_conforming_strings", ...ROLE_SETTINGS]);
 
 function quoteIdent(s: string): string {
   return /^[a-z_][a-z0-9_$]*$/.test(s) ? s : `"${s.replace(/"/g, '""')}"`;
@@ -114,7 +117,9 @@ export function setConfigCall(args: unknown[], facts: FactsBuilder, deferred: bo
   const vc = constantOf(valueArg);
   let value: string | null = null;
   if (vc) value = constText(vc);
-  else facts.addUnknown("set_config() value is not a constant");
+  // The value is the policy's to judge by name (null: any value, as for SET ... FROM CURRENT), except
+  // where regate itself must know it: where later names resolve, how SQL text reads, who runs it.
+  else if (VALUE_NEEDED.has(name)) facts.addUnknown("set_config() value is not a constant");
   const lc = constantOf(localArg);
   let local: boolean | undefined;
   if (lc?.type === "bool") local = lc.value;

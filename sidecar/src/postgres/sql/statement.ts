@@ -39,7 +39,10 @@ export function analyzeStatement(raw: RawStatement, env: Env, session: SessionVi
     if (QUERY_NODES.has(raw.node)) {
       outs = analyzeQuery(raw.node, raw.body, cx, null, null);
       // SELECT INTO sends no rows: they go into the new table.
-      if (raw.node === "SelectStmt" && raw.body.intoClause !== undefined) outs = [];
+      if (raw.node === "SelectStmt" && raw.body.intoClause !== undefined) {
+        for (const c of outs) facts.addWriteInput(c.lin);
+        outs = [];
+      }
     } else {
       outs = utility(raw.node, raw.body, cx, null);
     }

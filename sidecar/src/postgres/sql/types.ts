@@ -47,6 +47,12 @@ export interface RelationRef {
    * other sessions' activity, which the policy cannot see as columns.
    */
   exposes?: boolean;
+  /**
+   * Set from the catalog for a sequence that belongs to a table's column (serial or identity: pg_depend
+   * 'a' or 'i' on the column): that column. Inserting into the table moves the sequence; moving it
+   * changes no row.
+   */
+  owned_by?: ColumnRef;
 }
 
 export interface ColumnRef {
@@ -119,6 +125,16 @@ export interface StatementFacts {
   /** null when the statement contains no UPDATE or DELETE; otherwise false if any of them lacks a row-restricting WHERE. */
   has_where: boolean | null;
   writes: boolean;
+  /**
+   * Base columns whose values may be stored by a write of this statement: INSERT values and source
+   * query columns, UPDATE and ON CONFLICT DO UPDATE SET expressions (subscripts included), MERGE INSERT
+   * values and UPDATE SET expressions, SELECT INTO and CREATE TABLE AS columns; over every write in the
+   * statement (CTEs, EXECUTE of a PREPARE). Columns read only to choose rows (WHERE, joins, USING/FROM,
+   * ON CONFLICT arbiters, MERGE conditions) are not listed; RETURNING is in `outputs`.
+   */
+  write_inputs: ColumnRef[];
+  /** A stored value's lineage could not be established exactly (`write_inputs` is then the known part). */
+  write_inputs_unknown: boolean;
   ddl: DdlFacts | null;
   settings: SettingChange[];
   role_change: boolean;
@@ -132,6 +148,10 @@ export interface StatementFacts {
 export interface CatalogLookup {
   /** Ordered attribute names of a table or view; undefined when the relation is not known. */
   columns(schema: string, table: string): string[] | undefined;
+  /** The column a sequence belongs to (serial or identity); null: none, or not a sequence; undefined: not known. */
+  sequenceOwner?(schema: string, name: string): ColumnRef | null | undefined;
+  /** The sequence that belongs to a table's column (what pg_get_serial_sequence returns); null: none; undefined: not known. */
+  serialSequence?(schema: string, table: string, column: string): { schema: string; name: string } | null | undefined;
 }
 
 export interface AnalysisContext {

@@ -183,6 +183,7 @@ function explain(b: Rec, cx: Cx): Col[] {
   if (!analyze) {
     // Planned, not run: nothing is written and no setting changes, though the plan still names the relations.
     f.writes = false;
+    f.clearWriteInputs();
     f.ddl = null;
     f.settings.length = 0;
     f.roleChange = false;
@@ -280,7 +281,7 @@ function definition(type: string, b: Rec, cx: Cx): Col[] {
       return [];
     case "CreateTableAsStmt": {
       created(bodyOf(b.into, "IntoClause")?.rel);
-      inner(b.query, cx, lenient);
+      for (const c of inner(b.query, cx, lenient)) f.addWriteInput(c.lin);
       return [];
     }
     case "DropStmt": {
