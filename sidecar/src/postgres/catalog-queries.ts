@@ -44,9 +44,24 @@ const SERIAL_SEQUENCES = `CASE WHEN c.relkind IN ('r', 'p', 'f') THEN (SELECT js
        GROUP BY a.attname) x) END`;
 
 /**
+ * For a sequence, the tables whose column defaults call it (`DEFAULT nextval('s')`: pg_depend of the
+ * default, pg_attrdef, on the sequence), as [schema, table] (JSON): a serial's own table, and any other
+ * table that draws its numbers from the same sequence.
+ */
+const SEQUENCE_DEFAULT_OF = `CASE WHEN c.relkind = 'S' THEN (SELECT json_agg(json_build_array(x.nspname, x.relname) ORDER BY x.nspname, x.relname)::text FROM (
+      SELECT DISTINCT tn.nspname, t.relname
+        FROM pg_catalog.pg_depend d
+        JOIN pg_catalog.pg_attrdef ad ON ad.oid = d.objid
+        JOIN pg_catalog.pg_class t ON t.oid = ad.adrelid
+        JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
+       WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+         AND d.refobjid = c.oid AND d.refobjsubid = 0) x) END`;
+
+/**
  * One row per relation found: oid, schema, name, relkind, columns (JSON, "" for dropped), view body,
  * value columns (JSON), withheld ('t': a pg_catalog table PUBLIC may not SELECT), the column a sequence
- * belongs to and a table's columns' sequences (SEQUENCE_OWNER, SERIAL_SEQUENCES).
+ * belongs to, a table's columns' sequences and the tables whose defaults call a sequence
+ * (SEQUENCE_OWNER, SERIAL_SEQUENCES, SEQUENCE_DEFAULT_OF).
  */
 export function relationsQuery(pairs: readonly (readonly [string, string])[]): string {
   const list = pairs.map(([s, n]) => `(${literal(s)}, ${literal(n)})`).join(", ");
@@ -59,7 +74,8 @@ export function relationsQuery(pairs: readonly (readonly [string, string])[]): s
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.aclexplode(coalesce(c.relacl, pg_catalog.acldefault('r', c.relowner))) x
                        WHERE x.grantee = 0 AND x.privilege_type = 'SELECT'),
     ${SEQUENCE_OWNER},
-    ${SERIAL_SEQUENCES}
+    ${SERIAL_SEQUENCES},
+    ${SEQUENCE_DEFAULT_OF}
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE (n.nspname, c.relname) IN (VALUES ${list})`;
 }

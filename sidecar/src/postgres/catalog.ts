@@ -24,6 +24,8 @@ export interface RelationInfo {
   ownedBy: [string, string, string][];
   /** A table's columns' sequences, as pg_get_serial_sequence finds them: column -> [schema, sequence] each. */
   serialSequences: Record<string, [string, string][]>;
+  /** A sequence's callers in column defaults (`DEFAULT nextval(...)`): [schema, table] each. */
+  defaultOf: [string, string][];
 }
 
 /** What the catalog says about a function name in one schema (over all its overloads). */
@@ -133,14 +135,21 @@ export class Catalog {
     return r && name ? `${r.schema}.${r.name}.${name}` : undefined;
   }
 
-  /** The column a sequence belongs to; null when none (or not a sequence, or no such relation); undefined: not known. */
+  /**
+   * The column a sequence belongs to; null when none (or not a sequence, or no such relation, or another
+   * table's default draws from it too); undefined: not known.
+   */
   sequenceOwner(schema: string, name: string): ColumnRef | null | undefined {
     const r = this.relation(schema, name);
     if (r === undefined) return undefined;
+    if (r === null) return null;
     // Two owning columns cannot be made with SQL; if the catalog shows them, regate does not pick one.
-    const [owner, ...more] = r?.ownedBy ?? [];
+    const [owner, ...more] = r.ownedBy;
     if (!owner) return null;
     if (more.length) return undefined;
+    // A sequence that also numbers another table's rows (that table's DEFAULT calls it) belongs to no one
+    // table: setval on it moves the other table's ids too. It is then a relation of its own.
+    if (r.defaultOf.some(([s, t]) => s !== owner[0] || t !== owner[1])) return null;
     return { schema: owner[0], table: owner[1], column: owner[2] };
   }
 
@@ -218,7 +227,7 @@ export class Catalog {
     if (this.#generation !== startedAt) return;
     const now = Date.now();
     const found = new Map<string, RelationInfo>();
-    for (const [oid, schema, name, relkind, cols, definition, values, withheld, owner, serial] of rows) {
+    for (const [oid, schema, name, relkind, cols, definition, values, withheld, owner, serial, defaultOf] of rows) {
       const info: RelationInfo = {
         oid: Number(oid),
         schema: schema!,
@@ -229,6 +238,7 @@ export class Catalog {
         withheld: withheld === "t",
         ownedBy: owner ? (JSON.parse(owner) as [string, string, string][]) : [],
         serialSequences: serial ? (JSON.parse(serial) as Record<string, [string, string][]>) : {},
+        defaultOf: defaultOf ? (JSON.parse(defaultOf) as [string, string][]) : [],
       };
       if (definition) info.definition = definition;
       found.set(relKey(info.schema, info.name), info);
@@ -356,6 +366,7 @@ function sameRelation(a: RelationInfo | null, b: RelationInfo | null): boolean {
     a.withheld === b.withheld &&
     JSON.stringify(a.ownedBy) === JSON.stringify(b.ownedBy) &&
     JSON.stringify(a.serialSequences) === JSON.stringify(b.serialSequences) &&
+    JSON.stringify(a.defaultOf) === JSON.stringify(b.defaultOf) &&
     a.columns.length === b.columns.length &&
     a.columns.every((c, i) => c === b.columns[i])
   );

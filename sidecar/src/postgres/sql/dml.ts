@@ -1,7 +1,7 @@
 // INSERT / UPDATE / DELETE / MERGE: the target is written (and read when its columns are used), the
 // rest is read; RETURNING gives the outputs. What the written values are made of is recorded apart from
 // what only chooses rows (write_inputs).
-import type { Col } from "./lineage.js";
+import type { Col, Lin } from "./lineage.js";
 import { bodyOf, list, rec, str, unwrap, type Rec } from "./node.js";
 import { resolveRangeVar, type ResolvedRelation } from "./relations.js";
 import { Scope, type CteEnv, type Cx, type Source } from "./scope.js";
@@ -9,6 +9,7 @@ import { expr } from "./expr.js";
 import { aliasOf, baseSource, fromItem, single } from "./from.js";
 import { withClause } from "./with.js";
 import { targetList } from "./targets.js";
+import type { ColumnRef } from "./types.js";
 
 interface Target {
   res: ResolvedRelation;
@@ -37,12 +38,30 @@ function writtenColumn(t: Target, rt: Rec | undefined, cx: Cx): void {
   cx.facts.addWriteInput(expr(rt.indirection, cx, t.level));
 }
 
+/**
+ * A value stored in column `name` of the target (undefined: which column is not known). Its lineage is a
+ * write input, except the target column itself: written back where it was read from (a payments upsert's
+ * `SET card_number = EXCLUDED.card_number`), it is masked there as before. Into any other column, the
+ * target's own masked column is stored like any other table's.
+ */
+function storedIn(t: Target, name: string | undefined, lin: Lin, cx: Cx): void {
+  const schema = t.res.lineageSchema;
+  const own = (c: ColumnRef) => name !== undefined && schema !== null && c.schema === schema && c.table === t.res.ref.name && c.column === name;
+  cx.facts.addWriteInput(lin.cols.some(own) ? { ...lin, cols: lin.cols.filter((c) => !own(c)) } : lin);
+}
+
 function setList(items: unknown[], t: Target, cx: Cx): void {
   for (const item of items) {
     const rt = bodyOf(item, "ResTarget");
     writtenColumn(t, rt, cx);
-    cx.facts.addWriteInput(expr(rt?.val, cx, t.level));
+    storedIn(t, str(rt?.name), expr(rt?.val, cx, t.level), cx);
   }
+}
+
+/** The target columns values go to, in order: the column list, else the table's columns (undefined: not known). */
+function insertColumns(cols: unknown[], t: Target): (string | undefined)[] | undefined {
+  if (cols.length > 0) return cols.map((c) => str(bodyOf(c, "ResTarget")?.name));
+  return t.res.columns;
 }
 
 /**
@@ -81,8 +100,16 @@ export function insert(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | nul
   const t = target(b, cx, outer, ctes);
   for (const c of list(b.cols)) writtenColumn(t, bodyOf(c, "ResTarget"), cx);
   const sel = unwrap(b.selectStmt);
-  // The source query does not see the target table's columns. Its columns are the stored values.
-  if (sel) for (const c of cx.nested(sel[0], sel[1], outer, ctes)) cx.facts.addWriteInput(c.lin);
+  // The source query does not see the target table's columns. Its columns are the stored values, by
+  // position; after a `*` of unknown width, which column each goes to is not known.
+  if (sel) {
+    const names = insertColumns(list(b.cols), t);
+    let shifted = false;
+    cx.nested(sel[0], sel[1], outer, ctes).forEach((c, i) => {
+      if (c.wide) shifted = true;
+      storedIn(t, shifted ? undefined : names?.[i], c.lin, cx);
+    });
+  }
   const oc = bodyOf(b.onConflictClause, "OnConflictClause");
   if (oc) {
     const infer = bodyOf(oc.infer, "InferClause");
@@ -129,8 +156,10 @@ export function mergeStmt(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | 
     expr(wc.condition, cx, t.level);
     const cmd = str(wc.commandType);
     if (cmd === "CMD_INSERT") {
-      for (const c of list(wc.targetList)) writtenColumn(t, bodyOf(c, "ResTarget"), cx);
-      cx.facts.addWriteInput(expr(wc.values, cx, t.level));
+      const targets = list(wc.targetList);
+      for (const c of targets) writtenColumn(t, bodyOf(c, "ResTarget"), cx);
+      const names = insertColumns(targets, t);
+      list(wc.values).forEach((v, i) => storedIn(t, names?.[i], expr(v, cx, t.level), cx));
     } else {
       setList(list(wc.targetList), t, cx);
     }

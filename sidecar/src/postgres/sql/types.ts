@@ -130,7 +130,9 @@ export interface StatementFacts {
    * query columns, UPDATE and ON CONFLICT DO UPDATE SET expressions (subscripts included), MERGE INSERT
    * values and UPDATE SET expressions, SELECT INTO and CREATE TABLE AS columns; over every write in the
    * statement (CTEs, EXECUTE of a PREPARE). Columns read only to choose rows (WHERE, joins, USING/FROM,
-   * ON CONFLICT arbiters, MERGE conditions) are not listed; RETURNING is in `outputs`.
+   * ON CONFLICT arbiters, MERGE conditions) are not listed; RETURNING is in `outputs`. A target column's
+   * own value written back into that column (`SET c = lower(c)`, `SET c = EXCLUDED.c`) is not listed
+   * either: it stays where it was, masked as before.
    */
   write_inputs: ColumnRef[];
   /** A stored value's lineage could not be established exactly (`write_inputs` is then the known part). */
