@@ -11,12 +11,13 @@ import type { RequestContext } from "./context.js";
 import { decideAll, refusal } from "./enforce.js";
 import { capConnections, type ConnectionCap } from "./connection-cap.js";
 import { forwardRequest } from "./forward.js";
+import { framingRefusal, HTTP2_REFUSAL, parseErrorReason, refuseTunnel } from "./framing.js";
 import { agentCredential, collidingHeaders } from "./headers.js";
 import { settleApproval } from "./hold.js";
 import { ResponseMasker } from "./masker.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
 import type { HttpGatewayOptions } from "./options.js";
-import { effectiveMethod, findOverrides, isOverrideParam, stripOverrideHeaders, unparsedBodyMayOverride } from "./method.js";
+import { effectiveMethod, findOverrides, isOverrideParam, replayable, stripOverrideHeaders, unparsedBodyMayOverride } from "./method.js";
 import { parsedQuery, parseRequestTarget, withoutParam } from "./path.js";
 import { catalogError, sendError, type ErrorBody } from "./reply.js";
 import { compileRoutes, hostName, matchRoute, type CompiledRoute } from "./routes.js";
@@ -140,6 +141,11 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       return fail(ctx, e.status, e.body, { close: true });
     }
     const target = parsed.target;
+    const framing = framingRefusal(req);
+    if (framing) {
+      const e = catalogError(framing.code, framing.error, framing.reason);
+      return fail(ctx, e.status, e.body, { close: true });
+    }
     const colliding = collidingHeaders(req.headers);
     if (colliding) {
       const e = catalogError("PROTOCOL_VIOLATION", "bad_request", `headers "${colliding[0]}" and "${colliding[1]}" are one header to upstreams that read "_" as "-"; send one of them`);
@@ -247,7 +253,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       return fail(ctx, e.status, { ...e.body, decision_id: verdict.decision.decision_id });
     }
     ctx.masker = masker;
-    forwardRequest(ctx, { route: matched.route, host, rest: matched.rest, query, trailingSlash: target.trailing_slash }, read.body, { log, timeoutMs: limits.timeout_ms, fail, onResponse: onUpstreamResponse });
+    forwardRequest(ctx, { route: matched.route, host, rest: matched.rest, query, trailingSlash: target.trailing_slash, replayable: replayable(ctx.method, effective.result) }, read.body, { log, timeoutMs: limits.timeout_ms, fail, onResponse: onUpstreamResponse });
   }
 
   // Slow clients (slowloris) get 10 s to send their headers, checked every second (Node's defaults: 60 s,
@@ -258,15 +264,33 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     opts.onConnectionRefused?.();
   });
 
+  // CONNECT never reaches the handler either: answered, not dropped.
+  server.on("connect", (_req: IncomingMessage, socket: Socket) => {
+    log.debug("CONNECT refused");
+    refuseTunnel(socket);
+  });
+
   // Malformed requests (CR/LF in header values, oversized headers) never reach the handler.
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
     if (err.code === "ECONNRESET" || !socket.writable) {
       socket.destroy();
       return;
     }
+    // The handler already answered (it refused the headers before the body's framing failed): that answer
+    // goes out whole and ends the connection; a second one would read as the answer to a request never sent.
+    if ((socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage?.headersSent) {
+      socket.destroySoon();
+      return;
+    }
+    if (err.code === "HPE_PAUSED_H2_UPGRADE") {
+      // The HTTP/2 connection preface: answered in HTTP/2, which is what the client reads.
+      log.debug("HTTP/2 prior knowledge refused");
+      socket.end(HTTP2_REFUSAL);
+      return;
+    }
     const [status, text] =
       err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"] : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request Timeout"] : [400, "Bad Request"];
-    const body = JSON.stringify({ error: "bad_request", code: "PROTOCOL_VIOLATION", reason: "malformed HTTP request" });
+    const body = JSON.stringify({ error: "bad_request", code: "PROTOCOL_VIOLATION", reason: parseErrorReason(err.code) });
     log.debug({ err: { code: err.code } }, "malformed request");
     socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { agentCredential, collidingHeaders, forwardHeaders, inputHeaders, responseHeaders } from "./headers.js";
+import { agentCredential, agentReference, collidingHeaders, forwardHeaders, inputHeaders, responseHeaders, rewriteSelfReferences } from "./headers.js";
 import { compileRoutes } from "./routes.js";
 
 const [route] = compileRoutes([{ name: "r", prefix: "/", upstream: "http://h", credential: { type: "header", header: "X-Service-Key", value: "svc" } }]);
@@ -85,5 +85,46 @@ describe("collidingHeaders", () => {
     [{ "x-tenant": "a" }, undefined],
   ])("%j: %j", (headers, expected) => {
     expect(collidingHeaders(headers)).toEqual(expected);
+  });
+});
+
+describe("agentReference", () => {
+  // Agents call /crm/...; regate forwards to http://10.0.0.7:8080/v1/...; this request went to /v1/orders/5.
+  const crm = { origin: "http://10.0.0.7:8080", basePath: "/v1", prefix: "/crm" };
+  const root = { origin: "http://10.0.0.7:8080", basePath: "", prefix: "" };
+  it.each([
+    ["absolute, on the upstream", crm, "http://10.0.0.7:8080/v1/orders/6?a=1#f", "/crm/orders/6?a=1#f"],
+    ["absolute, host in another case and the port spelled out", { ...crm, origin: "http://api.internal" }, "HTTP://API.internal:80/v1/x", "/crm/x"],
+    ["path-absolute", crm, "/v1/orders", "/crm/orders"],
+    ["relative to the request", crm, "../items/2", "/crm/items/2"],
+    ["query only", crm, "?page=2", "/crm/orders/5?page=2"],
+    ["the base path itself", crm, "/v1", "/crm"],
+    ["the base path with its slash", crm, "/v1/", "/crm/"],
+    ["outside the base path: no address through this route", crm, "/login", "/login"],
+    ["a base path's look-alike", crm, "/v10/x", "/v10/x"],
+    ["another origin", crm, "https://sso.example.com/x", "https://sso.example.com/x"],
+    ["the upstream's host on another port", crm, "http://10.0.0.7:9090/v1/x", "http://10.0.0.7:9090/v1/x"],
+    ["the upstream's host over https", crm, "https://10.0.0.7:8080/v1/x", "https://10.0.0.7:8080/v1/x"],
+    ["a root route, absolute", root, "http://10.0.0.7:8080/a/b", "/a/b"],
+    ["a root route, the root", root, "http://10.0.0.7:8080", "/"],
+    ["not a URL", crm, "http://[bad", "http://[bad"],
+  ])("%s", (_name, route, ref, expected) => {
+    expect(agentReference(ref, route, "/v1/orders/5")).toBe(expected);
+  });
+
+  it("rewrites Location, Content-Location and each Link target, nothing else", () => {
+    const headers = {
+      location: "http://10.0.0.7:8080/v1/a",
+      "content-location": "/v1/b",
+      link: '<http://10.0.0.7:8080/v1/c?page=2>; rel="next", <https://docs.example.com/>; rel="help"',
+      "x-other": "http://10.0.0.7:8080/v1/d",
+    };
+    rewriteSelfReferences(headers, crm, "/v1/orders/5");
+    expect(headers).toEqual({
+      location: "/crm/a",
+      "content-location": "/crm/b",
+      link: '</crm/c?page=2>; rel="next", <https://docs.example.com/>; rel="help"',
+      "x-other": "http://10.0.0.7:8080/v1/d",
+    });
   });
 });

@@ -146,6 +146,47 @@ export function responseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHead
   return out;
 }
 
+/** Response headers whose URI references name the upstream's own resources (RFC 9110 10.2.2, 8.7; RFC 8288). */
+const SELF_REFERENCES = ["location", "content-location"] as const;
+
+/**
+ * A URI reference from the upstream's response, as the agent must follow it: through regate. Resolved against
+ * the forwarded request's URL; when it lands on the route's upstream origin under its base path, it becomes
+ * the path-absolute reference under the route's prefix ("http://10.0.0.7:8080/v1/items/2" and "/v1/items/2"
+ * both become "/crm/items/2" for prefix "/crm" and base "/v1"). Otherwise it is returned as it was: another
+ * origin is not regate's, and a path outside the base path has no address through this route.
+ */
+export function agentReference(ref: string, route: Pick<CompiledRoute, "origin" | "basePath" | "prefix">, upstreamPath: string): string {
+  let url: URL;
+  try {
+    url = new URL(ref, route.origin + upstreamPath);
+  } catch {
+    return ref;
+  }
+  if (url.origin !== route.origin) return ref;
+  const base = route.basePath;
+  const path = url.pathname;
+  if (base !== "" && path !== base && !path.startsWith(`${base}/`)) return ref;
+  const rest = path.slice(base.length);
+  return (rest === "" ? route.prefix || "/" : route.prefix + rest) + url.search + url.hash;
+}
+
+/**
+ * Rewrites the upstream's references to itself (Location, Content-Location, Link targets) to the agent's
+ * addresses for them. Left as sent, an absolute one would take the agent straight to the upstream, past the
+ * policy, and tell it the upstream's internal address; a path-absolute one would miss the route's prefix.
+ */
+export function rewriteSelfReferences(headers: OutgoingHttpHeaders, route: Pick<CompiledRoute, "origin" | "basePath" | "prefix">, upstreamPath: string): void {
+  for (const name of SELF_REFERENCES) {
+    const v = headers[name];
+    if (typeof v === "string") headers[name] = agentReference(v, route, upstreamPath);
+  }
+  const link = headers.link;
+  if (typeof link === "string" && link.includes("<")) {
+    headers.link = link.replace(/<([^>]*)>/g, (_m, ref: string) => `<${agentReference(ref, route, upstreamPath)}>`);
+  }
+}
+
 /** Headers that describe the upstream's bytes and are wrong once regate rewrites the body. */
 export function dropBodyDescriptors(headers: OutgoingHttpHeaders): void {
   delete headers["content-length"];

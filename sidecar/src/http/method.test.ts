@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { BodyFacts } from "./body.js";
-import { effectiveMethod, findOverrides, isOverrideParam, overrideHeader, stripOverrideHeaders, unparsedBodyMayOverride } from "./method.js";
+import { effectiveMethod, findOverrides, isOverrideParam, overrideHeader, replayable, stripOverrideHeaders, unparsedBodyMayOverride } from "./method.js";
 
 const noBody: BodyFacts = { body_size: 0, truncated_body: false, body_parse_error: false };
 const form = (v: Record<string, string[]>): BodyFacts => ({ ...noBody, content_type: "application/x-www-form-urlencoded", parsed_body: v });
@@ -90,5 +90,21 @@ describe("a body regate could not parse", () => {
 
   it("in UTF-16 too", () => {
     expect(unparsedBodyMayOverride(Buffer.from('{"_method":"DELETE"}', "utf16le"), unparsed)).toBe(true);
+  });
+});
+
+describe("replayable", () => {
+  it.each([
+    ["GET", { method: "GET" }, true],
+    ["HEAD", { method: "HEAD" }, true],
+    ["OPTIONS", { method: "OPTIONS" }, true],
+    ["POST", { method: "POST" }, false],
+    ["PUT", { method: "PUT" }, false],
+    ["DELETE", { method: "DELETE" }, false],
+    ["PATCH", { method: "PATCH" }, false],
+    ["GET", { method: "DELETE", override: { source: ["x-http-method-override" as const], value: "DELETE" } }, false],
+    ["GET", { method: "GET", override: { source: ["query" as const], value: "GET" } }, false],
+  ])("%s judged as %j: %s", (wire, effective, expected) => {
+    expect(replayable(wire, effective)).toBe(expected);
   });
 });

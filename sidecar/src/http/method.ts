@@ -131,3 +131,16 @@ export function unparsedBodyMayOverride(raw: Buffer, body: BodyFacts): boolean {
   }
   return true;
 }
+
+/** Methods that change nothing on the upstream (RFC 9110 9.2.1). */
+const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Whether regate may send a request again when the kept-alive upstream connection it went out on closed before
+ * any answer (the upstream closed it as idle just as the request arrived). Only a safe method with no override
+ * at all: the upstream may execute the override's method, and PUT or DELETE, idempotent on paper, are not
+ * always so in practice (Go's Transport draws the same line).
+ */
+export function replayable(wire: string, effective: EffectiveMethod): boolean {
+  return effective.override === undefined && effective.method === wire && SAFE_METHODS.has(wire);
+}

@@ -29,6 +29,15 @@ export interface CompiledRoute {
   readonly agent: HttpAgent;
 }
 
+/**
+ * How long a pooled upstream connection may sit idle. Node's Agent heeds an upstream's `Keep-Alive: timeout=N`
+ * (letting the socket go a second before the upstream would) only when the agent has a timeout of its own;
+ * without one it keeps the socket until the upstream closes it, and a request sent as it does fails. For
+ * upstreams that announce nothing (Go, uvicorn) this stays under the 5 s that Node, Apache and uvicorn use. It
+ * bounds idle pooled sockets only: a request in flight is not timed by it (limits.timeout_ms is).
+ */
+const POOL_IDLE_MS = 4_000;
+
 // RFC 9110 token characters.
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Header values may not contain CR, LF or NUL: anything else could split the forwarded request.
@@ -84,8 +93,8 @@ export function compileRoutes(routes: readonly RouteOptions[]): CompiledRoute[] 
     const [header, value] = credential ? credentialHeader(r.name, credential) : [undefined, undefined];
     const agent =
       url.protocol === "https:"
-        ? new HttpsAgent({ keepAlive: true, ...(r.ca ? { ca: r.ca } : {}) })
-        : new HttpAgent({ keepAlive: true });
+        ? new HttpsAgent({ keepAlive: true, timeout: POOL_IDLE_MS, ...(r.ca ? { ca: r.ca } : {}) })
+        : new HttpAgent({ keepAlive: true, timeout: POOL_IDLE_MS });
     return Object.freeze({
       name: r.name,
       prefix: normalisePrefix(r.name, r.prefix),

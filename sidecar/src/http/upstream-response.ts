@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { isDisconnect } from "../errors.js";
 import { isJsonMedia, mediaType } from "./body.js";
 import type { RequestContext } from "./context.js";
-import { dropBodyDescriptors, responseHeaders } from "./headers.js";
+import { dropBodyDescriptors, responseHeaders, rewriteSelfReferences } from "./headers.js";
 import { catalogError, sendError } from "./reply.js";
 import type { ResponseMasker } from "./masker.js";
 import { decoderFor, maskBody, readUpstreamBody, type ReadUpstreamResult } from "./response-body.js";
@@ -105,6 +105,8 @@ export function relayResponse(ctx: RequestContext, upstream: IncomingMessage, li
   const masker = ctx.masker;
   // Headers are free text built from the same records as the body (Location, Content-Disposition, custom ones).
   if (masker && maskResponseHeaders(headers, masker) > 0) log.info({ req_id: ctx.id, route: ctx.route?.name }, "masked values in response headers");
+  // Last, on values already scrubbed and masked as the upstream wrote them: the agent follows them through regate.
+  if (ctx.route && ctx.proxyReq) rewriteSelfReferences(headers, ctx.route, ctx.proxyReq.path);
   if (!masker && secrets.length > 0 && !hasNoBody(ctx.method, status)) {
     relayScrubbed(ctx, upstream, status, headers, secrets, log);
     return;
