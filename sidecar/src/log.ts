@@ -33,4 +33,46 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
   );
 }
 
+/** What a log destination holds that it has not written yet: sonic-boom (pino's) or a Node stream. */
+interface Pending {
+  _len?: number;
+  _writing?: boolean;
+  writableLength?: number;
+}
+
+/** Bytes `stream` has accepted and not yet written. */
+export function unwritten(stream: unknown): number {
+  const s = stream as Pending;
+  if (typeof s._len === "number") return s._len > 0 || s._writing ? Math.max(s._len, 1) : 0;
+  return s.writableLength ?? 0;
+}
+
+/**
+ * Resolves once `stream` has written everything it accepted, or once it has written nothing for `idleMs`
+ * (a destination nobody reads must not hold the exit for good). A destination read slowly but steadily is
+ * waited for: lines still waiting at process.exit() are lost (pino's exit flush skips the write sonic-boom
+ * has in flight, and an asynchronous pipe's queue is simply dropped). logger.flush(cb) does not wait:
+ * sonic-boom calls cb at once when its minLength is 0, as pino.destination() makes it.
+ */
+export function whenWritten(stream: unknown, idleMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    let last = unwritten(stream);
+    let progressAt = Date.now();
+    const check = () => {
+      const now = unwritten(stream);
+      if (now === 0) return resolve();
+      if (now !== last) progressAt = Date.now();
+      last = now;
+      if (Date.now() - progressAt >= idleMs) return resolve();
+      setTimeout(check, 10);
+    };
+    check();
+  });
+}
+
+/** The destination a logger writes to. */
+export function destinationOf(log: Logger): unknown {
+  return (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym];
+}
+
 export type { Logger };

@@ -32,16 +32,14 @@ function setup() {
   };
   const log = createLogger({ level: "info", destination });
   const calls: string[] = [];
-  // The real bundle, with its evaluations counted.
-  const counted = (): ActivePolicy => {
-    const p = store.active!;
-    return new Proxy(p, {
-      get(target, prop, receiver) {
-        if (prop === "evaluate") return (entrypoint: string, value: ArrayBuffer) => (calls.push(entrypoint), target.evaluate(entrypoint, value));
-        return Reflect.get(target, prop, receiver) as unknown;
-      },
-    });
-  };
+  // The real bundle, with its evaluations counted: one loaded policy (a decision is reused only under the one that took it).
+  const proxy: ActivePolicy = new Proxy(store.active!, {
+    get(target, prop, receiver) {
+      if (prop === "evaluate") return (entrypoint: string, value: ArrayBuffer) => (calls.push(entrypoint), target.evaluate(entrypoint, value));
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
+  const counted = (): ActivePolicy => proxy;
   const sink = new DecisionLog(log.child({}, { redact: { paths: [] } }), { bundleName: "regate", labels: { app: "regate", env: "test" } });
   const pipeline = new DecisionPipeline({
     policy: counted,

@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { startApp } from "../app.js";
 import { runPrimary, SLOT_ENV, workerRole, type ClusterRole } from "../cluster/index.js";
 import { ConfigError, workerCount } from "../config/index.js";
-import { createLogger } from "../log.js";
+import { createLogger, destinationOf, whenWritten } from "../log.js";
 import { loadConfigFromArgs } from "./config-arg.js";
 
 /** Starts the sidecar; SIGTERM/SIGINT drain it. Resolves undefined: the process lives on its listeners. */
@@ -35,8 +35,7 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
   const app = await startApp({ config, log, ...(role ? { cluster: role } : {}) }).catch((err: unknown) => {
     log.fatal({ err }, "regate could not start");
     // A worker's IPC channel would keep it alive: leave once the line is out, and let the primary see it.
-    if (role) log.flush(() => process.exit(1));
-    else log.flush();
+    if (role) void whenWritten(destinationOf(log), 2000).then(() => process.exit(1));
     throw err;
   });
   role?.ready();
@@ -48,11 +47,9 @@ export async function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promis
     app.close().then(
       () => {
         log.info("stopped");
-        // Leave once the log's last write has landed (a write still in flight at exit would be cut short);
-        // a destination that does not drain does not hold the exit for more than 2 s.
-        const exit = () => process.exit(0);
-        setTimeout(exit, 2000).unref();
-        log.flush(exit);
+        // Leave once the log's last write has landed (lines still waiting at exit are lost); a destination
+        // that stops taking lines holds the exit for at most 2 s after its last progress.
+        void whenWritten(destinationOf(log), 2000).then(() => process.exit(0));
       },
       () => process.exit(1),
     );

@@ -1,7 +1,7 @@
 import cluster, { type Worker } from "node:cluster";
 import { AggregatorRegistry, Counter, Gauge, Registry } from "prom-client";
 import type { Lock } from "../locks/index.js";
-import type { Logger } from "../log.js";
+import { whenWritten, type Logger } from "../log.js";
 import type { SessionView } from "../admin/index.js";
 import { ownerSlot } from "./cancel-keys.js";
 import { Hub } from "./hub.js";
@@ -183,7 +183,8 @@ export function runPrimary(opts: PrimaryOptions): Promise<number | undefined> {
         out.flush();
         err.flush();
         log.info("stopped");
-        process.exit(0);
+        // process.stdout on a pipe is asynchronous: what it still queues is dropped by process.exit().
+        void Promise.all([whenWritten(process.stdout, 2000), whenWritten(process.stderr, 2000)]).then(() => process.exit(0));
       });
     };
     process.once("SIGTERM", () => stop("SIGTERM"));

@@ -20,7 +20,7 @@ export interface DecideOptions {
   preview?: boolean;
   /**
    * An earlier decision the adapter found for an input identical in everything its `cache` directive
-   * does not let vary. Reused (and logged as reused) when it comes from the active bundle revision.
+   * does not let vary. Reused (and logged as reused) when the policy that decided it is still the loaded one.
    */
   reuse?: Decision;
   /**

@@ -24,6 +24,12 @@ export class DecisionPipeline implements Decider {
   readonly #logOps = new WeakMap<Decision, MaskOps>();
   /** The policy value each reused decision stands for, and its JSON: made once, shared by every reuse. */
   readonly #reused = new WeakMap<Decision, { value: Readonly<Record<string, unknown>>; json: string }>();
+  /**
+   * The loaded policy each evaluated decision came from. A decision is reused only under that very policy:
+   * a revision string does not name one policy (`make bundle` twice on a dirty tree gives two policies one
+   * revision), and the bundle that replaced it may decide otherwise.
+   */
+  readonly #evaluatedBy = new WeakMap<Decision, ActivePolicy>();
 
   #reusedResult(prior: Decision): { value: Readonly<Record<string, unknown>>; json: string } {
     let r = this.#reused.get(prior);
@@ -59,8 +65,9 @@ export class DecisionPipeline implements Decider {
         }
       }
       const prior = options?.reuse;
-      if (prior && prior.revision === policy.revision && !this.opts.dryRun) {
+      if (prior && this.#evaluatedBy.get(prior) === policy && !this.opts.dryRun) {
         decision = { ...prior, decision_id, reused_from: prior.reused_from ?? prior.decision_id };
+        this.#evaluatedBy.set(decision, policy);
         result = this.#reusedResult(prior).value;
         return this.finish(started, input, options?.inputJson, policy, result, decision, 0, options);
       }
@@ -87,6 +94,7 @@ export class DecisionPipeline implements Decider {
         ...(d.cache ? { cache: d.cache } : {}),
         ...(d.next_step ? { next_step: d.next_step } : {}),
       };
+      this.#evaluatedBy.set(decision, policy);
     } catch (err) {
       const e = err instanceof RegateError ? err : new RegateError("INTERNAL", undefined, { cause: err });
       decision = {

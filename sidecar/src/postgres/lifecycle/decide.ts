@@ -59,7 +59,9 @@ function decideNow(
     },
     ...(prior ? { reuse: prior } : {}),
   });
-  if (!prior) s.reuse.set(key, decision, extra["parameters"], doc.budget);
+  // Kept unless it is a reuse (set() refuses those): a prior the pipeline did not reuse (another bundle is
+  // loaded now) is replaced by the decision just evaluated.
+  s.reuse.set(key, decision, extra["parameters"], doc.budget);
   statement.decision = decision;
   callHook(s, "decided", () => s.ctx.hooks.decided?.(s.info, statement, decision));
   const hold = s.ctx.hooks.hold;

@@ -5,7 +5,7 @@ import { parameterInputs } from "../parameters.js";
 import { decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, Frontend, type Frame } from "../protocol/index.js";
 import { analyse, factsStamp } from "./analyse.js";
 import { ownRefusal } from "./refusal.js";
-import { callHook, decide, previewShape } from "./decide.js";
+import { decide, previewShape } from "./decide.js";
 import { enforceBind, enforceFunctionCall, enforceParse, enforceQuery, poison } from "./enforce.js";
 import { answered, changesSqlNames, portalNamed, sqlNamesSettled, statementNamed } from "./names.js";
 import type { SessionState } from "./state.js";
@@ -200,8 +200,9 @@ function bind(s: SessionState, f: Frame, refreshed = false): Step {
   }
   // A Bind right after its own Parse continues that statement; any other starts one.
   const last = s.group.at(-1);
-  const statement = last && last.message === "parse" && last.sql === prepared.sql && last.parameters === undefined ? last : begin(s, "bind", prepared.sql);
+  const statement = last && last.message === "parse" && last.sql === prepared.sql && !last.bound ? last : begin(s, "bind", prepared.sql);
   if (statement !== last) s.group.push(statement);
+  statement.bound = true;
   statement.analysis = prepared.analysis;
   if (prepared.own) {
     statement.decision = prepared.decision;
@@ -212,15 +213,14 @@ function bind(s: SessionState, f: Frame, refreshed = false): Step {
     const portal: Portal = { name: msg.portal, statement: prepared, decision, resultFormats: msg.resultFormats, stmt: statement };
     enforceBind(s, f, portal, statement, fresh);
   };
-  if (msg.params.length === 0 && prepared.decision) {
+  if (msg.params.length === 0 && prepared.decision && statement === last && statement.decision === prepared.decision) {
+    // The Bind right after the Parse that decided it: one execution, one decision, already logged. Any
+    // later execution (Bind/Execute only: node-postgres' named queries, JDBC past prepareThreshold) is
+    // decided below as a statement of its own: the decision log has a line for it, budgets and locks see
+    // it, and the Parse's decision is reused only as the policy's cache directive allows (same bundle,
+    // within ttl_seconds). A decision a human approved is for this one execution.
     const d = prepared.decision;
-    // A decision a human approved (it still carries the policy's approve) is for one execution: later
-    // Binds of this statement are decided again, so an approved statement runs once.
     if (d.approve) prepared.decision = undefined;
-    if (statement.decision !== d) {
-      statement.decision = d;
-      callHook(s, "decided", () => s.ctx.hooks.decided?.(s.info, statement, d));
-    }
     return finish(d, false);
   }
   const parameters = parameterInputs(msg.params, msg.paramFormats, prepared.paramTypes);

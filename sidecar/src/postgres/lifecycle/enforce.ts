@@ -86,10 +86,13 @@ export function poison(s: SessionState, decision: Decision, statement: Statement
 /**
  * What an allowed statement may do to the session's own state, applied as it is sent: the search_path
  * (SearchPathTracker keeps every path it may have), the catalog. SQL-level names change once the server
- * confirms the statement ran (names.ts).
+ * confirms the statement ran (names.ts). A new search_path is only possible when sent: the server may never
+ * run the statement (a Parse alone), or roll it back (a later statement of its extended batch fails, a
+ * block the client opened in a message not yet answered); it becomes the only one once the server has
+ * answered the statement's message group without an error, outside a block (replies.ts, settlePath).
  */
 function applyAllowed(s: SessionState, analysis: AnalysisResult): void {
-  s.searchPath.apply(analysis.statements, s.txStatus === 0x49);
+  s.searchPath.apply(analysis.statements, false);
   for (const st of analysis.statements) {
     if (st.ddl) {
       s.ctx.catalog.invalidate();

@@ -33,6 +33,7 @@ export function newSessionState(ctx: SessionContext, info: SessionInput, io: Ses
     txStatus: 0x49,
     skipUntilSync: false,
     serverSkipping: false,
+    groupFailed: false,
     group: [],
     batchWrapped: false,
     seq: 0,

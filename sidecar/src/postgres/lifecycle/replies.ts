@@ -121,12 +121,33 @@ function readyForQuery(s: SessionState, f: Frame): void {
   const head = s.pending.shift();
   const was = s.txStatus;
   s.txStatus = readyStatus(f.body);
+  const failed = s.groupFailed;
+  s.groupFailed = false;
   // Back to idle (an implicit transaction included): a failed block ("E") ended as a rollback, whatever
   // the client sent.
   if (s.txStatus === 0x49) transactionEnded(s, was === 0x45);
+  if (s.txStatus === 0x49 && !failed) settlePath(s, head);
   if ((head?.kind === "sync" || head?.kind === "query") && head.sqlNames) s.sqlNamesInFlight--;
   if (head?.kind === "sync") for (const st of head.done) complete(s, st);
   else complete(s, head?.stmt);
+}
+
+/**
+ * The server answered a message group (a Query, or an extended batch up to its Sync) without an error and
+ * is idle: it committed. A search_path SET that ran alone in it (not LOCAL, not set_config, one statement
+ * in its message) is now the session's only path; until here it was one the tracker kept as possible
+ * (enforce.ts). Nothing else may be in flight: a later message, sent before this answer, may change the
+ * path again or open a block, so the paths stay as they are until a group ends with nothing after it.
+ */
+function settlePath(s: SessionState, head: Pending | undefined): void {
+  if (s.pending.length > 0) return;
+  const ran = head?.kind === "query" ? (head.stmt ? [head.stmt] : []) : head?.kind === "sync" ? head.done : [];
+  for (const st of ran) {
+    const a = st.analysis;
+    if (!a || a.statements.length !== 1 || st.result.sqlstate !== undefined || st.result.command_tags.length === 0) continue;
+    const sets = a.statements[0]!.settings.some((c) => (c.name === "search_path" || c.name === "all") && !c.local && c.action !== "set_config");
+    if (sets) s.searchPath.apply(a.statements, true);
+  }
 }
 
 /** Replies to a statement regate sent itself: the client sees only the final ReadyForQuery and real errors. */
@@ -143,6 +164,7 @@ function internalReply(s: SessionState, f: Frame, head: Extract<Pending, { kind:
         return;
       case Backend.ErrorResponse:
         // The batch fails here, as it would have for the client's own message: show it.
+        s.groupFailed = true;
         skipToSync(s, head);
         return s.toClient(f.raw);
       default:
@@ -189,6 +211,7 @@ function dispatchOther(s: SessionState, f: Frame): ReplyOutcome {
 function cutReply(s: SessionState, f: Frame): ReplyOutcome {
   const cut = s.cut!;
   if (f.type === Backend.ErrorResponse) {
+    s.groupFailed = true;
     const head = s.pending[0];
     skipToSync(s, head);
     observeError(cut.statement, "54000");
@@ -254,6 +277,7 @@ function skipToSync(s: SessionState, head: Pending | undefined): void {
 }
 
 function error(s: SessionState, f: Frame, head: Pending | undefined): void {
+  s.groupFailed = true;
   const denial = head && "denial" in head ? head.denial : undefined;
   skipToSync(s, head);
   if (denial) {

@@ -80,6 +80,8 @@ export interface SessionState {
   skipUntilSync: boolean;
   /** The server raised an error before our pending list reached a Sync: it ignores what follows until Sync. */
   serverSkipping: boolean;
+  /** The server answered an error since the last ReadyForQuery: the message group it ends failed. */
+  groupFailed: boolean;
   /** Extended-protocol statements sent since the last Sync: they complete at its ReadyForQuery. */
   readonly group: Statement[];
   /** regate opened its own transaction for this extended batch (lifecycle/transaction.ts). */

@@ -31,6 +31,8 @@ export interface Statement {
   analysis?: AnalysisResult;
   /** Bind parameter values as the policy saw them. */
   parameters?: unknown[];
+  /** A Bind ran it (extended protocol): a later Bind of the same statement is an execution of its own. */
+  bound?: boolean;
   /** The enforced decision (the logged one). */
   decision?: Decision;
   started_ns: bigint;

@@ -1,0 +1,68 @@
+// A protocol-level PostgreSQL client for tests: authenticates through node-postgres, then sends messages
+// exactly as given (pipelined, batches no driver would send) and reads the replies one by one.
+import type { Socket } from "node:net";
+import pg from "pg";
+
+/** A protocol-level client: sends bytes as given (pipelined), reads replies message by message. */
+export class Raw {
+  #buf = Buffer.alloc(0);
+  #waiters: (() => void)[] = [];
+  readonly messages: { type: string; body: Buffer }[] = [];
+  private constructor(readonly sock: Socket) {
+    sock.on("data", (d: Buffer) => {
+      this.#buf = Buffer.concat([this.#buf, d]);
+      while (this.#buf.length >= 5) {
+        const len = this.#buf.readInt32BE(1);
+        if (this.#buf.length < 1 + len) break;
+        this.messages.push({ type: String.fromCharCode(this.#buf[0]!), body: this.#buf.subarray(5, 1 + len) });
+        this.#buf = this.#buf.subarray(1 + len);
+      }
+      for (const w of this.#waiters.splice(0)) w();
+    });
+  }
+
+  /** Authenticates through node-postgres (SCRAM), then takes its socket over. */
+  static async open(url: string): Promise<Raw> {
+    const client = new pg.Client({ connectionString: url });
+    client.on("error", () => undefined);
+    await client.connect();
+    const sock = (client as unknown as { connection: { stream: Socket } }).connection.stream;
+    sock.removeAllListeners("data");
+    return new Raw(sock);
+  }
+
+  async until(done: (m: { type: string; body: Buffer }[]) => boolean): Promise<void> {
+    while (!done(this.messages)) await new Promise<void>((r) => this.#waiters.push(r));
+  }
+
+  /** Waits for `n` more ReadyForQuery messages than were seen so far; returns the messages in between. */
+  async readies(n: number): Promise<{ type: string; body: Buffer }[]> {
+    const from = this.messages.length;
+    const count = () => this.messages.slice(from).filter((m) => m.type === "Z").length;
+    await this.until(() => count() >= n);
+    return this.messages.slice(from);
+  }
+
+  send(...parts: Buffer[]): void {
+    this.sock.write(Buffer.concat(parts));
+  }
+
+  close(): void {
+    this.sock.end(msg("X", Buffer.alloc(0)));
+  }
+}
+
+export function msg(type: string, body: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head.write(type, 0);
+  head.writeInt32BE(4 + body.length, 1);
+  return Buffer.concat([head, body]);
+}
+export const query = (sql: string) => msg("Q", Buffer.from(`${sql}\0`));
+export const parse = (sql: string, name = "") => msg("P", Buffer.concat([Buffer.from(`${name}\0${sql}\0`), Buffer.from([0, 0])]));
+/** A Bind of `statement` to the unnamed portal, without parameters. */
+export const bind = (statement = "") => msg("B", Buffer.concat([Buffer.from(`\0${statement}\0`), Buffer.from([0, 0, 0, 0, 0, 0])]));
+export const execute = () => msg("E", Buffer.from([0, 0, 0, 0, 0]));
+export const sync = () => msg("S", Buffer.alloc(0));
+export const step = (sql: string) => [parse(sql), bind(), execute()];
+
