@@ -26,12 +26,19 @@ beforeAll(async () => {
   const store = new PolicyStore(BUNDLE);
   await store.load();
   upstream = await startUpstream();
+  // Counts evaluations of the decision entrypoint: a reuse makes none. One counting policy per loaded one:
+  // a decision is reused only under the policy object that made it.
+  const counting = new WeakMap<object, NonNullable<typeof store.active>>();
   const decider = new DecisionPipeline({
     policy: () => {
       const active = store.active;
       if (!active) return undefined;
-      // Counts evaluations of the decision entrypoint: a reuse makes none.
-      return { ...active, evaluate: (entrypoint, input) => (entrypoint === "regate/decision" && evaluations++, active.evaluate(entrypoint, input)) };
+      let c = counting.get(active);
+      if (!c) {
+        c = { ...active, evaluate: (entrypoint, input) => (entrypoint === "regate/decision" && evaluations++, active.evaluate(entrypoint, input)) };
+        counting.set(active, c);
+      }
+      return c;
     },
     entrypoint: "regate/decision",
     dryRun: false,
