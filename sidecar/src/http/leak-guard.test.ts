@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { LeakGuard, maxSpan } from "./leak-guard.js";
+import { LeakGuard, MAX_HELD } from "./leak-guard.js";
 import { decodedNeedles, secretForms } from "./scrub.js";
 
 const TOKEN = "tok+AbC/dEf0123456789xyz==";
 const needles = decodedNeedles(secretForms([TOKEN]));
-const bound = maxSpan(needles);
+const bound = MAX_HELD;
 
 /**
  * Feeds `head` then `fill` repeated to `total` bytes in `chunk`-byte writes; checks after each write that the
@@ -64,4 +64,30 @@ describe("LeakGuard: what it holds back stays bounded", () => {
       }
     }
   });
+
+  it("a flood of JSON places whose values could start the credential: memory and held bytes stay bounded", () => {
+    const g = new LeakGuard(needles, false);
+    let fed = 0;
+    let sent = 0;
+    let maxHeld = 0;
+    const out: Buffer[] = [];
+    for (let c = 0; c < 80; c++) {
+      // 80 chunks of 2000 distinct keys, each value ending in four bytes of the credential ("tok+").
+      const chunk = Buffer.from(Array.from({ length: 2000 }, (_, i) => `{"k${c}_${i}":"x tok+"}\n`).join(""));
+      const o = g.write(chunk);
+      out.push(o);
+      fed += chunk.length;
+      sent += o.length;
+      maxHeld = Math.max(maxHeld, g.held);
+      expect(sent + g.held).toBe(fed);
+    }
+    out.push(g.end());
+    expect(maxHeld).toBeLessThanOrEqual(bound);
+    // Places past the most remembered are forgotten; a candidate they held is overwritten first, so some
+    // "tok+" come out as "****": the body keeps its length and framing.
+    const text = Buffer.concat(out).toString();
+    expect(text.length).toBe(fed);
+    expect(text.split("\n").filter(Boolean).every((l) => /^\{"k\d+_\d+":"x (tok\+|\*{4})"\}$/.test(l))).toBe(true);
+  });
 });
+

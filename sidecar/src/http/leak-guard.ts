@@ -1,210 +1,330 @@
 // The second look scrub.ts takes at a response: the byte search finds the credential as written, this finds it
-// as a client would read it once decoded (leak-view.ts), and overwrites the bytes that spell it ("*" each).
-// Bodies stream through it: only a tail that could still turn into the credential is held back.
+// as a client would read it once decoded (leak-view.ts) and joined: the data of server-sent events, and the
+// pieces of JSON documents an agent concatenates (leak-json.ts: the strings and numbers of a document in
+// order, the values at one path or under one key name across events, NDJSON lines and array elements). What
+// spells it is overwritten ("*" each).
+// Bodies stream through it, each byte read once; only what could still turn into the credential is held back.
 
-import { decodeView, isSpace, needsView, type View } from "./leak-view.js";
-
-const STAR = 0x2a;
-/** Decoding passes at most: a value percent-encoded inside a JSON string inside a percent-encoded URL. */
-const MAX_LAYERS = 3;
-
-/**
- * Where the longest suffix of `buf[from, end)` that is a proper prefix of a needle starts (`end` when none).
- * Only positions holding a needle's first byte are compared, so this costs a few native searches, not a
- * comparison per needle and length.
- */
-export function prefixStart(buf: Buffer, end: number, needles: readonly Buffer[], from = 0): number {
-  const b = buf.subarray(0, end);
-  let best = end;
-  for (const n of needles) {
-    let i = Math.max(from, end - (n.length - 1));
-    while (i < best) {
-      i = b.indexOf(n[0]!, i);
-      if (i < 0 || i >= best) break;
-      if (b.compare(n, 0, end - i, i, end) === 0) {
-        best = i;
-        break;
-      }
-      i++;
-    }
-  }
-  return best;
-}
-
-export interface Scan {
-  /** The input, or a copy of it with the credential's bytes overwritten. */
-  out: Buffer;
-  /** Bytes before this may go out; from here on they wait for more input. */
-  hold: number;
-  found: boolean;
-  /**
-   * The first decoding pass left input undecoded (an escape or an SSE field name that may go on). When it did
-   * not, whitespace appended to `buf` cannot change the result: every pass drops it (LeakGuard relies on this).
-   */
-  pending: boolean;
-}
+import { HeldBytes } from "./leak-held.js";
+import { END_BEFORE, JsonPieces, KEY, START_AFTER, START_AT, VALUE } from "./leak-json.js";
+import type { Needles } from "./leak-match.js";
+import { PathJoin } from "./leak-paths.js";
+import { ViewLayer, type ViewSink } from "./leak-view.js";
 
 /**
- * Finds every needle in the decoded views of `buf` and overwrites its source bytes. `force` takes the decoded
- * path even when the cheap check says the bytes need no decoding (the previous chunk's tail is in `buf`).
+ * Bytes held back at most. A candidate waits for what decides it however much whitespace or other text comes
+ * between (neither lengthens a spelling: the view drops it), but memory is bounded: past this, the held bytes
+ * go out, a candidate of JOINED_TEXT bytes or more overwritten first (the rest of it is overwritten if it
+ * completes later), a shorter one as it is.
  */
-export function scanForLeaks(buf: Buffer, needles: readonly Buffer[], o: { sse: boolean; lineStart: boolean; final: boolean; force: boolean }): Scan {
-  if (needles.length === 0) return { out: buf, hold: buf.length, found: false, pending: false };
-  if (!o.sse && !o.force && !needsView(buf)) {
-    // Every needle is also a byte-search form, so none is here; only the tail may start one. Whitespace after
-    // it does not end it: base64 goes on after a line break.
-    if (o.final) return { out: buf, hold: buf.length, found: false, pending: false };
-    let end = buf.length;
-    while (end > 0 && isSpace(buf[end - 1]!)) end--;
-    const at = prefixStart(buf, end, needles);
-    return { out: buf, hold: at === end ? buf.length : at, found: false, pending: false };
-  }
-  const layers: View[] = [];
-  let input: Uint8Array = buf;
-  for (let k = 0; k < MAX_LAYERS; k++) {
-    const v = decodeView(input, { sse: o.sse && k === 0, lineStart: k === 0 ? o.lineStart : true, final: o.final });
-    layers.push(v);
-    if (!v.decoded || !hasEscape(v)) break;
-    input = v.bytes.subarray(0, v.length);
-  }
-  /** The input position where byte `idx` of layer `k` (or, at its length, its undecoded tail) starts. */
-  const source = (k: number, idx: number): number => {
-    const v = layers[k]!;
-    const p = idx < v.length ? v.from[idx]! : v.pending;
-    return k === 0 ? p : source(k - 1, p);
-  };
-  let out = buf;
-  let found = false;
-  const overwrite = (k: number, a: number, b: number): void => {
-    const v = layers[k]!;
-    for (let q = a; q < b; q++) {
-      const s = v.from[q]!;
-      const e = s + (v.span[q] || 1);
-      if (k === 0) out.fill(STAR, s, e);
-      else overwrite(k - 1, s, e);
-    }
-  };
-  let hold = buf.length;
-  for (let k = 0; k < layers.length; k++) {
-    const v = layers[k]!;
-    const view = v.bytes.subarray(0, v.length);
-    for (const n of needles) {
-      for (let at = view.indexOf(n); at >= 0; at = view.indexOf(n, at + n.length)) {
-        if (!found) out = Buffer.from(buf);
-        found = true;
-        overwrite(k, at, at + n.length);
-      }
-    }
-    if (!o.final) {
-      hold = Math.min(hold, source(k, v.length));
-      const at = prefixStart(v.bytes, v.length, needles);
-      if (at < v.length) hold = Math.min(hold, source(k, at));
-    }
-  }
-  return { out, hold, found, pending: layers[0]!.pending < buf.length };
-}
-
-/** Whether a view holds a character that a further decoding pass would act on. */
-function hasEscape(v: View): boolean {
-  const b = v.bytes.subarray(0, v.length);
-  return b.indexOf(0x5c) >= 0 || b.indexOf(0x25) >= 0 || b.indexOf(0x26) >= 0;
-}
+export const MAX_HELD = 64 * 1024;
 
 /**
- * Source bytes per byte of a form, at most: the longest escape (\uD83D\uDE00 for four bytes, &#x0010FFFF; for
- * one, %25 inside \u0025 for a layered one) with room left for the wrapping around it.
+ * A form cut across JSON values is held back for once this much of it is seen (bytes of a text form, digits
+ * of a hex one). Shorter tails of values go out at once, or a stream would stall at every value whose last
+ * byte could start a form until its path came round again; if the form then completes, the rest of it is
+ * overwritten, so fewer than this many of its bytes can reach the agent.
  */
-const SPAN_PER_BYTE = 16;
-/** Bytes beyond that for whitespace, line breaks and SSE field names between the parts of one spelling. */
-const SPAN_ALLOWANCE = 1024;
+const JOINED_TEXT = 4;
+const JOINED_HEX = 8;
+const LF = 0x0a;
+const CR = 0x0d;
+const COLON = 0x3a;
+const SPACE = 0x20;
+const EMPTY = Buffer.alloc(0);
 
-/**
- * The most bytes a spelling of a form may span: `SPAN_PER_BYTE` per byte of the longest form plus the
- * allowance. A longer stretch is not read as the credential, so a tail held back for it can be let go; without
- * this bound, one byte that may start a form followed by endless whitespace held back the whole body.
- */
-export function maxSpan(needles: readonly Buffer[]): number {
-  let longest = 0;
-  for (const n of needles) longest = Math.max(longest, n.length);
-  return longest * SPAN_PER_BYTE + SPAN_ALLOWANCE;
-}
+const LETTER = new Uint8Array(256);
+for (let i = 0; i < 26; i++) LETTER[0x41 + i] = LETTER[0x61 + i] = 1;
+
+/** What an event-stream line is: still reading a field name, data, or another field (or a comment). */
+const NAME = 0;
+const DATA = 1;
+const OTHER = 2;
 
 /** The decoded check over a stream: feed chunks with `write`, then `end`; each returns what may go out. */
-export class LeakGuard {
-  readonly #needles: readonly Buffer[];
+export class LeakGuard implements ViewSink {
   readonly #sse: boolean;
-  readonly #maxHeld: number;
-  /** The held-back tail, in the pieces it came in (joined only when scanned again). */
-  #carry: Buffer[] = [];
-  #carried = 0;
+  readonly #bytes = new HeldBytes();
+  /** Everything, as a client reads it (for an event stream: the values of every line, joined). */
+  readonly #main: ViewLayer;
   /**
-   * The held tail was scanned and left nothing undecoded: only a possible start of a form holds it back, and
-   * whitespace appended to it changes nothing, so whitespace is added without a rescan.
+   * Event streams: the data lines alone, joined across events as a client joins them. JSON: every string and
+   * number in order, and the values alone in order. Each made when it first has something to carry over.
    */
-  #settled = false;
-  #lineStart = true;
+  #data: ViewLayer | undefined;
+  #tokens: ViewLayer | undefined;
+  #values: ViewLayer | undefined;
+  readonly #needles: Needles;
+  /** JSON: the values at one path across documents, and under one key name at one depth. */
+  readonly #paths: PathJoin;
+  readonly #leaves: PathJoin;
+  readonly #json = new JsonPieces();
+  /** The JSON piece under way, and which joins read it byte by byte (see #pieceStart). */
+  #kind = 0;
+  #readTokens = false;
+  #readValues = false;
+  #readData = false;
+  /** Event-stream lines. */
+  #line = NAME;
+  readonly #name: Uint8Array;
+  #nameLength = 0;
+  #nameAt = 0;
+  #skipSpace = false;
+  #afterCr = false;
+  /** Bytes before this went out under MAX_HELD: candidates that started earlier hold no more of them. */
+  #floor = 0;
+  #scrubbing = false;
   /** Set when a form of the credential was overwritten. */
   found = false;
 
-  constructor(needles: readonly Buffer[], sse: boolean) {
-    this.#needles = needles;
+  constructor(needles: Needles, sse: boolean) {
     this.#sse = sse;
-    this.#maxHeld = maxSpan(needles);
+    this.#needles = needles;
+    this.#name = sse ? new Uint8Array(33) : EMPTY;
+    this.#main = new ViewLayer(needles, this);
+    const scrub = (start: number, end: number): void => this.#bytes.overwrite(start, end, sse);
+    this.#paths = new PathJoin(needles, this, scrub, JOINED_TEXT, JOINED_HEX);
+    this.#leaves = new PathJoin(needles, this, scrub, JOINED_TEXT, JOINED_HEX);
   }
 
-  /** Bytes held back now: never more than `maxSpan(needles)` once a write returns. */
+  /** Bytes held back now: never more than MAX_HELD once a write returns. */
   get held(): number {
-    return this.#carried;
+    return this.#bytes.end - this.#bytes.released;
   }
 
   write(chunk: Buffer): Buffer {
-    if (this.#settled && this.#carried + chunk.length <= this.#maxHeld && allSpace(chunk)) {
-      // Each rescan would cost the whole tail: a stream of blank lines or spaces after a possible start of a
-      // form would cost the square of its length.
-      if (chunk.length > 0) this.#carry.push(chunk);
-      this.#carried += chunk.length;
-      return EMPTY;
-    }
-    return this.#scan(chunk, false);
+    this.#read(chunk);
+    return this.#release();
   }
 
+  /** The last chunk; the guard is not used again. */
   end(chunk: Buffer = EMPTY): Buffer {
-    return this.#scan(chunk, true);
+    this.#read(chunk);
+    if (this.#sse && this.#line === NAME) this.#nameAsText();
+    this.#main.end();
+    if (this.#json.inPiece) this.#pieceEnd();
+    this.#data?.end();
+    this.#tokens?.end();
+    this.#values?.end();
+    const out = this.#bytes.release(this.#bytes.end);
+    this.#main.release();
+    this.#data?.release();
+    this.#tokens?.release();
+    this.#values?.release();
+    this.#paths.release();
+    this.#leaves.release();
+    return out;
   }
 
-  #scan(chunk: Buffer, final: boolean): Buffer {
-    const carried = this.#carried > 0;
-    if (chunk.length > 0) this.#carry.push(chunk);
-    const buf = this.#carry.length === 1 ? this.#carry[0]! : Buffer.concat(this.#carry);
-    this.#carry = [];
-    this.#carried = 0;
-    this.#settled = false;
-    if (buf.length === 0) return buf;
-    const r = scanForLeaks(buf, this.#needles, { sse: this.#sse, lineStart: this.#lineStart, final, force: carried });
-    if (r.found) this.found = true;
-    let hold = r.hold;
-    // A spelling longer than maxSpan is not the credential: what lies before the last maxSpan bytes goes out.
-    if (r.out.length - hold > this.#maxHeld) hold = r.out.length - this.#maxHeld;
-    if (hold < r.out.length) {
-      const tail = Buffer.from(r.out.subarray(hold));
-      this.#carry = [tail];
-      this.#carried = tail.length;
-      this.#settled = hold === r.hold && !r.pending;
-      if (hold > 0) this.#lineStart = isLineEnd(r.out[hold - 1]!);
-    } else {
-      this.#lineStart = isLineEnd(r.out[r.out.length - 1]!);
+  overwrite(start: number, end: number): void {
+    if (!this.#scrubbing) this.found = true;
+    this.#bytes.overwrite(start, end, this.#sse);
+  }
+
+  #read(chunk: Buffer): void {
+    const base = this.#bytes.end;
+    this.#bytes.append(chunk);
+    if (this.#sse) this.#readEvents(chunk, base);
+    else this.#readValue(chunk, 0, chunk.length, base, true);
+  }
+
+  /** What may go out now: everything before the earliest candidate, and never less than all but MAX_HELD. */
+  #release(): Buffer {
+    const end = this.#bytes.end;
+    let hold = Math.min(end, Math.max(this.#holdFrom(), this.#floor, this.#bytes.released));
+    if (end - hold > MAX_HELD) {
+      hold = end - MAX_HELD;
+      this.#scrubBefore(hold);
+      this.#floor = hold;
     }
-    return r.out.subarray(0, hold);
+    return this.#bytes.release(hold);
+  }
+
+  #holdFrom(): number {
+    let at = this.#main.holdFrom(1, 1);
+    if (this.#data) at = Math.min(at, this.#data.holdFrom(1, 1));
+    if (this.#tokens) at = Math.min(at, this.#tokens.holdFrom(JOINED_TEXT, JOINED_HEX));
+    if (this.#values) at = Math.min(at, this.#values.holdFrom(JOINED_TEXT, JOINED_HEX));
+    at = Math.min(at, this.#paths.holdFrom(), this.#leaves.holdFrom());
+    if (this.#sse && this.#line === NAME && this.#nameLength > 0) at = Math.min(at, this.#nameAt);
+    return at;
+  }
+
+  /** Candidates that must go out unfinished: the long ones are overwritten first. */
+  #scrubBefore(before: number): void {
+    this.#scrubbing = true;
+    this.#main.scrubCandidates(JOINED_TEXT, JOINED_HEX, before);
+    this.#data?.scrubCandidates(JOINED_TEXT, JOINED_HEX, before);
+    this.#tokens?.scrubCandidates(JOINED_TEXT, JOINED_HEX, before);
+    this.#values?.scrubCandidates(JOINED_TEXT, JOINED_HEX, before);
+    this.#paths.scrubBefore(before);
+    this.#leaves.scrubBefore(before);
+    this.#scrubbing = false;
+  }
+
+  /** An event stream: field names are dropped, data lines also go to their own join and to the JSON reader. */
+  #readEvents(buf: Buffer, base: number): void {
+    let i = 0;
+    let lf = -1;
+    let cr = -1;
+    while (i < buf.length) {
+      const c = buf[i]!;
+      if (this.#afterCr) {
+        this.#afterCr = false;
+        if (c === LF) {
+          i++;
+          continue;
+        }
+      }
+      if (this.#line === NAME) {
+        if (LETTER[c] === 1 && this.#nameLength < 32) {
+          if (this.#nameLength === 0) this.#nameAt = base + i;
+          this.#name[this.#nameLength++] = c;
+          i++;
+          continue;
+        }
+        if (c === COLON) {
+          this.#line = this.#nameLength === 4 && this.#name[0] === 0x64 && this.#name[1] === 0x61 && this.#name[2] === 0x74 && this.#name[3] === 0x61 ? DATA : OTHER;
+          this.#nameLength = 0;
+          this.#skipSpace = true;
+          if (this.#line === DATA) this.#readData = this.#data !== undefined && !this.#data.clean;
+          i++;
+          continue;
+        }
+        if (c === LF || c === CR) {
+          // A blank line ends an event: its data was one document, the next starts afresh.
+          if (this.#nameLength === 0) this.#eventEnd();
+          else this.#nameAsText();
+          this.#afterCr = c === CR;
+          i++;
+          continue;
+        }
+        // Not a field name: the line is text.
+        this.#nameAsText();
+        this.#line = OTHER;
+      }
+      if (this.#skipSpace) {
+        this.#skipSpace = false;
+        if (c === SPACE) {
+          i++;
+          continue;
+        }
+      }
+      // The rest of the line, up to its break (the searches are remembered: one pass over the chunk each).
+      if (lf < i) lf = indexOrEnd(buf, LF, i);
+      if (cr < i) cr = indexOrEnd(buf, CR, i);
+      const j = Math.min(lf, cr);
+      this.#readValue(buf, i, j, base, this.#line === DATA);
+      if (j >= buf.length) break;
+      if (this.#line === DATA) this.#dataLineEnd();
+      this.#line = NAME;
+      this.#afterCr = buf[j] === CR;
+      i = j + 1;
+    }
+  }
+
+  /** A line that was only letters: a client reads it as a field without value; the letters are text to us. */
+  #nameAsText(): void {
+    for (let k = 0; k < this.#nameLength; k++) this.#main.feed(this.#name[k]!, this.#nameAt + k, this.#nameAt + k + 1);
+    this.#nameLength = 0;
+  }
+
+  #eventEnd(): void {
+    if (this.#json.inPiece) this.#pieceEnd();
+    this.#json.reset();
+  }
+
+  #dataLineEnd(): void {
+    if (!this.#readData) this.#data = this.#takeMain(this.#data);
+    this.#readData = false;
+    // The data lines of an event are joined with a line break: for the JSON reader, it ends a number or
+    // (a line break cannot be in a JSON string) a string.
+    if (this.#json.inPiece && (this.#json.event(LF) & END_BEFORE) !== 0) this.#pieceEnd();
+  }
+
+  /**
+   * Bytes [i, end) of a body, or of an event-stream line's value; `json`: the JSON reader reads them too. The
+   * first view reads them in runs, up to each piece's end (where the joins take its state) and to `end`.
+   */
+  #readValue(buf: Buffer, i: number, end: number, base: number, json: boolean): void {
+    if (this.#readData && this.#data!.feedUntilClean(buf, i, end, base) < end) this.#readData = false;
+    if (!json) {
+      this.#main.feedRun(buf, i, end, base);
+      return;
+    }
+    let read = i;
+    while (i < end) {
+      const k = this.#json.scan(buf, i, end);
+      if (this.#readTokens || this.#readValues || this.#paths.reading || this.#leaves.reading) this.#readPiece(buf, i, k, base);
+      if (k >= end) break;
+      const flags = this.#json.event(buf[k]!);
+      if ((flags & END_BEFORE) !== 0) {
+        this.#main.feedRun(buf, read, k, base);
+        read = k;
+        // A "0" that ends a string is followed by its closing quote: a digit, not the start of "0x".
+        if (buf[k] === 0x22) this.#main.settleZero();
+        this.#pieceEnd();
+      }
+      if ((flags & START_AT) !== 0) {
+        this.#pieceStart();
+        this.#readPiece(buf, k, k + 1, base);
+      }
+      if ((flags & START_AFTER) !== 0) this.#pieceStart();
+      i = k + 1;
+    }
+    this.#main.feedRun(buf, read, end, base);
+  }
+
+  /**
+   * A JSON piece starts. A join whose text so far could run on into it reads it byte by byte until that is
+   * settled; every other join takes the first view's state at the piece's end (#pieceEnd), since a piece is
+   * contiguous there and what it read is what the join would read.
+   */
+  #pieceStart(): void {
+    this.#kind = this.#json.kind;
+    this.#readTokens = this.#tokens !== undefined && !this.#tokens.clean;
+    this.#readValues = this.#kind !== KEY && this.#values !== undefined && !this.#values.clean;
+    if (this.#kind === VALUE) {
+      this.#paths.start(this.#json.path);
+      this.#leaves.start(this.#json.leaf);
+    }
+  }
+
+  #readPiece(buf: Buffer, i: number, k: number, base: number): void {
+    if (this.#readTokens && this.#tokens!.feedUntilClean(buf, i, k, base) < k) this.#readTokens = false;
+    if (this.#readValues && this.#values!.feedUntilClean(buf, i, k, base) < k) this.#readValues = false;
+    this.#paths.read(buf, i, k, base);
+    this.#leaves.read(buf, i, k, base);
+  }
+
+  #pieceEnd(): void {
+    if (!this.#readTokens) this.#tokens = this.#takeMain(this.#tokens);
+    if (this.#kind !== KEY && !this.#readValues) this.#values = this.#takeMain(this.#values);
+    this.#paths.end(this.#main);
+    this.#leaves.end(this.#main);
+    this.#readTokens = this.#readValues = false;
+  }
+
+  /** A join takes over what the first view read (see #pieceStart); made if it has something to carry. */
+  #takeMain(join: ViewLayer | undefined): ViewLayer | undefined {
+    if (this.#main.clean) {
+      join?.reset();
+      return join;
+    }
+    const j = join ?? new ViewLayer(this.#needles, this);
+    j.copyFrom(this.#main);
+    return j;
   }
 }
 
-const EMPTY = Buffer.alloc(0);
-
-function allSpace(buf: Buffer): boolean {
-  for (let i = 0; i < buf.length; i++) if (!isSpace(buf[i]!)) return false;
-  return true;
+function indexOrEnd(buf: Buffer, c: number, from: number): number {
+  const at = buf.indexOf(c, from);
+  return at < 0 ? buf.length : at;
 }
 
-function isLineEnd(c: number): boolean {
-  return c === 0x0a || c === 0x0d;
+/** One whole buffer through a guard: the buffer, or a copy with every form found overwritten. */
+export function scanWhole(buf: Buffer, needles: Needles, sse: boolean): { out: Buffer; found: boolean } {
+  const g = new LeakGuard(needles, sse);
+  const out = g.end(buf);
+  return { out, found: g.found };
 }

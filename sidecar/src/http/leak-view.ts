@@ -1,279 +1,559 @@
 // The route credential can come back spelled so that a byte search misses it but a client's decoder does
-// not: JSON \u escapes, percent-encoding in either hex case, HTML entities, base64 wrapped at line width, a
-// secret cut across server-sent events. This file builds the normalised view such a client would read, and
-// remembers for each byte of it which bytes of the original produced it, so that a form found in the view
-// can be overwritten where it really is ("*" for each original byte: lengths and framing stay true).
+// not: JSON \u escapes, percent-encoding in either hex case, HTML entities (leak-escapes.ts), hex in either
+// case and with separators, base64 wrapped at any width or split by spaces, a secret cut across server-sent
+// events or JSON values (leak-guard.ts joins those). A ViewLayer reads bytes as such a client would (escapes
+// decoded, whitespace dropped) one at a time, carrying its state from chunk to chunk, and looks for the forms
+// in what it reads (leak-match.ts). It remembers where each byte it read came from, so that a form is
+// overwritten where it was really spelled ("*" for each original byte: lengths and framing stay true), and so
+// that a guard knows from where bytes must be held back while a form could still be completing. Whitespace
+// never lengthens what it remembers: it is dropped, so a spelling cannot be stretched out of reach by padding.
 
-/** One decoding pass over some bytes: what a client would read, and where each byte of it came from. */
-export interface View {
-  readonly bytes: Buffer;
-  /** Number of bytes in `bytes` that are used. */
-  readonly length: number;
-  /** For view byte i: the first input byte that produced it, and how many input bytes did (0 for one). */
-  readonly from: Int32Array;
-  readonly span: Uint8Array;
-  /** Input bytes from here on were not decoded: an escape (or an SSE field name) may continue in the next chunk. */
-  readonly pending: number;
-  /** Something was decoded (not only dropped): another pass could find a second layer of encoding. */
-  readonly decoded: boolean;
-}
+import { DECODED, decodeEscape, INCOMPLETE, INVALID } from "./leak-escapes.js";
+import type { Needles } from "./leak-match.js";
 
-export interface ViewOptions {
-  /** text/event-stream: field names ("data:", "id:", ...) at line starts are dropped, so events join up. */
-  readonly sse: boolean;
-  /** The input starts at the start of a line. */
-  readonly lineStart: boolean;
-  /** No more input will follow: an incomplete escape is read as the literal bytes it is. */
-  readonly final: boolean;
+/** Where a layer's bytes came from and where what it finds goes. */
+export interface ViewSink {
+  /** Overwrites the original bytes [start, end) (offsets in the whole stream) of a form found. */
+  overwrite(start: number, end: number): void;
 }
 
 const BACKSLASH = 0x5c;
 const PERCENT = 0x25;
 const AMP = 0x26;
-const SEMI = 0x3b;
-const COLON = 0x3a;
-const SPACE = 0x20;
 
-const HEX = new Int8Array(256).fill(-1);
-for (let i = 0; i < 10; i++) HEX[0x30 + i] = i;
-for (let i = 0; i < 6; i++) HEX[0x41 + i] = HEX[0x61 + i] = 10 + i;
-
-/** ASCII whitespace: dropped, since base64 and hex are wrapped at line width and a client unwraps them. */
+/** ASCII whitespace: dropped, since base64 and hex are wrapped and spaced, and a client unwraps them. */
 const WS = new Uint8Array(256);
-for (const c of [0x09, 0x0a, 0x0b, 0x0c, 0x0d, SPACE]) WS[c] = 1;
+for (const c of [0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20]) WS[c] = 1;
 
-/** How decodeView treats a byte: as itself, dropped, dropped and starting a line, or as an escape's start. */
+/** How a layer treats a byte: as itself, dropped, or as the start of an escape. */
 const PLAIN = 0;
-const NEWLINE = 2;
-const ESCAPE = 3;
+const DROP = 1;
+const ESCAPE = 2;
 const CLS = new Uint8Array(256);
-for (let c = 0; c < 256; c++) CLS[c] = c === 0x0a || c === 0x0d ? NEWLINE : WS[c] === 1 ? 1 : c === BACKSLASH || c === PERCENT || c === AMP ? ESCAPE : PLAIN;
-
-const LETTER = new Uint8Array(256);
-for (let i = 0; i < 26; i++) LETTER[0x41 + i] = LETTER[0x61 + i] = 1;
-
-/** Base64 (standard and URL-safe) and hex characters. */
-const RUN = new Uint8Array(256);
-for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_") RUN[ch.charCodeAt(0)] = 1;
-
-/** Escapes whose one letter stands for a control character (JSON, JavaScript, C). */
-const SIMPLE: Record<number, number> = { 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09, 0x76: 0x0b };
-
-/** The named HTML entities a text encoder uses for characters a token can contain. */
-const ENTITIES: ReadonlyMap<string, number> = new Map([
-  ["amp", 0x26], ["quot", 0x22], ["apos", 0x27], ["lt", 0x3c], ["gt", 0x3e], ["sol", 0x2f], ["plus", 0x2b],
-  ["equals", 0x3d], ["colon", 0x3a], ["period", 0x2e], ["lowbar", 0x5f], ["hyphen", 0x2d], ["dash", 0x2d], ["num", 0x23],
-]);
-const LONGEST_ENTITY = 8;
+for (let c = 0; c < 256; c++) CLS[c] = WS[c] === 1 ? DROP : c === BACKSLASH || c === PERCENT || c === AMP ? ESCAPE : PLAIN;
 
 /**
- * A shortest line of wrapped base64 or hex that makes a chunk take the decoded path (MIME wraps at 76, PEM
- * at 64). Narrower wrapping in a chunk with no escape character is checked by byte search alone.
+ * How the hex search reads a byte: a hex digit (folded to lower case), a separator it reads through (`75:70`,
+ * `0x75, 0x70`, `75-70`, `75.70`, `75|70`; whitespace is dropped before), or anything else, which ends a run of
+ * hex. Quotes and brackets end it: hex pairs as JSON strings are joined as JSON values are (leak-json.ts).
  */
-export const MIN_WRAPPED_LINE = 12;
+const HEX_DIGIT = new Uint8Array(256);
+for (const c of "0123456789abcdef") HEX_DIGIT[c.charCodeAt(0)] = HEX_DIGIT[c.toUpperCase().charCodeAt(0)] = c.charCodeAt(0);
+const HEX_SEPARATOR = new Uint8Array(256);
+for (const c of ":-,.;|/_") HEX_SEPARATOR[c.charCodeAt(0)] = 1;
 
 /**
- * Whether `buf` needs the decoded view at all: it holds an escape character, or a line that ends in a run of
- * base64/hex long enough to be a wrapped line. Without these, the view is the input minus whitespace between
- * words, and the byte search over the input already covers every form. Native searches only, plus a look
- * at the bytes before each line break.
+ * Bytes that change nothing while a layer has nothing under way: whitespace, and bytes that stand for
+ * themselves and start no form (text or hex; a "0" at the root of the hex search starts nothing either, "0x"
+ * or not). Per set of forms; a layer skips runs of them in a tight loop.
  */
-export function needsView(buf: Uint8Array): boolean {
-  if (buf.indexOf(BACKSLASH) >= 0 || buf.indexOf(PERCENT) >= 0 || buf.indexOf(AMP) >= 0) return true;
-  for (const eol of [0x0a, 0x0d]) {
-    for (let p = buf.indexOf(eol, MIN_WRAPPED_LINE); p >= 0; p = buf.indexOf(eol, p + 1)) {
-      let k = 1;
-      while (k <= MIN_WRAPPED_LINE && RUN[buf[p - k]!] === 1) k++;
-      if (k > MIN_WRAPPED_LINE) return true;
+const INERT = new WeakMap<Needles, Uint8Array>();
+
+function inertBytes(needles: Needles): Uint8Array {
+  let t = INERT.get(needles);
+  if (!t) {
+    t = new Uint8Array(256);
+    for (let c = 0; c < 256; c++) {
+      const d = HEX_DIGIT[c]!;
+      t[c] = CLS[c] === DROP || (CLS[c] === PLAIN && needles.text.root[c] === 0 && (d === 0 || needles.hex.root[d] === 0)) ? 1 : 0;
     }
+    INERT.set(needles, t);
   }
-  return false;
+  return t;
 }
 
-/** `cp` as UTF-8 (lone surrogates as their three-byte form, as a lenient decoder would). */
-function utf8(cp: number, out: number[]): void {
-  if (cp < 0x80) out.push(cp);
-  else if (cp < 0x800) out.push(0xc0 | (cp >> 6), 0x80 | (cp & 63));
-  else if (cp < 0x10000) out.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63));
-  else out.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 63), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63));
+/** Bytes an escape may take: \uD83D\uDE00 and &#x0010FFFF; are 12, with room for what ends them. */
+const MAX_ESCAPE = 16;
+/** Decoding passes at most: a value percent-encoded inside a JSON string inside a percent-encoded URL. */
+export const MAX_LAYERS = 3;
+
+/** A layer's state, kept apart while it is not being fed (a JSON path's text between two of its values). */
+export interface ViewState {
+  text: number;
+  hex: number;
+  zero: boolean;
+  zeroStart: number;
+  zeroEnd: number;
+  pending: number[];
+  /** Start and end of each pending byte, then of each byte of the text candidate, then of the hex one. */
+  sources: number[];
+  /** Where this state holds bytes back from under the joined-piece thresholds (see LeakGuard). */
+  holdFrom: number;
 }
 
-/** The value of `n` hex digits at `at`, -1 when one is not a hex digit, -2 when the input ends first. */
-function hexAt(src: Uint8Array, at: number, n: number): number {
-  let v = 0;
-  for (let k = 0; k < n; k++) {
-    if (at + k >= src.length) return -2;
-    const h = HEX[src[at + k]!]!;
-    if (h < 0) return -1;
-    v = v * 16 + h;
+/**
+ * Memory blocks of layers whose guard has ended, by length, for the next guard: a response's layers would
+ * otherwise cost more to allocate and collect than to run over a small body.
+ */
+const POOL = new Map<number, Float64Array[]>();
+const POOLED_PER_SIZE = 64;
+
+/**
+ * One decoding pass with the search over its output. A layer that decodes an escape passes what it read to a
+ * next layer (up to MAX_LAYERS), which finds forms encoded twice. Fed one byte at a time with the range of
+ * stream offsets it stands for (`feedRun` for a run of original bytes).
+ */
+export class ViewLayer {
+  readonly #needles: Needles;
+  readonly #inert: Uint8Array;
+  readonly #sink: ViewSink;
+  readonly #level: number;
+  readonly #maxLevel: number;
+  readonly #size: number;
+  readonly #mask: number;
+  /**
+   * One block (one allocation): bytes read, ring-buffered as [byte, start, end], from #hexAt the hex search's
+   * digits as [start, end], from #pendingAt an unfinished escape's bytes, then their starts, then their ends.
+   * The ring keeps a candidate's sources and what a next layer, made at the first escape decoded, must read
+   * first: every byte read except those that start and end nothing (no candidate before or after them, none
+   * within MAX_ESCAPE bytes after an escape character, not hex), which a next layer would read the same way.
+   */
+  readonly #mem: Float64Array;
+  readonly #hexAt: number;
+  readonly #pendingAt: number;
+  #n = 0;
+  #text = 0;
+  #hex = 0;
+  #hn = 0;
+  /** A "0" seen in the hex search: a digit, or the start of a "0x" prefix (decided by the next byte). */
+  #zero = false;
+  #zeroStart = 0;
+  #zeroEnd = 0;
+  #pn = 0;
+  /** Bytes still to be remembered whatever they are: an escape character was read (see #mem). */
+  #afterEscape = 0;
+  /**
+   * The next layer, reading this one's output while `#awake`. It sleeps once this layer has read a ring's
+   * worth of bytes without decoding any and it is clean: it would read them as this layer does. It wakes at
+   * the next decoded byte, reading the ring first (see #mem).
+   */
+  #next: ViewLayer | undefined;
+  #awake = false;
+  #quiet = 0;
+  #released = false;
+
+  constructor(needles: Needles, sink: ViewSink, maxLevel = MAX_LAYERS, level = 1) {
+    this.#needles = needles;
+    this.#inert = inertBytes(needles);
+    this.#sink = sink;
+    this.#level = level;
+    this.#maxLevel = maxLevel;
+    let size = 32;
+    while (size < needles.longest + MAX_ESCAPE + 4) size *= 2;
+    this.#size = size;
+    this.#mask = size - 1;
+    this.#hexAt = 3 * size;
+    this.#pendingAt = 5 * size;
+    this.#mem = POOL.get(5 * size + 3 * MAX_ESCAPE)?.pop() ?? new Float64Array(5 * size + 3 * MAX_ESCAPE);
   }
-  return v;
-}
 
-type Decoded = { bytes: number[]; used: number } | "incomplete" | undefined;
+  /** Gives this layer's memory (and its next layers') back for reuse: the layer is not used again. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    let free = POOL.get(this.#mem.length);
+    if (!free) POOL.set(this.#mem.length, (free = []));
+    if (free.length < POOLED_PER_SIZE) free.push(this.#mem);
+    this.#next?.release();
+  }
 
-/** A backslash escape at `i`: \uXXXX (surrogate pairs joined), \xHH, \n and kin, or \<char> as that char. */
-function backslash(src: Uint8Array, i: number): Decoded {
-  if (i + 1 >= src.length) return "incomplete";
-  const d = src[i + 1]!;
-  const bytes: number[] = [];
-  if (d === 0x75 /* u */) {
-    const cu = hexAt(src, i + 2, 4);
-    if (cu === -2) return "incomplete";
-    if (cu >= 0) {
-      if (cu >= 0xd800 && cu < 0xdc00 && src[i + 6] === BACKSLASH && src[i + 7] === 0x75) {
-        const lo = hexAt(src, i + 8, 4);
-        if (lo === -2) return "incomplete";
-        if (lo >= 0xdc00 && lo < 0xe000) {
-          utf8(0x10000 + ((cu - 0xd800) << 10) + (lo - 0xdc00), bytes);
-          return { bytes, used: 12 };
+  /**
+   * Original bytes buf[from, to), at stream offset `base` + index. The common case inline: with nothing under
+   * way, bytes that start nothing are skipped (not even remembered, see #mem), and a byte that stands for
+   * itself steps the text search alone.
+   */
+  feedRun(buf: Uint8Array, from: number, to: number, base: number): void {
+    const m = this.#mem;
+    const mask = this.#mask;
+    const text = this.#needles.text;
+    const inert = this.#inert;
+    let n = this.#n;
+    let t = this.#text;
+    // True while the next byte needs more than the inline path: an unfinished escape or one just read, a hex
+    // candidate, a next layer.
+    let slow = this.#pn !== 0 || this.#hex !== 0 || this.#zero || this.#awake || this.#afterEscape > 0;
+    for (let i = from; i < to; i++) {
+      if (!slow) {
+        if (t === 0) {
+          while (i < to && inert[buf[i]!] === 1) i++;
+          if (i >= to) break;
         }
-      } else if (cu >= 0xd800 && cu < 0xdc00 && i + 6 >= src.length) return "incomplete";
-      utf8(cu, bytes);
-      return { bytes, used: 6 };
-    }
-  } else if (d === 0x78 /* x */) {
-    const v = hexAt(src, i + 2, 2);
-    if (v === -2) return "incomplete";
-    if (v >= 0) return { bytes: [v], used: 4 };
-  }
-  bytes.push(SIMPLE[d] ?? d);
-  return { bytes, used: 2 };
-}
-
-/** %HH in either case, and %uXXXX (JavaScript's old escape()). */
-function percent(src: Uint8Array, i: number): Decoded {
-  if (src[i + 1] === 0x75 /* u */) {
-    const cu = hexAt(src, i + 2, 4);
-    if (cu === -2) return "incomplete";
-    if (cu >= 0) {
-      const bytes: number[] = [];
-      utf8(cu, bytes);
-      return { bytes, used: 6 };
-    }
-    return undefined;
-  }
-  const v = hexAt(src, i + 1, 2);
-  if (v === -2) return "incomplete";
-  return v >= 0 ? { bytes: [v], used: 3 } : undefined;
-}
-
-/** &#NN; &#xHH; and a few named entities (the ";" may be missing, as browsers allow). */
-function entity(src: Uint8Array, i: number): Decoded {
-  let j = i + 1;
-  if (j >= src.length) return "incomplete";
-  let cp = -1;
-  if (src[j] === 0x23 /* # */) {
-    j++;
-    const hex = src[j] === 0x78 || src[j] === 0x58;
-    if (hex) j++;
-    let v = 0;
-    const start = j;
-    for (; j < src.length && j - start < 8; j++) {
-      const c = src[j]!;
-      const h = hex ? HEX[c]! : c >= 0x30 && c <= 0x39 ? c - 0x30 : -1;
-      if (h < 0) break;
-      v = v * (hex ? 16 : 10) + h;
-    }
-    if (j >= src.length) return "incomplete";
-    if (j === start || v > 0x10ffff) return undefined;
-    cp = v;
-  } else {
-    const start = j;
-    while (j < src.length && j - start <= LONGEST_ENTITY && LETTER[src[j]!] === 1) j++;
-    if (j >= src.length && j - start <= LONGEST_ENTITY) return "incomplete";
-    const name = Buffer.from(src.subarray(start, j)).toString("latin1").toLowerCase();
-    const v = ENTITIES.get(name);
-    if (v === undefined) return undefined;
-    cp = v;
-  }
-  if (src[j] === SEMI) j++;
-  const bytes: number[] = [];
-  utf8(cp, bytes);
-  return { bytes, used: j - i };
-}
-
-/**
- * One pass: escapes decoded, whitespace dropped (decoded whitespace too), and for event streams the field
- * name at each line start dropped. Never longer than the input, since every escape is longer than its value.
- */
-export function decodeView(src: Uint8Array, o: ViewOptions): View {
-  const bytes = Buffer.allocUnsafe(src.length);
-  const from = new Int32Array(src.length);
-  const span = new Uint8Array(src.length);
-  const len = src.length;
-  let n = 0;
-  let decoded = false;
-  let lineStart = o.lineStart;
-  let pending = len;
-  let i = 0;
-  while (i < len) {
-    if (lineStart && o.sse) {
-      lineStart = false;
-      let j = i;
-      while (j < len && j - i < 32 && LETTER[src[j]!] === 1) j++;
-      if (j >= len && !o.final) {
-        pending = i;
-        lineStart = true;
-        break;
+        const c = buf[i]!;
+        const k = CLS[c];
+        if (k === DROP) continue;
+        const d = HEX_DIGIT[c]!;
+        if (k === PLAIN && (d === 0 || (d !== 0x30 && this.#needles.hex.root[d] === 0))) {
+          t = t === 0 ? text.root[c]! : text.step(t, c);
+          const r = 3 * (n++ & mask);
+          m[r] = c;
+          m[r + 1] = base + i;
+          m[r + 2] = base + i + 1;
+          if (t !== 0 && text.match[t]! > 0) {
+            this.#n = n;
+            this.#text = t;
+            this.#overwriteRing(text.match[t]!);
+          }
+          continue;
+        }
       }
-      if (src[j] === COLON) {
-        if (j + 1 >= len && !o.final) {
-          // "data:" at the end: whether a space follows is for the next chunk to say.
-          pending = i;
-          lineStart = true;
-          break;
-        }
-        i = j + 1;
-        if (src[i] === SPACE) i++;
+      this.#n = n;
+      this.#text = t;
+      this.feed(buf[i]!, base + i, base + i + 1);
+      n = this.#n;
+      t = this.#text;
+      slow = this.#pn !== 0 || this.#hex !== 0 || this.#zero || this.#awake || this.#afterEscape > 0;
+    }
+    this.#n = n;
+    this.#text = t;
+  }
+
+  /** As feedRun, but stops once nothing read so far can be part of a form (returns where it stopped). */
+  feedUntilClean(buf: Uint8Array, from: number, to: number, base: number): number {
+    let i = from;
+    while (i < to && !this.clean) {
+      this.feed(buf[i]!, base + i, base + i + 1);
+      i++;
+    }
+    return i;
+  }
+
+  feed(c: number, start: number, end: number): void {
+    if (this.#pn > 0) {
+      this.#push(c, start, end);
+      this.#resolve(false);
+      return;
+    }
+    const k = CLS[c];
+    if (k === PLAIN) this.#emit(c, start, end);
+    else if (k === ESCAPE) this.#push(c, start, end);
+  }
+
+  /** A "0" waiting to see whether an "x" follows is a digit: the caller knows what follows is no "x". */
+  settleZero(): void {
+    if (!this.#zero) return;
+    this.#zero = false;
+    this.#hexDigit(0x30, this.#zeroStart, this.#zeroEnd);
+  }
+
+  /** No more input: an unfinished escape is read as the bytes it is. */
+  end(): void {
+    this.#resolve(true);
+    this.settleZero();
+    if (this.#awake) this.#next!.end();
+  }
+
+  /** Nothing read so far can be part of a form: the state is the one a fresh layer has. */
+  get clean(): boolean {
+    return this.cleanHere && (!this.#awake || this.#next!.clean);
+  }
+
+  /** As `clean`, for this layer alone (what copyFrom and save take over). */
+  get cleanHere(): boolean {
+    return this.#text === 0 && this.#hex === 0 && !this.#zero && this.#pn === 0;
+  }
+
+  /**
+   * The first stream offset of what may still turn into a form: a text candidate at least `minText` bytes
+   * long, a hex one at least `minHex` digits long, or (when both are 1) an unfinished escape. Infinity when none.
+   */
+  holdFrom(minText: number, minHex: number): number {
+    let at = Infinity;
+    const eager = minText <= 1 && minHex <= 1;
+    if (eager && this.#pn > 0) at = this.#mem[this.#pendingAt + MAX_ESCAPE]!;
+    const dt = this.#needles.text.depth[this.#text]!;
+    if (dt > 0 && dt >= minText) at = Math.min(at, this.#ringStart(this.#n - dt));
+    const dh = this.#needles.hex.depth[this.#hex]!;
+    if (dh > 0 && dh >= minHex) at = Math.min(at, this.#hexStart(this.#hn - dh));
+    if (this.#zero && eager) at = Math.min(at, this.#zeroStart);
+    if (this.#awake) at = Math.min(at, this.#next!.holdFrom(minText, minHex));
+    return at;
+  }
+
+  /**
+   * Overwrites the bytes of candidates at least `minText` / `minHex` long, now, before they go out unfinished
+   * (a guard that must let go of bytes before `before`, see LeakGuard). The search state is kept: if the form
+   * completes, the rest is overwritten too.
+   */
+  scrubCandidates(minText: number, minHex: number, before: number): void {
+    const dt = this.#needles.text.depth[this.#text]!;
+    if (dt > 0 && dt >= minText && this.#ringStart(this.#n - dt) < before) this.#overwriteRing(dt);
+    const dh = this.#needles.hex.depth[this.#hex]!;
+    if (dh > 0 && dh >= minHex && this.#hexStart(this.#hn - dh) < before) this.#overwriteHex(dh);
+    if (this.#awake) this.#next!.scrubCandidates(minText, minHex, before);
+  }
+
+  /**
+   * Takes over the state of `o` and of its next layers (as many as this one may have): what it read so far
+   * stands for what this one read.
+   */
+  copyFrom(o: ViewLayer): void {
+    if (o.clean) {
+      this.reset();
+      return;
+    }
+    this.#text = o.#text;
+    this.#hex = o.#hex;
+    this.#zero = o.#zero;
+    this.#zeroStart = o.#zeroStart;
+    this.#zeroEnd = o.#zeroEnd;
+    this.#pn = o.#pn;
+    const m = this.#mem;
+    const om = o.#mem;
+    for (let k = 0; k < o.#pn; k++) {
+      m[this.#pendingAt + k] = om[o.#pendingAt + k]!;
+      m[this.#pendingAt + MAX_ESCAPE + k] = om[o.#pendingAt + MAX_ESCAPE + k]!;
+      m[this.#pendingAt + 2 * MAX_ESCAPE + k] = om[o.#pendingAt + 2 * MAX_ESCAPE + k]!;
+    }
+    const dt = this.#needles.text.depth[o.#text]!;
+    for (let k = 0; k < dt; k++) {
+      const from = 3 * ((o.#n - dt + k) & o.#mask);
+      m[3 * k] = om[from]!;
+      m[3 * k + 1] = om[from + 1]!;
+      m[3 * k + 2] = om[from + 2]!;
+    }
+    this.#n = dt;
+    const dh = this.#needles.hex.depth[o.#hex]!;
+    for (let k = 0; k < dh; k++) {
+      const from = o.#hexAt + 2 * ((o.#hn - dh + k) & o.#mask);
+      m[this.#hexAt + 2 * k] = om[from]!;
+      m[this.#hexAt + 2 * k + 1] = om[from + 1]!;
+    }
+    this.#hn = dh;
+    if (o.#awake && this.#level < this.#maxLevel) {
+      this.#next ??= new ViewLayer(this.#needles, this.#sink, this.#maxLevel, this.#level + 1);
+      this.#next.copyFrom(o.#next!);
+      this.#awake = true;
+      this.#quiet = o.#quiet;
+    } else this.#sleep();
+  }
+
+  reset(): void {
+    this.#text = 0;
+    this.#hex = 0;
+    this.#zero = false;
+    this.#pn = 0;
+    this.#afterEscape = 0;
+    this.#sleep();
+  }
+
+  #sleep(): void {
+    if (!this.#awake) return;
+    this.#awake = false;
+    this.#next!.reset();
+  }
+
+  /**
+   * This layer's state (not its next layers') as a small record, written into `into` when given;
+   * `minText`/`minHex` as for holdFrom.
+   */
+  save(minText: number, minHex: number, into?: ViewState): ViewState {
+    const dt = this.#needles.text.depth[this.#text]!;
+    const dh = this.#needles.hex.depth[this.#hex]!;
+    const st = into ?? { text: 0, hex: 0, zero: false, zeroStart: 0, zeroEnd: 0, pending: [], sources: [], holdFrom: Infinity };
+    const { pending, sources } = st;
+    const m = this.#mem;
+    pending.length = sources.length = 0;
+    for (let k = 0; k < this.#pn; k++) {
+      pending.push(m[this.#pendingAt + k]!);
+      sources.push(m[this.#pendingAt + MAX_ESCAPE + k]!, m[this.#pendingAt + 2 * MAX_ESCAPE + k]!);
+    }
+    for (let k = 0; k < dt; k++) {
+      const r = 3 * ((this.#n - dt + k) & this.#mask);
+      sources.push(m[r + 1]!, m[r + 2]!);
+    }
+    for (let k = 0; k < dh; k++) {
+      const r = this.#hexAt + 2 * ((this.#hn - dh + k) & this.#mask);
+      sources.push(m[r]!, m[r + 1]!);
+    }
+    st.text = this.#text;
+    st.hex = this.#hex;
+    st.zero = this.#zero;
+    st.zeroStart = this.#zeroStart;
+    st.zeroEnd = this.#zeroEnd;
+    st.holdFrom = this.holdFrom(minText, minHex);
+    return st;
+  }
+
+  load(st: ViewState): void {
+    this.#text = st.text;
+    this.#hex = st.hex;
+    this.#zero = st.zero;
+    this.#zeroStart = st.zeroStart;
+    this.#zeroEnd = st.zeroEnd;
+    this.#pn = st.pending.length;
+    const m = this.#mem;
+    let s = 0;
+    for (let k = 0; k < this.#pn; k++) {
+      m[this.#pendingAt + k] = st.pending[k]!;
+      m[this.#pendingAt + MAX_ESCAPE + k] = st.sources[s++]!;
+      m[this.#pendingAt + 2 * MAX_ESCAPE + k] = st.sources[s++]!;
+    }
+    const dt = this.#needles.text.depth[st.text]!;
+    for (let k = 0; k < dt; k++) {
+      m[3 * k + 1] = st.sources[s++]!;
+      m[3 * k + 2] = st.sources[s++]!;
+    }
+    this.#n = dt;
+    const dh = this.#needles.hex.depth[st.hex]!;
+    for (let k = 0; k < dh; k++) {
+      m[this.#hexAt + 2 * k] = st.sources[s++]!;
+      m[this.#hexAt + 2 * k + 1] = st.sources[s++]!;
+    }
+    this.#hn = dh;
+  }
+
+  #ringStart(q: number): number {
+    return this.#mem[3 * (q & this.#mask) + 1]!;
+  }
+
+  #hexStart(q: number): number {
+    return this.#mem[this.#hexAt + 2 * (q & this.#mask)]!;
+  }
+
+  #push(c: number, start: number, end: number): void {
+    const at = this.#pendingAt + this.#pn;
+    this.#mem[at] = c;
+    this.#mem[at + MAX_ESCAPE] = start;
+    this.#mem[at + 2 * MAX_ESCAPE] = end;
+    this.#pn++;
+  }
+
+  #shift(k: number): void {
+    const m = this.#mem;
+    const p = this.#pendingAt;
+    const n = this.#pn - k;
+    for (let q = 0; q < n; q++) {
+      m[p + q] = m[p + q + k]!;
+      m[p + MAX_ESCAPE + q] = m[p + MAX_ESCAPE + q + k]!;
+      m[p + 2 * MAX_ESCAPE + q] = m[p + 2 * MAX_ESCAPE + q + k]!;
+    }
+    this.#pn = n;
+  }
+
+  /** Decodes what is pending as far as it can: an escape, or a byte that turned out to stand for itself. */
+  #resolve(final: boolean): void {
+    const m = this.#mem;
+    const p = this.#pendingAt;
+    while (this.#pn > 0) {
+      const c = m[p]!;
+      const k = CLS[c];
+      if (k !== ESCAPE) {
+        if (k === PLAIN) this.#emit(c, m[p + MAX_ESCAPE]!, m[p + 2 * MAX_ESCAPE]!);
+        this.#shift(1);
         continue;
       }
-    }
-    // The common case first, in a tight loop: bytes that stand for themselves.
-    let c = src[i]!;
-    while (CLS[c] === PLAIN) {
-      bytes[n] = c;
-      from[n] = i;
-      n++;
-      if (++i >= len) break;
-      c = src[i]!;
-    }
-    if (i >= len) break;
-    const k = CLS[c];
-    if (k !== ESCAPE) {
-      if (k === NEWLINE) lineStart = true;
-      i++;
-      continue;
-    }
-    let d: Decoded = c === BACKSLASH ? backslash(src, i) : c === PERCENT ? percent(src, i) : entity(src, i);
-    if (d === "incomplete") {
-      if (!o.final) {
-        pending = i;
-        break;
+      let used = decodeEscape(m, p, p + this.#pn);
+      if (used === INCOMPLETE) {
+        if (!final && this.#pn < MAX_ESCAPE) return;
+        used = INVALID;
       }
-      d = undefined;
+      if (used === INVALID) {
+        this.#emit(c, m[p + MAX_ESCAPE]!, m[p + 2 * MAX_ESCAPE]!);
+        this.#shift(1);
+        continue;
+      }
+      const start = m[p + MAX_ESCAPE]!;
+      const end = m[p + 2 * MAX_ESCAPE + used - 1]!;
+      this.#shift(used);
+      this.#emitDecoded(start, end);
     }
-    if (d === undefined) {
-      bytes[n] = c;
-      from[n] = i;
-      n++;
-      i++;
-      continue;
-    }
-    decoded = true;
-    for (const b of d.bytes) {
-      if (WS[b] === 1) continue;
-      bytes[n] = b;
-      from[n] = i;
-      span[n] = d.used;
-      n++;
-    }
-    i += d.used;
   }
-  return { bytes, length: n, from, span, pending, decoded };
-}
 
-/** True for ASCII whitespace. */
-export function isSpace(c: number): boolean {
-  return WS[c] === 1;
+  /** DECODED read out, each byte standing for the whole escape; decoded whitespace is dropped too. */
+  #emitDecoded(start: number, end: number): void {
+    // Copied out first: the next layer decodes too, into the same DECODED.
+    const n = DECODED.length;
+    const b0 = DECODED[0]!, b1 = DECODED[1]!, b2 = DECODED[2]!, b3 = DECODED[3]!;
+    // Decoded whitespace is dropped: the next layer has nothing new to read.
+    let visible = false;
+    for (let k = 0; k < n; k++) visible ||= WS[k === 0 ? b0 : k === 1 ? b1 : k === 2 ? b2 : b3] === 0;
+    if (visible && this.#level < this.#maxLevel) {
+      this.#quiet = 0;
+      if (!this.#awake) {
+        // The next layer reads this one's output; what came before is in the ring.
+        const next = (this.#next ??= new ViewLayer(this.#needles, this.#sink, this.#maxLevel, this.#level + 1));
+        next.reset();
+        this.#awake = true;
+        const m = this.#mem;
+        for (let q = Math.max(0, this.#n - this.#size); q < this.#n; q++) {
+          const r = 3 * (q & this.#mask);
+          next.feed(m[r]!, m[r + 1]!, m[r + 2]!);
+        }
+      }
+    }
+    for (let k = 0; k < n; k++) {
+      const b = k === 0 ? b0 : k === 1 ? b1 : k === 2 ? b2 : b3;
+      if (WS[b] === 0) this.#emit(b, start, end);
+    }
+  }
+
+  /** A byte this layer read: searched for, remembered, and passed to the next layer. */
+  #emit(c: number, start: number, end: number): void {
+    if (CLS[c] === ESCAPE) this.#afterEscape = MAX_ESCAPE;
+    else if (this.#afterEscape > 0) this.#afterEscape--;
+    const r = 3 * (this.#n++ & this.#mask);
+    const m = this.#mem;
+    m[r] = c;
+    m[r + 1] = start;
+    m[r + 2] = end;
+    const text = this.#needles.text;
+    const t = text.step(this.#text, c);
+    this.#text = t;
+    if (t !== 0) {
+      const hit = text.match[t]!;
+      if (hit > 0) this.#overwriteRing(hit);
+    }
+    this.#hexByte(c, start, end);
+    if (this.#awake) {
+      const next = this.#next!;
+      next.feed(c, start, end);
+      if (++this.#quiet >= this.#size && next.clean) {
+        this.#awake = false;
+        next.reset();
+      }
+    }
+  }
+
+  #hexByte(c: number, start: number, end: number): void {
+    if (this.#zero) {
+      this.#zero = false;
+      // "0x" before hex digits is a prefix, not part of the value.
+      if (c === 0x78 || c === 0x58) return;
+      this.#hexDigit(0x30, this.#zeroStart, this.#zeroEnd);
+    }
+    const d = HEX_DIGIT[c]!;
+    if (d !== 0) {
+      if (d === 0x30) {
+        this.#zero = true;
+        this.#zeroStart = start;
+        this.#zeroEnd = end;
+      } else this.#hexDigit(d, start, end);
+    } else if (this.#hex !== 0 && HEX_SEPARATOR[c] === 0) this.#hex = 0;
+  }
+
+  #hexDigit(d: number, start: number, end: number): void {
+    const hex = this.#needles.hex;
+    const h = hex.step(this.#hex, d);
+    this.#hex = h;
+    if (h === 0) return;
+    const r = this.#hexAt + 2 * (this.#hn++ & this.#mask);
+    this.#mem[r] = start;
+    this.#mem[r + 1] = end;
+    const hit = hex.match[h]!;
+    if (hit > 0) this.#overwriteHex(hit);
+  }
+
+  #overwriteRing(m: number): void {
+    for (let k = 1; k <= m; k++) {
+      const r = 3 * ((this.#n - k) & this.#mask);
+      this.#sink.overwrite(this.#mem[r + 1]!, this.#mem[r + 2]!);
+    }
+  }
+
+  #overwriteHex(m: number): void {
+    for (let k = 1; k <= m; k++) {
+      const r = this.#hexAt + 2 * ((this.#hn - k) & this.#mask);
+      this.#sink.overwrite(this.#mem[r]!, this.#mem[r + 1]!);
+    }
+  }
 }

@@ -205,3 +205,130 @@ describe("decoded forms", () => {
     expect(h["x-ok"]).toBe("a%20b");
   });
 });
+
+describe("hex and base64, spelled loosely", () => {
+  const TOKEN = "tok+AbC/dEf0123456789xyz==";
+  const forms = secretForms([TOKEN]);
+  const hex = Buffer.from(TOKEN).toString("hex");
+  const pairs = hex.match(/../g)!;
+  const fromHex = (o: string): string => Buffer.from(o.replace(/0x|\\x/gi, "").replace(/[^0-9a-f]/gi, ""), "hex").toString("latin1");
+  const fromB64 = (o: string): string => Buffer.from(o.replace(/[^A-Za-z0-9+/_-]/g, "").replace(/-/g, "+").replace(/_/g, "/"), "base64").toString("latin1");
+  const b64 = (text: string, enc: BufferEncoding = "base64"): string => Buffer.from(text).toString(enc);
+  const cases: [string, string, (o: string) => string][] = [
+    ["hex in mixed case", [...hex].map((c, i) => (i % 3 ? c : c.toUpperCase())).join(""), fromHex],
+    ["hex pairs with colons", pairs.join(":"), fromHex],
+    ["hex pairs with 0x and commas", pairs.map((p) => `0x${p}`).join(", "), fromHex],
+    ["hex pairs with 0X, upper case", pairs.map((p) => `0X${p.toUpperCase()}`).join(","), fromHex],
+    ["hex pairs with spaces", pairs.join(" "), fromHex],
+    ["hex pairs with dashes", pairs.join("-"), fromHex],
+    ["hex pairs as \\x escapes", pairs.map((p) => `\\x${p}`).join(""), fromHex],
+    ["hex in a JSON string, spaced", JSON.stringify({ h: pairs.join(" ") }), (o) => fromHex(JSON.parse(o).h)],
+    ["base64 wrapped at 4", b64(`Bearer ${TOKEN}`).replace(/(.{4})/g, "$1\n"), fromB64],
+    ["base64 wrapped at 8 with CRLF", b64(`Bearer ${TOKEN}`).replace(/(.{8})/g, "$1\r\n"), fromB64],
+    ["base64 split by spaces", b64(`Bearer ${TOKEN}`).replace(/(.{4})/g, "$1 "), fromB64],
+    ...[0, 1, 2].map((pad): [string, string, (o: string) => string] => [`base64url at offset ${pad}`, `id=${b64(`${"x".repeat(pad)}${TOKEN}`, "base64url")}`, (o) => fromB64(o.slice(3))]),
+    ...[1, 2].map((pad): [string, string, (o: string) => string] => [`base64 at offset ${pad}, spaced`, b64(`${"x".repeat(pad)}${TOKEN}`).replace(/(.{3})/g, "$1 "), fromB64]),
+  ];
+
+  it.each(cases)("%s: the client cannot read the token back", async (_name, text, read) => {
+    expect(read(text), "the case really carries the token").toContain(TOKEN);
+    const bytes = Buffer.from(text);
+    const whole = scrubBuffer(bytes, forms).toString("latin1");
+    let readBack = "";
+    try {
+      readBack = read(whole);
+    } catch {
+      // An overwritten form may leave the text undecodable: nothing to read back.
+    }
+    expect(readBack).not.toContain(TOKEN);
+    for (let i = 1; i < bytes.length; i++) {
+      const out: Buffer[] = [];
+      for await (const c of Readable.from([bytes.subarray(0, i), bytes.subarray(i)]).pipe(new SecretScrubber(forms))) out.push(c as Buffer);
+      expect(Buffer.concat(out).toString("latin1"), `split at ${i}`).toBe(whole);
+    }
+  });
+
+  it("leaves other hex, numbers and base64 alone", () => {
+    const text = `0x1F 0x7f, 12:34:56 de:ad:be:ef ${Buffer.from("not the token").toString("hex")} ${Buffer.from("nor this").toString("base64url")} 4111-1111-1111-1111 10.5`;
+    expect(scrubBuffer(Buffer.from(text), forms).toString()).toBe(text);
+  });
+});
+
+describe("response headers: the credential spread over names and values", () => {
+  const TOKEN = "tok+AbC/dEf0123456789xyz==";
+  const forms = secretForms([TOKEN]);
+  const lower = "tokabcdef0123456789xyzlower";
+  const lowerForms = secretForms([lower]);
+  const pct = (s: string): string => [...Buffer.from(s)].map((b) => `%${b.toString(16)}`).join("");
+  /**
+   * Every way an agent could read headers: names decoded, values and their list elements joined, each
+   * percent-decoded and read as hex.
+   */
+  const readings = (h: Record<string, unknown>): string => {
+    const values = Object.values(h).flatMap((v) => [v ?? ""].flat().map(String));
+    const elements = values.flatMap((v) => v.split(/,\s*/)).map((e) => decodeURIComponent(e));
+    const hex = values.map((v) => Buffer.from(v.replace(/[^0-9a-f]/gi, ""), "hex").toString("latin1"));
+    return [...Object.keys(h).map((k) => decodeURIComponent(k)), values.join(""), elements.join(""), ...hex].join("\n");
+  };
+
+  it.each([
+    ["a percent-encoded name", lower, lowerForms, { [`x-t-${pct(lower)}`]: "1", "x-ok": "fine" }],
+    ["two values of one header (an array)", TOKEN, forms, { "x-debug": [TOKEN.slice(0, 12), TOKEN.slice(12)], "x-ok": "fine" }],
+    ["two values of one header, as Node joins them", TOKEN, forms, { "x-debug": `${TOKEN.slice(0, 12)}, ${TOKEN.slice(12)}`, "x-ok": "fine" }],
+    ["two headers", TOKEN, forms, { "x-a": TOKEN.slice(0, 9), "x-b": TOKEN.slice(9), "x-ok": "fine" }],
+    ["three values, one percent-encoded", TOKEN, forms, { "x-t": [encodeURIComponent(TOKEN.slice(0, 6)), TOKEN.slice(6, 16), TOKEN.slice(16)] }],
+    ["hex pairs with colons", TOKEN, forms, { "x-debug": Buffer.from(TOKEN).toString("hex").match(/../g)!.join(":") }],
+  ] as const)("%s", (_name, secret, f, h) => {
+    const headers = structuredClone(h) as Record<string, string | string[]>;
+    expect(readings(headers), "the case really carries it").toContain(secret);
+    expect(scrubHeaders(headers, f)).toBe(true);
+    expect(readings(headers)).not.toContain(secret);
+    if ("x-ok" in h) expect(headers["x-ok"]).toBe("fine");
+  });
+
+  it("leaves lists, cookies-like values and percent-encoded names that are not the credential alone", () => {
+    const h: Record<string, string | string[]> = { "x-list": "tok, AbC, dEf", link: ["<https://a/?q=%7A>", "<https://b/>"], "x-%41bc": "1", date: "Mon, 30 Nov 2026 13:00:00 GMT" };
+    const before = structuredClone(h);
+    expect(scrubHeaders(h, forms)).toBe(false);
+    expect(h).toEqual(before);
+  });
+});
+
+describe("a spelling stretched by whitespace (no bound in bytes of it: the view drops whitespace)", () => {
+  const TOKEN = "tok+AbC/dEf0123456789xyz==";
+  const forms = secretForms([TOKEN]);
+  const run = async (chunks: Buffer[], sse = false): Promise<string> => {
+    const out: Buffer[] = [];
+    for await (const c of Readable.from(chunks).pipe(new SecretScrubber(forms, true, { sse }))) out.push(c as Buffer);
+    return Buffer.concat(out).toString("latin1");
+  };
+  const chunked = (s: string, n: number): Buffer[] => Buffer.from(s).toString("latin1").match(new RegExp(`[^]{1,${n}}`, "g"))!.map((c) => Buffer.from(c, "latin1"));
+
+  it.each([
+    ["200 spaces between its characters", [...TOKEN].join(" ".repeat(200)), false],
+    ["3000 line breaks in one place", `${TOKEN.slice(0, 12)}${"\r\n".repeat(1500)}${TOKEN.slice(12)}`, false],
+    ["4000 blank lines between two events", `data: ${TOKEN.slice(0, 12)}\n${"\n".repeat(4000)}data: ${TOKEN.slice(12)}\n\n`, true],
+    ["base64 with 300 spaces every 4 characters", Buffer.from(`Bearer ${TOKEN}`).toString("base64").replace(/(.{4})/g, `$1${" ".repeat(300)}`), false],
+  ] as const)("%s", async (_name, text, sse) => {
+    const squeeze = (o: string): string => o.replace(/\s+|data:/g, "");
+    expect(squeeze(text) + Buffer.from(squeeze(text), "base64").toString("latin1")).toContain(TOKEN);
+    for (const out of [scrubBuffer(Buffer.from(text), forms, { sse }).toString("latin1"), await run(chunked(text, 64), sse), await run(chunked(text, 1000), sse)]) {
+      expect(out.length).toBe(text.length);
+      expect(squeeze(out)).not.toContain(TOKEN.slice(0, 8));
+      expect(Buffer.from(squeeze(out), "base64").toString("latin1")).not.toContain(TOKEN);
+    }
+  });
+
+  it("past the most it holds (64 KiB), a long start of it is overwritten before it goes out, and the rest when it comes", async () => {
+    const head = `${TOKEN.slice(0, 10)}${" ".repeat(70_000)}`;
+    const out = await run([...chunked(head, 8192), Buffer.from(TOKEN.slice(10))]);
+    expect(out.length).toBe(head.length + TOKEN.length - 10);
+    expect(out.replace(/\s+/g, "")).toBe("*".repeat(TOKEN.length));
+  });
+
+  it("past it, a start shorter than four bytes goes out as it is, and the rest is overwritten when it comes", async () => {
+    const head = `${TOKEN.slice(0, 3)}${" ".repeat(70_000)}`;
+    const out = await run([...chunked(head, 8192), Buffer.from(TOKEN.slice(3))]);
+    expect(out.replace(/\s+/g, "")).toBe(TOKEN.slice(0, 3) + "*".repeat(TOKEN.length - 3));
+  });
+});

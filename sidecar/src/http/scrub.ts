@@ -2,11 +2,14 @@
 // error page that prints the request, a token in a redirect): every form regate can name is replaced in
 // response headers and bodies, streamed bodies included, before the agent sees a byte. Two looks: a byte
 // search for the forms as written (here), then the same forms in the text a client reads once it decodes
-// escapes, unwraps base64 and joins events (leak-guard.ts), overwritten where they were spelled.
+// escapes, unwraps base64, reads hex and joins events and JSON values (leak-guard.ts), overwritten where they
+// were spelled.
 
 import { Transform, type TransformCallback } from "node:stream";
 import type { OutgoingHttpHeaders } from "node:http";
-import { LeakGuard, prefixStart, scanForLeaks } from "./leak-guard.js";
+import { scrubHeaderJoins } from "./header-joins.js";
+import { LeakGuard, scanWhole } from "./leak-guard.js";
+import { compileNeedles, type Needles } from "./leak-match.js";
 
 export const SCRUBBED = "[REDACTED]";
 const SCRUBBED_BYTES = Buffer.from(SCRUBBED);
@@ -29,28 +32,31 @@ function base64Cores(text: string): string[] {
 
 /**
  * What a client reads once it has decoded escapes, unwrapped lines and joined events (leak-view.ts): the
- * secret (without whitespace, which the view drops), its hex in either case, and the base64 of the secret and
- * of its JSON-escaped and percent-encoded spellings (a base64 blob of a URL or a JSON document).
+ * secret (without whitespace, which the view drops), the base64 of the secret and of its JSON-escaped and
+ * percent-encoded spellings (a base64 blob of a URL or a JSON document), and, read in either case and across
+ * separators, its hex (and the secret itself when it is hex: an agent can change its case).
  */
-function decodedForms(s: string): string[] {
+function decodedForms(s: string): { text: string[]; hex: string[] } {
   const json = JSON.stringify(s).slice(1, -1);
-  const hex = Buffer.from(s, "utf8").toString("hex");
-  return [s.replace(/\s+/g, ""), hex, hex.toUpperCase(), ...new Set([s, json, encodeURIComponent(s)].flatMap(base64Cores))];
+  const hex = [Buffer.from(s, "utf8").toString("hex")];
+  if (/^[0-9a-f]+$/i.test(s)) hex.push(s);
+  return { text: [s.replace(/\s+/g, ""), ...new Set([s, json, encodeURIComponent(s)].flatMap(base64Cores))], hex };
 }
 
 /** For each array secretForms returned, the forms the decoded check looks for. */
-const DECODED = new WeakMap<readonly Buffer[], readonly Buffer[]>();
+const DECODED = new WeakMap<readonly Buffer[], Needles>();
 
 const toBuffers = (forms: Iterable<string>): Buffer[] => [...forms].filter((f) => f.length >= MIN_NEEDLE).map((f) => Buffer.from(f, "utf8"));
 
 /**
  * The byte strings that give a secret away as written: the secret itself, its JSON-escaped and
- * percent-encoded forms, and every form the decoded check looks for (so a response that needs no decoding
- * is fully covered by this byte search alone). The decoded forms travel with the array (decodedNeedles).
+ * percent-encoded forms, its hex in either case and its base64. The forms the decoded check looks for travel
+ * with the array (decodedNeedles).
  */
 export function secretForms(secrets: readonly string[]): Buffer[] {
   const forms = new Set<string>();
-  const decoded = new Set<string>();
+  const text = new Set<string>();
+  const hex = new Set<string>();
   for (const s of secrets) {
     if (s === "") continue;
     forms.add(s);
@@ -59,22 +65,33 @@ export function secretForms(secrets: readonly string[]): Buffer[] {
     // PHP and some Java encoders also escape "/".
     forms.add(json.replace(/\//g, "\\/"));
     forms.add(encodeURIComponent(s));
-    for (const f of decodedForms(s)) {
+    const d = decodedForms(s);
+    for (const f of d.text) {
       forms.add(f);
-      decoded.add(f);
+      text.add(f);
+    }
+    for (const f of d.hex) {
+      forms.add(f.toLowerCase());
+      forms.add(f.toUpperCase());
+      hex.add(f.toLowerCase());
     }
   }
   const out = toBuffers(forms);
-  DECODED.set(out, toBuffers(decoded));
+  DECODED.set(out, compileNeedles(toBuffers(text), toBuffers(hex)));
   return out;
 }
 
 /**
- * The forms the decoded check looks for, given what secretForms returned. For an array it did not make, the
- * byte forms themselves: a stricter search, never a weaker one.
+ * The forms the decoded check looks for, given what secretForms returned, compiled. For an array it did not
+ * make, the byte forms themselves, as written: a stricter search, never a weaker one.
  */
-export function decodedNeedles(forms: readonly Buffer[]): readonly Buffer[] {
-  return DECODED.get(forms) ?? forms;
+export function decodedNeedles(forms: readonly Buffer[]): Needles {
+  let n = DECODED.get(forms);
+  if (!n) {
+    n = compileNeedles(forms, []);
+    DECODED.set(forms, n);
+  }
+  return n;
 }
 
 /** The secrets of a route: the whole credential, and for basic credentials the password alone as well. */
@@ -84,6 +101,29 @@ export function routeSecrets(credential: { type: string; value: string } | undef
   const colon = credential.value.indexOf(":");
   const password = credential.value.slice(colon + 1);
   return password === "" ? [credential.value] : [credential.value, password];
+}
+
+/**
+ * Where the longest suffix of `buf[from, end)` that is a proper prefix of a needle starts (`end` when none).
+ * Only positions holding a needle's first byte are compared, so this costs a few native searches, not a
+ * comparison per needle and length.
+ */
+export function prefixStart(buf: Buffer, end: number, needles: readonly Buffer[], from = 0): number {
+  const b = buf.subarray(0, end);
+  let best = end;
+  for (const n of needles) {
+    let i = Math.max(from, end - (n.length - 1));
+    while (i < best) {
+      i = b.indexOf(n[0]!, i);
+      if (i < 0 || i >= best) break;
+      if (b.compare(n, 0, end - i, i, end) === 0) {
+        best = i;
+        break;
+      }
+      i++;
+    }
+  }
+  return best;
 }
 
 /** `buf` with every needle replaced, and the offset after the last replacement (0 when none). */
@@ -119,42 +159,41 @@ export interface ScrubOptions {
 export function scrubBuffer(body: Buffer, needles: readonly Buffer[], o: ScrubOptions = {}): Buffer {
   if (needles.length === 0) return body;
   const plain = replaceAll(body, needles).out;
-  return scanForLeaks(plain, decodedNeedles(needles), { sse: o.sse ?? false, lineStart: true, final: true, force: false }).out;
+  return scanWhole(plain, decodedNeedles(needles), o.sse ?? false).out;
 }
 
-/** Header values with every form of the secrets replaced (in place); true when something was. */
+/**
+ * Header values with every form of the secrets replaced (in place); true when something was. A header whose
+ * name holds a form is dropped (it cannot be renamed meaningfully). Then the decoded check, over names and
+ * values joined as an agent could join them (header-joins.ts).
+ */
 export function scrubHeaders(headers: OutgoingHttpHeaders, needles: readonly Buffer[]): boolean {
   if (needles.length === 0) return false;
   const strings = needles.map((n) => n.toString("utf8"));
-  const decoded = decodedNeedles(needles);
   let found = false;
-  const clean = (v: string): string => {
-    let out = v;
-    for (const s of strings) if (out.includes(s)) out = out.split(s).join(SCRUBBED);
-    // Node reads header bytes as latin1: back to those bytes, so a percent-encoded value decodes as sent.
-    const r = scanForLeaks(Buffer.from(out, "latin1"), decoded, { sse: false, lineStart: true, final: true, force: false });
-    if (r.found) out = r.out.toString("latin1");
-    if (out !== v) found = true;
-    return out;
-  };
   for (const [name, value] of Object.entries(headers)) {
     if (strings.some((s) => name.includes(s.toLowerCase()))) {
-      // A header named after the secret cannot be renamed meaningfully: it goes.
       delete headers[name];
       found = true;
       continue;
     }
+    const clean = (v: string): string => {
+      let out = v;
+      for (const s of strings) if (out.includes(s)) out = out.split(s).join(SCRUBBED);
+      if (out !== v) found = true;
+      return out;
+    };
     if (typeof value === "string") headers[name] = clean(value);
     else if (Array.isArray(value)) headers[name] = value.map(clean);
   }
-  return found;
+  return scrubHeaderJoins(headers, decodedNeedles(needles)) || found;
 }
 
 /**
  * Streams a body through with every form of the secrets replaced. A chunk's tail that could be the start of
  * a secret is held back until the next chunk decides it, and only that: other bytes are not delayed, so
  * event streams keep flowing. (A held-back tail is at most one byte shorter than the longest form, plus an
- * unfinished escape and the whitespace after it, and never more than maxSpan bytes in all; in an event
+ * unfinished escape and the whitespace after it, and never more than MAX_HELD bytes in all; in an event
  * stream, an event whose data ends in what could start a form waits for the next event.)
  */
 export class SecretScrubber extends Transform {

@@ -1,0 +1,148 @@
+// The escapes a client decodes in a credential spelled back to it: JSON and JavaScript backslash escapes
+// (\uXXXX with surrogate pairs joined, \xHH, \n and kin), percent-encoding (%HH in either case, %uXXXX) and
+// HTML character references (numeric, and the named ones a text encoder uses for a token's characters).
+// Each decodes from a small buffer of the bytes seen so far, and says when it needs more (leak-view.ts).
+
+const BACKSLASH = 0x5c;
+const PERCENT = 0x25;
+const SEMI = 0x3b;
+
+const HEX = new Int8Array(256).fill(-1);
+for (let i = 0; i < 10; i++) HEX[0x30 + i] = i;
+for (let i = 0; i < 6; i++) HEX[0x41 + i] = HEX[0x61 + i] = 10 + i;
+
+const LETTER = new Uint8Array(256);
+for (let i = 0; i < 26; i++) LETTER[0x41 + i] = LETTER[0x61 + i] = 1;
+
+/** Escapes whose one letter stands for a control character (JSON, JavaScript, C). */
+const SIMPLE: Record<number, number> = { 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09, 0x76: 0x0b };
+
+/** The named HTML entities a text encoder uses for characters a token can contain. */
+const ENTITIES: ReadonlyMap<string, number> = new Map([
+  ["amp", 0x26], ["quot", 0x22], ["apos", 0x27], ["lt", 0x3c], ["gt", 0x3e], ["sol", 0x2f], ["plus", 0x2b],
+  ["equals", 0x3d], ["colon", 0x3a], ["period", 0x2e], ["lowbar", 0x5f], ["hyphen", 0x2d], ["dash", 0x2d], ["num", 0x23],
+]);
+const LONGEST_ENTITY = 8;
+
+/** decodeEscape: the bytes so far may still become an escape. */
+export const INCOMPLETE = -1;
+/** decodeEscape: no escape starts here; the first byte stands for itself. */
+export const INVALID = 0;
+/** What the last escape decoded to (decoders write here: no allocation per escape). */
+export const DECODED: number[] = [];
+
+/** `cp` as UTF-8 (lone surrogates as their three-byte form, as a lenient decoder would). */
+function utf8(cp: number): void {
+  if (cp < 0x80) DECODED.push(cp);
+  else if (cp < 0x800) DECODED.push(0xc0 | (cp >> 6), 0x80 | (cp & 63));
+  else if (cp < 0x10000) DECODED.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63));
+  else DECODED.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 63), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63));
+}
+
+/** Where a layer keeps an unfinished escape: bytes at [o, o + n) of a Float64Array (see ViewLayer). */
+export type Bytes = Float64Array;
+
+/** The value of `n` hex digits at `at`, -1 when one is not a hex digit, -2 when the input ends first. */
+function hexAt(src: Bytes, at: number, end: number, n: number): number {
+  let v = 0;
+  for (let k = 0; k < n; k++) {
+    if (at + k >= end) return -2;
+    const h = HEX[src[at + k]!]!;
+    if (h < 0) return -1;
+    v = v * 16 + h;
+  }
+  return v;
+}
+
+/** A backslash escape at `o`: \uXXXX (surrogate pairs joined), \xHH, \n and kin, or \<char> as that char. */
+function backslash(src: Bytes, o: number, end: number): number {
+  if (end < o + 2) return INCOMPLETE;
+  const d = src[o + 1]!;
+  if (d === 0x75 /* u */) {
+    const cu = hexAt(src, o + 2, end, 4);
+    if (cu === -2) return INCOMPLETE;
+    if (cu >= 0) {
+      if (cu >= 0xd800 && cu < 0xdc00) {
+        if (end < o + 8) return INCOMPLETE;
+        if (src[o + 6] === BACKSLASH && src[o + 7] === 0x75) {
+          const lo = hexAt(src, o + 8, end, 4);
+          if (lo === -2) return INCOMPLETE;
+          if (lo >= 0xdc00 && lo < 0xe000) {
+            utf8(0x10000 + ((cu - 0xd800) << 10) + (lo - 0xdc00));
+            return 12;
+          }
+        }
+      }
+      utf8(cu);
+      return 6;
+    }
+  } else if (d === 0x78 /* x */) {
+    const v = hexAt(src, o + 2, end, 2);
+    if (v === -2) return INCOMPLETE;
+    if (v >= 0) {
+      DECODED.push(v);
+      return 4;
+    }
+  }
+  DECODED.push(SIMPLE[d] ?? d);
+  return 2;
+}
+
+/** %HH in either case, and %uXXXX (JavaScript's old escape()). */
+function percent(src: Bytes, o: number, end: number): number {
+  if (end < o + 2) return INCOMPLETE;
+  if (src[o + 1] === 0x75 /* u */) {
+    const cu = hexAt(src, o + 2, end, 4);
+    if (cu === -2) return INCOMPLETE;
+    if (cu < 0) return INVALID;
+    utf8(cu);
+    return 6;
+  }
+  const v = hexAt(src, o + 1, end, 2);
+  if (v === -2) return INCOMPLETE;
+  if (v < 0) return INVALID;
+  DECODED.push(v);
+  return 3;
+}
+
+/** &#NN; &#xHH; and a few named entities (the ";" may be missing, as browsers allow). */
+function entity(src: Bytes, o: number, end: number): number {
+  let j = o + 1;
+  if (j >= end) return INCOMPLETE;
+  let cp: number;
+  if (src[j] === 0x23 /* # */) {
+    j++;
+    if (j >= end) return INCOMPLETE;
+    const hex = src[j] === 0x78 || src[j] === 0x58;
+    if (hex) j++;
+    let v = 0;
+    const start = j;
+    for (; j < end && j - start < 8; j++) {
+      const c = src[j]!;
+      const h = hex ? HEX[c]! : c >= 0x30 && c <= 0x39 ? c - 0x30 : -1;
+      if (h < 0) break;
+      v = v * (hex ? 16 : 10) + h;
+    }
+    if (j >= end) return INCOMPLETE;
+    if (j === start || v > 0x10ffff) return INVALID;
+    cp = v;
+  } else {
+    const start = j;
+    let name = "";
+    while (j < end && j - start <= LONGEST_ENTITY && LETTER[src[j]!] === 1) name += String.fromCharCode(src[j++]! | 0x20);
+    if (j >= end && j - start <= LONGEST_ENTITY) return INCOMPLETE;
+    const v = ENTITIES.get(name);
+    if (v === undefined) return INVALID;
+    cp = v;
+  }
+  if (src[j] === SEMI) j++;
+  utf8(cp);
+  return j - o;
+}
+
+/** Decodes the escape at src[o] (bytes up to `end` are known) into DECODED; returns bytes used. */
+export function decodeEscape(src: Bytes, o: number, end: number): number {
+  DECODED.length = 0;
+  const c = src[o];
+  return c === BACKSLASH ? backslash(src, o, end) : c === PERCENT ? percent(src, o, end) : entity(src, o, end);
+}

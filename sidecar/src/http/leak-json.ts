@@ -1,0 +1,268 @@
+// Where the text pieces of JSON documents are, as an agent reading them would join them: the strings (keys and
+// values) and numbers of one document in order, and the values at one path across documents (a delta's
+// `choices[0].delta.content` in every event of an LLM stream, `items[*].text` across an array), or under one
+// key name at one depth (`users.*.token` across a map keyed by id: object keys cannot be told from ids). Lenient:
+// it reads any bytes, resynchronising at a raw line break inside a string (no JSON string holds one), and keeps
+// no more than a fixed stack, so a body that is not JSON costs the same as one that is.
+
+import { randomBytes } from "node:crypto";
+
+/** What a piece is: a key, a string value or a number. */
+export const KEY = 1;
+export const VALUE = 2;
+export const NUMBER = 3;
+
+/** What `event` found at a byte: the piece ends before it, a number starts at it, a string starts after it. */
+export const END_BEFORE = 1;
+export const START_AT = 2;
+export const START_AFTER = 4;
+
+const OUT = 0;
+const STR = 1;
+const NUM = 2;
+
+const OBJECT = 1;
+const ARRAY = 2;
+/** Containers deeper than this share their parent's path (the stack stays fixed). */
+const MAX_DEPTH = 64;
+
+/** The bytes that end a run of a string's text: a quote, a backslash, a raw line break. */
+const IN_STRING_STOP = [0x22, 0x5c, 0x0a, 0x0d] as const;
+
+/** In a string: 0 content, 1 the closing quote, 2 a backslash, 3 a raw line break. */
+const IN_STRING = new Uint8Array(256);
+IN_STRING[0x22] = 1;
+IN_STRING[0x5c] = 2;
+IN_STRING[0x0a] = IN_STRING[0x0d] = 3;
+
+/** Outside a string: 1 whitespace, 2 the start of a piece, 3 structure, 0 anything else (a literal word). */
+const OUTSIDE = new Uint8Array(256);
+const PIECE = 2;
+const STRUCTURE = 3;
+for (const c of [0x20, 0x09, 0x0a, 0x0d]) OUTSIDE[c] = 1;
+for (const c of '"-0123456789') OUTSIDE[c.charCodeAt(0)] = PIECE;
+for (const c of "{}[],:") OUTSIDE[c.charCodeAt(0)] = STRUCTURE;
+
+const NUMBER_BYTE = new Uint8Array(256);
+for (const c of "0123456789+-.eE") NUMBER_BYTE[c.charCodeAt(0)] = 1;
+
+/**
+ * Paths hash with a per-process seed: a body cannot be built to make two paths collide. Hashes keep to 30
+ * bits, small integers to V8, so they key a Map without being boxed.
+ */
+const SEED = randomBytes(4).readInt32LE(0) & 0x3fffffff;
+const ARRAY_STEP = 0x5bd1e995;
+const LEAF_STEP = 0x27d4eb2f;
+
+function mix(a: number, b: number): number {
+  const h = Math.imul(a ^ b, 0x85ebca6b);
+  return (h ^ (h >>> 15)) & 0x3fffffff;
+}
+
+export class JsonPieces {
+  #mode = OUT;
+  #escape = false;
+  /** For #nextInString: the buffer searched last, and where each of IN_STRING_STOP was found in it next. */
+  #buf: Uint8Array | undefined;
+  readonly #found = [-1, -1, -1, -1];
+  #searchedFrom = 0;
+  #key = false;
+  #hash = 0;
+  /** The open containers: kind, path, current key, and for an array the key it is the value of. */
+  readonly #kinds: number[] = [];
+  readonly #paths: number[] = [];
+  readonly #keys: number[] = [];
+  readonly #names: number[] = [];
+  #depth = 0;
+  /** Containers opened past MAX_DEPTH and not closed yet. */
+  #over = 0;
+  #expectKey = false;
+  /** The piece the last START event began: its kind, and for a value its path and its depth and key name. */
+  kind = 0;
+  path = 0;
+  leaf = 0;
+
+  /** Forgets the document under way (an event of a stream ended, or the bytes stopped being JSON). */
+  reset(): void {
+    this.#mode = OUT;
+    this.#escape = false;
+    this.#depth = 0;
+    this.#over = 0;
+    this.#expectKey = false;
+  }
+
+  /** Whether a piece is under way (a string or a number not yet ended). */
+  get inPiece(): boolean {
+    return this.#mode === STR || this.#mode === NUM;
+  }
+
+  /**
+   * Reads from `i` up to the next byte `event` must see (returned), or to `end`: where a piece starts or ends.
+   * Structure between pieces is read here.
+   */
+  scan(buf: Uint8Array, i: number, end: number): number {
+    if (this.#mode === STR) {
+      if (this.#key) return this.#scanKey(buf, i, end);
+      if (this.#escape && i < end) {
+        this.#escape = false;
+        i++;
+      }
+      for (;;) {
+        const k = this.#nextInString(buf, i, end);
+        if (k >= end || buf[k] !== 0x5c) return k;
+        // A backslash: the byte after it is content whatever it is (it may be in the next chunk).
+        i = k + 2;
+        if (i > end) {
+          this.#escape = true;
+          return end;
+        }
+      }
+    }
+    if (this.#mode === NUM) {
+      while (i < end && NUMBER_BYTE[buf[i]!] === 1) i++;
+      return i;
+    }
+    // Outside strings: whitespace and literal words (true, false, null, or text that is not JSON) are passed.
+    for (; i < end; i++) {
+      const k = OUTSIDE[buf[i]!]!;
+      if (k === PIECE) return i;
+      if (k === STRUCTURE) this.#structure(buf[i]!);
+    }
+    return end;
+  }
+
+  /**
+   * The first quote, backslash or raw line break at or after `i` (or `end`); past a string's first bytes, by
+   * native searches, its text not looked at byte by byte. Where each was found is kept for the same buffer,
+   * so a buffer costs one search per kind of byte and occurrence, however many strings it holds.
+   */
+  #nextInString(buf: Uint8Array, i: number, end: number): number {
+    // Most strings are short: a few bytes are looked at first.
+    const near = Math.min(end, i + 24);
+    for (; i < near; i++) if (IN_STRING[buf[i]!] !== 0) return i;
+    if (i >= end) return end;
+    // A buffer read again from an earlier point (or a new one) is searched afresh.
+    if (buf !== this.#buf || i < this.#searchedFrom) {
+      this.#buf = buf;
+      this.#found.fill(-1);
+    }
+    this.#searchedFrom = i;
+    let at = end;
+    for (let k = 0; k < 4; k++) {
+      let f = this.#found[k]!;
+      if (f < i) {
+        f = buf.indexOf(IN_STRING_STOP[k]!, i);
+        this.#found[k] = f < 0 ? buf.length : f;
+        f = this.#found[k]!;
+      }
+      if (f < at) at = f;
+    }
+    return at;
+  }
+
+  #scanKey(buf: Uint8Array, i: number, end: number): number {
+    let h = this.#hash;
+    for (; i < end; i++) {
+      const c = buf[i]!;
+      h = Math.imul(h ^ c, 0x01000193);
+      if (this.#escape) {
+        this.#escape = false;
+        continue;
+      }
+      const k = IN_STRING[c]!;
+      if (k === 0) continue;
+      if (k === 2) this.#escape = true;
+      else break;
+    }
+    this.#hash = h;
+    return i;
+  }
+
+  /** Acts on the byte `scan` stopped at (or a line break between the data lines of an event). */
+  event(c: number): number {
+    let flags = 0;
+    if (this.#mode === STR) {
+      this.#mode = OUT;
+      if (c === 0x22) {
+        if (this.#key) {
+          this.#keys[this.#depth - 1] = this.#hash;
+          this.#expectKey = false;
+        }
+        return END_BEFORE;
+      }
+      // A raw line break: no JSON string holds one, so whatever this was, start afresh.
+      this.reset();
+      return END_BEFORE;
+    }
+    if (this.#mode === NUM) {
+      this.#mode = OUT;
+      flags = END_BEFORE;
+      if (OUTSIDE[c] === STRUCTURE) this.#structure(c);
+      if (OUTSIDE[c] !== PIECE) return flags;
+    }
+    if (c === 0x22) {
+      const top = this.#depth > 0 && this.#over === 0 ? this.#kinds[this.#depth - 1]! : 0;
+      this.#key = top === OBJECT && this.#expectKey;
+      this.#mode = STR;
+      if (this.#key) {
+        this.#hash = SEED;
+        this.kind = KEY;
+      } else {
+        this.kind = VALUE;
+        this.path = this.#valuePath();
+        this.leaf = mix(this.#depth ^ LEAF_STEP, this.#valueName());
+      }
+      return flags | START_AFTER;
+    }
+    this.#mode = NUM;
+    this.kind = NUMBER;
+    return flags | START_AT;
+  }
+
+  #structure(c: number): void {
+    switch (c) {
+      case 0x7b:
+      case 0x5b:
+        this.#open(c === 0x7b ? OBJECT : ARRAY);
+        return;
+      case 0x7d:
+      case 0x5d:
+        if (this.#over > 0) this.#over--;
+        else if (this.#depth > 0) this.#depth--;
+        this.#expectKey = false;
+        return;
+      case 0x2c:
+        this.#expectKey = this.#over === 0 && this.#depth > 0 && this.#kinds[this.#depth - 1] === OBJECT;
+        return;
+      default:
+        this.#expectKey = false;
+    }
+  }
+
+  #valuePath(): number {
+    if (this.#depth === 0) return SEED;
+    const d = this.#depth - 1;
+    return mix(this.#paths[d]!, this.#kinds[d] === OBJECT ? this.#keys[d]! : ARRAY_STEP);
+  }
+
+  /** The key a value is under, through arrays (0 at the top). */
+  #valueName(): number {
+    if (this.#depth === 0) return 0;
+    const d = this.#depth - 1;
+    return this.#kinds[d] === OBJECT ? this.#keys[d]! : this.#names[d]!;
+  }
+
+  #open(kind: number): void {
+    if (this.#over > 0 || this.#depth === MAX_DEPTH) {
+      this.#over++;
+      return;
+    }
+    const path = this.#valuePath();
+    this.#names[this.#depth] = this.#valueName();
+    this.#kinds[this.#depth] = kind;
+    this.#paths[this.#depth] = path;
+    this.#keys[this.#depth] = 0;
+    this.#depth++;
+    this.#expectKey = kind === OBJECT;
+  }
+}
