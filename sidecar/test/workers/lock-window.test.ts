@@ -46,7 +46,9 @@ describe("workers: 2, a lock placed while the agent is busy on both workers", ()
         if (!ok) break;
       }
     });
-    await new Promise((r) => setTimeout(r, 400));
+    // Busy on both workers first (counted, not timed: a loaded machine runs fewer statements per second).
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && !([0, 1] as const).every((w) => sent.filter((s) => s.ok && s.slot === w).length >= 6)) await new Promise((r) => setTimeout(r, 20));
     const lock = await adminCall(regate, "POST", "/locks", { target: { principal: "reliability-agent" }, message: "lock window audit" });
     const answered = Date.now();
     expect(lock.status).toBe(201);
