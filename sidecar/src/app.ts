@@ -76,7 +76,8 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
     // Decision inputs hold no secrets by construction (agents' credentials and upstream secrets never
     // enter an input), and wildcard redaction costs more than the policy evaluation itself; a secret an
     // agent typed into a statement is replaced by the sink itself.
-    const decisionLogger = log.child({}, { redact: { paths: [] } });
+    // Its own level: the decision log is the audit trail, written whatever log.level quiets (warn, error).
+    const decisionLogger = log.child({}, { level: "info", redact: { paths: [] } });
     const secrets = heldSecrets(config);
     decisionLog = new DecisionLog(decisionLogger, { bundleName: config.decision_log.bundle_name, labels: { app: "regate", ...config.decision_log.labels }, secrets, maxBufferedBytes: config.decision_log.max_buffered_bytes });
     allSinks.unshift(decisionLog);

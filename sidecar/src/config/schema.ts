@@ -105,7 +105,7 @@ export const configSchema = {
       type: "object",
       default: {},
       additionalProperties: false,
-      properties: { level: { enum: ["fatal", "error", "warn", "info", "debug", "trace"], default: "info" } },
+      properties: { level: { enum: ["fatal", "error", "warn", "info", "debug", "trace"], default: "info", description: "Level of regate's own log lines. The decision log (decision_log.enabled) is written whatever this level is." } },
     },
     agents: {
       type: "object",
