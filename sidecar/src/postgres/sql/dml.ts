@@ -9,6 +9,7 @@ import { expr } from "./expr.js";
 import { aliasOf, baseSource, fromItem, single } from "./from.js";
 import { withClause } from "./with.js";
 import { targetList } from "./targets.js";
+import { conjuncts, relate, settle, sink } from "./relate.js";
 import type { ColumnRef } from "./types.js";
 
 interface Target {
@@ -35,7 +36,7 @@ function writtenColumn(t: Target, rt: Rec | undefined, cx: Cx): void {
   if (!rt) return;
   const name = str(rt.name);
   if (name !== undefined) cx.facts.addColumn({ schema: t.res.lineageSchema, table: t.res.ref.name, column: name });
-  cx.facts.addWriteInput(expr(rt.indirection, cx, t.level));
+  sink(t.level, expr(rt.indirection, cx, t.level), (l) => cx.facts.addWriteInput(l));
 }
 
 /**
@@ -47,7 +48,8 @@ function writtenColumn(t: Target, rt: Rec | undefined, cx: Cx): void {
 function storedIn(t: Target, name: string | undefined, lin: Lin, cx: Cx): void {
   const schema = t.res.lineageSchema;
   const own = (c: ColumnRef) => name !== undefined && schema !== null && c.schema === schema && c.table === t.res.ref.name && c.column === name;
-  cx.facts.addWriteInput(lin.cols.some(own) ? { ...lin, cols: lin.cols.filter((c) => !own(c)) } : lin);
+  // Recorded again when the statement's level ends, with what the rows chosen relate the value to.
+  sink(t.level, lin, (l) => cx.facts.addWriteInput(l.cols.some(own) ? { ...l, cols: l.cols.filter((c) => !own(c)) } : l));
 }
 
 function setList(items: unknown[], t: Target, cx: Cx): void {
@@ -74,7 +76,7 @@ function where(w: unknown, t: Target, cx: Cx): void {
     return;
   }
   const before = t.level.targetHits;
-  expr(w, cx, t.level);
+  for (const c of conjuncts(w)) relate(t.level, expr(c, cx, t.level));
   const currentOf = unwrap(w)?.[0] === "CurrentOfExpr";
   cx.facts.noteWhere(currentOf || t.level.targetHits > before);
 }
@@ -119,13 +121,13 @@ export function insert(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | nul
       if (name !== undefined) cx.facts.addColumn({ schema: t.res.lineageSchema, table: t.res.ref.name, column: name });
       expr(ie?.expr, cx, t.level);
     }
-    expr(infer?.whereClause, cx, t.level);
+    for (const c of conjuncts(infer?.whereClause)) relate(t.level, expr(c, cx, t.level));
     // `excluded` is the proposed row: its columns are the target's, but not a read of stored rows.
     t.level.addSource({ ...t.src, refname: "excluded", schemas: [], unqualified: false, target: null });
     setList(list(oc.targetList), t, cx);
-    expr(oc.whereClause, cx, t.level);
+    for (const c of conjuncts(oc.whereClause)) relate(t.level, expr(c, cx, t.level));
   }
-  return returning(b.returningClause, t, cx);
+  return settle(t.level, returning(b.returningClause, t, cx));
 }
 
 export function update(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null): Col[] {
@@ -134,7 +136,7 @@ export function update(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | nul
   for (const item of list(b.fromClause)) t.level.items.push(fromItem(item, cx, t.level));
   setList(list(b.targetList), t, cx);
   where(b.whereClause, t, cx);
-  return returning(b.returningClause, t, cx);
+  return settle(t.level, returning(b.returningClause, t, cx));
 }
 
 export function del(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null): Col[] {
@@ -142,18 +144,18 @@ export function del(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null):
   const t = target(b, cx, outer, ctes);
   for (const item of list(b.usingClause)) t.level.items.push(fromItem(item, cx, t.level));
   where(b.whereClause, t, cx);
-  return returning(b.returningClause, t, cx);
+  return settle(t.level, returning(b.returningClause, t, cx));
 }
 
 export function mergeStmt(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null): Col[] {
   const ctes = withClause(b.withClause, cx, outer, parent);
   const t = target(b, cx, outer, ctes);
   t.level.items.push(fromItem(b.sourceRelation, cx, t.level));
-  expr(b.joinCondition, cx, t.level);
+  for (const c of conjuncts(b.joinCondition)) relate(t.level, expr(c, cx, t.level));
   for (const w of list(b.mergeWhenClauses)) {
     const wc = bodyOf(w, "MergeWhenClause");
     if (!wc) continue;
-    expr(wc.condition, cx, t.level);
+    for (const c of conjuncts(wc.condition)) relate(t.level, expr(c, cx, t.level));
     const cmd = str(wc.commandType);
     if (cmd === "CMD_INSERT") {
       const targets = list(wc.targetList);
@@ -164,5 +166,5 @@ export function mergeStmt(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | 
       setList(list(wc.targetList), t, cx);
     }
   }
-  return returning(b.returningClause, t, cx);
+  return settle(t.level, returning(b.returningClause, t, cx));
 }

@@ -2,11 +2,12 @@
 // lineage of the expression's value. Node types it does not know are still walked child by child, so
 // nothing below them is missed.
 import { CONSTANT, UNKNOWN, asDerived, merge, type Col, type Lin } from "./lineage.js";
-import { isRangeVarShape, list, nameList, rec, str, stringNode, unwrap, type Rec } from "./node.js";
+import { bodyOf, isRangeVarShape, list, nameList, rec, str, stringNode, unwrap, type Rec } from "./node.js";
 import { relationArgument } from "./relation-args.js";
 import { resolveRangeVar } from "./relations.js";
 import { findQualified, resolveIn, resolveName, wholeRow, recordWhole, MAX_DEPTH, TooDeep, type Cx, type Scope } from "./scope.js";
 import { setConfigCall } from "./settings.js";
+import { addRows, conjuncts, isRelating, levelOf, relate, rowsLin, rowsOf, sink } from "./relate.js";
 
 // Nodes whose value is computed from their children and nothing else the analysis must know about.
 const TRANSPARENT = new Set([
@@ -46,7 +47,6 @@ const TRANSPARENT = new Set([
   "JsonReturning",
   "JsonBehavior",
   "JsonTablePathSpec",
-  "WindowDef",
   "List",
   "ResTarget",
   "DefElem",
@@ -98,6 +98,29 @@ const SQL_TEXT_FUNCTIONS = new Set([
   "pg_background_launch",
 ]);
 
+// PostgreSQL's built-in aggregates (pg_proc prokind 'a'). Called without *, DISTINCT, ORDER BY, FILTER,
+// OVER or WITHIN GROUP, an aggregate looks like any function: these are known by name. Its value is made
+// of the rows of its level. A user-defined aggregate called plainly is not recognised (see README).
+const AGGREGATES = new Set([
+  "array_agg", "avg", "bit_and", "bit_or", "bit_xor", "bool_and", "bool_or", "count", "every", "max", "min",
+  "sum", "string_agg", "xmlagg", "any_value", "range_agg", "range_intersect_agg",
+  "json_agg", "json_agg_strict", "jsonb_agg", "jsonb_agg_strict", "json_object_agg", "json_object_agg_strict",
+  "json_object_agg_unique", "json_object_agg_unique_strict", "jsonb_object_agg", "jsonb_object_agg_strict",
+  "jsonb_object_agg_unique", "jsonb_object_agg_unique_strict",
+  "corr", "covar_pop", "covar_samp", "regr_avgx", "regr_avgy", "regr_count", "regr_intercept", "regr_r2",
+  "regr_slope", "regr_sxx", "regr_sxy", "regr_syy", "stddev", "stddev_pop", "stddev_samp", "variance",
+  "var_pop", "var_samp",
+]);
+
+// Built-in set-returning functions: in a select list, how many rows there are depends on their arguments.
+const SET_RETURNING = new Set([
+  "generate_series", "generate_subscripts", "unnest", "regexp_matches", "regexp_split_to_table",
+  "string_to_table", "json_array_elements", "json_array_elements_text", "jsonb_array_elements",
+  "jsonb_array_elements_text", "json_each", "json_each_text", "jsonb_each", "jsonb_each_text",
+  "json_object_keys", "jsonb_object_keys", "jsonb_path_query", "json_populate_recordset",
+  "jsonb_populate_recordset", "json_to_recordset", "jsonb_to_recordset",
+]);
+
 export function expr(v: unknown, cx: Cx, scope: Scope): Lin {
   if (v === null || typeof v !== "object") return CONSTANT;
   if (Array.isArray(v)) return exprList(v, cx, scope);
@@ -136,7 +159,7 @@ function node(type: string, b: Rec, cx: Cx, scope: Scope): Lin {
       if (src && src[0] === "SubLink") {
         const outs = subLinkOutputs(src[1], cx, scope);
         const i = typeof b.colno === "number" ? b.colno - 1 : 0;
-        return asDerived(outs[i]?.lin ?? UNKNOWN);
+        return merge([outs[i]?.lin ?? UNKNOWN, rowsOf(outs)], true);
       }
       return asDerived(expr(b.source, cx, scope));
     }
@@ -158,10 +181,18 @@ function node(type: string, b: Rec, cx: Cx, scope: Scope): Lin {
     case "LockingClause":
       // lockedRels name FROM items, not relations.
       return CONSTANT;
+    case "WindowDef":
+      windowDef(b, cx, scope);
+      return CONSTANT;
+    case "JsonArrayAgg":
+    case "JsonObjectAgg":
+      // JSON_ARRAYAGG / JSON_OBJECTAGG: aggregates, made of the rows of their level.
+      return merge([bare(b, cx, scope), rowsLin(scope)], true);
     default:
       // A statement inside an expression or DDL: a sub-select, a rule action, a function body.
       if (type.endsWith("Stmt")) {
-        return merge(cx.nested(type, b, scope, scope.ctes).map((c) => c.lin), true);
+        const outs = cx.nested(type, b, scope, scope.ctes);
+        return merge([...outs.map((c) => c.lin), rowsOf(outs)], true);
       }
       if (!TRANSPARENT.has(type) && !scope.lenient) cx.facts.addUnknown(`expression node ${type} is not modelled`);
       return bare(b, cx, scope);
@@ -208,17 +239,13 @@ export function columnRef(fields: unknown[], cx: Cx, scope: Scope): Lin {
       const parts: Lin[] = [];
       for (const s of scope.sources) {
         if (!s.unqualified || s.priority) continue;
-        const l = wholeRow(s);
-        recordWhole(s, scope, l, cx);
-        parts.push(l);
+        parts.push(recordWhole(s, scope, wholeRow(s), cx));
       }
       return merge(parts, true);
     }
     const q = qualifier(names, scope);
     if (!q) return unresolved(`${names.join(".")}.*`, cx, scope);
-    const l = wholeRow(q.src);
-    recordWhole(q.src, q.level, l, cx);
-    return l;
+    return recordWhole(q.src, q.level, wholeRow(q.src), cx);
   }
   if (names.length === 1) {
     return resolveName(scope, names[0] as string, cx) ?? unresolved(names[0] as string, cx, scope);
@@ -248,10 +275,18 @@ function qualifier(names: string[], scope: Scope): ReturnType<typeof findQualifi
 /** `t.f` where t has no column f: PostgreSQL reads it as the call f(t). */
 function attributeCall(found: NonNullable<ReturnType<typeof findQualified>>, name: string, cx: Cx): Lin {
   cx.facts.addUnknown(`${name}(${found.src.refname ?? "?"}) called with attribute notation`);
-  const l = wholeRow(found.src);
-  cx.facts.addFunction({ schema: null, name, inputs: l.cols.map((c) => ({ ...c })), inputs_unknown: true });
-  recordWhole(found.src, found.level, l, cx);
-  return { cols: l.cols, derived: true, unknown: true };
+  const l = recordWhole(found.src, found.level, wholeRow(found.src), cx);
+  callInputs(cx, found.level, null, name, l, true);
+  return { ...l, derived: true, unknown: true };
+}
+
+/**
+ * What flows into a function matters when the function has effects (pg_notify, set_config, nextval ...): its
+ * arguments, and how many times it runs, which is what chose the rows of its level (a sequence moved once
+ * per row of `generate_series(1, <masked value>)` keeps the value). Recorded again when the level ends.
+ */
+function callInputs(cx: Cx, scope: Scope, schema: string | null, name: string, args: Lin, unknown: boolean): void {
+  sink(scope, merge([args, rowsLin(scope)], true), (l) => cx.facts.addFunction({ schema, name, inputs: l.cols.map((c) => ({ ...c })), inputs_unknown: unknown || l.unknown }));
 }
 
 function funcCall(b: Rec, cx: Cx, scope: Scope): Lin {
@@ -265,16 +300,49 @@ function funcCall(b: Rec, cx: Cx, scope: Scope): Lin {
   if (name === "ts_rewrite" && args.length !== 3) cx.facts.opaque = true;
   relationArgument(name, args, cx);
   let lin = b.agg_star === true || args.length === 0 ? CONSTANT : exprList(args, cx, scope);
-  // Ordering decides which rows count, not what the value is made of, except in an ordered-set aggregate
-  // (mode() or percentile_disc() WITHIN GROUP (ORDER BY ssn)), whose value is one of the ordered values.
-  const order = expr(b.agg_order, cx, scope);
-  if (b.agg_within_group === true && order !== CONSTANT) lin = lin === CONSTANT ? asDerived(order) : merge([lin, order], true);
-  // What flows into a function matters when the function has effects (pg_notify, set_config, ...).
-  cx.facts.addFunction({ schema, name, inputs: lin.cols.map((c) => ({ ...c })), inputs_unknown: lin.unknown });
-  // Filtering and window clauses decide which rows count, not what the value is made of.
-  expr(b.agg_filter, cx, scope);
-  expr(b.over, cx, scope);
+  // In an ordered-set aggregate (mode() or percentile_disc() WITHIN GROUP (ORDER BY ssn)) the value is one
+  // of the ordered values. Elsewhere ordering and filtering decide which rows count and in what order, not
+  // what the value is made of, unless they relate two values (ORDER BY abs(g - ssn), FILTER (WHERE g <= ssn)):
+  // then the value carries the relation.
+  const parts: Lin[] = [];
+  if (b.agg_within_group === true) {
+    const order = expr(b.agg_order, cx, scope);
+    if (order !== CONSTANT) lin = lin === CONSTANT ? asDerived(order) : merge([lin, order], true);
+  } else {
+    for (const item of list(b.agg_order)) {
+      const l = expr(item, cx, scope);
+      if (isRelating(l)) parts.push(l);
+    }
+  }
+  callInputs(cx, scope, schema, name, lin, false);
+  for (const c of conjuncts(b.agg_filter)) {
+    const l = expr(c, cx, scope);
+    if (isRelating(l)) parts.push(l);
+  }
+  const over = bodyOf(b.over, "WindowDef");
+  if (over) windowDef(over, cx, scope);
+  // An aggregate or a window function is made of the rows of its level: their number, and what chose them.
+  // A plain aggregate belongs to the innermost level its arguments read (PostgreSQL's agglevelsup).
+  const aggregate =
+    over !== undefined ||
+    b.agg_star === true ||
+    b.agg_distinct === true ||
+    b.agg_within_group === true ||
+    b.agg_order !== undefined ||
+    b.agg_filter !== undefined ||
+    AGGREGATES.has(name);
+  if (aggregate) parts.push(rowsLin(over ? scope : levelOf(scope, lin)));
+  if (SET_RETURNING.has(name)) addRows(scope, lin);
+  if (parts.length > 0) lin = merge([lin, ...parts], true);
   return lin === CONSTANT ? CONSTANT : asDerived(lin);
+}
+
+/** A window: its PARTITION BY and ORDER BY keys choose rows, and the order rows come in, for the whole level. */
+function windowDef(b: Rec, cx: Cx, scope: Scope): void {
+  for (const item of list(b.partitionClause)) relate(scope, expr(item, cx, scope));
+  for (const item of list(b.orderClause)) relate(scope, expr(item, cx, scope));
+  expr(b.startOffset, cx, scope);
+  expr(b.endOffset, cx, scope);
 }
 
 const BETWEEN_OPS: Record<string, string[]> = {
@@ -311,14 +379,16 @@ function subLink(b: Rec, cx: Cx, scope: Scope): Lin {
   else if (kind === "ANY_SUBLINK") cx.facts.addOperator("=");
   const test = expr(b.testexpr, cx, scope);
   const outs = subLinkOutputs(b, cx, scope);
+  // Which rows the subquery has (and so whether one exists, which comes first) is made of what chose them.
+  const rows = rowsOf(outs);
   switch (kind) {
     case "EXISTS_SUBLINK":
-      return CONSTANT;
+      return rows === CONSTANT ? CONSTANT : asDerived(rows);
     case "EXPR_SUBLINK":
     case "ARRAY_SUBLINK":
-      return asDerived(outs[0]?.lin ?? CONSTANT);
+      return rows === CONSTANT ? asDerived(outs[0]?.lin ?? CONSTANT) : merge([outs[0]?.lin ?? CONSTANT, rows], true);
     default:
-      return merge([test, ...outs.map((o) => o.lin)], true);
+      return merge([test, ...outs.map((o) => o.lin), rows], true);
   }
 }
 

@@ -3,8 +3,9 @@
 import { CONSTANT, asDerived, asUnknown, merge, plain, type Col, type Lin } from "./lineage.js";
 import { bodyOf, list, nameList, rec, str, unwrap, type Rec } from "./node.js";
 import { resolveRangeVar, type ResolvedRelation } from "./relations.js";
-import { MAX_DEPTH, TooDeep, makeSource, resolveAmong, starOf, wholeRow, type Cx, type FromItem, type Scope, type Source } from "./scope.js";
+import { MAX_DEPTH, TooDeep, liveCol, makeSource, resolveAmong, starOf, wholeRow, type Cx, type FromItem, type Scope, type Source } from "./scope.js";
 import { expr } from "./expr.js";
+import { addRows, conjuncts, relate, rowsOf } from "./relate.js";
 
 export interface Alias {
   name: string | undefined;
@@ -29,11 +30,11 @@ export function rename(cols: Col[], names: string[]): Col[] {
 
 /** A FROM item made of query output columns (subquery, CTE reference). */
 export function colsSource(refname: string | null, outs: Col[] | null, colnames: string[]): Source {
-  if (!outs) return makeSource({ refname, cols: null });
+  if (!outs) return makeSource({ refname, cols: null, derived: true });
   const firstWide = outs.findIndex((c) => c.wide);
-  if (firstWide < 0) return makeSource({ refname, cols: rename(outs, colnames) });
+  if (firstWide < 0) return makeSource({ refname, cols: rename(outs, colnames), derived: true });
   const rest = merge(outs.slice(firstWide).map((c) => c.lin), true);
-  return makeSource({ refname, cols: rename(outs.slice(0, firstWide), colnames), open: true, extra: asUnknown(rest) });
+  return makeSource({ refname, cols: rename(outs.slice(0, firstWide), colnames), open: true, extra: asUnknown(rest), derived: true });
 }
 
 export function single(src: Source): FromItem {
@@ -64,8 +65,8 @@ function fromItemOf(n: unknown, cx: Cx, level: Scope): FromItem {
     case "RangeTableSample": {
       const item = fromItem(b.relation, cx, level);
       expr(b.method, cx, level);
-      expr(b.args, cx, level);
-      expr(b.repeatable, cx, level);
+      // The sampling percentage and seed decide which rows there are.
+      addRows(level, merge([expr(b.args, cx, level), expr(b.repeatable, cx, level)], true));
       return item;
     }
     case "RangeTableFunc":
@@ -108,6 +109,7 @@ function rangeVar(rv: Rec, cx: Cx, level: Scope): FromItem {
     if (def) {
       const src = colsSource(alias?.name ?? name, def.cols, alias?.colnames ?? []);
       level.addSource(src);
+      if (def.rows) addRows(level, def.rows);
       return single(src);
     }
   }
@@ -123,6 +125,7 @@ function rangeSubselect(b: Rec, cx: Cx, level: Scope): FromItem {
   // Only a LATERAL subquery may refer to earlier FROM items of the same level.
   const outer = b.lateral === true ? level : level.parent;
   const outs = sub ? cx.nested(sub[0], sub[1], outer, level.ctes) : [];
+  addRows(level, rowsOf(outs));
   const alias = aliasOf(b.alias);
   const src = colsSource(alias?.name ?? null, outs, alias?.colnames ?? []);
   level.addSource(src);
@@ -132,7 +135,7 @@ function rangeSubselect(b: Rec, cx: Cx, level: Scope): FromItem {
 function join(b: Rec, cx: Cx, level: Scope): FromItem {
   const left = fromItem(b.larg, cx, level);
   const right = fromItem(b.rarg, cx, level);
-  expr(b.quals, cx, level);
+  for (const c of conjuncts(b.quals)) relate(level, expr(c, cx, level));
   let using = nameList(b.usingClause) ?? [];
   if (b.isNatural === true) {
     const ls = left.star();
@@ -144,13 +147,15 @@ function join(b: Rec, cx: Cx, level: Scope): FromItem {
   const usingCols: Col[] = using.map((name) => {
     const l = resolveAmong(left.sources, level, name, cx);
     const r = resolveAmong(right.sources, level, name, cx);
+    // USING (x) is ON l.x = r.x: the two columns are related.
+    relate(level, merge([l, r], true));
     const lin = jointype === "JOIN_FULL" ? merge([l, r], true) : jointype === "JOIN_RIGHT" ? r : l;
     return { name, lin };
   });
   const sources = [...left.sources, ...right.sources];
   const usingAlias = aliasOf(b.join_using_alias);
   if (usingCols.length > 0) {
-    const u = makeSource({ refname: usingAlias?.name ?? null, qualified: usingAlias !== undefined, priority: true, cols: usingCols });
+    const u = makeSource({ refname: usingAlias?.name ?? null, qualified: usingAlias !== undefined, priority: true, cols: usingCols, derived: true });
     level.addSource(u);
     sources.push(u);
   }
@@ -166,14 +171,25 @@ function join(b: Rec, cx: Cx, level: Scope): FromItem {
     // The alias hides the names of the joined relations.
     for (const s of sources) s.qualified = false;
     const known = star();
+    // Renamed, the joined columns are references to the joined sides' columns: their slots.
     const joined =
       known && alias.colnames.length > 0
-        ? makeSource({ refname: alias.name, unqualified: false, cols: rename(known, alias.colnames) })
+        ? makeSource({ refname: alias.name, unqualified: false, cols: rename(withSlots(known, sources, level), alias.colnames), derived: true })
         : makeSource({ refname: alias.name, unqualified: false, children: [...sources] });
     level.addSource(joined);
     sources.push(joined);
   }
   return { sources, star, whole };
+}
+
+/** Columns of these sources (a `*` expansion) as references: each with its slot at `level`. */
+export function withSlots(cols: Col[], sources: readonly Source[], level: Scope): Col[] {
+  const owner = new Map<Col, Source>();
+  for (const s of sources) for (const c of s.cols ?? []) owner.set(c, s);
+  return cols.map((c) => {
+    const src = owner.get(c);
+    return src ? liveCol(src, level, c) : c;
+  });
 }
 
 function rangeFunction(b: Rec, cx: Cx, level: Scope): FromItem {
@@ -203,7 +219,10 @@ function rangeFunction(b: Rec, cx: Cx, level: Scope): FromItem {
       cols.push({ name, lin });
     }
   }
-  if (b.ordinality === true) cols.push({ name: "ordinality", lin: CONSTANT });
+  // The functions' arguments decide how many rows there are, and so the ordinal numbers.
+  const rows = merge(args, true);
+  addRows(level, rows);
+  if (b.ordinality === true) cols.push({ name: "ordinality", lin: rows === CONSTANT ? CONSTANT : asDerived(rows) });
   const src = makeSource({
     refname: alias?.name ?? firstName ?? null,
     cols: rename(cols, alias?.colnames ?? []),
@@ -216,11 +235,12 @@ function rangeFunction(b: Rec, cx: Cx, level: Scope): FromItem {
 
 function xmlTable(b: Rec, cx: Cx, level: Scope): FromItem {
   const input = merge([expr(b.docexpr, cx, level), expr(b.rowexpr, cx, level), expr(b.namespaces, cx, level)], true);
+  addRows(level, input);
   const cols: Col[] = [];
   for (const c of list(b.columns)) {
     const col = bodyOf(c, "RangeTableFuncCol");
     if (!col) continue;
-    const lin = col.for_ordinality === true ? CONSTANT : merge([input, expr(col.colexpr, cx, level), expr(col.coldefexpr, cx, level)], true);
+    const lin = col.for_ordinality === true ? input : merge([input, expr(col.colexpr, cx, level), expr(col.coldefexpr, cx, level)], true);
     cols.push({ name: str(col.colname) ?? "?column?", lin });
   }
   const alias = aliasOf(b.alias);
@@ -231,6 +251,7 @@ function xmlTable(b: Rec, cx: Cx, level: Scope): FromItem {
 
 function jsonTable(b: Rec, cx: Cx, level: Scope): FromItem {
   const input = merge([expr(b.context_item, cx, level), expr(b.pathspec, cx, level), expr(b.passing, cx, level)], true);
+  addRows(level, input);
   expr(b.on_error, cx, level);
   const cols: Col[] = [];
   const walk = (columns: unknown[]): void => {
@@ -243,7 +264,7 @@ function jsonTable(b: Rec, cx: Cx, level: Scope): FromItem {
         continue;
       }
       const own = merge([expr(col.pathspec, cx, level), expr(col.on_empty, cx, level), expr(col.on_error, cx, level)], true);
-      const lin = str(col.coltype) === "JTC_FOR_ORDINALITY" ? CONSTANT : merge([input, own], true);
+      const lin = str(col.coltype) === "JTC_FOR_ORDINALITY" ? input : merge([input, own], true);
       cols.push({ name: str(col.name) ?? "?column?", lin });
     }
   };

@@ -1,7 +1,8 @@
 // SELECT / INSERT / UPDATE / DELETE / MERGE with their CTEs and FROM clauses: relations read and
 // written, and the lineage of every result column.
 import { asUnknown, merge, type Col, type Lin } from "./lineage.js";
-import { bodyOf, list, nameList, rec, str, type Rec } from "./node.js";
+import { bodyOf, list, nameList, rec, str, unwrap, type Rec } from "./node.js";
+import { conjuncts, relate, rowsOf, settle } from "./relate.js";
 import { resolveRangeVar } from "./relations.js";
 import { MAX_DEPTH, Scope, TooDeep, type CteEnv, type Cx } from "./scope.js";
 import { expr } from "./expr.js";
@@ -35,17 +36,24 @@ export function analyzeQuery(type: string, b: Rec, cx: Cx, outer: Scope | null, 
 }
 
 
-function select(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null): Col[] {
+/** `distinct`: the rows are deduplicated by an enclosing UNION, INTERSECT or EXCEPT (without ALL). */
+function select(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null, distinct = false): Col[] {
   if (++cx.depth > MAX_DEPTH) throw new TooDeep();
   try {
     const ctes = withClause(b.withClause, cx, outer, parent);
     let outputs: Col[];
     let level: Scope;
-    if ((str(b.op) ?? "SETOP_NONE") !== "SETOP_NONE") {
-      const l = select(rec(b.larg) ?? {}, cx, outer, ctes);
-      const r = select(rec(b.rarg) ?? {}, cx, outer, ctes);
+    const rows: Lin[] = [];
+    const op = str(b.op) ?? "SETOP_NONE";
+    if (op !== "SETOP_NONE") {
+      const dedup = distinct || b.all !== true;
+      const l = select(rec(b.larg) ?? {}, cx, outer, ctes, dedup);
+      const r = select(rec(b.rarg) ?? {}, cx, outer, ctes, dedup);
       outputs = setOperation(l, r);
       level = new Scope(outer, ctes);
+      rows.push(rowsOf(l), rowsOf(r));
+      // INTERSECT and EXCEPT keep rows by comparing one side's values with the other's.
+      if (op !== "SETOP_UNION") rows.push(merge(outputs.map((c) => c.lin), true));
     } else if (b.valuesLists !== undefined) {
       level = new Scope(outer, ctes);
       outputs = values(list(b.valuesLists), cx, level);
@@ -53,34 +61,67 @@ function select(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null): Col
       level = new Scope(outer, ctes);
       for (const item of list(b.fromClause)) level.items.push(fromItem(item, cx, level));
       outputs = targetList(list(b.targetList), cx, level);
-      expr(b.whereClause, cx, level);
+      for (const c of conjuncts(b.whereClause)) relate(level, expr(c, cx, level));
     }
     level.outputs = outputs;
-    expr(b.groupClause, cx, level);
-    expr(b.havingClause, cx, level);
+    groupBy(list(b.groupClause), outputs, cx, level);
+    for (const c of conjuncts(b.havingClause)) relate(level, expr(c, cx, level));
     expr(b.windowClause, cx, level);
-    orderBy(list(b.distinctClause), outputs, cx, level);
+    const distinctOn = list(b.distinctClause);
+    // Plain DISTINCT (a list holding one empty node) groups by every output, as a deduplicating set operation does.
+    if ((distinct && op === "SETOP_NONE") || (distinctOn.length === 1 && Object.keys(rec(distinctOn[0]) ?? {}).length === 0)) {
+      for (const o of outputs) relate(level, o.lin);
+    } else {
+      orderBy(distinctOn, outputs, cx, level);
+    }
     orderBy(list(b.sortClause), outputs, cx, level);
-    expr(b.limitOffset, cx, level);
-    expr(b.limitCount, cx, level);
+    const limit = merge([expr(b.limitOffset, cx, level), expr(b.limitCount, cx, level)], true);
     into(b.intoClause, cx);
-    return outputs;
+    return settle(level, outputs, limit, rows);
   } finally {
     cx.depth--;
   }
 }
 
-/** ORDER BY / DISTINCT ON: a bare name that is an output column means that output, not an input column. */
+/**
+ * `ORDER BY 2`, `GROUP BY 1`: a constant key names an output by its position. What it relates must not
+ * depend on the number (statements that differ only in constants share their facts, template.ts), so it
+ * stands for any output: each output is taken as a key on its own.
+ */
+function position(v: unknown, outputs: Col[], level: Scope): boolean {
+  if (unwrap(v)?.[0] !== "A_Const") return false;
+  for (const o of outputs) relate(level, o.lin);
+  return true;
+}
+
+/** Each ORDER BY / DISTINCT ON key chooses rows (and their order) on its own. A bare name that is an output column means that output, not an input column. */
 function orderBy(items: unknown[], outputs: Col[], cx: Cx, level: Scope): void {
   for (const item of items) {
     const sort = bodyOf(item, "SortBy");
-    const ref = bodyOf(sort?.node ?? item, "ColumnRef");
+    const key = sort?.node ?? item;
+    const ref = bodyOf(key, "ColumnRef");
     const names = ref ? nameList(ref.fields) : undefined;
-    if (names?.length === 1 && outputs.some((o) => o.name === names[0])) {
+    const named = names?.length === 1 ? outputs.find((o) => o.name === names[0]) : undefined;
+    if (named) {
       expr(sort?.useOp === undefined ? undefined : { SortBy: { useOp: sort.useOp } }, cx, level);
+      relate(level, named.lin);
       continue;
     }
-    expr(item, cx, level);
+    const l = expr(item, cx, level);
+    if (!position(key, outputs, level)) relate(level, l);
+  }
+}
+
+/** Each grouping key chooses rows on its own; grouping sets are lists of keys. */
+function groupBy(items: unknown[], outputs: Col[], cx: Cx, level: Scope): void {
+  for (const item of items) {
+    const u = unwrap(item);
+    if (u?.[0] === "GroupingSet" || u?.[0] === "List") {
+      groupBy(list(u[1].content ?? u[1].items), outputs, cx, level);
+      continue;
+    }
+    const l = expr(item, cx, level);
+    if (!position(item, outputs, level)) relate(level, l);
   }
 }
 

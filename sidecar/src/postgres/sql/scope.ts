@@ -5,6 +5,7 @@ import type { FactsBuilder } from "./facts.js";
 import type { Env } from "./relations.js";
 import { UNKNOWN, merge, plain, type Col, type Lin } from "./lineage.js";
 import type { Rec } from "./node.js";
+import { slotFor, type LevelRelations } from "./relate.js";
 
 export interface BaseRel {
   schema: string | null;
@@ -34,6 +35,8 @@ export interface Source {
   children: Source[] | null;
   /** A write target: reading its columns also reads it. */
   target: RelationRef | null;
+  /** Its columns are made of other values only (a subquery's or CTE's outputs, merged USING columns). */
+  derived: boolean;
 }
 
 export function makeSource(init: Partial<Source> & { refname: string | null }): Source {
@@ -48,6 +51,7 @@ export function makeSource(init: Partial<Source> & { refname: string | null }): 
     extra: null,
     children: null,
     target: null,
+    derived: false,
     ...init,
   };
 }
@@ -62,6 +66,8 @@ export interface FromItem {
 
 export interface CteDef {
   cols: Col[] | null;
+  /** What its rows are made of (relate.ts rowsOf). */
+  rows?: Lin;
 }
 
 export class CteEnv {
@@ -88,6 +94,8 @@ export class Scope {
   targetHits = 0;
   /** Output columns, for ORDER BY / GROUP BY references to output names. */
   outputs: Col[] | null = null;
+  /** Slots and relations of this level (relate.ts). */
+  rel: LevelRelations | undefined;
   readonly lenient: boolean;
 
   constructor(
@@ -131,6 +139,8 @@ interface Hit {
   level: Scope;
   lin: Lin;
   definite: boolean;
+  /** Which column of the source: the Col found, else the name (or "*" for the whole row). */
+  key: Col | string;
 }
 
 const SYSTEM_COLUMNS = new Set(["tableoid", "ctid", "xmin", "xmax", "cmin", "cmax"]);
@@ -154,16 +164,16 @@ function lookup(src: Source, name: string, level: Scope, out: Hit[]): void {
   if (src.cols) {
     for (const c of src.cols) {
       if (c.name === name) {
-        out.push({ src, level, lin: c.lin, definite: true });
+        out.push({ src, level, lin: c.lin, definite: true, key: c });
         return;
       }
     }
     // System columns exist on every table but are not in the catalog's attribute list.
     if (!src.open && !(src.base && SYSTEM_COLUMNS.has(name))) return;
   }
-  if (src.base) out.push({ src, level, lin: plain(baseCol(src.base, name)), definite: false });
-  else if (src.extra) out.push({ src, level, lin: { cols: src.extra.cols, derived: true, unknown: src.extra.unknown }, definite: false });
-  else out.push({ src, level, lin: UNKNOWN, definite: false });
+  if (src.base) out.push({ src, level, lin: plain(baseCol(src.base, name)), definite: false, key: name });
+  else if (src.extra) out.push({ src, level, lin: { ...src.extra, derived: true }, definite: false, key: name });
+  else out.push({ src, level, lin: UNKNOWN, definite: false, key: name });
 }
 
 /** Lineage of the whole row of a source (`t`, `t.*` inside an expression). */
@@ -175,8 +185,7 @@ export function wholeRow(src: Source): Lin {
   if (src.base) parts.push({ cols: [baseCol(src.base, "*")], derived: true, unknown: true });
   if (src.extra) parts.push(src.extra);
   if (parts.length === 0) return UNKNOWN;
-  const m = merge(parts, true);
-  return { cols: m.cols, derived: true, unknown: true };
+  return { ...merge(parts, true), derived: true, unknown: true };
 }
 
 export function starOf(src: Source): Col[] | null {
@@ -201,15 +210,30 @@ function record(hit: Hit, cx: Cx): void {
   }
 }
 
-export function recordWhole(src: Source, level: Scope, lin: Lin, cx: Cx): void {
-  record({ src, level, lin, definite: true }, cx);
+/** A whole-row reference (`t`, `t.*`): recorded, and its lineage with the row's slot. */
+export function recordWhole(src: Source, level: Scope, lin: Lin, cx: Cx): Lin {
+  const hit: Hit = { src, level, lin, definite: true, key: "*" };
+  record(hit, cx);
+  return liveHit(hit);
+}
+
+/** A column of `src` as a query level's output or a `*` expansion gives it: with its slot. */
+export function liveCol(src: Source, level: Scope, c: Col): Col {
+  const s = slotFor(level, src, c, c.lin);
+  return { ...c, lin: (s.ref ??= { ...s.base, slots: [s] }) };
+}
+
+/** A resolved reference: the column's lineage with its slot. The lineage of a source's column is the same at every reference, so one object serves them all. */
+function liveHit(h: Hit): Lin {
+  const s = slotFor(h.level, h.src, h.key, h.lin);
+  return (s.ref ??= { ...s.base, slots: [s] });
 }
 
 function finish(hits: Hit[], cx: Cx): Lin {
   for (const h of hits) record(h, cx);
-  if (hits.length === 1) return (hits[0] as Hit).lin;
-  const m = merge(hits.map((h) => h.lin), "any");
-  return { cols: m.cols, derived: m.derived, unknown: true };
+  if (hits.length === 1) return liveHit(hits[0] as Hit);
+  const m = merge(hits.map(liveHit), "any");
+  return { ...m, unknown: true };
 }
 
 /** Sources reachable as `name.` from `scope`, innermost level first. */
@@ -253,7 +277,7 @@ export function resolveName(scope: Scope, name: string, cx: Cx): Lin | undefined
   // PostgreSQL tries a whole-row reference only when no column matched at any level.
   const row = findQualified(scope, name);
   if (row) {
-    hits.push({ src: row.src, level: row.level, lin: wholeRow(row.src), definite: false });
+    hits.push({ src: row.src, level: row.level, lin: wholeRow(row.src), definite: false, key: "*" });
   }
   if (hits.length === 0) {
     const out = scope.outputs?.find((c) => c.name === name);

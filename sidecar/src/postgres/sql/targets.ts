@@ -3,6 +3,7 @@ import { UNKNOWN, asDerived, asUnknown, merge, type Col, type Lin } from "./line
 import { bodyOf, list, nameList, str, unwrap } from "./node.js";
 import { findQualified, recordWhole, starOf, wholeRow, type Cx, type Scope, type Source } from "./scope.js";
 import { expr } from "./expr.js";
+import { withSlots } from "./from.js";
 import { figureName } from "./names.js";
 
 export function targetList(items: unknown[], cx: Cx, level: Scope): Col[] {
@@ -31,9 +32,13 @@ function wideCol(lin: Lin): Col {
 }
 
 function expandSource(src: Source, level: Scope, cx: Cx): Col[] {
-  const lin = wholeRow(src);
-  recordWhole(src, level, lin, cx);
-  return starOf(src) ?? [wideCol(lin)];
+  const lin = recordWhole(src, level, wholeRow(src), cx);
+  const cols = starOf(src);
+  return cols ? withSlots(cols, leafSources(src), level) : [wideCol(lin)];
+}
+
+function leafSources(src: Source): Source[] {
+  return src.children ? [src, ...src.children.flatMap(leafSources)] : [src];
 }
 
 /** `*`, `t.*`, `(t).*`, `(f(x)).*` in a target list; undefined for any other target. */
@@ -48,9 +53,10 @@ function starTarget(v: unknown, cx: Cx, level: Scope): Col[] | undefined {
     if (names.length === 0) {
       const out: Col[] = [];
       for (const item of level.items) {
-        for (const s of item.sources) if (!s.priority && s.children === null) recordWhole(s, level, wholeRow(s), cx);
+        const rows: Lin[] = [];
+        for (const s of item.sources) if (!s.priority && s.children === null) rows.push(recordWhole(s, level, wholeRow(s), cx));
         const cols = item.star();
-        out.push(...(cols ?? [wideCol(item.whole())]));
+        out.push(...(cols ? withSlots(cols, item.sources, level) : [wideCol(merge([item.whole(), ...rows], true))]));
       }
       if (level.items.length === 0) cx.facts.addUnknown("* without a FROM clause");
       return out;

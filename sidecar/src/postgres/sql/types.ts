@@ -65,7 +65,7 @@ export interface ColumnRef {
 
 export interface OutputColumn {
   name: string;
-  /** Base columns whose values feed this output. */
+  /** Base columns whose values feed this output, or that the rows chosen relate it to (`g = ssn`: README.md). */
   lineage: ColumnRef[];
   /** false only when the value is a plain column reference (possibly through aliases, subqueries, CTEs and set operations). */
   derived: boolean;
@@ -79,7 +79,10 @@ export interface FunctionRef {
   /** null when the call is unqualified (resolved through the search_path at run time). */
   schema: string | null;
   name: string;
-  /** Base columns whose values reach this function's arguments, over every call in the statement. */
+  /**
+   * Base columns whose values reach this function's arguments (with what the rows chosen relate them to),
+   * or decide how many times it runs, over every call in the statement.
+   */
   inputs: ColumnRef[];
   /** An argument's lineage could not be established exactly (`inputs` is then the known part). */
   inputs_unknown: boolean;
