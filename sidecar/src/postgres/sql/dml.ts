@@ -9,7 +9,8 @@ import { expr } from "./expr.js";
 import { aliasOf, baseSource, fromItem, single } from "./from.js";
 import { withClause } from "./with.js";
 import { targetList } from "./targets.js";
-import { conjuncts, relate, settle, sink } from "./relate.js";
+import { conjuncts, relate, sink } from "./relate.js";
+import { settle } from "./settle.js";
 import type { ColumnRef } from "./types.js";
 
 interface Target {

@@ -1,6 +1,6 @@
 // Lineage values: which base columns feed an expression, and how directly.
 import type { ColumnRef, OutputColumn } from "./types.js";
-import type { Slot, Units } from "./relate.js";
+import type { Slot, Units } from "./slots.js";
 
 export interface Lin {
   cols: readonly ColumnRef[];

@@ -2,7 +2,8 @@
 // written, and the lineage of every result column.
 import { asUnknown, merge, type Col, type Lin } from "./lineage.js";
 import { bodyOf, list, nameList, rec, str, unwrap, type Rec } from "./node.js";
-import { conjuncts, relate, rowsOf, settle } from "./relate.js";
+import { conjuncts, relate, rowsOf } from "./relate.js";
+import { settle } from "./settle.js";
 import { resolveRangeVar } from "./relations.js";
 import { MAX_DEPTH, Scope, TooDeep, type CteEnv, type Cx } from "./scope.js";
 import { expr } from "./expr.js";

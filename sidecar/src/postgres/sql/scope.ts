@@ -5,7 +5,8 @@ import type { FactsBuilder } from "./facts.js";
 import type { Env } from "./relations.js";
 import { UNKNOWN, merge, plain, type Col, type Lin } from "./lineage.js";
 import type { Rec } from "./node.js";
-import { slotFor, type LevelRelations } from "./relate.js";
+import { slotFor } from "./relate.js";
+import type { LevelRelations } from "./slots.js";
 
 export interface BaseRel {
   schema: string | null;
