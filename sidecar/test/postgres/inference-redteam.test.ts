@@ -9,6 +9,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
+import { attemptOn, type Outcome } from "../support/attempt.js";
 
 let db: TestPostgres;
 let regate: TestRegate;
@@ -42,22 +43,8 @@ afterAll(async () => {
   await db?.stop();
 });
 
-interface Outcome {
-  rows?: Record<string, unknown>[];
-  code?: string;
-  message?: string;
-}
 
-async function attempt(sql: string): Promise<Outcome> {
-  try {
-    const r = await agent.query(sql);
-    return { rows: r.rows };
-  } catch (e) {
-    await agent.query("ROLLBACK").catch(() => undefined);
-    const err = e as pg.DatabaseError;
-    return { code: err.code, message: err.message };
-  }
-}
+const attempt = (sql: string): Promise<Outcome> => attemptOn(agent, sql);
 
 /** Every value the rows hold, as text. */
 function cells(rows: Record<string, unknown>[] | undefined): string[] {

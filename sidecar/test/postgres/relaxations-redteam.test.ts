@@ -6,6 +6,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
+import { attemptOn, type Outcome, connectClient } from "../support/attempt.js";
 
 let db: TestPostgres;
 let regate: TestRegate;
@@ -41,29 +42,10 @@ afterAll(async () => {
   await db?.stop();
 });
 
-async function connect(config: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: regate.url(), ...config });
-  c.on("error", () => undefined);
-  await c.connect();
-  return c;
-}
+const connect = (config: Partial<pg.ClientConfig> = {}): Promise<pg.Client> => connectClient(regate.url(), config);
 
-interface Outcome {
-  rows?: Record<string, unknown>[];
-  code?: string;
-  message?: string;
-}
 
-async function attempt(sql: string | pg.QueryConfig, client = agent): Promise<Outcome> {
-  try {
-    const r = await client.query(sql);
-    return { rows: r.rows };
-  } catch (e) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    const err = e as pg.DatabaseError;
-    return { code: err.code, message: err.message };
-  }
-}
+const attempt = (sql: string | pg.QueryConfig, client = agent): Promise<Outcome> => attemptOn(client, sql);
 
 function leaked(value: unknown): string[] {
   const text = JSON.stringify(value) ?? "";

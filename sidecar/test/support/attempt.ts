@@ -1,0 +1,28 @@
+import pg from "pg";
+
+/** What a statement came to: its rows, or the server's (or regate's) error. */
+export interface Outcome {
+  rows?: Record<string, unknown>[];
+  code?: string;
+  message?: string;
+}
+
+/** Runs `sql` on `client`; after an error the client's transaction is rolled back, so the next statement runs. */
+export async function attemptOn(client: pg.Client, sql: string | pg.QueryConfig): Promise<Outcome> {
+  try {
+    const r = await client.query(sql);
+    return { rows: r.rows };
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    const err = e as pg.DatabaseError;
+    return { code: err.code, message: err.message };
+  }
+}
+
+/** A node-postgres client connected to `url` whose 'error' events (a session regate ends) are not thrown. */
+export async function connectClient(url: string, config: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url, ...config });
+  c.on("error", () => undefined);
+  await c.connect();
+  return c;
+}
