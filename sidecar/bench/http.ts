@@ -22,6 +22,11 @@
 // Masking cost on its own: an allow-all policy whose decision masks two fields (email, ssn), no log, against the
 // allow-all policy that masks nothing: the same proxy path, with and without the JSON rewrite (goal >= 0.7x).
 //
+// Route credential cost on its own: the allow-all policy, no log, on a route that injects an upstream bearer
+// token, against the same without one. Every response of such a route goes through the guard that keeps the
+// token from reaching the agent in any spelling (src/http/scrub.ts, leak-guard.ts), which reads every byte:
+// measured on the small record and on a 32 KB JSON list (GET /customers), with the bare proxy on the list too.
+//
 // With --profile (or BENCH_PROFILE=1), one more run against a regate started with --cpu-prof; the profile's top
 // self-time functions are printed and kept in build/bench/profiles/.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -29,7 +34,7 @@ import { join } from "node:path";
 import { packageRoot } from "../src/paths.js";
 import { run, startChild, tempDir, waitFor, type Child } from "./support/children.js";
 import { formatProfile, type ProfileSummary } from "./support/cpuprofile.js";
-import { BENCH_AGENT, buildAllowAllBundle, profileOf, startRegateProcess, type RegateProcess } from "./support/regate.js";
+import { BENCH_AGENT, buildAllowAllBundle, profileOf, startRegateProcess, type BenchRoute, type RegateProcess } from "./support/regate.js";
 import { BENCH_DIR, fmt, PROFILE, QUICK, seconds, type SummaryRow } from "./support/report.js";
 import { oneClientLatency } from "./support/http-latency.js";
 import { runScenario } from "./support/scenario.js";
@@ -47,6 +52,8 @@ const MASK_GOAL = 0.7;
 /** Added p50 latency regate may cost over direct (issue 14). */
 const ADDED_P50_GOAL_MS = 0.3;
 const AUTOCANNON = join(packageRoot, "node_modules", "autocannon", "autocannon.js");
+/** The upstream API key a credential route injects (shaped as a real one: the guard's cost depends on it). */
+const ROUTE_SECRET = "sk-bench-Q3vT9xLm2RpW7kZa4NcY8dHf6JsB1uEg";
 /** Sequential requests of the one-client latency run (after 200 unmeasured ones). */
 const LATENCY_REQUESTS = QUICK ? 500 : 3000;
 
@@ -122,6 +129,19 @@ async function buildMaskOnlyBundle(): Promise<string> {
   return out;
 }
 
+/**
+ * The credential route injects the token upstream (and the plain one does not), and the guard lets an answer
+ * that does not hold it through byte for byte.
+ */
+async function checkCredentialRoute(via: (r: RegateProcess) => string, viaList: (r: RegateProcess) => string, plain: RegateProcess, withCredential: RegateProcess, upstream: string): Promise<void> {
+  const auth = { authorization: `Bearer ${BENCH_AGENT.token}` };
+  const seen = async (r: RegateProcess) => ((await (await fetch(via(r).replace("/customers/42", "/auth"), { headers: auth })).json()) as { bearer: boolean }).bearer;
+  if ((await seen(plain)) || !(await seen(withCredential))) throw new Error("the credential route did not inject its token (or the plain one did)");
+  const want = Buffer.from(await (await fetch(`${upstream}/customers`)).arrayBuffer());
+  const got = Buffer.from(await (await fetch(viaList(withCredential), { headers: auth })).arrayBuffer());
+  if (!got.equals(want)) throw new Error(`the credential route changed the 32 KB list (${got.length} bytes, upstream ${want.length})`);
+}
+
 /** Rounds of one target as one figure: requests/s and latency percentiles averaged, CPU over all requests. */
 function combine(runs: LoadResult[]): LoadResult & { rounds_per_s: number[] } {
   const mean = (f: (r: LoadResult) => number) => Math.round((runs.reduce((a, r) => a + f(r), 0) / runs.length) * 100) / 100;
@@ -155,7 +175,8 @@ await runScenario({
         const m = /\{"port":(\d+)\}/.exec(up.output());
         return m ? Number(m[1]) : undefined;
       });
-      const routes = [{ name: "bench-api", prefix: "/api", upstream: `http://127.0.0.1:${upPort}` }];
+      const routes: BenchRoute[] = [{ name: "bench-api", prefix: "/api", upstream: `http://127.0.0.1:${upPort}` }];
+      const credentialRoutes: BenchRoute[] = [{ ...routes[0]!, credential: { type: "bearer", secret: { value: ROUTE_SECRET } } }];
       bareProxy = startChild("http-bare-proxy", process.execPath, ["--import", "tsx", join(packageRoot, "sidecar", "bench", "support", "http-bare-proxy.ts"), String(upPort), "/api"], { cwd: packageRoot });
       const bp = bareProxy;
       const barePort = await waitFor("the bare proxy to listen", () => {
@@ -163,32 +184,42 @@ await runScenario({
         return m ? Number(m[1]) : undefined;
       });
       const bareUrl = `http://127.0.0.1:${barePort}/api/customers/42`;
+      const bareListUrl = `http://127.0.0.1:${barePort}/api/customers`;
       const logged = await startRegateProcess({ name: "http", routes, decisionLog: true });
       regates.push(logged);
       const unlogged = await startRegateProcess({ name: "http-nolog", routes, decisionLog: false });
       regates.push(unlogged);
-      const allowAll = await startRegateProcess({ name: "http-allow-all", routes, decisionLog: false, bundle: await buildAllowAllBundle() });
+      const allowAllBundle = await buildAllowAllBundle();
+      const allowAll = await startRegateProcess({ name: "http-allow-all", routes, decisionLog: false, bundle: allowAllBundle });
       regates.push(allowAll);
+      const credential = await startRegateProcess({ name: "http-credential", routes: credentialRoutes, decisionLog: false, bundle: allowAllBundle });
+      regates.push(credential);
       const maskOnly = await startRegateProcess({ name: "http-mask-only", routes, decisionLog: false, bundle: await buildMaskOnlyBundle() });
       regates.push(maskOnly);
 
       const direct = `http://127.0.0.1:${upPort}/customers/42`;
       const via = (r: RegateProcess) => `http://127.0.0.1:${r.ports.http}/api/customers/42`;
+      const viaList = (r: RegateProcess) => `http://127.0.0.1:${r.ports.http}/api/customers`;
       // The policy applies: the answer comes back masked.
       const raw = (await (await fetch(direct)).json()) as { email: string };
       const res = await fetch(via(logged), { headers: { authorization: `Bearer ${BENCH_AGENT.token}` } });
       const masked = (await res.json()) as { email: string; ssn: string };
       if (res.status !== 200 || masked.email === raw.email) throw new Error(`regate did not mask the response: ${res.status} ${JSON.stringify(masked)}`);
       log(`through regate: email ${JSON.stringify(masked.email)}, ssn ${JSON.stringify(masked.ssn)} (upstream: ${JSON.stringify(raw.email)})`);
+      await checkCredentialRoute(via, viaList, allowAll, credential, direct.replace("/customers/42", ""));
 
       const upPid = upstream.pid;
-      const runs: { direct: LoadResult[]; bareProxy: LoadResult[]; regate: LoadResult[]; noLog: LoadResult[]; allowAll: LoadResult[]; maskOnly: LoadResult[] } = {
+      const runs: Record<"direct" | "bareProxy" | "regate" | "noLog" | "allowAll" | "maskOnly" | "credential" | "bareList" | "allowAllList" | "credentialList", LoadResult[]> = {
         direct: [],
         bareProxy: [],
         regate: [],
         noLog: [],
         allowAll: [],
         maskOnly: [],
+        credential: [],
+        bareList: [],
+        allowAllList: [],
+        credentialList: [],
       };
       let decisions = 0;
       for (let round = 1; round <= ROUNDS; round++) {
@@ -201,6 +232,10 @@ await runScenario({
         runs.noLog.push(await measure(log, `round ${round} regate, decision_log off`, via(unlogged), { regate: unlogged.child.pid, upstream: upPid }, warm));
         runs.allowAll.push(await measure(log, `round ${round} regate, allow-all policy, no log`, via(allowAll), { regate: allowAll.child.pid, upstream: upPid }, warm));
         runs.maskOnly.push(await measure(log, `round ${round} regate, allow-all + 2 field masks, no log`, via(maskOnly), { regate: maskOnly.child.pid, upstream: upPid }, warm));
+        runs.credential.push(await measure(log, `round ${round} regate, allow-all, no log, route credential`, via(credential), { regate: credential.child.pid, upstream: upPid }, warm));
+        runs.bareList.push(await measure(log, `round ${round} bare node:http proxy, 32 KB list`, bareListUrl, { proxy: bp.pid, upstream: upPid }, warm));
+        runs.allowAllList.push(await measure(log, `round ${round} regate, allow-all, no log, 32 KB list`, viaList(allowAll), { regate: allowAll.child.pid, upstream: upPid }, warm));
+        runs.credentialList.push(await measure(log, `round ${round} regate, allow-all, no log, route credential, 32 KB list`, viaList(credential), { regate: credential.child.pid, upstream: upPid }, warm));
       }
       const baseline = combine(runs.direct);
       const subject = combine(runs.regate);
@@ -208,12 +243,22 @@ await runScenario({
       const bare = combine(runs.allowAll);
       const bareNode = combine(runs.bareProxy);
       const maskedRuns = combine(runs.maskOnly);
+      const withCredential = combine(runs.credential);
+      const bareList = combine(runs.bareList);
+      const list = combine(runs.allowAllList);
+      const listWithCredential = combine(runs.credentialList);
+      const cpu = (r: LoadResult, k = "regate") => r.cpu_us_per_request?.[k] ?? Number.NaN;
       const addedP50 = Math.round((subject.latency_ms.p50 - baseline.latency_ms.p50) * 1000) / 1000;
       log(
         `bare node:http proxy ${fmt(bareNode.per_s)} req/s (${fmt(bareNode.cpu_us_per_request?.["proxy"])} us CPU/request); regate / bare proxy ${ratio(subject.per_s, bareNode.per_s)} ` +
           `(CPU ${fmt(subject.cpu_us_per_request?.["regate"])} / ${fmt(bareNode.cpu_us_per_request?.["proxy"])} us), regate / direct ${ratio(subject.per_s, baseline.per_s)}; added p50 ${addedP50} ms`,
       );
       log(`masking: allow-all + 2 field masks ${fmt(maskedRuns.per_s)} req/s (${fmt(maskedRuns.cpu_us_per_request?.["regate"])} us CPU/request) / allow-all ${fmt(bare.per_s)} req/s (${fmt(bare.cpu_us_per_request?.["regate"])} us) = ${ratio(maskedRuns.per_s, bare.per_s)}`);
+      log(
+        `route credential (allow-all, no log): small record ${fmt(withCredential.per_s)} / ${fmt(bare.per_s)} req/s = ${ratio(withCredential.per_s, bare.per_s)} ` +
+          `(CPU ${fmt(cpu(withCredential))} / ${fmt(cpu(bare))} us), 32 KB list ${fmt(listWithCredential.per_s)} / ${fmt(list.per_s)} req/s = ${ratio(listWithCredential.per_s, list.per_s)} ` +
+          `(CPU ${fmt(cpu(listWithCredential))} / ${fmt(cpu(list))} us; bare proxy ${fmt(bareList.per_s)} req/s, ${fmt(cpu(bareList, "proxy"))} us)`,
+      );
       log(`direct ${fmt(baseline.per_s)} req/s, regate ${fmt(subject.per_s)} req/s (${fmt(subject.cpu_us_per_request?.["regate"])} us CPU/request), without decision log ${fmt(noLog.per_s)} req/s (${fmt(noLog.cpu_us_per_request?.["regate"])} us CPU/request)`);
       // One client, one request at a time: latency without queueing.
       const auth = { authorization: `Bearer ${BENCH_AGENT.token}` };
@@ -245,6 +290,17 @@ await runScenario({
         { metric: "http req/s, decision log off", value: noLog.per_s, unit: "/s", baseline: { label: "direct", value: baseline.per_s }, ratio: ratio(noLog.per_s, baseline.per_s), goal: GOAL },
         { metric: "http req/s, allow-all policy, no log", value: bare.per_s, unit: "/s", baseline: { label: "direct", value: baseline.per_s }, ratio: ratio(bare.per_s, baseline.per_s), goal: GOAL },
         { metric: "http req/s masked / unmasked (allow-all, no log)", value: maskedRuns.per_s, unit: "/s", baseline: { label: "unmasked", value: bare.per_s }, ratio: ratio(maskedRuns.per_s, bare.per_s), goal: MASK_GOAL },
+        { metric: "http req/s with a route credential / without (allow-all, no log)", value: withCredential.per_s, unit: "/s", baseline: { label: "no credential", value: bare.per_s }, ratio: ratio(withCredential.per_s, bare.per_s) },
+        { metric: "http CPU per request with a route credential", value: cpu(withCredential), unit: "us", baseline: { label: "no credential", value: cpu(bare) }, ratio: ratio(cpu(bare), cpu(withCredential)) },
+        { metric: "http req/s, 32 KB JSON, with a route credential / without", value: listWithCredential.per_s, unit: "/s", baseline: { label: "no credential", value: list.per_s }, ratio: ratio(listWithCredential.per_s, list.per_s) },
+        {
+          metric: "http CPU per request, 32 KB JSON, with a route credential",
+          value: cpu(listWithCredential),
+          unit: "us",
+          baseline: { label: "no credential", value: cpu(list) },
+          ratio: ratio(cpu(list), cpu(listWithCredential)),
+          note: `bare proxy ${fmt(cpu(bareList, "proxy"))} us`,
+        },
         {
           // On the shared 2-core machine req/s swings with other work, CPU per request much less; both
           // processes are CPU-bound here, so this ratio is the throughput ratio an idle machine would show.
@@ -280,7 +336,25 @@ await runScenario({
         { metric: "http 1-client added p99 latency over direct", value: oneAdded.p99, unit: "us", baseline: { label: "bare proxy", value: one.bareProxy.p99_us - one.direct.p99_us } },
       ];
       return {
-        results: { connections: CONNECTIONS, one_client_latency: one, rounds: ROUNDS, duration_s: DURATION_S, warmup_s: WARMUP_S, direct: baseline, bare_proxy: bareNode, regate: subject, regate_no_decision_log: noLog, regate_allow_all_no_log: bare, regate_mask_only_no_log: maskedRuns, decisions_per_request: decisionsPerRequest, profile },
+        results: {
+          connections: CONNECTIONS,
+          one_client_latency: one,
+          rounds: ROUNDS,
+          duration_s: DURATION_S,
+          warmup_s: WARMUP_S,
+          direct: baseline,
+          bare_proxy: bareNode,
+          regate: subject,
+          regate_no_decision_log: noLog,
+          regate_allow_all_no_log: bare,
+          regate_mask_only_no_log: maskedRuns,
+          regate_route_credential: withCredential,
+          bare_proxy_list_32k: bareList,
+          regate_allow_all_list_32k: list,
+          regate_route_credential_list_32k: listWithCredential,
+          decisions_per_request: decisionsPerRequest,
+          profile,
+        },
         summary,
       };
     } finally {

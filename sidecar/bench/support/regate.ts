@@ -17,12 +17,20 @@ export const BUNDLE = join(packageRoot, "build", "bundle.tar.gz");
 const COMPILED = process.env["BENCH_COMPILED"] === "1";
 export const BENCH_AGENT = { user: "bench-agent", token: "bench-agent-token-5c1e" };
 
+/** An HTTP route; with `credential`, regate injects it upstream and guards every response against echoing it. */
+export interface BenchRoute {
+  name: string;
+  prefix: string;
+  upstream: string;
+  credential?: { type: "bearer" | "basic" | "header"; header?: string; secret: { value: string } };
+}
+
 export interface RegateProcessOptions {
   name: string;
   /** The upstream database; without it the Postgres listener is off. */
   pg?: TestPostgres;
   /** HTTP routes; without them the HTTP listener is off. */
-  routes?: { name: string; prefix: string; upstream: string }[];
+  routes?: BenchRoute[];
   decisionLog: boolean;
   /** Another policy bundle than build/bundle.tar.gz. */
   bundle?: string;

@@ -1,14 +1,11 @@
 // The second look scrub.ts takes at a response: the byte search finds the credential as written, this finds it
 // as a client would read it once decoded (leak-view.ts) and joined: the data of server-sent events, and the
-// pieces of JSON documents an agent concatenates (leak-json.ts: the strings and numbers of a document in
-// order, the values at one path or under one key name across events, NDJSON lines and array elements). What
-// spells it is overwritten ("*" each).
+// pieces of JSON documents an agent concatenates (leak-joins.ts). What spells it is overwritten ("*" each).
 // Bodies stream through it, each byte read once; only what could still turn into the credential is held back.
 
 import { HeldBytes } from "./leak-held.js";
-import { END_BEFORE, JsonPieces, KEY, START_AFTER, START_AT, VALUE } from "./leak-json.js";
+import { JOINED_HEX, JOINED_TEXT, JsonJoins } from "./leak-joins.js";
 import type { Needles } from "./leak-match.js";
-import { PathJoin } from "./leak-paths.js";
 import { ViewLayer, type ViewSink } from "./leak-view.js";
 
 /**
@@ -19,14 +16,6 @@ import { ViewLayer, type ViewSink } from "./leak-view.js";
  */
 export const MAX_HELD = 64 * 1024;
 
-/**
- * A form cut across JSON values is held back for once this much of it is seen (bytes of a text form, digits
- * of a hex one). Shorter tails of values go out at once, or a stream would stall at every value whose last
- * byte could start a form until its path came round again; if the form then completes, the rest of it is
- * overwritten, so fewer than this many of its bytes can reach the agent.
- */
-const JOINED_TEXT = 4;
-const JOINED_HEX = 8;
 const LF = 0x0a;
 const CR = 0x0d;
 const COLON = 0x3a;
@@ -47,23 +36,11 @@ export class LeakGuard implements ViewSink {
   readonly #bytes = new HeldBytes();
   /** Everything, as a client reads it (for an event stream: the values of every line, joined). */
   readonly #main: ViewLayer;
-  /**
-   * Event streams: the data lines alone, joined across events as a client joins them. JSON: every string and
-   * number in order, and the values alone in order. Each made when it first has something to carry over.
-   */
+  /** Event streams: the data lines alone, joined across events as a client joins them (made when needed). */
   #data: ViewLayer | undefined;
-  #tokens: ViewLayer | undefined;
-  #values: ViewLayer | undefined;
-  readonly #needles: Needles;
-  /** JSON: the values at one path across documents, and under one key name at one depth. */
-  readonly #paths: PathJoin;
-  readonly #leaves: PathJoin;
-  readonly #json = new JsonPieces();
-  /** The JSON piece under way, and which joins read it byte by byte (see #pieceStart). */
-  #kind = 0;
-  #readTokens = false;
-  #readValues = false;
   #readData = false;
+  /** The JSON a body or the data of an event carries, joined as an agent joins it. */
+  readonly #joins: JsonJoins;
   /** Event-stream lines. */
   #line = NAME;
   readonly #name: Uint8Array;
@@ -79,12 +56,9 @@ export class LeakGuard implements ViewSink {
 
   constructor(needles: Needles, sse: boolean) {
     this.#sse = sse;
-    this.#needles = needles;
     this.#name = sse ? new Uint8Array(33) : EMPTY;
     this.#main = new ViewLayer(needles, this);
-    const scrub = (start: number, end: number): void => this.#bytes.overwrite(start, end, sse);
-    this.#paths = new PathJoin(needles, this, scrub, JOINED_TEXT, JOINED_HEX);
-    this.#leaves = new PathJoin(needles, this, scrub, JOINED_TEXT, JOINED_HEX);
+    this.#joins = new JsonJoins(needles, this, this.#main, (start, end) => this.#bytes.overwrite(start, end, sse));
   }
 
   /** Bytes held back now: never more than MAX_HELD once a write returns. */
@@ -102,17 +76,12 @@ export class LeakGuard implements ViewSink {
     this.#read(chunk);
     if (this.#sse && this.#line === NAME) this.#nameAsText();
     this.#main.end();
-    if (this.#json.inPiece) this.#pieceEnd();
+    this.#joins.end();
     this.#data?.end();
-    this.#tokens?.end();
-    this.#values?.end();
     const out = this.#bytes.release(this.#bytes.end);
     this.#main.release();
     this.#data?.release();
-    this.#tokens?.release();
-    this.#values?.release();
-    this.#paths.release();
-    this.#leaves.release();
+    this.#joins.release();
     return out;
   }
 
@@ -141,11 +110,8 @@ export class LeakGuard implements ViewSink {
   }
 
   #holdFrom(): number {
-    let at = this.#main.holdFrom(1, 1);
+    let at = Math.min(this.#main.holdFrom(1, 1), this.#joins.holdFrom());
     if (this.#data) at = Math.min(at, this.#data.holdFrom(1, 1));
-    if (this.#tokens) at = Math.min(at, this.#tokens.holdFrom(JOINED_TEXT, JOINED_HEX));
-    if (this.#values) at = Math.min(at, this.#values.holdFrom(JOINED_TEXT, JOINED_HEX));
-    at = Math.min(at, this.#paths.holdFrom(), this.#leaves.holdFrom());
     if (this.#sse && this.#line === NAME && this.#nameLength > 0) at = Math.min(at, this.#nameAt);
     return at;
   }
@@ -155,10 +121,7 @@ export class LeakGuard implements ViewSink {
     this.#scrubbing = true;
     this.#main.scrubCandidates(JOINED_TEXT, JOINED_HEX, before);
     this.#data?.scrubCandidates(JOINED_TEXT, JOINED_HEX, before);
-    this.#tokens?.scrubCandidates(JOINED_TEXT, JOINED_HEX, before);
-    this.#values?.scrubCandidates(JOINED_TEXT, JOINED_HEX, before);
-    this.#paths.scrubBefore(before);
-    this.#leaves.scrubBefore(before);
+    this.#joins.scrubBefore(before);
     this.#scrubbing = false;
   }
 
@@ -230,90 +193,22 @@ export class LeakGuard implements ViewSink {
   }
 
   #eventEnd(): void {
-    if (this.#json.inPiece) this.#pieceEnd();
-    this.#json.reset();
+    this.#joins.eventEnd();
   }
 
   #dataLineEnd(): void {
-    if (!this.#readData) this.#data = this.#takeMain(this.#data);
+    if (!this.#readData) this.#data = this.#main.carryInto(this.#data);
     this.#readData = false;
     // The data lines of an event are joined with a line break: for the JSON reader, it ends a number or
     // (a line break cannot be in a JSON string) a string.
-    if (this.#json.inPiece && (this.#json.event(LF) & END_BEFORE) !== 0) this.#pieceEnd();
+    this.#joins.lineBreak();
   }
 
-  /**
-   * Bytes [i, end) of a body, or of an event-stream line's value; `json`: the JSON reader reads them too. The
-   * first view reads them in runs, up to each piece's end (where the joins take its state) and to `end`.
-   */
+  /** Bytes [i, end) of a body, or of an event-stream line's value; `json`: the JSON joins read them too. */
   #readValue(buf: Buffer, i: number, end: number, base: number, json: boolean): void {
     if (this.#readData && this.#data!.feedUntilClean(buf, i, end, base) < end) this.#readData = false;
-    if (!json) {
-      this.#main.feedRun(buf, i, end, base);
-      return;
-    }
-    let read = i;
-    while (i < end) {
-      const k = this.#json.scan(buf, i, end);
-      if (this.#readTokens || this.#readValues || this.#paths.reading || this.#leaves.reading) this.#readPiece(buf, i, k, base);
-      if (k >= end) break;
-      const flags = this.#json.event(buf[k]!);
-      if ((flags & END_BEFORE) !== 0) {
-        this.#main.feedRun(buf, read, k, base);
-        read = k;
-        // A "0" that ends a string is followed by its closing quote: a digit, not the start of "0x".
-        if (buf[k] === 0x22) this.#main.settleZero();
-        this.#pieceEnd();
-      }
-      if ((flags & START_AT) !== 0) {
-        this.#pieceStart();
-        this.#readPiece(buf, k, k + 1, base);
-      }
-      if ((flags & START_AFTER) !== 0) this.#pieceStart();
-      i = k + 1;
-    }
-    this.#main.feedRun(buf, read, end, base);
-  }
-
-  /**
-   * A JSON piece starts. A join whose text so far could run on into it reads it byte by byte until that is
-   * settled; every other join takes the first view's state at the piece's end (#pieceEnd), since a piece is
-   * contiguous there and what it read is what the join would read.
-   */
-  #pieceStart(): void {
-    this.#kind = this.#json.kind;
-    this.#readTokens = this.#tokens !== undefined && !this.#tokens.clean;
-    this.#readValues = this.#kind !== KEY && this.#values !== undefined && !this.#values.clean;
-    if (this.#kind === VALUE) {
-      this.#paths.start(this.#json.path);
-      this.#leaves.start(this.#json.leaf);
-    }
-  }
-
-  #readPiece(buf: Buffer, i: number, k: number, base: number): void {
-    if (this.#readTokens && this.#tokens!.feedUntilClean(buf, i, k, base) < k) this.#readTokens = false;
-    if (this.#readValues && this.#values!.feedUntilClean(buf, i, k, base) < k) this.#readValues = false;
-    this.#paths.read(buf, i, k, base);
-    this.#leaves.read(buf, i, k, base);
-  }
-
-  #pieceEnd(): void {
-    if (!this.#readTokens) this.#tokens = this.#takeMain(this.#tokens);
-    if (this.#kind !== KEY && !this.#readValues) this.#values = this.#takeMain(this.#values);
-    this.#paths.end(this.#main);
-    this.#leaves.end(this.#main);
-    this.#readTokens = this.#readValues = false;
-  }
-
-  /** A join takes over what the first view read (see #pieceStart); made if it has something to carry. */
-  #takeMain(join: ViewLayer | undefined): ViewLayer | undefined {
-    if (this.#main.clean) {
-      join?.reset();
-      return join;
-    }
-    const j = join ?? new ViewLayer(this.#needles, this);
-    j.copyFrom(this.#main);
-    return j;
+    if (json) this.#joins.read(buf, i, end, base);
+    else this.#main.feedRun(buf, i, end, base);
   }
 }
 

@@ -12,10 +12,19 @@ export const KEY = 1;
 export const VALUE = 2;
 export const NUMBER = 3;
 
-/** What `event` found at a byte: the piece ends before it, a number starts at it, a string starts after it. */
-export const END_BEFORE = 1;
-export const START_AT = 2;
-export const START_AFTER = 4;
+/** Where `read` tells the pieces it finds. */
+export interface PieceSink {
+  /**
+   * A piece starts at buf[at]: a number's first byte, or the first byte after a string's opening quote; for a
+   * value, its path and its depth and key name (leak-paths.ts joins values by them).
+   */
+  pieceStart(at: number, kind: number, path: number, leaf: number): void;
+  /** The piece under way ends before buf[at]: its closing quote (`quote`), or the byte that ended it. */
+  pieceEnd(at: number, quote: boolean): void;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 
 const OUT = 0;
 const STR = 1;
@@ -45,6 +54,9 @@ for (const c of "{}[],:") OUTSIDE[c.charCodeAt(0)] = STRUCTURE;
 
 const NUMBER_BYTE = new Uint8Array(256);
 for (const c of "0123456789+-.eE") NUMBER_BYTE[c.charCodeAt(0)] = 1;
+
+/** A string's first bytes are read one by one (most strings are short), the rest by native searches. */
+const NEAR = 24;
 
 /**
  * Paths hash with a per-process seed: a body cannot be built to make two paths collide. Hashes keep to 30
@@ -77,10 +89,6 @@ export class JsonPieces {
   /** Containers opened past MAX_DEPTH and not closed yet. */
   #over = 0;
   #expectKey = false;
-  /** The piece the last START event began: its kind, and for a value its path and its depth and key name. */
-  kind = 0;
-  path = 0;
-  leaf = 0;
 
   /** Forgets the document under way (an event of a stream ended, or the bytes stopped being JSON). */
   reset(): void {
@@ -97,38 +105,100 @@ export class JsonPieces {
   }
 
   /**
-   * Reads from `i` up to the next byte `event` must see (returned), or to `end`: where a piece starts or ends.
-   * Structure between pieces is read here.
+   * Reads buf[i, end), telling `sink` where each piece starts and ends as it goes (one loop over the bytes, no
+   * call per run of structure or text).
    */
-  scan(buf: Uint8Array, i: number, end: number): number {
-    if (this.#mode === STR) {
-      if (this.#key) return this.#scanKey(buf, i, end);
-      if (this.#escape && i < end) {
-        this.#escape = false;
+  read(buf: Uint8Array, i: number, end: number, sink: PieceSink): void {
+    let mode = this.#mode;
+    while (i < end) {
+      if (mode === STR) {
+        if (this.#key) i = this.#scanKey(buf, i, end);
+        else {
+          // Most strings are short: their first bytes are read here, the rest (and escapes) in #scanString.
+          const near = i + NEAR < end ? i + NEAR : end;
+          if (this.#escape) i = this.#scanString(buf, i, end);
+          else {
+            while (i < near && IN_STRING[buf[i]!] === 0) i++;
+            if (i >= near || buf[i] === BACKSLASH) i = this.#scanString(buf, i, end);
+          }
+        }
+        if (i >= end) break;
+        const c = buf[i]!;
+        mode = OUT;
+        if (c === QUOTE) {
+          if (this.#key) {
+            this.#keys[this.#depth - 1] = this.#hash;
+            this.#expectKey = false;
+          }
+        } else this.reset(); // a raw line break: no JSON string holds one, so start afresh
+        this.#mode = OUT;
+        sink.pieceEnd(i, c === QUOTE);
         i++;
+        continue;
       }
-      for (;;) {
-        const k = this.#nextInString(buf, i, end);
-        if (k >= end || buf[k] !== 0x5c) return k;
-        // A backslash: the byte after it is content whatever it is (it may be in the next chunk).
-        i = k + 2;
-        if (i > end) {
-          this.#escape = true;
-          return end;
+      if (mode === NUM) {
+        while (i < end && NUMBER_BYTE[buf[i]!] === 1) i++;
+        if (i >= end) break;
+        mode = this.#mode = OUT;
+        sink.pieceEnd(i, false);
+        // The byte that ended it is read below, as any byte between pieces.
+      }
+      // Between pieces: whitespace and literal words (true, false, null, or text that is not JSON) are passed.
+      let k = 0;
+      for (; i < end; i++) {
+        k = OUTSIDE[buf[i]!]!;
+        if (k >= PIECE) {
+          if (k === PIECE) break;
+          this.#structure(buf[i]!);
         }
       }
+      if (i >= end) break;
+      if (buf[i] === QUOTE) {
+        mode = this.#mode = STR;
+        if (this.#stringStart()) sink.pieceStart(i + 1, KEY, 0, 0);
+        else sink.pieceStart(i + 1, VALUE, this.#valuePath(), mix(this.#depth ^ LEAF_STEP, this.#valueName()));
+        i++;
+      } else {
+        // A number: its first byte is its own (the loop above reads it).
+        mode = this.#mode = NUM;
+        sink.pieceStart(i, NUMBER, 0, 0);
+      }
+    }
+    this.#mode = mode;
+  }
+
+  /**
+   * The line break that joins the data lines of an event: for this reader it ends a number, or (no JSON string
+   * holds one) a string. True when it ended a piece.
+   */
+  lineBreak(): boolean {
+    if (this.#mode === STR) {
+      this.reset();
+      return true;
     }
     if (this.#mode === NUM) {
-      while (i < end && NUMBER_BYTE[buf[i]!] === 1) i++;
-      return i;
+      this.#mode = OUT;
+      return true;
     }
-    // Outside strings: whitespace and literal words (true, false, null, or text that is not JSON) are passed.
-    for (; i < end; i++) {
-      const k = OUTSIDE[buf[i]!]!;
-      if (k === PIECE) return i;
-      if (k === STRUCTURE) this.#structure(buf[i]!);
+    return false;
+  }
+
+  /** A string's text from `i` (a backslash, or its first bytes read): where it ends (quote or line break) or `end`. */
+  #scanString(buf: Uint8Array, i: number, end: number): number {
+    if (this.#escape && i < end) {
+      this.#escape = false;
+      i++;
     }
-    return end;
+    for (;;) {
+      const k = this.#nextInString(buf, i, end);
+      if (k >= end || buf[k] !== BACKSLASH) return k;
+      // A backslash: the byte after it is content whatever it is (it may be in the next chunk).
+      i = k + 2;
+      if (i > end) {
+        this.#escape = true;
+        return end;
+      }
+    }
   }
 
   /**
@@ -138,7 +208,7 @@ export class JsonPieces {
    */
   #nextInString(buf: Uint8Array, i: number, end: number): number {
     // Most strings are short: a few bytes are looked at first.
-    const near = Math.min(end, i + 24);
+    const near = Math.min(end, i + NEAR);
     for (; i < near; i++) if (IN_STRING[buf[i]!] !== 0) return i;
     if (i >= end) return end;
     // A buffer read again from an earlier point (or a new one) is searched afresh.
@@ -178,45 +248,12 @@ export class JsonPieces {
     return i;
   }
 
-  /** Acts on the byte `scan` stopped at (or a line break between the data lines of an event). */
-  event(c: number): number {
-    let flags = 0;
-    if (this.#mode === STR) {
-      this.#mode = OUT;
-      if (c === 0x22) {
-        if (this.#key) {
-          this.#keys[this.#depth - 1] = this.#hash;
-          this.#expectKey = false;
-        }
-        return END_BEFORE;
-      }
-      // A raw line break: no JSON string holds one, so whatever this was, start afresh.
-      this.reset();
-      return END_BEFORE;
-    }
-    if (this.#mode === NUM) {
-      this.#mode = OUT;
-      flags = END_BEFORE;
-      if (OUTSIDE[c] === STRUCTURE) this.#structure(c);
-      if (OUTSIDE[c] !== PIECE) return flags;
-    }
-    if (c === 0x22) {
-      const top = this.#depth > 0 && this.#over === 0 ? this.#kinds[this.#depth - 1]! : 0;
-      this.#key = top === OBJECT && this.#expectKey;
-      this.#mode = STR;
-      if (this.#key) {
-        this.#hash = SEED;
-        this.kind = KEY;
-      } else {
-        this.kind = VALUE;
-        this.path = this.#valuePath();
-        this.leaf = mix(this.#depth ^ LEAF_STEP, this.#valueName());
-      }
-      return flags | START_AFTER;
-    }
-    this.#mode = NUM;
-    this.kind = NUMBER;
-    return flags | START_AT;
+  /** A string starts: a key if an object expects one (true), else a value at the current path. */
+  #stringStart(): boolean {
+    const top = this.#depth > 0 && this.#over === 0 ? this.#kinds[this.#depth - 1]! : 0;
+    this.#key = top === OBJECT && this.#expectKey;
+    if (this.#key) this.#hash = SEED;
+    return this.#key;
   }
 
   #structure(c: number): void {
