@@ -4,6 +4,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle } from "../reliability/support/bundles.js";
+import { connectClient } from "../support/attempt.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { bind, execute, parse, Raw, sync } from "../support/raw-pg.js";
 import { BUNDLE, startRegate, type TestRegate } from "../support/regate.js";
@@ -25,12 +26,7 @@ afterAll(async () => {
   await db?.stop();
 });
 
-async function connect(r: TestRegate): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: r.url() });
-  c.on("error", () => undefined);
-  await c.connect();
-  return c;
-}
+const connect = (r: TestRegate): Promise<pg.Client> => connectClient(r.url());
 
 const named = (name: string, text: string) => ({ name, text });
 

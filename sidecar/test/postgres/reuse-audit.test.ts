@@ -6,6 +6,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../../src/paths.js";
 import { buildBundle, OPA } from "../reliability/support/bundles.js";
+import { connectClient } from "../support/attempt.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
 import { until } from "../support/wait.js";
@@ -23,12 +24,7 @@ afterAll(async () => {
   await db?.stop();
 });
 
-async function connect(r: TestRegate): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: r.url() });
-  c.on("error", () => undefined);
-  await c.connect();
-  return c;
-}
+const connect = (r: TestRegate): Promise<pg.Client> => connectClient(r.url());
 
 const CLOSED = `package regate
 
