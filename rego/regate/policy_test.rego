@@ -168,11 +168,51 @@ test_setting_to_another_value_denied if {
 	}
 }
 
-test_discard_all_denied if {
-	settings := [setting("session_authorization", null, "reset"), setting("all", null, "reset")]
-	d := regate.decision with input as pg([stmt({"kind": "utility", "settings": settings, "role_change": true})])
+discard_all := stmt({"kind": "utility", "settings": [setting("session_authorization", null, "reset"), setting("all", null, "reset")], "role_change": true})
+
+as_login(statements) := object.union(pg(statements), {"session": {"started_as_login_role": true}})
+
+test_discard_all_denied_unless_the_session_began_as_its_login_role if {
+	d := regate.decision with input as pg([discard_all])
 	"changing the session role is not allowed" in d.deny
 	"changing session_authorization is not allowed" in d.deny
+	began_as_other := object.union(pg([discard_all]), {"session": {"started_as_login_role": false}})
+	"changing the session role is not allowed" in regate.decision.deny with input as began_as_other
+}
+
+test_pool_resets_allowed_for_a_session_that_began_as_its_login_role if {
+	every statements in [
+		[discard_all],
+		# Npgsql's reset: SET SESSION AUTHORIZATION DEFAULT; RESET ALL; ...
+		[
+			stmt({"kind": "set", "settings": [setting("session_authorization", null, "reset")], "role_change": true}),
+			stmt({"kind": "set", "settings": [setting("all", null, "reset")]}),
+		],
+		[stmt({"kind": "set", "settings": [setting("role", null, "reset")], "role_change": true})],
+		[stmt({"kind": "set", "settings": [setting("role", "none", "set")], "role_change": true})],
+	] {
+		d := regate.decision with input as as_login(statements)
+		d.allow
+		count(d.deny) == 0
+	}
+}
+
+test_role_changes_denied_for_a_session_that_began_as_its_login_role if {
+	every settings in [
+		[setting("role", "admin", "set")],
+		[setting("role", "NONE", "set")],
+		[setting("session_authorization", "postgres", "set")],
+		[setting("role", null, "set_config")],
+		[setting("*", null, "set_config")],
+		[setting("role", null, "reset"), setting("role", "admin", "set")],
+	] {
+		d := regate.decision with input as as_login([stmt({"kind": "set", "settings": settings, "role_change": true})])
+		"changing the session role is not allowed" in d.deny
+	}
+
+	# A role change whose settings the analysis could not list stays refused.
+	d := regate.decision with input as as_login([stmt({"kind": "select", "role_change": true})])
+	"changing the session role is not allowed" in d.deny
 }
 
 test_search_path_setting_allowed if {

@@ -88,6 +88,39 @@ deny contains msg if {
 deny contains "changing the session role is not allowed" if {
 	some s in statements
 	s.role_change
+	not role_resets_only(s)
+}
+
+# Pools reset a connection before they hand it out again: Npgsql with `SET SESSION AUTHORIZATION DEFAULT;
+# RESET ALL; …`, Rails and pgbouncer with DISCARD ALL. Each puts the session back to its login role. A
+# session that began as its login role is still there (every change of role is refused), so the reset
+# changes nothing; one that began as another role (ALTER ROLE … SET role) would gain the login role's
+# rights, and stays refused.
+role_resets_only(s) if {
+	input.session.started_as_login_role == true
+	touched := [setting | some setting in s.settings; setting.name in {"role", "session_authorization", "*"}]
+	count(touched) > 0
+	every setting in touched {
+		role_reset(setting)
+	}
+}
+
+# RESET ROLE, SET role TO DEFAULT, RESET SESSION AUTHORIZATION, SET SESSION AUTHORIZATION DEFAULT and
+# DISCARD ALL are resets; SET ROLE NONE is one too (the server reads the exact name "none" as no role).
+role_reset(setting) if {
+	setting.name in {"role", "session_authorization"}
+	setting.action == "reset"
+}
+
+role_reset(setting) if {
+	setting.name == "role"
+	setting.action == "set"
+	setting.value == "none"
+}
+
+unchanged_setting(setting) if {
+	input.session.started_as_login_role == true
+	role_reset(setting)
 }
 
 deny contains msg if {
@@ -101,7 +134,7 @@ deny contains msg if {
 # RESET ALL (asyncpg's pool resets every connection it takes back with it) puts each setting back to its
 # value when the session started: client_encoding and standard_conforming_strings as regate checked them
 # then, the search_path regate read then (it tracks the reset). It leaves role and session_authorization
-# alone. DISCARD ALL also resets the session authorization: refused by the role rules.
+# alone. DISCARD ALL also resets the session authorization: see role_resets_only.
 unchanged_setting(setting) if {
 	setting.name == "all"
 	setting.action == "reset"

@@ -20,6 +20,11 @@ export interface SessionInput {
   target: string;
   started_at: string;
   application_name?: string;
+  /**
+   * Postgres: the upstream session's current_user was its session_user when it began (no role default
+   * from ALTER ROLE … SET role). Resetting the role or the session authorization then changes nothing.
+   */
+  started_as_login_role?: boolean;
 }
 
 export interface TimeInput {

@@ -13,6 +13,8 @@ export interface OpenedUpstream {
   upstream: UpstreamConnection;
   user: string;
   searchPath: SearchPathTracker;
+  /** current_user was session_user when the session began (no role default applied at login). */
+  startedAsLoginRole: boolean;
 }
 
 /**
@@ -27,13 +29,14 @@ export async function openUpstream(ctx: SessionContext, params: Record<string, s
     upstream.socket.destroy();
     throw new RegateError("UPSTREAM_SETTING_REFUSED", "upstream session must run with client_encoding UTF8 and standard_conforming_strings on");
   }
-  const [row] = await simpleQuery(upstream.socket, "SELECT current_setting('search_path'), current_user", upstream.leftover);
+  const [row] = await simpleQuery(upstream.socket, "SELECT current_setting('search_path'), current_user, session_user", upstream.leftover);
   // RESET search_path goes back to this value (the session's reset value), not to PostgreSQL's default.
   const start = row?.[0] != null ? parseSearchPath(row[0]) : null;
   return {
     upstream,
     user: row?.[1] ?? ctx.upstream.user,
     searchPath: new SearchPathTracker(start, start),
+    startedAsLoginRole: row?.[1] != null && row[1] === row[2],
   };
 }
 

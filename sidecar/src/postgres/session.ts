@@ -120,6 +120,8 @@ export class PgSession implements LiveSession {
     this.#upstream = opened.upstream;
     this.#state.user = opened.user;
     this.#state.searchPath = opened.searchPath;
+    // Known before the first decision, whose input serialises the session once (input-json.ts).
+    this.#state.info.started_as_login_role = opened.startedAsLoginRole;
     // A cancel while a statement is held for approval withdraws the request. It goes on to the server only
     // while something of this session runs there: otherwise it could only hit a statement sent after it (the
     // agent, answered 57014 for the withdrawn one at once, may already have sent the next).

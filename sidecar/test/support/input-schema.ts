@@ -85,6 +85,7 @@ export function composeInputSchema(): Schema {
           target: { type: "string" },
           started_at: { type: "string" },
           application_name: { type: "string" },
+          started_as_login_role: { type: "boolean" },
         },
       },
       postgres: {
