@@ -58,7 +58,9 @@ function annotateFunction(f: FunctionRef, catalog: Catalog): FunctionRef {
   let volatility: Volatility = overloads.length ? "immutable" : "volatile";
   for (const o of overloads) if (RANK[o.volatility] > RANK[volatility]) volatility = o.volatility;
   const exposes = overloads.length > 0 && overloads.every((o) => o.exposes);
-  return { ...f, volatility, ...(exposes ? { exposes } : {}) };
+  // An unqualified call runs whichever overload the search_path and argument types pick: say where those are.
+  const candidates = f.schema === null && all && all.size > 0 ? [...all.keys()].sort() : undefined;
+  return { ...f, volatility, ...(exposes ? { exposes } : {}), ...(candidates ? { candidates } : {}) };
 }
 
 function annotateTable(t: RelationRef, s: StatementFacts, catalog: Catalog): RelationRef {
@@ -211,7 +213,10 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
       unknown: o.unknown || mapped.some((m) => m.unknown),
     };
   });
-  const columns = s.columns.flatMap((c) => mapColumn(c).cols);
+  // What the view reads to choose its rows is read too, though no output shows it: a filter's error text
+  // (`get_byte(..., ssn)` in the view's WHERE) carries its values, and the screening goes by these columns.
+  const read = [...s.columns.flatMap((c) => mapColumn(c).cols), ...s.tables.flatMap((t) => views.get(key(t.schema, t.name))?.statements[0]?.columns ?? [])];
+  const columns = [...new Map(read.map((c) => [`${c.schema}\u0000${c.table}\u0000${c.column}`, c])).values()];
   // A value read through a view and stored (INSERT ... SELECT FROM v) is what the view's column reads.
   const stored = s.write_inputs.map(mapColumn);
   const write_inputs = [...new Map(stored.flatMap((m) => m.cols).map((c) => [`${c.schema}\u0000${c.table}\u0000${c.column}`, c])).values()];

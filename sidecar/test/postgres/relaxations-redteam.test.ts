@@ -326,7 +326,7 @@ describe("settings: RESET, no-op SETs and set_config()", () => {
     ["SET standard_conforming_strings = 'on', 'off'", false],
     ["SET ROLE regate_admin", false],
     ["SET SESSION AUTHORIZATION regate_admin", false],
-    ["DISCARD ALL", false],
+    ["DISCARD ALL", true],
   ])("%s: allowed %s, and the session still reads SQL as regate does", async (sql, allowed) => {
     const c = await connect();
     try {

@@ -38,6 +38,13 @@ class Overlay {
     return this.base?.get(name);
   }
 
+  /** Every name's facts, as later statements of the message see them. */
+  *values(): Iterable<StatementFacts> {
+    yield* this.added.values();
+    if (this.allRemoved || !this.base) return;
+    for (const [name, f] of this.base) if (!this.added.has(name) && !this.removed.has(name)) yield f;
+  }
+
   set(name: string, f: StatementFacts): void {
     this.added.set(name, f);
     this.removed.delete(name);
@@ -73,6 +80,10 @@ class MessageSession implements SessionView {
 
   cursor(name: string): StatementFacts | undefined {
     return this.portals.get(name);
+  }
+
+  holdCursors(): StatementFacts[] {
+    return [...this.portals.values()].filter(declaresHold);
   }
 
   after(raw: RawStatement, f: StatementFacts): void {
@@ -113,6 +124,26 @@ class MessageSession implements SessionView {
       this.searchPath = s.action === "set_config" && next && this.searchPath ? [...new Set([...next, ...this.searchPath])] : next;
     }
   }
+}
+
+// parsenodes.h
+const CURSOR_OPT_HOLD = 0x20;
+const holds = new WeakMap<StatementFacts, boolean>();
+
+/**
+ * Whether a cursor's facts come from DECLARE ... WITH HOLD. The facts keep the DECLARE's text, which is
+ * read again with the one parser (once per facts object); a cursor made by a protocol Bind is not in the
+ * cursor map, and a text that no longer parses as a DECLARE counts as holding (the safe side).
+ */
+function declaresHold(f: StatementFacts): boolean {
+  let hold = holds.get(f);
+  if (hold === undefined) {
+    const parsed = parseSql(f.sql);
+    const raw = parsed.ok && parsed.statements.length === 1 ? parsed.statements[0] : undefined;
+    hold = raw?.node !== "DeclareCursorStmt" || (Number(raw.body.options ?? 0) & CURSOR_OPT_HOLD) !== 0;
+    holds.set(f, hold);
+  }
+  return hold;
 }
 
 function parseErrorFacts(sql: string, message: string): StatementFacts {
@@ -170,8 +201,7 @@ function nameEffect(raw: RawStatement): NameEffect | undefined {
     case "DeallocateStmt":
       return { space: "statement", define: false, name: b.isall === true ? null : (str(b.name) ?? null) };
     case "DeclareCursorStmt":
-      // CURSOR_OPT_HOLD (parsenodes.h).
-      return { space: "cursor", define: true, name: str(b.portalname) ?? "", hold: (Number(b.options ?? 0) & 0x20) !== 0 };
+      return { space: "cursor", define: true, name: str(b.portalname) ?? "", hold: (Number(b.options ?? 0) & CURSOR_OPT_HOLD) !== 0 };
     case "ClosePortalStmt":
       return { space: "cursor", define: false, name: str(b.portalname) ?? null };
     case "DiscardStmt":

@@ -44,6 +44,11 @@ export class FactsBuilder {
     if (!this.columns.has(key)) this.columns.set(key, ref);
   }
 
+  /** Every column read so far. */
+  readColumns(): ColumnRef[] {
+    return [...this.columns.values()];
+  }
+
   /** Values with this lineage may be stored by a write. */
   addWriteInput(lin: Lin): void {
     if (lin.unknown) this.writeInputsUnknown = true;

@@ -124,6 +124,8 @@ export interface Cx {
   nested(type: string, body: Rec, outer: Scope | null, ctes: CteEnv | null): Col[];
   prepared(name: string): StatementFacts | undefined;
   cursor(name: string): StatementFacts | undefined;
+  /** Facts of the open WITH HOLD cursors: COMMIT runs their queries to keep their rows. */
+  holdCursors(): StatementFacts[];
 }
 
 // Bounds recursion well inside V8's default stack; legitimate statements come nowhere near it.

@@ -14,6 +14,7 @@ import { kindOf } from "./kinds.js";
 export interface SessionView {
   prepared(name: string): StatementFacts | undefined;
   cursor(name: string): StatementFacts | undefined;
+  holdCursors(): StatementFacts[];
 }
 
 function nested(type: string, b: Rec, cx: Cx, outer: Scope | null, ctes: CteEnv | null): Col[] {
@@ -33,6 +34,7 @@ export function analyzeStatement(raw: RawStatement, env: Env, session: SessionVi
     nested: (type, b, outer, ctes) => nested(type, b, cx, outer, ctes),
     prepared: (name) => session.prepared(name),
     cursor: (name) => session.cursor(name),
+    holdCursors: () => session.holdCursors(),
   };
   try {
     let outs: Col[];

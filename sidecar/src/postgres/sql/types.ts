@@ -93,6 +93,12 @@ export interface FunctionRef {
   volatility?: Volatility;
   /** The catalog says this function is the data source of a system view that exposes table contents or other sessions' statements. */
   exposes?: boolean;
+  /**
+   * Through the catalog, for an unqualified call: every schema holding a function of this name (sorted).
+   * PostgreSQL picks among them by the search_path and the argument types, so a function of another
+   * schema may be the one that runs, whatever pg_catalog holds.
+   */
+  candidates?: string[];
 }
 
 export interface SettingChange {

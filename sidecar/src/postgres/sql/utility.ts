@@ -2,13 +2,14 @@
 // client (or, for PREPARE and DECLARE, the columns EXECUTE and FETCH will send).
 import type { Access } from "./types.js";
 import { CONSTANT, plain, type Col } from "./lineage.js";
-import { bodyOf, constantOf, constText, list, nameList, rec, str, stringNode, unwrap, type Rec } from "./node.js";
+import { bodyOf, list, nameList, rec, str, unwrap, type Rec } from "./node.js";
 import { resolveName, resolveRangeVar } from "./relations.js";
 import { Scope, type Cx } from "./scope.js";
 import { expr } from "./expr.js";
 import { baseSource } from "./from.js";
 import { ddlOf, isDdl, objectName } from "./kinds.js";
 import { discard, transactionOptions, variableSet } from "./settings.js";
+import { commitRuns, execute, explain, fetch } from "./carried.js";
 
 export function utility(type: string, b: Rec, cx: Cx, outer: Scope | null): Col[] {
   const f = cx.facts;
@@ -35,6 +36,7 @@ export function utility(type: string, b: Rec, cx: Cx, outer: Scope | null): Col[
     }
     case "TransactionStmt":
       transactionOptions(list(b.options), f);
+      commitRuns(b, cx);
       return [];
     case "DiscardStmt":
       discard(b, f);
@@ -157,62 +159,6 @@ function copy(b: Rec, cx: Cx): Col[] {
   const q = unwrap(b.query);
   if (q) outs = cx.nested(q[0], q[1], null, null);
   return from ? [] : outs;
-}
-
-function explainAnalyze(options: unknown[]): boolean {
-  for (const o of options) {
-    const d = bodyOf(o, "DefElem");
-    if (str(d?.defname) !== "analyze") continue;
-    if (d?.arg === undefined) return true;
-    const s = stringNode(d.arg);
-    if (s !== undefined) return !["false", "off", "0", "no", "f", "n"].includes(s.toLowerCase());
-    const u = unwrap(d.arg);
-    if (u?.[0] === "Boolean") return u[1].boolval === true;
-    if (u?.[0] === "Integer") return u[1].ival !== undefined && u[1].ival !== 0;
-    const c = constantOf(d.arg);
-    return c ? constText(c) !== "off" : true;
-  }
-  return false;
-}
-
-function explain(b: Rec, cx: Cx): Col[] {
-  const f = cx.facts;
-  const analyze = explainAnalyze(list(b.options));
-  f.explainAnalyze = analyze;
-  inner(b.query, cx);
-  if (!analyze) {
-    // Planned, not run: nothing is written and no setting changes, though the plan still names the relations.
-    f.writes = false;
-    f.clearWriteInputs();
-    f.ddl = null;
-    f.settings.length = 0;
-    f.roleChange = false;
-  }
-  return [{ name: "QUERY PLAN", lin: CONSTANT }];
-}
-
-function execute(b: Rec, cx: Cx): Col[] {
-  const name = str(b.name) ?? "";
-  expr(b.params, cx, new Scope(null, null));
-  const p = cx.prepared(name);
-  if (!p) {
-    cx.facts.addUnknown(`prepared statement "${name}" is not known`);
-    return [];
-  }
-  cx.facts.absorb(p);
-  return p.outputs.map((o) => ({ name: o.name, lin: { cols: o.lineage, derived: o.derived, unknown: o.unknown } }));
-}
-
-function fetch(b: Rec, cx: Cx): Col[] {
-  if (b.ismove === true) return [];
-  const name = str(b.portalname) ?? "";
-  const c = cx.cursor(name);
-  if (!c) {
-    cx.facts.addUnknown(`cursor "${name}" is not known`);
-    return [];
-  }
-  cx.facts.absorb(c);
-  return c.outputs.map((o) => ({ name: o.name, lin: { cols: o.lineage, derived: o.derived, unknown: o.unknown } }));
 }
 
 const RELATION_OBJECTS = new Set(["table", "view", "materialized_view", "index", "sequence", "foreign_table"]);
