@@ -13,6 +13,8 @@ export interface RequestContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly method: string;
+  /** The client sent "Expect: 100-continue" and waits for regate's go-ahead before sending the body. */
+  readonly expectsContinue: boolean;
   /** The request path with detected values redacted: the only form that is logged. */
   logPath: string;
   route?: CompiledRoute;

@@ -25,9 +25,10 @@ export function detectedSpans(s: string, detect: DetectSpec, key: Buffer | undef
 /**
  * Detected spans masked with their detector's strategy; null when a `null` strategy hit. Detectors run
  * over the text as sent and over its decoded views (percent escapes, HTML references, NFKC, invisible
- * characters dropped: see text-views.ts), since `alice%40example.com`, `alice&#64;example.com` and
- * `１２３-４５-６７８９` read as the values they spell. A hit in a view masks the characters as sent that
- * spell it; a hit only found below the layers regate maps back masks the whole text.
+ * characters dropped: see text-views.ts; backslash escapes: escapeView), since `alice%40example.com`,
+ * `alice&#64;example.com`, `alice\u0040example.com` and `１２３-４５-６７８９` read as the values they spell.
+ * A hit in a view masks the characters as sent that spell it; a hit only found below the layers regate maps
+ * back masks the whole text.
  */
 export function maskDetected(s: string, detect: DetectSpec | undefined, key: Buffer | undefined): string | null {
   if (!detect || s === "") return s;
@@ -44,13 +45,72 @@ export function maskDetected(s: string, detect: DetectSpec | undefined, key: Buf
       edits.push([v.from[m.start]!, v.to[m.end - 1]!, m.replacement]);
     }
   }
-  if (deeper !== undefined) {
-    const hits = findMatches(deeper, detect.names);
-    if (hits.some((h) => detect.strategy.get(h.detector) === "null")) return null;
-    if (hits.length > 0) return REDACTED;
+  const hit = deeper === undefined ? undefined : deeperHit(deeper, detect);
+  if (hit !== undefined) return hit;
+  // Backslash escapes are what JSON and JavaScript readers decode: a body regate reads as text (NDJSON,
+  // JSONP, a JSON string served as text/plain) or a header may spell `alice\u0040example.com`.
+  const esc = s.includes("\\") ? escapeView(s) : undefined;
+  if (esc) {
+    const inner = decodedViews(esc.text);
+    for (const v of [{ text: esc.text, from: undefined, to: undefined }, ...inner.views]) {
+      for (const m of detectedSpans(v.text, detect, key)) {
+        if (m.replacement === null) return null;
+        const start = v.from ? v.from[m.start]! : m.start;
+        const end = v.to ? v.to[m.end - 1]! - 1 : m.end - 1;
+        edits.push([esc.from[start]!, esc.to[end]!, m.replacement]);
+      }
+    }
+    const innerHit = inner.deeper === undefined ? undefined : deeperHit(inner.deeper, detect);
+    if (innerHit !== undefined) return innerHit;
   }
   return edits.length === 0 ? s : applyEdits(s, edits);
 }
+
+/** What a text decoded past the mapped layers becomes when a detector hits in it: null or all redacted. */
+function deeperHit(deeper: string, detect: DetectSpec): string | null | undefined {
+  const hits = findMatches(deeper, detect.names);
+  if (hits.some((h) => detect.strategy.get(h.detector) === "null")) return null;
+  return hits.length > 0 ? REDACTED : undefined;
+}
+
+const SIMPLE_ESCAPES: Readonly<Record<string, string>> = Object.freeze({ n: "\n", t: "\t", r: "\r", b: "\b", f: "\f", v: "\v", "0": "\0" });
+const BACKSLASH_ESCAPE = /\\(?:u\{([0-9A-Fa-f]{1,6})\}|u([0-9A-Fa-f]{4})|x([0-9A-Fa-f]{2})|(.))/sy;
+
+/**
+ * `s` with its JSON and JavaScript backslash escapes decoded (\uXXXX, \u{X}, \xXX, \n, \/ and the like),
+ * each character of the result mapped to the escape it came from; undefined when none decodes.
+ */
+export function escapeView(s: string): { text: string; from: number[]; to: number[] } | undefined {
+  let text = "";
+  const from: number[] = [];
+  const to: number[] = [];
+  let changed = false;
+  for (let i = 0; i < s.length; ) {
+    if (s.charCodeAt(i) === 0x5c) {
+      BACKSLASH_ESCAPE.lastIndex = i;
+      const m = BACKSLASH_ESCAPE.exec(s);
+      if (m) {
+        const cp = m[1] ?? m[2] ?? m[3];
+        const value = cp !== undefined ? codePoint(parseInt(cp, 16)) : (SIMPLE_ESCAPES[m[4]!] ?? m[4]!);
+        for (let k = 0; k < value.length; k++) {
+          from.push(i);
+          to.push(i + m[0].length);
+        }
+        text += value;
+        i += m[0].length;
+        changed = true;
+        continue;
+      }
+    }
+    text += s[i];
+    from.push(i);
+    to.push(i + 1);
+    i++;
+  }
+  return changed ? { text, from, to } : undefined;
+}
+
+const codePoint = (cp: number): string => (cp > 0x10ffff ? "\ufffd" : String.fromCodePoint(cp));
 
 type Edit = [start: number, end: number, replacement: string];
 

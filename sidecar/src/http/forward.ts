@@ -39,7 +39,7 @@ export function forwardRequest(ctx: RequestContext, target: ForwardTarget, body:
   const { log, fail } = deps;
   const { req, res } = ctx;
   const hadBody = hasBody(req);
-  const headers = forwardHeaders(req.headers, route, { address: req.socket.remoteAddress ?? "", host }, ctx.masker !== undefined || route.secretForms.length > 0);
+  const headers = forwardHeaders(req.headers, route, { address: req.socket.remoteAddress ?? "", host }, ctx.masker !== undefined ? "mask" : route.secretForms.length > 0 ? "scrub" : "none");
   // The body was read whole: send it with its exact length (no chunking, no Expect: 100-continue).
   if (hadBody || body.length > 0) headers["content-length"] = String(body.length);
   headers.host = route.hostHeader;

@@ -6,7 +6,7 @@ import type { Socket } from "node:net";
 import { isDisconnect, RegateError } from "../errors.js";
 import { roomInSinks, type MaskRule } from "../decision/index.js";
 import { DETECTOR_NAMES, maskText } from "../mask/index.js";
-import { hasBody, isJsonMedia, parseRequestBody, readBody } from "./body.js";
+import { hasBody, parseRequestBody, readBody } from "./body.js";
 import type { RequestContext } from "./context.js";
 import { decideAll, refusal } from "./enforce.js";
 import { capConnections, type ConnectionCap } from "./connection-cap.js";
@@ -24,6 +24,7 @@ import { compileRoutes, hostName, matchRoute, type CompiledRoute } from "./route
 import { httpInputs, type RequestFacts } from "./to-input.js";
 import { requestEnd } from "./request-done.js";
 import { HttpDecisionReuse } from "./reuse.js";
+import { unmaskableRequest } from "./unmaskable-request.js";
 import { relayResponse } from "./upstream-response.js";
 
 export interface HttpGateway {
@@ -104,8 +105,9 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     fail(ctx, e.status, e.body);
   }
 
-  function start(req: IncomingMessage, res: ServerResponse): void {
+  function start(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
     const ctx: RequestContext = {
+      expectsContinue,
       id: randomUUID(),
       startedAt: performance.now(),
       sentBefore: req.socket.bytesWritten,
@@ -171,6 +173,9 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     }
     ctx.route = matched.route;
 
+    // The client waits for "100 Continue" before it sends the body: only now, with the agent authenticated,
+    // the route found and the declared size within the cap (readBody refuses a larger one unread).
+    if (ctx.expectsContinue && !(Number(req.headers["content-length"] ?? 0) > limits.max_body_bytes)) res.writeContinue();
     // A request without Content-Length or Transfer-Encoding has no body (RFC 9112 6.3): nothing to wait for.
     const read = hasBody(req) ? await readBody(req, limits.max_body_bytes) : NO_BODY;
     if (!read.ok) {
@@ -246,19 +251,19 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       return sendJsonRpc(ctx.res, rpc);
     }
     const masker = maskerFor(verdict.mask);
-    const types = matched.route.responseTypes;
-    if (masker?.hasFieldRules && types !== undefined && ![...types].some((t) => isJsonMedia(t) || t === "text/event-stream")) {
-      // Known now, before the upstream acts: its answer could not be masked, so the request does not go.
-      const e = catalogError("MASK_LINEAGE_UNKNOWN", "mask_failed", `field masks cannot be applied to what this route answers with (${[...types].join(", ")}); the request was not sent upstream`);
-      return fail(ctx, e.status, { ...e.body, decision_id: verdict.decision.decision_id });
-    }
+    // Known now, before the upstream acts: its answer could not be masked, so the request does not go.
+    const unmaskable = masker && unmaskableRequest(masker, ctx.method, req.headers, matched.route.responseTypes);
+    if (unmaskable) return fail(ctx, unmaskable.status, { ...unmaskable.body, decision_id: verdict.decision.decision_id });
     ctx.masker = masker;
     forwardRequest(ctx, { route: matched.route, host, rest: matched.rest, query, trailingSlash: target.trailing_slash, replayable: replayable(ctx.method, effective.result) }, read.body, { log, timeoutMs: limits.timeout_ms, fail, onResponse: onUpstreamResponse });
   }
 
   // Slow clients (slowloris) get 10 s to send their headers, checked every second (Node's defaults: 60 s,
   // checked every 30 s), so a trickle of bytes cannot hold a connection for minutes.
-  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 }, start);
+  const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 }, (req, res) => start(req, res));
+  // Node answers "Expect: 100-continue" itself unless this is handled: the client would upload a body that
+  // a missing credential, an unknown route or the size cap then refuses.
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => start(req, res, true));
   const cap: ConnectionCap = capConnections(server, limits.max_connections, () => {
     log.debug({ max_connections: limits.max_connections }, "connection over the cap refused");
     opts.onConnectionRefused?.();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { agentCredential, agentReference, collidingHeaders, forwardHeaders, inputHeaders, responseHeaders, rewriteSelfReferences } from "./headers.js";
+import { agentCredential, agentReference, collidingHeaders, entityTagPrecondition, forwardHeaders, keyCacheToAgent, inputHeaders, responseHeaders, rewriteSelfReferences } from "./headers.js";
 import { compileRoutes } from "./routes.js";
 
 const [route] = compileRoutes([{ name: "r", prefix: "/", upstream: "http://h", credential: { type: "header", header: "X-Service-Key", value: "svc" } }]);
@@ -27,7 +27,7 @@ const incoming = {
 
 describe("forwardHeaders", () => {
   it("strips credentials and hop-by-hop headers, injects the route credential and X-Forwarded-For", () => {
-    const out = forwardHeaders(incoming, route!, { address: "127.0.0.1", host: "localhost:8080" }, false);
+    const out = forwardHeaders(incoming, route!, { address: "127.0.0.1", host: "localhost:8080" }, "none");
     expect(out).toEqual({
       "x-service-key": "svc",
       "x-forwarded-for": "127.0.0.1",
@@ -41,9 +41,33 @@ describe("forwardHeaders", () => {
   });
 
   it("asks for an identity, complete body when masking", () => {
-    const out = forwardHeaders(incoming, route!, { address: "::1", host: "" }, true);
+    const out = forwardHeaders(incoming, route!, { address: "::1", host: "" }, "mask");
     expect(out["accept-encoding"]).toBe("identity");
     expect(out.range).toBeUndefined();
+  });
+
+  it.each([
+    ["none", ["if-none-match", "if-match", "range", "request-range", "if-range"]],
+    ["scrub", ["if-none-match", "if-match"]],
+    ["mask", []],
+  ] as const)("under %s, of the conditional and range headers only %j are forwarded", (inspect, kept) => {
+    const conditional = { "if-none-match": '"a"', "if-match": '"b"', range: "bytes=0-1", "request-range": "bytes=0-1", "if-range": '"a"' };
+    const out = forwardHeaders(conditional, route!, { address: "::1", host: "" }, inspect);
+    expect(Object.keys(out).filter((k) => k in conditional)).toEqual(kept);
+  });
+
+  it('a masked request keeps "*" and loses a tag in CGI spelling', () => {
+    const out = forwardHeaders({ "if-match": "*", if_none_match: '"a"' }, route!, { address: "::1", host: "" }, "mask");
+    expect([out["if-match"], out.if_none_match]).toEqual(["*", undefined]);
+  });
+
+  it.each([
+    [{ "if-match": '"x"' }, "if-match"],
+    [{ if_none_match: 'W/"x"' }, "if_none_match"],
+    [{ "if-none-match": " * " }, undefined],
+    [{ "if-modified-since": "Mon, 02 Nov 2026 10:00:00 GMT" }, undefined],
+  ])("entityTagPrecondition(%j) is %s", (headers, expected) => {
+    expect(entityTagPrecondition(headers)).toBe(expected);
   });
 });
 
@@ -126,5 +150,22 @@ describe("agentReference", () => {
       link: '</crm/c?page=2>; rel="next", <https://docs.example.com/>; rel="help"',
       "x-other": "http://10.0.0.7:8080/v1/d",
     });
+  });
+});
+
+describe("keyCacheToAgent", () => {
+  it.each([
+    [{ "cache-control": "public, max-age=600" }, "Authorization, Proxy-Authorization"],
+    [{ "cache-control": "max-age=60, s-maxage=600", vary: "Accept-Encoding" }, "Accept-Encoding, Authorization, Proxy-Authorization"],
+    [{ "cache-control": "Must-Revalidate", vary: "authorization" }, "authorization, Proxy-Authorization"],
+    [{ "cache-control": "public", vary: "*" }, "*"],
+    [{ "cache-control": "private, max-age=60" }, undefined],
+    [{ "cache-control": "no-store" }, undefined],
+    [{ "cache-control": "max-age=60, x-public-ish" }, undefined],
+    [{}, undefined],
+  ])("%j: Vary %s", (headers, vary) => {
+    const h: Record<string, string> = { ...headers };
+    keyCacheToAgent(h);
+    expect(h.vary).toBe(vary);
   });
 });

@@ -79,16 +79,35 @@ export function collidingHeaders(incoming: IncomingHttpHeaders): [string, string
 
 const joined = (v: string | string[]): string => (Array.isArray(v) ? v.join(", ") : v);
 
+/** What regate does with the response: nothing, scrub the route credential from it, or mask it (and scrub). */
+export type Inspection = "none" | "scrub" | "mask";
+
+/** Ask for part of a body: a slice regate could not read whole (Request-Range is Apache's old spelling). */
+const RANGE_HEADERS: ReadonlySet<string> = new Set(["range", "request-range", "if-range"]);
+/** Preconditions on the representation's entity tag: answered by comparing a hash of the unmasked body. */
+const ENTITY_TAG_PRECONDITIONS: ReadonlySet<string> = new Set(["if-match", "if-none-match"]);
+
+/** An entity-tag precondition other than "*" (which is about existence, not content), or undefined. */
+export function entityTagPrecondition(incoming: IncomingHttpHeaders): string | undefined {
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value !== undefined && ENTITY_TAG_PRECONDITIONS.has(headerKey(name)) && joined(value).trim() !== "*") return name;
+  }
+  return undefined;
+}
+
 /**
  * The headers regate sends upstream: the agent's, minus hop-by-hop and credential headers, plus the
- * route's credential and X-Forwarded-*. `masking` asks for an uncompressed, complete body (no ranges),
- * which is the form regate can mask.
+ * route's credential and X-Forwarded-*. A response regate inspects is asked for uncompressed and whole (no
+ * ranges). A masked one is asked for unconditionally too: a 304 or 412 to an If-None-Match or If-Match
+ * tag the agent computed from a guess (Express's ETag is a hash of the body) would confirm the masked
+ * values, and regate never gives out such a route's tags, so an agent has none of its own to send. Only
+ * safe requests reach here with such a tag (the gateway refuses the others): dropping it changes no write.
  */
 export function forwardHeaders(
   incoming: IncomingHttpHeaders,
   route: CompiledRoute,
   client: { address: string; host: string },
-  masking: boolean,
+  inspect: Inspection,
 ): OutgoingHttpHeaders {
   const listed = connectionListed(incoming);
   const credentialKey = route.credentialHeader === undefined ? undefined : headerKey(route.credentialHeader);
@@ -99,13 +118,11 @@ export function forwardHeaders(
     const key = headerKey(name);
     if (HOP_BY_HOP.has(key) || AGENT_CREDENTIALS.has(key) || REBUILT.has(key)) continue;
     if (key === credentialKey || listed?.has(key)) continue;
+    if (inspect !== "none" && RANGE_HEADERS.has(key)) continue;
+    if (inspect === "mask" && ENTITY_TAG_PRECONDITIONS.has(key) && joined(value).trim() !== "*") continue;
     out[name] = value;
   }
-  if (masking) {
-    out["accept-encoding"] = "identity";
-    delete out.range;
-    delete out["if-range"];
-  }
+  if (inspect !== "none") out["accept-encoding"] = "identity";
   // regate is the first proxy: an agent-supplied X-Forwarded-For would only be a spoof.
   out["x-forwarded-for"] = client.address;
   out["x-forwarded-proto"] = "http";
@@ -144,6 +161,24 @@ export function responseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHead
     out[name] = value;
   }
   return out;
+}
+
+/** Cache-Control directives with which a shared cache may reuse a response to a request with credentials (RFC 9111 3.5). */
+const SHARED_DESPITE_CREDENTIALS = /(?:^|,)\s*(?:public|s-maxage|must-revalidate)\b/i;
+
+/**
+ * Keys a response a shared cache may reuse to the agent's credential (Vary). The upstream allowed that for
+ * regate's credential, but regate answers each agent after its own decision, masked for it: a cache between
+ * the agents and regate would otherwise serve one agent's answer to another, whose request regate never saw.
+ */
+export function keyCacheToAgent(headers: OutgoingHttpHeaders): void {
+  const cc = headers["cache-control"];
+  if (cc === undefined || !SHARED_DESPITE_CREDENTIALS.test(Array.isArray(cc) ? cc.join(",") : String(cc))) return;
+  const vary = headers.vary === undefined ? "" : Array.isArray(headers.vary) ? headers.vary.join(", ") : String(headers.vary);
+  const names = new Set(vary.split(",").map((n) => n.trim().toLowerCase()));
+  if (names.has("*")) return;
+  const missing = ["Authorization", "Proxy-Authorization"].filter((n) => !names.has(n.toLowerCase()));
+  if (missing.length > 0) headers.vary = [vary.trim(), ...missing].filter((n) => n !== "").join(", ");
 }
 
 /** Response headers whose URI references name the upstream's own resources (RFC 9110 10.2.2, 8.7; RFC 8288). */

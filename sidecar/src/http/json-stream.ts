@@ -87,6 +87,11 @@ export class JsonMaskStream extends Transform {
     this.#next = masker.detect ? { detect: masker.detect } : {};
   }
 
+  /** Text sent before the document as it came (an anti-XSSI prefix, xssi.ts): called before any data. */
+  lead(text: string): void {
+    this.#out = text + this.#out;
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     try {
       this.#bytes += chunk.length;

@@ -5,6 +5,7 @@ import { RegateError } from "../errors.js";
 import { applyStrategy, DETECTOR_NAMES, isDetectorName, REDACTED } from "../mask/index.js";
 import { foldName } from "../mask/text-views.js";
 import { detectedSpans, maskDetected, type DetectedSpan } from "./detected-text.js";
+import { maskBase64 } from "./base64-view.js";
 import { looksLikeJson } from "./body.js";
 import { literalEnd, skipWs, stringEnd, stringValue, type Scan } from "./json-scan.js";
 import { addAction, addDetector, MAX_DEPTH, mergeActions, mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
@@ -327,7 +328,13 @@ export class ResponseMasker {
       if (embedded >= MAX_EMBEDDED) throw new RegateError("MASK_LINEAGE_UNKNOWN", "JSON is embedded in strings deeper than regate masks");
       return this.#rewrite(s, detect, depth + 1, embedded + 1);
     }
-    return this.#maskDetected(s, detect);
+    const masked = this.#maskDetected(s, detect);
+    if (masked !== s || (!detect && this.#names.size === 0)) return masked;
+    // Base64 of readable text (a JWT's payload, a raw mail message) is masked as that text, a level deeper.
+    return maskBase64(s, (text) => {
+      if (embedded >= MAX_EMBEDDED) throw new RegateError("MASK_LINEAGE_UNKNOWN", "values are encoded in strings deeper than regate masks");
+      return this.#string(text, detect, depth + 1, embedded + 1);
+    });
   }
 
   #maskDetected(s: string, detect: DetectSpec | undefined): string | null {

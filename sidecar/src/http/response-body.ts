@@ -1,8 +1,9 @@
 import type { IncomingMessage } from "node:http";
-import type { Readable, Transform } from "node:stream";
-import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
+import { Transform, type Readable, type TransformCallback } from "node:stream";
+import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from "node:zlib";
 import { isJsonMedia, looksLikeJson, mediaType } from "./body.js";
 import type { ResponseMasker } from "./masker.js";
+import { xssiPrefix } from "./xssi.js";
 
 /**
  * A decoder for the response's content-encoding: null for identity, undefined when regate cannot decode it
@@ -18,11 +19,62 @@ export function decoderFor(encoding: string | string[] | undefined): Transform |
     case "x-gzip":
       return createGunzip();
     case "deflate":
-      return createInflate();
+      return new DeflateDecoder();
     case "br":
       return createBrotliDecompress();
     default:
       return undefined;
+  }
+}
+
+/** RFC 1950 2.2: compression method 8 in the low nibble, and the first two bytes a multiple of 31. */
+const isZlibHeader = (b0: number, b1: number): boolean => (b0 & 0x0f) === 8 && ((b0 << 8) | b1) % 31 === 0;
+
+/**
+ * "deflate" as servers really send it: RFC 9110 means a zlib stream, but IIS and older PHP and Java servers
+ * send raw deflate. Which one it is shows in the first two bytes (a raw stream cannot start with a valid zlib
+ * header that also decodes), so the matching inflater is picked then.
+ */
+class DeflateDecoder extends Transform {
+  #inner: Transform | undefined;
+  #head: Buffer | undefined;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.#inner) {
+      this.#inner.write(chunk, () => done());
+      return;
+    }
+    const head = this.#head ? Buffer.concat([this.#head, chunk]) : chunk;
+    if (head.length < 2) {
+      this.#head = head;
+      return done();
+    }
+    this.#head = undefined;
+    const inner = (this.#inner = isZlibHeader(head[0]!, head[1]!) ? createInflate() : createInflateRaw());
+    // The inflater's output is held to this stream's pace: a small deflate bomb stays small in memory.
+    inner.on("data", (d: Buffer) => {
+      if (!this.push(d)) inner.pause();
+    });
+    inner.on("error", (err) => this.destroy(err));
+    inner.write(head, () => done());
+  }
+
+  override _read(size: number): void {
+    this.#inner?.resume();
+    super._read(size);
+  }
+
+  override _flush(done: TransformCallback): void {
+    const inner = this.#inner;
+    // Fewer than two bytes is no deflate stream of either kind.
+    if (!inner) return done(this.#head ? new Error("deflate stream too short") : null);
+    inner.once("end", () => done());
+    inner.end();
+  }
+
+  override _destroy(err: Error | null, done: (error: Error | null) => void): void {
+    this.#inner?.destroy();
+    done(err);
   }
 }
 
@@ -85,16 +137,31 @@ export function maskBody(body: Buffer, contentType: string | undefined, masker: 
   }
   const type = mediaType(contentType);
   const json = isJsonMedia(type);
-  if (json || looksLikeJson(text)) {
+  const prefix = xssiPrefix(text);
+  const doc = prefix === "" ? text : text.slice(prefix.length);
+  if (json || looksLikeJson(doc)) {
     try {
-      const masked = masker.maskJsonText(text);
-      return { ok: true, body: masked === text ? body : Buffer.from(masked, "utf8") };
+      const masked = masker.maskJsonText(doc);
+      return { ok: true, body: masked === doc ? body : Buffer.from(prefix + masked, "utf8") };
     } catch (err) {
       if (!(err instanceof SyntaxError)) throw err;
       if (json) return { ok: false, reason: "JSON response body does not parse" };
     }
   }
   if (masker.hasFieldRules) return { ok: false, reason: "field masks cannot be applied to a non-JSON response body" };
+  if (encodedMime(type, text)) return { ok: false, reason: "a MIME body with base64 or quoted-printable parts cannot be masked" };
   const masked = masker.maskPlainText(text);
   return { ok: true, body: masked === text ? body : Buffer.from(masked, "utf8") };
+}
+
+/** A Content-Transfer-Encoding that spells text otherwise (RFC 2045 6): a mail client decodes it, detectors would not. */
+const ENCODED_PART = /^content-transfer-encoding[ \t]*:[ \t]*"?(?:base64|quoted-printable)/im;
+
+/**
+ * A MIME message or multipart body (a mail API's raw message, a batch answer) with a base64 or
+ * quoted-printable part: `=40` and `YWxpY2VAZXhhbXBsZS5jb20=` read as an address once decoded, as any mail
+ * reader decodes them.
+ */
+function encodedMime(type: string | undefined, text: string): boolean {
+  return type !== undefined && (type.startsWith("multipart/") || type.startsWith("message/")) && ENCODED_PART.test(text);
 }

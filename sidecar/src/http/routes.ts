@@ -1,5 +1,5 @@
-import { Agent as HttpAgent } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
+import type { Agent as HttpAgent } from "node:http";
+import { poolAgent } from "./pool.js";
 import { RegateError } from "../errors.js";
 import type { RouteCredential, RouteOptions } from "./options.js";
 import { routeSecrets, secretForms } from "./scrub.js";
@@ -93,8 +93,8 @@ export function compileRoutes(routes: readonly RouteOptions[]): CompiledRoute[] 
     const [header, value] = credential ? credentialHeader(r.name, credential) : [undefined, undefined];
     const agent =
       url.protocol === "https:"
-        ? new HttpsAgent({ keepAlive: true, timeout: POOL_IDLE_MS, ...(r.ca ? { ca: r.ca } : {}) })
-        : new HttpAgent({ keepAlive: true, timeout: POOL_IDLE_MS });
+        ? poolAgent(true, { keepAlive: true, timeout: POOL_IDLE_MS, ...(r.ca ? { ca: r.ca } : {}) })
+        : poolAgent(false, { keepAlive: true, timeout: POOL_IDLE_MS });
     return Object.freeze({
       name: r.name,
       prefix: normalisePrefix(r.name, r.prefix),

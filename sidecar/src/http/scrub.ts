@@ -50,7 +50,7 @@ const toBuffers = (forms: Iterable<string>): Buffer[] => [...forms].filter((f) =
 
 /**
  * The byte strings that give a secret away as written: the secret itself, its JSON-escaped and
- * percent-encoded forms, its hex in either case and its base64. The forms the decoded check looks for travel
+ * percent-encoded forms, its hex in either case, its base64 and its UTF-16 bytes. The forms the decoded check looks for travel
  * with the array (decodedNeedles).
  */
 export function secretForms(secrets: readonly string[]): Buffer[] {
@@ -77,6 +77,13 @@ export function secretForms(secrets: readonly string[]): Buffer[] {
     }
   }
   const out = toBuffers(forms);
+  // The secret's UTF-16 bytes either way round: a body as a whole in UTF-16 is refused (charset.ts), but
+  // a dump of a string's bytes may put them inside UTF-8 text, where an agent only has to drop the NULs.
+  for (const s of secrets) {
+    if (s.length < MIN_NEEDLE) continue;
+    const le = Buffer.from(s, "utf16le");
+    out.push(le, Buffer.from(le).swap16());
+  }
   DECODED.set(out, compileNeedles(toBuffers(text), toBuffers(hex)));
   return out;
 }

@@ -6,10 +6,12 @@ import type { Readable, Transform } from "node:stream";
 import type { Logger } from "pino";
 import { RegateError } from "../errors.js";
 import type { RequestContext } from "./context.js";
+import { JsonLinesMasker } from "./json-lines.js";
 import { JsonMaskStream } from "./json-stream.js";
 import type { ResponseMasker } from "./masker.js";
 import { catalogError, sendError } from "./reply.js";
 import { SecretScrubber } from "./scrub.js";
+import { XssiStrip } from "./xssi.js";
 
 /**
  * Output held back before the first byte goes out: a document that fits is refused cleanly if it turns out
@@ -31,13 +33,18 @@ export interface StreamedJsonOptions {
   /** Longest the upstream may go quiet mid-body. */
   idleMs: number;
   log: Logger;
+  /**
+   * The body is newline-delimited JSON (json-lines.ts): each line a document. "stream" when its length is
+   * unknown: then each line goes out as soon as it is masked (a model's or a watch's output is not held back).
+   */
+  lines?: "whole" | "stream";
   /** Answers with the masking refusal (the upstream has acted) while nothing was sent yet. */
   refuse: (reason: string) => void;
 }
 
 export function relayStreamedJson(ctx: RequestContext, upstream: IncomingMessage, o: StreamedJsonOptions): void {
   const { res } = ctx;
-  const json = new JsonMaskStream(o.masker, { holdChars: HOLD_CHARS, maxTokenChars: o.maxValueBytes });
+  const json = o.lines ? new JsonLinesMasker(o.masker, { holdChars: o.lines === "stream" ? 0 : HOLD_CHARS, maxLineChars: o.maxValueBytes }) : new JsonMaskStream(o.masker, { holdChars: HOLD_CHARS, maxTokenChars: o.maxValueBytes });
   const scrubber = o.secrets.length > 0 ? new SecretScrubber(o.secrets) : undefined;
   const last: Readable = scrubber ?? json;
   let over = false;
@@ -116,6 +123,11 @@ export function relayStreamedJson(ctx: RequestContext, upstream: IncomingMessage
 
   let source: Readable = upstream;
   if (o.decoder) source = source.pipe(o.decoder);
+  if (json instanceof JsonMaskStream) {
+    const strip = new XssiStrip((prefix) => json.lead(prefix));
+    strip.on("error", (err: Error) => fail({ kind: "invalid", err }));
+    source = source.pipe(strip);
+  }
   source = source.pipe(json);
   if (scrubber) source.pipe(scrubber);
 }

@@ -1,13 +1,16 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { pipeline } from "node:stream";
 import type { Logger } from "pino";
-import { isDisconnect } from "../errors.js";
-import { isJsonMedia, mediaType } from "./body.js";
+import { isJsonMedia, isWideText, mediaType } from "./body.js";
+import { foreignCharset, WIDE_TEXT } from "./charset.js";
+import { isJsonLines } from "./json-lines.js";
 import type { RequestContext } from "./context.js";
-import { dropBodyDescriptors, responseHeaders, rewriteSelfReferences } from "./headers.js";
+import { dropBodyDescriptors, keyCacheToAgent, responseHeaders, rewriteSelfReferences } from "./headers.js";
 import { catalogError, sendError } from "./reply.js";
 import type { ResponseMasker } from "./masker.js";
 import { decoderFor, maskBody, readUpstreamBody, type ReadUpstreamResult } from "./response-body.js";
+import { relayScrubbed } from "./relay-scrubbed.js";
+import { refuseUnmaskable, refuseUnreadable, streamDone } from "./response-refusals.js";
 import { scrubBuffer, scrubHeaders, SecretScrubber } from "./scrub.js";
 import { SseMasker } from "./sse-mask.js";
 import { relayStreamedJson } from "./upstream-json.js";
@@ -24,32 +27,8 @@ export interface ResponseLimits {
  */
 const BUFFERED_JSON_BYTES = 64 * 1024;
 
-const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"]);
-
 function hasNoBody(method: string, status: number): boolean {
   return method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
-}
-
-/** Refuses a response regate was asked to mask but cannot: the agent gets an error, never the raw body. */
-function refuseUnmaskable(ctx: RequestContext, upstream: IncomingMessage, reason: string, log: Logger): void {
-  upstream.destroy();
-  log.warn({ req_id: ctx.id, route: ctx.route?.name, reason }, "response could not be masked; refused");
-  // The upstream has acted by now: an agent must not take the refusal as "nothing happened" and retry a write.
-  const e = catalogError("MASK_LINEAGE_UNKNOWN", "mask_failed", `${reason}; the upstream already handled the request${SAFE_METHODS.has(ctx.method) ? "" : ", do not retry it"}`);
-  ctx.errorCode = "MASK_LINEAGE_UNKNOWN";
-  sendError(ctx.res, e.status, { ...e.body, ...(ctx.decision ? { decision_id: ctx.decision.decision_id } : {}) });
-}
-
-/**
- * Refuses a response regate cannot read to check: the agent gets a JSON error that says the upstream acted,
- * never bytes regate could not vouch for.
- */
-function refuseUnreadable(ctx: RequestContext, upstream: IncomingMessage, what: string, log: Logger): void {
-  upstream.destroy();
-  log.warn({ req_id: ctx.id, route: ctx.route?.name, reason: what }, "response could not be checked for the route credential; refused");
-  const e = catalogError("UPSTREAM_RESPONSE_REFUSED", "upstream_response_refused", `the upstream handled the request, but its response (${what}) could not be checked for regate's credential${SAFE_METHODS.has(ctx.method) ? "" : "; do not retry it"}`);
-  ctx.errorCode = "UPSTREAM_RESPONSE_REFUSED";
-  sendError(ctx.res, e.status, e.body);
 }
 
 /**
@@ -61,24 +40,22 @@ function foreignTransferCoding(upstream: IncomingMessage): boolean {
   return te !== undefined && te.trim().toLowerCase() !== "chunked";
 }
 
-function streamDone(ctx: RequestContext, log: Logger) {
-  return (err: NodeJS.ErrnoException | null | undefined): void => {
-    if (!err) return;
-    // The client hanging up mid-stream is normal; anything else cut the response short.
-    if (isDisconnect(err) || err.code === "ERR_STREAM_PREMATURE_CLOSE") log.debug({ req_id: ctx.id, err: { code: err.code } }, "response stream closed early");
-    else log.warn({ req_id: ctx.id, route: ctx.route?.name, err: { code: err.code, message: err.message } }, "response stream failed");
-  };
-}
-
 /**
  * Relays the upstream response. Without mask rules it streams untouched (SSE and chunked included). With
  * them: event streams are masked event by event as they flow; JSON is masked token by token as it flows
- * (a small one of declared length in one pass); other bodies are decoded, buffered (up to a cap), masked,
- * and sent uncompressed with a recomputed Content-Length.
+ * (a small one of declared length in one pass), newline-delimited JSON line by line; other bodies are
+ * decoded, buffered (up to a cap), masked, and sent uncompressed with a recomputed Content-Length.
  */
 export function relayResponse(ctx: RequestContext, upstream: IncomingMessage, limits: ResponseLimits, log: Logger, onError: (err: unknown) => void): void {
   const { res } = ctx;
   const status = upstream.statusCode ?? 502;
+  if (hasNoBody(ctx.method, status)) {
+    // Nothing may follow a response without a body on its connection. An upstream that writes one anyway
+    // (Python's `do_HEAD = do_GET`), late, would have it read as the answer to the next request sent there,
+    // another agent's perhaps, whose own answer would then go to the request after: the connection is closed.
+    const socket = upstream.socket;
+    upstream.once("end", () => socket?.destroy());
+  }
   if (status === 401 && ctx.route?.credentialHeader !== undefined) {
     // The agent's own credential was never forwarded, so a 401 is about regate's: say so, not "unauthorized".
     upstream.resume();
@@ -95,12 +72,21 @@ export function relayResponse(ctx: RequestContext, upstream: IncomingMessage, li
   const declared = ctx.route?.responseTypes;
   const type = mediaType(typeof upstream.headers["content-type"] === "string" ? upstream.headers["content-type"] : undefined);
   if (declared !== undefined && ctx.masker !== undefined && !hasNoBody(ctx.method, status) && (type === undefined || !declared.has(type))) {
-    refuseUnmaskable(ctx, upstream, `the upstream answered with ${type ?? "no content type"}, which this route does not declare`, log);
+    // Not named: the upstream wrote it, and an echo may have put regate's credential or a masked value in it.
+    refuseUnmaskable(ctx, upstream, `the upstream answered with ${type === undefined ? "no content type" : "a content type"} this route does not declare (it declares ${[...declared].join(", ")})`, log);
+    return;
+  }
+  // regate's own credential never goes back: every form of it is replaced in headers and bodies.
+  const secrets = ctx.route?.secretForms ?? [];
+  const charset = hasNoBody(ctx.method, status) ? undefined : foreignCharset(upstream.headers["content-type"]);
+  if (charset !== undefined && (ctx.masker !== undefined || secrets.length > 0)) {
+    const what = `text in ${charset} (by its charset), which spells even ASCII otherwise than regate reads it`;
+    if (ctx.masker) refuseUnmaskable(ctx, upstream, `the response is ${what}`, log);
+    else refuseUnreadable(ctx, upstream, what, log);
     return;
   }
   const headers = responseHeaders(upstream.headers);
-  // regate's own credential never goes back: every form of it is replaced in headers and bodies.
-  const secrets = ctx.route?.secretForms ?? [];
+  keyCacheToAgent(headers);
   if (scrubHeaders(headers, secrets)) log.warn({ req_id: ctx.id, route: ctx.route?.name }, "upstream echoed the route credential in a response header; replaced");
   const masker = ctx.masker;
   // Headers are free text built from the same records as the body (Location, Content-Disposition, custom ones).
@@ -111,6 +97,10 @@ export function relayResponse(ctx: RequestContext, upstream: IncomingMessage, li
     relayScrubbed(ctx, upstream, status, headers, secrets, log);
     return;
   }
+  // A masked response's own body is rewritten, and a masked HEAD or 304 describes the upstream's unmasked
+  // one: their validators and digests are hashes of it (Express's ETag is a SHA-1 of the body), against which
+  // an agent could test guesses of the masked values, and its length tells theirs.
+  if (masker) dropBodyDescriptors(headers);
   if (!masker || hasNoBody(ctx.method, status)) {
     res.writeHead(status, headers);
     // Plain pipe, not pipeline(): this is the hot path, and pipeline allocates an AbortController (and an
@@ -135,7 +125,6 @@ export function relayResponse(ctx: RequestContext, upstream: IncomingMessage, li
   const contentType = upstream.headers["content-type"];
   ctx.masked = true;
   if (mediaType(contentType) === "text/event-stream") {
-    dropBodyDescriptors(headers);
     res.writeHead(status, headers);
     const sse = new SseMasker((data) => masker.maskEventData(data), limits.max_masked_body_bytes);
     const stages: NodeJS.ReadWriteStream[] = [];
@@ -146,9 +135,9 @@ export function relayResponse(ctx: RequestContext, upstream: IncomingMessage, li
     return;
   }
   const declaredLength = Number(upstream.headers["content-length"] ?? Number.NaN);
-  if (isJsonMedia(mediaType(contentType)) && !(decoder === null && declaredLength <= BUFFERED_JSON_BYTES)) {
+  const lines = isJsonLines(mediaType(contentType), contentType);
+  if (lines || (isJsonMedia(mediaType(contentType)) && !(decoder === null && declaredLength <= BUFFERED_JSON_BYTES))) {
     // Large, compressed or of unknown length: masked as it streams, never held whole.
-    dropBodyDescriptors(headers);
     relayStreamedJson(ctx, upstream, {
       status,
       headers,
@@ -158,6 +147,7 @@ export function relayResponse(ctx: RequestContext, upstream: IncomingMessage, li
       maxValueBytes: limits.max_masked_body_bytes,
       idleMs: limits.timeout_ms,
       log,
+      ...(lines ? { lines: decoder === null && Number.isFinite(declaredLength) ? "whole" : "stream" } : {}),
       refuse: (reason) => refuseUnmaskable(ctx, upstream, reason, log),
     });
     return;
@@ -184,6 +174,10 @@ function sendMaskedBody(
 ): void {
   const { res } = ctx;
   const contentType = upstream.headers["content-type"];
+  if (read.ok && isWideText(read.body)) {
+    refuseUnmaskable(ctx, upstream, `the response is ${WIDE_TEXT}, which regate cannot mask`, log);
+    return;
+  }
   if (!read.ok) {
     if (read.reason === "timeout") {
       const e = catalogError("UPSTREAM_TIMEOUT", "upstream_timeout");
@@ -210,46 +204,7 @@ function sendMaskedBody(
     return;
   }
   const body = scrubBuffer(result.body, secrets);
-  dropBodyDescriptors(headers);
   headers["content-length"] = String(body.length);
   res.writeHead(status, headers);
   res.end(body);
-}
-
-/**
- * A response from a route whose credential regate injects, with no mask rules: streamed, decoded when it is
- * compressed, with every form of the credential replaced. Partial content and encodings regate cannot
- * decode are refused (the credential could hide in them); the refusal says the upstream handled the request.
- */
-function relayScrubbed(ctx: RequestContext, upstream: IncomingMessage, status: number, headers: OutgoingHttpHeaders, secrets: readonly Buffer[], log: Logger): void {
-  const decoder = decoderFor(upstream.headers["content-encoding"]);
-  const unreadable = status === 206 || upstream.headers["content-range"] !== undefined ? "partial content" : decoder === undefined ? "a content-encoding regate cannot decode" : undefined;
-  if (unreadable !== undefined) {
-    refuseUnreadable(ctx, upstream, unreadable, log);
-    return;
-  }
-  // An uncompressed body is scrubbed byte for byte in place ("*" for each byte of a form): its length and
-  // framing stay true, so it streams with its own headers. A compressed one is decoded and sent as it decodes.
-  if (decoder) dropBodyDescriptors(headers);
-  ctx.res.writeHead(status, headers);
-  const type = typeof upstream.headers["content-type"] === "string" ? upstream.headers["content-type"] : undefined;
-  // An agent reading events joins their data: a credential cut across events is one credential.
-  const scrubber = new SecretScrubber(secrets, decoder === null, { sse: mediaType(type) === "text/event-stream" });
-  // Plain pipes, as on the unmasked path: pipeline() allocates an AbortController per call. Any stage
-  // failing ends the response short; a client hang-up is handled by the gateway's close handler.
-  const failed = (err: NodeJS.ErrnoException): void => {
-    streamDone(ctx, log)(err);
-    ctx.res.destroy();
-  };
-  upstream.on("error", failed);
-  scrubber.on("error", failed);
-  scrubber.on("end", () => {
-    if (scrubber.found) log.warn({ req_id: ctx.id, route: ctx.route?.name }, "upstream echoed the route credential in a response body; replaced");
-  });
-  if (decoder) {
-    decoder.on("error", failed);
-    upstream.pipe(decoder).pipe(scrubber).pipe(ctx.res);
-  } else {
-    upstream.pipe(scrubber).pipe(ctx.res);
-  }
 }

@@ -1,0 +1,41 @@
+// The answers regate gives instead of an upstream response it cannot vouch for. The upstream has acted by
+// then: each says so, and tells the agent not to retry a write.
+
+import type { IncomingMessage } from "node:http";
+import type { Logger } from "pino";
+import { isDisconnect } from "../errors.js";
+import type { RequestContext } from "./context.js";
+import { catalogError, sendError } from "./reply.js";
+
+const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Refuses a response regate was asked to mask but cannot: the agent gets an error, never the raw body. */
+export function refuseUnmaskable(ctx: RequestContext, upstream: IncomingMessage, reason: string, log: Logger): void {
+  upstream.destroy();
+  log.warn({ req_id: ctx.id, route: ctx.route?.name, reason }, "response could not be masked; refused");
+  // The upstream has acted by now: an agent must not take the refusal as "nothing happened" and retry a write.
+  const e = catalogError("MASK_LINEAGE_UNKNOWN", "mask_failed", `${reason}; the upstream already handled the request${SAFE_METHODS.has(ctx.method) ? "" : ", do not retry it"}`);
+  ctx.errorCode = "MASK_LINEAGE_UNKNOWN";
+  sendError(ctx.res, e.status, { ...e.body, ...(ctx.decision ? { decision_id: ctx.decision.decision_id } : {}) });
+}
+
+/**
+ * Refuses a response regate cannot read to check: the agent gets a JSON error that says the upstream acted,
+ * never bytes regate could not vouch for.
+ */
+export function refuseUnreadable(ctx: RequestContext, upstream: IncomingMessage, what: string, log: Logger): void {
+  upstream.destroy();
+  log.warn({ req_id: ctx.id, route: ctx.route?.name, reason: what }, "response could not be checked for the route credential; refused");
+  const e = catalogError("UPSTREAM_RESPONSE_REFUSED", "upstream_response_refused", `the upstream handled the request, but its response (${what}) could not be checked for regate's credential${SAFE_METHODS.has(ctx.method) ? "" : "; do not retry it"}`);
+  ctx.errorCode = "UPSTREAM_RESPONSE_REFUSED";
+  sendError(ctx.res, e.status, e.body);
+}
+
+export function streamDone(ctx: RequestContext, log: Logger) {
+  return (err: NodeJS.ErrnoException | null | undefined): void => {
+    if (!err) return;
+    // The client hanging up mid-stream is normal; anything else cut the response short.
+    if (isDisconnect(err) || err.code === "ERR_STREAM_PREMATURE_CLOSE") log.debug({ req_id: ctx.id, err: { code: err.code } }, "response stream closed early");
+    else log.warn({ req_id: ctx.id, route: ctx.route?.name, err: { code: err.code, message: err.message } }, "response stream failed");
+  };
+}
