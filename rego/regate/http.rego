@@ -1,5 +1,6 @@
 # HTTP rules of the example policy
-# GET is allowed, DELETE denied, POST /refunds needs a human, PII fields are masked.
+# GET is allowed, DELETE denied (but the end of an MCP session: http.mcp_session_end says the upstream
+# issued that session to this agent at this path), POST /refunds needs a human, PII fields are masked.
 # req.method is the method the upstream executes (overrides included) and req.parsed_path the canonical
 # path (dot segments resolved, slashes merged, no trailing slash): match on these, never on raw_path, and
 # compare segments as the upstream routes them (route_name).
@@ -7,7 +8,10 @@ package regate
 
 req := input.http if input.kind == "http"
 
-deny contains "DELETE requests are not allowed" if req.method == "DELETE"
+deny contains "DELETE requests are not allowed" if {
+	req.method == "DELETE"
+	not req.mcp_session_end
+}
 
 deny contains msg if {
 	not req.method in {"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"}

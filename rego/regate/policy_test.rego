@@ -296,6 +296,15 @@ test_http_delete_denied if {
 	"DELETE requests are not allowed" in d.deny
 }
 
+test_mcp_session_end_allowed if {
+	d := regate.decision with input as http("DELETE", "/mcp", {"mcp_session_end": true, "request_method": "DELETE"})
+	d.allow
+	not "DELETE requests are not allowed" in d.deny
+
+	# Without the fact, the same DELETE is an ordinary one.
+	"DELETE requests are not allowed" in regate.decision.deny with input as http("DELETE", "/mcp", {"request_method": "DELETE"})
+}
+
 test_http_odd_method_denied if {
 	d := regate.decision with input as http("TRACE", "/api", {})
 	"method TRACE is not allowed" in d.deny

@@ -2,6 +2,7 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from "node:http";
 import type { Decision, Principal } from "../decision/types.js";
 import type { ErrorCode } from "../errors.js";
 import type { ResponseMasker } from "./masker.js";
+import type { McpSessionRole } from "./mcp-sessions.js";
 import type { CompiledRoute } from "./routes.js";
 
 /** Everything known about one request, from arrival to the end of its response. */
@@ -22,6 +23,8 @@ export interface RequestContext {
   authFailure?: string;
   decision?: Decision;
   masker?: ResponseMasker;
+  /** An MCP initialize or session-ending DELETE: its answer updates the gateway's McpSessions. */
+  mcpSession?: McpSessionRole;
   masked: boolean;
   /** Set when regate itself answered with an error. */
   errorCode?: ErrorCode;

@@ -16,6 +16,7 @@ import { agentCredential, collidingHeaders } from "./headers.js";
 import { settleApproval } from "./hold.js";
 import { ResponseMasker } from "./masker.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
+import { McpSessions } from "./mcp-sessions.js";
 import type { HttpGatewayOptions } from "./options.js";
 import { effectiveMethod, findOverrides, isOverrideParam, replayable, stripOverrideHeaders, unparsedBodyMayOverride } from "./method.js";
 import { parsedQuery, parseRequestTarget, withoutParam } from "./path.js";
@@ -66,6 +67,8 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   const ended = requestEnd(log, opts.onRequestDone);
   // Decisions the policy declared reusable (its `cache` directive), for identical requests.
   const reuse = new HttpDecisionReuse();
+  // MCP session ids upstreams issued, so that their DELETE can be told from an ordinary one.
+  const mcpSessions = new McpSessions();
   // A reused decision hands back the same mask rules: their masker (which keeps no state between calls,
   // and whose header preparation mask-headers.ts keeps beside it) is built once, not per request.
   const maskers = new WeakMap<readonly MaskRule[], ResponseMasker | null>();
@@ -86,6 +89,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       return;
     }
     ctx.proxyRes = proxyRes;
+    if (ctx.mcpSession) mcpSessions.answered(ctx.mcpSession, proxyRes.statusCode, proxyRes.headers);
     const onError = (err: unknown): void => internalError(ctx, err);
     try {
       relayResponse(ctx, proxyRes, limits, log, onError);
@@ -211,6 +215,16 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       const e = catalogError("PROTOCOL_VIOLATION", "bad_request", effective.reason);
       return fail(ctx, e.status, e.body);
     }
+    ctx.mcpSession = mcpSessions.roleOf({
+      subject: auth.principal.subject,
+      route: matched.route.name,
+      path: matched.rest,
+      requestMethod: ctx.method,
+      method: effective.result.method,
+      bodyBytes: read.body.length,
+      headers: req.headers,
+      parsedBody: body.parsed_body,
+    });
     const facts: RequestFacts = {
       requestId: ctx.id,
       principal: auth.principal,
@@ -227,6 +241,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       headers: req.headers,
       body,
       now: Date.now(),
+      mcpSessionEnd: ctx.mcpSession?.end !== undefined,
     };
     const inputs = httpInputs(facts);
     // Frameworks disagree on whether they honour an override (most only on POST, some not at all): the

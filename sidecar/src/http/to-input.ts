@@ -36,6 +36,8 @@ export interface HttpInput extends BodyFacts {
   mcp?: McpMessage;
   /** Every message of a JSON-RPC batch, when the body is an array. */
   mcp_batch?: McpMessage[];
+  /** A DELETE of an MCP session id this upstream issued to this agent at this path (mcp-sessions.ts). */
+  mcp_session_end?: true;
 }
 
 export interface RequestFacts {
@@ -54,6 +56,7 @@ export interface RequestFacts {
   headers: IncomingHttpHeaders;
   body: BodyFacts;
   now: number;
+  mcpSessionEnd?: boolean;
 }
 
 /**
@@ -76,6 +79,7 @@ export function httpInputs(f: RequestFacts): PolicyInput[] {
     headers: inputHeaders(f.headers, f.route),
     route: { name: f.route.name, prefix: f.route.prefix === "" ? "/" : f.route.prefix },
     ...f.body,
+    ...(f.mcpSessionEnd ? { mcp_session_end: true as const } : {}),
   };
   const time = timeInput(f.now);
   const base: Omit<PolicyInput, "http"> = {
