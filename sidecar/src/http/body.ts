@@ -246,3 +246,17 @@ export function isWideText(b: Buffer): boolean {
 export function hasBody(req: IncomingMessage): boolean {
   return req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
 }
+
+/** A string whose text is a JSON object or array, or a JSON string (which may hold one in turn). */
+export function isEmbeddedJson(s: string): boolean {
+  const container = looksLikeJson(s);
+  const quoted = !container && s.trimStart().startsWith('"');
+  if (!container && !quoted) return false;
+  let inner: unknown;
+  try {
+    inner = JSON.parse(s);
+  } catch {
+    return false;
+  }
+  return quoted ? typeof inner === "string" : inner !== null && typeof inner === "object";
+}

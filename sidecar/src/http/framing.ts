@@ -4,9 +4,10 @@
 // it lets through that regate cannot forward faithfully, and the protocol switches (WebSocket, CONNECT
 // tunnels) whose traffic would flow past the policy.
 
-import { STATUS_CODES, type IncomingMessage } from "node:http";
+import { STATUS_CODES, type IncomingMessage, type Server } from "node:http";
 import type { Socket } from "node:net";
 import type { ErrorCode } from "../errors.js";
+import type { Logger } from "../log.js";
 import { catalogError } from "./reply.js";
 
 export interface FramingRefusal {
@@ -101,3 +102,37 @@ export const HTTP2_REFUSAL: Buffer = (() => {
   debug.copy(goaway, 17);
   return Buffer.concat([settings, goaway]);
 })();
+
+/**
+ * What never reaches the request handler is answered here: CONNECT (refused, not dropped), and requests
+ * Node's parser refuses (CR/LF in header values, oversized headers, the HTTP/2 preface, slow headers).
+ */
+export function answerUnparsed(server: Server, log: Logger): void {
+  server.on("connect", (_req: IncomingMessage, socket: Socket) => {
+    log.debug("CONNECT refused");
+    refuseTunnel(socket);
+  });
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (err.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    // The handler already answered (it refused the headers before the body's framing failed): that answer
+    // goes out whole and ends the connection; a second one would read as the answer to a request never sent.
+    if ((socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage?.headersSent) {
+      socket.destroySoon();
+      return;
+    }
+    if (err.code === "HPE_PAUSED_H2_UPGRADE") {
+      // The HTTP/2 connection preface: answered in HTTP/2, which is what the client reads.
+      log.debug("HTTP/2 prior knowledge refused");
+      socket.end(HTTP2_REFUSAL);
+      return;
+    }
+    const [status, text] =
+      err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"] : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request Timeout"] : [400, "Bad Request"];
+    const body = JSON.stringify({ error: "bad_request", code: "PROTOCOL_VIOLATION", reason: parseErrorReason(err.code) });
+    log.debug({ err: { code: err.code } }, "malformed request");
+    socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+}

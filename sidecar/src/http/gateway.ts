@@ -11,7 +11,7 @@ import type { RequestContext } from "./context.js";
 import { decideAll, refusal } from "./enforce.js";
 import { capConnections, type ConnectionCap } from "./connection-cap.js";
 import { forwardRequest } from "./forward.js";
-import { framingRefusal, HTTP2_REFUSAL, parseErrorReason, refuseTunnel } from "./framing.js";
+import { answerUnparsed, framingRefusal } from "./framing.js";
 import { agentCredential, collidingHeaders } from "./headers.js";
 import { settleApproval } from "./hold.js";
 import { ResponseMasker } from "./masker.js";
@@ -284,36 +284,8 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     opts.onConnectionRefused?.();
   });
 
-  // CONNECT never reaches the handler either: answered, not dropped.
-  server.on("connect", (_req: IncomingMessage, socket: Socket) => {
-    log.debug("CONNECT refused");
-    refuseTunnel(socket);
-  });
-
-  // Malformed requests (CR/LF in header values, oversized headers) never reach the handler.
-  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (err.code === "ECONNRESET" || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    // The handler already answered (it refused the headers before the body's framing failed): that answer
-    // goes out whole and ends the connection; a second one would read as the answer to a request never sent.
-    if ((socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage?.headersSent) {
-      socket.destroySoon();
-      return;
-    }
-    if (err.code === "HPE_PAUSED_H2_UPGRADE") {
-      // The HTTP/2 connection preface: answered in HTTP/2, which is what the client reads.
-      log.debug("HTTP/2 prior knowledge refused");
-      socket.end(HTTP2_REFUSAL);
-      return;
-    }
-    const [status, text] =
-      err.code === "HPE_HEADER_OVERFLOW" ? [431, "Request Header Fields Too Large"] : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, "Request Timeout"] : [400, "Bad Request"];
-    const body = JSON.stringify({ error: "bad_request", code: "PROTOCOL_VIOLATION", reason: parseErrorReason(err.code) });
-    log.debug({ err: { code: err.code } }, "malformed request");
-    socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-  });
+  // CONNECT and requests Node's parser refuses never reach the handler: answered there, not dropped.
+  answerUnparsed(server, log);
 
   async function close(): Promise<void> {
     closing = true;

@@ -1,5 +1,8 @@
 // Cursor helpers over JSON text already validated by JSON.parse (ResponseMasker.maskJsonText's in-place rewrite).
 
+import { RegateError } from "../errors.js";
+import { MAX_DEPTH } from "./mask-actions.js";
+
 /** A document being rewritten: the text, the cursor, and the replacements so far (in text order). */
 export interface Scan {
   text: string;
@@ -48,4 +51,37 @@ export function literalEnd(scan: Scan): number {
   }
   scan.pos = i;
   return i;
+}
+
+/**
+ * Replaces every scalar of the value at the cursor with `replace(its text)` (structure kept); JSON null stays
+ * null, it reveals nothing. Past `MAX_DEPTH` levels the response is refused, not passed.
+ */
+export function replaceScalars(scan: Scan, replace: (value: string) => string, depth: number): void {
+  if (depth > MAX_DEPTH) throw new RegateError("MASK_LINEAGE_UNKNOWN", "response is nested too deeply to mask");
+  skipWs(scan);
+  const c = scan.text.charCodeAt(scan.pos);
+  if (c === 0x7b || c === 0x5b) {
+    const close = c === 0x7b ? 0x7d : 0x5d;
+    scan.pos++;
+    for (;;) {
+      skipWs(scan);
+      if (scan.text.charCodeAt(scan.pos) === close) break;
+      if (c === 0x7b) {
+        stringEnd(scan);
+        skipWs(scan);
+        scan.pos++; // ":"
+      }
+      replaceScalars(scan, replace, depth + 1);
+      skipWs(scan);
+      if (scan.text.charCodeAt(scan.pos) === 0x2c) scan.pos++;
+    }
+    scan.pos++;
+    return;
+  }
+  const start = scan.pos;
+  const end = c === 0x22 ? stringEnd(scan) : literalEnd(scan);
+  if (c === 0x6e) return; // null
+  const value = c === 0x22 ? stringValue(scan.text, start, end) : scan.text.slice(start, end);
+  scan.edits.push([start, end, replace(value)]);
 }

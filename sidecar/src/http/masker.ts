@@ -2,18 +2,16 @@
 
 import type { MaskRule, MaskStrategy } from "../decision/types.js";
 import { RegateError } from "../errors.js";
-import { applyStrategy, DETECTOR_NAMES, isDetectorName, REDACTED } from "../mask/index.js";
+import { applyStrategy, REDACTED } from "../mask/index.js";
 import { foldName } from "../mask/text-views.js";
 import { detectedSpans, maskDetected, type DetectedSpan } from "./detected-text.js";
 import { maskBase64 } from "./base64-view.js";
-import { looksLikeJson } from "./body.js";
-import { literalEnd, skipWs, stringEnd, stringValue, type Scan } from "./json-scan.js";
-import { addAction, addDetector, MAX_DEPTH, mergeActions, mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
+import { isEmbeddedJson } from "./body.js";
+import { literalEnd, replaceScalars, skipWs, stringEnd, stringValue, type Scan } from "./json-scan.js";
+import { MAX_DEPTH, mergeActions, mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
+import { compileFieldRules, type NamedFieldRule, type Pointer } from "./mask-rule-set.js";
 
-interface Pointer {
-  tokens: string[];
-  action: FieldAction;
-}
+export type { NamedFieldRule } from "./mask-rule-set.js";
 
 /**
  * JSON inside JSON strings (MCP tool results carry their payload as text) is masked this many levels deep;
@@ -28,18 +26,6 @@ const MAX_EMBEDDED = 3;
 const EMPTY_EVENT_DATA = /^\s*(?:\[DONE\])?\s*$/;
 const JSON_START = /^[ \t\n\r]*[[{"\-0-9tfn]/;
 
-/** A field rule as a response header sees it: the name it gives (a pointer's last token) and its action. */
-export interface NamedFieldRule {
-  name: string;
-  action: FieldAction;
-}
-
-
-const TILDE_ONE = /~1/g;
-const TILDE_ZERO = /~0/g;
-/** RFC 6901: "~1" is "/", "~0" is "~" (in that order). */
-const unescapePointerToken = (t: string): string => t.replace(TILDE_ONE, "/").replace(TILDE_ZERO, "~");
-
 /**
  * Masks response values according to a decision's mask rules. A rule with `field` masks that field's value
  * whole (every scalar inside it, when it is an object or array); with `field` and `detector`, it masks what
@@ -48,13 +34,13 @@ const unescapePointerToken = (t: string): string => t.replace(TILDE_ONE, "/").re
  * any key or index). Rules naming only a Postgres `column` do not apply to HTTP.
  */
 export class ResponseMasker {
-  readonly #names = new Map<string, FieldAction>();
-  readonly #pointers: Pointer[] = [];
+  readonly #names: Map<string, FieldAction>;
+  readonly #pointers: Pointer[];
   readonly #detect: DetectSpec | undefined;
   readonly #key: Buffer | undefined;
   readonly #caseInsensitive: boolean;
   readonly #stack: string[] = [];
-  readonly #namedRules: NamedFieldRule[] = [];
+  readonly #namedRules: NamedFieldRule[];
 
   /** Field rules cannot be honoured on a body that is not JSON. */
   readonly hasFieldRules: boolean;
@@ -62,26 +48,11 @@ export class ResponseMasker {
   private constructor(rules: readonly MaskRule[], key: Buffer | undefined, caseInsensitive: boolean) {
     this.#key = key;
     this.#caseInsensitive = caseInsensitive;
-    let detect: DetectSpec | undefined;
-    for (const rule of rules) {
-      // An unknown detector name masks with every detector: over-masking beats leaking.
-      const detectors = rule.detector === undefined ? [] : isDetectorName(rule.detector) ? [rule.detector] : DETECTOR_NAMES;
-      if (rule.field !== undefined && rule.field.startsWith("/")) {
-        const raw = rule.field.slice(1).split("/").map(unescapePointerToken);
-        const action = addAction(undefined, rule, detectors);
-        this.#pointers.push({ tokens: raw.map((t) => this.#fold(t)), action });
-        // Outside a JSON document there is no path to follow: a header sees the pointer's last name.
-        const last = raw.at(-1) ?? "";
-        if (last !== "*" && last !== "" && !/^\d+$/.test(last)) this.#namedRules.push({ name: last, action });
-      } else if (rule.field !== undefined) {
-        const name = this.#fold(rule.field);
-        this.#names.set(name, addAction(this.#names.get(name), rule, detectors));
-        this.#namedRules.push({ name: rule.field, action: addAction(undefined, rule, detectors) });
-      } else {
-        for (const d of detectors) detect = addDetector(detect, d, rule.strategy);
-      }
-    }
-    this.#detect = detect;
+    const compiled = compileFieldRules(rules, (name) => this.#fold(name));
+    this.#names = compiled.names;
+    this.#pointers = compiled.pointers;
+    this.#namedRules = compiled.namedRules;
+    this.#detect = compiled.detect;
     this.hasFieldRules = this.#names.size > 0 || this.#pointers.length > 0;
   }
 
@@ -262,7 +233,7 @@ export class ResponseMasker {
     if (usePointers) this.#stack.push(this.#fold(key));
     try {
       const action = mergeActions(named ? this.#names.get(this.#fold(key)) : undefined, usePointers ? this.#pointerAction(this.#stack) : undefined);
-      if (action?.whole !== undefined) this.#whole(scan, action.whole, depth + 1);
+      if (action?.whole !== undefined) replaceScalars(scan, (value) => this.wholeReplacement(value, action.whole!), depth + 1);
       else this.#value(scan, mergeSpecs(detect, action?.detect), depth + 1, embedded);
     } finally {
       if (usePointers) this.#stack.pop();
@@ -289,36 +260,6 @@ export class ResponseMasker {
     return action;
   }
 
-  /** Replaces every scalar of the value at the cursor (structure kept); JSON null stays null, it reveals nothing. */
-  #whole(scan: Scan, strategy: MaskStrategy, depth: number): void {
-    if (depth > MAX_DEPTH) throw new RegateError("MASK_LINEAGE_UNKNOWN", "response is nested too deeply to mask");
-    skipWs(scan);
-    const c = scan.text.charCodeAt(scan.pos);
-    if (c === 0x7b || c === 0x5b) {
-      const close = c === 0x7b ? 0x7d : 0x5d;
-      scan.pos++;
-      for (;;) {
-        skipWs(scan);
-        if (scan.text.charCodeAt(scan.pos) === close) break;
-        if (c === 0x7b) {
-          stringEnd(scan);
-          skipWs(scan);
-          scan.pos++; // ":"
-        }
-        this.#whole(scan, strategy, depth + 1);
-        skipWs(scan);
-        if (scan.text.charCodeAt(scan.pos) === 0x2c) scan.pos++;
-      }
-      scan.pos++;
-      return;
-    }
-    const start = scan.pos;
-    const end = c === 0x22 ? stringEnd(scan) : literalEnd(scan);
-    if (c === 0x6e) return; // null
-    const value = c === 0x22 ? stringValue(scan.text, start, end) : scan.text.slice(start, end);
-    scan.edits.push([start, end, this.wholeReplacement(value, strategy)]);
-  }
-
   #string(s: string, detect: DetectSpec | undefined, depth: number, embedded: number): string | null {
     // JSON carried inside a string (MCP tool results put their payload in `content[].text`): field rules
     // and detectors apply inside it too, rewritten in place (its layout kept). A string holding a JSON
@@ -340,18 +281,4 @@ export class ResponseMasker {
   #maskDetected(s: string, detect: DetectSpec | undefined): string | null {
     return maskDetected(s, detect, this.#key);
   }
-}
-
-/** A string whose text is a JSON object or array, or a JSON string (which may hold one in turn). */
-function isEmbeddedJson(s: string): boolean {
-  const container = looksLikeJson(s);
-  const quoted = !container && s.trimStart().startsWith('"');
-  if (!container && !quoted) return false;
-  let inner: unknown;
-  try {
-    inner = JSON.parse(s);
-  } catch {
-    return false;
-  }
-  return quoted ? typeof inner === "string" : inner !== null && typeof inner === "object";
 }
