@@ -102,7 +102,7 @@ beforeAll(async () => {
     // Tightens one rule (orders are no longer writable) and loosens another (HTTP DELETE is no longer denied).
     buildBundle("candidate", [
       ["regate/postgres.rego", 't.name in {"orders", "payments"}', 't.name == "payments"'],
-      ["regate/http.rego", 'deny contains "DELETE requests are not allowed" if req.method == "DELETE"\n', ""],
+      ["regate/http.rego", 'deny contains "DELETE requests are not allowed" if {\n\treq.method == "DELETE"\n\tnot req.mcp_session_end\n}\n', ""],
     ]),
   ]);
 
