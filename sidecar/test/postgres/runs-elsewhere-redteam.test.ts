@@ -95,6 +95,20 @@ describe("MOVE and COMMIT run a cursor's query: its error text is the statement'
     expect(seen(out)).not.toContain(SSN_DIGITS);
   });
 
+  it("a WITH HOLD cursor declared by the extended protocol outside a block: the Sync's commit runs its query", async () => {
+    // Parse/Bind/Execute/Sync: the error comes with the Sync, after the DECLARE's CommandComplete.
+    const text = `DECLARE x CURSOR WITH HOLD FOR ${ERRS_WITH_SSN.replace("id = 2", "id = $1")}`;
+    const direct = new pg.Client({ connectionString: db.url() });
+    await direct.connect();
+    const there = await direct.query({ text, values: [2] }).then(() => "", (e: Error) => e.message);
+    await direct.end();
+    expect(there).toContain(SSN_DIGITS);
+    const err = await agent.query({ text, values: [2] }).then(() => undefined, (e: pg.DatabaseError) => e);
+    expect(err?.code).toBe("2202E");
+    expect(err?.message).toMatch(/regate withheld the server's message text/);
+    expect(JSON.stringify(err)).not.toContain(SSN_DIGITS);
+  });
+
   it("a WITH HOLD cursor over masked columns commits, and MOVE and FETCH from it after COMMIT work, masked", async () => {
     const out = await steps(["BEGIN", "DECLARE h CURSOR WITH HOLD FOR SELECT id, ssn FROM customers WHERE id < 5 ORDER BY id", "COMMIT", "MOVE 1 IN h", "FETCH ALL FROM h", "CLOSE h"]);
     expect(out.map((o) => o.code)).toEqual(out.map(() => undefined));

@@ -52,11 +52,18 @@ function activeDecision(head: Pending | undefined): Decision | undefined {
  * The statement in flight may put a masked column's value into an error or notice text: it references
  * one anywhere (a WHERE, a function argument, a whole row), or its facts are not exact, or regate cannot
  * tell. A statement whose decision masks a table but that reads none of its masked columns (an UPDATE
- * of other columns) keeps the server's own text.
+ * of other columns) keeps the server's own text. At a Sync nothing is in flight, but the implicit
+ * transaction commits there, and its commit runs the queries of WITH HOLD cursors the batch declared:
+ * what any statement of the batch read, the commit may quote.
  */
-function readsMasked(head: Pending | undefined, decision: Decision | undefined): boolean {
-  if (!decision || decision.mask.length === 0) return false;
+function readsMasked(head: Pending | undefined): boolean {
+  if (head?.kind === "sync") return head.done.some((st) => statementReadsMasked(st.analysis, st.decision));
   const analysis = head?.kind === "query" ? head.analysis : head?.kind === "execute" || head?.kind === "bind" ? head.portal?.statement.analysis : undefined;
+  return statementReadsMasked(analysis, activeDecision(head));
+}
+
+function statementReadsMasked(analysis: AnalysisResult | undefined, decision: Decision | undefined): boolean {
+  if (!decision || decision.mask.length === 0) return false;
   if (!analysis || analysis.parse_error) return true;
   const masked = new Set<string>();
   for (const m of decision.mask) {
@@ -79,14 +86,13 @@ function readsMasked(head: Pending | undefined, decision: Decision | undefined):
  * or secrets are masked (side-channels.ts).
  */
 export function maskNotice(f: Frame, head: Pending | undefined, secrets: readonly Buffer[] = []): Buffer {
-  const decision = activeDecision(head);
   let fields = decodeNotice(f.body);
   let changed = false;
   if (secrets.some((secret) => f.body.includes(secret))) {
     fields = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, scrubSecrets(v, secrets)]));
     changed = true;
   }
-  const screened = screenNoticeFields(fields, readsMasked(head, decision));
+  const screened = screenNoticeFields(fields, readsMasked(head));
   if (screened) return encodeNotice(f.type as typeof Backend.ErrorResponse, screened);
   return changed ? encodeNotice(f.type as typeof Backend.ErrorResponse, fields) : f.raw;
 }
