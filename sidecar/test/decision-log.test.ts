@@ -90,20 +90,25 @@ describe("decision log line", () => {
     const d2 = pipeline.decide(second, { reuse: d1 });
     expect(d2.reused_from).toBe(d1.decision_id);
     expect(calls).toEqual(["regate/decision", "system/log/mask"]);
-    // A decision that reuses the reuse still finds the operations.
-    pipeline.decide(second, { reuse: d2 as Decision });
+    const d3 = pipeline.decide(second, { reuse: d1 });
+    expect(d3.reused_from).toBe(d1.decision_id);
     expect(calls.length).toBe(2);
+    // A reuse is not a prior of its own (the adapters keep only evaluated decisions): handed one, the
+    // pipeline evaluates anew, mask included.
+    const d4 = pipeline.decide(second, { reuse: d2 as Decision });
+    expect(d4.reused_from).toBeUndefined();
+    expect(calls).toEqual(["regate/decision", "system/log/mask", "regate/decision", "system/log/mask"]);
     sink.flush();
     const lines = parsed();
-    expect(lines).toHaveLength(3);
+    expect(lines).toHaveLength(4);
     for (const l of lines) {
       expect(l["erased"]).toEqual(["/input/postgres/parameters"]);
       expect(l["input"]["postgres"]).not.toHaveProperty("parameters");
     }
     expect(JSON.stringify(lines)).not.toMatch(/alice|bob/);
-    expect(lines[1]!["reused_from"]).toBe(d1.decision_id);
+    expect(lines.map((l) => l["reused_from"])).toEqual([undefined, d1.decision_id, d1.decision_id, undefined]);
     // Each reuse logs the decision it stands for (its result is serialised once and shared).
-    for (const l of lines.slice(1)) {
+    for (const l of lines.slice(1, 3)) {
       expect(l["result"]).toEqual({ allow: true, deny: [], mask: d1.mask, cache: d1.cache });
       expect(l["outcome"]).toBe(d1.outcome);
     }

@@ -13,13 +13,20 @@ export interface OpaEventOptions {
  * for the policy), so a line costs a few string joins instead of a walk over the whole input.
  */
 export class OpaEventJson {
-  readonly #labels: string;
-  readonly #bundleKey: string;
+  /** `,"labels":…,"path":`: the same in every event. */
+  readonly #labelsPath: string;
   #revision = "";
-  #bundles = "";
+  /** `,"bundles":…,"metrics":{"timer_rego_query_eval_ns":`, per revision. */
+  #bundlesMetrics = "";
+  readonly #bundleKey: string;
+  /** The last `type` and `path` asked for, serialised (each caller passes the same one every time). */
+  #type: string | undefined;
+  #typeJson = "";
+  #path = "";
+  #pathJson = "";
 
   constructor(opts: OpaEventOptions) {
-    this.#labels = JSON.stringify(opts.labels);
+    this.#labelsPath = `,"labels":${JSON.stringify(opts.labels)},"path":`;
     this.#bundleKey = JSON.stringify(opts.bundle_name);
   }
 
@@ -28,14 +35,19 @@ export class OpaEventJson {
     const d = e.decision;
     if (d.revision !== this.#revision) {
       this.#revision = d.revision;
-      this.#bundles = `{${this.#bundleKey}:{"revision":${JSON.stringify(d.revision)}}}`;
+      this.#bundlesMetrics = `,"bundles":{${this.#bundleKey}:{"revision":${JSON.stringify(d.revision)}}},"metrics":{"timer_rego_query_eval_ns":`;
     }
-    let s = type ? `"type":${JSON.stringify(type)},` : "";
-    s += `"decision_id":${JSON.stringify(d.decision_id)},"labels":${this.#labels},"path":${JSON.stringify(e.path)}`;
-    s += `,"input":${e.input_json ?? JSON.stringify(e.input)}`;
+    if (type !== this.#type) {
+      this.#type = type;
+      this.#typeJson = type === undefined ? "" : `"type":${JSON.stringify(type)},`;
+    }
+    if (e.path !== this.#path) {
+      this.#path = e.path;
+      this.#pathJson = JSON.stringify(e.path);
+    }
+    let s = `${this.#typeJson}"decision_id":${JSON.stringify(d.decision_id)}${this.#labelsPath}${this.#pathJson},"input":${e.input_json ?? JSON.stringify(e.input)}`;
     if (e.result !== undefined) s += `,"result":${e.result_json ?? JSON.stringify(e.result)}`;
-    s += `,"bundles":${this.#bundles},"metrics":{"timer_rego_query_eval_ns":${e.metrics.timer_rego_query_eval_ns},"timer_regate_decision_ns":${e.metrics.timer_regate_decision_ns}}`;
-    s += `,"timestamp":"${e.timestamp}","outcome":"${d.outcome}","reasons":${JSON.stringify(d.reasons)}`;
+    s += `${this.#bundlesMetrics}${e.metrics.timer_rego_query_eval_ns},"timer_regate_decision_ns":${e.metrics.timer_regate_decision_ns}},"timestamp":"${e.timestamp}","outcome":"${d.outcome}","reasons":${d.reasons.length === 0 ? "[]" : JSON.stringify(d.reasons)}`;
     if (d.error_code) s += `,"error":{"code":${JSON.stringify(d.error_code)}}`;
     if (d.dry_run) s += `,"dry_run":true`;
     if (d.reused_from) s += `,"reused_from":${JSON.stringify(d.reused_from)}`;

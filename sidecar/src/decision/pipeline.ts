@@ -3,6 +3,7 @@ import { RegateError } from "../errors.js";
 import { validateDecision, type ActivePolicy, type LogMaskOutcome } from "../policy/index.js";
 import type { DecideOptions, Decider } from "./decider.js";
 import { applyMaskOps, parseMaskOps, type MaskOps } from "./log-mask.js";
+import { isoTimestamp } from "./time.js";
 import type { DecisionEvent, DecisionSink } from "./sink.js";
 import { outcomeOf, type Decision, type PolicyInput } from "./types.js";
 
@@ -20,24 +21,22 @@ const LOG_MASK_ENTRYPOINT = "system/log/mask";
 
 /** input -> policy -> strict validation -> precedence -> sinks. Every failure is a deny. */
 export class DecisionPipeline implements Decider {
-  /** The log-mask operations each decision was logged with, for the decisions that reuse it. */
-  readonly #logOps = new WeakMap<Decision, MaskOps>();
-  /** The policy value each reused decision stands for, and its JSON: made once, shared by every reuse. */
-  readonly #reused = new WeakMap<Decision, { value: Readonly<Record<string, unknown>>; json: string }>();
   /**
-   * The loaded policy each evaluated decision came from. A decision is reused only under that very policy:
-   * a revision string does not name one policy (`make bundle` twice on a dirty tree gives two policies one
-   * revision), and the bundle that replaced it may decide otherwise.
+   * What an evaluated decision's reuses share: the loaded policy that took it, the log-mask operations it was
+   * logged with, and the policy value it stands for (with its JSON, made once). A decision is reused only
+   * under that very policy: a revision string does not name one policy (`make bundle` twice on a dirty tree
+   * gives two policies one revision), and the bundle that replaced it may decide otherwise. Kept for evaluated
+   * decisions only: a reuse is never a prior itself (the adapters keep only evaluated decisions, and one handed
+   * a reuse evaluates anew), so a reuse costs no entry here.
    */
-  readonly #evaluatedBy = new WeakMap<Decision, ActivePolicy>();
+  readonly #scopes = new WeakMap<Decision, Scope>();
 
-  #reusedResult(prior: Decision): { value: Readonly<Record<string, unknown>>; json: string } {
-    let r = this.#reused.get(prior);
-    if (!r) {
+  #reusedResult(scope: Scope, prior: Decision): { value: Readonly<Record<string, unknown>>; json: string } {
+    if (!scope.result) {
       const value = Object.freeze(resultOf(prior));
-      this.#reused.set(prior, (r = { value, json: JSON.stringify(value) }));
+      scope.result = { value, json: JSON.stringify(value) };
     }
-    return r;
+    return scope.result;
   }
 
   constructor(private readonly opts: PipelineOptions) {}
@@ -55,6 +54,7 @@ export class DecisionPipeline implements Decider {
     let evalNs = 0;
     let logMask: LogMaskOutcome | undefined;
     let decision: Decision;
+    let scope: Scope | undefined;
     try {
       if (!policy) throw new RegateError("POLICY_NOT_LOADED");
       // Back-pressure from a full export buffer. A preview is never logged, so it adds nothing to any buffer.
@@ -65,11 +65,11 @@ export class DecisionPipeline implements Decider {
         }
       }
       const prior = options?.reuse;
-      if (prior && this.#evaluatedBy.get(prior) === policy && !this.opts.dryRun) {
-        decision = { ...prior, decision_id, reused_from: prior.reused_from ?? prior.decision_id };
-        this.#evaluatedBy.set(decision, policy);
-        result = this.#reusedResult(prior).value;
-        return this.finish(started, input, options?.inputJson, policy, result, decision, 0, options);
+      const shared = prior && this.#scopes.get(prior);
+      if (shared && shared.policy === policy && !this.opts.dryRun) {
+        decision = { ...prior!, decision_id, reused_from: prior!.decision_id };
+        result = this.#reusedResult(shared, prior!).value;
+        return this.finish(started, input, options?.inputJson, policy, result, decision, 0, options, undefined, shared);
       }
       inputJson = options?.inputJson ?? JSON.stringify(input);
       const t0 = process.hrtime.bigint();
@@ -94,7 +94,7 @@ export class DecisionPipeline implements Decider {
         ...(d.cache ? { cache: d.cache } : {}),
         ...(d.next_step ? { next_step: d.next_step } : {}),
       };
-      this.#evaluatedBy.set(decision, policy);
+      this.#scopes.set(decision, (scope = { policy }));
     } catch (err) {
       const e = err instanceof RegateError ? err : new RegateError("INTERNAL", undefined, { cause: err });
       decision = {
@@ -107,7 +107,7 @@ export class DecisionPipeline implements Decider {
         error_code: e.code,
       };
     }
-    return this.finish(started, input, inputJson, policy, result, decision, evalNs, options, logMask);
+    return this.finish(started, input, inputJson, policy, result, decision, evalNs, options, logMask, scope);
   }
 
   #masksLog(policy: ActivePolicy | undefined): policy is ActivePolicy {
@@ -123,7 +123,8 @@ export class DecisionPipeline implements Decider {
     decision: Decision,
     evalNs: number,
     options: DecideOptions | undefined,
-    logMask?: LogMaskOutcome,
+    logMask: LogMaskOutcome | undefined,
+    scope: Scope | undefined,
   ): Decision {
     if (decision.outcome !== "deny" && options?.veto) {
       const veto = options.veto(decision);
@@ -135,22 +136,21 @@ export class DecisionPipeline implements Decider {
     }
     if (options?.preview) return decision;
 
-    const logged = this.logView(policy, input, inputJson, result, decision, options?.reuse, logMask);
     const event: DecisionEvent = {
       decision,
       path: this.opts.entrypoint,
-      input: logged.input,
-      result: logged.result,
-      erased: logged.erased,
-      masked: logged.masked,
-      metrics: { timer_rego_query_eval_ns: evalNs, timer_regate_decision_ns: Number(process.hrtime.bigint() - started) },
-      timestamp: new Date().toISOString(),
+      input,
+      result,
+      erased: [],
+      masked: [],
+      metrics: { timer_rego_query_eval_ns: evalNs, timer_regate_decision_ns: 0 },
+      timestamp: isoTimestamp(),
     };
-    if (logged.inputJson !== undefined) event.input_json = logged.inputJson;
-    // A reused decision's result is the same value every time: its JSON is kept with it.
-    const reused = options?.reuse && this.#reused.get(options.reuse);
-    if (reused && logged.result === reused.value) event.result_json = reused.json;
+    this.logView(event, policy, inputJson, scope, logMask);
+    // A reused decision's result is the same value every time: its JSON is kept with its scope.
+    if (decision.reused_from && scope?.result && event.result === scope.result.value) event.result_json = scope.result.json;
     if (this.opts.dryRun) event.decision = { ...decision, dry_run: true };
+    event.metrics.timer_regate_decision_ns = Number(process.hrtime.bigint() - started);
     for (const sink of this.opts.sinks) sink.record(event);
 
     // Dry-run: the real decision is logged above; the request goes through unenforced.
@@ -158,46 +158,62 @@ export class DecisionPipeline implements Decider {
   }
 
   /**
-   * Applies the bundle's system.log.mask, if it has one, to a copy of what gets logged. Within a reuse
-   * scope (a decision the policy declared reusable) the mask is evaluated once and its operations are
-   * applied to every reuse: the mask policy, like the decision, must not depend on what the scope lets vary.
+   * Applies the bundle's system.log.mask, if it has one, to what `event` logs (a copy: the adapter's input is
+   * left alone). Within a reuse scope (a decision the policy declared reusable) the mask is evaluated once and
+   * its operations are applied to every reuse: the mask policy, like the decision, must not depend on what
+   * the scope lets vary. `scope` is the evaluated decision's own, or, for a reuse, its prior's.
    */
-  private logView(
-    policy: ActivePolicy | undefined,
-    input: PolicyInput,
-    inputJson: string | undefined,
-    result: unknown,
-    decision: Decision,
-    prior: Decision | undefined,
-    evaluated: LogMaskOutcome | undefined,
-  ) {
-    const plain = (json: string | undefined) => ({ input, inputJson: json, result, erased: [] as string[], masked: [] as string[] });
-    const unlogged = { input: {} as PolicyInput, inputJson: "{}", result, erased: ["/input"], masked: [] as string[] };
-    if (!this.#masksLog(policy)) return plain(inputJson);
-    let ops = decision.reused_from && prior ? this.#logOps.get(prior) : undefined;
+  private logView(event: DecisionEvent, policy: ActivePolicy | undefined, inputJson: string | undefined, scope: Scope | undefined, evaluated: LogMaskOutcome | undefined): void {
+    if (!this.#masksLog(policy)) {
+      if (inputJson !== undefined) event.input_json = inputJson;
+      return;
+    }
+    const decision = event.decision;
+    const reuse = decision.reused_from !== undefined;
+    let ops = reuse ? scope?.ops : undefined;
     // Evaluated together with the decision: a failing mask policy must not leak what it was meant to hide.
     if (!ops && evaluated) {
-      if (!evaluated.ok) return unlogged;
+      if (!evaluated.ok) return unlogged(event);
       ops = parseMaskOps(evaluated.value);
     }
     if (!ops) {
-      inputJson ??= JSON.stringify(input);
+      inputJson ??= JSON.stringify(event.input);
       try {
         // The event is assembled around the input's JSON from the decision: the input is serialised once.
-        const resultJson = result === undefined ? "" : `,"result":${JSON.stringify(result)}`;
-        const event = `{"input":${inputJson},"decision_id":${JSON.stringify(decision.decision_id)}${resultJson}}`;
-        ops = parseMaskOps(policy.evaluate(LOG_MASK_ENTRYPOINT, jsonBytes(event)));
+        const resultJson = event.result === undefined ? "" : `,"result":${JSON.stringify(event.result)}`;
+        const doc = `{"input":${inputJson},"decision_id":${JSON.stringify(decision.decision_id)}${resultJson}}`;
+        ops = parseMaskOps(policy.evaluate(LOG_MASK_ENTRYPOINT, jsonBytes(doc)));
       } catch {
         // A failing mask policy must not leak what it was meant to hide: log no input at all.
-        return unlogged;
+        return unlogged(event);
       }
     }
-    this.#logOps.set(decision, ops);
-    if (ops.erase.length === 0 && ops.upsert.length === 0) return plain(inputJson);
-    const doc: Record<string, unknown> = { input, result };
+    // Only an evaluated decision's operations serve its reuses (a reuse that had to evaluate them keeps them to itself).
+    if (!reuse && scope) scope.ops = ops;
+    if (ops.erase.length === 0 && ops.upsert.length === 0) {
+      if (inputJson !== undefined) event.input_json = inputJson;
+      return;
+    }
+    const doc: Record<string, unknown> = { input: event.input, result: event.result };
     const { erased, masked } = applyMaskOps(doc, ops);
-    return { input: doc["input"] as PolicyInput, inputJson: undefined, result: doc["result"], erased, masked };
+    event.input = doc["input"] as PolicyInput;
+    event.result = doc["result"];
+    event.erased = erased;
+    event.masked = masked;
   }
+}
+
+interface Scope {
+  readonly policy: ActivePolicy;
+  ops?: MaskOps;
+  result?: { value: Readonly<Record<string, unknown>>; json: string };
+}
+
+/** The event of a decision whose log mask failed: no input at all. */
+function unlogged(event: DecisionEvent): void {
+  event.input = {} as PolicyInput;
+  event.input_json = "{}";
+  event.erased = ["/input"];
 }
 
 const encoder = new TextEncoder();

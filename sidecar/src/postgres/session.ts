@@ -12,7 +12,7 @@ import { onServerFrame } from "./lifecycle/replies.js";
 import { newSessionState } from "./lifecycle/new-state.js";
 import type { SessionContext, SessionState } from "./lifecycle/state.js";
 import type { Statement } from "./lifecycle/statement.js";
-import { errorResponse, FrameReader, Frontend, type Frame } from "./protocol/index.js";
+import { errorResponse, FrameReader, Frontend, OutBatch, type Frame } from "./protocol/index.js";
 import { greeting, openUpstream } from "./session-start.js";
 import { sendCancel, terminateBackend, type UpstreamConnection } from "./upstream.js";
 
@@ -45,9 +45,12 @@ export class PgSession implements LiveSession {
   #ending = false;
   /** When bytes last went to or came from the upstream (the silence watch measures from it). */
   #upstreamActiveAt = Date.now();
-  /** Replies collected while one upstream chunk is processed; written together at its end. */
-  #out: Buffer[] | undefined;
-  #outBytes = 0;
+  /** Replies collected while one upstream chunk is handled; written together at its end. */
+  readonly #toClient = new OutBatch();
+  #collectingToClient = false;
+  /** Messages for the server collected while the client's messages are handled; written together at the end. */
+  readonly #toServer = new OutBatch();
+  #collectingToServer = false;
   #unregisterCancel: (() => void) | undefined;
 
   constructor(ctx: SessionContext, start: SessionStart) {
@@ -58,14 +61,13 @@ export class PgSession implements LiveSession {
     this.#log = ctx.log;
     this.#state = newSessionState(ctx, start.session, {
       toServer: (buf) => {
+        if (this.#collectingToServer) return this.#toServer.push(buf);
         this.#upstreamActiveAt = Date.now();
         if (!this.#upstream.socket.write(buf)) this.#client.pause();
       },
       toClient: (buf) => {
-        if (this.#out) {
-          this.#out.push(buf);
-          this.#outBytes += buf.length;
-        } else if (!this.#client.write(buf)) this.#upstream.socket.pause();
+        if (this.#collectingToClient) this.#toClient.push(buf);
+        else if (!this.#client.write(buf)) this.#upstream.socket.pause();
       },
       watchClient: () => {
         if (this.#parked && !this.#closed) this.#client.resume();
@@ -190,6 +192,8 @@ export class PgSession implements LiveSession {
     this.#unregisterCancel?.();
     this.#state.held?.abort();
     this.#client.destroy();
+    // What was decided and forwarded before the end still goes, ahead of the Terminate, as one corked write would.
+    this.#flushToServer();
     this.#upstream?.socket.end(serialize.end());
     this.#upstream?.socket.destroy();
     const s = this.#state;
@@ -224,8 +228,8 @@ export class PgSession implements LiveSession {
   }
 
   #drainInbox(): void {
-    const up = this.#upstream.socket;
-    up.cork();
+    // What these messages send upstream leaves in one write at the end: usually one slice of what was read.
+    this.#collectingToServer = true;
     try {
       while (!this.#parked && !this.#closed && this.#inbox.length > 0) {
         const barrier = this.#state.barrier;
@@ -249,8 +253,16 @@ export class PgSession implements LiveSession {
     } catch (err) {
       this.#protocolError(err);
     } finally {
-      up.uncork();
+      this.#flushToServer();
     }
+  }
+
+  #flushToServer(): void {
+    this.#collectingToServer = false;
+    const up = this.#upstream?.socket;
+    if (this.#toServer.bytes === 0 || !up || up.destroyed) return void this.#toServer.take();
+    this.#upstreamActiveAt = Date.now();
+    if (!this.#toServer.writeTo(up, false)) this.#client.pause();
   }
 
   #park(wait: Promise<void>): void {
@@ -282,10 +294,9 @@ export class PgSession implements LiveSession {
   #onUpstreamData(chunk: Buffer): void {
     this.#upstreamActiveAt = Date.now();
     if (this.#ending) return;
-    // What one chunk from the server turns into leaves in one write: a result of many small DataRows
-    // costs one copy into one buffer instead of a socket write each.
-    this.#out = [];
-    this.#outBytes = 0;
+    // What one chunk from the server turns into leaves in one write: unchanged messages as the slice of
+    // the chunk they came in, a result with rewritten DataRows as one copy instead of a socket write each.
+    this.#collectingToClient = true;
     try {
       this.#upReader.push(chunk, (f) => {
         const outcome = onServerFrame(this.#state, f);
@@ -299,10 +310,9 @@ export class PgSession implements LiveSession {
   }
 
   #flushOut(): void {
-    const out = this.#out;
-    if (!out) return;
-    this.#out = undefined;
-    if (out.length === 0 || this.#client.destroyed) return;
-    if (!this.#client.write(out.length === 1 ? out[0]! : Buffer.concat(out, this.#outBytes))) this.#upstream.socket.pause();
+    if (!this.#collectingToClient) return;
+    this.#collectingToClient = false;
+    if (this.#client.destroyed) return void this.#toClient.take();
+    if (!this.#toClient.writeTo(this.#client, true)) this.#upstream.socket.pause();
   }
 }

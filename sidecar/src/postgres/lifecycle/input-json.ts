@@ -43,10 +43,36 @@ function postgresJson(pg: Record<string, unknown>, analysis: AnalysisResult | un
   for (const key in pg) {
     const value = pg[key];
     if (value === undefined) continue;
-    out += `${sep}"${key}":${key === "statements" ? statementsJson(value as readonly StatementFacts[], analysis) : JSON.stringify(value)}`;
+    let json: string;
+    if (key === "statements") json = statementsJson(value as readonly StatementFacts[], analysis);
+    else if (key === "search_path" && Array.isArray(value)) json = searchPathJson(value as string[]);
+    else if (typeof value === "string" && (key === "message" || key === "transaction_status")) json = wordJson(value);
+    else json = JSON.stringify(value);
+    out += `${sep}"${key}":${json}`;
     sep = ",";
   }
   return `${out}}`;
+}
+
+/** The session's search_path: the tracker hands out the same array until the path changes, and never changes one. */
+const searchPaths = new WeakMap<readonly string[], string>();
+
+function searchPathJson(path: readonly string[]): string {
+  let json = searchPaths.get(path);
+  if (json === undefined) searchPaths.set(path, (json = JSON.stringify(path)));
+  return json;
+}
+
+/** The few words every input repeats (message kinds, transaction statuses). */
+const words = new Map<string, string>();
+
+function wordJson(word: string): string {
+  let json = words.get(word);
+  if (json === undefined) {
+    json = JSON.stringify(word);
+    if (words.size < 32) words.set(word, json);
+  }
+  return json;
 }
 
 function statementsJson(statements: readonly StatementFacts[], analysis: AnalysisResult | undefined): string {

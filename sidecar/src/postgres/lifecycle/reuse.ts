@@ -37,15 +37,25 @@ function idOf(a: object): number {
  */
 export class DecisionReuse {
   readonly #map = new Map<string, Entry>();
+  /**
+   * The last key made, with what it was made of: a session runs the same statement again and again, and
+   * the same key (one string, hashed once) then serves them all. The search_path is compared by identity:
+   * the tracker makes a new array whenever the path changes and never changes one it handed out.
+   */
+  #last: { analysis: AnalysisResult; message: string; txStatus: number; searchPath: readonly string[] | null; tail: string; key: ReuseKey } | undefined;
 
   key(analysis: AnalysisResult | undefined, message: string, txStatus: number, searchPath: readonly string[] | null, extra: Record<string, unknown>): ReuseKey | undefined {
     if (!analysis) return undefined;
     let tail = "";
     for (const k in extra) if (k !== "parameters") tail += `${k}=${JSON.stringify(extra[k])};`;
+    const last = this.#last;
+    if (last && last.analysis === analysis && last.message === message && last.txStatus === txStatus && last.searchPath === searchPath && last.tail === tail) return last.key;
     const rest = `\u0000${message}\u0000${txStatus}\u0000${searchPath === null ? "\u0001" : searchPath.join("\u0000")}\u0000${tail}`;
     const template = templateOf(analysis);
     // The template's statements differ from this one only in the constants of their text (analyse.ts).
-    return { exact: `${idOf(analysis)}${rest}`, ...(template ? { template: `t${idOf(template)}${rest}` } : {}) };
+    const key: ReuseKey = { exact: `${idOf(analysis)}${rest}`, ...(template ? { template: `t${idOf(template)}${rest}` } : {}) };
+    this.#last = { analysis, message, txStatus, searchPath, tail, key };
+    return key;
   }
 
   get(key: ReuseKey | undefined, parameters: unknown, budget: unknown, now = Date.now()): Decision | undefined {

@@ -4,3 +4,4 @@ export { BodyReader } from "./body-reader.js";
 export * from "./frontend.js";
 export * from "./backend.js";
 export { rewriteDataRow, type Replacement, type ReplaceValue } from "./data-row.js";
+export { OutBatch } from "./out-batch.js";
