@@ -3,7 +3,7 @@ import { RegateError } from "../errors.js";
 import { validateDecision, type ActivePolicy, type LogMaskOutcome } from "../policy/index.js";
 import type { DecideOptions, Decider } from "./decider.js";
 import { applyMaskOps, parseMaskOps, type MaskOps } from "./log-mask.js";
-import { isoTimestamp } from "./time.js";
+import { timeInput } from "./time.js";
 import type { DecisionEvent, DecisionSink } from "./sink.js";
 import { outcomeOf, type Decision, type PolicyInput } from "./types.js";
 
@@ -144,7 +144,8 @@ export class DecisionPipeline implements Decider {
       erased: [],
       masked: [],
       metrics: { timer_rego_query_eval_ns: evalNs, timer_regate_decision_ns: 0 },
-      timestamp: isoTimestamp(),
+      // The input clock of this millisecond, formatted once for every decision that shares it.
+      timestamp: timeInput().rfc3339,
     };
     this.logView(event, policy, inputJson, scope, logMask);
     // A reused decision's result is the same value every time: its JSON is kept with its scope.

@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { isoTimestamp, timeInput } from "./time.js";
+import { timeInput } from "./time.js";
 
-describe("isoTimestamp", () => {
+describe("timeInput's rfc3339 (the decision log's timestamp)", () => {
   it.each([0, 1, 999, 1_796_054_269_855, 1_796_054_269_856, 1_796_054_269_855])("is toISOString of %d, asked in turn", (ms) => {
-    expect(isoTimestamp(ms)).toBe(new Date(ms).toISOString());
+    expect(timeInput(ms).rfc3339).toBe(new Date(ms).toISOString());
   });
 
   it("follows the clock when no time is given", () => {
     const before = Date.now();
-    const t = Date.parse(isoTimestamp());
+    const t = Date.parse(timeInput().rfc3339);
     expect(t).toBeGreaterThanOrEqual(before);
     expect(t).toBeLessThanOrEqual(Date.now());
   });

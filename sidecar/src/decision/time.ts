@@ -9,18 +9,3 @@ export function timeInput(nowMs: number = Date.now()): TimeInput {
   const d = new Date(nowMs);
   return (last = Object.freeze({ now_ns: nowMs * 1e6, rfc3339: d.toISOString(), weekday: d.getUTCDay(), hour: d.getUTCHours() }));
 }
-
-let isoMs = Number.NaN;
-let iso = "";
-
-/**
- * `new Date(nowMs).toISOString()`, made once per millisecond: formatting a date costs about half a
- * microsecond, and every decision's log event carries one.
- */
-export function isoTimestamp(nowMs: number = Date.now()): string {
-  if (nowMs !== isoMs) {
-    iso = new Date(nowMs).toISOString();
-    isoMs = nowMs;
-  }
-  return iso;
-}

@@ -4,7 +4,7 @@
 // refused wherever regate inspects the response.
 
 import { Transform, type TransformCallback } from "node:stream";
-import { isJsonMedia, isWideText, mediaType } from "./body.js";
+import { isWideText, mediaType } from "./body.js";
 
 /** The EBCDIC code pages IANA and ICU name (cp500, ibm037, ...): letters and digits sit elsewhere than in ASCII. */
 const EBCDIC_PAGES = "037|273|277|278|280|284|285|290|297|420|423|424|500|833|836|838|870|871|875|880|905|918|924|930|933|935|937|939|1025|1026|1047|1097|1112|1122|1123|1130|1132|1137|114\\d";
@@ -49,7 +49,6 @@ export function textual(contentType: string | string[] | undefined): boolean {
   return (
     type === undefined ||
     (type.startsWith("text/") && type !== "text/event-stream") ||
-    isJsonMedia(type) ||
     type.includes("json") ||
     type.endsWith("xml") ||
     type.endsWith("javascript") ||

@@ -50,13 +50,13 @@ export class McpSessions {
    * an id this upstream issued to this agent here (`end`), or nothing.
    */
   roleOf(r: McpRequest): McpSessionRole | undefined {
-    const at = { subject: r.subject, route: r.route, path: r.path };
     if (r.requestMethod === "DELETE" && r.method === "DELETE" && r.bodyBytes === 0) {
       const id = r.headers["mcp-session-id"];
-      return this.has(r.subject, r.route, r.path, id) ? { ...at, end: id as string } : undefined;
+      return this.has(r.subject, r.route, r.path, id) ? { subject: r.subject, route: r.route, path: r.path, end: id as string } : undefined;
     }
     if (r.requestMethod !== "POST" || r.parsedBody === undefined) return undefined;
-    return mcpMessages(r.parsedBody)?.some((m) => m.type === "request" && m.method === "initialize") ? at : undefined;
+    const opens = mcpMessages(r.parsedBody)?.some((m) => m.type === "request" && m.method === "initialize");
+    return opens ? { subject: r.subject, route: r.route, path: r.path } : undefined;
   }
 
   /** The upstream answered a request with a role: a session opened, or ended (it no longer knows the id). */

@@ -16,33 +16,28 @@ function closeOnData(this: Duplex): void {
   this.destroy();
 }
 
-/** Node's Agent keeps the socket when keepSocketAlive returns a truthy value (documented; @types/node types it void). */
-function pooled(keep: unknown, socket: Duplex): boolean {
-  if (keep) socket.on("data", closeOnData);
-  return Boolean(keep);
+// A mixin's base constructor takes whatever arguments the Agent it extends takes.
+type AgentClass = new (...args: any[]) => HttpAgent;
+
+/** `Base` (http's or https's Agent) whose idle pooled sockets are closed when bytes arrive on them. */
+function closingIdle<T extends AgentClass>(Base: T) {
+  return class extends Base {
+    // Node keeps the socket when keepSocketAlive returns a truthy value (documented; @types/node types it void).
+    override keepSocketAlive(socket: Duplex): boolean {
+      const keep = Boolean(super.keepSocketAlive(socket));
+      if (keep) socket.on("data", closeOnData);
+      return keep;
+    }
+
+    override reuseSocket(socket: Duplex, request: ClientRequest): void {
+      socket.off("data", closeOnData);
+      super.reuseSocket(socket, request);
+    }
+  };
 }
 
-class PoolAgent extends HttpAgent {
-  override keepSocketAlive(socket: Duplex): boolean {
-    return pooled(super.keepSocketAlive(socket), socket);
-  }
-
-  override reuseSocket(socket: Duplex, request: ClientRequest): void {
-    socket.off("data", closeOnData);
-    super.reuseSocket(socket, request);
-  }
-}
-
-class HttpsPoolAgent extends HttpsAgent {
-  override keepSocketAlive(socket: Duplex): boolean {
-    return pooled(super.keepSocketAlive(socket), socket);
-  }
-
-  override reuseSocket(socket: Duplex, request: ClientRequest): void {
-    socket.off("data", closeOnData);
-    super.reuseSocket(socket, request);
-  }
-}
+const PoolAgent = closingIdle(HttpAgent);
+const HttpsPoolAgent = closingIdle(HttpsAgent);
 
 export function poolAgent(https: false, opts: AgentOptions): HttpAgent;
 export function poolAgent(https: true, opts: HttpsAgentOptions): HttpsAgent;

@@ -14,7 +14,7 @@ import { DecisionLog, flushLogBatches } from "../../src/audit/index.js";
 import { DecisionPipeline } from "../../src/decision/index.js";
 import type { Decision, MaskRule, PolicyInput, ApproveRequest } from "../../src/decision/types.js";
 import type { ActivePolicy } from "../../src/policy/index.js";
-import { createHttpGateway, type HttpGateway, type HttpGatewayOptions, type HttpInput, type RequestDoneInfo } from "../../src/http/index.js";
+import { createHttpGateway, type HttpGateway, type HttpGatewayOptions, type HttpInput, type RequestDoneInfo, type RouteOptions } from "../../src/http/index.js";
 import { AgentDirectory } from "../../src/identity/index.js";
 import { keepOutput } from "../support/test-output.js";
 
@@ -288,9 +288,13 @@ export const DETECTOR_RULES: MaskRule[] = [
 
 /**
  * A real upstream answering with `handle`, behind a gateway whose decisions mask paths under /f/ with
- * FIELD_RULES and under /d/ with DETECTOR_RULES (anything else unmasked).
+ * FIELD_RULES and under /d/ with DETECTOR_RULES (anything else unmasked). `route` adds to the route (a
+ * credential), `limits` replaces the gateway's; `upstreamUrl` lets a suite put other gateways before it.
  */
-export async function maskingGateway(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ gw: GatewayUnderTest; close(): Promise<void> }> {
+export async function maskingGateway(
+  handle: (req: IncomingMessage, res: ServerResponse) => void,
+  opts: { route?: Partial<RouteOptions>; limits?: HttpGatewayOptions["limits"] } = {},
+): Promise<{ gw: GatewayUnderTest; upstreamUrl: string; close(): Promise<void> }> {
   const upstream = createServer(handle);
   const url = await listen(upstream);
   const decider = new TestRulesDecider((input) => {
@@ -299,9 +303,10 @@ export async function maskingGateway(handle: (req: IncomingMessage, res: ServerR
     if (path.startsWith("/d/")) return { mask: DETECTOR_RULES };
     return {};
   });
-  const gw = await startGateway({ decider, routes: [{ name: "api", prefix: "/", upstream: url }] });
+  const gw = await startGateway({ decider, routes: [{ name: "api", prefix: "/", upstream: url, ...opts.route }], ...(opts.limits ? { limits: opts.limits } : {}) });
   return {
     gw,
+    upstreamUrl: url,
     async close() {
       await gw.close();
       await closeServer(upstream);

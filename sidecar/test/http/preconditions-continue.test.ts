@@ -8,14 +8,13 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, request, type IncomingMessage, type ServerResponse } from "node:http";
+import { request, type IncomingMessage, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { HttpInput } from "../../src/http/index.js";
 import { REDACTED } from "../../src/mask/index.js";
-import { AGENT_TOKEN, authed, closeServer, FIELD_RULES, DETECTOR_RULES, listen, MASKED, rawExchange, rawRequest, startGateway, TestRulesDecider, type Captured, type GatewayUnderTest } from "./fixtures.js";
+import { AGENT_TOKEN, authed, MASKED, maskingGateway, rawExchange, rawRequest, type Captured, type GatewayUnderTest } from "./fixtures.js";
 
 const run = promisify(execFile);
 const CUSTOMER = { id: 1, name: "Alice", ssn: MASKED.ssn, email: MASKED.email };
@@ -65,24 +64,17 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
-let upstream: ReturnType<typeof createServer>;
 let gw: GatewayUnderTest;
+let closeMasking: () => Promise<void>;
 
 beforeAll(async () => {
-  upstream = createServer(handle);
-  const url = await listen(upstream);
-  const decider = new TestRulesDecider((input) => {
-    const { path } = input.http as HttpInput;
-    if (path.startsWith("/f/")) return { mask: FIELD_RULES };
-    if (path.startsWith("/d/")) return { mask: DETECTOR_RULES };
-    return {};
-  });
-  gw = await startGateway({ decider, routes: [{ name: "api", prefix: "/", upstream: url }] });
+  const started = await maskingGateway(handle);
+  gw = started.gw;
+  closeMasking = () => started.close();
 });
 
 afterAll(async () => {
-  await gw.close();
-  await closeServer(upstream);
+  await closeMasking();
 });
 
 const send = (path: string, headers: Record<string, string> = {}, method = "GET", body?: string) => rawRequest(`${gw.url}${path}`, { method, headers: authed(headers), ...(body === undefined ? {} : { body }) });

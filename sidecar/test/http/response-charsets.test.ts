@@ -5,12 +5,11 @@
 // as well. JSON in text forms (escapes, NDJSON, XSSI prefixes): response-json-forms.test.ts.
 
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { deflateRawSync, deflateSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { HttpInput } from "../../src/http/index.js";
 import { REDACTED } from "../../src/mask/index.js";
-import { allLogs, authed, closeServer, DETECTOR_RULES, FIELD_RULES, listen, MASKED, rawRequest, startGateway, TestRulesDecider, UPSTREAM_SECRET, type GatewayUnderTest } from "./fixtures.js";
+import { allLogs, authed, FIELD_RULES, MASKED, maskingGateway, rawRequest, startGateway, TestRulesDecider, UPSTREAM_SECRET, type GatewayUnderTest } from "./fixtures.js";
 
 const { ssn: SSN, email: EMAIL } = MASKED;
 const TOKEN = UPSTREAM_SECRET;
@@ -109,7 +108,7 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
 }
 
 let gw: GatewayUnderTest;
-let upstream: ReturnType<typeof createServer>;
+let closeMasking: () => Promise<void>;
 let python: ChildProcess | undefined;
 let pyGw: GatewayUnderTest;
 /** A route that declares it answers JSON, masked with field rules. */
@@ -134,17 +133,11 @@ s.serve_forever()
 `;
 
 beforeAll(async () => {
-  upstream = createServer(handle);
-  const url = await listen(upstream);
-  const decider = new TestRulesDecider((input) => {
-    const { path } = input.http as HttpInput;
-    if (path.startsWith("/f/")) return { mask: FIELD_RULES };
-    if (path.startsWith("/d/")) return { mask: DETECTOR_RULES };
-    return {};
-  });
   const credential = { type: "bearer" as const, value: TOKEN };
-  gw = await startGateway({ decider, routes: [{ name: "api", prefix: "/", upstream: url, credential }], limits: { max_body_bytes: 64 * 1024, max_input_body_bytes: 8 * 1024, timeout_ms: 1500, max_masked_body_bytes: MAX_MASKED } });
-  typedGw = await startGateway({ decider: new TestRulesDecider(() => ({ mask: FIELD_RULES })), routes: [{ name: "typed", prefix: "/", upstream: url, credential, response_types: ["application/json"] }] });
+  const started = await maskingGateway(handle, { route: { credential }, limits: { max_body_bytes: 64 * 1024, max_input_body_bytes: 8 * 1024, timeout_ms: 1500, max_masked_body_bytes: MAX_MASKED } });
+  gw = started.gw;
+  closeMasking = () => started.close();
+  typedGw = await startGateway({ decider: new TestRulesDecider(() => ({ mask: FIELD_RULES })), routes: [{ name: "typed", prefix: "/", upstream: started.upstreamUrl, credential, response_types: ["application/json"] }] });
   await new Promise<void>((resolve, reject) => execFile("python3", ["--version"], (err) => (err ? reject(err) : resolve())));
   python = spawn("python3", ["-c", PYTHON_UPSTREAM], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<string>((resolve) => python!.stdout!.once("data", (d: Buffer) => resolve(d.toString().trim())));
@@ -152,11 +145,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await gw.close();
   await pyGw?.close();
   await typedGw.close();
   python?.kill();
-  await closeServer(upstream);
+  await closeMasking();
 });
 
 const get = async (path: string, g = gw) => {
