@@ -9,7 +9,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
-import { attemptOn, type Outcome } from "../support/attempt.js";
+import { attemptOn, type Outcome, connectClient } from "../support/attempt.js";
 
 let db: TestPostgres;
 let regate: TestRegate;
@@ -32,9 +32,7 @@ beforeAll(async () => {
     CREATE VIEW public.ssn_parts AS SELECT id, split_part(ssn, '-', 1)::int AS p1 FROM public.customers;
     GRANT SELECT ON public.ssn_parts TO app_scram`);
   regate = await startRegate(db);
-  agent = new pg.Client({ connectionString: regate.url() });
-  agent.on("error", () => undefined);
-  await agent.connect();
+  agent = await connectClient(regate.url());
 }, 120_000);
 
 afterAll(async () => {

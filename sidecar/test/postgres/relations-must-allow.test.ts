@@ -5,6 +5,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
+import { connectClient } from "../support/attempt.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
 
 let db: TestPostgres;
@@ -14,9 +15,7 @@ let agent: pg.Client;
 beforeAll(async () => {
   db = await startPostgres();
   regate = await startRegate(db);
-  agent = new pg.Client({ connectionString: regate.url() });
-  agent.on("error", () => undefined);
-  await agent.connect();
+  agent = await connectClient(regate.url());
 }, 120_000);
 
 afterAll(async () => {
