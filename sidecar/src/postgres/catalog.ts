@@ -1,39 +1,12 @@
 import type { UpstreamConfig } from "../config/index.js";
 import type { Logger } from "../log.js";
-import type { ColumnRef, Volatility } from "./sql/types.js";
-import { connectUpstream, type UpstreamConnection } from "./upstream.js";
-import { simpleQuery } from "./simple-query.js";
+import type { ColumnRef } from "./sql/types.js";
+import { functionFromRow, relationFromRow, sameFunctions, sameRelation, type FunctionInfo, type RelationInfo } from "./catalog-facts.js";
+import { CatalogConnection } from "./catalog-connection.js";
 import { functionsFingerprintQuery, functionsQuery, NOTIFY_CHANNEL, relationsQuery } from "./catalog-queries.js";
 import { NotifyListener } from "./notify-listener.js";
 
-export interface RelationInfo {
-  oid: number;
-  schema: string;
-  name: string;
-  /** pg_class.relkind: r table, v view, m matview, p partitioned, f foreign, ... */
-  relkind: string;
-  /** Attribute names by attnum (index attnum - 1); dropped columns are "". */
-  columns: string[];
-  /** The query of a view or materialized view (pg_get_viewdef). */
-  definition?: string;
-  /** Columns that hold values of other relations' rows, or that PostgreSQL withholds from PUBLIC (see catalog-queries.ts). */
-  valueColumns: string[];
-  /** A pg_catalog table PostgreSQL withholds from PUBLIC (pg_authid, pg_statistic, ...). */
-  withheld: boolean;
-  /** A sequence's pg_depend entries on a column (serial, OWNED BY, identity): [schema, table, column] each. */
-  ownedBy: [string, string, string][];
-  /** A table's columns' sequences, as pg_get_serial_sequence finds them: column -> [schema, sequence] each. */
-  serialSequences: Record<string, [string, string][]>;
-  /** A sequence's callers in column defaults (`DEFAULT nextval(...)`): [schema, table] each. */
-  defaultOf: [string, string][];
-}
-
-/** What the catalog says about a function name in one schema (over all its overloads). */
-export interface FunctionInfo {
-  volatility: Volatility;
-  /** Every overload is a system data source (a non-immutable set-returning function of pg_catalog or an extension). */
-  exposes: boolean;
-}
+export type { FunctionInfo, RelationInfo } from "./catalog-facts.js";
 
 export interface CatalogOptions {
   /** Longest a cached fact is used unchecked (config postgres.catalog.max_staleness_ms). */
@@ -46,7 +19,6 @@ export interface CatalogOptions {
 const MAX_ENTRIES = 5000;
 /** The lower bound of max_staleness_ms: entries must outlive the lookup that fetched them. */
 const MIN_STALENESS_MS = 100;
-const VOLATILITY: Record<string, Volatility> = { i: "immutable", s: "stable", v: "volatile" };
 
 interface Entry<T> {
   info: T;
@@ -72,8 +44,7 @@ export class Catalog {
   /** fingerprint: the overloads' oids, volatility and set-returning flags, for the cheap re-check. */
   #functions = new Map<string, Entry<Map<string, FunctionInfo>> & { fingerprint: string }>();
   #generation = 0;
-  #conn: Promise<UpstreamConnection> | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
+  #conn: CatalogConnection;
   #timer: NodeJS.Timeout | undefined;
   #refreshing = false;
   #listener: NotifyListener | undefined;
@@ -84,6 +55,7 @@ export class Catalog {
     private readonly log: Logger,
     opts: CatalogOptions = {},
   ) {
+    this.#conn = new CatalogConnection(upstream, log);
     this.maxStalenessMs = Math.max(MIN_STALENESS_MS, opts.maxStalenessMs ?? 1000);
     this.#timer = setInterval(() => void this.refresh(), Math.max(MIN_STALENESS_MS / 2, this.maxStalenessMs / 2));
     this.#timer.unref();
@@ -205,7 +177,7 @@ export class Catalog {
       const names = [...this.#functions.keys()];
       if (names.length) await this.#recheckFunctions(names);
     } catch {
-      // Logged by #query; entries age past the bound and the next lookup fetches them.
+      // Logged by CatalogConnection.query; entries age past the bound and the next lookup fetches them.
     } finally {
       this.#refreshing = false;
     }
@@ -222,25 +194,13 @@ export class Catalog {
 
   async #fetchRelations(pairs: [string, string][]): Promise<void> {
     const startedAt = this.#generation;
-    const rows = await this.#query(relationsQuery(pairs));
+    const rows = await this.#conn.query(relationsQuery(pairs));
     // An invalidation while the query ran: its answer may predate the change.
     if (this.#generation !== startedAt) return;
     const now = Date.now();
     const found = new Map<string, RelationInfo>();
-    for (const [oid, schema, name, relkind, cols, definition, values, withheld, owner, serial, defaultOf] of rows) {
-      const info: RelationInfo = {
-        oid: Number(oid),
-        schema: schema!,
-        name: name!,
-        relkind: relkind!,
-        columns: JSON.parse(cols!) as string[],
-        valueColumns: JSON.parse(values!) as string[],
-        withheld: withheld === "t",
-        ownedBy: owner ? (JSON.parse(owner) as [string, string, string][]) : [],
-        serialSequences: serial ? (JSON.parse(serial) as Record<string, [string, string][]>) : {},
-        defaultOf: defaultOf ? (JSON.parse(defaultOf) as [string, string][]) : [],
-      };
-      if (definition) info.definition = definition;
+    for (const row of rows) {
+      const info = relationFromRow(row);
       found.set(relKey(info.schema, info.name), info);
     }
     let changed = false;
@@ -260,7 +220,7 @@ export class Catalog {
   /** Compares overload fingerprints; refetches only the names whose overloads changed. */
   async #recheckFunctions(names: string[]): Promise<void> {
     const startedAt = this.#generation;
-    const rows = await this.#query(functionsFingerprintQuery(names));
+    const rows = await this.#conn.query(functionsFingerprintQuery(names));
     if (this.#generation !== startedAt) return;
     const now = Date.now();
     const current = new Map(rows.map(([name, fp]) => [name!, fp!]));
@@ -276,13 +236,13 @@ export class Catalog {
 
   async #fetchFunctions(names: string[]): Promise<void> {
     const startedAt = this.#generation;
-    const rows = await this.#query(functionsQuery(names));
+    const rows = await this.#conn.query(functionsQuery(names));
     if (this.#generation !== startedAt) return;
     const now = Date.now();
     const found = new Map<string, Map<string, FunctionInfo>>(names.map((n) => [n, new Map()]));
     const prints = new Map<string, [string, string][]>();
     for (const [schema, name, volatility, exposes, fp] of rows) {
-      found.get(name!)?.set(schema!, { volatility: VOLATILITY[volatility!] ?? "volatile", exposes: exposes === "t" });
+      found.get(name!)?.set(schema!, functionFromRow(volatility, exposes));
       prints.set(name!, [...(prints.get(name!) ?? []), [schema!, fp!]]);
     }
     let changed = false;
@@ -297,51 +257,11 @@ export class Catalog {
     if (this.#functions.size > MAX_ENTRIES) this.invalidate("cache full");
   }
 
-  #query(sql: string): Promise<(string | null)[][]> {
-    const run = async () => {
-      this.#conn ??= this.#open();
-      let conn: UpstreamConnection;
-      try {
-        conn = await this.#conn;
-      } catch (err) {
-        this.#conn = undefined;
-        throw err;
-      }
-      try {
-        return await simpleQuery(conn.socket, sql);
-      } catch (err) {
-        this.log.warn({ err }, "catalog query failed; reconnecting next time");
-        conn.socket.destroy();
-        this.#conn = undefined;
-        throw err;
-      }
-    };
-    const p = this.#queue.then(run, run);
-    this.#queue = p.catch(() => undefined);
-    return p;
-  }
-
-  /**
-   * The catalog's own connection. The server may close it while idle (a restart, idle_session_timeout):
-   * forget it then, so the next lookup opens a new one. A query written to the closed socket would wait
-   * for a reply that never comes, and every lookup queued behind it with it.
-   */
-  #open(): Promise<UpstreamConnection> {
-    const opening: Promise<UpstreamConnection> = connectUpstream(this.upstream, { application_name: "regate-catalog" }).then((conn) => {
-      conn.socket.once("close", () => {
-        if (this.#conn === opening) this.#conn = undefined;
-      });
-      return conn;
-    });
-    return opening;
-  }
-
   close(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#listener?.close();
-    void this.#conn?.then((c) => c.socket.destroy(), () => undefined);
-    this.#conn = undefined;
+    this.#conn.close();
   }
 }
 
@@ -352,31 +272,4 @@ function relKey(schema: string, name: string): string {
 function splitKey(key: string): [string, string] {
   const i = key.indexOf("\u0000");
   return [key.slice(0, i), key.slice(i + 1)];
-}
-
-function sameRelation(a: RelationInfo | null, b: RelationInfo | null): boolean {
-  if (a === null || b === null) return a === b;
-  return (
-    a.oid === b.oid &&
-    a.schema === b.schema &&
-    a.name === b.name &&
-    a.relkind === b.relkind &&
-    a.definition === b.definition &&
-    a.valueColumns.join("\u0000") === b.valueColumns.join("\u0000") &&
-    a.withheld === b.withheld &&
-    JSON.stringify(a.ownedBy) === JSON.stringify(b.ownedBy) &&
-    JSON.stringify(a.serialSequences) === JSON.stringify(b.serialSequences) &&
-    JSON.stringify(a.defaultOf) === JSON.stringify(b.defaultOf) &&
-    a.columns.length === b.columns.length &&
-    a.columns.every((c, i) => c === b.columns[i])
-  );
-}
-
-function sameFunctions(a: ReadonlyMap<string, FunctionInfo>, b: ReadonlyMap<string, FunctionInfo>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [schema, x] of a) {
-    const y = b.get(schema);
-    if (!y || y.volatility !== x.volatility || y.exposes !== x.exposes) return false;
-  }
-  return true;
 }

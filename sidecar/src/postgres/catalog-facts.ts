@@ -1,0 +1,83 @@
+import type { Volatility } from "./sql/types.js";
+
+export interface RelationInfo {
+  oid: number;
+  schema: string;
+  name: string;
+  /** pg_class.relkind: r table, v view, m matview, p partitioned, f foreign, ... */
+  relkind: string;
+  /** Attribute names by attnum (index attnum - 1); dropped columns are "". */
+  columns: string[];
+  /** The query of a view or materialized view (pg_get_viewdef). */
+  definition?: string;
+  /** Columns that hold values of other relations' rows, or that PostgreSQL withholds from PUBLIC (see catalog-queries.ts). */
+  valueColumns: string[];
+  /** A pg_catalog table PostgreSQL withholds from PUBLIC (pg_authid, pg_statistic, ...). */
+  withheld: boolean;
+  /** A sequence's pg_depend entries on a column (serial, OWNED BY, identity): [schema, table, column] each. */
+  ownedBy: [string, string, string][];
+  /** A table's columns' sequences, as pg_get_serial_sequence finds them: column -> [schema, sequence] each. */
+  serialSequences: Record<string, [string, string][]>;
+  /** A sequence's callers in column defaults (`DEFAULT nextval(...)`): [schema, table] each. */
+  defaultOf: [string, string][];
+}
+
+/** What the catalog says about a function name in one schema (over all its overloads). */
+export interface FunctionInfo {
+  volatility: Volatility;
+  /** Every overload is a system data source (a non-immutable set-returning function of pg_catalog or an extension). */
+  exposes: boolean;
+}
+
+const VOLATILITY: Record<string, Volatility> = { i: "immutable", s: "stable", v: "volatile" };
+
+/** One row of relationsQuery (catalog-queries.ts), in its column order. */
+export function relationFromRow(row: (string | null)[]): RelationInfo {
+  const [oid, schema, name, relkind, cols, definition, values, withheld, owner, serial, defaultOf] = row;
+  const info: RelationInfo = {
+    oid: Number(oid),
+    schema: schema!,
+    name: name!,
+    relkind: relkind!,
+    columns: JSON.parse(cols!) as string[],
+    valueColumns: JSON.parse(values!) as string[],
+    withheld: withheld === "t",
+    ownedBy: owner ? (JSON.parse(owner) as [string, string, string][]) : [],
+    serialSequences: serial ? (JSON.parse(serial) as Record<string, [string, string][]>) : {},
+    defaultOf: defaultOf ? (JSON.parse(defaultOf) as [string, string][]) : [],
+  };
+  if (definition) info.definition = definition;
+  return info;
+}
+
+/** pg_proc's provolatile and the set-returning flag of functionsQuery's row. */
+export function functionFromRow(volatility: string | null | undefined, exposes: string | null | undefined): FunctionInfo {
+  return { volatility: VOLATILITY[volatility ?? ""] ?? "volatile", exposes: exposes === "t" };
+}
+
+export function sameRelation(a: RelationInfo | null, b: RelationInfo | null): boolean {
+  if (a === null || b === null) return a === b;
+  return (
+    a.oid === b.oid &&
+    a.schema === b.schema &&
+    a.name === b.name &&
+    a.relkind === b.relkind &&
+    a.definition === b.definition &&
+    a.valueColumns.join("\u0000") === b.valueColumns.join("\u0000") &&
+    a.withheld === b.withheld &&
+    JSON.stringify(a.ownedBy) === JSON.stringify(b.ownedBy) &&
+    JSON.stringify(a.serialSequences) === JSON.stringify(b.serialSequences) &&
+    JSON.stringify(a.defaultOf) === JSON.stringify(b.defaultOf) &&
+    a.columns.length === b.columns.length &&
+    a.columns.every((c, i) => c === b.columns[i])
+  );
+}
+
+export function sameFunctions(a: ReadonlyMap<string, FunctionInfo>, b: ReadonlyMap<string, FunctionInfo>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [schema, x] of a) {
+    const y = b.get(schema);
+    if (!y || y.volatility !== x.volatility || y.exposes !== x.exposes) return false;
+  }
+  return true;
+}
