@@ -40,12 +40,14 @@ export interface AdminParts {
 export async function startAdmin(config: Config, log: Logger, parts: AdminParts): Promise<{ port: number; close(): Promise<void> }> {
   const { store, locks, metrics, exporters, approvals, recording, cluster } = parts;
   const responders = config.incident.responders.map((r) => ({ name: r.name, token: r.token.reveal() }));
+  // Read per request: agent token files follow their files (docs/incident-response.md).
+  const agentTokens = () => config.agents.tokens.map((t) => t.token.reveal());
   const slack = config.approvals.slack;
   const alog = log.child({ component: "approvals" });
   const admin = createAdminServer({
     handlers: [
-      sessionsHandler(parts.sessions, responders),
-      locksHandler(locks, responders),
+      sessionsHandler(parts.sessions, responders, agentTokens),
+      locksHandler(locks, responders, agentTokens),
       ...(approvals && config.approvals.webhook?.signing_secret
         ? [signedWebhookHandler(approvals, { signingSecret: config.approvals.webhook.signing_secret.reveal(), reviewers: reviewersByName(config), maxAgeSeconds: config.approvals.webhook.max_age_seconds }, alog)]
         : []),
@@ -56,7 +58,7 @@ export async function startAdmin(config: Config, log: Logger, parts: AdminParts)
     metrics,
     ...(cluster ? { metricsText: () => cluster.metricsText() } : {}),
     status: { bundles: () => [store.status()], plugins: () => uploaderPluginStates(exporters.stats()) },
-    ...(approvals ? { approvals: approvalsHandler(approvals, config.approvals.reviewers.map((r) => ({ name: r.name, token: r.token.reveal(), groups: r.groups }))) } : {}),
+    ...(approvals ? { approvals: approvalsHandler(approvals, config.approvals.reviewers.map((r) => ({ name: r.name, token: r.token.reveal(), groups: r.groups })), agentTokens) } : {}),
     readiness: async () => {
       const problems: string[] = [];
       if (!store.active) problems.push("no policy bundle loaded");

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ActError, ActResult, Approval, ApprovalService, ApprovalStatus, ReviewerIdentity } from "../approval/index.js";
 import { approvalsPage } from "./approvals-page.js";
+import { isAgentToken } from "./bearer.js";
 
 export interface Reviewer {
   name: string;
@@ -25,12 +26,14 @@ const MAX_BODY = 16 * 1024;
  * Every API call needs `Authorization: Bearer <reviewer token>`; the token names the reviewer.
  * No cookies: a cross-site page cannot act for a reviewer, and POST takes only application/json.
  */
-export function approvalsHandler(service: ApprovalService, reviewers: Reviewer[]): (req: IncomingMessage, res: ServerResponse, url: string) => boolean {
+export function approvalsHandler(service: ApprovalService, reviewers: Reviewer[], agentTokens?: () => readonly string[]): (req: IncomingMessage, res: ServerResponse, url: string) => boolean {
   const digests = reviewers.map((r) => ({ who: { name: r.name, groups: r.groups ?? [] }, digest: createHash("sha256").update(r.token).digest() }));
   const reviewerOf = (req: IncomingMessage): ReviewerIdentity | undefined => {
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "");
     if (!m) return undefined;
     const d = createHash("sha256").update(m[1]!).digest();
+    // An agent never reviews its own requests, whatever token a reviewer entry was given.
+    if (isAgentToken(d, agentTokens)) return undefined;
     let found: ReviewerIdentity | undefined;
     for (const r of digests) if (timingSafeEqual(r.digest, d)) found = r.who;
     return found;

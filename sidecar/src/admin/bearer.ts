@@ -13,16 +13,28 @@ export interface Person {
  * Who a bearer token names, among `people`. Tokens are compared as SHA-256 digests against every entry
  * with no early exit, so neither a token's length nor which entry matched shows in the timing.
  */
-export function bearerIdentity(people: readonly Person[]): (req: IncomingMessage) => string | undefined {
+export function bearerIdentity(people: readonly Person[], agentTokens?: () => readonly string[]): (req: IncomingMessage) => string | undefined {
   const digests = people.map((p) => ({ name: p.name, digest: createHash("sha256").update(p.token).digest() }));
   return (req) => {
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "");
     if (!m) return undefined;
     const d = createHash("sha256").update(m[1]!).digest();
+    if (isAgentToken(d, agentTokens)) return undefined;
     let found: string | undefined;
     for (const p of digests) if (timingSafeEqual(p.digest, d) && found === undefined) found = p.name;
     return found;
   };
+}
+
+/**
+ * Whether a presented token (its SHA-256) is an agent's credential as the agent directory holds it now.
+ * The admin listener acts for people: an agent's own token never names a reviewer or responder, even
+ * where a configuration gives a person the same token (or an agent's token file is rewritten to it).
+ */
+export function isAgentToken(digest: Buffer, agentTokens: (() => readonly string[]) | undefined): boolean {
+  let hit = false;
+  for (const t of agentTokens?.() ?? []) if (timingSafeEqual(createHash("sha256").update(t).digest(), digest)) hit = true;
+  return hit;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -11,8 +11,8 @@ const KINDS = ["principal", "group", "token", "session"] as const;
  *   DELETE /locks/{id}
  * Every call needs `Authorization: Bearer <responder token>`.
  */
-export function locksHandler(locks: LockService, responders: readonly Person[]): AdminHandler {
-  const responderOf = bearerIdentity(responders);
+export function locksHandler(locks: LockService, responders: readonly Person[], agentTokens?: () => readonly string[]): AdminHandler {
+  const responderOf = bearerIdentity(responders, agentTokens);
   return (req, res, url) => {
     if (url !== "/locks" && !url.startsWith("/locks/")) return false;
     const by = responderOf(req);

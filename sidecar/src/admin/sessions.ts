@@ -52,8 +52,8 @@ export function localSessions(
  *                                  the reason; audited.
  * Every call needs `Authorization: Bearer <responder token>`.
  */
-export function sessionsHandler(sessions: SessionDirectory, responders: readonly Person[]): AdminHandler {
-  const responderOf = bearerIdentity(responders);
+export function sessionsHandler(sessions: SessionDirectory, responders: readonly Person[], agentTokens?: () => readonly string[]): AdminHandler {
+  const responderOf = bearerIdentity(responders, agentTokens);
   return (req, res, url) => {
     if (url !== "/sessions" && !url.startsWith("/sessions/")) return false;
     const by = responderOf(req);

@@ -1,4 +1,4 @@
-import type { Approval } from "../approval/index.js";
+import { webhookError, type Approval } from "../approval/index.js";
 import type { Logger } from "../log.js";
 
 export const SLACK_APPROVE = "regate_approve";
@@ -52,7 +52,7 @@ export function slackInteractiveNotifier(url: string, reviewUrl: string, log: Lo
       (res) => {
         if (!res.ok) log.warn({ approval_id: a.id, status: res.status }, "Slack refused the approval message");
       },
-      (err: unknown) => log.warn({ err, approval_id: a.id }, "Slack approval message failed"),
+      (err: unknown) => log.warn({ error: webhookError(err, url), approval_id: a.id }, "Slack approval message failed"),
     );
   };
 }

@@ -24,6 +24,14 @@ export class GrantStore {
     return g.until > now ? g.approval : undefined;
   }
 
+  /** Drops the live grant of approval `id` for this digest (a newer approval's grant is left alone). */
+  revoke(sha256: string, id: string, now = Date.now()): boolean {
+    const g = this.#grants.get(sha256);
+    if (!g || g.approval.id !== id) return false;
+    this.#grants.delete(sha256);
+    return g.until > now;
+  }
+
   clear(): void {
     this.#grants.clear();
   }

@@ -81,6 +81,13 @@ export class MemoryApprovalStore implements ApprovalStore {
     return a;
   }
 
+  async revokeGrant(id: string): Promise<Approval | undefined> {
+    const a = this.#history.find((x) => x.id === id);
+    if (!a || a.status !== "approved" || a.used_at || !a.grant_expires_at || !this.#grants.revoke(a.sha256, id)) return undefined;
+    a.grant_expires_at = new Date().toISOString();
+    return a;
+  }
+
   onChange(): void {}
 
   onSwept(): void {}

@@ -129,6 +129,11 @@ WHERE id = ${literal(id)} AND status = 'pending' AND expires_at > now()
     );
   }
 
+  /** A lock: the grant ends now, unused, whichever replica would have taken it. */
+  revokeGrant(id: string): string {
+    return notifying(`UPDATE ${this.t} SET grant_expires_at = now() WHERE id = ${literal(id)} AND status = 'approved' AND used_at IS NULL AND grant_expires_at > now()`);
+  }
+
   /** Any replica: approvals past their expiry end expired; those whose holder's connection is gone end abandoned. */
   sweep(): string {
     return notifying(

@@ -1,7 +1,7 @@
 import type { UpstreamConfig } from "../config/index.js";
 import type { Logger } from "../log.js";
 import { NotifyListener } from "../postgres/notify-listener.js";
-import { SerialConnection } from "../postgres/serial-connection.js";
+import { SerialConnection, STORE_STARTUP } from "../postgres/serial-connection.js";
 import { ensureStoreTables } from "../postgres/store-tables.js";
 import { APPROVALS_CHANNEL, ApprovalSql, approvalsTableSql, parseRow } from "./pg-sql.js";
 import type { ApprovalStore, StoredTerms, VoteResult } from "./store.js";
@@ -37,11 +37,12 @@ export class PgApprovalStore implements ApprovalStore {
     private readonly historySize = 1000,
   ) {
     this.#sql = new ApprovalSql(schema);
-    this.#db = new SerialConnection(upstream, "regate-approvals", "approval store");
+    this.#db = new SerialConnection(upstream, "regate-approvals", "approval store", STORE_STARTUP);
     this.#listener = new NotifyListener({
       upstream,
       channel: APPROVALS_CHANNEL,
       applicationName: "regate-approvals-listen",
+      params: STORE_STARTUP,
       name: "approval store listener",
       log,
       onNotify: (id) => {
@@ -122,6 +123,10 @@ export class PgApprovalStore implements ApprovalStore {
 
   async takeGrant(sha256: string): Promise<Approval | undefined> {
     return this.#rows(await this.#db.query(this.#sql.takeGrant(sha256)))[0];
+  }
+
+  async revokeGrant(id: string): Promise<Approval | undefined> {
+    return this.#rows(await this.#db.query(this.#sql.revokeGrant(id)))[0];
   }
 
   onChange(listener: (a: Approval) => void): void {

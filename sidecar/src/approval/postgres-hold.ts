@@ -1,5 +1,6 @@
 import type { Decision, SessionInput } from "../decision/index.js";
 import type { SessionHooks, Statement } from "../postgres/index.js";
+import { digestParameters } from "../postgres/parameters.js";
 import { approvalHash } from "./hash.js";
 import { noticeResponse } from "./notice.js";
 import { reviewView } from "./review-view.js";
@@ -30,7 +31,11 @@ export async function postgresHold(
     if (control.signal.aborted) return deny(decision, "APPROVAL_WITHDRAWN", "the approval request was withdrawn");
   }
   const principal = session.principal.subject;
-  const sha256 = approvalHash(principal, session.target, statement.sql, statement.parameters);
+  // Over the bytes the server gets, not the policy's view of them (which cuts long values): two Binds
+  // that share a digest, and so a reviewer's approve or a grant, send the same parameters.
+  const b = statement.bindValues;
+  const parameters = b ? digestParameters(b.values, b.formats, b.types) : statement.parameters;
+  const sha256 = approvalHash(principal, session.target, statement.sql, parameters);
   return service.request(
     {
       kind: "postgres",
@@ -39,7 +44,7 @@ export async function postgresHold(
       target: session.target,
       statement: { message: statement.message, ...reviewView(decision, statement.sql, statement.parameters) },
       sha256,
-      current: () => approvalHash(principal, session.target, statement.sql, statement.parameters),
+      current: () => approvalHash(principal, session.target, statement.sql, b ? digestParameters(b.values, b.formats, b.types) : statement.parameters),
       in_transaction: control.in_transaction,
     },
     decision,

@@ -147,7 +147,20 @@ export class ApprovalService {
   withdraw(filter: (a: Approval) => boolean, by: string): number {
     const hit = this.list("pending").filter(filter);
     for (const a of hit) void this.#end(a.id, "withdrawn", undefined, by);
-    return hit.length;
+    // An approval given while nobody waited is a grant for the identical re-run: a lock ends it too, or
+    // the locked agent's statement would run once the lock is lifted, on a reviewer's word given before it.
+    const now = Date.now();
+    const grants = this.list("approved").filter((a) => a.grant_expires_at && !a.used_at && Date.parse(a.grant_expires_at) > now && filter(a));
+    for (const a of grants) void this.#revokeGrant(a, by);
+    return hit.length + grants.length;
+  }
+
+  async #revokeGrant(a: Approval, by: string): Promise<void> {
+    const revoked = await this.#store.revokeGrant(a.id).catch((err: unknown) => {
+      this.#log.warn({ err, approval_id: a.id }, "revoking a grant failed");
+      return undefined;
+    });
+    if (revoked) this.#event("warn", revoked, "approval_grant_revoked", { by });
   }
 
   /** Ends the approvals whose clients this replica holds as withdrawn (shutdown); a memory store's all of them. */
@@ -246,7 +259,9 @@ export class ApprovalService {
       const lifeMs = Date.parse(a.expires_at) - Date.now();
       w.timer = setTimeout(() => void (holdSeconds * 1000 >= lifeMs ? this.#end(a.id, "expired") : this.#release(a, w, holdSeconds)), holdSeconds * 1000);
       this.#waiters.set(a.id, w);
-      control.signal.addEventListener("abort", () => this.#waiters.get(a.id) === w && void this.#end(a.id, "withdrawn", undefined, "client"), { once: true });
+      // Who withdrew it: the adapter may abort with a reason (an operator ending the session); else the client.
+      const by = () => (typeof control.signal.reason === "string" ? control.signal.reason : "client");
+      control.signal.addEventListener("abort", () => this.#waiters.get(a.id) === w && void this.#end(a.id, "withdrawn", undefined, by()), { once: true });
     });
   }
 

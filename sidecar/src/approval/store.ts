@@ -37,6 +37,8 @@ export interface ApprovalStore {
   use(id: string): Promise<Approval | undefined>;
   /** Uses the live grant for this digest: exactly one request across replicas gets it. */
   takeGrant(sha256: string): Promise<Approval | undefined>;
+  /** Ends an approval's unused grant now (a lock): no re-run may use it; undefined when there was none left. */
+  revokeGrant(id: string): Promise<Approval | undefined>;
   /** Told of approvals another replica changed (re-read after its NOTIFY or a resync). */
   onChange(listener: (a: Approval) => void): void;
   /** Told of transitions this store made on its own (expiry and abandonment sweeps). */

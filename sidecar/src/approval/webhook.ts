@@ -13,7 +13,20 @@ export function slackNotifier(url: string, reviewUrl: string, log: Logger, sign?
       (res) => {
         if (!res.ok) log.warn({ approval_id: a.id, status: res.status }, "approval webhook refused the message");
       },
-      (err: unknown) => log.warn({ err, approval_id: a.id }, "approval webhook failed"),
+      (err: unknown) => log.warn({ error: webhookError(err, url), approval_id: a.id }, "approval webhook failed"),
     );
   };
+}
+
+/**
+ * What a failed POST to the webhook says, without the URL: an incoming-webhook URL is a credential, and
+ * fetch names it in its errors (an unparsable URL is quoted whole, in the message and in its cause).
+ */
+export function webhookError(err: unknown, url: string): { name: string; message: string; code?: string } {
+  const hide = (text: string) => (url ? text.split(url).join("[webhook url]") : text);
+  const e = err as { name?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } } | undefined;
+  const cause = e?.cause;
+  const code = typeof cause?.code === "string" ? cause.code : undefined;
+  const causeText = typeof cause?.message === "string" ? `: ${hide(cause.message)}` : "";
+  return { name: typeof e?.name === "string" ? e.name : "Error", message: hide(typeof e?.message === "string" ? e.message : String(err)) + causeText, ...(code ? { code } : {}) };
 }

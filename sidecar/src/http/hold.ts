@@ -9,6 +9,7 @@ import type { Verdict } from "./enforce.js";
 import { refusal } from "./enforce.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
 import { sendError, type ErrorBody } from "./reply.js";
+import { withoutRequestId } from "./rpc-text.js";
 import { reviewView } from "../approval/index.js";
 
 /** What is asked to be approved (the approval service's subject, declared here: adapters do not import sinks). */
@@ -34,11 +35,14 @@ const SHOWN_BODY_BYTES = 16 * 1024;
 /**
  * SHA-256 of what the upstream would execute: principal, route, method, canonical path, query and the
  * body's exact bytes, each length-delimited by JSON. A single JSON-RPC request (an MCP tools/call) is
- * hashed without its `id`: a client numbers every call anew, and the id does not change what runs.
+ * hashed as its exact text with its `id` value set to null: a client numbers every call anew, and the id
+ * does not change what runs.
  */
 export function requestHash(principal: string, route: string, method: string, path: string, query: string, body: Buffer, parsedBody?: unknown): string {
   const rpc = jsonRpcRequest(parsedBody);
-  const what = rpc ? { jsonrpc: rpc } : { hex: body.toString("hex") };
+  // The exact text but for the id (rpc-text.ts); where it cannot be set apart, the exact bytes.
+  const text = rpc ? withoutRequestId(body) : undefined;
+  const what = text !== undefined ? { jsonrpc: text } : { hex: body.toString("hex") };
   return createHash("sha256").update(JSON.stringify([principal, route, method, path, query, what]), "utf8").digest("hex");
 }
 
@@ -57,11 +61,14 @@ function jsonRpcRequest(v: unknown): Record<string, unknown> | undefined {
  * override) keeps the plain refusal: one digest cannot stand for two readings of the request.
  */
 export async function settleApproval(approvals: HttpApprovals, ctx: RequestContext, inputs: readonly PolicyInput[], verdict: Verdict, body: Buffer, parsedBody: unknown): Promise<Verdict | undefined> {
-  const http = inputs[0]?.http as { method: string; path: string; query: string } | undefined;
+  const http = inputs[0]?.http as { method: string; path: string; query: string; trailing_slash?: boolean } | undefined;
   if (inputs.length !== 1 || !http || !ctx.principal || !ctx.route) return verdict;
   const principal = ctx.principal.subject;
   const route = ctx.route.name;
-  const sha256 = requestHash(principal, route, http.method, http.path, http.query, body, parsedBody);
+  // The path as it is forwarded: the canonical path drops a trailing slash that the upstream still gets,
+  // and `/refunds/1/` may be another resource than `/refunds/1`: approving one is not approving the other.
+  const path = http.trailing_slash && http.path !== "/" ? `${http.path}/` : http.path;
+  const sha256 = requestHash(principal, route, http.method, path, http.query, body, parsedBody);
   const gone = new AbortController();
   const onClose = () => {
     if (!ctx.res.writableFinished) gone.abort();
@@ -74,10 +81,10 @@ export async function settleApproval(approvals: HttpApprovals, ctx: RequestConte
       session_id: ctx.id,
       principal,
       target: route,
-      statement: { message: "http", ...reviewView(verdict.decision, `${http.method} ${http.path}${http.query ? `?${http.query}` : ""}`, body.length > 0 ? [shown] : undefined) },
+      statement: { message: "http", ...reviewView(verdict.decision, `${http.method} ${path}${http.query ? `?${http.query}` : ""}`, body.length > 0 ? [shown] : undefined) },
       sha256,
       // The body buffer and request facts are immutable here: the request forwarded is the one hashed.
-      current: () => requestHash(principal, route, http.method, http.path, http.query, body, parsedBody),
+      current: () => requestHash(principal, route, http.method, path, http.query, body, parsedBody),
       in_transaction: false,
     },
     verdict.decision,

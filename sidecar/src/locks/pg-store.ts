@@ -1,7 +1,7 @@
 import type { UpstreamConfig } from "../config/index.js";
 import type { Logger } from "../log.js";
 import { NotifyListener } from "../postgres/notify-listener.js";
-import { SerialConnection } from "../postgres/serial-connection.js";
+import { SerialConnection, STORE_STARTUP } from "../postgres/serial-connection.js";
 import { ensureStoreTables, storeTablesSql } from "../postgres/store-tables.js";
 import { literal } from "../postgres/simple-query.js";
 import type { Lock, LockStore, LockTarget } from "./types.js";
@@ -45,11 +45,12 @@ export class PgLockStore implements LockStore {
     private readonly log: Logger,
     private readonly resyncSeconds: number,
   ) {
-    this.#db = new SerialConnection(upstream, "regate-locks", "lock store");
+    this.#db = new SerialConnection(upstream, "regate-locks", "lock store", STORE_STARTUP);
     this.#listener = new NotifyListener({
       upstream,
       channel: LOCKS_CHANNEL,
       applicationName: "regate-locks-listen",
+      params: STORE_STARTUP,
       name: "lock store listener",
       log,
       onNotify: () => void this.reload().catch((err: unknown) => this.log.warn({ err }, "lock store re-read failed")),

@@ -11,6 +11,8 @@ export interface NotifyListenerOptions {
   upstream: UpstreamConfig;
   channel: string;
   applicationName: string;
+  /** More startup parameters (the stores pin their search_path: serial-connection.ts STORE_STARTUP). */
+  params?: Readonly<Record<string, string>>;
   /** What log lines call it ("lock store listener"). */
   name: string;
   log: Logger;
@@ -64,7 +66,7 @@ export class NotifyListener {
     const o = this.#opts;
     let conn: UpstreamConnection;
     try {
-      conn = await connectUpstream(o.upstream, { application_name: o.applicationName });
+      conn = await connectUpstream(o.upstream, { ...o.params, application_name: o.applicationName });
       if (this.#closed) return void conn.socket.destroy();
       const [[pid]] = (await simpleQuery(conn.socket, `LISTEN ${o.channel}; SELECT pg_backend_pid()`, conn.leftover)) as [[string]];
       try {

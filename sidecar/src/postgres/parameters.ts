@@ -67,3 +67,29 @@ function capped(p: ParameterInput): ParameterInput {
   if (p.value === null || p.value.length <= MAX_PARAM_CHARS) return p;
   return { ...p, value: p.value.slice(0, MAX_PARAM_CHARS), truncated: true };
 }
+
+/** Binary formats whose decoded text names exactly one value of the bytes (bool and floats do not: 0x02 and -0). */
+const EXACT_BINARY = new Set([20, 21, 23, 26, 2950]);
+const TEXT_BINARY = new Set([25, 1043, 1042, 19, 114]);
+
+/**
+ * The Bind parameters as an approval's digest covers them: the policy's view where it is the exact bytes
+ * (so the digest of an ordinary statement is the documented one), base64 of the bytes where the view is
+ * not (a value cut at MAX_PARAM_CHARS, text that is not valid UTF-8, a binary value whose decoding folds
+ * several byte strings into one). Two Binds with the same digest send the server the same parameters.
+ */
+export function digestParameters(values: readonly (Buffer | null)[], formats: readonly number[], typeOids: readonly number[]): ParameterInput[] {
+  const view = parameterInputs(values, formats, typeOids);
+  return view.map((p, i) => {
+    const v = values[i];
+    if (v === null || v === undefined || p.encoding === "base64") return p;
+    const exact = !p.truncated && (p.format === "text" || EXACT_BINARY.has(p.type_oid) || TEXT_BINARY.has(p.type_oid)) && roundTrips(p, v);
+    return exact ? p : { value: v.toString("base64"), format: p.format, type_oid: p.type_oid, encoding: "base64" };
+  });
+}
+
+function roundTrips(p: ParameterInput, v: Buffer): boolean {
+  // Decoded numbers and uuids are checked by their fixed lengths in decodeBinary; text must re-encode to the bytes sent.
+  if (p.format === "binary" && EXACT_BINARY.has(p.type_oid)) return true;
+  return p.value !== null && Buffer.byteLength(p.value, "utf8") === v.length && Buffer.from(p.value, "utf8").equals(v);
+}

@@ -18,6 +18,8 @@ export class SerialConnection {
     private readonly applicationName: string,
     /** What errors call it ("the lock store"). */
     private readonly what: string,
+    /** More startup parameters (a store pins its search_path: see STORE_STARTUP). */
+    private readonly params: Record<string, string> = {},
   ) {}
 
   query(sql: string): Promise<(string | null)[][]> {
@@ -25,7 +27,7 @@ export class SerialConnection {
       let leftover: Buffer | undefined;
       if (!this.#conn || this.#conn.socket.destroyed) {
         if (this.#closed) throw new RegateError("UPSTREAM_UNAVAILABLE", `${this.what} is closed`);
-        const conn = (this.#conn = await connectUpstream(this.upstream, { application_name: this.applicationName }));
+        const conn = (this.#conn = await connectUpstream(this.upstream, { ...this.params, application_name: this.applicationName }));
         conn.socket.on("error", () => conn.socket.destroy());
         leftover = conn.leftover;
       }
@@ -52,3 +54,12 @@ export class SerialConnection {
     this.#conn?.socket.destroy();
   }
 }
+
+/**
+ * Startup parameters of the stores' own connections (approvals, locks). They run as regate's upstream role,
+ * which is also the role agents' statements run as: an agent could give that role a search_path default
+ * (ALTER ROLE … SET) that puts its own operators and functions before pg_catalog's, and so change what
+ * regate's compare-and-set statements mean (`grant_expires_at > now()`). A startup parameter outranks the
+ * role's default; the stores' SQL names its tables with their schema.
+ */
+export const STORE_STARTUP: Readonly<Record<string, string>> = { search_path: "pg_catalog" };

@@ -61,6 +61,9 @@ export class PgSession implements LiveSession {
     this.#log = ctx.log;
     this.#state = newSessionState(ctx, start.session, {
       toServer: (buf) => {
+        // An operator is ending the session: nothing more of it may reach the server (a statement released
+        // by a reviewer's approve that crossed the kill or lock, a message pipelined behind it).
+        if (this.#ending) return;
         if (this.#collectingToServer) return this.#toServer.push(buf);
         this.#upstreamActiveAt = Date.now();
         if (!this.#upstream.socket.write(buf)) this.#client.pause();
@@ -169,7 +172,11 @@ export class PgSession implements LiveSession {
     // From here the client hears only the FATAL that says why, not the backend's own error.
     this.#ending = true;
     this.#client.pause();
-    if (!this.idle) {
+    const idle = this.idle;
+    // A statement held for approval is withdrawn now, before anything is awaited: a reviewer's approve
+    // arriving while the backend is being ended must not release it.
+    this.#state.held?.abort(`operator: ${reason}`);
+    if (!idle) {
       const key = this.#upstream?.backendKey;
       const ended = key
         ? await terminateBackend(this.#ctx.upstream, key.pid).then(
@@ -231,7 +238,7 @@ export class PgSession implements LiveSession {
     // What these messages send upstream leaves in one write at the end: usually one slice of what was read.
     this.#collectingToServer = true;
     try {
-      while (!this.#parked && !this.#closed && this.#inbox.length > 0) {
+      while (!this.#parked && !this.#closed && !this.#ending && this.#inbox.length > 0) {
         const barrier = this.#state.barrier;
         if (barrier) {
           this.#state.barrier = undefined;
@@ -260,7 +267,7 @@ export class PgSession implements LiveSession {
   #flushToServer(): void {
     this.#collectingToServer = false;
     const up = this.#upstream?.socket;
-    if (this.#toServer.bytes === 0 || !up || up.destroyed) return void this.#toServer.take();
+    if (this.#toServer.bytes === 0 || !up || up.destroyed || this.#ending) return void this.#toServer.take();
     this.#upstreamActiveAt = Date.now();
     if (!this.#toServer.writeTo(up, false)) this.#client.pause();
   }
@@ -272,7 +279,7 @@ export class PgSession implements LiveSession {
     wait.then(
       () => {
         this.#parked = false;
-        if (this.#closed) return;
+        if (this.#closed || this.#ending) return;
         this.#client.resume();
         this.#drainInbox();
       },

@@ -225,5 +225,6 @@ function bind(s: SessionState, f: Frame, refreshed = false): Step {
   }
   const parameters = parameterInputs(msg.params, msg.paramFormats, prepared.paramTypes);
   statement.parameters = parameters;
+  statement.bindValues = { values: msg.params, formats: msg.paramFormats, types: prepared.paramTypes };
   return then(decide(s, statement, "bind", { parameters }), (d) => finish(d, true));
 }

@@ -31,6 +31,8 @@ export interface Statement {
   analysis?: AnalysisResult;
   /** Bind parameter values as the policy saw them. */
   parameters?: unknown[];
+  /** The Bind's parameter bytes as sent (views into its message): what an approval's digest covers, uncut. */
+  bindValues?: { values: readonly (Buffer | null)[]; formats: readonly number[]; types: readonly number[] };
   /** A Bind ran it (extended protocol): a later Bind of the same statement is an execution of its own. */
   bound?: boolean;
   /** The enforced decision (the logged one). */
