@@ -24,7 +24,11 @@ export interface Recording {
   close(): Promise<void>;
 }
 
-/** The secrets regate holds, which neither a decision log nor a recording may carry. */
+/**
+ * The secrets regate holds, which neither a decision log, nor a recording, nor an exported event may carry.
+ * All of them, not only those an agent is likely to know: an agent that learned one (a leaked collector
+ * token, a bundle server's) must not be able to copy it into the audit trail by typing it into a statement.
+ */
 export function heldSecrets(config: Config): string[] {
   return [
     config.postgres.upstream.password?.reveal(),
@@ -33,6 +37,15 @@ export function heldSecrets(config: Config): string[] {
     ...config.incident.responders.map((r) => r.token.reveal()),
     ...config.approvals.reviewers.map((r) => r.token.reveal()),
     config.recording.postgres.password?.reveal(),
+    config.export.decision_logs.token?.reveal(),
+    config.export.ocsf.token?.reveal(),
+    config.policy.service?.token?.reveal(),
+    // An HMAC bundle-signing key is a shared secret (an RSA or EC one is public).
+    ...Object.values(config.policy.signing?.keys ?? {}).map((k) => (k.algorithm.startsWith("HS") ? k.key.reveal() : undefined)),
+    config.approvals.webhook?.signing_secret?.reveal(),
+    config.approvals.slack?.signing_secret.reveal(),
+    config.approvals.store_login?.password?.reveal(),
+    config.masking.hash_key?.reveal(),
   ].filter((s): s is string => typeof s === "string" && s !== "");
 }
 

@@ -21,7 +21,16 @@ export function recordingsHandler(dir: string, readers: readonly Person[], log: 
     if (url !== "/recordings" && !url.startsWith("/recordings/")) return false;
     if (req.method !== "GET" && req.method !== "HEAD") return sendJson(res, 405, { error: "method not allowed" }), true;
     if (url === "/recordings/ui") {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'" });
+      // frame-ancestors: default-src does not cover it; another site framing the page could lead a responder
+      // to type their token into it or click through sessions unawares.
+      res.writeHead(200, {
+        "content-type": "text/html; charset=utf-8",
+        "cache-control": "no-store",
+        "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        "x-frame-options": "DENY",
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+      });
       res.end(recordingsPage());
       return true;
     }
@@ -47,7 +56,14 @@ export function recordingsHandler(dir: string, readers: readonly Person[], log: 
       }
       if (parts.length !== 2) return sendJson(res, 404, { error: "not found" }), true;
       if (parts[1] === "head" && head) return sendJson(res, 200, head()), true;
-      const session = decodeURIComponent(parts[1]!);
+      let session: string;
+      try {
+        session = decodeURIComponent(parts[1]!);
+      } catch {
+        // A malformed escape (`%E0%A4%A`) is the reader's mistake, not a failure of the directory.
+        return sendJson(res, 400, { error: "the session in the path is not valid percent-encoding" }), true;
+      }
+      // Only names of files in the directory are ever opened (findRecording): `..`, `/` or `%2F` name nothing.
       const file = findRecording(dir, session);
       if (!file) return sendJson(res, 404, { error: `no recording of session ${session} (a session id, a unique prefix of one, or a file name)` }), true;
       if (!audit("replay", session, file)) return true;

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { findRecording, formatTimeline, type ChainRecord } from "../recording/index.js";
+import { findRecording, formatTimeline, printableJson, type ChainRecord } from "../recording/index.js";
 import { auditRead, recordingDir } from "./recordings.js";
 
 /**
@@ -41,7 +41,7 @@ export async function followCommand(argv: string[], env: NodeJS.ProcessEnv, sign
   let rest = "";
   const print = (records: ChainRecord[]) => {
     if (!records.length) return;
-    process.stdout.write(values.json ? records.map((r) => `${JSON.stringify(r)}\n`).join("") : formatTimeline(records));
+    process.stdout.write(values.json ? records.map((r) => `${printableJson(JSON.stringify(r))}\n`).join("") : formatTimeline(records));
   };
   // Reads what was appended since the last call; true once the `end` record has been printed.
   const step = (): boolean => {

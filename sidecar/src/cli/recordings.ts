@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/index.js";
 import type { KeyObject } from "node:crypto";
-import { checkJournalHead, findRecording, formatTimeline, noteRead, publicKey, readRecords, recordingFiles, summarize, verifyDir, type JournalHead, type RecordingSummary } from "../recording/index.js";
+import { checkJournalHead, findRecording, formatTimeline, noteRead, printable, printableJson, publicKey, readRecords, recordingFiles, summarize, verifyDir, type JournalHead, type RecordingSummary } from "../recording/index.js";
 import { loadConfigFromArgs } from "./config-arg.js";
 
 const USAGE = `usage: regate recordings <list|show|replay|verify|pull> [options]
@@ -99,14 +99,15 @@ export function recordingsCommand(argv: string[], env: NodeJS.ProcessEnv): numbe
         .filter((r) => since === undefined || Date.parse(r.started_at ?? "") >= since)
         .filter((r) => until === undefined || Date.parse(r.started_at ?? "") <= until)
         .filter((r) => values.outcome !== "refused" || r.refused > 0);
-      out(values.json ? `${JSON.stringify(rows, null, 2)}\n` : formatList(rows));
+      out(values.json ? `${printableJson(JSON.stringify(rows, null, 2))}\n` : formatList(rows));
       return 0;
     }
     case "show": {
       const file = need();
       if (!file) return 1;
       auditRead(dir, "show", session!, file);
-      for (const r of readRecords(join(dir, file))) out(`${JSON.stringify(r)}\n`);
+      // A C1 control or a bidi override an agent sent is shown as its JSON escape, not obeyed by the terminal.
+      for (const r of readRecords(join(dir, file))) out(`${printableJson(JSON.stringify(r))}\n`);
       return 0;
     }
     case "replay": {
@@ -114,7 +115,7 @@ export function recordingsCommand(argv: string[], env: NodeJS.ProcessEnv): numbe
       if (!file) return 1;
       auditRead(dir, "replay", session!, file);
       const records = readRecords(join(dir, file));
-      out(values.json ? `${JSON.stringify(records, null, 2)}\n` : formatTimeline(records));
+      out(values.json ? `${printableJson(JSON.stringify(records, null, 2))}\n` : formatTimeline(records));
       const report = verifyDir(dir, file, key);
       if (!report.ok) process.stderr.write(`warning: this recording does not verify: ${report.problems.map((p) => `${p.file}${p.line ? ` record ${p.line}` : ""}: ${p.message}`).join("; ")}\n`);
       return 0;
@@ -149,7 +150,8 @@ function formatList(rows: RecordingSummary[]): string {
   const lines = rows.map((r) =>
     [r.started_at ?? "?", r.session, r.protocol ?? "postgres", r.principal ?? "?", r.client ?? "?", r.application_name ?? "", r.end_reason ?? "live", `${r.statements} ${r.protocol === "http" ? "requests" : "stmts"}`, `${r.refused} refused`, `${r.rows} rows`].join("  "),
   );
-  return lines.join("\n") + (lines.length ? "\n" : "(no recordings)\n");
+  // application_name and the principal are what an agent chose: shown, never run by the terminal (timeline.ts).
+  return lines.map(printable).join("\n") + (lines.length ? "\n" : "(no recordings)\n");
 }
 
 /**

@@ -4,7 +4,8 @@ import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { DecisionEvent, DecisionSink } from "../decision/index.js";
 import { LineSink } from "./lines.js";
-import { OpaEventJson, type LifecycleEvent } from "../audit/index.js";
+import { OpaEventJson, SecretSearch, type LifecycleEvent } from "../audit/index.js";
+import { REDACTED, secretTexts } from "../mask/index.js";
 import { toOcsf, type OcsfEvent, type OcsfOptions } from "./ocsf.js";
 import { lifecycleToOcsf } from "./ocsf-lifecycle.js";
 import { BatchUploader, type BufferPolicy, type UploaderStats } from "./upload.js";
@@ -65,6 +66,8 @@ export interface Exporters {
 
 export interface ExportDeps {
   log: Logger;
+  /** The secrets regate holds (app-recording.ts heldSecrets): replaced in every exported event, in any form. */
+  secrets?: readonly string[];
   bundle_name: string;
   labels: Record<string, string>;
   product_version: string;
@@ -74,6 +77,7 @@ export interface ExportDeps {
 }
 
 export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporters {
+  const scrub = secretScrubber(deps.secrets ?? []);
   const sinks: DecisionSink[] = [];
   const uploaders = new Map<string, BatchUploader>();
   const closers: ((deadlineMs?: number) => Promise<void>)[] = [];
@@ -87,7 +91,7 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
       ...readTls(dl.tls),
       url: dl.service_url!.replace(/\/+$/, "") + dl.path,
       headers: dl.token ? { authorization: `Bearer ${dl.token.reveal()}` } : {},
-      serialize: (e) => events.json(e),
+      serialize: (e) => scrub(events.json(e)),
       frame: jsonArray,
       log: deps.log.child({ component: "decision-log-upload" }),
       ...(deps.fetch ? { fetch: deps.fetch } : {}),
@@ -97,6 +101,7 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
 
   const oc = cfg.ocsf;
   let lifecycle: (e: LifecycleEvent) => void = () => {};
+  let lines: LineSink | undefined;
   if (oc.enabled) {
     const ocsfOpts: OcsfOptions = { product_version: deps.product_version, bundle_name: deps.bundle_name, ...(deps.recordingLink ? { recordingLink: deps.recordingLink } : {}) };
     const batch = { ...oc, ...readTls(oc.tls), log: deps.log.child({ component: "ocsf-export" }), ...(deps.fetch ? { fetch: deps.fetch } : {}) };
@@ -104,15 +109,18 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
     const { source, sourcetype, index } = oc.splunk;
     const text =
       oc.sink === "splunk_hec"
-        ? (ev: OcsfEvent) => JSON.stringify({ time: (ev["time"] as number) / 1000, host: "regate", source, sourcetype, ...(index ? { index } : {}), event: ev })
-        : (ev: OcsfEvent) => JSON.stringify(ev);
+        ? (ev: OcsfEvent) => scrub(JSON.stringify({ time: (ev["time"] as number) / 1000, host: "regate", source, sourcetype, ...(index ? { index } : {}), event: ev }))
+        : (ev: OcsfEvent) => scrub(JSON.stringify(ev));
     const decisionText = (e: DecisionEvent): string => text(toOcsf(e, ocsfOpts));
     const lifecycleText = (e: LifecycleEvent): string => text(lifecycleToOcsf(e, ocsfOpts));
     if (oc.sink === "stdout" || oc.sink === "file") {
+      // The same bound and policy as the uploads: a stdout nobody reads or a file that failed fills no memory.
+      const bound = { buffer_size_limit_events: oc.buffer_size_limit_events, buffer_policy: oc.buffer_policy };
       const s =
         oc.sink === "stdout"
-          ? new LineSink((deps.stdout ?? process.stdout) as never, decisionText, false)
-          : LineSink.file(oc.file, decisionText, (err) => batch.log.error({ err, file: oc.file }, "OCSF event file cannot be written"));
+          ? new LineSink((deps.stdout ?? process.stdout) as never, decisionText, false, (err) => batch.log.error({ err }, "OCSF events cannot be written to stdout"), bound)
+          : LineSink.file(oc.file, decisionText, (err) => batch.log.error({ err, file: oc.file }, "OCSF event file cannot be written; events are dropped (or, with buffer_policy block, statements refused)"), bound);
+      lines = s;
       sinks.push(s);
       closers.push(() => s.close());
       lifecycle = (e) => s.line(lifecycleText(e));
@@ -136,9 +144,28 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
   return {
     sinks,
     lifecycle,
-    stats: () => Object.fromEntries([...uploaders].map(([k, u]) => [k, u.stats])),
+    stats: () => ({ ...Object.fromEntries([...uploaders].map(([k, u]) => [k, u.stats])), ...(lines ? { ocsf: lines.stats } : {}) }),
     close: async (deadlineMs) => {
       await Promise.allSettled(closers.map((c) => c(deadlineMs)));
     },
+  };
+}
+
+/**
+ * Replaces every form of every held secret (as is, JSON-escaped, base64: mask/secret-texts.ts) in one serialised
+ * event, as the decision log does for its lines. An agent can type a secret it learned into a statement, a path
+ * or a body, and the input carries what the agent sent: the decision log on stdout is scrubbed, and an event
+ * leaving the host for a SIEM must not be the way round it. One search for all forms; most events hold none.
+ */
+function secretScrubber(secrets: readonly string[]): (json: string) => string {
+  // A JSON text has no raw newline: a form with one cannot occur (its JSON-escaped form is searched for).
+  const forms = secretTexts(secrets).filter((f) => !f.includes("\n"));
+  if (forms.length === 0) return (json) => json;
+  const search = new SecretSearch(forms);
+  return (json) => {
+    if (!search.test(json)) return json;
+    let out = json;
+    for (const f of forms) if (out.includes(f)) out = out.split(f).join(REDACTED);
+    return out;
   };
 }

@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type { LifecycleEvent, LifecycleKind } from "../audit/index.js";
 import { CATEGORY, CLASSES, OCSF_VERSION, type OcsfEvent, type OcsfOptions } from "./ocsf.js";
+import { maskCredentialLiterals } from "../mask/index.js";
 
 interface Verdict {
   name: string;
@@ -82,7 +83,8 @@ export function lifecycleToOcsf(e: LifecycleEvent, opts: OcsfOptions): OcsfEvent
       type_id: 1,
       type: "Database",
       database: { name: e.target ?? "", type_id: 1, type: "Relational" },
-      ...(e.subject ? { query_info: { query_string: e.subject, ...(e.decision_id ? { uid: e.decision_id } : {}) } } : {}),
+      // As for decisions (ocsf.ts): a credential's literals do not go to the SIEM.
+      ...(e.subject ? { query_info: { query_string: maskCredentialLiterals(e.subject), ...(e.decision_id ? { uid: e.decision_id } : {}) } } : {}),
     });
   } else {
     Object.assign(event, { api: { operation: e.subject ?? "", service: { name: e.target ?? "" }, ...(e.decision_id ? { request: { uid: e.decision_id } } : {}) } });

@@ -2,6 +2,7 @@
 // Pure: no I/O, no clock. docs/export.md lists every field and where it comes from.
 
 import type { DecisionEvent, Outcome } from "../decision/index.js";
+import { maskCredentialLiterals, maskCredentialQuery } from "../mask/index.js";
 
 export const OCSF_VERSION = "1.5.0";
 export const CATEGORY = { uid: 6, name: "Application Activity" } as const;
@@ -96,7 +97,8 @@ export function toOcsf(e: DecisionEvent, opts: OcsfOptions): OcsfEvent {
     const statements = pg.statements ?? [];
     const main = statements.find((s) => s.kind !== "transaction") ?? statements[0];
     const [activity_id, activity_name] = (main?.kind && (DATASTORE_ACTIVITY as Record<string, readonly [number, string]>)[main.kind]) || [99, "Other"];
-    let query = statements.map((s) => s.sql ?? "").join("; ");
+    // A password an agent set (ALTER ROLE … PASSWORD '…', a connection string) does not go to the SIEM.
+    let query = statements.map((s) => maskCredentialLiterals(s.sql ?? "")).join("; ");
     if (query.length > MAX_QUERY_CHARS) {
       query = query.slice(0, MAX_QUERY_CHARS);
       regate["query_truncated"] = true;
@@ -136,15 +138,21 @@ export function toOcsf(e: DecisionEvent, opts: OcsfOptions): OcsfEvent {
     api: { operation: `${method} ${path}`, service: { name: http.route?.name ?? input.session?.target ?? "" }, request: { uid: d.decision_id } },
     http_request: {
       http_method: method,
-      url: { scheme: http.scheme, hostname, ...(port ? { port } : {}), path, ...(http.query ? { query_string: http.query } : {}) },
+      // The agent's own credentials in the query (`?access_token=`, a presigned URL's signature) stay out.
+      url: { scheme: http.scheme, hostname, ...(port ? { port } : {}), path, ...(http.query ? { query_string: maskCredentialQuery(http.query) } : {}) },
     },
     unmapped: { regate },
   } as OcsfEvent;
 }
 
-/** "host:port" or "[v6]:port" (input.http.host keeps the port) into OCSF's url.hostname and url.port. */
+/**
+ * "host:port" or "[v6]:port" (input.http.host keeps the port) into OCSF's url.hostname and url.port. The Host
+ * header is the agent's: a port outside OCSF's port_t (0-65535) is left out rather than sent to a SIEM that
+ * would refuse the event (and, with it, the batch).
+ */
 function splitHost(host: string): { hostname: string; port?: number } {
-  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host);
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d{1,5}))?$/.exec(host);
   if (!m) return { hostname: host };
-  return m[2] ? { hostname: m[1]!, port: Number(m[2]) } : { hostname: m[1]! };
+  const port = m[2] ? Number(m[2]) : undefined;
+  return port !== undefined && port <= 65535 ? { hostname: m[1]!, port } : { hostname: m[1]! };
 }

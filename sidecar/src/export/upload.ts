@@ -62,6 +62,8 @@ export class BatchUploader implements DecisionSink {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #failures = 0;
+  /** At most this many events per request after a 413, until a request succeeds. */
+  #chunkCap = Infinity;
   #closed = false;
   #refusing = false;
   readonly #counts: Omit<UploaderStats, "buffered"> = { received: 0, uploaded: 0, dropped: 0, refused: 0, upload_failures: 0, requests: 0 };
@@ -193,12 +195,16 @@ export class BatchUploader implements DecisionSink {
   /** Uploads chunk after chunk until the buffer is empty or a request fails. */
   async #uploadAll(): Promise<void> {
     while (this.buffered > 0) {
-      const count = this.#chunk();
+      const count = Math.min(this.#chunk(), this.#chunkCap);
       this.#inFlight = count;
       const body = gzipSync(this.opts.frame(this.#queue.slice(this.#head, this.#head + count)));
       try {
         await this.#post(body);
       } catch (err) {
+        if (err instanceof TooLarge && this.#tooLarge(count)) {
+          this.#inFlight = 0;
+          continue;
+        }
         this.#inFlight = 0;
         this.#failures++;
         this.#counts.upload_failures++;
@@ -213,9 +219,34 @@ export class BatchUploader implements DecisionSink {
         this.#head = 0;
       }
       this.#failures = 0;
+      this.#chunkCap = Infinity;
       this.#counts.uploaded += count;
       this.#counts.last_success = new Date().toISOString();
     }
+  }
+
+  /**
+   * The collector answered 413: this body will never be taken as it is, and retrying it would hold every event
+   * behind it for good (in block mode, refuse every decision from then on: one agent's huge statement would stop
+   * all agents). A batch is halved and sent again at once. A single event larger than upload_size_limit_bytes
+   * (the size the collector was said to take) is dropped, counted in `dropped` and logged with its size (not its
+   * content), and the events behind it go on. False: a failure like any other (a collector refusing an event
+   * within the limit is misconfigured; retried with backoff).
+   */
+  #tooLarge(count: number): boolean {
+    if (count > 1) {
+      this.#counts.upload_failures++;
+      this.#chunkCap = Math.max(1, count >> 1);
+      return true;
+    }
+    const bytes = Buffer.byteLength(this.#queue[this.#head]!);
+    if (bytes <= this.opts.upload_size_limit_bytes) return false;
+    this.#counts.upload_failures++;
+    this.#head++;
+    this.#counts.dropped++;
+    this.#counts.last_error = `collector refused an event of ${bytes} bytes as too large (HTTP 413)`;
+    this.opts.log.error({ bytes, url: redact(this.opts.url) }, "collector refused an event as too large (HTTP 413); it is dropped, the events after it are sent");
+    return true;
   }
 
   /** How many of the oldest events fit one request; at least one (an oversize event goes alone). */
@@ -235,6 +266,7 @@ export class BatchUploader implements DecisionSink {
     this.#counts.requests++;
     const headers: Record<string, string> = { "content-type": "application/json", "content-encoding": "gzip", "user-agent": "regate", ...this.opts.headers };
     const status = this.opts.fetch ? await this.#postFetch(this.opts.fetch, headers, body) : await this.#postNode(headers, body);
+    if (status === 413) throw new TooLarge();
     if (status < 200 || status > 299) throw new Error(`collector answered HTTP ${status}`);
   }
 
@@ -258,6 +290,23 @@ export class BatchUploader implements DecisionSink {
       req.on("error", reject);
       req.end(body);
     });
+  }
+}
+
+/** A 413 from the collector: not a failure to retry as is (BatchUploader.#tooLarge). */
+class TooLarge extends Error {
+  constructor() {
+    super("collector answered HTTP 413");
+  }
+}
+
+/** The collector URL for a log line: no credentials, no query. */
+function redact(u: string): string {
+  try {
+    const url = new URL(u);
+    return `${url.protocol}//${url.host}${url.pathname}`;
+  } catch {
+    return "(collector url)";
   }
 }
 

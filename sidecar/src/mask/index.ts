@@ -6,3 +6,4 @@ export type { MaskHint } from "./strategies.js";
 export { maskText } from "./mask-text.js";
 export { luhnValid, ibanValid, ssnValid } from "./checksums.js";
 export { secretTexts } from "./secret-texts.js";
+export { isCredentialName, maskCredentialLiterals, maskCredentialQuery, namesCredential, SQL_LITERAL } from "./credentials.js";

@@ -39,6 +39,10 @@ export function readBundle(gz: Uint8Array): Bundle {
   const manifestBytes = files.get(".manifest");
   let manifest: Manifest = {};
   if (manifestBytes) manifest = parseJson(manifestBytes, ".manifest") as Manifest;
+  // The revision names the policy in every decision, in the rollback history and in /status: a string, as in OPA.
+  if (typeof manifest !== "object" || manifest === null || Array.isArray(manifest) || (manifest.revision !== undefined && typeof manifest.revision !== "string")) {
+    throw new RegateError("BUNDLE_INVALID", "bundle .manifest must be a JSON object whose revision is a string");
+  }
   const wasmPath = manifest.wasm?.[0]?.module?.replace(/^\//, "") ?? "policy.wasm";
   if (manifest.wasm && new Set(manifest.wasm.map((w) => w.module)).size > 1) {
     throw new RegateError("BUNDLE_INVALID", "bundle with several WASM modules is not supported");
@@ -66,23 +70,33 @@ function parseJson(bytes: Uint8Array, name: string): unknown {
   }
 }
 
+/**
+ * Merges one data.json under its directory. Runs before the signature is checked, on names and keys an
+ * attacker chooses, so only own properties are read and every key is defined, never assigned: a directory
+ * `__proto__/` walked as `node[dir]` would reach Object.prototype and a key merged there would appear on
+ * every object of the process (a configured signing key among them). `__proto__` or `constructor` is data.
+ */
 function mergeAt(root: Record<string, unknown>, dirs: string[], value: unknown, name: string): void {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new RegateError("BUNDLE_INVALID", `bundle file ${name} must hold a JSON object`);
   }
   let node = root;
   for (const dir of dirs) {
-    const next = node[dir] ?? {};
+    const next = Object.hasOwn(node, dir) ? node[dir] : define(node, dir, {});
     if (typeof next !== "object" || next === null || Array.isArray(next)) {
       throw new RegateError("BUNDLE_INVALID", `bundle data conflict at ${name}`);
     }
-    node[dir] = next;
     node = next as Record<string, unknown>;
   }
   for (const [k, v] of Object.entries(value)) {
-    if (k in node) throw new RegateError("BUNDLE_INVALID", `bundle data key ${k} defined twice (${name})`);
-    node[k] = v;
+    if (Object.hasOwn(node, k)) throw new RegateError("BUNDLE_INVALID", `bundle data key ${k} defined twice (${name})`);
+    define(node, k, v);
   }
+}
+
+function define<T>(obj: Record<string, unknown>, key: string, value: T): T {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  return value;
 }
 
 /** Minimal ustar reader: regular files only; GNU long names (type L) and pax headers honoured. */
@@ -115,6 +129,9 @@ function untar(tar: Buffer): Map<string, Uint8Array> {
       longName = undefined;
       if (type === "0" || type === "\0") {
         if (name.split("/").includes("..")) throw new RegateError("BUNDLE_INVALID", `bundle path escapes the bundle: ${name}`);
+        // Two entries of one name (tar -r appends one; "./x" and "/x" are "x"): which one a reader keeps is
+        // a choice a signer never saw, so neither is taken.
+        if (files.has(name)) throw new RegateError("BUNDLE_INVALID", `bundle file ${name} appears twice in the tarball`);
         files.set(name, body);
       }
     }

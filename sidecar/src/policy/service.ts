@@ -28,6 +28,8 @@ export interface BundleServiceOptions {
   maxBackoffMs?: number;
   /** Injectable for tests: uniform random in [0, 1). */
   random?: () => number;
+  /** Deadline of one request, headers to last byte, on top of a long poll's wait (default 30 s). */
+  requestTimeoutMs?: number;
 }
 
 const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
@@ -116,7 +118,7 @@ export class BundleDownloader {
     if (this.#etag) headers["if-none-match"] = this.#etag;
     if (this.opts.token) headers["authorization"] = `Bearer ${this.opts.token}`;
     if (this.#longPoll) headers["prefer"] = `modes=snapshot;wait=${wait}`;
-    const res = await this.#getFollowingRedirects(headers, (wait + 30) * 1000);
+    const res = await this.#getFollowingRedirects(headers, wait * 1000 + (this.opts.requestTimeoutMs ?? 30_000));
     const contentType = (res.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
     // Judged on a bundle answer only: an error page says nothing about long-polling support.
     if (this.#longPoll && res.status === 200 && contentType !== BUNDLE_CONTENT_TYPE) this.#longPoll = false;
@@ -168,6 +170,20 @@ export class BundleDownloader {
   #get(url: URL, headers: Record<string, string>, timeoutMs: number): Promise<Response> {
     const request = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
+      // A deadline for the whole exchange, not only for a silent socket: a server that sends a byte now and
+      // then would otherwise hold this poll, and every poll after it (a revoked policy never replaced), forever.
+      const deadline = setTimeout(() => {
+        const err = new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server did not finish answering within ${timeoutMs} ms (${redactUrl(this.opts.url)})`);
+        reject(err); // first: the errors the destroyed response then emits say less
+        req.destroy(err);
+      }, timeoutMs);
+      deadline.unref();
+      const settle = <T>(f: (v: T) => void) => (v: T) => {
+        clearTimeout(deadline);
+        f(v);
+      };
+      resolve = settle(resolve);
+      reject = settle(reject);
       const req = request(url, { method: "GET", headers, timeout: timeoutMs, ...(this.opts.ca ? { ca: this.opts.ca } : {}), ...(this.opts.cert ? { cert: this.opts.cert, key: this.opts.key } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -180,7 +196,11 @@ export class BundleDownloader {
           const etag = res.headers["etag"];
           resolve({ status: res.statusCode ?? 0, headers: res.headers, ...(etag ? { etag } : {}), body: Buffer.concat(chunks) });
         });
-        res.on("error", reject);
+        // Destroyed mid-body (deadline, size cap, stop): the response ends in an error, or only in `close`.
+        res.on("error", (err) => reject(err instanceof RegateError ? err : new RegateError("BUNDLE_DOWNLOAD_FAILED", `the bundle server's answer broke off for ${redactUrl(this.opts.url)}`, { cause: err })));
+        res.on("close", () => {
+          if (!res.complete) reject(new RegateError("BUNDLE_DOWNLOAD_FAILED", `the bundle server's answer broke off for ${redactUrl(this.opts.url)}`));
+        });
       });
       req.on("timeout", () => req.destroy(new RegateError("BUNDLE_DOWNLOAD_FAILED", "bundle server did not answer in time")));
       req.on("error", (err) => reject(err instanceof RegateError ? err : new RegateError("BUNDLE_DOWNLOAD_FAILED", `cannot reach the bundle server at ${redactUrl(this.opts.url)}`, { cause: err })));

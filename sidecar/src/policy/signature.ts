@@ -25,7 +25,12 @@ export interface SignatureInfo {
   files: number;
 }
 
-const HASHES: Record<string, string> = { "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512", "SHA-224": "sha224", "SHA-1": "sha1", MD5: "md5" };
+const HASHES: Record<string, string> = { "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512", "SHA-224": "sha224" };
+/**
+ * OPA accepts these; regate does not: collisions are practical for both, so a signer who was handed one of
+ * two colliding files (a data.json from a contributor) would have signed the other as well.
+ */
+const BROKEN_HASHES = new Set(["MD5", "SHA-1"]);
 
 const fail = (message: string) => new RegateError("BUNDLE_SIGNATURE_INVALID", message);
 
@@ -55,7 +60,8 @@ export function verifyBundleSignature(files: ReadonlyMap<string, Uint8Array>, op
   const { header, payload: claims } = decodeJws(token);
   const keyid = opts.keyid || str(header["kid"]) || str(claims["keyid"]);
   if (!keyid) throw fail("bundle signature names no key (no kid header, no keyid claim) and none is configured");
-  const key = opts.keys[keyid];
+  // Own keys only: a key id such as "constructor" or "__proto__" names nothing configured.
+  const key = Object.hasOwn(opts.keys, keyid) ? opts.keys[keyid] : undefined;
   if (!key) throw fail(`bundle signature key ${keyid} is not configured`);
   const { payload } = verifyJws(token, key);
   const scope = opts.scope ?? key.scope ?? "";
@@ -74,7 +80,8 @@ export function verifyBundleSignature(files: ReadonlyMap<string, Uint8Array>, op
     if (path === SIGNATURES_FILE || excluded.has(path)) continue;
     const want = listed.get(path);
     if (!want) throw fail(`bundle file ${path} is not covered by the signature`);
-    const alg = HASHES[want.algorithm];
+    if (BROKEN_HASHES.has(want.algorithm)) throw fail(`bundle signature uses ${want.algorithm} for ${path}, a digest with known collisions; sign with SHA-256`);
+    const alg = Object.hasOwn(HASHES, want.algorithm) ? HASHES[want.algorithm] : undefined;
     if (!alg) throw fail(`bundle signature uses unsupported hash ${want.algorithm} for ${path}`);
     if (fileDigest(path, bytes, alg) !== want.hash) throw fail(`bundle file ${path} does not match its signed digest`);
     listed.delete(path);

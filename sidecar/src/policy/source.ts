@@ -19,7 +19,7 @@ export interface PolicySource {
 /** Store options from the config: signature verification only when `policy.signing` is set. */
 export function storeOptions(policy: Config["policy"], name: string): ConstructorParameters<typeof PolicyStore>[1] {
   const s = policy.signing;
-  if (!s) return { name, evalTimeoutMs: policy.eval_timeout_ms };
+  if (!s) return { name, evalTimeoutMs: policy.eval_timeout_ms, entrypoint: policy.entrypoint };
   const signing: SigningOptions = {
     required: s.required,
     exclude_files: s.exclude_files,
@@ -29,7 +29,7 @@ export function storeOptions(policy: Config["policy"], name: string): Constructo
       Object.entries(s.keys).map(([id, k]) => [id, { algorithm: k.algorithm, key: k.key.reveal(), ...(k.scope !== undefined ? { scope: k.scope } : {}) }]),
     ),
   };
-  return { name, signing, allowRollback: s.allow_rollback, evalTimeoutMs: policy.eval_timeout_ms };
+  return { name, signing, allowRollback: s.allow_rollback, evalTimeoutMs: policy.eval_timeout_ms, entrypoint: policy.entrypoint };
 }
 
 /**

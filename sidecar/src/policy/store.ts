@@ -22,6 +22,11 @@ export interface PolicyStoreOptions {
   allowRollback?: boolean;
   /** policy.eval_timeout_ms: above 0, each activated policy evaluates on a worker within this budget. */
   evalTimeoutMs?: number;
+  /**
+   * policy.entrypoint: a bundle whose module lacks it is refused. Activated, it would deny every decision
+   * (POLICY_EVAL_FAILED) in place of the policy that served until then.
+   */
+  entrypoint?: string;
 }
 
 export type BundleSource = NonNullable<BundleStatus["source"]>;
@@ -113,6 +118,11 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
         this.#checkRollback(bundle.revision, signature);
       }
       next = await activate(bundle, { evalTimeoutMs: this.#opts.evalTimeoutMs ?? 0 });
+      const entrypoint = this.#opts.entrypoint;
+      if (entrypoint !== undefined && !next.entrypoints.has(entrypoint)) {
+        next.close?.();
+        throw new RegateError("BUNDLE_INVALID", `bundle ${bundle.revision} has no entrypoint ${entrypoint} (it has ${[...next.entrypoints].join(", ") || "none"}); build it with opa build -t wasm -e ${entrypoint}`);
+      }
     } catch (err) {
       throw this.#refused(err instanceof RegateError ? err : new RegateError("BUNDLE_INVALID", undefined, { cause: asError(err) }));
     }

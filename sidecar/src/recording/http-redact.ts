@@ -1,5 +1,5 @@
 import type { Decision } from "../decision/index.js";
-import { DETECTOR_NAMES, maskText, REDACTED } from "../mask/index.js";
+import { DETECTOR_NAMES, isCredentialName, maskText, REDACTED } from "../mask/index.js";
 
 // What of an HTTP request may enter a recording. It starts from the input as the decision log has it
 // (after system.log.mask), and goes further: every value under a key a field mask names is replaced whole
@@ -24,7 +24,9 @@ function walk(v: unknown, fields: ReadonlySet<string>): unknown {
   if (!v || typeof v !== "object") return v;
   if (Array.isArray(v)) return v.map((x) => walk(x, fields));
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[text(k)] = fields.has(k.toLowerCase()) && x !== null ? REDACTED : walk(x, fields);
+  // A value under a field mask's name, or under a credential's name (`password`, `access_token`, …: the
+  // agent's own credential for the upstream), is replaced whole.
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[text(k)] = (fields.has(k.toLowerCase()) || isCredentialName(k)) && x !== null ? REDACTED : walk(x, fields);
   return out;
 }
 

@@ -10,6 +10,14 @@ export function recordingFileName(session: Pick<SessionInput, "id" | "started_at
   return `${when}_${session.id.replace(/[^A-Za-z0-9_-]/g, "_")}.jsonl`;
 }
 
+/**
+ * A name `recordingFileName` can give, or the journal's: what a reader may write when it copies a directory
+ * from elsewhere (the fleet store). Anything else, `..` above all, is not a recording and never becomes a path.
+ */
+export function isWrittenName(name: string): boolean {
+  return name === JOURNAL || /^[0-9TZ]*_[A-Za-z0-9_-]+\.jsonl$/.test(name);
+}
+
 export function isRecordingFile(name: string): boolean {
   return name.endsWith(".jsonl") && name !== JOURNAL;
 }

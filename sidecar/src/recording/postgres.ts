@@ -35,7 +35,7 @@ export function postgresHooks(rec: Recorder): SessionHooks {
         stmt: st.seq,
         message: st.message,
         sql: recordableSql(st.sql, decision, key),
-        parameters: recordableParameters(st.parameters, decision, key),
+        parameters: recordableParameters(st.parameters, decision, key, st.sql),
         facts,
         decision: {
           decision_id: decision.decision_id,

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { UpstreamConfig } from "../config/index.js";
 import { SerialConnection } from "../postgres/serial-connection.js";
 import { literal } from "../postgres/simple-query.js";
-import { JOURNAL } from "./layout.js";
+import { isWrittenName, JOURNAL } from "./layout.js";
 
 export interface PullOptions {
   upstream: UpstreamConfig;
@@ -40,11 +40,16 @@ export async function pullRecordings(o: PullOptions): Promise<Pulled[]> {
     const files = await db.query(`SELECT replica, file FROM ${t} WHERE ${where.join(" AND ")} GROUP BY replica, file ORDER BY replica, file`);
     const pulled = new Map<string, Pulled>();
     for (const [replica, file] of files) {
-      if (!replica || !file || !/^[A-Za-z0-9._-]+$/.test(replica) || !/^[A-Za-z0-9._-]+$/.test(file)) throw new Error(`the store holds a file name regate never writes: ${JSON.stringify([replica, file])}`);
-      const lines = await db.query(`SELECT line FROM ${t} WHERE replica = ${literal(replica)} AND file = ${literal(file)} ORDER BY seq`);
+      // Every replica writes the store with its credentials: a name there is untrusted. A replica name becomes a
+      // directory under --to ("." and ".." would be --to itself or its parent), a file name one regate writes.
+      if (!replica || !file || !/^[A-Za-z0-9._-]+$/.test(replica) || replica === "." || replica === ".." || !isWrittenName(file)) {
+        throw new Error(`the store holds a file name regate never writes: ${JSON.stringify([replica, file])}`);
+      }
       const dir = join(o.to, replica);
+      const path = join(dir, file);
+      const lines = await db.query(`SELECT line FROM ${t} WHERE replica = ${literal(replica)} AND file = ${literal(file)} ORDER BY seq`);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      writeFileSync(join(dir, file), lines.map(([l]) => `${l}\n`).join(""), { mode: 0o600 });
+      writeFileSync(path, lines.map(([l]) => `${l}\n`).join(""), { mode: 0o600 });
       const p = pulled.get(replica) ?? { replica, files: 0, records: 0 };
       if (file !== JOURNAL) p.files++;
       p.records += lines.length;

@@ -3,7 +3,7 @@ import type { KeyObject } from "node:crypto";
 import { join } from "node:path";
 import type { ChainRecord } from "./chain.js";
 import { isRecordingFile, JOURNAL } from "./layout.js";
-import { checkSignature, type Checkpoint } from "./sign.js";
+import { checkSignature, type Checkpoint, type JournalPosition } from "./sign.js";
 import { checkChain } from "./verify.js";
 
 export interface JournalEntry {
@@ -22,7 +22,7 @@ export interface JournalState {
   records: number;
   files: Map<string, JournalEntry>;
   /** Journal records that must carry a valid signature (`checkpoint`, `closed`, `deleted`), with their line. */
-  checkpoints: { line: number; checkpoint: Checkpoint; sig: unknown }[];
+  checkpoints: { line: number; checkpoint: Checkpoint; at: JournalPosition; sig: unknown }[];
 }
 
 export function readJournal(dir: string): JournalState {
@@ -38,7 +38,7 @@ export function readJournal(dir: string): JournalState {
   for (const [i, r] of check.records.entries()) {
     if (r.type === "checkpoint" || r.type === "closed" || r.type === "deleted") {
       const checkpoint: Checkpoint = { type: r.type, session: String(r["session"]), file: String(r["file"]), records: Number(r["records"]), head: String(r["head"]) };
-      checkpoints.push({ line: i + 1, checkpoint, sig: r["sig"] });
+      checkpoints.push({ line: i + 1, checkpoint, at: { seq: r.seq, prev: r.prev }, sig: r["sig"] });
     }
     const file = String(r["file"] ?? "");
     if (!file) continue;
@@ -150,7 +150,7 @@ export function verifyDir(dir: string, only?: string, key?: KeyObject): VerifyRe
   if (key) {
     for (const c of journal.checkpoints) {
       if (only && c.checkpoint.file !== only) continue;
-      if (!checkSignature(key, c.checkpoint, c.sig)) {
+      if (!checkSignature(key, c.checkpoint, c.at, c.sig)) {
         problems.push({ file: JOURNAL, line: c.line, message: `${c.checkpoint.type} record of ${c.checkpoint.file} ${c.sig === undefined ? "is not signed" : "has a bad signature"} (with this public key)` });
       }
     }

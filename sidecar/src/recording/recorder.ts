@@ -298,7 +298,10 @@ export class Recorder implements DecisionSink {
   /** A `checkpoint`, `closed` or `deleted` journal record, signed when a signing key is configured. */
   checkpoint(c: Checkpoint, extra: Record<string, unknown> = {}): void {
     const key = this.opts.signingKey;
-    this.journal().append(c.type, { ...extra, session: c.session, file: c.file, records: c.records, head: c.head, ...(key ? signCheckpoint(key, c) : {}) });
+    const journal = this.journal();
+    // Signed at the position the record takes in the journal (sign.ts): the next seq, built on the current head.
+    const at = { seq: journal.records + 1, prev: journal.head };
+    journal.append(c.type, { ...extra, session: c.session, file: c.file, records: c.records, head: c.head, ...(key ? signCheckpoint(key, c, at) : {}) });
   }
 
   /** The journal's head now, signed when a signing key is configured (journal-head.ts). */

@@ -5,7 +5,34 @@ const oneLine = (s: string, max = 200) => {
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 };
 
-/** A session as a psql-like timeline: one line per record, time first. */
+/**
+ * Characters that would act on a responder's terminal or reorder what they read rather than be shown: C0 and C1
+ * controls (ESC starts the sequences that move the cursor, erase lines or set the title; a newline would start
+ * a forged timeline line), DEL, line and paragraph separators, bidi embeddings, overrides and isolates.
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** `s` with every character that is not shown as itself written as a visible `\uXXXX` escape. */
+export function printable(s: string): string {
+  return s.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** Outside C0, which JSON.stringify already escapes (and whose newlines lay out pretty-printed JSON). */
+const UNPRINTABLE_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * JSON text from JSON.stringify, with the characters it leaves raw that a terminal would act on (C1 controls,
+ * DEL, line separators, bidi overrides) written as their JSON escapes: the same JSON value, shown safely.
+ */
+export function printableJson(json: string): string {
+  return json.replace(UNPRINTABLE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/**
+ * A session as a psql-like timeline: one line per record, time first. Every field comes from what an agent
+ * sent (SQL, application_name, paths, reasons), so each line goes through `printable`: a timeline printed to a
+ * terminal shows an escape sequence, it does not run it.
+ */
 export function formatTimeline(records: readonly ChainRecord[]): string {
   const out: string[] = [];
   for (const r of records) {
@@ -68,5 +95,5 @@ export function formatTimeline(records: readonly ChainRecord[]): string {
         out.push(`${t}  ${r.type.toUpperCase()}  ${oneLine(JSON.stringify(r))}`);
     }
   }
-  return out.join("\n") + (out.length ? "\n" : "");
+  return out.map(printable).join("\n") + (out.length ? "\n" : "");
 }

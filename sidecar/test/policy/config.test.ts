@@ -35,7 +35,7 @@ describe("policy.service and policy.signing config", () => {
   });
 
   it("no signing section: signatures are not checked (as OPA without a signing config)", () => {
-    expect(storeOptions(load({ eval_timeout_ms: 250 }).policy, "regate")).toEqual({ name: "regate", evalTimeoutMs: 250 });
+    expect(storeOptions(load({ eval_timeout_ms: 250 }).policy, "regate")).toEqual({ name: "regate", evalTimeoutMs: 250, entrypoint: "regate/decision" });
   });
 
   it("policy.eval_timeout_ms reaches the store with or without signing; negative is refused", () => {
