@@ -82,7 +82,9 @@ export async function startRecording(config: Config, log: Logger, registry: Regi
       // Responders investigate; reviewers judge a held statement better with the session that led to it.
       const readers = [...config.incident.responders, ...config.approvals.reviewers].map((p) => ({ name: p.name, token: p.token.reveal() }));
       const key = recorder.opts.signingKey ? createPublicKey(recorder.opts.signingKey) : undefined;
-      return recordingsHandler(c.dir, readers, adminLog.child({ component: "recording" }), key, () => recorder.head());
+      // An agent's own token never reads recordings (read per request: agent token files follow their files).
+      const agentTokens = () => config.agents.tokens.map((t) => t.token.reveal());
+      return recordingsHandler(c.dir, readers, adminLog.child({ component: "recording" }), key, () => recorder.head(), agentTokens);
     },
     startRetention() {
       if (c.max_age_seconds <= 0 && c.max_total_bytes <= 0) return;

@@ -15,8 +15,8 @@ import { recordingsPage } from "./recordings-page.js";
  * the reader's name and written to the directory's reads.log; a read that cannot be written to reads.log
  * is refused (503), so no read goes unaudited.
  */
-export function recordingsHandler(dir: string, readers: readonly Person[], log: Logger, key?: KeyObject, head?: () => JournalHead): AdminHandler {
-  const readerOf = bearerIdentity(readers);
+export function recordingsHandler(dir: string, readers: readonly Person[], log: Logger, key?: KeyObject, head?: () => JournalHead, agentTokens?: () => readonly string[]): AdminHandler {
+  const readerOf = bearerIdentity(readers, agentTokens);
   return (req, res, url) => {
     if (url !== "/recordings" && !url.startsWith("/recordings/")) return false;
     if (req.method !== "GET" && req.method !== "HEAD") return sendJson(res, 405, { error: "method not allowed" }), true;

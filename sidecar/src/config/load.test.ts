@@ -39,6 +39,15 @@ describe("loadConfig", () => {
     expect(() => load("postgres:\n  upstream: {password: {env: NOPE}}\n")).toThrow(/postgres.upstream.password: environment variable NOPE is not set/);
   });
 
+  it("refuses a reviewer or responder given an agent's token", () => {
+    const text = [
+      "agents: {tokens: [{subject: bot, token: {value: shared-1}}]}",
+      "approvals: {reviewers: [{name: alice, token: {value: shared-1}}]}",
+      "incident: {responders: [{name: rita, token: {value: shared-1}}]}",
+    ].join("\n");
+    expect(() => load(text)).toThrow(/approvals\.reviewers\[0\]\.token: the same token as an agent's[\s\S]*incident\.responders\[0\]\.token: the same token as an agent's/);
+  });
+
   it("takes REGATE_* overrides, values read as YAML", () => {
     const cfg = load("", { REGATE_POSTGRES__LISTEN__PORT: "7777", REGATE_POLICY__DRY_RUN: "true", REGATE_POSTGRES__UPSTREAM__URL: "{env: DBURL}", DBURL: "postgres://u:s3cret@db.internal:5433/app?sslmode=require" });
     expect(cfg.postgres.listen.port).toBe(7777);

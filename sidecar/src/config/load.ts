@@ -153,6 +153,15 @@ function crossChecks(cfg: Config, problems: string[]): void {
   cfg.http.routes.forEach((r, i) => {
     if (r.credential?.type === "header" && !r.credential.header) problems.push(`http.routes[${i}].credential.header: required with type header`);
   });
+  // The admin listener acts for people: a reviewer or responder holding an agent's token would let that agent
+  // approve its own statements, kill sessions or read recordings (the listener refuses such a token anyway).
+  const agentTokens = new Set(cfg.agents.tokens.map((t) => t.token.reveal()));
+  cfg.approvals.reviewers.forEach((r, i) => {
+    if (agentTokens.has(r.token.reveal())) problems.push(`approvals.reviewers[${i}].token: the same token as an agent's (agents.tokens); give ${r.name} a token of their own`);
+  });
+  cfg.incident.responders.forEach((r, i) => {
+    if (agentTokens.has(r.token.reveal())) problems.push(`incident.responders[${i}].token: the same token as an agent's (agents.tokens); give ${r.name} a token of their own`);
+  });
   const slack = cfg.approvals.slack;
   if (slack) {
     for (const [id, name] of Object.entries(slack.users)) {

@@ -1,11 +1,14 @@
 // Red-team cases for approvals meeting incident response: what the database did and what reached the agent
 // when a lock, a kill or a pipeline meets a held statement or an approved grant. Real PostgreSQL, the pg
 // driver and a protocol-level client (support/raw-pg.ts), through regate with a policy built by opa.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { bind, execute, parse, query, Raw, sync } from "../support/raw-pg.js";
-import type { TestRegate } from "../support/regate.js";
+import { AGENT, type TestRegate } from "../support/regate.js";
 import { admin, RESPONDER } from "../incident/support.js";
 import { api, approvalBundle, client, heldId, REVIEWER, startApprovingRegate, until } from "./support.js";
 
@@ -186,11 +189,17 @@ describe("pipelines and the extended protocol", () => {
 });
 
 describe("an agent's own token on the admin listener", () => {
-  it("never names a reviewer or responder, even one configured with the same token: the agent cannot approve its own statement", async () => {
-    const agentToken = "agent-token-7f3a9c";
-    // A misconfiguration an agent could exploit: a reviewer and a responder given the agent's token.
-    const mixed = await startApprovingRegate(db, { reviewers: [{ name: "alice", token: { value: agentToken }, groups: ["dba-oncall"] }] }, approvalBundle({ reason: "payments writes need approval", approvers: "dba-oncall", timeout_seconds: 60, hold_max_seconds: 20 }), {
-      incident: { responders: [{ name: "rita", token: { value: agentToken } }] },
+  it("never names a reviewer or responder, even when the agent's token file comes to hold theirs: the agent cannot approve its own statement", async () => {
+    // A reviewer or responder with an agent's token is refused at start (config/load.ts); an agent's token
+    // file is re-read while regate runs, so the admin listener checks again on every request.
+    const dir = mkdtempSync(join(tmpdir(), "regate-agent-token-"));
+    const tokenFile = join(dir, "token");
+    writeFileSync(tokenFile, AGENT.token);
+    const responder = "responder-token-51d0";
+    const mixed = await startApprovingRegate(db, {}, approvalBundle({ reason: "payments writes need approval", approvers: "dba-oncall", timeout_seconds: 60, hold_max_seconds: 20 }), {
+      agents: { tokens: [{ subject: AGENT.user, groups: ["agents"], token: { file: tokenFile } }] },
+      incident: { responders: [{ name: "rita", token: { value: responder } }] },
+      recording: { enabled: true, dir: join(dir, "recordings") },
     });
     const before = await amount("payments", 109);
     const { c, notices } = await client(mixed);
@@ -198,10 +207,14 @@ describe("an agent's own token on the admin listener", () => {
       const held = refusal(c.query("UPDATE payments SET amount = amount + 1 WHERE id = $1", [109]));
       const id = await until(() => heldId(notices));
       const sha256 = mixed.app.approvals!.get(id)!.sha256;
-      expect((await api(mixed, `/approvals/${id}/approve`, { sha256 }, agentToken)).status).toBe(401);
-      expect((await api(mixed, "/approvals", undefined, agentToken)).status).toBe(401);
-      expect((await admin(mixed, "GET", "/sessions", undefined, agentToken)).status).toBe(401);
-      expect((await admin(mixed, "POST", "/locks", { target: { principal: "other" }, message: "m" }, agentToken)).status).toBe(401);
+      expect((await admin(mixed, "GET", "/recordings", undefined, responder)).status).toBe(200);
+      writeFileSync(tokenFile, REVIEWER.token);
+      expect((await api(mixed, `/approvals/${id}/approve`, { sha256 })).status).toBe(401);
+      expect((await api(mixed, "/approvals")).status).toBe(401);
+      writeFileSync(tokenFile, responder);
+      expect((await admin(mixed, "GET", "/sessions", undefined, responder)).status).toBe(401);
+      expect((await admin(mixed, "POST", "/locks", { target: { principal: "other" }, message: "m" }, responder)).status).toBe(401);
+      expect((await admin(mixed, "GET", "/recordings", undefined, responder)).status).toBe(401);
       expect(mixed.app.approvals!.get(id)!.status).toBe("pending");
       await mixed.app.approvals!.refuse(id, { name: "carol", groups: ["dba-oncall"] }, "test over");
       expect((await held)?.code).toBe("42501");
@@ -209,6 +222,7 @@ describe("an agent's own token on the admin listener", () => {
     } finally {
       await c.end();
       await mixed.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
