@@ -24,6 +24,7 @@ export async function startApprovals(config: Config, log: Logger, lifecycle: Lif
       timeoutSeconds: a.timeout_seconds,
       holdMaxSeconds: a.hold_max_seconds,
       grantSeconds: a.grant_seconds,
+      maxPendingPerAgent: a.max_pending_per_agent,
       // Agents never vote, even if a reviewer entry carries an agent's name.
       agents: config.agents.tokens.map((t) => t.subject),
       reviewers: a.reviewers.map((r) => ({ name: r.name, groups: r.groups })),

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   APPROVAL_EXPIRED: { sqlstate: "57014", http: 504, message: "no reviewer answered before the approval timed out" },
   APPROVAL_WITHDRAWN: { sqlstate: "57014", http: 499, message: "the client withdrew the approval request (cancel or hang-up)" },
   APPROVAL_MISMATCH: { sqlstate: "42501", http: 403, message: "the held statement no longer matches the approved one" },
+  APPROVAL_LIMIT: { sqlstate: "54000", http: 429, message: "this agent has too many approvals pending" },
   APPROVAL_PENDING: { sqlstate: "42501", http: 403, message: "approval requested and still pending; re-run the same statement after a reviewer approves" },
   INPUT_TOO_LARGE: { sqlstate: "54000", http: 413, message: "request is larger than the configured cap" },
   MASK_LINEAGE_UNKNOWN: { sqlstate: "42501", http: 403, message: "masked data may reach the result through a path regate cannot follow" },

@@ -24,6 +24,8 @@ export interface ApprovalServiceOptions {
   onRequested?: (a: Approval) => void;
   /** Told of every transition after it is logged (`approval_requested`, `approval_approved`, …; the SIEM export). */
   onEvent?: (event: string, a: Approval) => void;
+  /** Approvals one principal may have pending at once (approvals.max_pending_per_agent); default 20. */
+  maxPendingPerAgent?: number;
   /** Finished approvals kept for the history list. */
   historySize?: number;
 }

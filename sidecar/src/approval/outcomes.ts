@@ -23,6 +23,16 @@ export function requested(d: Decision, id: string, expiresAt: string, what: What
   );
 }
 
+/** A new approval refused: the principal has `max` pending already (approvals.max_pending_per_agent). */
+export function tooManyPending(d: Decision, pending: number, max: number, what: What): Decision {
+  return deny(
+    d,
+    "APPROVAL_LIMIT",
+    `${pending} approvals of this agent are pending (at most ${max}); this ${what} was not run and no approval was requested`,
+    "wait until reviewers answer the pending approvals (or they expire), then re-run; regate.approvals (Postgres) or GET /.regate/approvals (HTTP) lists them",
+  );
+}
+
 /** Defer answer for an approval already pending (a re-run, or a hold that reached its maximum). */
 export function stillPending(d: Decision, id: string, expiresAt: string, what: What, reviewUrl: string): Decision {
   return deny(

@@ -4,7 +4,7 @@ import type { SessionHooks } from "../postgres/index.js";
 import { agentRow } from "./own.js";
 import { mayVote, type ReviewerIdentity } from "./ballot.js";
 import { MemoryApprovalStore } from "./memory-store.js";
-import { allow, deny, requested, stillPending } from "./outcomes.js";
+import { allow, deny, requested, stillPending, tooManyPending } from "./outcomes.js";
 import { postgresHold } from "./postgres-hold.js";
 import type { ApprovalStore } from "./store.js";
 import { termsOf, type Terms } from "./terms.js";
@@ -213,6 +213,8 @@ export class ApprovalService {
       } else control.held?.(existing, hold);
       return held;
     }
+    const crowded = this.#crowded(subject.principal, decision, kind);
+    if (crowded) return crowded;
     const a = newApproval(subject, decision, terms);
     const holding = terms.mode !== "defer" && holdSeconds > 0;
     const held = holding ? this.#wait(a, subject, decision, control, holdSeconds) : undefined;
@@ -232,6 +234,16 @@ export class ApprovalService {
     if (!held) return requested(decision, a.id, a.expires_at, kind, this.#opts.reviewUrl);
     control.held?.(a, holdSeconds);
     return held;
+  }
+
+  /** A refusal when the principal already has as many approvals pending as it may: reviewers are not flooded. */
+  #crowded(principal: string, decision: Decision, kind: "statement" | "request"): Decision | undefined {
+    const max = this.#opts.maxPendingPerAgent ?? 20;
+    let pending = 0;
+    for (const a of this.list("pending")) if (a.principal === principal) pending++;
+    if (pending < max) return undefined;
+    this.#log.warn({ principal, pending, max, decision_id: decision.decision_id }, "approval refused: the agent has too many approvals pending");
+    return tooManyPending(decision, pending, max, kind);
   }
 
   #stillPending(a: Approval, decision: Decision, kind: "statement" | "request"): Decision {

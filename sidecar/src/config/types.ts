@@ -138,6 +138,7 @@ export interface Config {
     timeout_seconds: number;
     hold_max_seconds: number;
     grant_seconds: number;
+    max_pending_per_agent: number;
     idle_margin_seconds: number;
     store: "memory" | "postgres";
     schema: string;
