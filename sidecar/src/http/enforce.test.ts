@@ -18,6 +18,12 @@ describe("decideAll", () => {
     expect(v.mask).toHaveLength(2);
   });
 
+  it("one decision's mask rules are its own array, so the gateway finds its masker for them by identity (maskers.ts)", () => {
+    const rules = [{ field: "email", strategy: "partial" as const }];
+    const v = decideAll(decider([d({ mask: rules })]), inputs(1), "f");
+    expect(v.mask).toBe(rules);
+  });
+
   it("one deny in a batch denies the request; deny beats approve", () => {
     const v = decideAll(decider([d({}), d({ decision_id: "ap", outcome: "approve" }), d({ decision_id: "dn", outcome: "deny" })]), inputs(3), "f");
     expect(v).toMatchObject({ allowed: false, decision: { decision_id: "dn" } });

@@ -24,7 +24,7 @@ export interface Verdict {
 export function decideAll(decider: Decider, inputs: readonly PolicyInput[], fallbackId: string, reuse?: HttpDecisionReuse): Verdict {
   let refusing: Decision | undefined;
   let first: Decision | undefined;
-  const mask: MaskRule[] = [];
+  let mask: MaskRule[] = [];
   for (const input of inputs) {
     // Serialised once: the reuse key and the text the policy evaluates and the decision log carries.
     const serialised = serialiseInput(input);
@@ -32,8 +32,11 @@ export function decideAll(decider: Decider, inputs: readonly PolicyInput[], fall
     const d = safeDecide(decider, input, serialised.json, fallbackId, prior);
     // A reuse is never kept again; an evaluation (also one made because the bundle changed) replaces the entry.
     reuse?.keep(serialised.key, d);
+    // One decision (every request but a JSON-RPC batch): its own rules, not a copy. A reused decision hands
+    // back the same array, under which the gateway finds its masker at once (maskers.ts).
+    if (first === undefined) mask = d.mask;
+    else mask = [...mask, ...d.mask];
     first ??= d;
-    mask.push(...d.mask);
     if (d.outcome !== "allow" && !d.dry_run) {
       if (!refusing || (refusing.outcome === "approve" && d.outcome === "deny")) refusing = d;
     }

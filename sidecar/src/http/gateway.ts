@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { isDisconnect, RegateError } from "../errors.js";
-import { roomInSinks, type MaskRule } from "../decision/index.js";
+import { roomInSinks } from "../decision/index.js";
 import { DETECTOR_NAMES, maskText } from "../mask/index.js";
 import { hasBody, parseRequestBody, readBody } from "./body.js";
 import type { RequestContext } from "./context.js";
@@ -14,7 +14,7 @@ import { forwardRequest } from "./forward.js";
 import { answerUnparsed, framingRefusal } from "./framing.js";
 import { agentCredential, collidingHeaders } from "./headers.js";
 import { settleApproval } from "./hold.js";
-import { ResponseMasker } from "./masker.js";
+import { Maskers } from "./maskers.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
 import { McpSessions } from "./mcp-sessions.js";
 import type { HttpGatewayOptions } from "./options.js";
@@ -25,6 +25,7 @@ import { compileRoutes, hostName, matchRoute, type CompiledRoute } from "./route
 import { httpInputs, type RequestFacts } from "./to-input.js";
 import { requestEnd } from "./request-done.js";
 import { HttpDecisionReuse } from "./reuse.js";
+import { ShortMemo } from "./short-memo.js";
 import { unmaskableRequest } from "./unmaskable-request.js";
 import { relayResponse } from "./upstream-response.js";
 
@@ -65,21 +66,15 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   const ambiguousPaths = opts.request?.ambiguous_paths ?? "refuse";
 
   const ended = requestEnd(log, opts.onRequestDone);
+  // The same paths come again and again: each is parsed, and masked for the log, once (both are pure).
+  const targets = new ShortMemo((url) => parseRequestTarget(url, ambiguousPaths));
+  const logPaths = new ShortMemo((path) => maskText(path, DETECTOR_NAMES, "redact") ?? "");
   // Decisions the policy declared reusable (its `cache` directive), for identical requests.
   const reuse = new HttpDecisionReuse();
   // MCP session ids upstreams issued, so that their DELETE can be told from an ordinary one.
   const mcpSessions = new McpSessions();
-  // A reused decision hands back the same mask rules: their masker (which keeps no state between calls,
-  // and whose header preparation mask-headers.ts keeps beside it) is built once, not per request.
-  const maskers = new WeakMap<readonly MaskRule[], ResponseMasker | null>();
-  const maskerFor = (rules: readonly MaskRule[]): ResponseMasker | undefined => {
-    let m = maskers.get(rules);
-    if (m === undefined) {
-      m = ResponseMasker.from(rules, opts.mask_hash_key, { caseSensitive: opts.mask_case_sensitive === true }) ?? null;
-      maskers.set(rules, m);
-    }
-    return m ?? undefined;
-  };
+  // The masker for a decision's rules is built once per set of rules, not per request (maskers.ts).
+  const maskers = new Maskers(opts.mask_hash_key, opts.mask_case_sensitive === true);
 
   /** The upstream's response headers arrived: relay them (masked, scrubbed) unless the exchange is over. */
   function onUpstreamResponse(ctx: RequestContext, proxyRes: IncomingMessage): void {
@@ -141,7 +136,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       const e = catalogError("CONNECTION_LIMIT", "too_many_connections", `regate has ${limits.max_connections} HTTP connections open, its limit; retry in a second, or reuse an open connection`);
       return fail(ctx, e.status, e.body, { close: true, headers: { "retry-after": "1" } });
     }
-    const parsed = parseRequestTarget(req.url ?? "", ambiguousPaths);
+    const parsed = targets.get(req.url ?? "");
     if (!parsed.ok) {
       const e = catalogError("PROTOCOL_VIOLATION", "bad_request", `the request path is ambiguous or malformed: ${parsed.reason}`);
       return fail(ctx, e.status, e.body, { close: true });
@@ -158,10 +153,13 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       return fail(ctx, e.status, e.body, { close: !req.complete });
     }
     // Paths may embed identifiers (emails in /customers/alice@example.com): logged redacted.
-    ctx.logPath = maskText(target.path, DETECTOR_NAMES, "redact") ?? "";
+    ctx.logPath = logPaths.get(target.path);
 
     const credential = agentCredential(req.headers);
-    const auth = credential === undefined ? { failure: "missing" as const } : await opts.agents.authenticate(credential);
+    // A static token (the common case) is looked up synchronously: no promise and no turn of the microtask
+    // queue per request. Anything else (a JWT, an unknown token) goes through authenticate, as before.
+    const known = credential === undefined ? undefined : opts.agents.staticToken(credential);
+    const auth = known ? { principal: known } : credential === undefined ? { failure: "missing" as const } : await opts.agents.authenticate(credential);
     if (!auth.principal) {
       ctx.authFailure = auth.failure;
       const e = catalogError("AUTH_FAILED", "unauthorized", "missing or unknown agent credential");
@@ -265,7 +263,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       if (r.body.code) ctx.errorCode = r.body.code;
       return sendJsonRpc(ctx.res, rpc);
     }
-    const masker = maskerFor(verdict.mask);
+    const masker = maskers.for(verdict.mask);
     // Known now, before the upstream acts: its answer could not be masked, so the request does not go.
     const unmaskable = masker && unmaskableRequest(masker, ctx.method, req.headers, matched.route.responseTypes);
     if (unmaskable) return fail(ctx, unmaskable.status, { ...unmaskable.body, decision_id: verdict.decision.decision_id });

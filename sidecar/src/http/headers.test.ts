@@ -78,6 +78,13 @@ describe("inputHeaders", () => {
     expect(out["x-multi"]).toBe("a, b");
     expect(out.accept).toBe("application/json");
   });
+
+  it("a header named __proto__ is a plain member (spelt with dashes), not the prototype", () => {
+    const incomingProto = JSON.parse('{"__proto__":"x","accept":"a"}') as Record<string, string>;
+    const out = inputHeaders(incomingProto, route);
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(JSON.stringify(out)).toBe('{"--proto--":"x","accept":"a"}');
+  });
 });
 
 describe("responseHeaders", () => {
@@ -86,6 +93,12 @@ describe("responseHeaders", () => {
       "content-type": "text/plain",
       "x-ok": "1",
     });
+  });
+
+  it("leaves out the body's descriptors when the body will be rewritten, and only then", () => {
+    const upstream = { "content-type": "application/json", "content-length": "10", "content-encoding": "gzip", etag: '"a"', "accept-ranges": "bytes", digest: "sha-256=x", "content-digest": "x", "repr-digest": "x", "content-md5": "x" };
+    expect(responseHeaders(upstream, true)).toEqual({ "content-type": "application/json" });
+    expect(responseHeaders(upstream)).toEqual(upstream);
   });
 });
 

@@ -138,14 +138,16 @@ export function forwardHeaders(
  * collidingHeaders refused any pair that would merge), one string per header, no credentials.
  */
 export function inputHeaders(incoming: IncomingHttpHeaders, route: CompiledRoute | undefined): Record<string, string> {
-  const out = new Map<string, string>();
+  const out: Record<string, string> = {};
   const credentialKey = route?.credentialHeader === undefined ? undefined : headerKey(route.credentialHeader);
   for (const [name, value] of Object.entries(incoming)) {
     const key = headerKey(name);
     if (value === undefined || AGENT_CREDENTIALS.has(key) || key === credentialKey) continue;
-    out.set(key, joined(value));
+    // A plain object, no Map and fromEntries per request: no key is "__proto__" (headerKey spells "_" as
+    // "-"), so none can set the object's prototype.
+    out[key] = joined(value);
   }
-  return Object.fromEntries(out);
+  return out;
 }
 
 /**
@@ -153,11 +155,13 @@ export function inputHeaders(incoming: IncomingHttpHeaders, route: CompiledRoute
  * upstream opens was authenticated with regate's credential; handing it to the agent would hand over
  * that credential's power outside the policy.
  */
-export function responseHeaders(upstream: IncomingHttpHeaders): OutgoingHttpHeaders {
+export function responseHeaders(upstream: IncomingHttpHeaders, rewritten = false): OutgoingHttpHeaders {
   const listed = connectionListed(upstream);
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(upstream)) {
     if (value === undefined || HOP_BY_HOP.has(name) || name === "set-cookie" || listed?.has(name)) continue;
+    // `rewritten`: the body will be (masked): its descriptors are left out here rather than deleted later.
+    if (rewritten && BODY_DESCRIPTORS.has(name)) continue;
     out[name] = value;
   }
   return out;
@@ -223,15 +227,13 @@ export function rewriteSelfReferences(headers: OutgoingHttpHeaders, route: Pick<
 }
 
 /** Headers that describe the upstream's bytes and are wrong once regate rewrites the body. */
+const BODY_DESCRIPTORS: ReadonlySet<string> = new Set([
+  "content-length", "content-encoding", "etag", "content-md5", "accept-ranges", "digest", "repr-digest", "content-digest",
+]);
+
+/** Removes the body descriptors (BODY_DESCRIPTORS) from headers already built. */
 export function dropBodyDescriptors(headers: OutgoingHttpHeaders): void {
-  delete headers["content-length"];
-  delete headers["content-encoding"];
-  delete headers.etag;
-  delete headers["content-md5"];
-  delete headers["accept-ranges"];
-  delete headers.digest;
-  delete headers["repr-digest"];
-  delete headers["content-digest"];
+  for (const name of BODY_DESCRIPTORS) if (headers[name] !== undefined) delete headers[name];
 }
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;

@@ -119,6 +119,16 @@ describe("maskResponseHeaders", () => {
     expect(out).toEqual({ "x-ok": "2" });
   });
 
+  it("the same masker gives a repeated header the same answer (each pair is scanned once, then remembered)", () => {
+    const masker = ResponseMasker.from(FIELDS, KEY)!;
+    const sent = { location: `/c?email=${EMAIL}`, [`x-${SSN}`]: "1", "content-type": "application/json", "x-list": [`e=${EMAIL}`, "ok"] };
+    for (let i = 0; i < 3; i++) {
+      const out: OutgoingHttpHeaders = { ...sent };
+      expect(maskResponseHeaders(out, masker)).toBe(3);
+      expect(out).toEqual({ location: `/c?email=${REDACTED}`, "content-type": "application/json", "x-list": [`e=${REDACTED}`, "ok"] });
+    }
+  });
+
   it("leaves Content-Length alone", () => {
     expect(masked([{ field: "length", strategy: "redact" }], { "content-length": "4111111111111111" })["content-length"]).toBe("4111111111111111");
   });

@@ -7,27 +7,7 @@ import { DETECTOR_NAMES, findMatches, REDACTED } from "../mask/index.js";
 import { looksLikeJson } from "./body.js";
 import { addDetector, mergeActions, mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
 import type { ResponseMasker } from "./masker.js";
-
-/**
- * Headers whose names HTTP defines. Their names are never matched against field rules (a rule for a JSON
- * field `type`, `location` or `date` must not blank Content-Type, Location or Date); their values are
- * scanned like any other.
- */
-const STANDARD: ReadonlySet<string> = new Set([
-  "accept-patch", "accept-ranges", "age", "allow", "alt-svc", "cache-control", "clear-site-data", "content-disposition",
-  "content-encoding", "content-language", "content-location", "content-range", "content-security-policy",
-  "content-security-policy-report-only", "content-type", "date", "etag", "expect-ct", "expires", "keep-alive", "last-modified",
-  "link", "location", "nel", "origin-agent-cluster", "permissions-policy", "pragma", "preference-applied", "referrer-policy",
-  "refresh", "report-to", "reporting-endpoints", "retry-after", "server", "server-timing", "sourcemap", "strict-transport-security",
-  "timing-allow-origin", "traceparent", "tracestate", "vary", "via", "warning", "www-authenticate", "x-content-type-options",
-  "x-dns-prefetch-control", "x-frame-options", "x-permitted-cross-domain-policies", "x-xss-protection",
-]);
-const STANDARD_PREFIXES = ["access-control-", "cross-origin-", "ratelimit", "x-ratelimit-"] as const;
-/**
- * Standard headers whose values carry URLs, whose query parameters are the upstream's own names (the
- * parameters of the others are HTTP's: a field rule `age` must not blank `max-age`).
- */
-const URL_HEADERS: ReadonlySet<string> = new Set(["location", "content-location", "link", "refresh"]);
+import { isStandard, URL_HEADERS } from "./standard-headers.js";
 
 /** What a header value may hold (Node refuses anything else); a masked value outside it is redacted whole. */
 const HEADER_SAFE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -46,7 +26,17 @@ interface HeaderMasking {
   masker: ResponseMasker;
   rules: Rule[];
   detect: DetectSpec | undefined;
+  /**
+   * What a short `name: value` became (null: dropped). Masking a header depends only on its name, its value
+   * and this masker (every strategy is deterministic within the process: mask/strategies.ts), and an
+   * upstream sends the same Content-Type, Server or Cache-Control on every answer: each is scanned once.
+   */
+  seen: Map<string, string | null>;
 }
+
+/** Longest `name` + `value` whose result is kept, and how many are kept before the map starts over. */
+const SEEN_MAX_CHARS = 256;
+const SEEN_MAX_ENTRIES = 512;
 
 /**
  * A name as words: split at anything not a letter or digit and at camelCase humps, lowercased.
@@ -76,17 +66,13 @@ function holds(words: readonly string[], rule: readonly string[]): boolean {
  * whatever the case: the field `email` matches `X-Customer-Email`, `Email`, `customer_email` and
  * `emailAddress`, not `X-Emails-Sent` or `X-Femail`. Header names are not JSON keys, so an exact match would
  * miss the usual `X-<Entity>-<Field>` spelling; whole words keep `id` from matching `X-Provider`. Headers
- * regate knows to exist (STANDARD) keep their names out of it.
+ * regate knows to exist (standard-headers.ts) keep their names out of it.
  */
 function actionFor(rules: readonly Rule[], name: string): FieldAction | undefined {
   const words = segments(name);
   let action: FieldAction | undefined;
   for (const r of rules) if (holds(words, r.segments)) action = mergeActions(action, r.action);
   return action;
-}
-
-function isStandard(name: string): boolean {
-  return STANDARD.has(name) || STANDARD_PREFIXES.some((p) => name.startsWith(p));
 }
 
 /**
@@ -109,7 +95,7 @@ const prepared = new WeakMap<ResponseMasker, HeaderMasking>();
 function prepare(masker: ResponseMasker): HeaderMasking {
   let p = prepared.get(masker);
   if (!p) {
-    p = { masker, rules: masker.namedRules.map((r) => ({ segments: segments(r.name), action: r.action })), detect: headerDetectors(masker) };
+    p = { masker, rules: masker.namedRules.map((r) => ({ segments: segments(r.name), action: r.action })), detect: headerDetectors(masker), seen: new Map() };
     prepared.set(masker, p);
   }
   return p;
@@ -133,31 +119,47 @@ export function maskResponseHeaders(headers: OutgoingHttpHeaders, masker: Respon
   let changed = 0;
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || name === "content-length") continue;
-    if (m.detect && nameHoldsValue(name, m.detect)) {
-      delete headers[name];
+    // Header names are tokens (no newline), so the key names the pair unambiguously.
+    const key = typeof value === "string" && name.length + value.length <= SEEN_MAX_CHARS ? `${name}\n${value}` : undefined;
+    const known = key === undefined ? undefined : m.seen.get(key);
+    if (known !== undefined) {
+      if (known === value) continue;
+      if (known === null) delete headers[name];
+      else headers[name] = known;
       changed++;
       continue;
     }
-    const lower = name.toLowerCase();
-    const standard = isStandard(lower);
-    const action = standard ? undefined : actionFor(m.rules, name);
-    const pairs = !standard || URL_HEADERS.has(lower);
-    if (Array.isArray(value)) {
-      const masked = value.map((v) => maskHeaderValue(m, v, action, pairs));
-      if (masked.some((v, i) => v !== value[i])) {
-        headers[name] = masked;
-        changed++;
-      }
-      continue;
-    }
-    const text = String(value);
-    const masked = maskHeaderValue(m, text, action, pairs);
-    if (masked !== text) {
-      headers[name] = masked;
-      changed++;
+    const masked = maskHeader(m, headers, name, value);
+    if (masked !== value) changed++;
+    if (key !== undefined) {
+      if (m.seen.size >= SEEN_MAX_ENTRIES) m.seen.clear();
+      m.seen.set(key, masked === undefined ? null : (masked as string));
     }
   }
   return changed;
+}
+
+/** One header masked in place; returns its new value (undefined: dropped). */
+function maskHeader(m: HeaderMasking, headers: OutgoingHttpHeaders, name: string, value: NonNullable<OutgoingHttpHeaders[string]>): OutgoingHttpHeaders[string] {
+  if (m.detect && nameHoldsValue(name, m.detect)) {
+    delete headers[name];
+    return undefined;
+  }
+  const lower = name.toLowerCase();
+  const standard = isStandard(lower);
+  const action = standard ? undefined : actionFor(m.rules, name);
+  const pairs = !standard || URL_HEADERS.has(lower);
+  if (Array.isArray(value)) {
+    const masked = value.map((v) => maskHeaderValue(m, v, action, pairs));
+    if (!masked.some((v, i) => v !== value[i])) return value;
+    headers[name] = masked;
+    return masked;
+  }
+  const text = String(value);
+  const masked = maskHeaderValue(m, text, action, pairs);
+  if (masked === text) return value;
+  headers[name] = masked;
+  return masked;
 }
 
 /**

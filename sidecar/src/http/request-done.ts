@@ -2,6 +2,7 @@
 
 import { pino, type Logger } from "pino";
 import { LogBatch } from "../audit/index.js";
+import { timeInput } from "../decision/index.js";
 import type { RequestContext } from "./context.js";
 import type { RequestDoneInfo } from "./options.js";
 
@@ -28,7 +29,9 @@ const str = (v: string): string => JSON.stringify(v);
  */
 function requestLine(level: "info" | "warn", bindings: string, ctx: RequestContext, status: number, duration_ms: number): string {
   const d = ctx.decision;
-  let line = `{"level":"${level}","time":"${new Date().toISOString()}"${bindings},"req_id":${str(ctx.id)}`;
+  // The time as pino's isoTime writes it, formatted once per millisecond (timeInput) rather than per line;
+  // the request id is the gateway's randomUUID (hex and dashes): nothing in it to escape.
+  let line = `{"level":"${level}","time":"${timeInput().rfc3339}"${bindings},"req_id":"${ctx.id}"`;
   if (ctx.principal) line += `,"agent":${str(ctx.principal.subject)}`;
   if (ctx.route) line += `,"route":${str(ctx.route.name)}`;
   line += `,"method":${str(ctx.method)},"path":${str(ctx.logPath)},"status":${status}`;

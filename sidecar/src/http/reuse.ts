@@ -32,7 +32,8 @@ export interface SerialisedInput {
 export function serialiseInput(input: PolicyInput): SerialisedInput {
   const { time, session, ...rest } = input;
   const restJson = JSON.stringify(rest);
-  if (session === undefined) return { json: withMembers([member("time", time)], restJson), key: restJson };
+  const timeMember = timeJson(time);
+  if (session === undefined) return { json: withMembers([timeMember], restJson), key: restJson };
   const { id, started_at, client, ...who } = session;
   const whoJson = JSON.stringify(who);
   let place = "";
@@ -42,9 +43,19 @@ export function serialiseInput(input: PolicyInput): SerialisedInput {
   }
   const sessionJson = withMembers([member("id", id), member("started_at", started_at), member("client", client)], whoJson);
   return {
-    json: withMembers([member("time", time), `"session":${sessionJson}`], restJson),
+    json: withMembers([timeMember, `"session":${sessionJson}`], restJson),
     key: `${restJson}\u0000${whoJson}\u0000${place}`,
   };
+}
+
+/** The last `time` member serialised: timeInput hands out one frozen object per millisecond. */
+let lastTime: { value: unknown; json: string | undefined } = { value: undefined, json: undefined };
+
+function timeJson(time: unknown): string | undefined {
+  if (time === lastTime.value && time !== undefined && Object.isFrozen(time)) return lastTime.json;
+  const json = member("time", time);
+  lastTime = { value: time, json };
+  return json;
 }
 
 /** `"name":value`, or undefined where JSON.stringify would leave the member out. */
