@@ -188,6 +188,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
       request: config.http.request,
       mask_case_sensitive: config.http.mask_case_sensitive,
       ...(maskKey ? { mask_hash_key: maskKey } : {}),
+      log_secrets: heldSecrets(config),
       onRequestDone: (info) => {
         metrics.upstreamSeconds.observe({ route: info.route ?? "none" }, info.duration_ms / 1000);
         if (info.error_code) metrics.errors.inc({ code: info.error_code });

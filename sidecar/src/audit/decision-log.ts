@@ -1,10 +1,9 @@
 import { pino, type Logger } from "pino";
 import type { DecisionEvent, DecisionSink } from "../decision/index.js";
 import { RegateError } from "../errors.js";
-import { secretTexts } from "../mask/index.js";
 import { LogBatch } from "./batch.js";
 import { OpaEventJson } from "./opa-event.js";
-import { SecretSearch } from "./secret-search.js";
+import { SecretScrubber } from "./secret-scrubber.js";
 
 export interface DecisionLogOptions {
   /** Bundle name under `bundles` in the event, as OPA names a bundle in its config. */
@@ -45,8 +44,7 @@ export class DecisionLog implements DecisionSink {
   readonly #logger: Logger;
   readonly #stream: LineStream;
   readonly #bindings: string;
-  readonly #secrets: string[];
-  readonly #secretSearch: SecretSearch;
+  readonly #secrets: SecretScrubber;
   readonly #maxBuffered: number;
   /** Set by admit() when it refused: the refusal it caused is counted, not written to the full destination. */
   #refusing = false;
@@ -60,9 +58,7 @@ export class DecisionLog implements DecisionSink {
     this.#stream = (logger as unknown as Record<symbol, LineStream>)[pino.symbols.streamSym]!;
     const bindings = JSON.stringify(logger.bindings());
     this.#bindings = bindings === "{}" ? "" : `,${bindings.slice(1, -1)}`;
-    // A JSON line has no raw newline: a form with one cannot be in it (its JSON-escaped form is searched for).
-    this.#secrets = secretTexts(opts.secrets ?? []).filter((f) => !f.includes("\n"));
-    this.#secretSearch = new SecretSearch(this.#secrets);
+    this.#secrets = new SecretScrubber(opts.secrets ?? []);
     this.#maxBuffered = opts.maxBufferedBytes ?? 0;
   }
 
@@ -79,10 +75,7 @@ export class DecisionLog implements DecisionSink {
   #write(events: DecisionEvent[]): void {
     let batch = "";
     for (const e of events) batch += `{"level":"info","time":"${e.timestamp}"${this.#bindings},${this.#event.members(e, "openpolicyagent.org/decision_logs")},"msg":"Decision Log"}\n`;
-    // One search of the batch for every secret form at once: none has a newline (#secrets), so none spans
-    // two lines. Only a batch that holds one is searched form by form, longest first, to replace them.
-    if (this.#secretSearch.test(batch)) for (const s of this.#secrets) if (batch.includes(s)) batch = batch.split(s).join(REDACTED);
-    this.#stream.write(batch);
+    this.#stream.write(this.#secrets.scrub(batch));
   }
 
   /** Flushes and stops taking part in the exit flush; later lines are still written. */
@@ -124,5 +117,3 @@ export class DecisionLog implements DecisionSink {
     this.#pending.push(e, (e.input_json?.length ?? 2048) + 512);
   }
 }
-
-const REDACTED = "[REDACTED]";

@@ -23,7 +23,7 @@ import { parsedQuery, parseRequestTarget, withoutParam } from "./path.js";
 import { catalogError, sendError, type ErrorBody } from "./reply.js";
 import { compileRoutes, hostName, matchRoute, type CompiledRoute } from "./routes.js";
 import { httpInputs, type RequestFacts } from "./to-input.js";
-import { requestEnd } from "./request-done.js";
+import { requestEnd, routeSecrets } from "./request-done.js";
 import { HttpDecisionReuse } from "./reuse.js";
 import { ShortMemo } from "./short-memo.js";
 import { unmaskableRequest } from "./unmaskable-request.js";
@@ -65,7 +65,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   const methodOverride = opts.request?.method_override ?? "decide";
   const ambiguousPaths = opts.request?.ambiguous_paths ?? "refuse";
 
-  const ended = requestEnd(log, opts.onRequestDone);
+  const ended = requestEnd(log, opts.onRequestDone, [...(opts.log_secrets ?? []), ...opts.routes.flatMap(routeSecrets)]);
   // The same paths come again and again: each is parsed, and masked for the log, once (both are pure).
   const targets = new ShortMemo((url) => parseRequestTarget(url, ambiguousPaths));
   const logPaths = new ShortMemo((path) => maskText(path, DETECTOR_NAMES, "redact") ?? "");

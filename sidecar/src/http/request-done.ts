@@ -1,10 +1,10 @@
 // The end of a request: stop what is left of the upstream exchange, log the request line, report it.
 
 import { pino, type Logger } from "pino";
-import { LogBatch } from "../audit/index.js";
+import { LogBatch, SecretScrubber } from "../audit/index.js";
 import { timeInput } from "../decision/index.js";
 import type { RequestContext } from "./context.js";
-import type { RequestDoneInfo } from "./options.js";
+import type { RequestDoneInfo, RouteOptions } from "./options.js";
 
 export interface RequestEnd {
   /** Called once per request, when its response closes. */
@@ -24,8 +24,9 @@ const str = (v: string): string => JSON.stringify(v);
  * The request line, assembled as pino would write it (level, time, the logger's bindings, the fields, msg),
  * but without pino's generic serialiser: the keys are fixed and flat and every value is a string, number or
  * boolean of known shape, so each is written as it is. pino's serialisation of this object was the largest
- * cost of regate's own HTTP code. It carries no secret by construction (the path is masked before it is
- * stored), so the root logger's wildcard redaction, which could never match here, is not needed either.
+ * cost of regate's own HTTP code. Its keys name no secret, so the root logger's wildcard redaction, which
+ * could never match here, is not needed either; the path is masked for personal data before it is stored,
+ * and a secret regate holds typed into it is scrubbed from the batch (requestEnd).
  */
 function requestLine(level: "info" | "warn", bindings: string, ctx: RequestContext, status: number, duration_ms: number): string {
   const d = ctx.decision;
@@ -47,11 +48,15 @@ function requestLine(level: "info" | "warn", bindings: string, ctx: RequestConte
   return `${line},"duration_ms":${duration_ms},"msg":"http request"}\n`;
 }
 
-/** What happens once per request when its response closes: the request line, then the hook. */
-export function requestEnd(log: Logger, onRequestDone: ((info: RequestDoneInfo) => void) | undefined): RequestEnd {
+/**
+ * What happens once per request when its response closes: the request line, then the hook. `secrets` (those
+ * regate holds) are scrubbed from the lines, as from the decision log's: an agent can type one into a path.
+ */
+export function requestEnd(log: Logger, onRequestDone: ((info: RequestDoneInfo) => void) | undefined, secrets: readonly string[]): RequestEnd {
+  const scrubber = new SecretScrubber(secrets);
   // pino always has a destination stream; the decision log writes to the same one.
   const stream = (log as unknown as Record<symbol, LineStream>)[pino.symbols.streamSym]!;
-  const lines = new LogBatch<string>((batch) => stream.write(batch.join("")));
+  const lines = new LogBatch<string>((batch) => stream.write(scrubber.scrub(batch.join(""))));
   const bound = JSON.stringify(log.bindings());
   const bindings = bound === "{}" ? "" : `,${bound.slice(1, -1)}`;
   const done = (ctx: RequestContext): void => {
@@ -88,4 +93,12 @@ export function requestEnd(log: Logger, onRequestDone: ((info: RequestDoneInfo) 
     }
   };
   return { done, close: () => lines.close() };
+}
+
+/** A route's credential as an agent might type it: whole, and a basic credential's password alone. */
+export function routeSecrets(r: RouteOptions): string[] {
+  const c = r.credential;
+  if (!c) return [];
+  const password = c.type === "basic" ? c.value.slice(c.value.indexOf(":") + 1) : "";
+  return password ? [c.value, password] : [c.value];
 }
