@@ -93,6 +93,13 @@ describe("decision log line", () => {
     const d3 = pipeline.decide(second, { reuse: d1 });
     expect(d3.reused_from).toBe(d1.decision_id);
     expect(calls.length).toBe(2);
+    // A reuse is the prior with its own id and reused_from, members in the prior's order (built from a kept shape).
+    for (const d of [d2, d3]) {
+      const expected = { ...d1, decision_id: d.decision_id, reused_from: d1.decision_id };
+      expect(d).toEqual(expected);
+      expect(Object.keys(d)).toEqual(Object.keys(expected));
+    }
+    expect(new Set([d1.decision_id, d2.decision_id, d3.decision_id]).size).toBe(3);
     // A reuse is not a prior of its own (the adapters keep only evaluated decisions): handed one, the
     // pipeline evaluates anew, mask included.
     const d4 = pipeline.decide(second, { reuse: d2 as Decision });

@@ -24,6 +24,8 @@ export class OpaEventJson {
   #typeJson = "";
   #path = "";
   #pathJson = "";
+  #reusedFrom: string | undefined;
+  #reusedFromJson = "";
 
   constructor(opts: OpaEventOptions) {
     this.#labelsPath = `,"labels":${JSON.stringify(opts.labels)},"path":`;
@@ -50,7 +52,11 @@ export class OpaEventJson {
     s += `${this.#bundlesMetrics}${e.metrics.timer_rego_query_eval_ns},"timer_regate_decision_ns":${e.metrics.timer_regate_decision_ns}},"timestamp":"${e.timestamp}","outcome":"${d.outcome}","reasons":${d.reasons.length === 0 ? "[]" : JSON.stringify(d.reasons)}`;
     if (d.error_code) s += `,"error":{"code":${JSON.stringify(d.error_code)}}`;
     if (d.dry_run) s += `,"dry_run":true`;
-    if (d.reused_from) s += `,"reused_from":${JSON.stringify(d.reused_from)}`;
+    if (d.reused_from) {
+      // Every reuse of one decision names the same one.
+      if (d.reused_from !== this.#reusedFrom) this.#reusedFromJson = JSON.stringify((this.#reusedFrom = d.reused_from));
+      s += `,"reused_from":${this.#reusedFromJson}`;
+    }
     if (e.erased.length) s += `,"erased":${JSON.stringify(e.erased)}`;
     if (e.masked.length) s += `,"masked":${JSON.stringify(e.masked)}`;
     return s;

@@ -6,6 +6,16 @@ describe("timeInput's rfc3339 (the decision log's timestamp)", () => {
     expect(timeInput(ms).rfc3339).toBe(new Date(ms).toISOString());
   });
 
+  it("equals the Date's own fields across second, hour, day and year boundaries, and outside the fast range", () => {
+    const starts = [1_796_054_269_990, 1_796_057_999_995, 1_796_083_199_990, 1_798_761_599_990, -1_500, 253_402_300_799_998, 1.5];
+    for (const start of starts) {
+      for (let ms = start; ms < start + 20; ms++) {
+        const d = new Date(ms);
+        expect(timeInput(ms)).toEqual({ now_ns: ms * 1e6, rfc3339: d.toISOString(), weekday: d.getUTCDay(), hour: d.getUTCHours() });
+      }
+    }
+  });
+
   it("follows the clock when no time is given", () => {
     const before = Date.now();
     const t = Date.parse(timeInput().rfc3339);

@@ -2,7 +2,7 @@ import type { Decision } from "../../decision/index.js";
 import { RegateError } from "../../errors.js";
 import type { PreparedStatement, Portal } from "../pending.js";
 import { parameterInputs } from "../parameters.js";
-import { decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, Frontend, type Frame } from "../protocol/index.js";
+import { BODY, decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, Frontend, type Frame } from "../protocol/index.js";
 import { analyse, factsStamp } from "./analyse.js";
 import { ownRefusal } from "./refusal.js";
 import { decide, previewShape } from "./decide.js";
@@ -41,7 +41,7 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       if (skipping) return;
       const settled = sqlNamesSettled(s);
       if (settled) return settled.then(() => onClientFrame(s, f));
-      const sql = decodeQuery(f.body);
+      const sql = decodeQuery(f.raw, BODY);
       const statement = begin(s, "query", sql);
       return then(analyse(s, sql), (analysis) => {
         statement.analysis = analysis;
@@ -55,7 +55,7 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       if (skipping) return;
       const settled = sqlNamesSettled(s);
       if (settled) return settled.then(() => onClientFrame(s, f));
-      const msg = decodeParse(f.body);
+      const msg = decodeParse(f.raw, BODY);
       const statement = begin(s, "parse", msg.sql);
       s.group.push(statement);
       return then(analyse(s, msg.sql), (analysis) => {
@@ -83,7 +83,7 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       return bind(s, f);
     case Frontend.Describe: {
       if (skipping) return;
-      const t = decodeTarget(f.body);
+      const t = decodeTarget(f.raw, BODY);
       const named = t.kind === "S" ? statementNamed(s, t.name) : portalNamed(s, t.name);
       if (named === "wait") return answered(s, () => (t.kind === "S" ? statementNamed(s, t.name) : portalNamed(s, t.name)) !== "wait").then(() => onClientFrame(s, f));
       // A name regate does not hold is described by the server as it holds it: a shape, no rows.
@@ -98,18 +98,20 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
     }
     case Frontend.Execute: {
       if (skipping) return;
-      const name = decodeExecute(f.body).portal;
+      const name = decodeExecute(f.raw, BODY).portal;
       const named = portalNamed(s, name);
       if (named === "wait") return answered(s, () => portalNamed(s, name) !== "wait").then(() => onClientFrame(s, f));
       const portal = named.value;
       if (!portal) return unknownName(s, "portal", name);
-      s.pending.push({ kind: "execute", portal, ...(portal.stmt ? { stmt: portal.stmt } : {}) });
-      if (portal?.stmt) s.current = portal.stmt;
+      if (portal.stmt) {
+        s.pending.push({ kind: "execute", portal, stmt: portal.stmt });
+        s.current = portal.stmt;
+      } else s.pending.push({ kind: "execute", portal });
       return s.toServer(f.raw);
     }
     case Frontend.Close: {
       if (skipping) return;
-      const t = decodeTarget(f.body);
+      const t = decodeTarget(f.raw, BODY);
       // Gone once the server says CloseComplete (names.ts).
       s.pending.push({ kind: "close", target: t.kind, name: t.name });
       return s.toServer(f.raw);
@@ -118,7 +120,10 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       s.skipUntilSync = false;
       s.serverSkipping = false;
       if (s.batchSqlNames) s.sqlNamesInFlight++;
-      s.pending.push({ kind: "sync", done: s.group.splice(0), ...(s.batchWrapped ? { wrapped: true } : {}), ...(s.batchSqlNames ? { sqlNames: true } : {}) });
+      // The usual Sync (nothing wrapped, no SQL names) without spreading empty objects into it: one per execution.
+      const done = s.group.splice(0);
+      if (!s.batchWrapped && !s.batchSqlNames) s.pending.push({ kind: "sync", done });
+      else s.pending.push({ kind: "sync", done, ...(s.batchWrapped ? { wrapped: true } : {}), ...(s.batchSqlNames ? { sqlNames: true } : {}) });
       s.batchWrapped = false;
       s.batchSqlNames = false;
       return s.toServer(f.raw);
@@ -156,9 +161,9 @@ const NAMEDATALEN = 64;
 
 /** The message names a statement or portal of more than 63 bytes (the first NUL-terminated strings of its body). */
 function hasLongName(f: Frame): boolean {
-  const b = f.body;
+  const b = f.raw;
   // Parse: name; Bind: portal, statement; Execute: portal; Describe and Close: a kind byte, then the name.
-  const start = f.type === Frontend.Describe || f.type === Frontend.Close ? 1 : 0;
+  const start = BODY + (f.type === Frontend.Describe || f.type === Frontend.Close ? 1 : 0);
   const strings = f.type === Frontend.Bind ? 2 : 1;
   let at = start;
   for (let i = 0; i < strings; i++) {
@@ -177,7 +182,7 @@ function refuseMessage(s: SessionState, reason: string, next: string): void {
 }
 
 function bind(s: SessionState, f: Frame, refreshed = false): Step {
-  const msg = decodeBind(f.body);
+  const msg = decodeBind(f.raw, BODY);
   const named = statementNamed(s, msg.statement);
   if (named === "wait") return answered(s, () => statementNamed(s, msg.statement) !== "wait").then(() => bind(s, f));
   const prepared = named.value;

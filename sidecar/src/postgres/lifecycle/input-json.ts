@@ -30,6 +30,8 @@ export function postgresInputJson(input: PolicyInput, analysis: AnalysisResult |
     if (key === "session") out += sessionJson(value as SessionInput);
     else if (key === "time") out += timeJson(value as TimeInput);
     else if (key === "postgres") out += postgresJson(value as Record<string, unknown>, analysis);
+    else if (key === "version" && typeof value === "number" && Number.isInteger(value)) out += String(value);
+    else if (key === "kind" && typeof value === "string") out += wordJson(value);
     else out += JSON.stringify(value);
   }
   out += "}";

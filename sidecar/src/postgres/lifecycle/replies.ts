@@ -3,6 +3,7 @@ import { rewriteFields } from "../mask-plan.js";
 import { EXTENDED, type Pending } from "../pending.js";
 import {
   Backend,
+  BODY,
   decodeCommandTag,
   decodeNotice,
   decodeParameterDescription,
@@ -10,6 +11,7 @@ import {
   decodeRowDescription,
   encodeRowDescription,
   readyStatus,
+  type FieldDescription,
   type Frame,
 } from "../protocol/index.js";
 import { budgetError } from "./cut.js";
@@ -62,7 +64,7 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
     case Backend.CommandComplete:
     case Backend.EmptyQueryResponse:
     case Backend.PortalSuspended:
-      if (f.type === Backend.CommandComplete) observeTag(head?.stmt, decodeCommandTag(f.body));
+      if (f.type === Backend.CommandComplete) observeTag(head?.stmt, decodeCommandTag(f.raw, BODY));
       if (head?.kind === "query") {
         if (head.sqlNames) confirmSqlNames(s, head.analysis, head.index);
         head.index++;
@@ -120,7 +122,7 @@ function confirmName(s: SessionState, type: number, head: Pending | undefined): 
 function readyForQuery(s: SessionState, f: Frame): void {
   const head = s.pending.shift();
   const was = s.txStatus;
-  s.txStatus = readyStatus(f.body);
+  s.txStatus = readyStatus(f.raw, BODY);
   const failed = s.groupFailed;
   s.groupFailed = false;
   // Back to idle (an implicit transaction included): a failed block ("E") ended as a rollback, whatever
@@ -245,25 +247,30 @@ function cutReply(s: SessionState, f: Frame): ReplyOutcome {
 }
 
 function rowDescription(s: SessionState, f: Frame, head: Pending | undefined): void {
-  const fields = decodeRowDescription(f.body);
+  // The row shape is decoded only where something is masked by it: a portal or query whose decision masks
+  // nothing is shown the server's own bytes and keeps no shape (a later masked Bind of the same statement
+  // asks the server for it, enforce.ts). A statement's Describe keeps its shape for the Binds to come.
+  let fields: FieldDescription[] | undefined;
   let plan;
   if (head?.kind === "describe") {
     s.pending.shift();
     if (head.target === "S" && head.statement) {
-      head.statement.fields = fields;
+      head.statement.fields = fields = decodeRowDescription(f.raw, BODY);
       plan = planFor(s, head.statement.decision ?? head.statement.shape, head.statement.analysis, fields);
     } else if (head.target === "P" && head.portal) {
-      head.portal.fields = fields;
-      head.portal.statement.fields ??= fields;
-      plan = planFor(s, head.portal.decision, head.portal.statement.analysis, fields);
+      if (head.portal.decision.mask.length > 0) {
+        head.portal.fields = fields = decodeRowDescription(f.raw, BODY);
+        head.portal.statement.fields ??= fields;
+        plan = planFor(s, head.portal.decision, head.portal.statement.analysis, fields);
+      }
       head.portal.plan = plan ?? null;
     }
     if (head.internal) return;
   } else if (head?.kind === "query" && head.decision) {
-    plan = planFor(s, head.decision, head.analysis, fields, head.index);
+    if (head.decision.mask.length > 0) plan = planFor(s, head.decision, head.analysis, (fields = decodeRowDescription(f.raw, BODY)), head.index);
     head.plan = plan ?? null;
   }
-  s.toClient(plan ? encodeRowDescription(rewriteFields(fields, plan)) : f.raw);
+  s.toClient(plan && fields ? encodeRowDescription(rewriteFields(fields, plan)) : f.raw);
 }
 
 /** After an error in an extended batch the server skips to Sync: replies we expected will not come. */

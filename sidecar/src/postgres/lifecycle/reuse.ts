@@ -58,15 +58,16 @@ export class DecisionReuse {
     return key;
   }
 
-  get(key: ReuseKey | undefined, parameters: unknown, budget: unknown, now = Date.now()): Decision | undefined {
+  // `now` is read only where it is needed: a reused decision is set() again on every statement, and returns early.
+  get(key: ReuseKey | undefined, parameters: unknown, budget: unknown, now?: number): Decision | undefined {
     if (key === undefined) return undefined;
     return this.#lookup(key.exact, parameters, budget, now) ?? (key.template !== undefined ? this.#lookup(key.template, parameters, budget, now) : undefined);
   }
 
-  #lookup(k: string, parameters: unknown, budget: unknown, now: number): Decision | undefined {
+  #lookup(k: string, parameters: unknown, budget: unknown, now: number | undefined): Decision | undefined {
     const e = this.#map.get(k);
     if (!e) return undefined;
-    if (e.expires <= now) {
+    if (e.expires <= (now ?? Date.now())) {
       this.#map.delete(k);
       return undefined;
     }
@@ -79,13 +80,13 @@ export class DecisionReuse {
    * Keeps a decision the policy marked reusable; never a fail-closed error or an adapter veto. Under the
    * template too when the policy lets the constants vary (`across: constants`).
    */
-  set(key: ReuseKey | undefined, decision: Decision, parameters: unknown, budget: unknown, now = Date.now()): void {
+  set(key: ReuseKey | undefined, decision: Decision, parameters: unknown, budget: unknown, now?: number): void {
     const c = decision.cache;
     if (key === undefined || !c || decision.error_code || decision.dry_run || decision.reused_from) return;
     if (!c.across.includes("time")) return;
     const entry: Entry = {
       decision,
-      expires: now + c.ttl_seconds * 1000,
+      expires: (now ?? Date.now()) + c.ttl_seconds * 1000,
       ...(c.across.includes("parameters") ? {} : { parameters: JSON.stringify(parameters ?? null) }),
       ...(c.across.includes("budget") ? {} : { budget: JSON.stringify(budget ?? null) }),
     };

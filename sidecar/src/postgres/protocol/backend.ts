@@ -104,8 +104,8 @@ export interface FieldDescription {
   format: number;
 }
 
-export function decodeRowDescription(body: Buffer): FieldDescription[] {
-  const r = new BodyReader(body);
+export function decodeRowDescription(body: Buffer, start = 0): FieldDescription[] {
+  const r = new BodyReader(body, start);
   const n = r.int16();
   const fields: FieldDescription[] = [];
   for (let i = 0; i < n; i++) {
@@ -145,10 +145,10 @@ export function decodeParameterDescription(body: Buffer): number[] {
   return oids;
 }
 
-export function decodeCommandTag(body: Buffer): string {
-  return new BodyReader(body).cstring();
+export function decodeCommandTag(body: Buffer, start = 0): string {
+  return new BodyReader(body, start).cstring();
 }
 
-export function readyStatus(body: Buffer): number {
-  return new BodyReader(body).byte();
+export function readyStatus(body: Buffer, start = 0): number {
+  return new BodyReader(body, start).byte();
 }

@@ -2,8 +2,14 @@ import { RegateError } from "../../errors.js";
 
 /** Reads fields of one message body in place. Every read is bounds-checked: a short body is 08P01. */
 export class BodyReader {
-  off = 0;
-  constructor(readonly buf: Buffer) {}
+  off: number;
+  /** `start`: where the fields begin in `buf` (BODY for a whole message); they end where `buf` does. */
+  constructor(
+    readonly buf: Buffer,
+    start = 0,
+  ) {
+    this.off = start;
+  }
 
   #need(n: number): void {
     if (n < 0 || this.off + n > this.buf.length) throw new RegateError("PROTOCOL_VIOLATION", "message is shorter than its fields");

@@ -1,6 +1,6 @@
 import { serialize } from "pg-protocol";
 import { describe, expect, it } from "vitest";
-import { FrameReader, type Frame } from "./frame-reader.js";
+import { BODY, FrameReader, type Frame } from "./frame-reader.js";
 import { decodeBind, decodeExecute, decodeParse, decodeQuery, decodeStartup, decodeTarget } from "./frontend.js";
 
 const batch = Buffer.concat([
@@ -12,10 +12,11 @@ const batch = Buffer.concat([
   serialize.query("SELECT 1; SELECT 2"),
 ]);
 
-function frames(chunks: Buffer[]): { type: number; raw: string }[] {
+function frames(chunks: Buffer[]): { type: number; raw: string; body: string }[] {
   const reader = new FrameReader(1 << 20);
-  const out: { type: number; raw: string }[] = [];
-  for (const c of chunks) reader.push(c, (f: Frame) => void out.push({ type: f.type, raw: f.raw.toString("hex") }));
+  const out: { type: number; raw: string; body: string }[] = [];
+  // The body view is made when asked for: it must be the raw bytes after the type and length.
+  for (const c of chunks) reader.push(c, (f: Frame) => void out.push({ type: f.type, raw: f.raw.toString("hex"), body: f.body.toString("hex") }));
   expect(reader.buffered).toBe(0);
   return out;
 }
@@ -25,6 +26,7 @@ describe("FrameReader", () => {
 
   it("frames a pipelined batch", () => {
     expect(whole.map((f) => String.fromCharCode(f.type)).join("")).toBe("PBDESQ");
+    for (const f of whole) expect(f.body).toBe(f.raw.slice(BODY * 2));
   });
 
   it("gives the same frames for every split point", () => {
@@ -67,6 +69,16 @@ describe("frontend decoders", () => {
     expect(decodeTarget(parts[2]!.body)).toEqual({ kind: "P", name: "" });
     expect(decodeExecute(parts[3]!.body)).toEqual({ portal: "", maxRows: 0 });
     expect(decodeQuery(parts[5]!.body)).toBe("SELECT 1; SELECT 2");
+  });
+
+  it("decode the same from the whole message, reading from BODY", () => {
+    expect(decodeParse(parts[0]!.raw, BODY)).toEqual(decodeParse(parts[0]!.body));
+    expect(decodeBind(parts[1]!.raw, BODY)).toEqual(decodeBind(parts[1]!.body));
+    expect(decodeTarget(parts[2]!.raw, BODY)).toEqual({ kind: "P", name: "" });
+    expect(decodeExecute(parts[3]!.raw, BODY)).toEqual({ portal: "", maxRows: 0 });
+    expect(decodeQuery(parts[5]!.raw, BODY)).toBe("SELECT 1; SELECT 2");
+    // The message's end is the body's: a short message is still refused.
+    expect(() => decodeExecute(parts[3]!.raw.subarray(0, parts[3]!.raw.length - 1), BODY)).toThrow(/shorter than its fields/);
   });
 
   it("rejects truncated bodies with a protocol error", () => {

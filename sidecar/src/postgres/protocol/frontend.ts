@@ -32,8 +32,10 @@ export function decodeStartup(body: Buffer): StartupPacket {
   return { kind: "startup", major, minor, params };
 }
 
-export function decodeQuery(body: Buffer): string {
-  const r = new BodyReader(body);
+// The decoders below read a message body from `start`: 0 for a body, BODY (frame-reader.ts) for a whole message,
+// which spares the frame its body view.
+export function decodeQuery(body: Buffer, start = 0): string {
+  const r = new BodyReader(body, start);
   const sql = r.cstring();
   r.end();
   return sql;
@@ -45,8 +47,8 @@ export interface ParseMessage {
   paramTypes: number[];
 }
 
-export function decodeParse(body: Buffer): ParseMessage {
-  const r = new BodyReader(body);
+export function decodeParse(body: Buffer, start = 0): ParseMessage {
+  const r = new BodyReader(body, start);
   const name = r.cstring();
   const sql = r.cstring();
   const n = r.int16();
@@ -68,8 +70,8 @@ export interface BindMessage {
   resultFormats: number[];
 }
 
-export function decodeBind(body: Buffer): BindMessage {
-  const r = new BodyReader(body);
+export function decodeBind(body: Buffer, start = 0): BindMessage {
+  const r = new BodyReader(body, start);
   const portal = r.cstring();
   const statement = r.cstring();
   const nf = r.int16();
@@ -101,8 +103,8 @@ function checkFormat(f: number): number {
 }
 
 /** Describe and Close: 'S' statement or 'P' portal, and a name. */
-export function decodeTarget(body: Buffer): { kind: "S" | "P"; name: string } {
-  const r = new BodyReader(body);
+export function decodeTarget(body: Buffer, start = 0): { kind: "S" | "P"; name: string } {
+  const r = new BodyReader(body, start);
   const k = r.byte();
   if (k !== 0x53 && k !== 0x50) throw new RegateError("PROTOCOL_VIOLATION", "Describe/Close target must be S or P");
   const name = r.cstring();
@@ -110,8 +112,8 @@ export function decodeTarget(body: Buffer): { kind: "S" | "P"; name: string } {
   return { kind: k === 0x53 ? "S" : "P", name };
 }
 
-export function decodeExecute(body: Buffer): { portal: string; maxRows: number } {
-  const r = new BodyReader(body);
+export function decodeExecute(body: Buffer, start = 0): { portal: string; maxRows: number } {
+  const r = new BodyReader(body, start);
   const portal = r.cstring();
   const maxRows = r.int32();
   r.end();

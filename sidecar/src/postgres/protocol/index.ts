@@ -1,5 +1,5 @@
 export * from "./codes.js";
-export { FrameReader, type Frame } from "./frame-reader.js";
+export { BODY, FrameReader, type Frame } from "./frame-reader.js";
 export { BodyReader } from "./body-reader.js";
 export * from "./frontend.js";
 export * from "./backend.js";
