@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { RegateError } from "../errors.js";
 import { validateDecision, type ActivePolicy, type LogMaskOutcome } from "../policy/index.js";
 import type { DecideOptions, Decider } from "./decider.js";
+import { credentialOps } from "./credential-view.js";
 import { applyMaskOps, parseMaskOps, type MaskOps } from "./log-mask.js";
 import { timeInput } from "./time.js";
 import type { DecisionEvent, DecisionSink } from "./sink.js";
@@ -165,6 +166,16 @@ export class DecisionPipeline implements Decider {
    * the scope lets vary. `scope` is the evaluated decision's own, or, for a reuse, its prior's.
    */
   private logView(event: DecisionEvent, policy: ActivePolicy | undefined, inputJson: string | undefined, scope: Scope | undefined, evaluated: LogMaskOutcome | undefined): void {
+    // regate's own mask, whatever the policy's: credentials an agent typed into a statement (credential-view.ts).
+    // Applied first (the policy's operations, found on the same input, may remove array members), and the
+    // input's JSON, which still holds them, is not logged.
+    const own = credentialOps(event.input);
+    if (own) {
+      const doc: Record<string, unknown> = { input: event.input };
+      event.masked = applyMaskOps(doc, own).masked;
+      event.input = doc["input"] as PolicyInput;
+      inputJson = undefined;
+    }
     if (!this.#masksLog(policy)) {
       if (inputJson !== undefined) event.input_json = inputJson;
       return;
@@ -200,7 +211,7 @@ export class DecisionPipeline implements Decider {
     event.input = doc["input"] as PolicyInput;
     event.result = doc["result"];
     event.erased = erased;
-    event.masked = masked;
+    event.masked = event.masked.length === 0 ? masked : [...event.masked, ...masked];
   }
 }
 
