@@ -106,4 +106,22 @@ describe.each(kinds)("ApprovalStore (%s)", (_name, open) => {
     await two.finish(a.id, "withdrawn");
     expect(await one.pendingFor(a.sha256)).toBeUndefined();
   });
+
+  it("revokeGrant (a lock): a revoked grant is used by no re-run on any replica; a used or held approval has none to revoke", async () => {
+    const [one, two] = await open();
+    const a = approval();
+    await one.create(a, { min: 1, grantSeconds: 60 }, false);
+    expect((await two.vote(a.id, vote("alice"))).ok).toBe(true);
+    const revoked = await two.revokeGrant(a.id);
+    expect(revoked?.id).toBe(a.id);
+    expect(Date.parse(revoked!.grant_expires_at!)).toBeLessThanOrEqual(Date.now() + 1000);
+    expect(await one.takeGrant(a.sha256)).toBeUndefined();
+    expect(await two.takeGrant(a.sha256)).toBeUndefined();
+    expect(await one.revokeGrant(a.id)).toBeUndefined();
+    const used = approval();
+    await one.create(used, { min: 1, grantSeconds: 60 }, false);
+    await one.vote(used.id, vote("alice"));
+    expect((await two.takeGrant(used.sha256))?.id).toBe(used.id);
+    expect(await one.revokeGrant(used.id)).toBeUndefined();
+  });
 });
