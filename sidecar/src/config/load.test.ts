@@ -48,6 +48,11 @@ describe("loadConfig", () => {
     expect(() => load(text)).toThrow(/approvals\.reviewers\[0\]\.token: the same token as an agent's[\s\S]*incident\.responders\[0\]\.token: the same token as an agent's/);
   });
 
+  it("refuses . and .. as a recording replica's name (it names a directory when recordings are pulled)", () => {
+    for (const name of [".", ".."]) expect(() => load(`recording: {enabled: true, dir: /tmp/r, postgres: {replica: "${name}"}}`)).toThrow(/recording\.postgres\.replica/);
+    expect(() => load(`recording: {enabled: true, dir: /tmp/r, postgres: {replica: "pod-1.eu"}}`)).not.toThrow();
+  });
+
   it("takes REGATE_* overrides, values read as YAML", () => {
     const cfg = load("", { REGATE_POSTGRES__LISTEN__PORT: "7777", REGATE_POLICY__DRY_RUN: "true", REGATE_POSTGRES__UPSTREAM__URL: "{env: DBURL}", DBURL: "postgres://u:s3cret@db.internal:5433/app?sslmode=require" });
     expect(cfg.postgres.listen.port).toBe(7777);

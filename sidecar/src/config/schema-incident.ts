@@ -117,7 +117,7 @@ export const recordingSchema = {
         "Fleet store: every record written to the local files is also copied, off the statement path, into a PostgreSQL table that every replica writes to; `regate recordings pull` fetches any replica's recordings from it (docs/recording.md). Connection fields left out are postgres.upstream's; a separate audit database is better (agents never reach it).",
       properties: {
         enabled: { type: "boolean", default: false },
-        replica: { type: "string", pattern: "^[A-Za-z0-9._-]{1,100}$", description: "This replica's name in the store (default: the host name, a pod's name in Kubernetes). Two live replicas must not share one." },
+        replica: { type: "string", pattern: "^(?!\\.{1,2}$)[A-Za-z0-9._-]{1,100}$", description: "This replica's name in the store (default: the host name, a pod's name in Kubernetes); not `.` or `..` (it names a directory when pulled). Two live replicas must not share one." },
         schema: { type: "string", pattern: "^[a-z_][a-z0-9_]*$", default: "regate", description: "Schema of the recording_records table; created by regate when missing." },
         host: { type: "string" },
         port: { type: "integer", minimum: 1, maximum: 65535 },
