@@ -54,9 +54,11 @@ export interface AppOptions {
 export async function startApp({ config, log, sinks = [], sessionHooks, cluster }: AppOptions): Promise<App> {
   const metrics = new Metrics();
   const store = new PolicyStore(config.policy.bundle, storeOptions(config.policy, config.decision_log.bundle_name));
-  store.on("loaded", (revision, previous) => {
+  store.on("loaded", (revision, previous, dropped) => {
     metrics.bundleLoaded(revision);
     log.info({ revision, previous }, previous ? "policy bundle reloaded" : "policy bundle loaded");
+    // Legitimate (a policy may stop masking its log), but an operator should know: nothing refuses such a bundle.
+    if (dropped.includes("system/log/mask")) log.warn({ revision, previous }, "the new policy bundle has no system/log/mask: decision-log lines are no longer masked by policy");
   });
   store.on("rejected", (err) => {
     metrics.errors.inc({ code: err.code });

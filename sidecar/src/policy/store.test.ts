@@ -103,7 +103,11 @@ describe("hot reload", () => {
     writeFileSync(path, build(ALLOW, { revision: "r1" }));
     const store = new PolicyStore(path);
     const events: string[] = [];
-    store.on("loaded", (rev) => events.push(`loaded ${rev}`));
+    const dropped: string[][] = [];
+    store.on("loaded", (rev, _previous, gone) => {
+      events.push(`loaded ${rev}`);
+      dropped.push(gone);
+    });
     store.on("rejected", (err) => events.push(`rejected ${err.code}`));
     await store.load();
     store.watch(50);
@@ -119,7 +123,22 @@ describe("hot reload", () => {
     });
     store.close();
     expect(events).toEqual(["loaded r1", "rejected BUNDLE_INVALID", "loaded r2"]);
+    expect(dropped).toEqual([[], []]);
     expect(store.active?.revision).toBe("r2");
+  }, 60_000);
+
+  it("names the entrypoints a new bundle no longer has (system/log/mask: the log stops being masked)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "regate-store-"));
+    const path = join(dir, "bundle.tar.gz");
+    writeFileSync(path, readFileSync(BUNDLE));
+    const store = new PolicyStore(path);
+    const dropped: string[][] = [];
+    store.on("loaded", (_rev, _previous, gone) => dropped.push(gone));
+    await store.load();
+    writeFileSync(path, build(ALLOW, { revision: "no-log-mask" }));
+    await store.load();
+    store.close();
+    expect(dropped).toEqual([[], ["system/log/mask"]]);
   }, 60_000);
 });
 

@@ -9,7 +9,8 @@ import { verifyBundleSignature, type SigningOptions, type SignatureInfo } from "
 import type { BundleStatus } from "./status.js";
 
 export interface PolicyStoreEvents {
-  loaded: [revision: string, previous: string | undefined];
+  /** `dropped`: entrypoints the replaced bundle had and this one has not (system/log/mask: the log is no longer masked). */
+  loaded: [revision: string, previous: string | undefined, dropped: string[]];
   rejected: [error: RegateError];
 }
 
@@ -147,7 +148,8 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     this.#clearError();
     // Evaluation is synchronous, so none is in flight here: the old policy's worker can go at once.
     if (replaced !== next) replaced?.close?.();
-    this.emit("loaded", next.revision, previous);
+    const dropped = replaced ? [...replaced.entrypoints].filter((e) => !next.entrypoints.has(e)) : [];
+    this.emit("loaded", next.revision, previous, dropped);
     return next;
   }
 
