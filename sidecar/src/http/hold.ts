@@ -33,17 +33,18 @@ export interface HttpApprovals {
 const SHOWN_BODY_BYTES = 16 * 1024;
 
 /**
- * SHA-256 of what the upstream would execute: principal, route, method, canonical path, query and the
- * body's exact bytes, each length-delimited by JSON. A single JSON-RPC request (an MCP tools/call) is
- * hashed as its exact text with its `id` value set to null: a client numbers every call anew, and the id
- * does not change what runs.
+ * SHA-256 of what the upstream would execute: principal, route, method, canonical path, query, how the body
+ * is to be read (its Content-Type and Content-Encoding: the same bytes sent as a form or as JSON are another
+ * request to most frameworks) and the body's exact bytes, each length-delimited by JSON. A single JSON-RPC
+ * request (an MCP tools/call) is hashed as its exact text with its `id` value set to null: a client numbers
+ * every call anew, and the id does not change what runs.
  */
-export function requestHash(principal: string, route: string, method: string, path: string, query: string, body: Buffer, parsedBody?: unknown): string {
+export function requestHash(principal: string, route: string, method: string, path: string, query: string, reading: readonly string[], body: Buffer, parsedBody?: unknown): string {
   const rpc = jsonRpcRequest(parsedBody);
   // The exact text but for the id (rpc-text.ts); where it cannot be set apart, the exact bytes.
   const text = rpc ? withoutRequestId(body) : undefined;
   const what = text !== undefined ? { jsonrpc: text } : { hex: body.toString("hex") };
-  return createHash("sha256").update(JSON.stringify([principal, route, method, path, query, what]), "utf8").digest("hex");
+  return createHash("sha256").update(JSON.stringify([principal, route, method, path, query, reading, what]), "utf8").digest("hex");
 }
 
 /** A single JSON-RPC request without its id (key order kept as sent), or undefined. */
@@ -68,7 +69,9 @@ export async function settleApproval(approvals: HttpApprovals, ctx: RequestConte
   // The path as it is forwarded: the canonical path drops a trailing slash that the upstream still gets,
   // and `/refunds/1/` may be another resource than `/refunds/1`: approving one is not approving the other.
   const path = http.trailing_slash && http.path !== "/" ? `${http.path}/` : http.path;
-  const sha256 = requestHash(principal, route, http.method, path, http.query, body, parsedBody);
+  const h = ctx.req.headers;
+  const reading = [(h["content-type"] ?? "").trim().toLowerCase(), (h["content-encoding"] ?? "").trim().toLowerCase()];
+  const sha256 = requestHash(principal, route, http.method, path, http.query, reading, body, parsedBody);
   const gone = new AbortController();
   const onClose = () => {
     if (!ctx.res.writableFinished) gone.abort();
@@ -84,7 +87,7 @@ export async function settleApproval(approvals: HttpApprovals, ctx: RequestConte
       statement: { message: "http", ...reviewView(verdict.decision, `${http.method} ${path}${http.query ? `?${http.query}` : ""}`, body.length > 0 ? [shown] : undefined) },
       sha256,
       // The body buffer and request facts are immutable here: the request forwarded is the one hashed.
-      current: () => requestHash(principal, route, http.method, path, http.query, body, parsedBody),
+      current: () => requestHash(principal, route, http.method, path, http.query, reading, body, parsedBody),
       in_transaction: false,
     },
     verdict.decision,

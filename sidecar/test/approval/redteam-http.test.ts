@@ -35,8 +35,8 @@ afterAll(async () => {
   upstream?.close();
 });
 
-const post = (path: string, body = '{"order":901}') =>
-  fetch(`http://127.0.0.1:${defer.app.ports.http}${path}`, { method: "POST", headers: { authorization: `Bearer ${AGENT.token}`, "content-type": "application/json" }, body });
+const post = (path: string, body = '{"order":901}', contentType = "application/json") =>
+  fetch(`http://127.0.0.1:${defer.app.ports.http}${path}`, { method: "POST", headers: { authorization: `Bearer ${AGENT.token}`, "content-type": contentType }, body });
 
 describe("HTTP grants and the path", () => {
   it("a grant for POST /refunds/9 is not used by POST /refunds/9/ (forwarded with its slash); the approved request runs once", async () => {
@@ -72,5 +72,22 @@ describe("HTTP grants and JSON-RPC", () => {
     // The approved call, numbered anew by the client, runs once.
     expect((await post("/api/refunds/rpc", call(7, '{"order":5,"amount":1}'))).status).toBe(200);
     expect(bodies.filter((b) => b.includes('"order":5'))).toEqual([call(7, '{"order":5,"amount":1}')]);
+  });
+});
+
+describe("HTTP grants and how the body is read", () => {
+  it("a grant for a JSON body is not used by the same bytes sent as a form or as text; the approved request runs once", async () => {
+    const body = '{"order":77}';
+    const first = await post("/api/refunds/77", body);
+    const id = ((await first.json()) as { approval_id: string }).approval_id;
+    const a = (await api(defer, `/approvals/${id}`)).body;
+    expect((await api(defer, `/approvals/${id}/approve`, { sha256: a.sha256 })).status).toBe(200);
+    for (const type of ["application/x-www-form-urlencoded", "text/plain"]) {
+      const other = await post("/api/refunds/77", body, type);
+      expect(((await other.json()) as { code: string }).code).toBe("APPROVAL_PENDING");
+    }
+    expect(received.filter((r) => r === "POST /refunds/77")).toEqual([]);
+    expect((await post("/api/refunds/77", body)).status).toBe(200);
+    expect(received.filter((r) => r === "POST /refunds/77")).toEqual(["POST /refunds/77"]);
   });
 });
