@@ -35,7 +35,12 @@ async function answer(req: IncomingMessage, res: ServerResponse, path: string, a
   const auth = credential === undefined ? undefined : await agents.authenticate(credential);
   if (!auth?.principal) return sendError(res, 401, { error: "unauthorized", code: "AUTH_FAILED", reason: "missing or unknown agent credential" }, { headers: { "www-authenticate": 'Bearer realm="regate"' } });
   const mine = own(auth.principal.subject);
-  const id = path.length > PREFIX.length + 1 ? decodeURIComponent(path.slice(PREFIX.length + 1)) : undefined;
+  let id: string | undefined;
+  try {
+    id = path.length > PREFIX.length + 1 ? decodeURIComponent(path.slice(PREFIX.length + 1)) : undefined;
+  } catch {
+    return sendError(res, 400, { error: "bad_request", code: "PROTOCOL_VIOLATION", reason: "the approval id in the path is not valid percent-encoding" });
+  }
   const body = id === undefined ? { approvals: mine } : mine.find((a) => a.id === id);
   if (!body) return sendError(res, 404, { error: "not_found", reason: "no approval with this id was asked by this agent" });
   const payload = JSON.stringify(body);

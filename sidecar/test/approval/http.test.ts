@@ -113,6 +113,9 @@ describe("HTTP, defer mode (fetch)", () => {
     expect((await get()).status).toBe(401);
     const list = (await (await fetch(`http://127.0.0.1:${defer.app.ports.http}/.regate/approvals`, { headers: { authorization: `Bearer ${OTHER.token}` } })).json()) as { approvals: unknown[] };
     expect(list.approvals).toEqual([]);
+    // A malformed escape in the id is the agent's mistake: 400, not an internal error.
+    const bad = await fetch(`http://127.0.0.1:${defer.app.ports.http}/.regate/approvals/%E0%A4%A`, { headers: { authorization: `Bearer ${AGENT.token}` } });
+    expect(bad.status).toBe(400);
   });
 });
 
