@@ -5,7 +5,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net";
 import { isDisconnect, RegateError } from "../errors.js";
 import { roomInSinks } from "../decision/index.js";
-import { DETECTOR_NAMES, maskText } from "../mask/index.js";
 import { hasBody, parseRequestBody, readBody } from "./body.js";
 import type { RequestContext } from "./context.js";
 import { decideAll, refusal } from "./enforce.js";
@@ -15,6 +14,7 @@ import { answerUnparsed, framingRefusal } from "./framing.js";
 import { agentCredential, collidingHeaders } from "./headers.js";
 import { settleApproval } from "./hold.js";
 import { Maskers } from "./maskers.js";
+import { logPathMasker } from "./log-path.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
 import { McpSessions } from "./mcp-sessions.js";
 import type { HttpGatewayOptions } from "./options.js";
@@ -65,10 +65,11 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   const methodOverride = opts.request?.method_override ?? "decide";
   const ambiguousPaths = opts.request?.ambiguous_paths ?? "refuse";
 
-  const ended = requestEnd(log, opts.onRequestDone, [...(opts.log_secrets ?? []), ...opts.routes.flatMap(routeSecrets)]);
+  const secrets = [...(opts.log_secrets ?? []), ...opts.routes.flatMap(routeSecrets)];
+  const ended = requestEnd(log, opts.onRequestDone, secrets);
   // The same paths come again and again: each is parsed, and masked for the log, once (both are pure).
   const targets = new ShortMemo((url) => parseRequestTarget(url, ambiguousPaths));
-  const logPaths = new ShortMemo((path) => maskText(path, DETECTOR_NAMES, "redact") ?? "");
+  const logPaths = new ShortMemo(logPathMasker(secrets));
   // Decisions the policy declared reusable (its `cache` directive), for identical requests.
   const reuse = new HttpDecisionReuse();
   // MCP session ids upstreams issued, so that their DELETE can be told from an ordinary one.
@@ -152,7 +153,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       const e = catalogError("PROTOCOL_VIOLATION", "bad_request", `headers "${colliding[0]}" and "${colliding[1]}" are one header to upstreams that read "_" as "-"; send one of them`);
       return fail(ctx, e.status, e.body, { close: !req.complete });
     }
-    // Paths may embed identifiers (emails in /customers/alice@example.com): logged redacted.
+    // Paths may embed identifiers (/customers/alice@example.com) and secrets, in any spelling: logged masked.
     ctx.logPath = logPaths.get(target.path);
 
     const credential = agentCredential(req.headers);
