@@ -16,8 +16,8 @@ export interface Verdict {
 /**
  * Runs one decision per input (one per call of a JSON-RPC batch). The request goes through only if every
  * decision allows it; a deny beats an approve. A dry-run decision is logged by the pipeline with its real
- * outcome and lets the request through here. Masks are applied even in dry-run: they protect data, and
- * unmasking because a policy is on trial would leak exactly what it is meant to hide. With `reuse`, a
+ * outcome and lets the request through here, unmasked: the pipeline hands back no mask rules in dry-run
+ * (docs/policy.md, "policy.dry_run"). With `reuse`, a
  * decision the policy declared reusable is handed to the pipeline for an identical input (reuse.ts), which
  * logs it as a decision of its own instead of evaluating the policy again.
  */
