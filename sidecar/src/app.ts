@@ -80,7 +80,8 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
     // agent typed into a statement is replaced by the sink itself.
     // Its own level: the decision log is the audit trail, written whatever log.level quiets (warn, error).
     const decisionLogger = log.child({}, { level: "info", redact: { paths: [] } });
-    const secrets = heldSecrets(config);
+    // Read again as they change on disk (agent token files): a token rotated in is scrubbed too.
+    const secrets = () => heldSecrets(config);
     decisionLog = new DecisionLog(decisionLogger, { bundleName: config.decision_log.bundle_name, labels: { app: "regate", ...config.decision_log.labels }, secrets, maxBufferedBytes: config.decision_log.max_buffered_bytes });
     allSinks.unshift(decisionLog);
   }
@@ -190,7 +191,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
       request: config.http.request,
       mask_case_sensitive: config.http.mask_case_sensitive,
       ...(maskKey ? { mask_hash_key: maskKey } : {}),
-      log_secrets: heldSecrets(config),
+      log_secrets: () => heldSecrets(config),
       onRequestDone: (info) => {
         metrics.upstreamSeconds.observe({ route: info.route ?? "none" }, info.duration_ms / 1000);
         if (info.error_code) metrics.errors.inc({ code: info.error_code });

@@ -3,7 +3,7 @@ import type { DecisionEvent, DecisionSink } from "../decision/index.js";
 import { RegateError } from "../errors.js";
 import { LogBatch } from "./batch.js";
 import { OpaEventJson } from "./opa-event.js";
-import { SecretScrubber } from "./secret-scrubber.js";
+import { SecretScrubber, type SecretSource } from "./secret-scrubber.js";
 
 export interface DecisionLogOptions {
   /** Bundle name under `bundles` in the event, as OPA names a bundle in its config. */
@@ -14,7 +14,7 @@ export interface DecisionLogOptions {
    * construction, but an agent can type one into a statement, and the statement's text is logged: every
    * form of them (as is, JSON-escaped, base64) is replaced in the line.
    */
-  secrets?: readonly string[];
+  secrets?: SecretSource;
   /**
    * Most bytes of log lines that may wait for the destination (stdout nobody reads, a stuck log shipper)
    * before new statements are refused; 0: no bound (memory grows until the destination drains).

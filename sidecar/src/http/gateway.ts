@@ -65,8 +65,11 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   const methodOverride = opts.request?.method_override ?? "decide";
   const ambiguousPaths = opts.request?.ambiguous_paths ?? "refuse";
 
-  const secrets = [...(opts.log_secrets ?? []), ...opts.routes.flatMap(routeSecrets)];
-  const ended = requestEnd(log, opts.onRequestDone, secrets);
+  // Read again where they may change (agent token files) by the request lines' scrubber.
+  const held = opts.log_secrets ?? [];
+  const secretsNow = () => [...(typeof held === "function" ? held() : held), ...opts.routes.flatMap(routeSecrets)];
+  const secrets = secretsNow();
+  const ended = requestEnd(log, opts.onRequestDone, typeof held === "function" ? secretsNow : secrets);
   // The same paths come again and again: each is parsed, and masked for the log, once (both are pure).
   const targets = new ShortMemo((url) => parseRequestTarget(url, ambiguousPaths));
   const logPaths = new ShortMemo(logPathMasker(secrets));

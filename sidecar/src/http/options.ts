@@ -89,8 +89,11 @@ export interface HttpGatewayOptions {
   mask_case_sensitive?: boolean;
   /** Key for the `hash` mask strategy. */
   mask_hash_key?: Buffer;
-  /** Secrets regate holds besides the routes' credentials (agent tokens, the upstream password, ...): scrubbed from request lines. */
-  log_secrets?: readonly string[];
+  /**
+   * Secrets regate holds besides the routes' credentials (agent tokens, the upstream password, ...): scrubbed
+   * from request lines. A function is read again as they change (agent token files).
+   */
+  log_secrets?: readonly string[] | (() => readonly string[]);
   onRequestDone?: (info: RequestDoneInfo) => void;
   /** Called for every connection refused over `limits.max_connections` (a metric). */
   onConnectionRefused?: () => void;

@@ -1,7 +1,7 @@
 // The end of a request: stop what is left of the upstream exchange, log the request line, report it.
 
 import { pino, type Logger } from "pino";
-import { LogBatch, SecretScrubber } from "../audit/index.js";
+import { LogBatch, SecretScrubber, type SecretSource } from "../audit/index.js";
 import { timeInput } from "../decision/index.js";
 import type { RequestContext } from "./context.js";
 import type { RequestDoneInfo, RouteOptions } from "./options.js";
@@ -52,7 +52,7 @@ function requestLine(level: "info" | "warn", bindings: string, ctx: RequestConte
  * What happens once per request when its response closes: the request line, then the hook. `secrets` (those
  * regate holds) are scrubbed from the lines, as from the decision log's: an agent can type one into a path.
  */
-export function requestEnd(log: Logger, onRequestDone: ((info: RequestDoneInfo) => void) | undefined, secrets: readonly string[]): RequestEnd {
+export function requestEnd(log: Logger, onRequestDone: ((info: RequestDoneInfo) => void) | undefined, secrets: SecretSource): RequestEnd {
   const scrubber = new SecretScrubber(secrets);
   // pino always has a destination stream; the decision log writes to the same one.
   const stream = (log as unknown as Record<symbol, LineStream>)[pino.symbols.streamSym]!;

@@ -57,6 +57,12 @@ describe("rotating an agent's token", () => {
     const after = await connect(regate.url("test-agent", NEW));
     expect((await after.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
     expect(await http(NEW)).toBe(200);
+    // The new token typed into a statement and a path: scrubbed from the decision log and the request line
+    // (the secrets regate holds are read again as the file changes), as the old one still is.
+    await new Promise((r) => setTimeout(r, 1100));
+    await after.query(`SELECT '${NEW}'::text AS t, '${OLD}'::text AS o`);
+    await fetch(`http://127.0.0.1:${regate.app.ports.http}/api/orders/${encodeURIComponent(NEW)}`, { headers: { authorization: `Bearer ${NEW}` } });
+    await fetch(`http://127.0.0.1:${regate.app.ports.http}/api/orders/${NEW}`, { headers: { authorization: `Bearer ${NEW}` } });
     // Already authenticated: goes on (a lock stops it).
     expect((await before.query("SELECT 2 AS two")).rows).toEqual([{ two: 2 }]);
     await before.end();
