@@ -91,7 +91,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
   const recorder = recording?.recorder;
   const exporters = createExporters(config.export, {
     log,
-    secrets: heldSecrets(config),
+    secrets: () => heldSecrets(config),
     bundle_name: config.decision_log.bundle_name,
     labels: { app: "regate", ...config.decision_log.labels },
     product_version: productVersion(),

@@ -25,7 +25,11 @@ export class SecretScrubber {
   #forms: string[] = [];
   #search = new SecretSearch([]);
 
-  constructor(source: SecretSource) {
+  /** `mark`: what a secret's place reads (exported events use the masks' `****`). */
+  constructor(
+    source: SecretSource,
+    private readonly mark = REDACTED,
+  ) {
     if (typeof source === "function") {
       this.#source = source;
       this.#take(source());
@@ -52,7 +56,7 @@ export class SecretScrubber {
       }
     }
     if (!this.#search.test(text)) return text;
-    for (const s of this.#forms) if (text.includes(s)) text = text.split(s).join(REDACTED);
+    for (const s of this.#forms) if (text.includes(s)) text = text.split(s).join(this.mark);
     return text;
   }
 }

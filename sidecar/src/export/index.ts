@@ -4,8 +4,8 @@ import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { DecisionEvent, DecisionSink } from "../decision/index.js";
 import { LineSink } from "./lines.js";
-import { OpaEventJson, SecretSearch, type LifecycleEvent } from "../audit/index.js";
-import { REDACTED, secretTexts } from "../mask/index.js";
+import { OpaEventJson, SecretScrubber, type LifecycleEvent, type SecretSource } from "../audit/index.js";
+import { REDACTED } from "../mask/index.js";
 import { toOcsf, type OcsfEvent, type OcsfOptions } from "./ocsf.js";
 import { lifecycleToOcsf } from "./ocsf-lifecycle.js";
 import { BatchUploader, type BufferPolicy, type UploaderStats } from "./upload.js";
@@ -66,8 +66,12 @@ export interface Exporters {
 
 export interface ExportDeps {
   log: Logger;
-  /** The secrets regate holds (app-recording.ts heldSecrets): replaced in every exported event, in any form. */
-  secrets?: readonly string[];
+  /**
+   * The secrets regate holds (app-recording.ts heldSecrets), or where to read them as they change: replaced in
+   * every exported event, in any form. An agent can type one it learned into a statement, a path or a body,
+   * and an event leaving the host for a SIEM must not be the way round the decision log's scrubbing.
+   */
+  secrets?: SecretSource;
   bundle_name: string;
   labels: Record<string, string>;
   product_version: string;
@@ -77,7 +81,8 @@ export interface ExportDeps {
 }
 
 export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporters {
-  const scrub = secretScrubber(deps.secrets ?? []);
+  const scrubber = new SecretScrubber(deps.secrets ?? [], REDACTED);
+  const scrub = (json: string) => scrubber.scrub(json);
   const sinks: DecisionSink[] = [];
   const uploaders = new Map<string, BatchUploader>();
   const closers: ((deadlineMs?: number) => Promise<void>)[] = [];
@@ -151,21 +156,3 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
   };
 }
 
-/**
- * Replaces every form of every held secret (as is, JSON-escaped, base64: mask/secret-texts.ts) in one serialised
- * event, as the decision log does for its lines. An agent can type a secret it learned into a statement, a path
- * or a body, and the input carries what the agent sent: the decision log on stdout is scrubbed, and an event
- * leaving the host for a SIEM must not be the way round it. One search for all forms; most events hold none.
- */
-function secretScrubber(secrets: readonly string[]): (json: string) => string {
-  // A JSON text has no raw newline: a form with one cannot occur (its JSON-escaped form is searched for).
-  const forms = secretTexts(secrets).filter((f) => !f.includes("\n"));
-  if (forms.length === 0) return (json) => json;
-  const search = new SecretSearch(forms);
-  return (json) => {
-    if (!search.test(json)) return json;
-    let out = json;
-    for (const f of forms) if (out.includes(f)) out = out.split(f).join(REDACTED);
-    return out;
-  };
-}
