@@ -15,3 +15,8 @@ export function mayVote(a: Approval, r: ReviewerIdentity, agents: ReadonlySet<st
   if (a.groups.length > 0 && !r.groups.some((g) => a.groups.includes(g))) return "not_an_approver";
   return undefined;
 }
+
+/** A reviewer named by a string (e.g. a chat integration's mapping) gets the groups configured for that name. */
+export function reviewerIdentity(r: string | ReviewerIdentity, reviewers: readonly ReviewerIdentity[] | undefined): ReviewerIdentity {
+  return typeof r === "string" ? { name: r, groups: reviewers?.find((x) => x.name === r)?.groups ?? [] } : r;
+}

@@ -13,6 +13,11 @@ export function allow(d: Decision): Decision {
 
 type What = "statement" | "request";
 
+/** A shared approval store that cannot be reached: fail closed, nothing ran. */
+export function storeUnavailable(d: Decision, what: What): Decision {
+  return deny(d, "UPSTREAM_UNAVAILABLE", `the approval store cannot be reached; the ${what} was not run`, "retry shortly; if it persists, an operator should check regate's connection to the approvals table");
+}
+
 /** Defer answer for a new approval: nothing ran, and what the agent does next. */
 export function requested(d: Decision, id: string, expiresAt: string, what: What, reviewUrl: string): Decision {
   return deny(

@@ -3,11 +3,20 @@ import type { SessionHooks, Statement } from "../postgres/index.js";
 import { digestParameters } from "../postgres/parameters.js";
 import { approvalHash } from "./hash.js";
 import { noticeResponse } from "./notice.js";
+import { agentRow } from "./own.js";
 import { reviewView } from "./review-view.js";
 import { deny } from "./outcomes.js";
 import type { ApprovalService, ApprovalServiceOptions } from "./service.js";
 
 type PgControl = Parameters<NonNullable<SessionHooks["hold"]>>[3];
+
+/** The session hooks that wire `service` into the Postgres path. */
+export function postgresHooks(service: ApprovalService): SessionHooks {
+  return {
+    hold: (session, statement, decision, control) => service.hold(session, statement, decision, control),
+    ownApprovals: (session) => service.own(session.principal.subject).map(agentRow),
+  };
+}
 
 /**
  * The Postgres side of an approval: the statement's digest, the cap inside a transaction block (the

@@ -1,26 +1,20 @@
 import type { Decision } from "../decision/index.js";
 import type { Logger } from "../log.js";
 import type { SessionHooks } from "../postgres/index.js";
-import { agentRow } from "./own.js";
-import { mayVote, type ReviewerIdentity } from "./ballot.js";
+import { mayVote, reviewerIdentity, type ReviewerIdentity } from "./ballot.js";
+import { ApprovalEvents } from "./events.js";
+import { ExpiryTimers } from "./expiry-timers.js";
+import { HeldClients, type Waiter } from "./held-clients.js";
 import { MemoryApprovalStore } from "./memory-store.js";
-import { allow, deny, requested, stillPending, tooManyPending } from "./outcomes.js";
-import { postgresHold } from "./postgres-hold.js";
+import { allow, deny, requested, stillPending, storeUnavailable, tooManyPending } from "./outcomes.js";
+import { postgresHold, postgresHooks } from "./postgres-hold.js";
 import type { ApprovalStore } from "./store.js";
-import { termsOf, type Terms } from "./terms.js";
+import { termsOf } from "./terms.js";
 import type { ApprovalServiceOptions, ApprovalSubject, HoldControl } from "./options.js";
 import type { ActResult, Approval, ApprovalStatus } from "./types.js";
 import { newApproval, settledDecision, what } from "./settle.js";
 
 export type { ApprovalServiceOptions, ApprovalSubject, HoldControl } from "./options.js";
-
-/** A client of this replica held for an approval. */
-interface Waiter {
-  subject: ApprovalSubject;
-  decision: Decision;
-  resolve(d: Decision): void;
-  timer?: NodeJS.Timeout;
-}
 
 /**
  * Approvals of requests the policy marks `approve`. A request is held for a reviewer (hold mode, at most
@@ -34,9 +28,9 @@ export class ApprovalService {
   readonly #opts: ApprovalServiceOptions;
   readonly #log: Logger;
   readonly #store: ApprovalStore;
-  readonly #waiters = new Map<string, Waiter>();
-  /** Expiry timers of the approvals this replica created (a postgres store also sweeps). */
-  readonly #expiry = new Map<string, NodeJS.Timeout>();
+  readonly #held = new HeldClients();
+  readonly #expiry = new ExpiryTimers();
+  readonly #events: ApprovalEvents;
   readonly #agents: Set<string>;
 
   constructor(opts: ApprovalServiceOptions, store: ApprovalStore = new MemoryApprovalStore(opts.historySize)) {
@@ -44,10 +38,11 @@ export class ApprovalService {
     this.#log = opts.log;
     this.#store = store;
     this.#agents = new Set(opts.agents ?? []);
+    this.#events = new ApprovalEvents(opts.log, opts.onEvent);
     // Another replica's transition: answer the client held here, if any.
     store.onChange((a) => void this.#settle(a));
     store.onSwept((a) => {
-      this.#event("info", a, `approval_${a.status}`, {});
+      this.#events.emit("info", a, `approval_${a.status}`, {});
       void this.#settle(a);
     });
   }
@@ -58,10 +53,7 @@ export class ApprovalService {
 
   /** The session hooks that wire this service into the Postgres path. */
   hooks(): SessionHooks {
-    return {
-      hold: (session, statement, decision, control) => this.hold(session, statement, decision, control),
-      ownApprovals: (session) => this.own(session.principal.subject).map(agentRow),
-    };
+    return postgresHooks(this);
   }
 
   /** The Postgres `hold` hook: a statement the policy marks `approve`. */
@@ -93,47 +85,47 @@ export class ApprovalService {
    * held request runs if it still hashes the same; with nobody held, the identical re-run may run once.
    */
   async approve(id: string, reviewer: string | ReviewerIdentity, sha256: string, comment?: string): Promise<ActResult> {
-    const r = this.#identity(reviewer);
+    const r = reviewerIdentity(reviewer, this.#opts.reviewers);
     const a = await this.#store.read(id);
     if (!a) return { ok: false, error: "not_found" };
     if (a.status !== "pending") return { ok: false, error: "not_pending" };
     if (sha256 !== a.sha256) {
-      this.#event("warn", a, "approval_hash_mismatch", { reviewer: r.name, offered_sha256: sha256 });
+      this.#events.emit("warn", a, "approval_hash_mismatch", { reviewer: r.name, offered_sha256: sha256 });
       return { ok: false, error: "hash_mismatch" };
     }
     const refused = mayVote(a, r, this.#agents) ?? (a.votes.some((v) => v.reviewer === r.name) ? "already_voted" : undefined);
     if (refused) {
-      this.#event("warn", a, "approval_vote_refused", { reviewer: r.name, error: refused });
+      this.#events.emit("warn", a, "approval_vote_refused", { reviewer: r.name, error: refused });
       return { ok: false, error: refused };
     }
     if (a.reason_required && !comment?.trim()) return { ok: false, error: "reason_required" };
     const voted = await this.#store.vote(id, { reviewer: r.name, at: new Date().toISOString(), ...(comment ? { comment } : {}) });
     if (!voted.ok) {
-      if (voted.error === "already_voted") this.#event("warn", a, "approval_vote_refused", { reviewer: r.name, error: voted.error });
+      if (voted.error === "already_voted") this.#events.emit("warn", a, "approval_vote_refused", { reviewer: r.name, error: voted.error });
       return voted;
     }
     const v = voted.approval;
     if (v.status === "pending") {
-      this.#event("info", v, "approval_vote", { reviewer: r.name, comment, votes: v.votes.length, min: v.min });
+      this.#events.emit("info", v, "approval_vote", { reviewer: r.name, comment, votes: v.votes.length, min: v.min });
       return { ok: true, approval: v };
     }
-    this.#ended(v);
-    this.#event("info", v, "approval_approved", { reviewer: r.name, comment });
-    if (v.grant_expires_at) this.#event("info", v, "approval_granted", { grant_expires_at: v.grant_expires_at });
+    this.#expiry.stop(v.id);
+    this.#events.emit("info", v, "approval_approved", { reviewer: r.name, comment });
+    if (v.grant_expires_at) this.#events.emit("info", v, "approval_granted", { grant_expires_at: v.grant_expires_at });
     await this.#settle(v);
     return { ok: true, approval: this.#store.get(id) ?? v };
   }
 
   /** A refusal: one is enough, whatever the quorum. */
   async refuse(id: string, reviewer: string | ReviewerIdentity, comment: string): Promise<ActResult> {
-    const r = this.#identity(reviewer);
+    const r = reviewerIdentity(reviewer, this.#opts.reviewers);
     if (!comment.trim()) return { ok: false, error: "reason_required" };
     const a = await this.#store.read(id);
     if (!a) return { ok: false, error: "not_found" };
     if (a.status !== "pending") return { ok: false, error: "not_pending" };
     const refused = mayVote(a, r, this.#agents);
     if (refused) {
-      this.#event("warn", a, "approval_vote_refused", { reviewer: r.name, error: refused });
+      this.#events.emit("warn", a, "approval_vote_refused", { reviewer: r.name, error: refused });
       return { ok: false, error: refused };
     }
     const done = await this.#end(id, "refused", r.name, comment);
@@ -160,14 +152,14 @@ export class ApprovalService {
       this.#log.warn({ err, approval_id: a.id }, "revoking a grant failed");
       return undefined;
     });
-    if (revoked) this.#event("warn", revoked, "approval_grant_revoked", { by });
+    if (revoked) this.#events.emit("warn", revoked, "approval_grant_revoked", { by });
   }
 
   /** Ends the approvals whose clients this replica holds as withdrawn (shutdown); a memory store's all of them. */
   async close(): Promise<void> {
-    const ids = this.#store.shared ? [...this.#waiters.keys()] : this.list("pending").map((a) => a.id);
+    const ids = this.#store.shared ? this.#held.ids() : this.list("pending").map((a) => a.id);
     await Promise.all(ids.map((id) => this.#end(id, "withdrawn", undefined, "shutdown")));
-    for (const t of this.#expiry.values()) clearTimeout(t);
+    this.#expiry.stopAll();
     await this.#store.close();
   }
 
@@ -181,7 +173,7 @@ export class ApprovalService {
     } catch (err) {
       // A shared store that cannot be reached: fail closed, the client's session goes on.
       this.#log.error({ err, session_id: subject.session_id, decision_id: decision.decision_id }, "approval store unavailable");
-      return deny(decision, "UPSTREAM_UNAVAILABLE", `the approval store cannot be reached; the ${subject.kind === "http" ? "request" : "statement"} was not run`, "retry shortly; if it persists, an operator should check regate's connection to the approvals table");
+      return storeUnavailable(decision, subject.kind === "http" ? "request" : "statement");
     }
   }
 
@@ -190,7 +182,7 @@ export class ApprovalService {
     const kind = subject.kind === "http" ? "request" : "statement";
     const granted = await this.#store.takeGrant(subject.sha256);
     if (granted) {
-      this.#event("info", granted, "approval_used", { session_id_used: subject.session_id, decision_id_used: decision.decision_id });
+      this.#events.emit("info", granted, "approval_used", { session_id_used: subject.session_id, decision_id_used: decision.decision_id });
       return allow(decision);
     }
     const terms = termsOf(decision, { timeoutSeconds: this.#opts.timeoutSeconds, holdMaxSeconds: this.#opts.holdMaxSeconds ?? 45, grantSeconds: this.#opts.grantSeconds ?? 600 });
@@ -199,15 +191,15 @@ export class ApprovalService {
     if (existing) {
       const left = (Date.parse(existing.expires_at) - Date.now()) / 1000;
       const hold = Math.min(holdSeconds, left);
-      if (terms.mode === "defer" || this.#waiters.has(existing.id) || hold <= 0) return this.#stillPending(existing, decision, kind);
+      if (terms.mode === "defer" || this.#held.has(existing.id) || hold <= 0) return this.#stillPending(existing, decision, kind);
       // Waiting first, so that an answer arriving while the hold is recorded is not missed.
       const held = this.#wait(existing, subject, decision, control, hold);
       const marked = await this.#store.hold(existing.id, true).catch(() => ({ changed: false, approval: undefined }));
       if (!marked.changed) {
         // Held elsewhere (another replica's client), or it ended meanwhile.
-        const w = this.#waiters.get(existing.id);
+        const w = this.#held.get(existing.id);
         if (w?.decision === decision) {
-          this.#unwait(existing.id, w);
+          this.#held.remove(existing.id, w);
           return marked.approval && marked.approval.status !== "pending" ? settledDecision(marked.approval, decision, this.#opts.reviewUrl) : this.#stillPending(existing, decision, kind);
         }
       } else control.held?.(existing, hold);
@@ -221,11 +213,12 @@ export class ApprovalService {
     try {
       await this.#store.create(a, { min: terms.min, grantSeconds: terms.grantSeconds }, holding);
     } catch (err) {
-      if (held) this.#unwait(a.id, this.#waiters.get(a.id));
+      if (held) this.#held.remove(a.id, this.#held.get(a.id));
       throw err;
     }
-    this.#expireAt(a, terms);
-    this.#event("info", a, "approval_requested", { expires_at: a.expires_at, sha256: a.sha256, mode: terms.mode });
+    // Silence is never consent: when the approval expires, a held client is refused.
+    this.#expiry.start(a.id, terms.timeoutSeconds * 1000, () => void this.#end(a.id, "expired"));
+    this.#events.emit("info", a, "approval_requested", { expires_at: a.expires_at, sha256: a.sha256, mode: terms.mode });
     try {
       this.#opts.onRequested?.(a);
     } catch (err) {
@@ -247,64 +240,41 @@ export class ApprovalService {
   }
 
   #stillPending(a: Approval, decision: Decision, kind: "statement" | "request"): Decision {
-    this.#event("info", a, "approval_still_pending", { decision_id_rerun: decision.decision_id });
+    this.#events.emit("info", a, "approval_still_pending", { decision_id_rerun: decision.decision_id });
     return stillPending(decision, a.id, a.expires_at, kind, this.#opts.reviewUrl);
   }
 
-  /** Silence is never consent: when the approval expires, a held client is refused. */
-  #expireAt(a: Approval, terms: Terms): void {
-    const t = setTimeout(() => {
-      this.#expiry.delete(a.id);
-      void this.#end(a.id, "expired");
-    }, terms.timeoutSeconds * 1000);
-    t.unref?.();
-    this.#expiry.set(a.id, t);
-  }
-
-  /** Registers this replica's client as waiting for `a`; resolves with what to enforce. */
+  /** Holds this replica's client for `a`; resolves with what to enforce. */
   #wait(a: Approval, subject: ApprovalSubject, decision: Decision, control: HoldControl, holdSeconds: number): Promise<Decision> {
-    return new Promise<Decision>((resolve) => {
-      const w: Waiter = { subject, decision, resolve };
-      // The hold's maximum: the client is answered, the approval stays pending for a re-run (unless it
-      // ended meanwhile: the store says so when it is released).
-      // A hold as long as the approval's remaining life ends with its expiry, not a "still pending".
-      const lifeMs = Date.parse(a.expires_at) - Date.now();
-      w.timer = setTimeout(() => void (holdSeconds * 1000 >= lifeMs ? this.#end(a.id, "expired") : this.#release(a, w, holdSeconds)), holdSeconds * 1000);
-      this.#waiters.set(a.id, w);
-      // Who withdrew it: the adapter may abort with a reason (an operator ending the session); else the client.
-      const by = () => (typeof control.signal.reason === "string" ? control.signal.reason : "client");
-      control.signal.addEventListener("abort", () => this.#waiters.get(a.id) === w && void this.#end(a.id, "withdrawn", undefined, by()), { once: true });
+    return this.#held.add(a, subject, decision, control, holdSeconds, {
+      expire: () => void this.#end(a.id, "expired"),
+      release: (w) => void this.#release(a, w, holdSeconds),
+      withdraw: (by) => void this.#end(a.id, "withdrawn", undefined, by),
     });
   }
 
-  #unwait(id: string, w: Waiter | undefined): void {
-    if (!w || this.#waiters.get(id) !== w) return;
-    clearTimeout(w.timer);
-    this.#waiters.delete(id);
-  }
-
   async #release(a: Approval, w: Waiter, holdSeconds: number): Promise<void> {
-    if (this.#waiters.get(a.id) !== w) return;
+    if (!this.#held.holds(a.id, w)) return;
     const after = await this.#store.hold(a.id, false).catch(() => ({ changed: false, approval: undefined }));
-    if (this.#waiters.get(a.id) !== w) return;
+    if (!this.#held.holds(a.id, w)) return;
     if (after.approval && after.approval.status !== "pending") return void this.#settle(after.approval);
-    this.#unwait(a.id, w);
-    this.#event("info", a, "approval_deferred", { held_seconds: holdSeconds });
+    this.#held.remove(a.id, w);
+    this.#events.emit("info", a, "approval_deferred", { held_seconds: holdSeconds });
     w.resolve(stillPending(w.decision, a.id, a.expires_at, what(a), this.#opts.reviewUrl));
   }
 
   /** Answers the client held here for `a` once `a` has ended (by this replica or another). */
   async #settle(a: Approval): Promise<void> {
     if (a.status === "pending") return;
-    this.#ended(a);
-    const w = this.#waiters.get(a.id);
+    this.#expiry.stop(a.id);
+    const w = this.#held.get(a.id);
     if (!w) return;
-    this.#unwait(a.id, w);
+    this.#held.remove(a.id, w);
     if (a.status !== "approved") return w.resolve(settledDecision(a, w.decision, this.#opts.reviewUrl));
     // The bytes about to be forwarded are the held ones; check they still hash to what was approved.
     const now = w.subject.current();
     if (now !== a.sha256) {
-      this.#event("error", a, "approval_statement_changed", { now_sha256: now });
+      this.#events.emit("error", a, "approval_statement_changed", { now_sha256: now });
       return w.resolve(deny(w.decision, "APPROVAL_MISMATCH", `approval ${a.id} does not match the held ${what(a)}; it was not run`));
     }
     // Exactly once, even if two replicas believed they held it: the store's compare-and-set decides.
@@ -324,27 +294,8 @@ export class ApprovalService {
       if (now && now.status !== "pending") await this.#settle(now);
       return undefined;
     }
-    this.#event("info", a, `approval_${status}`, reviewer ? { reviewer, comment } : comment ? { by: comment } : {});
+    this.#events.emit("info", a, `approval_${status}`, reviewer ? { reviewer, comment } : comment ? { by: comment } : {});
     await this.#settle(a);
     return a;
-  }
-
-  #ended(a: Approval): void {
-    const t = this.#expiry.get(a.id);
-    if (t) clearTimeout(t);
-    this.#expiry.delete(a.id);
-  }
-
-  #identity(r: string | ReviewerIdentity): ReviewerIdentity {
-    return typeof r === "string" ? { name: r, groups: this.#opts.reviewers?.find((x) => x.name === r)?.groups ?? [] } : r;
-  }
-
-  #event(level: "info" | "warn" | "error", a: Approval, event: string, extra: Record<string, unknown>): void {
-    this.#log[level]({ event, approval_id: a.id, decision_id: a.decision_id, session_id: a.session_id, principal: a.principal, target: a.target, ...extra }, event.replace(/_/g, " "));
-    try {
-      this.#opts.onEvent?.(event, a);
-    } catch (err) {
-      this.#log.warn({ err, approval_id: a.id, event }, "approval event listener failed");
-    }
   }
 }

@@ -5,20 +5,15 @@
 // Buffer policy when full: `drop_oldest` (OPA's behaviour: counted in `dropped`), or `block`: admit() refuses new
 // decisions with DECISION_LOG_BACKPRESSURE, so nothing that was decided is ever lost.
 
-import { Agent as HttpAgent, request as httpRequest } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { gzipSync } from "node:zlib";
 import type { Logger } from "pino";
 import type { DecisionEvent, DecisionSink } from "../decision/index.js";
 import { RegateError } from "../errors.js";
+import { CollectorClient, redactUrl, TooLarge, type CollectorOptions } from "./collector-client.js";
 
 export type BufferPolicy = "drop_oldest" | "block";
 
-export interface UploaderOptions {
-  /** Where batches are POSTed. */
-  url: string;
-  /** Extra request headers (credentials). */
-  headers: Record<string, string>;
+export interface UploaderOptions extends CollectorOptions {
   /** One decision as one JSON value. */
   serialize(e: DecisionEvent): string;
   /** A batch of serialised events as the request body before gzip (OPA: a JSON array). */
@@ -29,12 +24,7 @@ export interface UploaderOptions {
   upload_size_limit_bytes: number;
   buffer_size_limit_events: number;
   buffer_policy: BufferPolicy;
-  timeout_ms: number;
-  /** PEM contents: a CA to trust instead of the system's, and a client certificate and key (mTLS). */
-  tls?: { ca?: string; cert?: string; key?: string };
   log: Logger;
-  /** Injected in unit tests instead of node:http(s). */
-  fetch?: typeof fetch;
 }
 
 /** Counts that reconcile: received = uploaded + dropped + buffered; decisions made = received + refused. */
@@ -67,12 +57,10 @@ export class BatchUploader implements DecisionSink {
   #closed = false;
   #refusing = false;
   readonly #counts: Omit<UploaderStats, "buffered"> = { received: 0, uploaded: 0, dropped: 0, refused: 0, upload_failures: 0, requests: 0 };
-  readonly #agent: HttpAgent | HttpsAgent;
+  readonly #collector: CollectorClient;
 
   constructor(private readonly opts: UploaderOptions) {
-    // One keep-alive connection: uploads are sequential.
-    const https = new URL(opts.url).protocol === "https:";
-    this.#agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ...opts.tls }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    this.#collector = new CollectorClient(opts);
     this.#schedule(this.#delay());
   }
 
@@ -143,7 +131,7 @@ export class BatchUploader implements DecisionSink {
     await this.#running;
     await this.flush(deadlineMs);
     if (this.buffered > 0) this.opts.log.error({ lost: this.buffered }, "events not uploaded before shutdown");
-    this.#agent.destroy();
+    this.#collector.close();
   }
 
   #kick(): void {
@@ -199,7 +187,8 @@ export class BatchUploader implements DecisionSink {
       this.#inFlight = count;
       const body = gzipSync(this.opts.frame(this.#queue.slice(this.#head, this.#head + count)));
       try {
-        await this.#post(body);
+        this.#counts.requests++;
+        await this.#collector.post(body);
       } catch (err) {
         if (err instanceof TooLarge && this.#tooLarge(count)) {
           this.#inFlight = 0;
@@ -245,7 +234,7 @@ export class BatchUploader implements DecisionSink {
     this.#head++;
     this.#counts.dropped++;
     this.#counts.last_error = `collector refused an event of ${bytes} bytes as too large (HTTP 413)`;
-    this.opts.log.error({ bytes, url: redact(this.opts.url) }, "collector refused an event as too large (HTTP 413); it is dropped, the events after it are sent");
+    this.opts.log.error({ bytes, url: redactUrl(this.opts.url) }, "collector refused an event as too large (HTTP 413); it is dropped, the events after it are sent");
     return true;
   }
 
@@ -260,53 +249,6 @@ export class BatchUploader implements DecisionSink {
       n++;
     }
     return n;
-  }
-
-  async #post(body: Buffer): Promise<void> {
-    this.#counts.requests++;
-    const headers: Record<string, string> = { "content-type": "application/json", "content-encoding": "gzip", "user-agent": "regate", ...this.opts.headers };
-    const status = this.opts.fetch ? await this.#postFetch(this.opts.fetch, headers, body) : await this.#postNode(headers, body);
-    if (status === 413) throw new TooLarge();
-    if (status < 200 || status > 299) throw new Error(`collector answered HTTP ${status}`);
-  }
-
-  async #postFetch(f: typeof fetch, headers: Record<string, string>, body: Buffer): Promise<number> {
-    const res = await f(this.opts.url, { method: "POST", headers, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) as Uint8Array<ArrayBuffer>, signal: AbortSignal.timeout(this.opts.timeout_ms) });
-    await res.arrayBuffer().catch(() => undefined);
-    return res.status;
-  }
-
-  /** node:http(s) rather than fetch: client certificates and a private CA go on the agent. */
-  #postNode(headers: Record<string, string>, body: Buffer): Promise<number> {
-    const https = this.#agent instanceof HttpsAgent;
-    return new Promise((resolve, reject) => {
-      const req = (https ? httpsRequest : httpRequest)(this.opts.url, { method: "POST", headers: { ...headers, "content-length": String(body.length) }, agent: this.#agent }, (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-        res.on("error", reject);
-      });
-      const timer = setTimeout(() => req.destroy(new Error(`collector did not answer within ${this.opts.timeout_ms} ms`)), this.opts.timeout_ms);
-      req.on("close", () => clearTimeout(timer));
-      req.on("error", reject);
-      req.end(body);
-    });
-  }
-}
-
-/** A 413 from the collector: not a failure to retry as is (BatchUploader.#tooLarge). */
-class TooLarge extends Error {
-  constructor() {
-    super("collector answered HTTP 413");
-  }
-}
-
-/** The collector URL for a log line: no credentials, no query. */
-function redact(u: string): string {
-  try {
-    const url = new URL(u);
-    return `${url.protocol}//${url.host}${url.pathname}`;
-  } catch {
-    return "(collector url)";
   }
 }
 

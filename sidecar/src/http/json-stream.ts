@@ -1,26 +1,10 @@
 // Masks a JSON response as it streams: the same rules as ResponseMasker.maskJsonText, applied token by token.
 
 import { Transform, type TransformCallback } from "node:stream";
-import type { MaskStrategy } from "../decision/types.js";
 import { RegateError } from "../errors.js";
-import { REDACTED } from "../mask/index.js";
-import { MAX_DEPTH, mergeSpecs, type DetectSpec } from "./mask-actions.js";
+import { childRule, decodedString, keyText, literalText, stringText, syntax, type Frame, type ValueRule } from "./json-stream-tokens.js";
+import { MAX_DEPTH } from "./mask-actions.js";
 import type { ResponseMasker } from "./masker.js";
-
-/** What applies to the value about to start: replaced whole, or scanned with these detectors. */
-interface ValueRule {
-  whole?: MaskStrategy;
-  detect?: DetectSpec;
-}
-
-interface Frame {
-  object: boolean;
-  rule: ValueRule;
-  /** Elements seen so far (arrays). */
-  index: number;
-  /** Length of the key path while this container is the current one. */
-  pathLen: number;
-}
 
 const enum Expect {
   Value,
@@ -41,14 +25,8 @@ const enum Token {
   Literal,
 }
 
-const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
-
 const isWs = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 const endsLiteral = (c: number): boolean => isWs(c) || c === 0x2c || c === 0x5d || c === 0x7d;
-
-function syntax(what: string): SyntaxError {
-  return new SyntaxError(`JSON response body: ${what}`);
-}
 
 /**
  * Rewrites a JSON document chunk by chunk: structure and unmasked tokens pass as they came (numbers keep
@@ -247,21 +225,7 @@ export class JsonMaskStream extends Transform {
 
   /** An array element starts: its rule comes from its index (pointers) and the array's rule. */
   #element(array: Frame): void {
-    this.#next = this.#childRule(array, String(array.index++), false);
-  }
-
-  #childRule(parent: Frame, key: string, named: boolean): ValueRule {
-    const rule = parent.rule;
-    if (rule.whole !== undefined) return rule;
-    // The key path is kept only for pointer rules (setting an array's length is not free).
-    const pointers = this.#masker.hasPointers;
-    if (pointers) this.#path.length = parent.pathLen;
-    if (!pointers && !this.#masker.hasNamedFields) return rule;
-    if (pointers) this.#path.push(this.#masker.foldKey(key));
-    const action = this.#masker.actionAt(key, named, this.#path);
-    if (action?.whole !== undefined) return { whole: action.whole };
-    const detect = mergeSpecs(rule.detect, action?.detect);
-    return detect ? { detect } : {};
+    this.#next = childRule(this.#masker, this.#path, array, String(array.index++), false);
   }
 
   #close(): void {
@@ -279,51 +243,23 @@ export class JsonMaskStream extends Transform {
     this.#expect = parent ? Expect.CommaOrClose : Expect.End;
   }
 
-  #decoded(): string {
-    // Escapes are checked (and decoded) by JSON.parse itself; without one the text is the value.
-    return this.#escaped ? (JSON.parse(this.#tok) as string) : this.#tok.slice(1, -1);
-  }
-
   #endKey(): void {
     const object = this.#frames.at(-1)!;
-    const key = this.#decoded();
-    const detect = object.rule.whole === undefined ? object.rule.detect : undefined;
-    // Object keys can carry values too (maps keyed by email): they are scanned like strings.
-    const masked = detect ? (this.#masker.maskDetectedText(key, detect) ?? REDACTED) : key;
-    this.#out += masked === key ? this.#tok : JSON.stringify(masked);
-    this.#next = this.#childRule(object, key, true);
+    const key = decodedString(this.#tok, this.#escaped);
+    this.#out += keyText(this.#masker, object, key, this.#tok);
+    this.#next = childRule(this.#masker, this.#path, object, key, true);
     this.#token = Token.None;
     this.#tok = "";
     this.#expect = Expect.Colon;
   }
 
   #endString(): void {
-    const rule = this.#next;
-    if (rule.whole !== undefined) {
-      this.#out += this.#masker.wholeReplacement(this.#decoded(), rule.whole);
-    } else if (!rule.detect && !this.#masker.hasNamedFields) {
-      if (this.#escaped) this.#decoded();
-      this.#out += this.#tok;
-    } else {
-      const s = this.#decoded();
-      const masked = this.#masker.maskStringValue(s, rule.detect, this.#frames.length);
-      this.#out += masked === s ? this.#tok : JSON.stringify(masked);
-    }
+    this.#out += stringText(this.#masker, this.#next, this.#tok, this.#escaped, this.#frames.length);
     this.#valueDone();
   }
 
   #endLiteral(): void {
-    const raw = this.#tok;
-    const first = raw.charCodeAt(0);
-    const keyword = raw === "true" || raw === "false" || raw === "null";
-    if (!keyword && !NUMBER.test(raw)) throw syntax(`unexpected token ${raw.slice(0, 20)}`);
-    const rule = this.#next;
-    if (rule.whole !== undefined && raw !== "null") this.#out += this.#masker.wholeReplacement(raw, rule.whole);
-    else if (rule.whole === undefined && rule.detect && first !== 0x74 && first !== 0x66 && first !== 0x6e) {
-      // A card number sent as a JSON number is still a card number; its text is judged exactly as sent.
-      const masked = this.#masker.maskDetectedText(raw, rule.detect);
-      this.#out += masked === raw ? raw : JSON.stringify(masked);
-    } else this.#out += raw;
+    this.#out += literalText(this.#masker, this.#next, this.#tok);
     this.#valueDone();
   }
 }

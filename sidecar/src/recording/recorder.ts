@@ -1,47 +1,20 @@
-import type { KeyObject } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { DecisionSink, SessionInput } from "../decision/index.js";
 import { RegateError } from "../errors.js";
-import type { Logger } from "../log.js";
 import type { SessionHooks } from "../postgres/index.js";
 import { ChainFile } from "./chain-file.js";
+import { GroupCommit } from "./group-commit.js";
 import { JOURNAL, recordingFileName, STORE_BEHIND, UNAVAILABLE } from "./layout.js";
 import { postgresHooks } from "./postgres.js";
 import { createSessionFile, startRecord } from "./session-file.js";
 import { scrubSecrets, secretForms } from "./scrub.js";
 import { signCheckpoint, type Checkpoint } from "./sign.js";
 import { journalHead, type JournalHead } from "./journal-head.js";
-import type { PgRecordingStore } from "./pg-store.js";
+import type { Protocol, RecorderOptions, RecordingLink } from "./recorder-options.js";
 
-export interface RecorderOptions {
-  dir: string;
-  log: Logger;
-  version: string;
-  /** Key of the `hash` mask strategy, so detector masks in recordings match the client's. */
-  maskKey?: Buffer;
-  /** Ed25519 private key signing `checkpoint`, `closed` and `deleted` journal records. */
-  signingKey?: KeyObject;
-  /** Secrets regate holds: replaced wherever an agent typed them (scrub.ts). */
-  secrets?: readonly string[];
-  /** A signed `checkpoint` journal record every this many records of a session (0: none). */
-  checkpointRecords?: number;
-  /** ... and at least this often while a session has new records (0: none). */
-  checkpointSeconds?: number;
-  /** The first this many rows of each Postgres result go into its `result` record (0: none). */
-  rows?: number;
-  /** The fleet store every record is copied to once it is in its local file (pg-store.ts). */
-  store?: PgRecordingStore;
-}
-
-export type Protocol = "postgres" | "http";
-
-/**
- * How long a deferred record (Recorder.writeLater) may wait for the session's next record written at once.
- * Longer than a client's round trip, so a result usually shares the write of the next statement record
- * (one syscall per statement instead of two); short, since records still pending are lost in a crash.
- */
-export const DEFER_MS = 10;
+export type { Protocol, RecorderOptions, RecordingLink } from "./recorder-options.js";
+export { DEFER_MS } from "./group-commit.js";
 
 interface Open {
   file: ChainFile;
@@ -52,13 +25,6 @@ interface Open {
   /** Records since the last checkpoint, and when that was (ms). */
   unchecked: number;
   checkedAt: number;
-}
-
-/** A point in a session's hash chain (see Recorder.link). */
-export interface RecordingLink {
-  file: string;
-  seq: number;
-  sha256: string;
 }
 
 /**
@@ -76,9 +42,7 @@ export class Recorder implements DecisionSink {
   #failure: unknown;
   #secrets: string[];
   #timer?: NodeJS.Timeout;
-  /** Files with deferred records, each written in one go by the next `flush` (group commit). */
-  #dirty = new Set<ChainFile>();
-  #flushing?: NodeJS.Timeout;
+  readonly #commit = new GroupCommit({ ok: () => this.#ok(), fail: (err) => this.#fail(err) });
   /** Records written and bytes, for metrics and tests. */
   written = { records: 0, bytes: 0, failures: 0, refused: 0, checkpoints: 0 };
 
@@ -183,7 +147,7 @@ export class Recorder implements DecisionSink {
       this.written.bytes += open.file.append(type, scrubSecrets({ session: session.id, ...body }, this.#secrets), defer);
       this.written.records++;
       open.unchecked++;
-      if (defer) this.#later(open.file);
+      if (defer) this.#commit.later(open.file);
       // A deferred record proves nothing about the disk: only a real write ends failing mode.
       else this.#ok();
       const every = this.opts.checkpointRecords ?? 0;
@@ -202,31 +166,9 @@ export class Recorder implements DecisionSink {
     return defer ? this.writeLater({ id } as SessionInput, type, body) : this.write({ id } as SessionInput, type, body);
   }
 
-  #later(file: ChainFile): void {
-    this.#dirty.add(file);
-    this.#flushing ??= setTimeout(() => this.flush(), DEFER_MS);
-  }
-
   /** Writes every deferred record now (one write per file); a failure puts the recorder in failing mode. */
   flush(): void {
-    if (this.#flushing) clearTimeout(this.#flushing);
-    this.#flushing = undefined;
-    const files = [...this.#dirty];
-    this.#dirty.clear();
-    for (const f of files) this.#flushFile(f);
-  }
-
-  /** False when the write failed: the file and its chain are back at the last whole record on disk. */
-  #flushFile(file: ChainFile): boolean {
-    if (!file.pending) return true;
-    try {
-      file.flush();
-      this.#ok();
-      return true;
-    } catch (err) {
-      this.#fail(err);
-      return false;
-    }
+    this.#commit.flush();
   }
 
   /** An event about a session no longer recorded: an `event` record in the journal. */
@@ -279,7 +221,7 @@ export class Recorder implements DecisionSink {
 
   #checkpointOpen(id: string, open: Open): void {
     // A checkpoint vouches for records on disk: deferred ones go first (and none is signed if they fail).
-    if (!this.#flushFile(open.file)) return;
+    if (!this.#commit.flushFile(open.file)) return;
     try {
       this.checkpoint({ type: "checkpoint", session: id, file: open.name, records: open.file.records, head: open.file.head });
       open.unchecked = 0;

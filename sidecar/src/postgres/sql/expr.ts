@@ -1,13 +1,16 @@
 // Expression walker: records functions, operators, columns and nested statements, and returns the
 // lineage of the expression's value. Node types it does not know are still walked child by child, so
 // nothing below them is missed.
+import { callInputs } from "./call-inputs.js";
+import { columnRef } from "./column-ref.js";
 import { CONSTANT, UNKNOWN, asDerived, merge, type Col, type Lin } from "./lineage.js";
 import { bodyOf, isRangeVarShape, list, nameList, rec, str, stringNode, unwrap, type Rec } from "./node.js";
 import { relationArgument } from "./relation-args.js";
 import { resolveRangeVar } from "./relations.js";
-import { findQualified, resolveIn, resolveName, wholeRow, recordWhole, MAX_DEPTH, TooDeep, type Cx, type Scope } from "./scope.js";
+import { findQualified, resolveName } from "./name-resolution.js";
+import { MAX_DEPTH, TooDeep, type Cx, type Scope } from "./scope.js";
 import { setConfigCall } from "./settings.js";
-import { addRows, conjuncts, levelOf, relate, rowsLin, rowsOf, sink } from "./relate.js";
+import { addRows, conjuncts, levelOf, relate, rowsLin, rowsOf } from "./relate.js";
 import { isRelating } from "./slots.js";
 import { CONSTANT_NODES, TRANSPARENT } from "./expr-nodes.js";
 import { AGGREGATES, SET_RETURNING, SQL_TEXT_FUNCTIONS } from "./function-kinds.js";
@@ -110,74 +113,6 @@ function bare(b: Rec, cx: Cx, scope: Scope): Lin {
 
 function relation(rv: Rec, cx: Cx): void {
   cx.facts.addTable(resolveRangeVar(rv, cx.looseAccess, cx.env).ref);
-}
-
-function unresolved(what: string, cx: Cx, scope: Scope): Lin {
-  if (!scope.lenient) cx.facts.addUnknown(`column reference ${what} could not be resolved`);
-  return UNKNOWN;
-}
-
-export function columnRef(fields: unknown[], cx: Cx, scope: Scope): Lin {
-  const names: string[] = [];
-  let star = false;
-  for (const f of fields) {
-    const s = stringNode(f);
-    if (s !== undefined) names.push(s);
-    else star = true;
-  }
-  if (star) {
-    if (names.length === 0) {
-      const parts: Lin[] = [];
-      for (const s of scope.sources) {
-        if (!s.unqualified || s.priority) continue;
-        parts.push(recordWhole(s, scope, wholeRow(s), cx));
-      }
-      return merge(parts, true);
-    }
-    const q = qualifier(names, scope);
-    if (!q) return unresolved(`${names.join(".")}.*`, cx, scope);
-    return recordWhole(q.src, q.level, wholeRow(q.src), cx);
-  }
-  if (names.length === 1) {
-    return resolveName(scope, names[0] as string, cx) ?? unresolved(names[0] as string, cx, scope);
-  }
-  // a.b: column b of relation a; else field b of composite column a.
-  // a.b.c: column c of schema-qualified relation a.b; else field c of column b of relation a.
-  const tail = names.length > 3 ? names.slice(names.length - 3) : names;
-  if (tail.length === 3) {
-    const f = findQualified(scope, tail[1] as string, tail[0] as string);
-    if (f) return resolveIn(f, tail[2] as string, cx) ?? attributeCall(f, tail[2] as string, cx);
-  }
-  const q = findQualified(scope, tail[0] as string);
-  if (q) {
-    const l = resolveIn(q, tail[1] as string, cx) ?? attributeCall(q, tail[1] as string, cx);
-    return tail.length === 2 ? l : asDerived(l);
-  }
-  const col = resolveName(scope, tail[0] as string, cx);
-  return col ? asDerived(col) : unresolved(names.join("."), cx, scope);
-}
-
-function qualifier(names: string[], scope: Scope): ReturnType<typeof findQualified> {
-  const n = names.length > 2 ? names.slice(names.length - 2) : names;
-  if (n.length === 2) return findQualified(scope, n[1] as string, n[0] as string);
-  return findQualified(scope, n[0] as string);
-}
-
-/** `t.f` where t has no column f: PostgreSQL reads it as the call f(t). */
-function attributeCall(found: NonNullable<ReturnType<typeof findQualified>>, name: string, cx: Cx): Lin {
-  cx.facts.addUnknown(`${name}(${found.src.refname ?? "?"}) called with attribute notation`);
-  const l = recordWhole(found.src, found.level, wholeRow(found.src), cx);
-  callInputs(cx, found.level, null, name, l, true);
-  return { ...l, derived: true, unknown: true };
-}
-
-/**
- * What flows into a function matters when the function has effects (pg_notify, set_config, nextval ...): its
- * arguments, and how many times it runs, which is what chose the rows of its level (a sequence moved once
- * per row of `generate_series(1, <masked value>)` keeps the value). Recorded again when the level ends.
- */
-function callInputs(cx: Cx, scope: Scope, schema: string | null, name: string, args: Lin, unknown: boolean): void {
-  sink(scope, merge([args, rowsLin(scope)], true), (l) => cx.facts.addFunction({ schema, name, inputs: l.cols.map((c) => ({ ...c })), inputs_unknown: unknown || l.unknown }));
 }
 
 function funcCall(b: Rec, cx: Cx, scope: Scope): Lin {

@@ -3,7 +3,8 @@
 import { CONSTANT, asDerived, asUnknown, merge, plain, type Col, type Lin } from "./lineage.js";
 import { bodyOf, list, nameList, rec, str, unwrap, type Rec } from "./node.js";
 import { resolveRangeVar, type ResolvedRelation } from "./relations.js";
-import { MAX_DEPTH, TooDeep, liveCol, makeSource, resolveAmong, starOf, wholeRow, type Cx, type FromItem, type Scope, type Source } from "./scope.js";
+import { liveCol, resolveAmong, starOf, wholeRow } from "./name-resolution.js";
+import { MAX_DEPTH, TooDeep, makeSource, type Cx, type FromItem, type Scope, type Source } from "./scope.js";
 import { expr } from "./expr.js";
 import { addRows, conjuncts, relate, rowsOf } from "./relate.js";
 

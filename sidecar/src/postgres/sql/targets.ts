@@ -1,7 +1,8 @@
 // Target lists (SELECT list, RETURNING): output columns, with `*` expanded where the columns are known.
 import { UNKNOWN, asDerived, asUnknown, merge, type Col, type Lin } from "./lineage.js";
 import { bodyOf, list, nameList, str, unwrap } from "./node.js";
-import { findQualified, recordWhole, starOf, wholeRow, type Cx, type Scope, type Source } from "./scope.js";
+import { findQualified, recordWhole, starOf, wholeRow } from "./name-resolution.js";
+import type { Cx, Scope, Source } from "./scope.js";
 import { expr } from "./expr.js";
 import { withSlots } from "./from.js";
 import { figureName } from "./names.js";

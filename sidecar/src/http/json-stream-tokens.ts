@@ -1,0 +1,83 @@
+// What a completed JSON token becomes under its value rule, for the streaming masker (json-stream.ts).
+// Pure functions of the token's text: the stream keeps the grammar's state, these keep the masking rules.
+
+import type { MaskStrategy } from "../decision/types.js";
+import { REDACTED } from "../mask/index.js";
+import { mergeSpecs, type DetectSpec } from "./mask-actions.js";
+import type { ResponseMasker } from "./masker.js";
+
+/** What applies to the value about to start: replaced whole, or scanned with these detectors. */
+export interface ValueRule {
+  whole?: MaskStrategy;
+  detect?: DetectSpec;
+}
+
+export interface Frame {
+  object: boolean;
+  rule: ValueRule;
+  /** Elements seen so far (arrays). */
+  index: number;
+  /** Length of the key path while this container is the current one. */
+  pathLen: number;
+}
+
+const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+export function syntax(what: string): SyntaxError {
+  return new SyntaxError(`JSON response body: ${what}`);
+}
+
+/** The rule of `parent`'s child `key` (a member name, or an array index); `path` is left at the child's key path. */
+export function childRule(masker: ResponseMasker, path: string[], parent: Frame, key: string, named: boolean): ValueRule {
+  const rule = parent.rule;
+  if (rule.whole !== undefined) return rule;
+  // The key path is kept only for pointer rules (setting an array's length is not free).
+  const pointers = masker.hasPointers;
+  if (pointers) path.length = parent.pathLen;
+  if (!pointers && !masker.hasNamedFields) return rule;
+  if (pointers) path.push(masker.foldKey(key));
+  const action = masker.actionAt(key, named, path);
+  if (action?.whole !== undefined) return { whole: action.whole };
+  const detect = mergeSpecs(rule.detect, action?.detect);
+  return detect ? { detect } : {};
+}
+
+/** The value of a string token `tok` (quotes included). */
+export function decodedString(tok: string, escaped: boolean): string {
+  // Escapes are checked (and decoded) by JSON.parse itself; without one the text is the value.
+  return escaped ? (JSON.parse(tok) as string) : tok.slice(1, -1);
+}
+
+/** A key of `object` as it goes out: `tok` as it came, or the masked `key` re-encoded. */
+export function keyText(masker: ResponseMasker, object: Frame, key: string, tok: string): string {
+  const detect = object.rule.whole === undefined ? object.rule.detect : undefined;
+  // Object keys can carry values too (maps keyed by email): they are scanned like strings.
+  const masked = detect ? (masker.maskDetectedText(key, detect) ?? REDACTED) : key;
+  return masked === key ? tok : JSON.stringify(masked);
+}
+
+/** A string value as it goes out under `rule`; `depth` is how deep it is nested. */
+export function stringText(masker: ResponseMasker, rule: ValueRule, tok: string, escaped: boolean, depth: number): string {
+  if (rule.whole !== undefined) return masker.wholeReplacement(decodedString(tok, escaped), rule.whole);
+  if (!rule.detect && !masker.hasNamedFields) {
+    if (escaped) decodedString(tok, escaped);
+    return tok;
+  }
+  const s = decodedString(tok, escaped);
+  const masked = masker.maskStringValue(s, rule.detect, depth);
+  return masked === s ? tok : JSON.stringify(masked);
+}
+
+/** A number, `true`, `false` or `null` as it goes out under `rule`; anything else is a syntax error. */
+export function literalText(masker: ResponseMasker, rule: ValueRule, raw: string): string {
+  const first = raw.charCodeAt(0);
+  const keyword = raw === "true" || raw === "false" || raw === "null";
+  if (!keyword && !NUMBER.test(raw)) throw syntax(`unexpected token ${raw.slice(0, 20)}`);
+  if (rule.whole !== undefined && raw !== "null") return masker.wholeReplacement(raw, rule.whole);
+  if (rule.whole === undefined && rule.detect && first !== 0x74 && first !== 0x66 && first !== 0x6e) {
+    // A card number sent as a JSON number is still a card number; its text is judged exactly as sent.
+    const masked = masker.maskDetectedText(raw, rule.detect);
+    return masked === raw ? raw : JSON.stringify(masked);
+  }
+  return raw;
+}
