@@ -7,11 +7,11 @@ import { DETECTOR_NAMES, findMatches, REDACTED } from "../mask/index.js";
 import { looksLikeJson } from "./body.js";
 import { addDetector, mergeActions, mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
 import type { ResponseMasker } from "./masker.js";
+import { applyEdits as applyAll, decodedView, hasEscape, identityView, sentSpan, type Edit, type View } from "./percent-view.js";
 import { isStandard, URL_HEADERS } from "./standard-headers.js";
 
 /** What a header value may hold (Node refuses anything else); a masked value outside it is redacted whole. */
 const HEADER_SAFE = /^[\t\x20-\x7e\x80-\xff]*$/;
-const PERCENT = /%[0-9A-Fa-f]{2}/;
 /** `name=value` or `name: value` pairs in a header value: query strings, parameters, `k=v; k=v` lists. */
 const PAIR = /([^\s=:&;,?#"'<>/\\]+)[ \t]*[=:][ \t]*("(?:[^"\\]|\\.)*"|[^\s&;,"<>#]*)/g;
 /** How many times a value is percent-decoded before regate stops looking (and redacts what it still finds). */
@@ -188,7 +188,7 @@ function maskHeaderValue(m: HeaderMasking, value: string, action: FieldAction | 
   }
   // As sent, then percent-decoded once (mapped back onto the bytes as sent).
   v = applyEdits(v, editsIn(m, identityView(v), detect, pairs));
-  if (PERCENT.test(v)) {
+  if (hasEscape(v)) {
     v = applyEdits(v, editsIn(m, decodedView(v), detect, pairs));
     if (stillFound(m, v, detect, pairs)) return REDACTED;
   }
@@ -200,57 +200,11 @@ function safe(value: string): string {
   return HEADER_SAFE.test(value) ? value : REDACTED;
 }
 
-/**
- * A text to scan and, for each of its characters, the span of the value as sent it came from (none: the
- * text is the value as sent, the common case, which then costs no arrays).
- */
-interface View {
-  text: string;
-  from?: number[];
-  to?: number[];
-}
-
-const identityView = (raw: string): View => ({ text: raw });
-
-/**
- * `raw` with each run of %XX escapes decoded as UTF-8. Every character a run decodes to maps to the whole
- * run, so a hit inside it masks all of its escapes (over-masking a multi-byte character at worst).
- */
-function decodedView(raw: string): View {
-  let text = "";
-  const from: number[] = [];
-  const to: number[] = [];
-  for (let i = 0; i < raw.length; ) {
-    if (raw.charCodeAt(i) === 0x25 && PERCENT.test(raw.slice(i, i + 3))) {
-      const start = i;
-      const bytes: number[] = [];
-      while (raw.charCodeAt(i) === 0x25 && PERCENT.test(raw.slice(i, i + 3))) {
-        bytes.push(parseInt(raw.slice(i + 1, i + 3), 16));
-        i += 3;
-      }
-      const decoded = Buffer.from(bytes).toString("utf8");
-      for (let k = 0; k < decoded.length; k++) {
-        from.push(start);
-        to.push(i);
-      }
-      text += decoded;
-    } else {
-      text += raw[i];
-      from.push(i);
-      to.push(i + 1);
-      i++;
-    }
-  }
-  return { text, from, to };
-}
-
-type Edit = [start: number, end: number, replacement: string];
-
 /** What to replace in the value as sent: values of pairs named by field rules, then detected spans. */
 function editsIn(m: HeaderMasking, view: View, detect: DetectSpec | undefined, pairs: boolean): Edit[] {
   const edits: Edit[] = [];
   const span = (s: number, e: number, replacement: string): void => {
-    if (e > s) edits.push([view.from ? view.from[s]! : s, view.to ? view.to[e - 1]! : e, replacement]);
+    if (e > s) edits.push([...sentSpan(view, s, e), replacement]);
   };
   if (pairs && m.rules.length > 0) {
     PAIR.lastIndex = 0;
@@ -275,28 +229,6 @@ function editsIn(m: HeaderMasking, view: View, detect: DetectSpec | undefined, p
   return edits;
 }
 
-/** Edits applied to `raw`; overlapping ones are merged and the merged span redacted. */
-function applyEdits(raw: string, edits: Edit[]): string {
-  if (edits.length === 0) return raw;
-  edits.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
-  const merged: Edit[] = [];
-  for (const e of edits) {
-    const last = merged.at(-1);
-    if (last && e[0] < last[1]) {
-      merged[merged.length - 1] = [last[0], Math.max(last[1], e[1]), REDACTED];
-      continue;
-    }
-    merged.push([...e]);
-  }
-  let out = "";
-  let pos = 0;
-  for (const [s, e, r] of merged) {
-    out += raw.slice(pos, s) + r;
-    pos = e;
-  }
-  return out + raw.slice(pos);
-}
-
 /**
  * After masking as sent and decoded once: a value still holding escapes once decoded was encoded twice or
  * more. It is decoded to the end; if a detector hit or a pair named by a field rule (whatever its value) is
@@ -304,8 +236,13 @@ function applyEdits(raw: string, edits: Edit[]): string {
  */
 function stillFound(m: HeaderMasking, value: string, detect: DetectSpec | undefined, pairs: boolean): boolean {
   let text = decodedView(value).text;
-  if (!PERCENT.test(text)) return false;
-  for (let i = 1; i < MAX_DECODES && PERCENT.test(text); i++) text = decodedView(text).text;
+  if (!hasEscape(text)) return false;
+  for (let i = 1; i < MAX_DECODES && hasEscape(text); i++) text = decodedView(text).text;
   if (detect && findMatches(text, detect.names).length > 0) return true;
   return editsIn(m, identityView(text), undefined, pairs).length > 0;
+}
+
+/** Edits applied to `raw`; overlapping ones are merged and the merged span redacted. */
+function applyEdits(raw: string, edits: Edit[]): string {
+  return applyAll(raw, edits, () => REDACTED);
 }
