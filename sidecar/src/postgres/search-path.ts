@@ -47,6 +47,28 @@ export class SearchPathTracker {
       }
     }
   }
+
+  /**
+   * The server reported its search_path (ParameterStatus: PostgreSQL 18 reports every change). It is in
+   * effect now, whatever changed it: a SET tracked above, or a function or trigger body regate never sees
+   * (`PERFORM set_config('search_path', ...)` in a function a policy allows), which no statement's facts show.
+   * It becomes one of the possible paths, so what the session sends next is analysed under it too (and the
+   * analysis cache, keyed on this tracker's array, takes it anew). Never narrows the paths: a report is read
+   * after later messages may have been sent, and their own changes are tracked as they are sent.
+   */
+  reported(value: string): void {
+    if (this.#paths === null) return;
+    const path = parseSearchPath(value);
+    if (path === null) {
+      // A value regate cannot read: no path is known.
+      this.#paths = null;
+      this.#current = undefined;
+      return;
+    }
+    if (this.#paths.some((p) => p.length === path.length && p.every((name, i) => name === path[i]))) return;
+    this.#paths.push(path);
+    this.#current = undefined;
+  }
 }
 
 /** DISCARD ALL resets the session: settings, prepared statements, cursors. */
