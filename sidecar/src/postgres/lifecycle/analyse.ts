@@ -3,7 +3,7 @@ import { analyze } from "../sql/index.js";
 import { literalTemplate, type SqlTemplate } from "../sql/template.js";
 import type { AnalysisResult, StatementFacts } from "../sql/types.js";
 import type { SessionState } from "./state.js";
-import { currentPrepared } from "./names.js";
+import { currentPrepared, refreshPrepared } from "./names.js";
 
 const CAPACITY = 512;
 
@@ -164,7 +164,7 @@ export function factsStamp(s: SessionState): string {
 }
 
 /** Stage 2: statement text -> facts, through the cache; asynchronous when the catalog must be asked. */
-export function analyse(s: SessionState, sql: string, attempt = 0): AnalysisResult | Promise<AnalysisResult> {
+export function analyse(s: SessionState, sql: string, attempt = 0, refresh = true): AnalysisResult | Promise<AnalysisResult> {
   const catalog = s.ctx.catalog;
   const generation = catalog.generation;
   const path = s.searchPath.current;
@@ -192,6 +192,9 @@ export function analyse(s: SessionState, sql: string, attempt = 0): AnalysisResu
     s.analyses.set(key, a);
     return a;
   }
+  // SQL prepared statements taken under another stamp are taken again first (a PREPARE's body cannot name one).
+  const refreshing = refresh && s.prepared.size > 0 ? refreshPrepared(s, stamp, (text) => analyse(s, text, 0, false)) : undefined;
+  if (refreshing) return refreshing.then(() => analyse(s, sql, attempt, false));
   const prepared = currentPrepared(s, stamp);
   const run = (text: string, searchPath?: string[]) =>
     stamped(analyze(text, { searchPath: searchPath ?? s.searchPath.current, user: s.user, prepared, cursors: s.cursors, catalog }));

@@ -71,14 +71,40 @@ export function changesSqlNames(analysis: AnalysisResult): boolean {
 
 /**
  * The SQL prepared statements whose facts still hold: PostgreSQL plans one again at EXECUTE when the
- * search_path or a relation it reads changed since PREPARE, so one taken under another stamp is left out,
- * and an EXECUTE of it is refused as unknown until it is prepared again.
+ * search_path or a relation it reads changed since PREPARE, so one taken under another stamp is left out
+ * (refreshPrepared takes it again first; one it cannot take again stays out, and an EXECUTE of it is
+ * refused as unknown).
  */
 export function currentPrepared(s: SessionState, stamp: string): Map<string, StatementFacts> {
   let stale = false;
   for (const name of s.prepared.keys()) if (s.preparedTaken.get(name) !== stamp) stale = true;
   if (!stale) return s.prepared;
   return new Map([...s.prepared].filter(([name]) => s.preparedTaken.get(name) === stamp));
+}
+
+/**
+ * Takes the SQL prepared statements whose facts were taken under another stamp (a DDL, a catalog change, a
+ * search_path change since PREPARE) again, from their PREPARE's text under the session's names now: what
+ * PostgreSQL does when it plans them again at EXECUTE. `reanalyse` analyses a text as stage 2 does; a
+ * Promise when the catalog must be asked.
+ */
+export function refreshPrepared(s: SessionState, stamp: string, reanalyse: (sql: string) => AnalysisResult | Promise<AnalysisResult>): Promise<void> | undefined {
+  const pending: Promise<void>[] = [];
+  for (const [name, facts] of s.prepared) {
+    if (s.preparedTaken.get(name) === stamp) continue;
+    const take = (a: AnalysisResult): void => {
+      // Still the statement prepared under that name (no PREPARE or DEALLOCATE meanwhile), and still one PREPARE of it.
+      const effect = a.names?.[0];
+      if (s.prepared.get(name) !== facts || a.statements.length !== 1 || effect?.space !== "statement" || !effect.define || effect.name !== name) return;
+      s.prepared.set(name, a.statements[0]!);
+      s.preparedTaken.set(name, a.taken ?? "");
+      s.analyses.overlayChanged();
+    };
+    const a = reanalyse(facts.sql);
+    if (a instanceof Promise) pending.push(a.then(take, () => undefined));
+    else take(a);
+  }
+  return pending.length === 0 ? undefined : Promise.all(pending).then(() => undefined);
 }
 
 /** Forgets `name` (null: all) in both maps of one namespace. */
