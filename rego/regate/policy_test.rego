@@ -342,6 +342,12 @@ test_http_truncated_body_denied if {
 	"request body is larger than regate inspects" in d.deny
 }
 
+# A GET's body is read by Express's express.json() and by Go handlers: one the policy could not see is refused too.
+test_http_truncated_body_denied_on_get if {
+	d := regate.decision with input as http("GET", "/api/rpc", {"truncated_body": true})
+	"request body is larger than regate inspects" in d.deny
+}
+
 test_mcp_destructive_tool_denied if {
 	d := regate.decision with input as http("POST", "/mcp", {"mcp": {"method": "tools/call", "tool": "delete_customer", "arguments": {}}})
 	"MCP tool delete_customer is not allowed" in d.deny

@@ -13,7 +13,27 @@ describe("parseRequestBody", () => {
     ["bad json", b('{"a":'), "application/json", undefined, { body_parse_error: true, parsed_body: undefined, body: undefined }],
     ["json sniffed without content type", b(' {"jsonrpc":"2.0"}'), undefined, undefined, { parsed_body: { jsonrpc: "2.0" } }],
     ["json sniffed under text/plain", b('{"a":1}'), "text/plain", undefined, { parsed_body: { a: 1 } }],
-    ["brace text that is not json", b("{not json"), "text/plain", undefined, { body: "{not json", body_parse_error: false }],
+    // Lenient readers (Python's json, Gson, Json.NET, Ruby's JSON) may read what JSON.parse refuses: unparsable, not text.
+    ["brace text that is not json", b("{not json"), "text/plain", undefined, { body: undefined, body_parse_error: true }],
+    ["NaN without a type", b('{"a":NaN}'), undefined, undefined, { body_parse_error: true }],
+    ["a comment before the document", b('/* c */ {"a":1}'), "text/plain", undefined, { body_parse_error: true }],
+    ["an anti-XSSI prefix", b(")]}'\n{\"a\":1}"), undefined, undefined, { body_parse_error: true }],
+    ["text after a # line", b("# notes\nhello"), "text/plain", undefined, { body: "# notes\nhello", body_parse_error: false }],
+    ["JSON lines are text", b('{"a":1}\n{"a":2}\n'), "application/x-ndjson", undefined, { body: '{"a":1}\n{"a":2}\n', body_parse_error: false }],
+    // A key twice: JSON.parse keeps the last, gjson, jsonparser, simdjson and jiffy the first.
+    ["a key twice", b('{"a":{"n":1,"n":2}}'), "application/json", undefined, { body_parse_error: true, parsed_body: undefined }],
+    ["a key twice, once escaped", b('{"n":1,"\\u006e":2}'), "application/json", undefined, { body_parse_error: true }],
+    ["keys in strings are not keys", b('{"a":"\\"b\\":1","c":[":"]}'), "application/json", undefined, { parsed_body: { a: '"b":1', c: [":"] } }],
+    // Decimals a double does not hold: readers that keep them exact (Python's Decimal, Go's json.Number) compare another value.
+    ["a decimal past a double", b('{"amount":1000.00000000000001}'), "application/json", undefined, { body_parse_error: true }],
+    ["an exponent that reads as 0", b('{"amount":1e-400}'), "application/json", undefined, { body_parse_error: true }],
+    ["decimals a double holds", b('{"a":0.1,"b":1.50e2,"c":-0,"d":123456789.123456,"e":2.5E-3}'), "application/json", undefined, { parsed_body: { a: 0.1, b: 150, c: -0, d: 123456789.123456, e: 0.0025 } }],
+    // A charset the upstream decodes with (Django, DRF): only UTF-8 and ASCII read alike in every case.
+    ["charset=utf-7", b('{"a":"+ACI-"}'), "application/json; charset=utf-7", undefined, { body_parse_error: true }],
+    ["charset in RFC 2231 form", b('{"a":1}'), "application/json; charset*=utf-8''hz", undefined, { body_parse_error: true }],
+    ["latin-1, ASCII only", b('{"a":1}'), "application/json; charset=ISO-8859-1", undefined, { parsed_body: { a: 1 } }],
+    ["latin-1, not ASCII", b('{"a":"\u00e9"}'), "application/json; charset=ISO-8859-1", undefined, { body_parse_error: true }],
+    ["latin-1 form, an escape past ASCII", b("a=%C3%A9"), "application/x-www-form-urlencoded; charset=latin1", undefined, { body_parse_error: true }],
     ["form", b("a=1&a=2&b=x+y"), "application/x-www-form-urlencoded", undefined, { parsed_body: { a: ["1", "2"], b: ["x y"] } }],
     ["text", b("hello"), "text/plain", undefined, { body: "hello" }],
     ["binary", Buffer.from([0xff, 0xfe, 0x00]), "application/octet-stream", undefined, { body: undefined, parsed_body: undefined, body_parse_error: false }],

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
+import { charsetReadsOtherwise, isJsonLines, startsLikeJson, textFacts, type TextFacts } from "./body-readings.js";
 import { parsedQuery } from "./path.js";
 
 export type ReadBodyResult = { ok: true; body: Buffer } | { ok: false; reason: "too_large" | "aborted" };
@@ -45,7 +46,7 @@ export interface BodyFacts {
   body_size: number;
   /** The body (decoded) is larger than the input cap: it is not in the input at all. */
   truncated_body: boolean;
-  /** The body claims a form regate parses (JSON, or an encoding) but could not be parsed. */
+  /** regate could not read the body as every upstream would (body-readings.ts; the schema's description). */
   body_parse_error: boolean;
   /** Media type, lowercased, without parameters. */
   content_type?: string;
@@ -119,7 +120,8 @@ function decodeContent(raw: Buffer, encoding: string | undefined, cap: number): 
  * Parses the body for the input, never half-way: past the cap there is only `truncated_body`. A body that
  * claims to be JSON but does not parse (or is not UTF-8) sets `body_parse_error`, so a policy can fail
  * closed on it. Bodies that look like JSON are parsed whatever their content type: an upstream may well
- * accept them as JSON, so the policy must see them as such.
+ * accept them as JSON, so the policy must see them as such, and if JSON.parse refuses them a lenient reader
+ * may not (body-readings.ts): they are unparsable, not text.
  */
 export function parseRequestBody(raw: Buffer, contentType: string | undefined, contentEncoding: string | undefined, cap: number): BodyFacts {
   const type = mediaType(contentType);
@@ -150,6 +152,11 @@ export function parseRequestBody(raw: Buffer, contentType: string | undefined, c
     facts.body_parse_error = true;
     return facts;
   }
+  // A charset the upstream decodes with (Django, DRF) and that reads these bytes otherwise than UTF-8.
+  if (mayBeText(type) && charsetReadsOtherwise(contentType, decoded, type === "application/x-www-form-urlencoded")) {
+    facts.body_parse_error = true;
+    return facts;
+  }
   let text: string;
   try {
     text = UTF8.decode(decoded);
@@ -160,26 +167,31 @@ export function parseRequestBody(raw: Buffer, contentType: string | undefined, c
     return facts;
   }
   if (type === "application/x-www-form-urlencoded") {
-    facts.parsed_body = parsedQuery(text);
+    // A form that is also a JSON document to readers that ignore the type (Starlette's request.json(),
+    // Flask's get_json(force=True), Gson): two readings, one judged. A form field does not begin with "{" or "[".
+    if (startsLikeJson(text)) facts.body_parse_error = true;
+    else facts.parsed_body = parsedQuery(text);
     return facts;
   }
   const json = isJsonMedia(type);
-  if (json || looksLikeJson(text)) {
+  // Text that lenient readers take for JSON whatever its type (Python's json, Gson, Json.NET, Ruby's JSON for
+  // Rails' text/x-json): parsed, and if JSON.parse refuses it, unparsable rather than plain text.
+  const jsonish = !isJsonLines(type) && startsLikeJson(text);
+  if (json || jsonish) {
     try {
       const parsed = JSON.parse(text) as unknown;
       // Go's encoding/json (mcp-go, most Go APIs) binds "Name", "NAME" and "name" to one field, the last
-      // one winning: a body with two such keys means one thing to the policy and another to the upstream.
-      if (readsOtherwise(parsed)) {
+      // one winning; other readers keep the first of two equal keys: a body with two such keys means one
+      // thing to the policy and another to the upstream.
+      if (readsOtherwise(parsed, textFacts(text))) {
         facts.body_parse_error = true;
         return facts;
       }
       facts.parsed_body = parsed;
       return facts;
     } catch {
-      if (json) {
-        facts.body_parse_error = true;
-        return facts;
-      }
+      facts.body_parse_error = true;
+      return facts;
     }
   }
   facts.body = text;
@@ -195,9 +207,12 @@ export function foldKey(key: string): string {
  * A parsed body an upstream may read otherwise than the policy, in one walk: a number that is not what its
  * text said (past 2^53, 9007199254740993 parses as ...992; out of range, 1e400 parses as Infinity and
  * serialises as null; Go and Python read the exact value), or an object with two keys that are one under
- * foldKey.
+ * foldKey, or (from the text) a key written twice or a decimal a double does not hold (body-readings.ts).
  */
-function readsOtherwise(value: unknown): boolean {
+function readsOtherwise(value: unknown, text: TextFacts): boolean {
+  if (text.inexactNumber) return true;
+  // Keys JSON.parse kept, against the member names in the text: fewer means a key written twice.
+  let keysKept = 0;
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const v = stack.pop();
@@ -211,6 +226,7 @@ function readsOtherwise(value: unknown): boolean {
       continue;
     }
     const keys = Object.keys(v);
+    keysKept += keys.length;
     if (keys.length > 1) {
       const seen = new Set<string>();
       for (const k of keys) {
@@ -221,7 +237,7 @@ function readsOtherwise(value: unknown): boolean {
     }
     for (const k of keys) stack.push((v as Record<string, unknown>)[k]);
   }
-  return false;
+  return keysKept !== text.members;
 }
 
 /** Undeclared, or a declared text type: a body a parser may read as text (binary types are left alone). */

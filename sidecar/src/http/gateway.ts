@@ -262,7 +262,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     }
     if (!verdict.allowed) {
       const r = refusal(verdict.decision);
-      const rpc = jsonRpcRefusal(body.parsed_body, r.body);
+      const rpc = jsonRpcRefusal(body.parsed_body, r.body, read.body);
       if (rpc === undefined) return fail(ctx, r.status, r.body);
       if (r.body.code) ctx.errorCode = r.body.code;
       return sendJsonRpc(ctx.res, rpc);

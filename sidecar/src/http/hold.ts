@@ -100,7 +100,7 @@ export async function settleApproval(approvals: HttpApprovals, ctx: RequestConte
   const r = refusal(d);
   const answer: ErrorBody & { approval_id?: string } = { ...r.body, error: slug(d.error_code), ...approvalId(d) };
   if (answer.code) ctx.errorCode = answer.code;
-  const rpc = jsonRpcRefusal(parsedBody, answer);
+  const rpc = jsonRpcRefusal(parsedBody, answer, body);
   if (rpc === undefined) sendError(ctx.res, r.status, answer);
   else sendJsonRpc(ctx.res, rpc);
   return undefined;

@@ -11,7 +11,10 @@ export const JSONRPC_REFUSED = -32001;
  * (or batch) is answered in JSON-RPC, one error per request id. Undefined when the body holds no request
  * with an id (a notification cannot be answered in JSON-RPC: it keeps the HTTP refusal).
  */
-export function jsonRpcRefusal(parsedBody: unknown, refusal: ErrorBody): string | undefined {
+export function jsonRpcRefusal(parsedBody: unknown, refusal: ErrorBody, raw?: Buffer): string | undefined {
+  // A body the policy got no parsed_body for (a key twice, a number a double does not hold) may still be a
+  // JSON-RPC request its client waits on: JSON.parse's reading only addresses the refusal, never a decision.
+  if (parsedBody === undefined && raw !== undefined && raw.length > 0 && raw.length <= MAX_ADDRESSED_BYTES) parsedBody = addressOf(raw);
   const requests = (mcpMessages(parsedBody) ?? []).filter((m) => m.type === "request" && m.id !== undefined);
   if (requests.length === 0) return undefined;
   const errors = requests.map((m) => ({
@@ -20,6 +23,17 @@ export function jsonRpcRefusal(parsedBody: unknown, refusal: ErrorBody): string 
     error: { code: JSONRPC_REFUSED, message: refusal.reason, data: refusal },
   }));
   return JSON.stringify(Array.isArray(parsedBody) ? errors : errors[0]);
+}
+
+/** Bodies read again only to address a refusal: at most this large. */
+const MAX_ADDRESSED_BYTES = 1024 * 1024;
+
+function addressOf(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString("utf8")) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 export function sendJsonRpc(res: ServerResponse, payload: string): void {

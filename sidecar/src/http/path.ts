@@ -148,7 +148,13 @@ export function parseRequestTarget(url: string, mode: AmbiguousPathMode = "refus
   if (rest.includes("#")) return { ok: false, reason: "a fragment in the request target" };
   const q = rest.indexOf("?");
   const rawPath = q >= 0 ? rest.slice(0, q) : rest;
-  const query = q >= 0 ? rest.slice(q + 1) : "";
+  let query = q >= 0 ? rest.slice(q + 1) : "";
+  // Rack 2 (Rails up to 7.0), Python's parse_qs before 3.9.2 and Django before 3.2 split parameters at ";" as
+  // at "&"; URLSearchParams, PHP, Express and Go do not: "a=1;a=2" is one value to the policy, two to those.
+  if (query.includes(";")) {
+    if (mode === "refuse") return { ok: false, reason: "';' in the query, which some frameworks read as '&' and others as data; send it as %3B, or '&' between parameters" };
+    query = query.replaceAll(";", "%3B");
+  }
   const c = canonicalPath(rawPath, mode);
   if (!c.ok) return c;
   return { ok: true, target: { authority, raw_path: rawPath, path: c.path, trailing_slash: c.trailing_slash, query } };
