@@ -19,6 +19,19 @@ export function postgresHooks(service: ApprovalService): SessionHooks {
 }
 
 /**
+ * The parameters an approval's digest covers. Over the bytes the server gets, not the policy's view of
+ * them (which cuts long values): two Binds that share a digest, and so a reviewer's approve or a grant,
+ * send the same parameters. None is `undefined` however the statement came: a Query, a Parse bound in
+ * its own batch (JDBC, asyncpg) and a Bind of a statement prepared in an earlier one (pgx, psycopg's
+ * prepare) run the same text with nothing bound, so a grant given for one is the re-run of the other.
+ */
+function digestOf(statement: Statement): unknown[] | undefined {
+  const b = statement.bindValues;
+  const parameters = b ? digestParameters(b.values, b.formats, b.types) : statement.parameters;
+  return parameters && parameters.length > 0 ? parameters : undefined;
+}
+
+/**
  * The Postgres side of an approval: the statement's digest, the cap inside a transaction block (the
  * server must not end the session while a reviewer thinks), and the NoticeResponse a held client gets.
  */
@@ -40,11 +53,7 @@ export async function postgresHold(
     if (control.signal.aborted) return deny(decision, "APPROVAL_WITHDRAWN", "the approval request was withdrawn");
   }
   const principal = session.principal.subject;
-  // Over the bytes the server gets, not the policy's view of them (which cuts long values): two Binds
-  // that share a digest, and so a reviewer's approve or a grant, send the same parameters.
-  const b = statement.bindValues;
-  const parameters = b ? digestParameters(b.values, b.formats, b.types) : statement.parameters;
-  const sha256 = approvalHash(principal, session.target, statement.sql, parameters);
+  const sha256 = approvalHash(principal, session.target, statement.sql, digestOf(statement));
   return service.request(
     {
       kind: "postgres",
@@ -53,7 +62,7 @@ export async function postgresHold(
       target: session.target,
       statement: { message: statement.message, ...reviewView(decision, statement.sql, statement.parameters) },
       sha256,
-      current: () => approvalHash(principal, session.target, statement.sql, b ? digestParameters(b.values, b.formats, b.types) : statement.parameters),
+      current: () => approvalHash(principal, session.target, statement.sql, digestOf(statement)),
       in_transaction: control.in_transaction,
     },
     decision,

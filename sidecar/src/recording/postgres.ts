@@ -69,6 +69,11 @@ export function postgresHooks(rec: Recorder): SessionHooks {
   };
   const completed = (session: SessionInput, st: Statement): void => {
     const r = st.result;
+    // A Parse with placeholders that no Bind followed in its batch (pgx, asyncpg and JDBC prepare apart
+    // from executing) was never decided and ran nothing: a `result` for it named a statement the recording
+    // has no `statement` record of. Its execution is recorded with the Bind that runs it. A failure of it
+    // (a syntax error) is still kept.
+    if (st.decision === undefined && r.sqlstate === undefined && r.command_tags.length === 0 && r.rows === 0) return;
     const t = rec.tally(session.id);
     if (t) {
       t.rows += r.rows;

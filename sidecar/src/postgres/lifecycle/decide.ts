@@ -1,6 +1,7 @@
 import { roomInSinks, type Decision, type Veto } from "../../decision/index.js";
 import type { AnalysisResult } from "../sql/types.js";
 import { postgresInput, type PostgresInputParts } from "../to-input.js";
+import { holdApproval } from "./hold.js";
 import { postgresInputJson } from "./input-json.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
@@ -25,7 +26,8 @@ function input(s: SessionState, message: PostgresInputParts["message"], extra: R
 
 /**
  * Stage 3: the statement's input goes to the policy; the answer is the decision to enforce. May wait:
- * an `approve` is held by the `hold` hook when one is wired (else refused by the enforce stage).
+ * an `approve` is held by the `hold` hook when one is wired (else refused by the enforce stage); a
+ * Parse's `approve` is held at its Bind (hold.ts).
  * Adapter-side refusals (budgets, COPY with masks) are vetoes applied before the decision is logged.
  */
 export function decide(
@@ -64,16 +66,8 @@ function decideNow(
   s.reuse.set(key, decision, extra["parameters"], doc.budget);
   statement.decision = decision;
   callHook(s, "decided", () => s.ctx.hooks.decided?.(s.info, statement, decision));
-  const hold = s.ctx.hooks.hold;
-  if (decision.outcome !== "approve" || !hold) return decision;
-  const held = (s.held = new AbortController());
-  s.watchClient();
-  const control = { notify: (buf: Buffer) => s.toClient(buf), signal: held.signal, in_transaction: s.txStatus !== 0x49 };
-  return hold(s.info, statement, decision, control).then(
-    (d) => (statement.decision = d),
-  ).finally(() => {
-    if (s.held === held) s.held = undefined;
-  });
+  // A Parse runs nothing: an approval is asked where the statement executes (hold.ts).
+  return message === "parse" ? decision : holdApproval(s, statement, decision);
 }
 
 /**

@@ -6,6 +6,7 @@ import { BODY, decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decod
 import { analyse, factsStamp } from "./analyse.js";
 import { ownRefusal } from "./refusal.js";
 import { decide, previewShape } from "./decide.js";
+import { holdApproval } from "./hold.js";
 import { enforceBind, enforceFunctionCall, enforceParse, enforceQuery, poison } from "./enforce.js";
 import { answered, changesSqlNames, portalNamed, sqlNamesSettled, statementNamed } from "./names.js";
 import type { SessionState } from "./state.js";
@@ -226,7 +227,8 @@ function bind(s: SessionState, f: Frame, refreshed = false): Step {
     // within ttl_seconds). A decision a human approved is for this one execution.
     const d = prepared.decision;
     if (d.approve) prepared.decision = undefined;
-    return finish(d, false);
+    // A Parse's approve is held here, where the statement executes (hold.ts).
+    return then(holdApproval(s, statement, d), (held) => finish(held, false));
   }
   const parameters = parameterInputs(msg.params, msg.paramFormats, prepared.paramTypes);
   statement.parameters = parameters;

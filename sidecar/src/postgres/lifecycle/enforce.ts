@@ -3,6 +3,7 @@ import type { Decision } from "../../decision/index.js";
 import type { Portal, PreparedStatement } from "../pending.js";
 import type { Frame } from "../protocol/index.js";
 import type { AnalysisResult } from "../sql/types.js";
+import { heldAtBind } from "./hold.js";
 import { changesSqlNames } from "./names.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
@@ -38,7 +39,8 @@ export function enforceQuery(s: SessionState, f: Frame, statement: Statement): v
 /** Stage 4 for a Parse; `decision` is undefined when it waits for the Bind values. */
 export function enforceParse(s: SessionState, f: Frame, prepared: PreparedStatement, statement: Statement): void {
   const decision = prepared.decision;
-  if (decision && decision.outcome !== "allow") return poison(s, decision, statement);
+  // An approve goes on (a Parse runs nothing) and is held at the Bind that executes it (hold.ts).
+  if (decision && decision.outcome !== "allow" && !heldAtBind(s, decision)) return poison(s, decision, statement);
   if (decision) applyAllowed(s, prepared.analysis);
   // The name is the statement's once the server says ParseComplete (names.ts).
   s.pending.push({ kind: "parse", statement: prepared, stmt: statement });

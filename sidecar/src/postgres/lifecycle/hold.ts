@@ -1,0 +1,29 @@
+import type { Decision } from "../../decision/index.js";
+import type { SessionState } from "./state.js";
+import type { Statement } from "./statement.js";
+
+/**
+ * Hands an `approve` decision to the `hold` hook (approval/): resolves to the decision to enforce once a
+ * human answered. Called for the message that executes the statement (a Query, a Bind, a FunctionCall),
+ * never for a Parse: a Parse runs nothing, and drivers that prepare apart from executing (pgx and
+ * asyncpg's statement caches, psycopg's prepare, JDBC past prepareThreshold) then bind in a later batch,
+ * which is decided again. Held at the Parse, one execution asked a reviewer twice, and in defer mode the
+ * grant of the re-run was spent on its Parse, so the Bind asked anew every time (drivers-redteam.test.ts).
+ */
+export function holdApproval(s: SessionState, statement: Statement, decision: Decision): Decision | Promise<Decision> {
+  const hold = s.ctx.hooks.hold;
+  if (decision.outcome !== "approve" || !hold) return decision;
+  const held = (s.held = new AbortController());
+  s.watchClient();
+  const control = { notify: (buf: Buffer) => s.toClient(buf), signal: held.signal, in_transaction: s.txStatus !== 0x49 };
+  return hold(s.info, statement, decision, control)
+    .then((d) => (statement.decision = d))
+    .finally(() => {
+      if (s.held === held) s.held = undefined;
+    });
+}
+
+/** A Parse decided `approve` goes to the server undecided in effect: its Bind is held (holdApproval). */
+export function heldAtBind(s: SessionState, decision: Decision): boolean {
+  return decision.outcome === "approve" && s.ctx.hooks.hold !== undefined;
+}
