@@ -43,6 +43,18 @@ afterAll(async () => {
 const requestLines = (): string[] => g.lines.filter((l) => l.includes('"msg":"http request"'));
 
 describe("the request line's path (hole: escaped spellings were logged as typed)", () => {
+  it("a held secret typed as is or in base64, authenticated or not, is scrubbed (04ad9e2: it was logged as typed)", async () => {
+    const before = requestLines().length;
+    const b64 = Buffer.from(UPSTREAM_SECRET).toString("base64").replace(/=+$/, "");
+    const paths = [`/api/echo/${UPSTREAM_SECRET}`, `/api/echo/${b64}`, `/legacy/x/${BASIC_PASSWORD}`, `/api/echo/${OTHER_AGENT}`];
+    for (const path of paths) await rawRequest(`${g.url}${path}`, { headers: authed() });
+    await rawRequest(`${g.url}/api/echo/${UPSTREAM_SECRET}`, { headers: { authorization: "Bearer nope" } });
+    const lines = requestLines().slice(before);
+    expect(lines).toHaveLength(paths.length + 1);
+    for (const secret of [UPSTREAM_SECRET, b64, TAIL_PW, TAIL_TOKEN]) expect(lines.join("")).not.toContain(secret);
+    for (const line of lines) expect(line).toContain("[REDACTED]");
+  });
+
   it("a held secret typed with escapes, whole or in part, is scrubbed", async () => {
     const before = requestLines().length;
     const paths = [
