@@ -4,4 +4,4 @@ export { OpaEventJson, type OpaEventOptions } from "./opa-event.js";
 export { approvalEvents, budgetCutEvents, sessionEndedEvent } from "./lifecycle-sources.js";
 export { LifecycleBus, type LifecycleEvent, type LifecycleKind, type LifecycleListener } from "./lifecycle.js";
 export { SecretSearch } from "./secret-search.js";
-export { SecretScrubber, type SecretSource } from "./secret-scrubber.js";
+export { REDACTED, SecretScrubber, type SecretSource } from "./secret-scrubber.js";

@@ -3,11 +3,12 @@
 // character other than an unreserved one: "alice%40example.com" and "p%40ss%3Aw0rd%21" reach the log as
 // sent, where neither the detectors nor a search for the secret as written would find them.
 
+import { REDACTED } from "../audit/index.js";
 import { DETECTOR_NAMES, findMatches, maskText, secretTexts } from "../mask/index.js";
 import { applyEdits, decodedView, sentSpan } from "./percent-view.js";
 
-/** What a secret's place reads in the logged path (the request line's batch scrubber writes the same). */
-const SECRET_MARK = "[REDACTED]";
+/** What a secret's place reads in the logged path: what the request line's batch scrubber writes. */
+const SECRET_MARK = REDACTED;
 /** What a detected value's place reads (maskText's `redact`). */
 const DETECTED_MARK = "****";
 
