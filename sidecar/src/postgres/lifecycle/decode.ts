@@ -232,6 +232,7 @@ function bind(s: SessionState, f: Frame, refreshed = false): Step {
   }
   const parameters = parameterInputs(msg.params, msg.paramFormats, prepared.paramTypes);
   statement.parameters = parameters;
-  statement.bindValues = { values: msg.params, formats: msg.paramFormats, types: prepared.paramTypes };
+  // Only an approval reads them (its digest): no object per Bind when no approval service is wired.
+  if (s.ctx.hooks.hold) statement.bindValues = { values: msg.params, formats: msg.paramFormats, types: prepared.paramTypes };
   return then(decide(s, statement, "bind", { parameters }), (d) => finish(d, true));
 }
