@@ -30,7 +30,7 @@ export class PgApprovalStore implements ApprovalStore {
   #resync: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly upstream: UpstreamConfig,
+    upstream: UpstreamConfig,
     schema: string,
     private readonly log: Logger,
     private readonly resyncSeconds: number,

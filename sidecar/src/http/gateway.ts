@@ -21,7 +21,7 @@ import type { HttpGatewayOptions } from "./options.js";
 import { effectiveMethod, findOverrides, isOverrideParam, replayable, stripOverrideHeaders, unparsedBodyMayOverride } from "./method.js";
 import { parsedQuery, parseRequestTarget, withoutParam } from "./path.js";
 import { catalogError, sendError, type ErrorBody } from "./reply.js";
-import { compileRoutes, hostName, matchRoute, type CompiledRoute } from "./routes.js";
+import { compileRoutes, hostName, matchRoute } from "./routes.js";
 import { httpInputs, type RequestFacts } from "./to-input.js";
 import { requestEnd, routeSecrets } from "./request-done.js";
 import { HttpDecisionReuse } from "./reuse.js";

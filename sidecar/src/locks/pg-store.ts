@@ -40,7 +40,7 @@ export class PgLockStore implements LockStore {
   #resync: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly upstream: UpstreamConfig,
+    upstream: UpstreamConfig,
     private readonly schema: string,
     private readonly log: Logger,
     private readonly resyncSeconds: number,

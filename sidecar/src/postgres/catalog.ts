@@ -51,7 +51,7 @@ export class Catalog {
   readonly maxStalenessMs: number;
 
   constructor(
-    private readonly upstream: UpstreamConfig,
+    upstream: UpstreamConfig,
     private readonly log: Logger,
     opts: CatalogOptions = {},
   ) {
