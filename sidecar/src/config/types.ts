@@ -186,6 +186,7 @@ interface ExportBatch {
   max_delay_seconds: number;
   upload_size_limit_bytes: number;
   buffer_size_limit_events: number;
+  buffer_size_limit_bytes: number;
   buffer_policy: "drop_oldest" | "block";
   timeout_ms: number;
   tls?: { ca_file?: string; cert_file?: string; key_file?: string };

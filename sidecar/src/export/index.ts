@@ -24,6 +24,7 @@ interface BatchSettings {
   max_delay_seconds: number;
   upload_size_limit_bytes: number;
   buffer_size_limit_events: number;
+  buffer_size_limit_bytes: number;
   buffer_policy: BufferPolicy;
   timeout_ms: number;
   tls?: TlsFiles;
@@ -120,7 +121,7 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
     const lifecycleText = (e: LifecycleEvent): string => text(lifecycleToOcsf(e, ocsfOpts));
     if (oc.sink === "stdout" || oc.sink === "file") {
       // The same bound and policy as the uploads: a stdout nobody reads or a file that failed fills no memory.
-      const bound = { buffer_size_limit_events: oc.buffer_size_limit_events, buffer_policy: oc.buffer_policy };
+      const bound = { buffer_size_limit_events: oc.buffer_size_limit_events, buffer_size_limit_bytes: oc.buffer_size_limit_bytes, buffer_policy: oc.buffer_policy };
       const s =
         oc.sink === "stdout"
           ? new LineSink((deps.stdout ?? process.stdout) as never, decisionText, false, (err) => batch.log.error({ err }, "OCSF events cannot be written to stdout"), bound)

@@ -7,11 +7,13 @@ import type { BufferPolicy, UploaderStats } from "./upload.js";
 /** How many lines may wait for the stream, and what happens beyond: the export's buffer settings. */
 export interface LineBound {
   buffer_size_limit_events: number;
+  /** UTF-8 bytes of lines waiting at most. */
+  buffer_size_limit_bytes: number;
   buffer_policy: BufferPolicy;
 }
 
 /** Unbounded: what a caller that does not say gets (tests, the bench). */
-const UNBOUNDED: LineBound = { buffer_size_limit_events: Number.MAX_SAFE_INTEGER, buffer_policy: "drop_oldest" };
+const UNBOUNDED: LineBound = { buffer_size_limit_events: Number.MAX_SAFE_INTEGER, buffer_size_limit_bytes: Number.MAX_SAFE_INTEGER, buffer_policy: "drop_oldest" };
 
 /**
  * JSON lines to a stream (stdout or an appended file). Lines written within one turn of the event loop go out
@@ -20,8 +22,9 @@ const UNBOUNDED: LineBound = { buffer_size_limit_events: Number.MAX_SAFE_INTEGER
  * Bounded like the uploads: a stdout nobody reads (a stuck log shipper) or a file on a disk that stopped would
  * otherwise keep every line in memory until the process is killed, and a file that failed (disk full,
  * permissions) would swallow every later line without a word. Lines still waiting (not yet taken by the
- * stream) are counted; beyond `buffer_size_limit_events`, or once the stream failed, `drop_oldest` leaves the
- * new line out (what the stream holds cannot be taken back) and counts it in `dropped`, and `block` refuses new
+ * stream) are counted, with their bytes; beyond `buffer_size_limit_events` or `buffer_size_limit_bytes`, or
+ * once the stream failed, `drop_oldest` leaves the new line out (what the stream holds cannot be taken back)
+ * and counts it in `dropped`, and `block` refuses new
  * decisions before they are made (DECISION_LOG_BACKPRESSURE, as the uploads do), counted in `refused`.
  */
 export class LineSink implements DecisionSink {
@@ -29,6 +32,8 @@ export class LineSink implements DecisionSink {
   #pendingLines = 0;
   /** Lines handed to the stream whose write has not completed. */
   #inStream = 0;
+  /** UTF-8 bytes of the lines pending or in the stream. */
+  #bytes = 0;
   #scheduled = false;
   #failure: Error | undefined;
   #refusing = false;
@@ -67,7 +72,7 @@ export class LineSink implements DecisionSink {
   }
 
   #full(): boolean {
-    return this.#failure !== undefined || this.buffered >= this.bound.buffer_size_limit_events;
+    return this.#failure !== undefined || this.buffered >= this.bound.buffer_size_limit_events || this.#bytes >= this.bound.buffer_size_limit_bytes;
   }
 
   full(): boolean {
@@ -80,7 +85,9 @@ export class LineSink implements DecisionSink {
     this.#counts.refused++;
     this.#refusing = true;
     return new RegateError("DECISION_LOG_BACKPRESSURE", undefined, {
-      detail: this.#failure ? "the OCSF event file cannot be written" : `the OCSF event output is not being read (${this.bound.buffer_size_limit_events} events waiting)`,
+      detail: this.#failure
+        ? "the OCSF event file cannot be written"
+        : `the OCSF event output is not being read (${this.buffered} events, ${this.#bytes} bytes waiting)`,
     });
   }
 
@@ -96,12 +103,15 @@ export class LineSink implements DecisionSink {
   /** One line that is not a decision (a lifecycle event), in the same stream and order. */
   line(json: string): void {
     this.#counts.received++;
-    if (this.#full()) {
+    const size = Buffer.byteLength(json) + 1;
+    // A line that would take the waiting bytes past the limit is left out too (one huge line is never kept).
+    if (this.#full() || this.#bytes + size > this.bound.buffer_size_limit_bytes) {
       this.#counts.dropped++;
       return;
     }
     this.#pending += json + "\n";
     this.#pendingLines++;
+    this.#bytes += size;
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => this.#flush());
@@ -115,7 +125,9 @@ export class LineSink implements DecisionSink {
     const lines = this.#pendingLines;
     this.#pending = "";
     this.#pendingLines = 0;
+    const bytes = Buffer.byteLength(text);
     if (this.#failure) {
+      this.#bytes -= bytes;
       this.#counts.dropped += lines;
       return;
     }
@@ -124,6 +136,7 @@ export class LineSink implements DecisionSink {
     // counting against the bound.
     this.out.write(text, (err) => {
       this.#inStream -= lines;
+      this.#bytes -= bytes;
       if (err) {
         this.#counts.dropped += lines;
         this.#fail(err);

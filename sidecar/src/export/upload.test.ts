@@ -35,6 +35,7 @@ function uploader(over: Partial<UploaderOptions>, fetchFn: typeof fetch): BatchU
     max_delay_seconds: 3600,
     upload_size_limit_bytes: 32768,
     buffer_size_limit_events: 1000,
+    buffer_size_limit_bytes: 64 << 20,
     buffer_policy: "drop_oldest",
     timeout_ms: 1000,
     log: pino({ level: "silent" }),
@@ -110,6 +111,37 @@ describe("BatchUploader (OPA decision-log protocol)", () => {
     expect(ids(f.calls.slice(failed))).toEqual(kept);
     expect(up.stats.received).toBe(up.stats.uploaded + up.stats.dropped);
     await up.close();
+  });
+
+  it("the buffer is bounded by bytes as well as events: large events cannot hold memory while the collector is down", async () => {
+    const statuses = [500];
+    const f = fakeFetch(statuses);
+    const big = (i: number) => pgEvent("allow", "select", "SELECT '" + "x".repeat(20_000) + "'", i);
+    const size = Buffer.byteLength(events.json(big(0)));
+    const opts = { buffer_size_limit_bytes: size * 3 + 10, min_delay_seconds: 0.01, max_delay_seconds: 0.02 };
+    const drop = uploader(opts, f.fn);
+    for (const i of range(10)) drop.record(big(i));
+    await drop.flush(50);
+    expect(drop.bufferedBytes).toBeLessThanOrEqual(opts.buffer_size_limit_bytes);
+    expect(drop.stats).toMatchObject({ received: 10, buffered: 3, dropped: 7 });
+    // block: refused once the bytes are reached, whatever the event count
+    const block = uploader({ ...opts, buffer_policy: "block" }, f.fn);
+    let refused = 0;
+    for (const i of range(10)) {
+      if (block.admit()) refused++;
+      else block.record(big(i));
+    }
+    expect(block.admit()?.detail).toMatch(/bytes\) and the collector has not caught up/);
+    expect(refused).toBe(6);
+    statuses[0] = 200;
+    await drop.flush(5000);
+    expect(ids(f.calls).slice(-3)).toEqual([7, 8, 9]);
+    expect(drop.bufferedBytes).toBe(0);
+    // an event larger than the whole byte limit is never kept
+    drop.record(pgEvent("allow", "select", "SELECT '" + "x".repeat(size * 4) + "'", 99));
+    expect(drop.stats).toMatchObject({ buffered: 0, dropped: 8 });
+    await drop.close();
+    await block.close();
   });
 
   it("drop_oldest never drops an event already on its way", async () => {

@@ -2,8 +2,9 @@
 // gzip'd JSON array, in chunks no larger than the upload size limit, every min..max delay (jittered), retried with
 // exponential backoff on failure. Events leave the buffer only when the collector answered 2xx.
 //
-// Buffer policy when full: `drop_oldest` (OPA's behaviour: counted in `dropped`), or `block`: admit() refuses new
-// decisions with DECISION_LOG_BACKPRESSURE, so nothing that was decided is ever lost.
+// The buffer is bounded by events and by bytes, whichever comes first: events alone would let a dead collector and
+// large statements hold gigabytes. Buffer policy when full: `drop_oldest` (OPA's behaviour: counted in `dropped`),
+// or `block`: admit() refuses new decisions with DECISION_LOG_BACKPRESSURE, so nothing that was decided is ever lost.
 
 import { gzipSync } from "node:zlib";
 import type { Logger } from "pino";
@@ -23,6 +24,8 @@ export interface UploaderOptions extends CollectorOptions {
   /** Upper bound of one request body before gzip (so the gzip'd body is below it too); frame overhead aside. */
   upload_size_limit_bytes: number;
   buffer_size_limit_events: number;
+  /** Bytes of serialised events the buffer holds at most (UTF-8). */
+  buffer_size_limit_bytes: number;
   buffer_policy: BufferPolicy;
   log: Logger;
 }
@@ -49,6 +52,8 @@ export class BatchUploader implements DecisionSink {
   #head = 0;
   /** Events of the request in flight: queue[head .. head+inFlight) are not droppable. */
   #inFlight = 0;
+  /** UTF-8 bytes of queue[head ..]. */
+  #bytes = 0;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #failures = 0;
@@ -73,18 +78,28 @@ export class BatchUploader implements DecisionSink {
     return this.#queue.length - this.#head;
   }
 
+  /** UTF-8 bytes of the buffered events. */
+  get bufferedBytes(): number {
+    return this.#bytes;
+  }
+
+  #full(): boolean {
+    return this.buffered >= this.opts.buffer_size_limit_events || this.#bytes >= this.opts.buffer_size_limit_bytes;
+  }
+
   full(): boolean {
-    return this.opts.buffer_policy === "block" && this.buffered >= this.opts.buffer_size_limit_events;
+    return this.opts.buffer_policy === "block" && this.#full();
   }
 
   /** Block mode: refuse a new decision while the buffer is full (the caller fails closed). */
   admit(): RegateError | undefined {
-    if (this.opts.buffer_policy !== "block" || this.buffered < this.opts.buffer_size_limit_events) return undefined;
+    if (this.opts.buffer_policy !== "block" || !this.#full()) return undefined;
     this.#counts.refused++;
     this.#refusing = true;
     this.#kick();
+    const what = this.buffered >= this.opts.buffer_size_limit_events ? `${this.opts.buffer_size_limit_events} events` : `${this.opts.buffer_size_limit_bytes} bytes`;
     return new RegateError("DECISION_LOG_BACKPRESSURE", undefined, {
-      detail: `the decision-log buffer is full (${this.opts.buffer_size_limit_events} events) and the collector has not caught up`,
+      detail: `the decision-log buffer is full (${what}) and the collector has not caught up`,
     });
   }
 
@@ -101,19 +116,37 @@ export class BatchUploader implements DecisionSink {
   /** Buffers one serialised event that is not a decision (a lifecycle event), under the same buffer policy. */
   enqueue(serialized: string): void {
     this.#counts.received++;
-    if (this.buffered >= this.opts.buffer_size_limit_events) {
-      if (this.opts.buffer_policy === "drop_oldest") {
+    const size = Buffer.byteLength(serialized);
+    if (this.opts.buffer_policy === "drop_oldest") {
+      // The oldest events not already on their way to the collector make room; when none is left, the new one
+      // goes (an event larger than the whole byte limit is never kept).
+      let room = !this.#wouldOverflow(size);
+      while (!room && this.#dropOldest()) room = !this.#wouldOverflow(size);
+      if (!room) {
         this.#counts.dropped++;
-        if (this.buffered === this.#inFlight) return; // everything buffered is on its way: the new one goes
-        // The oldest event not already on its way to the collector.
-        if (this.#inFlight === 0) this.#head++;
-        else this.#queue.splice(this.#head + this.#inFlight, 1);
+        return;
       }
-      // block: any other decision that got past admit() is kept (the buffer overshoots by it).
     }
+    // block: any other decision that got past admit() is kept (the buffer overshoots by it).
     this.#queue.push(serialized);
+    this.#bytes += size;
     // Upload early once a chunk's worth is waiting, instead of letting the buffer fill up.
-    if (this.buffered >= this.#highWater) this.#kick();
+    if (this.buffered >= this.#highWater || this.#bytes >= this.opts.buffer_size_limit_bytes / 2) this.#kick();
+  }
+
+  #wouldOverflow(size: number): boolean {
+    return this.buffered + 1 > this.opts.buffer_size_limit_events || this.#bytes + size > this.opts.buffer_size_limit_bytes;
+  }
+
+  /** Drops the oldest event not on its way to the collector; false when there is none. */
+  #dropOldest(): boolean {
+    const at = this.#head + this.#inFlight;
+    if (at >= this.#queue.length) return false;
+    this.#bytes -= Buffer.byteLength(this.#queue[at]!);
+    if (this.#inFlight === 0) this.#head++;
+    else this.#queue.splice(at, 1);
+    this.#counts.dropped++;
+    return true;
   }
 
   /** Uploads everything buffered now (retrying until `deadlineMs`); used at shutdown and by tests. */
@@ -202,6 +235,7 @@ export class BatchUploader implements DecisionSink {
         return;
       }
       this.#inFlight = 0;
+      for (let i = this.#head; i < this.#head + count; i++) this.#bytes -= Buffer.byteLength(this.#queue[i]!);
       this.#head += count;
       if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
         this.#queue = this.#queue.slice(this.#head);
@@ -231,6 +265,7 @@ export class BatchUploader implements DecisionSink {
     const bytes = Buffer.byteLength(this.#queue[this.#head]!);
     if (bytes <= this.opts.upload_size_limit_bytes) return false;
     this.#counts.upload_failures++;
+    this.#bytes -= bytes;
     this.#head++;
     this.#counts.dropped++;
     this.#counts.last_error = `collector refused an event of ${bytes} bytes as too large (HTTP 413)`;

@@ -42,6 +42,7 @@ function uploader(limitBytes: number): BatchUploader {
     max_delay_seconds: 0.05,
     upload_size_limit_bytes: limitBytes,
     buffer_size_limit_events: 50,
+    buffer_size_limit_bytes: 64 << 20,
     buffer_policy: "block",
     timeout_ms: 2000,
     log: pino({ level: "silent" }),
@@ -108,6 +109,19 @@ describe("OCSF lines to a stdout nobody reads, or to a file that cannot be writt
     }
     await tick();
     expect(ex.stats()["ocsf"]).toMatchObject({ received: 500, buffered: 20, dropped: 480 });
+  });
+
+  it("drop_oldest: large lines are bounded by buffer_size_limit_bytes however few they are", async () => {
+    const ex = exporters("export: {ocsf: {enabled: true, buffer_size_limit_bytes: 100000}}", stuck());
+    for (let i = 0; i < 50; i++) {
+      for (const s of ex.sinks) s.record(pgEvent("allow", "select", "SELECT '" + "x".repeat(9000) + "'", i));
+      await tick();
+    }
+    const stats = ex.stats()["ocsf"]!;
+    expect(stats.buffered).toBeGreaterThan(0);
+    expect(stats.buffered).toBeLessThanOrEqual(11);
+    expect(stats.received).toBe(50);
+    expect(stats.dropped).toBe(50 - stats.buffered);
   });
 
   it("block: once the limit is reached new decisions are refused (fail closed), counted", async () => {
