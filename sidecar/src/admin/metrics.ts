@@ -1,18 +1,13 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { DecisionEvent, DecisionSink } from "../decision/index.js";
 import { DecisionMetrics } from "./decision-metrics.js";
+import { UpstreamSeconds } from "./upstream-metrics.js";
 
 /** Prometheus metrics; the registry is per process instance so tests can run several. */
 export class Metrics implements DecisionSink {
   readonly registry = new Registry();
   readonly #decisions = new DecisionMetrics(this.registry);
-  readonly upstreamSeconds = new Histogram({
-    name: "regate_upstream_request_duration_seconds",
-    help: "Upstream latency of HTTP requests",
-    labelNames: ["route"],
-    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-    registers: [this.registry],
-  });
+  readonly upstreamSeconds = new UpstreamSeconds(this.registry);
   readonly sessions = new Gauge({ name: "regate_active_sessions", help: "Open agent sessions", labelNames: ["protocol"], registers: [this.registry] });
   // Across workers (docs/workers.md) the value stays 1 per revision loaded, not one per worker.
   readonly bundle = new Gauge({ name: "regate_bundle_info", help: "Loaded policy bundle (value 1)", labelNames: ["revision"], aggregator: "max", registers: [this.registry] });
