@@ -52,4 +52,14 @@ describe("DecisionLog secrets", () => {
     expect(text()).not.toContain("[REDACTED]");
     expect(text().split("\n").filter(Boolean).map((l) => JSON.parse(l).input.postgres.statements[0].sql)).toEqual([0, 1, 2].map((i) => `SELECT ${i} -- agent-token-5c1 pa"ss`));
   });
+
+  it("writes a batch's lines in order, in one write", () => {
+    const writes: string[] = [];
+    const log = createLogger({ level: "info", destination: { write: (s: string) => void writes.push(s) } });
+    const sink = new DecisionLog(log.child({}, { redact: { paths: [] } }), { bundleName: "regate", labels: { app: "regate" }, secrets: [password, token] });
+    for (let i = 0; i < 3; i++) sink.record(event(`SELECT ${i}`, i));
+    sink.flush();
+    expect(writes).toHaveLength(1);
+    expect(writes[0]!.split("\n").filter(Boolean).map((l) => JSON.parse(l).decision_id)).toEqual(["d-0", "d-1", "d-2"]);
+  });
 });

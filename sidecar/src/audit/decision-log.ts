@@ -73,9 +73,13 @@ export class DecisionLog implements DecisionSink {
   }
 
   #write(events: DecisionEvent[]): void {
-    let batch = "";
-    for (const e of events) batch += `{"level":"info","time":"${e.timestamp}"${this.#bindings},${this.#event.members(e, "openpolicyagent.org/decision_logs")},"msg":"Decision Log"}\n`;
-    this.#stream.write(this.#secrets.scrub(batch));
+    const lines = new Array<string>(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      lines[i] = `{"level":"info","time":"${e.timestamp}"${this.#bindings},${this.#event.members(e, "openpolicyagent.org/decision_logs")},"msg":"Decision Log"}\n`;
+    }
+    // One flat string (join) rather than a rope of every line's parts: the search for secrets reads it faster.
+    this.#stream.write(this.#secrets.scrub(lines.join("")));
   }
 
   /** Flushes and stops taking part in the exit flush; later lines are still written. */
