@@ -1,6 +1,6 @@
-import { gzipSync } from "node:zlib";
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { isWideText, parseRequestBody } from "./body.js";
+import { isWideText, parseRequestBody, upstreamBody } from "./body.js";
 
 const CAP = 64;
 const b = (s: string): Buffer => Buffer.from(s);
@@ -129,5 +129,20 @@ describe("bodies an upstream may read otherwise (fourth red-team pass)", () => {
 
   it("safe integers and ordinary fractions parse as usual", () => {
     expect(parseRequestBody(Buffer.from('{"a": 9007199254740991, "b": 0.1}'), "application/json", undefined, 1 << 20).parsed_body).toEqual({ a: 9007199254740991, b: 0.1 });
+  });
+});
+
+describe("upstreamBody: what goes upstream is what was judged", () => {
+  it.each([
+    ["no encoding", undefined, b("a=1"), { ok: true, body: b("a=1"), inflated: false }],
+    ["identity", " Identity ", b("a=1"), { ok: true, body: b("a=1"), inflated: false }],
+    ["gzip", "gzip", gzipSync("a=1"), { ok: true, body: b("a=1"), inflated: true }],
+    ["deflate", "deflate", deflateSync("a=1"), { ok: true, body: b("a=1"), inflated: true }],
+    ["br", "BR", brotliCompressSync("a=1"), { ok: true, body: b("a=1"), inflated: true }],
+    ["an encoding regate cannot undo", "zstd", b("a=1"), { ok: false, reason: "unsupported" }],
+    ["a body that is not what its encoding says", "gzip", b("a=1"), { ok: false, reason: "unsupported" }],
+    ["inflating past the cap", "gzip", gzipSync("a".repeat(CAP + 1)), { ok: false, reason: "too_large" }],
+  ])("%s", (_name, encoding, raw, expected) => {
+    expect(upstreamBody(raw, encoding, CAP)).toEqual(expected);
   });
 });

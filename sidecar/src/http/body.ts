@@ -87,6 +87,20 @@ export function looksLikeJson(text: string): boolean {
   return false;
 }
 
+/**
+ * The body regate sends upstream: inflated, when it came with a Content-Encoding regate undoes, to at most `max`
+ * bytes. Most upstreams (Hono, Go, PHP, Fastify) do not undo a request's encoding and parse its bytes as they
+ * come, where a gzip header comment or bytes after a deflate stream spell fields (a `_method`) that the policy,
+ * judging the inflated body, never saw; body-parser inflates before qs reads. Sent inflated, the body is the
+ * one judged, whichever the upstream does.
+ */
+export function upstreamBody(raw: Buffer, encoding: string | undefined, max: number): { ok: true; body: Buffer; inflated: boolean } | { ok: false; reason: "too_large" | "unsupported" } {
+  const enc = encoding?.trim().toLowerCase();
+  if (raw.length === 0 || !enc || enc === "identity") return { ok: true, body: raw, inflated: false };
+  const out = decodeContent(raw, enc, max);
+  return typeof out === "string" ? { ok: false, reason: out } : { ok: true, body: out, inflated: true };
+}
+
 function decodeContent(raw: Buffer, encoding: string | undefined, cap: number): Buffer | "too_large" | "unsupported" {
   const enc = (encoding ?? "").trim().toLowerCase();
   // One byte more than the cap tells "too large" apart from "exactly the cap"; it also bounds zip bombs.

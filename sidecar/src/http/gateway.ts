@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net";
 import { isDisconnect, RegateError } from "../errors.js";
 import { roomInSinks } from "../decision/index.js";
-import { hasBody, parseRequestBody, readBody } from "./body.js";
+import { hasBody, parseRequestBody, readBody, upstreamBody } from "./body.js";
 import type { RequestContext } from "./context.js";
 import { decideAll, refusal } from "./enforce.js";
 import { capConnections, type ConnectionCap } from "./connection-cap.js";
@@ -18,7 +18,7 @@ import { logPathMasker } from "./log-path.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
 import { McpSessions } from "./mcp-sessions.js";
 import type { HttpGatewayOptions } from "./options.js";
-import { effectiveMethod, findOverrides, isOverrideParam, replayable, stripOverrideHeaders, unparsedBodyMayOverride } from "./method.js";
+import { effectiveMethod, findOverrides, headerKey, isOverrideParam, replayable, stripOverrideHeaders, unparsedBodyMayOverride } from "./method.js";
 import { parsedQuery, parseRequestTarget, withoutParam } from "./path.js";
 import { catalogError, sendError, type ErrorBody } from "./reply.js";
 import { compileRoutes, hostName, matchRoute } from "./routes.js";
@@ -194,13 +194,20 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     }
 
     const body = parseRequestBody(read.body, req.headers["content-type"], req.headers["content-encoding"], limits.max_input_body_bytes);
+    // The body the policy judges is the one sent: a compressed one goes up inflated (body.ts upstreamBody).
+    const sent = upstreamBody(read.body, req.headers["content-encoding"], limits.max_body_bytes);
+    if (!sent.ok && sent.reason === "too_large") {
+      const e = catalogError("INPUT_TOO_LARGE", "request_too_large");
+      return fail(ctx, e.status, e.body);
+    }
     // The method the upstream will execute: overrides are judged, or removed before the policy sees the request.
     let query = target.query;
     let overrides = findOverrides(req.headers, parsedQuery(query), body);
     // Whatever its declared type: upstreams read the media type their own way (PHP cuts it at "," or a
     // space, Go folds "İ" to "i"), so any body regate could not read may be a form to one of them.
-    if (unparsedBodyMayOverride(read.body, body)) {
-      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", "the request body may carry a _method override regate cannot read (too large or malformed)");
+    // An encoding regate cannot undo may be one the upstream undoes (body-parser inflates zstd on newer Node).
+    if (!sent.ok || unparsedBodyMayOverride(sent.body, body)) {
+      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", "the request body may carry a _method override regate cannot read (too large, malformed or compressed)");
       return fail(ctx, e.status, e.body);
     }
     if (methodOverride === "strip" && overrides.length > 0) {
@@ -250,6 +257,11 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     // upstream may execute either method, so both are judged, and the request goes through only if both
     // are allowed.
     if (effective.result.method !== ctx.method) inputs.push(...httpInputs({ ...facts, method: { method: ctx.method } }));
+    // Express, Go's ServeMux, Flask, Django, Rails and Spring answer a HEAD with the GET handler, which runs in
+    // full (only its body is dropped): a HEAD, on the request line or as an override, is judged as a GET too.
+    if ((ctx.method === "HEAD" || effective.result.method === "HEAD") && ctx.method !== "GET" && effective.result.method !== "GET") {
+      inputs.push(...httpInputs({ ...facts, method: { method: "GET" } }));
+    }
     // A full decision sink (block mode, a stdout nobody reads): wait a bounded time for room, as Postgres does.
     if (opts.decider.congested?.()) await roomInSinks(opts.decider);
     let verdict = decideAll(opts.decider, inputs, ctx.id, reuse);
@@ -272,7 +284,8 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     const unmaskable = masker && unmaskableRequest(masker, ctx.method, req.headers, matched.route.responseTypes);
     if (unmaskable) return fail(ctx, unmaskable.status, { ...unmaskable.body, decision_id: verdict.decision.decision_id });
     ctx.masker = masker;
-    forwardRequest(ctx, { route: matched.route, host, rest: matched.rest, query, trailingSlash: target.trailing_slash, replayable: replayable(ctx.method, effective.result) }, read.body, { log, timeoutMs: limits.timeout_ms, fail, onResponse: onUpstreamResponse });
+    if (sent.inflated) for (const name of Object.keys(req.headers)) if (headerKey(name) === "content-encoding") delete req.headers[name];
+    forwardRequest(ctx, { route: matched.route, host, rest: matched.rest, query, trailingSlash: target.trailing_slash, replayable: replayable(ctx.method, effective.result) }, sent.body, { log, timeoutMs: limits.timeout_ms, fail, onResponse: onUpstreamResponse });
   }
 
   // Slow clients (slowloris) get 10 s to send their headers, checked every second (Node's defaults: 60 s,

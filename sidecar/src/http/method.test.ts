@@ -53,6 +53,16 @@ describe("override names as upstreams read them", () => {
     ["payment_method", false],
     ["_methods", false],
     ["_method\u0000x", true],
+    // qs (Express's extended parsers) and Rack 2 skip brackets before a name.
+    ["[_method]", true],
+    ["[_method]x", true],
+    ["]_method", true],
+    ["[]_method", true],
+    ["a[_method]", false],
+    ["[x]_method", false],
+    ["._method", true],
+    ["_method.x", true],
+    ["payment_method.type", false],
   ])("parameter %j: %s", (name, expected) => {
     expect(isOverrideParam(name)).toBe(expected);
   });
@@ -91,6 +101,7 @@ describe("a body regate could not parse", () => {
   it("in UTF-16 too", () => {
     expect(unparsedBodyMayOverride(Buffer.from('{"_method":"DELETE"}', "utf16le"), unparsed)).toBe(true);
   });
+
 });
 
 describe("replayable", () => {

@@ -38,19 +38,34 @@ export function overrideHeader(name: string): (typeof OVERRIDE_HEADERS)[number] 
 }
 
 /**
- * True for a query or form parameter an upstream may read as `_method`: PHP drops leading spaces and turns
- * "." and " " (and an unclosed "[") into "_", and reads `_method[...]` as an array under `_method`. Case is
- * ignored, stricter than any framework.
+ * True for a query or form parameter an upstream may read as `_method`. PHP drops leading spaces and turns
+ * "." and " " (and an unclosed "[") into "_", and reads `_method[...]` as an array under `_method`. Nested-
+ * parameter parsers skip brackets before the name: qs (Express's urlencoded({ extended: true }) and extended
+ * query parser, koa-bodyparser) reads `[_method]` and `[_method]x` as `_method`, and `._method` with its
+ * allowDots option (koa-bodyparser's forms); Rack 2 (Rails up to 7.0) `]_method`. Case is ignored, stricter
+ * than any framework.
  */
 export function isOverrideParam(name: string): boolean {
   // PHP measures a name with strlen: it ends at a NUL.
   const nul = name.indexOf("\0");
   if (nul >= 0) name = name.slice(0, nul);
   if (name.length < 7) return false;
-  let n = name.replace(/^[ ]+/, "").toLowerCase();
+  const n = name.replace(/^[ ]+/, "").toLowerCase();
   const bracket = n.indexOf("[");
-  if (bracket >= 0) n = n.indexOf("]", bracket) > bracket ? n.slice(0, bracket) : n.slice(0, bracket) + "_" + n.slice(bracket + 1);
-  return n.replace(/[ .]/g, "_") === OVERRIDE_PARAM;
+  if (bracket < 0 && !n.includes("]") && !n.includes(".")) return n.replaceAll(" ", "_") === OVERRIDE_PARAM;
+  const php = bracket < 0 ? n : n.indexOf("]", bracket) > bracket ? n.slice(0, bracket) : n.slice(0, bracket) + "_" + n.slice(bracket + 1);
+  return php.replace(/[ .]/g, "_") === OVERRIDE_PARAM || nestedName(n) === OVERRIDE_PARAM;
+}
+
+const NESTING = new Set(["[", "]", "."]);
+
+/** A parameter's top-level name to qs (allowDots too) and Rack 2: its first run of characters other than "[", "]", ".". */
+function nestedName(n: string): string {
+  let start = 0;
+  while (start < n.length && NESTING.has(n[start]!)) start++;
+  let end = start;
+  while (end < n.length && !NESTING.has(n[end]!)) end++;
+  return n.slice(start, end);
 }
 
 /** Values of every parameter an upstream may read as `_method`. */
@@ -112,6 +127,7 @@ export function effectiveMethod(wire: string, overrides: readonly { source: Over
  * may still carry a `_method` the upstream reads. True when its bytes could: the caller refuses the request,
  * since the policy cannot see that override. Any spelling PHP reads as `_method` counts (".method",
  * "[method"), in any case, behind percent or JSON escapes, in UTF-16. A JSON-RPC `"method"` member does not.
+ * `raw` is the body as it goes upstream: a compressed one inflated (body.ts upstreamBody).
  */
 const MANGLED = /[_.[ +]method/i;
 /** A multipart name in RFC 2231 form (`name*0="_me"; name*1="thod"`), which Go joins: regate does not. */

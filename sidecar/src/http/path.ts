@@ -3,8 +3,8 @@
 // upper-case hex, dot segments are resolved, repeated slashes merged, and a trailing slash is reported apart
 // from the path. What upstreams resolve differently from each other (an encoded "/" or "\", a literal "\",
 // a ";" path parameter) is ambiguous: refused by default, or rewritten to one canonical form by config.
-// Malformed escapes, NUL, invalid UTF-8 and double-encoded ".", "/" or "\" are always refused: there is no
-// canonical form for them.
+// Malformed escapes, NUL and other control characters, invalid UTF-8 and double-encoded ".", "/" or "\" are
+// always refused: there is no canonical form for them.
 
 export type AmbiguousPathMode = "refuse" | "canonical";
 
@@ -58,6 +58,10 @@ function canonicalSegment(seg: string): Segment {
     const b = hi * 16 + lo;
     i += 2;
     if (b === 0) return { ok: false, reason: "NUL in the path", ambiguous: false };
+    // Python's re and PHP's PCRE match "$" before a final newline (Ruby's before any): a route anchored so
+    // (Starlette and FastAPI, Tornado, FastRoute and Slim) runs "/refunds%0A" as "/refunds", a segment the
+    // policy reads as another. No path an agent needs holds a control character.
+    if (b < 0x20 || b === 0x7f) return { ok: false, reason: "a control character in the path", ambiguous: false };
     if (b === 0x2f || b === 0x5c) return { ok: false, reason: "encoded '/' or '\\' in the path", ambiguous: true };
     if (b === 0x3b) return { ok: false, reason: "encoded ';' in the path", ambiguous: true };
     out += unreserved(b) ? String.fromCharCode(b) : `%${HEX[hi]}${HEX[lo]}`;
