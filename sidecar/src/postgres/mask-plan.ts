@@ -1,6 +1,6 @@
 import type { DetectorName, MaskRule, MaskStrategy } from "../decision/index.js";
 import { applyStrategy, maskText, partialAscii, REDACTED, strongerStrategy } from "../mask/index.js";
-import { TEXT_OID, TEXTLIKE_OIDS, type FieldDescription, type Replacement } from "./protocol/index.js";
+import { NON_TEXT_SCALAR_OIDS, TEXT_OID, TEXTLIKE_OIDS, type FieldDescription, type Replacement } from "./protocol/index.js";
 import type { StatementFacts } from "./sql/types.js";
 
 /** How one result column is masked: a column rule masks the whole value, detectors mask what they find. */
@@ -58,7 +58,9 @@ export function buildMaskPlan(
       }
     }
     if (strategy) columns.set(i, { kind: "rule", strategy, textual: TEXTLIKE_OIDS.has(f.typeOid) });
-    else if (detectorStrategy && TEXTLIKE_OIDS.has(f.typeOid)) {
+    // Detectors read any value whose text can hold text: `row_to_json(t)`, an array or a record of a text
+    // column carries it as much as the column does.
+    else if (detectorStrategy && !NON_TEXT_SCALAR_OIDS.has(f.typeOid)) {
       columns.set(i, { kind: "detector", detectors: detectorRules.map((r) => r.detector!), strategy: detectorStrategy });
     }
   });

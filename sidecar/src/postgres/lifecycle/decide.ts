@@ -6,10 +6,14 @@ import { postgresInputJson } from "./input-json.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
 
-/** COPY output bypasses DataRow masking: a masked COPY is refused, inside the logged decision. */
+/**
+ * COPY output bypasses DataRow masking: a masked COPY is refused, inside the logged decision. Out of the
+ * database, CopyData carries every value unread, so a detector rule refuses it as a column rule does.
+ */
 function copyVeto(analysis: AnalysisResult | undefined): ((d: Decision) => Veto | undefined) | undefined {
   if (!analysis?.statements.some((st) => st.kind === "copy")) return undefined;
-  return (d) => (d.mask.some((m) => m.column) ? { reason: "COPY cannot be masked; use SELECT", error_code: "MASK_LINEAGE_UNKNOWN" } : undefined);
+  const out = analysis.statements.some((st) => st.copy?.direction === "to");
+  return (d) => (d.mask.some((m) => m.column || (out && m.detector)) ? { reason: "COPY cannot be masked; use SELECT", error_code: "MASK_LINEAGE_UNKNOWN" } : undefined);
 }
 
 function input(s: SessionState, message: PostgresInputParts["message"], extra: Record<string, unknown>, analysis: AnalysisResult | undefined) {

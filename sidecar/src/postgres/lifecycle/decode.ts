@@ -1,9 +1,10 @@
 import type { Decision } from "../../decision/index.js";
 import { RegateError } from "../../errors.js";
-import type { PreparedStatement, Portal } from "../pending.js";
+import type { Pending, PreparedStatement, Portal } from "../pending.js";
 import { parameterInputs } from "../parameters.js";
 import { BODY, decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, Frontend, type Frame } from "../protocol/index.js";
 import { analyse, factsStamp } from "./analyse.js";
+import { copyInClient, expectCopyIn } from "./copy-in.js";
 import { ownRefusal } from "./refusal.js";
 import { decide, previewShape } from "./decide.js";
 import { holdApproval } from "./hold.js";
@@ -32,6 +33,14 @@ function begin(s: SessionState, message: StatementMessage, sql: string): Stateme
  * wait (catalog lookup, a held approval); the session handles no later message until it settles.
  */
 export function onClientFrame(s: SessionState, f: Frame): Step {
+  if (s.copyIn) {
+    const copy = copyInClient(s, f);
+    if (copy === true) return;
+    if (copy) return copy.then(() => onClientFrame(s, f));
+  }
+  // A message sent now would run inside regate's own transaction: a COMMIT there would commit a write
+  // regate is about to roll back, and tell the client it was.
+  if (s.wrapOpen) return answered(s, () => !s.wrapOpen).then(() => onClientFrame(s, f));
   const skipping = s.skipUntilSync || s.serverSkipping;
   if (!skipping && EXTENDED_NAMED.has(f.type) && hasLongName(f)) {
     // The server keys statements and portals on their first 63 bytes: two longer names can be one to it.
@@ -104,10 +113,10 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       if (named === "wait") return answered(s, () => portalNamed(s, name) !== "wait").then(() => onClientFrame(s, f));
       const portal = named.value;
       if (!portal) return unknownName(s, "portal", name);
-      if (portal.stmt) {
-        s.pending.push({ kind: "execute", portal, stmt: portal.stmt });
-        s.current = portal.stmt;
-      } else s.pending.push({ kind: "execute", portal });
+      const entry: Pending = portal.stmt ? { kind: "execute", portal, stmt: portal.stmt } : { kind: "execute", portal };
+      if (portal.stmt) s.current = portal.stmt;
+      s.pending.push(entry);
+      expectCopyIn(s, entry, portal.statement.analysis);
       return s.toServer(f.raw);
     }
     case Frontend.Close: {
@@ -125,6 +134,7 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       const done = s.group.splice(0);
       if (!s.batchWrapped && !s.batchSqlNames) s.pending.push({ kind: "sync", done });
       else s.pending.push({ kind: "sync", done, ...(s.batchWrapped ? { wrapped: true } : {}), ...(s.batchSqlNames ? { sqlNames: true } : {}) });
+      if (s.batchWrapped) s.wrapOpen = true;
       s.batchWrapped = false;
       s.batchSqlNames = false;
       return s.toServer(f.raw);

@@ -1,8 +1,9 @@
 import { serialize } from "pg-protocol";
 import type { Decision } from "../../decision/index.js";
-import type { Portal, PreparedStatement } from "../pending.js";
+import type { Pending, Portal, PreparedStatement } from "../pending.js";
 import type { Frame } from "../protocol/index.js";
 import type { AnalysisResult } from "../sql/types.js";
+import { expectCopyIn } from "./copy-in.js";
 import { heldAtBind } from "./hold.js";
 import { changesSqlNames } from "./names.js";
 import type { SessionState } from "./state.js";
@@ -29,10 +30,15 @@ export function enforceQuery(s: SessionState, f: Frame, statement: Statement): v
   const analysis = statement.analysis!;
   const wrapped = needsWrap(s, analysis);
   applyAllowed(s, analysis);
-  if (wrapped) beginWrap(s);
+  if (wrapped) {
+    beginWrap(s);
+    s.wrapOpen = true;
+  }
   const sqlNames = changesSqlNames(analysis);
   if (sqlNames) s.sqlNamesInFlight++;
-  s.pending.push({ kind: "query", decision, analysis, index: 0, stmt: statement, ...(wrapped ? { wrapped } : {}), ...(sqlNames ? { sqlNames } : {}) });
+  const entry: Pending = { kind: "query", decision, analysis, index: 0, stmt: statement, ...(wrapped ? { wrapped } : {}), ...(sqlNames ? { sqlNames } : {}) };
+  s.pending.push(entry);
+  expectCopyIn(s, entry, analysis);
   s.toServer(f.raw);
 }
 

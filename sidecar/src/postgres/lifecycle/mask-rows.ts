@@ -24,6 +24,9 @@ function rewrite(s: SessionState, raw: Buffer, plan: MaskPlan, statement: Statem
 /** Stage 7: a DataRow as the client may see it, per the plan of the result it belongs to. */
 export function maskRow(s: SessionState, f: Frame, head: Pending | undefined): Buffer {
   if (head?.kind === "query") {
+    // No plan yet (undefined, not null) is a row before its RowDescription, or for a refused statement:
+    // regate's view of the server is off, and the row could belong to any statement.
+    if (head.plan === undefined) throw unmatchedRow();
     return head.plan ? rewrite(s, f.raw, head.plan, head.stmt, () => false) : f.raw;
   }
   if (head?.kind === "execute" && head.portal && head.portal.decision.mask.length > 0) {
@@ -39,7 +42,13 @@ export function maskRow(s: SessionState, f: Frame, head: Pending | undefined): B
     const formats = portal.resultFormats;
     return rewrite(s, f.raw, plan, head.stmt, (i) => (formats.length === 1 ? formats[0] : formats[i]) === 1);
   }
-  return f.raw;
+  if (head?.kind === "execute") return f.raw;
+  throw unmatchedRow();
+}
+
+/** Only a Query or an Execute is answered with rows: one that comes for anything else is never shown. */
+function unmatchedRow(): RegateError {
+  return new RegateError("PROTOCOL_VIOLATION", "the server sent a row regate cannot match to a statement it sent; the session is ended so that nothing unmasked gets through");
 }
 
 function activeDecision(head: Pending | undefined): Decision | undefined {

@@ -14,6 +14,7 @@ import {
   type FieldDescription,
   type Frame,
 } from "../protocol/index.js";
+import { copyInFailed, copyInStarted } from "./copy-in.js";
 import { budgetError } from "./cut.js";
 import { callHook } from "./decide.js";
 import { maskNotice, maskNotification, maskRow, planFor } from "./mask-rows.js";
@@ -31,6 +32,7 @@ export type ReplyOutcome = void | { terminate: "UPSTREAM_SETTING_REFUSED"; messa
  * it answers regate's own message, or replaced when it answers a refused one.
  */
 export function onServerFrame(s: SessionState, f: Frame): ReplyOutcome {
+  if (s.copyIn && f.type === Backend.ErrorResponse) copyInFailed(s, s.pending[0]);
   const outcome = s.cut ? cutReply(s, f) : dispatch(s, f);
   if (s.whenAnswered.length > 0) wakeAnswered(s);
   return outcome;
@@ -98,6 +100,8 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
     case Backend.NotificationResponse:
       return s.toClient(maskNotification(f));
     case Backend.CopyInResponse:
+      copyInStarted(s, head);
+      return s.toClient(f.raw);
     case Backend.CopyOutResponse:
     case Backend.CopyData:
     case Backend.CopyDone:
@@ -166,10 +170,10 @@ function internalReply(s: SessionState, f: Frame, head: Extract<Pending, { kind:
       case Backend.NoticeResponse:
         return;
       case Backend.ErrorResponse:
-        // The batch fails here, as it would have for the client's own message: show it.
+        // The batch fails here, as it would have for the client's own message: show it, screened as any error is.
         s.groupFailed = true;
         skipToSync(s, head);
-        return s.toClient(f.raw);
+        return s.toClient(maskNotice(f, undefined, s.ctx.secrets));
       default:
         return dispatchOther(s, f);
     }
@@ -180,11 +184,15 @@ function internalReply(s: SessionState, f: Frame, head: Extract<Pending, { kind:
       const was = s.txStatus;
       s.txStatus = readyStatus(f.body);
       if (s.txStatus === 0x49) transactionEnded(s, was === 0x45);
-      if (head.final) s.toClient(f.raw);
+      if (head.final) {
+        s.wrapOpen = false;
+        s.toClient(f.raw);
+      }
       return;
     case Backend.ErrorResponse:
-      // A COMMIT can fail (deferred constraints): that is the client's statement failing.
-      if (head.final && !head.swallowErrors) s.toClient(f.raw);
+      // A COMMIT can fail (deferred constraints): that is the client's statement failing, and its text is
+      // screened as the same error at the statement's own implicit commit would be.
+      if (head.final && !head.swallowErrors) s.toClient(maskNotice(f, undefined, s.ctx.secrets));
       return;
     case Backend.CommandComplete:
     case Backend.NoticeResponse:

@@ -8,6 +8,7 @@ import type { SearchPathTracker } from "../search-path.js";
 import type { StatementFacts } from "../sql/types.js";
 import type { AnalysisCache } from "./analyse.js";
 import type { BudgetTracker } from "./budget.js";
+import type { CopyIn } from "./copy-in.js";
 import type { DecisionReuse } from "./reuse.js";
 import type { SessionHooks } from "./hooks.js";
 import type { Statement } from "./statement.js";
@@ -86,8 +87,12 @@ export interface SessionState {
   readonly group: Statement[];
   /** regate opened its own transaction for this extended batch (lifecycle/transaction.ts). */
   batchWrapped: boolean;
+  /** What regate wrapped in its own transaction is all sent, and its COMMIT or ROLLBACK not yet answered. */
+  wrapOpen: boolean;
   seq: number;
   cut: BudgetCut | undefined;
+  /** A COPY FROM STDIN the server may be running: what it reads of the client's messages changes (copy-in.ts). */
+  copyIn: CopyIn | undefined;
   /** Client messages wait for this before the next one is handled (a cancel still in flight). */
   barrier: Promise<void> | undefined;
   /** Set while a statement is held for approval: aborting it withdraws the request. */

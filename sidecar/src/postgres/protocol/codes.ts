@@ -66,4 +66,11 @@ export const Auth = {
 export const TEXT_OID = 25;
 export const TEXTLIKE_OIDS: ReadonlySet<number> = new Set([25, 1043, 1042, 19, 705]);
 
+/**
+ * Scalar types whose text form is a number, a truth value, a time, an address or an id, never free text:
+ * bool, int2/4/8, oid, float4/8, money, numeric, date, time, timestamp(tz), interval, timetz, uuid, inet,
+ * cidr, macaddr(8), pg_lsn. Every other type can hold text: json, jsonb, xml, arrays, records, composites.
+ */
+export const NON_TEXT_SCALAR_OIDS: ReadonlySet<number> = new Set([16, 20, 21, 23, 26, 700, 701, 790, 1700, 1082, 1083, 1114, 1184, 1186, 1266, 2950, 869, 650, 829, 774, 3220]);
+
 export const TransactionStatus = { Idle: 0x49, InBlock: 0x54, Failed: 0x45 } as const; // I T E
