@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ActError, ActResult, Approval, ApprovalService, ApprovalStatus, ReviewerIdentity } from "../approval/index.js";
 import { approvalsPage } from "./approvals-page.js";
-import { isAgentToken } from "./bearer.js";
+import { isAgentToken, pathPart } from "./bearer.js";
 
 export interface Reviewer {
   name: string;
@@ -41,7 +41,7 @@ export function approvalsHandler(service: ApprovalService, reviewers: Reviewer[]
   return (req, res, url) => {
     if (url !== "/approvals" && !url.startsWith("/approvals/")) return false;
     const json = (status: number, body: unknown) => {
-      res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+      res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", "x-content-type-options": "nosniff" });
       res.end(JSON.stringify(body, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)));
     };
     if (url === "/approvals/ui" || url === "/approvals/ui/") {
@@ -49,8 +49,11 @@ export function approvalsHandler(service: ApprovalService, reviewers: Reviewer[]
       res.writeHead(200, {
         "content-type": "text/html; charset=utf-8",
         "cache-control": "no-store",
-        "content-security-policy": "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+        // The page loads nothing but itself: no base to re-point, no form to post elsewhere, no referrer to leak.
+        "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
         "x-frame-options": "DENY",
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
       });
       res.end(approvalsPage());
       return true;
@@ -58,7 +61,8 @@ export function approvalsHandler(service: ApprovalService, reviewers: Reviewer[]
     const reviewer = reviewerOf(req);
     if (!reviewer) return json(401, { error: "a reviewer token is required (Authorization: Bearer …)" }), true;
     const parts = url.split("/").filter(Boolean); // approvals, id?, action?
-    const id = parts[1] ? decodeURIComponent(parts[1]) : undefined;
+    const id = parts[1] ? pathPart(parts[1]) : undefined;
+    if (parts[1] && id === undefined) return json(400, { error: "the approval id in the path is not valid percent-encoding" }), true;
     if (req.method === "GET" && parts.length === 1) {
       const status = new URL(req.url ?? "/", "http://x").searchParams.get("status");
       if (status && !STATUSES.has(status as ApprovalStatus)) return json(400, { error: `unknown status ${status}` }), true;

@@ -37,6 +37,19 @@ export function isAgentToken(digest: Buffer, agentTokens: (() => readonly string
   return hit;
 }
 
+/**
+ * One segment of an admin path, percent-decoded; undefined for a malformed escape (`%E0%A4%A`), which
+ * decodeURIComponent throws on: thrown in a request handler it would end the whole process, agents'
+ * sessions included.
+ */
+export function pathPart(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
   res.end(JSON.stringify(body));

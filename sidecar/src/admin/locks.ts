@@ -1,6 +1,6 @@
 import { RegateError } from "../errors.js";
 import type { LockService, LockTarget } from "../locks/index.js";
-import { bearerIdentity, readJsonObject, sendJson, type AdminHandler, type Person } from "./bearer.js";
+import { bearerIdentity, pathPart, readJsonObject, sendJson, type AdminHandler, type Person } from "./bearer.js";
 
 const KINDS = ["principal", "group", "token", "session"] as const;
 
@@ -33,7 +33,9 @@ export function locksHandler(locks: LockService, responders: readonly Person[], 
       return true;
     }
     if (req.method === "DELETE" && parts.length === 2) {
-      locks.remove(decodeURIComponent(parts[1]!), by).then(
+      const id = pathPart(parts[1]!);
+      if (id === undefined) return sendJson(res, 400, { error: "the lock id in the path is not valid percent-encoding" }), true;
+      locks.remove(id, by).then(
         (removed) => (removed ? sendJson(res, 200, { removed: parts[1] }) : sendJson(res, 404, { error: "no such lock" })),
         (err: Error) => sendJson(res, 503, { error: `the lock store refused the change: ${err.message}` }),
       );

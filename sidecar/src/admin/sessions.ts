@@ -1,7 +1,7 @@
 import type { SessionInput } from "../decision/index.js";
 import type { Logger } from "../log.js";
 import type { SessionRegistry, SessionSummary } from "../postgres/index.js";
-import { bearerIdentity, readJsonObject, sendJson, type AdminHandler, type Person } from "./bearer.js";
+import { bearerIdentity, pathPart, readJsonObject, sendJson, type AdminHandler, type Person } from "./bearer.js";
 
 export interface SessionView extends SessionSummary {
   target?: string;
@@ -67,7 +67,8 @@ export function sessionsHandler(sessions: SessionDirectory, responders: readonly
       return true;
     }
     if (req.method === "POST" && parts.length === 3 && parts[2] === "kill") {
-      const id = decodeURIComponent(parts[1]!);
+      const id = pathPart(parts[1]!);
+      if (id === undefined) return sendJson(res, 400, { error: "the session id in the path is not valid percent-encoding" }), true;
       readJsonObject(req).then(
         async (body) => {
           const reason = typeof body["reason"] === "string" ? body["reason"].trim() : "";

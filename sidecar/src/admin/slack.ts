@@ -4,7 +4,7 @@ import type { Config } from "../config/index.js";
 import type { Logger } from "../log.js";
 import { readBody, sendJson, type AdminHandler } from "./bearer.js";
 import { reviewersByName } from "./signed-webhook.js";
-import { SLACK_APPROVE, SLACK_REFUSE, type SlackButtonValue } from "./slack-message.js";
+import { notShownInSlack, SLACK_APPROVE, SLACK_REFUSE, type SlackButtonValue } from "./slack-message.js";
 
 export { slackApprovalMessage, slackInteractiveNotifier } from "./slack-message.js";
 
@@ -59,6 +59,17 @@ export function slackInteractionsHandler(service: ApprovalService, opts: SlackOp
           if (typeof value.id !== "string" || typeof value.sha256 !== "string") throw new Error("shape");
         } catch {
           return sendJson(res, 400, { error: "the action carries no approval" });
+        }
+        if (action?.action_id === SLACK_APPROVE) {
+          // The message offered no Approve button for this approval; a click that names it anyway (an older
+          // message, a crafted payload from a Slack app with the secret) approves nothing it did not show.
+          const a = await service.read(value.id).catch(() => undefined);
+          const missing = a && notShownInSlack(a);
+          if (missing) {
+            log.warn({ event: "slack_interaction_refused", why: "not shown in Slack", slack_user: userId, approval_id: value.id }, "Slack interaction refused");
+            followUp(payload.response_url, `${value.id}: not approved: ${missing}; approve it in regate`, log);
+            return sendJson(res, 409, { ok: false, error: "not_shown_in_slack", next_step: `${missing}; approve it in regate` });
+          }
         }
         let pending: Promise<ActResult>;
         if (action?.action_id === SLACK_APPROVE) pending = service.approve(value.id, reviewer, value.sha256, "approved in Slack");

@@ -4,6 +4,7 @@ import type { ApprovalSubject } from "./options.js";
 import type { Terms } from "./terms.js";
 import { deny, stillPending } from "./outcomes.js";
 import type { Approval } from "./types.js";
+import { visible } from "./visible.js";
 
 export function what(a: Approval): "statement" | "request" {
   return a.kind === "http" ? "request" : "statement";
@@ -36,7 +37,8 @@ export function newApproval(subject: ApprovalSubject, decision: Decision, terms:
     kind: subject.kind,
     mode: terms.mode,
     decision_id: decision.decision_id,
-    reason: decision.approve?.reason ?? decision.reasons.join("; "),
+    // A policy may build its reason from what the agent sent (a table's name): shown as statements are.
+    reason: visible(decision.approve?.reason ?? decision.reasons.join("; ")).text,
     approvers: terms.approvers,
     groups: terms.groups,
     min: terms.min,

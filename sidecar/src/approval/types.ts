@@ -35,7 +35,13 @@ export interface Approval {
   target: string;
   session_id: string;
   /** What would run: statement text and Bind parameter values as the policy saw them (HTTP: method and path; the body as the one parameter). */
-  statement: { message: string; sql: string; parameters?: unknown[] };
+  statement: {
+    message: string;
+    sql: string;
+    parameters?: unknown[];
+    /** What a reviewer must be told about the text and values shown: characters marked, runs shortened, values cut (review-view.ts). */
+    notes?: string[];
+  };
   /** SHA-256 (hex) over principal, target, statement text and parameter values (HTTP: method, canonical path, body). */
   sha256: string;
   in_transaction: boolean;
