@@ -1,9 +1,10 @@
-import type { ClientRequest, IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Decision, Principal } from "../decision/types.js";
 import type { ErrorCode } from "../errors.js";
 import type { ResponseMasker } from "./masker.js";
 import type { McpSessionRole } from "./mcp-sessions.js";
 import type { CompiledRoute } from "./routes.js";
+import type { UpstreamRequest, UpstreamResponse } from "./upstream-message.js";
 
 /** Everything known about one request, from arrival to the end of its response. */
 export interface RequestContext {
@@ -28,8 +29,8 @@ export interface RequestContext {
   masked: boolean;
   /** Set when regate itself answered with an error. */
   errorCode?: ErrorCode;
-  proxyReq?: ClientRequest;
-  proxyRes?: IncomingMessage;
+  proxyReq?: UpstreamRequest;
+  proxyRes?: UpstreamResponse;
   timer?: NodeJS.Timeout;
   timedOut: boolean;
 }

@@ -1,8 +1,7 @@
 // Forwarding a decided request to its route's upstream: regate's headers and credential, the body in one
-// write on the route's keep-alive pool, a timeout, and upstream failures answered with the error catalog.
+// write on the route's keep-alive pool (undici, decision 0002), a timeout, and upstream failures answered
+// with the error catalog.
 
-import { request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
 import type { Logger } from "../log.js";
 import type { RequestContext } from "./context.js";
 import { hasBody } from "./body.js";
@@ -10,6 +9,7 @@ import { forwardHeaders } from "./headers.js";
 import { forwardPath } from "./path.js";
 import { catalogError, type ErrorBody } from "./reply.js";
 import type { CompiledRoute } from "./routes.js";
+import { rawHeaderStrings, UpstreamResponse } from "./upstream-message.js";
 
 /** Where the request goes: the matched route, the agent's Host, and the canonical path and query after the route's prefix. */
 export interface ForwardTarget {
@@ -31,8 +31,14 @@ export interface ForwardDeps {
   timeoutMs: number;
   fail(ctx: RequestContext, status: number, body: ErrorBody): void;
   /** The upstream's response headers arrived. */
-  onResponse(ctx: RequestContext, proxyRes: IncomingMessage): void;
+  onResponse(ctx: RequestContext, proxyRes: UpstreamResponse): void;
 }
+
+/** How a connection that failed before an answer failed: the upstream closed or reset it. */
+const CLOSED = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
+
+/** Statuses that never have a body (RFC 9110 15.3.5, 15.4.5); HEAD's answers too, which undici closes itself. */
+const noBody = (status: number): boolean => status === 204 || status === 304;
 
 export function forwardRequest(ctx: RequestContext, target: ForwardTarget, body: Buffer, deps: ForwardDeps): void {
   const { route, host, rest, query, trailingSlash } = target;
@@ -43,6 +49,7 @@ export function forwardRequest(ctx: RequestContext, target: ForwardTarget, body:
   // The body was read whole: send it with its exact length (no chunking, no Expect: 100-continue).
   if (hadBody || body.length > 0) headers["content-length"] = String(body.length);
   headers.host = route.hostHeader;
+  const path = forwardPath(route.basePath, rest, query, trailingSlash);
   ctx.timer = setTimeout(() => {
     ctx.timedOut = true;
     ctx.proxyReq?.destroy();
@@ -50,50 +57,90 @@ export function forwardRequest(ctx: RequestContext, target: ForwardTarget, body:
     const e = catalogError("UPSTREAM_TIMEOUT", "upstream_timeout");
     fail(ctx, e.status, e.body);
   }, deps.timeoutMs);
-  // One request on the route's keep-alive pool; the body was read whole and goes in one write.
+  const pool = route.agent;
+  const over = (): boolean => ctx.timedOut || res.headersSent || res.destroyed;
+
   const send = (tries: number): void => {
-    let proxyReq: ClientRequest;
-    try {
-      proxyReq = (route.https ? httpsRequest : httpRequest)({
-        agent: route.agent,
-        hostname: route.hostname,
-        port: route.port,
-        method: req.method,
-        path: forwardPath(route.basePath, rest, query, trailingSlash),
-        headers,
-      });
-    } catch (err) {
-      // A path node:http will not send (it checks characters the parser let through): the agent's fault.
-      clearTimeout(ctx.timer);
-      log.debug({ req_id: ctx.id, err: { code: (err as NodeJS.ErrnoException).code } }, "request not forwardable");
-      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", "the request cannot be forwarded as sent");
-      fail(ctx, e.status, e.body);
-      return;
-    }
-    ctx.proxyReq = proxyReq;
-    proxyReq.on("response", (proxyRes) => deps.onResponse(ctx, proxyRes));
-    proxyReq.on("error", (err: NodeJS.ErrnoException) => {
-      if (ctx.timedOut || res.headersSent || res.destroyed) {
-        clearTimeout(ctx.timer);
-        return;
-      }
-      // A kept-alive connection the upstream closed as idle while the request was on its way: no answer came.
-      const closedIdle = proxyReq.reusedSocket && (err.code === "ECONNRESET" || err.code === "EPIPE");
-      if (closedIdle && target.replayable && tries < MAX_TRIES) {
-        log.debug({ req_id: ctx.id, route: route.name, err: { code: err.code } }, "reused upstream connection closed before answering; sent again");
-        send(tries + 1);
-        return;
-      }
-      clearTimeout(ctx.timer);
-      // The message names host:port at most; never the credential, and the origin has no userinfo.
-      log.warn({ req_id: ctx.id, route: route.name, err: { code: err.code, message: err.message } }, "upstream request failed");
-      const e = closedIdle
-        ? catalogError("UPSTREAM_UNAVAILABLE", "upstream_unavailable", "the upstream closed its connection before answering; it may have received the request, so regate did not send it again")
-        : catalogError("UPSTREAM_UNAVAILABLE", "upstream_unavailable");
-      fail(ctx, e.status, e.body);
-    });
-    if (res.destroyed) proxyReq.destroy();
-    proxyReq.end(body.length > 0 ? body : undefined);
+    const ticket = pool.ticket();
+    let abort: ((err?: Error) => void) | undefined;
+    let stopped = false;
+    let upstream: UpstreamResponse | undefined;
+    let resume: () => void = () => {};
+    const stop = (): void => {
+      stopped = true;
+      abort?.();
+    };
+    ctx.proxyReq = { path, destroy: stop };
+    const exchange = { resume: () => resume(), abort: stop };
+    pool.dispatcher.dispatch(
+      { method: req.method ?? "GET", path, headers: headers as Record<string, string | string[]>, body: body.length > 0 ? body : null },
+      {
+        onConnect(a) {
+          abort = a;
+          // Stopped while it waited for a connection: it never goes out.
+          if (stopped) a();
+        },
+        onHeaders(status, raw, go, text) {
+          // undici hands over interim responses (103 Early Hints) like final ones; node:http kept them aside,
+          // and so does regate: the agent gets one response, the final one.
+          if (status < 200) return true;
+          resume = go;
+          upstream = new UpstreamResponse(status, text, rawHeaderStrings(raw), exchange);
+          if (noBody(status)) {
+            // Anything the upstream writes after it (a body it should not have sent, late) would be read as the
+            // next request's answer on this connection: the connection is closed, the response is already whole.
+            upstream.finish();
+            stop();
+          }
+          deps.onResponse(ctx, upstream);
+          return true;
+        },
+        onData(chunk) {
+          return upstream!.chunk(chunk);
+        },
+        onComplete() {
+          // Trailers are not relayed (node:http kept them aside too): nothing an agent reads comes from them.
+          upstream!.finish();
+        },
+        onError(err: Error & { code?: string }) {
+          if (upstream) {
+            upstream.fail();
+            return;
+          }
+          if (stopped || over()) {
+            clearTimeout(ctx.timer);
+            return;
+          }
+          if (err.code === "UND_ERR_INVALID_ARG") {
+            // A path or header value undici will not send (characters the server's parser let through): the agent's fault.
+            clearTimeout(ctx.timer);
+            log.debug({ req_id: ctx.id, err: { code: err.code, message: err.message } }, "request not forwardable");
+            const e = catalogError("PROTOCOL_VIOLATION", "bad_request", "the request cannot be forwarded as sent");
+            fail(ctx, e.status, e.body);
+            return;
+          }
+          // A kept-alive connection the upstream closed as idle while the request was on its way: no answer came.
+          const closedIdle = CLOSED.has(err.code ?? "") && pool.wasReused(err, ticket);
+          if (closedIdle && target.replayable && tries < MAX_TRIES) {
+            log.debug({ req_id: ctx.id, route: route.name, err: { code: err.code } }, "reused upstream connection closed before answering; sent again");
+            send(tries + 1);
+            return;
+          }
+          clearTimeout(ctx.timer);
+          // The message names host:port at most; never the credential, and the origin has no userinfo.
+          log.warn({ req_id: ctx.id, route: route.name, err: { code: err.code, message: err.message } }, "upstream request failed");
+          const e = closedIdle
+            ? catalogError("UPSTREAM_UNAVAILABLE", "upstream_unavailable", "the upstream closed its connection before answering; it may have received the request, so regate did not send it again")
+            : catalogError("UPSTREAM_UNAVAILABLE", "upstream_unavailable");
+          fail(ctx, e.status, e.body);
+        },
+      },
+    );
   };
+  if (res.destroyed) {
+    // The agent went away while the request was decided: nothing goes upstream.
+    clearTimeout(ctx.timer);
+    return;
+  }
   send(1);
 }

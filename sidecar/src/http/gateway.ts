@@ -28,6 +28,7 @@ import { HttpDecisionReuse } from "./reuse.js";
 import { ShortMemo } from "./short-memo.js";
 import { unmaskableRequest } from "./unmaskable-request.js";
 import { relayResponse } from "./upstream-response.js";
+import type { UpstreamResponse } from "./upstream-message.js";
 
 export interface HttpGateway {
   /** Not listening yet: the caller picks the address (loopback by default). */
@@ -81,7 +82,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   const maskers = new Maskers(opts.mask_hash_key, opts.mask_case_sensitive === true);
 
   /** The upstream's response headers arrived: relay them (masked, scrubbed) unless the exchange is over. */
-  function onUpstreamResponse(ctx: RequestContext, proxyRes: IncomingMessage): void {
+  function onUpstreamResponse(ctx: RequestContext, proxyRes: UpstreamResponse): void {
     clearTimeout(ctx.timer);
     if (ctx.timedOut || ctx.res.headersSent || ctx.res.destroyed) {
       proxyRes.destroy();

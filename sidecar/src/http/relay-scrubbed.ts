@@ -1,7 +1,8 @@
 // A response from a route whose credential regate injects, with no mask rules: streamed, decoded when it is
 // compressed, with every form of the credential replaced.
 
-import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import type { OutgoingHttpHeaders } from "node:http";
+import type { UpstreamResponse } from "./upstream-message.js";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import { mediaType } from "./body.js";
@@ -19,7 +20,7 @@ import { SecretScrubber } from "./scrub.js";
  * upstream handled the request. A textual body's head waits for its first decoded bytes, so that such a
  * refusal (or a body that does not decode) is still a clean answer rather than a cut one.
  */
-export function relayScrubbed(ctx: RequestContext, upstream: IncomingMessage, status: number, headers: OutgoingHttpHeaders, secrets: readonly Buffer[], log: Logger): void {
+export function relayScrubbed(ctx: RequestContext, upstream: UpstreamResponse, status: number, headers: OutgoingHttpHeaders, secrets: readonly Buffer[], log: Logger): void {
   const decoder = decoderFor(upstream.headers["content-encoding"]);
   const unreadable = status === 206 || upstream.headers["content-range"] !== undefined ? "partial content" : decoder === undefined ? "a content-encoding regate cannot decode" : undefined;
   if (unreadable !== undefined) {

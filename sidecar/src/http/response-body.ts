@@ -1,4 +1,4 @@
-import type { IncomingMessage } from "node:http";
+import type { UpstreamResponse } from "./upstream-message.js";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from "node:zlib";
 import { isJsonMedia, looksLikeJson, mediaType } from "./body.js";
@@ -84,7 +84,7 @@ export type ReadUpstreamResult = { ok: true; body: Buffer } | { ok: false; reaso
  * The whole decoded response body, up to `max` bytes, failing if the upstream goes quiet for `idleMs`. A
  * callback, not a promise: the answer goes out from the upstream's own 'end' event, without another turn.
  */
-export function readUpstreamBody(res: IncomingMessage, decoder: Transform | null, max: number, idleMs: number, resolve: (r: ReadUpstreamResult) => void): void {
+export function readUpstreamBody(res: UpstreamResponse, decoder: Transform | null, max: number, idleMs: number, resolve: (r: ReadUpstreamResult) => void): void {
   const source: Readable = decoder ? res.pipe(decoder) : res;
   const chunks: Buffer[] = [];
   let size = 0;

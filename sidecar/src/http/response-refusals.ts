@@ -1,7 +1,7 @@
 // The answers regate gives instead of an upstream response it cannot vouch for. The upstream has acted by
 // then: each says so, and tells the agent not to retry a write.
 
-import type { IncomingMessage } from "node:http";
+import type { UpstreamResponse } from "./upstream-message.js";
 import type { Logger } from "pino";
 import { isDisconnect } from "../errors.js";
 import type { RequestContext } from "./context.js";
@@ -10,7 +10,7 @@ import { catalogError, sendError } from "./reply.js";
 const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** Refuses a response regate was asked to mask but cannot: the agent gets an error, never the raw body. */
-export function refuseUnmaskable(ctx: RequestContext, upstream: IncomingMessage, reason: string, log: Logger): void {
+export function refuseUnmaskable(ctx: RequestContext, upstream: UpstreamResponse, reason: string, log: Logger): void {
   upstream.destroy();
   log.warn({ req_id: ctx.id, route: ctx.route?.name, reason }, "response could not be masked; refused");
   // The upstream has acted by now: an agent must not take the refusal as "nothing happened" and retry a write.
@@ -23,7 +23,7 @@ export function refuseUnmaskable(ctx: RequestContext, upstream: IncomingMessage,
  * Refuses a response regate cannot read to check: the agent gets a JSON error that says the upstream acted,
  * never bytes regate could not vouch for.
  */
-export function refuseUnreadable(ctx: RequestContext, upstream: IncomingMessage, what: string, log: Logger): void {
+export function refuseUnreadable(ctx: RequestContext, upstream: UpstreamResponse, what: string, log: Logger): void {
   upstream.destroy();
   log.warn({ req_id: ctx.id, route: ctx.route?.name, reason: what }, "response could not be checked for the route credential; refused");
   const e = catalogError("UPSTREAM_RESPONSE_REFUSED", "upstream_response_refused", `the upstream handled the request, but its response (${what}) could not be checked for regate's credential${SAFE_METHODS.has(ctx.method) ? "" : "; do not retry it"}`);

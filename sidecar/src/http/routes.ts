@@ -1,5 +1,4 @@
-import type { Agent as HttpAgent } from "node:http";
-import { poolAgent } from "./pool.js";
+import { UpstreamPool } from "./pool.js";
 import { RegateError } from "../errors.js";
 import type { RouteCredential, RouteOptions } from "./options.js";
 import { routeSecrets, secretForms } from "./scrub.js";
@@ -26,14 +25,14 @@ export interface CompiledRoute {
   /** Declared response media types (lowercase), if the route declares them. */
   readonly responseTypes: ReadonlySet<string> | undefined;
   /** Keep-alive connection pool to this upstream (with the route's CA for https). */
-  readonly agent: HttpAgent;
+  readonly agent: UpstreamPool;
 }
 
 /**
- * How long a pooled upstream connection may sit idle. Node's Agent heeds an upstream's `Keep-Alive: timeout=N`
- * (letting the socket go a second before the upstream would) only when the agent has a timeout of its own;
- * without one it keeps the socket until the upstream closes it, and a request sent as it does fails. For
- * upstreams that announce nothing (Go, uvicorn) this stays under the 5 s that Node, Apache and uvicorn use. It
+ * How long a pooled upstream connection may sit idle. An upstream's own `Keep-Alive: timeout=N` is heeded
+ * (the pool lets the connection go a second before the upstream would); a pool that kept a connection until
+ * the upstream closed it would send requests as it does, and they would fail. For upstreams that announce
+ * nothing (Go, uvicorn) this stays under the 5 s that Node, Apache and uvicorn use. It
  * bounds idle pooled sockets only: a request in flight is not timed by it (limits.timeout_ms is).
  */
 const POOL_IDLE_MS = 4_000;
@@ -91,10 +90,7 @@ export function compileRoutes(routes: readonly RouteOptions[]): CompiledRoute[] 
       credential = { type: "basic", value: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` };
     }
     const [header, value] = credential ? credentialHeader(r.name, credential) : [undefined, undefined];
-    const agent =
-      url.protocol === "https:"
-        ? poolAgent(true, { keepAlive: true, timeout: POOL_IDLE_MS, ...(r.ca ? { ca: r.ca } : {}) })
-        : poolAgent(false, { keepAlive: true, timeout: POOL_IDLE_MS });
+    const agent = new UpstreamPool(url.origin, { idleMs: POOL_IDLE_MS, ...(url.protocol === "https:" && r.ca ? { ca: r.ca } : {}) });
     return Object.freeze({
       name: r.name,
       prefix: normalisePrefix(r.name, r.prefix),

@@ -1,7 +1,8 @@
 // A masked JSON response relayed as it streams (large or of unknown length): no whole-body buffer, no cap on
 // the document's size, only on a single value.
 
-import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import type { OutgoingHttpHeaders } from "node:http";
+import type { UpstreamResponse } from "./upstream-message.js";
 import type { Readable, Transform } from "node:stream";
 import type { Logger } from "pino";
 import { RegateError } from "../errors.js";
@@ -42,7 +43,7 @@ export interface StreamedJsonOptions {
   refuse: (reason: string) => void;
 }
 
-export function relayStreamedJson(ctx: RequestContext, upstream: IncomingMessage, o: StreamedJsonOptions): void {
+export function relayStreamedJson(ctx: RequestContext, upstream: UpstreamResponse, o: StreamedJsonOptions): void {
   const { res } = ctx;
   const json = o.lines ? new JsonLinesMasker(o.masker, { holdChars: o.lines === "stream" ? 0 : HOLD_CHARS, maxLineChars: o.maxValueBytes }) : new JsonMaskStream(o.masker, { holdChars: HOLD_CHARS, maxTokenChars: o.maxValueBytes });
   const scrubber = o.secrets.length > 0 ? new SecretScrubber(o.secrets) : undefined;

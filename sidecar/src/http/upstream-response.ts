@@ -1,4 +1,5 @@
-import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
+import type { OutgoingHttpHeaders } from "node:http";
+import type { UpstreamResponse } from "./upstream-message.js";
 import { pipeline } from "node:stream";
 import type { Logger } from "pino";
 import { isJsonMedia, isWideText, mediaType } from "./body.js";
@@ -32,10 +33,10 @@ function hasNoBody(method: string, status: number): boolean {
 }
 
 /**
- * A transfer-coding other than chunked (gzip, deflate, ...) is undone by nobody: Node's parser only
+ * A transfer-coding other than chunked (gzip, deflate, ...) is undone by nobody: the HTTP client only
  * de-chunks, and the header is hop-by-hop, so the agent would get compressed bytes with nothing saying so.
  */
-function foreignTransferCoding(upstream: IncomingMessage): boolean {
+function foreignTransferCoding(upstream: UpstreamResponse): boolean {
   const te = upstream.headers["transfer-encoding"];
   return te !== undefined && te.trim().toLowerCase() !== "chunked";
 }
@@ -46,16 +47,12 @@ function foreignTransferCoding(upstream: IncomingMessage): boolean {
  * (a small one of declared length in one pass), newline-delimited JSON line by line; other bodies are
  * decoded, buffered (up to a cap), masked, and sent uncompressed with a recomputed Content-Length.
  */
-export function relayResponse(ctx: RequestContext, upstream: IncomingMessage, limits: ResponseLimits, log: Logger, onError: (err: unknown) => void): void {
+export function relayResponse(ctx: RequestContext, upstream: UpstreamResponse, limits: ResponseLimits, log: Logger, onError: (err: unknown) => void): void {
   const { res } = ctx;
   const status = upstream.statusCode ?? 502;
-  if (hasNoBody(ctx.method, status)) {
-    // Nothing may follow a response without a body on its connection. An upstream that writes one anyway
-    // (Python's `do_HEAD = do_GET`), late, would have it read as the answer to the next request sent there,
-    // another agent's perhaps, whose own answer would then go to the request after: the connection is closed.
-    const socket = upstream.socket;
-    upstream.once("end", () => socket?.destroy());
-  }
+  // Nothing may follow a response without a body on its connection: forward.ts (204, 304) and undici (HEAD)
+  // close it, so that a body written anyway (Python's `do_HEAD = do_GET`), late, is never read as the answer
+  // to the next request sent there.
   if (status === 401 && ctx.route?.credentialHeader !== undefined) {
     // The agent's own credential was never forwarded, so a 401 is about regate's: say so, not "unauthorized".
     upstream.resume();
@@ -164,7 +161,7 @@ export function relayResponse(ctx: RequestContext, upstream: IncomingMessage, li
 /** A body read whole: masked, scrubbed and sent with its length, or refused. */
 function sendMaskedBody(
   ctx: RequestContext,
-  upstream: IncomingMessage,
+  upstream: UpstreamResponse,
   read: ReadUpstreamResult,
   status: number,
   headers: OutgoingHttpHeaders,

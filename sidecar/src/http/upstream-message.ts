@@ -1,0 +1,145 @@
+// An upstream response as regate's response code reads it: the status, the headers in node:http's shape, the
+// raw header pairs, and the body as a Readable whose pace is the agent's. Built from undici's raw callbacks
+// (forward.ts), so that every consumer reads exactly what it read when node:http's IncomingMessage was the
+// source, and a difference between the two clients cannot change what reaches an agent.
+
+import type { IncomingHttpHeaders } from "node:http";
+import { Readable } from "node:stream";
+
+/**
+ * Repeats node:http keeps only the first of (its documented list): a second Content-Type or Content-Length
+ * must not be joined into a value regate then reads one way and the agent another.
+ */
+const FIRST_ONLY: ReadonlySet<string> = new Set([
+  "age",
+  "authorization",
+  "content-length",
+  "content-type",
+  "etag",
+  "expires",
+  "from",
+  "host",
+  "if-modified-since",
+  "if-unmodified-since",
+  "last-modified",
+  "location",
+  "max-forwards",
+  "proxy-authorization",
+  "referer",
+  "retry-after",
+  "server",
+  "user-agent",
+]);
+
+/**
+ * Header pairs as node:http folds them: bytes read as latin1, names lowercased, the FIRST_ONLY names' repeats
+ * dropped, set-cookie as a list, cookie joined with "; ", every other repeat joined with ", ".
+ */
+export function nodeHeaders(raw: readonly string[]): IncomingHttpHeaders {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    // A header named after Object.prototype's accessor would reach the prototype, not the record (node's
+    // object ignores it the same way).
+    if (name === "__proto__") continue;
+    // Own members only: a header named `constructor` or `toString` is a new name, not Object's member joined with it.
+    const had = Object.hasOwn(out, name) ? out[name] : undefined;
+    if (had === undefined) out[name] = name === "set-cookie" ? [value] : value;
+    else if (name === "set-cookie") (had as string[]).push(value);
+    else if (!FIRST_ONLY.has(name)) out[name] = `${had as string}${name === "cookie" ? "; " : ", "}${value}`;
+  }
+  return out as IncomingHttpHeaders;
+}
+
+/**
+ * undici's raw header buffers as node:http's rawHeaders: latin1, so each byte is one character, as node reads
+ * them; and a value's trailing spaces and tabs dropped (RFC 9110 5.5 OWS), which undici keeps and node does not,
+ * so that regate compares, scrubs and relays the value node:http gave it.
+ */
+export function rawHeaderStrings(raw: readonly Buffer[]): string[] {
+  const out = new Array<string>(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i]!;
+    let end = b.length;
+    if (i % 2 === 1) while (end > 0 && (b[end - 1] === 0x20 || b[end - 1] === 0x09)) end--;
+    out[i] = b.toString("latin1", 0, end);
+  }
+  return out;
+}
+
+/** The forwarded request as the rest of regate holds it: its path (for Location rewriting) and a way to stop it. */
+export interface UpstreamRequest {
+  readonly path: string;
+  destroy(): void;
+}
+
+/** What the response needs from the request that carries it. */
+export interface UpstreamExchange {
+  /** Let undici read more of the body (it was held back). */
+  resume(): void;
+  /** Abort the request, which closes its connection: nothing unread on it may answer another request. */
+  abort(): void;
+}
+
+/** Node's own error for a body cut short by the upstream: consumers treat it as a disconnect. */
+function cutShort(): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error("aborted");
+  err.code = "ECONNRESET";
+  return err;
+}
+
+export class UpstreamResponse extends Readable {
+  readonly statusCode: number;
+  readonly statusMessage: string;
+  readonly rawHeaders: string[];
+  /** The whole body arrived (false if it was cut short, or regate stopped reading it). */
+  complete = false;
+  /** The upstream cut the body short (node's `aborted`). */
+  aborted = false;
+  #headers: IncomingHttpHeaders | undefined;
+  readonly #exchange: UpstreamExchange;
+
+  constructor(statusCode: number, statusMessage: string, rawHeaders: string[], exchange: UpstreamExchange) {
+    super();
+    this.statusCode = statusCode;
+    this.statusMessage = statusMessage;
+    this.rawHeaders = rawHeaders;
+    this.#exchange = exchange;
+  }
+
+  /** Folded on first read, as node:http does: most responses are relayed without anyone asking for them. */
+  get headers(): IncomingHttpHeaders {
+    return (this.#headers ??= nodeHeaders(this.rawHeaders));
+  }
+
+  override _read(): void {
+    this.#exchange.resume();
+  }
+
+  /** A body chunk; false asks undici to hold the next ones until the reader wants more. */
+  chunk(data: Buffer): boolean {
+    return this.push(data);
+  }
+
+  finish(): void {
+    this.complete = true;
+    this.push(null);
+  }
+
+  /** The upstream failed mid-body: 'aborted', then node's ECONNRESET error, then 'close'. */
+  fail(): void {
+    if (this.complete || this.destroyed) return;
+    this.aborted = true;
+    this.emit("aborted");
+    this.destroy(cutShort());
+  }
+
+  override _destroy(err: Error | null, done: (error?: Error | null) => void): void {
+    // Given up before its end (a refusal, the agent gone): the connection goes with it, so the unread rest
+    // cannot be taken for the answer to the next request sent there.
+    if (!this.complete) this.#exchange.abort();
+    // As node:http does: an error nobody listens for ends the stream without throwing.
+    done(this.listenerCount("error") > 0 ? err : null);
+  }
+}
