@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { nextStep, type Principal } from "../decision/index.js";
 import { RegateError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { describeTarget, isLive, matches, tokenId, type Lock, type LockStore, type LockTarget } from "./types.js";
+import { describeTarget, isLive, matches, sameName, tokenId, type Lock, type LockStore, type LockTarget } from "./types.js";
 
 /** What a lock acts on when it is created: the live sessions and the held approvals of this process. */
 export interface LockEnforcer {
@@ -85,9 +85,9 @@ export class LockService {
   /** Whether an agent known only by its subject may be one this lock stops (errs towards yes). */
   #mayMatch(lock: Lock, subject: string): boolean {
     const t = lock.target;
-    if ("principal" in t) return t.principal === subject;
+    if ("principal" in t) return sameName(t, t.principal, subject);
     const seen = this.#seen.get(subject);
-    if ("group" in t) return seen?.groups.has(t.group) ?? false;
+    if ("group" in t) return seen ? [...seen.groups].some((g) => sameName(t, t.group, g)) : false;
     if ("token" in t) return seen?.tokens.has(t.token) ?? false;
     return false;
   }

@@ -41,10 +41,36 @@ export function tokenId(p: Principal): string | undefined {
   return p.subject;
 }
 
+/** Code points that show as nothing: a name that differs from another only by these reads the same. */
+const INVISIBLE = /[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0]/gu;
+
+/**
+ * A subject or group name as a responder reads and types it: compatibility forms (fullwidth letters,
+ * ligatures, odd spaces) folded by NFKC, case folded, invisible code points and outer space dropped. A
+ * lock on `Test-Agent` stops `test-agent` and `ｔｅｓｔ-agent`: a lock that names an agent the way the
+ * responder saw it must not miss it by a spelling nobody can see, and stopping a look-alike as well errs
+ * the way an emergency stop should. Letters of other scripts that look alike (Cyrillic а) are not folded.
+ */
+export function foldName(name: string): string {
+  return name.normalize("NFKC").replace(INVISIBLE, "").toLowerCase().trim();
+}
+
+const folded = new WeakMap<object, string>();
+function foldedOf(key: object, name: string): string {
+  let f = folded.get(key);
+  if (f === undefined) folded.set(key, (f = foldName(name)));
+  return f;
+}
+
+/** Whether `name` is the target's name as foldName reads both; `key` caches the target's fold. */
+export function sameName(target: object, targetName: string, name: string): boolean {
+  return name === targetName || foldedOf(target, targetName) === foldName(name);
+}
+
 export function matches(lock: Lock, principal: Principal, sessionId?: string): boolean {
   const t = lock.target;
-  if ("principal" in t) return principal.subject === t.principal;
-  if ("group" in t) return principal.groups.includes(t.group);
+  if ("principal" in t) return principal.subject === t.principal || foldedOf(t, t.principal) === foldedOf(principal, principal.subject);
+  if ("group" in t) return principal.groups.some((g) => sameName(t, t.group, g));
   if ("token" in t) return tokenId(principal) === t.token;
   return sessionId !== undefined && sessionId === t.session;
 }

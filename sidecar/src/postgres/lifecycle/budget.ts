@@ -37,16 +37,23 @@ export class BudgetTracker {
     return { limits: this.limits, used: { session_rows: this.#rows, session_bytes: this.#bytes, statements_last_minute: this.#recent.length } };
   }
 
-  /** Counts one statement; returns the refusal when the per-minute budget is spent. */
-  admit(now = Date.now()): string | undefined {
+  /**
+   * Counts the `statements` of one message (a Query may carry many, and each runs); returns the refusal
+   * when they do not all fit in what is left of the per-minute budget. None is counted then: none runs.
+   */
+  admit(now = Date.now(), statements = 1): string | undefined {
     const limit = this.limits.statements_per_minute;
     if (limit === 0) return undefined;
     this.#expire(now);
-    if (this.#recent.length >= limit) {
-      const refill = Math.max(1, Math.ceil((this.#recent[0]! + MINUTE_MS - now) / 1000));
+    const n = Math.max(1, statements);
+    if (this.#recent.length + n > limit) {
+      if (n > limit) return `budget exceeded: statements_per_minute (${limit}); this message carries ${n} statements, more than a minute allows`;
+      // The window must drop enough old entries for all n to fit: the refill is when the last of those expires.
+      const freeing = this.#recent[Math.min(this.#recent.length - 1, this.#recent.length + n - limit - 1)]!;
+      const refill = Math.max(1, Math.ceil((freeing + MINUTE_MS - now) / 1000));
       return `budget exceeded: statements_per_minute (${limit}); it refills in ${refill}s`;
     }
-    this.#recent.push(now);
+    for (let i = 0; i < n; i++) this.#recent.push(now);
     return undefined;
   }
 

@@ -2,6 +2,7 @@ import { roomInSinks, type Decision, type Veto } from "../../decision/index.js";
 import type { AnalysisResult } from "../sql/types.js";
 import { postgresInput, type PostgresInputParts } from "../to-input.js";
 import { holdApproval } from "./hold.js";
+import { cutCannotUndo } from "./transaction.js";
 import { postgresInputJson } from "./input-json.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
@@ -59,9 +60,9 @@ function decideNow(
   const decision = s.ctx.decider.decide(doc, {
     inputJson: postgresInputJson(doc, analysis),
     veto: (d) => {
-      const spent = s.ctx.budget.admit();
+      const spent = s.ctx.budget.admit(Date.now(), analysis?.statements.length ?? 1);
       if (spent) return { reason: spent, error_code: "BUDGET_EXCEEDED" };
-      return copy?.(d) ?? s.ctx.hooks.admit?.(s.info, statement, d);
+      return copy?.(d) ?? cutCannotUndo(s, analysis) ?? s.ctx.hooks.admit?.(s.info, statement, d);
     },
     ...(prior ? { reuse: prior } : {}),
   });

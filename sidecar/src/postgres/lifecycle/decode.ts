@@ -6,6 +6,7 @@ import { BODY, decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decod
 import { analyse, factsStamp } from "./analyse.js";
 import { copyInClient, expectCopyIn } from "./copy-in.js";
 import { ownRefusal } from "./refusal.js";
+import { settleFirst } from "./transaction.js";
 import { decide, previewShape } from "./decide.js";
 import { holdApproval } from "./hold.js";
 import { enforceBind, enforceFunctionCall, enforceParse, enforceQuery, poison } from "./enforce.js";
@@ -58,7 +59,14 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
         // regate.approvals is regate's own table: answered here, never decided by the policy nor forwarded.
         if (readsOwnApprovals(analysis)) return answerOwnApprovals(s, f, statement);
         const empty = analysis.statements.length === 0 && !analysis.parse_error;
-        return then(decide(s, statement, "query", empty ? { empty_query: true } : {}), () => enforceQuery(s, f, statement));
+        const go = (): Step => then(decide(s, statement, "query", empty ? { empty_query: true } : {}), () => enforceQuery(s, f, statement));
+        const earlier = settleFirst(s, analysis);
+        if (!earlier) return go();
+        return earlier.then(() => {
+          // What was answered meanwhile may have been cut, and the server now skips to a Sync.
+          if (!s.skipUntilSync && !s.serverSkipping) return go();
+          if (s.current === statement) s.current = undefined;
+        });
       });
     }
     case Frontend.Parse: {
@@ -113,6 +121,9 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       if (named === "wait") return answered(s, () => portalNamed(s, name) !== "wait").then(() => onClientFrame(s, f));
       const portal = named.value;
       if (!portal) return unknownName(s, "portal", name);
+      // A portal bound before a pipelined BEGIN or COMMIT runs after it: its Bind's settling is not enough.
+      const earlier = settleFirst(s, portal.statement.analysis);
+      if (earlier) return earlier.then(() => onClientFrame(s, f));
       const entry: Pending = portal.stmt ? { kind: "execute", portal, stmt: portal.stmt } : { kind: "execute", portal };
       if (portal.stmt) s.current = portal.stmt;
       s.pending.push(entry);
@@ -198,6 +209,9 @@ function bind(s: SessionState, f: Frame, refreshed = false): Step {
   if (named === "wait") return answered(s, () => statementNamed(s, msg.statement) !== "wait").then(() => bind(s, f));
   const prepared = named.value;
   if (!prepared) return unknownName(s, "prepared statement", msg.statement);
+  const earlier = settleFirst(s, prepared.analysis);
+  // Through onClientFrame again: a cut answered meanwhile may have the rest of this batch skipped.
+  if (earlier) return earlier.then(() => onClientFrame(s, f));
   if (prepared.overlay !== undefined && prepared.overlay !== s.analyses.overlay) {
     // Its EXECUTE or FETCH names a statement or cursor that was defined anew since: the facts are stale.
     return refuseMessage(s, `prepared statement ${JSON.stringify(msg.statement)} runs EXECUTE or FETCH of a name redefined since it was prepared`, "prepare it again (Close it, then Parse)");

@@ -18,6 +18,19 @@ export function observeRow(s: SessionState, statement: Statement | undefined, by
   return false;
 }
 
+/**
+ * A notification's payload is data the agent receives as surely as a row (`SELECT pg_notify('c', t::text)
+ * FROM t` returns one row and sends the whole table): it counts as a row of the statement it arrives with,
+ * and is cut like one. One that arrives with no statement running counts against the session's budgets
+ * only, and past them is withheld.
+ */
+export function observeNotification(s: SessionState, statement: Statement | undefined, bytes: number): boolean {
+  if (statement && !statement.completed) return observeRow(s, statement, bytes);
+  const crossed = s.ctx.budget.row(bytes, 0, 0);
+  if (crossed) s.log.info({ budget: crossed, bytes }, "budget withheld a notification");
+  return !crossed;
+}
+
 export function observeTag(statement: Statement | undefined, tag: string): void {
   statement?.result.command_tags.push(tag);
 }

@@ -19,7 +19,7 @@ import { budgetError } from "./cut.js";
 import { callHook } from "./decide.js";
 import { maskNotice, maskNotification, maskRow, planFor } from "./mask-rows.js";
 import { confirmClose, confirmCreated, confirmSqlNames, transactionEnded, wakeAnswered } from "./names.js";
-import { complete, observeError, observeRow, observeTag } from "./observe.js";
+import { complete, observeError, observeNotification, observeRow, observeTag } from "./observe.js";
 import { refusalError } from "./refusal.js";
 import type { SessionState } from "./state.js";
 import { endWrap, failBlock } from "./transaction.js";
@@ -97,13 +97,20 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
     }
     case Backend.CopyBothResponse:
       throw new RegateError("FEATURE_UNSUPPORTED", "replication streams are not allowed through regate");
-    case Backend.NotificationResponse:
-      return s.toClient(maskNotification(f));
+    case Backend.NotificationResponse: {
+      const out = maskNotification(f);
+      if (!observeNotification(s, head?.stmt, out.length)) return;
+      return s.toClient(out);
+    }
     case Backend.CopyInResponse:
       copyInStarted(s, head);
       return s.toClient(f.raw);
-    case Backend.CopyOutResponse:
     case Backend.CopyData:
+      // COPY TO STDOUT sends a row per CopyData: counted against the budgets as DataRows are, or it would
+      // carry a whole table past them.
+      if (!observeRow(s, head?.stmt, f.raw.length)) return;
+      return s.toClient(f.raw);
+    case Backend.CopyOutResponse:
     case Backend.CopyDone:
     case Backend.FunctionCallResponse:
       return s.toClient(f.raw);
@@ -248,7 +255,7 @@ function cutReply(s: SessionState, f: Frame): ReplyOutcome {
   const toClient = s.toClient;
   s.toClient = () => {};
   try {
-    if (f.type === Backend.DataRow) return;
+    if (f.type === Backend.DataRow || f.type === Backend.CopyData || f.type === Backend.NotificationResponse) return;
     return dispatch(s, f);
   } finally {
     s.toClient = toClient;

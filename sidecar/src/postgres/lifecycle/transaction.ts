@@ -1,5 +1,7 @@
 import { serialize } from "pg-protocol";
-import type { AnalysisResult } from "../sql/types.js";
+import type { Veto } from "../../decision/index.js";
+import type { AnalysisResult, StatementFacts } from "../sql/types.js";
+import { answered } from "./names.js";
 import type { SessionState } from "./state.js";
 
 /**
@@ -7,25 +9,69 @@ import type { SessionState } from "./state.js";
  * RETURNING rows before it sends the first one, so by the time a row budget is crossed the write is
  * done; only its transaction can still be undone. So, while a row or byte budget is set:
  *
- * - an autocommit write that returns rows is wrapped in regate's own BEGIN ... COMMIT, and rolled
- *   back instead when its result is cut (same semantics as the implicit transaction it replaces). In
+ * - an autocommit write that returns rows (or a Query of several statements holding one) is wrapped in
+ *   regate's own BEGIN ... COMMIT, and rolled back instead when its result is cut (same semantics as
+ *   the implicit transaction it replaces). In
  *   the extended protocol the BEGIN goes as Parse/Bind/Execute/Close of a name of regate's own before
  *   the write's Bind (a Query would drop the client's unnamed statement): PostgreSQL turns the batch's
  *   implicit transaction into that block, and regate ends it after the batch's Sync;
  * - inside the client's transaction block, a cut statement that completed anyway is followed by a
- *   statement that fails, so the block is aborted exactly as the client's error says it is.
+ *   statement that fails, so the block is aborted exactly as the client's error says it is;
+ * - nothing may end the transaction behind such a write before its result is complete: see
+ *   cutCannotUndo and settleFirst.
  */
 const BEGIN = serialize.query("BEGIN");
 const COMMIT = serialize.query("COMMIT");
 const ROLLBACK = serialize.query("ROLLBACK");
 const FAIL_BLOCK = serialize.query("REGATE_BUDGET_EXCEEDED");
+const FLUSH = serialize.flush();
 
-export function needsWrap(s: SessionState, analysis: AnalysisResult): boolean {
+function rowsBudgeted(s: SessionState): boolean {
   const l = s.ctx.budget.limits;
-  if (l.rows_per_statement + l.bytes_per_statement + l.rows_per_session + l.bytes_per_session === 0) return false;
-  if (s.txStatus !== 0x49 || analysis.statements.length !== 1) return false;
-  const st = analysis.statements[0]!;
-  return st.writes && st.outputs.length > 0 && st.ddl === null;
+  return l.rows_per_statement + l.bytes_per_statement + l.rows_per_session + l.bytes_per_session > 0;
+}
+
+/** A write whose result a cut can interrupt after the write itself is done. */
+const returningWrite = (st: StatementFacts): boolean => st.writes && st.outputs.length > 0;
+
+/**
+ * Whether regate wraps the message in its own transaction. A Query of several statements runs as one
+ * implicit transaction, so it is wrapped as a whole (a cut then rolls all of it back, as any error in
+ * it would); one that also carries transaction control is refused instead (cutCannotUndo).
+ */
+export function needsWrap(s: SessionState, analysis: AnalysisResult): boolean {
+  if (!rowsBudgeted(s) || s.txStatus !== 0x49 || analysis.statements.length === 0) return false;
+  const sts = analysis.statements;
+  return sts.some(returningWrite) && sts.every((st) => st.ddl === null && st.kind !== "transaction");
+}
+
+/**
+ * One Query that both writes with RETURNING and ends or opens a transaction: the server runs all of it
+ * before regate can act on a cut (`INSERT ... RETURNING ...; COMMIT` commits what the cut claims to
+ * withhold), and neither regate's BEGIN nor a failed block can undo that. Refused while a row or byte
+ * budget is set; sent as separate messages, each is handled as the module comment says.
+ */
+export function cutCannotUndo(s: SessionState, analysis: AnalysisResult | undefined): Veto | undefined {
+  if (!analysis || analysis.statements.length < 2 || !rowsBudgeted(s)) return undefined;
+  const sts = analysis.statements;
+  if (!sts.some(returningWrite) || !sts.some((st) => st.kind === "transaction")) return undefined;
+  return { reason: "a write with RETURNING cannot share a Query with transaction control while row or byte budgets are set; send them as separate statements", error_code: "FEATURE_UNSUPPORTED" };
+}
+
+/**
+ * Messages that must not reach the server before it has answered everything sent earlier, while a row
+ * or byte budget is set: a write with RETURNING (whether regate wraps it depends on the transaction
+ * status the server is really in, not the one a pipelined BEGIN or COMMIT is about to change) and
+ * transaction control (pipelined behind such a write in the same batch, a COMMIT, END or COMMIT AND
+ * CHAIN would commit it before regate could act on its cut; once the write is answered, a cut skips
+ * the rest of the batch as the server would after an error).
+ */
+export function settleFirst(s: SessionState, analysis: AnalysisResult): Promise<void> | undefined {
+  if (!rowsBudgeted(s) || s.pending.length === 0) return undefined;
+  if (!analysis.statements.some((st) => returningWrite(st) || st.kind === "transaction")) return undefined;
+  // Within an extended batch the server holds its answers until Sync or Flush: ask for them.
+  s.toServer(FLUSH);
+  return answered(s, () => s.pending.length === 0);
 }
 
 export function beginWrap(s: SessionState): void {
