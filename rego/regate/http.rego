@@ -52,3 +52,10 @@ mask contains {"field": field, "strategy": strategy} if {
 	req
 	some field, strategy in {"email": "partial", "phone": "redact", "ssn": "redact", "card_number": "partial"}
 }
+
+# MCP tools answer in prose as often as in JSON ("Customer record: {...}", "email=... ssn=..."), and field
+# rules find keys only in JSON documents: in MCP answers these values are also found by their shape.
+mask contains {"detector": detector, "strategy": strategy} if {
+	count(mcp_calls) > 0
+	some detector, strategy in {"email": "partial", "ssn": "redact", "card": "partial"}
+}

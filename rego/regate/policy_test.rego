@@ -364,6 +364,28 @@ test_mcp_lookup_allowed if {
 	d.allow
 }
 
+test_mcp_answers_masked_by_shape_too if {
+	d := regate.decision with input as http("POST", "/mcp", {"mcp": {"method": "tools/call", "tool": "lookup_customer", "arguments": {}}})
+	{"detector": "email", "strategy": "partial"} in d.mask
+	{"detector": "ssn", "strategy": "redact"} in d.mask
+	{"detector": "card", "strategy": "partial"} in d.mask
+	{"field": "email", "strategy": "partial"} in d.mask
+	count(d.mask) == 7
+}
+
+test_mcp_batch_answers_masked_by_shape_too if {
+	batch := [{"method": "tools/call", "tool": "lookup", "arguments": {}}]
+	d := regate.decision with input as http("POST", "/mcp", {"mcp_batch": batch})
+	{"detector": "email", "strategy": "partial"} in d.mask
+}
+
+test_http_without_mcp_has_field_masks_only if {
+	d := regate.decision with input as http("GET", "/api/customers/1", {})
+	every m in d.mask {
+		m.field
+	}
+}
+
 test_postgres_decisions_declare_reuse if {
 	d := regate.decision with input as {"version": 1, "kind": "postgres", "postgres": {"message": "query", "statements": []}}
 	d.cache.across == ["time", "parameters", "budget", "constants"]

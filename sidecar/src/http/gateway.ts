@@ -16,7 +16,7 @@ import { settleApproval } from "./hold.js";
 import { Maskers } from "./maskers.js";
 import { logPathMasker } from "./log-path.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
-import { McpSessions } from "./mcp-sessions.js";
+import { McpSessions, type McpRequest } from "./mcp-sessions.js";
 import type { HttpGatewayOptions } from "./options.js";
 import { effectiveMethod, findOverrides, headerKey, isOverrideParam, replayable, stripOverrideHeaders, unparsedBodyMayOverride } from "./method.js";
 import { parsedQuery, parseRequestTarget, withoutParam } from "./path.js";
@@ -225,7 +225,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       const e = catalogError("PROTOCOL_VIOLATION", "bad_request", effective.reason);
       return fail(ctx, e.status, e.body);
     }
-    ctx.mcpSession = mcpSessions.roleOf({
+    const mcpRequest: McpRequest = {
       subject: auth.principal.subject,
       route: matched.route.name,
       path: matched.rest,
@@ -234,7 +234,8 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       bodyBytes: read.body.length,
       headers: req.headers,
       parsedBody: body.parsed_body,
-    });
+    };
+    ctx.mcpSession = mcpSessions.roleOf(mcpRequest);
     const facts: RequestFacts = {
       requestId: ctx.id,
       principal: auth.principal,
@@ -280,7 +281,13 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       if (r.body.code) ctx.errorCode = r.body.code;
       return sendJsonRpc(ctx.res, rpc);
     }
-    const masker = maskers.for(verdict.mask);
+    // An MCP server may put any answer of a session on any of its exchanges (mcp-sessions.ts).
+    const admitted = mcpSessions.admit(mcpRequest, verdict.mask);
+    if (!admitted.ok) {
+      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", admitted.reason);
+      return fail(ctx, e.status, { ...e.body, decision_id: verdict.decision.decision_id });
+    }
+    const masker = maskers.for(admitted.mask);
     // Known now, before the upstream acts: its answer could not be masked, so the request does not go.
     const unmaskable = masker && unmaskableRequest(masker, ctx.method, req.headers, matched.route.responseTypes);
     if (unmaskable) return fail(ctx, unmaskable.status, { ...unmaskable.body, decision_id: verdict.decision.decision_id });

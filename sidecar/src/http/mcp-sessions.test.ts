@@ -38,3 +38,84 @@ describe("McpSessions", () => {
     expect(s.has("a", "r", "/mcp", "three")).toBe(true);
   });
 });
+
+describe("McpSessions.admit", () => {
+  const EMAIL = { field: "email", strategy: "redact" } as const;
+  const CARD = { detector: "card", strategy: "partial" } as const;
+  const req = (subject: string, headers: Record<string, string | string[]>, path = "/mcp") => ({
+    subject,
+    route: "r",
+    path,
+    requestMethod: "POST",
+    method: "POST",
+    bodyBytes: 0,
+    headers,
+    parsedBody: undefined,
+  });
+
+  it("masks every exchange of a session, at any path, with every rule its exchanges had so far", () => {
+    const s = new McpSessions();
+    s.issued("a", "r", "/mcp", "s1");
+    expect(s.admit(req("a", { "mcp-session-id": "s1" }), [EMAIL])).toEqual({ ok: true, mask: [EMAIL] });
+    expect(s.admit(req("a", { "mcp-session-id": "s1" }, "/other"), [])).toEqual({ ok: true, mask: [EMAIL] });
+    // Another route to the same server (one that masks less) shares the session's rules.
+    expect(s.admit({ ...req("a", { "mcp-session-id": "s1" }), route: "r2" }, [])).toEqual({ ok: true, mask: [EMAIL] });
+    expect(s.has("a", "r2", "/mcp", "s1")).toBe(false);
+    expect(s.admit(req("a", { mcp_session_id: "s1", "last-event-id": "e1" }), [CARD, EMAIL])).toEqual({ ok: true, mask: [EMAIL, CARD] });
+    // Another session, and requests without one, keep their own rules.
+    s.issued("a", "r", "/mcp", "s2");
+    expect(s.admit(req("a", { "mcp-session-id": "s2" }), [])).toEqual({ ok: true, mask: [] });
+    expect(s.admit(req("a", {}), [])).toEqual({ ok: true, mask: [] });
+  });
+
+  it.each([
+    ["another agent's session", req("b", { "mcp-session-id": "s1" }), /another agent/],
+    ["another agent's resumption", req("b", { "mcp-session-id": "s1", "last-event-id": "e1" }), /another agent/],
+    ["a resumption of a session not seen opened", req("a", { "mcp-session-id": "s9", "last-event-id": "e1" }), /Last-Event-ID/],
+    ["two session ids", req("a", { "mcp-session-id": "s1, s2" }), /not one session id/],
+    ["a session id as two headers", req("a", { "mcp-session-id": ["s1", "s2"] }), /not one session id/],
+  ])("refuses %s", (_name, r, reason) => {
+    const s = new McpSessions();
+    s.issued("a", "r", "/mcp", "s1");
+    s.issued("a", "r", "/mcp", "s2");
+    const got = s.admit(r, []);
+    expect(got.ok).toBe(false);
+    expect(got.ok ? "" : got.reason).toMatch(reason);
+  });
+
+  it("books a session first seen in use, without taking it for issued", () => {
+    const s = new McpSessions();
+    expect(s.admit(req("a", { "mcp-session-id": "s7" }), [EMAIL])).toEqual({ ok: true, mask: [EMAIL] });
+    expect(s.admit(req("a", { "mcp-session-id": "s7" }), [])).toEqual({ ok: true, mask: [EMAIL] });
+    expect(s.admit(req("b", { "mcp-session-id": "s7" }), []).ok).toBe(false);
+    expect(s.has("a", "r", "/mcp", "s7")).toBe(false);
+    expect(s.admit(req("a", { "mcp-session-id": "s7", "last-event-id": "e1" }), []).ok).toBe(false);
+  });
+
+  it("does not hand a session issued to one agent to another", () => {
+    const s = new McpSessions();
+    s.issued("a", "r", "/mcp", "s1");
+    s.issued("b", "r", "/mcp", "s1");
+    expect(s.has("b", "r", "/mcp", "s1")).toBe(false);
+    expect(s.has("a", "r", "/mcp", "s1")).toBe(true);
+  });
+});
+
+describe("McpSessions.admit when sessions are forgotten", () => {
+  const EMAIL = { field: "email", strategy: "redact" } as const;
+  const post = (subject: string, id: string) => ({ subject, route: "r", path: "/mcp", requestMethod: "POST", method: "POST", bodyBytes: 0, headers: { "mcp-session-id": id }, parsedBody: undefined });
+
+  it("a session pushed out by made-up ids keeps its rules when used again, for its agent only", () => {
+    const s = new McpSessions(2);
+    s.issued("a", "r", "/mcp", "real");
+    s.admit(post("a", "real"), [EMAIL]);
+    s.admit(post("a", "made-up-1"), []);
+    s.admit(post("a", "made-up-2"), []);
+    expect(s.has("a", "r", "/mcp", "real")).toBe(false);
+    expect(s.admit(post("a", "real"), [])).toEqual({ ok: true, mask: [EMAIL] });
+    expect(s.admit(post("b", "fresh"), [])).toEqual({ ok: true, mask: [] });
+    // A session the upstream issues anew has had no exchanges: it starts with no rules.
+    s.issued("a", "r", "/mcp", "new");
+    expect(s.admit(post("a", "new"), [])).toEqual({ ok: true, mask: [] });
+  });
+});
