@@ -6,5 +6,6 @@ export { localSessions, sessionsHandler, type SessionDirectory, type SessionView
 export { locksHandler } from "./locks.js";
 export { slackInteractionsHandler, slackApprovalMessage, slackInteractiveNotifier, slackReviewers, SLACK_PATH } from "./slack.js";
 export type { AdminHandler, Person } from "./bearer.js";
+export { bearerIdentity } from "./bearer.js";
 export { recordingsHandler } from "./recordings.js";
 export { checkSignature, reviewersByName, signedHeaders, signedWebhookHandler, webhookSigner, WEBHOOK_PATH } from "./signed-webhook.js";

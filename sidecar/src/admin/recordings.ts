@@ -1,8 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { join } from "node:path";
 import type { Logger } from "../log.js";
-import { visible } from "../approval/index.js";
-import { findRecording, formatTimeline, noteRead, readRecords, recordingFiles, summarize, verifyDir, type ChainRecord, type JournalHead } from "../recording/index.js";
+import { findRecording, formatTimeline, noteRead, readRecords, recordingFiles, summarize, verifyDir, type JournalHead } from "../recording/index.js";
 import { bearerIdentity, sendJson, type AdminHandler, type Person } from "./bearer.js";
 import { recordingsPage } from "./recordings-page.js";
 
@@ -73,7 +72,7 @@ export function recordingsHandler(dir: string, readers: readonly Person[], log: 
       sendJson(res, 200, {
         summary: summarize(dir, file),
         records,
-        timeline: formatTimeline(records.map(shownRecord)).split("\n").filter(Boolean),
+        timeline: formatTimeline(records).split("\n").filter(Boolean),
         verify: { ok: report.ok, problems: report.problems, open: report.open.length > 0 },
       });
     } catch (err) {
@@ -84,11 +83,3 @@ export function recordingsHandler(dir: string, readers: readonly Person[], log: 
   };
 }
 
-/**
- * A record's strings as a reader must see them (approval/visible.ts), for the timeline only: the timeline
- * folds whitespace into one space, so a carriage return that ends a `--` comment for PostgreSQL would read
- * as a space, and zero-width characters would vanish. The records returned and verified are the file's.
- */
-function shownRecord(r: ChainRecord): ChainRecord {
-  return JSON.parse(JSON.stringify(r), (_k, v: unknown) => (typeof v === "string" ? visible(v).text : v)) as ChainRecord;
-}

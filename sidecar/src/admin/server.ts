@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { isIP } from "node:net";
 import type { Listen } from "../config/index.js";
 import type { Metrics } from "./metrics.js";
-import { statusReport, type StatusSources } from "./status.js";
+import { statesOnly, statusReport, type StatusSources } from "./status.js";
 
 export interface AdminOptions {
   listen: Listen;
@@ -16,6 +17,36 @@ export interface AdminOptions {
   approvals?: (req: IncomingMessage, res: ServerResponse, url: string) => boolean;
   /** Incident response (sessions, locks) and Slack interactions; asked before approvals, which claims all of /approvals/. */
   handlers?: ((req: IncomingMessage, res: ServerResponse, url: string) => boolean)[];
+  /** Host names, besides the listen host and loopback, that the listener answers to (admin.allowed_hosts). */
+  allowedHosts?: readonly string[];
+  /** Who a request's bearer token names (a responder or reviewer); /status says more than states only to them. */
+  reader?: (req: IncomingMessage) => string | undefined;
+}
+
+/**
+ * The name in a Host header, lowercased, without its port (an IPv6 literal without its brackets); undefined
+ * when it has none.
+ */
+function hostName(host: string | undefined): string | undefined {
+  if (!host) return undefined;
+  const h = host.trim().toLowerCase();
+  const v6 = /^\[([^\]]*)\](?::\d*)?$/.exec(h);
+  if (v6) return v6[1];
+  return h.replace(/:\d*$/, "").replace(/\.$/, "");
+}
+
+/**
+ * Against DNS rebinding: a page on another site whose name is made to resolve to this listener reaches it
+ * from a browser with its own name in Host. An address as Host cannot be rebound, so every IP literal is
+ * accepted, as are localhost, the listen host and the names configured; any other name is refused before a
+ * handler runs. A request without Host (HTTP/1.0) comes from no browser.
+ */
+export function hostAllowed(host: string | undefined, listenHost: string, allowed: readonly string[] = []): boolean {
+  const name = hostName(host);
+  if (name === undefined) return true;
+  if (isIP(name) !== 0) return true;
+  const names = new Set(["localhost", listenHost.toLowerCase(), ...allowed.map((a) => a.toLowerCase().replace(/\.$/, ""))]);
+  return names.has(name) || name.endsWith(".localhost");
 }
 
 /** Health, readiness and metrics on their own listener, away from the data plane. */
@@ -26,6 +57,7 @@ export function createAdminServer(opts: AdminOptions): { server: Server; listen(
       res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify(body));
     };
+    if (!hostAllowed(req.headers.host, opts.listen.host, opts.allowedHosts)) return json(421, { error: "this listener does not answer to that Host (see admin.allowed_hosts)" });
     for (const h of opts.handlers ?? []) if (h(req, res, url ?? "/")) return;
     if (opts.approvals?.(req, res, url ?? "/")) return;
     if (req.method !== "GET" && req.method !== "HEAD") return json(405, { error: "method not allowed" });
@@ -37,9 +69,12 @@ export function createAdminServer(opts: AdminOptions): { server: Server; listen(
       );
       return;
     }
-    if (url === "/status" && opts.status) return json(200, statusReport(opts.status));
+    // Bundle errors and exporters' last errors can name internal addresses and files: states only, unless a
+    // responder or reviewer asks.
+    const report = () => (opts.reader?.(req) ? statusReport(opts.status!) : statesOnly(statusReport(opts.status!)));
+    if (url === "/status" && opts.status) return json(200, report());
     // OPA serves the same document wrapped in `result`: tools written for OPA find it there.
-    if (url === "/v1/status" && opts.status) return json(200, { result: statusReport(opts.status) });
+    if (url === "/v1/status" && opts.status) return json(200, { result: report() });
     if (url === "/metrics") {
       (opts.metricsText ?? (() => opts.metrics.registry.metrics()))().then(
         (text) => {

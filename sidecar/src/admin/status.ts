@@ -27,6 +27,19 @@ export function statusReport(src: StatusSources): StatusReport {
   };
 }
 
+/**
+ * /status for a caller without a token: whether each bundle is active and each plugin's state, which a
+ * monitor needs, and the active revision (also in /metrics as regate_bundle_info); not sources, times, error
+ * messages or labels, which say where things live and what failed how.
+ */
+export function statesOnly(r: StatusReport): StatusReport {
+  return {
+    labels: { app: "regate" },
+    bundles: Object.fromEntries(Object.entries(r.bundles).map(([name, b]) => [name, { name, ...(b.active_revision ? { active_revision: b.active_revision } : {}), ...(b.code ? { code: b.code } : {}) }])),
+    plugins: Object.fromEntries(Object.entries(r.plugins).map(([name, p]) => [name, { state: p.state }])),
+  };
+}
+
 /** OK once every bundle is active and the last attempt went well; WARN when it failed but a bundle still serves. */
 export function bundlePluginState(bundles: BundleStatus[]): PluginState {
   if (bundles.some((b) => !b.active_revision)) return bundles.some((b) => b.code) ? "ERROR" : "NOT_READY";

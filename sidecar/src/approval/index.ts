@@ -4,7 +4,7 @@ export { slackNotifier, webhookError } from "./webhook.js";
 export type { ReviewerIdentity } from "./ballot.js";
 export type { ActError, Approval, ApprovalMode, ApprovalStatus, ActResult, Vote } from "./types.js";
 export { agentView } from "./own.js";
-export { reviewView, WITHHELD } from "./review-view.js";
+export { reviewView, WITHHELD, type HttpBodyShown } from "./review-view.js";
 export { visible, type Visible } from "./visible.js";
 export type { ApprovalStore } from "./store.js";
 export { MemoryApprovalStore } from "./memory-store.js";

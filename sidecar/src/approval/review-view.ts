@@ -8,8 +8,20 @@ export const WITHHELD = "[withheld: the statement reads or writes masked columns
 /** Past this many characters a reviewer is told to read the statement to its end. */
 const LONG_TEXT = 2000;
 
-/** The HTTP adapter ends a body it shows only in part with this (http/hold.ts). */
-const CUT_BODY = /… \((\d+) bytes\)$/;
+/**
+ * An HTTP request's body as the adapter hands it to reviewers (http/hold.ts): `text` is its start as UTF-8, each
+ * byte that is not UTF-8 kept as a lone surrogate U+DC80-U+DCFF; `bytes` is its whole size as the upstream gets
+ * it (inflated, when it came compressed); `compressed` says how it came.
+ */
+export interface HttpBodyShown {
+  kind: "http_body";
+  text: string;
+  bytes: number;
+  truncated: boolean;
+  compressed?: { encoding: string; bytes: number; shown: boolean; more_than?: number };
+}
+
+const isHttpBody = (p: unknown): p is HttpBodyShown => typeof p === "object" && p !== null && (p as { kind?: unknown }).kind === "http_body";
 
 /**
  * The statement as reviewers see it. The digest they approve covers the real text and values; what they
@@ -33,7 +45,8 @@ export function reviewView(decision: Decision, sql: string, parameters: readonly
 }
 
 function shownParameter(p: unknown, i: number, withhold: boolean, notes: string[]): unknown {
-  if (typeof p === "string") return shownBody(p, withhold, notes);
+  if (isHttpBody(p)) return shownBody(p, withhold, notes);
+  if (typeof p === "string") return shownText(p, "Body", withhold, notes);
   if (!p || typeof p !== "object" || !("value" in p)) return p;
   const v = (p as { value: unknown }).value;
   if (v === null || v === undefined) return p;
@@ -47,17 +60,37 @@ function shownParameter(p: unknown, i: number, withhold: boolean, notes: string[
   return { ...(p as object), value: cut ? `${shown.text}⟨cut: the value goes on⟩` : shown.text };
 }
 
-/** An HTTP body (the one string parameter): cut by the adapter past a size, said so plainly here. */
-function shownBody(body: string, withhold: boolean, notes: string[]): string {
+/** A string shown whole: masked as code is, marked by `visible`. */
+function shownText(text: string, what: string, withhold: boolean, notes: string[]): string {
   if (withhold) return WITHHELD;
-  const cut = CUT_BODY.exec(body);
-  const head = cut ? body.slice(0, cut.index) : body;
   // A body can carry code as well (an MCP tool's SQL, a GraphQL query): masked as a statement's text is.
-  const shown = visible(maskCode(head, "Body", notes));
-  for (const n of shown.notes) notes.push(`Body: ${n}`);
-  if (!cut) return shown.text;
-  notes.push(`Body is cut: it is ${cut[1]} bytes and only its start is shown; approving approves all of it.`);
-  return `${shown.text}⟨cut: the body is ${cut[1]} bytes⟩`;
+  const shown = visible(maskCode(text, what, notes));
+  for (const n of shown.notes) notes.push(`${what}: ${n}`);
+  return shown.text;
+}
+
+/** Bytes that are not UTF-8, as http/hold.ts keeps them, once `visible` has marked them. */
+const RAW_BYTE = /⟨U\+DC([89A-F][0-9A-F])⟩/g;
+
+/** An HTTP body: how it came (compressed or not), its bytes that are not text, and where it is cut, said plainly. */
+function shownBody(body: HttpBodyShown, withhold: boolean, notes: string[]): string {
+  const z = body.compressed;
+  if (z && !z.shown) {
+    notes.push(`Body is compressed (${z.encoding}, ${z.bytes} bytes) and regate cannot inflate it: it is not shown; approving approves bytes you have not read.`);
+    return `⟨compressed: ${z.encoding}, ${z.bytes} bytes, not shown⟩`;
+  }
+  if (z) notes.push(`Body came compressed (${z.encoding}, ${z.bytes} bytes) and is shown inflated, as regate forwards it (${z.more_than ? `more than ${z.more_than}` : body.bytes} bytes).`);
+  if (withhold) return WITHHELD;
+  const raw = body.text.match(/[\udc80-\udcff]/g)?.length ?? 0;
+  const masked = maskCode(body.text, "Body", notes);
+  // visible's notes are taken without the kept bytes: it would name them as characters (U+DCxx), which they are not.
+  const text = visible(masked).text.replace(RAW_BYTE, "⟨byte 0x$1⟩");
+  for (const n of (raw ? visible(masked.replace(/[\udc80-\udcff]/g, "")) : visible(masked)).notes) notes.push(`Body: ${n}`);
+  if (raw) notes.push(`Body: ${raw} byte${raw > 1 ? "s are" : " is"} not UTF-8 text, shown as ⟨byte 0xNN⟩ marks; the upstream gets the bytes themselves.`);
+  if (!body.truncated) return text;
+  const size = z?.more_than ? `more than ${z.more_than}` : `${body.bytes}`;
+  notes.push(`Body is cut: it is ${size} bytes and only its start is shown; approving approves all of it.`);
+  return `${text}⟨cut: the body is ${size} bytes⟩`;
 }
 
 /**

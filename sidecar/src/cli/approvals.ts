@@ -57,7 +57,7 @@ export async function approvalsCommand(argv: string[], env: NodeJS.ProcessEnv, i
       const list = r.body.approvals as Approval[];
       if (values.json) io.out(`${JSON.stringify(list, null, 2)}\n`);
       else if (list.length === 0) io.out(values.all ? "no approvals\n" : "nothing pending\n");
-      else for (const a of list) io.out(`${a.id}  ${a.status.padEnd(9)}  ${a.principal}@${a.target}  expires ${a.expires_at}  ${oneLine(a.statement.sql, 80)}\n`);
+      else for (const a of list) io.out(`${a.id}  ${a.status.padEnd(9)}  ${a.principal}@${a.target}  expires ${a.expires_at}  ${oneLine(a.statement.sql, 80)}${a.statement.notes?.length ? `  (${a.statement.notes.length} note${a.statement.notes.length > 1 ? "s" : ""}: read them with show)` : ""}\n`);
       return 0;
     }
     const path = `/approvals/${encodeURIComponent(id!)}`;
@@ -80,6 +80,8 @@ export async function approvalsCommand(argv: string[], env: NodeJS.ProcessEnv, i
       return 0;
     }
     const body = action === "approve" ? { sha256: (shown.body as Approval).sha256, ...(values.comment ? { comment: values.comment } : {}) } : { comment: values.comment ?? "" };
+    // What is approved is printed first, notes included: the reviewer is told what was marked, cut or masked.
+    if (action === "approve" && !values.json) io.out(describe(shown.body as Approval));
     const r = await call(`${path}/${action}`, body);
     if (r.status !== 200) return failed(r);
     io.out(values.json ? `${JSON.stringify(r.body, null, 2)}\n` : `${r.body.id} ${r.body.status} by ${r.body.reviewer}\n`);
@@ -97,9 +99,18 @@ function describe(a: Approval): string {
     `  asked by    ${a.principal} on ${a.target}, session ${a.session_id}${a.in_transaction ? ", inside a transaction block" : ""}`,
     `  requested   ${a.requested_at}, expires ${a.expires_at}`,
     `  sha256      ${a.sha256}`,
-    `  statement   ${a.statement.sql}`,
+    ...(a.statement.notes ?? []).map((n, i) => `${i === 0 ? "  read first" : "            "}  * ${n}`),
+    `  ${a.kind === "http" ? "request  " : "statement"}   ${indent(a.statement.sql)}`,
   ];
-  if (a.statement.parameters) lines.push(`  parameters  ${JSON.stringify(a.statement.parameters)}`);
+  if (a.statement.parameters) {
+    if (a.kind === "http") lines.push(`  body        ${indent(String(a.statement.parameters[0]))}`);
+    else lines.push(`  parameters  ${JSON.stringify(a.statement.parameters)}`);
+  }
   if (a.reviewer) lines.push(`  decided     ${a.decided_at} by ${a.reviewer}${a.comment ? `: ${a.comment}` : ""}`);
   return `${lines.join("\n")}\n`;
+}
+
+/** Lines after the first under the column the first starts in: a statement's or request's lines read as one block. */
+function indent(text: string): string {
+  return text.replace(/\n/g, "\n              ");
 }

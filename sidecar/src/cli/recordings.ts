@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/index.js";
 import type { KeyObject } from "node:crypto";
-import { checkJournalHead, findRecording, formatTimeline, noteRead, printable, printableJson, publicKey, readRecords, recordingFiles, summarize, verifyDir, type JournalHead, type RecordingSummary } from "../recording/index.js";
+import { checkJournalHead, findRecording, formatTimeline, noteRead, printable, printableJson, publicKey, readRecords, recordingFiles, shownText, summarize, verifyDir, type JournalHead, type RecordingSummary } from "../recording/index.js";
 import { loadConfigFromArgs } from "./config-arg.js";
 
 const USAGE = `usage: regate recordings <list|show|replay|verify|pull> [options]
@@ -147,10 +147,13 @@ export function recordingsCommand(argv: string[], env: NodeJS.ProcessEnv): numbe
 }
 
 function formatList(rows: RecordingSummary[]): string {
+  // application_name is what an agent chose: marked as the timeline marks it, so a zero-width or bidi
+  // character cannot make one session read as another's, and never run by the terminal (timeline.ts).
   const lines = rows.map((r) =>
-    [r.started_at ?? "?", r.session, r.protocol ?? "postgres", r.principal ?? "?", r.client ?? "?", r.application_name ?? "", r.end_reason ?? "live", `${r.statements} ${r.protocol === "http" ? "requests" : "stmts"}`, `${r.refused} refused`, `${r.rows} rows`].join("  "),
+    [r.started_at ?? "?", r.session, r.protocol ?? "postgres", r.principal ?? "?", r.client ?? "?", r.application_name ?? "", r.end_reason ?? "live", `${r.statements} ${r.protocol === "http" ? "requests" : "stmts"}`, `${r.refused} refused`, `${r.rows} rows`]
+      .map((f) => shownText(f).replace(/\s+/g, " "))
+      .join("  "),
   );
-  // application_name and the principal are what an agent chose: shown, never run by the terminal (timeline.ts).
   return lines.map(printable).join("\n") + (lines.length ? "\n" : "(no recordings)\n");
 }
 

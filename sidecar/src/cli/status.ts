@@ -1,9 +1,13 @@
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { StatusReport } from "../admin/index.js";
 import { ConfigError } from "../config/index.js";
 import { adminBaseUrl } from "./config-arg.js";
 
-const USAGE = "usage: regate status [--url http://127.0.0.1:9187] [--config file] [--json]\n";
+const USAGE =
+  "usage: regate status [--url http://127.0.0.1:9187] [--config file] [--token-file F] [--json]\n" +
+  "  without a responder's or reviewer's token (--token-file, else env REGATE_RESPONDER_TOKEN or REGATE_REVIEWER_TOKEN)\n" +
+  "  the listener says states only: no sources, times or error messages\n";
 
 /**
  * Asks a running sidecar's admin listener for /status and prints it for a person (or as JSON with --json).
@@ -13,8 +17,15 @@ const USAGE = "usage: regate status [--url http://127.0.0.1:9187] [--config file
 export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { url: { type: "string", short: "u" }, config: { type: "string", short: "c" }, json: { type: "boolean" } },
+    options: { url: { type: "string", short: "u" }, config: { type: "string", short: "c" }, "token-file": { type: "string" }, json: { type: "boolean" } },
   });
+  let token: string | undefined;
+  try {
+    token = values["token-file"] ? readFileSync(values["token-file"], "utf8").trim() : (env["REGATE_RESPONDER_TOKEN"] ?? env["REGATE_REVIEWER_TOKEN"]);
+  } catch (err) {
+    process.stderr.write(`regate status: --token-file: ${(err as Error).message}\n${USAGE}`);
+    return 1;
+  }
   let base: string;
   try {
     base = adminBaseUrl(values.url, values.config, env);
@@ -25,7 +36,7 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
   }
   let report: StatusReport;
   try {
-    const res = await fetch(new URL("/status", base), { signal: AbortSignal.timeout(5000) });
+    const res = await fetch(new URL("/status", base), { signal: AbortSignal.timeout(5000), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     report = (await res.json()) as StatusReport;
   } catch (err) {

@@ -9,9 +9,9 @@ const budgetLimit = (description: string) => ({ type: "integer", minimum: 0, def
 const budgetLimits = {
   rows_per_statement: budgetLimit("Rows one statement may return; a result that crosses it is cut mid-stream, cancelled upstream and answered with SQLSTATE 54000."),
   bytes_per_statement: budgetLimit("DataRow bytes one statement may return (cut as above)."),
-  rows_per_session: budgetLimit("Rows a session may return in all (cut as above)."),
-  bytes_per_session: budgetLimit("DataRow bytes a session may return in all (cut as above)."),
-  statements_per_minute: budgetLimit("Statements decided per sliding minute; past it a statement is refused with 54000 before it runs."),
+  rows_per_session: budgetLimit("Rows one connection may return in all (cut as above); counted per connection, not per agent."),
+  bytes_per_session: budgetLimit("DataRow and CopyData bytes one connection may return in all (cut as above); counted per connection, not per agent."),
+  statements_per_minute: budgetLimit("Statements decided per sliding minute on one connection (every statement of a multi-statement Query counts); past it a Query or statement is refused whole with 54000 before it runs."),
 } as const;
 const budgetLimitsNoDefaults = Object.fromEntries(Object.entries(budgetLimits).map(([k, v]) => [k, { type: v.type, minimum: v.minimum }]));
 
@@ -238,6 +238,13 @@ export const configSchema = {
         enabled: { type: "boolean", default: true },
         listen: listen(9187, "Health, readiness and Prometheus metrics; keep it off the data plane."),
         drain_timeout_ms: { type: "integer", minimum: 0, default: 10000, description: "On SIGTERM, how long in-flight statements may finish." },
+        allowed_hosts: {
+          type: "array",
+          default: [],
+          items: { type: "string", pattern: "^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$" },
+          description:
+            "Host names, besides listen.host, localhost and any IP address, that the admin listener answers to (the name in the Host header, without port). Any other name is refused 421, so a web page whose name is rebound to this address (DNS rebinding) cannot read or act through a browser. Add the names a proxy, Slack or Prometheus reach it by.",
+        },
       },
     },
     approvals: approvalsSchema,

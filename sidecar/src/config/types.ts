@@ -132,7 +132,7 @@ export interface Config {
   };
   /** Worker processes (docs/workers.md); resolve "auto" with workerCount(). */
   workers: number | "auto";
-  admin: { enabled: boolean; listen: Listen; drain_timeout_ms: number };
+  admin: { enabled: boolean; listen: Listen; drain_timeout_ms: number; allowed_hosts: string[] };
   approvals: {
     enabled: boolean;
     timeout_seconds: number;

@@ -3,6 +3,7 @@
 // only if it is still the request that was approved (same SHA-256).
 
 import { createHash } from "node:crypto";
+import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import type { Decision, PolicyInput } from "../decision/types.js";
 import type { RequestContext } from "./context.js";
 import type { Verdict } from "./enforce.js";
@@ -10,7 +11,7 @@ import { refusal } from "./enforce.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
 import { sendError, type ErrorBody } from "./reply.js";
 import { withoutRequestId } from "./rpc-text.js";
-import { reviewView } from "../approval/index.js";
+import { reviewView, type HttpBodyShown } from "../approval/index.js";
 
 /** What is asked to be approved (the approval service's subject, declared here: adapters do not import sinks). */
 export interface HttpApprovalSubject {
@@ -31,6 +32,8 @@ export interface HttpApprovals {
 
 /** At most this much of a body is shown to reviewers (the digest covers all of it). */
 const SHOWN_BODY_BYTES = 16 * 1024;
+/** A compressed body is inflated for reviewers up to this size; past it, only its start is shown. */
+const INFLATE_FOR_REVIEW_BYTES = 64 * 1024 * 1024;
 
 /**
  * SHA-256 of what the upstream would execute: principal, route, method, canonical path, query, how the body
@@ -77,14 +80,16 @@ export async function settleApproval(approvals: HttpApprovals, ctx: RequestConte
     if (!ctx.res.writableFinished) gone.abort();
   };
   ctx.res.once("close", onClose);
-  const shown = body.subarray(0, SHOWN_BODY_BYTES).toString("utf8") + (body.length > SHOWN_BODY_BYTES ? `… (${body.length} bytes)` : "");
+  const shown = body.length > 0 ? await reviewBody(body, reading[1]!) : undefined;
+  // What the digest covers of how the body is read is shown above it, as a request's headers are written.
+  const request = [`${http.method} ${path}${http.query ? `?${http.query}` : ""}`, ...(reading[0] || body.length > 0 ? [`Content-Type: ${reading[0] || "(none)"}`] : []), ...(reading[1] ? [`Content-Encoding: ${reading[1]}`] : [])].join("\n");
   const d = await approvals.request(
     {
       kind: "http",
       session_id: ctx.id,
       principal,
       target: route,
-      statement: { message: "http", ...reviewView(verdict.decision, `${http.method} ${path}${http.query ? `?${http.query}` : ""}`, body.length > 0 ? [shown] : undefined) },
+      statement: { message: "http", ...reviewView(verdict.decision, request, shown ? [shown] : undefined) },
       sha256,
       // The body buffer and request facts are immutable here: the request forwarded is the one hashed.
       current: () => requestHash(principal, route, http.method, path, http.query, reading, body, parsedBody),
@@ -104,6 +109,98 @@ export async function settleApproval(approvals: HttpApprovals, ctx: RequestConte
   if (rpc === undefined) sendError(ctx.res, r.status, answer);
   else sendJsonRpc(ctx.res, rpc);
   return undefined;
+}
+
+/**
+ * The body as the upstream gets it, for reviewers: a compressed one inflated (regate forwards it inflated,
+ * body.ts upstreamBody), its start only, and its bytes that are not UTF-8 kept as bytes (reviewView marks them)
+ * rather than decoded to U+FFFD, which would hide what they are and look like a character the agent sent.
+ */
+export async function reviewBody(raw: Buffer, encoding: string): Promise<HttpBodyShown> {
+  if (!encoding || encoding === "identity") return bodyShown(raw.subarray(0, SHOWN_BODY_BYTES), raw.length, raw.length > SHOWN_BODY_BYTES);
+  const head = await inflateHead(raw, encoding, SHOWN_BODY_BYTES, INFLATE_FOR_REVIEW_BYTES);
+  if (!head) return { kind: "http_body", text: "", bytes: raw.length, truncated: true, compressed: { encoding, bytes: raw.length, shown: false } };
+  return { ...bodyShown(head.head, head.total, !head.complete || head.total > SHOWN_BODY_BYTES), compressed: { encoding, bytes: raw.length, shown: true, ...(head.complete ? {} : { more_than: INFLATE_FOR_REVIEW_BYTES }) } };
+}
+
+function bodyShown(head: Buffer, bytes: number, truncated: boolean): HttpBodyShown {
+  return { kind: "http_body", text: bytesAsText(head, truncated), bytes, truncated };
+}
+
+/**
+ * UTF-8 text of `buf`, each byte that does not belong to a well-formed sequence written as the lone
+ * surrogate U+DC80-U+DCFF (as Python's surrogateescape does): no UTF-8 decoding yields one, so reviewView can
+ * show it as that byte. At a cut, a sequence begun but not ended is left out instead of marked.
+ */
+export function bytesAsText(buf: Buffer, cut: boolean): string {
+  let out = "";
+  let run = 0;
+  let i = 0;
+  while (i < buf.length) {
+    const n = sequenceLength(buf, i);
+    if (n > 0) {
+      i += n;
+      continue;
+    }
+    if (cut && n === -1) break;
+    out += buf.toString("utf8", run, i) + String.fromCharCode(0xdc00 + buf[i]!);
+    run = ++i;
+  }
+  return out + buf.toString("utf8", run, i);
+}
+
+/** Length of the well-formed UTF-8 sequence at `i` (RFC 3629), 0 if there is none, -1 if the buffer ends inside one. */
+function sequenceLength(b: Buffer, i: number): number {
+  const c = b[i]!;
+  if (c < 0x80) return 1;
+  let n: number;
+  let lo = 0x80;
+  let hi = 0xbf;
+  if (c >= 0xc2 && c <= 0xdf) n = 2;
+  else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c === 0xe0) lo = 0xa0;
+    if (c === 0xed) hi = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c === 0xf0) lo = 0x90;
+    if (c === 0xf4) hi = 0x8f;
+  } else return 0;
+  for (let k = 1; k < n; k++) {
+    if (i + k >= b.length) return -1;
+    const d = b[i + k]!;
+    if (d < (k === 1 ? lo : 0x80) || d > (k === 1 ? hi : 0xbf)) return 0;
+  }
+  return n;
+}
+
+/**
+ * The first `keep` bytes of `raw` inflated and how many bytes it inflates to, counted up to `limit` (then
+ * `complete` is false); undefined when it does not inflate. Streamed, so memory stays at `keep` and a small
+ * bomb costs at most `limit` bytes of inflating.
+ */
+function inflateHead(raw: Buffer, encoding: string, keep: number, limit: number): Promise<{ head: Buffer; total: number; complete: boolean } | undefined> {
+  const z = encoding === "gzip" || encoding === "x-gzip" ? createGunzip() : encoding === "deflate" ? createInflate() : encoding === "br" ? createBrotliDecompress() : undefined;
+  if (!z) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    let total = 0;
+    z.on("data", (c: Buffer) => {
+      total += c.length;
+      if (kept < keep) {
+        chunks.push(c.subarray(0, keep - kept));
+        kept = Math.min(keep, kept + c.length);
+      }
+      if (total > limit) {
+        z.destroy();
+        resolve({ head: Buffer.concat(chunks), total, complete: false });
+      }
+    });
+    z.on("end", () => resolve({ head: Buffer.concat(chunks), total, complete: true }));
+    z.on("error", () => resolve(undefined));
+    z.end(raw);
+  });
 }
 
 function slug(code: string | undefined): string {

@@ -10,7 +10,7 @@ export type { ChainRecord } from "./chain.js";
 export { isRecordingFile, JOURNAL, recordingFileName } from "./layout.js";
 export { registerRecordingMetrics } from "./metrics.js";
 export { composeHooks } from "./compose.js";
-export { formatTimeline, printable, printableJson } from "./timeline.js";
+export { formatTimeline, printable, printableJson, shownText } from "./timeline.js";
 export { HttpRecorder } from "./http.js";
 export { lifecycleRecorder } from "./lifecycle.js";
 export { checkJournalHead, journalHead, type JournalHead } from "./journal-head.js";

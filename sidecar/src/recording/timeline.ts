@@ -1,3 +1,4 @@
+import { visible } from "../approval/index.js";
 import type { ChainRecord } from "./chain.js";
 
 const oneLine = (s: string, max = 200) => {
@@ -29,13 +30,28 @@ export function printableJson(json: string): string {
 }
 
 /**
- * A session as a psql-like timeline: one line per record, time first. Every field comes from what an agent
- * sent (SQL, application_name, paths, reasons), so each line goes through `printable`: a timeline printed to a
- * terminal shows an escape sequence, it does not run it.
+ * `s` as a reader must see it (approval/visible.ts, as reviewers see statements): the timeline folds
+ * whitespace into one space, so a carriage return that ends a `--` comment for PostgreSQL would read as a
+ * space, and a zero-width or bidi character would vanish or reorder the line. They become ⟨U+XXXX⟩ marks.
+ */
+export function shownText(s: string): string {
+  return visible(s).text;
+}
+
+/** Every string of a record, shown as `shownText` shows it; a copy for display, never written or verified. */
+function shownRecord(r: ChainRecord): ChainRecord {
+  return JSON.parse(JSON.stringify(r), (_k, v: unknown) => (typeof v === "string" ? shownText(v) : v)) as ChainRecord;
+}
+
+/**
+ * A session as a psql-like timeline: one line per record, time first, on the CLI and the recordings page
+ * alike. Every field comes from what an agent sent (SQL, application_name, paths, reasons): each string is
+ * marked as `shownText` marks it, then each line goes through `printable`, so a timeline printed to a
+ * terminal shows an escape sequence, it does not run it. `records` themselves are left as they are.
  */
 export function formatTimeline(records: readonly ChainRecord[]): string {
   const out: string[] = [];
-  for (const r of records) {
+  for (const r of records.map(shownRecord)) {
     const t = r.ts;
     switch (r.type) {
       case "start": {

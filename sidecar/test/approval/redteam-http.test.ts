@@ -44,7 +44,7 @@ describe("HTTP grants and the path", () => {
     expect(first.status).toBe(403);
     const id = ((await first.json()) as { approval_id: string }).approval_id;
     const a = (await api(defer, `/approvals/${id}`)).body;
-    expect(a.statement.sql).toBe("POST /refunds/9");
+    expect(a.statement.sql).toBe("POST /refunds/9\nContent-Type: application/json");
     expect((await api(defer, `/approvals/${id}/approve`, { sha256: a.sha256 })).status).toBe(200);
     const slash = await post("/api/refunds/9/");
     expect(slash.status).toBe(403);

@@ -46,7 +46,10 @@ describe("regate approvals (CLI)", () => {
       expect(shown.out).toContain("UPDATE payments SET amount = amount + 2 WHERE id = $1");
       expect((await cli(["approve", id], "wrong-token")).code).toBe(1);
       const ok = await cli(["approve", id, "--comment", "ticket 42"]);
-      expect(ok).toEqual({ code: 0, out: `${id} approved by alice\n`, err: "" });
+      // What is approved is printed before it is approved (cli/approvals.ts), then the outcome.
+      expect(ok).toMatchObject({ code: 0, err: "" });
+      expect(ok.out).toContain(`  statement   UPDATE payments SET amount = amount + 2 WHERE id = $1\n`);
+      expect(ok.out.endsWith(`${id} approved by alice\n`)).toBe(true);
       expect((await held).rowCount).toBe(1);
       expect(await amount(21)).toBe(before + 2);
       expect((await cli(["approve", id])).code).toBe(2);

@@ -430,7 +430,7 @@ describe("the plain chat webhook", () => {
   });
 
   it("an HTTP body regate shows only in part is said to be cut, in the value and in a note", () => {
-    const shown = reviewView(decision(), "POST /refunds", [`${"{".repeat(10)}… (99999 bytes)`]);
+    const shown = reviewView(decision(), "POST /refunds", [{ kind: "http_body", text: "{".repeat(10), bytes: 99999, truncated: true }]);
     expect(shown.parameters).toEqual(["{{{{{{{{{{⟨cut: the body is 99999 bytes⟩"]);
     expect(shown.notes).toEqual(["Body is cut: it is 99999 bytes and only its start is shown; approving approves all of it."]);
     expect(chatText(approval({ kind: "http", statement: { message: "http", ...shown } }), "http://r")).toContain("Body is cut");

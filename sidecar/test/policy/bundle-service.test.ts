@@ -184,8 +184,10 @@ describe("bundles from a bundle server", () => {
           postgres: { enabled: false },
           http: { enabled: false },
           admin: { listen: { host: "127.0.0.1", port: 0 } },
+          // /status says more than states only to a responder (docs/incident-response.md).
+          incident: { responders: [{ name: "ops", token: { env: "OPS_TOKEN" } }] },
         }),
-        env: { BUNDLE_TOKEN: "bundle-token" },
+        env: { BUNDLE_TOKEN: "bundle-token", OPS_TOKEN: "ops-token-status-41c7" },
       });
     const log = createLogger({ level: "silent" });
     const first = await startApp({ config: config(), log });
@@ -199,13 +201,14 @@ describe("bundles from a bundle server", () => {
     expect(app.store.active?.revision).toBe("r2");
     expect(decide(app.store)).toBe(false);
     const adminBase = `http://127.0.0.1:${app.ports.admin}`;
-    const status = (await (await fetch(`${adminBase}/status`)).json()) as Record<string, any>;
+    const ops = { headers: { authorization: "Bearer ops-token-status-41c7" } };
+    const status = (await (await fetch(`${adminBase}/status`, ops)).json()) as Record<string, any>;
     expect(status["bundles"]["regate"]).toMatchObject({ name: "regate", active_revision: "r2", source: "persisted", code: "BUNDLE_DOWNLOAD_FAILED" });
     expect(status["bundles"]["regate"]["last_successful_activation"]).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(status["plugins"]["bundle"]).toEqual({ state: "WARN" });
-    expect(((await (await fetch(`${adminBase}/v1/status`)).json()) as { result: unknown }).result).toMatchObject({ bundles: { regate: { active_revision: "r2" } } });
+    expect(((await (await fetch(`${adminBase}/v1/status`, ops)).json()) as { result: unknown }).result).toMatchObject({ bundles: { regate: { active_revision: "r2", source: "persisted" } } });
 
-    const cli = await captureStdout(() => statusCommand(["--url", adminBase], {}));
+    const cli = await captureStdout(() => statusCommand(["--url", adminBase], { REGATE_RESPONDER_TOKEN: "ops-token-status-41c7" }));
     expect(cli.code).toBe(2);
     expect(cli.out).toContain("bundle regate\n");
     expect(cli.out).toMatch(/ {2}active revision {5}r2\n/);

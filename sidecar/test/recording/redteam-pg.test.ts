@@ -86,8 +86,9 @@ describe("the responder's terminal", () => {
     const listed = cli("list", "--dir", dir).stdout;
     const replayed = files().map((f) => cli("replay", f, "--dir", dir).stdout).join("");
     for (const text of [listed, replayed]) expect(text).not.toMatch(/[\u001b\u009b]/);
-    expect(listed).toContain("rt-app\\u001b[2J");
-    expect(replayed).toContain("\\u001b[1A");
+    // Marked as the recordings page and reviewers mark them (approval/visible.ts).
+    expect(listed).toContain("rt-app⟨U+001B⟩[2J");
+    expect(replayed).toContain("⟨U+001B⟩[1A");
   });
 });
 

@@ -138,7 +138,7 @@ describe("what an agent typed, shown to a responder", () => {
     const text = formatTimeline(records());
     const bad = text.split("\n").filter((l) => CONTROL.test(l));
     expect(bad).toEqual([]);
-    expect(text).toContain("\\u001b[2K");
+    expect(text).toContain("⟨U+001B⟩[2K");
     // A newline in a field would start a forged line of its own.
     const forged = formatTimeline([{ ...records()[0]!, application_name: "x\n2026-01-01T00:00:00.000Z  #9  ALLOW  SELECT 1" }]);
     expect(forged.split("\n").filter(Boolean)).toHaveLength(1);

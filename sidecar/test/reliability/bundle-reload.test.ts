@@ -26,8 +26,11 @@ async function agent(): Promise<pg.Client> {
   return c;
 }
 
+/** /status names errors to a responder only (docs/incident-response.md). */
+const OPS_TOKEN = "rel-ops-token-8e21c4";
+
 async function bundleStatus(): Promise<Record<string, any>> {
-  const res = await regate.admin("/status");
+  const res = await regate.admin("/status", OPS_TOKEN);
   return { ...res.body.bundles.regate, plugin: res.body.plugins.bundle.state };
 }
 
@@ -70,7 +73,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "regate-rel-reload-"));
   bundlePath = join(dir, "bundle.tar.gz");
   copyFileSync(BUNDLE, bundlePath);
-  regate = await startRegateChild({ name: "bundle-reload", pg: db, overrides: { policy: { bundle: bundlePath, watch_interval_ms: 100 } } });
+  regate = await startRegateChild({ name: "bundle-reload", pg: db, overrides: { policy: { bundle: bundlePath, watch_interval_ms: 100 }, incident: { responders: [{ name: "ops", token: { value: OPS_TOKEN } }] } } });
 });
 
 afterAll(async () => {

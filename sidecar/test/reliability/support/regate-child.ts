@@ -44,8 +44,8 @@ export interface RegateChild {
   stderr(): string;
   /** Resident set size from /proc, KiB; undefined once the process is gone. */
   rssKb(): number | undefined;
-  /** GET on the admin listener, parsed JSON. */
-  admin(path: string): Promise<{ status: number; body: any }>;
+  /** GET on the admin listener, parsed JSON; with a responder's or reviewer's token when given. */
+  admin(path: string, token?: string): Promise<{ status: number; body: any }>;
   exited(): boolean;
   /** SIGTERM, SIGKILL after `timeoutMs`. Outputs stay for the sweep. */
   stop(timeoutMs?: number): Promise<void>;
@@ -165,8 +165,8 @@ export async function startRegateChild(opts: RegateChildOptions): Promise<Regate
         return undefined;
       }
     },
-    async admin(path: string) {
-      const res = await fetch(`http://127.0.0.1:${ports["admin"]}${path}`, { signal: AbortSignal.timeout(10_000) });
+    async admin(path: string, token?: string) {
+      const res = await fetch(`http://127.0.0.1:${ports["admin"]}${path}`, { signal: AbortSignal.timeout(10_000), ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
       const text = await res.text();
       let body: unknown = text;
       try {
