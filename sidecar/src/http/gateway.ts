@@ -18,8 +18,9 @@ import { logPathMasker } from "./log-path.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
 import { McpSessions, type McpRequest } from "./mcp-sessions.js";
 import type { HttpGatewayOptions } from "./options.js";
-import { effectiveMethod, findOverrides, headerKey, isOverrideParam, replayable, stripOverrideHeaders, unparsedBodyMayOverride } from "./method.js";
-import { parsedQuery, parseRequestTarget, withoutParam } from "./path.js";
+import { BODY_MAY_OVERRIDE, judgedMethod } from "./judged-method.js";
+import { headerKey, replayable } from "./method.js";
+import { parseRequestTarget } from "./path.js";
 import { catalogError, sendError, type ErrorBody } from "./reply.js";
 import { compileRoutes, hostName, matchRoute } from "./routes.js";
 import { httpInputs, type RequestFacts } from "./to-input.js";
@@ -197,40 +198,22 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     const body = parseRequestBody(read.body, req.headers["content-type"], req.headers["content-encoding"], limits.max_input_body_bytes);
     // The body the policy judges is the one sent: a compressed one goes up inflated (body.ts upstreamBody).
     const sent = upstreamBody(read.body, req.headers["content-encoding"], limits.max_body_bytes);
-    if (!sent.ok && sent.reason === "too_large") {
-      const e = catalogError("INPUT_TOO_LARGE", "request_too_large");
+    if (!sent.ok) {
+      const e = sent.reason === "too_large" ? catalogError("INPUT_TOO_LARGE", "request_too_large") : catalogError("PROTOCOL_VIOLATION", "bad_request", BODY_MAY_OVERRIDE);
       return fail(ctx, e.status, e.body);
     }
-    // The method the upstream will execute: overrides are judged, or removed before the policy sees the request.
-    let query = target.query;
-    let overrides = findOverrides(req.headers, parsedQuery(query), body);
-    // Whatever its declared type: upstreams read the media type their own way (PHP cuts it at "," or a
-    // space, Go folds "İ" to "i"), so any body regate could not read may be a form to one of them.
-    // An encoding regate cannot undo may be one the upstream undoes (body-parser inflates zstd on newer Node).
-    if (!sent.ok || unparsedBodyMayOverride(sent.body, body)) {
-      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", "the request body may carry a _method override regate cannot read (too large, malformed or compressed)");
+    const judged = judgedMethod(ctx.method, req.headers, target.query, body, sent.body, methodOverride);
+    if (!judged.ok) {
+      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", judged.reason);
       return fail(ctx, e.status, e.body);
     }
-    if (methodOverride === "strip" && overrides.length > 0) {
-      if (overrides.some((o) => o.source === "body")) {
-        const e = catalogError("PROTOCOL_VIOLATION", "bad_request", "a _method override in the request body cannot be removed");
-        return fail(ctx, e.status, e.body);
-      }
-      stripOverrideHeaders(req.headers);
-      query = withoutParam(query, isOverrideParam);
-      overrides = [];
-    }
-    const effective = effectiveMethod(ctx.method, overrides);
-    if (!effective.ok) {
-      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", effective.reason);
-      return fail(ctx, e.status, e.body);
-    }
+    const { method, query } = judged;
     const mcpRequest: McpRequest = {
       subject: auth.principal.subject,
       route: matched.route.name,
       path: matched.rest,
       requestMethod: ctx.method,
-      method: effective.result.method,
+      method: method.method,
       bodyBytes: read.body.length,
       headers: req.headers,
       parsedBody: body.parsed_body,
@@ -241,7 +224,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       principal: auth.principal,
       client: { address: req.socket.remoteAddress ?? "", port: req.socket.remotePort ?? 0 },
       route: matched.route,
-      method: effective.result,
+      method,
       requestMethod: ctx.method,
       rawPath: target.raw_path,
       trailingSlash: target.trailing_slash,
@@ -258,10 +241,10 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     // Frameworks disagree on whether they honour an override (most only on POST, some not at all): the
     // upstream may execute either method, so both are judged, and the request goes through only if both
     // are allowed.
-    if (effective.result.method !== ctx.method) inputs.push(...httpInputs({ ...facts, method: { method: ctx.method } }));
+    if (method.method !== ctx.method) inputs.push(...httpInputs({ ...facts, method: { method: ctx.method } }));
     // Express, Go's ServeMux, Flask, Django, Rails and Spring answer a HEAD with the GET handler, which runs in
     // full (only its body is dropped): a HEAD, on the request line or as an override, is judged as a GET too.
-    if ((ctx.method === "HEAD" || effective.result.method === "HEAD") && ctx.method !== "GET" && effective.result.method !== "GET") {
+    if ((ctx.method === "HEAD" || method.method === "HEAD") && ctx.method !== "GET" && method.method !== "GET") {
       inputs.push(...httpInputs({ ...facts, method: { method: "GET" } }));
     }
     // A full decision sink (block mode, a stdout nobody reads): wait a bounded time for room, as Postgres does.
@@ -293,7 +276,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     if (unmaskable) return fail(ctx, unmaskable.status, { ...unmaskable.body, decision_id: verdict.decision.decision_id });
     ctx.masker = masker;
     if (sent.inflated) for (const name of Object.keys(req.headers)) if (headerKey(name) === "content-encoding") delete req.headers[name];
-    forwardRequest(ctx, { route: matched.route, host, rest: matched.rest, query, trailingSlash: target.trailing_slash, replayable: replayable(ctx.method, effective.result) }, sent.body, { log, timeoutMs: limits.timeout_ms, fail, onResponse: onUpstreamResponse });
+    forwardRequest(ctx, { route: matched.route, host, rest: matched.rest, query, trailingSlash: target.trailing_slash, replayable: replayable(ctx.method, method) }, sent.body, { log, timeoutMs: limits.timeout_ms, fail, onResponse: onUpstreamResponse });
   }
 
   // Slow clients (slowloris) get 10 s to send their headers, checked every second (Node's defaults: 60 s,

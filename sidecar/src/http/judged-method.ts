@@ -1,0 +1,31 @@
+// The method the upstream will execute: the request line's, or an override the request carries, judged by the
+// policy; or, with http.request.method_override: strip, the overrides removed before the policy sees the request.
+
+import type { IncomingHttpHeaders } from "node:http";
+import type { BodyFacts } from "./body.js";
+import { effectiveMethod, findOverrides, isOverrideParam, stripOverrideHeaders, unparsedBodyMayOverride, type EffectiveMethod } from "./method.js";
+import { parsedQuery, withoutParam } from "./path.js";
+
+/** Also the answer to a body in an encoding regate cannot undo: the upstream may undo it (body-parser inflates zstd on newer Node). */
+export const BODY_MAY_OVERRIDE = "the request body may carry a _method override regate cannot read (too large, malformed or compressed)";
+
+export type JudgedMethod = { ok: true; method: EffectiveMethod; query: string } | { ok: false; reason: string };
+
+/**
+ * `sent` is the body as it goes upstream (inflated). In strip mode the override headers are removed from
+ * `headers` in place, and the returned query has no override parameter.
+ */
+export function judgedMethod(wire: string, headers: IncomingHttpHeaders, query: string, body: BodyFacts, sent: Buffer, mode: "decide" | "strip"): JudgedMethod {
+  let overrides = findOverrides(headers, parsedQuery(query), body);
+  // Whatever its declared type: upstreams read the media type their own way (PHP cuts it at "," or a
+  // space, Go folds "İ" to "i"), so any body regate could not read may be a form to one of them.
+  if (unparsedBodyMayOverride(sent, body)) return { ok: false, reason: BODY_MAY_OVERRIDE };
+  if (mode === "strip" && overrides.length > 0) {
+    if (overrides.some((o) => o.source === "body")) return { ok: false, reason: "a _method override in the request body cannot be removed" };
+    stripOverrideHeaders(headers);
+    query = withoutParam(query, isOverrideParam);
+    overrides = [];
+  }
+  const effective = effectiveMethod(wire, overrides);
+  return effective.ok ? { ok: true, method: effective.result, query } : effective;
+}
