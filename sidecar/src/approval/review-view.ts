@@ -18,7 +18,7 @@ export interface HttpBodyShown {
   text: string;
   bytes: number;
   truncated: boolean;
-  compressed?: { encoding: string; bytes: number; shown: boolean; more_than?: number };
+  compressed?: { encoding: string; bytes: number };
 }
 
 const isHttpBody = (p: unknown): p is HttpBodyShown => typeof p === "object" && p !== null && (p as { kind?: unknown }).kind === "http_body";
@@ -75,11 +75,7 @@ const RAW_BYTE = /⟨U\+DC([89A-F][0-9A-F])⟩/g;
 /** An HTTP body: how it came (compressed or not), its bytes that are not text, and where it is cut, said plainly. */
 function shownBody(body: HttpBodyShown, withhold: boolean, notes: string[]): string {
   const z = body.compressed;
-  if (z && !z.shown) {
-    notes.push(`Body is compressed (${z.encoding}, ${z.bytes} bytes) and regate cannot inflate it: it is not shown; approving approves bytes you have not read.`);
-    return `⟨compressed: ${z.encoding}, ${z.bytes} bytes, not shown⟩`;
-  }
-  if (z) notes.push(`Body came compressed (${z.encoding}, ${z.bytes} bytes) and is shown inflated, as regate forwards it (${z.more_than ? `more than ${z.more_than}` : body.bytes} bytes).`);
+  if (z) notes.push(`Body came compressed (${z.encoding}, ${z.bytes} bytes) and is shown inflated, as regate forwards it (${body.bytes} bytes).`);
   if (withhold) return WITHHELD;
   const raw = body.text.match(/[\udc80-\udcff]/g)?.length ?? 0;
   const masked = maskCode(body.text, "Body", notes);
@@ -88,9 +84,8 @@ function shownBody(body: HttpBodyShown, withhold: boolean, notes: string[]): str
   for (const n of (raw ? visible(masked.replace(/[\udc80-\udcff]/g, "")) : visible(masked)).notes) notes.push(`Body: ${n}`);
   if (raw) notes.push(`Body: ${raw} byte${raw > 1 ? "s are" : " is"} not UTF-8 text, shown as ⟨byte 0xNN⟩ marks; the upstream gets the bytes themselves.`);
   if (!body.truncated) return text;
-  const size = z?.more_than ? `more than ${z.more_than}` : `${body.bytes}`;
-  notes.push(`Body is cut: it is ${size} bytes and only its start is shown; approving approves all of it.`);
-  return `${text}⟨cut: the body is ${size} bytes⟩`;
+  notes.push(`Body is cut: it is ${body.bytes} bytes and only its start is shown; approving approves all of it.`);
+  return `${text}⟨cut: the body is ${body.bytes} bytes⟩`;
 }
 
 /**

@@ -253,7 +253,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     ctx.decision = verdict.decision;
     if (opts.approvals && !verdict.allowed && verdict.decision.outcome === "approve") {
       // Held or deferred for a reviewer (hold.ts); undefined: the agent has been answered.
-      const settled = await settleApproval(opts.approvals, ctx, inputs, verdict, read.body, body.parsed_body);
+      const settled = await settleApproval(opts.approvals, ctx, inputs, verdict, read.body, sent, body.parsed_body);
       if (!settled) return;
       verdict = settled;
     }

@@ -3,7 +3,6 @@
 // only if it is still the request that was approved (same SHA-256).
 
 import { createHash } from "node:crypto";
-import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import type { Decision, PolicyInput } from "../decision/types.js";
 import type { RequestContext } from "./context.js";
 import type { Verdict } from "./enforce.js";
@@ -32,8 +31,6 @@ export interface HttpApprovals {
 
 /** At most this much of a body is shown to reviewers (the digest covers all of it). */
 const SHOWN_BODY_BYTES = 16 * 1024;
-/** A compressed body is inflated for reviewers up to this size; past it, only its start is shown. */
-const INFLATE_FOR_REVIEW_BYTES = 64 * 1024 * 1024;
 
 /**
  * SHA-256 of what the upstream would execute: principal, route, method, canonical path, query, how the body
@@ -64,7 +61,15 @@ function jsonRpcRequest(v: unknown): Record<string, unknown> | undefined {
  * answered (refused, still pending, expired, withdrawn). A verdict judged on two inputs (a method
  * override) keeps the plain refusal: one digest cannot stand for two readings of the request.
  */
-export async function settleApproval(approvals: HttpApprovals, ctx: RequestContext, inputs: readonly PolicyInput[], verdict: Verdict, body: Buffer, parsedBody: unknown): Promise<Verdict | undefined> {
+export async function settleApproval(
+  approvals: HttpApprovals,
+  ctx: RequestContext,
+  inputs: readonly PolicyInput[],
+  verdict: Verdict,
+  body: Buffer,
+  forwarded: { body: Buffer; inflated: boolean },
+  parsedBody: unknown,
+): Promise<Verdict | undefined> {
   const http = inputs[0]?.http as { method: string; path: string; query: string; trailing_slash?: boolean } | undefined;
   if (inputs.length !== 1 || !http || !ctx.principal || !ctx.route) return verdict;
   const principal = ctx.principal.subject;
@@ -80,7 +85,7 @@ export async function settleApproval(approvals: HttpApprovals, ctx: RequestConte
     if (!ctx.res.writableFinished) gone.abort();
   };
   ctx.res.once("close", onClose);
-  const shown = body.length > 0 ? await reviewBody(body, reading[1]!) : undefined;
+  const shown = body.length > 0 ? reviewBody(body, reading[1]!, forwarded) : undefined;
   // What the digest covers of how the body is read is shown above it, as a request's headers are written.
   const request = [`${http.method} ${path}${http.query ? `?${http.query}` : ""}`, ...(reading[0] || body.length > 0 ? [`Content-Type: ${reading[0] || "(none)"}`] : []), ...(reading[1] ? [`Content-Encoding: ${reading[1]}`] : [])].join("\n");
   const d = await approvals.request(
@@ -112,15 +117,15 @@ export async function settleApproval(approvals: HttpApprovals, ctx: RequestConte
 }
 
 /**
- * The body as the upstream gets it, for reviewers: a compressed one inflated (regate forwards it inflated,
- * body.ts upstreamBody), its start only, and its bytes that are not UTF-8 kept as bytes (reviewView marks them)
- * rather than decoded to U+FFFD, which would hide what they are and look like a character the agent sent.
+ * The body as the upstream gets it, for reviewers: the gateway's inflated copy of a compressed one (body.ts
+ * upstreamBody, the bytes forwarded), its start only, and its bytes that are not UTF-8 kept as bytes
+ * (reviewView marks them) rather than decoded to U+FFFD, which would hide what they are and look like a
+ * character the agent sent.
  */
-export async function reviewBody(raw: Buffer, encoding: string): Promise<HttpBodyShown> {
-  if (!encoding || encoding === "identity") return bodyShown(raw.subarray(0, SHOWN_BODY_BYTES), raw.length, raw.length > SHOWN_BODY_BYTES);
-  const head = await inflateHead(raw, encoding, SHOWN_BODY_BYTES, INFLATE_FOR_REVIEW_BYTES);
-  if (!head) return { kind: "http_body", text: "", bytes: raw.length, truncated: true, compressed: { encoding, bytes: raw.length, shown: false } };
-  return { ...bodyShown(head.head, head.total, !head.complete || head.total > SHOWN_BODY_BYTES), compressed: { encoding, bytes: raw.length, shown: true, ...(head.complete ? {} : { more_than: INFLATE_FOR_REVIEW_BYTES }) } };
+function reviewBody(raw: Buffer, encoding: string, forwarded: { body: Buffer; inflated: boolean }): HttpBodyShown {
+  const b = forwarded.body;
+  const shown = bodyShown(b.subarray(0, SHOWN_BODY_BYTES), b.length, b.length > SHOWN_BODY_BYTES);
+  return forwarded.inflated ? { ...shown, compressed: { encoding, bytes: raw.length } } : shown;
 }
 
 function bodyShown(head: Buffer, bytes: number, truncated: boolean): HttpBodyShown {
@@ -172,35 +177,6 @@ function sequenceLength(b: Buffer, i: number): number {
     if (d < (k === 1 ? lo : 0x80) || d > (k === 1 ? hi : 0xbf)) return 0;
   }
   return n;
-}
-
-/**
- * The first `keep` bytes of `raw` inflated and how many bytes it inflates to, counted up to `limit` (then
- * `complete` is false); undefined when it does not inflate. Streamed, so memory stays at `keep` and a small
- * bomb costs at most `limit` bytes of inflating.
- */
-function inflateHead(raw: Buffer, encoding: string, keep: number, limit: number): Promise<{ head: Buffer; total: number; complete: boolean } | undefined> {
-  const z = encoding === "gzip" || encoding === "x-gzip" ? createGunzip() : encoding === "deflate" ? createInflate() : encoding === "br" ? createBrotliDecompress() : undefined;
-  if (!z) return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let kept = 0;
-    let total = 0;
-    z.on("data", (c: Buffer) => {
-      total += c.length;
-      if (kept < keep) {
-        chunks.push(c.subarray(0, keep - kept));
-        kept = Math.min(keep, kept + c.length);
-      }
-      if (total > limit) {
-        z.destroy();
-        resolve({ head: Buffer.concat(chunks), total, complete: false });
-      }
-    });
-    z.on("end", () => resolve({ head: Buffer.concat(chunks), total, complete: true }));
-    z.on("error", () => resolve(undefined));
-    z.end(raw);
-  });
 }
 
 function slug(code: string | undefined): string {
