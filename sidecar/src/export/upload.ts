@@ -49,6 +49,8 @@ const MIN_BACKOFF_MS = 100;
 export class BatchUploader implements DecisionSink {
   /** Serialised events not yet acknowledged, oldest first; `#head` avoids shifting the array. */
   #queue: string[] = [];
+  /** UTF-8 bytes of each queued event, index for index with #queue (measured once, at enqueue). */
+  #sizes: number[] = [];
   #head = 0;
   /** Events of the request in flight: queue[head .. head+inFlight) are not droppable. */
   #inFlight = 0;
@@ -129,6 +131,7 @@ export class BatchUploader implements DecisionSink {
     }
     // block: any other decision that got past admit() is kept (the buffer overshoots by it).
     this.#queue.push(serialized);
+    this.#sizes.push(size);
     this.#bytes += size;
     // Upload early once a chunk's worth is waiting, instead of letting the buffer fill up.
     if (this.buffered >= this.#highWater || this.#bytes >= this.opts.buffer_size_limit_bytes / 2) this.#kick();
@@ -142,9 +145,12 @@ export class BatchUploader implements DecisionSink {
   #dropOldest(): boolean {
     const at = this.#head + this.#inFlight;
     if (at >= this.#queue.length) return false;
-    this.#bytes -= Buffer.byteLength(this.#queue[at]!);
+    this.#bytes -= this.#sizes[at]!;
     if (this.#inFlight === 0) this.#head++;
-    else this.#queue.splice(at, 1);
+    else {
+      this.#queue.splice(at, 1);
+      this.#sizes.splice(at, 1);
+    }
     this.#counts.dropped++;
     return true;
   }
@@ -235,10 +241,11 @@ export class BatchUploader implements DecisionSink {
         return;
       }
       this.#inFlight = 0;
-      for (let i = this.#head; i < this.#head + count; i++) this.#bytes -= Buffer.byteLength(this.#queue[i]!);
+      for (let i = this.#head; i < this.#head + count; i++) this.#bytes -= this.#sizes[i]!;
       this.#head += count;
       if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
         this.#queue = this.#queue.slice(this.#head);
+        this.#sizes = this.#sizes.slice(this.#head);
         this.#head = 0;
       }
       this.#failures = 0;
@@ -262,7 +269,7 @@ export class BatchUploader implements DecisionSink {
       this.#chunkCap = Math.max(1, count >> 1);
       return true;
     }
-    const bytes = Buffer.byteLength(this.#queue[this.#head]!);
+    const bytes = this.#sizes[this.#head]!;
     if (bytes <= this.opts.upload_size_limit_bytes) return false;
     this.#counts.upload_failures++;
     this.#bytes -= bytes;
@@ -278,7 +285,7 @@ export class BatchUploader implements DecisionSink {
     let bytes = 2;
     let n = 0;
     for (let i = this.#head; i < this.#queue.length; i++) {
-      const add = Buffer.byteLength(this.#queue[i]!) + (n ? 1 : 0);
+      const add = this.#sizes[i]! + (n ? 1 : 0);
       if (n > 0 && bytes + add > this.opts.upload_size_limit_bytes) break;
       bytes += add;
       n++;
