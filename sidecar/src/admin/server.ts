@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { isIP } from "node:net";
 import type { Listen } from "../config/index.js";
+import { hostName } from "../host-name.js";
 import type { Metrics } from "./metrics.js";
 import { statesOnly, statusReport, type StatusSources } from "./status.js";
 
@@ -24,26 +25,14 @@ export interface AdminOptions {
 }
 
 /**
- * The name in a Host header, lowercased, without its port (an IPv6 literal without its brackets); undefined
- * when it has none.
- */
-function hostName(host: string | undefined): string | undefined {
-  if (!host) return undefined;
-  const h = host.trim().toLowerCase();
-  const v6 = /^\[([^\]]*)\](?::\d*)?$/.exec(h);
-  if (v6) return v6[1];
-  return h.replace(/:\d*$/, "").replace(/\.$/, "");
-}
-
-/**
  * Against DNS rebinding: a page on another site whose name is made to resolve to this listener reaches it
  * from a browser with its own name in Host. An address as Host cannot be rebound, so every IP literal is
  * accepted, as are localhost, the listen host and the names configured; any other name is refused before a
  * handler runs. A request without Host (HTTP/1.0) comes from no browser.
  */
 export function hostAllowed(host: string | undefined, listenHost: string, allowed: readonly string[] = []): boolean {
-  const name = hostName(host);
-  if (name === undefined) return true;
+  if (!host?.trim()) return true;
+  const name = hostName(host.trim()).replace(/\.$/, "");
   if (isIP(name) !== 0) return true;
   const names = new Set(["localhost", listenHost.toLowerCase(), ...allowed.map((a) => a.toLowerCase().replace(/\.$/, ""))]);
   return names.has(name) || name.endsWith(".localhost");
