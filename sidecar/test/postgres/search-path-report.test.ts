@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle } from "../reliability/support/bundles.js";
-import { connectClient } from "../support/attempt.js";
+import { connectClient, outcomeCode } from "../support/attempt.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
 
@@ -23,11 +23,7 @@ afterAll(async () => {
   await db?.stop();
 });
 
-const outcome = (c: pg.Client, sql: string | pg.QueryConfig): Promise<string> =>
-  c.query(sql).then(
-    () => "ok",
-    (e: pg.DatabaseError) => e.code ?? "?",
-  );
+const outcome = outcomeCode;
 
 /**
  * A policy that lets the agent call the database's own functions (a tenant switch, as multi-tenant schemas

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle } from "../reliability/support/bundles.js";
-import { connectClient } from "../support/attempt.js";
+import { connectClient, outcomeCode } from "../support/attempt.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { execute, msg, parse, Raw, sync } from "../support/raw-pg.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
@@ -25,11 +25,7 @@ afterAll(async () => {
   await db?.stop();
 });
 
-const outcome = (c: pg.Client, sql: string | pg.QueryConfig): Promise<string> =>
-  c.query(sql).then(
-    () => "ok",
-    (e: pg.DatabaseError) => e.code ?? "?",
-  );
+const outcome = outcomeCode;
 
 describe("the same text repeated while the search_path changes (analysis cache's last entry)", () => {
   const text = "SELECT count(*) FROM api_keys";

@@ -19,6 +19,13 @@ export async function attemptOn(client: pg.Client, sql: string | pg.QueryConfig)
   }
 }
 
+/** "ok", or the SQLSTATE a statement failed with; nothing is rolled back (the caller's transaction state is the test's). */
+export const outcomeCode = (c: pg.Client, sql: string | pg.QueryConfig): Promise<string> =>
+  c.query(sql).then(
+    () => "ok",
+    (e: pg.DatabaseError) => e.code ?? "?",
+  );
+
 /** A node-postgres client connected to `url` whose 'error' events (a session regate ends) are not thrown. */
 export async function connectClient(url: string, config: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: url, ...config });
