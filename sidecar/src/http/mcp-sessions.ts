@@ -115,10 +115,10 @@ export class McpSessions {
    */
   admit(r: McpRequest, mask: MaskRule[]): McpAdmission {
     const id = spelled(r.headers, "mcp-session-id");
-    const resumes = spelled(r.headers, "last-event-id") !== undefined;
     // Without a session id nothing tells an MCP server's GET from any SSE API's: its Last-Event-ID is the
     // policy's to judge (it sees the header), as a sessionless server has no exchanges to tie it to.
     if (id === undefined) return { ok: true, mask };
+    const resumes = spelled(r.headers, "last-event-id") !== undefined;
     // Which of several values (or which part of a joined one) a server takes is its own choice.
     if (typeof id !== "string" || !SESSION_ID.test(id)) return { ok: false, reason: "the Mcp-Session-Id header is not one session id" };
     let s = this.#sessions.get(id);
