@@ -80,8 +80,9 @@ function shownBody(body: HttpBodyShown, withhold: boolean, notes: string[]): str
   const raw = body.text.match(/[\udc80-\udcff]/g)?.length ?? 0;
   const masked = maskCode(body.text, "Body", notes);
   // visible's notes are taken without the kept bytes: it would name them as characters (U+DCxx), which they are not.
-  const text = visible(masked).text.replace(RAW_BYTE, "⟨byte 0x$1⟩");
-  for (const n of (raw ? visible(masked.replace(/[\udc80-\udcff]/g, "")) : visible(masked)).notes) notes.push(`Body: ${n}`);
+  const shown = visible(masked);
+  const text = shown.text.replace(RAW_BYTE, "⟨byte 0x$1⟩");
+  for (const n of (raw ? visible(masked.replace(/[\udc80-\udcff]/g, "")) : shown).notes) notes.push(`Body: ${n}`);
   if (raw) notes.push(`Body: ${raw} byte${raw > 1 ? "s are" : " is"} not UTF-8 text, shown as ⟨byte 0xNN⟩ marks; the upstream gets the bytes themselves.`);
   if (!body.truncated) return text;
   notes.push(`Body is cut: it is ${body.bytes} bytes and only its start is shown; approving approves all of it.`);
