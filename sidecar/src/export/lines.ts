@@ -30,6 +30,8 @@ const UNBOUNDED: LineBound = { buffer_size_limit_events: Number.MAX_SAFE_INTEGER
 export class LineSink implements DecisionSink {
   #pending = "";
   #pendingLines = 0;
+  /** UTF-8 bytes of #pending. */
+  #pendingBytes = 0;
   /** Lines handed to the stream whose write has not completed. */
   #inStream = 0;
   /** UTF-8 bytes of the lines pending or in the stream. */
@@ -111,6 +113,7 @@ export class LineSink implements DecisionSink {
     }
     this.#pending += json + "\n";
     this.#pendingLines++;
+    this.#pendingBytes += size;
     this.#bytes += size;
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -125,7 +128,8 @@ export class LineSink implements DecisionSink {
     const lines = this.#pendingLines;
     this.#pending = "";
     this.#pendingLines = 0;
-    const bytes = Buffer.byteLength(text);
+    const bytes = this.#pendingBytes;
+    this.#pendingBytes = 0;
     if (this.#failure) {
       this.#bytes -= bytes;
       this.#counts.dropped += lines;
