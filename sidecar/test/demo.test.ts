@@ -22,8 +22,9 @@ afterAll(() => {
 
 /**
  * `make run` up to its ready line. Its fixed ports (55432, 6432, 8080) lie in Linux's ephemeral range, so a
- * socket of another suite running meanwhile can hold one for a moment (CI saw PostgreSQL's bind fail once):
- * a run that exits on "Address already in use" before it is ready is started again, up to three times.
+ * socket of another suite running meanwhile can hold one (CI saw PostgreSQL's bind fail, and once the test
+ * give up after 12 s of quick attempts: a client connection of another suite can live that long): a run that exits on
+ * "Address already in use" before it is ready is started again, up to eight times, waiting longer each time.
  */
 async function makeRun(): Promise<{ child: ChildProcess; io: { stdout: string; stderr: string }; exited: Promise<number | null> }> {
   const deadline = Date.now() + 240_000;
@@ -34,13 +35,16 @@ async function makeRun(): Promise<{ child: ChildProcess; io: { stdout: string; s
     child.stdout!.on("data", (d: Buffer) => (io.stdout += d.toString()));
     child.stderr!.on("data", (d: Buffer) => (io.stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    // 'close' comes once the pipes are drained too: 'exit' can come before the last of stderr is read.
+    const drained = new Promise<void>((resolve) => child.on("close", () => resolve()));
     while (!io.stderr.includes("Ctrl-C stops everything")) {
-      if (child.exitCode !== null && attempt < 3 && `${io.stderr}${io.stdout}`.includes("Address already in use")) break;
+      if (child.exitCode !== null) await drained;
+      if (child.exitCode !== null && attempt < 8 && `${io.stderr}${io.stdout}`.includes("Address already in use")) break;
       if (Date.now() > deadline || child.exitCode !== null) throw new Error(`make run did not come up:\n${io.stderr}\n${io.stdout}`);
       await new Promise((r) => setTimeout(r, 250));
     }
     if (io.stderr.includes("Ctrl-C stops everything")) return { child, io, exited };
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, 1000 * attempt));
   }
 }
 
