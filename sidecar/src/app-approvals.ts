@@ -10,10 +10,15 @@ import { connectUpstream } from "./postgres/upstream.js";
 // the notifier (a Slack webhook, with buttons when Slack interactivity is configured) and the cap on holds
 // inside a transaction block. The caller composes the hooks and mounts the API.
 
-export async function startApprovals(config: Config, log: Logger, lifecycle: LifecycleBus): Promise<ApprovalService | undefined> {
+/**
+ * `adminPort` is the port the admin listener is bound to once it listens (app.ts starts it after this): with
+ * `admin.listen.port: 0` the configured port names no listener, so the default review URL is read when shown.
+ */
+export async function startApprovals(config: Config, log: Logger, lifecycle: LifecycleBus, adminPort: () => number | undefined = () => undefined): Promise<ApprovalService | undefined> {
   if (!config.approvals.enabled) return undefined;
   const a = config.approvals;
-  const reviewUrl = a.review_url ?? `http://${config.admin.listen.host}:${config.admin.listen.port}/approvals/ui`;
+  const { host, port } = config.admin.listen;
+  const reviewUrl = a.review_url ?? (() => `http://${host.includes(":") ? `[${host}]` : host}:${adminPort() ?? port}/approvals/ui`);
   const alog = log.child({ component: "approvals" });
   let idle: Promise<number> | undefined;
   // Read (store: postgres) before any listener opens: a replica that cannot read it does not start.

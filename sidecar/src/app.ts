@@ -139,7 +139,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
 
   // Approvals (docs/approvals.md): the hold hook composed with the caller's hooks; the API on the admin listener.
   let hooks: SessionHooks = composeHooks(budgetCutEvents(lifecycle), sessionHooks);
-  const approvals = await startApprovals(config, log, lifecycle);
+  const approvals = await startApprovals(config, log, lifecycle, () => ports.admin);
   if (approvals) {
     const { hold, ownApprovals } = approvals.hooks();
     hooks = { ...hooks, hold: hold!, ownApprovals: ownApprovals! };

@@ -1,4 +1,4 @@
-import { webhookError, type Approval } from "../approval/index.js";
+import { reviewUrlOf, webhookError, type Approval, type ReviewUrl } from "../approval/index.js";
 import type { Logger } from "../log.js";
 
 export const SLACK_APPROVE = "regate_approve";
@@ -68,9 +68,9 @@ export function slackApprovalMessage(a: Approval, reviewUrl: string): { text: st
 }
 
 /** Posts slackApprovalMessage to an incoming webhook (fire and forget; failures logged). */
-export function slackInteractiveNotifier(url: string, reviewUrl: string, log: Logger, sign?: (body: string) => Record<string, string>): (a: Approval) => void {
+export function slackInteractiveNotifier(url: string, reviewUrl: ReviewUrl, log: Logger, sign?: (body: string) => Record<string, string>): (a: Approval) => void {
   return (a) => {
-    const body = JSON.stringify(slackApprovalMessage(a, reviewUrl));
+    const body = JSON.stringify(slackApprovalMessage(a, reviewUrlOf(reviewUrl)));
     fetch(url, { method: "POST", headers: { "content-type": "application/json", ...sign?.(body) }, body, signal: AbortSignal.timeout(5000) }).then(
       (res) => {
         if (!res.ok) log.warn({ approval_id: a.id, status: res.status }, "Slack refused the approval message");

@@ -1,6 +1,7 @@
 export { ApprovalService, type ApprovalServiceOptions, type ApprovalSubject, type HoldControl } from "./service.js";
 export { approvalHash } from "./hash.js";
 export { slackNotifier, webhookError } from "./webhook.js";
+export { reviewUrlOf, type ReviewUrl } from "./review-url.js";
 export type { ReviewerIdentity } from "./ballot.js";
 export type { ActError, Approval, ApprovalMode, ApprovalStatus, ActResult, Vote } from "./types.js";
 export { agentView } from "./own.js";

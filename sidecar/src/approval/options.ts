@@ -1,5 +1,6 @@
 import type { Logger } from "../log.js";
 import type { ReviewerIdentity } from "./ballot.js";
+import type { ReviewUrl } from "./review-url.js";
 import type { Approval } from "./types.js";
 
 export interface ApprovalServiceOptions {
@@ -14,8 +15,8 @@ export interface ApprovalServiceOptions {
   idleMarginSeconds: number;
   /** The upstream's idle_in_transaction_session_timeout in ms (0 = off). */
   idleInTransactionMs: () => Promise<number>;
-  /** Where reviewers act, named in the agent's notice. */
-  reviewUrl: string;
+  /** Where reviewers act, named in the agent's notice (read each time: review-url.ts). */
+  reviewUrl: ReviewUrl;
   /** Agent identities (they never vote, whatever a reviewer entry says). */
   agents?: Iterable<string>;
   /** Configured reviewers' groups, for a reviewer named by a string (e.g. a chat integration's mapping). */

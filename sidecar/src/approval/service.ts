@@ -9,6 +9,7 @@ import { MemoryApprovalStore } from "./memory-store.js";
 import { allow, deny, requested, stillPending, storeUnavailable, tooManyPending } from "./outcomes.js";
 import { postgresHold, postgresHooks } from "./postgres-hold.js";
 import type { ApprovalStore } from "./store.js";
+import { reviewUrlOf } from "./review-url.js";
 import { termsOf } from "./terms.js";
 import type { ApprovalServiceOptions, ApprovalSubject, HoldControl } from "./options.js";
 import type { ActResult, Approval, ApprovalStatus } from "./types.js";
@@ -48,7 +49,7 @@ export class ApprovalService {
   }
 
   get reviewUrl(): string {
-    return this.#opts.reviewUrl;
+    return reviewUrlOf(this.#opts.reviewUrl);
   }
 
   /** The session hooks that wire this service into the Postgres path. */
@@ -200,7 +201,7 @@ export class ApprovalService {
         const w = this.#held.get(existing.id);
         if (w?.decision === decision) {
           this.#held.remove(existing.id, w);
-          return marked.approval && marked.approval.status !== "pending" ? settledDecision(marked.approval, decision, this.#opts.reviewUrl) : this.#stillPending(existing, decision, kind);
+          return marked.approval && marked.approval.status !== "pending" ? settledDecision(marked.approval, decision, this.reviewUrl) : this.#stillPending(existing, decision, kind);
         }
       } else control.held?.(existing, hold);
       return held;
@@ -224,7 +225,7 @@ export class ApprovalService {
     } catch (err) {
       this.#log.warn({ err, approval_id: a.id }, "approval notification failed");
     }
-    if (!held) return requested(decision, a.id, a.expires_at, kind, this.#opts.reviewUrl);
+    if (!held) return requested(decision, a.id, a.expires_at, kind, this.reviewUrl);
     control.held?.(a, holdSeconds);
     return held;
   }
@@ -241,7 +242,7 @@ export class ApprovalService {
 
   #stillPending(a: Approval, decision: Decision, kind: "statement" | "request"): Decision {
     this.#events.emit("info", a, "approval_still_pending", { decision_id_rerun: decision.decision_id });
-    return stillPending(decision, a.id, a.expires_at, kind, this.#opts.reviewUrl);
+    return stillPending(decision, a.id, a.expires_at, kind, this.reviewUrl);
   }
 
   /** Holds this replica's client for `a`; resolves with what to enforce. */
@@ -260,7 +261,7 @@ export class ApprovalService {
     if (after.approval && after.approval.status !== "pending") return void this.#settle(after.approval);
     this.#held.remove(a.id, w);
     this.#events.emit("info", a, "approval_deferred", { held_seconds: holdSeconds });
-    w.resolve(stillPending(w.decision, a.id, a.expires_at, what(a), this.#opts.reviewUrl));
+    w.resolve(stillPending(w.decision, a.id, a.expires_at, what(a), this.reviewUrl));
   }
 
   /** Answers the client held here for `a` once `a` has ended (by this replica or another). */
@@ -270,7 +271,7 @@ export class ApprovalService {
     const w = this.#held.get(a.id);
     if (!w) return;
     this.#held.remove(a.id, w);
-    if (a.status !== "approved") return w.resolve(settledDecision(a, w.decision, this.#opts.reviewUrl));
+    if (a.status !== "approved") return w.resolve(settledDecision(a, w.decision, this.reviewUrl));
     // The bytes about to be forwarded are the held ones; check they still hash to what was approved.
     const now = w.subject.current();
     if (now !== a.sha256) {

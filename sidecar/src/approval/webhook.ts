@@ -1,4 +1,5 @@
 import type { Logger } from "../log.js";
+import { reviewUrlOf, type ReviewUrl } from "./review-url.js";
 import type { Approval } from "./types.js";
 
 /** The statement is cut past this many characters in the chat text (the whole of it is in `approval`). */
@@ -8,9 +9,9 @@ const SHOWN_CHARS = 2000;
  * Posts each new pending approval to a Slack-style incoming webhook (fire and forget, failures logged).
  * Parameter values stay on the admin listener: a chat service gets the statement text and the digest only.
  */
-export function slackNotifier(url: string, reviewUrl: string, log: Logger, sign?: (body: string) => Record<string, string>): (a: Approval) => void {
+export function slackNotifier(url: string, reviewUrl: ReviewUrl, log: Logger, sign?: (body: string) => Record<string, string>): (a: Approval) => void {
   return (a) => {
-    const body = JSON.stringify({ text: chatText(a, reviewUrl), approval: { ...a, statement: { message: a.statement.message, sql: a.statement.sql, ...(a.statement.notes ? { notes: a.statement.notes } : {}) } } });
+    const body = JSON.stringify({ text: chatText(a, reviewUrlOf(reviewUrl)), approval: { ...a, statement: { message: a.statement.message, sql: a.statement.sql, ...(a.statement.notes ? { notes: a.statement.notes } : {}) } } });
     fetch(url, { method: "POST", headers: { "content-type": "application/json", ...sign?.(body) }, body, signal: AbortSignal.timeout(5000) }).then(
       (res) => {
         if (!res.ok) log.warn({ approval_id: a.id, status: res.status }, "approval webhook refused the message");

@@ -10,8 +10,10 @@ export function sendCancelOnce(s: SessionState, statement: Statement, budget: st
   if (s.cut) return;
   s.cut = { statement, budget, reported: false };
   // Extended protocol: client messages not yet forwarded belong to a batch the client will see fail
-  // (unless its Sync already went: then what follows is a new batch).
-  if (statement.message !== "query" && !s.pending.some((p) => p.kind === "sync")) s.skipUntilSync = true;
+  // (unless its Sync already went: then what follows is a new batch). A FunctionCall is a group of its own,
+  // ended by its ReadyForQuery as a Query is: nothing after it is skipped.
+  const extended = statement.message === "parse" || statement.message === "bind";
+  if (extended && !s.pending.some((p) => p.kind === "sync")) s.skipUntilSync = true;
   const cancelled = s.cancelUpstream().catch((err: unknown) => s.log.warn({ err }, "budget cut: cancel request failed"));
   // Read no more of the result until the cancel is delivered: the server, blocked on a full socket,
   // is still inside the statement when the cancel lands, so it fails (and rolls back) instead of completing.

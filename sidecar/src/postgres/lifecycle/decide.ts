@@ -1,6 +1,7 @@
 import { roomInSinks, type Decision, type Veto } from "../../decision/index.js";
 import type { AnalysisResult } from "../sql/types.js";
 import { postgresInput, type PostgresInputParts } from "../to-input.js";
+import { fastpathVeto } from "./function-call.js";
 import { holdApproval } from "./hold.js";
 import { cutCannotUndo } from "./transaction.js";
 import { postgresInputJson } from "./input-json.js";
@@ -53,7 +54,7 @@ function decideNow(
   extra: Record<string, unknown>,
 ): Decision | Promise<Decision> {
   const analysis = statement.analysis;
-  const copy = copyVeto(analysis);
+  const copy = copyVeto(analysis) ?? fastpathVeto(message);
   const doc = input(s, message, extra, analysis);
   const key = s.reuse.key(analysis, message, s.txStatus, s.searchPath.current, extra);
   const prior = s.reuse.get(key, extra["parameters"], doc.budget);

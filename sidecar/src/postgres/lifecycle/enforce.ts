@@ -4,6 +4,7 @@ import type { Pending, Portal, PreparedStatement } from "../pending.js";
 import type { Frame } from "../protocol/index.js";
 import type { AnalysisResult } from "../sql/types.js";
 import { expectCopyIn } from "./copy-in.js";
+import { unmaskedRefusal } from "./function-call.js";
 import { heldAtBind } from "./hold.js";
 import { changesSqlNames } from "./names.js";
 import type { SessionState } from "./state.js";
@@ -73,9 +74,9 @@ export function enforceBind(s: SessionState, f: Frame, portal: Portal, statement
   }
 }
 
-/** Stage 4 for a FunctionCall (fastpath). */
+/** Stage 4 for a FunctionCall (fastpath); its one value is screened and counted as it comes back (function-call.ts). */
 export function enforceFunctionCall(s: SessionState, f: Frame, statement: Statement): void {
-  const decision = statement.decision!;
+  const decision = unmaskedRefusal(statement.decision!) ?? statement.decision!;
   if (decision.outcome === "allow") {
     s.pending.push({ kind: "function_call", stmt: statement });
     return s.toServer(f.raw);

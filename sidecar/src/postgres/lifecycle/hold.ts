@@ -13,6 +13,7 @@ import type { Statement } from "./statement.js";
 export function holdApproval(s: SessionState, statement: Statement, decision: Decision): Decision | Promise<Decision> {
   const hold = s.ctx.hooks.hold;
   if (decision.outcome !== "approve" || !hold) return decision;
+  if (statement.message === "function_call") return (statement.decision = unapprovable(decision));
   const held = (s.held = new AbortController());
   s.watchClient();
   const control = { notify: (buf: Buffer) => s.toClient(buf), signal: held.signal, in_transaction: s.txStatus !== 0x49 };
@@ -26,4 +27,20 @@ export function holdApproval(s: SessionState, statement: Statement, decision: De
 /** A Parse decided `approve` goes to the server undecided in effect: its Bind is held (holdApproval). */
 export function heldAtBind(s: SessionState, decision: Decision): boolean {
   return decision.outcome === "approve" && s.ctx.hooks.hold !== undefined;
+}
+
+/**
+ * A FunctionCall carries no SQL text, only a function oid and argument bytes: its digest (approval/hash.ts,
+ * over the text and Bind values) would be the same for every function and argument, so one grant would run
+ * any fastpath call, and a reviewer would be shown an empty statement. It is refused, never asked.
+ */
+function unapprovable(d: Decision): Decision {
+  const { approve: _approve, next_step: _next, ...rest } = d;
+  return {
+    ...rest,
+    outcome: "deny",
+    reasons: ["a FunctionCall (fastpath) cannot be approved: a reviewer could not be shown which function it calls or with what arguments"],
+    error_code: "APPROVAL_REQUIRED",
+    next_step: "call the function in a SQL statement, which a reviewer can read",
+  };
 }

@@ -17,6 +17,7 @@ import {
 import { copyInFailed, copyInStarted } from "./copy-in.js";
 import { budgetError } from "./cut.js";
 import { callHook } from "./decide.js";
+import { functionResult } from "./function-call.js";
 import { maskNotice, maskNotification, maskRow, planFor } from "./mask-rows.js";
 import { confirmClose, confirmCreated, confirmSqlNames, transactionEnded, wakeAnswered } from "./names.js";
 import { complete, observeError, observeNotification, observeRow, observeTag } from "./observe.js";
@@ -110,9 +111,12 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
       // carry a whole table past them.
       if (!observeRow(s, head?.stmt, f.raw.length)) return;
       return s.toClient(f.raw);
+    case Backend.FunctionCallResponse: {
+      const out = functionResult(s, f, head);
+      return out ? s.toClient(out) : undefined;
+    }
     case Backend.CopyOutResponse:
     case Backend.CopyDone:
-    case Backend.FunctionCallResponse:
       return s.toClient(f.raw);
     default:
       throw new RegateError("PROTOCOL_VIOLATION", `unexpected upstream message ${String.fromCharCode(f.type)}`);
