@@ -3,6 +3,7 @@
 // only if it is still the request that was approved (same SHA-256).
 
 import { createHash } from "node:crypto";
+import { coveredHeaders } from "./approved-headers.js";
 import type { Decision, PolicyInput } from "../decision/types.js";
 import type { RequestContext } from "./context.js";
 import type { Verdict } from "./enforce.js";
@@ -35,16 +36,27 @@ const SHOWN_BODY_BYTES = 16 * 1024;
 /**
  * SHA-256 of what the upstream would execute: principal, route, method, canonical path, query, how the body
  * is to be read (its Content-Type and Content-Encoding: the same bytes sent as a form or as JSON are another
- * request to most frameworks) and the body's exact bytes, each length-delimited by JSON. A single JSON-RPC
- * request (an MCP tools/call) is hashed as its exact text with its `id` value set to null: a client numbers
- * every call anew, and the id does not change what runs.
+ * request to most frameworks), the other request headers it gets (approved-headers.ts: an X-Account-Id or
+ * an Idempotency-Key changes what runs) and the body's exact bytes, each length-delimited by JSON. A single
+ * JSON-RPC request (an MCP tools/call) is hashed as its exact text with its `id` value set to null: a client
+ * numbers every call anew, and the id does not change what runs.
  */
-export function requestHash(principal: string, route: string, method: string, path: string, query: string, reading: readonly string[], body: Buffer, parsedBody?: unknown): string {
+export function requestHash(
+  principal: string,
+  route: string,
+  method: string,
+  path: string,
+  query: string,
+  reading: readonly string[],
+  headers: readonly (readonly [string, string])[],
+  body: Buffer,
+  parsedBody?: unknown,
+): string {
   const rpc = jsonRpcRequest(parsedBody);
   // The exact text but for the id (rpc-text.ts); where it cannot be set apart, the exact bytes.
   const text = rpc ? withoutRequestId(body) : undefined;
   const what = text !== undefined ? { jsonrpc: text } : { hex: body.toString("hex") };
-  return createHash("sha256").update(JSON.stringify([principal, route, method, path, query, reading, what]), "utf8").digest("hex");
+  return createHash("sha256").update(JSON.stringify([principal, route, method, path, query, reading, headers, what]), "utf8").digest("hex");
 }
 
 /** A single JSON-RPC request without its id (key order kept as sent), or undefined. */
@@ -79,15 +91,23 @@ export async function settleApproval(
   const path = http.trailing_slash && http.path !== "/" ? `${http.path}/` : http.path;
   const h = ctx.req.headers;
   const reading = [(h["content-type"] ?? "").trim().toLowerCase(), (h["content-encoding"] ?? "").trim().toLowerCase()];
-  const sha256 = requestHash(principal, route, http.method, path, http.query, reading, body, parsedBody);
+  const compiled = ctx.route;
+  const headers = coveredHeaders(h, compiled);
+  const sha256 = requestHash(principal, route, http.method, path, http.query, reading, headers, body, parsedBody);
   const gone = new AbortController();
   const onClose = () => {
     if (!ctx.res.writableFinished) gone.abort();
   };
   ctx.res.once("close", onClose);
   const shown = body.length > 0 ? reviewBody(body, reading[1]!, forwarded) : undefined;
-  // What the digest covers of how the body is read is shown above it, as a request's headers are written.
-  const request = [`${http.method} ${path}${http.query ? `?${http.query}` : ""}`, ...(reading[0] || body.length > 0 ? [`Content-Type: ${reading[0] || "(none)"}`] : []), ...(reading[1] ? [`Content-Encoding: ${reading[1]}`] : [])].join("\n");
+  // The headers the digest covers are shown above the body, as a request's headers are written: how the
+  // body is read first, then every other covered one (visible() marks what would not show as itself).
+  const request = [
+    `${http.method} ${path}${http.query ? `?${http.query}` : ""}`,
+    ...(reading[0] || body.length > 0 ? [`Content-Type: ${reading[0] || "(none)"}`] : []),
+    ...(reading[1] ? [`Content-Encoding: ${reading[1]}`] : []),
+    ...headers.map(([name, value]) => `${name}: ${value}`),
+  ].join("\n");
   const d = await approvals.request(
     {
       kind: "http",
@@ -96,8 +116,9 @@ export async function settleApproval(
       target: route,
       statement: { message: "http", ...reviewView(verdict.decision, request, shown ? [shown] : undefined) },
       sha256,
-      // The body buffer and request facts are immutable here: the request forwarded is the one hashed.
-      current: () => requestHash(principal, route, http.method, path, http.query, reading, body, parsedBody),
+      // The body buffer and request facts are immutable here; the headers are read again, from the object
+      // the forwarded ones will be built from.
+      current: () => requestHash(principal, route, http.method, path, http.query, reading, coveredHeaders(h, compiled), body, parsedBody),
       in_transaction: false,
     },
     verdict.decision,

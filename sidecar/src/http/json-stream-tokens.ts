@@ -56,16 +56,17 @@ export function keyText(masker: ResponseMasker, object: Frame, key: string, tok:
   return masked === key ? tok : JSON.stringify(masked);
 }
 
-/** A string value as it goes out under `rule`; `depth` is how deep it is nested. */
-export function stringText(masker: ResponseMasker, rule: ValueRule, tok: string, escaped: boolean, depth: number): string {
+/**
+ * A string value as it goes out under `rule`; `depth` is how deep it is nested, `path` its key path (as
+ * childRule keeps it). Under any field rule a string is read: it may carry JSON whose fields a rule names.
+ */
+export function stringText(masker: ResponseMasker, rule: ValueRule, tok: string, escaped: boolean, depth: number, path: readonly string[]): string {
   if (rule.whole !== undefined) return masker.wholeReplacement(decodedString(tok, escaped), rule.whole);
-  if (!rule.detect && !masker.hasNamedFields) {
+  if (!rule.detect && !masker.hasFieldRules) {
     if (escaped) decodedString(tok, escaped);
     return tok;
   }
-  const s = decodedString(tok, escaped);
-  const masked = masker.maskStringValue(s, rule.detect, depth);
-  return masked === s ? tok : JSON.stringify(masked);
+  return masker.maskStringToken(tok, rule.detect, depth, path);
 }
 
 /** A number, `true`, `false` or `null` as it goes out under `rule`; anything else is a syntax error. */

@@ -254,7 +254,7 @@ export class JsonMaskStream extends Transform {
   }
 
   #endString(): void {
-    this.#out += stringText(this.#masker, this.#next, this.#tok, this.#escaped, this.#frames.length);
+    this.#out += stringText(this.#masker, this.#next, this.#tok, this.#escaped, this.#frames.length, this.#path);
     this.#valueDone();
   }
 

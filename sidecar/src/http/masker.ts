@@ -6,18 +6,17 @@ import { applyStrategy, REDACTED } from "../mask/index.js";
 import { foldName } from "../mask/text-views.js";
 import { detectedSpans, maskDetected, type DetectedSpan } from "./detected-text.js";
 import { maskBase64 } from "./base64-view.js";
-import { isEmbeddedJson } from "./body.js";
+import { holdsJson, MAX_EMBEDDED, outerEdits } from "./embedded-json.js";
 import { literalEnd, replaceScalars, skipWs, stringEnd, stringValue, type Scan } from "./json-scan.js";
 import { MAX_DEPTH, mergeActions, mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
 import { compileFieldRules, type NamedFieldRule, type Pointer } from "./mask-rule-set.js";
 
 export type { NamedFieldRule } from "./mask-rule-set.js";
 
-/**
- * JSON inside JSON strings (MCP tool results carry their payload as text) is masked this many levels deep;
- * a document embedded deeper is refused, since what regate does not inspect it must not pass.
- */
-const MAX_EMBEDDED = 3;
+/** A document being rewritten, with the key path to the cursor (folded keys; kept for pointer rules only). */
+interface Walk extends Scan {
+  path: string[];
+}
 
 /**
  * Event data that is not JSON but carries nothing a field could hold: a blank keep-alive and the `[DONE]`
@@ -39,7 +38,6 @@ export class ResponseMasker {
   readonly #detect: DetectSpec | undefined;
   readonly #key: Buffer | undefined;
   readonly #caseInsensitive: boolean;
-  readonly #stack: string[] = [];
   readonly #namedRules: NamedFieldRule[];
 
   /** Field rules cannot be honoured on a body that is not JSON. */
@@ -74,7 +72,7 @@ export class ResponseMasker {
   maskJsonText(text: string): string {
     // Validation first, so the scanner below can trust the syntax.
     JSON.parse(text);
-    return this.#rewrite(text, this.#detect, 0, 0);
+    return this.#rewrite(text, this.#detect, 0, 0, []);
   }
 
   /** Masks detected values in plain text (detector rules only: fields cannot be found in text). */
@@ -134,9 +132,13 @@ export class ResponseMasker {
     return mergeActions(named ? this.#names.get(this.#fold(key)) : undefined, this.#pointers.length > 0 ? this.#pointerAction(path) : undefined);
   }
 
-  /** A string value at `depth` under detectors `detect` (JSON inside it masked too); null when nulled. */
-  maskStringValue(s: string, detect: DetectSpec | undefined, depth: number): string | null {
-    return this.#string(s, detect, depth, 0);
+  /**
+   * A string token as it came (quotes and escapes included) at `depth` and key path `path` (folded keys,
+   * as the streaming masker keeps them for pointer rules), under detectors `detect`: masked as a string of
+   * a whole document is (JSON inside it included), or returned as it came.
+   */
+  maskStringToken(tok: string, detect: DetectSpec | undefined, depth: number, path: readonly string[]): string {
+    return this.#rewrite(tok, detect, depth, 0, [...path]);
   }
 
   /** Detected spans of `s` masked; null when a `null` strategy hit. */
@@ -159,9 +161,8 @@ export class ResponseMasker {
     return detectedSpans(s, detect, this.#key);
   }
 
-  #rewrite(text: string, detect: DetectSpec | undefined, depth: number, embedded: number): string {
-    const scan: Scan = { text, pos: 0, edits: [] };
-    this.#value(scan, detect, depth, embedded);
+  #rewrite(text: string, detect: DetectSpec | undefined, depth: number, embedded: number, path: string[]): string {
+    const scan = this.#walk(text, detect, depth, embedded, path);
     if (scan.edits.length === 0) return text;
     let out = "";
     let pos = 0;
@@ -172,7 +173,19 @@ export class ResponseMasker {
     return out + text.slice(pos);
   }
 
-  #value(scan: Scan, detect: DetectSpec | undefined, depth: number, embedded: number): void {
+  /** The edits masking the JSON value `text`, whose key path is `path` (left as it was). */
+  #walk(text: string, detect: DetectSpec | undefined, depth: number, embedded: number, path: string[]): Walk {
+    const walk: Walk = { text, pos: 0, edits: [], path };
+    this.#value(walk, detect, depth, embedded);
+    return walk;
+  }
+
+  /** Strings need reading: a detector applies, or a field rule may name a key of JSON they carry. */
+  #inspects(detect: DetectSpec | undefined): boolean {
+    return detect !== undefined || this.hasFieldRules;
+  }
+
+  #value(scan: Walk, detect: DetectSpec | undefined, depth: number, embedded: number): void {
     if (depth > MAX_DEPTH) throw new RegateError("MASK_LINEAGE_UNKNOWN", "response is nested too deeply to mask");
     skipWs(scan);
     const c = scan.text.charCodeAt(scan.pos);
@@ -213,10 +226,7 @@ export class ResponseMasker {
     if (c === 0x22) {
       const start = scan.pos;
       const end = stringEnd(scan);
-      if (!detect && this.#names.size === 0) return;
-      const s = stringValue(scan.text, start, end);
-      const masked = this.#string(s, detect, depth, embedded);
-      if (masked !== s) scan.edits.push([start, end, JSON.stringify(masked)]);
+      if (this.#inspects(detect)) this.#stringAt(scan, start, end, detect, depth, embedded);
       return;
     }
     const start = scan.pos;
@@ -228,15 +238,15 @@ export class ResponseMasker {
     if (masked !== raw) scan.edits.push([start, end, JSON.stringify(masked)]);
   }
 
-  #child(scan: Scan, key: string, named: boolean, detect: DetectSpec | undefined, depth: number, embedded: number): void {
-    const usePointers = this.#pointers.length > 0 && embedded === 0;
-    if (usePointers) this.#stack.push(this.#fold(key));
+  #child(scan: Walk, key: string, named: boolean, detect: DetectSpec | undefined, depth: number, embedded: number): void {
+    const usePointers = this.#pointers.length > 0;
+    if (usePointers) scan.path.push(this.#fold(key));
     try {
-      const action = mergeActions(named ? this.#names.get(this.#fold(key)) : undefined, usePointers ? this.#pointerAction(this.#stack) : undefined);
+      const action = mergeActions(named ? this.#names.get(this.#fold(key)) : undefined, usePointers ? this.#pointerAction(scan.path) : undefined);
       if (action?.whole !== undefined) replaceScalars(scan, (value) => this.wholeReplacement(value, action.whole!), depth + 1);
       else this.#value(scan, mergeSpecs(detect, action?.detect), depth + 1, embedded);
     } finally {
-      if (usePointers) this.#stack.pop();
+      if (usePointers) scan.path.pop();
     }
   }
 
@@ -260,21 +270,39 @@ export class ResponseMasker {
     return action;
   }
 
-  #string(s: string, detect: DetectSpec | undefined, depth: number, embedded: number): string | null {
-    // JSON carried inside a string (MCP tool results put their payload in `content[].text`): field rules
-    // and detectors apply inside it too, rewritten in place (its layout kept). A string holding a JSON
-    // string (encoded twice) is followed as well: it may hold an object in turn. JSON pointers address the
-    // outer document only.
-    if ((detect || this.#names.size > 0) && isEmbeddedJson(s)) {
-      if (embedded >= MAX_EMBEDDED) throw new RegateError("MASK_LINEAGE_UNKNOWN", "JSON is embedded in strings deeper than regate masks");
-      return this.#rewrite(s, detect, depth + 1, embedded + 1);
+  /**
+   * The string token at [start, end) of the walk's text. JSON carried inside it (MCP tool results put their
+   * payload in `content[].text`) is masked as a document of its own, and its edits are written into the
+   * token as it was written (embedded-json.ts): characters no mask changed keep their escapes. A string
+   * holding a JSON string (encoded twice) is followed as well: it may hold an object in turn. The embedded
+   * document sits at the string's key path, so a JSON pointer reads through it (`/data/email` finds the
+   * email of `{"data": "{\"email\": ...}"}`), as a field name does.
+   */
+  #stringAt(scan: Walk, start: number, end: number, detect: DetectSpec | undefined, depth: number, embedded: number): void {
+    const s = stringValue(scan.text, start, end);
+    if (holdsJson(s, embedded)) {
+      const inner = this.#walk(s, detect, depth + 1, embedded + 1, scan.path);
+      for (const edit of outerEdits(scan.text, start, end, s.length, inner.edits)) scan.edits.push(edit);
+      return;
     }
+    const masked = this.#notJson(s, detect, depth, embedded, scan.path);
+    if (masked !== s) scan.edits.push([start, end, JSON.stringify(masked)]);
+  }
+
+  /** Text found in a string (decoded from base64): masked as a string value is; null when nulled. */
+  #string(s: string, detect: DetectSpec | undefined, depth: number, embedded: number, path: string[]): string | null {
+    if (holdsJson(s, embedded)) return this.#rewrite(s, detect, depth + 1, embedded + 1, path);
+    return this.#notJson(s, detect, depth, embedded, path);
+  }
+
+  /** A string that holds no JSON: detectors over it, or else the base64 it may be. */
+  #notJson(s: string, detect: DetectSpec | undefined, depth: number, embedded: number, path: string[]): string | null {
     const masked = this.#maskDetected(s, detect);
-    if (masked !== s || (!detect && this.#names.size === 0)) return masked;
+    if (masked !== s) return masked;
     // Base64 of readable text (a JWT's payload, a raw mail message) is masked as that text, a level deeper.
     return maskBase64(s, (text) => {
       if (embedded >= MAX_EMBEDDED) throw new RegateError("MASK_LINEAGE_UNKNOWN", "values are encoded in strings deeper than regate masks");
-      return this.#string(text, detect, depth + 1, embedded + 1);
+      return this.#string(text, detect, depth + 1, embedded + 1, path);
     });
   }
 

@@ -11,6 +11,9 @@ import type { TestPostgres } from "../support/postgres.js";
 import { AGENT, type TestRegate } from "../support/regate.js";
 import { api, approvalBundle, startApprovingRegate, until } from "./support.js";
 
+/** What Node's fetch sends of its own: request headers the approval digest covers, shown to reviewers. */
+const FETCH_HEADERS = "accept: */*\naccept-language: *\nsec-fetch-mode: cors\nuser-agent: node";
+
 const OTHER = { user: "other-agent", token: "other-agent-token-77c1" };
 const received: { method: string; url: string; body: string }[] = [];
 const refunded: unknown[] = [];
@@ -85,7 +88,7 @@ describe("HTTP, defer mode (fetch)", () => {
     const id = b1["approval_id"]!;
     expect(forwarded('"order":701')).toBe(0);
     const shown = (await api(defer, `/approvals/${id}`)).body;
-    expect(shown).toMatchObject({ kind: "http", statement: { sql: "POST /refunds\nContent-Type: application/json", parameters: ['{"order":701}'] }, principal: AGENT.user, target: "api" });
+    expect(shown).toMatchObject({ kind: "http", statement: { sql: `POST /refunds\nContent-Type: application/json\n${FETCH_HEADERS}`, parameters: ['{"order":701}'] }, principal: AGENT.user, target: "api" });
     // Still pending: the same id, no duplicate.
     expect(((await (await post(defer, "/api/refunds", { order: 701 })).json()) as Record<string, string>)["approval_id"]).toBe(id);
     await approveNow(defer, id);
@@ -108,7 +111,7 @@ describe("HTTP, defer mode (fetch)", () => {
     const get = (token?: string) => fetch(`http://127.0.0.1:${defer.app.ports.http}/.regate/approvals/${id}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
     const mine = await get(AGENT.token);
     expect(mine.status).toBe(200);
-    expect(await mine.json()).toMatchObject({ id, status: "pending", reason: "refunds need approval", statement: "POST /refunds\nContent-Type: application/json", decided_at: null });
+    expect(await mine.json()).toMatchObject({ id, status: "pending", reason: "refunds need approval", statement: `POST /refunds\nContent-Type: application/json\n${FETCH_HEADERS}`, decided_at: null });
     expect((await get(OTHER.token)).status).toBe(404);
     expect((await get()).status).toBe(401);
     const list = (await (await fetch(`http://127.0.0.1:${defer.app.ports.http}/.regate/approvals`, { headers: { authorization: `Bearer ${OTHER.token}` } })).json()) as { approvals: unknown[] };

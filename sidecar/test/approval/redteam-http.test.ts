@@ -6,6 +6,9 @@ import type { TestPostgres } from "../support/postgres.js";
 import { AGENT, type TestRegate } from "../support/regate.js";
 import { api, approvalBundle, startApprovingRegate } from "./support.js";
 
+/** What Node's fetch sends of its own: request headers the approval digest covers, shown to reviewers. */
+const FETCH_HEADERS = "accept: */*\naccept-language: *\nsec-fetch-mode: cors\nuser-agent: node";
+
 const received: string[] = [];
 const bodies: string[] = [];
 let upstream: HttpServer;
@@ -44,7 +47,7 @@ describe("HTTP grants and the path", () => {
     expect(first.status).toBe(403);
     const id = ((await first.json()) as { approval_id: string }).approval_id;
     const a = (await api(defer, `/approvals/${id}`)).body;
-    expect(a.statement.sql).toBe("POST /refunds/9\nContent-Type: application/json");
+    expect(a.statement.sql).toBe(`POST /refunds/9\nContent-Type: application/json\n${FETCH_HEADERS}`);
     expect((await api(defer, `/approvals/${id}/approve`, { sha256: a.sha256 })).status).toBe(200);
     const slash = await post("/api/refunds/9/");
     expect(slash.status).toBe(403);

@@ -13,6 +13,9 @@ import type { TestPostgres } from "../support/postgres.js";
 import { AGENT, startRegate, type TestRegate } from "../support/regate.js";
 import { api, approvalBundle, REVIEWER } from "./support.js";
 
+/** What Node's fetch sends of its own: request headers the approval digest covers, shown to reviewers. */
+const FETCH_HEADERS = "accept: */*\naccept-language: *\nsec-fetch-mode: cors\nuser-agent: node";
+
 let upstream: HttpServer;
 let regate: TestRegate;
 const received: Buffer[] = [];
@@ -96,14 +99,14 @@ describe("recordings replay on the CLI shows what PostgreSQL ran", () => {
 describe("an HTTP body held for a reviewer", () => {
   it("sent gzip-compressed: shown inflated, with its Content-Type and Content-Encoding, and said so", async () => {
     const a = await held(gzipSync('{"order": 77, "note": "refund"}'), { "content-type": "application/json", "content-encoding": "gzip" });
-    expect(a.statement.sql).toBe("POST /refunds\nContent-Type: application/json\nContent-Encoding: gzip");
+    expect(a.statement.sql).toBe(`POST /refunds\nContent-Type: application/json\nContent-Encoding: gzip\n${FETCH_HEADERS}`);
     expect(a.statement.parameters).toEqual(['{"order": 77, "note": "refund"}']);
     expect(a.statement.notes.join(" ")).toMatch(/^Body came compressed \(gzip, \d+ bytes\) and is shown inflated, as regate forwards it \(31 bytes\)\.$/);
   });
 
   it("a form body reads as a form: its Content-Type is shown", async () => {
     const a = await held(Buffer.from("order=78&_note=x"), { "content-type": "application/x-www-form-urlencoded" });
-    expect(a.statement.sql).toBe("POST /refunds\nContent-Type: application/x-www-form-urlencoded");
+    expect(a.statement.sql).toBe(`POST /refunds\nContent-Type: application/x-www-form-urlencoded\n${FETCH_HEADERS}`);
   });
 
   it("bytes that are not UTF-8 are marked as bytes, not shown as U+FFFD; a real U+FFFD stays itself", async () => {
@@ -140,7 +143,7 @@ describe("the review page (Debian chromium)", () => {
       await page.click("#login button");
       const card = page.locator(`.card[data-id="${a.id}"]`);
       await card.waitFor();
-      expect(await card.locator("pre.sql").innerText()).toBe("POST /refunds\nContent-Type: application/x-www-form-urlencoded\nContent-Encoding: gzip");
+      expect(await card.locator("pre.sql").innerText()).toBe(`POST /refunds\nContent-Type: application/x-www-form-urlencoded\nContent-Encoding: gzip\n${FETCH_HEADERS}`);
       expect(await card.locator("pre.params").innerText()).toBe("body: order=81&x=⟨byte 0xFE⟩");
       const notes = await card.locator("ul.notes li").allInnerTexts();
       expect(notes).toContainEqual(expect.stringMatching(/^Body came compressed \(gzip, \d+ bytes\) and is shown inflated, as regate forwards it \(12 bytes\)\.$/));
