@@ -32,6 +32,9 @@ denied_functions := {
 	"pg_replication_origin_create", "pg_drop_replication_slot", "pg_create_logical_replication_slot",
 	"pg_create_physical_replication_slot", "dblink", "dblink_exec", "dblink_connect", "dblink_open",
 	"dblink_send_query",
+	# PostgreSQL 18 lets a table's owner or MAINTAIN holder write its planner statistics, as ANALYZE does
+	# (refused above as maintenance): the plans every session gets for that table would be the agent's.
+	"pg_restore_relation_stats", "pg_restore_attribute_stats", "pg_clear_relation_stats", "pg_clear_attribute_stats",
 }
 
 # Settings whose change would make regate read SQL differently from the server, or switch identity.

@@ -69,3 +69,22 @@ test_exposing_function_denied if {
 	d := regate.decision with input as pg([stmt({"functions": [f]})])
 	"function pg_stat_get_activity would expose data regate cannot see" in d.deny
 }
+
+test_planner_statistics_writes_denied if {
+	every name in ["pg_restore_relation_stats", "pg_restore_attribute_stats", "pg_clear_relation_stats", "pg_clear_attribute_stats"] {
+		d := regate.decision with input as pg([stmt({"functions": [fn(name, "volatile", [])]})])
+		concat("", ["function ", name, " is not allowed"]) in d.deny
+	}
+}
+
+# SELECT ... FOR UPDATE / SHARE lists the locked relations with access "write", as LOCK does: a row lock on a
+# table the agent may not write blocks that table's writers, and is refused like a write.
+test_row_locks_on_a_table_the_agent_may_not_write_denied if {
+	d := regate.decision with input as pg([stmt({"tables": [customers, table("public", "customers", "write")]})])
+	"writing public.customers is not allowed" in d.deny
+}
+
+test_row_locks_on_orders_allowed if {
+	d := regate.decision with input as pg([stmt({"tables": [orders, table("public", "orders", "write")], "writes": false})])
+	d.allow
+}

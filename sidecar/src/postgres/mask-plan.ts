@@ -27,6 +27,18 @@ function matchesColumn(rule: string, schema: string | null, table: string, colum
 }
 
 /**
+ * `partial` and `hash` are sound for a column's own value only. Of a value the agent's expression made
+ * (`'0000' || substr(card_number, 1, 4)` ends in the card's first four digits, `substr(email, 3, 1) || 'xxxx'`
+ * starts with the e-mail's third character, `email::varchar(5)` ends in its fifth) or that a masked column
+ * chose (`g` of `generate_series` equal to part of it), the agent picks which part `partial` keeps, and a
+ * `hash` of `substr(card_number, 1, 0) || '4'` is the hash of a digit it chose: a dictionary for the hashes of
+ * each digit. Such a value (`derived` in the facts: anything but a plain column reference) is redacted.
+ */
+function ownValueOnly(strategy: MaskStrategy): MaskStrategy {
+  return strategy === "partial" || strategy === "hash" ? "redact" : strategy;
+}
+
+/**
  * Decides, per output column, whether it is masked: by the base column the server says it is
  * (table OID + attnum, resolved through the catalog) and by the SQL lineage (expressions, aliases,
  * subqueries, CTEs). A column whose lineage is unknown while column masks apply is redacted whole.
@@ -52,9 +64,11 @@ export function buildMaskPlan(
       if (!out || out.unknown) {
         if (!base) strategy = strongerStrategy(strategy, "redact");
       } else {
+        let fromLineage: MaskStrategy | undefined;
         for (const c of out.lineage) {
-          for (const [name, s] of byColumn) if (matchesColumn(name, c.schema, c.table, c.column)) strategy = strongerStrategy(strategy, s);
+          for (const [name, s] of byColumn) if (matchesColumn(name, c.schema, c.table, c.column)) fromLineage = strongerStrategy(fromLineage, s);
         }
+        strategy = strongerStrategy(strategy, fromLineage && out.derived ? ownValueOnly(fromLineage) : fromLineage);
       }
     }
     if (strategy) columns.set(i, { kind: "rule", strategy, textual: TEXTLIKE_OIDS.has(f.typeOid) });

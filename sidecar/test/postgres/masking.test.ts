@@ -71,12 +71,15 @@ describe("masked columns never reach the agent", () => {
     [
       "expressions",
       () => `SELECT lower(c.email) AS a, c.email || '' AS b, substr(c.ssn, 1, 3) AS d, upper(c.card_number) AS e FROM customers c ${where()}`,
-      masked(() => [{ a: partialEmail(raw.email), b: partialEmail(raw.email), d: "****", e: partialCard(raw.card_number) }]),
+      // `partial` keeps a part of the column's own value only: of an expression the agent wrote, it would keep the
+      // part the agent chose (partial-masks-redteam.test.ts). Expressions are redacted.
+      masked(() => [{ a: "****", b: "****", d: "****", e: "****" }]),
     ],
     [
       "casts",
       () => `SELECT c.email::varchar(200) AS a, CAST(c.card_number AS bpchar) AS b, c.ssn::text AS d FROM customers c ${where()}`,
-      masked(() => [{ a: partialEmail(raw.email), b: partialCard(raw.card_number), d: "****" }]),
+      // A cast is an expression too: `varchar(5)` would end in the value's fifth character.
+      masked(() => [{ a: "****", b: "****", d: "****" }]),
     ],
     // The whole row holds redacted columns: the strongest strategy wins for the one value.
     ["whole-row json", () => `SELECT row_to_json(c) AS j, to_jsonb(c) AS k FROM customers c ${where()}`, masked(() => [{ j: "****", k: "****" }])],
@@ -84,16 +87,15 @@ describe("masked columns never reach the agent", () => {
     [
       "aggregates",
       () => `SELECT string_agg(c.email, ',') AS a, array_agg(c.ssn) AS b, json_agg(c.card_number) AS d FROM customers c ${where()}`,
-      // json_agg's text is not digit-like, so `partial` treats it as text: first and last character kept.
-      masked(() => [{ a: partialEmail(raw.email), b: "****", d: "[***]" }]),
+      masked(() => [{ a: "****", b: "****", d: "****" }]),
     ],
-    ["scalar subquery", () => `SELECT (SELECT c.email FROM customers c ${where()}) AS e`, masked(() => [{ e: partialEmail(raw.email) }])],
+    ["scalar subquery", () => `SELECT (SELECT c.email FROM customers c ${where()}) AS e`, masked(() => [{ e: "****" }])],
     ["CTE", () => `WITH x AS (SELECT c.email, c.ssn FROM customers c ${where()}) SELECT * FROM x`, masked(() => [{ email: partialEmail(raw.email), ssn: "****" }])],
     [
       "set operation",
       () => `SELECT c.email FROM customers c ${where()} UNION ALL SELECT 'nobody@example.com'`,
-      // The output column is masked as a whole: the literal branch too.
-      masked(() => [{ email: partialEmail(raw.email) }, { email: "***@example.com" }]),
+      // The output column is masked as a whole: the literal branch too, and as an expression (a branch could be one).
+      masked(() => [{ email: "****" }, { email: "****" }]),
     ],
     ["derived table", () => `SELECT t.e FROM (SELECT c.email AS e FROM customers c ${where()}) t`, masked(() => [{ e: partialEmail(raw.email) }])],
     [
@@ -104,22 +106,23 @@ describe("masked columns never reach the agent", () => {
     [
       "view",
       () => `SELECT * FROM customer_contacts c ${where()}`,
-      masked(() => [{ id: raw.id, full_name: unmasked.full_name, email: partialEmail(raw.email), email_lc: partialEmail(raw.email) }]),
+      masked(() => [{ id: raw.id, full_name: unmasked.full_name, email: partialEmail(raw.email), email_lc: "****" }]),
     ],
     [
       "CASE and coalesce",
       () => `SELECT CASE WHEN true THEN c.email END AS a, coalesce(c.phone, 'x') AS b FROM customers c ${where()}`,
-      masked(() => [{ a: partialEmail(raw.email), b: "****" }]),
+      masked(() => [{ a: "****", b: "****" }]),
     ],
     [
       "format and concat",
       () => `SELECT format('%s', c.ssn) AS a, concat(c.card_number, '') AS b FROM customers c ${where()}`,
-      masked(() => [{ a: "****", b: partialCard(raw.card_number) }]),
+      masked(() => [{ a: "****", b: "****" }]),
     ],
     [
       "payments card number",
       () => `SELECT p.card_number FROM payments p WHERE p.card_number = (SELECT c.card_number FROM customers c ${where()}) OR p.id = 1 ORDER BY p.id`,
-      masked(() => payments.map((p) => ({ card_number: partialCard(p.card_number) }))),
+      // Chosen by a comparison with a masked column (relate.ts): a related value is redacted, not partial.
+      masked(() => payments.map(() => ({ card_number: "****" }))),
     ],
     // COPY data rows are not DataRows the masker rewrites: a COPY of a masked column is refused whole.
     ["COPY TO STDOUT", () => `COPY (SELECT c.email FROM customers c ${where()}) TO STDOUT`, { refused: "42501" }],
@@ -177,7 +180,8 @@ describe("masked columns never reach the agent", () => {
       `UPDATE public.orders o SET status = o.status WHERE o.id = ${order.id} RETURNING o.id, (SELECT c.email FROM public.customers c WHERE c.id = o.customer_id) AS email`,
     );
     expect(r.rows).toHaveLength(1);
-    expect(r.rows[0].email).toBe(`***@${String(order.email).split("@")[1]}`);
+    // A scalar subquery's value is redacted: `partial` keeps parts of a column's own value only.
+    expect(r.rows[0].email).toBe("****");
     expectNoRawValues(r.rows);
   });
 

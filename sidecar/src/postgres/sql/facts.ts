@@ -33,7 +33,20 @@ export class FactsBuilder {
   copy: CopyFacts | null = null;
   explainAnalyze = false;
 
+  /** Lists that also receive every relation added while they are open (FOR UPDATE: what a FROM clause read). */
+  private readonly recorders: RelationRef[][] = [];
+
+  record(into: RelationRef[]): void {
+    this.recorders.push(into);
+  }
+
+  stopRecording(into: RelationRef[]): void {
+    const at = this.recorders.lastIndexOf(into);
+    if (at >= 0) this.recorders.splice(at, 1);
+  }
+
   addTable(ref: RelationRef): void {
+    for (const r of this.recorders) r.push(ref);
     if (ref.access === "write") this.writes = true;
     const key = `${ref.schema ?? ""}\u0000${ref.name}\u0000${ref.access}\u0000${ref.only ? 1 : 0}`;
     if (!this.tables.has(key)) this.tables.set(key, ref);

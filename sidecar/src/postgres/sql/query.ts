@@ -6,6 +6,7 @@ import { conjuncts, relate, rowsOf } from "./relate.js";
 import { settle } from "./settle.js";
 import { resolveRangeVar } from "./relations.js";
 import { MAX_DEPTH, Scope, TooDeep, type CteEnv, type Cx } from "./scope.js";
+import type { RelationRef } from "./types.js";
 import { expr } from "./expr.js";
 import { fromItem } from "./from.js";
 import { withClause } from "./with.js";
@@ -60,7 +61,15 @@ function select(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null, dist
       outputs = values(list(b.valuesLists), cx, level);
     } else {
       level = new Scope(outer, ctes);
-      for (const item of list(b.fromClause)) level.items.push(fromItem(item, cx, level));
+      const locking = list(b.lockingClause);
+      const fromTables: RelationRef[] = [];
+      if (locking.length > 0) cx.facts.record(fromTables);
+      try {
+        for (const item of list(b.fromClause)) level.items.push(fromItem(item, cx, level));
+      } finally {
+        cx.facts.stopRecording(fromTables);
+      }
+      lockRows(locking, list(b.fromClause), fromTables, cx, level);
       outputs = targetList(list(b.targetList), cx, level);
       for (const c of conjuncts(b.whereClause)) relate(level, expr(c, cx, level));
     }
@@ -146,6 +155,59 @@ function values(rows: unknown[], cx: Cx, level: Scope): Col[] {
     });
   }
   return byColumn.map((lins, i) => ({ name: `column${i + 1}`, lin: merge(lins, "any") }));
+}
+
+/**
+ * FOR UPDATE, FOR NO KEY UPDATE, FOR SHARE and FOR KEY SHARE lock the rows read from FROM relations (views and
+ * subqueries in FROM included, WITH queries and WHERE sub-selects not) until the transaction ends: their
+ * writers wait, as under LOCK TABLE, and FOR KEY SHARE alone stops inserts that reference them through a
+ * foreign key. So each locked relation is listed with access "write", as LOCK's stronger modes are; the rows
+ * themselves do not change (`writes` stays as it was). `OF name` names a FROM item of this level: a table
+ * there is locked alone; anything else (a subquery, a join alias, a name not found) locks every relation the
+ * FROM clause read.
+ */
+function lockRows(clauses: unknown[], fromClause: unknown[], fromTables: RelationRef[], cx: Cx, level: Scope): void {
+  if (clauses.length === 0) return;
+  const writes = cx.facts.writes;
+  const all = () => {
+    for (const t of fromTables) if (t.access === "read") cx.facts.addTable({ ...t, access: "write", candidates: [...t.candidates] });
+  };
+  for (const c of clauses) {
+    const names = list(bodyOf(c, "LockingClause")?.lockedRels).map((r) => str(rec(unwrap(r)?.[1] ?? r)?.relname) ?? "");
+    if (names.length === 0) all();
+    for (const name of names) {
+      const found = fromNamed(fromClause, name);
+      if (found && found !== "other" && !(str(found.schemaname) === undefined && level.ctes?.find(str(found.relname) ?? ""))) {
+        cx.facts.addTable(resolveRangeVar(found, "write", cx.env).ref);
+      } else {
+        all();
+      }
+    }
+  }
+  cx.facts.writes = writes;
+}
+
+/** The FROM item of this level that `name` refers to: a table's RangeVar, "other" for any other item, or undefined. */
+function fromNamed(items: unknown[], name: string): Rec | "other" | undefined {
+  for (const item of items) {
+    const u = unwrap(item);
+    if (!u) continue;
+    const [type, b] = u;
+    const alias = str(bodyOf(b.alias, "Alias")?.aliasname) ?? str(rec(b.alias)?.aliasname);
+    if (type === "RangeVar") {
+      if ((alias ?? str(b.relname)) === name) return b;
+      continue;
+    }
+    if (alias === name) return "other";
+    if (type === "JoinExpr") {
+      const inner = fromNamed([b.larg, b.rarg], name);
+      if (inner) return inner;
+    } else if (type === "RangeTableSample") {
+      const inner = fromNamed([b.relation], name);
+      if (inner) return inner;
+    }
+  }
+  return undefined;
 }
 
 /** SELECT INTO creates a table and fills it. */
