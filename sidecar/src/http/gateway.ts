@@ -18,7 +18,7 @@ import { logPathMasker } from "./log-path.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
 import { McpSessions, type McpRequest } from "./mcp-sessions.js";
 import type { HttpGatewayOptions } from "./options.js";
-import { BODY_MAY_OVERRIDE, judgedMethod } from "./judged-method.js";
+import { BODY_MAY_OVERRIDE, judgedMethod, unframeableOverride } from "./judged-method.js";
 import { headerKey, replayable } from "./method.js";
 import { parseRequestTarget } from "./path.js";
 import { catalogError, sendError, type ErrorBody } from "./reply.js";
@@ -251,6 +251,13 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     if (opts.decider.congested?.()) await roomInSinks(opts.decider);
     let verdict = decideAll(opts.decider, inputs, ctx.id, reuse);
     ctx.decision = verdict.decision;
+    // Judged first, so that a denial stays the policy's; a request it let through (or holds for a reviewer)
+    // whose answer regate could not read goes no further.
+    const unframeable = verdict.allowed || verdict.decision.outcome === "approve" ? unframeableOverride(ctx.method, method) : undefined;
+    if (unframeable) {
+      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", unframeable);
+      return fail(ctx, e.status, { ...e.body, decision_id: verdict.decision.decision_id });
+    }
     if (opts.approvals && !verdict.allowed && verdict.decision.outcome === "approve") {
       // Held or deferred for a reviewer (hold.ts); undefined: the agent has been answered.
       const settled = await settleApproval(opts.approvals, ctx, inputs, verdict, read.body, sent, body.parsed_body);

@@ -29,3 +29,15 @@ export function judgedMethod(wire: string, headers: IncomingHttpHeaders, query: 
   const effective = effectiveMethod(wire, overrides);
   return effective.ok ? { ok: true, method: effective.result, query } : effective;
 }
+
+/**
+ * Why an allowed request cannot go upstream as sent: an override to HEAD on a request line that is not HEAD.
+ * An upstream that honours it answers as to a HEAD (a Content-Length, no body) while regate, having sent the
+ * request line's method, reads a body of that length and waits for it until the upstream closes; read as an
+ * answer to a HEAD instead, the body of an upstream that does not honour it would stay on the connection and
+ * answer the next request sent there. Only the agent can say which it meant: a HEAD request says it.
+ */
+export function unframeableOverride(wire: string, method: EffectiveMethod): string | undefined {
+  if (method.method !== "HEAD" || wire === "HEAD") return undefined;
+  return `a method override to HEAD on a ${wire} request cannot be forwarded: the upstream may answer it with or without a body, and regate cannot tell which; send a HEAD request instead`;
+}

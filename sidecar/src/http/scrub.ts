@@ -197,13 +197,14 @@ export function scrubHeaders(headers: OutgoingHttpHeaders, needles: readonly Buf
 }
 
 /**
- * Streams a body through with every form of the secrets replaced. A chunk's tail that could be the start of
- * a secret is held back until the next chunk decides it, and only that: other bytes are not delayed, so
- * event streams keep flowing. (A held-back tail is at most one byte shorter than the longest form, plus an
- * unfinished escape and the whitespace after it, and never more than MAX_HELD bytes in all; in an event
- * stream, an event whose data ends in what could start a form waits for the next event.)
+ * A body fed in chunks with every form of the secrets replaced: what may go out after each chunk. A chunk's
+ * tail that could be the start of a secret is held back until the next chunk decides it, and only that:
+ * other bytes are not delayed, so event streams keep flowing. (A held-back tail is at most one byte shorter
+ * than the longest form, plus an unfinished escape and the whitespace after it, and never more than MAX_HELD
+ * bytes in all; in an event stream, an event whose data ends in what could start a form waits for the next
+ * event.)
  */
-export class SecretScrubber extends Transform {
+export class ChunkScrubber {
   readonly #needles: readonly Buffer[];
   readonly #sameLength: boolean;
   readonly #guard: LeakGuard;
@@ -215,7 +216,6 @@ export class SecretScrubber extends Transform {
    * forms are always overwritten that way.
    */
   constructor(needles: readonly Buffer[], sameLength = false, o: ScrubOptions = {}) {
-    super();
     this.#needles = needles;
     this.#sameLength = sameLength;
     this.#guard = new LeakGuard(decodedNeedles(needles), o.sse ?? false);
@@ -226,21 +226,47 @@ export class SecretScrubber extends Transform {
     return this.#found || this.#guard.found;
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+  write(chunk: Buffer): Buffer {
     const buf = this.#carry ? Buffer.concat([this.#carry, chunk]) : chunk;
     this.#carry = undefined;
     const r = replaceAll(buf, this.#needles, this.#sameLength);
     if (r.found) this.#found = true;
     const hold = r.out.length - prefixStart(r.out, r.out.length, this.#needles, r.tail);
     if (hold > 0) this.#carry = Buffer.from(r.out.subarray(r.out.length - hold));
-    const out = this.#guard.write(r.out.subarray(0, r.out.length - hold));
+    return this.#guard.write(r.out.subarray(0, r.out.length - hold));
+  }
+
+  /** The rest; the scrubber is not used again. */
+  end(): Buffer {
+    const out = this.#guard.end(this.#carry);
+    this.#carry = undefined;
+    return out;
+  }
+}
+
+/** Streams a body through a ChunkScrubber. */
+export class SecretScrubber extends Transform {
+  readonly #scrubber: ChunkScrubber;
+
+  /** As ChunkScrubber's. */
+  constructor(needles: readonly Buffer[], sameLength = false, o: ScrubOptions = {}) {
+    super();
+    this.#scrubber = new ChunkScrubber(needles, sameLength, o);
+  }
+
+  /** Set when at least one secret was replaced. */
+  get found(): boolean {
+    return this.#scrubber.found;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    const out = this.#scrubber.write(chunk);
     if (out.length > 0) this.push(out);
     done();
   }
 
   override _flush(done: TransformCallback): void {
-    const out = this.#guard.end(this.#carry);
-    this.#carry = undefined;
+    const out = this.#scrubber.end();
     if (out.length > 0) this.push(out);
     done();
   }

@@ -5,6 +5,7 @@
 
 import type { IncomingHttpHeaders } from "node:http";
 import { Readable } from "node:stream";
+import type { ReadUpstreamResult } from "./response-body.js";
 
 /**
  * Repeats node:http keeps only the first of (its documented list): a second Content-Type or Content-Length
@@ -99,6 +100,8 @@ export class UpstreamResponse extends Readable {
   aborted = false;
   #headers: IncomingHttpHeaders | undefined;
   readonly #exchange: UpstreamExchange;
+  /** Set while the body is read whole (readWhole): chunks go there, not through the stream. */
+  #whole: WholeRead | undefined;
 
   constructor(statusCode: number, statusMessage: string, rawHeaders: string[], exchange: UpstreamExchange) {
     super();
@@ -117,20 +120,52 @@ export class UpstreamResponse extends Readable {
     this.#exchange.resume();
   }
 
+  /**
+   * The whole body, up to `max` bytes, failing if the upstream goes quiet for `idleMs` (undefined: it may take
+   * its time, as a streamed body may): readUpstreamBody's answers for a body with no content-encoding, without
+   * a stream's events and ticks (small bodies are most responses). False, and nothing done, once any of the
+   * body was read the stream's way.
+   */
+  readWhole(max: number, idleMs: number | undefined, done: (r: ReadUpstreamResult) => void): boolean {
+    if (this.#whole || this.complete || this.destroyed || this.readableLength > 0 || this.readableDidRead) return false;
+    const timer = idleMs === undefined ? undefined : setTimeout(() => this.#settle({ ok: false, reason: "timeout" }), idleMs);
+    this.#whole = { chunks: [], size: 0, max, timer, done, settled: false };
+    return true;
+  }
+
+  #settle(r: ReadUpstreamResult): void {
+    const w = this.#whole!;
+    if (w.settled) return;
+    w.settled = true;
+    if (w.timer !== undefined) clearTimeout(w.timer);
+    if (!r.ok) this.destroy();
+    w.done(r);
+  }
+
   /** A body chunk; false asks undici to hold the next ones until the reader wants more. */
   chunk(data: Buffer): boolean {
-    return this.push(data);
+    const w = this.#whole;
+    if (w === undefined) return this.push(data);
+    if (w.settled) return true;
+    w.timer?.refresh();
+    w.size += data.length;
+    if (w.size > w.max) this.#settle({ ok: false, reason: "too_large" });
+    else w.chunks.push(data);
+    return true;
   }
 
   finish(): void {
     this.complete = true;
-    this.push(null);
+    const w = this.#whole;
+    if (w === undefined) this.push(null);
+    else this.#settle({ ok: true, body: Buffer.concat(w.chunks, w.size) });
   }
 
   /** The upstream failed mid-body: 'aborted', then node's ECONNRESET error, then 'close'. */
   fail(): void {
     if (this.complete || this.destroyed) return;
     this.aborted = true;
+    if (this.#whole) this.#settle({ ok: false, reason: "aborted" });
     this.emit("aborted");
     this.destroy(cutShort());
   }
@@ -139,7 +174,19 @@ export class UpstreamResponse extends Readable {
     // Given up before its end (a refusal, the agent gone): the connection goes with it, so the unread rest
     // cannot be taken for the answer to the next request sent there.
     if (!this.complete) this.#exchange.abort();
+    // Destroyed by regate while read whole (the agent hung up): nothing more comes.
+    if (this.#whole && !this.complete) this.#settle({ ok: false, reason: "aborted" });
     // As node:http does: an error nobody listens for ends the stream without throwing.
     done(this.listenerCount("error") > 0 ? err : null);
   }
+}
+
+/** A body being read whole (UpstreamResponse.readWhole). */
+interface WholeRead {
+  readonly chunks: Buffer[];
+  size: number;
+  readonly max: number;
+  readonly timer: NodeJS.Timeout | undefined;
+  readonly done: (r: ReadUpstreamResult) => void;
+  settled: boolean;
 }

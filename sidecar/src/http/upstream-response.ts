@@ -11,6 +11,7 @@ import { catalogError, sendError } from "./reply.js";
 import type { ResponseMasker } from "./masker.js";
 import { decoderFor, maskBody, readUpstreamBody, type ReadUpstreamResult } from "./response-body.js";
 import { relayScrubbed } from "./relay-scrubbed.js";
+import { relayScrubbedWhole } from "./relay-scrubbed-whole.js";
 import { refuseUnmaskable, refuseUnreadable, streamDone } from "./response-refusals.js";
 import { scrubBuffer, scrubHeaders, SecretScrubber } from "./scrub.js";
 import { SseMasker } from "./sse-mask.js";
@@ -62,20 +63,21 @@ export function relayResponse(ctx: RequestContext, upstream: UpstreamResponse, l
     sendError(res, e.status, e.body);
     return;
   }
-  if (!hasNoBody(ctx.method, status) && foreignTransferCoding(upstream)) {
+  const bodiless = hasNoBody(ctx.method, status);
+  if (!bodiless && foreignTransferCoding(upstream)) {
     refuseUnreadable(ctx, upstream, "a transfer-encoding other than chunked", log);
     return;
   }
   const declared = ctx.route?.responseTypes;
   const type = mediaType(typeof upstream.headers["content-type"] === "string" ? upstream.headers["content-type"] : undefined);
-  if (declared !== undefined && ctx.masker !== undefined && !hasNoBody(ctx.method, status) && (type === undefined || !declared.has(type))) {
+  if (declared !== undefined && ctx.masker !== undefined && !bodiless && (type === undefined || !declared.has(type))) {
     // Not named: the upstream wrote it, and an echo may have put regate's credential or a masked value in it.
     refuseUnmaskable(ctx, upstream, `the upstream answered with ${type === undefined ? "no content type" : "a content type"} this route does not declare (it declares ${[...declared].join(", ")})`, log);
     return;
   }
   // regate's own credential never goes back: every form of it is replaced in headers and bodies.
   const secrets = ctx.route?.secretForms ?? [];
-  const charset = hasNoBody(ctx.method, status) ? undefined : foreignCharset(upstream.headers["content-type"]);
+  const charset = bodiless ? undefined : foreignCharset(upstream.headers["content-type"]);
   if (charset !== undefined && (ctx.masker !== undefined || secrets.length > 0)) {
     const what = `text in ${charset} (by its charset), which spells even ASCII otherwise than regate reads it`;
     if (ctx.masker) refuseUnmaskable(ctx, upstream, `the response is ${what}`, log);
@@ -94,11 +96,11 @@ export function relayResponse(ctx: RequestContext, upstream: UpstreamResponse, l
   if (masker && maskResponseHeaders(headers, masker) > 0) log.info({ req_id: ctx.id, route: ctx.route?.name }, "masked values in response headers");
   // Last, on values already scrubbed and masked as the upstream wrote them: the agent follows them through regate.
   if (ctx.route && ctx.proxyReq) rewriteSelfReferences(headers, ctx.route, ctx.proxyReq.path);
-  if (!masker && secrets.length > 0 && !hasNoBody(ctx.method, status)) {
-    relayScrubbed(ctx, upstream, status, headers, secrets, log);
+  if (!masker && secrets.length > 0 && !bodiless) {
+    if (!relayScrubbedWhole(ctx, upstream, status, headers, secrets, log)) relayScrubbed(ctx, upstream, status, headers, secrets, log);
     return;
   }
-  if (!masker || hasNoBody(ctx.method, status)) {
+  if (!masker || bodiless) {
     res.writeHead(status, headers);
     // Plain pipe, not pipeline(): this is the hot path, and pipeline allocates an AbortController (and an
     // AbortError on completion) per call. A client hang-up is handled by the gateway's close handler,
@@ -121,7 +123,7 @@ export function relayResponse(ctx: RequestContext, upstream: UpstreamResponse, l
   }
   const contentType = upstream.headers["content-type"];
   ctx.masked = true;
-  if (mediaType(contentType) === "text/event-stream") {
+  if (type === "text/event-stream") {
     res.writeHead(status, headers);
     const sse = new SseMasker((data) => masker.maskEventData(data), limits.max_masked_body_bytes);
     const stages: NodeJS.ReadWriteStream[] = [];
@@ -132,8 +134,8 @@ export function relayResponse(ctx: RequestContext, upstream: UpstreamResponse, l
     return;
   }
   const declaredLength = Number(upstream.headers["content-length"] ?? Number.NaN);
-  const lines = isJsonLines(mediaType(contentType), contentType);
-  if (lines || (isJsonMedia(mediaType(contentType)) && !(decoder === null && declaredLength <= BUFFERED_JSON_BYTES))) {
+  const lines = isJsonLines(type, contentType);
+  if (lines || (isJsonMedia(type) && !(decoder === null && declaredLength <= BUFFERED_JSON_BYTES))) {
     // Large, compressed or of unknown length: masked as it streams, never held whole.
     relayStreamedJson(ctx, upstream, {
       status,
@@ -149,13 +151,14 @@ export function relayResponse(ctx: RequestContext, upstream: UpstreamResponse, l
     });
     return;
   }
-  readUpstreamBody(upstream, decoder, limits.max_masked_body_bytes, limits.timeout_ms, (read) => {
+  const send = (read: ReadUpstreamResult): void => {
     try {
       sendMaskedBody(ctx, upstream, read, status, headers, masker, secrets, log);
     } catch (err) {
       onError(err);
     }
-  });
+  };
+  if (decoder !== null || !upstream.readWhole(limits.max_masked_body_bytes, limits.timeout_ms, send)) readUpstreamBody(upstream, decoder, limits.max_masked_body_bytes, limits.timeout_ms, send);
 }
 
 /** A body read whole: masked, scrubbed and sent with its length, or refused. */
