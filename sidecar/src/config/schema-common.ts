@@ -21,7 +21,7 @@ export const listen = (port: number, description: string) =>
     default: {},
     properties: {
       host: { type: "string", default: "127.0.0.1", description: "Address to bind; loopback unless you mean it." },
-      port: { type: "integer", minimum: 0, maximum: 65535, default: port },
+      port: { type: "integer", minimum: 0, maximum: 65535, default: port, description: "Port to bind; 0: any free port (the Postgres and HTTP listeners log the one bound)." },
     },
   }) as const;
 

@@ -7,21 +7,22 @@ export const httpSchema = {
   default: {},
   additionalProperties: false,
   properties: {
-    enabled: { type: "boolean", default: false },
+    enabled: { type: "boolean", default: false, description: "Run the HTTP listener." },
     listen: listen(8080, "Where agents send HTTP requests."),
     routes: {
       type: "array",
       default: [],
+      description: "Upstreams agents reach through regate. A request goes to the route naming its Host, else to a route naming none; among those the longest matching prefix wins. A request no route matches is refused 404.",
       items: {
         type: "object",
         additionalProperties: false,
         required: ["name", "upstream"],
         properties: {
-          name: { type: "string" },
-          prefix: { type: "string", default: "/", pattern: "^/" },
-          host: { type: "string" },
-          upstream: { type: "string", pattern: "^https?://" },
-          ca_file: { type: "string" },
+          name: { type: "string", description: "Route name, in input.http.route and the decision log." },
+          prefix: { type: "string", default: "/", pattern: "^/", description: "Path prefix this route serves, matched at a segment boundary (/crm matches /crm and /crm/x, not /crmx); stripped before the upstream path is joined." },
+          host: { type: "string", description: "Host (without port, any case) this route serves; unset: any host." },
+          upstream: { type: "string", pattern: "^https?://", description: "Base URL of the upstream; its path is put before the path left after the prefix." },
+          ca_file: { type: "string", description: "PEM CA bundle to verify an https upstream with (default: the system's CAs)." },
           response_types: {
             type: "array",
             items: { type: "string", pattern: "^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$" },
@@ -31,9 +32,10 @@ export const httpSchema = {
             type: "object",
             additionalProperties: false,
             required: ["type", "secret"],
+            description: "The credential regate adds to every request of this route (the agent never holds it; it is scrubbed from every response).",
             properties: {
-              type: { enum: ["bearer", "basic", "header"] },
-              header: { type: "string" },
+              type: { enum: ["bearer", "basic", "header"], description: "bearer: Authorization: Bearer <secret>. basic: Authorization: Basic, the secret being user:password. header: the secret as the value of `header`." },
+              header: { type: "string", description: "Header name for type header (e.g. x-api-key)." },
               secret: secretRef,
             },
           },
@@ -45,9 +47,9 @@ export const httpSchema = {
       default: {},
       additionalProperties: false,
       properties: {
-        max_body_bytes: { type: "integer", minimum: 0, default: 10485760 },
+        max_body_bytes: { type: "integer", minimum: 0, default: 10485760, description: "Largest request body (inflated, when it came compressed); larger is refused 413 before anything is forwarded." },
         max_input_body_bytes: { type: "integer", minimum: 0, default: 65536, description: "Bodies up to this size are parsed into the input." },
-        timeout_ms: { type: "integer", minimum: 100, default: 30000 },
+        timeout_ms: { type: "integer", minimum: 100, default: 30000, description: "How long the upstream may take to start its answer, and may stay silent while regate reads a body it masks; past it the agent gets 504. Also the drain time of in-flight requests at shutdown." },
         max_connections: {
           type: "integer",
           minimum: 1,

@@ -91,7 +91,7 @@ export const configSchema = {
       default: {},
       additionalProperties: false,
       properties: {
-        enabled: { type: "boolean", default: true },
+        enabled: { type: "boolean", default: true, description: "Write one line per decision to stdout in OPA's decision-log shape (input masked as the policy's log mask says, regate's secrets withheld)." },
         bundle_name: { type: "string", default: "regate", description: "Name under `bundles` in each event." },
         labels: { type: "object", additionalProperties: { type: "string" }, default: {}, description: "Extra labels on every event." },
         max_buffered_bytes: {
@@ -117,14 +117,15 @@ export const configSchema = {
         tokens: {
           type: "array",
           default: [],
+          description: "Static bearer tokens, one per agent: sent as an HTTP Authorization: Bearer header, or as the password on the Postgres path (SCRAM).",
           items: {
             type: "object",
             additionalProperties: false,
             required: ["subject", "token"],
             properties: {
               subject: { type: "string", pattern: "^[A-Za-z0-9_.@-]{1,63}$", description: "Agent identity; also its Postgres user name." },
-              groups: { type: "array", items: { type: "string" }, default: [] },
-              claims: { type: "object", default: {} },
+              groups: { type: "array", items: { type: "string" }, default: [], description: "Groups of this agent, in input.principal.groups." },
+              claims: { type: "object", default: {}, description: "Further facts about this agent for the policy, in input.principal.claims." },
               token: secretRef,
             },
           },
@@ -134,12 +135,12 @@ export const configSchema = {
           additionalProperties: false,
           description: "Accept JWT bearer tokens (e.g. OIDC-issued) verified against a JWKS.",
           properties: {
-            jwks_file: { type: "string" },
-            jwks_url: { type: "string", pattern: "^https?://" },
-            issuer: { type: "string" },
-            audience: { type: "string" },
-            subject_claim: { type: "string", default: "sub" },
-            groups_claim: { type: "string", default: "groups" },
+            jwks_file: { type: "string", description: "Path of a JWKS file with the keys tokens are signed with (exactly one of jwks_file and jwks_url)." },
+            jwks_url: { type: "string", pattern: "^https?://", description: "URL of the issuer's JWKS, fetched and cached (exactly one of jwks_file and jwks_url)." },
+            issuer: { type: "string", description: "Required `iss` of every token. Set it, and audience: without them any token the keys signed is accepted, including ones minted for other services." },
+            audience: { type: "string", description: "Required `aud` of every token (this regate's own audience)." },
+            subject_claim: { type: "string", default: "sub", description: "Claim that names the agent (input.principal.subject); a token without it is refused." },
+            groups_claim: { type: "string", default: "groups", description: "Claim holding the agent's groups (input.principal.groups)." },
           },
         },
       },
@@ -149,7 +150,7 @@ export const configSchema = {
       default: {},
       additionalProperties: false,
       properties: {
-        enabled: { type: "boolean", default: true },
+        enabled: { type: "boolean", default: true, description: "Run the PostgreSQL listener." },
         listen: listen(6432, "Where agents connect with the PostgreSQL protocol."),
         target: { type: "string", default: "postgres", description: "Name of this upstream in input.session.target." },
         tls: {
@@ -157,7 +158,7 @@ export const configSchema = {
           additionalProperties: false,
           required: ["cert_file", "key_file"],
           description: "TLS towards agents. Without it, SSLRequest is answered N.",
-          properties: { cert_file: { type: "string" }, key_file: { type: "string" } },
+          properties: { cert_file: { type: "string", description: "PEM certificate chain regate presents to agents." }, key_file: { type: "string", description: "PEM private key of that certificate." } },
         },
         upstream: {
           type: "object",
@@ -166,14 +167,14 @@ export const configSchema = {
           description: "The real database. Its credentials live here, never with the agent.",
           properties: {
             url: { ...secretRef, description: "postgres:// URL (a secret, it may carry the password); overrides the fields below." },
-            host: { type: "string", default: "127.0.0.1" },
-            port: { type: "integer", minimum: 1, maximum: 65535, default: 5432 },
-            database: { type: "string", default: "postgres" },
-            user: { type: "string", default: "postgres" },
+            host: { type: "string", default: "127.0.0.1", description: "Host of the real database." },
+            port: { type: "integer", minimum: 1, maximum: 65535, default: 5432, description: "Its port." },
+            database: { type: "string", default: "postgres", description: "Database every session uses; the database an agent names at startup is ignored." },
+            user: { type: "string", default: "postgres", description: "Role regate logs in as for every agent (give it only what agents may ever do)." },
             password: secretRef,
             sslmode: { enum: ["disable", "require", "verify-full"], default: "disable", description: "libpq semantics; never downgraded." },
             ca_file: { type: "string", description: "CA bundle for verify-full." },
-            connect_timeout_ms: { type: "integer", minimum: 100, default: 10000 },
+            connect_timeout_ms: { type: "integer", minimum: 100, default: 10000, description: "How long each step of opening an upstream connection (TCP connect, SSLRequest, TLS handshake) may take; past it the agent's session is refused UPSTREAM_UNAVAILABLE." },
           },
         },
         limits: {
@@ -235,7 +236,7 @@ export const configSchema = {
       default: {},
       additionalProperties: false,
       properties: {
-        enabled: { type: "boolean", default: true },
+        enabled: { type: "boolean", default: true, description: "Run the admin listener (health, metrics, sessions, locks, approvals API and pages)." },
         listen: listen(9187, "Health, readiness and Prometheus metrics; keep it off the data plane."),
         drain_timeout_ms: { type: "integer", minimum: 0, default: 10000, description: "On SIGTERM, how long in-flight statements may finish." },
         allowed_hosts: {
