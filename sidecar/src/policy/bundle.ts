@@ -1,6 +1,9 @@
 import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { RegateError } from "../errors.js";
+import { canonicalFile, jsonBudget, type JsonBudget } from "./canonical-json.js";
+import { shown } from "./shown.js";
+import { isStructured, SIGNATURES_FILE } from "./signature.js";
 
 export interface Manifest {
   revision?: string;
@@ -27,7 +30,15 @@ export const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
  * Reads an OPA bundle tarball as `opa build -t wasm` writes it. The SDK has no bundle reader,
  * so this is ours: ustar entries, leading "/" stripped, data.json files merged by directory.
  */
-export function readBundle(gz: Uint8Array): Bundle {
+export function readBundle(gz: Uint8Array, opts: ParseOptions = {}): Bundle {
+  return parseBundle(readTarball(gz), opts);
+}
+
+/**
+ * Unpacks a bundle without reading any file in it: what a signature check needs. Nothing a bundle server
+ * chose is parsed before its signature is checked (JSON costs far more to hold than to send).
+ */
+export function readTarball(gz: Uint8Array): Map<string, Uint8Array> {
   let tar: Buffer;
   try {
     tar = gunzipSync(gz, { maxOutputLength: MAX_BUNDLE_BYTES });
@@ -35,10 +46,23 @@ export function readBundle(gz: Uint8Array): Bundle {
     const tooBig = (cause as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE";
     throw new RegateError("BUNDLE_INVALID", tooBig ? `bundle unpacks to more than ${MAX_BUNDLE_BYTES} bytes` : "bundle is not a gzip tarball", { cause });
   }
-  const files = untar(tar);
+  return untar(tar);
+}
+
+export interface ParseOptions {
+  /** Files whose content does not name the bundle (policy.signing.exclude_files): left out of its digest. */
+  exclude?: readonly string[];
+}
+
+/**
+ * The bundle in an unpacked tarball. Structured files (.manifest, data.json) are parsed from their canonical
+ * form, the one a signature's digest covers, within one budget of values and depth for the whole bundle.
+ */
+export function parseBundle(files: ReadonlyMap<string, Uint8Array>, opts: ParseOptions = {}): Bundle {
+  const budget = jsonBudget();
   const manifestBytes = files.get(".manifest");
   let manifest: Manifest = {};
-  if (manifestBytes) manifest = parseJson(manifestBytes, ".manifest") as Manifest;
+  if (manifestBytes) manifest = parseJson(manifestBytes, ".manifest", budget) as Manifest;
   // The revision names the policy in every decision, in the rollback history and in /status: a string, as in OPA.
   if (typeof manifest !== "object" || manifest === null || Array.isArray(manifest) || (manifest.revision !== undefined && typeof manifest.revision !== "string")) {
     throw new RegateError("BUNDLE_INVALID", "bundle .manifest must be a JSON object whose revision is a string");
@@ -48,25 +72,43 @@ export function readBundle(gz: Uint8Array): Bundle {
     throw new RegateError("BUNDLE_INVALID", "bundle with several WASM modules is not supported");
   }
   const wasm = files.get(wasmPath);
-  if (!wasm) throw new RegateError("BUNDLE_INVALID", `bundle has no ${wasmPath}; build it with opa build -t wasm`);
+  if (!wasm) throw new RegateError("BUNDLE_INVALID", `bundle has no ${shown(wasmPath)}; build it with opa build -t wasm`);
 
   const data: Record<string, unknown> = {};
   for (const [path, bytes] of files) {
     if (path !== "data.json" && !path.endsWith("/data.json")) continue;
-    const value = parseJson(bytes, path);
+    const value = parseJson(bytes, path, budget);
     const dirs = path.split("/").slice(0, -1);
     mergeAt(data, dirs, value, path);
   }
-  const revision = manifest.revision || `sha256:${createHash("sha256").update(gz).digest("hex")}`;
+  const revision = manifest.revision || contentRevision(files, opts.exclude ?? []);
   const entrypoints = (manifest.wasm ?? []).map((w) => w.entrypoint);
   return { revision, manifest, wasm, data, entrypoints, files };
 }
 
-function parseJson(bytes: Uint8Array, name: string): unknown {
+/**
+ * The revision of a bundle whose manifest names none: a digest of its files (structured ones in canonical
+ * form), not of the tarball. The same signed files compressed again, re-indented or packed in another order
+ * are the same bundle, so a replay of an old one is still recognised as that one by the rollback check.
+ */
+function contentRevision(files: ReadonlyMap<string, Uint8Array>, exclude: readonly string[]): string {
+  const skip = new Set([SIGNATURES_FILE, ...exclude.map((f) => f.replace(/^\/+/, ""))]);
+  const h = createHash("sha256");
+  for (const path of [...files.keys()].sort()) {
+    if (skip.has(path)) continue;
+    const bytes = files.get(path)!;
+    const content = isStructured(path) ? Buffer.from(canonicalFile(bytes, jsonBudget()), "utf8") : bytes;
+    h.update(`${Buffer.byteLength(path)}:${path}\0${content.byteLength}:`).update(content);
+  }
+  return `sha256:${h.digest("hex")}`;
+}
+
+function parseJson(bytes: Uint8Array, name: string, budget: JsonBudget): unknown {
   try {
-    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"));
+    return JSON.parse(canonicalFile(bytes, budget));
   } catch (cause) {
-    throw new RegateError("BUNDLE_INVALID", `bundle file ${name} is not valid JSON`, { cause });
+    const limit = cause instanceof RegateError && /more than|deeper than/.test(cause.message);
+    throw new RegateError("BUNDLE_INVALID", limit ? `bundle file ${shown(name)}: ${cause.message}` : `bundle file ${shown(name)} is not valid JSON`, { cause });
   }
 }
 
@@ -78,18 +120,18 @@ function parseJson(bytes: Uint8Array, name: string): unknown {
  */
 function mergeAt(root: Record<string, unknown>, dirs: string[], value: unknown, name: string): void {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new RegateError("BUNDLE_INVALID", `bundle file ${name} must hold a JSON object`);
+    throw new RegateError("BUNDLE_INVALID", `bundle file ${shown(name)} must hold a JSON object`);
   }
   let node = root;
   for (const dir of dirs) {
     const next = Object.hasOwn(node, dir) ? node[dir] : define(node, dir, {});
     if (typeof next !== "object" || next === null || Array.isArray(next)) {
-      throw new RegateError("BUNDLE_INVALID", `bundle data conflict at ${name}`);
+      throw new RegateError("BUNDLE_INVALID", `bundle data conflict at ${shown(name)}`);
     }
     node = next as Record<string, unknown>;
   }
   for (const [k, v] of Object.entries(value)) {
-    if (Object.hasOwn(node, k)) throw new RegateError("BUNDLE_INVALID", `bundle data key ${k} defined twice (${name})`);
+    if (Object.hasOwn(node, k)) throw new RegateError("BUNDLE_INVALID", `bundle data key ${shown(k)} defined twice (${shown(name)})`);
     define(node, k, v);
   }
 }
@@ -128,10 +170,10 @@ function untar(tar: Buffer): Map<string, Uint8Array> {
       const name = (longName ?? (prefix ? `${prefix}/${baseName}` : baseName)).replace(/^\/+/, "").replace(/^\.\//, "");
       longName = undefined;
       if (type === "0" || type === "\0") {
-        if (name.split("/").includes("..")) throw new RegateError("BUNDLE_INVALID", `bundle path escapes the bundle: ${name}`);
+        if (name.split("/").includes("..")) throw new RegateError("BUNDLE_INVALID", `bundle path escapes the bundle: ${shown(name)}`);
         // Two entries of one name (tar -r appends one; "./x" and "/x" are "x"): which one a reader keeps is
         // a choice a signer never saw, so neither is taken.
-        if (files.has(name)) throw new RegateError("BUNDLE_INVALID", `bundle file ${name} appears twice in the tarball`);
+        if (files.has(name)) throw new RegateError("BUNDLE_INVALID", `bundle file ${shown(name)} appears twice in the tarball`);
         files.set(name, body);
       }
     }

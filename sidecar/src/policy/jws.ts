@@ -1,5 +1,7 @@
 import { constants, createHmac, createPublicKey, timingSafeEqual, verify, type KeyObject } from "node:crypto";
 import { RegateError } from "../errors.js";
+import { jsonBudget, parseBounded, SMALL_JSON_VALUES } from "./canonical-json.js";
+import { shown } from "./shown.js";
 
 /** Algorithms a bundle signature may use; the configured key fixes which one (no `alg` from the token). */
 export const JWS_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512"] as const;
@@ -23,12 +25,14 @@ export function decodeJws(token: string): DecodedJws & { signingInput: string; s
   const parts = token.split(".");
   if (parts.length !== 3) throw fail("bundle signature is not a compact JWS");
   const [h, p, s] = parts as [string, string, string];
-  const json = (part: string, what: string): Record<string, unknown> => {
+  // Bounded: read before the signature is verified (the payload's keyid claim may name the key). A header is a few
+  // values; a payload lists every file of the bundle, so it gets the budget of a bundle's data.
+  const json = (part: string, what: "header" | "payload"): Record<string, unknown> => {
     try {
-      const v = JSON.parse(Buffer.from(part, "base64url").toString("utf8")) as unknown;
+      const v = parseBounded(Buffer.from(part, "base64url").toString("utf8"), jsonBudget(what === "header" ? SMALL_JSON_VALUES : undefined));
       if (v && typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
     } catch (cause) {
-      throw fail(`bundle signature ${what} is not JSON`, cause);
+      throw fail(`bundle signature ${what} is not valid JSON${cause instanceof RegateError ? ` (${cause.message})` : ""}`, cause);
     }
     throw fail(`bundle signature ${what} is not a JSON object`);
   };
@@ -39,7 +43,7 @@ export function decodeJws(token: string): DecodedJws & { signingInput: string; s
 export function verifyJws(token: string, key: VerificationKey): DecodedJws {
   const jws = decodeJws(token);
   if (jws.header["alg"] !== key.algorithm) {
-    throw fail(`bundle signature uses ${String(jws.header["alg"])}, the key is configured for ${key.algorithm}`);
+    throw fail(`bundle signature uses ${shown(String(jws.header["alg"]))}, the key is configured for ${key.algorithm}`);
   }
   const bits = key.algorithm.slice(2);
   const hash = `sha${bits}`;

@@ -149,13 +149,14 @@ export class BundleDownloader {
 
   /**
    * Follows up to 5 redirects (object stores and CDNs use them), as OPA's HTTP client does; the bearer
-   * token goes only to the configured host, and an https URL never redirects to plain http.
+   * token and the client certificate go only to the configured host, and an https URL never redirects to plain http.
    */
   async #getFollowingRedirects(headers: Record<string, string>, timeoutMs: number): Promise<Response> {
     const first = new URL(this.opts.url);
     let url = first;
     for (let hop = 0; ; hop++) {
-      const res = await this.#get(url, url.host === first.host ? headers : withoutAuthorization(headers), timeoutMs);
+      const home = url.host === first.host;
+      const res = await this.#get(url, home ? headers : withoutAuthorization(headers), timeoutMs, home);
       const location = res.headers["location"];
       if (![301, 302, 303, 307, 308].includes(res.status) || !location) return res;
       if (hop === 5) throw new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server redirected more than 5 times for ${redactUrl(this.opts.url)}`);
@@ -167,7 +168,7 @@ export class BundleDownloader {
     }
   }
 
-  #get(url: URL, headers: Record<string, string>, timeoutMs: number): Promise<Response> {
+  #get(url: URL, headers: Record<string, string>, timeoutMs: number, home = true): Promise<Response> {
     const request = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
       // A deadline for the whole exchange, not only for a silent socket: a server that sends a byte now and
@@ -184,7 +185,7 @@ export class BundleDownloader {
       };
       resolve = settle(resolve);
       reject = settle(reject);
-      const req = request(url, { method: "GET", headers, timeout: timeoutMs, ...(this.opts.ca ? { ca: this.opts.ca } : {}), ...(this.opts.cert ? { cert: this.opts.cert, key: this.opts.key } : {}) }, (res) => {
+      const req = request(url, { method: "GET", headers, timeout: timeoutMs, ...(this.opts.ca ? { ca: this.opts.ca } : {}), ...(this.opts.cert && home ? { cert: this.opts.cert, key: this.opts.key } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on("data", (c: Buffer) => {

@@ -3,9 +3,10 @@ import { EventEmitter } from "node:events";
 import { readFile, stat } from "node:fs/promises";
 import { unwatchFile, watchFile, type Stats } from "node:fs";
 import { asError, RegateError } from "../errors.js";
-import { MAX_BUNDLE_BYTES, readBundle } from "./bundle.js";
+import { MAX_BUNDLE_BYTES, parseBundle, readTarball } from "./bundle.js";
 import { activate, type ActivePolicy } from "./engine.js";
 import { verifyBundleSignature, type SigningOptions, type SignatureInfo } from "./signature.js";
+import { shown } from "./shown.js";
 import type { BundleStatus } from "./status.js";
 
 export interface PolicyStoreEvents {
@@ -113,16 +114,17 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     let next: ActivePolicy;
     let signature: SignatureInfo | undefined;
     try {
-      const bundle = readBundle(bytes);
-      if (this.#opts.signing) {
-        signature = verifyBundleSignature(bundle.files, this.#opts.signing);
-        this.#checkRollback(bundle.revision, signature);
-      }
+      // Unpacked, not read: no file is parsed until the signature covers it (JSON costs more to hold than to send).
+      const files = readTarball(bytes);
+      const signing = this.#opts.signing;
+      if (signing) signature = verifyBundleSignature(files, signing);
+      const bundle = parseBundle(files, signing ? { exclude: signing.exclude_files } : {});
+      if (signing) this.#checkRollback(bundle.revision, signature);
       next = await activate(bundle, { evalTimeoutMs: this.#opts.evalTimeoutMs ?? 0 });
       const entrypoint = this.#opts.entrypoint;
       if (entrypoint !== undefined && !next.entrypoints.has(entrypoint)) {
         next.close?.();
-        throw new RegateError("BUNDLE_INVALID", `bundle ${bundle.revision} has no entrypoint ${entrypoint} (it has ${[...next.entrypoints].join(", ") || "none"}); build it with opa build -t wasm -e ${entrypoint}`);
+        throw new RegateError("BUNDLE_INVALID", `bundle ${shown(bundle.revision)} has no entrypoint ${entrypoint} (it has ${[...next.entrypoints].join(", ") || "none"}); build it with opa build -t wasm -e ${entrypoint}`);
       }
     } catch (err) {
       throw this.#refused(err instanceof RegateError ? err : new RegateError("BUNDLE_INVALID", undefined, { cause: asError(err) }));
@@ -153,12 +155,18 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     return next;
   }
 
-  /** A signed bundle must not be older than the active one: replaying an old, laxer policy is an attack. */
+  /**
+   * A signed bundle must not be older than the active one: replaying an old, laxer policy is an attack. A revision
+   * that was active before is refused even while none is active (the persisted copy did not load at a restart, and
+   * the revisions remembered from the previous run are all there is to go by).
+   */
   #checkRollback(revision: string, signature: SignatureInfo | undefined): void {
-    if (this.#opts.allowRollback || !this.#active) return;
+    if (this.#opts.allowRollback) return;
     if (this.#previousRevisions.has(revision)) {
-      throw new RegateError("BUNDLE_ROLLBACK", `bundle revision ${revision} was active before ${this.#active.revision}; set policy.signing.allow_rollback to go back`);
+      const since = this.#active ? `before ${this.#active.revision}` : "in an earlier run";
+      throw new RegateError("BUNDLE_ROLLBACK", `bundle revision ${revision} was active ${since}; set policy.signing.allow_rollback to go back`);
     }
+    if (!this.#active) return;
     const was = this.#signature?.issued_at;
     const now = signature?.issued_at;
     if (was !== undefined && (now === undefined || now < was)) {

@@ -1,0 +1,12 @@
+/**
+ * A name read from a bundle before it was verified (a file path, a key id, an algorithm), as error messages show
+ * it: as written when it is a plain name (`data.json`, `src/policy.rego`, `SHA-256`), else quoted with control
+ * characters (C0, DEL, C1), line and paragraph separators, bidi and zero-width marks escaped, and cut at 120
+ * characters. The message reaches logs, /status and `regate status` on an operator's terminal, where a raw ESC or
+ * CSI would let whoever chose the name rewrite what the operator reads.
+ */
+export function shown(name: string): string {
+  if (/^[\w./@+-]{1,120}$/.test(name)) return name;
+  const cut = name.length > 120 ? `${name.slice(0, 120)}…` : name;
+  return JSON.stringify(cut).replace(/[\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
