@@ -20,6 +20,18 @@ export interface RelationInfo {
   serialSequences: Record<string, [string, string][]>;
   /** A sequence's callers in column defaults (`DEFAULT nextval(...)`): [schema, table] each. */
   defaultOf: [string, string][];
+  /**
+   * The tables this one inherits from or is a partition of, and theirs (pg_inherits, transitively), nearest
+   * first: its rows are theirs, and its columns of their names are their columns.
+   */
+  ancestors: Ancestor[];
+}
+
+/** A table another inherits from (INHERITS) or is a partition of, with its column names (dropped ones left out). */
+export interface Ancestor {
+  schema: string;
+  name: string;
+  columns: string[];
 }
 
 /** What the catalog says about a function name in one schema (over all its overloads). */
@@ -33,7 +45,7 @@ const VOLATILITY: Record<string, Volatility> = { i: "immutable", s: "stable", v:
 
 /** One row of relationsQuery (catalog-queries.ts), in its column order. */
 export function relationFromRow(row: (string | null)[]): RelationInfo {
-  const [oid, schema, name, relkind, cols, definition, values, withheld, owner, serial, defaultOf] = row;
+  const [oid, schema, name, relkind, cols, definition, values, withheld, owner, serial, defaultOf, ancestors] = row;
   const info: RelationInfo = {
     oid: Number(oid),
     schema: schema!,
@@ -45,6 +57,7 @@ export function relationFromRow(row: (string | null)[]): RelationInfo {
     ownedBy: owner ? (JSON.parse(owner) as [string, string, string][]) : [],
     serialSequences: serial ? (JSON.parse(serial) as Record<string, [string, string][]>) : {},
     defaultOf: defaultOf ? (JSON.parse(defaultOf) as [string, string][]) : [],
+    ancestors: ancestors ? (JSON.parse(ancestors) as [string, string, string[]][]).map(([s, n, c]) => ({ schema: s, name: n, columns: c })) : [],
   };
   if (definition) info.definition = definition;
   return info;
@@ -68,6 +81,7 @@ export function sameRelation(a: RelationInfo | null, b: RelationInfo | null): bo
     JSON.stringify(a.ownedBy) === JSON.stringify(b.ownedBy) &&
     JSON.stringify(a.serialSequences) === JSON.stringify(b.serialSequences) &&
     JSON.stringify(a.defaultOf) === JSON.stringify(b.defaultOf) &&
+    JSON.stringify(a.ancestors) === JSON.stringify(b.ancestors) &&
     a.columns.length === b.columns.length &&
     a.columns.every((c, i) => c === b.columns[i])
   );

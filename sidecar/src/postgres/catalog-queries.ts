@@ -58,10 +58,30 @@ const SEQUENCE_DEFAULT_OF = `CASE WHEN c.relkind = 'S' THEN (SELECT json_agg(jso
          AND d.refobjid = c.oid AND d.refobjsubid = 0) x) END`;
 
 /**
+ * A table's ancestors: the tables it inherits from (INHERITS) or is a partition of, and theirs, as pg_inherits
+ * records both, nearest first (by depth, then oid), as [schema, name, [column names]] (JSON). A child has
+ * every column of each of its ancestors, under the same name (PostgreSQL matches inherited columns by name
+ * and renames them together), so an ancestor's column names are the child's columns that are the
+ * ancestor's. Partitioned indexes are in pg_inherits too: only tables are asked.
+ */
+const ANCESTORS = `CASE WHEN c.relkind IN ('r', 'p', 'f') AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i0 WHERE i0.inhrelid = c.oid)
+      THEN (SELECT json_agg(json_build_array(an.nspname, a.relname,
+                    (SELECT coalesce(json_agg(att.attname ORDER BY att.attnum), '[]'::json) FROM pg_catalog.pg_attribute att
+                      WHERE att.attrelid = a.oid AND att.attnum > 0 AND NOT att.attisdropped))
+                  ORDER BY x.depth, a.oid)::text
+      FROM (WITH RECURSIVE up(oid, depth) AS (
+              SELECT i.inhparent, 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid
+              UNION
+              SELECT i.inhparent, up.depth + 1 FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid = up.oid WHERE up.depth < 100)
+            SELECT up.oid, min(up.depth) AS depth FROM up GROUP BY up.oid) x
+      JOIN pg_catalog.pg_class a ON a.oid = x.oid
+      JOIN pg_catalog.pg_namespace an ON an.oid = a.relnamespace) END`;
+
+/**
  * One row per relation found: oid, schema, name, relkind, columns (JSON, "" for dropped), view body,
  * value columns (JSON), withheld ('t': a pg_catalog table PUBLIC may not SELECT), the column a sequence
- * belongs to, a table's columns' sequences and the tables whose defaults call a sequence
- * (SEQUENCE_OWNER, SERIAL_SEQUENCES, SEQUENCE_DEFAULT_OF).
+ * belongs to, a table's columns' sequences, the tables whose defaults call a sequence
+ * (SEQUENCE_OWNER, SERIAL_SEQUENCES, SEQUENCE_DEFAULT_OF) and a table's ancestors (ANCESTORS).
  */
 export function relationsQuery(pairs: readonly (readonly [string, string])[]): string {
   const list = pairs.map(([s, n]) => `(${literal(s)}, ${literal(n)})`).join(", ");
@@ -75,7 +95,8 @@ export function relationsQuery(pairs: readonly (readonly [string, string])[]): s
                        WHERE x.grantee = 0 AND x.privilege_type = 'SELECT'),
     ${SEQUENCE_OWNER},
     ${SERIAL_SEQUENCES},
-    ${SEQUENCE_DEFAULT_OF}
+    ${SEQUENCE_DEFAULT_OF},
+    ${ANCESTORS}
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE (n.nspname, c.relname) IN (VALUES ${list})`;
 }

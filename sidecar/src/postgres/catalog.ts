@@ -6,7 +6,7 @@ import { CatalogConnection } from "./catalog-connection.js";
 import { functionsFingerprintQuery, functionsQuery, NOTIFY_CHANNEL, relationsQuery } from "./catalog-queries.js";
 import { NotifyListener } from "./notify-listener.js";
 
-export type { FunctionInfo, RelationInfo } from "./catalog-facts.js";
+export type { Ancestor, FunctionInfo, RelationInfo } from "./catalog-facts.js";
 
 export interface CatalogOptions {
   /** Longest a cached fact is used unchecked (config postgres.catalog.max_staleness_ms). */
@@ -101,10 +101,17 @@ export class Catalog {
     return r ? r.columns.filter((c) => c !== "") : undefined;
   }
 
-  column(tableOid: number, attnum: number): string | undefined {
+  /**
+   * A result column the server names by table OID and attnum, as schema.table.column, followed by the same
+   * column of each ancestor that has it (a child's or partition's column is its parent's too).
+   */
+  column(tableOid: number, attnum: number): string[] | undefined {
     const r = this.#byOid.get(tableOid);
     const name = r?.columns[attnum - 1];
-    return r && name ? `${r.schema}.${r.name}.${name}` : undefined;
+    if (!r || !name) return undefined;
+    const out = [`${r.schema}.${r.name}.${name}`];
+    for (const a of r.ancestors) if (a.columns.includes(name)) out.push(`${a.schema}.${a.name}.${name}`);
+    return out;
   }
 
   /**

@@ -47,7 +47,7 @@ export function buildMaskPlan(
   rules: readonly MaskRule[],
   facts: StatementFacts | undefined,
   fields: readonly FieldDescription[],
-  resolve: (tableOid: number, attnum: number) => string | undefined,
+  resolve: (tableOid: number, attnum: number) => string | readonly string[] | undefined,
 ): MaskPlan | undefined {
   if (rules.length === 0) return undefined;
   const byColumn = columnRules(rules);
@@ -58,11 +58,13 @@ export function buildMaskPlan(
   fields.forEach((f, i) => {
     let strategy: MaskStrategy | undefined;
     if (byColumn.size > 0) {
-      const base = f.tableOid !== 0 ? resolve(f.tableOid, f.attnum) : undefined;
-      if (base) strategy = strongerStrategy(strategy, byColumn.get(base));
+      // The column itself, then (a child's or partition's) the same column of each ancestor.
+      const found = f.tableOid !== 0 ? resolve(f.tableOid, f.attnum) : undefined;
+      const base = typeof found === "string" ? [found] : (found ?? []);
+      for (const b of base) strategy = strongerStrategy(strategy, byColumn.get(b));
       const out = outputs?.[i];
       if (!out || out.unknown) {
-        if (!base) strategy = strongerStrategy(strategy, "redact");
+        if (base.length === 0) strategy = strongerStrategy(strategy, "redact");
       } else {
         let fromLineage: MaskStrategy | undefined;
         for (const c of out.lineage) {

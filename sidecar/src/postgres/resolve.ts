@@ -1,5 +1,6 @@
 import type { Catalog, RelationInfo } from "./catalog.js";
 import { NON_CONSTANT_RELATION } from "./sql/index.js";
+import { withAncestors } from "./resolve-ancestors.js";
 import type { AnalysisResult, ColumnRef, FunctionRef, OutputColumn, RelationRef, StatementFacts, Volatility } from "./sql/types.js";
 
 /** Views inside views inside views: deeper than this is not followed (and is reported unknown). */
@@ -11,8 +12,9 @@ export type Analyze = (sql: string, searchPath?: string[]) => AnalysisResult;
 
 /**
  * From SQL text to facts that name base tables: unqualified names resolved and `*` expanded through
- * the catalog, and views replaced by what they read, so that a view over internal.* or over masked
- * columns is seen for what it is. Synchronous when the catalog already knows every relation.
+ * the catalog, views replaced by what they read, so that a view over internal.* or over masked
+ * columns is seen for what it is, and inheritance children and partitions named as each of their
+ * ancestors too (resolve-ancestors.ts). Synchronous when the catalog already knows every relation.
  */
 export function resolveAnalysis(sql: string, analyze: Analyze, catalog: Catalog): AnalysisResult | Promise<AnalysisResult> {
   // One parse when the catalog already knows every relation (the steady state); a second after a lookup.
@@ -20,7 +22,8 @@ export function resolveAnalysis(sql: string, analyze: Analyze, catalog: Catalog)
   const pending = missingPairs(result, catalog);
   if (pending.length) return catalog.ensure(pending).then(() => resolveAnalysis(sql, analyze, catalog));
   const expanded = expandViews(result, analyze, catalog, 0);
-  return expanded instanceof Promise ? expanded.then((a) => annotate(a, analyze, catalog)) : annotate(expanded, analyze, catalog);
+  const inherited = expanded instanceof Promise ? expanded.then((a) => withAncestors(a, catalog)) : withAncestors(expanded, catalog);
+  return inherited instanceof Promise ? inherited.then((a) => annotate(a, analyze, catalog)) : annotate(inherited, analyze, catalog);
 }
 
 const RANK: Record<Volatility, number> = { immutable: 0, stable: 1, volatile: 2 };

@@ -53,6 +53,23 @@ export interface RelationRef {
    * changes no row.
    */
   owned_by?: ColumnRef;
+  /**
+   * Set from the catalog for a table that inherits from others (INHERITS) or is a partition: every such
+   * ancestor, transitively (pg_inherits), nearest first. Its rows are their rows: each ancestor is listed in
+   * `tables` too, with the same access and `descendant` naming this table, and its columns of their names are
+   * their columns in `columns`, lineage, `write_inputs` and function inputs.
+   */
+  inherits?: RelationName[];
+  /**
+   * Set on an entry the catalog adds: this relation is an ancestor (parent, partitioned table) of the table
+   * named here, which the statement reads or writes. Its rows are this relation's rows.
+   */
+  descendant?: RelationName;
+}
+
+export interface RelationName {
+  schema: string;
+  name: string;
 }
 
 export interface ColumnRef {

@@ -1,0 +1,98 @@
+// Inheritance children and partitions, as the catalog sees them: a statement that names a child names each of
+// its ancestors too. A child's rows are its parent's rows (SELECT FROM parent returns them), a partition's are
+// its partitioned table's, and a child's column of a parent's column name is that column (PostgreSQL matches
+// inherited columns by name), so policy rules and masks written for the ancestor apply to the child.
+import type { Catalog, RelationInfo } from "./catalog.js";
+import type { AnalysisResult, ColumnRef, RelationRef, StatementFacts } from "./sql/types.js";
+
+/**
+ * Adds to every statement, for each table the catalog says inherits from others or is a partition: its
+ * `inherits`, an entry in `tables` per ancestor (same access, `descendant` naming the child), and beside each
+ * of the child's columns in `columns`, output lineage, `write_inputs` and function inputs the same column of
+ * each ancestor that has it (`*` stands for all of them). Asks the catalog for any table it does not hold
+ * (any more); the answer is then synchronous.
+ */
+export function withAncestors(a: AnalysisResult, catalog: Catalog): AnalysisResult | Promise<AnalysisResult> {
+  const missing: [string, string][] = [];
+  for (const s of a.statements) {
+    for (const t of s.tables) if (t.schema !== null && !t.descendant && catalog.relation(t.schema, t.name) === undefined) missing.push([t.schema, t.name]);
+  }
+  if (missing.length) return catalog.ensure(missing).then(() => settled(a, catalog));
+  return settled(a, catalog);
+}
+
+/** After an ensure: an entry still missing (it aged out meanwhile) is not guessed at; the statement says so. */
+function settled(a: AnalysisResult, catalog: Catalog): AnalysisResult {
+  const changed = a.statements.map((s) => statement(s, catalog));
+  return changed.every((s, i) => s === a.statements[i]) ? a : { ...a, statements: changed };
+}
+
+function statement(s: StatementFacts, catalog: Catalog): StatementFacts {
+  const children = new Map<string, RelationInfo>();
+  const unknown: string[] = [];
+  for (const t of s.tables) {
+    if (t.schema === null || t.descendant) continue;
+    const info = catalog.relation(t.schema, t.name);
+    if (info === undefined) unknown.push(`the catalog could not say whether ${t.schema}.${t.name} inherits from another table`);
+    else if (info && info.ancestors.length) children.set(key(t.schema, t.name), info);
+  }
+  if (children.size === 0 && unknown.length === 0) return s;
+
+  const tables: RelationRef[] = [];
+  const listed = new Set(s.tables.map((t) => `${key(t.schema ?? "", t.name)}\u0000${t.access}`));
+  const added: RelationRef[] = [];
+  for (const t of s.tables) {
+    const info = t.schema === null || t.descendant ? undefined : children.get(key(t.schema, t.name));
+    if (!info) {
+      tables.push(t);
+      continue;
+    }
+    tables.push({ ...t, inherits: info.ancestors.map((x) => ({ schema: x.schema, name: x.name })) });
+    for (const x of info.ancestors) {
+      const k = `${key(x.schema, x.name)}\u0000${t.access}`;
+      if (listed.has(k)) continue;
+      listed.add(k);
+      added.push({ schema: x.schema, name: x.name, access: t.access, candidates: [x.schema], only: false, descendant: { schema: t.schema!, name: t.name } });
+    }
+  }
+  tables.push(...added);
+
+  const widen = (cols: readonly ColumnRef[]): ColumnRef[] => {
+    if (!cols.some((c) => c.schema !== null && children.has(key(c.schema, c.table)))) return cols as ColumnRef[];
+    const out = new Map<string, ColumnRef>();
+    for (const c of cols) {
+      out.set(colKey(c), c);
+      const info = c.schema === null ? undefined : children.get(key(c.schema, c.table));
+      for (const x of info?.ancestors ?? []) {
+        if (c.column !== "*" && !x.columns.includes(c.column)) continue;
+        const up = { schema: x.schema, table: x.name, column: c.column };
+        if (!out.has(colKey(up))) out.set(colKey(up), up);
+      }
+    }
+    return [...out.values()];
+  };
+
+  return {
+    ...s,
+    tables,
+    columns: widen(s.columns),
+    outputs: s.outputs.map((o) => {
+      const lineage = widen(o.lineage);
+      return lineage === o.lineage ? o : { ...o, lineage };
+    }),
+    write_inputs: widen(s.write_inputs),
+    functions: s.functions.map((f) => {
+      const inputs = widen(f.inputs);
+      return inputs === f.inputs ? f : { ...f, inputs };
+    }),
+    unknown: unknown.length ? [...s.unknown, ...unknown] : s.unknown,
+  };
+}
+
+function key(schema: string, name: string): string {
+  return `${schema}\u0000${name}`;
+}
+
+function colKey(c: ColumnRef): string {
+  return `${c.schema}\u0000${c.table}\u0000${c.column}`;
+}
