@@ -173,6 +173,8 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
   }
 
   if (config.http.enabled) {
+    // MCP session records across workers live in the primary, a copy in each worker (cluster/mcp-sessions.ts).
+    const mcpSessions = cluster ? await cluster.mcpSessions() : undefined;
     const gateway = createHttpGateway({
       routes: config.http.routes.map((r) => ({
         name: r.name,
@@ -198,6 +200,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
         recording?.http.done(info);
       },
       onConnectionRefused: () => metrics.httpConnectionsRefused.inc(),
+      ...(mcpSessions ? { mcp_sessions: mcpSessions } : {}),
     });
     recording?.http.watch(gateway.server);
     const own = approvals;

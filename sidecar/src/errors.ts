@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   SESSION_ENDED: { sqlstate: "57P01", http: 403, message: "session ended by an operator" },
   LOCKED: { sqlstate: "42501", http: 403, message: "the agent is locked by an operator" },
   SHUTTING_DOWN: { sqlstate: "57P01", http: 503, message: "regate is shutting down" },
+  CLUSTER_UNAVAILABLE: { sqlstate: "58000", http: 503, message: "a change other regate workers must know first could not reach them in time; retry" },
   CONNECTION_LIMIT: { sqlstate: "53300", http: 503, message: "regate holds as many connections as it is configured to" },
   INTERNAL: { sqlstate: "XX000", http: 500, message: "internal error" },
 } as const;

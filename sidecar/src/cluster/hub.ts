@@ -56,10 +56,11 @@ export class Hub {
   }
 
   /** Asks every running worker; each answer or failure by slot. */
-  async callAll<T>(op: WorkerOp, body: unknown = {}): Promise<{ slot: number; ok: boolean; body?: T; error?: string }[]> {
+  async callAll<T>(op: WorkerOp, body: unknown = {}, timeoutMs = CALL_TIMEOUT_MS): Promise<{ slot: number; ok: boolean; body?: T; error?: string }[]> {
+    // Sent to every worker before this returns: calls made one after the other arrive in that order.
     return Promise.all(
       this.slots().map((slot) =>
-        this.call<T>(slot, op, body).then(
+        this.call<T>(slot, op, body, timeoutMs).then(
           (b) => ({ slot, ok: true, body: b }),
           (err: Error) => ({ slot, ok: false, error: err.message }),
         ),

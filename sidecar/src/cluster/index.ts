@@ -3,4 +3,5 @@ export { runPrimary, type PrimaryOptions } from "./primary.js";
 export { workerRole, type ClusterRole, type LocalServices } from "./role.js";
 export { issuePid, ownerSlot, MAX_SLOTS } from "./cancel-keys.js";
 export { LineJoiner } from "./lines.js";
+export { ClusterMcpSessions, McpSessionsPrimary, type McpLink, type McpSessionChange } from "./mcp-sessions.js";
 export { SLOT_ENV } from "./messages.js";

@@ -9,10 +9,15 @@ export type PrimaryOp =
   | "locks.snapshot" // {}: the memory locks, for a worker that starts
   | "locks.add" // { lock }
   | "locks.remove" // { id }
-  | "metrics"; // {}: every worker's metrics, aggregated
+  | "metrics" // {}: every worker's metrics, aggregated
+  | "mcp.snapshot" // {}: every MCP session record, for a worker that starts
+  | "mcp.admit" // { subject, id, resumes, mask }: book an exchange the worker's copy cannot admit alone
+  | "mcp.issued" // { subject, at, id }: an upstream issued a session id through this worker
+  | "mcp.ended" // { subject, at, id }: a session's DELETE succeeded
+  | "mcp.touch"; // { ids }: sessions used since the last touch (least-recently-used order only)
 
 /** What the primary asks a worker (it answers with `reply`). */
-export type WorkerOp = "cancel" | "sessions.list" | "sessions.kill" | "locks.added" | "locks.removed" | "metrics";
+export type WorkerOp = "cancel" | "sessions.list" | "sessions.kill" | "locks.added" | "locks.removed" | "metrics" | "mcp.changed";
 
 export type ToPrimary =
   | { rg: 1; t: "ready"; slot: number }
@@ -31,3 +36,7 @@ export function isOurs<T extends { rg: 1 }>(m: unknown): m is T {
 export const SLOT_ENV = "NODE_REGATE_WORKER_SLOT";
 /** How long a call across the cluster may take before it counts as unanswered. */
 export const CALL_TIMEOUT_MS = 10_000;
+/** How long a worker holds an MCP exchange for the primary to book a change to its session; then it is refused. */
+export const MCP_CALL_TIMEOUT_MS = 3_000;
+/** How long the primary waits for every listening worker to confirm an MCP session change (under the above). */
+export const MCP_SHARE_TIMEOUT_MS = 2_000;

@@ -6,7 +6,8 @@ import type { SessionView } from "../admin/index.js";
 import { ownerSlot } from "./cancel-keys.js";
 import { Hub } from "./hub.js";
 import { LineJoiner } from "./lines.js";
-import { isOurs, SLOT_ENV, type PrimaryOp, type ToPrimary } from "./messages.js";
+import { McpSessionsPrimary, type McpSessionChange } from "./mcp-sessions.js";
+import { isOurs, MCP_SHARE_TIMEOUT_MS, SLOT_ENV, type PrimaryOp, type ToPrimary } from "./messages.js";
 
 export interface PrimaryOptions {
   workers: number;
@@ -47,6 +48,13 @@ export function runPrimary(opts: PrimaryOptions): Promise<number | undefined> {
   const readySlots = new Set<number>();
   const restartDelay = new Map<number, number>();
   const outputs = new Map<Worker, Promise<void>>();
+  // MCP session records: given to every listening worker before the one that asked is answered. One that
+  // is not listening yet reads them (mcp.snapshot) before it listens.
+  const mcp = new McpSessionsPrimary(async (change: McpSessionChange) => {
+    const r = await hub.callAll("mcp.changed", change, MCP_SHARE_TIMEOUT_MS);
+    const missing = r.filter((x) => !x.ok && readySlots.has(x.slot));
+    if (missing.length) throw new Error(`worker ${missing.map((x) => x.slot).join(", ")} did not confirm an MCP session change (${missing[0]!.error})`);
+  });
 
   cluster.setupPrimary({ silent: true });
 
@@ -90,6 +98,16 @@ export function runPrimary(opts: PrimaryOptions): Promise<number | undefined> {
         const merged = AggregatorRegistry.aggregate(r.filter((x) => x.ok).map((x) => x.body!));
         return (await merged.metrics()) + (await registry.metrics());
       }
+      case "mcp.snapshot":
+        return mcp.snapshot();
+      case "mcp.admit":
+        return mcp.admit(body);
+      case "mcp.issued":
+        return mcp.issued(body);
+      case "mcp.ended":
+        return mcp.ended(body);
+      case "mcp.touch":
+        return mcp.touch(body);
     }
   };
 

@@ -1,10 +1,12 @@
 import type { SessionDirectory, SessionView } from "../admin/index.js";
+import type { McpSessionStore } from "../http/index.js";
 import type { LockStore } from "../locks/index.js";
 import type { Logger } from "../log.js";
 import type { CancelKeys } from "../postgres/index.js";
 import { issuePid, ownerSlot } from "./cancel-keys.js";
 import { WorkerLink } from "./link.js";
 import { ClusterLockStore } from "./lock-store.js";
+import { ClusterMcpSessions } from "./mcp-sessions.js";
 
 /** What this worker serves to the others, through the primary. */
 export interface LocalServices {
@@ -28,6 +30,8 @@ export interface ClusterRole {
   readonly cancelKeys: CancelKeys;
   /** The memory lock store, shared through the primary. */
   lockStore(): Promise<LockStore>;
+  /** MCP session records, kept by the primary with a copy here; call before the HTTP listener opens. */
+  mcpSessions(): Promise<McpSessionStore>;
   /** Every worker's sessions. */
   readonly sessions: SessionDirectory;
   /** Every worker's metrics, aggregated by the primary (counters and gauges summed, see docs/workers.md). */
@@ -57,6 +61,7 @@ export function workerRole(slot: number, workers: number, log: Logger): ClusterR
       },
     },
     lockStore: () => new ClusterLockStore(link).start(),
+    mcpSessions: () => new ClusterMcpSessions(link, log.child({ component: "mcp-sessions" })).start(),
     sessions: {
       list: () => link.request<{ sessions: SessionView[]; unanswered?: number[] }>("sessions.list"),
       kill: (id, by, reason) => link.request<boolean>("sessions.kill", { id, by, reason }),

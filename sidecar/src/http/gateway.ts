@@ -16,7 +16,7 @@ import { settleApproval } from "./hold.js";
 import { Maskers } from "./maskers.js";
 import { logPathMasker } from "./log-path.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
-import { McpSessions, type McpRequest } from "./mcp-sessions.js";
+import { McpSessions, type McpRequest, type McpSessionStore } from "./mcp-sessions.js";
 import type { HttpGatewayOptions } from "./options.js";
 import { BODY_MAY_OVERRIDE, judgedMethod, unframeableOverride } from "./judged-method.js";
 import { headerKey, replayable } from "./method.js";
@@ -78,7 +78,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   // Decisions the policy declared reusable (its `cache` directive), for identical requests.
   const reuse = new HttpDecisionReuse();
   // MCP session ids upstreams issued, so that their DELETE can be told from an ordinary one.
-  const mcpSessions = new McpSessions();
+  const mcpSessions: McpSessionStore = opts.mcp_sessions ?? new McpSessions();
   // The masker for a decision's rules is built once per set of rules, not per request (maskers.ts).
   const maskers = new Maskers(opts.mask_hash_key, opts.mask_case_sensitive === true);
 
@@ -90,7 +90,24 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       return;
     }
     ctx.proxyRes = proxyRes;
-    if (ctx.mcpSession) mcpSessions.answered(ctx.mcpSession, proxyRes.statusCode, proxyRes.headers);
+    // With workers, a session issued here reaches every worker before its answer does (cluster/mcp-sessions.ts).
+    const shared = ctx.mcpSession && mcpSessions.answered(ctx.mcpSession, proxyRes.statusCode, proxyRes.headers);
+    if (shared) {
+      const role = ctx.mcpSession!;
+      shared.then(
+        () => (ctx.res.destroyed ? proxyRes.destroy() : relay(ctx, proxyRes)),
+        (err: unknown) => {
+          proxyRes.destroy();
+          log.warn({ req_id: ctx.id, err }, "an MCP session the upstream issued could not be shared with every worker; its answer is refused");
+          clusterUnavailable(ctx, role.request, undefined, ctx.decision?.decision_id);
+        },
+      );
+      return;
+    }
+    relay(ctx, proxyRes);
+  }
+
+  function relay(ctx: RequestContext, proxyRes: UpstreamResponse): void {
     const onError = (err: unknown): void => internalError(ctx, err);
     try {
       relayResponse(ctx, proxyRes, limits, log, onError);
@@ -102,6 +119,16 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   function fail(ctx: RequestContext, status: number, body: ErrorBody, o: { close?: boolean; headers?: Record<string, string> } = {}): void {
     if (body.code) ctx.errorCode = body.code;
     sendError(ctx.res, status, body, o);
+  }
+
+  /** A change to an MCP session did not reach every worker in time: refused, in JSON-RPC when addressable. */
+  function clusterUnavailable(ctx: RequestContext, parsedBody: unknown, raw: Buffer | undefined, decisionId: string | undefined): void {
+    const e = catalogError("CLUSTER_UNAVAILABLE", "unavailable");
+    const body = { ...e.body, ...(decisionId ? { decision_id: decisionId } : {}) };
+    const rpc = ctx.res.headersSent ? undefined : jsonRpcRefusal(parsedBody, body, raw);
+    if (rpc === undefined) return fail(ctx, e.status, body, { headers: { "retry-after": "1" } });
+    ctx.errorCode = "CLUSTER_UNAVAILABLE";
+    sendJsonRpc(ctx.res, rpc);
   }
 
   function internalError(ctx: RequestContext, err: unknown): void {
@@ -272,7 +299,10 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       return sendJsonRpc(ctx.res, rpc);
     }
     // An MCP server may put any answer of a session on any of its exchanges (mcp-sessions.ts).
-    const admitted = mcpSessions.admit(mcpRequest, verdict.mask);
+    const booking = mcpSessions.admit(mcpRequest, verdict.mask);
+    // A promise only with workers, when the exchange changes its session: every worker knows first.
+    const admitted = booking instanceof Promise ? await booking : booking;
+    if (!admitted.ok && admitted.unavailable) return clusterUnavailable(ctx, body.parsed_body, read.body, verdict.decision.decision_id);
     if (!admitted.ok) {
       const e = catalogError("PROTOCOL_VIOLATION", "bad_request", admitted.reason);
       return fail(ctx, e.status, { ...e.body, decision_id: verdict.decision.decision_id });

@@ -19,7 +19,7 @@ const SESSION_ID = /^[\x21-\x7e]{1,256}$/;
 const UNKNOWN_RESUMPTION = "Last-Event-ID resumes an MCP session regate did not see this agent open: the masks of the answers it replays are unknown";
 
 /** Mask rules gathered from several decisions, each once, in the order first seen. */
-class Rules {
+export class SessionRules {
   mask: MaskRule[] = [];
   readonly #seen = new Set<string>();
 
@@ -33,126 +33,265 @@ class Rules {
     }
     return this.mask;
   }
+
+  /** Whether every one of `rules` is already here (adding them would change nothing). */
+  covers(rules: readonly MaskRule[]): boolean {
+    return rules.every((rule) => this.#seen.has(JSON.stringify(rule)));
+  }
 }
 
 /** What regate knows of one session: whom it belongs to, and the mask rules its exchanges had. */
-interface Session {
-  subject: string;
-  /** Route and path (`JSON.stringify([route, path])`) where an upstream issued it, answering an initialize
+export interface McpSession {
+  readonly subject: string;
+  /** Route and path (`issuedAt(route, path)`) where an upstream issued it, answering an initialize
    * through regate; empty: only seen used. */
-  issuedAt: Set<string>;
-  rules: Rules;
+  readonly issuedAt: Set<string>;
+  readonly rules: SessionRules;
 }
 
-/** The mask an allowed MCP exchange is relayed with, or why it must not be forwarded. */
-export type McpAdmission = { ok: true; mask: MaskRule[] } | { ok: false; reason: string };
+/** One session as it travels between processes (cluster/mcp-sessions.ts). */
+export interface McpSessionRecord {
+  id: string;
+  subject: string;
+  issuedAt: string[];
+  rules: MaskRule[];
+}
 
-/** MCP sessions by id, with their agent; the least recently used are forgotten past `max`. */
-export class McpSessions {
+/** The mask an allowed MCP exchange is relayed with, or why it must not be forwarded. `unavailable`: the
+ * session's change could not reach every worker in time (fail closed: 503 CLUSTER_UNAVAILABLE). */
+export type McpAdmission = { ok: true; mask: MaskRule[] } | { ok: false; reason: string; unavailable?: true };
+
+/** How the book's admission of one exchange turned out, and whether it changed the session. */
+export type McpBooking = { ok: true; mask: MaskRule[]; changed: boolean } | { ok: false; reason: string };
+
+/** The key of a route and path a session was issued at. */
+export function issuedAt(route: string, path: string): string {
+  return JSON.stringify([route, path]);
+}
+
+/**
+ * MCP sessions by id, with their agent; the least recently used are forgotten past `max`. The rules of
+ * the book, wherever it is kept: in the one process (McpSessions), or in the cluster primary with a copy
+ * in every worker (cluster/mcp-sessions.ts).
+ */
+export class McpSessionBook {
   // Keyed by the id alone, not agent, route or path: the id is the upstream's, a server takes it at any of
   // its paths from whoever sends it, and two routes may lead to one server (one masking more than the
   // other). Another agent's use of it is seen (and refused) rather than taken for a session of its own.
-  readonly #sessions = new Map<string, Session>();
+  readonly #sessions = new Map<string, McpSession>();
   // The rules of an agent's forgotten sessions: a session it goes on using after that (an agent can make
   // regate forget by sending made-up session ids) starts from them, not from none.
-  readonly #forgotten = new Map<string, Rules>();
+  readonly #forgotten = new Map<string, SessionRules>();
   readonly #max: number;
+  readonly #onForget: ((id: string) => void) | undefined;
 
-  constructor(max = 10_000) {
+  /** `onForget`: a session was pushed out by newer ones. */
+  constructor(max = 10_000, onForget?: (id: string) => void) {
     this.#max = max;
-  }
-
-  #touch(key: string, s: Session): void {
-    this.#sessions.delete(key);
-    this.#sessions.set(key, s);
-    if (this.#sessions.size <= this.#max) return;
-    const [oldKey, old] = this.#sessions.entries().next().value!;
-    this.#sessions.delete(oldKey);
-    if (old.rules.mask.length === 0) return;
-    const floor = this.#forgotten.get(old.subject) ?? new Rules();
-    floor.add(old.rules.mask);
-    this.#forgotten.delete(old.subject);
-    this.#forgotten.set(old.subject, floor);
-    if (this.#forgotten.size > this.#max) this.#forgotten.delete(this.#forgotten.keys().next().value!);
-  }
-
-  /** The upstream answered `subject`'s request at `route` + `path` with this session id. */
-  issued(subject: string, route: string, path: string, id: string | string[] | undefined): void {
-    if (typeof id !== "string" || !SESSION_ID.test(id)) return;
-    const known = this.#sessions.get(id);
-    // An id issued again to another agent is not handed over: its masks and its end stay the first's.
-    if (known && known.subject !== subject) return;
-    // A new session has had no exchanges yet: it starts with no rules.
-    const s = known ?? { subject, issuedAt: new Set<string>(), rules: new Rules() };
-    s.issuedAt.add(JSON.stringify([route, path]));
-    this.#touch(id, s);
-  }
-
-  /** The upstream issued this id to `subject` at `route` + `path`, and it has not been ended. */
-  has(subject: string, route: string, path: string, id: string | string[] | undefined): boolean {
-    if (typeof id !== "string") return false;
-    const s = this.#sessions.get(id);
-    return s !== undefined && s.subject === subject && s.issuedAt.has(JSON.stringify([route, path]));
-  }
-
-  /** The session was ended (its DELETE succeeded): a second DELETE of it is an ordinary DELETE. */
-  ended(subject: string, route: string, path: string, id: string): void {
-    if (this.has(subject, route, path, id)) this.#sessions.delete(id);
+    this.#onForget = onForget;
   }
 
   get size(): number {
     return this.#sessions.size;
   }
 
+  get(id: string): McpSession | undefined {
+    return this.#sessions.get(id);
+  }
+
+  /** Used again: the last to be forgotten. */
+  touch(id: string): void {
+    const s = this.#sessions.get(id);
+    if (s) this.#touch(id, s);
+  }
+
+  #touch(key: string, s: McpSession): void {
+    this.#sessions.delete(key);
+    this.#sessions.set(key, s);
+    if (this.#sessions.size <= this.#max) return;
+    const [oldKey, old] = this.#sessions.entries().next().value!;
+    this.#sessions.delete(oldKey);
+    this.#onForget?.(oldKey);
+    if (old.rules.mask.length === 0) return;
+    const floor = this.#forgotten.get(old.subject) ?? new SessionRules();
+    floor.add(old.rules.mask);
+    this.#forgotten.delete(old.subject);
+    this.#forgotten.set(old.subject, floor);
+    if (this.#forgotten.size > this.#max) this.#forgotten.delete(this.#forgotten.keys().next().value!);
+  }
+
+  /** The upstream answered `subject`'s request at `at` with this id. False: nothing changed. */
+  issue(subject: string, at: string, id: string): boolean {
+    const known = this.#sessions.get(id);
+    // An id issued again to another agent is not handed over: its masks and its end stay the first's.
+    if (known && known.subject !== subject) return false;
+    // A new session has had no exchanges yet: it starts with no rules.
+    const s = known ?? { subject, issuedAt: new Set<string>(), rules: new SessionRules() };
+    const changed = !s.issuedAt.has(at);
+    s.issuedAt.add(at);
+    this.#touch(id, s);
+    return changed;
+  }
+
+  /** The upstream issued this id to `subject` at `at`. */
+  has(subject: string, at: string, id: string): boolean {
+    const s = this.#sessions.get(id);
+    return s !== undefined && s.subject === subject && s.issuedAt.has(at);
+  }
+
+  /** Gone from the book (ended, or forgotten by the process that keeps the book). */
+  delete(id: string): boolean {
+    return this.#sessions.delete(id);
+  }
+
+  /**
+   * One exchange of session `id`, allowed with `mask`, about to be forwarded: see McpSessions.admit.
+   * `changed`: the session is new to the book or has rules it did not have.
+   */
+  book(subject: string, id: string, resumes: boolean, mask: readonly MaskRule[]): McpBooking {
+    let s = this.#sessions.get(id);
+    if (s && s.subject !== subject) return { ok: false, reason: ANOTHER_AGENT };
+    if (resumes && (!s || s.issuedAt.size === 0)) return { ok: false, reason: UNKNOWN_RESUMPTION };
+    let changed = false;
+    if (!s) {
+      s = { subject, issuedAt: new Set<string>(), rules: new SessionRules() };
+      const floor = this.#forgotten.get(subject);
+      if (floor) s.rules.add(floor.mask);
+      changed = true;
+    }
+    this.#touch(id, s);
+    const before = s.rules.mask;
+    const after = s.rules.add(mask);
+    return { ok: true, mask: after, changed: changed || after !== before };
+  }
+
+  record(id: string): McpSessionRecord | undefined {
+    const s = this.#sessions.get(id);
+    return s && { id, subject: s.subject, issuedAt: [...s.issuedAt], rules: s.rules.mask };
+  }
+
+  /** Every session, least recently used first (put in this order, they keep it). */
+  records(): McpSessionRecord[] {
+    return [...this.#sessions.keys()].map((id) => this.record(id)!);
+  }
+
+  /** A session as another process's book has it now: replaces this book's. */
+  put(r: McpSessionRecord): void {
+    const rules = new SessionRules();
+    rules.add(r.rules);
+    this.#touch(r.id, { subject: r.subject, issuedAt: new Set(r.issuedAt), rules });
+  }
+}
+
+const ANOTHER_AGENT = "the Mcp-Session-Id was issued to another agent";
+const NOT_ONE_ID = "the Mcp-Session-Id header is not one session id";
+
+/** Where the gateway books MCP sessions: this process (McpSessions), or every worker (cluster/mcp-sessions.ts). */
+export interface McpSessionStore {
+  roleOf(r: McpRequest): McpSessionRole | undefined;
+  /** A promise only when the exchange changes what other processes must know first. */
+  admit(r: McpRequest, mask: MaskRule[]): McpAdmission | Promise<McpAdmission>;
+  /**
+   * The upstream answered a request with a role. Undefined: booked. A promise: the answer may be relayed
+   * once it resolves (every worker knows the session); rejected, it must not be.
+   */
+  answered(role: McpSessionRole, status: number | undefined, headers: IncomingHttpHeaders): Promise<void> | undefined;
+}
+
+/** The session id an exchange names, in the header checks every store makes alike. */
+export type McpSessionHeader = { id: undefined } | { id: string; resumes: boolean } | { refused: McpAdmission & { ok: false } };
+
+export function sessionHeader(headers: IncomingHttpHeaders): McpSessionHeader {
+  const id = spelled(headers, "mcp-session-id");
+  // Without a session id nothing tells an MCP server's GET from any SSE API's: its Last-Event-ID is the
+  // policy's to judge (it sees the header), as a sessionless server has no exchanges to tie it to.
+  if (id === undefined) return { id: undefined };
+  // Which of several values (or which part of a joined one) a server takes is its own choice.
+  if (typeof id !== "string" || !SESSION_ID.test(id)) return { refused: { ok: false, reason: NOT_ONE_ID } };
+  return { id, resumes: spelled(headers, "last-event-id") !== undefined };
+}
+
+/** The session id an upstream's answer issues, when it is one. */
+export function issuedId(headers: IncomingHttpHeaders): string | undefined {
+  const id = headers["mcp-session-id"];
+  return typeof id === "string" && SESSION_ID.test(id) ? id : undefined;
+}
+
+/**
+ * What a request is to the book: an MCP `initialize` (its answer may issue a session id), the DELETE of
+ * an id this upstream issued to this agent here (`end`), or nothing.
+ */
+export function sessionRole(book: McpSessionBook, r: McpRequest): McpSessionRole | undefined {
+  if (r.requestMethod === "DELETE" && r.method === "DELETE" && r.bodyBytes === 0) {
+    const id = r.headers["mcp-session-id"];
+    return typeof id === "string" && book.has(r.subject, issuedAt(r.route, r.path), id) ? { subject: r.subject, route: r.route, path: r.path, end: id } : undefined;
+  }
+  if (r.requestMethod !== "POST" || r.parsedBody === undefined) return undefined;
+  const opens = mcpMessages(r.parsedBody)?.some((m) => m.type === "request" && m.method === "initialize");
+  return opens ? { subject: r.subject, route: r.route, path: r.path, request: r.parsedBody } : undefined;
+}
+
+/** Whether an answer to a request with a role is the upstream's yes: a session issued, or ended (404: it no
+ * longer knows the id). */
+export function answerCounts(role: McpSessionRole, status: number | undefined): boolean {
+  const ok = status !== undefined && status >= 200 && status < 300;
+  return role.end !== undefined ? ok || status === 404 : ok;
+}
+
+/** MCP sessions of this process (workers: 1): every check and change is here, synchronous. */
+export class McpSessions implements McpSessionStore {
+  readonly #book: McpSessionBook;
+
+  constructor(max = 10_000) {
+    this.#book = new McpSessionBook(max);
+  }
+
+  /** The upstream answered `subject`'s request at `route` + `path` with this session id. */
+  issued(subject: string, route: string, path: string, id: string | string[] | undefined): void {
+    if (typeof id !== "string" || !SESSION_ID.test(id)) return;
+    this.#book.issue(subject, issuedAt(route, path), id);
+  }
+
+  /** The upstream issued this id to `subject` at `route` + `path`, and it has not been ended. */
+  has(subject: string, route: string, path: string, id: string | string[] | undefined): boolean {
+    return typeof id === "string" && this.#book.has(subject, issuedAt(route, path), id);
+  }
+
+  /** The session was ended (its DELETE succeeded): a second DELETE of it is an ordinary DELETE. */
+  ended(subject: string, route: string, path: string, id: string): void {
+    if (this.has(subject, route, path, id)) this.#book.delete(id);
+  }
+
+  get size(): number {
+    return this.#book.size;
+  }
+
   /**
    * An allowed request about to be forwarded with `mask`: in a session, it is masked with every rule the
    * session's exchanges were allowed under so far (this one's included), since the upstream may put any of
-   * their answers on it. A session first seen here (opened before a restart, on another worker, or
-   * forgotten) is booked from now on, with the rules of the agent's forgotten sessions.
+   * their answers on it. A session first seen here (opened before a restart, or forgotten) is booked from
+   * now on, with the rules of the agent's forgotten sessions.
    * Refused: another agent's session, a session header that is not one id, and a resumption
    * (`Last-Event-ID` replays earlier exchanges' events) of a session regate did not see this agent open,
    * whose earlier masks it cannot know.
    */
   admit(r: McpRequest, mask: MaskRule[]): McpAdmission {
-    const id = spelled(r.headers, "mcp-session-id");
-    // Without a session id nothing tells an MCP server's GET from any SSE API's: its Last-Event-ID is the
-    // policy's to judge (it sees the header), as a sessionless server has no exchanges to tie it to.
-    if (id === undefined) return { ok: true, mask };
-    const resumes = spelled(r.headers, "last-event-id") !== undefined;
-    // Which of several values (or which part of a joined one) a server takes is its own choice.
-    if (typeof id !== "string" || !SESSION_ID.test(id)) return { ok: false, reason: "the Mcp-Session-Id header is not one session id" };
-    let s = this.#sessions.get(id);
-    if (s && s.subject !== r.subject) return { ok: false, reason: "the Mcp-Session-Id was issued to another agent" };
-    if (resumes && (!s || s.issuedAt.size === 0)) return { ok: false, reason: UNKNOWN_RESUMPTION };
-    if (!s) {
-      s = { subject: r.subject, issuedAt: new Set<string>(), rules: new Rules() };
-      const floor = this.#forgotten.get(r.subject);
-      if (floor) s.rules.add(floor.mask);
-    }
-    this.#touch(id, s);
-    return { ok: true, mask: s.rules.add(mask) };
+    const h = sessionHeader(r.headers);
+    if ("refused" in h) return h.refused;
+    if (h.id === undefined) return { ok: true, mask };
+    const b = this.#book.book(r.subject, h.id, h.resumes, mask);
+    return b.ok ? { ok: true, mask: b.mask } : b;
   }
 
-  /**
-   * What a request is to the book: an MCP `initialize` (its answer may issue a session id), the DELETE of
-   * an id this upstream issued to this agent here (`end`), or nothing.
-   */
   roleOf(r: McpRequest): McpSessionRole | undefined {
-    if (r.requestMethod === "DELETE" && r.method === "DELETE" && r.bodyBytes === 0) {
-      const id = r.headers["mcp-session-id"];
-      return this.has(r.subject, r.route, r.path, id) ? { subject: r.subject, route: r.route, path: r.path, end: id as string } : undefined;
-    }
-    if (r.requestMethod !== "POST" || r.parsedBody === undefined) return undefined;
-    const opens = mcpMessages(r.parsedBody)?.some((m) => m.type === "request" && m.method === "initialize");
-    return opens ? { subject: r.subject, route: r.route, path: r.path } : undefined;
+    return sessionRole(this.#book, r);
   }
 
-  /** The upstream answered a request with a role: a session opened, or ended (it no longer knows the id). */
-  answered(role: McpSessionRole, status: number | undefined, headers: IncomingHttpHeaders): void {
-    const ok = status !== undefined && status >= 200 && status < 300;
-    if (role.end !== undefined) {
-      if (ok || status === 404) this.ended(role.subject, role.route, role.path, role.end);
-    } else if (ok) this.issued(role.subject, role.route, role.path, headers["mcp-session-id"]);
+  answered(role: McpSessionRole, status: number | undefined, headers: IncomingHttpHeaders): undefined {
+    if (!answerCounts(role, status)) return undefined;
+    if (role.end !== undefined) this.ended(role.subject, role.route, role.path, role.end);
+    else this.issued(role.subject, role.route, role.path, headers["mcp-session-id"]);
+    return undefined;
   }
 }
 
@@ -183,4 +322,6 @@ export interface McpSessionRole {
   path: string;
   /** The session id this DELETE ends. */
   end?: string;
+  /** The initialize's parsed body: a refusal of its answer is addressed to its JSON-RPC id. */
+  request?: unknown;
 }

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Decider } from "../decision/decider.js";
 import type { HttpApprovals } from "./hold.js";
+import type { McpSessionStore } from "./mcp-sessions.js";
 import type { Outcome } from "../decision/types.js";
 import type { AgentDirectory } from "../identity/index.js";
 
@@ -97,4 +98,6 @@ export interface HttpGatewayOptions {
   onRequestDone?: (info: RequestDoneInfo) => void;
   /** Called for every connection refused over `limits.max_connections` (a metric). */
   onConnectionRefused?: () => void;
+  /** Where MCP sessions are booked when not in this process alone (workers > 1: cluster/mcp-sessions.ts). */
+  mcp_sessions?: McpSessionStore;
 }

@@ -1,0 +1,275 @@
+// workers: 2 and a stateful MCP server (docs/workers.md): an MCP client's connections land on either worker,
+// so what one worker learnt of a session (whose it is, that the upstream issued it, the masks its exchanges
+// had) must hold on the other before the agent can get there. The upstream is the real SDK server with
+// sessions and an event store (as in test/http/mcp-redteam.test.ts); the agents are the SDK's Client and raw
+// fetches, each on a connection whose worker the test knows (the upstream sees which worker's socket it is).
+
+import { randomUUID } from "node:crypto";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { createServer, type Server as HttpServer } from "node:http";
+import type { Socket } from "node:net";
+import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { InMemoryEventStore } from "@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { Client, fetch as undiciFetch, type Response } from "undici";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { closeServer, CUSTOMER, listen, UPSTREAM_SECRET } from "../http/fixtures.js";
+import { buildBundle } from "../reliability/support/bundles.js";
+import { RELIABILITY_AGENT, type RegateChild } from "../reliability/support/regate-child.js";
+import { startPostgres, type TestPostgres } from "../support/postgres.js";
+import { startWorkers, workerPids } from "./support.js";
+
+const OTHER = { subject: "other-agent", token: `other-agent-${randomUUID()}` };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// Allows everything; masks the customer tool's results only, so that another tool's exchange has no rules.
+const POLICY = `package regate
+
+customer_call if {
+	input.http.mcp.method == "tools/call"
+	input.http.mcp.tool == "get_customer"
+}
+
+mask := [{"field": "email", "strategy": "redact"}, {"field": "ssn", "strategy": "redact"}] if customer_call
+else := []
+
+decision := {"allow": true, "deny": [], "mask": mask}
+`;
+
+interface Seen {
+  method: string;
+  session?: string;
+  /** The regate worker (pid) whose upstream connection carried the request. */
+  worker?: number;
+}
+
+let db: TestPostgres;
+let regate: RegateChild;
+let mcp: HttpServer;
+let mcpPort: number;
+let workers: number[] = [];
+const ran: string[] = [];
+const seen: Seen[] = [];
+const connections: Client[] = [];
+
+/** Which of regate's workers holds the other end of this upstream socket (its inode among the worker's fds). */
+function workerOfSocket(socket: Socket): number | undefined {
+  const port = socket.remotePort!.toString(16).toUpperCase().padStart(4, "0");
+  const peer = mcpPort.toString(16).toUpperCase().padStart(4, "0");
+  let inode: string | undefined;
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[1]?.endsWith(`:${port}`) && f[2]?.endsWith(`:${peer}`)) inode = f[9];
+    }
+  }
+  if (!inode) return undefined;
+  for (const pid of workers) {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`) return pid;
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return undefined;
+}
+
+const socketWorker = new WeakMap<Socket, number | undefined>();
+
+/** The SDK's stateful server, as its own examples build one; `/whoami` names the worker a request came through. */
+async function startMcp(): Promise<void> {
+  const transports = new Map<string, StreamableHTTPServerTransport>();
+  mcp = createServer((req, res) => {
+    if (!socketWorker.has(req.socket)) socketWorker.set(req.socket, workerOfSocket(req.socket));
+    const worker = socketWorker.get(req.socket);
+    if (req.headers.authorization !== `Bearer ${UPSTREAM_SECRET}`) return void res.writeHead(401).end();
+    if (req.url === "/whoami") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ worker }));
+    const session = req.headers["mcp-session-id"] as string | undefined;
+    seen.push({ method: req.method ?? "", ...(session ? { session } : {}), ...(worker ? { worker } : {}) });
+    const known = session ? transports.get(session) : undefined;
+    if (known) return void known.handleRequest(req, res);
+    if (session || req.method !== "POST") return void res.writeHead(404).end();
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      eventStore: new InMemoryEventStore(),
+      onsessioninitialized: (id) => void transports.set(id, transport),
+    });
+    const server = new McpServer({ name: "crm-mcp", version: "1.0.0" });
+    server.registerTool("get_customer", { inputSchema: { id: z.number() } }, async () => {
+      ran.push("get_customer");
+      await sleep(400);
+      return { content: [{ type: "text", text: JSON.stringify(CUSTOMER) }] };
+    });
+    server.registerTool("run_report", {}, async () => {
+      ran.push("run_report");
+      await sleep(1200);
+      return { content: [{ type: "text", text: "report ready" }] };
+    });
+    void server.connect(transport).then(() => transport.handleRequest(req, res));
+  });
+  const url = await listen(mcp);
+  mcpPort = Number(new URL(url).port);
+}
+
+beforeAll(async () => {
+  db = await startPostgres({ loadDemo: false });
+  await startMcp();
+  const bundle = buildBundle("workers-mcp", { "mcp.rego": POLICY }, false);
+  regate = await startWorkers(
+    db,
+    "workers-mcp",
+    {
+      agents: {
+        tokens: [
+          { subject: RELIABILITY_AGENT.user, groups: ["agents"], token: { env: "REL_AGENT_TOKEN" } },
+          { subject: OTHER.subject, groups: ["agents"], token: { value: OTHER.token } },
+        ],
+      },
+      http: {
+        enabled: true,
+        listen: { host: "127.0.0.1", port: 0 },
+        routes: [{ name: "crm-mcp", prefix: "/crm", upstream: `http://127.0.0.1:${mcpPort}`, credential: { type: "bearer", secret: { value: UPSTREAM_SECRET } } }],
+      },
+    },
+    bundle,
+  );
+  workers = workerPids(regate.pid);
+  expect(workers).toHaveLength(2);
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(connections.map((c) => c.close().catch(() => undefined)));
+  await regate?.stop();
+  if (mcp) await closeServer(mcp);
+  await db?.stop();
+});
+
+const base = () => `http://127.0.0.1:${regate.ports.http}`;
+
+/** A new connection to regate, on worker `pid` (the cluster hands connections round-robin: a few tries). */
+async function connectionOn(pid: number): Promise<Client> {
+  for (let i = 0; i < 20; i++) {
+    const c = new Client(base(), { pipelining: 1 });
+    const r = await c.request({ method: "GET", path: "/crm/whoami", headers: { authorization: `Bearer ${RELIABILITY_AGENT.token}` } });
+    const { worker } = (await r.body.json()) as { worker?: number };
+    if (worker === pid) {
+      connections.push(c);
+      return c;
+    }
+    await c.close();
+  }
+  throw new Error(`no connection landed on worker ${pid}`);
+}
+
+/** fetch over a connection of its own on worker `pid`. */
+async function fetchOn(pid: number, url: string, init: Parameters<typeof undiciFetch>[1] = {}): Promise<Response> {
+  return undiciFetch(url, { ...init, dispatcher: await connectionOn(pid) });
+}
+
+/**
+ * The SDK's client whose initialize goes through worker `opens`, and every later request (calls, its GET
+ * stream, its DELETE) through `uses`, each on a connection of its own.
+ */
+async function openSession(opens: number, uses: number, token = RELIABILITY_AGENT.token): Promise<{ client: McpClient; id: string }> {
+  const fetchVia = (async (url: string | URL, init?: RequestInit) => {
+    const initialize = typeof init?.body === "string" && init.body.includes('"method":"initialize"');
+    return fetchOn(initialize ? opens : uses, String(url), init as Parameters<typeof undiciFetch>[1]);
+  }) as unknown as typeof fetch;
+  const transport = new StreamableHTTPClientTransport(new URL(`${base()}/crm/mcp`), { fetch: fetchVia, requestInit: { headers: { authorization: `Bearer ${token}` } } });
+  const client = new McpClient({ name: "agent", version: "1.0.0" });
+  await client.connect(transport);
+  return { client, id: transport.sessionId! };
+}
+
+const headers = (session: string, extra: Record<string, string> = {}) => ({
+  authorization: `Bearer ${RELIABILITY_AGENT.token}`,
+  "content-type": "application/json",
+  accept: "application/json, text/event-stream",
+  "mcp-session-id": session,
+  "mcp-protocol-version": "2025-11-25",
+  ...extra,
+});
+
+async function readFor(res: Response, ms: number): Promise<string> {
+  const reader = res.body!.getReader();
+  let text = "";
+  const stop = setTimeout(() => void reader.cancel().catch(() => {}), ms);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString("utf8");
+    }
+  } catch {
+    // cancelled
+  } finally {
+    clearTimeout(stop);
+  }
+  return text;
+}
+
+const call = (id: number, name: string, args: Record<string, unknown> = {}) => JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } });
+
+describe("workers: 2, MCP sessions", () => {
+  it("a session opened on one worker is used through the SDK on the other, and resumed there (Last-Event-ID) masked", async () => {
+    const [a, b] = workers as [number, number];
+    const { client, id: session } = await openSession(a, b);
+    const result = await client.callTool({ name: "get_customer", arguments: { id: 1 } });
+    expect(JSON.parse((result.content as { text: string }[])[0]!.text)).toMatchObject({ name: "Alice Smith", email: expect.not.stringContaining("alice") });
+    // The server saw the session from both workers: opened through one, used through the other.
+    expect(seen.find((s) => s.method === "POST" && s.session === undefined && s.worker === a)).toBeDefined();
+    expect(seen.filter((s) => s.session === session).map((s) => s.worker)).toContain(b);
+    // A masked call answered through worker A; its stream resumed through worker B.
+    const res = await fetchOn(a, `${base()}/crm/mcp`, { method: "POST", headers: headers(session), body: call(78, "get_customer", { id: 1 }) });
+    const first = await readFor(res, 1500);
+    expect(first).toContain("Alice Smith");
+    expect(first).not.toContain(CUSTOMER.email);
+    const eventId = /^id: (.+)$/m.exec(first)?.[1];
+    expect(eventId).toBeDefined();
+    const replay = await fetchOn(b, `${base()}/crm/mcp`, { method: "GET", headers: headers(session, { accept: "text/event-stream", "last-event-id": eventId! }) });
+    expect(replay.status).toBe(200);
+    const replayed = await readFor(replay, 500);
+    expect(replayed).toContain("Alice Smith");
+    expect(replayed).not.toContain(CUSTOMER.email);
+    expect(replayed).not.toContain(CUSTOMER.ssn);
+    await client.close();
+  });
+
+  it("a masked call's result, read through the other worker by a call reusing its id, is masked", async () => {
+    const [a, b] = workers as [number, number];
+    // Opened and used on worker A only: worker B has never seen this session's exchanges.
+    const { client, id: session } = await openSession(a, a);
+    ran.length = 0;
+    const masked = fetchOn(a, `${base()}/crm/mcp`, { method: "POST", headers: headers(session), body: call(77, "get_customer", { id: 1 }) });
+    // The second call goes once the first runs at the server (its id then maps to the second one's stream).
+    while (!ran.includes("get_customer")) await sleep(5);
+    const other = await fetchOn(b, `${base()}/crm/mcp`, { method: "POST", headers: headers(session), body: call(77, "run_report") });
+    const got = await readFor(other, 2500);
+    // The server did put the masked call's result on the exchange through worker B: it arrives masked.
+    expect(got).toContain("Alice Smith");
+    expect(got).not.toContain(CUSTOMER.email);
+    expect(got).not.toContain(CUSTOMER.ssn);
+    await readFor(await masked, 200).catch(() => "");
+    await client.close();
+  });
+
+  it("another agent's use of the session on the other worker is refused and never reaches the server", async () => {
+    const [a, b] = workers as [number, number];
+    const { client, id: session } = await openSession(a, a);
+    const before = seen.length;
+    const stolen = { ...headers(session), authorization: `Bearer ${OTHER.token}` };
+    const get = await fetchOn(b, `${base()}/crm/mcp`, { method: "GET", headers: { ...stolen, accept: "text/event-stream" } });
+    expect(get.status).toBe(400);
+    expect(await get.json()).toMatchObject({ code: "PROTOCOL_VIOLATION", reason: expect.stringMatching(/issued to another agent/) });
+    const post = await fetchOn(b, `${base()}/crm/mcp`, { method: "POST", headers: stolen, body: call(5, "get_customer", { id: 1 }) });
+    expect(post.status).toBe(400);
+    expect(await post.json()).toMatchObject({ reason: expect.stringMatching(/issued to another agent/) });
+    expect(seen.slice(before).filter((s) => s.session === session && s.worker === b)).toEqual([]);
+    await client.close();
+  });
+});
