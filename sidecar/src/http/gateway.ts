@@ -18,12 +18,12 @@ import { logPathMasker } from "./log-path.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
 import { McpSessions, type McpRequest, type McpSessionStore } from "./mcp-sessions.js";
 import type { HttpGatewayOptions } from "./options.js";
-import { BODY_MAY_OVERRIDE, judgedMethod, unframeableOverride } from "./judged-method.js";
+import { BODY_MAY_OVERRIDE, judgedInputs, judgedMethod, unframeableOverride } from "./judged-method.js";
 import { headerKey, replayable } from "./method.js";
 import { parseRequestTarget } from "./path.js";
 import { catalogError, sendError, type ErrorBody } from "./reply.js";
 import { compileRoutes, hostName, matchRoute } from "./routes.js";
-import { httpInputs, type RequestFacts } from "./to-input.js";
+import type { RequestFacts } from "./to-input.js";
 import { requestEnd, routeSecrets } from "./request-done.js";
 import { HttpDecisionReuse } from "./reuse.js";
 import { ShortMemo } from "./short-memo.js";
@@ -264,16 +264,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       now: Date.now(),
       mcpSessionEnd: ctx.mcpSession?.end !== undefined,
     };
-    const inputs = httpInputs(facts);
-    // Frameworks disagree on whether they honour an override (most only on POST, some not at all): the
-    // upstream may execute either method, so both are judged, and the request goes through only if both
-    // are allowed.
-    if (method.method !== ctx.method) inputs.push(...httpInputs({ ...facts, method: { method: ctx.method } }));
-    // Express, Go's ServeMux, Flask, Django, Rails and Spring answer a HEAD with the GET handler, which runs in
-    // full (only its body is dropped): a HEAD, on the request line or as an override, is judged as a GET too.
-    if ((ctx.method === "HEAD" || method.method === "HEAD") && ctx.method !== "GET" && method.method !== "GET") {
-      inputs.push(...httpInputs({ ...facts, method: { method: "GET" } }));
-    }
+    const inputs = judgedInputs(facts);
     // A full decision sink (block mode, a stdout nobody reads): wait a bounded time for room, as Postgres does.
     if (opts.decider.congested?.()) await roomInSinks(opts.decider);
     let verdict = decideAll(opts.decider, inputs, ctx.id, reuse);

@@ -5,6 +5,8 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { BodyFacts } from "./body.js";
 import { effectiveMethod, findOverrides, isOverrideParam, stripOverrideHeaders, unparsedBodyMayOverride, type EffectiveMethod } from "./method.js";
 import { parsedQuery, withoutParam } from "./path.js";
+import { httpInputs, type RequestFacts } from "./to-input.js";
+import type { PolicyInput } from "../decision/types.js";
 
 /** Also the answer to a body in an encoding regate cannot undo: the upstream may undo it (body-parser inflates zstd on newer Node). */
 export const BODY_MAY_OVERRIDE = "the request body may carry a _method override regate cannot read (too large, malformed or compressed)";
@@ -40,4 +42,20 @@ export function judgedMethod(wire: string, headers: IncomingHttpHeaders, query: 
 export function unframeableOverride(wire: string, method: EffectiveMethod): string | undefined {
   if (method.method !== "HEAD" || wire === "HEAD") return undefined;
   return `a method override to HEAD on a ${wire} request cannot be forwarded: the upstream may answer it with or without a body, and regate cannot tell which; send a HEAD request instead`;
+}
+
+/**
+ * The inputs the policy judges a request by, each of which must be allowed: one per method the upstream may
+ * execute. Frameworks disagree on whether they honour an override (most only on POST, some not at all), so
+ * both the override and the request line are judged; Express, Go's ServeMux, Flask, Django, Rails and Spring
+ * answer a HEAD with the GET handler, which runs in full (only its body is dropped), so a HEAD, on the
+ * request line or as an override, is judged as a GET too.
+ */
+export function judgedInputs(facts: RequestFacts): PolicyInput[] {
+  const wire = facts.requestMethod;
+  const method = facts.method.method;
+  const inputs = httpInputs(facts);
+  if (method !== wire) inputs.push(...httpInputs({ ...facts, method: { method: wire } }));
+  if ((wire === "HEAD" || method === "HEAD") && wire !== "GET" && method !== "GET") inputs.push(...httpInputs({ ...facts, method: { method: "GET" } }));
+  return inputs;
 }
