@@ -23,7 +23,7 @@ export class Metrics implements DecisionSink {
   }
 
   record(e: DecisionEvent): void {
-    this.#decisions.record(e.decision.outcome, e.input.kind, e.metrics.timer_regate_decision_ns / 1e9);
+    this.#decisions.record(e.decision.outcome, e.kind ?? e.input.kind, e.metrics.timer_regate_decision_ns / 1e9);
     if (e.decision.error_code) this.errors.inc({ code: e.decision.error_code });
   }
 

@@ -117,7 +117,8 @@ export class DecisionLog implements DecisionSink {
       this.#unlogged = 0;
     }
     if (!this.#logger.isLevelEnabled("info")) return;
-    // The event and what it refers to are not changed once decided: it is written as it is now.
-    this.#pending.push(e, (e.input_json?.length ?? 2048) + 512);
+    // The event and what it refers to are not changed once decided: it is written as it is now. Its logged
+    // view (masks applied, the input's JSON) is made when the batch is written, off the decision's path.
+    this.#pending.push(e, (e.input_chars ?? e.input_json?.length ?? 2048) + 512);
   }
 }

@@ -26,8 +26,10 @@ export interface DecideOptions {
   /**
    * `JSON.stringify(input)`, when the adapter serialised the input anyway (the HTTP adapter does, to key its
    * decision reuse): the pipeline then evaluates and logs this text instead of serialising the input again.
+   * Or a function that makes it, called only if the text is needed: a reused decision is not evaluated, and
+   * its log line carries this text only when no mask changes the input (the Postgres adapter passes one).
    */
-  inputJson?: string;
+  inputJson?: string | (() => string);
 }
 
 /**

@@ -4,8 +4,9 @@ import { validateDecision, type ActivePolicy, type LogMaskOutcome } from "../pol
 import type { DecideOptions, Decider } from "./decider.js";
 import { credentialOps } from "./credential-view.js";
 import { applyMaskOps, parseMaskOps, type MaskOps } from "./log-mask.js";
+import { LoggedEvent, type InputJson, type PolicyMask } from "./log-view.js";
 import { timeInput } from "./time.js";
-import type { DecisionEvent, DecisionSink } from "./sink.js";
+import type { DecisionSink } from "./sink.js";
 import { outcomeOf, type Decision, type PolicyInput } from "./types.js";
 
 export interface PipelineOptions {
@@ -51,7 +52,7 @@ export class DecisionPipeline implements Decider {
     const decision_id = randomUUID();
     const policy = this.opts.policy();
     let result: unknown;
-    let inputJson: string | undefined;
+    let inputJson: InputJson;
     let evalNs = 0;
     let logMask: LogMaskOutcome | undefined;
     let decision: Decision;
@@ -72,13 +73,15 @@ export class DecisionPipeline implements Decider {
         result = this.#reusedResult(shared, prior!).value;
         return this.finish(started, input, options?.inputJson, policy, result, decision, 0, options, undefined, shared);
       }
-      inputJson = options?.inputJson ?? JSON.stringify(input);
+      const given = options?.inputJson;
+      const json = typeof given === "function" ? given() : (given ?? JSON.stringify(input));
+      inputJson = json;
       const t0 = process.hrtime.bigint();
       if (policy.evaluateLogged && !options?.preview && this.#masksLog(policy)) {
         // Both evaluations in one pass (the budgeted worker); the timer then covers the mask's as well.
-        ({ result, logMask } = policy.evaluateLogged(this.opts.entrypoint, inputJson, decision_id));
+        ({ result, logMask } = policy.evaluateLogged(this.opts.entrypoint, json, decision_id));
       } else {
-        result = policy.evaluate(this.opts.entrypoint, jsonBytes(inputJson));
+        result = policy.evaluate(this.opts.entrypoint, jsonBytes(json));
       }
       evalNs = Number(process.hrtime.bigint() - t0);
       const d = validateDecision(result);
@@ -95,7 +98,7 @@ export class DecisionPipeline implements Decider {
         ...(d.cache ? { cache: d.cache } : {}),
         ...(d.next_step ? { next_step: d.next_step } : {}),
       };
-      this.#scopes.set(decision, (scope = { policy }));
+      this.#scopes.set(decision, (scope = { policy, inputChars: json.length }));
     } catch (err) {
       const e = err instanceof RegateError ? err : new RegateError("INTERNAL", undefined, { cause: err });
       decision = {
@@ -118,7 +121,7 @@ export class DecisionPipeline implements Decider {
   private finish(
     started: bigint,
     input: PolicyInput,
-    inputJson: string | undefined,
+    inputJson: InputJson,
     policy: ActivePolicy | undefined,
     result: unknown,
     decision: Decision,
@@ -137,22 +140,26 @@ export class DecisionPipeline implements Decider {
     }
     if (options?.preview) return decision;
 
-    const event: DecisionEvent = {
-      decision,
-      path: this.opts.entrypoint,
-      input,
-      result,
-      erased: [],
-      masked: [],
-      metrics: { timer_rego_query_eval_ns: evalNs, timer_regate_decision_ns: 0 },
-      // The input clock of this millisecond, formatted once for every decision that shares it.
-      timestamp: timeInput().rfc3339,
-    };
-    this.logView(event, policy, inputJson, scope, logMask);
+    const reuse = decision.reused_from !== undefined;
+    let mask: PolicyMask;
+    let own: MaskOps | null | undefined;
+    if (this.#masksLog(policy)) {
+      // The operations are known now (a reuse's from its scope, an evaluated decision's from its evaluation),
+      // or evaluated now, with the policy that decided: only applying them waits for a sink to read the view.
+      mask = reuse ? scope?.ops : undefined;
+      if (!mask && logMask) mask = logMask.ok ? parseMaskOps(logMask.value) : "failed";
+      if (!mask) ({ mask, own, inputJson } = this.#evaluateMask(policy, input, inputJson, decision.decision_id, result));
+      // Only an evaluated decision's operations serve its reuses (a reuse that had to evaluate them keeps them to itself).
+      if (!reuse && scope && mask !== "failed") scope.ops = mask;
+    }
     // A reused decision's result is the same value every time: its JSON is kept with its scope.
-    if (decision.reused_from && scope?.result && event.result === scope.result.value) event.result_json = scope.result.json;
+    const resultJson = reuse && scope?.result && result === scope.result.value ? scope.result.json : undefined;
+    const inputChars = typeof inputJson === "string" ? inputJson.length : (scope?.inputChars ?? 2048);
+    const metrics = { timer_rego_query_eval_ns: evalNs, timer_regate_decision_ns: 0 };
+    // The input clock of this millisecond, formatted once for every decision that shares it.
+    const event = new LoggedEvent(decision, this.opts.entrypoint, metrics, timeInput().rfc3339, { input, inputJson, result, resultJson, mask, own }, inputChars);
     if (this.opts.dryRun) event.decision = { ...decision, dry_run: true };
-    event.metrics.timer_regate_decision_ns = Number(process.hrtime.bigint() - started);
+    metrics.timer_regate_decision_ns = Number(process.hrtime.bigint() - started);
     for (const sink of this.opts.sinks) sink.record(event);
 
     // Dry-run: the real decision is logged above; the request goes through unenforced.
@@ -160,63 +167,38 @@ export class DecisionPipeline implements Decider {
   }
 
   /**
-   * Applies the bundle's system.log.mask, if it has one, to what `event` logs (a copy: the adapter's input is
-   * left alone). Within a reuse scope (a decision the policy declared reusable) the mask is evaluated once and
-   * its operations are applied to every reuse: the mask policy, like the decision, must not depend on what
-   * the scope lets vary. `scope` is the evaluated decision's own, or, for a reuse, its prior's.
+   * The bundle's system.log.mask for an event whose operations are not known yet (an evaluated decision on the
+   * direct engine; a reuse whose prior's mask failed), evaluated now over the input as regate's own credential
+   * mask leaves it (credential-view.ts). Within a reuse scope the operations are evaluated once and applied to
+   * every reuse: the mask policy, like the decision, must not depend on what the scope lets vary.
    */
-  private logView(event: DecisionEvent, policy: ActivePolicy | undefined, inputJson: string | undefined, scope: Scope | undefined, evaluated: LogMaskOutcome | undefined): void {
-    // regate's own mask, whatever the policy's: credentials an agent typed into a statement (credential-view.ts).
-    // Applied first (the policy's operations, found on the same input, may remove array members), and the
-    // input's JSON, which still holds them, is not logged.
-    const own = credentialOps(event.input);
+  #evaluateMask(policy: ActivePolicy, input: PolicyInput, inputJson: InputJson, decisionId: string, result: unknown): { mask: PolicyMask; own: MaskOps | null; inputJson: InputJson } {
+    const own = credentialOps(input) ?? null;
+    let viewJson: string;
     if (own) {
-      const doc: Record<string, unknown> = { input: event.input };
-      event.masked = applyMaskOps(doc, own).masked;
-      event.input = doc["input"] as PolicyInput;
-      inputJson = undefined;
+      const doc: Record<string, unknown> = { input };
+      applyMaskOps(doc, own);
+      viewJson = JSON.stringify(doc["input"]);
+    } else {
+      inputJson = typeof inputJson === "function" ? inputJson() : (inputJson ?? JSON.stringify(input));
+      viewJson = inputJson;
     }
-    if (!this.#masksLog(policy)) {
-      if (inputJson !== undefined) event.input_json = inputJson;
-      return;
+    try {
+      // The event is assembled around the input's JSON: the input is serialised once.
+      const resultJson = result === undefined ? "" : `,"result":${JSON.stringify(result)}`;
+      const doc = `{"input":${viewJson},"decision_id":${JSON.stringify(decisionId)}${resultJson}}`;
+      return { mask: parseMaskOps(policy.evaluate(LOG_MASK_ENTRYPOINT, jsonBytes(doc))), own, inputJson };
+    } catch {
+      // A failing mask policy must not leak what it was meant to hide: log no input at all.
+      return { mask: "failed", own, inputJson };
     }
-    const decision = event.decision;
-    const reuse = decision.reused_from !== undefined;
-    let ops = reuse ? scope?.ops : undefined;
-    // Evaluated together with the decision: a failing mask policy must not leak what it was meant to hide.
-    if (!ops && evaluated) {
-      if (!evaluated.ok) return unlogged(event);
-      ops = parseMaskOps(evaluated.value);
-    }
-    if (!ops) {
-      inputJson ??= JSON.stringify(event.input);
-      try {
-        // The event is assembled around the input's JSON from the decision: the input is serialised once.
-        const resultJson = event.result === undefined ? "" : `,"result":${JSON.stringify(event.result)}`;
-        const doc = `{"input":${inputJson},"decision_id":${JSON.stringify(decision.decision_id)}${resultJson}}`;
-        ops = parseMaskOps(policy.evaluate(LOG_MASK_ENTRYPOINT, jsonBytes(doc)));
-      } catch {
-        // A failing mask policy must not leak what it was meant to hide: log no input at all.
-        return unlogged(event);
-      }
-    }
-    // Only an evaluated decision's operations serve its reuses (a reuse that had to evaluate them keeps them to itself).
-    if (!reuse && scope) scope.ops = ops;
-    if (ops.erase.length === 0 && ops.upsert.length === 0) {
-      if (inputJson !== undefined) event.input_json = inputJson;
-      return;
-    }
-    const doc: Record<string, unknown> = { input: event.input, result: event.result };
-    const { erased, masked } = applyMaskOps(doc, ops);
-    event.input = doc["input"] as PolicyInput;
-    event.result = doc["result"];
-    event.erased = erased;
-    event.masked = event.masked.length === 0 ? masked : [...event.masked, ...masked];
   }
 }
 
 interface Scope {
   readonly policy: ActivePolicy;
+  /** The evaluated input's JSON length: what a reuse's log line is reckoned at before its view is made. */
+  readonly inputChars: number;
   ops?: MaskOps;
   result?: { value: Readonly<Record<string, unknown>>; json: string };
   /** The prior with every member a reuse has (`reused_from` last), made once: see reuseOf. */
@@ -234,13 +216,6 @@ function reuseOf(scope: Scope, prior: Decision, decision_id: string): Decision {
   const d = { ...shape };
   d.decision_id = decision_id;
   return d;
-}
-
-/** The event of a decision whose log mask failed: no input at all. */
-function unlogged(event: DecisionEvent): void {
-  event.input = {} as PolicyInput;
-  event.input_json = "{}";
-  event.erased = ["/input"];
 }
 
 const encoder = new TextEncoder();

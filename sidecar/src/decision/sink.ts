@@ -15,6 +15,14 @@ export interface DecisionEvent {
   input: PolicyInput;
   /** `input` serialised, when the pipeline has it at hand (sinks that write JSON use it as is). */
   input_json?: string;
+  /**
+   * The decided input's kind, as `input.kind` but read without making the logged view (log-view.ts): the
+   * pipeline's events work the view out when a sink first reads `input`, `input_json`, `result`, `erased`
+   * or `masked`.
+   */
+  kind?: string;
+  /** About how long the input's JSON is, known without making the logged view (a sink's buffer reckoning). */
+  input_chars?: number;
   /** The policy's raw value (undefined when the policy errored or was undefined). */
   result: unknown;
   /** `result` serialised, when the pipeline has it at hand (a reused decision's, serialised once per scope). */

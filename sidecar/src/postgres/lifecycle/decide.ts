@@ -59,7 +59,8 @@ function decideNow(
   const key = s.reuse.key(analysis, message, s.txStatus, s.searchPath.current, extra);
   const prior = s.reuse.get(key, extra["parameters"], doc.budget);
   const decision = s.ctx.decider.decide(doc, {
-    inputJson: postgresInputJson(doc, analysis),
+    // A reuse's input is serialised only if its log line carries it unmasked, when the batch is written.
+    inputJson: prior ? () => postgresInputJson(doc, analysis) : postgresInputJson(doc, analysis),
     veto: (d) => {
       const spent = s.ctx.budget.admit(Date.now(), analysis?.statements.length ?? 1);
       if (spent) return { reason: spent, error_code: "BUDGET_EXCEEDED" };
