@@ -84,3 +84,27 @@ test_child_of_a_table_the_agent_may_not_write_is_not_writable if {
 	"writing public.events_2024_01 is not allowed" in d.deny
 	"writing public.events is not allowed" in d.deny
 }
+
+# A sub-partition of orders (orders_2025_h1 of orders_2025 of orders): the middle level is listed as an ancestor with
+# its own ancestors in inherits, so it is written as orders is.
+test_write_to_sub_partition_of_orders_allowed_as_orders if {
+	tables := [
+		child("public", "orders_2025_h1", "write", [["public", "orders_2025"], ["public", "orders"]]),
+		object.union(ancestor("public", "orders_2025", "write", ["public", "orders_2025_h1"]), {"inherits": [{"schema": "public", "name": "orders"}]}),
+		ancestor("public", "orders", "write", ["public", "orders_2025_h1"]),
+	]
+	d := regate.decision with input as pg([stmt({"kind": "update", "tables": tables, "has_where": true, "writes": true})])
+	d.allow
+}
+
+# The middle level of a sub-partition of internal.audit_log, in public, is still refused through the top.
+test_write_to_sub_partition_of_internal_table_denied if {
+	tables := [
+		child("public", "audit_log_2024_01", "write", [["public", "audit_log_2024"], ["internal", "audit_log"]]),
+		object.union(ancestor("public", "audit_log_2024", "write", ["public", "audit_log_2024_01"]), {"inherits": [{"schema": "internal", "name": "audit_log"}]}),
+		ancestor("internal", "audit_log", "write", ["public", "audit_log_2024_01"]),
+	]
+	d := regate.decision with input as pg([stmt({"kind": "insert", "tables": tables, "writes": true})])
+	"internal.* is never accessible" in d.deny
+	"writing internal.audit_log is not allowed" in d.deny
+}

@@ -18,7 +18,10 @@ export interface RelationInfo {
   ownedBy: [string, string, string][];
   /** A table's columns' sequences, as pg_get_serial_sequence finds them: column -> [schema, sequence] each. */
   serialSequences: Record<string, [string, string][]>;
-  /** A sequence's callers in column defaults (`DEFAULT nextval(...)`): [schema, table] each. */
+  /**
+   * A sequence's callers in column defaults (`DEFAULT nextval(...)`): [schema, table] each; its own table's
+   * partitions and single-parent inheritance children are not listed (SEQUENCE_DEFAULT_OF).
+   */
   defaultOf: [string, string][];
   /**
    * The tables this one inherits from or is a partition of, and theirs (pg_inherits, transitively), nearest
@@ -32,6 +35,11 @@ export interface Ancestor {
   schema: string;
   name: string;
   columns: string[];
+  /**
+   * Its own ancestors (a sub-partition's partitioned middle level is a partition of the top), among the child's,
+   * in the child's order: what a statement naming it directly would list as its `inherits`.
+   */
+  inherits: { schema: string; name: string }[];
 }
 
 /** What the catalog says about a function name in one schema (over all its overloads). */
@@ -42,6 +50,30 @@ export interface FunctionInfo {
 }
 
 const VOLATILITY: Record<string, Volatility> = { i: "immutable", s: "stable", v: "volatile" };
+
+/** One ancestor as the ANCESTORS query gives it: schema, name, column names, its parents (pg_inherits, one level). */
+type AncestorRow = [string, string, string[], [string, string][]];
+
+/**
+ * The ancestors of one table, each with its own ancestors: those of the child's ancestors reached from its parents,
+ * parents of parents and so on (the child's list holds every one of them, as it is transitive).
+ */
+function ancestorsFromJson(rows: AncestorRow[]): Ancestor[] {
+  const key = (schema: string, name: string) => `${schema}\u0000${name}`;
+  const parents = new Map(rows.map(([s, n, , p]) => [key(s, n), p ?? []]));
+  return rows.map(([schema, name, columns]) => {
+    const reached = new Set<string>();
+    const stack = [...(parents.get(key(schema, name)) ?? [])];
+    for (let next = stack.pop(); next; next = stack.pop()) {
+      const k = key(next[0], next[1]);
+      if (reached.has(k)) continue;
+      reached.add(k);
+      stack.push(...(parents.get(k) ?? []));
+    }
+    const inherits = rows.filter(([s, n]) => reached.has(key(s, n))).map(([s, n]) => ({ schema: s, name: n }));
+    return { schema, name, columns, inherits };
+  });
+}
 
 /** One row of relationsQuery (catalog-queries.ts), in its column order. */
 export function relationFromRow(row: (string | null)[]): RelationInfo {
@@ -57,7 +89,7 @@ export function relationFromRow(row: (string | null)[]): RelationInfo {
     ownedBy: owner ? (JSON.parse(owner) as [string, string, string][]) : [],
     serialSequences: serial ? (JSON.parse(serial) as Record<string, [string, string][]>) : {},
     defaultOf: defaultOf ? (JSON.parse(defaultOf) as [string, string][]) : [],
-    ancestors: ancestors ? (JSON.parse(ancestors) as [string, string, string[]][]).map(([s, n, c]) => ({ schema: s, name: n, columns: c })) : [],
+    ancestors: ancestors ? ancestorsFromJson(JSON.parse(ancestors) as AncestorRow[]) : [],
   };
   if (definition) info.definition = definition;
   return info;

@@ -46,7 +46,12 @@ const SERIAL_SEQUENCES = `CASE WHEN c.relkind IN ('r', 'p', 'f') THEN (SELECT js
 /**
  * For a sequence, the tables whose column defaults call it (`DEFAULT nextval('s')`: pg_depend of the
  * default, pg_attrdef, on the sequence), as [schema, table] (JSON): a serial's own table, and any other
- * table that draws its numbers from the same sequence.
+ * table that draws its numbers from the same sequence. Left out: a partition or inheritance child of the
+ * table the sequence belongs to, reached from it through tables of one parent each (PostgreSQL copies a
+ * serial's default to every partition, at every level, and to INHERITS children). Its rows are that table's
+ * rows, and writing it is judged as writing that table (resolve-ancestors.ts), so the sequence still numbers
+ * one table's rows. A child with a second parent (INHERITS (orders, customers)) holds the other's rows too:
+ * it stays another table.
  */
 const SEQUENCE_DEFAULT_OF = `CASE WHEN c.relkind = 'S' THEN (SELECT json_agg(json_build_array(x.nspname, x.relname) ORDER BY x.nspname, x.relname)::text FROM (
       SELECT DISTINCT tn.nspname, t.relname
@@ -55,11 +60,22 @@ const SEQUENCE_DEFAULT_OF = `CASE WHEN c.relkind = 'S' THEN (SELECT json_agg(jso
         JOIN pg_catalog.pg_class t ON t.oid = ad.adrelid
         JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace
        WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-         AND d.refobjid = c.oid AND d.refobjsubid = 0) x) END`;
+         AND d.refobjid = c.oid AND d.refobjsubid = 0
+         AND NOT EXISTS (
+           WITH RECURSIVE up(oid, depth) AS (
+               SELECT t.oid, 0
+               UNION ALL
+               SELECT i.inhparent, up.depth + 1 FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid = up.oid
+                WHERE up.depth < 100
+                  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i2 WHERE i2.inhrelid = up.oid AND i2.inhparent <> i.inhparent))
+           SELECT 1 FROM up JOIN pg_catalog.pg_depend o ON o.refobjid = up.oid
+            WHERE up.depth > 0 AND o.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND o.objid = c.oid AND o.objsubid = 0
+              AND o.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND o.refobjsubid > 0 AND o.deptype IN ('a', 'i'))) x) END`;
 
 /**
  * A table's ancestors: the tables it inherits from (INHERITS) or is a partition of, and theirs, as pg_inherits
- * records both, nearest first (by depth, then oid), as [schema, name, [column names]] (JSON). A child has
+ * records both, nearest first (by depth, then oid), as [schema, name, [column names], [[schema, name] of its own
+ * parents]] (JSON; the parents give each ancestor its own ancestors, catalog-facts.ts). A child has
  * every column of each of its ancestors, under the same name (PostgreSQL matches inherited columns by name
  * and renames them together), so an ancestor's column names are the child's columns that are the
  * ancestor's. Partitioned indexes are in pg_inherits too: only tables are asked.
@@ -67,7 +83,11 @@ const SEQUENCE_DEFAULT_OF = `CASE WHEN c.relkind = 'S' THEN (SELECT json_agg(jso
 const ANCESTORS = `CASE WHEN c.relkind IN ('r', 'p', 'f') AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i0 WHERE i0.inhrelid = c.oid)
       THEN (SELECT json_agg(json_build_array(an.nspname, a.relname,
                     (SELECT coalesce(json_agg(att.attname ORDER BY att.attnum), '[]'::json) FROM pg_catalog.pg_attribute att
-                      WHERE att.attrelid = a.oid AND att.attnum > 0 AND NOT att.attisdropped))
+                      WHERE att.attrelid = a.oid AND att.attnum > 0 AND NOT att.attisdropped),
+                    (SELECT coalesce(json_agg(json_build_array(pn.nspname, p.relname) ORDER BY p.oid), '[]'::json)
+                       FROM pg_catalog.pg_inherits pi JOIN pg_catalog.pg_class p ON p.oid = pi.inhparent
+                       JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+                      WHERE pi.inhrelid = a.oid))
                   ORDER BY x.depth, a.oid)::text
       FROM (WITH RECURSIVE up(oid, depth) AS (
               SELECT i.inhparent, 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid

@@ -127,7 +127,8 @@ export class Catalog {
     if (!owner) return null;
     if (more.length) return undefined;
     // A sequence that also numbers another table's rows (that table's DEFAULT calls it) belongs to no one
-    // table: setval on it moves the other table's ids too. It is then a relation of its own.
+    // table: setval on it moves the other table's ids too. It is then a relation of its own. The owner's
+    // partitions, whose defaults call it too, hold the owner's rows and are not another table here.
     if (r.defaultOf.some(([s, t]) => s !== owner[0] || t !== owner[1])) return null;
     return { schema: owner[0], table: owner[1], column: owner[2] };
   }

@@ -2,12 +2,16 @@
 // the child, with the same access, and the child's columns carry the ancestor's column identity.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Catalog, RelationInfo } from "./catalog.js";
+import { relationFromRow } from "./catalog-facts.js";
 import { buildMaskPlan } from "./mask-plan.js";
 import { resolveAnalysis } from "./resolve.js";
 import { withAncestors } from "./resolve-ancestors.js";
 import { analyze, initSqlParser, type StatementFacts } from "./sql/index.js";
 
-function rel(schema: string, name: string, columns: string[], ancestors: [string, string, string[]][] = []): RelationInfo {
+/** An ancestor as [schema, name, columns] or [schema, name, columns, its own ancestors as "schema.name"]. */
+type AncestorRow = [string, string, string[]] | [string, string, string[], string[]];
+
+function rel(schema: string, name: string, columns: string[], ancestors: AncestorRow[] = []): RelationInfo {
   return {
     oid: 0,
     schema,
@@ -19,7 +23,7 @@ function rel(schema: string, name: string, columns: string[], ancestors: [string
     ownedBy: [],
     serialSequences: {},
     defaultOf: [],
-    ancestors: ancestors.map(([s, n, c]) => ({ schema: s, name: n, columns: c })),
+    ancestors: ancestors.map(([s, n, c, up = []]) => ({ schema: s, name: n, columns: c, inherits: up.map((x) => ({ schema: x.split(".")[0]!, name: x.split(".")[1]! })) })),
   };
 }
 
@@ -28,7 +32,7 @@ const relations = [
   rel("public", "customers", CUSTOMERS),
   rel("public", "archive", [...CUSTOMERS, "archived_at"], [["public", "customers", CUSTOMERS]]),
   rel("public", "archive_old", [...CUSTOMERS, "archived_at"], [
-    ["public", "archive", [...CUSTOMERS, "archived_at"]],
+    ["public", "archive", [...CUSTOMERS, "archived_at"], ["public.customers"]],
     ["public", "customers", CUSTOMERS],
   ]),
   rel("internal", "audit", ["id", "secret"]),
@@ -77,6 +81,13 @@ describe("a statement that names a child names its ancestors", () => {
     ]);
   });
 
+  it("an ancestor that is itself a child or partition (the middle level) carries its own ancestors", async () => {
+    const f = await facts("UPDATE archive_old SET ssn = NULL WHERE id = 1");
+    const middle = f.tables.find((t) => t.name === "archive")!;
+    expect(middle).toMatchObject({ access: "write", descendant: { schema: "public", name: "archive_old" }, inherits: [{ schema: "public", name: "customers" }] });
+    expect(f.tables.find((t) => t.name === "customers")!.inherits).toBeUndefined();
+  });
+
   it("a child's own column is not given to an ancestor that lacks it; * is given to every ancestor", async () => {
     const f = await facts("SELECT archived_at, a FROM archive a");
     expect(f.outputs[0]!.lineage).toEqual([{ schema: "public", table: "archive", column: "archived_at" }]);
@@ -121,6 +132,25 @@ describe("a statement that names a child names its ancestors", () => {
     const a = await withAncestors({ statements: [{ ...analysed, tables: analysed.tables.slice(0, 1) }], fingerprint: "" }, memoryCatalog(new Set(["public.archive"])));
     const f = a.statements[0]!;
     expect(f.unknown).toContain("the catalog could not say whether public.archive inherits from another table");
+  });
+});
+
+describe("the catalog's row of a table's ancestors", () => {
+  it("each ancestor's own ancestors follow from the parents the catalog lists for it, in the child's order", () => {
+    // A sub-partition: leaf of mid of top, and a second parent of mid (multiple inheritance) named other.
+    const ancestors = [
+      ["public", "mid", ["id", "at"], [["public", "top"], ["public", "other"]]],
+      ["public", "top", ["id", "at"], []],
+      ["public", "other", ["id"], [["x", "root"]]],
+      ["x", "root", ["id"], []],
+    ];
+    const row = ["7", "public", "leaf", "r", JSON.stringify(["id", "at"]), null, "[]", null, null, null, null, JSON.stringify(ancestors)];
+    const info = relationFromRow(row);
+    const own = (name: string) => info.ancestors.find((a) => a.name === name)!.inherits.map((a) => `${a.schema}.${a.name}`);
+    expect(info.ancestors.map((a) => a.name)).toEqual(["mid", "top", "other", "root"]);
+    expect(own("mid")).toEqual(["public.top", "public.other", "x.root"]);
+    expect(own("other")).toEqual(["x.root"]);
+    expect(own("top")).toEqual([]);
   });
 });
 

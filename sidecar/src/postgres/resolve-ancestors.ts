@@ -7,7 +7,8 @@ import type { AnalysisResult, ColumnRef, RelationRef, StatementFacts } from "./s
 
 /**
  * Adds to every statement, for each table the catalog says inherits from others or is a partition: its
- * `inherits`, an entry in `tables` per ancestor (same access, `descendant` naming the child), and beside each
+ * `inherits`, an entry in `tables` per ancestor (same access, `descendant` naming the child, and the ancestor's
+ * own `inherits` when it is a child or partition too), and beside each
  * of the child's columns in `columns`, output lineage, `write_inputs` and function inputs the same column of
  * each ancestor that has it (`*` stands for all of them). Asks the catalog for any table it does not hold
  * (any more); the answer is then synchronous.
@@ -52,7 +53,10 @@ function statement(s: StatementFacts, catalog: Catalog): StatementFacts {
       const k = `${key(x.schema, x.name)}\u0000${t.access}`;
       if (listed.has(k)) continue;
       listed.add(k);
-      added.push({ schema: x.schema, name: x.name, access: t.access, candidates: [x.schema], only: false, descendant: { schema: t.schema!, name: t.name } });
+      // An ancestor that is itself a child (a sub-partition's partitioned middle level) carries its own
+      // ancestors, as it would if the statement named it.
+      const up = x.inherits.length ? { inherits: x.inherits.map((a) => ({ schema: a.schema, name: a.name })) } : {};
+      added.push({ schema: x.schema, name: x.name, access: t.access, candidates: [x.schema], only: false, descendant: { schema: t.schema!, name: t.name }, ...up });
     }
   }
   tables.push(...added);
