@@ -43,6 +43,18 @@ function foreignTransferCoding(upstream: UpstreamResponse): boolean {
 }
 
 /**
+ * A Content-Type that names an event stream anywhere but as its media type ("text/plain, text/event-stream",
+ * `application/json; profile="text/event-stream"`, "text/event-stream-v2"). regate reads a body as events only
+ * by its media type; clients look for the name in the whole header (the MCP TypeScript SDK's includes(),
+ * fetch-event-source's startsWith(), httpx-sse's substring test), read the body as events and join the data
+ * lines of each: a credential or masked value cut across those lines, never whole in the text regate read,
+ * would be whole in theirs.
+ */
+function looseEventStream(contentType: string | undefined, type: string | undefined): boolean {
+  return type !== "text/event-stream" && contentType !== undefined && /event-stream/i.test(contentType);
+}
+
+/**
  * Relays the upstream response. Without mask rules it streams untouched (SSE and chunked included). With
  * them: event streams are masked event by event as they flow; JSON is masked token by token as it flows
  * (a small one of declared length in one pass), newline-delimited JSON line by line; other bodies are
@@ -81,6 +93,12 @@ export function relayResponse(ctx: RequestContext, upstream: UpstreamResponse, l
   if (charset !== undefined && (ctx.masker !== undefined || secrets.length > 0)) {
     const what = `text in ${charset} (by its charset), which spells even ASCII otherwise than regate reads it`;
     if (ctx.masker) refuseUnmaskable(ctx, upstream, `the response is ${what}`, log);
+    else refuseUnreadable(ctx, upstream, what, log);
+    return;
+  }
+  if (!bodiless && (ctx.masker !== undefined || secrets.length > 0) && looseEventStream(upstream.headers["content-type"], type)) {
+    const what = "a content type that names an event stream other than as its media type, which clients read as events and regate would not";
+    if (ctx.masker) refuseUnmaskable(ctx, upstream, `the response has ${what}`, log);
     else refuseUnreadable(ctx, upstream, what, log);
     return;
   }
