@@ -1,11 +1,15 @@
 // The escapes a client decodes in a credential spelled back to it: JSON and JavaScript backslash escapes
 // (\uXXXX with surrogate pairs joined, \xHH, \n and kin), percent-encoding (%HH in either case, %uXXXX) and
-// HTML character references (numeric, and the named ones a text encoder uses for a token's characters).
-// Each decodes from a small buffer of the bytes seen so far, and says when it needs more (leak-view.ts).
+// HTML character references (numeric, and the named ones a text encoder uses for a token's characters), and
+// quoted-printable's soft line break ("=" ending a line, which a mail client joins to the next; its `=XX` bytes
+// are read by the hex search, leak-bytes.ts, not decoded here: see softBreak). Each decodes from a small buffer of the bytes seen so far, and says when it needs more (leak-view.ts).
 
 const BACKSLASH = 0x5c;
 const PERCENT = 0x25;
 const SEMI = 0x3b;
+const EQUALS = 0x3d;
+const CR = 0x0d;
+const LF = 0x0a;
 
 const HEX = new Int8Array(256).fill(-1);
 for (let i = 0; i < 10; i++) HEX[0x30 + i] = i;
@@ -105,6 +109,27 @@ function percent(src: Bytes, o: number, end: number): number {
   return 3;
 }
 
+/** Spaces or tabs a soft line break may have before its line break (RFC 2045 6.7 (3): decoders drop them). */
+const SOFT_BREAK_SPACE = 8;
+
+/**
+ * Quoted-printable's soft line break (RFC 2045 6.7 (5)): "=", maybe spaces or tabs, then CRLF or LF; it
+ * decodes to nothing, so a credential wrapped that way is whole again, as a mail client reads it. Any other
+ * "=" stands for itself: `=XX` is not decoded, because "=" is everywhere in text that is no quoted-printable
+ * (`key=value`, base64 padding), and reading `=75` as "u" there would hide the hex or base64 form of the
+ * credential that follows an "="; a fully encoded credential (`=75=70...`) is its hex, which the hex search
+ * reads through "=". (A mail encoder leaves a token's ASCII as it is, but for "=" itself, as `=3D`.)
+ */
+function softBreak(src: Bytes, o: number, end: number): number {
+  let j = o + 1;
+  while (j < end && j - o <= SOFT_BREAK_SPACE && (src[j] === 0x20 || src[j] === 0x09)) j++;
+  if (j >= end) return j - o <= SOFT_BREAK_SPACE ? INCOMPLETE : INVALID;
+  if (src[j] === LF) return j + 1 - o;
+  if (src[j] !== CR) return INVALID;
+  if (j + 1 >= end) return INCOMPLETE;
+  return src[j + 1] === LF ? j + 2 - o : INVALID;
+}
+
 /** &#NN; &#xHH; and a few named entities (the ";" may be missing, as browsers allow). */
 function entity(src: Bytes, o: number, end: number): number {
   let j = o + 1;
@@ -144,5 +169,5 @@ function entity(src: Bytes, o: number, end: number): number {
 export function decodeEscape(src: Bytes, o: number, end: number): number {
   DECODED.length = 0;
   const c = src[o];
-  return c === BACKSLASH ? backslash(src, o, end) : c === PERCENT ? percent(src, o, end) : entity(src, o, end);
+  return c === BACKSLASH ? backslash(src, o, end) : c === PERCENT ? percent(src, o, end) : c === EQUALS ? softBreak(src, o, end) : entity(src, o, end);
 }

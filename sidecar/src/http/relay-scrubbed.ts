@@ -9,8 +9,7 @@ import { mediaType } from "./body.js";
 import { textual, WIDE_TEXT, WideTextError, WideTextGuard } from "./charset.js";
 import type { RequestContext } from "./context.js";
 import { dropBodyDescriptors } from "./headers.js";
-import { catalogError, sendError } from "./reply.js";
-import { refuseUnreadable, streamDone } from "./response-refusals.js";
+import { refuseCutShort, refuseUnreadable, streamDone } from "./response-refusals.js";
 import { decoderFor } from "./response-body.js";
 import { SecretScrubber } from "./scrub.js";
 
@@ -56,10 +55,7 @@ export function relayScrubbed(ctx: RequestContext, upstream: UpstreamResponse, s
     } else if (err === decodeError) {
       refuseUnreadable(ctx, upstream, "a body that does not decode as its content-encoding says", log);
     } else {
-      upstream.destroy();
-      const e = catalogError("UPSTREAM_UNAVAILABLE", "upstream_unavailable", "upstream closed the connection mid-response");
-      ctx.errorCode = "UPSTREAM_UNAVAILABLE";
-      sendError(res, e.status, e.body);
+      refuseCutShort(ctx, upstream, log);
     }
   };
   let decodeError: unknown;

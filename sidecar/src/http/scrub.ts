@@ -40,7 +40,26 @@ function decodedForms(s: string): { text: string[]; hex: string[] } {
   const json = JSON.stringify(s).slice(1, -1);
   const hex = [Buffer.from(s, "utf8").toString("hex")];
   if (/^[0-9a-f]+$/i.test(s)) hex.push(s);
-  return { text: [s.replace(/\s+/g, ""), ...new Set([s, json, encodeURIComponent(s)].flatMap(base64Cores))], hex };
+  return { text: [...softBreakForms(s.replace(/\s+/g, "")), ...new Set([s, json, encodeURIComponent(s)].flatMap(base64Cores))], hex };
+}
+
+/** A secret's "="s, at most, whose every drop is a form (softBreakForms); past it, all of them dropped at once. */
+const SOFT_BREAK_EQUALS = 3;
+
+/**
+ * The secret, and when it has "="s (base64 padding), the secret without some of them: the view reads an "="
+ * that ends a line as a quoted-printable soft line break and drops it (leak-escapes.ts), so a secret wrapped
+ * just after its own "=" (`abc=` then a line break) reads as `abc` there.
+ */
+function softBreakForms(s: string): string[] {
+  const at: number[] = [];
+  for (let i = s.indexOf("="); i >= 0; i = s.indexOf("=", i + 1)) at.push(i);
+  if (at.length === 0) return [s];
+  const out = new Set([s, s.replace(/=/g, "")]);
+  if (at.length <= SOFT_BREAK_EQUALS) {
+    for (let mask = 1; mask < 1 << at.length; mask++) out.add(s.split("").filter((_, i) => !at.some((p, k) => p === i && (mask >> k) & 1)).join(""));
+  }
+  return [...out];
 }
 
 /** For each array secretForms returned, the forms the decoded check looks for. */

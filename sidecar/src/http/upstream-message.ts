@@ -124,12 +124,16 @@ export class UpstreamResponse extends Readable {
    * The whole body, up to `max` bytes, failing if the upstream goes quiet for `idleMs` (undefined: it may take
    * its time, as a streamed body may): readUpstreamBody's answers for a body with no content-encoding, without
    * a stream's events and ticks (small bodies are most responses). False, and nothing done, once any of the
-   * body was read the stream's way.
+   * body was read the stream's way. `handoff`: a body not whole `afterMs` after this call is given back to the
+   * stream instead (what arrived so far first, in order), `done` is never called, and `stream` is, to read it
+   * the stream's way: an upstream that drips its body does not keep the agent waiting for the head.
    */
-  readWhole(max: number, idleMs: number | undefined, done: (r: ReadUpstreamResult) => void): boolean {
+  readWhole(max: number, idleMs: number | undefined, done: (r: ReadUpstreamResult) => void, handoff?: { readonly afterMs: number; readonly stream: () => void }): boolean {
     if (this.#whole || this.complete || this.destroyed || this.readableLength > 0 || this.readableDidRead) return false;
     const timer = idleMs === undefined ? undefined : setTimeout(() => this.#settle({ ok: false, reason: "timeout" }), idleMs);
-    this.#whole = { chunks: [], size: 0, max, timer, done, settled: false };
+    const w: WholeRead = { chunks: [], size: 0, max, timer, handoff: undefined, done, settled: false };
+    if (handoff) w.handoff = setTimeout(() => this.#handOff(w, handoff.stream), handoff.afterMs);
+    this.#whole = w;
     return true;
   }
 
@@ -138,8 +142,19 @@ export class UpstreamResponse extends Readable {
     if (w.settled) return;
     w.settled = true;
     if (w.timer !== undefined) clearTimeout(w.timer);
+    if (w.handoff !== undefined) clearTimeout(w.handoff);
     if (!r.ok) this.destroy();
     w.done(r);
+  }
+
+  /** The whole read gives up waiting: the chunks so far go into the stream, which reads the rest. */
+  #handOff(w: WholeRead, stream: () => void): void {
+    if (w.settled || this.#whole !== w) return;
+    w.settled = true;
+    if (w.timer !== undefined) clearTimeout(w.timer);
+    this.#whole = undefined;
+    for (const c of w.chunks) this.push(c);
+    stream();
   }
 
   /** A body chunk; false asks undici to hold the next ones until the reader wants more. */
@@ -187,6 +202,8 @@ interface WholeRead {
   size: number;
   readonly max: number;
   readonly timer: NodeJS.Timeout | undefined;
+  /** Set when the body goes back to the stream if not whole in time (readWhole's `handoff`). */
+  handoff: NodeJS.Timeout | undefined;
   readonly done: (r: ReadUpstreamResult) => void;
   settled: boolean;
 }

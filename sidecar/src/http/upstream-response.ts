@@ -12,7 +12,7 @@ import type { ResponseMasker } from "./masker.js";
 import { decoderFor, maskBody, readUpstreamBody, type ReadUpstreamResult } from "./response-body.js";
 import { relayScrubbed } from "./relay-scrubbed.js";
 import { relayScrubbedWhole } from "./relay-scrubbed-whole.js";
-import { refuseUnmaskable, refuseUnreadable, streamDone } from "./response-refusals.js";
+import { refuseCutShort, refuseUnmaskable, refuseUnreadable, relayFailed, streamDone } from "./response-refusals.js";
 import { scrubBuffer, scrubHeaders, SecretScrubber } from "./scrub.js";
 import { SseMasker } from "./sse-mask.js";
 import { relayStreamedJson } from "./upstream-json.js";
@@ -115,7 +115,7 @@ export function relayResponse(ctx: RequestContext, upstream: UpstreamResponse, l
   // Last, on values already scrubbed and masked as the upstream wrote them: the agent follows them through regate.
   if (ctx.route && ctx.proxyReq) rewriteSelfReferences(headers, ctx.route, ctx.proxyReq.path);
   if (!masker && secrets.length > 0 && !bodiless) {
-    if (!relayScrubbedWhole(ctx, upstream, status, headers, secrets, log)) relayScrubbed(ctx, upstream, status, headers, secrets, log);
+    if (!relayScrubbedWhole(ctx, upstream, status, headers, secrets, log, onError)) relayScrubbed(ctx, upstream, status, headers, secrets, log);
     return;
   }
   if (!masker || bodiless) {
@@ -169,11 +169,13 @@ export function relayResponse(ctx: RequestContext, upstream: UpstreamResponse, l
     });
     return;
   }
+  // Called back from undici's callbacks (readWhole) or a stream's events: a throw would reach neither the
+  // agent nor the gateway's catch.
   const send = (read: ReadUpstreamResult): void => {
     try {
       sendMaskedBody(ctx, upstream, read, status, headers, masker, secrets, log);
     } catch (err) {
-      onError(err);
+      relayFailed(upstream, onError, err);
     }
   };
   if (decoder !== null || !upstream.readWhole(limits.max_masked_body_bytes, limits.timeout_ms, send)) readUpstreamBody(upstream, decoder, limits.max_masked_body_bytes, limits.timeout_ms, send);
@@ -202,9 +204,7 @@ function sendMaskedBody(
       ctx.errorCode = "UPSTREAM_TIMEOUT";
       sendError(res, e.status, e.body);
     } else if (read.reason === "aborted") {
-      const e = catalogError("UPSTREAM_UNAVAILABLE", "upstream_unavailable", "upstream closed the connection mid-response");
-      ctx.errorCode = "UPSTREAM_UNAVAILABLE";
-      sendError(res, e.status, e.body);
+      refuseCutShort(ctx, upstream, log);
     } else {
       refuseUnmaskable(ctx, upstream, read.reason === "too_large" ? "response is larger than regate masks" : "response body could not be decoded", log);
     }

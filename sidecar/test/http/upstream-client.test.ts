@@ -158,8 +158,19 @@ describe("interim and protocol-switching responses", () => {
 });
 
 describe("a body the upstream cuts short", () => {
-  it.each(["/short", "/short-chunked"])("unmasked %s: the agent's response is cut short too, never ended as if whole", async (path) => {
-    await expect(get(path)).rejects.toThrow(/aborted|socket hang up|ECONNRESET/);
+  // Chunked, its head went out with the first bytes: the honest signal left is a response cut short too.
+  it("unmasked /short-chunked: the agent's response is cut short too, never ended as if whole", async () => {
+    await expect(get("/short-chunked")).rejects.toThrow(/aborted|socket hang up|ECONNRESET/);
+  });
+
+  // Of declared length it is read whole (relay-scrubbed-whole.ts) and nothing went out yet: a clear 502 saying
+  // the upstream already handled the request, as the masked path answers, rather than a bare reset an agent
+  // could take for "never sent" and retry.
+  it("unmasked /short: 502 UPSTREAM_UNAVAILABLE, and the partial body never reaches the agent", async () => {
+    const res = await get("/short");
+    expect(res.status).toBe(502);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ code: "UPSTREAM_UNAVAILABLE", reason: expect.stringContaining("already handled the request") });
+    expect(res.body.toString()).not.toContain("123-45-6789");
   });
 
   it.each(["/f/short", "/f/short-chunked"])("masked %s: 502 UPSTREAM_UNAVAILABLE, and the partial value never reaches the agent", async (path) => {

@@ -1,0 +1,148 @@
+// How the whole-body path (relay-scrubbed-whole.ts, and the masked whole read in upstream-response.ts) answers
+// when the body does not simply arrive: regate's own code throwing where undici calls back, an upstream that
+// cuts the body short, and one that drips it. Each case is judged by what the agent receives, through a real
+// regate in front of a real (raw TCP) upstream.
+
+import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import type { HttpInput } from "../../src/decision/types.js";
+import { LeakGuard } from "../../src/http/leak-guard.js";
+import { WHOLE_WAIT_MS } from "../../src/http/relay-scrubbed-whole.js";
+import { ChunkScrubber } from "../../src/http/scrub.js";
+import { AGENT_TOKEN, authed, FIELD_RULES, rawRequest, startGateway, TestRulesDecider, UPSTREAM_SECRET, type GatewayUnderTest, type RawResponse } from "./fixtures.js";
+
+const S = UPSTREAM_SECRET;
+/** How long the dripping upstream waits between its two halves: well past WHOLE_WAIT_MS. */
+const DRIP_PAUSE_MS = 1200;
+const DRIP_BODY = `token=${S}\n`;
+
+function answer(sock: Socket, path: string): void {
+  const body = path.startsWith("/m/") ? '{"ssn":"123-45-6789","n":1}' : `{"echo":"${S}","n":1}`;
+  if (path.endsWith("/ok")) {
+    sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    return;
+  }
+  if (path.endsWith("/cut")) {
+    // Declares 40 bytes, sends 20 of them (the credential's first ones among them), and closes.
+    sock.end(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 40\r\n\r\ntoken=${S.slice(0, 14)}`);
+    return;
+  }
+  if (path === "/drip") {
+    const b = Buffer.from(DRIP_BODY);
+    const cut = 10;
+    sock.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${b.length}\r\n\r\n`), b.subarray(0, cut)]));
+    const t = setTimeout(() => sock.write(b.subarray(cut)), DRIP_PAUSE_MS);
+    sock.once("close", () => clearTimeout(t));
+  }
+}
+
+let upstream: Server;
+let gw: GatewayUnderTest;
+
+beforeAll(async () => {
+  upstream = createServer((sock) => {
+    let buf = "";
+    sock.on("data", (d: Buffer) => {
+      buf += d.toString("latin1");
+      for (let end = buf.indexOf("\r\n\r\n"); end >= 0; end = buf.indexOf("\r\n\r\n")) {
+        const head = buf.slice(0, end);
+        buf = buf.slice(end + 4);
+        answer(sock, head.split(" ")[1]!);
+      }
+    });
+    sock.on("error", () => sock.destroy());
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  const decider = new TestRulesDecider((input) => ((input.http as HttpInput).path.startsWith("/m/") ? { mask: FIELD_RULES } : {}));
+  gw = await startGateway({ decider, routes: [{ name: "api", prefix: "/", upstream: url, credential: { type: "bearer", value: S } }] });
+});
+
+afterAll(async () => {
+  await gw.close();
+  await new Promise((r) => upstream.close(r));
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** The agent's answer, or a rejection if none comes in `ms` (an agent left hanging). */
+function within(ms: number, p: Promise<RawResponse>): Promise<RawResponse> {
+  return Promise.race([p, new Promise<RawResponse>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))]);
+}
+
+describe("a throw where undici calls back answers the agent", () => {
+  it("the scrubbed whole path: 500 INTERNAL (regate's fault, not the upstream's), not a hang", async () => {
+    vi.spyOn(ChunkScrubber.prototype, "write").mockImplementationOnce(() => {
+      throw new Error("scrubber broke");
+    });
+    const res = await within(3000, rawRequest(`${gw.url}/ok`, { headers: authed() }));
+    expect(res.status).toBe(500);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ code: "INTERNAL" });
+    expect(res.body.toString()).not.toContain(S);
+    // The next request on the route is answered as usual.
+    const again = await rawRequest(`${gw.url}/ok`, { headers: authed() });
+    expect(again.status).toBe(200);
+    expect(again.body.toString()).toBe(`{"echo":"${"*".repeat(S.length)}","n":1}`);
+  });
+
+  it("the masked whole read: 500 INTERNAL, not a hang", async () => {
+    vi.spyOn(LeakGuard.prototype, "end").mockImplementationOnce(() => {
+      throw new Error("guard broke");
+    });
+    const res = await within(3000, rawRequest(`${gw.url}/m/ok`, { headers: authed() }));
+    expect(res.status).toBe(500);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ code: "INTERNAL" });
+    expect(res.body.toString()).not.toContain("123-45-6789");
+  });
+});
+
+describe("a body the upstream cuts short on the whole path", () => {
+  it.each([
+    ["GET", ""],
+    ["POST", ", do not retry it"],
+  ])("%s: 502 UPSTREAM_UNAVAILABLE saying the upstream already handled it; none of the partial body", async (method, retry) => {
+    const res = await within(3000, rawRequest(`${gw.url}/cut`, { method, headers: authed(), ...(method === "POST" ? { body: "{}" } : {}) }));
+    expect(res.status).toBe(502);
+    expect(JSON.parse(res.body.toString())).toEqual({
+      error: "upstream_unavailable",
+      code: "UPSTREAM_UNAVAILABLE",
+      reason: `upstream closed the connection mid-response; the upstream already handled the request${retry}`,
+    });
+    expect(res.body.toString()).not.toContain(S.slice(0, 14));
+  });
+
+  it("masked, the same answer", async () => {
+    const res = await within(3000, rawRequest(`${gw.url}/m/cut`, { headers: authed() }));
+    expect(res.status).toBe(502);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ code: "UPSTREAM_UNAVAILABLE", reason: "upstream closed the connection mid-response; the upstream already handled the request" });
+  });
+});
+
+describe("an upstream that drips a small body", () => {
+  it("the agent gets the head and the bytes so far long before the rest, then the whole scrubbed body", async () => {
+    const started = Date.now();
+    let headAt = 0;
+    const out = await new Promise<string>((resolve, reject) => {
+      const sock = connect(gw.port, "127.0.0.1", () => sock.write(`GET /drip HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${AGENT_TOKEN}\r\nconnection: close\r\n\r\n`));
+      let seen = "";
+      sock.on("data", (d: Buffer) => {
+        seen += d.toString("latin1");
+        if (headAt === 0 && seen.includes("\r\n\r\n")) headAt = Date.now();
+      });
+      sock.on("end", () => resolve(seen));
+      sock.on("error", reject);
+      sock.setTimeout(5000, () => {
+        sock.destroy();
+        resolve(seen);
+      });
+    });
+    expect(headAt).toBeGreaterThan(0);
+    // The head went out once the whole read gave up waiting, not when the last byte came.
+    expect(headAt - started).toBeLessThan(WHOLE_WAIT_MS + DRIP_PAUSE_MS / 2);
+    expect(out).toMatch(/^HTTP\/1\.1 200 /);
+    expect(out.toLowerCase()).toContain(`content-length: ${DRIP_BODY.length}\r\n`);
+    expect(out.slice(out.indexOf("\r\n\r\n") + 4)).toBe(`token=${"*".repeat(S.length)}\n`);
+  });
+});
