@@ -11,8 +11,8 @@ import type { ClusterRole } from "./cluster/index.js";
 import type { Config } from "./config/index.js";
 import { DecisionPipeline, StoreSchemaGuard, type DecisionSink, type ProtectedSchema } from "./decision/index.js";
 import { createExporters, registerExportMetrics, type Exporters } from "./export/index.js";
-import { createHttpGateway, mountAgentApprovals } from "./http/index.js";
-import { LockGuard, LockService, lockStore, registerIncidentMetrics } from "./locks/index.js";
+import { createHttpGateway, mountAgentApprovals, type HttpGateway } from "./http/index.js";
+import { LockGuard, LockService, lockStore, matches, registerIncidentMetrics, type Lock } from "./locks/index.js";
 import type { Logger } from "./log.js";
 import { packageRoot } from "./paths.js";
 import { PolicyStore, startPolicySource, storeOptions } from "./policy/index.js";
@@ -135,7 +135,10 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
   ];
   const decider = new LockGuard(stores.length ? new StoreSchemaGuard(pipeline, stores) : pipeline, locks);
   const incidentMetrics = registerIncidentMetrics(metrics.registry, locks);
-  locks.onEnded = (n) => incidentMetrics.sessionEnded("lock", n);
+  locks.onEnded = ({ sessions: n, requests }) => {
+    if (n) incidentMetrics.sessionEnded("lock", n);
+    if (requests) incidentMetrics.requestsEnded("lock", requests);
+  };
 
   // Approvals (docs/approvals.md): the hold hook composed with the caller's hooks; the API on the admin listener.
   let hooks: SessionHooks = composeHooks(budgetCutEvents(lifecycle), sessionHooks);
@@ -172,6 +175,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
     closers.push(() => pg.drain(config.admin.drain_timeout_ms));
   }
 
+  let httpGateway: HttpGateway | undefined;
   if (config.http.enabled) {
     // MCP session records across workers live in the primary, a copy in each worker (cluster/mcp-sessions.ts).
     const mcpSessions = cluster ? await cluster.mcpSessions() : undefined;
@@ -202,6 +206,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
       onConnectionRefused: () => metrics.httpConnectionsRefused.inc(),
       ...(mcpSessions ? { mcp_sessions: mcpSessions } : {}),
     });
+    httpGateway = gateway;
     recording?.http.watch(gateway.server);
     const own = approvals;
     if (own) mountAgentApprovals(gateway.server, directory, (principal) => own.own(principal).map(agentView));
@@ -219,6 +224,28 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
       return sessions.end(id, reason);
     },
     ...(held ? { withdrawApprovals: (select: (a: { principal: string; session_id: string }) => boolean, by: string) => held.withdraw(select, by) } : {}),
+    // Each process (each worker) ends its own exchanges when the lock reaches it.
+    endExchanges: (lock) => {
+      if (!httpGateway) return { requests: [], connections: 0 };
+      const ended = httpGateway.endExchanges((p, requestId) => matches(lock, p, requestId), { answer: lockedAnswer(locks, lock), tag: lock.id });
+      for (const x of ended.exchanges) {
+        lifecycle.emit({
+          kind: "session_locked",
+          time: new Date().toISOString(),
+          path: "http",
+          ...(x.decision_id ? { decision_id: x.decision_id } : {}),
+          lock_id: lock.id,
+          session_id: x.request_id,
+          principal: { subject: x.principal.subject, groups: x.principal.groups },
+          ...(x.route ? { target: x.route } : {}),
+          client: x.client,
+          actor: lock.created_by,
+          reason: lock.message,
+          subject: x.subject,
+        });
+      }
+      return { requests: ended.exchanges.map((x) => x.request_id), connections: ended.connections };
+    },
   });
   closers.push(() => locks.close());
 
@@ -261,6 +288,13 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
       decisionLog?.close();
     },
   };
+}
+
+/** What an HTTP exchange a new lock ends is answered when its response has not started: the LOCKED refusal. */
+function lockedAnswer(locks: LockService, lock: Lock): { error: string; code: "LOCKED"; reason: string; next_step: string } {
+  const e = locks.refusal(lock);
+  const next = e.detail ?? "";
+  return { error: "denied", code: "LOCKED", reason: `regate refused this request: ${e.message.replace(/^regate: /, "")}. Next: ${next}.`, next_step: next };
 }
 
 function listenHttp(server: Server, listen: { host: string; port: number }): Promise<number> {

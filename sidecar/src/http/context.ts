@@ -33,4 +33,12 @@ export interface RequestContext {
   proxyRes?: UpstreamResponse;
   timer?: NodeJS.Timeout;
   timedOut: boolean;
+  /** The response has closed (finished or the agent went away). */
+  closed?: boolean;
+  /** Waiting for a reviewer (hold.ts): a lock's withdrawal of the approval answers it. */
+  held?: boolean;
+  /** The body as read, to answer a JSON-RPC request in JSON-RPC when the exchange is ended early. */
+  addressed?: { parsed: unknown; raw: Buffer };
+  /** Ended by an operator (the lock's id, exchange-cut.ts): nothing more is sent on this exchange. */
+  cutBy?: string;
 }

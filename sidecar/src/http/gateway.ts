@@ -9,6 +9,7 @@ import { hasBody, parseRequestBody, readBody, upstreamBody } from "./body.js";
 import type { RequestContext } from "./context.js";
 import { decideAll, refusal } from "./enforce.js";
 import { capConnections, type ConnectionCap } from "./connection-cap.js";
+import { LiveExchanges, type EndedExchanges, type ExchangeCut, type ExchangeSelect } from "./exchange-cut.js";
 import { forwardRequest } from "./forward.js";
 import { answerUnparsed, framingRefusal } from "./framing.js";
 import { agentCredential, collidingHeaders } from "./headers.js";
@@ -34,6 +35,11 @@ import type { UpstreamResponse } from "./upstream-message.js";
 export interface HttpGateway {
   /** Not listening yet: the caller picks the address (loopback by default). */
   server: Server;
+  /**
+   * Ends now the exchanges in flight of agents `select` picks (a lock): responses not started are refused,
+   * streams are cut, upstream exchanges aborted, the agents' idle connections closed (exchange-cut.ts).
+   */
+  endExchanges(select: ExchangeSelect, why: ExchangeCut): EndedExchanges;
   /** Stops accepting, lets in-flight requests finish (up to limits.timeout_ms), then closes everything. */
   close(): Promise<void>;
 }
@@ -81,11 +87,13 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   const mcpSessions: McpSessionStore = opts.mcp_sessions ?? new McpSessions();
   // The masker for a decision's rules is built once per set of rules, not per request (maskers.ts).
   const maskers = new Maskers(opts.mask_hash_key, opts.mask_case_sensitive === true);
+  // Authenticated exchanges in flight and the agents' connections: what a lock ends at once.
+  const live = new LiveExchanges();
 
   /** The upstream's response headers arrived: relay them (masked, scrubbed) unless the exchange is over. */
   function onUpstreamResponse(ctx: RequestContext, proxyRes: UpstreamResponse): void {
     clearTimeout(ctx.timer);
-    if (ctx.timedOut || ctx.res.headersSent || ctx.res.destroyed) {
+    if (ctx.timedOut || ctx.cutBy !== undefined || ctx.res.headersSent || ctx.res.destroyed) {
       proxyRes.destroy();
       return;
     }
@@ -95,7 +103,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     if (shared) {
       const role = ctx.mcpSession!;
       shared.then(
-        () => (ctx.res.destroyed ? proxyRes.destroy() : relay(ctx, proxyRes)),
+        () => (ctx.res.destroyed || ctx.cutBy !== undefined ? proxyRes.destroy() : relay(ctx, proxyRes)),
         (err: unknown) => {
           proxyRes.destroy();
           log.warn({ req_id: ctx.id, err }, "an MCP session the upstream issued could not be shared with every worker; its answer is refused");
@@ -117,12 +125,15 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   }
 
   function fail(ctx: RequestContext, status: number, body: ErrorBody, o: { close?: boolean; headers?: Record<string, string> } = {}): void {
+    // Ended by a lock: the agent has had its answer, or its stream was cut.
+    if (ctx.cutBy !== undefined) return;
     if (body.code) ctx.errorCode = body.code;
     sendError(ctx.res, status, body, o);
   }
 
   /** A change to an MCP session did not reach every worker in time: refused, in JSON-RPC when addressable. */
   function clusterUnavailable(ctx: RequestContext, parsedBody: unknown, raw: Buffer | undefined, decisionId: string | undefined): void {
+    if (ctx.cutBy !== undefined) return;
     const e = catalogError("CLUSTER_UNAVAILABLE", "unavailable");
     const body = { ...e.body, ...(decisionId ? { decision_id: decisionId } : {}) };
     const rpc = ctx.res.headersSent ? undefined : jsonRpcRefusal(parsedBody, body, raw);
@@ -132,6 +143,8 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   }
 
   function internalError(ctx: RequestContext, err: unknown): void {
+    // What fails once a lock has ended the exchange (the aborted upstream) is the lock's doing.
+    if (ctx.cutBy !== undefined) return;
     log.error({ req_id: ctx.id, err: { message: (err as Error)?.message, code: (err as RegateError)?.code } }, "internal error");
     const e = catalogError("INTERNAL", "internal_error");
     fail(ctx, e.status, e.body);
@@ -150,7 +163,11 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       masked: false,
       timedOut: false,
     };
-    res.on("close", () => ended.done(ctx));
+    res.on("close", () => {
+      ctx.closed = true;
+      live.delete(ctx);
+      ended.done(ctx);
+    });
     res.on("error", (err) => {
       if (isDisconnect(err)) log.debug({ req_id: ctx.id }, "client went away");
       else log.warn({ req_id: ctx.id, err: { code: (err as NodeJS.ErrnoException).code } }, "response error");
@@ -199,6 +216,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       return fail(ctx, e.status, e.body, { close: !req.complete, headers: { "www-authenticate": 'Bearer realm="regate"' } });
     }
     ctx.principal = auth.principal;
+    live.add(ctx, auth.principal);
 
     const host = (target.authority ?? req.headers.host ?? "").toLowerCase();
     const matched = matchRoute(routes, hostName(host), target.path);
@@ -213,6 +231,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     if (ctx.expectsContinue && !(Number(req.headers["content-length"] ?? 0) > limits.max_body_bytes)) res.writeContinue();
     // A request without Content-Length or Transfer-Encoding has no body (RFC 9112 6.3): nothing to wait for.
     const read = hasBody(req) ? await readBody(req, limits.max_body_bytes) : NO_BODY;
+    if (ctx.cutBy !== undefined) return;
     if (!read.ok) {
       if (read.reason === "aborted") {
         res.destroy();
@@ -223,6 +242,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     }
 
     const body = parseRequestBody(read.body, req.headers["content-type"], req.headers["content-encoding"], limits.max_input_body_bytes);
+    ctx.addressed = { parsed: body.parsed_body, raw: read.body };
     // The body the policy judges is the one sent: a compressed one goes up inflated (body.ts upstreamBody).
     const sent = upstreamBody(read.body, req.headers["content-encoding"], limits.max_body_bytes);
     if (!sent.ok) {
@@ -267,6 +287,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     const inputs = judgedInputs(facts);
     // A full decision sink (block mode, a stdout nobody reads): wait a bounded time for room, as Postgres does.
     if (opts.decider.congested?.()) await roomInSinks(opts.decider);
+    if (ctx.cutBy !== undefined) return;
     let verdict = decideAll(opts.decider, inputs, ctx.id, reuse);
     ctx.decision = verdict.decision;
     // Judged first, so that a denial stays the policy's; a request it let through (or holds for a reviewer)
@@ -278,8 +299,11 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     }
     if (opts.approvals && !verdict.allowed && verdict.decision.outcome === "approve") {
       // Held or deferred for a reviewer (hold.ts); undefined: the agent has been answered.
-      const settled = await settleApproval(opts.approvals, ctx, inputs, verdict, read.body, sent, body.parsed_body);
-      if (!settled) return;
+      ctx.held = true;
+      const settled = await settleApproval(opts.approvals, ctx, inputs, verdict, read.body, sent, body.parsed_body).finally(() => {
+        ctx.held = false;
+      });
+      if (!settled || ctx.cutBy !== undefined) return;
       verdict = settled;
     }
     if (!verdict.allowed) {
@@ -293,6 +317,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     const booking = mcpSessions.admit(mcpRequest, verdict.mask);
     // A promise only with workers, when the exchange changes its session: every worker knows first.
     const admitted = booking instanceof Promise ? await booking : booking;
+    if (ctx.cutBy !== undefined) return;
     if (!admitted.ok && admitted.unavailable) return clusterUnavailable(ctx, body.parsed_body, read.body, verdict.decision.decision_id);
     if (!admitted.ok) {
       const e = catalogError("PROTOCOL_VIOLATION", "bad_request", admitted.reason);
@@ -336,5 +361,5 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     ended.close();
   }
 
-  return { server, close };
+  return { server, close, endExchanges: (select, why) => live.end(select, why) };
 }

@@ -45,6 +45,8 @@ function requestLine(level: "info" | "warn", bindings: string, ctx: RequestConte
   if (ctx.errorCode) line += `,"error_code":"${ctx.errorCode}"`;
   if (ctx.authFailure) line += `,"auth_failure":${str(ctx.authFailure)}`;
   if (!ctx.res.writableFinished) line += `,"aborted":true`;
+  // Ended by a lock: refused mid-way, or its stream cut (exchange-cut.ts).
+  if (ctx.cutBy) line += `,"lock_id":${str(ctx.cutBy)}`;
   return `${line},"duration_ms":${duration_ms},"msg":"http request"}\n`;
 }
 

@@ -31,6 +31,39 @@ export function refuseUnreadable(ctx: RequestContext, upstream: UpstreamResponse
   sendError(ctx.res, e.status, e.body);
 }
 
+/**
+ * Answers a response whose body the upstream cut short before any of it went to the agent: 502, saying the
+ * upstream already handled the request (it had answered), so that an agent does not take the failure for
+ * "nothing happened" and retry a write. Nothing of the partial body goes out. Once the agent has gone (the
+ * read ended because its response was closed), there is no one to answer.
+ */
+export function refuseCutShort(ctx: RequestContext, upstream: UpstreamResponse, log: Logger): void {
+  upstream.destroy();
+  // Already answered (a lock's refusal, exchange-cut.ts, aborts the upstream after it): nothing to add.
+  if (ctx.res.writableEnded) return;
+  if (ctx.res.destroyed) {
+    log.debug({ req_id: ctx.id, err: { code: "ECONNRESET" } }, "response stream closed early");
+    return;
+  }
+  log.warn({ req_id: ctx.id, route: ctx.route?.name }, "upstream closed the connection mid-response");
+  const e = catalogError("UPSTREAM_UNAVAILABLE", "upstream_unavailable", `upstream closed the connection mid-response; the upstream already handled the request${SAFE_METHODS.has(ctx.method) ? "" : ", do not retry it"}`);
+  ctx.errorCode = "UPSTREAM_UNAVAILABLE";
+  sendError(ctx.res, e.status, e.body);
+}
+
+/**
+ * A failure of regate's own while it relayed a response (a throw where undici calls back, which nothing
+ * above would catch): the upstream exchange is stopped, and the agent answered by `onError` (500, or its
+ * response cut short if its head already went out), never left waiting.
+ */
+export function relayFailed(upstream: UpstreamResponse, onError: (err: unknown) => void, err: unknown): void {
+  try {
+    upstream.destroy();
+  } finally {
+    onError(err);
+  }
+}
+
 export function streamDone(ctx: RequestContext, log: Logger) {
   return (err: NodeJS.ErrnoException | null | undefined): void => {
     if (!err) return;

@@ -1,5 +1,5 @@
 // Locks: stop an agent, a group, a credential or a session now, without a restart (docs/incident-response.md).
-export { LockService, lockedText, type LockEnforcer, type NewLock } from "./service.js";
+export { LockService, lockedText, type LockEnded, type LockEnforcer, type NewLock } from "./service.js";
 export { MemoryLockStore } from "./memory-store.js";
 export { LockGuard } from "./guard.js";
 export { describeTarget, isLive, matches, tokenId, type Lock, type LockStore, type LockTarget } from "./types.js";

@@ -12,6 +12,17 @@ export interface LockEnforcer {
   endSession(id: string, reason: string, lock: Lock): Promise<boolean>;
   /** Withdraws the held approvals `select` picks; returns how many. */
   withdrawApprovals?(select: (a: { principal: string; session_id: string }) => boolean, by: string): number;
+  /**
+   * Ends the HTTP exchanges in flight of this process that the lock stops (refused if their response has
+   * not started, cut if it has; the upstream aborted) and closes those agents' idle connections.
+   */
+  endExchanges?(lock: Lock): { requests: string[]; connections: number };
+}
+
+/** What one new lock ended in this process (metrics). */
+export interface LockEnded {
+  sessions: number;
+  requests: number;
 }
 
 export interface NewLock {
@@ -30,8 +41,8 @@ export class LockService {
   readonly #store: LockStore;
   readonly #log: Logger;
   #enforcer: LockEnforcer | undefined;
-  /** Told how many sessions each new lock ended (metrics). */
-  onEnded: ((n: number) => void) | undefined;
+  /** Told how many sessions and HTTP requests each new lock ended here (metrics). */
+  onEnded: ((ended: LockEnded) => void) | undefined;
   /**
    * The groups and credential ids each agent has been seen with (every decision passes here): a held
    * approval records only the agent's subject, and a group or token lock must still withdraw it.
@@ -133,10 +144,22 @@ export class LockService {
       // Withdraw first, so the approval history says it was the lock, not the hang-up that follows.
       const withdrawn =
         e.withdrawApprovals?.((a) => ids.has(a.session_id) || ("session" in target ? a.session_id === target.session : this.#mayMatch(lock, a.principal)), `lock ${lock.id}`) ?? 0;
+      // Synchronous: no byte more of a stopped exchange is relayed once this returns.
+      const http = e.endExchanges?.(lock) ?? { requests: [], connections: 0 };
       const reason = `agent locked (${lock.id}, ${describeTarget(target)}): ${lock.message}`;
       await Promise.all(hit.map((s) => e.endSession(s.id, reason, lock)));
-      if (hit.length) this.onEnded?.(hit.length);
-      this.#log.warn({ event: "lock_enforced", lock_id: lock.id, sessions_ended: [...ids], approvals_withdrawn: withdrawn }, "lock enforced on live sessions");
+      if (hit.length || http.requests.length) this.onEnded?.({ sessions: hit.length, requests: http.requests.length });
+      this.#log.warn(
+        {
+          event: "lock_enforced",
+          lock_id: lock.id,
+          sessions_ended: [...ids],
+          http_requests_ended: http.requests,
+          http_connections_closed: http.connections,
+          approvals_withdrawn: withdrawn,
+        },
+        "lock enforced on live sessions and HTTP requests",
+      );
     } catch (err) {
       this.#log.error({ err, lock_id: lock.id }, "lock enforcement failed");
     }
