@@ -18,6 +18,7 @@ import { DecisionPipeline } from "../../src/decision/index.js";
 import { PolicyStore } from "../../src/policy/index.js";
 import { BUNDLE } from "../support/regate.js";
 import { AGENT_TOKEN, closeServer, CUSTOMER, listen, startGateway, TestRulesDecider, UPSTREAM_SECRET, type GatewayUnderTest } from "./fixtures.js";
+import { mcpHeaders, readFor, toolCall } from "./mcp-exchange.js";
 
 interface StatefulMcp {
   url: string;
@@ -111,35 +112,8 @@ async function openSession(): Promise<{ client: Client; id: string }> {
   return { client, id: transport.sessionId! };
 }
 
-const headers = (session: string, extra: Record<string, string> = {}) => ({
-  authorization: `Bearer ${AGENT_TOKEN}`,
-  "content-type": "application/json",
-  accept: "application/json, text/event-stream",
-  "mcp-session-id": session,
-  "mcp-protocol-version": "2025-11-25",
-  ...extra,
-});
-
-/** What the agent reads of a response within `ms` (an SSE stream may stay open). */
-async function readFor(res: Response, ms: number): Promise<string> {
-  const reader = res.body!.getReader();
-  let text = "";
-  const stop = setTimeout(() => void reader.cancel().catch(() => {}), ms);
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += Buffer.from(value).toString("utf8");
-    }
-  } catch {
-    // cancelled
-  } finally {
-    clearTimeout(stop);
-  }
-  return text;
-}
-
-const call = (id: number, name: string, args: Record<string, unknown> = {}) => JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } });
+const headers = (session: string, extra: Record<string, string> = {}) => mcpHeaders(AGENT_TOKEN, session, extra);
+const call = toolCall;
 
 describe("a masked tool's result on another exchange than its own", () => {
   it("a second call reusing the id of a pending masked call gets nothing of the masked result", async () => {

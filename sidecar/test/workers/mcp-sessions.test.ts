@@ -21,6 +21,7 @@ import { buildBundle } from "../reliability/support/bundles.js";
 import { RELIABILITY_AGENT, type RegateChild } from "../reliability/support/regate-child.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startWorkers, workerPids } from "./support.js";
+import { mcpHeaders, readFor, toolCall } from "../http/mcp-exchange.js";
 
 const OTHER = { subject: "other-agent", token: `other-agent-${randomUUID()}` };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -186,34 +187,8 @@ async function openSession(opens: number, uses: number, token = RELIABILITY_AGEN
   return { client, id: transport.sessionId! };
 }
 
-const headers = (session: string, extra: Record<string, string> = {}) => ({
-  authorization: `Bearer ${RELIABILITY_AGENT.token}`,
-  "content-type": "application/json",
-  accept: "application/json, text/event-stream",
-  "mcp-session-id": session,
-  "mcp-protocol-version": "2025-11-25",
-  ...extra,
-});
-
-async function readFor(res: Response, ms: number): Promise<string> {
-  const reader = res.body!.getReader();
-  let text = "";
-  const stop = setTimeout(() => void reader.cancel().catch(() => {}), ms);
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += Buffer.from(value).toString("utf8");
-    }
-  } catch {
-    // cancelled
-  } finally {
-    clearTimeout(stop);
-  }
-  return text;
-}
-
-const call = (id: number, name: string, args: Record<string, unknown> = {}) => JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } });
+const headers = (session: string, extra: Record<string, string> = {}) => mcpHeaders(RELIABILITY_AGENT.token, session, extra);
+const call = toolCall;
 
 describe("workers: 2, MCP sessions", () => {
   it("a session opened on one worker is used through the SDK on the other, and resumed there (Last-Event-ID) masked", async () => {
