@@ -149,3 +149,62 @@ describe("HttpDecisionReuse", () => {
     expect(r.lookup(key({ path: "/c/1029" }), 1)).toBeDefined();
   });
 });
+
+describe("serialiseInput on the HTTP adapter's inputs (input-json.ts)", () => {
+  it("writes the varying parts first and keys the rest of the same text", () => {
+    const s = serialiseInput(input());
+    expect(s.json.startsWith('{"time":{"now_ns":1,')).toBe(true);
+    expect(s.json.endsWith(s.key)).toBe(true);
+    expect(s.key.startsWith(',"address":"127.0.0.1"}')).toBe(true);
+    expect(JSON.parse(s.json)).toEqual(JSON.parse(JSON.stringify(input())));
+  });
+
+  it("covers a member added anywhere but the four varying parts, and quotes what needs quoting", () => {
+    const base = input() as unknown as { session: Record<string, unknown>; http: Record<string, unknown> } & Record<string, unknown>;
+    const variants = [
+      { ...base, budget: { spent: 1 } },
+      { ...base, session: { ...base.session, tenant: "b" } },
+      { ...base, session: { ...base.session, client: { address: "127.0.0.1", port: 40000, family: "IPv4" } } },
+      { ...base, http: { ...base.http, mcp_session_end: true } },
+      { ...base, session: { ...base.session, id: 'a"\\\n\ud800' } },
+    ];
+    for (const v of variants) {
+      const s = serialiseInput(v as unknown as PolicyInput);
+      expect(JSON.parse(s.json)).toEqual(JSON.parse(JSON.stringify(v)));
+    }
+    expect(serialiseInput(variants[4] as unknown as PolicyInput).key).toBe(key());
+    for (const v of variants.slice(0, 4)) expect(serialiseInput(v as unknown as PolicyInput).key).not.toBe(key());
+  });
+
+  it("serialises a frozen principal once and an unfrozen one each time (a change shows in the key)", () => {
+    const principal = { subject: "agent", groups: ["agents"], claims: {}, auth_method: "bearer" };
+    const withPrincipal = (p: object) => ({ ...input(), session: { ...input().session, principal: p } }) as unknown as PolicyInput;
+    const before = serialiseInput(withPrincipal(principal)).key;
+    principal.groups.push("admins");
+    expect(serialiseInput(withPrincipal(principal)).key).not.toBe(before);
+    const frozen = Object.freeze({ subject: "agent", groups: Object.freeze(["x"]), claims: Object.freeze({}), auth_method: "token" });
+    expect(JSON.parse(serialiseInput(withPrincipal(frozen)).json).session.principal).toEqual(frozen);
+    expect(serialiseInput(withPrincipal(frozen)).key).toBe(serialiseInput(withPrincipal(frozen)).key);
+  });
+
+  it("keys of the two writers never meet: the HTTP one starts with ',' or '}', the generic one with '{'", () => {
+    expect(key()[0]).toMatch(/[,}]/);
+    expect(serialiseInput({ version: 1, kind: "http", session: { id: "x" } } as unknown as PolicyInput).key[0]).toBe("{");
+  });
+});
+
+describe("HttpDecisionReuse's last-key memo", () => {
+  it("hands back the entry the map holds now: a replaced, dropped or expired entry is not served from the memo", () => {
+    const r = new HttpDecisionReuse();
+    const k = key();
+    r.keep(k, reusable({ decision_id: "a" }), 0);
+    expect(r.lookup(key(), 1)?.decision_id).toBe("a");
+    r.keep(k, reusable({ decision_id: "b" }), 0);
+    expect(r.lookup(key(), 1)?.decision_id).toBe("b");
+    r.keep(k, reusable({ decision_id: "c", cache: undefined }), 0);
+    expect(r.lookup(key(), 1)).toBeUndefined();
+    r.keep(k, reusable({ decision_id: "d" }), 0);
+    expect(r.lookup(key(), 1)?.decision_id).toBe("d");
+    expect(r.lookup(key(), 60_000)).toBeUndefined();
+  });
+});

@@ -1,6 +1,9 @@
 // Decision reuse on the HTTP path: the policy's `cache` directive, as on the Postgres path (docs/policy.md).
 
 import type { Decision, PolicyInput } from "../decision/types.js";
+import { httpInputJson, type SerialisedInput } from "./input-json.js";
+
+export type { SerialisedInput } from "./input-json.js";
 
 /** Distinct inputs kept; the oldest goes first. Keys are most of the input's JSON (about a kilobyte each). */
 const CAPACITY = 1024;
@@ -16,20 +19,20 @@ interface Entry {
   expires: number;
 }
 
-/** The input as the policy gets it (`json`), and its key for reuse: everything but the parts a reuse lets vary. */
-export interface SerialisedInput {
-  json: string;
-  key: string;
-}
-
 /**
- * The input's JSON and its reuse key, serialising each part once. Generic over the input's members
+ * The input's JSON and its reuse key: input-json.ts's one-pass writer for the HTTP adapter's inputs (the key a
+ * slice of the JSON), else genericInputJson. Both are generic over the input's members
  * (whatever to-input.ts adds is in both), except the parts a reusable HTTP decision lets vary: `time`, and
  * in `session` its `id`, `started_at` and the client's `port`, which are in the JSON only. The JSON holds
  * the same members as `JSON.stringify(input)`, with `time` and `session` (and in it `id`, `started_at`,
  * `client`) first.
  */
 export function serialiseInput(input: PolicyInput): SerialisedInput {
+  return httpInputJson(input) ?? genericInputJson(input);
+}
+
+/** serialiseInput for an input of any shape (input-json.ts writes those of the HTTP adapter's shape). */
+export function genericInputJson(input: PolicyInput): SerialisedInput {
   const { time, session, ...rest } = input;
   const restJson = JSON.stringify(rest);
   const timeMember = timeJson(time);
@@ -84,16 +87,20 @@ function withMembers(first: (string | undefined)[], objectJson: string): string 
  */
 export class HttpDecisionReuse {
   readonly #map = new Map<string, Entry>();
+  #last: { key: string; entry: Entry } | undefined;
 
   /** The decision kept for this key, if it has not expired. */
   lookup(key: string, now = Date.now()): Decision | undefined {
     if (this.#map.size === 0) return undefined;
-    const e = this.#map.get(key);
+    // The last key found, compared first: an agent repeating one request skips hashing its ~700 characters.
+    const last = this.#last;
+    const e = last !== undefined && last.key === key && this.#map.get(last.key) === last.entry ? last.entry : this.#map.get(key);
     if (!e) return undefined;
     if (e.expires <= now) {
       this.#map.delete(key);
       return undefined;
     }
+    if (last === undefined || last.entry !== e) this.#last = { key, entry: e };
     return e.decision;
   }
 
