@@ -58,7 +58,7 @@ export const approvalsSchema = {
         password: { ...secretRef, description: "That role's password (a secret)." },
       },
     },
-    review_url: { type: "string", pattern: "^https?://", description: "Where reviewers act, named in the notice the agent gets and in chat messages (default: the admin listener's /approvals/ui on the port it is bound to, also when admin.listen.port is 0)." },
+    review_url: { type: "string", pattern: "^https?://", description: "Where reviewers act, named in the notice the agent gets and in chat messages (default: the admin listener's /approvals/ui on the port it is bound to, also when admin.listen.port is 0 with workers: 1; with more workers and port 0 it must be set)." },
     reviewers: {
       type: "array",
       default: [],

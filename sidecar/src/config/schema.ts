@@ -229,7 +229,7 @@ export const configSchema = {
       oneOf: [{ type: "integer", minimum: 1, maximum: 64 }, { const: "auto" }],
       default: 1,
       description:
-        "Worker processes behind the one Postgres, HTTP and admin listener (node:cluster). 1: today's single process. \"auto\": one per core (os.availableParallelism()). Above 1, cancel keys, the sessions API and memory locks work across workers; refused with approvals.store memory, recording enabled and export.ocsf sink file. See docs/workers.md.",
+        "Worker processes behind the one Postgres, HTTP and admin listener (node:cluster). 1: today's single process. \"auto\": one per core (os.availableParallelism()). Above 1, cancel keys, the sessions API, memory locks and MCP sessions work across workers; refused with approvals.store memory, recording enabled, export.ocsf sink file, and approvals without review_url when admin.listen.port is 0. See docs/workers.md.",
     },
     admin: {
       type: "object",

@@ -35,4 +35,16 @@ describe("workers", () => {
     // The same settings with one worker are today's, and fine.
     expect(problems(["workers: 1", "approvals: {enabled: true, store: memory}", "recording: {enabled: true}", "export: {ocsf: {enabled: true, sink: file}}"].join("\n"))).toEqual([]);
   });
+
+  it("refuses approvals' default review URL on an admin port chosen at bind time, with more than one worker", () => {
+    const approvals = "approvals: {enabled: true, store: postgres}";
+    const p = problems(["workers: 2", approvals, "admin: {listen: {port: 0}}"].join("\n"));
+    expect(p).toEqual([
+      "admin.listen.port: 0 leaves approvals without a review URL on every worker but worker 0 with workers: 2 (more than one process): only worker 0 binds the admin listener, so the notice an agent held on another worker gets, and its chat message, would name port 0; set admin.listen.port to a fixed port, or set approvals.review_url",
+    ]);
+    // A fixed port, a review URL, or one worker (which reads the port it bound): fine.
+    expect(problems(["workers: 2", approvals, "admin: {listen: {port: 9181}}"].join("\n"))).toEqual([]);
+    expect(problems(["workers: 2", "approvals: {enabled: true, store: postgres, review_url: https://regate-admin.internal/approvals/ui}", "admin: {listen: {port: 0}}"].join("\n"))).toEqual([]);
+    expect(problems(["workers: 1", approvals, "admin: {listen: {port: 0}}"].join("\n"))).toEqual([]);
+  });
 });

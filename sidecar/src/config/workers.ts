@@ -18,6 +18,12 @@ export function workerProblems(cfg: Config): string[] {
   if (cfg.approvals.enabled && cfg.approvals.store === "memory") {
     problems.push(`approvals.store: memory cannot be shared by ${why}: a request held in one worker could not be approved from another; use approvals.store: postgres with workers > 1, or workers: 1`);
   }
+  if (cfg.approvals.enabled && cfg.approvals.review_url === undefined && cfg.admin.enabled && cfg.admin.listen.port === 0) {
+    // Only worker 0 binds the admin listener; the others could not name its port in the default review URL.
+    problems.push(
+      `admin.listen.port: 0 leaves approvals without a review URL on every worker but worker 0 with ${why}: only worker 0 binds the admin listener, so the notice an agent held on another worker gets, and its chat message, would name port 0; set admin.listen.port to a fixed port, or set approvals.review_url`,
+    );
+  }
   if (cfg.recording.enabled) {
     problems.push(`recording.enabled: each worker would append to the same hash-chained journal in ${cfg.recording.dir} and break its chain; with ${why} turn recording off, or use workers: 1`);
   }

@@ -20,7 +20,8 @@ beforeAll(async () => {
   regate = await startWorkers(
     db,
     "workers-approvals",
-    { approvals: { enabled: true, store: "postgres", resync_seconds: 1, reviewers: [{ name: REVIEWER.name, token: { value: REVIEWER.token }, groups: ["dba-oncall"] }] } },
+    // The admin listener's port is chosen at bind time (port 0), which only worker 0 knows: the review URL is given.
+    { approvals: { enabled: true, store: "postgres", resync_seconds: 1, review_url: "https://regate-admin.internal/approvals/ui", reviewers: [{ name: REVIEWER.name, token: { value: REVIEWER.token }, groups: ["dba-oncall"] }] } },
     bundle,
   );
 }, 120_000);

@@ -5,7 +5,6 @@
 // fetches, each on a connection whose worker the test knows (the upstream sees which worker's socket it is).
 
 import { randomUUID } from "node:crypto";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { Socket } from "node:net";
 import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
@@ -21,6 +20,7 @@ import { buildBundle } from "../reliability/support/bundles.js";
 import { RELIABILITY_AGENT, type RegateChild } from "../reliability/support/regate-child.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startWorkers, workerPids } from "./support.js";
+import { workerOfUpstreamSocket } from "./upstream-socket.js";
 import { mcpHeaders, readFor, toolCall } from "../http/mcp-exchange.js";
 
 const OTHER = { subject: "other-agent", token: `other-agent-${randomUUID()}` };
@@ -56,29 +56,8 @@ const ran: string[] = [];
 const seen: Seen[] = [];
 const connections: Client[] = [];
 
-/** Which of regate's workers holds the other end of this upstream socket (its inode among the worker's fds). */
-function workerOfSocket(socket: Socket): number | undefined {
-  const port = socket.remotePort!.toString(16).toUpperCase().padStart(4, "0");
-  const peer = mcpPort.toString(16).toUpperCase().padStart(4, "0");
-  let inode: string | undefined;
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[1]?.endsWith(`:${port}`) && f[2]?.endsWith(`:${peer}`)) inode = f[9];
-    }
-  }
-  if (!inode) return undefined;
-  for (const pid of workers) {
-    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-      try {
-        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`) return pid;
-      } catch {
-        // closed meanwhile
-      }
-    }
-  }
-  return undefined;
-}
+/** Which of regate's workers holds the other end of this upstream socket. */
+const workerOfSocket = (socket: Socket): number | undefined => workerOfUpstreamSocket(socket, mcpPort, workers);
 
 const socketWorker = new WeakMap<Socket, number | undefined>();
 
