@@ -16,13 +16,13 @@ import { agentCredential, collidingHeaders } from "./headers.js";
 import { settleApproval } from "./hold.js";
 import { Maskers } from "./maskers.js";
 import { logPathMasker } from "./log-path.js";
-import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
 import { McpSessions, type McpRequest, type McpSessionStore } from "./mcp-sessions.js";
 import type { HttpGatewayOptions } from "./options.js";
 import { BODY_MAY_OVERRIDE, judgedInputs, judgedMethod, unframeableOverride } from "./judged-method.js";
 import { headerKey, replayable } from "./method.js";
 import { parseRequestTarget } from "./path.js";
-import { catalogError, sendError, type ErrorBody } from "./reply.js";
+import { catalogError } from "./reply.js";
+import { clusterUnavailable, fail, refuse } from "./refuse.js";
 import { compileRoutes, hostName, matchRoute } from "./routes.js";
 import type { RequestFacts } from "./to-input.js";
 import { requestEnd, routeSecrets } from "./request-done.js";
@@ -122,24 +122,6 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     } catch (err) {
       onError(err);
     }
-  }
-
-  function fail(ctx: RequestContext, status: number, body: ErrorBody, o: { close?: boolean; headers?: Record<string, string> } = {}): void {
-    // Ended by a lock: the agent has had its answer, or its stream was cut.
-    if (ctx.cutBy !== undefined) return;
-    if (body.code) ctx.errorCode = body.code;
-    sendError(ctx.res, status, body, o);
-  }
-
-  /** A change to an MCP session did not reach every worker in time: refused, in JSON-RPC when addressable. */
-  function clusterUnavailable(ctx: RequestContext, parsedBody: unknown, raw: Buffer | undefined, decisionId: string | undefined): void {
-    if (ctx.cutBy !== undefined) return;
-    const e = catalogError("CLUSTER_UNAVAILABLE", "unavailable");
-    const body = { ...e.body, ...(decisionId ? { decision_id: decisionId } : {}) };
-    const rpc = ctx.res.headersSent ? undefined : jsonRpcRefusal(parsedBody, body, raw);
-    if (rpc === undefined) return fail(ctx, e.status, body, { headers: { "retry-after": "1" } });
-    ctx.errorCode = "CLUSTER_UNAVAILABLE";
-    sendJsonRpc(ctx.res, rpc);
   }
 
   function internalError(ctx: RequestContext, err: unknown): void {
@@ -308,10 +290,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     }
     if (!verdict.allowed) {
       const r = refusal(verdict.decision);
-      const rpc = jsonRpcRefusal(body.parsed_body, r.body, read.body);
-      if (rpc === undefined) return fail(ctx, r.status, r.body);
-      if (r.body.code) ctx.errorCode = r.body.code;
-      return sendJsonRpc(ctx.res, rpc);
+      return refuse(ctx, r.status, r.body, body.parsed_body, read.body);
     }
     // An MCP server may put any answer of a session on any of its exchanges (mcp-sessions.ts).
     const booking = mcpSessions.admit(mcpRequest, verdict.mask);
@@ -321,7 +300,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     if (!admitted.ok && admitted.unavailable) return clusterUnavailable(ctx, body.parsed_body, read.body, verdict.decision.decision_id);
     if (!admitted.ok) {
       const e = catalogError("PROTOCOL_VIOLATION", "bad_request", admitted.reason);
-      return fail(ctx, e.status, { ...e.body, decision_id: verdict.decision.decision_id });
+      return refuse(ctx, e.status, { ...e.body, decision_id: verdict.decision.decision_id }, body.parsed_body, read.body);
     }
     const masker = maskers.for(admitted.mask);
     // Known now, before the upstream acts: its answer could not be masked, so the request does not go.

@@ -159,8 +159,9 @@ describe("sessions regate cannot tie to this agent's exchanges", () => {
     expect(get.status).toBe(400);
     expect(await get.json()).toMatchObject({ reason: expect.stringMatching(/issued to another agent/) });
     const post = await fetch(`${gw.url}/crm/mcp`, { method: "POST", headers: { ...headers(session), authorization: `Bearer ${OTHER_TOKEN}` }, body: call(5, "get_customer", { id: 1 }) });
-    expect(post.status).toBe(400);
-    await post.text();
+    // A JSON-RPC request is answered in JSON-RPC: the SDK shows the refusal as the call's error.
+    expect(post.status).toBe(200);
+    expect(await post.json()).toMatchObject({ jsonrpc: "2.0", id: 5, error: { code: -32001, data: { code: "PROTOCOL_VIOLATION", reason: expect.stringMatching(/issued to another agent/) } } });
     expect(mcp.seen.slice(before)).toEqual([]);
     await client.close();
   });

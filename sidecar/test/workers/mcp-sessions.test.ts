@@ -221,8 +221,8 @@ describe("workers: 2, MCP sessions", () => {
     expect(get.status).toBe(400);
     expect(await get.json()).toMatchObject({ code: "PROTOCOL_VIOLATION", reason: expect.stringMatching(/issued to another agent/) });
     const post = await fetchOn(b, `${base()}/crm/mcp`, { method: "POST", headers: stolen, body: call(5, "get_customer", { id: 1 }) });
-    expect(post.status).toBe(400);
-    expect(await post.json()).toMatchObject({ reason: expect.stringMatching(/issued to another agent/) });
+    expect(post.status).toBe(200);
+    expect(await post.json()).toMatchObject({ id: 5, error: { code: -32001, data: { code: "PROTOCOL_VIOLATION", reason: expect.stringMatching(/issued to another agent/) } } });
     expect(seen.slice(before).filter((s) => s.session === session && s.worker === b)).toEqual([]);
     await client.close();
   });
