@@ -1,5 +1,33 @@
 // Raw MCP exchanges as an agent sends them beside (or instead of) the SDK's client: the headers of a session's
-// request, a tools/call body, and what arrives of a response within a time (an event stream may stay open).
+// request, a tools/call body, and what arrives of a response within a time (an event stream may stay open);
+// and the CRM server the red-team suites put behind regate.
+
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import { CUSTOMER } from "./fixtures.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The SDK's server with two tools, as its own examples build one: `get_customer` (a record whose fields the
+ * policy masks, answered after 400 ms) and `run_report` (nothing to mask, 1.2 s). Each call's tool name is
+ * pushed on `ran` as it starts.
+ */
+export function crmMcpServer(ran: string[]): McpServer {
+  const server = new McpServer({ name: "crm-mcp", version: "1.0.0" });
+  server.registerTool("get_customer", { inputSchema: { id: z.number() } }, async () => {
+    ran.push("get_customer");
+    await sleep(400);
+    return { content: [{ type: "text", text: JSON.stringify(CUSTOMER) }] };
+  });
+  // A slow tool whose results the policy has no reason to mask (a report, a search, a job's status).
+  server.registerTool("run_report", {}, async () => {
+    ran.push("run_report");
+    await sleep(1200);
+    return { content: [{ type: "text", text: "report ready" }] };
+  });
+  return server;
+}
 
 /** Headers of a streamable-HTTP request in `session`, sent with `token`. */
 export const mcpHeaders = (token: string, session: string, extra: Record<string, string> = {}) => ({

@@ -11,14 +11,13 @@ import { InMemoryEventStore } from "@modelcontextprotocol/sdk/examples/shared/in
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
 import type { HttpInput } from "../../src/http/index.js";
 import { AgentDirectory } from "../../src/identity/index.js";
 import { DecisionPipeline } from "../../src/decision/index.js";
 import { PolicyStore } from "../../src/policy/index.js";
 import { BUNDLE } from "../support/regate.js";
 import { AGENT_TOKEN, closeServer, CUSTOMER, listen, startGateway, TestRulesDecider, UPSTREAM_SECRET, type GatewayUnderTest } from "./fixtures.js";
-import { mcpHeaders, readFor, toolCall } from "./mcp-exchange.js";
+import { crmMcpServer, mcpHeaders, readFor, toolCall } from "./mcp-exchange.js";
 
 interface StatefulMcp {
   url: string;
@@ -58,18 +57,7 @@ async function startStatefulMcp(): Promise<StatefulMcp> {
       eventStore: new InMemoryEventStore(),
       onsessioninitialized: (id) => void transports.set(id, transport),
     });
-    const server = new McpServer({ name: "crm-mcp", version: "1.0.0" });
-    server.registerTool("get_customer", { inputSchema: { id: z.number() } }, async () => {
-      ran.push("get_customer");
-      await sleep(400);
-      return { content: [{ type: "text", text: JSON.stringify(CUSTOMER) }] };
-    });
-    // A slow tool whose results the policy has no reason to mask (a report, a search, a job's status).
-    server.registerTool("run_report", {}, async () => {
-      ran.push("run_report");
-      await sleep(1200);
-      return { content: [{ type: "text", text: "report ready" }] };
-    });
+    const server = crmMcpServer(ran);
     void server.connect(transport).then(() => transport.handleRequest(req, res));
   });
   return { url: await listen(http), http, ran, seen };

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import type { TestRegate } from "../support/regate.js";
 import { admin, OTHER, startIncidentRegate, until } from "./support.js";
+import { readNumberedEvents } from "../support/event-stream.js";
 
 const AGENT_TOKEN = "agent-token-7f3a9c";
 let db: TestPostgres;
@@ -73,29 +74,7 @@ const url = (path: string) => `http://127.0.0.1:${httpPort}/api${path}`;
 async function openStream(token: string, who: string) {
   const res = await fetch(url(`/stream?who=${who}`), { headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" } });
   expect(res.status).toBe(200);
-  const events: number[] = [];
-  let endedAt: number | undefined;
-  const reader = res.body!.getReader();
-  const done = (async () => {
-    const text = new TextDecoder();
-    let buf = "";
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += text.decode(value, { stream: true });
-        for (let i = buf.indexOf("\n\n"); i >= 0; i = buf.indexOf("\n\n")) {
-          const m = /^data: (\d+)$/m.exec(buf.slice(0, i));
-          if (m) events.push(Number(m[1]));
-          buf = buf.slice(i + 2);
-        }
-      }
-    } catch {
-      // Cut: the connection was closed under the stream.
-    }
-    endedAt = performance.now();
-  })();
-  return { events, done, endedAt: () => endedAt, cancel: () => reader.cancel().catch(() => undefined) };
+  return readNumberedEvents(res);
 }
 
 describe("a lock ends the agent's HTTP exchanges in flight", () => {

@@ -15,6 +15,7 @@ import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { until } from "../support/wait.js";
 import { adminCall, startWorkers, workerPids } from "./support.js";
 import { workerOfUpstreamSocket } from "./upstream-socket.js";
+import { readNumberedEvents } from "../support/event-stream.js";
 
 const OTHER = { subject: "other-agent", token: `other-agent-${randomUUID()}` };
 const ALLOW_ALL = `package regate
@@ -118,29 +119,7 @@ async function connectionOn(pid: number, token: string): Promise<Client> {
 async function openStream(pid: number, token: string, who: string) {
   const res = await undiciFetch(`${base()}/api/stream?who=${who}`, { headers: { authorization: `Bearer ${token}`, accept: "text/event-stream" }, dispatcher: await connectionOn(pid, token) });
   expect(res.status).toBe(200);
-  const events: number[] = [];
-  let endedAt: number | undefined;
-  const reader = res.body!.getReader();
-  const done = (async () => {
-    const text = new TextDecoder();
-    let buf = "";
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += text.decode(value, { stream: true });
-        for (let i = buf.indexOf("\n\n"); i >= 0; i = buf.indexOf("\n\n")) {
-          const m = /^data: (\d+)$/m.exec(buf.slice(0, i));
-          if (m) events.push(Number(m[1]));
-          buf = buf.slice(i + 2);
-        }
-      }
-    } catch {
-      // Cut: the connection was closed under the stream.
-    }
-    endedAt = performance.now();
-  })();
-  return { events, done, endedAt: () => endedAt, cancel: () => reader.cancel().catch(() => undefined) };
+  return readNumberedEvents(res);
 }
 
 /** A request of the agent waiting on the slow upstream through worker `pid`. */

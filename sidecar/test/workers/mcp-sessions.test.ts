@@ -10,18 +10,16 @@ import type { Socket } from "node:net";
 import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { InMemoryEventStore } from "@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js";
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { Client, fetch as undiciFetch, type Response } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
 import { closeServer, CUSTOMER, listen, UPSTREAM_SECRET } from "../http/fixtures.js";
 import { buildBundle } from "../reliability/support/bundles.js";
 import { RELIABILITY_AGENT, type RegateChild } from "../reliability/support/regate-child.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startWorkers, workerPids } from "./support.js";
 import { workerOfUpstreamSocket } from "./upstream-socket.js";
-import { mcpHeaders, readFor, toolCall } from "../http/mcp-exchange.js";
+import { crmMcpServer, mcpHeaders, readFor, toolCall } from "../http/mcp-exchange.js";
 
 const OTHER = { subject: "other-agent", token: `other-agent-${randomUUID()}` };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -79,17 +77,7 @@ async function startMcp(): Promise<void> {
       eventStore: new InMemoryEventStore(),
       onsessioninitialized: (id) => void transports.set(id, transport),
     });
-    const server = new McpServer({ name: "crm-mcp", version: "1.0.0" });
-    server.registerTool("get_customer", { inputSchema: { id: z.number() } }, async () => {
-      ran.push("get_customer");
-      await sleep(400);
-      return { content: [{ type: "text", text: JSON.stringify(CUSTOMER) }] };
-    });
-    server.registerTool("run_report", {}, async () => {
-      ran.push("run_report");
-      await sleep(1200);
-      return { content: [{ type: "text", text: "report ready" }] };
-    });
+    const server = crmMcpServer(ran);
     void server.connect(transport).then(() => transport.handleRequest(req, res));
   });
   const url = await listen(mcp);

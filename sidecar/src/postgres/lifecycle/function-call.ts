@@ -2,6 +2,7 @@ import type { Decision, Veto } from "../../decision/index.js";
 import { RegateError, type ErrorCode } from "../../errors.js";
 import type { Pending } from "../pending.js";
 import { Backend, message, type Frame } from "../protocol/index.js";
+import { SECRET_WITHHELD } from "./mask-rows.js";
 import { observeRow } from "./observe.js";
 import { ownRefusal } from "./refusal.js";
 import type { SessionState } from "./state.js";
@@ -30,7 +31,7 @@ export function unmaskedRefusal(d: Decision): Decision | undefined {
   return ownRefusal(UNMASKABLE.reason, "call the function in a SELECT, whose result columns regate can mask", CODE);
 }
 
-const WITHHELD = Buffer.from("[regate secret withheld]", "utf8");
+const WITHHELD = Buffer.from(SECRET_WITHHELD, "utf8");
 
 /**
  * A FunctionCallResponse as the client may see it: regate's own secrets are replaced in the value as they

@@ -88,6 +88,9 @@ function statementReadsMasked(analysis: AnalysisResult | undefined, decision: De
   return false;
 }
 
+/** What stands in server text for a secret regate holds (also in a FunctionCall's result: function-call.ts). */
+export const SECRET_WITHHELD = "[regate secret withheld]";
+
 /**
  * Error and notice text can carry row values (`DETAIL: Key (email)=(...)`, a failed cast's input, a
  * number an expression made of one): while the statement in flight reads something masked, only the
@@ -108,7 +111,7 @@ export function maskNotice(f: Frame, head: Pending | undefined, secrets: readonl
 
 function scrubSecrets(text: string, secrets: readonly Buffer[]): string {
   let out = text;
-  for (const secret of secrets) out = out.split(secret.toString("utf8")).join("[regate secret withheld]");
+  for (const secret of secrets) out = out.split(secret.toString("utf8")).join(SECRET_WITHHELD);
   return out;
 }
 
