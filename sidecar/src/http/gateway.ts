@@ -2,10 +2,8 @@
 
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { Socket } from "node:net";
 import { isDisconnect, RegateError } from "../errors.js";
 import { roomInSinks } from "../decision/index.js";
-import { hasBody, parseRequestBody, readBody, upstreamBody } from "./body.js";
 import type { RequestContext } from "./context.js";
 import { decideAll, refusal } from "./enforce.js";
 import { capConnections, type ConnectionCap } from "./connection-cap.js";
@@ -14,17 +12,18 @@ import { forwardRequest } from "./forward.js";
 import { answerUnparsed, framingRefusal } from "./framing.js";
 import { agentCredential, collidingHeaders } from "./headers.js";
 import { settleApproval } from "./hold.js";
+import { checkedLimits } from "./limits.js";
 import { Maskers } from "./maskers.js";
 import { logPathMasker } from "./log-path.js";
-import { McpSessions, type McpRequest, type McpSessionStore } from "./mcp-sessions.js";
+import { McpSessions, type McpSessionStore } from "./mcp-sessions.js";
 import type { HttpGatewayOptions } from "./options.js";
-import { BODY_MAY_OVERRIDE, judgedInputs, judgedMethod, unframeableOverride } from "./judged-method.js";
+import { judgedInputs, unframeableOverride } from "./judged-method.js";
 import { headerKey, replayable } from "./method.js";
 import { parseRequestTarget } from "./path.js";
+import { readRequest } from "./read-request.js";
 import { catalogError } from "./reply.js";
 import { clusterUnavailable, fail, refuse } from "./refuse.js";
 import { compileRoutes, hostName, matchRoute } from "./routes.js";
-import type { RequestFacts } from "./to-input.js";
 import { requestEnd, routeSecrets } from "./request-done.js";
 import { HttpDecisionReuse } from "./reuse.js";
 import { ShortMemo } from "./short-memo.js";
@@ -44,31 +43,13 @@ export interface HttpGateway {
   close(): Promise<void>;
 }
 
-const DEFAULT_MAX_MASKED_BODY_BYTES = 32 * 1024 * 1024;
-/** http.limits.max_connections's default (config/schema.ts): the listener's cap when none is given. */
-const DEFAULT_MAX_CONNECTIONS = 1024;
-
-/** Bodies a framework reads `_method` from: forms, JSON, multipart, and bodies that claim no type at all. */
-const NO_BODY = Object.freeze({ ok: true as const, body: Buffer.alloc(0) });
-
-function positive(name: string, v: unknown): number {
-  if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) throw new RegateError("CONFIG_INVALID", `limits.${name} must be a positive number`);
-  return v;
-}
-
 /** How long a client may take to send a request's headers. */
 export const HEADERS_TIMEOUT_MS = 10_000;
 
 export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   const log = opts.logger;
   const routes = compileRoutes(opts.routes);
-  const limits = Object.freeze({
-    max_body_bytes: positive("max_body_bytes", opts.limits.max_body_bytes),
-    max_input_body_bytes: positive("max_input_body_bytes", opts.limits.max_input_body_bytes),
-    timeout_ms: positive("timeout_ms", opts.limits.timeout_ms),
-    max_masked_body_bytes: positive("max_masked_body_bytes", opts.limits.max_masked_body_bytes ?? DEFAULT_MAX_MASKED_BODY_BYTES),
-    max_connections: positive("max_connections", opts.limits.max_connections ?? DEFAULT_MAX_CONNECTIONS),
-  });
+  const limits = checkedLimits(opts.limits);
   let closing = false;
   const methodOverride = opts.request?.method_override ?? "decide";
   const ambiguousPaths = opts.request?.ambiguous_paths ?? "refuse";
@@ -158,7 +139,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   }
 
   async function handle(ctx: RequestContext): Promise<void> {
-    const { req, res } = ctx;
+    const { req } = ctx;
     if (closing) {
       const e = catalogError("SHUTTING_DOWN", "shutting_down");
       return fail(ctx, e.status, e.body, { close: true });
@@ -208,64 +189,9 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     }
     ctx.route = matched.route;
 
-    // The client waits for "100 Continue" before it sends the body: only now, with the agent authenticated,
-    // the route found and the declared size within the cap (readBody refuses a larger one unread).
-    if (ctx.expectsContinue && !(Number(req.headers["content-length"] ?? 0) > limits.max_body_bytes)) res.writeContinue();
-    // A request without Content-Length or Transfer-Encoding has no body (RFC 9112 6.3): nothing to wait for.
-    const read = hasBody(req) ? await readBody(req, limits.max_body_bytes) : NO_BODY;
-    if (ctx.cutBy !== undefined) return;
-    if (!read.ok) {
-      if (read.reason === "aborted") {
-        res.destroy();
-        return;
-      }
-      const e = catalogError("INPUT_TOO_LARGE", "request_too_large");
-      return fail(ctx, e.status, e.body, { close: true });
-    }
-
-    const body = parseRequestBody(read.body, req.headers["content-type"], req.headers["content-encoding"], limits.max_input_body_bytes);
-    ctx.addressed = { parsed: body.parsed_body, raw: read.body };
-    // The body the policy judges is the one sent: a compressed one goes up inflated (body.ts upstreamBody).
-    const sent = upstreamBody(read.body, req.headers["content-encoding"], limits.max_body_bytes);
-    if (!sent.ok) {
-      const e = sent.reason === "too_large" ? catalogError("INPUT_TOO_LARGE", "request_too_large") : catalogError("PROTOCOL_VIOLATION", "bad_request", BODY_MAY_OVERRIDE);
-      return fail(ctx, e.status, e.body);
-    }
-    const judged = judgedMethod(ctx.method, req.headers, target.query, body, sent.body, methodOverride);
-    if (!judged.ok) {
-      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", judged.reason);
-      return fail(ctx, e.status, e.body);
-    }
-    const { method, query } = judged;
-    const mcpRequest: McpRequest = {
-      subject: auth.principal.subject,
-      route: matched.route.name,
-      path: matched.rest,
-      requestMethod: ctx.method,
-      method: method.method,
-      bodyBytes: read.body.length,
-      headers: req.headers,
-      parsedBody: body.parsed_body,
-    };
-    ctx.mcpSession = mcpSessions.roleOf(mcpRequest);
-    const facts: RequestFacts = {
-      requestId: ctx.id,
-      principal: auth.principal,
-      client: { address: req.socket.remoteAddress ?? "", port: req.socket.remotePort ?? 0 },
-      route: matched.route,
-      method,
-      requestMethod: ctx.method,
-      rawPath: target.raw_path,
-      trailingSlash: target.trailing_slash,
-      scheme: (req.socket as Socket & { encrypted?: boolean }).encrypted ? "https" : "http",
-      host,
-      rest: matched.rest,
-      query,
-      headers: req.headers,
-      body,
-      now: Date.now(),
-      mcpSessionEnd: ctx.mcpSession?.end !== undefined,
-    };
+    const request = await readRequest(ctx, target, matched, host, auth.principal, { limits, methodOverride, mcpSessions });
+    if (!request) return;
+    const { raw, body, sent, method, query, mcpRequest, facts } = request;
     const inputs = judgedInputs(facts);
     // A full decision sink (block mode, a stdout nobody reads): wait a bounded time for room, as Postgres does.
     if (opts.decider.congested?.()) await roomInSinks(opts.decider);
@@ -282,7 +208,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     if (opts.approvals && !verdict.allowed && verdict.decision.outcome === "approve") {
       // Held or deferred for a reviewer (hold.ts); undefined: the agent has been answered.
       ctx.held = true;
-      const settled = await settleApproval(opts.approvals, ctx, inputs, verdict, read.body, sent, body.parsed_body).finally(() => {
+      const settled = await settleApproval(opts.approvals, ctx, inputs, verdict, raw, sent, body.parsed_body).finally(() => {
         ctx.held = false;
       });
       if (!settled || ctx.cutBy !== undefined) return;
@@ -290,17 +216,17 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     }
     if (!verdict.allowed) {
       const r = refusal(verdict.decision);
-      return refuse(ctx, r.status, r.body, body.parsed_body, read.body);
+      return refuse(ctx, r.status, r.body, body.parsed_body, raw);
     }
     // An MCP server may put any answer of a session on any of its exchanges (mcp-sessions.ts).
     const booking = mcpSessions.admit(mcpRequest, verdict.mask);
     // A promise only with workers, when the exchange changes its session: every worker knows first.
     const admitted = booking instanceof Promise ? await booking : booking;
     if (ctx.cutBy !== undefined) return;
-    if (!admitted.ok && admitted.unavailable) return clusterUnavailable(ctx, body.parsed_body, read.body, verdict.decision.decision_id);
+    if (!admitted.ok && admitted.unavailable) return clusterUnavailable(ctx, body.parsed_body, raw, verdict.decision.decision_id);
     if (!admitted.ok) {
       const e = catalogError("PROTOCOL_VIOLATION", "bad_request", admitted.reason);
-      return refuse(ctx, e.status, { ...e.body, decision_id: verdict.decision.decision_id }, body.parsed_body, read.body);
+      return refuse(ctx, e.status, { ...e.body, decision_id: verdict.decision.decision_id }, body.parsed_body, raw);
     }
     const masker = maskers.for(admitted.mask);
     // Known now, before the upstream acts: its answer could not be masked, so the request does not go.

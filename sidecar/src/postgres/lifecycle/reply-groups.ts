@@ -1,0 +1,50 @@
+import { EXTENDED, type Pending } from "../pending.js";
+import { BODY, readyStatus, type Frame } from "../protocol/index.js";
+import { transactionEnded } from "./names.js";
+import { complete } from "./observe.js";
+import type { SessionState } from "./state.js";
+
+// Where a group of replies ends: the server's ReadyForQuery, or the Sync it skips to after an error.
+
+export function readyForQuery(s: SessionState, f: Frame): void {
+  const head = s.pending.shift();
+  const was = s.txStatus;
+  s.txStatus = readyStatus(f.raw, BODY);
+  const failed = s.groupFailed;
+  s.groupFailed = false;
+  // Back to idle (an implicit transaction included): a failed block ("E") ended as a rollback, whatever
+  // the client sent.
+  if (s.txStatus === 0x49) transactionEnded(s, was === 0x45);
+  if (s.txStatus === 0x49 && !failed) settlePath(s, head);
+  if ((head?.kind === "sync" || head?.kind === "query") && head.sqlNames) s.sqlNamesInFlight--;
+  if (head?.kind === "sync") for (const st of head.done) complete(s, st);
+  else complete(s, head?.stmt);
+}
+
+/**
+ * The server answered a message group (a Query, or an extended batch up to its Sync) without an error and
+ * is idle: it committed. A search_path SET that ran alone in it (not LOCAL, not set_config, one statement
+ * in its message) is now the session's only path; until here it was one the tracker kept as possible
+ * (enforce.ts). Nothing else may be in flight: a later message, sent before this answer, may change the
+ * path again or open a block, so the paths stay as they are until a group ends with nothing after it.
+ */
+function settlePath(s: SessionState, head: Pending | undefined): void {
+  if (s.pending.length > 0) return;
+  const ran = head?.kind === "query" ? (head.stmt ? [head.stmt] : []) : head?.kind === "sync" ? head.done : [];
+  for (const st of ran) {
+    const a = st.analysis;
+    if (!a || a.statements.length !== 1 || st.result.sqlstate !== undefined || st.result.command_tags.length === 0) continue;
+    const sets = a.statements[0]!.settings.some((c) => (c.name === "search_path" || c.name === "all") && !c.local && c.action !== "set_config");
+    if (sets) s.searchPath.apply(a.statements, true);
+  }
+}
+
+/** After an error in an extended batch the server skips to Sync: replies we expected will not come. */
+export function skipToSync(s: SessionState, head: Pending | undefined): void {
+  if (!head || !EXTENDED.has(head.kind)) return;
+  const syncAt = s.pending.findIndex((p) => p.kind === "sync");
+  if (syncAt === -1) {
+    s.pending.length = 0;
+    s.serverSkipping = true;
+  } else s.pending.splice(0, syncAt);
+}
