@@ -243,6 +243,15 @@ test_denied_functions if {
 	}
 }
 
+test_advisory_locks_denied_unlock_allowed if {
+	every name in ["pg_advisory_lock", "pg_try_advisory_xact_lock_shared", "pg_advisory_xact_lock"] {
+		d := regate.decision with input as pg([stmt({"functions": [{"schema": "pg_catalog", "name": name}]})])
+		concat("", ["function ", name, " takes an advisory lock, which the application's own jobs may wait on; it is not allowed"]) in d.deny
+	}
+	d := regate.decision with input as pg([stmt({"functions": [{"schema": null, "name": "pg_advisory_unlock_all"}]})])
+	d.allow
+}
+
 test_non_catalog_function_denied if {
 	d := regate.decision with input as pg([stmt({"functions": [{"schema": "public", "name": "wipe"}]})])
 	"function public.wipe is not allowed" in d.deny

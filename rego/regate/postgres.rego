@@ -37,6 +37,15 @@ denied_functions := {
 	"pg_restore_relation_stats", "pg_restore_attribute_stats", "pg_clear_relation_stats", "pg_clear_attribute_stats",
 }
 
+# Advisory locks, held to the end of the session or transaction: the locks an application's jobs, queues and
+# migrations wait on, so an agent holding one stalls them. Releasing its own stays allowed (pools reset
+# connections with pg_advisory_unlock_all).
+advisory_lock_functions := {
+	"pg_advisory_lock", "pg_advisory_lock_shared", "pg_advisory_xact_lock", "pg_advisory_xact_lock_shared",
+	"pg_try_advisory_lock", "pg_try_advisory_lock_shared", "pg_try_advisory_xact_lock",
+	"pg_try_advisory_xact_lock_shared",
+}
+
 # Settings whose change would make regate read SQL differently from the server, or switch identity.
 protected_settings := {
 	"client_encoding", "standard_conforming_strings", "role", "session_authorization",
@@ -201,6 +210,13 @@ deny contains msg if {
 	some f in s.functions
 	f.name in denied_functions
 	msg := concat("", ["function ", f.name, " is not allowed"])
+}
+
+deny contains msg if {
+	some s in statements
+	some f in s.functions
+	f.name in advisory_lock_functions
+	msg := concat("", ["function ", f.name, " takes an advisory lock, which the application's own jobs may wait on; it is not allowed"])
 }
 
 deny contains msg if {

@@ -1,7 +1,7 @@
 // Findings of a red-team pass, through regate with the example policy, judged by what the database did: row locks
 // taken by a SELECT (FOR UPDATE / SHARE) on a table the agent may not write, which stop that table's writers as
 // the refused LOCK TABLE does, and planner statistics written by PostgreSQL 18's pg_restore_*_stats functions, as
-// the refused ANALYZE does.
+// the refused ANALYZE does; advisory locks, which stop an application's jobs as a held row lock does.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
@@ -157,5 +157,36 @@ describe("planner statistics written by a function (PostgreSQL 18), as ANALYZE w
       await agent.end().catch(() => undefined);
     }
     expect(await db.query(stats)).toEqual(before);
+  });
+});
+
+describe("advisory locks, which an application's jobs and migrations wait on", () => {
+  it.each([
+    ["pg_advisory_lock", "SELECT pg_advisory_lock(4242)"],
+    ["pg_try_advisory_lock in a WHERE", "SELECT id FROM orders WHERE pg_try_advisory_lock(4242) LIMIT 1"],
+    ["pg_advisory_xact_lock_shared, qualified", "SELECT pg_catalog.pg_advisory_xact_lock_shared(4242)"],
+    ["the two-key form", "SELECT pg_advisory_lock(42, 42)"],
+  ])("%s is refused, and the application still takes the lock", async (_name, sql) => {
+    const key = sql.includes("42, 42") ? "42, 42" : "4242";
+    let message = "";
+    const refused = await whileAgentHolds([sql], async (app) => {
+      const r = await app.query(`SELECT pg_try_advisory_lock(${key}) AS got`);
+      expect(r.rows[0].got).toBe(true);
+      await app.query(`SELECT pg_advisory_unlock(${key})`);
+    }).catch((e: Error) => {
+      message = e.message;
+      throw e;
+    });
+    expect(refused, message).toBe("42501");
+  });
+
+  it("releasing its own (a pool's reset) stays allowed", async () => {
+    const agent = await client(regate.url());
+    try {
+      const r = await agent.query("SELECT pg_advisory_unlock_all() AS done, pg_advisory_unlock(4242) AS had");
+      expect(r.rows[0].had).toBe(false);
+    } finally {
+      await agent.end().catch(() => undefined);
+    }
   });
 });
