@@ -1,5 +1,5 @@
-// The escapes a client decodes in a credential spelled back to it: JSON and JavaScript backslash escapes
-// (\uXXXX with surrogate pairs joined, \xHH, \n and kin), percent-encoding (%HH in either case, %uXXXX) and
+// The escapes a client decodes in a credential spelled back to it: JSON, JavaScript, Python and C backslash
+// escapes (\uXXXX with surrogate pairs joined, \u{X…}, \xHH, octal \NNN, \n and kin), percent-encoding (%HH in either case, %uXXXX) and
 // HTML character references (numeric, and the named ones a text encoder uses for a token's characters), and
 // quoted-printable's soft line break ("=" ending a line, which a mail client joins to the next; its `=XX` bytes
 // are read by the hex search, leak-bytes.ts, not decoded here: see softBreak). Each decodes from a small buffer of the bytes seen so far, and says when it needs more (leak-view.ts).
@@ -58,10 +58,15 @@ function hexAt(src: Bytes, at: number, end: number, n: number): number {
   return v;
 }
 
-/** A backslash escape at `o`: \uXXXX (surrogate pairs joined), \xHH, \n and kin, or \<char> as that char. */
+/**
+ * A backslash escape at `o`: \uXXXX (surrogate pairs joined), \u{X…} (JavaScript), \xHH, octal \NNN (C,
+ * Python, JavaScript's sloppy mode), \n and kin, or \<char> as that char.
+ */
 function backslash(src: Bytes, o: number, end: number): number {
   if (end < o + 2) return INCOMPLETE;
   const d = src[o + 1]!;
+  if (d >= 0x30 && d <= 0x37) return octal(src, o, end);
+  if (d === 0x75 /* u */ && end > o + 2 && src[o + 2] === 0x7b /* { */) return braced(src, o, end);
   if (d === 0x75 /* u */) {
     const cu = hexAt(src, o + 2, end, 4);
     if (cu === -2) return INCOMPLETE;
@@ -90,6 +95,39 @@ function backslash(src: Bytes, o: number, end: number): number {
   }
   DECODED.push(SIMPLE[d] ?? d);
   return 2;
+}
+
+/** Hex digits a \u{…} escape may have here: leading zeros beyond them do not fit an escape under way (MAX_ESCAPE). */
+const BRACED_DIGITS = 12;
+
+/** \u{X…}: 1 to BRACED_DIGITS hex digits, a code point up to U+10FFFF. */
+function braced(src: Bytes, o: number, end: number): number {
+  let v = 0;
+  let j = o + 3;
+  for (; j < end && j - (o + 3) < BRACED_DIGITS; j++) {
+    const h = HEX[src[j]!]!;
+    if (h < 0) break;
+    v = v * 16 + h;
+  }
+  if (j >= end) return INCOMPLETE;
+  if (j === o + 3 || src[j] !== 0x7d /* } */ || v > 0x10ffff) return INVALID;
+  utf8(v);
+  return j + 1 - o;
+}
+
+/** \N, \NN, \NNN in octal, at most \377 (a first digit over 3 takes one more digit only), as C and JavaScript read them. */
+function octal(src: Bytes, o: number, end: number): number {
+  const most = src[o + 1]! <= 0x33 ? 3 : 2;
+  let v = 0;
+  let j = o + 1;
+  for (; j < end && j - (o + 1) < most; j++) {
+    const c = src[j]!;
+    if (c < 0x30 || c > 0x37) break;
+    v = v * 8 + (c - 0x30);
+  }
+  if (j >= end && j - (o + 1) < most) return INCOMPLETE;
+  DECODED.push(v);
+  return j - o;
 }
 
 /** %HH in either case, and %uXXXX (JavaScript's old escape()). */
