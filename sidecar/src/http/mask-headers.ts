@@ -9,6 +9,7 @@ import { addDetector, mergeActions, mergeSpecs, type DetectSpec, type FieldActio
 import type { ResponseMasker } from "./masker.js";
 import { applyEdits as applyAll, decodedView, hasEscape, identityView, sentSpan, type Edit, type View } from "./percent-view.js";
 import { isStandard, URL_HEADERS } from "./standard-headers.js";
+import { maskHeaderBase64 } from "./header-base64.js";
 
 /** What a header value may hold (Node refuses anything else); a masked value outside it is redacted whole. */
 const HEADER_SAFE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -192,7 +193,7 @@ function maskHeaderValue(m: HeaderMasking, value: string, action: FieldAction | 
     v = applyEdits(v, editsIn(m, decodedView(v), detect, pairs));
     if (stillFound(m, v, detect, pairs)) return REDACTED;
   }
-  return safe(v);
+  return safe(maskHeaderBase64(v, m.masker, detect));
 }
 
 /** `value` if a header can carry it, else redacted whole. */

@@ -5,7 +5,7 @@ import { RegateError } from "../errors.js";
 import { applyStrategy, REDACTED } from "../mask/index.js";
 import { foldName } from "../mask/text-views.js";
 import { detectedSpans, maskDetected, type DetectedSpan } from "./detected-text.js";
-import { maskBase64 } from "./base64-view.js";
+import { maskBase64Runs } from "./base64-runs.js";
 import { holdsJson, MAX_EMBEDDED, outerEdits } from "./embedded-json.js";
 import { literalEnd, replaceScalars, skipWs, stringEnd, stringValue, type Scan } from "./json-scan.js";
 import { MAX_DEPTH, mergeActions, mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
@@ -75,9 +75,9 @@ export class ResponseMasker {
     return this.#rewrite(text, this.#detect, 0, 0, []);
   }
 
-  /** Masks detected values in plain text (detector rules only: fields cannot be found in text). */
+  /** Masks detected values in plain text (detector rules only: fields cannot be found in text), base64 in it too. */
   maskPlainText(text: string): string {
-    return this.#maskDetected(text, this.#detect) ?? "";
+    return this.#notJson(text, this.#detect, 0, 0, []) ?? "";
   }
 
   /**
@@ -295,12 +295,13 @@ export class ResponseMasker {
     return this.#notJson(s, detect, depth, embedded, path);
   }
 
-  /** A string that holds no JSON: detectors over it, or else the base64 it may be. */
+  /** A string that holds no JSON: detectors over it, then the base64 in it (what they masked is no longer base64). */
   #notJson(s: string, detect: DetectSpec | undefined, depth: number, embedded: number, path: string[]): string | null {
     const masked = this.#maskDetected(s, detect);
-    if (masked !== s) return masked;
-    // Base64 of readable text (a JWT's payload, a raw mail message) is masked as that text, a level deeper.
-    return maskBase64(s, (text) => {
+    if (masked === null) return null;
+    // Base64 of readable text (a JWT's payload, a raw mail message) is masked as that text, a level deeper,
+    // whether it is the whole string or a run in it (`Bearer <jwt>`, `#id_token=<jwt>&state=…`).
+    return maskBase64Runs(masked, (text) => {
       if (embedded >= MAX_EMBEDDED) throw new RegateError("MASK_LINEAGE_UNKNOWN", "values are encoded in strings deeper than regate masks");
       return this.#string(text, detect, depth + 1, embedded + 1, path);
     });

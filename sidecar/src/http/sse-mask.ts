@@ -2,6 +2,7 @@ import { StringDecoder } from "node:string_decoder";
 import { Transform, type TransformCallback } from "node:stream";
 import { RegateError } from "../errors.js";
 import { catalogError } from "./reply.js";
+import { hasOtherBreak, maskAcrossBreaks, maskUnreadLine, unreadLine } from "./sse-unread-line.js";
 
 const ENDPOINT_EVENT = /^event: ?endpoint$/;
 
@@ -17,10 +18,10 @@ function refusalEvent(err: RegateError): string {
 /**
  * Masks a text/event-stream as it streams: events are cut at blank lines, the `data` lines of each event
  * are joined (as the SSE spec does), masked as one value and written back as `data:` lines. Every other
- * line (event, id, retry, unknown fields, comments) is masked as data too, in place and in order. Each
- * event is written as soon as its blank line arrives, so MCP tool results and progress messages are not
- * held back. An event that cannot be masked is never written: the agent gets an `error` event instead and
- * the stream is cut (it is under way, so no status can say so any more).
+ * line (event, id, retry, comments; whole, for lines no SSE client reads) is masked as data too, in place
+ * and in order. Each event is written as soon as its blank line arrives, so MCP tool results and progress
+ * messages are not held back. An event that cannot be masked is never written: the agent gets an `error`
+ * event instead and the stream is cut (it is under way, so no status can say so any more).
  */
 export class SseMasker extends Transform {
   readonly #mask: (data: string) => string;
@@ -165,7 +166,8 @@ export class SseMasker extends Transform {
         }
         data.push(v);
       } else {
-        out.push(this.#otherLine(line));
+        const masked = this.#otherLine(line);
+        if (masked !== undefined) out.push(masked);
       }
     }
     if (data) {
@@ -180,10 +182,12 @@ export class SseMasker extends Transform {
 
   /**
    * Every other line is data too: a client may read any field, and an upstream may put anything in a comment
-   * or an unknown field. Its value is masked as event data is; a masked value that would need a line break
-   * cannot be written back on one line, so the stream is refused.
+   * or an unknown field (masked whole: sse-unread-line.ts). Its value is masked as event data is; a masked
+   * value that would need a line break cannot be written back on one line, so the stream is refused.
    */
-  #otherLine(line: string): string {
+  #otherLine(line: string): string | undefined {
+    if (hasOtherBreak(line)) return maskAcrossBreaks(line, (l) => this.#otherLine(l), (t) => this.#maskLine(t));
+    if (unreadLine(line)) return maskUnreadLine(line, this.#mask);
     const colon = line.indexOf(":");
     const name = colon >= 0 ? line.slice(0, colon) : line;
     let value = colon >= 0 ? line.slice(colon + 1) : "";
