@@ -145,6 +145,23 @@ test_protected_setting_denied if {
 
 setting(name, value, action) := {"name": name, "value": value, "action": action, "local": false}
 
+test_settings_that_change_how_a_statement_reads_denied if {
+	every s in [
+		setting("transform_null_equals", "on", "set"), setting("transform_null_equals", "true", "set_config"),
+		setting("array_nulls", "off", "set"), setting("array_nulls", null, "set_config"),
+	] {
+		d := regate.decision with input as pg([stmt({"kind": "set", "settings": [s]})])
+		concat("", ["changing ", s.name, " is not allowed"]) in d.deny
+	}
+}
+
+test_settings_drivers_make_allowed if {
+	every s in [setting("timezone", "UTC", "set"), setting("datestyle", "ISO, MDY", "set"), setting("intervalstyle", "iso_8601", "set"), setting("application_name", "x", "set")] {
+		d := regate.decision with input as pg([stmt({"kind": "set", "settings": [s]})])
+		d.allow
+	}
+}
+
 test_setting_to_the_value_regate_requires_allowed if {
 	every s in [
 		setting("client_encoding", "UTF8", "set"), setting("client_encoding", "unicode", "set"),

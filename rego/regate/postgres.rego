@@ -46,10 +46,15 @@ advisory_lock_functions := {
 	"pg_try_advisory_xact_lock_shared",
 }
 
-# Settings whose change would make regate read SQL differently from the server, or switch identity.
+# Settings whose change would make regate read SQL differently from the server, or switch identity; and
+# legacy switches that make the server read a statement otherwise than anyone reading its text (a reviewer
+# approving it) would: transform_null_equals turns `x = NULL`, never true, into `x IS NULL`, so a write a
+# reviewer reads as touching no row touches every row with a NULL there; array_nulls off reads the NULL in
+# '{NULL}' as the string 'NULL'. No driver or pool sets either.
 protected_settings := {
 	"client_encoding", "standard_conforming_strings", "role", "session_authorization",
 	"session_replication_role", "backslash_quote", "escape_string_warning", "allow_system_table_mods",
+	"transform_null_equals", "array_nulls",
 }
 
 denied_kinds := {

@@ -12,7 +12,7 @@ import {
   type Metrics,
   type SessionDirectory,
 } from "./admin/index.js";
-import type { Recording } from "./app-recording.js";
+import { heldSecrets, type Recording } from "./app-recording.js";
 import type { ApprovalService } from "./approval/index.js";
 import type { ClusterRole } from "./cluster/index.js";
 import type { Config } from "./config/index.js";
@@ -47,7 +47,7 @@ export async function startAdmin(config: Config, log: Logger, parts: AdminParts)
   const alog = log.child({ component: "approvals" });
   const admin = createAdminServer({
     handlers: [
-      sessionsHandler(parts.sessions, responders, agentTokens),
+      sessionsHandler(parts.sessions, responders, agentTokens, () => heldSecrets(config)),
       locksHandler(locks, responders, agentTokens),
       ...(approvals && config.approvals.webhook?.signing_secret
         ? [signedWebhookHandler(approvals, { signingSecret: config.approvals.webhook.signing_secret.reveal(), reviewers: reviewersByName(config), maxAgeSeconds: config.approvals.webhook.max_age_seconds }, alog)]

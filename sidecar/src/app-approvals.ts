@@ -1,6 +1,7 @@
 import { ApprovalService, approvalStore, slackNotifier } from "./approval/index.js";
 import { slackInteractiveNotifier, webhookSigner } from "./admin/index.js";
 import { approvalEvents, type LifecycleBus } from "./audit/index.js";
+import { heldSecrets } from "./app-recording.js";
 import type { Config } from "./config/index.js";
 import type { Logger } from "./log.js";
 import { simpleQuery } from "./postgres/simple-query.js";
@@ -43,6 +44,7 @@ export async function startApprovals(config: Config, log: Logger, lifecycle: Lif
           return 0;
         })),
       onEvent: approvalEvents(lifecycle),
+      secrets: () => heldSecrets(config),
       // With Slack interactivity configured the message carries Approve/Refuse buttons (admin/slack-message.ts).
       ...(a.webhook ? { onRequested: (a.slack ? slackInteractiveNotifier : slackNotifier)(a.webhook.url.reveal(), reviewUrl, alog, webhookSigner(a.webhook)) } : {}),
     },

@@ -253,7 +253,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
   const localDirectory = localSessions(sessions, log.child({ component: "incident" }), (session, by, reason, statement) => {
     incidentMetrics.sessionEnded("kill");
     sessionEndedEvent(lifecycle, session, { actor: by, reason, ...(statement ? { statement } : {}) });
-  }, cluster?.slot);
+  }, cluster?.slot, () => heldSecrets(config));
   cluster?.serve({
     sessions: localDirectory,
     metrics: () => metrics.registry.getMetricsAsJSON(),

@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { join } from "node:path";
 import type { Logger } from "../log.js";
-import { findRecording, formatTimeline, noteRead, readRecords, recordingFiles, summarize, verifyDir, type JournalHead } from "../recording/index.js";
+import { findRecording, formatTimeline, noteRead, readRecords, recordingFiles, shownText, summarize, verifyDir, type JournalHead, type RecordingSummary } from "../recording/index.js";
 import { bearerIdentity, sendJson, type AdminHandler, type Person } from "./bearer.js";
 import { recordingsPage } from "./recordings-page.js";
 
@@ -51,7 +51,7 @@ export function recordingsHandler(dir: string, readers: readonly Person[], log: 
       const parts = url.split("/").filter(Boolean);
       if (parts.length === 1) {
         if (!audit("list")) return true;
-        const rows = recordingFiles(dir).map((f) => summarize(dir, f)).reverse();
+        const rows = recordingFiles(dir).map((f) => shownSummary(summarize(dir, f))).reverse();
         return sendJson(res, 200, { recordings: rows }), true;
       }
       if (parts.length !== 2) return sendJson(res, 404, { error: "not found" }), true;
@@ -83,3 +83,14 @@ export function recordingsHandler(dir: string, readers: readonly Person[], log: 
   };
 }
 
+
+/**
+ * A session's row as the page lists it: what an agent chose (application_name) or could shape (the end
+ * reason, the client) marked as the timeline and `regate recordings list` mark it, so a zero-width or bidi
+ * character cannot make one session read as another's in the list a responder picks from.
+ */
+function shownSummary(r: RecordingSummary): RecordingSummary {
+  const mark = (v: string | undefined) => (v === undefined ? undefined : shownText(v));
+  const fields = { principal: mark(r.principal), application_name: mark(r.application_name), client: mark(r.client), end_reason: mark(r.end_reason) };
+  return { ...r, ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) };
+}

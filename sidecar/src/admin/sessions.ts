@@ -1,6 +1,7 @@
 import type { SessionInput } from "../decision/index.js";
 import type { Logger } from "../log.js";
 import type { SessionRegistry, SessionSummary } from "../postgres/index.js";
+import { scrubSecrets, secretForms } from "../recording/index.js";
 import { bearerIdentity, pathPart, readJsonObject, sendJson, type AdminHandler, type Person } from "./bearer.js";
 
 export interface SessionView extends SessionSummary {
@@ -20,12 +21,17 @@ export interface SessionDirectory {
   kill(id: string, by: string, reason: string): Promise<boolean>;
 }
 
-/** This process's sessions; `onKilled` is told before the session ends (its recording is still open). */
+/**
+ * This process's sessions; `onKilled` is told before the session ends (its recording is still open).
+ * `secrets`: credentials regate holds, replaced in the statement the kill's audit line names (an agent can
+ * type one into a statement; this line goes to regate's own log, which is not scrubbed as decision logs are).
+ */
 export function localSessions(
   registry: SessionRegistry,
   log: Logger,
   onKilled?: (session: SessionInput, by: string, reason: string, statement: string | undefined) => void,
   worker?: number,
+  secrets?: () => readonly string[],
 ): SessionDirectory {
   return {
     async list() {
@@ -35,7 +41,8 @@ export function localSessions(
     async kill(id, by, reason) {
       const s = registry.get(id);
       if (!s) return false;
-      const summary = { session_id: id, principal: s.info.principal.subject, client: `${s.info.client.address}:${s.info.client.port}`, statement: s.current?.sql };
+      const sql = s.current?.sql;
+      const summary = { session_id: id, principal: s.info.principal.subject, client: `${s.info.client.address}:${s.info.client.port}`, statement: sql === undefined ? undefined : scrubSecrets(sql, secretForms(secrets?.() ?? [])) };
       log.warn({ event: "session_killed", by, reason, ...summary, ...(worker !== undefined ? { worker } : {}) }, "session killed by a responder");
       onKilled?.(s.info, by, reason, summary.statement);
       await registry.end(id, `${reason} (by ${by})`);
@@ -52,7 +59,7 @@ export function localSessions(
  *                                  the reason; audited.
  * Every call needs `Authorization: Bearer <responder token>`.
  */
-export function sessionsHandler(sessions: SessionDirectory, responders: readonly Person[], agentTokens?: () => readonly string[]): AdminHandler {
+export function sessionsHandler(sessions: SessionDirectory, responders: readonly Person[], agentTokens?: () => readonly string[], secrets?: () => readonly string[]): AdminHandler {
   const responderOf = bearerIdentity(responders, agentTokens);
   return (req, res, url) => {
     if (url !== "/sessions" && !url.startsWith("/sessions/")) return false;
@@ -61,7 +68,9 @@ export function sessionsHandler(sessions: SessionDirectory, responders: readonly
     const parts = url.split("/").filter(Boolean);
     if (req.method === "GET" && parts.length === 1) {
       sessions.list().then(
-        (r) => sendJson(res, 200, { sessions: r.sessions, ...(r.unanswered?.length ? { unanswered_workers: r.unanswered } : {}) }),
+        // A credential regate holds, typed by an agent into its statement or application_name, is not shown
+        // to responders, as recordings do not keep it (recording/scrub.ts).
+        (r) => sendJson(res, 200, { sessions: scrubSecrets(r.sessions, secretForms(secrets?.() ?? [])), ...(r.unanswered?.length ? { unanswered_workers: r.unanswered } : {}) }),
         (err: Error) => sendJson(res, 503, { error: `sessions unavailable: ${err.message}; retry` }),
       );
       return true;

@@ -29,7 +29,7 @@ describe("approvals.slack config", () => {
   it("refuses a Slack user mapped to a name that is not a reviewer", () => {
     const text = `approvals:
   enabled: true
-  reviewers: [{ name: alice, token: { value: t } }]
+  reviewers: [{ name: alice, token: { value: alice-token-3f9c1e } }]
   slack: { signing_secret: { value: s }, users: { U1: alice, U2: mallory } }
 `;
     expect(() => loadConfig({ text, env: {} })).toThrow(/approvals\.slack\.users\.U2: mallory is not in approvals\.reviewers/);

@@ -29,6 +29,8 @@ export interface ApprovalServiceOptions {
   maxPendingPerAgent?: number;
   /** Finished approvals kept for the history list. */
   historySize?: number;
+  /** Credentials regate holds, never shown in an approval (held-secrets.ts); read for each new approval (token files change). */
+  secrets?: () => readonly string[];
 }
 
 /** What is asked to be approved, as an adapter describes it. */

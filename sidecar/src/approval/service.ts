@@ -14,6 +14,7 @@ import { termsOf } from "./terms.js";
 import type { ApprovalServiceOptions, ApprovalSubject, HoldControl } from "./options.js";
 import type { ActResult, Approval, ApprovalStatus } from "./types.js";
 import { newApproval, settledDecision, what } from "./settle.js";
+import { withoutHeldSecrets } from "./held-secrets.js";
 
 export type { ApprovalServiceOptions, ApprovalSubject, HoldControl } from "./options.js";
 
@@ -208,7 +209,7 @@ export class ApprovalService {
     }
     const crowded = this.#crowded(subject.principal, decision, kind);
     if (crowded) return crowded;
-    const a = newApproval(subject, decision, terms);
+    const a = withoutHeldSecrets(newApproval(subject, decision, terms), this.#opts.secrets?.() ?? []);
     const holding = terms.mode !== "defer" && holdSeconds > 0;
     const held = holding ? this.#wait(a, subject, decision, control, holdSeconds) : undefined;
     try {

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
-import { ADMIN_OPTIONS, adminClient, apiFailed, oneLine, stdio, type Out } from "./admin-client.js";
+import { ADMIN_OPTIONS, adminClient, apiFailed, stdio, type Out } from "./admin-client.js";
+import { field, fieldLine, jsonOut } from "./shown.js";
 
 const USAGE = `usage: regate sessions list [--json]
        regate sessions kill ID --reason TEXT
@@ -38,12 +39,12 @@ export async function sessionsCommand(argv: string[], env: NodeJS.ProcessEnv, io
       const r = await client.call("GET", "/sessions");
       if (r.status !== 200) return apiFailed(io, "sessions list", r);
       const list = r.body.sessions as { id: string; principal: string; client: string; started_at: string; application_name?: string; transaction_status: string; current?: { sql: string; running_ms: number } }[];
-      if (values.json) io.out(`${JSON.stringify(list, null, 2)}\n`);
+      if (values.json) io.out(jsonOut(list));
       else if (list.length === 0) io.out("no live sessions\n");
       else
         for (const s of list)
           io.out(
-            `${s.id}  ${s.principal.padEnd(16)}  ${s.client.padEnd(21)}  ${s.transaction_status.padEnd(14)}  since ${s.started_at}${s.application_name ? `  app ${s.application_name}` : ""}${s.current ? `  running ${Math.round(s.current.running_ms)}ms: ${oneLine(s.current.sql)}` : ""}\n`,
+            `${field(s.id)}  ${field(s.principal).padEnd(16)}  ${field(s.client).padEnd(21)}  ${field(s.transaction_status).padEnd(14)}  since ${field(s.started_at)}${s.application_name ? `  app ${field(s.application_name)}` : ""}${s.current ? `  running ${Math.round(s.current.running_ms)}ms: ${fieldLine(s.current.sql)}` : ""}\n`,
           );
       return 0;
     }

@@ -9,7 +9,7 @@ const person = (what: string) =>
     required: ["name", "token"],
     properties: {
       name: { type: "string", minLength: 1, description: `${what} identity recorded with every action they take.` },
-      token: { ...secretRef, description: `Bearer token of this ${what.toLowerCase()} (a secret).` },
+      token: { ...secretRef, description: `Bearer token of this ${what.toLowerCase()} (a secret), at least 16 characters: anything on the host can reach the admin listener and guess a shorter one.` },
     },
   }) as const;
 
@@ -69,7 +69,7 @@ export const approvalsSchema = {
         required: ["name", "token"],
         properties: {
           name: { type: "string", minLength: 1, description: "Reviewer identity recorded with every decision they make." },
-          token: { ...secretRef, description: "Bearer token of this reviewer (a secret)." },
+          token: { ...secretRef, description: "Bearer token of this reviewer (a secret), at least 16 characters: anything on the host can reach the admin listener and guess a shorter one." },
           groups: { type: "array", default: [], items: { type: "string", minLength: 1 }, description: "Reviewer groups; when the policy's approve.approvers names groups, only their members may vote." },
         },
       },

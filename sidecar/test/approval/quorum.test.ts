@@ -6,7 +6,7 @@ import { api, approvalBundle, client, REVIEWER, startApprovingRegate } from "./s
 
 let db: TestPostgres;
 let regate: TestRegate;
-const BOB = "bob-token-51c2", CAROL = "carol-token-9e07", AGENT_NAMED = "agent-named-token-44aa";
+const BOB = "bob-token-51c2-8e0a", CAROL = "carol-token-9e07", AGENT_NAMED = "agent-named-token-44aa";
 
 beforeAll(async () => {
   db = await startPostgres();
