@@ -3,10 +3,12 @@ import { createHash } from "node:crypto";
 /**
  * The digest a reviewer approves: principal, target, statement text and parameter values, each
  * length-delimited by JSON so no two different statements share an encoding. Buffers (binary
- * parameters) are hex; bigints are decimal strings.
+ * parameters) are hex; bigints are decimal strings. `settings`: what else changes the statement's meaning
+ * (a Postgres session's DateStyle the agent chose, postgres/reading-settings.ts); absent, the digest is
+ * that of the four.
  */
-export function approvalHash(principal: string, target: string, sql: string, parameters: unknown[] | undefined): string {
-  const canonical = JSON.stringify([principal, target, sql, parameters ?? null], (_k, v: unknown) => {
+export function approvalHash(principal: string, target: string, sql: string, parameters: unknown[] | undefined, settings?: Readonly<Record<string, string>>): string {
+  const canonical = JSON.stringify([principal, target, sql, parameters ?? null, ...(settings ? [settings] : [])], (_k, v: unknown) => {
     if (typeof v === "bigint") return { bigint: v.toString() };
     if (v && typeof v === "object" && (v as { type?: string }).type === "Buffer" && Array.isArray((v as { data?: unknown }).data)) {
       return { hex: Buffer.from((v as { data: number[] }).data).toString("hex") };

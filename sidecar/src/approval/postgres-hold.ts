@@ -1,5 +1,6 @@
 import type { Decision, SessionInput } from "../decision/index.js";
 import type { SessionHooks, Statement } from "../postgres/index.js";
+import type { ChosenSetting } from "../postgres/reading-settings.js";
 import { digestParameters } from "../postgres/parameters.js";
 import { approvalHash } from "./hash.js";
 import { noticeResponse } from "./notice.js";
@@ -53,16 +54,21 @@ export async function postgresHold(
     if (control.signal.aborted) return deny(decision, "APPROVAL_WITHDRAWN", "the approval request was withdrawn");
   }
   const principal = session.principal.subject;
-  const sha256 = approvalHash(principal, session.target, statement.sql, digestOf(statement));
+  // Held, the session cannot change them before the statement runs; a grant's re-run is matched under its own.
+  const chosen = control.settings ?? [];
+  const settings = chosen.length > 0 ? Object.fromEntries(chosen.map((c) => [c.name, c.value])) : undefined;
+  const sha256 = approvalHash(principal, session.target, statement.sql, digestOf(statement), settings);
+  const view = reviewView(decision, statement.sql, statement.parameters);
+  const notes = [...(settings ? [settingsNote(chosen)] : []), ...(view.notes ?? [])];
   return service.request(
     {
       kind: "postgres",
       session_id: session.id,
       principal,
       target: session.target,
-      statement: { message: statement.message, ...reviewView(decision, statement.sql, statement.parameters) },
+      statement: { message: statement.message, ...view, ...(notes.length > 0 ? { notes } : {}) },
       sha256,
-      current: () => approvalHash(principal, session.target, statement.sql, digestOf(statement)),
+      current: () => approvalHash(principal, session.target, statement.sql, digestOf(statement), settings),
       in_transaction: control.in_transaction,
     },
     decision,
@@ -82,4 +88,10 @@ export async function postgresHold(
         ),
     },
   );
+}
+
+/** What a reviewer must know to read the statement as the server will: the settings the agent's connection chose. */
+function settingsNote(chosen: readonly ChosenSetting[]): string {
+  const each = chosen.map((c) => `${c.name} '${c.value}' (${c.server !== undefined ? `the server's is '${c.server}'` : "set when it connected"})`);
+  return `The server reads this statement's dates, times and intervals under settings the agent's connection chose: ${each.join(", ")}. A date such as '12/01/2025' or a time without a zone means what these settings make it mean.`;
 }

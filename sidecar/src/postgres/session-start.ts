@@ -3,6 +3,7 @@ import { RegateError } from "../errors.js";
 import type { CancelTarget } from "./cancel-registry.js";
 import type { SessionContext } from "./lifecycle/state.js";
 import { authentication, Auth, backendKeyData, parameterStatus, readyForQuery } from "./protocol/index.js";
+import { CHOSEN_AT_START_SQL, ReadingSettings } from "./reading-settings.js";
 import { SearchPathTracker } from "./search-path.js";
 import { simpleQuery } from "./simple-query.js";
 import { parseSearchPath } from "./sql/index.js";
@@ -12,6 +13,7 @@ import { connectUpstream, type UpstreamConnection } from "./upstream.js";
 export interface OpenedUpstream {
   upstream: UpstreamConnection;
   user: string;
+  reading: ReadingSettings;
   searchPath: SearchPathTracker;
   /** current_user was session_user when the session began (no role default applied at login). */
   startedAsLoginRole: boolean;
@@ -29,7 +31,7 @@ export async function openUpstream(ctx: SessionContext, params: Record<string, s
     upstream.socket.destroy();
     throw new RegateError("UPSTREAM_SETTING_REFUSED", "upstream session must run with client_encoding UTF8 and standard_conforming_strings on");
   }
-  const [row] = await simpleQuery(upstream.socket, "SELECT current_setting('search_path'), current_user, session_user", upstream.leftover);
+  const [row] = await simpleQuery(upstream.socket, `SELECT current_setting('search_path'), current_user, session_user, ${CHOSEN_AT_START_SQL}`, upstream.leftover);
   // RESET search_path goes back to this value (the session's reset value), not to PostgreSQL's default.
   const start = row?.[0] != null ? parseSearchPath(row[0]) : null;
   return {
@@ -37,6 +39,7 @@ export async function openUpstream(ctx: SessionContext, params: Record<string, s
     user: row?.[1] ?? ctx.upstream.user,
     searchPath: new SearchPathTracker(start, start),
     startedAsLoginRole: row?.[1] != null && row[1] === row[2],
+    reading: new ReadingSettings(settings, new Set(row?.[3]?.split(",") ?? [])),
   };
 }
 

@@ -125,6 +125,7 @@ export class PgSession implements LiveSession {
     this.#upstream = opened.upstream;
     this.#state.user = opened.user;
     this.#state.searchPath = opened.searchPath;
+    this.#state.reading = opened.reading;
     // Known before the first decision, whose input serialises the session once (input-json.ts).
     this.#state.info.started_as_login_role = opened.startedAsLoginRole;
     // A cancel while a statement is held for approval withdraws the request. It goes on to the server only

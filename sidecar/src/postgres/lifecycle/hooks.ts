@@ -1,4 +1,5 @@
 import type { Decision, SessionInput, Veto } from "../../decision/index.js";
+import type { ChosenSetting } from "../reading-settings.js";
 import type { Statement } from "./statement.js";
 
 /** What a held statement may do while it waits (see approval/). */
@@ -9,6 +10,8 @@ export interface HoldControl {
   signal: AbortSignal;
   /** The session is inside a transaction block (ReadyForQuery T or E). */
   in_transaction: boolean;
+  /** Settings the agent's connection chose that change how the statement's literals read (reading-settings.ts). */
+  settings?: readonly ChosenSetting[];
 }
 
 export type EndReason = "client" | "upstream" | "terminated" | "error" | "shutdown";

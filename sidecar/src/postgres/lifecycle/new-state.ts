@@ -1,4 +1,5 @@
 import type { SessionInput } from "../../decision/index.js";
+import { NO_READING_SETTINGS } from "../reading-settings.js";
 import { SearchPathTracker } from "../search-path.js";
 import { AnalysisCache } from "./analyse.js";
 import { DecisionReuse } from "./reuse.js";
@@ -29,6 +30,7 @@ export function newSessionState(ctx: SessionContext, info: SessionInput, io: Ses
     analyses: new AnalysisCache(),
     reuse: new DecisionReuse(),
     searchPath: new SearchPathTracker(DEFAULT_SEARCH_PATH, DEFAULT_SEARCH_PATH),
+    reading: NO_READING_SETTINGS,
     user: "",
     txStatus: 0x49,
     skipUntilSync: false,

@@ -91,6 +91,7 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
       const { name, value } = decodeParameterStatus(f.body);
       s.toClient(f.raw);
       if (name === "search_path") s.searchPath.reported(value); // a change no statement showed (a function body): search-path.ts
+      else s.reading.reported(name, value);
       if ((name === "client_encoding" && value.toUpperCase() !== "UTF8") || (name === "standard_conforming_strings" && value !== "on")) {
         return { terminate: "UPSTREAM_SETTING_REFUSED", message: `${name} changed to ${value}; regate cannot enforce policy on this session` };
       }

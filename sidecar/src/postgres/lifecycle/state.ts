@@ -4,6 +4,7 @@ import type { Logger } from "../../log.js";
 import type { CancelTarget } from "../cancel-registry.js";
 import type { Catalog } from "../catalog.js";
 import type { Pending, Portal, PreparedStatement } from "../pending.js";
+import type { ReadingSettings } from "../reading-settings.js";
 import type { SearchPathTracker } from "../search-path.js";
 import type { StatementFacts } from "../sql/types.js";
 import type { AnalysisCache } from "./analyse.js";
@@ -74,6 +75,8 @@ export interface SessionState {
   /** Decisions the policy allowed to be reused. */
   readonly reuse: DecisionReuse;
   searchPath: SearchPathTracker;
+  /** DateStyle, IntervalStyle, TimeZone: how the server reads the statements' literals (reading-settings.ts). */
+  reading: ReadingSettings;
   user: string;
   /** ReadyForQuery status byte: I, T or E. */
   txStatus: number;
