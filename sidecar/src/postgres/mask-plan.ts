@@ -6,7 +6,7 @@ import type { StatementFacts } from "./sql/types.js";
 /** How one result column is masked: a column rule masks the whole value, detectors mask what they find. */
 export type ColumnMask =
   | { kind: "rule"; strategy: MaskStrategy; textual: boolean }
-  | { kind: "detector"; detectors: DetectorName[]; strategy: MaskStrategy };
+  | { kind: "detector"; detectors: DetectorName[]; strategy: MaskStrategy; binaryIsText: boolean };
 
 export interface MaskPlan {
   columns: Map<number, ColumnMask>;
@@ -77,7 +77,7 @@ export function buildMaskPlan(
     // Detectors read any value whose text can hold text: `row_to_json(t)`, an array or a record of a text
     // column carries it as much as the column does.
     else if (detectorStrategy && !NON_TEXT_SCALAR_OIDS.has(f.typeOid)) {
-      columns.set(i, { kind: "detector", detectors: detectorRules.map((r) => r.detector!), strategy: detectorStrategy });
+      columns.set(i, { kind: "detector", detectors: detectorRules.map((r) => r.detector!), strategy: detectorStrategy, binaryIsText: BINARY_IS_TEXT.has(f.typeOid) });
     }
   });
   return columns.size ? { columns } : undefined;
@@ -98,7 +98,11 @@ export function maskRawValue(plan: MaskPlan, column: number, raw: Buffer, start:
   if (m.kind === "detector") {
     const text = raw.toString("utf8", start, start + length);
     const masked = maskText(text, m.detectors, m.strategy, key);
-    return masked === text ? undefined : masked;
+    if (masked === text) return undefined;
+    // The binary form of an array, a record or a range holds the length of each part: text masked in
+    // place leaves them wrong, and a driver that asks for binary (tokio-postgres, sqlx) cannot read the
+    // row. The whole value is withheld as NULL, the one value every type and format can hold.
+    return binary && !m.binaryIsText ? null : masked;
   }
   if (m.strategy === "null") return null;
   // The same bytes for every row: shared, never copied.
@@ -113,3 +117,9 @@ export function maskRawValue(plan: MaskPlan, column: number, raw: Buffer, start:
 }
 
 const REDACTED_BYTES = Buffer.from(REDACTED);
+
+/**
+ * Types whose binary form is their text as the text format has it (bytea: the bytes themselves; jsonb: a
+ * version byte, then its text): a detector's mask fits in it at any length.
+ */
+const BINARY_IS_TEXT: ReadonlySet<number> = new Set([...TEXTLIKE_OIDS, 17, 114, 142, 3802]);

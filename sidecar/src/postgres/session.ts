@@ -134,9 +134,18 @@ export class PgSession implements LiveSession {
     const hello = greeting(this.#ctx, this.#upstream, () => {
       // Forwarded Parse, Bind or Describe messages run nothing; an Execute, a Query or a FunctionCall does.
       const running = this.#state.pending.some((p) => p.kind === "execute" || p.kind === "query" || p.kind === "function_call" || p.kind === "internal");
-      this.#state.held?.abort();
+      const held = this.#state.held;
+      held?.abort();
       callHook(this.#state, "cancelled", () => this.#ctx.hooks.cancelled?.(this.#state.info, this.#state.current));
-      return running;
+      if (!held || !running) return running;
+      // Held in a pipeline behind an Execute the server has not answered (no Sync yet): it may be done, the
+      // server idle. The withdrawal is answered at once, and what the agent pipelined behind it would be
+      // the statement the cancel, still on its way, lands on. So regate passes it on itself and sends
+      // nothing more upstream until the server has the signal (as after a budget cut, cut.ts).
+      const delivered = this.#state.cancelUpstream().catch((err: unknown) => this.#log.warn({ err }, "cancel behind a withdrawn approval failed"));
+      const before = this.#state.barrier;
+      this.#state.barrier = before ? Promise.all([before, delivered]).then(() => undefined) : delivered;
+      return false;
     });
     this.#unregisterCancel = hello.unregister;
     this.#client.write(hello.bytes);

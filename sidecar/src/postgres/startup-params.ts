@@ -15,7 +15,7 @@ const FORWARDED = new Set([
 ]);
 
 /** Parameters consumed by regate itself (identity and target come from regate, not the agent). */
-const CONSUMED = new Set(["user", "database", "client_encoding"]);
+const CONSUMED = new Set(["user", "database"]);
 
 export interface StartupSettings {
   /** Passed to the upstream StartupMessage. */
@@ -24,7 +24,23 @@ export interface StartupSettings {
 }
 
 // asyncpg sends 'utf-8' with the quotes, as a GUC value may be written.
-const isUtf8 = (v: string) => ["UTF8", "UNICODE"].includes(v.trim().replace(/^'(.*)'$/, "$1").toUpperCase().replace(/[-_]/g, ""));
+const unquoted = (v: string) => v.trim().replace(/^'(.*)'$/, "$1");
+const isUtf8 = (v: string) => ["UTF8", "UNICODE"].includes(unquoted(v).toUpperCase().replace(/[-_]/g, ""));
+
+/**
+ * Settings regate reads SQL under (parser.ts): a client may ask for the value regate already holds the
+ * upstream session to, as PHP's PDO idiom `options='--client_encoding=UTF8'` does, and nothing else. The
+ * upstream is never sent them: its values are checked once it is connected (session-start.ts).
+ */
+const REQUIRED: ReadonlyMap<string, { ok: (v: string) => boolean; value: string }> = new Map([
+  ["client_encoding", { ok: isUtf8, value: "UTF8" }],
+  ["standard_conforming_strings", { ok: (v: string) => ["on", "true", "yes", "1"].includes(unquoted(v).toLowerCase()), value: "on" }],
+]);
+
+function requireAsRegate(name: string, value: string): void {
+  const rule = REQUIRED.get(name)!;
+  if (!rule.ok(value)) throw new RegateError("FEATURE_UNSUPPORTED", `regate requires ${name} ${rule.value}; connect without setting it, or set it to ${rule.value}`);
+}
 
 /**
  * Checks what the agent asked for at startup. Settings that would make regate read SQL differently
@@ -36,8 +52,8 @@ export function screenStartupParams(params: ReadonlyMap<string, string>): Startu
   for (const [rawKey, value] of params) {
     const key = rawKey.toLowerCase();
     if (key === "replication") throw new RegateError("FEATURE_UNSUPPORTED", "replication connections are not allowed through regate");
-    if (key === "client_encoding") {
-      if (!isUtf8(value)) throw new RegateError("FEATURE_UNSUPPORTED", "regate requires client_encoding UTF8");
+    if (REQUIRED.has(key)) {
+      requireAsRegate(key, value);
       continue;
     }
     if (CONSUMED.has(key)) continue;
@@ -47,7 +63,7 @@ export function screenStartupParams(params: ReadonlyMap<string, string>): Startu
     }
     if (key.startsWith("_pq_.")) continue;
     if (FORWARDED.has(key)) upstream[key] = value;
-    else if (key === "standard_conforming_strings" || key === "role" || key === "session_authorization") {
+    else if (key === "role" || key === "session_authorization") {
       throw new RegateError("FEATURE_UNSUPPORTED", `setting ${key} at startup is not allowed through regate`);
     } else dropped.push(rawKey);
   }
@@ -66,6 +82,10 @@ function parseOptions(options: string): Record<string, string> {
     else throw new RegateError("FEATURE_UNSUPPORTED", "startup options other than -c name=value are not allowed through regate");
     const eq = w.indexOf("=");
     const name = (eq === -1 ? w : w.slice(0, eq)).toLowerCase().replace(/-/g, "_");
+    if (REQUIRED.has(name)) {
+      requireAsRegate(name, eq === -1 ? "" : w.slice(eq + 1));
+      continue;
+    }
     if (!FORWARDED.has(name)) throw new RegateError("FEATURE_UNSUPPORTED", `startup option ${name} is not allowed through regate`);
     out[name] = eq === -1 ? "" : w.slice(eq + 1);
   }

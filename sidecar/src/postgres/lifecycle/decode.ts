@@ -90,7 +90,9 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
         }
         // With placeholders, the decision is taken at Bind with the values: one evaluation per execution.
         if (msg.paramTypes.length > 0 || /\$[0-9]/.test(msg.sql)) return enforceParse(s, f, prepared, statement);
-        return then(decide(s, statement, "parse", {}), (d) => {
+        // Nothing but comments or semicolons runs nothing, as for a Query: pgjdbc's execute(""), a "-- ping".
+        const empty = analysis.statements.length === 0 && !analysis.parse_error;
+        return then(decide(s, statement, "parse", empty ? { empty_query: true } : {}), (d) => {
           prepared.decision = d;
           enforceParse(s, f, prepared, statement);
         });
