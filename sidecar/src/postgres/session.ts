@@ -4,6 +4,7 @@ import type { SessionInput } from "../decision/index.js";
 import { ERROR_CODES, isDisconnect, RegateError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { onClientFrame } from "./lifecycle/decode.js";
+import { holdClientUntil } from "./lifecycle/cut.js";
 import { callHook } from "./lifecycle/decide.js";
 import type { EndReason } from "./lifecycle/hooks.js";
 import { complete } from "./lifecycle/observe.js";
@@ -143,8 +144,7 @@ export class PgSession implements LiveSession {
       // the statement the cancel, still on its way, lands on. So regate passes it on itself and sends
       // nothing more upstream until the server has the signal (as after a budget cut, cut.ts).
       const delivered = this.#state.cancelUpstream().catch((err: unknown) => this.#log.warn({ err }, "cancel behind a withdrawn approval failed"));
-      const before = this.#state.barrier;
-      this.#state.barrier = before ? Promise.all([before, delivered]).then(() => undefined) : delivered;
+      holdClientUntil(this.#state, delivered);
       return false;
     });
     this.#unregisterCancel = hello.unregister;

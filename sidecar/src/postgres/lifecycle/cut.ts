@@ -18,8 +18,17 @@ export function sendCancelOnce(s: SessionState, statement: Statement, budget: st
   // Read no more of the result until the cancel is delivered: the server, blocked on a full socket,
   // is still inside the statement when the cancel lands, so it fails (and rolls back) instead of completing.
   s.pauseUpstream(cancelled);
-  s.barrier = cancelled;
+  holdClientUntil(s, cancelled);
   s.log.info({ statement: statement.seq, budget, rows: statement.result.rows, bytes: statement.result.bytes }, "budget cut a result");
+}
+
+/**
+ * The client's next messages wait for `delivered` (a cancel on its way) as well as for whatever they already
+ * wait for: a budget cut and a withdrawn approval may each have a cancel in flight.
+ */
+export function holdClientUntil(s: SessionState, delivered: Promise<void>): void {
+  const before = s.barrier;
+  s.barrier = before ? Promise.all([before, delivered]).then(() => undefined) : delivered;
 }
 
 export type CutEnding = "cancelled" | "rolled_back" | "block_failed" | "committed";
