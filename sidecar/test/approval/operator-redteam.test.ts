@@ -22,11 +22,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config/index.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { AGENT, type TestRegate } from "../support/regate.js";
+import { OTHER, RESPONDER } from "../incident/support.js";
 import { api, approvalBundle, client, heldId, REVIEWER, startApprovingRegate, until } from "./support.js";
 
 const CHROMIUM = "/usr/bin/chromium";
-const OTHER = { user: "other-agent", token: "other-agent-token-91c2" };
-const RESPONDER = { name: "rita", token: "responder-token-5b7d21" };
 const BUNDLE = () => approvalBundle({ reason: "payments writes need approval", approvers: "dba-oncall", timeout_seconds: 120, hold_max_seconds: 60 }, "operator-redteam");
 
 let db: TestPostgres;
