@@ -58,7 +58,7 @@ describe("ClusterMcpSessions", () => {
   it("a session opened on one worker is known on the other before its answer is relayed", async () => {
     const { workers: [a, b] } = cluster(2);
     await open(a!, "agent", "s1");
-    expect(await b!.admit(req("agent", { "mcp-session-id": "s1", "last-event-id": "e1" }), [])).toEqual({ ok: true, mask: [] });
+    expect(await b!.admit(req("agent", { "mcp-session-id": "s1", "last-event-id": "e1" }), [])).toMatchObject({ ok: true, mask: [] });
     expect(await b!.admit(req("other", { "mcp-session-id": "s1" }), [])).toMatchObject({ ok: false, reason: expect.stringMatching(/another agent/) });
     // Its DELETE is the session's end there too.
     expect(b!.roleOf(req("agent", { "mcp-session-id": "s1" }, { requestMethod: "DELETE", method: "DELETE" }))).toMatchObject({ end: "s1" });
@@ -67,19 +67,35 @@ describe("ClusterMcpSessions", () => {
   it("rules one worker's exchange added mask every later exchange on the other, with no call for what is known", async () => {
     const { workers: [a, b], calls } = cluster(2);
     await open(a!, "agent", "s1");
-    expect(await a!.admit(req("agent", { "mcp-session-id": "s1" }), [EMAIL])).toEqual({ ok: true, mask: [EMAIL] });
+    expect(await a!.admit(req("agent", { "mcp-session-id": "s1" }), [EMAIL])).toMatchObject({ ok: true, mask: [EMAIL] });
     calls.length = 0;
     const got = b!.admit(req("agent", { "mcp-session-id": "s1" }), []);
-    expect(got).toEqual({ ok: true, mask: [EMAIL] }); // not a promise: answered from the copy
-    expect(a!.admit(req("agent", { "mcp-session-id": "s1" }), [EMAIL])).toEqual({ ok: true, mask: [EMAIL] });
+    expect(got).toMatchObject({ ok: true, mask: [EMAIL] }); // not a promise: answered from the copy
+    expect(a!.admit(req("agent", { "mcp-session-id": "s1" }), [EMAIL])).toMatchObject({ ok: true, mask: [EMAIL] });
     expect(calls).toEqual([]);
-    expect(await b!.admit(req("agent", { "mcp-session-id": "s1" }), [SSN])).toEqual({ ok: true, mask: [EMAIL, SSN] });
-    expect(a!.admit(req("agent", { "mcp-session-id": "s1" }), [])).toEqual({ ok: true, mask: [EMAIL, SSN] });
+    expect(await b!.admit(req("agent", { "mcp-session-id": "s1" }), [SSN])).toMatchObject({ ok: true, mask: [EMAIL, SSN] });
+    expect(a!.admit(req("agent", { "mcp-session-id": "s1" }), [])).toMatchObject({ ok: true, mask: [EMAIL, SSN] });
+  });
+
+  it("a stream open on one worker masks its next events with rules booked on the other; tasks and resumptions have every worker's", async () => {
+    const { workers: [a, b] } = cluster(2);
+    await open(a!, "agent", "s1");
+    await open(a!, "agent", "s2");
+    const stream = await a!.admit(req("agent", { "mcp-session-id": "s1" }), []);
+    if (!stream.ok) throw new Error("refused");
+    expect(stream.live!()).toEqual([]);
+    await b!.admit(req("agent", { "mcp-session-id": "s1" }), [EMAIL]);
+    expect(stream.live!()).toEqual([EMAIL]);
+    // A task made outside any session on one worker; its result read on the other.
+    const task = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "export", task: {} } };
+    await b!.admit(req("agent", {}, { parsedBody: task }), [SSN]);
+    expect(await a!.admit(req("other", {}, { parsedBody: { jsonrpc: "2.0", id: 2, method: "tasks/result", params: { taskId: "t" } } }), [])).toMatchObject({ ok: true, mask: [EMAIL, SSN] });
+    expect(await a!.admit(req("agent", { "mcp-session-id": "s2", "last-event-id": "e1" }), [])).toMatchObject({ ok: true, mask: [EMAIL, SSN] });
   });
 
   it("a session first seen in use on one worker is that agent's on every worker", async () => {
     const { workers: [a, b] } = cluster(2);
-    expect(await a!.admit(req("agent", { "mcp-session-id": "s7" }), [])).toEqual({ ok: true, mask: [] });
+    expect(await a!.admit(req("agent", { "mcp-session-id": "s7" }), [])).toMatchObject({ ok: true, mask: [] });
     expect(await b!.admit(req("other", { "mcp-session-id": "s7" }), [])).toMatchObject({ ok: false });
     // Not issued through regate: its resumption is refused on either worker.
     expect(await b!.admit(req("agent", { "mcp-session-id": "s7", "last-event-id": "e1" }), [])).toMatchObject({ ok: false, reason: expect.stringMatching(/Last-Event-ID/) });
@@ -90,7 +106,7 @@ describe("ClusterMcpSessions", () => {
     await open(c.workers[0]!, "agent", "s1");
     await c.workers[0]!.admit(req("agent", { "mcp-session-id": "s1" }), [EMAIL]);
     const late = await new ClusterMcpSessions(c.linkOf(), log).start();
-    expect(late.admit(req("agent", { "mcp-session-id": "s1", "last-event-id": "e1" }), [])).toEqual({ ok: true, mask: [EMAIL] });
+    expect(late.admit(req("agent", { "mcp-session-id": "s1", "last-event-id": "e1" }), [])).toMatchObject({ ok: true, mask: [EMAIL] });
   });
 
   it("keeps the least-recently-used bound and the forgotten rules' floor across workers", async () => {
@@ -102,8 +118,8 @@ describe("ClusterMcpSessions", () => {
     // Forgotten by the primary, and so by every copy.
     expect(a!.size).toBe(2);
     expect(a!.roleOf(req("agent", { "mcp-session-id": "real" }, { requestMethod: "DELETE", method: "DELETE" }))).toBeUndefined();
-    expect(await a!.admit(req("agent", { "mcp-session-id": "real" }), [])).toEqual({ ok: true, mask: [EMAIL] });
-    expect(await b!.admit(req("other", { "mcp-session-id": "fresh" }), [])).toEqual({ ok: true, mask: [] });
+    expect(await a!.admit(req("agent", { "mcp-session-id": "real" }), [])).toMatchObject({ ok: true, mask: [EMAIL] });
+    expect(await b!.admit(req("other", { "mcp-session-id": "fresh" }), [])).toMatchObject({ ok: true, mask: [] });
   });
 
   it("fails closed: a change not confirmed by every worker refuses the exchange, and is shared again by the next", async () => {
@@ -115,9 +131,9 @@ describe("ClusterMcpSessions", () => {
     await expect(open(a!, "agent", "s2")).rejects.toThrow(/did not confirm/);
     c.refuse(false);
     // The refused call was never forwarded; its retry finds the rules booked, and shares them before it goes.
-    expect(await a!.admit(req("agent", { "mcp-session-id": "s1" }), [EMAIL])).toEqual({ ok: true, mask: [EMAIL] });
+    expect(await a!.admit(req("agent", { "mcp-session-id": "s1" }), [EMAIL])).toMatchObject({ ok: true, mask: [EMAIL] });
     c.calls.length = 0;
-    expect(b!.admit(req("agent", { "mcp-session-id": "s1" }), [])).toEqual({ ok: true, mask: [EMAIL] });
+    expect(b!.admit(req("agent", { "mcp-session-id": "s1" }), [])).toMatchObject({ ok: true, mask: [EMAIL] });
     expect(c.calls).toEqual([]);
   });
 

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Decision, Principal } from "../decision/types.js";
 import type { ErrorCode } from "../errors.js";
 import type { ResponseMasker } from "./masker.js";
+import type { LiveMasker } from "./mcp-live-events.js";
 import type { McpSessionRole } from "./mcp-sessions.js";
 import type { CompiledRoute } from "./routes.js";
 import type { UpstreamRequest, UpstreamResponse } from "./upstream-message.js";
@@ -24,6 +25,8 @@ export interface RequestContext {
   authFailure?: string;
   decision?: Decision;
   masker?: ResponseMasker;
+  /** An exchange of an MCP session: its event stream's masker as the session's rules are now. */
+  liveMasker?: LiveMasker;
   /** An MCP initialize or session-ending DELETE: its answer updates the gateway's McpSessions. */
   mcpSession?: McpSessionRole;
   masked: boolean;

@@ -233,6 +233,8 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     const unmaskable = masker && unmaskableRequest(masker, ctx.method, req.headers, matched.route.responseTypes);
     if (unmaskable) return fail(ctx, unmaskable.status, { ...unmaskable.body, decision_id: verdict.decision.decision_id });
     ctx.masker = masker;
+    const sessionRules = admitted.live;
+    if (sessionRules) ctx.liveMasker = () => maskers.for(sessionRules());
     if (sent.inflated) for (const name of Object.keys(req.headers)) if (headerKey(name) === "content-encoding") delete req.headers[name];
     forwardRequest(ctx, { route: matched.route, host, rest: matched.rest, query, trailingSlash: target.trailing_slash, replayable: replayable(ctx.method, method) }, sent.body, { log, timeoutMs: limits.timeout_ms, fail, onResponse: onUpstreamResponse });
   }

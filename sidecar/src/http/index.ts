@@ -7,6 +7,8 @@ export type { HttpInput } from "./to-input.js";
 export type { McpMessage } from "./mcp.js";
 export { answerCounts, issuedId, sessionHeader, sessionRole } from "./mcp-sessions.js";
 export { issuedAt, McpSessionBook } from "./mcp-session-book.js";
+export { sessionAdmission } from "./mcp-live-rules.js";
+export { bookingOf } from "./mcp-tasks.js";
 export type { McpRequest, McpSessionRole, McpSessionStore } from "./mcp-sessions.js";
 export type { McpAdmission, McpSessionRecord } from "./mcp-session-book.js";
 export type { ErrorBody } from "./reply.js";

@@ -112,14 +112,17 @@ function prepare(masker: ResponseMasker): HeaderMasking {
  *    custom headers and in the URLs of standard ones);
  *  - detectors run over the value as sent and percent-decoded, each hit masked in place;
  *  - a value encoded more than once that still holds a hit when fully decoded is redacted whole.
- * Content-Length is left alone: it frames the body, and regate recomputes it wherever it rewrites one.
+ * Content-Length is left alone: it frames the body, and regate recomputes it wherever it rewrites one. So is
+ * Mcp-Session-Id, which the client must send back as it came.
  * A `null` strategy leaves the header present and empty.
  */
 export function maskResponseHeaders(headers: OutgoingHttpHeaders, masker: ResponseMasker): number {
   const m = prepare(masker);
   let changed = 0;
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || name === "content-length") continue;
+    // An MCP session id is a token the client sends back byte for byte: masked (a UUID's digits can read as a
+    // card number), it names no session and the server answers 404. regate keeps it as issued (mcp-sessions.ts).
+    if (value === undefined || name === "content-length" || name === "mcp-session-id") continue;
     // Header names are tokens (no newline), so the key names the pair unambiguously.
     const key = typeof value === "string" && name.length + value.length <= SEEN_MAX_CHARS ? `${name}\n${value}` : undefined;
     const known = key === undefined ? undefined : m.seen.get(key);

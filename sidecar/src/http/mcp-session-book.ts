@@ -49,7 +49,7 @@ export interface McpSessionRecord {
 
 /** The mask an allowed MCP exchange is relayed with, or why it must not be forwarded. `unavailable`: the
  * session's change could not reach every worker in time (fail closed: 503 CLUSTER_UNAVAILABLE). */
-export type McpAdmission = { ok: true; mask: MaskRule[] } | { ok: false; reason: string; unavailable?: true };
+export type McpAdmission = { ok: true; mask: MaskRule[]; live?: () => MaskRule[] } | { ok: false; reason: string; unavailable?: true };
 
 /** How the book's admission of one exchange turned out, and whether it changed the session. */
 export type McpBooking = { ok: true; mask: MaskRule[]; changed: boolean } | { ok: false; reason: string };
@@ -72,6 +72,9 @@ export class McpSessionBook {
   // The rules of an agent's forgotten sessions: a session it goes on using after that (an agent can make
   // regate forget by sending made-up session ids) starts from them, not from none.
   readonly #forgotten = new Map<string, SessionRules>();
+  // Every rule any session (or task, mcp-tasks.ts) was ever allowed under: what a resumption or a task's
+  // reading may replay (mcp-live-rules.ts).
+  readonly #every = new SessionRules();
   readonly #max: number;
   readonly #onForget: ((id: string) => void) | undefined;
 
@@ -83,6 +86,11 @@ export class McpSessionBook {
 
   get size(): number {
     return this.#sessions.size;
+  }
+
+  /** Every rule any exchange of any session in this book was allowed under, forgotten and ended ones included. */
+  get everyRule(): MaskRule[] {
+    return this.#every.mask;
   }
 
   get(id: string): McpSession | undefined {
@@ -152,6 +160,7 @@ export class McpSessionBook {
     this.#touch(id, s);
     const before = s.rules.mask;
     const after = s.rules.add(mask);
+    if (after !== before) this.#every.add(mask);
     return { ok: true, mask: after, changed: changed || after !== before };
   }
 
@@ -169,6 +178,7 @@ export class McpSessionBook {
   put(r: McpSessionRecord): void {
     const rules = new SessionRules();
     rules.add(r.rules);
+    this.#every.add(r.rules);
     this.#touch(r.id, { subject: r.subject, issuedAt: new Set(r.issuedAt), rules });
   }
 }

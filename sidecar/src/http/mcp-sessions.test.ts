@@ -56,16 +56,16 @@ describe("McpSessions.admit", () => {
   it("masks every exchange of a session, at any path, with every rule its exchanges had so far", () => {
     const s = new McpSessions();
     s.issued("a", "r", "/mcp", "s1");
-    expect(s.admit(req("a", { "mcp-session-id": "s1" }), [EMAIL])).toEqual({ ok: true, mask: [EMAIL] });
-    expect(s.admit(req("a", { "mcp-session-id": "s1" }, "/other"), [])).toEqual({ ok: true, mask: [EMAIL] });
+    expect(s.admit(req("a", { "mcp-session-id": "s1" }), [EMAIL])).toMatchObject({ ok: true, mask: [EMAIL] });
+    expect(s.admit(req("a", { "mcp-session-id": "s1" }, "/other"), [])).toMatchObject({ ok: true, mask: [EMAIL] });
     // Another route to the same server (one that masks less) shares the session's rules.
-    expect(s.admit({ ...req("a", { "mcp-session-id": "s1" }), route: "r2" }, [])).toEqual({ ok: true, mask: [EMAIL] });
+    expect(s.admit({ ...req("a", { "mcp-session-id": "s1" }), route: "r2" }, [])).toMatchObject({ ok: true, mask: [EMAIL] });
     expect(s.has("a", "r2", "/mcp", "s1")).toBe(false);
-    expect(s.admit(req("a", { mcp_session_id: "s1", "last-event-id": "e1" }), [CARD, EMAIL])).toEqual({ ok: true, mask: [EMAIL, CARD] });
+    expect(s.admit(req("a", { mcp_session_id: "s1", "last-event-id": "e1" }), [CARD, EMAIL])).toMatchObject({ ok: true, mask: [EMAIL, CARD] });
     // Another session, and requests without one, keep their own rules.
     s.issued("a", "r", "/mcp", "s2");
-    expect(s.admit(req("a", { "mcp-session-id": "s2" }), [])).toEqual({ ok: true, mask: [] });
-    expect(s.admit(req("a", {}), [])).toEqual({ ok: true, mask: [] });
+    expect(s.admit(req("a", { "mcp-session-id": "s2" }), [])).toMatchObject({ ok: true, mask: [] });
+    expect(s.admit(req("a", {}), [])).toMatchObject({ ok: true, mask: [] });
   });
 
   it.each([
@@ -83,10 +83,40 @@ describe("McpSessions.admit", () => {
     expect(got.ok ? "" : got.reason).toMatch(reason);
   });
 
+  it("an open exchange reads the rules later exchanges of its session add; a resumption has every session's", () => {
+    const s = new McpSessions();
+    s.issued("a", "r", "/mcp", "s1");
+    s.issued("a", "r", "/mcp", "s2");
+    s.issued("b", "r", "/mcp", "s3");
+    const stream = s.admit(req("a", { "mcp-session-id": "s1" }), []);
+    const other = s.admit(req("a", { "mcp-session-id": "s2" }), []);
+    if (!stream.ok || !other.ok) throw new Error("refused");
+    expect(stream.live!()).toEqual([]);
+    s.admit(req("a", { "mcp-session-id": "s1" }), [EMAIL]);
+    s.admit(req("b", { "mcp-session-id": "s3" }), [CARD]);
+    expect(stream.live!()).toEqual([EMAIL]);
+    expect(other.live!()).toEqual([]);
+    // Ended, the session's rules stay with the stream that had them.
+    s.ended("a", "r", "/mcp", "s1");
+    expect(stream.live!()).toEqual([EMAIL]);
+    // Another session's (or agent's) event id replays that session's answers.
+    expect(s.admit(req("a", { "mcp-session-id": "s2", "last-event-id": "e1" }), [])).toMatchObject({ ok: true, mask: [EMAIL, CARD] });
+  });
+
+  it("a call that creates a task is booked outside sessions too, and reading any task has every rule", () => {
+    const s = new McpSessions();
+    const body = (method: string, params: Record<string, unknown>) => ({ ...req("a", {}), parsedBody: { jsonrpc: "2.0", id: 1, method, params } });
+    expect(s.admit(body("tools/call", { name: "get_customer" }), [CARD])).toEqual({ ok: true, mask: [CARD] });
+    expect(s.admit(body("tools/call", { name: "export", TASK: { ttl: 1 } }), [EMAIL])).toMatchObject({ ok: true, mask: [EMAIL] });
+    expect(s.admit({ ...body("tasks/result", { taskId: "t1" }), subject: "b" }, [])).toMatchObject({ ok: true, mask: [EMAIL] });
+    // Neither a task nor a session: as before, nothing is booked.
+    expect(s.admit(body("tools/list", {}), [])).toEqual({ ok: true, mask: [] });
+  });
+
   it("books a session first seen in use, without taking it for issued", () => {
     const s = new McpSessions();
-    expect(s.admit(req("a", { "mcp-session-id": "s7" }), [EMAIL])).toEqual({ ok: true, mask: [EMAIL] });
-    expect(s.admit(req("a", { "mcp-session-id": "s7" }), [])).toEqual({ ok: true, mask: [EMAIL] });
+    expect(s.admit(req("a", { "mcp-session-id": "s7" }), [EMAIL])).toMatchObject({ ok: true, mask: [EMAIL] });
+    expect(s.admit(req("a", { "mcp-session-id": "s7" }), [])).toMatchObject({ ok: true, mask: [EMAIL] });
     expect(s.admit(req("b", { "mcp-session-id": "s7" }), []).ok).toBe(false);
     expect(s.has("a", "r", "/mcp", "s7")).toBe(false);
     expect(s.admit(req("a", { "mcp-session-id": "s7", "last-event-id": "e1" }), []).ok).toBe(false);
@@ -112,10 +142,10 @@ describe("McpSessions.admit when sessions are forgotten", () => {
     s.admit(post("a", "made-up-1"), []);
     s.admit(post("a", "made-up-2"), []);
     expect(s.has("a", "r", "/mcp", "real")).toBe(false);
-    expect(s.admit(post("a", "real"), [])).toEqual({ ok: true, mask: [EMAIL] });
-    expect(s.admit(post("b", "fresh"), [])).toEqual({ ok: true, mask: [] });
+    expect(s.admit(post("a", "real"), [])).toMatchObject({ ok: true, mask: [EMAIL] });
+    expect(s.admit(post("b", "fresh"), [])).toMatchObject({ ok: true, mask: [] });
     // A session the upstream issues anew has had no exchanges: it starts with no rules.
     s.issued("a", "r", "/mcp", "new");
-    expect(s.admit(post("a", "new"), [])).toEqual({ ok: true, mask: [] });
+    expect(s.admit(post("a", "new"), [])).toMatchObject({ ok: true, mask: [] });
   });
 });

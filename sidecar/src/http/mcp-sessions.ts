@@ -11,6 +11,8 @@
 
 import type { IncomingHttpHeaders } from "node:http";
 import type { MaskRule } from "../decision/types.js";
+import { sessionAdmission } from "./mcp-live-rules.js";
+import { bookingOf } from "./mcp-tasks.js";
 import { issuedAt, McpSessionBook, type McpAdmission } from "./mcp-session-book.js";
 import { mcpMessages } from "./mcp.js";
 import { headerKey } from "./method.js";
@@ -104,7 +106,10 @@ export class McpSessions implements McpSessionStore {
    * An allowed request about to be forwarded with `mask`: in a session, it is masked with every rule the
    * session's exchanges were allowed under so far (this one's included), since the upstream may put any of
    * their answers on it. A session first seen here (opened before a restart, or forgotten) is booked from
-   * now on, with the rules of the agent's forgotten sessions.
+   * now on, with the rules of the agent's forgotten sessions. Its events are masked with the session's rules
+   * as they are when each arrives, and a resumption's with every rule (mcp-live-rules.ts). A call that
+   * creates an MCP task is booked even outside a session, and reading a task is masked as a resumption
+   * is (mcp-tasks.ts).
    * Refused: another agent's session, a session header that is not one id, and a resumption
    * (`Last-Event-ID` replays earlier exchanges' events) of a session regate did not see this agent open,
    * whose earlier masks it cannot know.
@@ -112,9 +117,10 @@ export class McpSessions implements McpSessionStore {
   admit(r: McpRequest, mask: MaskRule[]): McpAdmission {
     const h = sessionHeader(r.headers);
     if ("refused" in h) return h.refused;
-    if (h.id === undefined) return { ok: true, mask };
-    const b = this.#book.book(r.subject, h.id, h.resumes, mask);
-    return b.ok ? { ok: true, mask: b.mask } : b;
+    const at = bookingOf(r, h);
+    if (at === undefined) return { ok: true, mask };
+    const b = this.#book.book(r.subject, at.id, at.resumes, mask);
+    return b.ok ? sessionAdmission(this.#book, r.subject, at.id, at.replays, b.mask) : b;
   }
 
   roleOf(r: McpRequest): McpSessionRole | undefined {

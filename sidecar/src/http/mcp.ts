@@ -30,6 +30,8 @@ function member(o: Record<string, unknown>, name: string): { value: unknown } | 
   return undefined;
 }
 
+export { member as mcpMember };
+
 function message(v: unknown): McpMessage | undefined {
   if (!isObject(v) || member(v, "jsonrpc")?.value !== "2.0") return undefined;
   const idMember = member(v, "id");

@@ -17,6 +17,7 @@ import { scrubBuffer, scrubHeaders, SecretScrubber } from "./scrub.js";
 import { SseMasker } from "./sse-mask.js";
 import { relayStreamedJson } from "./upstream-json.js";
 import { maskResponseHeaders } from "./mask-headers.js";
+import { relayLiveEvents } from "./mcp-live-events.js";
 
 export interface ResponseLimits {
   timeout_ms: number;
@@ -103,17 +104,20 @@ export function relayResponse(ctx: RequestContext, upstream: UpstreamResponse, l
     return;
   }
   const masker = ctx.masker;
+  // In an MCP session, later calls' rules apply to a stream already open (mcp-live-rules.ts).
+  const live = !bodiless && type === "text/event-stream" ? ctx.liveMasker : undefined;
   // A masked response's own body is rewritten, and a masked HEAD or 304 describes the upstream's unmasked
   // one: their validators and digests are hashes of it (Express's ETag is a SHA-1 of the body), against which
   // an agent could test guesses of the masked values, and its length tells theirs. They are left out as the
   // headers are copied (no later step adds them back).
-  const headers = responseHeaders(upstream.headers, masker !== undefined);
+  const headers = responseHeaders(upstream.headers, masker !== undefined || live !== undefined);
   keyCacheToAgent(headers);
   if (scrubHeaders(headers, secrets)) log.warn({ req_id: ctx.id, route: ctx.route?.name }, "upstream echoed the route credential in a response header; replaced");
   // Headers are free text built from the same records as the body (Location, Content-Disposition, custom ones).
   if (masker && maskResponseHeaders(headers, masker) > 0) log.info({ req_id: ctx.id, route: ctx.route?.name }, "masked values in response headers");
   // Last, on values already scrubbed and masked as the upstream wrote them: the agent follows them through regate.
   if (ctx.route && ctx.proxyReq) rewriteSelfReferences(headers, ctx.route, ctx.proxyReq.path);
+  if (live) return relayLiveEvents(ctx, upstream, status, headers, secrets, live, limits.max_masked_body_bytes, log);
   if (!masker && secrets.length > 0 && !bodiless) {
     if (!relayScrubbedWhole(ctx, upstream, status, headers, secrets, log, onError)) relayScrubbed(ctx, upstream, status, headers, secrets, log);
     return;
