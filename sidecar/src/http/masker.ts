@@ -16,6 +16,10 @@ export type { NamedFieldRule } from "./mask-rule-set.js";
 /** A document being rewritten, with the key path to the cursor (folded keys; kept for pointer rules only). */
 interface Walk extends Scan {
   path: string[];
+  /** The keys (or "#" for an array element) of the document's first levels, for schemaAt. */
+  shallow: string[];
+  /** Inside a JSON Schema an MCP message carries (schemaAt): field names are property names, not values. */
+  inSchema: boolean;
 }
 
 /**
@@ -175,7 +179,7 @@ export class ResponseMasker {
 
   /** The edits masking the JSON value `text`, whose key path is `path` (left as it was). */
   #walk(text: string, detect: DetectSpec | undefined, depth: number, embedded: number, path: string[]): Walk {
-    const walk: Walk = { text, pos: 0, edits: [], path };
+    const walk: Walk = { text, pos: 0, edits: [], path, shallow: [], inSchema: false };
     this.#value(walk, detect, depth, embedded);
     return walk;
   }
@@ -241,12 +245,15 @@ export class ResponseMasker {
   #child(scan: Walk, key: string, named: boolean, detect: DetectSpec | undefined, depth: number, embedded: number): void {
     const usePointers = this.#pointers.length > 0;
     if (usePointers) scan.path.push(this.#fold(key));
+    const schema = !scan.inSchema && embedded === 0 && depth < SHALLOW && this.#names.size > 0 && schemaAt(scan.shallow, depth, named ? key : "#");
+    if (schema) scan.inSchema = true;
     try {
-      const action = mergeActions(named ? this.#names.get(this.#fold(key)) : undefined, usePointers ? this.#pointerAction(scan.path) : undefined);
+      const action = mergeActions(named && !scan.inSchema ? this.#names.get(this.#fold(key)) : undefined, usePointers ? this.#pointerAction(scan.path) : undefined);
       if (action?.whole !== undefined) replaceScalars(scan, (value) => this.wholeReplacement(value, action.whole!), depth + 1);
       else this.#value(scan, mergeSpecs(detect, action?.detect), depth + 1, embedded);
     } finally {
       if (usePointers) scan.path.pop();
+      if (schema) scan.inSchema = false;
     }
   }
 
@@ -310,4 +317,23 @@ export class ResponseMasker {
   #maskDetected(s: string, detect: DetectSpec | undefined): string | null {
     return maskDetected(s, detect, this.#key);
   }
+}
+
+/** How deep schemaAt looks: a batch's element, `result`, `tools`, a tool, its schema. */
+const SHALLOW = 5;
+
+/**
+ * Whether member `key` at `depth` (the keys above it in `shallow`, which this updates) is a JSON Schema of an
+ * MCP message: a tool's `inputSchema` or `outputSchema` in a `tools/list` answer, an elicitation's
+ * `requestedSchema`, in a message or a batch element. Its `properties` are named after the fields the tool
+ * takes and returns (`email`, `ssn`), their values are schemas (`{"type": "string"}`): masked as fields,
+ * `"type": "s***g"` fails every client that compiles the schema (the SDKs do, for outputSchema) and the tool
+ * list cannot be read. Field rules do not apply there; detectors still read every string.
+ */
+function schemaAt(shallow: string[], depth: number, key: string): boolean {
+  shallow[depth] = key;
+  const at = shallow[0] === "#" ? 1 : 0;
+  const rel = depth - at;
+  if (key === "inputSchema" || key === "outputSchema") return rel === 3 && shallow[at] === "result" && shallow[at + 1] === "tools" && shallow[at + 2] === "#";
+  return key === "requestedSchema" && rel === 1 && shallow[at] === "params";
 }

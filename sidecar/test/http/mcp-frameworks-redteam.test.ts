@@ -349,9 +349,11 @@ describe("a denied tool under another spelling, against FastMCP (stateless) and 
     expect((await pythonRan()).at(-1)).toBe("delete_customer");
     for (const path of ["/py/json-stateless/mcp", "/py/sse-stateful/mcp", "/ts/mcp"]) {
       const agent = await connect(example, path);
-      // (FastMCP's list is not read here: the example policy's field rules mask the `email` property of
-      // get_customer's output schema, which the client then cannot compile.)
-      if (path === "/ts/mcp") expect((await agent.client.listTools()).tools.map((t) => t.name)).toContain("run_report");
+      // FastMCP's get_customer has an output schema with `email` and `ssn` properties: the list is read, and the
+      // client compiles it (masked as fields, its `"type": "string"` became `"s***g"` and listTools threw).
+      const tools = (await agent.client.listTools()).tools;
+      expect(tools.map((t) => t.name)).toContain("run_report");
+      if (path !== "/ts/mcp") expect(tools.find((t) => t.name === "get_customer")?.outputSchema?.properties).toMatchObject({ email: { type: "string" }, ssn: { type: "string" } });
       expect(texts(await call(agent, "run_report"))).toEqual(["report ready"]);
       await expect(call(agent, "delete_customer")).rejects.toThrow(/MCP tool delete_customer is not allowed/);
       await agent.client.close();
