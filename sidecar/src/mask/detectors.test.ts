@@ -27,6 +27,14 @@ const CASES: [DetectorName, string, string[]][] = [
   ["card", "0000000000000000", []], // passes Luhn but no issuer starts with 0
   ["card", "ts 1700000000123456789", []],
   ["card", "phone 415-555-2671", []],
+  // Digits of a UUID that pass Luhn (1 random UUID in ~700) are the id, not a card.
+  ["card", "session d055efc3-3d86-4322-9401-814896b0a5d3", []],
+  ["card", "/orders/D055EFC3-3D86-4322-9401-814896B0A5D3/items", []],
+  ["card", "ord-d055efc3-3d86-4322-9401-814896b0a5d3", []],
+  ["card", "glued to hex: deadbeef4111111111111111cafebabe0123", ["4111111111111111"]],
+  ["card", "id:4111111111111111 uuid d055efc3-3d86-4322-9401-814896b0a5d3", ["4111111111111111"]],
+  ["card", "card:4111111111111111abc", ["4111111111111111"]],
+  ["card", "4111-1111-1111-1111-abcd", ["4111-1111-1111-1111"]],
   // ssn
   ["ssn", "ssn 123-45-6789.", ["123-45-6789"]],
   ["ssn", "123 45 6789", ["123 45 6789"]],

@@ -64,7 +64,7 @@ const card: Detector = {
       const run = m[0];
       const whole = run.replace(CARD_SEPARATORS, "");
       if (whole.length <= 19 && whole.length >= 13 && plausibleIssuer(whole) && luhnValid(whole)) {
-        out.push({ detector: "card", start: m.index, end: m.index + run.length });
+        if (!inUuid(text, m.index, m.index + run.length)) out.push({ detector: "card", start: m.index, end: m.index + run.length });
         continue;
       }
       // Groups of the run: [start, end, digits] relative to the run.
@@ -84,7 +84,7 @@ const card: Detector = {
           if (digits.length >= 13 && plausibleIssuer(digits) && luhnValid(digits)) found = j; // keep the longest
         }
         if (found >= 0) {
-          out.push({ detector: "card", start: m.index + groups[i]!.s, end: m.index + groups[found]!.e });
+          if (!inUuid(text, m.index + groups[i]!.s, m.index + groups[found]!.e)) out.push({ detector: "card", start: m.index + groups[i]!.s, end: m.index + groups[found]!.e });
           i = found + 1;
         } else {
           i++;
@@ -93,6 +93,27 @@ const card: Detector = {
     }
   },
 };
+
+const UUID_IN = /(?<![0-9a-f])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-f])/gi;
+const isUuidChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70) || c === 45;
+
+/**
+ * Whether [start, end) lies inside a UUID. About 1 random UUID in 700 holds 13 to 19 digits that pass Luhn
+ * (`d055efc3-3d86-4322-9401-814896b0a5d3`): masked, an id the agent must send back (an MCP session, an
+ * order) no longer names anything. Only the UUID's own shape counts: digits glued to hex letters otherwise
+ * (`deadbeef4111111111111111`) are still read as a card, since an agent writing SQL can glue any prefix.
+ */
+function inUuid(text: string, start: number, end: number): boolean {
+  let s = start;
+  let e = end;
+  while (s > 0 && isUuidChar(text.charCodeAt(s - 1))) s--;
+  while (e < text.length && isUuidChar(text.charCodeAt(e))) e++;
+  if (e - s < 36) return false;
+  const token = text.slice(s, e);
+  UUID_IN.lastIndex = 0;
+  for (let u = UUID_IN.exec(token); u; u = UUID_IN.exec(token)) if (s + u.index <= start && end <= s + u.index + 36) return true;
+  return false;
+}
 
 // --- ssn -----------------------------------------------------------------------------------------------
 // Only the separated form: nine bare digits are far more often something else.
