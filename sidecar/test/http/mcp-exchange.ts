@@ -2,7 +2,10 @@
 // request, a tools/call body, and what arrives of a response within a time (an event stream may stay open);
 // and the CRM server the red-team suites put behind regate.
 
+import { randomUUID } from "node:crypto";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { EventStore } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { CUSTOMER } from "./fixtures.js";
 
@@ -59,4 +62,26 @@ export async function readFor(res: { body: ReadableStream<Uint8Array> | null }, 
     clearTimeout(stop);
   }
   return text;
+}
+
+/**
+ * Events in the order stored, as a Redis stream keeps them, for every session (the SDK's example store sorts
+ * by id, whose random tail puts two events of one millisecond in either order).
+ */
+export function orderedEvents(): EventStore {
+  const events: { id: string; stream: string; message: JSONRPCMessage }[] = [];
+  return {
+    storeEvent: async (stream, message) => {
+      const id = randomUUID();
+      events.push({ id, stream, message });
+      return id;
+    },
+    replayEventsAfter: async (lastEventId, { send }) => {
+      const at = events.findIndex((e) => e.id === lastEventId);
+      if (at < 0) return "";
+      const stream = events[at]!.stream;
+      for (const e of events.slice(at + 1)) if (e.stream === stream) await send(e.id, e.message);
+      return stream;
+    },
+  };
 }

@@ -17,8 +17,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { InMemoryTaskStore } from "@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { StreamableHTTPServerTransport, type EventStore } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { DecisionPipeline } from "../../src/decision/index.js";
@@ -28,7 +28,7 @@ import { packageRoot } from "../../src/paths.js";
 import { PolicyStore } from "../../src/policy/index.js";
 import { BUNDLE } from "../support/regate.js";
 import { AGENT_TOKEN, closeServer, CUSTOMER, listen, startGateway, TestRulesDecider, UPSTREAM_SECRET, type GatewayUnderTest } from "./fixtures.js";
-import { mcpHeaders, readFor } from "./mcp-exchange.js";
+import { mcpHeaders, orderedEvents, readFor } from "./mcp-exchange.js";
 
 const OTHER_TOKEN = `other-agent-${randomUUID()}`;
 const LIMITS = { max_body_bytes: 64 * 1024, max_input_body_bytes: 8 * 1024, timeout_ms: 5000 };
@@ -61,28 +61,6 @@ let ts: { url: string; http: HttpServer; ran: string[] };
 let example: GatewayUnderTest;
 let perTool: GatewayUnderTest;
 let examplePolicy: DecisionPipeline;
-
-/**
- * Events in the order stored, as a Redis stream keeps them, for every session (the SDK's example store sorts
- * by id, whose random tail puts two events of one millisecond in either order).
- */
-function orderedEvents(): EventStore {
-  const events: { id: string; stream: string; message: JSONRPCMessage }[] = [];
-  return {
-    storeEvent: async (stream, message) => {
-      const id = randomUUID();
-      events.push({ id, stream, message });
-      return id;
-    },
-    replayEventsAfter: async (lastEventId, { send }) => {
-      const at = events.findIndex((e) => e.id === lastEventId);
-      if (at < 0) return "";
-      const stream = events[at]!.stream;
-      for (const e of events.slice(at + 1)) if (e.stream === stream) await send(e.id, e.message);
-      return stream;
-    },
-  };
-}
 
 /** The SDK's server with sessions and one event store for all of them (a server on one Redis has one). */
 async function startTsMcp(): Promise<{ url: string; http: HttpServer; ran: string[] }> {

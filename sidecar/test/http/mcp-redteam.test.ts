@@ -7,7 +7,6 @@ import { randomUUID } from "node:crypto";
 import { createServer, type Server as HttpServer } from "node:http";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { InMemoryEventStore } from "@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,7 +16,7 @@ import { DecisionPipeline } from "../../src/decision/index.js";
 import { PolicyStore } from "../../src/policy/index.js";
 import { BUNDLE } from "../support/regate.js";
 import { AGENT_TOKEN, closeServer, CUSTOMER, listen, startGateway, TestRulesDecider, UPSTREAM_SECRET, type GatewayUnderTest } from "./fixtures.js";
-import { crmMcpServer, mcpHeaders, readFor, toolCall } from "./mcp-exchange.js";
+import { crmMcpServer, mcpHeaders, orderedEvents, readFor, toolCall } from "./mcp-exchange.js";
 
 interface StatefulMcp {
   url: string;
@@ -54,7 +53,7 @@ async function startStatefulMcp(): Promise<StatefulMcp> {
     }
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      eventStore: new InMemoryEventStore(),
+      eventStore: orderedEvents(),
       onsessioninitialized: (id) => void transports.set(id, transport),
     });
     const server = crmMcpServer(ran);
