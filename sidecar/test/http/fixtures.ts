@@ -170,7 +170,9 @@ export class TestRulesDecider implements Decider {
       policy: () => policy,
       entrypoint: "regate/decision",
       dryRun: false,
-      sinks: [new DecisionLog(log.logger, { bundleName: "regate", labels: { app: "regate-test" } })],
+      // As app.ts wires it: the secrets regate holds are scrubbed from every line (an agent may send its own
+      // token in a body, a pipelined request's text).
+      sinks: [new DecisionLog(log.logger, { bundleName: "regate", labels: { app: "regate-test" }, secrets: [AGENT_TOKEN, UPSTREAM_SECRET] })],
       logMask: true,
     });
   }
