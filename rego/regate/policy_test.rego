@@ -71,6 +71,12 @@ test_delete_without_where_denied if {
 	"DELETE without WHERE is not allowed" in d.deny
 }
 
+test_merge_without_where_denied_with_its_own_next_step if {
+	d := regate.decision with input as pg([stmt({"kind": "merge", "has_where": false, "writes": true, "tables": [table("public", "orders", "write")]})])
+	"MERGE without WHERE is not allowed" in d.deny
+	d.next_step == "make the MERGE's ON condition, or its WHEN ... AND condition, name the target's rows to change"
+}
+
 test_update_orders_with_where_allowed if {
 	d := regate.decision with input as pg([stmt({"kind": "update", "has_where": true, "writes": true, "tables": [table("public", "orders", "write")]})])
 	d.allow

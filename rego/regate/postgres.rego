@@ -238,9 +238,10 @@ deny contains msg if {
 	msg := concat("", [where_less_kind(s), " without WHERE is not allowed"])
 }
 
-# has_where covers UPDATE and DELETE anywhere in the statement: CTEs, EXPLAIN ANALYZE, rules.
+# has_where covers UPDATE and DELETE anywhere in the statement: CTEs, EXPLAIN ANALYZE, rules, and MERGE's
+# UPDATE and DELETE actions (false when neither ON nor the action's AND condition names the target's rows).
 where_less_kind(s) := upper(s.kind) if {
-	s.kind in {"update", "delete"}
+	s.kind in {"update", "delete", "merge"}
 } else := "DELETE" if {
 	contains(lower(s.sql), "delete")
 } else := "UPDATE"
@@ -468,6 +469,11 @@ else := concat("", [c.table, ".", c.column])
 next_steps contains "add a WHERE clause that names the rows to change" if {
 	some r in deny
 	endswith(r, " without WHERE is not allowed")
+	r != "MERGE without WHERE is not allowed"
+}
+
+next_steps contains "make the MERGE's ON condition, or its WHEN ... AND condition, name the target's rows to change" if {
+	"MERGE without WHERE is not allowed" in deny
 }
 
 next_steps contains "do not retry: internal.* is never accessible through regate" if "internal.* is never accessible" in deny

@@ -152,12 +152,19 @@ export function mergeStmt(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | 
   const ctes = withClause(b.withClause, cx, outer, parent);
   const t = target(b, cx, outer, ctes);
   t.level.items.push(fromItem(b.sourceRelation, cx, t.level));
+  const beforeOn = t.level.targetHits;
   for (const c of conjuncts(b.joinCondition)) relate(t.level, expr(c, cx, t.level));
+  const onTarget = t.level.targetHits > beforeOn;
   for (const w of list(b.mergeWhenClauses)) {
     const wc = bodyOf(w, "MergeWhenClause");
     if (!wc) continue;
+    const beforeWhen = t.level.targetHits;
     for (const c of conjuncts(wc.condition)) relate(t.level, expr(c, cx, t.level));
     const cmd = str(wc.commandType);
+    // An UPDATE or DELETE action changes the target rows the ON condition matches (WHEN MATCHED) or does not
+    // (WHEN NOT MATCHED BY SOURCE): `ON true`, or an ON on the source alone, leaves every row in play, as an
+    // UPDATE without WHERE does, unless the action's own AND condition names the target's rows.
+    if (cmd === "CMD_UPDATE" || cmd === "CMD_DELETE") cx.facts.noteWhere(onTarget || t.level.targetHits > beforeWhen);
     if (cmd === "CMD_INSERT") {
       const targets = list(wc.targetList);
       for (const c of targets) writtenColumn(t, bodyOf(c, "ResTarget"), cx);

@@ -163,12 +163,16 @@ function funcCall(b: Rec, cx: Cx, scope: Scope): Lin {
   return lin === CONSTANT ? CONSTANT : asDerived(lin);
 }
 
-/** A window: its PARTITION BY and ORDER BY keys choose rows, and the order rows come in, for the whole level. */
+/**
+ * A window: its PARTITION BY and ORDER BY keys choose rows, and the order rows come in, for the whole level.
+ * Its frame offsets (`ROWS BETWEEN (SELECT ...) PRECEDING`) decide how many rows each window function sees:
+ * `count(*)` over such a frame is the offset itself, so they count as the level's rows, which every
+ * aggregate and window function there carries (a named window is walked with the level's WINDOW clause).
+ */
 function windowDef(b: Rec, cx: Cx, scope: Scope): void {
   for (const item of list(b.partitionClause)) relate(scope, expr(item, cx, scope));
   for (const item of list(b.orderClause)) relate(scope, expr(item, cx, scope));
-  expr(b.startOffset, cx, scope);
-  expr(b.endOffset, cx, scope);
+  addRows(scope, merge([expr(b.startOffset, cx, scope), expr(b.endOffset, cx, scope)], true));
 }
 
 const BETWEEN_OPS: Record<string, string[]> = {
@@ -230,9 +234,10 @@ function indirection(b: Rec, cx: Cx, scope: Scope): Lin {
       // when no column has that name: where one may, the whole column's value (any of its fields) counts too.
       const asColumn = resolveName(scope, fields[0] as string, cx);
       const l = columnRef([...list(arg[1].fields), ind[0]], cx, scope);
-      expr(ind.slice(1), cx, scope);
-      if (asColumn) return merge([l, asColumn], true);
-      return ind.length > 1 ? asDerived(l) : l;
+      // What follows the field (`(s).a[(SELECT ...)]`) chooses which element is the value: it is made of it.
+      const rest = ind.length > 1 ? expr(ind.slice(1), cx, scope) : CONSTANT;
+      if (asColumn) return merge([l, asColumn, rest], true);
+      return ind.length > 1 ? merge([l, rest], true) : l;
     }
   }
   const l = expr(b.arg, cx, scope);
