@@ -1,6 +1,7 @@
 # HTTP rules of the example policy
 # GET is allowed, DELETE denied (but the end of an MCP session: http.mcp_session_end says the upstream
-# issued that session to this agent at this path), POST /refunds needs a human, PII fields are masked.
+# issued that session to this agent at this path), a request to /refunds that could run it (any method but a
+# bodiless GET, HEAD or OPTIONS) needs a human, PII fields are masked.
 # req.method is the method the upstream executes (overrides included) and req.parsed_path the canonical
 # path (dot segments resolved, slashes merged, no trailing slash): match on these, never on raw_path, and
 # compare segments as the upstream routes them (route_name).
@@ -24,9 +25,15 @@ deny contains "request body could not be parsed" if req.body_parse_error
 deny contains "request body is larger than regate inspects" if req.truncated_body
 
 approve contains "refunds need approval" if {
-	req.method == "POST"
+	can_run_handler
 	route_name(req.parsed_path[count(req.parsed_path) - 1]) == "refunds"
 }
+
+# Not only POST: a Django function view (or a Flask route listing several methods) runs for whatever method
+# the request line names, and reads the body on a GET, HEAD or OPTIONS too. Only a bodiless read is left out.
+can_run_handler if not req.method in {"GET", "HEAD", "OPTIONS"}
+
+can_run_handler if req.body_size > 0
 
 # A path segment as common frameworks route it: case folded (Express and ASP.NET match routes regardless of
 # case by default) and without a format suffix (Rails routes /refunds.json to /refunds). Match on this, not

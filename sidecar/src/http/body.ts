@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import { charsetReadsOtherwise, isJsonLines, startsLikeJson, textFacts, type TextFacts } from "./body-readings.js";
 import { parsedQuery } from "./path.js";
+import { parseJsonOrPython } from "./python-json.js";
 
 export type ReadBodyResult = { ok: true; body: Buffer } | { ok: false; reason: "too_large" | "aborted" };
 
@@ -284,7 +285,7 @@ export function isEmbeddedJson(s: string): boolean {
   if (!container && !quoted) return false;
   let inner: unknown;
   try {
-    inner = JSON.parse(s);
+    inner = parseJsonOrPython(s);
   } catch {
     return false;
   }

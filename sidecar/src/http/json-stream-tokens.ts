@@ -69,13 +69,15 @@ export function stringText(masker: ResponseMasker, rule: ValueRule, tok: string,
   return masker.maskStringToken(tok, rule.detect, depth, path);
 }
 
-/** A number, `true`, `false` or `null` as it goes out under `rule`; anything else is a syntax error. */
+/**
+ * A number, `true`, `false`, `null` or Python's `NaN`, `Infinity`, `-Infinity` (python-json.ts) as it goes out
+ * under `rule`; anything else is a syntax error.
+ */
 export function literalText(masker: ResponseMasker, rule: ValueRule, raw: string): string {
-  const first = raw.charCodeAt(0);
-  const keyword = raw === "true" || raw === "false" || raw === "null";
+  const keyword = raw === "true" || raw === "false" || raw === "null" || raw === "NaN" || raw === "Infinity" || raw === "-Infinity";
   if (!keyword && !NUMBER.test(raw)) throw syntax(`unexpected token ${raw.slice(0, 20)}`);
   if (rule.whole !== undefined && raw !== "null") return masker.wholeReplacement(raw, rule.whole);
-  if (rule.whole === undefined && rule.detect && first !== 0x74 && first !== 0x66 && first !== 0x6e) {
+  if (rule.whole === undefined && rule.detect && !keyword) {
     // A card number sent as a JSON number is still a card number; its text is judged exactly as sent.
     const masked = masker.maskDetectedText(raw, rule.detect);
     return masked === raw ? raw : JSON.stringify(masked);

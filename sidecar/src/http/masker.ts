@@ -8,6 +8,7 @@ import { detectedSpans, maskDetected, type DetectedSpan } from "./detected-text.
 import { maskBase64Runs } from "./base64-runs.js";
 import { holdsJson, MAX_EMBEDDED, outerEdits } from "./embedded-json.js";
 import { literalEnd, replaceScalars, skipWs, stringEnd, stringValue, type Scan } from "./json-scan.js";
+import { parseJsonOrPython } from "./python-json.js";
 import { MAX_DEPTH, mergeActions, mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
 import { compileFieldRules, type NamedFieldRule, type Pointer } from "./mask-rule-set.js";
 
@@ -74,8 +75,8 @@ export class ResponseMasker {
    * deeper than regate inspects. Unchanged documents are returned as they came.
    */
   maskJsonText(text: string): string {
-    // Validation first, so the scanner below can trust the syntax.
-    JSON.parse(text);
+    // Validation first, so the scanner below can trust the syntax (Python's NaN is a literal to it).
+    parseJsonOrPython(text);
     return this.#rewrite(text, this.#detect, 0, 0, []);
   }
 
