@@ -25,6 +25,19 @@ const enum Token {
   Literal,
 }
 
+/** A container being held whole while it may be text as byte values (byte-arrays.ts), from `start` of #out. */
+interface ByteCapture {
+  start: number;
+  /** #frames.length while the container is the current one. */
+  depth: number;
+  rule: ValueRule;
+  path: string[];
+  /** Elements read so far, each a byte. */
+  count: number;
+}
+
+const BYTE_LITERAL = /^(?:0|[1-9]\d{0,2})$/;
+
 const isWs = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 const endsLiteral = (c: number): boolean => isWs(c) || c === 0x2c || c === 0x5d || c === 0x7d;
 
@@ -54,6 +67,8 @@ export class JsonMaskStream extends Transform {
   #out = "";
   #bytes = 0;
   #pushed = false;
+  #capture: ByteCapture | undefined;
+  #captureClosed = false;
   /** Set when the first push is the whole document (it fitted in the hold): its length can be declared. */
   wholeBody = false;
 
@@ -103,6 +118,10 @@ export class JsonMaskStream extends Transform {
   }
 
   #emit(final: boolean): void {
+    if (this.#capture !== undefined) {
+      if (this.#out.length - this.#capture.start > this.#maxTokenChars) throw new RegateError("MASK_LINEAGE_UNKNOWN", "a JSON value is larger than regate masks");
+      return;
+    }
     if (this.#out !== "") {
       this.#held.push(this.#out);
       this.#heldChars += this.#out.length;
@@ -162,11 +181,16 @@ export class JsonMaskStream extends Transform {
         continue;
       }
       // A token starts or structure follows: what passed untouched so far goes out as it came.
-      if (c === 0x22 || (c !== 0x2c && c !== 0x3a && c !== 0x5d && c !== 0x7d && c !== 0x7b && c !== 0x5b)) {
+      if (c === 0x22 || (c !== 0x2c && c !== 0x3a && c !== 0x5d && c !== 0x7d) || this.#capture !== undefined) {
         this.#out += text.slice(copyFrom, i);
         copyFrom = i;
       }
       this.#structural(c);
+      if (this.#captureClosed) {
+        this.#out += text[i];
+        copyFrom = i + 1;
+        this.#endCapture();
+      }
       if (this.#token === Token.None) i++;
       else if (this.#token === Token.Literal) copyFrom = i;
       else {
@@ -192,11 +216,16 @@ export class JsonMaskStream extends Transform {
       if (top && !top.object) this.#element(top);
       if (this.#frames.length > MAX_DEPTH) throw new RegateError("MASK_LINEAGE_UNKNOWN", "response is nested too deeply to mask");
       if (c === 0x7b || c === 0x5b) {
-        this.#frames.push({ object: c === 0x7b, rule: this.#next, index: 0, pathLen: this.#path.length });
+        const rule = this.#next;
+        this.#frames.push({ object: c === 0x7b, rule, index: 0, pathLen: this.#path.length });
+        // Any container may be bytes (a Buffer's data, a Uint8Array): held until it is not, or closes.
+        const reads = rule.whole === undefined && (rule.detect !== undefined || this.#masker.hasFieldRules);
+        this.#capture = reads ? { start: this.#out.length, depth: this.#frames.length, rule, path: this.#masker.hasPointers ? [...this.#path] : [], count: 0 } : undefined;
         this.#expect = c === 0x7b ? Expect.KeyOrClose : Expect.ValueOrClose;
         return;
       }
       this.#token = c === 0x22 ? Token.String : Token.Literal;
+      if (c === 0x22) this.#capture = undefined;
       this.#escaped = false;
       if (c !== 0x22) this.#tok = "";
       return;
@@ -229,6 +258,7 @@ export class JsonMaskStream extends Transform {
   }
 
   #close(): void {
+    if (this.#capture !== undefined && this.#capture.depth === this.#frames.length) this.#captureClosed = true;
     this.#frames.pop();
     const parent = this.#frames.at(-1);
     if (this.#masker.hasPointers) this.#path.length = parent?.pathLen ?? 0;
@@ -243,9 +273,20 @@ export class JsonMaskStream extends Transform {
     this.#expect = parent ? Expect.CommaOrClose : Expect.End;
   }
 
+  /** The held container is whole: masked as the bytes it may be (masker.ts reads them), then let go. */
+  #endCapture(): void {
+    const capture = this.#capture!;
+    this.#capture = undefined;
+    this.#captureClosed = false;
+    const text = this.#out.slice(capture.start);
+    const masked = this.#masker.maskValueText(text, capture.rule.detect, capture.depth - 1, capture.path);
+    if (masked !== text) this.#out = this.#out.slice(0, capture.start) + masked;
+  }
+
   #endKey(): void {
     const object = this.#frames.at(-1)!;
     const key = decodedString(this.#tok, this.#escaped);
+    if (this.#capture !== undefined && key !== String(this.#capture.count)) this.#capture = undefined;
     this.#out += keyText(this.#masker, object, key, this.#tok);
     this.#next = childRule(this.#masker, this.#path, object, key, true);
     this.#token = Token.None;
@@ -259,6 +300,10 @@ export class JsonMaskStream extends Transform {
   }
 
   #endLiteral(): void {
+    if (this.#capture !== undefined) {
+      if (BYTE_LITERAL.test(this.#tok) && Number(this.#tok) <= 255) this.#capture.count++;
+      else this.#capture = undefined;
+    }
     this.#out += literalText(this.#masker, this.#next, this.#tok);
     this.#valueDone();
   }

@@ -6,6 +6,7 @@ import { applyStrategy, REDACTED } from "../mask/index.js";
 import { foldName } from "../mask/text-views.js";
 import { detectedSpans, maskDetected, type DetectedSpan } from "./detected-text.js";
 import { maskBase64Runs } from "./base64-runs.js";
+import { bytesAsText, byteValuesAt, byteValuesText } from "./byte-arrays.js";
 import { holdsJson, MAX_EMBEDDED, outerEdits } from "./embedded-json.js";
 import { literalEnd, replaceScalars, skipWs, stringEnd, stringValue, type Scan } from "./json-scan.js";
 import { parseJsonOrPython } from "./python-json.js";
@@ -146,6 +147,14 @@ export class ResponseMasker {
     return this.#rewrite(tok, detect, depth, 0, [...path]);
   }
 
+  /**
+   * A whole JSON value at `depth` and key path `path` under detectors `detect`, masked as it would be inside a
+   * document (the streaming masker hands over a container that may be text as byte values).
+   */
+  maskValueText(text: string, detect: DetectSpec | undefined, depth: number, path: readonly string[]): string {
+    return this.#rewrite(text, detect, depth, 0, [...path]);
+  }
+
   /** Detected spans of `s` masked; null when a `null` strategy hit. */
   maskDetectedText(s: string, detect: DetectSpec | undefined): string | null {
     return this.#maskDetected(s, detect);
@@ -194,6 +203,7 @@ export class ResponseMasker {
     if (depth > MAX_DEPTH) throw new RegateError("MASK_LINEAGE_UNKNOWN", "response is nested too deeply to mask");
     skipWs(scan);
     const c = scan.text.charCodeAt(scan.pos);
+    if ((c === 0x7b || c === 0x5b) && this.#inspects(detect) && this.#byteValues(scan, detect, depth, embedded)) return;
     if (c === 0x7b) {
       scan.pos++;
       for (;;) {
@@ -295,6 +305,23 @@ export class ResponseMasker {
     }
     const masked = this.#notJson(s, detect, depth, embedded, scan.path);
     if (masked !== s) scan.edits.push([start, end, JSON.stringify(masked)]);
+  }
+
+  /**
+   * Text carried as byte values (byte-arrays.ts) at the walk's position: masked as a string holding it would
+   * be, and written back as bytes when a mask changed it. False, with nothing read, when the value is not such.
+   */
+  #byteValues(scan: Walk, detect: DetectSpec | undefined, depth: number, embedded: number): boolean {
+    const found = byteValuesAt(scan.text, scan.pos);
+    if (found === undefined) return false;
+    const start = scan.pos;
+    scan.pos = found.end;
+    const { text, encoding } = bytesAsText(found.bytes);
+    if (embedded >= MAX_EMBEDDED) throw new RegateError("MASK_LINEAGE_UNKNOWN", "values are encoded in strings deeper than regate masks");
+    const masked = this.#string(text, detect, depth + 1, embedded + 1, scan.path);
+    if (masked === null) scan.edits.push([start, found.end, "null"]);
+    else if (masked !== text) scan.edits.push([start, found.end, byteValuesText(masked, encoding, scan.text.charCodeAt(start) === 0x7b)]);
+    return true;
   }
 
   /** Text found in a string (decoded from base64): masked as a string value is; null when nulled. */

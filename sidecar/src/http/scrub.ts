@@ -89,6 +89,12 @@ export function secretForms(secrets: readonly string[]): Buffer[] {
       forms.add(f);
       text.add(f);
     }
+    // Its bytes as decimal numbers: how Node serialises a Buffer ({"type":"Buffer","data":[...]}), which
+    // Express and Fastify send for a request head or header an upstream echoes as bytes. The view drops the
+    // whitespace a pretty-printer puts between them.
+    const decimal = [...Buffer.from(s, "utf8")].join(",");
+    forms.add(decimal);
+    text.add(decimal);
     for (const f of d.hex) {
       forms.add(f.toLowerCase());
       forms.add(f.toUpperCase());
