@@ -1,7 +1,7 @@
 # HTTP rules of the example policy
 # GET is allowed, DELETE denied (but the end of an MCP session: http.mcp_session_end says the upstream
-# issued that session to this agent at this path), a request to /refunds that could run it (any method but a
-# bodiless GET, HEAD or OPTIONS) needs a human, PII fields are masked.
+# issued that session to this agent at this path), a request to or under /refunds that could run it (any
+# method but a bodiless GET, HEAD or OPTIONS) needs a human, PII fields are masked.
 # req.method is the method the upstream executes (overrides included) and req.parsed_path the canonical
 # path (dot segments resolved, slashes merged, no trailing slash): match on these, never on raw_path, and
 # compare segments as the upstream routes them (route_name).
@@ -24,9 +24,11 @@ deny contains "request body could not be parsed" if req.body_parse_error
 # On every method: Express's express.json() and Go handlers read a GET's body too (a JSON-RPC call in it).
 deny contains "request body is larger than regate inspects" if req.truncated_body
 
+# Anywhere under /refunds: `POST /refunds/{id}` (Go's ServeMux, Express's /refunds/:id) runs a refund too.
 approve contains "refunds need approval" if {
 	can_run_handler
-	route_name(req.parsed_path[count(req.parsed_path) - 1]) == "refunds"
+	some segment in req.parsed_path
+	route_name(segment) == "refunds"
 }
 
 # Not only POST: a Django function view (or a Flask route listing several methods) runs for whatever method

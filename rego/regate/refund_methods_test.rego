@@ -24,3 +24,12 @@ test_http_refund_listing_without_a_body_allowed if {
 		not d.approve
 	}
 }
+
+test_refund_by_id_needs_approval if {
+	every path in ["/api/refunds/123", "/api/Refunds/123/confirm", "/api/orders/7/refunds"] {
+		d := regate.decision with input as http("POST", path, {"body_size": 0})
+		d.approve.reason == "refunds need approval"
+	}
+	d := regate.decision with input as http("GET", "/api/refunds/123", {"body_size": 0})
+	d.allow
+}

@@ -87,6 +87,15 @@ describe("ServeMux routes a spelling of /refunds: through regate it is judged as
     expect(r.executed).toEqual([]);
   });
 
+  it("POST /refunds/{id} (a refund by id, as ServeMux and Express route it) needs approval too; a GET of one does not", async () => {
+    expect((await send(goUrl, "POST", "/refunds/123", form, "amount=5")).executed.map((e) => e.route)).toEqual(["refund 123"]);
+    const r = await send(gw.url, "POST", "/refunds/123", authed(form), "amount=5");
+    expect(r.status).toBe(403);
+    expect(r.body).toContain(APPROVAL);
+    expect(r.executed).toEqual([]);
+    expect((await send(gw.url, "GET", "/refunds", authed())).status).toBe(200);
+  });
+
   it("'//refunds' (Go answers 307 to the cleaned path) is judged at the cleaned path", async () => {
     expect((await send(goUrl, "POST", "//refunds", form, "amount=1")).status).toBe(307);
     const r = await send(gw.url, "POST", "//refunds", authed(form), "amount=1");
