@@ -3,13 +3,13 @@
 // cuts the body short, and one that drips it. Each case is judged by what the agent receives, through a real
 // regate in front of a real (raw TCP) upstream.
 
-import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { connect, type Server, type Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { HttpInput } from "../../src/decision/types.js";
 import { LeakGuard } from "../../src/http/leak-guard.js";
 import { WHOLE_WAIT_MS } from "../../src/http/relay-scrubbed-whole.js";
 import { ChunkScrubber } from "../../src/http/scrub.js";
-import { AGENT_TOKEN, authed, FIELD_RULES, rawRequest, startGateway, TestRulesDecider, UPSTREAM_SECRET, type GatewayUnderTest, type RawResponse } from "./fixtures.js";
+import { AGENT_TOKEN, authed, FIELD_RULES, rawRequest, startGateway, TestRulesDecider, UPSTREAM_SECRET, type GatewayUnderTest, type RawResponse, headsUpstream } from "./fixtures.js";
 
 const S = UPSTREAM_SECRET;
 /** How long the dripping upstream waits between its two halves: well past WHOLE_WAIT_MS. */
@@ -40,20 +40,9 @@ let upstream: Server;
 let gw: GatewayUnderTest;
 
 beforeAll(async () => {
-  upstream = createServer((sock) => {
-    let buf = "";
-    sock.on("data", (d: Buffer) => {
-      buf += d.toString("latin1");
-      for (let end = buf.indexOf("\r\n\r\n"); end >= 0; end = buf.indexOf("\r\n\r\n")) {
-        const head = buf.slice(0, end);
-        buf = buf.slice(end + 4);
-        answer(sock, head.split(" ")[1]!);
-      }
-    });
-    sock.on("error", () => sock.destroy());
-  });
-  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  const raw = await headsUpstream((sock, head) => answer(sock, head.split(" ")[1]!));
+  upstream = raw.server;
+  const url = `http://127.0.0.1:${raw.port}`;
   const decider = new TestRulesDecider((input) => ((input.http as HttpInput).path.startsWith("/m/") ? { mask: FIELD_RULES } : {}));
   gw = await startGateway({ decider, routes: [{ name: "api", prefix: "/", upstream: url, credential: { type: "bearer", value: S } }] });
 });

@@ -6,10 +6,10 @@
 // joined. Wherever regate inspects a response, such a content type is refused; a real event stream, and text
 // that names none, pass as before. Judged by the bytes an agent reads on its socket.
 
-import { createServer, type Server, type Socket } from "node:net";
+import type { Server, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HttpInput } from "../../src/decision/types.js";
-import { AGENT_TOKEN, DETECTOR_RULES, MASKED, rawExchange, startGateway, TestRulesDecider, UPSTREAM_SECRET, type GatewayUnderTest } from "./fixtures.js";
+import { AGENT_TOKEN, DETECTOR_RULES, MASKED, rawExchange, startGateway, TestRulesDecider, UPSTREAM_SECRET, type GatewayUnderTest, headsUpstream } from "./fixtures.js";
 
 const S = UPSTREAM_SECRET;
 const cut = 12;
@@ -45,19 +45,9 @@ let upstream: Server;
 let gw: GatewayUnderTest;
 
 beforeAll(async () => {
-  upstream = createServer((sock) => {
-    let buf = "";
-    sock.on("data", (d: Buffer) => {
-      buf += d.toString("latin1");
-      for (let end = buf.indexOf("\r\n\r\n"); end >= 0; end = buf.indexOf("\r\n\r\n")) {
-        answer(sock, buf.slice(0, end));
-        buf = buf.slice(end + 4);
-      }
-    });
-    sock.on("error", () => sock.destroy());
-  });
-  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-  const { port } = upstream.address() as { port: number };
+  const raw = await headsUpstream(answer);
+  upstream = raw.server;
+  const { port } = raw;
   const decider = new TestRulesDecider((input) => ((input.http as HttpInput).path.startsWith("/d/") ? { mask: DETECTOR_RULES } : {}));
   gw = await startGateway({ decider, routes: [{ name: "api", prefix: "/", upstream: `http://127.0.0.1:${port}`, credential: { type: "bearer", value: S } }] });
 });

@@ -3,7 +3,7 @@
 
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
 import { basename } from "node:path";
 import { Writable } from "node:stream";
 import { gzipSync } from "node:zlib";
@@ -48,6 +48,27 @@ export interface Upstream {
 
 export function listen(server: Server): Promise<string> {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+}
+
+/**
+ * An upstream on a raw socket, for framings node:http would not write: it reads request heads (requests
+ * without bodies) off each connection and hands each to `answer`, which writes the response bytes itself.
+ */
+export async function headsUpstream(answer: (sock: Socket, head: string) => void): Promise<{ server: TcpServer; port: number }> {
+  const server = createTcpServer((sock) => {
+    let buf = "";
+    sock.on("data", (d: Buffer) => {
+      buf += d.toString("latin1");
+      for (let end = buf.indexOf("\r\n\r\n"); end >= 0; end = buf.indexOf("\r\n\r\n")) {
+        const head = buf.slice(0, end);
+        buf = buf.slice(end + 4);
+        answer(sock, head);
+      }
+    });
+    sock.on("error", () => sock.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, port: (server.address() as AddressInfo).port };
 }
 
 export function closeServer(server: Server): Promise<void> {

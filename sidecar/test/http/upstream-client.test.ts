@@ -2,10 +2,10 @@
 // upstream's response differently: each difference is decided the way that shows the agent nothing regate
 // did not check, and pinned here with the bytes an agent reads.
 
-import { createServer, type Server, type Socket } from "node:net";
+import type { Server, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HttpInput } from "../../src/decision/types.js";
-import { authed, FIELD_RULES, rawExchange, rawRequest, startGateway, TestRulesDecider, UPSTREAM_SECRET, AGENT_TOKEN, type GatewayUnderTest } from "./fixtures.js";
+import { authed, FIELD_RULES, rawExchange, rawRequest, startGateway, TestRulesDecider, UPSTREAM_SECRET, AGENT_TOKEN, type GatewayUnderTest, headsUpstream } from "./fixtures.js";
 
 const J = "content-type: application/json";
 const ok = (body: string, extra = ""): string => `HTTP/1.1 200 OK\r\n${J}\r\n${extra}content-length: ${Buffer.byteLength(body, "latin1")}\r\n\r\n${body}`;
@@ -67,20 +67,9 @@ function answer(sock: Socket, head: string): void {
 }
 
 beforeAll(async () => {
-  upstream = createServer((sock) => {
-    let buf = "";
-    sock.on("data", (d: Buffer) => {
-      buf += d.toString("latin1");
-      for (let end = buf.indexOf("\r\n\r\n"); end >= 0; end = buf.indexOf("\r\n\r\n")) {
-        const head = buf.slice(0, end);
-        buf = buf.slice(end + 4);
-        answer(sock, head);
-      }
-    });
-    sock.on("error", () => sock.destroy());
-  });
-  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-  const { port } = upstream.address() as { port: number };
+  const raw = await headsUpstream(answer);
+  upstream = raw.server;
+  const { port } = raw;
   const decider = new TestRulesDecider((input) => ((input.http as HttpInput).path.startsWith("/f/") ? { mask: FIELD_RULES } : {}));
   gw = await startGateway({ decider, routes: [{ name: "api", prefix: "/", upstream: `http://127.0.0.1:${port}`, credential: { type: "bearer", value: UPSTREAM_SECRET } }] });
 });

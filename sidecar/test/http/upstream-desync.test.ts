@@ -5,9 +5,9 @@
 // and that request's own answer went to the request after. When the late bytes are an HTTP response (an
 // echo endpoint lets the agent write one), one agent chose what another received and read the other's answer.
 
-import { createServer, type Server, type Socket } from "node:net";
+import type { Server, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authed, rawRequest, startGateway, TestRulesDecider, type GatewayUnderTest } from "./fixtures.js";
+import { authed, rawRequest, startGateway, TestRulesDecider, type GatewayUnderTest, headsUpstream } from "./fixtures.js";
 
 const FAKE = '{"smuggled":true}';
 const fakeResponse = `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${FAKE.length}\r\n\r\n${FAKE}`;
@@ -40,21 +40,13 @@ let gw: GatewayUnderTest;
 let connections = 0;
 
 beforeAll(async () => {
-  upstream = createServer((sock) => {
-    connections++;
-    let buf = "";
-    sock.on("data", (d: Buffer) => {
-      buf += d.toString("latin1");
-      for (let end = buf.indexOf("\r\n\r\n"); end >= 0; end = buf.indexOf("\r\n\r\n")) {
-        const [method, path] = buf.slice(0, end).split(" ");
-        buf = buf.slice(end + 4);
-        answer(sock, method!, path!);
-      }
-    });
-    sock.on("error", () => sock.destroy());
+  const raw = await headsUpstream((sock, head) => {
+    const [method, path] = head.split(" ");
+    answer(sock, method!, path!);
   });
-  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-  const { port } = upstream.address() as { port: number };
+  raw.server.on("connection", () => connections++);
+  upstream = raw.server;
+  const { port } = raw;
   gw = await startGateway({ routes: [{ name: "api", prefix: "/", upstream: `http://127.0.0.1:${port}` }], decider: new TestRulesDecider(() => ({})) });
 });
 
