@@ -1,4 +1,5 @@
-import { REDACTED, secretTexts } from "../mask/index.js";
+import { REDACTED } from "../mask/index.js";
+import { scrubSecretsCounted, secretForms } from "../recording/scrub.js";
 import type { Approval } from "./types.js";
 
 // An agent can type a credential regate holds (its own token, another agent's, the upstream password) into a
@@ -9,24 +10,12 @@ import type { Approval } from "./types.js";
 
 /** `a` with every form of `secrets` in what it shows (reason, statement, values, notes) replaced; `a` itself when none is there. */
 export function withoutHeldSecrets(a: Approval, secrets: readonly string[]): Approval {
-  const forms = secretTexts(secrets);
-  if (forms.length === 0) return a;
-  let found = 0;
-  const scrub = (s: string): string => {
-    let out = s;
-    for (const f of forms) {
-      if (!out.includes(f)) continue;
-      const parts = out.split(f);
-      found += parts.length - 1;
-      out = parts.join(REDACTED);
-    }
-    return out;
-  };
-  const walk = (v: unknown): unknown => (typeof v === "string" ? scrub(v) : Array.isArray(v) ? v.map(walk) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)])) : v);
-  const reason = scrub(a.reason);
-  const statement = walk(a.statement) as Approval["statement"];
+  const forms = secretForms(secrets);
+  const reason = scrubSecretsCounted(a.reason, forms);
+  const statement = scrubSecretsCounted(a.statement, forms);
+  const found = reason.found + statement.found;
   if (found === 0) return a;
   const what = a.kind === "http" ? "request" : "statement";
   const note = `A credential regate holds (an agent's token, a password or key of its own) is in this ${what} ${found > 1 ? `${found} times` : "once"}, shown as ${REDACTED}; approving approves the ${what} with the credential itself in it.`;
-  return { ...a, reason, statement: { ...statement, notes: [note, ...(statement.notes ?? [])] } };
+  return { ...a, reason: reason.value, statement: { ...statement.value, notes: [note, ...(statement.value.notes ?? [])] } };
 }

@@ -11,7 +11,7 @@ export { isRecordingFile, JOURNAL, recordingFileName } from "./layout.js";
 export { registerRecordingMetrics } from "./metrics.js";
 export { composeHooks } from "./compose.js";
 export { formatTimeline, printable, printableJson, shownText } from "./timeline.js";
-export { scrubSecrets, secretForms } from "./scrub.js";
+export { scrubSecrets, scrubSecretsCounted, secretForms } from "./scrub.js";
 export { HttpRecorder } from "./http.js";
 export { lifecycleRecorder } from "./lifecycle.js";
 export { checkJournalHead, journalHead, type JournalHead } from "./journal-head.js";

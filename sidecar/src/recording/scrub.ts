@@ -8,21 +8,32 @@ export { secretTexts as secretForms } from "../mask/index.js";
 
 /** `value` with every string (and object key) in which a form occurs rewritten; the same object when none does. */
 export function scrubSecrets<T>(value: T, forms: readonly string[]): T {
-  if (forms.length === 0) return value;
-  return walk(value, forms) as T;
+  return scrubSecretsCounted(value, forms).value;
 }
 
-function scrubText(s: string, forms: readonly string[]): string {
+/** scrubSecrets, and how many times a form was replaced (approval/held-secrets.ts tells the reviewer). */
+export function scrubSecretsCounted<T>(value: T, forms: readonly string[]): { value: T; found: number } {
+  if (forms.length === 0) return { value, found: 0 };
+  const seen = { found: 0 };
+  return { value: walk(value, forms, seen) as T, found: seen.found };
+}
+
+function scrubText(s: string, forms: readonly string[], seen: { found: number }): string {
   let out = s;
-  for (const f of forms) if (out.includes(f)) out = out.split(f).join(REDACTED);
+  for (const f of forms) {
+    if (!out.includes(f)) continue;
+    const parts = out.split(f);
+    seen.found += parts.length - 1;
+    out = parts.join(REDACTED);
+  }
   return out;
 }
 
-function walk(v: unknown, forms: readonly string[]): unknown {
-  if (typeof v === "string") return scrubText(v, forms);
+function walk(v: unknown, forms: readonly string[], seen: { found: number }): unknown {
+  if (typeof v === "string") return scrubText(v, forms, seen);
   if (!v || typeof v !== "object") return v;
-  if (Array.isArray(v)) return v.map((x) => walk(x, forms));
+  if (Array.isArray(v)) return v.map((x) => walk(x, forms, seen));
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[scrubText(k, forms)] = walk(x, forms);
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[scrubText(k, forms, seen)] = walk(x, forms, seen);
   return out;
 }
