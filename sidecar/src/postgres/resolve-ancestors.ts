@@ -9,7 +9,7 @@ import type { AnalysisResult, ColumnRef, RelationRef, StatementFacts } from "./s
  * Adds to every statement, for each table the catalog says inherits from others or is a partition: its
  * `inherits`, an entry in `tables` per ancestor (same access, `descendant` naming the child, and the ancestor's
  * own `inherits` when it is a child or partition too), and beside each
- * of the child's columns in `columns`, output lineage, `write_inputs` and function inputs the same column of
+ * of the child's columns in `columns`, output lineage, `write_inputs`, `row_count_inputs` and function inputs the same column of
  * each ancestor that has it (`*` stands for all of them). Asks the catalog for any table it does not hold
  * (any more); the answer is then synchronous.
  */
@@ -85,6 +85,7 @@ function statement(s: StatementFacts, catalog: Catalog): StatementFacts {
       return lineage === o.lineage ? o : { ...o, lineage };
     }),
     write_inputs: widen(s.write_inputs),
+    row_count_inputs: widen(s.row_count_inputs),
     functions: s.functions.map((f) => {
       const inputs = widen(f.inputs);
       return inputs === f.inputs ? f : { ...f, inputs };

@@ -207,6 +207,11 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
       unknown: outs.some((o) => o.unknown),
     };
   };
+  const throughViews = (cols: readonly ColumnRef[]): { cols: ColumnRef[]; unknown: boolean } => {
+    const mapped = cols.map(mapColumn);
+    const unique = new Map(mapped.flatMap((m) => m.cols).map((c) => [`${c.schema}\u0000${c.table}\u0000${c.column}`, c]));
+    return { cols: [...unique.values()], unknown: mapped.some((m) => m.unknown) };
+  };
   const outputs: OutputColumn[] = s.outputs.map((o) => {
     const mapped = o.lineage.map(mapColumn);
     return {
@@ -220,10 +225,10 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
   // (`get_byte(..., ssn)` in the view's WHERE) carries its values, and the screening goes by these columns.
   const read = [...s.columns.flatMap((c) => mapColumn(c).cols), ...s.tables.flatMap((t) => views.get(key(t.schema, t.name))?.statements[0]?.columns ?? [])];
   const columns = [...new Map(read.map((c) => [`${c.schema}\u0000${c.table}\u0000${c.column}`, c])).values()];
-  // A value read through a view and stored (INSERT ... SELECT FROM v) is what the view's column reads.
-  const stored = s.write_inputs.map(mapColumn);
-  const write_inputs = [...new Map(stored.flatMap((m) => m.cols).map((c) => [`${c.schema}\u0000${c.table}\u0000${c.column}`, c])).values()];
-  const write_inputs_unknown = s.write_inputs_unknown || stored.some((m) => m.unknown);
+  // A value read through a view and stored (INSERT ... SELECT FROM v) is what the view's column reads; rows
+  // chosen through a view are chosen by what its columns read.
+  const stored = throughViews(s.write_inputs);
+  const counted = throughViews(s.row_count_inputs);
   // Functions a view calls run when it is read; what reaches them is the view body's lineage.
   const functions: FunctionRef[] = [];
   const mapInputs = (f: FunctionRef): FunctionRef => {
@@ -235,7 +240,7 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
     const body = views.get(key(t.schema, t.name))?.statements[0];
     if (body) functions.push(...body.functions);
   }
-  return { ...s, tables, outputs, columns, write_inputs, write_inputs_unknown, unknown, opaque, writes, functions: mergeFunctions(functions) };
+  return { ...s, tables, outputs, columns, write_inputs: stored.cols, write_inputs_unknown: s.write_inputs_unknown || stored.unknown, row_count_inputs: counted.cols, row_count_unknown: s.row_count_unknown || counted.unknown, unknown, opaque, writes, functions: mergeFunctions(functions) };
 }
 
 function mergeFunctions(fns: FunctionRef[]): FunctionRef[] {

@@ -160,6 +160,8 @@ function parseErrorFacts(sql: string, message: string): StatementFacts {
     writes: false,
     write_inputs: [],
     write_inputs_unknown: false,
+    row_count_inputs: [],
+    row_count_unknown: false,
     ddl: null,
     settings: [],
     role_change: false,

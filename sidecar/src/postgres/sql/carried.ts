@@ -6,6 +6,7 @@ import { bodyOf, constantOf, constText, list, str, stringNode, unwrap, type Rec 
 import { rowsOf } from "./relate.js";
 import { Scope, type Cx } from "./scope.js";
 import { expr } from "./expr.js";
+import type { StatementFacts } from "./types.js";
 
 function inner(q: unknown, cx: Cx): Col[] {
   const u = unwrap(q);
@@ -58,6 +59,7 @@ export function execute(b: Rec, cx: Cx): Col[] {
     return [];
   }
   cx.facts.absorb(p);
+  countCarried(p, cx);
   return p.outputs.map((o) => ({ name: o.name, lin: { cols: o.lineage, derived: o.derived, unknown: o.unknown } }));
 }
 
@@ -73,8 +75,15 @@ export function fetch(b: Rec, cx: Cx): Col[] {
     return [];
   }
   cx.facts.absorb(c);
+  // MOVE sends no row, yet its tag counts the rows it skipped; FETCH's counts the rows it sent.
+  countCarried(c, cx);
   if (b.ismove === true) return [];
   return c.outputs.map((o) => ({ name: o.name, lin: { cols: o.lineage, derived: o.derived, unknown: o.unknown } }));
+}
+
+/** The rows of what runs are this statement's rows (not absorb's: COMMIT running a cursor reports none). */
+function countCarried(f: StatementFacts, cx: Cx): void {
+  cx.facts.countRows({ cols: f.row_count_inputs, derived: true, unknown: f.row_count_unknown });
 }
 
 /**

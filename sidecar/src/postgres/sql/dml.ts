@@ -9,7 +9,7 @@ import { expr } from "./expr.js";
 import { aliasOf, baseSource, fromItem, single } from "./from.js";
 import { withClause } from "./with.js";
 import { targetList } from "./targets.js";
-import { conjuncts, relate, sink } from "./relate.js";
+import { addRows, conjuncts, relate, rowsOf, sink } from "./relate.js";
 import { settle } from "./settle.js";
 import type { ColumnRef } from "./types.js";
 
@@ -108,10 +108,13 @@ export function insert(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | nul
   if (sel) {
     const names = insertColumns(list(b.cols), t);
     let shifted = false;
-    cx.nested(sel[0], sel[1], outer, ctes).forEach((c, i) => {
+    const source = cx.nested(sel[0], sel[1], outer, ctes);
+    source.forEach((c, i) => {
       if (c.wide) shifted = true;
       storedIn(t, shifted ? undefined : names?.[i], c.lin, cx);
     });
+    // As many rows are inserted (and counted in the command tag) as the query gives.
+    addRows(t.level, rowsOf(source));
   }
   const oc = bodyOf(b.onConflictClause, "OnConflictClause");
   if (oc) {

@@ -20,6 +20,8 @@ export class FactsBuilder {
   private readonly columns = new Map<string, ColumnRef>();
   private readonly writeInputs = new Map<string, ColumnRef>();
   writeInputsUnknown = false;
+  private readonly rowCountInputs = new Map<string, ColumnRef>();
+  private rowCountUnknown = false;
   private readonly functions = new Map<string, FunctionRef>();
   private readonly operators = new Set<string>();
   private readonly unknown = new Set<string>();
@@ -66,6 +68,12 @@ export class FactsBuilder {
   addWriteInput(lin: Lin): void {
     if (lin.unknown) this.writeInputsUnknown = true;
     for (const c of lin.cols) if (!this.writeInputs.has(columnKey(c))) this.writeInputs.set(columnKey(c), { ...c });
+  }
+
+  /** The number of rows the statement returns or changes is made of this. */
+  countRows(lin: Lin): void {
+    if (lin.unknown) this.rowCountUnknown = true;
+    for (const c of lin.cols) if (!this.rowCountInputs.has(columnKey(c))) this.rowCountInputs.set(columnKey(c), { ...c });
   }
 
   /** A plain EXPLAIN plans writes without running them. */
@@ -134,6 +142,8 @@ export class FactsBuilder {
       writes: this.writes,
       write_inputs: [...this.writeInputs.values()],
       write_inputs_unknown: this.writeInputsUnknown,
+      row_count_inputs: [...this.rowCountInputs.values()],
+      row_count_unknown: this.rowCountUnknown,
       ddl: this.ddl,
       settings: this.settings,
       role_change: this.roleChange,

@@ -3,6 +3,7 @@
 import type { StatementFacts } from "./types.js";
 import { FactsBuilder } from "./facts.js";
 import { toOutput, type Col } from "./lineage.js";
+import { rowsOf } from "./relate.js";
 import type { Rec } from "./node.js";
 import type { RawStatement } from "./parser.js";
 import type { Env } from "./relations.js";
@@ -40,6 +41,7 @@ export function analyzeStatement(raw: RawStatement, env: Env, session: SessionVi
     let outs: Col[];
     if (QUERY_NODES.has(raw.node)) {
       outs = analyzeQuery(raw.node, raw.body, cx, null, null);
+      facts.countRows(rowsOf(outs));
       // SELECT INTO sends no rows: they go into the new table.
       if (raw.node === "SelectStmt" && raw.body.intoClause !== undefined) {
         for (const c of outs) facts.addWriteInput(c.lin);
@@ -47,6 +49,7 @@ export function analyzeStatement(raw: RawStatement, env: Env, session: SessionVi
       }
     } else {
       outs = utility(raw.node, raw.body, cx, null);
+      facts.countRows(rowsOf(outs));
     }
     facts.outputs = outs.map(toOutput);
   } catch (err) {

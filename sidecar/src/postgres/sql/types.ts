@@ -163,6 +163,16 @@ export interface StatementFacts {
   write_inputs: ColumnRef[];
   /** A stored value's lineage could not be established exactly (`write_inputs` is then the known part). */
   write_inputs_unknown: boolean;
+  /**
+   * Base columns the number of rows the statement returns or changes is made of: what a count(*) of those
+   * rows would take on (relate.ts), at the statement's own level: the rows an INSERT's query gives, the rows
+   * an UPDATE, DELETE or MERGE chooses, a cursor's rows for FETCH and MOVE, a prepared statement's for
+   * EXECUTE, the rows SELECT INTO and CREATE TABLE AS store. A command tag reports that number
+   * (`INSERT 0 n`, `MOVE n`) whether or not any row is sent.
+   */
+  row_count_inputs: ColumnRef[];
+  /** The row count's lineage could not be established exactly (`row_count_inputs` is then the known part). */
+  row_count_unknown: boolean;
   ddl: DdlFacts | null;
   settings: SettingChange[];
   role_change: boolean;

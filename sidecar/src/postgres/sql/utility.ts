@@ -6,6 +6,7 @@ import { bodyOf, list, nameList, rec, str, unwrap, type Rec } from "./node.js";
 import { resolveName, resolveRangeVar } from "./relations.js";
 import { Scope, type Cx } from "./scope.js";
 import { expr } from "./expr.js";
+import { rowsOf } from "./relate.js";
 import { baseSource } from "./from.js";
 import { ddlOf, isDdl, objectName } from "./kinds.js";
 import { discard, transactionOptions, variableSet } from "./settings.js";
@@ -227,7 +228,10 @@ function definition(type: string, b: Rec, cx: Cx): Col[] {
       return [];
     case "CreateTableAsStmt": {
       created(bodyOf(b.into, "IntoClause")?.rel);
-      for (const c of inner(b.query, cx, lenient)) f.addWriteInput(c.lin);
+      const outs = inner(b.query, cx, lenient);
+      for (const c of outs) f.addWriteInput(c.lin);
+      // No row is sent, but the tag (`SELECT n`) counts the rows stored.
+      f.countRows(rowsOf(outs));
       return [];
     }
     case "DropStmt": {
