@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
-import type { Config } from "./config/index.js";
+import { MIN_AGENT_TOKEN, workerCount, type Config } from "./config/index.js";
 import type { Principal } from "./decision/index.js";
-import { RotatingAgentDirectory, type AgentDirectory } from "./identity/index.js";
+import { LoginThrottle, RotatingAgentDirectory, type AgentDirectory } from "./identity/index.js";
 import type { Logger } from "./log.js";
 import { scramVerifier, type AgentAuth } from "./postgres/index.js";
 
@@ -30,6 +30,7 @@ export function agentAuth(config: Config, log: Logger): { directory: AgentDirect
   const scram = new RefreshingMap(() => directory?.refresh());
   let first = true;
   directory = new RotatingAgentDirectory({
+    minTokenChars: MIN_AGENT_TOKEN,
     read: () => config.agents.tokens.map((t) => ({ subject: t.subject, groups: t.groups, claims: t.claims, token: t.token.reveal() })),
     ...(jwt
       ? {
@@ -55,5 +56,26 @@ export function agentAuth(config: Config, log: Logger): { directory: AgentDirect
     },
     onError: (err) => log.error({ err, event: "agent_tokens_refused" }, "changed agent tokens cannot be used; the previous tokens stay in force"),
   });
+  directory.throttle = loginThrottle(config, log);
   return { directory, postgres: { directory, scram } };
+}
+
+/**
+ * Each worker process counts the failures it sees (workers share no memory): it allows its share of each
+ * limit, so that all workers together allow at most the configured limits (at least one each).
+ */
+function loginThrottle(config: Config, log: Logger): LoginThrottle {
+  const limits = config.agents.failed_logins;
+  const workers = Math.max(1, workerCount(config));
+  const share = (n: number) => (n === 0 ? 0 : Math.max(1, Math.floor(n / workers)));
+  return new LoginThrottle({
+    perSource: share(limits.per_source),
+    overall: share(limits.overall),
+    windowMs: limits.window_seconds * 1000,
+    onThrottled: (e) =>
+      log.warn(
+        { event: "agent_logins_throttled", source: e.kind, ...(e.name ? { name: e.name } : {}), retry_after_s: e.retry_after_s },
+        e.kind === "overall" ? "too many failed agent logins overall; attempts not as a configured Postgres agent are refused until the count drains" : "too many failed agent logins from one source; its attempts are refused until the count drains",
+      ),
+  });
 }

@@ -50,7 +50,7 @@ export async function startAdmin(config: Config, log: Logger, parts: AdminParts)
       sessionsHandler(parts.sessions, responders, agentTokens, () => heldSecrets(config)),
       locksHandler(locks, responders, agentTokens),
       ...(approvals && config.approvals.webhook?.signing_secret
-        ? [signedWebhookHandler(approvals, { signingSecret: config.approvals.webhook.signing_secret.reveal(), reviewers: reviewersByName(config), maxAgeSeconds: config.approvals.webhook.max_age_seconds }, alog)]
+        ? [signedWebhookHandler(approvals, { signingSecret: config.approvals.webhook.signing_secret.reveal(), reviewers: reviewersByName(config), maxAgeSeconds: config.approvals.webhook.max_age_seconds, slackMessages: slack !== undefined }, alog)]
         : []),
       ...(approvals && slack ? [slackInteractionsHandler(approvals, { signingSecret: slack.signing_secret.reveal(), users: slackReviewers(config), maxAgeSeconds: slack.max_age_seconds }, alog)] : []),
       ...(recording ? [recording.adminHandler(log)] : []),

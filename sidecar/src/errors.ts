@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   FEATURE_UNSUPPORTED: { sqlstate: "0A000", http: 400, message: "feature not supported through regate" },
   AUTH_FAILED: { sqlstate: "28P01", http: 401, message: "authentication failed" },
   AUTH_REQUIRED_TLS: { sqlstate: "28000", http: 401, message: "this authentication method needs TLS or a loopback connection" },
+  AUTH_THROTTLED: { sqlstate: "53300", http: 429, message: "too many failed logins; attempts are refused for a while" },
   UPSTREAM_UNAVAILABLE: { sqlstate: "08006", http: 502, message: "upstream is unavailable" },
   UPSTREAM_AUTH_FAILED: { sqlstate: "08006", http: 502, message: "upstream rejected regate's credentials" },
   UPSTREAM_TIMEOUT: { sqlstate: "57014", http: 504, message: "upstream timed out" },

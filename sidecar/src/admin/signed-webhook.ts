@@ -1,7 +1,8 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { ActResult, ApprovalService, ReviewerIdentity } from "../approval/index.js";
+import type { ActResult, Approval, ApprovalService, ReviewerIdentity } from "../approval/index.js";
 import type { Logger } from "../log.js";
 import { readBody, sendJson, type AdminHandler } from "./bearer.js";
+import { notShownInSlack } from "./slack-message.js";
 
 export const WEBHOOK_PATH = "/approvals/webhook";
 /** Headers of a signed regate webhook, both ways. */
@@ -36,14 +37,31 @@ export interface SignedWebhookOptions {
   /** Configured reviewers by name: the tool names who acted, and that reviewer's groups apply. */
   reviewers: ReadonlyMap<string, ReviewerIdentity>;
   maxAgeSeconds: number;
+  /** The notifications are Slack messages (approvals.slack): they cut a long statement, as well as leaving out values. */
+  slackMessages?: boolean;
   now?: () => number;
+}
+
+/**
+ * Why the notification a tool received cannot have shown everything an approval's digest covers, or undefined
+ * when it shows it all. The JSON notification carries the statement whole but no parameter value and no HTTP
+ * body (those stay on the admin listener); a Slack message also cuts a long statement. A tool that approves
+ * with the digest it received would approve values nobody was shown: such an approval is approved in regate.
+ */
+export function notShownInNotification(a: Approval, slackMessages: boolean): string | undefined {
+  if (slackMessages) return notShownInSlack(a);
+  const n = a.statement.parameters?.length ?? 0;
+  if (n > 0 && a.kind === "http") return "the request body is not sent in the notification";
+  if (n > 0) return `the values of ${n} parameter${n > 1 ? "s" : ""} ($1${n > 1 ? `…$${n}` : ""}) are not sent in the notification`;
+  return undefined;
 }
 
 /**
  * A generic signed JSON endpoint for tools other than Slack (an incident bot, a ticketing workflow):
  * `POST /approvals/webhook` with `{id, action: "approve" | "refuse", reviewer, sha256?, comment?}`,
  * signed as regate signs its notifications. The tool holds the secret and names the reviewer, who must
- * be configured; approving needs the digest the tool showed. Anything else changes nothing.
+ * be configured; approving needs the digest the tool showed, and is refused (409) for an approval whose
+ * notification could not show all the digest covers (notShownInNotification). Anything else changes nothing.
  */
 export function signedWebhookHandler(service: ApprovalService, opts: SignedWebhookOptions, log: Logger): AdminHandler {
   const now = opts.now ?? (() => Date.now() / 1000);
@@ -71,6 +89,19 @@ export function signedWebhookHandler(service: ApprovalService, opts: SignedWebho
         const reviewer = opts.reviewers.get(name);
         if (!reviewer) return sendJson(res, 403, { error: `${name} is not a regate reviewer (approvals.reviewers)` });
         if (action === "approve" && typeof body.sha256 !== "string") return sendJson(res, 400, { error: "approve needs the sha256 the reviewer saw" });
+        if (action === "approve") {
+          let a: Approval | undefined;
+          try {
+            a = await service.read(id);
+          } catch {
+            return sendJson(res, 503, { error: "store_unavailable" });
+          }
+          const missing = a && notShownInNotification(a, opts.slackMessages === true);
+          if (missing) {
+            log.warn({ event: "approval_webhook_refused", why: "not shown in the notification", reviewer: reviewer.name, approval_id: id }, "approval webhook refused");
+            return sendJson(res, 409, { error: "not_shown_in_notification", next_step: `${missing}: read and approve it on regate's approvals page (/approvals/ui on the admin listener); refusing works here` });
+          }
+        }
         let result: ActResult;
         try {
           result = action === "approve" ? await service.approve(id, reviewer, body.sha256 as string, comment) : await service.refuse(id, reviewer, comment ?? "");

@@ -11,10 +11,10 @@ const load = (text: string, env: NodeJS.ProcessEnv = {}) => loadConfig({ text, e
 
 describe("loadConfig", () => {
   it("fills defaults, resolves secrets and relative paths, and freezes", () => {
-    const cfg = load("agents:\n  tokens:\n    - {subject: a1, token: {env: T}}\npostgres:\n  upstream: {password: {value: pw}}\n", { T: "tok" });
+    const cfg = load("agents:\n  tokens:\n    - {subject: a1, token: {env: T}}\npostgres:\n  upstream: {password: {value: pw}}\n", { T: "tok-0123456789abcdef" });
     expect(cfg.postgres.listen).toEqual({ host: "127.0.0.1", port: 6432 });
     expect(cfg.policy.bundle).toBe("/etc/regate/build/bundle.tar.gz");
-    expect(cfg.agents.tokens[0]!.token.reveal()).toBe("tok");
+    expect(cfg.agents.tokens[0]!.token.reveal()).toBe("tok-0123456789abcdef");
     expect(Object.isFrozen(cfg.postgres)).toBe(true);
     expect(JSON.stringify(cfg)).not.toContain("tok\"");
     expect(JSON.stringify(cfg)).not.toContain("\"pw\"");

@@ -5,6 +5,7 @@ import { parse as parseYaml } from "yaml";
 import { RegateError } from "../errors.js";
 import { configSchema } from "./schema.js";
 import { FileSecret } from "./file-secret.js";
+import { configAgentTokenProblems } from "./agent-tokens.js";
 import { personTokenProblems } from "./person-tokens.js";
 import { workerProblems } from "./workers.js";
 import { Secret, type Config } from "./types.js";
@@ -163,7 +164,7 @@ function crossChecks(cfg: Config, problems: string[]): void {
   cfg.incident.responders.forEach((r, i) => {
     if (agentTokens.has(r.token.reveal())) problems.push(`incident.responders[${i}].token: the same token as an agent's (agents.tokens); give ${r.name} a token of their own`);
   });
-  problems.push(...personTokenProblems(cfg));
+  problems.push(...personTokenProblems(cfg), ...configAgentTokenProblems(cfg));
   const slack = cfg.approvals.slack;
   if (slack) {
     for (const [id, name] of Object.entries(slack.users)) {

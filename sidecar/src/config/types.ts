@@ -111,6 +111,7 @@ export interface Config {
       subject_claim: string;
       groups_claim: string;
     };
+    failed_logins: { per_source: number; overall: number; window_seconds: number };
   };
   postgres: {
     enabled: boolean;

@@ -32,7 +32,12 @@ async function answer(req: IncomingMessage, res: ServerResponse, path: string, a
   req.resume();
   if (req.method !== "GET") return sendError(res, 405, { error: "method_not_allowed", reason: "GET /.regate/approvals or /.regate/approvals/{id}" }, { headers: { allow: "GET" } });
   const credential = agentCredential(req.headers);
+  // The same guard as the gateway's (identity/login-throttle.ts): this path answers for any token too.
+  const address = req.socket.remoteAddress ?? "";
+  const throttled = agents.throttle?.refused("address", address);
+  if (throttled) return sendError(res, 429, { error: "too_many_failed_logins", code: "AUTH_THROTTLED", reason: throttled.reason }, { headers: { "retry-after": String(throttled.retryAfterSeconds) } });
   const auth = credential === undefined ? undefined : await agents.authenticate(credential);
+  if (auth && !auth.principal && auth.failure !== "missing" && auth.failure !== "jwks_unavailable") agents.throttle?.failed("address", address);
   if (!auth?.principal) return sendError(res, 401, { error: "unauthorized", code: "AUTH_FAILED", reason: "missing or unknown agent credential" }, { headers: { "www-authenticate": 'Bearer realm="regate"' } });
   const mine = own(auth.principal.subject);
   let id: string | undefined;

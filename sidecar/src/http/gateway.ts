@@ -169,12 +169,21 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     ctx.logPath = logPaths.get(target.path);
 
     const credential = agentCredential(req.headers);
+    // Failed logins are counted by client address (a bearer names nobody): identity/login-throttle.ts.
+    const throttle = opts.agents.throttle;
+    const throttled = throttle?.refused("address", req.socket.remoteAddress ?? "");
+    if (throttled) {
+      ctx.authFailure = "throttled";
+      const e = catalogError("AUTH_THROTTLED", "too_many_failed_logins", throttled.reason);
+      return fail(ctx, e.status, e.body, { close: !req.complete, headers: { "retry-after": String(throttled.retryAfterSeconds) } });
+    }
     // A static token (the common case) is looked up synchronously: no promise and no turn of the microtask
     // queue per request. Anything else (a JWT, an unknown token) goes through authenticate, as before.
     const known = credential === undefined ? undefined : opts.agents.staticToken(credential);
     const auth = known ? { principal: known } : credential === undefined ? { failure: "missing" as const } : await opts.agents.authenticate(credential);
     if (!auth.principal) {
       ctx.authFailure = auth.failure;
+      if (auth.failure !== "missing" && auth.failure !== "jwks_unavailable") throttle?.failed("address", req.socket.remoteAddress ?? "");
       const e = catalogError("AUTH_FAILED", "unauthorized", "missing or unknown agent credential");
       return fail(ctx, e.status, e.body, { close: !req.complete, headers: { "www-authenticate": 'Bearer realm="regate"' } });
     }

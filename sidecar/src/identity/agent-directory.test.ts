@@ -112,6 +112,14 @@ describe("AgentDirectory JWT", () => {
     expect(await directory().verify(`${h}.${p}.x`)).toBeUndefined();
   });
 
+  it("refuses an HS256 token even when the JWKS holds its shared secret (no HMAC secret exists to be guessed)", async () => {
+    const secret = new TextEncoder().encode("a-shared-secret-of-32-bytes-long");
+    const oct = { kty: "oct", k: Buffer.from(secret).toString("base64url"), kid: "h1", alg: "HS256" };
+    const dir = new AgentDirectory({ tokens: [], jwt: { jwks: { keys: [jwk, oct] }, issuer: ISSUER, audience: AUDIENCE } });
+    const hs = await new SignJWT({}).setProtectedHeader({ alg: "HS256", kid: "h1" }).setSubject("admin").setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime("5m").sign(secret);
+    expect((await dir.authenticate(hs)).principal).toBeUndefined();
+  });
+
   it("does not try JWT verification when none is configured", async () => {
     const dir = new AgentDirectory({ tokens: [] });
     expect(await dir.authenticate(await token())).toEqual({ failure: "unknown_token" });

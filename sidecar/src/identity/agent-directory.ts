@@ -1,5 +1,6 @@
 import type { Principal } from "../decision/types.js";
 import { JwtVerifier, type JwtFailure } from "./jwt-verifier.js";
+import type { LoginThrottle } from "./login-throttle.js";
 import type { AgentDirectoryOptions } from "./options.js";
 import { StaticTokens } from "./static-tokens.js";
 
@@ -14,9 +15,11 @@ const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 export class AgentDirectory {
   readonly #tokens: StaticTokens;
   readonly #jwt: JwtVerifier | undefined;
+  /** Failed logins, counted by the adapters before and after they authenticate (login-throttle.ts); none: unlimited. */
+  throttle: LoginThrottle | undefined;
 
   constructor(opts: AgentDirectoryOptions) {
-    this.#tokens = new StaticTokens(opts.tokens ?? []);
+    this.#tokens = new StaticTokens(opts.tokens ?? [], opts.minTokenChars);
     this.#jwt = opts.jwt ? new JwtVerifier(opts.jwt) : undefined;
   }
 

@@ -23,4 +23,6 @@ export interface JwtOptions {
 export interface AgentDirectoryOptions {
   tokens: StaticTokenOptions[];
   jwt?: JwtOptions;
+  /** Shorter static tokens are refused (a rotated token file too: the previous set stays); default: any non-empty. */
+  minTokenChars?: number;
 }

@@ -40,3 +40,19 @@ describe("RotatingAgentDirectory.staticToken", () => {
     expect(errors).toHaveLength(1);
   });
 });
+
+describe("RotatingAgentDirectory minimum token length", () => {
+  it("refuses a short token at start, and keeps the previous set when a rotated file holds one", () => {
+    expect(() => new RotatingAgentDirectory({ read: () => [{ subject: "bot", token: "short-token" }], minTokenChars: 16 })).toThrow(/agent token for bot: shorter than 16 characters/);
+    vi.useFakeTimers({ now: 3_000_000 });
+    let tokens: StaticTokenOptions[] = [{ subject: "bot", token: "a-long-enough-token-1" }];
+    const errors: unknown[] = [];
+    const dir = new RotatingAgentDirectory({ read: () => tokens, minTokenChars: 16, onError: (e) => errors.push(e) });
+    tokens = [{ subject: "bot", token: "1234" }];
+    vi.setSystemTime(3_000_000 + CHECK_MS);
+    expect(dir.staticToken("1234")).toBeUndefined();
+    expect(dir.staticToken("a-long-enough-token-1")?.subject).toBe("bot");
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).not.toContain("1234");
+  });
+});

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Principal } from "../decision/types.js";
 import { AgentDirectory, type AuthResult } from "./agent-directory.js";
-import type { JwtOptions, StaticTokenOptions } from "./options.js";
+import type { AgentDirectoryOptions, JwtOptions, StaticTokenOptions } from "./options.js";
 
 /** How stale the token set may be: a rotated file is taken into use within this (the HTTP path authenticates every request). */
 export const CHECK_MS = 500;
@@ -10,6 +10,8 @@ export interface RotatingDirectoryOptions {
   /** Reads the static tokens now (secrets given as {file} follow their files: config/file-secret.ts). */
   read: () => StaticTokenOptions[];
   jwt?: JwtOptions;
+  /** Shorter tokens are refused, at start and in a rotated file (onError; the previous set stays). */
+  minTokenChars?: number;
   /** Called with each token set taken into use (the first one too): e.g. to rebuild SCRAM verifiers. */
   onChange?: (tokens: StaticTokenOptions[], directory: AgentDirectory) => void;
   /** A changed token set that cannot be used (a token configured twice, an empty file): the previous set stays. */
@@ -33,7 +35,7 @@ export class RotatingAgentDirectory extends AgentDirectory {
     super({ tokens: [] });
     this.#opts = opts;
     const tokens = opts.read();
-    this.#current = new AgentDirectory({ tokens, ...(opts.jwt ? { jwt: opts.jwt } : {}) });
+    this.#current = new AgentDirectory({ tokens, ...options(opts) });
     this.#key = digest(tokens);
     opts.onChange?.(tokens, this.#current);
   }
@@ -49,7 +51,7 @@ export class RotatingAgentDirectory extends AgentDirectory {
     this.#key = key;
     let next: AgentDirectory;
     try {
-      next = new AgentDirectory({ tokens, ...(this.#opts.jwt ? { jwt: this.#opts.jwt } : {}) });
+      next = new AgentDirectory({ tokens, ...options(this.#opts) });
     } catch (err) {
       this.#opts.onError?.(err);
       return;
@@ -71,6 +73,10 @@ export class RotatingAgentDirectory extends AgentDirectory {
     this.refresh();
     return this.#current.authenticate(credential);
   }
+}
+
+function options(opts: RotatingDirectoryOptions): Omit<AgentDirectoryOptions, "tokens"> {
+  return { ...(opts.jwt ? { jwt: opts.jwt } : {}), ...(opts.minTokenChars ? { minTokenChars: opts.minTokenChars } : {}) };
 }
 
 /** A digest of the whole token set: what changed is compared without keeping any token in the clear. */

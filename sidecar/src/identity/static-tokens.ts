@@ -30,7 +30,7 @@ function deepFreeze<T>(value: T): T {
 export class StaticTokens {
   readonly #entries: readonly Entry[];
 
-  constructor(tokens: readonly StaticTokenOptions[]) {
+  constructor(tokens: readonly StaticTokenOptions[], minChars = 1) {
     const seen = new Set<string>();
     const entries: Entry[] = [];
     for (const [i, t] of tokens.entries()) {
@@ -39,6 +39,10 @@ export class StaticTokens {
       }
       if (typeof t.token !== "string" || t.token === "") {
         throw new RegateError("CONFIG_INVALID", `agent token for ${t.subject}: token must be a non-empty string`);
+      }
+      if (t.token.length < minChars) {
+        // Said without the token or its length: the message is logged.
+        throw new RegateError("CONFIG_INVALID", `agent token for ${t.subject}: shorter than ${minChars} characters, guessable through the Postgres and HTTP listeners; give ${t.subject} a random one (openssl rand -base64 24)`);
       }
       const digest = sha256(t.token);
       const hex = digest.toString("hex");

@@ -77,7 +77,23 @@ export async function acceptClient(socket: Socket, opts: AcceptOptions): Promise
   throw new RegateError("PROTOCOL_VIOLATION", "too many startup negotiation attempts");
 }
 
+/** The agent's credential checked, with its failures counted (identity/login-throttle.ts): refused before any check while throttled. */
 async function authenticate(sock: Socket, queue: MessageQueue, user: string, tls: boolean, agents: AgentAuth): Promise<Principal> {
+  const throttle = agents.directory.throttle;
+  if (!throttle) return check(sock, queue, user, tls, agents);
+  const kind = agents.scram.get(user) ? "agent" : "user";
+  const refused = throttle.refused(kind, user);
+  if (refused) throw new RegateError("AUTH_THROTTLED", refused.reason);
+  try {
+    return await check(sock, queue, user, tls, agents);
+  } catch (err) {
+    // An unreachable JWKS is not a guess: it must not lock agents out.
+    if (err instanceof RegateError && err.code === "AUTH_FAILED" && err.detail !== "jwks_unavailable") throttle.failed(kind, user);
+    throw err;
+  }
+}
+
+async function check(sock: Socket, queue: MessageQueue, user: string, tls: boolean, agents: AgentAuth): Promise<Principal> {
   const scram = agents.scram.get(user);
   if (scram) {
     sock.write(authenticationSasl(["SCRAM-SHA-256"]));

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkSignature, signedHeaders, WEBHOOK_PATH } from "../../src/admin/index.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import type { TestRegate } from "../support/regate.js";
-import { approvalBundle, client, heldId, REVIEWER, startApprovingRegate, until } from "./support.js";
+import { api, approvalBundle, client, heldId, REVIEWER, startApprovingRegate, until } from "./support.js";
 
 const SECRET = "webhook-signing-secret-6f2a9d";
 let db: TestPostgres;
@@ -46,7 +46,8 @@ describe("signed JSON webhook", () => {
     const { c, notices } = await client(regate);
     try {
       const before = Number((await db.query("SELECT amount FROM payments WHERE id = 31"))[0].amount);
-      const held = c.query("UPDATE payments SET amount = amount + 1 WHERE id = $1", [31]);
+      // No parameters: the notification shows all the digest covers (a held statement with parameters: below).
+      const held = c.query("UPDATE payments SET amount = amount + 1 WHERE id = 31");
       const id = await until(() => heldId(notices));
       const note = await until(() => received.find((r) => r.body.toString("utf8").includes(id)));
       const ts = String(note.headers["x-regate-timestamp"]);
@@ -72,6 +73,77 @@ describe("signed JSON webhook", () => {
       expect((await post(refuse, signedHeaders(SECRET, JSON.stringify(refuse)))).status).toBe(200);
       expect(((await second) as pg.DatabaseError).code).toBe("42501");
       expect(Number((await db.query("SELECT amount FROM payments WHERE id = 31"))[0].amount)).toBe(before + 1);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("refuses to approve a statement whose parameter values the notification never carried (409, nothing runs); the approvals page approves it", async () => {
+    const { c, notices } = await client(regate);
+    try {
+      const before = Number((await db.query("SELECT amount FROM payments WHERE id = 32"))[0].amount);
+      // A value the tool's reviewer never sees: far past anything a chat message would show.
+      const amount = `${"0".repeat(5000)}7`;
+      const held = c.query("UPDATE payments SET amount = $1 WHERE id = $2", [amount, 32]);
+      const id = await until(() => heldId(notices));
+      const note = await until(() => received.find((r) => r.body.toString("utf8").includes(id)));
+      const sent = note.body.toString("utf8");
+      expect(sent).not.toContain("0".repeat(5000));
+      const sha256 = (JSON.parse(sent) as { approval: { sha256: string } }).approval.sha256;
+
+      const approve = { id, action: "approve", reviewer: REVIEWER.name, sha256 };
+      const answer = await post(approve, signedHeaders(SECRET, JSON.stringify(approve)));
+      expect(answer).toEqual({
+        status: 409,
+        body: { error: "not_shown_in_notification", next_step: "the values of 2 parameters ($1…$2) are not sent in the notification: read and approve it on regate's approvals page (/approvals/ui on the admin listener); refusing works here" },
+      });
+      expect((await api(regate, `/approvals/${id}`)).body.status).toBe("pending");
+      expect(Number((await db.query("SELECT amount FROM payments WHERE id = 32"))[0].amount)).toBe(before);
+      expect(regate.logs()).toContain('"why":"not shown in the notification"');
+
+      // The approvals page shows the values; approving there runs the held statement once.
+      expect((await api(regate, `/approvals/${id}/approve`, { sha256 })).status).toBe(200);
+      expect((await held).rowCount).toBe(1);
+      expect(Number((await db.query("SELECT amount FROM payments WHERE id = 32"))[0].amount)).toBe(7);
+    } finally {
+      await c.end();
+    }
+  });
+});
+
+describe("signed JSON webhook with Slack messages (approvals.slack)", () => {
+  let slackRegate: TestRegate;
+  beforeAll(async () => {
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/slack`;
+    slackRegate = await startApprovingRegate(
+      db,
+      { webhook: { url: { value: url }, signing_secret: { value: SECRET } }, slack: { signing_secret: { value: "slack-signing-secret-3e9d01" }, users: { U0ALICE: REVIEWER.name } } },
+      approvalBundle({ reason: "payments need a human", approvers: "dba-oncall", timeout_seconds: 60 }, "signed-webhook-slack"),
+    );
+  }, 120_000);
+  afterAll(async () => {
+    await slackRegate?.stop();
+  });
+
+  it("refuses to approve a statement longer than the Slack message showed, though it has no parameters", async () => {
+    const { c, notices } = await client(slackRegate);
+    try {
+      const before = Number((await db.query("SELECT amount FROM payments WHERE id = 33"))[0].amount);
+      // The tail past what Slack shows changes what runs.
+      const sql = `UPDATE payments SET amount = amount + 1 /* ${"x".repeat(3000)} */, status = 'refunded' WHERE id = 33`;
+      const held = c.query(sql).catch((e: pg.DatabaseError) => e);
+      const id = await until(() => heldId(notices));
+      const note = await until(() => received.find((r) => r.body.toString("utf8").includes(id)));
+      const button = JSON.parse(note.body.toString("utf8")).blocks.flatMap((b: any) => b.elements ?? []).find((e: any) => e.action_id === "regate_refuse");
+      const sha256 = (JSON.parse(button.value) as { sha256: string }).sha256;
+      const approve = { id, action: "approve", reviewer: REVIEWER.name, sha256 };
+      const res = await fetch(`http://127.0.0.1:${slackRegate.app.ports.admin}${WEBHOOK_PATH}`, { method: "POST", headers: { "content-type": "application/json", ...signedHeaders(SECRET, JSON.stringify(approve)) }, body: JSON.stringify(approve) });
+      expect(res.status).toBe(409);
+      expect(((await res.json()) as { next_step: string }).next_step).toMatch(/^the statement is \d+ characters and Slack shows the first 2500: read and approve it on regate's approvals page/);
+      expect(Number((await db.query("SELECT amount FROM payments WHERE id = 33"))[0].amount)).toBe(before);
+      const refuse = { id, action: "refuse", reviewer: REVIEWER.name, comment: "not shown whole" };
+      expect((await fetch(`http://127.0.0.1:${slackRegate.app.ports.admin}${WEBHOOK_PATH}`, { method: "POST", headers: { "content-type": "application/json", ...signedHeaders(SECRET, JSON.stringify(refuse)) }, body: JSON.stringify(refuse) })).status).toBe(200);
+      expect(((await held) as pg.DatabaseError).code).toBe("42501");
     } finally {
       await c.end();
     }
