@@ -2,7 +2,11 @@
 // escapes (\uXXXX with surrogate pairs joined, \u{X…}, \xHH, octal \NNN, \n and kin), percent-encoding (%HH in either case, %uXXXX) and
 // HTML character references (numeric, and the named ones a text encoder uses for a token's characters), and
 // quoted-printable's soft line break ("=" ending a line, which a mail client joins to the next; its `=XX` bytes
-// are read by the hex search, leak-bytes.ts, not decoded here: see softBreak). Each decodes from a small buffer of the bytes seen so far, and says when it needs more (leak-view.ts).
+// are read by the hex search, leak-bytes.ts, not decoded here: see softBreak); also a number as an object key,
+// read as nothing (indexKey), and a non-ASCII character a reader sees as ASCII or not at all (utf8Char). Each
+// decodes from a small buffer of the bytes seen so far, and says when it needs more (leak-view.ts).
+
+import { AS_ITSELF, fold, foldedByte, foldedLength } from "./leak-unicode.js";
 
 const BACKSLASH = 0x5c;
 const PERCENT = 0x25;
@@ -10,6 +14,8 @@ const SEMI = 0x3b;
 const EQUALS = 0x3d;
 const CR = 0x0d;
 const LF = 0x0a;
+const QUOTE = 0x22;
+const COLON = 0x3a;
 
 const HEX = new Int8Array(256).fill(-1);
 for (let i = 0; i < 10; i++) HEX[0x30 + i] = i;
@@ -203,9 +209,81 @@ function entity(src: Bytes, o: number, end: number): number {
   return j - o;
 }
 
+/** Digits of an index key at most: an array of ten million bytes is past any body regate reads. */
+const INDEX_DIGITS = 7;
+/** An index key with its blanks fits an escape under way (leak-pending.ts's MAX_ESCAPE). */
+const MAX_INDEX_KEY = 15;
+
+/**
+ * An object key that is a number, `"12":` (blanks before the colon too): read as nothing. JSON.stringify
+ * writes a Uint8Array as `{"0":115,"1":107,...}`, and a reader rebuilds the bytes from the values alone
+ * (byte-arrays.ts reads them so for the masks); without its keys, the object reads `{115,107,...}`, where the
+ * search finds the credential's bytes as decimal numbers, the form a byte array spells (scrub.ts).
+ */
+function indexKey(src: Bytes, o: number, end: number): number {
+  let j = o + 1;
+  while (j < end && j - o <= INDEX_DIGITS && src[j]! >= 0x30 && src[j]! <= 0x39) j++;
+  if (j >= end) return j - o <= INDEX_DIGITS ? INCOMPLETE : INVALID;
+  if (j === o + 1 || src[j] !== QUOTE) return INVALID;
+  for (j++; j < end && j - o < MAX_INDEX_KEY; j++) {
+    const c = src[j]!;
+    if (c === COLON) return j + 1 - o;
+    if (c !== 0x20 && c !== 0x09 && c !== LF && c !== CR) return INVALID;
+  }
+  return j - o < MAX_INDEX_KEY ? INCOMPLETE : INVALID;
+}
+
+/**
+ * The UTF-8 character (shortest form, no surrogates) at `o`, of `n` bytes by its lead byte: its code point,
+ * INCOMPLETE when the bytes known end first, INVALID when it is none.
+ */
+function codePointAt(src: ArrayLike<number>, o: number, end: number, n: number): number {
+  if (end < o + n) {
+    for (let k = o + 1; k < end; k++) if ((src[k]! & 0xc0) !== 0x80) return INVALID;
+    return INCOMPLETE;
+  }
+  const lead = src[o]!;
+  let cp = n === 2 ? lead & 0x1f : n === 3 ? lead & 0x0f : lead & 0x07;
+  for (let k = 1; k < n; k++) {
+    const b = src[o + k]!;
+    if ((b & 0xc0) !== 0x80) return INVALID;
+    cp = (cp << 6) | (b & 0x3f);
+  }
+  if ((n === 3 && cp < 0x800) || (n === 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff)) return INVALID;
+  return cp;
+}
+
+const utf8Length = (lead: number): number => (lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4);
+
+/**
+ * A UTF-8 character read as the ASCII a reader sees in it (leak-unicode.ts): a fullwidth letter as the letter,
+ * an invisible character as nothing. One that reads otherwise stands for itself, as does a byte that starts
+ * no valid character.
+ */
+function utf8Char(src: Bytes, o: number, end: number): number {
+  const n = utf8Length(src[o]!);
+  const cp = codePointAt(src, o, end, n);
+  if (cp < 0) return cp;
+  const v = fold(cp);
+  if (v === AS_ITSELF) return INVALID;
+  for (let k = 0; k < foldedLength(v); k++) DECODED.push(foldedByte(v, k));
+  return n;
+}
+
+/**
+ * For a layer reading original bytes: the length of the character at buf[o] when it is whole before `end` and
+ * stands for itself (it can be read as plain bytes, without the escape machinery); else 0.
+ */
+export function itselfLength(buf: Uint8Array, o: number, end: number): number {
+  const n = utf8Length(buf[o]!);
+  const cp = codePointAt(buf, o, end, n);
+  return cp >= 0 && fold(cp) === AS_ITSELF ? n : 0;
+}
+
 /** Decodes the escape at src[o] (bytes up to `end` are known) into DECODED; returns bytes used. */
 export function decodeEscape(src: Bytes, o: number, end: number): number {
   DECODED.length = 0;
-  const c = src[o];
-  return c === BACKSLASH ? backslash(src, o, end) : c === PERCENT ? percent(src, o, end) : c === EQUALS ? softBreak(src, o, end) : entity(src, o, end);
+  const c = src[o]!;
+  if (c >= 0xc2) return utf8Char(src, o, end);
+  return c === BACKSLASH ? backslash(src, o, end) : c === PERCENT ? percent(src, o, end) : c === EQUALS ? softBreak(src, o, end) : c === QUOTE ? indexKey(src, o, end) : entity(src, o, end);
 }

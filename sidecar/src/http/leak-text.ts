@@ -39,6 +39,11 @@ export class TextSearch {
     this.#mask = size - 1;
   }
 
+  /** The last byte read (only while there is a candidate: bytes skipped before one are not remembered). */
+  get last(): number {
+    return this.#mem[3 * ((this.n - 1) & this.#mask)]!;
+  }
+
   /** A byte read, standing for stream offsets [start, end): remembered, searched for, a form overwritten. */
   read(c: number, start: number, end: number): void {
     const r = 3 * (this.n++ & this.#mask);

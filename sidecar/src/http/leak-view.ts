@@ -19,9 +19,11 @@ import { emptyState, giveBlock, takeBlock, type ViewSink, type ViewState } from 
 import { TextSearch } from "./leak-text.js";
 
 // Module-local copies of what hot code reads: V8 reads an imported binding from memory on every use.
-const { fastBytes, CLS, ESCAPE, PLAIN, WS } = bytes;
-const { DECODED } = escapes;
+const { fastBytes, CLS, DROP, ESCAPE, PLAIN, REMEMBER_AFTER } = bytes;
+const { DECODED, itselfLength } = escapes;
 const { AS_IS, MAX_ESCAPE, WAIT } = pending;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
 
 export type { ViewSink, ViewState } from "./leak-state.js";
 
@@ -96,7 +98,14 @@ export class ViewLayer {
         i = this.#text.run(buf, i, to, base, this.#fast);
         if (i >= to) return;
       }
-      this.feed(buf[i]!, base + i, base + i + 1);
+      const c = buf[i]!;
+      // A non-ASCII character that reads as itself (most do) goes as plain bytes, not through an escape.
+      const n = c >= 0xc2 && CLS[c] === ESCAPE && this.#pending.size === 0 ? itselfLength(buf, i, to) : 0;
+      if (n > 0) {
+        for (const stop = i + n; i < stop; i++) this.#emit(buf[i]!, base + i, base + i + 1);
+        continue;
+      }
+      this.feed(c, base + i, base + i + 1);
       i++;
     }
   }
@@ -124,7 +133,13 @@ export class ViewLayer {
     }
     const k = CLS[c];
     if (k === PLAIN) this.#emit(c, start, end);
-    else if (k === ESCAPE) this.#pending.push(c, start, end);
+    // An index key (leak-escapes.ts) matters only inside a text candidate, after the comma that ends a byte's
+    // value: elsewhere it joins nothing, and reading every quote of a JSON body as a possible escape would
+    // slow the view down.
+    else if (k === ESCAPE) {
+      if (c === QUOTE && (this.#text.state === 0 || this.#text.last !== COMMA)) this.#emit(c, start, end);
+      else this.#pending.push(c, start, end);
+    }
   }
 
   /** A "0" waiting to see whether an "x" follows is a digit: the caller knows what follows is no "x". */
@@ -274,9 +289,9 @@ export class ViewLayer {
     // Copied out first: the next layer decodes too, into the same DECODED.
     const n = DECODED.length;
     const b0 = DECODED[0]!, b1 = DECODED[1]!, b2 = DECODED[2]!, b3 = DECODED[3]!;
-    // Decoded whitespace is dropped: the next layer has nothing new to read.
+    // Decoded whitespace (and control characters) are dropped: the next layer has nothing new to read.
     let visible = false;
-    for (let k = 0; k < n; k++) visible ||= WS[k === 0 ? b0 : k === 1 ? b1 : k === 2 ? b2 : b3] === 0;
+    for (let k = 0; k < n; k++) visible ||= CLS[k === 0 ? b0 : k === 1 ? b1 : k === 2 ? b2 : b3] !== DROP;
     if (visible && this.#level < this.#maxLevel) {
       this.#quiet = 0;
       if (!this.#awake) {
@@ -289,13 +304,13 @@ export class ViewLayer {
     }
     for (let k = 0; k < n; k++) {
       const b = k === 0 ? b0 : k === 1 ? b1 : k === 2 ? b2 : b3;
-      if (WS[b] === 0) this.#emit(b, start, end);
+      if (CLS[b] !== DROP) this.#emit(b, start, end);
     }
   }
 
   /** A byte this layer read: searched for, remembered, and passed to the next layer. */
   #emit(c: number, start: number, end: number): void {
-    if (CLS[c] === ESCAPE) this.#afterEscape = MAX_ESCAPE;
+    if (REMEMBER_AFTER[c] === 1) this.#afterEscape = MAX_ESCAPE;
     else if (this.#afterEscape > 0) this.#afterEscape--;
     this.#text.read(c, start, end);
     this.#hex.read(c, start, end);

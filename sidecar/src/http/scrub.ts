@@ -9,131 +9,15 @@ import { Transform, type TransformCallback } from "node:stream";
 import type { OutgoingHttpHeaders } from "node:http";
 import { scrubHeaderJoins } from "./header-joins.js";
 import { LeakGuard, scanWhole } from "./leak-guard.js";
-import { compileNeedles, type Needles } from "./leak-match.js";
+import { decodedNeedles } from "./leak-forms.js";
+import type { Needles } from "./leak-match.js";
+
+export { decodedNeedles, routeSecrets, secretForms } from "./leak-forms.js";
 
 export const SCRUBBED = "[REDACTED]";
 const SCRUBBED_BYTES = Buffer.from(SCRUBBED);
 /** Same-length replacement byte: the body keeps its Content-Length, so it can stream without re-framing. */
 const FILLER = 0x2a;
-/** Shorter forms are not searched for: too many innocent bytes would match (config demands longer secrets in practice). */
-const MIN_NEEDLE = 4;
-
-/** The characters of base64 text that depend on `text` alone, at each of the three alignments it can have. */
-function base64Cores(text: string): string[] {
-  const bytes = Buffer.from(text, "utf8");
-  const cores: string[] = [];
-  for (let pad = 0; pad < 3; pad++) {
-    const b64 = Buffer.concat([Buffer.alloc(pad, 0x41), bytes]).toString("base64");
-    const core = b64.slice(Math.ceil((8 * pad) / 6), Math.floor((8 * (pad + bytes.length)) / 6));
-    cores.push(core, core.replace(/\+/g, "-").replace(/\//g, "_"));
-  }
-  return cores;
-}
-
-/**
- * What a client reads once it has decoded escapes, unwrapped lines and joined events (leak-view.ts): the
- * secret (without whitespace, which the view drops), the base64 of the secret and of its JSON-escaped and
- * percent-encoded spellings (a base64 blob of a URL or a JSON document), and, read in either case and across
- * separators, its hex (and the secret itself when it is hex: an agent can change its case).
- */
-function decodedForms(s: string): { text: string[]; hex: string[] } {
-  const json = JSON.stringify(s).slice(1, -1);
-  const hex = [Buffer.from(s, "utf8").toString("hex")];
-  if (/^[0-9a-f]+$/i.test(s)) hex.push(s);
-  return { text: [...softBreakForms(s.replace(/\s+/g, "")), ...new Set([s, json, encodeURIComponent(s)].flatMap(base64Cores))], hex };
-}
-
-/** A secret's "="s, at most, whose every drop is a form (softBreakForms); past it, all of them dropped at once. */
-const SOFT_BREAK_EQUALS = 3;
-
-/**
- * The secret, and when it has "="s (base64 padding), the secret without some of them: the view reads an "="
- * that ends a line as a quoted-printable soft line break and drops it (leak-escapes.ts), so a secret wrapped
- * just after its own "=" (`abc=` then a line break) reads as `abc` there.
- */
-function softBreakForms(s: string): string[] {
-  const at: number[] = [];
-  for (let i = s.indexOf("="); i >= 0; i = s.indexOf("=", i + 1)) at.push(i);
-  if (at.length === 0) return [s];
-  const out = new Set([s, s.replace(/=/g, "")]);
-  if (at.length <= SOFT_BREAK_EQUALS) {
-    for (let mask = 1; mask < 1 << at.length; mask++) out.add(s.split("").filter((_, i) => !at.some((p, k) => p === i && (mask >> k) & 1)).join(""));
-  }
-  return [...out];
-}
-
-/** For each array secretForms returned, the forms the decoded check looks for. */
-const DECODED = new WeakMap<readonly Buffer[], Needles>();
-
-const toBuffers = (forms: Iterable<string>): Buffer[] => [...forms].filter((f) => f.length >= MIN_NEEDLE).map((f) => Buffer.from(f, "utf8"));
-
-/**
- * The byte strings that give a secret away as written: the secret itself, its JSON-escaped and
- * percent-encoded forms, its hex in either case, its base64 and its UTF-16 bytes. The forms the decoded check looks for travel
- * with the array (decodedNeedles).
- */
-export function secretForms(secrets: readonly string[]): Buffer[] {
-  const forms = new Set<string>();
-  const text = new Set<string>();
-  const hex = new Set<string>();
-  for (const s of secrets) {
-    if (s === "") continue;
-    forms.add(s);
-    const json = JSON.stringify(s).slice(1, -1);
-    forms.add(json);
-    // PHP and some Java encoders also escape "/".
-    forms.add(json.replace(/\//g, "\\/"));
-    forms.add(encodeURIComponent(s));
-    const d = decodedForms(s);
-    for (const f of d.text) {
-      forms.add(f);
-      text.add(f);
-    }
-    // Its bytes as decimal numbers: how Node serialises a Buffer ({"type":"Buffer","data":[...]}), which
-    // Express and Fastify send for a request head or header an upstream echoes as bytes. The view drops the
-    // whitespace a pretty-printer puts between them.
-    const decimal = [...Buffer.from(s, "utf8")].join(",");
-    forms.add(decimal);
-    text.add(decimal);
-    for (const f of d.hex) {
-      forms.add(f.toLowerCase());
-      forms.add(f.toUpperCase());
-      hex.add(f.toLowerCase());
-    }
-  }
-  const out = toBuffers(forms);
-  // The secret's UTF-16 bytes either way round: a body as a whole in UTF-16 is refused (charset.ts), but
-  // a dump of a string's bytes may put them inside UTF-8 text, where an agent only has to drop the NULs.
-  for (const s of secrets) {
-    if (s.length < MIN_NEEDLE) continue;
-    const le = Buffer.from(s, "utf16le");
-    out.push(le, Buffer.from(le).swap16());
-  }
-  DECODED.set(out, compileNeedles(toBuffers(text), toBuffers(hex)));
-  return out;
-}
-
-/**
- * The forms the decoded check looks for, given what secretForms returned, compiled. For an array it did not
- * make, the byte forms themselves, as written: a stricter search, never a weaker one.
- */
-export function decodedNeedles(forms: readonly Buffer[]): Needles {
-  let n = DECODED.get(forms);
-  if (!n) {
-    n = compileNeedles(forms, []);
-    DECODED.set(forms, n);
-  }
-  return n;
-}
-
-/** The secrets of a route: the whole credential, and for basic credentials the password alone as well. */
-export function routeSecrets(credential: { type: string; value: string } | undefined): string[] {
-  if (!credential) return [];
-  if (credential.type !== "basic") return [credential.value];
-  const colon = credential.value.indexOf(":");
-  const password = credential.value.slice(colon + 1);
-  return password === "" ? [credential.value] : [credential.value, password];
-}
 
 /**
  * Where the longest suffix of `buf[from, end)` that is a proper prefix of a needle starts (`end` when none).
@@ -218,7 +102,41 @@ export function scrubHeaders(headers: OutgoingHttpHeaders, needles: readonly Buf
     if (typeof value === "string") headers[name] = clean(value);
     else if (Array.isArray(value)) headers[name] = value.map(clean);
   }
-  return scrubHeaderJoins(headers, decodedNeedles(needles)) || found;
+  const decoded = decodedNeedles(needles);
+  const whole = scrubWholeValues(headers, decoded);
+  return scrubHeaderJoins(headers, decoded) || whole || found;
+}
+
+/**
+ * Each header value read whole, as text (the joins read it cut at its commas, as list elements): a
+ * Uint8Array's JSON or a byte list in one value has commas between the bytes. Values are read one after
+ * another in one pass, a line break between them; what spells a form becomes "*" in place. True when
+ * something did.
+ */
+function scrubWholeValues(headers: OutgoingHttpHeaders, needles: Needles): boolean {
+  const values: [name: string, index: number, at: number][] = [];
+  let text = "";
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value !== "string" && !Array.isArray(value)) continue;
+    for (const [index, v] of [value].flat().entries()) {
+      values.push([name, index, text.length]);
+      text += `${v}\n`;
+    }
+  }
+  // Node reads header bytes as latin1: one byte a character, so offsets are the same in both.
+  const r = scanWhole(Buffer.from(text, "latin1"), needles, false);
+  if (!r.found) return false;
+  const out = r.out.toString("latin1");
+  for (const [name, index, at] of values) {
+    const value = headers[name] as string | string[];
+    const list = [value].flat();
+    const v = list[index]!;
+    const scrubbed = out.slice(at, at + v.length);
+    if (scrubbed === v) continue;
+    list[index] = scrubbed;
+    headers[name] = Array.isArray(value) ? list : scrubbed;
+  }
+  return true;
 }
 
 /**

@@ -27,12 +27,30 @@ describe("SseMasker", () => {
     }
   });
 
-  it("handles CRLF and CR line endings, also split between CR and LF", async () => {
-    expect(await run(["data: a\r", "\n\r\ndata: b\r\r"])).toBe("data: A\n\ndata: B\n\n");
+  it("handles CRLF and CR line endings, also split between CR and LF, and writes each line's own back", async () => {
+    expect(await run(["data: a\r", "\n\r\ndata: b\r\r"])).toBe("data: A\r\n\r\ndata: B\r\r");
   });
 
-  it("flushes an unterminated last event", async () => {
-    expect(await run(["data: x\n\ndata: tail"])).toBe("data: X\n\ndata: TAIL\n");
+  it("flushes an unterminated last event, as unterminated as it came", async () => {
+    expect(await run(["data: x\n\ndata: tail"])).toBe("data: X\n\ndata: TAIL");
+  });
+
+  describe("must-allow: lines no mask changes come back byte for byte, at every split point", () => {
+    const same = (d: string): string => d;
+    it.each([
+      ["CRLF", 'event: message\r\nid: 7\r\ndata: {"a":1}\r\ndata:no-space\r\n\r\n: ping\r\n\r\n'],
+      ["CR", 'event: message\rid: 7\rdata: {"a":1}\r\r: ping\r\r'],
+      ["mixed, data between other fields, an unterminated tail", 'data: a\r\nid: 1\ndata: b\r\r\nretry: 5\rdata: tail'],
+    ])("%s", async (_name, stream) => {
+      const bytes = Buffer.from(stream);
+      expect(await run([bytes], same)).toBe(stream);
+      for (let i = 1; i < bytes.length; i++) expect(await run([bytes.subarray(0, i), bytes.subarray(i)], same), `split at ${i}`).toBe(stream);
+    });
+
+    it("a masked event takes its data lines' breaks; the events around it keep theirs", async () => {
+      const mask = (d: string): string => d.replace("secret", "[x]");
+      expect(await run(["data: a\r\n\r\ndata: one\r\ndata: secret\r\nid: 2\r\n\r\ndata: b\r\r"], mask)).toBe("data: a\r\n\r\ndata: one\r\ndata: [x]\r\nid: 2\r\n\r\ndata: b\r\r");
+    });
   });
 
   it("writes each event as soon as it is complete", async () => {
@@ -48,7 +66,7 @@ describe("SseMasker", () => {
   });
 
   it("multi-line masked data becomes several data lines; empty data stays", async () => {
-    expect(await run(["data\n\n"], () => "")).toBe("data: \n\n");
+    expect(await run(["data\n\n"], () => "")).toBe("data\n\n");
     expect(await run(["data: x\n\n"], () => "a\nb")).toBe("data: a\ndata: b\n\n");
   });
 
@@ -116,7 +134,7 @@ describe("SseMasker with a ResponseMasker", () => {
     const input = `: ping\n\nevent: message\nid: 7\nretry: 100\ndata: {"ssn":"${SSN}","n":1}\n\ndata\n\ndata: [DONE]\n\n`;
     const { out, ended } = await collect([input], sse(FIELDS));
     expect(ended).toBe("end");
-    expect(out).toBe(`: ping\n\nevent: message\nid: 7\nretry: 100\ndata: {"ssn":"${REDACTED}","n":1}\n\ndata: \n\ndata: [DONE]\n\n`);
+    expect(out).toBe(`: ping\n\nevent: message\nid: 7\nretry: 100\ndata: {"ssn":"${REDACTED}","n":1}\n\ndata\n\ndata: [DONE]\n\n`);
   });
 
   it("masks JSON carried in a non-data line with field rules, and text in it with detectors", async () => {

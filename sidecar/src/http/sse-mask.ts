@@ -35,11 +35,15 @@ export class SseMasker extends Transform {
   #pendingChars = 0;
   /** The last chunk ended in a CR: its line is done, and an LF opening the next chunk is the rest of a CRLF. */
   #skipLf = false;
+  /** That CR ended a blank line (the event went out with it), not a line still in #lines. */
+  #crEndedEvent = false;
   /** What this chunk's events produced: pushed once per chunk, so the stages after see a chunk per read, not per event. */
   #out: string[] = [];
   /** Characters examined for line breaks (tests check that each is examined once). */
   scanned = 0;
   #lines: string[] = [];
+  /** The line break each of #lines came with ("" for a last line the stream ended without one). */
+  #breaks: string[] = [];
   #eventChars = 0;
   #failed = false;
 
@@ -68,7 +72,7 @@ export class SseMasker extends Transform {
     if (this.#failed) return done();
     try {
       this.#consume(this.#decoder.end(), true);
-      if (this.#lines.length > 0) this.#emitEvent(false);
+      if (this.#lines.length > 0) this.#emitEvent("");
       this.#flushOut();
       done();
     } catch (err) {
@@ -101,7 +105,12 @@ export class SseMasker extends Transform {
     let start = 0;
     if (this.#skipLf && text.length > 0) {
       this.#skipLf = false;
-      if (text.charCodeAt(0) === 10) start = 1;
+      if (text.charCodeAt(0) === 10) {
+        // The rest of a CRLF: it goes back where it was, after the CR already read.
+        start = 1;
+        if (this.#crEndedEvent) this.#out.push("\n");
+        else this.#breaks[this.#breaks.length - 1] += "\n";
+      }
     }
     if (final) this.#skipLf = false;
     // Only `text` is searched: the pending pieces were searched when they came and hold no line break.
@@ -118,16 +127,18 @@ export class SseMasker extends Transform {
         this.#pending = [];
         this.#pendingChars = 0;
       }
+      let br = "\n";
       if (text.charCodeAt(i) === 13) {
         // A CR may be the first half of a CRLF whose LF is in the next chunk: the line is done either way.
-        if (i + 1 < text.length) start = i + (text.charCodeAt(i + 1) === 10 ? 2 : 1);
-        else {
-          start = i + 1;
-          if (!final) this.#skipLf = true;
+        br = i + 1 < text.length && text.charCodeAt(i + 1) === 10 ? "\r\n" : "\r";
+        start = i + br.length;
+        if (i + 1 >= text.length && !final) {
+          this.#skipLf = true;
+          this.#crEndedEvent = line === "";
         }
       } else start = i + 1;
-      if (line === "") this.#emitEvent(true);
-      else this.#addLine(line);
+      if (line === "") this.#emitEvent(br);
+      else this.#addLine(line, br);
     }
     if (start < text.length) {
       this.#pending.push(text.slice(start));
@@ -137,37 +148,44 @@ export class SseMasker extends Transform {
       const line = this.#pending.join("");
       this.#pending = [];
       this.#pendingChars = 0;
-      this.#addLine(line);
+      this.#addLine(line, "");
     }
     if (this.#pendingChars > this.#maxEventChars) throw new RegateError("MASK_LINEAGE_UNKNOWN", "server-sent event too large to mask");
   }
 
-  #addLine(line: string): void {
+  #addLine(line: string, br: string): void {
     this.#eventChars += line.length;
     if (this.#eventChars > this.#maxEventChars) throw new RegateError("MASK_LINEAGE_UNKNOWN", "server-sent event too large to mask");
     this.#lines.push(line);
+    this.#breaks.push(br);
   }
 
-  #emitEvent(terminated: boolean): void {
+  /**
+   * The event so far, masked, out with its lines' own breaks and `end`, the blank line's ("" when the stream
+   * ended without one). Lines no mask changed go out as they came (CRLF, CR, `data:` without a space): an
+   * agent gets the bytes the upstream sent. Changed data is written back as `data: ` lines where the first
+   * data line was, with the first data line's break between them and the last one's after.
+   */
+  #emitEvent(end: string): void {
     const lines = this.#lines;
+    const breaks = this.#breaks;
     this.#lines = [];
+    this.#breaks = [];
     this.#eventChars = 0;
     let data: string[] | undefined;
-    let dataAt = -1;
-    const out: string[] = [];
-    for (const line of lines) {
+    const dataLines: number[] = [];
+    const out: (string | undefined)[] = [];
+    for (let k = 0; k < lines.length; k++) {
+      const line = lines[k]!;
       if (line === "data" || line.startsWith("data:")) {
         let v = line.slice(5);
         if (v.startsWith(" ")) v = v.slice(1);
-        if (!data) {
-          data = [];
-          dataAt = out.length;
-          out.push("");
-        }
-        data.push(v);
+        (data ??= []).push(v);
+        dataLines.push(k);
+        out.push(line + breaks[k]!);
       } else {
         const masked = this.#otherLine(line);
-        if (masked !== undefined) out.push(masked);
+        out.push(masked === undefined ? undefined : masked + breaks[k]!);
       }
     }
     if (data) {
@@ -175,9 +193,16 @@ export class SseMasker extends Transform {
       // not a document, masked as the other lines are rather than refused under field rules.
       const text = data.join("\n");
       const masked = lines.some((l) => ENDPOINT_EVENT.test(l)) ? this.#maskLine(text) : this.#mask(text);
-      out[dataAt] = masked.split("\n").map((l) => `data: ${l}`).join("\n");
+      if (masked !== text) {
+        const inner = breaks[dataLines[0]!] || "\n";
+        const last = breaks[dataLines.at(-1)!]!;
+        for (const k of dataLines) out[k] = undefined;
+        out[dataLines[0]!] = masked.split("\n").map((l) => `data: ${l}`).join(inner) + last;
+      }
     }
-    this.#out.push((out.length > 0 ? out.join("\n") + "\n" : "") + (terminated ? "\n" : ""));
+    let event = "";
+    for (const l of out) if (l !== undefined) event += l;
+    this.#out.push(event + end);
   }
 
   /**
