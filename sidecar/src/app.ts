@@ -167,7 +167,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
       },
       maskKey,
       onSessionCount: (n) => metrics.sessions.set({ protocol: "postgres" }, n),
-      ...(cluster ? { cancelKeys: cluster.cancelKeys } : {}),
+      ...(cluster ? { cancelKeys: cluster.cancelKeys, agentBudgets: cluster.agentBudgets() } : {}),
     });
     pgServer = pg;
     ports.postgres = (await pg.listen()).port;

@@ -14,7 +14,8 @@ export type PrimaryOp =
   | "mcp.admit" // { subject, id, resumes, mask }: book an exchange the worker's copy cannot admit alone
   | "mcp.issued" // { subject, at, id }: an upstream issued a session id through this worker
   | "mcp.ended" // { subject, at, id }: a session's DELETE succeeded
-  | "mcp.touch"; // { ids }: sessions used since the last touch (least-recently-used order only)
+  | "mcp.touch" // { ids }: sessions used since the last touch (least-recently-used order only)
+  | "budget.lease"; // LeaseRequest: an agent's budget lease, charge and give-back (agent-budgets-primary.ts)
 
 /** What the primary asks a worker (it answers with `reply`). */
 export type WorkerOp = "cancel" | "sessions.list" | "sessions.kill" | "locks.added" | "locks.removed" | "metrics" | "mcp.changed";

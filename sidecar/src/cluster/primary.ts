@@ -3,6 +3,7 @@ import { AggregatorRegistry, Counter, Gauge, Registry } from "prom-client";
 import type { Lock } from "../locks/index.js";
 import { whenWritten, type Logger } from "../log.js";
 import type { SessionView } from "../admin/index.js";
+import { AgentBudgetsPrimary } from "./agent-budgets-primary.js";
 import { ownerSlot } from "./cancel-keys.js";
 import { Hub } from "./hub.js";
 import { LineJoiner } from "./lines.js";
@@ -56,6 +57,9 @@ export function runPrimary(opts: PrimaryOptions): Promise<number | undefined> {
     if (missing.length) throw new Error(`worker ${missing.map((x) => x.slot).join(", ")} did not confirm an MCP session change (${missing[0]!.error})`);
   });
 
+  // Agent-wide budgets: one set of windows for the cluster, spent by the workers in leases.
+  const budgets = new AgentBudgetsPrimary();
+
   cluster.setupPrimary({ silent: true });
 
   const serve = async (op: PrimaryOp, body: any): Promise<unknown> => {
@@ -108,6 +112,8 @@ export function runPrimary(opts: PrimaryOptions): Promise<number | undefined> {
         return mcp.ended(body);
       case "mcp.touch":
         return mcp.touch(body);
+      case "budget.lease":
+        return budgets.lease(body);
     }
   };
 

@@ -3,6 +3,9 @@ import type { McpSessionStore } from "../http/index.js";
 import type { LockStore } from "../locks/index.js";
 import type { Logger } from "../log.js";
 import type { CancelKeys } from "../postgres/index.js";
+import type { AgentBudgetBook } from "../postgres/lifecycle/agent-budget.js";
+import { ClusterAgentBudgets, LEASE_TIMEOUT_MS } from "./agent-budgets.js";
+import type { LeaseAnswer } from "./agent-budgets-primary.js";
 import { issuePid, ownerSlot } from "./cancel-keys.js";
 import { WorkerLink } from "./link.js";
 import { ClusterLockStore } from "./lock-store.js";
@@ -32,6 +35,8 @@ export interface ClusterRole {
   lockStore(): Promise<LockStore>;
   /** MCP session records, kept by the primary with a copy here; call before the HTTP listener opens. */
   mcpSessions(): Promise<McpSessionStore>;
+  /** Agent-wide budgets (postgres.budgets agent_*), counted by the primary for every worker. */
+  agentBudgets(): AgentBudgetBook;
   /** Every worker's sessions. */
   readonly sessions: SessionDirectory;
   /** Every worker's metrics, aggregated by the primary (counters and gauges summed, see docs/workers.md). */
@@ -61,6 +66,7 @@ export function workerRole(slot: number, workers: number, log: Logger): ClusterR
       },
     },
     lockStore: () => new ClusterLockStore(link).start(),
+    agentBudgets: () => new ClusterAgentBudgets((req) => link.request<LeaseAnswer>("budget.lease", req, LEASE_TIMEOUT_MS)),
     mcpSessions: () => new ClusterMcpSessions(link, log.child({ component: "mcp-sessions" })).start(),
     sessions: {
       list: () => link.request<{ sessions: SessionView[]; unanswered?: number[] }>("sessions.list"),

@@ -9,9 +9,12 @@ const budgetLimit = (description: string) => ({ type: "integer", minimum: 0, def
 const budgetLimits = {
   rows_per_statement: budgetLimit("Rows one statement may return; a result that crosses it is cut mid-stream, cancelled upstream and answered with SQLSTATE 54000."),
   bytes_per_statement: budgetLimit("DataRow bytes one statement may return (cut as above)."),
-  rows_per_session: budgetLimit("Rows one connection may return in all (cut as above); counted per connection, not per agent."),
-  bytes_per_session: budgetLimit("DataRow and CopyData bytes one connection may return in all (cut as above); counted per connection, not per agent."),
+  rows_per_session: budgetLimit("Rows one connection may return in all (cut as above); counted per connection (agent_rows_per_hour spans an agent's connections)."),
+  bytes_per_session: budgetLimit("DataRow and CopyData bytes one connection may return in all (cut as above); counted per connection (agent_bytes_per_hour spans an agent's connections)."),
   statements_per_minute: budgetLimit("Statements decided per sliding minute on one connection (every statement of a multi-statement Query counts); past it a Query or statement is refused whole with 54000 before it runs."),
+  agent_rows_per_hour: budgetLimit("Rows one agent (its subject) may receive per sliding hour across all of its connections, concurrent and successive, on every worker; a result that crosses it is cut as above, and the message says when it refills."),
+  agent_bytes_per_hour: budgetLimit("DataRow and CopyData bytes one agent may receive per sliding hour across all of its connections (cut as above)."),
+  agent_statements_per_minute: budgetLimit("Statements one agent may have decided per sliding minute across all of its connections; past it a Query or statement is refused whole with 54000 before it runs."),
 } as const;
 const budgetLimitsNoDefaults = Object.fromEntries(Object.entries(budgetLimits).map(([k, v]) => [k, { type: v.type, minimum: v.minimum }]));
 
@@ -214,7 +217,7 @@ export const configSchema = {
           type: "object",
           default: {},
           additionalProperties: false,
-          description: "What one agent session may take; 0 = no limit. Current use is in input.budget, so a policy can refuse or ask approval before a limit.",
+          description: "What one agent session, and (agent_*) one agent across all of its connections, may take; 0 = no limit. Current use is in input.budget, so a policy can refuse or ask approval before a limit.",
           properties: {
             ...budgetLimits,
             agents: {

@@ -26,6 +26,9 @@ export interface BudgetLimitsConfig {
   rows_per_session: number;
   bytes_per_session: number;
   statements_per_minute: number;
+  agent_rows_per_hour: number;
+  agent_bytes_per_hour: number;
+  agent_statements_per_minute: number;
 }
 
 export interface Listen {

@@ -11,6 +11,7 @@ import { CancelRegistry } from "./cancel-registry.js";
 import type { Catalog } from "./catalog.js";
 import { acceptClient, type AgentAuth } from "./client-auth.js";
 import { errorResponse } from "./protocol/index.js";
+import { agentLimited, LocalAgentBudgets, type AgentBudgetBook } from "./lifecycle/agent-budget.js";
 import { BudgetTracker, type BudgetLimits } from "./lifecycle/budget.js";
 import type { SessionHooks } from "./lifecycle/hooks.js";
 import { secretForms } from "./lifecycle/mask-rows.js";
@@ -35,6 +36,8 @@ export interface PostgresServerOptions {
   admit?: (principal: Principal) => RegateError | undefined;
   /** Workers > 1 (cluster/role.ts): the pids this worker issues name it; a cancel for another worker's pid is forwarded. */
   cancelKeys?: CancelKeys;
+  /** Where agent-wide budgets are counted (workers > 1: the cluster primary); this process's when not given. */
+  agentBudgets?: AgentBudgetBook;
 }
 
 export interface CancelKeys {
@@ -64,6 +67,7 @@ export class PostgresServer {
   #draining = false;
   #userTimeoutWarned = false;
   #silence: SilenceWatch | undefined;
+  #agentBudgets: AgentBudgetBook | undefined;
 
   constructor(private readonly opts: PostgresServerOptions) {
     this.registry = opts.registry ?? new SessionRegistry();
@@ -119,6 +123,14 @@ export class PostgresServer {
     return { ...defaults, ...agents[subject] };
   }
 
+  /** The session's budgets; an agent-wide limit shares its counters with the agent's other sessions. */
+  #tracker(subject: string): BudgetTracker {
+    const limits = this.#budget(subject);
+    if (!agentLimited(limits)) return new BudgetTracker(limits);
+    this.#agentBudgets ??= this.opts.agentBudgets ?? new LocalAgentBudgets();
+    return new BudgetTracker(limits, this.#agentBudgets.open(subject, limits));
+  }
+
   async #accept(socket: Socket): Promise<void> {
     const id = randomUUID();
     const log = this.opts.log.child({ session_id: id, client: `${socket.remoteAddress}:${socket.remotePort}` });
@@ -150,6 +162,7 @@ export class PostgresServer {
       if (refused) throw refused;
       const startup = accepted.startup;
       if (startup.dropped.length) log.debug({ dropped: startup.dropped }, "startup parameters not passed upstream");
+      const budget = this.#tracker(accepted.principal.subject);
       const info: SessionInput = {
         id,
         principal: accepted.principal,
@@ -170,10 +183,11 @@ export class PostgresServer {
           maskKey: this.opts.maskKey,
           secrets: this.#currentSecrets(),
           hooks: this.opts.hooks ?? {},
-          budget: new BudgetTracker(this.#budget(accepted.principal.subject)),
+          budget,
           registerCancel: (pid, key, up) => this.#cancels.register(pid, key, up),
           ...(this.opts.cancelKeys ? { issuePid: () => this.#issuePid() } : {}),
           onClose: () => {
+            budget.agent?.release();
             unregister();
             this.opts.onSessionCount?.(this.registry.size);
           },
@@ -186,6 +200,7 @@ export class PostgresServer {
       try {
         await session.start({ application_name: `regate:${accepted.principal.subject}`, ...startup.upstream });
       } catch (err) {
+        budget.agent?.release();
         unregister();
         this.opts.onSessionCount?.(this.registry.size);
         throw err;

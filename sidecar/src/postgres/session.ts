@@ -44,6 +44,8 @@ export class PgSession implements LiveSession {
   #parked = false;
   #closed = false;
   #ending = false;
+  /** Budget cuts and agent leases the server's replies wait for (pauseUpstream); drain does not resume them. */
+  #upstreamHolds = 0;
   /** When bytes last went to or came from the upstream (the silence watch measures from it). */
   #upstreamActiveAt = Date.now();
   /** Replies collected while one upstream chunk is handled; written together at its end. */
@@ -83,8 +85,10 @@ export class PgSession implements LiveSession {
       pauseUpstream: (until) => {
         const up = this.#upstream.socket;
         up.pause();
+        this.#upstreamHolds++;
         void until.finally(() => {
-          if (!this.#closed) up.resume();
+          // The client's own back-pressure may still want the server read paused.
+          if (--this.#upstreamHolds === 0 && !this.#closed && !this.#client.writableNeedDrain) up.resume();
         });
       },
     });
@@ -159,7 +163,8 @@ export class PgSession implements LiveSession {
     this.#client.on("data", (chunk: Buffer) => this.#onClientData(chunk));
     this.#client.on("error", (err) => this.#close(err, "client"));
     this.#client.on("close", () => this.#close(undefined, "client"));
-    this.#client.on("drain", () => up.resume());
+    // Not while a budget cut or an agent lease holds the server's replies (pauseUpstream).
+    this.#client.on("drain", () => this.#upstreamHolds === 0 && up.resume());
     this.#drainInbox();
   }
 

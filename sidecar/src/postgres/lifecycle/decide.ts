@@ -43,7 +43,24 @@ export function decide(
   extra: Record<string, unknown>,
 ): Decision | Promise<Decision> {
   // A decision sink in block mode is full: wait a bounded time for room, then decide (which refuses if still full).
-  if (s.ctx.decider.congested?.()) return roomInSinks(s.ctx.decider).then(() => decideNow(s, statement, message, extra));
+  if (s.ctx.decider.congested?.()) return roomInSinks(s.ctx.decider).then(() => decideLeased(s, statement, message, extra));
+  return decideLeased(s, statement, message, extra);
+}
+
+/**
+ * An agent budget kept by the cluster primary: the budget veto answers synchronously once a lease is here.
+ * Checked again after each wait, in the same turn as the decision, so another session of the agent cannot
+ * spend the lease in between; a few times at most, then the veto refuses.
+ */
+function decideLeased(
+  s: SessionState,
+  statement: Statement,
+  message: PostgresInputParts["message"],
+  extra: Record<string, unknown>,
+  tries = 3,
+): Decision | Promise<Decision> {
+  const lease = tries > 0 ? s.ctx.budget.ready(statement.analysis?.statements.length ?? 1) : undefined;
+  if (lease) return lease.then(() => decideLeased(s, statement, message, extra, tries - 1));
   return decideNow(s, statement, message, extra);
 }
 
@@ -63,7 +80,7 @@ function decideNow(
     inputJson: prior ? () => postgresInputJson(doc, analysis) : postgresInputJson(doc, analysis),
     veto: (d) => {
       const spent = s.ctx.budget.admit(Date.now(), analysis?.statements.length ?? 1);
-      if (spent) return { reason: spent, error_code: "BUDGET_EXCEEDED" };
+      if (spent) return spent;
       return copy?.(d) ?? cutCannotUndo(s, analysis) ?? s.ctx.hooks.admit?.(s.info, statement, d);
     },
     ...(prior ? { reuse: prior } : {}),

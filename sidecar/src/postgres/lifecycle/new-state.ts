@@ -41,6 +41,7 @@ export function newSessionState(ctx: SessionContext, info: SessionInput, io: Ses
     wrapOpen: false,
     seq: 0,
     cut: undefined,
+    leaseWait: undefined,
     copyIn: undefined,
     barrier: undefined,
     held: undefined,

@@ -10,7 +10,10 @@ export function observeRow(s: SessionState, statement: Statement | undefined, by
   r.rows++;
   r.bytes += bytes;
   const crossed = s.ctx.budget.row(bytes, r.rows, r.bytes);
-  if (!crossed) return true;
+  if (!crossed) {
+    awaitLease(s);
+    return true;
+  }
   r.rows--;
   r.bytes -= bytes;
   r.budget_cut = crossed;
@@ -28,7 +31,20 @@ export function observeNotification(s: SessionState, statement: Statement | unde
   if (statement && !statement.completed) return observeRow(s, statement, bytes);
   const crossed = s.ctx.budget.row(bytes, 0, 0);
   if (crossed) s.log.info({ budget: crossed, bytes }, "budget withheld a notification");
+  else awaitLease(s);
   return !crossed;
+}
+
+/**
+ * workers > 1: a row went ahead of the agent's lease (the rest of one socket read may): read nothing more
+ * upstream until the primary has answered, so what runs ahead is bounded by one read.
+ */
+function awaitLease(s: SessionState): void {
+  const waiting = s.ctx.budget.agent?.waiting;
+  if (waiting && s.leaseWait !== waiting) {
+    s.leaseWait = waiting;
+    s.pauseUpstream(waiting);
+  }
 }
 
 export function observeTag(statement: Statement | undefined, tag: string): void {

@@ -94,6 +94,8 @@ export interface SessionState {
   wrapOpen: boolean;
   seq: number;
   cut: BudgetCut | undefined;
+  /** The agent lease the upstream is paused for (budget.ts), so one wait pauses it once. */
+  leaseWait: Promise<void> | undefined;
   /** A COPY FROM STDIN the server may be running: what it reads of the client's messages changes (copy-in.ts). */
   copyIn: CopyIn | undefined;
   /** Client messages wait for this before the next one is handled (a cancel still in flight). */

@@ -27,8 +27,7 @@ const FAIL_BLOCK = serialize.query("REGATE_BUDGET_EXCEEDED");
 const FLUSH = serialize.flush();
 
 function rowsBudgeted(s: SessionState): boolean {
-  const l = s.ctx.budget.limits;
-  return l.rows_per_statement + l.bytes_per_statement + l.rows_per_session + l.bytes_per_session > 0;
+  return s.ctx.budget.rowsBudgeted;
 }
 
 /** A write whose result a cut can interrupt after the write itself is done. */
