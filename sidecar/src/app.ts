@@ -196,6 +196,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
       limits: config.http.limits,
       request: config.http.request,
       mask_case_sensitive: config.http.mask_case_sensitive,
+      mask_field_names: config.http.mask_field_names,
       ...(maskKey ? { mask_hash_key: maskKey } : {}),
       log_secrets: () => heldSecrets(config),
       onRequestDone: (info) => {

@@ -79,7 +79,12 @@ export const httpSchema = {
     mask_case_sensitive: {
       type: "boolean",
       default: false,
-      description: "Mask field rules match JSON keys exactly. Off by default: Email, EMAIL and email are the same field.",
+      description: "Mask field rules match JSON keys exactly: the older spelling of mask_field_names: exact, which it overrides when true.",
+    },
+    mask_field_names: {
+      enum: ["spelling", "case", "exact"],
+      default: "spelling",
+      description: "How mask field rules match JSON keys and names written as data (a name/value pair's name, an entry's first element, a query parameter). spelling: case and the separators _ - . and space do not count (card_number is cardNumber, CardNumber, card-number, Card Number); case: only case does not count; exact: as written.",
     },
   },
 } as const;

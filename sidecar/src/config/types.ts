@@ -133,6 +133,7 @@ export interface Config {
     limits: { max_body_bytes: number; max_input_body_bytes: number; timeout_ms: number; max_connections: number };
     request: { method_override: "decide" | "strip"; ambiguous_paths: "refuse" | "canonical" };
     mask_case_sensitive: boolean;
+    mask_field_names: "spelling" | "case" | "exact";
   };
   /** Worker processes (docs/workers.md); resolve "auto" with workerCount(). */
   workers: number | "auto";

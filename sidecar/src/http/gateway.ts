@@ -67,7 +67,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   // MCP session ids upstreams issued, so that their DELETE can be told from an ordinary one.
   const mcpSessions: McpSessionStore = opts.mcp_sessions ?? new McpSessions();
   // The masker for a decision's rules is built once per set of rules, not per request (maskers.ts).
-  const maskers = new Maskers(opts.mask_hash_key, opts.mask_case_sensitive === true);
+  const maskers = new Maskers(opts.mask_hash_key, opts.mask_case_sensitive === true ? "exact" : (opts.mask_field_names ?? "spelling"));
   // Authenticated exchanges in flight and the agents' connections: what a lock ends at once.
   const live = new LiveExchanges();
 

@@ -3,7 +3,8 @@
 
 import type { MaskStrategy } from "../decision/types.js";
 import { REDACTED } from "../mask/index.js";
-import { mergeSpecs, type DetectSpec } from "./mask-actions.js";
+import { mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
+import type { PairState } from "./json-stream-pairs.js";
 import type { ResponseMasker } from "./masker.js";
 
 /** What applies to the value about to start: replaced whole, or scanned with these detectors. */
@@ -19,6 +20,10 @@ export interface Frame {
   index: number;
   /** Length of the key path while this container is the current one. */
   pathLen: number;
+  /** An array that is an array's element: it may be an entry, `["ssn", "…"]`. */
+  entry: boolean;
+  /** A name/value pair or entry in the making (json-stream-pairs.ts); undefined until a member or element may be one. */
+  pair: PairState | undefined;
 }
 
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
@@ -39,6 +44,14 @@ export function childRule(masker: ResponseMasker, path: string[], parent: Frame,
   const action = masker.actionAt(key, named, path);
   if (action?.whole !== undefined) return { whole: action.whole };
   const detect = mergeSpecs(rule.detect, action?.detect);
+  return detect ? { detect } : {};
+}
+
+/** `rule` with a pair's `action` on top (its field's value is masked whole, or scanned with its detectors too). */
+export function withAction(rule: ValueRule, action: FieldAction): ValueRule {
+  if (rule.whole !== undefined) return rule;
+  if (action.whole !== undefined) return { whole: action.whole };
+  const detect = mergeSpecs(rule.detect, action.detect);
   return detect ? { detect } : {};
 }
 
@@ -66,7 +79,7 @@ export function stringText(masker: ResponseMasker, rule: ValueRule, tok: string,
     if (escaped) decodedString(tok, escaped);
     return tok;
   }
-  return masker.maskStringToken(tok, rule.detect, depth, path);
+  return masker.maskStringToken(tok, rule.detect, depth, path, true);
 }
 
 /**

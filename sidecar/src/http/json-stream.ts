@@ -2,8 +2,10 @@
 
 import { Transform, type TransformCallback } from "node:stream";
 import { RegateError } from "../errors.js";
-import { childRule, decodedString, keyText, literalText, stringText, syntax, type Frame, type ValueRule } from "./json-stream-tokens.js";
-import { MAX_DEPTH } from "./mask-actions.js";
+import { childRule, decodedString, keyText, literalText, stringText, syntax, withAction, type Frame, type ValueRule } from "./json-stream-tokens.js";
+import { newPair, PairHolds } from "./json-stream-pairs.js";
+import { pairRole, PairRole } from "./field-names.js";
+import { MAX_DEPTH, mergeActions } from "./mask-actions.js";
 import type { ResponseMasker } from "./masker.js";
 
 const enum Expect {
@@ -69,6 +71,12 @@ export class JsonMaskStream extends Transform {
   #pushed = false;
   #capture: ByteCapture | undefined;
   #captureClosed = false;
+  /** Values of name/value pairs and entries held until their container says what they are (json-stream-pairs.ts). */
+  readonly #holds = new PairHolds();
+  /** The container whose pair the string value about to be read names (a `name` member, an entry's first element). */
+  #nameFor: Frame | undefined;
+  /** The value about to start is held: its key (a `value` member's, or "1"). */
+  #holdNext: string | undefined;
   /** Set when the first push is the whole document (it fitted in the hold): its length can be declared. */
   wholeBody = false;
 
@@ -118,6 +126,10 @@ export class JsonMaskStream extends Transform {
   }
 
   #emit(final: boolean): void {
+    if (this.#holds.holding) {
+      this.#holds.check(this.#out.length, this.#maxTokenChars);
+      return;
+    }
     if (this.#capture !== undefined) {
       if (this.#out.length - this.#capture.start > this.#maxTokenChars) throw new RegateError("MASK_LINEAGE_UNKNOWN", "a JSON value is larger than regate masks");
       return;
@@ -180,14 +192,15 @@ export class JsonMaskStream extends Transform {
         i++;
         continue;
       }
-      // A token starts or structure follows: what passed untouched so far goes out as it came.
-      if (c === 0x22 || (c !== 0x2c && c !== 0x3a && c !== 0x5d && c !== 0x7d) || this.#capture !== undefined) {
-        this.#out += text.slice(copyFrom, i);
+      // A token starts or structure follows: what passed untouched so far goes out as it came. While a value is
+      // held, punctuation goes out at once too, so that the held value's end is where the output ends.
+      if (c === 0x22 || (c !== 0x2c && c !== 0x3a && c !== 0x5d && c !== 0x7d) || this.#capture !== undefined || this.#holds.holding) {
+        this.#put(text.slice(copyFrom, i));
         copyFrom = i;
       }
       this.#structural(c);
       if (this.#captureClosed) {
-        this.#out += text[i];
+        this.#put(text[i]!);
         copyFrom = i + 1;
         this.#endCapture();
       }
@@ -199,7 +212,13 @@ export class JsonMaskStream extends Transform {
         copyFrom = i;
       }
     }
-    if (this.#token === Token.None) this.#out += text.slice(copyFrom, n);
+    if (this.#token === Token.None) this.#put(text.slice(copyFrom, n));
+  }
+
+  /** Text as it came into the output. */
+  #put(raw: string): void {
+    this.#out += raw;
+    this.#holds.add(raw);
   }
 
   #grow(piece: string): void {
@@ -215,9 +234,11 @@ export class JsonMaskStream extends Transform {
       if (e === Expect.ValueOrClose && c === 0x5d) return this.#close();
       if (top && !top.object) this.#element(top);
       if (this.#frames.length > MAX_DEPTH) throw new RegateError("MASK_LINEAGE_UNKNOWN", "response is nested too deeply to mask");
+      if (c !== 0x22) this.#nameFor = undefined;
+      if (this.#holdNext !== undefined) this.#startHold(top!, this.#holdNext);
       if (c === 0x7b || c === 0x5b) {
         const rule = this.#next;
-        this.#frames.push({ object: c === 0x7b, rule, index: 0, pathLen: this.#path.length });
+        this.#frames.push({ object: c === 0x7b, rule, index: 0, pathLen: this.#path.length, entry: c === 0x5b && top !== undefined && !top.object, pair: undefined });
         // Any container may be bytes (a Buffer's data, a Uint8Array): held until it is not, or closes.
         const reads = rule.whole === undefined && (rule.detect !== undefined || this.#masker.hasFieldRules);
         this.#capture = reads ? { start: this.#out.length, depth: this.#frames.length, rule, path: this.#masker.hasPointers ? [...this.#path] : [], count: 0 } : undefined;
@@ -243,6 +264,7 @@ export class JsonMaskStream extends Transform {
       return;
     }
     if (e === Expect.CommaOrClose && top) {
+      if (top.pair?.open) this.#holds.end(top, this.#out.length);
       if (c === 0x2c) {
         this.#expect = top.object ? Expect.Key : Expect.Value;
         return;
@@ -255,9 +277,23 @@ export class JsonMaskStream extends Transform {
   /** An array element starts: its rule comes from its index (pointers) and the array's rule. */
   #element(array: Frame): void {
     this.#next = childRule(this.#masker, this.#path, array, String(array.index++), false);
+    // An entry's first element may name a field; its second is then held until the entry proves to have two.
+    if (!array.entry || !this.#masker.hasNamedFields || array.rule.whole !== undefined) return;
+    if (array.index === 1) this.#nameFor = array;
+    else if (array.index === 2 && array.pair?.named !== undefined && this.#next.whole === undefined) this.#holdNext = "1";
+  }
+
+  /** The value about to start (everything before it in the output) is held as `frame`'s member or element `key`. */
+  #startHold(frame: Frame, key: string): void {
+    this.#holdNext = undefined;
+    const path = this.#masker.hasPointers ? this.#path.slice(0, frame.pathLen) : [];
+    frame.pair ??= newPair();
+    this.#holds.start(frame, this.#out.length, this.#next.detect, key, !frame.object, path);
   }
 
   #close(): void {
+    const closing = this.#frames.at(-1);
+    if (closing?.pair !== undefined && closing.pair.held.length > 0) this.#out = this.#holds.resolve(closing, this.#out, this.#masker, this.#frames.length);
     if (this.#capture !== undefined && this.#capture.depth === this.#frames.length) this.#captureClosed = true;
     this.#frames.pop();
     const parent = this.#frames.at(-1);
@@ -288,14 +324,39 @@ export class JsonMaskStream extends Transform {
     const key = decodedString(this.#tok, this.#escaped);
     if (this.#capture !== undefined && key !== String(this.#capture.count)) this.#capture = undefined;
     this.#out += keyText(this.#masker, object, key, this.#tok);
+    this.#holds.add(this.#tok);
     this.#next = childRule(this.#masker, this.#path, object, key, true);
+    if (this.#masker.hasNamedFields && object.rule.whole === undefined) this.#pairMember(object, key);
     this.#token = Token.None;
     this.#tok = "";
     this.#expect = Expect.Colon;
   }
 
+  /**
+   * Member `key` of `object` under named field rules: a pair's name (its string value is read for the field it
+   * names) or a pair's value (masked as the field when the name came first, held until the object closes if not).
+   */
+  #pairMember(object: Frame, key: string): void {
+    const role = pairRole(key);
+    if (role === PairRole.None) return;
+    if (role === PairRole.Name) this.#nameFor = object;
+    else if (this.#next.whole !== undefined) return;
+    else if (object.pair?.named !== undefined) this.#next = withAction(this.#next, object.pair.named);
+    else this.#holdNext = key;
+  }
+
   #endString(): void {
+    const named = this.#nameFor;
+    if (named !== undefined && named === this.#frames.at(-1)) {
+      this.#nameFor = undefined;
+      const action = this.#masker.pairAction(decodedString(this.#tok, this.#escaped));
+      if (action !== undefined) {
+        named.pair ??= newPair();
+        named.pair.named = named.pair.named === undefined ? action : mergeActions(named.pair.named, action);
+      }
+    }
     this.#out += stringText(this.#masker, this.#next, this.#tok, this.#escaped, this.#frames.length, this.#path);
+    this.#holds.add(this.#tok);
     this.#valueDone();
   }
 
@@ -305,6 +366,7 @@ export class JsonMaskStream extends Transform {
       else this.#capture = undefined;
     }
     this.#out += literalText(this.#masker, this.#next, this.#tok);
+    this.#holds.add(this.#tok);
     this.#valueDone();
   }
 }

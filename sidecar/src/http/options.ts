@@ -1,3 +1,4 @@
+import type { FieldNameMatching } from "./field-names.js";
 import type { Logger } from "pino";
 import type { Decider } from "../decision/decider.js";
 import type { HttpApprovals } from "./hold.js";
@@ -86,8 +87,10 @@ export interface HttpGatewayOptions {
   logger: Logger;
   limits: HttpLimits;
   request?: HttpRequestOptions;
-  /** Field rules match keys exactly (default: whatever their case). */
+  /** Field rules match keys exactly (the older option: `mask_field_names: exact`; wins when true). */
   mask_case_sensitive?: boolean;
+  /** How field rules match keys (field-names.ts); default `spelling`: case and word separators do not count. */
+  mask_field_names?: FieldNameMatching;
   /** Key for the `hash` mask strategy. */
   mask_hash_key?: Buffer;
   /**
