@@ -74,6 +74,14 @@ describe("maskResponseHeaders", () => {
     ["X-Email-Address", "emailAddress", true],
     ["x-card-number", "card_number", true],
     ["x-card-number", "/customer/cardNumber", true],
+    // By spelling, as JSON keys: the words of a run written together are the rule's name.
+    ["X-Cardnumber", "card_number", true],
+    ["X-Customer-Cardnumber", "CardNumber", true],
+    ["X-Card-Number", "cardnumber", true],
+    ["X-E-Mail", "email", true],
+    ["x-card-numbers", "card_number", false],
+    ["X-Session", "ssn", false],
+    ["X-Lessons", "ssn", false],
     ["X-Emails-Sent", "email", false],
     ["X-Femail", "email", false],
     ["X-Provider", "id", false],
@@ -108,6 +116,12 @@ describe("maskResponseHeaders", () => {
     expect(out["x-phone"]).not.toContain("555");
     expect(out["x-ssn"]).toBe("");
     expect(out["x-notes"]).toBe(`write ${REDACTED}`);
+  });
+
+  it("matches parameter names in header values by spelling, keeping names that only contain a word", () => {
+    const rules: MaskRule[] = [{ field: "fullname", strategy: "redact" }];
+    const out = masked(rules, { location: "/p?full-name=Ada&fullnames=2&name=Bob", "x-meta": "Full_Name=Ada; fullness=3" });
+    expect(out).toEqual({ location: `/p?full-name=${REDACTED}&fullnames=2&name=Bob`, "x-meta": `Full_Name=${REDACTED}; fullness=3` });
   });
 
   it("masks each value of a repeated header", () => {

@@ -8,6 +8,7 @@ import { looksLikeJson } from "./body.js";
 import { addDetector, mergeActions, mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
 import type { ResponseMasker } from "./masker.js";
 import { applyEdits as applyAll, decodedView, hasEscape, identityView, sentSpan, type Edit, type View } from "./percent-view.js";
+import { fieldNameFold } from "./field-names.js";
 import { isStandard, URL_HEADERS } from "./standard-headers.js";
 import { maskHeaderBase64 } from "./header-base64.js";
 
@@ -18,14 +19,13 @@ const PAIR = /([^\s=:&;,?#"'<>/\\]+)[ \t]*[=:][ \t]*("(?:[^"\\]|\\.)*"|[^\s&;,"<
 /** How many times a value is percent-decoded before regate stops looking (and redacts what it still finds). */
 const MAX_DECODES = 4;
 
-interface Rule {
-  segments: string[];
-  action: FieldAction;
-}
-
 interface HeaderMasking {
   masker: ResponseMasker;
-  rules: Rule[];
+  /** Each field rule's name as its words run together (see wordsOf), with what it does; and the longest. */
+  rules: Map<string, FieldAction>;
+  longestRule: number;
+  /** Header and parameter names already matched against the rules (null: no rule). */
+  names: Map<string, FieldAction | null>;
   detect: DetectSpec | undefined;
   /**
    * What a short `name: value` became (null: dropped). Masking a header depends only on its name, its value
@@ -39,40 +39,59 @@ interface HeaderMasking {
 const SEEN_MAX_CHARS = 256;
 const SEEN_MAX_ENTRIES = 512;
 
-/**
- * A name as words: split at anything not a letter or digit and at camelCase humps, lowercased.
- * `customerEmail`, `customer_email`, `X-Customer-Email` and `customer[email]` all hold the word "email".
- */
-function segments(name: string): string[] {
-  return name
-    .replace(/([a-z0-9])([A-Z])/g, "$1-$2")
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter((s) => s !== "");
-}
-
-/** True when `words` holds `rule` as a run of whole words. */
-function holds(words: readonly string[], rule: readonly string[]): boolean {
-  if (rule.length === 0) return false;
-  for (let i = 0; i + rule.length <= words.length; i++) {
-    let ok = true;
-    for (let j = 0; j < rule.length && ok; j++) ok = words[i + j] === rule[j];
-    if (ok) return true;
-  }
-  return false;
-}
+/** A name as a reader sees it (look-alike and invisible characters folded, field-names.ts), case kept. */
+const asShown = fieldNameFold("exact");
+/** As field-names.ts compares names by spelling: lowercased, separators dropped. */
+const spelled = fieldNameFold("spelling");
+const WORD = /[\p{L}\p{N}\p{M}]+/gu;
+/** camelCase and PascalCase humps, and the end of an acronym (`SSNValue`): word starts inside a run of letters. */
+const HUMP = /(?<=[\p{Ll}\p{N}])(?=\p{Lu})|(?<=\p{Lu})(?=\p{Lu}\p{Ll})/u;
 
 /**
- * A header name or a parameter name matches a field rule when it holds the rule's name as whole words,
- * whatever the case: the field `email` matches `X-Customer-Email`, `Email`, `customer_email` and
- * `emailAddress`, not `X-Emails-Sent` or `X-Femail`. Header names are not JSON keys, so an exact match would
- * miss the usual `X-<Entity>-<Field>` spelling; whole words keep `id` from matching `X-Provider`. Headers
- * regate knows to exist (standard-headers.ts) keep their names out of it.
+ * A name as words, each spelled as field-names.ts spells it: split at anything not a letter or digit and at
+ * camelCase humps. `customerEmail`, `customer_email`, `X-Customer-Email` and `customer[email]` all hold the
+ * word "email".
  */
-function actionFor(rules: readonly Rule[], name: string): FieldAction | undefined {
-  const words = segments(name);
+function wordsOf(name: string): string[] {
+  const out: string[] = [];
+  for (const m of asShown(name).matchAll(WORD)) for (const w of m[0].split(HUMP)) out.push(spelled(w));
+  return out;
+}
+
+/** Names longer than this are matched each time rather than remembered; this many are remembered. */
+const NAME_MEMO_CHARS = 128;
+const NAME_MEMO_ENTRIES = 1024;
+
+/**
+ * A header name or a parameter name matches a field rule when a run of its words, spelled together, is the
+ * rule's name spelled as JSON keys are by default (http/field-names.ts: case and `_ - . space` do not count):
+ * the field `card_number` matches `X-Card-Number`, `X-Cardnumber`, `card-number=`, `cardNumber=` and
+ * `X-Customer-Card-Number`; `cardnumber` matches `X-Card-Number` too. Only whole words: `email` does not
+ * match `X-Emails-Sent` or `X-Femail`, `ssn` not `X-Session`, `id` not `X-Provider`. Header names are not
+ * JSON keys, so a whole-name match would miss the usual `X-<Entity>-<Field>` spelling. They match by spelling
+ * under every `http.mask_field_names`: HTTP names are case-insensitive (Node hands them lowercased) and are
+ * written with `-` where a JSON key has `_`. Headers regate knows to exist (standard-headers.ts) keep their
+ * names out of it.
+ */
+function actionFor(m: HeaderMasking, name: string): FieldAction | undefined {
+  if (m.rules.size === 0) return undefined;
+  const known = m.names.get(name);
+  if (known !== undefined) return known ?? undefined;
+  const words = wordsOf(name);
   let action: FieldAction | undefined;
-  for (const r of rules) if (holds(words, r.segments)) action = mergeActions(action, r.action);
+  for (let i = 0; i < words.length; i++) {
+    let run = "";
+    for (let j = i; j < words.length; j++) {
+      run += words[j];
+      if (run.length > m.longestRule) break;
+      const a = m.rules.get(run);
+      if (a) action = mergeActions(action, a);
+    }
+  }
+  if (name.length <= NAME_MEMO_CHARS) {
+    if (m.names.size >= NAME_MEMO_ENTRIES) m.names.clear();
+    m.names.set(name, action ?? null);
+  }
   return action;
 }
 
@@ -96,7 +115,15 @@ const prepared = new WeakMap<ResponseMasker, HeaderMasking>();
 function prepare(masker: ResponseMasker): HeaderMasking {
   let p = prepared.get(masker);
   if (!p) {
-    p = { masker, rules: masker.namedRules.map((r) => ({ segments: segments(r.name), action: r.action })), detect: headerDetectors(masker), seen: new Map() };
+    const rules = new Map<string, FieldAction>();
+    let longestRule = 0;
+    for (const r of masker.namedRules) {
+      const name = wordsOf(r.name).join("");
+      if (name === "") continue;
+      rules.set(name, mergeActions(rules.get(name), r.action)!);
+      longestRule = Math.max(longestRule, name.length);
+    }
+    p = { masker, rules, longestRule, names: new Map(), detect: headerDetectors(masker), seen: new Map() };
     prepared.set(masker, p);
   }
   return p;
@@ -151,7 +178,7 @@ function maskHeader(m: HeaderMasking, headers: OutgoingHttpHeaders, name: string
   }
   const lower = name.toLowerCase();
   const standard = isStandard(lower);
-  const action = standard ? undefined : actionFor(m.rules, name);
+  const action = standard ? undefined : actionFor(m, name);
   const pairs = !standard || URL_HEADERS.has(lower);
   if (Array.isArray(value)) {
     const masked = value.map((v) => maskHeaderValue(m, v, action, pairs));
@@ -210,10 +237,10 @@ function editsIn(m: HeaderMasking, view: View, detect: DetectSpec | undefined, p
   const span = (s: number, e: number, replacement: string): void => {
     if (e > s) edits.push([...sentSpan(view, s, e), replacement]);
   };
-  if (pairs && m.rules.length > 0) {
+  if (pairs && m.rules.size > 0) {
     PAIR.lastIndex = 0;
     for (let p = PAIR.exec(view.text); p; p = PAIR.exec(view.text)) {
-      const action = actionFor(m.rules, p[1]!);
+      const action = actionFor(m, p[1]!);
       if (!action) continue;
       let s = p.index + p[0].length - p[2]!.length;
       let e = p.index + p[0].length;

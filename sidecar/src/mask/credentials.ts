@@ -1,3 +1,4 @@
+import { fieldNameFold } from "../http/field-names.js";
 import { REDACTED } from "./strategies.js";
 
 // Statements that carry a credential in a literal: `CREATE/ALTER ROLE|USER ... PASSWORD '…'`, user mappings'
@@ -24,13 +25,16 @@ export function maskCredentialLiterals(sql: string): string {
  * Names under which a request carries a credential of its own (`?access_token=`, `{"password": …}`, a
  * presigned URL's `X-Amz-Signature`): the agent's credentials for the upstream, not regate's, but a live
  * credential all the same. What keeps a request (a recording, an exported event) keeps the name, not the value.
- * Compared lower-case with `-`, `_` and `.` removed.
+ * Compared by spelling, as field rules compare names (http/field-names.ts): look-alike and invisible
+ * characters folded, lower-case, `-`, `_`, `.` and spaces removed (`Api Key`, `pass\u200bword`).
  */
 const CREDENTIAL_NAMES = new Set(["password", "passwd", "pwd", "pass", "passphrase", "secret", "token", "auth", "authorization", "credential", "credentials", "cookie", "apikey", "accesskey", "secretkey", "privatekey", "sig", "signature", "sessionid", "sessiontoken"]);
 const CREDENTIAL_SUFFIXES = ["token", "secret", "password", "apikey", "signature", "credential", "privatekey", "accesskey", "sessionid"];
 
+const spelled = fieldNameFold("spelling");
+
 export function isCredentialName(name: string): boolean {
-  const n = name.toLowerCase().replace(/[-_.]/g, "");
+  const n = spelled(name);
   return CREDENTIAL_NAMES.has(n) || CREDENTIAL_SUFFIXES.some((s) => n.endsWith(s));
 }
 

@@ -11,6 +11,9 @@ describe("recordableRequest", () => {
     ["a pointer rule masks by its last token", [{ field: "/customer/email", strategy: "partial" }], { customer: { email: "x" }, other: { email: "y" } }, { customer: { email: "****" }, other: { email: "****" } }],
     ["without masks, detectors still run over every string", [], { note: "mail bob@example.org now", n: 4 }, { note: "mail **** now", n: 4 }],
     ["a key that is personal data is redacted as a key", [], { "bob@example.org": 1 }, { "****": 1 }],
+    ["a field mask finds its name however it is spelled", [{ field: "card_number", strategy: "partial" }], { a: [{ cardNumber: "x" }, { "Card Number": "x" }, { "card-number": "x" }, { "ｃａｒｄ＿ｎｕｍｂｅｒ": "x" }, { "card\u200bnumber": "x" }] }, { a: [{ cardNumber: "****" }, { "Card Number": "****" }, { "card-number": "****" }, { "ｃａｒｄ＿ｎｕｍｂｅｒ": "****" }, { "card\u200bnumber": "****" }] }],
+    ["names that only contain the field's name are kept", [{ field: "ssn", strategy: "redact" }, { field: "card_number", strategy: "redact" }], { session: "a", ssn_count: 2, card_numbers: "b", cardholder: "c" }, { session: "a", ssn_count: 2, card_numbers: "b", cardholder: "c" }],
+    ["credential names are judged as spelled", [], { "Api Key": "k", "pass\u200bword": "p", "Session Id": "s", page: "2" }, { "Api Key": "****", "pass\u200bword": "****", "Session Id": "****", page: "2" }],
     ["null stays null under a field mask", [{ field: "email", strategy: "redact" }], { email: null }, { email: null }],
   ] as [string, Decision["mask"], unknown, unknown][])("%s", (_, mask, body, want) => {
     expect(recordableRequest({ method: "POST", path: "/x", parsed_body: body }, decision(mask))["body"]).toEqual(want);

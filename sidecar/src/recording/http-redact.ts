@@ -1,4 +1,5 @@
 import type { Decision } from "../decision/index.js";
+import { fieldNameFold } from "../http/field-names.js";
 import { DETECTOR_NAMES, isCredentialName, maskText, REDACTED } from "../mask/index.js";
 
 // What of an HTTP request may enter a recording. It starts from the input as the decision log has it
@@ -6,13 +7,22 @@ import { DETECTOR_NAMES, isCredentialName, maskText, REDACTED } from "../mask/in
 // (the same names the response is masked by), and every detector runs over every string that is kept, as
 // it does over the path in the request log. Headers are left out but for the content type.
 
+/**
+ * Keys are compared with the rules' names by spelling (http/field-names.ts: look-alike and invisible
+ * characters folded, case and `_ - . space` not counted), whatever `http.mask_field_names` says for
+ * responses: spelling matches every key the other two settings match, and a recording must keep nothing a
+ * response would have masked. `cardNumber`, `Card Number` and `ｃａｒｄ＿ｎｕｍｂｅｒ` fall under `card_number`;
+ * `card_numbers`, `session` and `ssn_count` do not fall under `card_number` or `ssn`.
+ */
+const spelled = fieldNameFold("spelling");
+
 function fieldNames(decision: Decision): Set<string> {
   const names = new Set<string>();
   for (const m of decision.mask) {
     if (!m.field) continue;
     // A JSON pointer names its last token; a plain field name matches at any depth.
     const last = m.field.startsWith("/") ? m.field.split("/").at(-1)!.replace(/~1/g, "/").replace(/~0/g, "~") : m.field;
-    names.add(last.toLowerCase());
+    names.add(spelled(last));
   }
   return names;
 }
@@ -25,8 +35,12 @@ function walk(v: unknown, fields: ReadonlySet<string>): unknown {
   if (Array.isArray(v)) return v.map((x) => walk(x, fields));
   const out: Record<string, unknown> = {};
   // A value under a field mask's name, or under a credential's name (`password`, `access_token`, …: the
-  // agent's own credential for the upstream), is replaced whole.
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[text(k)] = (fields.has(k.toLowerCase()) || isCredentialName(k)) && x !== null ? REDACTED : walk(x, fields);
+  // agent's own credential for the upstream), is replaced whole. The credential names are judged on the key
+  // as spelled too: `Api Key` and `pass\u200bword` are credentials.
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    const name = spelled(k);
+    out[text(k)] = (fields.has(name) || isCredentialName(name)) && x !== null ? REDACTED : walk(x, fields);
+  }
   return out;
 }
 
