@@ -2,12 +2,14 @@
 // whole document: `{"name": "ssn", "value": …}` in either order, `[["ssn", …]]`. A value read before its pair
 // is known to name a masked field (`{"value": …, "name": "ssn"}`, an entry's second element until the
 // entry proves to have two) is held, not sent, and kept as it came beside its output; when its container
-// closes it is masked again from that text, or let go as it was written.
+// closes it is masked again from that text, or let go as it was written. The stream tells this file which
+// member or element starts and which string ends; this file decides which of them name a field or are held.
 
 import { RegateError } from "../errors.js";
-import type { DetectSpec, FieldAction } from "./mask-actions.js";
+import { mergeActions, type DetectSpec, type FieldAction } from "./mask-actions.js";
 import type { ResponseMasker } from "./masker.js";
-import type { Frame } from "./json-stream-tokens.js";
+import { pairRole, PairRole } from "./field-names.js";
+import { decodedString, withAction, type Frame, type ValueRule } from "./json-stream-tokens.js";
 
 /** A value held in the output: [out, outEnd) of the output, [raw, rawEnd) of the text as it came. */
 interface Held {
@@ -30,7 +32,7 @@ export interface PairState {
   open: Held | undefined;
 }
 
-export const newPair = (): PairState => ({ named: undefined, held: [], open: undefined });
+const newPair = (): PairState => ({ named: undefined, held: [], open: undefined });
 
 export class PairHolds {
   /** The response as it came since the first value still held. */
@@ -38,6 +40,10 @@ export class PairHolds {
   #count = 0;
   /** Where in the output the first value still held starts. */
   #firstOut = 0;
+  /** The container whose pair the string value about to be read names (a `name` member, an entry's first element). */
+  #nameFor: Frame | undefined;
+  /** The value about to start is held: its key (a `value` member's, or "1"). */
+  #holdNext: string | undefined;
 
   /** Some value is held: nothing may be sent. */
   get holding(): boolean {
@@ -49,12 +55,59 @@ export class PairHolds {
     if (this.#count > 0) this.#raw += raw;
   }
 
-  /** A value of `frame` starts at output offset `out` (everything before it already in the output). */
-  start(frame: Frame, out: number, detect: DetectSpec | undefined, key: string, element: boolean, path: string[]): void {
+  /**
+   * Member `key` of `object`, whose value's rule is `next`, under named field rules: a pair's name (its string
+   * value is read for the field it names) or a pair's value (masked as the field when the name came first,
+   * held until the object closes if not). The rule its value is read under.
+   */
+  member(object: Frame, key: string, next: ValueRule): ValueRule {
+    const role = pairRole(key);
+    if (role === PairRole.None) return next;
+    if (role === PairRole.Name) this.#nameFor = object;
+    else if (next.whole !== undefined) return next;
+    else if (object.pair?.named !== undefined) return withAction(next, object.pair.named);
+    else this.#holdNext = key;
+    return next;
+  }
+
+  /**
+   * Element `array.index - 1` of `array`, whose rule is `next`, under named field rules: an entry's first
+   * element may name a field; its second is then held until the entry proves to have two.
+   */
+  element(array: Frame, next: ValueRule): void {
+    if (!array.entry || array.rule.whole !== undefined) return;
+    if (array.index === 1) this.#nameFor = array;
+    else if (array.index === 2 && array.pair?.named !== undefined && next.whole === undefined) this.#holdNext = "1";
+  }
+
+  /**
+   * A value of `frame` starts with character `c` at output offset `out` (everything before it already in the
+   * output), read with detectors `detect`; `path` is the stream's key path (pointer rules), or empty.
+   */
+  valueStarts(frame: Frame | undefined, c: number, out: number, detect: DetectSpec | undefined, path: readonly string[]): void {
+    if (c !== 0x22) this.#nameFor = undefined;
+    const key = this.#holdNext;
+    if (key === undefined) return;
+    this.#holdNext = undefined;
+    // A value is held only as a member or element, never at the top.
+    const f = frame!;
+    const heldPath = path.length === 0 ? [] : path.slice(0, f.pathLen);
+    const pair = (f.pair ??= newPair());
     if (this.#count++ === 0) this.#firstOut = out;
-    const held: Held = { out, raw: this.#raw.length, outEnd: out, rawEnd: this.#raw.length, detect, key, element, path };
-    frame.pair!.held.push(held);
-    frame.pair!.open = held;
+    const held: Held = { out, raw: this.#raw.length, outEnd: out, rawEnd: this.#raw.length, detect, key, element: !f.object, path: heldPath };
+    pair.held.push(held);
+    pair.open = held;
+  }
+
+  /** String `tok` (quotes included) ends as a value of `frame`: when it is `frame`'s pair's name, the field it names counts. */
+  stringRead(frame: Frame | undefined, tok: string, escaped: boolean, masker: ResponseMasker): void {
+    const named = this.#nameFor;
+    if (named === undefined || named !== frame) return;
+    this.#nameFor = undefined;
+    const action = masker.pairAction(decodedString(tok, escaped));
+    if (action === undefined) return;
+    named.pair ??= newPair();
+    named.pair.named = named.pair.named === undefined ? action : mergeActions(named.pair.named, action);
   }
 
   /** `frame`'s held value, if one is being read, ends at output offset `out`. */

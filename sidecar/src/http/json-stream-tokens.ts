@@ -1,5 +1,6 @@
 // What a completed JSON token becomes under its value rule, for the streaming masker (json-stream.ts).
-// Pure functions of the token's text: the stream keeps the grammar's state, these keep the masking rules.
+// Pure functions of the token's text: the scanner (json-stream-scan.ts) keeps the grammar's state, these keep
+// the masking rules.
 
 import type { MaskStrategy } from "../decision/types.js";
 import { REDACTED } from "../mask/index.js";

@@ -1,4 +1,4 @@
-// Where an MCP message carries JSON Schemas, whose property names are field names, not values (masker.ts).
+// Where an MCP message carries JSON Schemas, whose property names are field names, not values (json-rewrite.ts).
 
 /** How deep schemaAt looks: a batch's element, `result`, `tools`, a tool, its schema. */
 export const SHALLOW = 5;

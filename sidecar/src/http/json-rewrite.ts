@@ -1,0 +1,183 @@
+// The whole-document walk behind ResponseMasker (masker.ts): a JSON value's text read once, each masked value
+// (or key) an edit, everything else kept as it came. Containers that name fields by data are walked by
+// json-rewrite-pairs.ts, strings (and what they carry) by json-rewrite-strings.ts; this file holds the rules
+// they look up and the dispatch between them.
+
+import type { MaskStrategy } from "../decision/types.js";
+import { RegateError } from "../errors.js";
+import { applyStrategy } from "../mask/index.js";
+import { maskDetected } from "./detected-text.js";
+import { literalEnd, replaceScalars, skipWs, stringEnd, type Scan } from "./json-scan.js";
+import { MAX_DEPTH, mergeActions, mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
+import type { FieldRuleSet, Pointer } from "./mask-rule-set.js";
+import { MAX_PAIR_NAME } from "./field-names.js";
+import { schemaAt, SHALLOW } from "./mcp-json-schemas.js";
+import { walkArray, walkObject } from "./json-rewrite-pairs.js";
+import { byteValues, notJson, stringAt } from "./json-rewrite-strings.js";
+
+/** A document being rewritten, with the key path to the cursor (folded keys; kept for pointer rules only). */
+export interface Walk extends Scan {
+  path: string[];
+  /** The keys (or "#" for an array element) of the document's first levels, for schemaAt. */
+  shallow: string[];
+  /** Inside a JSON Schema an MCP message carries (schemaAt): field names are property names, not values. */
+  inSchema: boolean;
+  /** The value at the cursor is an array's element (an array there may be an entry, `["ssn", "…"]`). */
+  element: boolean;
+  /** `name=value` pairs in its strings name fields (query-pairs.ts); not in a header's value, which mask-headers.ts reads. */
+  urlPairs: boolean;
+}
+
+/** `text` with its edits (in order, not overlapping) applied; unchanged text as it came. */
+function applyEdits(text: string, edits: Walk["edits"]): string {
+  if (edits.length === 0) return text;
+  let out = "";
+  let pos = 0;
+  for (const [start, end, replacement] of edits) {
+    out += text.slice(pos, start) + replacement;
+    pos = end;
+  }
+  return out + text.slice(pos);
+}
+
+/** A decision's compiled mask rules and the walk that applies them to JSON text. */
+export class JsonRewriter {
+  /** Folded field name -> action, matched at any depth. */
+  readonly names: Map<string, FieldAction>;
+  readonly pointers: Pointer[];
+  /** Detectors that apply to every string of the document. */
+  readonly detect: DetectSpec | undefined;
+  readonly key: Buffer | undefined;
+  /** How keys are compared (field-names.ts). */
+  readonly fold: (name: string) => string;
+  /** Field rules cannot be honoured on a body that is not JSON. */
+  readonly hasFieldRules: boolean;
+
+  constructor(rules: FieldRuleSet, key: Buffer | undefined, fold: (name: string) => string) {
+    this.names = rules.names;
+    this.pointers = rules.pointers;
+    this.detect = rules.detect;
+    this.key = key;
+    this.fold = fold;
+    this.hasFieldRules = this.names.size > 0 || this.pointers.length > 0;
+  }
+
+  /** The JSON value `text` at `depth` and key path `path` (walked in place, left as it was) masked. */
+  rewrite(text: string, detect: DetectSpec | undefined, depth: number, embedded: number, path: string[], urlPairs = true): string {
+    return applyEdits(text, this.walk(text, detect, depth, embedded, path, urlPairs).edits);
+  }
+
+  /** The edits masking the JSON value `text`, whose key path is `path` (left as it was). */
+  walk(text: string, detect: DetectSpec | undefined, depth: number, embedded: number, path: string[], urlPairs: boolean): Walk {
+    const walk: Walk = { text, pos: 0, edits: [], path, shallow: [], inSchema: false, element: false, urlPairs };
+    this.#value(walk, detect, depth, embedded);
+    return walk;
+  }
+
+  /** `text`, a pair's or entry's value as it came, masked as `action`'s field (ResponseMasker.maskHeldValue). */
+  rewriteHeld(text: string, detect: DetectSpec | undefined, action: FieldAction, key: string, element: boolean, depth: number, path: string[]): string {
+    const walk: Walk = { text, pos: 0, edits: [], path, shallow: [], inSchema: false, element, urlPairs: true };
+    this.heldValue(walk, detect, action, key, depth, 0);
+    return applyEdits(text, walk.edits);
+  }
+
+  /** The action of the field `name` names when written as data (field-names.ts). */
+  pairAction(name: string): FieldAction | undefined {
+    return this.names.size === 0 || name.length > MAX_PAIR_NAME ? undefined : this.names.get(this.fold(name));
+  }
+
+  /** The action for member `key` (`named`) or an array element, at `path` (folded keys, its own last). */
+  actionAt(key: string, named: boolean, path: readonly string[]): FieldAction | undefined {
+    return mergeActions(named ? this.names.get(this.fold(key)) : undefined, this.pointers.length > 0 ? this.#pointerAction(path) : undefined);
+  }
+
+  #pointerAction(path: readonly string[]): FieldAction | undefined {
+    let action: FieldAction | undefined;
+    for (const p of this.pointers) {
+      if (p.tokens.length !== path.length) continue;
+      let ok = true;
+      for (let i = 0; i < path.length && ok; i++) ok = p.tokens[i] === "*" || p.tokens[i] === path[i];
+      if (ok) action = mergeActions(action, p.action);
+    }
+    return action;
+  }
+
+  /** Detected spans of `s` masked; null when a `null` strategy hit. */
+  maskDetected(s: string, detect: DetectSpec | undefined): string | null {
+    return maskDetected(s, detect, this.key);
+  }
+
+  /** A text value masked whole; null under the `null` strategy. */
+  maskWhole(value: string, strategy: MaskStrategy): string | null {
+    return applyStrategy(value, strategy, undefined, this.key);
+  }
+
+  /** The JSON text replacing a scalar (a string's value or a literal's text) masked whole. */
+  wholeReplacement(value: string, strategy: MaskStrategy): string {
+    return JSON.stringify(this.maskWhole(value, strategy));
+  }
+
+  /** Strings need reading: a detector applies, or a field rule may name a key of JSON they carry. */
+  #inspects(detect: DetectSpec | undefined): boolean {
+    return detect !== undefined || this.hasFieldRules;
+  }
+
+  #value(scan: Walk, detect: DetectSpec | undefined, depth: number, embedded: number): void {
+    if (depth > MAX_DEPTH) throw new RegateError("MASK_LINEAGE_UNKNOWN", "response is nested too deeply to mask");
+    skipWs(scan);
+    const c = scan.text.charCodeAt(scan.pos);
+    if ((c === 0x7b || c === 0x5b) && this.#inspects(detect) && byteValues(this, scan, detect, depth, embedded)) return;
+    if (c === 0x7b) return walkObject(this, scan, detect, depth, embedded);
+    if (c === 0x5b) return walkArray(this, scan, detect, depth, embedded);
+    if (c === 0x22) {
+      const start = scan.pos;
+      const end = stringEnd(scan);
+      if (this.#inspects(detect)) stringAt(this, scan, start, end, detect, depth, embedded);
+      return;
+    }
+    const start = scan.pos;
+    const end = literalEnd(scan);
+    if (!detect || c === 0x74 || c === 0x66 || c === 0x6e) return;
+    // A card number sent as a JSON number is still a card number; its text is judged exactly as sent.
+    const raw = scan.text.slice(start, end);
+    const masked = this.maskDetected(raw, detect);
+    if (masked !== raw) scan.edits.push([start, end, JSON.stringify(masked)]);
+  }
+
+  /** A member (`named`) or element `key` at the cursor, one level below `depth`. The action it applied, if any. */
+  child(scan: Walk, key: string, named: boolean, detect: DetectSpec | undefined, depth: number, embedded: number): FieldAction | undefined {
+    const usePointers = this.pointers.length > 0;
+    if (usePointers) scan.path.push(this.fold(key));
+    const schema = !scan.inSchema && embedded === 0 && depth < SHALLOW && this.names.size > 0 && schemaAt(scan.shallow, depth, named ? key : "#");
+    if (schema) scan.inSchema = true;
+    try {
+      const action = mergeActions(named && !scan.inSchema ? this.names.get(this.fold(key)) : undefined, usePointers ? this.#pointerAction(scan.path) : undefined);
+      if (action?.whole !== undefined) replaceScalars(scan, (value) => this.wholeReplacement(value, action.whole!), depth + 1);
+      else {
+        scan.element = !named;
+        this.#value(scan, mergeSpecs(detect, action?.detect), depth + 1, embedded);
+      }
+      return action;
+    } finally {
+      if (usePointers) scan.path.pop();
+      if (schema) scan.inSchema = false;
+    }
+  }
+
+  /** The value at the walk's cursor (at `depth`, member or element `key`) masked as `action`'s field on top of `detect`. */
+  heldValue(walk: Walk, detect: DetectSpec | undefined, action: FieldAction, key: string, depth: number, embedded: number): void {
+    if (action.whole !== undefined) return replaceScalars(walk, (value) => this.wholeReplacement(value, action.whole!), depth);
+    const usePointers = this.pointers.length > 0;
+    if (usePointers) walk.path.push(this.fold(key));
+    try {
+      this.#value(walk, mergeSpecs(detect, action.detect), depth, embedded);
+    } finally {
+      if (usePointers) walk.path.pop();
+    }
+  }
+
+  /** Plain text (no JSON around it) masked as a string value holding no JSON is; null when nulled. */
+  maskText(s: string, detect: DetectSpec | undefined): string | null {
+    return notJson(this, s, detect, 0, 0, [], true);
+  }
+}
