@@ -32,21 +32,30 @@ export function detectedSpans(s: string, detect: DetectSpec, key: Buffer | undef
  */
 export function maskDetected(s: string, detect: DetectSpec | undefined, key: Buffer | undefined): string | null {
   if (!detect || s === "") return s;
+  const found = spansInViews(s, detect, key);
   const edits: Edit[] = [];
-  for (const m of detectedSpans(s, detect, key)) {
+  for (const m of found.spans) {
     // A null inside a string cannot exist: the whole value becomes null.
     if (m.replacement === null) return null;
     edits.push([m.start, m.end, m.replacement]);
   }
+  if (found.whole !== undefined) return found.whole;
+  return edits.length === 0 ? s : applyEdits(s, edits);
+}
+
+/**
+ * The spans of `s` that `detect` finds as sent and in its decoded views, each mapped back to the characters
+ * as sent that spell it (in the order found: as sent first; they may overlap). `whole`: a hit only found below
+ * the layers regate maps back, which masks the whole text (null under a `null` strategy).
+ */
+export function spansInViews(s: string, detect: DetectSpec, key: Buffer | undefined): { spans: DetectedSpan[]; whole?: string | null } {
+  const spans = detectedSpans(s, detect, key);
   const { views, deeper } = decodedViews(s);
   for (const v of views) {
-    for (const m of detectedSpans(v.text, detect, key)) {
-      if (m.replacement === null) return null;
-      edits.push([v.from[m.start]!, v.to[m.end - 1]!, m.replacement]);
-    }
+    for (const m of detectedSpans(v.text, detect, key)) spans.push({ start: v.from[m.start]!, end: v.to[m.end - 1]!, replacement: m.replacement });
   }
   const hit = deeper === undefined ? undefined : deeperHit(deeper, detect);
-  if (hit !== undefined) return hit;
+  if (hit !== undefined) return { spans, whole: hit };
   // Backslash escapes are what JSON and JavaScript readers decode: a body regate reads as text (NDJSON,
   // JSONP, a JSON string served as text/plain) or a header may spell `alice\u0040example.com`.
   const esc = s.includes("\\") ? escapeView(s) : undefined;
@@ -54,16 +63,15 @@ export function maskDetected(s: string, detect: DetectSpec | undefined, key: Buf
     const inner = decodedViews(esc.text);
     for (const v of [{ text: esc.text, from: undefined, to: undefined }, ...inner.views]) {
       for (const m of detectedSpans(v.text, detect, key)) {
-        if (m.replacement === null) return null;
         const start = v.from ? v.from[m.start]! : m.start;
         const end = v.to ? v.to[m.end - 1]! - 1 : m.end - 1;
-        edits.push([esc.from[start]!, esc.to[end]!, m.replacement]);
+        spans.push({ start: esc.from[start]!, end: esc.to[end]!, replacement: m.replacement });
       }
     }
     const innerHit = inner.deeper === undefined ? undefined : deeperHit(inner.deeper, detect);
-    if (innerHit !== undefined) return innerHit;
+    if (innerHit !== undefined) return { spans, whole: innerHit };
   }
-  return edits.length === 0 ? s : applyEdits(s, edits);
+  return { spans };
 }
 
 /** What a text decoded past the mapped layers becomes when a detector hits in it: null or all redacted. */

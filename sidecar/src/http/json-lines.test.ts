@@ -61,3 +61,36 @@ describe("isJsonLines", () => {
     expect(isJsonLines(type, contentType)).toBe(expected);
   });
 });
+
+describe("JsonLinesMasker joins Ollama deltas under detectors", () => {
+  const SSN = ResponseMasker.from([{ detector: "ssn", strategy: "redact" }])!;
+  const line = (content: string, done = false): string => `${JSON.stringify({ model: "llama3.2", created_at: "2024-08-04T08:52:19.385406455-07:00", message: { role: "assistant", content }, done })}\n`;
+  const joined = (out: string): string =>
+    out
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => (JSON.parse(l) as { message: { content: string } }).message.content)
+      .join("");
+
+  it("an SSN cut across lines is masked part by part, every line still a document", async () => {
+    const body = Buffer.from(line("SSN 607-5") + line("9-53") + line("53 on file") + line("", true));
+    for (const cut of everyCut(body)) {
+      const { out, err } = await run(SSN, body, cut);
+      expect(err).toBeUndefined();
+      expect(joined(out)).toBe(`SSN ${REDACTED} on file`);
+    }
+  });
+
+  it("a line that may start a value waits at most the bound, then goes out with that part masked", async () => {
+    const stream = new JsonLinesMasker(SSN, { holdChars: 0, maxLineChars: 1024, maxHoldMs: 30 });
+    const out: string[] = [];
+    stream.on("data", (d: Buffer) => out.push(d.toString()));
+    stream.write(Buffer.from(line("SSN 607-59")));
+    expect(out).toEqual([]);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(joined(out.join(""))).toBe(`SSN ${REDACTED}`);
+    stream.end(Buffer.from(line("-5353 on file", true)));
+    await new Promise((r) => stream.on("end", r).resume());
+    expect(joined(out.join(""))).not.toContain("5353");
+  });
+});

@@ -7,6 +7,30 @@ import { RegateError } from "../errors.js";
 import { isWideText } from "./body.js";
 import { WIDE_TEXT } from "./charset.js";
 import type { ResponseMasker } from "./masker.js";
+import { StreamJoins, streamJoinsFor } from "./stream-joins.js";
+
+/** A line cut from the body, waiting for its document to be masked (at once, unless joins hold it). */
+interface CutLine {
+  /** RFC 7464's separator it opened with, the CR before its LF, its LF ("" for a last line without one). */
+  rs: string;
+  cr: string;
+  end: string;
+  text: string;
+}
+
+/**
+ * Joins read a line's delta strings when it is a JSON object or array; a line of text, or a bare JSON string
+ * or number, is a record of its own (a log line), not a piece of one.
+ */
+function isJson(text: string): boolean {
+  if (!/^\s*[[{]/.test(text)) return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const JSON_LINES_TYPES: ReadonlySet<string> = new Set([
   "application/x-ndjson",
@@ -52,15 +76,38 @@ export class JsonLinesMasker extends Transform {
   #pushed = false;
   /** The first push is the whole body: its length can be declared. */
   wholeBody = false;
+  /** Detectors over the text consecutive lines' deltas make (stream-joins.ts); undefined without detector rules. */
+  readonly #joins: StreamJoins<CutLine> | undefined;
+  #failed = false;
 
-  constructor(masker: ResponseMasker, opts: { holdChars: number; maxLineChars: number }) {
+  constructor(masker: ResponseMasker, opts: { holdChars: number; maxLineChars: number; maxHeldChars?: number; maxHoldMs?: number }) {
     super();
     this.#masker = masker;
     this.#holdChars = opts.holdChars;
     this.#maxLineChars = opts.maxLineChars;
+    const joins = streamJoinsFor(masker);
+    if (joins) this.#joins = new StreamJoins<CutLine>(joins, () => this.#expire(), opts);
+  }
+
+  /** Held lines waited their bound: out, what may be a value under way masked. */
+  #expire(): void {
+    if (this.#failed || !this.#joins) return;
+    try {
+      for (const r of this.#joins.expire()) this.#masked(r.item, r.data);
+      this.#emit(false);
+    } catch (err) {
+      this.#failed = true;
+      this.destroy(failure(err));
+    }
+  }
+
+  override _destroy(err: Error | null, done: (error: Error | null) => void): void {
+    this.#joins?.stop();
+    done(err);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.#failed) return done();
     try {
       // UTF-16 lines read as NULs between ASCII, which detectors would skip over and an agent would not.
       if (this.#first && isWideText(chunk)) throw new RegateError("MASK_LINEAGE_UNKNOWN", `the response is ${WIDE_TEXT}, which regate cannot mask`);
@@ -85,6 +132,7 @@ export class JsonLinesMasker extends Transform {
     try {
       const last = this.#pending + this.#decoder.decode();
       if (last !== "") this.#line(last, "");
+      if (this.#joins) for (const r of this.#joins.end()) this.#masked(r.item, r.data);
       this.#emit(true);
       done();
     } catch (err) {
@@ -97,8 +145,15 @@ export class JsonLinesMasker extends Transform {
     let text = cr ? line.slice(0, -1) : line;
     const rs = text.startsWith(RS) ? RS : "";
     if (rs) text = text.slice(1);
+    const cut: CutLine = { rs, cr, end, text };
+    if (!this.#joins) return this.#masked(cut, text);
+    for (const r of this.#joins.add(cut, text, isJson(text) ? "json" : "none")) this.#masked(r.item, r.data);
+  }
+
+  /** A line's document (`text`: as joins left it) masked and queued to go out. */
+  #masked(line: CutLine, text: string): void {
     const masked = text.trim() === "" ? text : this.#masker.maskEventData(text);
-    const out = rs + masked + cr + end;
+    const out = line.rs + masked + line.cr + line.end;
     this.#held.push(out);
     this.#heldChars += out.length;
   }

@@ -4,6 +4,7 @@ import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw }
 import { isJsonMedia, looksLikeJson, mediaType } from "./body.js";
 import type { ResponseMasker } from "./masker.js";
 import { xssiPrefix } from "./xssi.js";
+import { maskDataStreamText } from "./data-stream-text.js";
 
 /**
  * A decoder for the response's content-encoding: null for identity, undefined when regate cannot decode it
@@ -150,7 +151,7 @@ export function maskBody(body: Buffer, contentType: string | undefined, masker: 
   }
   if (masker.hasFieldRules) return { ok: false, reason: "field masks cannot be applied to a non-JSON response body" };
   if (encodedMime(type, text)) return { ok: false, reason: "a MIME body with base64 or quoted-printable parts cannot be masked" };
-  const masked = masker.maskPlainText(text);
+  const masked = masker.maskPlainText(maskDataStreamText(text, masker) ?? text);
   return { ok: true, body: masked === text ? body : Buffer.from(masked, "utf8") };
 }
 

@@ -5,6 +5,7 @@ import { REDACTED } from "../mask/index.js";
 import type { MaskRule } from "../decision/types.js";
 import { ResponseMasker } from "./masker.js";
 import { SseMasker } from "./sse-mask.js";
+import { streamJoinsFor } from "./stream-joins.js";
 
 const upper = (d: string): string => d.toUpperCase();
 
@@ -191,5 +192,38 @@ describe("SseMasker cost", () => {
     await new Promise((r) => masker.on("end", r));
     expect(out.join("")).toBe(`data: X\n${"\n".repeat(1000)}`);
     expect(out.length).toBe(1);
+  });
+});
+
+describe("SseMasker joins deltas under detectors", () => {
+  const m = ResponseMasker.from([{ detector: "ssn", strategy: "redact" }])!;
+  const chunk = (content: string): string => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`;
+
+  it("holds an event that may start a value until the bound, then masks that part", async () => {
+    const masker = new SseMasker((d) => m.maskEventData(d), 1 << 20, streamJoinsFor(m), { maxHoldMs: 30 });
+    let out = "";
+    masker.on("data", (c: Buffer) => (out += c.toString()));
+    masker.write(Buffer.from(chunk("Hello ") + chunk("SSN 607-59")));
+    expect(out).toBe(chunk("Hello "));
+    await new Promise((r) => setTimeout(r, 80));
+    expect(out).toBe(chunk("Hello ") + chunk(`SSN ${REDACTED}`));
+    masker.end(Buffer.from(chunk("-5353.") + "data: [DONE]\n\n"));
+    await new Promise((r) => masker.on("end", r));
+    expect(out).not.toContain("5353");
+    expect(out.endsWith("data: [DONE]\n\n")).toBe(true);
+  });
+});
+
+describe("SseMasker joins data that is one JSON string", () => {
+  it("as a client that parses each event's data appends it", async () => {
+    const m = ResponseMasker.from([{ detector: "ssn", strategy: "redact" }])!;
+    const masker = new SseMasker((d) => m.maskEventData(d), 1 << 20, streamJoinsFor(m));
+    const { out } = await collect(['data: "SSN 607-5"\n\n', 'data: "9-5353 ok"\n\n'], masker);
+    const joined = out
+      .split("\n\n")
+      .filter((e) => e !== "")
+      .map((e) => JSON.parse(e.slice(6)) as string)
+      .join("");
+    expect(joined).toBe(`SSN ${REDACTED} ok`);
   });
 });

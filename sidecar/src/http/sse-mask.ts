@@ -3,6 +3,8 @@ import { Transform, type TransformCallback } from "node:stream";
 import { RegateError } from "../errors.js";
 import { catalogError } from "./reply.js";
 import { hasOtherBreak, maskAcrossBreaks, maskUnreadLine, unreadLine } from "./sse-unread-line.js";
+import { joinKind, type CutEvent } from "./sse-event.js";
+import { StreamJoins, type JoinDetect } from "./stream-joins.js";
 
 const ENDPOINT_EVENT = /^event: ?endpoint$/;
 
@@ -20,7 +22,8 @@ function refusalEvent(err: RegateError): string {
  * are joined (as the SSE spec does), masked as one value and written back as `data:` lines. Every other
  * line (event, id, retry, comments; whole, for lines no SSE client reads) is masked as data too, in place
  * and in order. Each event is written as soon as its blank line arrives, so MCP tool results and progress
- * messages are not held back. An event that cannot be masked is never written: the agent gets an `error`
+ * messages are not held back; under detectors, a model's delta that may end inside a value waits for the
+ * next (stream-joins.ts), as briefly as the value takes to show or a bound allows. An event that cannot be masked is never written: the agent gets an `error`
  * event instead and the stream is cut (it is under way, so no status can say so any more).
  */
 export class SseMasker extends Transform {
@@ -46,15 +49,37 @@ export class SseMasker extends Transform {
   #breaks: string[] = [];
   #eventChars = 0;
   #failed = false;
+  /** Detectors over the text consecutive events make (stream-joins.ts); undefined without detector rules. */
+  readonly #joins: StreamJoins<CutEvent> | undefined;
 
   /**
    * `mask` masks one event's data (it may throw RegateError to refuse it). Values of the other lines are
-   * handed to it as JSON strings, see #maskLine.
+   * handed to it as JSON strings, see #maskLine. With `joins`, a value cut across events' deltas is masked
+   * too, and an event that may end inside one is held until the next tells (stream-joins.ts).
    */
-  constructor(mask: (data: string) => string, maxEventBytes: number) {
+  constructor(mask: (data: string) => string, maxEventBytes: number, joins?: JoinDetect, holdBounds?: { maxHeldChars?: number; maxHoldMs?: number }) {
     super();
     this.#mask = mask;
     this.#maxEventChars = maxEventBytes;
+    if (joins) this.#joins = new StreamJoins<CutEvent>(joins, () => this.#expire(), holdBounds);
+  }
+
+  /** Held events waited their bound: out, what may be a value under way masked. */
+  #expire(): void {
+    if (this.#failed || !this.#joins) return;
+    try {
+      for (const r of this.#joins.expire()) this.#render(r.item, r.data);
+      this.#flushOut();
+    } catch (err) {
+      this.#fail(err, (e) => {
+        if (e) this.destroy(e);
+      });
+    }
+  }
+
+  override _destroy(err: Error | null, done: (error: Error | null) => void): void {
+    this.#joins?.stop();
+    done(err);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -73,6 +98,7 @@ export class SseMasker extends Transform {
     try {
       this.#consume(this.#decoder.end(), true);
       if (this.#lines.length > 0) this.#emitEvent("");
+      if (this.#joins) for (const r of this.#joins.end()) this.#render(r.item, r.data);
       this.#flushOut();
       done();
     } catch (err) {
@@ -87,6 +113,7 @@ export class SseMasker extends Transform {
    */
   #fail(err: unknown, done: TransformCallback): void {
     this.#failed = true;
+    this.#joins?.stop();
     if (!(err instanceof RegateError)) return done(err as Error);
     // Events completed before the refused one were masked: they go out, then the refusal.
     this.#flushOut();
@@ -174,7 +201,6 @@ export class SseMasker extends Transform {
     this.#eventChars = 0;
     let data: string[] | undefined;
     const dataLines: number[] = [];
-    const out: (string | undefined)[] = [];
     for (let k = 0; k < lines.length; k++) {
       const line = lines[k]!;
       if (line === "data" || line.startsWith("data:")) {
@@ -182,18 +208,30 @@ export class SseMasker extends Transform {
         if (v.startsWith(" ")) v = v.slice(1);
         (data ??= []).push(v);
         dataLines.push(k);
-        out.push(line + breaks[k]!);
-      } else {
+      }
+    }
+    // MCP's HTTP+SSE transport opens with an `endpoint` event whose data is the URL to post to: text,
+    // not a document, masked as the other lines are rather than refused under field rules.
+    const ev: CutEvent = { lines, breaks, end, dataLines, data: data?.join("\n"), endpoint: data !== undefined && lines.some((l) => ENDPOINT_EVENT.test(l)) };
+    if (!this.#joins) return this.#render(ev, ev.data);
+    for (const r of this.#joins.add(ev, ev.data ?? "", joinKind(ev))) this.#render(r.item, r.data);
+  }
+
+  /** An event masked (`data`: its data as joins left it) and queued to go out. */
+  #render(ev: CutEvent, data: string | undefined): void {
+    const { lines, breaks, dataLines } = ev;
+    const out: (string | undefined)[] = [];
+    for (let k = 0; k < lines.length; k++) {
+      const line = lines[k]!;
+      if (line === "data" || line.startsWith("data:")) out.push(line + breaks[k]!);
+      else {
         const masked = this.#otherLine(line);
         out.push(masked === undefined ? undefined : masked + breaks[k]!);
       }
     }
-    if (data) {
-      // MCP's HTTP+SSE transport opens with an `endpoint` event whose data is the URL to post to: text,
-      // not a document, masked as the other lines are rather than refused under field rules.
-      const text = data.join("\n");
-      const masked = lines.some((l) => ENDPOINT_EVENT.test(l)) ? this.#maskLine(text) : this.#mask(text);
-      if (masked !== text) {
+    if (data !== undefined && ev.data !== undefined) {
+      const masked = ev.endpoint ? this.#maskLine(data) : this.#mask(data);
+      if (masked !== ev.data) {
         const inner = breaks[dataLines[0]!] || "\n";
         const last = breaks[dataLines.at(-1)!]!;
         for (const k of dataLines) out[k] = undefined;
@@ -202,7 +240,7 @@ export class SseMasker extends Transform {
     }
     let event = "";
     for (const l of out) if (l !== undefined) event += l;
-    this.#out.push(event + end);
+    this.#out.push(event + ev.end);
   }
 
   /**

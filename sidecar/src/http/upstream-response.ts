@@ -15,6 +15,7 @@ import { relayScrubbedWhole } from "./relay-scrubbed-whole.js";
 import { refuseCutShort, refuseUnmaskable, refuseUnreadable, relayFailed, streamDone } from "./response-refusals.js";
 import { scrubBuffer, scrubHeaders, SecretScrubber } from "./scrub.js";
 import { SseMasker } from "./sse-mask.js";
+import { streamJoinsFor } from "./stream-joins.js";
 import { relayStreamedJson } from "./upstream-json.js";
 import { maskResponseHeaders } from "./mask-headers.js";
 import { relayLiveEvents } from "./mcp-live-events.js";
@@ -147,7 +148,7 @@ export function relayResponse(ctx: RequestContext, upstream: UpstreamResponse, l
   ctx.masked = true;
   if (type === "text/event-stream") {
     res.writeHead(status, headers);
-    const sse = new SseMasker((data) => masker.maskEventData(data), limits.max_masked_body_bytes);
+    const sse = new SseMasker((data) => masker.maskEventData(data), limits.max_masked_body_bytes, streamJoinsFor(masker));
     const stages: NodeJS.ReadWriteStream[] = [];
     if (decoder) stages.push(decoder);
     stages.push(sse);
