@@ -55,11 +55,23 @@ export const enum PairRole {
 
 /**
  * Keys of an object that names a field by data (Kubernetes env `{"name","value"}`, AWS tags `{"Key","Value"}`,
- * `{"field"|"property"|"attribute"|"parameter", "value"}`), compared whatever their case and separators
- * (`field_name`, `PropertyName`). Under any deployer matching option: these are structure, not field names.
+ * CloudFormation `{"ParameterKey","ParameterValue"}`, `{"field"|"property"|"attribute"|"parameter", "value"}`,
+ * compact `{"k","v"}`), compared whatever their case and separators (`field_name`, `PropertyName`). Under any
+ * deployer matching option: these are structure, not field names. `label`, `title` and `text` are not read
+ * as names: `{"label": "Email", "value": "email"}` is a select option far more often than a record.
  */
-const NAME_KEYS = new Set(["name", "key", "field", "fieldname", "property", "propertyname", "attribute", "attributename", "parameter", "parametername"]);
-const VALUE_KEYS = new Set(["value", "values"]);
+const NAME_KEYS = new Set(["name", "key", "k", "field", "fieldname", "fieldkey", "property", "propertyname", "propertykey", "attribute", "attributename", "attributekey", "parameter", "parametername", "parameterkey"]);
+/**
+ * What holds the named field's value: `value`, its short and typed spellings (`val`, `v`, `stringValue`), the
+ * name key's own (`ParameterValue`, `fieldValue`), and what audit logs and change histories keep beside the
+ * field they name (Salesforce `OldValue`/`NewValue`, Zendesk `previous_value`, Jira `from`/`fromString`/
+ * `to`/`toString`): each is that field's value at some time.
+ */
+const VALUE_KEYS = new Set([
+  "value", "values", "val", "v", "stringvalue", "displayvalue",
+  "fieldvalue", "propertyvalue", "attributevalue", "parametervalue",
+  "oldvalue", "newvalue", "previousvalue", "from", "fromstring", "to", "tostring",
+]);
 
 /** Longest key read as a pair's key, and longest string read as the field name a pair gives. */
 const MAX_PAIR_KEY = 24;
@@ -67,8 +79,8 @@ export const MAX_PAIR_NAME = 128;
 
 const foldStructure = fieldNameFold("spelling");
 
-/** ASCII letters a pair's key can start with (n, k, f, p, a, v): most keys are told apart without a lookup. */
-const PAIR_KEY_START = new Set([0x6e, 0x6b, 0x66, 0x70, 0x61, 0x76]);
+/** ASCII letters (lowercased) a pair's key can start with: most keys are told apart without a lookup. */
+const PAIR_KEY_START = new Set([...NAME_KEYS, ...VALUE_KEYS].map((k) => k.charCodeAt(0)));
 
 const roleOf = memo((key: string): PairRole => {
   const k = foldStructure(key);
@@ -79,4 +91,23 @@ export function pairRole(key: string): PairRole {
   const c = key.charCodeAt(0);
   if (key.length > MAX_PAIR_KEY || (c < 0x80 && !PAIR_KEY_START.has(c | 0x20))) return PairRole.None;
   return roleOf(key);
+}
+
+/**
+ * How a key (or a name written as data) finds its rule in `names` (rule names folded by `fold`, `mode`'s).
+ * Under `spelling` a dotted name is also a path written flat (OpenTelemetry and Datadog attributes `user.email`, Elasticsearch
+ * `fields`, Java properties): each part after a dot is tried too, as `{"user": {"email": …}}` would be
+ * found one level down. `email.verified` is still not `email`. `case` and `exact` keep the older matching.
+ */
+export function fieldNameLookup<T>(names: ReadonlyMap<string, T>, mode: FieldNameMatching, fold: (name: string) => string): (name: string) => T | undefined {
+  if (mode !== "spelling") return (name) => names.get(fold(name));
+  return (name) => {
+    const found = names.get(fold(name));
+    if (found !== undefined || names.size === 0) return found;
+    for (let dot = name.indexOf("."); dot !== -1 && dot < name.length - 1; dot = name.indexOf(".", dot + 1)) {
+      const part = names.get(fold(name.slice(dot + 1)));
+      if (part !== undefined) return part;
+    }
+    return undefined;
+  };
 }

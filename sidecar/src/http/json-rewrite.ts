@@ -10,7 +10,7 @@ import { maskDetected } from "./detected-text.js";
 import { literalEnd, replaceScalars, skipWs, stringEnd, type Scan } from "./json-scan.js";
 import { MAX_DEPTH, mergeActions, mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
 import type { FieldRuleSet, Pointer } from "./mask-rule-set.js";
-import { MAX_PAIR_NAME } from "./field-names.js";
+import { fieldNameFold, fieldNameLookup, MAX_PAIR_NAME, type FieldNameMatching } from "./field-names.js";
 import { schemaAt, SHALLOW } from "./mcp-json-schemas.js";
 import { walkArray, walkObject } from "./json-rewrite-pairs.js";
 import { byteValues, notJson, stringAt } from "./json-rewrite-strings.js";
@@ -50,15 +50,18 @@ export class JsonRewriter {
   readonly key: Buffer | undefined;
   /** How keys are compared (field-names.ts). */
   readonly fold: (name: string) => string;
+  /** The action of the rule a key names, as fold compares them (a dotted key's last parts too: field-names.ts). */
+  readonly #named: (name: string) => FieldAction | undefined;
   /** Field rules cannot be honoured on a body that is not JSON. */
   readonly hasFieldRules: boolean;
 
-  constructor(rules: FieldRuleSet, key: Buffer | undefined, fold: (name: string) => string) {
+  constructor(rules: FieldRuleSet, key: Buffer | undefined, matching: FieldNameMatching) {
     this.names = rules.names;
     this.pointers = rules.pointers;
     this.detect = rules.detect;
     this.key = key;
-    this.fold = fold;
+    this.fold = fieldNameFold(matching);
+    this.#named = fieldNameLookup(rules.names, matching, this.fold);
     this.hasFieldRules = this.names.size > 0 || this.pointers.length > 0;
   }
 
@@ -83,12 +86,12 @@ export class JsonRewriter {
 
   /** The action of the field `name` names when written as data (field-names.ts). */
   pairAction(name: string): FieldAction | undefined {
-    return this.names.size === 0 || name.length > MAX_PAIR_NAME ? undefined : this.names.get(this.fold(name));
+    return this.names.size === 0 || name.length > MAX_PAIR_NAME ? undefined : this.#named(name);
   }
 
   /** The action for member `key` (`named`) or an array element, at `path` (folded keys, its own last). */
   actionAt(key: string, named: boolean, path: readonly string[]): FieldAction | undefined {
-    return mergeActions(named ? this.names.get(this.fold(key)) : undefined, this.pointers.length > 0 ? this.#pointerAction(path) : undefined);
+    return mergeActions(named ? this.#named(key) : undefined, this.pointers.length > 0 ? this.#pointerAction(path) : undefined);
   }
 
   #pointerAction(path: readonly string[]): FieldAction | undefined {
@@ -151,7 +154,7 @@ export class JsonRewriter {
     const schema = !scan.inSchema && embedded === 0 && depth < SHALLOW && this.names.size > 0 && schemaAt(scan.shallow, depth, named ? key : "#");
     if (schema) scan.inSchema = true;
     try {
-      const action = mergeActions(named && !scan.inSchema ? this.names.get(this.fold(key)) : undefined, usePointers ? this.#pointerAction(scan.path) : undefined);
+      const action = mergeActions(named && !scan.inSchema ? this.#named(key) : undefined, usePointers ? this.#pointerAction(scan.path) : undefined);
       if (action?.whole !== undefined) replaceScalars(scan, (value) => this.wholeReplacement(value, action.whole!), depth + 1);
       else {
         scan.element = !named;

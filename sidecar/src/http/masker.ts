@@ -36,9 +36,8 @@ export class ResponseMasker {
   readonly hasFieldRules: boolean;
 
   private constructor(rules: readonly MaskRule[], key: Buffer | undefined, names: FieldNameMatching) {
-    const fold = fieldNameFold(names);
-    const compiled = compileFieldRules(rules, fold);
-    this.#doc = new JsonRewriter(compiled, key, fold);
+    const compiled = compileFieldRules(rules, fieldNameFold(names));
+    this.#doc = new JsonRewriter(compiled, key, names);
     this.#namedRules = compiled.namedRules;
     this.hasFieldRules = this.#doc.hasFieldRules;
   }
