@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
-import { MIN_AGENT_TOKEN, workerCount, type Config } from "./config/index.js";
+import type { ClusterRole } from "./cluster/index.js";
+import { MIN_AGENT_TOKEN, type Config } from "./config/index.js";
 import type { Principal } from "./decision/index.js";
-import { LoginThrottle, RotatingAgentDirectory, type AgentDirectory } from "./identity/index.js";
+import { LoginThrottle, RotatingAgentDirectory, type AgentDirectory, type LoginGuard } from "./identity/index.js";
 import type { Logger } from "./log.js";
 import { scramVerifier, type AgentAuth } from "./postgres/index.js";
 
@@ -24,7 +25,7 @@ class RefreshingMap extends Map<string, ScramEntry> {
  * Postgres agents with a static token log in with SCRAM-SHA-256 (user = subject, password = token); their
  * verifiers are rebuilt whenever the tokens change.
  */
-export function agentAuth(config: Config, log: Logger): { directory: AgentDirectory; postgres: AgentAuth } {
+export function agentAuth(config: Config, log: Logger, cluster?: ClusterRole): { directory: AgentDirectory; postgres: AgentAuth } {
   const jwt = config.agents.jwt;
   let directory: RotatingAgentDirectory | undefined;
   const scram = new RefreshingMap(() => directory?.refresh());
@@ -56,26 +57,34 @@ export function agentAuth(config: Config, log: Logger): { directory: AgentDirect
     },
     onError: (err) => log.error({ err, event: "agent_tokens_refused" }, "changed agent tokens cannot be used; the previous tokens stay in force"),
   });
-  directory.throttle = loginThrottle(config, log);
+  directory.throttle = loginThrottle(config, log, cluster);
   return { directory, postgres: { directory, scram } };
 }
 
 /**
- * Each worker process counts the failures it sees (workers share no memory): it allows its share of each
- * limit, so that all workers together allow at most the configured limits (at least one each).
+ * One process: its own count at the configured limits. Workers: the primary counts for all of them
+ * (cluster/login-throttle.ts), so the limits hold for the cluster as a whole; each worker also keeps its share,
+ * `limit / N` (at least 1), which refuses only while the primary does not answer (never unlimited).
  */
-function loginThrottle(config: Config, log: Logger): LoginThrottle {
+function loginThrottle(config: Config, log: Logger, cluster: ClusterRole | undefined): LoginGuard {
   const limits = config.agents.failed_logins;
-  const workers = Math.max(1, workerCount(config));
+  const workers = Math.max(1, cluster?.workers ?? 1);
   const share = (n: number) => (n === 0 ? 0 : Math.max(1, Math.floor(n / workers)));
-  return new LoginThrottle({
+  // With workers, the share speaks only while it is what refuses (the primary logs the cluster's count).
+  let inForce = () => true;
+  const own = new LoginThrottle({
     perSource: share(limits.per_source),
     overall: share(limits.overall),
     windowMs: limits.window_seconds * 1000,
     onThrottled: (e) =>
+      inForce() &&
       log.warn(
-        { event: "agent_logins_throttled", source: e.kind, ...(e.name ? { name: e.name } : {}), retry_after_s: e.retry_after_s },
+        { event: "agent_logins_throttled", source: e.kind, ...(e.name ? { name: e.name } : {}), retry_after_s: e.retry_after_s, ...(workers > 1 ? { worker_share: true } : {}) },
         e.kind === "overall" ? "too many failed agent logins overall; attempts not as a configured Postgres agent are refused until the count drains" : "too many failed agent logins from one source; its attempts are refused until the count drains",
       ),
   });
+  if (!cluster || workers === 1 || limits.per_source === 0) return own;
+  const guard = cluster.loginThrottle({ per_source: limits.per_source, overall: limits.overall, window_ms: limits.window_seconds * 1000 }, own);
+  inForce = () => guard.unreachable;
+  return guard;
 }

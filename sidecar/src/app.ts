@@ -113,7 +113,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
   });
 
   // Agent tokens given as {file} are re-read when the file changes (agent-auth.ts).
-  const { directory, postgres: agents } = agentAuth(config, log.child({ component: "identity" }));
+  const { directory, postgres: agents } = agentAuth(config, log.child({ component: "identity" }), cluster);
   const maskKey = config.masking.hash_key ? Buffer.from(config.masking.hash_key.reveal(), "utf8") : undefined;
   const ports: App["ports"] = {};
   const sessions = new SessionRegistry();

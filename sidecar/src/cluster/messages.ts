@@ -15,10 +15,12 @@ export type PrimaryOp =
   | "mcp.issued" // { subject, at, id }: an upstream issued a session id through this worker
   | "mcp.ended" // { subject, at, id }: a session's DELETE succeeded
   | "mcp.touch" // { ids }: sessions used since the last touch (least-recently-used order only)
-  | "budget.lease"; // LeaseRequest: an agent's budget lease, charge and give-back (agent-budgets-primary.ts)
+  | "budget.lease" // LeaseRequest: an agent's budget lease, charge and give-back (agent-budgets-primary.ts)
+  | "logins.failed" // FailureReport: failed agent logins to count (login-throttle-primary.ts)
+  | "logins.snapshot"; // {}: the sources refused now, for a worker that starts
 
 /** What the primary asks a worker (it answers with `reply`). */
-export type WorkerOp = "cancel" | "sessions.list" | "sessions.kill" | "locks.added" | "locks.removed" | "metrics" | "mcp.changed";
+export type WorkerOp = "cancel" | "sessions.list" | "sessions.kill" | "locks.added" | "locks.removed" | "metrics" | "mcp.changed" | "logins.throttled";
 
 export type ToPrimary =
   | { rg: 1; t: "ready"; slot: number }

@@ -7,6 +7,8 @@ import { AgentBudgetsPrimary } from "./agent-budgets-primary.js";
 import { ownerSlot } from "./cancel-keys.js";
 import { Hub } from "./hub.js";
 import { LineJoiner } from "./lines.js";
+import { LOGIN_REPORT_TIMEOUT_MS, LOGIN_SHARE_TIMEOUT_MS } from "./login-throttle.js";
+import { LoginThrottlePrimary, type FailureReport } from "./login-throttle-primary.js";
 import { McpSessionsPrimary, type McpSessionChange } from "./mcp-sessions.js";
 import { isOurs, MCP_SHARE_TIMEOUT_MS, SLOT_ENV, type PrimaryOp, type ToPrimary } from "./messages.js";
 
@@ -59,6 +61,9 @@ export function runPrimary(opts: PrimaryOptions): Promise<number | undefined> {
 
   // Agent-wide budgets: one set of windows for the cluster, spent by the workers in leases.
   const budgets = new AgentBudgetsPrimary();
+  // Failed agent logins: one count for the cluster; a source it throttles reaches every worker before the
+  // failed attempt is answered, so the next attempt meets it on whichever worker it lands.
+  const logins = new LoginThrottlePrimary(log);
 
   cluster.setupPrimary({ silent: true });
 
@@ -114,6 +119,17 @@ export function runPrimary(opts: PrimaryOptions): Promise<number | undefined> {
         return mcp.touch(body);
       case "budget.lease":
         return budgets.lease(body);
+      case "logins.failed": {
+        // Counted only while the answer, after sharing, can still reach the worker in its time (else sent again).
+        const change = logins.failed(body as FailureReport, LOGIN_REPORT_TIMEOUT_MS - LOGIN_SHARE_TIMEOUT_MS);
+        if (!change) return undefined;
+        const r = await hub.callAll("logins.throttled", change, LOGIN_SHARE_TIMEOUT_MS);
+        // One that did not answer is dead or starting: it reads the throttled sources before it listens.
+        for (const x of r) if (!x.ok) log.warn({ slot: x.slot, error: x.error }, "a worker did not confirm a throttled login source");
+        return change;
+      }
+      case "logins.snapshot":
+        return logins.snapshot();
     }
   };
 

@@ -1,6 +1,7 @@
 import type { SessionDirectory, SessionView } from "../admin/index.js";
 import type { McpSessionStore } from "../http/index.js";
 import type { LockStore } from "../locks/index.js";
+import type { LoginThrottle } from "../identity/index.js";
 import type { Logger } from "../log.js";
 import type { CancelKeys } from "../postgres/index.js";
 import type { AgentBudgetBook } from "../postgres/lifecycle/agent-budget.js";
@@ -9,6 +10,8 @@ import type { LeaseAnswer } from "./agent-budgets-primary.js";
 import { issuePid, ownerSlot } from "./cancel-keys.js";
 import { WorkerLink } from "./link.js";
 import { ClusterLockStore } from "./lock-store.js";
+import { ClusterLoginThrottle } from "./login-throttle.js";
+import type { LoginLimits } from "./login-throttle-primary.js";
 import { ClusterMcpSessions } from "./mcp-sessions.js";
 
 /** What this worker serves to the others, through the primary. */
@@ -37,6 +40,8 @@ export interface ClusterRole {
   mcpSessions(): Promise<McpSessionStore>;
   /** Agent-wide budgets (postgres.budgets agent_*), counted by the primary for every worker. */
   agentBudgets(): AgentBudgetBook;
+  /** Failed agent logins, counted by the primary for every worker; `share` is this worker's own count at limit / N, used while the primary does not answer. */
+  loginThrottle(limits: LoginLimits, share: LoginThrottle): ClusterLoginThrottle;
   /** Every worker's sessions. */
   readonly sessions: SessionDirectory;
   /** Every worker's metrics, aggregated by the primary (counters and gauges summed, see docs/workers.md). */
@@ -67,6 +72,7 @@ export function workerRole(slot: number, workers: number, log: Logger): ClusterR
     },
     lockStore: () => new ClusterLockStore(link).start(),
     agentBudgets: () => new ClusterAgentBudgets((req) => link.request<LeaseAnswer>("budget.lease", req, LEASE_TIMEOUT_MS)),
+    loginThrottle: (limits, share) => new ClusterLoginThrottle(link, limits, share, log.child({ component: "identity" })).start(),
     mcpSessions: () => new ClusterMcpSessions(link, log.child({ component: "mcp-sessions" })).start(),
     sessions: {
       list: () => link.request<{ sessions: SessionView[]; unanswered?: number[] }>("sessions.list"),

@@ -151,13 +151,13 @@ export const configSchema = {
           default: {},
           additionalProperties: false,
           description:
-            "Failed agent logins (a wrong token, SCRAM proof or JWT) on the Postgres and HTTP listeners, limited so that tokens cannot be guessed by asking fast; past a limit, attempts are refused before any credential is checked (AUTH_THROTTLED: SQLSTATE 53300, HTTP 429 with Retry-After) until it drains (docs/identity.md). With workers, each worker allows its share (limit / workers).",
+            "Failed agent logins (a wrong token, SCRAM proof or JWT) on the Postgres and HTTP listeners, limited so that tokens cannot be guessed by asking fast; past a limit, attempts are refused before any credential is checked (AUTH_THROTTLED: SQLSTATE 53300, HTTP 429 with Retry-After) until it drains (docs/identity.md). With workers, the limits hold for all workers together (the cluster primary counts; docs/workers.md).",
           properties: {
             per_source: {
               type: "integer",
               minimum: 0,
               default: 10,
-              description: "Failures per window of one source: a Postgres user name (a configured agent's name counts only against this), or a client address on HTTP, where a bearer names nobody. Past a limit, attempts are refused before any credential is checked (AUTH_THROTTLED: 53300, HTTP 429 with Retry-After), and let in again at the limit's rate (window / per_source: 6 s by default). With workers, each worker allows limit / workers. 0: no throttling (not for a listener other processes reach). See docs/identity.md.",
+              description: "Failures per window of one source: a Postgres user name (a configured agent's name counts only against this), or a client address on HTTP, where a bearer names nobody. Past a limit, attempts are refused before any credential is checked (AUTH_THROTTLED: 53300, HTTP 429 with Retry-After), and let in again at the limit's rate (window / per_source: 6 s by default). With workers, the limit holds for all workers together. 0: no throttling (not for a listener other processes reach). See docs/identity.md.",
             },
             overall: { type: "integer", minimum: 1, default: 100, description: "Failures per window of all sources together, except Postgres logins as a configured agent: bounds an attacker who changes names or addresses." },
             window_seconds: { type: "integer", minimum: 1, maximum: 86400, default: 60, description: "The window the limits are counted over." },

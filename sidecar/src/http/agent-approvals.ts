@@ -37,7 +37,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, path: string, a
   const throttled = agents.throttle?.refused("address", address);
   if (throttled) return sendError(res, 429, { error: "too_many_failed_logins", code: "AUTH_THROTTLED", reason: throttled.reason }, { headers: { "retry-after": String(throttled.retryAfterSeconds) } });
   const auth = credential === undefined ? undefined : await agents.authenticate(credential);
-  if (auth && !auth.principal && auth.failure !== "missing" && auth.failure !== "jwks_unavailable") agents.throttle?.failed("address", address);
+  if (auth && !auth.principal && auth.failure !== "missing" && auth.failure !== "jwks_unavailable") await agents.throttle?.failed("address", address);
   if (!auth?.principal) return sendError(res, 401, { error: "unauthorized", code: "AUTH_FAILED", reason: "missing or unknown agent credential" }, { headers: { "www-authenticate": 'Bearer realm="regate"' } });
   const mine = own(auth.principal.subject);
   let id: string | undefined;

@@ -183,7 +183,8 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     const auth = known ? { principal: known } : credential === undefined ? { failure: "missing" as const } : await opts.agents.authenticate(credential);
     if (!auth.principal) {
       ctx.authFailure = auth.failure;
-      if (auth.failure !== "missing" && auth.failure !== "jwks_unavailable") throttle?.failed("address", req.socket.remoteAddress ?? "");
+      // Answered once counted: with workers, the next attempt meets the count on whichever worker it lands.
+      if (auth.failure !== "missing" && auth.failure !== "jwks_unavailable") await throttle?.failed("address", req.socket.remoteAddress ?? "");
       const e = catalogError("AUTH_FAILED", "unauthorized", "missing or unknown agent credential");
       return fail(ctx, e.status, e.body, { close: !req.complete, headers: { "www-authenticate": 'Bearer realm="regate"' } });
     }

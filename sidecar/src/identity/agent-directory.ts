@@ -1,6 +1,6 @@
 import type { Principal } from "../decision/types.js";
 import { JwtVerifier, type JwtFailure } from "./jwt-verifier.js";
-import type { LoginThrottle } from "./login-throttle.js";
+import type { LoginGuard } from "./login-throttle.js";
 import type { AgentDirectoryOptions } from "./options.js";
 import { StaticTokens } from "./static-tokens.js";
 
@@ -16,7 +16,7 @@ export class AgentDirectory {
   readonly #tokens: StaticTokens;
   readonly #jwt: JwtVerifier | undefined;
   /** Failed logins, counted by the adapters before and after they authenticate (login-throttle.ts); none: unlimited. */
-  throttle: LoginThrottle | undefined;
+  throttle: LoginGuard | undefined;
 
   constructor(opts: AgentDirectoryOptions) {
     this.#tokens = new StaticTokens(opts.tokens ?? [], opts.minTokenChars);

@@ -29,6 +29,17 @@ export interface LoginThrottleOptions {
   onThrottled?: (event: { kind: SourceKind | "overall"; name: string; retry_after_s: number }) => void;
 }
 
+/**
+ * What the adapters ask before and tell after they check a credential: this process's LoginThrottle, or
+ * with workers > 1 the cluster's (cluster/login-throttle.ts). `refused` is synchronous (the hot path);
+ * `failed` may settle later, and the adapter answers the failed attempt once it has, so that the next
+ * attempt, on whichever worker, already meets the count.
+ */
+export interface LoginGuard {
+  refused(kind: SourceKind, name: string): Refusal | undefined;
+  failed(kind: SourceKind, name: string): void | Promise<void>;
+}
+
 export interface Refusal {
   /** Whole seconds to wait (Retry-After), at least 1. */
   retryAfterSeconds: number;
@@ -43,7 +54,7 @@ interface Bucket {
 
 const MAX_SOURCES = 10_000;
 
-export class LoginThrottle {
+export class LoginThrottle implements LoginGuard {
   readonly #opts: Required<Omit<LoginThrottleOptions, "onThrottled">> & Pick<LoginThrottleOptions, "onThrottled">;
   readonly #sources = new Map<string, Bucket>();
   readonly #overall: Bucket = { level: 0, at: 0 };
@@ -60,13 +71,19 @@ export class LoginThrottle {
     if (perSource <= 0) return undefined;
     const now = clock();
     if (now >= this.#quietFrom) return undefined;
-    const own = this.#sources.get(key(kind, name));
-    const ownWait = own ? waitMs(own, perSource, windowMs, now) : 0;
-    const allWait = kind === "agent" ? 0 : waitMs(this.#overall, overall, windowMs, now);
-    if (ownWait <= 0 && allWait <= 0) return undefined;
-    const retryAfterSeconds = Math.max(1, Math.ceil(Math.max(ownWait, allWait) / 1000));
-    const what = ownWait >= allWait ? `${describe(kind, name)} failed to log in ${perSource} times within ${windowMs / 1000} s` : `agents failed to log in ${overall} times within ${windowMs / 1000} s`;
-    return { retryAfterSeconds, reason: `${what}: new attempts are refused for ${retryAfterSeconds} s (a guard against guessing tokens). Retry then, with the token regate was given for this agent` };
+    const { own, all } = this.#waits(kind, name, now);
+    return refusal(kind, name, own, all, perSource, overall, windowMs);
+  }
+
+  /** How long this source's count, and the overall count (0 for a configured agent), refuse new attempts, in ms. */
+  waits(kind: SourceKind, name: string): { own: number; all: number } {
+    return this.#opts.perSource <= 0 ? { own: 0, all: 0 } : this.#waits(kind, name, this.#opts.now());
+  }
+
+  #waits(kind: SourceKind, name: string, now: number): { own: number; all: number } {
+    const { perSource, overall, windowMs } = this.#opts;
+    const b = this.#sources.get(key(kind, name));
+    return { own: b ? waitMs(b, perSource, windowMs, now) : 0, all: kind === "agent" ? 0 : waitMs(this.#overall, overall, windowMs, now) };
   }
 
   /** Records a refused credential (a wrong token, SCRAM proof or JWT), never a missing one. */
@@ -100,6 +117,14 @@ export class LoginThrottle {
     // All still counting: the oldest goes. Replacing sources needs failures, which the overall bucket bounds.
     while (this.#sources.size >= this.#opts.maxSources) this.#sources.delete(this.#sources.keys().next().value!);
   }
+}
+
+/** The refusal for waits of `ownWait` (this source's count) and `allWait` (the overall count) ms; none when both are over. */
+export function refusal(kind: SourceKind, name: string, ownWait: number, allWait: number, perSource: number, overall: number, windowMs: number): Refusal | undefined {
+  if (ownWait <= 0 && allWait <= 0) return undefined;
+  const retryAfterSeconds = Math.max(1, Math.ceil(Math.max(ownWait, allWait) / 1000));
+  const what = ownWait >= allWait ? `${describe(kind, name)} failed to log in ${perSource} times within ${windowMs / 1000} s` : `agents failed to log in ${overall} times within ${windowMs / 1000} s`;
+  return { retryAfterSeconds, reason: `${what}: new attempts are refused for ${retryAfterSeconds} s (a guard against guessing tokens). Retry then, with the token regate was given for this agent` };
 }
 
 function key(kind: SourceKind, name: string): string {

@@ -82,18 +82,29 @@ async function authenticate(sock: Socket, queue: MessageQueue, user: string, tls
   const throttle = agents.directory.throttle;
   if (!throttle) return check(sock, queue, user, tls, agents);
   const kind = agents.scram.get(user) ? "agent" : "user";
-  const refused = throttle.refused(kind, user);
-  if (refused) throw new RegateError("AUTH_THROTTLED", refused.reason);
+  const gate = (): void => {
+    const refused = throttle.refused(kind, user);
+    if (refused) throw new RegateError("AUTH_THROTTLED", refused.reason);
+  };
+  gate();
   try {
-    return await check(sock, queue, user, tls, agents);
+    return await check(sock, queue, user, tls, agents, gate);
   } catch (err) {
     // An unreachable JWKS is not a guess: it must not lock agents out.
-    if (err instanceof RegateError && err.code === "AUTH_FAILED" && err.detail !== "jwks_unavailable") throttle.failed(kind, user);
+    // Answered once counted: with workers, the next attempt meets the count on whichever worker it lands.
+    if (err instanceof RegateError && err.code === "AUTH_FAILED" && err.detail !== "jwks_unavailable") await throttle.failed(kind, user);
     throw err;
   }
 }
 
-async function check(sock: Socket, queue: MessageQueue, user: string, tls: boolean, agents: AgentAuth): Promise<Principal> {
+/**
+ * `gate` is asked again once the credential has arrived, right before it is checked: connections opened
+ * together all pass the first ask at their startup packet, before any of them has failed, and would
+ * otherwise each have a guess checked (40 at once got 27 SCRAM proofs checked against a limit of 3, and
+ * kept the agent out for 25 s). Checked and counted with no wait in between, each guess meets the count
+ * of those before it.
+ */
+async function check(sock: Socket, queue: MessageQueue, user: string, tls: boolean, agents: AgentAuth, gate: () => void = () => {}): Promise<Principal> {
   const scram = agents.scram.get(user);
   if (scram) {
     sock.write(authenticationSasl(["SCRAM-SHA-256"]));
@@ -101,7 +112,9 @@ async function check(sock: Socket, queue: MessageQueue, user: string, tls: boole
     if (initial.mechanism !== "SCRAM-SHA-256") throw new RegateError("AUTH_FAILED", `unsupported SASL mechanism ${initial.mechanism}`);
     const server = new ScramServer(scram.verifier);
     sock.write(authentication(Auth.SASLContinue, Buffer.from(server.first(initial.data.toString("utf8")))));
-    const final = server.final(expectPassword(await queue.next()).toString("utf8"));
+    const proof = expectPassword(await queue.next()).toString("utf8");
+    gate();
+    const final = server.final(proof);
     sock.write(authentication(Auth.SASLFinal, Buffer.from(final)));
     return scram.principal;
   }
@@ -109,6 +122,7 @@ async function check(sock: Socket, queue: MessageQueue, user: string, tls: boole
   if (!tls && !isLoopback(sock.remoteAddress ?? "")) throw new RegateError("AUTH_REQUIRED_TLS");
   sock.write(authentication(Auth.CleartextPassword));
   const password = decodePassword(expectPassword(await queue.next()));
+  gate();
   const result = await agents.directory.authenticate(password);
   if (!result.principal) throw new RegateError("AUTH_FAILED", `password authentication failed for user "${user}"`, { detail: result.failure });
   return result.principal;
