@@ -28,6 +28,12 @@ export interface RelationInfo {
    * first: its rows are theirs, and its columns of their names are their columns.
    */
   ancestors: Ancestor[];
+  /**
+   * The table's generated columns (stored or virtual): column -> the columns of this table its expression reads
+   * (pg_depend), or null when it calls a function or operator outside pg_catalog (lineage not known). A column
+   * absent here is not generated.
+   */
+  generated: Record<string, string[] | null>;
 }
 
 /** A table another inherits from (INHERITS) or is a partition of, with its column names (dropped ones left out). */
@@ -77,7 +83,7 @@ function ancestorsFromJson(rows: AncestorRow[]): Ancestor[] {
 
 /** One row of relationsQuery (catalog-queries.ts), in its column order. */
 export function relationFromRow(row: (string | null)[]): RelationInfo {
-  const [oid, schema, name, relkind, cols, definition, values, withheld, owner, serial, defaultOf, ancestors] = row;
+  const [oid, schema, name, relkind, cols, definition, values, withheld, owner, serial, defaultOf, ancestors, generated] = row;
   const info: RelationInfo = {
     oid: Number(oid),
     schema: schema!,
@@ -90,6 +96,7 @@ export function relationFromRow(row: (string | null)[]): RelationInfo {
     serialSequences: serial ? (JSON.parse(serial) as Record<string, [string, string][]>) : {},
     defaultOf: defaultOf ? (JSON.parse(defaultOf) as [string, string][]) : [],
     ancestors: ancestors ? ancestorsFromJson(JSON.parse(ancestors) as AncestorRow[]) : [],
+    generated: generated ? (JSON.parse(generated) as Record<string, string[] | null>) : {},
   };
   if (definition) info.definition = definition;
   return info;
@@ -114,6 +121,7 @@ export function sameRelation(a: RelationInfo | null, b: RelationInfo | null): bo
     JSON.stringify(a.serialSequences) === JSON.stringify(b.serialSequences) &&
     JSON.stringify(a.defaultOf) === JSON.stringify(b.defaultOf) &&
     JSON.stringify(a.ancestors) === JSON.stringify(b.ancestors) &&
+    JSON.stringify(a.generated) === JSON.stringify(b.generated) &&
     a.columns.length === b.columns.length &&
     a.columns.every((c, i) => c === b.columns[i])
   );

@@ -98,10 +98,38 @@ const ANCESTORS = `CASE WHEN c.relkind IN ('r', 'p', 'f') AND EXISTS (SELECT 1 F
       JOIN pg_catalog.pg_namespace an ON an.oid = a.relnamespace) END`;
 
 /**
+ * A table's generated columns (attgenerated: stored or virtual) and what each is made of, as pg_depend records it
+ * for the column's expression (its pg_attrdef entry depends on every column the expression reads, which is how
+ * `DROP COLUMN ssn` reaches `ssn_last4`; the entry's internal dependency on its own column is not a read):
+ * {column: [column names]} (JSON), or {column: null} when the expression calls a function or operator outside
+ * pg_catalog (its body is code regate does not see: the value's lineage is not known; pg_catalog's own are pinned
+ * and leave no rows). A whole-row reference ("*") cannot be written in a generation expression; one in the
+ * catalog would stand for every column.
+ */
+const GENERATED = `CASE WHEN c.relkind IN ('r', 'p', 'f') THEN (SELECT json_object_agg(g.attname, g.made_of ORDER BY g.attnum)::text FROM (
+      SELECT a.attnum, a.attname,
+             CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                    LEFT JOIN pg_catalog.pg_proc p ON d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND p.oid = d.refobjid
+                    LEFT JOIN pg_catalog.pg_operator o ON d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND o.oid = d.refobjid
+                   WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND d.objid = ad.oid
+                     AND (p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace OR o.oprnamespace <> 'pg_catalog'::pg_catalog.regnamespace))
+                  THEN NULL
+                  ELSE (SELECT coalesce(json_agg(CASE WHEN d.refobjsubid = 0 THEN '*' ELSE b.attname::text END ORDER BY d.refobjsubid), '[]'::json)
+                          FROM pg_catalog.pg_depend d
+                          LEFT JOIN pg_catalog.pg_attribute b ON b.attrelid = d.refobjid AND b.attnum = d.refobjsubid
+                         WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND d.objid = ad.oid
+                           AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = c.oid
+                           AND NOT (d.refobjsubid = a.attnum AND d.deptype = 'i')) END AS made_of
+        FROM pg_catalog.pg_attribute a
+        JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> '') g) END`;
+
+/**
  * One row per relation found: oid, schema, name, relkind, columns (JSON, "" for dropped), view body,
  * value columns (JSON), withheld ('t': a pg_catalog table PUBLIC may not SELECT), the column a sequence
  * belongs to, a table's columns' sequences, the tables whose defaults call a sequence
- * (SEQUENCE_OWNER, SERIAL_SEQUENCES, SEQUENCE_DEFAULT_OF) and a table's ancestors (ANCESTORS).
+ * (SEQUENCE_OWNER, SERIAL_SEQUENCES, SEQUENCE_DEFAULT_OF), a table's ancestors (ANCESTORS) and its generated
+ * columns (GENERATED).
  */
 export function relationsQuery(pairs: readonly (readonly [string, string])[]): string {
   const list = pairs.map(([s, n]) => `(${literal(s)}, ${literal(n)})`).join(", ");
@@ -116,7 +144,8 @@ export function relationsQuery(pairs: readonly (readonly [string, string])[]): s
     ${SEQUENCE_OWNER},
     ${SERIAL_SEQUENCES},
     ${SEQUENCE_DEFAULT_OF},
-    ${ANCESTORS}
+    ${ANCESTORS},
+    ${GENERATED}
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE (n.nspname, c.relname) IN (VALUES ${list})`;
 }

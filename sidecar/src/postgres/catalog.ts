@@ -103,12 +103,17 @@ export class Catalog {
 
   /**
    * A result column the server names by table OID and attnum, as schema.table.column, followed by the same
-   * column of each ancestor that has it (a child's or partition's column is its parent's too).
+   * column of each ancestor that has it (a child's or partition's column is its parent's too). A generated
+   * column made of other columns is not named: its value is not a column's own (a `partial` mask of the column
+   * it is made of would keep the parts its expression chose), so the mask plan takes it from the statement's
+   * lineage (resolve-generated.ts), or redacts it when that is not known.
    */
   column(tableOid: number, attnum: number): string[] | undefined {
     const r = this.#byOid.get(tableOid);
     const name = r?.columns[attnum - 1];
     if (!r || !name) return undefined;
+    const made = Object.hasOwn(r.generated, name) ? r.generated[name] : [];
+    if (made === null || (made !== undefined && made.length > 0)) return undefined;
     const out = [`${r.schema}.${r.name}.${name}`];
     for (const a of r.ancestors) if (a.columns.includes(name)) out.push(`${a.schema}.${a.name}.${name}`);
     return out;

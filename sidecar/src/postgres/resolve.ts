@@ -1,6 +1,7 @@
 import type { Catalog, RelationInfo } from "./catalog.js";
 import { NON_CONSTANT_RELATION } from "./sql/index.js";
 import { withAncestors } from "./resolve-ancestors.js";
+import { withGenerated } from "./resolve-generated.js";
 import type { AnalysisResult, ColumnRef, FunctionRef, OutputColumn, RelationRef, StatementFacts, Volatility } from "./sql/types.js";
 
 /** Views inside views inside views: deeper than this is not followed (and is reported unknown). */
@@ -13,8 +14,9 @@ export type Analyze = (sql: string, searchPath?: string[]) => AnalysisResult;
 /**
  * From SQL text to facts that name base tables: unqualified names resolved and `*` expanded through
  * the catalog, views replaced by what they read, so that a view over internal.* or over masked
- * columns is seen for what it is, and inheritance children and partitions named as each of their
- * ancestors too (resolve-ancestors.ts). Synchronous when the catalog already knows every relation.
+ * columns is seen for what it is, generated columns seen as made of the columns their expressions read
+ * (resolve-generated.ts), and inheritance children and partitions named as each of their ancestors too
+ * (resolve-ancestors.ts). Synchronous when the catalog already knows every relation.
  */
 export function resolveAnalysis(sql: string, analyze: Analyze, catalog: Catalog): AnalysisResult | Promise<AnalysisResult> {
   // One parse when the catalog already knows every relation (the steady state); a second after a lookup.
@@ -22,7 +24,9 @@ export function resolveAnalysis(sql: string, analyze: Analyze, catalog: Catalog)
   const pending = missingPairs(result, catalog);
   if (pending.length) return catalog.ensure(pending).then(() => resolveAnalysis(sql, analyze, catalog));
   const expanded = expandViews(result, analyze, catalog, 0);
-  const inherited = expanded instanceof Promise ? expanded.then((a) => withAncestors(a, catalog)) : withAncestors(expanded, catalog);
+  // Generated columns after views (a view's column is then its base table's), before ancestors (a child's ssn is its parent's).
+  const generated = expanded instanceof Promise ? expanded.then((a) => withGenerated(a, catalog)) : withGenerated(expanded, catalog);
+  const inherited = generated instanceof Promise ? generated.then((a) => withAncestors(a, catalog)) : withAncestors(generated, catalog);
   return inherited instanceof Promise ? inherited.then((a) => annotate(a, analyze, catalog)) : annotate(inherited, analyze, catalog);
 }
 
