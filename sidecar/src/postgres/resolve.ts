@@ -216,13 +216,21 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
     const unique = new Map(mapped.flatMap((m) => m.cols).map((c) => [`${c.schema}\u0000${c.table}\u0000${c.column}`, c]));
     return { cols: [...unique.values()], unknown: mapped.some((m) => m.unknown) };
   };
+  // Which of a view's rows there are is what its body chose them by (`WHERE g <= split_part(ssn, '-', 1)::int`
+  // relates g to the SSN): read through the view, a count of them (count(*), a tag's `INSERT 0 607`), an
+  // aggregate, a value stored from them or a function fed by them is made of that too, as in the statement
+  // written out with the view's body in place. Which output aggregates is not known here: every computed
+  // output takes it, a plain column keeps its own lineage.
+  const viewRows = rowsThroughViews(s, views);
   const outputs: OutputColumn[] = s.outputs.map((o) => {
     const mapped = o.lineage.map(mapColumn);
+    const derived = o.derived || mapped.some((m) => m.derived);
+    const counts = derived && viewRows !== undefined;
     return {
       ...o,
-      lineage: mapped.flatMap((m) => m.cols),
-      derived: o.derived || mapped.some((m) => m.derived),
-      unknown: o.unknown || mapped.some((m) => m.unknown),
+      lineage: dedupe([...mapped.flatMap((m) => m.cols), ...(counts ? viewRows.cols : [])]),
+      derived,
+      unknown: o.unknown || mapped.some((m) => m.unknown) || (counts && viewRows.unknown),
     };
   });
   // What the view reads to choose its rows is read too, though no output shows it: a filter's error text
@@ -231,13 +239,13 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
   const columns = [...new Map(read.map((c) => [`${c.schema}\u0000${c.table}\u0000${c.column}`, c])).values()];
   // A value read through a view and stored (INSERT ... SELECT FROM v) is what the view's column reads; rows
   // chosen through a view are chosen by what its columns read.
-  const stored = throughViews(s.write_inputs);
-  const counted = throughViews(s.row_count_inputs);
+  const stored = withViewRows(throughViews(s.write_inputs), s.writes ? viewRows : undefined);
+  const counted = withViewRows(throughViews(s.row_count_inputs), viewRows);
   // Functions a view calls run when it is read; what reaches them is the view body's lineage.
   const functions: FunctionRef[] = [];
   const mapInputs = (f: FunctionRef): FunctionRef => {
     const mapped = f.inputs.map(mapColumn);
-    return { ...f, inputs: mapped.flatMap((m) => m.cols), inputs_unknown: f.inputs_unknown || mapped.some((m) => m.unknown) };
+    return { ...f, inputs: dedupe([...mapped.flatMap((m) => m.cols), ...(viewRows?.cols ?? [])]), inputs_unknown: f.inputs_unknown || mapped.some((m) => m.unknown) || viewRows?.unknown === true };
   };
   for (const f of s.functions) functions.push(mapInputs(f));
   for (const t of s.tables) {
@@ -245,6 +253,28 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
     if (body) functions.push(...body.functions);
   }
   return { ...s, tables, outputs, columns, write_inputs: stored.cols, write_inputs_unknown: s.write_inputs_unknown || stored.unknown, row_count_inputs: counted.cols, row_count_unknown: s.row_count_unknown || counted.unknown, unknown, opaque, writes, functions: mergeFunctions(functions) };
+}
+
+/** What the rows of the views a statement reads were chosen by; undefined when nothing (the common view). */
+function rowsThroughViews(s: StatementFacts, views: Map<string, AnalysisResult>): { cols: ColumnRef[]; unknown: boolean } | undefined {
+  let cols: ColumnRef[] = [];
+  let unknown = false;
+  for (const t of s.tables) {
+    const body = views.get(`${t.schema}.${t.name}`)?.statements[0];
+    if (!body) continue;
+    cols = cols.concat(body.row_count_inputs);
+    unknown ||= body.row_count_unknown;
+  }
+  return cols.length > 0 || unknown ? { cols: dedupe(cols), unknown } : undefined;
+}
+
+function withViewRows(lin: { cols: ColumnRef[]; unknown: boolean }, rows: { cols: ColumnRef[]; unknown: boolean } | undefined): { cols: ColumnRef[]; unknown: boolean } {
+  return rows ? { cols: dedupe([...lin.cols, ...rows.cols]), unknown: lin.unknown || rows.unknown } : lin;
+}
+
+function dedupe(cols: ColumnRef[]): ColumnRef[] {
+  if (cols.length < 2) return cols;
+  return [...new Map(cols.map((c) => [`${c.schema}\u0000${c.table}\u0000${c.column}`, c])).values()];
 }
 
 function mergeFunctions(fns: FunctionRef[]): FunctionRef[] {

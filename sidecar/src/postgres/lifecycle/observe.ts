@@ -36,6 +36,24 @@ export function observeNotification(s: SessionState, statement: Statement | unde
 }
 
 /**
+ * An ErrorResponse or NoticeResponse from the server: text the agent receives as surely as a row, and as
+ * large as the statement makes it (`SELECT string_agg(o::text, ',')::int FROM orders o` fails quoting the
+ * whole table). It counts as one row of its bytes against the session and agent budgets, and as its bytes
+ * against the statement's (not as one of the statement's rows: an error after a statement's last allowed
+ * row keeps its text). Returns the budget it crossed: the caller withholds the text then. No cancel: an
+ * error has ended its statement already, and a notice is only dropped.
+ */
+export function observeText(s: SessionState, statement: Statement | undefined, bytes: number): string | undefined {
+  const budget = s.ctx.budget;
+  if (!budget.rowsBudgeted) return undefined;
+  const r = statement && !statement.completed ? statement.result : undefined;
+  const crossed = budget.row(bytes, r?.rows ?? 0, (r?.bytes ?? 0) + bytes);
+  if (crossed) s.log.info({ statement: statement?.seq, budget: crossed, bytes }, "budget withheld server text");
+  else awaitLease(s);
+  return crossed;
+}
+
+/**
  * workers > 1: a row went ahead of the agent's lease (the rest of one socket read may): read nothing more
  * upstream until the primary has answered, so what runs ahead is bounded by one read.
  */

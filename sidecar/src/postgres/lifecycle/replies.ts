@@ -13,6 +13,7 @@ import {
   type FieldDescription,
   type Frame,
 } from "../protocol/index.js";
+import { budgetedError, budgetedNotice } from "./budget-text.js";
 import { copyInFailed, copyInStarted } from "./copy-in.js";
 import { callHook } from "./decide.js";
 import { functionResult } from "./function-call.js";
@@ -85,11 +86,16 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
       readyForQuery(s, f);
       if ((head?.kind === "query" || head?.kind === "sync") && head.wrapped) return endWrap(s, s.txStatus !== 0x54);
       return s.toClient(f.raw);
-    case Backend.NoticeResponse:
-      return s.toClient(maskNotice(f, head, s.ctx.secrets));
+    case Backend.NoticeResponse: {
+      const out = budgetedNotice(s, head?.stmt, maskNotice(f, head, s.ctx.secrets));
+      return out ? s.toClient(out) : undefined;
+    }
     case Backend.ParameterStatus: {
       const { name, value } = decodeParameterStatus(f.body);
-      s.toClient(f.raw);
+      // application_name is the one reported setting a statement can set to any text it computes (set_config
+      // of a string_agg): 63 bytes a statement, counted as server text; past a budget the report is dropped
+      // (drivers only show it). The others drivers read to decode values: always shown.
+      if (name !== "application_name" || budgetedNotice(s, head?.stmt, f.raw)) s.toClient(f.raw);
       if (name === "search_path") s.searchPath.reported(value); // a change no statement showed (a function body): search-path.ts
       else s.reading.reported(name, value);
       if ((name === "client_encoding" && value.toUpperCase() !== "UTF8") || (name === "standard_conforming_strings" && value !== "on")) {
@@ -173,7 +179,7 @@ function error(s: SessionState, f: Frame, head: Pending | undefined): void {
     return s.toClient(out);
   }
   observeError(head?.stmt, decodeNotice(f.body)["C"] ?? "XX000");
-  s.toClient(maskNotice(f, head, s.ctx.secrets));
+  s.toClient(budgetedError(s, head?.stmt, maskNotice(f, head, s.ctx.secrets)));
 }
 
 function sqlstateOf(errorFrame: Buffer): string {
