@@ -84,7 +84,7 @@ export const httpSchema = {
     mask_field_names: {
       enum: ["spelling", "case", "exact"],
       default: "spelling",
-      description: "How mask field rules match JSON keys and names written as data (a name/value pair's name, an entry's first element, a query parameter). spelling: case and the separators _ - . and space do not count (card_number is cardNumber, CardNumber, card-number, Card Number); case: only case does not count; exact: as written. Response header names and what recordings keep of requests match by spelling whatever this says.",
+      description: "How mask field rules match JSON keys and names written as data (a name/value pair's name, an entry's first element, a query parameter). spelling: case and the separators _ - . and space do not count (card_number is cardNumber, CardNumber, card-number, Card Number), and a dotted name is a path written flat whose last parts name the field too (user.email is email, customer.card.number is card_number; email.verified is not email); case: only case does not count; exact: as written. Response header names and what recordings keep of requests match by spelling whatever this says.",
     },
   },
 } as const;

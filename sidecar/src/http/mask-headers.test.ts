@@ -143,6 +143,28 @@ describe("maskResponseHeaders", () => {
     }
   });
 
+  it("a dotted name is a path written flat: its last part names the field, a part before a dot does not", () => {
+    const rules: MaskRule[] = [{ field: "email", strategy: "redact" }, { field: "full_name", strategy: "redact" }];
+    const sent: OutgoingHttpHeaders = {
+      "x-user.email": "a",
+      "x-ssn.": "b",
+      "x-email.": "c",
+      "x-customer.fullName": "d",
+      location: "/u?user.email=e&user%2Eemail=f&email.verified=true&fullName.length=3&email.Verified=g",
+      "x-email.verified": "true",
+      "x-full-name.length": "12",
+    };
+    expect(masked(rules, sent)).toEqual({
+      "x-user.email": REDACTED,
+      "x-ssn.": "b",
+      "x-email.": REDACTED,
+      "x-customer.fullName": REDACTED,
+      location: `/u?user.email=${REDACTED}&user%2Eemail=${REDACTED}&email.verified=true&fullName.length=3&email.Verified=g`,
+      "x-email.verified": "true",
+      "x-full-name.length": "12",
+    });
+  });
+
   it("leaves Content-Length alone", () => {
     expect(masked([{ field: "length", strategy: "redact" }], { "content-length": "4111111111111111" })["content-length"]).toBe("4111111111111111");
   });

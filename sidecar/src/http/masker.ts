@@ -102,6 +102,15 @@ export class ResponseMasker {
     return this.#doc.names.size > 0;
   }
 
+  /**
+   * Some field rule runs detectors inside its field: one named, or one under any JSON pointer (those ending in
+   * `*` or an index included, which namedRules leaves out). What a stream's joins read deltas for.
+   */
+  get hasFieldDetectors(): boolean {
+    for (const a of this.#doc.names.values()) if (a.detect !== undefined) return true;
+    return this.#doc.pointers.some((p) => p.action.detect !== undefined);
+  }
+
   /** Every field rule with the name it gives, as written (pointers by their last token): for response headers. */
   get namedRules(): readonly NamedFieldRule[] {
     return this.#namedRules;

@@ -84,6 +84,20 @@ describe("joins over a stream's deltas", () => {
     expect(through(["SSN 607-", "59-5353 ok"], wholeAndDetect)).toEqual({ events: [chat("****"), chat("****")], held: 0 });
   });
 
+  it.each(["/choices/*/delta/*", "/choices/0", "/choices/*", "/choices/0/delta/content"])("a detector under the pointer %s joins the deltas it covers, whole and streamed equal", (pointer) => {
+    const m = ResponseMasker.from([{ field: pointer, detector: "ssn", strategy: "redact" }])!;
+    const text = "The SSN is 607-59-5353 on file.";
+    const whole = content(m.maskEventData(chat(text)));
+    expect(whole).toBe("The SSN is **** on file.");
+    const at = text.indexOf("607");
+    for (let i = at; i <= at + 11; i++) {
+      for (let j = i; j <= at + 11; j++) expect(through([text.slice(0, i), text.slice(i, j), text.slice(j)], m).events.map(content).join(""), `${i}/${j}`).toBe(whole);
+    }
+    // Outside what the pointer covers, no join and no hold.
+    const other = ResponseMasker.from([{ field: "/choices/*/logprobs/*", detector: "ssn", strategy: "redact" }])!;
+    expect(through(["SSN 607-", "59-5353 ok"], other)).toEqual({ events: [chat("SSN 607-"), chat("59-5353 ok")], held: 0 });
+  });
+
   it("the hold bound masks what may be a match under way, and the rest of it when it comes", async () => {
     let expired = false;
     const joins = new StreamJoins<number>(streamJoinsFor(masker)!, () => (expired = true), { maxHoldMs: 20 });

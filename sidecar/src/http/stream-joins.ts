@@ -24,14 +24,14 @@ export interface JoinDetect {
 
 /**
  * The masker's detectors over joined text: those for every string, and those a field rule runs inside the
- * field a delta is in (`{"field": "content", "detector": "ssn"}`). Undefined when it has neither (the stream
- * is masked as before; so is one whose only detectors sit under a pointer ending in `*` or an index, which
- * names no field by name). A delta masked whole by a field rule is masked so in each event: no join needed.
+ * field a delta is in (`{"field": "content", "detector": "ssn"}`, or a pointer to it or above it, ending in
+ * `*` or an index too: `/choices/0`, `/delta/` then `*`). Undefined when it has neither (the stream is
+ * masked as before). A delta masked whole by a field rule is masked so in each event: no join needed.
  */
 export function streamJoinsFor(masker: ResponseMasker): JoinDetect | undefined {
   const global = masker.detect;
   // Streams under field rules without detectors are masked as before, with no cost added.
-  if (!global && !masker.namedRules.some((r) => r.action.detect !== undefined)) return undefined;
+  if (!global && !masker.hasFieldDetectors) return undefined;
   return {
     specFor(keys) {
       if (!masker.hasFieldRules) return global;

@@ -1,5 +1,5 @@
 import type { Decision } from "../decision/index.js";
-import { fieldNameFold } from "../http/field-names.js";
+import { fieldNameFold, fieldNameLookup } from "../http/field-names.js";
 import { DETECTOR_NAMES, isCredentialName, maskText, REDACTED } from "../mask/index.js";
 
 // What of an HTTP request may enter a recording. It starts from the input as the decision log has it
@@ -12,24 +12,29 @@ import { DETECTOR_NAMES, isCredentialName, maskText, REDACTED } from "../mask/in
  * characters folded, case and `_ - . space` not counted), whatever `http.mask_field_names` says for
  * responses: spelling matches every key the other two settings match, and a recording must keep nothing a
  * response would have masked. `cardNumber`, `Card Number` and `ｃａｒｄ＿ｎｕｍｂｅｒ` fall under `card_number`;
- * `card_numbers`, `session` and `ssn_count` do not fall under `card_number` or `ssn`.
+ * `card_numbers`, `session` and `ssn_count` do not fall under `card_number` or `ssn`. A dotted name is read as
+ * field-names.ts reads it under `spelling`, a path written flat: `customer.ssn` and `user.email` fall under
+ * `ssn` and `email`, `email.verified` and `app.kubernetes.io/name` under neither.
  */
 const spelled = fieldNameFold("spelling");
 
-function fieldNames(decision: Decision): Set<string> {
-  const names = new Set<string>();
+/** Whether a key names a field a mask rule names. */
+type FieldLookup = (key: string) => true | undefined;
+
+function fieldNames(decision: Decision): FieldLookup {
+  const names = new Map<string, true>();
   for (const m of decision.mask) {
     if (!m.field) continue;
     // A JSON pointer names its last token; a plain field name matches at any depth.
     const last = m.field.startsWith("/") ? m.field.split("/").at(-1)!.replace(/~1/g, "/").replace(/~0/g, "~") : m.field;
-    names.add(spelled(last));
+    names.set(spelled(last), true);
   }
-  return names;
+  return fieldNameLookup(names, "spelling", spelled);
 }
 
 const text = (s: string): string => maskText(s, DETECTOR_NAMES, "redact") ?? REDACTED;
 
-function walk(v: unknown, fields: ReadonlySet<string>): unknown {
+function walk(v: unknown, fields: FieldLookup): unknown {
   if (typeof v === "string") return text(v);
   if (!v || typeof v !== "object") return v;
   if (Array.isArray(v)) return v.map((x) => walk(x, fields));
@@ -38,8 +43,7 @@ function walk(v: unknown, fields: ReadonlySet<string>): unknown {
   // agent's own credential for the upstream), is replaced whole. The credential names are judged on the key
   // as spelled too: `Api Key` and `pass\u200bword` are credentials.
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-    const name = spelled(k);
-    out[text(k)] = (fields.has(name) || isCredentialName(name)) && x !== null ? REDACTED : walk(x, fields);
+    out[text(k)] = (fields(k) !== undefined || isCredentialName(k)) && x !== null ? REDACTED : walk(x, fields);
   }
   return out;
 }

@@ -1,8 +1,9 @@
 // What a recording keeps of an HTTP request follows the rule the response masks follow for a field's name
 // (http/field-names.ts): under the example policy's `card_number` and `ssn` rules, a body, query or MCP
 // arguments that spell the name `cardNumber`, `Card Number`, `card-number`, `ＣＡＲＤ＿ＮＵＭＢＥＲ` or
-// `s\u200bsn` are recorded as `****`, as are credentials under spelled names (`Api Key`). Must-allow:
-// `session`, `card_numbers` and `ssn_count` are kept as sent. A real session through regate, read back with
+// `s\u200bsn` are recorded as `****`, as are credentials under spelled names (`Api Key`) and dotted names whose
+// last parts name the field (`customer.ssn`, `user.email`). Must-allow: `session`, `card_numbers`, `ssn_count`,
+// `email.verified` and `app.kubernetes.io/name` are kept as sent. A real session through regate, read back with
 // `regate recordings replay`, and every file of the recording searched. Values here have no detectable shape:
 // only the name can find them.
 
@@ -31,12 +32,18 @@ const MASKED: Record<string, string> = {
   SSN: "leak-upper-7108",
   "Api Key": "leak-credential-7109",
   "Pass\u200bword": "leak-credential-7110",
+  // A dotted name is a path written flat (OpenTelemetry attributes, Elasticsearch fields): its last parts name the field.
+  "customer.ssn": "leak-dotted-path-7114",
+  "user.email": "leak-dotted-path-7115",
+  "billing.card.number": "leak-dotted-path-7116",
 };
 const QUERY_SECRET = "leak-query-7111";
 const MCP_SECRET = "leak-mcp-7112";
 const MCP_CREDENTIAL = "leak-mcp-credential-7113";
+const QUERY_DOTTED = "leak-query-dotted-7117";
+const MCP_DOTTED = "leak-mcp-dotted-7118";
 /** Names that are not the rules' names: kept as sent. */
-const KEPT: Record<string, string> = { session: "keep-session-8101", card_numbers: "keep-cardnumbers-8102", ssn_count: "keep-ssncount-8103", cardholder: "keep-cardholder-8104" };
+const KEPT: Record<string, string> = { session: "keep-session-8101", card_numbers: "keep-cardnumbers-8102", ssn_count: "keep-ssncount-8103", cardholder: "keep-cardholder-8104", "email.verified": "keep-emailverified-8105", "app.kubernetes.io/name": "keep-k8s-8106", "ssn.last4": "keep-ssnlast4-8107" };
 
 const dir = join(outputDir("suite", "recording-field-spelling"), "recordings");
 let upstream: Upstream;
@@ -89,8 +96,8 @@ beforeAll(async () => {
   app = await startApp({ config, log: createLogger({ level: "error" }) });
   writeSecrets(join(dir, ".."), [AGENT_TOKEN, UPSTREAM_SECRET]);
 
-  expect(await post(`/orders?cardNumber=${QUERY_SECRET}&page=2`, { entries: Object.entries(MASKED).map(([k, v]) => ({ [k]: v })), kept: KEPT, items: [{ sku: "A-1", qty: 2 }] })).toBe(200);
-  const rpc = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "charge_card", arguments: { "Card-Number": MCP_SECRET, accessToken: MCP_CREDENTIAL, session: KEPT["session"] } } };
+  expect(await post(`/orders?cardNumber=${QUERY_SECRET}&user.email=${QUERY_DOTTED}&page=2`, { entries: Object.entries(MASKED).map(([k, v]) => ({ [k]: v })), kept: KEPT, items: [{ sku: "A-1", qty: 2 }] })).toBe(200);
+  const rpc = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "charge_card", arguments: { "Card-Number": MCP_SECRET, accessToken: MCP_CREDENTIAL, "customer.ssn": MCP_DOTTED, session: KEPT["session"] } } };
   await post("/mcp", rpc, { "mcp-session-id": "mcp-session-field-spelling" });
   await vi.waitFor(() => expect(listed().filter((r) => r.end_reason === "idle")).toHaveLength(2), { timeout: 15_000, interval: 200 });
 }, 60_000);
@@ -114,17 +121,17 @@ describe("a recording keeps no value under a masked field's name, however the na
     expect(req!.body.entries).toEqual(Object.keys(MASKED).map((k) => ({ [k]: "****" })));
     expect(req!.body.kept).toEqual(KEPT);
     expect(req!.body.items).toEqual([{ sku: "A-1", qty: 2 }]);
-    expect(req!.query).toEqual({ cardNumber: "****", page: ["2"] });
+    expect(req!.query).toEqual({ cardNumber: "****", "user.email": "****", page: ["2"] });
   });
 
   it("MCP arguments: the same", () => {
     const [req] = requests(true);
-    expect(req!.mcp.arguments).toEqual({ "Card-Number": "****", accessToken: "****", session: KEPT["session"] });
+    expect(req!.mcp.arguments).toEqual({ "Card-Number": "****", accessToken: "****", "customer.ssn": "****", session: KEPT["session"] });
   });
 
   it("no file of the recording holds any of the values", () => {
     const all = readdirSync(dir).map((f) => readFileSync(join(dir, f), "utf8")).join("\n");
-    for (const v of [...Object.values(MASKED), QUERY_SECRET, MCP_SECRET, MCP_CREDENTIAL]) expect(all).not.toContain(v);
+    for (const v of [...Object.values(MASKED), QUERY_SECRET, MCP_SECRET, MCP_CREDENTIAL, QUERY_DOTTED, MCP_DOTTED]) expect(all).not.toContain(v);
     for (const v of Object.values(KEPT)) expect(all).toContain(v);
   });
 });
