@@ -26,6 +26,8 @@ export interface Walk extends Scan {
   element: boolean;
   /** `name=value` pairs in its strings name fields (query-pairs.ts); not in a header's value, which mask-headers.ts reads. */
   urlPairs: boolean;
+  /** Where containers a pair's value stepped over end (json-rewrite-pairs.ts): stepped over again, one lookup. */
+  ends?: Map<number, number>;
 }
 
 /** `text` with its edits (in order, not overlapping) applied; unchanged text as it came. */
@@ -147,14 +149,19 @@ export class JsonRewriter {
     if (masked !== raw) scan.edits.push([start, end, JSON.stringify(masked)]);
   }
 
-  /** A member (`named`) or element `key` at the cursor, one level below `depth`. The action it applied, if any. */
-  child(scan: Walk, key: string, named: boolean, detect: DetectSpec | undefined, depth: number, embedded: number): FieldAction | undefined {
+  /**
+   * A member (`named`) or element `key` at the cursor, one level below `depth`. The action it applied, if any.
+   * `pair`: the action of the field a name/value pair names (json-rewrite-pairs.ts), applied unless the
+   * member's own rule masks it whole.
+   */
+  child(scan: Walk, key: string, named: boolean, detect: DetectSpec | undefined, depth: number, embedded: number, pair?: FieldAction): FieldAction | undefined {
     const usePointers = this.pointers.length > 0;
     if (usePointers) scan.path.push(this.fold(key));
     const schema = !scan.inSchema && embedded === 0 && depth < SHALLOW && this.names.size > 0 && schemaAt(scan.shallow, depth, named ? key : "#");
     if (schema) scan.inSchema = true;
     try {
-      const action = mergeActions(named && !scan.inSchema ? this.#named(key) : undefined, usePointers ? this.#pointerAction(scan.path) : undefined);
+      const own = mergeActions(named && !scan.inSchema ? this.#named(key) : undefined, usePointers ? this.#pointerAction(scan.path) : undefined);
+      const action = pair === undefined || own?.whole !== undefined ? own : pair.whole !== undefined ? pair : mergeActions(own, pair);
       if (action?.whole !== undefined) replaceScalars(scan, (value) => this.wholeReplacement(value, action.whole!), depth + 1);
       else {
         scan.element = !named;

@@ -86,10 +86,12 @@ export class PgSession implements LiveSession {
         const up = this.#upstream.socket;
         up.pause();
         this.#upstreamHolds++;
-        void until.finally(() => {
+        // Released however `until` settles: `finally` would re-raise a rejection as an unhandled one, which ends the process.
+        const release = (): void => {
           // The client's own back-pressure may still want the server read paused.
           if (--this.#upstreamHolds === 0 && !this.#closed && !this.#client.writableNeedDrain) up.resume();
-        });
+        };
+        until.then(release, release);
       },
     });
   }
