@@ -73,7 +73,9 @@ export class ClusterAgentBudgets implements AgentBudgetBook {
       }));
     return {
       get waiting() {
-        return a.credit.rows + a.credit.bytes > 0 ? settle() : undefined;
+        // After the primary failed to answer there is nothing to wait for (rows past the lease are cut, #fits):
+        // an already-settled promise per row would pause and resume the session for nothing.
+        return a.credit.rows + a.credit.bytes > 0 && (a.pending || !a.failed) ? settle() : undefined;
       },
       ready: (n) => this.#ready(a, n),
       admit: (n, now) => this.#admit(a, n, now),
