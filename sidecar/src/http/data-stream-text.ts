@@ -39,8 +39,8 @@ export function maskDataStreamText(text: string, masker: ResponseMasker): string
     } else payloads.push(undefined);
   }
   if (texts < 2) return undefined;
-  // The whole body is here: nothing waits on a clock, the end settles what is left.
-  const joins = new StreamJoins<number>(detect, () => {}, { maxHeldChars: Number.POSITIVE_INFINITY });
+  // The whole body is here: nothing waits on a clock, the end reads all of it once.
+  const joins = new StreamJoins<number>(detect, () => {}, { whole: true });
   const out = [...lines];
   let changed = false;
   const put = (released: { item: number; data: string }[]): void => {

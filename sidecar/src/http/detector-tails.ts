@@ -65,16 +65,24 @@ function patternTail(t: string, re: RegExp): number {
   return m ? from + m.index : t.length;
 }
 
+/** The longest local part an address has (RFC 5321), as the email detector reads it. */
+const MAX_LOCAL = 64;
+
 /**
  * Emails: an `@` with a domain under way holds from its local part on. A local part alone is held only when it
  * does not read as a word (digits, `_`, `%`, `+`, or a dot or dash inside it): prose deltas end in words, and
- * a plain word sent before its `@domain` arrives still leaves the address masked (the rest is masked).
+ * a plain word sent before its `@domain` arrives still leaves the address masked (the rest is masked). A run
+ * longer than a local part can be starts no address (the detector reads none inside a longer run): a long
+ * digit, hex or base64url run is not held, else it would wait for the bound and go out masked.
  */
 function emailTail(t: string): number {
   const domain = runStart(t, t.length, isDomain);
-  if (domain > 0 && t.charCodeAt(domain - 1) === 64) return runStart(t, domain - 1, isLocal);
+  if (domain > 0 && t.charCodeAt(domain - 1) === 64) {
+    const local = runStart(t, domain - 1, isLocal);
+    if (domain - 1 - local <= MAX_LOCAL) return local;
+  }
   const local = runStart(t, t.length, isLocal);
-  if (local === t.length) return t.length;
+  if (local === t.length || t.length - local > MAX_LOCAL) return t.length;
   return /[0-9_%+]|[.-][A-Za-z0-9]/.test(t.slice(local)) ? local : t.length;
 }
 

@@ -80,6 +80,32 @@ function sentContext(sent: string): string {
   return sent.slice(Math.max(0, i - 1));
 }
 
+/** The first of `parts` (in text order) that ends after `offset`: a span's parts found without a walk from the start. */
+function firstPartEndingAfter(parts: readonly { at: number; leaf: Leaf }[], offset: number): number {
+  let lo = 0;
+  let hi = parts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const p = parts[mid]!;
+    if (p.at + p.leaf.value.length > offset) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/**
+ * A private key block masked at the bound and still open in `sent` (its BEGIN line, no END after it) whose
+ * BEGIN line the kept context would lose: that line, kept ahead of the context, so the rest of the block is
+ * still held and masked until its END (the detector reads a block only whole).
+ */
+function openKeyHeader(sent: string, spec: DetectSpec): string {
+  if (!spec.names.includes("secret")) return "";
+  const begin = sent.lastIndexOf("-----BEGIN");
+  if (begin < 0 || begin >= sent.length - SENT_CONTEXT || sent.includes("-----END", begin)) return "";
+  const header = /^-----BEGIN[A-Z ]{0,20} PRIVATE KEY-----/.exec(sent.slice(begin, begin + 48));
+  return header ? `${header[0]}\n` : "";
+}
+
 /** How an event's data is read for joins. */
 export type JoinKind = "json" | "text" | "none";
 
@@ -89,7 +115,11 @@ interface Held<T> {
   leaves: Leaf[];
 }
 
-/** More distinct paths than a stream has deltas at: the cache of their detectors starts over. */
+/**
+ * More distinct paths than a stream has deltas at: the cache of their detectors starts over, and the text sent
+ * at the path written longest ago is forgotten (a stream whose part or tool-call index keeps growing would
+ * otherwise keep one entry per event).
+ */
 const MAX_CACHED_PATHS = 1024;
 
 /** An event let out, its data with the joins' masking applied (unchanged when none applied). */
@@ -103,6 +133,7 @@ export class StreamJoins<T> {
   readonly #onExpire: () => void;
   readonly #maxHeldChars: number;
   readonly #maxHoldMs: number;
+  readonly #whole: boolean;
   #held: Held<T>[] = [];
   #heldChars = 0;
   /** Per path, the end of the text already sent there (as it came, before masking). */
@@ -113,12 +144,17 @@ export class StreamJoins<T> {
   /** Each path's detectors (null: none), as specFor gave them. */
   #specs = new Map<string, DetectSpec | null>();
 
-  /** `onExpire` is called when held events have waited `maxHoldMs`: the owner then calls expire(). */
-  constructor(detect: JoinDetect, onExpire: () => void, opts: { maxHeldChars?: number; maxHoldMs?: number } = {}) {
+  /**
+   * `onExpire` is called when held events have waited `maxHoldMs`: the owner then calls expire(). `whole`: the
+   * body is already all here (no clock, no size bound), so add() only collects and end() reads the text once;
+   * settling per event would rescan all that is held each time, quadratic while a digit run keeps it held.
+   */
+  constructor(detect: JoinDetect, onExpire: () => void, opts: { maxHeldChars?: number; maxHoldMs?: number; whole?: boolean } = {}) {
     this.#detect = detect;
     this.#onExpire = onExpire;
     this.#maxHeldChars = opts.maxHeldChars ?? MAX_HELD_CHARS;
     this.#maxHoldMs = opts.maxHoldMs ?? MAX_HOLD_MS;
+    this.#whole = opts.whole ?? false;
   }
 
   get holding(): boolean {
@@ -132,6 +168,7 @@ export class StreamJoins<T> {
     if (leaves.length === 0 && this.#held.length === 0) return [{ item, data }];
     this.#held.push({ item, data, leaves });
     this.#heldChars += data.length;
+    if (this.#whole) return [];
     return this.#settle(this.#heldChars > this.#maxHeldChars ? "expire" : "more");
   }
 
@@ -153,6 +190,11 @@ export class StreamJoins<T> {
       this.#specs.set(leaf.path, spec);
     }
     return spec ?? undefined;
+  }
+
+  /** How many paths' sent text, and how many paths inside a masked span, are kept: bounded for any stream. */
+  get keptPaths(): { sent: number; continues: number } {
+    return { sent: this.#sent.size, continues: this.#continues.size };
   }
 
   stop(): void {
@@ -186,6 +228,8 @@ export class StreamJoins<T> {
     }
     const edits = new Map<Leaf, Edit[]>();
     for (const [path, t] of texts) {
+      // Nothing of this path goes out now: what was sent, and whether it ends inside a masked span, stays as it was.
+      if (t.parts[0]!.event >= release) continue;
       // Where the text released now ends: after the last part of an event let out.
       let releasedEnd = t.sent.length;
       for (const p of t.parts) if (p.event < release) releasedEnd = p.at + p.leaf.value.length;
@@ -201,8 +245,9 @@ export class StreamJoins<T> {
         const shownBefore = continued && s.start < t.sent.length;
         let first = !shownBefore;
         let edited = false;
-        for (const p of t.parts) {
-          if (p.event >= release) break;
+        for (let k = firstPartEndingAfter(t.parts, s.start); k < t.parts.length; k++) {
+          const p = t.parts[k]!;
+          if (p.event >= release || p.at >= s.end) break;
           const a = Math.max(s.start, p.at);
           const b = Math.min(s.end, p.at + p.leaf.value.length);
           if (a >= b) continue;
@@ -224,10 +269,19 @@ export class StreamJoins<T> {
       this.#heldChars -= h.data.length;
     }
     for (const [path, t] of texts) {
+      if (t.parts[0]!.event >= release) continue;
       let sent = t.sent;
       for (const p of t.parts) if (p.event < release) sent += p.leaf.value;
       // Inside a masked span the rest of it is still to be found: its start, spaces and all, is kept.
-      this.#sent.set(path, this.#continues.has(path) ? sent.slice(-SENT_CONTEXT) : sentContext(sent));
+      const context = this.#continues.has(path) ? openKeyHeader(sent, t.spec) + sent.slice(-SENT_CONTEXT) : sentContext(sent);
+      // Written again, a path becomes the newest: the one forgotten past the bound is the one written longest ago.
+      this.#sent.delete(path);
+      this.#sent.set(path, context);
+    }
+    while (this.#sent.size > MAX_CACHED_PATHS) {
+      const oldest = this.#sent.keys().next().value!;
+      this.#sent.delete(oldest);
+      this.#continues.delete(oldest);
     }
     this.#held = release === held.length ? [] : held.slice(release);
     if (this.#held.length === 0) this.stop();

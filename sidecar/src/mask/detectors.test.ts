@@ -15,6 +15,9 @@ const CASES: [DetectorName, string, string[]][] = [
   ["email", "a@b.io, c@d.org.", ["a@b.io", "c@d.org"]],
   ["email", "alice@localhost", []],
   ["email", "@example.com and user@ and a@b.c", []],
+  // A local part is at most 64 characters (RFC 5321); none is read inside a longer run.
+  ["email", `${"a".repeat(64)}@example.com`, [`${"a".repeat(64)}@example.com`]],
+  ["email", `${"1".repeat(65)}@example.com`, []],
   // card (Luhn + issuer prefix)
   ["card", "card 4111 1111 1111 1111 exp", ["4111 1111 1111 1111"]],
   ["card", "5500-0000-0000-0004", ["5500-0000-0000-0004"]],

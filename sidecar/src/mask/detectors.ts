@@ -31,7 +31,7 @@ const HAS_DIGIT = /\d/;
 const hasDigit = (t: string): boolean => HAS_DIGIT.test(t);
 
 // --- email ---------------------------------------------------------------------------------------------
-const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])/g;
+const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9-])/g;
 
 const email: Detector = {
   mayMatch: (t) => t.includes("@"),
