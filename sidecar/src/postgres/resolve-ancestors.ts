@@ -2,7 +2,9 @@
 // its ancestors too. A child's rows are its parent's rows (SELECT FROM parent returns them), a partition's are
 // its partitioned table's, and a child's column of a parent's column name is that column (PostgreSQL matches
 // inherited columns by name), so policy rules and masks written for the ancestor apply to the child.
+import { eachStatement } from "./resolve-step.js";
 import type { Catalog, RelationInfo } from "./catalog.js";
+import { columnKey } from "./sql/index.js";
 import type { AnalysisResult, ColumnRef, RelationRef, StatementFacts } from "./sql/types.js";
 
 /**
@@ -18,15 +20,9 @@ export function withAncestors(a: AnalysisResult, catalog: Catalog): AnalysisResu
   for (const s of a.statements) {
     for (const t of s.tables) if (t.schema !== null && !t.descendant && catalog.relation(t.schema, t.name) === undefined) missing.push([t.schema, t.name]);
   }
-  if (missing.length) return catalog.ensure(missing).then(() => settled(a, catalog));
-  return settled(a, catalog);
+  return eachStatement(a, catalog, missing, statement);
 }
 
-/** After an ensure: an entry still missing (it aged out meanwhile) is not guessed at; the statement says so. */
-function settled(a: AnalysisResult, catalog: Catalog): AnalysisResult {
-  const changed = a.statements.map((s) => statement(s, catalog));
-  return changed.every((s, i) => s === a.statements[i]) ? a : { ...a, statements: changed };
-}
 
 function statement(s: StatementFacts, catalog: Catalog): StatementFacts {
   const children = new Map<string, RelationInfo>();
@@ -34,6 +30,7 @@ function statement(s: StatementFacts, catalog: Catalog): StatementFacts {
   for (const t of s.tables) {
     if (t.schema === null || t.descendant) continue;
     const info = catalog.relation(t.schema, t.name);
+    // An entry that aged out between the catalog's ensure and now is not guessed at: the statement says so.
     if (info === undefined) unknown.push(`the catalog could not say whether ${t.schema}.${t.name} inherits from another table`);
     else if (info && info.ancestors.length) children.set(key(t.schema, t.name), info);
   }
@@ -65,12 +62,12 @@ function statement(s: StatementFacts, catalog: Catalog): StatementFacts {
     if (!cols.some((c) => c.schema !== null && children.has(key(c.schema, c.table)))) return cols as ColumnRef[];
     const out = new Map<string, ColumnRef>();
     for (const c of cols) {
-      out.set(colKey(c), c);
+      out.set(columnKey(c), c);
       const info = c.schema === null ? undefined : children.get(key(c.schema, c.table));
       for (const x of info?.ancestors ?? []) {
         if (c.column !== "*" && !x.columns.includes(c.column)) continue;
         const up = { schema: x.schema, table: x.name, column: c.column };
-        if (!out.has(colKey(up))) out.set(colKey(up), up);
+        if (!out.has(columnKey(up))) out.set(columnKey(up), up);
       }
     }
     return [...out.values()];
@@ -98,6 +95,3 @@ function key(schema: string, name: string): string {
   return `${schema}\u0000${name}`;
 }
 
-function colKey(c: ColumnRef): string {
-  return `${c.schema}\u0000${c.table}\u0000${c.column}`;
-}

@@ -3,7 +3,9 @@
 // of the columns its expression reads (pg_depend, catalog-queries.ts GENERATED), at the same table: wherever the
 // facts name it, they name those columns too, so masks, the stored-value and row-count rules, and the side-channel
 // rules written for `ssn` apply to `ssn_last4`.
+import { eachStatement } from "./resolve-step.js";
 import type { Catalog } from "./catalog.js";
+import { columnKey } from "./sql/index.js";
 import type { AnalysisResult, ColumnRef, StatementFacts } from "./sql/types.js";
 
 /** What a list of columns is made of once generated columns are followed, and whether any of them is not known. */
@@ -32,14 +34,9 @@ export function withGenerated(a: AnalysisResult, catalog: Catalog): AnalysisResu
       }
     }
   }
-  if (missing.length) return catalog.ensure(missing).then(() => settled(a, catalog));
-  return settled(a, catalog);
+  return eachStatement(a, catalog, missing, statement);
 }
 
-function settled(a: AnalysisResult, catalog: Catalog): AnalysisResult {
-  const changed = a.statements.map((s) => statement(s, catalog));
-  return changed.every((s, i) => s === a.statements[i]) ? a : { ...a, statements: changed };
-}
 
 function statement(s: StatementFacts, catalog: Catalog): StatementFacts {
   // Per table name as the facts spell it (schema or null): the generated columns of every relation it may be.
@@ -51,7 +48,7 @@ function statement(s: StatementFacts, catalog: Catalog): StatementFacts {
     const gen = new Map<string, string[] | null>();
     for (const schema of t.schema !== null ? [t.schema] : t.candidates) {
       const info = catalog.relation(schema, t.name);
-      // An entry that aged out between the lookup and now is not guessed at (resolve-ancestors.ts says so).
+      // An entry that aged out between the lookup and now is not guessed at: the statement says so.
       if (info === undefined) {
         if (!schema.startsWith("$")) unknownTables.push(`${schema}.${t.name}`);
         continue;
@@ -85,10 +82,10 @@ function statement(s: StatementFacts, catalog: Catalog): StatementFacts {
         unknown = true;
         continue;
       }
-      out ??= new Map(cols.map((x) => [colKey(x), x]));
+      out ??= new Map(cols.map((x) => [columnKey(x), x]));
       for (const m of made) {
         const base = { schema: c.schema, table: c.table, column: m };
-        if (!out.has(colKey(base))) out.set(colKey(base), base);
+        if (!out.has(columnKey(base))) out.set(columnKey(base), base);
       }
     }
     return { cols: out ? [...out.values()] : (cols as ColumnRef[]), unknown, generated };
@@ -121,6 +118,3 @@ function key(schema: string | null, name: string): string {
   return `${schema ?? ""}\u0000${name}`;
 }
 
-function colKey(c: ColumnRef): string {
-  return `${c.schema}\u0000${c.table}\u0000${c.column}`;
-}

@@ -1,5 +1,5 @@
 import type { Catalog, RelationInfo } from "./catalog.js";
-import { NON_CONSTANT_RELATION } from "./sql/index.js";
+import { columnKey, NON_CONSTANT_RELATION } from "./sql/index.js";
 import { withAncestors } from "./resolve-ancestors.js";
 import { withGenerated } from "./resolve-generated.js";
 import type { AnalysisResult, ColumnRef, FunctionRef, OutputColumn, RelationRef, StatementFacts, Volatility } from "./sql/types.js";
@@ -149,7 +149,7 @@ function expandViews(a: AnalysisResult, analyze: Analyze, catalog: Catalog, dept
     for (const t of s.tables) {
       if (!t.schema || SYSTEM_SCHEMAS.has(t.schema)) continue;
       const def = catalog.relation(t.schema, t.name)?.definition;
-      if (def) views.set(`${t.schema}.${t.name}`, def);
+      if (def) views.set(viewKey(t.schema, t.name), def);
     }
   }
   if (views.size === 0) return a;
@@ -178,14 +178,13 @@ function substitute(a: AnalysisResult, views: Map<string, AnalysisResult>): Anal
 }
 
 function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResult>): StatementFacts {
-  const key = (schema: string | null, name: string) => `${schema}.${name}`;
-  if (!s.tables.some((t) => views.has(key(t.schema, t.name)))) return s;
+  if (!s.tables.some((t) => views.has(viewKey(t.schema, t.name)))) return s;
   const tables: RelationRef[] = [...s.tables];
   const unknown = [...s.unknown];
   let opaque = s.opaque;
   let writes = s.writes;
   for (const t of s.tables) {
-    const v = views.get(key(t.schema, t.name));
+    const v = views.get(viewKey(t.schema, t.name));
     if (!v) continue;
     const body = v.statements[0];
     if (!body || v.parse_error) {
@@ -200,7 +199,7 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
     writes ||= body.tables.some((x) => x.access === "write");
   }
   const mapColumn = (c: ColumnRef): { cols: ColumnRef[]; derived: boolean; unknown: boolean } => {
-    const v = views.get(key(c.schema, c.table));
+    const v = views.get(viewKey(c.schema, c.table));
     const body = v?.statements[0];
     if (!v || !body) return { cols: [c], derived: false, unknown: false };
     const outs = c.column === "*" ? body.outputs : body.outputs.filter((o) => o.name === c.column);
@@ -213,8 +212,7 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
   };
   const throughViews = (cols: readonly ColumnRef[]): { cols: ColumnRef[]; unknown: boolean } => {
     const mapped = cols.map(mapColumn);
-    const unique = new Map(mapped.flatMap((m) => m.cols).map((c) => [`${c.schema}\u0000${c.table}\u0000${c.column}`, c]));
-    return { cols: [...unique.values()], unknown: mapped.some((m) => m.unknown) };
+    return { cols: dedupe(mapped.flatMap((m) => m.cols)), unknown: mapped.some((m) => m.unknown) };
   };
   // Which of a view's rows there are is what its body chose them by (`WHERE g <= split_part(ssn, '-', 1)::int`
   // relates g to the SSN): read through the view, a count of them (count(*), a tag's `INSERT 0 607`), an
@@ -235,8 +233,8 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
   });
   // What the view reads to choose its rows is read too, though no output shows it: a filter's error text
   // (`get_byte(..., ssn)` in the view's WHERE) carries its values, and the screening goes by these columns.
-  const read = [...s.columns.flatMap((c) => mapColumn(c).cols), ...s.tables.flatMap((t) => views.get(key(t.schema, t.name))?.statements[0]?.columns ?? [])];
-  const columns = [...new Map(read.map((c) => [`${c.schema}\u0000${c.table}\u0000${c.column}`, c])).values()];
+  const read = [...s.columns.flatMap((c) => mapColumn(c).cols), ...s.tables.flatMap((t) => views.get(viewKey(t.schema, t.name))?.statements[0]?.columns ?? [])];
+  const columns = dedupe(read);
   // A value read through a view and stored (INSERT ... SELECT FROM v) is what the view's column reads; rows
   // chosen through a view are chosen by what its columns read.
   const stored = withViewRows(throughViews(s.write_inputs), s.writes ? viewRows : undefined);
@@ -249,7 +247,7 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
   };
   for (const f of s.functions) functions.push(mapInputs(f));
   for (const t of s.tables) {
-    const body = views.get(key(t.schema, t.name))?.statements[0];
+    const body = views.get(viewKey(t.schema, t.name))?.statements[0];
     if (body) functions.push(...body.functions);
   }
   return { ...s, tables, outputs, columns, write_inputs: stored.cols, write_inputs_unknown: s.write_inputs_unknown || stored.unknown, row_count_inputs: counted.cols, row_count_unknown: s.row_count_unknown || counted.unknown, unknown, opaque, writes, functions: mergeFunctions(functions) };
@@ -260,7 +258,7 @@ function rowsThroughViews(s: StatementFacts, views: Map<string, AnalysisResult>)
   let cols: ColumnRef[] = [];
   let unknown = false;
   for (const t of s.tables) {
-    const body = views.get(`${t.schema}.${t.name}`)?.statements[0];
+    const body = views.get(viewKey(t.schema, t.name))?.statements[0];
     if (!body) continue;
     cols = cols.concat(body.row_count_inputs);
     unknown ||= body.row_count_unknown;
@@ -274,7 +272,12 @@ function withViewRows(lin: { cols: ColumnRef[]; unknown: boolean }, rows: { cols
 
 function dedupe(cols: ColumnRef[]): ColumnRef[] {
   if (cols.length < 2) return cols;
-  return [...new Map(cols.map((c) => [`${c.schema}\u0000${c.table}\u0000${c.column}`, c])).values()];
+  return [...new Map(cols.map((c) => [columnKey(c), c])).values()];
+}
+
+/** How the views a statement reads are kept by name (expandViews). */
+function viewKey(schema: string | null, name: string): string {
+  return `${schema}.${name}`;
 }
 
 function mergeFunctions(fns: FunctionRef[]): FunctionRef[] {
@@ -286,8 +289,8 @@ function mergeFunctions(fns: FunctionRef[]): FunctionRef[] {
       out.set(k, { ...f, inputs: [...f.inputs] });
       continue;
     }
-    const seen = new Set(had.inputs.map((c) => `${c.schema}\u0000${c.table}\u0000${c.column}`));
-    for (const c of f.inputs) if (!seen.has(`${c.schema}\u0000${c.table}\u0000${c.column}`)) had.inputs.push(c);
+    const seen = new Set(had.inputs.map(columnKey));
+    for (const c of f.inputs) if (!seen.has(columnKey(c))) had.inputs.push(c);
     had.inputs_unknown ||= f.inputs_unknown;
   }
   return [...out.values()];

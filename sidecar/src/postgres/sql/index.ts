@@ -3,6 +3,7 @@ export { initSqlParser } from "./parser.js";
 export { analyze, fingerprint } from "./analyze.js";
 export { parseSearchPath } from "./settings.js";
 export { NON_CONSTANT_RELATION } from "./relation-args.js";
+export { columnKey } from "./lineage.js";
 export type {
   Access,
   AnalysisContext,
