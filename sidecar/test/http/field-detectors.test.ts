@@ -79,7 +79,7 @@ describe("a detector scoped to a field", () => {
     expect(text.endsWith(", thanks")).toBe(true);
   });
 
-  it("a rule with a column and a detector, or two targets, is still refused", async () => {
+  it("a rule with two targets (a column and a field) is still refused", async () => {
     const bad = new TestRulesDecider(() => ({ mask: [{ column: "public.customers.ssn", field: "ssn", strategy: "redact" } as MaskRule] }));
     const g = await startGateway({ decider: bad, routes: [{ name: "api", prefix: "/", upstream: `http://127.0.0.1:${(upstream.address() as { port: number }).port}` }] });
     try {
