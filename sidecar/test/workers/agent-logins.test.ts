@@ -5,7 +5,6 @@
 // round-robin); an HTTP connection's from the upstream, which reads from /proc which worker holds its socket.
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
-import type { Socket } from "node:net";
 import pg from "pg";
 import { Client } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -34,10 +33,9 @@ const connections: Client[] = [];
 
 beforeAll(async () => {
   db = await startPostgres({ loadDemo: false });
-  const socketWorker = new WeakMap<Socket, number | undefined>();
   upstream = createServer((req, res) => {
-    if (!socketWorker.has(req.socket)) socketWorker.set(req.socket, workerOfUpstreamSocket(req.socket, upstreamPort, workers));
-    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ worker: socketWorker.get(req.socket) }));
+    const worker = workerOfUpstreamSocket(req.socket, upstreamPort, workers);
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ worker }));
   });
   upstreamPort = Number(new URL(await listen(upstream)).port);
   regate = await startWorkers(

@@ -5,7 +5,6 @@
 // which worker process holds the other end of its socket.
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
-import type { Socket } from "node:net";
 import { Client, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeServer, listen } from "../http/fixtures.js";
@@ -37,12 +36,11 @@ const slow = new Map<string, { aborted: boolean }>();
 
 beforeAll(async () => {
   db = await startPostgres({ loadDemo: false });
-  const socketWorker = new WeakMap<Socket, number | undefined>();
   upstream = createServer((req, res) => {
-    if (!socketWorker.has(req.socket)) socketWorker.set(req.socket, workerOfUpstreamSocket(req.socket, upstreamPort, workers));
+    const worker = workerOfUpstreamSocket(req.socket, upstreamPort, workers);
     const url = new URL(req.url ?? "/", "http://upstream");
     const who = url.searchParams.get("who") ?? "";
-    if (url.pathname === "/whoami") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ worker: socketWorker.get(req.socket) }));
+    if (url.pathname === "/whoami") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ worker }));
     if (url.pathname === "/stream") {
       // An LLM-style event stream: one event every 50 ms for as long as the client reads.
       const s = { sent: 0, closed: false };

@@ -57,14 +57,11 @@ const connections: Client[] = [];
 /** Which of regate's workers holds the other end of this upstream socket. */
 const workerOfSocket = (socket: Socket): number | undefined => workerOfUpstreamSocket(socket, mcpPort, workers);
 
-const socketWorker = new WeakMap<Socket, number | undefined>();
-
 /** The SDK's stateful server, as its own examples build one; `/whoami` names the worker a request came through. */
 async function startMcp(): Promise<void> {
   const transports = new Map<string, StreamableHTTPServerTransport>();
   mcp = createServer((req, res) => {
-    if (!socketWorker.has(req.socket)) socketWorker.set(req.socket, workerOfSocket(req.socket));
-    const worker = socketWorker.get(req.socket);
+    const worker = workerOfSocket(req.socket);
     if (req.headers.authorization !== `Bearer ${UPSTREAM_SECRET}`) return void res.writeHead(401).end();
     if (req.url === "/whoami") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ worker }));
     const session = req.headers["mcp-session-id"] as string | undefined;

@@ -3,22 +3,38 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { Socket } from "node:net";
 
-/** The pid among `workers` that holds the other end of `socket`, accepted by an upstream listening on `upstreamPort`. */
-export function workerOfUpstreamSocket(socket: Socket, upstreamPort: number, workers: readonly number[]): number | undefined {
-  const port = socket.remotePort!.toString(16).toUpperCase().padStart(4, "0");
-  const peer = upstreamPort.toString(16).toUpperCase().padStart(4, "0");
-  let inode: string | undefined;
+const ESTABLISHED = "01";
+const known = new WeakMap<Socket, number>();
+
+/** The inode of the live connection from local port `port` to `peer` (hex); a TIME_WAIT twin has inode 0. */
+function inodeOf(port: string, peer: string): string | undefined {
   for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
     for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
       const f = line.trim().split(/\s+/);
-      if (f[1]?.endsWith(`:${port}`) && f[2]?.endsWith(`:${peer}`)) inode = f[9];
+      if (f[1]?.endsWith(`:${port}`) && f[2]?.endsWith(`:${peer}`) && f[3] === ESTABLISHED && f[9] !== "0") return f[9];
     }
   }
+  return undefined;
+}
+
+/**
+ * The pid among `workers` that holds the other end of `socket`, accepted by an upstream listening on
+ * `upstreamPort`. Only a found worker is remembered: a miss is looked up again on the socket's next request,
+ * since regate keeps upstream connections alive and one wrong answer would otherwise stick to all of them.
+ */
+export function workerOfUpstreamSocket(socket: Socket, upstreamPort: number, workers: readonly number[]): number | undefined {
+  const cached = known.get(socket);
+  if (cached !== undefined) return cached;
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, "0");
+  const inode = inodeOf(hex(socket.remotePort!), hex(upstreamPort));
   if (!inode) return undefined;
   for (const pid of workers) {
     for (const fd of readdirSync(`/proc/${pid}/fd`)) {
       try {
-        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`) return pid;
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`) {
+          known.set(socket, pid);
+          return pid;
+        }
       } catch {
         // closed meanwhile
       }
