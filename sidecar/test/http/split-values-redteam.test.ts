@@ -10,6 +10,8 @@ import { createServer, type Server } from "node:http";
 import { createParser } from "eventsource-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HttpInput, MaskRule } from "../../src/decision/types.js";
+import { MAX_HOLD_MS } from "../../src/http/stream-joins.js";
+import { until } from "../support/wait.js";
 import { authed, closeServer, listen, startGateway, TestRulesDecider, type GatewayUnderTest } from "./fixtures.js";
 
 const RULES: MaskRule[] = [
@@ -89,8 +91,11 @@ function joinedText(shape: Shape, body: string): string {
   return text;
 }
 
-/** Streams queued per request id: the upstream writes them one write per event, a turn apart. */
-const STREAMS = new Map<string, { type: string; events: string[]; gaps?: number[]; written?: number[] }>();
+/**
+ * Streams queued per request id: the upstream writes them one write per event, a turn apart (or `gaps[i]` ms
+ * after event i; or, with `ready`, once `ready(i)` settles before event i).
+ */
+const STREAMS = new Map<string, { type: string; events: string[]; gaps?: number[]; written?: number[]; ready?: (i: number) => Promise<unknown> }>();
 let nextId = 0;
 
 function handle(req: IncomingMessage, res: ServerResponse): void {
@@ -105,7 +110,8 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     s.written?.push(Date.now());
     const gap = s.gaps?.[i] ?? 0;
     i++;
-    if (gap > 0) setTimeout(next, gap);
+    if (s.ready && i < s.events.length) void s.ready(i).then(next);
+    else if (gap > 0) setTimeout(next, gap);
     else setImmediate(next);
   };
   next();
@@ -255,13 +261,15 @@ describe("ordinary streams under detector rules pass byte for byte", () => {
   it("deltas that cannot start a value go out before the upstream writes the next one", async () => {
     const words = "Hello there, how are you today? I am fine, thanks for asking. Shall we start the review now?".split(/(?<= )/);
     const stream = streamOf("openai", words);
-    // The upstream waits 300 ms after each event: any hold would show as an event arriving late.
+    // The upstream writes each event only once the agent has the one before (or 5 s passed): an event held
+    // until the next one shows would come only at the hold bound, MAX_HOLD_MS after it was written. A fixed
+    // pause between events instead would make a busy machine's late turn look like a hold.
     const written: number[] = [];
+    const arrivals: number[] = [];
     const id = String(nextId++);
-    STREAMS.set(id, { ...stream, gaps: stream.events.map(() => 300), written });
+    STREAMS.set(id, { ...stream, written, ready: (k) => until(() => arrivals.length >= k, 5000).catch(() => undefined) });
     const res = await fetch(`${gw.url}/d/v1/stream?s=${id}`, { headers: authed() });
     const reader = res.body!.getReader();
-    const arrivals: number[] = [];
     let seen = "";
     for (;;) {
       const { value, done } = await reader.read();
@@ -271,8 +279,8 @@ describe("ordinary streams under detector rules pass byte for byte", () => {
       while (arrivals.length < events) arrivals.push(Date.now());
     }
     expect(seen).toBe(stream.events.join(""));
-    // Held until the next event, one would come 300 ms after the upstream wrote it.
-    arrivals.forEach((t, k) => expect(t - written[k]!, `event ${k}`).toBeLessThan(200));
+    // Held until the next event, one would come only at the hold bound.
+    arrivals.forEach((t, k) => expect(t - written[k]!, `event ${k}`).toBeLessThan(MAX_HOLD_MS * 0.7));
   }, 30_000);
 });
 
