@@ -207,10 +207,11 @@ export class Catalog {
 
   async #fetchRelations(pairs: [string, string][]): Promise<void> {
     const startedAt = this.#generation;
+    // An answer describes the catalog as it was when asked, or later: its age counts from the question.
+    const now = Date.now();
     const rows = await this.#conn.query(relationsQuery(pairs));
     // An invalidation while the query ran: its answer may predate the change.
     if (this.#generation !== startedAt) return;
-    const now = Date.now();
     const found = new Map<string, RelationInfo>();
     for (const row of rows) {
       const info = relationFromRow(row);
@@ -233,9 +234,9 @@ export class Catalog {
   /** Compares overload fingerprints; refetches only the names whose overloads changed. */
   async #recheckFunctions(names: string[]): Promise<void> {
     const startedAt = this.#generation;
+    const now = Date.now();
     const rows = await this.#conn.query(functionsFingerprintQuery(names));
     if (this.#generation !== startedAt) return;
-    const now = Date.now();
     const current = new Map(rows.map(([name, fp]) => [name!, fp!]));
     const changed: string[] = [];
     for (const name of names) {
@@ -249,9 +250,9 @@ export class Catalog {
 
   async #fetchFunctions(names: string[]): Promise<void> {
     const startedAt = this.#generation;
+    const now = Date.now();
     const rows = await this.#conn.query(functionsQuery(names));
     if (this.#generation !== startedAt) return;
-    const now = Date.now();
     const found = new Map<string, Map<string, FunctionInfo>>(names.map((n) => [n, new Map()]));
     const prints = new Map<string, [string, string][]>();
     for (const [schema, name, volatility, exposes, fp] of rows) {
