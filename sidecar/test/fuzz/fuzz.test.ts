@@ -21,9 +21,11 @@ describe("fuzz regression cases (testdata/fuzz)", () => {
   });
 });
 
+// Short on purpose: these 50,000 cases of seed 1 are the ones `make fuzz` starts with (seed 1 and 1,000,000
+// cases by default), and the long search belongs there.
 describe("short fuzz run", () => {
-  it("finds no crash, split disagreement or slow case in 120,000 mutated inputs (seed 1)", { timeout: 90_000 }, async () => {
-    const stats = await runFuzz({ seed: 1, targets, maxCases: 120_000, budgetMs: 30_000 });
+  it("finds no crash, split disagreement or slow case in 50,000 mutated inputs (seed 1)", { timeout: 90_000 }, async () => {
+    const stats = await runFuzz({ seed: 1, targets, maxCases: 50_000, budgetMs: 20_000 });
     const secs = stats.elapsedMs / 1000;
     console.log(
       `fuzz: ${stats.cases} cases in ${secs.toFixed(1)} s (${Math.round(stats.cases / secs)}/s), slowest ${stats.slowestMs.toFixed(0)} ms, ` +

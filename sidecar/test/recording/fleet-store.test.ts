@@ -98,24 +98,29 @@ describe("recording.postgres: the fleet store", () => {
     });
     const summary = JSON.parse(pulled.stdout) as { replica: string; files: number; records: number }[];
     expect(summary.map((p) => p.replica).sort()).toEqual(["replica-a", "replica-b"]);
-    for (const [replica, dir] of [["replica-a", dirA], ["replica-b", dirB]] as const) {
+    // The CLI runs below read what the pull wrote, or the store, and write nothing but the store's read log:
+    // each is its own process, started together (each spends seconds loading regate).
+    const pulledReplica = async (replica: string, dir: string) => {
       const local = readdirSync(dir).filter((f) => f.endsWith(".jsonl")).sort();
       expect(readdirSync(join(to, replica)).sort()).toEqual(local);
       for (const f of local) expect(readFileSync(join(to, replica, f), "utf8")).toBe(readFileSync(join(dir, f), "utf8"));
-      const verify = await cli("verify", "--dir", join(to, replica), "--json");
-      expect(verify.code).toBe(0);
       const session = local.find((f) => f !== "journal.jsonl")!.replace(/^[^_]*_/, "").replace(/\.jsonl$/, "");
-      const replay = await cli("replay", session, "--dir", join(to, replica));
+      const [verify, replay] = await Promise.all([cli("verify", "--dir", join(to, replica), "--json"), cli("replay", session, "--dir", join(to, replica))]);
+      expect(verify.code).toBe(0);
       expect(replay.stdout).toContain("SELECT count(*) FROM public.orders");
       expect(replay.stdout).toContain("internal.api_keys");
-    }
+    };
     // One session straight from the store, from any machine: pulled into a temporary directory and replayed.
     const fileB = readdirSync(dirB).find((f) => f !== "journal.jsonl")!;
     const sessionB = fileB.replace(/^[^_]*_/, "").replace(/\.jsonl$/, "");
-    const direct = await run(process.execPath, ["--import", "tsx", MAIN, "recordings", "replay", sessionB.slice(0, 12), "--store", "--config", storeConfig], {
-      cwd: packageRoot,
-      env: { ...process.env, AUDIT_PASSWORD: audit.adminPassword },
-    });
+    const [direct] = await Promise.all([
+      run(process.execPath, ["--import", "tsx", MAIN, "recordings", "replay", sessionB.slice(0, 12), "--store", "--config", storeConfig], {
+        cwd: packageRoot,
+        env: { ...process.env, AUDIT_PASSWORD: audit.adminPassword },
+      }),
+      pulledReplica("replica-a", dirA),
+      pulledReplica("replica-b", dirB),
+    ]);
     expect(direct.stdout).toContain("SELECT count(*) FROM public.orders");
     expect(direct.stderr).not.toContain("does not verify");
 

@@ -10,6 +10,11 @@ import { startRegateChild, type RegateChild } from "./support/regate-child.js";
 
 let db: TestPostgres;
 const CLIENTS = 6;
+/**
+ * The burst keeps every session busy, so a drain lasts its whole timeout while statements go on running;
+ * 400 ms of that is plenty of statements decided during the drain (the default here is 2 s).
+ */
+const DRAIN = { admin: { drain_timeout_ms: 400 } };
 const PREFIX = "UPDATE orders SET amount = amount + 1 WHERE id = ";
 
 beforeAll(async () => {
@@ -102,17 +107,17 @@ describe("no decision line lost on exit", () => {
   }, 60_000);
 
   it("SIGTERM during a burst", async () => {
-    const r = await startRegateChild({ name: "exit-audit-during", pg: db });
+    const r = await startRegateChild({ name: "exit-audit-during", pg: db, overrides: DRAIN });
     await check(r, "SIGTERM", "during", () => r.stdout());
   }, 60_000);
 
   it("SIGINT during a burst", async () => {
-    const r = await startRegateChild({ name: "exit-audit-sigint", pg: db });
+    const r = await startRegateChild({ name: "exit-audit-sigint", pg: db, overrides: DRAIN });
     await check(r, "SIGINT", "during", () => r.stdout());
   }, 60_000);
 
   it("workers: 2, SIGTERM during a burst: both workers' lines", async () => {
-    const r = await startRegateChild({ name: "exit-audit-workers", pg: db, overrides: { workers: 2 } });
+    const r = await startRegateChild({ name: "exit-audit-workers", pg: db, overrides: { workers: 2, ...DRAIN } });
     await until(() => r.stdout().includes('"msg":"cluster ready"'), 30_000);
     await check(r, "SIGTERM", "during", () => r.stdout());
   }, 60_000);
