@@ -35,7 +35,7 @@ describe("golden cases", () => {
 describe("regate eval", () => {
   const cli = (input: string) => {
     try {
-      return { code: 0, out: execFileSync("npx", ["tsx", join(packageRoot, "sidecar/src/main.ts"), "eval", "--input", input, "--bundle", BUNDLE], { encoding: "utf8" }) };
+      return { code: 0, out: execFileSync(process.execPath, ["--import", "tsx", join(packageRoot, "sidecar/src/main.ts"), "eval", "--input", input, "--bundle", BUNDLE], { cwd: packageRoot, encoding: "utf8" }) };
     } catch (e) {
       const err = e as { status: number; stdout: string };
       return { code: err.status, out: err.stdout };

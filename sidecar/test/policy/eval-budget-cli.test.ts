@@ -57,7 +57,7 @@ describe("regate eval and whatif are budgeted", () => {
     const input = join(dir, "spin.json");
     writeFileSync(input, JSON.stringify({ input: { spin: true } }));
     const t0 = performance.now();
-    const r = await exec("npx", ["tsx", MAIN, "eval", "--input", input, "--bundle", spin], { timeoutMs: 60_000 });
+    const r = await exec(process.execPath, ["--import", "tsx", MAIN, "eval", "--input", input, "--bundle", spin], { timeoutMs: 60_000 });
     const took = performance.now() - t0;
     expect(r.status, r.stderr).toBe(2);
     const decision = JSON.parse(r.stdout) as { outcome: string; error_code: string; reasons: string[] };
