@@ -271,6 +271,30 @@ writable_table(t) if {
 	t.name in {"orders", "payments"}
 }
 
+# The other direction: a table named without ONLY stands for its inheritance children's and partitions' rows too
+# (descendants, from pg_inherits through the catalog), under its own columns and masks. One the database owner put
+# in a schema the agent may not read (internal.customers_secret INHERITS (public.customers)) is read, or changed,
+# through its parent: judged as that table.
+deny contains msg if {
+	some s in statements
+	some t in s.tables
+	some d in t.descendants
+	not d.schema in readable_schemas
+	msg := concat("", [
+		descendant_verb(t), " ", table_name(t), " without ONLY ", descendant_verb_s(t), " ", d.schema, ".", d.name,
+		" too (its inheritance child or partition), which is not allowed: name it FROM ONLY ", table_name(t),
+		" to leave its children out, or ask for access to ", d.schema, ".", d.name,
+	])
+}
+
+descendant_verb(t) := "reading" if t.access == "read"
+
+else := "changing"
+
+descendant_verb_s(t) := "reads" if t.access == "read"
+
+else := "changes"
+
 # A sequence that belongs to a table's column (serial or identity: owned_by, from pg_depend through the
 # catalog) is moved by every INSERT into that table, so moving it is judged as writing that table:
 # nextval('orders_id_seq') (Hibernate, and INSERT ... VALUES (nextval(...), ...)) and Django's
@@ -383,8 +407,10 @@ table_name(t) := concat("", [t.schema, ".", t.name]) if t.schema != null
 
 else := t.name
 
-# pg_stat_get_backend_*: one backend's statement text, user or address at a time, other sessions' included.
-denied_function_prefixes := {"dblink", "lo_", "pg_file_", "pg_ls_", "pg_read_", "pg_stat_get_backend_"}
+# The per-backend statistics accessors (pg_stat_get_backend_activity: another session's statement text;
+# its client address, wait state) are data sources by the catalog (functions[].exposes, refused below);
+# those that return numbers, times or oids (pg_stat_get_backend_pid, _start, _userid) stay allowed.
+denied_function_prefixes := {"dblink", "lo_", "pg_file_", "pg_ls_", "pg_read_"}
 
 deny contains msg if {
 	some s in statements

@@ -34,6 +34,11 @@ export interface RelationInfo {
    * absent here is not generated.
    */
   generated: Record<string, string[] | null>;
+  /**
+   * Its inheritance children and partitions, and theirs (pg_inherits downwards), nearest first: a statement
+   * without ONLY reads and changes their rows through this table.
+   */
+  descendants: { schema: string; name: string }[];
 }
 
 /** A table another inherits from (INHERITS) or is a partition of, with its column names (dropped ones left out). */
@@ -83,7 +88,7 @@ function ancestorsFromJson(rows: AncestorRow[]): Ancestor[] {
 
 /** One row of relationsQuery (catalog-queries.ts), in its column order. */
 export function relationFromRow(row: (string | null)[]): RelationInfo {
-  const [oid, schema, name, relkind, cols, definition, values, withheld, owner, serial, defaultOf, ancestors, generated] = row;
+  const [oid, schema, name, relkind, cols, definition, values, withheld, owner, serial, defaultOf, ancestors, generated, descendants] = row;
   const info: RelationInfo = {
     oid: Number(oid),
     schema: schema!,
@@ -97,6 +102,7 @@ export function relationFromRow(row: (string | null)[]): RelationInfo {
     defaultOf: defaultOf ? (JSON.parse(defaultOf) as [string, string][]) : [],
     ancestors: ancestors ? ancestorsFromJson(JSON.parse(ancestors) as AncestorRow[]) : [],
     generated: generated ? (JSON.parse(generated) as Record<string, string[] | null>) : {},
+    descendants: descendants ? (JSON.parse(descendants) as [string, string][]).map(([s, n]) => ({ schema: s, name: n })) : [],
   };
   if (definition) info.definition = definition;
   return info;
@@ -122,6 +128,7 @@ export function sameRelation(a: RelationInfo | null, b: RelationInfo | null): bo
     JSON.stringify(a.defaultOf) === JSON.stringify(b.defaultOf) &&
     JSON.stringify(a.ancestors) === JSON.stringify(b.ancestors) &&
     JSON.stringify(a.generated) === JSON.stringify(b.generated) &&
+    JSON.stringify(a.descendants) === JSON.stringify(b.descendants) &&
     a.columns.length === b.columns.length &&
     a.columns.every((c, i) => c === b.columns[i])
   );

@@ -98,6 +98,21 @@ const ANCESTORS = `CASE WHEN c.relkind IN ('r', 'p', 'f') AND EXISTS (SELECT 1 F
       JOIN pg_catalog.pg_namespace an ON an.oid = a.relnamespace) END`;
 
 /**
+ * A table's descendants: its inheritance children and partitions, and theirs (pg_inherits downwards), nearest
+ * first (by depth, then oid), as [schema, name] (JSON). Their rows are this table's rows to a statement that
+ * does not say ONLY, wherever their schemas are.
+ */
+const DESCENDANTS = `CASE WHEN c.relkind IN ('r', 'p', 'f') AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i0 WHERE i0.inhparent = c.oid)
+      THEN (SELECT json_agg(json_build_array(dn.nspname, d.relname) ORDER BY x.depth, d.oid)::text
+      FROM (WITH RECURSIVE down(oid, depth) AS (
+              SELECT i.inhrelid, 1 FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid
+              UNION
+              SELECT i.inhrelid, down.depth + 1 FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent = down.oid WHERE down.depth < 100)
+            SELECT down.oid, min(down.depth) AS depth FROM down GROUP BY down.oid) x
+      JOIN pg_catalog.pg_class d ON d.oid = x.oid AND d.relkind IN ('r', 'p', 'f')
+      JOIN pg_catalog.pg_namespace dn ON dn.oid = d.relnamespace) END`;
+
+/**
  * A table's generated columns (attgenerated: stored or virtual) and what each is made of, as pg_depend records it
  * for the column's expression (its pg_attrdef entry depends on every column the expression reads, which is how
  * `DROP COLUMN ssn` reaches `ssn_last4`; the entry's internal dependency on its own column is not a read):
@@ -128,8 +143,8 @@ const GENERATED = `CASE WHEN c.relkind IN ('r', 'p', 'f') THEN (SELECT json_obje
  * One row per relation found: oid, schema, name, relkind, columns (JSON, "" for dropped), view body,
  * value columns (JSON), withheld ('t': a pg_catalog table PUBLIC may not SELECT), the column a sequence
  * belongs to, a table's columns' sequences, the tables whose defaults call a sequence
- * (SEQUENCE_OWNER, SERIAL_SEQUENCES, SEQUENCE_DEFAULT_OF), a table's ancestors (ANCESTORS) and its generated
- * columns (GENERATED).
+ * (SEQUENCE_OWNER, SERIAL_SEQUENCES, SEQUENCE_DEFAULT_OF), a table's ancestors (ANCESTORS), its generated
+ * columns (GENERATED) and its descendants (DESCENDANTS).
  */
 export function relationsQuery(pairs: readonly (readonly [string, string])[]): string {
   const list = pairs.map(([s, n]) => `(${literal(s)}, ${literal(n)})`).join(", ");
@@ -145,10 +160,20 @@ export function relationsQuery(pairs: readonly (readonly [string, string])[]): s
     ${SERIAL_SEQUENCES},
     ${SEQUENCE_DEFAULT_OF},
     ${ANCESTORS},
-    ${GENERATED}
+    ${GENERATED},
+    ${DESCENDANTS}
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE (n.nspname, c.relname) IN (VALUES ${list})`;
 }
+
+/**
+ * A function `p` returns a value of a data type (VALUE_COLUMNS' rule: not a number, boolean, time or name): its
+ * result type, or for a record, any of its OUT columns.
+ */
+const RETURNS_DATA = `EXISTS (SELECT 1 FROM pg_catalog.pg_type ty
+            WHERE (ty.oid = p.prorettype AND ty.typtype <> 'p'
+                   OR ty.oid = ANY (SELECT r.t FROM ROWS FROM (pg_catalog.unnest(p.proallargtypes), pg_catalog.unnest(p.proargmodes)) AS r(t, m) WHERE r.m IN ('o', 'b', 't')))
+              AND ty.typcategory NOT IN ('N', 'B', 'D') AND ty.oid <> 'pg_catalog.name'::pg_catalog.regtype)`;
 
 /**
  * One row per (schema, name) of the functions named: the least stable overload (provolatile sorts
@@ -158,6 +183,12 @@ export function relationsQuery(pairs: readonly (readonly [string, string])[]): s
  *  - a set-returning function, not immutable, of pg_catalog that a pg_catalog view calls together
  *    with a table PostgreSQL withholds from PUBLIC: the source behind such a view (pg_stat_get_activity
  *    behind pg_stat_activity). System views carry no pg_depend rows, so the definitions are searched.
+ *  - a per-backend statistics accessor of pg_catalog (PostgreSQL names them pg_stat_get_backend_*: they take a
+ *    backend id or pid, any session's, and no view calls them), not immutable, that returns a value of a data
+ *    type by the value-column rule above: text or an address (pg_stat_get_backend_activity: another session's
+ *    statement with its literals; _wait_event, _wait_event_type, _client_addr, _io's labels), where numbers,
+ *    booleans, times and oids (_pid, _start, _dbid, _userid, _subxact, _wal, the idset) are metadata. An output
+ *    column of a record result counts as a result.
  */
 export function functionsQuery(names: readonly string[]): string {
   const list = names.map(literal).join(", ");
@@ -171,13 +202,14 @@ export function functionsQuery(names: readonly string[]): string {
      WHERE v.relnamespace = 'pg_catalog'::regnamespace AND v.relkind = 'v'
        AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc q WHERE q.proname IN (${list}) AND q.proretset AND q.provolatile <> 'i'))
 SELECT n.nspname, p.proname, max(p.provolatile::text),
-       bool_and(p.proretset AND p.provolatile <> 'i' AND CASE
+       bool_and(p.provolatile <> 'i' AND (CASE
+         WHEN NOT p.proretset THEN false
          WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_depend x
                        WHERE x.classid = 'pg_catalog.pg_proc'::regclass AND x.objid = p.oid AND x.deptype = 'e') THEN true
          WHEN n.nspname = 'pg_catalog' THEN EXISTS (
            SELECT 1 FROM system_views v, withheld w
             WHERE v.def ~ ('\\m' || p.proname || '\\(') AND v.def ~ ('\\m(' || w.names || ')\\M'))
-         ELSE false END),
+         ELSE false END OR (n.nspname = 'pg_catalog' AND p.proname LIKE 'pg\\_stat\\_get\\_backend\\_%' AND ${RETURNS_DATA}))),
        string_agg(n.nspname || '.' || p.oid::text || p.provolatile::text || p.proretset::text, ',' ORDER BY p.oid)
   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
  WHERE p.proname IN (${list})

@@ -25,6 +25,28 @@ export function withAncestors(a: AnalysisResult, catalog: Catalog): AnalysisResu
 
 
 function statement(s: StatementFacts, catalog: Catalog): StatementFacts {
+  return withDescendants(withAncestorsOf(s, catalog), catalog);
+}
+
+/**
+ * The other direction: a table named without ONLY stands for its descendants' rows too (SELECT, UPDATE, DELETE,
+ * TRUNCATE, LOCK and a partitioned INSERT reach them), so its entry carries `descendants`, each child and partition
+ * below it as the catalog knows them, wherever their schemas are. An entry the catalog added (an ancestor) does not:
+ * the statement reads the child, not the ancestor's other children.
+ */
+function withDescendants(s: StatementFacts, catalog: Catalog): StatementFacts {
+  let tables: RelationRef[] | undefined;
+  s.tables.forEach((t, i) => {
+    if (t.schema === null || t.descendant || t.only) return;
+    const below = catalog.relation(t.schema, t.name)?.descendants;
+    if (!below?.length) return;
+    tables ??= [...s.tables];
+    tables[i] = { ...t, descendants: below.map((d) => ({ schema: d.schema, name: d.name })) };
+  });
+  return tables ? { ...s, tables } : s;
+}
+
+function withAncestorsOf(s: StatementFacts, catalog: Catalog): StatementFacts {
   const children = new Map<string, RelationInfo>();
   const unknown: string[] = [];
   for (const t of s.tables) {

@@ -74,6 +74,24 @@ function readsMasked(head: Pending | undefined): boolean {
 function statementReadsMasked(analysis: AnalysisResult | undefined, decision: Decision | undefined): boolean {
   if (!decision || decision.mask.length === 0) return false;
   if (!analysis || analysis.parse_error) return true;
+  return factsReadMasked(analysis.statements, decision);
+}
+
+/**
+ * A WITH HOLD cursor the server just confirmed (statement `index` of `analysis`, allowed by `decision`): when
+ * its query reads a masked column, the commit that keeps its rows runs that query and may quote it, and that
+ * commit may come with any later message of the transaction, even one regate has no facts of the cursor for
+ * (a Query or a COMMIT pipelined in the same batch, decided before the DECLARE was confirmed). Until the
+ * session is idle again, every error and notice is screened (SessionState.unkeptHoldMasked).
+ */
+export function noteHoldCursor(s: SessionState, analysis: AnalysisResult | undefined, index: number, decision: Decision | undefined): void {
+  const effect = analysis?.names?.[index];
+  if (!effect || effect.space !== "cursor" || !effect.define || !effect.hold) return;
+  const st = analysis!.statements[index];
+  if (!st || !decision || (decision.mask.length > 0 && factsReadMasked([st], decision))) s.unkeptHoldMasked = true;
+}
+
+function factsReadMasked(statements: AnalysisResult["statements"], decision: Decision): boolean {
   const masked = new Set<string>();
   for (const m of decision.mask) {
     // "schema.table.column": compared without the schema, stricter when two schemas share a table name.
@@ -81,7 +99,7 @@ function statementReadsMasked(analysis: AnalysisResult | undefined, decision: De
     const parts = m.column.split(".");
     masked.add(`${parts.at(-2) ?? ""}.${parts.at(-1) ?? ""}`);
   }
-  for (const st of analysis.statements) {
+  for (const st of statements) {
     if (st.outputs.some((o) => o.unknown) || st.functions.some((fn) => fn.inputs_unknown)) return true;
     for (const c of st.columns) if (c.column === "*" || masked.has(`${c.table}.${c.column}`)) return true;
   }
@@ -97,14 +115,14 @@ export const SECRET_WITHHELD = "[regate secret withheld]";
  * naming fields get through and the message is regate's; otherwise values that look like personal data
  * or secrets are masked (side-channels.ts).
  */
-export function maskNotice(f: Frame, head: Pending | undefined, secrets: readonly Buffer[] = []): Buffer {
+export function maskNotice(f: Frame, head: Pending | undefined, secrets: readonly Buffer[] = [], holdMasked = false): Buffer {
   let fields = decodeNotice(f.body);
   let changed = false;
   if (secrets.some((secret) => f.body.includes(secret))) {
     fields = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, scrubSecrets(v, secrets)]));
     changed = true;
   }
-  const screened = screenNoticeFields(fields, readsMasked(head));
+  const screened = screenNoticeFields(fields, holdMasked || readsMasked(head));
   if (screened) return encodeNotice(f.type as typeof Backend.ErrorResponse, screened);
   return changed ? encodeNotice(f.type as typeof Backend.ErrorResponse, fields) : f.raw;
 }

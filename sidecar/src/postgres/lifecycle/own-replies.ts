@@ -30,7 +30,7 @@ export function internalReply(s: SessionState, f: Frame, head: Extract<Pending, 
         // The batch fails here, as it would have for the client's own message: show it, screened as any error is.
         s.groupFailed = true;
         skipToSync(s, head);
-        return s.toClient(budgetedError(s, undefined, maskNotice(f, undefined, s.ctx.secrets)));
+        return s.toClient(budgetedError(s, undefined, maskNotice(f, undefined, s.ctx.secrets, s.unkeptHoldMasked)));
       default:
         return dispatchOther(s, f, dispatch);
     }
@@ -49,7 +49,7 @@ export function internalReply(s: SessionState, f: Frame, head: Extract<Pending, 
     case Backend.ErrorResponse:
       // A COMMIT can fail (deferred constraints): that is the client's statement failing, and its text is
       // screened as the same error at the statement's own implicit commit would be.
-      if (head.final && !head.swallowErrors) s.toClient(budgetedError(s, undefined, maskNotice(f, undefined, s.ctx.secrets)));
+      if (head.final && !head.swallowErrors) s.toClient(budgetedError(s, undefined, maskNotice(f, undefined, s.ctx.secrets, s.unkeptHoldMasked)));
       return;
     case Backend.CommandComplete:
     case Backend.NoticeResponse:

@@ -17,7 +17,7 @@ import { budgetedError, budgetedNotice } from "./budget-text.js";
 import { copyInFailed, copyInStarted } from "./copy-in.js";
 import { callHook } from "./decide.js";
 import { functionResult } from "./function-call.js";
-import { maskNotice, maskNotification, maskRow, planFor } from "./mask-rows.js";
+import { maskNotice, maskNotification, maskRow, noteHoldCursor, planFor } from "./mask-rows.js";
 import { confirmClose, confirmCreated, confirmSqlNames, wakeAnswered } from "./names.js";
 import { observeError, observeNotification, observeRow, observeTag } from "./observe.js";
 import { cutReply, internalReply } from "./own-replies.js";
@@ -70,13 +70,19 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
     case Backend.PortalSuspended:
       if (f.type === Backend.CommandComplete) observeTag(head?.stmt, decodeCommandTag(f.raw, BODY));
       if (head?.kind === "query") {
-        if (head.sqlNames) confirmSqlNames(s, head.analysis, head.index);
+        if (head.sqlNames) {
+          confirmSqlNames(s, head.analysis, head.index);
+          noteHoldCursor(s, head.analysis, head.index, head.decision);
+        }
         head.index++;
         head.plan = undefined;
         if (head.synthetic && f.type === Backend.EmptyQueryResponse) return s.toClient(head.synthetic);
       } else if (head?.kind === "execute") {
         s.pending.shift();
-        if (f.type === Backend.CommandComplete) confirmSqlNames(s, head.portal?.statement.analysis, 0);
+        if (f.type === Backend.CommandComplete) {
+          confirmSqlNames(s, head.portal?.statement.analysis, 0);
+          noteHoldCursor(s, head.portal?.statement.analysis, 0, head.portal?.decision);
+        }
         if (head.portal?.own && f.type === Backend.CommandComplete) return s.toClient(head.portal.own);
       }
       return s.toClient(f.raw);
@@ -87,7 +93,7 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
       if ((head?.kind === "query" || head?.kind === "sync") && head.wrapped) return endWrap(s, s.txStatus !== 0x54);
       return s.toClient(f.raw);
     case Backend.NoticeResponse: {
-      const out = budgetedNotice(s, head?.stmt, maskNotice(f, head, s.ctx.secrets));
+      const out = budgetedNotice(s, head?.stmt, maskNotice(f, head, s.ctx.secrets, s.unkeptHoldMasked));
       return out ? s.toClient(out) : undefined;
     }
     case Backend.ParameterStatus: {
@@ -179,7 +185,7 @@ function error(s: SessionState, f: Frame, head: Pending | undefined): void {
     return s.toClient(out);
   }
   observeError(head?.stmt, decodeNotice(f.body)["C"] ?? "XX000");
-  s.toClient(budgetedError(s, head?.stmt, maskNotice(f, head, s.ctx.secrets)));
+  s.toClient(budgetedError(s, head?.stmt, maskNotice(f, head, s.ctx.secrets, s.unkeptHoldMasked)));
 }
 
 function sqlstateOf(errorFrame: Buffer): string {

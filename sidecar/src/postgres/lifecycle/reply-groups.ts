@@ -15,6 +15,8 @@ export function readyForQuery(s: SessionState, f: Frame): void {
   // Back to idle (an implicit transaction included): a failed block ("E") ended as a rollback, whatever
   // the client sent.
   if (s.txStatus === 0x49) transactionEnded(s, was === 0x45);
+  // Idle: a WITH HOLD cursor's rows are kept by now (or it is gone), and its query does not run again.
+  if (s.txStatus === 0x49) s.unkeptHoldMasked = false;
   if (s.txStatus === 0x49 && !failed) settlePath(s, head);
   if ((head?.kind === "sync" || head?.kind === "query") && head.sqlNames) s.sqlNamesInFlight--;
   if (head?.kind === "sync") for (const st of head.done) complete(s, st);

@@ -65,6 +65,12 @@ export interface SessionState {
   readonly preparedTaken: Map<string, string>;
   /** Cursors declared WITH HOLD: they outlive their transaction if it commits. */
   readonly holdCursors: Set<string>;
+  /**
+   * A WITH HOLD cursor declared in the open transaction reads a masked column: whatever message ends the
+   * transaction (a Sync, a Query or a COMMIT sent in the same batch) runs its query, so every error and notice
+   * is screened until the session is idle again (mask-rows.ts).
+   */
+  unkeptHoldMasked: boolean;
   /** Sent and unanswered batches that change those names; statements wait while there are any (names.ts). */
   sqlNamesInFlight: number;
   /** The open extended batch changes them. */

@@ -61,6 +61,12 @@ export interface RelationRef {
    */
   inherits?: RelationName[];
   /**
+   * Set from the catalog for a table the statement names without ONLY that has inheritance children or
+   * partitions: every descendant, transitively (pg_inherits downwards), nearest first. Reading or changing
+   * the table reads or changes their rows, under its columns, wherever their schemas are.
+   */
+  descendants?: RelationName[];
+  /**
    * Set on an entry the catalog adds: this relation is an ancestor (parent, partitioned table) of the table
    * named here, which the statement reads or writes. Its rows are this relation's rows.
    */
