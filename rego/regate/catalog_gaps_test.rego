@@ -18,6 +18,7 @@ test_parent_with_internal_child_written_denied if {
 	not d.allow
 	some r in d.deny
 	startswith(r, "changing public.orders without ONLY changes internal.orders_secret too")
+	contains(r, "name it ONLY public.orders to leave its children out")
 }
 
 test_partitions_in_public_allowed if {

@@ -282,7 +282,7 @@ deny contains msg if {
 	not d.schema in readable_schemas
 	msg := concat("", [
 		descendant_verb(t), " ", table_name(t), " without ONLY ", descendant_verb_s(t), " ", d.schema, ".", d.name,
-		" too (its inheritance child or partition), which is not allowed: name it FROM ONLY ", table_name(t),
+		" too (its inheritance child or partition), which is not allowed: name it ", descendant_only(t), " ", table_name(t),
 		" to leave its children out, or ask for access to ", d.schema, ".", d.name,
 	])
 }
@@ -294,6 +294,11 @@ else := "changing"
 descendant_verb_s(t) := "reads" if t.access == "read"
 
 else := "changes"
+
+# As the statement spells it: SELECT ... FROM ONLY t; UPDATE ONLY t, DELETE FROM ONLY t, TRUNCATE ONLY t.
+descendant_only(t) := "FROM ONLY" if t.access == "read"
+
+else := "ONLY"
 
 # A sequence that belongs to a table's column (serial or identity: owned_by, from pg_depend through the
 # catalog) is moved by every INSERT into that table, so moving it is judged as writing that table:

@@ -100,7 +100,9 @@ const ANCESTORS = `CASE WHEN c.relkind IN ('r', 'p', 'f') AND EXISTS (SELECT 1 F
 /**
  * A table's descendants: its inheritance children and partitions, and theirs (pg_inherits downwards), nearest
  * first (by depth, then oid), as [schema, name] (JSON). Their rows are this table's rows to a statement that
- * does not say ONLY, wherever their schemas are.
+ * does not say ONLY, wherever their schemas are. A temporary child is left out: PostgreSQL skips another
+ * session's for every other session (an application's session would have the agent's reads refused), and the
+ * agent's own holds what its session put there.
  */
 const DESCENDANTS = `CASE WHEN c.relkind IN ('r', 'p', 'f') AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i0 WHERE i0.inhparent = c.oid)
       THEN (SELECT json_agg(json_build_array(dn.nspname, d.relname) ORDER BY x.depth, d.oid)::text
@@ -109,7 +111,7 @@ const DESCENDANTS = `CASE WHEN c.relkind IN ('r', 'p', 'f') AND EXISTS (SELECT 1
               UNION
               SELECT i.inhrelid, down.depth + 1 FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent = down.oid WHERE down.depth < 100)
             SELECT down.oid, min(down.depth) AS depth FROM down GROUP BY down.oid) x
-      JOIN pg_catalog.pg_class d ON d.oid = x.oid AND d.relkind IN ('r', 'p', 'f')
+      JOIN pg_catalog.pg_class d ON d.oid = x.oid AND d.relkind IN ('r', 'p', 'f') AND d.relpersistence <> 't'
       JOIN pg_catalog.pg_namespace dn ON dn.oid = d.relnamespace) END`;
 
 /**

@@ -138,6 +138,12 @@ export class Catalog {
     return { schema: owner[0], table: owner[1], column: owner[2] };
   }
 
+  /** Whether a table is partitioned (relkind p); undefined: not known (no such relation counts as not known). */
+  partitioned(schema: string, table: string): boolean | undefined {
+    const r = this.relation(schema, table);
+    return r ? r.relkind === "p" : undefined;
+  }
+
   /** The sequence pg_get_serial_sequence(table, column) names; null when none; undefined: not known. */
   serialSequence(schema: string, table: string, column: string): { schema: string; name: string } | null | undefined {
     const r = this.relation(schema, table);

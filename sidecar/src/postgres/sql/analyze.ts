@@ -20,6 +20,7 @@ function memoCatalog(catalog: CatalogLookup | undefined): CatalogLookup | undefi
     columns: (schema, table) => memo(`c\u0000${schema}\u0000${table}`, () => catalog.columns(schema, table)),
     sequenceOwner: (schema, name) => memo(`o\u0000${schema}\u0000${name}`, () => catalog.sequenceOwner?.(schema, name)),
     serialSequence: (schema, table, column) => memo(`s\u0000${schema}\u0000${table}\u0000${column}`, () => catalog.serialSequence?.(schema, table, column)),
+    partitioned: (schema, table) => memo(`p\u0000${schema}\u0000${table}`, () => catalog.partitioned?.(schema, table)),
   };
 }
 

@@ -3,7 +3,7 @@
 // what only chooses rows (write_inputs).
 import type { Col, Lin } from "./lineage.js";
 import { bodyOf, list, rec, str, unwrap, type Rec } from "./node.js";
-import { resolveRangeVar, type ResolvedRelation } from "./relations.js";
+import { ownRowsOnly, resolveRangeVar, type ResolvedRelation } from "./relations.js";
 import { Scope, type CteEnv, type Cx, type Source } from "./scope.js";
 import { expr } from "./expr.js";
 import { aliasOf, baseSource, fromItem, single } from "./from.js";
@@ -19,10 +19,12 @@ interface Target {
   level: Scope;
 }
 
-function target(b: Rec, cx: Cx, outer: Scope | null, ctes: CteEnv | null): Target {
+function target(b: Rec, cx: Cx, outer: Scope | null, ctes: CteEnv | null, inserting = false): Target {
   const rv = rec(b.relation) ?? {};
-  // The target of a write is always a relation, never a CTE of the same name.
-  const res = resolveRangeVar(rv, "write", cx.env);
+  // The target of a write is always a relation, never a CTE of the same name. An INSERT has no ONLY: it puts
+  // rows into the table named, or into a partition of a partitioned one, never into an inheritance child.
+  const named = resolveRangeVar(rv, "write", cx.env);
+  const res = inserting ? ownRowsOnly(named, cx.env) : named;
   cx.facts.addTable(res.ref);
   const alias = aliasOf(rv.alias);
   const src = baseSource(res, alias?.name ?? res.ref.name, [], true, alias?.name !== undefined);
@@ -100,7 +102,7 @@ function returning(v: unknown, t: Target, cx: Cx): Col[] {
 
 export function insert(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null): Col[] {
   const ctes = withClause(b.withClause, cx, outer, parent);
-  const t = target(b, cx, outer, ctes);
+  const t = target(b, cx, outer, ctes, true);
   for (const c of list(b.cols)) writtenColumn(t, bodyOf(c, "ResTarget"), cx);
   const sel = unwrap(b.selectStmt);
   // The source query does not see the target table's columns. Its columns are the stored values, by

@@ -79,7 +79,8 @@ export function relationArgument(name: string, args: readonly unknown[], cx: Cx)
   // A three-part name must name the current database: the server refuses any other.
   const relname = parts[parts.length - 1] as string;
   const schema = parts.length >= 2 ? parts[parts.length - 2] : undefined;
-  cx.facts.addTable(resolveName(schema, relname, spec.access, cx.env, false).ref);
+  // These act on the one relation named, never on its inheritance children (ONLY, in effect).
+  cx.facts.addTable(resolveName(schema, relname, spec.access, cx.env, false, true).ref);
 }
 
 /**
@@ -115,7 +116,8 @@ function serialSequenceArgument(fn: string, access: Access, [table, column]: [st
     return;
   }
   const relname = parts[parts.length - 1] as string;
-  const resolved = resolveName(parts.length >= 2 ? parts[parts.length - 2] : undefined, relname, "read", cx.env, false);
+  // Its catalog entry is read, not its rows, nor its children's.
+  const resolved = resolveName(parts.length >= 2 ? parts[parts.length - 2] : undefined, relname, "read", cx.env, false, true);
   cx.facts.addTable(resolved.ref);
   const schema = resolved.ref.schema;
   const seq = schema !== null && resolved.columns !== undefined ? cx.env.catalog?.serialSequence?.(schema, relname, column) : undefined;

@@ -86,3 +86,15 @@ function withOwner(ref: RelationRef, catalog: CatalogLookup | undefined): Relati
   const owner = ref.schema === null ? undefined : catalog?.sequenceOwner?.(ref.schema, ref.name);
   return owner ? { ...ref, owned_by: { ...owner } } : ref;
 }
+
+/**
+ * A relation whose rows only it holds for this statement, its inheritance children's left out as with ONLY: the
+ * target of an INSERT or COPY FROM and the table of a COPY TO (PostgreSQL puts and copies rows of the named table
+ * alone), unless the table is partitioned (it routes rows put into it to its partitions) or the catalog does not
+ * say (then its descendants count, as without ONLY).
+ */
+export function ownRowsOnly(res: ResolvedRelation, env: Env): ResolvedRelation {
+  const { ref } = res;
+  if (ref.only || ref.schema === null || env.catalog?.partitioned?.(ref.schema, ref.name) !== false) return res;
+  return { ...res, ref: { ...ref, only: true } };
+}

@@ -40,7 +40,10 @@ export interface RelationRef {
   access: Access;
   /** Every schema an unqualified name could resolve to, in PostgreSQL's order; [schema] when explicit; [] if unknown. */
   candidates: string[];
-  /** `ONLY name`: inheritance children are not included. */
+  /**
+   * `ONLY name`: inheritance children are not included. Also set where the statement cannot reach them without
+   * saying so: an INSERT or COPY of a table that is not partitioned, a relation a built-in is given by name.
+   */
   only: boolean;
   /**
    * Set by the catalog: reading this relation reads values of other relations (planner statistics) or
@@ -196,6 +199,8 @@ export interface CatalogLookup {
   sequenceOwner?(schema: string, name: string): ColumnRef | null | undefined;
   /** The sequence that belongs to a table's column (what pg_get_serial_sequence returns); null: none; undefined: not known. */
   serialSequence?(schema: string, table: string, column: string): { schema: string; name: string } | null | undefined;
+  /** Whether a table is partitioned (routes the rows put into it to its partitions); undefined: not known. */
+  partitioned?(schema: string, table: string): boolean | undefined;
 }
 
 export interface AnalysisContext {

@@ -3,7 +3,7 @@
 import type { Access } from "./types.js";
 import { CONSTANT, plain, type Col } from "./lineage.js";
 import { bodyOf, list, nameList, rec, str, unwrap, type Rec } from "./node.js";
-import { resolveName, resolveRangeVar } from "./relations.js";
+import { ownRowsOnly, resolveName, resolveRangeVar } from "./relations.js";
 import { Scope, type Cx } from "./scope.js";
 import { expr } from "./expr.js";
 import { rowsOf } from "./relate.js";
@@ -138,7 +138,8 @@ function copy(b: Rec, cx: Cx): Col[] {
   let outs: Col[] = [];
   const rv = rec(b.relation);
   if (rv) {
-    const res = resolveRangeVar(rv, from ? "write" : "read", cx.env);
+    // COPY of a table (either way) has no ONLY: it copies the rows of that table alone (or routes them, partitioned).
+    const res = ownRowsOnly(resolveRangeVar(rv, from ? "write" : "read", cx.env), cx.env);
     f.addTable(res.ref);
     const base = { schema: res.lineageSchema, table: res.ref.name };
     const attlist = nameList(b.attlist) ?? [];
