@@ -8,6 +8,7 @@ import { literalEnd, skipWs, stringEnd, stringValue } from "./json-scan.js";
 import { mergeActions, type DetectSpec, type FieldAction } from "./mask-actions.js";
 import { MAX_PAIR_NAME, pairRole, PairRole } from "./field-names.js";
 import type { JsonRewriter, Walk } from "./json-rewrite.js";
+import { oasPairRole } from "./openapi-schemas.js";
 
 /** A value of a name/value pair or entry, stepped over until its container is whole. */
 interface HeldValue {
@@ -40,7 +41,7 @@ export function walkObject(rw: JsonRewriter, scan: Walk, detect: DetectSpec | un
     }
     skipWs(scan);
     scan.pos++; // ":"
-    const role = pairs ? pairRole(key) : PairRole.None;
+    const role = pairs ? oasPairRole(scan.oas, key, pairRole(key)) : PairRole.None;
     skipWs(scan);
     if (role === PairRole.Value) {
       (held ??= []).push({ start: scan.pos, at: scan.edits.length, key });
@@ -96,7 +97,7 @@ function namedBy(rw: JsonRewriter, text: string, start: number, end: number): Fi
 
 /** A value stepped over, walked now as its container says (`pair`: the field its pair names), its edits put in their place. */
 function walkHeld(rw: JsonRewriter, scan: Walk, h: HeldValue, member: boolean, detect: DetectSpec | undefined, pair: FieldAction | undefined, depth: number, embedded: number): void {
-  const sub: Walk = { text: scan.text, pos: h.start, edits: [], path: scan.path, shallow: scan.shallow, inSchema: scan.inSchema, element: false, urlPairs: scan.urlPairs, ends: (scan.ends ??= new Map()) };
+  const sub: Walk = { text: scan.text, pos: h.start, edits: [], path: scan.path, shallow: scan.shallow, inSchema: scan.inSchema, oas: scan.oas, element: false, urlPairs: scan.urlPairs, ends: (scan.ends ??= new Map()) };
   rw.child(sub, h.key, member, detect, depth, embedded, pair);
   if (sub.edits.length > 0) scan.edits.splice(h.at, 0, ...sub.edits);
 }

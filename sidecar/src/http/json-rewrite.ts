@@ -7,11 +7,12 @@ import type { MaskStrategy } from "../decision/types.js";
 import { RegateError } from "../errors.js";
 import { applyStrategy } from "../mask/index.js";
 import { maskDetected } from "./detected-text.js";
-import { literalEnd, replaceScalars, skipWs, stringEnd, type Scan } from "./json-scan.js";
+import { literalEnd, replaceScalars, skipWs, stringEnd, stringValue, type Scan } from "./json-scan.js";
 import { MAX_DEPTH, mergeActions, mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
 import type { FieldRuleSet, Pointer } from "./mask-rule-set.js";
 import { fieldNameFold, fieldNameLookup, MAX_PAIR_NAME, type FieldNameMatching } from "./field-names.js";
 import { schemaAt, SHALLOW } from "./mcp-json-schemas.js";
+import { containerAllowed, keptScalar, oasChild, openApiRoot, openApiRootMember, type OasAt, type OasStep } from "./openapi-schemas.js";
 import { walkArray, walkObject } from "./json-rewrite-pairs.js";
 import { byteValues, notJson, stringAt } from "./json-rewrite-strings.js";
 
@@ -22,6 +23,8 @@ export interface Walk extends Scan {
   shallow: string[];
   /** Inside a JSON Schema an MCP message carries (schemaAt): field names are property names, not values. */
   inSchema: boolean;
+  /** The value at the cursor's place in an OpenAPI document (openapi-schemas.ts); undefined elsewhere. */
+  oas: OasAt | undefined;
   /** The value at the cursor is an array's element (an array there may be an entry, `["ssn", "…"]`). */
   element: boolean;
   /** `name=value` pairs in its strings name fields (query-pairs.ts); not in a header's value, which mask-headers.ts reads. */
@@ -40,6 +43,42 @@ function applyEdits(text: string, edits: Walk["edits"]): string {
     pos = end;
   }
   return out + text.slice(pos);
+}
+
+/** Whether `text` is a JSON object whose first member says it is an OpenAPI document (openApiRootMember). */
+function openApiText(text: string): boolean {
+  const scan: Scan = { text, pos: 0, edits: [] };
+  skipWs(scan);
+  if (text.charCodeAt(scan.pos) !== 0x7b) return false;
+  scan.pos++;
+  skipWs(scan);
+  if (text.charCodeAt(scan.pos) !== 0x22) return false;
+  const keyStart = scan.pos;
+  const key = stringValue(text, keyStart, stringEnd(scan));
+  if (key !== "openapi" && key !== "swagger") return false;
+  skipWs(scan);
+  scan.pos++; // ":"
+  skipWs(scan);
+  if (text.charCodeAt(scan.pos) !== 0x22) return false;
+  const start = scan.pos;
+  return openApiRootMember(key, stringValue(text, start, stringEnd(scan)));
+}
+
+/**
+ * The field's action when the value at the cursor, at `at` in a field's schema, is not structure (a scalar
+ * failing its check, a container where a scalar belongs); `walk.oas` is left at what its members need.
+ */
+function schemaLeaf(walk: Walk, at: OasAt | undefined): FieldAction | undefined {
+  if (at?.field === undefined) return undefined;
+  skipWs(walk);
+  const t = walk.text;
+  const start = walk.pos;
+  const c = t.charCodeAt(start);
+  if (c === 0x7b || c === 0x5b) return containerAllowed(at, c === 0x5b) ? undefined : ((walk.oas = undefined), at.field);
+  walk.oas = undefined;
+  const probe: Scan = { text: t, pos: start, edits: [] };
+  const kept = c === 0x22 ? keptScalar(at, stringValue(t, start, stringEnd(probe)), true) : keptScalar(at, t.slice(start, literalEnd(probe)), false);
+  return kept ? undefined : at.field;
 }
 
 /** A decision's compiled mask rules and the walk that applies them to JSON text. */
@@ -74,14 +113,15 @@ export class JsonRewriter {
 
   /** The edits masking the JSON value `text`, whose key path is `path` (left as it was). */
   walk(text: string, detect: DetectSpec | undefined, depth: number, embedded: number, path: string[], urlPairs: boolean): Walk {
-    const walk: Walk = { text, pos: 0, edits: [], path, shallow: [], inSchema: false, element: false, urlPairs };
+    const walk: Walk = { text, pos: 0, edits: [], path, shallow: [], inSchema: false, oas: undefined, element: false, urlPairs };
+    if (depth === 0 && embedded === 0 && this.names.size > 0 && openApiText(text)) walk.oas = openApiRoot();
     this.#value(walk, detect, depth, embedded);
     return walk;
   }
 
   /** `text`, a pair's or entry's value as it came, masked as `action`'s field (ResponseMasker.maskHeldValue). */
   rewriteHeld(text: string, detect: DetectSpec | undefined, action: FieldAction, key: string, element: boolean, depth: number, path: string[]): string {
-    const walk: Walk = { text, pos: 0, edits: [], path, shallow: [], inSchema: false, element, urlPairs: true };
+    const walk: Walk = { text, pos: 0, edits: [], path, shallow: [], inSchema: false, oas: undefined, element, urlPairs: true };
     this.heldValue(walk, detect, action, key, depth, 0);
     return applyEdits(text, walk.edits);
   }
@@ -89,6 +129,11 @@ export class JsonRewriter {
   /** The action of the field `name` names when written as data (field-names.ts). */
   pairAction(name: string): FieldAction | undefined {
     return this.names.size === 0 || name.length > MAX_PAIR_NAME ? undefined : this.#named(name);
+  }
+
+  /** Member `key` (`member`) or an element one level below `at` in an OpenAPI document. */
+  oasChild(at: OasAt, key: string, member: boolean): OasStep {
+    return oasChild(at, key, member, this.#named);
   }
 
   /** The action for member `key` (`named`) or an array element, at `path` (folded keys, its own last). */
@@ -159,8 +204,14 @@ export class JsonRewriter {
     if (usePointers) scan.path.push(this.fold(key));
     const schema = !scan.inSchema && embedded === 0 && depth < SHALLOW && this.names.size > 0 && schemaAt(scan.shallow, depth, named ? key : "#");
     if (schema) scan.inSchema = true;
+    const oas = scan.oas;
+    const step = oas === undefined ? undefined : oasChild(oas, key, named, this.#named);
     try {
-      const own = mergeActions(named && !scan.inSchema ? this.#named(key) : undefined, usePointers ? this.#pointerAction(scan.path) : undefined);
+      let own = mergeActions(named && !scan.inSchema && step?.exempt !== true ? this.#named(key) : undefined, usePointers ? this.#pointerAction(scan.path) : undefined);
+      if (step !== undefined) {
+        scan.oas = step.at;
+        own = mergeActions(own, step.field ?? schemaLeaf(scan, step.at));
+      }
       const action = pair === undefined || own?.whole !== undefined ? own : pair.whole !== undefined ? pair : mergeActions(own, pair);
       if (action?.whole !== undefined) replaceScalars(scan, (value) => this.wholeReplacement(value, action.whole!), depth + 1);
       else {
@@ -171,6 +222,7 @@ export class JsonRewriter {
     } finally {
       if (usePointers) scan.path.pop();
       if (schema) scan.inSchema = false;
+      scan.oas = oas;
     }
   }
 

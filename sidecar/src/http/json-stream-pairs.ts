@@ -9,6 +9,7 @@ import { RegateError } from "../errors.js";
 import { mergeActions, type DetectSpec, type FieldAction } from "./mask-actions.js";
 import type { ResponseMasker } from "./masker.js";
 import { pairRole, PairRole } from "./field-names.js";
+import { oasPairRole } from "./openapi-schemas.js";
 import { decodedString, withAction, type Frame, type ValueRule } from "./json-stream-tokens.js";
 
 /** A value held in the output: [out, outEnd) of the output, [raw, rawEnd) of the text as it came. */
@@ -61,7 +62,7 @@ export class PairHolds {
    * held until the object closes if not). The rule its value is read under.
    */
   member(object: Frame, key: string, next: ValueRule): ValueRule {
-    const role = pairRole(key);
+    const role = oasPairRole(object.rule.oas, key, pairRole(key));
     if (role === PairRole.None) return next;
     if (role === PairRole.Name) this.#nameFor = object;
     else if (next.whole !== undefined) return next;

@@ -3,7 +3,8 @@
 // containers that may be byte values are json-stream-bytes.ts, name/value pairs json-stream-pairs.ts.
 
 import { RegateError } from "../errors.js";
-import { childRule, decodedString, keyText, literalText, stringText, syntax, type Frame, type ValueRule } from "./json-stream-tokens.js";
+import { childRule, decodedString, keyText, literalText, schemaRule, stringText, syntax, type Frame, type ValueRule } from "./json-stream-tokens.js";
+import { openApiRoot, openApiRootMember } from "./openapi-schemas.js";
 import { PairHolds } from "./json-stream-pairs.js";
 import { ByteCaptures } from "./json-stream-bytes.js";
 import { MAX_DEPTH } from "./mask-actions.js";
@@ -51,6 +52,8 @@ export class StreamScanner {
   readonly #byteValues = new ByteCaptures();
   /** Values of name/value pairs and entries held until their container says what they are (json-stream-pairs.ts). */
   readonly #holds = new PairHolds();
+  /** The root object's first key, while its value may say the document is OpenAPI (openapi-schemas.ts). */
+  #rootFirst: string | undefined;
 
   constructor(masker: ResponseMasker, maxTokenChars: number) {
     this.#masker = masker;
@@ -176,7 +179,8 @@ export class StreamScanner {
       if (this.#frames.length > MAX_DEPTH) throw new RegateError("MASK_LINEAGE_UNKNOWN", "response is nested too deeply to mask");
       this.#holds.valueStarts(top, c, this.#out.length, this.#next.detect, this.#path);
       if (c === 0x7b || c === 0x5b) {
-        const rule = this.#next;
+        this.#rootFirst = undefined;
+        const rule = schemaRule(this.#next, c);
         this.#frames.push({ object: c === 0x7b, rule, index: 0, pathLen: this.#path.length, entry: c === 0x5b && top !== undefined && !top.object, pair: undefined });
         this.#byteValues.open(this.#masker, rule, this.#out.length, this.#frames.length, this.#path);
         this.#expect = c === 0x7b ? Expect.KeyOrClose : Expect.ValueOrClose;
@@ -238,6 +242,7 @@ export class StreamScanner {
   #endKey(): void {
     const object = this.#frames.at(-1)!;
     const key = decodedString(this.#tok, this.#escaped);
+    if (this.#frames.length === 1 && object.index++ === 0 && this.#masker.hasNamedFields) this.#rootFirst = key;
     this.#byteValues.key(key);
     this.#out += keyText(this.#masker, object, key, this.#tok);
     this.#holds.add(this.#tok);
@@ -249,15 +254,24 @@ export class StreamScanner {
   }
 
   #endString(): void {
-    this.#holds.stringRead(this.#frames.at(-1), this.#tok, this.#escaped, this.#masker);
-    this.#out += stringText(this.#masker, this.#next, this.#tok, this.#escaped, this.#frames.length, this.#path);
+    const frame = this.#frames.at(-1);
+    this.#holds.stringRead(frame, this.#tok, this.#escaped, this.#masker);
+    const first = this.#rootFirst;
+    if (first !== undefined && frame !== undefined && this.#frames.length === 1) {
+      this.#rootFirst = undefined;
+      if (openApiRootMember(first, decodedString(this.#tok, this.#escaped))) frame.rule = { ...frame.rule, oas: openApiRoot() };
+    }
+    const rule = this.#next.oas?.field === undefined ? this.#next : schemaRule(this.#next, 0x22, decodedString(this.#tok, this.#escaped), true);
+    this.#out += stringText(this.#masker, rule, this.#tok, this.#escaped, this.#frames.length, this.#path);
     this.#holds.add(this.#tok);
     this.#valueDone();
   }
 
   #endLiteral(): void {
+    this.#rootFirst = undefined;
     this.#byteValues.literal(this.#tok);
-    this.#out += literalText(this.#masker, this.#next, this.#tok);
+    const rule = this.#next.oas?.field === undefined ? this.#next : schemaRule(this.#next, 0, this.#tok);
+    this.#out += literalText(this.#masker, rule, this.#tok);
     this.#holds.add(this.#tok);
     this.#valueDone();
   }

@@ -4,20 +4,23 @@
 
 import type { MaskStrategy } from "../decision/types.js";
 import { REDACTED } from "../mask/index.js";
-import { mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
+import { mergeActions, mergeSpecs, type DetectSpec, type FieldAction } from "./mask-actions.js";
 import type { PairState } from "./json-stream-pairs.js";
 import type { ResponseMasker } from "./masker.js";
+import { containerAllowed, keptScalar, type OasAt } from "./openapi-schemas.js";
 
 /** What applies to the value about to start: replaced whole, or scanned with these detectors. */
 export interface ValueRule {
   whole?: MaskStrategy;
   detect?: DetectSpec;
+  /** Its place in an OpenAPI document (openapi-schemas.ts). */
+  oas?: OasAt;
 }
 
 export interface Frame {
   object: boolean;
   rule: ValueRule;
-  /** Elements seen so far (arrays). */
+  /** Elements seen so far (arrays); members, for the root object (whose first may make it OpenAPI). */
   index: number;
   /** Length of the key path while this container is the current one. */
   pathLen: number;
@@ -42,10 +45,23 @@ export function childRule(masker: ResponseMasker, path: string[], parent: Frame,
   if (pointers) path.length = parent.pathLen;
   if (!pointers && !masker.hasNamedFields) return rule;
   if (pointers) path.push(masker.foldKey(key));
-  const action = masker.actionAt(key, named, path);
+  const step = rule.oas === undefined ? undefined : masker.oasChild(rule.oas, key, named);
+  const action = mergeActions(masker.actionAt(key, named && step?.exempt !== true, path), step?.field);
   if (action?.whole !== undefined) return { whole: action.whole };
   const detect = mergeSpecs(rule.detect, action?.detect);
-  return detect ? { detect } : {};
+  const at = step?.at;
+  return detect ? (at ? { detect, oas: at } : { detect }) : at ? { oas: at } : {};
+}
+
+/**
+ * `rule` for a value that starts (`c`, its first character) or a scalar that ended (`value`, `string`): in a
+ * field's schema, what is not structure gets the field's mask (openapi-schemas.ts).
+ */
+export function schemaRule(rule: ValueRule, c: number, value?: string, string = false): ValueRule {
+  const at = rule.oas;
+  if (at?.field === undefined) return rule;
+  if (c === 0x7b || c === 0x5b) return containerAllowed(at, c === 0x5b) ? rule : withAction(rule, at.field);
+  return keptScalar(at, value!, string) ? rule : withAction(rule, at.field);
 }
 
 /** `rule` with a pair's `action` on top (its field's value is masked whole, or scanned with its detectors too). */

@@ -10,6 +10,7 @@ import type { DetectSpec, FieldAction } from "./mask-actions.js";
 import { compileFieldRules, type NamedFieldRule } from "./mask-rule-set.js";
 import { fieldNameFold, type FieldNameMatching } from "./field-names.js";
 import { JsonRewriter } from "./json-rewrite.js";
+import type { OasAt, OasStep } from "./openapi-schemas.js";
 
 export type { NamedFieldRule } from "./mask-rule-set.js";
 
@@ -141,6 +142,11 @@ export class ResponseMasker {
    */
   maskHeldValue(text: string, detect: DetectSpec | undefined, action: FieldAction, key: string, element: boolean, depth: number, path: readonly string[]): string {
     return this.#doc.rewriteHeld(text, detect, action, key, element, depth, [...path]);
+  }
+
+  /** Member `key` (`member`) or an element one level below `at` in an OpenAPI document (openapi-schemas.ts). */
+  oasChild(at: OasAt, key: string, member: boolean): OasStep {
+    return this.#doc.oasChild(at, key, member);
   }
 
   /** The action for member `key` (`named`) or an array element, at `path` (folded keys, its own last). */

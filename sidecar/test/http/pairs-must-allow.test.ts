@@ -34,7 +34,10 @@ const RULE_SETS: Record<string, MaskRule[]> = {
   key: [{ field: "key", strategy: "redact" }],
 };
 
-/** OpenAPI's schema for `ssn` sits under a key named ssn: masked as that field's value (see the report). */
+/**
+ * OpenAPI: schemas keyed by field names pass as written (openapi-schemas.ts, openapi-must-allow.test.ts), but
+ * this entry's `pattern` in the ssn schema and the email parameter's `example` are those fields' values: masked.
+ */
 const SCHEMA_KEYED = new Set(["openapi"]);
 
 /** Small bodies for the literal `name`, `value`, `key` rules: what each must become. */
