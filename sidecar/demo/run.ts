@@ -65,11 +65,18 @@ async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   say(`\n${signal}: stopping regate, the demo API${embedded ? " and the embedded database" : ""}`);
-  await app.close();
-  await new Promise<void>((r) => api.close(() => r()));
-  await embedded?.stop();
-  log.flush();
-  process.exit(0);
+  try {
+    await app.close();
+    await new Promise<void>((r) => api.close(() => r()));
+  } finally {
+    // The embedded server runs detached: whatever failed above, it must not outlive `make run`.
+    await embedded?.stop();
+    log.flush();
+    process.exit(0);
+  }
 }
-process.once("SIGINT", () => void stop("SIGINT"));
-process.once("SIGTERM", () => void stop("SIGTERM"));
+// Kept for every signal, not once: Ctrl-C reaches make, tsx's launcher and this process together, and the
+// launcher may relay it again; a second SIGINT without a listener here would end this process before the
+// embedded PostgreSQL is stopped, leaving it on its fixed port.
+process.on("SIGINT", () => void stop("SIGINT"));
+process.on("SIGTERM", () => void stop("SIGTERM"));

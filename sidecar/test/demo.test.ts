@@ -1,4 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { connect } from "node:net";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../src/paths.js";
@@ -97,7 +98,17 @@ describe("make run", () => {
     }
     await exited;
     expect(io.stderr).toContain("SIGINT: stopping regate");
-    // Everything it started is gone: the fixed ports are free again.
+    // Everything it started is gone: the fixed ports are free again, the embedded database's included (make
+    // exits first; the database stops a moment later, and a leaked one would hold 55432 for the next run).
     await expect(new pg.Client({ connectionString: PSQL_URL }).connect()).rejects.toThrow();
+    const embeddedUp = () =>
+      new Promise<boolean>((resolve) => {
+        const s = connect(55432, "127.0.0.1");
+        s.once("connect", () => (s.destroy(), resolve(true)));
+        s.once("error", () => resolve(false));
+      });
+    const deadline = Date.now() + 30_000;
+    while ((await embeddedUp()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    expect(await embeddedUp(), "the embedded PostgreSQL still listens on 55432 after make run exited").toBe(false);
   }, 300_000);
 });

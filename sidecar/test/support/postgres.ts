@@ -90,7 +90,20 @@ const LOG_LIMIT = 256 * 1024;
 const isRoot = userInfo().uid === 0;
 
 /** A port that was free on 127.0.0.1 a moment ago (the kernel picks it; another process may still take it). */
+/**
+ * `make run`'s fixed ports (sidecar/demo/run.ts, sidecar/demo/regate.yaml): in Linux's ephemeral range, so a server a
+ * suite starts on a port the kernel picked could take one while the demo test needs it.
+ */
+const DEMO_PORTS = new Set([55432, 6432, 8080, 9100, 9187]);
+
 export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await anyFreePort();
+    if (!DEMO_PORTS.has(port)) return port;
+  }
+}
+
+function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
