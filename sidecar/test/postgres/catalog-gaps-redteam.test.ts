@@ -8,7 +8,7 @@
 //    database owner put them (internal.customers_secret INHERITS (public.customers)).
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { attemptOn, connectClient, type Outcome } from "../support/attempt.js";
+import { attemptOn, connectClient, directJson, type Outcome } from "../support/attempt.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { bind, execute, parse, query, Raw, sync } from "../support/raw-pg.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
@@ -62,16 +62,7 @@ afterAll(async () => {
 const attempt = (sql: string): Promise<Outcome> => attemptOn(agent, sql);
 
 /** The same statement as the upstream role, straight to the database. */
-async function direct(sql: string): Promise<string> {
-  const c = await connectClient(db.url("app_scram"));
-  try {
-    return JSON.stringify((await c.query(sql)).rows);
-  } catch (e) {
-    return (e as Error).message;
-  } finally {
-    await c.end();
-  }
-}
+const direct = (sql: string): Promise<string> => directJson(db.url("app_scram"), sql);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -10,7 +10,7 @@
 //  - another session's temporary child of a public table is skipped by PostgreSQL for every other session.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { attemptOn, connectClient, type Outcome } from "../support/attempt.js";
+import { attemptOn, connectClient, directJson, type Outcome } from "../support/attempt.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { bind, execute, parse, query, Raw, sync } from "../support/raw-pg.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
@@ -89,16 +89,7 @@ const attempt = (sql: string | pg.QueryConfig, client = agent): Promise<Outcome>
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The same statement as the upstream role, straight to the database. */
-async function direct(sql: string): Promise<string> {
-  const c = await connectClient(db.url("app_scram"));
-  try {
-    return JSON.stringify((await c.query(sql)).rows);
-  } catch (e) {
-    return (e as Error).message;
-  } finally {
-    await c.end();
-  }
-}
+const direct = (sql: string): Promise<string> => directJson(db.url("app_scram"), sql);
 
 /** Every byte the agent got for `parts`, up to the `idle`th ReadyForQuery that leaves the session idle, as text. */
 async function rawRun(idle: number, ...parts: Buffer[]): Promise<string> {

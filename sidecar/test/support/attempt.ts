@@ -33,3 +33,15 @@ export async function connectClient(url: string, config: Partial<pg.ClientConfig
   await c.connect();
   return c;
 }
+
+/** `sql` on a connection of its own to `url` (the database itself, not regate): its rows as JSON, or the error's message. */
+export async function directJson(url: string, sql: string): Promise<string> {
+  const c = await connectClient(url);
+  try {
+    return JSON.stringify((await c.query(sql)).rows);
+  } catch (e) {
+    return (e as Error).message;
+  } finally {
+    await c.end();
+  }
+}
