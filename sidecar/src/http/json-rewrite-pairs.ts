@@ -8,7 +8,7 @@ import { literalEnd, skipWs, stringEnd, stringValue } from "./json-scan.js";
 import { mergeActions, type DetectSpec, type FieldAction } from "./mask-actions.js";
 import { MAX_PAIR_NAME, pairRole, PairRole } from "./field-names.js";
 import type { JsonRewriter, Walk } from "./json-rewrite.js";
-import { oasPairRole } from "./openapi-schemas.js";
+import { oasPairRole, oasParamSchema, paramSchema, type OasAt } from "./openapi-schemas.js";
 
 /** A value of a name/value pair or entry, stepped over until its container is whole. */
 interface HeldValue {
@@ -26,6 +26,8 @@ interface HeldValue {
 export function walkObject(rw: JsonRewriter, scan: Walk, detect: DetectSpec | undefined, depth: number, embedded: number): void {
   const pairs = rw.names.size > 0 && !scan.inSchema;
   let named: FieldAction | undefined;
+  /** The last name that named a field (a parameter's schema `title` may spell it). */
+  let name: string | undefined;
   let held: HeldValue[] | undefined;
   scan.pos++;
   for (;;) {
@@ -42,20 +44,26 @@ export function walkObject(rw: JsonRewriter, scan: Walk, detect: DetectSpec | un
     skipWs(scan);
     scan.pos++; // ":"
     const role = pairs ? oasPairRole(scan.oas, key, pairRole(key)) : PairRole.None;
+    // A parameter's schema is its field's once its name is known: walked now when it came first, held if not.
+    const schema = pairs && oasParamSchema(scan.oas, key);
     skipWs(scan);
-    if (role === PairRole.Value) {
+    if (role === PairRole.Value || (schema && named === undefined)) {
       (held ??= []).push({ start: scan.pos, at: scan.edits.length, key });
       stepOver(scan);
     } else {
       const start = scan.pos;
-      rw.child(scan, key, true, detect, depth, embedded);
-      if (role === PairRole.Name) named = mergeActions(named, namedBy(rw, scan.text, start, scan.pos));
+      rw.child(scan, key, true, detect, depth, embedded, undefined, schema ? paramSchema(named!, name) : undefined);
+      if (role === PairRole.Name) {
+        const action = namedBy(rw, scan.text, start, scan.pos);
+        if (action !== undefined) name = stringValue(scan.text, start, scan.pos);
+        named = mergeActions(named, action);
+      }
     }
     skipWs(scan);
     if (scan.text.charCodeAt(scan.pos) === 0x2c) scan.pos++;
   }
   scan.pos++;
-  if (held) for (let k = held.length - 1; k >= 0; k--) walkHeld(rw, scan, held[k]!, true, detect, named, depth, embedded);
+  if (held) for (let k = held.length - 1; k >= 0; k--) walkHeld(rw, scan, held[k]!, true, detect, named, depth, embedded, name);
 }
 
 /**
@@ -96,9 +104,11 @@ function namedBy(rw: JsonRewriter, text: string, start: number, end: number): Fi
 }
 
 /** A value stepped over, walked now as its container says (`pair`: the field its pair names), its edits put in their place. */
-function walkHeld(rw: JsonRewriter, scan: Walk, h: HeldValue, member: boolean, detect: DetectSpec | undefined, pair: FieldAction | undefined, depth: number, embedded: number): void {
+function walkHeld(rw: JsonRewriter, scan: Walk, h: HeldValue, member: boolean, detect: DetectSpec | undefined, pair: FieldAction | undefined, depth: number, embedded: number, name?: string): void {
   const sub: Walk = { text: scan.text, pos: h.start, edits: [], path: scan.path, shallow: scan.shallow, inSchema: scan.inSchema, oas: scan.oas, element: false, urlPairs: scan.urlPairs, ends: (scan.ends ??= new Map()) };
-  rw.child(sub, h.key, member, detect, depth, embedded, pair);
+  // A parameter's schema, named or not, is walked as a schema: the field's when the parameter names one.
+  const schema: OasAt | undefined = member && pair !== undefined && oasParamSchema(scan.oas, h.key) ? paramSchema(pair, name) : undefined;
+  rw.child(sub, h.key, member, detect, depth, embedded, schema === undefined ? pair : undefined, schema);
   if (sub.edits.length > 0) scan.edits.splice(h.at, 0, ...sub.edits);
 }
 

@@ -119,10 +119,14 @@ export class JsonRewriter {
     return walk;
   }
 
-  /** `text`, a pair's or entry's value as it came, masked as `action`'s field (ResponseMasker.maskHeldValue). */
-  rewriteHeld(text: string, detect: DetectSpec | undefined, action: FieldAction, key: string, element: boolean, depth: number, path: string[]): string {
-    const walk: Walk = { text, pos: 0, edits: [], path, shallow: [], inSchema: false, oas: undefined, element, urlPairs: true };
-    this.heldValue(walk, detect, action, key, depth, 0);
+  /**
+   * `text`, a pair's or entry's value as it came, masked as `action`'s field (ResponseMasker.maskHeldValue);
+   * `schema`: it is that field's schema in an OpenAPI document (a parameter's), read as one.
+   */
+  rewriteHeld(text: string, detect: DetectSpec | undefined, action: FieldAction, key: string, element: boolean, depth: number, path: string[], schema?: OasAt): string {
+    const walk: Walk = { text, pos: 0, edits: [], path, shallow: [], inSchema: false, oas: schema, element, urlPairs: true };
+    if (schema !== undefined) this.#heldSchema(walk, detect, key, depth);
+    else this.heldValue(walk, detect, action, key, depth, 0);
     return applyEdits(text, walk.edits);
   }
 
@@ -199,13 +203,14 @@ export class JsonRewriter {
    * `pair`: the action of the field a name/value pair names (json-rewrite-pairs.ts), applied unless the
    * member's own rule masks it whole.
    */
-  child(scan: Walk, key: string, named: boolean, detect: DetectSpec | undefined, depth: number, embedded: number, pair?: FieldAction): FieldAction | undefined {
+  child(scan: Walk, key: string, named: boolean, detect: DetectSpec | undefined, depth: number, embedded: number, pair?: FieldAction, at?: OasAt): FieldAction | undefined {
     const usePointers = this.pointers.length > 0;
     if (usePointers) scan.path.push(this.fold(key));
     const schema = !scan.inSchema && embedded === 0 && depth < SHALLOW && this.names.size > 0 && schemaAt(scan.shallow, depth, named ? key : "#");
     if (schema) scan.inSchema = true;
     const oas = scan.oas;
-    const step = oas === undefined ? undefined : oasChild(oas, key, named, this.#named);
+    // `at`: the context a parameter's schema takes once the parameter names a field (json-rewrite-pairs.ts).
+    const step = oas === undefined ? undefined : at !== undefined ? { at, exempt: false, field: undefined } : oasChild(oas, key, named, this.#named);
     try {
       let own = mergeActions(named && !scan.inSchema && step?.exempt !== true ? this.#named(key) : undefined, usePointers ? this.#pointerAction(scan.path) : undefined);
       if (step !== undefined) {
@@ -223,6 +228,19 @@ export class JsonRewriter {
       if (usePointers) scan.path.pop();
       if (schema) scan.inSchema = false;
       scan.oas = oas;
+    }
+  }
+
+  /** The schema at the walk's cursor (at `depth`, member `key`), read at `walk.oas`: a field's schema (rewriteHeld). */
+  #heldSchema(walk: Walk, detect: DetectSpec | undefined, key: string, depth: number): void {
+    const usePointers = this.pointers.length > 0;
+    if (usePointers) walk.path.push(this.fold(key));
+    try {
+      const action = schemaLeaf(walk, walk.oas);
+      if (action?.whole !== undefined) replaceScalars(walk, (value) => this.wholeReplacement(value, action.whole!), depth);
+      else this.#value(walk, mergeSpecs(detect, action?.detect), depth, 0);
+    } finally {
+      if (usePointers) walk.path.pop();
     }
   }
 

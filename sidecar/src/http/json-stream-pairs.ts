@@ -9,7 +9,7 @@ import { RegateError } from "../errors.js";
 import { mergeActions, type DetectSpec, type FieldAction } from "./mask-actions.js";
 import type { ResponseMasker } from "./masker.js";
 import { pairRole, PairRole } from "./field-names.js";
-import { oasPairRole } from "./openapi-schemas.js";
+import { oasPairRole, oasParamSchema, paramSchema } from "./openapi-schemas.js";
 import { decodedString, withAction, type Frame, type ValueRule } from "./json-stream-tokens.js";
 
 /** A value held in the output: [out, outEnd) of the output, [raw, rawEnd) of the text as it came. */
@@ -28,6 +28,8 @@ interface Held {
 export interface PairState {
   /** What the pair's name (a `name`/`Key` member, an entry's first element) makes of its values. */
   named: FieldAction | undefined;
+  /** The last name that named a field (a parameter's schema `title` may spell it). */
+  name?: string;
   held: Held[];
   /** The held value being read; it ends at its container's next `,` or close. */
   open: Held | undefined;
@@ -63,7 +65,14 @@ export class PairHolds {
    */
   member(object: Frame, key: string, next: ValueRule): ValueRule {
     const role = oasPairRole(object.rule.oas, key, pairRole(key));
-    if (role === PairRole.None) return next;
+    if (role === PairRole.None) {
+      // A parameter's schema is its field's once its name is known: read so when it came first, held if not.
+      if (next.whole !== undefined || !oasParamSchema(object.rule.oas, key)) return next;
+      const named = object.pair?.named;
+      if (named !== undefined) return { ...next, oas: paramSchema(named, object.pair!.name) };
+      this.#holdNext = key;
+      return next;
+    }
     if (role === PairRole.Name) this.#nameFor = object;
     else if (next.whole !== undefined) return next;
     else if (object.pair?.named !== undefined) return withAction(next, object.pair.named);
@@ -109,6 +118,7 @@ export class PairHolds {
     if (action === undefined) return;
     named.pair ??= newPair();
     named.pair.named = named.pair.named === undefined ? action : mergeActions(named.pair.named, action);
+    named.pair.name = decodedString(tok, escaped);
   }
 
   /** `frame`'s held value, if one is being read, ends at output offset `out`. */
@@ -135,7 +145,9 @@ export class PairHolds {
     const action = pair.named !== undefined && (frame.object || frame.index === 2) ? pair.named : undefined;
     for (let k = pair.held.length - 1; k >= 0; k--) {
       const h = pair.held[k]!;
-      if (action !== undefined) out = out.slice(0, h.out) + masker.maskHeldValue(this.#raw.slice(h.raw, h.rawEnd), h.detect, action, h.key, h.element, depth, h.path) + out.slice(h.outEnd);
+      // A parameter's schema is read again as its field's schema, not masked whole as its value.
+      const schema = !h.element && action !== undefined && oasParamSchema(frame.rule.oas, h.key) ? paramSchema(action, pair.name) : undefined;
+      if (action !== undefined) out = out.slice(0, h.out) + masker.maskHeldValue(this.#raw.slice(h.raw, h.rawEnd), h.detect, action, h.key, h.element, depth, h.path, schema) + out.slice(h.outEnd);
       this.#count--;
     }
     pair.held.length = 0;

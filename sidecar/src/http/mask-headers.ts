@@ -14,8 +14,18 @@ import { maskHeaderBase64 } from "./header-base64.js";
 
 /** What a header value may hold (Node refuses anything else); a masked value outside it is redacted whole. */
 const HEADER_SAFE = /^[\t\x20-\x7e\x80-\xff]*$/;
-/** `name=value` or `name: value` pairs in a header value: query strings, parameters, `k=v; k=v` lists. */
-const PAIR = /([^\s=:&;,?#"'<>/\\]+)[ \t]*[=:][ \t]*("(?:[^"\\]|\\.)*"|[^\s&;,"<>#]*)/g;
+/**
+ * `name=value` or `name: value` pairs in a header value: query strings, parameters, `k=v; k=v` lists. A URL's
+ * scheme and its host's port are no pairs: `https://host/p?name=…` and `host:8080/p?name=…` read as
+ * `https: //host/p?name=…` and `host: 8080/p?name=…` swallowed the query's first parameter as their value,
+ * and it was never matched.
+ */
+const PAIR = /([^\s=:&;,?#"'<>/\\]+)[ \t]*(?:=|:(?!\/\/|\d{1,5}[/?]))[ \t]*("(?:[^"\\]|\\.)*"|[^\s&;,"<>#]*)/g;
+/** A label key's prefix (`app.kubernetes.io` of `app.kubernetes.io/name`): a DNS name with a dot. */
+const DNS_NAME = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/i;
+const MAX_DNS_NAME = 253;
+/** What may come before a label key in a header value: a list's separators (a URL's host follows `//`). */
+const LABEL_START = new Set([..." \t,;{([\"'"].map((c) => c.charCodeAt(0)));
 /** How many times a value is percent-decoded before regate stops looking (and redacts what it still finds). */
 const MAX_DECODES = 4;
 
@@ -263,7 +273,7 @@ function editsIn(m: HeaderMasking, view: View, detect: DetectSpec | undefined, p
   if (pairs && m.rules.size > 0) {
     PAIR.lastIndex = 0;
     for (let p = PAIR.exec(view.text); p; p = PAIR.exec(view.text)) {
-      const action = actionFor(m, p[1]!);
+      const action = pairFieldAction(m, view.text, p.index, p[1]!);
       if (!action) continue;
       let s = p.index + p[0].length - p[2]!.length;
       let e = p.index + p[0].length;
@@ -281,6 +291,32 @@ function editsIn(m: HeaderMasking, view: View, detect: DetectSpec | undefined, p
   }
   if (detect) for (const d of m.masker.detectedSpans(view.text, detect)) span(d.start, d.end, d.replacement ?? "");
   return edits;
+}
+
+/**
+ * The field rule a pair named `key` at `at` in `text` falls under. A label key, `app.kubernetes.io/name=web`
+ * (LABEL_PREFIX), is one name, read whole as a JSON key is (the same labels as JSON, `{"app.kubernetes.io/name":
+ * "web"}`, pass under a `name` rule): a DNS-prefixed label's last segment names the label, not a person.
+ * `name=Alice`, `user.name=Alice` and `/users/name=Alice` are read as before.
+ */
+function pairFieldAction(m: HeaderMasking, text: string, at: number, key: string): FieldAction | undefined {
+  const action = actionFor(m, key);
+  if (action === undefined || at === 0 || text.charCodeAt(at - 1) !== 0x2f) return action;
+  const prefix = labelPrefix(text, at - 1);
+  return prefix === undefined ? action : m.masker.pairAction(`${prefix}/${key}`);
+}
+
+/** The label key prefix ending at the `/` at `slash`, if the text before it is one (see pairFieldAction). */
+function labelPrefix(text: string, slash: number): string | undefined {
+  let i = slash;
+  while (i > 0 && slash - i <= MAX_DNS_NAME) {
+    const c = text.charCodeAt(i - 1) | 0x20;
+    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e) i--;
+    else break;
+  }
+  if (slash - i > MAX_DNS_NAME || (i > 0 && !LABEL_START.has(text.charCodeAt(i - 1)))) return undefined;
+  const prefix = text.slice(i, slash);
+  return DNS_NAME.test(prefix) ? prefix : undefined;
 }
 
 /**

@@ -140,8 +140,8 @@ export class ResponseMasker {
    * (its own key not yet on it), masked as `action`'s field on top of `detect`: what the streaming masker
    * writes once the pair is known, as a whole document's walk would.
    */
-  maskHeldValue(text: string, detect: DetectSpec | undefined, action: FieldAction, key: string, element: boolean, depth: number, path: readonly string[]): string {
-    return this.#doc.rewriteHeld(text, detect, action, key, element, depth, [...path]);
+  maskHeldValue(text: string, detect: DetectSpec | undefined, action: FieldAction, key: string, element: boolean, depth: number, path: readonly string[], schema?: OasAt): string {
+    return this.#doc.rewriteHeld(text, detect, action, key, element, depth, [...path], schema);
   }
 
   /** Member `key` (`member`) or an element one level below `at` in an OpenAPI document (openapi-schemas.ts). */

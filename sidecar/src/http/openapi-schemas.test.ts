@@ -101,8 +101,49 @@ describe("OpenAPI documents: schemas keyed by field names are schemas", () => {
     expect(got).toContain('"type":"s***g"');
   });
 
-  it("a schema outside paths, components and definitions is masked as before", async () => {
-    const out = await masked({ openapi: "3.1.0", webhooks: { x: { post: { requestBody: { content: { "a/b": { schema: { properties: { ssn: { type: "string" } } } } } } } } } });
+  it("a schema outside the document's areas (an `x-` member) is masked as before", async () => {
+    const out = await masked({ openapi: "3.1.0", "x-webhooks": { x: { post: { requestBody: { content: { "a/b": { schema: { properties: { ssn: { type: "string" } } } } } } } } } });
     expect(JSON.stringify(out)).toContain(`"ssn":{"type":${JSON.stringify(REDACTED)}}`);
+  });
+
+  it("webhooks (OpenAPI 3.1) hold schemas as paths do", async () => {
+    const doc = { openapi: "3.1.0", webhooks: { x: { post: { requestBody: { content: { "a/b": { schema: { properties: { ssn: { type: "string" } } } } } } } } } };
+    expect(await masked(doc)).toEqual(doc);
+  });
+});
+
+describe("OpenAPI parameters named like fields: their values masked, their schemas schemas", () => {
+  const schema = { anyOf: [{ type: "string" }, { type: "null" }], examples: [EMAIL], default: EMAIL, title: "Email", maxLength: 64 };
+  const kept = { anyOf: [{ type: "string" }, { type: "null" }], title: "Email", maxLength: 64 };
+  it.each([
+    ["name first", { name: "email", in: "query", schema, example: EMAIL }],
+    ["name last", { in: "query", schema, example: EMAIL, name: "email" }],
+  ])("OpenAPI 3 (%s)", async (_name, p) => {
+    const doc = { openapi: "3.1.0", paths: { "/c": { get: { parameters: [p, { name: "page", in: "query", schema: { type: "integer", default: 1, examples: [3] } }] } } }, components: { parameters: { email: p } } };
+    const out = await masked(doc);
+    for (const got of [out.paths["/c"].get.parameters[0], out.components.parameters.email]) {
+      expect(got).toMatchObject({ name: "email", in: "query", schema: kept });
+      expect(got.example).not.toBe(EMAIL);
+      expect(got.schema.default).not.toBe(EMAIL);
+      expect(got.schema.examples).toHaveLength(1);
+      expect(got.schema.examples[0]).not.toBe(EMAIL);
+    }
+    expect(out.paths["/c"].get.parameters[1]).toEqual(doc.paths["/c"].get.parameters[1]);
+  });
+
+  it("a link's parameters are values, not parameter objects", async () => {
+    const doc = { openapi: "3.1.0", paths: { "/c": { get: { responses: { "200": { description: "ok", links: { L: { operationId: "x", parameters: { email: EMAIL } } } } } } } } };
+    expect(JSON.stringify(await masked(doc))).not.toContain(EMAIL);
+  });
+
+  it.each([
+    ["name first", { name: "ssn", in: "query", type: "array", collectionFormat: "csv", items: { type: "string", maxLength: 11, enum: [SSN], default: SSN }, default: [SSN], "x-example": SSN }],
+    ["name last", { in: "query", type: "array", collectionFormat: "csv", items: { type: "string", maxLength: 11, enum: [SSN], default: SSN }, default: [SSN], "x-example": SSN, name: "ssn" }],
+  ])("Swagger 2.0 root parameters (%s)", async (_name, p) => {
+    const doc = { swagger: "2.0", parameters: { ssn: p, page: { name: "page", in: "query", type: "integer", minimum: 1, default: 1 } } };
+    const out = await masked(doc);
+    expect(JSON.stringify(out)).not.toContain(SSN);
+    expect(out.parameters.ssn).toMatchObject({ name: "ssn", in: "query", type: "array", collectionFormat: "csv", items: { type: "string", maxLength: 11 } });
+    expect(out.parameters.page).toEqual(doc.parameters.page);
   });
 });

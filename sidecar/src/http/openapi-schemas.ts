@@ -20,6 +20,13 @@ export const enum OasKind {
   List,
   /** The value of a structural keyword in a field's schema: kept only when it passes its check (keptScalar). */
   Check,
+  /** A list or map of parameter objects (`parameters` of a path item or operation, `components.parameters`). */
+  Params,
+  /**
+   * A parameter object, `{"name": "email", "in": "query", "schema": …}`: when its `name` names a field, its
+   * `schema` (Swagger 2.0: `items`) is that field's schema, and its example and default values are the field's.
+   */
+  Param,
 }
 
 /** A value's place in an OpenAPI document. */
@@ -48,6 +55,8 @@ const AREA: OasAt = { kind: OasKind.Area };
 const COMPONENTS: OasAt = { kind: OasKind.Components };
 const MAP: OasAt = { kind: OasKind.Map };
 const SCHEMA: OasAt = { kind: OasKind.Schema };
+const PARAMS: OasAt = { kind: OasKind.Params };
+const PARAM: OasAt = { kind: OasKind.Param };
 const ORDINARY: OasStep = { at: undefined, exempt: false, field: undefined };
 
 const MAP_KEYS = new Set(["properties", "patternProperties", "$defs", "definitions", "dependentSchemas"]);
@@ -58,7 +67,13 @@ const NUMERIC_KEYS = new Set([
   "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties", "minContains", "maxContains",
   "nullable", "readOnly", "writeOnly", "deprecated",
 ]);
-const CHECK_KEYS = new Set(["type", "format", "$ref", "title", "required", ...NUMERIC_KEYS]);
+const CHECK_KEYS = new Set(["type", "format", "$ref", "title", "required", "collectionFormat", ...NUMERIC_KEYS]);
+/** Swagger 2.0's ways of joining an array parameter's items. */
+const COLLECTION_FORMATS = new Set(["csv", "ssv", "tsv", "pipes", "multi"]);
+/** What a parameter object (Param) gives as its field's value, every spelling: masked as the field it names. */
+const PARAM_VALUE_KEYS = new Set(["example", "examples", "default", "enum", "const", "x-example", "x-examples"]);
+/** What a parameter object holds as its field's schema once its name is known. */
+const PARAM_SCHEMA_KEYS = new Set(["schema", "items"]);
 const TYPES = new Set(["string", "number", "integer", "boolean", "object", "array", "null", "file"]);
 const FORMAT = /^[A-Za-z][A-Za-z0-9._-]{0,39}$/;
 const PROPERTY_NAME = /^[A-Za-z_$][A-Za-z0-9_.$-]{0,63}$/;
@@ -82,22 +97,35 @@ export function openApiRoot(): OasAt {
 
 /**
  * Member `key` (`member`) or an element, one level below `at`; `named` finds a field rule by key. Schemas are
- * looked for only under `paths`, `components` and `definitions`, so a document that reaches one has them.
+ * looked for only under `paths`, `webhooks`, `components` and Swagger 2.0's `definitions`, `parameters` and
+ * `responses`, so a document that reaches one has them.
  */
 export function oasChild(at: OasAt, key: string, member: boolean, named: (key: string) => FieldAction | undefined): OasStep {
   const f = at.field;
   switch (at.kind) {
     case OasKind.Root:
       if (!member) return ORDINARY;
-      if (key === "paths") return { at: AREA, exempt: false, field: undefined };
+      // OpenAPI 3.1's `webhooks` hold path items as `paths` does; Swagger 2.0's root `responses` hold
+      // response objects and its `parameters` parameter objects, by name.
+      if (key === "paths" || key === "webhooks" || key === "responses") return { at: AREA, exempt: false, field: undefined };
       if (key === "components") return { at: COMPONENTS, exempt: false, field: undefined };
+      if (key === "parameters") return { at: PARAMS, exempt: false, field: undefined };
       return key === "definitions" ? { at: MAP, exempt: false, field: undefined } : ORDINARY;
     case OasKind.Area:
     case OasKind.Components:
       if (member && key === "schema") return { at: SCHEMA, exempt: false, field: undefined };
       if (member && at.kind === OasKind.Components && key === "schemas") return { at: MAP, exempt: false, field: undefined };
-      // Examples hold values, schemas or not.
-      if (member && (key === "example" || key === "examples")) return ORDINARY;
+      if (member && key === "parameters") return { at: PARAMS, exempt: false, field: undefined };
+      // Examples hold values, schemas or not; so do links (a link's `parameters` and `requestBody` are values).
+      if (member && (key === "example" || key === "examples" || key === "links")) return ORDINARY;
+      return { at: AREA, exempt: false, field: undefined };
+    case OasKind.Params:
+      // Named by their component names (`components.parameters.email`): names, not fields.
+      return { at: PARAM, exempt: member, field: undefined };
+    case OasKind.Param:
+      if (!member) return { at: AREA, exempt: false, field: undefined };
+      if (PARAM_SCHEMA_KEYS.has(key)) return { at: SCHEMA, exempt: false, field: undefined };
+      if (PARAM_VALUE_KEYS.has(key)) return ORDINARY;
       return { at: AREA, exempt: false, field: undefined };
     case OasKind.Map:
       if (!member) return { at: undefined, exempt: false, field: f };
@@ -141,13 +169,31 @@ export function keptScalar(at: OasAt, value: string, string: boolean): boolean {
   if (k === "$ref") return value.length <= MAX_REF && LOCAL_REF.test(value);
   if (k === "required") return PROPERTY_NAME.test(value);
   if (k === "title") return at.name !== undefined && spelling(value) === spelling(at.name);
+  if (k === "collectionFormat") return COLLECTION_FORMATS.has(value);
   return false;
 }
 
 /**
  * `role` (pairRole's) of member `key` of an object at `at`: a parameter or header object, `{"name": "email",
- * "in": "query", "example": …}`, gives its field's value in `example` and `examples` as a pair does in `value`.
+ * "in": "query", "example": …}`, gives its field's value in `example` and `examples` as a pair does in `value`;
+ * a parameter object in every spelling of an example or default (PARAM_VALUE_KEYS: Swagger 2.0 writes a
+ * parameter's `default` and `enum` beside its `name`).
  */
 export function oasPairRole(at: OasAt | undefined, key: string, role: PairRole): PairRole {
-  return role === PairRole.None && at?.kind === OasKind.Area && (key === "example" || key === "examples") ? PairRole.Value : role;
+  if (role !== PairRole.None || at === undefined) return role;
+  if (at.kind === OasKind.Param) return PARAM_VALUE_KEYS.has(key) ? PairRole.Value : role;
+  return at.kind === OasKind.Area && (key === "example" || key === "examples") ? PairRole.Value : role;
+}
+
+/**
+ * Whether member `key` of an object at `at` is a parameter's schema: once the parameter's `name` names a field
+ * (before it or after it: held until the object closes), the schema is read as that field's (paramSchema).
+ */
+export function oasParamSchema(at: OasAt | undefined, key: string): boolean {
+  return at?.kind === OasKind.Param && PARAM_SCHEMA_KEYS.has(key);
+}
+
+/** The context of the schema of a parameter named `name`, whose field's mask is `field`. */
+export function paramSchema(field: FieldAction, name: string | undefined): OasAt {
+  return name === undefined ? { kind: OasKind.Schema, field } : { kind: OasKind.Schema, field, name };
 }
