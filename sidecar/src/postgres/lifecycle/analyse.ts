@@ -212,11 +212,13 @@ export function analyse(s: SessionState, sql: string, attempt = 0, refresh = tru
   }
   return resolved.then(
     (a) => {
-      if (catalog.generation === generation) {
+      if (catalog.generation === generation && s.searchPath.current === path) {
         s.analyses.set(key, a);
         return a;
       }
-      // The catalog changed while this analysis waited on it: its facts may describe the old one.
+      // The catalog changed while this analysis waited on it: its facts may describe the old one. Or the
+      // search_path did (the server answered a SET meanwhile): the facts taken after the wait are under the new
+      // one, but the key and the stamp (a Bind's `taken`) name the old one, and would serve them when it is back.
       if (attempt < 2) return analyse(s, sql, attempt + 1);
       return catalogFailed(s, new Error("catalog kept changing during analysis"));
     },

@@ -25,20 +25,26 @@ export function readyForQuery(s: SessionState, f: Frame): void {
 
 /**
  * The server answered a message group (a Query, or an extended batch up to its Sync) without an error and
- * is idle: it committed. A search_path SET that ran alone in it (not LOCAL, not set_config, one statement
- * in its message) is now the session's only path; until here it was one the tracker kept as possible
- * (enforce.ts). Nothing else may be in flight: a later message, sent before this answer, may change the
- * path again or open a block, so the paths stay as they are until a group ends with nothing after it.
+ * is idle: it committed. A search_path SET that ran alone in it (not LOCAL, not set_config, the one statement
+ * of its group) is now the session's only path; until here it was one the tracker kept as possible
+ * (enforce.ts). Alone: a later statement of the same batch may change the path again (set_config, SET LOCAL,
+ * DISCARD ALL), or take the SET into a block and roll it back (a BEGIN inside the batch's implicit
+ * transaction makes the statements before it part of the block); and the last statement the session began: a
+ * Query sent inside the batch, before its Sync, runs in the batch's implicit transaction, and its ROLLBACK or
+ * error undoes the SET, though it is no statement of the batch. Nothing else may be in flight: a later
+ * message, sent before this answer, may change the path again or open a block, so the paths stay as they
+ * are until a group ends with nothing after it.
  */
 function settlePath(s: SessionState, head: Pending | undefined): void {
   if (s.pending.length > 0) return;
   const ran = head?.kind === "query" ? (head.stmt ? [head.stmt] : []) : head?.kind === "sync" ? head.done : [];
-  for (const st of ran) {
-    const a = st.analysis;
-    if (!a || a.statements.length !== 1 || st.result.sqlstate !== undefined || st.result.command_tags.length === 0) continue;
-    const sets = a.statements[0]!.settings.some((c) => (c.name === "search_path" || c.name === "all") && !c.local && c.action !== "set_config");
-    if (sets) s.searchPath.apply(a.statements, true);
-  }
+  if (ran.length !== 1) return;
+  const st = ran[0]!;
+  if (st.seq !== s.seq) return;
+  const a = st.analysis;
+  if (!a || a.statements.length !== 1 || st.result.sqlstate !== undefined || st.result.command_tags.length === 0) return;
+  const sets = a.statements[0]!.settings.some((c) => (c.name === "search_path" || c.name === "all") && !c.local && c.action !== "set_config");
+  if (sets) s.searchPath.apply(a.statements, true);
 }
 
 /** After an error in an extended batch the server skips to Sync: replies we expected will not come. */
