@@ -3,7 +3,8 @@
 One FastMCP server, mounted four times under uvicorn: /json-stateful, /sse-stateful, /json-stateless and
 /sse-stateless (each serves MCP at <prefix>/mcp). The stateful SSE one keeps events for resumption in one
 store shared by all its sessions, as the SDK's session manager shares the store it is given. Prints the port
-it listens on, then serves until its stdin closes. GET /_executed lists the tools that ran.
+it listens on, then serves until its stdin closes. GET /_executed lists the tools that ran; GET /_get_streams
+the sessions whose GET stream (for what the server sends unasked) it opened, in order.
 """
 
 import base64
@@ -42,6 +43,7 @@ CUSTOMER = {
 }
 
 executed: list[str] = []
+get_streams: list[str] = []
 
 
 class MemoryEvents(EventStore):
@@ -150,6 +152,29 @@ async def listing(_request: Request) -> JSONResponse:
     return JSONResponse(executed)
 
 
+async def get_stream_listing(_request: Request) -> JSONResponse:
+    return JSONResponse(get_streams)
+
+
+def watch_get_streams(app):
+    """Records a session's GET stream once its head is sent: the SDK registers the stream in the same turn of the
+    event loop, before it reads another request."""
+
+    async def watched(scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "GET":
+            return await app(scope, receive, send)
+        session = dict(scope["headers"]).get(b"mcp-session-id", b"").decode()
+
+        async def send_watched(message):
+            await send(message)
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                get_streams.append(session)
+
+        return await app(scope, receive, send_watched)
+
+    return watched
+
+
 def main() -> None:
     servers = {
         "json-stateful": crm(json_response=True),
@@ -166,7 +191,7 @@ def main() -> None:
                 await stack.enter_async_context(s.session_manager.run())
             yield
 
-    routes = [Route("/_executed", listing)] + [Mount(f"/{name}", app=app) for name, app in apps.items()]
+    routes = [Route("/_executed", listing), Route("/_get_streams", get_stream_listing)] + [Mount(f"/{name}", app=watch_get_streams(app)) for name, app in apps.items()]
     app = Starlette(routes=routes, lifespan=lifespan)
 
     sock = socket.socket()

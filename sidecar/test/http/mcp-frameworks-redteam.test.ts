@@ -29,13 +29,13 @@ import { PolicyStore } from "../../src/policy/index.js";
 import { BUNDLE } from "../support/regate.js";
 import { AGENT_TOKEN, closeServer, CUSTOMER, listen, startGateway, TestRulesDecider, UPSTREAM_SECRET, type GatewayUnderTest } from "./fixtures.js";
 import { mcpHeaders, orderedEvents, readFor } from "./mcp-exchange.js";
+import { until } from "../support/wait.js";
 
 const OTHER_TOKEN = `other-agent-${randomUUID()}`;
 const LIMITS = { max_body_bytes: 64 * 1024, max_input_body_bytes: 8 * 1024, timeout_ms: 5000 };
 /** Values no answer may carry to the agent where they are masked. */
 const RAW = [CUSTOMER.email, CUSTOMER.ssn];
 const EXAMPLE_RAW = [CUSTOMER.email, CUSTOMER.ssn, CUSTOMER.card_number];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const UNMASKED_TOOLS = new Set(["run_report", "announce_report"]);
 
@@ -57,19 +57,29 @@ const twoAgents = () =>
 
 let fastmcp: ChildProcess;
 let python: string;
-let ts: { url: string; http: HttpServer; ran: string[] };
+let ts: { url: string; http: HttpServer; ran: string[]; getStreams: string[] };
 let example: GatewayUnderTest;
 let perTool: GatewayUnderTest;
 let examplePolicy: DecisionPipeline;
 
 /** The SDK's server with sessions and one event store for all of them (a server on one Redis has one). */
-async function startTsMcp(): Promise<{ url: string; http: HttpServer; ran: string[] }> {
+async function startTsMcp(): Promise<{ url: string; http: HttpServer; ran: string[]; getStreams: string[] }> {
   const events = orderedEvents();
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const ran: string[] = [];
+  const getStreams: string[] = [];
   const http = createServer((req, res) => {
     const session = req.headers["mcp-session-id"] as string | undefined;
     const known = session ? transports.get(session) : undefined;
+    if (known && req.method === "GET") {
+      // The session's GET stream, recorded once its head is written: the SDK registers it just before.
+      const writeHead = res.writeHead.bind(res) as (...a: unknown[]) => typeof res;
+      res.writeHead = ((...a: unknown[]) => {
+        const out = writeHead(...a);
+        if (res.statusCode === 200) getStreams.push(session!);
+        return out;
+      }) as typeof res.writeHead;
+    }
     if (known) return void known.handleRequest(req, res);
     if (session || req.method !== "POST") return void res.writeHead(404).end();
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
@@ -111,7 +121,7 @@ async function startTsMcp(): Promise<{ url: string; http: HttpServer; ran: strin
     });
     void server.connect(transport).then(() => transport.handleRequest(req, res));
   });
-  return { url: await listen(http), http, ran };
+  return { url: await listen(http), http, ran, getStreams };
 }
 
 beforeAll(async () => {
@@ -154,6 +164,8 @@ interface Agent {
   session: string | undefined;
   /** Everything the server sent the agent that is not an answer: sampling and elicitation requests, log messages, progress. */
   got: unknown[];
+  /** The server that answers it: the Python one (FastMCP) or the TypeScript one. */
+  server: "py" | "ts";
 }
 
 /** The SDK's client, answering sampling and elicitation as an agent's host does, recording what it was sent. */
@@ -171,13 +183,21 @@ async function connect(gw: GatewayUnderTest, path: string, token = AGENT_TOKEN):
   });
   client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void got.push(n.params));
   await client.connect(transport);
-  return { client, session: transport.sessionId, got };
+  return { client, session: transport.sessionId, got, server: path.startsWith("/py/") ? "py" : "ts" };
 }
 
 const call = (a: Agent, name: string) => a.client.callTool({ name, arguments: { id: 1 } }, undefined, { timeout: 4000, onprogress: (p) => void a.got.push(p) });
 const texts = (r: Awaited<ReturnType<typeof call>>) => (r.content as { text?: string }[]).map((c) => c.text);
-/** The GET stream of the SDK's client is open at the server once it has sent it: wait for its first bytes' worth. */
-const streamOpen = () => sleep(300);
+/**
+ * The SDK's client opens its session's GET stream after initialize, without telling, and the servers send its head
+ * only with the first event: wait until the server itself records the stream as open (its head written, the SDK
+ * having registered it just before). A stateless server keeps no session and no stream: nothing to wait for.
+ */
+async function streamOpen(a: Agent): Promise<void> {
+  if (a.session === undefined) return;
+  const opened = async () => (a.server === "ts" ? ts.getStreams : ((await (await fetch(`${python}/_get_streams`)).json()) as string[])).includes(a.session!);
+  await until(opened);
+}
 
 describe("what a masked call makes the server send on the session's GET stream (opened before that call)", () => {
   it.each([
@@ -186,7 +206,7 @@ describe("what a masked call makes the server send on the session's GET stream (
     ["the TypeScript SDK", "/ts/mcp"],
   ])("%s: a sampling request carrying the record reaches the agent masked, and the call completes", async (_name, path) => {
     const agent = await connect(perTool, path);
-    await streamOpen();
+    await streamOpen(agent);
     const result = await call(agent, "ask_model");
     // The server did run the tool, and the agent's answer to its sampling request came back to it.
     expect(texts(result)).toEqual(["summary written"]);
@@ -199,7 +219,7 @@ describe("what a masked call makes the server send on the session's GET stream (
 
   it("the TypeScript SDK: an elicitation and a log message sent through the server are masked too", async () => {
     const agent = await connect(perTool, "/ts/mcp");
-    await streamOpen();
+    await streamOpen(agent);
     expect(texts(await call(agent, "confirm_customer"))).toEqual(["accept"]);
     expect(texts(await call(agent, "notify_customer"))).toEqual(["sent"]);
     expect(agent.got).toHaveLength(2);
@@ -209,7 +229,7 @@ describe("what a masked call makes the server send on the session's GET stream (
 
   it("must allow: in a session the policy masks nothing of, the GET stream's events arrive as sent", async () => {
     const agent = await connect(perTool, "/ts/mcp");
-    await streamOpen();
+    await streamOpen(agent);
     expect(texts(await call(agent, "run_report"))).toEqual(["report ready"]);
     expect(texts(await call(agent, "announce_report"))).toEqual(["announced"]);
     expect(agent.got).toEqual([{ level: "info", data: "report for Alice Smith <alice@example.com> queued" }]);
@@ -217,10 +237,43 @@ describe("what a masked call makes the server send on the session's GET stream (
   });
 });
 
+/**
+ * What the agent reads of a response: for at least `ms` (as readFor), and on until `seen(text)` holds or the
+ * stream ends, up to 10 s. A stream that stays open (a GET, a replay) is read until what the case waits for has
+ * come, however slow the machine, and no shorter than before.
+ */
+async function readUntil(res: { body: ReadableStream<Uint8Array> | null }, seen: (text: string) => boolean, ms: number): Promise<string> {
+  const reader = res.body!.getReader();
+  const started = Date.now();
+  let text = "";
+  let timer: NodeJS.Timeout | undefined;
+  const stop = () => void reader.cancel().catch(() => undefined);
+  const arm = () => {
+    clearTimeout(timer);
+    const left = seen(text) ? ms - (Date.now() - started) : 10_000 - (Date.now() - started);
+    if (left <= 0) stop();
+    else timer = setTimeout(stop, left);
+  };
+  arm();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString("utf8");
+      arm();
+    }
+  } catch {
+    // cancelled
+  } finally {
+    clearTimeout(timer);
+  }
+  return text;
+}
+
 /** A tools/call's answer on an event stream, read raw: its event ids, and the text. */
 async function rawCall(gw: GatewayUnderTest, path: string, session: string, id: number, tool: string, token = AGENT_TOKEN): Promise<{ text: string; ids: string[] }> {
   const res = await fetch(`${gw.url}${path}`, { method: "POST", headers: mcpHeaders(token, session), body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: tool, arguments: { id: 1 } } }) });
-  const text = await readFor(res, 1000);
+  const text = await readUntil(res, (t) => t.includes(`"id":${id}`), 1000);
   return { text, ids: [...text.matchAll(/^id: ?(.+?)\r?$/gm)].map((m) => m[1]!) };
 }
 
@@ -241,7 +294,7 @@ describe("Last-Event-ID naming an event of another session (the server's one eve
     const second = await connect(perTool, path, token);
     expect(texts(await call(second, "run_report"))).toEqual(["report ready"]);
     const replay = await resume(perTool, path, second.session!, masked.ids[0]!, token);
-    const replayed = await readFor(replay, 800);
+    const replayed = await readUntil(replay, (t) => t.includes('"id":901'), 800);
     expect(replayed).toContain("Alice Smith");
     for (const raw of RAW) expect(replayed).not.toContain(raw);
     await first.client.close();
@@ -251,7 +304,7 @@ describe("Last-Event-ID naming an event of another session (the server's one eve
   it("must allow: resuming one's own session's stream replays its events, masked as they were", async () => {
     const agent = await connect(perTool, "/py/sse-stateful/mcp");
     const masked = await rawCall(perTool, "/py/sse-stateful/mcp", agent.session!, 902, "get_customer");
-    const replayed = await readFor(await resume(perTool, "/py/sse-stateful/mcp", agent.session!, masked.ids[0]!), 800);
+    const replayed = await readUntil(await resume(perTool, "/py/sse-stateful/mcp", agent.session!, masked.ids[0]!), (t) => t.includes('"id":902'), 800);
     expect(replayed).toContain('"id":902');
     expect(replayed).toContain("Alice Smith");
     for (const raw of RAW) expect(replayed).not.toContain(raw);
@@ -267,7 +320,7 @@ describe("the example policy against FastMCP's answers in every form", () => {
     ["sse-stateless", []],
   ])("%s: structured results, JSON text, images, embedded resources, links, logs, progress, sampling, elicitation, resources and prompts carry no raw value", async (mode, serverRequests) => {
     const agent = await connect(example, `/py/${mode}/mcp`);
-    await streamOpen();
+    await streamOpen(agent);
     const before = (await pythonRan()).length;
     const out: unknown[] = [];
     const customer = await call(agent, "get_customer");

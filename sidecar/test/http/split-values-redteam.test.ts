@@ -8,9 +8,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:http";
 import { createParser } from "eventsource-parser";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { HttpInput, MaskRule } from "../../src/decision/types.js";
-import { MAX_HOLD_MS } from "../../src/http/stream-joins.js";
+import { StreamJoins } from "../../src/http/stream-joins.js";
 import { until } from "../support/wait.js";
 import { authed, closeServer, listen, startGateway, TestRulesDecider, type GatewayUnderTest } from "./fixtures.js";
 
@@ -262,48 +262,61 @@ describe("ordinary streams under detector rules pass byte for byte", () => {
     const words = "Hello there, how are you today? I am fine, thanks for asking. Shall we start the review now?".split(/(?<= )/);
     const stream = streamOf("openai", words);
     // The upstream writes each event only once the agent has the one before (or 5 s passed): an event held
-    // until the next one shows would come only at the hold bound, MAX_HOLD_MS after it was written. A fixed
-    // pause between events instead would make a busy machine's late turn look like a hold.
-    const written: number[] = [];
+    // until the next one shows would come only when the hold bound fires (StreamJoins.expire, the owner's call
+    // when held events waited MAX_HOLD_MS). That call is what is checked, not the clock: a busy machine's late
+    // turn is not a hold.
     const arrivals: number[] = [];
     const id = String(nextId++);
-    STREAMS.set(id, { ...stream, written, ready: (k) => until(() => arrivals.length >= k, 5000).catch(() => undefined) });
-    const res = await fetch(`${gw.url}/d/v1/stream?s=${id}`, { headers: authed() });
-    const reader = res.body!.getReader();
-    let seen = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += Buffer.from(value).toString();
-      const events = seen.split("\n\n").length - 1;
-      while (arrivals.length < events) arrivals.push(Date.now());
+    STREAMS.set(id, { ...stream, ready: (k) => until(() => arrivals.length >= k, 5000).catch(() => undefined) });
+    const expired = vi.spyOn(StreamJoins.prototype, "expire");
+    try {
+      const res = await fetch(`${gw.url}/d/v1/stream?s=${id}`, { headers: authed() });
+      const reader = res.body!.getReader();
+      let seen = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += Buffer.from(value).toString();
+        const events = seen.split("\n\n").length - 1;
+        while (arrivals.length < events) arrivals.push(Date.now());
+      }
+      expect(seen).toBe(stream.events.join(""));
+      // Nothing was held until the bound.
+      expect(expired).not.toHaveBeenCalled();
+    } finally {
+      expired.mockRestore();
     }
-    expect(seen).toBe(stream.events.join(""));
-    // Held until the next event, one would come only at the hold bound.
-    arrivals.forEach((t, k) => expect(t - written[k]!, `event ${k}`).toBeLessThan(MAX_HOLD_MS * 0.7));
   }, 30_000);
 });
 
 describe("the hold bound", () => {
   it("a delta that may start a value waits at most the bound, then goes out with that part masked; the rest is masked too", async () => {
     const stream = streamOf("openai", ["SSN: 607-59", "-5353 on file."]);
-    // The upstream pauses 2.5 s after the event that ends in "607-59".
-    stream.gaps = stream.events.map((_e, i) => (i === 1 ? 2500 : 0));
+    // The upstream writes the event after the one that ends in "607-59" only once the agent has that one (or
+    // after 10 s): a held event that waited for the next one instead of the bound would come after it was written.
+    let partialAt = -1;
+    const written: number[] = [];
     const id = String(nextId++);
-    STREAMS.set(id, stream);
+    STREAMS.set(id, { ...stream, written, ready: (k) => (k === 2 ? until(() => partialAt >= 0, 10_000).catch(() => undefined) : Promise.resolve()) });
+    const expired = vi.spyOn(StreamJoins.prototype, "expire");
     const started = Date.now();
     const res = await fetch(`${gw.url}/d/v1/stream?s=${id}`, { headers: authed() });
     const reader = res.body!.getReader();
     let seen = "";
-    let partialAt = -1;
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += Buffer.from(value).toString();
-      if (partialAt < 0 && seen.includes("SSN: ")) partialAt = Date.now() - started;
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += Buffer.from(value).toString();
+        if (partialAt < 0 && seen.includes("SSN: ")) partialAt = Date.now() - started;
+      }
+      // Went out when the bound fired, before the upstream wrote the next event; not before the bound.
+      expect(expired).toHaveBeenCalled();
+    } finally {
+      expired.mockRestore();
     }
     expect(partialAt).toBeGreaterThanOrEqual(900);
-    expect(partialAt).toBeLessThan(2300);
+    expect(started + partialAt).toBeLessThanOrEqual(written[2]!);
     const joined = joinedText("openai", seen);
     expect(joined).not.toContain("607-59");
     expect(joined).not.toContain("5353");

@@ -19,6 +19,21 @@ let httpPort: number;
 const streams = new Map<string, { sent: number; closed: boolean }>();
 /** Slow answers the upstream was waiting to give, by path, and whether regate aborted them first. */
 const slow = new Map<string, { aborted: boolean }>();
+/**
+ * How long the slow upstream takes to answer: far past WITHIN_MS, so an answer the agent gets within WITHIN_MS of
+ * the lock can only be regate's.
+ */
+const SLOW_MS = 25_000;
+/**
+ * A lock acts synchronously (LockService's endExchanges); this bound only tells "ended by the lock" from "never
+ * ended" or "ended by a timeout of regate's" (the route's timeout_ms is 30 s), on a machine as loaded as CI's.
+ */
+const WITHIN_MS = 10_000;
+
+/** `p`, or a rejection saying `what` if it does not settle within WITHIN_MS. */
+function within<T>(p: Promise<T>, what: string): Promise<T> {
+  return Promise.race([p, new Promise<never>((_, no) => setTimeout(() => no(new Error(what)), WITHIN_MS).unref())]);
+}
 
 beforeAll(async () => {
   db = await startPostgres();
@@ -38,14 +53,14 @@ beforeAll(async () => {
       return;
     }
     if (url.pathname === "/slow" || url.pathname === "/mcp") {
-      // An upstream that takes 5 s to answer (a long tool call, a slow report).
+      // An upstream that takes long to answer (a long tool call, a slow report).
       req.resume();
       const s = { aborted: false };
       slow.set(url.pathname, s);
       const answer = setTimeout(() => {
         const body = url.pathname === "/mcp" ? '{"jsonrpc":"2.0","id":7,"result":{"content":[]}}' : '{"report":"done"}';
         res.writeHead(200, { "content-type": "application/json" }).end(body);
-      }, 5_000);
+      }, SLOW_MS);
       res.on("close", () => {
         if (!res.writableFinished) s.aborted = true;
         clearTimeout(answer);
@@ -107,32 +122,31 @@ describe("a lock ends the agent's HTTP exchanges in flight", () => {
     });
     const idleClosed = new Promise<void>((r) => idle!.once("close", () => r()));
 
-    const lockedAt = performance.now();
     const created = await admin(regate, "POST", "/locks", { target: { principal: "test-agent" }, message: "exfiltrating over the model API in INC-21" });
     expect(created.status).toBe(201);
     const lock = created.body;
     // The stream was cut before the API answered: the upstream wrote nothing the agent gets after this.
     const sentAtLock = streams.get("mine")!.sent;
 
-    // Bounded: before, the stream went on as long as the upstream wrote.
-    await Promise.race([mine.done, new Promise((_, no) => setTimeout(() => no(new Error("the locked agent's stream was not cut")), 3_000).unref())]);
-    expect(mine.endedAt()! - lockedAt).toBeLessThan(1_000);
+    // Ended (the upstream never ends it): before, the stream went on as long as the upstream wrote. And none of
+    // what the upstream wrote after the API answered reached the agent.
+    await within(mine.done, "the locked agent's stream was not cut");
     expect(Math.max(...mine.events)).toBeLessThanOrEqual(sentAtLock);
     await until(() => streams.get("mine")!.closed);
 
-    const refused = await pending;
+    // Answered by regate: the upstream answers only after SLOW_MS.
+    const refused = await within(pending, "the locked agent's pending request was not answered");
     expect(refused.status).toBe(403);
     expect(refused.headers.get("connection")).toBe("close");
     expect(refused.body).toMatchObject({ error: "denied", code: "LOCKED", next_step: "stop and report to your operator; do not retry or reconnect until they lift the lock" });
     expect(refused.body.reason).toBe(
       `regate refused this request: this agent is locked by an operator: exfiltrating over the model API in INC-21 (lock ${lock.id}). Next: stop and report to your operator; do not retry or reconnect until they lift the lock.`,
     );
-    const rpc = await pendingMcp;
+    const rpc = await within(pendingMcp, "the locked agent's pending MCP call was not answered");
     expect(rpc.status).toBe(200);
     expect(rpc.body).toMatchObject({ jsonrpc: "2.0", id: 7, error: { code: -32001, data: { code: "LOCKED" } } });
     expect(rpc.body.error.message).toContain("exfiltrating over the model API in INC-21");
-    // Both answered by regate in well under the upstream's 5 s, and aborted upstream.
-    expect(performance.now() - lockedAt).toBeLessThan(2_000);
+    // Both aborted upstream, before the upstream answered.
     await until(() => slow.get("/slow")!.aborted && slow.get("/mcp")!.aborted);
     await idleClosed;
 

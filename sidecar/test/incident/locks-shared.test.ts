@@ -54,8 +54,8 @@ describe("locks shared by replicas (incident.locks.store: postgres)", () => {
     const ms = Date.now() - started;
     expect(err?.code).toBe("57P01");
     expect(err?.message).toContain("shared lock from replica A");
-    // Pushed by NOTIFY, not found by the 600 s re-read.
-    expect(ms).toBeLessThan(3000);
+    // Pushed by NOTIFY, not found by the 600 s re-read (the bound tells those apart with room for a loaded machine).
+    expect(ms).toBeLessThan(10_000);
     await until(async () => (await running(db, "SELECT pg_sleep(30)")) === 0);
     expect((await refused(b.url()))?.message).toContain(`shared lock from replica A (lock ${lock.id})`);
     console.log(`lock on A ended the session on B in ${ms} ms`);

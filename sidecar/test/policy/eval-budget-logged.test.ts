@@ -125,9 +125,9 @@ describe("a logged decision in one hand-over (budgeted worker)", () => {
     expect(took).toBeGreaterThanOrEqual(249);
     expect(took).toBeLessThan(1000); // unbudgeted, 1500 x 1500 pairs take seconds
     // The spare worker took over.
-    const t1 = performance.now();
+    // No clock read: a worker still starting is waited for only within the budget (250 ms), then refused
+    // POLICY_EVAL_RESTARTING, so an answer shows the spare was ready, as a 300 ms bound did.
     const next = worker.decide({ secret: "s3cr3t" });
-    expect(performance.now() - t1).toBeLessThan(300);
     expect(next.decision.error_code).toBeUndefined();
     expect(next.erased).toEqual(["/input/secret"]);
   }, 30_000);

@@ -128,12 +128,12 @@ describe("budgeted evaluation (worker thread)", () => {
     expect(d.reasons[0]).toMatch(/ran past policy.eval_timeout_ms \(250 ms\)/);
     expect(took).toBeGreaterThanOrEqual(249);
     expect(took).toBeLessThan(1000); // unbudgeted, 1500 x 1500 pairs take seconds
-    // The spare worker took over: the next decision is evaluated at once.
-    const t1 = performance.now();
+    // The spare worker took over: the next decision is evaluated at once. No clock is read here: a worker still
+    // starting is waited for only within the budget (250 ms), then refused POLICY_EVAL_RESTARTING, so an answer
+    // shows no worker start (hundreds of ms under tsx) was in its way, as a 300 ms bound did.
     const next = pipeline.decide({} as never);
     expect(next.error_code).toBeUndefined();
     expect(next.outcome).toBe("allow");
-    expect(performance.now() - t1).toBeLessThan(300); // no worker start (hundreds of ms under tsx) in it
     expect(policy.evaluate("regate/echo", bytes({ n: 1 }))).toEqual({ n: 1 });
     // And a second timeout is handled the same way. Its replacement is the spare started at the first one,
     // which may still be loading on a busy machine (tsx compiles the worker): then refused, never run unbudgeted.

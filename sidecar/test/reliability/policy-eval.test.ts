@@ -101,9 +101,10 @@ describe("policy evaluation faults", () => {
     expect(err?.message).toMatch(/regate refused.*ran past policy.eval_timeout_ms \(300 ms\)/);
     expect(err?.hint).toMatch(/POLICY_EVAL_TIMEOUT/);
     expect(err?.hint).toMatch(/do not retry the same statement/);
-    // The budget plus a margin for a loaded machine, far below the seconds the spin takes unbudgeted.
-    expect(spinMs).toBeLessThan(BUDGET_MS + 700);
-    expect(otherMs).toBeLessThan(BUDGET_MS + 500);
+    // Stopped by the budget is what the refusal above says; these bounds only tell "about the budget" from the
+    // 3-8 s the spin takes unbudgeted, with a margin a loaded CI machine does not eat.
+    expect(spinMs).toBeLessThan(BUDGET_MS + 2_500);
+    expect(otherMs).toBeLessThan(BUDGET_MS + 2_500);
     // Both sessions live on, and the next decision is evaluated by the fresh worker.
     await expect(spinner.query("SELECT 3 AS n")).resolves.toMatchObject({ rows: [{ n: 3 }] });
     await expect(other.query("SELECT 4 AS n")).resolves.toMatchObject({ rows: [{ n: 4 }] });

@@ -1,14 +1,16 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readdir, readlink, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_COUNTS } from "../../../testdata/demo/generate.js";
 import { type BinaryPackage, ensureOsUser, freePort, reachableBinaries, startPostgres, type TestPostgres } from "./postgres.js";
+import { eventually } from "./wait.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -213,4 +215,43 @@ describe("reachableBinaries", () => {
     await chmod(cache, 0o777);
     await expect(reachableBinaries(owner, pkg, cache)).rejects.toThrow(/cannot be run by the OS user 'postgres' \(EACCES\).*not a folder owned by root and writable only by root/);
   });
+});
+
+// vitest's pool ends a finished worker with SIGTERM (SIGKILL if it lingers): no "exit" handler runs then, so a
+// server whose stop() a failed or timed-out hook skipped outlives the worker unless something else stops it.
+describe("a server whose owner process ends without stopping it", () => {
+  const owner = join(process.cwd(), "sidecar", "test", "support", "postgres-owner.ts");
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === "EPERM";
+    }
+  };
+
+  it.each(["SIGTERM", "SIGKILL"] as const)("is stopped and its temp dir removed when the owner gets %s", async (signal) => {
+    // Plain node with tsx's loader, as a vitest fork is: no signal handler of tsx's CLI in between.
+    const child = spawn(process.execPath, ["--import", "tsx", owner], { stdio: ["ignore", "pipe", "inherit"] });
+    let started: { pid: number; dir: string } | undefined;
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout! }).once("line", resolve);
+        child.once("exit", (code) => reject(new Error(`the owner exited ${code} before its server was up`)));
+      });
+      started = JSON.parse(line) as { pid: number; dir: string };
+      expect(alive(started.pid)).toBe(true);
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill(signal);
+      await exited;
+      const gone = await eventually(async () => !alive(started!.pid) && !existsSync(started!.dir), 20_000);
+      expect({ postmasterAlive: alive(started.pid), dirLeft: existsSync(started.dir) }).toEqual({ postmasterAlive: false, dirLeft: false });
+      expect(gone).toBe(true);
+    } finally {
+      child.kill("SIGKILL");
+      // Whatever the outcome, this test leaves no server behind.
+      if (started && alive(started.pid)) process.kill(started.pid, "SIGQUIT");
+      if (started) await rm(started.dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

@@ -21,7 +21,7 @@
 //   app_md5  -> md5              (its password is stored as an md5 hash, which scram-sha-256 cannot check)
 //   all      -> opts.authMethod  (default scram-sha-256; with md5, SCRAM-hashed passwords still use SCRAM)
 // With authMethod "trust" every line is trust.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { appendFile, chmod, chown, cp, lstat, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
@@ -307,6 +307,44 @@ process.on("exit", () => {
   }
 });
 
+/**
+ * vitest's pool ends a worker with SIGTERM (then SIGKILL), which runs no "exit" handler: a server whose stop() was
+ * skipped (a hook that failed or timed out before it, a stop after another that threw) would outlive its worker,
+ * as pg_ctl starts it in a session of its own. So each server gets a watchdog, a shell detached from the worker:
+ * once the worker is gone and the temp dir is still there, it stops the server (an immediate shutdown, then
+ * SIGKILL; one that pg_ctl was still starting too) and removes the dir. It leaves once the dir is removed.
+ */
+const WATCHDOG = `
+owner=$1 data=$2 dir=$3
+while kill -0 "$owner" 2>/dev/null && [ -d "$dir" ]; do sleep 1; done
+[ -d "$dir" ] || exit 0
+n=0
+while [ "$n" -lt 40 ]; do
+  pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    if [ "$n" -lt 10 ]; then kill -QUIT "$pid"; else kill -KILL "$pid"; fi
+  elif [ "$n" -ge 10 ]; then
+    break
+  fi
+  n=$((n + 1))
+  sleep 0.5
+done
+rm -rf "$dir"
+`;
+
+function startWatchdog(dataDir: string, dir: string): () => void {
+  try {
+    const child = spawn("/bin/sh", ["-c", WATCHDOG, "regate-pg-watchdog", String(process.pid), dataDir, dir], { detached: true, stdio: "ignore" });
+    child.on("error", () => undefined);
+    child.unref();
+    return () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+    };
+  } catch {
+    return () => undefined; // no watchdog: the "exit" handler and stop() remain
+  }
+}
+
 class Cluster {
   private initLog = "";
 
@@ -482,6 +520,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
   const dir = await mkdtemp(join(tmpdir(), "regate-pg-"));
   const cluster = new Cluster(dir, join(dir, "data"), join(dir, "run"), owner, binDir);
   live.set(dir, cluster.dataDir);
+  const stopWatchdog = startWatchdog(cluster.dataDir, dir);
 
   const admin: PgCredentials = { user: ADMIN_USER, password: secret() };
   const users: TestPostgres["users"] = {
@@ -496,6 +535,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
     } finally {
       await rm(dir, { recursive: true, force: true, maxRetries: 5 });
       live.delete(dir);
+      stopWatchdog();
     }
   };
 
