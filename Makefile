@@ -61,8 +61,10 @@ test-ts: deps bundle
 
 test: deps tools bundle rego-check typecheck clients test-ts
 
+# Plain node with tsx's loader, not tsx's CLI: on Ctrl-C that CLI SIGKILLs a child that does not report the signal
+# within 30 ms (a busy machine), which ended make run before it stopped the embedded database.
 run: deps tools bundle
-	npx tsx sidecar/demo/run.ts $(if $(DATABASE_URL),--database-url "$(DATABASE_URL)")
+	node --import tsx sidecar/demo/run.ts $(if $(DATABASE_URL),--database-url "$(DATABASE_URL)")
 
 demo-data: deps
 	@test -n "$(DATABASE_URL)" || { echo "usage: make demo-data DATABASE_URL=postgres://user:pass@host:port/db"; exit 1; }
