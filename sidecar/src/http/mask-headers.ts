@@ -11,21 +11,11 @@ import { applyEdits as applyAll, decodedView, hasEscape, identityView, sentSpan,
 import { fieldNameFold } from "./field-names.js";
 import { isStandard, URL_HEADERS } from "./standard-headers.js";
 import { maskHeaderBase64 } from "./header-base64.js";
+import { maskBase64Runs } from "./base64-runs.js";
+import { pairValues, type PairScope } from "./header-pairs.js";
 
 /** What a header value may hold (Node refuses anything else); a masked value outside it is redacted whole. */
 const HEADER_SAFE = /^[\t\x20-\x7e\x80-\xff]*$/;
-/**
- * `name=value` or `name: value` pairs in a header value: query strings, parameters, `k=v; k=v` lists. A URL's
- * scheme and its host's port are no pairs: `https://host/p?name=…` and `host:8080/p?name=…` read as
- * `https: //host/p?name=…` and `host: 8080/p?name=…` swallowed the query's first parameter as their value,
- * and it was never matched.
- */
-const PAIR = /([^\s=:&;,?#"'<>/\\]+)[ \t]*(?:=|:(?!\/\/|\d{1,5}[/?]))[ \t]*("(?:[^"\\]|\\.)*"|[^\s&;,"<>#]*)/g;
-/** A label key's prefix (`app.kubernetes.io` of `app.kubernetes.io/name`): a DNS name with a dot. */
-const DNS_NAME = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/i;
-const MAX_DNS_NAME = 253;
-/** What may come before a label key in a header value: a list's separators (a URL's host follows `//`). */
-const LABEL_START = new Set([..." \t,;{([\"'"].map((c) => c.charCodeAt(0)));
 /** How many times a value is percent-decoded before regate stops looking (and redacts what it still finds). */
 const MAX_DECODES = 4;
 
@@ -212,7 +202,7 @@ function maskHeader(m: HeaderMasking, headers: OutgoingHttpHeaders, name: string
   const lower = name.toLowerCase();
   const standard = isStandard(lower);
   const action = standard ? undefined : actionFor(m, name);
-  const pairs = !standard || URL_HEADERS.has(lower);
+  const pairs: PairScope = !standard || URL_HEADERS.has(lower) ? "all" : "nested";
   if (Array.isArray(value)) {
     const masked = value.map((v) => maskHeaderValue(m, v, action, pairs));
     if (!masked.some((v, i) => v !== value[i])) return value;
@@ -238,25 +228,38 @@ function nameHoldsValue(name: string, detect: DetectSpec): boolean {
 }
 
 /** One header value masked; see maskResponseHeaders. */
-function maskHeaderValue(m: HeaderMasking, value: string, action: FieldAction | undefined, pairs: boolean): string {
+function maskHeaderValue(m: HeaderMasking, value: string, action: FieldAction | undefined, pairs: PairScope): string {
   if (action?.whole !== undefined) return safe(m.masker.maskWhole(value, action.whole) ?? "");
   const detect = mergeSpecs(m.detect, action?.detect);
   let v = value;
+  // A value that is JSON as a whole is masked as a document; JSON members are looked for only in one that is not.
+  let json = true;
   if (looksLikeJson(v)) {
     try {
       v = m.masker.maskJsonText(v);
+      json = false;
     } catch (err) {
       if (err instanceof RegateError) return REDACTED;
       if (!(err instanceof SyntaxError)) throw err;
     }
   }
   // As sent, then percent-decoded once (mapped back onto the bytes as sent).
-  v = applyEdits(v, editsIn(m, identityView(v), detect, pairs));
+  v = applyEdits(v, editsIn(m, identityView(v), detect, pairs, json));
   if (hasEscape(v)) {
-    v = applyEdits(v, editsIn(m, decodedView(v), detect, pairs));
+    v = applyEdits(v, editsIn(m, decodedView(v), detect, pairs, json));
     if (stillFound(m, v, detect, pairs)) return REDACTED;
   }
-  return safe(maskHeaderBase64(v, m.masker, detect));
+  return safe(maskBase64Pairs(m, maskHeaderBase64(v, m.masker, detect)));
+}
+
+/**
+ * Pairs inside base64 runs of a value (an OAuth `state` that encodes `next=/p&name=…`): decoded, their named
+ * values masked as in plain text, encoded back. JSON as a whole was masked by maskHeaderBase64 already.
+ */
+function maskBase64Pairs(m: HeaderMasking, value: string): string {
+  if (m.rules.size === 0 || value.length < 16) return value;
+  const masked = maskBase64Runs(value, (text) => applyEdits(text, editsIn(m, identityView(text), undefined, "all", !looksLikeJson(text))));
+  return masked ?? REDACTED;
 }
 
 /** `value` if a header can carry it, else redacted whole. */
@@ -264,23 +267,20 @@ function safe(value: string): string {
   return HEADER_SAFE.test(value) ? value : REDACTED;
 }
 
-/** What to replace in the value as sent: values of pairs named by field rules, then detected spans. */
-function editsIn(m: HeaderMasking, view: View, detect: DetectSpec | undefined, pairs: boolean): Edit[] {
+/**
+ * What to replace in the value as sent: values of pairs named by field rules (JSON members too unless `json`
+ * is false: the value was masked as a JSON document), then detected spans. A named JSON object or array
+ * inside a value that is not JSON as a whole cannot be bounded: the whole value is replaced.
+ */
+function editsIn(m: HeaderMasking, view: View, detect: DetectSpec | undefined, pairs: PairScope, json = true): Edit[] {
   const edits: Edit[] = [];
   const span = (s: number, e: number, replacement: string): void => {
     if (e > s) edits.push([...sentSpan(view, s, e), replacement]);
   };
-  if (pairs && m.rules.size > 0) {
-    PAIR.lastIndex = 0;
-    for (let p = PAIR.exec(view.text); p; p = PAIR.exec(view.text)) {
-      const action = pairFieldAction(m, view.text, p.index, p[1]!);
-      if (!action) continue;
-      let s = p.index + p[0].length - p[2]!.length;
-      let e = p.index + p[0].length;
-      if (p[2]!.startsWith('"') && p[2]!.length >= 2) {
-        s++;
-        e--;
-      }
+  if (m.rules.size > 0) {
+    const found = pairValues(view.text, pairs, json, (key) => actionFor(m, key), (key) => m.masker.pairAction(key));
+    if (found.unbounded) span(0, view.text.length, REDACTED);
+    for (const { start: s, end: e, action } of found.values) {
       const inner = view.text.slice(s, e);
       if (action.whole !== undefined) {
         if (inner !== "") span(s, e, m.masker.maskWhole(inner, action.whole) ?? "");
@@ -294,37 +294,11 @@ function editsIn(m: HeaderMasking, view: View, detect: DetectSpec | undefined, p
 }
 
 /**
- * The field rule a pair named `key` at `at` in `text` falls under. A label key, `app.kubernetes.io/name=web`
- * (LABEL_PREFIX), is one name, read whole as a JSON key is (the same labels as JSON, `{"app.kubernetes.io/name":
- * "web"}`, pass under a `name` rule): a DNS-prefixed label's last segment names the label, not a person.
- * `name=Alice`, `user.name=Alice` and `/users/name=Alice` are read as before.
- */
-function pairFieldAction(m: HeaderMasking, text: string, at: number, key: string): FieldAction | undefined {
-  const action = actionFor(m, key);
-  if (action === undefined || at === 0 || text.charCodeAt(at - 1) !== 0x2f) return action;
-  const prefix = labelPrefix(text, at - 1);
-  return prefix === undefined ? action : m.masker.pairAction(`${prefix}/${key}`);
-}
-
-/** The label key prefix ending at the `/` at `slash`, if the text before it is one (see pairFieldAction). */
-function labelPrefix(text: string, slash: number): string | undefined {
-  let i = slash;
-  while (i > 0 && slash - i <= MAX_DNS_NAME) {
-    const c = text.charCodeAt(i - 1) | 0x20;
-    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e) i--;
-    else break;
-  }
-  if (slash - i > MAX_DNS_NAME || (i > 0 && !LABEL_START.has(text.charCodeAt(i - 1)))) return undefined;
-  const prefix = text.slice(i, slash);
-  return DNS_NAME.test(prefix) ? prefix : undefined;
-}
-
-/**
  * After masking as sent and decoded once: a value still holding escapes once decoded was encoded twice or
  * more. It is decoded to the end; if a detector hit or a pair named by a field rule (whatever its value) is
  * found there, the caller redacts the value whole rather than mapping each layer back.
  */
-function stillFound(m: HeaderMasking, value: string, detect: DetectSpec | undefined, pairs: boolean): boolean {
+function stillFound(m: HeaderMasking, value: string, detect: DetectSpec | undefined, pairs: PairScope): boolean {
   let text = decodedView(value).text;
   if (!hasEscape(text)) return false;
   for (let i = 1; i < MAX_DECODES && hasEscape(text); i++) text = decodedView(text).text;
