@@ -38,8 +38,20 @@ export interface RelationInfo {
    * Its inheritance children and partitions, and theirs (pg_inherits downwards), nearest first: a statement
    * without ONLY reads and changes their rows through this table.
    */
-  descendants: { schema: string; name: string }[];
+  descendants: Descendant[];
 }
+
+/**
+ * An inheritance child or partition below a table, with its ancestors outside that table's line (not the table,
+ * nor its ancestors or other descendants): the second parent of a child of two, whose rows the child's rows are too.
+ */
+export interface Descendant {
+  schema: string;
+  name: string;
+  otherAncestors: { schema: string; name: string; columns: string[] }[];
+}
+
+type DescendantRow = [string, string, [string, string, string[]][] | undefined];
 
 /** A table another inherits from (INHERITS) or is a partition of, with its column names (dropped ones left out). */
 export interface Ancestor {
@@ -102,7 +114,13 @@ export function relationFromRow(row: (string | null)[]): RelationInfo {
     defaultOf: defaultOf ? (JSON.parse(defaultOf) as [string, string][]) : [],
     ancestors: ancestors ? ancestorsFromJson(JSON.parse(ancestors) as AncestorRow[]) : [],
     generated: generated ? (JSON.parse(generated) as Record<string, string[] | null>) : {},
-    descendants: descendants ? (JSON.parse(descendants) as [string, string][]).map(([s, n]) => ({ schema: s, name: n })) : [],
+    descendants: descendants
+      ? (JSON.parse(descendants) as DescendantRow[]).map(([s, n, others]) => ({
+          schema: s,
+          name: n,
+          otherAncestors: (others ?? []).map(([os, on, columns]) => ({ schema: os, name: on, columns })),
+        }))
+      : [],
   };
   if (definition) info.definition = definition;
   return info;

@@ -99,20 +99,45 @@ const ANCESTORS = `CASE WHEN c.relkind IN ('r', 'p', 'f') AND EXISTS (SELECT 1 F
 
 /**
  * A table's descendants: its inheritance children and partitions, and theirs (pg_inherits downwards), nearest
- * first (by depth, then oid), as [schema, name] (JSON). Their rows are this table's rows to a statement that
- * does not say ONLY, wherever their schemas are. A temporary child is left out: PostgreSQL skips another
- * session's for every other session (an application's session would have the agent's reads refused), and the
- * agent's own holds what its session put there.
+ * first (by depth, then oid), as [schema, name, [[schema, name, [column names]] of its other ancestors]] (JSON).
+ * Their rows are this table's rows to a statement that does not say ONLY, wherever their schemas are. A
+ * descendant's other ancestors are its parents outside this table's own line (not this table, not one of its
+ * ancestors, not another of its descendants), and theirs: a child of two parents (INHERITS (orders, customers))
+ * holds rows of the second too, so changing the first without ONLY changes them, and reading it reads their
+ * columns that share its names (a deeper descendant's rows are its parent's: that child of two carries them). A
+ * temporary child is left out: PostgreSQL skips another session's for every other session (an application's
+ * session would have the agent's reads refused), and the agent's own holds what its session put there.
  */
 const DESCENDANTS = `CASE WHEN c.relkind IN ('r', 'p', 'f') AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i0 WHERE i0.inhparent = c.oid)
-      THEN (SELECT json_agg(json_build_array(dn.nspname, d.relname) ORDER BY x.depth, d.oid)::text
-      FROM (WITH RECURSIVE down(oid, depth) AS (
+      THEN (WITH RECURSIVE down(oid, depth) AS (
               SELECT i.inhrelid, 1 FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid
               UNION
-              SELECT i.inhrelid, down.depth + 1 FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent = down.oid WHERE down.depth < 100)
-            SELECT down.oid, min(down.depth) AS depth FROM down GROUP BY down.oid) x
+              SELECT i.inhrelid, down.depth + 1 FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent = down.oid WHERE down.depth < 100),
+            above(oid, depth) AS (
+              SELECT i.inhparent, 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid
+              UNION
+              SELECT i.inhparent, above.depth + 1 FROM pg_catalog.pg_inherits i JOIN above ON i.inhrelid = above.oid WHERE above.depth < 100),
+            line(oid) AS (SELECT c.oid UNION SELECT oid FROM down UNION SELECT oid FROM above),
+            -- A partition has one parent: only a child of two (rare) starts a walk up, so a wide partition tree costs nothing more.
+            reach(child, oid, depth) AS (
+              SELECT i.inhrelid, i.inhparent, 1 FROM pg_catalog.pg_inherits i
+               WHERE i.inhrelid IN (SELECT oid FROM down) AND i.inhparent NOT IN (SELECT oid FROM line)
+              UNION
+              SELECT reach.child, i.inhparent, reach.depth + 1 FROM pg_catalog.pg_inherits i JOIN reach ON i.inhrelid = reach.oid
+               WHERE reach.depth < 100 AND i.inhparent NOT IN (SELECT oid FROM line)),
+            others(child, list) AS (
+              SELECT r.child, json_agg(json_build_array(on2.nspname, o.relname,
+                       (SELECT coalesce(json_agg(att.attname ORDER BY att.attnum), '[]'::json) FROM pg_catalog.pg_attribute att
+                         WHERE att.attrelid = o.oid AND att.attnum > 0 AND NOT att.attisdropped)) ORDER BY o.oid)
+                FROM (SELECT DISTINCT child, oid FROM reach) r
+                JOIN pg_catalog.pg_class o ON o.oid = r.oid
+                JOIN pg_catalog.pg_namespace on2 ON on2.oid = o.relnamespace
+               GROUP BY r.child)
+      SELECT json_agg(json_build_array(dn.nspname, d.relname, coalesce(ot.list, '[]'::json)) ORDER BY x.depth, d.oid)::text
+      FROM (SELECT down.oid, min(down.depth) AS depth FROM down GROUP BY down.oid) x
       JOIN pg_catalog.pg_class d ON d.oid = x.oid AND d.relkind IN ('r', 'p', 'f') AND d.relpersistence <> 't'
-      JOIN pg_catalog.pg_namespace dn ON dn.oid = d.relnamespace) END`;
+      JOIN pg_catalog.pg_namespace dn ON dn.oid = d.relnamespace
+      LEFT JOIN others ot ON ot.child = d.oid) END`;
 
 /**
  * A table's generated columns (attgenerated: stored or virtual) and what each is made of, as pg_depend records it

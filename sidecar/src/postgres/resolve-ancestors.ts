@@ -33,17 +33,73 @@ function statement(s: StatementFacts, catalog: Catalog): StatementFacts {
  * TRUNCATE, LOCK and a partitioned INSERT reach them), so its entry carries `descendants`, each child and partition
  * below it as the catalog knows them, wherever their schemas are. An entry the catalog added (an ancestor) does not:
  * the statement reads the child, not the ancestor's other children.
+ *
+ * A descendant with a second parent (`INHERITS (orders, customers)`) holds that parent's rows as well: `DELETE FROM
+ * orders` deleted a customers row, `UPDATE orders SET created_at = ...` changed one, and reading orders reads their
+ * columns of shared names. So each such other ancestor is listed in `tables` with the table's access and `descendant`
+ * naming the child, and the table's columns of its names are its columns too, as for an ancestor of a named child.
  */
 function withDescendants(s: StatementFacts, catalog: Catalog): StatementFacts {
   let tables: RelationRef[] | undefined;
+  const added: RelationRef[] = [];
+  /** table key -> the other ancestors reached through its descendants, for the columns below. */
+  const others = new Map<string, { schema: string; name: string; columns: string[] }[]>();
+  const listed = new Set(s.tables.map((t) => `${key(t.schema ?? "", t.name)}\u0000${t.access}`));
   s.tables.forEach((t, i) => {
     if (t.schema === null || t.descendant || t.only) return;
     const below = catalog.relation(t.schema, t.name)?.descendants;
     if (!below?.length) return;
     tables ??= [...s.tables];
     tables[i] = { ...t, descendants: below.map((d) => ({ schema: d.schema, name: d.name })) };
+    for (const d of below) {
+      for (const x of d.otherAncestors) {
+        const reached = others.get(key(t.schema, t.name)) ?? [];
+        if (!reached.some((r) => r.schema === x.schema && r.name === x.name)) reached.push(x);
+        others.set(key(t.schema, t.name), reached);
+        const k = `${key(x.schema, x.name)}\u0000${t.access}`;
+        if (listed.has(k)) continue;
+        listed.add(k);
+        added.push({ schema: x.schema, name: x.name, access: t.access, candidates: [x.schema], only: false, descendant: { schema: d.schema, name: d.name } });
+      }
+    }
   });
-  return tables ? { ...s, tables } : s;
+  if (!tables) return s;
+  if (others.size === 0) return { ...s, tables };
+  const widen = (cols: readonly ColumnRef[]): ColumnRef[] => {
+    if (!cols.some((c) => c.schema !== null && others.has(key(c.schema, c.table)))) return cols as ColumnRef[];
+    const out = new Map<string, ColumnRef>();
+    for (const c of cols) {
+      out.set(columnKey(c), c);
+      if (c.schema === null) continue;
+      const reached = others.get(key(c.schema, c.table));
+      if (!reached) continue;
+      // A whole row of the table holds its own columns only: those of theirs the other ancestor has too.
+      const names = c.column === "*" ? (catalog.relation(c.schema, c.table)?.columns ?? []).filter((n) => n !== "") : [c.column];
+      for (const x of reached) {
+        for (const n of names) {
+          if (!x.columns.includes(n)) continue;
+          const up = { schema: x.schema, table: x.name, column: n };
+          if (!out.has(columnKey(up))) out.set(columnKey(up), up);
+        }
+      }
+    }
+    return [...out.values()];
+  };
+  return {
+    ...s,
+    tables: [...tables, ...added],
+    columns: widen(s.columns),
+    outputs: s.outputs.map((o) => {
+      const lineage = widen(o.lineage);
+      return lineage === o.lineage ? o : { ...o, lineage };
+    }),
+    write_inputs: widen(s.write_inputs),
+    row_count_inputs: widen(s.row_count_inputs),
+    functions: s.functions.map((f) => {
+      const inputs = widen(f.inputs);
+      return inputs === f.inputs ? f : { ...f, inputs };
+    }),
+  };
 }
 
 function withAncestorsOf(s: StatementFacts, catalog: Catalog): StatementFacts {

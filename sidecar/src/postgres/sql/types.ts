@@ -71,7 +71,8 @@ export interface RelationRef {
   descendants?: RelationName[];
   /**
    * Set on an entry the catalog adds: this relation is an ancestor (parent, partitioned table) of the table
-   * named here, which the statement reads or writes. Its rows are this relation's rows.
+   * named here, which the statement reads or writes; or another parent (or its ancestor) of this descendant
+   * of a table the statement names without ONLY (a child of two parents). Its rows are this relation's rows.
    */
   descendant?: RelationName;
 }
