@@ -14,27 +14,55 @@ export const WITHHELD_HINT = "The SQLSTATE and severity are the server's. Run th
 const NAMING_FIELDS = new Set(["S", "V", "C", "s", "t", "c", "d", "n", "P", "F", "L", "R"]);
 
 /**
+ * SQLSTATE classes whose DETAIL quotes the row or key a write was refused for (integrity constraints:
+ * `Failing row contains (...)`, `Key (email)=(...) already exists`; WITH CHECK OPTION: the failing row),
+ * every column of it, whatever the statement named. Their message names the constraint, not values.
+ */
+const ROW_QUOTING_CLASSES = new Set(["23", "44"]);
+
+/** Whether an error or notice of this SQLSTATE quotes the row or key it is about in its detail. */
+export function quotesRow(fields: NoticeFields): boolean {
+  return ROW_QUOTING_CLASSES.has((fields["C"] ?? "").slice(0, 2));
+}
+
+export const WITHHELD_ROW = "(withheld by regate: the row or key this quotes may hold masked or protected columns)";
+export const WITHHELD_ROW_HINT =
+  "The message, SQLSTATE and constraint, table and column names are the server's; the detail is withheld because it quotes the row or key, which may hold masked columns.";
+
+/**
+ * How much of a server text may reach the client: `none` to screen (detectors only), `all` when the
+ * statement reads protected columns, `detail` when the text is about a row regate cannot vouch for (a
+ * constraint failure of a write to a table with masked columns, or one raised where the statement's facts
+ * do not reach: a deferred check at COMMIT, another table's key): its message stays, its detail goes.
+ */
+export type Exposure = "none" | "detail" | "all";
+
+/**
  * ErrorResponse/NoticeResponse fields as the client may see them.
  *
- * `protectedRead`: the statement in flight reads a masked or protected column (the decision masks
- * something). Any free text the server writes can then carry their values, not only what it quotes:
+ * `all`: the statement in flight reads a masked or protected column (the decision masks something).
+ * Any free text the server writes can then carry their values, not only what it quotes:
  * `index 607595353 out of valid range` (get_byte on a number made of an SSN), a cast error whose
  * input has quotes of its own, a RAISE in a function, a CONTEXT line, the internal query. So the
  * message and hint become regate's own and detail, context, internal query and internal position are
- * withheld; SQLSTATE, severity and the naming fields stay. Otherwise values that look like personal
- * data or secrets are masked by the detectors, as in any text. Returns undefined when nothing changes.
+ * withheld; SQLSTATE, severity and the naming fields stay. `detail`: as `all`, but the server's message
+ * and hint are kept (detectors still run on them). `none`: values that look like personal data or
+ * secrets are masked by the detectors, as in any text. Returns undefined when nothing changes.
  */
-export function screenNoticeFields(fields: NoticeFields, protectedRead: boolean): NoticeFields | undefined {
+export function screenNoticeFields(fields: NoticeFields, exposure: Exposure): NoticeFields | undefined {
   const out: NoticeFields = {};
   let changed = false;
   for (const [code, text] of Object.entries(fields)) {
     let next: string | undefined = text;
-    if (!NAMING_FIELDS.has(code)) next = protectedRead ? withheld(code) : (maskText(text, DETECTOR_NAMES, "redact") ?? "");
+    if (NAMING_FIELDS.has(code)) next = text;
+    else if (exposure === "all") next = withheld(code);
+    else if (exposure === "detail" && code !== "M" && code !== "H") next = code === "D" ? WITHHELD_ROW : withheld(code);
+    else next = maskText(text, DETECTOR_NAMES, "redact") ?? "";
     if (next !== text) changed = true;
     if (next !== undefined) out[code] = next;
   }
-  if (protectedRead && fields["H"] === undefined && fields["M"] !== undefined) {
-    out["H"] = WITHHELD_HINT;
+  if (exposure !== "none" && fields["H"] === undefined && fields["M"] !== undefined) {
+    out["H"] = exposure === "all" ? WITHHELD_HINT : WITHHELD_ROW_HINT;
     changed = true;
   }
   return changed ? out : undefined;

@@ -2,8 +2,8 @@ import type { Decision } from "../../decision/index.js";
 import { RegateError } from "../../errors.js";
 import { buildMaskPlan, maskRawValue, type MaskPlan } from "../mask-plan.js";
 import type { Pending } from "../pending.js";
-import { Backend, decodeNotice, encodeNotice, rewriteDataRow, type FieldDescription, type Frame } from "../protocol/index.js";
-import { screenNoticeFields, screenNotificationPayload } from "../side-channels.js";
+import { Backend, decodeNotice, encodeNotice, rewriteDataRow, type FieldDescription, type Frame, type NoticeFields } from "../protocol/index.js";
+import { quotesRow, screenNoticeFields, screenNotificationPayload, type Exposure } from "../side-channels.js";
 import type { AnalysisResult } from "../sql/types.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
@@ -66,9 +66,45 @@ function activeDecision(head: Pending | undefined): Decision | undefined {
  * what any statement of the batch read, the commit may quote.
  */
 function readsMasked(head: Pending | undefined): boolean {
-  if (head?.kind === "sync") return head.done.some((st) => statementReadsMasked(st.analysis, st.decision));
+  return inFlight(head).some(({ analysis, decision }) => statementReadsMasked(analysis, decision));
+}
+
+/** The statements whose facts and decisions a server text at `head` may be about (every one a Sync ends). */
+function inFlight(head: Pending | undefined): { analysis: AnalysisResult | undefined; decision: Decision | undefined }[] {
+  if (head?.kind === "sync") return head.done.map((st) => ({ analysis: st.analysis, decision: st.decision }));
   const analysis = head?.kind === "query" ? head.analysis : head?.kind === "execute" || head?.kind === "bind" ? head.portal?.statement.analysis : undefined;
-  return statementReadsMasked(analysis, activeDecision(head));
+  return [{ analysis, decision: activeDecision(head) }];
+}
+
+/**
+ * How much of an error or notice may reach the client (side-channels.ts). A constraint failure quotes the
+ * whole row or key it refused, columns the statement never named included: its detail is shown only when
+ * the statement in flight writes the table the error names and the decision masks nothing of that table.
+ * Raised with a CONTEXT (a trigger, a cascaded foreign-key action, a function), at COMMIT (a deferred
+ * constraint), or about another table (a key still referenced), the row is one regate's facts do not show.
+ */
+function exposure(head: Pending | undefined, fields: NoticeFields, holdMasked: boolean): Exposure {
+  if (holdMasked || readsMasked(head)) return "all";
+  if (!quotesRow(fields)) return "none";
+  if (fields["W"] !== undefined) return "all";
+  const table = fields["t"];
+  if (table === undefined) return "detail";
+  const schema = fields["s"];
+  const vouched = inFlight(head).some(({ analysis, decision }) =>
+    analysis?.statements.some((st) =>
+      st.tables.some((t) => t.access === "write" && t.name === table && (schema === undefined || t.schema === schema) && !masksTable(decision, t.schema, t.name)),
+    ),
+  );
+  return vouched ? "none" : "detail";
+}
+
+/** Whether `decision` masks a column of schema.table (a mask without a column masks every table). */
+function masksTable(decision: Decision | undefined, schema: string | null, table: string): boolean {
+  return (decision?.mask ?? []).some((m) => {
+    if (!m.column) return true;
+    const parts = m.column.split(".");
+    return parts.at(-2) === table && (schema === null || parts.length < 3 || parts.at(-3) === schema);
+  });
 }
 
 function statementReadsMasked(analysis: AnalysisResult | undefined, decision: Decision | undefined): boolean {
@@ -122,7 +158,7 @@ export function maskNotice(f: Frame, head: Pending | undefined, secrets: readonl
     fields = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, scrubSecrets(v, secrets)]));
     changed = true;
   }
-  const screened = screenNoticeFields(fields, holdMasked || readsMasked(head));
+  const screened = screenNoticeFields(fields, exposure(head, fields, holdMasked));
   if (screened) return encodeNotice(f.type as typeof Backend.ErrorResponse, screened);
   return changed ? encodeNotice(f.type as typeof Backend.ErrorResponse, fields) : f.raw;
 }
