@@ -111,6 +111,14 @@ test_parse_error_denied if {
 	"statement could not be parsed" in d.deny
 }
 
+test_statement_too_long_says_so if {
+	i := json.patch(pg([]), [{"op": "add", "path": "/postgres/parse_error", "value": "statement is longer than 65536 bytes"}])
+	d := regate.decision with input as i
+	"statement is longer than 65536 bytes, more than regate analyses (postgres.limits.max_statement_bytes)" in d.deny
+	not "statement could not be parsed" in d.deny
+	contains(d.next_step, "smaller statements")
+}
+
 test_empty_statement_list_denied if {
 	d := regate.decision with input as pg([])
 	"empty statement list" in d.deny

@@ -75,8 +75,20 @@ deny contains "FunctionCall messages are not allowed" if pg.message == "function
 
 deny contains msg if {
 	pg.parse_error
+	not statement_too_long
 	msg := "statement could not be parsed"
 }
+
+# regate does not analyse text past postgres.limits.max_statement_bytes (a driver's rewritten batch of
+# thousands of INSERT rows gets there): the agent is told so, not that its SQL is wrong.
+statement_too_long if startswith(pg.parse_error, "statement is longer than ")
+
+deny contains msg if {
+	statement_too_long
+	msg := concat("", [pg.parse_error, ", more than regate analyses (postgres.limits.max_statement_bytes)"])
+}
+
+next_steps contains "send it as several smaller statements (a large batch in parts), or ask an operator to raise postgres.limits.max_statement_bytes" if statement_too_long
 
 deny contains "empty statement list" if {
 	pg.message in {"query", "parse"}

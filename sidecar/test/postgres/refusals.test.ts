@@ -27,10 +27,16 @@ const cases: { sql: string; reason: string; next: RegExp }[] = [
   { sql: "SELECT secret FROM internal.api_keys", reason: "internal.* is never accessible; reading internal.api_keys is not allowed", next: /do not retry/ },
   { sql: "DELETE FROM orders", reason: "DELETE without WHERE is not allowed", next: /add a WHERE clause/ },
   { sql: "UPDATE payments SET status = 'refunded' WHERE id = 1", reason: "approval required: writes to public.payments need approval", next: /human reviewer/ },
+  // A driver's rewritten batch (pgjdbc reWriteBatchedInserts) of thousands of rows: too long, not wrong.
+  {
+    sql: `INSERT INTO orders (customer_id, amount, status, created_at) VALUES ${Array.from({ length: 4000 }, () => "(1, 1, 'paid', now())").join(", ")}`,
+    reason: "statement is longer than 65536 bytes, more than regate analyses (postgres.limits.max_statement_bytes)",
+    next: /smaller statements/,
+  },
 ];
 
 describe("the first line says it all", () => {
-  it.each(cases)("pg: $sql", async ({ sql, reason, next }) => {
+  it.each(cases)("pg: $reason", async ({ sql, reason, next }) => {
     const c = new pg.Client({ connectionString: regate.url() });
     await c.connect();
     try {
