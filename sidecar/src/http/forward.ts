@@ -57,7 +57,8 @@ export function forwardRequest(ctx: RequestContext, target: ForwardTarget, body:
     const e = catalogError("UPSTREAM_TIMEOUT", "upstream_timeout");
     fail(ctx, e.status, e.body);
   }, deps.timeoutMs);
-  const pool = route.agent;
+  // Kept apart per agent and rule set (upstream-pools.ts): bytes one answer leaves on a connection reach no one else.
+  const pool = route.agent.for(ctx.principal?.subject ?? "", ctx.masker);
   const over = (): boolean => ctx.timedOut || res.headersSent || res.destroyed;
 
   const send = (tries: number): void => {

@@ -85,6 +85,11 @@ export class UpstreamPool {
     return this.#pool;
   }
 
+  /** Closes the pool once the requests it holds are answered. */
+  close(): void {
+    this.#pool.close().catch(() => {});
+  }
+
   destroy(): void {
     this.#pool.destroy().catch(() => {});
   }

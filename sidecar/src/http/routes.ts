@@ -1,4 +1,4 @@
-import { UpstreamPool } from "./pool.js";
+import { UpstreamPools } from "./upstream-pools.js";
 import { RegateError } from "../errors.js";
 import type { RouteCredential, RouteOptions } from "./options.js";
 import { routeSecrets, secretForms } from "./scrub.js";
@@ -24,8 +24,8 @@ export interface CompiledRoute {
   readonly secretForms: readonly Buffer[];
   /** Declared response media types (lowercase), if the route declares them. */
   readonly responseTypes: ReadonlySet<string> | undefined;
-  /** Keep-alive connection pool to this upstream (with the route's CA for https). */
-  readonly agent: UpstreamPool;
+  /** Keep-alive connection pools to this upstream, one per agent and rule set (with the route's CA for https). */
+  readonly agent: UpstreamPools;
 }
 
 /**
@@ -90,7 +90,7 @@ export function compileRoutes(routes: readonly RouteOptions[]): CompiledRoute[] 
       credential = { type: "basic", value: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` };
     }
     const [header, value] = credential ? credentialHeader(r.name, credential) : [undefined, undefined];
-    const agent = new UpstreamPool(url.origin, { idleMs: POOL_IDLE_MS, ...(url.protocol === "https:" && r.ca ? { ca: r.ca } : {}) });
+    const agent = new UpstreamPools(url.origin, { idleMs: POOL_IDLE_MS, ...(url.protocol === "https:" && r.ca ? { ca: r.ca } : {}) });
     return Object.freeze({
       name: r.name,
       prefix: normalisePrefix(r.name, r.prefix),
