@@ -32,13 +32,18 @@ const LABEL_START = new Set([..." \t,;{([\"'"].map((c) => c.charCodeAt(0)));
 
 /**
  * Which pairs count: every one (custom headers, and the URLs of Location, Link, Refresh, Content-Location),
- * or, in the other standard headers, whose own parameters (`max-age`, `filename`, `realm`) are HTTP's, only
- * those after a `?`, `#` or `://`: a URL inside the value (`error_uri="https://h/p?name=…"`).
+ * or, in the other standard headers, whose parameter names (`max-age`, `filename`, `realm`) are HTTP's, only
+ * those in text the upstream wrote: after a `?`, `#` or `://` (a URL inside the value,
+ * `error_uri="https://h/p?name=…"`), and inside a parameter's value, whether a token, a quoted string or an
+ * RFC 8187 extended value (`filename="name=Alice.csv"`, `filename*=UTF-8''name%3DAlice`): a file name or a
+ * description is built from the record as much as a URL is.
  */
 export type PairScope = "all" | "nested";
 
 /** A value to mask, by its span in the text, under the action of the key that named it. */
 export interface PairValue {
+  /** Where the pair starts (its key, or a JSON key's quote). */
+  at: number;
   start: number;
   end: number;
   action: FieldAction;
@@ -54,19 +59,30 @@ export interface PairValues {
 export type KeyAction = (key: string) => FieldAction | undefined;
 
 /**
+ * A decoded spelling of a header value (percent escapes, HTML references) and the value as sent: `at` maps
+ * a position of the decoded text to the one it came from. Where a nested scope's parameter values lie is
+ * read off the value as sent, so that a decoded `;` or `"` cannot move a pair out of one.
+ */
+export interface Spelling {
+  sent: string;
+  at(i: number): number;
+}
+
+/**
  * The values of the pairs in `text` whose keys `actionOf` names. `pairAction` reads a label key whole (see
  * RESERVED_LABEL_PREFIX). With `json` false, JSON members are left to the caller (the value was masked as a
- * JSON document already).
+ * JSON document already). `spelling` says what `text` was decoded from (itself by default).
  */
-export function pairValues(text: string, scope: PairScope, json: boolean, actionOf: KeyAction, pairAction: KeyAction): PairValues {
+export function pairValues(text: string, scope: PairScope, json: boolean, actionOf: KeyAction, pairAction: KeyAction, spelling?: Spelling): PairValues {
   const out: PairValues = { values: [], unbounded: false };
-  const nestedFrom = scope === "all" ? 0 : text.search(NESTED);
-  if (nestedFrom < 0) return out;
-  PAIR.lastIndex = nestedFrom;
+  const inScope = scopeOf(text, scope, spelling ?? { sent: text, at: (i) => i });
+  if (!inScope) return out;
+  PAIR.lastIndex = 0;
   for (let p = PAIR.exec(text); p; p = PAIR.exec(text)) {
     const valueAt = p.index + p[0].length - p[2]!.length;
     // The value may hold pairs of its own (a URL in a parameter): scanning goes on from its start.
     PAIR.lastIndex = valueAt > p.index ? valueAt : p.index + 1;
+    if (!inScope(p.index)) continue;
     const action = keyAction(text, p.index, p[1]!, scope, actionOf, pairAction);
     if (!action) continue;
     let s = valueAt;
@@ -75,16 +91,43 @@ export function pairValues(text: string, scope: PairScope, json: boolean, action
       s++;
       e--;
     }
-    out.values.push({ start: s, end: e, action });
+    out.values.push({ at: p.index, start: s, end: e, action });
   }
-  if (json) jsonMembers(text, nestedFrom, actionOf, out);
+  if (json) jsonMembers(text, inScope, actionOf, out);
   return out;
 }
 
-/** JSON members (`"name":"Alice"`, `\"name\":\"Alice\"`) whose keys a rule names, from `from` on. */
-function jsonMembers(text: string, from: number, actionOf: KeyAction, out: PairValues): void {
-  JSON_KEY.lastIndex = from;
+/**
+ * A parameter's value in a header's own list: a quoted string's content (closed or running to the end), or a
+ * token after `=` (an extended value's `charset'lang'` and escapes included, and HTML references: the `;`
+ * of `&#61;` ends no parameter for a reader who decodes it).
+ */
+const PARAMETER_VALUE = /"((?:[^"\\]|\\.)*)(?:"|$)|=[ \t]*((?:&#?[A-Za-z0-9]{1,8};|[^;,\s"])+)/g;
+
+/** Where pairs count in `text` (see PairScope); undefined: nowhere. */
+function scopeOf(text: string, scope: PairScope, spelling: Spelling): ((i: number) => boolean) | undefined {
+  if (scope === "all") return () => true;
+  const tail = text.search(NESTED);
+  const values: [number, number][] = [];
+  PARAMETER_VALUE.lastIndex = 0;
+  for (let v = PARAMETER_VALUE.exec(spelling.sent); v; v = PARAMETER_VALUE.exec(spelling.sent)) {
+    const inner = v[1] ?? v[2]!;
+    const end = v.index + v[0].length - (v[1] !== undefined && v[0].endsWith('"') && v[0].length > 1 ? 1 : 0);
+    values.push([end - inner.length, end]);
+  }
+  if (tail < 0 && values.length === 0) return undefined;
+  return (i) => {
+    if (tail >= 0 && i >= tail) return true;
+    const at = spelling.at(i);
+    return values.some(([s, e]) => at >= s && at < e);
+  };
+}
+
+/** JSON members (`"name":"Alice"`, `\"name\":\"Alice\"`) whose keys a rule names, where `inScope` says pairs count. */
+function jsonMembers(text: string, inScope: (i: number) => boolean, actionOf: KeyAction, out: PairValues): void {
+  JSON_KEY.lastIndex = 0;
   for (let k = JSON_KEY.exec(text); k; k = JSON_KEY.exec(text)) {
+    if (!inScope(k.index)) continue;
     const action = actionOf(k[3]!.replace(KEY_ESCAPE, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))));
     if (!action) continue;
     const quote = `${k[1]!}${k[2]!}`;
@@ -100,12 +143,12 @@ function jsonMembers(text: string, from: number, actionOf: KeyAction, out: PairV
         out.unbounded = true;
         return;
       }
-      out.values.push({ start: at + quote.length, end, action });
+      out.values.push({ at: k.index, start: at + quote.length, end, action });
       continue;
     }
     JSON_SCALAR.lastIndex = at;
     const m = JSON_SCALAR.exec(text);
-    if (m && m[0].length > 0) out.values.push({ start: at, end: at + m[0].length, action });
+    if (m && m[0].length > 0) out.values.push({ at: k.index, start: at, end: at + m[0].length, action });
   }
 }
 

@@ -118,6 +118,15 @@ describe("maskResponseHeaders", () => {
     expect(out["x-notes"]).toBe(`write ${REDACTED}`);
   });
 
+  it("masks a pair spelled with HTML references once, as it reads decoded", () => {
+    const rules: MaskRule[] = [{ field: "email", strategy: "hash" }];
+    const hashed = hashValue("bob", KEY);
+    // Found as sent and in the decoded spelling alike: hashed once, not the hash hashed again.
+    expect(masked(rules, { "x-q": "email=bob&amp;x=1" })["x-q"]).toBe(`email=${hashed}&amp;x=1`);
+    expect(masked(rules, { "x-q": "email&#61;b&#111;b" })["x-q"]).toBe(`email&#61;${hashed}`);
+    expect(masked(rules, { "content-disposition": "attachment; filename*=UTF-8''email%3Dbob" })["content-disposition"]).toBe(`attachment; filename*=UTF-8''email%3D${hashed}`);
+  });
+
   it("matches parameter names in header values by spelling, keeping names that only contain a word", () => {
     const rules: MaskRule[] = [{ field: "fullname", strategy: "redact" }];
     const out = masked(rules, { location: "/p?full-name=Ada&fullnames=2&name=Bob", "x-meta": "Full_Name=Ada; fullness=3" });

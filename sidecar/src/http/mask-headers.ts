@@ -12,12 +12,17 @@ import { fieldNameFold } from "./field-names.js";
 import { isStandard, URL_HEADERS } from "./standard-headers.js";
 import { maskHeaderBase64 } from "./header-base64.js";
 import { maskBase64Runs } from "./base64-runs.js";
-import { pairValues, type PairScope } from "./header-pairs.js";
+import { pairValues, type PairScope, type PairValues } from "./header-pairs.js";
+import { decodeLayer, decodedViews } from "../mask/text-views.js";
 
 /** What a header value may hold (Node refuses anything else); a masked value outside it is redacted whole. */
 const HEADER_SAFE = /^[\t\x20-\x7e\x80-\xff]*$/;
-/** How many times a value is percent-decoded before regate stops looking (and redacts what it still finds). */
-const MAX_DECODES = 4;
+/** How many layers of escapes and references are decoded before regate stops looking (and redacts what it still finds). */
+const MAX_LAYERS = 12;
+/** An HTML character reference a reader decodes (mask/text-views.ts reads the same ones). */
+const REFERENCE = /&(?:#[xX]?[0-9A-Fa-f]|[A-Za-z]{2,8};)/;
+/** Anything left to decode: a %XX escape or a reference. */
+const ENCODED = /%[0-9A-Fa-f]{2}|&(?:#[xX]?[0-9A-Fa-f]|[A-Za-z]{2,8};)/;
 
 interface HeaderMasking {
   masker: ResponseMasker;
@@ -243,13 +248,58 @@ function maskHeaderValue(m: HeaderMasking, value: string, action: FieldAction | 
       if (!(err instanceof SyntaxError)) throw err;
     }
   }
+  if (m.rules.size > 0 && REFERENCE.test(v)) {
+    // HTML character references (`name&#61;Alice`, `&amp;name=`, `na&#109;e=`), alone or with escapes:
+    // read as an agent reads them.
+    const spelled = maskSpelled(m, v, detect, pairs, json);
+    if (spelled === undefined) return REDACTED;
+    return safe(maskBase64Pairs(m, maskHeaderBase64(spelled, m.masker, detect)));
+  }
   // As sent, then percent-decoded once (mapped back onto the bytes as sent).
-  v = applyEdits(v, editsIn(m, identityView(v), detect, pairs, json));
+  v = applyEdits(v, editsIn(m, identityView(v), v, detect, pairs, json));
   if (hasEscape(v)) {
-    v = applyEdits(v, editsIn(m, decodedView(v), detect, pairs, json));
-    if (stillFound(m, v, detect, pairs)) return REDACTED;
+    v = applyEdits(v, editsIn(m, decodedView(v), v, detect, pairs, json));
+    if (stillFound(m, v, detect)) return REDACTED;
   }
   return safe(maskBase64Pairs(m, maskHeaderBase64(v, m.masker, detect)));
+}
+
+/**
+ * A value holding HTML character references, masked in one pass over the value as sent: detectors as
+ * always (they read references and escapes themselves), and named pairs in every spelling a reader could
+ * decode (references and escapes, layer by layer, each mapped back to what was sent). A value found in
+ * several spellings is masked once, as its most decoded spelling reads. Undefined: the caller redacts the
+ * value whole (a named value regate cannot bound, or one encoded deeper than it maps back).
+ */
+function maskSpelled(m: HeaderMasking, value: string, detect: DetectSpec | undefined, pairs: PairScope, json: boolean): string | undefined {
+  const { views, deeper } = decodedViews(value);
+  const named = new Map<string, Edit>();
+  for (const view of [identityView(value), ...views]) {
+    const found = pairValues(view.text, pairs, json, (key) => actionFor(m, key), (key) => m.masker.pairAction(key), { sent: value, at: (i) => (view.from ? view.from[i]! : i) });
+    if (found.unbounded) return undefined;
+    for (const e of namedEdits(m, view, found)) named.set(`${e[0]},${e[1]}`, e);
+  }
+  if (deeper !== undefined && pairValues(deeper, "all", json, (key) => actionFor(m, key), (key) => m.masker.pairAction(key)).values.length > 0) return undefined;
+  const edits = [...named.values()];
+  if (detect) for (const d of m.masker.detectedSpans(value, detect)) if (d.end > d.start) edits.push([d.start, d.end, d.replacement ?? ""]);
+  return applyEdits(value, edits);
+}
+
+/** What replaces the named values `found` in `view`, as spans of the text as sent. */
+function namedEdits(m: HeaderMasking, view: View, found: PairValues): Edit[] {
+  const edits: Edit[] = [];
+  const span = (s: number, e: number, replacement: string): void => {
+    if (e > s) edits.push([...sentSpan(view, s, e), replacement]);
+  };
+  for (const { start: s, end: e, action } of found.values) {
+    const inner = view.text.slice(s, e);
+    if (action.whole !== undefined) {
+      if (inner !== "") span(s, e, m.masker.maskWhole(inner, action.whole) ?? "");
+    } else if (action.detect) {
+      for (const d of m.masker.detectedSpans(inner, action.detect)) span(s + d.start, s + d.end, d.replacement ?? "");
+    }
+  }
+  return edits;
 }
 
 /**
@@ -258,7 +308,7 @@ function maskHeaderValue(m: HeaderMasking, value: string, action: FieldAction | 
  */
 function maskBase64Pairs(m: HeaderMasking, value: string): string {
   if (m.rules.size === 0 || value.length < 16) return value;
-  const masked = maskBase64Runs(value, (text) => applyEdits(text, editsIn(m, identityView(text), undefined, "all", !looksLikeJson(text))));
+  const masked = maskBase64Runs(value, (text) => applyEdits(text, editsIn(m, identityView(text), text, undefined, "all", !looksLikeJson(text))));
   return masked ?? REDACTED;
 }
 
@@ -272,38 +322,29 @@ function safe(value: string): string {
  * is false: the value was masked as a JSON document), then detected spans. A named JSON object or array
  * inside a value that is not JSON as a whole cannot be bounded: the whole value is replaced.
  */
-function editsIn(m: HeaderMasking, view: View, detect: DetectSpec | undefined, pairs: PairScope, json = true): Edit[] {
+function editsIn(m: HeaderMasking, view: View, sent: string, detect: DetectSpec | undefined, pairs: PairScope, json = true): Edit[] {
   const edits: Edit[] = [];
-  const span = (s: number, e: number, replacement: string): void => {
-    if (e > s) edits.push([...sentSpan(view, s, e), replacement]);
-  };
   if (m.rules.size > 0) {
-    const found = pairValues(view.text, pairs, json, (key) => actionFor(m, key), (key) => m.masker.pairAction(key));
-    if (found.unbounded) span(0, view.text.length, REDACTED);
-    for (const { start: s, end: e, action } of found.values) {
-      const inner = view.text.slice(s, e);
-      if (action.whole !== undefined) {
-        if (inner !== "") span(s, e, m.masker.maskWhole(inner, action.whole) ?? "");
-      } else if (action.detect) {
-        for (const d of m.masker.detectedSpans(inner, action.detect)) span(s + d.start, s + d.end, d.replacement ?? "");
-      }
-    }
+    const found = pairValues(view.text, pairs, json, (key) => actionFor(m, key), (key) => m.masker.pairAction(key), { sent, at: (i) => (view.from ? view.from[i]! : i) });
+    if (found.unbounded && view.text.length > 0) edits.push([...sentSpan(view, 0, view.text.length), REDACTED]);
+    edits.push(...namedEdits(m, view, found));
   }
-  if (detect) for (const d of m.masker.detectedSpans(view.text, detect)) span(d.start, d.end, d.replacement ?? "");
+  if (detect) for (const d of m.masker.detectedSpans(view.text, detect)) if (d.end > d.start) edits.push([...sentSpan(view, d.start, d.end), d.replacement ?? ""]);
   return edits;
 }
 
 /**
- * After masking as sent and decoded once: a value still holding escapes once decoded was encoded twice or
- * more. It is decoded to the end; if a detector hit or a pair named by a field rule (whatever its value) is
- * found there, the caller redacts the value whole rather than mapping each layer back.
+ * After masking as sent and decoded once: a value still holding escapes or HTML references once decoded was
+ * encoded twice or more (`%2540`, `%26%2361%3B`). It is decoded to the end; if a detector hit or a pair
+ * named by a field rule (whatever its value, in any part of the value: a decoded `;` or `"` could move it
+ * out of a parameter) is found there, the caller redacts the value whole rather than mapping each layer back.
  */
-function stillFound(m: HeaderMasking, value: string, detect: DetectSpec | undefined, pairs: PairScope): boolean {
+function stillFound(m: HeaderMasking, value: string, detect: DetectSpec | undefined): boolean {
   let text = decodedView(value).text;
-  if (!hasEscape(text)) return false;
-  for (let i = 1; i < MAX_DECODES && hasEscape(text); i++) text = decodedView(text).text;
+  if (!ENCODED.test(text)) return false;
+  for (let i = 0, next = decodeLayer(text); i < MAX_LAYERS && next; i++, next = decodeLayer(text)) text = next.text;
   if (detect && findMatches(text, detect.names).length > 0) return true;
-  return editsIn(m, identityView(text), undefined, pairs).length > 0;
+  return editsIn(m, identityView(text), text, undefined, "all").length > 0;
 }
 
 /** Edits applied to `raw`; overlapping ones are merged and the merged span redacted. */
