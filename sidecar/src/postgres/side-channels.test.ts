@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { quotesRow, screenNoticeFields, screenNotificationPayload, WITHHELD, WITHHELD_HINT, WITHHELD_MESSAGE, WITHHELD_ROW, WITHHELD_ROW_HINT } from "./side-channels.js";
+import { aboutStatement, quotesRow, screenNoticeFields, screenNotificationPayload, WITHHELD, WITHHELD_HINT, WITHHELD_MESSAGE, WITHHELD_ROW, WITHHELD_ROW_HINT } from "./side-channels.js";
 
 const ssn = "607-59-5353";
 
@@ -34,6 +34,22 @@ describe("screenNoticeFields for a row regate cannot vouch for", () => {
     expect(quotesRow({ C: "25006" })).toBe(false);
     const out = screenNoticeFields({ ...fields }, "detail")!;
     expect(out).toEqual({ ...fields, D: WITHHELD_ROW, H: WITHHELD_ROW_HINT });
+  });
+});
+
+describe("aboutStatement", () => {
+  it.each([
+    ["25006", true],
+    ["40P01", true],
+    ["42501", true],
+    ["57014", true],
+    ["22P02", false],
+    ["23505", false],
+    ["P0001", false],
+    ["00000", false],
+    [undefined, false],
+  ] as const)("%s: %s", (code, expected) => {
+    expect(aboutStatement(code === undefined ? {} : { C: code })).toBe(expected);
   });
 });
 

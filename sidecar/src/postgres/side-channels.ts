@@ -25,6 +25,22 @@ export function quotesRow(fields: NoticeFields): boolean {
   return ROW_QUOTING_CLASSES.has((fields["C"] ?? "").slice(0, 2));
 }
 
+/**
+ * SQLSTATE classes whose texts are about the statement, the session or the transaction, never a row's
+ * values: connection (08), feature not supported (0A), transaction state (25, `cannot execute UPDATE in a
+ * read-only transaction`), authorization (28), rollback (40: serialization, deadlock), syntax and access
+ * (42: raised before any row is read, or naming a policy or privilege), resources (53), object state (55:
+ * a lock not available), operator intervention (57: a timeout, a cancel). Any other class raised while a
+ * write checks a row (data exceptions from a CHECK or an index expression, a function's RAISE) may quote
+ * a column of that row.
+ */
+const STATEMENT_CLASSES = new Set(["08", "0A", "25", "28", "40", "42", "53", "55", "57"]);
+
+/** Whether an error or notice of this SQLSTATE is about the statement or session rather than a row's values. */
+export function aboutStatement(fields: NoticeFields): boolean {
+  return STATEMENT_CLASSES.has((fields["C"] ?? "").slice(0, 2));
+}
+
 export const WITHHELD_ROW = "(withheld by regate: the row or key this quotes may hold masked or protected columns)";
 export const WITHHELD_ROW_HINT =
   "The message, SQLSTATE and constraint, table and column names are the server's; the detail is withheld because it quotes the row or key, which may hold masked columns.";

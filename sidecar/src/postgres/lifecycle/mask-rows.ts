@@ -3,7 +3,7 @@ import { RegateError } from "../../errors.js";
 import { buildMaskPlan, maskRawValue, type MaskPlan } from "../mask-plan.js";
 import type { Pending } from "../pending.js";
 import { Backend, decodeNotice, encodeNotice, rewriteDataRow, type FieldDescription, type Frame, type NoticeFields } from "../protocol/index.js";
-import { quotesRow, screenNoticeFields, screenNotificationPayload, type Exposure } from "../side-channels.js";
+import { aboutStatement, quotesRow, screenNoticeFields, screenNotificationPayload, type Exposure } from "../side-channels.js";
 import type { AnalysisResult } from "../sql/types.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
@@ -77,33 +77,70 @@ function inFlight(head: Pending | undefined): { analysis: AnalysisResult | undef
 }
 
 /**
- * How much of an error or notice may reach the client (side-channels.ts). A constraint failure quotes the
- * whole row or key it refused, columns the statement never named included: its detail is shown only when
- * the statement in flight writes the table the error names and the decision masks nothing of that table.
- * Raised with a CONTEXT (a trigger, a cascaded foreign-key action, a function), at COMMIT (a deferred
- * constraint), or about another table (a key still referenced), the row is one regate's facts do not show.
+ * How much of an error or notice may reach the client (side-channels.ts). A write makes the server check
+ * the whole new row (CHECK and partition constraints, index expressions and predicates, generated
+ * columns), columns the statement never named included, and any of those checks may quote what it read:
+ * `Failing row contains (...)`, a key, or a cast that fails inside a CHECK (`invalid input syntax for type
+ * integer: "<an e-mail>"`). So while a statement in flight writes a relation its decision masks (an
+ * inheritance child or partition of a masked table too: the catalog lists its ancestors as written), every
+ * text is withheld but a constraint failure's message and those of classes about the statement or session
+ * (`aboutStatement`: a read-only transaction, a lock timeout). A constraint failure's detail is shown only
+ * when a statement in flight writes the table the error names and none writes a relation its decision
+ * masks. At COMMIT (a deferred constraint) or about another table (a key still referenced), the row is one
+ * regate's facts do not show. A text raised with a CONTEXT (a trigger, a cascaded foreign-key action, a
+ * function) comes from code regate never read, which may read any column: when the server wrote it about a
+ * value (`quotesInCode`) it is withheld whole, whatever table the statement writes. A message the code's
+ * author wrote (RAISE) stays screened by the detectors: an application's own refusals are the agent's to read.
  */
 function exposure(head: Pending | undefined, fields: NoticeFields, holdMasked: boolean): Exposure {
   if (holdMasked || readsMasked(head)) return "all";
-  if (!quotesRow(fields)) return "none";
-  if (fields["W"] !== undefined) return "all";
+  const statements = inFlight(head);
+  const writesMasked = statements.some(({ analysis, decision }) => writes(analysis).some((t) => !decision || masksRelation(decision, t.name)));
+  if (fields["W"] !== undefined && !copyInputOnly(fields["W"]) && quotesInCode(fields)) return "all";
+  if (!quotesRow(fields)) return writesMasked && !aboutStatement(fields) ? "all" : "none";
   const table = fields["t"];
-  if (table === undefined) return "detail";
+  if (table === undefined || writesMasked) return "detail";
   const schema = fields["s"];
-  const vouched = inFlight(head).some(({ analysis, decision }) =>
-    analysis?.statements.some((st) =>
-      st.tables.some((t) => t.access === "write" && t.name === table && (schema === undefined || t.schema === schema) && !masksTable(decision, t.schema, t.name)),
-    ),
-  );
+  const vouched = statements.some(({ analysis }) => writes(analysis).some((t) => t.name === table && t.schema !== null && (schema === undefined || t.schema === schema)));
   return vouched ? "none" : "detail";
 }
 
-/** Whether `decision` masks a column of schema.table (a mask without a column masks every table). */
-function masksTable(decision: Decision | undefined, schema: string | null, table: string): boolean {
-  return (decision?.mask ?? []).some((m) => {
+/**
+ * SQLSTATE classes of texts the server writes about a value it was given, quoting it: a data exception (22:
+ * a failed cast of a column the code read), a constraint failure (23, 44: the row), a syntax error or an
+ * unknown name (42: in SQL the code built from values). Raised inside code regate never read, that value
+ * may be any column's.
+ */
+const VALUE_QUOTING_CLASSES = new Set(["22", "23", "42", "44"]);
+
+function quotesInCode(fields: NoticeFields): boolean {
+  return VALUE_QUOTING_CLASSES.has((fields["C"] ?? "").slice(0, 2));
+}
+
+/**
+ * A CONTEXT that is one line of COPY FROM's own (`COPY orders, line 2, column amount: "abc"`): it quotes the
+ * input the client sent, not code the server ran. Any other line (a trigger's PL/pgSQL, an SQL function, a
+ * cascaded action) is code regate never read, which may have read and quoted any column.
+ */
+function copyInputOnly(context: string): boolean {
+  return /^COPY [^\n]*$/.test(context);
+}
+
+/** Every relation a statement of `analysis` writes, the ancestors the catalog lists for a child or partition included. */
+function writes(analysis: AnalysisResult | undefined): AnalysisResult["statements"][number]["tables"] {
+  return (analysis?.statements ?? []).flatMap((st) => st.tables.filter((t) => t.access === "write"));
+}
+
+/**
+ * Whether `decision` masks a column of a relation called `table` in any schema (a mask without a column
+ * masks every relation). Compared by the text before the column's last dot, so a name with a dot in it
+ * (`"a.b"`) is not cut apart, and without the schema: stricter when two schemas share a table name.
+ */
+function masksRelation(decision: Decision, table: string): boolean {
+  return decision.mask.some((m) => {
     if (!m.column) return true;
-    const parts = m.column.split(".");
-    return parts.at(-2) === table && (schema === null || parts.length < 3 || parts.at(-3) === schema);
+    const relation = m.column.slice(0, Math.max(0, m.column.lastIndexOf(".")));
+    return relation === table || relation.endsWith(`.${table}`);
   });
 }
 
