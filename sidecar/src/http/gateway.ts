@@ -15,6 +15,7 @@ import { settleApproval } from "./hold.js";
 import { checkedLimits } from "./limits.js";
 import { Maskers } from "./maskers.js";
 import { logPathMasker } from "./log-path.js";
+import { mcpUnreadable } from "./mcp-readings.js";
 import { McpSessions, type McpSessionStore } from "./mcp-sessions.js";
 import type { HttpGatewayOptions } from "./options.js";
 import { judgedInputs, unframeableOverride } from "./judged-method.js";
@@ -202,6 +203,12 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     const request = await readRequest(ctx, target, matched, host, auth.principal, { limits, methodOverride, mcpSessions });
     if (!request) return;
     const { raw, body, sent, method, query, mcpRequest, facts } = request;
+    // An MCP call a server may run under another method, tool or resource than the policy would be shown.
+    const unreadableMcp = mcpUnreadable(body.parsed_body);
+    if (unreadableMcp) {
+      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", unreadableMcp);
+      return refuse(ctx, e.status, e.body, body.parsed_body, raw);
+    }
     const inputs = judgedInputs(facts);
     // A full decision sink (block mode, a stdout nobody reads): wait a bounded time for room, as Postgres does.
     if (opts.decider.congested?.()) await roomInSinks(opts.decider);

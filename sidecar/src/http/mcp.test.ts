@@ -14,8 +14,12 @@ describe("mcpMessages", () => {
       [{ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "a" } }, { nope: 1 }, { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "b" } }],
       [{ type: "request", id: 1, method: "tools/call", tool: "a" }, { type: "request", id: 2, method: "tools/call", tool: "b" }],
     ],
-    ["not json-rpc", { method: "tools/call" }, undefined],
+    // Servers that skip the version check run it: a message naming an MCP method is one whatever `jsonrpc` says.
+    ["an MCP method without a version", { method: "tools/call", params: { name: "a" } }, [{ type: "notification", method: "tools/call", tool: "a" }]],
+    ["an MCP method under another version", { jsonrpc: 2, id: 1, method: "tools/call", params: { name: "a" } }, [{ type: "request", id: 1, method: "tools/call", tool: "a" }]],
+    ["not json-rpc", { method: "card" }, undefined],
     ["wrong version", { jsonrpc: "1.0", method: "x" }, undefined],
+    ["a method that is not a string (refused before any decision: mcp-readings.ts)", { jsonrpc: "2.0", id: 5, method: ["tools/call"] }, [{ type: "request", id: 5 }]],
     ["array without json-rpc", [1, 2], undefined],
     ["scalar", "x", undefined],
   ])("%s", (_name, body, expected) => {

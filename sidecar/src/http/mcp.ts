@@ -2,6 +2,7 @@
 // and, for tools/call, the tool and its arguments, so a policy can allow or deny individual tools.
 
 import { foldKey } from "./body.js";
+import { namesMcpMethod } from "./mcp-methods.js";
 
 export interface McpMessage {
   /** request (method + id), notification (method, no id) or response (result/error to a server request). */
@@ -33,14 +34,20 @@ function member(o: Record<string, unknown>, name: string): { value: unknown } | 
 export { member as mcpMember };
 
 function message(v: unknown): McpMessage | undefined {
-  if (!isObject(v) || member(v, "jsonrpc")?.value !== "2.0") return undefined;
+  if (!isObject(v)) return undefined;
+  const method = member(v, "method")?.value;
+  // Servers that skip the version check (many hand-written ones) run a call whatever `jsonrpc` says: a
+  // message naming an MCP method is judged as one (mcp-readings.ts refuses the other loose readings).
+  if (member(v, "jsonrpc")?.value !== "2.0" && !(typeof method === "string" && namesMcpMethod(method))) return undefined;
   const idMember = member(v, "id");
   const id = idMember?.value;
   const hasId = idMember !== undefined && (typeof id === "string" || typeof id === "number" || id === null);
-  const method = member(v, "method")?.value;
   if (typeof method !== "string") {
     if (member(v, "result") || member(v, "error")) return hasId ? { type: "response", id: id as string | number | null } : { type: "response" };
-    return undefined;
+    // A method that is not a string is refused before any decision (mcp-readings.ts); kept here so that the
+    // refusal is addressed to the request's id.
+    if (method === undefined) return undefined;
+    return hasId ? { type: "request", id: id as string | number | null } : { type: "notification" };
   }
   const m: McpMessage = { type: hasId ? "request" : "notification", method };
   if (hasId) m.id = id as string | number | null;
@@ -64,8 +71,8 @@ function message(v: unknown): McpMessage | undefined {
 
 /**
  * The JSON-RPC messages in a parsed body: one for a single message, one per element for a batch (array),
- * none when the body is not JSON-RPC 2.0. Batch elements that are not JSON-RPC are left out (the server
- * answers them with an error and executes nothing for them).
+ * none when the body is neither JSON-RPC 2.0 nor a message naming an MCP method. Batch elements that are
+ * neither are left out (the server answers them with an error and executes nothing for them).
  */
 export function mcpMessages(parsedBody: unknown): McpMessage[] | undefined {
   if (Array.isArray(parsedBody)) {

@@ -1,0 +1,63 @@
+// The methods MCP defines, and what a loose reader takes for one (mcp-readings.ts says who reads so).
+
+/** The methods MCP defines (protocol 2025-11-25), as each is spelled; keyed by the folded spelling. */
+const METHODS = new Map(
+  [
+    "initialize",
+    "ping",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+    "tasks/get",
+    "tasks/result",
+    "tasks/list",
+    "tasks/cancel",
+    "sampling/createMessage",
+    "elicitation/create",
+    "roots/list",
+    "notifications/initialized",
+    "notifications/cancelled",
+    "notifications/progress",
+    "notifications/message",
+    "notifications/roots/list_changed",
+    "notifications/tasks/status",
+    "notifications/resources/updated",
+    "notifications/resources/list_changed",
+    "notifications/tools/list_changed",
+    "notifications/prompts/list_changed",
+    "notifications/elicitation/complete",
+  ].map((m) => [m.toLowerCase(), m]),
+);
+
+/** Namespaces of MCP methods: a method in one is MCP's even where this version does not define it yet. */
+const NAMESPACES = ["tools/", "resources/", "prompts/", "completion/", "logging/", "tasks/", "sampling/", "elicitation/", "roots/", "notifications/"];
+
+/** The method as a loose reader may take it: a string, or an array a property lookup joins into one. */
+function looseText(v: unknown): string | undefined {
+  if (typeof v === "string") return v;
+  if (Array.isArray(v)) return String(v);
+  return undefined;
+}
+
+const folded = (s: string): string => s.trim().toLowerCase();
+
+/** MCP's own spelling of the method `method` folds and trims to; undefined for a method MCP does not define. */
+export function canonicalMethod(method: string): string | undefined {
+  return METHODS.get(folded(method));
+}
+
+/** Whether `method`, read as loosely as some server reads it, names an MCP method. */
+export function namesMcpMethod(method: unknown): boolean {
+  const text = looseText(method);
+  if (text === undefined) return false;
+  const f = folded(text);
+  return METHODS.has(f) || NAMESPACES.some((n) => f.startsWith(n));
+}
