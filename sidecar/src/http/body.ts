@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import { charsetReadsOtherwise, isJsonLines, startsLikeJson, textFacts, type TextFacts } from "./body-readings.js";
 import { parsedQuery } from "./path.js";
+import { queryTextProblem } from "./query-text.js";
 import { parseJsonOrPython } from "./python-json.js";
 
 export type ReadBodyResult = { ok: true; body: Buffer } | { ok: false; reason: "too_large" | "aborted" };
@@ -184,7 +185,10 @@ export function parseRequestBody(raw: Buffer, contentType: string | undefined, c
   if (type === "application/x-www-form-urlencoded") {
     // A form that is also a JSON document to readers that ignore the type (Starlette's request.json(),
     // Flask's get_json(force=True), Gson): two readings, one judged. A form field does not begin with "{" or "[".
-    if (startsLikeJson(text)) facts.body_parse_error = true;
+    // Nor one with a ";", which Rack 1 (Rails 4), Python's cgi before 3.9.2 and Django before 3.2 split at as at
+    // "&" ("a=1;_method=DELETE"), or escapes decoders read differently (query-text.ts): unparsable, so that a
+    // `_method` in it is refused (method.ts unparsedBodyMayOverride) and a policy sees no half reading.
+    if (startsLikeJson(text) || text.includes(";") || queryTextProblem(text) !== undefined) facts.body_parse_error = true;
     else facts.parsed_body = parsedQuery(text);
     return facts;
   }

@@ -4,9 +4,10 @@
 // it lets through that regate cannot forward faithfully, and the protocol switches (WebSocket, CONNECT
 // tunnels) whose traffic would flow past the policy.
 
-import { STATUS_CODES, type IncomingMessage, type Server } from "node:http";
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { ErrorCode } from "../errors.js";
+import { isHostAuthority } from "../host-name.js";
 import type { Logger } from "../log.js";
 import { catalogError } from "./reply.js";
 
@@ -49,6 +50,9 @@ export function framingRefusal(req: IncomingMessage): FramingRefusal | undefined
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === "host") hosts++;
   if (hosts > 1) return { code: "PROTOCOL_VIOLATION", error: "bad_request", reason: "more than one Host header" };
+  // Routes match the name before the first ":", the policy reads the whole value (host-name.ts isHostAuthority).
+  const host = req.headers.host;
+  if (host !== undefined && host !== "" && !isHostAuthority(host)) return { code: "PROTOCOL_VIOLATION", error: "bad_request", reason: "the Host header is not a host and port" };
   return undefined;
 }
 
@@ -111,6 +115,12 @@ export function answerUnparsed(server: Server, log: Logger): void {
   server.on("connect", (_req: IncomingMessage, socket: Socket) => {
     log.debug("CONNECT refused");
     refuseTunnel(socket);
+  });
+  // An Expect other than 100-continue, which Node would answer with a bare 417: the agent is told why.
+  server.on("checkExpectation", (_req: IncomingMessage, res: ServerResponse) => {
+    const body = JSON.stringify({ error: "expectation_failed", code: "FEATURE_UNSUPPORTED", reason: "regate only meets Expect: 100-continue; send the request without another expectation" });
+    res.shouldKeepAlive = false;
+    res.writeHead(417, { "content-type": "application/json", "content-length": Buffer.byteLength(body), connection: "close" }).end(body);
   });
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
     if (err.code === "ECONNRESET" || !socket.writable) {

@@ -46,6 +46,9 @@ export function overrideHeader(name: string): (typeof OVERRIDE_HEADERS)[number] 
  * than any framework.
  */
 export function isOverrideParam(name: string): boolean {
+  // ASP.NET MVC (GetHttpMethodOverride) reads X-HTTP-Method-Override as a form field or query parameter too,
+  // its name matched without case: every override header's name counts as a parameter, "_" for "-" as well.
+  if (name.length >= 13 && overrideHeader(headerKey(name.trim().toLowerCase())) !== undefined) return true;
   // PHP measures a name with strlen: it ends at a NUL.
   const nul = name.indexOf("\0");
   if (nul >= 0) name = name.slice(0, nul);
@@ -126,10 +129,11 @@ export function effectiveMethod(wire: string, overrides: readonly { source: Over
  * A body regate did not parse into fields (over the input cap, malformed, multipart, compressed, UTF-16)
  * may still carry a `_method` the upstream reads. True when its bytes could: the caller refuses the request,
  * since the policy cannot see that override. Any spelling PHP reads as `_method` counts (".method",
- * "[method"), in any case, behind percent or JSON escapes, in UTF-16. A JSON-RPC `"method"` member does not.
+ * "[method"), and the override headers' names (ASP.NET MVC reads them as fields), in any case, behind percent,
+ * %u, JSON, quoted-printable or RFC 2047 escapes, in UTF-16. A JSON-RPC `"method"` member does not.
  * `raw` is the body as it goes upstream: a compressed one inflated (body.ts upstreamBody).
  */
-const MANGLED = /[_.[ +]method/i;
+const MANGLED = /[_.[ +]method|http[-_ +]method|method[-_ +]override/i;
 /** A multipart name in RFC 2231 form (`name*0="_me"; name*1="thod"`), which Go joins: regate does not. */
 const RFC2231_NAME = /\bname\*/i;
 
@@ -141,7 +145,14 @@ export function unparsedBodyMayOverride(raw: Buffer, body: BodyFacts): boolean {
   // Any of its letters could be escaped (%6d, \u006d, \x6d), more than once (%256d): undone a few times over.
   for (let pass = 0; pass < 4; pass++) {
     if (MANGLED.test(text) || RFC2231_NAME.test(text)) return true;
-    const next = text.replace(/%([0-9a-f]{2})|\\u([0-9a-f]{4})|\\x([0-9a-f]{2})/gi, (_m, a?: string, b?: string, c?: string) => String.fromCharCode(parseInt(a ?? b ?? c ?? "0", 16)));
+    const next = text
+      // RFC 2047 encoded words, which Commons FileUpload and Tomcat's copy of it decode in a part's name
+      // (name="=?UTF-8?B?X21ldGhvZA==?="); their Q form is left to the "=XX" step below.
+      .replace(/=\?[^?\s]+\?b\?([a-z0-9+/=]*)\?=/gi, (_m, b64: string) => Buffer.from(b64, "base64").toString("latin1"))
+      // Percent, IIS's %uXXXX, JSON's \uXXXX, \xXX, and quoted-printable (and Q-encoded) =XX escapes.
+      .replace(/%([0-9a-f]{2})|%u([0-9a-f]{4})|\\u([0-9a-f]{4})|\\x([0-9a-f]{2})|=([0-9a-f]{2})/gi, (_m, a?: string, u?: string, b?: string, c?: string, q?: string) =>
+        String.fromCharCode(parseInt(a ?? u ?? b ?? c ?? q ?? "0", 16)),
+      );
     if (next === text) return false;
     text = next;
   }

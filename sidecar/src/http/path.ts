@@ -6,6 +6,9 @@
 // Malformed escapes, NUL and other control characters, invalid UTF-8 and double-encoded ".", "/" or "\" are
 // always refused: there is no canonical form for them.
 
+import { isHostAuthority } from "../host-name.js";
+import { queryTextProblem } from "./query-text.js";
+
 export type AmbiguousPathMode = "refuse" | "canonical";
 
 export interface RequestTarget {
@@ -145,6 +148,7 @@ export function parseRequestTarget(url: string, mode: AmbiguousPathMode = "refus
     let end = start;
     while (end < url.length && url[end] !== "/" && url[end] !== "?") end++;
     authority = url.slice(start, end);
+    if (!isHostAuthority(authority)) return { ok: false, reason: "the request target's authority is not a host and port (userinfo or other characters in it)" };
     rest = url.slice(end) || "/";
     if (rest.startsWith("?")) rest = "/" + rest;
   }
@@ -159,6 +163,8 @@ export function parseRequestTarget(url: string, mode: AmbiguousPathMode = "refus
     if (mode === "refuse") return { ok: false, reason: "';' in the query, which some frameworks read as '&' and others as data; send it as %3B, or '&' between parameters" };
     query = query.replaceAll(";", "%3B");
   }
+  const unreadable = queryTextProblem(query);
+  if (unreadable !== undefined) return { ok: false, reason: `the query has ${unreadable}` };
   const c = canonicalPath(rawPath, mode);
   if (!c.ok) return c;
   return { ok: true, target: { authority, raw_path: rawPath, path: c.path, trailing_slash: c.trailing_slash, query } };
@@ -185,7 +191,9 @@ export function parsedQuery(query: string): Record<string, string[]> {
   if (query === "") return {};
   // A Map, then fromEntries: a parameter named "__proto__" becomes a plain key, not a prototype.
   const params = new Map<string, string[]>();
-  for (const [k, v] of new URLSearchParams(query)) {
+  // URLSearchParams drops one leading "?" of its input; Go, Python, qs (Express), Rack and PHP keep it in the
+  // first name ("/x??tenant=acme" names "?tenant" there): given one more to drop, it reads the name they read.
+  for (const [k, v] of new URLSearchParams(query.startsWith("?") ? `?${query}` : query)) {
     const list = params.get(k);
     if (list) list.push(v);
     else params.set(k, [v]);
