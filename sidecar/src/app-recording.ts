@@ -59,7 +59,8 @@ export async function startRecording(config: Config, log: Logger, registry: Regi
     dir: c.dir,
     log: log.child({ component: "recording" }),
     version,
-    secrets: heldSecrets(config),
+    // A function: agent tokens and the upstream password follow their files, and a rotated-in one is a secret too.
+    secrets: () => heldSecrets(config),
     checkpointRecords: c.checkpoint_records,
     checkpointSeconds: c.checkpoint_seconds,
     rows: c.rows,

@@ -68,6 +68,13 @@ export interface RequestDoneInfo {
   duration_ms: number;
   /** Bytes written to the agent's connection for this response: status line, headers and body. */
   bytes: number;
+  /**
+   * The response did not reach its end: the agent went away, the upstream failed mid-body, or a lock cut
+   * the stream. `status` is then what was sent before the cut (0 if nothing was), not an outcome.
+   */
+  aborted: boolean;
+  /** The lock that refused or cut this exchange (exchange-cut.ts). */
+  lock_id: string | undefined;
 }
 
 /** How regate reads requests whose meaning depends on the upstream's framework. */

@@ -89,6 +89,8 @@ export function requestEnd(log: Logger, onRequestDone: ((info: RequestDoneInfo) 
         error_code: ctx.errorCode,
         duration_ms,
         bytes: ctx.req.socket.bytesWritten - ctx.sentBefore,
+        aborted: !res.writableFinished,
+        lock_id: ctx.cutBy,
       });
     } catch (err) {
       log.error({ err: { message: (err as Error)?.message } }, "onRequestDone hook failed");

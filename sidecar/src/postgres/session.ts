@@ -221,13 +221,18 @@ export class PgSession implements LiveSession {
     this.#upstream?.socket.end(serialize.end());
     this.#upstream?.socket.destroy();
     const s = this.#state;
-    // Every statement still waiting for its replies completes once, with what it got so far.
-    for (const p of s.pending) {
-      if (p.kind === "sync") for (const st of p.done) complete(s, st);
-      else complete(s, p.stmt);
-    }
-    for (const st of s.group) complete(s, st);
     const reason: EndReason = side === "regate" ? "error" : err && !isDisconnect(err) ? "error" : side;
+    // Every statement still waiting for its replies completes once, with what it got so far, marked as cut
+    // short by the end: a recording must not show it as a statement that ran to completion.
+    const cutShort = (st: Statement | undefined) => {
+      if (st && !st.completed) st.result.session_ended = reason;
+      complete(s, st);
+    };
+    for (const p of s.pending) {
+      if (p.kind === "sync") for (const st of p.done) cutShort(st);
+      else cutShort(p.stmt);
+    }
+    for (const st of s.group) cutShort(st);
     callHook(s, "ended", () => this.#ctx.hooks.ended?.(s.info, reason));
     this.#ctx.onClose();
   }

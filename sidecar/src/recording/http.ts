@@ -157,7 +157,9 @@ export class HttpRecorder implements DecisionSink {
       error_code: info.error_code,
       duration_ms: info.duration_ms,
       bytes: info.bytes,
-      ...(info.status === 0 ? { aborted: true } : {}),
+      // A stream cut after its head was sent still says 200: without this the record reads as a whole response.
+      ...(info.aborted || info.status === 0 ? { aborted: true } : {}),
+      ...(info.lock_id !== undefined ? { lock_id: info.lock_id } : {}),
     });
     if (g.closed && g.inflight === 0) return this.#end(p.key, "client");
     // An MCP client ends its session with DELETE (MCP streamable HTTP transport).

@@ -96,6 +96,7 @@ export function postgresHooks(rec: Recorder): SessionHooks {
       sqlstate: r.sqlstate,
       duration_ms: r.duration_ms,
       budget_cut: r.budget_cut,
+      session_ended: r.session_ended,
     });
   };
   const ended = (session: SessionInput, reason: EndReason): void => {

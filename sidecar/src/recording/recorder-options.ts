@@ -10,8 +10,11 @@ export interface RecorderOptions {
   maskKey?: Buffer;
   /** Ed25519 private key signing `checkpoint`, `closed` and `deleted` journal records. */
   signingKey?: KeyObject;
-  /** Secrets regate holds: replaced wherever an agent typed them (scrub.ts). */
-  secrets?: readonly string[];
+  /**
+   * Secrets regate holds: replaced wherever an agent typed them (scrub.ts). A function when some follow
+   * their files (agent tokens, the upstream password): read again as records are written (recorder.ts).
+   */
+  secrets?: readonly string[] | (() => readonly string[]);
   /** A signed `checkpoint` journal record every this many records of a session (0: none). */
   checkpointRecords?: number;
   /** ... and at least this often while a session has new records (0: none). */

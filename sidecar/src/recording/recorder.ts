@@ -13,6 +13,8 @@ import { signCheckpoint, type Checkpoint } from "./sign.js";
 import { journalHead, type JournalHead } from "./journal-head.js";
 import type { Protocol, RecorderOptions, RecordingLink } from "./recorder-options.js";
 
+const SECRETS_RECHECK_MS = 250;
+
 export type { Protocol, RecorderOptions, RecordingLink } from "./recorder-options.js";
 export { DEFER_MS } from "./group-commit.js";
 
@@ -40,7 +42,12 @@ export class Recorder implements DecisionSink {
   #journal?: ChainFile;
   #sessions = new Map<string, Open>();
   #failure: unknown;
-  #secrets: string[];
+  #secrets: string[] = [];
+  /** Where secrets that follow their files are read again; every secret once seen stays (it may still be typed). */
+  #source: (() => readonly string[]) | undefined;
+  #secretsKey = "";
+  readonly #knownSecrets = new Set<string>();
+  #secretsAt = 0;
   #timer?: NodeJS.Timeout;
   readonly #commit = new GroupCommit({ ok: () => this.#ok(), fail: (err) => this.#fail(err) });
   /** Records written and bytes, for metrics and tests. */
@@ -49,7 +56,10 @@ export class Recorder implements DecisionSink {
   constructor(opts: RecorderOptions) {
     this.opts = opts;
     this.dir = opts.dir;
-    this.#secrets = secretForms(opts.secrets ?? []);
+    const source = opts.secrets ?? [];
+    if (typeof source === "function") this.#source = source;
+    this.#takeSecrets(typeof source === "function" ? source() : source);
+    this.#secretsAt = Date.now();
     this.hooks = postgresHooks(this);
     try {
       this.#openJournal();
@@ -118,6 +128,31 @@ export class Recorder implements DecisionSink {
     this.#failure = undefined;
   }
 
+  /**
+   * The forms to scrub, the source read again at most every SECRETS_RECHECK_MS (reading it stats each secret
+   * file, too dear for every record) and whenever a session's recording opens (`fresh`): a session that
+   * authenticated with a token just rotated in finds it scrubbed from its first record on. A session opened
+   * before may type a secret rotated in less than SECRETS_RECHECK_MS ago unscrubbed.
+   */
+  #forms(fresh = false): string[] {
+    if (this.#source) {
+      const now = Date.now();
+      if (fresh || now - this.#secretsAt >= SECRETS_RECHECK_MS) {
+        this.#secretsAt = now;
+        this.#takeSecrets(this.#source());
+      }
+    }
+    return this.#secrets;
+  }
+
+  #takeSecrets(secrets: readonly string[]): void {
+    const key = secrets.join("\u0000");
+    if (key === this.#secretsKey) return;
+    this.#secretsKey = key;
+    for (const x of secrets) this.#knownSecrets.add(x);
+    this.#secrets = secretForms([...this.#knownSecrets]);
+  }
+
   /** Counts a refusal the caller enforced because a write failed. */
   refused(): void {
     this.written.refused++;
@@ -144,7 +179,7 @@ export class Recorder implements DecisionSink {
   #append(session: SessionInput, type: string, body: Record<string, unknown>, protocol: Protocol, revision: string | undefined, defer: boolean): boolean {
     try {
       const open = this.#open(session, protocol, revision);
-      this.written.bytes += open.file.append(type, scrubSecrets({ session: session.id, ...body }, this.#secrets), defer);
+      this.written.bytes += open.file.append(type, scrubSecrets({ session: session.id, ...body }, this.#forms()), defer);
       this.written.records++;
       open.unchecked++;
       if (defer) this.#commit.later(open.file);
@@ -174,7 +209,7 @@ export class Recorder implements DecisionSink {
   /** An event about a session no longer recorded: an `event` record in the journal. */
   journalEvent(body: Record<string, unknown>): void {
     try {
-      this.journal().append("event", scrubSecrets(body, this.#secrets));
+      this.journal().append("event", scrubSecrets(body, this.#forms()));
       this.#ok();
     } catch (err) {
       this.#fail(err);
@@ -200,7 +235,7 @@ export class Recorder implements DecisionSink {
     let open = this.#sessions.get(session.id);
     if (open) return open;
     const name = recordingFileName(session);
-    const file = createSessionFile(this.dir, name, this.journal(), scrubSecrets(startRecord(session, protocol, this.opts.version, revision), this.#secrets), (f) => this.#copy(f, name));
+    const file = createSessionFile(this.dir, name, this.journal(), scrubSecrets(startRecord(session, protocol, this.opts.version, revision), this.#forms(true)), (f) => this.#copy(f, name));
     open = { file, name, statements: 0, rows: 0, bytes: 0, unchecked: 1, checkedAt: Date.now() };
     this.#sessions.set(session.id, open);
     return open;

@@ -74,6 +74,7 @@ export function formatTimeline(records: readonly ChainRecord[]): string {
           r["sqlstate"] ? `SQLSTATE ${String(r["sqlstate"])}` : "",
           Number(r["masked_values"]) ? `${String(r["masked_values"])} masked` : "",
           r["budget_cut"] ? `budget cut: ${String(r["budget_cut"])}` : "",
+          r["session_ended"] ? `UNFINISHED: the session ended (${oneLine(String(r["session_ended"]), 20)}) before its replies were over` : "",
         ].filter(Boolean);
         out.push(`${t}  #${String(r["stmt"])}  -> ${tags.join(", ") || "(no tag)"}  ${String(r["rows"])} rows  ${String(r["bytes"])} bytes  ${Number(r["duration_ms"]).toFixed(1)} ms${extra.length ? `  ${extra.join("  ")}` : ""}`);
         break;
@@ -88,7 +89,7 @@ export function formatTimeline(records: readonly ChainRecord[]): string {
         break;
       }
       case "response":
-        out.push(`${t}  -> ${r["status"] ? `HTTP ${String(r["status"])}` : "no response (client went away)"}  ${Number(r["duration_ms"]).toFixed(1)} ms${r["bytes"] !== undefined ? `  ${String(r["bytes"])} bytes` : ""}${r["masked"] ? "  masked" : ""}${r["error_code"] ? `  ${String(r["error_code"])}` : ""}  [decision ${String(r["decision_id"] ?? "?")}]`);
+        out.push(`${t}  -> ${r["status"] ? `HTTP ${String(r["status"])}` : "no response (client went away)"}  ${Number(r["duration_ms"]).toFixed(1)} ms${r["bytes"] !== undefined ? `  ${String(r["bytes"])} bytes` : ""}${r["masked"] ? "  masked" : ""}${r["error_code"] ? `  ${String(r["error_code"])}` : ""}${r["aborted"] && r["status"] ? "  CUT: the response ended before its end" : ""}${r["lock_id"] ? `  lock ${oneLine(String(r["lock_id"]), 40)}` : ""}  [decision ${String(r["decision_id"] ?? "?")}]`);
         break;
       case "cancel":
         out.push(`${t}  ${r["stmt"] !== undefined ? `#${String(r["stmt"])}  ` : ""}CANCEL requested by the client${r["decision_id"] ? `  [decision ${String(r["decision_id"])}]` : ""}`);

@@ -17,6 +17,12 @@ export interface StatementResult {
   duration_ms: number;
   /** Set when a budget cut the result off mid-stream. */
   budget_cut?: string;
+  /**
+   * Why the session ended before this statement's replies were over (the end reason): what it got so far is
+   * not its outcome. It may have been cut while running, never have run (pipelined behind), or have run
+   * without its implicit transaction being committed; a reader must not take the result for a completion.
+   */
+  session_ended?: string;
 }
 
 /**
