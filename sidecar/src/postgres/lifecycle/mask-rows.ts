@@ -1,5 +1,6 @@
 import type { Decision } from "../../decision/index.js";
 import { RegateError } from "../../errors.js";
+import { secretTexts } from "../../mask/index.js";
 import { buildMaskPlan, maskRawValue, type MaskPlan } from "../mask-plan.js";
 import type { Pending } from "../pending.js";
 import { Backend, decodeNotice, encodeNotice, rewriteDataRow, type FieldDescription, type Frame, type NoticeFields } from "../protocol/index.js";
@@ -206,10 +207,15 @@ function scrubSecrets(text: string, secrets: readonly Buffer[]): string {
   return out;
 }
 
-/** The forms of a secret a server text may quote: as is, and base64. */
+/**
+ * The forms of a secret a server text may quote: as is, and every form the logs and recordings withhold
+ * (mask/secret-texts.ts: base64 at any offset, hex, JSON- and percent-escaped), longest first.
+ */
 export function secretForms(secret: string | undefined): Buffer[] {
   if (!secret) return [];
-  return [Buffer.from(secret, "utf8"), Buffer.from(Buffer.from(secret, "utf8").toString("base64"), "utf8")];
+  const texts = secretTexts([secret]);
+  if (!texts.includes(secret)) texts.push(secret);
+  return texts.map((t) => Buffer.from(t, "utf8"));
 }
 
 /** NotificationResponse: another connection may NOTIFY anything; its payload is screened like text. */
