@@ -65,6 +65,12 @@ mask contains {"field": field, "strategy": strategy} if {
 # MCP tools answer in prose as often as in JSON ("Customer record: {...}", "email=... ssn=..."), and field
 # rules find keys only in JSON documents: in MCP answers these values are also found by their shape.
 mask contains {"detector": detector, "strategy": strategy} if {
-	count(mcp_calls) > 0
+	mcp_traffic
 	some detector, strategy in {"email": "partial", "ssn": "redact", "card": "partial"}
 }
+
+# A route the operator declares an MCP server (http.routes[].mcp) answers in MCP everywhere: a GET event
+# stream of notifications with no session regate booked, or a message regate did not read as MCP.
+mcp_traffic if count(mcp_calls) > 0
+
+mcp_traffic if req.route.mcp

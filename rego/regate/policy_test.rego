@@ -419,6 +419,13 @@ test_mcp_batch_answers_masked_by_shape_too if {
 	{"detector": "email", "strategy": "partial"} in d.mask
 }
 
+test_mcp_route_answers_masked_by_shape_without_a_call if {
+	d := regate.decision with input as http("GET", "/mcp", {"route": {"name": "crm-mcp", "prefix": "/", "mcp": true}})
+	{"detector": "email", "strategy": "partial"} in d.mask
+	{"detector": "ssn", "strategy": "redact"} in d.mask
+	{"detector": "card", "strategy": "partial"} in d.mask
+}
+
 test_http_without_mcp_has_field_masks_only if {
 	d := regate.decision with input as http("GET", "/api/customers/1", {})
 	every m in d.mask {

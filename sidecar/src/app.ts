@@ -188,6 +188,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
         ...(r.ca_file ? { ca: readFileSync(r.ca_file, "utf8") } : {}),
         ...(r.credential ? { credential: { type: r.credential.type, value: r.credential.secret.reveal(), ...(r.credential.header ? { header: r.credential.header } : {}) } } : {}),
         ...(r.response_types ? { response_types: r.response_types } : {}),
+        ...(r.mcp ? { mcp: true } : {}),
       })),
       agents: directory,
       decider: recording ? recording.http.decider(decider) : decider,

@@ -23,6 +23,11 @@ export const httpSchema = {
           host: { type: "string", description: "Host (without port, any case) this route serves; unset: any host." },
           upstream: { type: "string", pattern: "^https?://", description: "Base URL of the upstream; its path is put before the path left after the prefix." },
           ca_file: { type: "string", description: "PEM CA bundle to verify an https upstream with (default: the system's CAs)." },
+          mcp: {
+            type: "boolean",
+            default: false,
+            description: "The upstream is an MCP server: every request of this route, a GET event stream or a message regate cannot read as MCP included, has input.http.route.mcp set, so a policy can judge and mask all of it as MCP (the example policy looks for personal data by its shape in every answer).",
+          },
           response_types: {
             type: "array",
             items: { type: "string", pattern: "^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$" },

@@ -71,6 +71,7 @@ export interface HttpRoute {
   upstream: string;
   ca_file?: string;
   response_types?: string[];
+  mcp: boolean;
   credential?: { type: "bearer" | "basic" | "header"; header?: string; secret: Secret };
 }
 

@@ -32,6 +32,8 @@ export interface RouteOptions {
    * policy's field masks could not be applied to any of them; a response of another type is refused.
    */
   response_types?: string[];
+  /** The upstream is an MCP server: `http.route.mcp` is set in every request's input. */
+  mcp?: boolean;
 }
 
 export interface HttpLimits {

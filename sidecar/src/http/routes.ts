@@ -24,6 +24,8 @@ export interface CompiledRoute {
   readonly secretForms: readonly Buffer[];
   /** Declared response media types (lowercase), if the route declares them. */
   readonly responseTypes: ReadonlySet<string> | undefined;
+  /** The upstream is an MCP server (http.routes[].mcp). */
+  readonly mcp: boolean;
   /** Keep-alive connection pools to this upstream, one per agent and rule set (with the route's CA for https). */
   readonly agent: UpstreamPools;
 }
@@ -105,6 +107,7 @@ export function compileRoutes(routes: readonly RouteOptions[]): CompiledRoute[] 
       credentialValue: value,
       secretForms: secretForms(routeSecrets(credential)),
       responseTypes: r.response_types ? new Set(r.response_types.map((t) => t.toLowerCase())) : undefined,
+      mcp: r.mcp === true,
       agent,
     });
   });

@@ -31,7 +31,7 @@ export interface HttpInput extends BodyFacts {
   query: string;
   parsed_query: Record<string, string[]>;
   headers: Record<string, string>;
-  route: { name: string; prefix: string };
+  route: { name: string; prefix: string; mcp?: true };
   /** The JSON-RPC message this decision is about (each element of a batch gets its own decision). */
   mcp?: McpMessage;
   /** Every message of a JSON-RPC batch, when the body is an array. */
@@ -77,7 +77,7 @@ export function httpInputs(f: RequestFacts): PolicyInput[] {
   http.query = f.query;
   http.parsed_query = parsedQuery(f.query);
   http.headers = inputHeaders(f.headers, f.route);
-  http.route = { name: f.route.name, prefix: f.route.prefix === "" ? "/" : f.route.prefix };
+  http.route = { name: f.route.name, prefix: f.route.prefix === "" ? "/" : f.route.prefix, ...(f.route.mcp ? { mcp: true as const } : {}) };
   Object.assign(http, f.body);
   if (f.mcpSessionEnd) http.mcp_session_end = true;
   const time = timeInput(f.now);
