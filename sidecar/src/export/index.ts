@@ -8,6 +8,7 @@ import { OpaEventJson, SecretScrubber, type LifecycleEvent, type SecretSource } 
 import { REDACTED } from "../mask/index.js";
 import { toOcsf, type OcsfEvent, type OcsfOptions } from "./ocsf.js";
 import { lifecycleToOcsf } from "./ocsf-lifecycle.js";
+import { MaskedSubjects } from "./masked-subjects.js";
 import { BatchUploader, type BufferPolicy, type UploaderStats } from "./upload.js";
 
 export { BatchUploader, type BufferPolicy, type UploaderOptions, type UploaderStats } from "./upload.js";
@@ -84,6 +85,19 @@ export interface ExportDeps {
 export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporters {
   const scrubber = new SecretScrubber(deps.secrets ?? [], REDACTED);
   const scrub = (json: string) => scrubber.scrub(json);
+  // A text scrubbed as the line will be (as a JSON string, so forms with a newline count too). A replacement
+  // that left no valid JSON string behind would be a form cut through an escape: nothing of that text goes out.
+  const scrubRaw = (text: string): string => {
+    const json = JSON.stringify(text);
+    const scrubbed = scrub(json);
+    if (scrubbed === json) return text;
+    try {
+      const back: unknown = JSON.parse(scrubbed);
+      return typeof back === "string" ? back : REDACTED;
+    } catch {
+      return REDACTED;
+    }
+  };
   const sinks: DecisionSink[] = [];
   const uploaders = new Map<string, BatchUploader>();
   const closers: ((deadlineMs?: number) => Promise<void>)[] = [];
@@ -109,7 +123,12 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
   let lifecycle: (e: LifecycleEvent) => void = () => {};
   let lines: LineSink | undefined;
   if (oc.enabled) {
-    const ocsfOpts: OcsfOptions = { product_version: deps.product_version, bundle_name: deps.bundle_name, ...(deps.recordingLink ? { recordingLink: deps.recordingLink } : {}) };
+    const ocsfOpts: OcsfOptions = {
+      product_version: deps.product_version,
+      bundle_name: deps.bundle_name,
+      scrubText: scrubRaw,
+      ...(deps.recordingLink ? { recordingLink: deps.recordingLink } : {}),
+    };
     const batch = { ...oc, ...readTls(oc.tls), log: deps.log.child({ component: "ocsf-export" }), ...(deps.fetch ? { fetch: deps.fetch } : {}) };
     // Splunk's HTTP Event Collector takes one envelope per event, envelopes concatenated in one request.
     const { source, sourcetype, index } = oc.splunk;
@@ -117,8 +136,13 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
       oc.sink === "splunk_hec"
         ? (ev: OcsfEvent) => scrub(JSON.stringify({ time: (ev["time"] as number) / 1000, host: "regate", source, sourcetype, ...(index ? { index } : {}), event: ev }))
         : (ev: OcsfEvent) => scrub(JSON.stringify(ev));
-    const decisionText = (e: DecisionEvent): string => text(toOcsf(e, ocsfOpts));
-    const lifecycleText = (e: LifecycleEvent): string => text(lifecycleToOcsf(e, ocsfOpts));
+    const masked = new MaskedSubjects();
+    const decisionText = (e: DecisionEvent): string => {
+      masked.note(e);
+      return text(toOcsf(e, ocsfOpts));
+    };
+    // The subject of a lifecycle event never went through the policy's log mask: withheld after a decision it hid.
+    const lifecycleText = (e: LifecycleEvent): string => text(lifecycleToOcsf(e.subject !== undefined && masked.withhold(e) ? { ...e, subject: REDACTED } : e, ocsfOpts));
     if (oc.sink === "stdout" || oc.sink === "file") {
       // The same bound and policy as the uploads: a stdout nobody reads or a file that failed fills no memory.
       const bound = { buffer_size_limit_events: oc.buffer_size_limit_events, buffer_size_limit_bytes: oc.buffer_size_limit_bytes, buffer_policy: oc.buffer_policy };

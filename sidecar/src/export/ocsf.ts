@@ -35,6 +35,12 @@ export interface OcsfOptions {
   bundle_name: string;
   /** With recordings on: where a session's recording stands (its last record's seq and SHA-256). */
   recordingLink?: (sessionId: string) => { file: string; seq: number; sha256: string } | undefined;
+  /**
+   * Replaces the secrets regate holds in a text before the event shortens it. The finished line is scrubbed
+   * too, but a cap that falls inside a secret leaves a prefix no form of it matches, and an agent that moves
+   * the cut one character per statement spells the whole secret into the SIEM.
+   */
+  scrubText?: (text: string) => string;
 }
 
 export type OcsfEvent = Record<string, unknown> & { class_uid: number; metadata: { uid: string } };
@@ -99,6 +105,7 @@ export function toOcsf(e: DecisionEvent, opts: OcsfOptions): OcsfEvent {
     const [activity_id, activity_name] = (main?.kind && (DATASTORE_ACTIVITY as Record<string, readonly [number, string]>)[main.kind]) || [99, "Other"];
     // A password an agent set (ALTER ROLE … PASSWORD '…', a connection string) does not go to the SIEM.
     let query = statements.map((s) => maskCredentialLiterals(s.sql ?? "")).join("; ");
+    if (query.length > MAX_QUERY_CHARS && opts.scrubText) query = opts.scrubText(query);
     if (query.length > MAX_QUERY_CHARS) {
       query = query.slice(0, MAX_QUERY_CHARS);
       regate["query_truncated"] = true;
