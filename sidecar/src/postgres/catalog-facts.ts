@@ -39,7 +39,21 @@ export interface RelationInfo {
    * without ONLY reads and changes their rows through this table.
    */
   descendants: Descendant[];
+  /**
+   * Its rewrite rules on INSERT, UPDATE or DELETE (not a view's `_RETURN`), by name: writing the relation runs
+   * their actions, which regate does not analyse (resolve-rules.ts).
+   */
+  rules: Rule[];
 }
+
+/** A rewrite rule (pg_rewrite) that fires on a write of its relation. */
+export interface Rule {
+  name: string;
+  /** "update", "insert" or "delete" (pg_rewrite.ev_type 2, 3, 4). */
+  event: string;
+}
+
+const RULE_EVENTS: Record<string, string> = { "2": "update", "3": "insert", "4": "delete" };
 
 /**
  * An inheritance child or partition below a table, with its ancestors outside that table's line (not the table,
@@ -100,7 +114,7 @@ function ancestorsFromJson(rows: AncestorRow[]): Ancestor[] {
 
 /** One row of relationsQuery (catalog-queries.ts), in its column order. */
 export function relationFromRow(row: (string | null)[]): RelationInfo {
-  const [oid, schema, name, relkind, cols, definition, values, withheld, owner, serial, defaultOf, ancestors, generated, descendants] = row;
+  const [oid, schema, name, relkind, cols, definition, values, withheld, owner, serial, defaultOf, ancestors, generated, descendants, rules] = row;
   const info: RelationInfo = {
     oid: Number(oid),
     schema: schema!,
@@ -121,6 +135,7 @@ export function relationFromRow(row: (string | null)[]): RelationInfo {
           otherAncestors: (others ?? []).map(([os, on, columns]) => ({ schema: os, name: on, columns })),
         }))
       : [],
+    rules: rules ? (JSON.parse(rules) as [string, string][]).map(([n, e]) => ({ name: n, event: RULE_EVENTS[e] ?? `ev_type ${e}` })) : [],
   };
   if (definition) info.definition = definition;
   return info;
@@ -147,6 +162,7 @@ export function sameRelation(a: RelationInfo | null, b: RelationInfo | null): bo
     JSON.stringify(a.ancestors) === JSON.stringify(b.ancestors) &&
     JSON.stringify(a.generated) === JSON.stringify(b.generated) &&
     JSON.stringify(a.descendants) === JSON.stringify(b.descendants) &&
+    JSON.stringify(a.rules) === JSON.stringify(b.rules) &&
     a.columns.length === b.columns.length &&
     a.columns.every((c, i) => c === b.columns[i])
   );

@@ -167,11 +167,21 @@ const GENERATED = `CASE WHEN c.relkind IN ('r', 'p', 'f') THEN (SELECT json_obje
        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> '') g) END`;
 
 /**
+ * A relation's rewrite rules other than SELECT ones (a view's `_RETURN`), as [rule name, ev_type] (JSON; ev_type
+ * '2' UPDATE, '3' INSERT, '4' DELETE), by name. Such a rule makes an INSERT, UPDATE or DELETE of the relation run
+ * its actions as well (DO ALSO) or instead (DO INSTEAD): statements of their own on any table, which the
+ * statement's text does not show. pg_rewrite is asked directly: relhasrules may stay true after the last DROP RULE,
+ * and a disabled rule (ev_enabled 'D') is counted too, as ALTER TABLE ... ENABLE RULE is one DDL away.
+ */
+const RULES = `(SELECT json_agg(json_build_array(r.rulename, r.ev_type) ORDER BY r.rulename)::text
+      FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid AND r.ev_type <> '1')`;
+
+/**
  * One row per relation found: oid, schema, name, relkind, columns (JSON, "" for dropped), view body,
  * value columns (JSON), withheld ('t': a pg_catalog table PUBLIC may not SELECT), the column a sequence
  * belongs to, a table's columns' sequences, the tables whose defaults call a sequence
  * (SEQUENCE_OWNER, SERIAL_SEQUENCES, SEQUENCE_DEFAULT_OF), a table's ancestors (ANCESTORS), its generated
- * columns (GENERATED) and its descendants (DESCENDANTS).
+ * columns (GENERATED), its descendants (DESCENDANTS) and its rewrite rules (RULES).
  */
 export function relationsQuery(pairs: readonly (readonly [string, string])[]): string {
   const list = pairs.map(([s, n]) => `(${literal(s)}, ${literal(n)})`).join(", ");
@@ -188,7 +198,8 @@ export function relationsQuery(pairs: readonly (readonly [string, string])[]): s
     ${SEQUENCE_DEFAULT_OF},
     ${ANCESTORS},
     ${GENERATED},
-    ${DESCENDANTS}
+    ${DESCENDANTS},
+    ${RULES}
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE (n.nspname, c.relname) IN (VALUES ${list})`;
 }

@@ -23,6 +23,7 @@ function rel(schema: string, name: string, columns: string[], ancestors: Ancesto
     ownedBy: [],
     serialSequences: {},
     defaultOf: [],
+    rules: [],
     ancestors: ancestors.map(([s, n, c, up = []]) => ({ schema: s, name: n, columns: c, inherits: up.map((x) => ({ schema: x.split(".")[0]!, name: x.split(".")[1]! })) })),
   };
 }

@@ -2,7 +2,7 @@ import type { Catalog } from "./catalog.js";
 import type { AnalysisResult, StatementFacts } from "./sql/types.js";
 
 /**
- * A resolution step that reads the catalog for each statement (resolve-ancestors.ts, resolve-generated.ts): the
+ * A resolution step that reads the catalog for each statement (resolve-ancestors.ts, resolve-generated.ts, resolve-rules.ts): the
  * relations in `missing` are asked for first, so that `step` then answers synchronously. The result is `a`
  * itself when no statement changed.
  */

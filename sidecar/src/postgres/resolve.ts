@@ -2,6 +2,7 @@ import type { Catalog, RelationInfo } from "./catalog.js";
 import { columnKey, NON_CONSTANT_RELATION } from "./sql/index.js";
 import { withAncestors } from "./resolve-ancestors.js";
 import { withGenerated } from "./resolve-generated.js";
+import { withRules } from "./resolve-rules.js";
 import type { AnalysisResult, ColumnRef, FunctionRef, OutputColumn, RelationRef, StatementFacts, Volatility } from "./sql/types.js";
 
 /** Views inside views inside views: deeper than this is not followed (and is reported unknown). */
@@ -16,7 +17,8 @@ export type Analyze = (sql: string, searchPath?: string[]) => AnalysisResult;
  * the catalog, views replaced by what they read, so that a view over internal.* or over masked
  * columns is seen for what it is, generated columns seen as made of the columns their expressions read
  * (resolve-generated.ts), and inheritance children and partitions named as each of their ancestors too
- * (resolve-ancestors.ts). Synchronous when the catalog already knows every relation.
+ * (resolve-ancestors.ts), and a write of a relation with rewrite rules reported as not analysed (resolve-rules.ts).
+ * Synchronous when the catalog already knows every relation.
  */
 export function resolveAnalysis(sql: string, analyze: Analyze, catalog: Catalog): AnalysisResult | Promise<AnalysisResult> {
   // One parse when the catalog already knows every relation (the steady state); a second after a lookup.
@@ -27,7 +29,9 @@ export function resolveAnalysis(sql: string, analyze: Analyze, catalog: Catalog)
   // Generated columns after views (a view's column is then its base table's), before ancestors (a child's ssn is its parent's).
   const generated = expanded instanceof Promise ? expanded.then((a) => withGenerated(a, catalog)) : withGenerated(expanded, catalog);
   const inherited = generated instanceof Promise ? generated.then((a) => withAncestors(a, catalog)) : withAncestors(generated, catalog);
-  return inherited instanceof Promise ? inherited.then((a) => annotate(a, analyze, catalog)) : annotate(inherited, analyze, catalog);
+  // Rules after views (writing an updatable view writes its base table, whose rules then fire).
+  const ruled = inherited instanceof Promise ? inherited.then((a) => withRules(a, catalog)) : withRules(inherited, catalog);
+  return ruled instanceof Promise ? ruled.then((a) => annotate(a, analyze, catalog)) : annotate(ruled, analyze, catalog);
 }
 
 const RANK: Record<Volatility, number> = { immutable: 0, stable: 1, volatile: 2 };
