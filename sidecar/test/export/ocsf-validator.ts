@@ -33,6 +33,8 @@ export function validateOcsf(events: unknown[]): Promise<Verdict[]> {
       if (verdicts.length !== events.length) return reject(new Error(`validator answered ${verdicts.length} of ${events.length} events: ${err}`));
       resolve(verdicts);
     });
+    // A validator that dies before reading everything closes the pipe: its exit, above, says why.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(events.map((e) => JSON.stringify(e)).join("\n") + "\n");
   });
 }

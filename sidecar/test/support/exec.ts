@@ -23,6 +23,11 @@ export function exec(cmd: string, args: string[], opts: { input?: string; env?: 
       clearTimeout(timer);
       resolve({ status, stdout, stderr });
     });
+    // A child that exits without reading its input (it failed early, or never reads stdin) closes the pipe:
+    // its status and output say what happened, and the EPIPE is no error of the test's.
+    child.stdin.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") reject(err);
+    });
     child.stdin.end(opts.input ?? "");
   });
 }
