@@ -86,6 +86,9 @@ function select(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null, dist
     }
     orderBy(list(b.sortClause), outputs, cx, level);
     const limit = merge([expr(b.limitOffset, cx, level), expr(b.limitCount, cx, level)], true);
+    // A LIMIT made of two values chooses rows as a WHERE conjunct does: in a correlated subquery,
+    // `LIMIT (outer.g = <masked>)::int` keeps a row only for the g equal to the masked value.
+    relate(level, limit);
     into(b.intoClause, cx);
     return settle(level, outputs, limit, rows);
   } finally {

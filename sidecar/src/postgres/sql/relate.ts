@@ -2,7 +2,8 @@
 // value (`g = split_part(ssn, '-', 1)::int`, a join on it, an ORDER BY of their distance) makes that value
 // equal to, or bounded by, the masked one: the rows that survive carry it. So within a query level every
 // column of a FROM item is a slot; a row-selecting expression (a WHERE or ON conjunct, a HAVING conjunct, a
-// GROUP BY, DISTINCT or ORDER BY key, a window's PARTITION BY or ORDER BY) made of two or more values
+// GROUP BY, DISTINCT or ORDER BY key, a window's PARTITION BY or ORDER BY, LIMIT/OFFSET, what decides how
+// many rows a FROM item gives) made of two or more values
 // relates them, and related slots share one lineage, transitively. Correlated subqueries relate outer
 // columns the same way. Aggregates and window functions are made of the rows (every relation of their
 // level, the number of rows a set-returning function or a LIMIT gives); subquery values of the subquery's.
@@ -37,11 +38,18 @@ export function rowsLin(level: Scope): Lin {
   return r.rowsRef!;
 }
 
-/** The number of rows of `level` also depends on this (a set-returning function's arguments, a subquery in FROM). */
+/**
+ * The number of rows of `level` also depends on this (a set-returning function's arguments, a subquery in
+ * FROM, a sampling percentage). Per row of the other FROM items that number chooses rows as a WHERE does
+ * (none drops the row): `LATERAL generate_series(1, (g = <masked>)::int)`, a LATERAL subquery's LIMIT or
+ * TABLESAMPLE made of `g` and a masked value keep only the `g` equal to it, so what it is made of is related.
+ */
 export function addRows(level: Scope, lin: Lin): void {
   if (isEmpty(lin)) return;
   const r = relOf(level);
-  if (!r.done) r.rowsLoose.push(lin);
+  if (r.done) return;
+  r.rowsLoose.push(lin);
+  if (lin.slots && isRelating(lin)) r.atoms.push(lin);
 }
 
 /** A row-selecting expression of `level`: if it relates two or more values, they share lineage from now on. */
