@@ -23,7 +23,29 @@ export interface AcceptOptions {
   tls: SecureContext | undefined;
   agents: AgentAuth;
   maxMessageBytes: number;
+  /** The whole startup (TLS handshake included) must end within this; default STARTUP_TIMEOUT_MS. */
+  startupTimeoutMs?: number;
+  /**
+   * Told the TLS socket once the agent's leg is encrypted: a startup refusal (bad credential, refused option)
+   * must be written through it; written to the plain socket beneath, it reached the client as bytes inside
+   * its TLS stream, which libpq reports as "SSL error: wrong version number" instead of the SQLSTATE.
+   */
+  onSecure?: (socket: TLSSocket) => void;
 }
+
+/**
+ * PostgreSQL's authentication_timeout is 60 s. The per-message wait (message-queue.ts) does not cover a TLS
+ * handshake, and a client that took an 'S' and then sent nothing held its socket for ever.
+ */
+const STARTUP_TIMEOUT_MS = 60_000;
+
+/** The first byte of a TLS record carrying a handshake: a ClientHello sent without SSLRequest (libpq 17's sslnegotiation=direct). */
+const TLS_HANDSHAKE = 0x16;
+/**
+ * The ALPN name PostgreSQL requires on a direct TLS connection: a TLS client of another protocol (an HTTPS client
+ * sent here by a cross-protocol attack, ALPACA) has its connection refused instead of its bytes read as a startup.
+ */
+const ALPN = "postgresql";
 
 /**
  * The agent's side of startup: SSL/GSS negotiation, protocol version, and authentication with the
@@ -31,8 +53,33 @@ export interface AcceptOptions {
  * is ready, so an upstream failure still reaches the agent as a startup error.
  */
 export async function acceptClient(socket: Socket, opts: AcceptOptions): Promise<Accepted> {
-  let sock = socket;
+  const current = { sock: socket };
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new RegateError("PROTOCOL_VIOLATION", "startup did not complete in time"));
+      current.sock.destroy();
+      socket.destroy();
+    }, opts.startupTimeoutMs ?? STARTUP_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([negotiate(current, opts), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function negotiate(current: { sock: Socket }, opts: AcceptOptions): Promise<Accepted> {
+  let sock = current.sock;
   let tls = false;
+  if ((await firstByte(sock)) === TLS_HANDSHAKE) {
+    // PostgreSQL 17 answers a direct ClientHello; without TLS configured there is nobody to answer it (as PostgreSQL: closed).
+    if (!opts.tls) throw new RegateError("PROTOCOL_VIOLATION", "direct TLS connection but regate has no TLS configured");
+    const secure = await startTls(sock, opts.tls, true);
+    sock = current.sock = secure;
+    opts.onSecure?.(secure);
+    tls = true;
+  }
   let reader = new FrameReader(opts.maxMessageBytes, true);
   let queue = new MessageQueue(reader);
   queue.attach(sock);
@@ -45,12 +92,9 @@ export async function acceptClient(socket: Socket, opts: AcceptOptions): Promise
       if (pkt.kind === "ssl" && opts.tls && !tls) {
         queue.detach();
         sock.write("S");
-        const secure = new TLSSocket(sock, { isServer: true, secureContext: opts.tls });
-        await new Promise<void>((resolve, reject) => {
-          secure.once("secure", resolve);
-          secure.once("error", (cause) => reject(new RegateError("PROTOCOL_VIOLATION", "TLS handshake with the client failed", { cause })));
-        });
-        sock = secure;
+        const secure = await startTls(sock, opts.tls, false);
+        sock = current.sock = secure;
+        opts.onSecure?.(secure);
         tls = true;
         reader = new FrameReader(opts.maxMessageBytes, true);
         queue = new MessageQueue(reader);
@@ -75,6 +119,35 @@ export async function acceptClient(socket: Socket, opts: AcceptOptions): Promise
     return { kind: "session", socket: sock, tls, params: pkt.params, startup, principal, reader, backlog: queue.detach() };
   }
   throw new RegateError("PROTOCOL_VIOLATION", "too many startup negotiation attempts");
+}
+
+/** Waits for the client's first byte and leaves it unread: a startup packet's length, or a TLS record. */
+function firstByte(sock: Socket): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onClose = () => reject(new RegateError("PROTOCOL_VIOLATION", "client closed the connection during startup"));
+    sock.once("close", onClose);
+    sock.once("readable", () => {
+      sock.removeListener("close", onClose);
+      const chunk = sock.read() as Buffer | null;
+      if (!chunk) return reject(new RegateError("PROTOCOL_VIOLATION", "client closed the connection during startup"));
+      sock.unshift(chunk);
+      resolve(chunk[0]!);
+    });
+  });
+}
+
+async function startTls(sock: Socket, context: SecureContext, direct: boolean): Promise<TLSSocket> {
+  const secure = new TLSSocket(sock, { isServer: true, secureContext: context, ...(direct ? { ALPNProtocols: [ALPN] } : {}) });
+  await new Promise<void>((resolve, reject) => {
+    secure.once("secure", resolve);
+    secure.once("error", (cause) => reject(new RegateError("PROTOCOL_VIOLATION", "TLS handshake with the client failed", { cause })));
+    secure.once("close", () => reject(new RegateError("PROTOCOL_VIOLATION", "client closed the connection during the TLS handshake")));
+  });
+  if (direct && secure.alpnProtocol !== ALPN) {
+    secure.destroy();
+    throw new RegateError("PROTOCOL_VIOLATION", `direct TLS connection without ALPN protocol "${ALPN}"`);
+  }
+  return secure;
 }
 
 /** The agent's credential checked, with its failures counted (identity/login-throttle.ts): refused before any check while throttled. */

@@ -146,7 +146,12 @@ export class PostgresServer {
     }
     let client = socket;
     try {
-      const accepted = await acceptClient(socket, { tls: this.#tls, agents: this.opts.agents, maxMessageBytes: this.opts.config.limits.max_message_bytes });
+      const accepted = await acceptClient(socket, {
+        tls: this.#tls,
+        agents: this.opts.agents,
+        maxMessageBytes: this.opts.config.limits.max_message_bytes,
+        onSecure: (secure) => (client = secure),
+      });
       if (accepted.kind === "cancel") {
         const keys = this.opts.cancelKeys;
         if (keys && !keys.isMine(accepted.pid)) {
@@ -169,7 +174,9 @@ export class PostgresServer {
         client: { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 },
         target: this.opts.config.target,
         started_at: new Date().toISOString(),
-        ...(accepted.params.get("application_name") ? { application_name: accepted.params.get("application_name")! } : {}),
+        // The name the server is given (startup-params.ts), however the agent spelt it: `options=-c application_name=…`,
+        // or a key in another case, set it upstream while the policy's input went without it.
+        ...(startup.upstream["application_name"] ? { application_name: startup.upstream["application_name"] } : {}),
       };
       const session = new PgSession(
         {
