@@ -134,7 +134,9 @@ describe("budgeted evaluation (worker thread)", () => {
     const next = pipeline.decide({} as never);
     expect(next.error_code).toBeUndefined();
     expect(next.outcome).toBe("allow");
-    expect(policy.evaluate("regate/echo", bytes({ n: 1 }))).toEqual({ n: 1 });
+    // On a machine starved of CPU (CI beside other suites) even an echo can miss 250 ms: that is a timeout
+    // handled like any other, and the answer after it must still come back right.
+    expect(await onceLoaded(() => policy.evaluate("regate/echo", bytes({ n: 1 })), ["POLICY_EVAL_TIMEOUT"])).toEqual({ n: 1 });
     // And a second timeout is handled the same way. Its replacement is the spare started at the first one,
     // which may still be loading on a busy machine (tsx compiles the worker): then refused, never run unbudgeted.
     expect(thrown(() => policy.evaluate("regate/decision", bytes({ spin: true }))).code).toBe("POLICY_EVAL_TIMEOUT");
