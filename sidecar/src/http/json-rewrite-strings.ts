@@ -1,9 +1,11 @@
 // Strings in the whole-document walk (json-rewrite.ts) and what they carry: JSON of its own (masked as a
 // document and written back with the string's escapes), text as byte values, `?ssn=…` pairs, base64 of
-// readable text, and the detectors over what is left.
+// readable text (UTF-16 and compressed text too), hex of text, and the detectors over what is left.
 
 import { RegateError } from "../errors.js";
 import { maskBase64Runs } from "./base64-runs.js";
+import { maskTextBytes, startsEncoded } from "./encoded-bytes.js";
+import { maskHex } from "./hex-view.js";
 import { bytesAsText, byteValuesAt, byteValuesText } from "./byte-arrays.js";
 import { holdsJson, MAX_EMBEDDED, outerEdits } from "./embedded-json.js";
 import { stringValue } from "./json-scan.js";
@@ -43,13 +45,22 @@ export function byteValues(rw: JsonRewriter, scan: Walk, detect: DetectSpec | un
   if (scan.text.charCodeAt(scan.pos) === 0x5b && found.bytes.every((b) => b >= 0x30 && b <= 0x39)) return false;
   const start = scan.pos;
   scan.pos = found.end;
+  const object = scan.text.charCodeAt(start) === 0x7b;
+  // Compressed or UTF-16 text in bytes (a gzip file read into a Buffer) is read as the text it holds.
+  const b = found.bytes;
+  if (b.length >= 3 && startsEncoded(b[0]!, b[1]!, b[2]!)) {
+    const inner = maskTextBytes(b, (text) => maskString(rw, text, detect, depth + 1, embedded + 1, scan.path, scan.urlPairs));
+    if (inner === null) scan.edits.push([start, found.end, "null"]);
+    else if (inner !== undefined && inner !== b) scan.edits.push([start, found.end, byteValuesText(inner.toString("latin1"), "latin1", object)]);
+    if (inner !== undefined) return true;
+  }
   const { text, encoding } = bytesAsText(found.bytes);
   // No refusal here at the limit: byte values there are read as a string there is (detectors over the
   // text; JSON or base64 in it, which would need a level more, refused by maskString). Refusing every array
   // of four small integers refused a tool result holding a colour, or a token whose claims hold a version.
   const masked = maskString(rw, text, detect, depth + 1, embedded + 1, scan.path, scan.urlPairs);
   if (masked === null) scan.edits.push([start, found.end, "null"]);
-  else if (masked !== text) scan.edits.push([start, found.end, byteValuesText(masked, encoding, scan.text.charCodeAt(start) === 0x7b)]);
+  else if (masked !== text) scan.edits.push([start, found.end, byteValuesText(masked, encoding, object)]);
   return true;
 }
 
@@ -67,10 +78,13 @@ export function notJson(rw: JsonRewriter, s: string, detect: DetectSpec | undefi
   if (masked === null) return null;
   // Base64 of readable text (a JWT's payload, a raw mail message) is masked as that text, a level deeper,
   // whether it is the whole string or a run in it (`Bearer <jwt>`, `#id_token=<jwt>&state=…`).
-  return maskBase64Runs(masked, (text) => {
+  // Hex of text (a JSON result written with `.hex()`) likewise, when it is the whole string.
+  const deeper = (text: string): string | null => {
     if (embedded >= MAX_EMBEDDED) throw new RegateError("MASK_LINEAGE_UNKNOWN", "values are encoded in strings deeper than regate masks");
     return maskString(rw, text, detect, depth + 1, embedded + 1, path, urlPairs);
-  });
+  };
+  const unhexed = maskHex(masked, deeper);
+  return unhexed === null ? null : maskBase64Runs(unhexed, deeper);
 }
 
 /** A text value masked as `action`'s field would be, on top of `detect`. */
