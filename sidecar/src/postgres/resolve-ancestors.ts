@@ -85,21 +85,7 @@ function withDescendants(s: StatementFacts, catalog: Catalog): StatementFacts {
     }
     return [...out.values()];
   };
-  return {
-    ...s,
-    tables: [...tables, ...added],
-    columns: widen(s.columns),
-    outputs: s.outputs.map((o) => {
-      const lineage = widen(o.lineage);
-      return lineage === o.lineage ? o : { ...o, lineage };
-    }),
-    write_inputs: widen(s.write_inputs),
-    row_count_inputs: widen(s.row_count_inputs),
-    functions: s.functions.map((f) => {
-      const inputs = widen(f.inputs);
-      return inputs === f.inputs ? f : { ...f, inputs };
-    }),
-  };
+  return { ...widenColumns(s, widen), tables: [...tables, ...added] };
 }
 
 function withAncestorsOf(s: StatementFacts, catalog: Catalog): StatementFacts {
@@ -151,9 +137,13 @@ function withAncestorsOf(s: StatementFacts, catalog: Catalog): StatementFacts {
     return [...out.values()];
   };
 
+  return { ...widenColumns(s, widen), tables, unknown: unknown.length ? [...s.unknown, ...unknown] : s.unknown };
+}
+
+/** `s` with every list of base columns (columns, lineage, write and row-count inputs, function inputs) widened. */
+function widenColumns(s: StatementFacts, widen: (cols: readonly ColumnRef[]) => ColumnRef[]): StatementFacts {
   return {
     ...s,
-    tables,
     columns: widen(s.columns),
     outputs: s.outputs.map((o) => {
       const lineage = widen(o.lineage);
@@ -165,7 +155,6 @@ function withAncestorsOf(s: StatementFacts, catalog: Catalog): StatementFacts {
       const inputs = widen(f.inputs);
       return inputs === f.inputs ? f : { ...f, inputs };
     }),
-    unknown: unknown.length ? [...s.unknown, ...unknown] : s.unknown,
   };
 }
 
