@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     // Integration suites each start a real PostgreSQL; two cores do not want more than two at once.
+    // Transpiles sidecar/src once for the tests that start regate as a process (support/compiled-regate.ts).
+    globalSetup: ["sidecar/test/support/global-setup.ts"],
     maxWorkers: 2,
     minWorkers: 1,
     // Every Postgres input serialised from its cached parts is compared with JSON.stringify (lifecycle/input-json.ts);

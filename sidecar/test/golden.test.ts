@@ -7,6 +7,7 @@ import { packageRoot } from "../src/paths.js";
 import { PolicyStore } from "../src/policy/index.js";
 import { buildGoldenCases, CASES_FILE, goldenFileText, sortedMasks, type GoldenCase } from "./support/golden.js";
 import { BUNDLE } from "./support/regate.js";
+import { regateArgv } from "./support/compiled-regate.js";
 
 const committed = JSON.parse(readFileSync(CASES_FILE, "utf8")) as { golden_cases: GoldenCase[] };
 let pipeline: DecisionPipeline;
@@ -35,7 +36,7 @@ describe("golden cases", () => {
 describe("regate eval", () => {
   const cli = (input: string) => {
     try {
-      return { code: 0, out: execFileSync(process.execPath, ["--import", "tsx", join(packageRoot, "sidecar/src/main.ts"), "eval", "--input", input, "--bundle", BUNDLE], { cwd: packageRoot, encoding: "utf8" }) };
+      return { code: 0, out: execFileSync(process.execPath, regateArgv("eval", "--input", input, "--bundle", BUNDLE), { cwd: packageRoot, encoding: "utf8" }) };
     } catch (e) {
       const err = e as { status: number; stdout: string };
       return { code: err.status, out: err.stdout };

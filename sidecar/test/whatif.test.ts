@@ -10,12 +10,12 @@ import { startUpstream, type Upstream } from "./http/fixtures.js";
 import { exec, execOk } from "./support/exec.js";
 import { startPostgres, type TestPostgres } from "./support/postgres.js";
 import { AGENT, startRegate, type TestRegate } from "./support/regate.js";
+import { regateArgv } from "./support/compiled-regate.js";
 
 // regate whatif (issue 18) end to end: a decision log captured from real psql, pg and HTTP sessions through
 // regate, replayed by the CLI against a candidate bundle built with the real opa from a modified rego/.
 
 const OPA = join(packageRoot, ".bin", "opa");
-const MAIN = join(packageRoot, "sidecar", "src", "main.ts");
 const OPS = { user: "ops-agent", token: "ops-agent-token-51c2" };
 const UNKNOWN_KIND_RULE = 'deny contains "unknown input kind" if not input.kind in {"postgres", "http"}';
 
@@ -144,7 +144,7 @@ afterAll(async () => {
 });
 
 function whatif(args: string[], input?: string) {
-  return exec(process.execPath, ["--import", "tsx", MAIN, "whatif", ...args], input === undefined ? {} : { input });
+  return exec(process.execPath, regateArgv("whatif", ...args), input === undefined ? {} : { input });
 }
 
 const keys = (groups: { key: string; count: number }[]) => groups.map((g) => [g.key, g.count]);

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { packageRoot } from "../paths.js";
 import { ConfigError, loadConfig } from "./load.js";
 import { configReference } from "./reference.js";
+import { regateArgv } from "../../test/support/compiled-regate.js";
 
 const load = (text: string, env: NodeJS.ProcessEnv = {}) => loadConfig({ text, env, baseDir: "/etc/regate" });
 
@@ -67,14 +68,14 @@ describe("regate check-config", () => {
     const dir = mkdtempSync(join(tmpdir(), "regate-cfg-"));
     const file = join(dir, "regate.yaml");
     writeFileSync(file, "postgres:\n  upstream: {password: {value: hunter2-secret}}\n");
-    const out = execFileSync(process.execPath, ["--import", "tsx", join(packageRoot, "sidecar/src/main.ts"), "check-config", "--config", file], { cwd: packageRoot, encoding: "utf8" });
+    const out = execFileSync(process.execPath, regateArgv("check-config", "--config", file), { cwd: packageRoot, encoding: "utf8" });
     expect(JSON.parse(out).postgres.upstream.password).toBe("[secret from inline value]");
     expect(out).not.toContain("hunter2-secret");
     writeFileSync(file, "postgres: {listen: {port: -1}}\nnope: 1\n");
     let status = 0;
     let stderr = "";
     try {
-      execFileSync(process.execPath, ["--import", "tsx", join(packageRoot, "sidecar/src/main.ts"), "check-config", "--config", file], { cwd: packageRoot, encoding: "utf8", stdio: "pipe" });
+      execFileSync(process.execPath, regateArgv("check-config", "--config", file), { cwd: packageRoot, encoding: "utf8", stdio: "pipe" });
     } catch (e) {
       status = (e as { status: number }).status;
       stderr = (e as { stderr: string }).stderr;

@@ -8,20 +8,17 @@ import { packageRoot } from "../../src/paths.js";
 import { kubernetesProblems, objectsOf } from "./k8s-schema.js";
 import { parseDocs, podSpecOf, stripSidecar } from "./support.js";
 import { stringify } from "yaml";
+import { regateArgv } from "../support/compiled-regate.js";
 
 const EXAMPLE = "deploy/kubernetes/agent-deployment.yaml";
 
-/**
- * The CLI from a checkout, its own process: what `npx tsx sidecar/src/main.ts` runs, without npx and tsx's
- * launcher in front (two more node processes, most of a second per case, that run none of regate).
- */
+/** The CLI from a checkout, its own process (support/compiled-regate.ts). */
 function regate(args: string[], stdin?: string) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "sidecar/src/main.ts", ...args], { cwd: packageRoot, input: stdin ?? "", encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(process.execPath, regateArgv(...args), { cwd: packageRoot, input: stdin ?? "", encoding: "utf8", timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr.replace(/\n$/, "") };
 }
 
-// Each case starts a process that loads regate through tsx (seconds on two busy cores) and the schema check
-// builds a TypeScript program.
+// Each case starts a regate process (seconds on two busy cores) and the schema check builds a TypeScript program.
 describe("regate inject (CLI, end to end)", { timeout: 120_000 }, () => {
   it("-f the example Deployment: unchanged, valid, exit 0", () => {
     const r = regate(["inject", "-f", EXAMPLE]);

@@ -5,12 +5,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../../src/paths.js";
 import { whatIf } from "../../src/whatif/index.js";
 import { exec } from "../support/exec.js";
 import { wasmBundle } from "./opa.js";
+import { regateArgv } from "../support/compiled-regate.js";
 
-const MAIN = join(packageRoot, "sidecar", "src", "main.ts");
 const dir = mkdtempSync(join(tmpdir(), "regate-eval-budget-cli-"));
 
 // 10^9 triples: minutes unbudgeted. The range is a rule, evaluated once: called inside the loop it would be
@@ -57,7 +56,7 @@ describe("regate eval and whatif are budgeted", () => {
     const input = join(dir, "spin.json");
     writeFileSync(input, JSON.stringify({ input: { spin: true } }));
     const t0 = performance.now();
-    const r = await exec(process.execPath, ["--import", "tsx", MAIN, "eval", "--input", input, "--bundle", spin], { timeoutMs: 60_000 });
+    const r = await exec(process.execPath, regateArgv("eval", "--input", input, "--bundle", spin), { timeoutMs: 60_000 });
     const took = performance.now() - t0;
     expect(r.status, r.stderr).toBe(2);
     const decision = JSON.parse(r.stdout) as { outcome: string; error_code: string; reasons: string[] };

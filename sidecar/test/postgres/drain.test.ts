@@ -5,9 +5,9 @@ import { join } from "node:path";
 import pg from "pg";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../../src/paths.js";
 import { freePort, startPostgres, type TestPostgres } from "../support/postgres.js";
 import { AGENT, BUNDLE } from "../support/regate.js";
+import { regateArgv } from "../support/compiled-regate.js";
 
 let db: TestPostgres;
 
@@ -34,7 +34,7 @@ describe("regate run", () => {
       }),
     );
     // node itself, not npx: the signal must reach regate, not a wrapper.
-    const child = spawn(process.execPath, ["--import", "tsx", join(packageRoot, "sidecar/src/main.ts"), "run", "--config", config], { env: { ...process.env, UPSTREAM_PW: db.users.scram.password }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, regateArgv("run", "--config", config), { env: { ...process.env, UPSTREAM_PW: db.users.scram.password }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));

@@ -18,10 +18,10 @@ import { startRegateChild, type RegateChild } from "../reliability/support/regat
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
 import { until } from "../support/wait.js";
+import { regateArgv } from "../support/compiled-regate.js";
 
 const run = promisify(execFile);
-const MAIN = join(packageRoot, "sidecar", "src", "main.ts");
-const cli = (...args: string[]) => run(process.execPath, ["--import", "tsx", MAIN, "recordings", ...args], { cwd: packageRoot }).then(
+const cli = (...args: string[]) => run(process.execPath, regateArgv("recordings", ...args), { cwd: packageRoot }).then(
   (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
   (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
 );
@@ -92,7 +92,7 @@ describe("recording.postgres: the fleet store", () => {
     await until(async () => localRecords(dirA) > 0 && (await stored("replica-a")) === localRecords(dirA) && (await stored("replica-b")) === localRecords(dirB), 15_000);
 
     const to = join(root, "pulled");
-    const pulled = await run(process.execPath, ["--import", "tsx", MAIN, "recordings", "pull", "--config", storeConfig, "--to", to, "--json"], {
+    const pulled = await run(process.execPath, regateArgv("recordings", "pull", "--config", storeConfig, "--to", to, "--json"), {
       cwd: packageRoot,
       env: { ...process.env, AUDIT_PASSWORD: audit.adminPassword },
     });
@@ -114,7 +114,7 @@ describe("recording.postgres: the fleet store", () => {
     const fileB = readdirSync(dirB).find((f) => f !== "journal.jsonl")!;
     const sessionB = fileB.replace(/^[^_]*_/, "").replace(/\.jsonl$/, "");
     const [direct] = await Promise.all([
-      run(process.execPath, ["--import", "tsx", MAIN, "recordings", "replay", sessionB.slice(0, 12), "--store", "--config", storeConfig], {
+      run(process.execPath, regateArgv("recordings", "replay", sessionB.slice(0, 12), "--store", "--config", storeConfig), {
         cwd: packageRoot,
         env: { ...process.env, AUDIT_PASSWORD: audit.adminPassword },
       }),
@@ -131,7 +131,7 @@ describe("recording.postgres: the fleet store", () => {
     // A record altered in the store is caught by verify after a pull.
     await audit.query("UPDATE regate.recording_records SET line = replace(line, 'public.orders', 'public.orderz') WHERE replica = 'replica-b' AND line LIKE '%SELECT count(*) FROM public.orders%'");
     const again = join(root, "pulled-again");
-    await run(process.execPath, ["--import", "tsx", MAIN, "recordings", "pull", "--config", storeConfig, "--to", again, "--replica", "replica-b"], {
+    await run(process.execPath, regateArgv("recordings", "pull", "--config", storeConfig, "--to", again, "--replica", "replica-b"), {
       cwd: packageRoot,
       env: { ...process.env, AUDIT_PASSWORD: audit.adminPassword },
     });
@@ -231,7 +231,7 @@ describe("recording.postgres: the fleet store", () => {
       const journal = (await audit.query("SELECT line FROM regate.recording_records WHERE replica = 'replica-c' AND file = 'journal.jsonl' ORDER BY seq")).map((r) => JSON.parse(r.line));
       expect(journal.some((r) => r.type === "deleted" && r.file === file)).toBe(true);
       const to = join(root, "pulled-c");
-      await run(process.execPath, ["--import", "tsx", MAIN, "recordings", "pull", "--config", storeConfig, "--to", to, "--replica", "replica-c"], {
+      await run(process.execPath, regateArgv("recordings", "pull", "--config", storeConfig, "--to", to, "--replica", "replica-c"), {
         cwd: packageRoot,
         env: { ...process.env, AUDIT_PASSWORD: audit.adminPassword },
       });

@@ -9,6 +9,7 @@ import { packageRoot } from "../../src/paths.js";
 import { recordingsCommand } from "../../src/cli/recordings.js";
 import { ChainFile } from "../../src/recording/chain-file.js";
 import { clientGate } from "../clients/run.js";
+import { regateArgv } from "../support/compiled-regate.js";
 import { exec } from "../support/exec.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { AGENT, startRegate, type TestRegate } from "../support/regate.js";
@@ -16,8 +17,7 @@ import { AGENT, startRegate, type TestRegate } from "../support/regate.js";
 // Sessions through psql and pg with recording on, then the recording read back with the CLI: the same
 // statements, outcomes and row counts the clients saw; no protected value and no secret in any file.
 
-const MAIN = join(packageRoot, "sidecar", "src", "main.ts");
-const bin = (...args: string[]) => exec(process.execPath, ["--import", "tsx", MAIN, "recordings", ...args]);
+const bin = (...args: string[]) => exec(process.execPath, regateArgv("recordings", ...args));
 
 /** The CLI in process (it is synchronous): what it printed and its exit code. */
 async function cli(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../../src/paths.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegateChild, type RegateChild } from "./support/regate-child.js";
+import { regateArgv } from "../support/compiled-regate.js";
 
 let db: TestPostgres;
 let regate: RegateChild;
@@ -92,7 +93,7 @@ describe("disk full for recordings", () => {
     // recording could never start again (EEXIST): it was refused for good.
     if (b instanceof pg.Client) await expect(b.query("SELECT 3 AS n")).resolves.toMatchObject({ rows: [{ n: 3 }] });
     expect(regate.stdout()).toMatch(/session recording writable again; statements admitted/);
-    const verify = spawnSync(process.execPath, ["--import", "tsx", join(packageRoot, "sidecar", "src", "main.ts"), "recordings", "verify", "--dir", join(mnt, "rec"), "--json"], {
+    const verify = spawnSync(process.execPath, regateArgv("recordings", "verify", "--dir", join(mnt, "rec"), "--json"), {
       cwd: packageRoot,
       encoding: "utf8",
     });

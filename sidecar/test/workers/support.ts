@@ -84,7 +84,7 @@ export function workerPids(primary: number): number[] {
     const children = execFileSync("pgrep", ["-P", String(primary)], { encoding: "utf8" }).split("\n").filter(Boolean).map(Number);
     return children.filter((pid) => {
       try {
-        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("main.ts");
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("main.");
       } catch {
         return false;
       }

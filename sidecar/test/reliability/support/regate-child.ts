@@ -1,5 +1,5 @@
-// regate as its own process for the reliability tests, as it is deployed: `node --import tsx sidecar/src/main.ts
-// run --config <yaml>`. Its own process because these tests measure its RSS, block its stdout, restart what
+// regate as its own process for the reliability tests, as it is deployed: `node main.js run --config <yaml>`
+// (support/compiled-regate.ts). Its own process because these tests measure its RSS, block its stdout, restart what
 // is behind it, and must not share an event loop with the load they generate.
 //
 // Everything it writes is kept under build/test-output/reliability/<name>-<stamp>/ (stdout.log, stderr.log,
@@ -13,6 +13,7 @@ import { stringify } from "yaml";
 import { packageRoot } from "../../../src/paths.js";
 import type { TestPostgres } from "../../support/postgres.js";
 import { inlineSecrets, outputDir, writeSecrets } from "../../support/test-output.js";
+import { regateArgv } from "../../support/compiled-regate.js";
 
 export const BUNDLE = join(packageRoot, "build", "bundle.tar.gz");
 export const RELIABILITY_AGENT = { user: "reliability-agent", token: "rel-agent-token-3b81e6f0" };
@@ -94,7 +95,7 @@ export async function startRegateChild(opts: RegateChildOptions): Promise<Regate
   const stderrFile = join(dir, "stderr.log");
   const errFd = openSync(stderrFile, "w");
   const outFd = opts.stdout === "unread" ? undefined : openSync(stdoutFile, "w");
-  const child = spawn(process.execPath, ["--import", "tsx", join(packageRoot, "sidecar", "src", "main.ts"), "run", "--config", configFile], {
+  const child = spawn(process.execPath, regateArgv("run", "--config", configFile), {
     cwd: packageRoot,
     env: { ...process.env, REL_AGENT_TOKEN: RELIABILITY_AGENT.token, REL_UPSTREAM_PASSWORD: opts.pg.users.scram.password },
     stdio: ["ignore", outFd ?? "pipe", errFd],
