@@ -429,6 +429,25 @@ else := t.name
 # those that return numbers, times or oids (pg_stat_get_backend_pid, _start, _userid) stay allowed.
 denied_function_prefixes := {"dblink", "lo_", "pg_file_", "pg_ls_", "pg_read_"}
 
+# Replication slots and origins. A logical slot's decoded changes (pg_logical_slot_peek_changes, _get_, the
+# binary ones) carry every column of every changed row, masked ones and internal.* included, as text regate
+# cannot trace to a column; get, advance and copy also move or multiply a slot that a replication consumer
+# (CDC) owns, so it skips changes or the server keeps WAL for a slot no one reads. Origins are the apply
+# side's bookkeeping. Reading pg_replication_slots (names, positions) stays allowed.
+replication_function(name) if regex.match(`^pg_(logical_slot_|replication_slot_|replication_origin_|copy_(logical|physical)_replication_slot$|sync_replication_slots$)`, name)
+
+deny contains msg if {
+	some s in statements
+	some f in s.functions
+	replication_function(f.name)
+	msg := concat("", ["function ", f.name, " reads or moves a replication slot or origin, whose changes carry every table's unmasked values; it is not allowed"])
+}
+
+next_steps contains "read the rows with SELECT: their masked columns come back masked" if {
+	some r in deny
+	contains(r, " reads or moves a replication slot or origin")
+}
+
 deny contains msg if {
 	some s in statements
 	some f in s.functions
