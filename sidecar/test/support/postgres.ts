@@ -1,6 +1,6 @@
 // A throwaway PostgreSQL for integration tests, benchmarks and `make run`.
 //
-//   const pg = await startPostgres();          // initdb into a fresh temp dir, random loopback port
+//   const pg = await startPostgres();          // a fresh temp dir (a copy of a template cluster), random loopback port
 //   await pg.query("SELECT count(*) FROM public.customers");
 //   pg.url("app_scram")                        // postgres://app_scram:...@127.0.0.1:PORT/regate_test?sslmode=disable
 //   await pg.stop();                           // stops the server and removes the temp dir
@@ -22,7 +22,7 @@
 //   all      -> opts.authMethod  (default scram-sha-256; with md5, SCRAM-hashed passwords still use SCRAM)
 // With authMethod "trust" every line is trust.
 import { execFile, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, rmSync } from "node:fs";
 import { appendFile, chmod, chown, cp, lstat, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -31,6 +31,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import pg from "pg";
+import { template } from "./postgres-template.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -82,6 +83,9 @@ export interface TestPostgres {
 export const DEMO_DIR = fileURLToPath(new URL("../../../testdata/demo/", import.meta.url));
 export const TEST_DATABASE = "regate_test";
 const ADMIN_USER = "regate_admin";
+const SCRAM_USER = "app_scram";
+const MD5_USER = "app_md5";
+const ADMIN_PASSWORD_FILE = "admin-password";
 const OS_USER = "postgres";
 const HOST = "127.0.0.1";
 const START_ATTEMPTS = 4;
@@ -511,6 +515,57 @@ async function setUp(port: number, admin: PgCredentials, users: TestPostgres["us
   }
 }
 
+/**
+ * A stopped cluster with the roles and, with loadDemo, the demo data: initdb and set-up once per shape
+ * (postgres-template.ts), copied per server, which then gets passwords of its own (setPasswords).
+ */
+async function dataTemplate(owner: Owner, binDir: string, loadDemo: boolean): Promise<string> {
+  const shape = createHash("sha256");
+  const demo = await Promise.all(["schema.sql", "seed.sql"].map((f) => readFile(join(DEMO_DIR, f), "utf8")));
+  for (const part of [binDir, String(loadDemo), Cluster.prototype.initdb.toString(), setUp.toString(), hbaConf.toString(), ...demo]) {
+    shape.update(part).update("\0");
+  }
+  return template(`${loadDemo ? "demo" : "bare"}-${shape.digest("hex").slice(0, 16)}`, async (dir) => {
+    const cluster = new Cluster(dir, join(dir, "data"), join(dir, "run"), owner, binDir);
+    const admin: PgCredentials = { user: ADMIN_USER, password: secret() };
+    const users = { scram: { user: SCRAM_USER, password: secret() }, md5: { user: MD5_USER, password: secret() } };
+    await mkdir(cluster.runDir, { mode: 0o700 });
+    if (owner !== undefined) await chown(cluster.runDir, owner.uid, owner.gid);
+    const stopWatchdog = startWatchdog(cluster.dataDir, dir);
+    try {
+      await cluster.initdb(admin);
+      await writeFile(join(cluster.dataDir, "pg_hba.conf"), hbaConf("scram-sha-256", users.md5.user));
+      await appendFile(join(cluster.dataDir, "postgresql.conf"), "\ninclude 'regate_test.conf'\n");
+      await setUp(await startOnFreePort(cluster, {}, undefined), admin, users, loadDemo);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new Error(`building the PostgreSQL template failed: ${message}\n--- log ---\n${cluster.log()}--- end of log ---`, { cause: error });
+    } finally {
+      await cluster.stop().catch(() => undefined);
+      stopWatchdog();
+    }
+    await rm(cluster.runDir, { recursive: true, force: true });
+    await writeFile(join(dir, ADMIN_PASSWORD_FILE), admin.password, { mode: 0o600 });
+  });
+}
+
+/** A copied cluster still has the template's passwords: every role gets a random one of this server's. */
+async function setPasswords(port: number, templateAdminPassword: string, admin: PgCredentials, users: TestPostgres["users"]): Promise<void> {
+  const client = new pg.Client({ host: HOST, port, database: "postgres", user: admin.user, password: templateAdminPassword });
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    await client.query("SET password_encryption = 'scram-sha-256'");
+    await client.query(`ALTER ROLE ${admin.user} PASSWORD '${admin.password}'`);
+    await client.query(`ALTER ROLE ${users.scram.user} PASSWORD '${users.scram.password}'`);
+    await client.query("SET md5_password_warnings = off").catch(() => undefined);
+    await client.query("SET password_encryption = 'md5'");
+    await client.query(`ALTER ROLE ${users.md5.user} PASSWORD '${users.md5.password}'`);
+  } finally {
+    await client.end();
+  }
+}
+
 export async function startPostgres(opts: StartPostgresOptions = {}): Promise<TestPostgres> {
   const authMethod = opts.authMethod ?? "scram-sha-256";
   const loadDemo = opts.loadDemo ?? true;
@@ -524,8 +579,8 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
 
   const admin: PgCredentials = { user: ADMIN_USER, password: secret() };
   const users: TestPostgres["users"] = {
-    scram: { user: "app_scram", password: secret() },
-    md5: { user: "app_md5", password: secret() },
+    scram: { user: SCRAM_USER, password: secret() },
+    md5: { user: MD5_USER, password: secret() },
   };
   let port = 0;
 
@@ -546,13 +601,14 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Te
       await chmod(dir, 0o711);
       await chown(cluster.runDir, owner.uid, owner.gid);
     }
-    await cluster.initdb(admin);
-    // Overwritten files keep their owner (postgres); the new one is readable by it.
+    const from = await dataTemplate(owner, binDir, loadDemo);
+    await execFileAsync("cp", ["-a", join(from, "data"), cluster.dataDir]); // as root, the owner (postgres) too
+    cluster.appendInitLog(`data directory copied from ${from}`);
+    // An overwritten file keeps its owner (postgres).
     await writeFile(join(cluster.dataDir, "pg_hba.conf"), hbaConf(authMethod, users.md5.user));
-    await appendFile(join(cluster.dataDir, "postgresql.conf"), "\ninclude 'regate_test.conf'\n");
 
     port = await startOnFreePort(cluster, opts.settings ?? {}, opts.port);
-    await setUp(port, admin, users, loadDemo);
+    await setPasswords(port, readFileSync(join(from, ADMIN_PASSWORD_FILE), "utf8"), admin, users);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`startPostgres failed: ${message}\n--- PostgreSQL log (${dir}) ---\n${cluster.log()}--- end of log ---\n`);
