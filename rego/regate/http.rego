@@ -42,15 +42,6 @@ can_run_handler if req.body_size > 0
 # on the segment as sent, wherever the upstream may route that way.
 route_name(segment) := split(lower(segment), ".")[0]
 
-# MCP: tools that destroy data are not for agents.
-deny contains msg if {
-	some call in mcp_calls
-	call.method == "tools/call"
-	some prefix in {"delete", "drop", "purge"}
-	startswith(call.tool, prefix)
-	msg := concat("", ["MCP tool ", call.tool, " is not allowed"])
-}
-
 mcp_calls contains req.mcp if req.mcp
 
 mcp_calls contains call if {
