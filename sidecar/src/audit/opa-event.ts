@@ -1,4 +1,4 @@
-import type { DecisionEvent } from "../decision/index.js";
+import { loggedReasons, type DecisionEvent } from "../decision/index.js";
 
 export interface OpaEventOptions {
   /** Name under `bundles`, as OPA names a bundle in its config. */
@@ -49,7 +49,7 @@ export class OpaEventJson {
     }
     let s = `${this.#typeJson}"decision_id":${JSON.stringify(d.decision_id)}${this.#labelsPath}${this.#pathJson},"input":${e.input_json ?? JSON.stringify(e.input)}`;
     if (e.result !== undefined) s += `,"result":${e.result_json ?? JSON.stringify(e.result)}`;
-    s += `${this.#bundlesMetrics}${e.metrics.timer_rego_query_eval_ns},"timer_regate_decision_ns":${e.metrics.timer_regate_decision_ns}},"timestamp":"${e.timestamp}","outcome":"${d.outcome}","reasons":${d.reasons.length === 0 ? "[]" : JSON.stringify(d.reasons)}`;
+    s += `${this.#bundlesMetrics}${e.metrics.timer_rego_query_eval_ns},"timer_regate_decision_ns":${e.metrics.timer_regate_decision_ns}},"timestamp":"${e.timestamp}","outcome":"${d.outcome}","reasons":${reasonsJson(e)}`;
     if (d.error_code) s += `,"error":{"code":${JSON.stringify(d.error_code)}}`;
     if (d.dry_run) s += `,"dry_run":true`;
     if (d.reused_from) {
@@ -66,4 +66,10 @@ export class OpaEventJson {
   json(e: DecisionEvent, type?: string): string {
     return `{${this.members(e, type)}}`;
   }
+}
+
+/** The reasons as the masked result shows them (decision/logged-reasons.ts): a mask that hid them there hides them here. */
+function reasonsJson(e: DecisionEvent): string {
+  const reasons = loggedReasons(e);
+  return reasons.length === 0 ? "[]" : JSON.stringify(reasons);
 }

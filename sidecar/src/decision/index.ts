@@ -6,4 +6,5 @@ export { DecisionPipeline, type PipelineOptions } from "./pipeline.js";
 export { timeInput } from "./time.js";
 export { nextStep, refusalLine } from "./next-step.js";
 export { roomInSinks } from "./room.js";
+export { loggedReasons, reasonsMasked } from "./logged-reasons.js";
 export { StoreSchemaGuard, type ProtectedSchema } from "./store-guard.js";

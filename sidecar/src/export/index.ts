@@ -142,7 +142,12 @@ export function createExporters(cfg: ExportSettings, deps: ExportDeps): Exporter
       return text(toOcsf(e, ocsfOpts));
     };
     // The subject of a lifecycle event never went through the policy's log mask: withheld after a decision it hid.
-    const lifecycleText = (e: LifecycleEvent): string => text(lifecycleToOcsf(e.subject !== undefined && masked.withhold(e) ? { ...e, subject: REDACTED } : e, ocsfOpts));
+    // So is an approval's reason (the decision's approve.reason) after a decision whose reasons the mask hid.
+    const lifecycleText = (e: LifecycleEvent): string => {
+      let shown = e.subject !== undefined && masked.withhold(e) ? { ...e, subject: REDACTED } : e;
+      if (shown.reason !== undefined && (e.kind === "approval_requested" || e.kind === "approval_deferred") && masked.withholdReason(e)) shown = { ...shown, reason: REDACTED };
+      return text(lifecycleToOcsf(shown, ocsfOpts));
+    };
     if (oc.sink === "stdout" || oc.sink === "file") {
       // The same bound and policy as the uploads: a stdout nobody reads or a file that failed fills no memory.
       const bound = { buffer_size_limit_events: oc.buffer_size_limit_events, buffer_size_limit_bytes: oc.buffer_size_limit_bytes, buffer_policy: oc.buffer_policy };

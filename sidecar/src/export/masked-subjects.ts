@@ -7,7 +7,7 @@
 // which sessions, had that text masked or erased, and withholds the subject of any lifecycle event that follows
 // one of them (the SIEM joins it to the masked decision by `metadata.correlation_uid`).
 
-import type { DecisionEvent } from "../decision/index.js";
+import { reasonsMasked, type DecisionEvent } from "../decision/index.js";
 
 /** Decisions and sessions remembered (oldest forgotten first): ids only, so a long approval still finds its own. */
 const MAX_DECISIONS = 100_000;
@@ -21,14 +21,25 @@ const HTTP_NOT_SUBJECT = new Set(["headers", "body", "parsed_body", "truncated_b
 export class MaskedSubjects {
   readonly #decisions = new Set<string>();
   readonly #sessions = new Set<string>();
+  /** Decisions whose reasons the policy's mask erased or rewrote (logged-reasons.ts). */
+  readonly #reasons = new Set<string>();
 
   /** Called with every decision the OCSF export writes. */
   note(e: DecisionEvent): void {
+    if (e.decision.reasons.length > 0 && reasonsMasked(e)) remember(this.#reasons, e.decision.decision_id, MAX_DECISIONS);
     const paths = [...e.erased, ...e.masked];
     if (!paths.some(touchesSubject)) return;
     remember(this.#decisions, e.decision.decision_id, MAX_DECISIONS);
     const session = (e.input as { session?: { id?: unknown } } | undefined)?.session?.id;
     if (typeof session === "string") remember(this.#sessions, session, MAX_SESSIONS);
+  }
+
+  /**
+   * True when the event follows a decision whose reasons the policy hid: an approval's reason is that
+   * decision's `approve.reason`, copied before the mask.
+   */
+  withholdReason(e: { decision_id?: string }): boolean {
+    return e.decision_id !== undefined && this.#reasons.has(e.decision_id);
   }
 
   /** True when the event follows a decision, or belongs to a session, whose statement text the policy hid. */

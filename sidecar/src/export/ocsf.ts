@@ -1,7 +1,7 @@
 // Maps one decision to an OCSF 1.5 event: Datastore Activity (6005) for Postgres, API Activity (6003) for HTTP.
 // Pure: no I/O, no clock. docs/export.md lists every field and where it comes from.
 
-import type { DecisionEvent, Outcome } from "../decision/index.js";
+import { loggedReasons, type DecisionEvent, type Outcome } from "../decision/index.js";
 import { maskCredentialLiterals, maskCredentialQuery } from "../mask/index.js";
 
 export const OCSF_VERSION = "1.5.0";
@@ -55,6 +55,8 @@ export function toOcsf(e: DecisionEvent, opts: OcsfOptions): OcsfEvent {
   // happened (allowed); severity, message and actor.authorizations say what the policy decided.
   const o = d.dry_run ? { ...OUTCOME.allow, severity_id: OUTCOME[d.outcome].severity_id, severity: OUTCOME[d.outcome].severity } : OUTCOME[d.outcome];
   const principal = input.session?.principal;
+  // As the decision log shows them: system.log.mask may have erased or rewritten them there.
+  const reasons = loggedReasons(e);
   const time = Date.parse(e.timestamp);
   const policy = { uid: d.revision, name: opts.bundle_name, version: d.revision };
   const common: Record<string, unknown> & { metadata: { uid: string; [k: string]: unknown } } = {
@@ -70,7 +72,7 @@ export function toOcsf(e: DecisionEvent, opts: OcsfOptions): OcsfEvent {
     action: o.action,
     disposition_id: o.disposition_id,
     disposition: o.disposition,
-    message: (d.dry_run ? "dry run, not enforced: " : "") + (d.reasons.length ? d.reasons.join("; ") : OUTCOME[d.outcome].action),
+    message: (d.dry_run ? "dry run, not enforced: " : "") + (reasons.length ? reasons.join("; ") : OUTCOME[d.outcome].action),
     metadata: {
       version: OCSF_VERSION,
       uid: d.decision_id,
@@ -86,7 +88,7 @@ export function toOcsf(e: DecisionEvent, opts: OcsfOptions): OcsfEvent {
     },
     src_endpoint: { ip: input.session?.client.address, port: input.session?.client.port },
     duration: Math.round(e.metrics.timer_regate_decision_ns / 1e6),
-    ...(d.error_code ? { status_code: d.error_code, status_detail: d.reasons.join("; ") } : {}),
+    ...(d.error_code ? { status_code: d.error_code, status_detail: reasons.join("; ") } : {}),
   };
   const regate: Record<string, unknown> = { outcome: d.outcome, session_id: input.session?.id, target: input.session?.target };
   if (d.dry_run) regate["dry_run"] = true;
