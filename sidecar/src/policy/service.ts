@@ -1,8 +1,7 @@
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { dirname } from "node:path";
 import { asError, RegateError } from "../errors.js";
+import { persist } from "./persisted.js";
 import type { PolicyStore } from "./store.js";
 
 /** The content type an OPA bundle server sends; long polling is kept only when the server answers with it. */
@@ -140,7 +139,7 @@ export class BundleDownloader {
     if (res.etag) this.#etag = res.etag;
     if (activated && this.opts.persistPath) {
       // The bundle is active either way; a restart without the server would then start from an older copy.
-      await persist(this.opts.persistPath, res.body, this.store.previousRevisions).catch((cause: unknown) =>
+      await persist(this.opts.persistPath, res.body, activated.revision, this.store.previousRevisions).catch((cause: unknown) =>
         this.onError(new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle ${activated.revision} is active but could not be written to ${this.opts.persistPath}`, { cause })),
       );
     }
@@ -235,35 +234,6 @@ interface Response {
 function withoutAuthorization(headers: Record<string, string>): Record<string, string> {
   const { authorization: _, ...rest } = headers;
   return rest;
-}
-
-/**
- * Written beside the target and renamed over it: a crash mid-write never leaves half a bundle. The
- * revisions active before it go to `<path>.revisions.json`, so the rollback check survives a restart
- * even for bundles signed without an `iat` claim (opa build's default).
- */
-async function persist(path: string, bytes: Buffer, previousRevisions: string[]): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  await writeAtomically(revisionsPath(path), JSON.stringify({ previous_revisions: previousRevisions }));
-  await writeAtomically(path, bytes);
-}
-
-async function writeAtomically(path: string, bytes: Buffer | string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, bytes, { mode: 0o600 });
-  await rename(tmp, path);
-}
-
-export const revisionsPath = (bundlePath: string) => `${bundlePath}.revisions.json`;
-
-/** The revisions a previous run persisted; none when the file is absent or unreadable. */
-export async function readPersistedRevisions(bundlePath: string): Promise<string[]> {
-  try {
-    const doc = JSON.parse(await readFile(revisionsPath(bundlePath), "utf8")) as { previous_revisions?: unknown };
-    return Array.isArray(doc.previous_revisions) ? doc.previous_revisions.filter((r): r is string => typeof r === "string") : [];
-  } catch {
-    return [];
-  }
 }
 
 function redactUrl(u: string): string {

@@ -1,7 +1,8 @@
 import { access, readFile } from "node:fs/promises";
 import type { Config } from "../config/index.js";
 import type { RegateError } from "../errors.js";
-import { BundleDownloader, readPersistedRevisions } from "./service.js";
+import { readPersistedRevisions } from "./persisted.js";
+import { BundleDownloader } from "./service.js";
 import type { SigningOptions } from "./signature.js";
 import { PolicyStore } from "./store.js";
 
@@ -45,8 +46,9 @@ export async function startPolicySource(store: PolicyStore, policy: Config["poli
     return { store, close: () => store.close() };
   }
   if (service.persist && (await access(policy.bundle).then(() => true, () => false))) {
-    store.rememberRevisions(await readPersistedRevisions(policy.bundle));
-    await store.install(await readFile(policy.bundle), "persisted").catch((err: RegateError) => hooks.onError(err, "persisted"));
+    const bytes = await readFile(policy.bundle);
+    store.rememberRevisions(await readPersistedRevisions(policy.bundle, bytes, policy.signing?.exclude_files ?? []));
+    await store.install(bytes, "persisted").catch((err: RegateError) => hooks.onError(err, "persisted"));
   }
   const url = `${service.url.replace(/\/+$/, "")}/${service.resource.replace(/^\/+/, "")}`;
   const downloader = new BundleDownloader(

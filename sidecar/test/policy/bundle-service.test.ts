@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -112,9 +113,10 @@ describe("bundles from a bundle server", () => {
     stops.push(() => dl.stop());
     await dl.start();
     server.serve(b["n2"]!);
-    await until(() => readFileSync(persisted).equals(b["n2"]!), () => String(store.active?.revision));
+    // The revisions file is written last (policy/persisted.ts): once it names n2, the pair is complete.
+    await until(() => readFileSync(persisted).equals(b["n2"]!) && readFileSync(`${persisted}.revisions.json`, "utf8").includes('"revision":"n2"'), () => String(store.active?.revision));
     dl.stop();
-    expect(JSON.parse(readFileSync(`${persisted}.revisions.json`, "utf8"))).toEqual({ previous_revisions: ["n1"] });
+    expect(JSON.parse(readFileSync(`${persisted}.revisions.json`, "utf8"))).toEqual({ revision: "n2", sha256: createHash("sha256").update(b["n2"]!).digest("hex"), previous_revisions: ["n1"] });
 
     // Restart: the persisted bundle and its history, then the server replays n1.
     const restarted = new PolicyStore(persisted, { signing });
