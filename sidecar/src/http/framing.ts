@@ -112,6 +112,11 @@ export const HTTP2_REFUSAL: Buffer = (() => {
  * Node's parser refuses (CR/LF in header values, oversized headers, the HTTP/2 preface, slow headers).
  */
 export function answerUnparsed(server: Server, log: Logger): void {
+  // The last request Node handed over on each connection, for a parse error in the bytes after it.
+  const latest = new WeakMap<Socket, ServerResponse>();
+  const track = (req: IncomingMessage, res: ServerResponse): void => void latest.set(req.socket, res);
+  server.on("request", track);
+  server.on("checkContinue", track);
   server.on("connect", (_req: IncomingMessage, socket: Socket) => {
     log.debug("CONNECT refused");
     refuseTunnel(socket);
@@ -131,6 +136,17 @@ export function answerUnparsed(server: Server, log: Logger): void {
     // goes out whole and ends the connection; a second one would read as the answer to a request never sent.
     if ((socket as Socket & { _httpMessage?: { headersSent: boolean } | null })._httpMessage?.headersSent) {
       socket.destroySoon();
+      return;
+    }
+    // Malformed bytes after whole requests (pipelined in the same write, or past a Content-Length): those
+    // requests were decided and may have run upstream. A 400 now would go out ahead of their answers and read
+    // as the answer to the first, an executed write the agent would think refused and send again. Their
+    // answers go out instead, the last one closing the connection; the malformed bytes get none.
+    const pending = latest.get(socket);
+    if (pending !== undefined && !pending.writableFinished && pending.req.complete) {
+      log.debug({ err: { code: err.code } }, "malformed bytes after a whole request; the connection closes once it is answered");
+      if (!pending.headersSent) pending.shouldKeepAlive = false;
+      pending.once("finish", () => socket.destroySoon());
       return;
     }
     if (err.code === "HPE_PAUSED_H2_UPGRADE") {

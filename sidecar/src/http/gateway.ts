@@ -10,7 +10,7 @@ import { capConnections, type ConnectionCap } from "./connection-cap.js";
 import { LiveExchanges, type EndedExchanges, type ExchangeCut, type ExchangeSelect } from "./exchange-cut.js";
 import { forwardRequest } from "./forward.js";
 import { answerUnparsed, framingRefusal } from "./framing.js";
-import { agentCredential, collidingHeaders } from "./headers.js";
+import { agentCredential, collidingHeaders, dropNominated } from "./headers.js";
 import { settleApproval } from "./hold.js";
 import { checkedLimits } from "./limits.js";
 import { Maskers } from "./maskers.js";
@@ -21,6 +21,7 @@ import type { HttpGatewayOptions } from "./options.js";
 import { judgedInputs, unframeableOverride } from "./judged-method.js";
 import { headerKey, replayable } from "./method.js";
 import { parseRequestTarget } from "./path.js";
+import { PipelineOrder } from "./pipeline.js";
 import { readRequest } from "./read-request.js";
 import { catalogError } from "./reply.js";
 import { clusterUnavailable, fail, refuse } from "./refuse.js";
@@ -69,6 +70,8 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   const mcpSessions: McpSessionStore = opts.mcp_sessions ?? new McpSessions();
   // The masker for a decision's rules is built once per set of rules, not per request (maskers.ts).
   const maskers = new Maskers(opts.mask_hash_key, opts.mask_case_sensitive === true ? "exact" : (opts.mask_field_names ?? "spelling"));
+  // Pipelined requests wait for the answer before theirs (pipeline.ts).
+  const pipeline = new PipelineOrder();
   // Authenticated exchanges in flight and the agents' connections: what a lock ends at once.
   const live = new LiveExchanges();
 
@@ -115,6 +118,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
   }
 
   function start(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
+    const turn = pipeline.enter(req, res);
     const ctx: RequestContext = {
       expectsContinue,
       id: randomUUID(),
@@ -136,7 +140,13 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       if (isDisconnect(err)) log.debug({ req_id: ctx.id }, "client went away");
       else log.warn({ req_id: ctx.id, err: { code: (err as NodeJS.ErrnoException).code } }, "response error");
     });
-    handle(ctx).catch((err: unknown) => internalError(ctx, err));
+    if (turn === undefined) handle(ctx).catch((err: unknown) => internalError(ctx, err));
+    else
+      void turn.then((open) => {
+        if (open) return void handle(ctx).catch((err: unknown) => internalError(ctx, err));
+        log.debug({ req_id: ctx.id }, "pipelined request dropped: the answer before it closed the connection");
+        res.destroy();
+      });
   }
 
   async function handle(ctx: RequestContext): Promise<void> {
@@ -161,6 +171,11 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       const e = catalogError(framing.code, framing.error, framing.reason);
       return fail(ctx, e.status, e.body, { close: true });
     }
+    // The policy judges the headers the upstream will receive: not those the agent named in Connection.
+    dropNominated(req.headers);
+    // An absolute-form target's authority replaces Host (RFC 9112 3.2.2): it names the route and goes upstream
+    // as X-Forwarded-Host, so the policy must not read another host in its headers.
+    if (target.authority !== undefined) req.headers.host = target.authority;
     const colliding = collidingHeaders(req.headers);
     if (colliding) {
       const e = catalogError("PROTOCOL_VIOLATION", "bad_request", `headers "${colliding[0]}" and "${colliding[1]}" are one header to upstreams that read "_" as "-"; send one of them`);

@@ -59,6 +59,23 @@ function connectionListed(headers: IncomingHttpHeaders): ReadonlySet<string> | u
 }
 
 /**
+ * Removes, before anything reads the request, the headers its Connection header nominates as hop-by-hop
+ * (`Connection: x-tenant` with `X-Tenant: sandbox`), in every spelling forwardHeaders would drop: it drops
+ * them on the way out (RFC 9110 7.6.1), so left in place the policy would judge the request by a header the
+ * upstream never receives. Headers regate itself reads and never forwards as sent (Authorization, Host,
+ * Content-Length, ...) stay: the agent's credential, the route and the body's framing come from them.
+ */
+export function dropNominated(incoming: IncomingHttpHeaders): void {
+  const c = incoming.connection;
+  if (c === undefined || c === "" || c === "close" || c === "keep-alive") return;
+  const named = new Set(c.split(",").map((t) => headerKey(t.trim().toLowerCase())));
+  for (const name of Object.keys(incoming)) {
+    const key = headerKey(name);
+    if (named.has(key) && !HOP_BY_HOP.has(key) && !AGENT_CREDENTIALS.has(key) && !REBUILT.has(key)) delete incoming[name];
+  }
+}
+
+/**
  * Two header names that CGI-style servers (CGI, WSGI, Rack, PHP) read as one, "x_tenant" and "x-tenant":
  * which value such an upstream takes is its own choice, so the policy could judge the other. Returns the
  * pair, for the refusal; undefined when names are distinct (the common case costs one scan for "_").
