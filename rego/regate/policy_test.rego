@@ -7,7 +7,7 @@ stmt(overrides) := object.union(
 	{
 		"kind": "select", "node": "SelectStmt", "sql": "", "tables": [], "columns": [], "outputs": [],
 		"functions": [], "operators": [], "has_where": null, "writes": false, "write_inputs": [],
-		"write_inputs_unknown": false, "row_count_inputs": [], "row_count_unknown": false, "ddl": null, "settings": [],
+		"write_inputs_unknown": false, "row_count_inputs": [], "row_count_unknown": false, "ddl": null, "settings": [], "settings_read": [],
 		"role_change": false, "copy": null, "explain_analyze": false, "opaque": false, "unknown": [],
 	},
 	overrides,

@@ -250,11 +250,14 @@ function substituteStatement(s: StatementFacts, views: Map<string, AnalysisResul
     return { ...f, inputs: dedupe([...mapped.flatMap((m) => m.cols), ...(viewRows?.cols ?? [])]), inputs_unknown: f.inputs_unknown || mapped.some((m) => m.unknown) || viewRows?.unknown === true };
   };
   for (const f of s.functions) functions.push(mapInputs(f));
+  // Settings a view reads by name (current_setting('primary_conninfo') in its body) are read when it is read.
+  const settingsRead = new Set(s.settings_read);
   for (const t of s.tables) {
     const body = views.get(viewKey(t.schema, t.name))?.statements[0];
     if (body) functions.push(...body.functions);
+    for (const n of body?.settings_read ?? []) settingsRead.add(n);
   }
-  return { ...s, tables, outputs, columns, write_inputs: stored.cols, write_inputs_unknown: s.write_inputs_unknown || stored.unknown, row_count_inputs: counted.cols, row_count_unknown: s.row_count_unknown || counted.unknown, unknown, opaque, writes, functions: mergeFunctions(functions) };
+  return { ...s, tables, settings_read: [...settingsRead], outputs, columns, write_inputs: stored.cols, write_inputs_unknown: s.write_inputs_unknown || stored.unknown, row_count_inputs: counted.cols, row_count_unknown: s.row_count_unknown || counted.unknown, unknown, opaque, writes, functions: mergeFunctions(functions) };
 }
 
 /** What the rows of the views a statement reads were chosen by; undefined when nothing (the common view). */

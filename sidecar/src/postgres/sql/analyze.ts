@@ -165,6 +165,7 @@ function parseErrorFacts(sql: string, message: string): StatementFacts {
     row_count_unknown: false,
     ddl: null,
     settings: [],
+    settings_read: [],
     role_change: false,
     copy: null,
     explain_analyze: false,

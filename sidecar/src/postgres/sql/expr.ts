@@ -9,7 +9,7 @@ import { relationArgument } from "./relation-args.js";
 import { resolveRangeVar } from "./relations.js";
 import { findQualified, resolveName } from "./name-resolution.js";
 import { MAX_DEPTH, TooDeep, type Cx, type Scope } from "./scope.js";
-import { setConfigCall } from "./settings.js";
+import { setConfigCall, settingNameArg } from "./settings.js";
 import { addRows, conjuncts, levelOf, relate, rowsLin, rowsOf } from "./relate.js";
 import { isRelating } from "./slots.js";
 import { CONSTANT_NODES, TRANSPARENT } from "./expr-nodes.js";
@@ -120,6 +120,7 @@ function funcCall(b: Rec, cx: Cx, scope: Scope): Lin {
   const name = names[names.length - 1] ?? "";
   const schema = names.length >= 2 ? (names[names.length - 2] as string) : null;
   if (name === "set_config") setConfigCall(list(b.args), cx.facts, cx.deferred);
+  if (name === "current_setting") cx.facts.readSetting(settingNameArg(list(b.args)[0]));
   const args = list(b.args);
   if (SQL_TEXT_FUNCTIONS.has(name) || name.startsWith("dblink")) cx.facts.opaque = true;
   // ts_rewrite(tsquery, text) runs its second argument as a query; the three-tsquery form runs nothing.

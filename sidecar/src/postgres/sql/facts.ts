@@ -26,6 +26,7 @@ export class FactsBuilder {
   private readonly operators = new Set<string>();
   private readonly unknown = new Set<string>();
   readonly settings: SettingChange[] = [];
+  private readonly settingsRead = new Set<string>();
   outputs: OutputColumn[] = [];
   writes = false;
   opaque = false;
@@ -112,6 +113,11 @@ export class FactsBuilder {
     this.hasWhere = (this.hasWhere ?? true) && present;
   }
 
+  /** The statement reads a server setting's value by this name ("*": any or every one). */
+  readSetting(name: string): void {
+    this.settingsRead.add(name);
+  }
+
   /** Merge facts carried from elsewhere (a PREPARE for EXECUTE, a DECLARE for FETCH). */
   absorb(f: StatementFacts): void {
     for (const t of f.tables) this.addTable({ ...t, candidates: [...t.candidates] });
@@ -121,6 +127,7 @@ export class FactsBuilder {
     for (const op of f.operators) this.addOperator(op);
     for (const u of f.unknown) this.addUnknown(u);
     for (const s of f.settings) this.settings.push({ ...s });
+    for (const n of f.settings_read) this.readSetting(n);
     if (f.has_where !== null) this.noteWhere(f.has_where);
     if (f.writes) this.writes = true;
     if (f.opaque) this.opaque = true;
@@ -146,6 +153,7 @@ export class FactsBuilder {
       row_count_unknown: this.rowCountUnknown,
       ddl: this.ddl,
       settings: this.settings,
+      settings_read: [...this.settingsRead],
       role_change: this.roleChange,
       copy: this.copy,
       explain_analyze: this.explainAnalyze,

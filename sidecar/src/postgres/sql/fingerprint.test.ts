@@ -29,6 +29,7 @@ const different: [string, string, string][] = [
   ["SET standard_conforming_strings = on", "SET standard_conforming_strings = off", "SET values"],
   ["SELECT set_config('search_path', 'a', false)", "SELECT set_config('search_path', 'b', false)", "set_config arguments"],
   ["SELECT set_config('a', 'b', false)", "SELECT set_config('a', 'b', true)", "set_config is_local"],
+  ["SELECT current_setting('TimeZone')", "SELECT current_setting('primary_conninfo')", "setting names read"],
   ["BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN ISOLATION LEVEL SERIALIZABLE", "transaction options"],
   ["SELECT 1::int", "SELECT 1::text", "cast types"],
   ["CREATE TEMP TABLE t1 (a int)", "CREATE TEMP TABLE t2 (a int)", "created names"],

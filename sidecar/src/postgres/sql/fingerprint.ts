@@ -1,7 +1,7 @@
 // Fingerprint for the decision cache: the parse tree with locations dropped and constants replaced.
 // Unlike libpg-query's fingerprint, names are kept (it ignores EXECUTE/FETCH/LISTEN names, aliases and
 // casts of constants, so `EXECUTE safe` and `EXECUTE evil` would share a cache entry), and constants
-// that the facts depend on are kept too: SET values, set_config() arguments and the relation names
+// that the facts depend on are kept too: SET values, set_config() and current_setting() arguments and the relation names
 // given to nextval() and its kin (relation-args.ts). Statements with the same fingerprint therefore
 // have the same facts, apart from `sql`.
 import { createHash } from "node:crypto";
@@ -79,7 +79,8 @@ class Canon {
     if (type === "FuncCall") {
       const names = nameList(body.funcname);
       const name = names?.[names.length - 1];
-      if (name === "set_config" || takesRelationArgument(name)) keepInside = true;
+      // current_setting('TimeZone') and current_setting('primary_conninfo') are different facts (settings_read).
+      if (name === "set_config" || name === "current_setting" || takesRelationArgument(name)) keepInside = true;
     }
     this.out += type;
     this.out += "(";

@@ -1,7 +1,7 @@
 // Session setting changes: SET / RESET / SET LOCAL, set_config(), BEGIN options, DISCARD ALL.
 // Values are rendered the way PostgreSQL stores them, so the session tracker can apply them.
 import type { FactsBuilder } from "./facts.js";
-import { constantOf, constText, list, str, unwrap, type Rec } from "./node.js";
+import { constantOf, constText, list, nameList, rec, str, unwrap, type Rec } from "./node.js";
 
 // GUCs flagged GUC_LIST_QUOTE: list elements are stored quoted as identifiers.
 const LIST_QUOTE = new Set(["search_path", "temp_tablespaces", "session_preload_libraries", "local_preload_libraries", "shared_preload_libraries"]);
@@ -127,6 +127,30 @@ export function setConfigCall(args: unknown[], facts: FactsBuilder, deferred: bo
   if (local === undefined) facts.addUnknown("set_config() is_local is not a constant");
   facts.settings.push({ name, value, action: "set_config", local: local ?? false });
   if (name === "*" || ROLE_SETTINGS.has(name)) facts.roleChange = true;
+}
+
+/**
+ * The setting current_setting() reads, as PostgreSQL looks it up (case-insensitively): a string constant, bare
+ * or cast to text; "*" otherwise. A cast with a length (`'primary_conninfo_x'::varchar(16)`) or to "char"
+ * would cut the text to another name, and any other expression is only known when it runs.
+ */
+export function settingNameArg(arg: unknown): string {
+  let u = unwrap(arg);
+  if (u && u[0] === "TypeCast") {
+    const type = rec(u[1].typeName);
+    const names = nameList(type?.names) ?? [];
+    const plainText = names.length > 0 && names[names.length - 1] === "text" && list(type?.typmods).length === 0 && list(type?.arrayBounds).length === 0;
+    u = plainText ? unwrap(u[1].arg) : undefined;
+  }
+  if (!u || u[0] !== "A_Const") return "*";
+  const c = constantOf({ A_Const: u[1] });
+  return c?.type === "string" ? c.value.toLowerCase() : "*";
+}
+
+/** SHOW name (SHOW ALL: "*"), as PostgreSQL looks it up. */
+export function showName(name: string): string {
+  const n = name.toLowerCase();
+  return n === "all" ? "*" : n;
 }
 
 /** DISCARD ALL runs SET SESSION AUTHORIZATION DEFAULT and RESET ALL among others. */

@@ -185,6 +185,12 @@ export interface StatementFacts {
   row_count_unknown: boolean;
   ddl: DdlFacts | null;
   settings: SettingChange[];
+  /**
+   * Server settings whose value the statement reads by name (SHOW x, current_setting('x')), in lower case as
+   * PostgreSQL looks them up; "*" for every setting or one the analysis cannot name: SHOW ALL, a name that is
+   * not a plain string constant. The views and functions that list settings are judged by their columns and names.
+   */
+  settings_read: string[];
   role_change: boolean;
   copy: CopyFacts | null;
   explain_analyze: boolean;

@@ -9,7 +9,7 @@ import { expr } from "./expr.js";
 import { rowsOf } from "./relate.js";
 import { baseSource } from "./from.js";
 import { ddlOf, isDdl, objectName } from "./kinds.js";
-import { discard, transactionOptions, variableSet } from "./settings.js";
+import { discard, showName, transactionOptions, variableSet } from "./settings.js";
 import { commitRuns, execute, explain, fetch } from "./carried.js";
 
 export function utility(type: string, b: Rec, cx: Cx, outer: Scope | null): Col[] {
@@ -32,6 +32,7 @@ export function utility(type: string, b: Rec, cx: Cx, outer: Scope | null): Col[
       return [];
     case "VariableShowStmt": {
       const name = str(b.name) ?? "";
+      f.readSetting(showName(name));
       if (name === "all") return ["name", "setting", "description"].map((n) => ({ name: n, lin: CONSTANT }));
       return [{ name, lin: CONSTANT }];
     }
