@@ -4,6 +4,7 @@ import { recordingsHandler, type AdminHandler } from "./admin/index.js";
 import type { LifecycleListener } from "./audit/index.js";
 import type { Config } from "./config/index.js";
 import type { DecisionSink } from "./decision/index.js";
+import { MaskedSubjects } from "./export/index.js";
 import type { Logger } from "./log.js";
 import { applyRetention, catchUp, HttpRecorder, lifecycleRecorder, Recorder, recordingStore, registerRecordingMetrics, signingKey } from "./recording/index.js";
 
@@ -73,12 +74,15 @@ export async function startRecording(config: Config, log: Logger, registry: Regi
     if (queued) storeLog.info({ records: queued, replica: store.opts.replica }, "recording store: copying records the local files hold and the store does not");
   }
   const http = new HttpRecorder(recorder, c.http_idle_seconds);
+  // Which decisions had their text or reasons hidden by the log mask: the events that follow them are recorded
+  // without them, as they are exported (export/masked-subjects.ts).
+  const hidden = new MaskedSubjects();
   let retention: NodeJS.Timeout | undefined;
   return {
     recorder,
     http,
-    sinks: [recorder, http],
-    lifecycle: lifecycleRecorder(recorder, http),
+    sinks: [recorder, http, { record: (e) => hidden.note(e) }],
+    lifecycle: lifecycleRecorder(recorder, http, hidden),
     adminHandler(adminLog) {
       // Responders investigate; reviewers judge a held statement better with the session that led to it.
       const readers = [...config.incident.responders, ...config.approvals.reviewers].map((p) => ({ name: p.name, token: p.token.reveal() }));

@@ -6,5 +6,6 @@ export { DecisionPipeline, type PipelineOptions } from "./pipeline.js";
 export { timeInput } from "./time.js";
 export { nextStep, refusalLine } from "./next-step.js";
 export { roomInSinks } from "./room.js";
-export { loggedReasons, reasonsMasked } from "./logged-reasons.js";
+export { loggedReasons, reasonsMasked, type ReasonsView } from "./logged-reasons.js";
+export { loggedViewOf } from "./logged-decisions.js";
 export { StoreSchemaGuard, type ProtectedSchema } from "./store-guard.js";

@@ -30,4 +30,12 @@ describe("system.log.mask operations", () => {
     expect(doc["input"]).toEqual({ list: [1, 3], "a/b": {}, new: { deep: 1 } });
     expect(input).toEqual({ list: [1, 2, 3], "a/b": { "c~d": 1 } });
   });
+
+  it("array members are removed after every other operation, by the indexes the mask named", () => {
+    const input = { statements: [{ sql: "a" }, { sql: "b 'secret'" }, { sql: "c" }] };
+    const doc: Record<string, unknown> = { input };
+    const out = applyMaskOps(doc, parseMaskOps(["/input/statements/0", "/input/statements/2", "/input/statements/0", { op: "upsert", path: "/input/statements/1/sql", value: "[erased]" }]));
+    expect(doc["input"]).toEqual({ statements: [{ sql: "[erased]" }] });
+    expect(out.masked).toEqual(["/input/statements/1/sql"]);
+  });
 });

@@ -38,12 +38,15 @@ export function applyMaskOps(doc: Record<string, unknown>, ops: MaskOps): { eras
   const erased: string[] = [];
   const masked: string[] = [];
   const copied = new WeakSet<object>([doc]);
+  // Every target is found before any is removed: removing an array member first would shift the indexes the
+  // other paths name (erasing statement 0 and then statements/1/sql would erase the text of what was statement 2).
+  const members: { parent: unknown[]; index: number }[] = [];
   for (const path of ops.erase) {
     const keys = tokens(path);
     const last = keys.pop();
     const parent = walk(doc, keys, false, copied);
     if (last === undefined || !parent || !(last in parent)) continue;
-    if (Array.isArray(parent)) parent.splice(Number(last), 1);
+    if (Array.isArray(parent)) members.push({ parent, index: Number(last) });
     else delete (parent as Record<string, unknown>)[last];
     erased.push(path);
   }
@@ -54,6 +57,17 @@ export function applyMaskOps(doc: Record<string, unknown>, ops: MaskOps): { eras
     if (last === undefined || !parent || Array.isArray(parent)) continue;
     (parent as Record<string, unknown>)[last] = value;
     masked.push(path);
+  }
+  // Array members last (after the upserts, which name members by the indexes the mask saw), the highest index
+  // of each array first; a member named twice is removed once.
+  members.sort((a, b) => b.index - a.index);
+  const removed = new Map<unknown[], Set<number>>();
+  for (const { parent, index } of members) {
+    let done = removed.get(parent);
+    if (!done) removed.set(parent, (done = new Set()));
+    if (done.has(index)) continue;
+    done.add(index);
+    parent.splice(index, 1);
   }
   return { erased, masked };
 }

@@ -1,5 +1,6 @@
 import { credentialOps } from "./credential-view.js";
 import { applyMaskOps, type MaskOps } from "./log-mask.js";
+import { withCopies } from "./mask-copies.js";
 import type { DecisionEvent, DecisionMetrics } from "./sink.js";
 import type { Decision, PolicyInput } from "./types.js";
 
@@ -109,7 +110,8 @@ export class LoggedEvent implements DecisionEvent {
       return;
     }
     const doc: Record<string, unknown> = { input, result: p.result };
-    const { erased, masked } = applyMaskOps(doc, mask);
+    // What the mask hides of a value is hidden in every copy the input holds of it (mask-copies.ts).
+    const { erased, masked } = applyMaskOps(doc, withCopies(mask));
     this.#input = doc["input"] as PolicyInput;
     this.#result = doc["result"];
     // A result the mask changed is serialised from the changed value.

@@ -17,8 +17,11 @@ export function touchesReasons(path: string): boolean {
   return keys.length === 1 || REASON_MEMBERS.has(keys[1]!.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
 
+/** What the reasons are read from: a decision and its logged view. */
+export type ReasonsView = Pick<DecisionEvent, "decision" | "result" | "erased" | "masked">;
+
 /** The mask changed the reasons (see touchesReasons): decisions the lifecycle export must not quote either. */
-export function reasonsMasked(e: DecisionEvent): boolean {
+export function reasonsMasked(e: ReasonsView): boolean {
   return e.erased.some(touchesReasons) || e.masked.some(touchesReasons);
 }
 
@@ -27,7 +30,7 @@ export function reasonsMasked(e: DecisionEvent): boolean {
  * veto carries `error_code`; its text is regate's, not the result's). Otherwise read from the logged result:
  * what the mask erased is gone, and anything that is not a string there is written as REDACTED.
  */
-export function loggedReasons(e: DecisionEvent): string[] {
+export function loggedReasons(e: ReasonsView): string[] {
   const d = e.decision;
   if (d.error_code !== undefined || d.reasons.length === 0 || !reasonsMasked(e)) return d.reasons;
   const result = e.result as { deny?: unknown; approve?: { reason?: unknown } } | undefined;

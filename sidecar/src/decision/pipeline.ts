@@ -5,6 +5,7 @@ import type { DecideOptions, Decider } from "./decider.js";
 import { credentialOps } from "./credential-view.js";
 import { applyMaskOps, parseMaskOps, type MaskOps } from "./log-mask.js";
 import { LoggedEvent, type InputJson, type PolicyMask } from "./log-view.js";
+import { noteLoggedView } from "./logged-decisions.js";
 import { timeInput } from "./time.js";
 import type { DecisionSink } from "./sink.js";
 import { outcomeOf, type Decision, type PolicyInput } from "./types.js";
@@ -130,15 +131,14 @@ export class DecisionPipeline implements Decider {
     logMask: LogMaskOutcome | undefined,
     scope: Scope | undefined,
   ): Decision {
-    if (decision.outcome !== "deny" && options?.veto) {
-      const veto = options.veto(decision);
-      if (veto) {
-        const { approve: _dropped, ...rest } = decision;
-        const { next_step: _step, ...kept } = rest;
-        decision = { ...kept, outcome: "deny", reasons: [veto.reason], mask: [], error_code: veto.error_code };
-      }
-    }
-    if (options?.preview) return decision;
+    const vetoed = (d: Decision): Decision => {
+      const veto = d.outcome !== "deny" && options?.veto ? options.veto(d) : undefined;
+      if (!veto) return d;
+      const { approve: _dropped, ...rest } = d;
+      const { next_step: _step, ...kept } = rest;
+      return { ...kept, outcome: "deny", reasons: [veto.reason], mask: [], error_code: veto.error_code };
+    };
+    if (options?.preview) return vetoed(decision);
 
     const reuse = decision.reused_from !== undefined;
     let mask: PolicyMask;
@@ -158,12 +158,21 @@ export class DecisionPipeline implements Decider {
     const metrics = { timer_rego_query_eval_ns: evalNs, timer_regate_decision_ns: 0 };
     // The input clock of this millisecond, formatted once for every decision that shares it.
     const event = new LoggedEvent(decision, this.opts.entrypoint, metrics, timeInput().rfc3339, { input, inputJson, result, resultJson, mask, own }, inputChars);
+    // The veto (a recording written before the decision is logged) reads the logged view of the decision it
+    // is asked about: a record must not keep what the log withholds (logged-decisions.ts).
+    noteLoggedView(decision, event);
+    decision = vetoed(decision);
+    event.decision = decision;
+    noteLoggedView(decision, event);
     if (this.opts.dryRun) event.decision = { ...decision, dry_run: true };
     metrics.timer_regate_decision_ns = Number(process.hrtime.bigint() - started);
     for (const sink of this.opts.sinks) sink.record(event);
 
     // Dry-run: the real decision is logged above; the request goes through unenforced.
-    return this.opts.dryRun ? { ...decision, outcome: "allow", reasons: [], mask: [], dry_run: true } : decision;
+    if (!this.opts.dryRun) return decision;
+    const enforced: Decision = { ...decision, outcome: "allow", reasons: [], mask: [], dry_run: true };
+    noteLoggedView(enforced, event);
+    return enforced;
   }
 
   /**

@@ -11,6 +11,8 @@ import { lifecycleToOcsf } from "./ocsf-lifecycle.js";
 import { MaskedSubjects } from "./masked-subjects.js";
 import { BatchUploader, type BufferPolicy, type UploaderStats } from "./upload.js";
 
+export { MaskedSubjects };
+
 export { BatchUploader, type BufferPolicy, type UploaderOptions, type UploaderStats } from "./upload.js";
 export { LineSink } from "./lines.js";
 export { registerExportMetrics } from "./metrics.js";

@@ -15,8 +15,11 @@ const MAX_SESSIONS = 10_000;
 
 /** Members of the input a lifecycle event's subject is made of. */
 const POSTGRES_TEXT = ["input", "postgres", "statements", "*", "sql"];
-/** Under input.http, what a lifecycle subject cannot hold (it is "METHOD /path?query"): headers and the body. */
-const HTTP_NOT_SUBJECT = new Set(["headers", "body", "parsed_body", "truncated_body"]);
+/**
+ * Under input.http, what a lifecycle subject cannot hold (it is "METHOD /path?query"): headers and the body, and
+ * what is read from them (the MCP messages and the content type, erased with them: decision/mask-copies.ts).
+ */
+const HTTP_NOT_SUBJECT = new Set(["headers", "body", "parsed_body", "truncated_body", "mcp", "mcp_batch", "content_type"]);
 
 export class MaskedSubjects {
   readonly #decisions = new Set<string>();

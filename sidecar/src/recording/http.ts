@@ -5,6 +5,7 @@ import type { Decider, DecideOptions, Decision, DecisionEvent, DecisionSink, Pol
 import type { RequestDoneInfo } from "../http/index.js";
 import { UNAVAILABLE } from "./layout.js";
 import { recordableRequest } from "./http-redact.js";
+import { recordedDecision } from "./logged-decision.js";
 import type { Recorder } from "./recorder.js";
 
 // HTTP requests in recordings. Each request is decided as a session of its own (its input's session id is
@@ -84,16 +85,8 @@ export class HttpRecorder implements DecisionSink {
       {
         request_id: s.id,
         request: recordableRequest(e.input.http, d),
-        decision: {
-          decision_id: d.decision_id,
-          outcome: d.outcome,
-          reasons: d.reasons,
-          error_code: d.error_code,
-          mask: d.mask,
-          dry_run: d.dry_run,
-          revision: d.revision,
-          approve: d.approve ? { reason: d.approve.reason } : undefined,
-        },
+        // As the decision log shows it: reasons the log mask hid are not recorded (logged-decision.ts).
+        decision: recordedDecision(d, e),
       },
       "http",
       d.revision,

@@ -17,8 +17,18 @@ function recordableSubject(subject: string | undefined): string | undefined {
   return maskText(recordableSql(subject, undefined), DETECTOR_NAMES, "redact") ?? REDACTED;
 }
 
-export function lifecycleRecorder(rec: Recorder, http?: HttpRecorder): LifecycleListener {
+/** What the decision log withheld of the decisions events follow (the OCSF export's MaskedSubjects). */
+export interface HiddenTexts {
+  /** The event follows a decision, or belongs to a session, whose statement text the log mask hid. */
+  withhold(e: { decision_id?: string; session_id?: string }): boolean;
+  /** The event follows a decision whose reasons the log mask hid. */
+  withholdReason(e: { decision_id?: string }): boolean;
+}
+
+export function lifecycleRecorder(rec: Recorder, http?: HttpRecorder, hidden?: HiddenTexts): LifecycleListener {
   return (e: LifecycleEvent) => {
+    // An approval's reason is its decision's, copied before the log mask; so is the statement a hold names.
+    const quotesDecision = e.kind === "approval_requested" || e.kind === "approval_deferred";
     const body = {
       kind: e.kind,
       path: e.path,
@@ -26,8 +36,8 @@ export function lifecycleRecorder(rec: Recorder, http?: HttpRecorder): Lifecycle
       approval_id: e.approval_id,
       lock_id: e.lock_id,
       actor: e.actor,
-      reason: e.reason,
-      subject: recordableSubject(e.subject),
+      reason: e.reason !== undefined && quotesDecision && hidden?.withholdReason(e) ? REDACTED : e.reason,
+      subject: e.subject !== undefined && hidden?.withhold(e) ? REDACTED : recordableSubject(e.subject),
     };
     const id = e.session_id;
     if (id === undefined) return;

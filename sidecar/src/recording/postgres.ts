@@ -1,7 +1,9 @@
-import type { Decision, SessionInput, Veto } from "../decision/index.js";
+import { loggedViewOf, type Decision, type SessionInput, type Veto } from "../decision/index.js";
+import { REDACTED } from "../mask/index.js";
 import type { EndReason, SessionHooks, Statement } from "../postgres/index.js";
 import type { Recorder } from "./recorder.js";
 import { UNAVAILABLE } from "./layout.js";
+import { loggedSql, parametersHidden, recordedDecision, tablesHidden } from "./logged-decision.js";
 import { recordableParameters, recordableSql } from "./redact.js";
 import { dataRowValues, recordableRow } from "./rows.js";
 
@@ -16,6 +18,10 @@ export function postgresHooks(rec: Recorder): SessionHooks {
   const rows = new WeakMap<Statement, (string | null)[][]>();
   const decided = (session: SessionInput, st: Statement, decision: Decision): boolean => {
     const key = rec.opts.maskKey;
+    // Nothing the decision log withholds (system.log.mask) enters the record either (logged-decision.ts).
+    const view = loggedViewOf(decision);
+    const sql = loggedSql(view);
+    const hideTables = tablesHidden(view);
     const facts = st.analysis
       ? {
           fingerprint: st.analysis.fingerprint,
@@ -23,7 +29,7 @@ export function postgresHooks(rec: Recorder): SessionHooks {
           parse_error: st.analysis.parse_error !== undefined ? true : undefined,
           statements: st.analysis.statements.map((f) => ({
             kind: f.kind,
-            tables: f.tables.map((r) => ({ name: [r.schema, r.name].filter((x) => x !== null).join("."), access: r.access })),
+            tables: hideTables ? undefined : f.tables.map((r) => ({ name: [r.schema, r.name].filter((x) => x !== null).join("."), access: r.access })),
             writes: f.writes,
           })),
         }
@@ -34,19 +40,10 @@ export function postgresHooks(rec: Recorder): SessionHooks {
       {
         stmt: st.seq,
         message: st.message,
-        sql: recordableSql(st.sql, decision, key),
-        parameters: recordableParameters(st.parameters, decision, key, st.sql),
+        sql: recordableSql(sql ?? st.sql, decision, key),
+        parameters: parametersHidden(view) ? st.parameters?.map(withheld) : recordableParameters(st.parameters, decision, key, st.sql),
         facts,
-        decision: {
-          decision_id: decision.decision_id,
-          outcome: decision.outcome,
-          reasons: decision.reasons,
-          error_code: decision.error_code,
-          mask: decision.mask,
-          dry_run: decision.dry_run,
-          revision: decision.revision,
-          approve: decision.approve ? { reason: decision.approve.reason } : undefined,
-        },
+        decision: recordedDecision(decision, view),
       },
       "postgres",
       decision.revision,
@@ -123,4 +120,11 @@ export function postgresHooks(rec: Recorder): SessionHooks {
     completed,
     ended,
   };
+}
+
+/** A Bind parameter whose value the log mask hid: its format and type stay, its value does not. */
+function withheld(p: unknown): unknown {
+  const rest = p && typeof p === "object" ? { ...(p as Record<string, unknown>) } : {};
+  const value = p && typeof p === "object" && "value" in p ? (p as { value: unknown }).value : p;
+  return { ...rest, value: value === null || value === undefined ? null : REDACTED, ...(value === null || value === undefined ? {} : { masked: true }) };
 }
