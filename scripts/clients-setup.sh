@@ -4,7 +4,7 @@
 #
 #   scripts/clients-setup.sh [--force] [python] [go] [java] [psql]     (no part named: all of them)
 #
-#   python  .venv with psycopg[binary] and asyncpg, pinned in sidecar/test/clients/python/requirements.txt
+#   python  .venv with psycopg[binary], psycopg2-binary and asyncpg, pinned in sidecar/test/clients/python/requirements.txt
 #   go      the pgx client: go mod download + go build -> sidecar/test/clients/go/pgxclient
 #   java    the JDBC client: mvn compile + copy pgjdbc into sidecar/test/clients/java/target/lib
 #   psql    Debian's postgresql-client, if psql is missing
@@ -88,7 +88,7 @@ setup_python() {
     fi
   fi
   PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install -q -r "$req"
-  "$venv/bin/python" -c 'import psycopg, asyncpg; print("python: psycopg", psycopg.__version__, "asyncpg", asyncpg.__version__)' >&2
+  "$venv/bin/python" -c 'import psycopg, psycopg2, asyncpg; print("python: psycopg", psycopg.__version__, "psycopg2", psycopg2.__version__, "asyncpg", asyncpg.__version__)' >&2
   printf '%s' "$fp" >"$venv/.regate-clients-stamp"
 }
 

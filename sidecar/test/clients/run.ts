@@ -10,7 +10,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const CLIENTS = ["psql", "psycopg", "asyncpg", "pgx", "jdbc"] as const;
+export const CLIENTS = ["psql", "psycopg", "psycopg2", "asyncpg", "pgx", "jdbc"] as const;
 export type ClientName = (typeof CLIENTS)[number];
 
 /** One line a client script printed. Every step has these three keys; the rest depend on the step. */
@@ -61,6 +61,8 @@ function commandFor(client: ClientName, url: string): Command {
       return { command: "bash", args: [join(CLIENTS_DIR, "psql/psql_client.sh"), url] };
     case "psycopg":
       return { command: VENV_PYTHON, args: [join(CLIENTS_DIR, "python/psycopg_client.py"), url] };
+    case "psycopg2":
+      return { command: VENV_PYTHON, args: [join(CLIENTS_DIR, "python/psycopg2_client.py"), url] };
     case "asyncpg":
       return { command: VENV_PYTHON, args: [join(CLIENTS_DIR, "python/asyncpg_client.py"), url] };
     case "pgx":
@@ -120,6 +122,7 @@ export function clientAvailability(client: ClientName): { available: boolean; re
       result = commandWorks("psql", ["--version"]) ? { available: true } : missing("psql is not on PATH");
       break;
     case "psycopg":
+    case "psycopg2":
     case "asyncpg":
       result = !existsSync(VENV_PYTHON)
         ? missing(`no Python venv at ${VENV_PYTHON}`)
