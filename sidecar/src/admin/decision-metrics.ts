@@ -14,6 +14,7 @@ export class DecisionMetrics {
   readonly #buckets = new Float64Array(DURATION_BUCKETS.length);
   #sum = 0;
   #count = 0;
+  #last: { labels: { outcome: string; kind: string }; n: number } | undefined;
 
   constructor(registry: Registry) {
     const pending = this.#pending;
@@ -43,10 +44,17 @@ export class DecisionMetrics {
   }
 
   record(outcome: string, kind: string, seconds: number): void {
-    const key = `${outcome}\u0000${kind}`;
-    const p = this.#pending.get(key);
-    if (p) p.n++;
-    else this.#pending.set(key, { labels: { outcome, kind }, n: 1 });
+    // Most decisions repeat the last one's outcome and kind: its entry (never removed) is counted without
+    // building and hashing a key.
+    const last = this.#last;
+    if (last !== undefined && last.labels.outcome === outcome && last.labels.kind === kind) last.n++;
+    else {
+      const key = `${outcome}\u0000${kind}`;
+      let p = this.#pending.get(key);
+      if (p) p.n++;
+      else this.#pending.set(key, (p = { labels: { outcome, kind }, n: 1 }));
+      this.#last = p;
+    }
     for (let i = 0; i < DURATION_BUCKETS.length; i++) {
       if (seconds <= DURATION_BUCKETS[i]!) {
         this.#buckets[i]!++;

@@ -53,14 +53,17 @@ function decodeBinary(v: Buffer, oid: number): { value: string; encoding?: "base
 }
 
 export function parameterInputs(values: readonly (Buffer | null)[], formats: readonly number[], typeOids: readonly number[]): ParameterInput[] {
-  return values.map((v, i) => {
-    const binary = formats[i] === 1;
-    const type_oid = typeOids[i] ?? 0;
-    if (v === null) return { value: null, format: binary ? "binary" : "text", type_oid };
-    if (!binary) return capped({ value: v.toString("utf8"), format: "text", type_oid });
-    const d = decodeBinary(v, type_oid);
-    return capped({ value: d.value, format: "binary", type_oid, ...(d.encoding ? { encoding: d.encoding } : {}) });
-  });
+  // A loop rather than map(): no closure per Bind.
+  const out: ParameterInput[] = [];
+  for (let i = 0; i < values.length; i++) out.push(parameterInput(values[i] as Buffer | null, formats[i] === 1, typeOids[i] ?? 0));
+  return out;
+}
+
+function parameterInput(v: Buffer | null, binary: boolean, type_oid: number): ParameterInput {
+  if (v === null) return { value: null, format: binary ? "binary" : "text", type_oid };
+  if (!binary) return capped({ value: v.toString("utf8"), format: "text", type_oid });
+  const d = decodeBinary(v, type_oid);
+  return capped({ value: d.value, format: "binary", type_oid, ...(d.encoding ? { encoding: d.encoding } : {}) });
 }
 
 function capped(p: ParameterInput): ParameterInput {

@@ -55,6 +55,14 @@ export class PgSession implements LiveSession {
   readonly #toServer = new OutBatch();
   #collectingToServer = false;
   #unregisterCancel: (() => void) | undefined;
+  /** The readers' frame callbacks, made once rather than per chunk read. */
+  readonly #toInbox = (f: Frame): void => {
+    this.#inbox.push(f);
+  };
+  readonly #fromServer = (f: Frame): void => {
+    const outcome = onServerFrame(this.#state, f);
+    if (outcome) this.terminate(outcome.terminate, outcome.message);
+  };
 
   constructor(ctx: SessionContext, start: SessionStart) {
     this.#ctx = ctx;
@@ -241,9 +249,7 @@ export class PgSession implements LiveSession {
 
   #onClientData(chunk: Buffer): void {
     try {
-      this.#clientReader.push(chunk, (f) => {
-        this.#inbox.push(f);
-      });
+      this.#clientReader.push(chunk, this.#toInbox);
       // Held for approval: the client is still read so that a hang-up withdraws the request.
       if (this.#parked && this.#state.held) {
         if (this.#inbox.some((f) => f.type === Frontend.Terminate)) return this.#close(undefined, "client");
@@ -327,10 +333,7 @@ export class PgSession implements LiveSession {
     // the chunk they came in, a result with rewritten DataRows as one copy instead of a socket write each.
     this.#collectingToClient = true;
     try {
-      this.#upReader.push(chunk, (f) => {
-        const outcome = onServerFrame(this.#state, f);
-        if (outcome) this.terminate(outcome.terminate, outcome.message);
-      });
+      this.#upReader.push(chunk, this.#fromServer);
     } catch (err) {
       this.#protocolError(err);
     } finally {

@@ -21,8 +21,10 @@ export function postgresInput(session: SessionInput, p: PostgresInputParts): Pol
     statements: p.analysis?.statements ?? [],
     search_path: p.searchPath,
     transaction_status: p.txStatus === 0x49 ? "idle" : p.txStatus === 0x54 ? "in_transaction" : "failed",
-    ...p.extra,
   };
+  // As `...p.extra` would, but a spread after other members is a runtime call on every statement.
+  const extra = p.extra;
+  if (extra) for (const k of Object.keys(extra)) postgres[k] = extra[k];
   if (p.analysis?.parse_error) postgres["parse_error"] = p.analysis.parse_error;
   const input: PolicyInput = { version: 1, kind: "postgres", time: timeInput(p.nowMs), session, postgres };
   if (p.budget) input.budget = p.budget;

@@ -1,8 +1,9 @@
 import type { Decision } from "../../decision/index.js";
 import { RegateError } from "../../errors.js";
 import type { Pending, PreparedStatement, Portal } from "../pending.js";
+import type { AnalysisResult } from "../sql/types.js";
 import { parameterInputs } from "../parameters.js";
-import { BODY, decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, Frontend, type Frame } from "../protocol/index.js";
+import { BODY, decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, Frontend, type BindMessage, type Frame } from "../protocol/index.js";
 import { analyse, factsStamp } from "./analyse.js";
 import { copyInClient, expectCopyIn } from "./copy-in.js";
 import { ownRefusal } from "./refusal.js";
@@ -58,13 +59,11 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
         statement.analysis = analysis;
         // regate.approvals is regate's own table: answered here, never decided by the policy nor forwarded.
         if (readsOwnApprovals(analysis)) return answerOwnApprovals(s, f, statement);
-        const empty = analysis.statements.length === 0 && !analysis.parse_error;
-        const go = (): Step => then(decide(s, statement, "query", empty ? { empty_query: true } : {}), () => enforceQuery(s, f, statement));
         const earlier = settleFirst(s, analysis);
-        if (!earlier) return go();
+        if (!earlier) return decideQuery(s, f, statement, analysis);
         return earlier.then(() => {
           // What was answered meanwhile may have been cut, and the server now skips to a Sync.
-          if (!s.skipUntilSync && !s.serverSkipping) return go();
+          if (!s.skipUntilSync && !s.serverSkipping) return decideQuery(s, f, statement, analysis);
           if (s.current === statement) s.current = undefined;
         });
       });
@@ -168,6 +167,13 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
   }
 }
 
+/** A Query's decision, then its enforcement (a module function: no closure per Query). */
+function decideQuery(s: SessionState, f: Frame, statement: Statement, analysis: AnalysisResult): Step {
+  const empty = analysis.statements.length === 0 && !analysis.parse_error;
+  const d = decide(s, statement, "query", empty ? { empty_query: true } : {});
+  return d instanceof Promise ? d.then(() => enforceQuery(s, f, statement)) : enforceQuery(s, f, statement);
+}
+
 /**
  * A Bind or Execute naming what regate does not hold: the server may hold it all the same (an SQL
  * PREPARE or DECLARE, a definition regate never confirmed), so it is refused rather than forwarded.
@@ -241,10 +247,6 @@ function bind(s: SessionState, f: Frame, refreshed = false): Step {
     const own = ownRowsAtBind(s, prepared.own, parameterInputs(msg.params, msg.paramFormats, prepared.paramTypes));
     return enforceBind(s, f, { name: msg.portal, statement: prepared, decision: prepared.decision!, resultFormats: msg.resultFormats, stmt: statement, own }, statement, false);
   }
-  const finish = (decision: Decision, fresh: boolean): void => {
-    const portal: Portal = { name: msg.portal, statement: prepared, decision, resultFormats: msg.resultFormats, stmt: statement };
-    enforceBind(s, f, portal, statement, fresh);
-  };
   if (msg.params.length === 0 && prepared.decision && statement === last && statement.decision === prepared.decision) {
     // The Bind right after the Parse that decided it: one execution, one decision, already logged. Any
     // later execution (Bind/Execute only: node-postgres' named queries, JDBC past prepareThreshold) is
@@ -254,11 +256,20 @@ function bind(s: SessionState, f: Frame, refreshed = false): Step {
     const d = prepared.decision;
     if (d.approve) prepared.decision = undefined;
     // A Parse's approve is held here, where the statement executes (hold.ts).
-    return then(holdApproval(s, statement, d), (held) => finish(held, false));
+    const held = holdApproval(s, statement, d);
+    return held instanceof Promise ? held.then((h) => bound(s, f, msg, prepared, statement, h, false)) : bound(s, f, msg, prepared, statement, held, false);
   }
   const parameters = parameterInputs(msg.params, msg.paramFormats, prepared.paramTypes);
   statement.parameters = parameters;
   // Only an approval reads them (its digest): no object per Bind when no approval service is wired.
   if (s.ctx.hooks.hold) statement.bindValues = { values: msg.params, formats: msg.paramFormats, types: prepared.paramTypes };
-  return then(decide(s, statement, "bind", { parameters }), (d) => finish(d, true));
+  // No closure per Bind: the decision is almost always there at once (a reuse, or evaluated in this turn).
+  const d = decide(s, statement, "bind", { parameters });
+  return d instanceof Promise ? d.then((v) => bound(s, f, msg, prepared, statement, v, true)) : bound(s, f, msg, prepared, statement, d, true);
+}
+
+/** The Bind's portal, under the decision it was given (`fresh`: taken for this Bind, not its Parse's). */
+function bound(s: SessionState, f: Frame, msg: BindMessage, prepared: PreparedStatement, statement: Statement, decision: Decision, fresh: boolean): void {
+  const portal: Portal = { name: msg.portal, statement: prepared, decision, resultFormats: msg.resultFormats, stmt: statement };
+  enforceBind(s, f, portal, statement, fresh);
 }

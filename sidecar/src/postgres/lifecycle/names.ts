@@ -24,44 +24,45 @@ function batchStart(pending: readonly Pending[]): number {
   return -1;
 }
 
-type Change<T> = (p: Pending) => { value: T | undefined } | undefined;
+/** What a pending message does to a name: NONE when it leaves it alone, else what the name then names. */
+const NONE = Symbol("unchanged");
+type Change<T> = (p: Pending, name: string) => T | undefined | typeof NONE;
 
-function resolve<T>(s: SessionState, change: Change<T>, confirmed: () => T | undefined): Resolved<T> {
+// The changes and the confirmed names are passed as module functions and maps, not closures: Bind, Describe
+// and Execute each resolve a name, on every execution.
+function resolve<T>(s: SessionState, name: string, change: Change<T>, confirmed: ReadonlyMap<string, T>): Resolved<T> {
   const pending = s.pending;
-  if (pending.length === 0) return { value: confirmed() };
-  const start = batchStart(pending);
-  for (let i = pending.length - 1; i > start; i--) {
-    const c = change(pending[i]!);
-    if (c) return c;
+  if (pending.length > 0) {
+    const start = batchStart(pending);
+    // The latest change wins: in the open batch it counts as done; in an earlier one, its answer is awaited.
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const c = change(pending[i]!, name);
+      if (c !== NONE) return i > start ? { value: c } : "wait";
+    }
   }
-  for (let i = start; i >= 0; i--) if (change(pending[i]!)) return "wait";
-  return { value: confirmed() };
+  return { value: confirmed.get(name) };
+}
+
+function statementChange(p: Pending, name: string): PreparedStatement | undefined | typeof NONE {
+  if (p.kind === "parse" && p.statement?.name === name) return p.denial ? undefined : p.statement;
+  if (p.kind === "close" && p.target === "S" && p.name === name) return undefined;
+  return NONE;
+}
+
+function portalChange(p: Pending, name: string): Portal | undefined | typeof NONE {
+  if (p.kind === "bind" && p.portal?.name === name) return p.portal;
+  if (p.kind === "close" && p.target === "P" && p.name === name) return undefined;
+  return NONE;
 }
 
 /** The prepared statement `name` will name when a message sent now runs. */
 export function statementNamed(s: SessionState, name: string): Resolved<PreparedStatement> {
-  return resolve(
-    s,
-    (p) => {
-      if (p.kind === "parse" && p.statement?.name === name) return { value: p.denial ? undefined : p.statement };
-      if (p.kind === "close" && p.target === "S" && p.name === name) return { value: undefined };
-      return undefined;
-    },
-    () => s.statements.get(name),
-  );
+  return resolve(s, name, statementChange, s.statements);
 }
 
 /** The portal `name` will name when a message sent now runs. */
 export function portalNamed(s: SessionState, name: string): Resolved<Portal> {
-  return resolve(
-    s,
-    (p) => {
-      if (p.kind === "bind" && p.portal?.name === name) return { value: p.portal };
-      if (p.kind === "close" && p.target === "P" && p.name === name) return { value: undefined };
-      return undefined;
-    },
-    () => s.portals.get(name),
-  );
+  return resolve(s, name, portalChange, s.portals);
 }
 
 /** The analysis holds a statement whose success changes the session's names. */

@@ -1,5 +1,5 @@
 import { sendCancelOnce } from "./cut.js";
-import { callHook } from "./decide.js";
+import { hookFailed } from "./decide.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
 
@@ -79,5 +79,13 @@ export function complete(s: SessionState, statement: Statement | undefined): voi
   statement.completed = true;
   statement.result.duration_ms = Number(process.hrtime.bigint() - statement.started_ns) / 1e6;
   if (s.current === statement) s.current = undefined;
-  callHook(s, "completed", () => s.ctx.hooks.completed?.(s.info, statement));
+  // As callHook does, without a closure per statement.
+  const completed = s.ctx.hooks.completed;
+  if (completed) {
+    try {
+      completed(s.info, statement);
+    } catch (err) {
+      hookFailed(s, "completed", err);
+    }
+  }
 }

@@ -40,6 +40,11 @@ export class BodyReader {
   cstring(): string {
     const end = this.buf.indexOf(0, this.off);
     if (end === -1) throw new RegateError("PROTOCOL_VIOLATION", "unterminated string in message");
+    // The unnamed statement and portal: most Bind, Execute and Describe messages name one.
+    if (end === this.off) {
+      this.off++;
+      return "";
+    }
     const s = this.buf.toString("utf8", this.off, end);
     this.off = end + 1;
     return s;
