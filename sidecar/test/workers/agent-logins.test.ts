@@ -104,13 +104,16 @@ const base = () => `http://127.0.0.1:${regate.ports.http}`;
 
 /** A keep-alive connection of its own to regate, on worker `pid` (a few tries: connections go round-robin). */
 async function connectionOn(pid: number, localAddress = "127.0.0.1"): Promise<Client> {
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 40; i++) {
     const c = new Client(base(), { pipelining: 1, localAddress });
     if ((await whoami(c)).worker === pid) {
       connections.push(c);
       return c;
     }
     await c.close();
+    // The primary hands a connection to a worker that has taken the last one: a busy worker is skipped until it
+    // has, so a loaded machine can send many in a row to the other one. Give it time, more each try.
+    await new Promise((resolve) => setTimeout(resolve, 25 * i));
   }
   throw new Error(`no connection landed on worker ${pid}`);
 }
