@@ -118,7 +118,7 @@ const base = () => `http://127.0.0.1:${regate.ports.http}`;
 
 /** A new connection to regate, on worker `pid` (the cluster hands connections round-robin: a few tries). */
 async function connectionOn(pid: number): Promise<Client> {
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 20; i++) {
     const c = new Client(base(), { pipelining: 1 });
     const r = await c.request({ method: "GET", path: "/crm/whoami", headers: { authorization: `Bearer ${RELIABILITY_AGENT.token}` } });
     const { worker } = (await r.body.json()) as { worker?: number };
@@ -127,9 +127,6 @@ async function connectionOn(pid: number): Promise<Client> {
       return c;
     }
     await c.close();
-    // The primary hands a connection to a worker that has taken the last one: a busy worker is skipped until it
-    // has, so a loaded machine can send many in a row to the other one. Give it time, more each try.
-    await new Promise((resolve) => setTimeout(resolve, 25 * i));
   }
   throw new Error(`no connection landed on worker ${pid}`);
 }
