@@ -161,9 +161,12 @@ export class DecisionPipeline implements Decider {
     // The veto (a recording written before the decision is logged) reads the logged view of the decision it
     // is asked about: a record must not keep what the log withholds (logged-decisions.ts).
     noteLoggedView(decision, event);
-    decision = vetoed(decision);
-    event.decision = decision;
-    noteLoggedView(decision, event);
+    const kept = vetoed(decision);
+    if (kept !== decision) {
+      decision = kept;
+      event.decision = kept;
+      noteLoggedView(kept, event);
+    }
     if (this.opts.dryRun) event.decision = { ...decision, dry_run: true };
     metrics.timer_regate_decision_ns = Number(process.hrtime.bigint() - started);
     for (const sink of this.opts.sinks) sink.record(event);
