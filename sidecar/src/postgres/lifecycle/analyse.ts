@@ -20,19 +20,54 @@ export interface SharedFacts {
   withSql?: StatementFacts[];
 }
 
-/** The template an analysis was served from (decision reuse across constants looks it up). */
-const servedFrom = new WeakMap<AnalysisResult, SharedFacts>();
+/**
+ * An analysis served from a template (served()): its statements are the template's facts plus `sql`. What
+ * links it to its template lives in private members, which no spread copies (resolve.ts replaces the
+ * statements of a copy) and no serialiser sees. These were WeakMaps keyed by the analysis; a new analysis per
+ * statement made every young-generation collection walk their entries (simple query mode: one per transaction).
+ */
+export class ServedAnalysis implements AnalysisResult {
+  declare parse_error?: string;
+  declare names?: AnalysisResult["names"];
+  declare taken?: string;
+  statements: StatementFacts[];
+  fingerprint: string;
+  readonly #template: SharedFacts;
+  /** The statements' JSON, once input-json.ts has made it. */
+  #json: string | undefined;
+  static #next = 0;
+  readonly #id = `s${ServedAnalysis.#next++}`;
 
-export function templateOf(a: AnalysisResult): SharedFacts | undefined {
-  return servedFrom.get(a);
+  constructor(statements: StatementFacts[], template: SharedFacts) {
+    this.statements = statements;
+    this.fingerprint = template.fingerprint;
+    this.#template = template;
+  }
+
+  /** Its identity in decision-reuse keys (reuse.ts), apart from every other analysis's. */
+  get id(): string {
+    return this.#id;
+  }
+
+  template(): SharedFacts {
+    return this.#template;
+  }
+
+  statementsJson(): string | undefined {
+    return this.#json;
+  }
+
+  keepStatementsJson(json: string): void {
+    this.#json = json;
+  }
 }
 
-/** Analyses built by served() from a template's facts, each statement `{...facts, sql}` in that order. */
-const copies = new WeakSet<AnalysisResult>();
+/** An analysis made by analyze() whose facts turned out to be its template's (kept so its decision serves the template). */
+const sharing = new WeakMap<AnalysisResult, SharedFacts>();
 
-/** The template `a` was copied from (served()), so its statements are the template's facts plus `sql`. */
-export function copiedFrom(a: AnalysisResult): SharedFacts | undefined {
-  return copies.has(a) ? servedFrom.get(a) : undefined;
+/** The template an analysis was served from, or whose facts it was found to share (decision reuse across constants). */
+export function templateOf(a: AnalysisResult): SharedFacts | undefined {
+  return a instanceof ServedAnalysis ? a.template() : sharing.get(a);
 }
 
 /**
@@ -152,10 +187,7 @@ function served(shared: SharedFacts, sql: string): AnalysisResult {
     st.sql = text;
     return st;
   });
-  const a: AnalysisResult = { statements, fingerprint: shared.fingerprint };
-  servedFrom.set(a, shared);
-  copies.add(a);
-  return a;
+  return new ServedAnalysis(statements, shared);
 }
 
 /** The catalog generation and search_path facts taken now are taken under. */
@@ -245,7 +277,7 @@ function learnTemplate(s: SessionState, template: SqlTemplate, templateKey: stri
   const shared = verdict(instance, ofTemplate, sql);
   s.analyses.setTemplate(templateKey, shared);
   // This statement's own facts are the shared ones: its decision can already serve the template.
-  if (shared) servedFrom.set(instance, shared);
+  if (shared) sharing.set(instance, shared);
 }
 
 function catalogFailed(s: SessionState, err: unknown): AnalysisResult {

@@ -1,6 +1,6 @@
 import type { PolicyInput, SessionInput, TimeInput } from "../../decision/index.js";
 import type { AnalysisResult, StatementFacts } from "../sql/types.js";
-import { copiedFrom, type SharedFacts } from "./analyse.js";
+import { ServedAnalysis, type SharedFacts } from "./analyse.js";
 
 /**
  * Every decision serialises its input once, for the policy and the decision log. Most of a Postgres input
@@ -78,16 +78,19 @@ function wordJson(word: string): string {
 }
 
 function statementsJson(statements: readonly StatementFacts[], analysis: AnalysisResult | undefined): string {
-  let json = analyses.get(statements);
+  // A statement served from a template keeps its JSON itself: it is new per statement (analyse.ts).
+  const served = analysis instanceof ServedAnalysis && analysis.statements === statements ? analysis : undefined;
+  let json = served ? served.statementsJson() : analyses.get(statements);
   if (json !== undefined) return json;
-  const shared = analysis?.statements === statements && statements.length === 1 ? copiedFrom(analysis) : undefined;
+  const shared = served && statements.length === 1 ? served.template() : undefined;
   if (shared?.statements.length === 1) {
     let head = templates.get(shared);
     if (head === undefined) templates.set(shared, (head = JSON.stringify(shared.statements[0]).slice(0, -1)));
     // served() in analyse.ts puts `sql` after the template's facts.
     json = `[${head},"sql":${JSON.stringify(statements[0]!.sql)}}]`;
   } else json = JSON.stringify(statements);
-  analyses.set(statements, json);
+  if (served) served.keepStatementsJson(json);
+  else analyses.set(statements, json);
   return json;
 }
 

@@ -1,6 +1,6 @@
 import type { Decision } from "../../decision/index.js";
 import type { AnalysisResult } from "../sql/types.js";
-import { templateOf } from "./analyse.js";
+import { ServedAnalysis, templateOf } from "./analyse.js";
 
 const CAPACITY = 1024;
 
@@ -22,7 +22,8 @@ export interface ReuseKey {
   template?: string;
 }
 
-function idOf(a: object): number {
+function idOf(a: object): string | number {
+  if (a instanceof ServedAnalysis) return a.id;
   let id = ids.get(a);
   if (id === undefined) ids.set(a, (id = nextId++));
   return id;
