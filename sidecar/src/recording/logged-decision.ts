@@ -17,7 +17,8 @@ export function recordedDecision(d: Decision, view: View | undefined): Record<st
     outcome: d.outcome,
     reasons,
     error_code: d.error_code,
-    mask: d.mask,
+    // The rules name columns and fields; a log that withholds them withholds them here too.
+    mask: view && maskTouches(view, RESULT_MASK) ? undefined : d.mask,
     dry_run: d.dry_run,
     revision: d.revision,
     approve: d.approve ? { reason: hidden ? (reasons[0] ?? REDACTED) : d.approve.reason } : undefined,
@@ -40,6 +41,7 @@ export function maskTouches(view: View, member: readonly string[]): boolean {
   });
 }
 
+const RESULT_MASK = ["result", "mask"];
 const STATEMENT_TEXT = ["input", "postgres", "statements", "*", "sql"];
 const PARAMETERS = ["input", "postgres", "parameters"];
 const TABLES = ["input", "postgres", "statements", "*", "tables"];
