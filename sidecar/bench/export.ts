@@ -91,8 +91,8 @@ await runScenario({
     const ocsf = () => new LineSink(createWriteStream("/dev/null"), (e) => JSON.stringify(toOcsf(e, { product_version: "bench", bundle_name: "regate" })), true);
     const upload = (): Exporters => {
       const cfg: ExportSettings = {
-        decision_logs: { enabled: true, service_url: collector.url, path: "/logs", min_delay_seconds: 1, max_delay_seconds: 2, upload_size_limit_bytes: 32768, buffer_size_limit_events: 10000, buffer_policy: "drop_oldest", timeout_ms: 10000 },
-        ocsf: { enabled: false, sink: "stdout", file: "unused.jsonl", splunk: { source: "regate", sourcetype: "ocsf:regate" }, min_delay_seconds: 1, max_delay_seconds: 5, upload_size_limit_bytes: 262144, buffer_size_limit_events: 10000, buffer_policy: "drop_oldest", timeout_ms: 10000 },
+        decision_logs: { enabled: true, service_url: collector.url, path: "/logs", min_delay_seconds: 1, max_delay_seconds: 2, upload_size_limit_bytes: 32768, buffer_size_limit_events: 10000, buffer_size_limit_bytes: 67108864, buffer_policy: "drop_oldest", timeout_ms: 10000 },
+        ocsf: { enabled: false, sink: "stdout", file: "unused.jsonl", splunk: { source: "regate", sourcetype: "ocsf:regate" }, min_delay_seconds: 1, max_delay_seconds: 5, upload_size_limit_bytes: 262144, buffer_size_limit_events: 10000, buffer_size_limit_bytes: 67108864, buffer_policy: "drop_oldest", timeout_ms: 10000 },
       };
       return createExporters(cfg, { log: pino({ level: "silent" }), bundle_name: "regate", labels: { app: "regate" }, product_version: "bench" });
     };

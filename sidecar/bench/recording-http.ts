@@ -48,7 +48,7 @@ function run(label: string, method: string, withBody: boolean): void {
   t = process.hrtime.bigint();
   for (const e of events) {
     http.record(e);
-    http.done({ request_id: e.input.session.id, route: "api", method, status: 200, outcome: "allow", decision_id: e.decision.decision_id, masked: true, error_code: undefined, duration_ms: 1, bytes: 300 });
+    http.done({ request_id: e.input.session.id, route: "api", method, status: 200, outcome: "allow", decision_id: e.decision.decision_id, masked: true, error_code: undefined, duration_ms: 1, bytes: 300, aborted: false, lock_id: undefined });
   }
   const recorded = Number(process.hrtime.bigint() - t) / n / 1000;
   console.log(`${label.padEnd(22)} recorded ${recorded.toFixed(1)} us/request (2 records)  input hash alone ${base.toFixed(1)} us  ratio ${(recorded / base).toFixed(1)}x`);
