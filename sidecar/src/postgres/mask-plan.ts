@@ -39,6 +39,19 @@ function ownValueOnly(strategy: MaskStrategy): MaskStrategy {
 }
 
 /**
+ * Whether the analysis' outputs are out of step with the server's columns. Lineage masks go by position, so
+ * an output list in another order than the server's (MERGE's RETURNING * lists the source's columns before
+ * the target's; the analysis once listed them after) masks one column and sends its neighbour in clear. The
+ * server names every column it sends, and the analysis names its outputs as the server does: a name that
+ * differs at the same position means no position can be trusted, and every column is redacted. Even one the
+ * server says is a plain table column: the lineage that would have masked it (a value the rows chosen relate
+ * to a masked column) is somewhere in the list, at a position no longer known.
+ */
+function misnamed(outputs: StatementFacts["outputs"], fields: readonly FieldDescription[]): boolean {
+  return outputs.length === fields.length && outputs.some((o, i) => o.name !== fields[i]!.name);
+}
+
+/**
  * Decides, per output column, whether it is masked: by the base column the server says it is
  * (table OID + attnum, resolved through the catalog) and by the SQL lineage (expressions, aliases,
  * subqueries, CTEs). A column whose lineage is unknown while column masks apply is redacted whole.
@@ -53,7 +66,8 @@ export function buildMaskPlan(
   const byColumn = columnRules(rules);
   const detectorRules = rules.filter((r) => r.detector);
   const detectorStrategy = detectorRules.reduce<MaskStrategy | undefined>((s, r) => strongerStrategy(s, r.strategy), undefined);
-  const outputs = facts && facts.outputs.length === fields.length ? facts.outputs : undefined;
+  const shifted = facts !== undefined && misnamed(facts.outputs, fields);
+  const outputs = facts && !shifted && facts.outputs.length === fields.length ? facts.outputs : undefined;
   const columns = new Map<number, ColumnMask>();
   fields.forEach((f, i) => {
     let strategy: MaskStrategy | undefined;
@@ -63,7 +77,8 @@ export function buildMaskPlan(
       const base = typeof found === "string" ? [found] : (found ?? []);
       for (const b of base) strategy = strongerStrategy(strategy, byColumn.get(b));
       const out = outputs?.[i];
-      if (!out || out.unknown) {
+      if (shifted) strategy = strongerStrategy(strategy, "redact");
+      else if (!out || out.unknown) {
         if (base.length === 0) strategy = strongerStrategy(strategy, "redact");
       } else {
         let fromLineage: MaskStrategy | undefined;

@@ -156,7 +156,9 @@ export function del(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null):
 export function mergeStmt(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null): Col[] {
   const ctes = withClause(b.withClause, cx, outer, parent);
   const t = target(b, cx, outer, ctes);
-  t.level.items.push(fromItem(b.sourceRelation, cx, t.level));
+  // The server adds MERGE's target to the namespace after its source, so RETURNING * lists the source's
+  // columns first; expanded target-first, every mask by position would land on the wrong column.
+  t.level.items.unshift(fromItem(b.sourceRelation, cx, t.level));
   const beforeOn = t.level.targetHits;
   for (const c of conjuncts(b.joinCondition)) relate(t.level, expr(c, cx, t.level));
   const onTarget = t.level.targetHits > beforeOn;

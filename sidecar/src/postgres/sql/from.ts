@@ -179,6 +179,11 @@ function join(b: Rec, cx: Cx, level: Scope): FromItem {
         : makeSource({ refname: alias.name, unqualified: false, children: [...sources] });
     level.addSource(joined);
     sources.push(joined);
+    // `*` gives the columns under the names the alias list gave them, as the server sends them.
+    if (joined.cols) {
+      const renamed = joined.cols;
+      return { sources, star: () => renamed, whole };
+    }
   }
   return { sources, star, whole };
 }
