@@ -8,6 +8,7 @@ import {
   McpSessionBook,
   sessionAdmission,
   sessionHeader,
+  sessionlessAdmission,
   sessionRole,
   type McpAdmission,
   type McpRequest,
@@ -86,17 +87,17 @@ export class ClusterMcpSessions implements McpSessionStore {
     const h = sessionHeader(r.headers);
     if ("refused" in h) return h.refused;
     const at = bookingOf(r, h);
-    if (at === undefined) return { ok: true, mask };
+    if (at === undefined) return sessionlessAdmission(this.#copy, r.subject, r.requestMethod, mask);
     const s = this.#copy.get(at.id);
     // The hot path: nothing about the session changes, so nothing any other worker must learn first.
     if (s && s.subject === r.subject && (!at.resumes || s.issuedAt.size > 0) && s.rules.covers(mask)) {
       this.#copy.touch(at.id);
       this.#touch(at.id);
-      return sessionAdmission(this.#copy, r.subject, at.id, at.replays, s.rules.mask);
+      return at.records ? sessionlessAdmission(this.#copy, r.subject, r.requestMethod, mask) : sessionAdmission(this.#copy, r.subject, at.id, at.replays, s.rules.mask);
     }
     return this.link.request<McpAdmission>("mcp.admit", { subject: r.subject, id: at.id, resumes: at.resumes, mask }, this.timeoutMs).then(
       // The copy has the primary's change by now (it shares before it answers): it is read from here on.
-      (a) => (a.ok ? sessionAdmission(this.#copy, r.subject, at.id, at.replays, a.mask) : a),
+      (a) => (a.ok ? (at.records ? sessionlessAdmission(this.#copy, r.subject, r.requestMethod, mask) : sessionAdmission(this.#copy, r.subject, at.id, at.replays, a.mask)) : a),
       (err: unknown) => {
         this.log.warn({ err }, "an MCP session change could not be shared with every worker; the exchange is refused");
         return { ok: false, reason: UNAVAILABLE, unavailable: true } as const;

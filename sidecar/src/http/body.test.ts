@@ -20,6 +20,11 @@ describe("parseRequestBody", () => {
     ["an anti-XSSI prefix", b(")]}'\n{\"a\":1}"), undefined, undefined, { body_parse_error: true }],
     ["text after a # line", b("# notes\nhello"), "text/plain", undefined, { body: "# notes\nhello", body_parse_error: false }],
     ["JSON lines are text", b('{"a":1}\n{"a":2}\n'), "application/x-ndjson", undefined, { body: '{"a":1}\n{"a":2}\n', body_parse_error: false }],
+    // One document is JSON to readers that ignore the type, or take any element of a listed one (MCP's Python SDK).
+    ["JSON lines that are one document", b('{"method":"tools/call"}\n'), "application/jsonl,application/json", undefined, { parsed_body: { method: "tools/call" }, body: undefined }],
+    // Go's json.Decoder runs the first document and ignores the rest: a JSON-RPC message among lines is unparsable.
+    ["JSON lines holding a JSON-RPC message", b('{"a":1}\n{"METHOD":"tools/call"}\n'), "application/x-ndjson", undefined, { body_parse_error: true, body: undefined }],
+    ["JSON lines with a document across lines", b('{"a":\n1} {"jsonrpc":"2.0"}'), "application/x-ndjson", undefined, { body_parse_error: true }],
     // A key twice: JSON.parse keeps the last, gjson, jsonparser, simdjson and jiffy the first.
     ["a key twice", b('{"a":{"n":1,"n":2}}'), "application/json", undefined, { body_parse_error: true, parsed_body: undefined }],
     ["a key twice, once escaped", b('{"n":1,"\\u006e":2}'), "application/json", undefined, { body_parse_error: true }],

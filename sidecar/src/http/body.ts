@@ -195,7 +195,12 @@ export function parseRequestBody(raw: Buffer, contentType: string | undefined, c
   const json = isJsonMedia(type);
   // Text that lenient readers take for JSON whatever its type (Python's json, Gson, Json.NET, Ruby's JSON for
   // Rails' text/x-json): parsed, and if JSON.parse refuses it, unparsable rather than plain text.
-  const jsonish = !isJsonLines(type) && startsLikeJson(text);
+  const startsJson = startsLikeJson(text);
+  const jsonish = startsJson && (!isJsonLines(type) || oneDocument(text));
+  if (startsJson && !jsonish && linesMayCall(text)) {
+    facts.body_parse_error = true;
+    return facts;
+  }
   if (json || jsonish) {
     try {
       const parsed = JSON.parse(text) as unknown;
@@ -215,6 +220,43 @@ export function parseRequestBody(raw: Buffer, contentType: string | undefined, c
   }
   facts.body = text;
   return facts;
+}
+
+/**
+ * JSON lines (NDJSON, JSON Lines, json-seq) that are one JSON document: JSON to every reader that ignores the
+ * type (Starlette's request.json(), Flask's get_json(force=True)) and to one that takes any element of a
+ * listed type (the MCP Python SDK reads `application/jsonl,application/json` as JSON, where regate's cut
+ * reads JSON lines), so it is judged as JSON: the policy sees the JSON-RPC call it carries.
+ */
+function oneDocument(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * JSON lines of which one reads as a JSON-RPC message (a member that folds to `method` or `jsonrpc`): Go's
+ * json.Decoder, which many handlers read a body with, runs the first document and ignores what follows, so a
+ * call in it would run unjudged. No JSON-RPC transport sends lines: unparsable.
+ */
+function linesMayCall(text: string): boolean {
+  for (const line of text.split(/[\n\x1e]/)) {
+    if (!startsLikeJson(line)) continue;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(line);
+    } catch {
+      // A document spread over lines: which of them a reader takes is not known, so any may call.
+      return /"(?:method|jsonrpc)"/i.test(text) || text.includes("\\u");
+    }
+    for (const m of Array.isArray(doc) ? doc : [doc]) {
+      if (typeof m === "object" && m !== null && Object.keys(m).some((k) => foldKey(k) === "method" || foldKey(k) === "jsonrpc")) return true;
+    }
+  }
+  return false;
 }
 
 /** A key as case-insensitive decoders match it (Unicode simple folding: "ſ" is "s", the Kelvin sign "k"). */

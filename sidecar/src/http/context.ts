@@ -27,6 +27,8 @@ export interface RequestContext {
   masker?: ResponseMasker;
   /** An exchange of an MCP session: its event stream's masker as the session's rules are now. */
   liveMasker?: LiveMasker;
+  /** The live stream also joins values cut across events with the exchange's own detectors (a sessionless GET's). */
+  liveJoins?: boolean;
   /** An MCP initialize or session-ending DELETE: its answer updates the gateway's McpSessions. */
   mcpSession?: McpSessionRole;
   masked: boolean;

@@ -267,6 +267,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     ctx.masker = masker;
     const sessionRules = admitted.live;
     if (sessionRules) ctx.liveMasker = () => maskers.for(sessionRules());
+    if (admitted.joins) ctx.liveJoins = true;
     if (sent.inflated) for (const name of Object.keys(req.headers)) if (headerKey(name) === "content-encoding") delete req.headers[name];
     forwardRequest(ctx, { route: matched.route, host, rest: matched.rest, query, trailingSlash: target.trailing_slash, replayable: replayable(ctx.method, method) }, sent.body, { log, timeoutMs: limits.timeout_ms, fail, onResponse: onUpstreamResponse });
   }

@@ -9,6 +9,7 @@ export { answerCounts, issuedId, sessionHeader, sessionRole } from "./mcp-sessio
 export { issuedAt, McpSessionBook } from "./mcp-session-book.js";
 export { sessionAdmission } from "./mcp-live-rules.js";
 export { bookingOf } from "./mcp-tasks.js";
+export { sessionlessAdmission } from "./mcp-sse-streams.js";
 export type { McpRequest, McpSessionRole, McpSessionStore } from "./mcp-sessions.js";
 export type { McpAdmission, McpSessionRecord } from "./mcp-session-book.js";
 export type { ErrorBody } from "./reply.js";

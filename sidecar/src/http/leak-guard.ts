@@ -85,6 +85,20 @@ export class LeakGuard implements ViewSink {
     return out;
   }
 
+  /**
+   * Everything held goes out now (the stream went quiet, and the bytes that would decide a candidate may
+   * never come): as past MAX_HELD, a candidate of JOINED_TEXT bytes or more is overwritten first, and the
+   * rest of any candidate is overwritten if it completes later.
+   */
+  flush(chunk: Buffer = EMPTY): Buffer {
+    this.#read(chunk);
+    const end = this.#bytes.end;
+    if (end === this.#bytes.released) return EMPTY;
+    this.#scrubBefore(end);
+    this.#floor = end;
+    return this.#bytes.release(end);
+  }
+
   overwrite(start: number, end: number): void {
     if (!this.#scrubbing) this.found = true;
     this.#bytes.overwrite(start, end, this.#sse);

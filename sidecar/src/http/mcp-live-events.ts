@@ -10,13 +10,14 @@ import { decoderFor } from "./response-body.js";
 import { refuseUnmaskable, streamDone } from "./response-refusals.js";
 import { SecretScrubber } from "./scrub.js";
 import { SseMasker } from "./sse-mask.js";
+import type { JoinDetect } from "./stream-joins.js";
 import type { UpstreamResponse } from "./upstream-message.js";
 
 /** The masker for the session's rules now; undefined while it has none. */
 export type LiveMasker = () => ResponseMasker | undefined;
 
 /** Relays `upstream` (a text/event-stream) masking each event with `live()`'s masker; `headers` are ready to send. */
-export function relayLiveEvents(ctx: RequestContext, upstream: UpstreamResponse, status: number, headers: OutgoingHttpHeaders, secrets: readonly Buffer[], live: LiveMasker, maxEventBytes: number, log: Logger): void {
+export function relayLiveEvents(ctx: RequestContext, upstream: UpstreamResponse, status: number, headers: OutgoingHttpHeaders, secrets: readonly Buffer[], live: LiveMasker, maxEventBytes: number, log: Logger, joins?: JoinDetect): void {
   const decoder = decoderFor(upstream.headers["content-encoding"]);
   if (decoder === undefined) {
     refuseUnmaskable(ctx, upstream, "response content-encoding cannot be decoded for masking", log);
@@ -32,7 +33,7 @@ export function relayLiveEvents(ctx: RequestContext, upstream: UpstreamResponse,
     ctx.masked = true;
     return masker.maskEventData(data);
   };
-  stages.push(new SseMasker(mask, maxEventBytes));
+  stages.push(new SseMasker(mask, maxEventBytes, joins));
   if (secrets.length > 0) stages.push(new SecretScrubber(secrets, false, { sse: true }));
   pipeline([upstream, ...stages, ctx.res], streamDone(ctx, log));
 }

@@ -49,10 +49,18 @@ export interface McpSessionRecord {
 
 /** The mask an allowed MCP exchange is relayed with, or why it must not be forwarded. `unavailable`: the
  * session's change could not reach every worker in time (fail closed: 503 CLUSTER_UNAVAILABLE). */
-export type McpAdmission = { ok: true; mask: MaskRule[]; live?: () => MaskRule[] } | { ok: false; reason: string; unavailable?: true };
+export type McpAdmission = { ok: true; mask: MaskRule[]; live?: () => MaskRule[]; joins?: true } | { ok: false; reason: string; unavailable?: true };
 
 /** How the book's admission of one exchange turned out, and whether it changed the session. */
 export type McpBooking = { ok: true; mask: MaskRule[]; changed: boolean } | { ok: false; reason: string };
+
+/**
+ * Where the book keeps an agent's sessionless MCP rules, for its HTTP+SSE streams (mcp-sse-streams.ts); a
+ * space: never a session id. They are no session's: no resumption or task reading replays their answers.
+ */
+export const sessionlessKey = (subject: string): string => `sse ${subject}`;
+
+const isSessionlessKey = (id: string): boolean => id.startsWith("sse ");
 
 /** The key of a route and path a session was issued at. */
 export function issuedAt(route: string, path: string): string {
@@ -160,7 +168,7 @@ export class McpSessionBook {
     this.#touch(id, s);
     const before = s.rules.mask;
     const after = s.rules.add(mask);
-    if (after !== before) this.#every.add(mask);
+    if (after !== before && !isSessionlessKey(id)) this.#every.add(mask);
     return { ok: true, mask: after, changed: changed || after !== before };
   }
 
@@ -178,7 +186,7 @@ export class McpSessionBook {
   put(r: McpSessionRecord): void {
     const rules = new SessionRules();
     rules.add(r.rules);
-    this.#every.add(r.rules);
+    if (!isSessionlessKey(r.id)) this.#every.add(r.rules);
     this.#touch(r.id, { subject: r.subject, issuedAt: new Set(r.issuedAt), rules });
   }
 }

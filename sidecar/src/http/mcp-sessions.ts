@@ -13,6 +13,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { MaskRule } from "../decision/types.js";
 import { sessionAdmission } from "./mcp-live-rules.js";
 import { bookingOf } from "./mcp-tasks.js";
+import { sessionlessAdmission } from "./mcp-sse-streams.js";
 import { issuedAt, McpSessionBook, type McpAdmission } from "./mcp-session-book.js";
 import { mcpMessages } from "./mcp.js";
 import { headerKey } from "./method.js";
@@ -109,7 +110,8 @@ export class McpSessions implements McpSessionStore {
    * now on, with the rules of the agent's forgotten sessions. Its events are masked with the session's rules
    * as they are when each arrives, and a resumption's with every rule (mcp-live-rules.ts). A call that
    * creates an MCP task is booked even outside a session, and reading a task is masked as a resumption
-   * is (mcp-tasks.ts).
+   * is (mcp-tasks.ts). Outside sessions, an MCP call's rules are booked for its agent's sessionless GET
+   * event streams, where an HTTP+SSE server sends its answer (mcp-sse-streams.ts).
    * Refused: another agent's session, a session header that is not one id, and a resumption
    * (`Last-Event-ID` replays earlier exchanges' events) of a session regate did not see this agent open,
    * whose earlier masks it cannot know.
@@ -118,8 +120,9 @@ export class McpSessions implements McpSessionStore {
     const h = sessionHeader(r.headers);
     if ("refused" in h) return h.refused;
     const at = bookingOf(r, h);
-    if (at === undefined) return { ok: true, mask };
+    if (at === undefined) return sessionlessAdmission(this.#book, r.subject, r.requestMethod, mask);
     const b = this.#book.book(r.subject, at.id, at.resumes, mask);
+    if (b.ok && at.records) return sessionlessAdmission(this.#book, r.subject, r.requestMethod, mask);
     return b.ok ? sessionAdmission(this.#book, r.subject, at.id, at.replays, b.mask) : b;
   }
 

@@ -7,6 +7,7 @@
 
 import { mcpMember } from "./mcp.js";
 import type { McpRequest, McpSessionHeader } from "./mcp-sessions.js";
+import { carriesMcpCall, sessionlessKey, taskKey } from "./mcp-sse-streams.js";
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -32,11 +33,13 @@ export interface BookedAs {
   resumes: boolean;
   /** Masked with every rule any exchange was booked with (a resumption, a task's state). */
   replays: boolean;
+  /** Booked only for the agent's sessionless event streams (mcp-sse-streams.ts): the exchange keeps its own mask. */
+  records?: true;
 }
 
 export function bookingOf(r: McpRequest, h: Exclude<McpSessionHeader, { refused: unknown }>): BookedAs | undefined {
   const task = taskUse(r.parsedBody);
-  if (h.id === undefined && task === undefined) return undefined;
+  if (h.id === undefined && task === undefined) return carriesMcpCall(r.parsedBody) ? { id: sessionlessKey(r.subject), resumes: false, replays: false, records: true } : undefined;
   const resumes = h.id !== undefined && h.resumes;
-  return { id: h.id ?? `tasks ${r.subject}`, resumes, replays: resumes || task === "reads" };
+  return { id: h.id ?? taskKey(r.subject), resumes, replays: resumes || task === "reads" };
 }

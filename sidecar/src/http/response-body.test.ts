@@ -1,7 +1,8 @@
 import { Readable, type Transform } from "node:stream";
 import { deflateRawSync, deflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { decoderFor } from "./response-body.js";
+import { ResponseMasker } from "./masker.js";
+import { decoderFor, maskBody } from "./response-body.js";
 
 async function decode(body: Buffer, chunks: number): Promise<{ out: string; err?: Error }> {
   const d = decoderFor("deflate") as Transform;
@@ -38,5 +39,27 @@ describe("deflate decoding", () => {
 
   it("stacked and unknown codings are not decoded", () => {
     for (const enc of ["gzip, gzip", "gzip, br", "zstd", "compress", "x-custom"]) expect(decoderFor(enc)).toBeUndefined();
+  });
+});
+
+describe("a text body under field rules", () => {
+  const fields = ResponseMasker.from([{ field: "email", strategy: "redact" }])!;
+  const masked = (text: string, status: number, type?: string) => maskBody(Buffer.from(text), type, fields, status);
+
+  // Express's res.sendStatus(202), and the MCP SDKs' HTTP+SSE transports answering a posted call.
+  it.each([
+    ["Accepted", 202, undefined],
+    ["Accepted\n", 202, "text/plain; charset=utf-8"],
+    ["OK", 200, "text/plain"],
+  ])("%j with status %i says only what the status line says: it passes", (text, status, type) => {
+    expect(masked(text, status, type)).toEqual({ ok: true, body: Buffer.from(text) });
+  });
+
+  it.each([
+    ["Accepted", 200],
+    ["Accepted: alice@example.com", 202],
+    ["email=alice@example.com", 202],
+  ])("%j with status %i is refused, as any other text", (text, status) => {
+    expect(masked(text, status).ok).toBe(false);
   });
 });

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from "node:http";
 import type { UpstreamResponse } from "./upstream-message.js";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from "node:zlib";
@@ -128,7 +129,7 @@ export type MaskBodyResult = { ok: true; body: Buffer } | { ok: false; reason: s
  * are refused whenever a rule applies, for the same reason. Refusal is fail-closed by design: the policy
  * asked for masking, and regate cannot prove it happened.
  */
-export function maskBody(body: Buffer, contentType: string | undefined, masker: ResponseMasker): MaskBodyResult {
+export function maskBody(body: Buffer, contentType: string | undefined, masker: ResponseMasker, status?: number): MaskBodyResult {
   if (body.length === 0) return { ok: true, body };
   let text: string;
   try {
@@ -149,10 +150,21 @@ export function maskBody(body: Buffer, contentType: string | undefined, masker: 
       if (json) return { ok: false, reason: "JSON response body does not parse" };
     }
   }
+  if (status !== undefined && onlyStatusText(text, status)) return { ok: true, body };
   if (masker.hasFieldRules) return { ok: false, reason: "field masks cannot be applied to a non-JSON response body" };
   if (encodedMime(type, text)) return { ok: false, reason: "a MIME body with base64 or quoted-printable parts cannot be masked" };
   const masked = masker.maskPlainText(maskDataStreamText(text, masker) ?? text);
   return { ok: true, body: masked === text ? body : Buffer.from(masked, "utf8") };
+}
+
+/**
+ * A body that says only what its status line says: its reason phrase, as Express's `res.sendStatus(202)` and
+ * the MCP SDKs' HTTP+SSE transports answer a posted call ("Accepted", the call's result going out on the event
+ * stream). It holds no value a field rule could be about beyond the status the agent reads anyway.
+ */
+function onlyStatusText(text: string, status: number): boolean {
+  const phrase = STATUS_CODES[status];
+  return phrase !== undefined && text.length <= 64 && text.trim().toLowerCase() === phrase.toLowerCase();
 }
 
 /** A Content-Transfer-Encoding that spells text otherwise (RFC 2045 6): a mail client decodes it, detectors would not. */

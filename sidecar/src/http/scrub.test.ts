@@ -61,6 +61,35 @@ describe("SecretScrubber", () => {
   });
 });
 
+describe("SecretScrubber over an event stream that goes quiet", () => {
+  /** What came out of `s` once it has waited out its hold (a few ms here). */
+  async function quiet(s: SecretScrubber, seen: string[]): Promise<string> {
+    await new Promise((r) => setTimeout(r, 20));
+    return seen.join("");
+  }
+
+  it("lets out an event whose data ends in what could start the secret once nothing more comes", async () => {
+    const s = new SecretScrubber(needles, false, { sse: true, holdMs: 5 });
+    const seen: string[] = [];
+    s.on("data", (c: Buffer) => seen.push(c.toString()));
+    s.write(Buffer.from("event: endpoint\ndata: /messages?session_id=7f3s\n\n"));
+    expect(await quiet(s, seen)).toBe("event: endpoint\ndata: /messages?session_id=7f3s\n\n");
+    s.end();
+  });
+
+  it("overwrites a longer start of the secret it lets out, and the rest when it comes", async () => {
+    const s = new SecretScrubber(needles, false, { sse: true, holdMs: 5 });
+    const seen: string[] = [];
+    s.on("data", (c: Buffer) => seen.push(c.toString()));
+    s.write(Buffer.from(`data: ${SECRET.slice(0, 8)}\n\n`));
+    expect(await quiet(s, seen)).toBe("data: ********\n\n");
+    s.write(Buffer.from(`data: ${SECRET.slice(8)}\n\n`));
+    s.end();
+    await new Promise((r) => s.once("end", r).resume());
+    expect(seen.join("")).not.toContain(SECRET.slice(8));
+  });
+});
+
 describe("scrubHeaders", () => {
   it("replaces the secret inside any header value", () => {
     const h = { "x-debug": `Bearer ${SECRET}`, "x-list": ["a", Buffer.from(SECRET).toString("base64")], "x-ok": "fine" };

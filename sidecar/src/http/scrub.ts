@@ -69,7 +69,16 @@ function replaceAll(buf: Buffer, needles: readonly Buffer[], sameLength = false)
 export interface ScrubOptions {
   /** The body is a text/event-stream: a secret cut across events or data lines is found too. */
   readonly sse?: boolean;
+  /** SecretScrubber of an event stream: how long held bytes wait for more before they go out (flush). */
+  readonly holdMs?: number;
 }
+
+/**
+ * An event stream goes quiet between events (an MCP HTTP+SSE stream right after its `endpoint` event, until
+ * the agent posts a call), and an event whose data ends in what could start a form would wait for the next
+ * one: the agent would never read the session id it must post to. Held bytes wait this long at most.
+ */
+export const SSE_HOLD_MS = 1000;
 
 /** A whole body with every form of the secrets replaced. */
 export function scrubBuffer(body: Buffer, needles: readonly Buffer[], o: ScrubOptions = {}): Buffer {
@@ -179,6 +188,18 @@ export class ChunkScrubber {
     return this.#guard.write(r.out.subarray(0, r.out.length - hold));
   }
 
+  /** Bytes held back now, waiting for what decides them. */
+  get held(): number {
+    return (this.#carry?.length ?? 0) + this.#guard.held;
+  }
+
+  /** What is held, out now (LeakGuard.flush); the scrubber goes on. */
+  flush(): Buffer {
+    const carry = this.#carry;
+    this.#carry = undefined;
+    return this.#guard.flush(carry);
+  }
+
   /** The rest; the scrubber is not used again. */
   end(): Buffer {
     const out = this.#guard.end(this.#carry);
@@ -190,11 +211,32 @@ export class ChunkScrubber {
 /** Streams a body through a ChunkScrubber. */
 export class SecretScrubber extends Transform {
   readonly #scrubber: ChunkScrubber;
+  readonly #holdMs: number | undefined;
+  #timer: NodeJS.Timeout | undefined;
 
-  /** As ChunkScrubber's. */
+  /** As ChunkScrubber's; an event stream's held bytes go out after `o.holdMs` (SSE_HOLD_MS) without more. */
   constructor(needles: readonly Buffer[], sameLength = false, o: ScrubOptions = {}) {
     super();
     this.#scrubber = new ChunkScrubber(needles, sameLength, o);
+    this.#holdMs = o.sse ? (o.holdMs ?? SSE_HOLD_MS) : undefined;
+  }
+
+  #arm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#holdMs === undefined || this.#scrubber.held === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.destroyed || this.writableEnded) return;
+      const out = this.#scrubber.flush();
+      if (out.length > 0) this.push(out);
+    }, this.#holdMs);
+    this.#timer.unref();
+  }
+
+  override _destroy(err: Error | null, done: (error: Error | null) => void): void {
+    clearTimeout(this.#timer);
+    done(err);
   }
 
   /** Set when at least one secret was replaced. */
@@ -205,10 +247,12 @@ export class SecretScrubber extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     const out = this.#scrubber.write(chunk);
     if (out.length > 0) this.push(out);
+    this.#arm();
     done();
   }
 
   override _flush(done: TransformCallback): void {
+    clearTimeout(this.#timer);
     const out = this.#scrubber.end();
     if (out.length > 0) this.push(out);
     done();

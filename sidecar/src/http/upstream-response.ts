@@ -118,7 +118,7 @@ export function relayResponse(ctx: RequestContext, upstream: UpstreamResponse, l
   if (masker && maskResponseHeaders(headers, masker) > 0) log.info({ req_id: ctx.id, route: ctx.route?.name }, "masked values in response headers");
   // Last, on values already scrubbed and masked as the upstream wrote them: the agent follows them through regate.
   if (ctx.route && ctx.proxyReq) rewriteSelfReferences(headers, ctx.route, ctx.proxyReq.path);
-  if (live) return relayLiveEvents(ctx, upstream, status, headers, secrets, live, limits.max_masked_body_bytes, log);
+  if (live) return relayLiveEvents(ctx, upstream, status, headers, secrets, live, limits.max_masked_body_bytes, log, ctx.liveJoins && masker ? streamJoinsFor(masker) : undefined);
   if (!masker && secrets.length > 0 && !bodiless) {
     if (!relayScrubbedWhole(ctx, upstream, status, headers, secrets, log, onError)) relayScrubbed(ctx, upstream, status, headers, secrets, log);
     return;
@@ -217,7 +217,7 @@ function sendMaskedBody(
   }
   let result: ReturnType<typeof maskBody>;
   try {
-    result = maskBody(read.body, typeof contentType === "string" ? contentType : undefined, masker);
+    result = maskBody(read.body, typeof contentType === "string" ? contentType : undefined, masker, status);
   } catch (err) {
     log.warn({ req_id: ctx.id, err: { message: (err as Error).message } }, "masking failed");
     result = { ok: false, reason: "response could not be masked" };
