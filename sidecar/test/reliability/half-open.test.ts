@@ -12,6 +12,7 @@ import { userInfo } from "node:os";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
+import { whenTrue } from "../support/wait.js";
 import { RELIABILITY_AGENT, startRegateChild, type RegateChild } from "./support/regate-child.js";
 
 const n = process.pid % 200;
@@ -108,7 +109,8 @@ async function vanishAfterLocking(ns: Netns, app: string, id: number, after: str
   p.stdout!.on("data", (b: Buffer) => (out += b.toString()));
   p.stderr!.on("data", (b: Buffer) => (out += b.toString()));
   p.stdin!.write(`BEGIN;\nUPDATE public.orders SET status = 'cancelled' WHERE id = ${id} RETURNING 'locked' AS state;\n${after}`);
-  for (let i = 0; i < 100 && !out.includes("locked"); i++) await new Promise((r) => setTimeout(r, 20));
+  // Waited for, not timed (2 s was a bound a loaded machine could miss): psql prints the row once it holds the lock.
+  await whenTrue(() => out.includes("locked") || p.exitCode !== null);
   expect(out).toContain("locked");
   await new Promise((r) => setTimeout(r, settleMs));
   inNs(ns, "route", "add", "blackhole", `${HOST_IP}/32`);

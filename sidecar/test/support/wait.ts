@@ -21,3 +21,11 @@ export async function eventually(check: () => Promise<boolean>, ms: number): Pro
   }
   return check();
 }
+
+/**
+ * Polls `ready` every `everyMs` until it holds, with no bound of its own: the test's timeout is the bound. For
+ * what only a loaded machine delays (a log line, an answer), where a bound of a few seconds is a flake.
+ */
+export async function whenTrue(ready: () => boolean | Promise<boolean>, everyMs = 10): Promise<void> {
+  while (!(await ready())) await new Promise((r) => setTimeout(r, everyMs));
+}

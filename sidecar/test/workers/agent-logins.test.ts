@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import pg from "pg";
-import { Client } from "undici";
+import type { Client } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeServer, listen } from "../http/fixtures.js";
 import { buildBundle } from "../reliability/support/bundles.js";
@@ -15,6 +15,7 @@ import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { until } from "../support/wait.js";
 import { connect, startWorkers, workerOf, workerPids } from "./support.js";
 import { workerOfUpstreamSocket } from "./upstream-socket.js";
+import { connectionsOn as connectionsFound } from "./worker-connection.js";
 
 const PER_SOURCE = 4;
 /** Another agent: its logins (never refused by the first one's count) show which worker the next connection goes to. */
@@ -102,21 +103,14 @@ const wrong = (i: number) => `wrong-guess-${i}-${randomUUID()}`;
 
 const base = () => `http://127.0.0.1:${regate.ports.http}`;
 
-/** A keep-alive connection of its own to regate, on worker `pid` (a few tries: connections go round-robin). */
-async function connectionOn(pid: number, localAddress = "127.0.0.1"): Promise<Client> {
-  for (let i = 0; i < 40; i++) {
-    const c = new Client(base(), { pipelining: 1, localAddress });
-    if ((await whoami(c)).worker === pid) {
-      connections.push(c);
-      return c;
-    }
-    await c.close();
-    // The primary hands a connection to a worker that has taken the last one: a busy worker is skipped until it
-    // has, so a loaded machine can send many in a row to the other one. Give it time, more each try.
-    await new Promise((resolve) => setTimeout(resolve, 25 * i));
-  }
-  throw new Error(`no connection landed on worker ${pid}`);
+/** Keep-alive connections of their own to regate, one on each worker of `pids`, to be used at once (worker-connection.ts). */
+async function connectionsOn(pids: number[], localAddress = "127.0.0.1"): Promise<Client[]> {
+  const found = await connectionsFound(base(), pids, async (c) => (await whoami(c)).worker, localAddress);
+  connections.push(...found);
+  return found;
 }
+
+const connectionOn = async (pid: number, localAddress?: string): Promise<Client> => (await connectionsOn([pid], localAddress))[0]!;
 
 async function whoami(c: Client): Promise<{ status: number; worker?: number; retryAfter?: string; reason?: string }> {
   const r = await c.request({ method: "GET", path: "/api/whoami", headers: { authorization: `Bearer ${RELIABILITY_AGENT.token}` } });
@@ -150,8 +144,9 @@ describe("failed agent logins, workers: 2: one count for the cluster", () => {
 
   it("HTTP bearer: 3 unknown tokens through one worker leave the address let in; a 4th through the other worker refuses it 429 through both", async () => {
     const [a, b] = workers as [number, number];
-    const onA = await connectionOn(a);
-    const onB = await connectionOn(b);
+    // Both found together: one found first and left idle while the other is searched for would be closed and
+    // replaced by a connection that could land on either worker.
+    const [onA, onB] = (await connectionsOn([a, b])) as [Client, Client];
     for (let i = 0; i < PER_SOURCE - 1; i++) expect(await bearer(onA, wrong(i))).toBe(401);
     // Still let in, through the same worker (the connection is the same one): a share per worker would say 429.
     expect(await whoami(onA)).toEqual({ status: 200, worker: a });

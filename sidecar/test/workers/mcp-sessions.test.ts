@@ -3,26 +3,29 @@
 // had) must hold on the other before the agent can get there. The upstream is the real SDK server with
 // sessions and an event store (as in test/http/mcp-redteam.test.ts); the agents are the SDK's Client and raw
 // fetches, each on a connection whose worker the test knows (the upstream sees which worker's socket it is).
+// The server's tools answer when the test opens their gates and responses are read until what the test waits
+// for has come: nothing here depends on how fast a loaded machine finds a connection or relays an answer.
 
 import { randomUUID } from "node:crypto";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { Socket } from "node:net";
 import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { InMemoryEventStore } from "@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { Client, fetch as undiciFetch, type Response } from "undici";
+import { fetch as undiciFetch, type Client, type Response } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeServer, CUSTOMER, listen, UPSTREAM_SECRET } from "../http/fixtures.js";
 import { buildBundle } from "../reliability/support/bundles.js";
 import { RELIABILITY_AGENT, type RegateChild } from "../reliability/support/regate-child.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
+import { whenTrue } from "../support/wait.js";
 import { startWorkers, workerPids } from "./support.js";
 import { workerOfUpstreamSocket } from "./upstream-socket.js";
-import { crmMcpServer, mcpHeaders, readFor, toolCall } from "../http/mcp-exchange.js";
+import { connectionOn as connectionFound } from "./worker-connection.js";
+import { gates, heldCrmServer, readUntil } from "./mcp-held.js";
+import { mcpHeaders, orderedEvents, toolCall } from "../http/mcp-exchange.js";
 
 const OTHER = { subject: "other-agent", token: `other-agent-${randomUUID()}` };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // Allows everything; masks the customer tool's results only, so that another tool's exchange has no rules.
 const POLICY = `package regate
@@ -71,10 +74,13 @@ async function startMcp(): Promise<void> {
     if (session || req.method !== "POST") return void res.writeHead(404).end();
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      eventStore: new InMemoryEventStore(),
+      // In the order stored: the SDK's example store sorts by id, and a tool that answers at once can store its
+      // response in the same millisecond as the stream's priming event, with a random tail that sorts it first
+      // (a resumption after the priming event then replays nothing).
+      eventStore: orderedEvents(),
       onsessioninitialized: (id) => void transports.set(id, transport),
     });
-    const server = crmMcpServer(ran);
+    const server = heldCrmServer(ran);
     void server.connect(transport).then(() => transport.handleRequest(req, res));
   });
   const url = await listen(mcp);
@@ -108,7 +114,10 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.all(connections.map((c) => c.close().catch(() => undefined)));
+  gates.get_customer.open();
+  gates.run_report.open();
+  // destroy, not close: close waits for the event streams a failed test left open, and would hang here.
+  await Promise.all(connections.map((c) => c.destroy().catch(() => undefined)));
   await regate?.stop();
   if (mcp) await closeServer(mcp);
   await db?.stop();
@@ -116,19 +125,14 @@ afterAll(async () => {
 
 const base = () => `http://127.0.0.1:${regate.ports.http}`;
 
-/** A new connection to regate, on worker `pid` (the cluster hands connections round-robin: a few tries). */
+/** A new connection to regate, on worker `pid`, to be used at once (worker-connection.ts). */
 async function connectionOn(pid: number): Promise<Client> {
-  for (let i = 0; i < 20; i++) {
-    const c = new Client(base(), { pipelining: 1 });
+  const c = await connectionFound(base(), pid, async (c) => {
     const r = await c.request({ method: "GET", path: "/crm/whoami", headers: { authorization: `Bearer ${RELIABILITY_AGENT.token}` } });
-    const { worker } = (await r.body.json()) as { worker?: number };
-    if (worker === pid) {
-      connections.push(c);
-      return c;
-    }
-    await c.close();
-  }
-  throw new Error(`no connection landed on worker ${pid}`);
+    return ((await r.body.json()) as { worker?: number }).worker;
+  });
+  connections.push(c);
+  return c;
 }
 
 /** fetch over a connection of its own on worker `pid`. */
@@ -153,6 +157,11 @@ async function openSession(opens: number, uses: number, token = RELIABILITY_AGEN
 
 const headers = (session: string, extra: Record<string, string> = {}) => mcpHeaders(RELIABILITY_AGENT.token, session, extra);
 const call = toolCall;
+/** An event stream's text holds the JSON-RPC response to `id`. */
+const answers = (id: number) => (text: string) => text.includes(`"id":${id}}`) || text.includes(`"id":${id},`);
+
+/** Each test searches for several connections on given workers, which a loaded machine slows: its only bound. */
+const TEST_TIMEOUT_MS = 120_000;
 
 describe("workers: 2, MCP sessions", () => {
   it("a session opened on one worker is used through the SDK on the other, and resumed there (Last-Event-ID) masked", async () => {
@@ -165,37 +174,52 @@ describe("workers: 2, MCP sessions", () => {
     expect(seen.filter((s) => s.session === session).map((s) => s.worker)).toContain(b);
     // A masked call answered through worker A; its stream resumed through worker B.
     const res = await fetchOn(a, `${base()}/crm/mcp`, { method: "POST", headers: headers(session), body: call(78, "get_customer", { id: 1 }) });
-    const first = await readFor(res, 1500);
+    // The stream ends once the server has sent its one response.
+    const first = await readUntil(res);
     expect(first).toContain("Alice Smith");
     expect(first).not.toContain(CUSTOMER.email);
     const eventId = /^id: (.+)$/m.exec(first)?.[1];
     expect(eventId).toBeDefined();
     const replay = await fetchOn(b, `${base()}/crm/mcp`, { method: "GET", headers: headers(session, { accept: "text/event-stream", "last-event-id": eventId! }) });
     expect(replay.status).toBe(200);
-    const replayed = await readFor(replay, 500);
+    // The resumed stream stays open after the replay: read until the replayed response is there.
+    const replayed = await readUntil(replay, answers(78));
     expect(replayed).toContain("Alice Smith");
     expect(replayed).not.toContain(CUSTOMER.email);
     expect(replayed).not.toContain(CUSTOMER.ssn);
     await client.close();
-  });
+  }, TEST_TIMEOUT_MS);
 
   it("a masked call's result, read through the other worker by a call reusing its id, is masked", async () => {
     const [a, b] = workers as [number, number];
     // Opened and used on worker A only: worker B has never seen this session's exchanges.
     const { client, id: session } = await openSession(a, a);
-    ran.length = 0;
-    const masked = fetchOn(a, `${base()}/crm/mcp`, { method: "POST", headers: headers(session), body: call(77, "get_customer", { id: 1 }) });
-    // The second call goes once the first runs at the server (its id then maps to the second one's stream).
-    while (!ran.includes("get_customer")) await sleep(5);
-    const other = await fetchOn(b, `${base()}/crm/mcp`, { method: "POST", headers: headers(session), body: call(77, "run_report") });
-    const got = await readFor(other, 2500);
-    // The server did put the masked call's result on the exchange through worker B: it arrives masked.
-    expect(got).toContain("Alice Smith");
-    expect(got).not.toContain(CUSTOMER.email);
-    expect(got).not.toContain(CUSTOMER.ssn);
-    await readFor(await masked, 200).catch(() => "");
-    await client.close();
-  });
+    try {
+      ran.length = 0;
+      gates.get_customer.hold();
+      gates.run_report.hold();
+      const masked = await fetchOn(a, `${base()}/crm/mcp`, { method: "POST", headers: headers(session), body: call(77, "get_customer", { id: 1 }) });
+      // The masked call runs at the server and waits there; its id is then taken over by the second call, whose
+      // stream gets the response to id 77 the server sends next.
+      await whenTrue(() => ran.includes("get_customer"));
+      const other = await fetchOn(b, `${base()}/crm/mcp`, { method: "POST", headers: headers(session), body: call(77, "run_report") });
+      await whenTrue(() => ran.includes("run_report"));
+      gates.get_customer.open();
+      const got = await readUntil(other);
+      // The server did put the masked call's result on the exchange through worker B: it arrives masked.
+      expect(got).toContain("Alice Smith");
+      expect(got).not.toContain(CUSTOMER.email);
+      expect(got).not.toContain(CUSTOMER.ssn);
+      expect(got).not.toContain("report ready");
+      expect(seen.filter((s) => s.session === session && s.method === "POST").map((s) => s.worker).slice(-2)).toEqual([a, b]);
+      // The server never answers the first stream (its id went to the second one's): stop reading it.
+      await masked.body?.cancel().catch(() => undefined);
+    } finally {
+      gates.get_customer.open();
+      gates.run_report.open();
+      await client.close();
+    }
+  }, TEST_TIMEOUT_MS);
 
   it("another agent's use of the session on the other worker is refused and never reaches the server", async () => {
     const [a, b] = workers as [number, number];
@@ -210,5 +234,5 @@ describe("workers: 2, MCP sessions", () => {
     expect(await post.json()).toMatchObject({ id: 5, error: { code: -32001, data: { code: "PROTOCOL_VIOLATION", reason: expect.stringMatching(/issued to another agent/) } } });
     expect(seen.slice(before).filter((s) => s.session === session && s.worker === b)).toEqual([]);
     await client.close();
-  });
+  }, TEST_TIMEOUT_MS);
 });
