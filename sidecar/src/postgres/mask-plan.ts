@@ -19,7 +19,8 @@ export function columnRules(rules: readonly MaskRule[]): Map<string, MaskStrateg
   return out;
 }
 
-function matchesColumn(rule: string, schema: string | null, table: string, column: string): boolean {
+/** A column rule ("schema.table.column") covers a lineage column (a null schema: any; column "*": every one). */
+export function ruleCovers(rule: string, schema: string | null, table: string, column: string): boolean {
   const [rs, rt, rc] = rule.split(".");
   if (rt !== table) return false;
   if (schema !== null && rs !== schema) return false;
@@ -83,7 +84,7 @@ export function buildMaskPlan(
       } else {
         let fromLineage: MaskStrategy | undefined;
         for (const c of out.lineage) {
-          for (const [name, s] of byColumn) if (matchesColumn(name, c.schema, c.table, c.column)) fromLineage = strongerStrategy(fromLineage, s);
+          for (const [name, s] of byColumn) if (ruleCovers(name, c.schema, c.table, c.column)) fromLineage = strongerStrategy(fromLineage, s);
         }
         strategy = strongerStrategy(strategy, fromLineage && out.derived ? ownValueOnly(fromLineage) : fromLineage);
       }

@@ -1,4 +1,5 @@
 import { roomInSinks, type DecideOptions, type Decision, type PolicyInput, type Veto } from "../../decision/index.js";
+import { ruleCovers } from "../mask-plan.js";
 import type { AnalysisResult } from "../sql/types.js";
 import { postgresInput, type PostgresInputParts } from "../to-input.js";
 import { fastpathVeto } from "./function-call.js";
@@ -9,13 +10,24 @@ import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
 
 /**
- * COPY output bypasses DataRow masking: a masked COPY is refused, inside the logged decision. Out of the
- * database, CopyData carries every value unread, so a detector rule refuses it as a column rule does.
+ * COPY output bypasses DataRow masking: a COPY that would send what a mask rule covers is refused, inside the
+ * logged decision. Out of the database, CopyData carries every value unread, so a detector rule refuses it as a
+ * column rule does; a column rule refuses it unless every column it sends is known and none carries a
+ * column the rule names (`COPY customers (id, full_name) TO STDOUT` sends what a SELECT of them sends unmasked).
  */
 function copyVeto(analysis: AnalysisResult | undefined): ((d: Decision) => Veto | undefined) | undefined {
   if (!analysis?.statements.some((st) => st.kind === "copy")) return undefined;
   const out = analysis.statements.some((st) => st.copy?.direction === "to");
-  return (d) => (d.mask.some((m) => m.column || (out && m.detector)) ? { reason: "COPY cannot be masked; use SELECT", error_code: "MASK_LINEAGE_UNKNOWN" } : undefined);
+  return (d) => (d.mask.some((m) => (out && m.detector) || (m.column !== undefined && copyMayCarry(analysis, m.column))) ? { reason: "COPY cannot be masked; use SELECT", error_code: "MASK_LINEAGE_UNKNOWN" } : undefined);
+}
+
+/** Some COPY of `analysis` may carry values of `column` ("schema.table.column"): into the table, or out of it unread. */
+function copyMayCarry(analysis: AnalysisResult, column: string): boolean {
+  return analysis.statements.some((st) => {
+    if (st.kind !== "copy") return false;
+    if (st.copy?.direction !== "to" || st.outputs.length === 0) return true;
+    return st.outputs.some((o) => o.unknown || o.lineage.some((c) => ruleCovers(column, c.schema, c.table, c.column)));
+  });
 }
 
 function input(s: SessionState, message: PostgresInputParts["message"], extra: Record<string, unknown>, analysis: AnalysisResult | undefined) {
