@@ -6,6 +6,7 @@ import { approvalHash } from "./hash.js";
 import { noticeResponse } from "./notice.js";
 import { agentRow } from "./own.js";
 import { reviewView } from "./review-view.js";
+import { searchPathTerms } from "./search-path.js";
 import { deny } from "./outcomes.js";
 import type { ApprovalService, ApprovalServiceOptions } from "./service.js";
 
@@ -56,10 +57,13 @@ export async function postgresHold(
   const principal = session.principal.subject;
   // Held, the session cannot change them before the statement runs; a grant's re-run is matched under its own.
   const chosen = control.settings ?? [];
-  const settings = chosen.length > 0 ? Object.fromEntries(chosen.map((c) => [c.name, c.value])) : undefined;
+  const path = searchPathTerms(control.search_path);
+  const named: Record<string, string> = Object.fromEntries(chosen.map((c) => [c.name, c.value]));
+  if (path.digest !== undefined) named.search_path = path.digest;
+  const settings = Object.keys(named).length > 0 ? named : undefined;
   const sha256 = approvalHash(principal, session.target, statement.sql, digestOf(statement), settings);
   const view = reviewView(decision, statement.sql, statement.parameters);
-  const notes = [...(settings ? [settingsNote(chosen)] : []), ...(view.notes ?? [])];
+  const notes = [...(chosen.length > 0 ? [settingsNote(chosen)] : []), ...(path.note ? [path.note] : []), ...(view.notes ?? [])];
   return service.request(
     {
       kind: "postgres",

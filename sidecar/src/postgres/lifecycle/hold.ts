@@ -16,7 +16,7 @@ export function holdApproval(s: SessionState, statement: Statement, decision: De
   if (statement.message === "function_call") return (statement.decision = unapprovable(decision));
   const held = (s.held = new AbortController());
   s.watchClient();
-  const control = { notify: (buf: Buffer) => s.toClient(buf), signal: held.signal, in_transaction: s.txStatus !== 0x49, settings: s.reading.chosen() };
+  const control = { notify: (buf: Buffer) => s.toClient(buf), signal: held.signal, in_transaction: s.txStatus !== 0x49, settings: s.reading.chosen(), search_path: s.searchPath.current };
   return hold(s.info, statement, decision, control)
     .then((d) => (statement.decision = d))
     .finally(() => {

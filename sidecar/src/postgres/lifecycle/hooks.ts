@@ -12,6 +12,8 @@ export interface HoldControl {
   in_transaction: boolean;
   /** Settings the agent's connection chose that change how the statement's literals read (reading-settings.ts). */
   settings?: readonly ChosenSetting[];
+  /** The schemas the statement's names resolve in (SearchPathTracker.current); null when regate cannot know it. */
+  search_path?: readonly string[] | null;
 }
 
 export type EndReason = "client" | "upstream" | "terminated" | "error" | "shutdown";
