@@ -1,4 +1,4 @@
-import type { IncomingMessage } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import { charsetReadsOtherwise, isJsonLines, startsLikeJson, textFacts, type TextFacts } from "./body-readings.js";
 import { parsedQuery } from "./path.js";
@@ -68,6 +68,17 @@ export function mediaType(contentType: string | undefined): string | undefined {
   if (!contentType) return undefined;
   const t = contentType.trim().split(/[;,\s]/, 1)[0]!.toLowerCase();
   return t === "" ? undefined : t;
+}
+
+/**
+ * A response that holds part of a representation: a 206, a Content-Range, or a body of byte ranges
+ * (multipart/byteranges, and Apache's older multipart/x-byteranges) whatever its status, named anywhere in
+ * Content-Type as a client may look for it. The parts are slices cut where the upstream chose, so a value
+ * or credential cut between two of them is whole only once the agent joins them, which regate never sees.
+ */
+export function isPartialContent(status: number, headers: IncomingHttpHeaders): boolean {
+  const type = headers["content-type"];
+  return status === 206 || headers["content-range"] !== undefined || (type !== undefined && /multipart\/(?:x-)?byteranges/i.test(type));
 }
 
 /** A Content-Type an upstream may read otherwise than regate: bytes outside printable ASCII. */

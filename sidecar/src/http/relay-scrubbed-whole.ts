@@ -11,7 +11,7 @@
 
 import type { OutgoingHttpHeaders } from "node:http";
 import type { Logger } from "pino";
-import { isWideText, mediaType } from "./body.js";
+import { isPartialContent, isWideText, mediaType } from "./body.js";
 import { textual, WIDE_TEXT } from "./charset.js";
 import type { RequestContext } from "./context.js";
 import { relayScrubbed } from "./relay-scrubbed.js";
@@ -48,7 +48,7 @@ export function relayScrubbedWhole(
   // What decoderFor reads as no encoding. Compressed, partial or event streams have their own handling there.
   const encoding = (h["content-encoding"] ?? "").trim().toLowerCase();
   if (!(declared <= WHOLE_BYTES) || (encoding !== "" && encoding !== "identity")) return false;
-  if (status === 206 || h["content-range"] !== undefined || mediaType(h["content-type"]) === "text/event-stream") return false;
+  if (isPartialContent(status, h) || mediaType(h["content-type"]) === "text/event-stream") return false;
   return upstream.readWhole(
     WHOLE_BYTES,
     undefined,

@@ -5,7 +5,7 @@ import type { OutgoingHttpHeaders } from "node:http";
 import type { UpstreamResponse } from "./upstream-message.js";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
-import { mediaType } from "./body.js";
+import { isPartialContent, mediaType } from "./body.js";
 import { textual, WIDE_TEXT, WideTextError, WideTextGuard } from "./charset.js";
 import type { RequestContext } from "./context.js";
 import { dropBodyDescriptors } from "./headers.js";
@@ -21,7 +21,7 @@ import { SecretScrubber } from "./scrub.js";
  */
 export function relayScrubbed(ctx: RequestContext, upstream: UpstreamResponse, status: number, headers: OutgoingHttpHeaders, secrets: readonly Buffer[], log: Logger): void {
   const decoder = decoderFor(upstream.headers["content-encoding"]);
-  const unreadable = status === 206 || upstream.headers["content-range"] !== undefined ? "partial content" : decoder === undefined ? "a content-encoding regate cannot decode" : undefined;
+  const unreadable = isPartialContent(status, upstream.headers) ? "partial content" : decoder === undefined ? "a content-encoding regate cannot decode" : undefined;
   if (unreadable !== undefined) {
     refuseUnreadable(ctx, upstream, unreadable, log);
     return;

@@ -1,11 +1,11 @@
 import { Readable, type Transform } from "node:stream";
-import { deflateRawSync, deflateSync } from "node:zlib";
+import { brotliCompressSync, deflateRawSync, deflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { ResponseMasker } from "./masker.js";
 import { decoderFor, maskBody } from "./response-body.js";
 
-async function decode(body: Buffer, chunks: number): Promise<{ out: string; err?: Error }> {
-  const d = decoderFor("deflate") as Transform;
+async function decode(body: Buffer, chunks: number, coding = "deflate"): Promise<{ out: string; err?: Error }> {
+  const d = decoderFor(coding) as Transform;
   const size = Math.max(1, Math.ceil(body.length / chunks));
   const parts: Buffer[] = [];
   for (let i = 0; i < body.length; i += size) parts.push(body.subarray(i, i + size));
@@ -35,6 +35,23 @@ describe("deflate decoding", () => {
     ["a truncated stream", deflateRawSync(TEXT).subarray(0, 10)],
   ])("%s fails", async (_name, body) => {
     expect((await decode(body, 1)).err).toBeDefined();
+  });
+
+  // node's decoders end their output where their stream ends: the bytes after it were dropped unread (br), or
+  // the decoder never ended at all (deflate), and the agent waited until the upstream timeout, or for ever.
+  it.each([
+    ["deflate", "zlib", deflateSync(TEXT)],
+    ["deflate", "raw", deflateRawSync(TEXT)],
+    ["br", "brotli", brotliCompressSync(TEXT)],
+  ])("%s (%s) followed by more bytes fails, in one chunk or a byte at a time", async (coding, _name, body) => {
+    const more = Buffer.concat([body, Buffer.from('{"more":1}')]);
+    for (const chunks of [1, 2, more.length]) expect((await decode(more, chunks, coding)).err?.message).toMatch(/^bytes after the end of the (deflate|brotli) stream$/);
+  });
+
+  it("br, whole, in one chunk or a byte at a time; an empty body is empty", async () => {
+    const body = brotliCompressSync(TEXT);
+    for (const chunks of [1, 2, body.length]) expect(await decode(body, chunks, "br")).toEqual({ out: TEXT });
+    expect(await decode(Buffer.alloc(0), 1, "br")).toEqual({ out: "" });
   });
 
   it("stacked and unknown codings are not decoded", () => {

@@ -19,11 +19,12 @@ export function decoderFor(encoding: string | string[] | undefined): Transform |
       return null;
     case "gzip":
     case "x-gzip":
+      // Gunzip reads what follows a member itself: another member, or an error.
       return createGunzip();
     case "deflate":
-      return new DeflateDecoder();
+      return new WholeStreamDecoder("deflate", 2, (head) => (isZlibHeader(head[0]!, head[1]!) ? createInflate() : createInflateRaw()));
     case "br":
-      return createBrotliDecompress();
+      return new WholeStreamDecoder("brotli", 1, () => createBrotliDecompress());
     default:
       return undefined;
   }
@@ -33,13 +34,29 @@ export function decoderFor(encoding: string | string[] | undefined): Transform |
 const isZlibHeader = (b0: number, b1: number): boolean => (b0 & 0x0f) === 8 && ((b0 << 8) | b1) % 31 === 0;
 
 /**
- * "deflate" as servers really send it: RFC 9110 means a zlib stream, but IIS and older PHP and Java servers
- * send raw deflate. Which one it is shows in the first two bytes (a raw stream cannot start with a valid zlib
- * header that also decodes), so the matching inflater is picked then.
+ * A decoder that ends with its input, never before it. node's inflaters and brotli decoder end their output
+ * as soon as their stream ends, with bytes still to come: a reader then took the first stream for the whole
+ * body and dropped the rest unread (brotli), or, when the end came before the body did, waited for an end
+ * that had already passed, until the upstream timeout or, unmasked, forever (deflate). Bytes after the stream
+ * are an error here, as they are to Gunzip (unless they are another gzip member).
+ *
+ * For "deflate" it also picks the inflater: RFC 9110 means a zlib stream, but IIS and older PHP and Java
+ * servers send raw deflate. Which one it is shows in the first two bytes (a raw stream cannot start with a
+ * valid zlib header that also decodes).
  */
-class DeflateDecoder extends Transform {
+class WholeStreamDecoder extends Transform {
   #inner: Transform | undefined;
   #head: Buffer | undefined;
+  /** This side was told the input is over: an end of the inner stream is the expected one. */
+  #ending = false;
+
+  constructor(
+    private readonly coding: string,
+    private readonly headBytes: number,
+    private readonly pick: (head: Buffer) => Transform,
+  ) {
+    super();
+  }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     if (this.#inner) {
@@ -47,17 +64,20 @@ class DeflateDecoder extends Transform {
       return;
     }
     const head = this.#head ? Buffer.concat([this.#head, chunk]) : chunk;
-    if (head.length < 2) {
+    if (head.length < this.headBytes) {
       this.#head = head;
       return done();
     }
     this.#head = undefined;
-    const inner = (this.#inner = isZlibHeader(head[0]!, head[1]!) ? createInflate() : createInflateRaw());
-    // The inflater's output is held to this stream's pace: a small deflate bomb stays small in memory.
+    const inner = (this.#inner = this.pick(head));
+    // The inner output is held to this stream's pace: a small deflate bomb stays small in memory.
     inner.on("data", (d: Buffer) => {
       if (!this.push(d)) inner.pause();
     });
     inner.on("error", (err) => this.destroy(err));
+    inner.on("end", () => {
+      if (!this.#ending) this.destroy(new Error(`bytes after the end of the ${this.coding} stream`));
+    });
     inner.write(head, () => done());
   }
 
@@ -68,8 +88,9 @@ class DeflateDecoder extends Transform {
 
   override _flush(done: TransformCallback): void {
     const inner = this.#inner;
-    // Fewer than two bytes is no deflate stream of either kind.
-    if (!inner) return done(this.#head ? new Error("deflate stream too short") : null);
+    // Too few bytes for a stream of this coding.
+    if (!inner) return done(this.#head ? new Error(`${this.coding} stream too short`) : null);
+    this.#ending = true;
     inner.once("end", () => done());
     inner.end();
   }

@@ -2,7 +2,7 @@ import type { OutgoingHttpHeaders } from "node:http";
 import type { UpstreamResponse } from "./upstream-message.js";
 import { pipeline } from "node:stream";
 import type { Logger } from "pino";
-import { isJsonMedia, isWideText, mediaType } from "./body.js";
+import { isJsonMedia, isPartialContent, isWideText, mediaType } from "./body.js";
 import { foreignCharset, WIDE_TEXT } from "./charset.js";
 import { isJsonLines } from "./json-lines.js";
 import type { RequestContext } from "./context.js";
@@ -135,7 +135,7 @@ export function relayResponse(ctx: RequestContext, upstream: UpstreamResponse, l
     upstream.pipe(res);
     return;
   }
-  if (status === 206 || upstream.headers["content-range"] !== undefined) {
+  if (isPartialContent(status, upstream.headers)) {
     refuseUnmaskable(ctx, upstream, "partial content cannot be masked", log);
     return;
   }
