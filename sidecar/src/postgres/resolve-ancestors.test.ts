@@ -109,7 +109,7 @@ describe("a statement that names a child names its ancestors", () => {
   });
 
   it("through a view over a child", async () => {
-    const view = { ...rel("public", "v", ["ssn"]), relkind: "v", definition: "SELECT ssn FROM archive" };
+    const view = { ...rel("public", "v", ["ssn"]), relkind: "v", definition: "SELECT ssn FROM public.archive" };
     relations.push(view);
     try {
       const f = await facts("SELECT ssn FROM v");

@@ -158,8 +158,8 @@ function expandViews(a: AnalysisResult, analyze: Analyze, catalog: Catalog, dept
   }
   if (views.size === 0) return a;
   if (depth >= MAX_VIEW_DEPTH) return markUnknown(a, "views nested too deeply");
-  // A view's query is stored with names qualified as needed for an empty search_path... except
-  // public, which pg_get_viewdef leaves bare when visible: analyse it with the catalog's path.
+  // pg_get_viewdef runs on the catalog connection, whose search_path is pg_catalog alone
+  // (catalog-connection.ts): every other name in a view's body comes back with its schema.
   const inner = new Map<string, AnalysisResult | Promise<AnalysisResult>>();
   for (const [name, def] of views) inner.set(name, resolveView(def, analyze, catalog, depth + 1));
   const all = [...inner.values()];
@@ -170,8 +170,8 @@ function expandViews(a: AnalysisResult, analyze: Analyze, catalog: Catalog, dept
 }
 
 function resolveView(def: string, analyze: Analyze, catalog: Catalog, depth: number): AnalysisResult | Promise<AnalysisResult> {
-  const path = ["public"];
-  const result = analyze(def, path);
+  // Its bare names are pg_catalog's (see expandViews): one found nowhere else stays unresolved and is refused.
+  const result = analyze(def, ["pg_catalog"]);
   const pending = missingPairs(result, catalog);
   if (pending.length) return catalog.ensure(pending).then(() => resolveView(def, analyze, catalog, depth));
   return expandViews(result, analyze, catalog, depth);

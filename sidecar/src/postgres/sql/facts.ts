@@ -35,6 +35,12 @@ export class FactsBuilder {
   ddl: DdlFacts | null = null;
   copy: CopyFacts | null = null;
   explainAnalyze = false;
+  /**
+   * A relation is named by text the server turns into a relation when the statement runs, under the
+   * search_path in effect then (`nextval('s'::text)`, pg_get_serial_sequence): statement.ts refuses it
+   * beside a set_config() of search_path, which can move that path before the name is looked up.
+   */
+  namesAtRun = false;
 
   /** Lists that also receive every relation added while they are open (FOR UPDATE: what a FROM clause read). */
   private readonly recorders: RelationRef[][] = [];

@@ -10,6 +10,8 @@ interface RelationArg {
   /** Position of the relation argument. */
   index: number;
   access: Access;
+  /** The argument is text, not regclass: the server looks the relation up when the call runs. */
+  text?: true;
 }
 
 /**
@@ -32,12 +34,12 @@ export const RELATION_ARG_FUNCTIONS: ReadonlyMap<string, RelationArg> = new Map<
   ["pg_extension_config_dump", { index: 0, access: "write" }],
   ["pg_nextoid", { index: 0, access: "write" }],
   // pageinspect returns raw pages and index tuples (row values); pgrowlocks reads the table's rows.
-  ["get_raw_page", { index: 0, access: "read" }],
-  ["bt_metap", { index: 0, access: "read" }],
-  ["bt_page_stats", { index: 0, access: "read" }],
-  ["bt_page_items", { index: 0, access: "read" }],
-  ["bt_multi_page_stats", { index: 0, access: "read" }],
-  ["pgrowlocks", { index: 0, access: "read" }],
+  ["get_raw_page", { index: 0, access: "read", text: true }],
+  ["bt_metap", { index: 0, access: "read", text: true }],
+  ["bt_page_stats", { index: 0, access: "read", text: true }],
+  ["bt_page_items", { index: 0, access: "read", text: true }],
+  ["bt_multi_page_stats", { index: 0, access: "read", text: true }],
+  ["pgrowlocks", { index: 0, access: "read", text: true }],
   // pg_surgery and pg_visibility change tuples or the visibility map in place.
   ["heap_force_kill", { index: 0, access: "write" }],
   ["heap_force_freeze", { index: 0, access: "write" }],
@@ -76,6 +78,7 @@ export function relationArgument(name: string, args: readonly unknown[], cx: Cx)
     cx.facts.addUnknown(`${name}() is given an OID or a malformed relation name (write the name as schema.relation)`);
     return;
   }
+  if (parts.length === 1 && (spec.text || castThroughText(args[spec.index]))) cx.facts.namesAtRun = true;
   // A three-part name must name the current database: the server refuses any other.
   const relname = parts[parts.length - 1] as string;
   const schema = parts.length >= 2 ? parts[parts.length - 2] : undefined;
@@ -116,6 +119,8 @@ function serialSequenceArgument(fn: string, access: Access, [table, column]: [st
     return;
   }
   const relname = parts[parts.length - 1] as string;
+  // pg_get_serial_sequence looks its table up when it runs (the sequence it gives carries its schema).
+  if (parts.length === 1) cx.facts.namesAtRun = true;
   // Its catalog entry is read, not its rows, nor its children's.
   const resolved = resolveName(parts.length >= 2 ? parts[parts.length - 2] : undefined, relname, "read", cx.env, false, true);
   cx.facts.addTable(resolved.ref);
@@ -148,6 +153,20 @@ function constantName(v: unknown): string | null | undefined {
     return constantName(b.arg);
   }
   return undefined;
+}
+
+/**
+ * Whether a constant name reaches its regclass argument through text (`'s'::text`, `::varchar`, `::name`): the
+ * server then turns the text into a relation when the call runs, not when the statement is parsed, as it does
+ * a bare literal or `'s'::regclass`.
+ */
+function castThroughText(v: unknown): boolean {
+  const u = unwrap(v);
+  if (!u || u[0] !== "TypeCast") return false;
+  const tn = unwrap(u[1].typeName)?.[1] ?? (u[1].typeName as Rec | undefined);
+  const names = nameList(tn?.names) ?? [];
+  const last = names[names.length - 1];
+  return (last !== "regclass" && last !== "unknown") || castThroughText(u[1].arg);
 }
 
 // NAMEDATALEN - 1: the server cuts longer identifiers to this many bytes.

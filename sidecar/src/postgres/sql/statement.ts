@@ -12,6 +12,13 @@ import { QUERY_NODES, analyzeQuery } from "./query.js";
 import { utility } from "./utility.js";
 import { kindOf } from "./kinds.js";
 
+/**
+ * set_config() moves the search_path while the statement runs; a relation named by text is looked up when its
+ * call runs, maybe after that, so the name the analysis resolved may not be the one the server uses.
+ */
+export const PATH_MOVED_BEFORE_LOOKUP =
+  "a relation named by text is looked up when the statement runs, after its set_config() of search_path may have moved the path (send the set_config() as a statement of its own, or name the relation as schema.relation)";
+
 export interface SessionView {
   prepared(name: string): StatementFacts | undefined;
   cursor(name: string): StatementFacts | undefined;
@@ -52,6 +59,9 @@ export function analyzeStatement(raw: RawStatement, env: Env, session: SessionVi
       facts.countRows(rowsOf(outs));
     }
     facts.outputs = outs.map(toOutput);
+    if (facts.namesAtRun && facts.settings.some((c) => c.action === "set_config" && (c.name === "search_path" || c.name === "*"))) {
+      facts.addUnknown(PATH_MOVED_BEFORE_LOOKUP);
+    }
   } catch (err) {
     if (err instanceof TooDeep) facts.addUnknown(err.message);
     else facts.addUnknown(`internal analysis error: ${err instanceof Error ? err.message : String(err)}`);
