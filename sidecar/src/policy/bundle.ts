@@ -2,8 +2,9 @@ import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { RegateError } from "../errors.js";
 import { canonicalFile, jsonBudget, type JsonBudget } from "./canonical-json.js";
-import { shown } from "./shown.js";
+import { hasControlCharacters, shown } from "./shown.js";
 import { isStructured, SIGNATURES_FILE } from "./signature.js";
+import { untar } from "./tar.js";
 
 export interface Manifest {
   revision?: string;
@@ -66,6 +67,11 @@ export function parseBundle(files: ReadonlyMap<string, Uint8Array>, opts: ParseO
   // The revision names the policy in every decision, in the rollback history and in /status: a string, as in OPA.
   if (typeof manifest !== "object" || manifest === null || Array.isArray(manifest) || (manifest.revision !== undefined && typeof manifest.revision !== "string")) {
     throw new RegateError("BUNDLE_INVALID", "bundle .manifest must be a JSON object whose revision is a string");
+  }
+  // The revision is printed as it is wherever a policy is named (`regate status`, /status, errors): one that could
+  // move an operator's cursor, clear the screen or hide text is no name, whoever built or signed it.
+  if (manifest.revision !== undefined && hasControlCharacters(manifest.revision)) {
+    throw new RegateError("BUNDLE_INVALID", `bundle .manifest revision ${shown(manifest.revision)} holds control or invisible characters`);
   }
   const wasmPath = manifest.wasm?.[0]?.module?.replace(/^\//, "") ?? "policy.wasm";
   if (manifest.wasm && new Set(manifest.wasm.map((w) => w.module)).size > 1) {
@@ -139,57 +145,4 @@ function mergeAt(root: Record<string, unknown>, dirs: string[], value: unknown, 
 function define<T>(obj: Record<string, unknown>, key: string, value: T): T {
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
   return value;
-}
-
-/** Minimal ustar reader: regular files only; GNU long names (type L) and pax headers honoured. */
-function untar(tar: Buffer): Map<string, Uint8Array> {
-  const files = new Map<string, Uint8Array>();
-  let offset = 0;
-  let longName: string | undefined;
-  while (offset + 512 <= tar.length) {
-    const header = tar.subarray(offset, offset + 512);
-    if (header.every((b) => b === 0)) break;
-    const checksum = octal(header.subarray(148, 156));
-    let sum = 0;
-    for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : header[i]!;
-    if (sum !== checksum) throw new RegateError("BUNDLE_INVALID", "bundle tarball is corrupt (bad header checksum)");
-    const size = octal(header.subarray(124, 136));
-    const type = String.fromCharCode(header[156] || 48);
-    const prefix = cstring(header.subarray(345, 500));
-    const baseName = cstring(header.subarray(0, 100));
-    const bodyStart = offset + 512;
-    const bodyEnd = bodyStart + size;
-    if (bodyEnd > tar.length) throw new RegateError("BUNDLE_INVALID", "bundle tarball is truncated");
-    const body = tar.subarray(bodyStart, bodyEnd);
-    if (type === "L") {
-      longName = cstring(body);
-    } else if (type === "x") {
-      const m = /\d+ path=([^\n]*)\n/.exec(body.toString("utf8"));
-      if (m) longName = m[1];
-    } else {
-      const name = (longName ?? (prefix ? `${prefix}/${baseName}` : baseName)).replace(/^\/+/, "").replace(/^\.\//, "");
-      longName = undefined;
-      if (type === "0" || type === "\0") {
-        if (name.split("/").includes("..")) throw new RegateError("BUNDLE_INVALID", `bundle path escapes the bundle: ${shown(name)}`);
-        // Two entries of one name (tar -r appends one; "./x" and "/x" are "x"): which one a reader keeps is
-        // a choice a signer never saw, so neither is taken.
-        if (files.has(name)) throw new RegateError("BUNDLE_INVALID", `bundle file ${shown(name)} appears twice in the tarball`);
-        files.set(name, body);
-      }
-    }
-    offset = bodyStart + Math.ceil(size / 512) * 512;
-  }
-  if (files.size === 0) throw new RegateError("BUNDLE_INVALID", "bundle tarball holds no files");
-  return files;
-}
-
-function octal(field: Buffer): number {
-  const text = cstring(field).trim();
-  if (!/^[0-7]*$/.test(text)) throw new RegateError("BUNDLE_INVALID", "bundle tarball is corrupt (bad number field)");
-  return text === "" ? 0 : parseInt(text, 8);
-}
-
-function cstring(field: Buffer): string {
-  const end = field.indexOf(0);
-  return field.subarray(0, end === -1 ? field.length : end).toString("utf8");
 }

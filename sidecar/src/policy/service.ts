@@ -160,6 +160,11 @@ export class BundleDownloader {
       if (![301, 302, 303, 307, 308].includes(res.status) || !location) return res;
       if (hop === 5) throw new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server redirected more than 5 times for ${redactUrl(this.opts.url)}`);
       const next = new URL(location, url);
+      // Only http(s) is fetched: any other scheme (ftp:, file:, data:) is a failed request that says so. The URL
+      // parser admits only letters, digits, "+", "-" and "." in a scheme, so it is shown as it is.
+      if (next.protocol !== "https:" && next.protocol !== "http:") {
+        throw new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server redirected to ${next.protocol}, which is not http or https, for ${redactUrl(this.opts.url)}`);
+      }
       if (first.protocol === "https:" && next.protocol !== "https:") {
         throw new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server redirected from https to ${next.protocol} for ${redactUrl(this.opts.url)}`);
       }
@@ -170,6 +175,16 @@ export class BundleDownloader {
   #get(url: URL, headers: Record<string, string>, timeoutMs: number, home = true): Promise<Response> {
     const request = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
+      // Created before the deadline is armed: a request that cannot even be built (a scheme or header Node
+      // refuses) throws here and is a failed poll, not a deadline left to fire later on a request that never
+      // existed, whose throw from a timer would have ended the process.
+      let req: ReturnType<typeof request>;
+      try {
+        req = request(url, { method: "GET", headers, timeout: timeoutMs, ...(this.opts.ca ? { ca: this.opts.ca } : {}), ...(this.opts.cert && home ? { cert: this.opts.cert, key: this.opts.key } : {}) });
+      } catch (cause) {
+        reject(new RegateError("BUNDLE_DOWNLOAD_FAILED", `cannot request the bundle from ${redactUrl(url.toString())}`, { cause: asError(cause) }));
+        return;
+      }
       // A deadline for the whole exchange, not only for a silent socket: a server that sends a byte now and
       // then would otherwise hold this poll, and every poll after it (a revoked policy never replaced), forever.
       const deadline = setTimeout(() => {
@@ -184,7 +199,7 @@ export class BundleDownloader {
       };
       resolve = settle(resolve);
       reject = settle(reject);
-      const req = request(url, { method: "GET", headers, timeout: timeoutMs, ...(this.opts.ca ? { ca: this.opts.ca } : {}), ...(this.opts.cert && home ? { cert: this.opts.cert, key: this.opts.key } : {}) }, (res) => {
+      req.on("response", (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on("data", (c: Buffer) => {
