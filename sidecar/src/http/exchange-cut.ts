@@ -101,7 +101,10 @@ function cut(ctx: RequestContext, why: ExchangeCut): EndedExchange {
   ctx.errorCode = why.answer.code;
   clearTimeout(ctx.timer);
   if (streaming) {
-    // Too late for a status: the connection goes, and with it whatever the stream still had to say.
+    // Too late for a status: the connection goes, and with it whatever the stream still had to say. A reset,
+    // not a close: an agent that reads slowly would otherwise still get the megabytes of the stream that sit
+    // in regate's queue and the kernel's send buffer after the cut.
+    resetConnection(ctx.req.socket);
     res.destroy();
   } else {
     // Answered before the upstream exchange is aborted: a body being read whole would otherwise be
@@ -114,4 +117,14 @@ function cut(ctx: RequestContext, why: ExchangeCut): EndedExchange {
   ctx.proxyReq?.destroy();
   ctx.proxyRes?.destroy();
   return ended;
+}
+
+/** Drops the connection with a TCP reset, discarding what is queued for the agent; a TLS socket is destroyed. */
+function resetConnection(socket: Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    // Not a plain TCP handle (TLS wraps it): destroying drops at least what regate itself queued.
+    socket.destroy();
+  }
 }

@@ -199,7 +199,7 @@ export class PostgresServer {
             this.opts.onSessionCount?.(this.registry.size);
           },
         },
-        { client: accepted.socket, reader: accepted.reader, backlog: accepted.backlog, session: info, upstreamParams: startup.upstream },
+        { client: accepted.socket, tcp: socket, reader: accepted.reader, backlog: accepted.backlog, session: info, upstreamParams: startup.upstream },
       );
       const unregister = this.registry.add(session);
       this.opts.onSessionCount?.(this.registry.size);

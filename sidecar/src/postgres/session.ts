@@ -15,17 +15,23 @@ import type { SessionContext, SessionState } from "./lifecycle/state.js";
 import type { Statement } from "./lifecycle/statement.js";
 import { errorResponse, FrameReader, Frontend, OutBatch, type Frame } from "./protocol/index.js";
 import { greeting, openUpstream } from "./session-start.js";
+import { unsentBytes } from "./unsent.js";
 import { sendCancel, terminateBackend, type UpstreamConnection } from "./upstream.js";
 
 export type { SessionContext } from "./lifecycle/state.js";
 
 export interface SessionStart {
   client: Socket;
+  /** The TCP socket under `client` when the agent's leg is TLS: a reset (end()) is sent on it. */
+  tcp?: Socket;
   reader: FrameReader;
   backlog: Frame[];
   session: SessionInput;
   upstreamParams: Record<string, string>;
 }
+
+/** Bytes queued in the kernel for an agent beyond which an operator's end takes it to have stopped reading. */
+const STALLED_BYTES = 128 * 1024;
 
 /**
  * One agent connection: the client socket, the upstream socket, and the connection state that keeps
@@ -35,6 +41,7 @@ export interface SessionStart {
 export class PgSession implements LiveSession {
   readonly #ctx: SessionContext;
   readonly #client: Socket;
+  readonly #tcp: Socket;
   readonly #clientReader: FrameReader;
   #upstream!: UpstreamConnection;
   readonly #upReader = new FrameReader(1 << 30);
@@ -44,6 +51,8 @@ export class PgSession implements LiveSession {
   #parked = false;
   #closed = false;
   #ending = false;
+  /** end() reset the agent's connection; the session still ends as the operator's end, not the agent's hang-up. */
+  #clientReset = false;
   /** Budget cuts and agent leases the server's replies wait for (pauseUpstream); drain does not resume them. */
   #upstreamHolds = 0;
   /** When bytes last went to or came from the upstream (the silence watch measures from it). */
@@ -67,6 +76,7 @@ export class PgSession implements LiveSession {
   constructor(ctx: SessionContext, start: SessionStart) {
     this.#ctx = ctx;
     this.#client = start.client;
+    this.#tcp = start.tcp ?? start.client;
     this.#clientReader = start.reader;
     this.#inbox = start.backlog;
     this.#log = ctx.log;
@@ -171,8 +181,8 @@ export class PgSession implements LiveSession {
     up.on("close", () => !this.#ending && this.#close(undefined, "upstream"));
     up.on("drain", () => this.#client.resume());
     this.#client.on("data", (chunk: Buffer) => this.#onClientData(chunk));
-    this.#client.on("error", (err) => this.#close(err, "client"));
-    this.#client.on("close", () => this.#close(undefined, "client"));
+    this.#client.on("error", (err) => !this.#clientReset && this.#close(err, "client"));
+    this.#client.on("close", () => !this.#clientReset && this.#close(undefined, "client"));
     // Not while a budget cut or an agent lease holds the server's replies (pauseUpstream).
     this.#client.on("drain", () => this.#upstreamHolds === 0 && up.resume());
     this.#drainInbox();
@@ -198,6 +208,12 @@ export class PgSession implements LiveSession {
     this.#ending = true;
     this.#client.pause();
     const idle = this.idle;
+    // An agent that is not reading (a result it let pile up, a COPY TO it stalls) has replies queued in regate
+    // and in the kernel's send buffer: it would go on reading them, megabytes of rows, while the backend is
+    // ended and after, and the FATAL queued behind them would never reach it. Reset now: none of them leaves.
+    // The kernel's count includes what the agent received but has not acknowledged yet (a delayed ACK of the
+    // last notice): below STALLED_BYTES the agent is taken to be reading, and gets the FATAL that says why.
+    if (this.#client.writableLength > 0 || (unsentBytes(this.#tcp) ?? 0) > STALLED_BYTES) this.#resetClient();
     // A statement held for approval is withdrawn now, before anything is awaited: a reviewer's approve
     // arriving while the backend is being ended must not release it.
     this.#state.held?.abort(`operator: ${reason}`);
@@ -214,6 +230,20 @@ export class PgSession implements LiveSession {
     this.#log.warn({ reason }, "session ended by an operator");
     // What the agent should do next: an operator stopped it on purpose, so reconnecting to redo the work is wrong.
     this.terminate("SESSION_ENDED", `regate: session ended by an operator: ${reason}`, "terminated", "stop and report to your operator; do not reconnect to redo this work until they say so");
+  }
+
+  /** Drops the agent's connection with a TCP reset: nothing queued for it leaves regate (end()). */
+  #resetClient(): void {
+    this.#log.warn("agent had replies queued that it had not read: its connection is reset so that none reaches it");
+    // end() goes on to end the backend and closes the session itself, as ended by the operator.
+    this.#clientReset = true;
+    try {
+      this.#tcp.resetAndDestroy();
+    } catch (err) {
+      // TLS over it, or not a TCP handle: destroying still drops what regate itself queued.
+      this.#log.debug({ err }, "connection reset not possible; destroyed instead");
+    }
+    this.#client.destroy();
   }
 
   #close(err: unknown, side: EndReason | "regate"): void {
