@@ -4,9 +4,9 @@ import {
   answerCounts,
   issuedAt,
   issuedId,
+  bookedAdmission,
   bookingOf,
   McpSessionBook,
-  sessionAdmission,
   sessionHeader,
   sessionlessAdmission,
   sessionRole,
@@ -93,11 +93,11 @@ export class ClusterMcpSessions implements McpSessionStore {
     if (s && s.subject === r.subject && (!at.resumes || s.issuedAt.size > 0) && s.rules.covers(mask)) {
       this.#copy.touch(at.id);
       this.#touch(at.id);
-      return at.records ? sessionlessAdmission(this.#copy, r.subject, r.requestMethod, mask) : sessionAdmission(this.#copy, r.subject, at.id, at.replays, s.rules.mask);
+      return bookedAdmission(this.#copy, r.subject, r.requestMethod, at, mask, s.rules.mask);
     }
     return this.link.request<McpAdmission>("mcp.admit", { subject: r.subject, id: at.id, resumes: at.resumes, mask }, this.timeoutMs).then(
       // The copy has the primary's change by now (it shares before it answers): it is read from here on.
-      (a) => (a.ok ? (at.records ? sessionlessAdmission(this.#copy, r.subject, r.requestMethod, mask) : sessionAdmission(this.#copy, r.subject, at.id, at.replays, a.mask)) : a),
+      (a) => (a.ok ? bookedAdmission(this.#copy, r.subject, r.requestMethod, at, mask, a.mask) : a),
       (err: unknown) => {
         this.log.warn({ err }, "an MCP session change could not be shared with every worker; the exchange is refused");
         return { ok: false, reason: UNAVAILABLE, unavailable: true } as const;

@@ -131,14 +131,7 @@ export class DecisionPipeline implements Decider {
     logMask: LogMaskOutcome | undefined,
     scope: Scope | undefined,
   ): Decision {
-    const vetoed = (d: Decision): Decision => {
-      const veto = d.outcome !== "deny" && options?.veto ? options.veto(d) : undefined;
-      if (!veto) return d;
-      const { approve: _dropped, ...rest } = d;
-      const { next_step: _step, ...kept } = rest;
-      return { ...kept, outcome: "deny", reasons: [veto.reason], mask: [], error_code: veto.error_code };
-    };
-    if (options?.preview) return vetoed(decision);
+    if (options?.preview) return vetoed(decision, options);
 
     const reuse = decision.reused_from !== undefined;
     let mask: PolicyMask;
@@ -161,7 +154,7 @@ export class DecisionPipeline implements Decider {
     // The veto (a recording written before the decision is logged) reads the logged view of the decision it
     // is asked about: a record must not keep what the log withholds (logged-decisions.ts).
     noteLoggedView(decision, event);
-    const kept = vetoed(decision);
+    const kept = vetoed(decision, options);
     if (kept !== decision) {
       decision = kept;
       event.decision = kept;
@@ -249,4 +242,13 @@ function resultOf(d: Decision): Record<string, unknown> {
     ...(d.cache ? { cache: d.cache } : {}),
     ...(d.next_step ? { next_step: d.next_step } : {}),
   };
+}
+
+/** The decision the adapter's veto leaves (budgets, COPY with masks, a recording that cannot be written): a refusal, or itself. */
+function vetoed(d: Decision, options: DecideOptions | undefined): Decision {
+  const veto = d.outcome !== "deny" && options?.veto ? options.veto(d) : undefined;
+  if (!veto) return d;
+  const { approve: _dropped, ...rest } = d;
+  const { next_step: _step, ...kept } = rest;
+  return { ...kept, outcome: "deny", reasons: [veto.reason], mask: [], error_code: veto.error_code };
 }

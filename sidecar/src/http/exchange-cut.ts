@@ -4,6 +4,7 @@
 import type { Socket } from "node:net";
 import type { Principal } from "../decision/types.js";
 import { ERROR_CODES } from "../errors.js";
+import { resetConnection } from "../socket-reset.js";
 import type { RequestContext } from "./context.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
 import { sendError, type ErrorBody } from "./reply.js";
@@ -117,14 +118,4 @@ function cut(ctx: RequestContext, why: ExchangeCut): EndedExchange {
   ctx.proxyReq?.destroy();
   ctx.proxyRes?.destroy();
   return ended;
-}
-
-/** Drops the connection with a TCP reset, discarding what is queued for the agent; a TLS socket is destroyed. */
-function resetConnection(socket: Socket): void {
-  try {
-    socket.resetAndDestroy();
-  } catch {
-    // Not a plain TCP handle (TLS wraps it): destroying drops at least what regate itself queued.
-    socket.destroy();
-  }
 }

@@ -11,9 +11,8 @@
 
 import type { IncomingHttpHeaders } from "node:http";
 import type { MaskRule } from "../decision/types.js";
-import { sessionAdmission } from "./mcp-live-rules.js";
 import { bookingOf } from "./mcp-tasks.js";
-import { sessionlessAdmission } from "./mcp-sse-streams.js";
+import { bookedAdmission, sessionlessAdmission } from "./mcp-sse-streams.js";
 import { issuedAt, McpSessionBook, type McpAdmission } from "./mcp-session-book.js";
 import { mcpMessages } from "./mcp.js";
 import { headerKey } from "./method.js";
@@ -122,8 +121,7 @@ export class McpSessions implements McpSessionStore {
     const at = bookingOf(r, h);
     if (at === undefined) return sessionlessAdmission(this.#book, r.subject, r.requestMethod, mask);
     const b = this.#book.book(r.subject, at.id, at.resumes, mask);
-    if (b.ok && at.records) return sessionlessAdmission(this.#book, r.subject, r.requestMethod, mask);
-    return b.ok ? sessionAdmission(this.#book, r.subject, at.id, at.replays, b.mask) : b;
+    return b.ok ? bookedAdmission(this.#book, r.subject, r.requestMethod, at, mask, b.mask) : b;
   }
 
   roleOf(r: McpRequest): McpSessionRole | undefined {

@@ -8,7 +8,9 @@
 // sessionless GET event streams is masked with every rule those exchanges were allowed under when it arrives.
 
 import type { MaskRule } from "../decision/types.js";
+import { sessionAdmission } from "./mcp-live-rules.js";
 import { SessionRules, sessionlessKey, type McpAdmission, type McpSessionBook } from "./mcp-session-book.js";
+import type { BookedAs } from "./mcp-tasks.js";
 import { mcpMessages } from "./mcp.js";
 
 export { sessionlessKey };
@@ -47,4 +49,13 @@ export function sessionlessAdmission(book: McpSessionBook, subject: string, meth
   };
   // Its events are joined as any stream masked with its own rules is (stream-joins.ts).
   return { ok: true, mask, live, joins: true };
+}
+
+/**
+ * How an exchange the book took (bookingOf) is relayed, in either store (a single process's, a worker's copy):
+ * a sessionless MCP call keeps its own `mask` and reaches its agent's streams through the book; an exchange of
+ * a session (or a task) is masked with what the session is booked under now, `booked`.
+ */
+export function bookedAdmission(book: McpSessionBook, subject: string, method: string, at: BookedAs, mask: MaskRule[], booked: MaskRule[]): McpAdmission {
+  return at.records ? sessionlessAdmission(book, subject, method, mask) : sessionAdmission(book, subject, at.id, at.replays, booked);
 }

@@ -3,6 +3,7 @@ import { serialize } from "pg-protocol";
 import type { SessionInput } from "../decision/index.js";
 import { ERROR_CODES, isDisconnect, RegateError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { resetConnection } from "../socket-reset.js";
 import { onClientFrame } from "./lifecycle/decode.js";
 import { holdClientUntil } from "./lifecycle/cut.js";
 import { callHook } from "./lifecycle/decide.js";
@@ -237,12 +238,7 @@ export class PgSession implements LiveSession {
     this.#log.warn("agent had replies queued that it had not read: its connection is reset so that none reaches it");
     // end() goes on to end the backend and closes the session itself, as ended by the operator.
     this.#clientReset = true;
-    try {
-      this.#tcp.resetAndDestroy();
-    } catch (err) {
-      // TLS over it, or not a TCP handle: destroying still drops what regate itself queued.
-      this.#log.debug({ err }, "connection reset not possible; destroyed instead");
-    }
+    if (!resetConnection(this.#tcp)) this.#log.debug("connection reset not possible; destroyed instead");
     this.#client.destroy();
   }
 

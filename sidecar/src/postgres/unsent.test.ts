@@ -1,11 +1,8 @@
 import { once } from "node:events";
 import { createServer, connect, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
+import { whenTrue } from "../../test/support/wait.js";
 import { unsentBytes } from "./unsent.js";
-
-async function until(ok: () => boolean): Promise<void> {
-  while (!ok()) await new Promise((r) => setTimeout(r, 10));
-}
 
 describe("unsentBytes", () => {
   it("sees what the kernel holds for a peer that stopped reading, and nothing once it has read", async () => {
@@ -21,11 +18,11 @@ describe("unsentBytes", () => {
       // More than the paused peer's receive buffer takes: the rest waits in this side's kernel.
       const total = 2 << 20;
       sock.write(Buffer.alloc(total));
-      await until(() => (unsentBytes(sock) ?? 0) > 0);
+      await whenTrue(() => (unsentBytes(sock) ?? 0) > 0);
       let n = 0;
       peer.on("data", (d: Buffer) => (n += d.length));
       peer.resume();
-      await until(() => n === total && unsentBytes(sock) === 0);
+      await whenTrue(() => n === total && unsentBytes(sock) === 0);
     } finally {
       peer.destroy();
       sock.destroy();
