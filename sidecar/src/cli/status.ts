@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import type { StatusReport } from "../admin/index.js";
 import { ConfigError } from "../config/index.js";
 import { adminBaseUrl } from "./config-arg.js";
+import { field, jsonOut } from "./shown.js";
 
 const USAGE =
   "usage: regate status [--url http://127.0.0.1:9187] [--config file] [--token-file F] [--json]\n" +
@@ -43,22 +44,26 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
     process.stderr.write(`regate status: cannot read ${base}/status: ${(err as Error).message}\n`);
     return 1;
   }
-  if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  if (values.json) process.stdout.write(jsonOut(report));
   else process.stdout.write(formatStatus(report, new Date()));
   const bundles = Object.values(report.bundles);
   if (bundles.length === 0 || bundles.some((b) => !b.active_revision)) return 1;
   return bundles.some((b) => b.code) ? 2 : 0;
 }
 
-/** The report as aligned lines, times with their age. */
+/**
+ * The report as aligned lines, times with their age. Error messages and their causes carry text a bundle server
+ * chose (a TLS peer's certificate names, a parser's quote of the bytes it refused), so every value is printed
+ * as a field that cannot act on the responder's terminal.
+ */
 export function formatStatus(report: StatusReport, now: Date): string {
   const lines: string[] = [];
   const row = (label: string, value: string | undefined) => {
-    if (value !== undefined) lines.push(`  ${label.padEnd(20)}${value}`);
+    if (value !== undefined) lines.push(`  ${field(label).padEnd(20)}${field(value)}`);
   };
   const when = (iso: string | undefined) => (iso ? `${iso} (${age(now.getTime() - Date.parse(iso))} ago)` : undefined);
   for (const b of Object.values(report.bundles)) {
-    lines.push(`bundle ${b.name}`);
+    lines.push(`bundle ${field(b.name)}`);
     row("active revision", b.active_revision ?? "none (every decision is denied)");
     row("source", b.source);
     if (b.signature) row("signed by key", `${b.signature.keyid}${b.signature.issued_at !== undefined ? ` at ${new Date(b.signature.issued_at * 1000).toISOString()}` : ""}`);

@@ -68,7 +68,7 @@ export const configSchema = {
             required: { type: "boolean", default: true, description: "Refuse a bundle without `.signatures.json`, whatever `keyid` says." },
             keyid: { type: "string", minLength: 1, description: "Key to verify with; unset: the token's `kid` header names it." },
             scope: { type: "string", description: "Expected `scope` claim; unset: the key's scope." },
-            exclude_files: { type: "array", items: { type: "string" }, default: [], description: "Bundle files the signature does not cover." },
+            exclude_files: { type: "array", items: { type: "string" }, default: [], description: "Bundle files the signature does not cover (never the module, `.manifest` or a `data.json`: such a bundle is refused)." },
             allow_rollback: { type: "boolean", default: false, description: "Accept a signed bundle older than the active one (earlier `iat`, or a revision that was active before)." },
             keys: {
               type: "object",

@@ -87,9 +87,25 @@ export function parseBundle(files: ReadonlyMap<string, Uint8Array>, opts: ParseO
     const dirs = path.split("/").slice(0, -1);
     mergeAt(data, dirs, value, path);
   }
+  refuseUnsignedReads(opts.exclude ?? [], wasmPath, files);
   const revision = manifest.revision || contentRevision(files, opts.exclude ?? []);
   const entrypoints = (manifest.wasm ?? []).map((w) => w.entrypoint);
   return { revision, manifest, wasm, data, entrypoints, files };
+}
+
+/**
+ * exclude_files is for files regate never reads (a README, a test fixture). A file that decides (the module,
+ * the manifest naming it, any data.json) left out of the signature would let whoever serves the bundle change
+ * every decision while the signature still checks, so such an exclusion refuses the bundle.
+ */
+function refuseUnsignedReads(exclude: readonly string[], wasmPath: string, files: ReadonlyMap<string, Uint8Array>): void {
+  for (const raw of exclude) {
+    const path = raw.replace(/^\/+/, "");
+    if (!files.has(path)) continue;
+    if (path === ".manifest" || path === wasmPath || path === "data.json" || path.endsWith("/data.json")) {
+      throw new RegateError("BUNDLE_INVALID", `bundle file ${shown(path)} decides what the policy does, so policy.signing.exclude_files cannot leave it unsigned; remove it from exclude_files`);
+    }
+  }
 }
 
 /**

@@ -13,7 +13,7 @@ import type { Config } from "../../src/config/index.js";
 import type { RegateError } from "../../src/errors.js";
 import { BundleDownloader, PolicyStore, readBundle } from "../../src/policy/index.js";
 import { storeOptions } from "../../src/policy/source.js";
-import { ALLOW, DENY, makeKeys, opaBuild } from "./opa.js";
+import { ALLOW, DENY, makeKeys, opaBuild, tamper } from "./opa.js";
 
 const keys = makeKeys();
 let deny: Buffer;
@@ -173,5 +173,34 @@ describe("a revision that would rewrite an operator's terminal", () => {
     expect(err?.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e]/);
     expect(s.status()).toMatchObject({ active_revision: "deny-v1", code: "BUNDLE_INVALID" });
     expect(s.active?.evaluate("regate/decision", {})).toMatchObject({ allow: false });
+  });
+});
+
+describe("exclude_files naming a file that decides", () => {
+  // An operator excludes files the bundle server adds or rewrites after signing. Listing the module, the
+  // manifest or a data.json there left it unsigned: whoever answers for the server swapped in an allow-all
+  // module (or data a policy reads) and the signature still checked.
+  const withExclusions = (exclude_files: string[]) => ({ ...policy, signing: { ...policy.signing!, exclude_files } }) as Config["policy"];
+  it.each([
+    { name: "the module", exclude: ["policy.wasm"], edit: (d: string) => writeFileSync(join(d, "policy.wasm"), allowWasm), file: "policy.wasm" },
+    { name: "the module, named with a leading slash", exclude: ["/policy.wasm"], edit: (d: string) => writeFileSync(join(d, "policy.wasm"), allowWasm), file: "policy.wasm" },
+    { name: "a data.json", exclude: ["data.json"], edit: (d: string) => writeFileSync(join(d, "data.json"), '{"unsigned": true}'), file: "data.json" },
+    { name: "a nested data.json", exclude: ["tables/data.json"], edit: (d: string) => (mkdirSync(join(d, "tables")), writeFileSync(join(d, "tables", "data.json"), '{"x": 1}')), file: "tables/data.json" },
+    { name: "the manifest", exclude: [".manifest"], edit: (d: string) => writeFileSync(join(d, ".manifest"), '{"revision": "swapped"}'), file: ".manifest" },
+  ])("$name: the bundle is refused, saying which file and what to change; nothing is activated", async ({ exclude, edit, file }) => {
+    const s = new PolicyStore("unused", storeOptions(withExclusions(exclude), "regate"));
+    stops.push(() => s.close());
+    const err = await s.install(tamper(signedDeny, edit), "service").then(() => undefined, (e: RegateError) => e);
+    expect(err?.code).toBe("BUNDLE_INVALID");
+    expect(err?.message).toBe(`bundle file ${file} decides what the policy does, so policy.signing.exclude_files cannot leave it unsigned; remove it from exclude_files`);
+    expect(s.active).toBeUndefined();
+    expect(s.status()).toMatchObject({ code: "BUNDLE_INVALID" });
+  });
+
+  it("must still load: an excluded file regate never reads may be added after signing", async () => {
+    const s = new PolicyStore("unused", storeOptions(withExclusions(["README.md"]), "regate"));
+    stops.push(() => s.close());
+    await s.install(tamper(signedDeny, (d) => writeFileSync(join(d, "README.md"), "added by the server")), "service");
+    expect(s.active?.revision).toBe("signed-deny");
   });
 });

@@ -85,4 +85,24 @@ describe("status", () => {
       ].join("\n"),
     );
   });
+
+  it("regate status prints causes a bundle server chose without letting them act on the terminal", () => {
+    // A cause quotes what the server sent (a TLS peer's certificate names, a parser's view of refused bytes).
+    const report: StatusReport = {
+      labels: { id: "x", app: "regate" },
+      bundles: {
+        regate: {
+          name: "regate",
+          code: "BUNDLE_DOWNLOAD_FAILED",
+          message: "cannot reach the bundle server\u001b[2K",
+          errors: ["certificate names \u001b]52;c;ZXZpbA==\u0007evil\u202e", "line\nforged row"],
+          metrics: { downloads: 0, not_modified: 0, activations: 0, refused: 0, download_errors: 1 },
+        },
+      },
+      plugins: { bundle: { state: "ERROR", message: "x\u009b2J" } },
+    };
+    const out = formatStatus(report, new Date("2026-01-01T10:05:00.000Z"));
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(out.split("\n").filter((l) => l.includes("forged row"))).toEqual([expect.stringMatching(/^ {4}cause +line.*forged row$/)]);
+  });
 });
