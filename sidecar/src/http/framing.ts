@@ -81,7 +81,7 @@ const PARSE_ERRORS: Readonly<Record<string, string>> = {
   HPE_INVALID_CHUNK_SIZE: "a chunk of the body is malformed",
   HPE_INVALID_VERSION: "only HTTP/1.1 and HTTP/1.0 requests are served",
   HPE_INVALID_CONSTANT: "the request line is malformed",
-  HPE_INVALID_METHOD: "the method is not an HTTP token",
+  HPE_INVALID_METHOD: "the method is not one HTTP defines; methods are case-sensitive (DELETE, not delete)",
   HPE_INVALID_HEADER_TOKEN: "a header has a character HTTP does not allow, or whitespace where it may not be",
 };
 

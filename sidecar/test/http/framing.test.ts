@@ -269,6 +269,8 @@ describe("protocol switches and framings regate does not carry: one clear answer
     ["raw UTF-8 in the request target (curl -g with unencoded text)", "GET /plain/caf\u00c3\u00a9 HTTP/1.1\r\nhost: x\r\n\r\n", "percent-encode"],
     ["Content-Length with Transfer-Encoding", "POST /plain/x HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n", "ambiguous"],
     ["two Content-Lengths", "POST /plain/x HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ncontent-length: 5\r\n\r\nhello", "ambiguous"],
+    // A token by the grammar, but no method Node knows: the reason names the usual slip, not the grammar.
+    ["a lowercase method (curl -X delete)", "delete /plain/x HTTP/1.1\r\nhost: x\r\n\r\n", "case-sensitive (DELETE, not delete)"],
   ])("a request Node's parser refuses says why: %s", async (_name, payload, words) => {
     const before = plain.seen.length;
     const raw = await rawExchange(gw.port, payload);
