@@ -1,7 +1,8 @@
 // Interleaved A/B of two or more regate trees on pgbench: CPU per transaction, same database, same moment.
 //
-//   npx tsx sidecar/bench/ab-pgbench.ts new=. old=/tmp/old-tree[@/path/to/bundle.tar.gz] [--modes prepared,simple] [--rounds 4] [--seconds 4] [--profile dir]
+//   npx tsx sidecar/bench/ab-pgbench.ts new=. old=/tmp/old-tree[@/path/to/bundle.tar.gz][+node-flag...] [--modes prepared,simple] [--rounds 4] [--seconds 4] [--profile dir]
 //
+// Flags after `+` go to that tree's node (`semi=.+--max-semi-space-size=64` compares a V8 setting on one tree).
 // Each tree is a checkout with a compiled build (`npx tsc -p tsconfig.json` there: dist/) and, unless a bundle
 // is named after `@`, its own build/bundle.tar.gz (naming one bundle for all trees separates code from policy).
 // A worktree of another commit: `git worktree add /tmp/old <commit>`, then link node_modules and build it.
@@ -23,6 +24,7 @@ interface Tree {
   name: string;
   root: string;
   bundle: string;
+  nodeFlags: string[];
 }
 
 function option(name: string, fallback: string): string {
@@ -34,12 +36,14 @@ const trees: Tree[] = process.argv
   .slice(2)
   .filter((a, i, all) => a.includes("=") && !all[i - 1]?.startsWith("--"))
   .map((spec) => {
-    const [name, rest] = spec.split("=", 2) as [string, string];
-    const [root, bundle] = rest.split("@", 2) as [string, string | undefined];
-    return { name, root: resolve(root), bundle: resolve(bundle ?? join(root, "build", "bundle.tar.gz")) };
+    const eq = spec.indexOf("=");
+    const [name, rest] = [spec.slice(0, eq), spec.slice(eq + 1)];
+    const [where, ...nodeFlags] = rest.split("+");
+    const [root, bundle] = where!.split("@", 2) as [string, string | undefined];
+    return { name, root: resolve(root), bundle: resolve(bundle ?? join(root, "build", "bundle.tar.gz")), nodeFlags };
   });
 if (trees.length < 2) {
-  process.stderr.write("usage: ab-pgbench.ts name=tree[@bundle] name=tree[@bundle] ... [--modes m,m] [--rounds n] [--seconds n] [--profile dir]\n");
+  process.stderr.write("usage: ab-pgbench.ts name=tree[@bundle][+node-flag...] name=tree[@bundle][+node-flag...] ... [--modes m,m] [--rounds n] [--seconds n] [--profile dir]\n");
   process.exit(2);
 }
 const modes = option("modes", "prepared,simple").split(",") as QueryMode[];
@@ -60,7 +64,7 @@ async function start(tree: Tree, db: Awaited<ReturnType<typeof pgbenchDatabase>>
   const logFile = join(dir, "regate.log");
   const fd = openSync(logFile, "w");
   const prof = profileDir ? ["--cpu-prof", "--cpu-prof-dir", join(resolve(profileDir), tree.name)] : [];
-  const child = startChild(`regate-${tree.name}`, process.execPath, [...prof, join(tree.root, "dist", "sidecar", "src", "main.js"), "run", "--config", config], {
+  const child = startChild(`regate-${tree.name}`, process.execPath, [...tree.nodeFlags, ...prof, join(tree.root, "dist", "sidecar", "src", "main.js"), "run", "--config", config], {
     cwd: tree.root,
     env: { ...process.env, BENCH_UPSTREAM_PASSWORD: db.users.scram.password },
     stdout: fd,
