@@ -16,10 +16,10 @@ export class GrantStore {
     if (this.#grants.size > MAX_GRANTS) this.#grants.delete(this.#grants.keys().next().value!);
   }
 
-  /** The approval whose grant this request uses up, if one is live. */
-  take(sha256: string, now = Date.now()): Approval | undefined {
+  /** The approval whose grant this request uses up, if one is live and was given for these objects. */
+  take(sha256: string, objects: string | undefined, now = Date.now()): Approval | undefined {
     const g = this.#grants.get(sha256);
-    if (!g) return undefined;
+    if (!g || g.approval.objects !== objects) return undefined;
     this.#grants.delete(sha256);
     return g.until > now ? g.approval : undefined;
   }

@@ -75,8 +75,8 @@ export class MemoryApprovalStore implements ApprovalStore {
     return a;
   }
 
-  async takeGrant(sha256: string): Promise<Approval | undefined> {
-    const a = this.#grants.take(sha256);
+  async takeGrant(sha256: string, objects?: string): Promise<Approval | undefined> {
+    const a = this.#grants.take(sha256, objects);
     if (a) a.used_at = new Date().toISOString();
     return a;
   }

@@ -43,6 +43,10 @@ export interface ApprovalSubject {
   sha256: string;
   /** The digest of what is about to be forwarded, recomputed when a held request is approved. */
   current(): string;
+  /** Postgres: the digest of the objects its names resolve to (Approval.objects). */
+  objects?: string;
+  /** Postgres: `objects` read again, when a held statement is approved (another connection may have changed them). */
+  objectsNow?(): Promise<string | undefined>;
   in_transaction: boolean;
 }
 

@@ -122,10 +122,11 @@ WHERE id = ${literal(id)} AND status = 'pending' AND expires_at > now()
     return notifying(`UPDATE ${this.t} SET used_at = now() WHERE id = ${literal(id)} AND status = 'approved' AND used_at IS NULL AND grant_expires_at IS NULL`);
   }
 
-  /** The identical re-run allowed by a grant: once, whichever replica asks first. */
-  takeGrant(sha256: string): string {
+  /** The identical re-run allowed by a grant, whose names resolve to the objects approved: once, whichever replica asks first. */
+  takeGrant(sha256: string, objects: string | undefined): string {
+    const same = `doc->>'objects' ${objects === undefined ? "IS NULL" : `= ${literal(objects)}`}`;
     return notifying(
-      `UPDATE ${this.t} SET used_at = now() WHERE id = (SELECT id FROM ${this.t} WHERE sha256 = ${literal(sha256)} AND status = 'approved' AND used_at IS NULL AND grant_expires_at > now() ORDER BY decided_at DESC LIMIT 1 FOR UPDATE SKIP LOCKED) AND used_at IS NULL`,
+      `UPDATE ${this.t} SET used_at = now() WHERE id = (SELECT id FROM ${this.t} WHERE sha256 = ${literal(sha256)} AND ${same} AND status = 'approved' AND used_at IS NULL AND grant_expires_at > now() ORDER BY decided_at DESC LIMIT 1 FOR UPDATE SKIP LOCKED) AND used_at IS NULL`,
     );
   }
 

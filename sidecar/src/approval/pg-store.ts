@@ -121,8 +121,8 @@ export class PgApprovalStore implements ApprovalStore {
     return this.#rows(await this.#db.query(this.#sql.use(id)))[0];
   }
 
-  async takeGrant(sha256: string): Promise<Approval | undefined> {
-    return this.#rows(await this.#db.query(this.#sql.takeGrant(sha256)))[0];
+  async takeGrant(sha256: string, objects?: string): Promise<Approval | undefined> {
+    return this.#rows(await this.#db.query(this.#sql.takeGrant(sha256, objects)))[0];
   }
 
   async revokeGrant(id: string): Promise<Approval | undefined> {

@@ -6,6 +6,7 @@ import { approvalHash } from "./hash.js";
 import { noticeResponse } from "./notice.js";
 import { agentRow } from "./own.js";
 import { reviewView } from "./review-view.js";
+import { objectsOf } from "./objects.js";
 import { searchPathTerms } from "./search-path.js";
 import { deny } from "./outcomes.js";
 import type { ApprovalService, ApprovalServiceOptions } from "./service.js";
@@ -62,8 +63,10 @@ export async function postgresHold(
   if (path.digest !== undefined) named.search_path = path.digest;
   const settings = Object.keys(named).length > 0 ? named : undefined;
   const sha256 = approvalHash(principal, session.target, statement.sql, digestOf(statement), settings);
+  // A grant is for the objects the names resolve to now, not for the text alone (postgres/approved-objects.ts).
+  const objects = await objectsOf(control);
   const view = reviewView(decision, statement.sql, statement.parameters);
-  const notes = [...(chosen.length > 0 ? [settingsNote(chosen)] : []), ...(path.note ? [path.note] : []), ...(view.notes ?? [])];
+  const notes = [...(chosen.length > 0 ? [settingsNote(chosen)] : []), ...(path.note ? [path.note] : []), ...(objects.note ? [objects.note] : []), ...(view.notes ?? [])];
   return service.request(
     {
       kind: "postgres",
@@ -73,6 +76,8 @@ export async function postgresHold(
       statement: { message: statement.message, ...view, ...(notes.length > 0 ? { notes } : {}) },
       sha256,
       current: () => approvalHash(principal, session.target, statement.sql, digestOf(statement), settings),
+      ...(objects.digest !== undefined ? { objects: objects.digest } : {}),
+      objectsNow: async () => (await objectsOf(control)).digest,
       in_transaction: control.in_transaction,
     },
     decision,

@@ -182,7 +182,7 @@ export class ApprovalService {
   async #request(subject: ApprovalSubject, decision: Decision, control: HoldControl): Promise<Decision> {
     if (control.signal.aborted) return deny(decision, "APPROVAL_WITHDRAWN", "the approval request was withdrawn");
     const kind = subject.kind === "http" ? "request" : "statement";
-    const granted = await this.#store.takeGrant(subject.sha256);
+    const granted = await this.#store.takeGrant(subject.sha256, subject.objects);
     if (granted) {
       this.#events.emit("info", granted, "approval_used", { session_id_used: subject.session_id, decision_id_used: decision.decision_id });
       return allow(decision);
@@ -279,8 +279,14 @@ export class ApprovalService {
       this.#events.emit("error", a, "approval_statement_changed", { now_sha256: now });
       return w.resolve(deny(w.decision, "APPROVAL_MISMATCH", `approval ${a.id} does not match the held ${what(a)}; it was not run`));
     }
+    // What its names resolve to, read again: another connection may have replaced a view or function while the reviewer read.
+    const objects = w.subject.objectsNow ? await w.subject.objectsNow().catch(() => "unreadable") : undefined;
+    if (objects !== a.objects) {
+      this.#events.emit("error", a, "approval_objects_changed", { now_objects: objects });
+      return w.resolve(deny(w.decision, "APPROVAL_MISMATCH", `approval ${a.id} was for other objects than the held ${what(a)} names now (a table, view or function it names changed since it was asked); it was not run; run it again to ask for a new approval`));
+    }
     // Exactly once, even if two replicas believed they held it: the store's compare-and-set decides.
-    const used = a.grant_expires_at ? await this.#store.takeGrant(a.sha256).catch(() => undefined) : await this.#store.use(a.id).catch(() => undefined);
+    const used = a.grant_expires_at ? await this.#store.takeGrant(a.sha256, a.objects).catch(() => undefined) : await this.#store.use(a.id).catch(() => undefined);
     w.resolve(used ? allow(w.decision) : deny(w.decision, "APPROVAL_WITHDRAWN", `approval ${a.id} was already used; the ${what(a)} was not run`));
   }
 

@@ -49,6 +49,7 @@ export function newApproval(subject: ApprovalSubject, decision: Decision, terms:
     session_id: subject.session_id,
     statement: subject.statement,
     sha256: subject.sha256,
+    ...(subject.objects !== undefined ? { objects: subject.objects } : {}),
     in_transaction: subject.in_transaction,
     requested_at: new Date(now).toISOString(),
     expires_at: new Date(now + terms.timeoutSeconds * 1000).toISOString(),

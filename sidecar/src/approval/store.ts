@@ -35,8 +35,11 @@ export interface ApprovalStore {
   finish(id: string, status: Exclude<ApprovalStatus, "pending" | "approved">, reviewer?: string, comment?: string): Promise<Approval | undefined>;
   /** Uses the approval held here once it is approved: true for exactly one caller. */
   use(id: string): Promise<Approval | undefined>;
-  /** Uses the live grant for this digest: exactly one request across replicas gets it. */
-  takeGrant(sha256: string): Promise<Approval | undefined>;
+  /**
+   * Uses the live grant for this digest given for these objects (Approval.objects; undefined: none named):
+   * exactly one request across replicas gets it. A grant for other objects is left as it is.
+   */
+  takeGrant(sha256: string, objects?: string): Promise<Approval | undefined>;
   /** Ends an approval's unused grant now (a lock): no re-run may use it; undefined when there was none left. */
   revokeGrant(id: string): Promise<Approval | undefined>;
   /** Told of approvals another replica changed (re-read after its NOTIFY or a resync). */

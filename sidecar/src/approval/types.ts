@@ -44,6 +44,11 @@ export interface Approval {
   };
   /** SHA-256 (hex) over principal, target, statement text and parameter values (HTTP: method, canonical path, body). */
   sha256: string;
+  /**
+   * Postgres: SHA-256 of the objects the statement's names resolved to when it was asked (postgres/approved-objects.ts).
+   * The approval runs only a statement whose names resolve to the same objects, unchanged; absent: it names none.
+   */
+  objects?: string;
   in_transaction: boolean;
   requested_at: string;
   expires_at: string;

@@ -165,6 +165,14 @@ export class Catalog {
     return hit.info;
   }
 
+  /**
+   * One query on the catalog connection, uncached (search_path pg_catalog): what an approval's grant is
+   * bound to is read fresh when it is asked and when it is spent (approved-objects.ts).
+   */
+  query(sql: string): Promise<(string | null)[][]> {
+    return this.#conn.query(sql);
+  }
+
   /** Looks up every (schema, name) pair not cached (or past max staleness), in one query. */
   async ensure(pairs: Iterable<[string, string]>): Promise<void> {
     const missing = new Map<string, [string, string]>();

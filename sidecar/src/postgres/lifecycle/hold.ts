@@ -1,4 +1,5 @@
 import type { Decision } from "../../decision/index.js";
+import { resolvedObjects } from "../approved-objects.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
 
@@ -16,12 +17,26 @@ export function holdApproval(s: SessionState, statement: Statement, decision: De
   if (statement.message === "function_call") return (statement.decision = unapprovable(decision));
   const held = (s.held = new AbortController());
   s.watchClient();
-  const control = { notify: (buf: Buffer) => s.toClient(buf), signal: held.signal, in_transaction: s.txStatus !== 0x49, settings: s.reading.chosen(), search_path: s.searchPath.current };
+  const analysis = statement.analysis;
+  const objects = () => resolvedObjects((sql) => s.ctx.catalog.query(sql), analysis, sqlNames(s));
+  const control = { notify: (buf: Buffer) => s.toClient(buf), signal: held.signal, in_transaction: s.txStatus !== 0x49, settings: s.reading.chosen(), search_path: s.searchPath.current, objects };
   return hold(s.info, statement, decision, control)
     .then((d) => (statement.decision = d))
     .finally(() => {
       if (s.held === held) s.held = undefined;
     });
+}
+
+/**
+ * The session's SQL-level prepared statements and cursors, by name and text: `EXECUTE p` and `FETCH c` keep
+ * their text while the agent prepares or declares another statement under the name (a SELECT approved, a
+ * DELETE run). All of them, not only those the statement names: a grant's re-run under others asks again.
+ */
+function sqlNames(s: SessionState): string[][] {
+  const out: string[][] = [];
+  for (const [name, facts] of s.prepared) out.push(["prepared", name, facts.sql]);
+  for (const [name, facts] of s.cursors) out.push(["cursor", name, facts.sql]);
+  return out.sort((a, b) => (a.join("\u0000") < b.join("\u0000") ? -1 : 1));
 }
 
 /** A Parse decided `approve` goes to the server undecided in effect: its Bind is held (holdApproval). */

@@ -1,4 +1,5 @@
 import type { Decision, SessionInput, Veto } from "../../decision/index.js";
+import type { ResolvedObjects } from "../approved-objects.js";
 import type { ChosenSetting } from "../reading-settings.js";
 import type { Statement } from "./statement.js";
 
@@ -14,6 +15,8 @@ export interface HoldControl {
   settings?: readonly ChosenSetting[];
   /** The schemas the statement's names resolve in (SearchPathTracker.current); null when regate cannot know it. */
   search_path?: readonly string[] | null;
+  /** Reads, fresh from the catalog, what the statement's names resolve to (approved-objects.ts): a grant is bound to it. */
+  objects?: () => Promise<ResolvedObjects>;
 }
 
 export type EndReason = "client" | "upstream" | "terminated" | "error" | "shutdown";
