@@ -6,8 +6,10 @@ import type { Principal } from "../decision/types.js";
 import { ERROR_CODES } from "../errors.js";
 import { resetConnection } from "../socket-reset.js";
 import type { RequestContext } from "./context.js";
+import { cancellableIds, cancelNote } from "./mcp-cancel.js";
 import { jsonRpcRefusal, sendJsonRpc } from "./mcp-refusal.js";
 import { sendError, type ErrorBody } from "./reply.js";
+import type { UpstreamRequest } from "./upstream-message.js";
 
 /** Whether an exchange (its agent, its request id: an HTTP request is its own session) is to be ended. */
 export type ExchangeSelect = (principal: Principal, requestId: string | undefined) => boolean;
@@ -45,6 +47,7 @@ export interface EndedExchanges {
 export class LiveExchanges {
   readonly #live = new Set<RequestContext>();
   readonly #sockets = new Map<Socket, Principal>();
+  readonly #accepted = new AcceptedCalls();
 
   /** Once the agent is known; `ctx.closed` exchanges are not added (the response closed while it authenticated). */
   add(ctx: RequestContext, principal: Principal): void {
@@ -57,6 +60,7 @@ export class LiveExchanges {
 
   delete(ctx: RequestContext): void {
     this.#live.delete(ctx);
+    this.#accepted.note(ctx);
   }
 
   /**
@@ -75,6 +79,7 @@ export class LiveExchanges {
       if (ctx.held || ctx.cutBy !== undefined || !ctx.principal || !select(ctx.principal, ctx.id)) continue;
       exchanges.push(cut(ctx, why));
     }
+    this.#accepted.cancel(select, why.tag);
     let connections = 0;
     for (const [socket, principal] of this.#sockets) {
       if (busy.has(socket) || !select(principal, undefined)) continue;
@@ -117,5 +122,46 @@ function cut(ctx: RequestContext, why: ExchangeCut): EndedExchange {
   }
   ctx.proxyReq?.destroy();
   ctx.proxyRes?.destroy();
+  // The aborted connection alone does not stop an MCP tool call the server is running.
+  if (ctx.proxyReq) cancelUpstream(ctx.proxyReq.notify, cancellableIds(ctx), why.tag);
   return ended;
+}
+
+function cancelUpstream(notify: UpstreamRequest["notify"], ids: readonly (string | number)[], tag: string): void {
+  for (const id of ids) notify(cancelNote(id, `regate: the agent's request was ended by an operator (${tag})`));
+}
+
+/** How long a call the upstream accepted (202) is taken to run on: a long tool call's time. */
+const ACCEPTED_MS = 15 * 60_000;
+/** Accepted calls remembered at most (the oldest goes first). */
+const MAX_ACCEPTED = 1024;
+
+/**
+ * MCP calls of the HTTP+SSE transport: the POST is answered 202 and the call runs on, its result to come on the
+ * agent's event stream. Its exchange is over, so LiveExchanges no longer holds it; a lock still has to tell the
+ * server to stop it. Kept a while (a cancel for a call already done is ignored by the server, as MCP says).
+ */
+class AcceptedCalls {
+  /** Only what a cancellation needs: never the exchange itself (its request, its body). */
+  readonly #calls: { principal: Principal; requestId: string; until: number; ids: (string | number)[]; notify: UpstreamRequest["notify"] }[] = [];
+
+  note(ctx: RequestContext): void {
+    if (ctx.proxyRes?.statusCode !== 202 || !ctx.principal || !ctx.proxyReq || ctx.cutBy !== undefined) return;
+    const ids = cancellableIds(ctx);
+    if (ids.length === 0) return;
+    this.#calls.push({ principal: ctx.principal, requestId: ctx.id, until: Date.now() + ACCEPTED_MS, ids, notify: ctx.proxyReq.notify });
+    if (this.#calls.length > MAX_ACCEPTED) this.#calls.shift();
+  }
+
+  cancel(select: ExchangeSelect, tag: string): void {
+    const now = Date.now();
+    for (let i = this.#calls.length - 1; i >= 0; i--) {
+      const c = this.#calls[i]!;
+      if (c.until <= now) this.#calls.splice(i, 1);
+      else if (select(c.principal, c.requestId)) {
+        this.#calls.splice(i, 1);
+        cancelUpstream(c.notify, c.ids, tag);
+      }
+    }
+  }
 }

@@ -2,6 +2,8 @@
 // write on the route's keep-alive pool (undici, decision 0002), a timeout, and upstream failures answered
 // with the error catalog.
 
+import type { OutgoingHttpHeaders } from "node:http";
+import type { Dispatcher } from "undici";
 import type { Logger } from "../log.js";
 import type { RequestContext } from "./context.js";
 import { hasBody } from "./body.js";
@@ -71,7 +73,7 @@ export function forwardRequest(ctx: RequestContext, target: ForwardTarget, body:
       stopped = true;
       abort?.();
     };
-    ctx.proxyReq = { path, destroy: stop };
+    ctx.proxyReq = { path, destroy: stop, notify: notifier(pool.dispatcher, path, headers) };
     const exchange = { resume: () => resume(), abort: stop };
     pool.dispatcher.dispatch(
       { method: req.method ?? "GET", path, headers: headers as Record<string, string | string[]>, body: body.length > 0 ? body : null },
@@ -144,4 +146,31 @@ export function forwardRequest(ctx: RequestContext, target: ForwardTarget, body:
     return;
   }
   send(1);
+}
+
+/** How long regate's own follow-up to an upstream (notify) may take: it holds a pooled connection meanwhile. */
+const NOTIFY_TIMEOUT_MS = 10_000;
+
+/**
+ * POSTs of regate's own after an exchange (UpstreamRequest.notify): best effort, each answer read and dropped.
+ * Made here, apart from the exchange's closures, so that one kept for later (exchange-cut.ts) holds only its
+ * headers, not the request and its body.
+ */
+function notifier(dispatcher: Dispatcher, path: string, forwarded: OutgoingHttpHeaders): (body: string) => void {
+  return (body) => notifyUpstream(dispatcher, path, forwarded, body);
+}
+
+/** Rare (an operator's cut): the forwarded headers are copied only then, not for every request. */
+function notifyUpstream(dispatcher: Dispatcher, path: string, forwarded: OutgoingHttpHeaders, body: string): void {
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(forwarded)) if (v !== undefined && typeof v !== "number" && k !== "content-length" && k !== "content-encoding" && k !== "expect") headers[k] = v;
+  Object.assign(headers, { "content-type": "application/json", accept: "application/json, text/event-stream", "content-length": String(Buffer.byteLength(body)) });
+  try {
+    dispatcher.dispatch(
+      { method: "POST", path, headers, body, headersTimeout: NOTIFY_TIMEOUT_MS, bodyTimeout: NOTIFY_TIMEOUT_MS },
+      { onConnect: () => undefined, onHeaders: () => true, onData: () => true, onComplete: () => undefined, onError: () => undefined },
+    );
+  } catch {
+    // A pool already closed (shutdown): there is no upstream left to tell.
+  }
 }

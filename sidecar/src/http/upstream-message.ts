@@ -73,6 +73,12 @@ export function rawHeaderStrings(raw: readonly Buffer[]): string[] {
 export interface UpstreamRequest {
   readonly path: string;
   destroy(): void;
+  /**
+   * Sends `body` (JSON) to the same upstream path with the same forwarded headers, its answer ignored: an MCP
+   * notifications/cancelled after the request was aborted, which a server running the call would not
+   * otherwise learn of (a closed connection does not stop a tool call in the SDKs).
+   */
+  notify(body: string): void;
 }
 
 /** What the response needs from the request that carries it. */

@@ -73,6 +73,27 @@ describe("LockService", () => {
     expect(await service.remove(l.id, "rita")).toBe(false);
   });
 
+  it("a group or token lock withdraws the approvals of an agent this process never saw (a restart, another replica)", async () => {
+    for (const target of [{ group: "support" }, { token: "jti-1" }]) {
+      const service = new LockService(new MemoryLockStore(), log);
+      const withdrawn: string[] = [];
+      const approvals = [
+        { principal: "unseen-bot", session_id: "s8" },
+        { principal: "agent-7", session_id: "s9" },
+      ];
+      service.remember(jwtAgent);
+      service.attach({
+        sessions: () => [],
+        endSession: async () => true,
+        withdrawApprovals: (select) => approvals.filter(select).map((a) => withdrawn.push(a.session_id)).length,
+      });
+      await service.add({ target, message: "paused" }, "rita");
+      await new Promise((r) => setImmediate(r));
+      // agent-7 was seen without the group and with another credential: its approval stays.
+      expect(withdrawn, JSON.stringify(target)).toEqual(["s8"]);
+    }
+  });
+
   it("an expired lock neither matches nor lists", async () => {
     const service = new LockService(new MemoryLockStore(), log);
     const l = await service.add({ target: { principal: "support-bot" }, message: "brief", ttl_seconds: 0.05 }, "rita");

@@ -98,8 +98,12 @@ export class LockService {
     const t = lock.target;
     if ("principal" in t) return sameName(t, t.principal, subject);
     const seen = this.#seen.get(subject);
-    if ("group" in t) return seen ? [...seen.groups].some((g) => sameName(t, t.group, g)) : false;
-    if ("token" in t) return seen?.tokens.has(t.token) ?? false;
+    // Not seen by this process (it restarted, or the agent used another replica): a shared store's approval
+    // given before the lock may still be its, and would run once the lock is lifted. Taken to match: a grant
+    // ended wrongly costs a reviewer one more approve, one left wrongly runs a write the lock stopped.
+    if (!seen) return true;
+    if ("group" in t) return [...seen.groups].some((g) => sameName(t, t.group, g));
+    if ("token" in t) return seen.tokens.has(t.token);
     return false;
   }
 
@@ -138,7 +142,10 @@ export class LockService {
     const e = this.#enforcer;
     if (!e) return;
     try {
-      const hit = e.sessions().filter((s) => matches(lock, s.principal, s.id));
+      const live = e.sessions();
+      // The agents of live sessions are known for what they are, whether or not a decision has seen them yet.
+      for (const s of live) this.remember(s.principal);
+      const hit = live.filter((s) => matches(lock, s.principal, s.id));
       const ids = new Set(hit.map((s) => s.id));
       const target = lock.target;
       // Withdraw first, so the approval history says it was the lock, not the hang-up that follows.

@@ -4,6 +4,7 @@ import type { SessionInput } from "../decision/index.js";
 import { ERROR_CODES, isDisconnect, RegateError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { resetConnection } from "../socket-reset.js";
+import { endBackend } from "./end-backend.js";
 import { onClientFrame } from "./lifecycle/decode.js";
 import { holdClientUntil } from "./lifecycle/cut.js";
 import { callHook } from "./lifecycle/decide.js";
@@ -17,7 +18,7 @@ import type { Statement } from "./lifecycle/statement.js";
 import { errorResponse, FrameReader, Frontend, OutBatch, type Frame } from "./protocol/index.js";
 import { greeting, openUpstream } from "./session-start.js";
 import { unsentBytes } from "./unsent.js";
-import { sendCancel, terminateBackend, type UpstreamConnection } from "./upstream.js";
+import { sendCancel, type UpstreamConnection } from "./upstream.js";
 
 export type { SessionContext } from "./lifecycle/state.js";
 
@@ -148,6 +149,13 @@ export class PgSession implements LiveSession {
   /** Connects upstream, finishes the agent's startup, then relays until either side closes. */
   async start(upstreamParams: Record<string, string>): Promise<void> {
     const opened = await openUpstream(this.#ctx, upstreamParams);
+    if (this.#closed || this.#ending) {
+      // A lock or a kill ended the session while its upstream was being opened (the agent already has its
+      // FATAL): the backend opened for it goes too, instead of living on with nobody to end it.
+      opened.upstream.socket.end(serialize.end());
+      opened.upstream.socket.destroy();
+      return;
+    }
     this.#upstream = opened.upstream;
     this.#state.user = opened.user;
     this.#state.searchPath = opened.searchPath;
@@ -220,13 +228,11 @@ export class PgSession implements LiveSession {
     this.#state.held?.abort(`operator: ${reason}`);
     if (!idle) {
       const key = this.#upstream?.backendKey;
-      const ended = key
-        ? await terminateBackend(this.#ctx.upstream, key.pid).then(
-            () => true,
-            (err: unknown) => (this.#log.warn({ err }, "ending the upstream backend failed; cancelling its statement instead"), false),
-          )
-        : false;
-      if (!ended) await this.#state.cancelUpstream().catch((err: unknown) => this.#log.warn({ err }, "cancel before ending the session failed"));
+      const ended = key ? await endBackend(this.#ctx, key.pid, this.#log) : false;
+      if (!ended) {
+        this.#log.warn("the upstream backend could not be ended; its running statement is cancelled instead");
+        await this.#state.cancelUpstream().catch((err: unknown) => this.#log.warn({ err }, "cancel before ending the session failed"));
+      }
     }
     this.#log.warn({ reason }, "session ended by an operator");
     // What the agent should do next: an operator stopped it on purpose, so reconnecting to redo the work is wrong.
