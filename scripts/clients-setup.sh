@@ -4,9 +4,10 @@
 #
 #   scripts/clients-setup.sh [--force] [python] [go] [java] [psql]     (no part named: all of them)
 #
-#   python  .venv with psycopg[binary], psycopg2-binary and asyncpg, pinned in sidecar/test/clients/python/requirements.txt
+#   python  .venv with psycopg[binary], psycopg2-binary, asyncpg and pg8000, pinned in sidecar/test/clients/python/requirements.txt
 #   go      the pgx client: go mod download + go build -> sidecar/test/clients/go/pgxclient
-#   java    the JDBC client: mvn compile + copy pgjdbc into sidecar/test/clients/java/target/lib
+#   java    the JDBC client: mvn compile + copy pgjdbc into sidecar/test/clients/java/target/lib; the same for the
+#           reactive drivers (Vert.x pg client, r2dbc-postgresql) in sidecar/test/clients/java-reactive
 #   psql    Debian's postgresql-client, if psql is missing
 #
 # Needs python3, go, mvn and java (17+) on PATH; as root it apt-get installs python3-venv and postgresql-client
@@ -88,7 +89,7 @@ setup_python() {
     fi
   fi
   PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install -q -r "$req"
-  "$venv/bin/python" -c 'import psycopg, psycopg2, asyncpg; print("python: psycopg", psycopg.__version__, "psycopg2", psycopg2.__version__, "asyncpg", asyncpg.__version__)' >&2
+  "$venv/bin/python" -c 'import psycopg, psycopg2, asyncpg, pg8000; print("python: psycopg", psycopg.__version__, "psycopg2", psycopg2.__version__, "asyncpg", asyncpg.__version__, "pg8000", pg8000.__version__)' >&2
   printf '%s' "$fp" >"$venv/.regate-clients-stamp"
 }
 
@@ -107,15 +108,22 @@ setup_go() {
 }
 
 setup_java() {
-  local dir="$CLIENTS/java"
   command -v mvn >/dev/null || { log "mvn not found"; return 1; }
   command -v java >/dev/null || { log "java not found"; return 1; }
+  maven_module java JdbcClient postgresql-
+  maven_module java-reactive ReactiveDrivers vertx-pg-client-
+}
+
+# maven_module DIR CLASS JAR: compiles sidecar/test/clients/DIR and copies its dependencies into DIR/target/lib;
+# up to date while its pom and sources are unchanged and regate/clients/CLASS.class and a JAR*.jar are there.
+maven_module() {
+  local dir="$CLIENTS/$1" class=$2 jar=$3
   local fp sources
   mapfile -t sources < <(find "$dir/src" -type f -name '*.java' | sort)
   local java_version; java_version=$(java -version 2>&1)  # read whole: head would SIGPIPE java under pipefail
   fp=$(fingerprint "${java_version%%$'\n'*}" "$dir/pom.xml" "${sources[@]}")
-  if up_to_date "$STAMPS/java.stamp" "$fp" "$dir/target/classes/regate/clients/JdbcClient.class"; then
-    log "java: up to date"
+  if up_to_date "$STAMPS/$1.stamp" "$fp" "$dir/target/classes/regate/clients/$class.class"; then
+    log "$1: up to date"
     return 0
   fi
   # Maven 3.8 prints colour codes even with -q: keep its output for when it fails.
@@ -127,9 +135,9 @@ setup_java() {
     return 1
   fi
   rm -f "$out"
-  ls "$dir"/target/lib/postgresql-*.jar >/dev/null
+  ls "$dir"/target/lib/"$jar"*.jar >/dev/null
   mkdir -p "$STAMPS"
-  printf '%s' "$fp" >"$STAMPS/java.stamp"
+  printf '%s' "$fp" >"$STAMPS/$1.stamp"
 }
 
 setup_psql() {

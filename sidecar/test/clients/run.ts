@@ -10,7 +10,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const CLIENTS = ["psql", "psycopg", "psycopg2", "asyncpg", "pgx", "jdbc"] as const;
+export const CLIENTS = ["psql", "psycopg", "psycopg2", "asyncpg", "pg8000", "pgx", "jdbc"] as const;
 export type ClientName = (typeof CLIENTS)[number];
 
 /** One line a client script printed. Every step has these three keys; the rest depend on the step. */
@@ -65,6 +65,8 @@ function commandFor(client: ClientName, url: string): Command {
       return { command: VENV_PYTHON, args: [join(CLIENTS_DIR, "python/psycopg2_client.py"), url] };
     case "asyncpg":
       return { command: VENV_PYTHON, args: [join(CLIENTS_DIR, "python/asyncpg_client.py"), url] };
+    case "pg8000":
+      return { command: VENV_PYTHON, args: [join(CLIENTS_DIR, "python/pg8000_client.py"), url] };
     case "pgx":
       return { command: PGX_BINARY, args: [url] };
     case "jdbc":
@@ -124,6 +126,7 @@ export function clientAvailability(client: ClientName): { available: boolean; re
     case "psycopg":
     case "psycopg2":
     case "asyncpg":
+    case "pg8000":
       result = !existsSync(VENV_PYTHON)
         ? missing(`no Python venv at ${VENV_PYTHON}`)
         : commandWorks(VENV_PYTHON, ["-c", `import ${client}`])
