@@ -80,6 +80,8 @@ export class AnalysisCache {
   readonly #map = new Map<string, AnalysisResult>();
   readonly #templates = new Map<string, SharedFacts | false>();
   #overlay = 0;
+  /** Moves with each change to the session's temporary relations (what they are, what they hold). */
+  #temporary = 0;
   /**
    * The entry served last, with the parts of its key: a session sends the same text again and again (every
    * extended-protocol execution parses it anew), and this finds it without building and hashing the key. The
@@ -88,7 +90,7 @@ export class AnalysisCache {
    */
   #last: { sql: string; searchPath: readonly string[] | null; generation: number; overlay: number; analysis: AnalysisResult } | undefined;
   /** factsStamp's last answer and what it was made of (the same identity rule for the path). */
-  #stamp: { generation: number; searchPath: readonly string[] | null; text: string } | undefined;
+  #stamp: { generation: number; searchPath: readonly string[] | null; temporary: number; text: string } | undefined;
 
   /** PREPARE, DECLARE, DEALLOCATE or DISCARD changed what names mean in this session. */
   overlayChanged(): void {
@@ -100,8 +102,21 @@ export class AnalysisCache {
     return this.#overlay;
   }
 
+  /**
+   * The session made a temporary relation or stored into one (sql/temporary.ts): facts taken before may read
+   * another relation or miss what it now holds. Drops them and moves every key and stamp.
+   */
+  temporaryChanged(): void {
+    this.#temporary++;
+    this.clear();
+  }
+
+  get temporary(): number {
+    return this.#temporary;
+  }
+
   key(sql: string, searchPath: readonly string[] | null, generation: number): string {
-    return `${generation}\u0000${this.#overlay}\u0000${searchPath === null ? "\u0001" : searchPath.join("\u0000")}\u0000\u0000${sql}`;
+    return `${generation}\u0000${this.#overlay}\u0000${this.#temporary}\u0000${searchPath === null ? "\u0001" : searchPath.join("\u0000")}\u0000\u0000${sql}`;
   }
 
   get(key: string): AnalysisResult | undefined {
@@ -130,9 +145,11 @@ export class AnalysisCache {
   /** `${generation}\0${path}`, made again only when either changed (factsStamp, at every Bind). */
   stamp(generation: number, searchPath: readonly string[] | null): string {
     const st = this.#stamp;
-    if (st !== undefined && st.generation === generation && st.searchPath === searchPath) return st.text;
-    const text = `${generation}\u0000${searchPath === null ? "\u0001" : searchPath.join("\u0000")}`;
-    this.#stamp = { generation, searchPath, text };
+    if (st !== undefined && st.generation === generation && st.searchPath === searchPath && st.temporary === this.#temporary) return st.text;
+    // The temporary version only once there is one, so a session without temporary relations stamps as before.
+    const temp = this.#temporary === 0 ? "" : `\u0002${this.#temporary}`;
+    const text = `${generation}${temp}\u0000${searchPath === null ? "\u0001" : searchPath.join("\u0000")}`;
+    this.#stamp = { generation, searchPath, temporary: this.#temporary, text };
     return text;
   }
 
@@ -171,6 +188,8 @@ const withoutSql = (a: AnalysisResult): Omit<StatementFacts, "sql">[] => a.state
 function verdict(instance: AnalysisResult, ofTemplate: AnalysisResult, sql: string): SharedFacts | false {
   if (instance.parse_error !== undefined || ofTemplate.parse_error !== undefined) return false;
   if (instance.statements.length !== 1 || isVolatile(instance)) return false;
+  // A served copy does not carry what the statement stores in temporary relations (applyAllowed needs it).
+  if (instance.temporary) return false;
   if (instance.statements[0]!.sql !== statementText(sql)) return false;
   const facts = withoutSql(instance);
   if (JSON.stringify(facts) !== JSON.stringify(withoutSql(ofTemplate))) return false;
@@ -206,6 +225,7 @@ export function analyse(s: SessionState, sql: string, attempt = 0, refresh = tru
   const max = s.ctx.maxStatementBytes;
   if (Buffer.byteLength(sql) > max) return { statements: [], fingerprint: "", parse_error: `statement is longer than ${max} bytes` };
   const key = s.analyses.key(sql, path, generation);
+  const temporary = s.analyses.temporary;
   const cached = s.analyses.get(key);
   if (cached) {
     s.analyses.served(sql, path, generation, cached);
@@ -229,7 +249,7 @@ export function analyse(s: SessionState, sql: string, attempt = 0, refresh = tru
   if (refreshing) return refreshing.then(() => analyse(s, sql, attempt, false));
   const prepared = currentPrepared(s, stamp);
   const run = (text: string, searchPath?: string[]) =>
-    stamped(analyze(text, { searchPath: searchPath ?? s.searchPath.current, user: s.user, prepared, cursors: s.cursors, catalog }));
+    stamped(analyze(text, { searchPath: searchPath ?? s.searchPath.current, user: s.user, prepared, cursors: s.cursors, catalog, ...(s.temporary.size > 0 ? { temporary: s.temporary } : {}) }));
   let resolved: AnalysisResult | Promise<AnalysisResult>;
   try {
     resolved = resolveAnalysis(sql, run, catalog);
@@ -244,7 +264,7 @@ export function analyse(s: SessionState, sql: string, attempt = 0, refresh = tru
   }
   return resolved.then(
     (a) => {
-      if (catalog.generation === generation && s.searchPath.current === path) {
+      if (catalog.generation === generation && s.searchPath.current === path && s.analyses.temporary === temporary) {
         s.analyses.set(key, a);
         return a;
       }

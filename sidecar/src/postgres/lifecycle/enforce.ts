@@ -3,6 +3,7 @@ import type { Decision } from "../../decision/index.js";
 import type { Pending, Portal, PreparedStatement } from "../pending.js";
 import type { Frame } from "../protocol/index.js";
 import type { AnalysisResult } from "../sql/types.js";
+import { applyChanges } from "../sql/temporary.js";
 import { expectCopyIn } from "./copy-in.js";
 import { unmaskedRefusal } from "./function-call.js";
 import { heldAtBind } from "./hold.js";
@@ -102,6 +103,8 @@ export function poison(s: SessionState, decision: Decision, statement: Statement
  */
 function applyAllowed(s: SessionState, analysis: AnalysisResult): void {
   s.searchPath.apply(analysis.statements, false);
+  // Kept even if the server never runs the statement: regate does not follow whether it did (sql/temporary.ts).
+  if (analysis.temporary && applyChanges(s.temporary, analysis.temporary, analysis.statements)) s.analyses.temporaryChanged();
   for (const st of analysis.statements) {
     if (st.ddl) {
       s.ctx.catalog.invalidate();

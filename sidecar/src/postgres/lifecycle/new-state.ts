@@ -28,6 +28,7 @@ export function newSessionState(ctx: SessionContext, info: SessionInput, io: Ses
     sqlNamesInFlight: 0,
     batchSqlNames: false,
     whenAnswered: [],
+    temporary: new Map(),
     analyses: new AnalysisCache(),
     reuse: new DecisionReuse(),
     searchPath: new SearchPathTracker(DEFAULT_SEARCH_PATH, DEFAULT_SEARCH_PATH),

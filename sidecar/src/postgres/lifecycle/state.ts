@@ -7,6 +7,7 @@ import type { Pending, Portal, PreparedStatement } from "../pending.js";
 import type { ReadingSettings } from "../reading-settings.js";
 import type { SearchPathTracker } from "../search-path.js";
 import type { StatementFacts } from "../sql/types.js";
+import type { TemporaryHolds } from "../sql/temporary.js";
 import type { AnalysisCache } from "./analyse.js";
 import type { BudgetTracker } from "./budget.js";
 import type { CopyIn } from "./copy-in.js";
@@ -77,6 +78,12 @@ export interface SessionState {
   batchSqlNames: boolean;
   /** Client messages waiting for the server to answer something sent earlier (names.ts). */
   readonly whenAnswered: { ready: () => boolean; resolve: () => void }[];
+  /**
+   * Relations an allowed statement may have put in the session's temporary schema, which regate's catalog
+   * connection cannot see, and what statements regate let through stored in them (sql/temporary.ts). Only ever
+   * grows; each change moves the analysis cache's version (AnalysisCache.temporaryChanged).
+   */
+  readonly temporary: Map<string, TemporaryHolds>;
   readonly analyses: AnalysisCache;
   /** Decisions the policy allowed to be reused. */
   readonly reuse: DecisionReuse;

@@ -3,6 +3,7 @@
 import { RegateError } from "../../errors.js";
 import type { AnalysisContext, AnalysisResult, CatalogLookup, NameEffect, StatementFacts } from "./types.js";
 import { parseSql, parserReady, type RawStatement } from "./parser.js";
+import { applyChanges, temporaryChanges, type TemporaryChange, type TemporaryRelations } from "./temporary.js";
 import { analyzeStatement, type SessionView } from "./statement.js";
 import { fingerprintStatements, fingerprintText } from "./fingerprint.js";
 import { parseSearchPath } from "./settings.js";
@@ -66,6 +67,9 @@ class MessageSession implements SessionView {
   private readonly preparedStatements: Overlay;
   private readonly portals: Overlay;
   searchPath: string[] | null;
+  /** The session's temporary relations, with what this message's statements store in them (copied on the first). */
+  temporary: TemporaryRelations | undefined;
+  private changes: TemporaryChange[] | undefined;
   private pathChanged = false;
   private pathChangedLocally = false;
 
@@ -73,6 +77,12 @@ class MessageSession implements SessionView {
     this.preparedStatements = new Overlay(ctx.prepared);
     this.portals = new Overlay(ctx.cursors);
     this.searchPath = ctx.searchPath;
+    this.temporary = ctx.temporary;
+  }
+
+  /** What this message's statements store in the temporary schema, if anything. */
+  created(): TemporaryChange[] | undefined {
+    return this.changes;
   }
 
   prepared(name: string): StatementFacts | undefined {
@@ -87,8 +97,16 @@ class MessageSession implements SessionView {
     return [...this.portals.values()].filter(declaresHold);
   }
 
-  after(raw: RawStatement, f: StatementFacts): void {
+  after(raw: RawStatement, f: StatementFacts, statements: readonly StatementFacts[]): void {
     const b = raw.body;
+    // A later statement of the same message finds what this one made in pg_temp.
+    const made = f.writes ? temporaryChanges(raw, f, statements.length - 1, this.temporary, this.searchPath) : [];
+    if (made.length > 0) {
+      (this.changes ??= []).push(...made);
+      const all = new Map(this.temporary);
+      applyChanges(all, made, statements);
+      this.temporary = all;
+    }
     switch (raw.node) {
       case "PrepareStmt":
         this.preparedStatements.set(str(b.name) ?? "", f);
@@ -187,13 +205,14 @@ export function analyze(sql: string, ctx: AnalysisContext): AnalysisResult {
   const statements: StatementFacts[] = [];
   let names: (NameEffect | undefined)[] | undefined;
   for (const [i, raw] of parsed.statements.entries()) {
-    const f = analyzeStatement(raw, { searchPath: session.searchPath, user: ctx.user, catalog }, session);
-    session.after(raw, f);
+    const f = analyzeStatement(raw, { searchPath: session.searchPath, user: ctx.user, catalog, temporary: session.temporary }, session);
     statements.push(f);
+    session.after(raw, f, statements);
     const effect = nameEffect(raw);
     if (effect) (names ??= [])[i] = effect;
   }
-  return { statements, fingerprint: fingerprintStatements(parsed.statements, sql), ...(names ? { names } : {}) };
+  const temporary = session.created();
+  return { statements, fingerprint: fingerprintStatements(parsed.statements, sql), ...(names ? { names } : {}), ...(temporary ? { temporary } : {}) };
 }
 
 /** What a statement does to the session's names, as the server reads them (its parse tree). */

@@ -98,7 +98,9 @@ export function baseSource(res: ResolvedRelation, refname: string, colnames: str
   }
   // PostgreSQL matches `schema.table.col` against the relation's actual schema.
   const schemas = aliased ? [] : res.lineageSchema !== null ? [res.lineageSchema] : res.ref.candidates;
-  return makeSource({ refname, schemas, cols, open, base, target: target ? res.ref : null });
+  // A temporary relation's every column may hold any value stored in it (temporary.ts).
+  const extra: Lin | null = res.holds ? { cols: res.holds.cols, derived: true, unknown: res.holds.unknown } : null;
+  return makeSource({ refname, schemas, cols, open, base, extra, target: target ? res.ref : null });
 }
 
 function rangeVar(rv: Rec, cx: Cx, level: Scope): FromItem {

@@ -42,7 +42,7 @@ function lookup(src: Source, name: string, level: Scope, out: Hit[]): void {
     // System columns exist on every table but are not in the catalog's attribute list.
     if (!src.open && !(src.base && SYSTEM_COLUMNS.has(name))) return;
   }
-  if (src.base) out.push({ src, level, lin: plain(baseCol(src.base, name)), definite: false, key: name });
+  if (src.base) out.push({ src, level, lin: src.extra ? merge([plain(baseCol(src.base, name)), src.extra], true) : plain(baseCol(src.base, name)), definite: false, key: name });
   else if (src.extra) out.push({ src, level, lin: { ...src.extra, derived: true }, definite: false, key: name });
   else out.push({ src, level, lin: UNKNOWN, definite: false, key: name });
 }

@@ -1,11 +1,18 @@
 // Where an unqualified relation name can land, following PostgreSQL's namespace rules.
 import type { CatalogLookup, RelationRef, Access } from "./types.js";
 import { str, type Rec } from "./node.js";
+import { isTemporarySchema, shadowMessage, type TemporaryHolds, type TemporaryRelations } from "./temporary.js";
 
 export interface Env {
   searchPath: string[] | null;
   user: string;
   catalog: CatalogLookup | undefined;
+  /** Relations the session may have made in its temporary schema (temporary.ts); absent or empty: none. */
+  temporary?: TemporaryRelations;
+  /** Told why a name cannot be resolved (the statement is refused as not analysable). */
+  unresolvable?: (reason: string) => void;
+  /** Told what a temporary relation the statement names may hold (its tables are read through it). */
+  holding?: (holds: TemporaryHolds) => void;
 }
 
 export interface ResolvedRelation {
@@ -14,6 +21,8 @@ export interface ResolvedRelation {
   columns: string[] | undefined;
   /** Schema for lineage: explicit or catalog-resolved, else null. */
   lineageSchema: string | null;
+  /** A temporary relation of the session: what it may hold (every column's value may be made of it). */
+  holds?: TemporaryHolds;
 }
 
 function effectivePath(env: Env): string[] | null {
@@ -58,6 +67,7 @@ export function resolveName(
   only = false,
 ): ResolvedRelation {
   if (explicit !== undefined) {
+    if (!creating && isTemporarySchema(explicit)) return temporary(explicit, name, access, env, [explicit], only);
     const columns = creating ? undefined : env.catalog?.columns(explicit, name);
     return {
       ref: withOwner({ schema: explicit, name, access, candidates: [explicit], only }, columns !== undefined ? env.catalog : undefined),
@@ -65,7 +75,12 @@ export function resolveName(
       lineageSchema: explicit,
     };
   }
-  const candidates = candidateSchemas(env, creating) ?? [];
+  const path = candidateSchemas(env, creating);
+  const candidates = path ?? [];
+  if (!creating && path !== null && env.temporary?.has(name)) return temporaryOrShadowed(name, access, env, path, only);
+  // Without the path, the name may be the temporary relation: what it may hold is read too.
+  const holds = !creating && path === null ? env.temporary?.get(name) : undefined;
+  if (holds) env.holding?.(holds);
   if (!creating && env.catalog) {
     for (const schema of candidates) {
       const columns = env.catalog.columns(schema, name);
@@ -78,7 +93,36 @@ export function resolveName(
     ref: { schema: candidates[0] ?? null, name, access, candidates, only },
     columns: undefined,
     lineageSchema: null,
+    ...(holds ? { holds } : {}),
   };
+}
+
+/**
+ * An unqualified name the session may have made temporary. The server takes the first schema of the path that
+ * has it; regate cannot see the temporary schema, so it takes pg_temp where the path puts it, a permanent
+ * relation listed before pg_temp as the server would, and refuses a permanent one listed after it: whether the
+ * temporary relation still exists (and hides it) is not known here.
+ */
+function temporaryOrShadowed(name: string, access: Access, env: Env, candidates: string[], only: boolean): ResolvedRelation {
+  // Always there: candidateSchemas puts pg_temp first unless the path lists it.
+  const at = candidates.indexOf("pg_temp");
+  for (const [i, schema] of candidates.entries()) {
+    if (schema === "pg_temp") continue;
+    const columns = env.catalog?.columns(schema, name);
+    // Without the catalog's answer the name is judged as pg_temp (resolve.ts asks and analyses again).
+    if (columns === undefined) continue;
+    if (i < at) return { ref: withOwner({ schema, name, access, candidates, only }, env.catalog), columns, lineageSchema: schema };
+    env.unresolvable?.(shadowMessage(name, `${schema}.${name}`));
+    break;
+  }
+  return temporary("pg_temp", name, access, env, candidates, only);
+}
+
+/** A relation of the session's temporary schema, with what regate let statements store in it. */
+function temporary(schema: string, name: string, access: Access, env: Env, candidates: string[], only: boolean): ResolvedRelation {
+  const holds = env.temporary?.get(name);
+  if (holds) env.holding?.(holds);
+  return { ref: { schema, name, access, candidates, only }, columns: undefined, lineageSchema: schema, ...(holds ? { holds } : {}) };
 }
 
 /** A relation the catalog knows, with the column it belongs to when it is a serial or identity sequence. */

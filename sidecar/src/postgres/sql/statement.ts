@@ -31,11 +31,23 @@ function nested(type: string, b: Rec, cx: Cx, outer: Scope | null, ctes: CteEnv 
   return utility(type, b, cx, outer);
 }
 
+/** An Env that records what naming the session's temporary relations means for the statement's facts. */
+function withTemporary(env: Env, facts: FactsBuilder): Env {
+  return {
+    ...env,
+    unresolvable: (reason) => facts.addUnknown(reason),
+    holding: (holds) => {
+      for (const t of holds.tables) facts.addTable({ ...t, access: "read", candidates: [...t.candidates] });
+      for (const c of holds.cols) facts.addColumn({ ...c });
+    },
+  };
+}
+
 export function analyzeStatement(raw: RawStatement, env: Env, session: SessionView): StatementFacts {
   const facts = new FactsBuilder();
   const cx: Cx = {
     facts,
-    env,
+    env: env.temporary?.size ? withTemporary(env, facts) : env,
     depth: 0,
     looseAccess: "read",
     deferred: false,

@@ -1,5 +1,6 @@
 // Facts about one SQL statement, as they appear in the policy input (`input.postgres.statements[i]`).
 // testdata/schemas/sql-facts.schema.json is the normative form; keys are snake_case as OPA's are.
+import type { TemporaryChange, TemporaryRelations } from "./temporary.js";
 
 export type StatementKind =
   | "select"
@@ -219,6 +220,8 @@ export interface AnalysisContext {
   /** DECLARE name -> facts of that DECLARE, for FETCH. */
   cursors?: ReadonlyMap<string, StatementFacts>;
   catalog?: CatalogLookup;
+  /** Relations the session may have made in its temporary schema, and what they may hold (temporary.ts). */
+  temporary?: TemporaryRelations;
 }
 
 /**
@@ -237,6 +240,8 @@ export interface AnalysisResult {
   parse_error?: string;
   /** Per statement, where it changes names (lifecycle/names.ts); absent when none does. */
   names?: (NameEffect | undefined)[];
+  /** What the message's statements store in the session's temporary schema (temporary.ts); absent when nothing. */
+  temporary?: TemporaryChange[];
   /**
    * The catalog generation and search_path the facts were taken under (lifecycle/analyse.ts); "" when
    * the message itself changes the search_path. PostgreSQL plans a prepared statement again when either

@@ -225,7 +225,8 @@ function definition(type: string, b: Rec, cx: Cx): Col[] {
       return [];
     case "ViewStmt":
       created(b.view);
-      inner(b.query, cx, lenient);
+      // What a view's reader gets is its body's values: stored as CREATE TABLE AS would store them.
+      for (const c of inner(b.query, cx, lenient)) f.addWriteInput(c.lin);
       walkWith(b, cx, "write", ["view", "query"]);
       return [];
     case "CreateTableAsStmt": {
