@@ -15,7 +15,9 @@ const clients: pg.Client[] = [];
 
 beforeAll(async () => {
   db = await startPostgres();
-  regate = await startRegateChild({ name: "stdout-blocked", pg: db, stdout: "unread" });
+  // What queues while nothing reads, not the bound (stdout-bounded.test.ts): on a fast machine 4 s of decisions
+  // passed the default 64 MiB and later statements were refused as they should be, failing this test.
+  regate = await startRegateChild({ name: "stdout-blocked", pg: db, stdout: "unread", overrides: { decision_log: { max_buffered_bytes: 1024 * 1024 * 1024 } } });
 });
 
 afterAll(async () => {
