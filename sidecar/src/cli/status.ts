@@ -59,7 +59,7 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
 export function formatStatus(report: StatusReport, now: Date): string {
   const lines: string[] = [];
   const row = (label: string, value: string | undefined) => {
-    if (value !== undefined) lines.push(`  ${field(label).padEnd(20)}${field(value)}`);
+    if (value !== undefined) lines.push(`  ${label.padEnd(20)}${field(value)}`);
   };
   const when = (iso: string | undefined) => (iso ? `${iso} (${age(now.getTime() - Date.parse(iso))} ago)` : undefined);
   for (const b of Object.values(report.bundles)) {

@@ -4,9 +4,7 @@
 
 import type { RequestContext } from "./context.js";
 import { mcpMessages } from "./mcp.js";
-
-/** Bodies parsed again only to find the ids to cancel: at most this large (as mcp-refusal.ts). */
-const MAX_READ_BYTES = 1024 * 1024;
+import { addressedBody } from "./mcp-refusal.js";
 
 /**
  * The ids of the requests of an MCP exchange that was forwarded, which a notifications/cancelled can stop
@@ -21,7 +19,7 @@ export function cancellableIds(ctx: RequestContext): (string | number)[] {
   const session = ctx.req.headers["mcp-session-id"] !== undefined || /[?&]session_?id=/i.test(sent.path);
   if (!session) return [];
   const ids: (string | number)[] = [];
-  for (const m of mcpMessages(ctx.addressed.parsed ?? reparse(ctx.addressed.raw)) ?? []) {
+  for (const m of mcpMessages(addressedBody(ctx.addressed.parsed, ctx.addressed.raw)) ?? []) {
     if (m.type === "request" && m.method !== "initialize" && (typeof m.id === "string" || typeof m.id === "number")) ids.push(m.id);
   }
   return ids;
@@ -30,13 +28,4 @@ export function cancellableIds(ctx: RequestContext): (string | number)[] {
 /** The notifications/cancelled body for one request id. */
 export function cancelNote(requestId: string | number, reason: string): string {
   return JSON.stringify({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId, reason } });
-}
-
-function reparse(raw: Buffer): unknown {
-  if (raw.length === 0 || raw.length > MAX_READ_BYTES) return undefined;
-  try {
-    return JSON.parse(raw.toString("utf8")) as unknown;
-  } catch {
-    return undefined;
-  }
 }

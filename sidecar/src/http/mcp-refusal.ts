@@ -14,7 +14,7 @@ export const JSONRPC_REFUSED = -32001;
 export function jsonRpcRefusal(parsedBody: unknown, refusal: ErrorBody, raw?: Buffer): string | undefined {
   // A body the policy got no parsed_body for (a key twice, a number a double does not hold) may still be a
   // JSON-RPC request its client waits on: JSON.parse's reading only addresses the refusal, never a decision.
-  if (parsedBody === undefined && raw !== undefined && raw.length > 0 && raw.length <= MAX_ADDRESSED_BYTES) parsedBody = addressOf(raw);
+  parsedBody = addressedBody(parsedBody, raw);
   const requests = (mcpMessages(parsedBody) ?? []).filter((m) => m.type === "request" && m.id !== undefined);
   if (requests.length === 0) return undefined;
   const errors = requests.map((m) => ({
@@ -28,7 +28,9 @@ export function jsonRpcRefusal(parsedBody: unknown, refusal: ErrorBody, raw?: Bu
 /** Bodies read again only to address a refusal: at most this large. */
 const MAX_ADDRESSED_BYTES = 1024 * 1024;
 
-function addressOf(raw: Buffer): unknown {
+/** The body as parsed for the policy, else JSON.parse's reading of it (bounded): only to find request ids. */
+export function addressedBody(parsedBody: unknown, raw: Buffer | undefined): unknown {
+  if (parsedBody !== undefined || raw === undefined || raw.length === 0 || raw.length > MAX_ADDRESSED_BYTES) return parsedBody;
   try {
     return JSON.parse(raw.toString("utf8")) as unknown;
   } catch {

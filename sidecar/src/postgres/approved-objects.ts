@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { literal } from "./simple-query.js";
+import { isTemporarySchema } from "./sql/temporary.js";
 import type { AnalysisResult } from "./sql/types.js";
 
 /** What a statement's names resolve to, read from the catalog when an approval is asked and when it is used. */
@@ -27,7 +28,6 @@ export type CatalogQuery = (sql: string) => Promise<(string | null)[][]>;
 
 /** The agent's temporary schema is not the catalog connection's: any session's temporary schema stands for it. */
 const TEMP = "pg_temp";
-const TEMP_SCHEMA = /^pg_temp_[0-9]+$/;
 
 const KIND: Readonly<Record<string, string>> = {
   r: "table",
@@ -72,7 +72,7 @@ export async function resolvedObjects(query: CatalogQuery, analysis: AnalysisRes
 }
 
 function inSchema(wanted: string, schema: string): boolean {
-  return wanted === schema || (wanted === TEMP && TEMP_SCHEMA.test(schema));
+  return wanted === schema || (wanted === TEMP && isTemporarySchema(schema));
 }
 
 /** Names whose resolution a reviewer reading the text would not expect (ResolvedObjects.surprises). */
@@ -83,7 +83,7 @@ function surprises(rows: (string | null)[][], relations: RelationName[], functio
     for (const schema of r.schemas) found.push(...rows.filter(([kind, nsp, name]) => kind === "r" && name === r.name && inSchema(schema, nsp!)));
     const [first, ...after] = found;
     if (!first) continue;
-    const temporary = TEMP_SCHEMA.test(first[1]!);
+    const temporary = isTemporarySchema(first[1]!);
     if (!temporary && after.length === 0 && (r.analysed === null || r.analysed === first[1])) continue;
     const shadowed = after.length > 0 ? ` (before ${after.map((x) => `${x[1]}.${x[2]}`).join(", ")})` : "";
     out.add(`${temporary ? "temporary " : ""}${KIND[first[4]!] ?? "relation"} ${first[1]}.${first[2]}${shadowed}`);

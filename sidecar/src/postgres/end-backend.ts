@@ -1,9 +1,6 @@
 import type { Logger } from "../log.js";
 import type { SessionContext } from "./lifecycle/state.js";
-import { terminateBackend } from "./upstream.js";
-
-/** How long pg_terminate_backend waits for the backend to be gone (as upstream.ts's terminateBackend). */
-const TERMINATE_WAIT_MS = 5000;
+import { TERMINATE_WAIT_MS, terminateBackend } from "./upstream.js";
 
 /**
  * Ends an agent's upstream backend for an operator; false when no way worked (the caller then cancels). A

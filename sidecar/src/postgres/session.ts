@@ -1,5 +1,4 @@
 import type { Socket } from "node:net";
-import { serialize } from "pg-protocol";
 import type { SessionInput } from "../decision/index.js";
 import { ERROR_CODES, isDisconnect, RegateError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -18,7 +17,7 @@ import type { Statement } from "./lifecycle/statement.js";
 import { errorResponse, FrameReader, Frontend, OutBatch, type Frame } from "./protocol/index.js";
 import { greeting, openUpstream } from "./session-start.js";
 import { unsentBytes } from "./unsent.js";
-import { sendCancel, type UpstreamConnection } from "./upstream.js";
+import { closeUpstream, sendCancel, type UpstreamConnection } from "./upstream.js";
 
 export type { SessionContext } from "./lifecycle/state.js";
 
@@ -152,8 +151,7 @@ export class PgSession implements LiveSession {
     if (this.#closed || this.#ending) {
       // A lock or a kill ended the session while its upstream was being opened (the agent already has its
       // FATAL): the backend opened for it goes too, instead of living on with nobody to end it.
-      opened.upstream.socket.end(serialize.end());
-      opened.upstream.socket.destroy();
+      closeUpstream(opened.upstream.socket);
       return;
     }
     this.#upstream = opened.upstream;
@@ -258,8 +256,7 @@ export class PgSession implements LiveSession {
     this.#client.destroy();
     // What was decided and forwarded before the end still goes, ahead of the Terminate, as one corked write would.
     this.#flushToServer();
-    this.#upstream?.socket.end(serialize.end());
-    this.#upstream?.socket.destroy();
+    if (this.#upstream) closeUpstream(this.#upstream.socket);
     const s = this.#state;
     const reason: EndReason = side === "regate" ? "error" : err && !isDisconnect(err) ? "error" : side;
     // Every statement still waiting for its replies completes once, with what it got so far, marked as cut

@@ -214,10 +214,16 @@ export async function terminateBackend(cfg: UpstreamConfig, pid: number): Promis
     const rows = await simpleQuery(conn.socket, `SELECT pg_terminate_backend(${Math.trunc(pid)}, ${TERMINATE_WAIT_MS})`, conn.leftover);
     if (rows[0]?.[0] !== "t") throw new RegateError("UPSTREAM_UNAVAILABLE", `backend ${pid} was not ended`);
   } finally {
-    conn.socket.end(serialize.end());
-    conn.socket.destroy();
+    closeUpstream(conn.socket);
   }
 }
 
-const TERMINATE_WAIT_MS = 5000;
+/** How long pg_terminate_backend waits for the backend to be gone. */
+export const TERMINATE_WAIT_MS = 5000;
+
+/** Ends an upstream connection: a Terminate, so the server logs a clean exit, then the socket. */
+export function closeUpstream(socket: Socket): void {
+  socket.end(serialize.end());
+  socket.destroy();
+}
 
