@@ -104,6 +104,32 @@ export function rewriteFields(fields: readonly FieldDescription[], plan: MaskPla
   return fields.map((f, i) => (plan.columns.get(i)?.kind === "rule" ? { ...f, typeOid: TEXT_OID, typlen: -1, typmod: -1 } : f));
 }
 
+/** The rule-masked columns of `plan`, which a RowDescription rewritten by it tells the client are text. */
+export function textColumns(plan: MaskPlan | undefined): ReadonlyMap<number, MaskStrategy> | undefined {
+  if (!plan) return undefined;
+  const out = new Map<number, MaskStrategy>();
+  for (const [i, m] of plan.columns) if (m.kind === "rule") out.set(i, m.strategy);
+  return out.size ? out : undefined;
+}
+
+/**
+ * The plan for rows a client decodes by a row shape it was told before, not by one rewritten by `plan`: an
+ * Execute without a Describe of its portal is read by the statement's Describe (`told`: the columns shown
+ * as text there), or by the types the client assumed (`told` undefined). A masked column the client still
+ * reads as its own non-text type can hold no mask token (`****` is four bytes of int4 in binary, a parse
+ * error in text, a short read for int8): it is withheld as NULL, which every type holds. A column the client
+ * was told is text gets text whatever the portal's decision masks: the mask it was told of, at least.
+ */
+export function planAsTold(plan: MaskPlan | undefined, told: ReadonlyMap<number, MaskStrategy> | undefined, fields: readonly FieldDescription[]): MaskPlan | undefined {
+  const columns = new Map(plan?.columns);
+  for (const [i, m] of columns) if (m.kind === "rule" && !m.textual && !told?.has(i)) columns.set(i, { kind: "rule", strategy: "null", textual: false });
+  for (const [i, strategy] of told ?? []) {
+    const f = fields[i];
+    if (f && columns.get(i)?.kind !== "rule") columns.set(i, { kind: "rule", strategy, textual: TEXTLIKE_OIDS.has(f.typeOid) });
+  }
+  return columns.size ? { columns } : undefined;
+}
+
 /**
  * The masked form of one value, read from where it lies in the row (`length` -1: SQL NULL, which stays
  * NULL). `binary`: the column is sent in binary format. Undefined: keep the value as it is.

@@ -1,4 +1,4 @@
-import type { Decision } from "../decision/index.js";
+import type { Decision, MaskStrategy } from "../decision/index.js";
 import type { OwnQuery } from "./lifecycle/own-approvals.js";
 import type { Statement } from "./lifecycle/statement.js";
 import type { MaskPlan } from "./mask-plan.js";
@@ -17,6 +17,8 @@ export interface PreparedStatement {
   shape?: Decision;
   /** RowDescription as the server sent it (before any mask rewrite); set by Describe. */
   fields?: FieldDescription[];
+  /** The columns the client's last Describe of it showed as text (mask-plan.ts textColumns). */
+  told?: ReadonlyMap<number, MaskStrategy>;
   /** A query of regate's own table regate.approvals (lifecycle/own-approvals.ts). */
   own?: OwnQuery;
   /** Its SQL runs EXECUTE or FETCH: the session's names (AnalysisCache.overlay) its facts were taken under. */

@@ -1,8 +1,8 @@
 import type { Decision } from "../../decision/index.js";
 import { RegateError } from "../../errors.js";
 import { secretTexts } from "../../mask/index.js";
-import { buildMaskPlan, maskRawValue, type MaskPlan } from "../mask-plan.js";
-import type { Pending } from "../pending.js";
+import { buildMaskPlan, maskRawValue, planAsTold, type MaskPlan } from "../mask-plan.js";
+import type { Pending, Portal } from "../pending.js";
 import { Backend, decodeNotice, encodeNotice, rewriteDataRow, type FieldDescription, type Frame, type NoticeFields } from "../protocol/index.js";
 import { aboutStatement, quotesRow, screenNoticeFields, screenNotificationPayload, type Exposure } from "../side-channels.js";
 import type { AnalysisResult } from "../sql/types.js";
@@ -30,14 +30,9 @@ export function maskRow(s: SessionState, f: Frame, head: Pending | undefined): B
     if (head.plan === undefined) throw unmatchedRow();
     return head.plan ? rewrite(s, f.raw, head.plan, head.stmt, () => false) : f.raw;
   }
-  if (head?.kind === "execute" && head.portal && head.portal.decision.mask.length > 0) {
+  if (head?.kind === "execute" && head.portal) {
     const portal = head.portal;
-    if (portal.plan === undefined) {
-      const fields = portal.fields ?? portal.statement.fields;
-      // Masks apply and the row shape is unknown: nothing can be shown safely.
-      if (!fields) throw new RegateError("MASK_LINEAGE_UNKNOWN", "row shape unknown for a masked result");
-      portal.plan = planFor(s, portal.decision, portal.statement.analysis, fields) ?? null;
-    }
+    if (portal.plan === undefined) portal.plan = undescribedPlan(s, portal);
     const plan = portal.plan;
     if (!plan) return f.raw;
     const formats = portal.resultFormats;
@@ -45,6 +40,20 @@ export function maskRow(s: SessionState, f: Frame, head: Pending | undefined): B
   }
   if (head?.kind === "execute") return f.raw;
   throw unmatchedRow();
+}
+
+/** The plan of a portal the client did not describe: it reads the rows by its statement's Describe, if any. */
+function undescribedPlan(s: SessionState, portal: Portal): MaskPlan | null {
+  const masks = portal.decision.mask.length > 0;
+  if (!masks && !portal.statement.told) return null;
+  const fields = portal.fields ?? portal.statement.fields;
+  if (!fields) {
+    // Masks apply and the row shape is unknown: nothing can be shown safely.
+    if (masks) throw new RegateError("MASK_LINEAGE_UNKNOWN", "row shape unknown for a masked result");
+    return null;
+  }
+  const plan = masks ? planFor(s, portal.decision, portal.statement.analysis, fields) : undefined;
+  return planAsTold(plan, portal.statement.told, fields) ?? null;
 }
 
 /** Only a Query or an Execute is answered with rows: one that comes for anything else is never shown. */

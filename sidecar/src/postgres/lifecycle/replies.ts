@@ -1,5 +1,5 @@
 import { RegateError } from "../../errors.js";
-import { rewriteFields } from "../mask-plan.js";
+import { planAsTold, rewriteFields, textColumns } from "../mask-plan.js";
 import type { Pending } from "../pending.js";
 import {
   Backend,
@@ -159,13 +159,15 @@ function rowDescription(s: SessionState, f: Frame, head: Pending | undefined): v
     if (head.target === "S" && head.statement) {
       head.statement.fields = fields = decodeRowDescription(f.raw, BODY);
       plan = planFor(s, head.statement.decision ?? head.statement.shape, head.statement.analysis, fields);
+      if (!head.internal) head.statement.told = textColumns(plan);
     } else if (head.target === "P" && head.portal) {
       if (head.portal.decision.mask.length > 0) {
         head.portal.fields = fields = decodeRowDescription(f.raw, BODY);
         head.portal.statement.fields ??= fields;
         plan = planFor(s, head.portal.decision, head.portal.statement.analysis, fields);
       }
-      head.portal.plan = plan ?? null;
+      // regate's own Describe: the client decodes the rows by what it was told before.
+      head.portal.plan = (head.internal && fields ? planAsTold(plan, head.portal.statement.told, fields) : plan) ?? null;
     }
     if (head.internal) return;
   } else if (head?.kind === "query" && head.decision) {
