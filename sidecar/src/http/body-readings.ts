@@ -1,5 +1,5 @@
 // Request bodies an upstream may read otherwise than regate's JSON.parse and UTF-8 do. Each check answers
-// "could the upstream execute another request than the one the policy judged?"; body.ts then sets
+// "could the upstream execute another request than the one the policy judged?"; request-body-facts.ts then sets
 // `body_parse_error` instead of handing the policy one reading of several.
 
 /** What a scan of a JSON text that JSON.parse accepted tells about readings other than JSON.parse's. */

@@ -1,6 +1,7 @@
 import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { isWideText, parseRequestBody, upstreamBody } from "./body.js";
+import { isWideText, upstreamBody } from "./body.js";
+import { parseRequestBody } from "./request-body-facts.js";
 
 const CAP = 64;
 const b = (s: string): Buffer => Buffer.from(s);

@@ -2,7 +2,7 @@
 // policy; or, with http.request.method_override: strip, the overrides removed before the policy sees the request.
 
 import type { IncomingHttpHeaders } from "node:http";
-import type { BodyFacts } from "./body.js";
+import type { BodyFacts } from "./request-body-facts.js";
 import { effectiveMethod, findOverrides, isOverrideParam, stripOverrideHeaders, unparsedBodyMayOverride, type EffectiveMethod } from "./method.js";
 import { parsedQuery, withoutParam } from "./path.js";
 import { httpInputs, type RequestFacts } from "./to-input.js";

@@ -23,7 +23,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 
 /**
  * A member as case-insensitive decoders read it: Go's encoding/json (mcp-go) binds "Method" or "NAME" to
- * the field `method` or `name`. Bodies with two keys that fold to one never get here (body.ts refuses them).
+ * the field `method` or `name`. Bodies with two keys that fold to one never get here (request-body-facts.ts refuses them).
  */
 function member(o: Record<string, unknown>, name: string): { value: unknown } | undefined {
   if (Object.prototype.hasOwnProperty.call(o, name)) return { value: o[name] };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { BodyFacts } from "./body.js";
+import type { BodyFacts } from "./request-body-facts.js";
 import { effectiveMethod, findOverrides, isOverrideParam, overrideHeader, replayable, stripOverrideHeaders, unparsedBodyMayOverride } from "./method.js";
 
 const noBody: BodyFacts = { body_size: 0, truncated_body: false, body_parse_error: false };

@@ -5,7 +5,7 @@
 // way the upstream's stack may read them, not only as spelled: header names with "_" for "-" (CGI, WSGI and
 // Rack put both in one variable) and parameter names as PHP rewrites them (".method" becomes "_method").
 
-import type { BodyFacts } from "./body.js";
+import type { BodyFacts } from "./request-body-facts.js";
 
 export type MethodOverrideMode = "decide" | "strip";
 

@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import type { Principal } from "../decision/types.js";
-import { hasBody, parseRequestBody, readBody, upstreamBody, type BodyFacts } from "./body.js";
+import { hasBody, readBody, upstreamBody } from "./body.js";
+import { parseRequestBody, type BodyFacts } from "./request-body-facts.js";
 import type { RequestContext } from "./context.js";
 import { BODY_MAY_OVERRIDE, judgedMethod } from "./judged-method.js";
 import type { McpRequest, McpSessionStore } from "./mcp-sessions.js";

@@ -3,7 +3,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { timeInput } from "../decision/time.js";
 import type { PolicyInput, Principal } from "../decision/types.js";
-import type { BodyFacts } from "./body.js";
+import type { BodyFacts } from "./request-body-facts.js";
 import { inputHeaders } from "./headers.js";
 import type { EffectiveMethod, OverrideSource } from "./method.js";
 import { mcpMessages, type McpMessage } from "./mcp.js";

@@ -13,7 +13,7 @@ import { analyze, fingerprint, initSqlParser } from "../../src/postgres/sql/inde
 import { literalTemplate } from "../../src/postgres/sql/template.js";
 import { ResponseMasker } from "../../src/http/masker.js";
 import { SseMasker } from "../../src/http/sse-mask.js";
-import { parseRequestBody } from "../../src/http/body.js";
+import { parseRequestBody } from "../../src/http/request-body-facts.js";
 
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
