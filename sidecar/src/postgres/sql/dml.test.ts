@@ -7,6 +7,9 @@ import type { AnalysisContext, CatalogLookup } from "./index.js";
 const tables: Record<string, string[]> = {
   "public.orders": ["id", "customer_id", "amount", "status", "created_at"],
   "public.customers": ["id", "full_name", "email", "phone", "ssn", "card_number", "created_at"],
+  "public.other": ["id", "x"],
+  "public.x": ["order_id"],
+  "public.flags": ["id", "active"],
 };
 const catalog: CatalogLookup = { columns: (schema, table) => tables[`${schema}.${table}`] };
 const ctx: AnalysisContext = { searchPath: ["public"], user: "agent", prepared: new Map(), catalog };
@@ -37,4 +40,95 @@ describe("RETURNING * in the server's column order", () => {
     // The SSN-derived column, wherever the server puts it, is the one whose lineage holds the SSN.
     expect(got.filter(([, m]) => m).map(([n]) => n)).toEqual(["s"]);
   });
+});
+
+/** has_where of the statement: whether every UPDATE/DELETE (MERGE action) in it restricts its target's rows. */
+function hasWhere(sql: string): boolean | null {
+  return analyze(sql, ctx).statements[0]!.has_where;
+}
+
+// A condition restricts the target only if it refers to it in a way no rewrite of "every row" can take.
+const unrestricted = [
+  "DELETE FROM orders",
+  "DELETE FROM orders WHERE true",
+  "DELETE FROM orders WHERE 1 = 1",
+  "DELETE FROM orders WHERE id = 5 OR true",
+  "DELETE FROM orders WHERE true OR id = 1",
+  "DELETE FROM orders WHERE id = 5 OR 1 = 1",
+  "DELETE FROM orders WHERE id = id",
+  "DELETE FROM orders WHERE orders.id = id",
+  "DELETE FROM orders o WHERE o.id = id",
+  "DELETE FROM orders WHERE id IS NOT DISTINCT FROM id",
+  "DELETE FROM orders WHERE id IS NOT NULL",
+  "DELETE FROM orders WHERE id IS DISTINCT FROM NULL",
+  "DELETE FROM orders WHERE id IS NOT NULL OR 1=1",
+  "DELETE FROM orders WHERE (id = 1) IS NOT TRUE OR true",
+  "DELETE FROM orders WHERE NOT (id <> id)",
+  "DELETE FROM orders WHERE NOT (id = 5 AND false)",
+  "DELETE FROM orders WHERE NOT (id IS NULL)",
+  "DELETE FROM orders WHERE (id = 5 OR true) IS TRUE",
+  "DELETE FROM orders WHERE (id = 5 AND false) IS NOT TRUE",
+  "DELETE FROM orders WHERE (id = 5 OR true)::boolean",
+  "DELETE FROM orders WHERE (id = 5 OR true) = true",
+  "DELETE FROM orders WHERE (id = 5 AND false) = false",
+  "DELETE FROM orders WHERE (id = 5 OR true) IS NOT DISTINCT FROM true",
+  "DELETE FROM orders WHERE id IN (1, id)",
+  "DELETE FROM orders WHERE id BETWEEN id AND id",
+  "DELETE FROM orders WHERE CASE WHEN id = 5 THEN true ELSE true END",
+  "DELETE FROM orders WHERE coalesce(id = 5, true)",
+  "DELETE FROM orders WHERE id = $1 OR $2",
+  "DELETE FROM orders WHERE $1::bool OR id = 5",
+  "DELETE FROM orders WHERE status = 'x' OR amount > 0 OR $1",
+  "UPDATE orders SET status = 'x' WHERE coalesce(id, 0) = coalesce(id, 0)",
+  "UPDATE orders SET status = 'x' WHERE id = 5 OR true",
+  "UPDATE orders SET status = 'x' FROM other o WHERE orders.id = o.id OR o.x = 1",
+  "DELETE FROM orders USING other o WHERE o.x = 1",
+  "WITH d AS (DELETE FROM orders WHERE id = 5 OR true RETURNING 1) SELECT * FROM d",
+  "WITH u AS (UPDATE orders SET status = 'x' WHERE id = id RETURNING 1) SELECT 1",
+  "MERGE INTO orders t USING other s ON t.id = s.id OR true WHEN MATCHED THEN DELETE",
+  "MERGE INTO orders t USING other s ON t.id = t.id WHEN MATCHED THEN UPDATE SET status = 'x'",
+  "MERGE INTO orders t USING other s ON s.x = 1 WHEN MATCHED AND (t.id = 1 OR true) THEN DELETE",
+  "MERGE INTO orders t USING other s ON false WHEN NOT MATCHED BY SOURCE THEN DELETE",
+  "MERGE INTO orders t USING other s ON t.id = t.id WHEN NOT MATCHED BY SOURCE THEN DELETE",
+  "DELETE FROM flags WHERE active OR true",
+  "DELETE FROM flags WHERE active IS NOT NULL",
+  "DELETE FROM flags WHERE active OR NOT active",
+  "DELETE FROM flags WHERE NOT (active AND NOT active)",
+];
+
+const restricted = [
+  "DELETE FROM orders WHERE id = 5",
+  "DELETE FROM orders WHERE id = $1",
+  "DELETE FROM orders WHERE id IN (1, 2)",
+  "DELETE FROM orders WHERE id = ANY($1)",
+  "DELETE FROM orders WHERE status = 'x' AND created_at < now()",
+  "DELETE FROM orders WHERE status = 'x' OR amount = 2",
+  "DELETE FROM orders WHERE id IN (SELECT order_id FROM x)",
+  "DELETE FROM orders WHERE CURRENT OF c",
+  "DELETE FROM orders WHERE id = 5 OR false",
+  "DELETE FROM orders WHERE NOT (id = 5)",
+  "DELETE FROM orders WHERE id IS NULL",
+  "DELETE FROM orders WHERE id IS NOT DISTINCT FROM NULL",
+  "DELETE FROM orders WHERE (id = 5) IS TRUE",
+  "DELETE FROM orders WHERE (id = 5) = true",
+  "DELETE FROM orders WHERE id = 5 AND (true OR id = 1)",
+  "DELETE FROM orders WHERE CASE WHEN id = 5 THEN true END",
+  "DELETE FROM orders WHERE coalesce(id = 5, false)",
+  "DELETE FROM flags WHERE active",
+  "DELETE FROM flags WHERE NOT active",
+  "UPDATE orders SET status = 'x' FROM other o WHERE orders.id = o.id",
+  "DELETE FROM orders USING other o WHERE orders.id = o.id AND o.x = 1",
+  "MERGE INTO orders t USING other s ON t.id = s.id WHEN MATCHED THEN DELETE",
+  "MERGE INTO orders t USING other s ON s.x = 1 WHEN MATCHED AND t.id = 1 THEN DELETE",
+  "MERGE INTO orders t USING other s ON t.id = s.id WHEN NOT MATCHED BY SOURCE AND t.status = 'x' THEN DELETE",
+  "WITH d AS (DELETE FROM orders WHERE id = 5 RETURNING 1) SELECT * FROM d",
+];
+
+// Plain `it` per row: a title given to it.each would read `$1` as a placeholder.
+describe("has_where: conditions that leave every row in play", () => {
+  for (const sql of unrestricted) it(sql, () => expect(hasWhere(sql)).toBe(false));
+});
+
+describe("has_where: conditions that restrict the target", () => {
+  for (const sql of restricted) it(sql, () => expect(hasWhere(sql)).toBe(true));
 });

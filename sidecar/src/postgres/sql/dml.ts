@@ -11,9 +11,10 @@ import { withClause } from "./with.js";
 import { targetList } from "./targets.js";
 import { addRows, conjuncts, relate, rowsOf, sink } from "./relate.js";
 import { settle } from "./settle.js";
+import { restriction } from "./where.js";
 import type { ColumnRef } from "./types.js";
 
-interface Target {
+export interface Target {
   res: ResolvedRelation;
   src: Source;
   level: Scope;
@@ -69,19 +70,13 @@ function insertColumns(cols: unknown[], t: Target): (string | undefined)[] | und
   return t.res.columns;
 }
 
-/**
- * Whether a WHERE restricts the target's rows: it must refer to the target. `WHERE true`, `WHERE 1 = 1`
- * or a condition on a USING/FROM table alone leaves every row of the target in play.
- */
 function where(w: unknown, t: Target, cx: Cx): void {
   if (w === undefined) {
     cx.facts.noteWhere(false);
     return;
   }
-  const before = t.level.targetHits;
-  for (const c of conjuncts(w)) relate(t.level, expr(c, cx, t.level));
   const currentOf = unwrap(w)?.[0] === "CurrentOfExpr";
-  cx.facts.noteWhere(currentOf || t.level.targetHits > before);
+  cx.facts.noteWhere(restriction(w, t, cx).yes || currentOf);
 }
 
 function returning(v: unknown, t: Target, cx: Cx): Col[] {
@@ -159,19 +154,18 @@ export function mergeStmt(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | 
   // The server adds MERGE's target to the namespace after its source, so RETURNING * lists the source's
   // columns first; expanded target-first, every mask by position would land on the wrong column.
   t.level.items.unshift(fromItem(b.sourceRelation, cx, t.level));
-  const beforeOn = t.level.targetHits;
-  for (const c of conjuncts(b.joinCondition)) relate(t.level, expr(c, cx, t.level));
-  const onTarget = t.level.targetHits > beforeOn;
+  const on = restriction(b.joinCondition, t, cx);
   for (const w of list(b.mergeWhenClauses)) {
     const wc = bodyOf(w, "MergeWhenClause");
     if (!wc) continue;
-    const beforeWhen = t.level.targetHits;
-    for (const c of conjuncts(wc.condition)) relate(t.level, expr(c, cx, t.level));
+    const own = restriction(wc.condition, t, cx).yes;
     const cmd = str(wc.commandType);
     // An UPDATE or DELETE action changes the target rows the ON condition matches (WHEN MATCHED) or does not
     // (WHEN NOT MATCHED BY SOURCE): `ON true`, or an ON on the source alone, leaves every row in play, as an
     // UPDATE without WHERE does, unless the action's own AND condition names the target's rows.
-    if (cmd === "CMD_UPDATE" || cmd === "CMD_DELETE") cx.facts.noteWhere(onTarget || t.level.targetHits > beforeWhen);
+    // WHEN NOT MATCHED BY SOURCE takes the target rows ON does not match: its negation must restrict them.
+    const bySource = str(wc.matchKind) === "MERGE_WHEN_NOT_MATCHED_BY_SOURCE";
+    if (cmd === "CMD_UPDATE" || cmd === "CMD_DELETE") cx.facts.noteWhere((bySource ? on.not : on.yes) || own);
     if (cmd === "CMD_INSERT") {
       const targets = list(wc.targetList);
       for (const c of targets) writtenColumn(t, bodyOf(c, "ResTarget"), cx);
