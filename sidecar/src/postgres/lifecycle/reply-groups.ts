@@ -3,6 +3,7 @@ import { BODY, readyStatus, type Frame } from "../protocol/index.js";
 import { transactionEnded } from "./names.js";
 import { complete } from "./observe.js";
 import type { SessionState } from "./state.js";
+import { settleTemporary } from "./temporary-settle.js";
 
 // Where a group of replies ends: the server's ReadyForQuery, or the Sync it skips to after an error.
 
@@ -18,6 +19,7 @@ export function readyForQuery(s: SessionState, f: Frame): void {
   // Idle: a WITH HOLD cursor's rows are kept by now (or it is gone), and its query does not run again.
   if (s.txStatus === 0x49) s.unkeptHoldMasked = false;
   if (s.txStatus === 0x49 && !failed) settlePath(s, head);
+  settleTemporary(s, head, failed);
   if ((head?.kind === "sync" || head?.kind === "query") && head.sqlNames) s.sqlNamesInFlight--;
   if (head?.kind === "sync") for (const st of head.done) complete(s, st);
   else complete(s, head?.stmt);

@@ -12,7 +12,10 @@ interface Entry {
   budget?: string;
 }
 
-/** Analyses are identified by object: one comes from the analysis cache only for the same text, path, catalog and overlay. */
+/**
+ * Analyses are identified by object: one comes from the analysis cache only for the same text, path, catalog, overlay
+ * and temporary-relations version (AnalysisCache.temporaryChanged: a name made, stored into or forgotten in pg_temp).
+ */
 const ids = new WeakMap<object, number>();
 let nextId = 1;
 
@@ -32,7 +35,7 @@ function idOf(a: object): string | number {
 /**
  * Decisions the policy allowed to be reused (its `cache` directive), per session. The key holds
  * everything else the input is made of in this session: the analysis (so the SQL text, search_path,
- * catalog generation and name overlay), the message kind, the transaction status and the extras;
+ * catalog generation, name overlay and temporary relations), the message kind, the transaction status and the extras;
  * what the directive does not name in `across` is compared on lookup. The pipeline also checks the
  * bundle revision, and logs every reuse as a decision of its own.
  */
