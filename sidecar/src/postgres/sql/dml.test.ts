@@ -122,6 +122,15 @@ const restricted = [
   "MERGE INTO orders t USING other s ON s.x = 1 WHEN MATCHED AND t.id = 1 THEN DELETE",
   "MERGE INTO orders t USING other s ON t.id = s.id WHEN NOT MATCHED BY SOURCE AND t.status = 'x' THEN DELETE",
   "WITH d AS (DELETE FROM orders WHERE id = 5 RETURNING 1) SELECT * FROM d",
+  // As ORMs write them: quoted and qualified names, optimistic locking, soft deletes, optional filters.
+  'UPDATE "public"."orders" SET "status" = $1 WHERE ("public"."orders"."id" = $2 AND "public"."orders"."created_at" IS NULL)',
+  "UPDATE orders SET amount = amount + 1 WHERE id = $1 AND amount = $2",
+  'DELETE FROM "orders" WHERE ("orders"."id" = $1 AND 1=1)',
+  "UPDATE orders SET status = 'x' WHERE (id, customer_id) IN (($1, $2))",
+  "UPDATE orders SET status = 'x' WHERE id = $1 AND ($2::text IS NULL OR status = $2)",
+  "UPDATE orders SET status = 'x' WHERE created_at IS NOT NULL AND id = 5",
+  "DELETE FROM orders WHERE created_at < now() - interval '30 days'",
+  "DELETE FROM orders WHERE EXISTS (SELECT 1 FROM orders o2 WHERE o2.customer_id = orders.customer_id AND o2.id > orders.id)",
 ];
 
 // Plain `it` per row: a title given to it.each would read `$1` as a placeholder.
