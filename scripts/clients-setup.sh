@@ -5,7 +5,8 @@
 #   scripts/clients-setup.sh [--force] [python] [go] [java] [psql]     (no part named: all of them)
 #
 #   python  .venv with psycopg[binary], psycopg2-binary, asyncpg and pg8000, pinned in sidecar/test/clients/python/requirements.txt
-#   go      the pgx client: go mod download + go build -> sidecar/test/clients/go/pgxclient
+#   go      the Go clients: go mod download + go build -> sidecar/test/clients/go/pgxclient (pgx) and
+#           sidecar/test/clients/go/pqclient (database/sql with lib/pq, from go/pq)
 #   java    the JDBC client: mvn compile + copy pgjdbc into sidecar/test/clients/java/target/lib; the same for the
 #           reactive drivers (Vert.x pg client, r2dbc-postgresql) in sidecar/test/clients/java-reactive
 #   psql    Debian's postgresql-client, if psql is missing
@@ -25,7 +26,7 @@ for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
     python | go | java | psql) parts+=("$arg") ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "clients-setup: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -97,12 +98,12 @@ setup_go() {
   local dir="$CLIENTS/go"
   command -v go >/dev/null || { log "go not found"; return 1; }
   local fp
-  fp=$(fingerprint "$(go version)" "$dir/go.mod" "$dir/go.sum" "$dir"/*.go)
-  if up_to_date "$STAMPS/go.stamp" "$fp" "$dir/pgxclient"; then
+  fp=$(fingerprint "$(go version)" "$dir/go.mod" "$dir/go.sum" "$dir"/*.go "$dir"/pq/*.go)
+  if up_to_date "$STAMPS/go.stamp" "$fp" "$dir/pgxclient" "$dir/pqclient"; then
     log "go: up to date"
     return 0
   fi
-  (cd "$dir" && go mod download && go build -trimpath -o pgxclient .)
+  (cd "$dir" && go mod download && go build -trimpath -o pgxclient . && go build -trimpath -o pqclient ./pq)
   mkdir -p "$STAMPS"
   printf '%s' "$fp" >"$STAMPS/go.stamp"
 }

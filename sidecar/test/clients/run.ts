@@ -3,7 +3,7 @@
 //   const run = await runClient("jdbc", url, { EXPECT_NAMES: JSON.stringify(names) });
 //   expect(run.ok, formatRun(run)).toBe(true);
 //
-// Toolchains come from scripts/clients-setup.sh (.venv, the pgx binary, the compiled JDBC class and jar);
+// Toolchains come from scripts/clients-setup.sh (.venv, the pgx and lib/pq binaries, the compiled JDBC class and jar);
 // clientAvailability() says whether a client can run here, so a suite can skip it with a reason.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -11,7 +11,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const CLIENTS = ["psql", "psycopg", "psycopg2", "asyncpg", "pg8000", "pgx", "jdbc"] as const;
-export type ClientName = (typeof CLIENTS)[number];
+/**
+ * "pq" (Go database/sql with lib/pq) is not in CLIENTS: it runs scenarios of its own, judged by
+ * sidecar/test/postgres/libpq-go-driver.test.ts, not the common one; runClient("pq") runs its "read" scenario.
+ */
+export type ClientName = (typeof CLIENTS)[number] | "pq";
 
 /** One line a client script printed. Every step has these three keys; the rest depend on the step. */
 export interface ClientStep {
@@ -47,6 +51,7 @@ export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const CLIENTS_DIR = join(REPO_ROOT, "sidecar/test/clients");
 const VENV_PYTHON = join(REPO_ROOT, ".venv/bin/python");
 const PGX_BINARY = join(CLIENTS_DIR, "go/pgxclient");
+export const PQ_BINARY = join(CLIENTS_DIR, "go/pqclient");
 const JAVA_DIR = join(CLIENTS_DIR, "java/target");
 const SETUP_HINT = "run scripts/clients-setup.sh";
 
@@ -69,6 +74,8 @@ function commandFor(client: ClientName, url: string): Command {
       return { command: VENV_PYTHON, args: [join(CLIENTS_DIR, "python/pg8000_client.py"), url] };
     case "pgx":
       return { command: PGX_BINARY, args: [url] };
+    case "pq":
+      return { command: PQ_BINARY, args: [url, "read"] };
     case "jdbc":
       return {
         command: "java",
@@ -135,6 +142,9 @@ export function clientAvailability(client: ClientName): { available: boolean; re
       break;
     case "pgx":
       result = existsSync(PGX_BINARY) ? { available: true } : missing(`${PGX_BINARY} is not built`);
+      break;
+    case "pq":
+      result = existsSync(PQ_BINARY) ? { available: true } : missing(`${PQ_BINARY} is not built`);
       break;
     case "jdbc": {
       const libs = existsSync(join(JAVA_DIR, "lib")) ? readdirSync(join(JAVA_DIR, "lib")) : [];
