@@ -31,7 +31,7 @@ export function enforceQuery(s: SessionState, f: Frame, statement: Statement): v
   }
   const analysis = statement.analysis!;
   const wrapped = needsWrap(s, analysis);
-  applyAllowed(s, analysis, true);
+  applyAllowed(s, analysis);
   if (wrapped) {
     beginWrap(s);
     s.wrapOpen = true;
@@ -59,9 +59,9 @@ export function enforceParse(s: SessionState, f: Frame, prepared: PreparedStatem
 export function enforceBind(s: SessionState, f: Frame, portal: Portal, statement: Statement, fresh: boolean): void {
   const decision = portal.decision;
   if (decision.outcome !== "allow") return poison(s, decision, statement);
-  if (fresh) applyAllowed(s, portal.statement.analysis, true);
-  // Applied at its Parse too, but a relation forgotten since (temporary-settle.ts) is made again by this run.
-  else applyTemporary(s, portal.statement.analysis, true);
+  if (fresh) applyAllowed(s, portal.statement.analysis);
+  // Applied at its Parse too, but a DISCARD TEMP since (temporary-settle.ts) emptied pg_temp, and this run makes it again.
+  else applyTemporary(s, portal.statement.analysis);
   if (!s.batchWrapped && needsWrap(s, portal.statement.analysis)) {
     // The implicit transaction of this batch becomes regate's own, ended at its Sync (transaction.ts).
     beginWrapExtended(s);
@@ -103,9 +103,9 @@ export function poison(s: SessionState, decision: Decision, statement: Statement
  * block the client opened in a message not yet answered); it becomes the only one once the server has
  * answered the statement's message group without an error, outside a block (replies.ts, settlePath).
  */
-function applyAllowed(s: SessionState, analysis: AnalysisResult, runs = false): void {
+function applyAllowed(s: SessionState, analysis: AnalysisResult): void {
   s.searchPath.apply(analysis.statements, false);
-  applyTemporary(s, analysis, runs);
+  applyTemporary(s, analysis);
   for (const st of analysis.statements) {
     if (st.ddl) {
       s.ctx.catalog.invalidate();
@@ -115,17 +115,9 @@ function applyAllowed(s: SessionState, analysis: AnalysisResult, runs = false): 
 }
 
 /**
- * What the statement stores in pg_temp, kept even if the server never runs it, until the server is idle and its
- * answers say (temporary-settle.ts). A Query or Bind (`runs`) runs it: its answer must be among those replayed
- * there; a Parse alone runs nothing.
+ * What the statement stores in pg_temp, kept whether or not the server runs it (temporary-settle.ts says when
+ * the count starts over).
  */
-function applyTemporary(s: SessionState, analysis: AnalysisResult, runs: boolean): void {
-  if (!analysis.temporary) return;
-  const ledger = s.temporaryLedger;
-  if (runs && !ledger.sent.has(analysis)) {
-    // As many as the groups kept for a replay (temporary-settle.ts); beyond, that replay is not made.
-    if (ledger.sent.size < 256) ledger.sent.add(analysis);
-    else ledger.overflow = true;
-  }
-  if (applyChanges(s.temporary, analysis.temporary, analysis.statements)) s.analyses.temporaryChanged();
+function applyTemporary(s: SessionState, analysis: AnalysisResult): void {
+  if (analysis.temporary && applyChanges(s.temporary, analysis.temporary, analysis.statements)) s.analyses.temporaryChanged();
 }

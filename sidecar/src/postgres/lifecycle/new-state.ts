@@ -3,7 +3,6 @@ import { NO_READING_SETTINGS } from "../reading-settings.js";
 import { SearchPathTracker } from "../search-path.js";
 import { AnalysisCache } from "./analyse.js";
 import { DecisionReuse } from "./reuse.js";
-import { newLedger } from "./temporary-settle.js";
 import type { SessionContext, SessionState } from "./state.js";
 
 /** What the stages reach the sockets through; the session (session.ts) owns the sockets. */
@@ -30,7 +29,6 @@ export function newSessionState(ctx: SessionContext, info: SessionInput, io: Ses
     batchSqlNames: false,
     whenAnswered: [],
     temporary: new Map(),
-    temporaryLedger: newLedger(),
     analyses: new AnalysisCache(),
     reuse: new DecisionReuse(),
     searchPath: new SearchPathTracker(DEFAULT_SEARCH_PATH, DEFAULT_SEARCH_PATH),

@@ -7,7 +7,6 @@ import type { Pending, Portal, PreparedStatement } from "../pending.js";
 import type { ReadingSettings } from "../reading-settings.js";
 import type { SearchPathTracker } from "../search-path.js";
 import type { StatementFacts } from "../sql/types.js";
-import type { TemporaryLedger } from "./temporary-settle.js";
 import type { TemporaryHolds } from "../sql/temporary.js";
 import type { AnalysisCache } from "./analyse.js";
 import type { BudgetTracker } from "./budget.js";
@@ -82,13 +81,10 @@ export interface SessionState {
   /**
    * Relations an allowed statement may have put in the session's temporary schema, which regate's catalog
    * connection cannot see, and what statements regate let through stored in them (sql/temporary.ts). Grows as
-   * statements are sent; shrinks only when the server is idle and its answers show a name gone (a rolled-back
-   * creation, ON COMMIT DROP, DISCARD TEMP / ALL, DROP of pg_temp.x: temporary-settle.ts). Each change moves the
-   * analysis cache's version (AnalysisCache.temporaryChanged).
+   * statements are sent; emptied only by a DISCARD TEMP or ALL the server ran alone and committed
+   * (temporary-settle.ts). Each change moves the analysis cache's version (AnalysisCache.temporaryChanged).
    */
   readonly temporary: Map<string, TemporaryHolds>;
-  /** What the server confirmed about them since it was last idle (lifecycle/temporary-settle.ts). */
-  readonly temporaryLedger: TemporaryLedger;
   readonly analyses: AnalysisCache;
   /** Decisions the policy allowed to be reused. */
   readonly reuse: DecisionReuse;

@@ -5,8 +5,8 @@
 // values stored: write_inputs, a view's body). A later reference to such a relation reads those tables and
 // carries that lineage, so it is masked and judged as they are. An unqualified name that a permanent relation
 // on the path also has is refused: which one the server reads depends on whether the temporary one still
-// exists. Once the server is idle, names whose creation it rolled back, dropped at commit or discarded are
-// forgotten, and those a DROP named as pg_temp.x (lifecycle/temporary-settle.ts).
+// exists (a rollback, a failed CREATE, DROP, ON COMMIT DROP), which regate does not follow; only a DISCARD TEMP
+// or ALL the server ran alone and committed starts the count over (lifecycle/temporary-settle.ts).
 import { columnKey } from "./lineage.js";
 import { bodyOf, rec, str } from "./node.js";
 import type { RawStatement } from "./parser.js";
@@ -22,7 +22,7 @@ export interface TemporaryHolds {
   unknown: boolean;
 }
 
-/** Relation name -> what it may hold; what it held is never forgotten while the name is kept (see above). */
+/** Relation name -> what it may hold; a name is not forgotten, nor what it held, but by a DISCARD (see above). */
 export type TemporaryRelations = ReadonlyMap<string, TemporaryHolds>;
 
 /**
@@ -33,8 +33,6 @@ export interface TemporaryChange {
   name: string;
   statement: number;
   renamedFrom?: string;
-  /** Made with ON COMMIT DROP (and not IF NOT EXISTS): gone once its transaction ends (lifecycle/temporary-settle.ts). */
-  dropsAtCommit?: boolean;
 }
 
 const TEMP_SCHEMA = /^pg_temp(_[0-9]+)?$/;
@@ -63,14 +61,6 @@ function createdRangeVar(raw: RawStatement): Record<string, unknown> | undefined
     default:
       return undefined;
   }
-}
-
-/** CREATE TEMP TABLE [AS] ... ON COMMIT DROP; not with IF NOT EXISTS (a relation already there is kept). */
-function createdDropsAtCommit(raw: RawStatement): boolean {
-  const b = raw.body;
-  if (b.if_not_exists === true) return false;
-  const into = raw.node === "CreateTableAsStmt" ? bodyOf(b.into, "IntoClause") : raw.node === "SelectStmt" ? bodyOf(b.intoClause, "IntoClause") : undefined;
-  return str(raw.node === "CreateStmt" ? b.oncommit : into?.onCommit) === "ONCOMMIT_DROP";
 }
 
 /**
@@ -105,8 +95,7 @@ export function temporaryChanges(
     if (t.access !== "write") continue;
     if (t.schema === null ? known?.has(t.name) === true : isTemporarySchema(t.schema)) targets.add(t.name);
   }
-  const dropsAtCommit = createdName !== undefined && targets.has(createdName) && createdDropsAtCommit(raw);
-  const out: TemporaryChange[] = [...targets].map((name) => ({ name, statement, ...(dropsAtCommit && name === createdName ? { dropsAtCommit } : {}) }));
+  const out: TemporaryChange[] = [...targets].map((name) => ({ name, statement }));
   if (raw.node === "RenameStmt" && RENAMED_RELATIONS.has(str(raw.body.renameType) ?? "")) {
     const rv = bodyOf(raw.body.relation, "RangeVar") ?? rec(raw.body.relation);
     const schema = str(rv?.schemaname);
