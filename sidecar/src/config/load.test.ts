@@ -36,6 +36,25 @@ describe("loadConfig", () => {
     expect(problems).toContain("bogus: unknown key");
   });
 
+  it("reports YAML that does not parse by line and column, without quoting the source (an inline secret)", () => {
+    for (const text of [
+      'postgres:\n  upstream:\n    password: {value: "sk-live-0123456789\n    user: x\n',
+      "postgres:\n  upstream:\n    password: {value: sk-live-0123456789\n",
+      "postgres:\n  upstream:\n    password:\n      value: sk-live-0123456789\n     user: x\n",
+    ]) {
+      let err: unknown;
+      try {
+        load(text);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      const problems = (err as ConfigError).problems.join("\n");
+      expect(problems).toMatch(/^config: not valid YAML: .+ at line \d+, column \d+$/);
+      expect(problems).not.toContain("sk-live");
+    }
+  });
+
   it("reports missing secrets by path", () => {
     expect(() => load("postgres:\n  upstream: {password: {env: NOPE}}\n")).toThrow(/postgres.upstream.password: environment variable NOPE is not set/);
   });

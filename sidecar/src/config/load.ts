@@ -8,6 +8,7 @@ import { FileSecret } from "./file-secret.js";
 import { configAgentTokenProblems } from "./agent-tokens.js";
 import { personTokenProblems } from "./person-tokens.js";
 import { workerProblems } from "./workers.js";
+import { yamlProblem } from "../yaml-problem.js";
 import { Secret, type Config } from "./types.js";
 
 export const ENV_PREFIX = "REGATE_";
@@ -42,7 +43,7 @@ export function loadConfig(opts: LoadOptions): Config {
     try {
       raw = parseYaml(text) ?? {};
     } catch (e) {
-      throw new ConfigError([`${opts.file ?? "config"}: not valid YAML: ${(e as Error).message}`]);
+      throw new ConfigError([`${opts.file ?? "config"}: not valid YAML: ${yamlProblem((e as Error).message)}`]);
     }
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(["config must be a YAML mapping"]);

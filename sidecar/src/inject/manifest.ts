@@ -4,6 +4,7 @@ import type { InjectOptions } from "./options.js";
 import { injectTemplate } from "./pod-template.js";
 import type { Json, JsonObject } from "./sidecar.js";
 import { classify, describeObject, isObject, objectAt } from "./workloads.js";
+import { yamlProblem } from "../yaml-problem.js";
 
 export interface ObjectReport {
   object: string;
@@ -36,7 +37,7 @@ const TO_STRING: ToStringOptions = { lineWidth: 0 };
 export function injectManifest(source: string, o: InjectOptions, sourceName = "manifest"): InjectOutput {
   const docs = parseAllDocuments(source, YAML_OPTIONS);
   if (!Array.isArray(docs)) return { text: source, objects: [], warnings: [] }; // an empty stream
-  const problems = docs.flatMap((d, i) => d.errors.map((e) => `${sourceName}: document ${i + 1}: ${firstLine(e.message)}`));
+  const problems = docs.flatMap((d, i) => d.errors.map((e) => `${sourceName}: document ${i + 1}: ${yamlProblem(e.message)}`));
   if (problems.length) throw new InjectError(`not valid YAML:\n  ${problems.join("\n  ")}`);
 
   const objects: ObjectReport[] = [];
@@ -88,7 +89,3 @@ function injectObject(obj: JsonObject, o: InjectOptions, where: string, objects:
   return result.status === "injected";
 }
 
-/** yaml's messages end in a code excerpt; the first line already names the line and column. */
-function firstLine(message: string): string {
-  return (message.split("\n")[0] ?? message).replace(/:$/, "");
-}
