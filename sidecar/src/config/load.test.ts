@@ -55,6 +55,19 @@ describe("loadConfig", () => {
     }
   });
 
+  it("reports an environment override that is not YAML by its name, without quoting it", () => {
+    let err: unknown;
+    try {
+      load("", { REGATE_POSTGRES__UPSTREAM__PASSWORD__VALUE: 'sk-live-0123: "456' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems.join("\n");
+    expect(problems).toContain("REGATE_POSTGRES__UPSTREAM__PASSWORD__VALUE: not valid YAML");
+    expect(problems).not.toContain("sk-live");
+  });
+
   it("reports missing secrets by path", () => {
     expect(() => load("postgres:\n  upstream: {password: {env: NOPE}}\n")).toThrow(/postgres.upstream.password: environment variable NOPE is not set/);
   });

@@ -90,7 +90,12 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv,
       }
       node = node[key] as Record<string, unknown>;
     }
-    node[keys[keys.length - 1]!] = parseYaml(value);
+    try {
+      node[keys[keys.length - 1]!] = parseYaml(value);
+    } catch (e) {
+      // The value may be a secret (REGATE_POSTGRES__UPSTREAM__PASSWORD__VALUE): named, never quoted.
+      problems.push(`${name}: not valid YAML: ${yamlProblem((e as Error).message)}`);
+    }
   }
 }
 
