@@ -292,20 +292,31 @@ func listen(ctx context.Context, url string) {
 	report(r)
 }
 
-// approval runs a write the example policy holds, then a query on the same connection. The step's outcome is
-// what the reviewer decided, which only the test knows: it expects rows, and a refusal shows as not ok.
-func approval(ctx context.Context, url, id string) {
+// pinned opens one connection the steps that follow share (a held statement and what comes after it on the same
+// session); a failure is reported as the step that failed.
+func pinned(ctx context.Context, url string) (*sql.DB, *sql.Conn, bool) {
 	db, err := sql.Open("postgres", url)
 	if err != nil {
 		report(stepResult{Step: "open", Error: err.Error()})
+		return nil, nil, false
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		report(stepResult{Step: "connect", Error: err.Error()})
+		return nil, nil, false
+	}
+	return db, conn, true
+}
+
+// approval runs a write the example policy holds, then a query on the same connection. The step's outcome is
+// what the reviewer decided, which only the test knows: it expects rows, and a refusal shows as not ok.
+func approval(ctx context.Context, url, id string) {
+	db, conn, ok := pinned(ctx, url)
+	if !ok {
 		return
 	}
 	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		report(stepResult{Step: "connect", Error: err.Error()})
-		return
-	}
 	defer conn.Close()
 	exec(ctx, conn, "held", "rows", "UPDATE payments SET amount = amount + 1 WHERE id = $1", id)
 	query(ctx, conn, "after_held", "rows", "SELECT 42 AS answer")
@@ -314,17 +325,11 @@ func approval(ctx context.Context, url, id string) {
 // approvalCancel runs the held write under a context it cancels when a line arrives on stdin (the test sends it
 // once it sees the approval pending): lib/pq then sends a CancelRequest on a connection of its own.
 func approvalCancel(ctx context.Context, url, id string) {
-	db, err := sql.Open("postgres", url)
-	if err != nil {
-		report(stepResult{Step: "open", Error: err.Error()})
+	db, conn, ok := pinned(ctx, url)
+	if !ok {
 		return
 	}
 	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		report(stepResult{Step: "connect", Error: err.Error()})
-		return
-	}
 	defer conn.Close()
 	held, cancel := context.WithCancel(ctx)
 	go func() {
