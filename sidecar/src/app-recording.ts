@@ -34,13 +34,15 @@ export function heldSecrets(config: Config): string[] {
   return [
     config.postgres.upstream.password?.reveal(),
     ...config.agents.tokens.map((t) => t.token.reveal()),
-    ...config.http.routes.map((r) => r.credential?.secret.reveal()),
+    ...config.http.routes.flatMap((r) => credentialTexts(r.credential)),
     ...config.incident.responders.map((r) => r.token.reveal()),
     ...config.approvals.reviewers.map((r) => r.token.reveal()),
     config.recording.postgres.password?.reveal(),
     config.export.decision_logs.token?.reveal(),
     config.export.ocsf.token?.reveal(),
     config.policy.service?.token?.reveal(),
+    // node:http sends a bundle server URL's userinfo as a basic credential.
+    urlPassword(config.policy.service?.url),
     // An HMAC bundle-signing key is a shared secret (an RSA or EC one is public).
     ...Object.values(config.policy.signing?.keys ?? {}).map((k) => (k.algorithm.startsWith("HS") ? k.key.reveal() : undefined)),
     config.approvals.webhook?.signing_secret?.reveal(),
@@ -48,6 +50,23 @@ export function heldSecrets(config: Config): string[] {
     config.approvals.store_login?.password?.reveal(),
     config.masking.hash_key?.reveal(),
   ].filter((s): s is string => typeof s === "string" && s !== "");
+}
+
+/** A route credential as an agent might type it: whole, and a basic credential's password alone (request-done.ts). */
+function credentialTexts(c: Config["http"]["routes"][number]["credential"]): string[] {
+  if (!c) return [];
+  const v = c.secret.reveal();
+  return c.type === "basic" && v.includes(":") ? [v, v.slice(v.indexOf(":") + 1)] : [v];
+}
+
+/** The password in a URL's userinfo, decoded as it is sent. */
+function urlPassword(u: string | undefined): string | undefined {
+  const p = u && URL.canParse(u) ? new URL(u).password : "";
+  try {
+    return p ? decodeURIComponent(p) : undefined;
+  } catch {
+    return p;
+  }
 }
 
 export async function startRecording(config: Config, log: Logger, registry: Registry, version: string): Promise<Recording | undefined> {

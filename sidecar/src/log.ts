@@ -28,9 +28,23 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACT_PATHS, censor: "[REDACTED]" },
+      serializers: { err: serializeErr },
     },
     opts.destination ?? pino.destination({ dest: 1, sync: false }),
   );
+}
+
+/**
+ * pino's error serializer, less the URL Node's ERR_INVALID_URL carries whole in `input` and `base`: a URL
+ * regate could not parse may hold a credential (userinfo, a `?token=`), and its message says only "Invalid URL".
+ */
+function serializeErr(err: unknown): unknown {
+  const out = pino.stdSerializers.err(err as Error) as unknown as Record<string, unknown>;
+  if (out && typeof out === "object" && out["code"] === "ERR_INVALID_URL") {
+    delete out["input"];
+    delete out["base"];
+  }
+  return out;
 }
 
 /** What a log destination holds that it has not written yet: sonic-boom (pino's) or a Node stream. */

@@ -54,6 +54,7 @@ export function loadConfig(opts: LoadOptions): Config {
 
   const baseDir = opts.baseDir ?? (opts.file ? dirname(resolve(opts.file)) : process.cwd());
   const cfg = resolveSecrets(raw, "", opts.env, baseDir, problems) as Config;
+  problems.push(...routeUserinfo(cfg));
   crossChecks(cfg, problems);
   if (problems.length) throw new ConfigError(problems);
   resolvePaths(cfg, baseDir);
@@ -170,7 +171,7 @@ function crossChecks(cfg: Config, problems: string[]): void {
   cfg.incident.responders.forEach((r, i) => {
     if (agentTokens.has(r.token.reveal())) problems.push(`incident.responders[${i}].token: the same token as an agent's (agents.tokens); give ${r.name} a token of their own`);
   });
-  problems.push(...personTokenProblems(cfg), ...configAgentTokenProblems(cfg));
+  problems.push(...personTokenProblems(cfg), ...configAgentTokenProblems(cfg), ...urlProblems(cfg));
   const slack = cfg.approvals.slack;
   if (slack) {
     for (const [id, name] of Object.entries(slack.users)) {
@@ -196,6 +197,46 @@ function crossChecks(cfg: Config, problems: string[]): void {
       problems.push("postgres.upstream.url: not a postgres:// URL");
     }
   }
+}
+
+/**
+ * URLs given as plain strings that a URL parser refuses, named by key and not quoted: such a URL may carry a
+ * credential (userinfo, a `?token=`), and refused later it would fail the start with Node's bare "Invalid URL".
+ */
+function urlProblems(cfg: Config): string[] {
+  const urls: [string, string | undefined][] = [
+    ...cfg.http.routes.map((r, i) => [`http.routes.${i}.upstream`, r.upstream] as [string, string]),
+    ["policy.service.url", cfg.policy.service?.url],
+    ["export.decision_logs.service_url", cfg.export.decision_logs.service_url],
+    ["export.ocsf.endpoint", cfg.export.ocsf.endpoint],
+    ["agents.jwt.jwks_url", cfg.agents.jwt?.jwks_url],
+    ["approvals.review_url", cfg.approvals.review_url],
+  ];
+  return urls.filter(([, u]) => u !== undefined && !URL.canParse(u)).map(([key]) => `${key}: not a URL (not shown: it may hold a credential)`);
+}
+
+/**
+ * A route upstream's userinfo is a basic credential (compileRoutes sends it as one). It becomes the route's
+ * credential, a Secret, and leaves the URL: shown redacted with the config, and scrubbed from the request lines
+ * and the decision log as a configured credential is (an agent can type it into a path). With a credential
+ * configured too, that one is sent (as in compileRoutes) and the userinfo only leaves the URL.
+ */
+function routeUserinfo(cfg: Config): string[] {
+  const problems: string[] = [];
+  cfg.http.routes.forEach((r, i) => {
+    if (typeof r.upstream !== "string" || !URL.canParse(r.upstream)) return;
+    const url = new URL(r.upstream);
+    if (!url.username && !url.password) return;
+    if (!r.credential) {
+      try {
+        r.credential = { type: "basic", secret: new Secret(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`, `http.routes.${i}.upstream userinfo`) };
+      } catch {
+        problems.push(`http.routes.${i}.upstream: its userinfo is not percent-encoded correctly`);
+      }
+    }
+    r.upstream = `${url.protocol}//${url.host}${url.pathname}${url.search}${url.hash}`;
+  });
+  return problems;
 }
 
 function resolvePaths(cfg: Config, baseDir: string): void {

@@ -21,7 +21,7 @@ export const httpSchema = {
           name: { type: "string", description: "Route name, in input.http.route and the decision log." },
           prefix: { type: "string", default: "/", pattern: "^/", description: "Path prefix this route serves, matched at a segment boundary (/crm matches /crm and /crm/x, not /crmx); stripped before the upstream path is joined." },
           host: { type: "string", description: "Host (without port, any case) this route serves; unset: any host." },
-          upstream: { type: "string", pattern: "^https?://", description: "Base URL of the upstream; its path is put before the path left after the prefix." },
+          upstream: { type: "string", pattern: "^https?://", description: "Base URL of the upstream; its path is put before the path left after the prefix. Userinfo (`https://user:pass@host`) becomes the route's basic credential, a secret, unless `credential` is set; it is taken out of the URL either way." },
           ca_file: { type: "string", description: "PEM CA bundle to verify an https upstream with (default: the system's CAs)." },
           mcp: {
             type: "boolean",
