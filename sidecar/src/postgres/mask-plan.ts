@@ -1,15 +1,21 @@
 import type { DetectorName, MaskRule, MaskStrategy } from "../decision/index.js";
-import { applyStrategy, maskText, partialAscii, REDACTED, strongerStrategy } from "../mask/index.js";
+import { applyStrategy, findMatches, maskText, partialAscii, REDACTED, strongerStrategy } from "../mask/index.js";
 import { NON_TEXT_SCALAR_OIDS, TEXT_OID, TEXTLIKE_OIDS, type FieldDescription, type Replacement } from "./protocol/index.js";
 import type { StatementFacts } from "./sql/types.js";
 
 /** How one result column is masked: a column rule masks the whole value, detectors mask what they find. */
 export type ColumnMask =
   | { kind: "rule"; strategy: MaskStrategy; textual: boolean }
-  | { kind: "detector"; detectors: DetectorName[]; strategy: MaskStrategy; binaryIsText: boolean };
+  | { kind: "detector"; detectors: DetectorName[]; strategy: MaskStrategy; binaryIsText: boolean; typeOid: number };
 
 export interface MaskPlan {
   columns: Map<number, ColumnMask>;
+  /**
+   * The columns the server sends in binary, by the format codes of the RowDescription the plan was made
+   * from. A simple Query's are the server's own (a BINARY cursor's FETCH sends every column in binary);
+   * an Execute's come from its Bind (Portal.resultFormats) instead.
+   */
+  binary?: ReadonlySet<number>;
 }
 
 
@@ -93,10 +99,13 @@ export function buildMaskPlan(
     // Detectors read any value whose text can hold text: `row_to_json(t)`, an array or a record of a text
     // column carries it as much as the column does.
     else if (detectorStrategy && !NON_TEXT_SCALAR_OIDS.has(f.typeOid)) {
-      columns.set(i, { kind: "detector", detectors: detectorRules.map((r) => r.detector!), strategy: detectorStrategy, binaryIsText: BINARY_IS_TEXT.has(f.typeOid) });
+      columns.set(i, { kind: "detector", detectors: detectorRules.map((r) => r.detector!), strategy: detectorStrategy, binaryIsText: BINARY_IS_TEXT.has(f.typeOid), typeOid: f.typeOid });
     }
   });
-  return columns.size ? { columns } : undefined;
+  if (columns.size === 0) return undefined;
+  const binary = new Set<number>();
+  fields.forEach((f, i) => f.format === 1 && binary.add(i));
+  return binary.size ? { columns, binary } : { columns };
 }
 
 /** Rule-masked columns become text: text's binary send format is its UTF-8 bytes, so one value serves both formats. */
@@ -144,7 +153,8 @@ export function maskRawValue(plan: MaskPlan, column: number, raw: Buffer, start:
     // The binary form of an array, a record or a range holds the length of each part: text masked in
     // place leaves them wrong, and a driver that asks for binary (tokio-postgres, sqlx) cannot read the
     // row. The whole value is withheld as NULL, the one value every type and format can hold.
-    return binary && !m.binaryIsText ? null : masked;
+    if (binary && !m.binaryIsText) return null;
+    return masked === null || keepsType(m, text, masked, binary) ? masked : null;
   }
   if (m.strategy === "null") return null;
   // The same bytes for every row: shared, never copied.
@@ -159,6 +169,69 @@ export function maskRawValue(plan: MaskPlan, column: number, raw: Buffer, start:
 }
 
 const REDACTED_BYTES = Buffer.from(REDACTED);
+
+type DetectorMask = Extract<ColumnMask, { kind: "detector" }>;
+
+/** Arrays of text types: a mask token in place of an element or inside one is still text. */
+const TEXT_ARRAY_OIDS: ReadonlySet<number> = new Set([1009, 1015, 1014, 1003]);
+
+/**
+ * Whether `masked`, a detector's mask of the value `text`, still reads as the column's type. A detector
+ * finds a card number or a phone number in digits wherever they are: as a JSON number (`{"n": ****}` is no
+ * JSON), an int8[] or numeric[] element (`{****}`), a numeric field of a record (`(****,x)`), a bytea's hex
+ * digits. A driver that parses the type fails on such a row. Text, text arrays and xml take the tokens
+ * anywhere; json and jsonb are parsed again; an array or record of other types keeps the mask only inside
+ * a quoted element that holds no nested structure (an element a number never is). Anything else is
+ * withheld as NULL.
+ */
+function keepsType(m: DetectorMask, text: string, masked: string, binary: boolean): boolean {
+  if (TEXTLIKE_OIDS.has(m.typeOid) || TEXT_ARRAY_OIDS.has(m.typeOid) || m.typeOid === XML_OID) return true;
+  if (m.typeOid === BYTEA_OID) return binary; // binary: the bytes themselves; text: hex digits
+  if (m.typeOid === JSON_OID || m.typeOid === JSONB_OID) return parsesAsJson(binary && m.typeOid === JSONB_OID ? masked.slice(1) : masked);
+  return findMatches(text, m.detectors).every((x) => quotedPlainly(text, x.start, x.end));
+}
+
+function parsesAsJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `[start, end)` lies in a double-quoted element of an array's or a record's text form, one with no
+ * escapes and no brackets: text, not a nested array, record or JSON whose own syntax the mask could break.
+ */
+function quotedPlainly(text: string, start: number, end: number): boolean {
+  let open = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (open < 0) {
+      if (c === '"') open = i;
+      continue;
+    }
+    if (c === "\\") {
+      i++;
+      continue;
+    }
+    if (c !== '"') continue;
+    // A record doubles a quote inside a quoted field.
+    if (text[i + 1] === '"') {
+      i++;
+      continue;
+    }
+    if (start > open && end <= i) return !/["\\{}()[\]]/.test(text.slice(open + 1, i));
+    open = -1;
+  }
+  return false;
+}
+
+const BYTEA_OID = 17;
+const JSON_OID = 114;
+const XML_OID = 142;
+const JSONB_OID = 3802;
 
 /**
  * Types whose binary form is their text as the text format has it (bytea: the bytes themselves; jsonb: a

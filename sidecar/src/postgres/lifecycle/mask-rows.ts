@@ -28,7 +28,9 @@ export function maskRow(s: SessionState, f: Frame, head: Pending | undefined): B
     // No plan yet (undefined, not null) is a row before its RowDescription, or for a refused statement:
     // regate's view of the server is off, and the row could belong to any statement.
     if (head.plan === undefined) throw unmatchedRow();
-    return head.plan ? rewrite(s, f.raw, head.plan, head.stmt, () => false) : f.raw;
+    // A FETCH of a BINARY cursor sends binary values: the RowDescription's format codes say so.
+    const plan = head.plan;
+    return plan ? rewrite(s, f.raw, plan, head.stmt, (i) => plan.binary?.has(i) ?? false) : f.raw;
   }
   if (head?.kind === "execute" && head.portal) {
     const portal = head.portal;
