@@ -41,8 +41,12 @@ export function heldSecrets(config: Config): string[] {
     config.export.decision_logs.token?.reveal(),
     config.export.ocsf.token?.reveal(),
     config.policy.service?.token?.reveal(),
-    // node:http sends a bundle server URL's userinfo as a basic credential.
-    urlPassword(config.policy.service?.url),
+    // node:http sends a URL's userinfo as a basic credential; a query may carry a token (`?token=`, a signature).
+    ...urlSecrets(config.policy.service?.url),
+    ...urlSecrets(config.export.decision_logs.service_url),
+    ...urlSecrets(config.export.ocsf.endpoint),
+    // An incoming-webhook URL authorises posting; its path is the secret part (Slack's /services/T…/B…/…).
+    ...webhookTexts(config.approvals.webhook?.url.reveal()),
     // An HMAC bundle-signing key is a shared secret (an RSA or EC one is public).
     ...Object.values(config.policy.signing?.keys ?? {}).map((k) => (k.algorithm.startsWith("HS") ? k.key.reveal() : undefined)),
     config.approvals.webhook?.signing_secret?.reveal(),
@@ -59,14 +63,28 @@ function credentialTexts(c: Config["http"]["routes"][number]["credential"]): str
   return c.type === "basic" && v.includes(":") ? [v, v.slice(v.indexOf(":") + 1)] : [v];
 }
 
-/** The password in a URL's userinfo, decoded as it is sent. */
-function urlPassword(u: string | undefined): string | undefined {
-  const p = u && URL.canParse(u) ? new URL(u).password : "";
-  try {
-    return p ? decodeURIComponent(p) : undefined;
-  } catch {
-    return p;
+/** Query values shorter than this are not taken for secrets: scrubbing `json` or `1` would garble every line. */
+const MIN_QUERY_SECRET = 12;
+
+/** The password in a URL's userinfo, decoded as it is sent, and its longer query values. */
+function urlSecrets(u: string | undefined): string[] {
+  if (!u || !URL.canParse(u)) return [];
+  const url = new URL(u);
+  const out = [...url.searchParams.values()].filter((v) => v.length >= MIN_QUERY_SECRET);
+  if (url.password) {
+    try {
+      out.push(decodeURIComponent(url.password));
+    } catch {
+      out.push(url.password);
+    }
   }
+  return out;
+}
+
+function webhookTexts(u: string | undefined): string[] {
+  if (!u) return [];
+  const path = URL.canParse(u) ? new URL(u).pathname : "";
+  return [u, ...(path.length >= MIN_QUERY_SECRET ? [path] : []), ...urlSecrets(u)];
 }
 
 export async function startRecording(config: Config, log: Logger, registry: Registry, version: string): Promise<Recording | undefined> {
