@@ -94,6 +94,37 @@ const unrestricted = [
   "DELETE FROM flags WHERE active IS NOT NULL",
   "DELETE FROM flags WHERE active OR NOT active",
   "DELETE FROM flags WHERE NOT (active AND NOT active)",
+  // The same expression behind a cast, a collation or an array; BETWEEN SYMMETRIC; NOT IN of itself negated.
+  "DELETE FROM orders WHERE id IN (id::int)",
+  "DELETE FROM orders WHERE id::int = id",
+  'DELETE FROM orders WHERE id = id COLLATE "C"',
+  "DELETE FROM orders WHERE id = ANY(ARRAY[id])",
+  "DELETE FROM orders WHERE id = SOME(ARRAY[1, id])",
+  "DELETE FROM orders WHERE ARRAY[id] = ARRAY[id]",
+  "DELETE FROM orders WHERE id BETWEEN SYMMETRIC id AND id",
+  "DELETE FROM orders WHERE NOT (id NOT IN (id))",
+  "DELETE FROM orders WHERE NOT (id NOT BETWEEN id AND id)",
+  // ALL over no element is true, ANY over none false; LIKE '%' is IS NOT NULL.
+  "DELETE FROM orders WHERE id <> ALL('{}'::int[])",
+  "DELETE FROM orders WHERE NOT (id = ANY(ARRAY[]::int[]))",
+  "DELETE FROM orders WHERE status LIKE '%'",
+  "DELETE FROM orders WHERE status NOT LIKE '%' IS NOT TRUE",
+  // A condition and its negation however written: operators, IS [NOT] TRUE, = false, ALL for ANY.
+  "DELETE FROM orders WHERE id = 1 OR id <> 1",
+  "DELETE FROM orders WHERE id < 10 OR 10 <= id",
+  "DELETE FROM orders WHERE id <= 10 OR id > 10",
+  "DELETE FROM orders WHERE id IN (1, 2) OR id NOT IN (1, 2)",
+  "DELETE FROM orders WHERE id = ANY($1) OR id <> ALL($1)",
+  "DELETE FROM orders WHERE id BETWEEN 1 AND 2 OR id NOT BETWEEN 1 AND 2",
+  "DELETE FROM orders WHERE id IS NOT DISTINCT FROM 1 OR id <> 1",
+  "DELETE FROM orders WHERE status LIKE 'a%' OR status NOT LIKE 'a%'",
+  "DELETE FROM orders WHERE status ~ 'a' OR status !~ 'a'",
+  "DELETE FROM flags WHERE active IS TRUE OR active IS NOT TRUE",
+  "DELETE FROM flags WHERE active = true OR active = false",
+  "DELETE FROM flags WHERE active OR active IS NOT TRUE",
+  "DELETE FROM flags WHERE active <> NOT active",
+  // An optional filter (`$1 IS NULL OR …`) alone: bound to NULL it is every row, so it is not a WHERE.
+  "DELETE FROM orders WHERE $1::int IS NULL OR id = $1",
 ];
 
 const restricted = [
@@ -131,6 +162,17 @@ const restricted = [
   "UPDATE orders SET status = 'x' WHERE created_at IS NOT NULL AND id = 5",
   "DELETE FROM orders WHERE created_at < now() - interval '30 days'",
   "DELETE FROM orders WHERE EXISTS (SELECT 1 FROM orders o2 WHERE o2.customer_id = orders.customer_id AND o2.id > orders.id)",
+  // Near misses of the tautologies above: different operands, a real pattern, one side of a range.
+  "DELETE FROM orders WHERE id = 1 OR id = 2",
+  "DELETE FROM orders WHERE id < 5 OR id > 5",
+  "DELETE FROM orders WHERE id IN (1) OR id NOT IN (2)",
+  "DELETE FROM orders WHERE id = ANY($1) OR id = ALL($1)",
+  "DELETE FROM orders WHERE id = ANY(ARRAY[1, 2])",
+  "DELETE FROM orders WHERE id = ANY('{}'::int[])",
+  "DELETE FROM orders WHERE status LIKE 'a%'",
+  "DELETE FROM orders WHERE status NOT LIKE '%'",
+  "DELETE FROM orders WHERE id = 1 AND id <> 1",
+  "DELETE FROM flags WHERE active = NOT active",
 ];
 
 // Plain `it` per row: a title given to it.each would read `$1` as a placeholder.

@@ -12,11 +12,14 @@ import { MAX_DEPTH, TooDeep, type Cx } from "./scope.js";
  * No analysis can tell every tautology, so the rule is structural, and errs towards "every row":
  * - a part restricts only if it refers to the target (`true`, `1 = 1`, `$1`, a USING/FROM table alone: none);
  * - AND restricts if any part does; OR only if every branch does (`id = 5 OR true`, `id = 5 OR $2`: none), and
- *   not when one branch is NOT of another (`active OR NOT active`);
+ *   not when one branch is the negation of another however written (`active OR NOT active`, `x IS TRUE OR x IS
+ *   NOT TRUE`, `id = 1 OR id <> 1`, `id < 10 OR 10 <= id`, `a IN (…) OR a NOT IN (…)`, `= ANY` and `<> ALL`);
  * - NOT, IS FALSE and IS NOT TRUE swap the question: each is tracked with its negation (de Morgan), so
  *   `NOT (id = 5 AND false)` is none while `NOT (id = 5)` restricts; IS TRUE and IS NOT FALSE keep it;
  * - a comparison whose two sides are the same expression (`id = id`, `x IS NOT DISTINCT FROM x`,
- *   `coalesce(id, 0) = coalesce(id, 0)`, `id IN (1, id)`, `id BETWEEN id AND id`) is none, whatever the operator;
+ *   `coalesce(id, 0) = coalesce(id, 0)`, `id IN (1, id)`, `id = ANY(ARRAY[id])`, `id BETWEEN id AND id`) is
+ *   none, whatever the operator; casts and COLLATE are looked through (`id IN (id::int)`);
+ * - ALL over an empty array is every row, ANY over one none; LIKE '%' is IS NOT NULL;
  * - IS NOT NULL (IS NOT UNKNOWN, IS DISTINCT FROM NULL) is none: on a NOT NULL column, a primary key, it is every
  *   row; IS NULL restricts;
  * - CASE restricts if every branch does, by its WHEN or its result, and the ELSE by its result alone (a missing
@@ -140,10 +143,13 @@ class Condition {
     const kind = str(b.kind) ?? "";
     const op = nameList(b.name)?.join(".") ?? "";
     const items = list(bodyOf(b.rexpr, "List")?.items);
+    const array = kind === "AEXPR_OP_ANY" || kind === "AEXPR_OP_ALL" ? arrayItems(b.rexpr) : undefined;
     const tautology =
       same(b.lexpr, b.rexpr, this.t) ||
-      (kind === "AEXPR_IN" && op === "=" && items.some((i) => same(b.lexpr, i, this.t))) ||
-      (kind === "AEXPR_BETWEEN" && items.length === 2 && items.every((i) => same(b.lexpr, i, this.t)));
+      (kind === "AEXPR_IN" && items.some((i) => same(b.lexpr, i, this.t))) ||
+      (kind.includes("BETWEEN") && items.length === 2 && items.every((i) => same(b.lexpr, i, this.t))) ||
+      // `id = ANY(ARRAY[1, id])` holds where one element does; ALL over no element at all is true.
+      (array !== undefined && (kind === "AEXPR_OP_ANY" ? array.some((i) => same(b.lexpr, i, this.t)) : array.every((i) => same(b.lexpr, i, this.t))));
     // `x IS DISTINCT FROM NULL` is `x IS NOT NULL`.
     const withNull = isNull(b.lexpr) ? b.rexpr : isNull(b.rexpr) ? b.lexpr : undefined;
     if (!tautology && withNull !== undefined && (kind === "AEXPR_DISTINCT" || kind === "AEXPR_NOT_DISTINCT")) {
@@ -161,20 +167,112 @@ class Condition {
       const x = boolConst(b.lexpr) === undefined ? l : r;
       const equal = op === "=" || kind === "AEXPR_NOT_DISTINCT";
       if (c !== undefined && (equal || op === "<>" || op === "!=" || kind === "AEXPR_DISTINCT")) return c === equal ? x : negate(x);
+      // `active <> NOT active` is `active OR NOT active`; `active = NOT active` is no row.
+      if (complementary([b.lexpr, b.rexpr], this.t) && (equal || op === "<>" || op === "!=" || kind === "AEXPR_DISTINCT")) {
+        return equal ? { yes: true, not: false } : { yes: false, not: true };
+      }
       return l.yes && l.not && r.yes && r.not ? BOTH : NONE;
     }
     const refers = this.leaf({ A_Expr: b });
+    // ANY over no element at all is never true.
+    if (refers && array?.length === 0 && kind === "AEXPR_OP_ANY") return { yes: true, not: false };
+    // `status LIKE '%'` matches every value but NULL: it is IS NOT NULL.
+    if (!tautology && refers && (op === "~~" || op === "~~*" || op === "!~~" || op === "!~~*") && matchesAll(b.rexpr)) {
+      return this.nullTest(true, op.startsWith("!"));
+    }
     return refers && !tautology ? BOTH : NONE;
   }
 }
 
-/** Whether one of `args` is the negation (NOT) of another. */
+/** The elements of an array written out (`ARRAY[a, b]`, `'{}'`), cast or not. */
+function arrayItems(v: unknown): unknown[] | undefined {
+  const u = unwrap(v);
+  if (u?.[0] === "TypeCast") return arrayItems(u[1].arg);
+  if (u?.[0] === "A_ArrayExpr") return list(u[1].elements);
+  const text = u?.[0] === "A_Const" ? str(rec(u[1].sval)?.sval) : undefined;
+  return text !== undefined && /^\s*\{\s*\}\s*$/.test(text) ? [] : undefined;
+}
+
+/** A LIKE pattern of `%` alone, which every string matches. */
+function matchesAll(v: unknown): boolean {
+  const u = unwrap(v);
+  if (u?.[0] === "TypeCast") return matchesAll(u[1].arg);
+  const text = u?.[0] === "A_Const" ? str(rec(u[1].sval)?.sval) : undefined;
+  return text !== undefined && /^%+$/.test(text);
+}
+
+/**
+ * Whether one of `args` is the negation of another: NOT, IS [NOT] TRUE/FALSE, `= true`/`= false`, or the
+ * negated comparison of the same operands (`id = 1` and `id <> 1`, `id < 10` and `10 <= id`).
+ */
 function complementary(args: unknown[], t: Target): boolean {
-  return args.some((a) => {
-    const n = bodyOf(a, "BoolExpr");
-    const inner = n && str(n.boolop) === "NOT_EXPR" ? list(n.args)[0] : undefined;
-    return inner !== undefined && args.some((b) => b !== a && same(inner, b, t));
-  });
+  const seen = new Map<string, boolean>();
+  for (const a of args) {
+    const [key, positive] = polar(a, t);
+    if (seen.get(key) === !positive) return true;
+    if (!seen.has(key)) seen.set(key, positive);
+  }
+  return false;
+}
+
+/** A condition as a base expression and whether it is that expression or its negation. */
+function polar(v: unknown, t: Target, depth = 0): [string, boolean] {
+  const flip = ([k, p]: [string, boolean]): [string, boolean] => [k, !p];
+  const u = depth < MAX_DEPTH ? unwrap(v) : undefined;
+  const b = u?.[1];
+  if (u?.[0] === "BoolExpr" && str(b?.boolop) === "NOT_EXPR") return flip(polar(list(b?.args)[0], t, depth + 1));
+  if (u?.[0] === "BooleanTest") {
+    const test = str(b?.booltesttype);
+    if (test === "IS_TRUE" || test === "IS_NOT_FALSE") return polar(b?.arg, t, depth + 1);
+    if (test === "IS_FALSE" || test === "IS_NOT_TRUE") return flip(polar(b?.arg, t, depth + 1));
+  }
+  if (u?.[0] === "A_Expr" && b !== undefined) {
+    const kind = str(b.kind) ?? "";
+    const op = nameList(b.name)?.join(".") ?? "";
+    const c = boolConst(b.lexpr) ?? boolConst(b.rexpr);
+    if (kind === "AEXPR_OP" && c !== undefined && (op === "=" || op === "<>" || op === "!=")) {
+      const r = polar(boolConst(b.lexpr) === undefined ? b.lexpr : b.rexpr, t, depth + 1);
+      return c === (op === "=") ? r : flip(r);
+    }
+    const p = opPolar(kind, op === "!=" ? "<>" : op, JSON.stringify(canonical(b.lexpr, t)), JSON.stringify(canonical(b.rexpr, t)));
+    if (p) return p;
+  }
+  return [JSON.stringify(canonical(v, t)), true];
+}
+
+const NEGATED: Record<string, string> = { "=": "<>", "<>": "=", "<": ">=", ">=": "<", ">": "<=", "<=": ">" };
+
+/** An operator expression as a positive form and its sign: `a <> b` is NOT `a = b`, `a NOT IN (…)` NOT `a IN (…)`. */
+function opPolar(kind: string, op: string, l: string, r: string): [string, boolean] | undefined {
+  const key = (...k: string[]) => JSON.stringify(k);
+  switch (kind) {
+    case "AEXPR_OP":
+      // Each comparison as `a = b` (either order) or `a < b`; `!~`, `!~~` are `~`, `~~` negated.
+      if (op === "=" || op === "<>") return [key("=", ...[l, r].sort()), op === "="];
+      if (op === "<" || op === ">=") return [key("<", l, r), op === "<"];
+      if (op === ">" || op === "<=") return [key("<", r, l), op === ">"];
+      break;
+    case "AEXPR_IN":
+      return [key("IN", l, r), op === "="];
+    case "AEXPR_BETWEEN":
+    case "AEXPR_NOT_BETWEEN":
+    case "AEXPR_BETWEEN_SYM":
+    case "AEXPR_NOT_BETWEEN_SYM":
+      return [key(kind.replace("NOT_", ""), l, r), !kind.includes("NOT_")];
+    case "AEXPR_DISTINCT":
+    case "AEXPR_NOT_DISTINCT":
+      return [key("=", ...[l, r].sort()), kind === "AEXPR_NOT_DISTINCT"];
+    case "AEXPR_OP_ANY":
+    case "AEXPR_OP_ALL": {
+      // `x <> ALL(a)` is NOT `x = ANY(a)`.
+      const any = kind === "AEXPR_OP_ANY" ? op : NEGATED[op];
+      if (any !== undefined) return [key("ANY", any, l, r), kind === "AEXPR_OP_ANY"];
+      break;
+    }
+  }
+  if (/^!~/.test(op)) return [key(op.slice(1), l, r), false];
+  if (/^~/.test(op)) return [key(op, l, r), true];
+  return undefined;
 }
 
 function isNull(v: unknown): boolean {
@@ -205,17 +303,23 @@ function same(a: unknown, b: unknown, t: Target): boolean {
   return a !== undefined && JSON.stringify(canonical(a, t)) === JSON.stringify(canonical(b, t));
 }
 
+/** The parser's offsets into the text: `ARRAY[id]` at two places is the same expression. */
+const POSITIONS = new Set(["location", "list_start", "list_end", "rexpr_list_start", "rexpr_list_end"]);
+
 function canonical(v: unknown, t: Target): unknown {
   if (Array.isArray(v)) return v.map((x) => canonical(x, t));
   if (v === null || typeof v !== "object") return v;
   const u = unwrap(v);
+  // A cast or a collation is looked through: `id = id::int`, `id = id COLLATE "C"` are the same. A cast that
+  // changes the value (`created_at::date = created_at`) is read so too, erring towards every row.
+  if (u?.[0] === "TypeCast" || u?.[0] === "CollateClause") return canonical(u[1].arg, t);
   if (u?.[0] === "ColumnRef") {
     const names = nameList(u[1].fields);
     if (names && names.length >= 2 && targetNames(t).has(names.slice(0, -1).join("."))) return { ColumnRef: names.slice(-1) };
     if (names) return { ColumnRef: names };
   }
   const out: Rec = {};
-  for (const k of Object.keys(v).sort()) if (k !== "location") out[k] = canonical((v as Rec)[k], t);
+  for (const k of Object.keys(v).sort()) if (!POSITIONS.has(k)) out[k] = canonical((v as Rec)[k], t);
   return out;
 }
 
