@@ -237,4 +237,4 @@ const JSONB_OID = 3802;
  * Types whose binary form is their text as the text format has it (bytea: the bytes themselves; jsonb: a
  * version byte, then its text): a detector's mask fits in it at any length.
  */
-const BINARY_IS_TEXT: ReadonlySet<number> = new Set([...TEXTLIKE_OIDS, 17, 114, 142, 3802]);
+const BINARY_IS_TEXT: ReadonlySet<number> = new Set([...TEXTLIKE_OIDS, BYTEA_OID, JSON_OID, XML_OID, JSONB_OID]);

@@ -3,7 +3,7 @@
 // it saw none), in the format it asked for, and no masked value may reach it. Judged by raw protocol bytes.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { msg, parse, query, Raw, sync } from "../support/raw-pg.js";
+import { dataRowValues, msg, parse, query, Raw, rowFields, sync } from "../support/raw-pg.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { buildBundle } from "../reliability/support/bundles.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
@@ -29,42 +29,11 @@ afterAll(async () => {
 });
 
 type Msg = { type: string; body: Buffer };
-interface Field {
-  name: string;
-  typeOid: number;
-  format: number;
-}
-
-function fieldsOf(body: Buffer): Field[] {
-  const out: Field[] = [];
-  let at = 2;
-  for (let i = 0; i < body.readInt16BE(0); i++) {
-    const end = body.indexOf(0, at);
-    const name = body.toString("utf8", at, end);
-    at = end + 1;
-    out.push({ name, typeOid: body.readInt32BE(at + 6), format: body.readInt16BE(at + 16) });
-    at += 18;
-  }
-  return out;
-}
-
-function values(body: Buffer): (Buffer | null)[] {
-  const out: (Buffer | null)[] = [];
-  let at = 2;
-  for (let i = 0; i < body.readInt16BE(0); i++) {
-    const len = body.readInt32BE(at);
-    at += 4;
-    out.push(len < 0 ? null : body.subarray(at, at + len));
-    if (len > 0) at += len;
-  }
-  return out;
-}
-
 function dump(got: Msg[]): string {
   return got
     .map((m) => {
-      if (m.type === "T") return `T ${JSON.stringify(fieldsOf(m.body))}`;
-      if (m.type === "D") return `D ${values(m.body).map((v) => (v === null ? "NULL" : JSON.stringify(v.toString("latin1")))).join(" | ")}`;
+      if (m.type === "T") return `T ${JSON.stringify(rowFields(m.body))}`;
+      if (m.type === "D") return `D ${dataRowValues(m.body).map((v) => (v === null ? "NULL" : JSON.stringify(v.toString("latin1")))).join(" | ")}`;
       if (m.type === "E") return `E ${m.body.toString("utf8").replace(/\0/g, " ")}`;
       return m.type;
     })
@@ -99,8 +68,8 @@ async function exchange(url: string, ...parts: Buffer[]): Promise<Msg[]> {
   }
 }
 
-const rows = (got: Msg[]) => got.filter((m) => m.type === "D").map((m) => values(m.body));
-const told = (got: Msg[]) => fieldsOf(got.find((m) => m.type === "T")!.body);
+const rows = (got: Msg[]) => got.filter((m) => m.type === "D").map((m) => dataRowValues(m.body));
+const told = (got: Msg[]) => rowFields(got.find((m) => m.type === "T")!.body);
 
 /** A card number that passes Luhn, and an e-mail: what the detectors find. */
 const CARD = "4111111111111111";

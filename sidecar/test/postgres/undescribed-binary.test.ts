@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { opaBuild } from "../policy/opa.js";
-import { msg, parse, Raw, sync } from "../support/raw-pg.js";
+import { dataRowValues, msg, parse, Raw, rowFields, sync } from "../support/raw-pg.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
 
@@ -45,31 +45,6 @@ const bindBinary = (statement: string) => msg("B", Buffer.concat([Buffer.from(`\
 const execute = () => msg("E", Buffer.from([0, 0, 0, 0, 0]));
 const describeStatement = (name: string) => msg("D", Buffer.from(`S${name}\0`));
 
-/** The values of a DataRow body: null for SQL NULL. */
-function values(body: Buffer): (Buffer | null)[] {
-  const out: (Buffer | null)[] = [];
-  let at = 2;
-  for (let i = 0; i < body.readInt16BE(0); i++) {
-    const len = body.readInt32BE(at);
-    at += 4;
-    out.push(len < 0 ? null : body.subarray(at, at + len));
-    if (len > 0) at += len;
-  }
-  return out;
-}
-
-/** The type OIDs of a RowDescription body. */
-function typeOids(body: Buffer): number[] {
-  const out: number[] = [];
-  let at = 2;
-  for (let i = 0; i < body.readInt16BE(0); i++) {
-    at = body.indexOf(0, at) + 1;
-    out.push(body.readInt32BE(at + 6));
-    at += 18;
-  }
-  return out;
-}
-
 async function run(raw: Raw, ...parts: Buffer[]): Promise<{ type: string; body: Buffer }[]> {
   raw.send(...parts);
   return raw.readies(1);
@@ -83,7 +58,7 @@ describe("masked non-text columns in binary rows without a portal Describe", () 
     try {
       const got = await run(raw, parse(sql(), "plain"), bindBinary("plain"), execute(), sync());
       expect(got.map((m) => m.type).join("")).toBe("12DCZ");
-      const [own, n, m] = values(got.find((x) => x.type === "D")!.body);
+      const [own, n, m] = dataRowValues(got.find((x) => x.type === "D")!.body);
       expect(own!.readInt32BE(0)).toBe(id);
       expect(n).toBeNull();
       expect(m).toBeNull();
@@ -96,9 +71,9 @@ describe("masked non-text columns in binary rows without a portal Describe", () 
     const raw = await Raw.open(regate.url());
     try {
       const described = await run(raw, parse(sql(), "told"), describeStatement("told"), sync());
-      expect(typeOids(described.find((x) => x.type === "T")!.body)).toEqual([23, 25, 25]);
+      expect(rowFields(described.find((x) => x.type === "T")!.body).map((f) => f.typeOid)).toEqual([23, 25, 25]);
       const got = await run(raw, bindBinary("told"), execute(), sync());
-      const [own, n, m] = values(got.find((x) => x.type === "D")!.body);
+      const [own, n, m] = dataRowValues(got.find((x) => x.type === "D")!.body);
       expect(own!.readInt32BE(0)).toBe(id);
       expect(n!.toString()).toBe("****");
       expect(m!.toString()).toBe("****");
@@ -111,7 +86,7 @@ describe("masked non-text columns in binary rows without a portal Describe", () 
     const raw = await Raw.open(regate.url());
     try {
       const got = await run(raw, parse(`SELECT id, length(full_name)::int8 AS n FROM customers WHERE id = ${id}`, "clear"), bindBinary("clear"), execute(), sync());
-      const [own, n] = values(got.find((x) => x.type === "D")!.body);
+      const [own, n] = dataRowValues(got.find((x) => x.type === "D")!.body);
       expect(own!.readInt32BE(0)).toBe(id);
       expect(n!.length).toBe(8);
       expect(Number(n!.readBigInt64BE(0))).toBeGreaterThan(0);
@@ -125,7 +100,7 @@ describe("masked non-text columns in binary rows without a portal Describe", () 
     try {
       const text = `SELECT id, length(ssn) AS n FROM customers WHERE id = ${id} AND $1::text IS NOT NULL`;
       const described = await run(raw, msg("P", Buffer.concat([Buffer.from(`opened\0${text}\0`), Buffer.from([0, 1, 0, 0, 0, 25])])), describeStatement("opened"), sync());
-      expect(typeOids(described.find((x) => x.type === "T")!.body)).toEqual([23, 25]);
+      expect(rowFields(described.find((x) => x.type === "T")!.body).map((f) => f.typeOid)).toEqual([23, 25]);
       const value = Buffer.from("audit");
       const header = Buffer.alloc(8);
       header.writeInt16BE(0, 0);
@@ -133,7 +108,7 @@ describe("masked non-text columns in binary rows without a portal Describe", () 
       header.writeInt32BE(value.length, 4);
       const bind = msg("B", Buffer.concat([Buffer.from("\0opened\0"), header, value, Buffer.from([0, 1, 0, 1])]));
       const got = await run(raw, bind, execute(), sync());
-      const [own, n] = values(got.find((x) => x.type === "D")!.body);
+      const [own, n] = dataRowValues(got.find((x) => x.type === "D")!.body);
       expect(own!.readInt32BE(0)).toBe(id);
       // Four bytes of int4 read as text would be control characters; the client was told text.
       expect(n!.toString()).toBe("****");

@@ -66,3 +66,36 @@ export const execute = () => msg("E", Buffer.from([0, 0, 0, 0, 0]));
 export const sync = () => msg("S", Buffer.alloc(0));
 export const step = (sql: string) => [parse(sql), bind(), execute()];
 
+
+/** A column of a RowDescription body, as the client is told it. */
+export interface RowField {
+  name: string;
+  typeOid: number;
+  format: number;
+}
+
+export function rowFields(body: Buffer): RowField[] {
+  const out: RowField[] = [];
+  let at = 2;
+  for (let i = 0; i < body.readInt16BE(0); i++) {
+    const end = body.indexOf(0, at);
+    const name = body.toString("utf8", at, end);
+    at = end + 1;
+    out.push({ name, typeOid: body.readInt32BE(at + 6), format: body.readInt16BE(at + 16) });
+    at += 18;
+  }
+  return out;
+}
+
+/** The values of a DataRow body: null for SQL NULL. */
+export function dataRowValues(body: Buffer): (Buffer | null)[] {
+  const out: (Buffer | null)[] = [];
+  let at = 2;
+  for (let i = 0; i < body.readInt16BE(0); i++) {
+    const len = body.readInt32BE(at);
+    at += 4;
+    out.push(len < 0 ? null : body.subarray(at, at + len));
+    if (len > 0) at += len;
+  }
+  return out;
+}
