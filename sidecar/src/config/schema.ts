@@ -15,6 +15,7 @@ const budgetLimits = {
   agent_rows_per_hour: budgetLimit("Rows one agent (its subject) may receive per sliding hour across all of its connections, concurrent and successive, on every worker; a result that crosses it is cut as above, and the message says when it refills."),
   agent_bytes_per_hour: budgetLimit("DataRow and CopyData bytes one agent may receive per sliding hour across all of its connections (cut as above)."),
   agent_statements_per_minute: budgetLimit("Statements one agent may have decided per sliding minute across all of its connections; past it a Query or statement is refused whole with 54000 before it runs."),
+  rows_changed_per_transaction: budgetLimit("Rows one transaction may insert, update or delete in user tables, as PostgreSQL counts them (pg_stat_xact_user_tables: CTEs, functions, triggers and cascades included); past it an autocommit statement is rolled back, and a transaction block is aborted, with 54000. TRUNCATE is then refused."),
 } as const;
 const budgetLimitsNoDefaults = Object.fromEntries(Object.entries(budgetLimits).map(([k, v]) => [k, { type: v.type, minimum: v.minimum }]));
 

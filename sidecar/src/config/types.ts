@@ -29,6 +29,7 @@ export interface BudgetLimitsConfig {
   agent_rows_per_hour: number;
   agent_bytes_per_hour: number;
   agent_statements_per_minute: number;
+  rows_changed_per_transaction: number;
 }
 
 export interface Listen {

@@ -62,6 +62,8 @@ type PendingReply =
       kind: "sync";
       done: Statement[];
       wrapped?: boolean;
+      /** regate counts the rows the client's block has changed once this is answered (lifecycle/rows-changed.ts). */
+      counted?: boolean;
       /** The batch held a PREPARE, DECLARE, DEALLOCATE or DISCARD ALL (lifecycle/names.ts). */
       sqlNames?: true;
     }
@@ -75,6 +77,8 @@ type PendingReply =
       plan?: MaskPlan | null;
       /** regate wrapped this autocommit statement in its own transaction (see lifecycle/transaction.ts). */
       wrapped?: boolean;
+      /** regate counts the rows the client's block has changed once this is answered (lifecycle/rows-changed.ts). */
+      counted?: boolean;
       /** regate's own answer (regate.approvals): sent in place of the EmptyQueryResponse of the empty query forwarded instead. */
       synthetic?: Buffer;
       /** It holds a PREPARE, DECLARE, DEALLOCATE or DISCARD ALL (lifecycle/names.ts). */
@@ -89,6 +93,10 @@ type PendingReply =
       swallowErrors?: boolean;
       /** An extended-protocol message (Parse, Bind, Execute, Close): its one reply ends it, no ReadyForQuery. */
       extended?: boolean;
+      /** regate's count of the rows the transaction changed: it fails when over the budget (lifecycle/rows-changed.ts). */
+      countsChanges?: boolean;
+      /** regate's read of the change counters its count is taken from (lifecycle/rows-changed.ts). */
+      changesBase?: boolean;
     }
   | { kind: "function_call"; denial?: Decision };
 

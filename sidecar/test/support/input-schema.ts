@@ -113,7 +113,7 @@ export function composeInputSchema(): Schema {
           limits: {
             type: "object",
             additionalProperties: false,
-            required: ["rows_per_statement", "bytes_per_statement", "rows_per_session", "bytes_per_session", "statements_per_minute", "agent_rows_per_hour", "agent_bytes_per_hour", "agent_statements_per_minute"],
+            required: ["rows_per_statement", "bytes_per_statement", "rows_per_session", "bytes_per_session", "statements_per_minute", "agent_rows_per_hour", "agent_bytes_per_hour", "agent_statements_per_minute", "rows_changed_per_transaction"],
             properties: {
               rows_per_statement: { type: "integer" },
               bytes_per_statement: { type: "integer" },
@@ -123,6 +123,7 @@ export function composeInputSchema(): Schema {
               agent_rows_per_hour: { type: "integer" },
               agent_bytes_per_hour: { type: "integer" },
               agent_statements_per_minute: { type: "integer" },
+              rows_changed_per_transaction: { type: "integer" },
             },
           },
           used: {

@@ -7,6 +7,7 @@ export interface BudgetLimits extends AgentLimits {
   rows_per_session: number;
   bytes_per_session: number;
   statements_per_minute: number;
+  rows_changed_per_transaction: number;
 }
 
 /** What the policy sees as `input.budget`: the limits, what this session has used of them, and what the agent has. */
@@ -35,7 +36,12 @@ export class BudgetTracker {
 
   get enabled(): boolean {
     const l = this.limits;
-    return l.statements_per_minute + l.agent_statements_per_minute > 0 || this.rowsBudgeted;
+    return l.statements_per_minute + l.agent_statements_per_minute + l.rows_changed_per_transaction > 0 || this.rowsBudgeted;
+  }
+
+  /** Whether the rows a transaction changes are bounded (counted by the server after each group: transaction.ts). */
+  get changesBudgeted(): boolean {
+    return this.limits.rows_changed_per_transaction > 0;
   }
 
   /** Whether any row or byte limit is set (a result can then be cut mid-stream: transaction.ts). */
@@ -107,4 +113,5 @@ export const NO_LIMITS: BudgetLimits = Object.freeze({
   agent_rows_per_hour: 0,
   agent_bytes_per_hour: 0,
   agent_statements_per_minute: 0,
+  rows_changed_per_transaction: 0,
 });

@@ -4,7 +4,7 @@ import type { AnalysisResult } from "../sql/types.js";
 import { postgresInput, type PostgresInputParts } from "../to-input.js";
 import { fastpathVeto } from "./function-call.js";
 import { holdApproval } from "./hold.js";
-import { cutCannotUndo } from "./transaction.js";
+import { cutCannotUndo, uncountable } from "./transaction.js";
 import { postgresInputJson } from "./input-json.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
@@ -119,7 +119,7 @@ function adapterVeto(s: SessionState, statement: Statement, analysis: AnalysisRe
   return (d) => {
     const spent = s.ctx.budget.admit(Date.now(), analysis?.statements.length ?? 1);
     if (spent) return spent;
-    return copy?.(d) ?? cutCannotUndo(s, analysis) ?? s.ctx.hooks.admit?.(s.info, statement, d);
+    return copy?.(d) ?? cutCannotUndo(s, analysis) ?? uncountable(s, statement, analysis) ?? s.ctx.hooks.admit?.(s.info, statement, d);
   };
 }
 

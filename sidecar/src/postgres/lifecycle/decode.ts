@@ -7,7 +7,7 @@ import { BODY, decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decod
 import { analyse, factsStamp } from "./analyse.js";
 import { copyInClient, expectCopyIn } from "./copy-in.js";
 import { ownRefusal } from "./refusal.js";
-import { settleFirst } from "./transaction.js";
+import { mayChangeRows, settleFirst } from "./transaction.js";
 import { decide, previewShape } from "./decide.js";
 import { holdApproval } from "./hold.js";
 import { enforceBind, enforceFunctionCall, enforceParse, enforceQuery, poison } from "./enforce.js";
@@ -125,6 +125,8 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       // A portal bound before a pipelined BEGIN or COMMIT runs after it: its Bind's settling is not enough.
       const earlier = settleFirst(s, portal.statement.analysis);
       if (earlier) return earlier.then(() => onClientFrame(s, f));
+      const uncounted = s.ctx.budget.changesBudgeted ? executesChange(s, portal.statement.analysis) : undefined;
+      if (uncounted) return refuseMessage(s, `${uncounted}, in one extended batch, cannot be counted against rows_changed_per_transaction`, "send Sync between them");
       const entry: Pending = portal.stmt ? { kind: "execute", portal, stmt: portal.stmt } : { kind: "execute", portal };
       if (portal.stmt) s.current = portal.stmt;
       s.pending.push(entry);
@@ -144,10 +146,13 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       if (s.batchSqlNames) s.sqlNamesInFlight++;
       // The usual Sync (nothing wrapped, no SQL names) without spreading empty objects into it: one per execution.
       const done = s.group.splice(0);
-      if (!s.batchWrapped && !s.batchSqlNames) s.pending.push({ kind: "sync", done });
-      else s.pending.push({ kind: "sync", done, ...(s.batchWrapped ? { wrapped: true } : {}), ...(s.batchSqlNames ? { sqlNames: true } : {}) });
-      if (s.batchWrapped) s.wrapOpen = true;
+      if (!s.batchWrapped && !s.batchSqlNames && !s.batchCounted) s.pending.push({ kind: "sync", done });
+      else s.pending.push({ kind: "sync", done, ...(s.batchWrapped ? { wrapped: true } : {}), ...(s.batchCounted ? { counted: true } : {}), ...(s.batchSqlNames ? { sqlNames: true } : {}) });
+      if (s.batchWrapped || s.batchCounted) s.wrapOpen = true;
       s.batchWrapped = false;
+      s.batchCounted = false;
+      s.batchChanged = false;
+      s.batchStatusUnknown = false;
       s.batchSqlNames = false;
       return s.toServer(f.raw);
     case Frontend.Flush:
@@ -203,6 +208,20 @@ function hasLongName(f: Frame): boolean {
     at = end + 1;
   }
   return false;
+}
+
+/**
+ * Notes an Execute that may change rows in this batch; says what cannot be counted: transaction control run
+ * after one (a COMMIT there would commit rows regate counts only at the Sync), or one run after transaction
+ * control other than BEGIN (whether it is in a block is known only at the Sync).
+ */
+function executesChange(s: SessionState, analysis: AnalysisResult): string | undefined {
+  const sts = analysis.statements;
+  if (s.batchChanged && sts.some((st) => st.kind === "transaction")) return "transaction control after a statement that changes rows";
+  if (!sts.some(mayChangeRows)) return undefined;
+  if (s.batchStatusUnknown) return "a statement that changes rows after transaction control other than BEGIN";
+  s.batchChanged = true;
+  return undefined;
 }
 
 function refuseMessage(s: SessionState, reason: string, next: string): void {

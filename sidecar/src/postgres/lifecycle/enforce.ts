@@ -10,7 +10,8 @@ import { heldAtBind } from "./hold.js";
 import { changesSqlNames } from "./names.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
-import { beginWrap, beginWrapExtended, needsWrap } from "./transaction.js";
+import { readChangesBase } from "./rows-changed.js";
+import { beginWrap, beginWrapExtended, needsCount, needsWrap } from "./transaction.js";
 
 /**
  * A refused message is replaced by one the server is sure to reject (a syntax error): the server then
@@ -31,14 +32,14 @@ export function enforceQuery(s: SessionState, f: Frame, statement: Statement): v
   }
   const analysis = statement.analysis!;
   const wrapped = needsWrap(s, analysis);
+  const counted = !wrapped && needsCount(s, analysis);
   applyAllowed(s, analysis);
-  if (wrapped) {
-    beginWrap(s);
-    s.wrapOpen = true;
-  }
+  if (wrapped) beginWrap(s);
+  else if (counted) readChangesBase(s, false);
+  if (wrapped || counted) s.wrapOpen = true;
   const sqlNames = changesSqlNames(analysis);
   if (sqlNames) s.sqlNamesInFlight++;
-  const entry: Pending = { kind: "query", decision, analysis, index: 0, stmt: statement, ...(wrapped ? { wrapped } : {}), ...(sqlNames ? { sqlNames } : {}) };
+  const entry: Pending = { kind: "query", decision, analysis, index: 0, stmt: statement, ...(wrapped ? { wrapped } : {}), ...(counted ? { counted } : {}), ...(sqlNames ? { sqlNames } : {}) };
   s.pending.push(entry);
   expectCopyIn(s, entry, analysis);
   s.toServer(f.raw);
@@ -66,6 +67,9 @@ export function enforceBind(s: SessionState, f: Frame, portal: Portal, statement
     // The implicit transaction of this batch becomes regate's own, ended at its Sync (transaction.ts).
     beginWrapExtended(s);
     s.batchWrapped = true;
+  } else if (!s.batchWrapped && needsCount(s, portal.statement.analysis)) {
+    readChangesBase(s, true);
+    s.batchCounted = true;
   }
   // The portal is the name's once the server says BindComplete (names.ts).
   s.pending.push({ kind: "bind", portal, stmt: statement });

@@ -163,6 +163,7 @@ export function confirmSqlNames(s: SessionState, analysis: AnalysisResult | unde
 
 /** The transaction ended (ReadyForQuery "I"): its portals and cursors without HOLD are gone; after a failed block, all. */
 export function transactionEnded(s: SessionState, failed: boolean): void {
+  s.changesBase = undefined;
   if (s.portals.size > 0 || s.cursors.size > 0) endTransaction(s, failed);
 }
 

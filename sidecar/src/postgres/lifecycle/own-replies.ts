@@ -9,6 +9,7 @@ import { observeError } from "./observe.js";
 import type { ReplyOutcome } from "./replies.js";
 import { readyForQuery, skipToSync } from "./reply-groups.js";
 import type { SessionState } from "./state.js";
+import { changesError, noteChangesBase } from "./rows-changed.js";
 import { endWrap, failBlock } from "./transaction.js";
 
 /** replies.ts's dispatch, passed in: the replies below go on to it for messages they do not consume. */
@@ -26,6 +27,9 @@ export function internalReply(s: SessionState, f: Frame, head: Extract<Pending, 
         return;
       case Backend.NoticeResponse:
         return;
+      case Backend.DataRow:
+        if (head.changesBase) return noteChangesBase(s, f);
+        return dispatchOther(s, f, dispatch);
       case Backend.ErrorResponse:
         // The batch fails here, as it would have for the client's own message: show it, screened as any error is.
         s.groupFailed = true;
@@ -47,6 +51,8 @@ export function internalReply(s: SessionState, f: Frame, head: Extract<Pending, 
       }
       return;
     case Backend.ErrorResponse:
+      // The count of changed rows fails when over the budget, or when it cannot run: the transaction is aborted.
+      if (head.countsChanges) return s.toClient(changesError(s, f, !head.final));
       // A COMMIT can fail (deferred constraints): that is the client's statement failing, and its text is
       // screened as the same error at the statement's own implicit commit would be.
       if (head.final && !head.swallowErrors) s.toClient(budgetedError(s, undefined, maskNotice(f, undefined, s.ctx.secrets, s.unkeptHoldMasked)));
@@ -54,6 +60,13 @@ export function internalReply(s: SessionState, f: Frame, head: Extract<Pending, 
     case Backend.CommandComplete:
     case Backend.NoticeResponse:
       return;
+    case Backend.RowDescription:
+      // The shape of the counters' read, or of the count (which sends no row: it fails when over).
+      if (head.countsChanges || head.changesBase) return;
+      return dispatchOther(s, f, dispatch);
+    case Backend.DataRow:
+      if (head.changesBase) return noteChangesBase(s, f);
+      return dispatchOther(s, f, dispatch);
     default:
       return dispatchOther(s, f, dispatch);
   }
@@ -99,6 +112,7 @@ export function cutReply(s: SessionState, f: Frame, dispatch: Dispatch): ReplyOu
     // Undo what the cut statement did, whether or not the cancel landed in time.
     if (wrapped) return endWrap(s, true);
     if (inBlock) return failBlock(s);
+    if ((head?.kind === "query" || head?.kind === "sync") && head.counted) s.wrapOpen = false;
     return s.toClient(f.raw);
   }
   if (f.type === Backend.CommandComplete && cut.statement === s.pending[0]?.stmt) cut.completed = decodeCommandTag(f.body);

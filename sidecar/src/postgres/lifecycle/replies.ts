@@ -24,7 +24,8 @@ import { cutReply, internalReply } from "./own-replies.js";
 import { refusalError } from "./refusal.js";
 import { readyForQuery, skipToSync } from "./reply-groups.js";
 import type { SessionState } from "./state.js";
-import { endWrap } from "./transaction.js";
+import { countChanges } from "./rows-changed.js";
+import { batchTransactionRan, endWrap } from "./transaction.js";
 
 export type ReplyOutcome = void | { terminate: "UPSTREAM_SETTING_REFUSED"; message: string };
 
@@ -80,6 +81,7 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
       } else if (head?.kind === "execute") {
         s.pending.shift();
         if (f.type === Backend.CommandComplete) {
+          batchTransactionRan(s, head.portal?.statement.analysis, decodeCommandTag(f.raw, BODY));
           confirmSqlNames(s, head.portal?.statement.analysis, 0);
           noteHoldCursor(s, head.portal?.statement.analysis, 0, head.portal?.decision);
         }
@@ -90,7 +92,12 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
       return error(s, f, head);
     case Backend.ReadyForQuery:
       readyForQuery(s, f);
-      if ((head?.kind === "query" || head?.kind === "sync") && head.wrapped) return endWrap(s, s.txStatus !== 0x54);
+      if (head?.kind === "query" || head?.kind === "sync") {
+        if (head.wrapped) return endWrap(s, s.txStatus !== 0x54);
+        // Still in the client's block: count what it changed (a failed block changed nothing that can commit).
+        if (head.counted && s.txStatus === 0x54) return countChanges(s, true);
+        if (head.counted) s.wrapOpen = false;
+      }
       return s.toClient(f.raw);
     case Backend.NoticeResponse: {
       const out = budgetedNotice(s, head?.stmt, maskNotice(f, head, s.ctx.secrets, s.unkeptHoldMasked));

@@ -104,7 +104,18 @@ export interface SessionState {
   readonly group: Statement[];
   /** regate opened its own transaction for this extended batch (lifecycle/transaction.ts). */
   batchWrapped: boolean;
-  /** What regate wrapped in its own transaction is all sent, and its COMMIT or ROLLBACK not yet answered. */
+  /** regate counts the rows this extended batch changes in the client's block, after its Sync (rows-changed.ts). */
+  batchCounted: boolean;
+  /** A statement of this extended batch that may change rows was executed (rows-changed.ts). */
+  batchChanged: boolean;
+  /** Transaction control other than BEGIN ran in this extended batch: the server's status is known at its Sync (transaction.ts). */
+  batchStatusUnknown: boolean;
+  /** The transaction's change counters when it began to change rows; "asked" until the server answers (rows-changed.ts). */
+  changesBase: number | "asked" | undefined;
+  /**
+   * What regate wrapped in its own transaction is all sent, and its COMMIT or ROLLBACK not yet answered; or a
+   * group in the client's block is sent whose changed rows regate counts after it. The client's next messages wait.
+   */
   wrapOpen: boolean;
   seq: number;
   cut: BudgetCut | undefined;
