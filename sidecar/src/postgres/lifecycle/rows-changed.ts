@@ -61,7 +61,10 @@ export function countChanges(s: SessionState, final: boolean): void {
   s.pending.push({ kind: "internal", final, countsChanges: true });
   s.toServer(
     serialize.query(
-      `SELECT CAST(pg_catalog.concat('${MARK} ', ${changed}, ' ', pg_catalog.current_setting('track_counts')) AS pg_catalog.int4) FROM (${SUM}) c ` +
+      // In regate's own wrap the COMMIT comes next: deferred constraint triggers, which would run in it, run
+      // first and are counted. Not in a client's block, whose later statements may rely on them staying deferred.
+      (final ? "" : "SET CONSTRAINTS ALL IMMEDIATE; ") +
+        `SELECT CAST(pg_catalog.concat('${MARK} ', ${changed}, ' ', pg_catalog.current_setting('track_counts')) AS pg_catalog.int4) FROM (${SUM}) c ` +
         // track_counts off (superuser only) would count nothing: the transaction cannot be counted.
         `WHERE pg_catalog.numeric_gt(${changed}, CAST(${limit} AS pg_catalog.numeric)) OR NOT pg_catalog.texteq(pg_catalog.current_setting('track_counts'), 'on')`,
     ),

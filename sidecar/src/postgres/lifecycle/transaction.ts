@@ -61,8 +61,18 @@ const returningWrite = (st: StatementFacts): boolean => st.writes && st.outputs.
 export function needsWrap(s: SessionState, analysis: AnalysisResult): boolean {
   if (s.txStatus !== 0x49 || analysis.statements.length === 0) return false;
   const sts = analysis.statements;
-  const wanted = (rowsBudgeted(s) && sts.some(returningWrite)) || (changesBudgeted(s) && sts.some(mayChangeRows));
-  return wanted && sts.every((st) => st.ddl === null && WRAPPABLE.has(st.kind));
+  const changes = changesBudgeted(s);
+  const wanted = (rowsBudgeted(s) && sts.some(returningWrite)) || (changes && sts.some(mayChangeRows));
+  return wanted && sts.every((st) => wrappable(st, changes));
+}
+
+/**
+ * Statements regate's wrap may hold. DDL too while changed rows are counted (CREATE TABLE AS, a column
+ * default that calls a function, run for every row): one that cannot run in a transaction block (CREATE
+ * INDEX CONCURRENTLY, CREATE DATABASE) then fails there, as uncountable, with the server's own reason.
+ */
+function wrappable(st: StatementFacts, changes: boolean): boolean {
+  return st.ddl === null ? WRAPPABLE.has(st.kind) : changes;
 }
 
 /**
@@ -114,6 +124,13 @@ export function uncountable(s: SessionState, statement: Statement, analysis: Ana
   const sts = analysis.statements;
   if (sts.some((st) => st.kind === "truncate")) return { reason: "TRUNCATE empties tables without counting the rows, so it is refused while rows_changed_per_transaction is set; DELETE the rows with a WHERE instead", error_code: "FEATURE_UNSUPPORTED" };
   const changes = sts.some(mayChangeRows);
+  // A holdable cursor's query runs at COMMIT, after the last count: one that may change rows cannot be counted.
+  if (sts.some((st) => st.kind === "cursor" && mayChangeRows(st))) {
+    return { reason: "a cursor over a query that may change rows cannot be counted against rows_changed_per_transaction (WITH HOLD runs it at COMMIT); run the query itself", error_code: "FEATURE_UNSUPPORTED" };
+  }
+  if (s.txStatus === 0x49 && changes && !sts.every((st) => wrappable(st, true))) {
+    return { reason: `this statement may change rows outside a transaction regate can count them in (rows_changed_per_transaction); ${next}`, error_code: "FEATURE_UNSUPPORTED" };
+  }
   if (statement.message === "query" && sts.length > 1 && changes && sts.some((st) => st.kind === "transaction")) {
     return { reason: `a Query that changes rows cannot also hold transaction control while rows_changed_per_transaction is set; ${next}`, error_code: "FEATURE_UNSUPPORTED" };
   }
