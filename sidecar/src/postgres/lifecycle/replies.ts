@@ -68,8 +68,9 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
       return rowDescription(s, f, head);
     case Backend.CommandComplete:
     case Backend.EmptyQueryResponse:
-    case Backend.PortalSuspended:
-      if (f.type === Backend.CommandComplete) observeTag(head?.stmt, decodeCommandTag(f.raw, BODY));
+    case Backend.PortalSuspended: {
+      const tag = f.type === Backend.CommandComplete ? decodeCommandTag(f.raw, BODY) : undefined;
+      if (tag !== undefined) observeTag(head?.stmt, tag);
       if (head?.kind === "query") {
         if (head.sqlNames) {
           confirmSqlNames(s, head.analysis, head.index);
@@ -80,14 +81,15 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
         if (head.synthetic && f.type === Backend.EmptyQueryResponse) return s.toClient(head.synthetic);
       } else if (head?.kind === "execute") {
         s.pending.shift();
-        if (f.type === Backend.CommandComplete) {
-          batchTransactionRan(s, head.portal?.statement.analysis, decodeCommandTag(f.raw, BODY));
+        if (tag !== undefined) {
+          batchTransactionRan(s, head.portal?.statement.analysis, tag);
           confirmSqlNames(s, head.portal?.statement.analysis, 0);
           noteHoldCursor(s, head.portal?.statement.analysis, 0, head.portal?.decision);
         }
         if (head.portal?.own && f.type === Backend.CommandComplete) return s.toClient(head.portal.own);
       }
       return s.toClient(f.raw);
+    }
     case Backend.ErrorResponse:
       return error(s, f, head);
     case Backend.ReadyForQuery:
