@@ -98,13 +98,15 @@ export function needsCount(s: SessionState, analysis: AnalysisResult): boolean {
 
 /**
  * Transaction control executed inside an extended batch changes the server's status with no ReadyForQuery
- * to say so (that comes at the Sync). While a row budget is set, a BEGIN there (pgjdbc opens its blocks so,
- * in the batch of their first statement) is taken as the block it opens, so a later write in the batch is
+ * to say so (that comes at the Sync). While a row budget is set, a BEGIN there (a driver may open its block so,
+ * in the batch of its first statement) is taken as the block it opens, so a later write in the batch is
  * counted in it rather than wrapped (a wrap's COMMIT would end the client's block); after any other, the
  * status is unknown until the Sync, and rows_changed_per_transaction refuses changes until then (decode.ts).
  */
 export function batchTransactionRan(s: SessionState, analysis: AnalysisResult | undefined, tag: string): void {
   if (!analysis || !(rowsBudgeted(s) || changesBudgeted(s)) || !analysis.statements.some((st) => st.kind === "transaction")) return;
+  // Its batch's Sync already went: what follows is another batch, and that Sync's ReadyForQuery tells the status.
+  if (s.pending.some((p) => p.kind === "sync")) return;
   if (tag === "BEGIN" || tag === "START TRANSACTION") s.txStatus = 0x54;
   else s.batchStatusUnknown = true;
 }
