@@ -1,0 +1,133 @@
+// rows_changed_per_transaction over the raw protocol: batches no common driver sends, judged by every reply and
+// by what the database kept. Transaction control inside an extended batch changes the server's status with no
+// ReadyForQuery to say so; a BEGIN there opens the client's block (regate must count in it, not wrap the batch
+// in a transaction whose COMMIT would end that block), and a COMMIT after a change would commit rows regate
+// counts only at the Sync.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildBundle } from "../reliability/support/bundles.js";
+import { startPostgres, type TestPostgres } from "../support/postgres.js";
+import { query, Raw, step, sync } from "../support/raw-pg.js";
+import { startRegate, type TestRegate } from "../support/regate.js";
+
+const ALLOW = `package regate
+decision := {"allow": true, "deny": [], "mask": []}
+`;
+
+let db: TestPostgres;
+let regate: TestRegate;
+
+beforeAll(async () => {
+  db = await startPostgres();
+  await db.query("CREATE TABLE public.rcb (id int PRIMARY KEY, v text NOT NULL)");
+  regate = await startRegate(db, { policy: { bundle: buildBundle("rows-changed-batches", { "p.rego": ALLOW }, false) }, postgres: { budgets: { rows_changed_per_transaction: 5 } } });
+});
+
+afterAll(async () => {
+  await regate?.stop();
+  await db?.stop();
+});
+
+async function reset(): Promise<void> {
+  await db.query("TRUNCATE public.rcb; INSERT INTO public.rcb SELECT g, 'x' FROM generate_series(1, 20) g");
+}
+
+const changed = async () => Number((await db.query("SELECT count(*)::int AS n FROM public.rcb WHERE v <> 'x'"))[0].n);
+const codes = (ms: { type: string; body: Buffer }[]) => ms.filter((m) => m.type === "E").map((m) => /C([0-9A-Z]{5})\0/.exec(m.body.toString("latin1"))![1]);
+const statuses = (ms: { type: string; body: Buffer }[]) => ms.filter((m) => m.type === "Z").map((m) => String.fromCharCode(m.body[0]!));
+
+async function session<T>(run: (raw: Raw) => Promise<T>): Promise<T> {
+  const raw = await Raw.open(regate.url());
+  try {
+    return await run(raw);
+  } finally {
+    raw.close();
+  }
+}
+
+describe("rows_changed_per_transaction, raw protocol", () => {
+  it("a BEGIN executed in the batch of the first change opens the client's block: the change is counted in it and the block stays open", async () => {
+    await reset();
+    await session(async (raw) => {
+      raw.send(...step("BEGIN"), ...step("UPDATE public.rcb SET v = 'a' WHERE id <= 3"), sync());
+      const first = await raw.readies(1);
+      expect(codes(first)).toEqual([]);
+      expect(statuses(first)).toEqual(["T"]);
+      // Still the client's block: 3 more rows cross the budget and abort it, and nothing of it commits.
+      raw.send(query("UPDATE public.rcb SET v = 'b' WHERE id > 3 AND id <= 6"));
+      const second = await raw.readies(1);
+      expect(codes(second)).toEqual(["54000"]);
+      expect(statuses(second)).toEqual(["E"]);
+      raw.send(query("ROLLBACK"));
+      expect(statuses(await raw.readies(1))).toEqual(["I"]);
+    });
+    expect(await changed()).toBe(0);
+  });
+
+  it("a block opened in a batch commits at the client's COMMIT when within the budget", async () => {
+    await reset();
+    await session(async (raw) => {
+      raw.send(...step("BEGIN"), ...step("UPDATE public.rcb SET v = 'a' WHERE id <= 3"), sync());
+      expect(statuses(await raw.readies(1))).toEqual(["T"]);
+      raw.send(query("COMMIT"));
+      const done = await raw.readies(1);
+      expect(codes(done)).toEqual([]);
+      expect(statuses(done)).toEqual(["I"]);
+    });
+    expect(await changed()).toBe(3);
+  });
+
+  it.each([
+    ["a COMMIT after a change, before the Sync", [...step("UPDATE public.rcb SET v = 'a' WHERE id <= 3"), ...step("COMMIT")], "I"],
+    // The client's own BEGIN made the batch a block: the refusal fails it, as any error would.
+    ["BEGIN, a change, then COMMIT, before the Sync", [...step("BEGIN"), ...step("UPDATE public.rcb SET v = 'a' WHERE id <= 3"), ...step("COMMIT")], "E"],
+    ["a change after a COMMIT, before the Sync", [...step("SELECT 1"), ...step("COMMIT"), ...step("UPDATE public.rcb SET v = 'a' WHERE id > 1")], "I"],
+  ])("%s is refused and nothing commits; the session goes on", async (_name, batch, status) => {
+    await reset();
+    await session(async (raw) => {
+      raw.send(...batch, sync());
+      const got = await raw.readies(1);
+      expect(codes(got)).toEqual(["0A000"]);
+      expect(statuses(got)).toEqual([status]);
+      if (status === "E") {
+        raw.send(query("ROLLBACK"));
+        await raw.readies(1);
+      }
+      raw.send(query("SELECT 1"));
+      expect(codes(await raw.readies(1))).toEqual([]);
+    });
+    expect(await changed()).toBe(0);
+  });
+
+  it("a Query inside an unsynced batch that changed rows is refused, and the batch's change is rolled back", async () => {
+    await reset();
+    await session(async (raw) => {
+      raw.send(...step("UPDATE public.rcb SET v = 'a' WHERE id <= 2"), query("UPDATE public.rcb SET v = 'q' WHERE id = 3"), sync());
+      const got = await raw.readies(2);
+      expect(codes(got)).toContain("0A000");
+    });
+    expect(await changed()).toBe(0);
+  });
+
+  it("a change over the budget with a Query pipelined behind it: the change is rolled back, the next Query runs", async () => {
+    await reset();
+    await session(async (raw) => {
+      raw.send(query("UPDATE public.rcb SET v = 'a' WHERE id > -1"), query("UPDATE public.rcb SET v = 'b' WHERE id = 1"));
+      const got = await raw.readies(2);
+      expect(codes(got)).toEqual(["54000"]);
+      expect(statuses(got)).toEqual(["I", "I"]);
+    });
+    expect(await db.query("SELECT v, count(*)::int AS n FROM public.rcb GROUP BY v ORDER BY v")).toEqual([{ v: "b", n: 1 }, { v: "x", n: 19 }]);
+  });
+
+  it("the count is not fooled by rows the session changed in earlier transactions (the server's unflushed counters)", async () => {
+    await reset();
+    await session(async (raw) => {
+      // 4 + 4 + 4 rows in three transactions, in quick succession: each within the budget on its own.
+      for (const [lo, hi] of [[1, 4], [5, 8], [9, 12]]) {
+        raw.send(query(`UPDATE public.rcb SET v = 'a' WHERE id BETWEEN ${lo} AND ${hi}`));
+        expect(codes(await raw.readies(1))).toEqual([]);
+      }
+    });
+    expect(await changed()).toBe(12);
+  });
+});
