@@ -216,10 +216,11 @@ function urlProblems(cfg: Config): string[] {
 }
 
 /**
- * A route upstream's userinfo is a basic credential (compileRoutes sends it as one). It becomes the route's
- * credential, a Secret, and leaves the URL: shown redacted with the config, and scrubbed from the request lines
- * and the decision log as a configured credential is (an agent can type it into a path). With a credential
- * configured too, that one is sent (as in compileRoutes) and the userinfo only leaves the URL.
+ * A route upstream's userinfo is a basic credential. It becomes the route's credential, a Secret, and leaves the
+ * URL: shown redacted with the config, and scrubbed from the request lines and the decision log as a configured
+ * credential is (an agent can type it into a path). With a credential configured too, that one is sent and the
+ * userinfo only leaves the URL. This is the only place userinfo becomes a credential: compileRoutes refuses a
+ * URL that still carries one.
  */
 function routeUserinfo(cfg: Config): string[] {
   const problems: string[] = [];

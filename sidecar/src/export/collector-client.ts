@@ -68,13 +68,3 @@ export class CollectorClient {
     });
   }
 }
-
-/** The collector URL for a log line: no credentials, no query. */
-export function redactUrl(u: string): string {
-  try {
-    const url = new URL(u);
-    return `${url.protocol}//${url.host}${url.pathname}`;
-  } catch {
-    return "(collector url)";
-  }
-}

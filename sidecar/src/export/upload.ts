@@ -10,7 +10,8 @@ import { gzipSync } from "node:zlib";
 import type { Logger } from "pino";
 import type { DecisionEvent, DecisionSink } from "../decision/index.js";
 import { RegateError } from "../errors.js";
-import { CollectorClient, redactUrl, TooLarge, type CollectorOptions } from "./collector-client.js";
+import { shownUrl } from "../shown-url.js";
+import { CollectorClient, TooLarge, type CollectorOptions } from "./collector-client.js";
 
 export type BufferPolicy = "drop_oldest" | "block";
 
@@ -276,7 +277,7 @@ export class BatchUploader implements DecisionSink {
     this.#head++;
     this.#counts.dropped++;
     this.#counts.last_error = `collector refused an event of ${bytes} bytes as too large (HTTP 413)`;
-    this.opts.log.error({ bytes, url: redactUrl(this.opts.url) }, "collector refused an event as too large (HTTP 413); it is dropped, the events after it are sent");
+    this.opts.log.error({ bytes, url: shownUrl(this.opts.url) }, "collector refused an event as too large (HTTP 413); it is dropped, the events after it are sent");
     return true;
   }
 

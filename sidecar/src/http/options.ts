@@ -22,7 +22,7 @@ export interface RouteOptions {
   prefix: string;
   /** When set, only requests for this host name (port ignored) use the route. */
   host?: string;
-  /** Upstream base URL, http or https; its path is prepended to the forwarded path. */
+  /** Upstream base URL, http or https, without userinfo; its path is prepended to the forwarded path. */
   upstream: string;
   credential?: RouteCredential;
   /** PEM CA bundle to verify an https upstream with (replaces the default roots). */

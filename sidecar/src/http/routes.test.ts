@@ -43,10 +43,18 @@ describe("compileRoutes", () => {
     expect([r!.credentialHeader, r!.credentialValue]).toEqual([header, value]);
   });
 
-  it("moves URL userinfo into a basic credential and out of the origin", () => {
-    const [r] = compileRoutes([{ name: "r", prefix: "/", upstream: "http://us%40er:p%3Ass@h:81/x" }]);
-    expect(r!.origin).toBe("http://h:81");
-    expect(r!.credentialValue).toBe(`Basic ${Buffer.from("us@er:p:ss").toString("base64")}`);
+  // Config load has moved userinfo into the credential; one that reaches here anyway is refused, not sent.
+  it.each(["http://us%40er:p%3Ass@h:81/x", "http://:p%3Ass@h", "http://user@h"])("refuses an upstream still carrying userinfo (%s), naming the route only", (upstream) => {
+    for (const credential of [undefined, { type: "bearer" as const, value: "t" }]) {
+      let err: unknown;
+      try {
+        compileRoutes([{ name: "r", prefix: "/", upstream, ...(credential ? { credential } : {}) }]);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(RegateError);
+      expect(err).toMatchObject({ code: "CONFIG_INVALID", message: "route r: upstream still carries userinfo (config load moves it into the route's credential)" });
+    }
   });
 
   it.each([

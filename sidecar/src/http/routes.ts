@@ -86,11 +86,13 @@ export function compileRoutes(routes: readonly RouteOptions[]): CompiledRoute[] 
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       throw new RegateError("CONFIG_INVALID", `route ${r.name}: upstream must be http or https`);
     }
-    let credential = r.credential;
-    if (!credential && (url.username || url.password)) {
-      // Userinfo in the URL is a basic credential; it is moved out of the URL so it is never logged.
-      credential = { type: "basic", value: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` };
+    if (url.username || url.password) {
+      // Config load (config/load.ts, routeUserinfo) moves userinfo into the route's credential, a Secret, and
+      // out of the URL; one still here came some other way, and sent from here it would not be scrubbed from the
+      // request lines and the decision log as a configured credential is. The message names the route only.
+      throw new RegateError("CONFIG_INVALID", `route ${r.name}: upstream still carries userinfo (config load moves it into the route's credential)`);
     }
+    const credential = r.credential;
     const [header, value] = credential ? credentialHeader(r.name, credential) : [undefined, undefined];
     const agent = new UpstreamPools(url.origin, { idleMs: POOL_IDLE_MS, ...(url.protocol === "https:" && r.ca ? { ca: r.ca } : {}) });
     return Object.freeze({

@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { asError, RegateError } from "../errors.js";
+import { shownUrl } from "../shown-url.js";
 import { persist } from "./persisted.js";
 import type { PolicyStore } from "./store.js";
 
@@ -126,7 +127,7 @@ export class BundleDownloader {
       return "unchanged";
     }
     if (res.status !== 200) {
-      throw new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server answered ${res.status} for ${redactUrl(this.opts.url)}`);
+      throw new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server answered ${res.status} for ${shownUrl(this.opts.url)}`);
     }
     this.store.noteRequest("downloaded");
     let activated;
@@ -158,15 +159,15 @@ export class BundleDownloader {
       const res = await this.#get(url, home ? headers : withoutAuthorization(headers), timeoutMs, home);
       const location = res.headers["location"];
       if (![301, 302, 303, 307, 308].includes(res.status) || !location) return res;
-      if (hop === 5) throw new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server redirected more than 5 times for ${redactUrl(this.opts.url)}`);
+      if (hop === 5) throw new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server redirected more than 5 times for ${shownUrl(this.opts.url)}`);
       const next = new URL(location, url);
       // Only http(s) is fetched: any other scheme (ftp:, file:, data:) is a failed request that says so. The URL
       // parser admits only letters, digits, "+", "-" and "." in a scheme, so it is shown as it is.
       if (next.protocol !== "https:" && next.protocol !== "http:") {
-        throw new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server redirected to ${next.protocol}, which is not http or https, for ${redactUrl(this.opts.url)}`);
+        throw new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server redirected to ${next.protocol}, which is not http or https, for ${shownUrl(this.opts.url)}`);
       }
       if (first.protocol === "https:" && next.protocol !== "https:") {
-        throw new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server redirected from https to ${next.protocol} for ${redactUrl(this.opts.url)}`);
+        throw new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server redirected from https to ${next.protocol} for ${shownUrl(this.opts.url)}`);
       }
       url = next;
     }
@@ -182,13 +183,13 @@ export class BundleDownloader {
       try {
         req = request(url, { method: "GET", headers, timeout: timeoutMs, ...(this.opts.ca ? { ca: this.opts.ca } : {}), ...(this.opts.cert && home ? { cert: this.opts.cert, key: this.opts.key } : {}) });
       } catch (cause) {
-        reject(new RegateError("BUNDLE_DOWNLOAD_FAILED", `cannot request the bundle from ${redactUrl(url.toString())}`, { cause: asError(cause) }));
+        reject(new RegateError("BUNDLE_DOWNLOAD_FAILED", `cannot request the bundle from ${shownUrl(url.toString())}`, { cause: asError(cause) }));
         return;
       }
       // A deadline for the whole exchange, not only for a silent socket: a server that sends a byte now and
       // then would otherwise hold this poll, and every poll after it (a revoked policy never replaced), forever.
       const deadline = setTimeout(() => {
-        const err = new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server did not finish answering within ${timeoutMs} ms (${redactUrl(this.opts.url)})`);
+        const err = new RegateError("BUNDLE_DOWNLOAD_FAILED", `bundle server did not finish answering within ${timeoutMs} ms (${shownUrl(this.opts.url)})`);
         reject(err); // first: the errors the destroyed response then emits say less
         req.destroy(err);
       }, timeoutMs);
@@ -212,13 +213,13 @@ export class BundleDownloader {
           resolve({ status: res.statusCode ?? 0, headers: res.headers, ...(etag ? { etag } : {}), body: Buffer.concat(chunks) });
         });
         // Destroyed mid-body (deadline, size cap, stop): the response ends in an error, or only in `close`.
-        res.on("error", (err) => reject(err instanceof RegateError ? err : new RegateError("BUNDLE_DOWNLOAD_FAILED", `the bundle server's answer broke off for ${redactUrl(this.opts.url)}`, { cause: err })));
+        res.on("error", (err) => reject(err instanceof RegateError ? err : new RegateError("BUNDLE_DOWNLOAD_FAILED", `the bundle server's answer broke off for ${shownUrl(this.opts.url)}`, { cause: err })));
         res.on("close", () => {
-          if (!res.complete) reject(new RegateError("BUNDLE_DOWNLOAD_FAILED", `the bundle server's answer broke off for ${redactUrl(this.opts.url)}`));
+          if (!res.complete) reject(new RegateError("BUNDLE_DOWNLOAD_FAILED", `the bundle server's answer broke off for ${shownUrl(this.opts.url)}`));
         });
       });
       req.on("timeout", () => req.destroy(new RegateError("BUNDLE_DOWNLOAD_FAILED", "bundle server did not answer in time")));
-      req.on("error", (err) => reject(err instanceof RegateError ? err : new RegateError("BUNDLE_DOWNLOAD_FAILED", `cannot reach the bundle server at ${redactUrl(this.opts.url)}`, { cause: err })));
+      req.on("error", (err) => reject(err instanceof RegateError ? err : new RegateError("BUNDLE_DOWNLOAD_FAILED", `cannot reach the bundle server at ${shownUrl(this.opts.url)}`, { cause: err })));
       this.#inflight = { abort: () => req.destroy() };
       req.end();
     });
@@ -249,16 +250,4 @@ interface Response {
 function withoutAuthorization(headers: Record<string, string>): Record<string, string> {
   const { authorization: _, ...rest } = headers;
   return rest;
-}
-
-function redactUrl(u: string): string {
-  try {
-    const url = new URL(u);
-    url.username = "";
-    url.password = "";
-    url.search = "";
-    return url.toString();
-  } catch {
-    return "(bundle url)";
-  }
 }

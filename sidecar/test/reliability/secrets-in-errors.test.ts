@@ -58,7 +58,7 @@ describe("regate check-config", () => {
     );
     // The route's userinfo became its credential (a Secret), the bundle server's stays in its URL, redacted.
     expect(JSON.parse(out.trim()).http.routes[0]).toMatchObject({ upstream: "https://api.example/v1", credential: { type: "basic", secret: "[secret from http.routes.0.upstream userinfo]" } });
-    expect(out).toContain("https://bundles:[REDACTED]@bundles.example/v1?sig=[REDACTED]");
+    expect(out).toContain("https://[REDACTED]@bundles.example/v1?sig=[REDACTED]");
     expect(out).toContain("https://splunk.example:8088/services/collector/event?token=[REDACTED]");
     for (const secret of [ROUTE_PASSWORD, BUNDLE_PASSWORD, BUNDLE_SIGNATURE, HEC_QUERY_TOKEN, COLLECTOR_QUERY_TOKEN]) expect(out).not.toContain(secret);
     expect(status).toBe(0);
@@ -94,7 +94,7 @@ describe("a URL that does not parse", () => {
   });
 });
 
-// compileRoutes sends an upstream's userinfo as the route's basic credential, and scrubs it from responses; the
+// Config load makes an upstream's userinfo the route's basic credential: sent upstream, scrubbed from responses; the
 // request lines and the decision log knew only configured credentials, and only a basic one whole (user:pass),
 // so a password the agent typed into a path was logged as it was.
 describe("a route's basic credential typed into a request path", () => {
