@@ -5,7 +5,9 @@ import { expr } from "./expr.js";
 import { CONSTANT, merge, type Lin } from "./lineage.js";
 import { bodyOf, list, nameList, rec, str, unwrap, type Rec } from "./node.js";
 import { conjuncts, relate } from "./relate.js";
+import { same } from "./same-expression.js";
 import { MAX_DEPTH, TooDeep, type Cx } from "./scope.js";
+import { boolConst, complementary } from "./where-negation.js";
 
 /*
  * Whether a row-choosing condition (a WHERE, MERGE's ON or an action's AND) restricts the target's rows.
@@ -201,80 +203,6 @@ function matchesAll(v: unknown): boolean {
   return text !== undefined && /^%+$/.test(text);
 }
 
-/**
- * Whether one of `args` is the negation of another: NOT, IS [NOT] TRUE/FALSE, `= true`/`= false`, or the
- * negated comparison of the same operands (`id = 1` and `id <> 1`, `id < 10` and `10 <= id`).
- */
-function complementary(args: unknown[], t: Target): boolean {
-  const seen = new Map<string, boolean>();
-  for (const a of args) {
-    const [key, positive] = polar(a, t);
-    if (seen.get(key) === !positive) return true;
-    if (!seen.has(key)) seen.set(key, positive);
-  }
-  return false;
-}
-
-/** A condition as a base expression and whether it is that expression or its negation. */
-function polar(v: unknown, t: Target, depth = 0): [string, boolean] {
-  const flip = ([k, p]: [string, boolean]): [string, boolean] => [k, !p];
-  const u = depth < MAX_DEPTH ? unwrap(v) : undefined;
-  const b = u?.[1];
-  if (u?.[0] === "BoolExpr" && str(b?.boolop) === "NOT_EXPR") return flip(polar(list(b?.args)[0], t, depth + 1));
-  if (u?.[0] === "BooleanTest") {
-    const test = str(b?.booltesttype);
-    if (test === "IS_TRUE" || test === "IS_NOT_FALSE") return polar(b?.arg, t, depth + 1);
-    if (test === "IS_FALSE" || test === "IS_NOT_TRUE") return flip(polar(b?.arg, t, depth + 1));
-  }
-  if (u?.[0] === "A_Expr" && b !== undefined) {
-    const kind = str(b.kind) ?? "";
-    const op = nameList(b.name)?.join(".") ?? "";
-    const c = boolConst(b.lexpr) ?? boolConst(b.rexpr);
-    if (kind === "AEXPR_OP" && c !== undefined && (op === "=" || op === "<>" || op === "!=")) {
-      const r = polar(boolConst(b.lexpr) === undefined ? b.lexpr : b.rexpr, t, depth + 1);
-      return c === (op === "=") ? r : flip(r);
-    }
-    const p = opPolar(kind, op === "!=" ? "<>" : op, JSON.stringify(canonical(b.lexpr, t)), JSON.stringify(canonical(b.rexpr, t)));
-    if (p) return p;
-  }
-  return [JSON.stringify(canonical(v, t)), true];
-}
-
-const NEGATED: Record<string, string> = { "=": "<>", "<>": "=", "<": ">=", ">=": "<", ">": "<=", "<=": ">" };
-
-/** An operator expression as a positive form and its sign: `a <> b` is NOT `a = b`, `a NOT IN (…)` NOT `a IN (…)`. */
-function opPolar(kind: string, op: string, l: string, r: string): [string, boolean] | undefined {
-  const key = (...k: string[]) => JSON.stringify(k);
-  switch (kind) {
-    case "AEXPR_OP":
-      // Each comparison as `a = b` (either order) or `a < b`; `!~`, `!~~` are `~`, `~~` negated.
-      if (op === "=" || op === "<>") return [key("=", ...[l, r].sort()), op === "="];
-      if (op === "<" || op === ">=") return [key("<", l, r), op === "<"];
-      if (op === ">" || op === "<=") return [key("<", r, l), op === ">"];
-      break;
-    case "AEXPR_IN":
-      return [key("IN", l, r), op === "="];
-    case "AEXPR_BETWEEN":
-    case "AEXPR_NOT_BETWEEN":
-    case "AEXPR_BETWEEN_SYM":
-    case "AEXPR_NOT_BETWEEN_SYM":
-      return [key(kind.replace("NOT_", ""), l, r), !kind.includes("NOT_")];
-    case "AEXPR_DISTINCT":
-    case "AEXPR_NOT_DISTINCT":
-      return [key("=", ...[l, r].sort()), kind === "AEXPR_NOT_DISTINCT"];
-    case "AEXPR_OP_ANY":
-    case "AEXPR_OP_ALL": {
-      // `x <> ALL(a)` is NOT `x = ANY(a)`.
-      const any = kind === "AEXPR_OP_ANY" ? op : NEGATED[op];
-      if (any !== undefined) return [key("ANY", any, l, r), kind === "AEXPR_OP_ANY"];
-      break;
-    }
-  }
-  if (/^!~/.test(op)) return [key(op.slice(1), l, r), false];
-  if (/^~/.test(op)) return [key(op, l, r), true];
-  return undefined;
-}
-
 function isNull(v: unknown): boolean {
   const u = unwrap(v);
   if (u?.[0] === "TypeCast") return isNull(u[1].arg);
@@ -289,45 +217,6 @@ function truthValued(v: unknown): boolean {
   if (u[0] === "A_Const") return "boolval" in u[1];
   if (u[0] === "A_Expr") return COMPARISONS.has(nameList(u[1].name)?.join(".") ?? "") || str(u[1].kind) !== "AEXPR_OP";
   return u[0] === "BoolExpr" || u[0] === "BooleanTest" || u[0] === "NullTest";
-}
-
-function boolConst(v: unknown): boolean | undefined {
-  const u = unwrap(v);
-  if (u?.[0] === "TypeCast") return boolConst(u[1].arg);
-  if (u?.[0] !== "A_Const" || !("boolval" in u[1])) return undefined;
-  return rec(u[1].boolval)?.boolval === true;
-}
-
-/** Two expressions written the same, positions aside; a column of the target the same bare or qualified. */
-function same(a: unknown, b: unknown, t: Target): boolean {
-  return a !== undefined && JSON.stringify(canonical(a, t)) === JSON.stringify(canonical(b, t));
-}
-
-/** The parser's offsets into the text: `ARRAY[id]` at two places is the same expression. */
-const POSITIONS = new Set(["location", "list_start", "list_end", "rexpr_list_start", "rexpr_list_end"]);
-
-function canonical(v: unknown, t: Target): unknown {
-  if (Array.isArray(v)) return v.map((x) => canonical(x, t));
-  if (v === null || typeof v !== "object") return v;
-  const u = unwrap(v);
-  // A cast or a collation is looked through: `id = id::int`, `id = id COLLATE "C"` are the same. A cast that
-  // changes the value (`created_at::date = created_at`) is read so too, erring towards every row.
-  if (u?.[0] === "TypeCast" || u?.[0] === "CollateClause") return canonical(u[1].arg, t);
-  if (u?.[0] === "ColumnRef") {
-    const names = nameList(u[1].fields);
-    if (names && names.length >= 2 && targetNames(t).has(names.slice(0, -1).join("."))) return { ColumnRef: names.slice(-1) };
-    if (names) return { ColumnRef: names };
-  }
-  const out: Rec = {};
-  for (const k of Object.keys(v).sort()) if (!POSITIONS.has(k)) out[k] = canonical((v as Rec)[k], t);
-  return out;
-}
-
-function targetNames(t: Target): Set<string> {
-  const names = new Set<string>();
-  if (t.src.refname !== null) names.add(t.src.refname);
-  if (t.src.refname === t.res.ref.name && t.res.ref.schema !== null) names.add(`${t.res.ref.schema}.${t.res.ref.name}`);
-  return names;
 }
 
 /** Walks a row-choosing condition (relating its parts, the conjuncts of an AND) and tells what it restricts. */
