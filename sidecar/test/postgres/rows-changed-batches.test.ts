@@ -19,6 +19,10 @@ let regate: TestRegate;
 beforeAll(async () => {
   db = await startPostgres();
   await db.query("CREATE TABLE public.rcb (id int PRIMARY KEY, v text NOT NULL)");
+  // A deferred constraint trigger, as the database owner may have made one: it fires at COMMIT, after the writes.
+  await db.query(`CREATE TABLE public.rcd (id int);
+    CREATE FUNCTION public.rcd_purge() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM public.rcb; RETURN NULL; END $$;
+    CREATE CONSTRAINT TRIGGER rcd_purge AFTER INSERT ON public.rcd DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.rcd_purge()`);
   regate = await startRegate(db, { policy: { bundle: buildBundle("rows-changed-batches", { "p.rego": ALLOW }, false) }, postgres: { budgets: { rows_changed_per_transaction: 5 } } });
 });
 
@@ -31,6 +35,7 @@ async function reset(): Promise<void> {
   await db.query("TRUNCATE public.rcb; INSERT INTO public.rcb SELECT g, 'x' FROM generate_series(1, 20) g");
 }
 
+const kept = async () => Number((await db.query("SELECT count(*)::int AS n FROM public.rcb"))[0].n);
 const changed = async () => Number((await db.query("SELECT count(*)::int AS n FROM public.rcb WHERE v <> 'x'"))[0].n);
 const codes = (ms: { type: string; body: Buffer }[]) => ms.filter((m) => m.type === "E").map((m) => /C([0-9A-Z]{5})\0/.exec(m.body.toString("latin1"))![1]);
 const statuses = (ms: { type: string; body: Buffer }[]) => ms.filter((m) => m.type === "Z").map((m) => String.fromCharCode(m.body[0]!));
@@ -129,5 +134,46 @@ describe("rows_changed_per_transaction, raw protocol", () => {
       }
     });
     expect(await changed()).toBe(12);
+  });
+
+  describe("deferred constraint triggers, which fire at COMMIT", () => {
+    it("autocommit: regate's wrap fires them before its count; past the bound it rolls back", async () => {
+      await reset();
+      await session(async (raw) => {
+        raw.send(query("INSERT INTO public.rcd VALUES (1)"));
+        const got = await raw.readies(1);
+        expect(codes(got)).toEqual(["54000"]);
+        expect(statuses(got)).toEqual(["I"]);
+      });
+      expect(await kept()).toBe(20);
+    });
+
+    it("a client's block: counted before its COMMIT, which then rolls back", async () => {
+      await reset();
+      await session(async (raw) => {
+        raw.send(query("BEGIN"), query("INSERT INTO public.rcd VALUES (1)"));
+        expect(codes(await raw.readies(2))).toEqual([]);
+        raw.send(query("COMMIT"));
+        const got = await raw.readies(1);
+        expect(codes(got)).toEqual(["54000"]);
+        expect(statuses(got)).toEqual(["I"]);
+      });
+      expect(await kept()).toBe(20);
+    });
+
+    it("a client's block committed in an extended batch: the COMMIT is skipped and the block left failed", async () => {
+      await reset();
+      await session(async (raw) => {
+        raw.send(query("BEGIN"), query("INSERT INTO public.rcd VALUES (1)"));
+        await raw.readies(2);
+        raw.send(...step("COMMIT"), sync());
+        const got = await raw.readies(1);
+        expect(codes(got)).toEqual(["54000"]);
+        expect(statuses(got)).toEqual(["E"]);
+        raw.send(query("ROLLBACK"));
+        expect(statuses(await raw.readies(1))).toEqual(["I"]);
+      });
+      expect(await kept()).toBe(20);
+    });
   });
 });

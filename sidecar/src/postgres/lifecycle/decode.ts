@@ -7,7 +7,9 @@ import { BODY, decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decod
 import { analyse, factsStamp } from "./analyse.js";
 import { copyInClient, expectCopyIn } from "./copy-in.js";
 import { ownRefusal } from "./refusal.js";
-import { mayChangeRows, settleFirst } from "./transaction.js";
+import { mayChangeRows } from "./changes-scope.js";
+import { countBeforeCommit } from "./rows-changed.js";
+import { settleFirst } from "./transaction.js";
 import { decide, previewShape } from "./decide.js";
 import { holdApproval } from "./hold.js";
 import { enforceBind, enforceFunctionCall, enforceParse, enforceQuery, poison } from "./enforce.js";
@@ -129,6 +131,7 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       if (uncounted) return refuseMessage(s, `${uncounted}, in one extended batch, cannot be counted against rows_changed_per_transaction`, "send Sync between them");
       const entry: Pending = portal.stmt ? { kind: "execute", portal, stmt: portal.stmt } : { kind: "execute", portal };
       if (portal.stmt) s.current = portal.stmt;
+      countBeforeCommit(s, portal.statement.analysis, true);
       s.pending.push(entry);
       expectCopyIn(s, entry, portal.statement.analysis);
       return s.toServer(f.raw);

@@ -10,8 +10,8 @@ import { heldAtBind } from "./hold.js";
 import { changesSqlNames } from "./names.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
-import { readChangesBase } from "./rows-changed.js";
-import { beginWrap, beginWrapExtended, needsCount, needsWrap } from "./transaction.js";
+import { countBeforeCommit, needsCount, readChangesBase } from "./rows-changed.js";
+import { beginWrap, beginWrapExtended, needsWrap } from "./transaction.js";
 
 /**
  * A refused message is replaced by one the server is sure to reject (a syntax error): the server then
@@ -40,6 +40,7 @@ export function enforceQuery(s: SessionState, f: Frame, statement: Statement): v
   const sqlNames = changesSqlNames(analysis);
   if (sqlNames) s.sqlNamesInFlight++;
   const entry: Pending = { kind: "query", decision, analysis, index: 0, stmt: statement, ...(wrapped ? { wrapped } : {}), ...(counted ? { counted } : {}), ...(sqlNames ? { sqlNames } : {}) };
+  countBeforeCommit(s, analysis, false);
   s.pending.push(entry);
   expectCopyIn(s, entry, analysis);
   s.toServer(f.raw);

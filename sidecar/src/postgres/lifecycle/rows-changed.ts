@@ -1,6 +1,12 @@
 import { serialize } from "pg-protocol";
+import type { Veto } from "../../decision/index.js";
 import { decodeNotice, errorResponse, type Frame } from "../protocol/index.js";
+import type { AnalysisResult } from "../sql/types.js";
+import { budgetedError } from "./budget-text.js";
+import { commitsBlock, declaresHoldCursor, mayChangeRows, wrappable } from "./changes-scope.js";
+import { maskNotice } from "./mask-rows.js";
 import type { SessionState } from "./state.js";
+import type { Statement } from "./statement.js";
 
 // The rows_changed_per_transaction budget. What a WHERE restricts cannot be decided from the text
 // (`id > -1`, a subquery over the target), and functions, triggers and cascades change rows no statement
@@ -49,32 +55,102 @@ export function noteChangesBase(s: SessionState, f: Frame): void {
   if (Number.isSafeInteger(n)) s.changesBase = n;
 }
 
-/**
- * Counts the rows the open transaction changed since its base. `final`: its ReadyForQuery is the one the client
- * waits for (a client's block); otherwise regate's COMMIT or ROLLBACK follows it (regate's own wrap). A base that
- * never arrived counts from 0: more than the transaction changed, never less.
- */
-export function countChanges(s: SessionState, final: boolean): void {
+/** The count: no row when within the bound; fails, quoting the count, when over it or when nothing is counted. */
+function countSql(s: SessionState): string {
   const limit = s.ctx.budget.limits.rows_changed_per_transaction;
   const base = typeof s.changesBase === "number" ? s.changesBase : 0;
   const changed = `pg_catalog.numeric_sub(COALESCE(n, 0), CAST(${base} AS pg_catalog.numeric))`;
-  s.pending.push({ kind: "internal", final, countsChanges: true });
-  s.toServer(
-    serialize.query(
-      // In regate's own wrap the COMMIT comes next: deferred constraint triggers, which would run in it, run
-      // first and are counted. Not in a client's block, whose later statements may rely on them staying deferred.
-      (final ? "" : "SET CONSTRAINTS ALL IMMEDIATE; ") +
-        `SELECT CAST(pg_catalog.concat('${MARK} ', ${changed}, ' ', pg_catalog.current_setting('track_counts')) AS pg_catalog.int4) FROM (${SUM}) c ` +
-        // track_counts off (superuser only) would count nothing: the transaction cannot be counted.
-        `WHERE pg_catalog.numeric_gt(${changed}, CAST(${limit} AS pg_catalog.numeric)) OR NOT pg_catalog.texteq(pg_catalog.current_setting('track_counts'), 'on')`,
-    ),
+  return (
+    `SELECT CAST(pg_catalog.concat('${MARK} ', ${changed}, ' ', pg_catalog.current_setting('track_counts')) AS pg_catalog.int4) FROM (${SUM}) c ` +
+    // track_counts off (superuser only) would count nothing: the transaction cannot be counted.
+    `WHERE pg_catalog.numeric_gt(${changed}, CAST(${limit} AS pg_catalog.numeric)) OR NOT pg_catalog.texteq(pg_catalog.current_setting('track_counts'), 'on')`
   );
 }
 
+const IMMEDIATE = "SET CONSTRAINTS ALL IMMEDIATE";
+
 /**
- * The client's error for a failed count: over the bound (the count says how many), or not counted at all
- * (the server could not run the count: a statement_timeout, track_counts off). Either way the transaction
- * is aborted; `wrapped` says whether regate's own wrap then rolls it back or the client's block is left failed.
+ * Counts the rows the open transaction changed since its base. `final`: its ReadyForQuery is the one the client
+ * waits for (a client's block); otherwise a COMMIT follows it (regate's own wrap, or the client's COMMIT), and
+ * deferred constraint triggers, which would run in that COMMIT, are made to run first so they are counted (not
+ * in a block that goes on, whose later statements may rely on them staying deferred). A base that never
+ * arrived counts from 0: more than the transaction changed, never less.
+ */
+export function countChanges(s: SessionState, final: boolean): void {
+  s.pending.push({ kind: "internal", final, countsChanges: true });
+  s.toServer(serialize.query((final ? "" : `${IMMEDIATE}; `) + countSql(s)));
+}
+
+/**
+ * The same before a COMMIT executed in an extended batch: a failed count fails the batch, and the COMMIT is
+ * skipped. Named statements and portals of regate's own, as the wrap's BEGIN: the client's unnamed ones, its
+ * COMMIT's portal among them, stay as they are (the portals close with the transaction).
+ */
+function countChangesExtended(s: SessionState): void {
+  const messages: Buffer[] = [];
+  for (const [name, sql] of [["regate_rows_immediate", IMMEDIATE], ["regate_rows_count", countSql(s)]] as const) {
+    messages.push(
+      serialize.parse({ name, text: sql, types: [] }),
+      serialize.bind({ statement: name, portal: name, values: [] }),
+      serialize.execute({ portal: name }),
+      serialize.close({ type: "S", name }),
+    );
+    for (let i = 0; i < 4; i++) s.pending.push({ kind: "internal", final: false, extended: true, ...(i === 2 && sql !== IMMEDIATE ? { countsChanges: true } : {}) });
+  }
+  s.toServer(Buffer.concat(messages));
+}
+
+/**
+ * Before the client's COMMIT of a block whose changes regate counted: the last count, after the deferred
+ * triggers. A Query's COMMIT then rolls back when the count fails; an extended batch's is skipped, and the
+ * block is left failed.
+ */
+export function countBeforeCommit(s: SessionState, analysis: AnalysisResult, extended: boolean): void {
+  if (!s.ctx.budget.changesBudgeted || s.txStatus !== 0x54 || typeof s.changesBase !== "number" || !commitsBlock(analysis)) return;
+  if (extended) countChangesExtended(s);
+  else countChanges(s, false);
+}
+
+/**
+ * In the client's own block, the rows a group changed are counted after it: a group that may change rows,
+ * while rows_changed_per_transaction is set. Outside a block, regate's wrap holds it instead (transaction.ts).
+ */
+export function needsCount(s: SessionState, analysis: AnalysisResult): boolean {
+  return s.ctx.budget.changesBudgeted && s.txStatus === 0x54 && analysis.statements.some(mayChangeRows);
+}
+
+/**
+ * What the rows_changed_per_transaction count cannot follow, refused while it is set: TRUNCATE (the server
+ * does not count the rows it empties); a holdable cursor (its query runs at COMMIT); in autocommit, a
+ * statement that may change rows and cannot run in regate's wrap; a Query that both changes rows and ends or
+ * opens a transaction (the server would commit before regate could count); a Query sent inside an extended
+ * batch not yet synced, when either may change rows (it shares the batch's transaction, whose count waits for
+ * the Sync); and a FunctionCall (a function the analysis cannot see, in a transaction of its own).
+ */
+export function uncountable(s: SessionState, statement: Statement, analysis: AnalysisResult | undefined): Veto | undefined {
+  if (!s.ctx.budget.changesBudgeted) return undefined;
+  const refuse = (reason: string): Veto => ({ reason: `${reason}, so it is refused while rows_changed_per_transaction is set`, error_code: "FEATURE_UNSUPPORTED" });
+  if (statement.message === "function_call") return refuse("a FunctionCall runs a function outside any count; call it with SELECT instead");
+  if (!analysis) return undefined;
+  const sts = analysis.statements;
+  if (sts.some((st) => st.kind === "truncate")) return refuse("TRUNCATE empties tables without counting the rows; DELETE them with a WHERE instead");
+  if (declaresHoldCursor(analysis)) return refuse("a WITH HOLD cursor runs its query at COMMIT, after the last count; use a cursor without HOLD inside a transaction, or run the query itself");
+  const changes = sts.some(mayChangeRows);
+  if (s.txStatus === 0x49 && changes && !sts.every((st) => wrappable(st, true))) return refuse("this statement cannot run inside a transaction, where regate counts the rows it may change; ask an operator to run it");
+  if (statement.message === "query" && sts.length > 1 && changes && sts.some((st) => st.kind === "transaction")) {
+    return refuse("a Query that may change rows cannot also hold transaction control; send the transaction control as a statement of its own");
+  }
+  if (statement.message === "query" && s.group.length > 0 && (changes || s.batchChanged)) {
+    return refuse("a Query inside an extended batch not yet synced shares the batch's transaction, counted only at its Sync; send Sync first");
+  }
+  return undefined;
+}
+
+/**
+ * The client's error for a failed count: over the bound (the count says how many), track_counts off (nothing
+ * is counted), or the server's own error when the count could not run (a deferred constraint that failed when
+ * fired, a statement_timeout). Either way the transaction is aborted; `wrapped`: a COMMIT follows, which then
+ * rolls it back; otherwise the client's block is left failed.
  */
 export function changesError(s: SessionState, f: Frame, wrapped: boolean): Buffer {
   const limit = s.ctx.budget.limits.rows_changed_per_transaction;
@@ -82,10 +158,11 @@ export function changesError(s: SessionState, f: Frame, wrapped: boolean): Buffe
   const m = COUNTED.exec(fields["M"] ?? "");
   const ending = wrapped ? "it was rolled back" : "the transaction block is aborted (ROLLBACK to go on)";
   const hint = "Change fewer rows per transaction (a narrower WHERE, or the change split into smaller transactions), or ask an operator to raise this agent's budget. The session is still usable.";
+  // Not the count's own failure: the server's error (a deferred constraint that failed when fired, a timeout), screened.
+  if (!m) return budgetedError(s, undefined, maskNotice(f, undefined, s.ctx.secrets, s.unkeptHoldMasked));
   let msg: string;
-  if (m && m[2] === "on") msg = `regate: budget exceeded: rows_changed_per_transaction (${limit}); the transaction changed ${m[1]} rows, so ${ending}`;
-  else if (m) msg = `regate: rows_changed_per_transaction (${limit}) cannot be enforced while track_counts is off, so ${ending}`;
-  else msg = `regate: the rows this transaction changed could not be counted for rows_changed_per_transaction (${limit}; the count failed with SQLSTATE ${fields["C"] ?? "XX000"}), so ${ending}`;
-  s.log.info({ budget: "rows_changed_per_transaction", limit, changed: m ? Number(m[1]) : undefined, wrapped }, "rows-changed budget aborted a transaction");
+  if (m[2] === "on") msg = `regate: budget exceeded: rows_changed_per_transaction (${limit}); the transaction changed ${m[1]} rows, so ${ending}`;
+  else msg = `regate: rows_changed_per_transaction (${limit}) cannot be enforced while track_counts is off, so ${ending}`;
+  s.log.info({ budget: "rows_changed_per_transaction", limit, changed: Number(m[1]), wrapped }, "rows-changed budget aborted a transaction");
   return errorResponse("54000", msg, { hint });
 }

@@ -1,8 +1,8 @@
 import { serialize } from "pg-protocol";
 import type { Veto } from "../../decision/index.js";
 import type { AnalysisResult, StatementFacts } from "../sql/types.js";
-import type { Statement } from "./statement.js";
 import { answered } from "./names.js";
+import { mayChangeRows, wrappable } from "./changes-scope.js";
 import { countChanges, readChangesBase } from "./rows-changed.js";
 import type { SessionState } from "./state.js";
 
@@ -36,20 +36,6 @@ function changesBudgeted(s: SessionState): boolean {
   return s.ctx.budget.changesBudgeted;
 }
 
-/** Kinds that run inside a transaction block as they do alone (VACUUM, CREATE DATABASE, … would fail in one). */
-const WRAPPABLE = new Set<StatementFacts["kind"]>(["select", "insert", "update", "delete", "merge", "copy", "explain", "execute", "do", "call", "fetch", "lock", "listen", "notify", "show", "set"]);
-
-/**
- * A statement that may change rows: a write, or a statement running code the analysis cannot see into (a
- * function the catalog does not vouch for as immutable or stable, DO, CALL, EXECUTE, FETCH of a cursor).
- * For the rows_changed_per_transaction budget, counted by the server after the group that ran it.
- */
-export function mayChangeRows(st: StatementFacts): boolean {
-  if (st.writes || st.opaque || st.unknown.length > 0 || st.ddl !== null) return true;
-  if (st.kind === "do" || st.kind === "call" || st.kind === "execute" || st.kind === "fetch" || st.kind === "copy") return true;
-  return st.functions.some((f) => f.volatility !== "immutable" && f.volatility !== "stable");
-}
-
 /** A write whose result a cut can interrupt after the write itself is done. */
 const returningWrite = (st: StatementFacts): boolean => st.writes && st.outputs.length > 0;
 
@@ -67,15 +53,6 @@ export function needsWrap(s: SessionState, analysis: AnalysisResult): boolean {
 }
 
 /**
- * Statements regate's wrap may hold. DDL too while changed rows are counted (CREATE TABLE AS, a column
- * default that calls a function, run for every row): one that cannot run in a transaction block (CREATE
- * INDEX CONCURRENTLY, CREATE DATABASE) then fails there, as uncountable, with the server's own reason.
- */
-function wrappable(st: StatementFacts, changes: boolean): boolean {
-  return st.ddl === null ? WRAPPABLE.has(st.kind) : changes;
-}
-
-/**
  * One Query that both writes with RETURNING and ends or opens a transaction: the server runs all of it
  * before regate can act on a cut (`INSERT ... RETURNING ...; COMMIT` commits what the cut claims to
  * withhold), and neither regate's BEGIN nor a failed block can undo that. Refused while a row or byte
@@ -86,14 +63,6 @@ export function cutCannotUndo(s: SessionState, analysis: AnalysisResult | undefi
   const sts = analysis.statements;
   if (!sts.some(returningWrite) || !sts.some((st) => st.kind === "transaction")) return undefined;
   return { reason: "a write with RETURNING cannot share a Query with transaction control while row or byte budgets are set; send them as separate statements", error_code: "FEATURE_UNSUPPORTED" };
-}
-
-/**
- * In the client's own block, the rows a group changed are counted after it (rows-changed.ts): a group that may
- * change rows, while rows_changed_per_transaction is set. Outside a block, needsWrap wraps it instead.
- */
-export function needsCount(s: SessionState, analysis: AnalysisResult): boolean {
-  return changesBudgeted(s) && s.txStatus === 0x54 && analysis.statements.some(mayChangeRows);
 }
 
 /**
@@ -109,37 +78,6 @@ export function batchTransactionRan(s: SessionState, analysis: AnalysisResult | 
   if (s.pending.some((p) => p.kind === "sync")) return;
   if (tag === "BEGIN" || tag === "START TRANSACTION") s.txStatus = 0x54;
   else s.batchStatusUnknown = true;
-}
-
-/**
- * What the rows_changed_per_transaction count cannot follow, refused while it is set: TRUNCATE (the server
- * does not count the rows it empties); a Query that both changes rows and ends or opens a transaction (the
- * server would commit before regate could count); a Query sent inside an extended batch not yet synced,
- * when either may change rows (it shares the batch's transaction, whose count waits for the Sync); and a
- * FunctionCall (a function the analysis cannot see, in a transaction of its own).
- */
-export function uncountable(s: SessionState, statement: Statement, analysis: AnalysisResult | undefined): Veto | undefined {
-  if (!changesBudgeted(s)) return undefined;
-  const next = "send it as a statement of its own, or ask an operator to lift rows_changed_per_transaction for this agent";
-  if (statement.message === "function_call") return { reason: `a FunctionCall cannot be counted against rows_changed_per_transaction; call the function with SELECT instead`, error_code: "FEATURE_UNSUPPORTED" };
-  if (!analysis) return undefined;
-  const sts = analysis.statements;
-  if (sts.some((st) => st.kind === "truncate")) return { reason: "TRUNCATE empties tables without counting the rows, so it is refused while rows_changed_per_transaction is set; DELETE the rows with a WHERE instead", error_code: "FEATURE_UNSUPPORTED" };
-  const changes = sts.some(mayChangeRows);
-  // A holdable cursor's query runs at COMMIT, after the last count: one that may change rows cannot be counted.
-  if (sts.some((st) => st.kind === "cursor" && mayChangeRows(st))) {
-    return { reason: "a cursor over a query that may change rows cannot be counted against rows_changed_per_transaction (WITH HOLD runs it at COMMIT); run the query itself", error_code: "FEATURE_UNSUPPORTED" };
-  }
-  if (s.txStatus === 0x49 && changes && !sts.every((st) => wrappable(st, true))) {
-    return { reason: `this statement may change rows outside a transaction regate can count them in (rows_changed_per_transaction); ${next}`, error_code: "FEATURE_UNSUPPORTED" };
-  }
-  if (statement.message === "query" && sts.length > 1 && changes && sts.some((st) => st.kind === "transaction")) {
-    return { reason: `a Query that changes rows cannot also hold transaction control while rows_changed_per_transaction is set; ${next}`, error_code: "FEATURE_UNSUPPORTED" };
-  }
-  if (statement.message === "query" && s.group.length > 0 && (changes || s.batchChanged)) {
-    return { reason: "a Query inside an extended batch that changes rows cannot be counted against rows_changed_per_transaction; send Sync first", error_code: "FEATURE_UNSUPPORTED" };
-  }
-  return undefined;
 }
 
 /**
