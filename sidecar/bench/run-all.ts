@@ -14,7 +14,7 @@ import { packageRoot } from "../src/paths.js";
 import { BENCH_DIR, environment, QUICK, readReport, summaryTable, type SummaryRow } from "./support/report.js";
 
 /** Fast ones first; pgbench and load are the long ones. */
-const SCENARIOS = ["decisions", "eval-budget", "eval-budget-pgbench", "whatif", "export", "facts", "http", "masking", "pgbench", "workers", "recording-store", "load"] as const;
+const SCENARIOS = ["decisions", "eval-budget", "eval-budget-pgbench", "whatif", "export", "facts", "http", "masking", "rows-changed", "pgbench", "workers", "recording-store", "load"] as const;
 
 const args = process.argv.slice(2);
 const flags = args.filter((a) => a.startsWith("--"));

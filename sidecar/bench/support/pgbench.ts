@@ -37,6 +37,8 @@ export interface PgbenchRun {
   seconds: number;
   /** Write pgbench's per-transaction log here and summarise it. */
   logDir?: string;
+  /** A built-in script other than select-only (`tpcb-like`: five statements between BEGIN and END). */
+  builtin?: "tpcb-like";
 }
 
 function number(text: string, re: RegExp, what: string): number {
@@ -45,9 +47,9 @@ function number(text: string, re: RegExp, what: string): number {
   return Number(m[1]);
 }
 
-/** pgbench -S (select only), no vacuum (-n: the policy denies it through regate, so nobody vacuums). */
+/** pgbench -S (select only; or r.builtin), no vacuum (-n: the policy denies it through regate, so nobody vacuums). */
 export async function pgbench(ep: Endpoint, r: PgbenchRun): Promise<PgbenchResult> {
-  const args = ["-n", "-S", "-M", r.mode, "-c", String(r.clients), "-j", String(r.threads), "-T", String(r.seconds), "-h", "127.0.0.1", "-p", String(ep.port), "-U", ep.user];
+  const args = ["-n", ...(r.builtin ? ["-b", r.builtin] : ["-S"]), "-M", r.mode, "-c", String(r.clients), "-j", String(r.threads), "-T", String(r.seconds), "-h", "127.0.0.1", "-p", String(ep.port), "-U", ep.user];
   const prefix = r.logDir ? join(r.logDir, `tx-${ep.label.replace(/\W+/g, "_")}-${r.mode}-${r.clients}`) : undefined;
   if (prefix) args.push("-l", `--log-prefix=${prefix}`);
   args.push(ep.database);

@@ -44,6 +44,8 @@ export interface RegateProcessOptions {
   recordingStore?: Record<string, unknown>;
   /** `workers` (docs/workers.md); absent: the default, one process. */
   workers?: number;
+  /** postgres.budgets (docs/postgres.md); absent: none. */
+  budgets?: Record<string, number>;
 }
 
 export interface RegateProcess {
@@ -75,6 +77,7 @@ export function buildRegateConfig(opts: RegateProcessOptions): Record<string, un
           listen: { host: "127.0.0.1", port: 0 },
           target: "bench-db",
           upstream: { host: pg.host, port: pg.port, database: pg.database, user: pg.users.scram.user, password: { env: "BENCH_UPSTREAM_PASSWORD" } },
+          ...(opts.budgets ? { budgets: opts.budgets } : {}),
         }
       : { enabled: false },
     http: opts.routes ? { enabled: true, listen: { host: "127.0.0.1", port: 0 }, routes: opts.routes } : { enabled: false },
