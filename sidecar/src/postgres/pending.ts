@@ -97,6 +97,10 @@ type PendingReply =
       countsChanges?: boolean;
       /** regate's read of the change counters its count is taken from (lifecycle/rows-changed.ts). */
       changesBase?: boolean;
+      /** Answers a Sync of regate's own: an error in regate's extended messages before it skips to here. */
+      ownSync?: true;
+      /** A count of regate's wrap, whose COMMIT follows and then rolls back when it fails (transaction.ts, endWrap). */
+      wrapEnd?: true;
     }
   | { kind: "function_call"; denial?: Decision };
 

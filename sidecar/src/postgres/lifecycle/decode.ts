@@ -8,7 +8,7 @@ import { analyse, factsStamp } from "./analyse.js";
 import { copyInClient, expectCopyIn } from "./copy-in.js";
 import { ownRefusal } from "./refusal.js";
 import { mayChangeRows } from "./changes-scope.js";
-import { countBeforeCommit } from "./rows-changed.js";
+import { countBeforeCommit, needsCount, readChangesBase } from "./rows-changed.js";
 import { settleFirst } from "./transaction.js";
 import { decide, previewShape } from "./decide.js";
 import { holdApproval } from "./hold.js";
@@ -129,6 +129,12 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       if (earlier) return earlier.then(() => onClientFrame(s, f));
       const uncounted = s.ctx.budget.changesBudgeted ? executesChange(s, portal.statement.analysis) : undefined;
       if (uncounted) return refuseMessage(s, `${uncounted}, in one extended batch, cannot be counted against rows_changed_per_transaction`, "send Sync between them");
+      if (!s.batchWrapped && !s.batchCounted && needsCount(s, portal.statement.analysis)) {
+        // A portal bound in an earlier batch of the block (left suspended) runs again in one with no Bind of its
+        // own to ask for the count: this Execute asks for it, so the block is counted after this batch too.
+        readChangesBase(s, true);
+        s.batchCounted = true;
+      }
       const entry: Pending = portal.stmt ? { kind: "execute", portal, stmt: portal.stmt } : { kind: "execute", portal };
       if (portal.stmt) s.current = portal.stmt;
       countBeforeCommit(s, portal.statement.analysis, true);
@@ -257,6 +263,13 @@ function bind(s: SessionState, f: Frame, refreshed = false): Step {
       prepared.fields = undefined;
       return bind(s, f, true);
     });
+  }
+  if (s.ctx.budget.changesBudgeted && msg.params.length > 0 && !prepared.analysis.statements.some(mayChangeRows)) {
+    // The server converts every parameter a Bind carries with its type's input function, used or not, and a
+    // domain's CHECK may call a function that deletes: a statement that may change rows has its Bind counted
+    // (enforce.ts), but one that runs no expression (SHOW, SET, BEGIN) is neither wrapped nor counted, and has
+    // no use for parameters (the server accepts none in it).
+    return refuseMessage(s, "a Bind carrying parameters for a statement that takes none runs their types' input functions (a domain's CHECK) outside any count of rows_changed_per_transaction", "bind it without parameters");
   }
   // A Bind right after its own Parse continues that statement; any other starts one.
   const last = s.group.at(-1);

@@ -156,6 +156,10 @@ export function confirmSqlNames(s: SessionState, analysis: AnalysisResult | unde
       // COMMIT AND CHAIN ends the transaction with no ReadyForQuery "I"; a ROLLBACK (TO) also drops the
       // HOLD cursors made in what it undoes, and which those are regate does not track: all go.
       endTransaction(s, effect.ends === "rollback");
+      // The chained transaction counts its changed rows from a base of its own: the one read for the transaction
+      // just committed would charge it that transaction's rows too (the counters are not flushed in between).
+      // Not after ROLLBACK TO: the transaction goes on, and a base read now would leave out what it changed.
+      if (effect.ends === "chain") s.changesBase = undefined;
       break;
   }
   s.analyses.overlayChanged();

@@ -34,7 +34,7 @@ export function internalReply(s: SessionState, f: Frame, head: Extract<Pending, 
         // The batch fails here, as it would have for the client's own message: show it, screened as any error is.
         s.groupFailed = true;
         skipToSync(s, head);
-        if (head.countsChanges) return s.toClient(changesError(s, f, false));
+        if (head.countsChanges) return s.toClient(changesError(s, f, head.wrapEnd === true));
         return s.toClient(budgetedError(s, undefined, maskNotice(f, undefined, s.ctx.secrets, s.unkeptHoldMasked)));
       default:
         return dispatchOther(s, f, dispatch);

@@ -52,7 +52,7 @@ function settlePath(s: SessionState, head: Pending | undefined): void {
 /** After an error in an extended batch the server skips to Sync: replies we expected will not come. */
 export function skipToSync(s: SessionState, head: Pending | undefined): void {
   if (!head || !EXTENDED.has(head.kind)) return;
-  const syncAt = s.pending.findIndex((p) => p.kind === "sync");
+  const syncAt = s.pending.findIndex((p) => p.kind === "sync" || (p.kind === "internal" && p.ownSync === true));
   if (syncAt === -1) {
     s.pending.length = 0;
     s.serverSkipping = true;

@@ -77,8 +77,47 @@ const IMMEDIATE = "SET CONSTRAINTS ALL IMMEDIATE";
  * arrived counts from 0: more than the transaction changed, never less.
  */
 export function countChanges(s: SessionState, final: boolean): void {
-  s.pending.push({ kind: "internal", final, countsChanges: true });
-  s.toServer(serialize.query((final ? "" : `${IMMEDIATE}; `) + countSql(s)));
+  if (final) return countChangesSynced(s);
+  // Before regate's own COMMIT (endWrap): in the extended protocol for the reason countChangesSynced gives, and
+  // synced, so that a failed count leaves the block failed for that COMMIT to roll back.
+  const messages: Buffer[] = [];
+  for (const [name, sql] of [["regate_rows_immediate", IMMEDIATE], [COUNT_NAME, countSql(s)]] as const) {
+    messages.push(...ownExtended(name, sql));
+    for (let i = 0; i < 6; i++) s.pending.push({ kind: "internal", final: false, extended: true, ...(i === 4 && sql !== IMMEDIATE ? { countsChanges: true, wrapEnd: true } : {}) });
+  }
+  s.pending.push({ kind: "internal", final: false, ownSync: true });
+  s.toServer(Buffer.concat([...messages, serialize.sync()]));
+}
+
+const COUNT_NAME = "regate_rows_count";
+
+/**
+ * The count after a group of the client's block, in the extended protocol under a name of regate's own, then a
+ * Sync: a Query would drop the client's unnamed statement and portal, which outlive a Sync inside a block (a
+ * portal left suspended, a statement bound again), and the client would find them gone. A failed count skips
+ * to that Sync, whose ReadyForQuery ("E") is the one the client waits for.
+ */
+function countChangesSynced(s: SessionState): void {
+  s.toServer(Buffer.concat([...ownExtended(COUNT_NAME, countSql(s)), serialize.close({ type: "P", name: COUNT_NAME }), serialize.sync()]));
+  // Its portal is closed too: the block goes on, and the next count binds the same name.
+  for (let i = 0; i < 7; i++) s.pending.push({ kind: "internal", final: false, extended: true, ...(i === 4 ? { countsChanges: true } : {}) });
+  s.pending.push({ kind: "internal", final: true, ownSync: true });
+}
+
+/**
+ * One statement of regate's own run in the extended protocol under `name`: Close of the statement and portal
+ * first (a Close of what does not exist is no error), because a failed run skips the Closes after it and leaves
+ * them to the server, where the next Parse of the name would fail; then Parse, Bind, Execute, Close. Six replies.
+ */
+export function ownExtended(name: string, sql: string): Buffer[] {
+  return [
+    serialize.close({ type: "S", name }),
+    serialize.close({ type: "P", name }),
+    serialize.parse({ name, text: sql, types: [] }),
+    serialize.bind({ statement: name, portal: name, values: [] }),
+    serialize.execute({ portal: name }),
+    serialize.close({ type: "S", name }),
+  ];
 }
 
 /**
@@ -88,14 +127,9 @@ export function countChanges(s: SessionState, final: boolean): void {
  */
 function countChangesExtended(s: SessionState): void {
   const messages: Buffer[] = [];
-  for (const [name, sql] of [["regate_rows_immediate", IMMEDIATE], ["regate_rows_count", countSql(s)]] as const) {
-    messages.push(
-      serialize.parse({ name, text: sql, types: [] }),
-      serialize.bind({ statement: name, portal: name, values: [] }),
-      serialize.execute({ portal: name }),
-      serialize.close({ type: "S", name }),
-    );
-    for (let i = 0; i < 4; i++) s.pending.push({ kind: "internal", final: false, extended: true, ...(i === 2 && sql !== IMMEDIATE ? { countsChanges: true } : {}) });
+  for (const [name, sql] of [["regate_rows_immediate", IMMEDIATE], [COUNT_NAME, countSql(s)]] as const) {
+    messages.push(...ownExtended(name, sql));
+    for (let i = 0; i < 6; i++) s.pending.push({ kind: "internal", final: false, extended: true, ...(i === 4 && sql !== IMMEDIATE ? { countsChanges: true } : {}) });
   }
   s.toServer(Buffer.concat(messages));
 }
@@ -106,7 +140,10 @@ function countChangesExtended(s: SessionState): void {
  * block is left failed.
  */
 export function countBeforeCommit(s: SessionState, analysis: AnalysisResult, extended: boolean): void {
-  if (!s.ctx.budget.changesBudgeted || s.txStatus !== 0x54 || typeof s.changesBase !== "number" || !commitsBlock(analysis)) return;
+  // "asked" counts too: a base read that failed (its name taken by the agent's own PREPARE or DECLARE) in a block
+  // the agent then saved with ROLLBACK TO SAVEPOINT never arrives, and the COMMIT would fire deferred triggers
+  // uncounted. Counted from 0, as countChanges does: more than the transaction changed, never less.
+  if (!s.ctx.budget.changesBudgeted || s.txStatus !== 0x54 || s.changesBase === undefined || !commitsBlock(analysis)) return;
   if (extended) countChangesExtended(s);
   else countChanges(s, false);
 }

@@ -3,7 +3,7 @@ import type { Veto } from "../../decision/index.js";
 import type { AnalysisResult, StatementFacts } from "../sql/types.js";
 import { answered } from "./names.js";
 import { mayChangeRows, wrappable } from "./changes-scope.js";
-import { countChanges, readChangesBase } from "./rows-changed.js";
+import { countChanges, ownExtended, readChangesBase } from "./rows-changed.js";
 import type { SessionState } from "./state.js";
 
 /**
@@ -23,8 +23,8 @@ import type { SessionState } from "./state.js";
  *   cutCannotUndo and settleFirst.
  */
 const BEGIN = serialize.query("BEGIN");
-const COMMIT = serialize.query("COMMIT");
-const ROLLBACK = serialize.query("ROLLBACK");
+const WRAP_END = "regate_wrap_end";
+const SYNC = serialize.sync();
 const FAIL_BLOCK = serialize.query("REGATE_BUDGET_EXCEEDED");
 const FLUSH = serialize.flush();
 
@@ -126,8 +126,12 @@ export function beginWrapExtended(s: SessionState): void {
  */
 export function endWrap(s: SessionState, cut: boolean): void {
   if (!cut && changesBudgeted(s)) countChanges(s, false);
-  s.pending.push({ kind: "internal", final: true });
-  s.toServer(cut ? ROLLBACK : COMMIT);
+  // In the extended protocol under a name of regate's own, then a Sync: a Query would drop the client's unnamed
+  // statement, which outlives an extended batch (bound again in the next one). A COMMIT of a failed block rolls
+  // it back, extended or not.
+  for (let i = 0; i < 6; i++) s.pending.push({ kind: "internal", final: false, extended: true });
+  s.pending.push({ kind: "internal", final: true, ownSync: true });
+  s.toServer(Buffer.concat([...ownExtended(WRAP_END, cut ? "ROLLBACK" : "COMMIT"), SYNC]));
 }
 
 /** The client's block must fail like the client was told it did. */
