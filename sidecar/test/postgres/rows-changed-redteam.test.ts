@@ -99,7 +99,9 @@ async function run(raw: Raw, sql: string): Promise<[string[], string]> {
 }
 
 describe("rows_changed_per_transaction, red team", () => {
-  it("a base read that failed (its name taken by an SQL PREPARE), saved by ROLLBACK TO SAVEPOINT: the COMMIT is still counted, and a deferred purge of 20 rows is rolled back", async () => {
+  // regate's own names are Closed before it parses them (ownExtended), so the agent's PREPARE of one no longer
+  // fails the base read; the COMMIT after ROLLBACK TO SAVEPOINT is counted either way (countBeforeCommit).
+  it("regate's base-read name taken by an SQL PREPARE, then ROLLBACK TO SAVEPOINT: the COMMIT is still counted, and a deferred purge of 20 rows is rolled back", async () => {
     await reset();
     await session(async (raw) => {
       // regate's own statement name for the counters' read in an extended batch, taken first.
@@ -107,9 +109,9 @@ describe("rows_changed_per_transaction, red team", () => {
       expect(await run(raw, "BEGIN")).toEqual([[], "T"]);
       expect(await run(raw, "SAVEPOINT s")).toEqual([[], "T"]);
       raw.send(...step("UPDATE public.rct SET v = 'a' WHERE id = 1"), sync());
-      const failed = await raw.readies(1);
-      expect(codes(failed)).toEqual(["42P05"]);
-      expect(statuses(failed)).toEqual(["E"]);
+      const counted = await raw.readies(1);
+      expect(codes(counted)).toEqual([]);
+      expect(statuses(counted)).toEqual(["T"]);
       expect(await run(raw, "ROLLBACK TO SAVEPOINT s")).toEqual([[], "T"]);
       // One row, within the bound; its deferred trigger deletes all 20 at COMMIT.
       expect(await run(raw, "INSERT INTO public.rctd VALUES (1)")).toEqual([[], "T"]);

@@ -8,7 +8,7 @@ import { analyse, factsStamp } from "./analyse.js";
 import { copyInClient, expectCopyIn } from "./copy-in.js";
 import { ownRefusal } from "./refusal.js";
 import { mayChangeRows } from "./changes-scope.js";
-import { countBeforeCommit, needsCount, readChangesBase } from "./rows-changed.js";
+import { countBeforeCommit, countBeforeSync, countsInBatch, readChangesBase } from "./rows-changed.js";
 import { settleFirst } from "./transaction.js";
 import { decide, previewShape } from "./decide.js";
 import { holdApproval } from "./hold.js";
@@ -129,11 +129,12 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       if (earlier) return earlier.then(() => onClientFrame(s, f));
       const uncounted = s.ctx.budget.changesBudgeted ? executesChange(s, portal.statement.analysis) : undefined;
       if (uncounted) return refuseMessage(s, `${uncounted}, in one extended batch, cannot be counted against rows_changed_per_transaction`, "send Sync between them");
-      if (!s.batchWrapped && !s.batchCounted && needsCount(s, portal.statement.analysis)) {
+      const counts = s.batchWrapped || s.batchCounted ? undefined : countsInBatch(s, portal.statement.analysis);
+      if (counts) {
         // A portal bound in an earlier batch of the block (left suspended) runs again in one with no Bind of its
-        // own to ask for the count: this Execute asks for it, so the block is counted after this batch too.
+        // own to ask for the count: this Execute asks for it, so the block is counted in this batch too.
         readChangesBase(s, true);
-        s.batchCounted = true;
+        s.batchCounted = counts;
       }
       const entry: Pending = portal.stmt ? { kind: "execute", portal, stmt: portal.stmt } : { kind: "execute", portal };
       if (portal.stmt) s.current = portal.stmt;
@@ -155,9 +156,10 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       if (s.batchSqlNames) s.sqlNamesInFlight++;
       // The usual Sync (nothing wrapped, no SQL names) without spreading empty objects into it: one per execution.
       const done = s.group.splice(0);
-      if (!s.batchWrapped && !s.batchSqlNames && !s.batchCounted) s.pending.push({ kind: "sync", done });
-      else s.pending.push({ kind: "sync", done, ...(s.batchWrapped ? { wrapped: true } : {}), ...(s.batchCounted ? { counted: true } : {}), ...(s.batchSqlNames ? { sqlNames: true } : {}) });
-      if (s.batchWrapped || s.batchCounted) s.wrapOpen = true;
+      if (s.batchCounted) countBeforeSync(s, s.batchCounted);
+      if (!s.batchWrapped && !s.batchSqlNames) s.pending.push({ kind: "sync", done });
+      else s.pending.push({ kind: "sync", done, ...(s.batchWrapped ? { wrapped: true } : {}), ...(s.batchSqlNames ? { sqlNames: true } : {}) });
+      if (s.batchWrapped) s.wrapOpen = true;
       s.batchWrapped = false;
       s.batchCounted = false;
       s.batchChanged = false;

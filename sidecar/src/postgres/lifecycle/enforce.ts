@@ -10,7 +10,7 @@ import { heldAtBind } from "./hold.js";
 import { changesSqlNames } from "./names.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
-import { countBeforeCommit, needsCount, readChangesBase } from "./rows-changed.js";
+import { countBeforeCommit, countsInBatch, needsCount, readChangesBase } from "./rows-changed.js";
 import { beginWrap, beginWrapExtended, needsWrap } from "./transaction.js";
 
 /**
@@ -64,13 +64,15 @@ export function enforceBind(s: SessionState, f: Frame, portal: Portal, statement
   if (fresh) applyAllowed(s, portal.statement.analysis);
   // Applied at its Parse too, but a DISCARD TEMP since (temporary-settle.ts) emptied pg_temp, and this run makes it again.
   else applyTemporary(s, portal.statement.analysis);
-  if (!s.batchWrapped && needsWrap(s, portal.statement.analysis)) {
+  const counts = s.batchWrapped || s.batchCounted ? undefined : countsInBatch(s, portal.statement.analysis);
+  if (counts) {
+    // Counted in the batch's own transaction, before its Sync (rows-changed.ts).
+    readChangesBase(s, true);
+    s.batchCounted = counts;
+  } else if (!s.batchWrapped && !s.batchCounted && needsWrap(s, portal.statement.analysis)) {
     // The implicit transaction of this batch becomes regate's own, ended at its Sync (transaction.ts).
     beginWrapExtended(s);
     s.batchWrapped = true;
-  } else if (!s.batchWrapped && needsCount(s, portal.statement.analysis)) {
-    readChangesBase(s, true);
-    s.batchCounted = true;
   }
   // The portal is the name's once the server says BindComplete (names.ts).
   s.pending.push({ kind: "bind", portal, stmt: statement });

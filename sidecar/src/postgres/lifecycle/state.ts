@@ -104,8 +104,8 @@ export interface SessionState {
   readonly group: Statement[];
   /** regate opened its own transaction for this extended batch (lifecycle/transaction.ts). */
   batchWrapped: boolean;
-  /** regate counts the rows this extended batch changes in the client's block, after its Sync (rows-changed.ts). */
-  batchCounted: boolean;
+  /** regate counts the rows this extended batch changes, before its Sync, in its implicit transaction or the client's block (rows-changed.ts). */
+  batchCounted: false | "implicit" | "block";
   /** A statement of this extended batch that may change rows was executed (rows-changed.ts). */
   batchChanged: boolean;
   /** Transaction control other than BEGIN ran in this extended batch: the server's status is known at its Sync (transaction.ts). */
