@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle } from "../reliability/support/bundles.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
-import { query, Raw, step, sync } from "../support/raw-pg.js";
+import { errorCodes, query, Raw, readyStatuses, step, sync, withRaw } from "../support/raw-pg.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
 
 const ALLOW = `package regate
@@ -37,17 +37,9 @@ async function reset(): Promise<void> {
 
 const kept = async () => Number((await db.query("SELECT count(*)::int AS n FROM public.rcb"))[0].n);
 const changed = async () => Number((await db.query("SELECT count(*)::int AS n FROM public.rcb WHERE v <> 'x'"))[0].n);
-const codes = (ms: { type: string; body: Buffer }[]) => ms.filter((m) => m.type === "E").map((m) => /C([0-9A-Z]{5})\0/.exec(m.body.toString("latin1"))![1]);
-const statuses = (ms: { type: string; body: Buffer }[]) => ms.filter((m) => m.type === "Z").map((m) => String.fromCharCode(m.body[0]!));
-
-async function session<T>(run: (raw: Raw) => Promise<T>): Promise<T> {
-  const raw = await Raw.open(regate.url());
-  try {
-    return await run(raw);
-  } finally {
-    raw.close();
-  }
-}
+const codes = errorCodes;
+const statuses = readyStatuses;
+const session = <T>(use: (raw: Raw) => Promise<T>): Promise<T> => withRaw(regate.url(), use);
 
 describe("rows_changed_per_transaction, raw protocol", () => {
   it("a BEGIN executed in the batch of the first change opens the client's block: the change is counted in it and the block stays open", async () => {

@@ -12,7 +12,7 @@ import { clientGate, REPO_ROOT } from "../clients/run.js";
 import { exec } from "../support/exec.js";
 import { buildBundle } from "../reliability/support/bundles.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
-import { bind, execute, msg, parse, query, Raw, step, sync } from "../support/raw-pg.js";
+import { bind, errorCodes, execute, msg, parse, query, Raw, readyStatuses, step, sync, withRaw } from "../support/raw-pg.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
 
 const psycopg = clientGate("psycopg");
@@ -59,17 +59,9 @@ async function reset(): Promise<void> {
 
 const kept = async () => Number((await db.query("SELECT count(*)::int AS n FROM public.rct"))[0].n);
 const changed = async () => Number((await db.query("SELECT count(*)::int AS n FROM public.rct WHERE v <> 'x'"))[0].n);
-const codes = (ms: { type: string; body: Buffer }[]) => ms.filter((m) => m.type === "E").map((m) => /C([0-9A-Z]{5})\0/.exec(m.body.toString("latin1"))![1]);
-const statuses = (ms: { type: string; body: Buffer }[]) => ms.filter((m) => m.type === "Z").map((m) => String.fromCharCode(m.body[0]!));
-
-async function session<T>(run: (raw: Raw) => Promise<T>): Promise<T> {
-  const raw = await Raw.open(regate.url());
-  try {
-    return await run(raw);
-  } finally {
-    raw.close();
-  }
-}
+const codes = errorCodes;
+const statuses = readyStatuses;
+const session = <T>(use: (raw: Raw) => Promise<T>): Promise<T> => withRaw(regate.url(), use);
 
 /** A Parse declaring one parameter of type `oid`, and a Bind of it with the text value `value`. */
 function parseBindOne(sql: string, oid: number, value: string): Buffer[] {

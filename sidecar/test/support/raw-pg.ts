@@ -66,6 +66,22 @@ export const execute = () => msg("E", Buffer.from([0, 0, 0, 0, 0]));
 export const sync = () => msg("S", Buffer.alloc(0));
 export const step = (sql: string) => [parse(sql), bind(), execute()];
 
+type Reply = { type: string; body: Buffer };
+/** The SQLSTATE of every ErrorResponse among `replies`, in order. */
+export const errorCodes = (replies: Reply[]) => replies.filter((m) => m.type === "E").map((m) => /C([0-9A-Z]{5})\0/.exec(m.body.toString("latin1"))![1]!);
+/** The transaction status of every ReadyForQuery among `replies` ("I", "T" or "E"), in order. */
+export const readyStatuses = (replies: Reply[]) => replies.filter((m) => m.type === "Z").map((m) => String.fromCharCode(m.body[0]!));
+
+/** Runs `use` on a Raw session opened on `url`, closed afterwards whatever happens. */
+export async function withRaw<T>(url: string, use: (raw: Raw) => Promise<T>): Promise<T> {
+  const raw = await Raw.open(url);
+  try {
+    return await use(raw);
+  } finally {
+    raw.close();
+  }
+}
+
 
 /** A column of a RowDescription body, as the client is told it. */
 export interface RowField {
