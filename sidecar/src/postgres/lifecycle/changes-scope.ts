@@ -6,8 +6,12 @@ import type { AnalysisResult, StatementFacts } from "../sql/types.js";
 // and view bodies run functions no statement names. So every statement that runs an expression may change
 // rows; only those that run none are left out.
 
-/** Kinds that evaluate no expression of the agent's choosing over the database: they change no rows. */
-const NEVER_CHANGES = new Set<StatementFacts["kind"]>(["transaction", "set", "show", "prepare", "deallocate", "listen", "notify", "lock", "grant"]);
+/**
+ * Kinds that evaluate no expression of the agent's choosing over the database: they change no rows. Not PREPARE:
+ * it parses its query when it runs, and parsing reads literals with their types' input functions (a composite's
+ * record_in runs a domain column's CHECK, which may call a function that deletes).
+ */
+const NEVER_CHANGES = new Set<StatementFacts["kind"]>(["transaction", "set", "show", "deallocate", "listen", "notify", "lock", "grant"]);
 
 export function mayChangeRows(st: StatementFacts): boolean {
   // DISCARD and LOAD change no rows; SET CONSTRAINTS ... IMMEDIATE fires the deferred triggers of earlier writes.

@@ -3,7 +3,7 @@ import { RegateError } from "../../errors.js";
 import type { Pending, PreparedStatement, Portal } from "../pending.js";
 import type { AnalysisResult } from "../sql/types.js";
 import { parameterInputs } from "../parameters.js";
-import { BODY, decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, Frontend, type BindMessage, type Frame } from "../protocol/index.js";
+import { BODY, decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, Frontend, type BindMessage, type Frame, type ParseMessage } from "../protocol/index.js";
 import { analyse, factsStamp } from "./analyse.js";
 import { copyInClient, expectCopyIn } from "./copy-in.js";
 import { ownRefusal } from "./refusal.js";
@@ -79,23 +79,15 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       s.group.push(statement);
       return then(analyse(s, msg.sql), (analysis) => {
         statement.analysis = analysis;
-        if (changesSqlNames(analysis)) s.batchSqlNames = true;
-        const prepared: PreparedStatement = { name: msg.name, sql: msg.sql, analysis, paramTypes: msg.paramTypes, decision: undefined };
-        if (analysis.statements.some((st) => st.kind === "execute" || st.kind === "fetch")) prepared.overlay = s.analyses.overlay;
-        if (analysis.taken !== undefined) prepared.taken = analysis.taken;
-        if (readsOwnApprovals(analysis)) {
-          // regate's own table: a shape-only statement goes upstream in its place; rows are added at Execute.
-          const own = s.ctx.hooks.ownApprovals ? ownQueryOf(msg.sql) : undefined;
-          if (!own) return enforceParse(s, f, { ...prepared, decision: (statement.decision = refuseOwnApprovalsExtended(!!s.ctx.hooks.ownApprovals)) }, statement);
-          return enforceParse(s, shapeParse(msg.name, own, msg.paramTypes), { ...prepared, decision: (statement.decision = ownAllow()), own }, statement);
-        }
-        // With placeholders, the decision is taken at Bind with the values: one evaluation per execution.
-        if (msg.paramTypes.length > 0 || /\$[0-9]/.test(msg.sql)) return enforceParse(s, f, prepared, statement);
-        // Nothing but comments or semicolons runs nothing, as for a Query: pgjdbc's execute(""), a "-- ping".
-        const empty = analysis.statements.length === 0 && !analysis.parse_error;
-        return then(decide(s, statement, "parse", empty ? { empty_query: true } : {}), (d) => {
-          prepared.decision = d;
-          enforceParse(s, f, prepared, statement);
+        // A Parse may change rows itself (enforce.ts reads the counters' base before it): the transaction status
+        // that decides how it is counted is the server's once everything sent earlier is answered. Not again once
+        // this batch is counted or wrapped: its base is read already (its Binds still settle, as before).
+        const first = s.ctx.budget.changesBudgeted && !s.batchCounted && !s.batchWrapped && analysis.statements.some(mayChangeRows);
+        const earlier = first ? settleFirst(s, analysis) : undefined;
+        if (!earlier) return parsed(s, f, msg, statement, analysis);
+        return earlier.then(() => {
+          // What was answered meanwhile may have failed the batch, and the server now skips to a Sync.
+          if (!s.skipUntilSync && !s.serverSkipping) return parsed(s, f, msg, statement, analysis);
         });
       });
     }
@@ -151,12 +143,15 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       return s.toServer(f.raw);
     }
     case Frontend.Sync:
+      // A batch the server already failed (or will fail: regate's poison) skips the count's messages, whose replies
+      // would never come; it changed nothing that can commit, so it has nothing to count.
+      const failed = s.skipUntilSync || s.serverSkipping;
       s.skipUntilSync = false;
       s.serverSkipping = false;
       if (s.batchSqlNames) s.sqlNamesInFlight++;
       // The usual Sync (nothing wrapped, no SQL names) without spreading empty objects into it: one per execution.
       const done = s.group.splice(0);
-      if (s.batchCounted) countBeforeSync(s, s.batchCounted);
+      if (s.batchCounted && !failed) countBeforeSync(s, s.batchCounted);
       if (!s.batchWrapped && !s.batchSqlNames) s.pending.push({ kind: "sync", done });
       else s.pending.push({ kind: "sync", done, ...(s.batchWrapped ? { wrapped: true } : {}), ...(s.batchSqlNames ? { sqlNames: true } : {}) });
       if (s.batchWrapped) s.wrapOpen = true;
@@ -181,6 +176,28 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
     default:
       throw new RegateError("PROTOCOL_VIOLATION", `unexpected message type ${String.fromCharCode(f.type)}`);
   }
+}
+
+/** A Parse once its facts are taken (and, when it may change rows, everything sent before it answered). */
+function parsed(s: SessionState, f: Frame, msg: ParseMessage, statement: Statement, analysis: AnalysisResult): Step {
+  if (changesSqlNames(analysis)) s.batchSqlNames = true;
+  const prepared: PreparedStatement = { name: msg.name, sql: msg.sql, analysis, paramTypes: msg.paramTypes, decision: undefined };
+  if (analysis.statements.some((st) => st.kind === "execute" || st.kind === "fetch")) prepared.overlay = s.analyses.overlay;
+  if (analysis.taken !== undefined) prepared.taken = analysis.taken;
+  if (readsOwnApprovals(analysis)) {
+    // regate's own table: a shape-only statement goes upstream in its place; rows are added at Execute.
+    const own = s.ctx.hooks.ownApprovals ? ownQueryOf(msg.sql) : undefined;
+    if (!own) return enforceParse(s, f, { ...prepared, decision: (statement.decision = refuseOwnApprovalsExtended(!!s.ctx.hooks.ownApprovals)) }, statement);
+    return enforceParse(s, shapeParse(msg.name, own, msg.paramTypes), { ...prepared, decision: (statement.decision = ownAllow()), own }, statement);
+  }
+  // With placeholders, the decision is taken at Bind with the values: one evaluation per execution.
+  if (msg.paramTypes.length > 0 || /\$[0-9]/.test(msg.sql)) return enforceParse(s, f, prepared, statement);
+  // Nothing but comments or semicolons runs nothing, as for a Query: pgjdbc's execute(""), a "-- ping".
+  const empty = analysis.statements.length === 0 && !analysis.parse_error;
+  return then(decide(s, statement, "parse", empty ? { empty_query: true } : {}), (d) => {
+    prepared.decision = d;
+    enforceParse(s, f, prepared, statement);
+  });
 }
 
 /** A Query's decision, then its enforcement (a module function: no closure per Query). */

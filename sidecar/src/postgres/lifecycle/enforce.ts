@@ -52,6 +52,18 @@ export function enforceParse(s: SessionState, f: Frame, prepared: PreparedStatem
   // An approve goes on (a Parse runs nothing) and is held at the Bind that executes it (hold.ts).
   if (decision && decision.outcome !== "allow" && !heldAtBind(s, decision)) return poison(s, decision, statement);
   if (decision) applyAllowed(s, prepared.analysis);
+  // A Parse runs code of the agent's choosing too: a composite literal is read by record_in, which runs a domain
+  // column's CHECK (a function that deletes) during parse analysis. So the counters' base is read before it, not
+  // at the first Bind, and the batch is counted at its Sync even with no Bind (rows-changed.ts); with a row budget
+  // too, regate's wrap (and its base read) begins before it for the same reason.
+  const counts = s.batchWrapped || s.batchCounted ? undefined : countsInBatch(s, prepared.analysis);
+  if (counts) {
+    readChangesBase(s, true);
+    s.batchCounted = counts;
+  } else if (s.ctx.budget.changesBudgeted && !s.batchWrapped && !s.batchCounted && needsWrap(s, prepared.analysis)) {
+    beginWrapExtended(s);
+    s.batchWrapped = true;
+  }
   // The name is the statement's once the server says ParseComplete (names.ts).
   s.pending.push({ kind: "parse", statement: prepared, stmt: statement });
   s.toServer(f.raw);
@@ -64,9 +76,10 @@ export function enforceBind(s: SessionState, f: Frame, portal: Portal, statement
   if (fresh) applyAllowed(s, portal.statement.analysis);
   // Applied at its Parse too, but a DISCARD TEMP since (temporary-settle.ts) emptied pg_temp, and this run makes it again.
   else applyTemporary(s, portal.statement.analysis);
-  const counts = s.batchWrapped || s.batchCounted ? undefined : countsInBatch(s, portal.statement.analysis);
+  // Asked again when already counted from a Parse: a BEGIN executed since (answered, settleFirst) makes it the block's.
+  const counts = s.batchWrapped ? undefined : countsInBatch(s, portal.statement.analysis);
   if (counts) {
-    // Counted in the batch's own transaction, before its Sync (rows-changed.ts).
+    // Counted in the batch's own transaction, before its Sync (rows-changed.ts); the base is read once.
     readChangesBase(s, true);
     s.batchCounted = counts;
   } else if (!s.batchWrapped && !s.batchCounted && needsWrap(s, portal.statement.analysis)) {
