@@ -62,8 +62,6 @@ type PendingReply =
       kind: "sync";
       done: Statement[];
       wrapped?: boolean;
-      /** regate counts the rows the client's block has changed once this is answered (lifecycle/rows-changed.ts). */
-      counted?: boolean;
       /** The batch held a PREPARE, DECLARE, DEALLOCATE or DISCARD ALL (lifecycle/names.ts). */
       sqlNames?: true;
     }

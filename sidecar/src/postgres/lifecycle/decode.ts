@@ -8,7 +8,7 @@ import { analyse, factsStamp } from "./analyse.js";
 import { copyInClient, expectCopyIn } from "./copy-in.js";
 import { ownRefusal } from "./refusal.js";
 import { mayChangeRows } from "./changes-scope.js";
-import { countBeforeCommit, countBeforeSync, countsInBatch, readChangesBase } from "./rows-changed.js";
+import { countBatch, countBeforeCommit, countBeforeSync } from "./rows-changed.js";
 import { settleFirst } from "./transaction.js";
 import { decide, previewShape } from "./decide.js";
 import { holdApproval } from "./hold.js";
@@ -121,13 +121,9 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       if (earlier) return earlier.then(() => onClientFrame(s, f));
       const uncounted = s.ctx.budget.changesBudgeted ? executesChange(s, portal.statement.analysis) : undefined;
       if (uncounted) return refuseMessage(s, `${uncounted}, in one extended batch, cannot be counted against rows_changed_per_transaction`, "send Sync between them");
-      const counts = s.batchWrapped || s.batchCounted ? undefined : countsInBatch(s, portal.statement.analysis);
-      if (counts) {
-        // A portal bound in an earlier batch of the block (left suspended) runs again in one with no Bind of its
-        // own to ask for the count: this Execute asks for it, so the block is counted in this batch too.
-        readChangesBase(s, true);
-        s.batchCounted = counts;
-      }
+      // A portal bound in an earlier batch of the block (left suspended) runs again in one with no Bind of its
+      // own to ask for the count: this Execute asks for it, so the block is counted in this batch too.
+      countBatch(s, portal.statement.analysis);
       const entry: Pending = portal.stmt ? { kind: "execute", portal, stmt: portal.stmt } : { kind: "execute", portal };
       if (portal.stmt) s.current = portal.stmt;
       countBeforeCommit(s, portal.statement.analysis, true);

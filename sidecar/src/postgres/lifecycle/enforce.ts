@@ -10,7 +10,7 @@ import { heldAtBind } from "./hold.js";
 import { changesSqlNames } from "./names.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
-import { countBeforeCommit, countsInBatch, needsCount, readChangesBase } from "./rows-changed.js";
+import { countBatch, countBeforeCommit, needsCount, readChangesBase } from "./rows-changed.js";
 import { beginWrap, beginWrapExtended, needsWrap } from "./transaction.js";
 
 /**
@@ -56,14 +56,7 @@ export function enforceParse(s: SessionState, f: Frame, prepared: PreparedStatem
   // column's CHECK (a function that deletes) during parse analysis. So the counters' base is read before it, not
   // at the first Bind, and the batch is counted at its Sync even with no Bind (rows-changed.ts); with a row budget
   // too, regate's wrap (and its base read) begins before it for the same reason.
-  const counts = s.batchWrapped || s.batchCounted ? undefined : countsInBatch(s, prepared.analysis);
-  if (counts) {
-    readChangesBase(s, true);
-    s.batchCounted = counts;
-  } else if (s.ctx.budget.changesBudgeted && !s.batchWrapped && !s.batchCounted && needsWrap(s, prepared.analysis)) {
-    beginWrapExtended(s);
-    s.batchWrapped = true;
-  }
+  if (!countBatch(s, prepared.analysis) && s.ctx.budget.changesBudgeted && needsWrap(s, prepared.analysis)) beginWrapExtended(s);
   // The name is the statement's once the server says ParseComplete (names.ts).
   s.pending.push({ kind: "parse", statement: prepared, stmt: statement });
   s.toServer(f.raw);
@@ -76,17 +69,10 @@ export function enforceBind(s: SessionState, f: Frame, portal: Portal, statement
   if (fresh) applyAllowed(s, portal.statement.analysis);
   // Applied at its Parse too, but a DISCARD TEMP since (temporary-settle.ts) emptied pg_temp, and this run makes it again.
   else applyTemporary(s, portal.statement.analysis);
-  // Asked again when already counted from a Parse: a BEGIN executed since (answered, settleFirst) makes it the block's.
-  const counts = s.batchWrapped ? undefined : countsInBatch(s, portal.statement.analysis);
-  if (counts) {
-    // Counted in the batch's own transaction, before its Sync (rows-changed.ts); the base is read once.
-    readChangesBase(s, true);
-    s.batchCounted = counts;
-  } else if (!s.batchWrapped && !s.batchCounted && needsWrap(s, portal.statement.analysis)) {
-    // The implicit transaction of this batch becomes regate's own, ended at its Sync (transaction.ts).
-    beginWrapExtended(s);
-    s.batchWrapped = true;
-  }
+  // Counted in the batch's own transaction, before its Sync (rows-changed.ts); asked again when already counted
+  // from a Parse: a BEGIN executed since (answered, settleFirst) makes it the block's. Else, with a row budget, the
+  // implicit transaction of this batch becomes regate's own, ended at its Sync (transaction.ts).
+  if (!countBatch(s, portal.statement.analysis, true) && needsWrap(s, portal.statement.analysis)) beginWrapExtended(s);
   // The portal is the name's once the server says BindComplete (names.ts).
   s.pending.push({ kind: "bind", portal, stmt: statement });
   s.toServer(f.raw);

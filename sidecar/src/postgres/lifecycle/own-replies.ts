@@ -113,7 +113,7 @@ export function cutReply(s: SessionState, f: Frame, dispatch: Dispatch): ReplyOu
     // Undo what the cut statement did, whether or not the cancel landed in time.
     if (wrapped) return endWrap(s, true);
     if (inBlock) return failBlock(s);
-    if ((head?.kind === "query" || head?.kind === "sync") && head.counted) s.wrapOpen = false;
+    if (head?.kind === "query" && head.counted) s.wrapOpen = false;
     return s.toClient(f.raw);
   }
   if (f.type === Backend.CommandComplete && cut.statement === s.pending[0]?.stmt) cut.completed = decodeCommandTag(f.body);

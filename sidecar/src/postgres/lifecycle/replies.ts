@@ -97,8 +97,10 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
       if (head?.kind === "query" || head?.kind === "sync") {
         if (head.wrapped) return endWrap(s, s.txStatus !== 0x54);
         // Still in the client's block: count what it changed (a failed block changed nothing that can commit).
-        if (head.counted && s.txStatus === 0x54) return countChanges(s, true);
-        if (head.counted) s.wrapOpen = false;
+        if (head.kind === "query" && head.counted) {
+          if (s.txStatus === 0x54) return countChanges(s, true);
+          s.wrapOpen = false;
+        }
       }
       return s.toClient(f.raw);
     case Backend.NoticeResponse: {

@@ -44,7 +44,7 @@ export function readChangesBase(s: SessionState, extended: boolean): void {
     return s.toServer(BASE_QUERY);
   }
   // Inside the client's batch, under a name of regate's own (ownExtended); the Execute's DataRow is the base.
-  for (let i = 0; i < 6; i++) s.pending.push({ kind: "internal", final: false, extended: true, ...(i === 4 ? { changesBase: true } : {}) });
+  expectOwnExtended(s, { changesBase: true });
   s.toServer(BASE_EXTENDED);
 }
 
@@ -81,13 +81,19 @@ export function countChanges(s: SessionState, final: boolean): void {
   if (final) return countChangesSynced(s);
   // Before regate's own COMMIT (endWrap): in the extended protocol for the reason countChangesSynced gives, and
   // synced, so that a failed count leaves the block failed for that COMMIT to roll back.
-  const messages: Buffer[] = [];
-  for (const [name, sql] of [["regate_rows_immediate", IMMEDIATE], [COUNT_NAME, countSql(s)]] as const) {
-    messages.push(...ownExtended(name, sql));
-    for (let i = 0; i < 6; i++) s.pending.push({ kind: "internal", final: false, extended: true, ...(i === 4 && sql !== IMMEDIATE ? { countsChanges: true, wrapEnd: true } : {}) });
-  }
+  countChangesExtended(s, true, true);
   s.pending.push({ kind: "internal", final: false, ownSync: true });
-  s.toServer(Buffer.concat([...messages, serialize.sync()]));
+  s.toServer(SYNC);
+}
+
+const SYNC = serialize.sync();
+
+/**
+ * The six replies of an ownExtended run are regate's own; `execute` marks the Execute's, the one that carries its
+ * rows or its error.
+ */
+export function expectOwnExtended(s: SessionState, execute: { changesBase?: boolean; countsChanges?: boolean; wrapEnd?: true } = {}): void {
+  for (let i = 0; i < 6; i++) s.pending.push({ kind: "internal", final: false, extended: true, ...(i === 4 ? execute : {}) });
 }
 
 const COUNT_NAME = "regate_rows_count";
@@ -99,9 +105,10 @@ const COUNT_NAME = "regate_rows_count";
  * to that Sync, whose ReadyForQuery ("E") is the one the client waits for.
  */
 function countChangesSynced(s: SessionState): void {
-  s.toServer(Buffer.concat([...ownExtended(COUNT_NAME, countSql(s)), serialize.close({ type: "P", name: COUNT_NAME }), serialize.sync()]));
+  s.toServer(Buffer.concat([...ownExtended(COUNT_NAME, countSql(s)), serialize.close({ type: "P", name: COUNT_NAME }), SYNC]));
+  expectOwnExtended(s, { countsChanges: true });
   // Its portal is closed too: the block goes on, and the next count binds the same name.
-  for (let i = 0; i < 7; i++) s.pending.push({ kind: "internal", final: false, extended: true, ...(i === 4 ? { countsChanges: true } : {}) });
+  s.pending.push({ kind: "internal", final: false, extended: true });
   s.pending.push({ kind: "internal", final: true, ownSync: true });
 }
 
@@ -131,7 +138,7 @@ function countChangesExtended(s: SessionState, immediate = true, rollsBack = fal
   const steps = immediate ? ([["regate_rows_immediate", IMMEDIATE], [COUNT_NAME, countSql(s)]] as const) : ([[COUNT_NAME, countSql(s)]] as const);
   for (const [name, sql] of steps) {
     messages.push(...ownExtended(name, sql));
-    for (let i = 0; i < 6; i++) s.pending.push({ kind: "internal", final: false, extended: true, ...(i === 4 && sql !== IMMEDIATE ? { countsChanges: true, ...(rollsBack ? { wrapEnd: true } : {}) } : {}) });
+    expectOwnExtended(s, sql === IMMEDIATE ? {} : { countsChanges: true, ...(rollsBack ? { wrapEnd: true as const } : {}) });
   }
   s.toServer(Buffer.concat(messages));
 }
@@ -147,6 +154,20 @@ export function countsInBatch(s: SessionState, analysis: AnalysisResult): "impli
   if (s.txStatus === 0x54) return "block";
   if (s.txStatus === 0x49 && !s.ctx.budget.rowsBudgeted && analysis.statements.every((st) => wrappable(st, true))) return "implicit";
   return undefined;
+}
+
+/**
+ * Has this extended batch counted before its Sync when `analysis` may change rows, reading the counters' base
+ * first (once per transaction). `again`: asked even when already counted (a BEGIN executed since the Parse that
+ * asked first makes it the block's count). True when the batch is counted or regate's wrap holds it already.
+ */
+export function countBatch(s: SessionState, analysis: AnalysisResult, again = false): boolean {
+  if (s.batchWrapped || (s.batchCounted && !again)) return true;
+  const scope = countsInBatch(s, analysis);
+  if (!scope) return s.batchCounted !== false;
+  readChangesBase(s, true);
+  s.batchCounted = scope;
+  return true;
 }
 
 /** At the batch's Sync: the count, after the deferred triggers when the Sync commits. */

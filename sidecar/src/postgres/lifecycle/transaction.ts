@@ -3,7 +3,7 @@ import type { Veto } from "../../decision/index.js";
 import type { AnalysisResult, StatementFacts } from "../sql/types.js";
 import { answered } from "./names.js";
 import { mayChangeRows, wrappable } from "./changes-scope.js";
-import { countChanges, ownExtended, readChangesBase } from "./rows-changed.js";
+import { countChanges, expectOwnExtended, ownExtended, readChangesBase } from "./rows-changed.js";
 import type { SessionState } from "./state.js";
 
 /**
@@ -118,6 +118,7 @@ export function beginWrapExtended(s: SessionState): void {
   for (let i = 0; i < 4; i++) s.pending.push({ kind: "internal", final: false, extended: true });
   s.toServer(BEGIN_EXTENDED);
   readChangesBase(s, true);
+  s.batchWrapped = true;
 }
 
 /**
@@ -129,7 +130,7 @@ export function endWrap(s: SessionState, cut: boolean): void {
   // In the extended protocol under a name of regate's own, then a Sync: a Query would drop the client's unnamed
   // statement, which outlives an extended batch (bound again in the next one). A COMMIT of a failed block rolls
   // it back, extended or not.
-  for (let i = 0; i < 6; i++) s.pending.push({ kind: "internal", final: false, extended: true });
+  expectOwnExtended(s);
   s.pending.push({ kind: "internal", final: true, ownSync: true });
   s.toServer(Buffer.concat([...ownExtended(WRAP_END, cut ? "ROLLBACK" : "COMMIT"), SYNC]));
 }
