@@ -5,10 +5,10 @@ import type { Logger } from "../log.js";
 import { resetConnection } from "../socket-reset.js";
 import { endBackend } from "./end-backend.js";
 import { onClientFrame } from "./lifecycle/decode.js";
-import { holdClientUntil } from "./lifecycle/cut.js";
+import { cancelArrived } from "./lifecycle/cancel-arrived.js";
 import { callHook } from "./lifecycle/decide.js";
 import type { EndReason } from "./lifecycle/hooks.js";
-import { complete } from "./lifecycle/observe.js";
+import { completeAllAtEnd } from "./lifecycle/observe.js";
 import type { LiveSession } from "./lifecycle/registry.js";
 import { onServerFrame } from "./lifecycle/replies.js";
 import { newSessionState } from "./lifecycle/new-state.js";
@@ -160,24 +160,7 @@ export class PgSession implements LiveSession {
     this.#state.reading = opened.reading;
     // Known before the first decision, whose input serialises the session once (input-json.ts).
     this.#state.info.started_as_login_role = opened.startedAsLoginRole;
-    // A cancel while a statement is held for approval withdraws the request. It goes on to the server only
-    // while something of this session runs there: otherwise it could only hit a statement sent after it (the
-    // agent, answered 57014 for the withdrawn one at once, may already have sent the next).
-    const hello = greeting(this.#ctx, this.#upstream, () => {
-      // Forwarded Parse, Bind or Describe messages run nothing; an Execute, a Query or a FunctionCall does.
-      const running = this.#state.pending.some((p) => p.kind === "execute" || p.kind === "query" || p.kind === "function_call" || p.kind === "internal");
-      const held = this.#state.held;
-      held?.abort();
-      callHook(this.#state, "cancelled", () => this.#ctx.hooks.cancelled?.(this.#state.info, this.#state.current));
-      if (!held || !running) return running;
-      // Held in a pipeline behind an Execute the server has not answered (no Sync yet): it may be done, the
-      // server idle. The withdrawal is answered at once, and what the agent pipelined behind it would be
-      // the statement the cancel, still on its way, lands on. So regate passes it on itself and sends
-      // nothing more upstream until the server has the signal (as after a budget cut, cut.ts).
-      const delivered = this.#state.cancelUpstream().catch((err: unknown) => this.#log.warn({ err }, "cancel behind a withdrawn approval failed"));
-      holdClientUntil(this.#state, delivered);
-      return false;
-    });
+    const hello = greeting(this.#ctx, this.#upstream, () => cancelArrived(this.#state, this.#log));
     this.#unregisterCancel = hello.unregister;
     this.#client.write(hello.bytes);
 
@@ -259,17 +242,7 @@ export class PgSession implements LiveSession {
     if (this.#upstream) closeUpstream(this.#upstream.socket);
     const s = this.#state;
     const reason: EndReason = side === "regate" ? "error" : err && !isDisconnect(err) ? "error" : side;
-    // Every statement still waiting for its replies completes once, with what it got so far, marked as cut
-    // short by the end: a recording must not show it as a statement that ran to completion.
-    const cutShort = (st: Statement | undefined) => {
-      if (st && !st.completed) st.result.session_ended = reason;
-      complete(s, st);
-    };
-    for (const p of s.pending) {
-      if (p.kind === "sync") for (const st of p.done) cutShort(st);
-      else cutShort(p.stmt);
-    }
-    for (const st of s.group) cutShort(st);
+    completeAllAtEnd(s, reason);
     callHook(s, "ended", () => this.#ctx.hooks.ended?.(s.info, reason));
     this.#ctx.onClose();
   }

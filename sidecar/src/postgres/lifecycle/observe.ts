@@ -1,5 +1,6 @@
 import { sendCancelOnce } from "./cut.js";
 import { hookFailed } from "./decide.js";
+import type { EndReason } from "./hooks.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
 
@@ -88,4 +89,20 @@ export function complete(s: SessionState, statement: Statement | undefined): voi
       hookFailed(s, "completed", err);
     }
   }
+}
+
+/**
+ * The session ended: every statement still waiting for its replies completes once, with what it got so far,
+ * marked as cut short by the end (a recording must not show it as a statement that ran to completion).
+ */
+export function completeAllAtEnd(s: SessionState, reason: EndReason): void {
+  const cutShort = (st: Statement | undefined): void => {
+    if (st && !st.completed) st.result.session_ended = reason;
+    complete(s, st);
+  };
+  for (const p of s.pending) {
+    if (p.kind === "sync") for (const st of p.done) cutShort(st);
+    else cutShort(p.stmt);
+  }
+  for (const st of s.group) cutShort(st);
 }
