@@ -77,6 +77,11 @@ type PendingReply =
       wrapped?: boolean;
       /** regate counts the rows the client's block has changed once this is answered (lifecycle/rows-changed.ts). */
       counted?: boolean;
+      /**
+       * This COMMIT's count failed, and the client was shown that error as the COMMIT's own: the server's tag
+       * (ROLLBACK) is not shown after it, as no Query goes on to a CommandComplete after its error.
+       */
+      countFailed?: true;
       /** regate's own answer (regate.approvals): sent in place of the EmptyQueryResponse of the empty query forwarded instead. */
       synthetic?: Buffer;
       /** It holds a PREPARE, DECLARE, DEALLOCATE or DISCARD ALL (lifecycle/names.ts). */

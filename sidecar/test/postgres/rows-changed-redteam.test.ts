@@ -5,7 +5,8 @@
 // batch that only Executes again a suspended portal was not counted after its Sync; COMMIT AND CHAIN kept the
 // first transaction's base (the chained one was charged its rows); regate's count and wrap COMMIT, sent as
 // Queries, dropped the client's unnamed statement and portal; a failed extended count left its statement name
-// taken, so no later extended COMMIT could be counted. Open (it.fails): TRUNCATE inside a function.
+// taken, so no later extended COMMIT could be counted; a TRUNCATE inside a function emptied a table uncounted
+// (now refused by the count's check of the tables' relfilenodes; the class is in rows-changed-tables.test.ts).
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clientGate, REPO_ROOT } from "../clients/run.js";
@@ -262,12 +263,12 @@ describe("rows_changed_per_transaction, red team", () => {
   // Open: TRUNCATE is refused only where the analysis sees it; inside a function (or DO, a trigger) it runs, and the
   // server counts no row of what it empties. Closing it needs a signal the server gives for a truncation in the
   // transaction (pg_stat_xact_* has none), or a policy that refuses functions the agent defines.
-  it.fails("open: a function that TRUNCATEs empties 20 rows past the bound in autocommit", async () => {
+  it("a function of the agent's own that TRUNCATEs, in autocommit → 0A000; the 20 rows kept", async () => {
     await reset();
     await session(async (raw) => {
       expect(await run(raw, "CREATE FUNCTION pg_temp.rct_empty() RETURNS void LANGUAGE plpgsql AS $$ BEGIN TRUNCATE public.rct; END $$")).toEqual([[], "I"]);
-      const [errs] = await run(raw, "SELECT pg_temp.rct_empty()");
-      expect(errs).toEqual(["54000"]);
+      expect(await run(raw, "SELECT pg_temp.rct_empty()")).toEqual([["0A000"], "I"]);
+      expect(await run(raw, "SELECT 1")).toEqual([[], "I"]);
     });
     expect(await kept()).toBe(20);
   });

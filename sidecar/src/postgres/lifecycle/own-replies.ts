@@ -34,7 +34,10 @@ export function internalReply(s: SessionState, f: Frame, head: Extract<Pending, 
         // The batch fails here, as it would have for the client's own message: show it, screened as any error is.
         s.groupFailed = true;
         skipToSync(s, head);
-        if (head.countsChanges) return s.toClient(changesError(s, f, head.wrapEnd === true));
+        if (head.countsChanges) {
+          if (head.wrapEnd) commitAfterFailedCount(s);
+          return s.toClient(changesError(s, f, head.wrapEnd === true));
+        }
         return s.toClient(budgetedError(s, undefined, maskNotice(f, undefined, s.ctx.secrets, s.unkeptHoldMasked)));
       default:
         return dispatchOther(s, f, dispatch);
@@ -71,6 +74,15 @@ export function internalReply(s: SessionState, f: Frame, head: Extract<Pending, 
     default:
       return dispatchOther(s, f, dispatch);
   }
+}
+
+/**
+ * The count before a COMMIT failed (skipToSync left its own Sync first in line). When that COMMIT is the client's
+ * Query, not regate's own wrap's, its reply is the error just shown, then ReadyForQuery.
+ */
+function commitAfterFailedCount(s: SessionState): void {
+  const next = s.pending[1];
+  if (s.pending[0]?.kind === "internal" && next?.kind === "query") next.countFailed = true;
 }
 
 /** Messages not tied to a reply group (ParameterStatus, notifications) still reach the client. */

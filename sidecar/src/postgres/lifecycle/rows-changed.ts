@@ -5,7 +5,7 @@ import type { AnalysisResult } from "../sql/types.js";
 import { budgetedError } from "./budget-text.js";
 import { commitsBlock, declaresHoldCursor, mayChangeRows, wrappable } from "./changes-scope.js";
 import { maskNotice } from "./mask-rows.js";
-import type { SessionState } from "./state.js";
+import type { ChangesBase, SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
 
 // The rows_changed_per_transaction budget. What a WHERE restricts cannot be decided from the text
@@ -18,19 +18,40 @@ import type { Statement } from "./statement.js";
 // the transaction is aborted before anything can commit it: regate's COMMIT of its own wrap then rolls back,
 // and a client's block is left failed. Every name is qualified: the session's search_path may put the
 // agent's own functions or operators before pg_catalog's.
+//
+// The counters miss what empties or replaces a table's storage: TRUNCATE, DROP TABLE, a rewrite (ALTER COLUMN
+// TYPE, ADD COLUMN with a volatile default, CLUSTER, SET TABLESPACE). TRUNCATE as a statement is refused
+// (uncountable), but a function, DO block or trigger runs any of them unseen, and a TRUNCATE even clears the
+// rows the transaction already counted on that table. Each gives the table a new relfilenode or removes it, so
+// the base also takes a digest of the permanent user tables then (how many, the sum of their relfilenodes, the
+// largest OID), and each count checks the tables up to that OID against it: a new relfilenode is a fresh OID,
+// larger than every earlier one, so the sum only grows; a table created since has a larger OID and is left out.
+// Temporary tables are left out too: they hold only the session's own rows.
 
 const MARK = "regate_rows_changed";
 /** The count as the failed cast quotes it (the quotes are the server's own, translated with lc_messages). */
-const COUNTED = new RegExp(`${MARK} (\\d+) (\\w+)`);
+const COUNTED = new RegExp(`${MARK} (-?\\d+) (\\w+) (\\w+)`);
 // The counters of pg_stat_xact_user_tables, read from pg_class directly: the view's joins cost the server 0.5 ms
 // a read more (its plan, and every catalog table scanned). Tables, materialized views and partitioned tables
 // outside pg_catalog (OID 11); TOAST tables (relkind t) are left out as the view leaves them out.
-const SUM =
-  "SELECT pg_catalog.sum(pg_catalog.int8pl(pg_catalog.int8pl(pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid), " +
-  "pg_catalog.pg_stat_get_xact_tuples_updated(c.oid)), pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid))) AS n " +
-  "FROM pg_catalog.pg_class c WHERE c.relkind OPERATOR(pg_catalog.=) ANY ('{r,m,p}'::pg_catalog.\"char\"[]) AND c.relnamespace OPERATOR(pg_catalog.<>) 11";
+const COUNTERS =
+  "pg_catalog.sum(pg_catalog.int8pl(pg_catalog.int8pl(pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid), " +
+  "pg_catalog.pg_stat_get_xact_tuples_updated(c.oid)), pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid)))";
+const RELATIONS = "FROM pg_catalog.pg_class c WHERE c.relkind OPERATOR(pg_catalog.=) ANY ('{r,m,p}'::pg_catalog.\"char\"[]) AND c.relnamespace OPERATOR(pg_catalog.<>) 11";
+/** The tables of the digest, in the same scan: not materialized views (derived rows), not temporary tables. */
+const KEPT = "c.relkind OPERATOR(pg_catalog.<>) 'm'::pg_catalog.\"char\" AND c.relpersistence OPERATOR(pg_catalog.<>) 't'::pg_catalog.\"char\"";
 
-const BASE_SQL = `SELECT CAST(COALESCE(n, 0) AS pg_catalog.text) FROM (${SUM}) c`;
+/** One scan of pg_class: the counters' sum `n`; `k`, `f`, `m`: the digest's count, relfilenode sum and largest OID, over the tables up to `maxOid`. */
+function scan(maxOid?: string): string {
+  const kept = maxOid === undefined ? KEPT : `${KEPT} AND c.oid OPERATOR(pg_catalog.<=) '${maxOid}'::pg_catalog.oid`;
+  return (
+    `SELECT ${COUNTERS} AS n, pg_catalog.count(*) FILTER (WHERE ${kept}) AS k, ` +
+    `pg_catalog.sum(CAST(c.relfilenode AS pg_catalog.int8)) FILTER (WHERE ${kept}) AS f, ` +
+    `pg_catalog.max(CAST(c.oid AS pg_catalog.int8)) FILTER (WHERE ${kept}) AS m ${RELATIONS}`
+  );
+}
+
+const BASE_SQL = `SELECT pg_catalog.concat_ws(' ', COALESCE(n, 0), k, COALESCE(f, 0), COALESCE(m, 0)) FROM (${scan()}) c`;
 const BASE_NAME = "regate_rows_base";
 const BASE_QUERY = serialize.query(BASE_SQL);
 const BASE_EXTENDED = Buffer.concat(ownExtended(BASE_NAME, BASE_SQL));
@@ -48,23 +69,36 @@ export function readChangesBase(s: SessionState, extended: boolean): void {
   s.toServer(BASE_EXTENDED);
 }
 
-/** The base's one value, from its DataRow. */
+const BASE_TEXT = /^(\d+) (\d+) (\d+) (\d+)$/;
+
+/** The base's one value, from its DataRow: the counters' sum and the tables' digest, space separated. */
 export function noteChangesBase(s: SessionState, f: Frame): void {
   // DataRow: int16 count, int32 length, the text.
   const len = f.body.readInt32BE(2);
-  const n = len > 0 ? Number(f.body.toString("latin1", 6, 6 + len)) : NaN;
-  if (Number.isSafeInteger(n)) s.changesBase = n;
+  const m = len > 0 ? BASE_TEXT.exec(f.body.toString("latin1", 6, 6 + len)) : null;
+  if (!m || !Number.isSafeInteger(Number(m[1]))) return;
+  s.changesBase = { rows: Number(m[1]), tables: m[2]!, filenodes: m[3]!, maxOid: m[4]! };
 }
 
-/** The count: no row when within the bound; fails, quoting the count, when over it or when nothing is counted. */
+/**
+ * The count: no row when within the bound and the tables kept; fails, quoting the count and the tables' state,
+ * when over the bound, when nothing is counted, or when a table of the base's digest was truncated, rewritten or
+ * dropped ("changed"). Without a base (its read failed, in a block the client then saved with ROLLBACK TO
+ * SAVEPOINT) the rows count from 0, more than the transaction changed, and the tables cannot be checked ("unknown").
+ */
 function countSql(s: SessionState): string {
   const limit = s.ctx.budget.limits.rows_changed_per_transaction;
-  const base = typeof s.changesBase === "number" ? s.changesBase : 0;
-  const changed = `pg_catalog.numeric_sub(COALESCE(n, 0), CAST(${base} AS pg_catalog.numeric))`;
+  const base: ChangesBase | undefined = typeof s.changesBase === "object" ? s.changesBase : undefined;
+  const changed = `pg_catalog.numeric_sub(COALESCE(n, 0), CAST(${base?.rows ?? 0} AS pg_catalog.numeric))`;
+  const kept = base
+    ? `(k OPERATOR(pg_catalog.=) CAST(${base.tables} AS pg_catalog.int8) AND COALESCE(f, 0) OPERATOR(pg_catalog.=) CAST(${base.filenodes} AS pg_catalog.numeric))`
+    : "false";
+  const tables = `CASE WHEN ${kept} THEN 'kept' ELSE '${base ? "changed" : "unknown"}' END`;
   return (
-    `SELECT CAST(pg_catalog.concat('${MARK} ', ${changed}, ' ', pg_catalog.current_setting('track_counts')) AS pg_catalog.int4) FROM (${SUM}) c ` +
+    `SELECT CAST(pg_catalog.concat('${MARK} ', ${changed}, ' ', pg_catalog.current_setting('track_counts'), ' ', ${tables}) AS pg_catalog.int4) ` +
+    `FROM (${scan(base?.maxOid ?? "0")}) c ` +
     // track_counts off (superuser only) would count nothing: the transaction cannot be counted.
-    `WHERE pg_catalog.numeric_gt(${changed}, CAST(${limit} AS pg_catalog.numeric)) OR NOT pg_catalog.texteq(pg_catalog.current_setting('track_counts'), 'on')`
+    `WHERE pg_catalog.numeric_gt(${changed}, CAST(${limit} AS pg_catalog.numeric)) OR NOT pg_catalog.texteq(pg_catalog.current_setting('track_counts'), 'on') OR NOT ${kept}`
   );
 }
 
@@ -226,7 +260,8 @@ export function uncountable(s: SessionState, statement: Statement, analysis: Ana
 
 /**
  * The client's error for a failed count: over the bound (the count says how many), track_counts off (nothing
- * is counted), or the server's own error when the count could not run (a deferred constraint that failed when
+ * is counted), a table that existed before the transaction truncated, rewritten or dropped in it (or not known
+ * whether), or the server's own error when the count could not run (a deferred constraint that failed when
  * fired, a statement_timeout). Either way the transaction is aborted; `wrapped`: a COMMIT follows, which then
  * rolls it back; otherwise the client's block is left failed.
  */
@@ -238,9 +273,25 @@ export function changesError(s: SessionState, f: Frame, wrapped: boolean): Buffe
   const hint = "Change fewer rows per transaction (a narrower WHERE, or the change split into smaller transactions), or ask an operator to raise this agent's budget. The session is still usable.";
   // Not the count's own failure: the server's error (a deferred constraint that failed when fired, a timeout), screened.
   if (!m) return budgetedError(s, undefined, maskNotice(f, undefined, s.ctx.secrets, s.unkeptHoldMasked));
-  let msg: string;
-  if (m[2] === "on") msg = `regate: budget exceeded: rows_changed_per_transaction (${limit}); the transaction changed ${m[1]} rows, so ${ending}`;
-  else msg = `regate: rows_changed_per_transaction (${limit}) cannot be enforced while track_counts is off, so ${ending}`;
-  s.log.info({ budget: "rows_changed_per_transaction", limit, changed: Number(m[1]), wrapped }, "rows-changed budget aborted a transaction");
-  return errorResponse("54000", msg, { hint });
+  const changed = Number(m[1]);
+  // Over the bound first, as before the tables were checked: a TRUNCATE can only make the count smaller, never larger.
+  if (m[2] === "on" && changed > limit) {
+    s.log.info({ budget: "rows_changed_per_transaction", limit, changed, wrapped }, "rows-changed budget aborted a transaction");
+    return errorResponse("54000", `regate: budget exceeded: rows_changed_per_transaction (${limit}); the transaction changed ${m[1]} rows, so ${ending}`, { hint });
+  }
+  if (m[2] !== "on") {
+    s.log.info({ budget: "rows_changed_per_transaction", limit, wrapped, track_counts: m[2] }, "rows-changed budget aborted a transaction");
+    return errorResponse("54000", `regate: rows_changed_per_transaction (${limit}) cannot be enforced while track_counts is off, so ${ending}`, { hint });
+  }
+  s.log.info({ budget: "rows_changed_per_transaction", limit, changed, wrapped, tables: m[3] }, "rows-changed budget aborted a transaction");
+  if (m[3] === "unknown") {
+    return errorResponse("0A000", `regate: rows_changed_per_transaction (${limit}): the tables as they were when this transaction began to change rows could not be read, so a table emptied, rewritten or dropped inside it cannot be ruled out, and ${ending}`, {
+      hint: "Roll back and run the transaction again. The session is still usable.",
+    });
+  }
+  return errorResponse(
+    "0A000",
+    `regate: rows_changed_per_transaction (${limit}) cannot count the rows of a table that existed before this transaction and was truncated, rewritten (ALTER COLUMN TYPE, CLUSTER, ...) or dropped inside it (by a function, DO block or trigger too), so ${ending}`,
+    { hint: "DELETE the rows instead (counted against the budget), keep existing tables' storage as it is, or ask an operator to run the TRUNCATE, DROP or ALTER TABLE. The session is still usable." },
+  );
 }

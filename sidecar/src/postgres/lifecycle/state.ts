@@ -47,6 +47,18 @@ export interface BudgetCut {
 }
 
 /**
+ * The base of the rows_changed_per_transaction count (rows-changed.ts): the change counters' sum, and a digest of
+ * the permanent user tables that existed then (how many, the sum of their relfilenodes, the largest OID), as the
+ * server's decimal text.
+ */
+export interface ChangesBase {
+  rows: number;
+  tables: string;
+  filenodes: string;
+  maxOid: string;
+}
+
+/**
  * Connection state shared by the stages of a statement's way through the session. Everything about
  * one statement lives on its Statement object; this holds what outlives a statement.
  */
@@ -110,8 +122,8 @@ export interface SessionState {
   batchChanged: boolean;
   /** Transaction control other than BEGIN ran in this extended batch: the server's status is known at its Sync (transaction.ts). */
   batchStatusUnknown: boolean;
-  /** The transaction's change counters when it began to change rows; "asked" until the server answers (rows-changed.ts). */
-  changesBase: number | "asked" | undefined;
+  /** The transaction's change counters and tables when it began to change rows; "asked" until the server answers (rows-changed.ts). */
+  changesBase: ChangesBase | "asked" | undefined;
   /**
    * What regate wrapped in its own transaction is all sent, and its COMMIT or ROLLBACK not yet answered; or a
    * group in the client's block is sent whose changed rows regate counts after it. The client's next messages wait.
