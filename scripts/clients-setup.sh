@@ -2,17 +2,21 @@
 # Installs the toolchains the real-client scripts in sidecar/test/clients/ need. Idempotent: each part is skipped
 # while the files it was built from are unchanged (a stamp holds their hash), so a re-run takes about a second.
 #
-#   scripts/clients-setup.sh [--force] [python] [go] [java] [psql]     (no part named: all of them)
+#   scripts/clients-setup.sh [--force] [python] [go] [java] [rust] [psql]     (no part named: all of them)
 #
 #   python  .venv with psycopg[binary], psycopg2-binary, asyncpg and pg8000, pinned in sidecar/test/clients/python/requirements.txt
 #   go      the Go clients: go mod download + go build -> sidecar/test/clients/go/pgxclient (pgx) and
 #           sidecar/test/clients/go/pqclient (database/sql with lib/pq, from go/pq)
 #   java    the JDBC client: mvn compile + copy pgjdbc into sidecar/test/clients/java/target/lib; the same for the
 #           reactive drivers (Vert.x pg client, r2dbc-postgresql) in sidecar/test/clients/java-reactive
+#   rust    the tokio-postgres and sqlx clients: cargo build --release --locked of sidecar/test/clients/rust into
+#           build/clients-rust (release/tokio-postgres-client, release/sqlx-client); about 2 minutes cold on two
+#           cores, downloads included (tokio-postgres alone took 30 to 45 s)
 #   psql    Debian's postgresql-client, if psql is missing
 #
-# Needs python3, go, mvn and java (17+) on PATH; as root it apt-get installs python3-venv and postgresql-client
-# when they are missing. Reaches only PyPI, the Go module proxy, Maven Central and Debian's archive.
+# Needs python3, go, mvn, java (17+) and cargo on PATH; as root it apt-get installs python3-venv and
+# postgresql-client when they are missing. Reaches only PyPI, the Go module proxy, Maven Central, crates.io and
+# Debian's archive.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,12 +29,12 @@ parts=()
 for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
-    python | go | java | psql) parts+=("$arg") ;;
-    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+    python | go | java | rust | psql) parts+=("$arg") ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "clients-setup: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
-((${#parts[@]})) || parts=(python go java psql)
+((${#parts[@]})) || parts=(python go java rust psql)
 
 log() { printf 'clients-setup: %s\n' "$*" >&2; }
 
@@ -139,6 +143,23 @@ maven_module() {
   ls "$dir"/target/lib/"$jar"*.jar >/dev/null
   mkdir -p "$STAMPS"
   printf '%s' "$fp" >"$STAMPS/$1.stamp"
+}
+
+setup_rust() {
+  local dir="$CLIENTS/rust" target="$ROOT/build/clients-rust"
+  # rustup installs into ~/.cargo/bin, which a non-login shell (CI's) may not have on PATH.
+  command -v cargo >/dev/null || PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
+  command -v cargo >/dev/null || { log "cargo not found"; return 1; }
+  local fp
+  fp=$(fingerprint "$(cargo --version) $(rustc --version)" "$dir/Cargo.toml" "$dir/Cargo.lock" "$dir"/src/*.rs "$dir"/src/bin/*.rs)
+  if up_to_date "$STAMPS/rust.stamp" "$fp" "$target/release/tokio-postgres-client" "$target/release/sqlx-client"; then
+    log "rust: up to date"
+    return 0
+  fi
+  # --locked: Cargo.lock is the pin; a build that would change it fails instead of updating it.
+  cargo build --release --locked --quiet --manifest-path "$dir/Cargo.toml" --target-dir "$target"
+  mkdir -p "$STAMPS"
+  printf '%s' "$fp" >"$STAMPS/rust.stamp"
 }
 
 setup_psql() {

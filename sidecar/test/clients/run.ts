@@ -14,8 +14,11 @@ export const CLIENTS = ["psql", "psycopg", "psycopg2", "asyncpg", "pg8000", "pgx
 /**
  * "pq" (Go database/sql with lib/pq) is not in CLIENTS: it runs scenarios of its own, judged by
  * sidecar/test/postgres/libpq-go-driver.test.ts, not the common one; runClient("pq") runs its "read" scenario.
+ * "tokio-postgres" runs the common scenario and then writes (COPY into orders, UPDATEs), which direct.test.ts's
+ * check that nothing changed would not survive: tokio-postgres.test.ts runs it, through regate and directly, and
+ * "sqlx" (built beside it, judged by the same file) with it.
  */
-export type ClientName = (typeof CLIENTS)[number] | "pq";
+export type ClientName = (typeof CLIENTS)[number] | "pq" | "tokio-postgres" | "sqlx";
 
 /** One line a client script printed. Every step has these three keys; the rest depend on the step. */
 export interface ClientStep {
@@ -52,6 +55,9 @@ const CLIENTS_DIR = join(REPO_ROOT, "sidecar/test/clients");
 const VENV_PYTHON = join(REPO_ROOT, ".venv/bin/python");
 const PGX_BINARY = join(CLIENTS_DIR, "go/pgxclient");
 export const PQ_BINARY = join(CLIENTS_DIR, "go/pqclient");
+/** Built by scripts/clients-setup.sh rust (cargo's target dir, git-ignored under build/). */
+export const TOKIO_POSTGRES_BINARY = join(REPO_ROOT, "build/clients-rust/release/tokio-postgres-client");
+export const SQLX_BINARY = join(REPO_ROOT, "build/clients-rust/release/sqlx-client");
 const JAVA_DIR = join(CLIENTS_DIR, "java/target");
 const SETUP_HINT = "run scripts/clients-setup.sh";
 
@@ -76,6 +82,10 @@ function commandFor(client: ClientName, url: string): Command {
       return { command: PGX_BINARY, args: [url] };
     case "pq":
       return { command: PQ_BINARY, args: [url, "read"] };
+    case "tokio-postgres":
+      return { command: TOKIO_POSTGRES_BINARY, args: [url] };
+    case "sqlx":
+      return { command: SQLX_BINARY, args: [url] };
     case "jdbc":
       return {
         command: "java",
@@ -145,6 +155,12 @@ export function clientAvailability(client: ClientName): { available: boolean; re
       break;
     case "pq":
       result = existsSync(PQ_BINARY) ? { available: true } : missing(`${PQ_BINARY} is not built`);
+      break;
+    case "tokio-postgres":
+      result = existsSync(TOKIO_POSTGRES_BINARY) ? { available: true } : missing(`${TOKIO_POSTGRES_BINARY} is not built`);
+      break;
+    case "sqlx":
+      result = existsSync(SQLX_BINARY) ? { available: true } : missing(`${SQLX_BINARY} is not built`);
       break;
     case "jdbc": {
       const libs = existsSync(join(JAVA_DIR, "lib")) ? readdirSync(join(JAVA_DIR, "lib")) : [];

@@ -82,6 +82,24 @@ describe("masked non-text columns in binary rows without a portal Describe", () 
     }
   });
 
+  it("a statement Described after its Bind, in the same batch (tokio-postgres query_typed), gets the mask as text", async () => {
+    // tokio-postgres: Parse + Bind (every column binary) + Describe statement + Execute + Sync. regate asks for
+    // the portal's shape itself right after the Bind; the client's own Describe, answered after that, tells it
+    // the columns are text, and it reads the rows by that.
+    const raw = await Raw.open(regate.url());
+    try {
+      const got = await run(raw, parse(sql()), bindBinary(""), describeStatement(""), execute(), sync());
+      expect(got.map((m) => m.type).join("")).toBe("12tTDCZ");
+      expect(rowFields(got.find((x) => x.type === "T")!.body).map((f) => f.typeOid)).toEqual([23, 25, 25]);
+      const [own, n, m] = dataRowValues(got.find((x) => x.type === "D")!.body);
+      expect(own!.readInt32BE(0)).toBe(id);
+      expect(n?.toString()).toBe("****");
+      expect(m?.toString()).toBe("****");
+    } finally {
+      raw.close();
+    }
+  });
+
   it("an unmasked statement's binary rows are the server's own bytes", async () => {
     const raw = await Raw.open(regate.url());
     try {

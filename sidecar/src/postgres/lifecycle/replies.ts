@@ -1,5 +1,5 @@
 import { RegateError } from "../../errors.js";
-import { planAsTold, rewriteFields, textColumns } from "../mask-plan.js";
+import { rewriteFields, textColumns } from "../mask-plan.js";
 import type { Pending } from "../pending.js";
 import {
   Backend,
@@ -72,6 +72,10 @@ function dispatch(s: SessionState, f: Frame): ReplyOutcome {
       const tag = f.type === Backend.CommandComplete ? decodeCommandTag(f.raw, BODY) : undefined;
       if (tag !== undefined) observeTag(head?.stmt, tag);
       if (head?.kind === "query") {
+        if (head.countFailed) {
+          head.index++;
+          return;
+        }
         if (head.sqlNames) {
           confirmSqlNames(s, head.analysis, head.index);
           noteHoldCursor(s, head.analysis, head.index, head.decision);
@@ -175,10 +179,12 @@ function rowDescription(s: SessionState, f: Frame, head: Pending | undefined): v
       if (head.portal.decision.mask.length > 0) {
         head.portal.fields = fields = decodeRowDescription(f.raw, BODY);
         head.portal.statement.fields ??= fields;
-        plan = planFor(s, head.portal.decision, head.portal.statement.analysis, fields);
+        if (!head.internal) plan = planFor(s, head.portal.decision, head.portal.statement.analysis, fields);
       }
-      // regate's own Describe: the client decodes the rows by what it was told before.
-      head.portal.plan = (head.internal && fields ? planAsTold(plan, head.portal.statement.told, fields) : plan) ?? null;
+      // regate's own Describe, sent right after the Bind: the client decodes the rows by what it was told, and a
+      // Describe of the statement it sent after that Bind (tokio-postgres' query_typed) is answered after this
+      // reply. The plan waits for the first row (mask-rows.ts undescribedPlan), when all of that is known.
+      if (!head.internal) head.portal.plan = plan ?? null;
     }
     if (head.internal) return;
   } else if (head?.kind === "query" && head.decision) {
