@@ -3,6 +3,7 @@
 import type { LifecycleEvent, LifecycleKind } from "../audit/index.js";
 import type { DecisionEvent, Outcome, PolicyInput } from "../decision/index.js";
 
+/** Each event gets its own copy: tests change the events they are given. */
 const session = {
   id: "s-1",
   principal: { subject: "agent-7", groups: ["agents", "support"], claims: {}, auth_method: "token" as const },
@@ -14,12 +15,12 @@ const session = {
 const time = { now_ns: 1767225600000000000, rfc3339: "2026-01-01T00:00:00Z", weekday: 4, hour: 0 };
 
 export function pgEvent(outcome: Outcome, kind = "select", sql = "SELECT email FROM customers WHERE id = $1", n = 0): DecisionEvent {
-  const input = { version: 1, kind: "postgres", time, session, postgres: { message: "query", statements: [{ kind, sql }], search_path: null, transaction_status: "idle" } } as PolicyInput;
+  const input = { version: 1, kind: "postgres", time, session: structuredClone(session), postgres: { message: "query", statements: [{ kind, sql }], search_path: null, transaction_status: "idle" } } as PolicyInput;
   return event(input, outcome, n);
 }
 
 export function httpEvent(outcome: Outcome, method = "GET", path = "/orders/1", n = 0): DecisionEvent {
-  const input = { version: 1, kind: "http", time, session: { ...session, target: "crm" }, http: { method, scheme: "http", host: "crm.localhost:8080", path, query: "expand=1", route: { name: "crm", prefix: "/crm" } } } as PolicyInput;
+  const input = { version: 1, kind: "http", time, session: { ...structuredClone(session), target: "crm" }, http: { method, scheme: "http", host: "crm.localhost:8080", path, query: "expand=1", route: { name: "crm", prefix: "/crm" } } } as PolicyInput;
   return event(input, outcome, n);
 }
 
@@ -57,9 +58,9 @@ export function lifecycleEvents(): LifecycleEvent[] {
         ...(kind.startsWith("approval") ? { approval_id: "apr_0123456789abcdef", actor: "alice" } : {}),
         ...(kind === "session_locked" ? { lock_id: "lck_1" } : {}),
         session_id: session.id,
-        principal: { subject: session.principal.subject, groups: session.principal.groups },
+        principal: { subject: session.principal.subject, groups: [...session.principal.groups] },
         target: path === "postgres" ? session.target : "crm",
-        client: session.client,
+        client: { ...session.client },
         ...(kind === "approval_refused" ? { reason: "not during the freeze" } : {}),
         subject: path === "postgres" ? "UPDATE payments SET amount = 0 WHERE id = 1" : "POST /crm/refunds",
       }),

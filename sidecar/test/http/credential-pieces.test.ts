@@ -77,6 +77,8 @@ function write(sock: Socket, a: Piecewise, enc: Encoding): void {
   z?.on("data", chunk);
   z?.on("end", () => sock.write("0\r\n\r\n"));
   const send = (i: number): void => {
+    // Each piece is sent once: an agent that reads another event after the last must not send it again.
+    gate = undefined;
     const last = i === a.pieces.length - 1;
     if (!z) {
       chunk(Buffer.from(a.pieces[i]!));

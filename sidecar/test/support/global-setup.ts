@@ -14,10 +14,23 @@ function sources(dir: string): string[] {
   });
 }
 
+/** One build per vitest process: the root config and each test project (vitest.config.ts) call this setup. */
+const shared = globalThis as { regateTestDist?: { users: number; built: Promise<void> } };
+
 export default async function setup(): Promise<() => void> {
   // Under build/ so that paths.ts, walking up from the output, finds this checkout's root (package.json,
   // testdata/) and node_modules as it does from the sources.
   const out = join(packageRoot, "build", "test-dist", String(process.pid));
+  const dist = (shared.regateTestDist ??= { users: 0, built: transpile(out) });
+  dist.users++;
+  await dist.built;
+  process.env["COMPILED_REGATE_MAIN"] = join(out, "sidecar", "src", "main.js");
+  return () => {
+    if (--dist.users === 0) rmSync(out, { recursive: true, force: true });
+  };
+}
+
+async function transpile(out: string): Promise<void> {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   await build({
@@ -29,6 +42,4 @@ export default async function setup(): Promise<() => void> {
     target: "node20",
     logLevel: "error",
   });
-  process.env["COMPILED_REGATE_MAIN"] = join(out, "sidecar", "src", "main.js");
-  return () => rmSync(out, { recursive: true, force: true });
 }
