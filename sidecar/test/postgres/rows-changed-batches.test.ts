@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBundle } from "../reliability/support/bundles.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
-import { errorCodes, query, Raw, readyStatuses, step, sync, withRaw } from "../support/raw-pg.js";
+import { bind, errorCodes, execute, parse, query, Raw, readyStatuses, step, sync, withRaw } from "../support/raw-pg.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
 
 const ALLOW = `package regate
@@ -42,6 +42,29 @@ const statuses = readyStatuses;
 const session = <T>(use: (raw: Raw) => Promise<T>): Promise<T> => withRaw(regate.url(), use);
 
 describe("rows_changed_per_transaction, raw protocol", () => {
+  // pgbench -M prepared: a statement parsed once, then Bind, Execute and Sync in one write. The base is asked in the
+  // same batch as the count, and the count was written before the base was answered: every such batch was
+  // refused (the tables "could not be read"), where before the tables' check it counted from 0.
+  it("a prepared UPDATE bound again and again, in autocommit and in a block, commits each time", async () => {
+    await reset();
+    await session(async (raw) => {
+      raw.send(parse("UPDATE public.rcb SET v = 'p' WHERE id = 1", "u"), sync());
+      expect(codes(await raw.readies(1))).toEqual([]);
+      const got: string[] = [];
+      const run = async (...parts: Buffer[]) => {
+        raw.send(...parts);
+        const replies = await raw.readies(1);
+        got.push(`${codes(replies).join(",") || "ok"} ${statuses(replies).join("")}`);
+      };
+      for (let i = 0; i < 3; i++) await run(bind("u"), execute(), sync());
+      await run(query("BEGIN"));
+      for (let i = 0; i < 3; i++) await run(bind("u"), execute(), sync());
+      await run(query("COMMIT"));
+      expect(got).toEqual(["ok I", "ok I", "ok I", "ok T", "ok T", "ok T", "ok T", "ok I"]);
+    });
+    expect(await changed()).toBe(1);
+  });
+
   it("a BEGIN executed in the batch of the first change opens the client's block: the change is counted in it and the block stays open", async () => {
     await reset();
     await session(async (raw) => {

@@ -1,3 +1,4 @@
+import { serialize } from "pg-protocol";
 import type { Decision } from "../../decision/index.js";
 import { RegateError } from "../../errors.js";
 import type { Pending, PreparedStatement, Portal } from "../pending.js";
@@ -8,7 +9,7 @@ import { analyse, factsStamp } from "./analyse.js";
 import { copyInClient, expectCopyIn } from "./copy-in.js";
 import { ownRefusal } from "./refusal.js";
 import { mayChangeRows } from "./changes-scope.js";
-import { countBatch, countBeforeCommit, countBeforeSync } from "./rows-changed.js";
+import { baseInFlight, countBatch, countBeforeCommit, countBeforeSync } from "./rows-changed.js";
 import { settleFirst } from "./transaction.js";
 import { decide, previewShape } from "./decide.js";
 import { holdApproval } from "./hold.js";
@@ -139,6 +140,12 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       return s.toServer(f.raw);
     }
     case Frontend.Sync:
+      // The count is written with the base's figures: a base asked in this batch is not answered yet, so the
+      // server is asked for what it has (Flush) and the Sync waits for it.
+      if (s.batchCounted && !(s.skipUntilSync || s.serverSkipping) && baseInFlight(s)) {
+        s.toServer(FLUSH);
+        return answered(s, () => !baseInFlight(s)).then(() => onClientFrame(s, f));
+      }
       // A batch the server already failed (or will fail: regate's poison) skips the count's messages, whose replies
       // would never come; it changed nothing that can commit, so it has nothing to count.
       const failed = s.skipUntilSync || s.serverSkipping;
@@ -215,6 +222,8 @@ function unknownName(s: SessionState, what: "prepared statement" | "portal", nam
   );
 }
 
+/** Asks the server to send what it has answered so far (a base the Sync waits for). */
+const FLUSH = serialize.flush();
 const EXTENDED_NAMED = new Set<number>([Frontend.Parse, Frontend.Bind, Frontend.Describe, Frontend.Execute, Frontend.Close]);
 const NAMEDATALEN = 64;
 

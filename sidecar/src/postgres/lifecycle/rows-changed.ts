@@ -71,6 +71,11 @@ export function readChangesBase(s: SessionState, extended: boolean): void {
 
 const BASE_TEXT = /^(\d+) (\d+) (\d+) (\d+)$/;
 
+/** The base was asked inside an extended batch and the server has not answered it yet. */
+export function baseInFlight(s: SessionState): boolean {
+  return s.changesBase === "asked" && s.pending.some((p) => p.kind === "internal" && p.changesBase === true);
+}
+
 /** The base's one value, from its DataRow: the counters' sum and the tables' digest, space separated. */
 export function noteChangesBase(s: SessionState, f: Frame): void {
   // DataRow: int16 count, int32 length, the text.
