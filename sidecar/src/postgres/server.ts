@@ -16,6 +16,7 @@ import { BudgetTracker, type BudgetLimits } from "./lifecycle/budget.js";
 import type { SessionHooks } from "./lifecycle/hooks.js";
 import { secretForms } from "./lifecycle/mask-rows.js";
 import { SessionRegistry } from "./lifecycle/registry.js";
+import { dataSecretForms } from "./secret-data.js";
 import { PgSession } from "./session.js";
 import { SilenceWatch } from "./silence-watch.js";
 import { sendCancel } from "./upstream.js";
@@ -189,6 +190,7 @@ export class PostgresServer {
           maxStatementBytes: this.opts.config.limits.max_statement_bytes,
           maskKey: this.opts.maskKey,
           secrets: this.#currentSecrets(),
+          dataSecrets: dataSecretForms(this.#secretSeen, this.#secrets),
           hooks: this.opts.hooks ?? {},
           budget,
           registerCancel: (pid, key, up) => this.#cancels.register(pid, key, up),

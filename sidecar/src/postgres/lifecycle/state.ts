@@ -27,6 +27,8 @@ export interface SessionContext {
   maskKey: Buffer | undefined;
   /** regate's own upstream secrets, in every form a server text could carry them: never shown to an agent. */
   secrets: readonly Buffer[];
+  /** The same forms, overwritten in everything else the server sends (secret-data.ts); none for a weak password. */
+  dataSecrets: readonly Buffer[];
   hooks: SessionHooks;
   budget: BudgetTracker;
   /** Registers the session's cancel key; returns the unregister function. */
