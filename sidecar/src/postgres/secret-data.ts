@@ -1,5 +1,4 @@
-import type { Frame } from "./protocol/index.js";
-import { Backend } from "./protocol/index.js";
+import { Backend, BODY, type Frame } from "./protocol/index.js";
 
 // regate's upstream password in what the server sends as data: a row of a table an operator keeps it in, the
 // text of another session's ALTER ROLE … PASSWORD in pg_stat_activity, a NOTIFY payload. Errors and notices
@@ -32,11 +31,6 @@ export function starSecrets(f: Frame, forms: readonly Buffer[]): void {
   const raw = f.raw;
   // Longest first (secretForms): a form inside a longer one is overwritten with it.
   for (const form of forms) {
-    for (let at = raw.indexOf(form, 5); at >= 0; at = raw.indexOf(form, at + form.length)) raw.fill(STAR, at, at + form.length);
+    for (let at = raw.indexOf(form, BODY); at >= 0; at = raw.indexOf(form, at + form.length)) raw.fill(STAR, at, at + form.length);
   }
-}
-
-/** Whether `part` is a view into `whole`'s bytes. */
-export function within(part: Buffer, whole: Buffer | undefined): boolean {
-  return whole !== undefined && part.buffer === whole.buffer && part.byteOffset >= whole.byteOffset && part.byteOffset + part.length <= whole.byteOffset + whole.length;
 }

@@ -15,7 +15,7 @@ import { newSessionState } from "./lifecycle/new-state.js";
 import type { SessionContext, SessionState } from "./lifecycle/state.js";
 import type { Statement } from "./lifecycle/statement.js";
 import { errorResponse, FrameReader, Frontend, OutBatch, type Frame } from "./protocol/index.js";
-import { holdsSecret, starSecrets, within } from "./secret-data.js";
+import { holdsSecret, starSecrets } from "./secret-data.js";
 import { greeting, openUpstream } from "./session-start.js";
 import { unsentBytes } from "./unsent.js";
 import { closeUpstream, sendCancel, type UpstreamConnection } from "./upstream.js";
@@ -70,13 +70,12 @@ export class PgSession implements LiveSession {
   readonly #toInbox = (f: Frame): void => {
     this.#inbox.push(f);
   };
-  /** The upstream chunk being read, and whether a form of regate's password is in it (secret-data.ts). */
-  #chunk: Buffer | undefined;
+  /** A form of regate's password is in the upstream chunk being read (secret-data.ts). */
   #secretInChunk = false;
   readonly #fromServer = (f: Frame): void => {
     const forms = this.#ctx.dataSecrets;
     // A message completed from several chunks was not searched whole: it is searched on its own.
-    if (forms.length > 0 && (this.#secretInChunk || !within(f.raw, this.#chunk))) starSecrets(f, forms);
+    if (forms.length > 0 && (this.#secretInChunk || f.joined)) starSecrets(f, forms);
     const outcome = onServerFrame(this.#state, f);
     if (outcome) this.terminate(outcome.terminate, outcome.message);
   };
@@ -342,7 +341,6 @@ export class PgSession implements LiveSession {
     // the chunk they came in, a result with rewritten DataRows as one copy instead of a socket write each.
     this.#collectingToClient = true;
     const forms = this.#ctx.dataSecrets;
-    this.#chunk = chunk;
     this.#secretInChunk = forms.length > 0 && holdsSecret(chunk, forms);
     try {
       this.#upReader.push(chunk, this.#fromServer);

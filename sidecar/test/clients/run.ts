@@ -9,6 +9,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { exec } from "../support/exec.js";
 
 export const CLIENTS = ["psql", "psycopg", "psycopg2", "asyncpg", "pg8000", "pgx", "jdbc"] as const;
 /**
@@ -60,6 +61,13 @@ export const TOKIO_POSTGRES_BINARY = join(REPO_ROOT, "build/clients-rust/release
 export const SQLX_BINARY = join(REPO_ROOT, "build/clients-rust/release/sqlx-client");
 const JAVA_DIR = join(CLIENTS_DIR, "java/target");
 const SETUP_HINT = "run scripts/clients-setup.sh";
+
+/** `python -c script args…` with the clients' venv: the last line it printed; throws when it exits non-zero. */
+export async function venvPython(script: string, ...args: string[]): Promise<string> {
+  const r = await exec(VENV_PYTHON, ["-c", script, ...args], { env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
+  if (r.status !== 0) throw new Error(`python exited ${r.status}: ${r.stderr}`);
+  return r.stdout.trim().split("\n").at(-1)!;
+}
 
 interface Command {
   command: string;

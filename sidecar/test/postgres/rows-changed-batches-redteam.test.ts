@@ -7,12 +7,10 @@
 // - an SQL PREPARE (parses its query when it runs, the same literal with it) was taken as running no expression;
 // - a batch whose error the server answered before regate read its Sync (a Flush, or just timing) had its count
 //   sent at the Sync all the same: the server skipped it, its replies never came, and the session died with 08P01.
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
-import { clientGate, REPO_ROOT } from "../clients/run.js";
-import { exec } from "../support/exec.js";
-import { buildBundle } from "../reliability/support/bundles.js";
+import { clientGate, venvPython } from "../clients/run.js";
+import { buildAllowAllBundle } from "../reliability/support/bundles.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { bind, errorCodes, execute, msg, parse, query, Raw, readyStatuses, step, sync, withRaw } from "../support/raw-pg.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
@@ -20,15 +18,7 @@ import { startRegate, type TestRegate } from "../support/regate.js";
 const asyncpg = clientGate("asyncpg");
 
 /** Runs a Python script with the repo's venv against regate; its last stdout line. */
-async function python(script: string): Promise<string> {
-  const r = await exec(join(REPO_ROOT, ".venv/bin/python"), ["-c", script, regate.url()], { env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
-  if (r.status !== 0) throw new Error(`python exited ${r.status}: ${r.stderr}`);
-  return r.stdout.trim().split("\n").at(-1)!;
-}
-
-const ALLOW = `package regate
-decision := {"allow": true, "deny": [], "mask": []}
-`;
+const python = (script: string): Promise<string> => venvPython(script, regate.url());
 
 let db: TestPostgres;
 let regate: TestRegate;
@@ -41,7 +31,7 @@ beforeAll(async () => {
   await db.query(`CREATE FUNCTION public.rcb_purge_check(int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN DELETE FROM public.rcb; RETURN true; END $$;
     CREATE DOMAIN public.rcb_bomb AS int CHECK (public.rcb_purge_check(VALUE));
     CREATE TYPE public.rcb_row AS (x public.rcb_bomb)`);
-  regate = await startRegate(db, { policy: { bundle: buildBundle("rows-changed-batches-redteam", { "p.rego": ALLOW }, false) }, postgres: { budgets: { rows_changed_per_transaction: 5 } } });
+  regate = await startRegate(db, { policy: { bundle: buildAllowAllBundle("rows-changed-batches-redteam") }, postgres: { budgets: { rows_changed_per_transaction: 5 } } });
 });
 
 afterAll(async () => {
@@ -244,7 +234,7 @@ describe("rows_changed_per_transaction with rows_per_statement, red team", () =>
   let both: TestRegate;
   beforeAll(async () => {
     both = await startRegate(db, {
-      policy: { bundle: buildBundle("rows-changed-batches-redteam-both", { "p.rego": ALLOW }, false) },
+      policy: { bundle: buildAllowAllBundle("rows-changed-batches-redteam-both") },
       postgres: { budgets: { rows_changed_per_transaction: 5, rows_per_statement: 3 } },
     });
   });

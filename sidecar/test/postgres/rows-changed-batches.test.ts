@@ -4,14 +4,10 @@
 // in a transaction whose COMMIT would end that block), and a COMMIT after a change would commit rows regate
 // counts only at the Sync.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildBundle } from "../reliability/support/bundles.js";
+import { buildAllowAllBundle } from "../reliability/support/bundles.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { bind, errorCodes, execute, parse, query, Raw, readyStatuses, step, sync, withRaw } from "../support/raw-pg.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
-
-const ALLOW = `package regate
-decision := {"allow": true, "deny": [], "mask": []}
-`;
 
 let db: TestPostgres;
 let regate: TestRegate;
@@ -23,7 +19,7 @@ beforeAll(async () => {
   await db.query(`CREATE TABLE public.rcd (id int);
     CREATE FUNCTION public.rcd_purge() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM public.rcb; RETURN NULL; END $$;
     CREATE CONSTRAINT TRIGGER rcd_purge AFTER INSERT ON public.rcd DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.rcd_purge()`);
-  regate = await startRegate(db, { policy: { bundle: buildBundle("rows-changed-batches", { "p.rego": ALLOW }, false) }, postgres: { budgets: { rows_changed_per_transaction: 5 } } });
+  regate = await startRegate(db, { policy: { bundle: buildAllowAllBundle("rows-changed-batches") }, postgres: { budgets: { rows_changed_per_transaction: 5 } } });
 });
 
 afterAll(async () => {

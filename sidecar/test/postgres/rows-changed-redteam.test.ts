@@ -7,11 +7,9 @@
 // Queries, dropped the client's unnamed statement and portal; a failed extended count left its statement name
 // taken, so no later extended COMMIT could be counted; a TRUNCATE inside a function emptied a table uncounted
 // (now refused by the count's check of the tables' relfilenodes; the class is in rows-changed-tables.test.ts).
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clientGate, REPO_ROOT } from "../clients/run.js";
-import { exec } from "../support/exec.js";
-import { buildBundle } from "../reliability/support/bundles.js";
+import { clientGate, venvPython } from "../clients/run.js";
+import { buildAllowAllBundle } from "../reliability/support/bundles.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { bind, errorCodes, execute, msg, parse, query, Raw, readyStatuses, step, sync, withRaw } from "../support/raw-pg.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
@@ -20,15 +18,7 @@ const psycopg = clientGate("psycopg");
 const asyncpg = clientGate("asyncpg");
 
 /** Runs a Python script with the repo's venv against regate; its last stdout line. */
-async function python(script: string): Promise<string> {
-  const r = await exec(join(REPO_ROOT, ".venv/bin/python"), ["-c", script, regate.url()], { env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
-  if (r.status !== 0) throw new Error(`python exited ${r.status}: ${r.stderr}`);
-  return r.stdout.trim().split("\n").at(-1)!;
-}
-
-const ALLOW = `package regate
-decision := {"allow": true, "deny": [], "mask": []}
-`;
+const python = (script: string): Promise<string> => venvPython(script, regate.url());
 
 let db: TestPostgres;
 let regate: TestRegate;
@@ -46,7 +36,7 @@ beforeAll(async () => {
     CREATE DOMAIN public.rct_bomb AS int CHECK (public.rct_purge_check(VALUE))`);
   await db.query("CREATE FUNCTION public.rct_del(int) RETURNS int LANGUAGE sql AS 'DELETE FROM public.rct WHERE id = $1 RETURNING id'");
   bomb = Number((await db.query("SELECT 'public.rct_bomb'::regtype::oid::int AS o"))[0].o);
-  regate = await startRegate(db, { policy: { bundle: buildBundle("rows-changed-redteam", { "p.rego": ALLOW }, false) }, postgres: { budgets: { rows_changed_per_transaction: 5 } } });
+  regate = await startRegate(db, { policy: { bundle: buildAllowAllBundle("rows-changed-redteam") }, postgres: { budgets: { rows_changed_per_transaction: 5 } } });
 });
 
 afterAll(async () => {

@@ -6,14 +6,10 @@
 // autocommit and in the client's block (whose COMMIT then rolls back), over the simple and the extended protocol.
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { buildBundle } from "../reliability/support/bundles.js";
+import { buildAllowAllBundle } from "../reliability/support/bundles.js";
 import { connectClient, outcomeCode } from "../support/attempt.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
-
-const ALLOW = `package regate
-decision := {"allow": true, "deny": [], "mask": []}
-`;
 
 let db: TestPostgres;
 let regate: TestRegate;
@@ -44,7 +40,7 @@ beforeAll(async () => {
     INSERT INTO public.bench_accounts SELECT g, 0 FROM generate_series(1, 100) g;
     INSERT INTO public.bench_tellers SELECT g, 0 FROM generate_series(1, 10) g;
     INSERT INTO public.bench_branches VALUES (1, 0)`);
-  regate = await startRegate(db, { policy: { bundle: buildBundle("rows-changed-tables", { "p.rego": ALLOW }, false) }, postgres: { budgets: { rows_changed_per_transaction: 5 } } });
+  regate = await startRegate(db, { policy: { bundle: buildAllowAllBundle("rows-changed-tables") }, postgres: { budgets: { rows_changed_per_transaction: 5 } } });
 });
 
 afterAll(async () => {

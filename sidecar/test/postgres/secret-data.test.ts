@@ -7,14 +7,10 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataSecretForms, MIN_LENGTH } from "../../src/postgres/secret-data.js";
 import { secretForms } from "../../src/postgres/lifecycle/mask-rows.js";
-import { buildBundle } from "../reliability/support/bundles.js";
+import { buildAllowAllBundle } from "../reliability/support/bundles.js";
 import { connectClient } from "../support/attempt.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { startRegate, type TestRegate } from "../support/regate.js";
-
-const ALLOW = `package regate
-decision := {"allow": true, "deny": [], "mask": []}
-`;
 
 let db: TestPostgres;
 let regate: TestRegate;
@@ -34,7 +30,7 @@ beforeAll(async () => {
       ('b64', '${b64}', NULL), ('hex', '${hex}', NULL), ('bytes', NULL, '${password}'::bytea),
       ('long', repeat('a', 300000) || '${password}' || repeat('b', 300000), NULL), ('plain', 'hello world', NULL);
     GRANT SELECT ON public.app_config TO ${db.users.scram.user}`);
-  regate = await startRegate(db, { policy: { bundle: buildBundle("secret-data", { "p.rego": ALLOW }, false) } });
+  regate = await startRegate(db, { policy: { bundle: buildAllowAllBundle("secret-data") } });
   agent = await connectClient(regate.url());
   // Every byte regate sent the agent, as read off its socket.
   const sock = (agent as unknown as { connection: { stream: Socket } }).connection.stream;

@@ -140,15 +140,15 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       return s.toServer(f.raw);
     }
     case Frontend.Sync:
-      // The count is written with the base's figures: a base asked in this batch is not answered yet, so the
-      // server is asked for what it has (Flush) and the Sync waits for it.
-      if (s.batchCounted && !(s.skipUntilSync || s.serverSkipping) && baseInFlight(s)) {
-        s.toServer(FLUSH);
-        return answered(s, () => !baseInFlight(s)).then(() => onClientFrame(s, f));
-      }
       // A batch the server already failed (or will fail: regate's poison) skips the count's messages, whose replies
       // would never come; it changed nothing that can commit, so it has nothing to count.
       const failed = s.skipUntilSync || s.serverSkipping;
+      // The count is written with the base's figures: a base asked in this batch is not answered yet, so the
+      // server is asked for what it has (Flush) and the Sync waits for it.
+      if (s.batchCounted && !failed && baseInFlight(s)) {
+        s.toServer(FLUSH);
+        return answered(s, () => !baseInFlight(s)).then(() => onClientFrame(s, f));
+      }
       s.skipUntilSync = false;
       s.serverSkipping = false;
       if (s.batchSqlNames) s.sqlNamesInFlight++;

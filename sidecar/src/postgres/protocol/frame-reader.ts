@@ -7,6 +7,8 @@ export interface Frame {
   body: Buffer;
   /** The whole message as received, for forwarding unchanged. Same lifetime as body. */
   raw: Buffer;
+  /** Assembled from several chunks into a buffer of its own, rather than a view into the chunk just pushed. */
+  joined?: boolean;
 }
 
 /** Where a typed message's body starts in its raw bytes (type byte, then the length): decoders read from here. */
@@ -23,6 +25,7 @@ class ReadFrame implements Frame {
     readonly type: number,
     readonly raw: Buffer,
     private readonly header: number,
+    readonly joined: boolean,
   ) {}
 
   get body(): Buffer {
@@ -79,7 +82,7 @@ export class FrameReader {
       const raw = Buffer.concat(this.#parts, total);
       this.#parts = [];
       this.#partsLength = 0;
-      const frame = new ReadFrame(this.#startup ? 0 : raw[0]!, raw, header);
+      const frame = new ReadFrame(this.#startup ? 0 : raw[0]!, raw, header, true);
       off = take;
       if (onFrame(frame) === false) {
         this.#keep(chunk, off);
@@ -92,7 +95,7 @@ export class FrameReader {
       const total = this.#checkedLength(chunk, off) + (this.#startup ? 0 : 1);
       if (chunk.length - off < total) break;
       const raw = chunk.subarray(off, off + total);
-      const frame = new ReadFrame(this.#startup ? 0 : raw[0]!, raw, header);
+      const frame = new ReadFrame(this.#startup ? 0 : raw[0]!, raw, header, false);
       off += total;
       if (onFrame(frame) === false) break;
     }

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { packageRoot } from "../../../src/paths.js";
+import { ALLOW } from "../../policy/opa.js";
 
 export const OPA = join(packageRoot, ".bin", "opa");
 const CAPABILITIES = join(packageRoot, "testdata", "opa", "wasm-capabilities.json");
@@ -26,6 +27,11 @@ export function buildBundle(revision: string, extra: Record<string, string>, exa
     timeout: 120_000,
   });
   return out;
+}
+
+/** A bundle whose one policy allows everything, with no mask: for what a policy cannot stop (budgets, the wire). */
+export function buildAllowAllBundle(revision: string): string {
+  return buildBundle(revision, { "p.rego": ALLOW }, false);
 }
 
 /** The example policy, with public.soak_* writable (the write soak's own tables). */
