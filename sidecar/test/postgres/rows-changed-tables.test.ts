@@ -25,6 +25,16 @@ beforeAll(async () => {
     CREATE FUNCTION public.rtt_drop(int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN DROP TABLE public.rtt; RETURN $1; END $$;
     CREATE FUNCTION public.rtt_retype(int) RETURNS int LANGUAGE plpgsql AS $$
       BEGIN ALTER TABLE public.rtt ALTER COLUMN v TYPE text USING ''; RETURN $1; END $$;
+    CREATE FUNCTION public.rtt_drop_column(int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN ALTER TABLE public.rtt DROP COLUMN v; RETURN $1; END $$;
+    CREATE FUNCTION public.rtt_drop_column_caught(int) RETURNS int LANGUAGE plpgsql AS $$
+      BEGIN BEGIN ALTER TABLE public.rtt DROP COLUMN v; EXCEPTION WHEN others THEN RAISE NOTICE 'caught'; END; RETURN $1; END $$;
+    CREATE FUNCTION public.rtt_drop_domain(int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN DROP DOMAIN public.rtt_word CASCADE; RETURN $1; END $$;
+    CREATE TYPE public.rtt_pair AS (a int, b text);
+    CREATE TABLE public.rtt_pairs (p public.rtt_pair);
+    INSERT INTO public.rtt_pairs SELECT ROW(g, 'x')::public.rtt_pair FROM generate_series(1, 20) g;
+    ALTER TYPE public.rtt_pair OWNER TO ${db.users.scram.user};
+    CREATE TABLE public.rtt_old (a int, b int);
+    ALTER TABLE public.rtt_old DROP COLUMN b;
     CREATE FUNCTION public.rtt_delete_truncate(int) RETURNS int LANGUAGE plpgsql AS $$
       BEGIN DELETE FROM public.rtt WHERE id <= 3; TRUNCATE public.rtt; RETURN $1; END $$;
     CREATE FUNCTION public.rtt_trigger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN TRUNCATE public.rtt; RETURN NULL; END $$;
@@ -51,14 +61,18 @@ afterAll(async () => {
 beforeEach(async () => {
   // Made again for each case: one that was not refused may have dropped it or changed its column. Owned by
   // regate's upstream role, so the agent may DROP and ALTER it.
-  await db.query(`DROP TABLE IF EXISTS public.rtt, public.rtt_new; DELETE FROM public.rtt_src; DELETE FROM public.rtt_deferred;
+  await db.query(`DROP TABLE IF EXISTS public.rtt, public.rtt_new, public.rtt_words; DROP DOMAIN IF EXISTS public.rtt_word; DELETE FROM public.rtt_src; DELETE FROM public.rtt_deferred;
     CREATE TABLE public.rtt (id int PRIMARY KEY, v text NOT NULL); INSERT INTO public.rtt SELECT g, 'x' FROM generate_series(1, 20) g;
+    CREATE DOMAIN public.rtt_word AS text; ALTER DOMAIN public.rtt_word OWNER TO ${db.users.scram.user};
+    CREATE TABLE public.rtt_words (id int, w public.rtt_word); INSERT INTO public.rtt_words SELECT g, 'x' FROM generate_series(1, 20) g;
     ALTER TABLE public.rtt OWNER TO ${db.users.scram.user}`);
 });
 
-/** What the database kept of rtt: "dropped", or its rows still 'x' and its column's type. */
+/** What the database kept of rtt: "dropped", "column dropped", or its rows still 'x' and its column's type. */
 async function kept(): Promise<string> {
   if ((await db.query("SELECT to_regclass('public.rtt') IS NULL AS gone"))[0].gone) return "dropped";
+  const columns = "SELECT count(*)::int AS n FROM pg_attribute WHERE NOT attisdropped AND attnum > 0 AND (attrelid, attname) IN (('public.rtt'::regclass, 'v'), ('public.rtt_words'::regclass, 'w'))";
+  if ((await db.query(columns))[0].n !== 2) return "column dropped";
   const r = (await db.query("SELECT count(*)::int AS n, (SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'public.rtt'::regclass AND attname = 'v') AS t FROM public.rtt WHERE v = 'x'"))[0];
   return `${r.n} ${r.t}`;
 }
@@ -96,6 +110,10 @@ const ATTACKS: [string, string][] = [
   ["a function that rewrites the table (ALTER COLUMN TYPE ... USING '')", "SELECT public.rtt_retype($1)"],
   ["a function that DELETEs 3 rows (counted) then TRUNCATEs the table (its counters cleared)", "SELECT public.rtt_delete_truncate($1)"],
   ["a DROP TABLE statement", "DROP TABLE public.rtt"],
+  ["a function that drops a column (no new storage: the column is only marked dropped)", "SELECT public.rtt_drop_column($1)"],
+  ["a function that drops a column in an EXCEPTION block (a subtransaction it releases)", "SELECT public.rtt_drop_column_caught($1)"],
+  ["an ALTER TABLE DROP COLUMN statement", "ALTER TABLE public.rtt DROP COLUMN v"],
+  ["a function that drops a domain CASCADE, which drops the column of that type", "SELECT public.rtt_drop_domain($1)"],
 ];
 
 describe("rows_changed_per_transaction: tables truncated, rewritten or dropped where no statement says so", () => {
@@ -130,12 +148,20 @@ describe("rows_changed_per_transaction: tables truncated, rewritten or dropped w
     });
   }
 
+  // A composite type's field lives in other tables' rows: dropping it empties that field of every row.
+  for (const mode of MODES) {
+    it(`${mode}: ALTER TYPE ... DROP ATTRIBUTE of a composite type a table's column holds → 0A000; every field kept`, async () => {
+      expect(await attempt("ALTER TYPE public.rtt_pair DROP ATTRIBUTE b", mode)).toEqual(refused(mode));
+      expect((await db.query("SELECT count(*)::int AS n FROM public.rtt_pairs WHERE (p).b = 'x'"))[0].n).toBe(20);
+    });
+  }
+
   it("the message says why and what to do instead", async () => {
     const c = await connectClient(regate.url());
     const e = await c.query("SELECT public.rtt_truncate(1)").then(() => undefined, (err: pg.DatabaseError) => err);
     await c.end();
     expect(e?.code).toBe("0A000");
-    expect(e?.message).toMatch(/existed before this transaction and was truncated, rewritten .* or dropped/);
+    expect(e?.message).toMatch(/existed before this transaction and was truncated, rewritten .*, dropped or had a column dropped/);
     expect(e?.hint).toMatch(/DELETE the rows instead/);
   });
 
@@ -168,8 +194,15 @@ describe("rows_changed_per_transaction: must-allow beside the tables' check", ()
     ],
     ["a DELETE of 2 rows and an UPDATE of 3", "WITH d AS (DELETE FROM public.rtt WHERE id > $1 + 17 RETURNING id) UPDATE public.rtt SET v = 'y' WHERE id <= 3", async () => kept()],
     ["CREATE INDEX on an existing table (its storage kept)", "CREATE INDEX rtt_v ON public.rtt (v)", kept],
+    ["ALTER TABLE ADD COLUMN, nullable without a default (its storage kept)", "ALTER TABLE public.rtt ADD COLUMN extra int", kept],
+    ["ALTER COLUMN SET DEFAULT on an existing table (its column's catalog row updated, nothing dropped)", "ALTER TABLE public.rtt ALTER COLUMN v SET DEFAULT 'y'", kept],
+    [
+      "a DO block that creates a table, then drops a column of it",
+      "DO $$ BEGIN CREATE TABLE public.rtt_new (id int, gone int); INSERT INTO public.rtt_new VALUES (1, 1); ALTER TABLE public.rtt_new DROP COLUMN gone; END $$",
+      async () => `${await kept()} / ${(await db.query("SELECT count(*)::int AS n FROM public.rtt_new"))[0].n}`,
+    ],
   ];
-  const expected = ["20 text", "20 text / 1", "15 text", "20 text"];
+  const expected = ["20 text", "20 text / 1", "15 text", "20 text", "20 text", "20 text", "20 text / 1"];
   scratch.forEach(([what, sql, judge], i) => {
     for (const mode of MODES) {
       it(`${mode}: ${what} commits`, async () => {
@@ -191,11 +224,13 @@ describe("rows_changed_per_transaction: must-allow beside the tables' check", ()
     expect((await db.query("SELECT count(*)::int AS n FROM public.rtt_new"))[0].n).toBe(1);
   });
 
-  it("a session's own TEMP table from an earlier transaction, TRUNCATEd by a function, commits", async () => {
+  it("a session's own TEMP table from an earlier transaction, TRUNCATEd by a function and a column of it dropped, commits", async () => {
     const c = await connectClient(regate.url());
     try {
       expect(await outcomeCode(c, "CREATE TEMP TABLE rtt_mine AS SELECT generate_series(1, 3) AS id")).toBe("ok");
       expect(await outcomeCode(c, "DO $$ BEGIN TRUNCATE pg_temp.rtt_mine; END $$")).toBe("ok");
+      expect(await outcomeCode(c, "ALTER TABLE pg_temp.rtt_mine ADD COLUMN x int")).toBe("ok");
+      expect(await outcomeCode(c, "ALTER TABLE pg_temp.rtt_mine DROP COLUMN x")).toBe("ok");
       expect((await c.query("SELECT count(*)::int AS n FROM pg_temp.rtt_mine")).rows[0].n).toBe(0);
     } finally {
       await c.end();

@@ -26,7 +26,13 @@ import type { Statement } from "./statement.js";
 // the base also takes a digest of the permanent user tables then (how many, the sum of their relfilenodes, the
 // largest OID), and each count checks the tables up to that OID against it: a new relfilenode is a fresh OID,
 // larger than every earlier one, so the sum only grows; a table created since has a larger OID and is left out.
-// Temporary tables are left out too: they hold only the session's own rows.
+// Temporary tables are left out too: they hold only the session's own rows. ALTER TABLE DROP COLUMN (or a DROP
+// DOMAIN ... CASCADE that takes a column with it, or a composite type's DROP ATTRIBUTE, whose field lives in other
+// tables' rows) empties a column of every row without new storage: the server only marks the attribute dropped,
+// an update of its pg_attribute row. The base also takes the transaction's count of updated pg_attribute rows; when
+// a count finds it moved, it looks for a dropped attribute of those tables and types that this transaction (or one
+// of its subtransactions) wrote, whose xmin is then no older than the transaction's own ID (age <= 0). The scan of
+// pg_attribute is paid only after DDL.
 
 const MARK = "regate_rows_changed";
 /** The count as the failed cast quotes it (the quotes are the server's own, translated with lc_messages). */
@@ -41,17 +47,36 @@ const RELATIONS = "FROM pg_catalog.pg_class c WHERE c.relkind OPERATOR(pg_catalo
 /** The tables of the digest, in the same scan: not materialized views (derived rows), not temporary tables. */
 const KEPT = "c.relkind OPERATOR(pg_catalog.<>) 'm'::pg_catalog.\"char\" AND c.relpersistence OPERATOR(pg_catalog.<>) 't'::pg_catalog.\"char\"";
 
-/** One scan of pg_class: the counters' sum `n`; `k`, `f`, `m`: the digest's count, relfilenode sum and largest OID, over the tables up to `maxOid`. */
+/** pg_attribute's OID, and FirstNormalObjectId: every object a user creates has an OID from here on (until the counter wraps). */
+const PG_ATTRIBUTE = 1249;
+const FIRST_USER_OID = 16384;
+
+/** A column of a permanent table or composite type up to `maxOid` that this transaction marked dropped. */
+function droppedHere(maxOid: string): string {
+  return (
+    "EXISTS (SELECT FROM pg_catalog.pg_attribute a, pg_catalog.pg_class t " +
+    `WHERE a.attrelid OPERATOR(pg_catalog.>=) '${FIRST_USER_OID}'::pg_catalog.oid AND a.attrelid OPERATOR(pg_catalog.<=) '${maxOid}'::pg_catalog.oid ` +
+    "AND a.attisdropped AND pg_catalog.age(a.xmin) OPERATOR(pg_catalog.<=) 0 " +
+    "AND t.oid OPERATOR(pg_catalog.=) a.attrelid AND t.relkind OPERATOR(pg_catalog.=) ANY ('{r,p,c}'::pg_catalog.\"char\"[]) " +
+    "AND t.relpersistence OPERATOR(pg_catalog.<>) 't'::pg_catalog.\"char\")"
+  );
+}
+
+/**
+ * One scan of pg_class: the counters' sum `n`; `k`, `f`, `m`: the digest's count, relfilenode sum and largest OID,
+ * over the tables up to `maxOid`; `u`: the pg_attribute rows this transaction updated.
+ */
 function scan(maxOid?: string): string {
   const kept = maxOid === undefined ? KEPT : `${KEPT} AND c.oid OPERATOR(pg_catalog.<=) '${maxOid}'::pg_catalog.oid`;
   return (
     `SELECT ${COUNTERS} AS n, pg_catalog.count(*) FILTER (WHERE ${kept}) AS k, ` +
     `pg_catalog.sum(CAST(c.relfilenode AS pg_catalog.int8)) FILTER (WHERE ${kept}) AS f, ` +
-    `pg_catalog.max(CAST(c.oid AS pg_catalog.int8)) FILTER (WHERE ${kept}) AS m ${RELATIONS}`
+    `pg_catalog.max(CAST(c.oid AS pg_catalog.int8)) FILTER (WHERE ${kept}) AS m, ` +
+    `pg_catalog.pg_stat_get_xact_tuples_updated(${PG_ATTRIBUTE}) AS u ${RELATIONS}`
   );
 }
 
-const BASE_SQL = `SELECT pg_catalog.concat_ws(' ', COALESCE(n, 0), k, COALESCE(f, 0), COALESCE(m, 0)) FROM (${scan()}) c`;
+const BASE_SQL = `SELECT pg_catalog.concat_ws(' ', COALESCE(n, 0), k, COALESCE(f, 0), COALESCE(m, 0), u) FROM (${scan()}) c`;
 const BASE_NAME = "regate_rows_base";
 const BASE_QUERY = serialize.query(BASE_SQL);
 const BASE_EXTENDED = Buffer.concat(ownExtended(BASE_NAME, BASE_SQL));
@@ -69,7 +94,7 @@ export function readChangesBase(s: SessionState, extended: boolean): void {
   s.toServer(BASE_EXTENDED);
 }
 
-const BASE_TEXT = /^(\d+) (\d+) (\d+) (\d+)$/;
+const BASE_TEXT = /^(\d+) (\d+) (\d+) (\d+) (\d+)$/;
 
 /** The base was asked inside an extended batch and the server has not answered it yet. */
 export function baseInFlight(s: SessionState): boolean {
@@ -82,7 +107,7 @@ export function noteChangesBase(s: SessionState, f: Frame): void {
   const len = f.body.readInt32BE(2);
   const m = len > 0 ? BASE_TEXT.exec(f.body.toString("latin1", 6, 6 + len)) : null;
   if (!m || !Number.isSafeInteger(Number(m[1]))) return;
-  s.changesBase = { rows: Number(m[1]), tables: m[2]!, filenodes: m[3]!, maxOid: m[4]! };
+  s.changesBase = { rows: Number(m[1]), tables: m[2]!, filenodes: m[3]!, maxOid: m[4]!, attributes: m[5]! };
 }
 
 /**
@@ -96,7 +121,8 @@ function countSql(s: SessionState): string {
   const base: ChangesBase | undefined = typeof s.changesBase === "object" ? s.changesBase : undefined;
   const changed = `pg_catalog.numeric_sub(COALESCE(n, 0), CAST(${base?.rows ?? 0} AS pg_catalog.numeric))`;
   const kept = base
-    ? `(k OPERATOR(pg_catalog.=) CAST(${base.tables} AS pg_catalog.int8) AND COALESCE(f, 0) OPERATOR(pg_catalog.=) CAST(${base.filenodes} AS pg_catalog.numeric))`
+    ? `(k OPERATOR(pg_catalog.=) CAST(${base.tables} AS pg_catalog.int8) AND COALESCE(f, 0) OPERATOR(pg_catalog.=) CAST(${base.filenodes} AS pg_catalog.numeric) ` +
+      `AND CASE WHEN u OPERATOR(pg_catalog.=) CAST(${base.attributes} AS pg_catalog.int8) THEN true ELSE NOT ${droppedHere(base.maxOid)} END)`
     : "false";
   const tables = `CASE WHEN ${kept} THEN 'kept' ELSE '${base ? "changed" : "unknown"}' END`;
   return (
@@ -296,7 +322,7 @@ export function changesError(s: SessionState, f: Frame, wrapped: boolean): Buffe
   }
   return errorResponse(
     "0A000",
-    `regate: rows_changed_per_transaction (${limit}) cannot count the rows of a table that existed before this transaction and was truncated, rewritten (ALTER COLUMN TYPE, CLUSTER, ...) or dropped inside it (by a function, DO block or trigger too), so ${ending}`,
+    `regate: rows_changed_per_transaction (${limit}) cannot count the rows of a table that existed before this transaction and was truncated, rewritten (ALTER COLUMN TYPE, CLUSTER, ...), dropped or had a column dropped inside it (by a function, DO block or trigger too), so ${ending}`,
     { hint: "DELETE the rows instead (counted against the budget), keep existing tables' storage as it is, or ask an operator to run the TRUNCATE, DROP or ALTER TABLE. The session is still usable." },
   );
 }

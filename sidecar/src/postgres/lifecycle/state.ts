@@ -50,14 +50,16 @@ export interface BudgetCut {
 
 /**
  * The base of the rows_changed_per_transaction count (rows-changed.ts): the change counters' sum, and a digest of
- * the permanent user tables that existed then (how many, the sum of their relfilenodes, the largest OID), as the
- * server's decimal text.
+ * the permanent user tables that existed then (how many, the sum of their relfilenodes, the largest OID), and the
+ * count of pg_attribute rows the transaction had updated then (a column dropped since moves it), as the server's
+ * decimal text.
  */
 export interface ChangesBase {
   rows: number;
   tables: string;
   filenodes: string;
   maxOid: string;
+  attributes: string;
 }
 
 /**
