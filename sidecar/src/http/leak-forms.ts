@@ -124,11 +124,18 @@ export function decodedNeedles(forms: readonly Buffer[]): Needles {
   return n;
 }
 
-/** The secrets of a route: the whole credential, and for basic credentials the password alone as well. */
+/**
+ * The secrets of a route: the whole credential, and for basic credentials the password alone as well, and the
+ * credential as the upstream receives it: base64 of `user:password` (routes.ts). An upstream that echoes its
+ * request encoded once more (base64 or hex of the Authorization header, base64url of the headers' JSON) writes
+ * an encoding of that text, which decodes twice to the password and is no encoding of the password's own
+ * forms: each form of it is searched for as well.
+ */
 export function routeSecrets(credential: { type: string; value: string } | undefined): string[] {
   if (!credential) return [];
   if (credential.type !== "basic") return [credential.value];
   const colon = credential.value.indexOf(":");
   const password = credential.value.slice(colon + 1);
-  return password === "" ? [credential.value] : [credential.value, password];
+  const sent = Buffer.from(credential.value, "utf8").toString("base64");
+  return password === "" ? [credential.value, sent] : [credential.value, password, sent];
 }

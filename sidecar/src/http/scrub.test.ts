@@ -33,8 +33,8 @@ describe("secretForms", () => {
     expect(scrubBuffer(text, needles)).toBe(text);
   });
 
-  it("basic credentials: user:password and the password alone", () => {
-    expect(routeSecrets({ type: "basic", value: "svc:pa55word-long" })).toEqual(["svc:pa55word-long", "pa55word-long"]);
+  it("basic credentials: user:password, the password alone, and their base64 as the upstream receives it", () => {
+    expect(routeSecrets({ type: "basic", value: "svc:pa55word-long" })).toEqual(["svc:pa55word-long", "pa55word-long", Buffer.from("svc:pa55word-long").toString("base64")]);
   });
 });
 
