@@ -256,3 +256,35 @@ describe("rows_changed_per_transaction: must-allow beside the tables' check", ()
     expect((await db.query("SELECT count(*)::int AS n FROM public.bench_history"))[0].n).toBe(10);
   });
 });
+
+// Large objects keep their data in pg_catalog's pg_largeobject, one row per 2 kB page: lo_unlink and lo_truncate
+// delete those rows as a DELETE would, and are counted with the tables' rows.
+describe("rows_changed_per_transaction: large objects", () => {
+  let lo = 0;
+  beforeEach(async () => {
+    if (lo) await db.query(`SELECT lo_unlink(${lo}) FROM pg_largeobject_metadata WHERE oid = ${lo}`);
+    // 20 pages of 2 kB, owned by the agent's role.
+    lo = (await db.query("SELECT lo_from_bytea(0, convert_to(repeat('x', 40960), 'UTF8'))::int AS lo"))[0].lo;
+    await db.query(`ALTER LARGE OBJECT ${lo} OWNER TO ${db.users.scram.user}`);
+  });
+  const stored = async () => (await db.query(`SELECT coalesce(sum(length(data)), 0)::int AS n FROM pg_largeobject WHERE loid = ${lo}`))[0].n;
+
+  for (const mode of MODES) {
+    it(`${mode}: lo_unlink of a 20-page large object → 54000; its data kept`, async () => {
+      const outcome = await attempt(`SELECT lo_unlink(${lo} + $1 - 1)`, mode);
+      expect(outcome).toEqual(mode.startsWith("block") ? ["ok", "54000", "ok", "ok"] : ["54000", "ok"]);
+      expect(await stored()).toBe(40960);
+    });
+  }
+
+  it("lo_truncate of it to nothing → 54000; its data kept", async () => {
+    expect(await attempt(`SELECT lo_truncate(lo_open(${lo}, 131072), 0)`, "autocommit, simple")).toEqual(["54000", "ok"]);
+    expect(await stored()).toBe(40960);
+  });
+
+  it("lo_put over its first page (1 row) commits", async () => {
+    expect(await attempt(`SELECT lo_put(${lo}, 0, '\\x79'::bytea)`, "autocommit, simple")).toEqual(["ok", "ok"]);
+    expect(await stored()).toBe(40960);
+    expect((await db.query(`SELECT convert_from(lo_get(${lo}, 0, 2), 'UTF8') AS s`))[0].s).toBe("yx");
+  });
+});

@@ -40,9 +40,13 @@ const COUNTED = new RegExp(`${MARK} (-?\\d+) (\\w+) (\\w+)`);
 // The counters of pg_stat_xact_user_tables, read from pg_class directly: the view's joins cost the server 0.5 ms
 // a read more (its plan, and every catalog table scanned). Tables, materialized views and partitioned tables
 // outside pg_catalog (OID 11); TOAST tables (relkind t) are left out as the view leaves them out.
-const COUNTERS =
-  "pg_catalog.sum(pg_catalog.int8pl(pg_catalog.int8pl(pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid), " +
-  "pg_catalog.pg_stat_get_xact_tuples_updated(c.oid)), pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid)))";
+const changes = (oid: string) =>
+  `pg_catalog.int8pl(pg_catalog.int8pl(pg_catalog.pg_stat_get_xact_tuples_inserted(${oid}), ` +
+  `pg_catalog.pg_stat_get_xact_tuples_updated(${oid})), pg_catalog.pg_stat_get_xact_tuples_deleted(${oid}))`;
+// Large objects too, though their rows live in pg_catalog (pg_largeobject, one row per 2 kB page, and
+// pg_largeobject_metadata, one per object): lo_put, lo_truncate and lo_unlink change stored data as DELETE does.
+const LARGE_OBJECTS = `pg_catalog.int8pl(${changes("2613")}, ${changes("2995")})`;
+const COUNTERS = `pg_catalog.numeric_add(COALESCE(pg_catalog.sum(${changes("c.oid")}), 0), CAST(${LARGE_OBJECTS} AS pg_catalog.numeric))`;
 const RELATIONS = "FROM pg_catalog.pg_class c WHERE c.relkind OPERATOR(pg_catalog.=) ANY ('{r,m,p}'::pg_catalog.\"char\"[]) AND c.relnamespace OPERATOR(pg_catalog.<>) 11";
 /** The tables of the digest, in the same scan: not materialized views (derived rows), not temporary tables. */
 const KEPT = "c.relkind OPERATOR(pg_catalog.<>) 'm'::pg_catalog.\"char\" AND c.relpersistence OPERATOR(pg_catalog.<>) 't'::pg_catalog.\"char\"";
