@@ -47,7 +47,28 @@ function looseText(v: unknown): string | undefined {
   return undefined;
 }
 
-const folded = (s: string): string => s.trim().toLowerCase();
+/**
+ * Characters a server's fold may drop: every language trims its own set (Python's str.strip() also drops
+ * \x1c-\x1f and \x85, JavaScript's trim() drops \ufeff), so any whitespace, control or format character,
+ * wherever it stands, is dropped here: no MCP method has one.
+ */
+const LOOSE = /[\p{White_Space}\p{Cc}\p{Cf}]/gu;
+
+/**
+ * The method as the loosest server reads it: NFKC (fullwidth `ｔｏｏｌｓ` is `tools`), case folded fully
+ * (upper then lower: the long s `ſ` is `s`, as Python's casefold() and Go's strings.EqualFold read it) and
+ * without LOOSE characters. Folding more than any one server only widens what is refused.
+ */
+const folded = (s: string): string =>
+  // Printable ASCII (every method a client sends) only has its case to fold; the rest is not on the hot path.
+  PRINTABLE_ASCII.test(s) ? s.toLowerCase() : s.normalize("NFKC").toUpperCase().toLowerCase().normalize("NFKC").replace(LOOSE, "");
+
+const PRINTABLE_ASCII = /^[\x21-\x7e]*$/;
+
+/** Whether `method` holds a character some server drops or stops at (a NUL ends a C string): no method has one. */
+export function holdsLoose(method: string): boolean {
+  return !PRINTABLE_ASCII.test(method) && new RegExp(LOOSE.source, "u").test(method);
+}
 
 /** MCP's own spelling of the method `method` folds and trims to; undefined for a method MCP does not define. */
 export function canonicalMethod(method: string): string | undefined {
