@@ -190,6 +190,9 @@ function verdict(instance: AnalysisResult, ofTemplate: AnalysisResult, sql: stri
   if (instance.statements.length !== 1 || isVolatile(instance)) return false;
   // A served copy does not carry what the statement stores in temporary relations (applyAllowed needs it).
   if (instance.temporary) return false;
+  // Facts that read the constants' values (`id + 1 = id + 1` is no WHERE, `id + 1 = id + 2` is one) hold for
+  // this statement's constants only, and the template's own facts (each constant a parameter) for none.
+  if (instance.constant_values || ofTemplate.constant_values) return false;
   if (instance.statements[0]!.sql !== statementText(sql)) return false;
   const facts = withoutSql(instance);
   if (JSON.stringify(facts) !== JSON.stringify(withoutSql(ofTemplate))) return false;

@@ -85,6 +85,13 @@ class MessageSession implements SessionView {
     return this.changes;
   }
 
+  /** Some statement's facts depend on the values of its constants, not only on where they stand. */
+  constantValues = false;
+
+  constantValuesRead(): void {
+    this.constantValues = true;
+  }
+
   prepared(name: string): StatementFacts | undefined {
     return this.preparedStatements.get(name);
   }
@@ -212,7 +219,13 @@ export function analyze(sql: string, ctx: AnalysisContext): AnalysisResult {
     if (effect) (names ??= [])[i] = effect;
   }
   const temporary = session.created();
-  return { statements, fingerprint: fingerprintStatements(parsed.statements, sql), ...(names ? { names } : {}), ...(temporary ? { temporary } : {}) };
+  return {
+    statements,
+    fingerprint: fingerprintStatements(parsed.statements, sql, session.constantValues),
+    ...(names ? { names } : {}),
+    ...(temporary ? { temporary } : {}),
+    ...(session.constantValues ? { constant_values: true as const } : {}),
+  };
 }
 
 /** What a statement does to the session's names, as the server reads them (its parse tree). */
@@ -240,7 +253,10 @@ function nameEffect(raw: RawStatement): NameEffect | undefined {
   }
 }
 
-/** The cache fingerprint alone (parses the SQL). */
+/**
+ * The cache fingerprint alone (parses the SQL, analyses nothing): with constants replaced even where analyze()
+ * keeps them because a fact read their values (AnalysisResult.constant_values).
+ */
 export function fingerprint(sql: string): string {
   if (!parserReady()) throw new RegateError("INTERNAL", "initSqlParser() must complete before fingerprint()");
   const parsed = parseSql(sql);

@@ -41,6 +41,8 @@ export class FactsBuilder {
    * beside a set_config() of search_path, which can move that path before the name is looked up.
    */
   namesAtRun = false;
+  /** A fact depends on the values of the statement's constants (same-expression.ts): not for the policy. */
+  constantValues = false;
 
   /** Lists that also receive every relation added while they are open (FOR UPDATE: what a FROM clause read). */
   private readonly recorders: RelationRef[][] = [];

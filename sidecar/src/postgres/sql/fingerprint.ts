@@ -2,8 +2,9 @@
 // Unlike libpg-query's fingerprint, names are kept (it ignores EXECUTE/FETCH/LISTEN names, aliases and
 // casts of constants, so `EXECUTE safe` and `EXECUTE evil` would share a cache entry), and constants
 // that the facts depend on are kept too: SET values, set_config() and current_setting() arguments and the relation names
-// given to nextval() and its kin (relation-args.ts). Statements with the same fingerprint therefore
-// have the same facts, apart from `sql`.
+// given to nextval() and its kin (relation-args.ts); and every constant when a fact read their values
+// (has_where's tautologies, analyze.ts). Statements with the same fingerprint therefore have the same
+// facts, apart from `sql`.
 import { createHash } from "node:crypto";
 import { nameList, unwrap } from "./node.js";
 import { takesRelationArgument } from "./relation-args.js";
@@ -133,11 +134,15 @@ function listMode(type: string, body: Record<string, unknown>, key: string): Lis
   return "plain";
 }
 
-export function fingerprintStatements(statements: readonly RawStatement[], sql: string): string {
+/**
+ * `keepConstants`: the facts read the values of constants that are otherwise replaced (`id + 1 = id + 1` is no
+ * WHERE, `id + 1 = id + 2` is one: AnalysisResult.constant_values), so every constant is kept.
+ */
+export function fingerprintStatements(statements: readonly RawStatement[], sql: string, keepConstants = false): string {
   const c = new Canon();
   try {
     for (const s of statements) {
-      c.value(s.wrapped, false);
+      c.value(s.wrapped, keepConstants);
       c.out += "\n";
     }
   } catch (err) {

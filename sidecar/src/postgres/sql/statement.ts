@@ -23,6 +23,8 @@ export interface SessionView {
   prepared(name: string): StatementFacts | undefined;
   cursor(name: string): StatementFacts | undefined;
   holdCursors(): StatementFacts[];
+  /** A statement's facts depend on the values of its constants (AnalysisResult.constant_values). */
+  constantValuesRead?(): void;
 }
 
 function nested(type: string, b: Rec, cx: Cx, outer: Scope | null, ctes: CteEnv | null): Col[] {
@@ -78,5 +80,6 @@ export function analyzeStatement(raw: RawStatement, env: Env, session: SessionVi
     if (err instanceof TooDeep) facts.addUnknown(err.message);
     else facts.addUnknown(`internal analysis error: ${err instanceof Error ? err.message : String(err)}`);
   }
+  if (facts.constantValues) session.constantValuesRead?.();
   return facts.build(kindOf(raw.node), raw.node, raw.sql);
 }

@@ -243,6 +243,11 @@ export interface AnalysisResult {
   /** What the message's statements store in the session's temporary schema (temporary.ts); absent when nothing. */
   temporary?: TemporaryChange[];
   /**
+   * Some fact depends on the values of the statement's constants, not only on where they stand (has_where:
+   * `id + 1 = id + 1`, `status LIKE '%'`): statements of its template must each be analysed (lifecycle/analyse.ts).
+   */
+  constant_values?: true;
+  /**
    * The catalog generation and search_path the facts were taken under (lifecycle/analyse.ts); "" when
    * the message itself changes the search_path. PostgreSQL plans a prepared statement again when either
    * changes, so its facts must be taken again too (lifecycle/names.ts).

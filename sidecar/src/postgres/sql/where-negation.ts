@@ -4,17 +4,28 @@
 // as not restricting.
 import type { Target } from "./dml.js";
 import { list, nameList, rec, str, unwrap } from "./node.js";
-import { canonical } from "./same-expression.js";
+import { canonical, type ConstantValues } from "./same-expression.js";
 import { MAX_DEPTH } from "./scope.js";
 
 /**
  * Whether one of `args` is the negation of another: NOT, IS [NOT] TRUE/FALSE, `= true`/`= false`, or the
  * negated comparison of the same operands (`id = 1` and `id <> 1`, `id < 10` and `10 <= id`).
  */
-export function complementary(args: unknown[], t: Target): boolean {
+export function complementary(args: unknown[], t: Target, marks?: ConstantValues): boolean {
+  // With every number and string constant as one placeholder: when even then no two are each other's
+  // negation, the constants' values cannot make them so (`id = 1 OR id <> 2` and `id = 1 OR id <> 1`).
+  if (marks !== undefined) {
+    const erase = { constants: false };
+    if (!negationIn(args, t, erase)) return false;
+    if (erase.constants) marks.constantValues = true;
+  }
+  return negationIn(args, t);
+}
+
+function negationIn(args: unknown[], t: Target, erase?: { constants: boolean }): boolean {
   const seen = new Map<string, boolean>();
   for (const a of args) {
-    const [key, positive] = polar(a, t);
+    const [key, positive] = polar(a, t, erase);
     if (seen.get(key) === !positive) return true;
     if (!seen.has(key)) seen.set(key, positive);
   }
@@ -22,28 +33,28 @@ export function complementary(args: unknown[], t: Target): boolean {
 }
 
 /** A condition as a base expression and whether it is that expression or its negation. */
-function polar(v: unknown, t: Target, depth = 0): [string, boolean] {
+function polar(v: unknown, t: Target, erase: { constants: boolean } | undefined, depth = 0): [string, boolean] {
   const flip = ([k, p]: [string, boolean]): [string, boolean] => [k, !p];
   const u = depth < MAX_DEPTH ? unwrap(v) : undefined;
   const b = u?.[1];
-  if (u?.[0] === "BoolExpr" && str(b?.boolop) === "NOT_EXPR") return flip(polar(list(b?.args)[0], t, depth + 1));
+  if (u?.[0] === "BoolExpr" && str(b?.boolop) === "NOT_EXPR") return flip(polar(list(b?.args)[0], t, erase, depth + 1));
   if (u?.[0] === "BooleanTest") {
     const test = str(b?.booltesttype);
-    if (test === "IS_TRUE" || test === "IS_NOT_FALSE") return polar(b?.arg, t, depth + 1);
-    if (test === "IS_FALSE" || test === "IS_NOT_TRUE") return flip(polar(b?.arg, t, depth + 1));
+    if (test === "IS_TRUE" || test === "IS_NOT_FALSE") return polar(b?.arg, t, erase, depth + 1);
+    if (test === "IS_FALSE" || test === "IS_NOT_TRUE") return flip(polar(b?.arg, t, erase, depth + 1));
   }
   if (u?.[0] === "A_Expr" && b !== undefined) {
     const kind = str(b.kind) ?? "";
     const op = nameList(b.name)?.join(".") ?? "";
     const c = boolConst(b.lexpr) ?? boolConst(b.rexpr);
     if (kind === "AEXPR_OP" && c !== undefined && (op === "=" || op === "<>" || op === "!=")) {
-      const r = polar(boolConst(b.lexpr) === undefined ? b.lexpr : b.rexpr, t, depth + 1);
+      const r = polar(boolConst(b.lexpr) === undefined ? b.lexpr : b.rexpr, t, erase, depth + 1);
       return c === (op === "=") ? r : flip(r);
     }
-    const p = opPolar(kind, op === "!=" ? "<>" : op, JSON.stringify(canonical(b.lexpr, t)), JSON.stringify(canonical(b.rexpr, t)));
+    const p = opPolar(kind, op === "!=" ? "<>" : op, JSON.stringify(canonical(b.lexpr, t, erase)), JSON.stringify(canonical(b.rexpr, t, erase)));
     if (p) return p;
   }
-  return [JSON.stringify(canonical(v, t)), true];
+  return [JSON.stringify(canonical(v, t, erase)), true];
 }
 
 const NEGATED: Record<string, string> = { "=": "<>", "<>": "=", "<": ">=", ">=": "<", ">": "<=", "<=": ">" };

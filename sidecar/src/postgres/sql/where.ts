@@ -5,7 +5,7 @@ import { expr } from "./expr.js";
 import { CONSTANT, merge, type Lin } from "./lineage.js";
 import { bodyOf, list, nameList, rec, str, unwrap, type Rec } from "./node.js";
 import { conjuncts, relate } from "./relate.js";
-import { same } from "./same-expression.js";
+import { same, type ConstantValues } from "./same-expression.js";
 import { MAX_DEPTH, TooDeep, type Cx } from "./scope.js";
 import { boolConst, complementary } from "./where-negation.js";
 
@@ -83,7 +83,7 @@ class Condition {
         if (op === "NOT_EXPR") return negate(args[0] ?? NONE);
         const and = op === "AND_EXPR";
         // `active OR NOT active` is every row where active is not NULL; `x AND NOT x` is no row.
-        if (complementary(list(b.args), this.t)) return and ? { yes: true, not: false } : { yes: false, not: true };
+        if (complementary(list(b.args), this.t, this.cx.facts)) return and ? { yes: true, not: false } : { yes: false, not: true };
         // NOT (a AND b) is NOT a OR NOT b: the negation restricts as the dual connective does.
         const any = (k: keyof Restricts) => args.some((a) => a[k]);
         const all = (k: keyof Restricts) => args.length > 0 && args.every((a) => a[k]);
@@ -130,7 +130,7 @@ class Condition {
       const cw = bodyOf(w, "CaseWhen");
       if (!cw) continue;
       // `CASE x WHEN v`: the branch is taken where x = v.
-      const when = arg === undefined ? this.of(cw.expr) : this.leaf(cw.expr) || argRefers ? (same(arg, cw.expr, this.t) ? NONE : BOTH) : NONE;
+      const when = arg === undefined ? this.of(cw.expr) : this.leaf(cw.expr) || argRefers ? (same(arg, cw.expr, this.t, this.cx.facts) ? NONE : BOTH) : NONE;
       const result = this.of(cw.result);
       yes &&= when.yes || result.yes;
       not &&= when.yes || result.not;
@@ -145,13 +145,13 @@ class Condition {
     const kind = str(b.kind) ?? "";
     const op = nameList(b.name)?.join(".") ?? "";
     const items = list(bodyOf(b.rexpr, "List")?.items);
-    const array = kind === "AEXPR_OP_ANY" || kind === "AEXPR_OP_ALL" ? arrayItems(b.rexpr) : undefined;
+    const array = kind === "AEXPR_OP_ANY" || kind === "AEXPR_OP_ALL" ? arrayItems(b.rexpr, this.cx.facts) : undefined;
     const tautology =
-      same(b.lexpr, b.rexpr, this.t) ||
-      (kind === "AEXPR_IN" && items.some((i) => same(b.lexpr, i, this.t))) ||
-      (kind.includes("BETWEEN") && items.length === 2 && items.every((i) => same(b.lexpr, i, this.t))) ||
+      same(b.lexpr, b.rexpr, this.t, this.cx.facts) ||
+      (kind === "AEXPR_IN" && items.some((i) => same(b.lexpr, i, this.t, this.cx.facts))) ||
+      (kind.includes("BETWEEN") && items.length === 2 && items.every((i) => same(b.lexpr, i, this.t, this.cx.facts))) ||
       // `id = ANY(ARRAY[1, id])` holds where one element does; ALL over no element at all is true.
-      (array !== undefined && (kind === "AEXPR_OP_ANY" ? array.some((i) => same(b.lexpr, i, this.t)) : array.every((i) => same(b.lexpr, i, this.t))));
+      (array !== undefined && (kind === "AEXPR_OP_ANY" ? array.some((i) => same(b.lexpr, i, this.t, this.cx.facts)) : array.every((i) => same(b.lexpr, i, this.t, this.cx.facts))));
     // `x IS DISTINCT FROM NULL` is `x IS NOT NULL`.
     const withNull = isNull(b.lexpr) ? b.rexpr : isNull(b.rexpr) ? b.lexpr : undefined;
     if (!tautology && withNull !== undefined && (kind === "AEXPR_DISTINCT" || kind === "AEXPR_NOT_DISTINCT")) {
@@ -170,7 +170,7 @@ class Condition {
       const equal = op === "=" || kind === "AEXPR_NOT_DISTINCT";
       if (c !== undefined && (equal || op === "<>" || op === "!=" || kind === "AEXPR_DISTINCT")) return c === equal ? x : negate(x);
       // `active <> NOT active` is `active OR NOT active`; `active = NOT active` is no row.
-      if (complementary([b.lexpr, b.rexpr], this.t) && (equal || op === "<>" || op === "!=" || kind === "AEXPR_DISTINCT")) {
+      if (complementary([b.lexpr, b.rexpr], this.t, this.cx.facts) && (equal || op === "<>" || op === "!=" || kind === "AEXPR_DISTINCT")) {
         return equal ? { yes: true, not: false } : { yes: false, not: true };
       }
       return l.yes && l.not && r.yes && r.not ? BOTH : NONE;
@@ -179,27 +179,32 @@ class Condition {
     // ANY over no element at all is never true.
     if (refers && array?.length === 0 && kind === "AEXPR_OP_ANY") return { yes: true, not: false };
     // `status LIKE '%'` matches every value but NULL: it is IS NOT NULL.
-    if (!tautology && refers && (op === "~~" || op === "~~*" || op === "!~~" || op === "!~~*") && matchesAll(b.rexpr)) {
+    if (!tautology && refers && (op === "~~" || op === "~~*" || op === "!~~" || op === "!~~*") && matchesAll(b.rexpr, this.cx.facts)) {
       return this.nullTest(true, op.startsWith("!"));
     }
     return refers && !tautology ? BOTH : NONE;
   }
 }
 
-/** The elements of an array written out (`ARRAY[a, b]`, `'{}'`), cast or not. */
-function arrayItems(v: unknown): unknown[] | undefined {
+/**
+ * The elements of an array written out (`ARRAY[a, b]`, `'{}'`), cast or not. Reading a string constant's value
+ * is told to `marks`: `'{}'` and `'{1}'` share a template (same-expression.ts).
+ */
+function arrayItems(v: unknown, marks: ConstantValues): unknown[] | undefined {
   const u = unwrap(v);
-  if (u?.[0] === "TypeCast") return arrayItems(u[1].arg);
+  if (u?.[0] === "TypeCast") return arrayItems(u[1].arg, marks);
   if (u?.[0] === "A_ArrayExpr") return list(u[1].elements);
   const text = u?.[0] === "A_Const" ? str(rec(u[1].sval)?.sval) : undefined;
+  if (text !== undefined) marks.constantValues = true;
   return text !== undefined && /^\s*\{\s*\}\s*$/.test(text) ? [] : undefined;
 }
 
-/** A LIKE pattern of `%` alone, which every string matches. */
-function matchesAll(v: unknown): boolean {
+/** A LIKE pattern of `%` alone, which every string matches; a pattern's value read is told to `marks` (`'%'` and `'a%'`). */
+function matchesAll(v: unknown, marks: ConstantValues): boolean {
   const u = unwrap(v);
-  if (u?.[0] === "TypeCast") return matchesAll(u[1].arg);
+  if (u?.[0] === "TypeCast") return matchesAll(u[1].arg, marks);
   const text = u?.[0] === "A_Const" ? str(rec(u[1].sval)?.sval) : undefined;
+  if (text !== undefined) marks.constantValues = true;
   return text !== undefined && /^%+$/.test(text);
 }
 
