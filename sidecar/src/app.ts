@@ -123,8 +123,14 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
   if (recording) lifecycle.listen(recording.lifecycle);
   const closers: (() => Promise<void>)[] = [];
   // Locks sit in front of the pipeline for every adapter: a locked agent's statements and requests are refused.
-  // Memory locks across workers live in the primary, a copy in each worker (cluster/lock-store.ts).
-  const lockBackend = cluster && config.incident.locks.store === "memory" ? await cluster.lockStore() : await lockStore(config, log.child({ component: "locks" }));
+  // Memory locks across workers live in the primary, a copy in each worker (cluster/lock-store.ts); a lock
+  // stored in the postgres table reaches every worker before the API answers (cluster/shared-lock-store.ts).
+  const lockBackend =
+    cluster && config.incident.locks.store === "memory"
+      ? await cluster.lockStore()
+      : cluster
+        ? cluster.sharedLockStore(await lockStore(config, log.child({ component: "locks" })))
+        : await lockStore(config, log.child({ component: "locks" }));
   const locks = new LockService(lockBackend, log.child({ component: "locks" }));
   // With locks or approvals in the database, no agent statement may reach their tables.
   const stores: ProtectedSchema[] = [

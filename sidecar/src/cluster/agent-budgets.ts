@@ -41,9 +41,10 @@ class Leases {
 
 /**
  * workers > 1: the agent's counters are the primary's (agent-budgets-primary.ts); each worker spends leases
- * of them, so the row and statement paths stay synchronous. A lease is topped up when half spent; rows that
- * arrive before the top-up (the rest of one socket read) go ahead on credit, and the session reads no more
- * until they are charged and the primary has answered. A primary that does not answer refuses (fail closed): statements
+ * of them, so the row and statement paths stay synchronous. A lease is topped up when half spent; a reply
+ * the lease does not cover waits for the top-up (hold(): the session handles it and what follows once the
+ * primary has answered), so an agent gets its limit however many connections it streams on. What still goes
+ * ahead on credit (what masking added to a row) is charged with the next request. A primary that does not answer refuses (fail closed): statements
  * with CLUSTER_UNAVAILABLE, a result past its lease is cut.
  */
 export class ClusterAgentBudgets implements AgentBudgetBook {
@@ -78,6 +79,7 @@ export class ClusterAgentBudgets implements AgentBudgetBook {
         return a.credit.rows + a.credit.bytes > 0 && (a.pending || !a.failed) ? settle() : undefined;
       },
       ready: (n) => this.#ready(a, n),
+      hold: (bytes, now) => this.#hold(a, bytes, now),
       admit: (n, now) => this.#admit(a, n, now),
       row: (bytes, now) => this.#row(a, bytes, now),
       used: () => a.used,
@@ -128,6 +130,22 @@ export class ClusterAgentBudgets implements AgentBudgetBook {
     return { reason: `agent budgets are kept by the cluster primary, which did not grant this statement in time${a.failed ? ` (${a.failed})` : ""}; retry`, error_code: "CLUSTER_UNAVAILABLE" };
   }
 
+  /**
+   * A reply the leases do not cover waits for the primary, rather than going ahead on credit: one socket read
+   * carries thousands of narrow rows, and every connection of the agent would run one read ahead.
+   */
+  #hold(a: Leases, bytes: number, now: number): Promise<void> | undefined {
+    if (!this.#lacks(a, "rows", 1, now) && !this.#lacks(a, "bytes", bytes, now)) return undefined;
+    // The primary did not answer: row() cuts it, and asks again.
+    if (a.failed && !a.pending) return undefined;
+    return a.pending ?? this.#topUp(a, 0, bytes);
+  }
+
+  /** Whether spending `amount` of `kind` needs more than this worker holds, and the primary may still grant it. */
+  #lacks(a: Leases, kind: Kind, amount: number, now: number): boolean {
+    return a.limits[LIMIT[kind]] > 0 && a.allowance[kind] < amount && a.spentUntil[kind] <= now;
+  }
+
   #row(a: Leases, bytes: number, now: number): string | undefined {
     const crossed = this.#fits(a, "rows", 1, now) ?? this.#fits(a, "bytes", bytes, now);
     if (crossed) return crossed;
@@ -172,10 +190,10 @@ export class ClusterAgentBudgets implements AgentBudgetBook {
    * One request at a time per agent; resolves (never rejects) once answered or failed. Sent once the
    * socket read being handled is done, so what ran ahead of the lease in it is charged before more is granted.
    */
-  #topUp(a: Leases, statements: number): Promise<void> {
+  #topUp(a: Leases, statements: number, rowBytes = 0): Promise<void> {
     if (a.pending) return a.pending;
     a.pending = Promise.resolve()
-      .then(() => this.#ask(a, statements))
+      .then(() => this.#ask(a, statements, rowBytes))
       .finally(() => {
         a.pending = undefined;
         if (a.open === 0) return this.#giveBack(a);
@@ -185,7 +203,8 @@ export class ClusterAgentBudgets implements AgentBudgetBook {
     return a.pending;
   }
 
-  #ask(a: Leases, statements: number): Promise<void> {
+  /** `rowBytes`: a reply waits (#hold) that needs one row and this many bytes; a lease smaller than that row is not enough. */
+  #ask(a: Leases, statements: number, rowBytes = 0): Promise<void> {
     const now = Date.now();
     const take = zero();
     const need = zero();
@@ -193,7 +212,8 @@ export class ClusterAgentBudgets implements AgentBudgetBook {
       const limit = a.limits[LIMIT[k]];
       if (limit === 0 || a.spentUntil[k] > now) continue;
       const size = leaseSize(limit);
-      const want = k === "statements" ? Math.max(statements - a.allowance[k], 0) : 0;
+      const wanted = k === "statements" ? statements : k === "bytes" ? rowBytes : rowBytes > 0 ? 1 : 0;
+      const want = Math.max(wanted - a.allowance[k], 0);
       if (a.allowance[k] * 2 < size || want > 0) take[k] = Math.max(size, want);
       need[k] = want;
     }

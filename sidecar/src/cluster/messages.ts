@@ -9,6 +9,7 @@ export type PrimaryOp =
   | "locks.snapshot" // {}: the memory locks, for a worker that starts
   | "locks.add" // { lock }
   | "locks.remove" // { id }
+  | "locks.share" // { lock }: a lock this worker stored in the postgres lock table, for every worker to adopt now
   | "metrics" // {}: every worker's metrics, aggregated
   | "mcp.snapshot" // {}: every MCP session record, for a worker that starts
   | "mcp.admit" // { subject, id, resumes, mask }: book an exchange the worker's copy cannot admit alone
@@ -20,7 +21,7 @@ export type PrimaryOp =
   | "logins.snapshot"; // {}: the sources refused now, for a worker that starts
 
 /** What the primary asks a worker (it answers with `reply`). */
-export type WorkerOp = "cancel" | "sessions.list" | "sessions.kill" | "locks.added" | "locks.removed" | "metrics" | "mcp.changed" | "logins.throttled";
+export type WorkerOp = "cancel" | "sessions.list" | "sessions.kill" | "locks.added" | "locks.removed" | "locks.adopt" | "metrics" | "mcp.changed" | "logins.throttled";
 
 export type ToPrimary =
   | { rg: 1; t: "ready"; slot: number }

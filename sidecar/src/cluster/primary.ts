@@ -94,6 +94,13 @@ export function runPrimary(opts: PrimaryOptions): Promise<number | undefined> {
         for (const x of r) if (!x.ok) log.warn({ slot: x.slot, error: x.error, lock_id: body.lock.id }, "a worker did not confirm a new lock");
         return true;
       }
+      case "locks.share": {
+        // incident.locks.store: postgres (shared-lock-store.ts): the lock is in the table; every worker knows it now.
+        const r = await hub.callAll("locks.adopt", { lock: body.lock });
+        // One that did not answer is dead or starting: it reads the table before it listens.
+        for (const x of r) if (!x.ok) log.warn({ slot: x.slot, error: x.error, lock_id: body.lock.id }, "a worker did not confirm a new lock");
+        return true;
+      }
       case "locks.remove": {
         const before = locks.length;
         locks = locks.filter((l) => l.id !== body.id);

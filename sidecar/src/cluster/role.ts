@@ -1,6 +1,6 @@
 import type { SessionDirectory, SessionView } from "../admin/index.js";
 import type { McpSessionStore } from "../http/index.js";
-import type { LockStore } from "../locks/index.js";
+import type { Lock, LockStore } from "../locks/index.js";
 import type { LoginThrottle } from "../identity/index.js";
 import type { Logger } from "../log.js";
 import type { CancelKeys } from "../postgres/index.js";
@@ -10,6 +10,7 @@ import type { LeaseAnswer } from "./agent-budgets-primary.js";
 import { issuePid, ownerSlot } from "./cancel-keys.js";
 import { WorkerLink } from "./link.js";
 import { ClusterLockStore } from "./lock-store.js";
+import { ClusterSharedLockStore } from "./shared-lock-store.js";
 import { ClusterLoginThrottle } from "./login-throttle.js";
 import type { LoginLimits } from "./login-throttle-primary.js";
 import { ClusterMcpSessions } from "./mcp-sessions.js";
@@ -36,6 +37,8 @@ export interface ClusterRole {
   readonly cancelKeys: CancelKeys;
   /** The memory lock store, shared through the primary. */
   lockStore(): Promise<LockStore>;
+  /** A shared store (postgres) whose new locks every worker adopts before add() resolves. */
+  sharedLockStore(inner: LockStore): LockStore;
   /** MCP session records, kept by the primary with a copy here; call before the HTTP listener opens. */
   mcpSessions(): Promise<McpSessionStore>;
   /** Agent-wide budgets (postgres.budgets agent_*), counted by the primary for every worker. */
@@ -71,6 +74,7 @@ export function workerRole(slot: number, workers: number, log: Logger): ClusterR
       },
     },
     lockStore: () => new ClusterLockStore(link).start(),
+    sharedLockStore: (inner) => (inner.adopt ? new ClusterSharedLockStore(inner as LockStore & { adopt(lock: Lock): void }, link) : inner),
     agentBudgets: () => new ClusterAgentBudgets((req) => link.request<LeaseAnswer>("budget.lease", req, LEASE_TIMEOUT_MS)),
     loginThrottle: (limits, share) => new ClusterLoginThrottle(link, limits, share, log.child({ component: "identity" })).start(),
     mcpSessions: () => new ClusterMcpSessions(link, log.child({ component: "mcp-sessions" })).start(),

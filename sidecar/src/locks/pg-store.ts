@@ -38,6 +38,14 @@ export class PgLockStore implements LockStore {
   readonly #db: SerialConnection;
   readonly #listener: NotifyListener;
   #resync: NodeJS.Timeout | undefined;
+  /** Reads of the table started so far (they complete in this order: one serial connection). */
+  #reads = 0;
+  /**
+   * Locks known before a read of the table could show them (added here, or by another worker): a read that
+   * started earlier must not drop them, or the lock would lapse until the next NOTIFY. By id, with the
+   * number of the last read that may have missed it; a later read's answer stands (it may have been removed).
+   */
+  readonly #adopted = new Map<string, { lock: Lock; missedBy: number }>();
 
   constructor(
     upstream: UpstreamConfig,
@@ -77,12 +85,18 @@ export class PgLockStore implements LockStore {
     await this.#db.query(
       `INSERT INTO ${this.schema}.locks (id, target_kind, target_value, message, created_at, created_by, expires_at) VALUES (${literal(lock.id)}, ${literal(kind)}, ${literal(value as string)}, ${literal(lock.message)}, ${literal(lock.created_at)}, ${literal(lock.created_by)}, ${lock.expires_at ? literal(lock.expires_at) : "NULL"}); SELECT pg_notify(${literal(LOCKS_CHANNEL)}, ${literal(lock.id)});`,
     );
+    this.adopt(lock);
+  }
+
+  adopt(lock: Lock): void {
+    this.#adopted.set(lock.id, { lock, missedBy: this.#reads });
     // The notification's re-read may have brought it already.
     if (!this.#locks.some((l) => l.id === lock.id)) this.#merge([...this.#locks, lock]);
   }
 
   async remove(id: string): Promise<boolean> {
     const rows = await this.#db.query(`WITH gone AS (DELETE FROM ${this.schema}.locks WHERE id = ${literal(id)} RETURNING id) SELECT id, pg_notify(${literal(LOCKS_CHANNEL)}, id) FROM gone`);
+    this.#adopted.delete(id);
     this.#merge(this.#locks.filter((l) => l.id !== id));
     return rows.length > 0;
   }
@@ -93,19 +107,23 @@ export class PgLockStore implements LockStore {
 
   /** Re-reads every live lock; locks not seen before are announced to the listeners. */
   async reload(): Promise<void> {
+    const read = ++this.#reads;
     const rows = await this.#db.query(
       `SELECT id, target_kind, target_value, message, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), created_by, to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') FROM ${this.schema}.locks WHERE expires_at IS NULL OR expires_at > now() ORDER BY created_at`,
     );
-    this.#merge(
-      rows.map(([id, kind, value, message, created_at, created_by, expires_at]) => ({
-        id: id!,
-        target: { [kind!]: value! } as LockTarget,
-        message: message!,
-        created_at: created_at!,
-        created_by: created_by!,
-        ...(expires_at ? { expires_at } : {}),
-      })),
-    );
+    const next: Lock[] = rows.map(([id, kind, value, message, created_at, created_by, expires_at]) => ({
+      id: id!,
+      target: { [kind!]: value! } as LockTarget,
+      message: message!,
+      created_at: created_at!,
+      created_by: created_by!,
+      ...(expires_at ? { expires_at } : {}),
+    }));
+    for (const [id, a] of this.#adopted) {
+      if (read > a.missedBy) this.#adopted.delete(id);
+      else if (!next.some((l) => l.id === id)) next.push(a.lock);
+    }
+    this.#merge(next);
   }
 
   async close(): Promise<void> {

@@ -29,6 +29,11 @@ export interface LockStore {
   remove(id: string): Promise<boolean>;
   /** Called with locks this process learnt of (its own or another replica's), once each. */
   onAdded(listener: (locks: Lock[]) => void): void;
+  /**
+   * A shared store (postgres): a lock another worker of this regate has just stored, known here at once rather
+   * than when its NOTIFY arrives (cluster/shared-lock-store.ts); as add() leaves it, without writing it again.
+   */
+  adopt?(lock: Lock): void;
   close(): Promise<void>;
 }
 

@@ -14,7 +14,7 @@ import { onServerFrame } from "./lifecycle/replies.js";
 import { newSessionState } from "./lifecycle/new-state.js";
 import type { SessionContext, SessionState } from "./lifecycle/state.js";
 import type { Statement } from "./lifecycle/statement.js";
-import { errorResponse, FrameReader, Frontend, OutBatch, type Frame } from "./protocol/index.js";
+import { Backend, errorResponse, FrameReader, Frontend, OutBatch, type Frame } from "./protocol/index.js";
 import { holdsSecret, starSecrets } from "./secret-data.js";
 import { greeting, openUpstream } from "./session-start.js";
 import { unsentBytes } from "./unsent.js";
@@ -72,13 +72,38 @@ export class PgSession implements LiveSession {
   };
   /** A form of regate's password is in the upstream chunk being read (secret-data.ts). */
   #secretInChunk = false;
-  readonly #fromServer = (f: Frame): void => {
+  /**
+   * workers > 1: a reply the agent's leases do not cover, copied, and what the server sent after it: handled once
+   * the primary has answered (AgentBudget.hold), so no reply reaches the agent ahead of what it was granted.
+   */
+  #held: Buffer[] | undefined;
+  readonly #fromServer = (f: Frame): boolean => {
+    const hold = COUNTED.has(f.type) ? this.#state.ctx.budget.agent?.hold?.(f.raw.length, Date.now()) : undefined;
+    if (hold) {
+      this.#holdReplies(f, hold);
+      return false;
+    }
     const forms = this.#ctx.dataSecrets;
     // A message completed from several chunks was not searched whole: it is searched on its own.
     if (forms.length > 0 && (this.#secretInChunk || f.joined)) starSecrets(f, forms);
     const outcome = onServerFrame(this.#state, f);
     if (outcome) this.terminate(outcome.terminate, outcome.message);
+    return true;
   };
+
+  #holdReplies(f: Frame, until: Promise<void>): void {
+    this.#held = [Buffer.from(f.raw)];
+    // Registered before pauseUpstream's own: the held replies are handled before the socket reads again.
+    const resume = (): void => {
+      const held = this.#held;
+      this.#held = undefined;
+      if (!held || this.#closed) return;
+      held.splice(1, 0, this.#upReader.takeBuffered());
+      this.#onUpstreamData(Buffer.concat(held));
+    };
+    until.then(resume, resume);
+    this.#state.pauseUpstream(until);
+  }
 
   constructor(ctx: SessionContext, start: SessionStart) {
     this.#ctx = ctx;
@@ -337,6 +362,8 @@ export class PgSession implements LiveSession {
   #onUpstreamData(chunk: Buffer): void {
     this.#upstreamActiveAt = Date.now();
     if (this.#ending) return;
+    // Behind replies that wait for the agent's lease (#holdReplies): in order, after them.
+    if (this.#held) return void this.#held.push(chunk);
     // What one chunk from the server turns into leaves in one write: unchanged messages as the slice of
     // the chunk they came in, a result with rewritten DataRows as one copy instead of a socket write each.
     this.#collectingToClient = true;
@@ -358,3 +385,6 @@ export class PgSession implements LiveSession {
     if (!this.#toClient.writeTo(this.#client, true)) this.#upstream.socket.pause();
   }
 }
+
+/** Replies counted against an agent's rows and bytes (lifecycle/observe.ts): those that may wait for its lease. */
+const COUNTED: ReadonlySet<number> = new Set([Backend.DataRow, Backend.CopyData, Backend.NotificationResponse, Backend.ErrorResponse, Backend.NoticeResponse, Backend.FunctionCallResponse]);

@@ -29,6 +29,13 @@ export interface AgentBudget {
   row(bytes: number, now: number): string | undefined;
   /** Set while rows run ahead of a lease on its way: the session reads nothing more upstream until it settles. */
   readonly waiting: Promise<void> | undefined;
+  /**
+   * workers > 1: a promise when a counted reply of `bytes` is beyond what this worker holds of the agent's
+   * budget and the primary has not said it is spent: the session handles it, and what follows, once that
+   * settles (session.ts), so what an agent receives is what the primary granted, however many connections
+   * it streams on. undefined: handle it now (row() counts or cuts it).
+   */
+  hold?(bytes: number, now: number): Promise<void> | undefined;
   used(now: number): AgentUse;
   /** The session ended. */
   release(): void;

@@ -55,8 +55,8 @@ export function observeText(s: SessionState, statement: Statement | undefined, b
 }
 
 /**
- * workers > 1: a row went ahead of the agent's lease (the rest of one socket read may): read nothing more
- * upstream until the primary has answered, so what runs ahead is bounded by one read.
+ * workers > 1: a row went ahead of the agent's lease (by what masking added to it; a reply the lease does not
+ * cover waits before it gets here, session.ts): read nothing more upstream until the primary has answered.
  */
 function awaitLease(s: SessionState): void {
   const waiting = s.ctx.budget.agent?.waiting;

@@ -102,6 +102,14 @@ export class FrameReader {
     this.#keep(chunk, off);
   }
 
+  /** Takes what is buffered after onFrame stopped, to be pushed again as a chunk of its own. */
+  takeBuffered(): Buffer {
+    const all = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#partsLength);
+    this.#parts = [];
+    this.#partsLength = 0;
+    return all;
+  }
+
   /** The first n buffered bytes (n is a header's size). */
   #peek(n: number): Buffer {
     const first = this.#parts[0]!;
