@@ -22,6 +22,12 @@ export interface Bundle {
   entrypoints: string[];
   /** Every regular file of the tarball by path (no leading "/"): what a signature covers. */
   files: ReadonlyMap<string, Uint8Array>;
+  /**
+   * A digest of what the bundle holds (`sha256:…`, see contentRevision), whatever its manifest calls it: two
+   * builds under one revision name (`make bundle`'s `<sha>-dirty`, a fixed `-r v1`) are two bundles to the
+   * rollback check.
+   */
+  content: string;
 }
 
 /** Largest bundle, compressed or unpacked: a bigger file is refused before it is read into memory. */
@@ -61,9 +67,11 @@ export interface ParseOptions {
  */
 export function parseBundle(files: ReadonlyMap<string, Uint8Array>, opts: ParseOptions = {}): Bundle {
   const budget = jsonBudget();
+  // Canonical texts already made for parsing, reused for the content digest rather than made twice.
+  const canonical = new Map<string, string>();
   const manifestBytes = files.get(".manifest");
   let manifest: Manifest = {};
-  if (manifestBytes) manifest = parseJson(manifestBytes, ".manifest", budget) as Manifest;
+  if (manifestBytes) manifest = parseJson(manifestBytes, ".manifest", budget, canonical) as Manifest;
   // The revision names the policy in every decision, in the rollback history and in /status: a string, as in OPA.
   if (typeof manifest !== "object" || manifest === null || Array.isArray(manifest) || (manifest.revision !== undefined && typeof manifest.revision !== "string")) {
     throw new RegateError("BUNDLE_INVALID", "bundle .manifest must be a JSON object whose revision is a string");
@@ -83,14 +91,15 @@ export function parseBundle(files: ReadonlyMap<string, Uint8Array>, opts: ParseO
   const data: Record<string, unknown> = {};
   for (const [path, bytes] of files) {
     if (path !== "data.json" && !path.endsWith("/data.json")) continue;
-    const value = parseJson(bytes, path, budget);
+    const value = parseJson(bytes, path, budget, canonical);
     const dirs = path.split("/").slice(0, -1);
     mergeAt(data, dirs, value, path);
   }
   refuseUnsignedReads(opts.exclude ?? [], wasmPath, files);
-  const revision = manifest.revision || contentRevision(files, opts.exclude ?? []);
+  const content = contentRevision(files, opts.exclude ?? [], canonical);
+  const revision = manifest.revision || content;
   const entrypoints = (manifest.wasm ?? []).map((w) => w.entrypoint);
-  return { revision, manifest, wasm, data, entrypoints, files };
+  return { revision, manifest, wasm, data, entrypoints, files, content };
 }
 
 /**
@@ -113,21 +122,23 @@ function refuseUnsignedReads(exclude: readonly string[], wasmPath: string, files
  * form), not of the tarball. The same signed files compressed again, re-indented or packed in another order
  * are the same bundle, so a replay of an old one is still recognised as that one by the rollback check.
  */
-function contentRevision(files: ReadonlyMap<string, Uint8Array>, exclude: readonly string[]): string {
+function contentRevision(files: ReadonlyMap<string, Uint8Array>, exclude: readonly string[], canonical: ReadonlyMap<string, string>): string {
   const skip = new Set([SIGNATURES_FILE, ...exclude.map((f) => f.replace(/^\/+/, ""))]);
   const h = createHash("sha256");
   for (const path of [...files.keys()].sort()) {
     if (skip.has(path)) continue;
     const bytes = files.get(path)!;
-    const content = isStructured(path) ? Buffer.from(canonicalFile(bytes, jsonBudget()), "utf8") : bytes;
+    const content = isStructured(path) ? Buffer.from(canonical.get(path) ?? canonicalFile(bytes, jsonBudget()), "utf8") : bytes;
     h.update(`${Buffer.byteLength(path)}:${path}\0${content.byteLength}:`).update(content);
   }
   return `sha256:${h.digest("hex")}`;
 }
 
-function parseJson(bytes: Uint8Array, name: string, budget: JsonBudget): unknown {
+function parseJson(bytes: Uint8Array, name: string, budget: JsonBudget, canonical: Map<string, string>): unknown {
   try {
-    return JSON.parse(canonicalFile(bytes, budget));
+    const text = canonicalFile(bytes, budget);
+    canonical.set(name, text);
+    return JSON.parse(text);
   } catch (cause) {
     const limit = cause instanceof RegateError && /more than|deeper than/.test(cause.message);
     throw new RegateError("BUNDLE_INVALID", limit ? `bundle file ${shown(name)}: ${cause.message}` : `bundle file ${shown(name)} is not valid JSON`, { cause });

@@ -94,15 +94,19 @@ export async function readPersistedRevisions(bundlePath: string, bytes: Uint8Arr
   const previous = Array.isArray(doc.previous_revisions) ? doc.previous_revisions.filter((r): r is string => typeof r === "string") : [];
   const stale = typeof doc.sha256 === "string" && typeof doc.revision === "string" && doc.sha256 !== sha256(bytes);
   const remembered = stale ? [...previous, doc.revision!] : previous;
-  const own = revisionOf(bytes, exclude);
-  return remembered.filter((r) => r !== own);
+  const own = namesOf(bytes, exclude);
+  return remembered.filter((r) => !own.includes(r));
 }
 
-/** The revision the store will give the bundle, read without verifying it (the store does that when it installs). */
-function revisionOf(bytes: Uint8Array, exclude: string[]): string | undefined {
+/**
+ * The revision the store will give the bundle and its content digest (the name the history gives a bundle that a
+ * later build of its revision replaced), read without verifying it (the store does that when it installs).
+ */
+function namesOf(bytes: Uint8Array, exclude: string[]): string[] {
   try {
-    return readBundle(bytes, { exclude }).revision;
+    const b = readBundle(bytes, { exclude });
+    return [b.revision, b.content];
   } catch {
-    return undefined;
+    return [];
   }
 }

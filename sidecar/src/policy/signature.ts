@@ -74,7 +74,11 @@ export function verifyBundleSignature(files: ReadonlyMap<string, Uint8Array>, op
   if (!key) throw fail(`bundle signature key ${shown(keyid)} is not configured`);
   const { payload } = verifyJws(token, key);
   const scope = opts.scope ?? key.scope ?? "";
-  if ((str(payload["scope"]) ?? "") !== scope) throw fail("bundle signature scope does not match");
+  // A scope that is not a string (["staging", "dev"]) names some scope all the same: read as none, a bundle signed
+  // for another consumer of the key passed where no scope is configured. OPA refuses it too (its claim is a string).
+  const claimed = payload["scope"] ?? "";
+  if (typeof claimed !== "string") throw fail(`bundle signature scope is a JSON ${Array.isArray(claimed) ? "array" : typeof claimed}, not a string`);
+  if (claimed !== scope) throw fail("bundle signature scope does not match");
 
   const listed = new Map<string, { hash: string; algorithm: string }>();
   const entries = payload["files"];

@@ -43,7 +43,13 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
   #signature: SignatureInfo | undefined;
   /** sha256 of the active bundle's bytes: the same bytes again are not activated twice. */
   #digest: string | undefined;
-  /** Revisions that were active before the current one: serving one again is a rollback. */
+  /** The active bundle's content digest (Bundle.content): what names it when its revision names another bundle too. */
+  #content: string | undefined;
+  /**
+   * Revisions that were active before the current one: serving one again is a rollback. A bundle replaced by one
+   * of the same revision is remembered by its content digest (`sha256:…`) instead, which its revision cannot tell
+   * from the bundle now active.
+   */
   #previousRevisions = new Set<string>();
   #loading: Promise<void> = Promise.resolve();
   #watching = false;
@@ -113,13 +119,15 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     if (digest === this.#digest && this.#active) return undefined;
     let next: ActivePolicy;
     let signature: SignatureInfo | undefined;
+    let content: string;
     try {
       // Unpacked, not read: no file is parsed until the signature covers it (JSON costs more to hold than to send).
       const files = readTarball(bytes);
       const signing = this.#opts.signing;
       if (signing) signature = verifyBundleSignature(files, signing);
       const bundle = parseBundle(files, signing ? { exclude: signing.exclude_files } : {});
-      if (signing) this.#checkRollback(bundle.revision, signature);
+      content = bundle.content;
+      if (signing) this.#checkRollback(bundle.revision, bundle.content, signature);
       next = await activate(bundle, { evalTimeoutMs: this.#opts.evalTimeoutMs ?? 0 });
       const entrypoint = this.#opts.entrypoint;
       if (entrypoint !== undefined && !next.entrypoints.has(entrypoint)) {
@@ -131,14 +139,20 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
     }
     const replaced = this.#active;
     const previous = replaced?.revision;
-    if (previous !== undefined && previous !== next.revision) {
-      this.#previousRevisions.delete(previous); // re-added last: the set stays in activation order
-      this.#previousRevisions.add(previous);
+    // The replaced bundle by its revision, or by its content when the new one bears the same revision: two builds
+    // under one name (`make bundle`'s `<sha>-dirty`, a fixed `-r v1`), signed without iat, were otherwise told apart
+    // by nothing, and the earlier one could be served again over the later one.
+    const gone = previous === undefined ? undefined : previous !== next.revision ? previous : this.#content !== content ? this.#content : undefined;
+    if (gone !== undefined) {
+      this.#previousRevisions.delete(gone); // re-added last: the set stays in activation order
+      this.#previousRevisions.add(gone);
       this.#trimHistory();
     }
     this.#previousRevisions.delete(next.revision);
+    this.#previousRevisions.delete(content);
     this.#active = next;
     this.#digest = digest;
+    this.#content = content;
     this.#signature = signature;
     const s = this.#status;
     s.active_revision = next.revision;
@@ -160,11 +174,17 @@ export class PolicyStore extends EventEmitter<PolicyStoreEvents> {
    * that was active before is refused even while none is active (the persisted copy did not load at a restart, and
    * the revisions remembered from the previous run are all there is to go by).
    */
-  #checkRollback(revision: string, signature: SignatureInfo | undefined): void {
+  #checkRollback(revision: string, content: string, signature: SignatureInfo | undefined): void {
     if (this.#opts.allowRollback) return;
+    const since = this.#active ? `before ${this.#active.revision}` : "in an earlier run";
     if (this.#previousRevisions.has(revision)) {
-      const since = this.#active ? `before ${this.#active.revision}` : "in an earlier run";
       throw new RegateError("BUNDLE_ROLLBACK", `bundle revision ${revision} was active ${since}; set policy.signing.allow_rollback to go back`);
+    }
+    if (this.#previousRevisions.has(content)) {
+      throw new RegateError(
+        "BUNDLE_ROLLBACK",
+        `bundle revision ${revision} with this content (${content}) was active ${since}, replaced by a later build of that revision; set policy.signing.allow_rollback to go back`,
+      );
     }
     if (!this.#active) return;
     const was = this.#signature?.issued_at;
