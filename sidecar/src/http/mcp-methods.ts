@@ -56,18 +56,32 @@ const LOOSE = /[\p{White_Space}\p{Cc}\p{Cf}]/gu;
 
 /**
  * The method as the loosest server reads it: NFKC (fullwidth `ｔｏｏｌｓ` is `tools`), case folded fully
- * (upper then lower: the long s `ſ` is `s`, as Python's casefold() and Go's strings.EqualFold read it) and
- * without LOOSE characters. Folding more than any one server only widens what is refused.
+ * (upper then lower: the long s `ſ` is `s`, as Python's casefold() and Go's strings.EqualFold read it),
+ * without combining marks (the full lower case of the dotted capital `İ` is `i` and a dot above, while the
+ * simple one a server folding a char at a time uses, .NET's ToLowerInvariant or Java's equalsIgnoreCase,
+ * is `i`: `İnitialize` is initialize there) and without LOOSE characters. Folding more than any one server
+ * only widens what is refused: no MCP method has a mark.
  */
 const folded = (s: string): string =>
   // Printable ASCII (every method a client sends) only has its case to fold; the rest is not on the hot path.
-  PRINTABLE_ASCII.test(s) ? s.toLowerCase() : s.normalize("NFKC").toUpperCase().toLowerCase().normalize("NFKC").replace(LOOSE, "");
+  PRINTABLE_ASCII.test(s) ? s.toLowerCase() : s.normalize("NFKC").toUpperCase().toLowerCase().normalize("NFKD").replace(MARKS, "").normalize("NFKC").replace(LOOSE, "");
+
+const MARKS = /\p{M}/gu;
 
 const PRINTABLE_ASCII = /^[\x21-\x7e]*$/;
 
 /** Whether `method` holds a character some server drops or stops at (a NUL ends a C string): no method has one. */
 export function holdsLoose(method: string): boolean {
   return !PRINTABLE_ASCII.test(method) && new RegExp(LOOSE.source, "u").test(method);
+}
+
+/**
+ * Whether the text before `method`'s first NUL names an MCP method: a server reading C strings stops there, and
+ * `initialize\u0000x`, which folds to no method, is initialize to it. (Only the NUL: an API's own `"ping me"` passes.)
+ */
+export function namesMcpMethodBeforeNul(method: string): boolean {
+  const at = method.indexOf("\u0000");
+  return at >= 0 && namesMcpMethod(method.slice(0, at));
 }
 
 /** MCP's own spelling of the method `method` folds and trims to; undefined for a method MCP does not define. */

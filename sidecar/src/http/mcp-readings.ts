@@ -6,7 +6,7 @@
 // whose method, tool, prompt or resource only such a reading names is refused before the policy sees it.
 
 import { mcpMember } from "./mcp.js";
-import { canonicalMethod, holdsLoose, namesMcpMethod } from "./mcp-methods.js";
+import { canonicalMethod, holdsLoose, namesMcpMethod, namesMcpMethodBeforeNul } from "./mcp-methods.js";
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -34,7 +34,7 @@ function unreadable(v: unknown): string | undefined {
   const method = m.value;
   // Read up to a NUL (`tools/call\u0000x`), or with a space or control character dropped, it may be another MCP
   // method than its fold names. An API's own `method` member (`"wire transfer"`) names no MCP namespace and passes.
-  if (holdsLoose(method) && namesMcpMethod(method)) return `the JSON-RPC method ${JSON.stringify(method)} (it holds a space, control or format character, which a server may drop or stop at)`;
+  if (holdsLoose(method) && (namesMcpMethod(method) || namesMcpMethodBeforeNul(method))) return `the JSON-RPC method ${JSON.stringify(method)} (it holds a space, control or format character, which a server may drop or stop at)`;
   const canonical = canonicalMethod(method);
   if (canonical !== undefined && canonical !== method) return `the JSON-RPC method ${JSON.stringify(method)} (a server that folds or trims it runs ${canonical})`;
   const key = NAMED.get(method);

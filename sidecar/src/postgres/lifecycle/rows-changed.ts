@@ -31,8 +31,8 @@ import type { Statement } from "./statement.js";
 // tables' rows) empties a column of every row without new storage: the server only marks the attribute dropped,
 // an update of its pg_attribute row. The base also takes the transaction's count of updated pg_attribute rows; when
 // a count finds it moved, it looks for a dropped attribute of those tables and types that this transaction (or one
-// of its subtransactions) wrote, whose xmin is then no older than the transaction's own ID (age <= 0). The scan of
-// pg_attribute is paid only after DDL.
+// of its subtransactions) wrote: one whose writer is still in progress (WRITTEN_HERE). The scan of pg_attribute is
+// paid only after DDL.
 
 const MARK = "regate_rows_changed";
 /** The count as the failed cast quotes it (the quotes are the server's own, translated with lc_messages). */
@@ -47,35 +47,64 @@ const changes = (oid: string) =>
 // pg_largeobject_metadata, one per object): lo_put, lo_truncate and lo_unlink change stored data as DELETE does.
 const LARGE_OBJECTS = `pg_catalog.int8pl(${changes("2613")}, ${changes("2995")})`;
 const COUNTERS = `pg_catalog.numeric_add(COALESCE(pg_catalog.sum(${changes("c.oid")}), 0), CAST(${LARGE_OBJECTS} AS pg_catalog.numeric))`;
-const RELATIONS = "FROM pg_catalog.pg_class c WHERE c.relkind OPERATOR(pg_catalog.=) ANY ('{r,m,p}'::pg_catalog.\"char\"[]) AND c.relnamespace OPERATOR(pg_catalog.<>) 11";
+// Composite types (relkind c) are in the scan for the largest OID alone (their counters are 0): one made after the
+// last table and given to an older table's column (ALTER TABLE ... ADD COLUMN) holds that table's data in its
+// attributes, and its DROP ATTRIBUTE is looked for up to that OID (droppedHere).
+const RELATIONS = "FROM pg_catalog.pg_class c WHERE c.relkind OPERATOR(pg_catalog.=) ANY ('{r,m,p,c}'::pg_catalog.\"char\"[]) AND c.relnamespace OPERATOR(pg_catalog.<>) 11";
+const PERMANENT = "c.relpersistence OPERATOR(pg_catalog.<>) 't'::pg_catalog.\"char\"";
 /** The tables of the digest, in the same scan: not materialized views (derived rows), not temporary tables. */
-const KEPT = "c.relkind OPERATOR(pg_catalog.<>) 'm'::pg_catalog.\"char\" AND c.relpersistence OPERATOR(pg_catalog.<>) 't'::pg_catalog.\"char\"";
+const KEPT = `c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p}'::pg_catalog."char"[]) AND ${PERMANENT}`;
+/** What the largest OID is taken over: those tables and the permanent composite types. */
+const OLD = `c.relkind OPERATOR(pg_catalog.<>) 'm'::pg_catalog."char" AND ${PERMANENT}`;
 
 /** pg_attribute's OID, and FirstNormalObjectId: every object a user creates has an OID from here on (until the counter wraps). */
 const PG_ATTRIBUTE = 1249;
 const FIRST_USER_OID = 16384;
+
+/**
+ * Whether the row version `a` was written by this transaction or one of its subtransactions. Of the row versions
+ * this transaction sees, those whose writer is still in progress are its own; a newer ID alone (age(xmin) <= 0) is
+ * also every transaction that began after this one's and committed meanwhile: a column another session dropped
+ * then refused this transaction's next statement. The 32-bit xmin is placed in the 64-bit IDs relative to this
+ * transaction's own ID (its own and its subtransactions' are no older, and less than 2^31 newer); none assigned
+ * yet (nothing written), an older one or a frozen one: not its own.
+ */
+const CURRENT_XID = "CAST(CAST(pg_catalog.pg_current_xact_id_if_assigned() AS pg_catalog.text) AS pg_catalog.int8)";
+const AHEAD =
+  `pg_catalog.int8mod(pg_catalog.int8pl(pg_catalog.int8mi(CAST(CAST(a.xmin AS pg_catalog.text) AS pg_catalog.int8), ` +
+  `pg_catalog.int8mod(${CURRENT_XID}, CAST(4294967296 AS pg_catalog.int8))), CAST(4294967296 AS pg_catalog.int8)), CAST(4294967296 AS pg_catalog.int8))`;
+const PLACED = `pg_catalog.int8pl(${CURRENT_XID}, ${AHEAD})`;
+// age() first: no older than the transaction's first ID as the server reads it. A frozen row version keeps its xmin,
+// which 2^31 IDs later age() reads as newer again, and placed after this transaction's ID it may be one not yet
+// assigned, which pg_xact_status takes for an error: so only IDs less than 2^20 ahead are asked about, and one further
+// ahead is taken for this transaction's own, as age() alone did (a refusal, never an error).
+const WRITTEN_HERE =
+  `CASE WHEN pg_catalog.age(a.xmin) OPERATOR(pg_catalog.>) 0 OR ${AHEAD} OPERATOR(pg_catalog.>=) CAST(2147483648 AS pg_catalog.int8) THEN false ` +
+  `WHEN ${AHEAD} OPERATOR(pg_catalog.>=) CAST(1048576 AS pg_catalog.int8) THEN true ` +
+  `ELSE pg_catalog.texteq(pg_catalog.pg_xact_status(CAST(CAST(${PLACED} AS pg_catalog.text) AS pg_catalog.xid8)), 'in progress') END`;
 
 /** A column of a permanent table or composite type up to `maxOid` that this transaction marked dropped. */
 function droppedHere(maxOid: string): string {
   return (
     "EXISTS (SELECT FROM pg_catalog.pg_attribute a, pg_catalog.pg_class t " +
     `WHERE a.attrelid OPERATOR(pg_catalog.>=) '${FIRST_USER_OID}'::pg_catalog.oid AND a.attrelid OPERATOR(pg_catalog.<=) '${maxOid}'::pg_catalog.oid ` +
-    "AND a.attisdropped AND pg_catalog.age(a.xmin) OPERATOR(pg_catalog.<=) 0 " +
+    `AND a.attisdropped AND ${WRITTEN_HERE} ` +
     "AND t.oid OPERATOR(pg_catalog.=) a.attrelid AND t.relkind OPERATOR(pg_catalog.=) ANY ('{r,p,c}'::pg_catalog.\"char\"[]) " +
     "AND t.relpersistence OPERATOR(pg_catalog.<>) 't'::pg_catalog.\"char\")"
   );
 }
 
 /**
- * One scan of pg_class: the counters' sum `n`; `k`, `f`, `m`: the digest's count, relfilenode sum and largest OID,
- * over the tables up to `maxOid`; `u`: the pg_attribute rows this transaction updated.
+ * One scan of pg_class: the counters' sum `n`; `k`, `f`: the digest's count and relfilenode sum, over the tables up
+ * to `maxOid`; `m`: the largest OID of those tables and of the composite types; `u`: the pg_attribute rows this
+ * transaction updated.
  */
 function scan(maxOid?: string): string {
   const kept = maxOid === undefined ? KEPT : `${KEPT} AND c.oid OPERATOR(pg_catalog.<=) '${maxOid}'::pg_catalog.oid`;
   return (
     `SELECT ${COUNTERS} AS n, pg_catalog.count(*) FILTER (WHERE ${kept}) AS k, ` +
     `pg_catalog.sum(CAST(c.relfilenode AS pg_catalog.int8)) FILTER (WHERE ${kept}) AS f, ` +
-    `pg_catalog.max(CAST(c.oid AS pg_catalog.int8)) FILTER (WHERE ${kept}) AS m, ` +
+    `pg_catalog.max(CAST(c.oid AS pg_catalog.int8)) FILTER (WHERE ${OLD}) AS m, ` +
     `pg_catalog.pg_stat_get_xact_tuples_updated(${PG_ATTRIBUTE}) AS u ${RELATIONS}`
   );
 }
