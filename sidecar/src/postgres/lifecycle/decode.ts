@@ -3,6 +3,7 @@ import type { Decision } from "../../decision/index.js";
 import { RegateError } from "../../errors.js";
 import type { Pending, PreparedStatement, Portal } from "../pending.js";
 import type { AnalysisResult } from "../sql/types.js";
+import { runsAtCursor } from "../sql/index.js";
 import { parameterInputs } from "../parameters.js";
 import { BODY, decodeBind, decodeExecute, decodeFunctionCall, decodeParse, decodeQuery, decodeTarget, Frontend, type BindMessage, type Frame, type ParseMessage } from "../protocol/index.js";
 import { analyse, factsStamp } from "./analyse.js";
@@ -185,7 +186,8 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
 function parsed(s: SessionState, f: Frame, msg: ParseMessage, statement: Statement, analysis: AnalysisResult): Step {
   if (changesSqlNames(analysis)) s.batchSqlNames = true;
   const prepared: PreparedStatement = { name: msg.name, sql: msg.sql, analysis, paramTypes: msg.paramTypes, decision: undefined };
-  if (analysis.statements.some((st) => st.kind === "execute" || st.kind === "fetch")) prepared.overlay = s.analyses.overlay;
+  // Its facts hold while the statements and cursors it runs (EXECUTE, FETCH, WHERE CURRENT OF) stay as they were.
+  if (analysis.statements.some((st) => st.kind === "execute" || st.kind === "fetch") || runsAtCursor(msg.sql)) prepared.overlay = s.analyses.overlay;
   if (analysis.taken !== undefined) prepared.taken = analysis.taken;
   if (readsOwnApprovals(analysis)) {
     // regate's own table: a shape-only statement goes upstream in its place; rows are added at Execute.
@@ -273,8 +275,8 @@ function bind(s: SessionState, f: Frame, refreshed = false): Step {
   // Through onClientFrame again: a cut answered meanwhile may have the rest of this batch skipped.
   if (earlier) return earlier.then(() => onClientFrame(s, f));
   if (prepared.overlay !== undefined && prepared.overlay !== s.analyses.overlay) {
-    // Its EXECUTE or FETCH names a statement or cursor that was defined anew since: the facts are stale.
-    return refuseMessage(s, `prepared statement ${JSON.stringify(msg.statement)} runs EXECUTE or FETCH of a name redefined since it was prepared`, "prepare it again (Close it, then Parse)");
+    // Its EXECUTE, FETCH or WHERE CURRENT OF names a statement or cursor that was defined anew since: the facts are stale.
+    return refuseMessage(s, `prepared statement ${JSON.stringify(msg.statement)} runs EXECUTE, FETCH or WHERE CURRENT OF of a name redefined since it was prepared`, "prepare it again (Close it, then Parse)");
   }
   if (!refreshed && !prepared.own && prepared.taken !== factsStamp(s)) {
     // The server plans it again under today's search_path and catalog: so are its facts taken again, and

@@ -1,7 +1,7 @@
 // INSERT / UPDATE / DELETE / MERGE: the target is written (and read when its columns are used), the
 // rest is read; RETURNING gives the outputs. What the written values are made of is recorded apart from
 // what only chooses rows (write_inputs).
-import type { Col, Lin } from "./lineage.js";
+import { CONSTANT, type Col, type Lin } from "./lineage.js";
 import { bodyOf, list, rec, str, unwrap, type Rec } from "./node.js";
 import { ownRowsOnly, resolveRangeVar, type ResolvedRelation } from "./relations.js";
 import { Scope, type CteEnv, type Cx, type Source } from "./scope.js";
@@ -70,13 +70,38 @@ function insertColumns(cols: unknown[], t: Target): (string | undefined)[] | und
   return t.res.columns;
 }
 
-function where(w: unknown, t: Target, cx: Cx): void {
+/** The WHERE of an UPDATE or DELETE; returns what chose the row of `WHERE CURRENT OF` (CONSTANT otherwise). */
+function where(w: unknown, t: Target, cx: Cx): Lin {
   if (w === undefined) {
     cx.facts.noteWhere(false);
-    return;
+    return CONSTANT;
   }
-  const currentOf = unwrap(w)?.[0] === "CurrentOfExpr";
-  cx.facts.noteWhere(restriction(w, t, cx).yes || currentOf);
+  const current = bodyOf(w, "CurrentOfExpr");
+  cx.facts.noteWhere(restriction(w, t, cx).yes || current !== undefined);
+  return current ? cursorRows(current, cx) : CONSTANT;
+}
+
+/**
+ * `WHERE CURRENT OF cur` changes the row the cursor stands on: one of the rows its query chose. Chosen by a
+ * masked value (`DECLARE cur CURSOR FOR SELECT id FROM orders WHERE id = <part of an SSN>`), FETCH sends
+ * that row masked, and the UPDATE's `RETURNING id` would send it in clear. So what chose the cursor's rows
+ * chooses this statement's row, as a LIMIT would: every output and the count carry it.
+ */
+function cursorRows(current: Rec, cx: Cx): Lin {
+  const name = str(current.cursor_name);
+  // PostgreSQL finds the cursor when the statement runs: a PREPAREd one may run on a cursor declared after it.
+  const c = name === undefined || cx.preparing ? undefined : cx.cursor(name);
+  if (!c) {
+    cx.facts.addUnknown(cx.preparing ? "WHERE CURRENT OF in a prepared statement names the cursor open when it runs" : `cursor "${name ?? "$"}" is not known`);
+    return { cols: [], derived: true, unknown: true };
+  }
+  const rows: Lin = { cols: c.row_count_inputs, derived: true, unknown: c.row_count_unknown };
+  if (rows.cols.length > 0 || rows.unknown) {
+    // The cursor's tables are read through it, as a temporary relation's are (the policy's masks go by them).
+    for (const t of c.tables) cx.facts.addTable({ ...t, access: "read", candidates: [...t.candidates] });
+    for (const col of rows.cols) cx.facts.addColumn({ ...col });
+  }
+  return rows;
 }
 
 function returning(v: unknown, t: Target, cx: Cx): Col[] {
@@ -136,16 +161,16 @@ export function update(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | nul
   const t = target(b, cx, outer, ctes);
   for (const item of list(b.fromClause)) t.level.items.push(fromItem(item, cx, t.level));
   setList(list(b.targetList), t, cx);
-  where(b.whereClause, t, cx);
-  return settle(t.level, returning(b.returningClause, t, cx));
+  const current = where(b.whereClause, t, cx);
+  return settle(t.level, returning(b.returningClause, t, cx), current);
 }
 
 export function del(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null): Col[] {
   const ctes = withClause(b.withClause, cx, outer, parent);
   const t = target(b, cx, outer, ctes);
   for (const item of list(b.usingClause)) t.level.items.push(fromItem(item, cx, t.level));
-  where(b.whereClause, t, cx);
-  return settle(t.level, returning(b.returningClause, t, cx));
+  const current = where(b.whereClause, t, cx);
+  return settle(t.level, returning(b.returningClause, t, cx), current);
 }
 
 export function mergeStmt(b: Rec, cx: Cx, outer: Scope | null, parent: CteEnv | null): Col[] {

@@ -115,7 +115,22 @@ function relation(rv: Rec, cx: Cx): void {
   cx.facts.addTable(resolveRangeVar(rv, cx.looseAccess, cx.env).ref);
 }
 
-function funcCall(b: Rec, cx: Cx, scope: Scope): Lin {
+/**
+ * A function of a FROM item (`FROM generate_series(...) g`, one of ROWS FROM's): its rows are the item's own, and
+ * rangeFunction says what they are made of. Anything else is an expression.
+ */
+export function fromFunction(v: unknown, cx: Cx, scope: Scope): Lin {
+  const u = unwrap(v);
+  if (!u || u[0] !== "FuncCall") return expr(v, cx, scope);
+  if (++cx.depth > MAX_DEPTH) throw new TooDeep();
+  try {
+    return funcCall(u[1], cx, scope, true);
+  } finally {
+    cx.depth--;
+  }
+}
+
+function funcCall(b: Rec, cx: Cx, scope: Scope, inFrom = false): Lin {
   const names = nameList(b.funcname) ?? [];
   const name = names[names.length - 1] ?? "";
   const schema = names.length >= 2 ? (names[names.length - 2] as string) : null;
@@ -159,7 +174,13 @@ function funcCall(b: Rec, cx: Cx, scope: Scope): Lin {
     b.agg_filter !== undefined ||
     AGGREGATES.has(name);
   if (aggregate) parts.push(rowsLin(over ? scope : levelOf(scope, lin)));
-  if (SET_RETURNING.has(name)) addRows(scope, lin);
+  if (SET_RETURNING.has(name)) {
+    addRows(scope, lin);
+    // Set-returning functions of a select list run in step, the shorter ones padded with NULLs:
+    // `SELECT generate_series(1, <masked>) a, generate_series(1, 1000) b`, filtered on `a IS NULL`, gives the
+    // masked value plus one as the first `b`. Each value's row is chosen by them all, as an aggregate's rows are.
+    if (!inFrom) parts.push(rowsLin(scope));
+  }
   if (parts.length > 0) lin = merge([lin, ...parts], true);
   return lin === CONSTANT ? CONSTANT : asDerived(lin);
 }

@@ -3,9 +3,9 @@
 import { CONSTANT, asDerived, asUnknown, merge, plain, type Col, type Lin } from "./lineage.js";
 import { bodyOf, list, nameList, rec, str, unwrap, type Rec } from "./node.js";
 import { resolveRangeVar, type ResolvedRelation } from "./relations.js";
-import { liveCol, resolveAmong, starOf, wholeRow } from "./name-resolution.js";
+import { liveCol, resolveAmong, rowSlot, starOf, wholeRow } from "./name-resolution.js";
 import { MAX_DEPTH, TooDeep, makeSource, type Cx, type FromItem, type Scope, type Source } from "./scope.js";
-import { expr } from "./expr.js";
+import { expr, fromFunction } from "./expr.js";
 import { addRows, conjuncts, relate, rowsOf } from "./relate.js";
 
 export interface Alias {
@@ -66,8 +66,13 @@ function fromItemOf(n: unknown, cx: Cx, level: Scope): FromItem {
     case "RangeTableSample": {
       const item = fromItem(b.relation, cx, level);
       expr(b.method, cx, level);
-      // The sampling percentage and seed decide which rows there are.
-      addRows(level, merge([expr(b.args, cx, level), expr(b.repeatable, cx, level)], true));
+      // The sampling percentage and seed decide which rows there are, and which of the table's rows they are:
+      // each row is kept by its place and by them, so with a masked seed (`REPEATABLE (<part of an SSN>)`) the
+      // ids kept name the seed, as a WHERE comparing the rows with it would. Made of a value, they relate it
+      // to every column of the sampled table.
+      const sample = merge([expr(b.args, cx, level), expr(b.repeatable, cx, level)], true);
+      addRows(level, sample);
+      if (sample !== CONSTANT) for (const src of item.sources) relate(level, merge([rowSlot(src, level), sample], true));
       return item;
     }
     case "RangeTableFunc":
@@ -214,7 +219,7 @@ function rangeFunction(b: Rec, cx: Cx, level: Scope): FromItem {
     const fname = unwrap(call)?.[0] === "FuncCall" ? (nameList(bodyOf(call, "FuncCall")?.funcname) ?? []).at(-1) : undefined;
     firstName ??= fname;
     // Functions in FROM may always refer to earlier FROM items.
-    const lin = asDerived(expr(call, cx, level));
+    const lin = asDerived(fromFunction(call, cx, level));
     args.push(lin);
     let defs = list(bodyOf(items[1], "List")?.items);
     if (defs.length === 0 && !rowsFrom) defs = list(b.coldeflist);
@@ -229,6 +234,10 @@ function rangeFunction(b: Rec, cx: Cx, level: Scope): FromItem {
   }
   // The functions' arguments decide how many rows there are, and so the ordinal numbers.
   const rows = merge(args, true);
+  // ROWS FROM runs its functions in step and pads the shorter ones with NULLs: in `ROWS FROM (generate_series(1,
+  // <masked>), generate_series(1, 1000)) r(a, b)` the first `b` beside a NULL `a` is the masked value plus one.
+  // So every column is made of every function's arguments.
+  if (fns.length > 1 && rows !== CONSTANT) for (const c of cols) c.lin = merge([c.lin, rows], true);
   addRows(level, rows);
   if (b.ordinality === true) cols.push({ name: "ordinality", lin: rows === CONSTANT ? CONSTANT : asDerived(rows) });
   const src = makeSource({

@@ -88,6 +88,11 @@ export function recordWhole(src: Source, level: Scope, lin: Lin, cx: Cx): Lin {
   return liveHit(hit);
 }
 
+/** The whole row of `src` as a slot of `level`, not read as a value: for what chooses the source's rows by their place. */
+export function rowSlot(src: Source, level: Scope): Lin {
+  return liveHit({ src, level, lin: wholeRow(src), definite: true, key: "*" });
+}
+
 /** A column of `src` as a query level's output or a `*` expansion gives it: with its slot. */
 export function liveCol(src: Source, level: Scope, c: Col): Col {
   const s = slotFor(level, src, c, c.lin);

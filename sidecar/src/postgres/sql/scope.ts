@@ -121,6 +121,8 @@ export interface Cx {
   looseAccess: Access;
   /** Inside a definition (view, function, rule, default ...): its expressions run later, if ever. */
   deferred: boolean;
+  /** Inside PREPARE: names the statement looks up when it runs (WHERE CURRENT OF's cursor) are not known yet. */
+  preparing?: boolean;
   nested(type: string, body: Rec, outer: Scope | null, ctes: CteEnv | null): Col[];
   prepared(name: string): StatementFacts | undefined;
   cursor(name: string): StatementFacts | undefined;

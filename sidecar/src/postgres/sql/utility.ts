@@ -19,7 +19,15 @@ export function utility(type: string, b: Rec, cx: Cx, outer: Scope | null): Col[
       return copy(b, cx);
     case "ExplainStmt":
       return explain(b, cx);
-    case "PrepareStmt":
+    case "PrepareStmt": {
+      const saved = cx.preparing;
+      cx.preparing = true;
+      try {
+        return inner(b.query, cx);
+      } finally {
+        cx.preparing = saved;
+      }
+    }
     case "DeclareCursorStmt":
       return inner(b.query, cx);
     case "ExecuteStmt":
