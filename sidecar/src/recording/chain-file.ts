@@ -38,22 +38,23 @@ export class ChainFile {
    * removed and reported in `repaired`; any other break throws, since appending would hide it.
    */
   static continue(path: string): { file: ChainFile; repaired?: number } {
-    let text = "";
+    let bytes = Buffer.alloc(0);
     try {
-      text = readFileSync(path, "utf8");
+      bytes = readFileSync(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     }
+    // In bytes: a crash can cut the last line inside a character.
     let repaired: number | undefined;
-    const nl = text.lastIndexOf("\n");
-    if (text.length > 0 && nl !== text.length - 1) {
-      repaired = Buffer.byteLength(text.slice(nl + 1));
-      text = text.slice(0, nl + 1);
+    const nl = bytes.lastIndexOf(0x0a);
+    if (bytes.length > 0 && nl !== bytes.length - 1) {
+      repaired = bytes.length - (nl + 1);
+      bytes = bytes.subarray(0, nl + 1);
     }
-    const check = checkChain(text);
+    const check = checkChain(bytes);
     if (!check.ok) throw new Error(`${path}: chain broken at line ${check.problem!.line}: ${check.problem!.message}`);
     const fd = openSync(path, "a+", 0o600);
-    const size = Buffer.byteLength(text);
+    const size = bytes.length;
     if (repaired !== undefined) ftruncateSync(fd, size);
     return { file: new ChainFile(path, fd, size, new Chain(check.records.length, check.head)), ...(repaired !== undefined ? { repaired } : {}) };
   }

@@ -1,6 +1,7 @@
 import type { Decision } from "../decision/index.js";
 import { fieldNameFold, fieldNameLookup } from "../http/field-names.js";
 import { DETECTOR_NAMES, isCredentialName, maskText, REDACTED } from "../mask/index.js";
+import { putMember } from "./members.js";
 
 // What of an HTTP request may enter a recording. It starts from the input as the decision log has it
 // (after system.log.mask), and goes further: every value under a key a field mask names is replaced whole
@@ -41,9 +42,10 @@ function walk(v: unknown, fields: FieldLookup): unknown {
   const out: Record<string, unknown> = {};
   // A value under a field mask's name, or under a credential's name (`password`, `access_token`, …: the
   // agent's own credential for the upstream), is replaced whole. The credential names are judged on the key
-  // as spelled too: `Api Key` and `pass\u200bword` are credentials.
+  // as spelled too: `Api Key` and `pass\u200bword` are credentials. Every member is kept, `__proto__` and two
+  // names redacted alike included (members.ts).
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-    out[text(k)] = (fields(k) !== undefined || isCredentialName(k)) && x !== null ? REDACTED : walk(x, fields);
+    putMember(out, text(k), (fields(k) !== undefined || isCredentialName(k)) && x !== null ? REDACTED : walk(x, fields));
   }
   return out;
 }
@@ -67,14 +69,16 @@ interface LoggedHttp {
 export function recordableRequest(http: unknown, decision: Decision): Record<string, unknown> {
   const h = (http ?? {}) as LoggedHttp;
   const fields = fieldNames(decision);
+  // Every string the agent chose goes through the detectors, not only the body: the MCP members read from it
+  // (an `id` or a tool name can carry an e-mail address the body's copy has redacted) and the content type.
   const mcp = h.mcp
     ? {
-        type: h.mcp.type,
-        method: h.mcp.method,
-        id: h.mcp.id,
-        tool: h.mcp.tool,
-        uri: h.mcp.uri !== undefined ? text(h.mcp.uri) : undefined,
-        prompt: h.mcp.prompt,
+        type: walk(h.mcp.type, fields),
+        method: walk(h.mcp.method, fields),
+        id: walk(h.mcp.id, fields),
+        tool: walk(h.mcp.tool, fields),
+        uri: walk(h.mcp.uri, fields),
+        prompt: walk(h.mcp.prompt, fields),
         arguments: walk(h.mcp.arguments, fields),
       }
     : undefined;
@@ -84,7 +88,7 @@ export function recordableRequest(http: unknown, decision: Decision): Record<str
     route: h.route?.name,
     path: typeof h.path === "string" ? text(h.path) : undefined,
     query: h.parsed_query && Object.keys(h.parsed_query).length ? walk(h.parsed_query, fields) : undefined,
-    content_type: h.headers?.["content-type"],
+    content_type: walk(h.headers?.["content-type"], fields),
     body: walk(h.parsed_body, fields),
     body_bytes: h.body_size,
     body_parse_error: h.body_parse_error ? true : undefined,

@@ -36,6 +36,15 @@ interface Pending {
 /** The first 16 hex digits of the SHA-256 of an MCP session id: enough to group by, useless to hijack it. */
 const mcpRef = (id: string) => createHash("sha256").update(id, "utf8").digest("hex").slice(0, 16);
 
+/**
+ * MCP sessions one agent may have recorded at once. The agent names them (any `Mcp-Session-Id`), and each
+ * holds an open file: without a bound one agent sending fresh ids would hold a file descriptor per request
+ * for `idleSeconds`, until regate runs out of them and every agent's requests are refused. Past the bound
+ * the agent's MCP recording unused the longest is ended (`evicted`); one whose every group has a request in
+ * flight is refused (RECORDING_UNAVAILABLE). Connection groups are bounded by the connections themselves.
+ */
+export const MCP_GROUPS_PER_AGENT = 256;
+
 export class HttpRecorder implements DecisionSink {
   readonly #rec: Recorder;
   readonly #idleMs: number;
@@ -62,6 +71,11 @@ export class HttpRecorder implements DecisionSink {
     const s = e.input.session;
     const conn = `${s.client.address}:${s.client.port}`;
     const key = `${s.principal.subject}\0${mcp ? `mcp:${mcp}` : `conn:${conn}`}`;
+    const d = e.decision;
+    if (mcp && !this.#groups.has(key) && !this.#roomForMcp(s.principal.subject)) {
+      this.#unrecord(d.decision_id);
+      return;
+    }
     const group = this.#group(key, s, mcp);
     if (!mcp && !group.conn) {
       group.conn = conn;
@@ -70,7 +84,6 @@ export class HttpRecorder implements DecisionSink {
       keys.add(key);
     }
     group.last = Date.now();
-    const d = e.decision;
     const pending = this.#pending.get(s.id) ?? { key, decisions: [] };
     pending.decisions.push(d.decision_id);
     this.#pending.set(s.id, pending);
@@ -92,11 +105,30 @@ export class HttpRecorder implements DecisionSink {
       d.revision,
     );
     // Whatever the logged outcome: in dry-run mode a logged deny is enforced as an allow.
-    if (!ok) {
-      this.#unrecorded.add(d.decision_id);
-      // Decisions made outside the wrapped decider are never taken out again: keep the set bounded.
-      if (this.#unrecorded.size > 1024) this.#unrecorded.delete(this.#unrecorded.values().next().value!);
+    if (!ok) this.#unrecord(d.decision_id);
+  }
+
+  /** A decision that has no record: the wrapped decider refuses it. */
+  #unrecord(decisionId: string): void {
+    this.#unrecorded.add(decisionId);
+    // Decisions made outside the wrapped decider are never taken out again: keep the set bounded.
+    if (this.#unrecorded.size > 1024) this.#unrecorded.delete(this.#unrecorded.values().next().value!);
+  }
+
+  /** Whether `subject` may open one more MCP recording, ending its least recently used one when it must. */
+  #roomForMcp(subject: string): boolean {
+    const prefix = `${subject}\0mcp:`;
+    let count = 0;
+    let oldest: [string, Group] | undefined;
+    for (const [key, g] of this.#groups) {
+      if (!key.startsWith(prefix)) continue;
+      count++;
+      if (g.inflight === 0 && (!oldest || g.last < oldest[1].last)) oldest = [key, g];
     }
+    if (count < MCP_GROUPS_PER_AGENT) return true;
+    if (!oldest) return false;
+    this.#end(oldest[0], "evicted");
+    return true;
   }
 
   /** The recording session a request in flight is recorded in (for the SIEM's hash link). */

@@ -40,9 +40,9 @@ export function checkJournalHead(dir: string, h: JournalHead, key?: KeyObject): 
     }
     if (!ok) return `the journal head of ${h.ts} ${h.sig === undefined ? "is not signed" : "has a bad signature"} (with this public key)`;
   }
-  let text = "";
+  let text: Buffer | string = "";
   try {
-    text = readFileSync(join(dir, JOURNAL), "utf8");
+    text = readFileSync(join(dir, JOURNAL));
   } catch {
     // A missing journal holds no records: reported below.
   }

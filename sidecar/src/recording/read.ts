@@ -26,9 +26,9 @@ export interface JournalState {
 }
 
 export function readJournal(dir: string): JournalState {
-  let text = "";
+  let text: Buffer | string = "";
   try {
-    text = readFileSync(join(dir, JOURNAL), "utf8");
+    text = readFileSync(join(dir, JOURNAL));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
@@ -159,7 +159,7 @@ export function verifyDir(dir: string, only?: string, key?: KeyObject): VerifyRe
   const files = recordingFiles(dir).filter((f) => !only || f === only);
   const present = new Set(files);
   for (const file of files) {
-    const check = checkChain(readFileSync(join(dir, file), "utf8"));
+    const check = checkChain(readFileSync(join(dir, file)));
     records += check.records.length;
     if (!check.ok) {
       problems.push({ file, line: check.problem!.line, message: check.problem!.message });

@@ -1,4 +1,5 @@
 import { REDACTED } from "../mask/index.js";
+import { putMember } from "./members.js";
 
 export { secretTexts as secretForms } from "../mask/index.js";
 
@@ -34,6 +35,7 @@ function walk(v: unknown, forms: readonly string[], seen: { found: number }): un
   if (!v || typeof v !== "object") return v;
   if (Array.isArray(v)) return v.map((x) => walk(x, forms, seen));
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[scrubText(k, forms, seen)] = walk(x, forms, seen);
+  // Every member kept: `__proto__`, and a name that scrubs to one already there (members.ts).
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) putMember(out, scrubText(k, forms, seen), walk(x, forms, seen));
   return out;
 }
