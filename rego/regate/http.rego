@@ -22,7 +22,7 @@ deny contains msg if {
 deny contains "request body could not be parsed" if req.body_parse_error
 
 # On every method: Express's express.json() and Go handlers read a GET's body too (a JSON-RPC call in it).
-deny contains "request body is larger than regate inspects" if req.truncated_body
+deny contains "request body is larger than regate inspects, or nested deeper" if req.truncated_body
 
 # Anywhere under /refunds: `POST /refunds/{id}` (Go's ServeMux, Express's /refunds/:id) runs a refund too.
 approve contains "refunds need approval" if {

@@ -379,13 +379,13 @@ test_http_bad_body_denied if {
 
 test_http_truncated_body_denied if {
 	d := regate.decision with input as http("POST", "/api/orders", {"truncated_body": true})
-	"request body is larger than regate inspects" in d.deny
+	"request body is larger than regate inspects, or nested deeper" in d.deny
 }
 
 # A GET's body is read by Express's express.json() and by Go handlers: one the policy could not see is refused too.
 test_http_truncated_body_denied_on_get if {
 	d := regate.decision with input as http("GET", "/api/rpc", {"truncated_body": true})
-	"request body is larger than regate inspects" in d.deny
+	"request body is larger than regate inspects, or nested deeper" in d.deny
 }
 
 test_mcp_destructive_tool_denied if {

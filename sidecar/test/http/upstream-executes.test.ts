@@ -347,6 +347,6 @@ describe("a _method regate cannot read", () => {
     const r = await send(gw, "POST", "/orders/1", json, JSON.stringify({ pad: "x".repeat(9000) }));
     // The example policy denies unparsed bodies on writes; the point is that the policy decided.
     expect(r.status).toBe(403);
-    expect(JSON.parse(r.text)).toMatchObject({ code: "POLICY_DENIED", reason: expect.stringMatching(/^regate refused this request: request\ body\ is\ larger\ than\ regate\ inspects \(decision [^)]+\)\. Next: .+\.$/) });
+    expect(JSON.parse(r.text)).toMatchObject({ code: "POLICY_DENIED", reason: expect.stringMatching(/^regate refused this request: request\ body\ is\ larger\ than\ regate\ inspects, or nested deeper \(decision [^)]+\)\. Next: .+\.$/) });
   });
 });
