@@ -8,6 +8,7 @@ import { agentRow } from "./own.js";
 import { reviewView } from "./review-view.js";
 import { objectsOf } from "./objects.js";
 import { searchPathTerms } from "./search-path.js";
+import { definitionsUnsettled } from "./block-changes.js";
 import { deny } from "./outcomes.js";
 import type { ApprovalService, ApprovalServiceOptions } from "./service.js";
 
@@ -46,6 +47,8 @@ export async function postgresHold(
   decision: Decision,
   control: PgControl,
 ): Promise<Decision> {
+  // DDL earlier in the agent's own open transaction: regate's catalog connection cannot see what it means.
+  if (control.definitions_unsettled) return definitionsUnsettled(decision);
   let capSeconds: number | undefined;
   if (control.in_transaction) {
     const idleMs = await opts.idleInTransactionMs().catch(() => 0);

@@ -237,6 +237,9 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       const e = catalogError("PROTOCOL_VIOLATION", "bad_request", unframeable);
       return fail(ctx, e.status, { ...e.body, decision_id: verdict.decision.decision_id });
     }
+    // Let through by a reviewer (or a grant): sent once, never again on a dropped connection (forward.ts), as the
+    // upstream may have run it before the connection dropped and one approval is one execution.
+    let approved = false;
     if (opts.approvals && !verdict.allowed && verdict.decision.outcome === "approve") {
       // Held or deferred for a reviewer (hold.ts); undefined: the agent has been answered.
       ctx.held = true;
@@ -245,6 +248,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
       });
       if (!settled || ctx.cutBy !== undefined) return;
       verdict = settled;
+      approved = true;
     }
     if (!verdict.allowed) {
       const r = refusal(verdict.decision);
@@ -269,7 +273,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     if (sessionRules) ctx.liveMasker = () => maskers.for(sessionRules());
     if (admitted.joins) ctx.liveJoins = true;
     if (sent.inflated) for (const name of Object.keys(req.headers)) if (headerKey(name) === "content-encoding") delete req.headers[name];
-    forwardRequest(ctx, { route: matched.route, host, rest: matched.rest, query, trailingSlash: target.trailing_slash, replayable: replayable(ctx.method, method) }, sent.body, { log, timeoutMs: limits.timeout_ms, fail, onResponse: onUpstreamResponse });
+    forwardRequest(ctx, { route: matched.route, host, rest: matched.rest, query, trailingSlash: target.trailing_slash, replayable: !approved && replayable(ctx.method, method) }, sent.body, { log, timeoutMs: limits.timeout_ms, fail, onResponse: onUpstreamResponse });
   }
 
   // Slow clients (slowloris) get 10 s to send their headers, checked every second (Node's defaults: 60 s,

@@ -71,6 +71,9 @@ export async function resolvedObjects(query: CatalogQuery, analysis: AnalysisRes
   return { digest: hash.digest("hex"), surprises: surprises(rows, [...relations.values()], [...functions.values()]) };
 }
 
+/** Inheritance children named to a reviewer at most (the digest covers all of them). */
+const MAX_CHILDREN_NAMED = 10;
+
 function inSchema(wanted: string, schema: string): boolean {
   return wanted === schema || (wanted === TEMP && isTemporarySchema(schema));
 }
@@ -88,6 +91,13 @@ function surprises(rows: (string | null)[][], relations: RelationName[], functio
     const shadowed = after.length > 0 ? ` (before ${after.map((x) => `${x[1]}.${x[2]}`).join(", ")})` : "";
     out.add(`${temporary ? "temporary " : ""}${KIND[first[4]!] ?? "relation"} ${first[1]}.${first[2]}${shadowed}`);
   }
+  // Rows of other tables the text does not name: inheritance children (a partition is its table's own rows).
+  const children = rows.filter(([kind]) => kind === "d");
+  if (children.length > 0) {
+    const shown = children.slice(0, MAX_CHILDREN_NAMED).map((x) => `${KIND[x[4]!] ?? "relation"} ${x[1]}.${x[2]} (a child of ${x[6]})`);
+    const more = children.length > MAX_CHILDREN_NAMED ? `, and ${children.length - MAX_CHILDREN_NAMED} more` : "";
+    out.add(`the rows of inheritance children, unless the statement says ONLY: ${shown.join(", ")}${more}`);
+  }
   for (const f of functions) {
     if (f.schema !== null) continue;
     const schemas = [...new Set(rows.filter(([kind, , name]) => kind === "f" && name === f.name).map((x) => x[1]!))];
@@ -100,14 +110,25 @@ function values(pairs: [string, string][]): string {
   return pairs.length > 0 ? pairs.map(([a, b]) => `(${literal(a)}, ${literal(b)})`).join(", ") : "(NULL, NULL)";
 }
 
-/** One row per object: kind (r/f), schema, name, OID, relkind or prokind, md5 of its definition. */
+/**
+ * One row per object: kind, schema, name, OID, relkind or prokind, md5 of its definition, and a relation's
+ * parents by name. Kind `r`: a relation a name may resolve to; `d` and `p`: an inheritance child or a partition
+ * below one, at any depth (UPDATE, DELETE and SELECT without ONLY reach its rows and fire its row triggers, so
+ * making a table a child of an approved one, or adding a trigger to a child, changes what the approval runs);
+ * `f`: a function. A relation's definition covers its place in the tree (its parents, its partition bound).
+ */
 function objectsQuery(relations: { name: string; schemas: string[] }[], functions: { name: string; schema: string | null }[]): string {
   const rel = values(relations.flatMap((r) => r.schemas.map((s): [string, string] => [s, r.name])));
   const fn = values(functions.map((f): [string, string] => [f.schema ?? "", f.name]));
   const temp = (nsp: string) => `(${nsp} = n.nspname OR ${nsp} = '${TEMP}' AND n.nspname ~ '^pg_temp_[0-9]+$')`;
-  return `WITH rel(nsp, name) AS (VALUES ${rel}), fn(nsp, name) AS (VALUES ${fn})
-SELECT 'r', n.nspname::text, c.relname::text, c.oid::text, c.relkind::text, pg_catalog.md5(pg_catalog.concat_ws(E'\\n',
-    c.relowner::text, c.relrowsecurity::text, c.relforcerowsecurity::text,
+  return `WITH RECURSIVE rel(nsp, name) AS (VALUES ${rel}), fn(nsp, name) AS (VALUES ${fn}),
+named(oid) AS (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                WHERE EXISTS (SELECT 1 FROM rel WHERE rel.name = c.relname AND ${temp("rel.nsp")})),
+tree(oid) AS (SELECT oid FROM named UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent = tree.oid)
+SELECT CASE WHEN c.oid IN (SELECT oid FROM named) THEN 'r' WHEN c.relispartition THEN 'p' ELSE 'd' END, n.nspname::text, c.relname::text, c.oid::text, c.relkind::text, pg_catalog.md5(pg_catalog.concat_ws(E'\\n',
+    c.relowner::text, c.relrowsecurity::text, c.relforcerowsecurity::text, c.relispartition::text,
+    coalesce(pg_catalog.pg_get_expr(c.relpartbound, c.oid), ''),
+    coalesce((SELECT pg_catalog.string_agg(i.inhparent::text, ',' ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid), ''),
     coalesce((SELECT pg_catalog.string_agg(a.attnum::text || ':' || a.attname::text || ':' || a.atttypid::text || ':' || a.atttypmod::text || ':' || a.attgenerated::text, ',' ORDER BY a.attnum)
                 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), ''),
     coalesce((SELECT pg_catalog.string_agg(d.adnum::text || ':' || d.adbin::text, ',' ORDER BY d.adnum) FROM pg_catalog.pg_attrdef d WHERE d.adrelid = c.oid), ''),
@@ -119,12 +140,15 @@ SELECT 'r', n.nspname::text, c.relname::text, c.oid::text, c.relkind::text, pg_c
                 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid), ''),
     coalesce((SELECT pg_catalog.string_agg(p.polname::text || ':' || p.polcmd::text || ':' || p.polpermissive::text || ':' || p.polroles::text || ':'
                      || coalesce(p.polqual::text, '') || ':' || coalesce(p.polwithcheck::text, ''), ',' ORDER BY p.polname)
-                FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid), '')))
+                FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid), ''))),
+    (SELECT pg_catalog.string_agg(pn.nspname::text || '.' || pc.relname::text, ', ' ORDER BY i.inhseqno)
+       FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+      WHERE i.inhrelid = c.oid)
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE EXISTS (SELECT 1 FROM rel WHERE rel.name = c.relname AND ${temp("rel.nsp")})
+ WHERE c.oid IN (SELECT oid FROM tree)
 UNION ALL
 SELECT 'f', n.nspname::text, p.proname::text, p.oid::text, p.prokind::text, pg_catalog.md5(pg_catalog.concat_ws(E'\\n', p.proowner::text,
-    CASE WHEN p.prokind = 'a' THEN (SELECT g::text FROM pg_catalog.pg_aggregate g WHERE g.aggfnoid = p.oid) ELSE pg_catalog.pg_get_functiondef(p.oid) END))
+    CASE WHEN p.prokind = 'a' THEN (SELECT g::text FROM pg_catalog.pg_aggregate g WHERE g.aggfnoid = p.oid) ELSE pg_catalog.pg_get_functiondef(p.oid) END)), NULL::text
   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
  WHERE EXISTS (SELECT 1 FROM fn WHERE fn.name = p.proname AND (fn.nsp = '' OR ${temp("fn.nsp")}))
  ORDER BY 1, 2, 3, 4`;

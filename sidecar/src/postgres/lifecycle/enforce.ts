@@ -114,6 +114,7 @@ function applyAllowed(s: SessionState, analysis: AnalysisResult): void {
   applyTemporary(s, analysis);
   for (const st of analysis.statements) {
     if (st.ddl) {
+      s.definitionsUnsettled = true;
       s.ctx.catalog.invalidate();
       s.analyses.clear();
     }

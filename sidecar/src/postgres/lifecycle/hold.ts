@@ -19,7 +19,7 @@ export function holdApproval(s: SessionState, statement: Statement, decision: De
   s.watchClient();
   const analysis = statement.analysis;
   const objects = () => resolvedObjects((sql) => s.ctx.catalog.query(sql), analysis, sqlNames(s));
-  const control = { notify: (buf: Buffer) => s.toClient(buf), signal: held.signal, in_transaction: s.txStatus !== 0x49, settings: s.reading.chosen(), search_path: s.searchPath.current, objects };
+  const control = { notify: (buf: Buffer) => s.toClient(buf), signal: held.signal, in_transaction: s.txStatus !== 0x49, settings: s.reading.chosen(), search_path: s.searchPath.current, objects, definitions_unsettled: s.definitionsUnsettled };
   return hold(s.info, statement, decision, control)
     .then((d) => (statement.decision = d))
     .finally(() => {

@@ -17,6 +17,11 @@ export interface HoldControl {
   search_path?: readonly string[] | null;
   /** Reads, fresh from the catalog, what the statement's names resolve to (approved-objects.ts): a grant is bound to it. */
   objects?: () => Promise<ResolvedObjects>;
+  /**
+   * The session sent DDL that may not be committed yet (earlier in its open transaction, or not yet answered):
+   * what `objects` reads on regate's own connection may not be what the statement's names mean when it runs.
+   */
+  definitions_unsettled?: boolean;
 }
 
 export type EndReason = "client" | "upstream" | "terminated" | "error" | "shutdown";

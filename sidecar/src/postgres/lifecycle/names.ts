@@ -168,6 +168,8 @@ export function confirmSqlNames(s: SessionState, analysis: AnalysisResult | unde
 /** The transaction ended (ReadyForQuery "I"): its portals and cursors without HOLD are gone; after a failed block, all. */
 export function transactionEnded(s: SessionState, failed: boolean): void {
   s.changesBase = undefined;
+  // Committed or rolled back, and nothing sent after it: regate's catalog connection sees what the session sees.
+  if (s.pending.length === 0) s.definitionsUnsettled = false;
   if (s.portals.size > 0 || s.cursors.size > 0) endTransaction(s, failed);
 }
 

@@ -23,6 +23,7 @@ export function newSessionState(ctx: SessionContext, info: SessionInput, io: Ses
     prepared: new Map(),
     cursors: new Map(),
     holdCursors: new Set(),
+    definitionsUnsettled: false,
     unkeptHoldMasked: false,
     preparedTaken: new Map(),
     sqlNamesInFlight: 0,

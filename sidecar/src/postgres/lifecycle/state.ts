@@ -101,6 +101,12 @@ export interface SessionState {
    * (temporary-settle.ts). Each change moves the analysis cache's version (AnalysisCache.temporaryChanged).
    */
   readonly temporary: Map<string, TemporaryHolds>;
+  /**
+   * An allowed DDL statement was sent since the session was last idle outside a transaction with nothing in
+   * flight: until it is committed, regate's catalog connection does not see what it changed, while the
+   * session's later statements do (a held statement's objects, lifecycle/hold.ts).
+   */
+  definitionsUnsettled: boolean;
   readonly analyses: AnalysisCache;
   /** Decisions the policy allowed to be reused. */
   readonly reuse: DecisionReuse;
