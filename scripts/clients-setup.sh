@@ -8,7 +8,8 @@
 #   go      the Go clients: go mod download + go build -> sidecar/test/clients/go/pgxclient (pgx) and
 #           sidecar/test/clients/go/pqclient (database/sql with lib/pq, from go/pq)
 #   java    the JDBC client: mvn compile + copy pgjdbc into sidecar/test/clients/java/target/lib; the same for the
-#           reactive drivers (Vert.x pg client, r2dbc-postgresql) in sidecar/test/clients/java-reactive
+#           reactive drivers (Vert.x pg client, r2dbc-postgresql) in sidecar/test/clients/java-reactive, and for
+#           the embedded Tomcat upstream (with Spring's HiddenHttpMethodFilter) in sidecar/test/http/tomcat-upstream
 #   rust    the tokio-postgres and sqlx clients: cargo build --release --locked of sidecar/test/clients/rust into
 #           build/clients-rust (release/tokio-postgres-client, release/sqlx-client); about 2 minutes cold on two
 #           cores, downloads included (tokio-postgres alone took 30 to 45 s)
@@ -30,7 +31,7 @@ for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
     python | go | java | rust | psql) parts+=("$arg") ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "clients-setup: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -117,17 +118,21 @@ setup_java() {
   command -v java >/dev/null || { log "java not found"; return 1; }
   maven_module java JdbcClient postgresql-
   maven_module java-reactive ReactiveDrivers vertx-pg-client-
+  maven_module tomcat-upstream regate/upstream/TomcatUpstream tomcat-embed-core- sidecar/test/http/tomcat-upstream
 }
 
-# maven_module DIR CLASS JAR: compiles sidecar/test/clients/DIR and copies its dependencies into DIR/target/lib;
-# up to date while its pom and sources are unchanged and regate/clients/CLASS.class and a JAR*.jar are there.
+# maven_module DIR CLASS JAR [PATH]: compiles sidecar/test/clients/DIR (or PATH, from the repo root; DIR then
+# only names its stamp) and copies its dependencies into target/lib; up to date while its pom and sources are
+# unchanged and regate/clients/CLASS.class (CLASS.class when CLASS has a package path) and a JAR*.jar are there.
 maven_module() {
   local dir="$CLIENTS/$1" class=$2 jar=$3
+  [[ -z "${4:-}" ]] || dir="$ROOT/$4"
+  [[ "$class" == */* ]] || class="regate/clients/$class"
   local fp sources
   mapfile -t sources < <(find "$dir/src" -type f -name '*.java' | sort)
   local java_version; java_version=$(java -version 2>&1)  # read whole: head would SIGPIPE java under pipefail
   fp=$(fingerprint "${java_version%%$'\n'*}" "$dir/pom.xml" "${sources[@]}")
-  if up_to_date "$STAMPS/$1.stamp" "$fp" "$dir/target/classes/regate/clients/$class.class"; then
+  if up_to_date "$STAMPS/$1.stamp" "$fp" "$dir/target/classes/$class.class"; then
     log "$1: up to date"
     return 0
   fi

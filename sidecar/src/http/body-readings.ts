@@ -123,6 +123,22 @@ const SINGLE_BYTE = /^(?:iso[-_]?8859-\d{1,2}|latin-?\d{1,2}|l\d|windows-125\d|c
 const CHARSET_PARAM = /charset\*?\s*=\s*("?)([^";,\s]*)\1/gi;
 
 /**
+ * A declared charset in which ASCII text need not be spelled in ASCII bytes (EBCDIC, UTF-7, UTF-16 without
+ * NULs to show it, or any name regate does not know): the first one, else undefined. A body regate did not read
+ * into fields is searched for `_method` byte for byte (method.ts), which such a charset defeats: Tomcat decodes
+ * a form's names and a multipart part's headers in the request's charset (`charset=IBM037` spells `_method` as
+ * 6D 94 85 A3 88 96 84), and Spring's HiddenHttpMethodFilter then runs the DELETE it names.
+ */
+export function charsetHidesAscii(contentType: string | string[] | undefined): string | undefined {
+  if (typeof contentType !== "string" || !/charset/i.test(contentType)) return undefined;
+  for (const m of contentType.matchAll(CHARSET_PARAM)) {
+    const cs = m[2]!.toLowerCase();
+    if (!UTF8_ALIKE.test(cs) && !SINGLE_BYTE.test(cs)) return cs;
+  }
+  return undefined;
+}
+
+/**
  * A declared charset with which the upstream may read other characters than regate's UTF-8 does. Django sets
  * `request.encoding` from it and decodes forms with it; Django REST framework's JSONParser decodes JSON with it:
  * in UTF-7 `+ACI-` is a quote, in HZ `~{` swallows the bytes after it, Shift_JIS and Big5 swallow a `\`, Python

@@ -2,6 +2,7 @@
 // policy; or, with http.request.method_override: strip, the overrides removed before the policy sees the request.
 
 import type { IncomingHttpHeaders } from "node:http";
+import { charsetHidesAscii } from "./body-readings.js";
 import type { BodyFacts } from "./request-body-facts.js";
 import { effectiveMethod, findOverrides, isOverrideParam, stripOverrideHeaders, unparsedBodyMayOverride, type EffectiveMethod } from "./method.js";
 import { parsedQuery, withoutParam } from "./path.js";
@@ -22,6 +23,12 @@ export function judgedMethod(wire: string, headers: IncomingHttpHeaders, query: 
   // Whatever its declared type: upstreams read the media type their own way (PHP cuts it at "," or a
   // space, Go folds "İ" to "i"), so any body regate could not read may be a form to one of them.
   if (unparsedBodyMayOverride(sent, body)) return { ok: false, reason: BODY_MAY_OVERRIDE };
+  // That search reads ASCII; in a charset that spells ASCII otherwise it finds nothing, so such a body is refused.
+  // A form or JSON body in one is already `body_parse_error` (request-body-facts.ts), which the policy judges;
+  // a multipart (or other non-text) one carries no such sign, and Tomcat reads its part headers in that charset.
+  const unread = sent.length > 0 && body.parsed_body === undefined && !body.body_parse_error;
+  const charset = unread ? charsetHidesAscii(headers["content-type"]) : undefined;
+  if (charset !== undefined) return { ok: false, reason: `the request body's charset (${charset.slice(0, 40)}) may spell a _method override regate cannot read; send it in UTF-8` };
   if (mode === "strip" && overrides.length > 0) {
     if (overrides.some((o) => o.source === "body")) return { ok: false, reason: "a _method override in the request body cannot be removed" };
     stripOverrideHeaders(headers);
