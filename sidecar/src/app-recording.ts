@@ -6,6 +6,7 @@ import type { Config } from "./config/index.js";
 import type { DecisionSink } from "./decision/index.js";
 import { MaskedSubjects } from "./export/index.js";
 import type { Logger } from "./log.js";
+import { md5Secret, type StoreLogin } from "./postgres/index.js";
 import { applyRetention, catchUp, HttpRecorder, lifecycleRecorder, Recorder, recordingStore, registerRecordingMetrics, signingKey } from "./recording/index.js";
 
 // Session recordings wired from the config (docs/recording.md): the recorder (Postgres hooks, refusal while
@@ -33,6 +34,8 @@ export interface Recording {
 export function heldSecrets(config: Config): string[] {
   return [
     config.postgres.upstream.password?.reveal(),
+    // The md5 hashes pg_authid keeps log in as well as the passwords do (postgres/upstream-secrets.ts).
+    ...upstreamHash(config),
     ...config.agents.tokens.map((t) => t.token.reveal()),
     ...config.http.routes.flatMap((r) => credentialTexts(r.credential)),
     ...config.incident.responders.map((r) => r.token.reveal()),
@@ -54,6 +57,22 @@ export function heldSecrets(config: Config): string[] {
     config.approvals.store_login?.password?.reveal(),
     config.masking.hash_key?.reveal(),
   ].filter((s): s is string => typeof s === "string" && s !== "");
+}
+
+/** The md5 hashes pg_authid keeps for the passwords regate logs in with. */
+function upstreamHash(config: Config): string[] {
+  const { user, password } = config.postgres.upstream;
+  return [{ user, password: password?.reveal() }, ...storeLogins(config)].flatMap((r) => (r.password ? [md5Secret(r.user, r.password)] : []));
+}
+
+/** The roles regate logs in as besides postgres.upstream's: the approvals and recording stores' (postgres/upstream-secrets.ts). */
+export function storeLogins(config: Config): StoreLogin[] {
+  const out: StoreLogin[] = [];
+  const a = config.approvals.store_login;
+  if (a?.password) out.push({ user: a.user, password: a.password.reveal() });
+  const r = config.recording.postgres;
+  if (r.password) out.push({ user: r.user ?? config.postgres.upstream.user, password: r.password.reveal() });
+  return out;
 }
 
 /** A route credential as an agent might type it: whole, and a basic credential's password alone (request-done.ts). */

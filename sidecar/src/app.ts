@@ -17,7 +17,7 @@ import type { Logger } from "./log.js";
 import { packageRoot } from "./paths.js";
 import { PolicyStore, startPolicySource, storeOptions } from "./policy/index.js";
 import { composeHooks, type Recorder } from "./recording/index.js";
-import { heldSecrets, startRecording } from "./app-recording.js";
+import { heldSecrets, startRecording, storeLogins } from "./app-recording.js";
 import { Catalog, initSqlParser, PostgresServer, SessionRegistry, type SessionHooks } from "./postgres/index.js";
 
 export interface App {
@@ -172,6 +172,7 @@ export async function startApp({ config, log, sinks = [], sessionHooks, cluster 
         return lock ? locks.refusal(lock) : undefined;
       },
       maskKey,
+      storeLogins: () => storeLogins(config),
       onSessionCount: (n) => metrics.sessions.set({ protocol: "postgres" }, n),
       ...(cluster ? { cancelKeys: cluster.cancelKeys, agentBudgets: cluster.agentBudgets() } : {}),
     });

@@ -2,7 +2,8 @@ export { PostgresServer, type CancelKeys, type PostgresServerOptions } from "./s
 export { Catalog } from "./catalog.js";
 export { applyCatalogHooks, catalogHooksSql, NOTIFY_CHANNEL } from "./catalog-hooks.js";
 export { screenNoticeFields, screenNotificationPayload } from "./side-channels.js";
-export { scramVerifier } from "./auth/scram.js";
+export { md5Secret, scramVerifier } from "./auth/scram.js";
+export type { StoreLogin } from "./upstream-secrets.js";
 export type { AgentAuth } from "./client-auth.js";
 export { initSqlParser } from "./sql/index.js";
 export { SessionRegistry, type LiveSession, type SessionSummary } from "./lifecycle/registry.js";

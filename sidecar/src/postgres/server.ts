@@ -14,12 +14,11 @@ import { errorResponse } from "./protocol/index.js";
 import { agentLimited, LocalAgentBudgets, type AgentBudgetBook } from "./lifecycle/agent-budget.js";
 import { BudgetTracker, type BudgetLimits } from "./lifecycle/budget.js";
 import type { SessionHooks } from "./lifecycle/hooks.js";
-import { secretForms } from "./lifecycle/mask-rows.js";
 import { SessionRegistry } from "./lifecycle/registry.js";
-import { dataSecretForms } from "./secret-data.js";
 import { PgSession } from "./session.js";
 import { SilenceWatch } from "./silence-watch.js";
 import { sendCancel } from "./upstream.js";
+import { secretsKey, UpstreamSecrets, type StoreLogin } from "./upstream-secrets.js";
 
 export interface PostgresServerOptions {
   config: Config["postgres"];
@@ -35,6 +34,8 @@ export interface PostgresServerOptions {
   registry?: SessionRegistry;
   /** Checked once the agent has authenticated (locks): an error refuses the connection with a FATAL. */
   admit?: (principal: Principal) => RegateError | undefined;
+  /** Other roles regate logs in as on the upstream's server (approvals and recording stores), read per session: their secrets are withheld too. */
+  storeLogins?: () => readonly StoreLogin[];
   /** Workers > 1 (cluster/role.ts): the pids this worker issues name it; a cancel for another worker's pid is forwarded. */
   cancelKeys?: CancelKeys;
   /** Where agent-wide budgets are counted (workers > 1: the cluster primary); this process's when not given. */
@@ -61,8 +62,7 @@ const USER_TIMEOUT_MS = KEEPALIVE_MS + 10_000;
 export class PostgresServer {
   readonly #server: Server;
   readonly registry: SessionRegistry;
-  #secrets: Buffer[];
-  #secretSeen: string | undefined;
+  #secrets: UpstreamSecrets;
   readonly #cancels = new CancelRegistry();
   readonly #tls: SecureContext | undefined;
   #draining = false;
@@ -72,8 +72,7 @@ export class PostgresServer {
 
   constructor(private readonly opts: PostgresServerOptions) {
     this.registry = opts.registry ?? new SessionRegistry();
-    this.#secretSeen = opts.config.upstream.password?.reveal();
-    this.#secrets = secretForms(this.#secretSeen);
+    this.#secrets = new UpstreamSecrets(opts.config.upstream.password?.reveal(), opts.config.upstream.user, [], opts.storeLogins?.());
     const tls = opts.config.tls;
     this.#tls = tls ? createSecureContext({ cert: readFileSync(tls.cert_file), key: readFileSync(tls.key_file) }) : undefined;
     // Keepalive: an agent that vanishes without FIN or RST (a dead node, a pulled cable) is seen within about
@@ -109,12 +108,12 @@ export class PostgresServer {
   }
 
   /** A password read from a file follows the file (config/file-secret.ts): withhold the one now in use. */
-  #currentSecrets(): Buffer[] {
+  #currentSecrets(): UpstreamSecrets {
     const now = this.opts.config.upstream.password?.reveal();
-    if (now !== this.#secretSeen) {
-      this.#secretSeen = now;
+    const stores = this.opts.storeLogins?.() ?? [];
+    if (secretsKey(now, stores) !== this.#secrets.key) {
       // The previous password's forms stay withheld too: sessions opened before the rotation may still echo it.
-      this.#secrets = [...secretForms(now), ...this.#secrets.slice(0, 8)];
+      this.#secrets = new UpstreamSecrets(now, this.opts.config.upstream.user, this.#secrets.all.slice(0, 8), stores);
     }
     return this.#secrets;
   }
@@ -179,6 +178,7 @@ export class PostgresServer {
         // or a key in another case, set it upstream while the policy's input went without it.
         ...(startup.upstream["application_name"] ? { application_name: startup.upstream["application_name"] } : {}),
       };
+      const secrets = this.#currentSecrets();
       const session = new PgSession(
         {
           id,
@@ -189,8 +189,9 @@ export class PostgresServer {
           maxMessageBytes: this.opts.config.limits.max_message_bytes,
           maxStatementBytes: this.opts.config.limits.max_statement_bytes,
           maskKey: this.opts.maskKey,
-          secrets: this.#currentSecrets(),
-          dataSecrets: dataSecretForms(this.#secretSeen, this.#secrets),
+          secrets: secrets.all,
+          dataSecrets: secrets.data,
+          learnSecrets: (texts) => secrets.learn(texts),
           hooks: this.opts.hooks ?? {},
           budget,
           registerCancel: (pid, key, up) => this.#cancels.register(pid, key, up),

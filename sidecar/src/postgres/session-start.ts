@@ -26,6 +26,8 @@ export interface OpenedUpstream {
  */
 export async function openUpstream(ctx: SessionContext, params: Record<string, string>): Promise<OpenedUpstream> {
   const upstream = await connectUpstream(ctx.upstream, params);
+  // Before the agent is answered: the keys are in pg_authid, which the agent may read from its first statement.
+  ctx.learnSecrets?.(upstream.secretTexts);
   const settings = upstream.params;
   if ((settings.get("client_encoding") ?? "").toUpperCase() !== "UTF8" || settings.get("standard_conforming_strings") !== "on") {
     upstream.socket.destroy();

@@ -16,6 +16,8 @@ export interface UpstreamConnection {
   txStatus: number;
   /** Bytes that arrived after ReadyForQuery (none in practice; kept so nothing is lost). */
   leftover: Buffer | undefined;
+  /** What SCRAM told that stands for the password: the base64 StoredKey and ServerKey pg_authid keeps (upstream-secrets.ts). */
+  secretTexts: readonly string[];
 }
 
 /**
@@ -154,7 +156,7 @@ function handshake(socket: Socket | TLSSocket, cfg: UpstreamConfig, startupParam
                 socket.removeListener("data", onData);
                 socket.removeListener("error", fail);
                 socket.removeListener("close", onClose);
-                resolve({ socket, params, backendKey, txStatus: readyStatus(f.body), leftover: reader.drain() });
+                resolve({ socket, params, backendKey, txStatus: readyStatus(f.body), leftover: reader.drain(), secretTexts: scram?.keys() ?? [] });
                 return false;
               }
               default:

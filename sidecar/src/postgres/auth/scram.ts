@@ -81,8 +81,14 @@ export class ScramClient {
   readonly #nonce = randomBytes(18).toString("base64");
   #clientFirstBare = "";
   #serverSignature: Buffer | undefined;
+  #keys: string[] = [];
 
   constructor(private readonly password: string) {}
+
+  /** The role's StoredKey and ServerKey as pg_authid.rolpassword spells them (base64), once final() ran. */
+  keys(): string[] {
+    return this.#keys;
+  }
 
   first(): string {
     this.#clientFirstBare = `n=*,r=${this.#nonce}`;
@@ -102,7 +108,9 @@ export class ScramClient {
     const withoutProof = `c=biws,r=${nonce}`;
     const authMessage = `${this.#clientFirstBare},${serverFirst},${withoutProof}`;
     const proof = xor(clientKey, hmac(sha256(clientKey), authMessage));
-    this.#serverSignature = hmac(hmac(salted, "Server Key"), authMessage);
+    const serverKey = hmac(salted, "Server Key");
+    this.#serverSignature = hmac(serverKey, authMessage);
+    this.#keys = [sha256(clientKey).toString("base64"), serverKey.toString("base64")];
     return `${withoutProof},p=${proof.toString("base64")}`;
   }
 
@@ -117,6 +125,14 @@ export class ScramClient {
 }
 
 export function md5Password(user: string, password: string, salt: Buffer): string {
-  const inner = createHash("md5").update(password + user).digest("hex");
-  return `md5${createHash("md5").update(Buffer.concat([Buffer.from(inner), salt])).digest("hex")}`;
+  return `md5${createHash("md5").update(Buffer.concat([Buffer.from(md5Secret(user, password)), salt])).digest("hex")}`;
+}
+
+/**
+ * The hash PostgreSQL stores for an md5 password (pg_authid.rolpassword is `md5` and these 32 hex digits): md5
+ * authentication answers the challenge from it alone, so whoever reads it logs in as the role. A secret as the
+ * password is (app-recording.ts heldSecrets, postgres/server.ts).
+ */
+export function md5Secret(user: string, password: string): string {
+  return createHash("md5").update(password + user).digest("hex");
 }

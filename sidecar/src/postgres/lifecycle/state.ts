@@ -29,6 +29,8 @@ export interface SessionContext {
   secrets: readonly Buffer[];
   /** The same forms, overwritten in everything else the server sends (secret-data.ts); none for a weak password. */
   dataSecrets: readonly Buffer[];
+  /** Texts opening the upstream session told that stand for the password (a SCRAM role's keys): withheld from then on. */
+  learnSecrets?: (texts: readonly string[]) => void;
   hooks: SessionHooks;
   budget: BudgetTracker;
   /** Registers the session's cancel key; returns the unregister function. */
