@@ -75,3 +75,25 @@ next_steps contains "read an ordinary setting by its name (SHOW search_path, cur
 	some r in deny
 	contains(r, "passwords or commands with credentials")
 }
+
+# Password hashes. An upstream role that may read pg_authid (a superuser, as in a development setup) reads
+# every role's rolpassword, pg_shadow's passwd the same: an md5 hash logs in as its role by itself (md5
+# authentication answers the challenge from it), and a SCRAM verifier's keys let a server be impersonated.
+# pg_roles shows rolpassword as ******** and stays readable.
+password_hash_columns := {
+	"pg_authid": {"rolpassword", "*"},
+	"pg_shadow": {"passwd", "*"},
+}
+
+deny contains msg if {
+	some s in statements
+	some c in s.columns
+	c.schema in {"pg_catalog", null}
+	c.column in password_hash_columns[c.table]
+	msg := concat("", ["reading ", c.table, ".", c.column, " is not allowed: it holds password hashes, and an md5 hash logs in as its role"])
+}
+
+next_steps contains "list roles from pg_roles (SELECT rolname, rolsuper, rolcanlogin FROM pg_roles), whose rolpassword is always ********; password hashes are never readable through regate" if {
+	some r in deny
+	contains(r, "it holds password hashes")
+}

@@ -65,3 +65,25 @@ test_setting_listing_functions_denied if {
 		settings_denied(stmt({"functions": [{"schema": null, "name": name, "inputs": [], "inputs_unknown": false}]}))
 	}
 }
+
+hashes_denied(s) if {
+	d := regate.decision with input as pg([s])
+	not d.allow
+	contains(d.next_step, "password hashes are never readable through regate")
+}
+
+test_password_hashes_denied if {
+	hashes_denied(settings_view("pg_authid", ["rolname", "rolpassword"]))
+	hashes_denied(settings_view("pg_authid", ["*"]))
+	hashes_denied(settings_view("pg_shadow", ["usename", "passwd"]))
+	hashes_denied(stmt({"columns": [column(null, "pg_authid", "rolpassword")]}))
+	d := regate.decision with input as pg([settings_view("pg_authid", ["rolpassword"])])
+	"reading pg_authid.rolpassword is not allowed: it holds password hashes, and an md5 hash logs in as its role" in d.deny
+}
+
+test_role_names_of_pg_authid_allowed if {
+	d := regate.decision with input as pg([settings_view("pg_authid", ["rolname", "rolsuper"])])
+	d.allow
+	own := regate.decision with input as pg([stmt({"tables": [table("public", "pg_authid", "read")], "columns": [column("public", "pg_authid", "rolpassword")]})])
+	own.allow
+}

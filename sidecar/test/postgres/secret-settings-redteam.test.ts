@@ -128,3 +128,20 @@ describe("settings that hold secrets", () => {
     expect(r.rows).toEqual(rows);
   });
 });
+
+// Password hashes: an upstream role that may read pg_authid (a superuser) reads every role's rolpassword, and an
+// md5 hash logs in as its role. The example policy refuses the columns before the server is asked.
+describe("password hashes", () => {
+  it.each([
+    ["pg_authid.rolpassword", "SELECT rolname, rolpassword FROM pg_authid"],
+    ["pg_authid, star", "SELECT * FROM pg_catalog.pg_authid"],
+    ["pg_authid, whole row", "SELECT to_jsonb(a) FROM pg_authid a"],
+    ["pg_authid as an oracle in WHERE", "SELECT rolname FROM pg_authid WHERE rolpassword LIKE 'md5a%'"],
+    ["pg_shadow.passwd", "SELECT usename, passwd FROM pg_shadow"],
+  ])("%s is refused by the policy, with the next step", async (_label, sql) => {
+    const r = await attemptOn(agent, sql);
+    expect(r.code, JSON.stringify(r)).toBe("42501");
+    expect(r.message).toMatch(/holds password hashes/);
+    expect(r.message).toContain("password hashes are never readable through regate");
+  });
+});
