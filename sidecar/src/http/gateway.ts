@@ -178,7 +178,7 @@ export function createHttpGateway(opts: HttpGatewayOptions): HttpGateway {
     if (target.authority !== undefined) req.headers.host = target.authority;
     const colliding = collidingHeaders(req.headers);
     if (colliding) {
-      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", `headers "${colliding[0]}" and "${colliding[1]}" are one header to upstreams that read "_" as "-"; send one of them`);
+      const e = catalogError("PROTOCOL_VIOLATION", "bad_request", `headers "${colliding[0]}" and "${colliding[1]}" are one header to upstreams that read "_" or "." as "-"; send one of them`);
       return fail(ctx, e.status, e.body, { close: !req.complete });
     }
     // Paths may embed identifiers (/customers/alice@example.com) and secrets, in any spelling: logged masked.

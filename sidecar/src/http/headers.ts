@@ -76,14 +76,15 @@ export function dropNominated(incoming: IncomingHttpHeaders): void {
 }
 
 /**
- * Two header names that CGI-style servers (CGI, WSGI, Rack, PHP) read as one, "x_tenant" and "x-tenant":
- * which value such an upstream takes is its own choice, so the policy could judge the other. Returns the
- * pair, for the refusal; undefined when names are distinct (the common case costs one scan for "_").
+ * Two header names that CGI-style servers (CGI, WSGI, Rack, PHP) read as one, "x_tenant" and "x-tenant"
+ * (PHP "x.tenant" too): which value such an upstream takes is its own choice, so the policy could judge the
+ * other. Returns the pair, for the refusal; undefined when names are distinct (the common case costs a scan
+ * for "_" and ".").
  */
 export function collidingHeaders(incoming: IncomingHttpHeaders): [string, string] | undefined {
   let seen: Map<string, string> | undefined;
   for (const name of Object.keys(incoming)) {
-    if (!name.includes("_")) continue;
+    if (!name.includes("_") && !name.includes(".")) continue;
     const key = headerKey(name);
     if (key in incoming) return [name, key];
     seen ??= new Map();
@@ -151,7 +152,7 @@ export function forwardHeaders(
 }
 
 /**
- * Request headers as the policy sees them: lowercase names with "-" for "_" (as the upstream may read them;
+ * Request headers as the policy sees them: lowercase names with "-" for "_" and "." (as the upstream may read them;
  * collidingHeaders refused any pair that would merge), one string per header, no credentials.
  */
 export function inputHeaders(incoming: IncomingHttpHeaders, route: CompiledRoute | undefined): Record<string, string> {

@@ -2,8 +2,8 @@
 // request line: a header (X-HTTP-Method-Override and its two cousins) or a `_method` parameter in the query
 // or the body. regate either judges the overriding method ("decide", the default) or removes every override
 // before forwarding ("strip"); it never forwards an override the policy did not see. Names are matched the
-// way the upstream's stack may read them, not only as spelled: header names with "_" for "-" (CGI, WSGI and
-// Rack put both in one variable) and parameter names as PHP rewrites them (".method" becomes "_method").
+// way the upstream's stack may read them, not only as spelled: header names with "_" or "." for "-" (CGI, WSGI
+// and Rack put "_" and "-" in one variable, PHP "." too) and parameter names as PHP rewrites them (".method" becomes "_method").
 
 import type { BodyFacts } from "./request-body-facts.js";
 
@@ -25,9 +25,13 @@ export interface EffectiveMethod {
 // RFC 9110 token.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-/** A header's name as CGI-style servers read it: "_" and "-" are one character to them. */
+/**
+ * A header's name as CGI-style servers read it: "_" and "-" are one character to them, and so is "." to PHP,
+ * which files a header under HTTP_ + its name with "-" for "_" and then rewrites "." (like a parameter's) to
+ * "_": `X.HTTP.Method.Override` is HTTP_X_HTTP_METHOD_OVERRIDE to PHP's built-in server, and Laravel runs it.
+ */
 export function headerKey(name: string): string {
-  return name.includes("_") ? name.replaceAll("_", "-") : name;
+  return name.includes("_") || name.includes(".") ? name.replace(/[_.]/g, "-") : name;
 }
 
 /** The override header a request header counts as (any spelling), if any. */
@@ -130,7 +134,7 @@ export function effectiveMethod(wire: string, overrides: readonly { source: Over
  * may still carry a `_method` the upstream reads. True when its bytes could: the caller refuses the request,
  * since the policy cannot see that override. Any spelling PHP reads as `_method` counts (".method",
  * "[method"), and the override headers' names (ASP.NET MVC reads them as fields), in any case, behind percent,
- * %u, JSON, quoted-printable or RFC 2047 escapes, in UTF-16. A JSON-RPC `"method"` member does not.
+ * %u, JSON, quoted-printable, RFC 2047 or backslash (quoted-pair) escapes, in UTF-16. A JSON-RPC `"method"` member does not.
  * `raw` is the body as it goes upstream: a compressed one inflated (body.ts upstreamBody).
  */
 const MANGLED = /[_.[ +]method|http[-_ +]method|method[-_ +]override/i;
@@ -149,9 +153,11 @@ export function unparsedBodyMayOverride(raw: Buffer, body: BodyFacts): boolean {
       // RFC 2047 encoded words, which Commons FileUpload and Tomcat's copy of it decode in a part's name
       // (name="=?UTF-8?B?X21ldGhvZA==?="); their Q form is left to the "=XX" step below.
       .replace(/=\?[^?\s]+\?b\?([a-z0-9+/=]*)\?=/gi, (_m, b64: string) => Buffer.from(b64, "base64").toString("latin1"))
-      // Percent, IIS's %uXXXX, JSON's \uXXXX, \xXX, and quoted-printable (and Q-encoded) =XX escapes.
-      .replace(/%([0-9a-f]{2})|%u([0-9a-f]{4})|\\u([0-9a-f]{4})|\\x([0-9a-f]{2})|=([0-9a-f]{2})/gi, (_m, a?: string, u?: string, b?: string, c?: string, q?: string) =>
-        String.fromCharCode(parseInt(a ?? u ?? b ?? c ?? q ?? "0", 16)),
+      // Percent, IIS's %uXXXX, JSON's \uXXXX, \xXX, and quoted-printable (and Q-encoded) =XX escapes; then a
+      // backslash before any other character, a quoted-pair, which Rack's multipart parser undoes in a part's
+      // name (name="_m\ethod" is `_method` to Rack::MethodOverride).
+      .replace(/%([0-9a-f]{2})|%u([0-9a-f]{4})|\\u([0-9a-f]{4})|\\x([0-9a-f]{2})|=([0-9a-f]{2})|\\([\s\S])/gi, (_m, a?: string, u?: string, b?: string, c?: string, q?: string, pair?: string) =>
+        pair ?? String.fromCharCode(parseInt(a ?? u ?? b ?? c ?? q ?? "0", 16)),
       );
     if (next === text) return false;
     text = next;
