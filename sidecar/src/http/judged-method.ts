@@ -3,6 +3,7 @@
 
 import type { IncomingHttpHeaders } from "node:http";
 import { charsetHidesAscii } from "./body-readings.js";
+import { isJsonMedia } from "./body.js";
 import type { BodyFacts } from "./request-body-facts.js";
 import { effectiveMethod, findOverrides, isOverrideParam, stripOverrideHeaders, unparsedBodyMayOverride, type EffectiveMethod } from "./method.js";
 import { parsedQuery, withoutParam } from "./path.js";
@@ -23,10 +24,12 @@ export function judgedMethod(wire: string, headers: IncomingHttpHeaders, query: 
   // Whatever its declared type: upstreams read the media type their own way (PHP cuts it at "," or a
   // space, Go folds "İ" to "i"), so any body regate could not read may be a form to one of them.
   if (unparsedBodyMayOverride(sent, body)) return { ok: false, reason: BODY_MAY_OVERRIDE };
-  // That search reads ASCII; in a charset that spells ASCII otherwise it finds nothing, so such a body is refused.
-  // A form or JSON body in one is already `body_parse_error` (request-body-facts.ts), which the policy judges;
-  // a multipart (or other non-text) one carries no such sign, and Tomcat reads its part headers in that charset.
-  const unread = sent.length > 0 && body.parsed_body === undefined && !body.body_parse_error;
+  // That search reads ASCII; in a charset that spells ASCII otherwise it finds nothing, so such a body is refused:
+  // a multipart one (Tomcat reads its part headers in that charset) and a form one alike. A form in such a
+  // charset is `body_parse_error` too, but the policy judging that may let it through (a method rule, an upload
+  // route), and the method it judged would be the request line's while Spring runs the DELETE the form names.
+  // A JSON one stays the policy's to judge as unparsable: no form reader takes a JSON type's fields.
+  const unread = sent.length > 0 && body.parsed_body === undefined && !(body.body_parse_error && isJsonMedia(body.content_type));
   const charset = unread ? charsetHidesAscii(headers["content-type"]) : undefined;
   if (charset !== undefined) return { ok: false, reason: `the request body's charset (${charset.slice(0, 40)}) may spell a _method override regate cannot read; send it in UTF-8` };
   if (mode === "strip" && overrides.length > 0) {

@@ -113,7 +113,7 @@ export class PostgresServer {
     const stores = this.opts.storeLogins?.() ?? [];
     if (secretsKey(now, stores) !== this.#secrets.key) {
       // The previous password's forms stay withheld too: sessions opened before the rotation may still echo it.
-      this.#secrets = new UpstreamSecrets(now, this.opts.config.upstream.user, this.#secrets.all.slice(0, 8), stores);
+      this.#secrets = new UpstreamSecrets(now, this.opts.config.upstream.user, this.#secrets.carried(), stores);
     }
     return this.#secrets;
   }

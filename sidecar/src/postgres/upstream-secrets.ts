@@ -29,6 +29,15 @@ export function secretsKey(password: string | undefined, stores: readonly StoreL
   return [password, ...stores.map((s) => s.password)].map((p) => p ?? "").join("\u0000");
 }
 
+/** Each form once (a rotation of a store role's password carries the unchanged upstream one's forms over). */
+function distinct(forms: Buffer[]): Buffer[] {
+  const seen = new Set<string>();
+  return forms.filter((f) => {
+    const k = f.toString("latin1");
+    return !seen.has(k) && (seen.add(k), true);
+  });
+}
+
 function longestFirst(forms: Buffer[]): Buffer[] {
   return forms.sort((a, b) => b.length - a.length);
 }
@@ -43,6 +52,8 @@ export class UpstreamSecrets {
   /** Overwritten in everything else: the password's own forms only when it is long enough (secret-data.ts). */
   readonly data: Buffer[];
   readonly #learned = new Set<string>();
+  /** The upstream password's own forms, its md5 hash and the SCRAM keys learned: what a rotation carries over. */
+  readonly #upstream: Buffer[];
 
   /** What `password` and each store role's password were when the forms were made: a change makes new ones. */
   readonly key: string;
@@ -64,8 +75,17 @@ export class UpstreamSecrets {
     // 32 hex digits spell no name an agent reads: withheld in data whatever the password's length.
     const derived = derivedForms(roles.map((r) => md5Secret(r.user, r.password)));
     const previousData = password !== undefined && password.length >= MIN_LENGTH ? previous : [];
-    this.all = longestFirst([...own, ...derived, ...previous]);
-    this.data = longestFirst([...long, ...previousData, ...derived]);
+    this.#upstream = [...secretForms(password), ...(password ? derivedForms([md5Secret(user, password)]) : [])];
+    this.all = longestFirst(distinct([...own, ...derived, ...previous]));
+    this.data = longestFirst(distinct([...long, ...previousData, ...derived]));
+  }
+
+  /**
+   * The forms a rotation keeps withheld (`previous` of the next UpstreamSecrets): every one of this password,
+   * whatever its length. Not the store roles' (the next one is made with theirs) nor an older password's.
+   */
+  carried(): Buffer[] {
+    return [...this.#upstream];
   }
 
   /** Texts a SCRAM exchange with this password told (base64 StoredKey and ServerKey): withheld from now on. */
@@ -74,6 +94,7 @@ export class UpstreamSecrets {
     if (fresh.length === 0) return;
     for (const t of fresh) this.#learned.add(t);
     const forms = derivedForms(fresh);
+    this.#upstream.push(...forms);
     this.all.push(...forms);
     longestFirst(this.all);
     this.data.push(...forms);

@@ -274,6 +274,13 @@ function bind(s: SessionState, f: Frame, refreshed = false): Step {
   const earlier = settleFirst(s, prepared.analysis);
   // Through onClientFrame again: a cut answered meanwhile may have the rest of this batch skipped.
   if (earlier) return earlier.then(() => onClientFrame(s, f));
+  if (prepared.overlay !== undefined && s.pending.length > 0) {
+    // Its facts are of the session's statements and cursors as regate knows them, which changes only once the
+    // server confirms: a DECLARE, CLOSE or PREPARE sent before this Bind (in a Query, or the Bind of a prepared
+    // one earlier in this batch) would run first, unseen. Wait for every earlier answer, then compare.
+    s.toServer(FLUSH);
+    return answered(s, () => s.pending.length === 0).then(() => onClientFrame(s, f));
+  }
   if (prepared.overlay !== undefined && prepared.overlay !== s.analyses.overlay) {
     // Its EXECUTE, FETCH or WHERE CURRENT OF names a statement or cursor that was defined anew since: the facts are stale.
     return refuseMessage(s, `prepared statement ${JSON.stringify(msg.statement)} runs EXECUTE, FETCH or WHERE CURRENT OF of a name redefined since it was prepared`, "prepare it again (Close it, then Parse)");

@@ -2,7 +2,7 @@ import { serialize } from "pg-protocol";
 import type { Decision } from "../../decision/index.js";
 import type { Pending, Portal, PreparedStatement } from "../pending.js";
 import type { Frame } from "../protocol/index.js";
-import type { AnalysisResult } from "../sql/types.js";
+import type { AnalysisResult, StatementFacts } from "../sql/types.js";
 import { applyChanges } from "../sql/temporary.js";
 import { expectCopyIn } from "./copy-in.js";
 import { unmaskedRefusal } from "./function-call.js";
@@ -117,8 +117,18 @@ function applyAllowed(s: SessionState, analysis: AnalysisResult): void {
       s.definitionsUnsettled = true;
       s.ctx.catalog.invalidate();
       s.analyses.clear();
-    }
+    } else if (runsUnseenCode(st)) s.definitionsUnsettled = true;
   }
+}
+
+/**
+ * A statement whose effect regate cannot see may run DDL as well (`DO $$ … ALTER TABLE … $$`, a CALL, a
+ * function of the database's own whose body does): until it is committed, a later statement's approval reads
+ * definitions that are not the ones it runs on (state.ts definitionsUnsettled). Built-in functions change none.
+ */
+function runsUnseenCode(st: StatementFacts): boolean {
+  if (st.opaque) return true;
+  return st.functions.some((f) => (f.candidates ?? (f.schema === null ? [] : [f.schema])).some((schema) => schema !== "pg_catalog") || (f.schema === null && f.candidates === undefined));
 }
 
 /**
