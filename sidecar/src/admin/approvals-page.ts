@@ -4,6 +4,9 @@
  * textContent only, so nothing from a statement is ever parsed as HTML; the statement and parameters are
  * the review view (approval/review-view.ts: invisible characters marked, cuts said) with its notes shown
  * above them. Cards keep their places while the page is open, and a new card's buttons wait a moment.
+ * What an agent wrote is drawn left to right in the order it runs (bidi override): a Hebrew or Arabic
+ * letter would otherwise make the browser draw the numbers and punctuation between two of them reversed,
+ * so `{א, 5, 900000, ב}` read `{ב, 900000, 5, א}`.
  */
 export function approvalsPage(): string {
   return `<!doctype html>
@@ -12,6 +15,7 @@ export function approvalsPage(): string {
 body{font:14px system-ui,sans-serif;margin:2em;max-width:70em}
 .card{border:1px solid #bbb;border-radius:6px;padding:1em;margin:1em 0}
 pre{background:#f4f4f4;padding:.6em;white-space:pre-wrap;word-break:break-all}
+pre,.notes{direction:ltr;unicode-bidi:isolate-override}
 .meta{color:#555} .warn{color:#a00;font-weight:bold} .notes{color:#a00} .ended{opacity:.5} table{border-collapse:collapse} td,th{padding:.2em .6em;border-bottom:1px solid #ddd;text-align:left}
 </style></head>
 <body>

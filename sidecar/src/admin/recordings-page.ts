@@ -1,7 +1,8 @@
 /**
  * The recordings page: one HTML document whose script lists sessions and shows one session's timeline
  * through the recordings API, with the reader's token kept in sessionStorage (never a cookie). Everything
- * from a recording is written with textContent, so nothing an agent sent is ever parsed as HTML.
+ * from a recording is written with textContent, so nothing an agent sent is ever parsed as HTML, and is
+ * drawn left to right in the order it was sent (right-to-left letters would reorder what sits between them).
  */
 export function recordingsPage(): string {
   return `<!doctype html>
@@ -12,6 +13,7 @@ table{border-collapse:collapse} td,th{padding:.2em .6em;border-bottom:1px solid 
 tr.session{cursor:pointer} tr.session:hover{background:#eef}
 .deny,.refused{color:#a00} .bad{color:#a00;font-weight:bold} .ok{color:#070}
 #timeline td.text{font-family:ui-monospace,monospace;white-space:pre-wrap;word-break:break-all}
+td{direction:ltr;unicode-bidi:isolate-override}
 </style></head>
 <body>
 <h1>regate recordings</h1>

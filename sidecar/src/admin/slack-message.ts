@@ -1,4 +1,4 @@
-import { reviewUrlOf, webhookError, type Approval, type ReviewUrl } from "../approval/index.js";
+import { hasRightToLeft, reviewUrlOf, webhookError, type Approval, type ReviewUrl } from "../approval/index.js";
 import type { Logger } from "../log.js";
 
 export const SLACK_APPROVE = "regate_approve";
@@ -15,14 +15,18 @@ const SHOWN_CHARS = 2500;
 
 /**
  * Why a Slack message cannot show everything the approval covers, or undefined when it shows it all.
- * Parameter values and HTTP bodies are never sent to Slack, and a long statement is cut: approving from
- * Slack would approve what the reviewer did not read, so such an approval is approved in regate only.
+ * Parameter values and HTTP bodies are never sent to Slack, a long statement is cut, and right-to-left letters
+ * may reorder what Slack draws: approving from Slack would approve what the reviewer did not read, so such
+ * an approval is approved in regate only.
  */
 export function notShownInSlack(a: Approval): string | undefined {
   const n = a.statement.parameters?.length ?? 0;
   if (n > 0 && a.kind === "http") return "the request body is not sent to Slack";
   if (n > 0) return `the values of ${n} parameter${n > 1 ? "s" : ""} ($1${n > 1 ? `…$${n}` : ""}) are not sent to Slack`;
   if (a.statement.sql.length > SHOWN_CHARS) return `the statement is ${a.statement.sql.length} characters and Slack shows the first ${SHOWN_CHARS}`;
+  // Slack lays text out by the bidi algorithm and regate cannot turn that off there: between two Hebrew or
+  // Arabic letters, numbers and punctuation are drawn in reverse order, so what Slack shows is not what runs.
+  if (hasRightToLeft(a.statement.sql)) return "the statement has right-to-left letters, and Slack may draw the text between them in reverse order";
   return undefined;
 }
 

@@ -6,7 +6,7 @@ export type { ReviewerIdentity } from "./ballot.js";
 export type { ActError, Approval, ApprovalMode, ApprovalStatus, ActResult, Vote } from "./types.js";
 export { agentView } from "./own.js";
 export { reviewView, WITHHELD, type HttpBodyShown } from "./review-view.js";
-export { visible, type Visible } from "./visible.js";
+export { hasRightToLeft, visible, type Visible } from "./visible.js";
 export type { ApprovalStore } from "./store.js";
 export { MemoryApprovalStore } from "./memory-store.js";
 export { PgApprovalStore } from "./pg-store.js";

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { visible } from "./visible.js";
 
 /** PostgreSQL's own default: a statement run under it needs no word about schemas, and its digest is unchanged. */
 const DEFAULT_PATH = ["$user", "public"] as const;
@@ -29,6 +30,16 @@ export function searchPathTerms(path: readonly string[] | null | undefined): Pat
   if (path.length === DEFAULT_PATH.length && path.every((p, i) => p === DEFAULT_PATH[i])) return {};
   return {
     digest: JSON.stringify(path),
-    note: `The server resolves this statement's unqualified names under the search_path the agent's connection chose: ${path.join(", ")} (pg_catalog${path.includes("pg_catalog") ? " where listed" : " first"}, then temporary tables first unless pg_temp is listed). A table or function named without a schema may be another schema's than public's.`,
+    note: `The server resolves this statement's unqualified names under the search_path the agent's connection chose: ${path.map(shownName).join(", ")} (pg_catalog${path.includes("pg_catalog") ? " where listed" : " first"}, then temporary tables first unless pg_temp is listed). A table or function named without a schema may be another schema's than public's.`,
   };
+}
+
+/**
+ * A schema name as the reviewer reads it in the note: quoted as PostgreSQL quotes an identifier unless it is
+ * a plain lowercase one, then marked by `visible`. Joined bare, the one schema `"internal, public"` read as
+ * two, and a name with a right-to-left override reversed the rest of the note.
+ */
+function shownName(name: string): string {
+  const quoted = /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+  return visible(quoted).text;
 }

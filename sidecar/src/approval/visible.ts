@@ -101,6 +101,8 @@ export function visible(text: string): Visible {
     const more = foreign.length > NAMED ? `, and ${foreign.length - NAMED} more` : "";
     notes.push(`Non-ASCII characters, some of which look like ASCII letters but are others (another table, column or value): ${named.join(", ")}${more}.`);
   }
+  const rtl = foreign.filter((c) => RIGHT_TO_LEFT.test(c));
+  if (rtl.length > 0) notes.push(`Right-to-left letters (${rtl.slice(0, NAMED).join(" ")}): read the text strictly left to right, as regate's page draws it; a chat message or a terminal may draw the numbers and punctuation between two of them in reverse order.`);
   return { text: out, notes };
 }
 
@@ -109,6 +111,18 @@ function nonAscii(text: string): string[] {
   const seen = new Set<string>();
   for (const c of text.replace(/⟨[^⟨⟩]*⟩/g, "")) if (c.codePointAt(0)! > 0x7e) seen.add(c);
   return [...seen];
+}
+
+/**
+ * Letters of right-to-left scripts (Hebrew, Arabic, Syriac, Thaana, N'Ko, ... and their presentation forms).
+ * They are not marked, being real text, but a viewer that lays text out by the bidi algorithm draws what
+ * lies between two of them right to left: `{א, 5, 900000, ב}` is drawn `{ב, 900000, 5, א}`.
+ */
+const RIGHT_TO_LEFT = /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc\u{10800}-\u{10fff}\u{1e800}-\u{1efff}]/u;
+
+/** Whether `text` has a right-to-left letter (a viewer without bidi override may draw its neighbours reversed). */
+export function hasRightToLeft(text: string): boolean {
+  return RIGHT_TO_LEFT.test(text);
 }
 
 const SCRIPTS: readonly [RegExp, string][] = [
