@@ -53,6 +53,8 @@ function looseText(v: unknown): string | undefined {
  * wherever it stands, is dropped here: no MCP method has one.
  */
 const LOOSE = /[\p{White_Space}\p{Cc}\p{Cf}]/gu;
+/** The same, for a test: without the global flag, whose lastIndex would carry from one call to the next. */
+const HAS_LOOSE = new RegExp(LOOSE.source, "u");
 
 /**
  * The method as the loosest server reads it: NFKC (fullwidth `ｔｏｏｌｓ` is `tools`), case folded fully
@@ -72,7 +74,7 @@ const PRINTABLE_ASCII = /^[\x21-\x7e]*$/;
 
 /** Whether `method` holds a character some server drops or stops at (a NUL ends a C string): no method has one. */
 export function holdsLoose(method: string): boolean {
-  return !PRINTABLE_ASCII.test(method) && new RegExp(LOOSE.source, "u").test(method);
+  return !PRINTABLE_ASCII.test(method) && HAS_LOOSE.test(method);
 }
 
 /**

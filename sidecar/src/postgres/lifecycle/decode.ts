@@ -1,4 +1,3 @@
-import { serialize } from "pg-protocol";
 import type { Decision } from "../../decision/index.js";
 import { RegateError } from "../../errors.js";
 import type { Pending, PreparedStatement, Portal } from "../pending.js";
@@ -15,7 +14,7 @@ import { settleFirst } from "./transaction.js";
 import { decide, previewShape } from "./decide.js";
 import { holdApproval } from "./hold.js";
 import { enforceBind, enforceFunctionCall, enforceParse, enforceQuery, poison } from "./enforce.js";
-import { answered, changesSqlNames, portalNamed, sqlNamesSettled, statementNamed } from "./names.js";
+import { answered, changesSqlNames, flushedUntil, portalNamed, sqlNamesSettled, statementNamed } from "./names.js";
 import type { SessionState } from "./state.js";
 import { answerOwnApprovals, ownAllow, ownQueryOf, ownRowsAtBind, readsOwnApprovals, refuseOwnApprovalsExtended, shapeParse } from "./own-approvals.js";
 import { newStatement, type Statement, type StatementMessage } from "./statement.js";
@@ -147,8 +146,7 @@ export function onClientFrame(s: SessionState, f: Frame): Step {
       // The count is written with the base's figures: a base asked in this batch is not answered yet, so the
       // server is asked for what it has (Flush) and the Sync waits for it.
       if (s.batchCounted && !failed && baseInFlight(s)) {
-        s.toServer(FLUSH);
-        return answered(s, () => !baseInFlight(s)).then(() => onClientFrame(s, f));
+        return flushedUntil(s, () => !baseInFlight(s)).then(() => onClientFrame(s, f));
       }
       s.skipUntilSync = false;
       s.serverSkipping = false;
@@ -224,8 +222,6 @@ function unknownName(s: SessionState, what: "prepared statement" | "portal", nam
   );
 }
 
-/** Asks the server to send what it has answered so far (a base the Sync waits for). */
-const FLUSH = serialize.flush();
 const EXTENDED_NAMED = new Set<number>([Frontend.Parse, Frontend.Bind, Frontend.Describe, Frontend.Execute, Frontend.Close]);
 const NAMEDATALEN = 64;
 
@@ -278,8 +274,7 @@ function bind(s: SessionState, f: Frame, refreshed = false): Step {
     // Its facts are of the session's statements and cursors as regate knows them, which changes only once the
     // server confirms: a DECLARE, CLOSE or PREPARE sent before this Bind (in a Query, or the Bind of a prepared
     // one earlier in this batch) would run first, unseen. Wait for every earlier answer, then compare.
-    s.toServer(FLUSH);
-    return answered(s, () => s.pending.length === 0).then(() => onClientFrame(s, f));
+    return flushedUntil(s).then(() => onClientFrame(s, f));
   }
   if (prepared.overlay !== undefined && prepared.overlay !== s.analyses.overlay) {
     // Its EXECUTE, FETCH or WHERE CURRENT OF names a statement or cursor that was defined anew since: the facts are stale.

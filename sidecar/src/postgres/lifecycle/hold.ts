@@ -1,11 +1,8 @@
 import type { Decision } from "../../decision/index.js";
-import { serialize } from "pg-protocol";
 import { resolvedObjects } from "../approved-objects.js";
-import { answered } from "./names.js";
+import { flushedUntil } from "./names.js";
 import type { SessionState } from "./state.js";
 import type { Statement } from "./statement.js";
-
-const FLUSH = serialize.flush();
 
 /**
  * Hands an `approve` decision to the `hold` hook (approval/): resolves to the decision to enforce once a
@@ -23,8 +20,7 @@ export function holdApproval(s: SessionState, statement: Statement, decision: De
     // DDL sent ahead of it may be committed before it runs (an autocommit Query pipelined before it): whether it
     // is, the session's next ReadyForQuery tells (names.ts transactionEnded). Decided once everything sent
     // earlier is answered, not refused on a race with that answer; within an unsynced batch it stays unsettled.
-    s.toServer(FLUSH);
-    return answered(s, () => s.pending.length === 0).then(() => holdApproval(s, statement, decision));
+    return flushedUntil(s).then(() => holdApproval(s, statement, decision));
   }
   const held = (s.held = new AbortController());
   s.watchClient();

@@ -1,3 +1,4 @@
+import { serialize } from "pg-protocol";
 // Prepared statements, portals and SQL-level names as the server holds them, not as the client asked.
 //
 // A name changes on the server only when the message that changes it succeeds: a Parse onto a name in use
@@ -212,6 +213,17 @@ export function sqlNamesSettled(s: SessionState): Promise<void> | undefined {
 /** Resolves once `ready()` holds, checked as the server's answers arrive. */
 export function answered(s: SessionState, ready: () => boolean): Promise<void> {
   return new Promise((ok) => s.whenAnswered.push({ ready, resolve: ok }));
+}
+
+const FLUSH = serialize.flush();
+
+/**
+ * Within an extended batch the server holds its answers until Sync or Flush: asks for them, and resolves once
+ * `ready()` holds (by default: every message sent so far answered).
+ */
+export function flushedUntil(s: SessionState, ready: () => boolean = () => s.pending.length === 0): Promise<void> {
+  s.toServer(FLUSH);
+  return answered(s, ready);
 }
 
 /** Runs after each server message: wakes the client messages waiting for an answer. */

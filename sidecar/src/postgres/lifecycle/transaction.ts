@@ -1,7 +1,7 @@
 import { serialize } from "pg-protocol";
 import type { Veto } from "../../decision/index.js";
 import type { AnalysisResult, StatementFacts } from "../sql/types.js";
-import { answered } from "./names.js";
+import { flushedUntil } from "./names.js";
 import { mayChangeRows, wrappable } from "./changes-scope.js";
 import { countChanges, expectOwnExtended, ownExtended, readChangesBase } from "./rows-changed.js";
 import type { SessionState } from "./state.js";
@@ -26,7 +26,6 @@ const BEGIN = serialize.query("BEGIN");
 const WRAP_END = "regate_wrap_end";
 const SYNC = serialize.sync();
 const FAIL_BLOCK = serialize.query("REGATE_BUDGET_EXCEEDED");
-const FLUSH = serialize.flush();
 
 function rowsBudgeted(s: SessionState): boolean {
   return s.ctx.budget.rowsBudgeted;
@@ -94,9 +93,7 @@ export function settleFirst(s: SessionState, analysis: AnalysisResult): Promise<
   const changes = changesBudgeted(s);
   if (!rows && !changes) return undefined;
   if (!analysis.statements.some((st) => st.kind === "transaction" || (rows && returningWrite(st)) || (changes && mayChangeRows(st)))) return undefined;
-  // Within an extended batch the server holds its answers until Sync or Flush: ask for them.
-  s.toServer(FLUSH);
-  return answered(s, () => s.pending.length === 0);
+  return flushedUntil(s);
 }
 
 export function beginWrap(s: SessionState): void {

@@ -23,7 +23,9 @@ export function same(a: unknown, b: unknown, t: Target, marks?: ConstantValues):
   if (marks !== undefined) {
     const hit = { constants: false };
     if (JSON.stringify(canonical(a, t, hit)) !== JSON.stringify(canonical(b, t, hit))) return false;
-    if (hit.constants) marks.constantValues = true;
+    // No constant met: nothing was erased, so the comparison just made is the one below.
+    if (!hit.constants) return true;
+    marks.constantValues = true;
   }
   return JSON.stringify(canonical(a, t)) === JSON.stringify(canonical(b, t));
 }

@@ -17,7 +17,9 @@ export function complementary(args: unknown[], t: Target, marks?: ConstantValues
   if (marks !== undefined) {
     const erase = { constants: false };
     if (!negationIn(args, t, erase)) return false;
-    if (erase.constants) marks.constantValues = true;
+    // No constant met: nothing was erased, so the search just made is the one below.
+    if (!erase.constants) return true;
+    marks.constantValues = true;
   }
   return negationIn(args, t);
 }
